@@ -1,0 +1,5 @@
+"""``python -m polytraders`` runs the CLI."""
+
+from polytraders.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""The ``polytraders`` command line (typer).
+
+Sub-commands live with the layer they drive; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from polytraders import __version__
+from polytraders.contracts.reasons import (
+    load_lock,
+    load_registry,
+    registry_problems,
+    updated_lock,
+    write_lock,
+)
+
+app = typer.Typer(
+    name="polytraders",
+    help="Polytraders: a governed trading desk for Polymarket CLOB v2 and crypto venues.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def reasons(
+    as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+    check: bool = typer.Option(
+        False, "--check", help="Lint the registry against its rules and lock; exit 1 on a problem."
+    ),
+    update_lock: bool = typer.Option(
+        False, "--update-lock", help="Add new codes to the lock (never changes existing entries)."
+    ),
+) -> None:
+    """List the reason-code registry (every code a bot or the desk may emit)."""
+    registry = load_registry()
+    if update_lock:
+        lock = load_lock()
+        new_lock = updated_lock(registry, lock)
+        write_lock(new_lock)
+        typer.echo(f"lock: {len(new_lock) - len(lock)} code(s) added, {len(new_lock)} in all")
+        return
+    if check:
+        problems = registry_problems(registry, load_lock())
+        for problem in problems:
+            typer.echo(f"problem: {problem}", err=True)
+        if problems:
+            raise typer.Exit(code=1)
+        typer.echo(f"ok: {len(registry)} reason codes, lock consistent")
+        return
+    if as_json:
+        rows = [
+            {
+                "code": e.code,
+                "severity": e.severity.value,
+                "owner": e.owner,
+                "summary": e.summary,
+                "user_message": e.user_message,
+                "since": e.since,
+            }
+            for e in registry.values()
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title=f"Reason codes ({len(registry)})", show_lines=False)
+    for column in ("code", "severity", "owner", "user message"):
+        table.add_column(column, overflow="fold")
+    for entry in registry.values():
+        table.add_row(entry.code, entry.severity.value, entry.owner, entry.user_message)
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point for ``python -m polytraders``."""
+    app()

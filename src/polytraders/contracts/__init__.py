@@ -1,0 +1,1 @@
+"""Contracts: the pure types and rules every bot and engine is written against (no I/O)."""

@@ -1,0 +1,135 @@
+"""Authority checks the desk applies to every bot output (DESIGN.md "Authority is enforced by
+the desk, not trusted").
+
+Each function returns the list of violations (empty when the output is within authority). The
+desk refuses a violating output with ``SYS_AUTHORITY_VIOLATION`` and quarantines the bot.
+
+Rules:
+- A strategy's intents carry its own bot id and are structurally valid.
+- A risk RESHAPE is never riskier than the original (:func:`reshape_problems`); HALT and any
+  trading-state request need a risk bot that declares ``can_halt``.
+- An execution plan never sends more than the intent, never another token or side, except the
+  economically identical complement (buy YES at p ≡ sell NO at 1 − p), and never a more
+  aggressive price.
+"""
+
+from __future__ import annotations
+
+from polytraders.contracts.decisions import Proposal, RiskDecision, RoutePlan, Verdict
+from polytraders.contracts.modes import BotClass
+from polytraders.model.money import complement_price
+from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce, intent_problems
+
+
+def proposal_problems(bot_id: str, proposal: Proposal) -> list[str]:
+    """Violations in a strategy's proposal: foreign bot id or malformed intents."""
+    problems: list[str] = []
+    for intent in proposal.intents:
+        if intent.bot_id != bot_id:
+            problems.append(f"intent {intent.intent_id} claims bot {intent.bot_id}, not {bot_id}")
+        problems += [f"intent {intent.intent_id}: {p}" for p in intent_problems(intent)]
+    return problems
+
+
+def _more_aggressive(side: Side, new_price: int, old_price: int) -> bool:
+    return new_price > old_price if side is Side.BUY else new_price < old_price
+
+
+def reshape_problems(original: OrderIntent, reshaped: OrderIntent) -> list[str]:
+    """Why ``reshaped`` would be riskier than ``original`` (empty when it is not).
+
+    Same intent id, bot, action, token and side; size and notional not larger; price not more
+    aggressive; post-only and reduce-only never dropped; time in force unchanged unless the
+    reshaped order is a resting post-only order; a GTD expiry never later. Cancels cannot be
+    reshaped.
+    """
+    problems: list[str] = []
+    if original.action is IntentAction.CANCEL:
+        return ["a cancel cannot be reshaped"]
+    for field in ("intent_id", "bot_id", "action", "token_id", "market_id", "side"):
+        if getattr(original, field) != getattr(reshaped, field):
+            problems.append(f"reshape changed {field}")
+    if reshaped.size > original.size:
+        problems.append("reshape increased size")
+    if reshaped.notional > original.notional:
+        problems.append("reshape increased notional")
+    if _more_aggressive(original.side, reshaped.price, original.price):
+        problems.append("reshape made the price more aggressive")
+    if original.post_only and not reshaped.post_only:
+        problems.append("reshape dropped post-only")
+    if original.reduce_only and not reshaped.reduce_only:
+        problems.append("reshape dropped reduce-only")
+    if reshaped.time_in_force is not original.time_in_force and not (
+        reshaped.post_only and reshaped.time_in_force.rests
+    ):
+        problems.append("reshape changed time in force to a non-post-only kind")
+    if original.time_in_force is TimeInForce.GTD and (
+        reshaped.time_in_force is TimeInForce.GTC or reshaped.expire_at_ns > original.expire_at_ns
+    ):
+        problems.append("reshape extended the order's life")
+    problems += intent_problems(reshaped)
+    return problems
+
+
+def risk_decision_problems(
+    bot_class: BotClass, can_halt: bool, intent: OrderIntent, decision: RiskDecision
+) -> list[str]:
+    """Violations in a risk decision on ``intent``."""
+    problems: list[str] = []
+    if bot_class is not BotClass.RISK:
+        problems.append(f"a {bot_class} bot cannot make risk decisions")
+    if decision.verdict is Verdict.RESHAPE:
+        if decision.reshaped is None:
+            problems.append("RESHAPE without a reshaped intent")
+        else:
+            problems += reshape_problems(intent, decision.reshaped)
+    elif decision.reshaped is not None:
+        problems.append(f"{decision.verdict} must not carry a reshaped intent")
+    if (decision.verdict is Verdict.HALT or decision.set_state is not None) and not can_halt:
+        problems.append("HALT or a trading-state change needs halt authority")
+    if decision.verdict in (Verdict.REJECT, Verdict.HALT) and not decision.reason_codes:
+        problems.append(f"{decision.verdict} needs a reason code")
+    return problems
+
+
+def route_plan_problems(
+    intent: OrderIntent, plan: RoutePlan, complement_token_id: str | None
+) -> list[str]:
+    """Violations in an execution plan for ``intent``.
+
+    Every order carries the intent's id; it is on the intent's token and side at a price no more
+    aggressive, or on the complement token and opposite side at a price no more aggressive than
+    ``1 − price`` (not for reduce-only intents); post-only is kept; the orders' total size and
+    notional do not exceed the intent's. A CANCEL intent yields no new orders.
+    """
+    problems: list[str] = []
+    if intent.action is IntentAction.CANCEL and plan.orders:
+        problems.append("a cancel intent produced new orders")
+    total_size = total_notional = 0
+    for order in plan.orders:
+        if order.intent_id != intent.intent_id:
+            problems.append(f"order {order.client_order_id} is for another intent")
+        direct = order.token_id == intent.token_id and order.side is intent.side
+        mirrored = (
+            complement_token_id is not None
+            and order.token_id == complement_token_id
+            and order.side is intent.side.opposite
+            and not intent.reduce_only
+        )
+        if direct:
+            if _more_aggressive(intent.side, order.price, intent.price):
+                problems.append(f"order {order.client_order_id} price more aggressive")
+        elif mirrored:
+            if _more_aggressive(order.side, order.price, complement_price(intent.price)):
+                problems.append(f"order {order.client_order_id} complement price too aggressive")
+        else:
+            problems.append(f"order {order.client_order_id} is on another token or side")
+        if intent.post_only and not order.post_only:
+            problems.append(f"order {order.client_order_id} dropped post-only")
+        total_size += order.size
+        total_notional += order.notional
+    if total_size > intent.size:
+        problems.append("orders exceed the intent's size")
+    if total_notional > intent.notional:
+        problems.append("orders exceed the intent's notional")
+    return problems

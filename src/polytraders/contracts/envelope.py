@@ -1,0 +1,130 @@
+"""ReportEnvelope: one record per bot decision, on every decision path (DESIGN.md "Contracts").
+
+Serialised as JSON lines. Encoding is deterministic (field order fixed by the struct, no
+floats), and :func:`decode_envelope` ∘ :func:`encode_envelope` is the identity, byte for byte.
+
+``latency_ns``: under a simulated clock the desk records the *modelled* decision latency (so a
+replay stays byte-identical); measured wall-clock latency goes to metrics, not envelopes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import IO
+
+import msgspec
+
+from polytraders.contracts.decisions import Proposal, RiskDecision, RoutePlan
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.model.orders import OrderIntent
+
+
+class Decision(StrEnum):
+    """What an envelope records.
+
+    Strategy: PROPOSE (intents) or IDLE (nothing). Risk: APPROVE, REJECT, RESHAPE, HALT.
+    Execution: ROUTE (orders) or REFUSE. Desk: ERROR (bot raised, timed out or broke authority;
+    see reason codes) and QUARANTINE (fail-closed fallback of a quarantined bot).
+    """
+
+    PROPOSE = "PROPOSE"
+    IDLE = "IDLE"
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    RESHAPE = "RESHAPE"
+    HALT = "HALT"
+    ROUTE = "ROUTE"
+    REFUSE = "REFUSE"
+    ERROR = "ERROR"
+    QUARANTINE = "QUARANTINE"
+
+
+EnvelopeOutput = OrderIntent | Proposal | RiskDecision | RoutePlan | None
+
+
+class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+    """The evidence of one decision.
+
+    Fields:
+        envelope_id: deterministic, from (run id, sequence).
+        run_id: the run.
+        sequence: 0-based, gap-free within a run.
+        ts_event_ns: time of the event that triggered the decision.
+        ts_decided_ns: desk-clock time of the decision.
+        bot_id, bot_class, bot_version, config_version: who decided, with which config.
+        mode: the bot's mode when deciding (SHADOW/ADVISORY decisions are recorded, not applied).
+        decision: see :class:`Decision`.
+        reason_codes: registered codes explaining it.
+        correlation_id: the intent the decision is about ("" for a strategy's proposal).
+        causation_id: the event (or envelope) that triggered it.
+        input_digest: digest of the decision's input (:func:`input_digest`).
+        output: the proposal, the (reshaped) intent / risk decision, or the route plan.
+        latency_ns: decision latency (modelled under a simulated clock).
+    """
+
+    envelope_id: str
+    run_id: str
+    sequence: int
+    ts_event_ns: int
+    ts_decided_ns: int
+    bot_id: str
+    bot_class: BotClass
+    bot_version: str
+    config_version: str
+    mode: Mode
+    decision: Decision
+    reason_codes: tuple[str, ...] = ()
+    correlation_id: str = ""
+    causation_id: str = ""
+    input_digest: str = ""
+    output: EnvelopeOutput = None
+    latency_ns: int = 0
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(ReportEnvelope)
+
+
+def encode_envelope(envelope: ReportEnvelope) -> bytes:
+    """One envelope as a JSON line (with trailing newline)."""
+    return _ENCODER.encode(envelope) + b"\n"
+
+
+def decode_envelope(line: bytes | str) -> ReportEnvelope:
+    """Decode one JSON line.
+
+    Raises:
+        msgspec.ValidationError / msgspec.DecodeError: malformed line.
+    """
+    return _DECODER.decode(line)
+
+
+def write_jsonl(envelopes: Iterable[ReportEnvelope], stream: IO[bytes]) -> int:
+    """Write envelopes as JSON lines; return how many."""
+    count = 0
+    for envelope in envelopes:
+        stream.write(encode_envelope(envelope))
+        count += 1
+    return count
+
+
+def read_jsonl(stream: IO[bytes]) -> Iterator[ReportEnvelope]:
+    """Read envelopes from JSON lines (blank lines skipped)."""
+    for line in stream:
+        if line.strip():
+            yield decode_envelope(line)
+
+
+def input_digest(value: object) -> str:
+    """16-hex-digit BLAKE2b digest of ``value``'s msgspec JSON encoding (deterministic)."""
+    return hashlib.blake2b(_ENCODER.encode(value), digest_size=8).hexdigest()
+
+
+def timeline_sha256(envelopes: Iterable[ReportEnvelope]) -> str:
+    """SHA-256 of the JSON-lines encoding of a timeline: equal iff byte-identical."""
+    digest = hashlib.sha256()
+    for envelope in envelopes:
+        digest.update(encode_envelope(envelope))
+    return digest.hexdigest()

@@ -1,0 +1,57 @@
+"""Polymarket taker fees.
+
+Source: ``../shared/POLYMARKET.md`` "Fees" — taker fee per matched level
+``shares × rate × p × (1 − p)`` (exponent 1), rounded to 5 decimals of pUSD; makers pay none.
+Rates by market category (published 2026-09-28) are configuration: :data:`DEFAULT_FEE_RATES_PPM`
+is the default table, in parts per million (0.07 → 70_000).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+from polytraders.model.money import MICROS, ONE
+
+FEE_QUANTUM: Final = 10
+"""Fees are rounded to 5 decimals of pUSD: multiples of 10 micro-pUSD."""
+
+DEFAULT_FEE_RATES_PPM: Final = MappingProxyType(
+    {
+        "crypto": 70_000,
+        "sports": 50_000,
+        "finance": 40_000,
+        "equities": 40_000,
+        "politics": 40_000,
+        "economics": 50_000,
+        "culture": 50_000,
+        "weather": 50_000,
+        "social": 50_000,
+        "mentions": 40_000,
+        "tech": 40_000,
+        "geopolitics": 0,
+        "other": 50_000,
+    }
+)
+"""Taker fee rate per category, parts per million (``../shared/POLYMARKET.md`` "Fees")."""
+
+
+def taker_fee_micros(size: int, price: int, rate_ppm: int) -> int:
+    """Taker fee for one matched level, in micro-pUSD, rounded half-up to 5 decimals.
+
+    ``size × rate × p × (1 − p)`` with ``size`` in micro-shares, ``price`` in micro-pUSD and
+    ``rate_ppm`` in parts per million. Exact integer arithmetic; the half-up rounding to the
+    nearest 0.00001 pUSD follows the venue's 5-decimal rounding.
+
+    Raises:
+        ValueError: negative size or rate, or price outside [0, 1].
+    """
+    if size < 0 or rate_ppm < 0 or not 0 <= price <= ONE:
+        raise ValueError("fee inputs out of range")
+    # size[1e-6] * rate[1e-6] * p[1e-6] * (1-p)[1e-6] → fee in 1e-24; want units of 1e-5.
+    numerator = size * rate_ppm * price * (ONE - price)
+    denominator = MICROS**3 * FEE_QUANTUM  # 1e-24 → 1e-6 is /1e18; → quanta of 10 micro.
+    quanta, remainder = divmod(numerator, denominator)
+    if 2 * remainder >= denominator:
+        quanta += 1
+    return quanta * FEE_QUANTUM

@@ -1,0 +1,199 @@
+"""Orders: what a strategy wants (:class:`OrderIntent`), what a venue holds (:class:`VenueOrder`).
+
+Prices are micro-units of the quote currency per share (pUSD on Polymarket); sizes are
+micro-shares; notionals are micro-units of the quote currency. Times are ns since the Unix
+epoch (UTC). Polymarket order kinds (``../shared/POLYMARKET.md`` "Orders"): GTC, GTD (expiry),
+FOK and FAK; post-only only with GTC/GTD; a BUY market order (FOK/FAK) may be sized by notional
+in pUSD, a SELL market order always by shares.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+
+class Side(StrEnum):
+    """Order side from our point of view."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> Side:
+        """The other side."""
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @property
+    def sign(self) -> int:
+        """+1 for BUY (position grows), −1 for SELL."""
+        return 1 if self is Side.BUY else -1
+
+
+class TimeInForce(StrEnum):
+    """Time in force, as Polymarket names them.
+
+    GTC rests until cancelled; GTD rests until ``expire_at_ns``; FOK fills completely at once or
+    not at all; FAK fills what it can at once and cancels the rest.
+    """
+
+    GTC = "GTC"
+    GTD = "GTD"
+    FOK = "FOK"
+    FAK = "FAK"
+
+    @property
+    def rests(self) -> bool:
+        """True for kinds that may rest on the book (GTC, GTD)."""
+        return self in (TimeInForce.GTC, TimeInForce.GTD)
+
+
+class IntentAction(StrEnum):
+    """What an intent asks for: a new order, a cancel of an earlier one, or a replace."""
+
+    PLACE = "PLACE"
+    CANCEL = "CANCEL"
+    REPLACE = "REPLACE"
+
+
+class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, tag="intent"):
+    """What a strategy bot wants, before risk and execution.
+
+    Fields:
+        intent_id: deterministic id, derived from (run id, bot, sequence).
+        bot_id: proposing bot, e.g. ``strat.maker_tight``.
+        action: PLACE, CANCEL or REPLACE.
+        token_id: outcome token (or crypto instrument symbol).
+        market_id: market the token belongs to (condition id on Polymarket).
+        side: BUY or SELL.
+        price: limit price (micro-units); for FOK/FAK market orders the worst acceptable price.
+        size: shares (micro). Zero for a BUY market order sized by ``notional`` and for CANCEL.
+        notional: pUSD (micro) to spend; only for BUY FOK/FAK market orders, else zero.
+        time_in_force: GTC, GTD, FOK or FAK.
+        expire_at_ns: expiry for GTD (ns since epoch), else 0.
+        post_only: must rest; rejected rather than take liquidity.
+        reduce_only: may only reduce the position (never increase exposure).
+        target_intent_id: for CANCEL and REPLACE, the intent whose order is withdrawn.
+        builder_code: bytes32 builder attribution as 0x-hex, or "" when not set.
+        ts_created_ns: when the strategy created it (desk clock).
+    """
+
+    intent_id: str
+    bot_id: str
+    action: IntentAction = IntentAction.PLACE
+    token_id: str
+    market_id: str = ""
+    side: Side
+    price: int
+    size: int
+    notional: int = 0
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_at_ns: int = 0
+    post_only: bool = False
+    reduce_only: bool = False
+    target_intent_id: str = ""
+    builder_code: str = ""
+    ts_created_ns: int = 0
+
+    @property
+    def is_market_order(self) -> bool:
+        """FOK and FAK orders take liquidity at once (Polymarket "market orders")."""
+        return self.time_in_force in (TimeInForce.FOK, TimeInForce.FAK)
+
+
+def intent_problems(intent: OrderIntent) -> list[str]:
+    """Structural problems of an intent (empty list when it is well formed).
+
+    Checks the rules of ``../shared/POLYMARKET.md`` "Orders" that need no market data:
+    positive price, exactly one of size/notional for PLACE and REPLACE, notional only on a BUY
+    market order, post-only only with GTC/GTD, GTD needs an expiry, CANCEL/REPLACE need a target.
+    Tick, range and minimum-size rules need market metadata and are checked by risk and
+    execution bots.
+    """
+    problems: list[str] = []
+    if not intent.intent_id or not intent.bot_id or not intent.token_id:
+        problems.append("intent_id, bot_id and token_id are required")
+    if intent.action in (IntentAction.CANCEL, IntentAction.REPLACE) and not intent.target_intent_id:
+        problems.append(f"{intent.action} needs target_intent_id")
+    if intent.action is IntentAction.CANCEL:
+        return problems
+    if intent.price <= 0:
+        problems.append("price must be positive")
+    if intent.size < 0 or intent.notional < 0:
+        problems.append("size and notional must not be negative")
+    if (intent.size > 0) == (intent.notional > 0):
+        problems.append("exactly one of size and notional must be positive")
+    if intent.notional > 0 and not (intent.side is Side.BUY and intent.is_market_order):
+        problems.append("notional sizing is only for BUY FOK/FAK market orders")
+    if intent.post_only and not intent.time_in_force.rests:
+        problems.append("post-only needs GTC or GTD")
+    if (intent.time_in_force is TimeInForce.GTD) != (intent.expire_at_ns > 0):
+        problems.append("GTD needs expire_at_ns, other kinds must not set it")
+    return problems
+
+
+class OrderStatus(StrEnum):
+    """Lifecycle of a venue order."""
+
+    PENDING_NEW = "PENDING_NEW"
+    ACCEPTED = "ACCEPTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order may still fill."""
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset(
+    {
+        OrderStatus.PENDING_NEW,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.PENDING_CANCEL,
+    }
+)
+
+
+class VenueOrder(msgspec.Struct, kw_only=True, tag="venue_order"):
+    """An order as sent to (and tracked at) a venue; produced by an execution bot's RoutePlan.
+
+    Mutable: the order manager updates ``status``, ``filled_size`` and ``venue_order_id``.
+
+    Fields beyond :class:`OrderIntent`'s: ``client_order_id`` (deterministic, idempotent
+    across restarts), ``venue_order_id`` (assigned by the venue), ``exchange`` (which
+    exchange contract signs it: ``"ctf"`` or ``"neg_risk"`` on Polymarket, the venue name
+    elsewhere), ``filled_size`` (micro-shares), ``ts_updated_ns``.
+    """
+
+    client_order_id: str
+    intent_id: str
+    bot_id: str = ""
+    token_id: str
+    market_id: str = ""
+    side: Side
+    price: int
+    size: int
+    notional: int = 0
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_at_ns: int = 0
+    post_only: bool = False
+    reduce_only: bool = False
+    builder_code: str = ""
+    exchange: str = ""
+    venue_order_id: str = ""
+    status: OrderStatus = OrderStatus.PENDING_NEW
+    filled_size: int = 0
+    ts_created_ns: int = 0
+    ts_updated_ns: int = 0
+
+    @property
+    def remaining_size(self) -> int:
+        """Shares (micro) still open; 0 for a notional-sized order (it never rests)."""
+        return max(self.size - self.filled_size, 0)
