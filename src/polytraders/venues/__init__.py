@@ -1,0 +1,1 @@
+"""Venue adapters: paper (simulated matching), polymarket (CLOB v2), ccxt (crypto)."""

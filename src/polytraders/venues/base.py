@@ -1,0 +1,75 @@
+"""The ``Venue`` protocol every venue adapter implements (DESIGN.md "Venues").
+
+A venue is driven by the desk's single-threaded loop. The desk submits and cancels orders; the
+venue answers with venue events (``OrderAccepted``, ``OrderRejected``, ``OrderCanceled``,
+``OrderExpired``, ``Fill``), which the desk collects with :meth:`Venue.poll` after every market
+event and timer. A simulated venue (paper) is also fed every market event through
+:meth:`Venue.on_market_event` so it can match against the book; a live venue ignores that and
+reports what the exchange did.
+
+All prices and sizes are micro-units, all times ns since the epoch. Reason codes on rejections
+are registered ``EXEC_…``/``SYS_…`` codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from polytraders.model.events import (
+    AnyEvent,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+)
+from polytraders.model.fills import Fill
+from polytraders.model.orders import VenueOrder
+
+VenueEvent = OrderAccepted | OrderRejected | OrderCanceled | OrderExpired | Fill
+"""Events a venue emits about our orders."""
+
+
+class Venue(Protocol):
+    """What the desk needs from a venue."""
+
+    name: str
+
+    def submit(self, order: VenueOrder, now_ns: int) -> None:
+        """Send an order. The outcome arrives later as venue events (never raises for a venue
+        refusal: that is an ``OrderRejected``). Submitting an already-used
+        ``client_order_id`` is a no-op (idempotent)."""
+        ...
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Ask to cancel one order; an ``OrderCanceled`` follows if it was open."""
+        ...
+
+    def cancel_all(self, now_ns: int) -> None:
+        """Cancel every open order of ours (kill switch, shutdown)."""
+        ...
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        """Feed a market event (simulated venues match on it; live venues ignore it)."""
+        ...
+
+    def advance(self, now_ns: int) -> None:
+        """Let time pass to ``now_ns``: deliver latency-delayed submissions, expire GTD orders."""
+        ...
+
+    def poll(self) -> list[VenueEvent]:
+        """Venue events produced since the last poll, in the order they happened."""
+        ...
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Our orders the venue holds open."""
+        ...
+
+    def balances(self) -> dict[str, int]:
+        """Asset → free balance (micro-units): collateral (``"pUSD"``) and token holdings."""
+        ...
+
+    def heartbeat(self, now_ns: int) -> bool:
+        """Send the dead-man-switch heartbeat; False when it was not accepted (venues without
+        one return True)."""
+        ...
