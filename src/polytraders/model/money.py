@@ -12,6 +12,7 @@ exactly and raises :class:`ValueError` (fail closed) unless the caller names a r
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Final
 
@@ -96,6 +97,27 @@ def _round_quotient(
     # magnitude rounding: toward +inf for a positive value is away from zero.
     away_from_zero = (rounding is Rounding.UP) != negative
     return quotient + 1 if away_from_zero else quotient
+
+
+def micros_from_recorded(value: float) -> int:
+    """Exact micro-units of a decimal that a data source stored as a binary double.
+
+    Some recorded sets (the Parquet book sample) store decimal prices and sizes as IEEE doubles,
+    sometimes with arithmetic noise (``1.9300000000000002`` for 1.93). ``repr`` gives the
+    shortest decimal string that round-trips to the double; it is parsed exactly and rounded
+    half-even to a micro-unit. The result is accepted only if it is the recorded value up to
+    float noise: the double nearest to the micro-unit result lies within 4 ULPs of ``value``.
+    A genuine 7th decimal (``0.1234567``) is therefore refused, never silently rounded.
+
+    Raises:
+        ValueError: NaN/infinity, or a value that is not a 6-decimal number up to float noise.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    result = to_micros(repr(value), Rounding.HALF_EVEN)
+    if abs(float(from_micros(result)) - value) > 4 * math.ulp(value):
+        raise ValueError(f"{value!r} is not a 6-decimal number")
+    return result
 
 
 def from_micros(value: int) -> str:

@@ -1,0 +1,59 @@
+"""Run benchmarks and print their figures: ``python -m bench [NAME ...] [--json] [--quick]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def available() -> list[str]:
+    """Names of every ``bench_<name>`` module, sorted."""
+    return sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(HERE)])
+        if m.name.startswith("bench_")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all: {available()})")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
+    args = parser.parse_args(argv)
+    names = args.names or available()
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; available: {available()}")
+    results: dict[str, Any] = {}
+    for name in names:
+        module = importlib.import_module(f"bench.bench_{name}")
+        if not args.json:
+            print(f"== {name}: {module.DESCRIPTION}", flush=True)
+        started = time.perf_counter()
+        figures = module.run(quick=args.quick)
+        figures["bench_wall_s"] = round(time.perf_counter() - started, 3)
+        results[name] = figures
+        if not args.json:
+            width = max(len(k) for k in figures)
+            for key, value in figures.items():
+                shown = f"{value:,.0f}" if isinstance(value, float) and value >= 100 else value
+                if isinstance(value, int) and not isinstance(value, bool):
+                    shown = f"{value:,}"
+                print(f"  {key:<{width}}  {shown}")
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
