@@ -1,0 +1,1 @@
+"""Accounting: exact positions, cash, fees, realized PnL, settlement and exposure."""

@@ -1,0 +1,1 @@
+"""Execution bots: turn approved intents into venue orders (never larger, never another side or token)."""

@@ -1,0 +1,1 @@
+"""Strategy bots: propose place / cancel / replace intents from the desk view."""

@@ -1,0 +1,1 @@
+"""Market data feeds: recorded, synthetic and live sources yielding time-ordered events."""

@@ -1,0 +1,1 @@
+"""Live websocket feeds (Polymarket market and user channels)."""

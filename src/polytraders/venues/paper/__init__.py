@@ -1,0 +1,1 @@
+"""Paper venue: simulated matching against the recorded or live book."""

@@ -1,0 +1,1 @@
+"""Polymarket CLOB v2 venue on the official Python client."""
