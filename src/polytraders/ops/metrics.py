@@ -1,0 +1,173 @@
+"""Prometheus metrics for bots and the desk (DESIGN.md "ops/"; the definition of done's Impl
+item 14: ``decisions_total``, ``decision_latency_ms``, ``heartbeat_age_ms``, ``errors_total``,
+``config_version``, ``mode``).
+
+:class:`DeskMetrics` is an envelope sink: the desk hands it every ``ReportEnvelope`` it records
+(``record``), so per-bot metrics come from the same evidence as the store, never from a second
+bookkeeping path. Desk-wide gauges (events, orders, fills, PnL, equity, trading state, feed lag)
+are set by the runner through :meth:`DeskMetrics.update_desk`. Each instance owns its own
+``CollectorRegistry`` so runs and tests never share counters.
+
+Metric names follow Prometheus conventions with the unit as suffix; money gauges are in pUSD
+(float, display only: the exact figures live in the store and the result file).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Enum,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+from polytraders.contracts.envelope import Decision, ReportEnvelope
+from polytraders.contracts.modes import Mode
+from polytraders.model.events import TradingState
+from polytraders.model.money import MICROS
+
+_LATENCY_BUCKETS_MS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_ERROR_DECISIONS = frozenset({Decision.ERROR, Decision.QUARANTINE})
+
+
+class DeskMetrics:
+    """Per-bot and per-desk metrics in a private registry.
+
+    Per bot (label ``bot_id``): ``polytraders_bot_decisions_total{decision}``,
+    ``polytraders_bot_decision_latency_ms`` (histogram, from ``envelope.latency_ns``),
+    ``polytraders_bot_heartbeat_age_ms`` (desk clock − last decision),
+    ``polytraders_bot_errors_total``,
+    ``polytraders_bot_config_version{config_version}`` (1 for the current version) and
+    ``polytraders_bot_mode`` (state set over :class:`Mode`).
+
+    Per desk: ``polytraders_desk_events_total``, ``polytraders_desk_orders_total``,
+    ``polytraders_desk_fills_total{liquidity}``, ``polytraders_desk_pnl_pusd``,
+    ``polytraders_desk_equity_pusd``, ``polytraders_desk_trading_state``,
+    ``polytraders_desk_feed_lag_ms``.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.decisions = Counter(
+            "polytraders_bot_decisions", "Bot decisions", ["bot_id", "decision"], registry=r
+        )
+        self.latency = Histogram(
+            "polytraders_bot_decision_latency_ms",
+            "Bot decision latency (ms)",
+            ["bot_id"],
+            buckets=_LATENCY_BUCKETS_MS,
+            registry=r,
+        )
+        self.heartbeat_age = Gauge(
+            "polytraders_bot_heartbeat_age_ms",
+            "Desk-clock time since the bot's last decision (ms)",
+            ["bot_id"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "polytraders_bot_errors", "Bot errors and quarantines", ["bot_id"], registry=r
+        )
+        self.config_version = Gauge(
+            "polytraders_bot_config_version",
+            "1 for the bot's current config version",
+            ["bot_id", "config_version"],
+            registry=r,
+        )
+        self.mode = Enum(
+            "polytraders_bot_mode",
+            "Bot mode",
+            ["bot_id"],
+            states=[m.value for m in Mode],
+            registry=r,
+        )
+        self.events = Counter("polytraders_desk_events", "Events processed", registry=r)
+        self.orders = Counter("polytraders_desk_orders", "Venue orders submitted", registry=r)
+        self.fills = Counter("polytraders_desk_fills", "Fills", ["liquidity"], registry=r)
+        self.pnl = Gauge("polytraders_desk_pnl_pusd", "Desk PnL (pUSD)", registry=r)
+        self.equity = Gauge("polytraders_desk_equity_pusd", "Desk equity (pUSD)", registry=r)
+        self.trading_state = Enum(
+            "polytraders_desk_trading_state",
+            "Desk trading state",
+            states=[s.value for s in TradingState],
+            registry=r,
+        )
+        self.feed_lag = Gauge(
+            "polytraders_desk_feed_lag_ms",
+            "Receive time minus event time of the last market event (ms)",
+            registry=r,
+        )
+        self._last_decision_ns: dict[str, int] = {}
+        self._config_seen: dict[str, str] = {}
+        self._mode_seen: dict[str, Mode] = {}
+
+    # ------------------------------------------------------------- envelope sink
+    def record(self, envelope: ReportEnvelope) -> None:
+        """Count one envelope into the per-bot metrics."""
+        bot = envelope.bot_id
+        self.decisions.labels(bot, envelope.decision.value).inc()
+        self.latency.labels(bot).observe(envelope.latency_ns / 1e6)
+        if envelope.decision in _ERROR_DECISIONS:
+            self.errors.labels(bot).inc()
+        self._last_decision_ns[bot] = envelope.ts_decided_ns
+        if self._config_seen.get(bot) != envelope.config_version:
+            previous = self._config_seen.get(bot)
+            if previous is not None:
+                self.config_version.labels(bot, previous).set(0)
+            self.config_version.labels(bot, envelope.config_version).set(1)
+            self._config_seen[bot] = envelope.config_version
+        if self._mode_seen.get(bot) is not envelope.mode:
+            self.mode.labels(bot).state(envelope.mode.value)
+            self._mode_seen[bot] = envelope.mode
+
+    def flush(self) -> None:
+        """Nothing is buffered (sink protocol)."""
+
+    # ------------------------------------------------------------- desk gauges
+    def update_desk(
+        self,
+        *,
+        now_ns: int,
+        events: int = 0,
+        orders: int = 0,
+        maker_fills: int = 0,
+        taker_fills: int = 0,
+        pnl_micros: int | None = None,
+        equity_micros: int | None = None,
+        trading_state: TradingState | None = None,
+        feed_lag_ns: int | None = None,
+    ) -> None:
+        """Add counts since the last call and set the desk gauges; refresh bot heartbeat ages.
+
+        Money arguments are exact micro-pUSD; the gauges show pUSD.
+        """
+        if events:
+            self.events.inc(events)
+        if orders:
+            self.orders.inc(orders)
+        if maker_fills:
+            self.fills.labels("MAKER").inc(maker_fills)
+        if taker_fills:
+            self.fills.labels("TAKER").inc(taker_fills)
+        if pnl_micros is not None:
+            self.pnl.set(pnl_micros / MICROS)
+        if equity_micros is not None:
+            self.equity.set(equity_micros / MICROS)
+        if trading_state is not None:
+            self.trading_state.state(trading_state.value)
+        if feed_lag_ns is not None:
+            self.feed_lag.set(feed_lag_ns / 1e6)
+        for bot, last_ns in self._last_decision_ns.items():
+            self.heartbeat_age.labels(bot).set(max(now_ns - last_ns, 0) / 1e6)
+
+    # ------------------------------------------------------------- exposition
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
+        """Serve ``/metrics`` on ``addr:port`` from a daemon thread (loopback by default)."""
+        start_http_server(port, addr=addr, registry=self.registry)
