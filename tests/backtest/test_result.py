@@ -126,3 +126,37 @@ def test_pnl_equals_cash_flow(seq: list, yes_wins: bool) -> None:
     assert result.per_market[0].final_positions == {
         t: v for t, v in held.items() if any(x[0] == t for x in seq)
     }
+
+
+def test_report_is_self_contained_html(tmp_path) -> None:
+    from polytraders.backtest.report import write_report
+
+    fills = [
+        fill(0, "yes", Side.BUY, 450_000, 10 * MICROS, 0, maker=True),
+        fill(5, "yes", Side.SELL, 480_000, 10 * MICROS, 0, maker=True),
+    ]
+    result = result_for(RESOLVED, fills)
+    path = tmp_path / "report.html"
+    write_report(
+        path,
+        result=result,
+        equity_curve=[(0, 100 * MICROS), (5, 100_300_000)],
+        fills=fills,
+        token_labels={"yes": "btc Up", "no": "btc Down"},
+        chosen_token="yes",
+        top_of_book=[(0, 440_000, 460_000), (5, 470_000, None)],
+        config={"seed": 1},
+    )
+    page = path.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("plotly.js v") <= 2  # the library is embedded once
+    for title in (
+        "Equity",
+        "PnL per market",
+        "Inventory",
+        "Fills on the book: btc Up",
+        "Reason codes",
+    ):
+        assert title in page
+    assert "https://cdn" not in page.split("<body>")[0]
+    assert result.as_json()["pnl_usd"] in page
