@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import plotly.graph_objects as go
