@@ -1,0 +1,155 @@
+"""Integrity check of one recorded run (DESIGN.md "Evidence").
+
+A run's evidence is sound when:
+
+1. the run is recorded;
+2. its envelope sequence starts at 0 and has no gaps;
+3. envelope ids are unique and each is the id derived from (run id, sequence)
+   (:func:`polytraders.contracts.ids.envelope_id`);
+4. every stored JSON line decodes and agrees with its row (run id, sequence, envelope id,
+   correlation id): the columns and the exported timeline tell the same story;
+5. every non-empty correlation id resolves to an intent recorded in the run: an intent of a
+   strategy's :class:`~polytraders.contracts.decisions.Proposal`, the reshaped intent of a
+   RESHAPE :class:`~polytraders.contracts.decisions.RiskDecision`, or the ``intent_id`` of an
+   order recorded in the run;
+6. every fill refers to an order (client order id) recorded in the run.
+
+Problems are reported as plain sentences; at most :data:`MAX_PER_KIND` of each kind are
+listed, followed by a count of the rest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import msgspec
+import sqlalchemy as sa
+
+from polytraders.contracts.decisions import Proposal, RiskDecision
+from polytraders.contracts.envelope import decode_envelope
+from polytraders.contracts.ids import envelope_id
+from polytraders.store import schema
+
+MAX_PER_KIND = 20
+"""Problems listed per kind before the rest are summarised as a count."""
+
+_STREAM_ROWS = 5_000
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.listed: list[str] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= MAX_PER_KIND:
+            self.listed.append(message)
+
+    def result(self) -> list[str]:
+        extra = [
+            f"... and {count - MAX_PER_KIND} more problems of kind {kind!r}"
+            for kind, count in sorted(self.counts.items())
+            if count > MAX_PER_KIND
+        ]
+        return self.listed + extra
+
+
+def check_run_integrity(connection: sa.Connection, run_id: str) -> list[str]:
+    """Problems found in run ``run_id`` (empty list when the evidence is sound).
+
+    Reads the run's envelopes in sequence order (streamed), its orders and its fills.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database could not be read.
+    """
+    problems = _Problems()
+    known = connection.execute(
+        sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+    ).first()
+    if known is None:
+        return [f"run {run_id!r} is not recorded"]
+
+    order_rows = connection.execute(
+        sa.select(schema.orders.c.client_order_id, schema.orders.c.intent_id).where(
+            schema.orders.c.run_id == run_id
+        )
+    ).all()
+    client_order_ids = {row.client_order_id for row in order_rows}
+    intents = {row.intent_id for row in order_rows}
+
+    unresolved: list[tuple[int, str]] = []
+    seen_ids: set[str] = set()
+    expected = 0
+    env = schema.envelopes.c
+    rows = connection.execution_options(yield_per=_STREAM_ROWS).execute(
+        sa.select(env.sequence, env.envelope_id, env.run_id, env.correlation_id, env.line)
+        .where(env.run_id == run_id)
+        .order_by(env.sequence)
+    )
+    for row in rows:
+        sequence = row.sequence
+        if sequence != expected:
+            if sequence > expected:
+                problems.add(
+                    "gap",
+                    f"sequence gap: {sequence} follows {expected - 1} "
+                    f"(missing {expected}..{sequence - 1})",
+                )
+            else:
+                problems.add("duplicate sequence", f"sequence {sequence} is recorded twice")
+        expected = max(expected, sequence + 1)
+        if row.envelope_id in seen_ids:
+            problems.add("duplicate id", f"envelope id {row.envelope_id!r} is recorded twice")
+        seen_ids.add(row.envelope_id)
+        derived = envelope_id(run_id, sequence)
+        if row.envelope_id != derived:
+            problems.add(
+                "id derivation",
+                f"envelope id {row.envelope_id!r} at sequence {sequence} is not the derived "
+                f"id {derived!r}",
+            )
+        try:
+            envelope = decode_envelope(row.line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            problems.add("bad line", f"sequence {sequence}: stored line does not decode: {exc}")
+            continue
+        if (envelope.run_id, envelope.sequence, envelope.envelope_id, envelope.correlation_id) != (
+            row.run_id,
+            sequence,
+            row.envelope_id,
+            row.correlation_id,
+        ):
+            problems.add(
+                "line mismatch",
+                f"sequence {sequence}: stored JSON line disagrees with the row's columns",
+            )
+        output = envelope.output
+        if isinstance(output, Proposal):
+            intents.update(intent.intent_id for intent in output.intents)
+        elif isinstance(output, RiskDecision) and output.reshaped is not None:
+            intents.add(output.reshaped.intent_id)
+        correlation = row.correlation_id
+        if correlation and correlation not in intents:
+            unresolved.append((sequence, correlation))
+
+    for sequence, correlation in unresolved:
+        if correlation not in intents:
+            problems.add(
+                "unresolved correlation",
+                f"sequence {sequence}: correlation id {correlation!r} resolves to no intent "
+                "recorded in the run",
+            )
+
+    fill_rows = connection.execute(
+        sa.select(schema.fills.c.fill_id, schema.fills.c.client_order_id)
+        .where(schema.fills.c.run_id == run_id)
+        .order_by(schema.fills.c.row_id)
+    )
+    for fill in fill_rows:
+        if fill.client_order_id not in client_order_ids:
+            problems.add(
+                "orphan fill",
+                f"fill {fill.fill_id!r} refers to unknown order {fill.client_order_id!r}",
+            )
+    return problems.result()

@@ -1,0 +1,114 @@
+"""Store URLs: which database an :class:`~polytraders.store.event_store.EventStore` opens.
+
+Accepted forms (anything else is refused with :class:`~polytraders.store.errors.StoreUrlError`):
+
+- a plain file path (``runs/desk.sqlite``) or ``sqlite:///relative/path`` /
+  ``sqlite:////absolute/path``: a SQLite file (the default backend). In-memory SQLite is
+  refused: the store is durable evidence.
+- ``postgresql+psycopg://user:password@host:port/database`` (also ``postgresql://`` and
+  ``postgres://``, which mean the same driver, psycopg 3). Query parameters pass through to
+  libpq, e.g. ``?options=-csearch_path%3Dmyschema`` to keep the tables in a schema.
+
+Passwords never appear in reprs or error messages: :func:`masked` renders them as ``***``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from polytraders.store.errors import StoreUrlError
+
+
+class Backend(StrEnum):
+    """The database behind a store."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+_SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
+_POSTGRES_DRIVERS = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+_ACCEPTED = "a file path, sqlite:///path or postgresql+psycopg://user:password@host/database"
+
+
+def resolve(url: str | Path) -> tuple[Backend, URL]:
+    """Parse a store URL or path into its backend and a SQLAlchemy URL.
+
+    Plain paths become ``sqlite:///<absolute path>``; PostgreSQL URLs get the psycopg 3
+    driver.
+
+    Raises:
+        StoreUrlError: empty text, malformed URL, unsupported scheme or driver, in-memory
+            SQLite, or a SQLite path whose directory does not exist. The message shows the URL
+            with its password masked.
+    """
+    text = str(url).strip()
+    if not text:
+        raise StoreUrlError(f"empty event-store URL; give {_ACCEPTED}")
+    if "://" not in text:
+        return Backend.SQLITE, _sqlite_file_url(Path(text).expanduser())
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        # ``from None``: the parser's own message may quote the URL with its password.
+        raise StoreUrlError(
+            f"malformed event-store URL {_mask_text(text)!r}; give {_ACCEPTED}"
+        ) from None
+    driver = parsed.drivername
+    if driver in _SQLITE_DRIVERS:
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreUrlError(
+                "in-memory SQLite is refused: the event store is durable evidence; give a file"
+            )
+        return Backend.SQLITE, _sqlite_file_url(Path(parsed.database).expanduser())
+    if driver in _POSTGRES_DRIVERS:
+        return Backend.POSTGRESQL, parsed.set(drivername="postgresql+psycopg")
+    scheme = driver.split("+", 1)[0]
+    raise StoreUrlError(
+        f"unsupported event-store URL scheme {driver!r} in {masked(parsed)!r}"
+        + (" (PostgreSQL is supported only through psycopg 3)" if scheme == "postgresql" else "")
+        + f"; give {_ACCEPTED}"
+    )
+
+
+def masked(url: URL) -> str:
+    """The URL as text with its password replaced by ``***``."""
+    return url.render_as_string(hide_password=True)
+
+
+def scrub(text: str, url: URL) -> str:
+    """``text`` with the full URL replaced by its masked form and every remaining occurrence
+    of the password (raw or percent-encoded) replaced by ``***``."""
+    password = url.password
+    if not password:
+        return text
+    text = text.replace(url.render_as_string(hide_password=False), masked(url))
+    secret = str(password)
+    for form in (secret, quote(secret, safe="")):
+        text = text.replace(form, "***")
+    return text
+
+
+def _mask_text(text: str) -> str:
+    """Best-effort masking of ``user:password@`` in a URL that failed to parse."""
+    scheme, sep, rest = text.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return text
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _sqlite_file_url(path: Path) -> URL:
+    path = path.absolute()
+    if not path.parent.is_dir():
+        raise StoreUrlError(
+            f"cannot open the SQLite event store {str(path)!r}: "
+            f"directory {str(path.parent)!r} does not exist"
+        )
+    return URL.create("sqlite+pysqlite", database=str(path))
