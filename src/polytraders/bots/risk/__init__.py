@@ -1,1 +1,2 @@
-"""Risk bots: approve, reject, reshape (never riskier) or halt each intent, with registered reason codes."""
+"""Risk bots: approve, reject, reshape (never riskier) or halt each intent, with registered
+reason codes."""

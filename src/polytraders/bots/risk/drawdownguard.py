@@ -1,0 +1,100 @@
+"""risk.drawdownguard — portfolio drawdown breaker (spec: ``docs/bots/risk.drawdownguard.md``).
+
+Drawdown is the fall of equity (cash + positions marked to mid) from the highest equity of the
+run: ``(peak − equity) / peak``, in basis points. At ``view.now_ns``, for a new order:
+
+- drawdown at or above ``halt_drawdown_bps`` → HALT (the desk stops trading and cancels; an
+  operator must reset it);
+- drawdown at or above ``reducing_level_pct`` of the halt level → the desk is asked to enter
+  REDUCING (only while it is ACTIVE, so a HALTED desk is never loosened): an order that reduces a
+  position passes with a warning code, any other order is REJECTed;
+- otherwise APPROVE.
+
+An order "reduces" when it is reduce-only, sells at most the shares held, or buys back at most a
+short position. Cancels always pass. A non-positive peak equity → REJECT (the drawdown cannot be
+measured).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from polytraders.contracts.bot import BotBase
+from polytraders.contracts.config import BotConfig
+from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
+from polytraders.contracts.modes import BotClass
+from polytraders.contracts.search_space import IntParam, SearchSpace
+from polytraders.contracts.view import DeskView
+from polytraders.model.events import TradingState
+from polytraders.model.orders import IntentAction, OrderIntent, Side
+
+HALT = "RISK_DRAWDOWN_HALT"
+WARN = "RISK_DRAWDOWN_WARN"
+INCREASE_BLOCKED = "RISK_DRAWDOWN_INCREASE_BLOCKED"
+INPUT_INVALID = "RISK_DRAWDOWN_INPUT_INVALID"
+
+
+class DrawdownGuardConfig(BotConfig):
+    """Drawdown levels."""
+
+    halt_drawdown_bps: int = Field(default=1_000, ge=10, le=9_000)
+    """Halt when equity has fallen this far below its peak (bps; 1,000 = 10 %)."""
+
+    reducing_level_pct: int = Field(default=50, ge=10, le=100)
+    """Enter REDUCING when the drawdown reaches this share of the halt level (%; 50 = 5 % when
+    the halt level is 10 %)."""
+
+
+class DrawdownGuard(BotBase[DrawdownGuardConfig]):
+    """Peak-to-trough drawdown: REDUCING at the warning level, HALT at the hard level."""
+
+    bot_id: ClassVar[str] = "risk.drawdownguard"
+    bot_class: ClassVar[BotClass] = BotClass.RISK
+    version: ClassVar[str] = "0.1.0"
+    Config: ClassVar[type[BotConfig]] = DrawdownGuardConfig
+    SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(
+        DrawdownGuardConfig,
+        IntParam(name="halt_drawdown_bps", low=200, high=3_000, step=50),
+        IntParam(name="reducing_level_pct", low=20, high=90, step=5),
+    )
+    reason_codes: ClassVar[frozenset[str]] = frozenset(
+        {HALT, WARN, INCREASE_BLOCKED, INPUT_INVALID}
+    )
+    can_halt: ClassVar[bool] = True
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
+        """HALT, REJECT/APPROVE with a REDUCING request, or APPROVE."""
+        if intent.action is IntentAction.CANCEL:
+            return APPROVE
+        peak = view.peak_equity
+        if peak <= 0:
+            return _INVALID
+        cfg = self.config
+        drawdown_scaled = (peak - view.equity) * 10_000  # compare with bps × peak
+        if drawdown_scaled >= cfg.halt_drawdown_bps * peak:
+            return _HALT
+        if drawdown_scaled * 100 < cfg.halt_drawdown_bps * peak * cfg.reducing_level_pct:
+            return APPROVE
+        request = TradingState.REDUCING if view.trading_state is TradingState.ACTIVE else None
+        if _reduces(intent, view):
+            return RiskDecision(verdict=Verdict.APPROVE, reason_codes=(WARN,), set_state=request)
+        return RiskDecision(
+            verdict=Verdict.REJECT, reason_codes=(INCREASE_BLOCKED,), set_state=request
+        )
+
+
+def _reduces(intent: OrderIntent, view: DeskView) -> bool:
+    """True when the intent can only shrink the position it trades."""
+    if intent.reduce_only:
+        return True
+    position = view.position(intent.token_id)
+    held = position.size if position is not None else 0
+    if intent.side is Side.SELL:
+        return 0 < intent.size <= held
+    return 0 < intent.size <= -held
+
+
+_HALT = RiskDecision(verdict=Verdict.HALT, reason_codes=(HALT,), set_state=TradingState.HALTED)
+_INVALID = RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
