@@ -1,1 +1,1 @@
-"""The desk: the single-threaded deterministic event loop, risk chain, order manager and trading state."""
+"""The desk: the deterministic event loop, risk chain, order manager and trading state."""

@@ -1,0 +1,447 @@
+"""The desk's ledger: exact positions per token, cash, fees, realized PnL, settlement at
+resolution, a mark-to-mid equity curve, and snapshot/restore.
+
+All money is integer micro-units of the quote currency (micro-pUSD on Polymarket), all sizes
+micro-shares, all times ns since the Unix epoch.
+
+Cash rules (``../shared/POLYMARKET.md`` "Orders"/"Fees"; DESIGN.md "Model"):
+
+- a BUY fill pays ``notional_micros(price, size)`` (⌊price × size / 10⁶⌋) plus its fee;
+- a SELL fill receives ``notional_micros(price, size)`` minus its fee;
+- settlement of a resolved market pays, per token held, ``notional_micros(payout, size)``
+  (payout 1_000_000 for the winning token, 0 for the loser) and closes the position; the PnL
+  realized by settlement is that payout minus the position's remaining cost basis.
+
+The books therefore balance exactly, at every moment (property-tested)::
+
+    cash == initial_cash + deposits + Σ realized_pnl − Σ fees − Σ open cost_basis
+
+where the sums run over all positions (realized PnL includes settlement). Equivalently:
+``cash == initial_cash + deposits − Σ BUY notional + Σ SELL notional − Σ fees + Σ payouts``.
+
+Fills are idempotent by ``fill_id``: a fill seen twice (e.g. replayed after a restart) is
+ignored the second time and reported as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import msgspec
+
+from polytraders.model.fills import Fill, LiquiditySide
+from polytraders.model.exposure import ExposureReport, OrderLike, portfolio_exposure
+from polytraders.model.market import Market
+from polytraders.model.money import notional_micros
+from polytraders.model.orders import Side
+from polytraders.model.position import Position
+
+
+class PositionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A position's exact state, as snapshotted (see :class:`Position` for the fields)."""
+
+    token_id: str
+    size: int
+    cost_basis: int
+    realized_pnl: int
+    fees: int
+    fill_count: int
+
+
+class Settlement(msgspec.Struct, frozen=True, kw_only=True):
+    """One token's settlement at resolution.
+
+    Fields: ``market_id``, ``token_id``, ``size`` (micro-shares settled, signed),
+    ``payout_per_share`` (micro-pUSD, 0 or 1_000_000), ``cash`` (micro-pUSD credited, signed),
+    ``realized_pnl`` (cash − cost basis released), ``ts_ns``.
+    """
+
+    market_id: str
+    token_id: str
+    size: int
+    payout_per_share: int
+    cash: int
+    realized_pnl: int
+    ts_ns: int
+
+
+class EquityPoint(msgspec.Struct, frozen=True, array_like=True):
+    """One point of the equity curve: (``ts_ns``, ``equity`` micro-units)."""
+
+    ts_ns: int
+    equity: int
+
+
+class LedgerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a :class:`Ledger` needs to resume after a restart (JSON via msgspec).
+
+    Fields: ``initial_cash``, ``deposits``, ``cash``, ``positions``, ``settled_markets``,
+    ``settlements``, ``seen_fill_ids`` (sorted), ``marks`` (last mark price per token, sorted),
+    ``token_markets`` (token → market id, sorted), ``equity_curve``, ``peak_equity``,
+    ``buy_notional``, ``sell_notional``, ``volume``, ``maker_volume``.
+    """
+
+    initial_cash: int
+    deposits: int
+    cash: int
+    positions: tuple[PositionRecord, ...]
+    settled_markets: tuple[str, ...]
+    settlements: tuple[Settlement, ...]
+    seen_fill_ids: tuple[str, ...]
+    marks: tuple[tuple[str, int], ...]
+    token_markets: tuple[tuple[str, str], ...]
+    equity_curve: tuple[EquityPoint, ...]
+    peak_equity: int
+    buy_notional: int
+    sell_notional: int
+    volume: int
+    maker_volume: int
+
+
+_SNAPSHOT_ENCODER = msgspec.json.Encoder()
+_SNAPSHOT_DECODER = msgspec.json.Decoder(LedgerSnapshot)
+
+MidSource = Callable[[str], "int | None"]
+"""token id → current mid price (micro-units) or None when the book has no two-sided mid."""
+
+
+class Ledger:
+    """Exact accounting of one account's positions and cash.
+
+    Attributes (read-only for callers):
+        initial_cash: collateral at the start (micro).
+        deposits: later deposits (+) and withdrawals (−) (micro).
+        cash: free collateral now (micro).
+        equity_curve: mark-to-mid equity points, one per :meth:`mark` that changed equity.
+        peak_equity: highest equity marked so far (micro).
+        settlements: every settlement booked, in order.
+        volume / maker_volume: traded notional in total and as maker (micro).
+    """
+
+    def __init__(self, initial_cash: int = 0) -> None:
+        if initial_cash < 0:
+            raise ValueError("initial cash must not be negative")
+        self.initial_cash = initial_cash
+        self.deposits = 0
+        self.cash = initial_cash
+        self._positions: dict[str, Position] = {}
+        self._token_market: dict[str, str] = {}
+        self._settled: set[str] = set()
+        self.settlements: list[Settlement] = []
+        self._seen_fills: set[str] = set()
+        self._marks: dict[str, int] = {}
+        self.equity_curve: list[EquityPoint] = []
+        self.peak_equity = initial_cash
+        self.buy_notional = 0
+        self.sell_notional = 0
+        self.volume = 0
+        self.maker_volume = 0
+
+    # ------------------------------------------------------------------ metadata
+    def register_market(self, market: Market) -> None:
+        """Learn which market each of ``market``'s tokens belongs to (for settlement and
+        per-market exposure)."""
+        for token in market.tokens:
+            self._token_market[token.token_id] = market.market_id
+
+    def market_of(self, token_id: str) -> str | None:
+        """The market id of a registered token, or None."""
+        return self._token_market.get(token_id)
+
+    # ------------------------------------------------------------------ positions
+    def position(self, token_id: str) -> Position | None:
+        """The position in ``token_id`` or None if never traded."""
+        return self._positions.get(token_id)
+
+    def positions(self) -> list[Position]:
+        """All positions (flat ones included), in first-traded order."""
+        return list(self._positions.values())
+
+    def size(self, token_id: str) -> int:
+        """Signed micro-shares held in ``token_id`` (0 if never traded)."""
+        position = self._positions.get(token_id)
+        return position.size if position is not None else 0
+
+    def set_position(self, token_id: str, size: int, cost_basis: int) -> Position:
+        """Put a position in place without moving cash (fixtures and reconciliation from a
+        venue's reported holdings). Realized PnL and fees of the position are kept.
+
+        Raises:
+            ValueError: a flat position with a non-zero cost basis.
+        """
+        if size == 0 and cost_basis != 0:
+            raise ValueError("a flat position has no cost basis")
+        position = self._positions.setdefault(token_id, Position(token_id))
+        position.size = size
+        position.cost_basis = cost_basis
+        return position
+
+    def deposit(self, amount: int) -> None:
+        """Add (or, negative, withdraw) collateral.
+
+        Raises:
+            ValueError: a withdrawal larger than the free cash.
+        """
+        if self.cash + amount < 0:
+            raise ValueError("withdrawal exceeds free cash")
+        self.deposits += amount
+        self.cash += amount
+
+    # ------------------------------------------------------------------ fills
+    def apply_fill(self, fill: Fill) -> bool:
+        """Book one fill: position, cash, fee, volume. Returns False (and changes nothing) if
+        this ``fill_id`` was already booked.
+
+        Raises:
+            ValueError: size ≤ 0, negative price or a negative fee (nothing changes).
+        """
+        if fill.fill_id in self._seen_fills:
+            return False
+        if fill.size <= 0 or fill.price < 0 or fill.fee < 0:
+            raise ValueError(f"invalid fill {fill.fill_id}: size, price and fee out of range")
+        position = self._positions.get(fill.token_id)
+        if position is None:
+            position = self._positions[fill.token_id] = Position(fill.token_id)
+        position.apply(fill)
+        notional = notional_micros(fill.price, fill.size)
+        if fill.side is Side.BUY:
+            self.cash -= notional
+            self.buy_notional += notional
+        else:
+            self.cash += notional
+            self.sell_notional += notional
+        self.cash -= fill.fee
+        self.volume += notional
+        if fill.liquidity is LiquiditySide.MAKER:
+            self.maker_volume += notional
+        if fill.market_id and fill.token_id not in self._token_market:
+            self._token_market[fill.token_id] = fill.market_id
+        self._seen_fills.add(fill.fill_id)
+        return True
+
+    # ------------------------------------------------------------------ settlement
+    def settle(self, market_id: str, payouts: Mapping[str, int], ts_ns: int) -> list[Settlement]:
+        """Settle a resolved market: every held share of token ``t`` pays ``payouts[t]``
+        micro-pUSD and the position closes. A market settles once; later calls return [].
+
+        Args:
+            market_id: the resolved market.
+            payouts: token id → payout per share (micro-pUSD), for every token of the market.
+            ts_ns: resolution time.
+
+        Raises:
+            ValueError: a held token of this market has no payout, or a payout outside [0, 1].
+        """
+        if market_id in self._settled:
+            return []
+        for token_id, payout in payouts.items():
+            if not 0 <= payout <= 1_000_000:
+                raise ValueError(f"payout {payout} for {token_id} outside [0, 1_000_000]")
+        held = [
+            p
+            for p in self._positions.values()
+            if self._token_market.get(p.token_id) == market_id and p.size != 0
+        ]
+        missing = [p.token_id for p in held if p.token_id not in payouts]
+        if missing:
+            raise ValueError(f"no payout for held tokens {missing} of market {market_id}")
+        booked: list[Settlement] = []
+        for position in held:
+            payout = payouts[position.token_id]
+            cash = notional_micros(payout, position.size)
+            realized = cash - position.cost_basis
+            booked.append(
+                Settlement(
+                    market_id=market_id,
+                    token_id=position.token_id,
+                    size=position.size,
+                    payout_per_share=payout,
+                    cash=cash,
+                    realized_pnl=realized,
+                    ts_ns=ts_ns,
+                )
+            )
+            self.cash += cash
+            position.realized_pnl += realized
+            position.size = 0
+            position.cost_basis = 0
+            self._marks[position.token_id] = payout
+        for token_id, payout in payouts.items():
+            if self._token_market.get(token_id, market_id) == market_id:
+                self._marks[token_id] = payout
+        self._settled.add(market_id)
+        self.settlements.extend(booked)
+        return booked
+
+    def is_settled(self, market_id: str) -> bool:
+        """True once :meth:`settle` booked ``market_id``."""
+        return market_id in self._settled
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def realized_pnl(self) -> int:
+        """Σ realized PnL over all positions, settlement included, before fees (micro)."""
+        return sum(p.realized_pnl for p in self._positions.values())
+
+    @property
+    def fees(self) -> int:
+        """Σ fees paid (micro)."""
+        return sum(p.fees for p in self._positions.values())
+
+    @property
+    def settled_payouts(self) -> int:
+        """Σ cash credited by settlements (micro)."""
+        return sum(s.cash for s in self.settlements)
+
+    def open_cost_basis(self) -> int:
+        """Σ cost basis of the open positions (micro)."""
+        return sum(p.cost_basis for p in self._positions.values())
+
+    def reconciliation_error(self) -> int:
+        """``cash − (initial + deposits + realized − fees − open cost basis)``: always 0 for a
+        consistent ledger (the money-conservation identity of the module docstring)."""
+        expected = (
+            self.initial_cash
+            + self.deposits
+            + self.realized_pnl
+            - self.fees
+            - self.open_cost_basis()
+        )
+        return self.cash - expected
+
+    def exposure(
+        self, markets: Iterable[Market], orders: Iterable[OrderLike] = ()
+    ) -> ExposureReport:
+        """Complement-aware worst-case loss at resolution per market, neg-risk event and in
+        total, of our positions plus ``orders`` (open orders, counted as filling adversely).
+        The formula is :func:`polytraders.model.exposure.portfolio_exposure`.
+
+        Raises:
+            polytraders.model.exposure.UnknownTokenError: a held token of no given market.
+        """
+        return portfolio_exposure(markets, self._positions.values(), orders)
+
+    # ------------------------------------------------------------------ marking
+    def mark_price(self, token_id: str, mid: MidSource) -> int | None:
+        """The price ``token_id`` is marked at: the book mid, else the last mark seen, else
+        None (the caller then marks at cost)."""
+        price = mid(token_id)
+        if price is not None:
+            self._marks[token_id] = price
+            return price
+        return self._marks.get(token_id)
+
+    def equity(self, mid: MidSource) -> int:
+        """Cash + Σ open positions marked to mid (micro). A position with no mark yet is
+        valued at its cost basis (zero unrealized PnL)."""
+        value = self.cash
+        for position in self._positions.values():
+            if position.size == 0:
+                continue
+            price = self.mark_price(position.token_id, mid)
+            value += position.cost_basis if price is None else notional_micros(price, position.size)
+        return value
+
+    def mark(self, ts_ns: int, mid: MidSource) -> int:
+        """Mark to mid at ``ts_ns``: append an equity point when equity changed since the last
+        point, update the peak; return the equity (micro)."""
+        value = self.equity(mid)
+        curve = self.equity_curve
+        if not curve or curve[-1].equity != value:
+            curve.append(EquityPoint(ts_ns, value))
+        self.peak_equity = max(self.peak_equity, value)
+        return value
+
+    def unrealized_pnl(self, mid: MidSource) -> int:
+        """Σ unrealized PnL of open positions at their marks (micro)."""
+        total = 0
+        for position in self._positions.values():
+            if position.size == 0:
+                continue
+            price = self.mark_price(position.token_id, mid)
+            if price is not None:
+                total += position.unrealized_pnl(price)
+        return total
+
+    # ------------------------------------------------------------------ persistence
+    def snapshot(self) -> LedgerSnapshot:
+        """The ledger's full state (deterministic: every collection sorted or in book order)."""
+        return LedgerSnapshot(
+            initial_cash=self.initial_cash,
+            deposits=self.deposits,
+            cash=self.cash,
+            positions=tuple(
+                PositionRecord(
+                    token_id=p.token_id,
+                    size=p.size,
+                    cost_basis=p.cost_basis,
+                    realized_pnl=p.realized_pnl,
+                    fees=p.fees,
+                    fill_count=p.fill_count,
+                )
+                for p in self._positions.values()
+            ),
+            settled_markets=tuple(sorted(self._settled)),
+            settlements=tuple(self.settlements),
+            seen_fill_ids=tuple(sorted(self._seen_fills)),
+            marks=tuple(sorted(self._marks.items())),
+            token_markets=tuple(sorted(self._token_market.items())),
+            equity_curve=tuple(self.equity_curve),
+            peak_equity=self.peak_equity,
+            buy_notional=self.buy_notional,
+            sell_notional=self.sell_notional,
+            volume=self.volume,
+            maker_volume=self.maker_volume,
+        )
+
+    @classmethod
+    def restore(cls, snapshot: LedgerSnapshot) -> Ledger:
+        """A ledger in exactly the state ``snapshot`` recorded.
+
+        Raises:
+            ValueError: the snapshot does not reconcile (cash disagrees with its positions).
+        """
+        ledger = cls(snapshot.initial_cash)
+        ledger.deposits = snapshot.deposits
+        ledger.cash = snapshot.cash
+        for record in snapshot.positions:
+            position = Position(record.token_id)
+            position.size = record.size
+            position.cost_basis = record.cost_basis
+            position.realized_pnl = record.realized_pnl
+            position.fees = record.fees
+            position.fill_count = record.fill_count
+            ledger._positions[record.token_id] = position
+        ledger._settled = set(snapshot.settled_markets)
+        ledger.settlements = list(snapshot.settlements)
+        ledger._seen_fills = set(snapshot.seen_fill_ids)
+        ledger._marks = dict(snapshot.marks)
+        ledger._token_market = dict(snapshot.token_markets)
+        ledger.equity_curve = list(snapshot.equity_curve)
+        ledger.peak_equity = snapshot.peak_equity
+        ledger.buy_notional = snapshot.buy_notional
+        ledger.sell_notional = snapshot.sell_notional
+        ledger.volume = snapshot.volume
+        ledger.maker_volume = snapshot.maker_volume
+        if ledger.reconciliation_error() != 0:
+            raise ValueError("ledger snapshot does not reconcile: cash disagrees with positions")
+        return ledger
+
+    def to_json(self) -> bytes:
+        """The snapshot as JSON bytes (deterministic)."""
+        return _SNAPSHOT_ENCODER.encode(self.snapshot())
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Ledger:
+        """Restore from :meth:`to_json` output.
+
+        Raises:
+            msgspec.ValidationError / msgspec.DecodeError: malformed data.
+            ValueError: the snapshot does not reconcile.
+        """
+        return cls.restore(_SNAPSHOT_DECODER.decode(data))
+
+
+def apply_fills(ledger: Ledger, fills: Iterable[Fill]) -> int:
+    """Book ``fills`` in order; return how many were new (not seen before)."""
+    return sum(1 for fill in fills if ledger.apply_fill(fill))

@@ -1,0 +1,204 @@
+"""``ExecutionRunner``: the execution bot turns an approved intent into a :class:`RoutePlan`.
+
+Rules (DESIGN.md "The desk" step 4, "Contracts"):
+
+- Exactly one ENFORCED execution slot routes; SHADOW/ADVISORY slots run on the same intent
+  and view and are only recorded.
+- The plan is checked before anything is sent: it must be a :class:`RoutePlan`, carry only
+  codes the bot declared (``SYS_INVALID_OUTPUT``), cancel only orders the desk knows
+  (``SYS_INVALID_OUTPUT``), and stay within authority
+  (:func:`~polytraders.contracts.authority.route_plan_problems`: never larger, never another
+  token or side except the complement, never more aggressive, post-only kept;
+  ``SYS_AUTHORITY_VIOLATION``). A bot that fails any check, raises or overruns its budget is
+  quarantined and the intent is refused (nothing is sent). A quarantined execution bot refuses
+  every intent with ``SYS_BOT_QUARANTINED`` (fail closed).
+- Envelope decision: ROUTE when the plan sends or cancels something, else REFUSE.
+  ``correlation_id`` is the intent id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from time import perf_counter_ns
+from typing import NamedTuple
+
+from polytraders.contracts.authority import route_plan_problems
+from polytraders.contracts.decisions import RoutePlan
+from polytraders.contracts.envelope import Decision, input_digest
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder
+from polytraders.desk.slots import BotSlot
+from polytraders.desk.state import DeskState
+from polytraders.model.orders import OrderIntent
+
+_LOG = logging.getLogger(__name__)
+
+SYS_BOT_QUARANTINED = "SYS_BOT_QUARANTINED"
+
+
+class RouteOutcome(NamedTuple):
+    """The applied routing decision for one intent.
+
+    Fields:
+        intent: the approved intent.
+        plan: the checked plan of the enforced bot, or None when refused or failed.
+        reason_codes: the plan's codes, or the failure's codes.
+        routed_by: the enforced bot's id ("" when there is none).
+    """
+
+    intent: OrderIntent
+    plan: RoutePlan | None
+    reason_codes: tuple[str, ...]
+    routed_by: str
+
+
+class ExecutionRunner:
+    """Runs execution ``slots`` on approved intents.
+
+    Args:
+        slots: execution-bot slots; at most one ENFORCED.
+        recorder: envelope recorder of the run.
+        desk_config_version: written in the desk's own envelopes.
+        measure_wall: use measured wall latency (live clock) instead of the modelled one.
+
+    Raises:
+        ValueError: a non-execution bot, or more than one ENFORCED slot.
+    """
+
+    def __init__(
+        self,
+        slots: Sequence[BotSlot],
+        recorder: EnvelopeRecorder,
+        *,
+        desk_config_version: str = "",
+        measure_wall: bool = False,
+    ) -> None:
+        for slot in slots:
+            if slot.bot_class is not BotClass.EXECUTION:
+                raise ValueError(f"{slot.bot_id} is not an execution bot")
+        if sum(1 for s in slots if s.mode is Mode.ENFORCED) > 1:
+            raise ValueError("at most one execution bot may be ENFORCED")
+        self.slots = list(slots)
+        self.recorder = recorder
+        self.desk = DeskActor(BotClass.EXECUTION, desk_config_version)
+        self.measure_wall = measure_wall
+
+    def route(
+        self,
+        intent: OrderIntent,
+        state: DeskState,
+        *,
+        causation_id: str = "",
+        ts_event_ns: int | None = None,
+    ) -> RouteOutcome:
+        """Route one approved intent; return the enforced bot's checked plan, or a refusal
+        (plan None) when it failed, is quarantined, or no slot is ENFORCED (shadow-only runs:
+        reason codes empty, ``routed_by`` "")."""
+        ts_event = state.now_ns if ts_event_ns is None else ts_event_ns
+        cause = Cause(causation_id, ts_event, input_digest(intent))
+        outcome = RouteOutcome(intent, None, (), "")
+        for slot in self.slots:
+            mode = slot.mode
+            if mode is Mode.STUB:
+                continue
+            if mode is Mode.QUARANTINE:
+                if slot.fails_closed:
+                    self._record(
+                        slot, intent, state, cause, decision=Decision.QUARANTINE,
+                        codes=(SYS_BOT_QUARANTINED,), plan=None, mode=Mode.QUARANTINE,
+                    )  # fmt: skip
+                    outcome = RouteOutcome(intent, None, (SYS_BOT_QUARANTINED,), slot.bot_id)
+                continue
+            plan, codes = self._decide(slot, intent, state, cause)
+            if mode is Mode.ENFORCED:
+                outcome = RouteOutcome(intent, plan, codes, slot.bot_id)
+        return outcome
+
+    def _decide(
+        self, slot: BotSlot, intent: OrderIntent, state: DeskState, cause: Cause
+    ) -> tuple[RoutePlan | None, tuple[str, ...]]:
+        mode = slot.mode
+        started = perf_counter_ns() if self.measure_wall else 0
+        try:
+            plan = slot.decide(intent, state)
+        except Exception as exc:
+            return self._fail(slot, intent, state, cause, code="SYS_BOT_EXCEPTION",
+                              detail=repr(exc))  # fmt: skip
+        latency = perf_counter_ns() - started if self.measure_wall else slot.modelled_latency_ns
+        if latency > slot.budget_ns:
+            return self._fail(slot, intent, state, cause, code="SYS_BOT_TIMEOUT",
+                              detail=f"{latency} ns > {slot.budget_ns} ns")  # fmt: skip
+        problem = detail = ""
+        if not isinstance(plan, RoutePlan):
+            problem, detail = "SYS_INVALID_OUTPUT", f"returned {type(plan).__name__}"
+        else:
+            undeclared = set(plan.reason_codes) - slot.bot.reason_codes
+            unknown = [c for c in plan.cancel_client_order_ids if c not in state.orders]
+            if undeclared or unknown:
+                problem = "SYS_INVALID_OUTPUT"
+                detail = f"undeclared codes {sorted(undeclared)}, unknown orders {unknown}"
+            else:
+                violations = route_plan_problems(intent, plan, state.complement(intent.token_id))
+                if violations:
+                    problem, detail = "SYS_AUTHORITY_VIOLATION", "; ".join(violations)
+        if problem:
+            return self._fail(slot, intent, state, cause, code=problem, detail=detail)
+        assert isinstance(plan, RoutePlan)
+        acts = bool(plan.orders or plan.cancel_client_order_ids)
+        self._record(
+            slot, intent, state, cause, decision=Decision.ROUTE if acts else Decision.REFUSE,
+            codes=plan.reason_codes, plan=plan, mode=mode, latency_ns=latency,
+        )  # fmt: skip
+        return plan, plan.reason_codes
+
+    def _record(
+        self,
+        slot: BotSlot,
+        intent: OrderIntent,
+        state: DeskState,
+        cause: Cause,
+        *,
+        decision: Decision,
+        codes: tuple[str, ...],
+        plan: RoutePlan | None,
+        mode: Mode,
+        latency_ns: int = 0,
+    ) -> None:
+        self.recorder.record(
+            bot_id=slot.bot_id,
+            bot_class=slot.bot_class,
+            bot_version=slot.version,
+            config_version=slot.config_version,
+            mode=mode,
+            decision=decision,
+            ts_event_ns=cause.ts_event_ns,
+            ts_decided_ns=state.now_ns,
+            reason_codes=codes,
+            correlation_id=intent.intent_id,
+            causation_id=cause.causation_id,
+            input_digest=cause.input_digest,
+            output=plan if plan is not None else intent,
+            latency_ns=latency_ns,
+        )
+
+    def _fail(
+        self,
+        slot: BotSlot,
+        intent: OrderIntent,
+        state: DeskState,
+        cause: Cause,
+        *,
+        code: str,
+        detail: str,
+    ) -> tuple[None, tuple[str, ...]]:
+        mode = slot.mode
+        slot.quarantine(code, detail)
+        state.record_error()
+        _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
+        codes = (code, SYS_BOT_QUARANTINED)
+        self._record(
+            slot, intent, state, cause, decision=Decision.ERROR, codes=codes, plan=None,
+            mode=mode, latency_ns=slot.modelled_latency_ns,
+        )  # fmt: skip
+        return None, codes

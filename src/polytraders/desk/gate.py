@@ -1,0 +1,83 @@
+"""The desk's own trading-state gate (DESIGN.md "The desk": trading state), applied to every
+intent before any risk bot sees it and again after the risk chain if the state changed.
+
+Rules, in order (the first that applies decides):
+
+1. A CANCEL intent always passes: withdrawing an order never adds risk, whatever the state.
+2. Kill switch tripped → ``SYS_KILL_SWITCH_TRIPPED``.
+3. HALTED → ``SYS_TRADING_HALTED`` (nothing but cancels).
+4. REDUCING → ``SYS_TRADING_REDUCING`` unless :func:`is_exposure_reducing`.
+
+Exposure-reducing uses the complement-aware worst-case loss at resolution of
+:mod:`polytraders.model.exposure` (YES and NO held together offset; neg-risk events are one
+risk group). With ``base`` = the losses per outcome of the intent's market group from our
+positions and open orders (each open order filling adversely; the orders an intent REPLACEs
+left out) and ``effect`` = the intent's loss per outcome if it fills completely, the intent may
+pass iff ``(base + effect).worst ≤ base.worst``. The loss is linear in the filled fraction, so
+its worst case over any partial fill lies at an end point: a passing intent can never raise the
+worst-case loss, however much of it fills, and since every other open order already counts as
+filling adversely, several reducing orders together cannot overshoot. Anything the formula
+cannot evaluate (unknown token, a price outside (0, 1)) does not pass (fail closed).
+"""
+
+from __future__ import annotations
+
+from polytraders.contracts.view import DeskView
+from polytraders.model.events import TradingState
+from polytraders.model.exposure import (
+    UnknownTokenError,
+    amount_loss,
+    order_rates,
+    portfolio_exposure,
+)
+from polytraders.model.orders import IntentAction, OrderIntent
+
+KILL_SWITCH = "SYS_KILL_SWITCH_TRIPPED"
+HALTED = "SYS_TRADING_HALTED"
+REDUCING = "SYS_TRADING_REDUCING"
+
+
+def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
+    """True when ``intent``, filled in any part, cannot raise the worst-case loss of its
+    market group (rule in the module docstring). CANCEL intents are reducing by definition."""
+    if intent.action is IntentAction.CANCEL:
+        return True
+    token = view.token(intent.token_id)
+    if token is None:
+        return False
+    market = view.market(token.market_id)
+    if market is None or len(market.tokens) < 2:
+        return False
+    exclude = (
+        frozenset({intent.target_intent_id})
+        if intent.action is IntentAction.REPLACE
+        else frozenset()
+    )
+    by_notional = intent.notional > 0 and intent.size == 0
+    try:
+        report = portfolio_exposure(
+            view.markets(), view.positions(), view.open_orders(), exclude_intent_ids=exclude
+        )
+        rates = order_rates(
+            intent.side, intent.price, market.tokens[0].token_id == intent.token_id, by_notional
+        )
+    except (UnknownTokenError, ValueError):
+        return False
+    base = report.group_base(market.market_id)
+    effect = amount_loss(rates, intent.notional if by_notional else intent.size)
+    return base.plus(effect).worst <= base.worst
+
+
+def gate_reason(intent: OrderIntent, view: DeskView) -> str | None:
+    """The reason code refusing ``intent`` in the desk's current state, or None if it may
+    proceed to the risk chain."""
+    if intent.action is IntentAction.CANCEL:
+        return None
+    if view.kill_switch_tripped:
+        return KILL_SWITCH
+    state = view.trading_state
+    if state is TradingState.ACTIVE:
+        return None
+    if state is TradingState.HALTED:
+        return HALTED
+    return None if is_exposure_reducing(intent, view) else REDUCING

@@ -1,0 +1,105 @@
+"""``EnvelopeRecorder``: turns decisions into :class:`ReportEnvelope`\\ s with deterministic ids
+and hands them to a sink.
+
+Ids and sequence numbers come from :mod:`polytraders.contracts.ids`: the n-th envelope of run
+``r`` is ``envelope_id(r, n)``, gap-free from ``start_sequence``. Envelopes produced by the desk
+itself (trading-state gate, invalid intents) carry ``bot_id="desk"`` and the desk's version and
+config version (:class:`DeskActor`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from polytraders import __version__
+from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvelope
+from polytraders.contracts.ids import envelope_id
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.sinks import EnvelopeSink
+
+DESK_BOT_ID = "desk"
+"""``bot_id`` of envelopes the desk records for its own decisions."""
+
+
+class Cause(NamedTuple):
+    """What a decision is about: the triggering event's id and time, and the input digest."""
+
+    causation_id: str
+    ts_event_ns: int
+    input_digest: str
+
+
+class DeskActor:
+    """The desk's identity in envelopes for its own decisions (the trading-state gate, refusals
+    of malformed intents, order-manager refusals)."""
+
+    __slots__ = ("bot_class", "bot_id", "config_version", "version")
+
+    def __init__(self, bot_class: BotClass, config_version: str) -> None:
+        self.bot_id = DESK_BOT_ID
+        self.bot_class = bot_class
+        self.version = __version__
+        self.config_version = config_version
+
+
+class EnvelopeRecorder:
+    """Creates envelopes for one run and records them in ``sink``.
+
+    Attributes:
+        run_id: the run the envelopes belong to.
+        sequence: the next envelope's sequence number.
+        sink: where envelopes go.
+    """
+
+    __slots__ = ("_prefix", "run_id", "sequence", "sink")
+
+    def __init__(self, run_id: str, sink: EnvelopeSink, start_sequence: int = 0) -> None:
+        if start_sequence < 0:
+            raise ValueError("start_sequence must not be negative")
+        self.run_id = run_id
+        self.sink = sink
+        self.sequence = start_sequence
+        self._prefix = envelope_id(run_id, 0)[:-1]
+
+    def record(
+        self,
+        *,
+        bot_id: str,
+        bot_class: BotClass,
+        bot_version: str,
+        config_version: str,
+        mode: Mode,
+        decision: Decision,
+        ts_event_ns: int,
+        ts_decided_ns: int,
+        reason_codes: tuple[str, ...] = (),
+        correlation_id: str = "",
+        causation_id: str = "",
+        input_digest: str = "",
+        output: EnvelopeOutput = None,
+        latency_ns: int = 0,
+    ) -> ReportEnvelope:
+        """Create the next envelope, record it, return it."""
+        sequence = self.sequence
+        self.sequence = sequence + 1
+        envelope = ReportEnvelope(
+            envelope_id=self._prefix + str(sequence),
+            run_id=self.run_id,
+            sequence=sequence,
+            ts_event_ns=ts_event_ns,
+            ts_decided_ns=ts_decided_ns,
+            bot_id=bot_id,
+            bot_class=bot_class,
+            bot_version=bot_version,
+            config_version=config_version,
+            mode=mode,
+            decision=decision,
+            reason_codes=reason_codes,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            input_digest=input_digest,
+            output=output,
+            latency_ns=latency_ns,
+        )
+        self.sink.record(envelope)
+        return envelope

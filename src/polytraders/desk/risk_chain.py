@@ -1,0 +1,389 @@
+"""``RiskChain``: every intent through the desk's gate and the risk bots, in declared order.
+
+Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
+
+1. **Desk checks first** (envelope ``bot_id="desk"``): a structurally invalid intent is
+   rejected with ``SYS_INVALID_INTENT``; an unknown token with ``SYS_UNKNOWN_TOKEN`` (when the
+   chain requires known tokens); then the trading-state gate of :mod:`polytraders.desk.gate`
+   (kill switch, HALTED, REDUCING). A CANCEL intent is approved by the desk without running the
+   risk bots: withdrawing an order never adds risk and must never be blocked by a failing bot.
+2. **Bots in order.** STUB bots do not run. ENFORCED bots decide: APPROVE passes the intent on
+   unchanged; RESHAPE replaces it with ``decision.reshaped`` for every later bot; REJECT stops
+   it; HALT stops it and sets the trading state HALTED (a HALT from ``risk.killswitch`` trips
+   the kill switch). ``set_state`` on any verdict asks for REDUCING or HALTED.
+   SHADOW and ADVISORY bots run on the same inputs (the intent as it reaches their place in
+   the chain and the same view) and are only recorded. After an enforced stop, the remaining
+   SHADOW/ADVISORY bots still run on the intent as it stood, so shadow evidence covers every
+   intent; remaining ENFORCED bots do not run.
+3. **Quarantine.** A bot that raises (``SYS_BOT_EXCEPTION``), overruns its decision budget
+   (``SYS_BOT_TIMEOUT``), returns something other than a :class:`RiskDecision` or a code it
+   did not declare (``SYS_INVALID_OUTPUT``), or breaks its authority
+   (:func:`~polytraders.contracts.authority.risk_decision_problems`,
+   ``SYS_AUTHORITY_VIOLATION``) has its output refused, is quarantined, and — when it was
+   ENFORCED — the intent is rejected (codes: the cause, then ``SYS_BOT_QUARANTINED``). From
+   then on it rejects every intent with ``SYS_BOT_QUARANTINED`` without being called (fail
+   closed). A SHADOW/ADVISORY bot that fails is quarantined (recorded) but blocks nothing.
+4. **Re-gate.** If the trading state changed during the chain, the final intent passes the
+   gate again before approval.
+
+Every path records exactly one envelope per bot consulted (and one per desk decision), with
+deterministic ids. ``latency_ns`` is the slot's modelled latency under a simulated clock and
+the measured wall time only when ``measure_wall=True`` (live); the input digest is computed
+once per distinct intent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from time import perf_counter_ns
+from typing import NamedTuple
+
+from polytraders.contracts.authority import risk_decision_problems
+from polytraders.contracts.decisions import RiskDecision, Verdict
+from polytraders.contracts.envelope import Decision, input_digest
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.gate import gate_reason
+from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder
+from polytraders.desk.slots import BotSlot
+from polytraders.desk.state import DeskState
+from polytraders.model.events import TradingState
+from polytraders.model.orders import IntentAction, OrderIntent, intent_problems
+
+_LOG = logging.getLogger(__name__)
+
+KILLSWITCH_BOT_ID = "risk.killswitch"
+"""A HALT from this bot trips the kill switch (DESIGN.md "The desk": kill switch)."""
+
+SYS_BOT_EXCEPTION = "SYS_BOT_EXCEPTION"
+SYS_BOT_TIMEOUT = "SYS_BOT_TIMEOUT"
+SYS_INVALID_OUTPUT = "SYS_INVALID_OUTPUT"
+SYS_AUTHORITY_VIOLATION = "SYS_AUTHORITY_VIOLATION"
+SYS_BOT_QUARANTINED = "SYS_BOT_QUARANTINED"
+SYS_INVALID_INTENT = "SYS_INVALID_INTENT"
+SYS_UNKNOWN_TOKEN = "SYS_UNKNOWN_TOKEN"
+
+_DECISION_OF = {
+    Verdict.APPROVE: Decision.APPROVE,
+    Verdict.REJECT: Decision.REJECT,
+    Verdict.RESHAPE: Decision.RESHAPE,
+    Verdict.HALT: Decision.HALT,
+}
+
+DecisionObserver = Callable[[BotSlot, Decision, int], None]
+"""Metrics hook: ``(slot, decision, wall_ns)`` after each bot call (wall time measured only when
+an observer is set; it never reaches an envelope under a simulated clock)."""
+
+
+class RiskOutcome(NamedTuple):
+    """What the chain decided for one intent.
+
+    Fields:
+        approved: True when the intent may go to execution.
+        intent: the intent as approved (possibly reshaped), or as it stood when stopped.
+        verdict: APPROVE (also after reshapes), REJECT or HALT.
+        reason_codes: codes of the deciding step (empty for a plain approval; a reshape's and
+            an approval's warning codes accumulate).
+        decided_by: bot id that stopped the intent, ``"desk"`` for the desk's checks, "" when
+            approved.
+        reshaped: True when at least one enforced RESHAPE applied.
+    """
+
+    approved: bool
+    intent: OrderIntent
+    verdict: Verdict
+    reason_codes: tuple[str, ...]
+    decided_by: str
+    reshaped: bool
+
+
+class RiskChain:
+    """Runs intents through the desk gate and the risk ``slots`` in order.
+
+    Args:
+        slots: risk-bot slots in declared order.
+        recorder: envelope recorder of the run.
+        desk_config_version: config version written in the desk's own envelopes.
+        require_known_tokens: reject intents for tokens the state has no metadata for.
+        measure_wall: record measured wall latency in envelopes (live clock only).
+        observer: optional metrics hook (see :data:`DecisionObserver`).
+
+    Raises:
+        ValueError: a slot whose bot is not a risk bot.
+    """
+
+    def __init__(
+        self,
+        slots: Sequence[BotSlot],
+        recorder: EnvelopeRecorder,
+        *,
+        desk_config_version: str = "",
+        require_known_tokens: bool = True,
+        measure_wall: bool = False,
+        observer: DecisionObserver | None = None,
+    ) -> None:
+        for slot in slots:
+            if slot.bot_class is not BotClass.RISK:
+                raise ValueError(f"{slot.bot_id} is not a risk bot")
+        self.slots = list(slots)
+        self.recorder = recorder
+        self.desk = DeskActor(BotClass.RISK, desk_config_version)
+        self.require_known_tokens = require_known_tokens
+        self.measure_wall = measure_wall
+        self.observer = observer
+        self._allowed = {s.bot_id: frozenset(s.bot.reason_codes) for s in self.slots}
+
+    # ------------------------------------------------------------------ desk decisions
+    def _desk(
+        self,
+        intent: OrderIntent,
+        state: DeskState,
+        decision: Decision,
+        codes: tuple[str, ...],
+        cause: Cause,
+    ) -> None:
+        desk = self.desk
+        self.recorder.record(
+            bot_id=desk.bot_id,
+            bot_class=desk.bot_class,
+            bot_version=desk.version,
+            config_version=desk.config_version,
+            mode=Mode.ENFORCED,
+            decision=decision,
+            ts_event_ns=cause.ts_event_ns,
+            ts_decided_ns=state.now_ns,
+            reason_codes=codes,
+            correlation_id=intent.intent_id,
+            causation_id=cause.causation_id,
+            input_digest=cause.input_digest,
+            output=intent,
+        )
+
+    def _precheck(self, intent: OrderIntent, state: DeskState) -> str | None:
+        if intent_problems(intent):
+            return SYS_INVALID_INTENT
+        if self.require_known_tokens and state.token(intent.token_id) is None:
+            return SYS_UNKNOWN_TOKEN
+        return gate_reason(intent, state)
+
+    # ------------------------------------------------------------------ the chain
+    def evaluate(
+        self,
+        intent: OrderIntent,
+        state: DeskState,
+        *,
+        causation_id: str = "",
+        ts_event_ns: int | None = None,
+    ) -> RiskOutcome:
+        """Decide on one intent (rules in the module docstring); records the envelopes and
+        applies trading-state requests to ``state``.
+
+        Args:
+            intent: the proposed intent.
+            state: the desk state (bots see it as a ``DeskView``).
+            causation_id: id of the event that caused the intent.
+            ts_event_ns: time of that event (defaults to ``state.now_ns``).
+        """
+        ts_event = state.now_ns if ts_event_ns is None else ts_event_ns
+        digest = input_digest(intent)
+        refusal = self._precheck(intent, state)
+        if refusal is not None:
+            self._desk(
+                intent, state, Decision.REJECT, (refusal,), Cause(causation_id, ts_event, digest)
+            )
+            return RiskOutcome(False, intent, Verdict.REJECT, (refusal,), "desk", False)
+        if intent.action is IntentAction.CANCEL:
+            self._desk(intent, state, Decision.APPROVE, (), Cause(causation_id, ts_event, digest))
+            return RiskOutcome(True, intent, Verdict.APPROVE, (), "", False)
+
+        start_state = state.trading_state
+        start_kill = state.kill_switch_tripped
+        record = self.recorder.record
+        observer = self.observer
+        measure = self.measure_wall or observer is not None
+        now = state.now_ns
+        stopped: RiskOutcome | None = None
+        codes: tuple[str, ...] = ()
+        reshaped = False
+        for slot in self.slots:
+            mode = slot.mode
+            if mode is Mode.STUB:
+                continue
+            if mode is Mode.QUARANTINE:
+                if stopped is None and slot.fails_closed:
+                    record(
+                        bot_id=slot.bot_id,
+                        bot_class=slot.bot_class,
+                        bot_version=slot.version,
+                        config_version=slot.config_version,
+                        mode=Mode.QUARANTINE,
+                        decision=Decision.QUARANTINE,
+                        ts_event_ns=ts_event,
+                        ts_decided_ns=now,
+                        reason_codes=(SYS_BOT_QUARANTINED,),
+                        correlation_id=intent.intent_id,
+                        causation_id=causation_id,
+                        input_digest=digest,
+                        output=intent,
+                    )
+                    stopped = RiskOutcome(
+                        False, intent, Verdict.REJECT, (SYS_BOT_QUARANTINED,), slot.bot_id, reshaped
+                    )
+                continue
+            enforced = mode is Mode.ENFORCED
+            if enforced and stopped is not None:
+                continue
+            # ---- call the bot
+            wall_start = perf_counter_ns() if measure else 0
+            try:
+                decision = slot.decide(intent, state)
+            except Exception as exc:
+                wall = perf_counter_ns() - wall_start if measure else 0
+                failure = self._fail(
+                    slot, intent, state, Cause(causation_id, ts_event, digest),
+                    code=SYS_BOT_EXCEPTION, detail=repr(exc), latency_ns=wall,
+                )  # fmt: skip
+                if enforced:
+                    stopped = failure
+                continue
+            wall = perf_counter_ns() - wall_start if measure else 0
+            latency = wall if self.measure_wall else slot.modelled_latency_ns
+            if latency > slot.budget_ns:
+                failure = self._fail(
+                    slot, intent, state, Cause(causation_id, ts_event, digest),
+                    code=SYS_BOT_TIMEOUT, detail=f"{latency} ns > {slot.budget_ns} ns",
+                    latency_ns=latency,
+                )  # fmt: skip
+                if enforced:
+                    stopped = failure
+                continue
+            # ---- validate: type, declared codes, authority
+            problem = detail = ""
+            if type(decision) is not RiskDecision and not isinstance(decision, RiskDecision):
+                problem, detail = SYS_INVALID_OUTPUT, f"returned {type(decision).__name__}"
+            else:
+                verdict = decision.verdict
+                if decision.reason_codes and not self._allowed[slot.bot_id].issuperset(
+                    decision.reason_codes
+                ):
+                    problem = SYS_INVALID_OUTPUT
+                    detail = f"undeclared reason codes {decision.reason_codes}"
+                elif (
+                    verdict is not Verdict.APPROVE
+                    or decision.reshaped is not None
+                    or decision.set_state is not None
+                ):
+                    violations = risk_decision_problems(
+                        slot.bot_class, slot.can_halt, intent, decision
+                    )
+                    if violations:
+                        problem, detail = SYS_AUTHORITY_VIOLATION, "; ".join(violations)
+            if problem:
+                failure = self._fail(
+                    slot, intent, state, Cause(causation_id, ts_event, digest),
+                    code=problem, detail=detail, latency_ns=latency,
+                )  # fmt: skip
+                if enforced:
+                    stopped = failure
+                continue
+            # ---- record
+            record(
+                bot_id=slot.bot_id,
+                bot_class=slot.bot_class,
+                bot_version=slot.version,
+                config_version=slot.config_version,
+                mode=mode,
+                decision=_DECISION_OF[verdict],
+                ts_event_ns=ts_event,
+                ts_decided_ns=now,
+                reason_codes=decision.reason_codes,
+                correlation_id=intent.intent_id,
+                causation_id=causation_id,
+                input_digest=digest,
+                output=decision,
+                latency_ns=latency,
+            )
+            if observer is not None:
+                observer(slot, _DECISION_OF[verdict], wall)
+            if not enforced:
+                continue
+            # ---- apply (enforced only)
+            if decision.set_state is not None:
+                state.set_trading_state(
+                    decision.set_state,
+                    decision.reason_codes[0] if decision.reason_codes else "",
+                    slot.bot_id,
+                )
+            if verdict is Verdict.APPROVE:
+                codes += decision.reason_codes
+            elif verdict is Verdict.RESHAPE:
+                assert decision.reshaped is not None  # guaranteed by risk_decision_problems
+                intent = decision.reshaped
+                digest = input_digest(intent)
+                codes += decision.reason_codes
+                reshaped = True
+            elif verdict is Verdict.REJECT:
+                stopped = RiskOutcome(
+                    False, intent, Verdict.REJECT, decision.reason_codes, slot.bot_id, reshaped
+                )
+            else:  # HALT
+                code = decision.reason_codes[0]
+                if slot.bot_id == KILLSWITCH_BOT_ID:
+                    state.trip_kill_switch(code, slot.bot_id)
+                else:
+                    state.set_trading_state(TradingState.HALTED, code, slot.bot_id)
+                stopped = RiskOutcome(
+                    False, intent, Verdict.HALT, decision.reason_codes, slot.bot_id, reshaped
+                )
+        if stopped is not None:
+            return stopped
+        if state.trading_state is not start_state or state.kill_switch_tripped is not start_kill:
+            refusal = gate_reason(intent, state)
+            if refusal is not None:
+                self._desk(
+                    intent,
+                    state,
+                    Decision.REJECT,
+                    (refusal,),
+                    Cause(causation_id, ts_event, digest),
+                )
+                return RiskOutcome(False, intent, Verdict.REJECT, (refusal,), "desk", reshaped)
+        return RiskOutcome(True, intent, Verdict.APPROVE, codes, "", reshaped)
+
+    def _fail(
+        self,
+        slot: BotSlot,
+        intent: OrderIntent,
+        state: DeskState,
+        cause: Cause,
+        *,
+        code: str,
+        detail: str,
+        latency_ns: int,
+    ) -> RiskOutcome:
+        """Record an ERROR envelope, quarantine the slot, count the error; return the
+        fail-closed rejection (applied only when the slot was ENFORCED)."""
+        mode = slot.mode
+        slot.quarantine(code, detail)
+        _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
+        state.record_error()
+        codes = (code, SYS_BOT_QUARANTINED)
+        self.recorder.record(
+            bot_id=slot.bot_id,
+            bot_class=slot.bot_class,
+            bot_version=slot.version,
+            config_version=slot.config_version,
+            mode=mode,
+            decision=Decision.ERROR,
+            ts_event_ns=cause.ts_event_ns,
+            ts_decided_ns=state.now_ns,
+            reason_codes=codes,
+            correlation_id=intent.intent_id,
+            causation_id=cause.causation_id,
+            input_digest=cause.input_digest,
+            output=intent,
+            latency_ns=latency_ns if self.measure_wall else slot.modelled_latency_ns,
+        )
+        if self.observer is not None:
+            self.observer(slot, Decision.ERROR, latency_ns)
+        return RiskOutcome(False, intent, Verdict.REJECT, codes, slot.bot_id, False)

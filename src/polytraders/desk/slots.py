@@ -1,0 +1,123 @@
+"""``BotSlot``: one bot as the desk runs it — its mode, decision budget and quarantine state.
+
+The desk never trusts a bot's own claims at run time: the slot caches the bot's identity
+(id, class, version, config version) once, holds the mode the operator gave it, and moves it to
+QUARANTINE when it raises, overruns its decision budget, or returns an invalid or unauthorised
+output (DESIGN.md "Contracts"). Quarantine is sticky until :meth:`BotSlot.release` (an operator
+action).
+
+Decision latency: under a simulated clock the slot's ``modelled_latency_ns`` is the decision's
+latency (deterministic, so replays stay byte-identical and a time-out is a modelled fact); under
+a live clock the desk measures wall time. A decision whose latency exceeds ``budget_ns`` is a
+time-out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polytraders.contracts.modes import BotClass, Mode
+
+DEFAULT_BUDGET_NS = 5_000_000
+"""Default decision budget per bot call: 5 ms."""
+
+DEFAULT_MODELLED_LATENCY_NS = 0
+"""Default modelled decision latency under a simulated clock (0: decisions are instantaneous)."""
+
+
+class BotSlot:
+    """A bot with its run-time mode.
+
+    Args:
+        bot: any object satisfying the :class:`~polytraders.contracts.bot.Bot` protocol.
+        mode: STUB, SHADOW, ADVISORY, ENFORCED (or QUARANTINE to start it quarantined); must be
+            one of ``bot.mode_support``.
+        budget_ns: decision budget; a decision taking longer is a time-out.
+        modelled_latency_ns: latency recorded (and checked against the budget) under a
+            simulated clock.
+
+    Attributes:
+        bot_id, bot_class, version, config_version, can_halt: cached from the bot.
+        mode: current mode (QUARANTINE after a failure).
+        quarantined_from: the mode the bot had when quarantined (None when not quarantined);
+            only a bot quarantined from ENFORCED fails closed — a failing shadow or advisory
+            bot never had any authority to lose.
+        quarantine_reason: the reason code that quarantined it ("" if none).
+        quarantine_detail: what happened (exception text, authority problems), for operators.
+
+    Raises:
+        ValueError: a mode the bot does not support, or a negative budget/latency.
+    """
+
+    __slots__ = (
+        "bot",
+        "bot_class",
+        "bot_id",
+        "budget_ns",
+        "can_halt",
+        "config_version",
+        "decide",
+        "mode",
+        "modelled_latency_ns",
+        "quarantine_detail",
+        "quarantine_reason",
+        "quarantined_from",
+        "version",
+    )
+
+    def __init__(
+        self,
+        bot: Any,
+        mode: Mode = Mode.ENFORCED,
+        *,
+        budget_ns: int = DEFAULT_BUDGET_NS,
+        modelled_latency_ns: int = DEFAULT_MODELLED_LATENCY_NS,
+    ) -> None:
+        if mode not in bot.mode_support:
+            raise ValueError(f"{bot.bot_id} does not support mode {mode}")
+        if budget_ns <= 0 or modelled_latency_ns < 0:
+            raise ValueError("budget_ns must be positive and modelled_latency_ns non-negative")
+        self.bot = bot
+        self.bot_id: str = bot.bot_id
+        self.bot_class: BotClass = bot.bot_class
+        self.version: str = bot.version
+        self.config_version: str = bot.config.config_version
+        self.can_halt: bool = bool(getattr(bot, "can_halt", False))
+        self.decide = bot.decide
+        self.mode = mode
+        self.budget_ns = budget_ns
+        self.modelled_latency_ns = modelled_latency_ns
+        self.quarantined_from: Mode | None = Mode.ENFORCED if mode is Mode.QUARANTINE else None
+        self.quarantine_reason = ""
+        self.quarantine_detail = ""
+
+    @property
+    def fails_closed(self) -> bool:
+        """True when the slot is quarantined from ENFORCED: a risk bot then rejects every
+        intent, an execution bot refuses every route, a strategy proposes nothing."""
+        return self.mode is Mode.QUARANTINE and self.quarantined_from is Mode.ENFORCED
+
+    def quarantine(self, reason_code: str, detail: str = "") -> None:
+        """Move to QUARANTINE (idempotent; the first reason and detail are kept)."""
+        if self.mode is Mode.QUARANTINE:
+            return
+        self.quarantined_from = self.mode
+        self.quarantine_reason = reason_code
+        self.quarantine_detail = detail
+        self.mode = Mode.QUARANTINE
+
+    def release(self, mode: Mode) -> None:
+        """Operator action: leave quarantine into ``mode``.
+
+        Raises:
+            ValueError: ``mode`` is QUARANTINE or not supported by the bot.
+        """
+        if mode is Mode.QUARANTINE or mode not in self.bot.mode_support:
+            raise ValueError(f"cannot release {self.bot_id} into {mode}")
+        self.mode = mode
+        self.quarantined_from = None
+        self.quarantine_reason = ""
+        self.quarantine_detail = ""
+
+    def __repr__(self) -> str:
+        return f"BotSlot({self.bot_id!r}, mode={self.mode})"

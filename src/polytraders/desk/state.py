@@ -1,0 +1,431 @@
+"""``DeskState``: the concrete, mutable implementation of the bots' ``DeskView``.
+
+The desk owns one ``DeskState`` and updates it from events (:meth:`DeskState.apply_event`);
+bots receive it typed as the read-only ``DeskView``. Fixture packs build one directly with
+:meth:`DeskState.build` (markets, books from level lists, positions, time, states) without
+running a desk.
+
+What it holds: markets and tokens, one L2 :class:`OrderBook` per token, stale flags (from
+``FeedStatus``; cleared by a fresh ``BookSnapshot``), the time of each token's last tick-size
+change, the :class:`~polytraders.accounting.ledger.Ledger` (positions, cash, fills), our open
+orders (maintained by the order manager), trading state, kill switch, venue state, account
+identity, last feed event time, last venue heartbeat and the consecutive-error count.
+
+Money is micro-units, time ns since the Unix epoch. Equity is cash plus positions marked to
+the book mid (DESIGN.md "The desk"; :meth:`Ledger.equity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import msgspec
+
+from polytraders.accounting.ledger import Ledger, Settlement
+from polytraders.contracts.view import AccountIdentity, VenueState
+from polytraders.model.book import BookView, Level, OrderBook
+from polytraders.model.events import (
+    AnyEvent,
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    FeedStatus,
+    KillSwitchTripped,
+    MarketStatus,
+    TickSizeChange,
+    Trade,
+    TradingState,
+    TradingStateChanged,
+)
+from polytraders.model.market import Market, MarketState, OutcomeToken
+from polytraders.model.money import ONE
+from polytraders.model.orders import VenueOrder
+from polytraders.model.position import Position
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+"""Nanoseconds in a UTC day (day-start equity resets at each UTC midnight)."""
+
+DeskEvent = TradingStateChanged | KillSwitchTripped
+"""Desk-level events the state records when its trading state or kill switch changes."""
+
+
+class DeskState:
+    """Mutable desk state; satisfies :class:`~polytraders.contracts.view.DeskView`.
+
+    Construct empty (``DeskState(ledger=Ledger(cash))``) and feed events, or use
+    :meth:`build` for fixtures. Bots must only read it; the desk, the risk chain and the order
+    manager mutate it through the methods below.
+
+    Attributes:
+        ledger: exact positions and cash.
+        orders: client order id → :class:`VenueOrder` for every order the order manager
+            tracks (open and closed); :meth:`open_orders` filters the open ones.
+        desk_events: trading-state changes and kill-switch trips, in order (the desk drains
+            them into its result and the store).
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger | None = None,
+        now_ns: int = 0,
+        account: AccountIdentity | None = None,
+    ) -> None:
+        self.ledger = ledger if ledger is not None else Ledger()
+        self._now_ns = now_ns
+        self._markets: dict[str, Market] = {}
+        self._tokens: dict[str, OutcomeToken] = {}
+        self._books: dict[str, OrderBook] = {}
+        self._stale: set[str] = set()
+        self._tick_changes: dict[str, int] = {}
+        self.orders: dict[str, VenueOrder] = {}
+        self._trading_state = TradingState.ACTIVE
+        self._kill_switch = False
+        self._venue_state = VenueState.NORMAL
+        self._account = account if account is not None else AccountIdentity()
+        self._last_feed_event_ns = 0
+        self._last_venue_heartbeat_ns = 0
+        self._consecutive_errors = 0
+        self._day_index = now_ns // NS_PER_DAY
+        self._day_start_equity = self.ledger.equity(self.mid)
+        self.desk_events: list[DeskEvent] = []
+
+    # ------------------------------------------------------------------ fixtures
+    @classmethod
+    def build(
+        cls,
+        *,
+        now_ns: int = 0,
+        markets: Iterable[Market] = (),
+        books: Mapping[str, tuple[Sequence[Level], Sequence[Level]]] | None = None,
+        positions: Mapping[str, tuple[int, int]] | None = None,
+        cash: int = 0,
+        open_orders: Iterable[VenueOrder] = (),
+        trading_state: TradingState = TradingState.ACTIVE,
+        kill_switch_tripped: bool = False,
+        venue_state: VenueState = VenueState.NORMAL,
+        account: AccountIdentity | None = None,
+        stale_tokens: Iterable[str] = (),
+        tick_changes_ns: Mapping[str, int] | None = None,
+        peak_equity: int | None = None,
+        day_start_equity: int | None = None,
+        last_feed_event_ns: int = 0,
+        last_venue_heartbeat_ns: int = 0,
+        consecutive_errors: int = 0,
+    ) -> DeskState:
+        """A state for fixture packs and tests, in one call.
+
+        Args:
+            now_ns: desk clock.
+            markets: known markets (their tokens become known too).
+            books: token → (bids, asks) as (price, size) micro-unit levels in any order;
+                stamped ``last_update_ns = now_ns``.
+            positions: token → (signed micro-shares, cost basis in micro); cash is not moved.
+            cash: free collateral (micro), the ledger's initial cash.
+            open_orders: orders we have working (status must be open).
+            trading_state, kill_switch_tripped, venue_state, account: as in ``DeskView``.
+            stale_tokens: tokens the feed has marked stale.
+            tick_changes_ns: token → time of its last tick-size change.
+            peak_equity, day_start_equity: default to the equity computed from the above.
+            last_feed_event_ns, last_venue_heartbeat_ns, consecutive_errors: health figures.
+
+        Raises:
+            ValueError: invalid book levels, a flat position with a cost basis, or a closed
+                order among ``open_orders``.
+        """
+        state = cls(ledger=Ledger(cash), now_ns=now_ns, account=account)
+        for market in markets:
+            state.add_market(market)
+        for token_id, (bids, asks) in (books or {}).items():
+            state.set_book(token_id, bids, asks, now_ns)
+        for token_id, (size, cost_basis) in (positions or {}).items():
+            state.ledger.set_position(token_id, size, cost_basis)
+        for order in open_orders:
+            if not order.status.is_open:
+                raise ValueError(f"order {order.client_order_id} is not open ({order.status})")
+            state.orders[order.client_order_id] = order
+        state._trading_state = trading_state
+        state._kill_switch = kill_switch_tripped
+        state._venue_state = venue_state
+        state._stale = set(stale_tokens)
+        state._tick_changes = dict(tick_changes_ns or {})
+        equity = state.equity
+        state.ledger.peak_equity = equity if peak_equity is None else peak_equity
+        state._day_start_equity = equity if day_start_equity is None else day_start_equity
+        state._last_feed_event_ns = last_feed_event_ns
+        state._last_venue_heartbeat_ns = last_venue_heartbeat_ns
+        state._consecutive_errors = consecutive_errors
+        return state
+
+    # ------------------------------------------------------------------ DeskView
+    @property
+    def now_ns(self) -> int:
+        """Desk clock (ns since epoch)."""
+        return self._now_ns
+
+    @property
+    def trading_state(self) -> TradingState:
+        """ACTIVE, REDUCING or HALTED."""
+        return self._trading_state
+
+    @property
+    def kill_switch_tripped(self) -> bool:
+        """True from a kill-switch trip until an operator reset."""
+        return self._kill_switch
+
+    @property
+    def venue_state(self) -> VenueState:
+        """Venue-wide mode."""
+        return self._venue_state
+
+    @property
+    def account(self) -> AccountIdentity:
+        """The signing identity the desk trades with."""
+        return self._account
+
+    def book(self, token_id: str) -> BookView | None:
+        """The token's L2 book, or None if never seen."""
+        return self._books.get(token_id)
+
+    def token(self, token_id: str) -> OutcomeToken | None:
+        """Token metadata, or None if unknown."""
+        return self._tokens.get(token_id)
+
+    def market(self, market_id: str) -> Market | None:
+        """Market metadata and state, or None if unknown."""
+        return self._markets.get(market_id)
+
+    def markets(self) -> Sequence[Market]:
+        """Every known market, in the order they became known."""
+        return list(self._markets.values())
+
+    def is_stale(self, token_id: str) -> bool:
+        """True while the feed has the token marked stale and no fresh snapshot came."""
+        return token_id in self._stale
+
+    def last_tick_change_ns(self, token_id: str) -> int:
+        """Time of the token's last tick-size change (0 if none)."""
+        return self._tick_changes.get(token_id, 0)
+
+    def position(self, token_id: str) -> Position | None:
+        """Our position in the token, or None if never traded."""
+        return self.ledger.position(token_id)
+
+    def positions(self) -> Sequence[Position]:
+        """All positions (flat ones that were traded included)."""
+        return self.ledger.positions()
+
+    def open_orders(self, token_id: str | None = None) -> Sequence[VenueOrder]:
+        """Our open orders (in submission order), optionally for one token."""
+        return [
+            o
+            for o in self.orders.values()
+            if o.status.is_open and (token_id is None or o.token_id == token_id)
+        ]
+
+    @property
+    def cash(self) -> int:
+        """Free collateral (micro)."""
+        return self.ledger.cash
+
+    @property
+    def equity(self) -> int:
+        """Cash + positions marked to mid (micro)."""
+        return self.ledger.equity(self.mid)
+
+    @property
+    def peak_equity(self) -> int:
+        """Highest equity marked in this run (micro)."""
+        return self.ledger.peak_equity
+
+    @property
+    def day_start_equity(self) -> int:
+        """Equity at the first mark of the current UTC day (micro)."""
+        return self._day_start_equity
+
+    @property
+    def last_feed_event_ns(self) -> int:
+        """Receive time of the last market-data event (0 before any)."""
+        return self._last_feed_event_ns
+
+    @property
+    def last_venue_heartbeat_ns(self) -> int:
+        """Time of the last accepted venue heartbeat (0 if none)."""
+        return self._last_venue_heartbeat_ns
+
+    @property
+    def consecutive_errors(self) -> int:
+        """Venue or bot errors since the last success."""
+        return self._consecutive_errors
+
+    # ------------------------------------------------------------------ helpers
+    def mid(self, token_id: str) -> int | None:
+        """The token's book mid (micro), or None without a two-sided book."""
+        book = self._books.get(token_id)
+        return book.mid() if book is not None else None
+
+    def complement(self, token_id: str) -> str | None:
+        """The complement token id of a known binary token, else None."""
+        token = self._tokens.get(token_id)
+        return token.complement_token_id if token is not None else None
+
+    # ------------------------------------------------------------------ mutation
+    def set_time(self, now_ns: int) -> None:
+        """Advance the desk clock.
+
+        Raises:
+            ValueError: time going backwards.
+        """
+        if now_ns < self._now_ns:
+            raise ValueError(f"desk time cannot go back from {self._now_ns} to {now_ns}")
+        self._now_ns = now_ns
+
+    def add_market(self, market: Market) -> None:
+        """Learn (or update) a market and its tokens."""
+        self._markets[market.market_id] = market
+        for token in market.tokens:
+            self._tokens[token.token_id] = token
+        self.ledger.register_market(market)
+
+    def set_book(
+        self, token_id: str, bids: Iterable[Level], asks: Iterable[Level], ts_ns: int
+    ) -> None:
+        """Replace a token's book with the given levels (a snapshot).
+
+        Raises:
+            ValueError: a negative size or non-positive price (book unchanged).
+        """
+        book = self._books.get(token_id)
+        if book is None:
+            book = self._books[token_id] = OrderBook(token_id)
+        book.apply_snapshot(bids, asks, ts_ns)
+
+    def apply_event(self, event: AnyEvent) -> list[Settlement]:
+        """Update the state from one market event (books, tick sizes, market status, stale
+        flags, last feed time). A RESOLVED ``MarketStatus`` with a winning token settles our
+        positions in that market (returned). Other event types are ignored here: venue events
+        go through the order manager, desk events through the desk.
+
+        Raises:
+            ValueError: invalid book levels (the book is left unchanged).
+        """
+        if isinstance(event, BookDelta):
+            book = self._books.get(event.token_id)
+            if book is None:
+                book = self._books[event.token_id] = OrderBook(event.token_id)
+            book.apply_levels(event.bids, event.asks, event.ts_event_ns)
+        elif isinstance(event, BookSnapshot):
+            self.set_book(event.token_id, event.bids, event.asks, event.ts_event_ns)
+            self._stale.discard(event.token_id)
+        elif isinstance(event, FeedStatus):
+            if event.stale:
+                self._stale.add(event.token_id)
+            else:
+                self._stale.discard(event.token_id)
+        elif isinstance(event, TickSizeChange):
+            token = self._tokens.get(event.token_id)
+            if token is not None:
+                self._tokens[event.token_id] = msgspec.structs.replace(
+                    token, tick_size=event.new_tick_size
+                )
+            self._tick_changes[event.token_id] = event.ts_event_ns
+        elif isinstance(event, MarketStatus):
+            return self._apply_status(event)
+        elif not isinstance(event, Trade | BestBidAsk):
+            return []
+        self._last_feed_event_ns = event.ts_recv_ns or event.ts_event_ns
+        return []
+
+    def _apply_status(self, event: MarketStatus) -> list[Settlement]:
+        self._last_feed_event_ns = event.ts_recv_ns or event.ts_event_ns
+        market = self._markets.get(event.market_id)
+        payouts: dict[str, int] = {}
+        if event.state is MarketState.RESOLVED and event.winning_token_id:
+            token_ids = [t.token_id for t in market.tokens] if market is not None else []
+            if event.winning_token_id not in token_ids and market is not None:
+                raise ValueError(
+                    f"winning token {event.winning_token_id} is not in market {event.market_id}"
+                )
+            payouts = {t: (ONE if t == event.winning_token_id else 0) for t in token_ids}
+        if market is not None:
+            self._markets[event.market_id] = msgspec.structs.replace(
+                market, state=event.state, payouts=payouts or market.payouts
+            )
+        if payouts:
+            return self.ledger.settle(event.market_id, payouts, event.ts_event_ns)
+        return []
+
+    def set_trading_state(
+        self, new_state: TradingState, reason_code: str, source: str
+    ) -> TradingStateChanged | None:
+        """Enter ``new_state``; records and returns the change (None when unchanged). While the
+        kill switch is tripped the state stays HALTED (a request to leave it is ignored and
+        returns None)."""
+        if new_state is self._trading_state:
+            return None
+        if self._kill_switch and new_state is not TradingState.HALTED:
+            return None
+        change = TradingStateChanged(
+            ts_event_ns=self._now_ns,
+            ts_recv_ns=self._now_ns,
+            old_state=self._trading_state,
+            new_state=new_state,
+            reason_code=reason_code,
+            source=source,
+        )
+        self._trading_state = new_state
+        self.desk_events.append(change)
+        return change
+
+    def trip_kill_switch(self, reason_code: str, source: str, detail: str = "") -> bool:
+        """Trip the kill switch: HALTED until an operator reset. Returns False if it was
+        already tripped (nothing recorded again). Cancelling orders is the desk's job."""
+        if self._kill_switch:
+            return False
+        self.set_trading_state(TradingState.HALTED, reason_code, source)
+        self._kill_switch = True
+        self.desk_events.append(
+            KillSwitchTripped(
+                ts_event_ns=self._now_ns,
+                ts_recv_ns=self._now_ns,
+                reason_code=reason_code,
+                source=source,
+                detail=detail,
+            )
+        )
+        return True
+
+    def reset_kill_switch(self) -> bool:
+        """Operator reset: the switch opens; the trading state stays HALTED until an operator
+        sets another. Returns False if it was not tripped."""
+        if not self._kill_switch:
+            return False
+        self._kill_switch = False
+        return True
+
+    def set_venue_state(self, venue_state: VenueState) -> None:
+        """Record the venue's mode (post-only window, cancel-only, …)."""
+        self._venue_state = venue_state
+
+    def record_heartbeat(self, ts_ns: int) -> None:
+        """An accepted venue heartbeat at ``ts_ns``."""
+        self._last_venue_heartbeat_ns = ts_ns
+
+    def record_error(self) -> int:
+        """Count one venue or bot error; return the consecutive count."""
+        self._consecutive_errors += 1
+        return self._consecutive_errors
+
+    def record_success(self) -> None:
+        """A successful venue interaction resets the consecutive-error count."""
+        self._consecutive_errors = 0
+
+    def mark(self) -> int:
+        """Mark equity to mid at the desk clock: append to the ledger's equity curve, update
+        the peak and, at a new UTC day, the day-start equity. Returns equity (micro)."""
+        value = self.ledger.mark(self._now_ns, self.mid)
+        day = self._now_ns // NS_PER_DAY
+        if day != self._day_index:
+            self._day_index = day
+            self._day_start_equity = value
+        return value
