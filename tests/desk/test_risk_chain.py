@@ -21,8 +21,8 @@ from tests.desk.doubles import (
     REJECT_CODE,
     ApproveBot,
     DoubleBot,
-    HalveBot,
     HaltBot,
+    HalveBot,
     RaisingBot,
     ReduceBot,
     RejectBot,
@@ -154,7 +154,11 @@ def test_shadow_failure_quarantines_without_blocking() -> None:
     assert rc.evaluate(intent(), state()).approved
     assert crashy.mode is Mode.QUARANTINE and not crashy.fails_closed
     assert rc.evaluate(msgspec.structs.replace(intent(), intent_id="i2"), state()).approved
-    assert [e.decision for e in sink.envelopes] == [Decision.ERROR, Decision.APPROVE, Decision.APPROVE]
+    assert [e.decision for e in sink.envelopes] == [
+        Decision.ERROR,
+        Decision.APPROVE,
+        Decision.APPROVE,
+    ]
 
 
 def test_reducing_gate_uses_complement() -> None:

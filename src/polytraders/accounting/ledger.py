@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
-from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.exposure import ExposureReport, OrderLike, portfolio_exposure
+from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market
 from polytraders.model.money import notional_micros
 from polytraders.model.orders import Side
