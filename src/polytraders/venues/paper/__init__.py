@@ -1,1 +1,161 @@
-"""Paper venue: simulated matching against the recorded or live book."""
+"""Paper venue: simulated Polymarket CLOB v2 matching against the recorded or live book.
+
+The desk drives :class:`PaperVenue` through the :class:`polytraders.venues.base.Venue`
+protocol. Below are the fill rules, exact, in the style of hftbacktest's ``order_fill.rst``.
+Sources: DESIGN.md "Venues" and ``../shared/POLYMARKET.md`` "Orders" and "Fees". Tests in
+``tests/venues/paper/`` pin each rule with hand-computed cases.
+
+Notation: all prices ``p`` and sizes are integer micro-units (0.45 → 450_000; 1 share →
+1_000_000 micro-shares); times are ns. For a token, ``S_bid(x)`` / ``S_ask(x)`` is the size the
+venue's copy of the book shows at price ``x`` (0 when no level); ``taken(side, x)`` is what our
+own fills took from that level (rule 5) and ``A(side, x) = max(0, S(side, x) − taken(side, x))``
+is the *available* size. ``L`` = ``order_latency_ms × 10⁶``, ``C`` = ``cancel_latency_ms × 10⁶``.
+An order has side, limit price ``p``, size ``q`` (or notional ``N`` for a BUY market order),
+filled ``f`` and remaining ``r = q − f``.
+
+1. Time and latency
+   1.1 An order submitted at ``t_s`` reaches the venue at ``t_a = t_s + L``.
+   1.2 A pending action (arrival, cancel, expiry) at time ``T`` is processed before any market
+       event with ``ts_event_ns ≥ T`` is applied, and by ``advance(now)`` for ``now ≥ T``.
+       Actions due together run in ``(T, order of scheduling)`` order. So an arriving order
+       meets the book made of every market event with ``ts_event_ns < t_a`` (the desk feeds
+       events in time order and advances its clock to each event's time).
+   1.3 Market events must come in non-decreasing ``ts_event_ns`` (else ``ValueError``).
+   1.4 Every venue event carries ``ts_event_ns = ts_recv_ns =`` the time of the action or
+       market event that caused it.
+
+2. Marketable orders (taker on arrival)
+   2.1 A BUY with limit ``p`` takes ask levels ``x`` in ascending order while ``x ≤ p``; a SELL
+       takes bid levels in descending order while ``x ≥ p``. At each level it takes
+       ``min(A(x), wanted)`` with ``wanted = r`` (size orders) or
+       ``⌊(N − spent) × 10⁶ / x⌋`` (BUY by notional; ``spent = Σ ⌊x × size / 10⁶⌋``).
+       One ``Fill`` per level, at the level's price ``x``, liquidity TAKER.
+   2.2 Taker fee per level: ``taker_fee_micros(size, x, rate)`` =
+       ``size × rate × x × (1 − x)`` rounded half-up to 5 decimals of pUSD, ``rate`` the fee
+       rate of the market's category (``PaperVenueConfig.fee_rates_ppm``). Makers pay 0.
+   2.3 FOK: fills iff the walk is complete (the whole ``q``, or ``N`` to the last affordable
+       micro-share, is available within the limit); else rejected
+       ``SYS_VENUE_FOK_NOT_FILLED`` with nothing traded.
+       FAK: fills what the walk found; a remainder ``r > 0`` (or an incomplete notional) is
+       cancelled: ``OrderCanceled(SYS_VENUE_FAK_REMAINDER_CANCELED)``, also when nothing filled.
+       GTC/GTD: fills what the walk found; the remainder rests at ``p`` (rule 4).
+   2.4 Event order for an accepted order: ``OrderAccepted``, the taker ``Fill``s best level
+       first, then ``OrderCanceled`` (FAK remainder) if any.
+
+3. Checks on arrival, in this order; the first failing one rejects the order
+   (``OrderRejected`` with the code, nothing reserved or traded):
+   3.1 the token is one of the venue's markets' tokens — ``SYS_UNKNOWN_TOKEN``;
+   3.2 well formed: ``p > 0``; exactly one of ``q``, ``N`` positive; ``N`` only on BUY FOK/FAK;
+       post-only only with GTC/GTD; ``expire_at_ns > 0`` iff GTD — ``SYS_VENUE_INVALID_ORDER``;
+   3.3 the market accepts orders (rule 9) — ``SYS_VENUE_MARKET_NOT_ACCEPTING``;
+   3.4 ``p mod tick = 0`` with the token's current tick — ``SYS_VENUE_INVALID_TICK``;
+   3.5 ``tick ≤ p ≤ 10⁶ − tick`` — ``SYS_VENUE_PRICE_OUT_OF_RANGE``;
+   3.6 ``q ≥ min_order_size`` of the token (size orders, every kind), or
+       ``N ≥ min_market_notional_micros`` — ``SYS_VENUE_BELOW_MIN_SIZE``;
+   3.7 GTD: ``expire_at_ns > t_a`` — ``SYS_VENUE_INVALID_EXPIRATION``;
+   3.8 post-only: the walk of rule 2.1 would take nothing (BUY: no ``x ≤ p`` with
+       ``A_ask(x) > 0``; SELL: no ``x ≥ p`` with ``A_bid(x) > 0``) —
+       ``SYS_VENUE_POST_ONLY_WOULD_CROSS``;
+   3.9 balance (rule 6): BUY by size needs ``free cash ≥ ⌈p × q / 10⁶⌉ + F``; BUY by notional
+       ``free cash ≥ N + F``, ``F`` = the taker fees of the walk; SELL needs
+       ``free tokens ≥ q`` (no selling tokens not held) — ``SYS_VENUE_INSUFFICIENT_BALANCE``;
+   3.10 FOK completeness (rule 2.3) — ``SYS_VENUE_FOK_NOT_FILLED``.
+   Reduce-only is not a venue feature on Polymarket: the venue ignores it (the desk enforces
+   it).
+
+4. Resting orders (maker)
+   4.1 Placement: a GTC/GTD remainder ``r`` rests at ``p`` with queue ahead
+       ``Q = A(own side, p)`` at ``t_a`` (all liquidity already there is ahead of us; later
+       liquidity joins behind). Our own earlier orders at ``p`` are ahead of it (time
+       priority). Its fills are MAKER, at ``p``, fee 0.
+   4.2 Trades: a public ``Trade`` at price ``x`` of size ``V`` with aggressor SELL reaches our
+       resting BUYs with ``p ≥ x``; aggressor BUY our SELLs with ``p ≤ x``; unknown aggressor
+       both (bids first), from one shared budget ``v = V``. Levels are visited in price
+       priority (best price first). At ``p = x`` the volume goes through the front of the
+       queue (rule 4.6). At a better price than ``x`` the print proves the queue there is gone:
+       ``Q ← 0`` and each order fills ``min(v, r)`` in time priority. Fills never exceed ``V``.
+       The trade's ``V`` is remembered as *explained* volume of our level at ``x`` (rule 4.3).
+   4.3 Level decreases: when a book update changes our level from ``S_old`` to ``S_new``:
+       if ``S_new ≥ S_old`` nothing moves (and the explained volume resets to 0). Else
+       ``D = S_old − S_new``, ``E`` the explained volume, ``U = max(0, D − E)`` (the part not
+       already accounted for by trades), ``E ← 0``; then rule 4.4 if it applies, else the
+       queue model: ``none``: ``Q ← min(Q, S_new)``; ``proportional``:
+       ``Q ← min(Q − ⌊U × Q / S_old⌋, S_new)``, for each of our orders at the level.
+   4.4 L2 inference (``infer_fills_from_decreases``, default on; for snapshot-only data such as
+       the Polymarket sample, which has no trades): if ``U > Q₁`` (``Q₁`` = queue ahead of our
+       first order at the level) and the market accepts orders, ``U`` counts as volume traded
+       through the front of the level (rule 4.6), then every ``Q ← min(Q, S_new)``.
+   4.5 Crossing: after every book update of the token, our resting BUY at ``p`` with best ask
+       ``≤ p`` (SELL at ``p`` with best bid ``≥ p``) fills as a maker at ``p`` against the
+       available crossing liquidity, walked as in rule 2.1 up to ``r`` and consumed (rule 5).
+       Orders are visited bids first (highest ``p`` first), then asks (lowest first), time
+       priority within a price; ``Q`` is ignored (nobody can be ahead of a crossed order).
+   4.6 Volume ``V`` through the front of a level, our orders ``o₁ … oₖ`` in time priority:
+       ``v = V``, ``x = 0``; for each ``oᵢ``: ``a = max(0, Qᵢ − x)``, ``e = min(v, a)``,
+       ``Qᵢ ← a − e``, ``x += e``, ``v −= e``; if ``Qᵢ = 0``: ``oᵢ`` fills ``min(v, rᵢ)`` and
+       ``v`` shrinks by it. Hence Σ fills ``≤ V − Q₁ ≤ V``.
+   4.7 Our taker fill of ``s`` at a level where we also rest (opposite side) moves the queue of
+       those orders by rule 4.6 with ``V = s`` but never fills them (no self-trade).
+   4.8 A market not accepting orders (rule 9) produces no maker fills: trades still move the
+       queue (rule 4.6 without fills) and decreases follow the queue model.
+
+5. Our fills consume liquidity
+   5.1 Every micro-share one of our orders takes from a book level (rule 2.1, rule 4.5) adds to
+       ``taken(side, x)``; matching always reads ``A = max(0, S − taken)``, so the same book
+       liquidity never fills two of our orders.
+   5.2 ``taken(side, x)`` is forgotten when the book no longer has a level at ``(side, x)`` (a
+       delta sets it to 0 or a snapshot omits it): when the book shows the level again it is
+       new liquidity. While the level stays, whatever its size, ``taken`` keeps being
+       subtracted (the feed never reflects our simulated trades).
+
+6. Balances and money (:mod:`.ledger`)
+   6.1 Cash and fees are pUSD micro-units; fees are paid in pUSD.
+   6.2 BUY fill of ``s`` at ``x`` with fee ``φ``: ``cash −= ⌊x × s / 10⁶⌋ + φ``,
+       ``tokens += s``; SELL: ``cash += ⌊x × s / 10⁶⌋ − φ``, ``tokens −= s``.
+   6.3 A resting BUY reserves ``⌈p × r / 10⁶⌉`` pUSD, a resting SELL reserves ``r`` tokens;
+       reservations shrink with fills and are released on cancel / expiry. ``balances()``
+       reports free amounts: ``cash − reserved`` and ``tokens − reserved``.
+   6.4 Hence at every moment ``cash − starting cash = Σ SELL notionals − Σ BUY notionals −
+       Σ fees`` and ``tokens − starting tokens = Σ BUY sizes − Σ SELL sizes``, exactly, and no
+       balance is ever negative. Resolution payouts (redemption) are not the venue's business:
+       accounting settles them.
+
+7. Cancels and expiry
+   7.1 ``cancel(id, t)`` takes effect at ``max(t + C, t_a(id))`` (a cancel never overtakes its
+       order); until then the order can still fill. An open order gets
+       ``OrderCanceled`` (reason code empty); an order already filled, cancelled or expired
+       gets nothing more; an id the venue never received gets
+       ``OrderRejected(SYS_VENUE_UNKNOWN_ORDER)``.
+   7.2 ``cancel_all(t)`` = ``cancel(id, t)`` for every open order, in submission order.
+   7.3 A resting GTD order expires at ``expire_at_ns`` (rule 1.2: before any market event with
+       ``ts_event_ns ≥ expire_at_ns``): ``OrderExpired``. The live venue adds Polymarket's
+       one-minute security margin when it signs; the paper venue uses ``expire_at_ns`` as is.
+
+8. Tick-size changes: a ``TickSizeChange`` sets the token's tick for later orders (rule 3.4);
+   resting orders whose price fails rule 3.4 or 3.5 under the new tick are cancelled
+   (``OrderCanceled(SYS_VENUE_TICK_SIZE_CHANGED)``, in arrival order).
+
+9. Market status: a market accepts orders iff its last ``MarketStatus`` said
+   ``accepting_orders`` and its state is not CLOSED or RESOLVED (initially: ``Market.state``
+   is ACTIVE). CLOSED or RESOLVED cancels our resting orders there
+   (``OrderCanceled(SYS_VENUE_MARKET_CLOSED)``, in submission order).
+
+10. Determinism: no clock reads and no randomness. Venue order ids ``{run_id}/v{n}`` and fill
+    ids ``ids.fill_id(run_id, n)`` count in processing order; the same events, calls and
+    config give byte-identical venue events. Events for tokens or markets the venue was not
+    given, and non-market events, are ignored (counted in ``PaperVenue.stats``).
+"""
+
+from polytraders.venues.paper.config import PaperVenueConfig, QueueModel
+from polytraders.venues.paper.ledger import COLLATERAL, LedgerError, PaperLedger
+from polytraders.venues.paper.venue import PaperVenue, PaperVenueStats
+
+__all__ = [
+    "COLLATERAL",
+    "LedgerError",
+    "PaperLedger",
+    "PaperVenue",
+    "PaperVenueConfig",
+    "PaperVenueStats",
+    "QueueModel",
+]

@@ -1,0 +1,179 @@
+"""The paper account: pUSD cash, token holdings and the reservations of open orders.
+
+Rules (section 6 of :mod:`polytraders.venues.paper`):
+
+- Free cash = cash − Σ reservations of open BUY orders; free tokens of a token = holdings −
+  Σ reservations of open SELL orders in it. Polymarket does not let an account sell tokens it
+  does not hold, so holdings never go below zero (no shorting).
+- A fill of ``size`` micro-shares at ``price`` with fee ``fee`` moves, exactly:
+  BUY: cash −= ⌊price × size / 10⁶⌋ + fee, holdings += size;
+  SELL: cash += ⌊price × size / 10⁶⌋ − fee, holdings −= size.
+  (``⌊price × size / 10⁶⌋`` is :func:`polytraders.model.money.notional_micros`, the same
+  rounding accounting uses, so the venue and the books reconcile to the micro-unit.)
+- Money is conserved: cash − starting cash = Σ SELL notionals − Σ BUY notionals − Σ fees, and
+  holdings − starting holdings = Σ BUY sizes − Σ SELL sizes, at every moment.
+
+A movement that would make cash, holdings or a free balance negative is a bug in the caller
+(the venue checks balances before it accepts an order) and raises :class:`LedgerError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from polytraders.model.money import notional_micros
+from polytraders.model.orders import Side
+
+COLLATERAL = "pUSD"
+"""Asset key of the collateral in :meth:`PaperLedger.balances`."""
+
+
+class LedgerError(RuntimeError):
+    """A movement would break the ledger's invariants (negative cash, holdings or reserve)."""
+
+
+class PaperLedger:
+    """Exact pUSD and token balances of the paper account (micro-units).
+
+    Attributes:
+        cash: pUSD held (micro), including the part reserved for open BUY orders.
+        reserved_cash: pUSD reserved for open BUY orders (micro).
+        bought_notional / sold_notional / fees_paid: running totals (micro) for reconciliation.
+    """
+
+    __slots__ = (
+        "_holdings",
+        "_reserved_tokens",
+        "_starting_cash",
+        "_starting_holdings",
+        "bought_notional",
+        "cash",
+        "fees_paid",
+        "reserved_cash",
+        "sold_notional",
+    )
+
+    def __init__(self, starting_cash: int, starting_holdings: Mapping[str, int] | None = None):
+        if starting_cash < 0:
+            raise ValueError("starting cash must not be negative")
+        holdings = dict(starting_holdings or {})
+        if any(size < 0 for size in holdings.values()):
+            raise ValueError("starting holdings must not be negative")
+        self.cash = starting_cash
+        self._starting_cash = starting_cash
+        self._holdings = holdings
+        self._starting_holdings = dict(holdings)
+        self._reserved_tokens: dict[str, int] = {}
+        self.reserved_cash = 0
+        self.bought_notional = 0
+        self.sold_notional = 0
+        self.fees_paid = 0
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def starting_cash(self) -> int:
+        """pUSD the account started with (micro)."""
+        return self._starting_cash
+
+    def holdings(self, token_id: str) -> int:
+        """Micro-shares of ``token_id`` held (reserved ones included)."""
+        return self._holdings.get(token_id, 0)
+
+    def starting_holdings(self, token_id: str) -> int:
+        """Micro-shares of ``token_id`` held at the start."""
+        return self._starting_holdings.get(token_id, 0)
+
+    def free_cash(self) -> int:
+        """pUSD not reserved by open BUY orders (micro)."""
+        return self.cash - self.reserved_cash
+
+    def free_tokens(self, token_id: str) -> int:
+        """Micro-shares of ``token_id`` not reserved by open SELL orders."""
+        return self._holdings.get(token_id, 0) - self._reserved_tokens.get(token_id, 0)
+
+    def balances(self) -> dict[str, int]:
+        """``{"pUSD": free cash}`` plus free micro-shares per token ever held, keys sorted."""
+        result = {COLLATERAL: self.free_cash()}
+        for token_id in sorted(self._holdings):
+            result[token_id] = self.free_tokens(token_id)
+        return result
+
+    # ------------------------------------------------------------------ reservations
+    def reserve(self, side: Side, token_id: str, amount: int) -> None:
+        """Reserve ``amount`` (pUSD micro for BUY, micro-shares for SELL) for an open order.
+
+        Raises:
+            LedgerError: negative amount or more than is free.
+        """
+        if amount < 0:
+            raise LedgerError("cannot reserve a negative amount")
+        if side is Side.BUY:
+            if amount > self.free_cash():
+                raise LedgerError(f"reserve {amount} exceeds free cash {self.free_cash()}")
+            self.reserved_cash += amount
+        else:
+            if amount > self.free_tokens(token_id):
+                raise LedgerError(f"reserve {amount} exceeds free {token_id}")
+            self._reserved_tokens[token_id] = self._reserved_tokens.get(token_id, 0) + amount
+
+    def release(self, side: Side, token_id: str, amount: int) -> None:
+        """Release a reservation made with :meth:`reserve`.
+
+        Raises:
+            LedgerError: negative amount or more than is reserved.
+        """
+        if amount < 0:
+            raise LedgerError("cannot release a negative amount")
+        if side is Side.BUY:
+            if amount > self.reserved_cash:
+                raise LedgerError("release exceeds reserved cash")
+            self.reserved_cash -= amount
+        else:
+            reserved = self._reserved_tokens.get(token_id, 0)
+            if amount > reserved:
+                raise LedgerError(f"release exceeds reserved {token_id}")
+            self._reserved_tokens[token_id] = reserved - amount
+
+    # ------------------------------------------------------------------ fills
+    def settle_fill(self, side: Side, token_id: str, price: int, size: int, fee: int) -> None:
+        """Move cash and tokens for one fill (see the module rules).
+
+        Call after releasing the order's reservation for the filled part.
+
+        Raises:
+            LedgerError: non-positive size, negative fee, or a balance would go negative.
+        """
+        if size <= 0 or fee < 0:
+            raise LedgerError("fill size must be positive and fee not negative")
+        notional = notional_micros(price, size)
+        if side is Side.BUY:
+            cash = self.cash - notional - fee
+            if cash < self.reserved_cash:
+                raise LedgerError(f"BUY fill of {notional}+{fee} exceeds free cash")
+            self.cash = cash
+            self._holdings[token_id] = self._holdings.get(token_id, 0) + size
+            self.bought_notional += notional
+        else:
+            held = self._holdings.get(token_id, 0) - size
+            if held < self._reserved_tokens.get(token_id, 0):
+                raise LedgerError(f"SELL fill of {size} exceeds free {token_id}")
+            cash = self.cash + notional - fee
+            if cash < self.reserved_cash:
+                raise LedgerError("SELL fee exceeds free cash")
+            self.cash = cash
+            self._holdings[token_id] = held
+            self.sold_notional += notional
+        self.fees_paid += fee
+
+    def conservation_problems(self) -> list[str]:
+        """Check the conservation identities of the module docstring (empty when they hold)."""
+        problems: list[str] = []
+        expected = self._starting_cash + self.sold_notional - self.bought_notional - self.fees_paid
+        if self.cash != expected:
+            problems.append(f"cash {self.cash} != {expected}")
+        if self.cash < 0 or self.reserved_cash < 0 or self.free_cash() < 0:
+            problems.append("negative cash or reservation")
+        for token_id, held in self._holdings.items():
+            if held < 0 or self.free_tokens(token_id) < 0:
+                problems.append(f"negative holdings of {token_id}")
+        return problems

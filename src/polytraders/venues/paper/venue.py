@@ -1,0 +1,760 @@
+"""The paper venue: simulated Polymarket matching against the recorded or live book.
+
+:class:`PaperVenue` implements :class:`polytraders.venues.base.Venue`. The fill rules it applies
+are written down, numbered, in the docstring of :mod:`polytraders.venues.paper`; comments below
+cite them as "rule N".
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from polytraders.contracts import ids
+from polytraders.model.book import OrderBook
+from polytraders.model.events import (
+    AnyEvent,
+    BookDelta,
+    BookSnapshot,
+    MarketStatus,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    TickSizeChange,
+    Trade,
+)
+from polytraders.model.fees import taker_fee_micros
+from polytraders.model.fills import Fill, LiquiditySide
+from polytraders.model.market import Market, MarketState, OutcomeToken
+from polytraders.model.money import Rounding, notional_micros
+from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.venues.base import VenueEvent
+from polytraders.venues.paper import queue, reasons, validation
+from polytraders.venues.paper.config import PaperVenueConfig
+from polytraders.venues.paper.ledger import PaperLedger
+from polytraders.venues.paper.liquidity import ConsumedLiquidity, available_take
+from polytraders.venues.paper.queue import WorkingOrder
+
+_ARRIVE = 0
+_CANCEL = 1
+_EXPIRE = 2
+
+LevelKey = tuple[Side, int]
+"""(book side, price): ``Side.BUY`` = bids (where our BUY orders rest), ``Side.SELL`` = asks."""
+
+
+class _Level:
+    """Our resting orders at one price of one token, in time priority.
+
+    ``explained``: micro-shares traded at this level (public trades) since its size last
+    changed; a later decrease of the level up to this much is already accounted for (rule 4.4).
+    """
+
+    __slots__ = ("explained", "orders")
+
+    def __init__(self) -> None:
+        self.orders: list[WorkingOrder] = []
+        self.explained = 0
+
+
+class _Token:
+    """What the venue knows about one outcome token."""
+
+    __slots__ = (
+        "book",
+        "consumed",
+        "fee_rate_ppm",
+        "levels",
+        "market_id",
+        "min_order_size",
+        "tick_size",
+        "token_id",
+    )
+
+    def __init__(self, token: OutcomeToken, fee_rate_ppm: int) -> None:
+        self.token_id = token.token_id
+        self.market_id = token.market_id
+        self.tick_size = token.tick_size
+        self.min_order_size = token.min_order_size
+        self.fee_rate_ppm = fee_rate_ppm
+        self.book = OrderBook(token.token_id)
+        self.consumed = ConsumedLiquidity()
+        self.levels: dict[LevelKey, _Level] = {}
+
+
+@dataclass(slots=True)
+class PaperVenueStats:
+    """Counters of a paper venue's activity (for benchmarks, reports and tests)."""
+
+    market_events: int = 0
+    ignored_events: int = 0
+    """Events for tokens or markets this venue was not given, and event kinds it does not use."""
+    orders_accepted: int = 0
+    orders_rejected: int = 0
+    fills: int = 0
+    maker_fills: int = 0
+    taker_fills: int = 0
+    cancels_of_closed_orders: int = 0
+    """Cancels that reached an order already filled, cancelled or expired (no event follows)."""
+    rejections_by_code: dict[str, int] = field(default_factory=dict)
+
+
+class PaperVenue:
+    """Simulated Polymarket CLOB v2 venue (see :mod:`polytraders.venues.paper` for the rules).
+
+    Args:
+        config: fill-model settings.
+        markets: every market the venue may trade; their tokens' tick size and minimum order
+            size are the starting values, ``state`` ACTIVE means accepting orders.
+        run_id: the run's id; fill ids are ``ids.fill_id(run_id, n)`` and venue order ids
+            ``f"{run_id}/v{n}"`` (n counts from 1 in processing order), so replays are
+            byte-identical.
+        starting_holdings: token id → micro-shares held at the start (default none).
+
+    Raises:
+        ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, or a
+            token listed twice.
+    """
+
+    name = "paper"
+
+    def __init__(
+        self,
+        config: PaperVenueConfig,
+        markets: Sequence[Market],
+        run_id: str,
+        starting_holdings: Mapping[str, int] | None = None,
+    ) -> None:
+        self.config = config
+        self.run_id = run_id
+        self._latency_ns = config.order_latency_ns
+        self._cancel_latency_ns = config.cancel_latency_ns
+        self._proportional = config.queue_model == "proportional"
+        self._infer = config.infer_fills_from_decreases
+        self._tokens: dict[str, _Token] = {}
+        self._accepting: dict[str, bool] = {}
+        self._market_tokens: dict[str, list[str]] = {}
+        for market in markets:
+            rate = config.fee_rates_ppm.get(market.category)
+            if rate is None:
+                raise ValueError(
+                    f"market {market.market_id}: category {market.category!r} has no fee rate"
+                )
+            self._accepting[market.market_id] = market.state is MarketState.ACTIVE
+            self._market_tokens[market.market_id] = []
+            for token in market.tokens:
+                if token.token_id in self._tokens:
+                    raise ValueError(f"token {token.token_id} is listed twice")
+                self._tokens[token.token_id] = _Token(token, rate)
+                self._market_tokens[market.market_id].append(token.token_id)
+        self.ledger = PaperLedger(config.starting_cash_micros, starting_holdings)
+        self.stats = PaperVenueStats()
+        self._orders: dict[str, WorkingOrder] = {}
+        self._arrival_ns: dict[str, int] = {}
+        self._closed: set[str] = set()
+        self._pending: list[tuple[int, int, int, str]] = []
+        self._events: list[VenueEvent] = []
+        self._action_seq = 0
+        self._arrival_seq = 0
+        self._fill_seq = 0
+        self._last_event_ns = 0
+
+    # ================================================================== Venue protocol
+    def submit(self, order: VenueOrder, now_ns: int) -> None:
+        """Send an order: it reaches the venue at ``now_ns + order_latency`` (rule 1).
+
+        A ``client_order_id`` already used is a no-op (idempotent). The venue keeps its own
+        copy of the order; the caller's object is never changed.
+        """
+        cid = order.client_order_id
+        if cid in self._orders or cid in self._closed:
+            return
+        copy = msgspec.structs.replace(
+            order,
+            status=OrderStatus.PENDING_NEW,
+            filled_size=0,
+            venue_order_id="",
+            ts_updated_ns=now_ns,
+        )
+        token = self._tokens.get(order.token_id)
+        self._orders[cid] = WorkingOrder(copy, 0, token.fee_rate_ppm if token else 0)
+        arrival = now_ns + self._latency_ns
+        self._arrival_ns[cid] = arrival
+        self._schedule(arrival, _ARRIVE, cid)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Ask to cancel one order; effective at ``max(now_ns + cancel_latency, arrival)``
+        (rule 7). An unknown id is answered with ``OrderRejected(SYS_VENUE_UNKNOWN_ORDER)``
+        at the same time; an order already closed gets no further event."""
+        effective = now_ns + self._cancel_latency_ns
+        arrival = self._arrival_ns.get(client_order_id)
+        if arrival is not None and arrival > effective:
+            effective = arrival
+        self._schedule(effective, _CANCEL, client_order_id)
+
+    def cancel_all(self, now_ns: int) -> None:
+        """Cancel every open order (resting or still travelling), in submission order."""
+        for cid in list(self._orders):
+            self.cancel(cid, now_ns)
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        """Feed a market event (rules 1, 4, 5, 8, 9).
+
+        First every pending arrival, cancel and expiry due at or before ``event.ts_event_ns``
+        is processed, then the event is applied and resting orders are matched against it.
+        Non-market events (venue and desk events) are ignored.
+
+        Raises:
+            ValueError: a market event older than the previous one (events must come in time
+                order), or a malformed book update (the book is left unchanged).
+        """
+        if not isinstance(event, BookSnapshot | BookDelta | Trade | TickSizeChange | MarketStatus):
+            self.stats.ignored_events += 1
+            return
+        ts = event.ts_event_ns
+        if ts < self._last_event_ns:
+            raise ValueError(
+                f"market event at {ts} ns is older than the previous one at {self._last_event_ns}"
+            )
+        self._last_event_ns = ts
+        self._run_due(ts)
+        self.stats.market_events += 1
+        if isinstance(event, MarketStatus):
+            self._on_status(event)
+            return
+        token = self._tokens.get(event.token_id)
+        if token is None:
+            self.stats.ignored_events += 1
+            return
+        if isinstance(event, BookDelta | BookSnapshot):
+            self._on_book(token, event)
+        elif isinstance(event, Trade):
+            self._on_trade(token, event)
+        else:
+            self._on_tick_size(token, event)
+
+    def advance(self, now_ns: int) -> None:
+        """Process every arrival, cancel and expiry due at or before ``now_ns`` (rule 1)."""
+        self._run_due(now_ns)
+
+    def poll(self) -> list[VenueEvent]:
+        """Venue events since the last poll, in the order they happened."""
+        events, self._events = self._events, []
+        return events
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Copies of our open orders (travelling, resting or partly filled), in submission
+        order."""
+        return [msgspec.structs.replace(w.order) for w in self._orders.values()]
+
+    def balances(self) -> dict[str, int]:
+        """``"pUSD"`` → free cash, token id → free micro-shares (rule 6)."""
+        return self.ledger.balances()
+
+    def heartbeat(self, now_ns: int) -> bool:
+        """The paper venue has no dead-man switch: always accepted."""
+        return True
+
+    # ================================================================== extra reads
+    def order(self, client_order_id: str) -> VenueOrder | None:
+        """A copy of the venue's state of an open order, or None when it is not open."""
+        working = self._orders.get(client_order_id)
+        return msgspec.structs.replace(working.order) if working else None
+
+    def book(self, token_id: str) -> OrderBook:
+        """The venue's book of a token (read it, do not change it).
+
+        Raises:
+            KeyError: unknown token.
+        """
+        return self._tokens[token_id].book
+
+    def queue_ahead(self, client_order_id: str) -> int | None:
+        """Micro-shares of other traders ahead of a resting order, or None when not resting."""
+        working = self._orders.get(client_order_id)
+        return working.queue_ahead if working is not None and working.resting else None
+
+    def consumed(self, token_id: str) -> list[tuple[Side, int, int]]:
+        """(book side, price, micro-shares) our fills took and the book still shows (rule 5)."""
+        return self._tokens[token_id].consumed.items()
+
+    def tick_size(self, token_id: str) -> int:
+        """The token's current tick size (micro-units)."""
+        return self._tokens[token_id].tick_size
+
+    def accepting_orders(self, market_id: str) -> bool:
+        """Whether the market currently accepts orders."""
+        return self._accepting[market_id]
+
+    # ================================================================== scheduling
+    def _schedule(self, time_ns: int, kind: int, cid: str) -> None:
+        self._action_seq += 1
+        heapq.heappush(self._pending, (time_ns, self._action_seq, kind, cid))
+
+    def _run_due(self, until_ns: int) -> None:
+        pending = self._pending
+        while pending and pending[0][0] <= until_ns:
+            time_ns, _, kind, cid = heapq.heappop(pending)
+            if kind == _ARRIVE:
+                self._arrive(cid, time_ns)
+            elif kind == _CANCEL:
+                self._cancel_now(cid, time_ns, "")
+            else:
+                self._expire(cid, time_ns)
+
+    # ================================================================== arrival (rules 2–3)
+    def _arrive(self, cid: str, now: int) -> None:
+        working = self._orders[cid]
+        order = working.order
+        token = self._tokens.get(order.token_id)
+        if token is None:
+            self._reject(working, now, reasons.UNKNOWN_TOKEN, f"unknown token {order.token_id}")
+            return
+        problem = validation.structural_problem(order)
+        if problem is None and not self._accepting[token.market_id]:
+            problem = (reasons.MARKET_NOT_ACCEPTING, f"market {token.market_id} not accepting")
+        if problem is None:
+            problem = validation.price_problem(order.price, token.tick_size)
+        if problem is None:
+            problem = validation.size_problem(
+                order, token.min_order_size, self.config.min_market_notional_micros
+            )
+        if problem is None:
+            problem = validation.expiry_problem(order, now)
+        if problem is not None:
+            self._reject(working, now, *problem)
+            return
+        take = available_take(
+            token.book,
+            token.consumed,
+            order.side,
+            order.price,
+            size=order.size,
+            notional=order.notional,
+        )
+        if order.post_only and take.size:
+            self._reject(working, now, reasons.POST_ONLY_WOULD_CROSS, "post-only order would cross")
+            return
+        rate = working.fee_rate_ppm
+        fees = [taker_fee_micros(qty, price, rate) for price, qty in take.levels]
+        if order.side is Side.BUY:
+            if order.notional:
+                need = order.notional + sum(fees)
+            else:
+                need = notional_micros(order.price, order.size, Rounding.UP) + sum(fees)
+            if self.ledger.free_cash() < need:
+                self._reject(
+                    working,
+                    now,
+                    reasons.INSUFFICIENT_BALANCE,
+                    f"needs {need} pUSD micro, {self.ledger.free_cash()} free",
+                )
+                return
+        elif self.ledger.free_tokens(order.token_id) < order.size:
+            self._reject(
+                working,
+                now,
+                reasons.INSUFFICIENT_BALANCE,
+                f"needs {order.size} tokens, {self.ledger.free_tokens(order.token_id)} free",
+            )
+            return
+        if order.time_in_force is TimeInForce.FOK and not take.complete:
+            self._reject(
+                working,
+                now,
+                reasons.FOK_NOT_FILLED,
+                f"{take.size} of the order available within the limit",
+            )
+            return
+        # accepted
+        self._arrival_seq += 1
+        working.sequence = self._arrival_seq
+        order.venue_order_id = f"{self.run_id}/v{self._arrival_seq}"
+        order.status = OrderStatus.ACCEPTED
+        order.ts_updated_ns = now
+        self.stats.orders_accepted += 1
+        self._events.append(
+            OrderAccepted(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                client_order_id=cid,
+                venue_order_id=order.venue_order_id,
+            )
+        )
+        book_side = order.side.opposite
+        for (price, qty), fee in zip(take.levels, fees, strict=True):
+            token.consumed.consume(book_side, price, qty)
+            level = token.levels.get((book_side, price))
+            if level is not None:  # our own flow eats the queue ahead of our orders there
+                queue.volume_through_front(level.orders, qty, fill=False)
+            self.ledger.settle_fill(order.side, order.token_id, price, qty, fee)
+            order.filled_size += qty
+            self._emit_fill(working, token, price, qty, fee, LiquiditySide.TAKER, now)
+        if order.notional or order.time_in_force is TimeInForce.FOK:
+            self._finish(working, now, take.complete)
+            return
+        remaining = working.remaining
+        if remaining == 0:
+            self._finish(working, now, True)
+            return
+        if order.time_in_force is TimeInForce.FAK:
+            self._finish(working, now, False)
+            return
+        # GTC / GTD: the rest rests as a maker (rule 4.1)
+        if order.side is Side.BUY:
+            working.reserved = notional_micros(order.price, remaining, Rounding.UP)
+        else:
+            working.reserved = remaining
+        self.ledger.reserve(order.side, order.token_id, working.reserved)
+        working.queue_ahead = token.consumed.available(token.book, order.side, order.price)
+        working.resting = True
+        level = token.levels.get((order.side, order.price))
+        if level is None:
+            level = token.levels[(order.side, order.price)] = _Level()
+        level.orders.append(working)
+        if order.filled_size:
+            order.status = OrderStatus.PARTIALLY_FILLED
+        if order.time_in_force is TimeInForce.GTD:
+            self._schedule(order.expire_at_ns, _EXPIRE, cid)
+
+    def _finish(self, working: WorkingOrder, now: int, complete: bool) -> None:
+        """Close a FOK/FAK/notional order after its arrival match: FILLED, or the remainder
+        cancelled (FAK)."""
+        order = working.order
+        order.ts_updated_ns = now
+        if complete:
+            order.status = OrderStatus.FILLED
+        else:
+            order.status = OrderStatus.CANCELED
+            self._events.append(
+                OrderCanceled(
+                    ts_event_ns=now,
+                    ts_recv_ns=now,
+                    client_order_id=order.client_order_id,
+                    venue_order_id=order.venue_order_id,
+                    reason_code=reasons.FAK_REMAINDER_CANCELED,
+                )
+            )
+        self._close(working)
+
+    def _reject(self, working: WorkingOrder, now: int, code: str, message: str) -> None:
+        order = working.order
+        order.status = OrderStatus.REJECTED
+        order.ts_updated_ns = now
+        self.stats.orders_rejected += 1
+        self.stats.rejections_by_code[code] = self.stats.rejections_by_code.get(code, 0) + 1
+        self._events.append(
+            OrderRejected(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                client_order_id=order.client_order_id,
+                reason_code=code,
+                message=message,
+            )
+        )
+        self._close(working)
+
+    def _close(self, working: WorkingOrder) -> None:
+        cid = working.order.client_order_id
+        del self._orders[cid]
+        self._arrival_ns.pop(cid, None)
+        self._closed.add(cid)
+
+    # ================================================================== cancel / expiry (rule 7)
+    def _cancel_now(self, cid: str, now: int, reason_code: str) -> None:
+        working = self._orders.get(cid)
+        if working is None:
+            if cid in self._closed:
+                self.stats.cancels_of_closed_orders += 1
+                return
+            self._unknown_order(cid, now)
+            return
+        if working.order.status is OrderStatus.PENDING_NEW:
+            # only possible when cancel() named the id before submit() used it
+            self._unknown_order(cid, now)
+            return
+        self._withdraw(working, now)
+        working.order.status = OrderStatus.CANCELED
+        self._events.append(
+            OrderCanceled(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                client_order_id=cid,
+                venue_order_id=working.order.venue_order_id,
+                reason_code=reason_code,
+            )
+        )
+        self._close(working)
+
+    def _unknown_order(self, cid: str, now: int) -> None:
+        self._events.append(
+            OrderRejected(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                client_order_id=cid,
+                reason_code=reasons.UNKNOWN_ORDER,
+                message="cancel refused: the venue has not received this order",
+            )
+        )
+
+    def _expire(self, cid: str, now: int) -> None:
+        working = self._orders.get(cid)
+        if working is None or not working.resting:
+            return  # filled or cancelled before its expiry
+        self._withdraw(working, now)
+        working.order.status = OrderStatus.EXPIRED
+        self._events.append(
+            OrderExpired(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                client_order_id=cid,
+                venue_order_id=working.order.venue_order_id,
+            )
+        )
+        self._close(working)
+
+    def _withdraw(self, working: WorkingOrder, now: int) -> None:
+        """Take a resting order off its level and release its reservation."""
+        order = working.order
+        order.ts_updated_ns = now
+        if not working.resting:
+            return
+        token = self._tokens[order.token_id]
+        key = (order.side, order.price)
+        level = token.levels[key]
+        level.orders.remove(working)
+        if not level.orders:
+            del token.levels[key]
+        working.resting = False
+        self.ledger.release(order.side, order.token_id, working.reserved)
+        working.reserved = 0
+
+    # ================================================================== fills
+    def _emit_fill(  # noqa: PLR0917 - one private call site per liquidity kind
+        self,
+        working: WorkingOrder,
+        token: _Token,
+        price: int,
+        size: int,
+        fee: int,
+        liquidity: LiquiditySide,
+        now: int,
+    ) -> None:
+        self._fill_seq += 1
+        order = working.order
+        self.stats.fills += 1
+        if liquidity is LiquiditySide.MAKER:
+            self.stats.maker_fills += 1
+        else:
+            self.stats.taker_fills += 1
+        self._events.append(
+            Fill(
+                fill_id=ids.fill_id(self.run_id, self._fill_seq),
+                client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id,
+                token_id=token.token_id,
+                market_id=token.market_id,
+                side=order.side,
+                price=price,
+                size=size,
+                fee=fee,
+                liquidity=liquidity,
+                ts_event_ns=now,
+                ts_recv_ns=now,
+            )
+        )
+
+    def _maker_fill(self, working: WorkingOrder, token: _Token, size: int, now: int) -> None:
+        """Fill ``size`` of a resting order at its own price, no fee (rule 4)."""
+        order = working.order
+        remaining = working.remaining - size
+        if order.side is Side.BUY:
+            reserved = notional_micros(order.price, remaining, Rounding.UP)
+        else:
+            reserved = remaining
+        self.ledger.release(order.side, order.token_id, working.reserved - reserved)
+        working.reserved = reserved
+        self.ledger.settle_fill(order.side, order.token_id, order.price, size, 0)
+        order.filled_size += size
+        order.ts_updated_ns = now
+        self._emit_fill(working, token, order.price, size, 0, LiquiditySide.MAKER, now)
+        if remaining == 0:
+            order.status = OrderStatus.FILLED
+            self._withdraw(working, now)
+            self._close(working)
+        else:
+            order.status = OrderStatus.PARTIALLY_FILLED
+
+    # ================================================================== market events
+    def _on_book(self, token: _Token, event: BookSnapshot | BookDelta) -> None:
+        book = token.book
+        ts = event.ts_event_ns
+        levels = token.levels
+        if not levels:
+            if isinstance(event, BookDelta):
+                book.apply_levels(event.bids, event.asks, ts)
+            else:
+                book.apply_snapshot(event.bids, event.asks, ts)
+            if token.consumed:
+                token.consumed.forget_removed(book)
+            return
+        if isinstance(event, BookDelta):
+            touched = [
+                (key, book.size_at(key[0], key[1]))
+                for key in [(Side.BUY, p) for p, _ in event.bids]
+                + [(Side.SELL, p) for p, _ in event.asks]
+                if key in levels
+            ]
+            book.apply_levels(event.bids, event.asks, ts)
+        else:
+            touched = [(key, book.size_at(key[0], key[1])) for key in levels]
+            book.apply_snapshot(event.bids, event.asks, ts)
+        if token.consumed:
+            token.consumed.forget_removed(book)
+        accepting = self._accepting[token.market_id]
+        touched.sort(key=_priority)
+        for key, old_size in touched:
+            new_size = book.size_at(key[0], key[1])
+            if new_size != old_size and key in levels:
+                self._level_changed(token, key, old_size, new_size, ts, accepting)
+        if accepting and levels:
+            self._cross(token, ts)
+
+    def _level_changed(  # noqa: PLR0917 - private hot-path helper
+        self, token: _Token, key: LevelKey, old_size: int, new_size: int, now: int, accepting: bool
+    ) -> None:
+        """Rule 4.3–4.4: the level we rest at went from ``old_size`` to ``new_size``."""
+        level = token.levels[key]
+        explained = level.explained
+        level.explained = 0
+        drop = old_size - new_size
+        if drop <= 0:
+            return  # new liquidity joins behind us
+        unexplained = drop - explained if drop > explained else 0
+        if accepting and self._infer and unexplained > level.orders[0].queue_ahead:
+            fills, _ = queue.volume_through_front(level.orders, unexplained)
+            queue.clamp(level.orders, new_size)
+            for working, size in fills:
+                self._maker_fill(working, token, size, now)
+        else:
+            queue.cancellations(level.orders, unexplained, old_size, new_size, self._proportional)
+
+    def _cross(self, token: _Token, now: int) -> None:
+        """Rule 4.5: a resting order whose price the opposite side now crosses fills as a maker
+        at its own price against the available crossing liquidity."""
+        book = token.book
+        best_ask = book.best_ask()
+        best_bid = book.best_bid()
+        crossed = [
+            key
+            for key in token.levels
+            if (key[0] is Side.BUY and best_ask is not None and key[1] >= best_ask)
+            or (key[0] is Side.SELL and best_bid is not None and key[1] <= best_bid)
+        ]
+        if not crossed:
+            return
+        crossed.sort(key=lambda key: _priority((key, 0)))
+        for key in crossed:
+            level = token.levels.get(key)
+            if level is None:
+                continue
+            side, price = key
+            for working in list(level.orders):
+                take = available_take(book, token.consumed, side, price, size=working.remaining)
+                if not take.size:
+                    break
+                for level_price, qty in take.levels:
+                    token.consumed.consume(side.opposite, level_price, qty)
+                working.queue_ahead = 0
+                self._maker_fill(working, token, take.size, now)
+
+    def _on_trade(self, token: _Token, trade: Trade) -> None:
+        """Rule 4.2: a public trade fills resting orders it reaches."""
+        if trade.size <= 0 or trade.price <= 0:
+            raise ValueError(f"trade with non-positive price or size: {trade}")
+        accepting = self._accepting[token.market_id]
+        left = trade.size
+        sides = []
+        if trade.aggressor is not Side.BUY:
+            sides.append(Side.BUY)  # sellers hit bids
+        if trade.aggressor is not Side.SELL:
+            sides.append(Side.SELL)  # buyers lift asks
+        now = trade.ts_event_ns
+        for side in sides:
+            at_trade = token.levels.get((side, trade.price))
+            if at_trade is not None:
+                at_trade.explained += trade.size
+            through = sorted(
+                (
+                    key
+                    for key in token.levels
+                    if key[0] is side
+                    and (key[1] >= trade.price if side is Side.BUY else key[1] <= trade.price)
+                ),
+                key=lambda key: _priority((key, 0)),
+            )
+            for key in through:
+                level = token.levels.get(key)
+                if level is None:
+                    continue
+                if key[1] == trade.price:
+                    fills, left = queue.volume_through_front(level.orders, left, accepting)
+                else:  # traded through our better price: nothing is ahead of us any more
+                    fills = []
+                    for working in level.orders:
+                        working.queue_ahead = 0
+                        if accepting and left:
+                            qty = min(left, working.remaining)
+                            fills.append((working, qty))
+                            left -= qty
+                for working, size in fills:
+                    self._maker_fill(working, token, size, now)
+
+    def _on_tick_size(self, token: _Token, event: TickSizeChange) -> None:
+        """Rule 8: new tick; resting orders off the new grid or range are cancelled."""
+        if event.new_tick_size <= 0:
+            raise ValueError(f"non-positive tick size {event.new_tick_size}")
+        token.tick_size = event.new_tick_size
+        off_grid = sorted(
+            (
+                working
+                for level in token.levels.values()
+                for working in level.orders
+                if validation.price_problem(working.order.price, token.tick_size) is not None
+            ),
+            key=lambda working: working.sequence,
+        )
+        for working in off_grid:
+            self._cancel_now(
+                working.order.client_order_id, event.ts_event_ns, reasons.TICK_SIZE_CHANGED
+            )
+
+    def _on_status(self, event: MarketStatus) -> None:
+        """Rule 9: a market's accepting flag; closed or resolved markets cancel our orders."""
+        if event.market_id not in self._accepting:
+            self.stats.ignored_events += 1
+            return
+        closed = event.state in (MarketState.CLOSED, MarketState.RESOLVED)
+        self._accepting[event.market_id] = event.accepting_orders and not closed
+        if not closed:
+            return
+        tokens = set(self._market_tokens[event.market_id])
+        resting = [
+            working
+            for working in self._orders.values()
+            if working.resting and working.order.token_id in tokens
+        ]
+        for working in resting:
+            self._cancel_now(
+                working.order.client_order_id, event.ts_event_ns, reasons.MARKET_CLOSED
+            )
+
+
+def _priority(item: tuple[LevelKey, int]) -> tuple[int, int]:
+    """Price priority of our levels: bids first, highest first; then asks, lowest first."""
+    (side, price), _ = item
+    return (0, -price) if side is Side.BUY else (1, price)
