@@ -41,6 +41,7 @@ from polytraders.model.fills import Fill
 from polytraders.model.orders import VenueOrder
 from polytraders.model.position import Position
 from polytraders.store import schema
+from polytraders.store.bulk import bulk_insert
 from polytraders.store.errors import (
     StoreClosedError,
     StoreError,
@@ -49,9 +50,14 @@ from polytraders.store.errors import (
 )
 from polytraders.store.integrity import check_run_integrity
 from polytraders.store.records import (
-    ENVELOPE_TEXT_COLUMNS,
+    ENVELOPE_COLUMNS,
+    ENVELOPE_TEXT_INDEXES,
+    FILL_COLUMNS,
+    ORDER_COLUMNS,
+    POSITION_COLUMNS,
     AuditEntry,
     PositionSnapshot,
+    Row,
     RunRecord,
     RunStatus,
     envelope_row,
@@ -86,10 +92,10 @@ class EventStore:
         self._backend = backend
         self._url = url
         self._batch_size = batch_size
-        self._envelope_rows: list[dict[str, Any]] = []
-        self._order_rows: list[dict[str, Any]] = []
-        self._fill_rows: list[dict[str, Any]] = []
-        self._position_rows: list[dict[str, Any]] = []
+        self._envelope_rows: list[Row] = []
+        self._order_rows: list[Row] = []
+        self._fill_rows: list[Row] = []
+        self._position_rows: list[Row] = []
         self._pending = 0
         self._open_runs: set[str] = set()
         self._closed = False
@@ -324,7 +330,8 @@ class EventStore:
             ) from exc
         if b"\\u0000" in line:
             _refuse_nul(
-                {key: row[key] for key in ENVELOPE_TEXT_COLUMNS}, f"envelope {row['envelope_id']!r}"
+                {ENVELOPE_COLUMNS[i]: row[i] for i in ENVELOPE_TEXT_INDEXES},
+                f"envelope {envelope.envelope_id!r}",
             )
         self._envelope_rows.append(row)
         self._pending += 1
@@ -342,12 +349,12 @@ class EventStore:
         self._require_open_run(run_id)
         try:
             row = order_row(run_id, order)
-            order_from_json(row["order_json"])
+            order_from_json(row[-1])
         except (msgspec.EncodeError, msgspec.ValidationError, UnicodeError) as exc:
             raise StoreWriteError(
                 f"order {order.client_order_id!r} cannot be stored: {exc}"
             ) from exc
-        _refuse_nul(row, f"order {order.client_order_id!r}")
+        _refuse_nul(dict(zip(ORDER_COLUMNS, row, strict=True)), f"order {order.client_order_id!r}")
         self._order_rows.append(row)
         self._pending += 1
         if self._pending >= self._batch_size:
@@ -362,8 +369,9 @@ class EventStore:
         """
         self._require_open_run(run_id)
         row = fill_row(run_id, fill)
-        _refuse_non_int(row, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns"), "fill")
-        _refuse_nul(row, f"fill {fill.fill_id!r}")
+        named = dict(zip(FILL_COLUMNS, row, strict=True))
+        _refuse_non_int(named, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns"), "fill")
+        _refuse_nul(named, f"fill {fill.fill_id!r}")
         self._fill_rows.append(row)
         self._pending += 1
         if self._pending >= self._batch_size:
@@ -378,12 +386,13 @@ class EventStore:
         """
         self._require_open_run(run_id)
         row = position_row(run_id, position, ts_ns)
+        named = dict(zip(POSITION_COLUMNS, row, strict=True))
         _refuse_non_int(
-            row,
+            named,
             ("ts_ns", "size", "cost_basis", "realized_pnl", "fees", "fill_count"),
             "position",
         )
-        _refuse_nul(row, f"position in {position.token_id!r}")
+        _refuse_nul(named, f"position in {position.token_id!r}")
         self._position_rows.append(row)
         self._pending += 1
         if self._pending >= self._batch_size:
@@ -401,16 +410,15 @@ class EventStore:
         if not self._pending:
             return
         batches = (
-            (schema.envelopes, self._envelope_rows),
-            (schema.orders, self._order_rows),
-            (schema.fills, self._fill_rows),
-            (schema.positions, self._position_rows),
+            (schema.envelopes, ENVELOPE_COLUMNS, self._envelope_rows),
+            (schema.orders, ORDER_COLUMNS, self._order_rows),
+            (schema.fills, FILL_COLUMNS, self._fill_rows),
+            (schema.positions, POSITION_COLUMNS, self._position_rows),
         )
         try:
             with self._engine.begin() as connection:
-                for table, rows in batches:
-                    if rows:
-                        connection.execute(table.insert(), rows)
+                for table, columns, rows in batches:
+                    bulk_insert(connection, table, columns, rows)
         except Exception as exc:
             raise self._write_error(
                 exc, f"flush of {self._pending} rows (kept pending for a retry)"
@@ -619,6 +627,8 @@ def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            cursor.execute("PRAGMA cache_size=-65536")
         finally:
             cursor.close()
 

@@ -1,7 +1,8 @@
 """What the store reads back, and the exact conversion of model objects to table rows.
 
-Rows hold int micro-units and int ns exactly; enums are stored by value. Envelopes and venue
-orders also keep their exact msgspec JSON encoding, so reading them back is the identity.
+Rows are tuples in table column order (the ``*_COLUMNS`` constants, checked against the
+schema before the first insert). They hold int micro-units and int ns exactly; enums are
+stored by value. Envelopes and venue orders also keep their exact msgspec JSON encoding, so reading them back is the identity.
 """
 
 from __future__ import annotations
@@ -81,68 +82,119 @@ def json_text(value: object) -> str:
     return msgspec.json.encode(value, order="sorted").decode()
 
 
-def envelope_row(envelope: ReportEnvelope, line: bytes) -> dict[str, Any]:
-    """The ``envelopes`` row of ``envelope``; ``line`` is its exact JSON encoding (no
-    newline)."""
-    output = envelope.output
-    return {
-        "run_id": envelope.run_id,
-        "sequence": envelope.sequence,
-        "envelope_id": envelope.envelope_id,
-        "ts_event_ns": envelope.ts_event_ns,
-        "ts_decided_ns": envelope.ts_decided_ns,
-        "bot_id": envelope.bot_id,
-        "bot_class": envelope.bot_class.value,
-        "bot_version": envelope.bot_version,
-        "config_version": envelope.config_version,
-        "mode": envelope.mode.value,
-        "decision": envelope.decision.value,
-        "reason_codes_json": _ENCODER.encode(envelope.reason_codes).decode(),
-        "correlation_id": envelope.correlation_id,
-        "causation_id": envelope.causation_id,
-        "input_digest": envelope.input_digest,
-        "output_type": "" if output is None else type(output).__struct_config__.tag,
-        "output_json": _ENCODER.encode(output).decode(),
-        "latency_ns": envelope.latency_ns,
-        "line": line.decode(),
-    }
+Row = tuple[Any, ...]
+"""A table row as values in the order of the table's ``*_COLUMNS`` constant."""
 
-
-ENVELOPE_TEXT_COLUMNS = (
-    "envelope_id",
+ENVELOPE_COLUMNS = (
     "run_id",
+    "sequence",
+    "envelope_id",
+    "ts_event_ns",
+    "ts_decided_ns",
     "bot_id",
+    "bot_class",
     "bot_version",
     "config_version",
+    "mode",
+    "decision",
+    "reason_codes_json",
     "correlation_id",
     "causation_id",
     "input_digest",
+    "output_type",
+    "output_json",
+    "latency_ns",
+    "line",
 )
-"""Envelope fields stored as plain text columns (checked for NUL characters, which
+"""Columns of an ``envelopes`` row, in table order."""
+
+ENVELOPE_TEXT_INDEXES = tuple(
+    ENVELOPE_COLUMNS.index(name)
+    for name in (
+        "run_id",
+        "envelope_id",
+        "bot_id",
+        "bot_version",
+        "config_version",
+        "correlation_id",
+        "causation_id",
+        "input_digest",
+    )
+)
+"""Positions of the envelope fields stored as plain text (checked for NUL characters, which
 PostgreSQL cannot store; the JSON columns escape them)."""
 
 
-def order_row(run_id: str, order: VenueOrder) -> dict[str, Any]:
-    """The ``orders`` row of one lifecycle state of ``order`` in run ``run_id``."""
-    return {
-        "run_id": run_id,
-        "client_order_id": order.client_order_id,
-        "intent_id": order.intent_id,
-        "venue_order_id": order.venue_order_id,
-        "bot_id": order.bot_id,
-        "token_id": order.token_id,
-        "market_id": order.market_id,
-        "side": order.side.value,
-        "price": order.price,
-        "size": order.size,
-        "notional": order.notional,
-        "time_in_force": order.time_in_force.value,
-        "status": order.status.value,
-        "filled_size": order.filled_size,
-        "ts_created_ns": order.ts_created_ns,
-        "ts_updated_ns": order.ts_updated_ns,
-        "order_json": _ENCODER.encode(order).decode(),
-    }
+def envelope_row(envelope: ReportEnvelope, line: bytes) -> Row:
+    """The ``envelopes`` row of ``envelope`` (:data:`ENVELOPE_COLUMNS` order); ``line`` is its
+    exact JSON encoding without the newline."""
+    output = envelope.output
+    return (
+        envelope.run_id,
+        envelope.sequence,
+        envelope.envelope_id,
+        envelope.ts_event_ns,
+        envelope.ts_decided_ns,
+        envelope.bot_id,
+        envelope.bot_class.value,
+        envelope.bot_version,
+        envelope.config_version,
+        envelope.mode.value,
+        envelope.decision.value,
+        _ENCODER.encode(envelope.reason_codes).decode(),
+        envelope.correlation_id,
+        envelope.causation_id,
+        envelope.input_digest,
+        "" if output is None else type(output).__struct_config__.tag,
+        _ENCODER.encode(output).decode(),
+        envelope.latency_ns,
+        line.decode(),
+    )
+
+
+ORDER_COLUMNS = (
+    "run_id",
+    "client_order_id",
+    "intent_id",
+    "venue_order_id",
+    "bot_id",
+    "token_id",
+    "market_id",
+    "side",
+    "price",
+    "size",
+    "notional",
+    "time_in_force",
+    "status",
+    "filled_size",
+    "ts_created_ns",
+    "ts_updated_ns",
+    "order_json",
+)
+"""Columns of an ``orders`` row, in table order (``row_id`` is assigned by the database)."""
+
+
+def order_row(run_id: str, order: VenueOrder) -> Row:
+    """The ``orders`` row (:data:`ORDER_COLUMNS` order) of one lifecycle state of ``order``."""
+    return (
+        run_id,
+        order.client_order_id,
+        order.intent_id,
+        order.venue_order_id,
+        order.bot_id,
+        order.token_id,
+        order.market_id,
+        order.side.value,
+        order.price,
+        order.size,
+        order.notional,
+        order.time_in_force.value,
+        order.status.value,
+        order.filled_size,
+        order.ts_created_ns,
+        order.ts_updated_ns,
+        _ENCODER.encode(order).decode(),
+    )
 
 
 def order_from_json(text: str) -> VenueOrder:
@@ -150,23 +202,41 @@ def order_from_json(text: str) -> VenueOrder:
     return _ORDER_DECODER.decode(text)
 
 
-def fill_row(run_id: str, fill: Fill) -> dict[str, Any]:
-    """The ``fills`` row of ``fill`` in run ``run_id``."""
-    return {
-        "run_id": run_id,
-        "fill_id": fill.fill_id,
-        "client_order_id": fill.client_order_id,
-        "venue_order_id": fill.venue_order_id,
-        "token_id": fill.token_id,
-        "market_id": fill.market_id,
-        "side": fill.side.value,
-        "price": fill.price,
-        "size": fill.size,
-        "fee": fill.fee,
-        "liquidity": fill.liquidity.value,
-        "ts_event_ns": fill.ts_event_ns,
-        "ts_recv_ns": fill.ts_recv_ns,
-    }
+FILL_COLUMNS = (
+    "run_id",
+    "fill_id",
+    "client_order_id",
+    "venue_order_id",
+    "token_id",
+    "market_id",
+    "side",
+    "price",
+    "size",
+    "fee",
+    "liquidity",
+    "ts_event_ns",
+    "ts_recv_ns",
+)
+"""Columns of a ``fills`` row, in table order (``row_id`` is assigned by the database)."""
+
+
+def fill_row(run_id: str, fill: Fill) -> Row:
+    """The ``fills`` row (:data:`FILL_COLUMNS` order) of ``fill`` in run ``run_id``."""
+    return (
+        run_id,
+        fill.fill_id,
+        fill.client_order_id,
+        fill.venue_order_id,
+        fill.token_id,
+        fill.market_id,
+        fill.side.value,
+        fill.price,
+        fill.size,
+        fill.fee,
+        fill.liquidity.value,
+        fill.ts_event_ns,
+        fill.ts_recv_ns,
+    )
 
 
 def fill_from_row(row: Any) -> Fill:
@@ -187,15 +257,29 @@ def fill_from_row(row: Any) -> Fill:
     )
 
 
-def position_row(run_id: str, position: Position, ts_ns: int) -> dict[str, Any]:
-    """The ``positions`` row of a snapshot of ``position`` taken at ``ts_ns``."""
-    return {
-        "run_id": run_id,
-        "ts_ns": ts_ns,
-        "token_id": position.token_id,
-        "size": position.size,
-        "cost_basis": position.cost_basis,
-        "realized_pnl": position.realized_pnl,
-        "fees": position.fees,
-        "fill_count": position.fill_count,
-    }
+POSITION_COLUMNS = (
+    "run_id",
+    "ts_ns",
+    "token_id",
+    "size",
+    "cost_basis",
+    "realized_pnl",
+    "fees",
+    "fill_count",
+)
+"""Columns of a ``positions`` row, in table order (``row_id`` is assigned by the database)."""
+
+
+def position_row(run_id: str, position: Position, ts_ns: int) -> Row:
+    """The ``positions`` row (:data:`POSITION_COLUMNS` order) of a snapshot of ``position``
+    taken at ``ts_ns``."""
+    return (
+        run_id,
+        ts_ns,
+        position.token_id,
+        position.size,
+        position.cost_basis,
+        position.realized_pnl,
+        position.fees,
+        position.fill_count,
+    )
