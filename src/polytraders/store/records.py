@@ -2,7 +2,8 @@
 
 Rows are tuples in table column order (the ``*_COLUMNS`` constants, checked against the
 schema before the first insert). They hold int micro-units and int ns exactly; enums are
-stored by value. Envelopes and venue orders also keep their exact msgspec JSON encoding, so reading them back is the identity.
+stored by value. Envelopes and venue orders also keep their exact msgspec JSON encoding, so
+reading them back is the identity.
 """
 
 from __future__ import annotations
