@@ -1,1 +1,1 @@
-"""A local Polymarket CLOB v2 simulator speaking the real REST and websocket wire format on loopback."""
+"""A local Polymarket CLOB v2 simulator: the real REST and websocket wire format on loopback."""

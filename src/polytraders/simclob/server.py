@@ -1,0 +1,163 @@
+"""Run the simulator: in a background thread (tests, ``with SimClobServer(...) as sim``) or in
+the foreground (``polytraders sim-clob``). Binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from eth_keys import keys  # type: ignore[attr-defined]
+
+from polytraders.simclob.app import SimState, build_app
+from polytraders.simclob.engine import Account, SimExchange
+from polytraders.simclob.replay import load_recorded
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[3] / "data" / "samples" / "polymarket" / "resolvedkit_btc15m"
+)
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """What the simulator serves (units in names)."""
+
+    data_path: Path = DEFAULT_DATA
+    limit_markets: int | None = 2
+    fee_rate_bps: int = 700
+    confirm_ms: int = 200
+    heartbeat_timeout_ms: int = 10_000
+    tick_interval_ms: int = 50
+    collateral_micros: int = 1_000_000_000
+    builder_code: str = ""
+
+
+def account_for_key(private_key: str, builder_code: str = "", collateral: int = 0) -> Account:
+    """The simulator account of a signer key, with API credentials derived from the key (as
+    the CLOB derives them: stable per key; these are simulator-only values)."""
+    key = keys.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")))
+    seed = hashlib.sha256(key.to_bytes() + b"polytraders-simclob").digest()
+    return Account(
+        address=str(key.public_key.to_checksum_address()),
+        api_key=str(_uuid(seed[:16])),
+        api_secret=base64.urlsafe_b64encode(seed).decode(),
+        api_passphrase=seed[16:].hex(),
+        builder_code=builder_code,
+        collateral=collateral or 1_000_000_000,
+    )
+
+
+def _uuid(raw: bytes) -> str:
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+class SimClobServer:
+    """The simulator on a free loopback port, served from a background thread.
+
+    Use as a context manager; :attr:`url` and :attr:`ws_url` give the addresses. ``exchange``
+    must only be read between requests (tests), never mutated from another thread: use
+    :meth:`control` and :meth:`step`, which go through the HTTP control routes.
+    """
+
+    def __init__(self, settings: SimSettings, account: Account, port: int = 0) -> None:
+        recorded = load_recorded(settings.data_path, settings.limit_markets)
+        self.exchange = SimExchange(
+            recorded,
+            account,
+            fee_rate_bps=settings.fee_rate_bps,
+            confirm_ms=settings.confirm_ms,
+            heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+        )
+        self.exchange.prime()
+        self.exchange.drain()
+        self.state = SimState(self.exchange, settings.tick_interval_ms)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((LOOPBACK, port))
+        self.port = int(self._sock.getsockname()[1])
+        config = uvicorn.Config(
+            build_app(self.state),
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            ws_ping_interval=None,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self._http = httpx.Client(base_url=self.url, timeout=5.0)
+
+    @property
+    def url(self) -> str:
+        """REST base URL."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Websocket base URL (append ``/ws/market`` or ``/ws/user``)."""
+        return f"ws://{LOOPBACK}:{self.port}"
+
+    def start(self) -> SimClobServer:
+        """Start serving; returns when the server accepts connections.
+
+        Raises:
+            RuntimeError: the server did not start within 10 s.
+        """
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+            name=f"simclob-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        for _ in range(1000):
+            if self._server.started:
+                return self
+            threading.Event().wait(0.01)
+        raise RuntimeError("simulator did not start")
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._http.close()
+        self._sock.close()
+
+    def __enter__(self) -> SimClobServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def control(self, kind: str, **params: Any) -> dict[str, Any]:
+        """Inject a fault (``POST /sim/fault``)."""
+        response = self._http.post("/sim/fault", json={"kind": kind, **params})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def step(self, count: int = 1) -> dict[str, Any]:
+        """Replay ``count`` recorded snapshots (``POST /sim/step``)."""
+        response = self._http.post("/sim/step", json={"count": count})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def sim_state(self) -> dict[str, Any]:
+        """Counters (``GET /sim/state``)."""
+        response = self._http.get("/sim/state")
+        response.raise_for_status()
+        return dict(response.json())
+
+
+def serve_forever(settings: SimSettings, account: Account, port: int) -> None:
+    """Serve in the foreground until interrupted (``polytraders sim-clob``)."""
+    server = SimClobServer(settings, account, port)
+    asyncio.run(server._server.serve(sockets=[server._sock]))

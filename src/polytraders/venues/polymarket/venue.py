@@ -1,0 +1,674 @@
+"""The Polymarket CLOB v2 venue: the desk's :class:`~polytraders.venues.base.Venue` on
+Polymarket's official Python client.
+
+Client choice: ``py-clob-client-v2`` (1.2.x) rather than the unified ``polymarket-client``
+(0.x, import ``polymarket``). Both were read at source (November 2026). ``polymarket-client``
+is the recommended SDK but (1) its ``SecureClient.create`` resolves a deposit wallet, derives
+or validates credentials and checks wallet readiness over the network (Gamma, relayer, a
+Polygon RPC) before it can sign, and its hosts come from SDK-provided ``Environment`` objects
+with no public way to point them at another address, so it could neither run against a
+loopback simulator nor guarantee that signing never waits on the network; (2) it defaults to
+deposit-wallet (ERC-1271) orders; (3) it is 49 k lines of beta code (perps, RFQ, relayer) for
+the ten endpoints we use. ``py-clob-client-v2`` takes the host as an argument, signs with
+``OrderBuilder`` offline, exposes every endpoint we need (post, batch post, cancels, open
+orders, trades, balance-allowance, heartbeats, closed-only) and is marked deprecated but
+maintained. Its costs, handled here: a module-level HTTP client that drops response headers
+and logs bodies (replaced in :mod:`.client`), a 30 s trade-polling wait after fills (turned
+off), per-order metadata calls and ~1 ms ``encode_typed_data`` signing (replaced by the
+cached metadata and :mod:`.signing`, checked signature-for-signature against the library's
+builder), and top-level ``examples``/``tests`` packages it (via ``py-order-utils``) installs
+into site-packages.
+
+Behaviour (``../shared/POLYMARKET.md``):
+
+* ``submit`` validates against cached metadata (tick grid, price range, minimum size) and
+  signs offline; orders queue and go out on the next ``advance``/``poll`` in batches of at
+  most 15 (``POST /orders``), separated by post-only flag.
+* Order ids are the EIP-712 order hash, derived from the deterministic client order id (salt)
+  and creation time, so the same order after a restart has the same id.
+* 425 → engine restart: back off 1.5 s doubling to 30 s, new orders halted
+  (``SYS_POLY_ENGINE_RESTART``), then post-only for ``post_only_after_restart_ms``. 503
+  post-only mode → only post-only orders pass. 503 cancel-only → new orders halted. 429 →
+  the endpoint is blocked for ``Retry-After``. Closed-only → new orders halted.
+* The order heartbeat goes out every ``heartbeat_interval_ms`` with the id the last answer
+  returned; when no heartbeat has been accepted for ``heartbeat_timeout_ms`` the venue has
+  cancelled everything: every open order is reported cancelled with
+  ``SYS_POLY_HEARTBEAT_LAPSED``, :meth:`heartbeat` returns False and :attr:`halt_reason` is
+  set, so the desk halts.
+* Fills come from trade objects (user channel via :meth:`on_user_message`, or
+  ``GET /data/trades`` via :meth:`sync_trades`): counted at MATCHED, final at CONFIRMED;
+  a FAILED trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from py_clob_client_v2.clob_types import (
+    ApiCreds,
+    AssetType,
+    BalanceAllowanceParams,
+    OrderPayload,
+    PostOrdersV2Args,
+    TradeParams,
+)
+from py_clob_client_v2.order_utils.model.order_data_v2 import SignedOrderV2
+from py_clob_client_v2.order_utils.model.side import Side as ClientSide
+from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
+
+from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, OrderRejected
+from polytraders.model.fills import Fill
+from polytraders.model.market import OutcomeToken
+from polytraders.model.money import MICROS, to_micros
+from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.venues.base import VenueEvent
+from polytraders.venues.polymarket.client import ClobHttpClient, ClobRequestError
+from polytraders.venues.polymarket.credentials import Credentials
+from polytraders.venues.polymarket.errors import (
+    REASON_CODES,
+    ErrorKind,
+    VenueError,
+    backoff_ms,
+    classify,
+    kind_from_message,
+)
+from polytraders.venues.polymarket.ratelimit import RateLimiter
+from polytraders.venues.polymarket.signing import (
+    CHAIN_ID_POLYGON,
+    SHARE_STEP,
+    OrderSigner,
+    SignedOrder,
+    salt_for,
+)
+from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker
+
+log = logging.getLogger(__name__)
+
+POLYMARKET_CLOB_URL = "https://clob.polymarket.com"
+MAX_BATCH = 15
+"""Most orders one ``POST /orders`` may carry (POLYMARKET.md)."""
+_MS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PolymarketVenueConfig:
+    """Settings of the venue (units in names).
+
+    ``clob_url`` is the REST base (Polymarket's by default; the simulator's on loopback in
+    tests). ``heartbeat_timeout_ms`` is the venue's dead-man window (10 s).
+    """
+
+    clob_url: str = POLYMARKET_CLOB_URL
+    chain_id: int = CHAIN_ID_POLYGON
+    heartbeat_interval_ms: int = 5_000
+    heartbeat_timeout_ms: int = 10_000
+    post_only_window_ms: int = 120_000
+    post_only_after_restart_ms: int = 120_000
+    request_timeout_s: float = 5.0
+    rate_limit_fraction: float = 0.8
+    trades_poll_ms: int = 1_000
+    builder_code: str = ""
+
+
+@dataclass(slots=True)
+class _State:
+    engine_restart_until_ns: int = 0
+    engine_restart_attempts: int = 0
+    post_only_until_ns: int = 0
+    cancel_only: bool = False
+    closed_only: bool = False
+    unavailable: bool = False
+    heartbeat_id: str = ""
+    heartbeat_started: bool = False
+    heartbeat_last_ok_ns: int = 0
+    heartbeat_last_sent_ns: int = 0
+    heartbeat_lapsed: bool = False
+    last_trades_poll_ns: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+class PolymarketVenue:
+    """Polymarket CLOB v2 through :class:`ClobHttpClient`; see the module docstring.
+
+    Args:
+        client: the CLOB client (L2 credentials set).
+        signer: offline order signer for the same key.
+        config: settings.
+    """
+
+    name = "polymarket"
+
+    def __init__(
+        self, client: ClobHttpClient, signer: OrderSigner, config: PolymarketVenueConfig
+    ) -> None:
+        self.client = client
+        self.signer = signer
+        self.config = config
+        self.limits = RateLimiter(config.rate_limit_fraction)
+        self.tokens: dict[str, OutcomeToken] = {}
+        self._orders: dict[str, VenueOrder] = {}
+        self._by_hash: dict[str, VenueOrder] = {}
+        self._signed: dict[str, SignedOrder] = {}
+        self._pending: list[str] = []
+        self._events: list[VenueEvent] = []
+        self._reverted: list[Fill] = []
+        self._trades = TradeTracker()
+        self._state = _State()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_credentials(
+        cls, credentials: Credentials, config: PolymarketVenueConfig
+    ) -> PolymarketVenue:
+        """Build the client and signer from :class:`Credentials` (secrets never logged)."""
+        client = ClobHttpClient(
+            config.clob_url,
+            chain_id=config.chain_id,
+            private_key=credentials.private_key,
+            creds=ApiCreds(
+                api_key=credentials.api_key,
+                api_secret=credentials.api_secret,
+                api_passphrase=credentials.api_passphrase,
+            ),
+            signature_type=credentials.signature_type,
+            funder=credentials.funder or None,
+            timeout_s=config.request_timeout_s,
+        )
+        signer = OrderSigner(
+            credentials.private_key,
+            funder=credentials.funder or None,
+            signature_type=credentials.signature_type,
+            chain_id=config.chain_id,
+        )
+        builder = config.builder_code or credentials.builder_code
+        if builder != config.builder_code:
+            config = dataclasses.replace(config, builder_code=builder)
+        return cls(client, signer, config)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.client.close()
+
+    # ------------------------------------------------------------------ metadata
+    def set_token(self, token: OutcomeToken) -> None:
+        """Cache a token's metadata (tick, minimum size, neg-risk) for offline signing."""
+        self.tokens[token.token_id] = token
+
+    def load_token(
+        self, token_id: str, market_id: str = "", complement_token_id: str = ""
+    ) -> OutcomeToken:
+        """Fetch a token's tick size, minimum size and neg-risk flag from ``GET /book`` and
+        cache them (start-up only: never called while signing).
+
+        Raises:
+            ClobRequestError: the venue did not answer.
+            ValueError: the answer lacks ``tick_size``/``neg_risk``.
+        """
+        book = self.client.get_order_book(token_id)
+        token = OutcomeToken(
+            token_id=token_id,
+            market_id=market_id or str(book.get("market", "")),
+            outcome="",
+            complement_token_id=complement_token_id,
+            tick_size=to_micros(str(book["tick_size"])),
+            min_order_size=to_micros(str(book.get("min_order_size", "5"))),
+            neg_risk=bool(book["neg_risk"]),
+        )
+        self.set_token(token)
+        return token
+
+    # ------------------------------------------------------------------ state
+    @property
+    def halt_reason(self) -> str:
+        """Registered code of the venue condition that blocks new orders, or ``""``."""
+        s = self._state
+        if s.heartbeat_lapsed:
+            return REASON_CODES[ErrorKind.HEARTBEAT_MISMATCH]
+        if s.cancel_only:
+            return REASON_CODES[ErrorKind.CANCEL_ONLY]
+        if s.closed_only:
+            return REASON_CODES[ErrorKind.CLOSED_ONLY]
+        if s.engine_restart_until_ns:
+            return REASON_CODES[ErrorKind.ENGINE_RESTART]
+        if s.unavailable:
+            return REASON_CODES[ErrorKind.UNAVAILABLE]
+        return ""
+
+    def post_only_mode(self, now_ns: int) -> bool:
+        """True while only post-only orders are accepted (503 post_only_mode seen recently, or
+        just after an engine restart)."""
+        return now_ns < self._state.post_only_until_ns
+
+    # ------------------------------------------------------------------ Venue protocol
+    def submit(self, order: VenueOrder, now_ns: int) -> None:
+        """Validate, sign offline and queue an order (sent on the next advance/poll).
+
+        Idempotent by ``client_order_id``. Refusals become ``OrderRejected`` events.
+        """
+        if order.client_order_id in self._orders:
+            return
+        self._orders[order.client_order_id] = order
+        code, message = self._refusal(order, now_ns)
+        if code:
+            self._reject(order, code, message, now_ns)
+            return
+        token = self.tokens[order.token_id]
+        created_ms = (order.ts_created_ns or now_ns) // _MS
+        signed = self.signer.sign(
+            token_id=order.token_id,
+            side=order.side,
+            price=order.price,
+            size=order.size,
+            neg_risk=token.neg_risk,
+            salt=salt_for(order.client_order_id),
+            timestamp_ms=created_ms,
+            builder_code=order.builder_code or self.config.builder_code,
+            expiration_s=order.expire_at_ns // 1_000_000_000
+            if order.time_in_force is TimeInForce.GTD
+            else 0,
+        )
+        order.venue_order_id = signed.order_hash
+        order.exchange = "neg_risk" if token.neg_risk else "ctf"
+        self._by_hash[signed.order_hash.lower()] = order
+        self._signed[order.client_order_id] = signed
+        self._pending.append(order.client_order_id)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Cancel one order (``DELETE /order``); a still-queued order is dropped locally."""
+        order = self._orders.get(client_order_id)
+        if order is None or not order.status.is_open:
+            return
+        if client_order_id in self._pending:
+            self._pending.remove(client_order_id)
+            self._mark_canceled(order, now_ns, "")
+            return
+        if not self._take("DELETE /order", now_ns):
+            return
+        try:
+            answer = self.client.cancel_order(OrderPayload(orderID=order.venue_order_id))
+        except ClobRequestError as exc:
+            self._note_error(self._classify(exc, "DELETE /order", now_ns), now_ns)
+            return
+        self._apply_cancel_answer(answer, now_ns)
+
+    def cancel_all(self, now_ns: int) -> None:
+        """Cancel every order of the API key at the venue (``DELETE /cancel-all``) and drop
+        queued ones. Not rate-limited locally: the kill switch must always get through."""
+        for cid in list(self._pending):
+            self._mark_canceled(self._orders[cid], now_ns, "")
+        self._pending.clear()
+        try:
+            answer = self.client.cancel_all()
+        except ClobRequestError as exc:
+            self._note_error(self._classify(exc, "DELETE /cancel-all", now_ns), now_ns)
+            raise
+        self._apply_cancel_answer(answer, now_ns)
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        """A live venue does not match locally: market events are ignored."""
+        del event
+
+    def advance(self, now_ns: int) -> None:
+        """Lift expired back-offs, send the heartbeat when due, flush queued orders and poll
+        trades when due."""
+        s = self._state
+        if s.engine_restart_until_ns and now_ns >= s.engine_restart_until_ns:
+            s.engine_restart_until_ns = 0
+        if now_ns - s.heartbeat_last_sent_ns >= self.config.heartbeat_interval_ms * _MS:
+            self.heartbeat(now_ns)
+        else:
+            self._check_heartbeat_lapse(now_ns)
+        self.flush(now_ns)
+        if (
+            self.config.trades_poll_ms > 0
+            and now_ns - s.last_trades_poll_ns >= self.config.trades_poll_ms * _MS
+            and any(o.status.is_open and o.venue_order_id for o in self._orders.values())
+        ):
+            s.last_trades_poll_ns = now_ns
+            self.sync_trades(now_ns)
+
+    def poll(self) -> list[VenueEvent]:
+        """Venue events since the last poll, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Our orders believed open (local view, kept by acks, cancels and fills)."""
+        return [o for o in self._orders.values() if o.status.is_open]
+
+    def balances(self) -> dict[str, int]:
+        """``{"pUSD": free collateral}`` in micro-units from ``GET /balance-allowance``.
+
+        Raises:
+            ClobRequestError: the venue did not answer.
+        """
+        answer = self.client.get_balance_allowance(
+            BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
+        )
+        return {"pUSD": int(str(answer["balance"]))}
+
+    def heartbeat(self, now_ns: int) -> bool:
+        """Send ``POST /v1/heartbeats`` with the last id; True when accepted and no lapse is
+        outstanding.
+
+        First checks for a lapse: no accepted heartbeat for ``heartbeat_timeout_ms`` means
+        the venue has cancelled everything, so every open order is reported cancelled with
+        ``SYS_POLY_HEARTBEAT_LAPSED`` and :attr:`halt_reason` stays set until
+        :meth:`acknowledge_heartbeat_lapse`. A 400 naming the expected id is retried once
+        with it.
+        """
+        s = self._state
+        self._check_heartbeat_lapse(now_ns)
+        s.heartbeat_last_sent_ns = now_ns
+        for _attempt in range(2):
+            try:
+                answer = self.client.post_heartbeat(s.heartbeat_id)
+            except ClobRequestError as exc:
+                expected = _expected_heartbeat_id(exc)
+                if exc.status == 400 and expected is not None and expected != s.heartbeat_id:
+                    s.heartbeat_id = expected
+                    continue
+                log.warning("heartbeat refused: HTTP %s %s", exc.status, exc.message)
+                self._check_heartbeat_lapse(now_ns)
+                return False
+            s.heartbeat_id = str(answer.get("heartbeat_id", ""))
+            s.heartbeat_started = True
+            s.heartbeat_last_ok_ns = now_ns
+            return not s.heartbeat_lapsed
+        return False
+
+    def acknowledge_heartbeat_lapse(self) -> None:
+        """Operator reset after a lapse: new orders may flow again once heartbeats succeed.
+
+        The lapse is sticky until this call, so a desk that reconnects never resumes
+        quoting silently after the venue cancelled everything."""
+        self._state.heartbeat_lapsed = False
+
+    # ------------------------------------------------------------------ extras
+    def flush(self, now_ns: int) -> None:
+        """Post queued orders: batches of ≤ 15 with one post-only flag each."""
+        if not self._pending:
+            return
+        ids, self._pending = self._pending, []
+        groups: dict[bool, list[str]] = {}
+        for cid in ids:
+            groups.setdefault(self._orders[cid].post_only, []).append(cid)
+        for post_only, cids in groups.items():
+            for start in range(0, len(cids), MAX_BATCH):
+                self._post_batch(cids[start : start + MAX_BATCH], post_only, now_ns)
+
+    def on_user_message(self, message: dict[str, object], ts_recv_ns: int) -> None:
+        """Apply one user-channel event (``trade`` or ``order``) as parsed JSON.
+
+        Raises:
+            ValueError: malformed trade (the caller counts and skips it).
+        """
+        kind = str(message.get("event_type") or message.get("type") or "").lower()
+        if kind == "trade":
+            self._apply_trade(message, ts_recv_ns)
+        elif kind == "order":
+            order = self._by_hash.get(str(message.get("id", "")).lower())
+            if order is None or not order.status.is_open:
+                return
+            if str(message.get("type", "")).upper() == "CANCELLATION":
+                self._mark_canceled(order, ts_recv_ns, "")
+
+    def sync_trades(self, now_ns: int) -> None:
+        """Fetch ``GET /data/trades`` and apply every trade (idempotent)."""
+        if not self._take("GET /data/trades", now_ns):
+            return
+        try:
+            trades = self.client.get_trades(TradeParams())
+        except ClobRequestError as exc:
+            self._note_error(self._classify(exc, "GET /data/trades", now_ns), now_ns)
+            return
+        for trade in trades:
+            self._apply_trade(trade, now_ns)
+
+    def take_reverted(self) -> list[Fill]:
+        """Fills counted at MATCHED whose trade then FAILED (``SYS_POLY_TRADE_FAILED``): the
+        desk must back them out. Cleared by the call."""
+        out, self._reverted = self._reverted, []
+        return out
+
+    def fetch_open_orders(self) -> list[dict[str, object]]:
+        """The venue's open orders of this API key (``GET /data/orders``), raw."""
+        return list(self.client.get_open_orders())
+
+    def refresh_closed_only(self) -> bool:
+        """Ask ``GET /auth/ban-status/closed-only``; True (and new orders halted) when the
+        account may only close positions."""
+        answer = self.client.get_closed_only_mode()
+        self._state.closed_only = bool(answer.get("closed_only", False))
+        return self._state.closed_only
+
+    def order(self, client_order_id: str) -> VenueOrder | None:
+        """Our tracked order by client id."""
+        return self._orders.get(client_order_id)
+
+    # ------------------------------------------------------------------ internals
+    def _refusal(self, order: VenueOrder, now_ns: int) -> tuple[str, str]:
+        halt = self.halt_reason
+        if halt:
+            return halt, "venue condition blocks new orders"
+        token = self.tokens.get(order.token_id)
+        if token is None:
+            return "SYS_UNKNOWN_TOKEN", f"no metadata cached for token {order.token_id}"
+        if self.post_only_mode(now_ns) and not order.post_only:
+            return REASON_CODES[ErrorKind.POST_ONLY_MODE], "venue accepts only post-only orders"
+        if order.notional:
+            return (
+                REASON_CODES[ErrorKind.INVALID_ORDER],
+                "notional-sized market orders are not supported: size FOK/FAK orders in shares",
+            )
+        if order.post_only and not order.time_in_force.rests:
+            return REASON_CODES[ErrorKind.INVALID_ORDER], "post-only needs GTC or GTD"
+        tick = token.tick_size
+        if order.price % tick or not tick <= order.price <= MICROS - tick:
+            return (
+                REASON_CODES[ErrorKind.INVALID_ORDER],
+                f"price {order.price} off the {tick} grid or outside [tick, 1 - tick]",
+            )
+        if order.size <= 0 or order.size % SHARE_STEP:
+            return REASON_CODES[ErrorKind.INVALID_ORDER], "size must be whole 0.01 shares"
+        if order.time_in_force.rests and order.size < token.min_order_size:
+            return (
+                REASON_CODES[ErrorKind.SIZE_BELOW_MIN],
+                f"size {order.size} below minimum {token.min_order_size}",
+            )
+        return "", ""
+
+    def _take(self, endpoint: str, now_ns: int) -> bool:
+        if self.limits.try_take(endpoint, now_ns):
+            return True
+        log.warning("local rate limit on %s", endpoint)
+        return False
+
+    def _post_batch(self, cids: list[str], post_only: bool, now_ns: int) -> None:
+        orders = [self._orders[c] for c in cids]
+        endpoint = "POST /orders"
+        if not self._take(endpoint, now_ns):
+            for order in orders:
+                self._reject(order, "SYS_RATE_LIMITED", "local token bucket empty", now_ns)
+            return
+        args = [
+            PostOrdersV2Args(
+                order=_client_order(self._signed[o.client_order_id]),
+                orderType=o.time_in_force.value,
+            )
+            for o in orders
+        ]
+        try:
+            answers = self.client.post_orders(args, post_only=post_only, defer_exec=False)
+        except ClobRequestError as exc:
+            error = self._classify(exc, endpoint, now_ns)
+            self._note_error(error, now_ns)
+            for order in orders:
+                self._reject(order, error.reason_code, error.message, now_ns)
+            return
+        self._recover(now_ns)
+        if not isinstance(answers, list) or len(answers) != len(orders):
+            for order in orders:
+                self._reject(
+                    order, REASON_CODES[ErrorKind.UNAVAILABLE], "malformed batch answer", now_ns
+                )
+            return
+        for order, answer in zip(orders, answers, strict=True):
+            self._apply_post_answer(order, answer, now_ns)
+
+    def _apply_post_answer(self, order: VenueOrder, answer: dict[str, object], now_ns: int) -> None:
+        if not answer.get("success") or str(answer.get("status", "")).lower() == "unmatched":
+            message = str(answer.get("errorMsg") or "rejected")
+            kind = kind_from_message(message)
+            self._reject(order, REASON_CODES[kind], message, now_ns)
+            return
+        venue_id = str(answer.get("orderID") or order.venue_order_id)
+        if venue_id.lower() != order.venue_order_id.lower():
+            self._by_hash[venue_id.lower()] = order
+            order.venue_order_id = venue_id
+        order.status = OrderStatus.ACCEPTED
+        order.ts_updated_ns = now_ns
+        self._events.append(
+            OrderAccepted(
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=order.client_order_id,
+                venue_order_id=venue_id,
+            )
+        )
+        if (
+            order.time_in_force in (TimeInForce.FOK, TimeInForce.FAK)
+            and str(answer.get("status", "")).lower() != "matched"
+        ):
+            self._mark_canceled(order, now_ns, "")
+
+    def _apply_trade(self, trade: dict[str, object], ts_recv_ns: int) -> None:
+        for update in self._trades.apply(trade, self._by_hash, ts_recv_ns):
+            order = self._orders.get(update.fill.client_order_id)
+            if update.outcome is TradeOutcome.NEW:
+                self._events.append(update.fill)
+                if order is not None:
+                    order.filled_size += update.fill.size
+                    order.status = (
+                        OrderStatus.FILLED
+                        if order.filled_size >= order.size
+                        else OrderStatus.PARTIALLY_FILLED
+                    )
+                    order.ts_updated_ns = ts_recv_ns
+            elif update.outcome is TradeOutcome.REVERTED:
+                self._reverted.append(update.fill)
+                if order is not None:
+                    order.filled_size = max(order.filled_size - update.fill.size, 0)
+
+    def _apply_cancel_answer(self, answer: object, now_ns: int) -> None:
+        if not isinstance(answer, dict):
+            return
+        for venue_id in answer.get("canceled") or []:
+            order = self._by_hash.get(str(venue_id).lower())
+            if order is not None and order.status.is_open:
+                self._mark_canceled(order, now_ns, "")
+
+    def _mark_canceled(self, order: VenueOrder, now_ns: int, reason_code: str) -> None:
+        order.status = OrderStatus.CANCELED
+        order.ts_updated_ns = now_ns
+        self._events.append(
+            OrderCanceled(
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id,
+                reason_code=reason_code,
+            )
+        )
+
+    def _reject(self, order: VenueOrder, code: str, message: str, now_ns: int) -> None:
+        order.status = OrderStatus.REJECTED
+        order.ts_updated_ns = now_ns
+        self._events.append(
+            OrderRejected(
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=order.client_order_id,
+                reason_code=code,
+                message=message,
+            )
+        )
+
+    def _classify(self, exc: ClobRequestError, endpoint: str, now_ns: int) -> VenueError:
+        error = classify(exc.status, exc.message, exc.retry_after)
+        if error.kind is ErrorKind.RATE_LIMITED:
+            self.limits.block(endpoint, now_ns + error.retry_after_ms * _MS)
+        return error
+
+    def _note_error(self, error: VenueError, now_ns: int) -> None:
+        s = self._state
+        log.warning("venue error %s (HTTP %s): %s", error.reason_code, error.status, error.message)
+        if error.kind is ErrorKind.ENGINE_RESTART:
+            s.engine_restart_attempts += 1
+            s.engine_restart_until_ns = now_ns + backoff_ms(s.engine_restart_attempts) * _MS
+            s.post_only_until_ns = max(
+                s.post_only_until_ns,
+                s.engine_restart_until_ns + self.config.post_only_after_restart_ms * _MS,
+            )
+        elif error.kind is ErrorKind.POST_ONLY_MODE:
+            s.post_only_until_ns = now_ns + self.config.post_only_window_ms * _MS
+        elif error.kind is ErrorKind.CANCEL_ONLY:
+            s.cancel_only = True
+        elif error.kind is ErrorKind.CLOSED_ONLY:
+            s.closed_only = True
+        elif error.kind is ErrorKind.UNAVAILABLE:
+            s.unavailable = True
+
+    def _recover(self, now_ns: int) -> None:
+        """A trading request succeeded: transient conditions are over."""
+        s = self._state
+        s.engine_restart_attempts = 0
+        s.cancel_only = False
+        s.unavailable = False
+        del now_ns
+
+    def _check_heartbeat_lapse(self, now_ns: int) -> None:
+        s = self._state
+        timeout_ns = self.config.heartbeat_timeout_ms * _MS
+        if (
+            s.heartbeat_started
+            and not s.heartbeat_lapsed
+            and now_ns - s.heartbeat_last_ok_ns > (timeout_ns)
+        ):
+            s.heartbeat_lapsed = True
+            s.heartbeat_id = ""
+            code = REASON_CODES[ErrorKind.HEARTBEAT_MISMATCH]
+            log.error("order heartbeat lapsed: the venue has cancelled every order")
+            for order in list(self._orders.values()):
+                if order.status.is_open and order.client_order_id not in self._pending:
+                    self._mark_canceled(order, now_ns, code)
+
+
+def _client_order(signed: SignedOrder) -> SignedOrderV2:
+    """Our signed order as the client library's ``SignedOrderV2`` (for its JSON writer)."""
+    return SignedOrderV2(
+        salt=str(signed.salt),
+        maker=signed.maker,
+        signer=signed.signer,
+        tokenId=str(signed.token_id),
+        makerAmount=str(signed.maker_amount),
+        takerAmount=str(signed.taker_amount),
+        side=ClientSide.BUY if signed.side is Side.BUY else ClientSide.SELL,
+        signatureType=SignatureTypeV2(signed.signature_type),
+        timestamp=str(signed.timestamp_ms),
+        metadata=signed.metadata,
+        builder=signed.builder,
+        expiration=str(signed.expiration_s),
+        signature=signed.signature,
+    )
+
+
+def _expected_heartbeat_id(exc: ClobRequestError) -> str | None:
+    marker = "expected heartbeat_id "
+    text = exc.message
+    if marker in text:
+        return text.split(marker, 1)[1].split()[0].strip("'\"(),")
+    return None

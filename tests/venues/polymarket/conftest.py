@@ -1,0 +1,60 @@
+"""Fixtures: a throwaway signer key, the simulator on a loopback port, a venue pointed at it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from eth_account import Account as EthAccount
+
+from polytraders.simclob.engine import Account
+from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+from polytraders.venues.polymarket.credentials import Credentials
+from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+
+BUILDER = "0x" + "b1" * 32
+
+
+def throwaway_key() -> str:
+    """A fresh random signer key (0x-hex), never a real account."""
+    return "0x" + bytes(EthAccount.create().key).hex()
+
+
+def credentials_for(key: str, account: Account) -> Credentials:
+    return Credentials(
+        private_key=key,
+        api_key=account.api_key,
+        api_secret=account.api_secret,
+        api_passphrase=account.api_passphrase,
+        builder_code=account.builder_code,
+    )
+
+
+@pytest.fixture(scope="module")
+def signer_key() -> str:
+    return throwaway_key()
+
+
+@pytest.fixture(scope="module")
+def sim_account(signer_key: str) -> Account:
+    return account_for_key(signer_key, builder_code=BUILDER)
+
+
+@pytest.fixture(scope="module")
+def sim(sim_account: Account) -> Iterator[SimClobServer]:
+    with SimClobServer(SimSettings(limit_markets=1, confirm_ms=100), sim_account) as server:
+        yield server
+
+
+@pytest.fixture
+def venue(sim: SimClobServer, signer_key: str, sim_account: Account) -> Iterator[PolymarketVenue]:
+    sim.control("clear")
+    config = PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0)
+    venue = PolymarketVenue.from_credentials(credentials_for(signer_key, sim_account), config)
+    for token_id in sorted(sim.exchange.tokens):
+        venue.load_token(token_id)
+    yield venue
+    sim.control("clear")
+    venue.cancel_all(time.time_ns())
+    venue.close()
