@@ -1,0 +1,50 @@
+"""Fast exact parsing of venue decimal strings into micro-units.
+
+Feeds parse millions of price and size strings; :func:`polytraders.model.money.to_micros` is
+exact but general. :func:`micros` takes a fast path for plain ``digits[.digits]`` text (the
+form every venue here sends) and falls back to ``to_micros`` for anything else (sign, exponent,
+more than six decimals), so results are always identical to ``to_micros`` and malformed text
+still raises :class:`ValueError`. Results of short strings are memoised in a bounded cache
+(prices repeat heavily), which is deterministic because the function is pure.
+"""
+
+from __future__ import annotations
+
+from polytraders.model.money import to_micros
+
+_CACHE: dict[str, int] = {}
+_CACHE_MAX = 200_000
+_SCALE = (1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
+
+
+def micros(text: str) -> int:
+    """Exact micro-units of a decimal string (same result and errors as ``to_micros``).
+
+    Raises:
+        ValueError: malformed text, or non-zero digits beyond the sixth decimal.
+    """
+    value = _CACHE.get(text)
+    if value is not None:
+        return value
+    value = _parse(text)
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[text] = value
+    return value
+
+
+def _parse(text: str) -> int:
+    whole, dot, frac = text.partition(".")
+    if (
+        whole
+        and whole.isascii()
+        and whole.isdigit()
+        and (not dot or (frac.isascii() and frac.isdigit()))
+    ):
+        n = len(frac)
+        if n <= 6:
+            return int(whole) * 1_000_000 + (int(frac) * _SCALE[n] if n else 0)
+        head, tail = frac[:6], frac[6:]
+        if not tail.strip("0"):
+            return int(whole) * 1_000_000 + int(head)
+    return to_micros(text)

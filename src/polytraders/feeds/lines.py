@@ -1,0 +1,86 @@
+"""Reading and writing line recordings: ``<receive ts ns> <raw frame>`` per line.
+
+The framing of the Binance sample files (``../shared/data/README.md``) and of the Polymarket
+market-channel recordings. Files may be plain text or gzip (detected by the gzip magic bytes,
+not the name). Reading is streamed in blocks: memory stays bounded whatever the file size.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+GZIP_MAGIC = b"\x1f\x8b"
+_BLOCK = 1 << 20
+
+
+def is_gzip(path: Path) -> bool:
+    """True when the file starts with the gzip magic bytes."""
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a plain or gzip file for binary reading (gzip detected by content)."""
+    if is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def iter_raw_lines(path: Path) -> Iterator[bytes]:
+    """Every non-empty line of the file without its line ending, in file order.
+
+    Raises:
+        OSError: the file cannot be read (including a truncated gzip stream).
+    """
+    with open_binary(path) as handle:
+        rest = b""
+        while True:
+            block = handle.read(_BLOCK)
+            if not block:
+                break
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.strip():
+                    yield line.rstrip(b"\r")
+        if rest.strip():
+            yield rest.rstrip(b"\r")
+
+
+def split_line(line: bytes) -> tuple[int, bytes]:
+    """``(ts_recv_ns, frame)`` of one line.
+
+    Raises:
+        ValueError: no space, or the prefix is not a non-negative integer.
+    """
+    stamp, sep, frame = line.partition(b" ")
+    if not sep or not stamp.isdigit():
+        raise ValueError(f"line does not start with '<receive ts ns> ': {line[:60]!r}")
+    return int(stamp), frame
+
+
+def format_line(ts_recv_ns: int, frame: bytes) -> bytes:
+    """One line (with ``\\n``) of the format; the frame must not contain a newline.
+
+    Raises:
+        ValueError: negative time or a newline in the frame.
+    """
+    if ts_recv_ns < 0 or b"\n" in frame:
+        raise ValueError("a line needs a non-negative time and a frame without newlines")
+    return b"%d %s\n" % (ts_recv_ns, frame)
+
+
+@contextmanager
+def open_writer(path: Path) -> Iterator[IO[bytes]]:
+    """Context manager writing lines to ``path``; gzip when the name ends in ``.gz`` (header
+    mtime 0 and no file name, so the output bytes are deterministic)."""
+    with path.open("wb") as raw:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped:
+                yield zipped  # type: ignore[misc]
+        else:
+            yield raw

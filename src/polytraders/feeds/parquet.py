@@ -1,0 +1,373 @@
+"""The two-file Parquet layout of recorded Polymarket L2 books (``markets.parquet`` +
+``books.parquet``), as in ``data/samples/polymarket/resolvedkit_btc15m`` and documented in
+``../shared/data/README.md``.
+
+Token ids: the data has none, so each outcome token gets a stable derived id,
+``f"{market_id}:{side}"`` with ``side`` the recorded outcome column value (``UP`` / ``DOWN``),
+e.g. ``0xfb85…1028:UP`` (:func:`parquet_token_id`). The ``UP`` token is listed first and each
+token names the other as its complement.
+
+Events per market, streamed in time order across markets:
+
+- each row of ``books.parquet`` is a full book of one token at ``ts`` (ms): the token's first
+  row becomes a :class:`BookSnapshot`; later rows a :class:`BookDelta` of the levels that changed
+  (an unchanged row gives an empty delta, which still refreshes the book's update time). With
+  ``snapshots_only`` every row is a snapshot.
+- ``MarketStatus`` CLOSED at the market's ``end_ts``; ``MarketStatus`` RESOLVED with the winning
+  token at the market's last row (the data has no resolution time; the payout columns give
+  the winner).
+
+``ts_event_ns`` = ``ts_recv_ns`` = ``ts`` × 10⁶ (the data has one time per row). Prices and
+sizes are recorded as doubles and converted with
+:func:`~polytraders.model.money.micros_from_recorded` (exact or refused). A row with an
+unreadable number, a price outside (0, 1), a negative size, duplicate prices, or mismatched
+list lengths is skipped with its reason code and its token is stale until its next row (which is
+then emitted as a snapshot).
+
+Memory: the ``market_id`` and ``ts`` columns are read up front (to know when each market starts
+and ends); a market's rows are loaded when the stream reaches its first row and dropped after
+its last, so at most the markets open at one time are in memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from polytraders.feeds.guard import BookGuard
+from polytraders.feeds.lifecycle import MarketCloser
+from polytraders.feeds.polymarket_wire import MALFORMED, NEGATIVE_SIZE, PRICE_OUT_OF_RANGE
+from polytraders.feeds.source import Source
+from polytraders.feeds.stats import FeedIssue
+from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, Level, MarketStatus
+from polytraders.model.market import Market, MarketState, OutcomeToken
+from polytraders.model.money import ONE, from_micros, micros_from_recorded
+
+MARKETS_FILE = "markets.parquet"
+BOOKS_FILE = "books.parquet"
+SIDES = ("UP", "DOWN")
+_NS_PER_MS = 1_000_000
+
+
+def parquet_token_id(market_id: str, side: str) -> str:
+    """Stable token id of a Parquet-layout outcome: ``f"{market_id}:{side}"`` (side UP/DOWN)."""
+    return f"{market_id}:{side}"
+
+
+def is_parquet_layout(path: Path) -> bool:
+    """True when ``path`` is a directory holding ``markets.parquet`` and ``books.parquet``."""
+    return path.is_dir() and (path / MARKETS_FILE).is_file() and (path / BOOKS_FILE).is_file()
+
+
+def read_markets(path: Path) -> list[Market]:
+    """The markets of a Parquet-layout directory, in file order.
+
+    ``state`` is ACTIVE (the state at the start of the data; transitions come as events);
+    ``payouts`` hold the settled payout per token when both payout columns are 0 or 1.
+
+    Raises:
+        ValueError: a payout that is neither 0 nor 1 pUSD, or a duplicate market id.
+    """
+    rows = pq.read_table(path / MARKETS_FILE).to_pylist()
+    markets: list[Market] = []
+    seen: set[str] = set()
+    for row in rows:
+        market_id = str(row["market_id"])
+        if market_id in seen:
+            raise ValueError(f"market {market_id} listed twice in {path / MARKETS_FILE}")
+        seen.add(market_id)
+        up, down = parquet_token_id(market_id, "UP"), parquet_token_id(market_id, "DOWN")
+        tokens = (
+            OutcomeToken(
+                token_id=up,
+                market_id=market_id,
+                outcome=str(row.get("outcome_up") or "Up"),
+                complement_token_id=down,
+            ),
+            OutcomeToken(
+                token_id=down,
+                market_id=market_id,
+                outcome=str(row.get("outcome_down") or "Down"),
+                complement_token_id=up,
+            ),
+        )
+        payouts: dict[str, int] = {}
+        pay_up, pay_down = row.get("payout_up"), row.get("payout_down")
+        if _finite(pay_up) and _finite(pay_down):
+            payouts = {up: micros_from_recorded(pay_up), down: micros_from_recorded(pay_down)}
+            if sorted(payouts.values()) != [0, ONE]:
+                raise ValueError(f"market {market_id}: payouts {pay_up}/{pay_down} are not 0/1")
+        markets.append(
+            Market(
+                market_id=market_id,
+                slug=str(row.get("slug") or ""),
+                question=str(row.get("question") or ""),
+                category=str(row.get("category") or "other"),
+                start_ns=int(row.get("start_ts") or 0) * _NS_PER_MS,
+                end_ns=int(row.get("end_ts") or 0) * _NS_PER_MS,
+                state=MarketState.ACTIVE,
+                tokens=tokens,
+                payouts=payouts,
+            )
+        )
+    return markets
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+class _BadRowError(Exception):
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason_code = reason_code
+        self.detail = detail
+
+
+class _RowProblem:
+    """Internal marker travelling in a row's event list: the row was bad."""
+
+    __slots__ = ("issue",)
+
+    def __init__(self, issue: FeedIssue) -> None:
+        self.issue = issue
+
+
+_Row = tuple[int, list[AnyEvent | _RowProblem]]
+"""(ts ms, the row's events or its problem)."""
+
+
+class ParquetSource(Source):
+    """Events of a Parquet-layout directory (see the module docstring).
+
+    Args:
+        path: the directory.
+        snapshots_only: every row becomes a ``BookSnapshot`` (no deltas).
+
+    Stats counters: ``rows`` (book rows read), ``unchanged_rows`` (rows equal to the token's
+    previous one), ``suppressed_while_stale``.
+
+    Raises (constructor):
+        FileNotFoundError: not a Parquet-layout directory.
+        ValueError: invalid market metadata, or a book row of an unknown market.
+    """
+
+    kind = "parquet"
+
+    def __init__(self, path: str | Path, *, snapshots_only: bool = False) -> None:
+        self.path = Path(path)
+        if not is_parquet_layout(self.path):
+            raise FileNotFoundError(f"{self.path} has no {MARKETS_FILE} + {BOOKS_FILE}")
+        super().__init__(str(self.path), markets=read_markets(self.path))
+        self.snapshots_only = snapshots_only
+        index = pq.read_table(self.path / BOOKS_FILE, columns=["market_id", "ts"])
+        self.row_count = index.num_rows
+        spans = pa.TableGroupBy(index, "market_id").aggregate([("ts", "min"), ("ts", "max")])
+        known = {m.market_id for m in self.markets}
+        self._spans: dict[str, tuple[int, int]] = {}
+        for market_id, first, last in zip(
+            spans["market_id"].to_pylist(),
+            spans["ts_min"].to_pylist(),
+            spans["ts_max"].to_pylist(),
+            strict=True,
+        ):
+            if market_id not in known:
+                raise ValueError(f"{BOOKS_FILE} has rows of unknown market {market_id}")
+            self._spans[market_id] = (first, last)
+
+    def _events(self) -> Iterator[AnyEvent]:
+        order = {m.market_id: i for i, m in enumerate(self.markets)}
+        winners = {
+            m.market_id: next(t for t, p in m.payouts.items() if p == ONE)
+            for m in self.markets
+            if m.payouts
+        }
+        pending = sorted(
+            (first, order[market_id], market_id) for market_id, (first, _) in self._spans.items()
+        )
+        pending.reverse()
+        heap: list[tuple[int, int, int, list[AnyEvent | _RowProblem], Iterator[_Row]]] = []
+        guard = BookGuard(self.stats)
+        closer = MarketCloser(self.markets)
+        counters = self.stats.counters
+        out: list[AnyEvent] = []
+        tie = 0
+        while pending or heap:
+            # open every market whose first row is due before the next row of the open ones
+            while pending and (not heap or pending[-1][0] <= heap[0][0]):
+                _, _, market_id = pending.pop()
+                rows = self._market_rows(market_id, winners.get(market_id, ""))
+                first = next(rows, None)
+                if first is not None:
+                    tie += 1
+                    heapq.heappush(heap, (first[0], order[market_id], tie, first[1], rows))
+            ts_ms, market_index, _, events, rows = heapq.heappop(heap)
+            ts_ns = ts_ms * _NS_PER_MS
+            if closer.next_ns is not None and ts_ns >= closer.next_ns:
+                closer.until(ts_ns, out)
+            for event in events:
+                if isinstance(event, _RowProblem):
+                    counters["bad_rows"] += 1
+                    guard.issue(event.issue, out)
+                else:
+                    guard.admit(event, out)
+            if out:
+                yield from out
+                out.clear()
+            following = next(rows, None)
+            if following is not None:
+                tie += 1
+                heapq.heappush(heap, (following[0], market_index, tie, following[1], rows))
+
+    def _market_rows(self, market_id: str, winner: str) -> Iterator[_Row]:
+        """(ts ms, events) per row of one market, time order (stable for equal times)."""
+        table = pq.read_table(
+            self.path / BOOKS_FILE,
+            columns=["ts", "side", "bid_px", "bid_sz", "ask_px", "ask_sz"],
+            filters=pc.field("market_id") == market_id,
+        )
+        table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
+        columns = {"ts": table["ts"].to_pylist(), "side": table["side"].to_pylist()}
+        for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+            columns[name] = _micros_lists(table[name])
+        previous: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+        counters = self.stats.counters
+        last_ts = self._spans[market_id][1]
+        for ts_ms, side, bid_px, bid_sz, ask_px, ask_sz in zip(
+            columns["ts"],
+            columns["side"],
+            columns["bid_px"],
+            columns["bid_sz"],
+            columns["ask_px"],
+            columns["ask_sz"],
+            strict=True,
+        ):
+            counters["rows"] += 1
+            ts_ns = ts_ms * _NS_PER_MS
+            token = parquet_token_id(market_id, str(side))
+            events: list[AnyEvent | _RowProblem] = []
+            try:
+                if side not in SIDES:
+                    raise _BadRowError(MALFORMED, f"side {side!r} is not UP or DOWN")
+                bids = _levels(bid_px, bid_sz)
+                asks = _levels(ask_px, ask_sz)
+            except _BadRowError as bad:
+                previous.pop(token, None)
+                events.append(
+                    _RowProblem(
+                        FeedIssue(
+                            reason_code=bad.reason_code,
+                            ts_recv_ns=ts_ns,
+                            token_id=token if side in SIDES else "",
+                            detail=bad.detail,
+                        )
+                    )
+                )
+            else:
+                before = previous.get(token)
+                previous[token] = (bids, asks)
+                if before is None or self.snapshots_only:
+                    events.append(
+                        BookSnapshot(
+                            ts_event_ns=ts_ns,
+                            ts_recv_ns=ts_ns,
+                            token_id=token,
+                            bids=sorted(bids.items(), reverse=True),
+                            asks=sorted(asks.items()),
+                        )
+                    )
+                else:
+                    bid_changes = _diff(before[0], bids)
+                    ask_changes = _diff(before[1], asks)
+                    if not bid_changes and not ask_changes:
+                        counters["unchanged_rows"] += 1
+                    events.append(
+                        BookDelta(
+                            ts_event_ns=ts_ns,
+                            ts_recv_ns=ts_ns,
+                            token_id=token,
+                            bids=bid_changes,
+                            asks=ask_changes,
+                        )
+                    )
+            yield ts_ms, events
+        if winner:
+            yield (
+                last_ts,
+                [
+                    MarketStatus(
+                        ts_event_ns=last_ts * _NS_PER_MS,
+                        ts_recv_ns=last_ts * _NS_PER_MS,
+                        market_id=market_id,
+                        state=MarketState.RESOLVED,
+                        accepting_orders=False,
+                        winning_token_id=winner,
+                    )
+                ],
+            )
+
+
+def _micros_lists(column: pa.ChunkedArray) -> list[list[int | str] | None]:
+    """A list<double> column as lists of exact micro-units (vectorised).
+
+    ``round(x × 10⁶)`` is accepted when dividing it back by 10⁶ gives exactly ``x`` (IEEE
+    division is correctly rounded, so that is the double nearest to the 6-decimal value, the
+    acceptance rule of :func:`micros_from_recorded`); any other element (float noise such as
+    ``1.9300000000000002``, NaN, huge values) goes through ``micros_from_recorded`` itself. An
+    element it refuses becomes its error text (a ``str``), which the row check reports.
+    """
+    array = column.combine_chunks()
+    values = array.flatten()
+    scaled = pc.round(pc.multiply(values, 1_000_000.0))
+    finite = pc.and_(pc.is_finite(scaled), pc.less(pc.abs(scaled), 2.0**53))
+    safe = pc.if_else(finite, scaled, 0.0)
+    exact = pc.and_(finite, pc.equal(pc.divide(safe, 1_000_000.0), values))
+    ints: list[int | str] = pc.cast(safe, pa.int64()).to_pylist()
+    if not pc.all(exact).as_py():
+        raw = values.to_pylist()
+        for index, ok in enumerate(exact.to_pylist()):
+            if not ok:
+                try:
+                    ints[index] = micros_from_recorded(raw[index])
+                except (ValueError, TypeError) as exc:
+                    ints[index] = f"recorded number {raw[index]!r}: {exc}"
+    offsets = array.offsets.to_pylist()
+    valid = array.is_valid().to_pylist()
+    return [ints[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
+
+
+def _levels(prices: list[int | str] | None, sizes: list[int | str] | None) -> dict[int, int]:
+    """price → size of one side (zero sizes dropped), validated; raises _BadRowError."""
+    if prices is None or sizes is None or len(prices) != len(sizes):
+        raise _BadRowError(MALFORMED, "price and size lists are missing or of different lengths")
+    if not prices:
+        return {}
+    for value in (*prices, *sizes):
+        if type(value) is str:
+            raise _BadRowError(MALFORMED, value)
+    px: list[int] = prices  # type: ignore[assignment]
+    sz: list[int] = sizes  # type: ignore[assignment]
+    if min(px) <= 0 or max(px) >= ONE:
+        bad = next(p for p in px if not 0 < p < ONE)
+        raise _BadRowError(PRICE_OUT_OF_RANGE, f"price {from_micros(bad)} outside (0, 1)")
+    if min(sz) < 0:
+        raise _BadRowError(NEGATIVE_SIZE, f"size {from_micros(min(sz))} is negative")
+    result = dict(zip(px, sz, strict=True))
+    if len(result) != len(px):
+        raise _BadRowError(MALFORMED, "a price is listed twice on one side")
+    if 0 in sz:
+        return {p: s for p, s in result.items() if s}
+    return result
+
+
+def _diff(old: dict[int, int], new: dict[int, int]) -> list[Level]:
+    """Level changes turning ``old`` into ``new`` (new totals; 0 removes), removals first."""
+    changes = [(price, 0) for price in old if price not in new]
+    changes += [(price, size) for price, size in new.items() if old.get(price) != size]
+    return changes
