@@ -43,9 +43,15 @@ def state(**kwargs: object) -> DeskState:
 
 def intent(side: Side = Side.BUY, size: int = 10_000_000, token: str = "yes", **kw: object):
     return OrderIntent(
-        intent_id="i1", bot_id="strat.x", token_id=token, market_id="m1", side=side,
-        price=450_000, size=size, **kw,
-    )  # fmt: skip
+        intent_id="i1",
+        bot_id="strat.x",
+        token_id=token,
+        market_id="m1",
+        side=side,
+        price=450_000,
+        size=size,
+        **kw,
+    )
 
 
 def chain(*slots: BotSlot) -> tuple[RiskChain, MemorySink]:
@@ -188,9 +194,15 @@ def test_cancel_passes_even_when_halted_and_quarantined() -> None:
     st = state(trading_state=TradingState.HALTED, kill_switch_tripped=True)
     rc, sink = chain(slot)
     cancel = OrderIntent(
-        intent_id="c1", bot_id="strat.x", action=IntentAction.CANCEL, token_id="yes",
-        side=Side.BUY, price=0, size=0, target_intent_id="i1",
-    )  # fmt: skip
+        intent_id="c1",
+        bot_id="strat.x",
+        action=IntentAction.CANCEL,
+        token_id="yes",
+        side=Side.BUY,
+        price=0,
+        size=0,
+        target_intent_id="i1",
+    )
     outcome = rc.evaluate(cancel, st)
     assert outcome.approved
     assert sink.envelopes[0].bot_id == "desk" and sink.envelopes[0].decision is Decision.APPROVE

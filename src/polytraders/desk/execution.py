@@ -105,9 +105,15 @@ class ExecutionRunner:
             if mode is Mode.QUARANTINE:
                 if slot.fails_closed:
                     self._record(
-                        slot, intent, state, cause, decision=Decision.QUARANTINE,
-                        codes=(SYS_BOT_QUARANTINED,), plan=None, mode=Mode.QUARANTINE,
-                    )  # fmt: skip
+                        slot,
+                        intent,
+                        state,
+                        cause,
+                        decision=Decision.QUARANTINE,
+                        codes=(SYS_BOT_QUARANTINED,),
+                        plan=None,
+                        mode=Mode.QUARANTINE,
+                    )
                     outcome = RouteOutcome(intent, None, (SYS_BOT_QUARANTINED,), slot.bot_id)
                 continue
             plan, codes = self._decide(slot, intent, state, cause)
@@ -123,12 +129,19 @@ class ExecutionRunner:
         try:
             plan = slot.decide(intent, state)
         except Exception as exc:
-            return self._fail(slot, intent, state, cause, code="SYS_BOT_EXCEPTION",
-                              detail=repr(exc))  # fmt: skip
+            return self._fail(
+                slot, intent, state, cause, code="SYS_BOT_EXCEPTION", detail=repr(exc)
+            )
         latency = perf_counter_ns() - started if self.measure_wall else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            return self._fail(slot, intent, state, cause, code="SYS_BOT_TIMEOUT",
-                              detail=f"{latency} ns > {slot.budget_ns} ns")  # fmt: skip
+            return self._fail(
+                slot,
+                intent,
+                state,
+                cause,
+                code="SYS_BOT_TIMEOUT",
+                detail=f"{latency} ns > {slot.budget_ns} ns",
+            )
         problem = detail = ""
         if not isinstance(plan, RoutePlan):
             problem, detail = "SYS_INVALID_OUTPUT", f"returned {type(plan).__name__}"
@@ -147,9 +160,16 @@ class ExecutionRunner:
         assert isinstance(plan, RoutePlan)
         acts = bool(plan.orders or plan.cancel_client_order_ids)
         self._record(
-            slot, intent, state, cause, decision=Decision.ROUTE if acts else Decision.REFUSE,
-            codes=plan.reason_codes, plan=plan, mode=mode, latency_ns=latency,
-        )  # fmt: skip
+            slot,
+            intent,
+            state,
+            cause,
+            decision=Decision.ROUTE if acts else Decision.REFUSE,
+            codes=plan.reason_codes,
+            plan=plan,
+            mode=mode,
+            latency_ns=latency,
+        )
         return plan, plan.reason_codes
 
     def _record(
@@ -198,7 +218,14 @@ class ExecutionRunner:
         _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
         codes = (code, SYS_BOT_QUARANTINED)
         self._record(
-            slot, intent, state, cause, decision=Decision.ERROR, codes=codes, plan=None,
-            mode=mode, latency_ns=slot.modelled_latency_ns,
-        )  # fmt: skip
+            slot,
+            intent,
+            state,
+            cause,
+            decision=Decision.ERROR,
+            codes=codes,
+            plan=None,
+            mode=mode,
+            latency_ns=slot.modelled_latency_ns,
+        )
         return None, codes

@@ -240,9 +240,14 @@ class RiskChain:
             except Exception as exc:
                 wall = perf_counter_ns() - wall_start if measure else 0
                 failure = self._fail(
-                    slot, intent, state, Cause(causation_id, ts_event, digest),
-                    code=SYS_BOT_EXCEPTION, detail=repr(exc), latency_ns=wall,
-                )  # fmt: skip
+                    slot,
+                    intent,
+                    state,
+                    Cause(causation_id, ts_event, digest),
+                    code=SYS_BOT_EXCEPTION,
+                    detail=repr(exc),
+                    latency_ns=wall,
+                )
                 if enforced:
                     stopped = failure
                 continue
@@ -250,10 +255,14 @@ class RiskChain:
             latency = wall if self.measure_wall else slot.modelled_latency_ns
             if latency > slot.budget_ns:
                 failure = self._fail(
-                    slot, intent, state, Cause(causation_id, ts_event, digest),
-                    code=SYS_BOT_TIMEOUT, detail=f"{latency} ns > {slot.budget_ns} ns",
+                    slot,
+                    intent,
+                    state,
+                    Cause(causation_id, ts_event, digest),
+                    code=SYS_BOT_TIMEOUT,
+                    detail=f"{latency} ns > {slot.budget_ns} ns",
                     latency_ns=latency,
-                )  # fmt: skip
+                )
                 if enforced:
                     stopped = failure
                 continue
@@ -280,9 +289,14 @@ class RiskChain:
                         problem, detail = SYS_AUTHORITY_VIOLATION, "; ".join(violations)
             if problem:
                 failure = self._fail(
-                    slot, intent, state, Cause(causation_id, ts_event, digest),
-                    code=problem, detail=detail, latency_ns=latency,
-                )  # fmt: skip
+                    slot,
+                    intent,
+                    state,
+                    Cause(causation_id, ts_event, digest),
+                    code=problem,
+                    detail=detail,
+                    latency_ns=latency,
+                )
                 if enforced:
                     stopped = failure
                 continue

@@ -11,6 +11,7 @@ store provides a store-backed sink with the same two methods.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -94,18 +95,22 @@ class JsonlSink:
 
 
 class DigestingSink:
-    """Forwards to ``inner`` and keeps the SHA-256 of the JSON-lines timeline and a count,
-    equal to :func:`~polytraders.contracts.envelope.timeline_sha256` over the same envelopes."""
+    """Forwards to ``inner`` and keeps the SHA-256 of the JSON-lines timeline (equal to
+    :func:`~polytraders.contracts.envelope.timeline_sha256` over the same envelopes), the
+    envelope count and a histogram of reason codes."""
 
     def __init__(self, inner: EnvelopeSink) -> None:
         self.inner = inner
         self._digest = hashlib.sha256()
         self.count = 0
+        self.reason_codes: Counter[str] = Counter()
 
     def record(self, envelope: ReportEnvelope) -> None:
-        """Hash the envelope's JSON line, then forward it."""
+        """Hash the envelope's JSON line, count its codes, then forward it."""
         self._digest.update(encode_envelope(envelope))
         self.count += 1
+        if envelope.reason_codes:
+            self.reason_codes.update(envelope.reason_codes)
         self.inner.record(envelope)
 
     def flush(self) -> None:

@@ -1,0 +1,560 @@
+"""``Desk``: the single-threaded, deterministic event loop (DESIGN.md "The desk").
+
+For each input event, in this order:
+
+0. Timers due at or before the event's time fire first, each as a ``Timer`` event processed
+   like any other (simulated clock; under a live clock, those due now).
+1. **Update state.** The clock moves to the event (simulated: its ``ts_event_ns``; live: now).
+   A market event updates books, tick sizes, stale flags and market status (a RESOLVED market
+   settles our positions in the ledger) and is handed to the venue (a simulated venue matches
+   on it). An ``OperatorCommand`` is applied (see :meth:`Desk.operator`). The venue is advanced
+   to now and its events (acks, rejections, cancels, expiries, fills) plus the order manager's
+   local refusals update orders and the ledger.
+2. **Strategies propose.** Every running strategy bot sees the event (and then each venue event
+   just received, in order); ENFORCED bots' intents go on.
+3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order.
+4. **Execution** routes each approved intent (:class:`~polytraders.desk.execution.ExecutionRunner`);
+   the **order manager** (:class:`~polytraders.desk.orders.OrderManager`) applies
+   cancel-before-place, the rate limit and deterministic client order ids, and sends to the
+   venue.
+5. Ack time-outs are checked; a tripped kill switch cancels every open order at the venue
+   (once per trip); equity is marked to mid.
+6. Every decision became an envelope in the sink (with a running SHA-256 of the timeline).
+
+**Determinism.** Under a :class:`~polytraders.desk.clock.SimClock`, the same events, bots,
+configs and seeds give byte-identical envelope timelines and results: ids derive from
+(run id, sequence), latencies in envelopes are modelled, and nothing reads the wall clock.
+
+**Kill switch.** Tripped by ``risk.killswitch`` (HALT), an operator ``kill`` command, or
+:meth:`Desk.trip_kill_switch` (a fatal desk condition): every open order is cancelled at the
+venue, a ``KillSwitchTripped`` event is recorded, the state is HALTED, and it stays so until an
+operator ``reset_kill_switch`` followed by ``set_trading_state``.
+
+**Shutdown** (:meth:`Desk.shutdown`, also on SIGTERM/SIGINT when
+:meth:`Desk.install_signal_handlers` was called): cancel all open orders, let the venue confirm
+for ``shutdown_grace_ms``, book the resulting events, enter HALTED with ``SYS_SHUTDOWN``, flush
+the sink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
+from polytraders.contracts.envelope import ReportEnvelope
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.clock import Clock, SimClock
+from polytraders.desk.execution import ExecutionRunner
+from polytraders.desk.orders import OrderManager, OrderManagerConfig
+from polytraders.desk.recorder import EnvelopeRecorder
+from polytraders.desk.risk_chain import DecisionObserver, RiskChain
+from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
+from polytraders.desk.slots import BotSlot
+from polytraders.desk.state import DeskEvent, DeskState
+from polytraders.desk.strategies import StrategyRunner
+from polytraders.desk.timers import TimerSchedule
+from polytraders.model.events import (
+    AnyEvent,
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    FeedStatus,
+    MarketStatus,
+    OperatorCommand,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    TickSizeChange,
+    Trade,
+    TradingState,
+)
+from polytraders.model.fills import Fill
+from polytraders.model.market import Market
+from polytraders.model.orders import OrderIntent
+from polytraders.venues.base import Venue, VenueEvent
+
+_LOG = logging.getLogger(__name__)
+
+SYS_KILL_SWITCH_TRIPPED = "SYS_KILL_SWITCH_TRIPPED"
+SYS_OPERATOR_COMMAND = "SYS_OPERATOR_COMMAND"
+SYS_SHUTDOWN = "SYS_SHUTDOWN"
+
+_MARKET_EVENTS = (
+    BookSnapshot,
+    BookDelta,
+    Trade,
+    BestBidAsk,
+    TickSizeChange,
+    MarketStatus,
+    FeedStatus,
+)
+_VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill)
+
+
+class DeskConfig(BaseModel):
+    """Settings of the desk loop itself (bots have their own configs).
+
+    ``config_version`` (16 hex digits of SHA-256 over the canonical JSON) is written in the
+    desk's own envelopes.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    orders: OrderManagerConfig = Field(default_factory=OrderManagerConfig)
+    """Order-manager limits (ack time-out, rate limit)."""
+
+    shutdown_grace_ms: int = Field(default=2_000, ge=0, le=600_000)
+    """How long (desk time) shutdown lets the venue confirm cancels before the final flush."""
+
+    require_known_tokens: bool = True
+    """Refuse intents for tokens without market metadata (``SYS_UNKNOWN_TOKEN``)."""
+
+    flush_every_events: int = Field(default=10_000, ge=1, le=10_000_000)
+    """Flush the envelope sink after this many input events (and at shutdown)."""
+
+    @property
+    def config_version(self) -> str:
+        """Deterministic version of this config."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class OperatorAction(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator command and what the desk did with it (the audit trail).
+
+    ``applied`` False means refused; ``detail`` says why or what changed.
+    """
+
+    ts_ns: int
+    command: str
+    operator: str
+    args: dict[str, str]
+    applied: bool
+    detail: str
+
+
+class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run produced (deterministic under a simulated clock; encode with msgspec JSON).
+
+    Fields:
+        run_id: the run.
+        events_processed: input events plus timers (venue events not counted).
+        envelope_count / timeline_sha256: the envelope timeline and its SHA-256 (equal iff the
+            JSON-lines timelines are byte-identical).
+        reason_codes: histogram of reason codes over all envelopes (sorted by code).
+        fills: every fill booked.
+        settlements: every settlement booked.
+        desk_events: trading-state changes and kill-switch trips.
+        operator_actions: applied and refused operator commands.
+        equity_curve: mark-to-mid equity points.
+        ledger: the final ledger snapshot (cash, positions, fees, realized PnL).
+        final_equity, peak_equity: micro-units.
+        trading_state, kill_switch_tripped: final desk state.
+        orders_submitted, orders_rejected_locally: order-manager counts.
+        quarantined: bot id → reason code of every bot that ended quarantined (sorted).
+        first_event_ns, last_event_ns: the time span processed.
+    """
+
+    run_id: str
+    events_processed: int
+    envelope_count: int
+    timeline_sha256: str
+    reason_codes: dict[str, int]
+    fills: tuple[Fill, ...]
+    settlements: tuple[Settlement, ...]
+    desk_events: tuple[DeskEvent, ...]
+    operator_actions: tuple[OperatorAction, ...]
+    equity_curve: tuple[EquityPoint, ...]
+    ledger: LedgerSnapshot
+    final_equity: int
+    peak_equity: int
+    trading_state: TradingState
+    kill_switch_tripped: bool
+    orders_submitted: int
+    orders_rejected_locally: int
+    quarantined: dict[str, str]
+    first_event_ns: int
+    last_event_ns: int
+
+    def result_sha256(self) -> str:
+        """SHA-256 of this result's msgspec JSON encoding (replays compare it)."""
+        return hashlib.sha256(msgspec.json.encode(self)).hexdigest()
+
+
+class Desk:
+    """The desk loop over one venue.
+
+    Args:
+        run_id: the run's id (``contracts.ids.run_id(...)``); every id derives from it.
+        venue: where orders go (paper or live).
+        strategies, risk, execution: bot slots; risk slots run in the given order; exactly one
+            execution slot must be ENFORCED.
+        markets: markets known at the start (more may arrive as events update them).
+        sink: envelope destination (default: in memory, see :attr:`envelopes`).
+        config: desk settings.
+        clock: simulated (default) or live.
+        state: a prepared state (restart, fixtures); default a fresh one whose ledger starts
+            with the venue's free ``pUSD``.
+        start_sequences: (envelope, client order) sequence numbers to resume from.
+        observer: metrics hook for risk decisions (wall latency; never in envelopes under a
+            simulated clock).
+
+    Raises:
+        ValueError: no ENFORCED execution slot, or slots of the wrong class.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        venue: Venue,
+        strategies: Sequence[BotSlot] = (),
+        risk: Sequence[BotSlot] = (),
+        execution: Sequence[BotSlot],
+        markets: Iterable[Market] = (),
+        sink: EnvelopeSink | None = None,
+        config: DeskConfig | None = None,
+        clock: Clock | None = None,
+        state: DeskState | None = None,
+        start_sequences: tuple[int, int] = (0, 0),
+        observer: DecisionObserver | None = None,
+    ) -> None:
+        if not any(s.mode is Mode.ENFORCED for s in execution):
+            raise ValueError("the desk needs one ENFORCED execution bot")
+        self.run_id = run_id
+        self.venue = venue
+        self.config = config if config is not None else DeskConfig()
+        self.clock: Clock = clock if clock is not None else SimClock()
+        if state is None:
+            state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)))
+        self.state = state
+        for market in markets:
+            state.add_market(market)
+        self._memory: MemorySink | None = None
+        if sink is None:
+            self._memory = sink = MemorySink()
+        self._sink = DigestingSink(sink)
+        self.recorder = EnvelopeRecorder(run_id, self._sink, start_sequences[0])
+        live = not self.clock.simulated
+        version = self.config.config_version
+        self.strategies = StrategyRunner(strategies, self.recorder, measure_wall=live)
+        self.risk = RiskChain(
+            risk,
+            self.recorder,
+            desk_config_version=version,
+            require_known_tokens=self.config.require_known_tokens,
+            measure_wall=live,
+            observer=observer,
+        )
+        self.execution = ExecutionRunner(
+            execution, self.recorder, desk_config_version=version, measure_wall=live
+        )
+        self.orders = OrderManager(
+            run_id, venue, state, self.config.orders, start_sequence=start_sequences[1]
+        )
+        self.timers = TimerSchedule()
+        self.operator_actions: list[OperatorAction] = []
+        self.desk_events: list[DeskEvent] = []
+        self.settlements: list[Settlement] = []
+        self.events_processed = 0
+        self._causes = 0
+        self._kill_handled = state.kill_switch_tripped
+        self._stop_requested = False
+        self._shut_down = False
+        self._first_event_ns: int | None = None
+        self._last_event_ns = 0
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def envelopes(self) -> list[ReportEnvelope]:
+        """Envelopes recorded so far (only with the default in-memory sink).
+
+        Raises:
+            RuntimeError: the desk was given its own sink.
+        """
+        if self._memory is None:
+            raise RuntimeError("envelopes live in the sink given to the desk")
+        return self._memory.envelopes
+
+    def add_timer(self, name: str, interval_ns: int, first_ns: int | None = None) -> None:
+        """Fire a ``Timer`` named ``name`` every ``interval_ns`` from ``first_ns`` (default:
+        one interval after the current desk time)."""
+        start = self.state.now_ns + interval_ns if first_ns is None else first_ns
+        self.timers.add(name, interval_ns, start)
+
+    def run(self, events: Iterable[AnyEvent]) -> DeskResult:
+        """Process ``events`` (time-ordered) to the end (or until a stop request), then shut
+        down gracefully; return the result."""
+        for event in events:
+            self.process(event)
+            if self._stop_requested:
+                break
+        self.shutdown()
+        return self.result()
+
+    def process(self, event: AnyEvent) -> None:
+        """Run one input event through the loop (steps 0–6 of the module docstring).
+
+        Raises:
+            ValueError: a malformed market event (the feed must guard its input) or a market
+                event older than the previous one.
+        """
+        if self._shut_down:
+            raise RuntimeError("the desk is shut down")
+        target = self.clock.observe(event.ts_event_ns)
+        while True:
+            timer = self.timers.pop_due(target)
+            if timer is None:
+                break
+            self._step(timer, timer.ts_event_ns)
+        self._step(event, target)
+        if self.events_processed % self.config.flush_every_events == 0:
+            self._sink.flush()
+
+    def tick(self) -> None:
+        """Live loop helper: fire timers due at the clock's current time."""
+        now = self.clock.now_ns()
+        while True:
+            timer = self.timers.pop_due(now)
+            if timer is None:
+                return
+            self._step(timer, max(timer.ts_event_ns, self.state.now_ns))
+
+    def trip_kill_switch(self, reason_code: str, source: str, detail: str = "") -> None:
+        """Trip the kill switch now (fatal desk condition or operator): cancel every open order
+        at the venue; HALTED until an operator reset."""
+        self.state.trip_kill_switch(reason_code, source, detail)
+        self._after_decisions(self.state.now_ns)
+
+    def operator(self, command: OperatorCommand) -> OperatorAction:
+        """Apply an operator command; return the audit record (also kept in the result).
+
+        Commands: ``kill`` (trip the kill switch), ``reset_kill_switch``,
+        ``set_trading_state`` (``args["state"]`` ACTIVE/REDUCING/HALTED; refused while the kill
+        switch is tripped), ``set_mode`` (``args["bot_id"]``, ``args["mode"]``: releases a
+        quarantined bot or changes a bot's mode), ``shutdown``. Anything else is refused.
+        """
+        now = self.state.now_ns
+        args = dict(command.args)
+        applied, detail = self._apply_operator(command.command, command.operator, args, now)
+        action = OperatorAction(
+            ts_ns=now,
+            command=command.command,
+            operator=command.operator,
+            args=args,
+            applied=applied,
+            detail=detail,
+        )
+        self.operator_actions.append(action)
+        if not applied:
+            _LOG.warning("operator command %s refused: %s", command.command, detail)
+        return action
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to stop after the current event and shut down (signal-safe)."""
+        self._stop_requested = True
+
+    def install_signal_handlers(self) -> None:
+        """On SIGTERM/SIGINT, stop after the current event and shut down gracefully (main
+        thread only)."""
+
+        def handler(signum: int, frame: Any) -> None:
+            _LOG.warning("signal %d: shutting down after the current event", signum)
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def shutdown(self, reason_code: str = SYS_SHUTDOWN) -> None:
+        """Graceful shutdown: cancel all, let the venue confirm for ``shutdown_grace_ms``, book
+        the events, enter HALTED, flush the sink. Idempotent."""
+        if self._shut_down:
+            return
+        now = self.state.now_ns
+        self.orders.cancel_all(now)
+        if self.clock.simulated:
+            end = now + self.config.shutdown_grace_ms * 1_000_000
+            self.clock.observe(end)
+            self.state.set_time(end)
+            self._drain_venue(end)
+        else:
+            self._drain_venue(self.clock.now_ns())
+        self.state.set_trading_state(TradingState.HALTED, reason_code, "desk")
+        self._collect_desk_events()
+        self.state.mark()
+        self._shut_down = True
+        self._sink.flush()
+
+    def result(self) -> DeskResult:
+        """The run's result so far (call after :meth:`run` or :meth:`shutdown`)."""
+        self._collect_desk_events()
+        ledger = self.state.ledger
+        slots = [*self.strategies.slots, *self.risk.slots, *self.execution.slots]
+        return DeskResult(
+            run_id=self.run_id,
+            events_processed=self.events_processed,
+            envelope_count=self._sink.count,
+            timeline_sha256=self._sink.hexdigest(),
+            reason_codes=dict(sorted(self._sink.reason_codes.items())),
+            fills=tuple(self.orders.fills),
+            settlements=tuple(self.settlements),
+            desk_events=tuple(self.desk_events),
+            operator_actions=tuple(self.operator_actions),
+            equity_curve=tuple(ledger.equity_curve),
+            ledger=ledger.snapshot(),
+            final_equity=self.state.equity,
+            peak_equity=ledger.peak_equity,
+            trading_state=self.state.trading_state,
+            kill_switch_tripped=self.state.kill_switch_tripped,
+            orders_submitted=self.orders.stats.submitted,
+            orders_rejected_locally=self.orders.stats.rate_limited
+            + self.orders.stats.duplicates
+            + self.orders.stats.held_dropped,
+            quarantined=dict(
+                sorted((s.bot_id, s.quarantine_reason) for s in slots if s.mode is Mode.QUARANTINE)
+            ),
+            first_event_ns=self._first_event_ns or 0,
+            last_event_ns=self._last_event_ns,
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def _cause(self) -> str:
+        self._causes += 1
+        return f"{self.run_id}/ev{self._causes}"
+
+    def _step(self, event: AnyEvent, now: int) -> None:
+        state = self.state
+        if now > state.now_ns:
+            state.set_time(now)
+        self.events_processed += 1
+        if self._first_event_ns is None:
+            self._first_event_ns = event.ts_event_ns
+        self._last_event_ns = max(self._last_event_ns, event.ts_event_ns)
+        cause = self._cause()
+        earlier = self._drain_venue(now)  # venue actions due before this event come first
+        if isinstance(event, _MARKET_EVENTS):
+            self.settlements.extend(state.apply_event(event))
+            self.venue.on_market_event(event)
+        elif isinstance(event, OperatorCommand):
+            self.operator(event)
+        elif isinstance(event, _VENUE_EVENTS):
+            self.orders.apply(event, now)
+        later = self._drain_venue(now)
+        for venue_event in earlier:
+            self._decide(venue_event, self._cause())
+        self._decide(event, cause)
+        for venue_event in later:
+            self._decide(venue_event, self._cause())
+        self.orders.check_timeouts(now)
+        self._after_decisions(now)
+        state.mark()
+
+    def _drain_venue(self, now: int) -> list[VenueEvent]:
+        """Advance the venue to ``now``; apply its events and the local refusals to orders and
+        the ledger; return them (orders released by confirmed cancels are answered next
+        round)."""
+        self.venue.advance(now)
+        events = [*self.venue.poll(), *self.orders.drain_local()]
+        for event in events:
+            self.orders.apply(event, now)
+        self.orders.end_of_batch()
+        return events
+
+    def _decide(self, event: AnyEvent, cause: str) -> None:
+        intents = self.strategies.propose(event, self.state, causation_id=cause)
+        for intent in intents:
+            self._pipeline(intent, event.ts_event_ns, cause)
+
+    def _pipeline(self, intent: OrderIntent, ts_event_ns: int, cause: str) -> None:
+        state = self.state
+        outcome = self.risk.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
+        if state.kill_switch_tripped and not self._kill_handled:
+            self._after_decisions(state.now_ns)
+        if not outcome.approved:
+            return
+        routed = self.execution.route(
+            outcome.intent, state, causation_id=cause, ts_event_ns=ts_event_ns
+        )
+        self.orders.execute(outcome.intent, routed.plan, state.now_ns)
+
+    def _after_decisions(self, now: int) -> None:
+        if self.state.kill_switch_tripped and not self._kill_handled:
+            self._kill_handled = True
+            _LOG.warning("kill switch tripped: cancelling every open order")
+            self.orders.cancel_all(now)
+        elif not self.state.kill_switch_tripped:
+            self._kill_handled = False
+        self._collect_desk_events()
+
+    def _collect_desk_events(self) -> None:
+        if self.state.desk_events:
+            self.desk_events.extend(self.state.desk_events)
+            self.state.desk_events.clear()
+
+    # ------------------------------------------------------------------ operator
+    def _slot(self, bot_id: str) -> BotSlot | None:
+        for slot in (*self.strategies.slots, *self.risk.slots, *self.execution.slots):
+            if slot.bot_id == bot_id:
+                return slot
+        return None
+
+    def _apply_operator(
+        self, command: str, operator: str, args: dict[str, str], now: int
+    ) -> tuple[bool, str]:
+        source = f"operator:{operator}"
+        if command == "kill":
+            tripped = self.state.trip_kill_switch(
+                SYS_KILL_SWITCH_TRIPPED, source, args.get("detail", "")
+            )
+            self._after_decisions(now)
+            return tripped, "tripped" if tripped else "already tripped"
+        if command == "reset_kill_switch":
+            reset = self.state.reset_kill_switch()
+            return reset, "reset; trading stays HALTED until set_trading_state" if reset else (
+                "not tripped"
+            )
+        if command == "set_trading_state":
+            try:
+                wanted = TradingState(args.get("state", ""))
+            except ValueError:
+                return False, f"unknown state {args.get('state')!r}"
+            if self.state.kill_switch_tripped and wanted is not TradingState.HALTED:
+                return False, "kill switch tripped: reset it first"
+            self.state.set_trading_state(wanted, SYS_OPERATOR_COMMAND, source)
+            return True, f"trading state {wanted}"
+        if command == "set_mode":
+            slot = self._slot(args.get("bot_id", ""))
+            if slot is None:
+                return False, f"unknown bot {args.get('bot_id')!r}"
+            try:
+                mode = Mode(args.get("mode", ""))
+                if slot.mode is Mode.QUARANTINE:
+                    slot.release(mode)
+                else:
+                    if mode not in slot.bot.mode_support or mode is Mode.QUARANTINE:
+                        raise ValueError(f"mode {mode} not allowed")
+                    if (
+                        slot.bot_class is BotClass.EXECUTION
+                        and mode is Mode.ENFORCED
+                        and any(
+                            s.mode is Mode.ENFORCED and s is not slot for s in self.execution.slots
+                        )
+                    ):
+                        raise ValueError("another execution bot is ENFORCED")
+                    slot.mode = mode
+            except ValueError as exc:
+                return False, str(exc)
+            return True, f"{slot.bot_id} → {slot.mode}"
+        if command == "shutdown":
+            self.request_stop()
+            return True, "stopping after the current event"
+        return False, f"unknown command {command!r}"

@@ -1,0 +1,374 @@
+"""``OrderManager``: the only path from an approved, routed intent to the venue.
+
+Rules (DESIGN.md "The desk" step 4):
+
+1. **Deterministic, idempotent client order ids.** Every new order gets
+   ``contracts.ids.client_order_id(run_id, n)``, ``n`` counting from ``start_sequence`` (a
+   restart resumes the count, so no id is ever reused for a different order); whatever id the
+   execution bot wrote is replaced. An id the manager already tracks is never sent again
+   (``SYS_DUPLICATE_ORDER``).
+2. **Cancel-before-place.** The orders to cancel are the plan's ``cancel_client_order_ids``
+   plus, for a CANCEL or REPLACE intent, every open order of ``target_intent_id``. Cancels go
+   out first; the plan's new orders are held back until every cancelled order is closed at the
+   venue (cancelled, filled, expired or rejected), so a replace never has old and new orders
+   working at once. Held orders whose cancels are not confirmed within the ack time-out are
+   dropped (``SYS_ACK_TIMEOUT``).
+3. **Rate limit.** New orders draw from a token bucket of ``order_burst_count`` tokens refilled
+   at ``order_rate_per_s``; an order finding the bucket empty is refused locally
+   (``SYS_RATE_LIMITED``). Cancels are never rate-limited (they reduce risk).
+4. **Ack time-out.** An order still PENDING_NEW ``ack_timeout_ms`` after it was sent counts as
+   an error (``SYS_ACK_TIMEOUT``) and is cancelled at the venue (its state is unknown; the safe
+   action is to withdraw it).
+5. **Venue events** update the desk's copy of each order: ``OrderAccepted`` → ACCEPTED;
+   ``Fill`` → filled size, PARTIALLY_FILLED or FILLED, and the fill is booked in the ledger
+   (idempotent by fill id); ``OrderCanceled``/``OrderExpired``/``OrderRejected`` close it.
+   FOK/FAK orders never rest (``../shared/POLYMARKET.md`` "Orders"): one still open at the end
+   of the venue batch that accepted it is closed — FILLED if anything filled, else CANCELED.
+
+Local refusals (rate limit, duplicate, ack time-out of held orders) become ``OrderRejected``
+events with the registered code, delivered with the venue's events (:meth:`drain_local`), so
+strategies and the record see one stream. Every id, time and count is a function of the inputs:
+no wall clock, no randomness.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+from polytraders.contracts.decisions import RoutePlan
+from polytraders.contracts.ids import client_order_id
+from polytraders.desk.state import DeskState
+from polytraders.model.events import OrderAccepted, OrderCanceled, OrderExpired, OrderRejected
+from polytraders.model.fills import Fill
+from polytraders.model.orders import IntentAction, OrderIntent, OrderStatus, VenueOrder
+from polytraders.venues.base import Venue, VenueEvent
+
+_LOG = logging.getLogger(__name__)
+
+SYS_DUPLICATE_ORDER = "SYS_DUPLICATE_ORDER"
+SYS_RATE_LIMITED = "SYS_RATE_LIMITED"
+SYS_ACK_TIMEOUT = "SYS_ACK_TIMEOUT"
+
+_NS_PER_MS = 1_000_000
+_TOKEN = 1_000_000_000
+"""One rate-limit token in bucket units (refill ``rate`` tokens/s = ``rate`` units/ns)."""
+
+
+class OrderManagerConfig(BaseModel):
+    """Order-manager limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    ack_timeout_ms: int = Field(default=5_000, ge=1, le=600_000)
+    """An order not acknowledged this long after it was sent is an error and is cancelled."""
+
+    order_rate_per_s: int = Field(default=50, ge=1, le=10_000)
+    """Token-bucket refill: new orders per second sustained."""
+
+    order_burst_count: int = Field(default=50, ge=1, le=10_000)
+    """Token-bucket capacity: new orders allowed in a burst."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """New orders waiting for their cancels (cancel-before-place)."""
+
+    waiting: set[str]
+    orders: list[VenueOrder]
+    since_ns: int
+
+
+@dataclass(slots=True)
+class OrderManagerStats:
+    """Counters of the order manager's activity."""
+
+    submitted: int = 0
+    cancels_sent: int = 0
+    rate_limited: int = 0
+    duplicates: int = 0
+    ack_timeouts: int = 0
+    held_dropped: int = 0
+    fills: int = 0
+    unknown_order_events: int = 0
+    rejections_by_code: dict[str, int] = field(default_factory=dict)
+
+
+class OrderManager:
+    """Sends orders for one run and tracks them in ``state.orders``.
+
+    Args:
+        run_id: the run (client order ids derive from it).
+        venue: where orders go.
+        state: the desk state (orders, ledger, error counters).
+        config: limits.
+        start_sequence: first client-order sequence number (resume after a restart).
+
+    Attributes:
+        sequence: the next client-order sequence number.
+        fills: every fill booked, in order.
+        stats: counters.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        venue: Venue,
+        state: DeskState,
+        config: OrderManagerConfig | None = None,
+        *,
+        start_sequence: int = 0,
+    ) -> None:
+        self.run_id = run_id
+        self.venue = venue
+        self.state = state
+        self.config = config if config is not None else OrderManagerConfig()
+        self.sequence = start_sequence
+        self.fills: list[Fill] = []
+        self.stats = OrderManagerStats()
+        self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
+        self._capacity = self.config.order_burst_count * _TOKEN
+        self._bucket = self._capacity
+        self._bucket_ns: int | None = None
+        self._held: list[_Held] = []
+        self._local: list[VenueEvent] = []
+        self._market_orders_open: list[str] = []
+        self._timed_out: set[str] = set()
+        self._held_ids: set[str] = set()
+
+    # ------------------------------------------------------------------ sending
+    def execute(self, intent: OrderIntent, plan: RoutePlan | None, now_ns: int) -> list[str]:
+        """Carry out a routed intent: cancels first, then the plan's orders (held back until
+        the cancels are confirmed). ``plan`` None (a refused route) still performs the
+        CANCEL/REPLACE intent's cancels. Returns the client order ids assigned to new orders."""
+        targets: list[str] = []
+        if plan is not None:
+            targets.extend(plan.cancel_client_order_ids)
+        if intent.action is not IntentAction.PLACE and intent.target_intent_id:
+            targets.extend(
+                o.client_order_id
+                for o in self.state.orders.values()
+                if o.intent_id == intent.target_intent_id and o.status.is_open
+            )
+        waiting: set[str] = set()
+        for cid in dict.fromkeys(targets):
+            if self._cancel(cid, now_ns):
+                waiting.add(cid)
+        if plan is None or not plan.orders:
+            return []
+        orders = [self._assign(order, now_ns) for order in plan.orders]
+        if waiting:
+            self._held.append(_Held(waiting, orders, now_ns))
+            for order in orders:  # visible (PENDING_NEW) while held: counts as exposure
+                self.state.orders[order.client_order_id] = order
+                self._held_ids.add(order.client_order_id)
+        else:
+            for order in orders:
+                self._submit(order, now_ns)
+        return [o.client_order_id for o in orders]
+
+    def _assign(self, order: VenueOrder, now_ns: int) -> VenueOrder:
+        cid = client_order_id(self.run_id, self.sequence)
+        self.sequence += 1
+        return msgspec.structs.replace(
+            order,
+            client_order_id=cid,
+            status=OrderStatus.PENDING_NEW,
+            filled_size=0,
+            venue_order_id="",
+            ts_created_ns=now_ns,
+            ts_updated_ns=now_ns,
+        )
+
+    def _refill(self, now_ns: int) -> None:
+        if self._bucket_ns is None:
+            self._bucket_ns = now_ns
+            return
+        elapsed = now_ns - self._bucket_ns
+        if elapsed > 0:
+            self._bucket = min(
+                self._capacity, self._bucket + elapsed * self.config.order_rate_per_s
+            )
+            self._bucket_ns = now_ns
+
+    def _submit(self, order: VenueOrder, now_ns: int) -> None:
+        cid = order.client_order_id
+        if cid in self._held_ids:
+            self._held_ids.discard(cid)
+            order.ts_created_ns = order.ts_updated_ns = now_ns  # the ack clock starts now
+        elif cid in self.state.orders:
+            self.stats.duplicates += 1
+            _LOG.warning("order %s already sent; not sent again", cid)
+            self._refuse(cid, now_ns, SYS_DUPLICATE_ORDER, "client order id already used")
+            return
+        self._refill(now_ns)
+        self.state.orders[cid] = order
+        if self._bucket < _TOKEN:
+            self.stats.rate_limited += 1
+            order.status = OrderStatus.REJECTED
+            self._refuse(cid, now_ns, SYS_RATE_LIMITED, "desk token bucket empty")
+            return
+        self._bucket -= _TOKEN
+        self.stats.submitted += 1
+        if order.time_in_force.rests is False:
+            self._market_orders_open.append(cid)
+        self.venue.submit(order, now_ns)
+
+    def _refuse(self, cid: str, now_ns: int, code: str, message: str) -> None:
+        self._local.append(
+            OrderRejected(
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=cid,
+                reason_code=code,
+                message=message,
+            )
+        )
+
+    def _cancel(self, cid: str, now_ns: int) -> bool:
+        """Send a cancel for an open order; True when a confirmation is awaited."""
+        order = self.state.orders.get(cid)
+        if order is None or not order.status.is_open:
+            return False
+        if order.status is not OrderStatus.PENDING_CANCEL:
+            order.status = OrderStatus.PENDING_CANCEL
+            order.ts_updated_ns = now_ns
+            self.stats.cancels_sent += 1
+            self.venue.cancel(cid, now_ns)
+        return True
+
+    def cancel_all(self, now_ns: int) -> None:
+        """Cancel every open order (kill switch, shutdown), drop every held order, and tell
+        the venue to cancel all (catching orders the desk may not know of)."""
+        for held in self._held:
+            for order in held.orders:
+                order.status = OrderStatus.CANCELED
+        self._held.clear()
+        self._held_ids.clear()
+        for order in list(self.state.orders.values()):
+            if order.status.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+                order.status = OrderStatus.PENDING_CANCEL
+                order.ts_updated_ns = now_ns
+                self.stats.cancels_sent += 1
+        self.venue.cancel_all(now_ns)
+
+    # ------------------------------------------------------------------ time-outs
+    def check_timeouts(self, now_ns: int) -> list[str]:
+        """Apply the ack time-out (rules 2 and 4); return the affected client order ids."""
+        affected: list[str] = []
+        limit = now_ns - self._ack_timeout_ns
+        for cid, order in self.state.orders.items():
+            if (
+                order.status is OrderStatus.PENDING_NEW
+                and order.ts_created_ns < limit
+                and cid not in self._timed_out
+                and cid not in self._held_ids
+            ):
+                self._timed_out.add(cid)
+                affected.append(cid)
+        for cid in affected:
+            self.stats.ack_timeouts += 1
+            self.state.record_error()
+            _LOG.warning("order %s not acknowledged in %d ms", cid, self.config.ack_timeout_ms)
+            self._cancel(cid, now_ns)
+        keep: list[_Held] = []
+        for held in self._held:
+            if held.since_ns < limit:
+                self.stats.held_dropped += len(held.orders)
+                self.state.record_error()
+                for order in held.orders:
+                    self._held_ids.discard(order.client_order_id)
+                    order.status = OrderStatus.REJECTED
+                    affected.append(order.client_order_id)
+                    self._refuse(
+                        order.client_order_id, now_ns, SYS_ACK_TIMEOUT, "cancels not confirmed"
+                    )
+            else:
+                keep.append(held)
+        self._held = keep
+        return affected
+
+    # ------------------------------------------------------------------ venue events
+    def drain_local(self) -> list[VenueEvent]:
+        """Local refusals since the last call (``OrderRejected`` with desk codes)."""
+        events, self._local = self._local, []
+        return events
+
+    def apply(self, event: VenueEvent, now_ns: int) -> None:
+        """Update the tracked order (and the ledger for a fill) from one venue event."""
+        cid = event.client_order_id
+        order = self.state.orders.get(cid)
+        if isinstance(event, Fill):
+            self.stats.fills += 1
+            if self.state.ledger.apply_fill(event):
+                self.fills.append(event)
+            if order is None:
+                self.stats.unknown_order_events += 1
+                _LOG.warning("fill %s for unknown order %s booked", event.fill_id, cid)
+                return
+            order.filled_size += event.size
+            order.ts_updated_ns = event.ts_event_ns
+            if order.status.is_open and order.size and order.filled_size >= order.size:
+                order.status = OrderStatus.FILLED
+            elif order.status in (OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW):
+                order.status = OrderStatus.PARTIALLY_FILLED
+            self.state.record_success()
+            self._closed(cid, now_ns)
+            return
+        if order is None:
+            self.stats.unknown_order_events += 1
+            _LOG.warning("%s for unknown order %s", type(event).__name__, cid)
+            return
+        order.ts_updated_ns = event.ts_event_ns
+        if isinstance(event, OrderAccepted):
+            order.venue_order_id = event.venue_order_id
+            if order.status is OrderStatus.PENDING_NEW:
+                order.status = OrderStatus.ACCEPTED
+            self.state.record_success()
+        elif isinstance(event, OrderRejected):
+            code = event.reason_code
+            self.stats.rejections_by_code[code] = self.stats.rejections_by_code.get(code, 0) + 1
+            if order.status.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+                order.status = OrderStatus.REJECTED
+                self.state.record_error()
+            elif order.status is OrderStatus.PENDING_CANCEL and order.filled_size == 0:
+                # the venue refused our cancel: the order is not working there
+                order.status = OrderStatus.REJECTED
+        elif isinstance(event, OrderCanceled):
+            if order.status.is_open:
+                order.status = OrderStatus.CANCELED
+        elif isinstance(event, OrderExpired) and order.status.is_open:
+            order.status = OrderStatus.EXPIRED
+        self._closed(cid, now_ns)
+
+    def _closed(self, cid: str, now_ns: int) -> None:
+        """Release held orders whose cancels are all confirmed."""
+        order = self.state.orders.get(cid)
+        if not self._held or order is None or order.status.is_open:
+            return
+        ready: list[_Held] = []
+        for held in self._held:
+            held.waiting.discard(cid)
+            if not held.waiting:
+                ready.append(held)
+        if ready:
+            self._held = [h for h in self._held if h.waiting]
+            for held in ready:
+                for new in held.orders:
+                    self._submit(new, now_ns)
+
+    def end_of_batch(self) -> None:
+        """Close FOK/FAK orders the venue accepted in this batch and left open (rule 5)."""
+        if not self._market_orders_open:
+            return
+        still: list[str] = []
+        for cid in self._market_orders_open:
+            order = self.state.orders[cid]
+            if order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+                order.status = OrderStatus.FILLED if order.filled_size else OrderStatus.CANCELED
+            elif order.status.is_open:
+                still.append(cid)
+        self._market_orders_open = still
