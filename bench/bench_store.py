@@ -27,7 +27,12 @@ import sqlalchemy as sa
 
 from polytraders.contracts import ids
 from polytraders.contracts.decisions import APPROVE, Proposal, RoutePlan
-from polytraders.contracts.envelope import Decision, ReportEnvelope, encode_envelope
+from polytraders.contracts.envelope import (
+    Decision,
+    EnvelopeOutput,
+    ReportEnvelope,
+    encode_envelope,
+)
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.store import EventStore
@@ -70,7 +75,7 @@ def timeline(run: str, intents: int) -> list[ReportEnvelope]:
             exchange="ctf",
             ts_created_ns=ts_ns,
         )
-        steps: list[tuple[str, BotClass, Decision, str, object]] = [
+        steps: list[tuple[str, BotClass, Decision, str, EnvelopeOutput]] = [
             (
                 "strat.maker_tight",
                 BotClass.STRATEGY,
@@ -108,7 +113,7 @@ def timeline(run: str, intents: int) -> list[ReportEnvelope]:
                     correlation_id=correlation,
                     causation_id=f"book:{_TOKEN[:12]}:{i}",
                     input_digest="0123456789abcdef",
-                    output=output,  # type: ignore[arg-type]
+                    output=output,
                     latency_ns=4_000,
                 )
             )

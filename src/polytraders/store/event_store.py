@@ -74,6 +74,7 @@ DEFAULT_BATCH_SIZE = 1_000
 """Rows buffered before a flush writes them in one transaction."""
 
 _INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
 _ENVELOPE_ENCODER = msgspec.json.Encoder()
 _ENVELOPE_VALIDATOR = msgspec.json.Decoder(ReportEnvelope)
 _STREAM_ROWS = 5_000
@@ -183,6 +184,9 @@ class EventStore:
             self.flush()
         finally:
             self._closed = True
+            # appends check the open-run cache first: emptying it makes them hit the closed
+            # check instead of buffering rows that would never be written.
+            self._open_runs.clear()
             self._engine.dispose()
 
     def __enter__(self) -> EventStore:
@@ -328,6 +332,16 @@ class EventStore:
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r} cannot be stored: {exc}"
             ) from exc
+        if not (
+            _INT64_MIN <= envelope.sequence <= _INT64_MAX
+            and _INT64_MIN <= envelope.ts_event_ns <= _INT64_MAX
+            and _INT64_MIN <= envelope.ts_decided_ns <= _INT64_MAX
+            and _INT64_MIN <= envelope.latency_ns <= _INT64_MAX
+        ):
+            raise StoreWriteError(
+                f"envelope {envelope.envelope_id!r}: sequence, times and latency must fit in "
+                "64-bit signed integers"
+            )
         if b"\\u0000" in line:
             _refuse_nul(
                 {ENVELOPE_COLUMNS[i]: row[i] for i in ENVELOPE_TEXT_INDEXES},
@@ -354,7 +368,13 @@ class EventStore:
             raise StoreWriteError(
                 f"order {order.client_order_id!r} cannot be stored: {exc}"
             ) from exc
-        _refuse_nul(dict(zip(ORDER_COLUMNS, row, strict=True)), f"order {order.client_order_id!r}")
+        named = dict(zip(ORDER_COLUMNS, row, strict=True))
+        _require_int64(
+            named,
+            ("price", "size", "notional", "filled_size", "ts_created_ns", "ts_updated_ns"),
+            "order",
+        )
+        _refuse_nul(named, f"order {order.client_order_id!r}")
         self._order_rows.append(row)
         self._pending += 1
         if self._pending >= self._batch_size:
@@ -370,7 +390,7 @@ class EventStore:
         self._require_open_run(run_id)
         row = fill_row(run_id, fill)
         named = dict(zip(FILL_COLUMNS, row, strict=True))
-        _refuse_non_int(named, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns"), "fill")
+        _require_int64(named, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns"), "fill")
         _refuse_nul(named, f"fill {fill.fill_id!r}")
         self._fill_rows.append(row)
         self._pending += 1
@@ -387,7 +407,7 @@ class EventStore:
         self._require_open_run(run_id)
         row = position_row(run_id, position, ts_ns)
         named = dict(zip(POSITION_COLUMNS, row, strict=True))
-        _refuse_non_int(
+        _require_int64(
             named,
             ("ts_ns", "size", "cost_basis", "realized_pnl", "fees", "fill_count"),
             "position",
@@ -694,13 +714,16 @@ def _refuse_nul(row: Mapping[str, Any], what: str) -> None:
             raise StoreWriteError(f"{what}: field {key!r} contains a NUL character")
 
 
-def _refuse_non_int(row: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
+def _require_int64(row: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
+    """Amounts and times are ints (micro-units, ns) that fit the 64-bit signed columns."""
     for key in keys:
         value = row[key]
         if type(value) is not int:
             raise StoreWriteError(
                 f"{what}: {key} must be an int (micro-units / ns), got {type(value).__name__}"
             )
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise StoreWriteError(f"{what}: {key}={value} does not fit a 64-bit signed integer")
 
 
 def _describe(exc: BaseException, url: URL) -> str:

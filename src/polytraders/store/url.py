@@ -54,7 +54,7 @@ def resolve(url: str | Path) -> tuple[Backend, URL]:
         return Backend.SQLITE, _sqlite_file_url(Path(text).expanduser())
     try:
         parsed = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         # ``from None``: the parser's own message may quote the URL with its password.
         raise StoreUrlError(
             f"malformed event-store URL {_mask_text(text)!r}; give {_ACCEPTED}"

@@ -1,0 +1,101 @@
+"""Append-only: the API has no update or delete path, the database refuses them, and a run's
+facts are written once."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import sqlalchemy as sa
+
+from polytraders.contracts import ids
+from polytraders.model.position import Position
+from polytraders.store import EventStore, RunStatus, StoreSchemaError, StoreWriteError
+from polytraders.store.schema import APPEND_ONLY_MESSAGE, APPEND_ONLY_TABLES
+from tests.store import factories as f
+
+
+def test_the_api_offers_no_update_or_delete() -> None:
+    public = [name for name, _ in inspect.getmembers(EventStore) if not name.startswith("_")]
+    mutating = ("update", "delete", "remove", "drop", "truncate", "replace", "edit", "set_")
+    assert [name for name in public if name.startswith(mutating)] == []
+
+
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET {c} = {c}", "DELETE FROM {t}"])
+def test_the_database_refuses_updates_and_deletes_on_every_table(
+    store: EventStore, statement: str
+) -> None:
+    run = ids.run_id("tamper", 1)
+    f.start(store, run)
+    for item in f.timeline(run, 1):
+        store.record(item)
+    store.append_order(run, f.order(run, 0))
+    store.append_fill(run, f.fill(run, 0))
+    store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
+    store.audit(actor="t", action="a", ts_ns=1, run_id=run)
+    store.end_run(run, ended_ns=f.T0_NS + 1)  # every table now holds a row
+    for table in APPEND_ONLY_TABLES:
+        column = next(iter(table.columns)).name
+        sql = statement.format(t=table.name, c=column)
+        with (
+            pytest.raises(sa.exc.DBAPIError, match=APPEND_ONLY_MESSAGE),
+            store._engine.begin() as connection,
+        ):
+            connection.execute(sa.text(sql))
+    assert store.envelopes(run) == f.timeline(run, 1)
+
+
+def test_a_run_starts_once_and_ends_once(store: EventStore) -> None:
+    run = ids.run_id("once", 1)
+    f.start(store, run)
+    with pytest.raises(StoreWriteError, match="already exists"):
+        f.start(store, run)
+    store.end_run(run, ended_ns=f.T0_NS + 10)
+    with pytest.raises(StoreWriteError, match="has already ended"):
+        store.end_run(run, ended_ns=f.T0_NS + 20, status=RunStatus.FAILED)
+    assert store.runs()[0].status is RunStatus.COMPLETED
+
+
+def test_nothing_is_appended_to_an_ended_or_unknown_run(store: EventStore) -> None:
+    run = ids.run_id("ended", 1)
+    f.start(store, run)
+    store.record(f.timeline(run, 1)[0])
+    store.end_run(run, ended_ns=f.T0_NS + 10, status=RunStatus.HALTED)
+    with pytest.raises(StoreWriteError, match="has ended"):
+        store.record(f.timeline(run, 1)[1])
+    with pytest.raises(StoreWriteError, match="has ended"):
+        store.append_fill(run, f.fill(run, 0))
+    with pytest.raises(StoreWriteError, match="never started"):
+        store.record(f.timeline("run-unknown", 1)[0])
+    with pytest.raises(StoreWriteError, match="never started"):
+        store.end_run("run-unknown", ended_ns=1)
+    with pytest.raises(StoreWriteError, match="final status"):
+        store.end_run(run, ended_ns=1, status=RunStatus.RUNNING)
+    assert len(store.envelopes(run)) == 1
+
+
+def test_a_fill_is_booked_once(store_url: str) -> None:
+    run = ids.run_id("double-fill", 1)
+    store = EventStore.open(store_url)
+    f.start(store, run)
+    store.append_order(run, f.order(run, 0))
+    store.append_fill(run, f.fill(run, 0))
+    store.flush()
+    store.append_fill(run, f.fill(run, 0))
+    with pytest.raises(StoreWriteError, match=r"IntegrityError|UniqueViolation"):
+        store.flush()
+    with EventStore.open(store_url) as reader:
+        assert reader.fills(run) == [f.fill(run, 0)]
+    with pytest.raises(StoreWriteError):
+        store.close()
+
+
+def test_a_database_of_another_schema_version_is_refused(store_url: str) -> None:
+    url = store_url if "://" in store_url else f"sqlite:///{store_url}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:  # an empty database written by a future version
+        connection.execute(sa.text("CREATE TABLE store_meta (key VARCHAR(64), value TEXT)"))
+        connection.execute(sa.text("INSERT INTO store_meta VALUES ('schema_version', '999')"))
+    engine.dispose()
+    with pytest.raises(StoreSchemaError, match="schema version 999"):
+        EventStore.open(store_url)
