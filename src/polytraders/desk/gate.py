@@ -68,16 +68,21 @@ def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
     return base.plus(effect).worst <= base.worst
 
 
+_CANCEL = IntentAction.CANCEL
+_ACTIVE = TradingState.ACTIVE
+_HALTED = TradingState.HALTED
+
+
 def gate_reason(intent: OrderIntent, view: DeskView) -> str | None:
     """The reason code refusing ``intent`` in the desk's current state, or None if it may
     proceed to the risk chain."""
-    if intent.action is IntentAction.CANCEL:
+    if intent.action is _CANCEL:
         return None
     if view.kill_switch_tripped:
         return KILL_SWITCH
     state = view.trading_state
-    if state is TradingState.ACTIVE:
+    if state is _ACTIVE:
         return None
-    if state is TradingState.HALTED:
+    if state is _HALTED:
         return HALTED
     return None if is_exposure_reducing(intent, view) else REDUCING

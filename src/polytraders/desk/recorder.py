@@ -47,11 +47,13 @@ class EnvelopeRecorder:
 
     Attributes:
         run_id: the run the envelopes belong to.
-        sequence: the next envelope's sequence number.
+        sequence: the next envelope's sequence number (hot paths that build envelopes
+            themselves take it and increment it).
+        prefix: ``envelope_id(run_id, n) == prefix + str(n)``.
         sink: where envelopes go.
     """
 
-    __slots__ = ("_prefix", "run_id", "sequence", "sink")
+    __slots__ = ("prefix", "run_id", "sequence", "sink")
 
     def __init__(self, run_id: str, sink: EnvelopeSink, start_sequence: int = 0) -> None:
         if start_sequence < 0:
@@ -59,7 +61,7 @@ class EnvelopeRecorder:
         self.run_id = run_id
         self.sink = sink
         self.sequence = start_sequence
-        self._prefix = envelope_id(run_id, 0)[:-1]
+        self.prefix = envelope_id(run_id, 0)[:-1]
 
     def record(
         self,
@@ -83,7 +85,7 @@ class EnvelopeRecorder:
         sequence = self.sequence
         self.sequence = sequence + 1
         envelope = ReportEnvelope(
-            envelope_id=self._prefix + str(sequence),
+            envelope_id=self.prefix + str(sequence),
             run_id=self.run_id,
             sequence=sequence,
             ts_event_ns=ts_event_ns,
