@@ -112,7 +112,7 @@ class MarketHaltGuard(BotBase[MarketHaltGuardConfig]):
         state = market.state
         if state is MarketState.HALTED:
             return _REJECTS[MARKET_HALTED]
-        if state is not MarketState.ACTIVE or market.payouts:
+        if state is not MarketState.ACTIVE:
             return _REJECTS[MARKET_CLOSED]
         now = view.now_ns
         changed = view.last_tick_change_ns(intent.token_id)
