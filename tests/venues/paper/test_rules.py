@@ -444,3 +444,11 @@ def test_market_events_must_come_in_time_order() -> None:
 def test_unknown_fee_category_is_refused() -> None:
     with pytest.raises(ValueError, match="no fee rate"):
         make_venue(binary_market(category="astrology"))
+
+
+def test_a_price_listed_twice_in_one_delta_counts_once() -> None:
+    venue, cid = _resting_bid()
+    # the level ends at 30: one decrease of 70 ≤ Q=100 (cancellations), not two
+    venue.on_market_event(delta(300 * MS, bids=[(440_000, 50), (440_000, 30)]))
+    assert venue.poll() == []
+    assert venue.queue_ahead(cid) == 30 * SH  # 100 − ⌊70 × 100 / 100⌋

@@ -43,6 +43,9 @@ _ARRIVE = 0
 _CANCEL = 1
 _EXPIRE = 2
 
+_MARKET_EVENTS = (BookDelta, BookSnapshot, Trade, TickSizeChange, MarketStatus)
+"""Event kinds the venue uses; every other event is ignored (rule 10)."""
+
 LevelKey = tuple[Side, int]
 """(book side, price): ``Side.BUY`` = bids (where our BUY orders rest), ``Side.SELL`` = asks."""
 
@@ -260,6 +263,11 @@ class PaperVenue:
         return True
 
     # ================================================================== extra reads
+    @property
+    def open_order_count(self) -> int:
+        """Number of open orders (travelling, resting or partly filled)."""
+        return len(self._orders)
+
     def order(self, client_order_id: str) -> VenueOrder | None:
         """A copy of the venue's state of an open order, or None when it is not open."""
         working = self._orders.get(client_order_id)
@@ -602,22 +610,24 @@ class PaperVenue:
             if token.consumed:
                 token.consumed.forget_removed(book)
             return
+        old_sizes: dict[LevelKey, int] = {}  # a price listed twice in a delta counts once
         if isinstance(event, BookDelta):
-            touched = [
-                (key, book.size_at(key[0], key[1]))
-                for key in [(Side.BUY, p) for p, _ in event.bids]
-                + [(Side.SELL, p) for p, _ in event.asks]
-                if key in levels
-            ]
+            for price, _ in event.bids:
+                key = (Side.BUY, price)
+                if key in levels and key not in old_sizes:
+                    old_sizes[key] = book.size_at(Side.BUY, price)
+            for price, _ in event.asks:
+                key = (Side.SELL, price)
+                if key in levels and key not in old_sizes:
+                    old_sizes[key] = book.size_at(Side.SELL, price)
             book.apply_levels(event.bids, event.asks, ts)
         else:
-            touched = [(key, book.size_at(key[0], key[1])) for key in levels]
+            old_sizes = {key: book.size_at(key[0], key[1]) for key in levels}
             book.apply_snapshot(event.bids, event.asks, ts)
         if token.consumed:
             token.consumed.forget_removed(book)
         accepting = self._accepting[token.market_id]
-        touched.sort(key=_priority)
-        for key, old_size in touched:
+        for key, old_size in sorted(old_sizes.items(), key=_priority):
             new_size = book.size_at(key[0], key[1])
             if new_size != old_size and key in levels:
                 self._level_changed(token, key, old_size, new_size, ts, accepting)
