@@ -146,9 +146,9 @@ def test_submit_is_idempotent_and_restart_never_duplicates(
 @pytest.mark.parametrize(
     ("price_offset", "size", "code"),
     [
-        (-5_000, 10_000_000, "SYS_POLY_INVALID_ORDER"),  # off the 0.01 grid
-        (0, 2_000_000, "SYS_POLY_SIZE_BELOW_MIN"),
-        (0, 10_005_000, "SYS_POLY_INVALID_ORDER"),  # not whole 0.01 shares
+        (-5_000, 10_000_000, "SYS_VENUE_INVALID_TICK"),  # off the 0.01 grid
+        (0, 2_000_000, "SYS_VENUE_BELOW_MIN_SIZE"),
+        (0, 10_005_000, "SYS_VENUE_INVALID_ORDER"),  # not whole 0.01 shares
     ],
 )
 def test_local_validation_rejects_with_registered_codes(
@@ -173,9 +173,9 @@ def test_venue_rejections_map_to_codes(sim: SimClobServer, venue: PolymarketVenu
     venue.flush(now)
     codes = {e.client_order_id: e.reason_code for e in venue.poll() if isinstance(e, OrderRejected)}
     assert codes == {
-        cross.client_order_id: "SYS_POLY_POST_ONLY_CROSS",
-        broke.client_order_id: "SYS_POLY_BALANCE_ALLOWANCE",
-        no_position.client_order_id: "SYS_POLY_BALANCE_ALLOWANCE",
+        cross.client_order_id: "SYS_VENUE_POST_ONLY_WOULD_CROSS",
+        broke.client_order_id: "SYS_VENUE_INSUFFICIENT_BALANCE",
+        no_position.client_order_id: "SYS_VENUE_INSUFFICIENT_BALANCE",
     }
 
 
@@ -187,7 +187,7 @@ def test_fok_that_cannot_fill_is_killed(sim: SimClobServer, venue: PolymarketVen
     venue.flush(time.time_ns())
     (event,) = venue.poll()
     assert isinstance(event, OrderRejected)
-    assert event.reason_code in ("SYS_POLY_FOK_NOT_FILLED", "SYS_POLY_BALANCE_ALLOWANCE")
+    assert event.reason_code == "SYS_VENUE_FOK_NOT_FILLED"
 
 
 def test_engine_restart_window_backs_off_halts_then_post_only(

@@ -26,6 +26,10 @@ class ErrorKind(StrEnum):
     BALANCE_ALLOWANCE = "balance_allowance"
     POST_ONLY_CROSS = "post_only_cross"
     INVALID_ORDER = "invalid_order"
+    INVALID_TICK = "invalid_tick"
+    PRICE_OUT_OF_RANGE = "price_out_of_range"
+    INVALID_EXPIRATION = "invalid_expiration"
+    MARKET_NOT_ACCEPTING = "market_not_accepting"
     FOK_NOT_FILLED = "fok_not_filled"
     HEARTBEAT_MISMATCH = "heartbeat_mismatch"
     AUTH = "auth"
@@ -39,17 +43,25 @@ REASON_CODES: dict[ErrorKind, str] = {
     ErrorKind.CANCEL_ONLY: "SYS_POLY_CANCEL_ONLY",
     ErrorKind.CLOSED_ONLY: "SYS_POLY_CLOSED_ONLY",
     ErrorKind.RATE_LIMITED: "SYS_POLY_VENUE_RATE_LIMITED",
-    ErrorKind.SIZE_BELOW_MIN: "SYS_POLY_SIZE_BELOW_MIN",
-    ErrorKind.BALANCE_ALLOWANCE: "SYS_POLY_BALANCE_ALLOWANCE",
-    ErrorKind.POST_ONLY_CROSS: "SYS_POLY_POST_ONLY_CROSS",
-    ErrorKind.INVALID_ORDER: "SYS_POLY_INVALID_ORDER",
-    ErrorKind.FOK_NOT_FILLED: "SYS_POLY_FOK_NOT_FILLED",
+    ErrorKind.SIZE_BELOW_MIN: "SYS_VENUE_BELOW_MIN_SIZE",
+    ErrorKind.BALANCE_ALLOWANCE: "SYS_VENUE_INSUFFICIENT_BALANCE",
+    ErrorKind.POST_ONLY_CROSS: "SYS_VENUE_POST_ONLY_WOULD_CROSS",
+    ErrorKind.INVALID_ORDER: "SYS_VENUE_INVALID_ORDER",
+    ErrorKind.INVALID_TICK: "SYS_VENUE_INVALID_TICK",
+    ErrorKind.PRICE_OUT_OF_RANGE: "SYS_VENUE_PRICE_OUT_OF_RANGE",
+    ErrorKind.INVALID_EXPIRATION: "SYS_VENUE_INVALID_EXPIRATION",
+    ErrorKind.MARKET_NOT_ACCEPTING: "SYS_VENUE_MARKET_NOT_ACCEPTING",
+    ErrorKind.FOK_NOT_FILLED: "SYS_VENUE_FOK_NOT_FILLED",
     ErrorKind.HEARTBEAT_MISMATCH: "SYS_POLY_HEARTBEAT_LAPSED",
     ErrorKind.AUTH: "SYS_POLY_AUTH_FAILED",
     ErrorKind.UNAVAILABLE: "SYS_POLY_UNAVAILABLE",
     ErrorKind.REJECTED: "SYS_POLY_ORDER_REJECTED",
 }
-"""Every kind's registered reason code (``contracts/reasons.toml``, polymarket section)."""
+"""Every kind's registered reason code. Order rejections shared with the paper venue use its
+``SYS_VENUE_*`` codes (one code per refusal whatever the venue); Polymarket venue states use
+the ``SYS_POLY_*`` codes of the polymarket section. (``SYS_POLY_SIZE_BELOW_MIN``,
+``_BALANCE_ALLOWANCE``, ``_POST_ONLY_CROSS``, ``_INVALID_ORDER`` and ``_FOK_NOT_FILLED`` were
+registered before the ``SYS_VENUE_*`` codes landed and are superseded by them.)"""
 
 _MESSAGE_KINDS: tuple[tuple[str, ErrorKind], ...] = (
     ("cancel-only", ErrorKind.CANCEL_ONLY),
@@ -69,11 +81,12 @@ _MESSAGE_KINDS: tuple[tuple[str, ErrorKind], ...] = (
     ("insufficient", ErrorKind.BALANCE_ALLOWANCE),
     ("fok", ErrorKind.FOK_NOT_FILLED),
     ("fully filled", ErrorKind.FOK_NOT_FILLED),
-    ("invalid expiration", ErrorKind.INVALID_ORDER),
-    ("tick size", ErrorKind.INVALID_ORDER),
+    ("invalid expiration", ErrorKind.INVALID_EXPIRATION),
+    ("tick size", ErrorKind.INVALID_TICK),
+    ("out of range", ErrorKind.PRICE_OUT_OF_RANGE),
     ("invalid price", ErrorKind.INVALID_ORDER),
-    ("not ready", ErrorKind.INVALID_ORDER),
-    ("not accepting", ErrorKind.INVALID_ORDER),
+    ("not ready", ErrorKind.MARKET_NOT_ACCEPTING),
+    ("not accepting", ErrorKind.MARKET_NOT_ACCEPTING),
     ("invalid signature", ErrorKind.AUTH),
 )
 

@@ -467,10 +467,12 @@ class PolymarketVenue:
         if order.post_only and not order.time_in_force.rests:
             return REASON_CODES[ErrorKind.INVALID_ORDER], "post-only needs GTC or GTD"
         tick = token.tick_size
-        if order.price % tick or not tick <= order.price <= MICROS - tick:
+        if order.price % tick:
+            return REASON_CODES[ErrorKind.INVALID_TICK], f"price {order.price} off the {tick} grid"
+        if not tick <= order.price <= MICROS - tick:
             return (
-                REASON_CODES[ErrorKind.INVALID_ORDER],
-                f"price {order.price} off the {tick} grid or outside [tick, 1 - tick]",
+                REASON_CODES[ErrorKind.PRICE_OUT_OF_RANGE],
+                f"price {order.price} outside [tick, 1 - tick]",
             )
         if order.size <= 0 or order.size % SHARE_STEP:
             return REASON_CODES[ErrorKind.INVALID_ORDER], "size must be whole 0.01 shares"
