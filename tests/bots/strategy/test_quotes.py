@@ -1,0 +1,95 @@
+"""Quote manager: place / replace / cancel / keep rules (no churn) and order bookkeeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from polytraders.bots.strategy.maker_tight.quotes import (
+    BID,
+    QuoteAction,
+    QuoteManager,
+    Target,
+    intent_of_client_order,
+)
+from polytraders.model.orders import Side
+
+TICK = 1_000
+S = 1_000_000_000
+
+
+def manager() -> QuoteManager:
+    return QuoteManager(refresh_ticks=2, max_quote_age_s=30, ack_grace_ms=5_000)
+
+
+def test_actions() -> None:
+    q = manager()
+    t = Target("UP", Side.BUY, 500_000, 10_000_000)
+    assert q.action(None, None, TICK, 0) is QuoteAction.KEEP
+    assert q.action(None, t, TICK, 0) is QuoteAction.PLACE
+    q.record("m", BID, "i0", t, 0)
+    w = q.get("m", BID)
+    assert w is not None
+    assert q.action(w, None, TICK, 0) is QuoteAction.CANCEL
+    assert q.action(w, t, TICK, 29 * S) is QuoteAction.KEEP
+    # one tick of movement is below refresh_ticks = 2: no churn
+    assert q.action(w, Target("UP", Side.BUY, 501_000, 10_000_000), TICK, S) is QuoteAction.KEEP
+    assert q.action(w, Target("UP", Side.BUY, 502_000, 10_000_000), TICK, S) is QuoteAction.REPLACE
+    assert q.action(w, Target("UP", Side.BUY, 498_000, 10_000_000), TICK, S) is QuoteAction.REPLACE
+    # aged out
+    assert q.action(w, t, TICK, 30 * S) is QuoteAction.REPLACE
+    # a larger allowed size alone keeps; a smaller one replaces (never leave too much resting)
+    assert q.action(w, Target("UP", Side.BUY, 500_000, 20_000_000), TICK, S) is QuoteAction.KEEP
+    assert q.action(w, Target("UP", Side.BUY, 500_000, 5_000_000), TICK, S) is QuoteAction.REPLACE
+    # another token or side is a different order
+    assert (
+        q.action(w, Target("DOWN", Side.BUY, 500_000, 10_000_000), TICK, S) is QuoteAction.REPLACE
+    )
+
+
+def test_fills_cancels_and_reconcile() -> None:
+    q = manager()
+    q.record("m", BID, "strat.maker_tight/i0", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
+    assert q.market_of_client_order("strat.maker_tight/i0/o0") == "m"
+    q.on_fill("strat.maker_tight/i0/o0", 4_000_000)
+    w = q.get("m", BID)
+    assert w is not None and w.size == 6_000_000
+    q.on_fill("strat.maker_tight/i0/o1", 6_000_000)  # the complement leg of the same intent
+    assert q.get("m", BID) is None
+    assert q.on_fill("someone-else/o0", 1) is None
+
+    q.record("m", BID, "i1", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
+    assert q.on_gone("i1/o0") is not None and q.get("m", BID) is None
+
+    q.record("m", BID, "i2", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
+    assert q.reconcile([], 5 * S) == []  # never listed, inside the ack grace
+    dropped = q.reconcile([], 5 * S + 1)  # never listed, grace over: rejected or never sent
+    assert [o.intent_id for o in dropped] == ["i2"] and q.markets() == []
+
+
+def test_reconcile_follows_the_desk_listing() -> None:
+    q = manager()
+    q.record("m", BID, "i3", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
+    # the desk renumbered the order (run-x/o7) and a sell leg went to the complement (o8)
+    assert q.reconcile([("i3", "run-x/o7", 4_000_000), ("i3", "run-x/o8", 3_000_000)], S) == []
+    w = q.get("m", BID)
+    assert w is not None and w.seen and w.size == 7_000_000
+    assert q.market_of_client_order("run-x/o8") == "m"
+    q.on_fill("run-x/o7", 4_000_000)  # learnt id: applied at once
+    assert w.size == 3_000_000
+    q.reconcile([("i3", "run-x/o8", 3_000_000)], 2 * S)
+    assert q.get("m", BID) is not None
+    gone = q.reconcile([], 2 * S)  # seen before, no longer listed: gone at once, no grace
+    assert [o.intent_id for o in gone] == ["i3"]
+    assert q.market_of_client_order("run-x/o8") is None
+
+
+def test_intent_of_client_order() -> None:
+    assert intent_of_client_order("run/i7/o0") == "run/i7"
+    assert intent_of_client_order("strat.maker_tight/i12/o3") == "strat.maker_tight/i12"
+    assert intent_of_client_order("plain") == "plain"
+    assert intent_of_client_order("a/oops") == "a/oops"
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="refresh_ticks"):
+        QuoteManager(0, 1, 0)
