@@ -33,8 +33,9 @@ filled ``f`` and remaining ``r = q − f``.
    2.2 Taker fee per level: ``taker_fee_micros(size, x, rate)`` =
        ``size × rate × x × (1 − x)`` rounded half-up to 5 decimals of pUSD, ``rate`` the fee
        rate of the market's category (``PaperVenueConfig.fee_rates_ppm``). Makers pay 0.
-   2.3 FOK: fills iff the walk is complete (the whole ``q``, or ``N`` to the last affordable
-       micro-share, is available within the limit); else rejected
+   2.3 FOK: fills iff the walk is complete — size orders: ``Σ taken = q``; notional orders:
+       the walk stopped because a level could supply all it wanted, or the unspent
+       ``N − spent`` satisfies ``⌊(N − spent) × 10⁶ / p⌋ = 0`` — else rejected
        ``SYS_VENUE_FOK_NOT_FILLED`` with nothing traded.
        FAK: fills what the walk found; a remainder ``r > 0`` (or an incomplete notional) is
        cancelled: ``OrderCanceled(SYS_VENUE_FAK_REMAINDER_CANCELED)``, also when nothing filled.

@@ -75,8 +75,9 @@ class Take(NamedTuple):
         levels: (price, micro-shares) per level, best first.
         size: Σ micro-shares.
         notional: Σ ⌊price × size / 10⁶⌋ (micro-pUSD).
-        complete: the whole size (or the whole notional, to the last affordable micro-share)
-            is available within the limit.
+        complete: the whole size is available within the limit; for a notional order, the
+            unspent notional ``N − spent`` cannot buy one more micro-share at any price up to
+            the limit (``⌊(N − spent) × 10⁶ / limit⌋ = 0`` or the walk used it all).
     """
 
     levels: list[tuple[int, int]]
@@ -134,7 +135,6 @@ def available_take(
         if qty == want:
             complete = True
             break
-    else:
-        if notional and (notional - spent) * MICROS // limit_price == 0:
-            complete = True
+    if notional and not complete and (notional - spent) * MICROS // limit_price == 0:
+        complete = True  # what is left cannot buy one micro-share even at the limit
     return Take(levels, taken, spent, complete)

@@ -119,8 +119,8 @@ class PaperVenue:
         starting_holdings: token id → micro-shares held at the start (default none).
 
     Raises:
-        ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, or a
-            token listed twice.
+        ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, a
+            token listed twice, or a token naming another market.
     """
 
     name = "paper"
@@ -150,6 +150,8 @@ class PaperVenue:
             self._accepting[market.market_id] = market.state is MarketState.ACTIVE
             self._market_tokens[market.market_id] = []
             for token in market.tokens:
+                if token.market_id != market.market_id:
+                    raise ValueError(f"token {token.token_id} names market {token.market_id}")
                 if token.token_id in self._tokens:
                     raise ValueError(f"token {token.token_id} is listed twice")
                 self._tokens[token.token_id] = _Token(token, rate)
