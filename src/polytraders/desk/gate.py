@@ -10,14 +10,26 @@ Rules, in order (the first that applies decides):
 
 Exposure-reducing uses the complement-aware worst-case loss at resolution of
 :mod:`polytraders.model.exposure` (YES and NO held together offset; neg-risk events are one
-risk group). With ``base`` = the losses per outcome of the intent's market group from our
-positions and open orders (each open order filling adversely; the orders an intent REPLACEs
-left out) and ``effect`` = the intent's loss per outcome if it fills completely, the intent may
-pass iff ``(base + effect).worst ≤ base.worst``. The loss is linear in the filled fraction, so
-its worst case over any partial fill lies at an end point: a passing intent can never raise the
-worst-case loss, however much of it fills, and since every other open order already counts as
-filling adversely, several reducing orders together cannot overshoot. Anything the formula
-cannot evaluate (unknown token, a price outside (0, 1)) does not pass (fail closed).
+risk group), measured two ways, and the intent must pass both:
+
+1. *Marginal* (the future cash flows of the trade): with ``base`` = the losses per outcome of
+   the intent's market group from our positions and open orders (each open order filling
+   adversely; the orders an intent REPLACEs left out) and ``effect`` = the intent's loss per
+   outcome if it fills completely (:func:`~polytraders.model.exposure.order_rates`), require
+   ``(base + effect).worst ≤ base.worst``. The loss is linear in the filled fraction, so the
+   worst case over any partial fill lies at an end point.
+2. *Booked* (what the ledger reports: held shares against their cost basis): apply the fill to
+   copies of the positions (:meth:`Position.apply_trade`, which releases cost basis at the
+   average entry price) and recompute the group's worst-case loss with the open orders; it
+   must not exceed the current one, both for the full fill and for the partial fill that
+   exactly flattens the token's position (the only kink of this piecewise-linear measure).
+   The two measures differ by PnL the trade would realize; requiring both keeps REDUCING
+   strict whichever one an operator looks at. A BUY sized by notional counts, here, the
+   shares it buys at its limit price.
+
+Since every other open order already counts as filling adversely, several reducing orders
+together cannot overshoot. Anything the formulas cannot evaluate (unknown token, a price
+outside (0, 1)) does not pass (fail closed).
 """
 
 from __future__ import annotations
@@ -25,12 +37,15 @@ from __future__ import annotations
 from polytraders.contracts.view import DeskView
 from polytraders.model.events import TradingState
 from polytraders.model.exposure import (
+    ExposureReport,
     UnknownTokenError,
     amount_loss,
     order_rates,
     portfolio_exposure,
 )
-from polytraders.model.orders import IntentAction, OrderIntent
+from polytraders.model.money import MICROS
+from polytraders.model.orders import IntentAction, OrderIntent, Side
+from polytraders.model.position import Position
 
 KILL_SWITCH = "SYS_KILL_SWITCH_TRIPPED"
 HALTED = "SYS_TRADING_HALTED"
@@ -65,7 +80,46 @@ def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
         return False
     base = report.group_base(market.market_id)
     effect = amount_loss(rates, intent.notional if by_notional else intent.size)
-    return base.plus(effect).worst <= base.worst
+    if base.plus(effect).worst > base.worst:
+        return False
+    try:
+        return _booked_not_increasing(intent, view, market.market_id, exclude, report)
+    except (UnknownTokenError, ValueError):
+        return False
+
+
+def _booked_not_increasing(
+    intent: OrderIntent,
+    view: DeskView,
+    market_id: str,
+    exclude: frozenset[str],
+    report: ExposureReport,
+) -> bool:
+    """Rule 2 of the module docstring (booked measure, full and flattening fills)."""
+    before = report.group_worst(market_id)
+    shares = intent.size or intent.notional * MICROS // intent.price
+    held_now = view.position(intent.token_id)
+    held_size = held_now.size if held_now is not None else 0
+    flatten = -held_size if intent.side is Side.BUY else held_size
+    amounts = [shares]
+    if 0 < flatten < shares:
+        amounts.append(flatten)
+    orders = view.open_orders()
+    for amount in amounts:
+        copies: list[Position] = []
+        for position in view.positions():
+            copy = Position(position.token_id)
+            copy.size, copy.cost_basis = position.size, position.cost_basis
+            copies.append(copy)
+        target = next((c for c in copies if c.token_id == intent.token_id), None)
+        if target is None:
+            target = Position(intent.token_id)
+            copies.append(target)
+        target.apply_trade(intent.side, intent.price, amount)
+        after = portfolio_exposure(view.markets(), copies, orders, exclude_intent_ids=exclude)
+        if after.group_worst(market_id) > before:
+            return False
+    return True
 
 
 _CANCEL = IntentAction.CANCEL

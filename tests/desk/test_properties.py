@@ -1,0 +1,170 @@
+"""Hypothesis properties of the desk's risk machinery: REDUCING never lets an
+exposure-increasing order through; a quarantined risk bot never approves; authority
+violations are refused and quarantine the bot."""
+
+from __future__ import annotations
+
+import msgspec
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from polytraders.contracts.authority import risk_decision_problems
+from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
+from polytraders.contracts.envelope import Decision
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.fixtures import binary_market
+from polytraders.desk.recorder import EnvelopeRecorder
+from polytraders.desk.risk_chain import RiskChain
+from polytraders.desk.sinks import MemorySink
+from polytraders.desk.slots import BotSlot
+from polytraders.desk.state import DeskState
+from polytraders.model.events import TradingState
+from polytraders.model.exposure import portfolio_exposure
+from polytraders.model.orders import OrderIntent, OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.model.position import Position
+from tests.desk.doubles import REJECT_CODE, ApproveBot, ScriptedRiskBot
+
+MARKET = binary_market("m1", "yes", "no")
+prices = st.integers(1, 99).map(lambda p: p * 10_000)
+sizes = st.integers(1, 5_000).map(lambda s: s * 10_000)
+tokens = st.sampled_from(["yes", "no"])
+
+
+@st.composite
+def intents(draw: st.DrawFn, n: int = 0) -> OrderIntent:
+    return OrderIntent(
+        intent_id=f"i{n}", bot_id="strat.x", token_id=draw(tokens), market_id="m1",
+        side=draw(st.sampled_from(Side)), price=draw(prices), size=draw(sizes),
+    )  # fmt: skip
+
+
+@st.composite
+def books(draw: st.DrawFn) -> DeskState:
+    positions = {}
+    for token in ("yes", "no"):
+        size = draw(st.integers(0, 3_000).map(lambda s: s * 10_000))
+        if size:
+            positions[token] = (size, size * draw(prices) // 1_000_000)
+    orders = [
+        VenueOrder(
+            client_order_id=f"o{k}",
+            intent_id=f"old{k}",
+            token_id=draw(tokens),
+            market_id="m1",
+            side=draw(st.sampled_from(Side)),
+            price=draw(prices),
+            size=draw(sizes),
+            status=OrderStatus.ACCEPTED,
+        )
+        for k in range(draw(st.integers(0, 3)))
+    ]
+    return DeskState.build(
+        markets=[MARKET], positions=positions, open_orders=orders,
+        trading_state=TradingState.REDUCING, cash=10**12,
+    )  # fmt: skip
+
+
+def _worst_after(state: DeskState, intent: OrderIntent, fraction_pct: int) -> int:
+    """Worst-case loss with ``fraction_pct`` of the intent filled, computed independently:
+    the fill is applied to copies of the positions (not through the gate's rate formula)."""
+    held = {}
+    for p in state.positions():
+        copy = Position(p.token_id)
+        copy.size, copy.cost_basis = p.size, p.cost_basis
+        held[p.token_id] = copy
+    filled = intent.size * fraction_pct // 100 // 10_000 * 10_000
+    if filled:
+        held.setdefault(intent.token_id, Position(intent.token_id)).apply_trade(
+            intent.side, intent.price, filled
+        )
+    report = portfolio_exposure([MARKET], held.values(), state.open_orders())
+    return report.markets["m1"].worst
+
+
+@settings(max_examples=300, deadline=None)
+@given(books(), intents())
+def test_reducing_never_lets_exposure_increase(state: DeskState, intent: OrderIntent) -> None:
+    chain = RiskChain([BotSlot(ApproveBot())], EnvelopeRecorder("run-p", MemorySink()))
+    note(f"positions {[(p.token_id, p.size, p.cost_basis) for p in state.positions()]}")
+    note(f"orders {[(o.token_id, o.side, o.price, o.size) for o in state.open_orders()]}")
+    before = _worst_after(state, intent, 0)
+    outcome = chain.evaluate(intent, state)
+    if outcome.approved:
+        for pct in (25, 50, 100):
+            assert _worst_after(state, intent, pct) <= before
+    else:
+        assert outcome.reason_codes == ("SYS_TRADING_REDUCING",)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=30), st.data())
+def test_quarantined_risk_bot_never_approves(raises: list[bool], data: st.DataObject) -> None:
+    calls = iter(raises)
+
+    def script(intent: OrderIntent, view: object) -> RiskDecision:
+        if next(calls):
+            raise RuntimeError("injected")
+        return APPROVE
+
+    slot = BotSlot(ScriptedRiskBot(script))
+    sink = MemorySink()
+    chain = RiskChain([slot], EnvelopeRecorder("run-p", sink))
+    state = DeskState.build(markets=[MARKET], cash=10**12)
+    quarantined = False
+    for n in range(len(raises)):
+        outcome = chain.evaluate(data.draw(intents(n)), state)
+        if quarantined:
+            assert not outcome.approved
+            assert outcome.reason_codes == ("SYS_BOT_QUARANTINED",)
+            assert sink.envelopes[-1].decision is Decision.QUARANTINE
+        quarantined = quarantined or slot.mode is Mode.QUARANTINE
+        if quarantined:
+            assert not outcome.approved
+
+
+@st.composite
+def decisions(draw: st.DrawFn, intent: OrderIntent) -> RiskDecision:
+    verdict = draw(st.sampled_from(Verdict))
+    reshaped = None
+    if verdict is Verdict.RESHAPE or draw(st.booleans()):
+        reshaped = msgspec.structs.replace(
+            intent,
+            size=draw(st.sampled_from([intent.size, intent.size // 2 or 1, intent.size * 2])),
+            price=draw(
+                st.sampled_from([intent.price, intent.price - 10_000, intent.price + 10_000])
+            ),
+            token_id=draw(st.sampled_from([intent.token_id, "no", "yes"])),
+            time_in_force=draw(st.sampled_from([TimeInForce.GTC, TimeInForce.FAK])),
+        )
+    codes = draw(st.sampled_from([(), (REJECT_CODE,)]))
+    set_state = draw(st.sampled_from([None, TradingState.REDUCING, TradingState.HALTED]))
+    return RiskDecision(verdict=verdict, reason_codes=codes, reshaped=reshaped, set_state=set_state)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.booleans())
+def test_authority_violations_are_refused_and_quarantine(
+    data: st.DataObject, can_halt: bool
+) -> None:
+    intent = data.draw(intents())
+    decision = data.draw(decisions(intent))
+    bot = ScriptedRiskBot(lambda _i, _v: decision)
+    bot.can_halt = can_halt  # type: ignore[misc]
+    slot = BotSlot(bot)
+    sink = MemorySink()
+    state = DeskState.build(markets=[MARKET], cash=10**12)
+    outcome = RiskChain([slot], EnvelopeRecorder("run-p", sink)).evaluate(intent, state)
+    problems = risk_decision_problems(BotClass.RISK, can_halt, intent, decision)
+    if problems:
+        assert not outcome.approved
+        assert slot.mode is Mode.QUARANTINE and slot.fails_closed
+        assert outcome.reason_codes == ("SYS_AUTHORITY_VIOLATION", "SYS_BOT_QUARANTINED")
+        assert sink.envelopes[-1].decision is Decision.ERROR
+        assert state.trading_state is TradingState.ACTIVE  # nothing of the output applied
+    else:
+        assert slot.mode is Mode.ENFORCED
+        assert outcome.approved == (decision.verdict in (Verdict.APPROVE, Verdict.RESHAPE)) or (
+            decision.set_state is not None and not outcome.approved
+        )
+        if outcome.approved and decision.verdict is Verdict.RESHAPE:
+            assert outcome.intent == decision.reshaped
