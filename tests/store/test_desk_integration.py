@@ -48,7 +48,7 @@ def test_a_desk_run_recorded_in_the_store_is_sound_and_byte_identical(store: Eve
         for t in (1, 2, 3)
     ]
     events.append(
-        MarketStatus(  # type: ignore[arg-type]
+        MarketStatus(
             ts_event_ns=4 * S,
             market_id="m1",
             state=MarketState.RESOLVED,

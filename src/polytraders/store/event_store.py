@@ -75,6 +75,9 @@ DEFAULT_BATCH_SIZE = 1_000
 
 _INT64_MAX = 2**63 - 1
 _INT64_MIN = -(2**63)
+_MALFORMED = (msgspec.MsgspecError, UnicodeError, AttributeError, TypeError, ValueError)
+"""What encoding or validating a malformed record raises (wrong field types, unencodable
+text)."""
 _ENVELOPE_ENCODER = msgspec.json.Encoder()
 _ENVELOPE_VALIDATOR = msgspec.json.Decoder(ReportEnvelope)
 _STREAM_ROWS = 5_000
@@ -240,6 +243,7 @@ class EventStore:
         if not 0 <= seed <= _INT64_MAX:
             raise StoreWriteError(f"seed must be in [0, 2**63), got {seed}")
         config_json = _config_json(desk_config)
+        _require_int64({"started_ns": started_ns}, ("started_ns",), f"run {run_id!r}")
         row = {
             "run_id": run_id,
             "started_ns": started_ns,
@@ -287,6 +291,7 @@ class EventStore:
         status = RunStatus(status)
         if status is RunStatus.RUNNING:
             raise StoreWriteError("end_run needs a final status, not RUNNING")
+        _require_int64({"ended_ns": ended_ns}, ("ended_ns",), f"run {run_id!r}")
         self.flush()
         try:
             with self._engine.begin() as connection:
@@ -328,7 +333,7 @@ class EventStore:
             line = _ENVELOPE_ENCODER.encode(envelope)
             _ENVELOPE_VALIDATOR.decode(line)
             row = envelope_row(envelope, line)
-        except (msgspec.EncodeError, msgspec.ValidationError, UnicodeError, AttributeError) as exc:
+        except _MALFORMED as exc:
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r} cannot be stored: {exc}"
             ) from exc
@@ -364,7 +369,7 @@ class EventStore:
         try:
             row = order_row(run_id, order)
             order_from_json(row[-1])
-        except (msgspec.EncodeError, msgspec.ValidationError, UnicodeError) as exc:
+        except _MALFORMED as exc:
             raise StoreWriteError(
                 f"order {order.client_order_id!r} cannot be stored: {exc}"
             ) from exc
@@ -473,7 +478,11 @@ class EventStore:
         self._check_open()
         if not actor or not action:
             raise StoreWriteError("an audit entry needs an actor and an action")
-        text = detail if isinstance(detail, str) else json_text(dict(detail))
+        _require_int64({"ts_ns": ts_ns}, ("ts_ns",), f"audit entry {action!r}")
+        try:
+            text = detail if isinstance(detail, str) else json_text(dict(detail))
+        except _MALFORMED as exc:
+            raise StoreWriteError(f"audit detail cannot be encoded as JSON: {exc}") from exc
         row = {"ts_ns": ts_ns, "actor": actor, "action": action, "detail": text, "run_id": run_id}
         _refuse_nul(row, f"audit entry {action!r}")
         self.flush()
