@@ -101,7 +101,6 @@ class _Depth(msgspec.Struct):
 
 
 class _DepthMessage(msgspec.Struct):
-    stream: str
     data: _Depth
 
 
@@ -117,7 +116,6 @@ class _Ticker(msgspec.Struct):
 
 
 class _TickerMessage(msgspec.Struct):
-    stream: str
     data: _Ticker
 
 
@@ -132,7 +130,6 @@ class _TradeData(msgspec.Struct):
 
 
 class _TradeMessage(msgspec.Struct):
-    stream: str
     data: _TradeData
 
 
@@ -286,20 +283,45 @@ class BinanceDepthSource(Source):
         token = self.token_id
         prices = _PriceMicros()
         sizes = _SizeMicros()
+        stream = b'{"stream":"' + symbol.lower().encode()
+        ticker_prefix, trade_prefix, depth_prefix = (
+            stream + b"@bookTicker",
+            stream + b"@trade",
+            stream + b"@depth",
+        )
+        decode_ticker, decode_trade, decode_depth = _TICKER.decode, _TRADE.decode, _DEPTH.decode
         last_recv = -1
+        lines = 0
         out: list[AnyEvent] = []
         for line in iter_raw_lines(self.path):
-            counters["lines"] += 1
-            try:
-                ts_recv_ns, frame = split_line(line)
-            except ValueError as exc:
+            lines += 1
+            if not lines & 0xFFF:
+                counters["lines"] = lines
+            space = line.find(b" ")
+            stamp = line[:space]
+            if space <= 0 or not stamp.isdigit():
                 sync.bad_depth(
-                    FeedIssue(reason_code=MALFORMED, ts_recv_ns=max(last_recv, 0), detail=str(exc)),
+                    FeedIssue(
+                        reason_code=MALFORMED,
+                        ts_recv_ns=max(last_recv, 0),
+                        token_id=token,
+                        detail=f"line does not start with '<receive ts ns> ': {line[:60]!r}",
+                    ),
                     out,
                 )
                 yield from out
                 out.clear()
                 continue
+            ts_recv_ns = int(stamp)
+            frame = line[space + 1 :]
+            if frame.startswith(ticker_prefix):
+                kind = _TICKER_KIND
+            elif frame.startswith(trade_prefix):
+                kind = _TRADE_KIND
+            elif frame.startswith(depth_prefix):
+                kind = _DEPTH_KIND
+            else:
+                kind = _kind(frame)
             if ts_recv_ns < last_recv:
                 issue = FeedIssue(
                     reason_code=NON_MONOTONIC_TIME,
@@ -307,7 +329,7 @@ class BinanceDepthSource(Source):
                     token_id=token,
                     detail=f"line received at {ts_recv_ns} ns after {last_recv} ns",
                 )
-                if b"@depth" in frame[:64] or frame.startswith(b'{"lastUpdateId"'):
+                if kind in (_DEPTH_KIND, _SNAPSHOT_KIND):
                     sync.bad_depth(issue, out)
                     yield from out
                     out.clear()
@@ -315,10 +337,25 @@ class BinanceDepthSource(Source):
                     stats.record(issue)
                 continue
             last_recv = ts_recv_ns
-            head = frame[:64]
             try:
-                if b"@depth" in head:
-                    depth = _DEPTH.decode(frame).data
+                if kind == _TICKER_KIND:
+                    ticker = decode_ticker(frame).data
+                    if ticker.s != symbol:
+                        stats.record(_unknown_symbol(ticker.s, ts_recv_ns))
+                        continue
+                    stamp_ms = ticker.T or ticker.E
+                    yield BestBidAsk(
+                        ts_event_ns=stamp_ms * _NS_PER_MS if stamp_ms else ts_recv_ns,
+                        ts_recv_ns=ts_recv_ns,
+                        token_id=token,
+                        bid_price=prices[ticker.b],
+                        bid_size=sizes[ticker.B],
+                        ask_price=prices[ticker.a],
+                        ask_size=sizes[ticker.A],
+                        sequence=ticker.u,
+                    )
+                elif kind == _DEPTH_KIND:
+                    depth = decode_depth(frame).data
                     if depth.s != symbol:
                         stats.record(_unknown_symbol(depth.s, ts_recv_ns))
                         continue
@@ -340,24 +377,8 @@ class BinanceDepthSource(Source):
                         if out:
                             yield from out
                             out.clear()
-                elif b"@bookTicker" in head:
-                    ticker = _TICKER.decode(frame).data
-                    if ticker.s != symbol:
-                        stats.record(_unknown_symbol(ticker.s, ts_recv_ns))
-                        continue
-                    stamp = ticker.T or ticker.E
-                    yield BestBidAsk(
-                        ts_event_ns=stamp * _NS_PER_MS if stamp else ts_recv_ns,
-                        ts_recv_ns=ts_recv_ns,
-                        token_id=token,
-                        bid_price=prices[ticker.b],
-                        bid_size=sizes[ticker.B],
-                        ask_price=prices[ticker.a],
-                        ask_size=sizes[ticker.A],
-                        sequence=ticker.u,
-                    )
-                elif b"@trade" in head:
-                    trade = _TRADE.decode(frame).data
+                elif kind == _TRADE_KIND:
+                    trade = decode_trade(frame).data
                     if trade.s != symbol:
                         stats.record(_unknown_symbol(trade.s, ts_recv_ns))
                         continue
@@ -373,12 +394,12 @@ class BinanceDepthSource(Source):
                         aggressor=Side.SELL if trade.m else Side.BUY,
                         trade_id=str(trade.t),
                     )
-                elif frame.startswith(b'{"lastUpdateId"'):
+                elif kind == _SNAPSHOT_KIND:
                     snap = _SNAPSHOT.decode(frame)
-                    stamp = snap.E or snap.T
+                    stamp_ms = snap.E or snap.T
                     sync.snapshot(
                         BookSnapshot(
-                            ts_event_ns=stamp * _NS_PER_MS if stamp else ts_recv_ns,
+                            ts_event_ns=stamp_ms * _NS_PER_MS if stamp_ms else ts_recv_ns,
                             ts_recv_ns=ts_recv_ns,
                             token_id=token,
                             bids=_sorted_levels(snap.bids, prices, sizes, descending=True),
@@ -396,7 +417,7 @@ class BinanceDepthSource(Source):
                 issue = FeedIssue(
                     reason_code=reason, ts_recv_ns=ts_recv_ns, token_id=token, detail=str(exc)
                 )
-                if b"@depth" in head or frame.startswith(b'{"lastUpdateId"'):
+                if kind in (_DEPTH_KIND, _SNAPSHOT_KIND):
                     sync.bad_depth(issue, out)
                     yield from out
                     out.clear()
@@ -406,6 +427,7 @@ class BinanceDepthSource(Source):
                 prices.clear()
             if len(sizes) > _CACHE_LIMIT:
                 sizes.clear()
+        counters["lines"] = lines
 
     def _unknown(self, frame: bytes, ts_recv_ns: int) -> None:
         try:
@@ -420,6 +442,23 @@ class BinanceDepthSource(Source):
                 detail=f"stream {stream!r} is not depth, trade or bookTicker",
             )
         )
+
+
+_TICKER_KIND, _TRADE_KIND, _DEPTH_KIND, _SNAPSHOT_KIND, _OTHER_KIND = range(5)
+
+
+def _kind(frame: bytes) -> int:
+    """Message kind from the head of a frame (slow path: any symbol, any spacing)."""
+    if frame.startswith(b'{"lastUpdateId"'):
+        return _SNAPSHOT_KIND
+    head = frame[:64]
+    if b"@depth" in head:
+        return _DEPTH_KIND
+    if b"@bookTicker" in head:
+        return _TICKER_KIND
+    if b"@trade" in head:
+        return _TRADE_KIND
+    return _OTHER_KIND
 
 
 def _unknown_symbol(symbol: str, ts_recv_ns: int) -> FeedIssue:

@@ -10,7 +10,7 @@ still raises :class:`ValueError`. Results of short strings are memoised in a bou
 
 from __future__ import annotations
 
-from polytraders.model.money import to_micros
+from polytraders.model.money import from_micros, to_micros
 
 _CACHE: dict[str, int] = {}
 _CACHE_MAX = 200_000
@@ -48,3 +48,18 @@ def _parse(text: str) -> int:
         if not tail.strip("0"):
             return int(whole) * 1_000_000 + int(head)
     return to_micros(text)
+
+
+_TEXT_CACHE: dict[int, str] = {}
+
+
+def text(value: int) -> str:
+    """Shortest exact decimal text of micro-units (:func:`~polytraders.model.money.from_micros`),
+    memoised (bounded) because encoders format the same prices over and over."""
+    result = _TEXT_CACHE.get(value)
+    if result is None:
+        result = from_micros(value)
+        if len(_TEXT_CACHE) >= _CACHE_MAX:
+            _TEXT_CACHE.clear()
+        _TEXT_CACHE[value] = result
+    return result

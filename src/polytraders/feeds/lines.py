@@ -45,10 +45,13 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
             lines = (rest + block).split(b"\n")
             rest = lines.pop()
             for line in lines:
-                if line.strip():
-                    yield line.rstrip(b"\r")
-        if rest.strip():
-            yield rest.rstrip(b"\r")
+                if line.endswith(b"\r"):
+                    line = line[:-1]  # noqa: PLW2901
+                if line and not line.isspace():
+                    yield line
+        rest = rest.removesuffix(b"\r")
+        if rest and not rest.isspace():
+            yield rest
 
 
 def split_line(line: bytes) -> tuple[int, bytes]:
@@ -80,7 +83,9 @@ def open_writer(path: Path) -> Iterator[IO[bytes]]:
     mtime 0 and no file name, so the output bytes are deterministic)."""
     with path.open("wb") as raw:
         if path.name.endswith(".gz"):
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped:
+            with gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6
+            ) as zipped:
                 yield zipped  # type: ignore[misc]
         else:
             yield raw

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 
-from polytraders.feeds.decimal_text import micros
+from polytraders.feeds.decimal_text import micros, text
 from polytraders.feeds.stats import FeedIssue
 from polytraders.model.events import (
     AnyEvent,
@@ -50,7 +50,7 @@ from polytraders.model.events import (
     Trade,
 )
 from polytraders.model.market import MarketState
-from polytraders.model.money import ONE, from_micros
+from polytraders.model.money import ONE
 from polytraders.model.orders import Side
 
 MALFORMED = "SYS_MALFORMED_MESSAGE"
@@ -540,7 +540,7 @@ def _ms_text(ts_ns: int) -> str:
 
 
 def _px_text(price: int | None) -> str:
-    return "" if price is None else from_micros(price)
+    return "" if price is None else text(price)
 
 
 def encode_market_frame(
@@ -579,14 +579,15 @@ def encode_market_frame(
             market = market_of[event.token_id]
             stamp = _ms_text(event.ts_event_ns)
             best_bid, best_ask = top_of_book(event.token_id) if top_of_book else (None, None)
+            bid_text, ask_text = _px_text(best_bid), _px_text(best_ask)
             changes = [
                 WirePriceChangeItem(
                     asset_id=event.token_id,
-                    price=from_micros(p),
-                    size=from_micros(s),
+                    price=text(p),
+                    size=text(s),
                     side=side,
-                    best_bid=_px_text(best_bid),
-                    best_ask=_px_text(best_ask),
+                    best_bid=bid_text,
+                    best_ask=ask_text,
                 )
                 for side, levels in (("BUY", event.bids), ("SELL", event.asks))
                 for p, s in levels
@@ -610,8 +611,8 @@ def _encode_one(event: AnyEvent, market_of: Mapping[str, str]) -> object:
         return WireBook(
             asset_id=event.token_id,
             market=market_of[event.token_id],
-            bids=[WireLevel(from_micros(p), from_micros(s)) for p, s in reversed(event.bids)],
-            asks=[WireLevel(from_micros(p), from_micros(s)) for p, s in reversed(event.asks)],
+            bids=[WireLevel(text(p), text(s)) for p, s in reversed(event.bids)],
+            asks=[WireLevel(text(p), text(s)) for p, s in reversed(event.asks)],
             timestamp=_ms_text(event.ts_event_ns),
         )
     if isinstance(event, BookDelta):
@@ -620,7 +621,7 @@ def _encode_one(event: AnyEvent, market_of: Mapping[str, str]) -> object:
             timestamp=_ms_text(event.ts_event_ns),
             asset_id=event.token_id,
             changes=[
-                WireLegacyChange(price=from_micros(p), side=side, size=from_micros(s))
+                WireLegacyChange(price=text(p), side=side, size=text(s))
                 for side, levels in (("BUY", event.bids), ("SELL", event.asks))
                 for p, s in levels
             ],
@@ -629,8 +630,8 @@ def _encode_one(event: AnyEvent, market_of: Mapping[str, str]) -> object:
         return WireLastTrade(
             asset_id=event.token_id,
             market=market_of[event.token_id],
-            price=from_micros(event.price),
-            size=from_micros(event.size),
+            price=text(event.price),
+            size=text(event.size),
             side=event.aggressor.value if event.aggressor else "",
             timestamp=_ms_text(event.ts_event_ns),
             transaction_hash=event.trade_id,
@@ -639,14 +640,14 @@ def _encode_one(event: AnyEvent, market_of: Mapping[str, str]) -> object:
         return WireTickSizeChange(
             asset_id=event.token_id,
             market=market_of[event.token_id],
-            old_tick_size=from_micros(event.old_tick_size),
-            new_tick_size=from_micros(event.new_tick_size),
+            old_tick_size=text(event.old_tick_size),
+            new_tick_size=text(event.new_tick_size),
             timestamp=_ms_text(event.ts_event_ns),
         )
     if isinstance(event, BestBidAsk):
         bid = event.bid_price or None
         ask = event.ask_price or None
-        spread = "" if bid is None or ask is None else from_micros(ask - bid)
+        spread = "" if bid is None or ask is None else text(ask - bid)
         return WireBestBidAsk(
             asset_id=event.token_id,
             market=market_of[event.token_id],

@@ -32,8 +32,11 @@ class SnapshotsOnly(Source):
     def stats(self) -> FeedStats:
         """The wrapped source's counts, with events counted as delivered."""
         merged = FeedStats()
-        merged.add(self.inner.stats)
-        merged.events = self._stats.events.copy()
+        inner = self.inner.stats
+        merged.bad_input.update(inner.bad_input)
+        merged.counters.update(inner.counters)
+        merged.issues.extend(inner.issues)
+        merged.by_class.update(self._stats.by_class)
         return merged
 
     def _events(self) -> Iterator[AnyEvent]:

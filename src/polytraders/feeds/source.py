@@ -57,9 +57,10 @@ class Source(ABC):
         are produced lazily.
         """
         self._stats.reset()
-        count = self._stats.count_event
+        by_class = self._stats.by_class
         for event in self._events():
-            count(event)
+            cls = type(event)
+            by_class[cls] = by_class.get(cls, 0) + 1
             yield event
 
     @abstractmethod

@@ -52,24 +52,37 @@ class FeedStats:
         issues: the first :data:`MAX_KEPT_ISSUES` issue records.
     """
 
-    __slots__ = ("bad_input", "counters", "events", "issues")
+    __slots__ = ("bad_input", "by_class", "counters", "extra_events", "issues")
 
     def __init__(self) -> None:
-        self.events: Counter[str] = Counter()
+        self.by_class: dict[type, int] = {}
+        """Emitted events by class (the hot-path counter; :attr:`events` reads it by tag)."""
+        self.extra_events: Counter[str] = Counter()
         self.bad_input: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
         self.issues: list[FeedIssue] = []
 
+    @property
+    def events(self) -> Counter[str]:
+        """Emitted events by type tag (``"book_delta"`` ...)."""
+        result = Counter(self.extra_events)
+        for cls, count in self.by_class.items():
+            result[_TAGS.get(cls) or str(cls.__struct_config__.tag)] += count
+        return result
+
     def reset(self) -> None:
         """Zero every count (a source calls this at the start of each pass)."""
-        self.events.clear()
+        self.by_class.clear()
+        self.extra_events.clear()
         self.bad_input.clear()
         self.counters.clear()
         self.issues.clear()
 
     def count_event(self, event: AnyEvent) -> None:
-        """Count one emitted event by its type tag."""
-        self.events[event_type(event)] += 1
+        """Count one emitted event by its type."""
+        by_class = self.by_class
+        cls = type(event)
+        by_class[cls] = by_class.get(cls, 0) + 1
 
     def record(self, issue: FeedIssue) -> None:
         """Count one issue under its reason code and keep it if fewer than the cap are kept."""
@@ -79,7 +92,7 @@ class FeedStats:
 
     def add(self, other: FeedStats) -> None:
         """Add another source's counts into this one (used by merged sources)."""
-        self.events.update(other.events)
+        self.extra_events.update(other.events)
         self.bad_input.update(other.bad_input)
         self.counters.update(other.counters)
         room = MAX_KEPT_ISSUES - len(self.issues)
