@@ -452,3 +452,23 @@ def test_a_price_listed_twice_in_one_delta_counts_once() -> None:
     venue.on_market_event(delta(300 * MS, bids=[(440_000, 50), (440_000, 30)]))
     assert venue.poll() == []
     assert venue.queue_ahead(cid) == 30 * SH  # 100 − ⌊70 × 100 / 100⌋
+
+
+def test_our_taker_flow_moves_our_own_queue_but_never_fills_it() -> None:
+    venue = make_venue(holdings={YES: 10 * SH})
+    venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)]))
+    ask = order(Side.SELL, 460_000, 10 * SH, cid="ask-1")
+    assert isinstance(submit_and_arrive(venue, ask, 0)[0], OrderAccepted)
+    assert venue.queue_ahead("ask-1") == 100 * SH
+    events = submit_and_arrive(venue, order(Side.BUY, 460_000, 50 * SH, tif=TimeInForce.FAK), 0)
+    fills = fills_of(events)
+    assert [(f.client_order_id != "ask-1", f.size) for f in fills] == [(True, 50 * SH)]
+    assert venue.queue_ahead("ask-1") == 50 * SH
+
+
+def test_events_for_unknown_tokens_and_non_market_events_are_ignored_and_counted() -> None:
+    venue = make_venue()
+    venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)], token="tok-other"))
+    venue.on_market_event(OrderExpired(ts_event_ns=1, client_order_id="x"))
+    assert venue.stats.ignored_events == 2
+    assert venue.poll() == []
