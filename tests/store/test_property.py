@@ -7,6 +7,8 @@ import io
 import itertools
 from typing import Any
 
+import msgspec
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +24,7 @@ from polytraders.model.orders import (
     TimeInForce,
     VenueOrder,
 )
-from polytraders.store import EventStore
+from polytraders.store import EventStore, schema
 from tests.store import factories as f
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -134,3 +136,24 @@ def test_any_envelope_round_trips_exactly(
     exported = io.BytesIO()
     store.export_jsonl(run, exported)
     assert exported.getvalue() == encode_envelope(original)
+    with store._engine.connect() as connection:
+        row = connection.execute(
+            sa.select(schema.envelopes).where(schema.envelopes.c.run_id == run)
+        ).one()
+    output = original.output
+    assert row.line.encode() + b"\n" == encode_envelope(original)
+    assert row.output_json == msgspec.json.encode(output).decode()  # the output as JSON
+    assert row.output_type == ("" if output is None else type(output).__struct_config__.tag)
+    assert tuple(msgspec.json.decode(row.reason_codes_json)) == original.reason_codes
+    assert (row.sequence, row.envelope_id, row.bot_class, row.mode, row.decision) == (
+        sequence,
+        original.envelope_id,
+        original.bot_class.value,
+        original.mode.value,
+        original.decision.value,
+    )
+    assert (row.ts_event_ns, row.ts_decided_ns, row.latency_ns) == (
+        original.ts_event_ns,
+        original.ts_decided_ns,
+        original.latency_ns,
+    )
