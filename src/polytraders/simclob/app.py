@@ -15,7 +15,8 @@ Websockets: ``/ws/market`` (subscribe with ``{"type": "market", "assets_ids": [.
 ``trade`` events of the account).
 
 Control (test and operator use, loopback only): ``POST /sim/step {"count"}`` replays recorded
-snapshots; ``POST /sim/fault {"kind", ...}`` injects ``engine_restart``, ``post_only``,
+snapshots (or set ``replay_interval_ms`` to replay one per interval by itself);
+``POST /sim/fault {"kind", ...}`` injects ``engine_restart``, ``post_only``,
 ``cancel_only``, ``closed_only``, ``rate_limit``, ``delay_acks``, ``drop_ws``, ``fail_trades``,
 ``bad_frames``, ``silence_pong`` or ``clear``; ``GET /sim/state`` reports counters.
 """
@@ -48,9 +49,13 @@ _BAD_FRAMES = ("{not json", '{"event_type": "mystery_event", "asset_id": "1"}')
 class SimState:
     """Server-side state shared by the routes: the exchange and websocket subscribers."""
 
-    def __init__(self, exchange: SimExchange, tick_interval_ms: int = 50) -> None:
+    def __init__(
+        self, exchange: SimExchange, tick_interval_ms: int = 50, replay_interval_ms: int = 0
+    ) -> None:
         self.exchange = exchange
         self.tick_interval_ms = tick_interval_ms
+        self.replay_interval_ms = replay_interval_ms
+        self.last_replay_ns = 0
         self.market_subs: dict[WebSocket, set[str]] = {}
         self.market_queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
         self.user_queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
@@ -429,7 +434,13 @@ def build_app(state: SimState) -> Starlette:
 
     async def ticker() -> None:
         while True:
-            ex.tick(time.time_ns())
+            now = time.time_ns()
+            ex.tick(now)
+            if state.replay_interval_ms and (
+                now - state.last_replay_ns >= state.replay_interval_ms * 1_000_000
+            ):
+                state.last_replay_ns = now
+                ex.step(1)
             state.dispatch()
             await asyncio.sleep(state.tick_interval_ms / 1000)
 

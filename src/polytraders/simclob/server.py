@@ -37,8 +37,7 @@ class SimSettings:
     confirm_ms: int = 200
     heartbeat_timeout_ms: int = 10_000
     tick_interval_ms: int = 50
-    collateral_micros: int = 1_000_000_000
-    builder_code: str = ""
+    replay_interval_ms: int = 0
 
 
 def account_for_key(private_key: str, builder_code: str = "", collateral: int = 0) -> Account:
@@ -80,7 +79,7 @@ class SimClobServer:
         )
         self.exchange.prime()
         self.exchange.drain()
-        self.state = SimState(self.exchange, settings.tick_interval_ms)
+        self.state = SimState(self.exchange, settings.tick_interval_ms, settings.replay_interval_ms)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((LOOPBACK, port))
