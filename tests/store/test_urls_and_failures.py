@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from polytraders.contracts import ids
+from polytraders.model.position import Position
 from polytraders.store import Backend, EventStore, StoreError, StoreUrlError, StoreWriteError
 from polytraders.store.url import masked, resolve
 from tests.store import factories as f
@@ -92,8 +93,14 @@ def test_non_integer_money_is_refused(store: EventStore) -> None:
     f.start(store, run)
     good = f.fill(run, 0)
     as_float = msgspec.structs.replace(good, price=0.45)
-    with pytest.raises(StoreWriteError, match="price must be an int"):
+    with pytest.raises(StoreWriteError, match=r"Expected `int`, got `float` - at `\$.price`"):
         store.append_fill(run, as_float)
+    with pytest.raises(StoreWriteError, match="cannot be stored"):
+        store.append_fill(run, msgspec.structs.replace(good, side="LONG"))
+    position = Position(f.TOKEN)
+    position.fees = 0.5  # type: ignore[assignment]
+    with pytest.raises(StoreWriteError, match="fees must be an int"):
+        store.append_position(run, position, ts_ns=1)
     wrong = msgspec.structs.replace(f.envelope(run, 0), latency_ns=1.5)
     with pytest.raises(StoreWriteError, match="cannot be stored"):
         store.record(wrong)
@@ -118,6 +125,7 @@ def test_non_integer_money_is_refused(store: EventStore) -> None:
             synthetic=True,
         )
     assert store.envelopes(run) == []
+    assert store.fills(run) == []
     assert [r.run_id for r in store.runs()] == [run]
 
 

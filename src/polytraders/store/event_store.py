@@ -80,6 +80,7 @@ _MALFORMED = (msgspec.MsgspecError, UnicodeError, AttributeError, TypeError, Val
 text)."""
 _ENVELOPE_ENCODER = msgspec.json.Encoder()
 _ENVELOPE_VALIDATOR = msgspec.json.Decoder(ReportEnvelope)
+_FILL_VALIDATOR = msgspec.json.Decoder(Fill)
 _STREAM_ROWS = 5_000
 
 
@@ -389,11 +390,16 @@ class EventStore:
         """Buffer one fill. A fill id is booked once per run (a duplicate fails the flush).
 
         Raises:
-            StoreWriteError: run not started or ended, non-int amounts, NUL characters, or the
-                flush it triggered failed.
+            StoreWriteError: run not started or ended, wrong field types (e.g. a float
+                price), amounts beyond 64 bits, NUL characters, or the flush it triggered
+                failed.
         """
         self._require_open_run(run_id)
-        row = fill_row(run_id, fill)
+        try:
+            _FILL_VALIDATOR.decode(_ENVELOPE_ENCODER.encode(fill))
+            row = fill_row(run_id, fill)
+        except _MALFORMED as exc:
+            raise StoreWriteError(f"fill {fill.fill_id!r} cannot be stored: {exc}") from exc
         named = dict(zip(FILL_COLUMNS, row, strict=True))
         _require_int64(named, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns"), "fill")
         _refuse_nul(named, f"fill {fill.fill_id!r}")
@@ -410,6 +416,8 @@ class EventStore:
                 triggered failed.
         """
         self._require_open_run(run_id)
+        if not isinstance(position.token_id, str):
+            raise StoreWriteError(f"position: token_id must be a str, got {position.token_id!r}")
         row = position_row(run_id, position, ts_ns)
         named = dict(zip(POSITION_COLUMNS, row, strict=True))
         _require_int64(
