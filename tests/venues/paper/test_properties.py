@@ -170,7 +170,7 @@ def run_steps(config: PaperVenueConfig, plan: list[tuple[int, tuple[Any, ...]]])
                 notional=notional,
                 time_in_force=tif,
                 post_only=bool(post_only) and tif in (TimeInForce.GTC, TimeInForce.GTD),
-                expire_at_ns=now + 2_000 * MS if tif is TimeInForce.GTD else 0,
+                expire_at_ns=now + (60_000 + 2_000) * MS if tif is TimeInForce.GTD else 0,
             )
             run.submitted[venue_order.client_order_id] = venue_order
             venue.submit(venue_order, now)

@@ -214,10 +214,11 @@ def test_fok_not_filled_trades_nothing_and_fok_filled_walks() -> None:
     assert not any(isinstance(e, OrderCanceled) for e in events)
 
 
-def test_gtd_expires_before_an_event_at_its_expiry() -> None:
-    venue = make_venue()
+def test_gtd_expires_before_an_event_at_its_expiry_less_the_security_margin() -> None:
+    venue = make_venue()  # gtd_security_margin_s = 60
     venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)]))
-    gtd = order(Side.BUY, 440_000, 10 * SH, tif=TimeInForce.GTD, expire_at_ns=1_000 * MS)
+    # wire expiry 61 s = intended expiry 1 s + the 60 s margin
+    gtd = order(Side.BUY, 440_000, 10 * SH, tif=TimeInForce.GTD, expire_at_ns=61_000 * MS)
     assert isinstance(submit_and_arrive(venue, gtd, 0)[0], OrderAccepted)
     assert venue.balances()["pUSD"] == START - 4_400_000
     # a trade at exactly the expiry would have filled it: the expiry comes first.
@@ -230,10 +231,22 @@ def test_gtd_expires_before_an_event_at_its_expiry() -> None:
     assert len(events) == 1 and isinstance(events[0], OrderExpired)
     assert events[0].ts_event_ns == 1_000 * MS
     assert venue.balances() == {"pUSD": START}
-    late = order(Side.BUY, 440_000, 10 * SH, tif=TimeInForce.GTD, expire_at_ns=1_200 * MS)
-    events = submit_and_arrive(venue, late, 1_000 * MS)  # arrives at 1,250 ms
+    # arrives at 1,250 ms but would stop trading at 61.2 s − 60 s = 1,200 ms: refused
+    late = order(Side.BUY, 440_000, 10 * SH, tif=TimeInForce.GTD, expire_at_ns=61_200 * MS)
+    events = submit_and_arrive(venue, late, 1_000 * MS)
     assert isinstance(events[0], OrderRejected)
     assert events[0].reason_code == reasons.INVALID_EXPIRATION
+
+
+def test_gtd_without_margin_reads_the_expiry_as_effective() -> None:
+    venue = make_venue(gtd_security_margin_s=0)
+    venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)]))
+    gtd = order(Side.BUY, 440_000, 10 * SH, tif=TimeInForce.GTD, expire_at_ns=1_000 * MS)
+    assert isinstance(submit_and_arrive(venue, gtd, 0)[0], OrderAccepted)
+    venue.advance(999 * MS)
+    assert venue.poll() == []
+    venue.advance(1_000 * MS)
+    assert [type(e).__name__ for e in venue.poll()] == ["OrderExpired"]
 
 
 def test_buy_market_order_sized_by_notional() -> None:

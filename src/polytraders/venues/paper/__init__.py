@@ -53,7 +53,8 @@ filled ``f`` and remaining ``r = q − f``.
    3.5 ``tick ≤ p ≤ 10⁶ − tick`` — ``SYS_VENUE_PRICE_OUT_OF_RANGE``;
    3.6 ``q ≥ min_order_size`` of the token (size orders, every kind), or
        ``N ≥ min_market_notional_micros`` — ``SYS_VENUE_BELOW_MIN_SIZE``;
-   3.7 GTD: ``expire_at_ns > t_a`` — ``SYS_VENUE_INVALID_EXPIRATION``;
+   3.7 GTD: ``expire_at_ns − M > t_a`` with ``M`` = ``gtd_security_margin_s × 10⁹``
+       (Polymarket's one-minute security margin by default) — ``SYS_VENUE_INVALID_EXPIRATION``;
    3.8 post-only: the walk of rule 2.1 would take nothing (BUY: no ``x ≤ p`` with
        ``A_ask(x) > 0``; SELL: no ``x ≥ p`` with ``A_bid(x) > 0``) —
        ``SYS_VENUE_POST_ONLY_WOULD_CROSS``;
@@ -128,9 +129,10 @@ filled ``f`` and remaining ``r = q − f``.
        gets nothing more; an id the venue never received gets
        ``OrderRejected(SYS_VENUE_UNKNOWN_ORDER)``.
    7.2 ``cancel_all(t)`` = ``cancel(id, t)`` for every open order, in submission order.
-   7.3 A resting GTD order expires at ``expire_at_ns`` (rule 1.2: before any market event with
-       ``ts_event_ns ≥ expire_at_ns``): ``OrderExpired``. The live venue adds Polymarket's
-       one-minute security margin when it signs; the paper venue uses ``expire_at_ns`` as is.
+   7.3 A resting GTD order expires at ``expire_at_ns − M`` (rule 1.2: before any market event
+       with ``ts_event_ns ≥ expire_at_ns − M``): ``OrderExpired``. ``expire_at_ns`` is the wire
+       expiry, which the execution bot sets to the intended expiry plus ``M``, as on
+       Polymarket; with ``M = 0`` it is the effective expiry.
 
 8. Tick-size changes: a ``TickSizeChange`` sets the token's tick for later orders (rule 3.4);
    resting orders whose price fails rule 3.4 or 3.5 under the new tick are cancelled

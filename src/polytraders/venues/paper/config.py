@@ -44,6 +44,13 @@ class PaperVenueConfig(BaseModel):
     """Time from ``cancel`` until the cancel takes effect (ms); the order can still fill until
     then. A cancel never overtakes the order it cancels."""
 
+    gtd_security_margin_s: int = Field(default=60, ge=0, le=600)
+    """Polymarket's GTD security margin (s): a GTD order whose (wire) expiry is ``expire_at_ns``
+    stops trading at ``expire_at_ns − margin``, and one that would stop before it reaches the
+    venue is refused as an invalid expiration. The execution bot adds the margin when it sets
+    the expiry (``exec.smartrouter`` ``gtd_security_margin_s``); set 0 to read ``expire_at_ns``
+    as the effective expiry."""
+
     queue_model: QueueModel = "proportional"
     """How a decrease of the level we rest at, not explained by trades, moves our queue ahead:
     ``none`` (cancellations are behind us: the queue ahead only shrinks when the level becomes
@@ -85,6 +92,11 @@ class PaperVenueConfig(BaseModel):
     def order_latency_ns(self) -> int:
         """``order_latency_ms`` in ns."""
         return self.order_latency_ms * 1_000_000
+
+    @property
+    def gtd_security_margin_ns(self) -> int:
+        """``gtd_security_margin_s`` in ns."""
+        return self.gtd_security_margin_s * 1_000_000_000
 
     @property
     def cancel_latency_ns(self) -> int:

@@ -70,12 +70,14 @@ def size_problem(order: VenueOrder, min_order_size: int, min_notional: int) -> R
     return None
 
 
-def expiry_problem(order: VenueOrder, arrival_ns: int) -> Rejection | None:
-    """Rule 3.7: a GTD order must expire strictly after it reaches the venue
-    (``expire_at_ns > arrival_ns``)."""
-    if order.time_in_force is TimeInForce.GTD and order.expire_at_ns <= arrival_ns:
+def expiry_problem(order: VenueOrder, arrival_ns: int, margin_ns: int) -> Rejection | None:
+    """Rule 3.7: a GTD order must stop trading strictly after it reaches the venue:
+    ``expire_at_ns − margin_ns > arrival_ns`` (Polymarket's security margin,
+    ``../shared/POLYMARKET.md`` "Orders")."""
+    if order.time_in_force is TimeInForce.GTD and order.expire_at_ns - margin_ns <= arrival_ns:
         return (
             reasons.INVALID_EXPIRATION,
-            f"expiry {order.expire_at_ns} is not after arrival {arrival_ns}",
+            f"expiry {order.expire_at_ns} minus the {margin_ns} ns margin is not after "
+            f"arrival {arrival_ns}",
         )
     return None

@@ -136,6 +136,7 @@ class PaperVenue:
         self.run_id = run_id
         self._latency_ns = config.order_latency_ns
         self._cancel_latency_ns = config.cancel_latency_ns
+        self._gtd_margin_ns = config.gtd_security_margin_ns
         self._proportional = config.queue_model == "proportional"
         self._infer = config.infer_fills_from_decreases
         self._tokens: dict[str, _Token] = {}
@@ -334,7 +335,7 @@ class PaperVenue:
                 order, token.min_order_size, self.config.min_market_notional_micros
             )
         if problem is None:
-            problem = validation.expiry_problem(order, now)
+            problem = validation.expiry_problem(order, now, self._gtd_margin_ns)
         if problem is not None:
             self._reject(working, now, *problem)
             return
@@ -429,7 +430,7 @@ class PaperVenue:
         if order.filled_size:
             order.status = OrderStatus.PARTIALLY_FILLED
         if order.time_in_force is TimeInForce.GTD:
-            self._schedule(order.expire_at_ns, _EXPIRE, cid)
+            self._schedule(order.expire_at_ns - self._gtd_margin_ns, _EXPIRE, cid)
 
     def _finish(self, working: WorkingOrder, now: int, complete: bool) -> None:
         """Close a FOK/FAK/notional order after its arrival match: FILLED, or the remainder
