@@ -203,8 +203,12 @@ def append_only_ddl(table_name: str, dialect_name: str) -> list[str]:
 
 
 @event.listens_for(metadata, "before_create")
-def _create_trigger_function(target: sa.MetaData, connection: sa.Connection, **_: Any) -> None:
-    if connection.dialect.name == "postgresql":
+def _create_trigger_function(
+    target: sa.MetaData, connection: sa.Connection, tables: Any = (), **_: Any
+) -> None:
+    """Install the PostgreSQL trigger function when tables are about to be created (only
+    then: opening an existing store needs no DDL privilege)."""
+    if connection.dialect.name == "postgresql" and tables:
         connection.exec_driver_sql(_PG_FUNCTION)
 
 
