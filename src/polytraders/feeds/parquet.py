@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pyarrow as pa
@@ -233,9 +234,14 @@ class ParquetSource(Source):
             filters=pc.field("market_id") == market_id,
         )
         table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
-        columns = {"ts": table["ts"].to_pylist(), "side": table["side"].to_pylist()}
+        columns: dict[str, list[Any]] = {
+            "ts": table["ts"].to_pylist(),
+            "side": table["side"].to_pylist(),
+        }
+        refused = False
         for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
-            columns[name] = _micros_lists(table[name])
+            columns[name], refused_here = _micros_lists(table[name])
+            refused = refused or refused_here
         previous: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         counters = self.stats.counters
         last_ts = self._spans[market_id][1]
@@ -255,8 +261,8 @@ class ParquetSource(Source):
             try:
                 if side not in SIDES:
                     raise _BadRowError(MALFORMED, f"side {side!r} is not UP or DOWN")
-                bids = _levels(bid_px, bid_sz)
-                asks = _levels(ask_px, ask_sz)
+                bids = _levels(bid_px, bid_sz, refused)
+                asks = _levels(ask_px, ask_sz, refused)
             except _BadRowError as bad:
                 previous.pop(token, None)
                 events.append(
@@ -313,7 +319,7 @@ class ParquetSource(Source):
             )
 
 
-def _micros_lists(column: pa.ChunkedArray) -> list[list[int | str] | None]:
+def _micros_lists(column: pa.ChunkedArray) -> tuple[list[list[int | str] | None], bool]:
     """A list<double> column as lists of exact micro-units (vectorised).
 
     ``round(x × 10⁶)`` is accepted when dividing it back by 10⁶ gives exactly ``x`` (IEEE
@@ -321,6 +327,7 @@ def _micros_lists(column: pa.ChunkedArray) -> list[list[int | str] | None]:
     acceptance rule of :func:`micros_from_recorded`); any other element (float noise such as
     ``1.9300000000000002``, NaN, huge values) goes through ``micros_from_recorded`` itself. An
     element it refuses becomes its error text (a ``str``), which the row check reports.
+    Returns the lists and whether any element is such an error text.
     """
     array = column.combine_chunks()
     values = array.flatten()
@@ -329,6 +336,7 @@ def _micros_lists(column: pa.ChunkedArray) -> list[list[int | str] | None]:
     safe = pc.if_else(finite, scaled, 0.0)
     exact = pc.and_(finite, pc.equal(pc.divide(safe, 1_000_000.0), values))
     ints: list[int | str] = pc.cast(safe, pa.int64()).to_pylist()
+    refused = False
     if not pc.all(exact).as_py():
         raw = values.to_pylist()
         for index, ok in enumerate(exact.to_pylist()):
@@ -337,20 +345,26 @@ def _micros_lists(column: pa.ChunkedArray) -> list[list[int | str] | None]:
                     ints[index] = micros_from_recorded(raw[index])
                 except (ValueError, TypeError) as exc:
                     ints[index] = f"recorded number {raw[index]!r}: {exc}"
+                    refused = True
     offsets = array.offsets.to_pylist()
     valid = array.is_valid().to_pylist()
-    return [ints[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
+    lists = [ints[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
+    return lists, refused
 
 
-def _levels(prices: list[int | str] | None, sizes: list[int | str] | None) -> dict[int, int]:
-    """price → size of one side (zero sizes dropped), validated; raises _BadRowError."""
+def _levels(
+    prices: list[int | str] | None, sizes: list[int | str] | None, refused: bool
+) -> dict[int, int]:
+    """price → size of one side (zero sizes dropped), validated; raises _BadRowError.
+    ``refused``: some number of the market could not be converted (look for its text)."""
     if prices is None or sizes is None or len(prices) != len(sizes):
         raise _BadRowError(MALFORMED, "price and size lists are missing or of different lengths")
     if not prices:
         return {}
-    for value in (*prices, *sizes):
-        if type(value) is str:
-            raise _BadRowError(MALFORMED, value)
+    if refused:
+        for value in (*prices, *sizes):
+            if isinstance(value, str):
+                raise _BadRowError(MALFORMED, value)
     px: list[int] = prices  # type: ignore[assignment]
     sz: list[int] = sizes  # type: ignore[assignment]
     if min(px) <= 0 or max(px) >= ONE:

@@ -511,6 +511,8 @@ def _convert_price_change(
         except _BadError as exc:
             bad[token] = exc
             grouped.pop(token, None)
+    if legacy_token is not None and not changes:
+        grouped[legacy_token] = ([], [])  # an update naming its token with no level change
     ts_event_ns = _ts_ns(item.timestamp, legacy_token or next(iter(grouped), ""))
     for token, (bids, asks) in grouped.items():
         out.append(
@@ -569,13 +571,18 @@ def encode_market_frame(
 
     Raises:
         ValueError: an event with no wire form (FeedStatus, MarketStatus other than RESOLVED,
-            a non-market event), a time not on a whole ms, or no events.
+            a non-market event, an empty delta in the current schema), a time not on a whole
+            ms, or no events.
         KeyError: a token missing from ``market_of``.
     """
     items: list[object] = []
     pending: WirePriceChange | None = None
     for event in events:
         if isinstance(event, BookDelta) and not legacy_price_change:
+            if not event.bids and not event.asks:
+                raise ValueError(
+                    "an empty delta has no current-schema price_change form; encode a book"
+                )
             market = market_of[event.token_id]
             stamp = _ms_text(event.ts_event_ns)
             best_bid, best_ask = top_of_book(event.token_id) if top_of_book else (None, None)

@@ -67,7 +67,7 @@ class FeedStats:
         """Emitted events by type tag (``"book_delta"`` ...)."""
         result = Counter(self.extra_events)
         for cls, count in self.by_class.items():
-            result[_TAGS.get(cls) or str(cls.__struct_config__.tag)] += count
+            result[_TAGS.get(cls) or str(getattr(cls, "__struct_config__").tag)] += count  # noqa: B009
         return result
 
     def reset(self) -> None:
