@@ -127,7 +127,8 @@ class EventStore:
 
         Raises:
             StoreUrlError: unsupported or malformed URL (message masks the password).
-            StoreSchemaError: the database holds another schema version.
+            StoreSchemaError: the database holds another schema version, or a PostgreSQL
+                database is not UTF-8 encoded.
             StoreError: the database could not be reached or the schema not created.
             ValueError: ``batch_size`` < 1 or an unknown ``sqlite_synchronous``.
         """
@@ -143,6 +144,8 @@ class EventStore:
             _configure_sqlite(engine, sqlite_synchronous)
         try:
             with engine.begin() as connection:
+                if backend is Backend.POSTGRESQL:
+                    _check_server_encoding(connection)
                 schema.metadata.create_all(connection, checkfirst=True)
                 _check_schema_version(connection)
         except StoreSchemaError:
@@ -668,6 +671,16 @@ def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
             cursor.execute("PRAGMA cache_size=-65536")
         finally:
             cursor.close()
+
+
+def _check_server_encoding(connection: sa.Connection) -> None:
+    """Exact JSON lines need a UTF-8 database: any other encoding could alter or refuse text."""
+    encoding = connection.exec_driver_sql("SHOW server_encoding").scalar_one()
+    if str(encoding).upper() not in ("UTF8", "UTF-8"):
+        raise StoreSchemaError(
+            f"the PostgreSQL database uses encoding {encoding}; the event store needs UTF8 "
+            "so recorded timelines re-export byte for byte"
+        )
 
 
 def _check_schema_version(connection: sa.Connection) -> None:
