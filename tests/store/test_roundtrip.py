@@ -151,6 +151,8 @@ def test_reopening_keeps_everything_and_schema_creation_is_idempotent(store_url:
             first.record(item)
     with EventStore.open(store_url) as second:
         assert second.envelopes(run) == f.timeline(run, 3)
+        assert second.next_sequence(run) == 12
+        assert second.next_sequence("run-empty") == 0
         for item in f.timeline(run, 4)[12:]:  # the run is still open: continue it
             second.record(item)
         assert second.envelopes(run) == f.timeline(run, 4)

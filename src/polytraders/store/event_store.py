@@ -524,6 +524,14 @@ class EventStore:
         for line in self._iter_lines(run_id):
             yield decode_envelope(line)
 
+    def next_sequence(self, run_id: str) -> int:
+        """The sequence the run's next envelope takes: one past the highest recorded (0 for a
+        run without envelopes). A restarted desk resumes its recorder from here."""
+        env = schema.envelopes.c
+        rows = self._read(sa.select(sa.func.max(env.sequence)).where(env.run_id == run_id))
+        highest = rows[0][0]
+        return 0 if highest is None else int(highest) + 1
+
     def export_jsonl(self, run_id: str, stream: IO[bytes]) -> int:
         """Write the run's timeline as JSON lines, byte-identical to
         :func:`polytraders.contracts.envelope.write_jsonl` of the recorded envelopes; return
