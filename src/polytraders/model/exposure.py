@@ -38,7 +38,7 @@ that keeps a worst-case loss under a cap.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from polytraders.model.market import Market
@@ -257,22 +257,64 @@ def event_worst_loss(losses: Iterable[OutcomeLoss], exactly_one_wins: bool = Fal
     return max(0, worst)
 
 
-@dataclass(frozen=True, slots=True)
 class ExposureReport:
     """Worst-case losses of a whole book (see the module docstring for definitions).
 
-    Fields:
-        markets: per market id, its :class:`MarketExposure` (every market given, even flat).
+    Built by :func:`portfolio_exposure`. Per-market detail is materialised on demand, so the
+    hot path (one market's group and the total) allocates little.
+
+    Attributes:
         events: per neg-risk event id, its worst-case loss (≥ 0).
         total: Σ event worst-case losses + Σ standalone market worst-case losses (micro-pUSD).
         exactly_one_wins: whether event scenarios excluded "no member wins".
     """
 
-    markets: Mapping[str, MarketExposure]
-    events: Mapping[str, int]
-    total: int
-    exactly_one_wins: bool = False
-    _members: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    __slots__ = ("_acc", "_event_of", "_members", "events", "exactly_one_wins", "total")
+
+    def __init__(
+        self,
+        *,
+        acc: dict[str, list[int]],
+        event_of: dict[str, str],
+        members: dict[str, list[str]],
+        events: dict[str, int],
+        total: int,
+        exactly_one_wins: bool,
+    ) -> None:
+        self._acc = acc  # market id -> [held_first, held_second, pending_first, pending_second]
+        self._event_of = event_of
+        self._members = members
+        self.events: Mapping[str, int] = events
+        self.total = total
+        self.exactly_one_wins = exactly_one_wins
+
+    def market(self, market_id: str) -> MarketExposure:
+        """One market's :class:`MarketExposure`.
+
+        Raises:
+            KeyError: unknown market.
+        """
+        held_first, held_second, pending_first, pending_second = self._acc[market_id]
+        return MarketExposure(
+            market_id,
+            self._event_of[market_id],
+            OutcomeLoss(held_first, held_second),
+            OutcomeLoss(pending_first, pending_second),
+        )
+
+    @property
+    def markets(self) -> Mapping[str, MarketExposure]:
+        """Per market id, its :class:`MarketExposure` (every market given, even flat)."""
+        return {market_id: self.market(market_id) for market_id in self._acc}
+
+    def combined(self, market_id: str) -> OutcomeLoss:
+        """A market's held plus pending loss per outcome.
+
+        Raises:
+            KeyError: unknown market.
+        """
+        a = self._acc[market_id]
+        return OutcomeLoss(a[0] + a[2], a[1] + a[3])
 
     def group_base(self, market_id: str) -> OutcomeLoss:
         """The losses of the market's risk group (its event, or itself when standalone) as seen
@@ -282,12 +324,13 @@ class ExposureReport:
         Raises:
             KeyError: unknown market.
         """
-        exposure = self.markets[market_id]
-        if not exposure.event_id:
-            return exposure.combined
-        members = self._members[exposure.event_id]
+        event = self._event_of[market_id]
+        if not event:
+            return self.combined(market_id)
         return event_scenario_loss(
-            ((m, self.markets[m].combined) for m in members), market_id, self.exactly_one_wins
+            ((m, self.combined(m)) for m in self._members[event]),
+            market_id,
+            self.exactly_one_wins,
         )
 
     def group_worst(self, market_id: str) -> int:
@@ -296,10 +339,10 @@ class ExposureReport:
         Raises:
             KeyError: unknown market.
         """
-        exposure = self.markets[market_id]
-        if exposure.event_id:
-            return self.events[exposure.event_id]
-        return exposure.worst
+        event = self._event_of[market_id]
+        if event:
+            return self.events[event]
+        return self.combined(market_id).worst
 
 
 def portfolio_exposure(
@@ -322,51 +365,74 @@ def portfolio_exposure(
         UnknownTokenError: a non-flat holding or an order names a token of no given market.
         ValueError: an order with a price outside ``(0, 1)`` pUSD.
     """
-    token_index: dict[str, tuple[str, bool]] = {}
+    token_index: dict[str, tuple[list[int], bool]] = {}
     event_of: dict[str, str] = {}
-    held: dict[str, OutcomeLoss] = {}
-    pending: dict[str, OutcomeLoss] = {}
+    acc: dict[str, list[int]] = {}
     members: dict[str, list[str]] = {}
     for market in markets:
         mid = market.market_id
-        event_of[mid] = market.neg_risk_event_id
-        held[mid] = ZERO
-        pending[mid] = ZERO
-        for position, token in enumerate(market.tokens[:2]):
-            token_index[token.token_id] = (mid, position == 0)
-        if market.neg_risk_event_id:
-            members.setdefault(market.neg_risk_event_id, []).append(mid)
+        event = market.neg_risk_event_id
+        event_of[mid] = event
+        row = acc[mid] = [0, 0, 0, 0]
+        tokens = market.tokens
+        if len(tokens) == 2:  # a malformed market's tokens stay unknown (fail closed)
+            first, second = tokens
+            token_index[first.token_id] = (row, True)
+            token_index[second.token_id] = (row, False)
+        if event:
+            members.setdefault(event, []).append(mid)
     for holding in holdings:
-        if holding.size == 0 and holding.cost_basis == 0:
+        size = holding.size
+        cost = holding.cost_basis
+        if not size and not cost:
             continue
         located = token_index.get(holding.token_id)
         if located is None:
             raise UnknownTokenError(f"position in unknown token {holding.token_id}")
-        mid, is_first = located
-        held[mid] = held[mid].plus(holding_loss(holding.size, holding.cost_basis, is_first))
+        row, is_first = located
+        if is_first:
+            row[0] += cost - size
+            row[1] += cost
+        else:
+            row[0] += cost
+            row[1] += cost - size
     for order in orders:
-        if order.intent_id in exclude_intent_ids:
+        if exclude_intent_ids and order.intent_id in exclude_intent_ids:
             continue
         located = token_index.get(order.token_id)
         if located is None:
             raise UnknownTokenError(f"open order in unknown token {order.token_id}")
-        mid, is_first = located
+        row, is_first = located
         by_notional = order.notional > 0 and order.size == 0
         amount = order.notional if by_notional else order.remaining_size
         if amount <= 0:
             continue
-        rates = order_rates(order.side, order.price, is_first, by_notional)
-        pending[mid] = pending[mid].plus(adverse_loss(rates, amount))
-    exposures = {mid: MarketExposure(mid, event_of[mid], held[mid], pending[mid]) for mid in held}
-    events = {
-        event: event_worst_loss((exposures[m].combined for m in ids), exactly_one_wins)
-        for event, ids in members.items()
-    }
-    total = sum(events.values()) + sum(e.worst for e in exposures.values() if not e.event_id)
+        rate_first, rate_second = order_rates(order.side, order.price, is_first, by_notional)
+        if rate_first > 0:
+            row[2] += -((-rate_first * amount) // MICROS)
+        if rate_second > 0:
+            row[3] += -((-rate_second * amount) // MICROS)
+    events: dict[str, int] = {}
+    total = 0
+    for mid, row in acc.items():
+        if not event_of[mid]:
+            worst = row[0] + row[2]
+            other = row[1] + row[3]
+            worst = max(worst, other)
+            if worst > 0:
+                total += worst
+    for event, ids in members.items():
+        worst = event_worst_loss(
+            (OutcomeLoss(acc[m][0] + acc[m][2], acc[m][1] + acc[m][3]) for m in ids),
+            exactly_one_wins,
+        )
+        events[event] = worst
+        total += worst
     return ExposureReport(
-        markets=exposures,
+        acc=acc,
+        event_of=event_of,
+        members=members,
         events=events,
         total=total,
         exactly_one_wins=exactly_one_wins,
-        _members={event: tuple(ids) for event, ids in members.items()},
     )

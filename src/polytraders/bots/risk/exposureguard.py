@@ -129,11 +129,12 @@ class ExposureGuard(BotBase[ExposureGuardConfig]):
             report = portfolio_exposure(
                 view.markets(),
                 view.positions(),
-                [o for o in view.open_orders() if o.status.is_open],
+                view.open_orders(),  # DeskView: open orders only
                 excluded,
                 cfg.neg_risk_exactly_one_wins,
             )
-            exposure = report.markets[market.market_id]
+            combined = report.combined(market.market_id)
+            event_id = market.neg_risk_event_id
             rates = order_rates(
                 intent.side, intent.price, market.tokens[0].token_id == intent.token_id, by_notional
             )
@@ -145,9 +146,9 @@ class ExposureGuard(BotBase[ExposureGuardConfig]):
         others = report.total - report.group_worst(market.market_id)
         # (code, losses seen from this market, cap, loss of everything outside the group)
         levels: list[tuple[str, OutcomeLoss, int, int]] = [
-            (MARKET_CAP, exposure.combined, cfg.max_market_loss_micros, 0)
+            (MARKET_CAP, combined, cfg.max_market_loss_micros, 0)
         ]
-        if exposure.event_id:
+        if event_id:
             levels.append((EVENT_CAP, group, cfg.max_event_loss_micros, 0))
         levels.append((TOTAL_CAP, group, cfg.max_total_loss_micros, others))
         binding: str | None = None
