@@ -125,7 +125,12 @@ def _one_sided(st: dict) -> None:  # type: ignore[type-arg]
 
 
 def _crossed(st: dict) -> None:  # type: ignore[type-arg]
-    down = st["markets"][0]["tokens"][1]["token_id"]  # implies UP ask 0.05 < UP bid 0.08
+    up = st["markets"][0]["tokens"][0]["token_id"]  # the UP book itself: bid 0.095 > ask 0.09
+    st["books"][up]["bids"].insert(0, [95_000, 1_000_000])
+
+
+def _disagree(st: dict) -> None:  # type: ignore[type-arg]
+    down = st["markets"][0]["tokens"][1]["token_id"]  # valid alone; implies UP ask 0.05 < 0.08
     st["books"][down] = {"ts_ns": st["now_ns"], "bids": [[950_000, 1]], "asks": [[960_000, 1]]}
 
 
@@ -171,6 +176,22 @@ def test_bad_input_stands_down_and_withdraws_quotes(edit, code: str) -> None:  #
     # and it stays down: nothing more to cancel, never a quote
     again = bot.decide(event, bad)
     assert again.intents == () and again.reason_codes == (code,)
+
+
+def test_books_that_disagree_are_held_then_treated_as_crossed() -> None:
+    view, event = normal_view()
+    bot = MakerTight()
+    bot.decide(event, view)
+    edited = load_case("strat.maker_tight", "normal")
+    _disagree(edited["state"])
+    for delay_ms, expected in ((0, 0), (2_000, 0), (2_001, 2)):
+        edited["state"]["now_ns"] = event.ts_event_ns + delay_ms * 1_000_000
+        out = bot.decide(event, build_state(edited["state"]))
+        if expected == 0:  # within max_book_disagreement_ms: nothing changes
+            assert out.intents == () and out.reason_codes == ("STRAT_BOOKS_DISAGREE",)
+        else:
+            assert out.reason_codes == ("STRAT_CROSSED_BOOK", "STRAT_QUOTE_WITHDRAWN")
+            assert len(out.intents) == expected
 
 
 def test_unknown_token_event_is_ignored_with_a_code() -> None:
@@ -230,18 +251,30 @@ def test_fill_and_cancel_events_update_working_quotes() -> None:
     )
     view.ledger.set_position(up, bid.size, 820_000)
     out = bot.decide(fill, view)
-    # the bid filled completely: a new, smaller (skewed) bid is placed; the reservation price
-    # drops 0.2 tick (2 ticks × 10/100), the ask target 0.089 → 0.088 moves a tick: replaced
-    assert [(i.action, i.side) for i in out.intents] == [
-        (IntentAction.PLACE, Side.BUY),
-        (IntentAction.REPLACE, Side.SELL),
-    ]
+    # the bid filled completely: a new, smaller (skewed) bid is placed. The reservation price
+    # drops 0.2 tick (2 ticks × 10/100): the ask target moves 0.089 → 0.088, one tick, below
+    # refresh_ticks = 3, so the working ask is kept (no churn)
+    assert [(i.action, i.side) for i in out.intents] == [(IntentAction.PLACE, Side.BUY)]
     assert out.intents[0].size == 9_500_000  # 10 × (1 − 50 % × 10/100)
-    assert (out.intents[0].price, out.intents[1].price) == (81_000, 88_000)
-    ask = out.intents[1]
+    assert out.intents[0].price == 81_000  # ⌊0.084813 − 3 ticks⌋
     gone = OrderCanceled(ts_event_ns=event.ts_event_ns, client_order_id=f"{ask.intent_id}/o0")
     out = bot.decide(gone, view)
     assert [(i.action, i.side) for i in out.intents] == [(IntentAction.PLACE, Side.SELL)]
+
+
+def test_inventory_skew_moves_both_quotes_with_a_one_tick_refresh() -> None:
+    view, event = normal_view()
+    bot = MakerTight(MakerTightConfig(refresh_ticks=1))
+    placed = bot.decide(event, view).intents
+    rest(view, placed)
+    up, _ = ids(first_market(view))
+    view.ledger.set_position(up, 10_000_000, 820_000)  # long 10 UP (a fill elsewhere)
+    out = bot.decide(Timer(ts_event_ns=view.now_ns, name="tick"), view)
+    # bid: size 10 → 9.5 (smaller: replace); ask: 0.089 → 0.088 (one tick ≥ refresh_ticks)
+    assert [(i.action, i.side, i.price, i.size) for i in out.intents] == [
+        (IntentAction.REPLACE, Side.BUY, 81_000, 9_500_000),
+        (IntentAction.REPLACE, Side.SELL, 88_000, 10_000_000),
+    ]
 
 
 def test_reducing_state_quotes_only_the_reducing_side() -> None:

@@ -90,6 +90,7 @@ def test_bad_arguments() -> None:
         detector().update("m", 1, 1, 0)
 
 
+@pytest.mark.slow
 def test_real_sample_mid_replay_is_finite_and_sees_both_regimes() -> None:
     d = detector(
         ema_span_events=20, atr_span_events=20, volatile_atr_ticks=5.0, volatile_trend_ticks=30.0

@@ -9,6 +9,8 @@ Turns one approved intent into a :class:`~polytraders.contracts.decisions.RouteP
   (free of other resting sells) and the rest; the rest is routed as a BUY of the complementary
   token at ``1 − p`` (buying NO at ``1 − p`` is selling YES at ``p``; selling shares we do not
   hold is impossible on the CTF exchange), unless the intent is reduce-only or the option is off.
+  Held shares too few for a resting order's minimum size go to the complement with the rest; a
+  complement remainder under its minimum is dropped (``EXEC_PARTIAL_ROUTE``).
 - **Per leg**: the price goes to the token's current tick in the never-more-aggressive direction
   (BUY down, SELL up) and into ``[tick, 1 − tick]``; the size rounds down to the venue's
   precision; resting legs need the token's minimum order size, market (FOK/FAK) legs the
@@ -248,6 +250,9 @@ class SmartRouter(BotBase[SmartRouterConfig]):
         if intent.side is Side.BUY:
             return [_Leg(token, Side.BUY, intent.price, size, 0)]
         direct = min(size, round_size(max(self._free_shares(intent, view), 0), step))
+        minimum = token.min_order_size if intent.time_in_force.rests else step
+        if 0 < direct < minimum and not intent.reduce_only and self.config.allow_complement_buy:
+            direct = 0  # too few held shares for a resting sell: send it all to the complement
         rest = size - direct
         legs = [_Leg(token, Side.SELL, intent.price, direct, 0)] if direct else []
         if rest:

@@ -7,7 +7,9 @@ the event concerns:
    ``STRAT_…`` code when any fails): the kill switch is not tripped and trading is not HALTED; the
    market is known, structurally valid and ACTIVE; neither token is marked stale; the two books
    merged (:mod:`.fair_value`) are present, two-sided and not crossed. It never quotes around a
-   made-up price.
+   made-up price. When each book is valid alone but the two contradict each other once
+   mirrored (one token's update has arrived, the other's not yet) it holds its quotes unchanged
+   for up to ``max_book_disagreement_ms``, then stands down as for a crossed book.
 2. **Fair value** of the primary (first) token from the merged top of book, mid or microprice;
    the complement's is ``1 − fair``.
 3. **Regime** (:mod:`.regime`): updated on the market's own book events only.
@@ -19,7 +21,9 @@ the event concerns:
    that shrinks inventory; the quote manager (:mod:`.quotes`) turns targets into PLACE /
    REPLACE / CANCEL intents without churn.
 
-Intent ids are ``strat.maker_tight/i<sequence>`` from the bot's own counter (``reset()`` clears
+Intents carry the desk account's builderCode (``view.account.builder_code``) so the compliance
+gate and the router see the attribution. Intent ids are ``strat.maker_tight/i<sequence>`` from
+the bot's own counter (``reset()`` clears
 it); the desk may namespace them by run. Inventory is the market's *net* position: primary
 shares minus complement shares (DESIGN.md "Binary-market identity").
 """
@@ -96,6 +100,7 @@ STALE_BOOK = "STRAT_STALE_BOOK"
 NO_BOOK = "STRAT_NO_BOOK"
 ONE_SIDED_BOOK = "STRAT_ONE_SIDED_BOOK"
 CROSSED_BOOK = "STRAT_CROSSED_BOOK"
+BOOKS_DISAGREE = "STRAT_BOOKS_DISAGREE"
 
 _BOOK_PROBLEM_CODES = {
     BookProblem.NO_BOOK: NO_BOOK,
@@ -156,6 +161,7 @@ class MakerTight(BotBase[MakerTightConfig]):
             NO_BOOK,
             ONE_SIDED_BOOK,
             CROSSED_BOOK,
+            BOOKS_DISAGREE,
         }
     )
 
@@ -184,12 +190,14 @@ class MakerTight(BotBase[MakerTightConfig]):
         )
         self.quotes = QuoteManager(c.refresh_ticks, c.max_quote_age_s, c.ack_grace_ms)
         self._sequence = 0
+        self._disagree_since_ns: dict[str, int] = {}
 
     def reset(self) -> None:
-        """Forget indicators, working orders and the intent counter."""
+        """Forget indicators, working orders, disagreement timers and the intent counter."""
         self.regime.reset()
         self.quotes.reset()
         self._sequence = 0
+        self._disagree_since_ns.clear()
 
     # ------------------------------------------------------------------ entry point
     def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
@@ -253,7 +261,20 @@ class MakerTight(BotBase[MakerTightConfig]):
         if view.is_stale(primary.token_id) or view.is_stale(complement.token_id):
             self._stand_down(market_id, now, out, STALE_BOOK)
             return
-        top = merged_top(view.book(primary.token_id), view.book(complement.token_id))
+        primary_book = view.book(primary.token_id)
+        complement_book = view.book(complement.token_id)
+        top = merged_top(primary_book, complement_book)
+        if top is BookProblem.CROSSED and not any(
+            b is not None and b.is_crossed() for b in (primary_book, complement_book)
+        ):
+            # each book is valid alone; they contradict once mirrored (one token's update is
+            # in, the other's not yet): hold everything unchanged for a while
+            since = self._disagree_since_ns.setdefault(market_id, now)
+            if now - since <= self.config.max_book_disagreement_ms * 1_000_000:
+                out.code(BOOKS_DISAGREE)
+                return
+        else:
+            self._disagree_since_ns.pop(market_id, None)
         if isinstance(top, BookProblem):
             self._stand_down(market_id, now, out, _BOOK_PROBLEM_CODES[top])
             return
@@ -303,7 +324,15 @@ class MakerTight(BotBase[MakerTightConfig]):
         targets: dict[str, Target | None] = {BID: bid, ASK: ask}
         for slot in self.quotes.working(market_id):
             targets.setdefault(slot, None)  # stray unwind orders are withdrawn
-        self._apply(market_id, targets, tick, now, out=out, quoting=True)
+        self._apply(
+            market_id,
+            targets,
+            tick,
+            now,
+            out=out,
+            quoting=True,
+            builder_code=view.account.builder_code,
+        )
 
     def _end_window(
         self, market: Market, top: MergedTop, fair: int, tick: int, *, view: DeskView, out: _Out
@@ -323,7 +352,15 @@ class MakerTight(BotBase[MakerTightConfig]):
                 targets[UNWIND_PREFIX + token.token_id] = target
         for slot in self.quotes.working(market.market_id):
             targets.setdefault(slot, None)
-        self._apply(market.market_id, targets, tick, now, out=out, quoting=False)
+        self._apply(
+            market.market_id,
+            targets,
+            tick,
+            now,
+            out=out,
+            quoting=False,
+            builder_code=view.account.builder_code,
+        )
 
     def _unwind_target(
         self, token: OutcomeToken, token_fair: int, token_bid: int, tick: int, view: DeskView
@@ -353,6 +390,7 @@ class MakerTight(BotBase[MakerTightConfig]):
         *,
         out: _Out,
         quoting: bool,
+        builder_code: str,
     ) -> None:
         held = False
         for slot, target in targets.items():
@@ -368,7 +406,9 @@ class MakerTight(BotBase[MakerTightConfig]):
                     out.code(QUOTE_WITHDRAWN)
                 continue
             replaces = working.intent_id if working is not None else ""
-            intent = self._place_intent(market_id, slot, target, replaces, now)
+            intent = self._place_intent(
+                market_id, slot, target, replaces=replaces, now=now, builder_code=builder_code
+            )
             out.intents.append(intent)
             self.quotes.record(market_id, slot, intent.intent_id, target, now)
             if slot.startswith(UNWIND_PREFIX):
@@ -405,7 +445,14 @@ class MakerTight(BotBase[MakerTightConfig]):
         )
 
     def _place_intent(
-        self, market_id: str, slot: str, target: Target, replaces: str, now: int
+        self,
+        market_id: str,
+        slot: str,
+        target: Target,
+        *,
+        replaces: str,
+        now: int,
+        builder_code: str,
     ) -> OrderIntent:
         c = self.config
         taker_unwind = slot.startswith(UNWIND_PREFIX) and c.unwind_rule == "taker"
@@ -433,6 +480,7 @@ class MakerTight(BotBase[MakerTightConfig]):
             post_only=post_only,
             reduce_only=slot.startswith(UNWIND_PREFIX),
             target_intent_id=replaces,
+            builder_code=builder_code,
             ts_created_ns=now,
         )
 
