@@ -54,6 +54,7 @@ def venue(sim: SimClobServer, signer_key: str, sim_account: Account) -> Iterator
     venue = PolymarketVenue.from_credentials(credentials_for(signer_key, sim_account), config)
     for token_id in sorted(sim.exchange.tokens):
         venue.load_token(token_id)
+    venue.mark_reconciled()  # nothing in a store yet: see test_reconcile.py for the real path
     yield venue
     sim.control("clear")
     venue.cancel_all(time.time_ns())

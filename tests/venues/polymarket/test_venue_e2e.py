@@ -129,7 +129,7 @@ def test_submit_is_idempotent_and_restart_never_duplicates(
     # a restarted process re-derives the same order (same client id and creation time)
     again = PolymarketVenue.from_credentials(
         credentials_for(signer_key, sim_account),
-        PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0),
+        PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0, require_reconciliation=False),
     )
     again.load_token(token)
     twin = order(token, Side.BUY, quote.price)
@@ -291,7 +291,7 @@ def test_balances_and_wrong_key_is_refused(
     stranger = throwaway_key()
     other = PolymarketVenue.from_credentials(
         credentials_for(stranger, sim_account),
-        PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0),
+        PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0, require_reconciliation=False),
     )
     token = first_token(sim)
     other.load_token(token)
@@ -317,7 +317,11 @@ def test_lapsed_heartbeat_cancels_everything_and_halts(
 ) -> None:
     sim, key, account = short_heartbeat_sim
     config = PolymarketVenueConfig(
-        clob_url=sim.url, heartbeat_interval_ms=200, heartbeat_timeout_ms=600, trades_poll_ms=0
+        clob_url=sim.url,
+        heartbeat_interval_ms=200,
+        heartbeat_timeout_ms=600,
+        trades_poll_ms=0,
+        require_reconciliation=False,
     )
     venue = PolymarketVenue.from_credentials(credentials_for(key, account), config)
     token = first_token(sim)
@@ -353,7 +357,8 @@ def test_heartbeat_chain_follows_returned_ids(
 ) -> None:
     sim, key, account = short_heartbeat_sim
     venue = PolymarketVenue.from_credentials(
-        credentials_for(key, account), PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0)
+        credentials_for(key, account),
+        PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0, require_reconciliation=False),
     )
     now = time.time_ns()
     assert venue.heartbeat(now) and venue.heartbeat(now + 1) and venue.heartbeat(now + 2)

@@ -13,6 +13,7 @@ order's price.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,6 +72,12 @@ class TradeTracker:
 
     def __init__(self) -> None:
         self._parts: dict[tuple[str, str], _Part] = {}
+        self._known_fill_ids: set[str] = set()
+
+    def mark_known(self, fill_ids: Iterable[str]) -> None:
+        """Fill ids already booked (from the store after a restart): when their trades are
+        seen they are tracked for later status changes but not reported as NEW again."""
+        self._known_fill_ids.update(fill_ids)
 
     def fills(self) -> list[Fill]:
         """Every counted (not reverted) fill, in first-seen order."""
@@ -143,6 +150,8 @@ class TradeTracker:
                     ts_recv_ns=ts_recv_ns,
                 )
                 self._parts[key] = _Part(fill, status)
+                if fill.fill_id in self._known_fill_ids:
+                    continue
                 outcome = TradeOutcome.FINAL if status == "CONFIRMED" else TradeOutcome.NEW
                 updates.append(TradeUpdate(TradeOutcome.NEW, fill, status))
                 if outcome is TradeOutcome.FINAL:

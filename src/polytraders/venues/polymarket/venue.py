@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from py_clob_client_v2.clob_types import (
@@ -88,6 +88,7 @@ from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker
 log = logging.getLogger(__name__)
 
 POLYMARKET_CLOB_URL = "https://clob.polymarket.com"
+NOT_RECONCILED = "SYS_POLY_NOT_RECONCILED"
 MAX_BATCH = 15
 """Most orders one ``POST /orders`` may carry (POLYMARKET.md)."""
 _MS = 1_000_000
@@ -111,6 +112,7 @@ class PolymarketVenueConfig:
     rate_limit_fraction: float = 0.8
     trades_poll_ms: int = 1_000
     builder_code: str = ""
+    require_reconciliation: bool = True
 
 
 @dataclass(slots=True)
@@ -127,6 +129,7 @@ class _State:
     heartbeat_last_sent_ns: int = 0
     heartbeat_lapsed: bool = False
     last_trades_poll_ns: int = 0
+    reconciled: bool = False
     reasons: list[str] = field(default_factory=list)
 
 
@@ -235,6 +238,8 @@ class PolymarketVenue:
             return REASON_CODES[ErrorKind.ENGINE_RESTART]
         if s.unavailable:
             return REASON_CODES[ErrorKind.UNAVAILABLE]
+        if self.config.require_reconciliation and not s.reconciled:
+            return NOT_RECONCILED
         return ""
 
     def post_only_mode(self, now_ns: int) -> bool:
@@ -444,6 +449,46 @@ class PolymarketVenue:
         answer = self.client.get_closed_only_mode()
         self._state.closed_only = bool(answer.get("closed_only", False))
         return self._state.closed_only
+
+    def restore(self, orders: Sequence[VenueOrder], known_fill_ids: Iterable[str] = ()) -> None:
+        """Register orders and fills known from the store (after a restart) without sending
+        anything: the orders' client ids become used (a re-submit is a no-op), trades map to
+        them by ``venue_order_id`` (the order hash), and known fills are not reported again."""
+        self._trades.mark_known(known_fill_ids)
+        for order in orders:
+            self._orders.setdefault(order.client_order_id, order)
+            if order.venue_order_id:
+                self._by_hash[order.venue_order_id.lower()] = order
+
+    def adopt(self, order: VenueOrder) -> None:
+        """Track a venue order the store did not know (orphan adopted by reconciliation)."""
+        self.restore([order])
+
+    def mark_reconciled(self) -> None:
+        """Start-up reconciliation finished: new orders may flow (``SYS_POLY_NOT_RECONCILED``
+        lifts)."""
+        self._state.reconciled = True
+
+    @property
+    def reconciled(self) -> bool:
+        """True once :meth:`mark_reconciled` was called."""
+        return self._state.reconciled
+
+    @property
+    def last_heartbeat_ok_ns(self) -> int:
+        """Time of the last accepted heartbeat (0 before the first)."""
+        return self._state.heartbeat_last_ok_ns
+
+    def position(self, token_id: str) -> int:
+        """Venue truth for one token holding (micro-shares), from ``GET /balance-allowance``.
+
+        Raises:
+            ClobRequestError: the venue did not answer.
+        """
+        answer = self.client.get_balance_allowance(
+            BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id)
+        )
+        return int(str(answer["balance"]))
 
     def order(self, client_order_id: str) -> VenueOrder | None:
         """Our tracked order by client id."""

@@ -1,0 +1,156 @@
+"""A restart in the middle of open orders reconciles with the venue: no duplicate order, no
+lost fill, orphans handled by policy, venue positions adopted, new orders blocked until done."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from polytraders.model.events import OrderAccepted, OrderRejected
+from polytraders.model.fills import Fill
+from polytraders.model.money import to_micros
+from polytraders.model.orders import OrderStatus, Side, VenueOrder
+from polytraders.simclob.engine import Account
+from polytraders.simclob.server import SimClobServer
+from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
+from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+from tests.venues.polymarket.conftest import credentials_for
+
+
+def fresh_venue(sim: SimClobServer, key: str, account: Account) -> PolymarketVenue:
+    venue = PolymarketVenue.from_credentials(
+        credentials_for(key, account), PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0)
+    )
+    for token_id in sorted(sim.exchange.tokens):
+        venue.load_token(token_id)
+    return venue
+
+
+def make(token: str, cid: str, side: Side, price: int, size: int, ts: int) -> VenueOrder:
+    return VenueOrder(
+        client_order_id=cid,
+        intent_id=cid,
+        token_id=token,
+        side=side,
+        price=price,
+        size=size,
+        ts_created_ns=ts,
+    )
+
+
+def test_restart_reconciles_without_duplicates_or_lost_fills(
+    sim: SimClobServer, signer_key: str, sim_account: Account
+) -> None:
+    sim.control("clear")
+    token = sorted(sim.exchange.tokens)[1]
+    tokens = sorted(sim.exchange.tokens)
+    first = fresh_venue(sim, signer_key, sim_account)
+    refused = make(token, "rec:0", Side.BUY, 100_000, 5_000_000, time.time_ns())
+    first.submit(refused, time.time_ns())
+    (event,) = first.poll()
+    assert isinstance(event, OrderRejected) and event.reason_code == "SYS_POLY_NOT_RECONCILED"
+    reconcile(
+        first,
+        store_orders=[],
+        known_fill_ids=[],
+        store_positions={},
+        tokens=tokens,
+        policy=OrphanPolicy.CANCEL,
+        now_ns=time.time_ns(),
+    )
+    book = first.client.get_order_book(token)
+    bid, ask = to_micros(book["bids"][-1]["price"]), to_micros(book["asks"][-1]["price"])
+    now = time.time_ns()
+    resting = [
+        make(token, f"rec:{i}", Side.BUY, bid - 10_000 * i, 5_000_000, now) for i in (1, 2, 3)
+    ]
+    taker = make(token, "rec:4", Side.BUY, ask, 5_000_000, now)
+    for order in [*resting, taker]:
+        first.submit(order, now)
+    first.flush(now)
+    first.sync_trades(time.time_ns())
+    events = first.poll()
+    assert sum(isinstance(e, OrderAccepted) for e in events) == 4
+    fills = [e for e in events if isinstance(e, Fill)]
+    assert len(fills) == 1
+    # what the store had persisted when the process died: the orders, but not the last fill
+    store_orders = [msgspec.structs.replace(o) for o in (*resting, taker)]
+    store_orders[-1].status = OrderStatus.ACCEPTED
+    store_orders[-1].filled_size = 0
+    orders_before = sim.sim_state()["orders_total"]
+    # an order at the venue the store never heard of (another process, a manual order)
+    stranger = fresh_venue(sim, signer_key, sim_account)
+    stranger.mark_reconciled()
+    orphan = make(token, "someone-else:1", Side.BUY, bid - 50_000, 5_000_000, now)
+    stranger.submit(orphan, now)
+    stranger.flush(now)
+    stranger.poll()
+    first.close()
+
+    restarted = fresh_venue(sim, signer_key, sim_account)
+    report = reconcile(
+        restarted,
+        store_orders=store_orders,
+        known_fill_ids=[],
+        store_positions={},
+        tokens=tokens,
+        policy=OrphanPolicy.CANCEL,
+        now_ns=time.time_ns(),
+    )
+    assert sorted(report.open_known) == ["rec:1", "rec:2", "rec:3"]
+    assert report.orphans_canceled == [orphan.venue_order_id]
+    assert report.reason_codes == ["SYS_POLY_ORPHAN_CANCELED"]
+    assert [(f.fill_id, f.size) for f in report.missed_fills] == [(fills[0].fill_id, 5_000_000)]
+    assert report.closed == {"rec:4": OrderStatus.FILLED}
+    assert report.positions[token] == sim.exchange.positions[token]
+    assert report.position_differences[token] == (0, sim.exchange.positions[token])
+    # the same intents re-sent after the restart are not sent again
+    for order in store_orders:
+        restarted.submit(msgspec.structs.replace(order), time.time_ns())
+    restarted.flush(time.time_ns())
+    assert restarted.poll() == []
+    assert sim.sim_state()["orders_total"] == orders_before + 1  # only the orphan was new
+    # reconciling again with the fill now booked reports nothing twice
+    again = fresh_venue(sim, signer_key, sim_account)
+    second = reconcile(
+        again,
+        store_orders=[msgspec.structs.replace(o) for o in store_orders],
+        known_fill_ids=[fills[0].fill_id],
+        store_positions={token: sim.exchange.positions[token]},
+        tokens=tokens,
+        policy=OrphanPolicy.ADOPT,
+        now_ns=time.time_ns(),
+    )
+    assert second.missed_fills == [] and second.position_differences == {}
+    restarted.cancel_all(time.time_ns())
+    for venue in (restarted, again, stranger):
+        venue.close()
+
+
+def test_orphans_can_be_adopted(sim: SimClobServer, signer_key: str, sim_account: Account) -> None:
+    sim.control("clear")
+    token = sorted(sim.exchange.tokens)[0]
+    other = fresh_venue(sim, signer_key, sim_account)
+    other.mark_reconciled()
+    bid = to_micros(other.client.get_order_book(token)["bids"][-1]["price"])
+    orphan = make(token, "elsewhere:1", Side.BUY, bid - 30_000, 6_000_000, time.time_ns())
+    other.submit(orphan, time.time_ns())
+    other.flush(time.time_ns())
+    venue = fresh_venue(sim, signer_key, sim_account)
+    report = reconcile(
+        venue,
+        store_orders=[],
+        known_fill_ids=[],
+        store_positions={},
+        tokens=[],
+        policy=OrphanPolicy.ADOPT,
+        now_ns=time.time_ns(),
+    )
+    assert orphan.venue_order_id in report.orphans_adopted
+    adopted = [o for o in venue.open_orders() if o.venue_order_id == orphan.venue_order_id]
+    assert adopted and adopted[0].size == 6_000_000 and adopted[0].side is Side.BUY
+    venue.cancel_all(time.time_ns())
+    assert all(not o.status.is_open for o in adopted)
+    other.close()
+    venue.close()
