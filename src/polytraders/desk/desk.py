@@ -5,13 +5,15 @@ For each input event, in this order:
 0. Timers due at or before the event's time fire first, each as a ``Timer`` event processed
    like any other (simulated clock; under a live clock, those due now).
 1. **Update state.** The clock moves to the event (simulated: its ``ts_event_ns``; live: now).
-   A market event updates books, tick sizes, stale flags and market status (a RESOLVED market
-   settles our positions in the ledger) and is handed to the venue (a simulated venue matches
-   on it). An ``OperatorCommand`` is applied (see :meth:`Desk.operator`). The venue is advanced
-   to now and its events (acks, rejections, cancels, expiries, fills) plus the order manager's
-   local refusals update orders and the ledger.
-2. **Strategies propose.** Every running strategy bot sees the event (and then each venue event
-   just received, in order); ENFORCED bots' intents go on.
+   First the venue is advanced to now and its events (acks, rejections, cancels, expiries,
+   fills: things that happened before this event) plus the order manager's local refusals
+   update orders and the ledger. Then a market event updates books, tick sizes, stale flags and
+   market status (a RESOLVED market settles our positions in the ledger) and is handed to the
+   venue (a simulated venue matches on it); an ``OperatorCommand`` is applied (see
+   :meth:`Desk.operator`); a venue event given as input is applied to orders. The venue events
+   this caused are collected the same way.
+2. **Strategies propose.** Every running strategy bot sees, in time order, the venue events from
+   before the event, the event, then the venue events it caused; ENFORCED bots' intents go on.
 3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order.
 4. **Execution** routes each approved intent (:class:`~polytraders.desk.execution.ExecutionRunner`);
    the **order manager** (:class:`~polytraders.desk.orders.OrderManager`) applies
@@ -51,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
 from polytraders.contracts.envelope import ReportEnvelope
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.orders import OrderManager, OrderManagerConfig
@@ -207,6 +210,8 @@ class Desk:
         start_sequences: (envelope, client order) sequence numbers to resume from.
         observer: metrics hook for risk decisions (wall latency; never in envelopes under a
             simulated clock).
+        account: the signing identity (public addresses, builder code) bots see, when the
+            desk builds its own state.
 
     Raises:
         ValueError: no ENFORCED execution slot, or slots of the wrong class.
@@ -227,6 +232,7 @@ class Desk:
         state: DeskState | None = None,
         start_sequences: tuple[int, int] = (0, 0),
         observer: DecisionObserver | None = None,
+        account: AccountIdentity | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
@@ -235,7 +241,7 @@ class Desk:
         self.config = config if config is not None else DeskConfig()
         self.clock: Clock = clock if clock is not None else SimClock()
         if state is None:
-            state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)))
+            state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)), account=account)
         self.state = state
         for market in markets:
             state.add_market(market)

@@ -163,7 +163,7 @@ class OrderManager:
         if waiting:
             self._held.append(_Held(waiting, orders, now_ns))
             for order in orders:  # visible (PENDING_NEW) while held: counts as exposure
-                self.state.orders[order.client_order_id] = order
+                self.state.add_order(order)
                 self._held_ids.add(order.client_order_id)
         else:
             for order in orders:
@@ -205,10 +205,10 @@ class OrderManager:
             self._refuse(cid, now_ns, SYS_DUPLICATE_ORDER, "client order id already used")
             return
         self._refill(now_ns)
-        self.state.orders[cid] = order
+        self.state.add_order(order)
         if self._bucket < _TOKEN:
             self.stats.rate_limited += 1
-            order.status = OrderStatus.REJECTED
+            self._set(order, OrderStatus.REJECTED)
             self._refuse(cid, now_ns, SYS_RATE_LIMITED, "desk token bucket empty")
             return
         self._bucket -= _TOKEN
@@ -216,6 +216,12 @@ class OrderManager:
         if order.time_in_force.rests is False:
             self._market_orders_open.append(cid)
         self.venue.submit(order, now_ns)
+
+    def _set(self, order: VenueOrder, status: OrderStatus) -> None:
+        """Change an order's status, keeping the state's open-order index in step."""
+        order.status = status
+        if not status.is_open:
+            self.state.order_closed(order.client_order_id)
 
     def _refuse(self, cid: str, now_ns: int, code: str, message: str) -> None:
         self._local.append(
@@ -229,12 +235,24 @@ class OrderManager:
         )
 
     def _cancel(self, cid: str, now_ns: int) -> bool:
-        """Send a cancel for an open order; True when a confirmation is awaited."""
+        """Send a cancel for an open order; True when a confirmation is awaited. An order
+        still held back (never sent) is withdrawn locally with an ``OrderCanceled``."""
         order = self.state.orders.get(cid)
         if order is None or not order.status.is_open:
             return False
+        if cid in self._held_ids:
+            self._held_ids.discard(cid)
+            for held in self._held:
+                held.orders = [o for o in held.orders if o.client_order_id != cid]
+            self._held = [h for h in self._held if h.orders]
+            self._set(order, OrderStatus.CANCELED)
+            order.ts_updated_ns = now_ns
+            self._local.append(
+                OrderCanceled(ts_event_ns=now_ns, ts_recv_ns=now_ns, client_order_id=cid)
+            )
+            return False
         if order.status is not OrderStatus.PENDING_CANCEL:
-            order.status = OrderStatus.PENDING_CANCEL
+            self._set(order, OrderStatus.PENDING_CANCEL)
             order.ts_updated_ns = now_ns
             self.stats.cancels_sent += 1
             self.venue.cancel(cid, now_ns)
@@ -245,12 +263,12 @@ class OrderManager:
         the venue to cancel all (catching orders the desk may not know of)."""
         for held in self._held:
             for order in held.orders:
-                order.status = OrderStatus.CANCELED
+                self._set(order, OrderStatus.CANCELED)
         self._held.clear()
         self._held_ids.clear()
-        for order in list(self.state.orders.values()):
-            if order.status.is_open and order.status is not OrderStatus.PENDING_CANCEL:
-                order.status = OrderStatus.PENDING_CANCEL
+        for order in self.state.open_orders():
+            if order.status is not OrderStatus.PENDING_CANCEL:
+                self._set(order, OrderStatus.PENDING_CANCEL)
                 order.ts_updated_ns = now_ns
                 self.stats.cancels_sent += 1
         self.venue.cancel_all(now_ns)
@@ -260,7 +278,8 @@ class OrderManager:
         """Apply the ack time-out (rules 2 and 4); return the affected client order ids."""
         affected: list[str] = []
         limit = now_ns - self._ack_timeout_ns
-        for cid, order in self.state.orders.items():
+        for order in self.state.open_orders():
+            cid = order.client_order_id
             if (
                 order.status is OrderStatus.PENDING_NEW
                 and order.ts_created_ns < limit
@@ -281,7 +300,7 @@ class OrderManager:
                 self.state.record_error()
                 for order in held.orders:
                     self._held_ids.discard(order.client_order_id)
-                    order.status = OrderStatus.REJECTED
+                    self._set(order, OrderStatus.REJECTED)
                     affected.append(order.client_order_id)
                     self._refuse(
                         order.client_order_id, now_ns, SYS_ACK_TIMEOUT, "cancels not confirmed"
@@ -312,9 +331,9 @@ class OrderManager:
             order.filled_size += event.size
             order.ts_updated_ns = event.ts_event_ns
             if order.status.is_open and order.size and order.filled_size >= order.size:
-                order.status = OrderStatus.FILLED
+                self._set(order, OrderStatus.FILLED)
             elif order.status in (OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW):
-                order.status = OrderStatus.PARTIALLY_FILLED
+                self._set(order, OrderStatus.PARTIALLY_FILLED)
             self.state.record_success()
             self._closed(cid, now_ns)
             return
@@ -326,22 +345,22 @@ class OrderManager:
         if isinstance(event, OrderAccepted):
             order.venue_order_id = event.venue_order_id
             if order.status is OrderStatus.PENDING_NEW:
-                order.status = OrderStatus.ACCEPTED
+                self._set(order, OrderStatus.ACCEPTED)
             self.state.record_success()
         elif isinstance(event, OrderRejected):
             code = event.reason_code
             self.stats.rejections_by_code[code] = self.stats.rejections_by_code.get(code, 0) + 1
             if order.status.is_open and order.status is not OrderStatus.PENDING_CANCEL:
-                order.status = OrderStatus.REJECTED
+                self._set(order, OrderStatus.REJECTED)
                 self.state.record_error()
             elif order.status is OrderStatus.PENDING_CANCEL and order.filled_size == 0:
                 # the venue refused our cancel: the order is not working there
-                order.status = OrderStatus.REJECTED
+                self._set(order, OrderStatus.REJECTED)
         elif isinstance(event, OrderCanceled):
             if order.status.is_open:
-                order.status = OrderStatus.CANCELED
+                self._set(order, OrderStatus.CANCELED)
         elif isinstance(event, OrderExpired) and order.status.is_open:
-            order.status = OrderStatus.EXPIRED
+            self._set(order, OrderStatus.EXPIRED)
         self._closed(cid, now_ns)
 
     def _closed(self, cid: str, now_ns: int) -> None:
@@ -368,7 +387,7 @@ class OrderManager:
         for cid in self._market_orders_open:
             order = self.state.orders[cid]
             if order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
-                order.status = OrderStatus.FILLED if order.filled_size else OrderStatus.CANCELED
+                self._set(order, OrderStatus.FILLED if order.filled_size else OrderStatus.CANCELED)
             elif order.status.is_open:
                 still.append(cid)
         self._market_orders_open = still

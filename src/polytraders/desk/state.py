@@ -59,7 +59,8 @@ class DeskState:
     Attributes:
         ledger: exact positions and cash.
         orders: client order id → :class:`VenueOrder` for every order the order manager
-            tracks (open and closed); :meth:`open_orders` filters the open ones.
+            tracks (open and closed). Add orders with :meth:`add_order` and report final
+            statuses with :meth:`order_closed` so :meth:`open_orders` stays an O(open) read.
         desk_events: trading-state changes and kill-switch trips, in order (the desk drains
             them into its result and the store).
     """
@@ -79,6 +80,7 @@ class DeskState:
         self._stale: set[str] = set()
         self._tick_changes: dict[str, int] = {}
         self.orders: dict[str, VenueOrder] = {}
+        self._open: dict[str, VenueOrder] = {}
         self._trading_state = TradingState.ACTIVE
         self._kill_switch = False
         self._venue_state = VenueState.NORMAL
@@ -143,7 +145,7 @@ class DeskState:
         for order in open_orders:
             if not order.status.is_open:
                 raise ValueError(f"order {order.client_order_id} is not open ({order.status})")
-            state.orders[order.client_order_id] = order
+            state.add_order(order)
         state._trading_state = trading_state
         state._kill_switch = kill_switch_tripped
         state._venue_state = venue_state
@@ -216,12 +218,10 @@ class DeskState:
         return self.ledger.positions()
 
     def open_orders(self, token_id: str | None = None) -> Sequence[VenueOrder]:
-        """Our open orders (in submission order), optionally for one token."""
-        return [
-            o
-            for o in self.orders.values()
-            if o.status.is_open and (token_id is None or o.token_id == token_id)
-        ]
+        """Our open orders (in the order they were added), optionally for one token."""
+        if token_id is None:
+            return list(self._open.values())
+        return [o for o in self._open.values() if o.token_id == token_id]
 
     @property
     def cash(self) -> int:
@@ -270,6 +270,16 @@ class DeskState:
         return token.complement_token_id if token is not None else None
 
     # ------------------------------------------------------------------ mutation
+    def add_order(self, order: VenueOrder) -> None:
+        """Track an order (the order manager's copy); open ones enter the open-order index."""
+        self.orders[order.client_order_id] = order
+        if order.status.is_open:
+            self._open[order.client_order_id] = order
+
+    def order_closed(self, client_order_id: str) -> None:
+        """An order reached a final status: drop it from the open-order index."""
+        self._open.pop(client_order_id, None)
+
     def set_time(self, now_ns: int) -> None:
         """Advance the desk clock.
 
