@@ -46,9 +46,7 @@ def test_wire_recording_replays_to_identical_books(
     assert source.markets == read_sidecar(recording) == open_source(POLYMARKET_SAMPLE).markets
     assert _book_states(recording) == recorded_rows
     assert source.stats.bad_input_total == 0
-    statuses = [
-        (e.market_id, e.state) for e in source.events() if isinstance(e, MarketStatus)
-    ]
+    statuses = [(e.market_id, e.state) for e in source.events() if isinstance(e, MarketStatus)]
     assert sum(1 for _, state in statuses if state is MarketState.CLOSED) == 12
     assert sum(1 for _, state in statuses if state is MarketState.RESOLVED) == 12
 

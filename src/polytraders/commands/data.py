@@ -59,7 +59,8 @@ def _print_report(report: dict[str, object]) -> None:
         summary.add_row(key, str(report[key]))
     span = report["time_span"]
     gap = report["largest_gap"]
-    assert isinstance(span, dict) and isinstance(gap, dict)
+    assert isinstance(span, dict)
+    assert isinstance(gap, dict)
     summary.add_row("time span", f"{span['first']} → {span['last']} ({span['duration_s']:.1f} s)")
     summary.add_row(
         "largest gap",
@@ -106,7 +107,7 @@ def convert(
     source: str = typer.Argument(
         ..., help="Parquet directory, Polymarket line recording or synthetic:<scenario>?seed=N"
     ),
-    output: Path = typer.Argument(
+    output: str = typer.Argument(
         ...,
         help="A directory (writes the Parquet layout) when SOURCE is a line recording or spec; "
         "otherwise a line file (.gz compresses) plus its .markets.json sidecar.",
@@ -125,9 +126,9 @@ def convert(
         if target == "auto":
             target = "lines" if is_parquet_layout(Path(source)) else "parquet"
         if target == "lines":
-            result = to_lines(feed, output, legacy_price_change=legacy_price_change)
+            result = to_lines(feed, Path(output), legacy_price_change=legacy_price_change)
         elif target == "parquet":
-            result = to_parquet(feed, output)
+            result = to_parquet(feed, Path(output))
         else:
             raise ValueError(f"--to must be lines, parquet or auto, not {to!r}")
     except (FileNotFoundError, ValueError) as exc:

@@ -10,7 +10,8 @@ manage a local order book correctly", spot and USDⓈ-M futures):
 
 - depth events received before the snapshot are buffered; at the snapshot (``lastUpdateId``
   L) events with ``u`` ≤ L (spot) / ``u`` < L (futures) are dropped; the first applied event
-  must have ``U`` ≤ L+1 ≤ ``u`` (spot) / ``U`` ≤ L ≤ ``u`` (futures);
+  must have ``U`` ≤ L+1 ≤ ``u`` (spot) / ``U`` ≤ L ≤ ``u`` (futures; an event whose ``pu``
+  equals L also continues the snapshot exactly and is accepted);
 - afterwards each event must continue the chain: ``U`` = previous ``u`` + 1 (spot) /
   ``pu`` = previous ``u`` (futures).
 
@@ -537,7 +538,9 @@ class _DepthSync:
         assert snapshot_id is not None
         if self._futures:
             too_old = delta.sequence < snapshot_id
-            straddles = delta.first_sequence <= snapshot_id <= delta.sequence
+            straddles = delta.first_sequence <= snapshot_id <= delta.sequence or (
+                delta.prev_sequence == snapshot_id
+            )
         else:
             too_old = delta.sequence <= snapshot_id
             straddles = delta.first_sequence <= snapshot_id + 1 <= delta.sequence

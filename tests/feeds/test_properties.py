@@ -1,0 +1,144 @@
+"""Property tests: merged streams are time-ordered; every kind of malformed input is counted
+under its reason code and never leaves a trusted book different from the clean replay's."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polytraders.feeds import BookSet, merge, open_source
+from polytraders.feeds.polymarket_lines import WireReplay
+from polytraders.feeds.stats import FeedStats
+from polytraders.feeds.synthetic import KIND_REASON, MALFORMED_KINDS, SyntheticSource, bad_frame
+from polytraders.model.events import AnyEvent, FeedStatus
+from tests.conftest import BINANCE_SAMPLES
+
+SHORT = "duration_s=60&step_ms=250&snapshot_s=10"
+
+
+# ------------------------------------------------------------------ merge
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["normal", "thin_book", "malformed", "halt_resume"]),
+            st.integers(min_value=0, max_value=30),
+            st.integers(min_value=0, max_value=5_000),
+        ),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda t: t[1],
+    )
+)
+def test_merged_streams_are_time_ordered_and_lose_nothing(
+    specs: list[tuple[str, int, int]],
+) -> None:
+    sources = [
+        open_source(f"synthetic:{scenario}?seed={seed}&{SHORT}&latency_ms={latency}")
+        for scenario, seed, latency in specs
+    ]
+    expected = sorted(repr(e) for s in sources for e in s.events())
+    merged = merge(*sources)
+    events = list(merged.events())
+    assert all(a.ts_recv_ns <= b.ts_recv_ns for a, b in itertools.pairwise(events))
+    assert sorted(repr(e) for e in events) == expected
+    assert merged.stats.events == sum(
+        (s.stats.events for s in sources), start=type(merged.stats.events)()
+    )
+    assert merged.synthetic
+
+
+def test_merge_real_and_synthetic_and_refuse_shared_tokens() -> None:
+    real = open_source(BINANCE_SAMPLES / "spot_btcusdt_20240808.gz")
+    fake = open_source("synthetic:normal?seed=1&duration_s=30")
+    merged = merge(real, fake)
+    events = list(merged.events())
+    assert all(a.ts_recv_ns <= b.ts_recv_ns for a, b in itertools.pairwise(events))
+    assert len(events) == sum(merged.stats.events.values())
+    assert merged.instruments == real.instruments and merged.markets == fake.markets
+    with pytest.raises(ValueError, match="more than one"):
+        merge(fake, open_source("synthetic:thin_book?seed=1"))
+
+
+# ------------------------------------------------------------------ bad input
+CLEAN_SPEC = "synthetic:normal?seed=4&markets=2&duration_s=60&step_ms=500&snapshot_s=10"
+_CLEAN = list(SyntheticSource(CLEAN_SPEC).frames())
+_TOKENS = SyntheticSource(CLEAN_SPEC).token_ids()
+_MARKET_OF = {
+    t.token_id: m.market_id for m in SyntheticSource(CLEAN_SPEC).markets for t in m.tokens
+}
+
+
+def _clean_states() -> list[dict[str, tuple[object, object]]]:
+    replay = WireReplay(FeedStats(), synthetic=True, known_tokens=set(_TOKENS))
+    books = BookSet()
+    states = []
+    for ts, frame in _CLEAN:
+        out: list[AnyEvent] = []
+        replay.feed(ts, frame, out)
+        for event in out:
+            books.apply(event)
+        states.append({t: (b.bids(), b.asks()) for t, b in books.books.items()})
+    return states
+
+
+_STATES = _clean_states()
+_KINDS = [*MALFORMED_KINDS, "unknown_token"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_KINDS),
+            st.integers(min_value=1, max_value=len(_CLEAN) - 1),
+            st.sampled_from(_TOKENS),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_malformed_input_is_counted_and_never_corrupts_a_trusted_book(
+    injections: list[tuple[str, int, str]],
+) -> None:
+    stats = FeedStats()
+    replay = WireReplay(stats, synthetic=True, known_tokens=set(_TOKENS))
+    books = BookSet()
+    before: dict[int, list[bytes | tuple[int, bytes]]] = {}
+    expected: dict[str, int] = {}
+    for kind, position, token in injections:
+        if kind == "delta_before_snapshot":
+            position = 0  # noqa: PLW2901 (only possible before the token's first book)
+        reason = "SYS_UNKNOWN_TOKEN" if kind == "unknown_token" else KIND_REASON[kind]
+        expected[reason] = expected.get(reason, 0) + 1
+        ts = _CLEAN[max(position - 1, 0)][0]
+        if kind == "unknown_token":
+            frame = bad_frame("negative_size", "no-such-token", "M", "1").replace(b"-10", b"10")
+        else:
+            frame = bad_frame(kind, token, _MARKET_OF[token], str(ts // 1_000_000))
+        if kind == "non_monotonic_time":
+            ts -= 1
+        before.setdefault(position, []).append((ts, frame))
+    for index, (ts, frame) in enumerate(_CLEAN):
+        for bad_ts, bad in before.get(index, []):  # type: ignore[misc]
+            out: list[AnyEvent] = []
+            replay.feed(bad_ts, bad, out)
+            for event in out:
+                books.apply(event)
+        out = []
+        replay.feed(ts, frame, out)
+        for event in out:
+            assert not isinstance(event, FeedStatus) or event.synthetic
+            books.apply(event)
+        clean = _STATES[index]
+        for token, book in books.books.items():
+            if token not in books.stale:
+                assert (book.bids(), book.asks()) == clean[token], (index, token)
+    assert dict(stats.bad_input) == expected
+    # distrusted tokens are trusted again once a later snapshot arrives (every 10 s)
+    last_book = max(i for i, (_, frame) in enumerate(_CLEAN) if b'"event_type":"book"' in frame)
+    if max(position for _, position, _ in injections) < last_book:
+        assert books.stale == set()
