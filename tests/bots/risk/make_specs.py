@@ -1,0 +1,521 @@
+"""Write the risk guards' specs ``docs/bots/<bot_id>.md`` (27 numbered sections each).
+
+Run: ``.venv/bin/python -m tests.bots.risk.make_specs``.
+
+The prose of each spec is written here by hand, per bot. The tables that must match the code —
+parameters, defaults, limits, search space, modes, reason codes and their user messages, the
+fixture list — are read from the bot classes and the registry, and section 21 holds the JSON
+envelopes that running the bot's fixture cases through the desk's risk chain produces (the
+``test_specs`` module re-runs them and fails when a spec is out of date).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from polytraders.contracts.envelope import encode_envelope
+from polytraders.contracts.reasons import load_registry
+from tests.bots.risk.fixture_pack import CASES, RISK_BOTS, load_pack, pack_path, run_pack
+
+REPO = Path(__file__).resolve().parents[3]
+DOCS = REPO / "docs" / "bots"
+
+SECTIONS = (
+    "Purpose",
+    "Class and authority",
+    "Owner",
+    "Inputs",
+    "Outputs",
+    "Decision logic",
+    "Parameters",
+    "Defaults",
+    "Hard thresholds",
+    "Warning thresholds",
+    "Search space",
+    "Modes",
+    "Reason codes",
+    "User messages",
+    "Failure modes",
+    "Safe fallback",
+    "Dependencies",
+    "Latency budget",
+    "Metrics",
+    "Alerts",
+    "Wire examples",
+    "Fixtures",
+    "Backtest evidence",
+    "Runbook",
+    "Rollback plan",
+    "Promotion status",
+    "Change log",
+)
+"""The 27 sections of a bot spec, in order (issue 5)."""
+
+WIRE_CASES = ("warning", "hard")
+"""Fixture cases whose envelopes section 21 shows."""
+
+OWNER = (
+    "Risk engineering (the risk-guard library, `src/polytraders/bots/risk/`). Changes to "
+    "thresholds in production configs need the risk reviewer's sign-off (promotion gate "
+    '"Reviewer sign-off").'
+)
+
+COMMON_MODES = (
+    "All five modes are declared: STUB (declared, not run), SHADOW (runs on the live inputs, "
+    "decision recorded and compared, never applied), ADVISORY (recorded and surfaced, not "
+    "applied), ENFORCED (applied) and QUARANTINE. Quarantine is entered by the desk when the bot "
+    "raises, overruns its 5 ms budget, returns an undeclared code or breaks its authority; a "
+    "quarantined risk bot fails closed: the desk rejects every intent with "
+    "`SYS_BOT_QUARANTINED` without calling it."
+)
+
+COMMON_METRICS = (
+    "The desk's standard per-bot metrics (`src/polytraders/ops`): `decisions_total` by decision "
+    "and reason code, `decision_latency_ms`, `heartbeat_age_ms`, `errors_total`, "
+    "`config_version`, `mode`. The reason-code label is the bot-specific signal: its rate per "
+    "code is what operators watch."
+)
+
+BACKTEST = (
+    "None yet. The four fixture cases run on real recorded Polymarket books, but no backtest of "
+    "a strategy with this guard in the chain, no recorded envelope timeline and no optimizer "
+    "reference run are on file. The Backtest score (definition of done) is therefore 1/4 "
+    "(SEARCH_SPACE declared) until those runs exist. Backtests never predict live results."
+)
+
+PROMOTION = (
+    "demo-wired. Stage 1 gates met by evidence in the repository: SEARCH_SPACE declared, fixture "
+    "pack 4/4 passing through the desk, reason codes registered, this spec. Not yet: backtest "
+    "harness run, shadow telemetry, reviewer sign-off, multi-sig approval. This bot has never "
+    "run against live money."
+)
+
+CHANGE_LOG = "- 0.1.0 — first version: rules, config, codes, fixture pack and this spec."
+
+LATENCY = (
+    "Budget: the desk's default 5 ms per decision (exceeding it quarantines the bot). Target: "
+    "the seven guards together ≤ 50 µs p99 per intent on one core; measured by "
+    "`.venv/bin/python -m bench guards` on desk states built from the real sample (figures in "
+    "the benchmark output; {figure})."
+)
+
+BOTS: dict[str, dict[str, str]] = {
+    "risk.killswitch": {
+        "purpose": "The desk's hard stop. It HALTs trading — the desk cancels every open order "
+        "and sends nothing new until an operator resets the kill switch — when the day's loss, "
+        "an error streak, or the loss of the market feed or of the venue heartbeat says the "
+        "desk can no longer trade safely. Once tripped, it meets every new intent with HALT.",
+        "authority": "Class RISK, `can_halt = True` (one of two guards with halt authority). "
+        "Verdicts: APPROVE (with warning codes), REJECT (corrupt inputs only), HALT with "
+        "`set_state = HALTED`. A HALT from this bot trips the desk's kill switch "
+        "(`DeskState.trip_kill_switch`); only an operator resets it. It never reshapes.",
+        "inputs": "The intent (only its action is read: cancels pass). From the `DeskView`: "
+        "`kill_switch_tripped`, `equity`, `day_start_equity`, `consecutive_errors`, "
+        "`last_feed_event_ns`, `last_venue_heartbeat_ns`, `now_ns`.",
+        "outputs": "A `RiskDecision`: APPROVE (no code, or `RISK_KILLSWITCH_DAILY_LOSS_WARN` / "
+        "`RISK_KILLSWITCH_HEALTH_WARN`); REJECT with `RISK_KILLSWITCH_INPUT_INVALID`; HALT with "
+        "every tripped hard code and `set_state = HALTED`. One envelope per decision.",
+        "logic": "1. CANCEL → APPROVE.\n2. Kill switch already tripped → HALT "
+        "`RISK_KILLSWITCH_ENGAGED` (in the desk the gate refuses such intents first with "
+        "`SYS_KILL_SWITCH_TRIPPED`; the bot's rule is the second line of defence).\n3. Corrupt "
+        "input → REJECT `RISK_KILLSWITCH_INPUT_INVALID`: start-of-day equity ≤ 0, negative error "
+        "count, no market-data event yet (time 0), a feed or heartbeat time after `now_ns`.\n"
+        "4. Hard checks, all evaluated, every one that holds is reported: loss = day_start − "
+        "equity, HALT if `loss × 10 000 ≥ daily_loss_halt_bps × day_start`; HALT if "
+        "`consecutive_errors ≥ max_consecutive_errors_count`; HALT if `now − last_feed ≥ "
+        "feed_loss_halt_ms`; HALT if the heartbeat is older than `heartbeat_loss_halt_ms` (time "
+        "0 counts as lost only when `venue_heartbeat_required`).\n5. Warnings at "
+        "`warn_level_pct` of each halt level: daily loss → `RISK_KILLSWITCH_DAILY_LOSS_WARN`; "
+        "errors, feed age or heartbeat age → `RISK_KILLSWITCH_HEALTH_WARN`.\n6. Otherwise "
+        "APPROVE. Integer arithmetic only.",
+        "hard": "Defaults: daily loss 5 % of start-of-day equity (500 bps); 5 consecutive "
+        "errors; 30 s without a market-data event (Polymarket's websocket is treated as dead "
+        "after 30 s without a PONG); 10 s without an accepted heartbeat (Polymarket cancels all "
+        "orders after 10 s).",
+        "warning": "`warn_level_pct` = 60 % of every halt level by default: a 3 % daily loss, "
+        "3 errors in a row, 18 s of feed silence, 6 s of heartbeat silence.",
+        "failure": "- Equity figures missing or corrupt → REJECT, never HALT: a bad reading "
+        "must not stop the desk for good, and must not approve either.\n- Paper venue without "
+        "heartbeats → heartbeat check skipped unless `venue_heartbeat_required` (set it in "
+        "live configs).\n- The bot raises → the desk quarantines it and rejects every intent "
+        "(fail closed).\n- Clock skew: a feed time after `now_ns` is treated as corrupt.",
+        "fallback": "HALT: the desk trips the kill switch, cancels all open orders and stays "
+        "halted until an operator resets it. For corrupt inputs: REJECT the intent.",
+        "deps": "Contracts (`BotBase`, `RiskDecision`, `DeskView`), the desk's accounting for "
+        "equity and day-start equity (`DeskState`, `Ledger`), the feed's receive times and the "
+        "venue adapter's heartbeat times.",
+        "alerts": "Page on any HALT (`RISK_KILLSWITCH_DAILY_LOSS`, `_ERROR_STREAK`, "
+        "`_FEED_LOST`, `_HEARTBEAT_LOST`). Ticket on `RISK_KILLSWITCH_INPUT_INVALID` "
+        "(accounting or clock defect). Warn-level notification on repeated "
+        "`RISK_KILLSWITCH_HEALTH_WARN` / `_DAILY_LOSS_WARN` within 5 minutes.",
+        "runbook": "1. Read the HALT envelope's reason codes. 2. Feed or heartbeat lost: check "
+        "connectivity and the venue status page; confirm every order is cancelled on the venue "
+        "(reconcile). 3. Daily loss: stop, review the day's fills and PnL with the risk "
+        "reviewer before any reset. 4. Error streak: read the quarantine and venue-rejection "
+        "envelopes. 5. Reset the kill switch only after the cause is fixed; the desk stays "
+        "HALTED until an operator sets ACTIVE.",
+        "rollback": "Set the bot's mode to SHADOW (its decisions are recorded, not applied) or "
+        "restore the previous config version; the desk's own gate keeps blocking intents while "
+        "the kill switch is tripped. Never remove the bot from an enforced chain without "
+        "another halt-capable guard in place.",
+    },
+    "risk.compliancegate": {
+        "purpose": "Make sure every order the desk sends is attributed to our builderCode, "
+        "signed by a key authorised for the wallet that pays, and only in markets and by "
+        "strategies that are allowed.",
+        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with the "
+        "watch-list warning) or REJECT. It never reshapes and never changes the trading state.",
+        "inputs": "The intent (`builder_code`, `bot_id`, `token_id`, `market_id`, action). From "
+        "the `DeskView`: `account` (signer, funder, signature type), the token and its market "
+        "(`token`, `market`: id and category).",
+        "outputs": "A `RiskDecision`: APPROVE, APPROVE with `RISK_COMPLIANCE_WATCHLIST`, or "
+        "REJECT with one code.",
+        "logic": "1. CANCEL → APPROVE.\n2. Unknown token or market, a market that does not "
+        "list the token, or a signer/funder that is not a 0x + 40-hex address → REJECT "
+        "`RISK_COMPLIANCE_INPUT_INVALID`.\n3. The intent's builderCode (bytes32, compared "
+        "case-insensitively) differs from `builder_code` → REJECT `RISK_COMPLIANCE_BUILDER_CODE`.\n"
+        "4. Signer authority: allowed when a `signer_grants` entry matches (funder, signer, "
+        "signature type), or when `allow_eoa_self_signing` and the signature type is 0 with "
+        "signer = funder; else REJECT `RISK_COMPLIANCE_SIGNER_NOT_AUTHORIZED`.\n5. Market lists: "
+        "a denied market or category, or one missing from a non-empty allow list → REJECT "
+        "`RISK_COMPLIANCE_MARKET_DENIED` (deny beats allow).\n6. Bot permission: a bot listed in "
+        "`bot_permissions` may trade only its markets and categories; an unlisted bot only when "
+        "`unlisted_bots_allowed` → else REJECT `RISK_COMPLIANCE_BOT_NOT_PERMITTED`.\n7. Market or "
+        "category on the watch list → APPROVE with `RISK_COMPLIANCE_WATCHLIST`; else APPROVE.",
+        "hard": "Rules, not numbers: a missing or foreign builderCode, an unauthorised signer, "
+        "a denied market or category and an unpermitted bot each reject.",
+        "warning": "A market or category on `watchlist` passes with `RISK_COMPLIANCE_WATCHLIST`.",
+        "failure": "- Account identity malformed or missing → REJECT.\n- Unknown market → "
+        "REJECT.\n- Strategies that leave the builderCode for the router to attach are "
+        "rejected: this gate requires it on the intent (issue 5); strategies must set it.\n- "
+        "Misconfigured lists are caught at load: bytes32 and address patterns are validated.",
+        "fallback": "REJECT the intent.",
+        "deps": "Contracts and model only; the account identity comes from the desk's "
+        "configuration (public addresses, never keys).",
+        "alerts": "Page on any `RISK_COMPLIANCE_SIGNER_NOT_AUTHORIZED` or "
+        "`RISK_COMPLIANCE_BUILDER_CODE` in ENFORCED mode (configuration or key mix-up). Ticket "
+        "on `RISK_COMPLIANCE_MARKET_DENIED` / `_BOT_NOT_PERMITTED` bursts. Daily review of "
+        "`RISK_COMPLIANCE_WATCHLIST` approvals.",
+        "runbook": "1. Builder code: compare the configured value with the desk account's "
+        "builderCode and the strategy's intent. 2. Signer: check the wallet's signature type and "
+        "the grant list; never add a grant without the compliance owner. 3. Market denied: "
+        "confirm the lists are intended; changes go through config review.",
+        "rollback": "Restore the previous config version (lists and grants are config). For a "
+        "code defect: SHADOW mode while a fixed version is prepared; the venue still checks "
+        "signatures.",
+    },
+    "risk.markethaltguard": {
+        "purpose": "Stop orders the venue would refuse or that would land in a market that is "
+        "not trading normally: venue restarts, cancel-only and closed-only periods, halted, "
+        "closed or resolved markets, the final seconds of a market, and the moments right after "
+        "a tick-size change. In the venue's post-only window it turns resting orders into "
+        "post-only orders instead of losing them.",
+        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with the "
+        "near-end warning), RESHAPE (to post-only: never riskier — same size, price and time in "
+        "force, post-only added) and REJECT.",
+        "inputs": "The intent (action, token, market, time in force, post-only, reduce-only). "
+        "From the `DeskView`: `venue_state`, the market (`state`, `end_ns`), "
+        "`last_tick_change_ns(token)`, the token's book (`last_update_ns`), `now_ns`.",
+        "outputs": "A `RiskDecision`; a RESHAPE carries the intent with `post_only = True`.",
+        "logic": "1. CANCEL → APPROVE. Unknown token/market or a mismatching `market_id` → "
+        "REJECT `RISK_MARKETHALT_INPUT_INVALID`.\n2. Venue RESTARTING or CANCEL_ONLY, or "
+        "CLOSED_ONLY and not reduce-only → REJECT `RISK_MARKETHALT_VENUE_HALT`.\n3. Market "
+        "HALTED → REJECT `RISK_MARKETHALT_MARKET_HALTED`; CLOSED or RESOLVED → REJECT "
+        "`RISK_MARKETHALT_MARKET_CLOSED`.\n4. Tick change at t > 0: REJECT "
+        "`RISK_MARKETHALT_TICK_CHANGE` while `now − t < tick_change_settle_ms` or no book update "
+        "newer than t has arrived.\n5. Not reduce-only and the market has an end: REJECT "
+        "`RISK_MARKETHALT_NEAR_END` when `end − now ≤ end_buffer_s`; warn "
+        "`RISK_MARKETHALT_NEAR_END_WARN` within `end_buffer_s + end_warn_extra_s`.\n6. Venue "
+        "POST_ONLY and the intent not post-only: a taker (FOK/FAK) or any intent under the "
+        "reject policy → REJECT `RISK_MARKETHALT_POST_ONLY_WINDOW`; a resting order → RESHAPE "
+        "to post-only with `RISK_MARKETHALT_POST_ONLY_RESHAPED`.\n7. Otherwise APPROVE.",
+        "hard": "Defaults: new exposure refused in the last 60 s of a market; at least 2 s and a "
+        "fresh book after a tick-size change; every venue halt state.",
+        "warning": "Within 180 s of the end (60 s buffer + 120 s) the intent passes with "
+        "`RISK_MARKETHALT_NEAR_END_WARN`.",
+        "failure": "- Unknown market or token → REJECT.\n- A market without an end time "
+        "(`end_ns` 0) skips the end check (documented; Polymarket markets carry an end).\n- "
+        "Tick change without a later book → rejected until the feed delivers one.\n- Venue "
+        "state lag: the guard trusts `venue_state` as the venue adapter reports it; the venue "
+        "refuses anything the guard misses.",
+        "fallback": "REJECT; in the post-only window, RESHAPE to post-only.",
+        "deps": "Contracts and model; the desk's `DeskState` (market status, tick changes from "
+        "`TickSizeChange` events, venue state from the venue adapter).",
+        "alerts": "Notify on `RISK_MARKETHALT_VENUE_HALT` lasting > 2 minutes (restart took "
+        "longer than usual). Ticket on repeated `RISK_MARKETHALT_INPUT_INVALID` (metadata "
+        "gap). `NEAR_END` rejections are normal operations: dashboard only.",
+        "runbook": "1. Venue halt: check the venue's status; nothing to do unless it lasts. "
+        "2. Tick change: confirm the feed delivered a new book; if not, resubscribe the token. "
+        "3. Near end: expected; strategies should stop quoting earlier.",
+        "rollback": "Restore the previous config; or SHADOW mode (the venue itself still "
+        "refuses orders into halted markets).",
+    },
+    "risk.stalebookguard": {
+        "purpose": "Refuse orders priced from out-of-date prices: a book older than 15 s, a "
+        "token the feed marked stale after a gap, or no book at all. Warns when a book is "
+        "getting old.",
+        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with the age "
+        "warning) and REJECT.",
+        "inputs": "The intent (token, action). From the `DeskView`: `token` (for the "
+        "complement), `book(token)` and the complement's book (`last_update_ns`), "
+        "`is_stale(token)`, `now_ns`.",
+        "outputs": "A `RiskDecision`: APPROVE, APPROVE with `RISK_STALEBOOK_AGE_WARN`, or REJECT "
+        "with one code.",
+        "logic": "1. CANCEL → APPROVE. Unknown token → REJECT `RISK_STALEBOOK_INPUT_INVALID`.\n"
+        "2. For the token, then (with `check_complement_book`) its complement: no book or "
+        "`last_update_ns` 0 → `RISK_STALEBOOK_NO_BOOK`; marked stale → "
+        "`RISK_STALEBOOK_FEED_STALE`; book time more than `future_tolerance_ms` after `now_ns` "
+        "→ `RISK_STALEBOOK_INPUT_INVALID`; age > `max_book_age_ms` → `RISK_STALEBOOK_TOO_OLD`; "
+        "age > `warn_book_age_ms` → warning.\n3. Any rejection code rejects; else a warning on "
+        "either book approves with `RISK_STALEBOOK_AGE_WARN`; else APPROVE.",
+        "hard": "Book age > 15 s (default `max_book_age_ms`), a stale-flagged token, no book.",
+        "warning": "Book age > 5 s (`warn_book_age_ms`). A warning level at or above the hard "
+        "level never warns.",
+        "failure": "- Book missing or cleared after a gap → REJECT.\n- Clock skew (book from "
+        "the future) → REJECT.\n- Quiet markets: Polymarket sends no message when nothing "
+        "changes, so a calm book can age past 15 s; the guard then rejects until the next "
+        "update (the recorded sample shows 6–14 s quiet periods and one 78 s gap).",
+        "fallback": "REJECT the intent.",
+        "deps": "Contracts and model; the desk state's books and stale flags (set by the feed "
+        "on gaps, cleared by a fresh snapshot).",
+        "alerts": "Notify when `RISK_STALEBOOK_TOO_OLD` or `_FEED_STALE` exceeds 5 % of "
+        "decisions over 5 minutes (feed trouble). Ticket on `RISK_STALEBOOK_INPUT_INVALID` "
+        "(clock).",
+        "runbook": "1. Check the feed connection and the last event time per token. 2. Force a "
+        "snapshot (resubscribe). 3. Clock skew: check NTP on the host.",
+        "rollback": "Restore the previous config (e.g. a longer `max_book_age_ms` for quiet "
+        "markets, with the risk reviewer); or SHADOW mode.",
+    },
+    "risk.marketqualityguard": {
+        "purpose": "Keep the desk out of books that are not worth trading: placeholder books "
+        "(only the 0.01 / 0.99 resting quotes), crossed books, one-sided books, spreads wider "
+        "than a limit and too little size near the top. Warns in a band below the limits.",
+        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with a warning) "
+        "and REJECT.",
+        "inputs": "The intent (token, action). From the `DeskView`: the token (tick size) and "
+        "its book (best bid and ask, `depth_within`).",
+        "outputs": "A `RiskDecision`: APPROVE, APPROVE with `RISK_QUALITY_WARN`, or REJECT with "
+        "one code.",
+        "logic": "1. CANCEL → APPROVE. Unknown token, no book or a non-positive tick → REJECT "
+        "`RISK_QUALITY_INPUT_INVALID`.\n2. Best bid ≤ `placeholder_bid_max_micros` (or none) "
+        "and best ask ≥ `placeholder_ask_min_micros` (or none) → REJECT "
+        "`RISK_QUALITY_PLACEHOLDER_BOOK` (also an empty book).\n3. One side empty → REJECT "
+        "`RISK_QUALITY_ONE_SIDED`.\n4. Best bid ≥ best ask → REJECT `RISK_QUALITY_CROSSED_BOOK`."
+        "\n5. Spread in ticks (partial ticks round up) > `max_spread_ticks` → REJECT "
+        "`RISK_QUALITY_SPREAD_WIDE`.\n6. min(bid depth, ask depth) within `depth_window_ticks` "
+        "of each best price < `min_depth_micros` → REJECT `RISK_QUALITY_DEPTH_THIN`.\n7. Spread "
+        "> `warn_spread_ticks` or depth < `warn_depth_micros` → APPROVE with "
+        "`RISK_QUALITY_WARN`; else APPROVE.",
+        "hard": "Defaults: spread > 10 ticks; less than 50 shares within 3 ticks on the thinner "
+        "side; crossed, one-sided, placeholder or empty books.",
+        "warning": "Spread > 4 ticks or less than 200 shares within 3 ticks.",
+        "failure": "- No book or unknown token → REJECT.\n- Crossed books happen in real "
+        "recordings (4 snapshots of the sample) between a venue's two updates; they are refused "
+        "rather than traded into.\n- Reduce-only intents are not exempt: exits into a broken "
+        "book are refused too (documented trade-off).",
+        "fallback": "REJECT the intent.",
+        "deps": "Contracts and model (`BookView.depth_within`).",
+        "alerts": "Dashboard the reject rate per market; notify when one market rejects > 50 % "
+        "over 10 minutes (consider removing it). No pages.",
+        "runbook": "1. Look at the book in the envelope's market. 2. A market persistently "
+        "placeholder or thin: take it off the strategy's list. 3. Crossed books over several "
+        "seconds: feed problem; check the stale guard and the feed.",
+        "rollback": "Restore the previous config; or SHADOW mode.",
+    },
+    "risk.exposureguard": {
+        "purpose": "Cap how much money the desk can lose when markets resolve: per market, per "
+        "neg-risk event and in total, counting YES and NO held together as offsetting, and "
+        "every open order as if it fills exactly when that hurts. Orders that would break a cap "
+        "are cut down to what fits, or refused when nothing fits.",
+        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with a "
+        "warning), RESHAPE (smaller size, or smaller notional for a BUY sized by notional: "
+        "never riskier) and REJECT.",
+        "inputs": "The intent (side, price, size or notional, action, reduce-only, target of a "
+        "REPLACE). From the `DeskView`: every market, every position (size, cost basis), every "
+        "open order.",
+        "outputs": "A `RiskDecision`; a RESHAPE carries the intent with the fitted size.",
+        "logic": "Worst-case loss at resolution is computed by `polytraders.model.exposure` "
+        "(shared with the desk's accounting and the REDUCING gate):\n- market: per outcome, "
+        "cost basis of the open shares minus what the winning shares pay, plus each open order's "
+        "loss in that outcome if positive; worst = max(0, both outcomes);\n- neg-risk event: the "
+        'worst scenario among "member k wins" and "none wins";\n- total: Σ events + Σ '
+        "standalone markets.\nRules: 1. CANCEL or reduce-only → APPROVE. Unknown "
+        "token/market, a position or order in an unknown token, a price outside (0, 1), no "
+        "amount → REJECT `RISK_EXPOSURE_INPUT_INVALID`.\n2. For each level (market, event when "
+        "the market has one, total), the largest amount that keeps its worst case within "
+        "max(cap, current worst) is solved exactly (`max_amount_within`); an order that does not "
+        "raise a level's worst case always fits it.\n3. All fit → APPROVE, with "
+        "`RISK_EXPOSURE_WARN` when a level ends ≥ `warn_level_pct` of its cap.\n4. Otherwise, "
+        "with `reshape_to_fit`: round the smallest fit down to `size_step_micros` (or keep it in "
+        "micro-pUSD for notional orders); at least the token's minimum order size (or "
+        "`min_notional_micros`) → RESHAPE `RISK_EXPOSURE_RESHAPED`; else REJECT with the binding "
+        "level's code (`_MARKET_CAP`, `_EVENT_CAP`, `_TOTAL_CAP`). A REPLACE is judged without "
+        "the order it replaces.",
+        "hard": "Defaults: 500 pUSD per market, 1,000 pUSD per neg-risk event, 2,000 pUSD in "
+        "total (worst-case loss at resolution).",
+        "warning": "80 % of a cap (`warn_level_pct`): 400 pUSD per market by default.",
+        "failure": "- A position or order in a token the desk has no market for → REJECT "
+        "(the total cannot be known).\n- A malformed market (not two tokens) leaves its tokens "
+        "unknown → REJECT.\n- Loss is measured against the open cost basis: realised PnL of "
+        "past trades is not counted as a cushion.",
+        "fallback": "RESHAPE down to the largest size that fits; REJECT when nothing at or "
+        "above the minimum order size fits.",
+        "deps": "Contracts and `polytraders.model.exposure` (pure, property-tested against "
+        "brute-force enumeration of fills and scenarios).",
+        "alerts": "Notify on `RISK_EXPOSURE_TOTAL_CAP` (desk-wide limit reached). Dashboard "
+        "`RISK_EXPOSURE_RESHAPED` and `_WARN` rates. Ticket on `RISK_EXPOSURE_INPUT_INVALID` "
+        "(metadata missing for a held token: reconcile).",
+        "runbook": "1. Read the binding level from the code. 2. Market/event cap: expected under "
+        "inventory build-up; the strategy should skew. 3. Total cap: review open positions "
+        "with the risk reviewer before raising it. 4. INPUT_INVALID: load the missing market's "
+        "metadata (a held token must always have its market).",
+        "rollback": "Restore the previous config (caps are config); never raise caps without "
+        "the risk reviewer. SHADOW mode for a code defect, with the kill switch's daily loss "
+        "limit still enforced.",
+    },
+    "risk.drawdownguard": {
+        "purpose": "Break the fall of the portfolio: when equity has dropped far enough from "
+        "its peak the desk only reduces positions; when it drops further the desk halts.",
+        "authority": "Class RISK, `can_halt = True` (one of two guards with halt authority). "
+        "Verdicts: APPROVE, REJECT, HALT; `set_state = REDUCING` at the warning level (only "
+        "while the desk is ACTIVE: a HALTED desk is never loosened), HALTED with HALT.",
+        "inputs": "The intent (side, size, reduce-only). From the `DeskView`: `peak_equity`, "
+        "`equity`, `trading_state`, `position(token)`.",
+        "outputs": "A `RiskDecision`: APPROVE; APPROVE with `RISK_DRAWDOWN_WARN` and a "
+        "REDUCING request; REJECT with `RISK_DRAWDOWN_INCREASE_BLOCKED` and a REDUCING request; "
+        "REJECT `RISK_DRAWDOWN_INPUT_INVALID`; HALT `RISK_DRAWDOWN_HALT`.",
+        "logic": "1. CANCEL → APPROVE. Peak equity ≤ 0 → REJECT `RISK_DRAWDOWN_INPUT_INVALID`.\n"
+        "2. drawdown = (peak − equity) / peak; HALT with `set_state = HALTED` when "
+        "`(peak − equity) × 10 000 ≥ halt_drawdown_bps × peak`.\n3. At `reducing_level_pct` of "
+        "the halt level: ask for REDUCING (if ACTIVE); an intent that reduces a position "
+        "(reduce-only, a SELL of at most the shares held, a BUY of at most a short) passes with "
+        "`RISK_DRAWDOWN_WARN`; any other is REJECTed with `RISK_DRAWDOWN_INCREASE_BLOCKED`.\n"
+        "4. Otherwise APPROVE. Integer arithmetic only.",
+        "hard": "Drawdown ≥ 10 % of peak equity (1,000 bps) → HALT.",
+        "warning": "Drawdown ≥ 5 % (50 % of the halt level) → REDUCING.",
+        "failure": "- Peak equity missing or ≤ 0 → REJECT.\n- Equity is marked to mid: a "
+        "sudden mid move (thin book) can trip the breaker; the stale and quality guards limit "
+        "trading on such books but marks still move.\n- The desk returns to ACTIVE only by an "
+        "operator: recovery above the level does not lift REDUCING by itself.",
+        "fallback": "HALT at the hard level; REDUCING (only position-reducing intents) at the "
+        "warning level; REJECT on corrupt inputs.",
+        "deps": "Contracts and model; the desk's accounting (`Ledger` peak equity, mark to mid).",
+        "alerts": "Page on `RISK_DRAWDOWN_HALT`. Notify on the first `RISK_DRAWDOWN_WARN` / "
+        "`_INCREASE_BLOCKED` of a day (desk entered REDUCING). Ticket on `_INPUT_INVALID`.",
+        "runbook": "1. REDUCING: review positions and marks; let strategies unwind. 2. HALT: "
+        "confirm open orders are cancelled; review PnL with the risk reviewer; an operator "
+        "sets the trading state back to ACTIVE only after the review.",
+        "rollback": "Restore the previous config; or SHADOW mode with the kill switch still "
+        "enforced (its daily loss limit bounds the same risk).",
+    },
+}
+
+
+def _field_rows(cls: Any) -> list[str]:
+    config_cls = cls.Config
+    limits = config_cls.hard_limits()
+    rows = ["| field | type | default | hard limits | meaning |", "|---|---|---|---|---|"]
+    for name, info in config_cls.model_fields.items():
+        annotation = getattr(info.annotation, "__name__", str(info.annotation))
+        low, high = limits.get(name, (None, None))
+        bounds = f"[{low}, {high}]" if low is not None or high is not None else "—"
+        default = json.dumps(config_cls().model_dump(mode="json")[name])
+        description = (info.description or "").replace("\n", " ").replace("|", "\\|")
+        rows.append(f"| `{name}` | {annotation} | `{default}` | {bounds} | {description} |")
+    return rows
+
+
+def _envelopes(bot_id: str) -> list[str]:
+    lines = []
+    for case in WIRE_CASES:
+        run, _ = run_pack(load_pack(pack_path(bot_id, case)))
+        for envelope in run.envelopes:
+            if envelope.bot_id == bot_id:
+                lines.append(encode_envelope(envelope).decode().rstrip("\n"))
+    return lines
+
+
+def render(bot_id: str, bench_figure: str = "") -> str:
+    """The spec of one bot as Markdown."""
+    cls = RISK_BOTS[bot_id]
+    text = BOTS[bot_id]
+    registry = load_registry()
+    defaults = json.dumps(cls.Config().model_dump(mode="json"), indent=2)
+    codes = sorted(cls.reason_codes)
+    body: dict[str, str] = {
+        "Purpose": text["purpose"],
+        "Class and authority": text["authority"],
+        "Owner": OWNER,
+        "Inputs": text["inputs"],
+        "Outputs": text["outputs"],
+        "Decision logic": text["logic"],
+        "Parameters": f"`{cls.__module__}.{cls.Config.__name__}` (pydantic, frozen, "
+        "extra keys refused):\n\n" + "\n".join(_field_rows(cls)),
+        "Defaults": f"Config version `{cls.Config().config_version}`:\n\n```json\n{defaults}\n```",
+        "Hard thresholds": text["hard"] + "\n\nConfig hard limits (a value outside is refused "
+        "with a pydantic validation error naming the field) are in the table of section 7.",
+        "Warning thresholds": text["warning"],
+        "Search space": "`SEARCH_SPACE` (read by the optimizer; nothing else declares "
+        "tunables):\n\n```json\n"
+        + json.dumps(cls.SEARCH_SPACE.to_dict(), indent=2)
+        + "\n```"
+        + (
+            "\n\nPolicy lists (builderCode, grants, allow/deny lists, permissions) are "
+            "configuration, not tunables."
+            if bot_id == "risk.compliancegate"
+            else ""
+        ),
+        "Modes": COMMON_MODES
+        + " Declared: "
+        + ", ".join(sorted(m.value for m in cls.mode_support))
+        + ".",
+        "Reason codes": "| code | severity | summary |\n|---|---|---|\n"
+        + "\n".join(
+            f"| `{c}` | {registry[c].severity.value} | {registry[c].summary} |" for c in codes
+        ),
+        "User messages": "\n".join(f"- `{c}`: {registry[c].user_message}" for c in codes),
+        "Failure modes": text["failure"],
+        "Safe fallback": text["fallback"],
+        "Dependencies": text["deps"],
+        "Latency budget": LATENCY.format(figure=bench_figure or "see the latest run"),
+        "Metrics": COMMON_METRICS,
+        "Alerts": text["alerts"],
+        "Wire examples": "Envelopes recorded by the desk's risk chain (`run_risk`) on the "
+        f"fixture cases {', '.join(WIRE_CASES)} (one JSON line each, as written to the "
+        "timeline):\n\n```json\n" + "\n".join(_envelopes(bot_id)) + "\n```",
+        "Fixtures": f"`tests/fixtures/bots/{bot_id}/`, run through the desk by "
+        "`tests/bots/risk/test_fixture_packs.py`; market data from the real Polymarket sample "
+        "`data/samples/polymarket/resolvedkit_btc15m` (regenerate with "
+        "`python -m tests.bots.risk.make_fixtures`). Further rules are covered by "
+        "`tests/bots/risk/test_guards.py`.\n\n"
+        + "\n".join(
+            f"- **{case}**: {load_pack(pack_path(bot_id, case)).description} Expected: "
+            f"{load_pack(pack_path(bot_id, case)).expected['verdict']} "
+            f"{load_pack(pack_path(bot_id, case)).expected['reason_codes']}."
+            for case in CASES
+        ),
+        "Backtest evidence": BACKTEST,
+        "Runbook": text["runbook"],
+        "Rollback plan": text["rollback"],
+        "Promotion status": PROMOTION,
+        "Change log": CHANGE_LOG,
+    }
+    out = [f"# {bot_id}", "", f"Version {cls.version}. Source: `src/polytraders/bots/risk/"
+           f"{bot_id.split('.')[1]}.py`.", ""]  # fmt: skip
+    for number, title in enumerate(SECTIONS, start=1):
+        out += [f"## {number}. {title}", "", body[title].strip(), ""]
+    return "\n".join(out)
+
+
+def main(bench_figure: str = "") -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
+    for bot_id in RISK_BOTS:
+        (DOCS / f"{bot_id}.md").write_text(render(bot_id, bench_figure), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(" ".join(sys.argv[1:]))
