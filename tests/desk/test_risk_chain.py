@@ -223,3 +223,11 @@ def test_timelines_are_deterministic() -> None:
         return timeline_sha256(sink.envelopes)
 
     assert once() == once()
+
+
+def test_reduce_only_is_enforced_by_the_desk_in_any_state() -> None:
+    flat = state()
+    refused = run_risk(ApproveBot(), intent(reduce_only=True), flat).outcome
+    assert refused.reason_codes == ("SYS_REDUCE_ONLY_VIOLATION",)
+    long_yes = state(positions={"yes": (20_000_000, 9_000_000)})
+    assert run_risk(ApproveBot(), intent(Side.SELL, reduce_only=True), long_yes).outcome.approved

@@ -6,7 +6,9 @@ Rules, in order (the first that applies decides):
 1. A CANCEL intent always passes: withdrawing an order never adds risk, whatever the state.
 2. Kill switch tripped → ``SYS_KILL_SWITCH_TRIPPED``.
 3. HALTED → ``SYS_TRADING_HALTED`` (nothing but cancels).
-4. REDUCING → ``SYS_TRADING_REDUCING`` unless :func:`is_exposure_reducing`.
+4. A reduce-only intent (any state) → ``SYS_REDUCE_ONLY_VIOLATION`` unless
+   :func:`is_exposure_reducing` (Polymarket has no reduce-only flag: the desk enforces it).
+5. REDUCING → ``SYS_TRADING_REDUCING`` unless :func:`is_exposure_reducing`.
 
 Exposure-reducing uses the complement-aware worst-case loss at resolution of
 :mod:`polytraders.model.exposure` (YES and NO held together offset; neg-risk events are one
@@ -50,6 +52,7 @@ from polytraders.model.position import Position
 KILL_SWITCH = "SYS_KILL_SWITCH_TRIPPED"
 HALTED = "SYS_TRADING_HALTED"
 REDUCING = "SYS_TRADING_REDUCING"
+REDUCE_ONLY = "SYS_REDUCE_ONLY_VIOLATION"
 
 
 def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
@@ -135,8 +138,10 @@ def gate_reason(intent: OrderIntent, view: DeskView) -> str | None:
     if view.kill_switch_tripped:
         return KILL_SWITCH
     state = view.trading_state
-    if state is _ACTIVE:
+    if state is _ACTIVE and not intent.reduce_only:
         return None
     if state is _HALTED:
         return HALTED
-    return None if is_exposure_reducing(intent, view) else REDUCING
+    if is_exposure_reducing(intent, view):
+        return None
+    return REDUCE_ONLY if intent.reduce_only else REDUCING
