@@ -232,3 +232,33 @@ def test_route_plan_authority_is_enforced() -> None:
     assert isinstance(desk.envelopes[-1].output, OrderIntent | RoutePlan)
     assert desk.envelopes[-1].reason_codes == ("SYS_BOT_QUARANTINED",)
     assert Mode.QUARANTINE in {e.mode for e in desk.envelopes}
+
+
+def test_checkpoint_and_resume_continue_the_run_exactly() -> None:
+    import msgspec
+
+    from polytraders.desk.desk import DeskCheckpoint
+
+    desk = make_desk(QuoteBot("yes", "m1", cross=False), risk=[ApproveBot(), RaisingBot()])
+    desk.process(snap(1.0))
+    desk.process(OperatorCommand(ts_event_ns=2 * S, command="kill", operator="alice"))
+    saved = msgspec.json.encode(desk.checkpoint())
+    checkpoint = msgspec.json.decode(saved, type=DeskCheckpoint)
+    venue = PaperVenue(PaperVenueConfig(), [MARKET], "run-d")
+    resumed = Desk.resume(
+        checkpoint,
+        venue=venue,
+        strategies=[BotSlot(QuoteBot("yes", "m1", cross=False))],
+        risk=[BotSlot(ApproveBot()), BotSlot(RaisingBot())],
+        execution=[BotSlot(PassThroughExec())],
+    )
+    assert resumed.state.kill_switch_tripped
+    assert resumed.state.trading_state is TradingState.HALTED
+    assert resumed.state.ledger.to_json() == desk.state.ledger.to_json()
+    assert list(resumed.state.orders) == list(desk.state.orders)
+    assert resumed.risk.slots[1].mode is Mode.QUARANTINE
+    assert resumed.risk.slots[1].fails_closed
+    resumed.process(snap(3.0))
+    # envelope ids continue where the first process stopped: none is reused
+    assert resumed.envelopes[0].sequence == checkpoint.envelope_sequence
+    assert resumed.orders.sequence == checkpoint.order_sequence

@@ -82,7 +82,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market
-from polytraders.model.orders import OrderIntent
+from polytraders.model.orders import OrderIntent, VenueOrder
 from polytraders.venues.base import Venue, VenueEvent
 
 _LOG = logging.getLogger(__name__)
@@ -191,6 +191,39 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
     def result_sha256(self) -> str:
         """SHA-256 of this result's msgspec JSON encoding (replays compare it)."""
         return hashlib.sha256(msgspec.json.encode(self)).hexdigest()
+
+
+class SlotState(msgspec.Struct, frozen=True, kw_only=True):
+    """A bot slot's run-time state in a checkpoint: mode and quarantine facts."""
+
+    bot_id: str
+    mode: Mode
+    quarantined_from: Mode | None
+    quarantine_reason: str
+    quarantine_detail: str
+
+
+class DeskCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """What a desk needs to resume after a restart (JSON via msgspec; deterministic).
+
+    Fields: ``run_id``; ``now_ns``; the next ``envelope_sequence``, ``order_sequence`` and
+    ``cause_sequence`` (so no id is ever reused); ``ledger``; ``trading_state`` and
+    ``kill_switch_tripped`` (a tripped switch stays tripped across a restart); ``orders`` (every
+    tracked order, open ones first to reconcile with the venue); ``markets``; ``slots``
+    (modes and quarantines). Books are not saved: they come back with the feed's snapshots.
+    """
+
+    run_id: str
+    now_ns: int
+    envelope_sequence: int
+    order_sequence: int
+    cause_sequence: int
+    ledger: LedgerSnapshot
+    trading_state: TradingState
+    kill_switch_tripped: bool
+    orders: tuple[VenueOrder, ...]
+    markets: tuple[Market, ...]
+    slots: tuple[SlotState, ...]
 
 
 class Desk:
@@ -404,7 +437,7 @@ class Desk:
         """The run's result so far (call after :meth:`run` or :meth:`shutdown`)."""
         self._collect_desk_events()
         ledger = self.state.ledger
-        slots = [*self.strategies.slots, *self.risk.slots, *self.execution.slots]
+        slots = self._all_slots()
         return DeskResult(
             run_id=self.run_id,
             events_processed=self.events_processed,
@@ -431,6 +464,89 @@ class Desk:
             first_event_ns=self._first_event_ns or 0,
             last_event_ns=self._last_event_ns,
         )
+
+    # ------------------------------------------------------------------ restart
+    def _all_slots(self) -> list[BotSlot]:
+        return [*self.strategies.slots, *self.risk.slots, *self.execution.slots]
+
+    def checkpoint(self) -> DeskCheckpoint:
+        """The desk's durable state now (see :class:`DeskCheckpoint`)."""
+        self._collect_desk_events()
+        return DeskCheckpoint(
+            run_id=self.run_id,
+            now_ns=self.state.now_ns,
+            envelope_sequence=self.recorder.sequence,
+            order_sequence=self.orders.sequence,
+            cause_sequence=self._causes,
+            ledger=self.state.ledger.snapshot(),
+            trading_state=self.state.trading_state,
+            kill_switch_tripped=self.state.kill_switch_tripped,
+            orders=tuple(self.state.orders.values()),
+            markets=tuple(self.state.markets()),
+            slots=tuple(
+                SlotState(
+                    bot_id=s.bot_id,
+                    mode=s.mode,
+                    quarantined_from=s.quarantined_from,
+                    quarantine_reason=s.quarantine_reason,
+                    quarantine_detail=s.quarantine_detail,
+                )
+                for s in self._all_slots()
+            ),
+        )
+
+    @classmethod
+    def resume(
+        cls,
+        checkpoint: DeskCheckpoint,
+        *,
+        venue: Venue,
+        strategies: Sequence[BotSlot] = (),
+        risk: Sequence[BotSlot] = (),
+        execution: Sequence[BotSlot],
+        sink: EnvelopeSink | None = None,
+        config: DeskConfig | None = None,
+        clock: Clock | None = None,
+        account: AccountIdentity | None = None,
+    ) -> Desk:
+        """A desk continuing from ``checkpoint``: same run id, sequences continuing, ledger,
+        orders, trading state, kill switch and bot quarantines restored. Slots are matched by
+        bot id; a checkpointed bot missing from the new slots is an error.
+
+        Raises:
+            ValueError: the ledger does not reconcile, or a checkpointed bot has no slot.
+        """
+        state = DeskState(
+            ledger=Ledger.restore(checkpoint.ledger), now_ns=checkpoint.now_ns, account=account
+        )
+        for market in checkpoint.markets:
+            state.add_market(market)
+        for order in checkpoint.orders:
+            state.add_order(msgspec.structs.replace(order))
+        state.restore_controls(checkpoint.trading_state, checkpoint.kill_switch_tripped)
+        desk = cls(
+            run_id=checkpoint.run_id,
+            venue=venue,
+            strategies=strategies,
+            risk=risk,
+            execution=execution,
+            sink=sink,
+            config=config,
+            clock=clock if clock is not None else SimClock(checkpoint.now_ns),
+            state=state,
+            start_sequences=(checkpoint.envelope_sequence, checkpoint.order_sequence),
+        )
+        desk._causes = checkpoint.cause_sequence
+        slots = {s.bot_id: s for s in desk._all_slots()}
+        for saved in checkpoint.slots:
+            slot = slots.get(saved.bot_id)
+            if slot is None:
+                raise ValueError(f"checkpointed bot {saved.bot_id} has no slot")
+            slot.mode = saved.mode
+            slot.quarantined_from = saved.quarantined_from
+            slot.quarantine_reason = saved.quarantine_reason
+            slot.quarantine_detail = saved.quarantine_detail
+        return desk
 
     # ------------------------------------------------------------------ the loop
     def _cause(self) -> str:

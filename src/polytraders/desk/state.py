@@ -413,6 +413,12 @@ class DeskState:
         self._kill_switch = False
         return True
 
+    def restore_controls(self, trading_state: TradingState, kill_switch_tripped: bool) -> None:
+        """Put back the trading state and kill switch recorded in a checkpoint (restart); no
+        event is recorded, as nothing changed."""
+        self._trading_state = trading_state
+        self._kill_switch = kill_switch_tripped
+
     def set_venue_state(self, venue_state: VenueState) -> None:
         """Record the venue's mode (post-only window, cancel-only, …)."""
         self._venue_state = venue_state
