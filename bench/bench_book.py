@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from bench.data import polymarket_snapshots, snapshot_diffs
+from bench.data import POLYMARKET_SAMPLE, polymarket_level_messages
+from polytraders.feeds.parquet import ParquetSource
 from polytraders.model.book import OrderBook
 from polytraders.model.orders import Side
 
@@ -19,8 +20,7 @@ DESCRIPTION = "L2 order book: level updates/s and walks/s on real Polymarket dat
 
 
 def run(quick: bool = False) -> dict[str, float | int | str]:
-    snapshots = polymarket_snapshots()
-    keys, messages = snapshot_diffs(snapshots)
+    keys, messages = polymarket_level_messages()
     updates = [
         (token, side, price, size, ts)
         for token, ts, bids, asks in messages
@@ -72,7 +72,7 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
     walk_s = time.perf_counter() - started
 
     return {
-        "snapshots": len(snapshots),
+        "snapshots": ParquetSource(POLYMARKET_SAMPLE).row_count,
         "tokens": len(keys),
         "messages": len(messages),
         "level_updates": len(updates),
