@@ -14,7 +14,7 @@ from rich.table import Table
 
 from polytraders import __version__
 from polytraders.commands import live as live_commands
-from polytraders.commands import live as live_commands
+from polytraders.commands import run as run_commands
 from polytraders.commands.data import app as data_app
 from polytraders.contracts.reasons import (
     load_lock,
@@ -31,8 +31,9 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-app.command("sim-clob")(live_commands.sim_clob)
-app.command("record")(live_commands.record)
+app.command("run")(run_commands.run)
+app.command("backtest")(run_commands.backtest)
+app.command("schema")(run_commands.schema)
 app.command("sim-clob")(live_commands.sim_clob)
 app.command("record")(live_commands.record)
 app.add_typer(data_app, name="data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polytraders.backtest.result import compute_result, max_drawdown, sharpe_ratio
+from polytraders.backtest.result import EnvelopeTally, compute_result, max_drawdown, sharpe_ratio
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import MICROS, notional_micros
@@ -40,7 +40,7 @@ def result_for(market: Market, fills: list[Fill], marks: dict[str, int] | None =
         markets=[market],
         fills=fills,
         equity_curve=[(0, 100 * MICROS), (1, 103 * MICROS), (2, 99 * MICROS), (3, 104 * MICROS)],
-        envelopes=[],
+        tally=EnvelopeTally(),
         envelopes_sha256="x",
         events=10,
         orders=3,

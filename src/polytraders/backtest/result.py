@@ -214,6 +214,32 @@ def sharpe_ratio(equity_curve: Sequence[tuple[int, int]], interval_s: int = 60) 
     return mean / math.sqrt(variance) if variance > 0 else 0.0
 
 
+class EnvelopeTally:
+    """An envelope sink that keeps only what results need: the count, the reason-code
+    histogram, and refusals by reason code (constant memory, however long the run)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reason_codes: Counter[str] = Counter()
+        self.refusals: Counter[str] = Counter()
+
+    def record(self, envelope: ReportEnvelope) -> None:
+        self.count += 1
+        if envelope.reason_codes:
+            self.reason_codes.update(envelope.reason_codes)
+        if envelope.decision in _REFUSALS:
+            self.refusals.update(envelope.reason_codes or ("UNSPECIFIED",))
+
+    def flush(self) -> None:
+        """Nothing is buffered (sink protocol)."""
+
+    def add(self, envelopes: Sequence[ReportEnvelope]) -> EnvelopeTally:
+        """Record every envelope of a sequence; returns self."""
+        for envelope in envelopes:
+            self.record(envelope)
+        return self
+
+
 def compute_result(
     *,
     run_id: str,
@@ -223,7 +249,7 @@ def compute_result(
     markets: Sequence[Market],
     fills: Sequence[Fill],
     equity_curve: Sequence[tuple[int, int]],
-    envelopes: Sequence[ReportEnvelope],
+    tally: EnvelopeTally,
     envelopes_sha256: str,
     events: int,
     orders: int,
@@ -235,9 +261,9 @@ def compute_result(
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
-    ``venue_rejections`` counts venue refusals by reason code; desk/bot refusals are counted
-    from the envelopes. ``final_marks`` gives a mark price (micro) for every token with an open
-    position in an unresolved market.
+    ``tally`` holds the envelope counts (desk and bot refusals by reason code);
+    ``venue_rejections`` counts venue refusals by reason code. ``final_marks`` gives a mark
+    price (micro) for every token with an open position in an unresolved market.
 
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
@@ -263,14 +289,10 @@ def compute_result(
                 final_positions=final_positions,
             )
         )
-    reason_codes: Counter[str] = Counter()
-    rejections: Counter[str] = Counter(venue_rejections)
-    for envelope in envelopes:
-        reason_codes.update(envelope.reason_codes)
-        if envelope.decision in _REFUSALS:
-            rejections.update(envelope.reason_codes or ("UNSPECIFIED",))
-    for code, count in venue_rejections.items():
-        reason_codes[code] += count
+    reason_codes = Counter(tally.reason_codes)
+    reason_codes.update(venue_rejections)
+    rejections = Counter(tally.refusals)
+    rejections.update(venue_rejections)
     return BacktestResult(
         run_id=run_id,
         seed=seed,
@@ -284,7 +306,7 @@ def compute_result(
         sharpe=sharpe_ratio(equity_curve, sharpe_interval_s),
         rejections=dict(rejections),
         reason_codes=dict(reason_codes),
-        envelopes=len(envelopes),
+        envelopes=tally.count,
         envelopes_sha256=envelopes_sha256,
         wall_s=wall_s,
         per_market=per_market,
