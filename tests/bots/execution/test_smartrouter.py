@@ -128,8 +128,8 @@ def test_sell_split_between_held_shares_and_the_complement() -> None:
     sell = msgspec.structs.replace(intent, side=Side.SELL, price=90_000, size=30_000_000)
     view.ledger.set_position(up, 12_000_000, 1_000_000)
     # 5 held shares are already offered by another resting sell
-    view.orders = {
-        "x/o0": VenueOrder(
+    view.add_order(
+        VenueOrder(
             client_order_id="x/o0",
             intent_id="x",
             token_id=up,
@@ -138,7 +138,7 @@ def test_sell_split_between_held_shares_and_the_complement() -> None:
             size=5_000_000,
             status=OrderStatus.ACCEPTED,
         )
-    }
+    )
     plan = SmartRouter().decide(sell, view)
     legs = [(o.token_id, o.side, o.price, o.size) for o in plan.orders]
     assert legs == [(up, Side.SELL, 90_000, 7_000_000), (down, Side.BUY, 910_000, 23_000_000)]
@@ -244,18 +244,18 @@ def test_refusals() -> None:
 
 def test_cancel_and_replace() -> None:
     view, intent, up, _ = setup()
-    view.orders = {
-        f"old/o{k}": VenueOrder(
-            client_order_id=f"old/o{k}",
-            intent_id="old",
-            token_id=up,
-            side=Side.BUY,
-            price=80_000,
-            size=5_000_000,
-            status=OrderStatus.ACCEPTED,
+    for k in (1, 0):
+        view.add_order(
+            VenueOrder(
+                client_order_id=f"old/o{k}",
+                intent_id="old",
+                token_id=up,
+                side=Side.BUY,
+                price=80_000,
+                size=5_000_000,
+                status=OrderStatus.ACCEPTED,
+            )
         )
-        for k in (1, 0)
-    }
     cancel = OrderIntent(
         intent_id="c1",
         bot_id=intent.bot_id,

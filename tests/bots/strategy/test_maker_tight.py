@@ -40,19 +40,21 @@ def normal_view(edit=None) -> tuple[DeskState, BookSnapshot]:  # type: ignore[no
 
 
 def rest(view: DeskState, intents: tuple[OrderIntent, ...]) -> None:
-    """Show the proposed orders as resting at the desk (what the order manager would list)."""
-    view.orders = {
-        i.intent_id + "/o0": VenueOrder(
-            client_order_id=i.intent_id + "/o0",
-            intent_id=i.intent_id,
-            bot_id=i.bot_id,
-            token_id=i.token_id,
-            side=i.side,
-            price=i.price,
-            size=i.size,
+    """Show the proposed orders as the desk's open orders (what the order manager would list)."""
+    for order in view.open_orders():
+        view.order_closed(order.client_order_id)
+    for i in intents:
+        view.add_order(
+            VenueOrder(
+                client_order_id=i.intent_id + "/o0",
+                intent_id=i.intent_id,
+                bot_id=i.bot_id,
+                token_id=i.token_id,
+                side=i.side,
+                price=i.price,
+                size=i.size,
+            )
         )
-        for i in intents
-    }
 
 
 def ids(market: Market) -> tuple[str, str]:
@@ -355,3 +357,50 @@ def test_any_book_and_inventory(
             assert intent.price < ask_px and net + intent.size <= cfg.max_position_micros
         else:
             assert intent.price > bid_px and net - intent.size >= -cfg.max_position_micros
+
+
+def test_volatile_regime_widens_quotes_with_a_warning() -> None:
+    view, event = normal_view()
+    bot = MakerTight(MakerTightConfig(volatile_atr_ticks=1.0, fee_cover_pct=0))
+    calm = bot.decide(event, view)
+    assert "STRAT_VOLATILE_REGIME" not in calm.reason_codes
+    calm_width = calm.intents[1].price - calm.intents[0].price
+    up, down = ids(first_market(view))
+    view.set_time(event.ts_event_ns + S)
+    view.set_book(up, [(92_000, 94_690_000)], [(102_000, 94_170_000)], view.now_ns)
+    view.set_book(down, [(898_000, 94_170_000)], [(908_000, 94_690_000)], view.now_ns)
+    jump = BookSnapshot(
+        ts_event_ns=view.now_ns,
+        token_id=up,
+        bids=[(92_000, 94_690_000)],
+        asks=[(102_000, 94_170_000)],
+    )
+    out = bot.decide(jump, view)
+    # a 12-tick jump: ATR = 2/21 × 12 ≈ 1.14 ticks ≥ 1 → VOLATILE; half-spread 1 (base)
+    # + ⌈1.14⌉ (ATR) + 1 (volatile) = 4 ticks against 1 tick when calm
+    assert out.reason_codes[0] == "STRAT_VOLATILE_REGIME"
+    reading = bot.regime.reading(first_market(view).market_id)
+    assert reading is not None and reading.atr_ticks == pytest.approx(12 * 2 / 21)
+    width = out.intents[1].price - out.intents[0].price
+    assert calm_width <= 3_000 and width >= 8_000
+
+
+def test_price_near_certainty_quotes_one_side() -> None:
+    def near_one(st: dict) -> None:  # type: ignore[type-arg]
+        up, down = (t["token_id"] for t in st["markets"][0]["tokens"])
+        st["books"][up] = {
+            "ts_ns": st["now_ns"],
+            "bids": [[998_000, 50_000_000]],
+            "asks": [[999_000, 50_000_000]],
+        }
+        st["books"][down] = {
+            "ts_ns": st["now_ns"],
+            "bids": [[1_000, 50_000_000]],
+            "asks": [[2_000, 50_000_000]],
+        }
+
+    view, event = normal_view(near_one)
+    out = MakerTight().decide(event, view)
+    assert out.reason_codes == ("STRAT_PRICE_AT_EXTREME", "STRAT_QUOTES_PLACED")
+    # fair 0.9985: the ask would be ⌈0.9995⌉ = 1.0 > 1 − tick, so only the bid (⌊0.9975⌋) rests
+    assert [(i.side, i.price) for i in out.intents] == [(Side.BUY, 997_000)]
