@@ -50,12 +50,17 @@ class SimState:
     """Server-side state shared by the routes: the exchange and websocket subscribers."""
 
     def __init__(
-        self, exchange: SimExchange, tick_interval_ms: int = 50, replay_interval_ms: int = 0
+        self,
+        exchange: SimExchange,
+        tick_interval_ms: int = 50,
+        replay_interval_ms: int = 0,
+        restamp: bool = False,
     ) -> None:
         self.exchange = exchange
         self.tick_interval_ms = tick_interval_ms
         self.replay_interval_ms = replay_interval_ms
         self.last_replay_ns = 0
+        self.restamp = restamp
         self.market_subs: dict[WebSocket, set[str]] = {}
         self.market_queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
         self.user_queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
@@ -302,7 +307,7 @@ def build_app(state: SimState) -> Starlette:
 
     async def sim_step(request: Request) -> Response:
         body = json.loads((await request.body()) or b"{}")
-        applied = ex.step(int(body.get("count", 1)))
+        applied = ex.step(int(body.get("count", 1)), now_ns() if state.restamp else 0)
         state.dispatch()
         return JSONResponse({"applied": applied, "cursor": ex.cursor})
 
@@ -440,7 +445,7 @@ def build_app(state: SimState) -> Starlette:
                 now - state.last_replay_ns >= state.replay_interval_ms * 1_000_000
             ):
                 state.last_replay_ns = now
-                ex.step(1)
+                ex.step(1, now if state.restamp else 0)
             state.dispatch()
             await asyncio.sleep(state.tick_interval_ms / 1000)
 

@@ -262,7 +262,9 @@ class SimExchange:
         self.confirm_ms = confirm_ms
         self.heartbeat_timeout_ms = heartbeat_timeout_ms
         self.tokens: dict[str, TokenState] = {
-            t.token_id: TokenState(t.token_id, t.market_id, t.outcome, t.complement_token_id)
+            t.token_id: TokenState(
+                t.token_id, t.market_id, t.outcome, t.complement_token_id, t.tick_size
+            )
             for t in recorded.tokens.values()
         }
         self._snapshots = recorded.snapshots
@@ -285,26 +287,30 @@ class SimExchange:
         self._trade_seq = 0
 
     # ------------------------------------------------------------------ replay
-    def step(self, count: int = 1) -> int:
-        """Apply the next ``count`` recorded snapshots; returns how many were applied."""
+    def step(self, count: int = 1, now_ns: int = 0) -> int:
+        """Apply the next ``count`` recorded snapshots; returns how many were applied.
+
+        With ``now_ns`` the books are re-stamped to that time (a live-looking feed from old
+        data: staleness checks compare against the wall clock); else they keep the recorded
+        times."""
         applied = 0
         while applied < count and self.cursor < len(self._snapshots):
-            self._apply_snapshot(self._snapshots[self.cursor])
+            self._apply_snapshot(self._snapshots[self.cursor], now_ns)
             self.cursor += 1
             applied += 1
         return applied
 
-    def prime(self) -> None:
+    def prime(self, now_ns: int = 0) -> None:
         """Apply snapshots until every token has a book (start-up)."""
         while self.cursor < len(self._snapshots) and any(not t.ts_ms for t in self.tokens.values()):
-            self.step()
+            self.step(1, now_ns)
 
     def _apply_snapshot(self, snap: RecordedSnapshot, now_ns: int = 0) -> None:
         token = self.tokens[snap.token_id]
         old_bids, old_asks = token.bids, token.asks
         token.bids = {p: s for p, s in snap.bids if s > 0}
         token.asks = {p: s for p, s in snap.asks if s > 0}
-        token.ts_ms = snap.ts_ms
+        token.ts_ms = max(now_ns // 1_000_000, token.ts_ms) if now_ns else snap.ts_ms
         changes = _diff(old_bids, token.bids, "BUY") + _diff(old_asks, token.asks, "SELL")
         if changes:
             self._publish_price_changes(token, changes)

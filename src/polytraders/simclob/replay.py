@@ -10,6 +10,7 @@ too, so signed orders carry it unchanged. Prices and sizes become micro-units ex
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class RecordedToken:
     market_id: str
     outcome: str
     complement_token_id: str
+    tick_size: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,4 +107,23 @@ def load_recorded(path: Path, limit_markets: int | None = None) -> RecordedSet:
                 ],
             )
         )
+    for token_id, token in list(tokens.items()):
+        tick = infer_tick(
+            p
+            for snap in snapshots
+            if snap.token_id == token_id
+            for p, _ in [*snap.bids, *snap.asks]
+        )
+        tokens[token_id] = RecordedToken(
+            token.token_id, token.market_id, token.outcome, token.complement_token_id, tick
+        )
     return RecordedSet(tokens, snapshots)
+
+
+def infer_tick(prices: Iterable[int]) -> int:
+    """The coarsest venue tick (0.01, 0.001, 0.0001) every recorded price lies on."""
+    tick = 10_000
+    for price in prices:
+        while tick > 100 and price % tick:
+            tick //= 10
+    return tick

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ class SimSettings:
     heartbeat_timeout_ms: int = 10_000
     tick_interval_ms: int = 50
     replay_interval_ms: int = 0
+    restamp: bool = False
+    """Stamp replayed books with the wall clock (a live-looking feed for a live-clock desk)."""
 
 
 def account_for_key(private_key: str, builder_code: str = "", collateral: int = 0) -> Account:
@@ -77,9 +80,14 @@ class SimClobServer:
             confirm_ms=settings.confirm_ms,
             heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
         )
-        self.exchange.prime()
+        self.exchange.prime(time.time_ns() if settings.restamp else 0)
         self.exchange.drain()
-        self.state = SimState(self.exchange, settings.tick_interval_ms, settings.replay_interval_ms)
+        self.state = SimState(
+            self.exchange,
+            settings.tick_interval_ms,
+            settings.replay_interval_ms,
+            settings.restamp,
+        )
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((LOOPBACK, port))

@@ -146,7 +146,7 @@ def test_submit_is_idempotent_and_restart_never_duplicates(
 @pytest.mark.parametrize(
     ("price_offset", "size", "code"),
     [
-        (-5_000, 10_000_000, "SYS_VENUE_INVALID_TICK"),  # off the 0.01 grid
+        (-500, 10_000_000, "SYS_VENUE_INVALID_TICK"),  # off the 0.001 and 0.01 grids
         (0, 2_000_000, "SYS_VENUE_BELOW_MIN_SIZE"),
         (0, 10_005_000, "SYS_VENUE_INVALID_ORDER"),  # not whole 0.01 shares
     ],
