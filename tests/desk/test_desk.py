@@ -262,3 +262,28 @@ def test_checkpoint_and_resume_continue_the_run_exactly() -> None:
     # envelope ids continue where the first process stopped: none is reused
     assert resumed.envelopes[0].sequence == checkpoint.envelope_sequence
     assert resumed.orders.sequence == checkpoint.order_sequence
+
+
+class _FlakyHeartbeatVenue(PaperVenue):
+    """The real paper venue whose heartbeat is refused after ``fail_after_ns``."""
+
+    fail_after_ns = 3 * S
+
+    def heartbeat(self, now_ns: int) -> bool:
+        return now_ns < self.fail_after_ns
+
+
+def test_heartbeats_are_sent_when_due_and_refusals_count_as_errors() -> None:
+    venue = _FlakyHeartbeatVenue(PaperVenueConfig(), [MARKET], "run-h")
+    desk = Desk(
+        run_id="run-h",
+        venue=venue,
+        strategies=[BotSlot(QuoteBot("yes", "m1"))],
+        execution=[BotSlot(PassThroughExec())],
+        markets=[MARKET],
+        config=DeskConfig(heartbeat_interval_ms=1_000),
+    )
+    for t in (1.0, 1.5, 2.0, 3.5):
+        desk.process(snap(t))
+    assert desk.state.last_venue_heartbeat_ns == 2 * S  # 1.5 s was not due
+    assert desk.state.consecutive_errors >= 1  # refused at 3.5 s

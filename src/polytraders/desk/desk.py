@@ -121,6 +121,12 @@ class DeskConfig(BaseModel):
     require_known_tokens: bool = True
     """Refuse intents for tokens without market metadata (``SYS_UNKNOWN_TOKEN``)."""
 
+    heartbeat_interval_ms: int = Field(default=0, ge=0, le=60_000)
+    """Send the venue's dead-man-switch heartbeat this often (desk time), checked on every
+    event and :meth:`Desk.tick`; 0 disables it (the paper venue has none, and a desk that never
+    heartbeats reports ``last_venue_heartbeat_ns = 0``). Polymarket live: 5_000 (the server
+    cancels every order 10 s after the last accepted heartbeat)."""
+
     flush_every_events: int = Field(default=10_000, ge=1, le=10_000_000)
     """Flush the envelope sink after this many input events (and at shutdown)."""
 
@@ -311,6 +317,7 @@ class Desk:
         self._shut_down = False
         self._first_event_ns: int | None = None
         self._last_event_ns = 0
+        self._last_heartbeat_sent_ns = -(2**62)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -360,8 +367,10 @@ class Desk:
             self._sink.flush()
 
     def tick(self) -> None:
-        """Live loop helper: fire timers due at the clock's current time."""
+        """Live loop helper: send the heartbeat when due and fire timers due at the clock's
+        current time."""
         now = self.clock.now_ns()
+        self._heartbeat(max(now, self.state.now_ns))
         while True:
             timer = self.timers.pop_due(now)
             if timer is None:
@@ -577,8 +586,22 @@ class Desk:
         for venue_event in later:
             self._decide(venue_event, self._cause())
         self.orders.check_timeouts(now)
+        self._heartbeat(now)
         self._after_decisions(now)
         state.mark()
+
+    def _heartbeat(self, now: int) -> None:
+        """Send the venue heartbeat when due; an accepted one is recorded, a refused one
+        counts as an error (``risk.killswitch`` halts on heartbeat loss)."""
+        interval = self.config.heartbeat_interval_ms * 1_000_000
+        if interval == 0 or now - self._last_heartbeat_sent_ns < interval:
+            return
+        self._last_heartbeat_sent_ns = now
+        if self.venue.heartbeat(now):
+            self.state.record_heartbeat(now)
+        else:
+            self.state.record_error()
+            _LOG.warning("venue refused the heartbeat at %d", now)
 
     def _drain_venue(self, now: int) -> list[VenueEvent]:
         """Advance the venue to ``now``; apply its events and the local refusals to orders and

@@ -2,10 +2,11 @@
 
 Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
 
-1. **Desk checks first** (envelope ``bot_id="desk"``): a structurally invalid intent is
-   rejected with ``SYS_INVALID_INTENT``; an unknown token with ``SYS_UNKNOWN_TOKEN`` (when the
-   chain requires known tokens); then the trading-state gate of :mod:`polytraders.desk.gate`
-   (kill switch, HALTED, REDUCING). A CANCEL intent is approved by the desk without running the
+1. **Desk checks first** (envelope ``bot_id="desk"``): a structurally invalid intent, or one
+   reusing an intent id this chain has already seen, is rejected with ``SYS_INVALID_INTENT``;
+   an unknown token with ``SYS_UNKNOWN_TOKEN`` (when the chain requires known tokens); then
+   the trading-state gate of :mod:`polytraders.desk.gate` (kill switch, HALTED, reduce-only,
+   REDUCING). A CANCEL intent is approved by the desk without running the
    risk bots: withdrawing an order never adds risk and must never be blocked by a failing bot.
 2. **Bots in order.** STUB bots do not run. ENFORCED bots decide: APPROVE passes the intent on
    unchanged; RESHAPE replaces it with ``decision.reshaped`` for every later bot; REJECT stops
@@ -144,6 +145,7 @@ class RiskChain:
         self.measure_wall = measure_wall
         self.observer = observer
         self._allowed = {s.bot_id: frozenset(s.bot.reason_codes) for s in self.slots}
+        self._seen: set[str] = set()
 
     # ------------------------------------------------------------------ desk decisions
     def _desk(
@@ -172,8 +174,9 @@ class RiskChain:
         )
 
     def _precheck(self, intent: OrderIntent, state: DeskState) -> str | None:
-        if intent_problems(intent):
+        if intent_problems(intent) or intent.intent_id in self._seen:
             return SYS_INVALID_INTENT
+        self._seen.add(intent.intent_id)
         if self.require_known_tokens and state.token(intent.token_id) is None:
             return SYS_UNKNOWN_TOKEN
         return gate_reason(intent, state)
