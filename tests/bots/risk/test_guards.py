@@ -261,8 +261,9 @@ SCENARIOS = [
              ("RISK_EXPOSURE_WARN",),  # worst case 600 -> 590 pUSD: lower, still above 80 %
              edit=_set(positions={UP1: [1_000_000_000, 600_000_000]})),
     Scenario("risk.exposureguard", "reduce-only always passes",
-             _intent(UP1, side="BUY", size=5_000_000_000, reduce_only=True), Verdict.APPROVE, (),
-             edit=_set(positions={UP1: [1_000_000_000, 499_900_000]})),
+             _intent(UP1, side="SELL", price=10_000, size=500_000_000, reduce_only=True),
+             Verdict.APPROVE, (), edit=_set(positions={UP1: [1_000_000_000, 499_900_000]}),
+             config={"max_market_loss_micros": 0, "max_total_loss_micros": 0}),
     # ---------------------------------------------------------------- drawdownguard
     Scenario("risk.drawdownguard", "6 % drawdown refuses a new buy", _intent(UP1),
              Verdict.REJECT, ("RISK_DRAWDOWN_INCREASE_BLOCKED",), edit=_set(cash=940 * PUSD)),
