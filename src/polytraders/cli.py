@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from polytraders import __version__
+from polytraders.commands import bench as bench_commands
 from polytraders.commands import live as live_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.data import app as data_app
@@ -34,8 +35,10 @@ console = Console()
 app.command("run")(run_commands.run)
 app.command("backtest")(run_commands.backtest)
 app.command("schema")(run_commands.schema)
+app.command("bench")(bench_commands.bench)
 app.command("sim-clob")(live_commands.sim_clob)
 app.command("record")(live_commands.record)
+app.command("live")(live_commands.run)
 app.add_typer(data_app, name="data")
 
 
