@@ -264,6 +264,10 @@ SCENARIOS = [
              _intent(UP1, side="SELL", price=10_000, size=500_000_000, reduce_only=True),
              Verdict.APPROVE, (), edit=_set(positions={UP1: [1_000_000_000, 499_900_000]}),
              config={"max_market_loss_micros": 0, "max_total_loss_micros": 0}),
+    Scenario("risk.exposureguard", "reduce-only skips the caps (guard alone; the desk checks "
+             "that it really reduces)", _intent(UP1, size=5_000_000_000, reduce_only=True),
+             Verdict.APPROVE, (), edit=_set(positions={UP1: [1_000_000_000, 499_900_000]}),
+             direct=True),
     # ---------------------------------------------------------------- drawdownguard
     Scenario("risk.drawdownguard", "6 % drawdown refuses a new buy", _intent(UP1),
              Verdict.REJECT, ("RISK_DRAWDOWN_INCREASE_BLOCKED",), edit=_set(cash=940 * PUSD)),
