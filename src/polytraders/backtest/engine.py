@@ -335,6 +335,11 @@ def run_desk(
         final_marks=_final_marks(desk, markets),
         wall_s=wall_s,
         feed_problems=feed_problems,
+        fill_model={
+            "order_latency_ms": desk_file.venue.order_latency_ms,
+            "queue_model": desk_file.venue.queue_model,
+            "infer_fills_from_decreases": desk_file.venue.infer_fills_from_decreases,
+        },
     )
     if out_dir is not None:
         chosen = report_token or _busiest_token(desk_result.fills, markets)

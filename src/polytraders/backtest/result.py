@@ -100,6 +100,8 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     wall_s: float
     per_market: list[MarketResult]
     feed_problems: dict[str, int] = msgspec.field(default_factory=dict)
+    fill_model: dict[str, object] = msgspec.field(default_factory=dict)
+    """The paper venue's fill-model settings that bound how believable maker fills are."""
 
     @property
     def events_per_s(self) -> float:
@@ -122,6 +124,7 @@ class BacktestResult(msgspec.Struct, kw_only=True):
             "rejections": dict(sorted(self.rejections.items())),
             "reason_codes": dict(sorted(self.reason_codes.items())),
             "feed_problems": dict(sorted(self.feed_problems.items())),
+            "fill_model": self.fill_model,
             "envelopes": self.envelopes,
             "envelopes_sha256": self.envelopes_sha256,
             "wall_s": round(self.wall_s, 3),
@@ -258,6 +261,7 @@ def compute_result(
     wall_s: float,
     feed_problems: Mapping[str, int] | None = None,
     sharpe_interval_s: int = 60,
+    fill_model: Mapping[str, object] | None = None,
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
@@ -311,4 +315,5 @@ def compute_result(
         wall_s=wall_s,
         per_market=per_market,
         feed_problems=dict(feed_problems or {}),
+        fill_model=dict(fill_model or {}),
     )
