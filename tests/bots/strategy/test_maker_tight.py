@@ -18,6 +18,7 @@ from polytraders.model.events import (
     KillSwitchTripped,
     MarketStatus,
     OrderCanceled,
+    TickSizeChange,
     Timer,
     TradingState,
 )
@@ -404,3 +405,21 @@ def test_price_near_certainty_quotes_one_side() -> None:
     assert out.reason_codes == ("STRAT_PRICE_AT_EXTREME", "STRAT_QUOTES_PLACED")
     # fair 0.9985: the ask would be ⌈0.9995⌉ = 1.0 > 1 − tick, so only the bid (⌊0.9975⌋) rests
     assert [(i.side, i.price) for i in out.intents] == [(Side.BUY, 997_000)]
+
+
+def test_tick_size_change_requotes_on_the_new_grid() -> None:
+    view, event = normal_view()
+    bot = MakerTight()
+    placed = bot.decide(event, view).intents
+    rest(view, placed)
+    up, down = ids(first_market(view))
+    for token in (up, down):
+        change = TickSizeChange(
+            ts_event_ns=view.now_ns, token_id=token, old_tick_size=1_000, new_tick_size=10_000
+        )
+        view.apply_event(change)
+    out = bot.decide(change, view)
+    # 0.082 / 0.089 are off the 0.01 grid: both replaced, on the grid, inside the 0.08/0.09 book
+    assert [i.action for i in out.intents] == [IntentAction.REPLACE, IntentAction.REPLACE]
+    assert all(i.price % 10_000 == 0 for i in out.intents)
+    assert out.intents[0].price < 90_000 and out.intents[1].price > 80_000

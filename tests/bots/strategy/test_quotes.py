@@ -40,6 +40,14 @@ def test_actions() -> None:
     # a larger allowed size alone keeps; a smaller one replaces (never leave too much resting)
     assert q.action(w, Target("UP", Side.BUY, 500_000, 20_000_000), TICK, S) is QuoteAction.KEEP
     assert q.action(w, Target("UP", Side.BUY, 500_000, 5_000_000), TICK, S) is QuoteAction.REPLACE
+    # a tick-size change to 0.01 leaves 0.5005 off the grid: replaced even if close
+    odd = Target("UP", Side.BUY, 500_500, 10_000_000)
+    q.record("m", "odd", "i9", odd, 0)
+    odd_working = q.get("m", "odd")
+    assert odd_working is not None
+    assert q.action(odd_working, Target("UP", Side.BUY, 500_000, 10_000_000), 10_000, S) is (
+        QuoteAction.REPLACE
+    )
     # another token or side is a different order
     assert (
         q.action(w, Target("DOWN", Side.BUY, 500_000, 10_000_000), TICK, S) is QuoteAction.REPLACE

@@ -257,7 +257,7 @@ class MakerTight(BotBase[MakerTightConfig]):
         if market.state is not MarketState.ACTIVE:
             self._stand_down(market_id, now, out, MARKET_NOT_ACTIVE)
             return
-        primary, complement = market.tokens
+        primary, complement = _current_tokens(market, view)
         if view.is_stale(primary.token_id) or view.is_stale(complement.token_id):
             self._stand_down(market_id, now, out, STALE_BOOK)
             return
@@ -342,7 +342,7 @@ class MakerTight(BotBase[MakerTightConfig]):
         targets: dict[str, Target | None] = {BID: None, ASK: None}
         rule = self.config.unwind_rule
         if now < market.end_ns and rule != "hold":
-            primary, complement = market.tokens
+            primary, complement = _current_tokens(market, view)
             legs = (
                 (primary, fair, top.bid),
                 (complement, ONE - fair, ONE - top.ask),
@@ -483,6 +483,13 @@ class MakerTight(BotBase[MakerTightConfig]):
             builder_code=builder_code,
             ts_created_ns=now,
         )
+
+
+def _current_tokens(market: Market, view: DeskView) -> tuple[OutcomeToken, OutcomeToken]:
+    """The market's two tokens with their *current* metadata: the desk's token table follows
+    tick-size changes, the market record may not."""
+    first, second = market.tokens
+    return view.token(first.token_id) or first, view.token(second.token_id) or second
 
 
 def _size(view: DeskView, token_id: str) -> int:

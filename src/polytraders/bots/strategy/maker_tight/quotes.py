@@ -7,8 +7,9 @@ manager decides (:meth:`QuoteManager.action`):
 - no working order and a target → PLACE;
 - a working order and no target → CANCEL;
 - both → REPLACE when the target price moved by at least ``refresh_ticks`` ticks, when the
-  working order is older than ``max_quote_age_s``, or when the target size is now *smaller* than
-  the working size (the cap shrank: never leave more resting than allowed); otherwise KEEP.
+  working order is older than ``max_quote_age_s``, when its price is off the current tick (a
+  tick-size change), or when the target size is now *smaller* than the working size (the cap
+  shrank: never leave more resting than allowed); otherwise KEEP.
   Small moves and larger allowed sizes alone never cause a replace: no churn.
 
 What is working is learnt from the strategy's own intents and reconciled on every event with
@@ -143,6 +144,7 @@ class QuoteManager:
             target.token_id != working.token_id
             or target.side is not working.side
             or abs(target.price - working.price) >= self._refresh * tick
+            or working.price % tick  # off the current tick (the tick size changed)
             or now_ns - working.placed_ns >= self._max_age_ns
             or target.size < working.size
         ):
