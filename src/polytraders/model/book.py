@@ -130,24 +130,8 @@ class OrderBook:
         for price, size in asks:
             if size < 0 or price <= 0:
                 raise ValueError(f"invalid ask level price={price} size={size}")
-        levels, prices = self._bids, self._bid_px
-        for price, size in bids:
-            if size:
-                if price not in levels:
-                    insort(prices, price)
-                levels[price] = size
-            elif price in levels:
-                del levels[price]
-                del prices[bisect_left(prices, price)]
-        levels, prices = self._asks, self._ask_px
-        for price, size in asks:
-            if size:
-                if price not in levels:
-                    insort(prices, price)
-                levels[price] = size
-            elif price in levels:
-                del levels[price]
-                del prices[bisect_left(prices, price)]
+        _apply_side(self._bids, self._bid_px, bids)
+        _apply_side(self._asks, self._ask_px, asks)
         self.last_update_ns = ts_ns
 
     def clear(self, ts_ns: int = 0) -> None:
@@ -294,6 +278,19 @@ def _set_level(levels: dict[int, int], prices: list[int], price: int, size: int)
     elif price in levels:
         del levels[price]
         del prices[bisect_left(prices, price)]
+
+
+def _apply_side(levels: dict[int, int], prices: list[int], changes: Sequence[Level]) -> None:
+    """Apply validated (price, new total) changes to one side; the loop is inlined here
+    rather than calling :func:`_set_level` per level (the per-level call is the hot cost)."""
+    for price, size in changes:
+        if size:
+            if price not in levels:
+                insort(prices, price)
+            levels[price] = size
+        elif price in levels:
+            del levels[price]
+            del prices[bisect_left(prices, price)]
 
 
 def _checked_levels(levels: Iterable[Level]) -> dict[int, int]:
