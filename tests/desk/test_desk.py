@@ -157,6 +157,9 @@ def test_rate_limit_refuses_beyond_the_bucket() -> None:
     desk.run(events)
     assert desk.orders.stats.rate_limited >= 1
     assert desk.orders.stats.submitted == 1
+    refusals = [e for e in desk.envelopes if e.reason_codes == ("SYS_RATE_LIMITED",)]
+    assert len(refusals) == desk.orders.stats.rate_limited
+    assert all(e.bot_id == "desk" and e.decision is Decision.REFUSE for e in refusals)
 
 
 def test_ack_timeout_counts_an_error_and_cancels() -> None:

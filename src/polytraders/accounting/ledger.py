@@ -323,13 +323,11 @@ class Ledger:
 
     # ------------------------------------------------------------------ marking
     def mark_price(self, token_id: str, mid: MidSource) -> int | None:
-        """The price ``token_id`` is marked at: the book mid, else the last mark seen, else
-        None (the caller then marks at cost)."""
+        """The price ``token_id`` is marked at: the book mid, else the last mark recorded by
+        :meth:`mark` (or a settlement payout), else None (the caller then marks at cost).
+        Reading never changes the ledger."""
         price = mid(token_id)
-        if price is not None:
-            self._marks[token_id] = price
-            return price
-        return self._marks.get(token_id)
+        return price if price is not None else self._marks.get(token_id)
 
     def equity(self, mid: MidSource) -> int:
         """Cash + Σ open positions marked to mid (micro). A position with no mark yet is
@@ -344,7 +342,13 @@ class Ledger:
 
     def mark(self, ts_ns: int, mid: MidSource) -> int:
         """Mark to mid at ``ts_ns``: append an equity point when equity changed since the last
-        point, update the peak; return the equity (micro)."""
+        point, update the peak, and remember each open position's mid as its last mark (used
+        while its book has no mid); return the equity (micro)."""
+        for position in self._positions.values():
+            if position.size != 0:
+                price = mid(position.token_id)
+                if price is not None:
+                    self._marks[position.token_id] = price
         value = self.equity(mid)
         curve = self.equity_curve
         if not curve or curve[-1].equity != value:

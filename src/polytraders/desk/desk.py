@@ -51,7 +51,8 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
-from polytraders.contracts.envelope import ReportEnvelope
+from polytraders.contracts.decisions import RoutePlan
+from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.clock import Clock, SimClock
@@ -608,11 +609,35 @@ class Desk:
         the ledger; return them (orders released by confirmed cancels are answered next
         round)."""
         self.venue.advance(now)
-        events = [*self.venue.poll(), *self.orders.drain_local()]
+        local = self.orders.drain_local()
+        events = [*self.venue.poll(), *local]
         for event in events:
             self.orders.apply(event, now)
         self.orders.end_of_batch()
+        for event in local:
+            if isinstance(event, OrderRejected):
+                self._record_refusal(event)
         return events
+
+    def _record_refusal(self, event: OrderRejected) -> None:
+        """The order manager refused to send an order (rate limit, duplicate id, cancels not
+        confirmed): a desk envelope (REFUSE) records it against the order's intent."""
+        order = self.state.orders.get(event.client_order_id)
+        desk = self.execution.desk
+        self.recorder.record(
+            bot_id=desk.bot_id,
+            bot_class=desk.bot_class,
+            bot_version=desk.version,
+            config_version=desk.config_version,
+            mode=Mode.ENFORCED,
+            decision=Decision.REFUSE,
+            ts_event_ns=event.ts_event_ns,
+            ts_decided_ns=self.state.now_ns,
+            reason_codes=(event.reason_code,),
+            correlation_id=order.intent_id if order is not None else "",
+            causation_id=f"{self.run_id}/ev{self._causes}",
+            output=RoutePlan(orders=(order,)) if order is not None else None,
+        )
 
     def _decide(self, event: AnyEvent, cause: str) -> None:
         intents = self.strategies.propose(event, self.state, causation_id=cause)
