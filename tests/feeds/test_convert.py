@@ -51,6 +51,7 @@ def test_wire_recording_replays_to_identical_books(
     assert sum(1 for _, state in statuses if state is MarketState.RESOLVED) == 12
 
 
+@pytest.mark.slow
 def test_wire_recording_converts_back_to_identical_rows(
     recording: Path, tmp_path: Path, recorded_rows: list[RecordedRow]
 ) -> None:

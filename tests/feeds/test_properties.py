@@ -16,11 +16,11 @@ from polytraders.feeds.synthetic import KIND_REASON, MALFORMED_KINDS, SyntheticS
 from polytraders.model.events import AnyEvent, FeedStatus
 from tests.conftest import BINANCE_SAMPLES
 
-SHORT = "duration_s=60&step_ms=250&snapshot_s=10"
+SHORT = "duration_s=30&step_ms=250&snapshot_s=10"
 
 
 # ------------------------------------------------------------------ merge
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     st.lists(
         st.tuples(

@@ -254,9 +254,15 @@ def is_binance_recording(path: Path) -> bool:
 class BinanceDepthSource(Source):
     """A Binance diff-depth recording (see the module docstring for rules and events).
 
+    Args:
+        path: the recording.
+        book_only: emit only book events (snapshots, deltas, FeedStatus): trade and bookTicker
+            lines are recognised by their stream name and skipped without decoding (counted
+            in ``skipped_book_only``), for consumers that only need the book.
+
     Stats counters: ``lines``, ``buffered`` (depth events waiting for a snapshot),
     ``presync_dropped`` (older than the snapshot), ``dropped_while_stale``,
-    ``buffer_overflow``.
+    ``buffer_overflow``, ``skipped_book_only``.
 
     Raises (constructor):
         FileNotFoundError: no such file.
@@ -265,10 +271,11 @@ class BinanceDepthSource(Source):
 
     kind = "binance"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, book_only: bool = False) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(self.path)
+        self.book_only = book_only
         venue, symbol, prices, sizes = _probe(self.path)
         self.venue = venue
         self.symbol = symbol
@@ -291,6 +298,8 @@ class BinanceDepthSource(Source):
             stream + b"@depth",
         )
         decode_ticker, decode_trade, decode_depth = _TICKER.decode, _TRADE.decode, _DEPTH.decode
+        book_only = self.book_only
+        skipped = 0
         last_recv = -1
         lines = 0
         out: list[AnyEvent] = []
@@ -314,15 +323,20 @@ class BinanceDepthSource(Source):
                 out.clear()
                 continue
             ts_recv_ns = int(stamp)
-            frame = line[space + 1 :]
-            if frame.startswith(ticker_prefix):
+            start = space + 1
+            frame = memoryview(line)[start:]
+            if line.startswith(ticker_prefix, start):
                 kind = _TICKER_KIND
-            elif frame.startswith(trade_prefix):
+            elif line.startswith(trade_prefix, start):
                 kind = _TRADE_KIND
-            elif frame.startswith(depth_prefix):
+            elif line.startswith(depth_prefix, start):
                 kind = _DEPTH_KIND
             else:
-                kind = _kind(frame)
+                kind = _kind(line[start:])
+            if book_only and kind in (_TICKER_KIND, _TRADE_KIND):
+                skipped += 1
+                last_recv = max(ts_recv_ns, last_recv)
+                continue
             if ts_recv_ns < last_recv:
                 issue = FeedIssue(
                     reason_code=NON_MONOTONIC_TIME,
@@ -412,7 +426,7 @@ class BinanceDepthSource(Source):
                     yield from out
                     out.clear()
                 else:
-                    self._unknown(frame, ts_recv_ns)
+                    self._unknown(bytes(frame), ts_recv_ns)
             except (msgspec.DecodeError, msgspec.ValidationError, _BadValueError) as exc:
                 reason = exc.reason_code if isinstance(exc, _BadValueError) else MALFORMED
                 issue = FeedIssue(
@@ -429,6 +443,8 @@ class BinanceDepthSource(Source):
             if len(sizes) > _CACHE_LIMIT:
                 sizes.clear()
         counters["lines"] = lines
+        if skipped:
+            counters["skipped_book_only"] = skipped
 
     def _unknown(self, frame: bytes, ts_recv_ns: int) -> None:
         try:
