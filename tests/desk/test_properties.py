@@ -5,24 +5,28 @@ violations are refused and quarantine the bot."""
 from __future__ import annotations
 
 import msgspec
-from hypothesis import given, note, settings
+from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 from polytraders.contracts.authority import risk_decision_problems
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.desk import Desk
 from polytraders.desk.fixtures import binary_market
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import RiskChain
 from polytraders.desk.sinks import MemorySink
 from polytraders.desk.slots import BotSlot
 from polytraders.desk.state import DeskState
-from polytraders.model.events import TradingState
+from polytraders.model.events import AnyEvent, BookSnapshot, MarketStatus, TradingState
 from polytraders.model.exposure import portfolio_exposure
+from polytraders.model.market import MarketState
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.model.position import Position
-from tests.desk.doubles import REJECT_CODE, ApproveBot, ScriptedRiskBot
+from polytraders.venues.paper import PaperVenue
+from polytraders.venues.paper.config import PaperVenueConfig
+from tests.desk.doubles import REJECT_CODE, ApproveBot, PassThroughExec, QuoteBot, ScriptedRiskBot
 
 MARKET = binary_market("m1", "yes", "no")
 prices = st.integers(1, 99).map(lambda p: p * 10_000)
@@ -168,3 +172,61 @@ def test_authority_violations_are_refused_and_quarantine(
         )
         if outcome.approved and decision.verdict is Verdict.RESHAPE:
             assert outcome.intent == decision.reshaped
+
+
+@st.composite
+def event_streams(draw: st.DrawFn) -> list[AnyEvent]:
+    """Random two-sided books on both tokens, then a resolution."""
+    events: list[AnyEvent] = []
+    t = 1_000_000_000
+    for _ in range(draw(st.integers(1, 25))):
+        t += draw(st.integers(1, 2_000)) * 1_000_000
+        token = draw(tokens)
+        bid = draw(st.integers(1, 97)) * 10_000
+        ask = bid + draw(st.integers(1, 2)) * 10_000
+        events.append(
+            BookSnapshot(
+                ts_event_ns=t,
+                token_id=token,
+                bids=[(bid, draw(sizes) * 10)],
+                asks=[(ask, draw(sizes) * 10)],
+            )
+        )
+    events.append(
+        MarketStatus(
+            ts_event_ns=t + 10**9,
+            market_id="m1",
+            state=MarketState.RESOLVED,
+            accepting_orders=False,
+            winning_token_id=draw(tokens),
+        )
+    )
+    return events
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_streams(), st.booleans(), tokens)
+def test_desk_positions_equal_fills_and_money_is_conserved(
+    events: list[AnyEvent], cross: bool, token: str
+) -> None:
+    venue = PaperVenue(PaperVenueConfig(order_latency_ms=0), [MARKET], "run-m")
+    desk = Desk(
+        run_id="run-m", venue=venue,
+        strategies=[BotSlot(QuoteBot(token, "m1", cross=cross))],
+        execution=[BotSlot(PassThroughExec())], markets=[MARKET],
+    )  # fmt: skip
+    start = desk.state.cash
+    result = desk.run(events)
+    event(f"fills: {'some' if result.fills else 'none'}")
+    ledger = desk.state.ledger
+    assert ledger.reconciliation_error() == 0
+    for t in ("yes", "no"):
+        signed = sum(f.size * f.side.sign for f in result.fills if f.token_id == t)
+        settled = sum(s.size for s in result.settlements if s.token_id == t)
+        assert ledger.size(t) == signed - settled
+    buys = sum(f.notional for f in result.fills if f.side is Side.BUY)
+    sells = sum(f.notional for f in result.fills if f.side is Side.SELL)
+    fees = sum(f.fee for f in result.fills)
+    payouts = sum(s.cash for s in result.settlements)
+    assert desk.state.cash == start - buys + sells - fees + payouts
+    assert desk.state.cash == venue.balances()["pUSD"] + payouts
