@@ -10,18 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from py_clob_client_v2.clob_types import ApiCreds
+
+from polytraders.accounting.ledger import Ledger
+from polytraders.contracts.view import AccountIdentity
+from polytraders.desk.desk import Desk
+from polytraders.desk.slots import BotSlot
+from polytraders.feeds.live.background import BackgroundFeed
+from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, TradingState
+from polytraders.model.fills import Fill
+from polytraders.model.market import Market, OutcomeToken
+from polytraders.model.money import to_micros
+from polytraders.model.orders import OrderIntent, Side
+from polytraders.venues.base import Venue
+from polytraders.venues.polymarket.client import ClobHttpClient, ClobRequestError
+from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
+from polytraders.venues.polymarket.reconcile import ReconcileReport
+from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 
 if TYPE_CHECKING:
     from polytraders.feeds.live.market_channel import MarketChannelConfig
 
-# Heavy imports (websockets, uvicorn, eth-keys: the ``live`` extra) happen inside the commands,
-# so the rest of the CLI works without the extra installed.
+_LOG = logging.getLogger(__name__)
 POLYMARKET_MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 DEFAULT_DATA = Path("data/samples/polymarket/resolvedkit_btc15m")
 
@@ -56,7 +75,6 @@ def sim_clob(
     desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket.
     """
     from polytraders.simclob.server import LOOPBACK, SimSettings, account_for_key, serve_forever
-    from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 
     values = dict(os.environ)
     if key_file is not None:
@@ -142,3 +160,494 @@ async def _record(
             loop.call_later(duration_s, channel.stop)
         await channel.run()
     return count
+
+
+# ====================================================================== desk on live data
+class LiveSession:
+    """Drives one desk on a live clock from the market channel, with the polymarket (or paper)
+    venue, the user channel and the venue's safety states wired to the desk.
+
+    Each :meth:`step` (never blocks on the network for market data):
+
+    0. until every token has its first book snapshot, snapshots only fill the books (the
+       strategies start once they can read both books of each market);
+    1. user-channel events are applied to the venue (fills counted at MATCHED, final at
+       CONFIRMED, FAILED reverted: reverted fills are kept in :attr:`reverted_fills`);
+    2. every market event received since the last step goes through ``desk.process`` (the
+       desk advances the venue: queued orders go out in batches, heartbeats when due);
+    3. ``desk.tick()`` fires due timers, and the venue is advanced once more;
+    4. a venue condition that blocks new orders (heartbeat lapse, 425 engine restart,
+       cancel-only, closed-only, not reconciled, unreachable) sets the desk HALTED with the
+       venue's registered code; an accepted heartbeat is recorded in the desk state.
+
+    Args:
+        desk: the desk (live clock).
+        venue: the venue the desk uses (its ``halt_reason`` is watched when it has one).
+        market_feed: the running market channel.
+        user_feed: the running user channel, or None (paper).
+        venue_poll_ms: interval of the ``venue.poll`` timer, which makes the desk advance the
+            venue (heartbeat, queued orders, fills) even when no market event arrives.
+    """
+
+    def __init__(
+        self,
+        desk: Desk,
+        venue: Venue,
+        market_feed: BackgroundFeed[AnyEvent],
+        user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
+        venue_poll_ms: int = 250,
+    ) -> None:
+        self.desk = desk
+        self.venue = venue
+        self.market_feed = market_feed
+        self.user_feed = user_feed
+        self.reverted_fills: list[Fill] = []
+        self.halts: list[str] = []
+        self.events_in = 0
+        # a timer keeps the venue advanced (heartbeats, acks, fills) when the market is quiet
+        desk.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=desk.clock.now_ns())
+        self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
+
+    def step(self) -> int:
+        """One round (see the class docstring); returns how many market events were
+        processed."""
+        venue = self.venue
+        if self.user_feed is not None and isinstance(venue, PolymarketVenue):
+            for message, ts_recv_ns in self.user_feed.poll():
+                try:
+                    venue.on_user_message(message, ts_recv_ns)
+                except ValueError as exc:
+                    _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
+        events = self.market_feed.poll()
+        for event in events:
+            if self._waiting_for_books and self._warm_up(event):
+                continue
+            self.desk.process(event)
+        self.desk.tick()
+        self._watch_venue()
+        self.events_in += len(events)
+        return len(events)
+
+    def _warm_up(self, event: AnyEvent) -> bool:
+        """Before every token has its first snapshot, snapshots only update the books (no
+        decisions): a binary quote reads both books, so the desk starts deciding once it has
+        them all. Returns True when the event was consumed here."""
+        if not isinstance(event, BookSnapshot):
+            return False
+        state = self.desk.state
+        state.set_time(max(state.now_ns, self.desk.clock.now_ns()))
+        state.apply_event(event)
+        self.venue.on_market_event(event)
+        self._waiting_for_books.discard(event.token_id)
+        return True
+
+    def _watch_venue(self) -> None:
+        venue = self.venue
+        if not isinstance(venue, PolymarketVenue):
+            return
+        state = self.desk.state
+        if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
+            state.record_heartbeat(venue.last_heartbeat_ok_ns)
+        self.reverted_fills.extend(venue.take_reverted())
+        code = venue.halt_reason
+        if code and state.trading_state is not TradingState.HALTED:
+            state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
+            self.halts.append(code)
+            _LOG.error("venue condition %s: desk HALTED", code)
+
+    def kill(self, operator: str = "operator") -> None:
+        """Trip the kill switch: the desk cancels every open order at the venue."""
+        self.desk.operator(
+            OperatorCommand(
+                ts_event_ns=self.desk.state.now_ns,
+                ts_recv_ns=self.desk.state.now_ns,
+                command="kill",
+                operator=operator,
+            )
+        )
+
+    def run_for(self, duration_s: float, idle_sleep_s: float = 0.02) -> None:
+        """Step until ``duration_s`` has passed or the desk asked to stop."""
+        deadline = time.monotonic() + duration_s
+        while time.monotonic() < deadline:
+            if not self.step():
+                time.sleep(idle_sleep_s)
+
+    def close(self) -> None:
+        """Shut the desk down (cancel all, flush), then stop the feeds."""
+        self.desk.shutdown()
+        self.market_feed.stop()
+        if self.user_feed is not None:
+            self.user_feed.stop()
+
+
+def markets_from_venue(client: ClobHttpClient, condition_ids: Sequence[str]) -> list[Market]:
+    """Markets and their tokens from ``GET /markets/{condition_id}`` (tick size, minimum size,
+    neg-risk), at start-up: metadata is cached before any order is signed.
+
+    Raises:
+        ClobRequestError: the venue did not answer.
+        ValueError: an answer without two tokens.
+    """
+    markets: list[Market] = []
+    for condition_id in condition_ids:
+        data = client.get_market(condition_id)
+        tokens = data.get("tokens") or []
+        if len(tokens) != 2:
+            raise ValueError(f"market {condition_id} does not have two tokens")
+        tick = to_micros(str(data.get("minimum_tick_size", "0.01")))
+        minimum = to_micros(str(data.get("minimum_order_size", "5")))
+        neg_risk = bool(data.get("neg_risk", False))
+        ids = [str(t["token_id"]) for t in tokens]
+        markets.append(
+            Market(
+                market_id=condition_id,
+                slug=str(data.get("market_slug", "")),
+                question=str(data.get("question", "")),
+                category=str(data.get("category", "other") or "other").lower(),
+                tokens=tuple(
+                    OutcomeToken(
+                        token_id=ids[i],
+                        market_id=condition_id,
+                        outcome=str(tokens[i].get("outcome", "")),
+                        complement_token_id=ids[1 - i],
+                        tick_size=tick,
+                        min_order_size=minimum,
+                        neg_risk=neg_risk,
+                    )
+                    for i in (0, 1)
+                ),
+            )
+        )
+    return markets
+
+
+def standard_bots(
+    account: AccountIdentity,
+) -> tuple[list[BotSlot], list[BotSlot], list[BotSlot]]:
+    """The reference desk: ``strat.maker_tight``, the seven risk guards (compliance gate bound
+    to the account's builder code), ``exec.smartrouter``."""
+    from polytraders.bots.execution.smartrouter import SmartRouter
+    from polytraders.bots.risk.compliancegate import ComplianceGate, ComplianceGateConfig
+    from polytraders.bots.risk.drawdownguard import DrawdownGuard
+    from polytraders.bots.risk.exposureguard import ExposureGuard
+    from polytraders.bots.risk.killswitch import KillSwitch
+    from polytraders.bots.risk.markethaltguard import MarketHaltGuard
+    from polytraders.bots.risk.marketqualityguard import MarketQualityGuard
+    from polytraders.bots.risk.stalebookguard import StaleBookGuard
+    from polytraders.bots.strategy.maker_tight import MakerTight
+
+    gate = ComplianceGate(ComplianceGateConfig(builder_code=account.builder_code))
+    guards = [
+        KillSwitch(),
+        gate,
+        MarketHaltGuard(),
+        StaleBookGuard(),
+        MarketQualityGuard(),
+        ExposureGuard(),
+        DrawdownGuard(),
+    ]
+    return (
+        [BotSlot(MakerTight())],
+        [BotSlot(g) for g in guards],
+        [BotSlot(SmartRouter())],
+    )
+
+
+def compliance_problems(
+    account: AccountIdentity, markets: Sequence[Market], venue: PolymarketVenue
+) -> list[str]:
+    """Start-up checks before ``--live``: the compliance gate approves a probe order on every
+    market (builder code, signer authority, market lists), and the account is not closed-only.
+    Empty when live trading may start."""
+    from polytraders.bots.risk.compliancegate import ComplianceGate, ComplianceGateConfig
+    from polytraders.desk.harness import run_risk
+    from polytraders.desk.state import DeskState
+
+    problems: list[str] = []
+    builder = account.builder_code or "0x" + "0" * 64
+    gate = ComplianceGate(ComplianceGateConfig(builder_code=builder))
+    state = DeskState(ledger=Ledger(0), account=account)
+    for market in markets:
+        state.add_market(market)
+    for market in markets:
+        token = market.tokens[0]
+        probe = OrderIntent(
+            intent_id=f"startup-probe:{token.token_id}",
+            bot_id="strat.maker_tight",
+            token_id=token.token_id,
+            market_id=market.market_id,
+            side=Side.BUY,
+            price=token.tick_size,
+            size=token.min_order_size,
+            post_only=True,
+            builder_code=account.builder_code,
+        )
+        outcome = run_risk(gate, probe, state).outcome
+        if not outcome.approved:
+            problems.append(f"{market.market_id}: compliance gate {outcome.reason_codes}")
+    if venue.refresh_closed_only():
+        problems.append("account is closed-only (SYS_POLY_CLOSED_ONLY)")
+    return problems
+
+
+POLYMARKET_CLOB = "https://clob.polymarket.com"
+DESK_BUILDER = "0xb000000000000000000000000000000000000000000000000000000000003f7a"
+"""The desk's builderCode for paper runs (the compliance gate's default)."""
+_NO_CREDS = ApiCreds(api_key="", api_secret="", api_passphrase="")
+"""Public endpoints only (paper mode reads market metadata, never signs)."""
+POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+
+
+def start_market_feed(
+    ws_url: str, tokens: Sequence[str], keepalive: Any = None
+) -> BackgroundFeed[AnyEvent]:
+    """The market channel for ``tokens`` on a background thread."""
+    from polytraders.feeds.live.market_channel import MarketChannel, MarketChannelConfig
+
+    config = (
+        MarketChannelConfig(ws_url=ws_url)
+        if keepalive is None
+        else MarketChannelConfig(ws_url=ws_url, keepalive=keepalive)
+    )
+    return BackgroundFeed[AnyEvent](
+        lambda push: MarketChannel(tokens, push, config), "polymarket-market"
+    ).start()
+
+
+def build_live_session(
+    *,
+    run_id: str,
+    credentials: Credentials,
+    markets_ids: Sequence[str],
+    clob_url: str,
+    ws_url: str,
+    user_ws_url: str,
+    venue_config: PolymarketVenueConfig | None = None,
+    orphan_policy: str = "cancel",
+    keepalive: Any = None,
+    sink: Any = None,
+) -> tuple[LiveSession, ReconcileReport]:
+    """A desk trading at ``clob_url`` (Polymarket or the simulator): fetch markets, cache
+    metadata, reconcile (fail closed until done), start the feeds.
+
+    Raises:
+        ClobRequestError: the venue did not answer at start-up.
+        RuntimeError: the compliance checks failed (nothing was sent).
+    """
+    from polytraders.desk.clock import LiveClock
+    from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
+    from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
+
+    config = venue_config or PolymarketVenueConfig(clob_url=clob_url)
+    venue = PolymarketVenue.from_credentials(credentials, config, wall_clock_ns=time.time_ns)
+    markets = markets_from_venue(venue.client, markets_ids)
+    for market in markets:
+        for token in market.tokens:
+            venue.set_token(token)
+    account = AccountIdentity(
+        signer=venue.signer.address,
+        funder=venue.signer.funder,
+        signature_type=venue.signer.signature_type,
+        builder_code=venue.config.builder_code,
+    )
+    problems = compliance_problems(account, markets, venue)
+    if problems:
+        venue.close()
+        raise RuntimeError("compliance checks failed: " + "; ".join(problems))
+    tokens = [t.token_id for m in markets for t in m.tokens]
+    report = reconcile(
+        venue,
+        store_orders=[],
+        known_fill_ids=[],
+        store_positions={},
+        tokens=tokens,
+        policy=OrphanPolicy(orphan_policy),
+        now_ns=time.time_ns(),
+    )
+    strategies, risk, execution = standard_bots(account)
+    from polytraders.desk.state import DeskState
+
+    state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)), account=account)
+    desk = Desk(
+        run_id=run_id,
+        venue=venue,
+        strategies=strategies,
+        risk=risk,
+        execution=execution,
+        markets=markets,
+        clock=LiveClock(),
+        state=state,
+        sink=sink,
+    )
+    auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
+    user_config = (
+        UserChannelConfig(ws_url=user_ws_url)
+        if keepalive is None
+        else UserChannelConfig(ws_url=user_ws_url, keepalive=keepalive)
+    )
+    user = BackgroundFeed[tuple[dict[str, Any], int]](
+        lambda push: UserChannel(
+            auth,
+            lambda item, ts: push((item, ts)),
+            markets=[m.market_id for m in markets],
+            config=user_config,
+        ),
+        "polymarket-user",
+    ).start()
+    market_feed = start_market_feed(ws_url, tokens, keepalive)
+    return LiveSession(desk, venue, market_feed, user), report
+
+
+def build_paper_session(
+    *, run_id: str, markets_ids: Sequence[str], clob_url: str, ws_url: str, sink: Any = None
+) -> LiveSession:
+    """A desk on live market data with the paper venue (no credentials, nothing sent)."""
+    from polytraders.desk.clock import LiveClock
+    from polytraders.venues.paper import PaperVenue
+    from polytraders.venues.paper.config import PaperVenueConfig
+
+    client = ClobHttpClient(clob_url, chain_id=137, private_key="0x" + "01" * 32, creds=_NO_CREDS)
+    try:
+        markets = markets_from_venue(client, markets_ids)
+    finally:
+        client.close()
+    venue = PaperVenue(PaperVenueConfig(), markets, run_id)
+    account = AccountIdentity(builder_code=DESK_BUILDER)
+    strategies, risk, execution = standard_bots(account)
+    desk = Desk(
+        run_id=run_id,
+        venue=venue,
+        strategies=strategies,
+        risk=risk,
+        execution=execution,
+        markets=markets,
+        clock=LiveClock(),
+        account=account,
+        sink=sink,
+    )
+    tokens = [t.token_id for m in markets for t in m.tokens]
+    return LiveSession(desk, venue, start_market_feed(ws_url, tokens))
+
+
+def run(
+    *,
+    venue: Annotated[str, typer.Option("--venue", help="Venue: polymarket.")] = "polymarket",
+    paper: Annotated[bool, typer.Option("--paper", help="Live data, paper venue.")] = False,
+    shadow: Annotated[
+        bool, typer.Option("--shadow", help="A candidate paper desk beside the current one.")
+    ] = False,
+    live: Annotated[bool, typer.Option("--live", help="Real orders (needs credentials).")] = False,
+    confirm_live: Annotated[
+        bool,
+        typer.Option("--i-understand-this-trades-real-money", help="Required with --live."),
+    ] = False,
+    markets: Annotated[str, typer.Option("--markets", help="Comma-separated condition ids.")] = "",
+    clob_url: Annotated[str, typer.Option("--clob-url")] = POLYMARKET_CLOB,
+    ws_url: Annotated[str, typer.Option("--ws-url", help="Market channel URL.")] = (
+        POLYMARKET_MARKET_WS
+    ),
+    user_ws_url: Annotated[str, typer.Option("--user-ws-url")] = POLYMARKET_USER_WS,
+    credentials_file: Annotated[Path | None, typer.Option("--credentials-file")] = None,
+    orphan_policy: Annotated[str, typer.Option("--orphan-policy", help="cancel | adopt")] = (
+        "cancel"
+    ),
+    duration_s: Annotated[float, typer.Option("--duration-s", help="0: until Ctrl-C")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Envelope timelines.")] = Path("runs"),
+    run_id: Annotated[str, typer.Option("--run-id")] = "",
+) -> None:
+    """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
+    beside the current one, recording only) or --live (real orders: credentials, the explicit
+    confirmation flag and the start-up compliance checks are all required). Nothing goes live
+    implicitly; --clob-url/--ws-url point the desk at the local simulator."""
+    from polytraders.desk.sinks import JsonlSink
+
+    if venue != "polymarket":
+        typer.echo(f"error: unknown venue {venue!r}", err=True)
+        raise typer.Exit(2)
+    if sum((paper, shadow, live)) != 1:
+        typer.echo("error: choose exactly one of --paper, --shadow, --live", err=True)
+        raise typer.Exit(2)
+    ids = [m.strip() for m in markets.split(",") if m.strip()]
+    if not ids:
+        typer.echo("error: --markets is empty", err=True)
+        raise typer.Exit(2)
+    rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sessions: list[LiveSession] = []
+    if live:
+        if not confirm_live:
+            typer.echo("error: --live needs --i-understand-this-trades-real-money", err=True)
+            raise typer.Exit(2)
+        try:
+            creds = (
+                Credentials.from_file(credentials_file)
+                if credentials_file is not None
+                else Credentials.from_env()
+            )
+        except CredentialsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        try:
+            session, report = build_live_session(
+                run_id=rid,
+                credentials=creds,
+                markets_ids=ids,
+                clob_url=clob_url,
+                ws_url=ws_url,
+                user_ws_url=user_ws_url,
+                venue_config=PolymarketVenueConfig(clob_url=clob_url),
+                orphan_policy=orphan_policy,
+                sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+            )
+        except (RuntimeError, ClobRequestError) as exc:
+            typer.echo(f"error: not going live: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(
+            f"reconciled: {len(report.open_known)} open, {len(report.missed_fills)} missed fills,"
+            f" orphans adopted {len(report.orphans_adopted)} / cancelled"
+            f" {len(report.orphans_canceled)}"
+        )
+        sessions.append(session)
+    else:
+        sessions.append(
+            build_paper_session(
+                run_id=rid,
+                markets_ids=ids,
+                clob_url=clob_url,
+                ws_url=ws_url,
+                sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+            )
+        )
+        if shadow:
+            sessions.append(
+                build_paper_session(
+                    run_id=f"{rid}-candidate",
+                    markets_ids=ids,
+                    clob_url=clob_url,
+                    ws_url=ws_url,
+                    sink=JsonlSink(out_dir / f"{rid}-candidate.envelopes.jsonl"),
+                )
+            )
+    stop = False
+
+    def request_stop(signum: int, frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    deadline = time.monotonic() + duration_s if duration_s > 0 else float("inf")
+    try:
+        while not stop and time.monotonic() < deadline:
+            if not sum(s.step() for s in sessions):
+                time.sleep(0.02)
+    finally:
+        for session in sessions:
+            session.close()
+    for session in sessions:
+        result = session.desk.result()
+        typer.echo(
+            f"{result.run_id}: {result.events_processed} events, {result.orders_submitted}"
+            f" orders, {len(result.fills)} fills, state {result.trading_state}"
+        )

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from py_clob_client_v2.clob_types import (
@@ -140,14 +140,21 @@ class PolymarketVenue:
         client: the CLOB client (L2 credentials set).
         signer: offline order signer for the same key.
         config: settings.
+        wall_clock_ns: the real clock for heartbeat liveness in live use (see
+            :meth:`_liveness_now`); None in deterministic tests.
     """
 
     name = "polymarket"
 
     def __init__(
-        self, client: ClobHttpClient, signer: OrderSigner, config: PolymarketVenueConfig
+        self,
+        client: ClobHttpClient,
+        signer: OrderSigner,
+        config: PolymarketVenueConfig,
+        wall_clock_ns: Callable[[], int] | None = None,
     ) -> None:
         self.client = client
+        self.wall_clock_ns = wall_clock_ns
         self.signer = signer
         self.config = config
         self.limits = RateLimiter(config.rate_limit_fraction)
@@ -164,7 +171,10 @@ class PolymarketVenue:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_credentials(
-        cls, credentials: Credentials, config: PolymarketVenueConfig
+        cls,
+        credentials: Credentials,
+        config: PolymarketVenueConfig,
+        wall_clock_ns: Callable[[], int] | None = None,
     ) -> PolymarketVenue:
         """Build the client and signer from :class:`Credentials` (secrets never logged)."""
         client = ClobHttpClient(
@@ -189,7 +199,7 @@ class PolymarketVenue:
         builder = config.builder_code or credentials.builder_code
         if builder != config.builder_code:
             config = dataclasses.replace(config, builder_code=builder)
-        return cls(client, signer, config)
+        return cls(client, signer, config, wall_clock_ns)
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -322,7 +332,9 @@ class PolymarketVenue:
         s = self._state
         if s.engine_restart_until_ns and now_ns >= s.engine_restart_until_ns:
             s.engine_restart_until_ns = 0
-        if now_ns - s.heartbeat_last_sent_ns >= self.config.heartbeat_interval_ms * _MS:
+        if self._liveness_now(now_ns) - s.heartbeat_last_sent_ns >= (
+            self.config.heartbeat_interval_ms * _MS
+        ):
             self.heartbeat(now_ns)
         else:
             self._check_heartbeat_lapse(now_ns)
@@ -366,6 +378,7 @@ class PolymarketVenue:
         with it.
         """
         s = self._state
+        now_ns = self._liveness_now(now_ns)
         self._check_heartbeat_lapse(now_ns)
         s.heartbeat_last_sent_ns = now_ns
         for _attempt in range(2):
@@ -677,7 +690,15 @@ class PolymarketVenue:
         s.unavailable = False
         del now_ns
 
+    def _liveness_now(self, now_ns: int) -> int:
+        """Time used for heartbeat and lapse: the dead-man switch runs on the venue's real
+        clock, so a live desk whose timers catch up after a stall must not judge liveness by
+        its lagging event time (``wall_clock_ns`` is set for live use; None keeps the given
+        time, as in deterministic tests)."""
+        return max(now_ns, self.wall_clock_ns()) if self.wall_clock_ns is not None else now_ns
+
     def _check_heartbeat_lapse(self, now_ns: int) -> None:
+        now_ns = self._liveness_now(now_ns)
         s = self._state
         timeout_ns = self.config.heartbeat_timeout_ms * _MS
         if (
