@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from polytraders.accounting.ledger import Ledger, Settlement
-from polytraders.contracts.view import AccountIdentity, VenueState
+from polytraders.contracts.view import AccountIdentity, DeskView, VenueState
 from polytraders.model.book import BookView, Level, OrderBook
 from polytraders.model.events import (
     AnyEvent,
@@ -445,3 +445,9 @@ class DeskState:
             self._day_index = day
             self._day_start_equity = value
         return value
+
+
+def as_view(state: DeskState) -> DeskView:
+    """``state`` typed as the read-only :class:`DeskView` bots receive (checked statically:
+    ``DeskState`` implements the whole protocol)."""
+    return state
