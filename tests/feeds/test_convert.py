@@ -106,3 +106,16 @@ def test_cli_convert_and_inspect_synthetic(tmp_path: Path) -> None:
     }
     missing = runner.invoke(app, ["data", "inspect", str(tmp_path / "nope")])
     assert missing.exit_code == 2
+
+
+def test_synthetic_label_survives_both_conversions(tmp_path: Path) -> None:
+    spec = "synthetic:normal?seed=8&markets=2&duration_s=60"
+    to_lines(open_source(spec), tmp_path / "s.txt")
+    to_parquet(open_source(spec), tmp_path / "s_parquet")
+    for location in (tmp_path / "s.txt", tmp_path / "s_parquet"):
+        source = open_source(location)
+        assert source.synthetic
+        assert all(m.synthetic for m in source.markets)
+        events = list(source.events())
+        assert events and all(e.synthetic for e in events)  # type: ignore[union-attr]
+    assert _book_states(tmp_path / "s.txt") == _book_states(spec)

@@ -1,5 +1,8 @@
 """Conversions between the Parquet layout and the Polymarket market-channel line format.
 
+Synthetic data stays labelled: the sidecar and the ``synthetic`` column carry the flag and the
+sources reading them flag every event.
+
 - :func:`to_lines`: any Polymarket-style source (Parquet directory, line file, synthetic spec)
   → a line recording ``<receive ts ns> <frame>`` (gzip when the name ends in ``.gz``) plus its
   ``.markets.json`` sidecar. Snapshots become ``book`` frames; the deltas of one market at
@@ -12,7 +15,8 @@
   bad input in the source) have no wire form either and are counted in the result.
 - :func:`to_parquet`: a Polymarket-style source → the two-file Parquet layout: every book
   update becomes a row holding the token's whole book after it (first token ``UP``, second
-  ``DOWN``), markets from the source metadata.
+  ``DOWN``), markets from the source metadata (plus a ``synthetic`` column when the source is
+  synthetic, so the label survives the conversion).
 
 Replaying the converted data gives identical books at every update (tested on the real
 sample).
@@ -208,6 +212,8 @@ def to_parquet(source: Source, output: str | Path) -> ConvertResult:
         "payout_up": [_payout(m.payouts, m.tokens[0].token_id) for m in source.markets],
         "payout_down": [_payout(m.payouts, m.tokens[1].token_id) for m in source.markets],
     }
+    if any(m.synthetic for m in source.markets):
+        markets["synthetic"] = [m.synthetic for m in source.markets]
     pq.write_table(pa.table(markets), directory / MARKETS_FILE)
     return ConvertResult(
         output=str(directory), items=len(rows["ts"]), events_in=events_in, skipped=skipped

@@ -70,7 +70,9 @@ def read_markets(path: Path) -> list[Market]:
     """The markets of a Parquet-layout directory, in file order.
 
     ``state`` is ACTIVE (the state at the start of the data; transitions come as events);
-    ``payouts`` hold the settled payout per token when both payout columns are 0 or 1.
+    ``payouts`` hold the settled payout per token when both payout columns are 0 or 1;
+    ``synthetic`` comes from an optional boolean ``synthetic`` column (written when a synthetic
+    feed is converted; absent in recorded data).
 
     Raises:
         ValueError: a payout that is neither 0 nor 1 pUSD, or a duplicate market id.
@@ -115,6 +117,7 @@ def read_markets(path: Path) -> list[Market]:
                 state=MarketState.ACTIVE,
                 tokens=tokens,
                 payouts=payouts,
+                synthetic=bool(row.get("synthetic", False)),
             )
         )
     return markets
@@ -165,7 +168,10 @@ class ParquetSource(Source):
         self.path = Path(path)
         if not is_parquet_layout(self.path):
             raise FileNotFoundError(f"{self.path} has no {MARKETS_FILE} + {BOOKS_FILE}")
-        super().__init__(str(self.path), markets=read_markets(self.path))
+        markets = read_markets(self.path)
+        super().__init__(
+            str(self.path), markets=markets, synthetic=any(m.synthetic for m in markets)
+        )
         self.snapshots_only = snapshots_only
         index = pq.read_table(self.path / BOOKS_FILE, columns=["market_id", "ts"])
         self.row_count = index.num_rows
@@ -194,8 +200,8 @@ class ParquetSource(Source):
         )
         pending.reverse()
         heap: list[tuple[int, int, int, list[AnyEvent | _RowProblem], Iterator[_Row]]] = []
-        guard = BookGuard(self.stats)
-        closer = MarketCloser(self.markets)
+        guard = BookGuard(self.stats, synthetic=self.synthetic)
+        closer = MarketCloser(self.markets, synthetic=self.synthetic)
         counters = self.stats.counters
         out: list[AnyEvent] = []
         tie = 0
@@ -245,6 +251,7 @@ class ParquetSource(Source):
         previous: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         counters = self.stats.counters
         last_ts = self._spans[market_id][1]
+        synthetic = self.synthetic
         for ts_ms, side, bid_px, bid_sz, ask_px, ask_sz in zip(
             columns["ts"],
             columns["side"],
@@ -283,6 +290,7 @@ class ParquetSource(Source):
                         BookSnapshot(
                             ts_event_ns=ts_ns,
                             ts_recv_ns=ts_ns,
+                            synthetic=synthetic,
                             token_id=token,
                             bids=sorted(bids.items(), reverse=True),
                             asks=sorted(asks.items()),
@@ -297,6 +305,7 @@ class ParquetSource(Source):
                         BookDelta(
                             ts_event_ns=ts_ns,
                             ts_recv_ns=ts_ns,
+                            synthetic=synthetic,
                             token_id=token,
                             bids=bid_changes,
                             asks=ask_changes,
@@ -310,6 +319,7 @@ class ParquetSource(Source):
                     MarketStatus(
                         ts_event_ns=last_ts * _NS_PER_MS,
                         ts_recv_ns=last_ts * _NS_PER_MS,
+                        synthetic=synthetic,
                         market_id=market_id,
                         state=MarketState.RESOLVED,
                         accepting_orders=False,

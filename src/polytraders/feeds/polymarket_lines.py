@@ -148,7 +148,9 @@ class PolymarketLineSource(Source):
     """A Polymarket market-channel recording (plain or gzip line file).
 
     Events: as :func:`parse_market_frame` gives them, admitted by :class:`WireReplay`, plus
-    ``MarketStatus`` CLOSED at each market's ``end_ns`` when the metadata has one. Stats
+    ``MarketStatus`` CLOSED at each market's ``end_ns`` when the metadata has one. When the
+    sidecar marks a market synthetic (a converted synthetic feed) the source and every event
+    are flagged synthetic. Stats
     counters: ``lines``, ``frames``, ``suppressed_while_stale``.
 
     Raises (constructor):
@@ -165,11 +167,14 @@ class PolymarketLineSource(Source):
             markets = read_sidecar(self.path)
         if markets is None:
             markets = infer_markets(self.path)
-        super().__init__(str(self.path), markets=markets)
+        synthetic = any(m.synthetic for m in markets)
+        super().__init__(str(self.path), markets=markets, synthetic=synthetic)
 
     def _events(self) -> Iterator[AnyEvent]:
-        replay = WireReplay(self.stats, known_tokens=set(self.token_ids()))
-        closer = MarketCloser(self.markets)
+        replay = WireReplay(
+            self.stats, synthetic=self.synthetic, known_tokens=set(self.token_ids())
+        )
+        closer = MarketCloser(self.markets, synthetic=self.synthetic)
         counters = self.stats.counters
         out: list[AnyEvent] = []
         for line in iter_raw_lines(self.path):
