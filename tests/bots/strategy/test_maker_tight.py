@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from polytraders.bots.strategy.maker_tight import MakerTight, MakerTightConfig
 from polytraders.contracts.bot import bot_problems
 from polytraders.contracts.reasons import load_registry
+from polytraders.desk.gate import gate_reason
 from polytraders.desk.state import DeskState
 from polytraders.model.events import (
     BookSnapshot,
@@ -423,3 +424,34 @@ def test_tick_size_change_requotes_on_the_new_grid() -> None:
     assert [i.action for i in out.intents] == [IntentAction.REPLACE, IntentAction.REPLACE]
     assert all(i.price % 10_000 == 0 for i in out.intents)
     assert out.intents[0].price < 90_000 and out.intents[1].price > 80_000
+
+
+@pytest.mark.parametrize(
+    ("held_up", "held_down", "expected"),
+    [
+        (20_000_000, 0, [("UP", 20_000_000)]),
+        (20_000_000, 14_000_000, [("UP", 6_000_000)]),  # 14 pairs kept, the 6 extra UP sold
+        (20_000_000, 17_000_000, []),  # 3 extra UP: below the 5-share minimum
+        (20_000_000, 20_000_000, []),  # fully paired: nothing at risk
+        (0, 12_000_000, [("DOWN", 12_000_000)]),
+    ],
+)
+def test_unwind_sells_only_the_net_exposure_and_passes_the_desk_gate(
+    held_up: int, held_down: int, expected: list[tuple[str, int]]
+) -> None:
+    case = load_case("strat.maker_tight", "hard")
+    up, down = (t["token_id"] for t in case["state"]["markets"][0]["tokens"])
+    case["state"]["positions"] = {
+        token: [size, size * 500_000 // 1_000_000]
+        for token, size in ((up, held_up), (down, held_down))
+        if size
+    }
+    view = build_state(case["state"])
+    event = msgspec.convert(case["input"], BookSnapshot)
+    for rule in ("passive", "taker"):
+        out = MakerTight(MakerTightConfig(unwind_rule=rule)).decide(event, view)  # type: ignore[arg-type]
+        got = [(i.token_id.rsplit(":", 1)[1], i.size) for i in out.intents]
+        assert got == expected
+        for intent in out.intents:
+            assert intent.reduce_only and intent.side is Side.SELL
+            assert gate_reason(intent, view) is None  # the desk accepts it as reduce-only

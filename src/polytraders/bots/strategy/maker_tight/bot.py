@@ -14,7 +14,8 @@ the event concerns:
    the complement's is ``1 − fair``.
 3. **Regime** (:mod:`.regime`): updated on the market's own book events only.
 4. **End of market**: from ``stop_before_end_s`` before the end time it withdraws its quotes and
-   applies the unwind rule (hold / passive post-only reduce-only sells / taker FAK sells).
+   applies the unwind rule (hold / passive post-only reduce-only sells / taker FAK sells) to the
+   net exposure only: shares held of both tokens form pairs worth 1 pUSD at resolution.
 5. **Quotes**: spread engine (:mod:`.spread`) and order sizer (:mod:`.sizer`) give a post-only
    BUY and SELL target on the primary token (a SELL of a token not held is routed by
    ``exec.smartrouter`` as a BUY of the complement at ``1 − p``); under REDUCING only the side
@@ -343,12 +344,15 @@ class MakerTight(BotBase[MakerTightConfig]):
         rule = self.config.unwind_rule
         if now < market.end_ns and rule != "hold":
             primary, complement = _current_tokens(market, view)
+            # only the net exposure is unwound: a share of each token together is a pair worth
+            # 1 pUSD at resolution whatever happens, and selling one leg of it adds risk
+            net = _size(view, primary.token_id) - _size(view, complement.token_id)
             legs = (
-                (primary, fair, top.bid),
-                (complement, ONE - fair, ONE - top.ask),
+                (primary, fair, top.bid, net),
+                (complement, ONE - fair, ONE - top.ask, -net),
             )
-            for token, token_fair, token_bid in legs:
-                target = self._unwind_target(token, token_fair, token_bid, tick, view)
+            for token, token_fair, token_bid, excess in legs:
+                target = self._unwind_target(token, token_fair, token_bid, tick, excess)
                 targets[UNWIND_PREFIX + token.token_id] = target
         for slot in self.quotes.working(market.market_id):
             targets.setdefault(slot, None)
@@ -363,10 +367,11 @@ class MakerTight(BotBase[MakerTightConfig]):
         )
 
     def _unwind_target(
-        self, token: OutcomeToken, token_fair: int, token_bid: int, tick: int, view: DeskView
+        self, token: OutcomeToken, token_fair: int, token_bid: int, tick: int, excess: int
     ) -> Target | None:
-        held = _size(view, token.token_id)
-        held -= held % self.config.size_step_micros
+        """A reduce-only sell of ``excess`` shares of ``token`` (its holding beyond the
+        complement's), or None when there is nothing (or too little) to sell."""
+        held = excess - excess % self.config.size_step_micros if excess > 0 else 0
         if held < max(token.min_order_size, self.config.size_step_micros):
             return None
         if self.config.unwind_rule == "taker":
