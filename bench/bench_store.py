@@ -11,8 +11,10 @@ SQLite: a file in a temporary directory, WAL journal, ``synchronous=NORMAL`` (th
 default). PostgreSQL: the machine's server (``POLYTRADERS_TEST_POSTGRES_URL`` or
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) in a throw-away schema; when it is not
 reachable the figure is replaced by a note saying so. Goal (issue 4): ≥ 50,000 envelopes/s
-batched. ``*_per_cpu_s`` figures divide by this process's CPU time instead of wall time: on a
-busy machine they show what the client side costs without the wait for a share of the CPU.
+batched. ``*_per_cpu_s`` figures divide by CPU time instead of wall time — this process's
+(``sqlite_*``, ``postgresql_batched_client_*``) or this process's plus the PostgreSQL backend's
+(``postgresql_batched_envelopes_per_cpu_s``, read from ``/proc`` for a local server): on a busy
+machine they show what a write costs without the wait for a share of the CPU.
 """
 
 from __future__ import annotations
@@ -121,12 +123,28 @@ def timeline(run: str, intents: int) -> list[ReportEnvelope]:
     return envelopes
 
 
-def _write_rate(store: EventStore, intents: int, repeats: int) -> tuple[float, float, int]:
-    """Best envelopes/s over ``repeats`` fresh runs (wall clock), the best envelopes per second
-    of this process's CPU time (excludes a database server's work; a load-independent view of
-    the client-side cost), and the envelopes written per run."""
+def _backend_cpu_s(store: EventStore) -> tuple[int, float] | None:
+    """(pid, CPU seconds) of the PostgreSQL backend serving the store's pooled connection, or
+    None when it cannot be read (remote server, no /proc access)."""
+    with store._engine.connect() as connection:
+        pid = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _write_rate(
+    store: EventStore, intents: int, repeats: int, *, server: bool = False
+) -> tuple[float, float, float | None, int]:
+    """Over ``repeats`` fresh runs, the best of: envelopes per wall-clock second; envelopes
+    per second of this process's CPU time (load-independent client-side cost); with
+    ``server``, envelopes per second of client plus PostgreSQL-backend CPU time (None when
+    the backend's CPU time cannot be read). Also the envelopes written per run."""
     best = 0.0
     best_cpu = 0.0
+    best_total: float | None = None
     count = 0
     for repeat in range(repeats):
         run = ids.run_id("bench_store", uuid.uuid4().hex, repeat)
@@ -141,6 +159,7 @@ def _write_rate(store: EventStore, intents: int, repeats: int) -> tuple[float, f
             data_source="bench_store synthetic timeline",
             synthetic=True,
         )
+        backend_before = _backend_cpu_s(store) if server else None
         started = time.perf_counter()
         started_cpu = time.process_time()
         for envelope in envelopes:
@@ -150,10 +169,14 @@ def _write_rate(store: EventStore, intents: int, repeats: int) -> tuple[float, f
         elapsed_cpu = time.process_time() - started_cpu
         best = max(best, count / elapsed)
         best_cpu = max(best_cpu, count / max(elapsed_cpu, 1e-9))
+        backend_after = _backend_cpu_s(store) if server else None
+        if backend_before and backend_after and backend_before[0] == backend_after[0]:
+            total_cpu = elapsed_cpu + backend_after[1] - backend_before[1]
+            best_total = max(best_total or 0.0, count / max(total_cpu, 1e-9))
         problems = store.check_integrity(run)
         if problems:
             raise RuntimeError(f"benchmark run failed its integrity check: {problems[:3]}")
-    return best, best_cpu, count
+    return best, best_cpu, best_total, count
 
 
 def _postgres_reachable(url: str) -> bool:
@@ -178,12 +201,12 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite"
         with EventStore.open(path, batch_size=BATCH_SIZE) as store:
-            rate, cpu_rate, count = _write_rate(store, intents, repeats)
+            rate, cpu_rate, _, count = _write_rate(store, intents, repeats)
         figures["envelopes_per_run"] = count
         figures["sqlite_batched_envelopes_per_s"] = rate
         figures["sqlite_batched_envelopes_per_cpu_s"] = cpu_rate
         with EventStore.open(Path(tmp) / "unbatched.sqlite", batch_size=1) as store:
-            rate, _, _ = _write_rate(store, 100, 1)
+            rate, _, _, _ = _write_rate(store, 100, 1)
         figures["sqlite_unbatched_envelopes_per_s"] = rate
 
     if not _postgres_reachable(POSTGRES_URL):
@@ -202,9 +225,12 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
         with EventStore.open(
             url.render_as_string(hide_password=False), batch_size=BATCH_SIZE
         ) as store:
-            rate, cpu_rate, _ = _write_rate(store, intents, repeats)
+            rate, cpu_rate, total_rate, _ = _write_rate(store, intents, repeats, server=True)
         figures["postgresql_batched_envelopes_per_s"] = rate
         figures["postgresql_batched_client_envelopes_per_cpu_s"] = cpu_rate
+        figures["postgresql_batched_envelopes_per_cpu_s"] = (
+            total_rate if total_rate is not None else "server CPU time not readable"
+        )
     finally:
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE")
