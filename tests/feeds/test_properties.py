@@ -3,17 +3,22 @@ under its reason code and never leaves a trusted book different from the clean r
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polytraders.feeds import BookSet, merge, open_source
+from polytraders.feeds.binance import BinanceDepthSource
 from polytraders.feeds.polymarket_lines import WireReplay
 from polytraders.feeds.stats import FeedStats
 from polytraders.feeds.synthetic import KIND_REASON, MALFORMED_KINDS, SyntheticSource, bad_frame
-from polytraders.model.events import AnyEvent, FeedStatus
+from polytraders.model.events import AnyEvent, BookDelta, FeedStatus
 from tests.conftest import BINANCE_SAMPLES
 
 SHORT = "duration_s=30&step_ms=250&snapshot_s=10"
@@ -142,3 +147,50 @@ def test_malformed_input_is_counted_and_never_corrupts_a_trusted_book(
     last_book = max(i for i, (_, frame) in enumerate(_CLEAN) if b'"event_type":"book"' in frame)
     if max(position for _, position, _ in injections) < last_book:
         assert books.stale == set()
+
+
+# ------------------------------------------------------------------ Binance gaps
+_BINANCE_HEAD: list[bytes] = []
+
+
+def _binance_head() -> list[bytes]:
+    if not _BINANCE_HEAD:
+        with gzip.open(BINANCE_SAMPLES / "spot_btcusdt_20240808.gz", "rb") as handle:
+            _BINANCE_HEAD.extend(next(handle).rstrip(b"\n") for _ in range(1_200))
+    return _BINANCE_HEAD
+
+
+def _binance_states(path: Path) -> tuple[dict[int, object], BinanceDepthSource, BookSet]:
+    source = BinanceDepthSource(path)
+    books = BookSet()
+    states: dict[int, object] = {}
+    for event in source.events():
+        book = books.apply(event)
+        if book is not None and isinstance(event, BookDelta):
+            states[event.sequence] = (book.bids(), book.asks())
+    return states, source, books
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.data())
+def test_binance_dropped_updates_are_one_gap_and_never_a_wrong_book(data: st.DataObject) -> None:
+    lines = _binance_head()
+    snapshot_at = next(i for i, line in enumerate(lines) if b"lastUpdateId" in line)
+    depth = [i for i, line in enumerate(lines) if b"@depth" in line[:64] and i > snapshot_at + 5]
+    dropped = set(data.draw(st.lists(st.sampled_from(depth), min_size=1, max_size=5)))
+    with tempfile.TemporaryDirectory() as tmp:
+        clean_path, gap_path = Path(tmp) / "clean.txt", Path(tmp) / "gap.txt"
+        clean_path.write_bytes(b"\n".join(lines) + b"\n")
+        kept = [line for i, line in enumerate(lines) if i not in dropped]
+        gap_path.write_bytes(b"\n".join(kept) + b"\n")
+        clean, _, _ = _binance_states(clean_path)
+        rebuilt, source, books = _binance_states(gap_path)
+    # one gap (there is no later snapshot to resync from), the token stays stale
+    assert source.stats.bad_input == {"SYS_FEED_GAP": 1}
+    assert books.stale == {source.token_id}
+    first_drop = min(dropped)
+    first_dropped_u = json.loads(lines[first_drop].split(b" ", 1)[1])["data"]["u"]
+    assert rebuilt  # books before the gap
+    for u, state in rebuilt.items():
+        assert u < first_dropped_u
+        assert clean[u] == state
