@@ -79,17 +79,43 @@ COMMON_METRICS = (
 )
 
 BACKTEST = (
-    "None yet. The four fixture cases run on real recorded Polymarket books, but no backtest of "
-    "a strategy with this guard in the chain, no recorded envelope timeline and no optimizer "
-    "reference run are on file. The Backtest score (definition of done) is therefore 1/4 "
-    "(SEARCH_SPACE declared) until those runs exist. Backtests never predict live results."
+    "One desk backtest, not checked in: `polytraders backtest --data "
+    "data/samples/polymarket/resolvedkit_btc15m --desk examples/desk.toml --out <dir>` at commit "
+    "`5b0be3f` (2026-11-21): strat.maker_tight, the seven guards ENFORCED in the desk file's "
+    "order, exec.smartrouter, the paper venue with its optimistic L2 fill inference; 12 real "
+    "markets, 25,664 events, run `run-62507463cc4d813e`, 68,264 envelopes (SHA-256 "
+    "`3beb5451c84a…`). The strategy proposed 4,414 new orders; 4,118 reached the venue. "
+    "This guard: {figures} It shows the guard running on real data inside the whole desk, "
+    "nothing about live PnL. Not on file yet: a checked-in envelope timeline of this run and an "
+    "optimizer reference run over `SEARCH_SPACE` (Backtest score 1/4 until they are). Backtests "
+    "never predict live results."
 )
+
+BACKTEST_FIGURES = {
+    "risk.killswitch": "4,414 decisions, all APPROVE with no warning (the day's loss, errors, "
+    "feed and heartbeat ages stayed below 60 % of every halt level; the paper venue has no "
+    "heartbeat).",
+    "risk.compliancegate": "4,414 decisions, all APPROVE (the strategy carries the account's "
+    "builderCode; EOA self-signing; no lists configured).",
+    "risk.markethaltguard": "4,414 APPROVE, 390 of them with `RISK_MARKETHALT_NEAR_END_WARN` "
+    "(the strategy stops quoting 60 s before the end, inside this guard's 180 s warning band).",
+    "risk.stalebookguard": "4,414 decisions: 261 REJECT (237 `RISK_STALEBOOK_TOO_OLD` in real "
+    "quiet periods and gaps of the recording, 24 `RISK_STALEBOOK_NO_BOOK`), 306 APPROVE with "
+    "`RISK_STALEBOOK_AGE_WARN`, the rest plain APPROVE.",
+    "risk.marketqualityguard": "4,153 decisions: 35 REJECT (31 `RISK_QUALITY_DEPTH_THIN`, 4 "
+    "`RISK_QUALITY_ONE_SIDED`), 212 APPROVE with `RISK_QUALITY_WARN`, the rest plain APPROVE.",
+    "risk.exposureguard": "4,118 decisions, all APPROVE (the strategy's 100-share position "
+    "limit keeps every market far below the 500 pUSD cap).",
+    "risk.drawdownguard": "4,118 decisions, all APPROVE (the run's largest drawdown, 27.48 "
+    "pUSD on 1,000 pUSD, stayed below the 5 % reducing level).",
+}
 
 PROMOTION = (
     "demo-wired. Stage 1 gates met by evidence in the repository: SEARCH_SPACE declared, fixture "
-    "pack 4/4 passing through the desk, reason codes registered, this spec. Not yet: backtest "
-    "harness run, shadow telemetry, reviewer sign-off, multi-sig approval. This bot has never "
-    "run against live money."
+    "pack 4/4 passing through the desk, reason codes registered, this spec. Stage 2: one "
+    "backtest on real data ran (section 23) but its timeline is not checked in; no shadow "
+    "telemetry, no reviewer sign-off, no multi-sig approval. This bot has never run against "
+    "live money."
 )
 
 CHANGE_LOG = "- 0.1.0 — first version: rules, config, codes, fixture pack and this spec."
@@ -496,7 +522,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
             f"{load_pack(pack_path(bot_id, case)).expected['reason_codes']}."
             for case in CASES
         ),
-        "Backtest evidence": BACKTEST,
+        "Backtest evidence": BACKTEST.format(figures=BACKTEST_FIGURES[bot_id]),
         "Runbook": text["runbook"],
         "Rollback plan": text["rollback"],
         "Promotion status": PROMOTION,
