@@ -100,7 +100,8 @@ BACKTEST_FIGURES = {
     "risk.markethaltguard": "4,414 APPROVE, 390 of them with `RISK_MARKETHALT_NEAR_END_WARN` "
     "(the strategy stops quoting 60 s before the end, inside this guard's 180 s warning band).",
     "risk.stalebookguard": "4,414 decisions: 261 REJECT (237 `RISK_STALEBOOK_TOO_OLD` in real "
-    "quiet periods and gaps of the recording, 24 `RISK_STALEBOOK_NO_BOOK`), 306 APPROVE with "
+    "quiet periods and gaps of the recording; 24 `RISK_STALEBOOK_NO_BOOK` at a market's first "
+    "event, quotes built before the second token's first book had arrived), 306 APPROVE with "
     "`RISK_STALEBOOK_AGE_WARN`, the rest plain APPROVE.",
     "risk.marketqualityguard": "4,153 decisions: 35 REJECT (31 `RISK_QUALITY_DEPTH_THIN`, 4 "
     "`RISK_QUALITY_ONE_SIDED`), 212 APPROVE with `RISK_QUALITY_WARN`, the rest plain APPROVE.",
