@@ -113,8 +113,9 @@ def snapshot_event(st: dict[str, Any], token_id: str) -> dict[str, Any]:
 
 
 def intent(**fields: Any) -> dict[str, Any]:
-    """A tagged intent object (defaults: strat.maker_tight, PLACE)."""
-    base = OrderIntent(intent_id="strat.maker_tight/i0", bot_id="strat.maker_tight", **fields)
+    """A tagged intent object as strat.maker_tight names them (first of its session), PLACE."""
+    session = f"strat.maker_tight/s{fields['ts_created_ns']}"
+    base = OrderIntent(intent_id=f"{session}/i0", bot_id="strat.maker_tight", **fields)
     return msgspec.to_builtins(base)  # type: ignore[no-any-return]
 
 

@@ -322,6 +322,15 @@ def test_after_the_end_nothing_is_placed() -> None:
     assert out.intents == () and out.reason_codes == ("STRAT_END_WINDOW",)
 
 
+def test_a_restarted_bot_never_reuses_intent_ids() -> None:
+    view, event = normal_view()
+    first = MakerTight().decide(event, view)
+    assert first.intents[0].intent_id == f"strat.maker_tight/s{view.now_ns}/i0"
+    view.set_time(view.now_ns + 1)  # a resumed run: the new bot's first decision is later
+    again = MakerTight().decide(event, view)
+    assert not {i.intent_id for i in first.intents} & {i.intent_id for i in again.intents}
+
+
 def test_reset_restarts_ids() -> None:
     view, event = normal_view()
     bot = MakerTight()

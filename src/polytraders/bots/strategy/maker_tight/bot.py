@@ -23,9 +23,11 @@ the event concerns:
    REPLACE / CANCEL intents without churn.
 
 Intents carry the desk account's builderCode (``view.account.builder_code``) so the compliance
-gate and the router see the attribution. Intent ids are ``strat.maker_tight/i<sequence>`` from
-the bot's own counter (``reset()`` clears
-it); the desk may namespace them by run. Inventory is the market's *net* position: primary
+gate and the router see the attribution. Intent ids are ``strat.maker_tight/s<t>/i<n>``: ``t``
+is the desk time (ns) of the bot's first decision since construction or ``reset()`` and ``n``
+its own counter. A replay from the start reproduces every id; a bot restarted inside a resumed
+run starts a new session at a later time, so it never reuses an id (the desk refuses reused
+intent ids). Inventory is the market's *net* position: primary
 shares minus complement shares (DESIGN.md "Binary-market identity").
 """
 
@@ -191,6 +193,7 @@ class MakerTight(BotBase[MakerTightConfig]):
         )
         self.quotes = QuoteManager(c.refresh_ticks, c.max_quote_age_s, c.ack_grace_ms)
         self._sequence = 0
+        self._session = ""
         self._disagree_since_ns: dict[str, int] = {}
 
     def reset(self) -> None:
@@ -198,6 +201,7 @@ class MakerTight(BotBase[MakerTightConfig]):
         self.regime.reset()
         self.quotes.reset()
         self._sequence = 0
+        self._session = ""
         self._disagree_since_ns.clear()
 
     # ------------------------------------------------------------------ entry point
@@ -207,6 +211,8 @@ class MakerTight(BotBase[MakerTightConfig]):
         Never raises on bad market data: missing or inconsistent input yields a stand-down with
         a registered code.
         """
+        if not self._session:
+            self._session = f"{self.bot_id}/s{view.now_ns}"
         out = _Out()
         markets = self._markets_for(event, view, out)
         own = (
@@ -431,7 +437,7 @@ class MakerTight(BotBase[MakerTightConfig]):
             out.code(QUOTE_WITHDRAWN)
 
     def _next_id(self) -> str:
-        value = intent_id(self.bot_id, self._sequence)
+        value = intent_id(self._session, self._sequence)
         self._sequence += 1
         return value
 
