@@ -68,6 +68,18 @@ def test_passwords_are_masked_in_repr_and_connection_errors() -> None:
     assert "trader:***@127.0.0.1:1/evidence" in str(caught.value)
 
 
+def test_a_password_in_the_query_string_is_masked_too() -> None:
+    url = f"postgresql+psycopg://trader@127.0.0.1:1/evidence?password={SECRET}&sslmode=disable"
+    assert SECRET not in masked(resolve(url)[1])
+    with pytest.raises(StoreError) as caught:
+        EventStore.open(url)
+    error: BaseException | None = caught.value
+    while error is not None:
+        assert SECRET not in str(error)
+        error = error.__cause__
+    assert "password=***" in str(caught.value)
+
+
 def test_repr_masks_the_password(pg_schema_url: str) -> None:
     # the test server trusts local connections, so a password is accepted and ignored
     url = sa.make_url(pg_schema_url).set(password=SECRET).render_as_string(hide_password=False)

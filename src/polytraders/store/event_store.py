@@ -68,7 +68,7 @@ from polytraders.store.records import (
     order_row,
     position_row,
 )
-from polytraders.store.url import Backend, masked, resolve, scrub
+from polytraders.store.url import Backend, masked, resolve, scrub, secrets
 
 DEFAULT_BATCH_SIZE = 1_000
 """Rows buffered before a flush writes them in one transaction."""
@@ -775,7 +775,7 @@ def _describe(exc: BaseException, url: URL) -> str:
 def _scrubbed(exc: BaseException, url: URL) -> BaseException | None:
     """The exception to chain as the cause, or None when its text would reveal the
     password (the masked description is then the whole story)."""
-    password = url.password
-    if password and str(password) in str(exc):
+    text = str(exc)
+    if any(secret in text for secret in secrets(url)):
         return None
     return exc

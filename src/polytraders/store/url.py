@@ -77,20 +77,34 @@ def resolve(url: str | Path) -> tuple[Backend, URL]:
 
 
 def masked(url: URL) -> str:
-    """The URL as text with its password replaced by ``***``."""
-    return url.render_as_string(hide_password=True)
+    """The URL as text with its password, and any ``*password*`` query parameter (libpq
+    accepts ``?password=``), replaced by ``***``."""
+    hidden = {key: "***" for key in url.query if "password" in key.lower()}
+    if not hidden:
+        return url.render_as_string(hide_password=True)
+    rendered = url.update_query_dict(hidden).render_as_string(hide_password=True)
+    return rendered.replace("=%2A%2A%2A", "=***")
+
+
+def secrets(url: URL) -> list[str]:
+    """The secret values in ``url``: its password and ``*password*`` query parameters."""
+    found = [str(url.password)] if url.password else []
+    for key, value in url.query.items():
+        if "password" in key.lower():
+            found.extend([value] if isinstance(value, str) else list(value))
+    return [secret for secret in found if secret]
 
 
 def scrub(text: str, url: URL) -> str:
     """``text`` with the full URL replaced by its masked form and every remaining occurrence
-    of the password (raw or percent-encoded) replaced by ``***``."""
-    password = url.password
-    if not password:
+    of a secret (raw or percent-encoded) replaced by ``***``."""
+    hidden = secrets(url)
+    if not hidden:
         return text
     text = text.replace(url.render_as_string(hide_password=False), masked(url))
-    secret = str(password)
-    for form in (secret, quote(secret, safe="")):
-        text = text.replace(form, "***")
+    for secret in hidden:
+        for form in (secret, quote(secret, safe="")):
+            text = text.replace(form, "***")
     return text
 
 
