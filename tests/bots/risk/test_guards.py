@@ -260,6 +260,21 @@ SCENARIOS = [
              _intent(DOWN1, price=900_000, size=100_000_000), Verdict.APPROVE,
              ("RISK_EXPOSURE_WARN",),  # worst case 600 -> 590 pUSD: lower, still above 80 %
              edit=_set(positions={UP1: [1_000_000_000, 600_000_000]})),
+    Scenario("risk.exposureguard", "a REPLACE is judged without the order it replaces",
+             _intent(UP1, price=90_000, size=5_000_000_000, action="REPLACE",
+                     target_intent_id="old"),
+             Verdict.APPROVE, ("RISK_EXPOSURE_WARN",),  # 450 pUSD, not 400 + 450
+             edit=_set(open_orders=[{"client_order_id": "o-old", "intent_id": "old",
+                                     "token_id": UP1, "market_id": M1, "side": "BUY",
+                                     "price": 80_000, "size": 5_000_000_000,
+                                     "status": "ACCEPTED"}])),
+    Scenario("risk.exposureguard", "an open order counts as filling adversely",
+             _intent(UP1, price=90_000, size=5_000_000_000), Verdict.APPROVE,
+             ("RISK_EXPOSURE_RESHAPED",),  # 400 pending + 450 > 500: cut to 100 / 0.09
+             edit=_set(open_orders=[{"client_order_id": "o-old", "intent_id": "old",
+                                     "token_id": UP1, "market_id": M1, "side": "BUY",
+                                     "price": 80_000, "size": 5_000_000_000,
+                                     "status": "ACCEPTED"}])),
     Scenario("risk.exposureguard", "reduce-only always passes",
              _intent(UP1, side="SELL", price=10_000, size=500_000_000, reduce_only=True),
              Verdict.APPROVE, (), edit=_set(positions={UP1: [1_000_000_000, 499_900_000]}),
@@ -300,6 +315,10 @@ def test_reshapes_are_what_the_rules_say() -> None:
                    build_state(event.state_spec()))  # fmt: skip
     # event worst 450 (none wins or M3 loses); room 50 pUSD at 0.08 -> 625 shares.
     assert run.outcome.intent.size == 625_000_000
+    pending = next(s for s in SCENARIOS if s.name == "an open order counts as filling adversely")
+    run = run_risk(build_bot(pending.bot_id, {}), pending.intent, build_state(pending.state_spec()))
+    # 400 pUSD pending if DOWN wins; room 100 pUSD at 0.09 -> 1,111.11 shares (0.01 grid).
+    assert run.outcome.intent.size == 1_111_110_000
 
 
 def test_drawdown_blocked_buy_puts_the_desk_in_reducing() -> None:
