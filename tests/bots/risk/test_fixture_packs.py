@@ -84,3 +84,27 @@ def test_packs_use_the_real_sample() -> None:
         data = json.loads(pack_path(bot_id, case).read_text())
         assert data["source"]["dataset"] == "data/samples/polymarket/resolvedkit_btc15m"
         assert data["state"]["markets"], f"{bot_id}/{case} has no market"
+
+
+@pytest.mark.parametrize("bot_id", list(RISK_BOTS))
+def test_every_declared_mode_runs_in_the_desk(bot_id: str) -> None:
+    """STUB: not run; SHADOW/ADVISORY: recorded, not applied; ENFORCED: applied; QUARANTINE:
+    the desk rejects without calling the bot (fail closed)."""
+    pack = load_pack(pack_path(bot_id, "hard"))
+    assert set(RISK_BOTS[bot_id].mode_support) == set(Mode)
+    for mode in Mode:
+        run, state = run_pack(pack, mode)
+        mine = [e for e in run.envelopes if e.bot_id == bot_id]
+        if mode is Mode.STUB:
+            assert mine == [] and run.outcome.approved
+        elif mode is Mode.QUARANTINE:
+            assert [e.decision.value for e in mine] == ["QUARANTINE"]
+            assert run.outcome.reason_codes == ("SYS_BOT_QUARANTINED",)
+            assert not run.outcome.approved
+        elif mode is Mode.ENFORCED:
+            assert mine[0].decision.value == pack.expected["decision"]
+        else:  # recorded, never applied
+            assert mine[0].decision.value == pack.expected["decision"]
+            assert run.outcome.approved
+            assert state.trading_state.value == "ACTIVE"
+            assert not state.kill_switch_tripped
