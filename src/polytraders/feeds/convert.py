@@ -88,7 +88,7 @@ def to_lines(
         return book.best_bid(), book.best_ask()
 
     with open_writer(path) as handle:
-        for ts_recv_ns, group in _frames(source.events()):
+        for ts_recv_ns, group in _frames(source.events(), market_of):
             frame_events: list[AnyEvent] = []
             for event in group:
                 events_in += 1
@@ -124,15 +124,16 @@ def to_lines(
     return ConvertResult(output=str(path), items=lines, events_in=events_in, skipped=skipped)
 
 
-def _frames(events: Iterator[AnyEvent]) -> Iterator[tuple[int, list[AnyEvent]]]:
+def _frames(
+    events: Iterator[AnyEvent], market_of: dict[str, str]
+) -> Iterator[tuple[int, list[AnyEvent]]]:
     """Group consecutive events of one receive time and one market into frames; book deltas
     of one market share a frame, every other event gets its own."""
     group: list[AnyEvent] = []
     key: tuple[int, str] | None = None
     for event in events:
         if isinstance(event, BookDelta) and (event.bids or event.asks):
-            market = event.token_id.rpartition(":")[0] or event.token_id
-            this = (event.ts_recv_ns, market)
+            this = (event.ts_recv_ns, market_of[event.token_id])
             if key == this:
                 group.append(event)
                 continue
