@@ -165,3 +165,18 @@ def test_bad_lines_are_counted_and_distrust_the_book(tmp_path: Path) -> None:
     for event in events:
         assert event.ts_recv_ns >= previous
         previous = event.ts_recv_ns
+
+
+def test_snapshot_older_than_the_applied_chain_is_skipped(tmp_path: Path) -> None:
+    lines = _head("spot_btcusdt_20240808.gz", 600)
+    snap_at = next(i for i, line in enumerate(lines) if b"lastUpdateId" in line)
+    later = snap_at + 200
+    stamp = lines[later].split(b" ", 1)[0]
+    old_snapshot = stamp + b" " + lines[snap_at].split(b" ", 1)[1]
+    mutated = [*lines[: later + 1], old_snapshot, *lines[later + 1 :]]
+    _, original, _ = _states(_write(tmp_path / "original.txt", lines))
+    events, rebuilt, source = _states(_write(tmp_path / "old.txt", mutated))
+    assert source.stats.counters["old_snapshot_skipped"] == 1
+    assert source.stats.bad_input_total == 0
+    assert not any(isinstance(e, FeedStatus) for e in events)
+    assert rebuilt == original

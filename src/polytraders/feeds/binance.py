@@ -262,7 +262,7 @@ class BinanceDepthSource(Source):
 
     Stats counters: ``lines``, ``buffered`` (depth events waiting for a snapshot),
     ``presync_dropped`` (older than the snapshot), ``dropped_while_stale``,
-    ``buffer_overflow``, ``skipped_book_only``.
+    ``buffer_overflow``, ``skipped_book_only``, ``old_snapshot_skipped``.
 
     Raises (constructor):
         FileNotFoundError: no such file.
@@ -575,7 +575,13 @@ class _DepthSync:
         out.append(delta)
 
     def snapshot(self, snapshot: BookSnapshot, out: list[AnyEvent]) -> None:
-        """A REST snapshot: (re)bootstrap the book; replay buffered events per the rules."""
+        """A REST snapshot: (re)bootstrap the book; replay buffered events per the rules.
+
+        A snapshot no newer than the chain already applied to a synced book carries nothing
+        new and would roll the book back: it is skipped (counter ``old_snapshot_skipped``)."""
+        if self.synced and snapshot.sequence <= self.last_u:
+            self._stats.counters["old_snapshot_skipped"] += 1
+            return
         out.append(snapshot)
         if self._stale:
             self._stale = False
