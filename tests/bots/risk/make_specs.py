@@ -338,10 +338,10 @@ BOTS: dict[str, dict[str, str]] = {
         "hard": "Defaults: spread > 10 ticks; less than 50 shares within 3 ticks on the thinner "
         "side; crossed, one-sided, placeholder or empty books.",
         "warning": "Spread > 4 ticks or less than 200 shares within 3 ticks.",
-        "failure": "- No book or unknown token → REJECT.\n- Crossed books happen in real "
-        "recordings (4 snapshots of the sample) between a venue's two updates; they are refused "
-        "rather than traded into.\n- Reduce-only intents are not exempt: exits into a broken "
-        "book are refused too (documented trade-off).",
+        "failure": "- No book or unknown token → REJECT.\n- Crossed and locked books happen in "
+        "real recordings (12 crossed and 10 locked of the sample's 23,750 two-sided snapshots); "
+        "they are refused rather than traded into.\n- Reduce-only intents are not exempt: "
+        "exits into a broken book are refused too (documented trade-off).",
         "fallback": "REJECT the intent.",
         "deps": "Contracts and model (`BookView.depth_within`).",
         "alerts": "Dashboard the reject rate per market; notify when one market rejects > 50 % "
