@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import msgspec
 import typer
 from py_clob_client_v2.clob_types import ApiCreds
+from pydantic import ValidationError
 
 from polytraders.accounting.ledger import Ledger
 from polytraders.contracts.view import AccountIdentity
@@ -74,7 +76,7 @@ def sim_clob(
     --key-file); its simulator API credentials are derived from the key and printed, so the
     desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket.
     """
-    from polytraders.simclob.server import LOOPBACK, SimSettings, account_for_key, serve_forever
+    from polytraders.simclob.server import SimSettings, account_for_key, serve_forever
 
     values = dict(os.environ)
     if key_file is not None:
@@ -93,15 +95,23 @@ def sim_clob(
         limit_markets=limit_markets or None,
         heartbeat_timeout_ms=heartbeat_timeout_ms,
         replay_interval_ms=replay_interval_ms,
+        restamp=True,
     )
-    typer.echo(f"simulator on http://{LOOPBACK}:{port} (ws://{LOOPBACK}:{port}/ws/market)")
-    typer.echo(f"account {account.address}")
-    typer.echo(
-        "simulator-only credentials: "
-        f"POLYMARKET_API_KEY={account.api_key} POLYMARKET_API_SECRET={account.api_secret} "
-        f"POLYMARKET_API_PASSPHRASE={account.api_passphrase}"
-    )
-    serve_forever(settings, account, port)
+
+    def announce(url: str, market_ids: list[str]) -> None:
+        ws = url.replace("http://", "ws://")
+        typer.echo(f"simulator on {url} (market channel {ws}/ws/market, user {ws}/ws/user)")
+        typer.echo(f"account {account.address}")
+        typer.echo(
+            "simulator-only credentials: "
+            f"POLYMARKET_API_KEY={account.api_key} POLYMARKET_API_SECRET={account.api_secret} "
+            f"POLYMARKET_API_PASSPHRASE={account.api_passphrase}",
+            nl=True,
+        )
+        for market_id in market_ids:
+            typer.echo(f"market {market_id}")
+
+    serve_forever(settings, account, port, announce)
 
 
 def record(
@@ -204,6 +214,8 @@ class LiveSession:
         self.reverted_fills: list[Fill] = []
         self.halts: list[str] = []
         self.events_in = 0
+        self.restamped_events = 0
+        self._last_market_ns = 0
         # a timer keeps the venue advanced (heartbeats, acks, fills) when the market is quiet
         desk.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=desk.clock.now_ns())
         self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
@@ -219,7 +231,8 @@ class LiveSession:
                 except ValueError as exc:
                     _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
         events = self.market_feed.poll()
-        for event in events:
+        for received in events:
+            event = self._ordered(received)
             if self._waiting_for_books and self._warm_up(event):
                 continue
             self.desk.process(event)
@@ -227,6 +240,19 @@ class LiveSession:
         self._watch_venue()
         self.events_in += len(events)
         return len(events)
+
+    def _ordered(self, event: AnyEvent) -> AnyEvent:
+        """A simulated (paper) venue needs market events in time order, but live frames of
+        different tokens and connections interleave: an event stamped before the previous
+        one is re-stamped to the previous time (counted in :attr:`restamped_events`). The live
+        venue ignores market events, so nothing is changed for it."""
+        if isinstance(self.venue, PolymarketVenue):
+            return event
+        if event.ts_event_ns < self._last_market_ns:
+            self.restamped_events += 1
+            return msgspec.structs.replace(event, ts_event_ns=self._last_market_ns)
+        self._last_market_ns = event.ts_event_ns
+        return event
 
     def _warm_up(self, event: AnyEvent) -> bool:
         """Before every token has its first snapshot, snapshots only update the books (no
@@ -355,18 +381,26 @@ def standard_bots(
 
 
 def compliance_problems(
-    account: AccountIdentity, markets: Sequence[Market], venue: PolymarketVenue
+    account: AccountIdentity,
+    markets: Sequence[Market],
+    venue: PolymarketVenue,
+    expected_builder_code: str = "",
 ) -> list[str]:
     """Start-up checks before ``--live``: the compliance gate approves a probe order on every
-    market (builder code, signer authority, market lists), and the account is not closed-only.
-    Empty when live trading may start."""
+    market (the account's builder code must equal ``expected_builder_code`` when given; signer
+    authority; market lists), and the account is not closed-only. Empty when live trading may
+    start."""
     from polytraders.bots.risk.compliancegate import ComplianceGate, ComplianceGateConfig
     from polytraders.desk.harness import run_risk
     from polytraders.desk.state import DeskState
 
     problems: list[str] = []
-    builder = account.builder_code or "0x" + "0" * 64
-    gate = ComplianceGate(ComplianceGateConfig(builder_code=builder))
+    try:
+        gate = ComplianceGate(
+            ComplianceGateConfig(builder_code=expected_builder_code or account.builder_code)
+        )
+    except ValidationError as exc:
+        return [f"builder code is not a bytes32 0x-hex value ({exc.error_count()} error)"]
     state = DeskState(ledger=Ledger(0), account=account)
     for market in markets:
         state.add_market(market)
@@ -394,6 +428,8 @@ def compliance_problems(
 POLYMARKET_CLOB = "https://clob.polymarket.com"
 DESK_BUILDER = "0xb000000000000000000000000000000000000000000000000000000000003f7a"
 """The desk's builderCode for paper runs (the compliance gate's default)."""
+PAPER_ADDRESS = "0x" + "00" * 19 + "01"
+"""Placeholder signer/funder of a paper desk (an EOA signing for itself; never used on chain)."""
 _NO_CREDS = ApiCreds(api_key="", api_secret="", api_passphrase="")
 """Public endpoints only (paper mode reads market metadata, never signs)."""
 POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
@@ -427,6 +463,7 @@ def build_live_session(
     orphan_policy: str = "cancel",
     keepalive: Any = None,
     sink: Any = None,
+    expected_builder_code: str = DESK_BUILDER,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``clob_url`` (Polymarket or the simulator): fetch markets, cache
     metadata, reconcile (fail closed until done), start the feeds.
@@ -451,7 +488,7 @@ def build_live_session(
         signature_type=venue.signer.signature_type,
         builder_code=venue.config.builder_code,
     )
-    problems = compliance_problems(account, markets, venue)
+    problems = compliance_problems(account, markets, venue, expected_builder_code)
     if problems:
         venue.close()
         raise RuntimeError("compliance checks failed: " + "; ".join(problems))
@@ -513,7 +550,9 @@ def build_paper_session(
     finally:
         client.close()
     venue = PaperVenue(PaperVenueConfig(), markets, run_id)
-    account = AccountIdentity(builder_code=DESK_BUILDER)
+    account = AccountIdentity(
+        signer=PAPER_ADDRESS, funder=PAPER_ADDRESS, signature_type=0, builder_code=DESK_BUILDER
+    )
     strategies, risk, execution = standard_bots(account)
     desk = Desk(
         run_id=run_id,
@@ -555,6 +594,9 @@ def run(
     duration_s: Annotated[float, typer.Option("--duration-s", help="0: until Ctrl-C")] = 0,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Envelope timelines.")] = Path("runs"),
     run_id: Annotated[str, typer.Option("--run-id")] = "",
+    builder_code: Annotated[
+        str, typer.Option("--builder-code", help="The builderCode the compliance gate expects.")
+    ] = DESK_BUILDER,
 ) -> None:
     """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
     beside the current one, recording only) or --live (real orders: credentials, the explicit
@@ -599,6 +641,7 @@ def run(
                 venue_config=PolymarketVenueConfig(clob_url=clob_url),
                 orphan_policy=orphan_policy,
                 sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+                expected_builder_code=builder_code,
             )
         except (RuntimeError, ClobRequestError) as exc:
             typer.echo(f"error: not going live: {exc}", err=True)

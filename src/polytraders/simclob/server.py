@@ -10,6 +10,7 @@ import hashlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,14 @@ class SimClobServer:
         return dict(response.json())
 
 
-def serve_forever(settings: SimSettings, account: Account, port: int) -> None:
-    """Serve in the foreground until interrupted (``polytraders sim-clob``)."""
+def serve_forever(
+    settings: SimSettings,
+    account: Account,
+    port: int,
+    announce: Callable[[str, list[str]], None],
+) -> None:
+    """Serve in the foreground until interrupted (``polytraders sim-clob``); ``announce``
+    receives the REST base URL and the served market ids once the port is bound."""
     server = SimClobServer(settings, account, port)
+    announce(server.url, sorted({t.market_id for t in server.exchange.tokens.values()}))
     asyncio.run(server._server.serve(sockets=[server._sock]))

@@ -1,0 +1,74 @@
+"""``polytraders live``: nothing goes live implicitly; with credentials, the confirmation flag
+and passing start-up checks it trades at the given --clob-url (here the simulator)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polytraders.cli import app
+from polytraders.commands.live import DESK_BUILDER
+from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+from tests.venues.polymarket.conftest import throwaway_key
+
+
+@pytest.fixture
+def keep_signal_handlers() -> Iterator[None]:
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_mode_must_be_explicit_and_live_needs_confirmation(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["live", "--markets", "0xabc", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "exactly one of" in result.output
+    result = runner.invoke(app, ["live", "--live", "--markets", "0xabc"])
+    assert result.exit_code == 2 and "i-understand" in result.output
+    result = runner.invoke(
+        app,
+        ["live", "--live", "--i-understand-this-trades-real-money", "--markets", "0xabc"],
+        env={"POLYMARKET_PRIVATE_KEY": ""},
+    )
+    assert result.exit_code == 2 and "missing credentials" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("keep_signal_handlers")
+def test_live_run_against_the_simulator(tmp_path: Path) -> None:
+    key = throwaway_key()
+    account = account_for_key(key, builder_code=DESK_BUILDER)
+    settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=100)
+    with SimClobServer(settings, account) as sim:
+        market_id = next(iter(sim.exchange.tokens.values())).market_id
+        env = {
+            "POLYMARKET_PRIVATE_KEY": key,
+            "POLYMARKET_API_KEY": account.api_key,
+            "POLYMARKET_API_SECRET": account.api_secret,
+            "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
+            "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
+        }
+        args = [
+            "live", "--live", "--i-understand-this-trades-real-money",
+            "--markets", market_id, "--clob-url", sim.url,
+            "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
+            "--duration-s", "4", "--out-dir", str(tmp_path), "--run-id", "cli-live",
+        ]  # fmt: skip
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 0, result.output
+        assert "reconciled: 0 open" in result.output
+        assert sim.sim_state()["orders_total"] > 0
+        assert sim.sim_state()["orders_live"] == 0  # shutdown cancelled everything
+        assert (tmp_path / "cli-live.envelopes.jsonl").stat().st_size > 0
+        # a builder code other than the expected one fails the start-up compliance checks
+        before = sim.sim_state()["orders_total"]
+        for wrong in ("0x1234", "0x" + "ab" * 32):
+            env["POLYMARKET_BUILDER_CODE"] = wrong
+            result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
+            assert result.exit_code == 1 and "not going live" in result.output, result.output
+        assert sim.sim_state()["orders_total"] == before
