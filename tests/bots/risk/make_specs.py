@@ -454,6 +454,18 @@ def _field_rows(cls: Any) -> list[str]:
     return rows
 
 
+def _untuned(cls: Any) -> str:
+    fixed = [name for name in cls.Config.model_fields if name not in cls.SEARCH_SPACE.names()]
+    if not fixed:
+        return ""
+    return (
+        "\n\nDeliberately not in the space (policy, venue facts, safety switches or modelling "
+        "assumptions: set by operators, never by an optimizer): "
+        + ", ".join(f"`{name}`" for name in fixed)
+        + "."
+    )
+
+
 def _envelopes(bot_id: str) -> list[str]:
     lines = []
     for case in WIRE_CASES:
@@ -488,12 +500,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
         "tunables):\n\n```json\n"
         + json.dumps(cls.SEARCH_SPACE.to_dict(), indent=2)
         + "\n```"
-        + (
-            "\n\nPolicy lists (builderCode, grants, allow/deny lists, permissions) are "
-            "configuration, not tunables."
-            if bot_id == "risk.compliancegate"
-            else ""
-        ),
+        + _untuned(cls),
         "Modes": COMMON_MODES
         + " Declared: "
         + ", ".join(sorted(m.value for m in cls.mode_support))

@@ -30,7 +30,7 @@ from polytraders.contracts.bot import BotBase
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.modes import BotClass
-from polytraders.contracts.search_space import CategoricalParam, SearchSpace
+from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.orders import IntentAction, OrderIntent
 
@@ -122,11 +122,9 @@ class ComplianceGate(BotBase[ComplianceGateConfig]):
     bot_class: ClassVar[BotClass] = BotClass.RISK
     version: ClassVar[str] = "0.1.0"
     Config: ClassVar[type[BotConfig]] = ComplianceGateConfig
-    SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(
-        ComplianceGateConfig,
-        CategoricalParam(name="allow_eoa_self_signing", choices=(True, False)),
-        CategoricalParam(name="unlisted_bots_allowed", choices=(True, False)),
-    )
+    SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(ComplianceGateConfig)
+    """Empty on purpose: every field is compliance policy (who may sign, which builderCode,
+    markets and bots), never a parameter an optimizer may tune."""
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {BUILDER_CODE, SIGNER, MARKET_DENIED, BOT_NOT_PERMITTED, WATCHLIST, INPUT_INVALID}
     )

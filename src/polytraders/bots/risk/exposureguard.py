@@ -32,7 +32,7 @@ from polytraders.contracts.bot import BotBase
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.modes import BotClass
-from polytraders.contracts.search_space import CategoricalParam, IntParam, SearchSpace
+from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.exposure import (
     OutcomeLoss,
@@ -100,11 +100,10 @@ class ExposureGuard(BotBase[ExposureGuardConfig]):
             name="max_total_loss_micros", low=50_000_000, high=50_000_000_000, step=50_000_000
         ),
         IntParam(name="warn_level_pct", low=50, high=95, step=5),
-        CategoricalParam(name="reshape_to_fit", choices=(True, False)),
-        IntParam(name="size_step_micros", low=10_000, high=1_000_000, step=10_000),
-        IntParam(name="min_notional_micros", low=0, high=5_000_000, step=500_000),
-        CategoricalParam(name="neg_risk_exactly_one_wins", choices=(False, True)),
     )
+    """Tunable caps. Not tuned: ``size_step_micros`` and ``min_notional_micros`` are venue
+    facts, ``reshape_to_fit`` is policy, ``neg_risk_exactly_one_wins`` a modelling assumption
+    that may only be relaxed on evidence about the event."""
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {MARKET_CAP, EVENT_CAP, TOTAL_CAP, RESHAPED, EXPOSURE_WARN, INPUT_INVALID}
     )

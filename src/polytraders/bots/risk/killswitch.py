@@ -29,7 +29,7 @@ from polytraders.contracts.bot import BotBase
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.modes import BotClass
-from polytraders.contracts.search_space import CategoricalParam, IntParam, SearchSpace
+from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderIntent
@@ -87,8 +87,9 @@ class KillSwitch(BotBase[KillSwitchConfig]):
         IntParam(name="feed_loss_halt_ms", low=5_000, high=120_000, step=1_000),
         IntParam(name="heartbeat_loss_halt_ms", low=5_000, high=30_000, step=500),
         IntParam(name="warn_level_pct", low=30, high=90, step=5),
-        CategoricalParam(name="venue_heartbeat_required", choices=(False, True)),
     )
+    """Tunable thresholds. ``venue_heartbeat_required`` is a deployment fact (does the venue
+    have a dead-man switch?), not something to optimise, so it is not in the space."""
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {
             ENGAGED,

@@ -25,7 +25,7 @@ from polytraders.contracts.bot import BotBase
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.modes import BotClass
-from polytraders.contracts.search_space import CategoricalParam, IntParam, SearchSpace
+from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.orders import IntentAction, OrderIntent
 
@@ -67,8 +67,8 @@ class StaleBookGuard(BotBase[StaleBookGuardConfig]):
         IntParam(name="max_book_age_ms", low=2_000, high=30_000, step=1_000),
         IntParam(name="warn_book_age_ms", low=500, high=15_000, step=500),
         IntParam(name="future_tolerance_ms", low=0, high=5_000, step=250),
-        CategoricalParam(name="check_complement_book", choices=(True, False)),
     )
+    """Tunable ages. ``check_complement_book`` is a safety switch, not tuned."""
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {NO_BOOK, FEED_STALE, TOO_OLD, AGE_WARN, INPUT_INVALID}
     )
