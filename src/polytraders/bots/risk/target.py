@@ -31,6 +31,10 @@ def resolve_target(intent: OrderIntent, view: DeskView) -> Target | None:
     if token is None or (intent.market_id and intent.market_id != token.market_id):
         return None
     market = view.market(token.market_id)
-    if market is None or not any(t.token_id == token.token_id for t in market.tokens):
+    if market is None:
         return None
-    return Target(token, market)
+    token_id = token.token_id
+    for listed in market.tokens:
+        if listed.token_id == token_id:
+            return Target(token, market)
+    return None
