@@ -180,3 +180,12 @@ def test_snapshot_older_than_the_applied_chain_is_skipped(tmp_path: Path) -> Non
     assert source.stats.bad_input_total == 0
     assert not any(isinstance(e, FeedStatus) for e in events)
     assert rebuilt == original
+
+
+def test_book_only_gives_the_same_books() -> None:
+    path = BINANCE_SAMPLES / "spot_btcusdt_20240808.gz"
+    full = [e for e in BinanceDepthSource(path).events() if isinstance(e, BookSnapshot | BookDelta)]
+    lean = BinanceDepthSource(path, book_only=True)
+    events = list(lean.events())
+    assert events == full
+    assert lean.stats.counters["skipped_book_only"] == 28_040 + 9_757  # tickers + trades

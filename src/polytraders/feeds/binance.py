@@ -257,8 +257,9 @@ class BinanceDepthSource(Source):
     Args:
         path: the recording.
         book_only: emit only book events (snapshots, deltas, FeedStatus): trade and bookTicker
-            lines are recognised by their stream name and skipped without decoding (counted
-            in ``skipped_book_only``), for consumers that only need the book.
+            lines are recognised by their stream name and skipped without being examined
+            further (not decoded, their times not checked; counted in ``skipped_book_only``),
+            for consumers that only need the book.
 
     Stats counters: ``lines``, ``buffered`` (depth events waiting for a snapshot),
     ``presync_dropped`` (older than the snapshot), ``dropped_while_stale``,
@@ -308,6 +309,18 @@ class BinanceDepthSource(Source):
             if not lines & 0xFFF:
                 counters["lines"] = lines
             space = line.find(b" ")
+            start = space + 1
+            if space > 0 and line.startswith(ticker_prefix, start):
+                kind = _TICKER_KIND
+            elif space > 0 and line.startswith(trade_prefix, start):
+                kind = _TRADE_KIND
+            elif space > 0 and line.startswith(depth_prefix, start):
+                kind = _DEPTH_KIND
+            else:
+                kind = _kind(line[start:])
+            if book_only and kind in (_TICKER_KIND, _TRADE_KIND):
+                skipped += 1  # not examined at all (not even its time)
+                continue
             stamp = line[:space]
             if space <= 0 or not stamp.isdigit():
                 sync.bad_depth(
@@ -323,20 +336,7 @@ class BinanceDepthSource(Source):
                 out.clear()
                 continue
             ts_recv_ns = int(stamp)
-            start = space + 1
             frame = memoryview(line)[start:]
-            if line.startswith(ticker_prefix, start):
-                kind = _TICKER_KIND
-            elif line.startswith(trade_prefix, start):
-                kind = _TRADE_KIND
-            elif line.startswith(depth_prefix, start):
-                kind = _DEPTH_KIND
-            else:
-                kind = _kind(line[start:])
-            if book_only and kind in (_TICKER_KIND, _TRADE_KIND):
-                skipped += 1
-                last_recv = max(ts_recv_ns, last_recv)
-                continue
             if ts_recv_ns < last_recv:
                 issue = FeedIssue(
                     reason_code=NON_MONOTONIC_TIME,
