@@ -138,6 +138,11 @@ class OrderManager:
         self._market_orders_open: list[str] = []
         self._timed_out: set[str] = set()
         self._held_ids: set[str] = set()
+        self._by_intent: dict[str, list[str]] = {}
+        """intent id → client order ids assigned for it (so a cancel never scans all orders);
+        seeded from the state's orders so a resumed desk can cancel what it placed before."""
+        for cid, order in state.orders.items():
+            self._by_intent.setdefault(order.intent_id, []).append(cid)
 
     # ------------------------------------------------------------------ sending
     def execute(self, intent: OrderIntent, plan: RoutePlan | None, now_ns: int) -> list[str]:
@@ -148,11 +153,11 @@ class OrderManager:
         if plan is not None:
             targets.extend(plan.cancel_client_order_ids)
         if intent.action is not IntentAction.PLACE and intent.target_intent_id:
-            targets.extend(
-                o.client_order_id
-                for o in self.state.orders.values()
-                if o.intent_id == intent.target_intent_id and o.status.is_open
-            )
+            known = self.state.orders
+            for cid in self._by_intent.get(intent.target_intent_id, ()):
+                previous = known.get(cid)
+                if previous is not None and previous.status.is_open:
+                    targets.append(cid)
         waiting: set[str] = set()
         for cid in dict.fromkeys(targets):
             if self._cancel(cid, now_ns):
@@ -173,6 +178,7 @@ class OrderManager:
     def _assign(self, order: VenueOrder, now_ns: int) -> VenueOrder:
         cid = client_order_id(self.run_id, self.sequence)
         self.sequence += 1
+        self._by_intent.setdefault(order.intent_id, []).append(cid)
         return msgspec.structs.replace(
             order,
             client_order_id=cid,
