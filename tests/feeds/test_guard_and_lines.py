@@ -104,3 +104,17 @@ def test_split_line_refuses_lines_without_a_receive_time(line: bytes) -> None:
 def test_format_line_refuses_newlines() -> None:
     with pytest.raises(ValueError, match="newline"):
         format_line(1, b"a\nb")
+
+
+def test_every_reason_code_the_feeds_emit_is_registered() -> None:
+    from polytraders.contracts.reasons import load_registry
+    from polytraders.feeds import binance, guard, polymarket_lines, polymarket_wire, synthetic
+
+    emitted = {
+        value
+        for module in (binance, guard, polymarket_lines, polymarket_wire)
+        for value in vars(module).values()
+        if isinstance(value, str) and value.startswith("SYS_")
+    } | set(synthetic.KIND_REASON.values())
+    assert emitted >= {"SYS_FEED_GAP", "SYS_FEED_RESYNCED", "SYS_MALFORMED_MESSAGE"}
+    assert emitted <= set(load_registry())
