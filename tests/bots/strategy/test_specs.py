@@ -13,7 +13,14 @@ import pytest
 from polytraders.bots.execution.smartrouter import SmartRouter
 from polytraders.bots.strategy.maker_tight import MakerTight
 from polytraders.contracts.envelope import decode_envelope
-from tests.bots.strategy.spec_envelopes import envelope_lines
+from tests.bots.strategy.spec_envelopes import (
+    codes_table,
+    defaults_json,
+    envelope_lines,
+    messages_table,
+    params_table,
+    space_table,
+)
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "bots"
 TITLES = (
@@ -49,3 +56,13 @@ def test_wire_examples_are_todays_envelopes(bot: type) -> None:
     lines = documented.group(1).splitlines()
     assert lines == envelope_lines(bot.bot_id)
     assert all(decode_envelope(line).bot_id == bot.bot_id for line in lines)
+
+
+@pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
+def test_generated_tables_match_the_code(bot: type) -> None:
+    found = {t: b for _, t, b in sections((DOCS / f"{bot.bot_id}.md").read_text())}
+    assert params_table(bot.Config) in found["Parameters"]
+    assert defaults_json(bot.Config) in found["Defaults"]
+    assert space_table(bot) in found["Search space"]
+    assert codes_table(bot) in found["Reason codes"]
+    assert messages_table(bot) in found["User messages"]
