@@ -32,7 +32,7 @@ from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, Tr
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
-from polytraders.model.orders import OrderIntent, Side
+from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.venues.base import Venue
 from polytraders.venues.polymarket.client import ClobHttpClient, ClobRequestError
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
@@ -197,6 +197,7 @@ class LiveSession:
         user_feed: the running user channel, or None (paper).
         venue_poll_ms: interval of the ``venue.poll`` timer, which makes the desk advance the
             venue (heartbeat, queued orders, fills) even when no market event arrives.
+        recorder: persists orders and fills to the event store each step (None: no store).
     """
 
     def __init__(
@@ -206,8 +207,10 @@ class LiveSession:
         market_feed: BackgroundFeed[AnyEvent],
         user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
         venue_poll_ms: int = 250,
+        recorder: StoreRecorder | None = None,
     ) -> None:
         self.desk = desk
+        self.recorder = recorder
         self.venue = venue
         self.market_feed = market_feed
         self.user_feed = user_feed
@@ -238,6 +241,8 @@ class LiveSession:
             self.desk.process(event)
         self.desk.tick()
         self._watch_venue()
+        if self.recorder is not None and isinstance(venue, PolymarketVenue):
+            self.recorder.sync(venue.orders(), self.desk.orders.fills)
         self.events_in += len(events)
         return len(events)
 
@@ -299,12 +304,20 @@ class LiveSession:
             if not self.step():
                 time.sleep(idle_sleep_s)
 
-    def close(self) -> None:
-        """Shut the desk down (cancel all, flush), then stop the feeds."""
-        self.desk.shutdown()
+    def close(self, cancel_open_orders: bool = True) -> None:
+        """Shut the desk down (cancel all unless told not to, flush), then stop the feeds and
+        persist the final order states. ``cancel_open_orders=False`` models a crash: the
+        orders stay at the venue for the next start-up's reconciliation."""
+        if cancel_open_orders:
+            self.desk.shutdown()
         self.market_feed.stop()
         if self.user_feed is not None:
             self.user_feed.stop()
+        if self.recorder is not None and isinstance(self.venue, PolymarketVenue):
+            self.recorder.sync(self.venue.orders(), self.desk.orders.fills)
+            self.recorder.store.close()
+        if isinstance(self.venue, PolymarketVenue):
+            self.venue.close()
 
 
 def markets_from_venue(client: ClobHttpClient, condition_ids: Sequence[str]) -> list[Market]:
@@ -425,6 +438,80 @@ def compliance_problems(
     return problems
 
 
+class StoreRecorder:
+    """Persists a live session's evidence in the event store as it happens: every lifecycle
+    change of every venue order (append-only rows) and every fill once. Flushed each step, so
+    a crash loses at most one step, and start-up reconciliation recovers the rest from the
+    venue."""
+
+    def __init__(self, store: Any, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self._order_marks: dict[str, tuple[str, int, str]] = {}
+        self._fill_ids: set[str] = set()
+
+    def seed(self, orders: Sequence[VenueOrder], fills: Sequence[Fill]) -> None:
+        """What the store already holds (after a resume): not written again."""
+        for order in orders:
+            self._order_marks[order.client_order_id] = _mark(order)
+        self._fill_ids.update(f.fill_id for f in fills)
+
+    def sync(self, orders: Sequence[VenueOrder], fills: Sequence[Fill]) -> None:
+        """Append changed orders and new fills, then flush."""
+        for order in orders:
+            mark = _mark(order)
+            if self._order_marks.get(order.client_order_id) != mark:
+                self._order_marks[order.client_order_id] = mark
+                self.store.append_order(self.run_id, msgspec.structs.replace(order))
+        for fill in fills:
+            if fill.fill_id not in self._fill_ids:
+                self._fill_ids.add(fill.fill_id)
+                self.store.append_fill(self.run_id, fill)
+        self.store.flush()
+
+
+def _mark(order: VenueOrder) -> tuple[str, int, str]:
+    return (order.status.value, order.filled_size, order.venue_order_id)
+
+
+def latest_orders(rows: Sequence[VenueOrder]) -> list[VenueOrder]:
+    """The last recorded state of each order (store rows are one per lifecycle change)."""
+    latest: dict[str, VenueOrder] = {}
+    for row in rows:
+        latest[row.client_order_id] = row
+    return list(latest.values())
+
+
+def next_order_sequence(run_id: str, orders: Sequence[VenueOrder]) -> int:
+    """One past the highest ``<run>/o<n>`` client-order sequence in ``orders`` (0 if none)."""
+    prefix = f"{run_id}/o"
+    numbers = [
+        int(o.client_order_id[len(prefix) :])
+        for o in orders
+        if o.client_order_id.startswith(prefix) and o.client_order_id[len(prefix) :].isdigit()
+    ]
+    return max(numbers, default=-1) + 1
+
+
+def positions_with_cost(
+    venue_positions: dict[str, int], fills: Sequence[Fill]
+) -> dict[str, tuple[int, int]]:
+    """Token → (venue size, cost basis). The size is the venue's (the truth); the cost basis
+    is the fills' average entry price × that size (0 when flat or no fills price it)."""
+    bought: dict[str, tuple[int, int]] = {}
+    for fill in fills:
+        if fill.side is Side.BUY:
+            size, cash = bought.get(fill.token_id, (0, 0))
+            bought[fill.token_id] = (size + fill.size, cash + fill.notional)
+    out: dict[str, tuple[int, int]] = {}
+    for token_id, size in venue_positions.items():
+        if size == 0:
+            continue
+        shares, cash = bought.get(token_id, (0, 0))
+        out[token_id] = (size, cash * size // shares if shares else 0)
+    return out
+
+
 POLYMARKET_CLOB = "https://clob.polymarket.com"
 DESK_BUILDER = "0xb000000000000000000000000000000000000000000000000000000000003f7a"
 """The desk's builderCode for paper runs (the compliance gate's default)."""
@@ -464,6 +551,7 @@ def build_live_session(
     keepalive: Any = None,
     sink: Any = None,
     expected_builder_code: str = DESK_BUILDER,
+    store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``clob_url`` (Polymarket or the simulator): fetch markets, cache
     metadata, reconcile (fail closed until done), start the feeds.
@@ -493,11 +581,38 @@ def build_live_session(
         venue.close()
         raise RuntimeError("compliance checks failed: " + "; ".join(problems))
     tokens = [t.token_id for m in markets for t in m.tokens]
+    store = recorder = None
+    store_orders: list[VenueOrder] = []
+    store_fills: list[Fill] = []
+    sequences = (0, 0)
+    if store_url is not None:
+        from polytraders.store.event_store import EventStore
+
+        store = EventStore.open(store_url)
+        if store.run(run_id) is None:
+            store.start_run(
+                run_id=run_id,
+                started_ns=time.time_ns(),
+                seed=0,
+                desk_config={"venue": "polymarket", "clob_url": clob_url},
+                desk_config_version="live",
+                data_source=ws_url,
+                synthetic=False,
+            )
+        else:  # resume: the same run id continues with the same deterministic ids
+            store_orders = latest_orders(store.orders(run_id))
+            store_fills = store.fills(run_id)
+            sequences = (store.next_sequence(run_id), next_order_sequence(run_id, store_orders))
+        recorder = StoreRecorder(store, run_id)
+        recorder.seed(store_orders, store_fills)
+    believed: dict[str, int] = {}
+    for fill in store_fills:
+        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
     report = reconcile(
         venue,
-        store_orders=[],
-        known_fill_ids=[],
-        store_positions={},
+        store_orders=store_orders,
+        known_fill_ids=[f.fill_id for f in store_fills],
+        store_positions=believed,
         tokens=tokens,
         policy=OrphanPolicy(orphan_policy),
         now_ns=time.time_ns(),
@@ -505,7 +620,17 @@ def build_live_session(
     strategies, risk, execution = standard_bots(account)
     from polytraders.desk.state import DeskState
 
-    state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)), account=account)
+    open_orders = [o for o in venue.orders() if o.status.is_open]
+    state = DeskState.build(
+        now_ns=time.time_ns(),
+        markets=markets,
+        positions=positions_with_cost(report.positions, [*store_fills, *report.missed_fills]),
+        cash=venue.balances().get("pUSD", 0),
+        open_orders=open_orders,
+        account=account,
+    )
+    if recorder is not None:
+        recorder.sync(venue.orders(), report.missed_fills)
     desk = Desk(
         run_id=run_id,
         venue=venue,
@@ -516,6 +641,7 @@ def build_live_session(
         clock=LiveClock(),
         state=state,
         sink=sink,
+        start_sequences=sequences,
     )
     auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
     user_config = (
@@ -533,7 +659,7 @@ def build_live_session(
         "polymarket-user",
     ).start()
     market_feed = start_market_feed(ws_url, tokens, keepalive)
-    return LiveSession(desk, venue, market_feed, user), report
+    return LiveSession(desk, venue, market_feed, user, recorder=recorder), report
 
 
 def build_paper_session(
@@ -597,6 +723,12 @@ def run(
     builder_code: Annotated[
         str, typer.Option("--builder-code", help="The builderCode the compliance gate expects.")
     ] = DESK_BUILDER,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="Event store (--live): orders/fills persisted; same --run-id resumes."
+        ),
+    ] = None,
 ) -> None:
     """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
     beside the current one, recording only) or --live (real orders: credentials, the explicit
@@ -642,6 +774,7 @@ def run(
                 orphan_policy=orphan_policy,
                 sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
                 expected_builder_code=builder_code,
+                store_url=store,
             )
         except (RuntimeError, ClobRequestError) as exc:
             typer.echo(f"error: not going live: {exc}", err=True)

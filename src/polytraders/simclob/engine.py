@@ -390,6 +390,7 @@ class SimExchange:
         except SimError as exc:
             return _reject(str(exc.body.get("error")))
         if order.order_id in self.orders:
+            self.stats["duplicates_rejected"] = self.stats.get("duplicates_rejected", 0) + 1
             return _reject("order already exists (duplicate order hash)")
         if self.faults.closed_only and order.side == "BUY":
             return _reject("account is in closed-only mode")

@@ -503,6 +503,10 @@ class PolymarketVenue:
         )
         return int(str(answer["balance"]))
 
+    def orders(self) -> list[VenueOrder]:
+        """Every order this venue instance tracks (any status), in submission order."""
+        return list(self._orders.values())
+
     def order(self, client_order_id: str) -> VenueOrder | None:
         """Our tracked order by client id."""
         return self._orders.get(client_order_id)
