@@ -198,6 +198,8 @@ class LiveSession:
         venue_poll_ms: interval of the ``venue.poll`` timer, which makes the desk advance the
             venue (heartbeat, queued orders, fills) even when no market event arrives.
         recorder: persists orders and fills to the event store each step (None: no store).
+        shadows: candidate desks (paper venues, recording only) fed exactly the same events
+            after the main desk (``--shadow``).
     """
 
     def __init__(
@@ -208,9 +210,11 @@ class LiveSession:
         user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
         venue_poll_ms: int = 250,
         recorder: StoreRecorder | None = None,
+        shadows: Sequence[Desk] = (),
     ) -> None:
         self.desk = desk
         self.recorder = recorder
+        self.shadows = list(shadows)
         self.venue = venue
         self.market_feed = market_feed
         self.user_feed = user_feed
@@ -220,7 +224,9 @@ class LiveSession:
         self.restamped_events = 0
         self._last_market_ns = 0
         # a timer keeps the venue advanced (heartbeats, acks, fills) when the market is quiet
-        desk.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=desk.clock.now_ns())
+        first_ns = desk.clock.now_ns()
+        for each in (desk, *self.shadows):
+            each.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=first_ns)
         self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
 
     def step(self) -> int:
@@ -239,7 +245,11 @@ class LiveSession:
             if self._waiting_for_books and self._warm_up(event):
                 continue
             self.desk.process(event)
+            for shadow in self.shadows:
+                shadow.process(event)
         self.desk.tick()
+        for shadow in self.shadows:
+            shadow.tick()
         self._watch_venue()
         if self.recorder is not None and isinstance(venue, PolymarketVenue):
             self.recorder.sync(venue.orders(), self.desk.orders.fills)
@@ -265,10 +275,11 @@ class LiveSession:
         them all. Returns True when the event was consumed here."""
         if not isinstance(event, BookSnapshot):
             return False
-        state = self.desk.state
-        state.set_time(max(state.now_ns, self.desk.clock.now_ns()))
-        state.apply_event(event)
-        self.venue.on_market_event(event)
+        for desk in (self.desk, *self.shadows):
+            state = desk.state
+            state.set_time(max(state.now_ns, desk.clock.now_ns()))
+            state.apply_event(event)
+            desk.venue.on_market_event(event)
         self._waiting_for_books.discard(event.token_id)
         return True
 
@@ -310,6 +321,8 @@ class LiveSession:
         orders stay at the venue for the next start-up's reconciliation."""
         if cancel_open_orders:
             self.desk.shutdown()
+        for shadow in self.shadows:
+            shadow.shutdown()
         self.market_feed.stop()
         if self.user_feed is not None:
             self.user_feed.stop()
@@ -663,9 +676,16 @@ def build_live_session(
 
 
 def build_paper_session(
-    *, run_id: str, markets_ids: Sequence[str], clob_url: str, ws_url: str, sink: Any = None
+    *,
+    run_id: str,
+    markets_ids: Sequence[str],
+    clob_url: str,
+    ws_url: str,
+    sink: Any = None,
+    shadow_sinks: Sequence[tuple[str, Any]] = (),
 ) -> LiveSession:
-    """A desk on live market data with the paper venue (no credentials, nothing sent)."""
+    """A desk on live market data with the paper venue (no credentials, nothing sent), plus
+    one candidate desk per ``(run id, sink)`` in ``shadow_sinks`` on the same events."""
     from polytraders.desk.clock import LiveClock
     from polytraders.venues.paper import PaperVenue
     from polytraders.venues.paper.config import PaperVenueConfig
@@ -675,24 +695,28 @@ def build_paper_session(
         markets = markets_from_venue(client, markets_ids)
     finally:
         client.close()
-    venue = PaperVenue(PaperVenueConfig(), markets, run_id)
     account = AccountIdentity(
         signer=PAPER_ADDRESS, funder=PAPER_ADDRESS, signature_type=0, builder_code=DESK_BUILDER
     )
-    strategies, risk, execution = standard_bots(account)
-    desk = Desk(
-        run_id=run_id,
-        venue=venue,
-        strategies=strategies,
-        risk=risk,
-        execution=execution,
-        markets=markets,
-        clock=LiveClock(),
-        account=account,
-        sink=sink,
-    )
+
+    def paper_desk(desk_run_id: str, desk_sink: Any) -> Desk:
+        strategies, risk, execution = standard_bots(account)
+        return Desk(
+            run_id=desk_run_id,
+            venue=PaperVenue(PaperVenueConfig(), markets, desk_run_id),
+            strategies=strategies,
+            risk=risk,
+            execution=execution,
+            markets=markets,
+            clock=LiveClock(),
+            account=account,
+            sink=desk_sink,
+        )
+
+    desk = paper_desk(run_id, sink)
+    shadows = [paper_desk(r, k) for r, k in shadow_sinks]
     tokens = [t.token_id for m in markets for t in m.tokens]
-    return LiveSession(desk, venue, start_market_feed(ws_url, tokens))
+    return LiveSession(desk, desk.venue, start_market_feed(ws_url, tokens), shadows=shadows)
 
 
 def run(
@@ -786,6 +810,7 @@ def run(
         )
         sessions.append(session)
     else:
+        candidate = f"{rid}-candidate"
         sessions.append(
             build_paper_session(
                 run_id=rid,
@@ -793,18 +818,11 @@ def run(
                 clob_url=clob_url,
                 ws_url=ws_url,
                 sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+                shadow_sinks=[(candidate, JsonlSink(out_dir / f"{candidate}.envelopes.jsonl"))]
+                if shadow
+                else [],
             )
         )
-        if shadow:
-            sessions.append(
-                build_paper_session(
-                    run_id=f"{rid}-candidate",
-                    markets_ids=ids,
-                    clob_url=clob_url,
-                    ws_url=ws_url,
-                    sink=JsonlSink(out_dir / f"{rid}-candidate.envelopes.jsonl"),
-                )
-            )
     stop = False
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -822,8 +840,14 @@ def run(
         for session in sessions:
             session.close()
     for session in sessions:
-        result = session.desk.result()
-        typer.echo(
-            f"{result.run_id}: {result.events_processed} events, {result.orders_submitted}"
-            f" orders, {len(result.fills)} fills, state {result.trading_state}"
-        )
+        for desk in (session.desk, *session.shadows):
+            _summary(desk, session.events_in)
+
+
+def _summary(desk: Desk, market_events: int) -> None:
+    result = desk.result()
+    typer.echo(
+        f"{result.run_id}: {market_events} market events, {result.events_processed} events,"
+        f" {result.orders_submitted} orders, {len(result.fills)} fills,"
+        f" state {result.trading_state}"
+    )

@@ -72,3 +72,24 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
             result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
             assert result.exit_code == 1 and "not going live" in result.output, result.output
         assert sim.sim_state()["orders_total"] == before
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("keep_signal_handlers")
+def test_shadow_runs_a_candidate_on_the_same_events(tmp_path: Path) -> None:
+    settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=50)
+    with SimClobServer(settings, account_for_key(throwaway_key())) as sim:
+        market_id = next(iter(sim.exchange.tokens.values())).market_id
+        args = [
+            "live", "--shadow", "--markets", market_id, "--clob-url", sim.url,
+            "--ws-url", sim.ws_url + "/ws/market", "--duration-s", "3",
+            "--out-dir", str(tmp_path), "--run-id", "shadow",
+        ]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.output.splitlines() if " market events, " in line]
+        assert [line.split(":")[0] for line in lines] == ["shadow", "shadow-candidate"]
+        # both desks saw exactly the same events; nothing reached the venue
+        assert lines[0].split(":")[1].split(",")[0] == lines[1].split(":")[1].split(",")[0]
+        assert sim.sim_state()["orders_total"] == 0
+        assert (tmp_path / "shadow-candidate.envelopes.jsonl").stat().st_size > 0
