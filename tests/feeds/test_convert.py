@@ -13,7 +13,7 @@ from polytraders.cli import app
 from polytraders.feeds import BookSet, open_source
 from polytraders.feeds.convert import to_lines, to_parquet
 from polytraders.feeds.polymarket_lines import PolymarketLineSource, read_sidecar
-from polytraders.model.events import BookSnapshot, MarketStatus
+from polytraders.model.events import BookSnapshot, MarketStatus, TickSizeChange
 from polytraders.model.market import MarketState
 from tests.conftest import POLYMARKET_SAMPLE
 from tests.feeds.conftest import RecordedRow
@@ -23,7 +23,9 @@ from tests.feeds.conftest import RecordedRow
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("wire") / "resolvedkit_btc15m.txt.gz"
     result = to_lines(open_source(POLYMARKET_SAMPLE), path)
-    assert result.events_in == 25_664
+    # 25,640 book rows + 12 CLOSED + 12 RESOLVED statuses + 14 inferred tick-size changes
+    # (7 markets move both tokens to the 0.001 tick near an extreme)
+    assert result.events_in == 25_678
     assert result.skipped == {"MarketStatus": 12}  # CLOSED: re-derived from the sidecar
     return path
 
@@ -49,6 +51,9 @@ def test_wire_recording_replays_to_identical_books(
     statuses = [(e.market_id, e.state) for e in source.events() if isinstance(e, MarketStatus)]
     assert sum(1 for _, state in statuses if state is MarketState.CLOSED) == 12
     assert sum(1 for _, state in statuses if state is MarketState.RESOLVED) == 12
+    ticks = [e for e in source.events() if isinstance(e, TickSizeChange)]
+    assert len(ticks) == 14
+    assert {(e.old_tick_size, e.new_tick_size) for e in ticks} == {(10_000, 1_000)}
 
 
 @pytest.mark.slow

@@ -141,3 +141,25 @@ def test_bad_row_is_counted_marks_stale_and_resyncs(
         books.apply(event)
     assert books.books[token].bids() == [(520_000, 10_000_000)]
     assert token not in books.stale
+
+
+def test_finer_tick_is_announced_before_the_first_sub_cent_book() -> None:
+    """The sample has no tick events; a snapshot priced off the 0.01 grid is the evidence that
+    Polymarket moved the market to 0.001, announced for both tokens before that book."""
+    from polytraders.feeds import open_source
+    from polytraders.model.events import BookDelta, BookSnapshot, TickSizeChange
+    from tests.conftest import POLYMARKET_SAMPLE
+
+    tick: dict[str, int] = {}
+    announced: list[TickSizeChange] = []
+    for event in open_source(POLYMARKET_SAMPLE).events():
+        if isinstance(event, TickSizeChange):
+            assert tick.get(event.token_id, 10_000) == event.old_tick_size
+            tick[event.token_id] = event.new_tick_size
+            announced.append(event)
+        elif isinstance(event, BookSnapshot | BookDelta):
+            current = tick.get(event.token_id, 10_000)
+            assert all(p % current == 0 for p, _ in [*event.bids, *event.asks])
+    assert len(announced) == 14
+    markets = {e.token_id.rsplit(":", 1)[0] for e in announced}
+    assert len(markets) == 7  # both tokens of each market switch together

@@ -46,7 +46,14 @@ from polytraders.feeds.lifecycle import MarketCloser
 from polytraders.feeds.polymarket_wire import MALFORMED, NEGATIVE_SIZE, PRICE_OUT_OF_RANGE
 from polytraders.feeds.source import Source
 from polytraders.feeds.stats import FeedIssue
-from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, Level, MarketStatus
+from polytraders.model.events import (
+    AnyEvent,
+    BookDelta,
+    BookSnapshot,
+    Level,
+    MarketStatus,
+    TickSizeChange,
+)
 from polytraders.model.market import Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE, from_micros, micros_from_recorded
 
@@ -252,6 +259,13 @@ class ParquetSource(Source):
         counters = self.stats.counters
         last_ts = self._spans[market_id][1]
         synthetic = self.synthetic
+        market_tokens = [
+            t.token_id for m in self.markets if m.market_id == market_id for t in m.tokens
+        ]
+        tick = min(
+            (t.tick_size for m in self.markets if m.market_id == market_id for t in m.tokens),
+            default=_TICKS[0],
+        )
         for ts_ms, side, bid_px, bid_sz, ask_px, ask_sz in zip(
             columns["ts"],
             columns["side"],
@@ -283,6 +297,21 @@ class ParquetSource(Source):
                     )
                 )
             else:
+                finer = _finest_tick(tick, bids, asks)
+                if finer < tick:
+                    counters["tick_size_changes"] += 1
+                    events.extend(
+                        TickSizeChange(
+                            ts_event_ns=ts_ns,
+                            ts_recv_ns=ts_ns,
+                            synthetic=synthetic,
+                            token_id=token_id,
+                            old_tick_size=tick,
+                            new_tick_size=finer,
+                        )
+                        for token_id in market_tokens
+                    )
+                    tick = finer
                 before = previous.get(token)
                 previous[token] = (bids, asks)
                 if before is None or self.snapshots_only:
@@ -327,6 +356,28 @@ class ParquetSource(Source):
                     )
                 ],
             )
+
+
+_TICKS = (10_000, 1_000, 100)
+"""Polymarket tick sizes this data can show (0.01, 0.001, 0.0001), coarsest first."""
+
+
+def _finest_tick(tick: int, bids: dict[int, int], asks: dict[int, int]) -> int:
+    """The tick a snapshot's prices need: ``tick`` when every price lies on it, else the
+    coarsest finer Polymarket tick that fits them all (or the finest known one).
+
+    The recorded set has no tick-size events, but Polymarket moves a token to a finer tick near
+    the extremes (data README: about 10.5 % of rows carry 0.001 prices); a snapshot with prices
+    off the current grid is the evidence of that change. Ticks are only ever made finer here:
+    in the recorded data each token switches once and never back.
+    """
+    prices = [*bids, *asks]
+    if all(p % tick == 0 for p in prices):
+        return tick
+    for candidate in _TICKS:
+        if candidate < tick and all(p % candidate == 0 for p in prices):
+            return candidate
+    return _TICKS[-1]
 
 
 def _micros_lists(column: pa.ChunkedArray) -> tuple[list[list[int | str] | None], bool]:
