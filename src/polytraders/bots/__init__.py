@@ -1,1 +1,4 @@
-"""The bot library: risk guards, strategies and execution routers, written only against contracts/ and model/."""
+"""The bot library: risk guards, strategies and execution routers.
+
+Bots are written only against ``contracts/`` and ``model/``.
+"""
