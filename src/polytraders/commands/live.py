@@ -173,6 +173,19 @@ async def _record(
 
 
 # ====================================================================== desk on live data
+HALTING_CODES = frozenset(
+    {
+        "SYS_POLY_HEARTBEAT_LAPSED",
+        "SYS_POLY_UNAVAILABLE",
+        "SYS_POLY_AUTH_FAILED",
+        "SYS_POLY_NOT_RECONCILED",
+    }
+)
+"""Venue conditions that HALT the desk (an operator resumes). The venue-wide modes (425
+restart, post-only, cancel-only, closed-only) go to ``DeskState.venue_state`` instead, where
+``risk.markethaltguard`` refuses what the mode forbids and lets trading resume by itself."""
+
+
 class LiveSession:
     """Drives one desk on a live clock from the market channel, with the polymarket (or paper)
     venue, the user channel and the venue's safety states wired to the desk.
@@ -186,9 +199,10 @@ class LiveSession:
     2. every market event received since the last step goes through ``desk.process`` (the
        desk advances the venue: queued orders go out in batches, heartbeats when due);
     3. ``desk.tick()`` fires due timers, and the venue is advanced once more;
-    4. a venue condition that blocks new orders (heartbeat lapse, 425 engine restart,
-       cancel-only, closed-only, not reconciled, unreachable) sets the desk HALTED with the
-       venue's registered code; an accepted heartbeat is recorded in the desk state.
+    4. the venue's mode (425 restart back-off, post-only window, cancel-only, closed-only)
+       becomes ``DeskState.venue_state``; a halting condition (:data:`HALTING_CODES`:
+       heartbeat lapse, unreachable, refused credentials, not reconciled) sets the desk
+       HALTED with the venue's registered code; an accepted heartbeat is recorded.
 
     Args:
         desk: the desk (live clock).
@@ -291,8 +305,12 @@ class LiveSession:
         if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
             state.record_heartbeat(venue.last_heartbeat_ok_ns)
         self.reverted_fills.extend(venue.take_reverted())
+        mode = venue.venue_state(self.desk.clock.now_ns())
+        if mode is not state.venue_state:
+            _LOG.warning("venue state %s -> %s", state.venue_state, mode)
+            state.set_venue_state(mode)
         code = venue.halt_reason
-        if code and state.trading_state is not TradingState.HALTED:
+        if code in HALTING_CODES and state.trading_state is not TradingState.HALTED:
             state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
             self.halts.append(code)
             _LOG.error("venue condition %s: desk HALTED", code)

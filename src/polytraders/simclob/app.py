@@ -300,7 +300,7 @@ def build_app(state: SimState) -> Starlette:
     async def closed_only(request: Request) -> Response:
         return JSONResponse({"closed_only": ex.faults.closed_only})
 
-    @route(auth=True)
+    @route(auth=True, trading=True)
     async def heartbeat(request: Request) -> Response:
         body = json.loads(await body_text(request) or "{}")
         return JSONResponse(ex.heartbeat(str(body.get("heartbeat_id", "")), now_ns()))

@@ -10,6 +10,7 @@ too, so signed orders carry it unchanged. Prices and sizes become micro-units ex
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,10 @@ class RecordedSet:
     snapshots: list[RecordedSnapshot]
 
 
+@functools.lru_cache(maxsize=4)
 def load_recorded(path: Path, limit_markets: int | None = None) -> RecordedSet:
-    """Load a recorded set directory (``books.parquet``).
+    """Load a recorded set directory (``books.parquet``); cached per (path, limit) since the
+    result is never mutated (the exchange copies levels into its own books).
 
     Args:
         path: directory holding ``books.parquet``.

@@ -109,3 +109,36 @@ def test_lapsed_heartbeat_cancels_everything_and_the_desk_halts(
         assert sim.sim_state()["orders_total"] == posted  # nothing new while halted
     finally:
         session.close()
+
+
+@pytest.mark.slow
+def test_engine_restart_window_then_post_only_window_without_halting(
+    live_sim: tuple[SimClobServer, str, Account],
+) -> None:
+    sim, key, account = live_sim
+    session = session_for(sim, key, account, "run-live-425")
+    venue = session.venue
+    assert isinstance(venue, PolymarketVenue)
+    try:
+        pump(session, sim, 20)
+        assert sim.sim_state()["orders_live"] > 0
+        assert session.desk.state.venue_state.value == "NORMAL"
+        sim.control("engine_restart", duration_ms=1_000, post_only_ms=60_000)
+        seen: list[str] = []
+        for _ in range(150):
+            pump(session, sim, 1, snapshots=4)
+            mode = session.desk.state.venue_state.value
+            if not seen or seen[-1] != mode:
+                seen.append(mode)
+            if mode == "POST_ONLY" and venue.orders()[-1].status.value != "REJECTED":
+                break
+        assert "RESTARTING" in seen and "POST_ONLY" in seen, seen
+        assert seen.index("RESTARTING") < seen.index("POST_ONLY"), seen
+        assert session.desk.state.trading_state is TradingState.ACTIVE
+        # the venue learnt the restart from its heartbeat (no order needed); the market-halt
+        # guard refused intents the venue's mode forbids while the desk stayed ACTIVE
+        assert session.desk.result().reason_codes.get("RISK_MARKETHALT_VENUE_HALT", 0) > 0
+        sent_after = [o for o in venue.orders() if o.status.value in ("ACCEPTED", "FILLED")]
+        assert sent_after and all(o.post_only for o in sent_after)
+    finally:
+        session.close()

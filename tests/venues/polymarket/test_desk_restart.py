@@ -45,7 +45,7 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
 
         session, report = start()
         assert report.open_known == []
-        for _ in range(40):
+        for _ in range(25):
             sim.step(2)
             time.sleep(0.02)
             session.step()
@@ -72,7 +72,7 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         for token_id, size in report.positions.items():
             position = resumed.desk.state.ledger.position(token_id)
             assert (position.size if position else 0) == size
-        for _ in range(30):
+        for _ in range(15):
             sim.step(2)
             time.sleep(0.02)
             resumed.step()

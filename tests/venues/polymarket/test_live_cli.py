@@ -57,7 +57,7 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
             "live", "--live", "--i-understand-this-trades-real-money",
             "--markets", market_id, "--clob-url", sim.url,
             "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
-            "--duration-s", "4", "--out-dir", str(tmp_path), "--run-id", "cli-live",
+            "--duration-s", "3", "--out-dir", str(tmp_path), "--run-id", "cli-live",
         ]  # fmt: skip
         result = CliRunner().invoke(app, args, env=env)
         assert result.exit_code == 0, result.output

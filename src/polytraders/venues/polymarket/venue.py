@@ -59,6 +59,7 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import SignedOrderV2
 from py_clob_client_v2.order_utils.model.side import Side as ClientSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
+from polytraders.contracts.view import VenueState
 from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, OrderRejected
 from polytraders.model.fills import Fill
 from polytraders.model.market import OutcomeToken
@@ -252,6 +253,22 @@ class PolymarketVenue:
             return NOT_RECONCILED
         return ""
 
+    def venue_state(self, now_ns: int) -> VenueState:
+        """The venue-wide mode for the desk (``DeskView.venue_state``): RESTARTING during a
+        425 back-off, CANCEL_ONLY, CLOSED_ONLY, POST_ONLY in a post-only window, else NORMAL.
+        (Heartbeat lapse, unavailability and missing reconciliation are not modes but halts:
+        see :attr:`halt_reason`.)"""
+        s = self._state
+        if s.engine_restart_until_ns:
+            return VenueState.RESTARTING
+        if s.cancel_only:
+            return VenueState.CANCEL_ONLY
+        if s.closed_only:
+            return VenueState.CLOSED_ONLY
+        if self.post_only_mode(now_ns):
+            return VenueState.POST_ONLY
+        return VenueState.NORMAL
+
     def post_only_mode(self, now_ns: int) -> bool:
         """True while only post-only orders are accepted (503 post_only_mode seen recently, or
         just after an engine restart)."""
@@ -390,9 +407,13 @@ class PolymarketVenue:
                     s.heartbeat_id = expected
                     continue
                 log.warning("heartbeat refused: HTTP %s %s", exc.status, exc.message)
+                error = self._classify(exc, "POST /v1/heartbeats", now_ns)
+                if error.kind is ErrorKind.ENGINE_RESTART or error.kind is ErrorKind.CANCEL_ONLY:
+                    self._note_error(error, now_ns)  # the venue's mode, learnt without orders
                 self._check_heartbeat_lapse(now_ns)
                 return False
             s.heartbeat_id = str(answer.get("heartbeat_id", ""))
+            s.unavailable = False
             s.heartbeat_started = True
             s.heartbeat_last_ok_ns = now_ns
             return not s.heartbeat_lapsed
