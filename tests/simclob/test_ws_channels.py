@@ -259,3 +259,13 @@ def test_user_channel_fills_count_at_matched_and_revert_on_failed(
     finally:
         user.stop()
         venue.close()
+
+
+def test_user_channel_counts_and_skips_bad_frames() -> None:
+    got: list[dict[str, Any]] = []
+    channel = UserChannel(UserAuth("k", "s", "p"), lambda item, ts: got.append(item))
+    channel.on_frame(1, "{not json")
+    channel.on_frame(2, '[{"event_type": "mystery"}, 7, {"event_type": "trade", "id": "t1"}]')
+    channel.on_frame(3, '{"event_type": "order", "id": "0xabc", "type": "PLACEMENT"}')
+    assert [item["event_type"] for item in got] == ["trade", "order"]
+    assert dict(channel.stats.bad_input) == {"SYS_MALFORMED_MESSAGE": 2, "SYS_UNKNOWN_EVENT": 1}

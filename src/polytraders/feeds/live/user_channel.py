@@ -81,7 +81,7 @@ class UserChannel:
         self.connection = ResilientConnection(
             self.config.ws_url,
             hello=lambda: [hello],
-            on_frame=self._frame,
+            on_frame=self.on_frame,
             on_down=self._down,
             config=self.config.keepalive,
             seed=self.config.seed,
@@ -93,7 +93,9 @@ class UserChannel:
             self._on_down(ts_ns)
         del reason
 
-    def _frame(self, ts_recv_ns: int, text: str) -> None:
+    def on_frame(self, ts_recv_ns: int, text: str) -> None:
+        """Handle one raw frame (JSON object or array): ``order``/``trade`` objects go to the
+        sink; anything else is counted by registered code and skipped."""
         self.stats.counters["frames"] += 1
         try:
             decoded = json.loads(text)
