@@ -89,7 +89,9 @@ class SimClobServer:
             settings.replay_interval_ms,
             settings.restamp,
         )
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP (not 0) so asyncio sets TCP_NODELAY on accepted connections;
+        # without it every response waits ~40 ms for the client's delayed ACK
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((LOOPBACK, port))
         self.port = int(self._sock.getsockname()[1])

@@ -414,6 +414,9 @@ class PolymarketVenue:
                 return False
             s.heartbeat_id = str(answer.get("heartbeat_id", ""))
             s.unavailable = False
+            if s.engine_restart_until_ns:  # the engine answers again: the restart is over
+                s.engine_restart_until_ns = 0
+                s.engine_restart_attempts = 0
             s.heartbeat_started = True
             s.heartbeat_last_ok_ns = now_ns
             return not s.heartbeat_lapsed
