@@ -14,6 +14,10 @@ client, ``../shared/POLYMARKET.md``):
    ``/version`` first). Loopback hides the internet round trips that make it ~1 s in
    production; each real round trip adds tens to hundreds of ms.
 
+Venue round trip: ``PolymarketVenue`` submit + flush of one order against the simulator on
+loopback (signing, the client's request code, HTTP, the simulator's signature check and
+matching, the answer parsed).
+
 Websocket: frames are produced by the simulator's exchange replaying the real recorded books
 (``price_change`` frames, as sent on the wire), then parsed by
 ``polytraders.feeds.polymarket_wire.parse_market_frame``, admitted by ``BookGuard`` and applied
@@ -103,6 +107,48 @@ def _client_create_order(n: int) -> float:
     return total / n
 
 
+def _venue_post(n: int) -> tuple[float, float]:
+    """(median, p90) seconds for ``PolymarketVenue`` submit + flush of one GTC order (sign,
+    ``POST /orders`` through the official client's request code, parse the answer) against
+    the simulator on loopback."""
+    from polytraders.model.orders import VenueOrder
+    from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+    from polytraders.venues.polymarket.credentials import Credentials
+    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+
+    account = account_for_key(KEY)
+    with SimClobServer(SimSettings(limit_markets=1), account) as sim:
+        venue = PolymarketVenue.from_credentials(
+            Credentials(
+                private_key=KEY,
+                api_key=account.api_key,
+                api_secret=account.api_secret,
+                api_passphrase=account.api_passphrase,
+            ),
+            PolymarketVenueConfig(clob_url=sim.url, require_reconciliation=False),
+        )
+        token = sorted(sim.exchange.tokens)[0]
+        venue.load_token(token)
+        times = []
+        for i in range(n):
+            order = VenueOrder(
+                client_order_id=f"bench/{i}",
+                intent_id="bench",
+                token_id=token,
+                side=Side.BUY,
+                price=100_000,
+                size=5_000_000,
+                ts_created_ns=1_790_000_000_000_000_000 + i,
+            )
+            started = time.perf_counter()
+            venue.submit(order, order.ts_created_ns)
+            venue.flush(order.ts_created_ns)
+            times.append(time.perf_counter() - started)
+        venue.close()
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.9)]
+
+
 def _frames() -> list[str]:
     """Wire frames of the whole recorded set, in order: a ``book`` the first time a token
     appears, then its ``price_change`` frames."""
@@ -159,6 +205,7 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
     ours_s = min(_ours(n) for _ in range(3))
     builder_s = min(_client_builder(max(n // 10, 50)) for _ in range(2))
     naive_s = _client_create_order(10 if quick else 30)
+    post_median_s, post_p90_s = _venue_post(50 if quick else 200)
     frames = _frames()
     elapsed, levels, bad = min(_parse_apply(frames) for _ in range(1 if quick else 3))
     return {
@@ -168,6 +215,8 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
         "client_builder_ms_per_order": round(builder_s * 1e3, 3),
         "client_create_order_loopback_ms_per_order": round(naive_s * 1e3, 3),
         "speedup_vs_client_builder": round(builder_s / ours_s, 1),
+        "venue_post_loopback_median_ms": round(post_median_s * 1e3, 3),
+        "venue_post_loopback_p90_ms": round(post_p90_s * 1e3, 3),
         "ws_frames": len(frames),
         "ws_frames_per_s": round(len(frames) / elapsed),
         "ws_level_updates_per_s": round(levels / elapsed),
