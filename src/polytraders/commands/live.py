@@ -16,11 +16,10 @@ import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeGuard
 
 import msgspec
 import typer
-from py_clob_client_v2.clob_types import ApiCreds
 from pydantic import ValidationError
 
 from polytraders.accounting.ledger import Ledger
@@ -34,13 +33,16 @@ from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.venues.base import Venue
-from polytraders.venues.polymarket.client import ClobHttpClient, ClobRequestError
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
-from polytraders.venues.polymarket.reconcile import ReconcileReport
-from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 
 if TYPE_CHECKING:
     from polytraders.feeds.live.market_channel import MarketChannelConfig
+    from polytraders.venues.polymarket.client import ClobHttpClient
+    from polytraders.venues.polymarket.reconcile import ReconcileReport
+    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+
+# The official client and the websocket/HTTP server libraries (the ``live`` extra) are imported
+# inside the functions that use them, so the rest of the CLI starts fast and works without it.
 
 _LOG = logging.getLogger(__name__)
 POLYMARKET_MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
@@ -173,6 +175,12 @@ async def _record(
 
 
 # ====================================================================== desk on live data
+def _is_live(venue: object) -> TypeGuard[PolymarketVenue]:
+    """True for the Polymarket venue (checked by name: importing the class would load the
+    official client for paper runs too)."""
+    return getattr(venue, "name", "") == "polymarket" and hasattr(venue, "halt_reason")
+
+
 HALTING_CODES = frozenset(
     {
         "SYS_POLY_HEARTBEAT_LAPSED",
@@ -247,7 +255,7 @@ class LiveSession:
         """One round (see the class docstring); returns how many market events were
         processed."""
         venue = self.venue
-        if self.user_feed is not None and isinstance(venue, PolymarketVenue):
+        if self.user_feed is not None and _is_live(venue):
             for message, ts_recv_ns in self.user_feed.poll():
                 try:
                     venue.on_user_message(message, ts_recv_ns)
@@ -265,7 +273,7 @@ class LiveSession:
         for shadow in self.shadows:
             shadow.tick()
         self._watch_venue()
-        if self.recorder is not None and isinstance(venue, PolymarketVenue):
+        if self.recorder is not None and _is_live(venue):
             self.recorder.sync(venue.orders(), self.desk.orders.fills)
         self.events_in += len(events)
         return len(events)
@@ -275,7 +283,7 @@ class LiveSession:
         different tokens and connections interleave: an event stamped before the previous
         one is re-stamped to the previous time (counted in :attr:`restamped_events`). The live
         venue ignores market events, so nothing is changed for it."""
-        if isinstance(self.venue, PolymarketVenue):
+        if _is_live(self.venue):
             return event
         if event.ts_event_ns < self._last_market_ns:
             self.restamped_events += 1
@@ -299,7 +307,7 @@ class LiveSession:
 
     def _watch_venue(self) -> None:
         venue = self.venue
-        if not isinstance(venue, PolymarketVenue):
+        if not _is_live(venue):
             return
         state = self.desk.state
         if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
@@ -344,10 +352,10 @@ class LiveSession:
         self.market_feed.stop()
         if self.user_feed is not None:
             self.user_feed.stop()
-        if self.recorder is not None and isinstance(self.venue, PolymarketVenue):
+        if self.recorder is not None and _is_live(self.venue):
             self.recorder.sync(self.venue.orders(), self.desk.orders.fills)
             self.recorder.store.close()
-        if isinstance(self.venue, PolymarketVenue):
+        if _is_live(self.venue):
             self.venue.close()
 
 
@@ -548,8 +556,6 @@ DESK_BUILDER = "0xb000000000000000000000000000000000000000000000000000000000003f
 """The desk's builderCode for paper runs (the compliance gate's default)."""
 PAPER_ADDRESS = "0x" + "00" * 19 + "01"
 """Placeholder signer/funder of a paper desk (an EOA signing for itself; never used on chain)."""
-_NO_CREDS = ApiCreds(api_key="", api_secret="", api_passphrase="")
-"""Public endpoints only (paper mode reads market metadata, never signs)."""
 POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
 
 
@@ -594,6 +600,7 @@ def build_live_session(
     from polytraders.desk.clock import LiveClock
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
     from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
+    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 
     config = venue_config or PolymarketVenueConfig(clob_url=clob_url)
     venue = PolymarketVenue.from_credentials(credentials, config, wall_clock_ns=time.time_ns)
@@ -704,11 +711,16 @@ def build_paper_session(
 ) -> LiveSession:
     """A desk on live market data with the paper venue (no credentials, nothing sent), plus
     one candidate desk per ``(run id, sink)`` in ``shadow_sinks`` on the same events."""
+    from py_clob_client_v2.clob_types import ApiCreds
+
     from polytraders.desk.clock import LiveClock
     from polytraders.venues.paper import PaperVenue
     from polytraders.venues.paper.config import PaperVenueConfig
+    from polytraders.venues.polymarket.client import ClobHttpClient
 
-    client = ClobHttpClient(clob_url, chain_id=137, private_key="0x" + "01" * 32, creds=_NO_CREDS)
+    # public endpoints only: paper mode reads market metadata and never signs
+    no_creds = ApiCreds(api_key="", api_secret="", api_passphrase="")
+    client = ClobHttpClient(clob_url, chain_id=137, private_key="0x" + "01" * 32, creds=no_creds)
     try:
         markets = markets_from_venue(client, markets_ids)
     finally:
@@ -777,6 +789,8 @@ def run(
     confirmation flag and the start-up compliance checks are all required). Nothing goes live
     implicitly; --clob-url/--ws-url point the desk at the local simulator."""
     from polytraders.desk.sinks import JsonlSink
+    from polytraders.venues.polymarket.client import ClobRequestError
+    from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 
     if venue != "polymarket":
         typer.echo(f"error: unknown venue {venue!r}", err=True)
