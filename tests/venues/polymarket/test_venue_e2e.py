@@ -364,3 +364,40 @@ def test_heartbeat_chain_follows_returned_ids(
     assert venue.heartbeat(now) and venue.heartbeat(now + 1) and venue.heartbeat(now + 2)
     assert sim.sim_state()["dead_man_fired"] == 0
     venue.close()
+
+
+def test_unanswered_post_is_resolved_not_rejected_or_resent(
+    sim: SimClobServer, signer_key: str, sim_account: Account
+) -> None:
+    """A delayed ack (the order was placed but the answer timed out) must not be reported
+    rejected, nor posted again: the venue asks for the order by its hash."""
+    venue = PolymarketVenue.from_credentials(
+        credentials_for(signer_key, sim_account),
+        PolymarketVenueConfig(
+            clob_url=sim.url,
+            trades_poll_ms=0,
+            require_reconciliation=False,
+            request_timeout_s=0.2,
+        ),
+    )
+    token = first_token(sim)
+    venue.load_token(token)
+    bid, _ = top(venue, token)
+    sim.control("delay_acks", ms=600)
+    quote = order(token, Side.BUY, bid - 10_000)
+    now = time.time_ns()
+    venue.submit(quote, now)
+    venue.flush(now)
+    assert venue.poll() == []  # outcome unknown: neither accepted nor rejected
+    assert venue.halt_reason == "SYS_POLY_UNAVAILABLE"  # new orders wait meanwhile
+    assert quote.status is OrderStatus.PENDING_NEW
+    sim.control("delay_acks", ms=0)
+    time.sleep(0.5)
+    venue.advance(now + 1)
+    (event,) = venue.poll()
+    assert isinstance(event, OrderAccepted) and event.venue_order_id == quote.venue_order_id
+    assert venue.halt_reason == ""
+    live = [o for o in sim.exchange.orders.values() if o.order_id == quote.venue_order_id]
+    assert len(live) == 1 and live[0].status == "LIVE"
+    venue.cancel_all(time.time_ns())
+    venue.close()

@@ -35,6 +35,9 @@ Behaviour (``../shared/POLYMARKET.md``):
   cancelled everything: every open order is reported cancelled with
   ``SYS_POLY_HEARTBEAT_LAPSED``, :meth:`heartbeat` returns False and :attr:`halt_reason` is
   set, so the desk halts.
+* A post that gets no answer (time-out, 5xx) is neither rejected nor re-sent: its orders stay
+  PENDING_NEW, new orders halt (``SYS_POLY_UNAVAILABLE``) and the next ``advance`` asks
+  ``GET /data/order/{hash}`` — found → accepted, 404 → rejected.
 * Fills come from trade objects (user channel via :meth:`on_user_message`, or
   ``GET /data/trades`` via :meth:`sync_trades`): counted at MATCHED, final at CONFIRMED;
   a FAILED trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``.
@@ -164,6 +167,7 @@ class PolymarketVenue:
         self._by_hash: dict[str, VenueOrder] = {}
         self._signed: dict[str, SignedOrder] = {}
         self._pending: list[str] = []
+        self._unknown: list[str] = []
         self._events: list[VenueEvent] = []
         self._reverted: list[Fill] = []
         self._trades = TradeTracker()
@@ -355,6 +359,8 @@ class PolymarketVenue:
             self.heartbeat(now_ns)
         else:
             self._check_heartbeat_lapse(now_ns)
+        if self._unknown:
+            self._resolve_unknown(now_ns)
         self.flush(now_ns)
         if (
             self.config.trades_poll_ms > 0
@@ -594,6 +600,10 @@ class PolymarketVenue:
         except ClobRequestError as exc:
             error = self._classify(exc, endpoint, now_ns)
             self._note_error(error, now_ns)
+            if error.kind is ErrorKind.UNAVAILABLE:
+                # no answer (time-out, 5xx): the orders may be live; find out before anything
+                self._unknown.extend(o.client_order_id for o in orders)
+                return
             for order in orders:
                 self._reject(order, error.reason_code, error.message, now_ns)
             return
@@ -606,6 +616,33 @@ class PolymarketVenue:
             return
         for order, answer in zip(orders, answers, strict=True):
             self._apply_post_answer(order, answer, now_ns)
+
+    def _resolve_unknown(self, now_ns: int) -> None:
+        """Ask ``GET /data/order/{hash}`` for orders whose post got no answer: found →
+        accepted (and cancelled or filled as the venue says); 404 → rejected with
+        ``SYS_POLY_UNAVAILABLE``; no answer again → still unknown."""
+        still: list[str] = []
+        for cid in self._unknown:
+            order = self._orders[cid]
+            try:
+                row = self.client.get_order(order.venue_order_id)
+                self._state.unavailable = False  # the venue answers again
+            except ClobRequestError as exc:
+                if exc.status == 404:
+                    self._state.unavailable = False
+                    self._reject(order, REASON_CODES[ErrorKind.UNAVAILABLE], "not received", now_ns)
+                else:
+                    still.append(cid)
+                continue
+            status = str(row.get("status", "")).upper() if isinstance(row, dict) else ""
+            self._apply_post_answer(
+                order,
+                {"success": True, "orderID": order.venue_order_id, "status": status.lower()},
+                now_ns,
+            )
+            if status in ("CANCELED", "CANCELLED") and order.status.is_open:
+                self._mark_canceled(order, now_ns, "")
+        self._unknown = still
 
     def _apply_post_answer(self, order: VenueOrder, answer: dict[str, object], now_ns: int) -> None:
         if not answer.get("success") or str(answer.get("status", "")).lower() == "unmatched":
