@@ -161,3 +161,26 @@ def test_strategy_loader_refuses_non_strategies(tmp_path: Path) -> None:
     )
     assert completed.exit_code != 0
     assert "not a strategy bot" in completed.output
+
+
+def test_repeating_a_run_in_the_same_store_records_a_new_attempt(tmp_path: Path) -> None:
+    store = str(tmp_path / "desk.sqlite")
+    data = "synthetic:normal?seed=5&markets=1"
+    first = runner.invoke(
+        app, ["run", "--data", data, "--store", store, "--out", str(tmp_path / "a")]
+    )
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(
+        app, ["run", "--data", data, "--store", store, "--out", str(tmp_path / "b")]
+    )
+    assert second.exit_code == 0, second.output
+    assert "integrity sound" in second.output
+    run_a = json.loads((tmp_path / "a" / "result.json").read_text())["run_id"]
+    run_b = json.loads((tmp_path / "b" / "result.json").read_text())["run_id"]
+    assert run_b == f"{run_a}-r2"
+    from polytraders.store import EventStore
+
+    with EventStore.open(store) as recorded:
+        assert {r.run_id for r in recorded.runs()} == {run_a, run_b}
+        assert recorded.check_integrity(run_a) == []
+        assert recorded.check_integrity(run_b) == []

@@ -214,6 +214,18 @@ class _Telemetry:
         self._reported = (self.count, orders, maker, taker)
 
 
+def _unrecorded_run_id(store: EventStore, run_id: str) -> str:
+    """``run_id`` if the store has no such run yet, else the first free ``run_id-r<n>``
+    (n ≥ 2): the store is append-only and a run id starts once, so repeating the same run
+    (same data, desk and seed) in the same store records a new attempt beside the first."""
+    if store.run(run_id) is None:
+        return run_id
+    attempt = 2
+    while store.run(f"{run_id}-r{attempt}") is not None:
+        attempt += 1
+    return f"{run_id}-r{attempt}"
+
+
 def run_desk(
     *,
     data: str | Path,
@@ -257,7 +269,10 @@ def run_desk(
         }
         desk_config["strategy_override"] = override
         config_version = ids.run_id(config_version, json.dumps(override, sort_keys=True))[4:]
+    store = EventStore.open(store_url) if store_url is not None else None
     run_id = ids.run_id(config_version, data_digest(data), desk_file.seed)
+    if store is not None:
+        run_id = _unrecorded_run_id(store, run_id)
     strategies, risk, execution = desk_file.build_slots(strategy_override)
     venue = PaperVenue(desk_file.venue, source.markets, run_id)
 
@@ -270,7 +285,6 @@ def run_desk(
         sinks.append(jsonl)
     if metrics is not None:
         sinks.append(metrics)
-    store = EventStore.open(store_url) if store_url is not None else None
     if store is not None:
         sinks.append(store)
         store.start_run(
