@@ -32,7 +32,9 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-app.command("run")(run_commands.run)
+app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    run_commands.run
+)
 app.command("backtest")(run_commands.backtest)
 app.command("schema")(run_commands.schema)
 app.command("bench")(bench_commands.bench)

@@ -189,6 +189,15 @@ def _execute(
 
 
 def run(
+    ctx: typer.Context,
+    venue: Annotated[
+        str,
+        typer.Option(
+            "--venue",
+            help="paper (default: replay recorded data on the paper venue) or polymarket "
+            "(live data; add --paper, --shadow or --live and the options of `polytraders live`).",
+        ),
+    ] = "paper",
     data: Annotated[
         str,
         typer.Option(
@@ -222,7 +231,31 @@ def run(
     ] = DEFAULT_OUT,
 ) -> None:
     """Run the default desk (strat.maker_tight, seven risk guards, exec.smartrouter, all
-    ENFORCED) on the paper venue over the real Polymarket sample, record it, and summarise."""
+    ENFORCED) on the paper venue over the real Polymarket sample, record it, and summarise.
+
+    With ``--venue polymarket`` the desk runs on live Polymarket data instead: ``--paper``
+    (paper venue), ``--shadow`` (a candidate desk beside the current one, recording only) or
+    ``--live`` (real orders; credentials and the explicit confirmation flag are required);
+    every option of ``polytraders live`` applies (``--clob-url``/``--ws-url`` point at the
+    local simulator)."""
+    if venue == "polymarket":
+        from polytraders.commands import live
+
+        live_app = typer.Typer(add_completion=False)
+        live_app.command()(live.run)
+        command = typer.main.get_command(live_app)
+        command.main(
+            args=["--venue", "polymarket", *ctx.args],
+            prog_name="polytraders run --venue polymarket",
+            standalone_mode=False,
+        )
+        return
+    if venue != "paper":
+        raise typer.BadParameter("use paper or polymarket", param_hint="--venue")
+    if ctx.args:
+        raise typer.BadParameter(
+            f"unexpected arguments {ctx.args} (live options need --venue polymarket)"
+        )
     _execute(
         data=data,
         desk=desk,

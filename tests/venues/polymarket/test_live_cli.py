@@ -93,3 +93,27 @@ def test_shadow_runs_a_candidate_on_the_same_events(tmp_path: Path) -> None:
         assert lines[0].split(":")[1].split(",")[0] == lines[1].split(":")[1].split(",")[0]
         assert sim.sim_state()["orders_total"] == 0
         assert (tmp_path / "shadow-candidate.envelopes.jsonl").stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("keep_signal_handlers")
+def test_run_with_venue_polymarket_is_the_live_entry_point(tmp_path: Path) -> None:
+    """``polytraders run --venue polymarket --paper`` (the issue's spelling) drives the same
+    live runner: live data from the simulator's market channel, paper venue."""
+    key = throwaway_key()
+    account = account_for_key(key, builder_code=DESK_BUILDER)
+    settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=100)
+    with SimClobServer(settings, account) as sim:
+        market_id = next(iter(sim.exchange.tokens.values())).market_id
+        args = [
+            "run", "--venue", "polymarket", "--paper", "--markets", market_id,
+            "--clob-url", sim.url, "--ws-url", sim.ws_url + "/ws/market",
+            "--duration-s", "2", "--out-dir", str(tmp_path), "--run-id", "cli-paper",
+        ]  # fmt: skip
+        result = CliRunner().invoke(app, args, env={"POLYMARKET_PRIVATE_KEY": ""})
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "cli-paper.envelopes.jsonl").stat().st_size > 0
+        assert sim.sim_state()["orders_total"] == 0  # paper: nothing reaches the venue
+    refused = CliRunner().invoke(app, ["run", "--paper"])
+    assert refused.exit_code == 2
+    assert "unexpected arguments" in refused.output
