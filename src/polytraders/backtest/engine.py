@@ -26,7 +26,7 @@ from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.report import TopOfBook, write_report
 from polytraders.backtest.result import BacktestResult, EnvelopeTally, compute_result
 from polytraders.contracts import ids
-from polytraders.contracts.envelope import ReportEnvelope
+from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
 from polytraders.desk.desk import Desk, DeskResult
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.feeds import Source, open_source
@@ -42,14 +42,35 @@ Progress = Callable[[int, int], None]
 
 
 class FanoutSink:
-    """Records each envelope in several sinks, in the given order (all must accept it)."""
+    """Records each envelope in several sinks, in the given order (all must accept it).
+
+    A line sink (:class:`~polytraders.desk.sinks.LineSink`): given the envelope's JSON line
+    (the desk's digesting sink encodes each envelope once), it hands the line on to the sinks
+    that take one, so none encodes the envelope again.
+    """
 
     def __init__(self, sinks: Sequence[EnvelopeSink]) -> None:
         self._sinks = tuple(sinks)
+        # (record_line, None) for a line sink, (None, record) otherwise, in the given order
+        self._targets: tuple[tuple[Any, Any], ...] = tuple(
+            (getattr(sink, "record_line", None), sink.record) for sink in self._sinks
+        )
+        self._takes_lines = any(line is not None for line, _ in self._targets)
 
     def record(self, envelope: ReportEnvelope) -> None:
-        for sink in self._sinks:
-            sink.record(envelope)
+        if self._takes_lines:
+            self.record_line(envelope, encode_envelope(envelope))
+        else:
+            for sink in self._sinks:
+                sink.record(envelope)
+
+    def record_line(self, envelope: ReportEnvelope, line: bytes) -> None:
+        """Record ``envelope``, whose line is ``line`` (``encode_envelope(envelope)``)."""
+        for record_line, record in self._targets:
+            if record_line is not None:
+                record_line(envelope, line)
+            else:
+                record(envelope)
 
     def flush(self) -> None:
         for sink in self._sinks:

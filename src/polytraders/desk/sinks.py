@@ -2,18 +2,23 @@
 
 A sink has two methods, ``record(envelope)`` and ``flush()`` (:class:`EnvelopeSink`). The desk
 calls ``record`` once per envelope in sequence order and ``flush`` at batch boundaries and at
-shutdown. This module provides an in-memory sink (tests, fixture packs, backtests), a JSON
-lines file sink (the recorded timeline of a run is a file, DESIGN.md "Contracts") and a
-digesting wrapper that keeps the timeline's SHA-256 as envelopes pass through. The event
-store provides a store-backed sink with the same two methods.
+shutdown. A sink that needs the envelope's JSON line may also offer
+``record_line(envelope, line)`` (:class:`LineSink`): the desk's :class:`DigestingSink` encodes
+each envelope once and hands that line on, so no sink encodes it again.
+
+This module provides an in-memory sink (tests, fixture packs, backtests), a JSON lines file
+sink (the recorded timeline of a run is a file, DESIGN.md "Contracts") and a digesting wrapper
+that keeps the timeline's SHA-256 as envelopes pass through. The event store provides a
+store-backed sink with the same methods.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
 
@@ -29,6 +34,33 @@ class EnvelopeSink(Protocol):
     def flush(self) -> None:
         """Persist everything recorded so far."""
         ...
+
+
+class LineSink(EnvelopeSink, Protocol):
+    """A sink that can take an envelope together with its JSON line.
+
+    ``record_line(envelope, line)`` is equivalent to ``record(envelope)`` when ``line`` is
+    ``encode_envelope(envelope)`` (exact msgspec JSON plus the trailing newline); it lets a sink
+    reuse the line already computed upstream instead of encoding the envelope again.
+    """
+
+    def record_line(self, envelope: ReportEnvelope, line: bytes) -> None:
+        """Accept one envelope whose line is ``line`` (in sequence order)."""
+        ...
+
+
+def line_recorder(sink: EnvelopeSink) -> Callable[[ReportEnvelope, bytes], None]:
+    """A callable ``(envelope, line)`` that records into ``sink``: its ``record_line`` when it
+    has one, else its ``record`` (the line is then dropped)."""
+    record_line = getattr(sink, "record_line", None)
+    if record_line is not None:
+        return cast("Callable[[ReportEnvelope, bytes], None]", record_line)
+    record = sink.record
+
+    def _record(envelope: ReportEnvelope, line: bytes) -> None:
+        record(envelope)
+
+    return _record
 
 
 class MemorySink:
@@ -67,7 +99,12 @@ class JsonlSink:
 
     def record(self, envelope: ReportEnvelope) -> None:
         """Encode and buffer the envelope; write the batch when full."""
-        self._pending.append(encode_envelope(envelope))
+        self.record_line(envelope, encode_envelope(envelope))
+
+    def record_line(self, envelope: ReportEnvelope, line: bytes) -> None:
+        """Buffer ``line`` (``encode_envelope(envelope)``, computed upstream); write the batch
+        when full."""
+        self._pending.append(line)
         if len(self._pending) >= self._batch_size:
             self._write()
 
@@ -97,21 +134,31 @@ class JsonlSink:
 class DigestingSink:
     """Forwards to ``inner`` and keeps the SHA-256 of the JSON-lines timeline (equal to
     :func:`~polytraders.contracts.envelope.timeline_sha256` over the same envelopes), the
-    envelope count and a histogram of reason codes."""
+    envelope count and a histogram of reason codes.
+
+    Each envelope is encoded once here; an inner sink with ``record_line`` (:class:`LineSink`)
+    receives that line with the envelope, others get ``record(envelope)``.
+    """
 
     def __init__(self, inner: EnvelopeSink) -> None:
         self.inner = inner
         self._digest = hashlib.sha256()
+        self._update = self._digest.update
+        self._forward = line_recorder(inner)
         self.count = 0
         self.reason_codes: Counter[str] = Counter()
 
     def record(self, envelope: ReportEnvelope) -> None:
-        """Hash the envelope's JSON line, count its codes, then forward it."""
-        self._digest.update(encode_envelope(envelope))
+        """Hash the envelope's JSON line, count its codes, then forward it (with the line)."""
+        line = encode_envelope(envelope)
+        self._update(line)
         self.count += 1
-        if envelope.reason_codes:
-            self.reason_codes.update(envelope.reason_codes)
-        self.inner.record(envelope)
+        codes = envelope.reason_codes
+        if codes:
+            counts = self.reason_codes
+            for code in codes:  # Counter.update's Mapping check costs more than this loop
+                counts[code] = counts.get(code, 0) + 1
+        self._forward(envelope, line)
 
     def flush(self) -> None:
         """Flush the inner sink."""

@@ -322,6 +322,29 @@ class EventStore:
         """Envelope-sink entry point of the desk: same as :meth:`append_envelope`."""
         self.append_envelope(envelope)
 
+    def record_line(self, envelope: ReportEnvelope, line: bytes) -> None:
+        """Line-sink entry point (:class:`~polytraders.desk.sinks.LineSink`): store
+        ``envelope`` with ``line``, its JSON line as :func:`encode_envelope` wrote it upstream
+        (the desk's digesting sink), instead of encoding it again.
+
+        The same checks as :meth:`append_envelope` run on ``line`` (it must decode to a valid
+        ReportEnvelope; 64-bit ranges; NUL characters), and the decoded line must be this
+        envelope (same run id, sequence and envelope id), so a line paired with the wrong
+        envelope is refused.
+
+        Raises:
+            StoreWriteError: as :meth:`append_envelope`, or ``line`` is not newline-terminated
+                or belongs to another envelope.
+        """
+        if envelope.run_id not in self._open_runs:
+            self._require_open_run(envelope.run_id)
+        if line[-1:] != b"\n":
+            raise StoreWriteError(
+                f"envelope {envelope.envelope_id!r} cannot be stored: its line does not end "
+                "with a newline"
+            )
+        self._append_envelope(envelope, line[:-1], given=True)
+
     def append_envelope(self, envelope: ReportEnvelope) -> None:
         """Buffer one envelope (its columns, output JSON and exact JSON line); flushes when
         ``batch_size`` rows are pending.
@@ -335,17 +358,39 @@ class EventStore:
             self._require_open_run(envelope.run_id)
         try:
             line = _ENVELOPE_ENCODER.encode(envelope)
-            _ENVELOPE_VALIDATOR.decode(line)
-            row = envelope_row(envelope, line)
+        except _MALFORMED as exc:
+            raise StoreWriteError(
+                f"envelope {envelope.envelope_id!r} cannot be stored: {exc}"
+            ) from exc
+        self._append_envelope(envelope, line, given=False)
+
+    def _append_envelope(self, envelope: ReportEnvelope, line: bytes, *, given: bool) -> None:
+        """Check and buffer ``envelope`` whose exact JSON encoding (no newline) is ``line``
+        (``given``: the line came from the caller, so it is also checked to be this
+        envelope's). The caller has checked that the envelope's run is open."""
+        try:
+            decoded = _ENVELOPE_VALIDATOR.decode(line)
+            if given and (
+                decoded.sequence != envelope.sequence
+                or decoded.envelope_id != envelope.envelope_id
+                or decoded.run_id != envelope.run_id
+            ):
+                raise ValueError(
+                    f"the line given is envelope {decoded.envelope_id!r} of run "
+                    f"{decoded.run_id!r} (sequence {decoded.sequence})"
+                )
+            # a given line is stored with columns taken from its own decoding
+            source = decoded if given else envelope
+            row = envelope_row(source, line)
         except _MALFORMED as exc:
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r} cannot be stored: {exc}"
             ) from exc
         if not (
-            _INT64_MIN <= envelope.sequence <= _INT64_MAX
-            and _INT64_MIN <= envelope.ts_event_ns <= _INT64_MAX
-            and _INT64_MIN <= envelope.ts_decided_ns <= _INT64_MAX
-            and _INT64_MIN <= envelope.latency_ns <= _INT64_MAX
+            _INT64_MIN <= source.sequence <= _INT64_MAX
+            and _INT64_MIN <= source.ts_event_ns <= _INT64_MAX
+            and _INT64_MIN <= source.ts_decided_ns <= _INT64_MAX
+            and _INT64_MIN <= source.latency_ns <= _INT64_MAX
         ):
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r}: sequence, times and latency must fit in "

@@ -128,7 +128,11 @@ PostgreSQL cannot store; the JSON columns escape them)."""
 
 def envelope_row(envelope: ReportEnvelope, line: bytes) -> Row:
     """The ``envelopes`` row of ``envelope`` (:data:`ENVELOPE_COLUMNS` order); ``line`` is its
-    exact JSON encoding without the newline."""
+    exact JSON encoding without the newline.
+
+    Raises:
+        AttributeError / TypeError / msgspec.EncodeError: a field of the wrong type.
+    """
     output = envelope.output
     return (
         envelope.run_id,
@@ -137,20 +141,31 @@ def envelope_row(envelope: ReportEnvelope, line: bytes) -> Row:
         envelope.ts_event_ns,
         envelope.ts_decided_ns,
         envelope.bot_id,
-        envelope.bot_class.value,
+        envelope.bot_class._value_,  # == .value without the enum property's call
         envelope.bot_version,
         envelope.config_version,
-        envelope.mode.value,
-        envelope.decision.value,
+        envelope.mode._value_,
+        envelope.decision._value_,
         _ENCODER.encode(envelope.reason_codes).decode(),
         envelope.correlation_id,
         envelope.causation_id,
         envelope.input_digest,
-        "" if output is None else type(output).__struct_config__.tag,
+        "" if output is None else _output_tag(type(output)),
         _ENCODER.encode(output).decode(),
         envelope.latency_ns,
         line.decode(),
     )
+
+
+_OUTPUT_TAGS: dict[type, str] = {}
+
+
+def _output_tag(output_type: type) -> str:
+    """The msgspec tag of an envelope output struct type (looked up once per type)."""
+    tag = _OUTPUT_TAGS.get(output_type)
+    if tag is None:
+        tag = _OUTPUT_TAGS[output_type] = output_type.__struct_config__.tag  # type: ignore[attr-defined]
+    return tag
 
 
 ORDER_COLUMNS = (
