@@ -464,3 +464,13 @@ def test_unwind_sells_only_the_net_exposure_and_passes_the_desk_gate(
         for intent in out.intents:
             assert intent.reduce_only and intent.side is Side.SELL
             assert gate_reason(intent, view) is None  # the desk accepts it as reduce-only
+
+
+def test_a_market_found_valid_is_checked_again_when_its_payouts_change_in_place() -> None:
+    view, event = normal_view()
+    bot = MakerTight()
+    assert bot.decide(event, view).intents  # valid: quoting (and remembered as valid)
+    market = view.markets()[0]
+    market.payouts[market.tokens[0].token_id] = 5  # the same record, now malformed
+    out = bot.decide(event, view)
+    assert out.reason_codes == ("STRAT_INVALID_MARKET", "STRAT_QUOTE_WITHDRAWN")

@@ -195,6 +195,10 @@ class MakerTight(BotBase[MakerTightConfig]):
         self._sequence = 0
         self._session = ""
         self._disagree_since_ns: dict[str, int] = {}
+        # market id -> the Market record last found structurally valid with no payouts: its
+        # tokens are an immutable tuple of frozen structs, so it stays valid while payouts
+        # stay empty (checked on every use)
+        self._valid_markets: dict[str, Market] = {}
 
     def reset(self) -> None:
         """Forget indicators, working orders, disagreement timers and the intent counter."""
@@ -203,6 +207,7 @@ class MakerTight(BotBase[MakerTightConfig]):
         self._sequence = 0
         self._session = ""
         self._disagree_since_ns.clear()
+        self._valid_markets.clear()
 
     # ------------------------------------------------------------------ entry point
     def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
@@ -215,11 +220,12 @@ class MakerTight(BotBase[MakerTightConfig]):
             self._session = f"{self.bot_id}/s{view.now_ns}"
         out = _Out()
         markets = self._markets_for(event, view, out)
-        own = (
+        bot_id = self.bot_id
+        own = [
             (o.intent_id, o.client_order_id, o.remaining_size)
             for o in view.open_orders()
-            if o.bot_id == self.bot_id
-        )
+            if o.bot_id == bot_id
+        ]
         self.quotes.reconcile(own, view.now_ns)
         for market_id in markets:
             self._decide_market(market_id, event, view, out)
@@ -258,9 +264,12 @@ class MakerTight(BotBase[MakerTightConfig]):
         if market is None:
             self._stand_down(market_id, now, out, UNKNOWN_TOKEN)
             return
-        if market_problems(market):
-            self._stand_down(market_id, now, out, INVALID_MARKET)
-            return
+        if self._valid_markets.get(market_id) is not market or market.payouts:
+            if market_problems(market):
+                self._stand_down(market_id, now, out, INVALID_MARKET)
+                return
+            if not market.payouts:
+                self._valid_markets[market_id] = market
         if market.state is not MarketState.ACTIVE:
             self._stand_down(market_id, now, out, MARKET_NOT_ACTIVE)
             return

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from polytraders.model.fees import DEFAULT_FEE_RATES_PPM, taker_fee_micros
 from polytraders.model.money import MICROS
 
+_HALF_SPREAD_CACHE_SIZE = 65_536
+"""Entries :meth:`FeeManager.min_half_spread_ticks` remembers before starting afresh."""
+
 
 class FeeManager:
     """Per-market fee figures.
@@ -28,7 +31,7 @@ class FeeManager:
         ValueError: ``fee_cover_pct`` negative, or ``rates_ppm`` without an ``"other"`` rate.
     """
 
-    __slots__ = ("_cover_pct", "_rates")
+    __slots__ = ("_cover_pct", "_half_spread_ticks", "_rates")
 
     def __init__(
         self, fee_cover_pct: int, rates_ppm: Mapping[str, int] = DEFAULT_FEE_RATES_PPM
@@ -39,6 +42,9 @@ class FeeManager:
             raise ValueError("the fee table needs an 'other' rate")
         self._cover_pct = fee_cover_pct
         self._rates = dict(rates_ppm)
+        # (category, fair, tick) -> min_half_spread_ticks: a pure function of its arguments
+        # (the rates and cover are fixed at construction), asked on every quoting decision
+        self._half_spread_ticks: dict[tuple[str, int, int], int] = {}
 
     def rate_ppm(self, category: str) -> int:
         """Taker fee rate of a category (ppm), ``"other"`` when the category is not listed."""
@@ -63,7 +69,14 @@ class FeeManager:
         Raises:
             ValueError: ``tick`` not positive.
         """
-        if tick <= 0:
-            raise ValueError("tick must be positive")
-        needed = self.taker_fee_per_share_micros(category, fair) * self._cover_pct
-        return -(-needed // (100 * tick))
+        key = (category, fair, tick)
+        ticks = self._half_spread_ticks.get(key)
+        if ticks is None:
+            if tick <= 0:
+                raise ValueError("tick must be positive")
+            needed = self.taker_fee_per_share_micros(category, fair) * self._cover_pct
+            ticks = -(-needed // (100 * tick))
+            if len(self._half_spread_ticks) >= _HALF_SPREAD_CACHE_SIZE:
+                self._half_spread_ticks.clear()
+            self._half_spread_ticks[key] = ticks
+        return ticks
