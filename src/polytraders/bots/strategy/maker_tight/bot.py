@@ -195,10 +195,11 @@ class MakerTight(BotBase[MakerTightConfig]):
         self._sequence = 0
         self._session = ""
         self._disagree_since_ns: dict[str, int] = {}
-        # market id -> the Market record last found structurally valid with no payouts: its
-        # tokens are an immutable tuple of frozen structs, so it stays valid while payouts
-        # stay empty (checked on every use)
-        self._valid_markets: dict[str, Market] = {}
+        # market id -> (the Market record last found structurally valid, a copy of its
+        # payouts): market_problems reads only its id, tokens (a tuple of frozen structs) and
+        # payouts (a dict, compared with the copy on every use), so the same record with equal
+        # payouts is still valid
+        self._valid_markets: dict[str, tuple[Market, dict[str, int]]] = {}
 
     def reset(self) -> None:
         """Forget indicators, working orders, disagreement timers and the intent counter."""
@@ -264,12 +265,12 @@ class MakerTight(BotBase[MakerTightConfig]):
         if market is None:
             self._stand_down(market_id, now, out, UNKNOWN_TOKEN)
             return
-        if self._valid_markets.get(market_id) is not market or market.payouts:
+        valid = self._valid_markets.get(market_id)
+        if valid is None or valid[0] is not market or valid[1] != market.payouts:
             if market_problems(market):
                 self._stand_down(market_id, now, out, INVALID_MARKET)
                 return
-            if not market.payouts:
-                self._valid_markets[market_id] = market
+            self._valid_markets[market_id] = (market, dict(market.payouts))
         if market.state is not MarketState.ACTIVE:
             self._stand_down(market_id, now, out, MARKET_NOT_ACTIVE)
             return
