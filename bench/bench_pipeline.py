@@ -52,7 +52,12 @@ class _TimedVenue:
         self._inner.submit(order, now_ns)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        value = getattr(self._inner, name)
+        if callable(value):
+            # a bound method of the venue stays valid: keep it on this wrapper so the desk's
+            # per-event calls (advance, poll, on_market_event, ...) skip this hook next time
+            setattr(self, name, value)
+        return value
 
 
 def _percentile(values: list[int], pct: float) -> float:
