@@ -86,7 +86,7 @@ def _one_run(events: list[Any], store_path: Path) -> dict[str, float | int]:
         )
         desk = Desk(
             run_id=run_id,
-            venue=venue,  # type: ignore[arg-type]
+            venue=venue,
             strategies=strategies,
             risk=risk,
             execution=execution,
@@ -150,5 +150,5 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
     figures.update(peer)
     mm = peer.get("nautilus_mm_level_updates_per_s")
     if isinstance(mm, float | int) and mm > 0:
-        figures["ratio_vs_nautilus_mm"] = round(float(figures["level_updates_per_s"]) / mm, 3)  # type: ignore[arg-type]
+        figures["ratio_vs_nautilus_mm"] = round(float(figures["level_updates_per_s"]) / mm, 3)
     return figures
