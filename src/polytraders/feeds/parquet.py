@@ -32,6 +32,7 @@ its last, so at most the markets open at one time are in memory.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,11 +372,13 @@ def _finest_tick(tick: int, bids: dict[int, int], asks: dict[int, int]) -> int:
     off the current grid is the evidence of that change. Ticks are only ever made finer here:
     in the recorded data each token switches once and never back.
     """
-    prices = [*bids, *asks]
-    if all(p % tick == 0 for p in prices):
+    # ``any(map(step.__rmod__, prices))`` is ``any(p % step for p in prices)``: a price off
+    # the grid of ``step``, tested in C (this runs on every row)
+    if not any(map(tick.__rmod__, bids)) and not any(map(tick.__rmod__, asks)):
         return tick
+    prices = [*bids, *asks]
     for candidate in _TICKS:
-        if candidate < tick and all(p % candidate == 0 for p in prices):
+        if candidate < tick and not any(map(candidate.__rmod__, prices)):
             return candidate
     return _TICKS[-1]
 
@@ -409,7 +412,10 @@ def _micros_lists(column: pa.ChunkedArray) -> tuple[list[list[int | str] | None]
                     refused = True
     offsets = array.offsets.to_pylist()
     valid = array.is_valid().to_pylist()
-    lists = [ints[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
+    lists = [
+        ints[start:end] if ok else None
+        for (start, end), ok in zip(itertools.pairwise(offsets), valid, strict=True)
+    ]
     return lists, refused
 
 
@@ -443,6 +449,11 @@ def _levels(
 
 def _diff(old: dict[int, int], new: dict[int, int]) -> list[Level]:
     """Level changes turning ``old`` into ``new`` (new totals; 0 removes), removals first."""
-    changes = [(price, 0) for price in old if price not in new]
-    changes += [(price, size) for price, size in new.items() if old.get(price) != size]
+    # same lists as ``[(p, 0) for p in old if p not in new]`` followed by
+    # ``[(p, s) for p, s in new.items() if old.get(p) != s]`` (sizes are ints, never None),
+    # with the membership tests done by the dict views in C; removals are rare, so the
+    # ordered pass over ``old`` runs only when the key-set difference says there are some
+    changes = [(price, 0) for price in old if price not in new] if old.keys() - new.keys() else []
+    old_items = old.items()
+    changes += [item for item in new.items() if item not in old_items]
     return changes
