@@ -149,3 +149,30 @@ def test_positions_equal_fills_and_money_is_conserved(
     assert book.open_cost_basis() == 0
     assert book.realized_pnl == book.cash - start + fees
     assert Ledger.from_json(book.to_json()).to_json() == book.to_json()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["yes", "no"]),
+            st.integers(1, 99).map(lambda p: p * 10_000),
+            st.integers(1, 50).map(lambda s: s * 1_000_000),
+            st.one_of(st.none(), st.integers(1, 99).map(lambda p: p * 10_000)),
+            st.one_of(st.none(), st.integers(1, 99).map(lambda p: p * 10_000)),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_mark_returns_the_equity_at_the_mids_it_remembers(
+    steps: list[tuple[str, int, int, int | None, int | None]],
+) -> None:
+    book = ledger()
+    for n, (token, price, size, yes_mid, no_mid) in enumerate(steps):
+        book.apply_fill(fill(n, Side.BUY, price, size, token=token))
+        mids = {"yes": yes_mid, "no": no_mid}
+        equity = book.mark(n, mids.get)
+        assert equity == book.equity(mids.get)  # mark is equity at these mids
+        # and with no mid at all now, every position is valued at what mark remembered
+        assert book.equity(lambda _t: None) == equity

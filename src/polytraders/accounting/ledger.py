@@ -344,12 +344,20 @@ class Ledger:
         """Mark to mid at ``ts_ns``: append an equity point when equity changed since the last
         point, update the peak, and remember each open position's mid as its last mark (used
         while its book has no mid); return the equity (micro)."""
+        # one pass: remember each open position's mid as its mark and value it, as
+        # ``equity(mid)`` would right after (its price is the mid, else the last mark)
+        marks = self._marks
+        value = self.cash
         for position in self._positions.values():
-            if position.size != 0:
-                price = mid(position.token_id)
+            size = position.size
+            if size != 0:
+                token_id = position.token_id
+                price = mid(token_id)
                 if price is not None:
-                    self._marks[position.token_id] = price
-        value = self.equity(mid)
+                    marks[token_id] = price
+                else:
+                    price = marks.get(token_id)
+                value += position.cost_basis if price is None else notional_micros(price, size)
         curve = self.equity_curve
         if not curve or curve[-1].equity != value:
             curve.append(EquityPoint(ts_ns, value))
