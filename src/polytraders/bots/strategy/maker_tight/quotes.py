@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import msgspec
+
 from polytraders.model.orders import Side
 
 BID = "bid"
@@ -45,9 +47,10 @@ class QuoteAction(StrEnum):
     CANCEL = "CANCEL"
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a slot should be: token, side, price and size (micro-units)."""
+class Target(msgspec.Struct, frozen=True):
+    """Where a slot should be: token, side, price and size (micro-units). Immutable and
+    compared by value (a frozen msgspec struct: built in C, about a fifth of a frozen
+    dataclass's construction cost, and one or two are built per quoting decision)."""
 
     token_id: str
     side: Side
