@@ -13,6 +13,7 @@ from polytraders.contracts.envelope import encode_envelope, timeline_sha256
 from polytraders.desk.sinks import DigestingSink
 from polytraders.store import EventStore
 from polytraders.store.errors import StoreWriteError
+from polytraders.store.records import ENVELOPE_COLUMNS, envelope_row
 from tests.store.factories import envelope, start, timeline
 
 
@@ -59,3 +60,12 @@ def test_record_line_refuses_an_unstarted_run(store: EventStore) -> None:
     item = envelope("never-started", 0)
     with pytest.raises(StoreWriteError):
         store.record_line(item, encode_envelope(item))
+
+
+def test_reason_code_columns_equal_their_own_encoding_however_often_repeated() -> None:
+    column = ENVELOPE_COLUMNS.index("reason_codes_json")
+    for codes in [(), ("RISK_A",), ("RISK_A", "RISK_B"), ("RISK_A",), ("RISK_B", "RISK_A")]:
+        for _ in range(2):  # a repeated tuple gives the same text
+            item = envelope("run-c", 0, reason_codes=codes)
+            row = envelope_row(item, msgspec.json.encode(item))
+            assert row[column] == msgspec.json.encode(codes).decode()
