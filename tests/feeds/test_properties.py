@@ -177,6 +177,9 @@ def test_binance_dropped_updates_are_one_gap_and_never_a_wrong_book(data: st.Dat
     lines = _binance_head()
     snapshot_at = next(i for i, line in enumerate(lines) if b"lastUpdateId" in line)
     depth = [i for i, line in enumerate(lines) if b"@depth" in line[:64] and i > snapshot_at + 5]
+    # the last update can be dropped without a trace (no later update reveals the gap), so
+    # only updates followed by another one are candidates
+    depth = depth[:-1]
     dropped = set(data.draw(st.lists(st.sampled_from(depth), min_size=1, max_size=5)))
     with tempfile.TemporaryDirectory() as tmp:
         clean_path, gap_path = Path(tmp) / "clean.txt", Path(tmp) / "gap.txt"
