@@ -158,3 +158,21 @@ def test_token_guards_never_approve_missing_inputs(bot_id: str, corruption: str)
         intent = msgspec.structs.replace(intent, market_id=mf.M3)
     decision = build_bot(bot_id, {}).decide(intent, build_state(spec))
     assert decision.verdict is Verdict.REJECT
+
+
+@given(lead_ms=st.integers(-40_000, 5_000))
+@settings(max_examples=150, deadline=None)
+def test_killswitch_feed_receipt_ahead_of_the_desk_clock(lead_ms: int) -> None:
+    """A receipt up to 1 s ahead of the (venue-time) desk clock is fresh; further ahead is
+    corrupt input (REJECT); behind by 30 s or more is a lost feed (HALT)."""
+    now = _BASE["now_ns"]
+    state = _state(last_feed_event_ns=now + lead_ms * MS)
+    decision = KillSwitch().decide(_INTENT, state)
+    if lead_ms > 1_000:
+        assert decision.verdict is Verdict.REJECT
+        assert decision.reason_codes == ("RISK_KILLSWITCH_INPUT_INVALID",)
+    elif lead_ms <= -30_000:
+        assert decision.verdict is Verdict.HALT
+        assert "RISK_KILLSWITCH_FEED_LOST" in decision.reason_codes
+    else:
+        assert decision.verdict is Verdict.APPROVE

@@ -67,6 +67,11 @@ class KillSwitchConfig(BotConfig):
     """Warn (approve with a warning code) when any measure reaches this share of its halt level
     (%; 60 = a 3 % daily loss when the halt level is 5 %)."""
 
+    future_tolerance_ms: int = Field(default=1_000, ge=0, le=60_000)
+    """How far the last feed receipt or venue heartbeat may lie ahead of the desk clock and
+    still count as now (ms). A simulated desk runs on venue event time while receipts carry
+    latency, so a receipt slightly "in the future" is normal; further ahead is corrupt input."""
+
     venue_heartbeat_required: bool = False
     """When True, a venue reporting no heartbeat at all (time 0) counts as heartbeat loss; when
     False, time 0 means the venue has no heartbeat (paper venue) and the check is skipped."""
@@ -116,11 +121,14 @@ class KillSwitch(BotBase[KillSwitchConfig]):
         errors = view.consecutive_errors
         last_feed = view.last_feed_event_ns
         heartbeat = view.last_venue_heartbeat_ns
-        if day_start <= 0 or errors < 0 or last_feed <= 0 or last_feed > now or heartbeat > now:
+        latest_ok = now + cfg.future_tolerance_ms * _MS
+        if day_start <= 0 or errors < 0 or last_feed <= 0 or last_feed > latest_ok:
+            return RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
+        if heartbeat > latest_ok:
             return RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
         loss_bps_scaled = (day_start - view.equity) * 10_000  # compare with bps × day_start
-        feed_age = now - last_feed
-        heartbeat_age = now - heartbeat if heartbeat > 0 else -1
+        feed_age = max(now - last_feed, 0)
+        heartbeat_age = max(now - heartbeat, 0) if heartbeat > 0 else -1
         if heartbeat == 0 and cfg.venue_heartbeat_required:
             heartbeat_age = cfg.heartbeat_loss_halt_ms * _MS
         hard: list[str] = []
