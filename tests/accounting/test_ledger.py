@@ -176,3 +176,53 @@ def test_mark_returns_the_equity_at_the_mids_it_remembers(
         assert equity == book.equity(mids.get)  # mark is equity at these mids
         # and with no mid at all now, every position is valued at what mark remembered
         assert book.equity(lambda _t: None) == equity
+
+
+def test_reverting_the_latest_fill_is_exact_and_refuses_what_it_cannot_undo() -> None:
+    book = ledger(100_000_000)
+    book.apply_fill(fill(1, Side.BUY, 400_000, 10_000_000, fee=10))
+    before = book.snapshot()
+    book.apply_fill(fill(2, Side.BUY, 500_000, 10_000_000, fee=20))
+    reverted = book.revert_fill("f2")
+    assert reverted.fill_id == "f2"
+    after = book.snapshot()
+    assert msgspec.structs.replace(after, seen_fill_ids=before.seen_fill_ids) == before
+    assert not book.apply_fill(fill(2, Side.BUY, 500_000, 10_000_000))  # never booked again
+    book.apply_fill(fill(3, Side.SELL, 450_000, 5_000_000))
+    with pytest.raises(ValueError, match="not the latest"):
+        book.revert_fill("f1")
+    with pytest.raises(KeyError):
+        book.revert_fill("f2")  # already reversed
+    with pytest.raises(KeyError):
+        book.revert_fill("nope")
+    book.settle("m1", {"yes": 1_000_000, "no": 0}, 10)
+    with pytest.raises(ValueError, match="settled"):
+        book.revert_fill("f3")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(1, 99).map(lambda c: c * 10_000),
+            st.integers(1, 300).map(lambda s: s * 10_000),
+            st.integers(0, 1_000).map(lambda f: f * 10),
+            st.sampled_from(["yes", "no"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_reverting_any_latest_fill_restores_the_ledger(trades: list) -> None:
+    book = ledger()
+    for n, (side, price, size, fee, token) in enumerate(trades[:-1]):
+        book.apply_fill(fill(n, side, price, size, fee, token))
+    before = book.snapshot()
+    side, price, size, fee, token = trades[-1]
+    last = fill(len(trades), side, price, size, fee, token)
+    book.apply_fill(last)
+    book.revert_fill(last.fill_id)
+    after = book.snapshot()
+    assert msgspec.structs.replace(after, seen_fill_ids=before.seen_fill_ids) == before
+    assert book.reconciliation_error() == 0

@@ -290,3 +290,22 @@ def test_heartbeats_are_sent_when_due_and_refusals_count_as_errors() -> None:
         desk.process(snap(t))
     assert desk.state.last_venue_heartbeat_ns == 2 * S  # 1.5 s was not due
     assert desk.state.consecutive_errors >= 1  # refused at 3.5 s
+
+
+def test_a_failed_fill_is_reversed_or_the_kill_switch_trips() -> None:
+    desk = make_desk(QuoteBot("yes", "m1", cross=True))
+    for event in (snap(1.0), snap(2.0), snap(2.5)):  # a FAK buy per snapshot; two have filled
+        desk.process(event)
+    first, second = desk.orders.fills[:2]
+    cash_before = desk.state.cash
+    assert desk.revert_fill(second, "SYS_POLY_TRADE_FAILED")  # the latest: exact reversal
+    assert desk.state.position("yes").size == first.size  # type: ignore[union-attr]
+    assert desk.state.cash == cash_before + second.notional + second.fee
+    assert [f.fill_id for f in desk.orders.fills] == [first.fill_id]
+    assert desk.reverted_fills == [second]
+    assert not desk.state.kill_switch_tripped
+    # a fill the ledger cannot take back exactly: the desk no longer knows its position
+    assert not desk.revert_fill(second, "SYS_POLY_TRADE_FAILED")
+    assert desk.state.kill_switch_tripped
+    assert desk.state.trading_state is TradingState.HALTED
+    assert desk.state.ledger.reconciliation_error() == 0

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eth_account import Account as EthAccount
 
+from polytraders.accounting.ledger import Ledger
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.live.connection import KeepaliveConfig, backoff_delay_ms
 from polytraders.feeds.live.market_channel import MarketChannel, MarketChannelConfig, shard
@@ -253,6 +254,13 @@ def test_user_channel_fills_count_at_matched_and_revert_on_failed(
         assert len(fills) == 2  # counted at MATCHED...
         reverted = venue.take_reverted()  # ...and reverted at FAILED
         assert [f.client_order_id for f in reverted] == ["user-2"]
+        book = Ledger(1_000_000_000)
+        for booked in fills:
+            book.apply_fill(booked)
+        assert book.size(token) == 10_000_000
+        book.revert_fill(reverted[0].fill_id)  # the desk's ledger takes it back exactly
+        assert book.size(token) == 5_000_000
+        assert book.cash == 1_000_000_000 - fills[0].notional - fills[0].fee
         client = user.client
         assert isinstance(client, UserChannel)
         assert client.stats.bad_input_total == 0

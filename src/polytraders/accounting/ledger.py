@@ -129,6 +129,11 @@ class Ledger:
         self._settled: set[str] = set()
         self.settlements: list[Settlement] = []
         self._seen_fills: set[str] = set()
+        self._undo: dict[str, tuple[Fill, tuple[int, int, int, int, int] | None]] = {}
+        """fill id → (the fill, its token's position state before it, None when the fill
+        opened the position): what a reversal needs."""
+        self._latest_fill: dict[str, str] = {}
+        """token id → id of the latest fill booked on it (only that one can be reversed)."""
         self._marks: dict[str, int] = {}
         self.equity_curve: list[EquityPoint] = []
         self.peak_equity = initial_cash
@@ -202,6 +207,19 @@ class Ledger:
         position = self._positions.get(fill.token_id)
         if position is None:
             position = self._positions[fill.token_id] = Position(fill.token_id)
+            self._undo[fill.fill_id] = (fill, None)
+        else:
+            self._undo[fill.fill_id] = (
+                fill,
+                (
+                    position.size,
+                    position.cost_basis,
+                    position.realized_pnl,
+                    position.fees,
+                    position.fill_count,
+                ),
+            )
+        self._latest_fill[fill.token_id] = fill.fill_id
         position.apply(fill)
         notional = notional_micros(fill.price, fill.size)
         if fill.side is Side.BUY:
@@ -218,6 +236,61 @@ class Ledger:
             self._token_market[fill.token_id] = fill.market_id
         self._seen_fills.add(fill.fill_id)
         return True
+
+    def revert_fill(self, fill_id: str) -> Fill:
+        """Take back a fill the venue counted and then reported failed (Polymarket: a MATCHED
+        trade that ends FAILED; ``../shared/POLYMARKET.md`` "Market data", user channel).
+
+        Exact: the token's position returns to its state before the fill (size, cost basis,
+        realized PnL, fees) and cash and volumes lose the fill's flows, as if it had never been
+        booked. The fill id stays seen, so the same fill is never booked again. Only the latest
+        fill of its token can be reversed this way; anything else needs a reconciliation with
+        the venue, so it is refused (fail closed) rather than approximated.
+
+        Returns:
+            The reversed fill.
+
+        Raises:
+            KeyError: the fill was never booked here (or was booked before a restore).
+            ValueError: a later fill on the same token, the fill was already reversed, or its
+                market has settled.
+        """
+        entry = self._undo.get(fill_id)
+        if entry is None:
+            raise KeyError(f"fill {fill_id} was not booked in this ledger")
+        fill, before = entry
+        if self._latest_fill.get(fill.token_id) != fill_id:
+            raise ValueError(
+                f"fill {fill_id} is not the latest on {fill.token_id}: reconcile with the venue"
+            )
+        market_id = self._token_market.get(fill.token_id)
+        if market_id is not None and market_id in self._settled:
+            raise ValueError(f"fill {fill_id}: market {market_id} has already settled")
+        if before is None:  # the fill opened the position: it goes as if never traded
+            del self._positions[fill.token_id]
+        else:
+            position = self._positions[fill.token_id]
+            (
+                position.size,
+                position.cost_basis,
+                position.realized_pnl,
+                position.fees,
+                position.fill_count,
+            ) = before
+        notional = notional_micros(fill.price, fill.size)
+        if fill.side is Side.BUY:
+            self.cash += notional
+            self.buy_notional -= notional
+        else:
+            self.cash -= notional
+            self.sell_notional -= notional
+        self.cash += fill.fee
+        self.volume -= notional
+        if fill.liquidity is LiquiditySide.MAKER:
+            self.maker_volume -= notional
+        del self._undo[fill_id]
+        del self._latest_fill[fill.token_id]
+        return fill
 
     # ------------------------------------------------------------------ settlement
     def settle(self, market_id: str, payouts: Mapping[str, int], ts_ns: int) -> list[Settlement]:

@@ -203,7 +203,9 @@ class LiveSession:
     0. until every token has its first book snapshot, snapshots only fill the books (the
        strategies start once they can read both books of each market);
     1. user-channel events are applied to the venue (fills counted at MATCHED, final at
-       CONFIRMED, FAILED reverted: reverted fills are kept in :attr:`reverted_fills`);
+       CONFIRMED, FAILED reverted: a reverted fill is kept in :attr:`reverted_fills` and
+       taken out of the desk's ledger exactly (:meth:`Desk.revert_fill`), or, when that is
+       impossible, the kill switch trips until an operator reconciles);
     2. every market event received since the last step goes through ``desk.process`` (the
        desk advances the venue: queued orders go out in batches, heartbeats when due);
     3. ``desk.tick()`` fires due timers, and the venue is advanced once more;
@@ -312,7 +314,11 @@ class LiveSession:
         state = self.desk.state
         if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
             state.record_heartbeat(venue.last_heartbeat_ok_ns)
-        self.reverted_fills.extend(venue.take_reverted())
+        for fill in venue.take_reverted():
+            self.reverted_fills.append(fill)
+            if not self.desk.revert_fill(fill, "SYS_POLY_TRADE_FAILED"):
+                self.halts.append("SYS_POLY_TRADE_FAILED")
+                _LOG.error("failed fill %s could not be reversed: kill switch", fill.fill_id)
         mode = venue.venue_state(self.desk.clock.now_ns())
         if mode is not state.venue_state:
             _LOG.warning("venue state %s -> %s", state.venue_state, mode)

@@ -309,6 +309,8 @@ class Desk:
         )
         self.timers = TimerSchedule()
         self.operator_actions: list[OperatorAction] = []
+        self.reverted_fills: list[Fill] = []
+        """Fills taken back after the venue reported their trade failed."""
         self.desk_events: list[DeskEvent] = []
         self.settlements: list[Settlement] = []
         self.events_processed = 0
@@ -383,6 +385,23 @@ class Desk:
         at the venue; HALTED until an operator reset."""
         self.state.trip_kill_switch(reason_code, source, detail)
         self._after_decisions(self.state.now_ns)
+
+    def revert_fill(self, fill: Fill, reason_code: str) -> bool:
+        """Take back a fill the venue counted and then reported failed (``reason_code``, e.g.
+        ``SYS_POLY_TRADE_FAILED``): the ledger reverses it exactly and it leaves the run's fills.
+
+        When the ledger cannot reverse it exactly (later fills on the token, a settled market,
+        an unknown fill), the desk no longer knows its true position: the kill switch trips
+        (cancel all, HALTED until an operator reconciles). Returns True when reversed.
+        """
+        try:
+            self.state.ledger.revert_fill(fill.fill_id)
+        except (KeyError, ValueError) as exc:
+            self.trip_kill_switch(reason_code, "desk", f"failed fill not reversible: {exc}")
+            return False
+        self.orders.fills = [f for f in self.orders.fills if f.fill_id != fill.fill_id]
+        self.reverted_fills.append(fill)
+        return True
 
     def operator(self, command: OperatorCommand) -> OperatorAction:
         """Apply an operator command; return the audit record (also kept in the result).
