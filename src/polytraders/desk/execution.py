@@ -18,7 +18,6 @@ Rules (DESIGN.md "The desk" step 4, "Contracts"):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from time import perf_counter_ns
 from typing import NamedTuple
@@ -27,12 +26,10 @@ from polytraders.contracts.authority import route_plan_problems
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
-from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder
+from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.orders import OrderIntent
-
-_LOG = logging.getLogger(__name__)
 
 SYS_BOT_QUARANTINED = "SYS_BOT_QUARANTINED"
 
@@ -212,20 +209,15 @@ class ExecutionRunner:
         code: str,
         detail: str,
     ) -> tuple[None, tuple[str, ...]]:
-        mode = slot.mode
-        slot.quarantine(code, detail)
-        state.record_error()
-        _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
-        codes = (code, SYS_BOT_QUARANTINED)
-        self._record(
+        codes = record_quarantine(
+            self.recorder,
             slot,
-            intent,
             state,
             cause,
-            decision=Decision.ERROR,
-            codes=codes,
-            plan=None,
-            mode=mode,
+            code=code,
+            detail=detail,
+            correlation_id=intent.intent_id,
+            output=intent,
             latency_ns=slot.modelled_latency_ns,
         )
         return None, codes

@@ -9,13 +9,20 @@ config version (:class:`DeskActor`).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import logging
+from typing import TYPE_CHECKING, NamedTuple
 
 from polytraders import __version__
 from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvelope
 from polytraders.contracts.ids import envelope_id
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.sinks import EnvelopeSink
+
+if TYPE_CHECKING:
+    from polytraders.desk.slots import BotSlot
+    from polytraders.desk.state import DeskState
+
+_LOG = logging.getLogger("polytraders.desk")
 
 DESK_BOT_ID = "desk"
 """``bot_id`` of envelopes the desk records for its own decisions."""
@@ -105,3 +112,46 @@ class EnvelopeRecorder:
         )
         self.sink.record(envelope)
         return envelope
+
+
+SYS_BOT_QUARANTINED = "SYS_BOT_QUARANTINED"
+
+
+def record_quarantine(
+    recorder: EnvelopeRecorder,
+    slot: BotSlot,
+    state: DeskState,
+    cause: Cause,
+    *,
+    code: str,
+    detail: str,
+    correlation_id: str = "",
+    output: EnvelopeOutput = None,
+    latency_ns: int,
+) -> tuple[str, str]:
+    """The desk's answer to a failing bot (exception, time-out, invalid or unauthorised
+    output), the same for every bot class: quarantine the slot (remembering the mode it failed
+    in), count the error in the desk state, log it, and record an ERROR envelope with
+    ``(code, SYS_BOT_QUARANTINED)``. Returns those codes."""
+    mode = slot.mode
+    slot.quarantine(code, detail)
+    state.record_error()
+    _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
+    codes = (code, SYS_BOT_QUARANTINED)
+    recorder.record(
+        bot_id=slot.bot_id,
+        bot_class=slot.bot_class,
+        bot_version=slot.version,
+        config_version=slot.config_version,
+        mode=mode,
+        decision=Decision.ERROR,
+        ts_event_ns=cause.ts_event_ns,
+        ts_decided_ns=state.now_ns,
+        reason_codes=codes,
+        correlation_id=correlation_id,
+        causation_id=cause.causation_id,
+        input_digest=cause.input_digest,
+        output=output,
+        latency_ns=latency_ns,
+    )
+    return codes

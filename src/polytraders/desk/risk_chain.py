@@ -35,7 +35,6 @@ once per distinct intent.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from time import perf_counter_ns
 from typing import NamedTuple
@@ -47,13 +46,11 @@ from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import Decision, ReportEnvelope, input_digest
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.gate import gate_reason
-from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder
+from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderIntent, intent_problems
-
-_LOG = logging.getLogger(__name__)
 
 KILLSWITCH_BOT_ID = "risk.killswitch"
 """A HALT from this bot trips the kill switch (DESIGN.md "The desk": kill switch)."""
@@ -426,24 +423,14 @@ class RiskChain:
     ) -> RiskOutcome:
         """Record an ERROR envelope, quarantine the slot, count the error; return the
         fail-closed rejection (applied only when the slot was ENFORCED)."""
-        mode = slot.mode
-        slot.quarantine(code, detail)
-        _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
-        state.record_error()
-        codes = (code, SYS_BOT_QUARANTINED)
-        self.recorder.record(
-            bot_id=slot.bot_id,
-            bot_class=slot.bot_class,
-            bot_version=slot.version,
-            config_version=slot.config_version,
-            mode=mode,
-            decision=Decision.ERROR,
-            ts_event_ns=cause.ts_event_ns,
-            ts_decided_ns=state.now_ns,
-            reason_codes=codes,
+        codes = record_quarantine(
+            self.recorder,
+            slot,
+            state,
+            cause,
+            code=code,
+            detail=detail,
             correlation_id=intent.intent_id,
-            causation_id=cause.causation_id,
-            input_digest=cause.input_digest,
             output=intent,
             latency_ns=latency_ns if self.measure_wall else slot.modelled_latency_ns,
         )

@@ -16,7 +16,6 @@ Rules (DESIGN.md "The desk" step 2, "Contracts"):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from time import perf_counter_ns
 
@@ -24,13 +23,11 @@ from polytraders.contracts.authority import proposal_problems
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
-from polytraders.desk.recorder import Cause, EnvelopeRecorder
+from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.events import AnyEvent
 from polytraders.model.orders import OrderIntent
-
-_LOG = logging.getLogger(__name__)
 
 
 class StrategyRunner:
@@ -122,21 +119,12 @@ class StrategyRunner:
     def _fail(
         self, slot: BotSlot, state: DeskState, cause: Cause, *, code: str, detail: str
     ) -> None:
-        mode = slot.mode
-        slot.quarantine(code, detail)
-        state.record_error()
-        _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
-        self.recorder.record(
-            bot_id=slot.bot_id,
-            bot_class=slot.bot_class,
-            bot_version=slot.version,
-            config_version=slot.config_version,
-            mode=mode,
-            decision=Decision.ERROR,
-            ts_event_ns=cause.ts_event_ns,
-            ts_decided_ns=state.now_ns,
-            reason_codes=(code, "SYS_BOT_QUARANTINED"),
-            causation_id=cause.causation_id,
-            input_digest=cause.input_digest,
+        record_quarantine(
+            self.recorder,
+            slot,
+            state,
+            cause,
+            code=code,
+            detail=detail,
             latency_ns=slot.modelled_latency_ns,
         )
