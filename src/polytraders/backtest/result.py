@@ -236,12 +236,6 @@ class EnvelopeTally:
     def flush(self) -> None:
         """Nothing is buffered (sink protocol)."""
 
-    def add(self, envelopes: Sequence[ReportEnvelope]) -> EnvelopeTally:
-        """Record every envelope of a sequence; returns self."""
-        for envelope in envelopes:
-            self.record(envelope)
-        return self
-
 
 def compute_result(
     *,

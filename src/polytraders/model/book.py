@@ -134,11 +134,6 @@ class OrderBook:
         _apply_side(self._asks, self._ask_px, asks)
         self.last_update_ns = ts_ns
 
-    def clear(self, ts_ns: int = 0) -> None:
-        """Remove every level (e.g. when a feed gap makes the book untrustworthy)."""
-        self._bids, self._asks, self._bid_px, self._ask_px = {}, {}, [], []
-        self.last_update_ns = ts_ns
-
     # ------------------------------------------------------------------ reads
     def best_bid(self) -> int | None:
         """Highest bid price, or None when there are no bids."""

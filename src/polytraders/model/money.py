@@ -199,11 +199,6 @@ def complement_price(price: int) -> int:
     return ONE - price
 
 
-def is_on_tick(price: int, tick: int) -> bool:
-    """True if ``price`` is a whole multiple of ``tick`` (both micro-units)."""
-    return tick > 0 and price % tick == 0
-
-
 def is_valid_binary_price(price: int, tick: int) -> bool:
     """Polymarket price rule: a multiple of the tick within ``[tick, 1 − tick]``.
 
