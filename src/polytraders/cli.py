@@ -17,6 +17,7 @@ from polytraders.commands import bench as bench_commands
 from polytraders.commands import live as live_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.data import app as data_app
+from polytraders.commands.failures import set_debug
 from polytraders.contracts.reasons import (
     load_lock,
     load_registry,
@@ -32,6 +33,31 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Print the full traceback with an error (default: one line)."
+    ),
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Polytraders: a governed trading desk for Polymarket CLOB v2 and crypto venues."""
+    set_debug(debug)
+
+
 app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     run_commands.run
 )
@@ -60,7 +86,8 @@ def reasons(
         False, "--update-lock", help="Add new codes to the lock (never changes existing entries)."
     ),
 ) -> None:
-    """List the reason-code registry (every code a bot or the desk may emit)."""
+    """List the reason-code registry (every code a bot or the desk may emit): a table in a
+    terminal; piped, one code per line (code, severity, owner, user message; tab-separated)."""
     registry = load_registry()
     if update_lock:
         lock = load_lock()
@@ -75,6 +102,12 @@ def reasons(
         if problems:
             raise typer.Exit(code=1)
         typer.echo(f"ok: {len(registry)} reason codes, lock consistent")
+        return
+    if not as_json and not sys.stdout.isatty():
+        # piped or redirected: one code per line, tab-separated, so grep and cut find each
+        for entry in registry.values():
+            fields = (entry.code, entry.severity.value, entry.owner, entry.user_message)
+            sys.stdout.write("\t".join(" ".join(f.split()) for f in fields) + "\n")
         return
     if as_json:
         rows = [

@@ -9,10 +9,10 @@ order_latency_ms = 250
 [account]                     # public signing identity the bots see (never a key)
 builder_code = "0x…"
 [[strategies]]
-id = "strat.maker_tight"
+id = "strat.maker_tight"      # a library bot by id, or your own: source = "my_bot.py:MyBot"
 mode = "ENFORCED"
 [strategies.config]           # the bot's own Config; unknown keys are refused
-base_size_shares_micros = 10000000
+order_size_micros = 10000000
 [[risk]]                      # the risk chain, in this order
 id = "risk.killswitch"
 [[execution]]
@@ -20,8 +20,10 @@ id = "exec.smartrouter"
 ```
 
 Everything is validated with pydantic; :meth:`DeskFile.problems` adds the cross-checks (known
-bot ids, bot class matches its section, bot configs valid, exactly one ENFORCED execution bot)
-and reports every problem with its path, so a bad file is refused with a clear message.
+bot ids, user bots loadable and within the bot contract, bot class matches its section, bot ids
+unique, configs valid, a risk chain unless ``allow_no_risk = true``, exactly one ENFORCED
+execution bot) and reports every problem with its path, so a bad file is refused with a clear
+message.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from polytraders.backtest.bot_source import BotSourceError, code_sha256, load_bot_class
 from polytraders.bots.registry import (
     BOTS,
     DEFAULT_EXECUTION,
@@ -58,18 +61,27 @@ class DeskFileError(ValueError):
     """A desk file that cannot be used; ``problems`` lists every problem with its path."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
         self.problems = problems
         super().__init__(f"{source}: invalid desk file:\n  " + "\n  ".join(problems))
 
+    def one_line(self) -> str:
+        """The file and every problem on one line (``; ``-separated)."""
+        return f"{self.source}: invalid desk file: " + "; ".join(self.problems)
+
 
 class BotEntry(BaseModel):
-    """One bot of the desk."""
+    """One bot of the desk: a library bot by ``id``, or a user's bot by ``source``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    id: str
-    """Bot id from the library (``polytraders reasons`` lists owners; ``schema BOT_ID``
-    prints a bot's config schema)."""
+    id: str | None = None
+    """Bot id. Required for a library bot (``polytraders reasons`` lists owners; ``schema
+    BOT_ID`` prints a bot's config schema); optional with ``source`` (it must then equal the
+    class's ``bot_id``)."""
+    source: str | None = None
+    """A user's bot: ``path/to/file.py:Class`` (relative to the desk file's folder) or
+    ``package.module:Class``. Omit for a library bot."""
     mode: Mode = Mode.ENFORCED
     """STUB, SHADOW, ADVISORY or ENFORCED (QUARANTINE is entered, never configured)."""
     config: dict[str, Any] = Field(default_factory=dict)
@@ -124,11 +136,13 @@ class DeskFile(BaseModel):
     seed: int = Field(default=7, ge=0, le=2**63 - 1)
     """Seed of every bot's random generator (bot i gets ``Random(seed * 1000 + i)``)."""
     strategies: list[BotEntry] = Field(default_factory=_default_strategies)
-    """Strategy bots."""
+    """Strategy bots (the list replaces the default ``strat.maker_tight``)."""
     risk: list[BotEntry] = Field(default_factory=_default_risk)
-    """The risk chain, in order."""
+    """The risk chain, in order (the list replaces the seven default guards)."""
+    allow_no_risk: bool = False
+    """An empty ``risk`` list is refused unless this is true (the run is then bannered)."""
     execution: list[BotEntry] = Field(default_factory=_default_execution)
-    """Execution bots (exactly one ENFORCED)."""
+    """Execution bots (exactly one ENFORCED; the list replaces ``exec.smartrouter``)."""
     venue: PaperVenueConfig = Field(default_factory=PaperVenueConfig)
     """Paper venue fill model (latency, queue model, fee table, starting cash)."""
     desk: DeskConfig = Field(default_factory=DeskConfig)
@@ -136,24 +150,34 @@ class DeskFile(BaseModel):
     account: AccountFile = Field(default_factory=AccountFile)
     """Public signing identity."""
 
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _classes: dict[str, Any] = PrivateAttr(default_factory=dict)
+    """User bot classes loaded so far, by ``source``."""
+
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | Path) -> DeskFile:
-        """Read and validate a TOML desk file.
+        """Read and validate a TOML desk file; user bots' ``source`` paths resolve against
+        the file's folder.
 
         Raises:
-            DeskFileError: unreadable TOML, schema errors, or cross-check problems (all listed).
+            DeskFileError: unreadable file, not UTF-8, bad TOML, schema errors, or cross-check
+                problems (all listed).
         """
         source = str(path)
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DeskFileError(source, [str(exc)]) from exc
-        return cls.from_mapping(data, source)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise DeskFileError(source, [reason]) from exc
+        return cls.from_mapping(data, source, base_dir=Path(path).resolve().parent)
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any], source: str = "<desk>") -> DeskFile:
-        """Validate a parsed desk file (see :meth:`load`)."""
+    def from_mapping(
+        cls, data: dict[str, Any], source: str = "<desk>", *, base_dir: Path | None = None
+    ) -> DeskFile:
+        """Validate a parsed desk file (see :meth:`load`); ``base_dir`` resolves relative
+        ``source`` paths (default: the working folder)."""
         try:
             desk = cls.model_validate(data)
         except ValidationError as exc:
@@ -161,10 +185,62 @@ class DeskFile(BaseModel):
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
             ]
             raise DeskFileError(source, problems) from exc
+        if base_dir is not None:
+            desk._base_dir = base_dir
         problems = desk.problems()
         if problems:
             raise DeskFileError(source, problems)
         return desk
+
+    def with_strategy(self, spec: str) -> DeskFile:
+        """This desk with its strategies replaced by the user strategy ``spec``
+        (``FILE.py:Class`` relative to the working folder, or ``module:Class``): what
+        ``--strategy`` means. An entry of this desk for the same bot id keeps its mode and
+        config; otherwise the strategy runs ENFORCED with its default config.
+
+        Raises:
+            DeskFileError: the strategy cannot be loaded or the desk is then invalid.
+        """
+        target, sep, name = spec.rpartition(":")
+        if sep and target.endswith(".py"):
+            spec = f"{Path(target).expanduser().resolve()}:{name}"
+        try:
+            cls = load_bot_class(spec, bot_class=BotClass.STRATEGY)
+        except BotSourceError as exc:
+            raise DeskFileError("--strategy", [str(exc)]) from exc
+        entry = BotEntry(id=cls.bot_id, source=spec)
+        for i, existing in enumerate(self.strategies):
+            if self._entry_id(existing, i, "strategies") == cls.bot_id:
+                entry = existing.model_copy(update={"id": cls.bot_id, "source": spec})
+        data = self.model_dump(mode="json")
+        data["strategies"] = [entry.model_dump(mode="json")]
+        return DeskFile.from_mapping(data, "--strategy", base_dir=self._base_dir)
+
+    # ------------------------------------------------------------------ bot classes
+    def bot_class(self, entry: BotEntry) -> Any:
+        """The class of an entry: the library bot ``id`` or the user's ``source``.
+
+        Raises:
+            KeyError: unknown library bot id.
+            BotSourceError: the source cannot be loaded or breaks the bot contract.
+        """
+        if entry.source is None:
+            if entry.id is None:
+                raise KeyError("a desk-file entry needs an id or a source")
+            return BOTS[entry.id]
+        cls = self._classes.get(entry.source)
+        if cls is None:
+            cls = load_bot_class(entry.source, base_dir=self._base_dir)
+            self._classes[entry.source] = cls
+        return cls
+
+    def _entry_id(self, entry: BotEntry, index: int, section: str) -> str:
+        if entry.source is None:
+            return entry.id or f"{section}[{index}]"
+        try:
+            return str(self.bot_class(entry).bot_id)
+        except (KeyError, BotSourceError):
+            return entry.id or entry.source
 
     def problems(self) -> list[str]:
         """Cross-checks pydantic cannot express (empty when the desk is usable)."""
@@ -174,18 +250,36 @@ class DeskFile(BaseModel):
             ("risk", self.risk, BotClass.RISK),
             ("execution", self.execution, BotClass.EXECUTION),
         )
+        seen: dict[str, str] = {}
         for name, entries, bot_class in sections:
             for i, entry in enumerate(entries):
-                where = f"{name}[{i}] ({entry.id})"
+                where = f"{name}[{i}] ({entry.source or entry.id})"
                 if entry.mode is Mode.QUARANTINE:
                     problems.append(f"{where}: QUARANTINE is entered by the desk, not configured")
-                cls = BOTS.get(entry.id)
-                if cls is None:
-                    if not entry.id.startswith(BOT_ID_PREFIX[bot_class]):
-                        problems.append(f"{where}: not a {bot_class} bot id")
-                    elif name != "strategies":
-                        problems.append(f"{where}: unknown bot; known: {', '.join(sorted(BOTS))}")
+                if entry.id is None and entry.source is None:
+                    problems.append(f"{name}[{i}]: needs an id (library bot) or a source")
                     continue
+                if entry.source is None and entry.id not in BOTS:
+                    if not str(entry.id).startswith(BOT_ID_PREFIX[bot_class]):
+                        problems.append(f"{where}: not a {bot_class} bot id")
+                    else:
+                        known = ", ".join(sorted(BOTS))
+                        problems.append(
+                            f"{where}: unknown bot; known: {known} (a bot of your own needs "
+                            'source = "file.py:Class")'
+                        )
+                    continue
+                try:
+                    cls = self.bot_class(entry)
+                except BotSourceError as exc:
+                    problems.append(f"{where}.source: {exc}")
+                    continue
+                if entry.id is not None and entry.id != cls.bot_id:
+                    problems.append(f"{where}.id: the class's bot_id is {cls.bot_id!r}")
+                bot_id = str(cls.bot_id)
+                if bot_id in seen:
+                    problems.append(f"{where}: duplicate bot id {bot_id} (also {seen[bot_id]})")
+                seen.setdefault(bot_id, f"{name}[{i}]")
                 if cls.bot_class is not bot_class:
                     problems.append(f"{where}: is a {cls.bot_class} bot, not {bot_class}")
                 if entry.mode not in cls.mode_support:
@@ -196,43 +290,59 @@ class DeskFile(BaseModel):
                     for err in exc.errors():
                         loc = ".".join(str(p) for p in err["loc"])
                         problems.append(f"{where}.config.{loc}: {err['msg']}")
+        if not self.risk and not self.allow_no_risk:
+            problems.append(
+                "risk: empty risk chain; set allow_no_risk = true to run without risk bots"
+            )
         if sum(e.mode is Mode.ENFORCED for e in self.execution) != 1:
             problems.append("execution: exactly one bot must be ENFORCED")
         return problems
 
     # ------------------------------------------------------------------ identity
-    def canonical_json(self) -> str:
-        """The desk file with every default filled in (bot configs included), as canonical
-        JSON: two files describing the same desk give the same text."""
+    def canonical(self) -> dict[str, Any]:
+        """The desk that runs, every default filled in: each bot entry with its resolved
+        ``id``, its ``source`` as given (null for library bots), its full config and the
+        ``code_sha256`` of its source files (:func:`~polytraders.backtest.bot_source.code_sha256`).
+        This is what results, reports and the store record."""
         data = self.model_dump(mode="json")
         for section in ("strategies", "risk", "execution"):
-            for entry in data[section]:
-                cls = BOTS.get(entry["id"])
-                if cls is not None:
-                    entry["config"] = cls.Config(**entry["config"]).model_dump(mode="json")
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+            for entry, raw in zip(getattr(self, section), data[section], strict=True):
+                cls = self.bot_class(entry)
+                raw["id"] = cls.bot_id
+                raw["config"] = cls.Config(**entry.config).model_dump(mode="json")
+                raw["code_sha256"] = code_sha256(cls)
+        return data
+
+    def canonical_json(self) -> str:
+        """:meth:`canonical` as canonical JSON: two files describing the same desk give the
+        same text."""
+        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
 
     @property
     def config_version(self) -> str:
-        """16 hex digits of SHA-256 over :meth:`canonical_json`."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+        """16 hex digits of SHA-256 over :meth:`canonical` without the ``source`` locations:
+        the same bots (by id, code digest and config) give the same version wherever their
+        files lie."""
+        data = self.canonical()
+        for section in ("strategies", "risk", "execution"):
+            for raw in data[section]:
+                raw.pop("source")
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     # ------------------------------------------------------------------ building
-    def build_slots(
-        self, strategy_override: Any | None = None
-    ) -> tuple[list[BotSlot], list[BotSlot], list[BotSlot]]:
-        """Instantiate every bot with its config and seeded generator, wrapped in desk slots.
-
-        ``strategy_override`` (a strategy bot class, e.g. a user's own) replaces the
-        ``strategies`` section with that one bot, ENFORCED, default config.
+    def build_slots(self) -> tuple[list[BotSlot], list[BotSlot], list[BotSlot]]:
+        """Instantiate every bot (STUB entries excepted) with its config and seeded generator,
+        wrapped in desk slots.
 
         Returns:
             (strategy slots, risk slots, execution slots).
         """
         index = 0
 
-        def make(cls: Any, entry: BotEntry) -> BotSlot:
+        def make(entry: BotEntry) -> BotSlot:
             nonlocal index
+            cls = self.bot_class(entry)
             rng = random.Random(self.seed * 1000 + index)
             index += 1
             bot = cls(cls.Config(**entry.config), rng=rng)
@@ -243,10 +353,7 @@ class DeskFile(BaseModel):
                 modelled_latency_ns=entry.modelled_latency_us * 1_000,
             )
 
-        if strategy_override is not None:
-            strategies = [make(strategy_override, BotEntry(id=strategy_override.bot_id))]
-        else:
-            strategies = [make(BOTS[e.id], e) for e in self.strategies if e.mode is not Mode.STUB]
-        risk = [make(BOTS[e.id], e) for e in self.risk if e.mode is not Mode.STUB]
-        execution = [make(BOTS[e.id], e) for e in self.execution if e.mode is not Mode.STUB]
-        return strategies, risk, execution
+        def section(entries: list[BotEntry]) -> list[BotSlot]:
+            return [make(e) for e in entries if e.mode is not Mode.STUB]
+
+        return section(self.strategies), section(self.risk), section(self.execution)

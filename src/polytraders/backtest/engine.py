@@ -15,30 +15,54 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
 from polytraders.backtest.desk_file import DeskFile
+from polytraders.backtest.outputs import OutputDir
 from polytraders.backtest.report import TopOfBook, write_report
 from polytraders.backtest.result import BacktestResult, EnvelopeTally, compute_result
+from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
-from polytraders.desk.desk import Desk, DeskResult
+from polytraders.desk.desk import SYS_KILL_SWITCH_TRIPPED, Desk, DeskResult
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.feeds import Source, open_source
-from polytraders.model.events import AnyEvent, MarketStatus
+from polytraders.model.events import (
+    AnyEvent,
+    KillSwitchTripped,
+    MarketStatus,
+    TradingState,
+    TradingStateChanged,
+)
 from polytraders.model.market import Market, MarketState
 from polytraders.model.money import from_micros
 from polytraders.ops.metrics import DeskMetrics
+from polytraders.store.errors import StoreWriteError
 from polytraders.store.event_store import EventStore
+from polytraders.store.records import RunStatus
 from polytraders.venues.paper import PaperVenue
 
-Progress = Callable[[int, int], None]
-"""Called as ``progress(events_done, ts_event_ns)`` every few hundred events."""
+_LOG = logging.getLogger(__name__)
+
+SYS_STORE_WRITE_FAILED = "SYS_STORE_WRITE_FAILED"
+"""The store refused or lost a write: the desk halts (kill switch) and the run ends HALTED."""
+
+
+class Progress(Protocol):
+    """Told the expected number of events once (None when the data cannot say), then
+    ``update(events_done, ts_event_ns)`` every few hundred events."""
+
+    def start(self, total_events: int | None) -> None:
+        """The run starts; ``total_events`` is the data's expected event count, if known."""
+
+    def update(self, events_done: int, ts_event_ns: int) -> None:
+        """``events_done`` events processed; the latest was at ``ts_event_ns``."""
 
 
 class FanoutSink:
@@ -50,6 +74,9 @@ class FanoutSink:
     """
 
     def __init__(self, sinks: Sequence[EnvelopeSink]) -> None:
+        self._use(sinks)
+
+    def _use(self, sinks: Sequence[EnvelopeSink]) -> None:
         self._sinks = tuple(sinks)
         # (record_line, None) for a line sink, (None, record) otherwise, in the given order
         self._targets: tuple[tuple[Any, Any], ...] = tuple(
@@ -76,14 +103,36 @@ class FanoutSink:
         for sink in self._sinks:
             sink.flush()
 
+    def remove(self, sink: EnvelopeSink) -> None:
+        """Stop recording into ``sink`` (e.g. a store that failed); the others go on."""
+        self._use([s for s in self._sinks if s is not sink])
+
 
 class RunOutcome(msgspec.Struct, kw_only=True):
-    """What :func:`run_desk` produced: the computed result and where the evidence lies."""
+    """What :func:`run_desk` produced: the computed result, how the run ended and where the
+    evidence lies.
+
+    Fields:
+        desk_config: the desk that ran (:meth:`DeskFile.canonical`).
+        status / status_detail: COMPLETED; HALTED with the reason code; FAILED with the error's
+            type and message; INTERRUPTED with the signal's name.
+        exit_signal: ``SIGINT``/``SIGTERM`` when interrupted, else empty.
+        error: the exception that failed the run (None otherwise), for ``--debug`` tracebacks.
+        store_error: why the store stopped recording (empty when it did not fail).
+        attempt: the run's attempt number in the store (1 without a store).
+    """
 
     result: BacktestResult
     desk_result: DeskResult
+    desk_config: dict[str, Any]
     out_dir: Path | None
     store_url: str | None
+    attempt: int
+    status: RunStatus
+    status_detail: str
+    exit_signal: str
+    error: Any
+    store_error: str
     integrity_problems: list[str]
     feed_problems: dict[str, int]
 
@@ -213,7 +262,7 @@ class _Telemetry:
 
     def report(self, now_ns: int, recv_ns: int = 0) -> None:
         if self.progress is not None:
-            self.progress(self.count, now_ns)
+            self.progress.update(self.count, now_ns)
         if self.metrics is None:
             return
         desk = self.desk
@@ -235,16 +284,20 @@ class _Telemetry:
         self._reported = (self.count, orders, maker, taker)
 
 
-def _unrecorded_run_id(store: EventStore, run_id: str) -> str:
-    """``run_id`` if the store has no such run yet, else the first free ``run_id-r<n>``
-    (n ≥ 2): the store is append-only and a run id starts once, so repeating the same run
-    (same data, desk and seed) in the same store records a new attempt beside the first."""
-    if store.run(run_id) is None:
-        return run_id
-    attempt = 2
-    while store.run(f"{run_id}-r{attempt}") is not None:
-        attempt += 1
-    return f"{run_id}-r{attempt}"
+def _halt_reason(desk: Desk) -> str | None:
+    """The reason code of the desk's halt or kill-switch trip (latest), None while trading."""
+    events = desk.result().desk_events
+    if desk.state.kill_switch_tripped:
+        trips = [e for e in events if isinstance(e, KillSwitchTripped)]
+        return trips[-1].reason_code if trips else SYS_KILL_SWITCH_TRIPPED
+    if desk.state.trading_state is TradingState.HALTED:
+        halts = [
+            e
+            for e in events
+            if isinstance(e, TradingStateChanged) and e.new_state is TradingState.HALTED
+        ]
+        return halts[-1].reason_code if halts else None
+    return None
 
 
 def run_desk(
@@ -253,103 +306,110 @@ def run_desk(
     desk_file: DeskFile,
     out_dir: Path | None = None,
     store_url: str | None = None,
-    strategy_override: Any | None = None,
     speed: float | None = None,
     metrics: DeskMetrics | None = None,
     progress: Progress | None = None,
     report_token: str | None = None,
 ) -> RunOutcome:
-    """Run the desk of ``desk_file`` over ``data`` on the paper venue; write the outputs.
+    """Run the desk of ``desk_file`` over ``data`` on the paper venue; record and write it.
+
+    Lifecycle: the run is recorded as RUNNING, then ends COMPLETED, HALTED (the desk halted or
+    the kill switch tripped, with its reason code; also when the store failed, with
+    ``SYS_STORE_WRITE_FAILED``: the store is detached, the kill switch trips and the run goes
+    on recording to the other sinks), FAILED (an exception, with its type and message) or
+    INTERRUPTED (SIGINT/SIGTERM, handled inside: the desk cancels everything and shuts down).
+    Outputs are written for every ending, to a staging folder renamed into ``out_dir``.
 
     Args:
         data: anything ``polytraders.feeds.open_source`` accepts.
-        desk_file: bots, venue settings, seed.
+        desk_file: bots, venue settings, seed (user strategies included, see ``source``).
         out_dir: where result.json, envelopes.jsonl, fills.csv and report.html go (None:
             nothing written).
         store_url: event store (SQLite path/URL or PostgreSQL URL; None: no store).
-        strategy_override: a strategy bot class replacing the desk file's strategies.
         speed: pace events at ``speed`` × real time (1.0 = real time); None = as fast as possible.
         metrics: Prometheus metrics fed with every envelope and the desk gauges.
         progress: callback for progress reporting.
         report_token: token whose book and fills the report plots (default: most fills).
 
     Raises:
-        polytraders.backtest.desk_file.DeskFileError / ValueError: unusable inputs.
-        polytraders.store.errors.StoreError: the store failed (the run is marked failed).
+        polytraders.feeds.FeedError / ValueError: unusable data (before anything is recorded).
+        polytraders.backtest.outputs.OutputDirError: ``out_dir`` cannot receive outputs.
+        polytraders.store.errors.StoreError: the store cannot be opened or the run started.
     """
     started_wall = time.perf_counter()
     source = open_source(data)
-    desk_config = json.loads(desk_file.canonical_json())
+    desk_config = desk_file.canonical()
     config_version = desk_file.config_version
-    if strategy_override is not None:
-        override = {
-            "class": f"{strategy_override.__module__}.{strategy_override.__qualname__}",
-            "bot_id": strategy_override.bot_id,
-            "version": strategy_override.version,
-            "config": strategy_override.Config().model_dump(mode="json"),
-        }
-        desk_config["strategy_override"] = override
-        config_version = ids.run_id(config_version, json.dumps(override, sort_keys=True))[4:]
-    store = EventStore.open(store_url) if store_url is not None else None
     run_id = ids.run_id(config_version, data_digest(data), desk_file.seed)
-    if store is not None:
-        run_id = _unrecorded_run_id(store, run_id)
-    strategies, risk, execution = desk_file.build_slots(strategy_override)
-    venue = PaperVenue(desk_file.venue, source.markets, run_id)
-
-    tally = EnvelopeTally()
-    sinks: list[EnvelopeSink] = [tally]
+    outputs = OutputDir(out_dir) if out_dir is not None else None
+    store: EventStore | None = None
     jsonl: JsonlSink | None = None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        jsonl = JsonlSink(out_dir / "envelopes.jsonl")
-        sinks.append(jsonl)
-    if metrics is not None:
-        sinks.append(metrics)
-    if store is not None:
-        sinks.append(store)
-        store.start_run(
-            run_id=run_id,
-            started_ns=0,
-            seed=desk_file.seed,
-            desk_config=desk_config,
-            desk_config_version=config_version,
-            data_source=str(data),
-            synthetic=source.synthetic,
-        )
-    desk = Desk(
-        run_id=run_id,
-        venue=venue,
-        strategies=strategies,
-        risk=risk,
-        execution=execution,
-        markets=source.markets,
-        sink=FanoutSink(sinks),
-        config=desk_file.desk,
-        account=desk_file.account.identity(),
-    )
-    telemetry = _Telemetry(desk, venue, metrics, progress)
-    integrity: list[str] = []
+    ending: _Ending | None = None
     try:
-        for event in _paced(source.events(), speed):
-            desk.process(event)
-            telemetry.after(event)
-        desk.shutdown()
+        store = EventStore.open(store_url) if store_url is not None else None
+        strategies, risk, execution = desk_file.build_slots()
+        venue = PaperVenue(desk_file.venue, source.markets, run_id)
+        tally = EnvelopeTally()
+        sinks: list[EnvelopeSink] = [tally]
+        if outputs is not None:
+            jsonl = JsonlSink(outputs.staging / "envelopes.jsonl")
+            sinks.append(jsonl)
+        if metrics is not None:
+            sinks.append(metrics)
+        attempt = 1
+        if store is not None:
+            sinks.append(store)
+            attempt = _start_run(
+                store=store,
+                run_id=run_id,
+                desk_file=desk_file,
+                desk_config=desk_config,
+                config_version=config_version,
+                data=data,
+                source=source,
+            )
+        fanout = FanoutSink(sinks)
+        desk = Desk(
+            run_id=run_id,
+            venue=venue,
+            strategies=strategies,
+            risk=risk,
+            execution=execution,
+            markets=source.markets,
+            sink=fanout,
+            config=desk_file.desk,
+            account=desk_file.account.identity(),
+        )
+        telemetry = _Telemetry(desk, venue, metrics, progress)
+        if progress is not None:
+            progress.start(None)
+        ending = _replay(
+            desk=desk, source=source, speed=speed, telemetry=telemetry, fanout=fanout, store=store
+        )
         desk_result = desk.result()
         telemetry.report(desk_result.last_event_ns)
-        if store is not None:
+        integrity: list[str] = []
+        if store is not None and ending.store_error is None:
             for order in desk.state.orders.values():
                 store.append_order(run_id, order)
             for fill in desk_result.fills:
                 store.append_fill(run_id, fill)
-            store.end_run(run_id, ended_ns=desk_result.last_event_ns)
+            store.end_run(
+                run_id,
+                ended_ns=desk_result.last_event_ns,
+                status=ending.status,
+            )
             store.flush()
             integrity = store.check_integrity(run_id)
+    except BaseException:
+        if outputs is not None:
+            outputs.discard()
+        raise
     finally:
-        if store is not None:
-            store.close()
         if jsonl is not None:
             jsonl.close()
+        if store is not None:
+            _close_store(store, ending)
     wall_s = time.perf_counter() - started_wall
     markets = _resolved_markets(source, desk)
     feed_problems = dict(source.stats.bad_input)
@@ -376,14 +436,15 @@ def run_desk(
             "infer_fills_from_decreases": desk_file.venue.infer_fills_from_decreases,
         },
     )
-    if out_dir is not None:
+    if outputs is not None:
+        staging = outputs.staging
         chosen = report_token or _busiest_token(desk_result.fills, markets)
-        (out_dir / "result.json").write_text(
+        (staging / "result.json").write_text(
             json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8"
         )
-        _write_fills_csv(out_dir / "fills.csv", desk_result.fills)
+        _write_fills_csv(staging / "fills.csv", desk_result.fills)
         write_report(
-            out_dir / "report.html",
+            staging / "report.html",
             result=result,
             equity_curve=equity_curve,
             fills=desk_result.fills,
@@ -396,11 +457,118 @@ def run_desk(
             top_of_book=telemetry.tops.get(chosen, []) if chosen else [],
             config=desk_config,
         )
+        outputs.commit()
     return RunOutcome(
         result=result,
         desk_result=desk_result,
+        desk_config=desk_config,
         out_dir=out_dir,
         store_url=store_url,
+        attempt=attempt,
+        status=ending.status,
+        status_detail=ending.detail,
+        exit_signal=ending.signal_name,
+        error=ending.error,
+        store_error=str(ending.store_error) if ending.store_error is not None else "",
         integrity_problems=integrity,
         feed_problems=feed_problems,
     )
+
+
+def _start_run(
+    *,
+    store: EventStore,
+    run_id: str,
+    desk_file: DeskFile,
+    desk_config: dict[str, Any],
+    config_version: str,
+    data: str | Path,
+    source: Source,
+) -> int:
+    """Record the run's start; returns its attempt number in the store."""
+    store.start_run(
+        run_id=run_id,
+        started_ns=0,
+        seed=desk_file.seed,
+        desk_config=desk_config,
+        desk_config_version=config_version,
+        data_source=str(data),
+        synthetic=source.synthetic,
+    )
+    return 1
+
+
+def _close_store(store: EventStore, ending: _Ending | None) -> None:
+    """Close the store; after it failed during the run, the rows it still holds pending
+    cannot be written either: that failure is the one already reported in ``ending``."""
+    if ending is None or ending.store_error is None:
+        store.close()
+        return
+    try:
+        store.close()
+    except StoreWriteError as exc:
+        _LOG.warning("store closed with rows it could not write (already reported): %s", exc)
+
+
+class _Ending(msgspec.Struct, kw_only=True):
+    """How the replay loop ended."""
+
+    status: RunStatus = RunStatus.COMPLETED
+    detail: str = ""
+    signal_name: str = ""
+    error: BaseException | None = None
+    store_error: StoreWriteError | None = None
+
+
+def _replay(
+    *,
+    desk: Desk,
+    source: Source,
+    speed: float | None,
+    telemetry: _Telemetry,
+    fanout: FanoutSink,
+    store: EventStore | None,
+) -> _Ending:
+    """Feed every event to the desk until the data ends, a signal arrives, the store fails or
+    something raises; then shut the desk down (cancel all, HALTED, flush) and say how it ended.
+    """
+    ending = _Ending()
+    with stop_on_signals() as stop:
+        try:
+            for event in _paced(source.events(), speed):
+                desk.process(event)
+                telemetry.after(event)
+                if stop.requested:
+                    break
+        except StoreWriteError as exc:
+            if store is not None:
+                fanout.remove(store)
+            ending.store_error = exc
+            desk.trip_kill_switch(SYS_STORE_WRITE_FAILED, "desk", str(exc))
+        except Exception as exc:
+            ending.error = exc
+        if stop.requested:
+            ending.status, ending.detail = RunStatus.INTERRUPTED, stop.signal_name
+            ending.signal_name = stop.signal_name
+        elif ending.error is not None:
+            ending.status = RunStatus.FAILED
+            ending.detail = f"{type(ending.error).__name__}: {ending.error}"
+        else:
+            reason = _halt_reason(desk)
+            if reason is not None:
+                ending.status, ending.detail = RunStatus.HALTED, reason
+            elif desk.events_processed == 0:
+                ending.status, ending.detail = RunStatus.FAILED, "the data yielded no events"
+        try:
+            desk.shutdown()
+        except StoreWriteError as exc:
+            if store is not None:
+                fanout.remove(store)
+            ending.store_error = exc
+            ending.status, ending.detail = RunStatus.HALTED, SYS_STORE_WRITE_FAILED
+        except Exception as exc:
+            if ending.error is None:
+                ending.error = exc
+                ending.status = RunStatus.FAILED
+                ending.detail = f"{type(exc).__name__} at shutdown: {exc}"
+    return ending

@@ -27,6 +27,7 @@ from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
 from polytraders.desk.slots import BotSlot
 from polytraders.feeds.live.background import BackgroundFeed
+from polytraders.feeds.samples import sample_path
 from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, TradingState
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market, OutcomeToken
@@ -46,13 +47,15 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 POLYMARKET_MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
-DEFAULT_DATA = Path("data/samples/polymarket/resolvedkit_btc15m")
 
 
 def sim_clob(
     *,
     port: Annotated[int, typer.Option("--port", help="Loopback port (0 picks a free one).")] = 8765,
-    data: Annotated[Path, typer.Option("--data", help="Recorded books directory.")] = DEFAULT_DATA,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Recorded books directory (default: the shipped sample)."),
+    ] = None,
     limit_markets: Annotated[
         int, typer.Option("--limit-markets", help="Markets to serve (0 = all).")
     ] = 2,
@@ -69,13 +72,15 @@ def sim_clob(
     ] = "",
     key_file: Annotated[
         Path | None,
-        typer.Option("--key-file", help="Credentials file; else the environment."),
+        typer.Option(
+            "--credentials-file", help="Credentials file (mode 600); else the environment."
+        ),
     ] = None,
 ) -> None:
     """Serve the local Polymarket CLOB v2 simulator on 127.0.0.1 (REST + /ws/market + /ws/user).
 
     The served account is the signer key from POLYMARKET_PRIVATE_KEY (environment or
-    --key-file); its simulator API credentials are derived from the key and printed, so the
+    --credentials-file); its simulator API credentials are derived from the key and printed, so the
     desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket.
     """
     from polytraders.simclob.server import SimSettings, account_for_key, serve_forever
@@ -89,11 +94,11 @@ def sim_clob(
             raise typer.Exit(2) from exc
     key = values.get("POLYMARKET_PRIVATE_KEY", "")
     if not key:
-        typer.echo("error: set POLYMARKET_PRIVATE_KEY or pass --key-file", err=True)
+        typer.echo("error: set POLYMARKET_PRIVATE_KEY or pass --credentials-file", err=True)
         raise typer.Exit(2)
     account = account_for_key(key, builder_code=builder_code)
     settings = SimSettings(
-        data_path=data,
+        data_path=data if data is not None else sample_path(),
         limit_markets=limit_markets or None,
         heartbeat_timeout_ms=heartbeat_timeout_ms,
         replay_interval_ms=replay_interval_ms,
@@ -778,7 +783,9 @@ def run(
         "cancel"
     ),
     duration_s: Annotated[float, typer.Option("--duration-s", help="0: until Ctrl-C")] = 0,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Envelope timelines.")] = Path("runs"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the envelope timelines.")
+    ] = Path("runs"),
     run_id: Annotated[str, typer.Option("--run-id")] = "",
     builder_code: Annotated[
         str, typer.Option("--builder-code", help="The builderCode the compliance gate expects.")

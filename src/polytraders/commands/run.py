@@ -2,32 +2,44 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.backtest.engine import RunOutcome, run_desk
+from polytraders.backtest.outputs import OutputDirError
+from polytraders.backtest.stop import EXIT_CODE_BY_SIGNAL
 from polytraders.bots.registry import BOTS
-from polytraders.contracts.bot import bot_problems
-from polytraders.contracts.modes import BotClass
-from polytraders.contracts.reasons import load_registry
+from polytraders.commands.failures import (
+    EXIT_FAILED,
+    EXIT_HALTED,
+    EXIT_QUARANTINED,
+    EXIT_REFUSED,
+    fail,
+)
+from polytraders.feeds.samples import sample_path
 from polytraders.ops.metrics import DeskMetrics
+from polytraders.store.errors import StoreError
+from polytraders.store.records import RunStatus
 
 console = Console()
-
-REPO_SAMPLE = Path(__file__).resolve().parents[3] / "data" / "samples" / "polymarket"
-DEFAULT_DATA = REPO_SAMPLE / "resolvedkit_btc15m"
 DEFAULT_OUT = Path("runs") / "latest"
+DEFAULT_STORE = "runs/desk.sqlite"
 
 
 def _load_desk(path: Path | None) -> DeskFile:
@@ -36,46 +48,7 @@ def _load_desk(path: Path | None) -> DeskFile:
     try:
         return DeskFile.load(path)
     except DeskFileError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(code=2) from exc
-
-
-def load_strategy(spec: str) -> Any:
-    """Load a user's strategy bot class from ``FILE.py:Class`` or ``module:Class``.
-
-    The class must declare ``bot_class = BotClass.STRATEGY`` and pass the contract checks
-    (``contracts.bot.bot_problems``: id, config with units and hard limits, search space,
-    registered reason codes).
-
-    Raises:
-        typer.BadParameter: unloadable, not a strategy, or breaking the contract.
-    """
-    target, sep, name = spec.rpartition(":")
-    if not sep or not target or not name:
-        raise typer.BadParameter("use FILE.py:Class or module:Class", param_hint="--strategy")
-    try:
-        if target.endswith(".py"):
-            path = Path(target).resolve()
-            module_spec = importlib.util.spec_from_file_location(f"user_strategy_{path.stem}", path)
-            if module_spec is None or module_spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[module_spec.name] = module
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
-        cls = getattr(module, name)
-    except (ImportError, AttributeError, OSError, SyntaxError) as exc:
-        raise typer.BadParameter(f"{spec}: {exc}", param_hint="--strategy") from exc
-    if getattr(cls, "bot_class", None) is not BotClass.STRATEGY:
-        raise typer.BadParameter(f"{spec} is not a strategy bot", param_hint="--strategy")
-    problems = bot_problems(cls, load_registry())
-    if problems:
-        raise typer.BadParameter(
-            f"{spec} breaks the bot contract:\n  " + "\n  ".join(problems),
-            param_hint="--strategy",
-        )
-    return cls
+        fail(exc.one_line(), EXIT_REFUSED, exc)
 
 
 def _summary(outcome: RunOutcome) -> Table:
@@ -125,9 +98,69 @@ def _summary(outcome: RunOutcome) -> Table:
     return table
 
 
+def _serve_metrics(port: int | None) -> DeskMetrics | None:
+    if port is None:
+        return None
+    if not 1 <= port <= 65_535:
+        fail(f"--metrics-port {port}: out of range (1-65535)")
+    metrics = DeskMetrics()
+    try:
+        metrics.serve(port)
+    except OSError as exc:
+        fail(f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}: {exc.strerror}", exc=exc)
+    console.print(f"metrics: http://127.0.0.1:{port}/metrics")
+    return metrics
+
+
+class _Bar:
+    """The run's progress bar: events done of the expected total with percentage and ETA when
+    the data says how many it holds; 80 columns wide at most."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("replaying", total=None)
+
+    def start(self, total_events: int | None) -> None:
+        self._progress.update(self._task, total=total_events)
+
+    def update(self, events_done: int, _ts_event_ns: int) -> None:
+        self._progress.update(self._task, completed=events_done)
+
+
+def _banners(outcome: RunOutcome) -> list[str]:
+    """Lines that must not be missed: no risk chain, quarantined bots, halts, interruptions."""
+    lines: list[str] = []
+    if not outcome.desk_config.get("risk"):
+        lines.append("NO RISK CHAIN: this desk ran without risk bots (allow_no_risk = true)")
+    for bot_id, code in outcome.desk_result.quarantined.items():
+        lines.append(f"QUARANTINED {bot_id}: {code}")
+    if outcome.status is RunStatus.HALTED:
+        lines.append(f"HALTED: {outcome.status_detail}")
+    elif outcome.status is RunStatus.INTERRUPTED:
+        lines.append(f"INTERRUPTED by {outcome.status_detail}: the figures cover what was done")
+    elif outcome.status is RunStatus.FAILED:
+        lines.append(f"FAILED: {outcome.status_detail}")
+    if outcome.store_error:
+        lines.append(f"STORE FAILED ({outcome.store_error}): recording stopped there")
+    return lines
+
+
+def exit_code(outcome: RunOutcome) -> int:
+    """The CLI's exit code for a finished run (see :mod:`polytraders.commands.failures`)."""
+    if outcome.status is RunStatus.INTERRUPTED:
+        return EXIT_CODE_BY_SIGNAL[outcome.exit_signal]
+    if outcome.status is RunStatus.FAILED or outcome.integrity_problems:
+        return EXIT_FAILED
+    if outcome.status is RunStatus.HALTED:
+        return EXIT_HALTED
+    if outcome.desk_result.quarantined:
+        return EXIT_QUARANTINED
+    return 0
+
+
 def _execute(
     *,
-    data: str,
+    data: str | None,
     desk: Path | None,
     out: Path,
     store: str | None,
@@ -135,56 +168,61 @@ def _execute(
     speed: float | None,
     metrics_port: int | None,
 ) -> RunOutcome:
+    if speed is not None and not speed > 0:
+        fail(f"--speed {speed}: must be > 0 (1 = real time)")
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: is a file, not a folder")
     desk_file = _load_desk(desk)
-    strategy_cls = load_strategy(strategy) if strategy else None
-    metrics = None
-    if metrics_port is not None:
-        metrics = DeskMetrics()
-        metrics.serve(metrics_port)
-        console.print(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
+    if strategy:
+        try:
+            desk_file = desk_file.with_strategy(strategy)
+        except DeskFileError as exc:
+            fail(exc.one_line(), EXIT_REFUSED, exc)
+    source = data if data is not None else str(sample_path())
+    metrics = _serve_metrics(metrics_port)
     with Progress(
-        TextColumn("[bold]replaying[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} events"),
+        TextColumn("[bold]replaying[/bold]"),
+        BarColumn(bar_width=24),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
-    ) as bar:
-        task = bar.add_task(str(data), total=None)
-
-        def progress(events: int, _ts_ns: int) -> None:
-            bar.update(task, completed=events)
-
+    ) as progress:
         try:
             outcome = run_desk(
-                data=data,
+                data=source,
                 desk_file=desk_file,
                 out_dir=out,
                 store_url=store,
-                strategy_override=strategy_cls,
                 speed=speed,
                 metrics=metrics,
-                progress=progress,
+                progress=_Bar(progress),
             )
-        except (ValueError, FileNotFoundError) as exc:
-            console.print(f"[red]run failed: {exc}[/red]")
-            raise typer.Exit(code=1) from exc
+        except (ValueError, OSError, StoreError, OutputDirError) as exc:
+            fail(f"run refused: {exc}", EXIT_REFUSED, exc)
     console.print(_summary(outcome))
+    for line in _banners(outcome):
+        console.print(f"[bold red]{line}[/bold red]")
     console.print(f"report:    {out / 'report.html'}")
     console.print(f"result:    {out / 'result.json'}")
     console.print(f"envelopes: {out / 'envelopes.jsonl'}   fills: {out / 'fills.csv'}")
     if store:
-        if re.search(r"-r\d+$", outcome.result.run_id):
-            console.print(
-                "note:      this run (same data, desk and seed) was already in the store, so it "
-                f"is recorded again as attempt {outcome.result.run_id}"
-            )
+        attempt = f" (attempt {outcome.attempt} of this run)" if outcome.attempt > 1 else ""
         verdict = "sound" if not outcome.integrity_problems else "PROBLEMS"
-        console.print(f"store:     {store} (integrity {verdict})")
+        console.print(
+            f"store:     {store}: run {outcome.result.run_id}{attempt} "
+            f"{outcome.status.value}, integrity {verdict}"
+        )
         for problem in outcome.integrity_problems[:10]:
             console.print(f"[red]  {problem}[/red]")
-        if outcome.integrity_problems:
-            raise typer.Exit(code=1)
+    code = exit_code(outcome)
+    if outcome.error is not None:
+        fail(f"run failed: {outcome.status_detail}", code, outcome.error)
+    if code:
+        raise typer.Exit(code=code)
     return outcome
 
 
@@ -199,22 +237,34 @@ def run(
         ),
     ] = "paper",
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--data",
-            help="Feed: Parquet dir, line file, Binance .gz, or synthetic:<scenario>?seed=N.",
+            help="Feed: Parquet dir, line file, Binance .gz, or synthetic:<scenario>?seed=N "
+            "(default: the shipped Polymarket sample).",
         ),
-    ] = str(DEFAULT_DATA),
+    ] = None,
     desk: Annotated[
         Path | None, typer.Option("--desk", help="Desk file (TOML); default: the default desk.")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="Your strategy, FILE.py:Class or module:Class: shorthand for a desk whose "
+            "strategies are that one bot (its desk-file entry's mode and config apply).",
+        ),
     ] = None,
     store: Annotated[
         str,
         typer.Option("--store", help="Event store: SQLite path/URL or postgresql+psycopg://…"),
-    ] = "runs/desk.sqlite",
+    ] = DEFAULT_STORE,
     speed: Annotated[
         float | None,
-        typer.Option("--speed", help="Pace at X × real time (default: as fast as possible)."),
+        typer.Option(
+            "--speed",
+            help="Pace at X × real time, X > 0 (default: as fast as possible).",
+        ),
     ] = None,
     realtime: Annotated[
         bool, typer.Option("--realtime", help="Pace at real time (same as --speed 1).")
@@ -226,12 +276,15 @@ def run(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", help="Directory for result.json, envelopes.jsonl, fills.csv, report.html."
+            "--out", help="Folder for result.json, envelopes.jsonl, fills.csv, report.html."
         ),
     ] = DEFAULT_OUT,
 ) -> None:
     """Run the default desk (strat.maker_tight, seven risk guards, exec.smartrouter, all
     ENFORCED) on the paper venue over the real Polymarket sample, record it, and summarise.
+
+    Exit codes: 0 completed, 1 failed or store unsound, 2 refused input, 3 a bot ended
+    quarantined, 4 halted, 130/143 interrupted by SIGINT/SIGTERM.
 
     With ``--venue polymarket`` the desk runs on live Polymarket data instead: ``--paper``
     (paper venue), ``--shadow`` (a candidate desk beside the current one, recording only) or
@@ -239,6 +292,19 @@ def run(
     every option of ``polytraders live`` applies (``--clob-url``/``--ws-url`` point at the
     local simulator)."""
     if venue == "polymarket":
+        given = {
+            "--data": data is not None,
+            "--desk": desk is not None,
+            "--strategy": strategy is not None,
+            "--store": store != DEFAULT_STORE,
+            "--speed": speed is not None,
+            "--realtime": realtime,
+            "--metrics-port": metrics_port is not None,
+            "--out": out != DEFAULT_OUT,
+        }
+        unsupported = [name for name, present in given.items() if present]
+        if unsupported:
+            fail(f"{', '.join(unsupported)}: not supported with --venue polymarket yet")
         from polytraders.commands import live
 
         live_app = typer.Typer(add_completion=False)
@@ -251,17 +317,15 @@ def run(
         )
         return
     if venue != "paper":
-        raise typer.BadParameter("use paper or polymarket", param_hint="--venue")
+        fail(f"--venue {venue}: use paper or polymarket")
     if ctx.args:
-        raise typer.BadParameter(
-            f"unexpected arguments {ctx.args} (live options need --venue polymarket)"
-        )
+        fail(f"unexpected arguments {' '.join(ctx.args)} (live options need --venue polymarket)")
     _execute(
         data=data,
         desk=desk,
         out=out,
         store=store,
-        strategy=None,
+        strategy=strategy,
         speed=1.0 if realtime else speed,
         metrics_port=metrics_port,
     )
@@ -269,21 +333,23 @@ def run(
 
 def backtest(
     data: Annotated[str, typer.Option("--data", help="Feed to replay (see `run --help`).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     desk: Annotated[Path | None, typer.Option("--desk", help="Desk file (TOML).")] = None,
     strategy: Annotated[
         str | None,
         typer.Option(
             "--strategy",
-            help="Your strategy, FILE.py:Class or module:Class (replaces the desk's strategies).",
+            help="Your strategy, FILE.py:Class or module:Class: shorthand for a desk whose "
+            "strategies are that one bot (its desk-file entry's mode and config apply).",
         ),
     ] = None,
     store: Annotated[
         str | None, typer.Option("--store", help="Also record to this event store.")
     ] = None,
 ) -> None:
-    """Backtest a desk (or your own strategy inside the default guards) on recorded or
-    synthetic data; writes result.json, envelopes.jsonl, fills.csv and report.html."""
+    """Backtest a desk (or your own strategy inside the desk's guards) on recorded or
+    synthetic data; writes result.json, envelopes.jsonl, fills.csv and report.html. Exit codes
+    as for ``polytraders run``."""
     _execute(
         data=data,
         desk=desk,

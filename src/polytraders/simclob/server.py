@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +19,19 @@ import httpx
 import uvicorn
 from eth_keys import keys  # type: ignore[attr-defined]
 
+from polytraders.feeds.samples import sample_path
 from polytraders.simclob.app import SimState, build_app
 from polytraders.simclob.engine import Account, SimExchange
 from polytraders.simclob.replay import load_recorded
 
 LOOPBACK = "127.0.0.1"
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[3] / "data" / "samples" / "polymarket" / "resolvedkit_btc15m"
-)
 
 
 @dataclass(frozen=True)
 class SimSettings:
     """What the simulator serves (units in names)."""
 
-    data_path: Path = DEFAULT_DATA
+    data_path: Path = field(default_factory=sample_path)
     limit_markets: int | None = 2
     fee_rate_bps: int = 700
     confirm_ms: int = 200

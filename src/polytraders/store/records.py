@@ -25,12 +25,13 @@ _ORDER_DECODER = msgspec.json.Decoder(VenueOrder)
 class RunStatus(StrEnum):
     """Lifecycle of a run. RUNNING until :meth:`EventStore.end_run` records how it ended:
     COMPLETED (feed exhausted or stopped cleanly), HALTED (kill switch or fatal condition),
-    FAILED (the engine raised)."""
+    FAILED (the engine raised), INTERRUPTED (SIGINT/SIGTERM)."""
 
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     HALTED = "HALTED"
     FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):

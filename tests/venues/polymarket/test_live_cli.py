@@ -26,7 +26,7 @@ def keep_signal_handlers() -> Iterator[None]:
 
 def test_mode_must_be_explicit_and_live_needs_confirmation(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["live", "--markets", "0xabc", "--out-dir", str(tmp_path)])
+    result = runner.invoke(app, ["live", "--markets", "0xabc", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "exactly one of" in result.output
     result = runner.invoke(app, ["live", "--live", "--markets", "0xabc"])
     assert result.exit_code == 2 and "i-understand" in result.output
@@ -57,7 +57,7 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
             "live", "--live", "--i-understand-this-trades-real-money",
             "--markets", market_id, "--clob-url", sim.url,
             "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
-            "--duration-s", "3", "--out-dir", str(tmp_path), "--run-id", "cli-live",
+            "--duration-s", "3", "--out", str(tmp_path), "--run-id", "cli-live",
         ]  # fmt: skip
         result = CliRunner().invoke(app, args, env=env)
         assert result.exit_code == 0, result.output
@@ -83,7 +83,7 @@ def test_shadow_runs_a_candidate_on_the_same_events(tmp_path: Path) -> None:
         args = [
             "live", "--shadow", "--markets", market_id, "--clob-url", sim.url,
             "--ws-url", sim.ws_url + "/ws/market", "--duration-s", "3",
-            "--out-dir", str(tmp_path), "--run-id", "shadow",
+            "--out", str(tmp_path), "--run-id", "shadow",
         ]  # fmt: skip
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -108,7 +108,7 @@ def test_run_with_venue_polymarket_is_the_live_entry_point(tmp_path: Path) -> No
         args = [
             "run", "--venue", "polymarket", "--paper", "--markets", market_id,
             "--clob-url", sim.url, "--ws-url", sim.ws_url + "/ws/market",
-            "--duration-s", "2", "--out-dir", str(tmp_path), "--run-id", "cli-paper",
+            "--duration-s", "2", "--out", str(tmp_path), "--run-id", "cli-paper",
         ]  # fmt: skip
         result = CliRunner().invoke(app, args, env={"POLYMARKET_PRIVATE_KEY": ""})
         assert result.exit_code == 0, result.output

@@ -1,0 +1,117 @@
+"""How runs end: COMPLETED, HALTED, FAILED, INTERRUPTED, always recorded, never left RUNNING."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polytraders.cli import app
+from polytraders.store import EventStore
+from polytraders.store.records import RunStatus
+
+runner = CliRunner()
+
+
+def _wait_for_envelopes(
+    store_file: Path, process: subprocess.Popen[str], deadline_s: float
+) -> None:
+    """Poll the store until the run has recorded envelopes (or fail at the deadline)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        if store_file.exists():
+            try:
+                with sqlite3.connect(f"file:{store_file}?mode=ro", uri=True) as db:
+                    (count,) = db.execute("SELECT count(*) FROM envelopes").fetchone()
+            except sqlite3.OperationalError:  # schema not created yet
+                count = 0
+            if count > 0:
+                return
+        time.sleep(0.05)
+    pytest.fail("the run recorded no envelope before the deadline")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_interrupts_the_run_which_is_recorded_and_written(
+    tmp_path: Path, polymarket_sample: Path, signum: signal.Signals, code: int
+) -> None:
+    store_file = tmp_path / "desk.sqlite"
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "polytraders", "run", "--data", str(polymarket_sample),
+            "--speed", "100", "--store", str(store_file), "--out", str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_envelopes(store_file, process, deadline_s=60)
+        process.send_signal(signum)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, output
+    assert f"INTERRUPTED by {signum.name}" in output
+    result = json.loads((out / "result.json").read_text())
+    envelopes = (out / "envelopes.jsonl").read_bytes()
+    assert hashlib.sha256(envelopes).hexdigest() == result["envelopes_sha256"]
+    assert 0 < result["events"] < 25_640  # what was done so far, not the whole sample
+    with EventStore.open(str(store_file)) as store:
+        (run,) = store.runs()
+        assert run.status is RunStatus.INTERRUPTED
+        assert store.check_integrity(run.run_id) == []
+        recorded = io.BytesIO()
+        store.export_jsonl(run.run_id, recorded)
+        assert recorded.getvalue() == envelopes  # nothing flushed is lost, nothing extra
+
+
+def test_a_store_write_failure_halts_the_desk_and_keeps_what_was_recorded(
+    tmp_path: Path,
+) -> None:
+    store_file = tmp_path / "desk.sqlite"
+    EventStore.open(str(store_file)).close()  # the schema, then a database that fails mid-run
+    with sqlite3.connect(store_file) as db:
+        db.execute(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON envelopes WHEN NEW.sequence >= 2500 "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    out = tmp_path / "out"
+    completed = runner.invoke(
+        app,
+        [
+            "run", "--data", "synthetic:normal?seed=3&markets=2", "--store", str(store_file),
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert completed.exit_code == 4, completed.output
+    assert "HALTED: SYS_STORE_WRITE_FAILED" in completed.output
+    assert "STORE FAILED" in completed.output
+    lines = (out / "envelopes.jsonl").read_text().splitlines()
+    result = json.loads((out / "result.json").read_text())
+    assert (
+        hashlib.sha256((out / "envelopes.jsonl").read_bytes()).hexdigest()
+        == (result["envelopes_sha256"])
+    )
+    with sqlite3.connect(store_file) as db:
+        (kept,) = db.execute("SELECT count(*) FROM envelopes").fetchone()
+    # every batch committed before the failure is still there, exactly as in the file
+    assert 0 < kept < 2500
+    with EventStore.open(str(store_file)) as store:
+        (run,) = store.runs()
+        recorded = io.BytesIO()
+        store.export_jsonl(run.run_id, recorded)
+        assert recorded.getvalue().splitlines() == [ln.encode() for ln in lines[:kept]]

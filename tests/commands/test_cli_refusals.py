@@ -1,0 +1,142 @@
+"""Bad options are refused before anything runs: a non-zero exit and one line naming the option."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polytraders.cli import app
+from polytraders.contracts.reasons import load_registry
+
+runner = CliRunner()
+SYNTHETIC = "synthetic:normal?seed=3&markets=1"
+
+
+def _refused(args: list[str], *needles: str) -> str:
+    completed = runner.invoke(app, args)
+    assert completed.exit_code == 2, completed.output
+    lines = [ln for ln in completed.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, completed.output
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("speed", ["0", "-2"])
+def test_speed_must_be_positive(tmp_path: Path, speed: str) -> None:
+    _refused(
+        ["run", "--data", SYNTHETIC, "--speed", speed, "--out", str(tmp_path / "o")], "--speed"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_metrics_port_out_of_range(tmp_path: Path, port: str) -> None:
+    _refused(
+        ["run", "--data", SYNTHETIC, "--metrics-port", port, "--out", str(tmp_path / "o")],
+        f"--metrics-port {port}",
+        "out of range",
+    )
+
+
+def test_busy_metrics_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        _refused(
+            ["run", "--data", SYNTHETIC, "--metrics-port", str(port), "--out", str(tmp_path / "o")],
+            f"--metrics-port {port}",
+        )
+
+
+def test_out_pointing_at_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "result.txt"
+    target.write_text("mine")
+    _refused(["backtest", "--data", SYNTHETIC, "--out", str(target)], "--out", "is a file")
+    assert target.read_text() == "mine"
+
+
+def test_out_holding_other_files_is_refused_and_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "home"
+    target.mkdir()
+    (target / "thesis.tex").write_text("precious")
+    _refused(["backtest", "--data", SYNTHETIC, "--out", str(target)], "thesis.tex")
+    assert (target / "thesis.tex").read_text() == "precious"
+
+
+def test_venue_polymarket_refuses_options_it_does_not_take() -> None:
+    _refused(["run", "--venue", "polymarket", "--desk", "x.toml", "--paper"], "--desk")
+
+
+def test_unknown_venue_is_refused() -> None:
+    _refused(["run", "--venue", "kraken"], "--venue kraken")
+
+
+def test_debug_prints_the_traceback(tmp_path: Path) -> None:
+    completed = runner.invoke(
+        app, ["--debug", "run", "--data", SYNTHETIC, "--metrics-port", "0", "--out", str(tmp_path)]
+    )
+    assert completed.exit_code == 2
+    # a refusal raised by our own check has no exception behind it; a desk-file error does
+    desk = tmp_path / "bad.toml"
+    desk.write_text("seed = -1\n")
+    completed = runner.invoke(
+        app, ["--debug", "run", "--desk", str(desk), "--out", str(tmp_path / "o")]
+    )
+    assert completed.exit_code == 2
+    assert "Traceback" in completed.output
+    assert completed.output.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_rerun_into_the_same_out_replaces_every_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for _ in range(2):
+        completed = runner.invoke(app, ["backtest", "--data", SYNTHETIC, "--out", str(out)])
+        assert completed.exit_code == 0, completed.output
+        result = json.loads((out / "result.json").read_text())
+        digest = hashlib.sha256((out / "envelopes.jsonl").read_bytes()).hexdigest()
+        assert digest == result["envelopes_sha256"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "envelopes.jsonl",
+        "fills.csv",
+        "report.html",
+        "result.json",
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left
+
+
+def test_version_option() -> None:
+    completed = runner.invoke(app, ["--version"])
+    assert completed.exit_code == 0
+    from polytraders import __version__
+
+    assert completed.output.strip() == __version__
+
+
+def test_reasons_piped_prints_one_code_per_line() -> None:
+    completed = runner.invoke(app, ["reasons"])  # CliRunner's stdout is not a terminal
+    assert completed.exit_code == 0
+    lines = completed.output.splitlines()
+    registry = load_registry()
+    assert len(lines) == len(registry)
+    codes = [line.split("\t")[0] for line in lines]
+    assert codes == list(registry)
+    assert all(len(line.split("\t")) == 4 for line in lines)
+
+
+def test_default_data_resolves_outside_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    from polytraders.feeds.samples import sample_path
+    from polytraders.simclob.server import SimSettings
+
+    assert (sample_path() / "books.parquet").is_file()
+    assert SimSettings().data_path == sample_path()
