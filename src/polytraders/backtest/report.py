@@ -81,18 +81,18 @@ def thin_top_of_book(series: Sequence[TopOfBook], max_points: int) -> list[TopOf
     buckets = max_points // 2
     start, end = series[0][0], series[-1][0]
     span = end - start + 1
-    kept: list[TopOfBook] = []
+    kept: list[int] = []  # indices into series
     last_bucket = -1
     for i, point in enumerate(series):
         bucket = (point[0] - start) * buckets // span
         if bucket != last_bucket:
-            if i > 0 and kept[-1] is not series[i - 1]:
-                kept.append(series[i - 1])  # the previous bucket's last point
-            kept.append(point)
+            if i > 0 and kept[-1] != i - 1:
+                kept.append(i - 1)  # the previous bucket's last point
+            kept.append(i)
             last_bucket = bucket
-    if kept[-1] is not series[-1]:
-        kept.append(series[-1])
-    return kept
+    if kept[-1] != len(series) - 1:
+        kept.append(len(series) - 1)
+    return [series[i] for i in kept]
 
 
 # ---------------------------------------------------------------------------- formatting
