@@ -45,7 +45,9 @@ def _check_run_outputs(out: Path) -> dict:
     held: dict[str, int] = defaultdict(int)
     cash = 0
     for row in rows:
-        size, notional, fee = (to_micros(row[k]) for k in ("size", "notional_usd", "fee_usd"))
+        size, notional, fee = (
+            to_micros(row[k]) for k in ("size_shares", "notional_pusd", "fee_pusd")
+        )
         sign = 1 if row["side"] == "BUY" else -1
         held[row["token_id"]] += sign * size
         cash += -sign * notional - fee

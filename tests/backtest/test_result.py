@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polytraders.backtest.result import EnvelopeTally, compute_result, max_drawdown, sharpe_ratio
+from polytraders.backtest.result import (
+    EnvelopeTally,
+    FillModel,
+    compute_result,
+    max_drawdown,
+    sharpe_ratio,
+    utc_iso,
+)
+from polytraders.contracts.envelope import Decision, ReportEnvelope
+from polytraders.contracts.modes import BotClass, Mode
+from polytraders.model.events import KillSwitchTripped, TradingState, TradingStateChanged
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import MICROS, notional_micros
 from polytraders.model.orders import Side
+from polytraders.venues.paper.config import PaperVenueConfig
 
 YES = OutcomeToken(token_id="yes", market_id="m", outcome="Up", complement_token_id="no")
 NO = OutcomeToken(token_id="no", market_id="m", outcome="Down", complement_token_id="yes")
 RESOLVED = Market(market_id="m", slug="btc", tokens=(YES, NO), payouts={"yes": MICROS, "no": 0})
 OPEN = Market(market_id="m", slug="btc", tokens=(YES, NO))
+FILL_MODEL = FillModel(
+    order_latency_ms=250, cancel_latency_ms=250, queue_model="none", infer_fills_from_decreases=True
+)
 
 
 def fill(i: int, token: str, side: Side, price: int, size: int, fee: int, maker: bool) -> Fill:
@@ -43,10 +60,13 @@ def result_for(market: Market, fills: list[Fill], marks: dict[str, int] | None =
         tally=EnvelopeTally(),
         envelopes_sha256="x",
         events=10,
+        first_event_ns=0,
+        last_event_ns=3,
         orders=3,
         venue_rejections={"SYS_VENUE_BELOW_MIN_SIZE": 2},
         final_marks=marks or {},
         wall_s=2.0,
+        fill_model=FILL_MODEL,
     )
 
 
@@ -128,35 +148,107 @@ def test_pnl_equals_cash_flow(seq: list, yes_wins: bool) -> None:
     }
 
 
-def test_report_is_self_contained_html(tmp_path) -> None:
-    from polytraders.backtest.report import write_report
-
-    fills = [
-        fill(0, "yes", Side.BUY, 450_000, 10 * MICROS, 0, maker=True),
-        fill(5, "yes", Side.SELL, 480_000, 10 * MICROS, 0, maker=True),
-    ]
-    result = result_for(RESOLVED, fills)
-    path = tmp_path / "report.html"
-    write_report(
-        path,
-        result=result,
-        equity_curve=[(0, 100 * MICROS), (5, 100_300_000)],
-        fills=fills,
-        token_labels={"yes": "btc Up", "no": "btc Down"},
-        chosen_token="yes",
-        top_of_book=[(0, 440_000, 460_000), (5, 470_000, None)],
-        config={"seed": 1},
+def envelope(seq: int, bot: str, cls: BotClass, mode: Mode, decision: Decision, *codes: str):
+    return ReportEnvelope(
+        envelope_id=f"e{seq}",
+        run_id="r",
+        sequence=seq,
+        ts_event_ns=seq,
+        ts_decided_ns=seq,
+        bot_id=bot,
+        bot_class=cls,
+        bot_version="1.0",
+        config_version=f"cfg-{bot}",
+        mode=mode,
+        decision=decision,
+        reason_codes=codes,
     )
-    page = path.read_text()
-    assert page.startswith("<!DOCTYPE html>")
-    assert page.count("plotly.js v") <= 2  # the library is embedded once
-    for title in (
-        "Equity",
-        "PnL per market",
-        "Inventory",
-        "Fills on the book: btc Up",
-        "Reason codes",
+
+
+def test_refusals_by_bot_count_every_non_pass_decision_by_bot_mode_and_code() -> None:
+    tally = EnvelopeTally()
+    risk, execution = BotClass.RISK, BotClass.EXECUTION
+    for e in (
+        envelope(0, "strat.a", BotClass.STRATEGY, Mode.ENFORCED, Decision.PROPOSE, "STRAT_X"),
+        envelope(1, "risk.a", risk, Mode.ENFORCED, Decision.APPROVE, "RISK_WARN"),
+        envelope(2, "risk.a", risk, Mode.ENFORCED, Decision.REJECT, "RISK_A", "RISK_B"),
+        envelope(3, "risk.a", risk, Mode.ENFORCED, Decision.REJECT, "RISK_A"),
+        envelope(4, "risk.b", risk, Mode.SHADOW, Decision.RESHAPE, "RISK_SMALLER"),
+        envelope(5, "risk.b", risk, Mode.QUARANTINE, Decision.QUARANTINE),
+        envelope(6, "desk", risk, Mode.ENFORCED, Decision.REJECT, "SYS_TRADING_HALTED"),
+        envelope(7, "desk", execution, Mode.ENFORCED, Decision.REFUSE, "SYS_RATE_LIMITED"),
+        envelope(8, "exec.a", execution, Mode.ENFORCED, Decision.ROUTE, "EXEC_ROUTED"),
     ):
-        assert title in page
-    assert "https://cdn" not in page.split("<body>")[0]
-    assert result.as_json()["pnl_usd"] in page
+        tally.record(e)
+    rows = [
+        (r.bot_id, r.bot_class, r.mode, r.decision, r.reason_code, r.count)
+        for r in tally.refusal_counts({"SYS_VENUE_BELOW_MIN_SIZE": 2})
+    ]
+    assert rows == [
+        ("desk", "risk", "ENFORCED", "REJECT", "SYS_TRADING_HALTED", 1),
+        ("risk.a", "risk", "ENFORCED", "REJECT", "RISK_A", 2),
+        ("risk.a", "risk", "ENFORCED", "REJECT", "RISK_B", 1),
+        ("risk.b", "risk", "QUARANTINE", "QUARANTINE", "UNSPECIFIED", 1),
+        ("risk.b", "risk", "SHADOW", "RESHAPE", "RISK_SMALLER", 1),
+        ("desk", "execution", "ENFORCED", "REFUSE", "SYS_RATE_LIMITED", 1),
+        ("venue", "venue", "", "VENUE_REJECT", "SYS_VENUE_BELOW_MIN_SIZE", 2),
+    ]
+    # the legacy histogram keeps its definition: RESHAPE is not a refusal
+    assert "RISK_SMALLER" not in tally.refusals and tally.refusals["RISK_A"] == 2
+    seen = {(b.bot_id, b.bot_class): b.modes for b in tally.bots_seen()}
+    assert seen[("risk.b", "risk")] == ("QUARANTINE", "SHADOW")
+    assert seen[("desk", "execution")] == ("ENFORCED",)
+    assert [b.bot_class for b in tally.bots_seen()] == [
+        "strategy", "risk", "risk", "risk", "execution", "execution",
+    ]  # fmt: skip
+
+
+def test_result_json_records_desk_events_and_the_fill_model_bound() -> None:
+    halted = TradingStateChanged(
+        ts_event_ns=1_790_585_112_649_000_001,
+        ts_recv_ns=1_790_585_112_649_000_001,
+        old_state=TradingState.ACTIVE,
+        new_state=TradingState.HALTED,
+        reason_code="RISK_KILLSWITCH_DAILY_LOSS",
+        source="risk.killswitch",
+    )
+    trip = KillSwitchTripped(
+        ts_event_ns=halted.ts_event_ns,
+        ts_recv_ns=halted.ts_recv_ns,
+        reason_code="RISK_KILLSWITCH_DAILY_LOSS",
+        source="risk.killswitch",
+    )
+    result = msgspec.structs.replace(result_for(RESOLVED, []), desk_events=[halted, trip])
+    doc = result.as_json()
+    assert doc["desk_events"] == [
+        {
+            "type": "trading_state_changed",
+            "ts_event_ns": 1_790_585_112_649_000_001,
+            "time_utc": "2026-09-28T08:45:12.649000001Z",
+            "old_state": "ACTIVE",
+            "new_state": "HALTED",
+            "reason_code": "RISK_KILLSWITCH_DAILY_LOSS",
+            "source": "risk.killswitch",
+        },
+        {
+            "type": "kill_switch_tripped",
+            "ts_event_ns": 1_790_585_112_649_000_001,
+            "time_utc": "2026-09-28T08:45:12.649000001Z",
+            "reason_code": "RISK_KILLSWITCH_DAILY_LOSS",
+            "source": "risk.killswitch",
+            "detail": "",
+        },
+    ]
+    assert doc["fill_model"]["bound"] == "OPTIMISTIC"
+    assert doc["fill_model"]["queue_model"] == "none"
+    off = msgspec.structs.replace(FILL_MODEL, infer_fills_from_decreases=False)
+    assert off.bound == "PESSIMISTIC" and "OFF" in off.bound_reason
+    assert FillModel.of(PaperVenueConfig()).infer_fills_from_decreases is True
+
+
+@given(st.integers(0, 4_102_444_800 * 10**9))  # up to 2100-01-01
+def test_utc_iso_is_exactly_the_nanosecond_instant(ts_ns: int) -> None:
+    text = utc_iso(ts_ns)
+    assert text.endswith("Z") and len(text) == len("2026-09-28T08:45:12.649000001Z")
+    whole = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    assert int(whole.timestamp()) * 10**9 + int(text[20:29]) == ts_ns

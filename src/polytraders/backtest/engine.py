@@ -12,7 +12,6 @@ byte-identical envelope timeline (``envelopes_sha256``) wherever the data lies.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -24,9 +23,10 @@ from typing import Any, Protocol
 import msgspec
 
 from polytraders.backtest.desk_file import DeskFile
+from polytraders.backtest.fills_csv import write_fills_csv
 from polytraders.backtest.outputs import OutputDir
 from polytraders.backtest.report import TopOfBook, write_report
-from polytraders.backtest.result import BacktestResult, EnvelopeTally, compute_result
+from polytraders.backtest.result import BacktestResult, EnvelopeTally, FillModel, compute_result
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
@@ -41,7 +41,6 @@ from polytraders.model.events import (
     TradingStateChanged,
 )
 from polytraders.model.market import Market, MarketState
-from polytraders.model.money import from_micros
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreWriteError
 from polytraders.store.event_store import EventStore
@@ -198,35 +197,6 @@ def _resolved_markets(source: Source, desk: Desk) -> list[Market]:
     return markets
 
 
-def _write_fills_csv(path: Path, fills: Sequence[Any]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(
-            [
-                "fill_id", "ts_event_ns", "token_id", "market_id", "side", "price", "size",
-                "notional_usd", "fee_usd", "liquidity", "client_order_id", "venue_order_id",
-            ]
-        )  # fmt: skip
-        for fill in fills:
-            writer.writerow(
-                [
-                    fill.fill_id, fill.ts_event_ns, fill.token_id, fill.market_id,
-                    fill.side.value, from_micros(fill.price), from_micros(fill.size),
-                    from_micros(fill.notional), from_micros(fill.fee), fill.liquidity.value,
-                    fill.client_order_id, fill.venue_order_id,
-                ]
-            )  # fmt: skip
-
-
-def _busiest_token(fills: Sequence[Any], markets: Sequence[Market]) -> str | None:
-    counts: dict[str, int] = {}
-    for fill in fills:
-        counts[fill.token_id] = counts.get(fill.token_id, 0) + 1
-    if counts:
-        return min(counts, key=lambda t: (-counts[t], t))
-    return markets[0].tokens[0].token_id if markets and markets[0].tokens else None
-
-
 class _Telemetry:
     """Per-event bookkeeping of a run: top-of-book changes per token (for the report) and
     periodic progress and metrics updates. Reads desk state only."""
@@ -329,7 +299,8 @@ def run_desk(
         speed: pace events at ``speed`` × real time (1.0 = real time); None = as fast as possible.
         metrics: Prometheus metrics fed with every envelope and the desk gauges.
         progress: callback for progress reporting.
-        report_token: token whose book and fills the report plots (default: most fills).
+        report_token: token the report's fills-on-the-book selector shows first (default:
+            the one with most fills).
 
     Raises:
         polytraders.feeds.FeedError / ValueError: unusable data (before anything is recorded).
@@ -425,24 +396,22 @@ def run_desk(
         tally=tally,
         envelopes_sha256=desk_result.timeline_sha256,
         events=desk_result.events_processed,
+        first_event_ns=desk_result.first_event_ns,
+        last_event_ns=desk_result.last_event_ns,
         orders=desk_result.orders_submitted,
         venue_rejections=dict(venue.stats.rejections_by_code),
         final_marks=_final_marks(desk, markets),
         wall_s=wall_s,
         feed_problems=feed_problems,
-        fill_model={
-            "order_latency_ms": desk_file.venue.order_latency_ms,
-            "queue_model": desk_file.venue.queue_model,
-            "infer_fills_from_decreases": desk_file.venue.infer_fills_from_decreases,
-        },
+        fill_model=FillModel.of(desk_file.venue),
+        desk_events=desk_result.desk_events,
     )
     if outputs is not None:
         staging = outputs.staging
-        chosen = report_token or _busiest_token(desk_result.fills, markets)
         (staging / "result.json").write_text(
             json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8"
         )
-        _write_fills_csv(staging / "fills.csv", desk_result.fills)
+        write_fills_csv(staging / "fills.csv", desk_result.fills, desk.state.orders, markets)
         write_report(
             staging / "report.html",
             result=result,
@@ -453,8 +422,8 @@ def run_desk(
                 for m in markets
                 for t in m.tokens
             },
-            chosen_token=chosen,
-            top_of_book=telemetry.tops.get(chosen, []) if chosen else [],
+            top_of_book=telemetry.tops,
+            chosen_token=report_token,
             config=desk_config,
         )
         outputs.commit()

@@ -1,56 +1,463 @@
-"""Self-contained HTML report of a run (plotly, with plotly.js embedded once).
+"""Self-contained HTML report of a run (plotly, with plotly.js embedded once: works offline).
 
-Sections: summary table, equity curve, per-market PnL, inventory over time, our fills on top of
-the best bid/ask of one chosen token, reason-code histogram, and the run's config. Prices and
-money are converted to floats here only for plotting; the tables show exact decimal strings.
+The header says what the figures can be trusted for: the data (recorded or SYNTHETIC), the
+paper venue's fill model (queue model, latencies, whether maker fills are inferred from book
+decreases) and whether the figures are therefore an OPTIMISTIC or a PESSIMISTIC bound, the desk
+that ran (every bot with its mode, source and config version), and banners for a desk without
+risk bots, a desk that halted or tripped its kill switch before the end, and quarantined bots.
+
+Sections: summary, equity curve with a mark at every desk event (HALTED, REDUCING, ACTIVE,
+kill switch; time and reason code on hover), desk events, refusals and rejections by bot and
+reason code (a table, from ``BacktestResult.refusals_by_bot``), every reason code on a log axis
+(rare refusals stay visible beside thousands of approvals), PnL per market, inventory, our
+fills on the top of book with a token selector (every token with fills), and the desk config.
+
+Each plot is a ``div`` with a fixed id (``figure-equity``, ``figure-reason-codes``,
+``figure-market-pnl``, ``figure-inventory``, ``figure-fills-on-book``).
+
+Money is labelled pUSD and shown to 2 decimals with thousands separators (the exact decimal is
+the cell's tooltip and in ``result.json``); times are UTC. Prices and money become floats here
+only for plotting. To keep the page small, each token's top-of-book series is thinned to at
+most :data:`TOP_OF_BOOK_POINTS` points (:func:`thin_top_of_book`); every fill is drawn.
 """
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
+import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 
-from polytraders.backtest.result import BacktestResult
-from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.money import MICROS
+from polytraders.backtest.result import BacktestResult, BotSeen, utc_iso
+from polytraders.contracts.reasons import Severity, load_registry
+from polytraders.desk.desk import SYS_SHUTDOWN
+from polytraders.desk.state import DeskEvent
+from polytraders.model.events import KillSwitchTripped, TradingState
+from polytraders.model.fills import Fill
+from polytraders.model.money import MICROS, from_micros
 from polytraders.model.orders import Side
 
 TopOfBook = tuple[int, int | None, int | None]
 """(ts_ns, best bid, best ask) in micro-units; None for an empty side."""
 
+TOP_OF_BOOK_POINTS = 2_000
+"""Most top-of-book points drawn per token (see :func:`thin_top_of_book`)."""
 
-def _ts(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+_SEVERITY_COLOURS = {
+    Severity.HARD: "#c0392b",
+    Severity.WARNING: "#e67e22",
+    Severity.INFO: "#7f8c8d",
+}
+_STATE_COLOURS = {
+    TradingState.HALTED: "#c0392b",
+    TradingState.REDUCING: "#e67e22",
+    TradingState.ACTIVE: "#27ae60",
+}
 
 
+def thin_top_of_book(series: Sequence[TopOfBook], max_points: int) -> list[TopOfBook]:
+    """At most ``max_points`` (≥ 2) points of a time-ordered top-of-book series, for drawing
+    as a step line.
+
+    A series that fits is returned whole. Otherwise its time span is cut into
+    ``max_points // 2`` equal buckets and each bucket keeps its first and last point: every
+    kept point is exact and the line holds each value until the next kept change, but changes
+    strictly inside a bucket are not drawn. The first and last points are always kept.
+
+    Raises:
+        ValueError: ``max_points`` < 2.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, got {max_points}")
+    if len(series) <= max_points:
+        return list(series)
+    buckets = max_points // 2
+    start, end = series[0][0], series[-1][0]
+    span = end - start + 1
+    kept: list[int] = []  # indices into series
+    last_bucket = -1
+    for i, point in enumerate(series):
+        bucket = (point[0] - start) * buckets // span
+        if bucket != last_bucket:
+            if i > 0 and kept[-1] != i - 1:
+                kept.append(i - 1)  # the previous bucket's last point
+            kept.append(i)
+            last_bucket = bucket
+    if kept[-1] != len(series) - 1:
+        kept.append(len(series) - 1)
+    return [series[i] for i in kept]
+
+
+# ---------------------------------------------------------------------------- formatting
 def _pusd(micros: int) -> float:
     return micros / MICROS
 
 
-def _equity_figure(equity_curve: Sequence[tuple[int, int]]) -> go.Figure:
+def _axis_time(ns: int) -> str:
+    """A plotly date string (UTC, milliseconds) for ``ns``."""
+    return utc_iso(ns)[:23].replace("T", " ")
+
+
+def utc_text(ns: int) -> str:
+    """``ns`` for people: ``"2026-09-28 08:45:12.649 UTC"``."""
+    return f"{_axis_time(ns)} UTC"
+
+
+def pusd_text(micros: int) -> str:
+    """Micro-pUSD for people: thousands separators, 2 decimals (half-even), ``pUSD``."""
+    return f"{Decimal(from_micros(micros)):,.2f} pUSD"
+
+
+def _pusd_cell(micros: int) -> str:
+    return f"<td class='num' title='{from_micros(micros)} pUSD exactly'>{pusd_text(micros)}</td>"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:,.2f} %" if whole else "–"
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# ---------------------------------------------------------------------------- header parts
+def _bound_block(result: BacktestResult) -> str:
+    model = result.fill_model
+    css = "optimistic" if model.infer_fills_from_decreases else "pessimistic"
+    inference = "ON" if model.infer_fills_from_decreases else "OFF"
+    article = "an" if model.infer_fills_from_decreases else "a"
+    return (
+        f"<div class='bound {css}'><p class='big'>These figures are {article} {model.bound} bound: "
+        f"{_esc(model.bound_reason)}.</p>"
+        f"<p>Fill model (paper venue): queue model <b>{_esc(model.queue_model)}</b> · order "
+        f"latency <b>{model.order_latency_ms:,} ms</b> · cancel latency "
+        f"<b>{model.cancel_latency_ms:,} ms</b> · maker fills inferred from book decreases "
+        f"(L2 inference): <b>{inference}</b>.</p></div>"
+    )
+
+
+def _data_banner(result: BacktestResult) -> str:
+    if result.synthetic:
+        return (
+            "<p class='banner synthetic'>SYNTHETIC DATA: these results come from generated, "
+            "not recorded, market data.</p>"
+        )
+    return "<p>Real recorded market data. Backtest results do not predict live results.</p>"
+
+
+def _section(config: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    entries = config.get(name)
+    return [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
+
+
+def _declared_bots(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(class, entry) of every bot the desk config declares, strategies first (a user bot's
+    entry carries its ``source``)."""
+    return [
+        *(("strategy", e) for e in _section(config, "strategies")),
+        *(("risk", e) for e in _section(config, "risk")),
+        *(("execution", e) for e in _section(config, "execution")),
+    ]
+
+
+def _no_risk_banner(config: Mapping[str, Any]) -> str:
+    risk = _section(config, "risk")
+    if not risk:
+        return (
+            "<p class='banner danger'>NO RISK BOTS: this desk ran with an empty risk list; only "
+            "the desk's own trading-state gate checked the strategies' intents.</p>"
+        )
+    if all(str(e.get("mode", "ENFORCED")) != "ENFORCED" for e in risk):
+        return (
+            "<p class='banner danger'>NO RISK BOT ENFORCED: every risk bot ran in STUB, SHADOW "
+            "or ADVISORY mode; none of their decisions was applied.</p>"
+        )
+    return ""
+
+
+def _halt_banner(events: Sequence[DeskEvent]) -> str:
+    trips = {(e.ts_event_ns, e.reason_code) for e in events if isinstance(e, KillSwitchTripped)}
+    lines = []
+    for event in events:
+        if isinstance(event, KillSwitchTripped):
+            lines.append(
+                f"KILL SWITCH TRIPPED at {utc_text(event.ts_event_ns)}: {_esc(event.reason_code)} "
+                f"by {_esc(event.source)}"
+            )
+        elif (
+            event.new_state is not TradingState.ACTIVE
+            and event.reason_code != SYS_SHUTDOWN
+            and (event.ts_event_ns, event.reason_code) not in trips  # said by the trip's line
+        ):
+            lines.append(
+                f"Desk went {event.new_state} at {utc_text(event.ts_event_ns)}: "
+                f"{_esc(event.reason_code)} by {_esc(event.source)}"
+            )
+    if not lines:
+        return ""
+    return "<div class='banner danger'>" + "<br>".join(lines) + "</div>"
+
+
+def _quarantine_banner(bots: Sequence[BotSeen]) -> str:
+    quarantined = [b.bot_id for b in bots if "QUARANTINE" in b.modes]
+    if not quarantined:
+        return ""
+    return (
+        "<p class='banner danger'>QUARANTINED during the run: "
+        + ", ".join(_esc(b) for b in quarantined)
+        + " (see the refusals table).</p>"
+    )
+
+
+def _desk_table(config: Mapping[str, Any], bots: Sequence[BotSeen]) -> str:
+    seen = {(b.bot_id, b.bot_class): b for b in bots}
+    rows = []
+    for bot_class, entry in _declared_bots(config):
+        bot_id = str(entry.get("id", "?"))
+        mode = str(entry.get("mode", "ENFORCED"))
+        source = entry.get("source")
+        observed = seen.get((bot_id, bot_class))
+        if observed is not None:
+            version, config_version = observed.bot_version, observed.config_version
+            modes = ", ".join(observed.modes)
+        elif mode == "STUB":
+            version, config_version, modes = "–", "–", "declared, not run (STUB)"
+        else:
+            version, config_version, modes = "–", "–", "no decision recorded"
+        rows.append(
+            f"<tr><td>{bot_class}</td><td><code>{_esc(bot_id)}</code></td><td>{_esc(mode)}</td>"
+            f"<td>{_esc(source) if source else 'library'}</td><td>{_esc(version)}</td>"
+            f"<td><code>{_esc(config_version)}</code></td><td>{_esc(modes)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>class</th><th>bot</th><th>mode (desk file)</th><th>source</th>"
+        "<th>version</th><th>config version</th><th>modes it decided in</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _summary_table(result: BacktestResult, equity_curve: Sequence[tuple[int, int]]) -> str:
+    money = result.money
+    start_equity = equity_curve[0][1] if equity_curve else 0
+    span = (
+        f"{utc_text(result.first_event_ns)} → {utc_text(result.last_event_ns)}"
+        if result.events
+        else "–"
+    )
+    text_rows: list[tuple[str, str]] = [
+        ("run id", f"<code>{_esc(result.run_id)}</code>"),
+        (
+            "desk config version · seed",
+            f"<code>{_esc(result.config_version)}</code> · {result.seed}",
+        ),
+        ("input events (UTC)", span),
+        (
+            "markets · events · orders",
+            f"{result.markets:,} · {result.events:,} · {result.orders:,}",
+        ),
+        (
+            "fills (maker / taker)",
+            f"{money.fills:,} ({money.maker_fills:,} / {money.taker_fills:,}; maker share "
+            f"{_pct(money.maker_fills, money.fills)})",
+        ),
+    ]
+    money_rows = [
+        ("volume", money.volume),
+        ("invested (buys)", money.invested),
+        ("fees", money.fees),
+        ("PnL realized (trading)", money.realized_pnl),
+        ("payouts at resolution", money.settlement),
+        ("PnL settled", money.settled_pnl),
+        ("PnL unrealized (marked to mid)", money.unrealized_pnl),
+        ("PnL total, after fees", money.pnl),
+        ("max drawdown", result.max_drawdown),
+    ]
+    tail_rows = [
+        ("return on starting equity", _pct(money.pnl, start_equity)),
+        ("Sharpe (1-minute equity changes, not annualised)", f"{result.sharpe:.2f}"),
+        ("envelopes", f"{result.envelopes:,}"),
+        ("envelopes SHA-256", f"<code>{_esc(result.envelopes_sha256)}</code>"),
+        ("wall time", f"{result.wall_s:,.2f} s ({result.events_per_s:,.0f} events/s)"),
+    ]
+    rows = [f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in text_rows]
+    rows += [f"<tr><th>{name}</th>{_pusd_cell(value)}</tr>" for name, value in money_rows]
+    rows += [f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in tail_rows]
+    if result.feed_problems:
+        problems = ", ".join(f"{_esc(k)} {v:,}" for k, v in sorted(result.feed_problems.items()))
+        rows.append(f"<tr><th>bad feed input (skipped)</th><td>{problems}</td></tr>")
+    return "<table class='summary'>" + "".join(rows) + "</table>"
+
+
+def _desk_events_table(events: Sequence[DeskEvent]) -> str:
+    if not events:
+        return "<p>No trading-state change or kill-switch trip.</p>"
+    rows = []
+    for event in events:
+        if isinstance(event, KillSwitchTripped):
+            what, detail = "kill switch tripped", event.detail
+        else:
+            what, detail = f"{event.old_state} → {event.new_state}", ""
+        rows.append(
+            f"<tr class='desk-event' data-ts-ns='{event.ts_event_ns}' "
+            f"data-code='{_esc(event.reason_code)}'><td>{utc_text(event.ts_event_ns)}</td>"
+            f"<td>{_esc(what)}</td><td><code>{_esc(event.reason_code)}</code></td>"
+            f"<td>{_esc(event.source)}</td><td>{_esc(detail)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>time (UTC)</th><th>event</th><th>reason code</th><th>by</th>"
+        "<th>detail</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _refusal_table(result: BacktestResult) -> str:
+    if not result.refusals_by_bot:
+        return (
+            "<p>No bot refused, rejected or reshaped anything, and the venue rejected nothing.</p>"
+        )
+    registry = load_registry()
+    rows = []
+    for r in result.refusals_by_bot:
+        known = registry.get(r.reason_code)
+        meaning = known.user_message if known is not None else "(not a registered code)"
+        rows.append(
+            f"<tr class='refusal' data-bot='{_esc(r.bot_id)}' data-class='{_esc(r.bot_class)}' "
+            f"data-mode='{_esc(r.mode)}' data-decision='{_esc(r.decision)}' "
+            f"data-code='{_esc(r.reason_code)}' data-count='{r.count}'>"
+            f"<td><code>{_esc(r.bot_id)}</code></td><td>{_esc(r.bot_class)}</td>"
+            f"<td>{_esc(r.mode)}</td><td>{_esc(r.decision)}</td>"
+            f"<td><code>{_esc(r.reason_code)}</code></td><td class='num'>{r.count:,}</td>"
+            f"<td>{_esc(meaning)}</td></tr>"
+        )
+    return (
+        "<table id='refusals'><tr><th>bot</th><th>class</th><th>mode</th><th>decision</th>"
+        "<th>reason code</th><th>count</th><th>what it means</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+# ---------------------------------------------------------------------------- figures
+def _equity_figure(
+    equity_curve: Sequence[tuple[int, int]], events: Sequence[DeskEvent], end_ns: int
+) -> go.Figure:
+    """The equity step line (a point is recorded when equity changes; the last value holds
+    until ``end_ns``) with a marker per desk event at the equity of that moment."""
+    line = list(equity_curve)
+    if line and end_ns > line[-1][0]:
+        line.append((end_ns, line[-1][1]))
     figure = go.Figure(
         go.Scatter(
-            x=[_ts(t) for t, _ in equity_curve],
-            y=[_pusd(e) for _, e in equity_curve],
+            x=[_axis_time(t) for t, _ in line],
+            y=[_pusd(e) for _, e in line],
             mode="lines",
+            line_shape="hv",
             name="equity",
+            hovertemplate="%{x} UTC<br>%{y:,.2f} pUSD<extra></extra>",
         )
     )
-    figure.update_layout(title="Equity (pUSD, marked to mid)", xaxis_title="time (UTC)")
+    times = [t for t, _ in equity_curve]
+    marks: dict[str, list[tuple[DeskEvent, float]]] = {}
+    for event in events:
+        at = bisect.bisect_right(times, event.ts_event_ns) - 1
+        y = _pusd(equity_curve[max(at, 0)][1]) if equity_curve else 0.0
+        if isinstance(event, KillSwitchTripped):
+            name = "kill switch tripped"
+        elif event.reason_code == SYS_SHUTDOWN:
+            name = "end of run (shutdown)"
+        else:
+            name = str(event.new_state)
+        marks.setdefault(name, []).append((event, y))
+    for name, points in marks.items():
+        first = points[0][0]
+        if isinstance(first, KillSwitchTripped):
+            marker = {"symbol": "x", "size": 16, "color": "#7b241c"}
+        elif name.startswith("end of run"):
+            marker = {"symbol": "square", "size": 10, "color": "#95a5a6"}
+        else:
+            marker = {"symbol": "diamond", "size": 13, "color": _STATE_COLOURS[first.new_state]}
+        figure.add_trace(
+            go.Scatter(
+                x=[_axis_time(e.ts_event_ns) for e, _ in points],
+                y=[y for _, y in points],
+                mode="markers+text" if not name.startswith("end of run") else "markers",
+                marker=marker,
+                name=name,
+                text=[e.reason_code for e, _ in points],
+                textposition="top right",
+                hovertext=[
+                    f"{name} at {utc_text(e.ts_event_ns)}<br>{e.reason_code} by {e.source}"
+                    for e, _ in points
+                ],
+                hoverinfo="text",
+            )
+        )
+    for event in events:
+        if isinstance(event, KillSwitchTripped):
+            figure.add_vline(
+                x=_axis_time(event.ts_event_ns), line_dash="dash", line_color="#7b241c"
+            )
+    figure.update_layout(
+        title="Equity (pUSD, marked to mid) with desk events",
+        xaxis_title="time (UTC)",
+        yaxis_title="pUSD",
+        yaxis_tickformat=",.2f",
+    )
+    return figure
+
+
+def _reason_figure(reason_codes: Mapping[str, int]) -> go.Figure:
+    registry = load_registry()
+    ordered = sorted(reason_codes.items(), key=lambda kv: (kv[1], kv[0]))  # largest on top
+    colours = []
+    hover = []
+    for code, count in ordered:
+        known = registry.get(code)
+        colours.append(_SEVERITY_COLOURS[known.severity] if known else "#000000")
+        message = known.user_message if known else "not a registered code"
+        hover.append(f"{code}: {count:,}<br>{html.escape(message)}")
+    figure = go.Figure(
+        go.Bar(
+            x=[n for _, n in ordered],
+            y=[c for c, _ in ordered],
+            orientation="h",
+            marker_color=colours,
+            hovertext=hover,
+            hoverinfo="text",
+            text=[f"{n:,}" for _, n in ordered],
+            textposition="outside",
+        )
+    )
+    figure.update_layout(
+        title="Reason codes (count, log axis; red hard, orange warning, grey info)",
+        xaxis_type="log",
+        # from 0.6, so a code seen once still gets a visible bar (and no stray tick label)
+        xaxis_range=[math.log10(0.6), math.log10(max((n for _, n in ordered), default=1) * 4)],
+        xaxis_title="envelopes and venue rejections with the code (log scale)",
+        height=max(400, 22 * len(ordered) + 120),
+        margin={"l": 280},
+    )
     return figure
 
 
 def _market_pnl_figure(result: BacktestResult) -> go.Figure:
     labels = [m.slug or m.market_id[:10] for m in result.per_market]
     figure = go.Figure(
-        go.Bar(x=labels, y=[_pusd(m.money.pnl) for m in result.per_market], name="PnL")
+        go.Bar(
+            x=labels,
+            y=[_pusd(m.money.pnl) for m in result.per_market],
+            name="PnL",
+            hovertemplate="%{x}<br>%{y:,.2f} pUSD<extra></extra>",
+        )
     )
-    figure.update_layout(title="PnL per market (pUSD, after fees)")
+    figure.update_layout(
+        title="PnL per market (pUSD, after fees)", yaxis_title="pUSD", yaxis_tickformat=",.2f"
+    )
     return figure
 
 
@@ -64,63 +471,106 @@ def _inventory_figure(fills: Sequence[Fill], token_labels: Mapping[str, str]) ->
     for token, series in by_token.items():
         figure.add_trace(
             go.Scatter(
-                x=[_ts(t) for t, _ in series],
+                x=[_axis_time(t) for t, _ in series],
                 y=[_pusd(s) for _, s in series],
                 mode="lines",
                 line_shape="hv",
                 name=token_labels.get(token, token[:12]),
             )
         )
-    figure.update_layout(title="Inventory per token (shares)", xaxis_title="time (UTC)")
+    figure.update_layout(
+        title="Inventory per token (shares)", xaxis_title="time (UTC)", yaxis_title="shares"
+    )
     return figure
+
+
+def selector_tokens(fills: Sequence[Fill], chosen_token: str | None) -> list[str]:
+    """Tokens offered by the "fills on the book" selector: every token with fills, most fills
+    first (ties by id), led by ``chosen_token`` when given (with or without fills)."""
+    counts = Counter(f.token_id for f in fills)
+    tokens = sorted(counts, key=lambda t: (-counts[t], t))
+    if chosen_token is not None:
+        tokens = [chosen_token, *(t for t in tokens if t != chosen_token)]
+    return tokens
 
 
 def _fills_on_book_figure(
-    token_label: str, top_of_book: Sequence[TopOfBook], fills: Sequence[Fill]
+    tokens: Sequence[str],
+    token_labels: Mapping[str, str],
+    top_of_book: Mapping[str, Sequence[TopOfBook]],
+    fills: Sequence[Fill],
 ) -> go.Figure:
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[_ts(t) for t, _, _ in top_of_book],
-            y=[_pusd(b) if b is not None else None for _, b, _ in top_of_book],
-            mode="lines",
-            line_shape="hv",
-            name="best bid",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=[_ts(t) for t, _, _ in top_of_book],
-            y=[_pusd(a) if a is not None else None for _, _, a in top_of_book],
-            mode="lines",
-            line_shape="hv",
-            name="best ask",
-        )
-    )
-    for side, symbol in ((Side.BUY, "triangle-up"), (Side.SELL, "triangle-down")):
-        chosen = [f for f in fills if f.side is side]
-        figure.add_trace(
-            go.Scatter(
-                x=[_ts(f.ts_event_ns) for f in chosen],
-                y=[_pusd(f.price) for f in chosen],
-                mode="markers",
-                marker={"symbol": symbol, "size": 9},
-                name=f"our {side.value.lower()} fills",
-                text=[
-                    f"{f.liquidity.value} {_pusd(f.size):.2f} @ {_pusd(f.price):.4f}"
-                    for f in chosen
-                ],
+    by_token: dict[str, list[Fill]] = {}
+    for fill in fills:
+        by_token.setdefault(fill.token_id, []).append(fill)
+    traces_per_token = 4
+    titles = []
+    for index, token in enumerate(tokens):
+        visible = index == 0
+        full = top_of_book.get(token, ())
+        tops = thin_top_of_book(full, TOP_OF_BOOK_POINTS)
+        label = token_labels.get(token, token[:12])
+        thinned = f" (top of book thinned: {len(tops):,} of {len(full):,} changes drawn)"
+        titles.append(f"Fills on the book: {label}" + (thinned if len(tops) < len(full) else ""))
+        x = [_axis_time(t) for t, _, _ in tops]
+        for name, values in (
+            ("best bid", [_pusd(b) if b is not None else None for _, b, _ in tops]),
+            ("best ask", [_pusd(a) if a is not None else None for _, _, a in tops]),
+        ):
+            figure.add_trace(
+                go.Scatter(x=x, y=values, mode="lines", line_shape="hv", name=name, visible=visible)
             )
+        for side, symbol in ((Side.BUY, "triangle-up"), (Side.SELL, "triangle-down")):
+            chosen = [f for f in by_token.get(token, ()) if f.side is side]
+            figure.add_trace(
+                go.Scatter(
+                    x=[_axis_time(f.ts_event_ns) for f in chosen],
+                    y=[_pusd(f.price) for f in chosen],
+                    mode="markers",
+                    marker={"symbol": symbol, "size": 9},
+                    name=f"our {side.value.lower()} fills",
+                    visible=visible,
+                    hovertext=[
+                        f"{f.liquidity.value} {side.value} {from_micros(f.size)} shares @ "
+                        f"{from_micros(f.price)} pUSD<br>{utc_text(f.ts_event_ns)}"
+                        for f in chosen
+                    ],
+                    hoverinfo="text",
+                )
+            )
+    buttons = []
+    for index, token in enumerate(tokens):
+        shown = [i // traces_per_token == index for i in range(len(tokens) * traces_per_token)]
+        count = len(by_token.get(token, ()))
+        buttons.append(
+            {
+                "label": f"{token_labels.get(token, token[:12])} ({count:,} fills)",
+                "method": "update",
+                "args": [{"visible": shown}, {"title.text": titles[index]}],
+            }
         )
-    figure.update_layout(title=f"Fills on the book: {token_label}", xaxis_title="time (UTC)")
+    figure.update_layout(
+        title=titles[0] if titles else "Fills on the book",
+        xaxis_title="time (UTC)",
+        yaxis_title="price (pUSD per share)",
+        updatemenus=[
+            {"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.18}
+        ],
+        margin={"t": 110},
+    )
     return figure
 
 
-def _reason_figure(reason_codes: Mapping[str, int]) -> go.Figure:
-    ordered = sorted(reason_codes.items(), key=lambda kv: (-kv[1], kv[0]))
-    figure = go.Figure(go.Bar(x=[c for c, _ in ordered], y=[n for _, n in ordered]))
-    figure.update_layout(title="Reason codes (count)")
-    return figure
+# ---------------------------------------------------------------------------- page
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px}
+table{border-collapse:collapse;margin:0.5em 0}th,td{border:1px solid #ccc;padding:4px 8px;
+text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.banner{padding:8px 12px;font-weight:bold}.synthetic,.danger{background:#fdecea;color:#922}
+.bound{border:2px solid;padding:4px 12px;margin:0.5em 0}.bound .big{font-size:1.15em;
+font-weight:bold}.optimistic{border-color:#e67e22;background:#fef5e7}
+.pessimistic{border-color:#2e86c1;background:#ebf5fb}pre{background:#f6f6f6;padding:1em;
+overflow-x:auto}"""
 
 
 def write_report(
@@ -130,63 +580,81 @@ def write_report(
     equity_curve: Sequence[tuple[int, int]],
     fills: Sequence[Fill],
     token_labels: Mapping[str, str],
+    top_of_book: Mapping[str, Sequence[TopOfBook]],
     chosen_token: str | None,
-    top_of_book: Sequence[TopOfBook],
-    config: Mapping[str, object],
+    config: Mapping[str, Any],
 ) -> None:
-    """Write the report to ``path`` (one self-contained HTML file)."""
-    document = result.as_json()
-    summary_keys = (
-        "run_id", "synthetic", "markets", "events", "orders", "fills", "maker_fills",
-        "taker_fills", "volume_usd", "invested_usd", "fees_usd", "realized_pnl_usd",
-        "settlement_usd", "settled_pnl_usd", "unrealized_pnl_usd", "pnl_usd",
-        "max_drawdown_usd", "sharpe", "envelopes", "envelopes_sha256",
-    )  # fmt: skip
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(document[k]))}</td></tr>"
-        for k in summary_keys
+    """Write the report to ``path`` (one self-contained HTML file; see the module docstring).
+
+    Args:
+        path: the file to create (replaced if it exists).
+        result: the run's figures (fill model, refusals, desk events, bots seen included).
+        equity_curve: (ts_ns, equity micro-pUSD) points, time-ordered.
+        fills: every fill of the run.
+        token_labels: token id → label shown for it (e.g. ``"btc-updown-15m-… Up"``).
+        top_of_book: token id → its top-of-book changes, time-ordered (any tokens; the
+            selector offers those with fills, see :func:`selector_tokens`).
+        chosen_token: the token the selector shows first (None: the one with most fills).
+        config: the desk config that ran (the desk file's canonical JSON: ``strategies``,
+            ``risk``, ``execution`` entries with ``id``, ``mode``, optional ``source``).
+    """
+    tokens = selector_tokens(fills, chosen_token)
+    end_ns = max(
+        [result.last_event_ns, *(e.ts_event_ns for e in result.desk_events)],
     )
     figures = [
-        _equity_figure(equity_curve),
-        _market_pnl_figure(result),
-        _inventory_figure(fills, token_labels),
+        ("equity", _equity_figure(equity_curve, result.desk_events, end_ns)),
+        ("reason-codes", _reason_figure(result.reason_codes)),
+        ("market-pnl", _market_pnl_figure(result)),
+        ("inventory", _inventory_figure(fills, token_labels)),
     ]
-    if chosen_token is not None:
+    if tokens:
         figures.append(
-            _fills_on_book_figure(
-                token_labels.get(chosen_token, chosen_token),
-                top_of_book,
-                [f for f in fills if f.token_id == chosen_token],
-            )
+            ("fills-on-book", _fills_on_book_figure(tokens, token_labels, top_of_book, fills))
         )
-    figures.append(_reason_figure(result.reason_codes))
-    parts = [
-        fig.to_html(full_html=False, include_plotlyjs=(i == 0), default_width="100%")
-        for i, fig in enumerate(figures)
+    plots = [
+        figure.to_html(
+            full_html=False,
+            include_plotlyjs=(i == 0),
+            default_width="100%",
+            div_id=f"figure-{name}",
+        )
+        for i, (name, figure) in enumerate(figures)
     ]
-    banner = (
-        "<p class='synthetic'>SYNTHETIC DATA: these results come from generated, not recorded, "
-        "market data.</p>"
-        if result.synthetic
-        else "<p>Real recorded market data. Backtest results do not predict live results.</p>"
+    equity_plot, reason_plot, pnl_plot, inventory_plot = plots[:4]
+    book_plot = plots[4] if tokens else "<p>No fills.</p>"
+    venue_note = (
+        "<p>Rows with bot <code>venue</code> are the paper venue's rejections of orders the "
+        "desk sent; the other rows are envelopes whose decision was not a plain pass.</p>"
     )
-    liquidity = {
-        LiquiditySide.MAKER.value: result.money.maker_fills,
-        LiquiditySide.TAKER.value: result.money.taker_fills,
-    }
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Polytraders run {html.escape(result.run_id)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
-table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-.synthetic{{background:#fee;padding:8px;font-weight:bold}}pre{{background:#f6f6f6;padding:1em}}</style>
+<title>Polytraders run {_esc(result.run_id)}</title>
+<style>{_STYLE}</style>
 </head><body>
-<h1>Polytraders run {html.escape(result.run_id)}</h1>
-{banner}
-<h2>Summary</h2><table>{rows}</table>
-<p>Fills by liquidity: {html.escape(json.dumps(liquidity))}</p>
-{"".join(parts)}
-<h2>Configuration</h2><pre>{html.escape(json.dumps(config, indent=2, sort_keys=True))}</pre>
+<h1>Polytraders run {_esc(result.run_id)}</h1>
+{_data_banner(result)}
+{_bound_block(result)}
+{_no_risk_banner(config)}
+{_halt_banner(result.desk_events)}
+{_quarantine_banner(result.bots_seen)}
+<h2>The desk that ran</h2>
+{_desk_table(config, result.bots_seen)}
+<h2>Summary</h2>
+{_summary_table(result, equity_curve)}
+<h2>Equity and desk events</h2>
+{equity_plot}
+{_desk_events_table(result.desk_events)}
+<h2>Refusals and rejections by bot and reason code</h2>
+{venue_note}
+{_refusal_table(result)}
+{reason_plot}
+<h2>Money</h2>
+{pnl_plot}
+{inventory_plot}
+<h2>Fills on the book</h2>
+{book_plot}
+<h2>Desk configuration</h2><pre>{_esc(json.dumps(config, indent=2, sort_keys=True))}</pre>
 </body></html>
 """
     path.write_text(page, encoding="utf-8")

@@ -18,6 +18,17 @@ Money definitions (all exact micro-pUSD internally; decimal strings in ``result.
 - ``max_drawdown``: largest peak-to-trough fall of the equity curve.
 - ``sharpe``: mean / standard deviation of the equity curve's changes sampled every
   ``sharpe_interval_s`` seconds (not annualised; 0.0 when undefined). Float: analytics only.
+
+Evidence beside the money (what the report shows, as data):
+
+- ``refusals_by_bot``: every envelope whose decision is not a plain pass (anything but PROPOSE,
+  IDLE, APPROVE and ROUTE: risk REJECT / RESHAPE / HALT, desk-gate and execution REFUSE or
+  REJECT, ERROR, QUARANTINE), counted by (bot, class, mode, decision, reason code), plus the
+  venue's rejections (bot ``venue``, decision ``VENUE_REJECT``).
+- ``desk_events``: trading-state changes and kill-switch trips with time and reason code.
+- ``fill_model``: the paper venue's fill model and whether its figures are an OPTIMISTIC or a
+  PESSIMISTIC bound (:class:`FillModel`).
+- ``bots_seen``: every bot that recorded a decision, with its version and config version.
 """
 
 from __future__ import annotations
@@ -26,17 +37,129 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import msgspec
 
 from polytraders.contracts.envelope import Decision, ReportEnvelope
+from polytraders.desk.state import DeskEvent
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market
 from polytraders.model.money import from_micros, notional_micros
 from polytraders.model.orders import Side
 from polytraders.model.position import Position
+from polytraders.venues.paper.config import PaperVenueConfig
 
 _REFUSALS = frozenset({Decision.REJECT, Decision.HALT, Decision.REFUSE, Decision.QUARANTINE})
+_PASSES = frozenset({Decision.PROPOSE, Decision.IDLE, Decision.APPROVE, Decision.ROUTE})
+UNSPECIFIED = "UNSPECIFIED"
+"""Reason code counted for a refusal envelope that carries none."""
+VENUE_BOT_ID = "venue"
+"""``bot_id`` (and ``bot_class``) of the venue's rejections in :class:`RefusalCount`."""
+VENUE_REJECT = "VENUE_REJECT"
+"""``decision`` of the venue's rejections in :class:`RefusalCount`."""
+_NS_PER_S = 1_000_000_000
+
+
+def utc_iso(ts_ns: int) -> str:
+    """``ts_ns`` (ns since the Unix epoch) as ISO 8601 UTC with all nine fraction digits,
+    exactly: ``1_790_585_112_649_000_001`` → ``"2026-09-28T08:45:12.649000001Z"``."""
+    seconds, nanos = divmod(ts_ns, _NS_PER_S)
+    whole = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{nanos:09d}Z"
+
+
+class FillModel(msgspec.Struct, frozen=True, kw_only=True):
+    """The paper venue's fill model, and which bound its figures are.
+
+    With ``infer_fills_from_decreases`` (L2 inference) a decrease of our price level beyond
+    the queue ahead counts as trading through us although it may be cancellations, so maker
+    fills and PnL are an OPTIMISTIC bound; without it makers fill only from recorded trades that
+    reach them or from the book crossing them, a PESSIMISTIC bound
+    (``docs/paper_venue.md`` "Known limits").
+    """
+
+    order_latency_ms: int
+    cancel_latency_ms: int
+    queue_model: str
+    infer_fills_from_decreases: bool
+
+    @classmethod
+    def of(cls, config: PaperVenueConfig) -> FillModel:
+        """The fill model of a paper venue config."""
+        return cls(
+            order_latency_ms=config.order_latency_ms,
+            cancel_latency_ms=config.cancel_latency_ms,
+            queue_model=config.queue_model,
+            infer_fills_from_decreases=config.infer_fills_from_decreases,
+        )
+
+    @property
+    def bound(self) -> str:
+        """``"OPTIMISTIC"`` with L2 inference on, else ``"PESSIMISTIC"``."""
+        return "OPTIMISTIC" if self.infer_fills_from_decreases else "PESSIMISTIC"
+
+    @property
+    def bound_reason(self) -> str:
+        """One plain-English sentence saying why the figures are that bound."""
+        if self.infer_fills_from_decreases:
+            return (
+                "maker fills are inferred from book decreases (L2 inference ON): a level that "
+                "shrinks by cancellations counts as trading through our order; set "
+                "infer_fills_from_decreases = false for the pessimistic bound"
+            )
+        return (
+            "maker fills only from recorded trades reaching our place in the queue or from the "
+            "book crossing our price (L2 inference OFF); set infer_fills_from_decreases = true "
+            "for the optimistic bound"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        """The settings plus ``bound`` and ``bound_reason``."""
+        return {
+            "order_latency_ms": self.order_latency_ms,
+            "cancel_latency_ms": self.cancel_latency_ms,
+            "queue_model": self.queue_model,
+            "infer_fills_from_decreases": self.infer_fills_from_decreases,
+            "bound": self.bound,
+            "bound_reason": self.bound_reason,
+        }
+
+
+class RefusalCount(msgspec.Struct, frozen=True, kw_only=True):
+    """How many envelopes of one bot (in one mode) had one non-pass decision with one reason
+    code; for the venue's rejections ``bot_id`` and ``bot_class`` are ``"venue"``, ``mode`` is
+    ``""`` and ``decision`` is ``"VENUE_REJECT"``. An envelope with several codes counts once
+    under each."""
+
+    bot_id: str
+    bot_class: str
+    mode: str
+    decision: str
+    reason_code: str
+    count: int
+
+
+class BotSeen(msgspec.Struct, frozen=True, kw_only=True):
+    """A bot that recorded at least one decision: identity as its envelopes carry it, and every
+    mode it decided in (e.g. ``ENFORCED`` then ``QUARANTINE``), sorted."""
+
+    bot_id: str
+    bot_class: str
+    bot_version: str
+    config_version: str
+    modes: tuple[str, ...]
+
+
+def desk_event_json(event: DeskEvent) -> dict[str, object]:
+    """A desk event as ``result.json`` records it: its fields (``type`` tag included) with
+    ``time_utc`` beside ``ts_event_ns`` (``ts_recv_ns``, always equal to it, left out)."""
+    fields: dict[str, object] = msgspec.to_builtins(event)
+    document = {"type": fields.pop("type"), "ts_event_ns": fields.pop("ts_event_ns")}
+    document["time_utc"] = utc_iso(event.ts_event_ns)
+    fields.pop("ts_recv_ns")
+    document.update(fields)
+    return document
 
 
 class MoneyFigures(msgspec.Struct, kw_only=True):
@@ -89,6 +212,10 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     synthetic: bool
     markets: int
     events: int
+    first_event_ns: int
+    """Time of the first input event processed (0 with none)."""
+    last_event_ns: int
+    """Time of the last input event processed (0 with none)."""
     orders: int
     money: MoneyFigures
     max_drawdown: int
@@ -99,9 +226,15 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     envelopes_sha256: str
     wall_s: float
     per_market: list[MarketResult]
+    fill_model: FillModel
+    """The paper venue's fill model: how believable maker fills are, and which bound."""
+    refusals_by_bot: list[RefusalCount]
+    """Non-pass decisions and venue rejections by bot, mode, decision and code (sorted)."""
+    desk_events: list[DeskEvent]
+    """Trading-state changes and kill-switch trips, in time order."""
+    bots_seen: list[BotSeen]
+    """Every bot that recorded a decision (sorted by class, then id)."""
     feed_problems: dict[str, int] = msgspec.field(default_factory=dict)
-    fill_model: dict[str, object] = msgspec.field(default_factory=dict)
-    """The paper venue's fill-model settings that bound how believable maker fills are."""
 
     @property
     def events_per_s(self) -> float:
@@ -117,14 +250,21 @@ class BacktestResult(msgspec.Struct, kw_only=True):
             "synthetic": self.synthetic,
             "markets": self.markets,
             "events": self.events,
+            "first_event_ns": self.first_event_ns,
+            "first_event_utc": utc_iso(self.first_event_ns),
+            "last_event_ns": self.last_event_ns,
+            "last_event_utc": utc_iso(self.last_event_ns),
             "orders": self.orders,
             **self.money.as_json(),
             "max_drawdown_usd": from_micros(self.max_drawdown),
             "sharpe": round(self.sharpe, 6),
             "rejections": dict(sorted(self.rejections.items())),
             "reason_codes": dict(sorted(self.reason_codes.items())),
+            "refusals_by_bot": [msgspec.to_builtins(r) for r in self.refusals_by_bot],
+            "desk_events": [desk_event_json(e) for e in self.desk_events],
+            "bots_seen": [msgspec.to_builtins(b) for b in self.bots_seen],
             "feed_problems": dict(sorted(self.feed_problems.items())),
-            "fill_model": self.fill_model,
+            "fill_model": self.fill_model.as_json(),
             "envelopes": self.envelopes,
             "envelopes_sha256": self.envelopes_sha256,
             "wall_s": round(self.wall_s, 3),
@@ -217,24 +357,96 @@ def sharpe_ratio(equity_curve: Sequence[tuple[int, int]], interval_s: int = 60) 
     return mean / math.sqrt(variance) if variance > 0 else 0.0
 
 
+RefusalKey = tuple[str, str, str, str, str]
+"""(bot_id, bot_class, mode, decision, reason_code) of :class:`RefusalCount`."""
+
+
 class EnvelopeTally:
-    """An envelope sink that keeps only what results need: the count, the reason-code
-    histogram, and refusals by reason code (constant memory, however long the run)."""
+    """An envelope sink that keeps only what results need (memory bounded by the number of
+    distinct bots and codes, however long the run).
+
+    Attributes:
+        count: envelopes recorded.
+        reason_codes: reason code → count over every envelope.
+        refusals: reason code → count over REJECT, HALT, REFUSE and QUARANTINE envelopes
+            (``result.json`` ``rejections``).
+        by_bot: (bot_id, bot_class, mode, decision, reason_code) → count over every envelope
+            whose decision is not a plain pass (PROPOSE, IDLE, APPROVE, ROUTE).
+        bots: (bot_id, bot_class, mode) → (bot_version, config_version) as first recorded.
+    """
 
     def __init__(self) -> None:
         self.count = 0
         self.reason_codes: Counter[str] = Counter()
         self.refusals: Counter[str] = Counter()
+        self.by_bot: Counter[RefusalKey] = Counter()
+        self.bots: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     def record(self, envelope: ReportEnvelope) -> None:
         self.count += 1
+        identity = (envelope.bot_id, envelope.bot_class.value, envelope.mode.value)
+        if identity not in self.bots:
+            self.bots[identity] = (envelope.bot_version, envelope.config_version)
         if envelope.reason_codes:
             self.reason_codes.update(envelope.reason_codes)
-        if envelope.decision in _REFUSALS:
-            self.refusals.update(envelope.reason_codes or ("UNSPECIFIED",))
+        decision = envelope.decision
+        if decision in _PASSES:
+            return
+        codes = envelope.reason_codes or (UNSPECIFIED,)
+        if decision in _REFUSALS:
+            self.refusals.update(codes)
+        for code in codes:
+            self.by_bot[(*identity, decision.value, code)] += 1
+
+    def refusal_counts(self, venue_rejections: Mapping[str, int]) -> list[RefusalCount]:
+        """:attr:`by_bot` plus the venue's rejections (code → count), sorted by bot class,
+        bot, mode, decision and code."""
+        counts = Counter(self.by_bot)
+        for code, n in venue_rejections.items():
+            counts[(VENUE_BOT_ID, VENUE_BOT_ID, "", VENUE_REJECT, code)] += n
+        return [
+            RefusalCount(
+                bot_id=bot_id,
+                bot_class=bot_class,
+                mode=mode,
+                decision=decision,
+                reason_code=code,
+                count=n,
+            )
+            for (bot_id, bot_class, mode, decision, code), n in sorted(
+                counts.items(), key=lambda kv: (_class_rank(kv[0][1]), kv[0])
+            )
+        ]
+
+    def bots_seen(self) -> list[BotSeen]:
+        """Every bot that recorded a decision, sorted by class (strategy, risk, execution)
+        then id; ``desk`` appears once per class it decided for."""
+        merged: dict[tuple[str, str], tuple[str, str, set[str]]] = {}
+        for (bot_id, bot_class, mode), (version, config_version) in self.bots.items():
+            entry = merged.setdefault((bot_id, bot_class), (version, config_version, set()))
+            entry[2].add(mode)
+        return [
+            BotSeen(
+                bot_id=bot_id,
+                bot_class=bot_class,
+                bot_version=version,
+                config_version=config_version,
+                modes=tuple(sorted(modes)),
+            )
+            for (bot_id, bot_class), (version, config_version, modes) in sorted(
+                merged.items(), key=lambda kv: (_class_rank(kv[0][1]), kv[0][0])
+            )
+        ]
 
     def flush(self) -> None:
         """Nothing is buffered (sink protocol)."""
+
+
+_CLASS_ORDER = ("strategy", "risk", "execution", VENUE_BOT_ID)
+
+
+def _class_rank(bot_class: str) -> int:
+    return _CLASS_ORDER.index(bot_class) if bot_class in _CLASS_ORDER else len(_CLASS_ORDER)
 
 
 def compute_result(
@@ -249,19 +461,25 @@ def compute_result(
     tally: EnvelopeTally,
     envelopes_sha256: str,
     events: int,
+    first_event_ns: int,
+    last_event_ns: int,
     orders: int,
     venue_rejections: Mapping[str, int],
     final_marks: Mapping[str, int],
     wall_s: float,
+    fill_model: FillModel,
+    desk_events: Sequence[DeskEvent] = (),
     feed_problems: Mapping[str, int] | None = None,
     sharpe_interval_s: int = 60,
-    fill_model: Mapping[str, object] | None = None,
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
-    ``tally`` holds the envelope counts (desk and bot refusals by reason code);
+    ``tally`` holds the envelope counts (desk and bot refusals by reason code and by bot);
     ``venue_rejections`` counts venue refusals by reason code. ``final_marks`` gives a mark
     price (micro) for every token with an open position in an unresolved market.
+    ``first_event_ns`` / ``last_event_ns`` span the input events processed.
+    ``fill_model`` is the paper venue's; ``desk_events`` the desk's trading-state changes and
+    kill-switch trips (``DeskResult.desk_events``), kept in time order.
 
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
@@ -298,6 +516,8 @@ def compute_result(
         synthetic=synthetic,
         markets=len(markets),
         events=events,
+        first_event_ns=first_event_ns,
+        last_event_ns=last_event_ns,
         orders=orders,
         money=total,
         max_drawdown=max_drawdown(equity_curve),
@@ -308,6 +528,9 @@ def compute_result(
         envelopes_sha256=envelopes_sha256,
         wall_s=wall_s,
         per_market=per_market,
+        fill_model=fill_model,
+        refusals_by_bot=tally.refusal_counts(venue_rejections),
+        desk_events=sorted(desk_events, key=lambda e: e.ts_event_ns),
+        bots_seen=tally.bots_seen(),
         feed_problems=dict(feed_problems or {}),
-        fill_model=dict(fill_model or {}),
     )

@@ -79,18 +79,11 @@ def _summary(outcome: RunOutcome) -> Table:
     for name, value in rows:
         table.add_row(name, str(value))
     model = outcome.result.fill_model
-    if model:
-        inferred = model.get("infer_fills_from_decreases")
-        table.add_row(
-            "fill model",
-            f"latency {model.get('order_latency_ms')} ms, queue {model.get('queue_model')}, "
-            + (
-                "L2 inference ON: maker fills inferred from book decreases (optimistic bound; "
-                "set infer_fills_from_decreases = false for the pessimistic one)"
-                if inferred
-                else "L2 inference OFF: makers fill only when the book crosses them (pessimistic)"
-            ),
-        )
+    table.add_row(
+        "fill model",
+        f"latency {model.order_latency_ms} ms, queue {model.queue_model}: "
+        f"{model.bound} bound; {model.bound_reason}",
+    )
     top = sorted(outcome.result.reason_codes.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     table.add_row("top reason codes", "\n".join(f"{c} {n:,}" for c, n in top) or "-")
     if outcome.feed_problems:

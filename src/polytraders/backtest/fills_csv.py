@@ -1,0 +1,90 @@
+"""``fills.csv``: every fill of a run, one row each, in the order the desk booked them.
+
+Columns (units in the names; money and quantities as exact decimal strings, never floats):
+
+=================  ==========================================================================
+``fill_id``        the fill's id (unique in the run)
+``intent_id``      the strategy intent the order came from (``correlation_id`` of its envelopes)
+``client_order_id``  the desk's deterministic order id (the store's orders and the envelopes'
+                   route plans carry the same one)
+``venue_order_id`` the venue's id of the order
+``bot_id``         the strategy bot that proposed the intent
+``ts_event_ns``    venue time of the execution, ns since the Unix epoch
+``time_utc``       the same instant as ISO 8601 UTC with nine fraction digits (exactly equal)
+``market_id``      condition id of the market
+``market_slug``    the market's slug ("" when the data has none)
+``token_id``       the outcome token traded
+``outcome``        the token's outcome label (e.g. ``Up``)
+``side``           OUR side: ``BUY`` or ``SELL``
+``liquidity``      ``MAKER`` (our order rested and was hit) or ``TAKER`` (it crossed on arrival)
+``price_pusd``     execution price, pUSD per share
+``size_shares``    shares executed
+``notional_pusd``  price × size, pUSD
+``fee_pusd``       fee paid, pUSD (makers pay none on Polymarket)
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from polytraders.backtest.result import utc_iso
+from polytraders.model.fills import Fill
+from polytraders.model.market import Market
+from polytraders.model.money import from_micros
+from polytraders.model.orders import VenueOrder
+
+COLUMNS = (
+    "fill_id", "intent_id", "client_order_id", "venue_order_id", "bot_id", "ts_event_ns",
+    "time_utc", "market_id", "market_slug", "token_id", "outcome", "side", "liquidity",
+    "price_pusd", "size_shares", "notional_pusd", "fee_pusd",
+)  # fmt: skip
+"""The header of ``fills.csv``, in order (see the module docstring)."""
+
+
+def write_fills_csv(
+    path: Path,
+    fills: Sequence[Fill],
+    orders: Mapping[str, VenueOrder],
+    markets: Sequence[Market],
+) -> None:
+    """Write ``fills`` to ``path`` as CSV with the :data:`COLUMNS` header.
+
+    Args:
+        path: the file to create (replaced if it exists).
+        fills: the run's fills, written in this order.
+        orders: client order id → the desk's order (``DeskState.orders``): gives each fill's
+            intent id and bot.
+        markets: the run's markets: give each fill's market slug and outcome label.
+
+    Raises:
+        ValueError: a fill whose client order id is not in ``orders`` or whose token is in
+            none of ``markets`` (nothing is written).
+    """
+    tokens = {t.token_id: (m, t) for m in markets for t in m.tokens}
+    rows = []
+    for fill in fills:
+        order = orders.get(fill.client_order_id)
+        if order is None:
+            raise ValueError(
+                f"fills.csv: fill {fill.fill_id} is for order {fill.client_order_id}, "
+                "which the desk never sent"
+            )
+        known = tokens.get(fill.token_id)
+        if known is None:
+            raise ValueError(f"fills.csv: fill {fill.fill_id} is for unknown token {fill.token_id}")
+        market, token = known
+        row = (
+            fill.fill_id, order.intent_id, fill.client_order_id, fill.venue_order_id,
+            order.bot_id, fill.ts_event_ns, utc_iso(fill.ts_event_ns),
+            fill.market_id or market.market_id, market.slug, fill.token_id, token.outcome,
+            fill.side.value, fill.liquidity.value, from_micros(fill.price),
+            from_micros(fill.size), from_micros(fill.notional), from_micros(fill.fee),
+        )  # fmt: skip
+        rows.append(row)
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
