@@ -172,8 +172,8 @@ filled ``f`` and remaining ``r = q − f``.
          ``MarketStatus`` for it redeems nothing.
     11.5 ``RESOLVED`` without a winning token closes the market (rule 9) and redeems nothing
          (the ledger does not settle it either); a winning token that is not one of the
-         market's tokens raises ``ValueError`` and leaves the market's state, orders and
-         balances unchanged.
+         market's tokens raises ``ValueError`` and the event is not applied (the actions
+         due before it have run, rule 1.2).
     11.6 Redemption is immediate: on Polymarket the holder calls ``redeemPositions`` after
          resolution; the paper venue does so at the resolution event, which is when the
          ledger books the payout.

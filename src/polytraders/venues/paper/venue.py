@@ -220,7 +220,8 @@ class PaperVenue:
         Raises:
             ValueError: a market event older than the previous one (events must come in time
                 order), a malformed book update (the book is left unchanged), or a resolution
-                whose winning token is not one of the market's tokens (nothing changes).
+                whose winning token is not one of the market's tokens (the event is not
+                applied).
         """
         if not isinstance(event, BookSnapshot | BookDelta | Trade | TickSizeChange | MarketStatus):
             self.stats.ignored_events += 1
