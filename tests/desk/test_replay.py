@@ -70,9 +70,11 @@ def check_books(desk: Desk, venue: PaperVenue, result: DeskResult) -> None:
         signed = sum(f.size if f.side is Side.BUY else -f.size for f in fills)
         settled = sum(s.size for s in result.settlements if s.token_id == position.token_id)
         assert position.size == signed - settled
-    # the venue does not pay out resolved markets; the desk's ledger does
-    payouts = sum(s.cash for s in result.settlements)
-    assert ledger.cash == venue.balances()["pUSD"] + payouts
+    # the venue redeems resolved markets as the desk's ledger settles them: the books agree
+    assert venue.ledger.payouts == sum(s.cash for s in result.settlements)
+    assert ledger.cash == venue.ledger.cash
+    for position in ledger.positions():
+        assert position.size == venue.ledger.holdings(position.token_id)
     # no wall-clock measurement in any envelope under the simulated clock
     assert {e.latency_ns for e in desk.envelopes} == {0}
     assert all(

@@ -26,6 +26,7 @@ from polytraders.venues.paper import PaperVenue, reasons
 from tests.venues.paper.support import (
     MARKET,
     MS,
+    NO,
     SH,
     YES,
     binary_market,
@@ -367,6 +368,77 @@ def test_market_status_halts_matching_and_closing_cancels() -> None:
     assert isinstance(events[0], OrderCanceled) and events[0].reason_code == reasons.MARKET_CLOSED
     assert venue.open_orders() == []
     assert venue.ledger.reserved_cash == 0
+
+
+def _resolved(ts_ns: int, winner: str = "") -> MarketStatus:
+    return MarketStatus(
+        ts_event_ns=ts_ns,
+        market_id=MARKET,
+        state=MarketState.RESOLVED,
+        accepting_orders=False,
+        winning_token_id=winner,
+    )
+
+
+def test_resolution_cancels_then_redeems_the_winner_at_one_pusd_and_the_loser_at_zero() -> None:
+    """Rule 11: 10 YES and 20 NO bought as a taker; YES wins → +10 pUSD, NO → 0."""
+    venue = make_venue()
+    venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)]))
+    venue.on_market_event(snapshot(0, [(540_000, 100)], [(560_000, 100)], token=NO))
+    buy_yes = order(Side.BUY, 460_000, 10 * SH, tif=TimeInForce.FAK)
+    buy_no = order(Side.BUY, 560_000, 20 * SH, tif=TimeInForce.FAK, token=NO)
+    submit_and_arrive(venue, buy_yes, 0)
+    submit_and_arrive(venue, buy_no, 0)
+    # 10 × 0.46 + fee 0.17388, 20 × 0.56 + fee 0.34496
+    cash = START - 4_600_000 - 173_880 - 11_200_000 - 344_960
+    assert venue.ledger.cash == cash
+    ask = order(Side.SELL, 500_000, 5 * SH, cid="ask-yes")  # reserves 5 YES
+    bid = order(Side.BUY, 500_000, 10 * SH, cid="bid-no", token=NO)  # reserves 5 pUSD
+    submit_and_arrive(venue, ask, 300 * MS)
+    submit_and_arrive(venue, bid, 300 * MS)
+    assert venue.balances() == {"pUSD": cash - 5_000_000, YES: 5 * SH, NO: 20 * SH}
+    venue.submit(order(Side.BUY, 460_000, 10 * SH, cid="late"), 900 * MS)  # arrives at 1,150 ms
+    venue.on_market_event(_resolved(1_000 * MS, winner=YES))
+    events = venue.poll()
+    assert all(isinstance(e, OrderCanceled) for e in events)
+    assert [(e.client_order_id, e.reason_code) for e in events if isinstance(e, OrderCanceled)] == [
+        ("ask-yes", reasons.MARKET_CLOSED),
+        ("bid-no", reasons.MARKET_CLOSED),
+    ]
+    assert venue.balances() == {"pUSD": cash + 10_000_000, YES: 0, NO: 0}
+    assert (venue.ledger.cash, venue.ledger.payouts) == (cash + 10_000_000, 10_000_000)
+    assert venue.ledger.conservation_problems() == []
+    venue.advance(1_150 * MS)
+    late = venue.poll()
+    assert isinstance(late[0], OrderRejected)
+    assert late[0].reason_code == reasons.MARKET_NOT_ACCEPTING
+    # final: a later status does not reopen the market, a second resolution redeems nothing
+    venue.on_market_event(
+        MarketStatus(
+            ts_event_ns=2_000 * MS,
+            market_id=MARKET,
+            state=MarketState.ACTIVE,
+            accepting_orders=True,
+        )
+    )
+    assert not venue.accepting_orders(MARKET)
+    venue.on_market_event(_resolved(3_000 * MS, winner=NO))
+    assert venue.balances() == {"pUSD": cash + 10_000_000, YES: 0, NO: 0}
+
+
+def test_resolution_without_a_winner_redeems_nothing_and_a_foreign_winner_is_refused() -> None:
+    """Rule 11.5: no winning token → closed, nothing redeemed; a winner of another market →
+    ValueError, nothing changes; the later resolution with a winner redeems."""
+    venue = make_venue(holdings={YES: 7 * SH, NO: 3 * SH})
+    with pytest.raises(ValueError, match="not one of its tokens"):
+        venue.on_market_event(_resolved(1_000, winner="tok-other"))
+    assert venue.accepting_orders(MARKET)
+    assert venue.balances() == {"pUSD": START, NO: 3 * SH, YES: 7 * SH}
+    venue.on_market_event(_resolved(2_000))
+    assert not venue.accepting_orders(MARKET)
+    assert venue.balances() == {"pUSD": START, NO: 3 * SH, YES: 7 * SH}
+    venue.on_market_event(_resolved(3_000, winner=NO))
+    assert venue.balances() == {"pUSD": START + 3_000_000, NO: 0, YES: 0}
 
 
 def test_our_fills_consume_liquidity_until_the_level_shows_again() -> None:

@@ -6,8 +6,9 @@ The loop, per token, every ``QUOTE_EVERY_S`` of event time: cancel its open orde
 5 shares at the best bid (post-only GTC), offer the shares it holds (up to 5) at the best ask,
 and every fourth cycle take 5 shares at the best ask with a FAK. Checked on every event:
 maker fills never exceed the book's decreases plus the liquidity it shows; consumed liquidity
-never exceeds what the level showed; exact money conservation; no negative balance; no order
-overfilled; and a second run gives byte-identical venue events.
+never exceeds what the level showed; exact money conservation (fills, and the payouts of the
+12 resolutions); no negative balance; no order overfilled; and a second run gives
+byte-identical venue events.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from polytraders.feeds import open_source
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, MarketStatus
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.market import Market
+from polytraders.model.market import Market, MarketState
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.venues.paper import PaperVenue, PaperVenueConfig
 
@@ -152,16 +153,43 @@ def test_quoting_loop_on_the_real_sample_keeps_every_invariant(
     for fill in fills:
         per_order[fill.client_order_id] += fill.size
     assert all(size <= submitted[cid].size for cid, size in per_order.items())
-    # exact money conservation against the fills
+    # exact money conservation against the fills and the resolutions (rule 11: the winning
+    # token redeems 1 pUSD per share; a market's fills all come before its resolution)
     buys = sum(f.notional for f in fills if f.side is Side.BUY)
     sells = sum(f.notional for f in fills if f.side is Side.SELL)
     fees = sum(f.fee for f in fills)
-    assert venue.ledger.cash == PaperVenueConfig().starting_cash_micros + sells - buys - fees
+    resolutions = [
+        e
+        for e in events
+        if isinstance(e, MarketStatus) and e.state is MarketState.RESOLVED and e.winning_token_id
+    ]
+    assert len(resolutions) == len(markets)
+    tokens_of = {m.market_id: [t.token_id for t in m.tokens] for m in markets}
     held: dict[str, int] = defaultdict(int)
+    payouts = 0
+
+    def resolve(status: MarketStatus) -> None:
+        nonlocal payouts
+        payouts += held[status.winning_token_id]
+        for token_id in tokens_of[status.market_id]:
+            held[token_id] = 0
+
+    pending = iter(resolutions)
+    due = next(pending, None)
     for fill in fills:
+        while due is not None and due.ts_event_ns < fill.ts_event_ns:
+            resolve(due)
+            due = next(pending, None)
         held[fill.token_id] += fill.size if fill.side is Side.BUY else -fill.size
+    while due is not None:
+        resolve(due)
+        due = next(pending, None)
+    assert payouts > 0
+    assert venue.ledger.payouts == payouts
+    start = PaperVenueConfig().starting_cash_micros
+    assert venue.ledger.cash == start + sells - buys - fees + payouts
     for token_id, size in held.items():
-        assert venue.ledger.holdings(token_id) == size
+        assert venue.ledger.holdings(token_id) == size == 0  # every market resolved
     assert venue.ledger.reserved_cash == 0
     assert all(amount >= 0 for amount in venue.balances().values())
     # determinism: a second run gives the same bytes

@@ -117,10 +117,14 @@ filled ``f`` and remaining ``r = q − f``.
    6.3 A resting BUY reserves ``⌈p × r / 10⁶⌉`` pUSD, a resting SELL reserves ``r`` tokens;
        reservations shrink with fills and are released on cancel / expiry. ``balances()``
        reports free amounts: ``cash − reserved`` and ``tokens − reserved``.
-   6.4 Hence at every moment ``cash − starting cash = Σ SELL notionals − Σ BUY notionals −
-       Σ fees`` and ``tokens − starting tokens = Σ BUY sizes − Σ SELL sizes``, exactly, and no
-       balance is ever negative. Resolution payouts (redemption) are not the venue's business:
-       accounting settles them.
+   6.4 Redemption at resolution (rule 11) of ``h`` held micro-shares at payout ``π``
+       micro-pUSD per share: ``cash += ⌊π × h / 10⁶⌋``, ``tokens ← 0``.
+   6.5 Hence at every moment ``cash − starting cash = Σ SELL notionals − Σ BUY notionals −
+       Σ fees + Σ payouts`` and ``tokens − starting tokens = Σ BUY sizes − Σ SELL sizes −
+       Σ redeemed sizes``, exactly, and no balance is ever negative. These are the cash rules
+       of the desk's ledger (:mod:`polytraders.accounting.ledger`: fills and settlement), so
+       with the same fills and resolutions venue cash equals ledger cash and venue holdings
+       equal ledger positions, to the micro-unit.
 
 7. Cancels and expiry
    7.1 ``cancel(id, t)`` takes effect at ``max(t + C, t_a(id))`` (a cancel never overtakes its
@@ -139,14 +143,40 @@ filled ``f`` and remaining ``r = q − f``.
    (``OrderCanceled(SYS_VENUE_TICK_SIZE_CHANGED)``, in arrival order).
 
 9. Market status: a market accepts orders iff its last ``MarketStatus`` said
-   ``accepting_orders`` and its state is not CLOSED or RESOLVED (initially: ``Market.state``
-   is ACTIVE). CLOSED or RESOLVED cancels our resting orders there
-   (``OrderCanceled(SYS_VENUE_MARKET_CLOSED)``, in submission order).
+   ``accepting_orders``, its state is not CLOSED or RESOLVED (initially: ``Market.state``
+   is ACTIVE) and it has not been redeemed (rule 11.4). CLOSED or RESOLVED cancels our
+   resting orders there (``OrderCanceled(SYS_VENUE_MARKET_CLOSED)``, in submission order).
 
 10. Determinism: no clock reads and no randomness. Venue order ids ``{run_id}/v{n}`` and fill
     ids ``ids.fill_id(run_id, n)`` count in processing order; the same events, calls and
     config give byte-identical venue events. Events for tokens or markets the venue was not
     given, and non-market events, are ignored (counted in ``PaperVenue.stats``).
+
+11. Resolution and redemption (Polymarket: the market's condition is reported with payout
+    numerators 1 for the winning outcome and 0 for the other, and the Conditional Tokens
+    ``redeemPositions`` burns the holder's whole balance of each outcome token and pays
+    ``balance × numerator / denominator`` pUSD; both have 6 decimals).
+    11.1 A ``MarketStatus`` with ``state = RESOLVED`` and a ``winning_token_id`` resolves its
+         market at ``t = ts_event_ns``. It is the one path: the desk hands every market
+         event to the venue (``Desk`` step 1, right after its ledger settled the same
+         event), so the venue redeems on exactly the events the ledger settles on.
+    11.2 At ``t``, after the actions due at or before ``t`` (rule 1.2) and the cancels of
+         rule 9 (every resting order of the market: ``OrderCanceled(SYS_VENUE_MARKET_CLOSED)``,
+         reservations released), each token of the market is redeemed (rule 6.4): the
+         winning token at ``π = 10⁶`` (``h`` micro-shares pay ``h`` micro-pUSD, 1 pUSD per
+         share), the other at ``π = 0``; holdings of both become 0. No venue event is
+         emitted (redemption is not an order); ``balances()`` shows the new cash at once.
+    11.3 An order still travelling at ``t`` arrives at a market not accepting orders and is
+         rejected ``SYS_VENUE_MARKET_NOT_ACCEPTING`` (rule 3.3); it never trades.
+    11.4 A market redeems once and is final: it never accepts orders again, and a later
+         ``MarketStatus`` for it redeems nothing.
+    11.5 ``RESOLVED`` without a winning token closes the market (rule 9) and redeems nothing
+         (the ledger does not settle it either); a winning token that is not one of the
+         market's tokens raises ``ValueError`` and the event is not applied (the actions
+         due before it have run, rule 1.2).
+    11.6 Redemption is immediate: on Polymarket the holder calls ``redeemPositions`` after
+         resolution; the paper venue does so at the resolution event, which is when the
+         ledger books the payout.
 """
 
 from polytraders.venues.paper.config import PaperVenueConfig, QueueModel

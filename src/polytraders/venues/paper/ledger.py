@@ -10,8 +10,14 @@ Rules (section 6 of :mod:`polytraders.venues.paper`):
   SELL: cash += ⌊price × size / 10⁶⌋ − fee, holdings −= size.
   (``⌊price × size / 10⁶⌋`` is :func:`polytraders.model.money.notional_micros`, the same
   rounding accounting uses, so the venue and the books reconcile to the micro-unit.)
-- Money is conserved: cash − starting cash = Σ SELL notionals − Σ BUY notionals − Σ fees, and
-  holdings − starting holdings = Σ BUY sizes − Σ SELL sizes, at every moment.
+- Redemption of a resolved market's token (rule 11 of :mod:`polytraders.venues.paper`; the
+  Conditional Tokens ``redeemPositions`` burns the whole balance and pays
+  ``balance × numerator / denominator``): cash += ⌊payout × holdings / 10⁶⌋ with ``payout``
+  the payout per share in micro-pUSD (10⁶ for the winning token, 0 for the losing one) and
+  holdings → 0.
+- Money is conserved: cash − starting cash = Σ SELL notionals − Σ BUY notionals − Σ fees +
+  Σ payouts, and holdings − starting holdings = Σ BUY sizes − Σ SELL sizes − Σ redeemed sizes,
+  at every moment.
 
 A movement that would make cash, holdings or a free balance negative is a bug in the caller
 (the venue checks balances before it accepts an order) and raises :class:`LedgerError`.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from polytraders.model.money import notional_micros
+from polytraders.model.money import ONE, notional_micros
 from polytraders.model.orders import Side
 
 COLLATERAL = "pUSD"
@@ -38,7 +44,8 @@ class PaperLedger:
     Attributes:
         cash: pUSD held (micro), including the part reserved for open BUY orders.
         reserved_cash: pUSD reserved for open BUY orders (micro).
-        bought_notional / sold_notional / fees_paid: running totals (micro) for reconciliation.
+        bought_notional / sold_notional / fees_paid / payouts: running totals (micro) for
+            reconciliation; ``payouts`` is the pUSD credited by redemptions.
     """
 
     __slots__ = (
@@ -49,6 +56,7 @@ class PaperLedger:
         "bought_notional",
         "cash",
         "fees_paid",
+        "payouts",
         "reserved_cash",
         "sold_notional",
     )
@@ -68,6 +76,7 @@ class PaperLedger:
         self.bought_notional = 0
         self.sold_notional = 0
         self.fees_paid = 0
+        self.payouts = 0
 
     # ------------------------------------------------------------------ reads
     @property
@@ -165,10 +174,43 @@ class PaperLedger:
             self.sold_notional += notional
         self.fees_paid += fee
 
+    # ------------------------------------------------------------------ redemption
+    def redeem(self, token_id: str, payout_per_share: int) -> int:
+        """Redeem every held share of ``token_id`` at ``payout_per_share`` micro-pUSD (see the
+        module rules): cash += ⌊payout_per_share × holdings / 10⁶⌋, holdings → 0.
+
+        Call after the token's open SELL orders released their reservations.
+
+        Returns:
+            The pUSD credited (micro; 0 for a losing token or when nothing is held).
+
+        Raises:
+            LedgerError: a payout outside [0, 10⁶], or tokens still reserved by open orders.
+        """
+        if not 0 <= payout_per_share <= ONE:
+            raise LedgerError(f"payout {payout_per_share} for {token_id} outside [0, {ONE}]")
+        if self._reserved_tokens.get(token_id, 0):
+            raise LedgerError(f"cannot redeem {token_id}: tokens reserved by open orders")
+        held = self._holdings.get(token_id, 0)
+        if held == 0:
+            return 0
+        credited = notional_micros(payout_per_share, held)
+        self._holdings[token_id] = 0
+        self.cash += credited
+        self.payouts += credited
+        return credited
+
     def conservation_problems(self) -> list[str]:
-        """Check the conservation identities of the module docstring (empty when they hold)."""
+        """Check the cash identity of the module docstring and that no balance is negative
+        (empty when both hold)."""
         problems: list[str] = []
-        expected = self._starting_cash + self.sold_notional - self.bought_notional - self.fees_paid
+        expected = (
+            self._starting_cash
+            + self.sold_notional
+            - self.bought_notional
+            - self.fees_paid
+            + self.payouts
+        )
         if self.cash != expected:
             problems.append(f"cash {self.cash} != {expected}")
         if self.cash < 0 or self.reserved_cash < 0 or self.free_cash() < 0:

@@ -30,7 +30,7 @@ from polytraders.model.events import (
 from polytraders.model.fees import taker_fee_micros
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market, MarketState, OutcomeToken
-from polytraders.model.money import Rounding, notional_micros
+from polytraders.model.money import ONE, Rounding, notional_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
 from polytraders.venues.paper import queue, reasons, validation
@@ -142,6 +142,8 @@ class PaperVenue:
         self._tokens: dict[str, _Token] = {}
         self._accepting: dict[str, bool] = {}
         self._market_tokens: dict[str, list[str]] = {}
+        self._redeemed: set[str] = set()
+        """Markets whose resolution redeemed our tokens (rule 11): final, never reopened."""
         for market in markets:
             rate = config.fee_rates_ppm.get(market.category)
             if rate is None:
@@ -208,15 +210,18 @@ class PaperVenue:
             self.cancel(cid, now_ns)
 
     def on_market_event(self, event: AnyEvent) -> None:
-        """Feed a market event (rules 1, 4, 5, 8, 9).
+        """Feed a market event (rules 1, 4, 5, 8, 9, 11).
 
         First every pending arrival, cancel and expiry due at or before ``event.ts_event_ns``
-        is processed, then the event is applied and resting orders are matched against it.
-        Non-market events (venue and desk events) are ignored.
+        is processed, then the event is applied and resting orders are matched against it; a
+        ``MarketStatus`` RESOLVED with a winning token redeems our tokens of that market
+        (rule 11). Non-market events (venue and desk events) are ignored.
 
         Raises:
             ValueError: a market event older than the previous one (events must come in time
-                order), or a malformed book update (the book is left unchanged).
+                order), a malformed book update (the book is left unchanged), or a resolution
+                whose winning token is not one of the market's tokens (the event is not
+                applied).
         """
         if not isinstance(event, BookSnapshot | BookDelta | Trade | TickSizeChange | MarketStatus):
             self.stats.ignored_events += 1
@@ -747,24 +752,35 @@ class PaperVenue:
             )
 
     def _on_status(self, event: MarketStatus) -> None:
-        """Rule 9: a market's accepting flag; closed or resolved markets cancel our orders."""
-        if event.market_id not in self._accepting:
+        """Rules 9 and 11: a market's accepting flag; closed or resolved markets cancel our
+        orders; a resolution with a winning token redeems our tokens of the market once."""
+        market_id = event.market_id
+        if market_id not in self._accepting:
             self.stats.ignored_events += 1
             return
+        tokens = self._market_tokens[market_id]
+        winner = event.winning_token_id
+        resolves = event.state is MarketState.RESOLVED and bool(winner)
+        if resolves and winner not in tokens:
+            raise ValueError(f"market {market_id}: winning token {winner} is not one of its tokens")
         closed = event.state in (MarketState.CLOSED, MarketState.RESOLVED)
-        self._accepting[event.market_id] = event.accepting_orders and not closed
-        if not closed:
-            return
-        tokens = set(self._market_tokens[event.market_id])
-        resting = [
-            working
-            for working in self._orders.values()
-            if working.resting and working.order.token_id in tokens
-        ]
-        for working in resting:
-            self._cancel_now(
-                working.order.client_order_id, event.ts_event_ns, reasons.MARKET_CLOSED
-            )
+        redeemed = market_id in self._redeemed
+        self._accepting[market_id] = event.accepting_orders and not closed and not redeemed
+        if closed:
+            in_market = set(tokens)
+            resting = [
+                working
+                for working in self._orders.values()
+                if working.resting and working.order.token_id in in_market
+            ]
+            for working in resting:
+                self._cancel_now(
+                    working.order.client_order_id, event.ts_event_ns, reasons.MARKET_CLOSED
+                )
+        if resolves and not redeemed:
+            self._redeemed.add(market_id)
+            for token_id in tokens:
+                self.ledger.redeem(token_id, ONE if token_id == winner else 0)
 
 
 def _priority(item: tuple[LevelKey, int]) -> tuple[int, int]:
