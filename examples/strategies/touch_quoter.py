@@ -28,6 +28,7 @@ Then, for a book event of token T only:
 
 from __future__ import annotations
 
+import random
 from typing import ClassVar
 
 from pydantic import Field
@@ -76,8 +77,10 @@ class TouchQuoter(BotBase[TouchQuoterConfig]):
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset({BACKOFF, BID_FILLED})
 
-    def __init__(self, config: TouchQuoterConfig | None = None, rng: object = None) -> None:
-        super().__init__(config)
+    def __init__(
+        self, config: TouchQuoterConfig | None = None, rng: random.Random | None = None
+    ) -> None:
+        super().__init__(config, rng)  # this quoter draws no random numbers
         self._sequence = 0
         self._watched: list[str] = []
         """Intent ids of our PLACE/REPLACE quotes whose outcome is not final yet."""

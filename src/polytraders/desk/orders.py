@@ -230,7 +230,7 @@ class OrderManager:
         outcome in step (``rejected_by`` "desk" or "venue" and ``code`` for a rejection)."""
         order.status = status
         if not status.is_open:
-            self.state.order_closed(order, rejected_by, code)
+            self.state.order_closed(order.client_order_id, rejected_by, code)
 
     def _refuse(self, cid: str, now_ns: int, code: str, message: str) -> None:
         self._local.append(

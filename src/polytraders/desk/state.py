@@ -314,12 +314,16 @@ class DeskState:
             self._open[order.client_order_id] = order
         self.outcomes.order_added(order)
 
-    def order_closed(self, order: VenueOrder, rejected_by: str = "", reason_code: str = "") -> None:
-        """``order`` reached a final status: drop it from the open-order index and update its
+    def order_closed(
+        self, client_order_id: str, rejected_by: str = "", reason_code: str = ""
+    ) -> None:
+        """An order reached a final status: drop it from the open-order index and update its
         intent's outcome (``rejected_by`` "desk" or "venue" and the code when it was
         rejected)."""
-        self._open.pop(order.client_order_id, None)
-        self.outcomes.order_closed(order, rejected_by, reason_code)
+        self._open.pop(client_order_id, None)
+        order = self.orders.get(client_order_id)
+        if order is not None:
+            self.outcomes.order_closed(order, rejected_by, reason_code)
 
     def set_time(self, now_ns: int) -> None:
         """Advance the desk clock.
