@@ -36,7 +36,7 @@ def _own_files(bot_cls: type) -> dict[str, Path]:
             continue
         try:
             source = inspect.getsourcefile(cls)
-        except TypeError:
+        except (TypeError, OSError):  # a class without a source file (built in, generated)
             continue
         if source is None:
             continue
