@@ -155,4 +155,11 @@ def test_complement_route_is_the_mirrored_trade_only() -> None:
 def test_proposal_problems() -> None:
     assert proposal_problems("strat.x", Proposal(intents=(BASE,))) == []
     assert proposal_problems("strat.y", Proposal(intents=(BASE,)))
-    assert proposal_problems("strat.x", Proposal(intents=(replace(BASE, price=0),)))
+    # a strategy cancels or replaces only its own intents ("<bot_id>/…")
+    own = replace(BASE, action=IntentAction.CANCEL, target_intent_id="strat.x/1")
+    assert proposal_problems("strat.x", Proposal(intents=(own,))) == []
+    for target in ("strat.y/1", "strat.xy/1", "adopted:0xabc", "strat.x"):
+        foreign = replace(BASE, action=IntentAction.REPLACE, target_intent_id=target)
+        assert proposal_problems("strat.x", Proposal(intents=(foreign,))) == [
+            f"intent i1 targets {target!r}, not an intent of strat.x"
+        ]

@@ -3,8 +3,10 @@ operator commands, shutdown, ack time-outs, rate limit, cancel-before-place, det
 
 from __future__ import annotations
 
+import inspect
+
 from polytraders.contracts.decisions import RoutePlan
-from polytraders.contracts.envelope import Decision, timeline_sha256
+from polytraders.contracts.envelope import BotFailure, Decision, timeline_sha256
 from polytraders.contracts.modes import Mode
 from polytraders.desk.desk import Desk, DeskConfig
 from polytraders.desk.fixtures import binary_market
@@ -144,7 +146,15 @@ def test_quarantined_risk_bot_blocks_every_intent() -> None:
     desk = make_desk(QuoteBot("yes", "m1", cross=True), risk=[RaisingBot()])
     result = desk.run(taker_events())
     assert result.fills == ()
-    assert result.quarantined == {"risk.crashy": "SYS_BOT_EXCEPTION"}
+    assert list(result.quarantined) == ["risk.crashy"]
+    quarantine = result.quarantined["risk.crashy"]
+    assert quarantine.from_mode is Mode.ENFORCED and quarantine.ts_ns == 1 * S
+    assert quarantine.failure == BotFailure(
+        code="SYS_BOT_EXCEPTION",
+        message="boom",
+        error_type="RuntimeError",
+        location=f"tests/desk/doubles.py:{inspect.getsourcelines(RaisingBot.decide)[1] + 1}",
+    )
     decisions = [e.decision for e in desk.envelopes if e.bot_id == "risk.crashy"]
     assert decisions[0] is Decision.ERROR
     assert set(decisions[1:]) == {Decision.QUARANTINE}
@@ -231,7 +241,8 @@ def test_route_plan_authority_is_enforced() -> None:
     )
     result = desk.run([snap(1.0), snap(2.0)])
     assert result.orders_submitted == 0
-    assert result.quarantined == {"exec.greedy": "SYS_AUTHORITY_VIOLATION"}
+    assert result.quarantined["exec.greedy"].failure.code == "SYS_AUTHORITY_VIOLATION"
+    assert "exceed the intent's size" in result.quarantined["exec.greedy"].failure.message
     assert isinstance(desk.envelopes[-1].output, OrderIntent | RoutePlan)
     assert desk.envelopes[-1].reason_codes == ("SYS_BOT_QUARANTINED",)
     assert Mode.QUARANTINE in {e.mode for e in desk.envelopes}

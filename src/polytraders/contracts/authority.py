@@ -5,7 +5,10 @@ Each function returns the list of violations (empty when the output is within au
 desk refuses a violating output with ``SYS_AUTHORITY_VIOLATION`` and quarantines the bot.
 
 Rules:
-- A strategy's intents carry its own bot id and are structurally valid.
+- A strategy's intents carry its own bot id, and its CANCEL/REPLACE intents target only its own
+  intents (ids ``<bot_id>/…``, as :func:`polytraders.contracts.ids.intent_id` makes them). The
+  types, ranges and structure of intents are checked before this, where they enter the desk
+  (:func:`polytraders.model.orders.intent_field_problems`).
 - A risk RESHAPE is never riskier than the original (:func:`reshape_problems`); HALT and any
   trading-state request need a risk bot that declares ``can_halt``.
 - An execution plan never sends more than the intent, never another token or side, except the
@@ -22,12 +25,18 @@ from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForc
 
 
 def proposal_problems(bot_id: str, proposal: Proposal) -> list[str]:
-    """Violations in a strategy's proposal: foreign bot id or malformed intents."""
+    """Violations of a strategy's authority in its (well-typed) proposal: an intent in another
+    bot's name, or a CANCEL/REPLACE of an intent that is not the bot's own."""
     problems: list[str] = []
+    own = f"{bot_id}/"
     for intent in proposal.intents:
         if intent.bot_id != bot_id:
             problems.append(f"intent {intent.intent_id} claims bot {intent.bot_id}, not {bot_id}")
-        problems += [f"intent {intent.intent_id}: {p}" for p in intent_problems(intent)]
+        if intent.action is not IntentAction.PLACE and not intent.target_intent_id.startswith(own):
+            problems.append(
+                f"intent {intent.intent_id} targets {intent.target_intent_id!r}, "
+                f"not an intent of {bot_id}"
+            )
     return problems
 
 

@@ -41,7 +41,34 @@ class Decision(StrEnum):
     QUARANTINE = "QUARANTINE"
 
 
-EnvelopeOutput = OrderIntent | Proposal | RiskDecision | RoutePlan | None
+class BotFailure(msgspec.Struct, frozen=True, kw_only=True, tag="bot_failure"):
+    """Why the desk quarantined a bot: the output of the bot's ERROR envelope (and of
+    ``DeskResult.quarantined``).
+
+    Fields:
+        code: the registered reason code of the failure (``SYS_BOT_EXCEPTION``,
+            ``SYS_BOT_TIMEOUT``, ``SYS_INVALID_OUTPUT``, ``SYS_AUTHORITY_VIOLATION``,
+            ``SYS_INTENT_FIELD_INVALID``).
+        message: what was wrong, one line: the exception's message, the latency against the
+            budget, or the refused intent, field and value.
+        error_type: the exception's class (qualified by its module unless built in); "" when
+            the bot did not raise.
+        location: ``path/to/file.py:line`` of the innermost traceback frame in the file that
+            defines the bot's class (or a class it inherits from), the path relative to the
+            module's import root so it is the same on every machine; "" when the bot did not
+            raise.
+        field: the :class:`~polytraders.model.orders.OrderIntent` field at fault, "" when the
+            failure is not about one field.
+    """
+
+    code: str
+    message: str
+    error_type: str = ""
+    location: str = ""
+    field: str = ""
+
+
+EnvelopeOutput = OrderIntent | Proposal | RiskDecision | RoutePlan | BotFailure | None
 
 
 class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +87,8 @@ class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
         correlation_id: the intent the decision is about ("" for a strategy's proposal).
         causation_id: the event (or envelope) that triggered it.
         input_digest: digest of the decision's input (:func:`input_digest`).
-        output: the proposal, the (reshaped) intent / risk decision, or the route plan.
+        output: the proposal, the (reshaped) intent / risk decision, the route plan, or for an
+            ERROR envelope the :class:`BotFailure` that quarantined the bot.
         latency_ns: decision latency (modelled under a simulated clock).
     """
 

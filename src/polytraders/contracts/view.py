@@ -1,9 +1,10 @@
 """The read-only :class:`DeskView` every bot decides from.
 
-Bots see the desk only through this protocol: books, market metadata, positions, open orders,
-PnL/equity, trading state, feed and venue health, and the clock. Time comes from ``now_ns``
-(simulated in backtests, live otherwise); bots never read a clock themselves. All money is in
-micro-units, all times in ns since the Unix epoch.
+Bots see the desk only through this protocol: books, market metadata, order rules, positions,
+open orders, what became of each intent (:class:`IntentOutcome`), PnL/equity, trading state,
+feed and venue health, and the clock. Time comes from ``now_ns`` (simulated in backtests, live
+otherwise); bots never read a clock themselves. All money is in micro-units, all times in ns
+since the Unix epoch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import msgspec
 from polytraders.model.book import BookView
 from polytraders.model.events import TradingState
 from polytraders.model.market import Market, OutcomeToken
-from polytraders.model.orders import VenueOrder
+from polytraders.model.orders import IntentAction, Side, VenueOrder
 
 
 class VenueState(StrEnum):
@@ -47,6 +48,100 @@ class AccountIdentity(msgspec.Struct, frozen=True, kw_only=True):
     funder: str = ""
     signature_type: int = 0
     builder_code: str = ""
+
+
+class OrderRules(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue's order rules for one outcome token (micro-units).
+
+    Fields:
+        tick_size: price grid (micro-pUSD; 10_000 = 0.01); it can change while a market trades
+            (a ``TickSizeChange`` event).
+        size_step: size grid (micro-shares): Polymarket sizes are multiples of 0.01 share
+            (10_000).
+        min_order_size: smallest size of an order sized in shares (micro-shares; typically
+            5 shares = 5_000_000).
+        min_price, max_price: the valid price range, ``tick_size`` and ``1 − tick_size``.
+    """
+
+    tick_size: int
+    size_step: int
+    min_order_size: int
+    min_price: int
+    max_price: int
+
+
+class IntentStatus(StrEnum):
+    """What became of an intent (:class:`IntentOutcome`).
+
+    PENDING: approved and sent (or held until the orders it replaces are cancelled); the venue
+    has not acknowledged it yet. OPEN: acknowledged and working, nothing filled.
+    PARTIALLY_FILLED: working with part filled. FILLED: completely filled. CANCELLED: closed
+    before filling completely (by us, the kill switch, shutdown, the venue at market close, or a
+    FOK/FAK remainder); ``filled_size`` tells what filled before. EXPIRED: a GTD order's expiry
+    came. REFUSED: stopped before reaching the venue by the desk (``decided_by`` "desk"), a risk
+    bot or the execution bot (its id). REJECTED: the venue rejected it (``decided_by``
+    "venue"). DONE: a CANCEL intent carried out (its target's orders were sent cancels; the
+    target's own outcome turns CANCELLED when the venue confirms).
+    """
+
+    PENDING = "PENDING"
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REFUSED = "REFUSED"
+    REJECTED = "REJECTED"
+    DONE = "DONE"
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing more can happen to the intent (every status but PENDING, OPEN and
+        PARTIALLY_FILLED)."""
+        return self not in _WORKING
+
+
+_WORKING = frozenset({IntentStatus.PENDING, IntentStatus.OPEN, IntentStatus.PARTIALLY_FILLED})
+
+
+class IntentOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of one intent a strategy proposed (ENFORCED strategies only: the intents of
+    SHADOW and ADVISORY strategies are never applied and have none).
+
+    Fields:
+        intent_id, bot_id, action, token_id, side: the intent.
+        status: see :class:`IntentStatus`.
+        decided_by: who decided a REFUSED or REJECTED outcome: ``"desk"`` (its gate, intake or
+            order manager), a risk bot id, the execution bot id, or ``"venue"``; "" otherwise.
+        reason_codes: REFUSED: the refusing step's codes; REJECTED: the venue's code; otherwise
+            the codes the intent collected on its way (risk warnings and reshapes, the
+            execution bot's codes).
+        price, size, notional: the intent as approved, after any risk reshape (micro-pUSD,
+            micro-shares, micro-pUSD); as proposed when refused.
+        reshaped: a risk bot reshaped it (smaller, post-only, …) before approval.
+        filled_size: micro-shares filled so far, over every order sent for it.
+        client_order_ids: the venue orders sent for it (more than one when the execution bot
+            splits it, e.g. a SELL partly routed as a BUY of the complement).
+        ts_proposed_ns: when the desk handled it (desk clock).
+        ts_updated_ns: the last change (desk clock or venue event time).
+    """
+
+    intent_id: str
+    bot_id: str
+    action: IntentAction
+    token_id: str
+    side: Side
+    status: IntentStatus
+    decided_by: str = ""
+    reason_codes: tuple[str, ...] = ()
+    price: int = 0
+    size: int = 0
+    notional: int = 0
+    reshaped: bool = False
+    filled_size: int = 0
+    client_order_ids: tuple[str, ...] = ()
+    ts_proposed_ns: int = 0
+    ts_updated_ns: int = 0
 
 
 class PositionView(Protocol):
@@ -100,6 +195,11 @@ class DeskView(Protocol):
         """Token metadata (tick, minimum size, complement), or None if unknown."""
         ...
 
+    def order_rules(self, token_id: str) -> OrderRules | None:
+        """The token's tick size, size step, minimum order size and price range, or None if
+        the token is unknown."""
+        ...
+
     def market(self, market_id: str) -> Market | None:
         """Market metadata and state, or None if unknown."""
         ...
@@ -126,6 +226,17 @@ class DeskView(Protocol):
 
     def open_orders(self, token_id: str | None = None) -> Sequence[VenueOrder]:
         """Our open orders, optionally for one token."""
+        ...
+
+    def intent_outcome(self, intent_id: str) -> IntentOutcome | None:
+        """What became of an intent: always known while it is working, and for the last
+        ``DeskConfig.outcomes_kept_per_bot`` finished intents of its bot; None otherwise (never
+        proposed by an ENFORCED strategy, or forgotten)."""
+        ...
+
+    def intent_outcomes(self, bot_id: str) -> Sequence[IntentOutcome]:
+        """A bot's known outcomes: its last ``outcomes_kept_per_bot`` finished intents, oldest
+        first, then its working ones in the order they were proposed."""
         ...
 
     @property

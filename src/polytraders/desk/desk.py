@@ -48,7 +48,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
 from polytraders.contracts.decisions import RoutePlan
@@ -58,10 +58,11 @@ from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.orders import OrderManager, OrderManagerConfig
+from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
 from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
-from polytraders.desk.slots import BotSlot
+from polytraders.desk.slots import BotSlot, Quarantine
 from polytraders.desk.state import DeskEvent, DeskState
 from polytraders.desk.strategies import StrategyRunner
 from polytraders.desk.timers import TimerSchedule
@@ -108,7 +109,9 @@ class DeskConfig(BaseModel):
     """Settings of the desk loop itself (bots have their own configs).
 
     ``config_version`` (16 hex digits of SHA-256 over the canonical JSON) is written in the
-    desk's own envelopes.
+    desk's own envelopes. The canonical JSON (``model_dump``) leaves out
+    ``outcomes_kept_per_bot`` while it has its default, so desks that predate the setting keep
+    their config version and run ids; any other value is included.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -130,6 +133,18 @@ class DeskConfig(BaseModel):
 
     flush_every_events: int = Field(default=10_000, ge=1, le=10_000_000)
     """Flush the envelope sink after this many input events (and at shutdown)."""
+
+    outcomes_kept_per_bot: int = Field(default=DEFAULT_FINISHED_PER_BOT, ge=1, le=1_000_000)
+    """How many finished intent outcomes (filled, cancelled, refused, …) each strategy can
+    still read from the view (``intent_outcome``, ``intent_outcomes``); older ones are
+    forgotten. Outcomes of working intents are always kept."""
+
+    @model_serializer(mode="wrap")
+    def _canonical(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.outcomes_kept_per_bot == DEFAULT_FINISHED_PER_BOT:
+            data.pop("outcomes_kept_per_bot", None)
+        return data
 
     @property
     def config_version(self) -> str:
@@ -170,7 +185,9 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
         final_equity, peak_equity: micro-units.
         trading_state, kill_switch_tripped: final desk state.
         orders_submitted, orders_rejected_locally: order-manager counts.
-        quarantined: bot id → reason code of every bot that ended quarantined (sorted).
+        quarantined: bot id → :class:`~polytraders.desk.slots.Quarantine` of every bot that
+            ended quarantined (sorted by bot id): the mode it failed in, when, and the
+            ``failure`` (code, message, exception type, ``file:line`` location, field).
         first_event_ns, last_event_ns: the time span processed.
     """
 
@@ -191,7 +208,7 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
     kill_switch_tripped: bool
     orders_submitted: int
     orders_rejected_locally: int
-    quarantined: dict[str, str]
+    quarantined: dict[str, Quarantine]
     first_event_ns: int
     last_event_ns: int
 
@@ -201,13 +218,12 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SlotState(msgspec.Struct, frozen=True, kw_only=True):
-    """A bot slot's run-time state in a checkpoint: mode and quarantine facts."""
+    """A bot slot's run-time state in a checkpoint: its mode and quarantine (None when not
+    quarantined)."""
 
     bot_id: str
     mode: Mode
-    quarantined_from: Mode | None
-    quarantine_reason: str
-    quarantine_detail: str
+    quarantined: Quarantine | None
 
 
 class DeskCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -282,6 +298,7 @@ class Desk:
         self.clock: Clock = clock if clock is not None else SimClock()
         if state is None:
             state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)), account=account)
+        state.outcomes.finished_per_bot = self.config.outcomes_kept_per_bot
         self.state = state
         for market in markets:
             state.add_market(market)
@@ -292,7 +309,12 @@ class Desk:
         self.recorder = EnvelopeRecorder(run_id, self._sink, start_sequences[0])
         live = not self.clock.simulated
         version = self.config.config_version
-        self.strategies = StrategyRunner(strategies, self.recorder, measure_wall=live)
+        self.strategies = StrategyRunner(
+            strategies,
+            self.recorder,
+            measure_wall=live,
+            require_known_tokens=self.config.require_known_tokens,
+        )
         self.risk = RiskChain(
             risk,
             self.recorder,
@@ -487,9 +509,11 @@ class Desk:
             orders_rejected_locally=self.orders.stats.rate_limited
             + self.orders.stats.duplicates
             + self.orders.stats.held_dropped,
-            quarantined=dict(
-                sorted((s.bot_id, s.quarantine_reason) for s in slots if s.mode is Mode.QUARANTINE)
-            ),
+            quarantined={
+                s.bot_id: s.quarantined
+                for s in sorted(slots, key=lambda s: s.bot_id)
+                if s.mode is Mode.QUARANTINE and s.quarantined is not None
+            },
             first_event_ns=self._first_event_ns or 0,
             last_event_ns=self._last_event_ns,
         )
@@ -513,13 +537,7 @@ class Desk:
             orders=tuple(self.state.orders.values()),
             markets=tuple(self.state.markets()),
             slots=tuple(
-                SlotState(
-                    bot_id=s.bot_id,
-                    mode=s.mode,
-                    quarantined_from=s.quarantined_from,
-                    quarantine_reason=s.quarantine_reason,
-                    quarantine_detail=s.quarantine_detail,
-                )
+                SlotState(bot_id=s.bot_id, mode=s.mode, quarantined=s.quarantined)
                 for s in self._all_slots()
             ),
         )
@@ -572,9 +590,7 @@ class Desk:
             if slot is None:
                 raise ValueError(f"checkpointed bot {saved.bot_id} has no slot")
             slot.mode = saved.mode
-            slot.quarantined_from = saved.quarantined_from
-            slot.quarantine_reason = saved.quarantine_reason
-            slot.quarantine_detail = saved.quarantine_detail
+            slot.quarantined = saved.quarantined
         return desk
 
     # ------------------------------------------------------------------ the loop
@@ -665,15 +681,18 @@ class Desk:
 
     def _pipeline(self, intent: OrderIntent, ts_event_ns: int, cause: str) -> None:
         state = self.state
+        outcomes = state.outcomes
         outcome = self.risk.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
         if state.kill_switch_tripped and not self._kill_handled:
             self._after_decisions(state.now_ns)
         if not outcome.approved:
+            outcomes.refused(intent, outcome.decided_by, outcome.reason_codes, state.now_ns)
             return
-        routed = self.execution.route(
-            outcome.intent, state, causation_id=cause, ts_event_ns=ts_event_ns
-        )
-        self.orders.execute(outcome.intent, routed.plan, state.now_ns)
+        approved = outcome.intent
+        outcomes.approved(approved, outcome.reason_codes, outcome.reshaped, state.now_ns)
+        routed = self.execution.route(approved, state, causation_id=cause, ts_event_ns=ts_event_ns)
+        self.orders.execute(approved, routed.plan, state.now_ns)
+        outcomes.executed(approved.intent_id, routed.routed_by, routed.reason_codes, state.now_ns)
 
     def _after_decisions(self, now: int) -> None:
         if self.state.kill_switch_tripped and not self._kill_handled:

@@ -24,8 +24,9 @@ from typing import NamedTuple
 
 from polytraders.contracts.authority import route_plan_problems
 from polytraders.contracts.decisions import RoutePlan
-from polytraders.contracts.envelope import Decision, input_digest
+from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.failures import exception_failure
 from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot
 from polytraders.desk.state import DeskState
@@ -126,19 +127,13 @@ class ExecutionRunner:
         try:
             plan = slot.decide(intent, state)
         except Exception as exc:
-            return self._fail(
-                slot, intent, state, cause, code="SYS_BOT_EXCEPTION", detail=repr(exc)
-            )
+            return self._fail(slot, intent, state, cause, exception_failure(exc, slot.bot))
         latency = perf_counter_ns() - started if self.measure_wall else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            return self._fail(
-                slot,
-                intent,
-                state,
-                cause,
-                code="SYS_BOT_TIMEOUT",
-                detail=f"{latency} ns > {slot.budget_ns} ns",
+            timeout = BotFailure(
+                code="SYS_BOT_TIMEOUT", message=f"{latency} ns > {slot.budget_ns} ns"
             )
+            return self._fail(slot, intent, state, cause, timeout)
         problem = detail = ""
         if not isinstance(plan, RoutePlan):
             problem, detail = "SYS_INVALID_OUTPUT", f"returned {type(plan).__name__}"
@@ -153,7 +148,7 @@ class ExecutionRunner:
                 if violations:
                     problem, detail = "SYS_AUTHORITY_VIOLATION", "; ".join(violations)
         if problem:
-            return self._fail(slot, intent, state, cause, code=problem, detail=detail)
+            return self._fail(slot, intent, state, cause, BotFailure(code=problem, message=detail))
         assert isinstance(plan, RoutePlan)
         acts = bool(plan.orders or plan.cancel_client_order_ids)
         self._record(
@@ -205,19 +200,15 @@ class ExecutionRunner:
         intent: OrderIntent,
         state: DeskState,
         cause: Cause,
-        *,
-        code: str,
-        detail: str,
+        failure: BotFailure,
     ) -> tuple[None, tuple[str, ...]]:
         codes = record_quarantine(
             self.recorder,
             slot,
             state,
             cause,
-            code=code,
-            detail=detail,
+            failure,
             correlation_id=intent.intent_id,
-            output=intent,
             latency_ns=slot.modelled_latency_ns,
         )
         return None, codes

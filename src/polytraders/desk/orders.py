@@ -214,7 +214,7 @@ class OrderManager:
         self.state.add_order(order)
         if self._bucket < _TOKEN:
             self.stats.rate_limited += 1
-            self._set(order, OrderStatus.REJECTED)
+            self._set(order, OrderStatus.REJECTED, "desk", SYS_RATE_LIMITED)
             self._refuse(cid, now_ns, SYS_RATE_LIMITED, "desk token bucket empty")
             return
         self._bucket -= _TOKEN
@@ -223,11 +223,14 @@ class OrderManager:
             self._market_orders_open.append(cid)
         self.venue.submit(order, now_ns)
 
-    def _set(self, order: VenueOrder, status: OrderStatus) -> None:
-        """Change an order's status, keeping the state's open-order index in step."""
+    def _set(
+        self, order: VenueOrder, status: OrderStatus, rejected_by: str = "", code: str = ""
+    ) -> None:
+        """Change an order's status, keeping the state's open-order index and the intent's
+        outcome in step (``rejected_by`` "desk" or "venue" and ``code`` for a rejection)."""
         order.status = status
         if not status.is_open:
-            self.state.order_closed(order.client_order_id)
+            self.state.order_closed(order.client_order_id, rejected_by, code)
 
     def _refuse(self, cid: str, now_ns: int, code: str, message: str) -> None:
         self._local.append(
@@ -306,7 +309,7 @@ class OrderManager:
                 self.state.record_error()
                 for order in held.orders:
                     self._held_ids.discard(order.client_order_id)
-                    self._set(order, OrderStatus.REJECTED)
+                    self._set(order, OrderStatus.REJECTED, "desk", SYS_ACK_TIMEOUT)
                     affected.append(order.client_order_id)
                     self._refuse(
                         order.client_order_id, now_ns, SYS_ACK_TIMEOUT, "cancels not confirmed"
@@ -357,11 +360,11 @@ class OrderManager:
             code = event.reason_code
             self.stats.rejections_by_code[code] = self.stats.rejections_by_code.get(code, 0) + 1
             if order.status.is_open and order.status is not OrderStatus.PENDING_CANCEL:
-                self._set(order, OrderStatus.REJECTED)
+                self._set(order, OrderStatus.REJECTED, "venue", code)
                 self.state.record_error()
             elif order.status is OrderStatus.PENDING_CANCEL and order.filled_size == 0:
                 # the venue refused our cancel: the order is not working there
-                self._set(order, OrderStatus.REJECTED)
+                self._set(order, OrderStatus.REJECTED, "venue", code)
         elif isinstance(event, OrderCanceled):
             if order.status.is_open:
                 self._set(order, OrderStatus.CANCELED)

@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, NamedTuple
 
 from polytraders import __version__
-from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvelope
+from polytraders.contracts.envelope import BotFailure, Decision, EnvelopeOutput, ReportEnvelope
 from polytraders.contracts.ids import envelope_id
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.sinks import EnvelopeSink
@@ -122,22 +122,28 @@ def record_quarantine(
     slot: BotSlot,
     state: DeskState,
     cause: Cause,
+    failure: BotFailure,
     *,
-    code: str,
-    detail: str,
     correlation_id: str = "",
-    output: EnvelopeOutput = None,
     latency_ns: int,
 ) -> tuple[str, str]:
     """The desk's answer to a failing bot (exception, time-out, invalid or unauthorised
     output), the same for every bot class: quarantine the slot (remembering the mode it failed
-    in), count the error in the desk state, log it, and record an ERROR envelope with
-    ``(code, SYS_BOT_QUARANTINED)``. Returns those codes."""
+    in and ``failure``), count the error in the desk state, log it, and record an ERROR
+    envelope with ``(failure.code, SYS_BOT_QUARANTINED)`` whose output is ``failure``. Returns
+    those codes."""
     mode = slot.mode
-    slot.quarantine(code, detail)
+    slot.quarantine(failure, state.now_ns)
     state.record_error()
-    _LOG.warning("%s quarantined (%s): %s", slot.bot_id, code, detail)
-    codes = (code, SYS_BOT_QUARANTINED)
+    _LOG.warning(
+        "%s quarantined (%s): %s%s%s",
+        slot.bot_id,
+        failure.code,
+        f"{failure.error_type}: " if failure.error_type else "",
+        failure.message,
+        f" at {failure.location}" if failure.location else "",
+    )
+    codes = (failure.code, SYS_BOT_QUARANTINED)
     recorder.record(
         bot_id=slot.bot_id,
         bot_class=slot.bot_class,
@@ -151,7 +157,7 @@ def record_quarantine(
         correlation_id=correlation_id,
         causation_id=cause.causation_id,
         input_digest=cause.input_digest,
-        output=output,
+        output=failure,
         latency_ns=latency_ns,
     )
     return codes

@@ -43,8 +43,9 @@ from msgspec.structs import replace
 
 from polytraders.contracts.authority import risk_decision_problems
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
-from polytraders.contracts.envelope import Decision, ReportEnvelope, input_digest
+from polytraders.contracts.envelope import BotFailure, Decision, ReportEnvelope, input_digest
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.failures import exception_failure
 from polytraders.desk.gate import gate_reason
 from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot
@@ -55,7 +56,6 @@ from polytraders.model.orders import IntentAction, OrderIntent, intent_problems
 KILLSWITCH_BOT_ID = "risk.killswitch"
 """A HALT from this bot trips the kill switch (DESIGN.md "The desk": kill switch)."""
 
-SYS_BOT_EXCEPTION = "SYS_BOT_EXCEPTION"
 SYS_BOT_TIMEOUT = "SYS_BOT_TIMEOUT"
 SYS_INVALID_OUTPUT = "SYS_INVALID_OUTPUT"
 SYS_AUTHORITY_VIOLATION = "SYS_AUTHORITY_VIOLATION"
@@ -262,8 +262,7 @@ class RiskChain:
                     intent,
                     state,
                     Cause(causation_id, ts_event, digest),
-                    code=SYS_BOT_EXCEPTION,
-                    detail=repr(exc),
+                    exception_failure(exc, slot.bot),
                     latency_ns=wall,
                 )
                 if enforced:
@@ -277,8 +276,7 @@ class RiskChain:
                     intent,
                     state,
                     Cause(causation_id, ts_event, digest),
-                    code=SYS_BOT_TIMEOUT,
-                    detail=f"{latency} ns > {slot.budget_ns} ns",
+                    BotFailure(code=SYS_BOT_TIMEOUT, message=f"{latency} ns > {slot.budget_ns} ns"),
                     latency_ns=latency,
                 )
                 if enforced:
@@ -313,8 +311,7 @@ class RiskChain:
                     intent,
                     state,
                     Cause(causation_id, ts_event, digest),
-                    code=problem,
-                    detail=detail,
+                    BotFailure(code=problem, message=detail),
                     latency_ns=latency,
                 )
                 if enforced:
@@ -416,9 +413,8 @@ class RiskChain:
         intent: OrderIntent,
         state: DeskState,
         cause: Cause,
+        failure: BotFailure,
         *,
-        code: str,
-        detail: str,
         latency_ns: int,
     ) -> RiskOutcome:
         """Record an ERROR envelope, quarantine the slot, count the error; return the
@@ -428,10 +424,8 @@ class RiskChain:
             slot,
             state,
             cause,
-            code=code,
-            detail=detail,
+            failure,
             correlation_id=intent.intent_id,
-            output=intent,
             latency_ns=latency_ns if self.measure_wall else slot.modelled_latency_ns,
         )
         if self.observer is not None:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from polytraders.contracts.envelope import BotFailure
 from polytraders.contracts.modes import BotClass, Mode
 
 DEFAULT_BUDGET_NS = 5_000_000
@@ -23,6 +26,29 @@ DEFAULT_BUDGET_NS = 5_000_000
 
 DEFAULT_MODELLED_LATENCY_NS = 0
 """Default modelled decision latency under a simulated clock (0: decisions are instantaneous)."""
+
+
+STARTED_QUARANTINED = BotFailure(code="SYS_BOT_QUARANTINED", message="started in QUARANTINE")
+"""The failure recorded for a slot created in QUARANTINE mode."""
+
+
+class Quarantine(msgspec.Struct, frozen=True, kw_only=True):
+    """A quarantined bot and why (``DeskResult.quarantined``, checkpoints).
+
+    Fields:
+        bot_id, bot_class: the bot.
+        from_mode: the mode it failed in (only a bot quarantined from ENFORCED fails closed).
+        ts_ns: desk time of the failure (ns since epoch).
+        failure: code, message, exception type, ``file:line`` location and field
+            (:class:`~polytraders.contracts.envelope.BotFailure`, also the output of the bot's
+            ERROR envelope).
+    """
+
+    bot_id: str
+    bot_class: BotClass
+    from_mode: Mode
+    ts_ns: int
+    failure: BotFailure
 
 
 class BotSlot:
@@ -39,11 +65,9 @@ class BotSlot:
     Attributes:
         bot_id, bot_class, version, config_version, can_halt: cached from the bot.
         mode: current mode (QUARANTINE after a failure).
-        quarantined_from: the mode the bot had when quarantined (None when not quarantined);
-            only a bot quarantined from ENFORCED fails closed — a failing shadow or advisory
-            bot never had any authority to lose.
-        quarantine_reason: the reason code that quarantined it ("" if none).
-        quarantine_detail: what happened (exception text, authority problems), for operators.
+        quarantined: the :class:`Quarantine` (mode it failed in, time, failure) while the slot
+            is quarantined, else None; only a bot quarantined from ENFORCED fails closed — a
+            failing shadow or advisory bot never had any authority to lose.
 
     Raises:
         ValueError: a mode the bot does not support, or a negative budget/latency.
@@ -59,9 +83,7 @@ class BotSlot:
         "decide",
         "mode",
         "modelled_latency_ns",
-        "quarantine_detail",
-        "quarantine_reason",
-        "quarantined_from",
+        "quarantined",
         "version",
     )
 
@@ -87,23 +109,44 @@ class BotSlot:
         self.mode = mode
         self.budget_ns = budget_ns
         self.modelled_latency_ns = modelled_latency_ns
-        self.quarantined_from: Mode | None = Mode.ENFORCED if mode is Mode.QUARANTINE else None
-        self.quarantine_reason = ""
-        self.quarantine_detail = ""
+        self.quarantined: Quarantine | None = None
+        if mode is Mode.QUARANTINE:
+            self.quarantined = Quarantine(
+                bot_id=self.bot_id,
+                bot_class=self.bot_class,
+                from_mode=Mode.ENFORCED,
+                ts_ns=0,
+                failure=STARTED_QUARANTINED,
+            )
 
     @property
     def fails_closed(self) -> bool:
         """True when the slot is quarantined from ENFORCED: a risk bot then rejects every
         intent, an execution bot refuses every route, a strategy proposes nothing."""
-        return self.mode is Mode.QUARANTINE and self.quarantined_from is Mode.ENFORCED
+        quarantined = self.quarantined
+        return (
+            self.mode is Mode.QUARANTINE
+            and quarantined is not None
+            and quarantined.from_mode is Mode.ENFORCED
+        )
 
-    def quarantine(self, reason_code: str, detail: str = "") -> None:
-        """Move to QUARANTINE (idempotent; the first reason and detail are kept)."""
+    @property
+    def quarantine_reason(self) -> str:
+        """The reason code that quarantined the slot ("" when it is not quarantined)."""
+        return self.quarantined.failure.code if self.quarantined is not None else ""
+
+    def quarantine(self, failure: BotFailure, now_ns: int) -> None:
+        """Move to QUARANTINE at desk time ``now_ns`` because of ``failure`` (idempotent: the
+        first failure is kept)."""
         if self.mode is Mode.QUARANTINE:
             return
-        self.quarantined_from = self.mode
-        self.quarantine_reason = reason_code
-        self.quarantine_detail = detail
+        self.quarantined = Quarantine(
+            bot_id=self.bot_id,
+            bot_class=self.bot_class,
+            from_mode=self.mode,
+            ts_ns=now_ns,
+            failure=failure,
+        )
         self.mode = Mode.QUARANTINE
 
     def release(self, mode: Mode) -> None:
@@ -115,9 +158,7 @@ class BotSlot:
         if mode is Mode.QUARANTINE or mode not in self.bot.mode_support:
             raise ValueError(f"cannot release {self.bot_id} into {mode}")
         self.mode = mode
-        self.quarantined_from = None
-        self.quarantine_reason = ""
-        self.quarantine_detail = ""
+        self.quarantined = None
 
     def __repr__(self) -> str:
         return f"BotSlot({self.bot_id!r}, mode={self.mode})"

@@ -9,7 +9,9 @@ What it holds: markets and tokens, one L2 :class:`OrderBook` per token, stale fl
 ``FeedStatus``; cleared by a fresh ``BookSnapshot``), the time of each token's last tick-size
 change, the :class:`~polytraders.accounting.ledger.Ledger` (positions, cash, fills), our open
 orders (maintained by the order manager), trading state, kill switch, venue state, account
-identity, last feed event time, last venue heartbeat and the consecutive-error count.
+identity, last feed event time, last venue heartbeat, the consecutive-error count, and the
+outcome of every intent of the ENFORCED strategies
+(:class:`~polytraders.desk.outcomes.OutcomeBook`).
 
 Money is micro-units, time ns since the Unix epoch. Equity is cash plus positions marked to
 the book mid (DESIGN.md "The desk"; :meth:`Ledger.equity`).
@@ -22,7 +24,14 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from polytraders.accounting.ledger import Ledger, Settlement
-from polytraders.contracts.view import AccountIdentity, DeskView, VenueState
+from polytraders.contracts.view import (
+    AccountIdentity,
+    DeskView,
+    IntentOutcome,
+    OrderRules,
+    VenueState,
+)
+from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT, OutcomeBook
 from polytraders.model.book import BookView, Level, OrderBook
 from polytraders.model.events import (
     AnyEvent,
@@ -39,7 +48,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.market import Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE
-from polytraders.model.orders import VenueOrder
+from polytraders.model.orders import SHARE_STEP_MICROS, VenueOrder
 from polytraders.model.position import Position
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -60,7 +69,9 @@ class DeskState:
         ledger: exact positions and cash.
         orders: client order id → :class:`VenueOrder` for every order the order manager
             tracks (open and closed). Add orders with :meth:`add_order` and report final
-            statuses with :meth:`order_closed` so :meth:`open_orders` stays an O(open) read.
+            statuses with :meth:`order_closed` so :meth:`open_orders` stays an O(open) read
+            and the intents' outcomes follow.
+        outcomes: what became of each intent (the desk records its decisions there).
         desk_events: trading-state changes and kill-switch trips, in order (the desk drains
             them into its result and the store).
     """
@@ -71,6 +82,7 @@ class DeskState:
         ledger: Ledger | None = None,
         now_ns: int = 0,
         account: AccountIdentity | None = None,
+        outcomes_kept_per_bot: int = DEFAULT_FINISHED_PER_BOT,
     ) -> None:
         self.ledger = ledger if ledger is not None else Ledger()
         self._now_ns = now_ns
@@ -81,6 +93,7 @@ class DeskState:
         self._tick_changes: dict[str, int] = {}
         self.orders: dict[str, VenueOrder] = {}
         self._open: dict[str, VenueOrder] = {}
+        self.outcomes = OutcomeBook(self.orders, outcomes_kept_per_bot)
         self._trading_state = TradingState.ACTIVE
         self._kill_switch = False
         self._venue_state = VenueState.NORMAL
@@ -193,6 +206,21 @@ class DeskState:
         """Token metadata, or None if unknown."""
         return self._tokens.get(token_id)
 
+    def order_rules(self, token_id: str) -> OrderRules | None:
+        """The token's tick, size step (0.01 share), minimum size and price range, or None if
+        the token is unknown."""
+        token = self._tokens.get(token_id)
+        if token is None:
+            return None
+        tick = token.tick_size
+        return OrderRules(
+            tick_size=tick,
+            size_step=SHARE_STEP_MICROS,
+            min_order_size=token.min_order_size,
+            min_price=tick,
+            max_price=ONE - tick,
+        )
+
     def market(self, market_id: str) -> Market | None:
         """Market metadata and state, or None if unknown."""
         return self._markets.get(market_id)
@@ -222,6 +250,14 @@ class DeskState:
         if token_id is None:
             return list(self._open.values())
         return [o for o in self._open.values() if o.token_id == token_id]
+
+    def intent_outcome(self, intent_id: str) -> IntentOutcome | None:
+        """What became of the intent (None when unknown or forgotten)."""
+        return self.outcomes.get(intent_id)
+
+    def intent_outcomes(self, bot_id: str) -> Sequence[IntentOutcome]:
+        """The bot's last finished outcomes (oldest first), then its working ones."""
+        return self.outcomes.of_bot(bot_id)
 
     @property
     def cash(self) -> int:
@@ -271,14 +307,23 @@ class DeskState:
 
     # ------------------------------------------------------------------ mutation
     def add_order(self, order: VenueOrder) -> None:
-        """Track an order (the order manager's copy); open ones enter the open-order index."""
+        """Track an order (the order manager's copy); open ones enter the open-order index and
+        their intent's outcome."""
         self.orders[order.client_order_id] = order
         if order.status.is_open:
             self._open[order.client_order_id] = order
+        self.outcomes.order_added(order)
 
-    def order_closed(self, client_order_id: str) -> None:
-        """An order reached a final status: drop it from the open-order index."""
+    def order_closed(
+        self, client_order_id: str, rejected_by: str = "", reason_code: str = ""
+    ) -> None:
+        """An order reached a final status: drop it from the open-order index and update its
+        intent's outcome (``rejected_by`` "desk" or "venue" and the code when it was
+        rejected)."""
         self._open.pop(client_order_id, None)
+        order = self.orders.get(client_order_id)
+        if order is not None:
+            self.outcomes.order_closed(order, rejected_by, reason_code)
 
     def set_time(self, now_ns: int) -> None:
         """Advance the desk clock.

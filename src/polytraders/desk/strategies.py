@@ -6,12 +6,14 @@ Rules (DESIGN.md "The desk" step 2, "Contracts"):
   intents are never applied. ENFORCED bots' intents go on to the risk chain.
 - One envelope per bot per event: PROPOSE (with the proposal as output) or IDLE (empty
   proposal). ``correlation_id`` is "" and ``causation_id`` the event's id.
-- A bot that raises (``SYS_BOT_EXCEPTION``), overruns its budget (``SYS_BOT_TIMEOUT``),
-  returns something other than a :class:`Proposal` or undeclared codes
-  (``SYS_INVALID_OUTPUT``), or proposes intents in another bot's name or malformed ones
-  (:func:`~polytraders.contracts.authority.proposal_problems`, ``SYS_AUTHORITY_VIOLATION``)
-  is quarantined with an ERROR envelope, and its output is dropped. A quarantined strategy
-  proposes nothing (it is not called and records nothing further).
+- A bot that raises (``SYS_BOT_EXCEPTION``: the exception's type, message and the
+  ``file:line`` of the bot's own code, :func:`~polytraders.desk.failures.exception_failure`),
+  overruns its budget (``SYS_BOT_TIMEOUT``), or whose output fails the intake checks of
+  :class:`~polytraders.desk.intake.IntentIntake` (``SYS_INVALID_OUTPUT``,
+  ``SYS_INTENT_FIELD_INVALID``, ``SYS_AUTHORITY_VIOLATION``) is quarantined with an ERROR
+  envelope whose output is the :class:`~polytraders.contracts.envelope.BotFailure`, and its
+  output is dropped: no envelope records it and no risk or execution bot sees it. A
+  quarantined strategy proposes nothing (it is not called and records nothing further).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from time import perf_counter_ns
 
-from polytraders.contracts.authority import proposal_problems
 from polytraders.contracts.decisions import Proposal
-from polytraders.contracts.envelope import Decision, input_digest
+from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.failures import exception_failure
+from polytraders.desk.intake import IntentIntake
 from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot
 from polytraders.desk.state import DeskState
@@ -37,13 +40,19 @@ class StrategyRunner:
         slots: strategy-bot slots.
         recorder: envelope recorder of the run.
         measure_wall: use measured wall latency (live clock) instead of the modelled one.
+        require_known_tokens: the intake refuses intents for tokens without metadata.
 
     Raises:
         ValueError: a slot whose bot is not a strategy bot.
     """
 
     def __init__(
-        self, slots: Sequence[BotSlot], recorder: EnvelopeRecorder, *, measure_wall: bool = False
+        self,
+        slots: Sequence[BotSlot],
+        recorder: EnvelopeRecorder,
+        *,
+        measure_wall: bool = False,
+        require_known_tokens: bool = True,
     ) -> None:
         for slot in slots:
             if slot.bot_class is not BotClass.STRATEGY:
@@ -51,6 +60,7 @@ class StrategyRunner:
         self.slots = list(slots)
         self.recorder = recorder
         self.measure_wall = measure_wall
+        self.intake = IntentIntake(require_known_tokens=require_known_tokens)
 
     def propose(
         self, event: AnyEvent, state: DeskState, *, causation_id: str = ""
@@ -77,54 +87,38 @@ class StrategyRunner:
         mode = slot.mode
         started = perf_counter_ns() if self.measure_wall else 0
         try:
-            proposal = slot.decide(event, state)
+            output = slot.decide(event, state)
         except Exception as exc:
-            self._fail(slot, state, cause, code="SYS_BOT_EXCEPTION", detail=repr(exc))
+            self._fail(slot, state, cause, exception_failure(exc, slot.bot))
             return None
         latency = perf_counter_ns() - started if self.measure_wall else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            self._fail(slot, state, cause, code="SYS_BOT_TIMEOUT", detail=f"{latency} ns")
+            message = f"{latency} ns > {slot.budget_ns} ns"
+            self._fail(slot, state, cause, BotFailure(code="SYS_BOT_TIMEOUT", message=message))
             return None
-        if not isinstance(proposal, Proposal):
-            detail = f"returned {type(proposal).__name__}"
-            self._fail(slot, state, cause, code="SYS_INVALID_OUTPUT", detail=detail)
+        failure = self.intake.check(slot.bot_id, slot.bot.reason_codes, output, state)
+        if failure is not None:
+            self._fail(slot, state, cause, failure)
             return None
-        undeclared = set(proposal.reason_codes) - slot.bot.reason_codes
-        if undeclared:
-            detail = f"undeclared reason codes {sorted(undeclared)}"
-            self._fail(slot, state, cause, code="SYS_INVALID_OUTPUT", detail=detail)
-            return None
-        problems = proposal_problems(slot.bot_id, proposal)
-        if problems:
-            detail = "; ".join(problems)
-            self._fail(slot, state, cause, code="SYS_AUTHORITY_VIOLATION", detail=detail)
-            return None
+        assert isinstance(output, Proposal)  # guaranteed by the intake
         self.recorder.record(
             bot_id=slot.bot_id,
             bot_class=slot.bot_class,
             bot_version=slot.version,
             config_version=slot.config_version,
             mode=mode,
-            decision=Decision.PROPOSE if proposal.intents else Decision.IDLE,
+            decision=Decision.PROPOSE if output.intents else Decision.IDLE,
             ts_event_ns=event.ts_event_ns,
             ts_decided_ns=state.now_ns,
-            reason_codes=proposal.reason_codes,
+            reason_codes=output.reason_codes,
             causation_id=cause.causation_id,
             input_digest=cause.input_digest,
-            output=proposal,
+            output=output,
             latency_ns=latency,
         )
-        return proposal
+        return output
 
-    def _fail(
-        self, slot: BotSlot, state: DeskState, cause: Cause, *, code: str, detail: str
-    ) -> None:
+    def _fail(self, slot: BotSlot, state: DeskState, cause: Cause, failure: BotFailure) -> None:
         record_quarantine(
-            self.recorder,
-            slot,
-            state,
-            cause,
-            code=code,
-            detail=detail,
-            latency_ns=slot.modelled_latency_ns,
+            self.recorder, slot, state, cause, failure, latency_ns=slot.modelled_latency_ns
         )

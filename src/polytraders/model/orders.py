@@ -10,8 +10,15 @@ in pUSD, a SELL market order always by shares.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
+
+SHARE_STEP_MICROS = 10_000
+"""Polymarket order sizes are whole multiples of 0.01 share (10_000 micro-shares)."""
+
+INT64_MAX = 2**63 - 1
+"""Largest value of an intent's int fields (what an envelope can encode)."""
 
 
 class Side(StrEnum):
@@ -102,35 +109,114 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, tag="intent"):
         return self.time_in_force in (TimeInForce.FOK, TimeInForce.FAK)
 
 
-def intent_problems(intent: OrderIntent) -> list[str]:
-    """Structural problems of an intent (empty list when it is well formed).
+class IntentProblem(NamedTuple):
+    """One thing wrong with an intent: the field it is about and a sentence naming it."""
 
-    Checks the rules of ``../shared/POLYMARKET.md`` "Orders" that need no market data:
-    positive price, exactly one of size/notional for PLACE and REPLACE, notional only on a BUY
-    market order, post-only only with GTC/GTD, GTD needs an expiry, CANCEL/REPLACE need a target.
-    Tick, range and minimum-size rules need market metadata and are checked by risk and
-    execution bots.
+    field: str
+    message: str
+
+
+_CHECKED_INT = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+_CHECKED_TEXT = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+_LIMITS: dict[type, Any] = {int: _CHECKED_INT, str: _CHECKED_TEXT}
+"""Ranges by declared type: every int field of an intent is a non-negative micro amount or ns
+time within int64; every str field is at most 256 characters without control characters."""
+
+
+def _declared_fields() -> tuple[tuple[str, type, Any], ...]:
+    fields: list[tuple[str, type, Any]] = []
+    for info in msgspec.structs.fields(OrderIntent):
+        if not isinstance(info.type, type):
+            raise TypeError(f"OrderIntent.{info.name}: intent checks need a plain class type")
+        fields.append((info.name, info.type, _LIMITS.get(info.type)))
+    return tuple(fields)
+
+
+_INTENT_FIELDS = _declared_fields()
+_RANGED = msgspec.defstruct(
+    "RangedIntent",
+    [(name, limits) for name, _, limits in _INTENT_FIELDS if limits is not None],
+    kw_only=True,
+)
+"""OrderIntent's int and str fields with their ranges, for one strict msgspec conversion."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_problems(intent: OrderIntent) -> list[IntentProblem]:
+    """Fields whose value is not exactly the declared type, or outside its range (msgspec
+    structs do not validate at construction, so a str can sit in an enum field)."""
+    problems = [
+        IntentProblem(
+            name,
+            f"{name}: expected {declared.__name__}, got {type(value).__name__} {_shown(value)}",
+        )
+        for name, declared, _ in _INTENT_FIELDS
+        if type(value := getattr(intent, name)) is not declared
+    ]
+    if problems:
+        return problems
+    try:
+        msgspec.convert(intent, _RANGED, strict=True, from_attributes=True)
+    except msgspec.ValidationError:
+        for name, _, limits in _INTENT_FIELDS:
+            value = getattr(intent, name)
+            try:
+                msgspec.convert(value, limits or type(value), strict=True)
+            except msgspec.ValidationError as exc:
+                problems.append(IntentProblem(name, f"{name}: {exc}, got {_shown(value)}"))
+    return problems
+
+
+def intent_field_problems(intent: OrderIntent) -> list[IntentProblem]:
+    """Everything wrong with an intent that needs no market data (empty when well formed).
+
+    First the types, derived from :class:`OrderIntent`'s declared field types: each value must
+    be exactly that type (an enum member, not its string; an ``int``, not a ``bool`` or
+    ``float``), ints within ``[0, 2**63 − 1]``, strings at most 256 characters without control
+    characters. When the types are right, the rules of ``../shared/POLYMARKET.md`` "Orders":
+    intent id, bot id and token id present; CANCEL/REPLACE name a target; for PLACE/REPLACE a
+    positive price, exactly one of size/notional positive, notional only on a BUY market order,
+    post-only only with GTC/GTD, an expiry exactly for GTD. Tick, price range and minimum-size
+    rules need market metadata and are checked downstream.
     """
-    problems: list[str] = []
-    if not intent.intent_id or not intent.bot_id or not intent.token_id:
-        problems.append("intent_id, bot_id and token_id are required")
+    problems = _type_problems(intent)
+    if problems:
+        return problems
+    for name in ("intent_id", "bot_id", "token_id"):
+        if not getattr(intent, name):
+            problems.append(IntentProblem(name, "intent_id, bot_id and token_id are required"))
+            break
     if intent.action in (IntentAction.CANCEL, IntentAction.REPLACE) and not intent.target_intent_id:
-        problems.append(f"{intent.action} needs target_intent_id")
+        problems.append(
+            IntentProblem("target_intent_id", f"{intent.action} needs target_intent_id")
+        )
     if intent.action is IntentAction.CANCEL:
         return problems
     if intent.price <= 0:
-        problems.append("price must be positive")
-    if intent.size < 0 or intent.notional < 0:
-        problems.append("size and notional must not be negative")
+        problems.append(IntentProblem("price", "price must be positive"))
     if (intent.size > 0) == (intent.notional > 0):
-        problems.append("exactly one of size and notional must be positive")
+        problems.append(IntentProblem("size", "exactly one of size and notional must be positive"))
     if intent.notional > 0 and not (intent.side is Side.BUY and intent.is_market_order):
-        problems.append("notional sizing is only for BUY FOK/FAK market orders")
+        problems.append(
+            IntentProblem("notional", "notional sizing is only for BUY FOK/FAK market orders")
+        )
     if intent.post_only and not intent.time_in_force.rests:
-        problems.append("post-only needs GTC or GTD")
+        problems.append(IntentProblem("post_only", "post-only needs GTC or GTD"))
     if (intent.time_in_force is TimeInForce.GTD) != (intent.expire_at_ns > 0):
-        problems.append("GTD needs expire_at_ns, other kinds must not set it")
+        problems.append(
+            IntentProblem("expire_at_ns", "GTD needs expire_at_ns, other kinds must not set it")
+        )
     return problems
+
+
+def intent_problems(intent: OrderIntent) -> list[str]:
+    """The messages of :func:`intent_field_problems` (empty list when the intent is well
+    formed)."""
+    return [problem.message for problem in intent_field_problems(intent)]
 
 
 class OrderStatus(StrEnum):
