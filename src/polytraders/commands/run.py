@@ -125,8 +125,11 @@ def _banners(outcome: RunOutcome) -> list[str]:
     lines: list[str] = []
     if not outcome.desk_config.get("risk"):
         lines.append("NO RISK CHAIN: this desk ran without risk bots (allow_no_risk = true)")
-    for bot_id, code in outcome.desk_result.quarantined.items():
-        lines.append(f"QUARANTINED {bot_id}: {code}")
+    for bot_id, quarantine in outcome.desk_result.quarantined.items():
+        failure = quarantine.failure
+        where = f" at {failure.location}" if failure.location else ""
+        raised = f"{failure.error_type}: " if failure.error_type else ""
+        lines.append(f"QUARANTINED {bot_id} ({failure.code}){where}: {raised}{failure.message}")
     if outcome.status is RunStatus.HALTED:
         lines.append(f"HALTED: {outcome.status_detail}")
     elif outcome.status is RunStatus.INTERRUPTED:
