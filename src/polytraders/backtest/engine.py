@@ -86,6 +86,8 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     store_url: str | None
     integrity_problems: list[str]
     feed_problems: dict[str, int]
+    store_attempt: int | None = None
+    """The store's attempt number of this run (1 for the first; None without a store)."""
 
 
 def data_digest(data: str | Path) -> str:
@@ -235,18 +237,6 @@ class _Telemetry:
         self._reported = (self.count, orders, maker, taker)
 
 
-def _unrecorded_run_id(store: EventStore, run_id: str) -> str:
-    """``run_id`` if the store has no such run yet, else the first free ``run_id-r<n>``
-    (n ≥ 2): the store is append-only and a run id starts once, so repeating the same run
-    (same data, desk and seed) in the same store records a new attempt beside the first."""
-    if store.run(run_id) is None:
-        return run_id
-    attempt = 2
-    while store.run(f"{run_id}-r{attempt}") is not None:
-        attempt += 1
-    return f"{run_id}-r{attempt}"
-
-
 def run_desk(
     *,
     data: str | Path,
@@ -292,8 +282,6 @@ def run_desk(
         config_version = ids.run_id(config_version, json.dumps(override, sort_keys=True))[4:]
     store = EventStore.open(store_url) if store_url is not None else None
     run_id = ids.run_id(config_version, data_digest(data), desk_file.seed)
-    if store is not None:
-        run_id = _unrecorded_run_id(store, run_id)
     strategies, risk, execution = desk_file.build_slots(strategy_override)
     venue = PaperVenue(desk_file.venue, source.markets, run_id)
 
@@ -306,9 +294,10 @@ def run_desk(
         sinks.append(jsonl)
     if metrics is not None:
         sinks.append(metrics)
+    attempt: int | None = None
     if store is not None:
         sinks.append(store)
-        store.start_run(
+        attempt = store.start_run(
             run_id=run_id,
             started_ns=0,
             seed=desk_file.seed,
@@ -316,7 +305,7 @@ def run_desk(
             desk_config_version=config_version,
             data_source=str(data),
             synthetic=source.synthetic,
-        )
+        ).attempt
     desk = Desk(
         run_id=run_id,
         venue=venue,
@@ -344,7 +333,7 @@ def run_desk(
                 store.append_fill(run_id, fill)
             store.end_run(run_id, ended_ns=desk_result.last_event_ns)
             store.flush()
-            integrity = store.check_integrity(run_id)
+            integrity = store.check_integrity(f"{run_id}@{attempt}")
     finally:
         if store is not None:
             store.close()
@@ -403,4 +392,5 @@ def run_desk(
         store_url=store_url,
         integrity_problems=integrity,
         feed_problems=feed_problems,
+        store_attempt=attempt,
     )

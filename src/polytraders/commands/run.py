@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -174,10 +173,10 @@ def _execute(
     console.print(f"result:    {out / 'result.json'}")
     console.print(f"envelopes: {out / 'envelopes.jsonl'}   fills: {out / 'fills.csv'}")
     if store:
-        if re.search(r"-r\d+$", outcome.result.run_id):
+        if outcome.store_attempt is not None and outcome.store_attempt > 1:
             console.print(
                 "note:      this run (same data, desk and seed) was already in the store, so it "
-                f"is recorded again as attempt {outcome.result.run_id}"
+                f"is recorded again as {outcome.result.run_id}@{outcome.store_attempt}"
             )
         verdict = "sound" if not outcome.integrity_problems else "PROBLEMS"
         console.print(f"store:     {store} (integrity {verdict})")
