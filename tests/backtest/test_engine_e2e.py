@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -173,6 +174,8 @@ def test_strategy_loader_refuses_non_strategies(tmp_path: Path) -> None:
 
 
 def test_repeating_a_run_in_the_same_store_records_a_new_attempt(tmp_path: Path) -> None:
+    """Same data, desk and seed into the same store: attempt 2 of the same run id, and both
+    attempts hold byte-identical envelopes with the same timeline hash."""
     store = str(tmp_path / "desk.sqlite")
     data = "synthetic:normal?seed=5&markets=1"
     first = runner.invoke(
@@ -184,12 +187,21 @@ def test_repeating_a_run_in_the_same_store_records_a_new_attempt(tmp_path: Path)
     )
     assert second.exit_code == 0, second.output
     assert "integrity sound" in second.output
-    run_a = json.loads((tmp_path / "a" / "result.json").read_text())["run_id"]
-    run_b = json.loads((tmp_path / "b" / "result.json").read_text())["run_id"]
-    assert run_b == f"{run_a}-r2"
+    result_a = json.loads((tmp_path / "a" / "result.json").read_text())
+    result_b = json.loads((tmp_path / "b" / "result.json").read_text())
+    run = result_a["run_id"]
+    assert result_b["run_id"] == run
+    assert result_b["envelopes_sha256"] == result_a["envelopes_sha256"]
+    assert f"recorded again as {run}@2" in second.output
     from polytraders.store import EventStore
 
     with EventStore.open(store) as recorded:
-        assert {r.run_id for r in recorded.runs()} == {run_a, run_b}
-        assert recorded.check_integrity(run_a) == []
-        assert recorded.check_integrity(run_b) == []
+        assert [(r.run_id, r.attempt) for r in recorded.runs()] == [(run, 1), (run, 2)]
+        exported = []
+        for attempt in (1, 2):
+            assert recorded.check_integrity(f"{run}@{attempt}") == []
+            stream = io.BytesIO()
+            recorded.export_jsonl(f"{run}@{attempt}", stream)
+            exported.append(stream.getvalue())
+    assert exported[0] == exported[1]
+    assert hashlib.sha256(exported[0]).hexdigest() == result_a["envelopes_sha256"]

@@ -10,16 +10,29 @@ from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvel
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, VenueOrder
-from polytraders.store import EventStore
+from polytraders.store import EventStore, RunRecord
 
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 MARKET = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
 T0_NS = 1_763_700_000_000_000_000
 
 
-def start(store: EventStore, run: str, *, seed: int = 7) -> None:
-    """Start ``run`` with a small config."""
-    store.start_run(
+class WallClock:
+    """A wall clock the test sets: ns since the epoch, moved with :meth:`advance`."""
+
+    def __init__(self, now_ns: int = T0_NS) -> None:
+        self.now_ns = now_ns
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+    def advance(self, seconds: int) -> None:
+        self.now_ns += seconds * 1_000_000_000
+
+
+def start(store: EventStore, run: str, *, seed: int = 7) -> RunRecord:
+    """Start the next attempt of ``run`` with a small config."""
+    return store.start_run(
         run_id=run,
         started_ns=T0_NS,
         seed=seed,

@@ -1,5 +1,6 @@
-"""Append-only: the API has no update or delete path, the database refuses them, and a run's
-facts are written once."""
+"""Append-only: the API has no update or delete path (prune is the one explicit maintenance
+path, tested in test_prune.py), the database refuses them, and an attempt's facts are written
+once."""
 
 from __future__ import annotations
 
@@ -26,13 +27,17 @@ def test_the_database_refuses_updates_and_deletes_on_every_table(
     store: EventStore, statement: str
 ) -> None:
     run = ids.run_id("tamper", 1)
+    gone = ids.run_id("tamper-pruned", 1)
+    f.start(store, gone)
+    store.end_run(gone, ended_ns=f.T0_NS)
+    store.prune([gone], actor="test", reason="a tombstone in run_prunes")
     f.start(store, run)
     for item in f.timeline(run, 1):
         store.record(item)
     store.append_order(run, f.order(run, 0))
     store.append_fill(run, f.fill(run, 0))
     store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
-    store.audit(actor="t", action="a", ts_ns=1, run_id=run)
+    store.audit(actor="t", action="a", ts_ns=1, run=run)
     store.end_run(run, ended_ns=f.T0_NS + 1)  # every table now holds a row
     for table in APPEND_ONLY_TABLES:
         column = next(iter(table.columns)).name
@@ -45,22 +50,24 @@ def test_the_database_refuses_updates_and_deletes_on_every_table(
     assert store.envelopes(run) == f.timeline(run, 1)
 
 
-def test_a_run_starts_once_and_ends_once(store: EventStore) -> None:
+def test_an_attempt_starts_once_and_ends_once(store: EventStore) -> None:
     run = ids.run_id("once", 1)
     f.start(store, run)
-    with pytest.raises(StoreWriteError, match="already exists"):
+    with pytest.raises(StoreWriteError, match="attempt 1 is already open in this store"):
         f.start(store, run)
     store.end_run(run, ended_ns=f.T0_NS + 10)
-    with pytest.raises(StoreWriteError, match="has already ended"):
-        store.end_run(run, ended_ns=f.T0_NS + 20, status=RunStatus.FAILED)
-    assert store.runs()[0].status is RunStatus.COMPLETED
+    with pytest.raises(StoreWriteError, match=r"run '.*@1' has ended"):
+        store.end_run(run, ended_ns=f.T0_NS + 20, status=RunStatus.FAILED, detail="boom")
+    with pytest.raises(StoreWriteError, match=r"run '.*@1' has ended"):
+        store.end_run(f"{run}@1", ended_ns=f.T0_NS + 20)
+    assert [(r.attempt, r.status) for r in store.runs()] == [(1, RunStatus.COMPLETED)]
 
 
 def test_nothing_is_appended_to_an_ended_or_unknown_run(store: EventStore) -> None:
     run = ids.run_id("ended", 1)
     f.start(store, run)
     store.record(f.timeline(run, 1)[0])
-    store.end_run(run, ended_ns=f.T0_NS + 10, status=RunStatus.HALTED)
+    store.end_run(run, ended_ns=f.T0_NS + 10, status=RunStatus.HALTED, detail="RISK_X")
     with pytest.raises(StoreWriteError, match="has ended"):
         store.record(f.timeline(run, 1)[1])
     with pytest.raises(StoreWriteError, match="has ended"):
@@ -69,9 +76,16 @@ def test_nothing_is_appended_to_an_ended_or_unknown_run(store: EventStore) -> No
         store.record(f.timeline("run-unknown", 1)[0])
     with pytest.raises(StoreWriteError, match="never started"):
         store.end_run("run-unknown", ended_ns=1)
+    f.start(store, run)  # attempt 2
     with pytest.raises(StoreWriteError, match="final status"):
         store.end_run(run, ended_ns=1, status=RunStatus.RUNNING)
-    assert len(store.envelopes(run)) == 1
+    for status in (RunStatus.HALTED, RunStatus.FAILED, RunStatus.INTERRUPTED):
+        with pytest.raises(StoreWriteError, match=f"end_run {status.value} needs a detail"):
+            store.end_run(run, ended_ns=1, status=status, detail=" ")
+    with pytest.raises(StoreWriteError, match=r"'.*@1' has ended"):
+        store.append_fill(f"{run}@1", f.fill(run, 0))
+    assert len(store.envelopes(f"{run}@1")) == 1
+    assert store.envelopes(run) == []
 
 
 def test_a_fill_is_booked_once(store_url: str) -> None:
@@ -99,3 +113,22 @@ def test_a_database_of_another_schema_version_is_refused(store_url: str) -> None
     engine.dispose()
     with pytest.raises(StoreSchemaError, match="schema version 999"):
         EventStore.open(store_url)
+
+
+def test_a_version_1_store_is_refused_in_one_line_saying_what_to_do(store_url: str) -> None:
+    """Schema 1 keyed runs by run id alone; it is refused, and left without new tables."""
+    url = store_url if "://" in store_url else f"sqlite:///{store_url}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE store_meta (key VARCHAR(64), value TEXT)"))
+        connection.execute(sa.text("INSERT INTO store_meta VALUES ('schema_version', '1')"))
+        connection.execute(sa.text("CREATE TABLE runs (run_id VARCHAR(200) PRIMARY KEY)"))
+    with pytest.raises(StoreSchemaError) as caught:
+        EventStore.open(store_url)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "has schema version 1 and this polytraders writes version 2" in message
+    assert "give --store a new file or database" in message
+    with engine.connect() as connection:
+        assert set(sa.inspect(connection).get_table_names()) == {"store_meta", "runs"}
+    engine.dispose()

@@ -92,6 +92,8 @@ def test_an_envelope_id_not_derived_from_run_and_sequence_is_reported(store: Eve
 
 def test_an_unknown_run_is_reported(store: EventStore) -> None:
     assert store.check_integrity("run-nope") == ["run 'run-nope' is not recorded"]
+    run = _recorded_run(store, "one-attempt")
+    assert store.check_integrity(f"{run}@2") == [f"run '{run}@2' is not recorded"]
 
 
 def test_problems_of_one_kind_are_capped_with_a_count(store: EventStore) -> None:

@@ -140,6 +140,7 @@ def test_any_envelope_round_trips_exactly(
         row = connection.execute(
             sa.select(schema.envelopes).where(schema.envelopes.c.run_id == run)
         ).one()
+    assert row.attempt == 1
     output = original.output
     assert row.line.encode() + b"\n" == encode_envelope(original)
     assert row.output_json == msgspec.json.encode(output).decode()  # the output as JSON

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import io
+import os
+
+import msgspec
+import pytest
 
 from polytraders.contracts import ids
 from polytraders.contracts.envelope import timeline_sha256, write_jsonl
 from polytraders.model.orders import OrderStatus, Side
 from polytraders.model.position import Position
-from polytraders.store import AuditEntry, EventStore, PositionSnapshot, RunStatus
+from polytraders.store import (
+    AuditEntry,
+    EventStore,
+    PositionSnapshot,
+    RunStatus,
+    StoreWriteError,
+    UnknownRunError,
+)
 from tests.store import factories as f
 
 
@@ -36,46 +47,56 @@ def test_export_is_byte_identical_to_the_recorded_timeline(store: EventStore) ->
     assert timeline_sha256(store.envelopes(run)) == timeline_sha256(recorded)
 
 
-def test_runs_record_start_and_end(store: EventStore) -> None:
+def test_runs_record_start_and_end(store_url: str) -> None:
     first, second = ids.run_id("runs", 1), ids.run_id("runs", 2)
-    started = store.start_run(
-        run_id=first,
-        started_ns=100,
-        seed=42,
-        desk_config='{"b": 1, "a": [1, 2]}',
-        desk_config_version="cfg-x",
-        data_source="data/samples/polymarket/resolvedkit_btc15m",
-        synthetic=False,
-    )
-    assert started.status is RunStatus.RUNNING
-    store.start_run(
-        run_id=second,
-        started_ns=200,
-        seed=0,
-        desk_config={"z": 1, "a": 2},
-        desk_config_version="cfg-y",
-        data_source="synthetic seed 0",
-        synthetic=True,
-    )
-    store.end_run(first, ended_ns=150, status=RunStatus.HALTED)
-    runs = store.runs()
-    assert [r.run_id for r in runs] == [first, second]
-    assert runs[0] == started.__class__(
-        run_id=first,
-        started_ns=100,
-        ended_ns=150,
-        seed=42,
-        desk_config_json='{"b": 1, "a": [1, 2]}',  # verbatim, not re-encoded
-        desk_config_version="cfg-x",
-        data_source="data/samples/polymarket/resolvedkit_btc15m",
-        synthetic=False,
-        status=RunStatus.HALTED,
-    )
-    assert runs[1].desk_config_json == '{"a":2,"z":1}'  # mapping: canonical, keys sorted
-    assert runs[1].ended_ns is None
-    assert runs[1].status is RunStatus.RUNNING
-    assert store.run(second) == runs[1]
-    assert store.run("run-unknown") is None
+    wall = f.WallClock(1_000)
+    with EventStore.open(store_url, wall_clock_ns=wall) as store:
+        started = store.start_run(
+            run_id=first,
+            started_ns=100,
+            seed=42,
+            desk_config='{"b": 1, "a": [1, 2]}',
+            desk_config_version="cfg-x",
+            data_source="data/samples/polymarket/resolvedkit_btc15m",
+            synthetic=False,
+        )
+        assert (started.status, started.attempt, started.started_wall_ns) == (
+            RunStatus.RUNNING,
+            1,
+            1_000,
+        )
+        wall.advance(1)
+        store.start_run(
+            run_id=second,
+            started_ns=200,
+            seed=0,
+            desk_config={"z": 1, "a": 2},
+            desk_config_version="cfg-y",
+            data_source="synthetic seed 0",
+            synthetic=True,
+        )
+        wall.advance(2)
+        store.end_run(first, ended_ns=150, status=RunStatus.HALTED, detail="RISK_KILL_SWITCH")
+        runs = store.runs()
+        assert [r.run_id for r in runs] == [first, second]
+        assert runs[0] == msgspec.structs.replace(
+            started,
+            ended_ns=150,
+            ended_wall_ns=3_000_001_000,
+            status=RunStatus.HALTED,
+            detail="RISK_KILL_SWITCH",
+        )
+        assert runs[0].desk_config_json == '{"b": 1, "a": [1, 2]}'  # verbatim, not re-encoded
+        assert runs[0].ended_wall_ns == 3_000_001_000
+        assert runs[0].lease == started.lease
+        assert runs[0].lease is not None and runs[0].lease.owner.pid == os.getpid()
+        assert runs[1].desk_config_json == '{"a":2,"z":1}'  # mapping: canonical, keys sorted
+        assert (runs[1].ended_ns, runs[1].status, runs[1].detail) == (None, RunStatus.RUNNING, "")
+        assert runs[1].abandoned == ""  # this process holds it
+        assert store.run(second) == runs[1]
+        assert store.run(f"{second}@1") == runs[1]
+        assert store.run(f"{second}@2") is None
+        assert store.run("run-unknown") is None
 
 
 def test_order_lifecycle_fills_and_positions_round_trip(store: EventStore) -> None:
@@ -109,6 +130,7 @@ def test_order_lifecycle_fills_and_positions_round_trip(store: EventStore) -> No
     assert store.positions(run) == [
         PositionSnapshot(
             run_id=run,
+            attempt=1,
             ts_ns=fill.ts_recv_ns,
             token_id=f.TOKEN,
             size=4_000_000,
@@ -123,7 +145,7 @@ def test_order_lifecycle_fills_and_positions_round_trip(store: EventStore) -> No
 def test_audit_log_is_written_at_once_in_order(store: EventStore) -> None:
     run = ids.run_id("audit", 1)
     f.start(store, run)
-    store.audit(actor="operator:ana", action="kill_switch.trip", ts_ns=5, run_id=run)
+    store.audit(actor="operator:ana", action="kill_switch.trip", ts_ns=5, run=run)
     store.audit(
         actor="operator:ben",
         action="kill_switch.reset",
@@ -131,13 +153,21 @@ def test_audit_log_is_written_at_once_in_order(store: EventStore) -> None:
         detail={"reason": "drill over", "approvals": 2},
     )
     assert store.audit_log() == [
-        AuditEntry(ts_ns=5, actor="operator:ana", action="kill_switch.trip", detail="", run_id=run),
+        AuditEntry(
+            ts_ns=5,
+            actor="operator:ana",
+            action="kill_switch.trip",
+            detail="",
+            run_id=run,
+            attempt=1,
+        ),
         AuditEntry(
             ts_ns=9,
             actor="operator:ben",
             action="kill_switch.reset",
             detail='{"approvals":2,"reason":"drill over"}',
             run_id=None,
+            attempt=None,
         ),
     ]
     assert [e.action for e in store.audit_log(run)] == ["kill_switch.trip"]
@@ -152,8 +182,15 @@ def test_reopening_keeps_everything_and_schema_creation_is_idempotent(store_url:
     with EventStore.open(store_url) as second:
         assert second.envelopes(run) == f.timeline(run, 3)
         assert second.next_sequence(run) == 12
-        assert second.next_sequence("run-empty") == 0
-        for item in f.timeline(run, 4)[12:]:  # the run is still open: continue it
+        with pytest.raises(UnknownRunError, match="run 'run-empty' is not in the store"):
+            second.next_sequence("run-empty")
+        with pytest.raises(StoreWriteError, match="is not open in this store"):
+            second.record(f.timeline(run, 4)[12])
+        # the run is still RUNNING, its lease held by this very process: continue it
+        assert second.resume_run(run).attempt == 1
+        for item in f.timeline(run, 4)[12:]:
             second.record(item)
         assert second.envelopes(run) == f.timeline(run, 4)
         assert second.check_integrity(run) == []
+        owners = {r.lease.owner.pid for r in second.runs() if r.lease is not None}
+        assert owners == {os.getpid()}

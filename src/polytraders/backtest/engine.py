@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -118,7 +118,8 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         exit_signal: ``SIGINT``/``SIGTERM`` when interrupted, else empty.
         error: the exception that failed the run (None otherwise), for ``--debug`` tracebacks.
         store_error: why the store stopped recording (empty when it did not fail).
-        attempt: the run's attempt number in the store (1 without a store).
+        attempt: the run's attempt number in the store (1 without a store); the store
+            addresses it as ``RUN_ID@attempt``.
     """
 
     result: BacktestResult
@@ -153,8 +154,12 @@ def data_digest(data: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _paced(events: Iterable[AnyEvent], speed: float | None) -> Iterator[AnyEvent]:
-    """Yield events no faster than ``speed`` × real time (None: as fast as possible)."""
+def _paced(
+    events: Iterable[AnyEvent], speed: float | None, keepalive: Callable[[], None]
+) -> Iterator[AnyEvent]:
+    """Yield events no faster than ``speed`` × real time (None: as fast as possible); while
+    waiting, call ``keepalive`` at least once a second (the store's lease stays alive through a
+    quiet stretch of a paced replay)."""
     if speed is None:
         yield from events
         return
@@ -164,10 +169,28 @@ def _paced(events: Iterable[AnyEvent], speed: float | None) -> Iterator[AnyEvent
         if first_ns is None:
             first_ns = event.ts_event_ns
         due_s = (event.ts_event_ns - first_ns) / 1e9 / speed
-        lag_s = due_s - (time.monotonic() - wall_start)
-        if lag_s > 0:
-            time.sleep(lag_s)
+        while (lag_s := due_s - (time.monotonic() - wall_start)) > 0:
+            time.sleep(min(lag_s, 1.0))
+            keepalive()
         yield event
+
+
+class _Keepalive:
+    """Flushes the store (which renews the run's lease) when ``interval_s`` of wall time passed
+    since the last flush; a no-op without a store."""
+
+    def __init__(self, store: EventStore | None, interval_s: float = 5.0) -> None:
+        self._store = store
+        self._interval_s = interval_s
+        self._last = time.monotonic()
+
+    def __call__(self) -> None:
+        if self._store is None:
+            return
+        now = time.monotonic()
+        if now - self._last >= self._interval_s:
+            self._last = now
+            self._store.flush()
 
 
 def _final_marks(desk: Desk, markets: Sequence[Market]) -> dict[str, int]:
@@ -217,7 +240,9 @@ class _Telemetry:
         self._last_top: dict[str, tuple[int | None, int | None]] = {}
         self._reported = (0, 0, 0, 0)  # events, orders, maker fills, taker fills
 
-    def after(self, event: AnyEvent) -> None:
+    def after(self, event: AnyEvent) -> bool:
+        """Book-keep one processed event; True when it reported progress (every 512
+        events)."""
         self.count += 1
         token_id = getattr(event, "token_id", None)
         if token_id is not None:
@@ -229,6 +254,8 @@ class _Telemetry:
                     self.tops.setdefault(token_id, []).append((event.ts_event_ns, *top))
         if self.count % 512 == 0 or isinstance(event, MarketStatus):
             self.report(event.ts_event_ns, event.ts_recv_ns)
+            return True
+        return False
 
     def report(self, now_ns: int, recv_ns: int = 0) -> None:
         if self.progress is not None:
@@ -361,17 +388,19 @@ def run_desk(
         telemetry.report(desk_result.last_event_ns)
         integrity: list[str] = []
         if store is not None and ending.store_error is None:
+            ref = f"{run_id}@{attempt}"
             for order in desk.state.orders.values():
-                store.append_order(run_id, order)
+                store.append_order(ref, order)
             for fill in desk_result.fills:
-                store.append_fill(run_id, fill)
+                store.append_fill(ref, fill)
             store.end_run(
-                run_id,
+                ref,
                 ended_ns=desk_result.last_event_ns,
                 status=ending.status,
+                detail=ending.detail,
             )
             store.flush()
-            integrity = store.check_integrity(run_id)
+            integrity = store.check_integrity(f"{run_id}@{attempt}")
     except BaseException:
         if outputs is not None:
             outputs.discard()
@@ -455,7 +484,7 @@ def _start_run(
     source: Source,
 ) -> int:
     """Record the run's start; returns its attempt number in the store."""
-    store.start_run(
+    return store.start_run(
         run_id=run_id,
         started_ns=0,
         seed=desk_file.seed,
@@ -463,8 +492,7 @@ def _start_run(
         desk_config_version=config_version,
         data_source=str(data),
         synthetic=source.synthetic,
-    )
-    return 1
+    ).attempt
 
 
 def _close_store(store: EventStore, ending: _Ending | None) -> None:
@@ -504,9 +532,11 @@ def _replay(
     ending = _Ending()
     with stop_on_signals() as stop:
         try:
-            for event in _paced(source.events(), speed):
+            keepalive = _Keepalive(store)
+            for event in _paced(source.events(), speed, keepalive):
                 desk.process(event)
-                telemetry.after(event)
+                if telemetry.after(event):
+                    keepalive()
                 if stop.requested:
                     break
         except StoreWriteError as exc:

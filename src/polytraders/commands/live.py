@@ -649,6 +649,7 @@ def build_live_session(
                 synthetic=False,
             )
         else:  # resume: the same run id continues with the same deterministic ids
+            store.resume_run(run_id)
             store_orders = latest_orders(store.orders(run_id))
             store_fills = store.fills(run_id)
             sequences = (store.next_sequence(run_id), next_order_sequence(run_id, store_orders))

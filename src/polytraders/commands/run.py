@@ -201,16 +201,22 @@ def _execute(
             fail(f"run refused: {exc}", EXIT_REFUSED, exc)
     console.print(_summary(outcome))
     for line in _banners(outcome):
-        console.print(f"[bold red]{line}[/bold red]")
+        console.print(f"[bold red]{line}[/bold red]", soft_wrap=True)
     console.print(f"report:    {out / 'report.html'}")
     console.print(f"result:    {out / 'result.json'}")
     console.print(f"envelopes: {out / 'envelopes.jsonl'}   fills: {out / 'fills.csv'}")
     if store:
-        attempt = f" (attempt {outcome.attempt} of this run)" if outcome.attempt > 1 else ""
+        ref = outcome.result.run_id + (f"@{outcome.attempt}" if outcome.attempt > 1 else "")
+        if outcome.attempt > 1:
+            console.print(
+                "note:      this run (same data, desk and seed) was already in the store, so it "
+                f"is recorded again as {ref} (same envelopes, same envelopes_sha256)",
+                soft_wrap=True,
+            )
         verdict = "sound" if not outcome.integrity_problems else "PROBLEMS"
         console.print(
-            f"store:     {store}: run {outcome.result.run_id}{attempt} "
-            f"{outcome.status.value}, integrity {verdict}"
+            f"store:     {store}: run {ref} {outcome.status.value}, integrity {verdict}",
+            soft_wrap=True,
         )
         for problem in outcome.integrity_problems[:10]:
             console.print(f"[red]  {problem}[/red]")

@@ -2,36 +2,71 @@
 
 >>> from polytraders.store import EventStore
 >>> with EventStore.open("runs/desk.sqlite") as store:  # doctest: +SKIP
-...     store.start_run(run_id=..., started_ns=..., seed=0, desk_config={}, ...)
-...     store.record(envelope)
+...     started = store.start_run(run_id=..., started_ns=..., seed=0, desk_config={}, ...)
+...     store.record(envelope)  # goes to attempt started.attempt of envelope.run_id
+...     store.end_run(started.run_id, ended_ns=..., status=RunStatus.COMPLETED)
 
 See ``docs/store.md``.
 """
 
 from polytraders.store.errors import (
+    RunRefError,
     StoreClosedError,
     StoreError,
+    StoreOpenError,
     StoreSchemaError,
     StoreUrlError,
     StoreWriteError,
+    UnknownRunError,
 )
-from polytraders.store.event_store import DEFAULT_BATCH_SIZE, EventStore
-from polytraders.store.records import AuditEntry, PositionSnapshot, RunRecord, RunStatus
+from polytraders.store.event_store import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    EventStore,
+)
+from polytraders.store.lease import DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_LEASE_S
+from polytraders.store.prune import PrunePlan, PruneResult, select_for_prune
+from polytraders.store.records import (
+    ABANDONED,
+    AuditEntry,
+    Lease,
+    Owner,
+    PositionSnapshot,
+    RunCounts,
+    RunRecord,
+    RunStatus,
+)
+from polytraders.store.run_ref import RunRef, parse_run_ref
 from polytraders.store.schema import SCHEMA_VERSION
 from polytraders.store.url import Backend
 
 __all__ = [
+    "ABANDONED",
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_HEARTBEAT_INTERVAL_S",
+    "DEFAULT_LEASE_S",
     "SCHEMA_VERSION",
     "AuditEntry",
     "Backend",
     "EventStore",
+    "Lease",
+    "Owner",
     "PositionSnapshot",
+    "PrunePlan",
+    "PruneResult",
+    "RunCounts",
     "RunRecord",
+    "RunRef",
+    "RunRefError",
     "RunStatus",
     "StoreClosedError",
     "StoreError",
+    "StoreOpenError",
     "StoreSchemaError",
     "StoreUrlError",
     "StoreWriteError",
+    "UnknownRunError",
+    "parse_run_ref",
+    "select_for_prune",
 ]

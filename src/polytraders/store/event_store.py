@@ -2,15 +2,27 @@
 
 One code path (SQLAlchemy Core 2.x) for a SQLite file (the default) and PostgreSQL by URL
 (see :mod:`polytraders.store.url`). The schema (:mod:`polytraders.store.schema`) is created
-idempotently on open; the database refuses UPDATE and DELETE on every table, and this API has
-no path that would issue one.
+idempotently on open; the database refuses UPDATE on every table and DELETE except through
+:meth:`EventStore.prune` (:mod:`polytraders.store.prune`).
+
+**Attempts.** The desk's run id never carries an attempt. :meth:`EventStore.start_run`
+allocates the next attempt number of that run id (race-safe: two processes starting the
+same run at once both succeed, with different attempts) and this store then *holds* that
+attempt: envelopes of the run id, and appends addressed to it, go to the attempt held.
+Readers take a run reference, ``RUN_ID`` (the latest attempt) or ``RUN_ID@N``
+(:mod:`polytraders.store.run_ref`).
+
+**Leases.** A held attempt's lease (owner host, pid and process start) is renewed by a
+heartbeat row at most every ``heartbeat_interval_s`` from :meth:`EventStore.flush`, and on
+:meth:`EventStore.renew_lease`; it lapses ``lease_s`` after the latest heartbeat. Readers
+report a RUNNING attempt whose writer is gone as ABANDONED (:mod:`polytraders.store.lease`).
 
 Writes are batched: envelopes, orders, fills and position snapshots are buffered and written
-in one transaction per flush (``executemany``: SQLite ``executemany``, psycopg 3 pipeline mode
-on PostgreSQL) once ``batch_size`` rows are pending, on :meth:`EventStore.flush`, on
-:meth:`EventStore.close` and on leaving a ``with`` block. Run starts, run ends and audit
-entries are written at once (after flushing what is pending, so the log keeps its order).
-Readers flush first, so they see everything recorded through this store.
+in one transaction per flush (SQLite ``executemany``, PostgreSQL ``COPY``) once
+``batch_size`` rows are pending, on :meth:`EventStore.flush`, on :meth:`EventStore.close`
+and on leaving a ``with`` block. Run starts, run ends and audit entries are written at once
+(after flushing what is pending, so the log keeps its order). Readers flush first, so they
+see everything recorded through this store.
 
 Fail closed: a refused or failed write raises :class:`~polytraders.store.errors.StoreWriteError`
 (the desk maps it to ``SYS_STORE_WRITE_FAILED`` and halts). The failed flush's transaction is
@@ -26,7 +38,10 @@ Not thread-safe: one store per desk loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import random
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -43,12 +58,23 @@ from polytraders.model.position import Position
 from polytraders.store import schema
 from polytraders.store.bulk import bulk_insert
 from polytraders.store.errors import (
+    RunRefError,
     StoreClosedError,
     StoreError,
+    StoreOpenError,
     StoreSchemaError,
     StoreWriteError,
+    UnknownRunError,
 )
 from polytraders.store.integrity import check_run_integrity
+from polytraders.store.lease import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    DEFAULT_LEASE_S,
+    NS_PER_S,
+    this_process,
+    utc_text,
+)
+from polytraders.store.prune import PruneResult, delete_attempts, is_live
 from polytraders.store.records import (
     ENVELOPE_COLUMNS,
     ENVELOPE_TEXT_INDEXES,
@@ -56,8 +82,10 @@ from polytraders.store.records import (
     ORDER_COLUMNS,
     POSITION_COLUMNS,
     AuditEntry,
+    Lease,
     PositionSnapshot,
     Row,
+    RunCounts,
     RunRecord,
     RunStatus,
     envelope_row,
@@ -68,10 +96,26 @@ from polytraders.store.records import (
     order_row,
     position_row,
 )
+from polytraders.store.run_queries import (
+    count_rows,
+    latest_attempt,
+    next_attempt,
+    record_from_row,
+    records_query,
+    where_ref,
+)
+from polytraders.store.run_ref import RunRef, check_run_id, parse_run_ref
+from polytraders.store.sqlite_file import prepare_sqlite_file
 from polytraders.store.url import Backend, masked, resolve, scrub, secrets
 
 DEFAULT_BATCH_SIZE = 1_000
 """Rows buffered before a flush writes them in one transaction."""
+
+DEFAULT_CONNECT_TIMEOUT_S = 5
+"""Seconds a PostgreSQL connection attempt may take before the store gives up."""
+
+WallClock = Callable[[], int]
+"""A wall clock: ns since the epoch (default :func:`time.time_ns`)."""
 
 _INT64_MAX = 2**63 - 1
 _INT64_MIN = -(2**63)
@@ -84,27 +128,47 @@ _FILL_VALIDATOR = msgspec.json.Decoder(Fill)
 _STREAM_ROWS = 5_000
 _SQLITE_PAGE_SIZE = 16_384
 """Page size of new SQLite store files (bytes; see :func:`_configure_sqlite`)."""
+_START_TRIES = 50
+"""Attempts at allocating an attempt number before a contended start_run gives up."""
+_DETAIL_REQUIRED = frozenset({RunStatus.HALTED, RunStatus.FAILED, RunStatus.INTERRUPTED})
 
 
 class EventStore:
     """An open event store. Create it with :meth:`EventStore.open`; use it as a context
     manager (or call :meth:`close`) so pending rows are flushed.
 
-    It is an envelope sink for the desk: :meth:`record` and :meth:`flush`.
+    It is an envelope sink for the desk: :meth:`record` (or :meth:`record_line`) and
+    :meth:`flush`.
     """
 
-    def __init__(self, engine: sa.Engine, backend: Backend, url: URL, batch_size: int) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        backend: Backend,
+        url: URL,
+        batch_size: int,
+        *,
+        lease_s: int = DEFAULT_LEASE_S,
+        heartbeat_interval_s: int = DEFAULT_HEARTBEAT_INTERVAL_S,
+        wall_clock_ns: WallClock = time.time_ns,
+    ) -> None:
         """Use :meth:`open`; this wraps an engine whose schema is already in place."""
         self._engine = engine
         self._backend = backend
         self._url = url
         self._batch_size = batch_size
+        self._lease_s = lease_s
+        self._heartbeat_interval_ns = heartbeat_interval_s * NS_PER_S
+        self._wall_clock_ns = wall_clock_ns
         self._envelope_rows: list[Row] = []
         self._order_rows: list[Row] = []
         self._fill_rows: list[Row] = []
         self._position_rows: list[Row] = []
         self._pending = 0
-        self._open_runs: set[str] = set()
+        self._held: dict[str, int] = {}
+        """run id → the attempt this store writes."""
+        self._renewed_ns: dict[str, int] = {}
+        """run id → wall time of the held attempt's latest heartbeat."""
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -116,8 +180,14 @@ class EventStore:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        create: bool = True,
+        lease_s: int = DEFAULT_LEASE_S,
+        heartbeat_interval_s: int = DEFAULT_HEARTBEAT_INTERVAL_S,
+        connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
+        wall_clock_ns: WallClock = time.time_ns,
     ) -> EventStore:
-        """Open (and create if needed) the store at ``url``.
+        """Open the store at ``url``; with ``create``, create it (and a SQLite file's folder)
+        if needed.
 
         Args:
             url: a file path or ``sqlite:///path`` (SQLite), or
@@ -126,13 +196,23 @@ class EventStore:
             batch_size: rows buffered before they are written in one transaction (≥ 1).
             sqlite_synchronous: SQLite ``synchronous`` pragma under WAL (``NORMAL`` or
                 ``FULL``); ignored on PostgreSQL.
+            create: create a missing store (False: refuse it, for readers and operator
+                commands that must not leave an empty store behind).
+            lease_s: seconds a run's lease lasts after its latest heartbeat (≥ 1).
+            heartbeat_interval_s: least seconds between two heartbeats of a held run
+                (0 ≤ interval < ``lease_s``).
+            connect_timeout_s: seconds a PostgreSQL connection may take (1–300; libpq counts
+                at least 2); a ``connect_timeout`` in the URL wins.
+            wall_clock_ns: the wall clock of leases and of start/end/prune times.
 
         Raises:
             StoreUrlError: unsupported or malformed URL (message masks the password).
+            StoreOpenError: database unreachable or timed out; SQLite path a directory,
+                read-only, in a read-only folder, or (without ``create``) missing; no store
+                in the database (without ``create``); schema not creatable.
             StoreSchemaError: the database holds another schema version, or a PostgreSQL
                 database is not UTF-8 encoded.
-            StoreError: the database could not be reached or the schema not created.
-            ValueError: ``batch_size`` < 1 or an unknown ``sqlite_synchronous``.
+            ValueError: an argument out of its range.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -140,25 +220,53 @@ class EventStore:
             raise ValueError(
                 f"sqlite_synchronous must be NORMAL or FULL, got {sqlite_synchronous!r}"
             )
+        if lease_s < 1:
+            raise ValueError(f"lease_s must be at least 1, got {lease_s}")
+        if not 0 <= heartbeat_interval_s < lease_s:
+            raise ValueError(
+                f"heartbeat_interval_s must be in [0, lease_s={lease_s}), got "
+                f"{heartbeat_interval_s}"
+            )
+        if not 1 <= connect_timeout_s <= 300:
+            raise ValueError(f"connect_timeout_s must be in [1, 300], got {connect_timeout_s}")
         backend, resolved = resolve(url)
-        engine = sa.create_engine(resolved, hide_parameters=True, pool_pre_ping=True)
+        where = masked(resolved)
+        connect_args: dict[str, Any] = {}
+        if backend is Backend.SQLITE:
+            assert resolved.database is not None
+            prepare_sqlite_file(Path(resolved.database), create=create)
+        elif "connect_timeout" not in resolved.query:
+            connect_args["connect_timeout"] = connect_timeout_s
+        engine = sa.create_engine(
+            resolved, hide_parameters=True, pool_pre_ping=True, connect_args=connect_args
+        )
         if backend is Backend.SQLITE:
             _configure_sqlite(engine, sqlite_synchronous)
         try:
             with engine.begin() as connection:
                 if backend is Backend.POSTGRESQL:
                     _check_server_encoding(connection)
-                schema.metadata.create_all(connection, checkfirst=True)
-                _check_schema_version(connection)
-        except StoreSchemaError:
+                _prepare_schema(connection, create=create, where=where)
+        except (StoreSchemaError, StoreOpenError):
             engine.dispose()
             raise
         except Exception as exc:
             engine.dispose()
-            raise StoreError(
-                f"cannot open the event store at {masked(resolved)}: {_describe(exc, resolved)}"
+            description = _describe(exc, resolved)
+            if "Timeout" in description:
+                description += f" (no answer within the {connect_timeout_s} s connect time-out)"
+            raise StoreOpenError(
+                f"cannot open the event store at {where}: {description}"
             ) from _scrubbed(exc, resolved)
-        return cls(engine, backend, resolved, batch_size)
+        return cls(
+            engine,
+            backend,
+            resolved,
+            batch_size,
+            lease_s=lease_s,
+            heartbeat_interval_s=heartbeat_interval_s,
+            wall_clock_ns=wall_clock_ns,
+        )
 
     @property
     def backend(self) -> Backend:
@@ -180,8 +288,14 @@ class EventStore:
         """Rows buffered and not yet written."""
         return self._pending
 
+    @property
+    def held(self) -> dict[str, int]:
+        """The attempts this store writes: run id → attempt (a copy)."""
+        return dict(self._held)
+
     def close(self) -> None:
-        """Flush pending rows and release the database connections. Idempotent.
+        """Flush pending rows and release the database connections. Idempotent. Attempts
+        still held stay RUNNING (their lease lapses unless another store resumes them).
 
         Raises:
             StoreWriteError: the final flush failed (connections are released anyway; the
@@ -193,9 +307,10 @@ class EventStore:
             self.flush()
         finally:
             self._closed = True
-            # appends check the open-run cache first: emptying it makes them hit the closed
-            # check instead of buffering rows that would never be written.
-            self._open_runs.clear()
+            # appends look up the held attempt first: emptying the map makes them hit the
+            # closed check instead of buffering rows that would never be written.
+            self._held.clear()
+            self._renewed_ns.clear()
             self._engine.dispose()
 
     def __enter__(self) -> EventStore:
@@ -226,11 +341,11 @@ class EventStore:
         data_source: str,
         synthetic: bool,
     ) -> RunRecord:
-        """Record the start of a run (written at once). Status is RUNNING until
-        :meth:`end_run`.
+        """Record the start of the next attempt of ``run_id`` and hold it (written at once,
+        with the attempt's first heartbeat). Status is RUNNING until :meth:`end_run`.
 
         Args:
-            run_id: the run's id (:func:`polytraders.contracts.ids.run_id`).
+            run_id: the desk's run id (:func:`polytraders.contracts.ids.run_id`); no ``@``.
             started_ns: start time, ns since the epoch (desk clock).
             seed: the run's random seed (0 ≤ seed < 2**63).
             desk_config: the desk config as JSON text/bytes (stored verbatim after checking it
@@ -239,18 +354,28 @@ class EventStore:
             data_source: what feeds the run (e.g. a dataset path and digest, a live feed).
             synthetic: True when the data are generated rather than recorded.
 
+        Returns:
+            The attempt as recorded; ``record.attempt`` is its number (1 for the first).
+
         Raises:
-            StoreWriteError: the run id already exists, an argument is invalid, or the write
-                failed.
+            StoreWriteError: this store already holds an attempt of ``run_id``, an argument
+                is invalid, or the write failed.
         """
         self._check_open()
-        if not run_id:
-            raise StoreWriteError("start_run needs a non-empty run_id")
+        try:
+            check_run_id(run_id)
+        except RunRefError as exc:
+            raise StoreWriteError(f"start_run: {exc}") from exc
+        if run_id in self._held:
+            raise StoreWriteError(
+                f"run {run_id!r} attempt {self._held[run_id]} is already open in this store; "
+                "end it before starting another attempt"
+            )
         if not 0 <= seed <= _INT64_MAX:
             raise StoreWriteError(f"seed must be in [0, 2**63), got {seed}")
         config_json = _config_json(desk_config)
         _require_int64({"started_ns": started_ns}, ("started_ns",), f"run {run_id!r}")
-        row = {
+        row: dict[str, Any] = {
             "run_id": run_id,
             "started_ns": started_ns,
             "seed": seed,
@@ -262,61 +387,171 @@ class EventStore:
         }
         _refuse_nul(row, f"run {run_id!r}")
         self.flush()
-        try:
-            with self._engine.begin() as connection:
-                if _run_exists(connection, run_id):
-                    raise StoreWriteError(f"run {run_id!r} already exists; run ids start once")
-                connection.execute(schema.runs.insert(), row)
-        except StoreWriteError:
-            raise
-        except Exception as exc:
-            raise self._write_error(exc, f"start of run {run_id!r}") from _scrubbed(exc, self._url)
-        self._open_runs.add(run_id)
+        for tries_left in range(_START_TRIES - 1, -1, -1):
+            now_ns = self._wall_clock_ns()
+            try:
+                with self._engine.begin() as connection:
+                    attempt = next_attempt(connection, run_id)
+                    connection.execute(
+                        schema.runs.insert(), {**row, "attempt": attempt, "started_wall_ns": now_ns}
+                    )
+                    lease = self._write_lease(connection, run_id, attempt, now_ns)
+                break
+            except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+                # another process took this attempt number (or holds the SQLite write lock)
+                if tries_left and _contended(exc):
+                    time.sleep(random.uniform(0.001, 0.02))
+                    continue
+                raise self._write_error(exc, f"start of run {run_id!r}") from _scrubbed(
+                    exc, self._url
+                )
+            except Exception as exc:
+                raise self._write_error(exc, f"start of run {run_id!r}") from _scrubbed(
+                    exc, self._url
+                )
+        self._held[run_id] = attempt
+        self._renewed_ns[run_id] = now_ns
         return RunRecord(
             run_id=run_id,
+            attempt=attempt,
             started_ns=started_ns,
             ended_ns=None,
+            started_wall_ns=now_ns,
+            ended_wall_ns=None,
             seed=seed,
             desk_config_json=config_json,
             desk_config_version=desk_config_version,
             data_source=data_source,
             synthetic=bool(synthetic),
             status=RunStatus.RUNNING,
+            detail="",
+            lease=lease,
+            abandoned="",
         )
 
-    def end_run(
-        self, run_id: str, *, ended_ns: int, status: RunStatus = RunStatus.COMPLETED
-    ) -> None:
-        """Record how a run ended (after flushing pending rows). A run ends once; afterwards
-        nothing more can be appended to it.
+    def resume_run(self, run: RunRef | str) -> RunRecord:
+        """Hold a RUNNING attempt again (a restarted desk continuing its run): appends a
+        heartbeat naming this process as the owner. Allowed when the attempt is ABANDONED or
+        its lease is held by this very process; a live owner elsewhere is refused.
+
+        Returns:
+            The attempt as read before resuming (``lease`` is the previous owner's).
 
         Raises:
-            StoreWriteError: unknown or already ended run, status RUNNING, or a failed write.
+            UnknownRunError: no such run or attempt.
+            StoreWriteError: the attempt has ended, is held by a live process, this store
+                holds another attempt of the run, the reference is malformed, or the write
+                failed.
+        """
+        self._check_open()
+        ref = _write_ref(run)
+        record = self._require_record(ref)
+        held = self._held.get(record.run_id)
+        if held == record.attempt:
+            return record
+        if held is not None:
+            raise StoreWriteError(
+                f"this store already holds run {record.run_id!r} attempt {held}; "
+                f"cannot resume attempt {record.attempt} beside it"
+            )
+        if record.status is not RunStatus.RUNNING:
+            raise StoreWriteError(
+                f"run {str(record.ref)!r} has ended ({record.status.value}): nothing more can "
+                "be appended"
+            )
+        me = this_process()
+        if is_live(record) and record.lease is not None and record.lease.owner != me:
+            raise StoreWriteError(
+                f"run {str(record.ref)!r} is RUNNING under {record.lease.owner} whose lease is "
+                f"alive until {utc_text(record.lease.expires_wall_ns)}; resume it only after "
+                "that process has stopped"
+            )
+        now_ns = self._wall_clock_ns()
+        try:
+            with self._engine.begin() as connection:
+                self._write_lease(connection, record.run_id, record.attempt, now_ns)
+        except Exception as exc:
+            raise self._write_error(exc, f"resume of run {str(record.ref)!r}") from _scrubbed(
+                exc, self._url
+            )
+        self._held[record.run_id] = record.attempt
+        self._renewed_ns[record.run_id] = now_ns
+        return record
+
+    def end_run(
+        self,
+        run: RunRef | str,
+        *,
+        ended_ns: int,
+        status: RunStatus = RunStatus.COMPLETED,
+        detail: str = "",
+    ) -> None:
+        """Record how the attempt this store holds of ``run`` ended (after flushing pending
+        rows) and stop holding it. An attempt ends once; afterwards nothing more can be
+        appended to it.
+
+        Args:
+            run: the run id (or ``RUN_ID@N`` naming the held attempt).
+            ended_ns: end time, ns since the epoch (desk clock).
+            status: COMPLETED, HALTED, FAILED or INTERRUPTED.
+            detail: HALTED: the reason code; FAILED: the error text; INTERRUPTED: the signal
+                name (each required); COMPLETED: optional.
+
+        Raises:
+            StoreWriteError: unknown, not held or already ended attempt, status RUNNING, a
+                missing detail, NUL characters, or a failed write (the attempt stays held, so
+                the end can be retried).
         """
         self._check_open()
         status = RunStatus(status)
+        run_id, attempt = self._held_attempt(run)
+        what = f"run {run_id!r}"
         if status is RunStatus.RUNNING:
             raise StoreWriteError("end_run needs a final status, not RUNNING")
-        _require_int64({"ended_ns": ended_ns}, ("ended_ns",), f"run {run_id!r}")
+        if not isinstance(detail, str):
+            raise StoreWriteError(f"end_run detail must be text, got {type(detail).__name__}")
+        if status in _DETAIL_REQUIRED and not detail.strip():
+            raise StoreWriteError(
+                f"end_run {status.value} needs a detail (HALTED: the reason code, FAILED: the "
+                "error, INTERRUPTED: the signal)"
+            )
+        _require_int64({"ended_ns": ended_ns}, ("ended_ns",), what)
+        row = {
+            "run_id": run_id,
+            "attempt": attempt,
+            "ended_ns": ended_ns,
+            "ended_wall_ns": self._wall_clock_ns(),
+            "status": status.value,
+            "detail": detail,
+        }
+        _refuse_nul(row, what)
         self.flush()
+        e = schema.run_ends.c
         try:
             with self._engine.begin() as connection:
-                if not _run_exists(connection, run_id):
-                    raise StoreWriteError(f"cannot end run {run_id!r}: it was never started")
                 ended = connection.execute(
-                    sa.select(schema.run_ends.c.run_id).where(schema.run_ends.c.run_id == run_id)
+                    sa.select(e.run_id).where(e.run_id == run_id, e.attempt == attempt)
                 ).first()
                 if ended is not None:
-                    raise StoreWriteError(f"run {run_id!r} has already ended")
-                connection.execute(
-                    schema.run_ends.insert(),
-                    {"run_id": run_id, "ended_ns": ended_ns, "status": status.value},
-                )
+                    raise StoreWriteError(f"{what} attempt {attempt} has already ended")
+                connection.execute(schema.run_ends.insert(), row)
         except StoreWriteError:
             raise
         except Exception as exc:
-            raise self._write_error(exc, f"end of run {run_id!r}") from _scrubbed(exc, self._url)
-        self._open_runs.discard(run_id)
+            raise self._write_error(exc, f"end of {what}") from _scrubbed(exc, self._url)
+        del self._held[run_id]
+        self._renewed_ns.pop(run_id, None)
+
+    def renew_lease(self, run: RunRef | str) -> None:
+        """Write a heartbeat for the attempt this store holds of ``run`` now (with any
+        pending rows, in one transaction), whatever the heartbeat interval.
+
+        Raises:
+            StoreWriteError: the attempt is not held by this store, or the write failed.
+        """
+        run_id, _attempt = self._held_attempt(run)
+        self._renewed_ns[run_id] = -(2**63)
+        self.flush()
 
     # ------------------------------------------------------------------ batched appends
 
@@ -338,38 +573,43 @@ class EventStore:
             StoreWriteError: as :meth:`append_envelope`, or ``line`` is not newline-terminated
                 or belongs to another envelope.
         """
-        if envelope.run_id not in self._open_runs:
-            self._require_open_run(envelope.run_id)
+        attempt = self._held.get(envelope.run_id)
+        if attempt is None:
+            raise self._not_held(RunRef(str(envelope.run_id)))
         if line[-1:] != b"\n":
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r} cannot be stored: its line does not end "
                 "with a newline"
             )
-        self._append_envelope(envelope, line[:-1], given=True)
+        self._append_envelope(envelope, line[:-1], attempt, given=True)
 
     def append_envelope(self, envelope: ReportEnvelope) -> None:
-        """Buffer one envelope (its columns, output JSON and exact JSON line); flushes when
-        ``batch_size`` rows are pending.
+        """Buffer one envelope (its columns, output JSON and exact JSON line) in the attempt
+        this store holds of ``envelope.run_id``; flushes when ``batch_size`` rows are pending.
 
         Raises:
-            StoreWriteError: the envelope's run is not started or has ended, the envelope does
-                not encode to a valid ReportEnvelope line (wrong types, unencodable text, NUL
-                characters in id fields), or the flush it triggered failed.
+            StoreWriteError: this store holds no attempt of the envelope's run (never started,
+                ended, or started elsewhere), the envelope does not encode to a valid
+                ReportEnvelope line (wrong types, unencodable text, NUL characters in id
+                fields), or the flush it triggered failed.
         """
-        if envelope.run_id not in self._open_runs:
-            self._require_open_run(envelope.run_id)
+        attempt = self._held.get(envelope.run_id)
+        if attempt is None:
+            raise self._not_held(RunRef(str(envelope.run_id)))
         try:
             line = _ENVELOPE_ENCODER.encode(envelope)
         except _MALFORMED as exc:
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r} cannot be stored: {exc}"
             ) from exc
-        self._append_envelope(envelope, line, given=False)
+        self._append_envelope(envelope, line, attempt, given=False)
 
-    def _append_envelope(self, envelope: ReportEnvelope, line: bytes, *, given: bool) -> None:
+    def _append_envelope(
+        self, envelope: ReportEnvelope, line: bytes, attempt: int, *, given: bool
+    ) -> None:
         """Check and buffer ``envelope`` whose exact JSON encoding (no newline) is ``line``
-        (``given``: the line came from the caller, so it is also checked to be this
-        envelope's). The caller has checked that the envelope's run is open."""
+        in ``attempt`` (``given``: the line came from the caller, so it is also checked to be
+        this envelope's). The caller has checked that this store holds the attempt."""
         try:
             decoded = _ENVELOPE_VALIDATOR.decode(line)
             if given and (
@@ -383,7 +623,7 @@ class EventStore:
                 )
             # a given line is stored with columns taken from its own decoding
             source = decoded if given else envelope
-            row = envelope_row(source, line)
+            row = envelope_row(source, line, attempt)
         except _MALFORMED as exc:
             raise StoreWriteError(
                 f"envelope {envelope.envelope_id!r} cannot be stored: {exc}"
@@ -408,17 +648,18 @@ class EventStore:
         if self._pending >= self._batch_size:
             self.flush()
 
-    def append_order(self, run_id: str, order: VenueOrder) -> None:
-        """Buffer one lifecycle state of a venue order (append a row on every change: placed,
-        accepted, partially filled, cancelled ...). The order is copied as it is now.
+    def append_order(self, run: RunRef | str, order: VenueOrder) -> None:
+        """Buffer one lifecycle state of a venue order in the attempt this store holds of
+        ``run`` (append a row on every change: placed, accepted, partially filled,
+        cancelled ...). The order is copied as it is now.
 
         Raises:
-            StoreWriteError: run not started or ended, invalid field types, NUL characters, or
-                the flush it triggered failed.
+            StoreWriteError: attempt not held (never started, ended, or held elsewhere),
+                invalid field types, NUL characters, or the flush it triggered failed.
         """
-        self._require_open_run(run_id)
+        run_id, attempt = self._held_attempt(run)
         try:
-            row = order_row(run_id, order)
+            row = order_row(run_id, attempt, order)
             order_from_json(row[-1])
         except _MALFORMED as exc:
             raise StoreWriteError(
@@ -436,18 +677,18 @@ class EventStore:
         if self._pending >= self._batch_size:
             self.flush()
 
-    def append_fill(self, run_id: str, fill: Fill) -> None:
-        """Buffer one fill. A fill id is booked once per run (a duplicate fails the flush).
+    def append_fill(self, run: RunRef | str, fill: Fill) -> None:
+        """Buffer one fill in the attempt this store holds of ``run``. A fill id is booked
+        once per attempt (a duplicate fails the flush).
 
         Raises:
-            StoreWriteError: run not started or ended, wrong field types (e.g. a float
-                price), amounts beyond 64 bits, NUL characters, or the flush it triggered
-                failed.
+            StoreWriteError: attempt not held, wrong field types (e.g. a float price),
+                amounts beyond 64 bits, NUL characters, or the flush it triggered failed.
         """
-        self._require_open_run(run_id)
+        run_id, attempt = self._held_attempt(run)
         try:
             _FILL_VALIDATOR.decode(_ENVELOPE_ENCODER.encode(fill))
-            row = fill_row(run_id, fill)
+            row = fill_row(run_id, attempt, fill)
         except _MALFORMED as exc:
             raise StoreWriteError(f"fill {fill.fill_id!r} cannot be stored: {exc}") from exc
         named = dict(zip(FILL_COLUMNS, row, strict=True))
@@ -458,17 +699,18 @@ class EventStore:
         if self._pending >= self._batch_size:
             self.flush()
 
-    def append_position(self, run_id: str, position: Position, ts_ns: int) -> None:
-        """Buffer a snapshot of ``position`` taken at ``ts_ns`` (desk clock).
+    def append_position(self, run: RunRef | str, position: Position, ts_ns: int) -> None:
+        """Buffer a snapshot of ``position`` taken at ``ts_ns`` (desk clock) in the attempt
+        this store holds of ``run``.
 
         Raises:
-            StoreWriteError: run not started or ended, non-int amounts, or the flush it
-                triggered failed.
+            StoreWriteError: attempt not held, non-int amounts, or the flush it triggered
+                failed.
         """
-        self._require_open_run(run_id)
+        run_id, attempt = self._held_attempt(run)
         if not isinstance(position.token_id, str):
             raise StoreWriteError(f"position: token_id must be a str, got {position.token_id!r}")
-        row = position_row(run_id, position, ts_ns)
+        row = position_row(run_id, attempt, position, ts_ns)
         named = dict(zip(POSITION_COLUMNS, row, strict=True))
         _require_int64(
             named,
@@ -482,15 +724,23 @@ class EventStore:
             self.flush()
 
     def flush(self) -> None:
-        """Write every pending row in one transaction (no-op when nothing is pending).
+        """Write every pending row, and a heartbeat for each held attempt whose latest one is
+        ``heartbeat_interval_s`` old or more, in one transaction (no-op when there is
+        neither).
 
         Raises:
             StoreWriteError: the transaction failed and was rolled back; earlier flushes stay
-                committed and the rows stay pending for a retry.
+                committed and the rows stay pending for a retry (the heartbeats too).
             StoreClosedError: the store is closed.
         """
         self._check_open()
-        if not self._pending:
+        now_ns = self._wall_clock_ns() if self._held else 0
+        due = [
+            (run_id, self._held[run_id])
+            for run_id, renewed_ns in self._renewed_ns.items()
+            if now_ns - renewed_ns >= self._heartbeat_interval_ns
+        ]
+        if not self._pending and not due:
             return
         batches = (
             (schema.envelopes, ENVELOPE_COLUMNS, self._envelope_rows),
@@ -502,15 +752,20 @@ class EventStore:
             with self._engine.begin() as connection:
                 for table, columns, rows in batches:
                     bulk_insert(connection, table, columns, rows)
+                for run_id, attempt in due:
+                    self._write_lease(connection, run_id, attempt, now_ns)
         except Exception as exc:
+            beats = f" and {len(due)} lease heartbeat(s)" if due else ""
             raise self._write_error(
-                exc, f"flush of {self._pending} rows (kept pending for a retry)"
+                exc, f"flush of {self._pending} rows{beats} (kept pending for a retry)"
             ) from _scrubbed(exc, self._url)
         self._envelope_rows = []
         self._order_rows = []
         self._fill_rows = []
         self._position_rows = []
         self._pending = 0
+        for run_id, _attempt in due:
+            self._renewed_ns[run_id] = now_ns
 
     def audit(
         self,
@@ -519,7 +774,7 @@ class EventStore:
         action: str,
         ts_ns: int,
         detail: str | Mapping[str, Any] = "",
-        run_id: str | None = None,
+        run: RunRef | str | None = None,
     ) -> None:
         """Append an audit-log entry at once (after flushing pending rows).
 
@@ -528,10 +783,12 @@ class EventStore:
             action: what was done (e.g. ``kill_switch.reset``).
             ts_ns: when, ns since the epoch (caller's clock).
             detail: free text, or a mapping stored as JSON with sorted keys.
-            run_id: the run concerned, or None for desk-wide actions.
+            run: the run concerned (the attempt this store holds of it, else ``RUN_ID`` =
+                its latest attempt, or ``RUN_ID@N``), or None for desk-wide actions.
 
         Raises:
-            StoreWriteError: empty actor/action, NUL characters, or the write failed.
+            StoreWriteError: empty actor/action, NUL characters, an unknown run, or the
+                write failed.
         """
         self._check_open()
         if not actor or not action:
@@ -541,7 +798,26 @@ class EventStore:
             text = detail if isinstance(detail, str) else json_text(dict(detail))
         except _MALFORMED as exc:
             raise StoreWriteError(f"audit detail cannot be encoded as JSON: {exc}") from exc
-        row = {"ts_ns": ts_ns, "actor": actor, "action": action, "detail": text, "run_id": run_id}
+        run_id: str | None = None
+        attempt: int | None = None
+        if run is not None:
+            ref = _write_ref(run)
+            held = self._held.get(ref.run_id)
+            if held is not None and ref.attempt in (None, held):
+                run_id, attempt = ref.run_id, held
+            else:
+                try:
+                    run_id, attempt = self._resolve(ref)
+                except UnknownRunError as exc:
+                    raise StoreWriteError(f"audit entry {action!r}: {exc}") from exc
+        row = {
+            "ts_ns": ts_ns,
+            "actor": actor,
+            "action": action,
+            "detail": text,
+            "run_id": run_id,
+            "attempt": attempt,
+        }
         _refuse_nul(row, f"audit entry {action!r}")
         self.flush()
         try:
@@ -550,69 +826,200 @@ class EventStore:
         except Exception as exc:
             raise self._write_error(exc, f"audit entry {action!r}") from _scrubbed(exc, self._url)
 
+    # ------------------------------------------------------------------ maintenance
+
+    def prune(self, runs: Sequence[RunRef | str], *, actor: str, reason: str) -> PruneResult:
+        """Delete the given run attempts and everything recorded in them, in one
+        transaction that also tombstones them and writes a ``store.prune`` audit entry
+        (:mod:`polytraders.store.prune`); then, on SQLite, VACUUM the file.
+
+        Args:
+            runs: the attempts (``RUN_ID`` = its latest attempt, or ``RUN_ID@N``).
+            actor: who prunes (e.g. ``ana@host``).
+            reason: why (kept in the tombstones and the audit entry).
+
+        Raises:
+            UnknownRunError: a reference names no attempt.
+            StoreWriteError: nothing to prune, empty actor/reason, an attempt RUNNING with a
+                live lease or held by this store (nothing is deleted then), or the
+                transaction failed (rolled back as a whole).
+            StoreError: the VACUUM after a committed prune failed.
+        """
+        self._check_open()
+        if not actor.strip() or not reason.strip():
+            raise StoreWriteError("a prune needs an actor and a reason")
+        refs = [self._resolve(_write_ref(run)) for run in runs]
+        keys = sorted(set(refs))
+        if not keys:
+            raise StoreWriteError("nothing to prune: no run given")
+        self.flush()
+        before = self._sqlite_bytes()
+        now_ns = self._wall_clock_ns()
+        host = socket.gethostname()
+        try:
+            with self._engine.begin() as connection:
+                for run_id, attempt in keys:
+                    row = connection.execute(where_ref(records_query(), run_id, attempt)).one()
+                    record = record_from_row(row, now_ns, host)
+                    if self._held.get(run_id) == attempt or is_live(record):
+                        raise StoreWriteError(
+                            f"run '{run_id}@{attempt}' is RUNNING with a live lease; not pruned "
+                            "(nothing was deleted)"
+                        )
+                rows = delete_attempts(
+                    connection,
+                    [RunRef(run_id, attempt) for run_id, attempt in keys],
+                    actor=actor,
+                    reason=reason,
+                    ts_ns=now_ns,
+                )
+        except StoreWriteError:
+            raise
+        except Exception as exc:
+            raise self._write_error(exc, f"prune of {len(keys)} run(s)") from _scrubbed(
+                exc, self._url
+            )
+        after = self._vacuum() if before is not None else None
+        return PruneResult(
+            pruned=tuple(RunRef(run_id, attempt) for run_id, attempt in keys),
+            rows=rows,
+            bytes_before=before,
+            bytes_after=after,
+        )
+
     # ------------------------------------------------------------------ readers
 
     def runs(self) -> list[RunRecord]:
-        """Every recorded run, ordered by start time then id."""
-        query = _runs_query().order_by(schema.runs.c.started_ns, schema.runs.c.run_id)
-        return [_run_record(row) for row in self._read(query)]
+        """Every recorded attempt, ordered by wall-clock start, run id and attempt;
+        ``abandoned`` is judged now."""
+        now_ns, host = self._wall_clock_ns(), socket.gethostname()
+        return [record_from_row(row, now_ns, host) for row in self._read(records_query())]
 
-    def run(self, run_id: str) -> RunRecord | None:
-        """One run, or None when it is not recorded."""
-        rows = self._read(_runs_query().where(schema.runs.c.run_id == run_id))
-        return _run_record(rows[0]) if rows else None
+    def run(self, run: RunRef | str) -> RunRecord | None:
+        """One attempt (``RUN_ID`` = the latest, or ``RUN_ID@N``), or None when it is not
+        recorded.
 
-    def envelopes(self, run_id: str) -> list[ReportEnvelope]:
-        """The run's envelopes in sequence order, decoded from their exact JSON lines."""
-        return list(self.iter_envelopes(run_id))
+        Raises:
+            RunRefError: a malformed reference.
+        """
+        try:
+            run_id, attempt = self._resolve(parse_run_ref(run))
+        except UnknownRunError:
+            return None
+        rows = self._read(where_ref(records_query(), run_id, attempt))
+        return record_from_row(rows[0], self._wall_clock_ns(), socket.gethostname())
 
-    def iter_envelopes(self, run_id: str) -> Iterator[ReportEnvelope]:
-        """Stream the run's envelopes in sequence order (for runs too large for a list)."""
-        for line in self._iter_lines(run_id):
+    def counts(self, run: RunRef | str) -> RunCounts:
+        """Rows recorded in one attempt (envelopes, order states and orders, fills,
+        position snapshots).
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        ref = RunRef(*self._resolve(parse_run_ref(run)))
+        return self._counted(ref).get(ref, RunCounts())
+
+    def all_counts(self) -> dict[RunRef, RunCounts]:
+        """:meth:`counts` of every attempt that has rows, keyed by ``RUN_ID@N`` references."""
+        return self._counted(None)
+
+    def envelopes(self, run: RunRef | str) -> list[ReportEnvelope]:
+        """The attempt's envelopes in sequence order, decoded from their exact JSON lines.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        return list(self.iter_envelopes(run))
+
+    def iter_envelopes(self, run: RunRef | str) -> Iterator[ReportEnvelope]:
+        """Stream the attempt's envelopes in sequence order (for runs too large for a list).
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        for line in self._iter_lines(run):
             yield decode_envelope(line)
 
-    def next_sequence(self, run_id: str) -> int:
-        """The sequence the run's next envelope takes: one past the highest recorded (0 for a
-        run without envelopes). A restarted desk resumes its recorder from here."""
+    def next_sequence(self, run: RunRef | str) -> int:
+        """The sequence the attempt's next envelope takes: one past the highest recorded (0
+        for an attempt without envelopes). A restarted desk resumes its recorder from here.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        run_id, attempt = self._resolve(parse_run_ref(run))
         env = schema.envelopes.c
-        rows = self._read(sa.select(sa.func.max(env.sequence)).where(env.run_id == run_id))
+        rows = self._read(
+            sa.select(sa.func.max(env.sequence)).where(env.run_id == run_id, env.attempt == attempt)
+        )
         highest = rows[0][0]
         return 0 if highest is None else int(highest) + 1
 
-    def export_jsonl(self, run_id: str, stream: IO[bytes]) -> int:
-        """Write the run's timeline as JSON lines, byte-identical to
+    def export_jsonl(self, run: RunRef | str, stream: IO[bytes]) -> int:
+        """Write the attempt's timeline as JSON lines, byte-identical to
         :func:`polytraders.contracts.envelope.write_jsonl` of the recorded envelopes; return
-        how many lines."""
+        how many lines. Identical runs give identical bytes whatever their attempt numbers.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
         count = 0
-        for line in self._iter_lines(run_id):
+        for line in self._iter_lines(run):
             stream.write(line.encode() + b"\n")
             count += 1
         return count
 
-    def orders(self, run_id: str) -> list[VenueOrder]:
-        """Every recorded lifecycle state of the run's orders, in append order."""
-        query = (
-            sa.select(schema.orders.c.order_json)
-            .where(schema.orders.c.run_id == run_id)
-            .order_by(schema.orders.c.row_id)
-        )
-        return [order_from_json(row.order_json) for row in self._read(query)]
+    def order_lines(self, run: RunRef | str) -> list[str]:
+        """The exact JSON of every recorded lifecycle state of the attempt's orders, in
+        append order (what :meth:`orders` decodes).
 
-    def fills(self, run_id: str) -> list[Fill]:
-        """The run's fills in append order."""
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        run_id, attempt = self._resolve(parse_run_ref(run))
+        o = schema.orders.c
+        query = (
+            sa.select(o.order_json)
+            .where(o.run_id == run_id, o.attempt == attempt)
+            .order_by(o.row_id)
+        )
+        return [row.order_json for row in self._read(query)]
+
+    def orders(self, run: RunRef | str) -> list[VenueOrder]:
+        """Every recorded lifecycle state of the attempt's orders, in append order.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        return [order_from_json(text) for text in self.order_lines(run)]
+
+    def fills(self, run: RunRef | str) -> list[Fill]:
+        """The attempt's fills in append order.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        run_id, attempt = self._resolve(parse_run_ref(run))
+        fl = schema.fills.c
         query = (
             sa.select(schema.fills)
-            .where(schema.fills.c.run_id == run_id)
-            .order_by(schema.fills.c.row_id)
+            .where(fl.run_id == run_id, fl.attempt == attempt)
+            .order_by(fl.row_id)
         )
         return [fill_from_row(row) for row in self._read(query)]
 
-    def positions(self, run_id: str) -> list[PositionSnapshot]:
-        """The run's position snapshots in append order."""
+    def positions(self, run: RunRef | str) -> list[PositionSnapshot]:
+        """The attempt's position snapshots in append order.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        run_id, attempt = self._resolve(parse_run_ref(run))
         p = schema.positions.c
         query = (
             sa.select(
                 p.run_id,
+                p.attempt,
                 p.ts_ns,
                 p.token_id,
                 p.size,
@@ -621,39 +1028,159 @@ class EventStore:
                 p.fees,
                 p.fill_count,
             )
-            .where(p.run_id == run_id)
+            .where(p.run_id == run_id, p.attempt == attempt)
             .order_by(p.row_id)
         )
         return [PositionSnapshot(**row._asdict()) for row in self._read(query)]
 
-    def audit_log(self, run_id: str | None = None) -> list[AuditEntry]:
-        """Audit entries in append order: all of them, or those of one run."""
+    def audit_log(self, run: RunRef | str | None = None) -> list[AuditEntry]:
+        """Audit entries in append order: all of them, or those of one attempt.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
         a = schema.audit_log.c
-        query = sa.select(a.ts_ns, a.actor, a.action, a.detail, a.run_id).order_by(a.row_id)
-        if run_id is not None:
-            query = query.where(a.run_id == run_id)
+        query = sa.select(a.ts_ns, a.actor, a.action, a.detail, a.run_id, a.attempt).order_by(
+            a.row_id
+        )
+        if run is not None:
+            run_id, attempt = self._resolve(parse_run_ref(run))
+            query = query.where(a.run_id == run_id, a.attempt == attempt)
         return [AuditEntry(**row._asdict()) for row in self._read(query)]
 
-    def check_integrity(self, run_id: str) -> list[str]:
-        """Problems in the run's recorded evidence; empty when sound. The rules are in
+    def check_integrity(self, run: RunRef | str) -> list[str]:
+        """Problems in the attempt's recorded evidence; empty when sound. The rules are in
         :mod:`polytraders.store.integrity` (sequence from 0 without gaps, unique derived
         envelope ids, lines agree with rows, every correlation id resolves to an intent of the
-        run, every fill refers to a recorded order)."""
+        run, every fill refers to a recorded order); in addition an attempt left RUNNING by a
+        dead writer is reported ABANDONED, and an unknown run as not recorded.
+
+        Raises:
+            RunRefError: a malformed reference.
+        """
+        ref = parse_run_ref(run)
+        try:
+            run_id, attempt = self._resolve(ref)
+        except UnknownRunError:
+            return [f"run {str(ref)!r} is not recorded"]
+        self.flush()
+        try:
+            with self._engine.connect() as connection:
+                problems = check_run_integrity(connection, run_id, attempt)
+        except Exception as exc:
+            raise self._read_error(exc) from _scrubbed(exc, self._url)
+        record = self.run(RunRef(run_id, attempt))
+        if record is not None and record.abandoned:
+            problems.insert(0, f"run '{run_id}@{attempt}' is ABANDONED: {record.abandoned}")
+        return problems
+
+    # ------------------------------------------------------------------ internals
+
+    def _write_lease(
+        self, connection: sa.Connection, run_id: str, attempt: int, now_ns: int
+    ) -> Lease:
+        owner = this_process()
+        connection.execute(
+            schema.run_leases.insert(),
+            {
+                "run_id": run_id,
+                "attempt": attempt,
+                "renewed_wall_ns": now_ns,
+                "lease_s": self._lease_s,
+                "owner_host": owner.host,
+                "owner_pid": owner.pid,
+                "owner_process_start": owner.process_start,
+            },
+        )
+        return Lease(owner=owner, renewed_wall_ns=now_ns, lease_s=self._lease_s)
+
+    def _held_attempt(self, run: RunRef | str) -> tuple[str, int]:
+        """(run id, attempt) of the attempt this store holds of ``run``."""
+        if isinstance(run, str) and run in self._held:  # the hot path: a plain held run id
+            return run, self._held[run]
+        ref = _write_ref(run)
+        attempt = self._held.get(ref.run_id)
+        if attempt is None or ref.attempt not in (None, attempt):
+            raise self._not_held(ref)
+        return ref.run_id, attempt
+
+    def _not_held(self, ref: RunRef) -> StoreWriteError:
+        """The error for a write to an attempt this store does not hold, saying why."""
+        self._check_open()
+        try:
+            with self._engine.connect() as connection:
+                latest = latest_attempt(connection, ref.run_id)
+                e = schema.run_ends.c
+                target = ref.attempt if ref.attempt is not None else latest
+                ended = target is not None and (
+                    connection.execute(
+                        sa.select(e.run_id).where(e.run_id == ref.run_id, e.attempt == target)
+                    ).first()
+                    is not None
+                )
+        except Exception as exc:
+            raise self._write_error(exc, f"check of run {str(ref)!r}") from _scrubbed(
+                exc, self._url
+            )
+        if latest is None:
+            return StoreWriteError(
+                f"run {ref.run_id!r} was never started: call start_run before appending to it"
+            )
+        if ref.attempt is not None and ref.attempt > latest:
+            return StoreWriteError(f"run {str(ref)!r} was never started")
+        if ended:
+            return StoreWriteError(
+                f"run '{ref.run_id}@{target}' has ended: nothing more can be appended"
+            )
+        return StoreWriteError(
+            f"run '{ref.run_id}@{target}' is not open in this store: start_run a new attempt, "
+            "or resume_run an abandoned one, before appending to it"
+        )
+
+    def _resolve(self, ref: RunRef) -> tuple[str, int]:
+        """(run id, attempt) that ``ref`` names in the database.
+
+        Raises:
+            UnknownRunError: no such run or attempt.
+        """
+        r = schema.runs.c
+        if ref.attempt is None:
+            rows = self._read(sa.select(sa.func.max(r.attempt)).where(r.run_id == ref.run_id))
+            if rows[0][0] is None:
+                raise UnknownRunError(f"run {ref.run_id!r} is not in the store at {self.url}")
+            return ref.run_id, int(rows[0][0])
+        rows = self._read(
+            sa.select(r.attempt).where(r.run_id == ref.run_id, r.attempt == ref.attempt)
+        )
+        if not rows:
+            raise UnknownRunError(f"run {str(ref)!r} is not in the store at {self.url}")
+        return ref.run_id, ref.attempt
+
+    def _require_record(self, ref: RunRef) -> RunRecord:
+        run_id, attempt = self._resolve(ref)
+        record = self.run(RunRef(run_id, attempt))
+        if record is None:  # pruned in between
+            raise UnknownRunError(f"run '{run_id}@{attempt}' is not in the store at {self.url}")
+        return record
+
+    def _counted(self, ref: RunRef | None) -> dict[RunRef, RunCounts]:
         self._check_open()
         self.flush()
         try:
             with self._engine.connect() as connection:
-                return check_run_integrity(connection, run_id)
+                return count_rows(connection, ref)
         except Exception as exc:
             raise self._read_error(exc) from _scrubbed(exc, self._url)
 
-    # ------------------------------------------------------------------ internals
-
-    def _iter_lines(self, run_id: str) -> Iterator[str]:
-        self._check_open()
+    def _iter_lines(self, run: RunRef | str) -> Iterator[str]:
+        run_id, attempt = self._resolve(parse_run_ref(run))
         self.flush()
         env = schema.envelopes.c
-        query = sa.select(env.line).where(env.run_id == run_id).order_by(env.sequence)
+        query = (
+            sa.select(env.line)
+            .where(env.run_id == run_id, env.attempt == attempt)
+            .order_by(env.sequence)
+        )
         try:
             with self._engine.connect() as connection:
                 result = connection.execution_options(yield_per=_STREAM_ROWS).execute(query)
@@ -673,30 +1200,31 @@ class EventStore:
         except Exception as exc:
             raise self._read_error(exc) from _scrubbed(exc, self._url)
 
+    def _sqlite_bytes(self) -> int | None:
+        """Size of the SQLite file and its WAL (bytes); None on PostgreSQL."""
+        if self._backend is not Backend.SQLITE or self._url.database is None:
+            return None
+        path = Path(self._url.database)
+        wal = path.with_name(path.name + "-wal")
+        return sum(p.stat().st_size for p in (path, wal) if p.exists())
+
+    def _vacuum(self) -> int | None:
+        """VACUUM the SQLite file and truncate its WAL; return the size afterwards."""
+        try:
+            with self._engine.connect() as connection:
+                auto = connection.execution_options(isolation_level="AUTOCOMMIT")
+                auto.exec_driver_sql("VACUUM")
+                auto.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception as exc:
+            raise StoreError(
+                f"the prune was committed but VACUUM failed at {self.url}: "
+                f"{_describe(exc, self._url)}"
+            ) from _scrubbed(exc, self._url)
+        return self._sqlite_bytes()
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError(f"the event store at {self.url} is closed")
-
-    def _require_open_run(self, run_id: str) -> None:
-        """Pass when ``run_id`` is started and not ended (cached once seen)."""
-        self._check_open()
-        if run_id in self._open_runs:
-            return
-        try:
-            with self._engine.connect() as connection:
-                started = _run_exists(connection, run_id)
-                ended = connection.execute(
-                    sa.select(schema.run_ends.c.run_id).where(schema.run_ends.c.run_id == run_id)
-                ).first()
-        except Exception as exc:
-            raise self._write_error(exc, f"check of run {run_id!r}") from _scrubbed(exc, self._url)
-        if not started:
-            raise StoreWriteError(
-                f"run {run_id!r} was never started: call start_run before appending to it"
-            )
-        if ended is not None:
-            raise StoreWriteError(f"run {run_id!r} has ended: nothing more can be appended")
-        self._open_runs.add(run_id)
 
     def _write_error(self, exc: BaseException, what: str) -> StoreWriteError:
         return StoreWriteError(
@@ -708,6 +1236,24 @@ class EventStore:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _write_ref(run: RunRef | str) -> RunRef:
+    """``run`` parsed for a write: a malformed reference is a refused write."""
+    try:
+        return parse_run_ref(run)
+    except RunRefError as exc:
+        raise StoreWriteError(str(exc)) from exc
+
+
+def _contended(exc: BaseException) -> bool:
+    """True for the errors of two writers racing for the same attempt number: a unique
+    violation, or SQLite's busy/locked (a stale WAL snapshot is not retried by its busy
+    handler)."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "locked" in text or "busy" in text
 
 
 def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
@@ -747,45 +1293,34 @@ def _check_server_encoding(connection: sa.Connection) -> None:
         )
 
 
-def _check_schema_version(connection: sa.Connection) -> None:
+def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> None:
+    """Check the stored schema version before anything else (an older store gets no new
+    tables), then create what is missing (nothing, and no DDL, for a current store).
+
+    Raises:
+        StoreSchemaError: another schema version.
+        StoreOpenError: no store there and ``create`` is False.
+    """
     meta = schema.store_meta
-    row = connection.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
-    if row is None:
+    version: str | None = None
+    if sa.inspect(connection).has_table(meta.name):
+        row = connection.execute(
+            sa.select(meta.c.value).where(meta.c.key == "schema_version")
+        ).first()
+        version = None if row is None else str(row.value)
+    if version is not None and version != str(schema.SCHEMA_VERSION):
+        raise StoreSchemaError(
+            f"the event store at {where} has schema version {version} and this polytraders "
+            f"writes version {schema.SCHEMA_VERSION}: keep that store for the polytraders "
+            "release that wrote it, and give --store a new file or database"
+        )
+    if version is None and not create:
+        raise StoreOpenError(f"no event store at {where}: it holds no polytraders tables")
+    schema.metadata.create_all(connection, checkfirst=True)
+    if version is None:
         connection.execute(
             meta.insert(), {"key": "schema_version", "value": str(schema.SCHEMA_VERSION)}
         )
-    elif row.value != str(schema.SCHEMA_VERSION):
-        raise StoreSchemaError(
-            f"the database holds event-store schema version {row.value}, this code writes "
-            f"version {schema.SCHEMA_VERSION}; refusing to mix them"
-        )
-
-
-def _run_exists(connection: sa.Connection, run_id: str) -> bool:
-    query = sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
-    return connection.execute(query).first() is not None
-
-
-def _runs_query() -> sa.Select[Any]:
-    r, e = schema.runs.c, schema.run_ends.c
-    return sa.select(
-        r.run_id,
-        r.started_ns,
-        e.ended_ns,
-        r.seed,
-        r.desk_config_json,
-        r.desk_config_version,
-        r.data_source,
-        r.synthetic,
-        sa.func.coalesce(e.status, r.status).label("status"),
-    ).select_from(schema.runs.outerjoin(schema.run_ends, r.run_id == e.run_id))
-
-
-def _run_record(row: sa.Row[Any]) -> RunRecord:
-    values = row._asdict()
-    values["synthetic"] = bool(values["synthetic"])
-    values["status"] = RunStatus(values["status"])
-    return RunRecord(**values)
 
 
 def _config_json(config: str | bytes | Mapping[str, Any]) -> str:

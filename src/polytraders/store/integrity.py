@@ -1,8 +1,8 @@
-"""Integrity check of one recorded run (DESIGN.md "Evidence").
+"""Integrity check of one recorded run attempt (DESIGN.md "Evidence").
 
-A run's evidence is sound when:
+An attempt's evidence is sound when:
 
-1. the run is recorded;
+1. the attempt is recorded;
 2. its envelope sequence starts at 0 and has no gaps;
 3. envelope ids are unique and each is the id derived from (run id, sequence)
    (:func:`polytraders.contracts.ids.envelope_id`);
@@ -55,25 +55,26 @@ class _Problems:
         return self.listed + extra
 
 
-def check_run_integrity(connection: sa.Connection, run_id: str) -> list[str]:
-    """Problems found in run ``run_id`` (empty list when the evidence is sound).
+def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) -> list[str]:
+    """Problems found in attempt ``attempt`` of run ``run_id`` (empty list when the evidence
+    is sound). Whether a RUNNING attempt is abandoned is judged by the store, not here.
 
-    Reads the run's envelopes in sequence order (streamed), its orders and its fills.
+    Reads the attempt's envelopes in sequence order (streamed), its orders and its fills.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database could not be read.
     """
     problems = _Problems()
+    r = schema.runs.c
     known = connection.execute(
-        sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+        sa.select(r.run_id).where(r.run_id == run_id, r.attempt == attempt)
     ).first()
     if known is None:
-        return [f"run {run_id!r} is not recorded"]
+        return [f"run '{run_id}@{attempt}' is not recorded"]
 
+    o = schema.orders.c
     order_rows = connection.execute(
-        sa.select(schema.orders.c.client_order_id, schema.orders.c.intent_id).where(
-            schema.orders.c.run_id == run_id
-        )
+        sa.select(o.client_order_id, o.intent_id).where(o.run_id == run_id, o.attempt == attempt)
     ).all()
     client_order_ids = {row.client_order_id for row in order_rows}
     intents = {row.intent_id for row in order_rows}
@@ -84,7 +85,7 @@ def check_run_integrity(connection: sa.Connection, run_id: str) -> list[str]:
     env = schema.envelopes.c
     rows = connection.execution_options(yield_per=_STREAM_ROWS).execute(
         sa.select(env.sequence, env.envelope_id, env.run_id, env.correlation_id, env.line)
-        .where(env.run_id == run_id)
+        .where(env.run_id == run_id, env.attempt == attempt)
         .order_by(env.sequence)
     )
     for row in rows:
@@ -141,10 +142,11 @@ def check_run_integrity(connection: sa.Connection, run_id: str) -> list[str]:
                 "recorded in the run",
             )
 
+    fl = schema.fills.c
     fill_rows = connection.execute(
-        sa.select(schema.fills.c.fill_id, schema.fills.c.client_order_id)
-        .where(schema.fills.c.run_id == run_id)
-        .order_by(schema.fills.c.row_id)
+        sa.select(fl.fill_id, fl.client_order_id)
+        .where(fl.run_id == run_id, fl.attempt == attempt)
+        .order_by(fl.row_id)
     )
     for fill in fill_rows:
         if fill.client_order_id not in client_order_ids:

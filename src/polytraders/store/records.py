@@ -17,15 +17,19 @@ from polytraders.contracts.envelope import ReportEnvelope
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.model.position import Position
+from polytraders.store.run_ref import RunRef
 
 _ENCODER = msgspec.json.Encoder()
 _ORDER_DECODER = msgspec.json.Decoder(VenueOrder)
 
 
 class RunStatus(StrEnum):
-    """Lifecycle of a run. RUNNING until :meth:`EventStore.end_run` records how it ended:
-    COMPLETED (feed exhausted or stopped cleanly), HALTED (kill switch or fatal condition),
-    FAILED (the engine raised), INTERRUPTED (SIGINT/SIGTERM)."""
+    """Lifecycle of a run attempt. RUNNING until :meth:`EventStore.end_run` records how it
+    ended, with a detail: COMPLETED (feed exhausted or stopped cleanly; detail optional),
+    HALTED (the desk halted or the kill switch was tripped at the end; detail = the reason
+    code), FAILED (the engine raised; detail = the error text) or INTERRUPTED (SIGINT/SIGTERM;
+    detail = the signal name). A RUNNING run whose writer died is reported ABANDONED by the
+    readers (:mod:`polytraders.store.lease`); that verdict is never recorded."""
 
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
@@ -34,31 +38,97 @@ class RunStatus(StrEnum):
     INTERRUPTED = "INTERRUPTED"
 
 
-class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One run as recorded.
+ABANDONED = "ABANDONED"
+"""What :attr:`RunRecord.state` shows for a RUNNING attempt whose writer is gone."""
 
-    Fields: ``run_id``; ``started_ns`` and ``ended_ns`` (ns since the epoch; ``ended_ns`` is
-    None while running); ``seed``; ``desk_config_json`` (the desk config exactly as given) and
+
+class Owner(msgspec.Struct, frozen=True, kw_only=True):
+    """The process holding a run's lease: ``host`` name, ``pid`` and ``process_start``
+    (``<boot id>:<start ticks>`` from Linux ``/proc``; empty when the platform does not
+    tell)."""
+
+    host: str
+    pid: int
+    process_start: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+class Lease(msgspec.Struct, frozen=True, kw_only=True):
+    """A run attempt's latest heartbeat: its ``owner``, when it was written
+    (``renewed_wall_ns``, wall clock, ns since the epoch) and how long it lasts
+    (``lease_s``)."""
+
+    owner: Owner
+    renewed_wall_ns: int
+    lease_s: int
+
+    @property
+    def expires_wall_ns(self) -> int:
+        """Wall-clock time (ns since the epoch) at which the lease lapses."""
+        return self.renewed_wall_ns + self.lease_s * 1_000_000_000
+
+
+class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One attempt of a run as recorded.
+
+    Fields: ``run_id`` (the desk's, the same in every attempt) and ``attempt`` (1, 2, ... in
+    the order the attempts started); ``started_ns`` and ``ended_ns`` (the caller's clock, ns
+    since the epoch; ``ended_ns`` is None while running); ``started_wall_ns`` and
+    ``ended_wall_ns`` (the store's wall clock when the start and end were written);
+    ``seed``; ``desk_config_json`` (the desk config exactly as given) and
     ``desk_config_version``; ``data_source`` (what fed the run); ``synthetic`` (True when the
-    data were generated); ``status``.
+    data were generated); ``status``; ``detail`` (the end's reason code, error text or signal;
+    ``""`` while running); ``lease`` (the latest heartbeat); ``abandoned`` (why a RUNNING
+    attempt is ABANDONED, judged when it was read; ``""`` otherwise).
     """
 
     run_id: str
+    attempt: int
     started_ns: int
     ended_ns: int | None
+    started_wall_ns: int
+    ended_wall_ns: int | None
     seed: int
     desk_config_json: str
     desk_config_version: str
     data_source: str
     synthetic: bool
     status: RunStatus
+    detail: str
+    lease: Lease | None
+    abandoned: str
+
+    @property
+    def ref(self) -> RunRef:
+        """The reference naming exactly this attempt (``RUN_ID@N``)."""
+        return RunRef(self.run_id, self.attempt)
+
+    @property
+    def state(self) -> str:
+        """The status to show: the recorded status, or ``ABANDONED``."""
+        return ABANDONED if self.abandoned else self.status.value
+
+
+class RunCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows recorded for one run attempt: ``envelopes``, ``orders`` (lifecycle-state rows),
+    ``distinct_orders`` (client order ids), ``fills``, ``positions`` (snapshots)."""
+
+    envelopes: int = 0
+    orders: int = 0
+    distinct_orders: int = 0
+    fills: int = 0
+    positions: int = 0
 
 
 class PositionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """A position as recorded at ``ts_ns``: signed ``size`` (micro-shares), ``cost_basis``,
-    ``realized_pnl`` and ``fees`` (micro-units of the quote currency), ``fill_count``."""
+    """A position of attempt ``attempt`` of ``run_id`` as recorded at ``ts_ns``: signed
+    ``size`` (micro-shares), ``cost_basis``, ``realized_pnl`` and ``fees`` (micro-units of the
+    quote currency), ``fill_count``."""
 
     run_id: str
+    attempt: int
     ts_ns: int
     token_id: str
     size: int
@@ -70,13 +140,15 @@ class PositionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One audit-log row: ``actor`` (operator, bot or ``desk``) did ``action`` at ``ts_ns``;
-    ``detail`` is free text or canonical JSON; ``run_id`` is None for desk-wide actions."""
+    ``detail`` is free text or canonical JSON; ``run_id`` and ``attempt`` are None for
+    desk-wide actions."""
 
     ts_ns: int
     actor: str
     action: str
     detail: str
     run_id: str | None
+    attempt: int | None
 
 
 def json_text(value: object) -> str:
@@ -89,6 +161,7 @@ Row = tuple[Any, ...]
 
 ENVELOPE_COLUMNS = (
     "run_id",
+    "attempt",
     "sequence",
     "envelope_id",
     "ts_event_ns",
@@ -127,9 +200,10 @@ ENVELOPE_TEXT_INDEXES = tuple(
 PostgreSQL cannot store; the JSON columns escape them)."""
 
 
-def envelope_row(envelope: ReportEnvelope, line: bytes) -> Row:
-    """The ``envelopes`` row of ``envelope`` (:data:`ENVELOPE_COLUMNS` order); ``line`` is its
-    exact JSON encoding without the newline.
+def envelope_row(envelope: ReportEnvelope, line: bytes, attempt: int) -> Row:
+    """The ``envelopes`` row of ``envelope`` in attempt ``attempt`` of its run
+    (:data:`ENVELOPE_COLUMNS` order); ``line`` is its exact JSON encoding without the
+    newline.
 
     Raises:
         AttributeError / TypeError / msgspec.EncodeError: a field of the wrong type.
@@ -137,6 +211,7 @@ def envelope_row(envelope: ReportEnvelope, line: bytes) -> Row:
     output = envelope.output
     return (
         envelope.run_id,
+        attempt,
         envelope.sequence,
         envelope.envelope_id,
         envelope.ts_event_ns,
@@ -171,6 +246,7 @@ def _output_tag(output_type: type) -> str:
 
 ORDER_COLUMNS = (
     "run_id",
+    "attempt",
     "client_order_id",
     "intent_id",
     "venue_order_id",
@@ -191,10 +267,12 @@ ORDER_COLUMNS = (
 """Columns of an ``orders`` row, in table order (``row_id`` is assigned by the database)."""
 
 
-def order_row(run_id: str, order: VenueOrder) -> Row:
-    """The ``orders`` row (:data:`ORDER_COLUMNS` order) of one lifecycle state of ``order``."""
+def order_row(run_id: str, attempt: int, order: VenueOrder) -> Row:
+    """The ``orders`` row (:data:`ORDER_COLUMNS` order) of one lifecycle state of ``order``
+    in attempt ``attempt`` of run ``run_id``."""
     return (
         run_id,
+        attempt,
         order.client_order_id,
         order.intent_id,
         order.venue_order_id,
@@ -221,6 +299,7 @@ def order_from_json(text: str) -> VenueOrder:
 
 FILL_COLUMNS = (
     "run_id",
+    "attempt",
     "fill_id",
     "client_order_id",
     "venue_order_id",
@@ -237,10 +316,12 @@ FILL_COLUMNS = (
 """Columns of a ``fills`` row, in table order (``row_id`` is assigned by the database)."""
 
 
-def fill_row(run_id: str, fill: Fill) -> Row:
-    """The ``fills`` row (:data:`FILL_COLUMNS` order) of ``fill`` in run ``run_id``."""
+def fill_row(run_id: str, attempt: int, fill: Fill) -> Row:
+    """The ``fills`` row (:data:`FILL_COLUMNS` order) of ``fill`` in attempt ``attempt`` of
+    run ``run_id``."""
     return (
         run_id,
+        attempt,
         fill.fill_id,
         fill.client_order_id,
         fill.venue_order_id,
@@ -276,6 +357,7 @@ def fill_from_row(row: Any) -> Fill:
 
 POSITION_COLUMNS = (
     "run_id",
+    "attempt",
     "ts_ns",
     "token_id",
     "size",
@@ -287,11 +369,12 @@ POSITION_COLUMNS = (
 """Columns of a ``positions`` row, in table order (``row_id`` is assigned by the database)."""
 
 
-def position_row(run_id: str, position: Position, ts_ns: int) -> Row:
+def position_row(run_id: str, attempt: int, position: Position, ts_ns: int) -> Row:
     """The ``positions`` row (:data:`POSITION_COLUMNS` order) of a snapshot of ``position``
-    taken at ``ts_ns``."""
+    taken at ``ts_ns`` in attempt ``attempt`` of run ``run_id``."""
     return (
         run_id,
+        attempt,
         ts_ns,
         position.token_id,
         position.size,

@@ -1,26 +1,41 @@
 """The event-store schema (SQLAlchemy Core), identical on SQLite and PostgreSQL.
 
-Tables (every one append-only; the database itself refuses UPDATE, DELETE and, on PostgreSQL,
-TRUNCATE through triggers installed with the tables):
+Every row of a run belongs to one **attempt** of it: the desk's run id is the same however
+often the same run (data, desk, seed) is repeated, so the store keys runs by
+``(run_id, attempt)`` and every run-scoped table carries both columns (attempt 1, 2, ... in the
+order the attempts started; an attempt number is never reused, not even after a prune).
+
+Tables (every one append-only: the database itself refuses UPDATE and, on PostgreSQL,
+TRUNCATE, and refuses DELETE except of the rows of an attempt recorded in ``run_prunes``,
+through triggers installed with the tables):
 
 - ``store_meta``: key/value rows; ``schema_version`` = :data:`SCHEMA_VERSION`.
-- ``runs``: one row per run when it starts: id, ``started_ns``, seed, desk config JSON and its
-  version, data-source description, synthetic flag, status at start (``RUNNING``).
-- ``run_ends``: one row per ended run (``ended_ns``, final status). A run's end is a second
-  fact appended, not an update of the first, so ``runs`` stays append-only; readers join them.
+- ``runs``: one row per attempt when it starts: PK (run id, attempt), ``started_ns`` (caller's
+  clock) and ``started_wall_ns`` (store's wall clock), seed, desk config JSON and its version,
+  data-source description, synthetic flag, status at start (``RUNNING``).
+- ``run_leases``: the lease of a running attempt: one row per heartbeat (owner host, pid and
+  process start; wall-clock time; lease length in s). The first is written with the start; a
+  resumed attempt gets rows of its new owner. Append-only rows rather than an updated
+  column: nothing in the store is ever updated, and the rows show every owner a run had.
+- ``run_ends``: one row per ended attempt (``ended_ns``, ``ended_wall_ns``, final status and
+  its ``detail``). A run's end is a second fact appended, not an update of the first, so
+  ``runs`` stays append-only; readers join them.
 - ``envelopes``: every :class:`~polytraders.contracts.envelope.ReportEnvelope` field as a
   column, the output as JSON (``output_json``, with its tag in ``output_type``) and the exact
   JSON line (``line``, without the newline) from which the timeline is re-exported byte for
-  byte. Primary key (run id, sequence); envelope ids unique.
+  byte. Primary key (run id, attempt, sequence); envelope ids unique per attempt.
 - ``orders``: one row per lifecycle state of a :class:`~polytraders.model.orders.VenueOrder`
   (its columns plus the exact JSON), in append order (``row_id``).
-- ``fills``: one row per :class:`~polytraders.model.fills.Fill`; (run id, fill id) unique, so
-  the same fill can never be booked twice.
-
-Orders, fills, positions and run ends reference ``runs`` by foreign key; envelopes do not (see
-the comment at the table), the store checks their run before buffering them.
+- ``fills``: one row per :class:`~polytraders.model.fills.Fill`; (run id, attempt, fill id)
+  unique, so the same fill can never be booked twice in an attempt.
 - ``positions``: position snapshots (signed size, cost basis, realized PnL, fees).
-- ``audit_log``: who did what when (actor, action, detail, ``ts_ns``), optionally in a run.
+- ``audit_log``: who did what when (actor, action, detail, ``ts_ns``), optionally in an
+  attempt of a run. Never deletable.
+- ``run_prunes``: one row per pruned attempt (when, who, why): the tombstone that lets the
+  database delete that attempt's rows, and keeps its attempt number taken.
+
+Orders, fills, positions, leases and run ends reference ``runs`` by foreign key; envelopes do
+not (see the comment at the table), the store checks their run before buffering them.
 
 Money and sizes are int micro-units, times int ns since the epoch (64-bit signed columns).
 """
@@ -32,9 +47,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of this schema; a database holding another version is refused (no silent
-migration)."""
+migration). Version 1 keyed runs by run id alone (a repeated run got a ``-r<n>`` id)."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -50,11 +65,32 @@ store_meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+_RUN_ID = sa.String(200)
+_ATTEMPT = sa.Integer
+
+
+def _run_key(*, primary_key: bool = False) -> list[sa.Column[Any]]:
+    """The (run_id, attempt) columns of a run-scoped table."""
+    return [
+        sa.Column("run_id", _RUN_ID, primary_key=primary_key, nullable=False),
+        sa.Column(
+            "attempt", _ATTEMPT, primary_key=primary_key, nullable=False, autoincrement=False
+        ),
+    ]
+
+
+def _run_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["run_id", "attempt"], ["runs.run_id", "runs.attempt"], name=f"fk_{table}_run"
+    )
+
+
 runs = sa.Table(
     "runs",
     metadata,
-    sa.Column("run_id", sa.String(200), primary_key=True),
+    *_run_key(primary_key=True),
     sa.Column("started_ns", sa.BigInteger, nullable=False),
+    sa.Column("started_wall_ns", sa.BigInteger, nullable=False),
     sa.Column("seed", sa.BigInteger, nullable=False),
     sa.Column("desk_config_json", sa.Text, nullable=False),
     sa.Column("desk_config_version", sa.String(200), nullable=False),
@@ -63,24 +99,41 @@ runs = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
 )
 
+run_leases = sa.Table(
+    "run_leases",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    *_run_key(),
+    sa.Column("renewed_wall_ns", sa.BigInteger, nullable=False),
+    sa.Column("lease_s", sa.Integer, nullable=False),
+    sa.Column("owner_host", sa.Text, nullable=False),
+    sa.Column("owner_pid", sa.BigInteger, nullable=False),
+    sa.Column("owner_process_start", sa.Text, nullable=False),
+    _run_fk("run_leases"),
+    sa.Index("ix_run_leases_run", "run_id", "attempt", "row_id"),
+)
+
 run_ends = sa.Table(
     "run_ends",
     metadata,
-    sa.Column("run_id", sa.String(200), sa.ForeignKey("runs.run_id"), primary_key=True),
+    *_run_key(primary_key=True),
     sa.Column("ended_ns", sa.BigInteger, nullable=False),
+    sa.Column("ended_wall_ns", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    _run_fk("run_ends"),
 )
 
 # No foreign key from envelopes to runs: the per-row referential check was a third of
 # PostgreSQL's insert cost for this, the hottest table (bench/bench_store.py). The store refuses
-# envelopes of runs that were never started (or have ended) before buffering them, and
+# envelopes of attempts it has not started (or resumed) before buffering them, and
 # check_integrity reports a run that is not recorded.
 envelopes = sa.Table(
     "envelopes",
     metadata,
-    sa.Column("run_id", sa.String(200), primary_key=True),
+    *_run_key(primary_key=True),
     sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("envelope_id", sa.Text, nullable=False, unique=True),
+    sa.Column("envelope_id", sa.Text, nullable=False),
     sa.Column("ts_event_ns", sa.BigInteger, nullable=False),
     sa.Column("ts_decided_ns", sa.BigInteger, nullable=False),
     sa.Column("bot_id", sa.Text, nullable=False),
@@ -97,13 +150,14 @@ envelopes = sa.Table(
     sa.Column("output_json", sa.Text, nullable=False),
     sa.Column("latency_ns", sa.BigInteger, nullable=False),
     sa.Column("line", sa.Text, nullable=False),
+    sa.UniqueConstraint("run_id", "attempt", "envelope_id", name="uq_envelopes_run_id"),
 )
 
 orders = sa.Table(
     "orders",
     metadata,
     sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(200), sa.ForeignKey("runs.run_id"), nullable=False),
+    *_run_key(),
     sa.Column("client_order_id", sa.Text, nullable=False),
     sa.Column("intent_id", sa.Text, nullable=False),
     sa.Column("venue_order_id", sa.Text, nullable=False),
@@ -120,14 +174,15 @@ orders = sa.Table(
     sa.Column("ts_created_ns", sa.BigInteger, nullable=False),
     sa.Column("ts_updated_ns", sa.BigInteger, nullable=False),
     sa.Column("order_json", sa.Text, nullable=False),
-    sa.Index("ix_orders_run_client", "run_id", "client_order_id"),
+    _run_fk("orders"),
+    sa.Index("ix_orders_run_client", "run_id", "attempt", "client_order_id"),
 )
 
 fills = sa.Table(
     "fills",
     metadata,
     sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(200), sa.ForeignKey("runs.run_id"), nullable=False),
+    *_run_key(),
     sa.Column("fill_id", sa.Text, nullable=False),
     sa.Column("client_order_id", sa.Text, nullable=False),
     sa.Column("venue_order_id", sa.Text, nullable=False),
@@ -140,14 +195,15 @@ fills = sa.Table(
     sa.Column("liquidity", sa.String(8), nullable=False),
     sa.Column("ts_event_ns", sa.BigInteger, nullable=False),
     sa.Column("ts_recv_ns", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("run_id", "fill_id", name="uq_fills_run_fill"),
+    _run_fk("fills"),
+    sa.UniqueConstraint("run_id", "attempt", "fill_id", name="uq_fills_run_fill"),
 )
 
 positions = sa.Table(
     "positions",
     metadata,
     sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(200), sa.ForeignKey("runs.run_id"), nullable=False),
+    *_run_key(),
     sa.Column("ts_ns", sa.BigInteger, nullable=False),
     sa.Column("token_id", sa.Text, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
@@ -155,7 +211,8 @@ positions = sa.Table(
     sa.Column("realized_pnl", sa.BigInteger, nullable=False),
     sa.Column("fees", sa.BigInteger, nullable=False),
     sa.Column("fill_count", sa.BigInteger, nullable=False),
-    sa.Index("ix_positions_run", "run_id", "row_id"),
+    _run_fk("positions"),
+    sa.Index("ix_positions_run", "run_id", "attempt", "row_id"),
 )
 
 audit_log = sa.Table(
@@ -166,20 +223,37 @@ audit_log = sa.Table(
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("action", sa.Text, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
-    sa.Column("run_id", sa.String(200), nullable=True),
+    sa.Column("run_id", _RUN_ID, nullable=True),
+    sa.Column("attempt", _ATTEMPT, nullable=True),
 )
+
+run_prunes = sa.Table(
+    "run_prunes",
+    metadata,
+    *_run_key(primary_key=True),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+RUN_SCOPED_TABLES = (envelopes, orders, fills, positions, run_leases, run_ends, runs)
+"""Tables whose rows belong to one run attempt, children before ``runs`` (the order a prune
+deletes them in). Their DELETE trigger lets through only rows of a pruned attempt."""
 
 APPEND_ONLY_TABLES = (
     store_meta,
     runs,
+    run_leases,
     run_ends,
     envelopes,
     orders,
     fills,
     positions,
     audit_log,
+    run_prunes,
 )
-"""Every table; each refuses UPDATE and DELETE at the database level."""
+"""Every table; each refuses UPDATE (and TRUNCATE on PostgreSQL) at the database level, and
+DELETE unless the row belongs to an attempt recorded in ``run_prunes``."""
 
 _PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION polytraders_append_only() RETURNS trigger "
@@ -188,24 +262,49 @@ _PG_FUNCTION = (
     f"RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}: %% on %% refused', TG_OP, TG_TABLE_NAME; "
     "END $$"
 )
+_PG_PRUNE_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION polytraders_prune_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "IF EXISTS (SELECT 1 FROM run_prunes p "
+    "WHERE p.run_id = OLD.run_id AND p.attempt = OLD.attempt) THEN RETURN OLD; END IF; "
+    f"RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}: %% on %% refused', TG_OP, TG_TABLE_NAME; "
+    "END $$"
+)
 
 
 def append_only_ddl(table_name: str, dialect_name: str) -> list[str]:
-    """The statements that make ``table_name`` refuse UPDATE and DELETE (and TRUNCATE on
-    PostgreSQL) in the given dialect. Run once, right after the table is created."""
+    """The statements that make ``table_name`` refuse UPDATE (and TRUNCATE on PostgreSQL)
+    and DELETE, except, for a run-scoped table, DELETE of rows of an attempt recorded in
+    ``run_prunes``, in the given dialect. Run once, right after the table is created."""
+    scoped = table_name in {table.name for table in RUN_SCOPED_TABLES}
     if dialect_name == "postgresql":
+        if not scoped:
+            return [
+                f"CREATE TRIGGER {table_name}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table_name} FOR EACH STATEMENT EXECUTE FUNCTION polytraders_append_only()"
+            ]
         return [
-            f"CREATE TRIGGER {table_name}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-            f"ON {table_name} FOR EACH STATEMENT EXECUTE FUNCTION polytraders_append_only()"
+            f"CREATE TRIGGER {table_name}_append_only BEFORE UPDATE OR TRUNCATE "
+            f"ON {table_name} FOR EACH STATEMENT EXECUTE FUNCTION polytraders_append_only()",
+            f"CREATE TRIGGER {table_name}_prune_only BEFORE DELETE "
+            f"ON {table_name} FOR EACH ROW EXECUTE FUNCTION polytraders_prune_only()",
         ]
     if dialect_name == "sqlite":
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {table_name}_no_{operation.lower()} "
-            f"BEFORE {operation} ON {table_name} "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: {operation} on {table_name} "
-            "refused'); END"
-            for operation in ("UPDATE", "DELETE")
-        ]
+        statements = []
+        for operation in ("UPDATE", "DELETE"):
+            allow = (
+                " WHEN NOT EXISTS (SELECT 1 FROM run_prunes p "
+                "WHERE p.run_id = OLD.run_id AND p.attempt = OLD.attempt)"
+                if scoped and operation == "DELETE"
+                else ""
+            )
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table_name}_no_{operation.lower()} "
+                f"BEFORE {operation} ON {table_name}{allow} "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: {operation} on {table_name} "
+                "refused'); END"
+            )
+        return statements
     raise ValueError(f"no append-only triggers for dialect {dialect_name!r}")
 
 
@@ -217,6 +316,7 @@ def _create_trigger_function(
     then: opening an existing store needs no DDL privilege)."""
     if connection.dialect.name == "postgresql" and tables:
         connection.exec_driver_sql(_PG_FUNCTION)
+        connection.exec_driver_sql(_PG_PRUNE_FUNCTION)
 
 
 def _make_append_only(target: sa.Table, connection: sa.Connection, **_: Any) -> None:

@@ -4,7 +4,8 @@ Accepted forms (anything else is refused with :class:`~polytraders.store.errors.
 
 - a plain file path (``runs/desk.sqlite``) or ``sqlite:///relative/path`` /
   ``sqlite:////absolute/path``: a SQLite file (the default backend). In-memory SQLite is
-  refused: the store is durable evidence.
+  refused: the store is durable evidence. Whether the file can be opened is checked when the
+  store opens it (:mod:`polytraders.store.sqlite_file`), not here.
 - ``postgresql+psycopg://user:password@host:port/database`` (also ``postgresql://`` and
   ``postgres://``, which mean the same driver, psycopg 3). Query parameters pass through to
   libpq, e.g. ``?options=-csearch_path%3Dmyschema`` to keep the tables in a schema.
@@ -43,9 +44,8 @@ def resolve(url: str | Path) -> tuple[Backend, URL]:
     driver.
 
     Raises:
-        StoreUrlError: empty text, malformed URL, unsupported scheme or driver, in-memory
-            SQLite, or a SQLite path whose directory does not exist. The message shows the URL
-            with its password masked.
+        StoreUrlError: empty text, malformed URL, unsupported scheme or driver, or in-memory
+            SQLite. The message shows the URL with its password masked.
     """
     text = str(url).strip()
     if not text:
@@ -119,10 +119,4 @@ def _mask_text(text: str) -> str:
 
 
 def _sqlite_file_url(path: Path) -> URL:
-    path = path.absolute()
-    if not path.parent.is_dir():
-        raise StoreUrlError(
-            f"cannot open the SQLite event store {str(path)!r}: "
-            f"directory {str(path.parent)!r} does not exist"
-        )
-    return URL.create("sqlite+pysqlite", database=str(path))
+    return URL.create("sqlite+pysqlite", database=str(path.absolute()))
