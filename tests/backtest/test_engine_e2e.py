@@ -112,7 +112,7 @@ def test_user_strategy_runs_through_the_guards(tmp_path: Path, polymarket_sample
         ],
     )
     # the naive touch quoter loses more than 5 % of its day-start equity marked to mid at
-    # 09:15:48 UTC: the kill switch halts the desk, the run ends HALTED (exit code 4) and its
+    # 09:17:22 UTC: the kill switch halts the desk, the run ends HALTED (exit code 4) and its
     # outputs are complete
     assert completed.exit_code == 4, completed.output
     assert "HALTED: RISK_KILLSWITCH_DAILY_LOSS" in completed.output
