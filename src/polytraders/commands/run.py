@@ -298,22 +298,24 @@ def run(
             "--data": data is not None,
             "--desk": desk is not None,
             "--strategy": strategy is not None,
-            "--store": store != DEFAULT_STORE,
             "--speed": speed is not None,
             "--realtime": realtime,
             "--metrics-port": metrics_port is not None,
-            "--out": out != DEFAULT_OUT,
         }
         unsupported = [name for name, present in given.items() if present]
         if unsupported:
             fail(f"{', '.join(unsupported)}: not supported with --venue polymarket yet")
+        passed = [
+            *(["--store", store] if store != DEFAULT_STORE else []),
+            *(["--out", str(out)] if out != DEFAULT_OUT else []),
+        ]
         from polytraders.commands import live
 
         live_app = typer.Typer(add_completion=False)
         live_app.command()(live.run)
         command = typer.main.get_command(live_app)
         command.main(
-            args=["--venue", "polymarket", *ctx.args],
+            args=["--venue", "polymarket", *passed, *ctx.args],
             prog_name="polytraders run --venue polymarket",
             standalone_mode=False,
         )
