@@ -8,10 +8,13 @@ not the name). Reading is streamed in blocks: memory stays bounded whatever the 
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from polytraders.feeds.errors import FeedError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _BLOCK = 1 << 20
@@ -34,12 +37,17 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
     """Every non-empty line of the file without its line ending, in file order.
 
     Raises:
-        OSError: the file cannot be read (including a truncated gzip stream).
+        FeedError: a gzip file whose stream is corrupt or truncated (the lines before the
+            damage have been yielded).
+        OSError: the file cannot be read.
     """
     with open_binary(path) as handle:
         rest = b""
         while True:
-            block = handle.read(_BLOCK)
+            try:
+                block = handle.read(_BLOCK)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise FeedError(path, f"corrupt or truncated gzip stream: {exc}") from exc
             if not block:
                 break
             lines = (rest + block).split(b"\n")
@@ -52,6 +60,32 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
         rest = rest.removesuffix(b"\r")
         if rest and not rest.isspace():
             yield rest
+
+
+def first_line(path: Path, max_bytes: int = 1 << 22) -> bytes | None:
+    """The first non-empty line of a plain or gzip file (without its line ending), None when
+    the file holds only blank lines; reads at most ``max_bytes`` (decompressed) bytes, so a
+    long first line is returned cut at that length.
+
+    Raises:
+        FeedError: a gzip file whose stream is corrupt or truncated before that line ends.
+        OSError: the file cannot be read.
+    """
+    with open_binary(path) as handle:
+        head = b""
+        while len(head) < max_bytes:
+            try:
+                block = handle.read(min(_BLOCK, max_bytes - len(head)))
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise FeedError(path, f"corrupt or truncated gzip stream: {exc}") from exc
+            if not block:
+                break
+            head += block
+            stripped = head.lstrip()
+            if b"\n" in stripped:
+                break
+    line = head.lstrip().split(b"\n", 1)[0].rstrip()
+    return line or None
 
 
 def split_line(line: bytes) -> tuple[int, bytes]:
