@@ -20,8 +20,8 @@ from polytraders.feeds.synthetic import PREFIX, SyntheticSource
 PARQUET_MAGIC = b"PAR1"
 _FIRST_LINE_MAX_BYTES = 1 << 22
 _KNOWN_FORMATS = (
-    "expected a directory holding markets.parquet + books.parquet, or a plain/gzip line file "
-    "of '<receive ts ns> <JSON frame>' lines (a Polymarket market-channel or Binance recording)"
+    "expected a Parquet directory (markets.parquet + books.parquet) or a line recording of "
+    "'<receive ts ns> <JSON frame>' lines (Polymarket market channel or Binance)"
 )
 
 
