@@ -105,7 +105,18 @@ def test_random_bytes_are_no_known_format(tmp_path: Path, compress: bool) -> Non
 def test_a_first_line_without_a_json_frame_is_no_known_format(tmp_path: Path) -> None:
     path = tmp_path / "text.txt"
     path.write_text("1723161253937085768 hello world\n")
-    _refused(path, "no known format", "not JSON")
+    _refused(path, "no known format: its only line is not a record", "not JSON")
+
+
+def test_a_recording_whose_first_line_is_damaged_still_opens(tmp_path: Path) -> None:
+    """One bad line is a bad record (counted when replayed), not an unknown format."""
+    with gzip.open(BINANCE_SAMPLES / "usdm_ethusdt_20240808.gz") as handle:
+        lines = [handle.readline() for _ in range(300)]
+    path = tmp_path / "damaged.txt"
+    path.write_bytes(b"\x8f\x00garbage\n" + b"".join(lines[1:]))
+    source = open_source(path)
+    assert sum(1 for _ in source.events()) > 0
+    assert source.stats.bad_input["SYS_MALFORMED_MESSAGE"] == 1
 
 
 def test_a_single_parquet_file_names_the_layout(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ from polytraders.feeds.decimal_text import micros
 from polytraders.feeds.errors import FeedError
 from polytraders.feeds.lines import iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import (
+    DECODE_ERRORS,
     MALFORMED,
     NEGATIVE_SIZE,
     PRICE_OUT_OF_RANGE,
@@ -197,6 +198,12 @@ class _SizeMicros(dict[str, int]):
         return value
 
 
+_HEAD_ERRORS: tuple[type[Exception], ...] = (ValueError, *DECODE_ERRORS)
+"""A head line that cannot be read (bad framing, JSON or number) while probing."""
+_LINE_ERRORS: tuple[type[Exception], ...] = (*DECODE_ERRORS, _BadValueError)
+"""A line that cannot be read while streaming (counted under its reason code)."""
+
+
 # ------------------------------------------------------------------------------ metadata
 class _Probe(msgspec.Struct, frozen=True):
     """What the head of a recording says: venue, symbol, the first REST snapshot's prices and
@@ -235,7 +242,7 @@ def _probe(path: Path, max_lines: int = 20_000) -> _Probe:
                 symbol = depth.s
                 venue = USDM if depth.pu is not None else SPOT
                 first_venue_ns, first_recv_ns = depth.E * _NS_PER_MS, ts_recv_ns
-        except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        except _HEAD_ERRORS:
             continue
     if not symbol:
         raise FeedError(path, f"no Binance depthUpdate in its first {max_lines:,} lines")
@@ -472,7 +479,7 @@ class BinanceDepthSource(Source):
                     out.clear()
                 else:
                     self._unknown(bytes(frame), ts_recv_ns)
-            except (msgspec.DecodeError, msgspec.ValidationError, _BadValueError) as exc:
+            except _LINE_ERRORS as exc:
                 reason = exc.reason_code if isinstance(exc, _BadValueError) else MALFORMED
                 issue = FeedIssue(
                     reason_code=reason, ts_recv_ns=ts_recv_ns, token_id=token, detail=str(exc)
@@ -493,7 +500,7 @@ class BinanceDepthSource(Source):
     def _unknown(self, frame: bytes, ts_recv_ns: int) -> None:
         try:
             stream = _ANY.decode(frame).stream
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             raise _BadValueError(MALFORMED, f"not a Binance message: {exc}") from None
         self.stats.record(
             FeedIssue(

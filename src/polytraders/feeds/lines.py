@@ -62,30 +62,22 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
             yield rest
 
 
-def first_line(path: Path, max_bytes: int = 1 << 22) -> bytes | None:
-    """The first non-empty line of a plain or gzip file (without its line ending), None when
-    the file holds only blank lines; reads at most ``max_bytes`` (decompressed) bytes, so a
-    long first line is returned cut at that length.
+def head_lines(path: Path, count: int, max_bytes: int = 1 << 22) -> list[bytes]:
+    """The first ``count`` non-empty lines of a plain or gzip file (without line endings),
+    reading at most ``max_bytes`` decompressed bytes: fewer lines when the file ends or the
+    budget runs out first (a line cut by the budget is returned cut).
 
     Raises:
-        FeedError: a gzip file whose stream is corrupt or truncated before that line ends.
+        FeedError: a gzip file whose stream is corrupt or truncated within that budget.
         OSError: the file cannot be read.
     """
     with open_binary(path) as handle:
-        head = b""
-        while len(head) < max_bytes:
-            try:
-                block = handle.read(min(_BLOCK, max_bytes - len(head)))
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                raise FeedError(path, f"corrupt or truncated gzip stream: {exc}") from exc
-            if not block:
-                break
-            head += block
-            stripped = head.lstrip()
-            if b"\n" in stripped:
-                break
-    line = head.lstrip().split(b"\n", 1)[0].rstrip()
-    return line or None
+        try:
+            head = handle.read(max_bytes)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise FeedError(path, f"corrupt or truncated gzip stream: {exc}") from exc
+    lines = [line.rstrip() for line in head.split(b"\n")]
+    return [line for line in lines if line and not line.isspace()][:count]
 
 
 def split_line(line: bytes) -> tuple[int, bytes]:

@@ -9,16 +9,18 @@ import msgspec
 
 from polytraders.feeds.binance import BinanceDepthSource, is_binance_recording
 from polytraders.feeds.errors import FeedError
-from polytraders.feeds.lines import first_line, split_line
+from polytraders.feeds.lines import head_lines, split_line
 from polytraders.feeds.parquet import ParquetSource
 from polytraders.feeds.parquet_schema import BOOKS_FILE, MARKETS_FILE
 from polytraders.feeds.polymarket_lines import PolymarketLineSource
+from polytraders.feeds.polymarket_wire import DECODE_ERRORS
 from polytraders.feeds.snapshots import SnapshotsOnly
 from polytraders.feeds.source import Source
 from polytraders.feeds.synthetic import PREFIX, SyntheticSource
 
 PARQUET_MAGIC = b"PAR1"
-_FIRST_LINE_MAX_BYTES = 1 << 22
+_HEAD_LINES = 10
+_HEAD_MAX_BYTES = 1 << 22
 _KNOWN_FORMATS = (
     "expected a Parquet directory (markets.parquet + books.parquet) or a line recording of "
     "'<receive ts ns> <JSON frame>' lines (Polymarket market channel or Binance)"
@@ -44,7 +46,7 @@ def open_source(path: str | Path, *, snapshots_only: bool = False) -> Source:
 
     Raises:
         FeedError: one line naming the location and the problem: no such path; an empty file
-            or directory; a file of no known format (its first line is not a record); a
+            or directory; a file of no known format (none of its first 10 lines is a record); a
             single Parquet file; no records (a line file of blank lines, a Parquet file of 0
             rows, no Binance depth event); a line file without its markets sidecar; a Parquet
             column missing, of the wrong type or null; an invalid synthetic spec.
@@ -67,7 +69,7 @@ def open_source(path: str | Path, *, snapshots_only: bool = False) -> Source:
 
 
 def _check_line_file(location: Path) -> None:
-    """Refuse a path that is not a non-empty line file whose first line is a record.
+    """Refuse a path that is not a non-empty line file with a record among its first lines.
 
     Raises:
         FeedError: see :func:`open_source`.
@@ -85,24 +87,29 @@ def _check_line_file(location: Path) -> None:
             location,
             f"a single Parquet file: give the directory holding {MARKETS_FILE} and {BOOKS_FILE}",
         )
-    line = first_line(location, _FIRST_LINE_MAX_BYTES)
-    if line is None:
+    lines = head_lines(location, _HEAD_LINES, _HEAD_MAX_BYTES)
+    if not lines:
         raise FeedError(location, "holds no records (only blank lines)")
+    problems = [_record_problem(line) for line in lines]
+    if all(problems):
+        where = (
+            "its only line is not a record"
+            if len(lines) == 1
+            else (f"none of its first {len(lines)} lines is a record")
+        )
+        raise FeedError(
+            location, f"no known format: {where} (line 1 {problems[0]}); {_KNOWN_FORMATS}"
+        )
+
+
+def _record_problem(line: bytes) -> str:
+    """Why ``line`` is not a ``<receive ts ns> <JSON frame>`` record ("" when it is one)."""
     try:
         _, frame = split_line(line)
     except ValueError:
-        raise FeedError(
-            location,
-            f"no known format: the first line does not start with '<receive ts ns> '; "
-            f"{_KNOWN_FORMATS}",
-        ) from None
+        return "does not start with '<receive ts ns> '"
     try:
-        if len(line) < _FIRST_LINE_MAX_BYTES:  # a whole first line: its frame must be JSON
-            msgspec.json.decode(frame)
-        elif not frame.lstrip().startswith((b"{", b"[")):
-            raise msgspec.DecodeError("does not start with '{' or '['")
-    except msgspec.DecodeError as exc:
-        raise FeedError(
-            location,
-            f"no known format: the first line's frame is not JSON ({exc}); {_KNOWN_FORMATS}",
-        ) from None
+        msgspec.json.decode(frame)
+    except DECODE_ERRORS as exc:
+        return f"has a frame that is not JSON ({exc})"
+    return ""

@@ -24,6 +24,7 @@ from polytraders.feeds.guard import NON_MONOTONIC_TIME, BookGuard
 from polytraders.feeds.lifecycle import MarketCloser
 from polytraders.feeds.lines import iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import (
+    DECODE_ERRORS,
     MALFORMED,
     UNKNOWN_EVENT,
     parse_market_frame,
@@ -61,7 +62,7 @@ def read_sidecar(path: Path) -> list[Market] | None:
         return None
     try:
         markets = _MARKETS_DECODER.decode(target.read_bytes())
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         raise FeedError(target, f"not a JSON list of markets: {exc}") from exc
     if not markets:
         raise FeedError(target, "lists no markets")
@@ -211,6 +212,7 @@ class PolymarketLineSource(Source):
                 out.clear()
 
 
+_UNREADABLE: tuple[type[Exception], ...] = (ValueError, *DECODE_ERRORS)
 _INFER_DECODER = msgspec.json.Decoder(list[msgspec.Raw] | msgspec.Raw)
 _LOOSE = msgspec.json.Decoder(dict[str, object])
 
@@ -226,12 +228,12 @@ def infer_markets(path: Path) -> list[Market]:
         try:
             _, frame = split_line(line)
             decoded = _INFER_DECODER.decode(frame)
-        except (ValueError, msgspec.DecodeError):
+        except _UNREADABLE:
             continue
         for element in decoded if isinstance(decoded, list) else [decoded]:
             try:
                 item = _LOOSE.decode(element)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except DECODE_ERRORS:
                 continue
             _collect(item, seen)
     markets = []
