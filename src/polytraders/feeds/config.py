@@ -1,4 +1,4 @@
-"""Feed settings a desk file may set (the ``[feed]`` table): :class:`FeedConfig`.
+"""Feed settings of a run: :class:`FeedConfig` (the bad-input threshold).
 
 Styled after :class:`polytraders.contracts.config.BotConfig`: pydantic v2, frozen, unknown keys
 refused, a unit in every numeric field's name, hard limits on every number, defaults inside
