@@ -9,6 +9,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -45,15 +46,24 @@ def test_merged_streams_are_time_ordered_and_lose_nothing(
         open_source(f"synthetic:{scenario}?seed={seed}&{SHORT}&latency_ms={latency}")
         for scenario, seed, latency in specs
     ]
-    expected = sorted(repr(e) for s in sources for e in s.events())
+    originals = [e for s in sources for e in s.events()]
     merged = merge(*sources)
     events = list(merged.events())
     assert all(a.ts_recv_ns <= b.ts_recv_ns for a, b in itertools.pairwise(events))
-    assert sorted(repr(e) for e in events) == expected
+    # nothing lost or changed but venue times, which only rise, to be non-decreasing
+    assert all(a.ts_event_ns <= b.ts_event_ns for a, b in itertools.pairwise(events))
+    assert sorted(_untimed(e) for e in events) == sorted(_untimed(e) for e in originals)
+    assert sum(e.ts_event_ns for e in events) >= sum(e.ts_event_ns for e in originals)
+    counts = [s.stats.counters["venue_time_raised"] for s in sources]
+    assert merged.stats.counters["venue_time_raised"] >= sum(counts)
     assert merged.stats.events == sum(
         (s.stats.events for s in sources), start=type(merged.stats.events)()
     )
     assert merged.synthetic
+
+
+def _untimed(event: AnyEvent) -> str:
+    return repr(msgspec.structs.replace(event, ts_event_ns=0))
 
 
 def test_merge_real_and_synthetic_and_refuse_shared_tokens() -> None:

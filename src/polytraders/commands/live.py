@@ -135,7 +135,9 @@ def record(
     ping_interval_ms: Annotated[int, typer.Option("--ping-interval-ms")] = 10_000,
     pong_timeout_ms: Annotated[int, typer.Option("--pong-timeout-ms")] = 30_000,
 ) -> None:
-    """Record the Polymarket market channel to a line file (``<ts_recv_ns> <frame>``)."""
+    """Record the Polymarket market channel to a line file (``<ts_recv_ns> <frame>``) and the
+    markets seen in it to its ``.markets.json`` sidecar (ids and tokens only: no outcomes, end
+    times or payouts)."""
     from polytraders.feeds.live.connection import KeepaliveConfig
     from polytraders.feeds.live.market_channel import MarketChannelConfig
 
@@ -151,7 +153,10 @@ def record(
         ),
     )
     written = asyncio.run(_record(out, token_ids, config, duration_s))
-    typer.echo(f"wrote {written} frames to {out}")
+    from polytraders.feeds.polymarket_lines import infer_markets, write_sidecar
+
+    sidecar = write_sidecar(out, infer_markets(out))
+    typer.echo(f"wrote {written} frames to {out}, markets seen to {sidecar}")
 
 
 async def _record(

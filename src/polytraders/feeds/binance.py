@@ -22,12 +22,21 @@ Buffered events applied at a snapshot are emitted right after it with the snapsh
 time (the time the book could first be built), so the stream stays time-ordered.
 
 Events: ``BookSnapshot`` (``sequence`` = L), ``BookDelta`` (``first_sequence`` U,
-``sequence`` u, ``prev_sequence`` pu or 0), ``BestBidAsk`` from bookTicker (``sequence`` u;
-spot bookTicker carries no time, so its ``ts_event_ns`` is the receive time), ``Trade``
-(``aggressor`` SELL when the buyer is the maker, ``trade_id`` = ``t``). Token id
+``sequence`` u, ``prev_sequence`` pu or 0), ``BestBidAsk`` from bookTicker (``sequence`` u),
+``Trade`` (``aggressor`` SELL when the buyer is the maker, ``trade_id`` = ``t``). Token id
 ``f"{venue}:{symbol}"``, venue ``binance-spot`` or ``binance-usdm`` (futures depth events carry
-``pu``). ``ts_event_ns``: depth and futures bookTicker ``E`` / ``T``, trade ``T`` (ms → ns);
-the REST snapshot's ``E`` when present, else the receive time.
+``pu``).
+
+Times. ``ts_recv_ns`` is the line's local receive time; ``ts_event_ns`` is venue time (ms →
+ns): depth ``E``, trade ``T``, futures bookTicker ``T`` (else ``E``), the REST snapshot's
+``E`` (else ``T``). The two clocks differ (the recorder's clock ran about 1.27 s behind
+Binance's in the shipped samples), so a receive time is never used as a venue time: a message
+without one (spot bookTicker, the spot REST snapshot) gets the venue time of the latest message
+that had one (its ``E``) plus the local time elapsed since that message was received. The file
+is replayed in receive order, and the three streams interleave venue times (a trade printed
+before a depth event can arrive after it; a REST snapshot arrives after depth events newer than
+it): :meth:`~polytraders.feeds.source.Source.events` raises such an older venue time to the
+latest one already yielded (counter ``venue_time_raised``), so venue time never goes backwards.
 
 Bad input: unreadable lines/JSON/numbers ``SYS_MALFORMED_MESSAGE``; a non-positive price
 ``SYS_PRICE_OUT_OF_RANGE``; a negative size ``SYS_NEGATIVE_SIZE``; another symbol
@@ -46,8 +55,10 @@ from pathlib import Path
 import msgspec
 
 from polytraders.feeds.decimal_text import micros
+from polytraders.feeds.errors import FeedError
 from polytraders.feeds.lines import iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import (
+    DECODE_ERRORS,
     MALFORMED,
     NEGATIVE_SIZE,
     PRICE_OUT_OF_RANGE,
@@ -187,21 +198,41 @@ class _SizeMicros(dict[str, int]):
         return value
 
 
+_HEAD_ERRORS: tuple[type[Exception], ...] = (ValueError, *DECODE_ERRORS)
+"""A head line that cannot be read (bad framing, JSON or number) while probing."""
+_LINE_ERRORS: tuple[type[Exception], ...] = (*DECODE_ERRORS, _BadValueError)
+"""A line that cannot be read while streaming (counted under its reason code)."""
+
+
 # ------------------------------------------------------------------------------ metadata
-def _probe(path: Path, max_lines: int = 20_000) -> tuple[str, str, list[int], list[int]]:
-    """(venue, symbol, snapshot prices, snapshot sizes) from the head of a recording.
+class _Probe(msgspec.Struct, frozen=True):
+    """What the head of a recording says: venue, symbol, the first REST snapshot's prices and
+    sizes (for increments), and the first depth event's venue and receive times (ns)."""
+
+    venue: str
+    symbol: str
+    prices: list[int]
+    sizes: list[int]
+    first_venue_ns: int
+    first_recv_ns: int
+
+
+def _probe(path: Path, max_lines: int = 20_000) -> _Probe:
+    """Read the head of a recording (at most ``max_lines`` lines, until a depth event and a
+    snapshot were seen).
 
     Raises:
-        ValueError: no depth event within ``max_lines`` lines.
+        FeedError: no depth event within ``max_lines`` lines.
     """
     venue = symbol = ""
     prices: list[int] = []
     sizes: list[int] = []
+    first_venue_ns = first_recv_ns = 0
     for count, line in enumerate(iter_raw_lines(path)):
         if count >= max_lines or (symbol and prices):
             break
         try:
-            _, frame = split_line(line)
+            ts_recv_ns, frame = split_line(line)
             if frame.startswith(b'{"lastUpdateId"') and not prices:
                 snap = _SNAPSHOT.decode(frame)
                 prices = [micros(p) for p, _ in snap.bids + snap.asks]
@@ -210,11 +241,12 @@ def _probe(path: Path, max_lines: int = 20_000) -> tuple[str, str, list[int], li
                 depth = _DEPTH.decode(frame).data
                 symbol = depth.s
                 venue = USDM if depth.pu is not None else SPOT
-        except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+                first_venue_ns, first_recv_ns = depth.E * _NS_PER_MS, ts_recv_ns
+        except _HEAD_ERRORS:
             continue
     if not symbol:
-        raise ValueError(f"{path}: no Binance depthUpdate in its first {max_lines} lines")
-    return venue, symbol, prices, sizes
+        raise FeedError(path, f"no Binance depthUpdate in its first {max_lines:,} lines")
+    return _Probe(venue, symbol, prices, sizes, first_venue_ns, first_recv_ns)
 
 
 def _instrument(venue: str, symbol: str, prices: list[int], sizes: list[int]) -> Instrument:
@@ -222,8 +254,10 @@ def _instrument(venue: str, symbol: str, prices: list[int], sizes: list[int]) ->
     if known is not None:
         tick, step, minimum = known
     else:
-        tick = math.gcd(*prices) if prices else 1
-        step = math.gcd(*[s for s in sizes if s]) if any(sizes) else 1
+        positive_prices = [p for p in prices if p > 0]
+        positive_sizes = [q for q in sizes if q > 0]
+        tick = math.gcd(*positive_prices) if positive_prices else 1
+        step = math.gcd(*positive_sizes) if positive_sizes else 1
         minimum = step
     return Instrument(
         venue=venue, symbol=symbol, price_increment=tick, size_increment=step, min_size=minimum
@@ -267,22 +301,26 @@ class BinanceDepthSource(Source):
 
     Raises (constructor):
         FileNotFoundError: no such file.
-        ValueError: not a Binance depth recording.
+        FeedError: no depth event in the head of the file.
     """
 
     kind = "binance"
+    record_counter = "lines"
 
     def __init__(self, path: str | Path, *, book_only: bool = False) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(self.path)
         self.book_only = book_only
-        venue, symbol, prices, sizes = _probe(self.path)
-        self.venue = venue
-        self.symbol = symbol
-        self.futures = venue == USDM
-        self.token_id = f"{venue}:{symbol}"
-        super().__init__(str(self.path), instruments=[_instrument(venue, symbol, prices, sizes)])
+        self._head = head = _probe(self.path)
+        self.venue = head.venue
+        self.symbol = head.symbol
+        self.futures = head.venue == USDM
+        self.token_id = f"{head.venue}:{head.symbol}"
+        super().__init__(
+            str(self.path),
+            instruments=[_instrument(head.venue, head.symbol, head.prices, head.sizes)],
+        )
 
     def _events(self) -> Iterator[AnyEvent]:
         sync = _DepthSync(self.token_id, self.futures, self.stats)
@@ -302,12 +340,11 @@ class BinanceDepthSource(Source):
         book_only = self.book_only
         skipped = 0
         last_recv = -1
-        lines = 0
+        # venue clock anchor: venue time (E) and receive time of the latest message with an E
+        anchor_venue_ns, anchor_recv_ns = self._head.first_venue_ns, self._head.first_recv_ns
         out: list[AnyEvent] = []
         for line in iter_raw_lines(self.path):
-            lines += 1
-            if not lines & 0xFFF:
-                counters["lines"] = lines
+            counters["lines"] += 1
             space = line.find(b" ")
             start = space + 1
             if space > 0 and line.startswith(ticker_prefix, start):
@@ -358,9 +395,13 @@ class BinanceDepthSource(Source):
                     if ticker.s != symbol:
                         stats.record(_unknown_symbol(ticker.s, ts_recv_ns))
                         continue
+                    if ticker.E:
+                        anchor_venue_ns, anchor_recv_ns = ticker.E * _NS_PER_MS, ts_recv_ns
                     stamp_ms = ticker.T or ticker.E
                     yield BestBidAsk(
-                        ts_event_ns=stamp_ms * _NS_PER_MS if stamp_ms else ts_recv_ns,
+                        ts_event_ns=stamp_ms * _NS_PER_MS
+                        if stamp_ms
+                        else anchor_venue_ns + ts_recv_ns - anchor_recv_ns,
                         ts_recv_ns=ts_recv_ns,
                         token_id=token,
                         bid_price=prices[ticker.b],
@@ -374,8 +415,13 @@ class BinanceDepthSource(Source):
                     if depth.s != symbol:
                         stats.record(_unknown_symbol(depth.s, ts_recv_ns))
                         continue
+                    if depth.E:
+                        anchor_venue_ns, anchor_recv_ns = depth.E * _NS_PER_MS, ts_recv_ns
+                    stamp_ms = depth.E or depth.T
                     delta = BookDelta(
-                        ts_event_ns=(depth.E or depth.T) * _NS_PER_MS,
+                        ts_event_ns=stamp_ms * _NS_PER_MS
+                        if stamp_ms
+                        else anchor_venue_ns + ts_recv_ns - anchor_recv_ns,
                         ts_recv_ns=ts_recv_ns,
                         token_id=token,
                         bids=[(prices[p], sizes[q]) for p, q in depth.b],
@@ -397,11 +443,13 @@ class BinanceDepthSource(Source):
                     if trade.s != symbol:
                         stats.record(_unknown_symbol(trade.s, ts_recv_ns))
                         continue
+                    if trade.E:
+                        anchor_venue_ns, anchor_recv_ns = trade.E * _NS_PER_MS, ts_recv_ns
                     size = sizes[trade.q]
                     if not size:
                         raise _BadValueError(MALFORMED, "trade of size 0")
                     yield Trade(
-                        ts_event_ns=trade.T * _NS_PER_MS,
+                        ts_event_ns=(trade.T or trade.E) * _NS_PER_MS,
                         ts_recv_ns=ts_recv_ns,
                         token_id=token,
                         price=prices[trade.p],
@@ -411,10 +459,14 @@ class BinanceDepthSource(Source):
                     )
                 elif kind == _SNAPSHOT_KIND:
                     snap = _SNAPSHOT.decode(frame)
+                    if snap.E:
+                        anchor_venue_ns, anchor_recv_ns = snap.E * _NS_PER_MS, ts_recv_ns
                     stamp_ms = snap.E or snap.T
                     sync.snapshot(
                         BookSnapshot(
-                            ts_event_ns=stamp_ms * _NS_PER_MS if stamp_ms else ts_recv_ns,
+                            ts_event_ns=stamp_ms * _NS_PER_MS
+                            if stamp_ms
+                            else anchor_venue_ns + ts_recv_ns - anchor_recv_ns,
                             ts_recv_ns=ts_recv_ns,
                             token_id=token,
                             bids=_sorted_levels(snap.bids, prices, sizes, descending=True),
@@ -427,7 +479,7 @@ class BinanceDepthSource(Source):
                     out.clear()
                 else:
                     self._unknown(bytes(frame), ts_recv_ns)
-            except (msgspec.DecodeError, msgspec.ValidationError, _BadValueError) as exc:
+            except _LINE_ERRORS as exc:
                 reason = exc.reason_code if isinstance(exc, _BadValueError) else MALFORMED
                 issue = FeedIssue(
                     reason_code=reason, ts_recv_ns=ts_recv_ns, token_id=token, detail=str(exc)
@@ -442,14 +494,13 @@ class BinanceDepthSource(Source):
                 prices.clear()
             if len(sizes) > _CACHE_LIMIT:
                 sizes.clear()
-        counters["lines"] = lines
         if skipped:
             counters["skipped_book_only"] = skipped
 
     def _unknown(self, frame: bytes, ts_recv_ns: int) -> None:
         try:
             stream = _ANY.decode(frame).stream
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             raise _BadValueError(MALFORMED, f"not a Binance message: {exc}") from None
         self.stats.record(
             FeedIssue(

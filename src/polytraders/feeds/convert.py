@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from polytraders.feeds.books import BookSet
 from polytraders.feeds.lines import format_line, open_writer
-from polytraders.feeds.parquet import BOOKS_FILE, MARKETS_FILE
+from polytraders.feeds.parquet_schema import BOOKS_FILE, MARKETS_FILE
 from polytraders.feeds.polymarket_lines import write_sidecar
 from polytraders.feeds.polymarket_wire import encode_market_frame
 from polytraders.feeds.source import Source

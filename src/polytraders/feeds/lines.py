@@ -8,10 +8,13 @@ not the name). Reading is streamed in blocks: memory stays bounded whatever the 
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from polytraders.feeds.errors import FeedError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _BLOCK = 1 << 20
@@ -34,12 +37,17 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
     """Every non-empty line of the file without its line ending, in file order.
 
     Raises:
-        OSError: the file cannot be read (including a truncated gzip stream).
+        FeedError: a gzip file whose stream is corrupt or truncated (the lines before the
+            damage have been yielded).
+        OSError: the file cannot be read.
     """
     with open_binary(path) as handle:
         rest = b""
         while True:
-            block = handle.read(_BLOCK)
+            try:
+                block = handle.read(_BLOCK)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise FeedError(path, f"corrupt or truncated gzip stream: {exc}") from exc
             if not block:
                 break
             lines = (rest + block).split(b"\n")
@@ -52,6 +60,24 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
         rest = rest.removesuffix(b"\r")
         if rest and not rest.isspace():
             yield rest
+
+
+def head_lines(path: Path, count: int, max_bytes: int = 1 << 22) -> list[bytes]:
+    """The first ``count`` non-empty lines of a plain or gzip file (without line endings),
+    reading at most ``max_bytes`` decompressed bytes: fewer lines when the file ends or the
+    budget runs out first (a line cut by the budget is returned cut).
+
+    Raises:
+        FeedError: a gzip file whose stream is corrupt or truncated within that budget.
+        OSError: the file cannot be read.
+    """
+    with open_binary(path) as handle:
+        try:
+            head = handle.read(max_bytes)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise FeedError(path, f"corrupt or truncated gzip stream: {exc}") from exc
+    lines = [line.rstrip() for line in head.split(b"\n")]
+    return [line for line in lines if line and not line.isspace()][:count]
 
 
 def split_line(line: bytes) -> tuple[int, bytes]:

@@ -24,6 +24,10 @@ unreadable number, a price outside (0, 1), a negative size, duplicate prices, or
 list lengths is skipped with its reason code and its token is stale until its next row (which is
 then emitted as a snapshot).
 
+Opening checks both files' columns (:mod:`polytraders.feeds.parquet_schema`: required
+columns, types, nulls), that both hold rows, and that every book row names a listed market;
+each problem is a :class:`~polytraders.feeds.errors.FeedError` naming the file.
+
 Memory: the ``market_id`` and ``ts`` columns are read up front (to know when each market starts
 and ends); a market's rows are loaded when the stream reaches its first row and dropped after
 its last, so at most the markets open at one time are in memory.
@@ -42,8 +46,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from polytraders.feeds.errors import FeedError
 from polytraders.feeds.guard import BookGuard
 from polytraders.feeds.lifecycle import MarketCloser
+from polytraders.feeds.parquet_schema import (
+    BOOKS_COLUMNS,
+    BOOKS_FILE,
+    MARKETS_COLUMNS,
+    MARKETS_FILE,
+    check_nulls,
+    check_schema,
+)
 from polytraders.feeds.polymarket_wire import MALFORMED, NEGATIVE_SIZE, PRICE_OUT_OF_RANGE
 from polytraders.feeds.source import Source
 from polytraders.feeds.stats import FeedIssue
@@ -58,8 +71,6 @@ from polytraders.model.events import (
 from polytraders.model.market import Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE, from_micros, micros_from_recorded
 
-MARKETS_FILE = "markets.parquet"
-BOOKS_FILE = "books.parquet"
 SIDES = ("UP", "DOWN")
 _NS_PER_MS = 1_000_000
 
@@ -74,24 +85,56 @@ def is_parquet_layout(path: Path) -> bool:
     return path.is_dir() and (path / MARKETS_FILE).is_file() and (path / BOOKS_FILE).is_file()
 
 
+def _check_directory(path: Path) -> None:
+    """Refuse anything but a directory holding both files (naming what is missing)."""
+    if not path.exists():
+        raise FeedError(path, "no such file or directory")
+    if not path.is_dir():
+        raise FeedError(path, f"not a directory holding {MARKETS_FILE} and {BOOKS_FILE}")
+    if not any(path.iterdir()):
+        raise FeedError(path, f"empty directory (expected {MARKETS_FILE} and {BOOKS_FILE})")
+    missing = [name for name in (MARKETS_FILE, BOOKS_FILE) if not (path / name).is_file()]
+    if missing:
+        raise FeedError(
+            path,
+            f"no {' and no '.join(missing)}: not a Parquet-layout directory "
+            f"({MARKETS_FILE} + {BOOKS_FILE})",
+        )
+
+
+def _read_table(path: Path, **options: Any) -> pa.Table:
+    """``pq.read_table`` with pyarrow's errors turned into a :class:`FeedError` on ``path``."""
+    try:
+        return pq.read_table(path, **options)
+    except (pa.ArrowException, OSError) as exc:
+        raise FeedError(path, f"not a readable Parquet file: {exc}") from exc
+
+
 def read_markets(path: Path) -> list[Market]:
     """The markets of a Parquet-layout directory, in file order.
 
     ``state`` is ACTIVE (the state at the start of the data; transitions come as events);
-    ``payouts`` hold the settled payout per token when both payout columns are 0 or 1;
-    ``synthetic`` comes from an optional boolean ``synthetic`` column (written when a synthetic
-    feed is converted; absent in recorded data).
+    ``payouts`` hold the settled payout per token when both payout columns are finite (NaN or
+    null: not resolved); ``synthetic`` comes from an optional boolean ``synthetic`` column
+    (written when a synthetic feed is converted; absent in recorded data).
 
     Raises:
-        ValueError: a payout that is neither 0 nor 1 pUSD, or a duplicate market id.
+        FeedError: an unreadable file, a column missing, of the wrong type or null where it
+            may not be (:data:`~polytraders.feeds.parquet_schema.MARKETS_COLUMNS`), no rows, a
+            duplicate market id, or payouts that are not 0 and 1 pUSD.
     """
-    rows = pq.read_table(path / MARKETS_FILE).to_pylist()
+    file = path / MARKETS_FILE
+    table = _read_table(file)
+    check_schema(file, table.schema, MARKETS_COLUMNS)
+    check_nulls(file, table, MARKETS_COLUMNS)
+    if not table.num_rows:
+        raise FeedError(file, "holds no markets (0 rows)")
     markets: list[Market] = []
     seen: set[str] = set()
-    for row in rows:
+    for row in table.to_pylist():
         market_id = str(row["market_id"])
         if market_id in seen:
-            raise ValueError(f"market {market_id} listed twice in {path / MARKETS_FILE}")
+            raise FeedError(file, f"market {market_id} is listed twice")
         seen.add(market_id)
         up, down = parquet_token_id(market_id, "UP"), parquet_token_id(market_id, "DOWN")
         tokens = (
@@ -111,9 +154,10 @@ def read_markets(path: Path) -> list[Market]:
         payouts: dict[str, int] = {}
         pay_up, pay_down = row.get("payout_up"), row.get("payout_down")
         if _finite(pay_up) and _finite(pay_down):
+            if sorted((pay_up, pay_down)) != [0, 1]:
+                problem = f"market {market_id}: payouts {pay_up}/{pay_down} are not 0 and 1"
+                raise FeedError(file, problem)
             payouts = {up: micros_from_recorded(pay_up), down: micros_from_recorded(pay_down)}
-            if sorted(payouts.values()) != [0, ONE]:
-                raise ValueError(f"market {market_id}: payouts {pay_up}/{pay_down} are not 0/1")
         markets.append(
             Market(
                 market_id=market_id,
@@ -121,7 +165,7 @@ def read_markets(path: Path) -> list[Market]:
                 question=str(row.get("question") or ""),
                 category=str(row.get("category") or "other"),
                 start_ns=int(row.get("start_ts") or 0) * _NS_PER_MS,
-                end_ns=int(row.get("end_ts") or 0) * _NS_PER_MS,
+                end_ns=int(row["end_ts"]) * _NS_PER_MS,
                 state=MarketState.ACTIVE,
                 tokens=tokens,
                 payouts=payouts,
@@ -166,22 +210,33 @@ class ParquetSource(Source):
     previous one), ``suppressed_while_stale``.
 
     Raises (constructor):
-        FileNotFoundError: not a Parquet-layout directory.
-        ValueError: invalid market metadata, or a book row of an unknown market.
+        FeedError: no such directory, an empty one, a missing file, a file that is not
+            Parquet, a column missing or of the wrong type (naming file and column), nulls in
+            ``market_id``/``ts``, no rows, invalid market metadata, or a book row of an
+            unknown market. While streaming: a file that became unreadable.
     """
 
     kind = "parquet"
+    record_counter = "rows"
 
     def __init__(self, path: str | Path, *, snapshots_only: bool = False) -> None:
         self.path = Path(path)
-        if not is_parquet_layout(self.path):
-            raise FileNotFoundError(f"{self.path} has no {MARKETS_FILE} + {BOOKS_FILE}")
+        _check_directory(self.path)
         markets = read_markets(self.path)
         super().__init__(
             str(self.path), markets=markets, synthetic=any(m.synthetic for m in markets)
         )
         self.snapshots_only = snapshots_only
-        index = pq.read_table(self.path / BOOKS_FILE, columns=["market_id", "ts"])
+        books = self.path / BOOKS_FILE
+        try:
+            schema = pq.read_schema(books)
+        except (pa.ArrowException, OSError) as exc:
+            raise FeedError(books, f"not a readable Parquet file: {exc}") from exc
+        check_schema(books, schema, BOOKS_COLUMNS)
+        index = _read_table(books, columns=["market_id", "ts"])
+        check_nulls(books, index, BOOKS_COLUMNS)
+        if not index.num_rows:
+            raise FeedError(books, "holds no book rows (0 rows): nothing to replay")
         self.row_count = index.num_rows
         spans = pa.TableGroupBy(index, "market_id").aggregate([("ts", "min"), ("ts", "max")])
         known = {m.market_id for m in self.markets}
@@ -193,7 +248,7 @@ class ParquetSource(Source):
             strict=True,
         ):
             if market_id not in known:
-                raise ValueError(f"{BOOKS_FILE} has rows of unknown market {market_id}")
+                raise FeedError(books, f"rows of market {market_id}, not in {MARKETS_FILE}")
             self._spans[market_id] = (first, last)
 
     def _events(self) -> Iterator[AnyEvent]:
@@ -242,7 +297,7 @@ class ParquetSource(Source):
 
     def _market_rows(self, market_id: str, winner: str) -> Iterator[_Row]:
         """(ts ms, events) per row of one market, time order (stable for equal times)."""
-        table = pq.read_table(
+        table = _read_table(
             self.path / BOOKS_FILE,
             columns=["ts", "side", "bid_px", "bid_sz", "ask_px", "ask_sz"],
             filters=pc.field("market_id") == market_id,
@@ -397,8 +452,10 @@ def _micros_lists(column: pa.ChunkedArray) -> tuple[list[list[int | str] | None]
     values = array.flatten()
     scaled = pc.round(pc.multiply(values, 1_000_000.0))
     finite = pc.and_(pc.is_finite(scaled), pc.less(pc.abs(scaled), 2.0**53))
-    safe = pc.if_else(finite, scaled, 0.0)
-    exact = pc.and_(finite, pc.equal(pc.divide(safe, 1_000_000.0), values))
+    safe = pc.fill_null(pc.if_else(finite, scaled, 0.0), 0.0)
+    # a null element is not exact (``fill_null``): it goes to ``micros_from_recorded`` and is
+    # refused there, so the row is reported instead of failing later on ``None``
+    exact = pc.fill_null(pc.and_(finite, pc.equal(pc.divide(safe, 1_000_000.0), values)), False)
     ints: list[int | str] = pc.cast(safe, pa.int64()).to_pylist()
     refused = False
     if not pc.all(exact).as_py():

@@ -1,10 +1,12 @@
 """Polymarket market-channel recordings: ``<receive ts ns> <raw frame>`` lines → events.
 
-A recording may carry a metadata sidecar ``<file>.markets.json`` (a JSON list of
-:class:`~polytraders.model.market.Market`, written by ``polytraders data convert``) giving the
-markets, tokens, outcomes, complements, times and payouts. Without it the markets are inferred
-by a first pass over the file: each ``market`` id with the ``asset_id``\\ s seen for it in order
-(complements linked when there are exactly two; outcome labels unknown).
+A recording is replayed with its metadata sidecar ``<file>.markets.json`` (a JSON list of
+:class:`~polytraders.model.market.Market`, written by ``polytraders data convert`` and by
+``polytraders record``) giving the markets, tokens, outcomes, complements, times and payouts.
+A recording without one is refused: without end times and payouts a run would silently never
+close or settle its markets. :func:`infer_markets` builds the markets a recording shows (each
+``market`` id with the ``asset_id``\\ s seen for it in order; complements linked when there are
+exactly two; outcome labels, times and payouts unknown) for a recorder to write as a sidecar.
 
 Frames pass through :func:`~polytraders.feeds.polymarket_wire.parse_market_frame` and a
 :class:`~polytraders.feeds.guard.BookGuard`; see ``docs/feeds.md`` for the bad-input rules.
@@ -17,10 +19,12 @@ from pathlib import Path
 
 import msgspec
 
+from polytraders.feeds.errors import FeedError
 from polytraders.feeds.guard import NON_MONOTONIC_TIME, BookGuard
 from polytraders.feeds.lifecycle import MarketCloser
 from polytraders.feeds.lines import iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import (
+    DECODE_ERRORS,
     MALFORMED,
     UNKNOWN_EVENT,
     parse_market_frame,
@@ -51,12 +55,18 @@ def read_sidecar(path: Path) -> list[Market] | None:
     """The markets of recording ``path`` from its sidecar, or None when there is none.
 
     Raises:
-        msgspec.ValidationError / msgspec.DecodeError: the sidecar exists but is invalid.
+        FeedError: the sidecar exists but is not a JSON list of markets, or lists none.
     """
     target = sidecar_path(path)
     if not target.exists():
         return None
-    return _MARKETS_DECODER.decode(target.read_bytes())
+    try:
+        markets = _MARKETS_DECODER.decode(target.read_bytes())
+    except DECODE_ERRORS as exc:
+        raise FeedError(target, f"not a JSON list of markets: {exc}") from exc
+    if not markets:
+        raise FeedError(target, "lists no markets")
+    return markets
 
 
 class WireReplay:
@@ -153,11 +163,17 @@ class PolymarketLineSource(Source):
     are flagged synthetic. Stats
     counters: ``lines``, ``frames``, ``suppressed_while_stale``.
 
+    Args:
+        path: the recording.
+        markets: its markets; None reads them from the sidecar.
+
     Raises (constructor):
         FileNotFoundError: no such file.
+        FeedError: no sidecar (and no ``markets``), or an invalid one.
     """
 
     kind = "polymarket-lines"
+    record_counter = "lines"
 
     def __init__(self, path: str | Path, *, markets: list[Market] | None = None) -> None:
         self.path = Path(path)
@@ -166,7 +182,11 @@ class PolymarketLineSource(Source):
         if markets is None:
             markets = read_sidecar(self.path)
         if markets is None:
-            markets = infer_markets(self.path)
+            raise FeedError(
+                self.path,
+                f"no markets sidecar {sidecar_path(self.path).name} (market ids, tokens, end "
+                "times, payouts): `polytraders record` and `polytraders data convert` write it",
+            )
         synthetic = any(m.synthetic for m in markets)
         super().__init__(str(self.path), markets=markets, synthetic=synthetic)
 
@@ -192,12 +212,13 @@ class PolymarketLineSource(Source):
                 out.clear()
 
 
+_UNREADABLE: tuple[type[Exception], ...] = (ValueError, *DECODE_ERRORS)
 _INFER_DECODER = msgspec.json.Decoder(list[msgspec.Raw] | msgspec.Raw)
 _LOOSE = msgspec.json.Decoder(dict[str, object])
 
 
 def infer_markets(path: Path) -> list[Market]:
-    """Markets of a recording without a sidecar: one pass collecting ``market`` → asset ids.
+    """The markets a recording shows: one pass collecting ``market`` → asset ids.
 
     Tokens keep first-seen order; complements are linked when a market has exactly two.
     Lines or frames that cannot be read are ignored here (the replay counts them).
@@ -207,12 +228,12 @@ def infer_markets(path: Path) -> list[Market]:
         try:
             _, frame = split_line(line)
             decoded = _INFER_DECODER.decode(frame)
-        except (ValueError, msgspec.DecodeError):
+        except _UNREADABLE:
             continue
         for element in decoded if isinstance(decoded, list) else [decoded]:
             try:
                 item = _LOOSE.decode(element)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except DECODE_ERRORS:
                 continue
             _collect(item, seen)
     markets = []

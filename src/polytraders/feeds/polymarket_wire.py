@@ -57,6 +57,14 @@ MALFORMED = "SYS_MALFORMED_MESSAGE"
 UNKNOWN_EVENT = "SYS_UNKNOWN_EVENT"
 PRICE_OUT_OF_RANGE = "SYS_PRICE_OUT_OF_RANGE"
 NEGATIVE_SIZE = "SYS_NEGATIVE_SIZE"
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    msgspec.DecodeError,
+    msgspec.ValidationError,
+    UnicodeDecodeError,
+    RecursionError,
+)
+"""What msgspec raises for undecodable JSON: invalid JSON, a wrong shape, invalid UTF-8 in a
+string, nesting deeper than its limit."""
 
 _NS_PER_MS = 1_000_000
 
@@ -267,7 +275,7 @@ def parse_market_frame(
         return out
     try:
         decoded = _FRAME_DECODER.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return _parse_slow(data, ts_recv_ns, issues, synthetic)
     items = decoded if isinstance(decoded, list) else [decoded]
     for item in items:
@@ -300,14 +308,14 @@ def _parse_slow(
     out: list[AnyEvent] = []
     try:
         raw = _RAW_DECODER.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         _report(MALFORMED, "", f"not a JSON object or array: {exc}", ts_recv_ns, issues)
         return out
     elements: list[msgspec.Raw] = raw if isinstance(raw, list) else [msgspec.Raw(data)]
     for element in elements:
         try:
             item = _ONE_DECODER.decode(element)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             reason, token = _classify(element)
             _report(reason, token, f"{reason}: {exc}", ts_recv_ns, issues)
             continue
@@ -322,7 +330,7 @@ def _classify(element: msgspec.Raw) -> tuple[str, str]:
     """Reason code and token (if any) of an element that failed the typed decode."""
     try:
         loose = _LOOSE_DECODER.decode(element)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return MALFORMED, ""
     event_type = loose.get("event_type")
     token = loose.get("asset_id")

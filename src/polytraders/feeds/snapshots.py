@@ -31,10 +31,11 @@ class SnapshotsOnly(Source):
     @property
     def stats(self) -> FeedStats:
         """The wrapped source's counts, with events counted as delivered."""
-        merged = FeedStats()
         inner = self.inner.stats
+        merged = FeedStats(self.name, inner.record_counter)
         merged.bad_input.update(inner.bad_input)
         merged.counters.update(inner.counters)
+        merged.counters.update(self._stats.counters)
         merged.issues.extend(inner.issues)
         merged.by_class.update(self._stats.by_class)
         return merged

@@ -1,7 +1,12 @@
 """The :class:`Source` interface every feed implements, and :func:`merge`.
 
 A source knows its markets (Polymarket) or instruments (crypto) up front and yields events in
-receive-time order (``ts_recv_ns`` non-decreasing). Each call of :meth:`Source.events` starts a
+receive-time order (``ts_recv_ns`` non-decreasing) with venue time that never goes backwards
+(``ts_event_ns`` non-decreasing), the order the desk requires: its simulated clock and the
+paper venue run on venue time. Streams recorded from several channels (Binance depth, trade
+and bookTicker) interleave venue times in receive order: an event whose venue time is older
+than one already yielded is yielded at that later time (counter ``venue_time_raised``), which
+is when the desk could first have known of it. Each call of :meth:`Source.events` starts a
 fresh, deterministic pass from the beginning and resets :attr:`Source.stats`.
 """
 
@@ -11,6 +16,8 @@ import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar
+
+import msgspec
 
 from polytraders.feeds.stats import FeedStats
 from polytraders.model.events import AnyEvent
@@ -30,6 +37,9 @@ class Source(ABC):
     """
 
     kind: ClassVar[str] = "source"
+    record_counter: ClassVar[str] = ""
+    """The :attr:`stats` counter of the records this kind of source reads (``"lines"``,
+    ``"rows"``, ``"frames"``; see :attr:`FeedStats.records_read`)."""
 
     def __init__(
         self,
@@ -43,7 +53,7 @@ class Source(ABC):
         self.markets: list[Market] = list(markets or [])
         self.instruments: list[Instrument] = list(instruments or [])
         self.synthetic = synthetic
-        self._stats = FeedStats()
+        self._stats = FeedStats(name, self.record_counter)
 
     @property
     def stats(self) -> FeedStats:
@@ -51,14 +61,24 @@ class Source(ABC):
         return self._stats
 
     def events(self) -> Iterator[AnyEvent]:
-        """Yield every event of one pass in ``ts_recv_ns`` order (ties keep source order).
+        """Yield every event of one pass in ``ts_recv_ns`` order (ties keep source order),
+        ``ts_event_ns`` non-decreasing (an older venue time is raised to the latest one
+        yielded, counter ``venue_time_raised``; see the module docstring).
 
         Resets :attr:`stats` first; counts every emitted event. Memory stays bounded: events
         are produced lazily.
         """
         self._stats.reset()
         by_class = self._stats.by_class
+        counters = self._stats.counters
+        latest_ns = 0
         for event in self._events():
+            ts_event_ns = event.ts_event_ns
+            if ts_event_ns < latest_ns:
+                event = msgspec.structs.replace(event, ts_event_ns=latest_ns)  # noqa: PLW2901
+                counters["venue_time_raised"] += 1
+            else:
+                latest_ns = ts_event_ns
             cls = type(event)
             by_class[cls] = by_class.get(cls, 0) + 1
             yield event
@@ -101,10 +121,12 @@ class MergedSource(Source):
 
     @property
     def stats(self) -> FeedStats:
-        """The children's counts summed (computed on each read, so current while iterating)."""
-        total = FeedStats()
+        """The children's counts summed, plus the merge's own counters (computed on each
+        read, so current while iterating)."""
+        total = FeedStats(self.name)
         for source in self.sources:
             total.add(source.stats)
+        total.counters.update(self._stats.counters)
         return total
 
     def _events(self) -> Iterator[AnyEvent]:
@@ -117,7 +139,8 @@ def _recv_key(event: AnyEvent) -> int:
 
 
 def merge(*sources: Source) -> Source:
-    """Merge sources into one stream ordered by ``ts_recv_ns`` (a k-way heap merge).
+    """Merge sources into one stream ordered by ``ts_recv_ns`` (a k-way heap merge), venue
+    times made non-decreasing as for any source (:meth:`Source.events`).
 
     Ties are broken by argument order, then each source's own order, so the result is
     deterministic. Memory: one pending event per source. The merged ``stats`` are the sum of

@@ -262,6 +262,7 @@ class SyntheticSource(Source):
     """
 
     kind = "synthetic"
+    record_counter = "frames"
 
     def __init__(self, spec: SyntheticSpec | str) -> None:
         self.spec = parse_spec(spec) if isinstance(spec, str) else spec
