@@ -49,6 +49,7 @@ from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import DeskConfig
 from polytraders.desk.slots import BotSlot
+from polytraders.feeds.config import FeedConfig
 from polytraders.venues.paper import PaperVenueConfig
 
 PAPER_ADDRESS = "0x" + "0" * 39 + "1"
@@ -149,6 +150,8 @@ class DeskFile(BaseModel):
     """Desk loop settings (order manager, flushing)."""
     account: AccountFile = Field(default_factory=AccountFile)
     """Public signing identity."""
+    feed: FeedConfig = Field(default_factory=FeedConfig)
+    """Feed checks: the bad-input threshold over which a run fails."""
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _classes: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -33,6 +33,7 @@ from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
 from polytraders.desk.desk import SYS_KILL_SWITCH_TRIPPED, Desk, DeskResult
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.feeds import Source, open_source
+from polytraders.feeds.config import FeedConfig
 from polytraders.model.events import (
     AnyEvent,
     KillSwitchTripped,
@@ -54,14 +55,14 @@ SYS_STORE_WRITE_FAILED = "SYS_STORE_WRITE_FAILED"
 
 
 class Progress(Protocol):
-    """Told the expected number of events once (None when the data cannot say), then
-    ``update(events_done, ts_event_ns)`` every few hundred events."""
+    """Told once how many records (rows, lines, frames) the data holds (None when it cannot
+    say), then ``update(records_read, events_done)`` every few hundred events."""
 
-    def start(self, total_events: int | None) -> None:
-        """The run starts; ``total_events`` is the data's expected event count, if known."""
+    def start(self, total_records: int | None, unit: str) -> None:
+        """The run starts; ``total_records`` of kind ``unit`` (e.g. ``rows``) are expected."""
 
-    def update(self, events_done: int, ts_event_ns: int) -> None:
-        """``events_done`` events processed; the latest was at ``ts_event_ns``."""
+    def update(self, records_read: int, events_done: int) -> None:
+        """``records_read`` records read and ``events_done`` events processed so far."""
 
 
 class FanoutSink:
@@ -226,11 +227,16 @@ class _Telemetry:
 
     def __init__(
         self,
+        *,
         desk: Desk,
         venue: PaperVenue,
         metrics: DeskMetrics | None,
         progress: Progress | None,
+        source: Source,
+        feed: FeedConfig,
     ) -> None:
+        self.source = source
+        self.feed = feed
         self.desk = desk
         self.venue = venue
         self.metrics = metrics
@@ -241,8 +247,12 @@ class _Telemetry:
         self._reported = (0, 0, 0, 0)  # events, orders, maker fills, taker fills
 
     def after(self, event: AnyEvent) -> bool:
-        """Book-keep one processed event; True when it reported progress (every 512
-        events)."""
+        """Book-keep one processed event; every 512 events (and at market status changes)
+        check the feed's bad input against the threshold and report progress (returns True).
+
+        Raises:
+            FeedError: the feed's bad input so far is over ``[feed] max_bad_input_pct``.
+        """
         self.count += 1
         token_id = getattr(event, "token_id", None)
         if token_id is not None:
@@ -253,13 +263,14 @@ class _Telemetry:
                     self._last_top[token_id] = top
                     self.tops.setdefault(token_id, []).append((event.ts_event_ns, *top))
         if self.count % 512 == 0 or isinstance(event, MarketStatus):
+            self.source.stats.check(self.feed)  # FeedError: too much bad input so far
             self.report(event.ts_event_ns, event.ts_recv_ns)
             return True
         return False
 
     def report(self, now_ns: int, recv_ns: int = 0) -> None:
         if self.progress is not None:
-            self.progress.update(self.count, now_ns)
+            self.progress.update(self.source.stats.records_read, self.count)
         if self.metrics is None:
             return
         desk = self.desk
@@ -378,9 +389,16 @@ def run_desk(
             config=desk_file.desk,
             account=desk_file.account.identity(),
         )
-        telemetry = _Telemetry(desk, venue, metrics, progress)
+        telemetry = _Telemetry(
+            desk=desk,
+            venue=venue,
+            metrics=metrics,
+            progress=progress,
+            source=source,
+            feed=desk_file.feed,
+        )
         if progress is not None:
-            progress.start(None)
+            progress.start(source.expected_records(), source.record_counter or "records")
         ending = _replay(
             desk=desk, source=source, speed=speed, telemetry=telemetry, fanout=fanout, store=store
         )
@@ -539,6 +557,8 @@ def _replay(
                     keepalive()
                 if stop.requested:
                     break
+            if not stop.requested:
+                source.stats.check(telemetry.feed)  # the whole pass against the threshold
         except StoreWriteError as exc:
             if store is not None:
                 fanout.remove(store)

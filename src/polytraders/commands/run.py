@@ -106,18 +106,19 @@ def _serve_metrics(port: int | None) -> DeskMetrics | None:
 
 
 class _Bar:
-    """The run's progress bar: events done of the expected total with percentage and ETA when
-    the data says how many it holds; 80 columns wide at most."""
+    """The run's progress bar: records read (rows, lines) of the data's total with percentage
+    and ETA when the data says how many it holds, and the events processed; at most 80
+    columns wide."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
-        self._task = progress.add_task("replaying", total=None)
+        self._task = progress.add_task("replaying", total=None, unit="records", events=0)
 
-    def start(self, total_events: int | None) -> None:
-        self._progress.update(self._task, total=total_events)
+    def start(self, total_records: int | None, unit: str) -> None:
+        self._progress.update(self._task, total=total_records, unit=unit)
 
-    def update(self, events_done: int, _ts_event_ns: int) -> None:
-        self._progress.update(self._task, completed=events_done)
+    def update(self, records_read: int, events_done: int) -> None:
+        self._progress.update(self._task, completed=records_read, events=events_done)
 
 
 def _banners(outcome: RunOutcome) -> list[str]:
@@ -177,10 +178,10 @@ def _execute(
     source = data if data is not None else str(sample_path())
     metrics = _serve_metrics(metrics_port)
     with Progress(
-        TextColumn("[bold]replaying[/bold]"),
-        BarColumn(bar_width=24),
+        BarColumn(bar_width=20),
         TaskProgressColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),

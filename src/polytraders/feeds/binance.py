@@ -56,7 +56,7 @@ import msgspec
 
 from polytraders.feeds.decimal_text import micros
 from polytraders.feeds.errors import FeedError
-from polytraders.feeds.lines import iter_raw_lines, split_line
+from polytraders.feeds.lines import count_lines, iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import (
     DECODE_ERRORS,
     MALFORMED,
@@ -321,6 +321,10 @@ class BinanceDepthSource(Source):
             str(self.path),
             instruments=[_instrument(head.venue, head.symbol, head.prices, head.sizes)],
         )
+
+    def expected_records(self) -> int:
+        """The file's lines (counted by reading it once)."""
+        return count_lines(self.path)
 
     def _events(self) -> Iterator[AnyEvent]:
         sync = _DepthSync(self.token_id, self.futures, self.stats)

@@ -62,6 +62,15 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
             yield rest
 
 
+def count_lines(path: Path) -> int:
+    """How many lines :func:`iter_raw_lines` yields (reads the whole file once).
+
+    Raises:
+        FeedError / OSError: as :func:`iter_raw_lines`.
+    """
+    return sum(1 for _ in iter_raw_lines(path))
+
+
 def head_lines(path: Path, count: int, max_bytes: int = 1 << 22) -> list[bytes]:
     """The first ``count`` non-empty lines of a plain or gzip file (without line endings),
     reading at most ``max_bytes`` decompressed bytes: fewer lines when the file ends or the

@@ -251,6 +251,10 @@ class ParquetSource(Source):
                 raise FeedError(books, f"rows of market {market_id}, not in {MARKETS_FILE}")
             self._spans[market_id] = (first, last)
 
+    def expected_records(self) -> int:
+        """The book rows of ``books.parquet`` (from its metadata at open)."""
+        return int(self.row_count)
+
     def _events(self) -> Iterator[AnyEvent]:
         order = {m.market_id: i for i, m in enumerate(self.markets)}
         winners = {

@@ -22,7 +22,7 @@ import msgspec
 from polytraders.feeds.errors import FeedError
 from polytraders.feeds.guard import NON_MONOTONIC_TIME, BookGuard
 from polytraders.feeds.lifecycle import MarketCloser
-from polytraders.feeds.lines import iter_raw_lines, split_line
+from polytraders.feeds.lines import count_lines, iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import (
     DECODE_ERRORS,
     MALFORMED,
@@ -189,6 +189,10 @@ class PolymarketLineSource(Source):
             )
         synthetic = any(m.synthetic for m in markets)
         super().__init__(str(self.path), markets=markets, synthetic=synthetic)
+
+    def expected_records(self) -> int:
+        """The file's lines (counted by reading it once)."""
+        return count_lines(self.path)
 
     def _events(self) -> Iterator[AnyEvent]:
         replay = WireReplay(

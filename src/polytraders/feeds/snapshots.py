@@ -40,6 +40,10 @@ class SnapshotsOnly(Source):
         merged.by_class.update(self._stats.by_class)
         return merged
 
+    def expected_records(self) -> int | None:
+        """The inner source's count."""
+        return self.inner.expected_records()
+
     def _events(self) -> Iterator[AnyEvent]:
         books = BookSet()
         for event in self.inner.events():

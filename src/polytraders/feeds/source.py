@@ -87,6 +87,11 @@ class Source(ABC):
     def _events(self) -> Iterator[AnyEvent]:
         """The events of one pass (subclasses); counting is done by :meth:`events`."""
 
+    def expected_records(self) -> int | None:
+        """How many records (see :attr:`record_counter`) a whole pass reads, when the data can
+        say (None otherwise): for progress bars. May read the data once (line files)."""
+        return None
+
     def token_ids(self) -> list[str]:
         """Every token id of :attr:`markets`, market order then token order."""
         return [t.token_id for m in self.markets for t in m.tokens]
@@ -128,6 +133,11 @@ class MergedSource(Source):
             total.add(source.stats)
         total.counters.update(self._stats.counters)
         return total
+
+    def expected_records(self) -> int | None:
+        """The sum of the sources' counts, when every one knows its own."""
+        counts = [s.expected_records() for s in self.sources]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
     def _events(self) -> Iterator[AnyEvent]:
         streams = [s.events() for s in self.sources]
