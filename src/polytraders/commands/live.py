@@ -38,9 +38,10 @@ from polytraders.venues.polymarket.credentials import Credentials, CredentialsEr
 
 if TYPE_CHECKING:
     from polytraders.feeds.live.market_channel import MarketChannelConfig
+    from polytraders.node.config import LiveNodeConfig
     from polytraders.venues.polymarket.client import ClobHttpClient
     from polytraders.venues.polymarket.reconcile import ReconcileReport
-    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+    from polytraders.venues.polymarket.venue import PolymarketVenue
 
 # The official client and the websocket/HTTP server libraries (the ``live`` extra) are imported
 # inside the functions that use them, so the rest of the CLI starts fast and works without it.
@@ -591,18 +592,21 @@ def build_live_session(
     run_id: str,
     credentials: Credentials,
     markets_ids: Sequence[str],
-    clob_url: str,
+    node: LiveNodeConfig,
     ws_url: str,
     user_ws_url: str,
-    venue_config: PolymarketVenueConfig | None = None,
-    orphan_policy: str = "cancel",
     keepalive: Any = None,
     sink: Any = None,
     expected_builder_code: str = DESK_BUILDER,
     store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
-    """A desk trading at ``clob_url`` (Polymarket or the simulator): fetch markets, cache
-    metadata, reconcile (fail closed until done), start the feeds.
+    """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
+    cache metadata, reconcile with ``node.reconciliation`` (fail closed until done; a CRITICAL
+    drift starts the desk HALTED with ``SYS_RECONCILE_DRIFT_CRITICAL``), start the feeds. With
+    a store, a new run records ``node.canonical()`` (its venue part as in effect, with the
+    credentials' builder code when the node sets none) and that config's ``config_version``.
+
+    The bots are still the reference desk of :func:`standard_bots`, not ``node.desk``.
 
     Raises:
         ClobRequestError: the venue did not answer at start-up.
@@ -610,11 +614,12 @@ def build_live_session(
     """
     from polytraders.desk.clock import LiveClock
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
-    from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
-    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+    from polytraders.venues.polymarket.reconcile import reconcile
+    from polytraders.venues.polymarket.venue import PolymarketVenue
+    from polytraders.venues.reconciliation import DriftLevel
 
-    config = venue_config or PolymarketVenueConfig(clob_url=clob_url)
-    venue = PolymarketVenue.from_credentials(credentials, config, wall_clock_ns=time.time_ns)
+    venue = PolymarketVenue.from_credentials(credentials, node.venue, wall_clock_ns=time.time_ns)
+    node = node.model_copy(update={"venue": venue.config})
     markets = markets_from_venue(venue.client, markets_ids)
     for market in markets:
         for token in market.tokens:
@@ -643,8 +648,8 @@ def build_live_session(
                 run_id=run_id,
                 started_ns=time.time_ns(),
                 seed=0,
-                desk_config={"venue": "polymarket", "clob_url": clob_url},
-                desk_config_version="live",
+                desk_config=node.canonical(),
+                desk_config_version=node.config_version,
                 data_source=ws_url,
                 synthetic=False,
             )
@@ -664,7 +669,7 @@ def build_live_session(
         known_fill_ids=[f.fill_id for f in store_fills],
         store_positions=believed,
         tokens=tokens,
-        policy=OrphanPolicy(orphan_policy),
+        config=node.reconciliation,
         now_ns=time.time_ns(),
     )
     strategies, risk, execution = standard_bots(account)
@@ -709,7 +714,18 @@ def build_live_session(
         "polymarket-user",
     ).start()
     market_feed = start_market_feed(ws_url, tokens, keepalive)
-    return LiveSession(desk, venue, market_feed, user, recorder=recorder), report
+    session = LiveSession(desk, venue, market_feed, user, recorder=recorder)
+    if report.drift is DriftLevel.CRITICAL:
+        code = report.drift.reason_code
+        state.set_trading_state(TradingState.HALTED, code, "reconciliation")
+        session.halts.append(code)
+        _LOG.error(
+            "start-up reconciliation %s (orders %d, positions %d micro-shares): desk HALTED",
+            code,
+            report.order_drift_micros,
+            report.position_drift_micros,
+        )
+    return session, report
 
 
 def build_paper_session(
@@ -803,8 +819,8 @@ def run(
     confirmation flag and the start-up compliance checks are all required). Nothing goes live
     implicitly; --clob-url/--ws-url point the desk at the local simulator."""
     from polytraders.desk.sinks import JsonlSink
+    from polytraders.node.config import LiveNodeConfig, NodeConfigError
     from polytraders.venues.polymarket.client import ClobRequestError
-    from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 
     if venue != "polymarket":
         typer.echo(f"error: unknown venue {venue!r}", err=True)
@@ -824,6 +840,17 @@ def run(
             typer.echo("error: --live needs --i-understand-this-trades-real-money", err=True)
             raise typer.Exit(2)
         try:
+            node = LiveNodeConfig.from_mapping(
+                {
+                    "venue": {"clob_url": clob_url},
+                    "reconciliation": {"orphan_policy": orphan_policy},
+                },
+                "--clob-url/--orphan-policy",
+            )
+        except NodeConfigError as exc:
+            typer.echo(f"error: {exc.one_line()}", err=True)
+            raise typer.Exit(2) from exc
+        try:
             creds = (
                 Credentials.from_file(credentials_file)
                 if credentials_file is not None
@@ -837,11 +864,9 @@ def run(
                 run_id=rid,
                 credentials=creds,
                 markets_ids=ids,
-                clob_url=clob_url,
+                node=node,
                 ws_url=ws_url,
                 user_ws_url=user_ws_url,
-                venue_config=PolymarketVenueConfig(clob_url=clob_url),
-                orphan_policy=orphan_policy,
                 sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
                 expected_builder_code=builder_code,
                 store_url=store,
@@ -852,7 +877,9 @@ def run(
         typer.echo(
             f"reconciled: {len(report.open_known)} open, {len(report.missed_fills)} missed fills,"
             f" orphans adopted {len(report.orphans_adopted)} / cancelled"
-            f" {len(report.orphans_canceled)}"
+            f" {len(report.orphans_canceled)}, drift {report.drift}"
+            f" (orders {report.order_drift_micros}, positions {report.position_drift_micros}"
+            " micro-shares)"
         )
         sessions.append(session)
     else:
