@@ -601,10 +601,10 @@ def build_live_session(
     store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
-    cache metadata, reconcile with ``node.reconciliation`` (fail closed until done; a CRITICAL
-    drift starts the desk HALTED with ``SYS_RECONCILE_DRIFT_CRITICAL``), start the feeds. With
-    a store, a new run records ``node.canonical()`` (its venue part as in effect, with the
-    credentials' builder code when the node sets none) and that config's ``config_version``.
+    cache metadata, reconcile with ``node.reconciliation`` (fail closed until done; the
+    report's drift level is logged and returned, not acted on), start the feeds. With a store,
+    a new run records ``node.canonical()`` (its venue part as in effect, with the credentials'
+    builder code when the node sets none) and that config's ``config_version``.
 
     The bots are still the reference desk of :func:`standard_bots`, not ``node.desk``.
 
@@ -660,9 +660,12 @@ def build_live_session(
             sequences = (store.next_sequence(run_id), next_order_sequence(run_id, store_orders))
         recorder = StoreRecorder(store, run_id)
         recorder.seed(store_orders, store_fills)
-    believed: dict[str, int] = {}
-    for fill in store_fills:
-        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
+    believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
+    if store_orders or store_fills:  # a resumed run: its records say what it holds
+        believed = {}
+        for fill in store_fills:
+            held = believed.get(fill.token_id, 0)
+            believed[fill.token_id] = held + fill.size * fill.side.sign
     report = reconcile(
         venue,
         store_orders=store_orders,
@@ -714,18 +717,14 @@ def build_live_session(
         "polymarket-user",
     ).start()
     market_feed = start_market_feed(ws_url, tokens, keepalive)
-    session = LiveSession(desk, venue, market_feed, user, recorder=recorder)
-    if report.drift is DriftLevel.CRITICAL:
-        code = report.drift.reason_code
-        state.set_trading_state(TradingState.HALTED, code, "reconciliation")
-        session.halts.append(code)
-        _LOG.error(
-            "start-up reconciliation %s (orders %d, positions %d micro-shares): desk HALTED",
-            code,
+    if report.drift is not DriftLevel.OK:
+        _LOG.warning(
+            "start-up reconciliation %s: unexplained drift, orders %d, positions %d micro-shares",
+            report.drift.reason_code,
             report.order_drift_micros,
             report.position_drift_micros,
         )
-    return session, report
+    return LiveSession(desk, venue, market_feed, user, recorder=recorder), report
 
 
 def build_paper_session(

@@ -65,8 +65,8 @@ class ReconciliationConfig(FrozenConfig):
     """When to reconcile and how to judge the result (sizes in micro-shares).
 
     A drift at or above its ``*_warn_micros`` threshold is a WARNING; at or above its
-    ``*_critical_micros`` threshold it is CRITICAL (the live node then halts; see
-    :meth:`level`). Warn thresholds never exceed critical ones.
+    ``*_critical_micros`` threshold it is CRITICAL (:meth:`level`); the reconciliation report
+    carries the level's registered code. Warn thresholds never exceed critical ones.
     """
 
     interval_s: int = Field(default=60, ge=5, le=3_600)

@@ -229,6 +229,19 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
     assert lenient.level(second.order_drift_micros, second.position_drift_micros) is (
         DriftLevel.WARNING
     )
+    # a new run's records claim no holdings: the venue's are adopted, no position drift
+    fresh = fresh_venue(sim, signer_key, sim_account)
+    adopted = reconcile(
+        fresh,
+        store_orders=[],
+        known_fill_ids=[],
+        store_positions=None,
+        tokens=[token],
+        config=CANCEL,
+        now_ns=time.time_ns(),
+    )
+    assert adopted.positions[token] == held_before + level
+    assert adopted.unexplained_positions == {} and adopted.drift is DriftLevel.OK
     again.cancel_all(time.time_ns())
-    for venue in (restarted, again):
+    for venue in (restarted, again, fresh):
         venue.close()

@@ -15,7 +15,8 @@ list inactive orders, so closed orders are settled from trade history):
 4. A store order believed open but not open at the venue is closed: FILLED when the trades
    cover it, else CANCELED (e.g. by the dead-man switch while we were down).
 5. Positions: the venue's token balances (``GET /balance-allowance``) are the truth; the
-   report lists them with the store's view and the differences.
+   report lists them with the store's view and the differences (a new run's store claims no
+   holdings: the venue's are its start).
 6. Drift (:mod:`polytraders.venues.reconciliation`): what the venue says and the records plus
    the recovered fills do not explain, judged against the :class:`ReconciliationConfig`
    thresholds; a WARNING or CRITICAL level adds its registered code to the report.
@@ -57,7 +58,8 @@ class ReconcileReport:
     position_differences: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Token → (store size, venue size) where they differ."""
     unexplained_positions: dict[str, int] = field(default_factory=dict)
-    """Token → venue size − (store size + missed fills), where not 0."""
+    """Token → venue size − (store size + missed fills), where not 0 (empty when the store
+    claims no holdings)."""
     order_drift_micros: int = 0
     """Σ |venue matched − filled after the missed fills| over store orders open at the venue."""
     position_drift_micros: int = 0
@@ -72,7 +74,7 @@ def reconcile(
     *,
     store_orders: Sequence[VenueOrder],
     known_fill_ids: Iterable[str],
-    store_positions: dict[str, int],
+    store_positions: dict[str, int] | None,
     tokens: Iterable[str],
     config: ReconciliationConfig,
     now_ns: int,
@@ -83,7 +85,9 @@ def reconcile(
         venue: the live venue (not yet reconciled).
         store_orders: orders the store holds for this account (any status).
         known_fill_ids: fill ids the store holds.
-        store_positions: token → size as the store believes.
+        store_positions: token → size as the store believes, or None when the records
+            claim nothing about holdings (a new run: the venue's holdings are adopted as the
+            start, so there is no position drift to judge).
         tokens: tokens whose holdings to fetch (the desk's markets).
         config: orphan policy and drift thresholds (``interval_s`` is not read here).
         now_ns: desk time.
@@ -145,11 +149,11 @@ def reconcile(
     for token_id in tokens:
         held = venue.position(token_id)
         report.positions[token_id] = held
-        believed = store_positions.get(token_id, 0)
+        believed = (store_positions or {}).get(token_id, 0)
         if believed != held:
             report.position_differences[token_id] = (believed, held)
         unexplained = held - believed - recovered.get(token_id, 0)
-        if unexplained:
+        if store_positions is not None and unexplained:
             report.unexplained_positions[token_id] = unexplained
     report.position_drift_micros = max(map(abs, report.unexplained_positions.values()), default=0)
     report.drift = config.level(report.order_drift_micros, report.position_drift_micros)
