@@ -28,7 +28,6 @@ message.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import tomllib
@@ -45,6 +44,7 @@ from polytraders.bots.registry import (
     DEFAULT_STRATEGY,
 )
 from polytraders.contracts.bot import BOT_ID_PREFIX
+from polytraders.contracts.canonical import config_version
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import DeskConfig
@@ -330,8 +330,7 @@ class DeskFile(BaseModel):
         for section in ("strategies", "risk", "execution"):
             for raw in data[section]:
                 raw.pop("source")
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return config_version(data)
 
     # ------------------------------------------------------------------ building
     def build_slots(self) -> tuple[list[BotSlot], list[BotSlot], list[BotSlot]]:

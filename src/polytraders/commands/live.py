@@ -38,9 +38,10 @@ from polytraders.venues.polymarket.credentials import Credentials, CredentialsEr
 
 if TYPE_CHECKING:
     from polytraders.feeds.live.market_channel import MarketChannelConfig
+    from polytraders.node.config import LiveNodeConfig
     from polytraders.venues.polymarket.client import ClobHttpClient
     from polytraders.venues.polymarket.reconcile import ReconcileReport
-    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+    from polytraders.venues.polymarket.venue import PolymarketVenue
 
 # The official client and the websocket/HTTP server libraries (the ``live`` extra) are imported
 # inside the functions that use them, so the rest of the CLI starts fast and works without it.
@@ -596,18 +597,21 @@ def build_live_session(
     run_id: str,
     credentials: Credentials,
     markets_ids: Sequence[str],
-    clob_url: str,
+    node: LiveNodeConfig,
     ws_url: str,
     user_ws_url: str,
-    venue_config: PolymarketVenueConfig | None = None,
-    orphan_policy: str = "cancel",
     keepalive: Any = None,
     sink: Any = None,
     expected_builder_code: str = DESK_BUILDER,
     store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
-    """A desk trading at ``clob_url`` (Polymarket or the simulator): fetch markets, cache
-    metadata, reconcile (fail closed until done), start the feeds.
+    """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
+    cache metadata, reconcile with ``node.reconciliation`` (fail closed until done; the
+    report's drift level is logged and returned, not acted on), start the feeds. With a store,
+    a new run records ``node.canonical()`` (its venue part as in effect, with the credentials'
+    builder code when the node sets none) and that config's ``config_version``.
+
+    The bots are still the reference desk of :func:`standard_bots`, not ``node.desk``.
 
     Raises:
         ClobRequestError: the venue did not answer at start-up.
@@ -615,11 +619,12 @@ def build_live_session(
     """
     from polytraders.desk.clock import LiveClock
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
-    from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
-    from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+    from polytraders.venues.polymarket.reconcile import reconcile
+    from polytraders.venues.polymarket.venue import PolymarketVenue
+    from polytraders.venues.reconciliation import DriftLevel
 
-    config = venue_config or PolymarketVenueConfig(clob_url=clob_url)
-    venue = PolymarketVenue.from_credentials(credentials, config, wall_clock_ns=time.time_ns)
+    venue = PolymarketVenue.from_credentials(credentials, node.venue, wall_clock_ns=time.time_ns)
+    node = node.model_copy(update={"venue": venue.config})
     markets = markets_from_venue(venue.client, markets_ids)
     for market in markets:
         for token in market.tokens:
@@ -648,8 +653,8 @@ def build_live_session(
                 run_id=run_id,
                 started_ns=time.time_ns(),
                 seed=0,
-                desk_config={"venue": "polymarket", "clob_url": clob_url},
-                desk_config_version="live",
+                desk_config=node.canonical(),
+                desk_config_version=node.config_version,
                 data_source=ws_url,
                 synthetic=False,
             )
@@ -660,16 +665,19 @@ def build_live_session(
             sequences = (store.next_sequence(run_id), next_order_sequence(run_id, store_orders))
         recorder = StoreRecorder(store, run_id)
         recorder.seed(store_orders, store_fills)
-    believed: dict[str, int] = {}
-    for fill in store_fills:
-        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
+    believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
+    if store_orders or store_fills:  # a resumed run: its records say what it holds
+        believed = {}
+        for fill in store_fills:
+            held = believed.get(fill.token_id, 0)
+            believed[fill.token_id] = held + fill.size * fill.side.sign
     report = reconcile(
         venue,
         store_orders=store_orders,
         known_fill_ids=[f.fill_id for f in store_fills],
         store_positions=believed,
         tokens=tokens,
-        policy=OrphanPolicy(orphan_policy),
+        config=node.reconciliation,
         now_ns=time.time_ns(),
     )
     strategies, risk, execution = standard_bots(account)
@@ -714,6 +722,13 @@ def build_live_session(
         "polymarket-user",
     ).start()
     market_feed = start_market_feed(ws_url, tokens, keepalive)
+    if report.drift is not DriftLevel.OK:
+        _LOG.warning(
+            "start-up reconciliation %s: unexplained drift, orders %d, positions %d micro-shares",
+            report.drift.reason_code,
+            report.order_drift_micros,
+            report.position_drift_micros,
+        )
     return LiveSession(desk, venue, market_feed, user, recorder=recorder), report
 
 
@@ -808,8 +823,8 @@ def run(
     confirmation flag and the start-up compliance checks are all required). Nothing goes live
     implicitly; --clob-url/--ws-url point the desk at the local simulator."""
     from polytraders.desk.sinks import JsonlSink
+    from polytraders.node.config import LiveNodeConfig, NodeConfigError
     from polytraders.venues.polymarket.client import ClobRequestError
-    from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 
     if venue != "polymarket":
         typer.echo(f"error: unknown venue {venue!r}", err=True)
@@ -829,6 +844,17 @@ def run(
             typer.echo("error: --live needs --i-understand-this-trades-real-money", err=True)
             raise typer.Exit(2)
         try:
+            node = LiveNodeConfig.from_mapping(
+                {
+                    "venue": {"clob_url": clob_url},
+                    "reconciliation": {"orphan_policy": orphan_policy},
+                },
+                "--clob-url/--orphan-policy",
+            )
+        except NodeConfigError as exc:
+            typer.echo(f"error: {exc.one_line()}", err=True)
+            raise typer.Exit(2) from exc
+        try:
             creds = (
                 Credentials.from_file(credentials_file)
                 if credentials_file is not None
@@ -842,11 +868,9 @@ def run(
                 run_id=rid,
                 credentials=creds,
                 markets_ids=ids,
-                clob_url=clob_url,
+                node=node,
                 ws_url=ws_url,
                 user_ws_url=user_ws_url,
-                venue_config=PolymarketVenueConfig(clob_url=clob_url),
-                orphan_policy=orphan_policy,
                 sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
                 expected_builder_code=builder_code,
                 store_url=store,
@@ -857,7 +881,9 @@ def run(
         typer.echo(
             f"reconciled: {len(report.open_known)} open, {len(report.missed_fills)} missed fills,"
             f" orphans adopted {len(report.orphans_adopted)} / cancelled"
-            f" {len(report.orphans_canceled)}"
+            f" {len(report.orphans_canceled)}, drift {report.drift}"
+            f" (orders {report.order_drift_micros}, positions {report.position_drift_micros}"
+            " micro-shares)"
         )
         sessions.append(session)
     else:

@@ -33,6 +33,7 @@ from polytraders.commands.failures import (
     fail,
 )
 from polytraders.feeds.samples import sample_path
+from polytraders.node.config import LiveNodeConfig
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError
 from polytraders.store.records import RunStatus
@@ -367,16 +368,21 @@ def backtest(
 
 
 def schema(
-    target: str = typer.Argument(..., help="'desk' or a bot id (e.g. risk.stalebookguard)."),
+    target: str = typer.Argument(
+        ..., help="'desk', 'node' or a bot id (e.g. risk.stalebookguard)."
+    ),
 ) -> None:
-    """Print the JSON Schema of the desk file or of a bot's config."""
+    """Print the JSON Schema of the desk file, the live node config or a bot's config."""
     if target == "desk":
         document = DeskFile.model_json_schema()
+    elif target == "node":
+        document = LiveNodeConfig.json_schema()
     elif target in BOTS:
         document = BOTS[target].Config.json_schema()
     else:
         console.print(
-            f"[red]unknown schema {target!r}; use 'desk' or one of: {', '.join(sorted(BOTS))}[/red]"
+            f"[red]unknown schema {target!r}; use 'desk', 'node' or one of: "
+            f"{', '.join(sorted(BOTS))}[/red]"
         )
         raise typer.Exit(code=2)
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")

@@ -1,27 +1,30 @@
-"""Bot configuration base (DESIGN.md "Contracts": ``BotConfig``).
+"""Configuration bases (DESIGN.md "Contracts": ``BotConfig``) and their lint.
 
+:class:`FrozenConfig` is the base of every linted configuration in the project (bot configs
+through :class:`BotConfig`, the paper and Polymarket venues, reconciliation, the live node).
 Subclasses declare fields with units in their names, an attribute docstring each (it becomes
 the field's JSON Schema description) and hard limits through ``Field(ge=…, le=…)`` (numbers) or
 a ``Literal``/``Enum`` type (choices). Configs are frozen and reject unknown keys; the defaults
-must lie inside every hard limit (checked by :func:`config_problems`).
+must lie inside every hard limit (checked by :func:`config_problems`). Versions come from
+:func:`polytraders.contracts.canonical.config_version`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, ClassVar
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict
 
+from polytraders.contracts.canonical import canonical_json, config_version
 
-class BotConfig(BaseModel):
-    """Base of every bot's ``Config``: pydantic v2, ``extra="forbid"``, frozen.
 
-    ``config_version`` is the first 16 hex digits of the SHA-256 of the canonical JSON
-    (sorted keys, no whitespace) of the config, so equal configs always share a version and any
-    changed value changes it.
+class FrozenConfig(BaseModel):
+    """Base of every linted config: pydantic v2, ``extra="forbid"``, frozen, defaults validated.
+
+    ``config_version`` is the first 16 hex digits of the SHA-256 of the canonical JSON of
+    :meth:`canonical` (:mod:`polytraders.contracts.canonical`), so equal configs always share a
+    version and any changed value changes it.
     """
 
     model_config = ConfigDict(
@@ -34,14 +37,18 @@ class BotConfig(BaseModel):
     UNITLESS_FIELDS: ClassVar[frozenset[str]] = frozenset()
     """Numeric fields that legitimately carry no unit suffix (e.g. counts named ``*_count``)."""
 
+    def canonical(self) -> dict[str, Any]:
+        """The values the version covers, as JSON-compatible data (``model_dump(mode="json")``)."""
+        return self.model_dump(mode="json")
+
     def canonical_json(self) -> str:
-        """The config as canonical JSON: sorted keys, compact separators, exact values."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """:meth:`canonical` as canonical JSON: sorted keys, compact separators, exact values."""
+        return canonical_json(self.canonical())
 
     @property
     def config_version(self) -> str:
         """Deterministic version: 16 hex digits of SHA-256 over :meth:`canonical_json`."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+        return config_version(self.canonical())
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
@@ -69,6 +76,10 @@ class BotConfig(BaseModel):
         return limits
 
 
+class BotConfig(FrozenConfig):
+    """Base of every bot's ``Config`` (a :class:`FrozenConfig`)."""
+
+
 _NUMERIC = (int, float)
 UNIT_SUFFIXES: tuple[str, ...] = (
     "_ns", "_ms", "_s", "_pct", "_bps", "_ppm", "_ticks", "_micros", "_usd", "_shares",
@@ -77,10 +88,12 @@ UNIT_SUFFIXES: tuple[str, ...] = (
 """Suffixes accepted as a unit in a numeric config field's name."""
 
 
-def config_problems(config_cls: type[BotConfig]) -> list[str]:
+def config_problems(config_cls: type[FrozenConfig]) -> list[str]:
     """Lint a config class: every field documented; every numeric field has a unit in its name
     (or is listed in ``UNITLESS_FIELDS``) and both hard limits; defaults construct and lie
-    inside the limits. Returns a list of problems (empty when clean)."""
+    inside the limits; every field that is itself a :class:`FrozenConfig` passes the same lint
+    (its problems are listed with its own class name). Returns a list of problems (empty when
+    clean)."""
     problems: list[str] = []
     limits = config_cls.hard_limits()
     for name, info in config_cls.model_fields.items():
@@ -93,6 +106,8 @@ def config_problems(config_cls: type[BotConfig]) -> list[str]:
             low, high = limits.get(name, (None, None))
             if low is None or high is None:
                 problems.append(f"{config_cls.__qualname__}.{name}: missing a hard limit")
+        if isinstance(annotation, type) and issubclass(annotation, FrozenConfig):
+            problems.extend(config_problems(annotation))
     try:
         config_cls()
     except Exception as exc:  # pydantic ValidationError or a missing default

@@ -41,7 +41,6 @@ the sink.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import signal
 from collections.abc import Iterable, Sequence
@@ -51,6 +50,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
+from polytraders.contracts.canonical import config_version
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.modes import BotClass, Mode
@@ -148,9 +148,9 @@ class DeskConfig(BaseModel):
 
     @property
     def config_version(self) -> str:
-        """Deterministic version of this config."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Deterministic version of this config
+        (:func:`~polytraders.contracts.canonical.config_version` of ``model_dump``)."""
+        return config_version(self.model_dump(mode="json"))
 
 
 class OperatorAction(msgspec.Struct, frozen=True, kw_only=True):

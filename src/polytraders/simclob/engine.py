@@ -31,8 +31,8 @@ from typing import Any
 from polytraders.model.fees import taker_fee_micros
 from polytraders.model.money import MICROS, from_micros
 from polytraders.simclob.replay import RecordedSet, RecordedSnapshot
+from polytraders.venues.polymarket.config import CHAIN_ID_POLYGON
 from polytraders.venues.polymarket.signing import (
-    CHAIN_ID_POLYGON,
     CTF_EXCHANGE_V2,
     NEG_RISK_CTF_EXCHANGE_V2,
     domain_separator,

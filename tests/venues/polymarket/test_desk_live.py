@@ -12,6 +12,7 @@ import pytest
 from polytraders.commands.live import DESK_BUILDER, LiveSession, build_live_session
 from polytraders.feeds.live.connection import KeepaliveConfig
 from polytraders.model.events import TradingState
+from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
@@ -39,15 +40,16 @@ def session_for(sim: SimClobServer, key: str, account: Account, run_id: str) -> 
         run_id=run_id,
         credentials=credentials_for(key, account),
         markets_ids=[market_id],
-        clob_url=sim.url,
+        node=LiveNodeConfig(
+            venue=PolymarketVenueConfig(
+                clob_url=sim.url,
+                heartbeat_interval_ms=300,
+                heartbeat_timeout_ms=1_500,
+                trades_poll_ms=300,
+            )
+        ),
         ws_url=sim.ws_url + "/ws/market",
         user_ws_url=sim.ws_url + "/ws/user",
-        venue_config=PolymarketVenueConfig(
-            clob_url=sim.url,
-            heartbeat_interval_ms=300,
-            heartbeat_timeout_ms=1_500,
-            trades_poll_ms=300,
-        ),
         keepalive=FAST,
     )
     assert report.open_known == [] and report.missed_fills == []

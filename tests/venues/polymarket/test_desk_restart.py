@@ -4,6 +4,7 @@ while the desk was down exactly once, and never sends an order twice."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from polytraders.commands.live import DESK_BUILDER, build_live_session
 from polytraders.feeds.live.connection import KeepaliveConfig
+from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store.event_store import EventStore
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
@@ -35,10 +37,11 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
                 run_id="run-restart",
                 credentials=credentials_for(key, account),
                 markets_ids=[market_id],
-                clob_url=sim.url,
+                node=LiveNodeConfig(
+                    venue=PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=300)
+                ),
                 ws_url=sim.ws_url + "/ws/market",
                 user_ws_url=sim.ws_url + "/ws/user",
-                venue_config=PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=300),
                 keepalive=FAST,
                 store_url=store_url,
             )
@@ -83,6 +86,16 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         assert len(hashes) == len(set(hashes))
         resumed.close()
         store = EventStore.open(store_url)
+        # the run records the node config in effect (the credentials' builder code filled in)
+        effective = LiveNodeConfig(
+            venue=PolymarketVenueConfig(
+                clob_url=sim.url, trades_poll_ms=300, builder_code=DESK_BUILDER
+            )
+        )
+        record = store.run("run-restart")
+        assert record is not None
+        assert record.desk_config_version == effective.config_version
+        assert json.loads(record.desk_config_json) == effective.canonical()
         fills = store.fills("run-restart")
         assert len({f.fill_id for f in fills}) == len(fills)  # each fill booked once
         assert sum(f.fill_id in {m.fill_id for m in report.missed_fills} for f in fills) == missed

@@ -65,12 +65,16 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
         assert sim.sim_state()["orders_total"] > 0
         assert sim.sim_state()["orders_live"] == 0  # shutdown cancelled everything
         assert (tmp_path / "cli-live.envelopes.jsonl").stat().st_size > 0
-        # a builder code other than the expected one fails the start-up compliance checks
+        # a builder code other than the expected one fails the start-up compliance checks;
+        # one that is not bytes32 is refused with the credentials
         before = sim.sim_state()["orders_total"]
-        for wrong in ("0x1234", "0x" + "ab" * 32):
-            env["POLYMARKET_BUILDER_CODE"] = wrong
-            result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
-            assert result.exit_code == 1 and "not going live" in result.output, result.output
+        env["POLYMARKET_BUILDER_CODE"] = "0x" + "ab" * 32
+        result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
+        assert result.exit_code == 1 and "not going live" in result.output, result.output
+        env["POLYMARKET_BUILDER_CODE"] = "0x1234"
+        result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
+        assert result.exit_code == 2, result.output
+        assert "POLYMARKET_BUILDER_CODE must be 0x and 64 hex digits" in result.output
         assert sim.sim_state()["orders_total"] == before
 
 

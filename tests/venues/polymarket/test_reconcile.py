@@ -13,9 +13,13 @@ from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderStatus, Side, VenueOrder
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer
-from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
+from polytraders.venues.polymarket.reconcile import reconcile
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+from polytraders.venues.reconciliation import DriftLevel, OrphanPolicy, ReconciliationConfig
 from tests.venues.polymarket.conftest import credentials_for
+
+CANCEL = ReconciliationConfig(orphan_policy=OrphanPolicy.CANCEL)
+ADOPT = ReconciliationConfig(orphan_policy=OrphanPolicy.ADOPT)
 
 
 def fresh_venue(sim: SimClobServer, key: str, account: Account) -> PolymarketVenue:
@@ -56,7 +60,7 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         known_fill_ids=[],
         store_positions={},
         tokens=tokens,
-        policy=OrphanPolicy.CANCEL,
+        config=CANCEL,
         now_ns=time.time_ns(),
     )
     book = first.client.get_order_book(token)
@@ -95,7 +99,7 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         known_fill_ids=[],
         store_positions={},
         tokens=tokens,
-        policy=OrphanPolicy.CANCEL,
+        config=CANCEL,
         now_ns=time.time_ns(),
     )
     assert sorted(report.open_known) == ["rec:1", "rec:2", "rec:3"]
@@ -119,7 +123,7 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         known_fill_ids=[fills[0].fill_id],
         store_positions={token: sim.exchange.positions[token]},
         tokens=tokens,
-        policy=OrphanPolicy.ADOPT,
+        config=ADOPT,
         now_ns=time.time_ns(),
     )
     assert second.missed_fills == [] and second.position_differences == {}
@@ -144,7 +148,7 @@ def test_orphans_can_be_adopted(sim: SimClobServer, signer_key: str, sim_account
         known_fill_ids=[],
         store_positions={},
         tokens=[],
-        policy=OrphanPolicy.ADOPT,
+        config=ADOPT,
         now_ns=time.time_ns(),
     )
     assert orphan.venue_order_id in report.orphans_adopted
@@ -154,3 +158,90 @@ def test_orphans_can_be_adopted(sim: SimClobServer, signer_key: str, sim_account
     assert all(not o.status.is_open for o in adopted)
     other.close()
     venue.close()
+
+
+def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critical(
+    sim: SimClobServer, signer_key: str, sim_account: Account
+) -> None:
+    """An order partly filled while the desk was down: the recovered fill explains the venue's
+    matched size and holding (no drift, filled once, not twice); the same venue state against
+    records that claim the fill but not its size or holding is unexplained: CRITICAL."""
+    sim.control("clear")
+    token = sorted(sim.exchange.tokens)[0]
+    first = fresh_venue(sim, signer_key, sim_account)
+    reconcile(
+        first,
+        store_orders=[],
+        known_fill_ids=[],
+        store_positions={},
+        tokens=[],
+        config=CANCEL,
+        now_ns=time.time_ns(),
+    )
+    held_before = first.position(token)
+    best_ask = first.client.get_order_book(token)["asks"][-1]
+    price, level = to_micros(best_ask["price"]), to_micros(best_ask["size"])
+    now = time.time_ns()
+    order = make(token, "drift:1", Side.BUY, price, level + 5_000_000, now)
+    first.submit(order, now)
+    first.flush(now)
+    first.poll()
+    first.close()
+    stored = msgspec.structs.replace(order, status=OrderStatus.ACCEPTED, filled_size=0)
+
+    restarted = fresh_venue(sim, signer_key, sim_account)
+    report = reconcile(
+        restarted,
+        store_orders=[stored],
+        known_fill_ids=[],
+        store_positions={token: held_before},
+        tokens=[token],
+        config=CANCEL,
+        now_ns=time.time_ns(),
+    )
+    assert report.open_known == ["drift:1"]
+    assert sum(f.size for f in report.missed_fills) == level
+    assert stored.filled_size == level and stored.status is OrderStatus.PARTIALLY_FILLED
+    assert report.positions[token] == held_before + level
+    assert (report.order_drift_micros, report.position_drift_micros) == (0, 0)
+    assert report.drift is DriftLevel.OK and report.reason_codes == []
+
+    again = fresh_venue(sim, signer_key, sim_account)
+    claimed = msgspec.structs.replace(order, status=OrderStatus.ACCEPTED, filled_size=0)
+    second = reconcile(
+        again,
+        store_orders=[claimed],
+        known_fill_ids=[f.fill_id for f in report.missed_fills],
+        store_positions={token: held_before},
+        tokens=[token],
+        config=CANCEL,
+        now_ns=time.time_ns(),
+    )
+    assert second.missed_fills == []
+    assert second.order_drift_micros == level
+    assert second.unexplained_positions == {token: level}
+    assert second.position_drift_micros == level
+    assert second.drift is DriftLevel.CRITICAL
+    assert second.reason_codes == ["SYS_RECONCILE_DRIFT_CRITICAL"]
+    lenient = ReconciliationConfig(
+        order_drift_critical_micros=level + 1, position_drift_critical_micros=level + 1
+    )
+    assert lenient.level(second.order_drift_micros, second.position_drift_micros) is (
+        DriftLevel.WARNING
+    )
+    # a new run's records claim no holdings: the venue's are adopted, no position drift
+    fresh = fresh_venue(sim, signer_key, sim_account)
+    adopted = reconcile(
+        fresh,
+        store_orders=[],
+        known_fill_ids=[],
+        store_positions=None,
+        tokens=[token],
+        config=CANCEL,
+        now_ns=time.time_ns(),
+    )
+    assert adopted.positions[token] == held_before + level
+    assert adopted.unexplained_positions == {} and adopted.drift is DriftLevel.OK
+    again.cancel_all(time.time_ns())
+    for venue in (restarted, again, fresh):
+        venue.close()

@@ -1,20 +1,19 @@
 """Configuration of the paper venue (:class:`PaperVenueConfig`).
 
-Styled after :class:`polytraders.contracts.config.BotConfig`: pydantic v2, frozen, unknown keys
-rejected, a unit in every numeric field's name, hard limits on every number, defaults inside
-every limit. The fill rules these settings select are written down in
-:mod:`polytraders.venues.paper` (package docstring).
+A :class:`polytraders.contracts.config.FrozenConfig` like bot configs (checked by the same
+lint): pydantic v2, frozen, unknown keys rejected, a unit in every numeric field's name, hard
+limits on every number, defaults inside every limit. The fill rules these settings select are
+written down in :mod:`polytraders.venues.paper` (package docstring).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from polytraders.contracts.config import FrozenConfig
 from polytraders.model.fees import DEFAULT_FEE_RATES_PPM
 from polytraders.model.money import MICROS
 
@@ -22,19 +21,12 @@ QueueModel = Literal["none", "proportional"]
 """How a decrease of our level (not explained by trades) moves the queue ahead of us."""
 
 
-class PaperVenueConfig(BaseModel):
+class PaperVenueConfig(FrozenConfig):
     """Settings of :class:`polytraders.venues.paper.PaperVenue`.
 
     Every amount is in micro-units (``_micros``), every duration in its named unit. The
     ``config_version`` is a hash of the canonical JSON, as for bot configs.
     """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        use_attribute_docstrings=True,
-        validate_default=True,
-    )
 
     order_latency_ms: int = Field(default=250, ge=0, le=60_000)
     """Time from ``submit`` until the order reaches the matching engine (ms). The order is
@@ -78,15 +70,6 @@ class PaperVenueConfig(BaseModel):
             if not 0 <= rate <= MICROS:
                 raise ValueError(f"fee rate of {category!r} must be within 0..1_000_000 ppm")
         return dict(rates)
-
-    def canonical_json(self) -> str:
-        """The config as canonical JSON: sorted keys, compact separators, exact values."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-
-    @property
-    def config_version(self) -> str:
-        """16 hex digits of SHA-256 over :meth:`canonical_json`."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
     @property
     def order_latency_ns(self) -> int:

@@ -10,6 +10,7 @@ readable by group or others.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ _REQUIRED = (
     "POLYMARKET_API_SECRET",
     "POLYMARKET_API_PASSPHRASE",
 )
+_BYTES32 = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 class CredentialsError(ValueError):
@@ -45,7 +47,8 @@ class Credentials:
         """Build from ``POLYMARKET_*`` names.
 
         Raises:
-            CredentialsError: a required name is missing or the key/type is malformed.
+            CredentialsError: a required name is missing or the key, type or builder code is
+                malformed.
         """
         missing = [name for name in _REQUIRED if not values.get(name)]
         if missing:
@@ -58,6 +61,9 @@ class Credentials:
             signature_type = int(values.get("POLYMARKET_SIGNATURE_TYPE", "0") or "0")
         except ValueError as exc:
             raise CredentialsError("POLYMARKET_SIGNATURE_TYPE must be 0, 1 or 2") from exc
+        builder_code = values.get("POLYMARKET_BUILDER_CODE", "").strip()
+        if builder_code and not _BYTES32.fullmatch(builder_code):
+            raise CredentialsError("POLYMARKET_BUILDER_CODE must be 0x and 64 hex digits")
         return cls(
             private_key="0x" + body,
             api_key=values["POLYMARKET_API_KEY"].strip(),
@@ -65,7 +71,7 @@ class Credentials:
             api_passphrase=values["POLYMARKET_API_PASSPHRASE"].strip(),
             funder=values.get("POLYMARKET_FUNDER", "").strip(),
             signature_type=signature_type,
-            builder_code=values.get("POLYMARKET_BUILDER_CODE", "").strip(),
+            builder_code=builder_code,
         )
 
     @classmethod

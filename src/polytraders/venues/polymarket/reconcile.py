@@ -6,14 +6,20 @@ list inactive orders, so closed orders are settled from trade history):
 1. Register the store's orders with the venue (:meth:`PolymarketVenue.restore`): their client
    ids are used, so the same intent re-sent after a restart is a no-op, and their order hashes
    (derived from the deterministic client id and creation time) map venue data back to them.
-2. ``GET /data/orders``: each open venue order is matched by order hash. A known order takes
-   the venue's ``size_matched``; an unknown one (orphan) is adopted or cancelled by policy.
+2. ``GET /data/orders``: each open venue order is matched by order hash; an unknown one
+   (orphan) is adopted or cancelled by the configured policy.
 3. ``GET /data/trades``: fills of our orders the store does not have (``known_fill_ids``) are
-   reported once — a fill is never lost and never counted twice.
+   reported once — a fill is never lost and never counted twice. Then a known open order
+   takes the venue's ``size_matched`` when it is larger than what the fills add up to (the
+   difference is order drift).
 4. A store order believed open but not open at the venue is closed: FILLED when the trades
    cover it, else CANCELED (e.g. by the dead-man switch while we were down).
 5. Positions: the venue's token balances (``GET /balance-allowance``) are the truth; the
-   report lists them with the store's view and the differences.
+   report lists them with the store's view and the differences (a new run's store claims no
+   holdings: the venue's are its start).
+6. Drift (:mod:`polytraders.venues.reconciliation`): what the venue says and the records plus
+   the recovered fills do not explain, judged against the :class:`ReconciliationConfig`
+   thresholds; a WARNING or CRITICAL level adds its registered code to the report.
 
 Until :meth:`PolymarketVenue.mark_reconciled` (called at the end), the venue refuses new
 orders with ``SYS_POLY_NOT_RECONCILED``.
@@ -23,22 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from polytraders.model.fills import Fill
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.polymarket.venue import PolymarketVenue
+from polytraders.venues.reconciliation import DriftLevel, OrphanPolicy, ReconciliationConfig
 
 ORPHAN_CANCELED = "SYS_POLY_ORPHAN_CANCELED"
 ORPHAN_ADOPTED = "SYS_POLY_ORPHAN_ADOPTED"
-
-
-class OrphanPolicy(StrEnum):
-    """What to do with an open venue order the store does not know."""
-
-    ADOPT = "adopt"
-    CANCEL = "cancel"
 
 
 @dataclass(slots=True)
@@ -58,6 +57,15 @@ class ReconcileReport:
     """Token → venue holding (the truth adopted)."""
     position_differences: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Token → (store size, venue size) where they differ."""
+    unexplained_positions: dict[str, int] = field(default_factory=dict)
+    """Token → venue size − (store size + missed fills), where not 0 (empty when the store
+    claims no holdings)."""
+    order_drift_micros: int = 0
+    """Σ |venue matched − filled after the missed fills| over store orders open at the venue."""
+    position_drift_micros: int = 0
+    """Largest |unexplained position| over tokens."""
+    drift: DriftLevel = DriftLevel.OK
+    """The configured thresholds' verdict on the two drifts."""
     reason_codes: list[str] = field(default_factory=list)
 
 
@@ -66,9 +74,9 @@ def reconcile(
     *,
     store_orders: Sequence[VenueOrder],
     known_fill_ids: Iterable[str],
-    store_positions: dict[str, int],
+    store_positions: dict[str, int] | None,
     tokens: Iterable[str],
-    policy: OrphanPolicy,
+    config: ReconciliationConfig,
     now_ns: int,
 ) -> ReconcileReport:
     """Reconcile ``venue`` with the store, then mark it reconciled.
@@ -77,9 +85,11 @@ def reconcile(
         venue: the live venue (not yet reconciled).
         store_orders: orders the store holds for this account (any status).
         known_fill_ids: fill ids the store holds.
-        store_positions: token → size as the store believes.
+        store_positions: token → size as the store believes, or None when the records
+            claim nothing about holdings (a new run: the venue's holdings are adopted as the
+            start, so there is no position drift to judge).
         tokens: tokens whose holdings to fetch (the desk's markets).
-        policy: orphan handling.
+        config: orphan policy and drift thresholds (``interval_s`` is not read here).
         now_ns: desk time.
 
     Raises:
@@ -92,6 +102,8 @@ def reconcile(
     by_hash = {o.venue_order_id.lower(): o for o in store_orders if o.venue_order_id}
     open_rows = venue.fetch_open_orders()
     open_hashes: set[str] = set()
+    matched_by_known: list[tuple[VenueOrder, int]] = []
+    matched_by_adopted: list[tuple[VenueOrder, int]] = []
     orphan_ids: list[str] = []
     for row in open_rows:
         order_hash = str(row["id"]).lower()
@@ -99,12 +111,12 @@ def reconcile(
         matched = to_micros(str(row.get("size_matched") or "0"))
         known = by_hash.get(order_hash)
         if known is not None:
-            known.filled_size = max(known.filled_size, matched)
-            known.status = OrderStatus.PARTIALLY_FILLED if matched else OrderStatus.ACCEPTED
-            known.ts_updated_ns = now_ns
+            matched_by_known.append((known, matched))
             report.open_known.append(known.client_order_id)
-        elif policy is OrphanPolicy.ADOPT:
-            venue.adopt(_adopted(row, now_ns))
+        elif config.orphan_policy is OrphanPolicy.ADOPT:
+            adopted = _adopted(row, now_ns)
+            venue.adopt(adopted)
+            matched_by_adopted.append((adopted, matched))
             report.orphans_adopted.append(str(row["id"]))
             report.reason_codes.append(ORPHAN_ADOPTED)
         else:
@@ -117,6 +129,12 @@ def reconcile(
     venue.poll()  # restore/adopt produce no events; drop nothing else
     venue.sync_trades(now_ns)  # missed fills of known orders update their filled size
     report.missed_fills = [e for e in venue.poll() if isinstance(e, Fill)]
+    for known, matched in matched_by_known:
+        report.order_drift_micros += abs(matched - known.filled_size)
+    for order, matched in (*matched_by_known, *matched_by_adopted):
+        order.filled_size = max(order.filled_size, matched)
+        order.status = OrderStatus.PARTIALLY_FILLED if order.filled_size else OrderStatus.ACCEPTED
+        order.ts_updated_ns = now_ns
     for order in store_orders:
         if order.client_order_id not in was_open or order.venue_order_id.lower() in open_hashes:
             continue
@@ -125,20 +143,31 @@ def reconcile(
         )
         order.ts_updated_ns = now_ns
         report.closed[order.client_order_id] = order.status
+    recovered: dict[str, int] = {}
+    for fill in report.missed_fills:
+        recovered[fill.token_id] = recovered.get(fill.token_id, 0) + fill.size * fill.side.sign
     for token_id in tokens:
         held = venue.position(token_id)
         report.positions[token_id] = held
-        believed = store_positions.get(token_id, 0)
+        believed = (store_positions or {}).get(token_id, 0)
         if believed != held:
             report.position_differences[token_id] = (believed, held)
+        unexplained = held - believed - recovered.get(token_id, 0)
+        if store_positions is not None and unexplained:
+            report.unexplained_positions[token_id] = unexplained
+    report.position_drift_micros = max(map(abs, report.unexplained_positions.values()), default=0)
+    report.drift = config.level(report.order_drift_micros, report.position_drift_micros)
+    if report.drift is not DriftLevel.OK:
+        report.reason_codes.append(report.drift.reason_code)
     venue.mark_reconciled()
     return report
 
 
 def _adopted(row: dict[str, object], now_ns: int) -> VenueOrder:
+    """An orphan as our order, not yet filled: its trades (booked next) fill it, then it
+    takes the venue's matched size if larger."""
     order_hash = str(row["id"])
     size = to_micros(str(row["original_size"]))
-    matched = to_micros(str(row.get("size_matched") or "0"))
     return VenueOrder(
         client_order_id=f"adopted:{order_hash}",
         intent_id=f"adopted:{order_hash}",
@@ -150,8 +179,7 @@ def _adopted(row: dict[str, object], now_ns: int) -> VenueOrder:
         size=size,
         time_in_force=TimeInForce(str(row.get("order_type") or "GTC").upper()),
         venue_order_id=order_hash,
-        status=OrderStatus.PARTIALLY_FILLED if matched else OrderStatus.ACCEPTED,
-        filled_size=matched,
+        status=OrderStatus.ACCEPTED,
         ts_created_ns=now_ns,
         ts_updated_ns=now_ns,
     )

@@ -31,9 +31,8 @@ from eth_utils import keccak, to_checksum_address  # type: ignore[attr-defined]
 
 from polytraders.model.money import MICROS
 from polytraders.model.orders import Side
+from polytraders.venues.polymarket.config import CHAIN_ID_POLYGON
 
-CHAIN_ID_POLYGON = 137
-"""Polygon PoS chain id (EIP-712 domain ``chainId``)."""
 DOMAIN_NAME = "Polymarket CTF Exchange"
 DOMAIN_VERSION = "2"
 CTF_EXCHANGE_V2 = "0xE111180000d2663C0091e4f400237545B87B996B"

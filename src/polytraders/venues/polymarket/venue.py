@@ -45,7 +45,6 @@ Behaviour (``../shared/POLYMARKET.md``):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from polytraders.model.money import MICROS, to_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
 from polytraders.venues.polymarket.client import ClobHttpClient, ClobRequestError
+from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.polymarket.credentials import Credentials
 from polytraders.venues.polymarket.errors import (
     REASON_CODES,
@@ -81,7 +81,6 @@ from polytraders.venues.polymarket.errors import (
 )
 from polytraders.venues.polymarket.ratelimit import RateLimiter
 from polytraders.venues.polymarket.signing import (
-    CHAIN_ID_POLYGON,
     SHARE_STEP,
     OrderSigner,
     SignedOrder,
@@ -91,32 +90,10 @@ from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker
 
 log = logging.getLogger(__name__)
 
-POLYMARKET_CLOB_URL = "https://clob.polymarket.com"
 NOT_RECONCILED = "SYS_POLY_NOT_RECONCILED"
 MAX_BATCH = 15
 """Most orders one ``POST /orders`` may carry (POLYMARKET.md)."""
 _MS = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class PolymarketVenueConfig:
-    """Settings of the venue (units in names).
-
-    ``clob_url`` is the REST base (Polymarket's by default; the simulator's on loopback in
-    tests). ``heartbeat_timeout_ms`` is the venue's dead-man window (10 s).
-    """
-
-    clob_url: str = POLYMARKET_CLOB_URL
-    chain_id: int = CHAIN_ID_POLYGON
-    heartbeat_interval_ms: int = 5_000
-    heartbeat_timeout_ms: int = 10_000
-    post_only_window_ms: int = 120_000
-    post_only_after_restart_ms: int = 120_000
-    request_timeout_s: float = 5.0
-    rate_limit_fraction: float = 0.8
-    trades_poll_ms: int = 1_000
-    builder_code: str = ""
-    require_reconciliation: bool = True
 
 
 @dataclass(slots=True)
@@ -161,7 +138,7 @@ class PolymarketVenue:
         self.wall_clock_ns = wall_clock_ns
         self.signer = signer
         self.config = config
-        self.limits = RateLimiter(config.rate_limit_fraction)
+        self.limits = RateLimiter(config.rate_limit_ratio)
         self.tokens: dict[str, OutcomeToken] = {}
         self._orders: dict[str, VenueOrder] = {}
         self._by_hash: dict[str, VenueOrder] = {}
@@ -181,7 +158,12 @@ class PolymarketVenue:
         config: PolymarketVenueConfig,
         wall_clock_ns: Callable[[], int] | None = None,
     ) -> PolymarketVenue:
-        """Build the client and signer from :class:`Credentials` (secrets never logged)."""
+        """Build the client and signer from :class:`Credentials` (secrets never logged); the
+        credentials' builder code applies when ``config.builder_code`` is empty.
+
+        Raises:
+            pydantic.ValidationError: that builder code is not a bytes32 0x-hex value.
+        """
         client = ClobHttpClient(
             config.clob_url,
             chain_id=config.chain_id,
@@ -203,7 +185,9 @@ class PolymarketVenue:
         )
         builder = config.builder_code or credentials.builder_code
         if builder != config.builder_code:
-            config = dataclasses.replace(config, builder_code=builder)
+            config = PolymarketVenueConfig.model_validate(
+                {**config.model_dump(), "builder_code": builder}
+            )
         return cls(client, signer, config, wall_clock_ns)
 
     def close(self) -> None:

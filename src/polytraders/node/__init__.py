@@ -1,0 +1,1 @@
+"""The live trading node: the desk of a desk file trading on a live venue."""

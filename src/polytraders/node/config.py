@@ -1,0 +1,149 @@
+"""The live node's configuration (:class:`LiveNodeConfig`, TOML; ``polytraders schema node``
+prints its JSON Schema; an annotated example is ``examples/node.toml``).
+
+```toml
+desk = "desk.toml"            # the desk file, relative to this file (or an inline [desk] table)
+[venue]                       # PolymarketVenueConfig
+clob_url = "https://clob.polymarket.com"
+heartbeat_interval_ms = 5000
+[reconciliation]              # ReconciliationConfig
+orphan_policy = "cancel"
+```
+
+Where it lives: a node composes a desk file (:mod:`polytraders.backtest.desk_file`, engine
+layer) with adapter settings (:mod:`polytraders.venues`), so by DESIGN.md's layers it belongs at
+the engine layer or above. It is not a backtest concern, so it opens the engine-layer package
+``node/`` beside ``backtest/`` (the live node's own code belongs there too), importing
+``backtest/`` for the desk file and ``venues/`` for the parts, never the other way round.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from polytraders.backtest.desk_file import DeskFile, DeskFileError
+from polytraders.contracts.canonical import config_version
+from polytraders.contracts.config import FrozenConfig
+from polytraders.venues.polymarket.config import PolymarketVenueConfig
+from polytraders.venues.reconciliation import ReconciliationConfig
+
+
+class NodeConfigError(ValueError):
+    """A node config that cannot be used; ``problems`` lists every problem with its path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid node config:\n  " + "\n  ".join(problems))
+
+    def one_line(self) -> str:
+        """The source and every problem on one line (``; ``-separated)."""
+        return f"{self.source}: invalid node config: " + "; ".join(self.problems)
+
+
+class LiveNodeConfig(FrozenConfig):
+    """A live trading node: the desk (bots, order, modes, configs, seed), the Polymarket venue
+    settings and the reconciliation settings, frozen and linted like bot configs.
+
+    ``config_version`` (16 hex digits, :func:`~polytraders.contracts.canonical.config_version`)
+    covers the desk's own ``config_version`` (bots by id, code digest and config, wherever
+    their files lie) and every venue and reconciliation value; a live session records it with
+    its run, and :meth:`canonical` as the run's desk config.
+    """
+
+    desk: DeskFile = Field(default_factory=DeskFile)
+    """The desk that trades. In TOML: a path to a desk file (relative to the node file's
+    folder), or the desk inline as a ``[desk]`` table; default: the default desk."""
+
+    venue: PolymarketVenueConfig = Field(default_factory=PolymarketVenueConfig)
+    """Polymarket venue settings (endpoint, heartbeat, time-outs, rate limits, builder code)."""
+
+    reconciliation: ReconciliationConfig = Field(default_factory=ReconciliationConfig)
+    """Reconciliation with the venue (orphan policy, drift thresholds, interval)."""
+
+    @field_validator("desk", mode="before", json_schema_input_type=str | DeskFile)
+    @classmethod
+    def _desk_file(cls, value: Any, info: ValidationInfo) -> Any:
+        """A path loads the desk file; a table is validated as one (with its cross-checks)."""
+        context = info.context if isinstance(info.context, dict) else {}
+        base_dir: Path | None = context.get("base_dir")
+        try:
+            if isinstance(value, str):
+                path = Path(value).expanduser()
+                if base_dir is not None and not path.is_absolute():
+                    path = base_dir / path
+                return DeskFile.load(path)
+            if isinstance(value, dict):
+                return DeskFile.from_mapping(value, "[desk]", base_dir=base_dir)
+        except DeskFileError as exc:
+            raise PydanticCustomError(
+                "desk_file", "{problem}", {"problem": exc.one_line()}
+            ) from exc
+        return value
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | Path) -> LiveNodeConfig:
+        """Read and validate a TOML node file; a ``desk`` path resolves against the file's
+        folder.
+
+        Raises:
+            NodeConfigError: unreadable file, not UTF-8, bad TOML, or invalid values (all
+                listed, each with its path, e.g. ``venue.heartbeat_interval_ms``).
+        """
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise NodeConfigError(source, [reason]) from exc
+        return cls.from_mapping(data, source, base_dir=Path(path).resolve().parent)
+
+    @classmethod
+    def from_mapping(
+        cls, data: dict[str, Any], source: str = "<node>", *, base_dir: Path | None = None
+    ) -> LiveNodeConfig:
+        """Validate a parsed node file (see :meth:`load`); ``base_dir`` resolves a relative
+        ``desk`` path and user bots' ``source`` paths of an inline desk (default: the working
+        folder).
+
+        Raises:
+            NodeConfigError: invalid values (all listed with their paths).
+        """
+        try:
+            return cls.model_validate(data, context={"base_dir": base_dir})
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+                for err in exc.errors()
+            ]
+            raise NodeConfigError(source, problems) from exc
+
+    # ------------------------------------------------------------------ identity
+    def canonical(self) -> dict[str, Any]:
+        """The node that runs, every default filled in: the desk as
+        :meth:`DeskFile.canonical` (bots with resolved ids, full configs, code digests) and
+        the venue and reconciliation values. What a live run records as its desk config."""
+        return {
+            "desk": self.desk.canonical(),
+            "venue": self.venue.canonical(),
+            "reconciliation": self.reconciliation.canonical(),
+        }
+
+    @property
+    def config_version(self) -> str:
+        """16 hex digits of SHA-256 over the canonical JSON of the desk's ``config_version``
+        and the venue and reconciliation values (so, like the desk's, independent of where
+        user bots' files lie)."""
+        return config_version(
+            {
+                "desk_config_version": self.desk.config_version,
+                "venue": self.venue.canonical(),
+                "reconciliation": self.reconciliation.canonical(),
+            }
+        )
