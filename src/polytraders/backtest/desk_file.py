@@ -28,7 +28,6 @@ message.
 
 from __future__ import annotations
 
-import json
 import random
 import tomllib
 from pathlib import Path
@@ -44,7 +43,7 @@ from polytraders.bots.registry import (
     DEFAULT_STRATEGY,
 )
 from polytraders.contracts.bot import BOT_ID_PREFIX
-from polytraders.contracts.canonical import config_version
+from polytraders.contracts.canonical import canonical_json, config_version
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import DeskConfig
@@ -319,7 +318,7 @@ class DeskFile(BaseModel):
     def canonical_json(self) -> str:
         """:meth:`canonical` as canonical JSON: two files describing the same desk give the
         same text."""
-        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return canonical_json(self.canonical())
 
     @property
     def config_version(self) -> str:
