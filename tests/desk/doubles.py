@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 from pydantic import Field
 
+from polytraders.contracts.authority import Capability
 from polytraders.contracts.bot import BotBase
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import APPROVE, Proposal, RiskDecision, RoutePlan, Verdict
@@ -86,28 +87,32 @@ class DoubleBot(_Risk):
         return RiskDecision(verdict=Verdict.RESHAPE, reshaped=bigger)
 
 
+HALTING: frozenset[Capability] = frozenset({Capability.REDUCE, Capability.HALT})
+"""The capabilities of the doubles that change the trading state (no kill switch)."""
+
+
 class HaltBot(_Risk):
-    """Halts on every intent (declares halt authority unless told otherwise)."""
+    """Halts on every intent (declares the HALT capability unless told otherwise)."""
 
     bot_id = "risk.halter"
-    can_halt = True
+    capabilities = HALTING
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
         return RiskDecision(verdict=Verdict.HALT, reason_codes=(REJECT_CODE,))
 
 
 class UnauthorisedHaltBot(HaltBot):
-    """Asks for HALT without halt authority."""
+    """Asks for HALT without the HALT capability."""
 
     bot_id = "risk.usurper"
-    can_halt = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
 
 class ReduceBot(_Risk):
-    """Approves and asks the desk to enter REDUCING (needs halt authority)."""
+    """Approves and asks the desk to enter REDUCING (needs the REDUCE capability)."""
 
     bot_id = "risk.reducer"
-    can_halt = True
+    capabilities = HALTING
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
         return RiskDecision(
@@ -148,7 +153,7 @@ class ScriptedRiskBot(_Risk):
     """Returns whatever ``script(intent, view)`` returns (for property tests)."""
 
     bot_id = "risk.scripted"
-    can_halt = True
+    capabilities = HALTING
 
     def __init__(self, script: Callable[[OrderIntent, DeskView], Any]) -> None:
         super().__init__()
