@@ -14,9 +14,16 @@ import msgspec
 from pydantic import Field
 
 from polytraders.contracts.authority import Capability
-from polytraders.contracts.bot import BotBase
+from polytraders.contracts.bot import BotBase, MonitorConfig
 from polytraders.contracts.config import BotConfig
-from polytraders.contracts.decisions import APPROVE, Proposal, RiskDecision, RoutePlan, Verdict
+from polytraders.contracts.decisions import (
+    APPROVE,
+    MonitorDecision,
+    Proposal,
+    RiskDecision,
+    RoutePlan,
+    Verdict,
+)
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
@@ -161,6 +168,42 @@ class ScriptedRiskBot(_Risk):
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> Any:
         return self.script(intent, view)
+
+
+class WatchConfig(MonitorConfig):
+    """Config of the monitoring double: its monitor runs every second by default."""
+
+    monitor_interval_ms: int = Field(default=1_000, ge=0, le=3_600_000)
+    """Period of the monitor step (ms of desk time)."""
+
+
+class WatchBot(BotBase[WatchConfig]):
+    """A risk bot whose monitor step returns ``script(view)`` (and whose ``decide`` approves).
+    Declares the given capabilities (none by default)."""
+
+    bot_id = "risk.watcher"
+    bot_class = BotClass.RISK
+    Config = WatchConfig
+    SEARCH_SPACE = SearchSpace(WatchConfig)
+    reason_codes: ClassVar[frozenset[str]] = frozenset({REJECT_CODE})
+
+    def __init__(
+        self,
+        script: Callable[[DeskView], Any],
+        capabilities: frozenset[Capability] = frozenset(),
+    ) -> None:
+        super().__init__()
+        self.script = script
+        self.capabilities = capabilities  # type: ignore[misc]
+        self.calls = 0
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
+        return APPROVE
+
+    def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+        self.calls += 1
+        result: MonitorDecision | None = self.script(view)
+        return result
 
 
 # ------------------------------------------------------------------ strategies
