@@ -181,6 +181,13 @@ def test_bot_problems_catch_contract_breaches() -> None:
     assert any("RISK_NOT_REGISTERED is not registered" in p for p in problems)
     assert any("STUB and QUARANTINE" in p for p in problems)
     assert any("KILL_SWITCH needs HALT" in p for p in problems)
+
+    class OldStyle(EchoGuard):
+        can_halt = True
+
+    assert bot_problems(OldStyle, load_registry()) == [
+        "risk.echo: can_halt is gone; declare capabilities (Capability.HALT, …)"
+    ]
     assert bot_problems(type("NoClass", (), {"bot_id": "risk.x"}), load_registry())
 
 

@@ -148,7 +148,8 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
 
     Checks: id format and class prefix; version set; config lint (units, docstrings, hard limits,
     defaults valid); search space consistent with the config; declared modes include STUB and
-    QUARANTINE; capabilities a frozenset the class may hold (KILL_SWITCH with HALT); a
+    QUARANTINE; capabilities a frozenset the class may hold (KILL_SWITCH with HALT), and no
+    leftover ``can_halt`` (it would be silently ignored); a
     ``monitor`` method exactly when the Config is a :class:`MonitorConfig`, and only on a risk
     bot; every declared reason code registered, with the class's prefix (or ``SYS_``) and this
     bot (or the desk) as owner.
@@ -176,6 +177,8 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
     modes: frozenset[Mode] = getattr(bot_cls, "mode_support", frozenset())
     if Mode.STUB not in modes or Mode.QUARANTINE not in modes:
         problems.append(f"{bot_id}: mode_support must include STUB and QUARANTINE")
+    if hasattr(bot_cls, "can_halt"):
+        problems.append(f"{bot_id}: can_halt is gone; declare capabilities (Capability.HALT, …)")
     capabilities = getattr(bot_cls, "capabilities", None)
     if not isinstance(capabilities, frozenset) or not all(
         isinstance(c, Capability) for c in capabilities
