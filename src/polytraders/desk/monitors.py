@@ -5,7 +5,7 @@ A risk bot with a monitor step (:class:`~polytraders.contracts.bot.RiskMonitor`,
 ``Config.monitor_interval_ms`` > 0) is asked ``monitor(view)`` every interval of desk time,
 whether or not intents flow, so a condition that arises while the desk is quiet — feed silence,
 a lapsed heartbeat, the day's loss, a drawdown — still reduces or halts it. The desk schedules
-one timer per such bot (:meth:`~polytraders.desk.desk.Desk` "monitor timers"); this module
+one timer per such bot (:class:`~polytraders.desk.desk.Desk`, step 0); this module
 decides what a firing does.
 
 Rules for one firing of a slot's monitor:
@@ -58,7 +58,7 @@ SYS_AUTHORITY_VIOLATION = "SYS_AUTHORITY_VIOLATION"
 _DECISION_OF = {MonitorAction.HALT: Decision.HALT, MonitorAction.REDUCE: Decision.REDUCE}
 
 
-def changes_desk(decision: MonitorDecision, slot: BotSlot, state: DeskState) -> bool:
+def _changes_desk(decision: MonitorDecision, slot: BotSlot, state: DeskState) -> bool:
     """True when applying ``decision`` from ``slot`` would change the desk: a HALT while the kill
     switch (for a ``KILL_SWITCH`` bot) is not tripped or the desk is not HALTED; a REDUCE while
     the desk is ACTIVE."""
@@ -122,7 +122,7 @@ class MonitorRunner:
         assert isinstance(decision, MonitorDecision)  # guaranteed by _problem
         enforced = mode is Mode.ENFORCED
         if self.findings.get(slot.bot_id) == decision and not (
-            enforced and changes_desk(decision, slot, state)
+            enforced and _changes_desk(decision, slot, state)
         ):
             return None
         self.findings[slot.bot_id] = decision
