@@ -1,5 +1,5 @@
-"""Authority checks: reshape never riskier, routes never larger or elsewhere, HALT only where
-granted."""
+"""Authority checks: reshape never riskier, routes never larger or elsewhere, REDUCE, HALT and
+the kill switch only for bots declaring the capability, ACTIVE never asked for by a bot."""
 
 from __future__ import annotations
 
@@ -8,15 +8,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polytraders.contracts.authority import (
+    Capability,
+    capability_problems,
+    monitor_decision_problems,
     proposal_problems,
     reshape_problems,
     risk_decision_problems,
     route_plan_problems,
 )
-from polytraders.contracts.decisions import Proposal, RiskDecision, RoutePlan, Verdict
+from polytraders.contracts.decisions import (
+    MonitorAction,
+    MonitorDecision,
+    Proposal,
+    RiskDecision,
+    RoutePlan,
+    Verdict,
+)
 from polytraders.contracts.modes import BotClass
 from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce, VenueOrder
+
+NONE: frozenset[Capability] = frozenset()
+HALT_ONLY = frozenset({Capability.HALT})
+REDUCE_ONLY = frozenset({Capability.REDUCE})
+ALL = frozenset(Capability)
 
 BASE = OrderIntent(
     intent_id="i1",
@@ -83,29 +98,71 @@ def test_reshape_passes_iff_not_larger_and_not_more_aggressive(
     assert (reshape_problems(original, reshaped) == []) == (new_size <= size and not aggressive)
 
 
-def test_halt_needs_risk_class_and_grant() -> None:
+def test_halt_and_reduce_need_their_capability_and_the_risk_class() -> None:
     halt = RiskDecision(verdict=Verdict.HALT, reason_codes=("RISK_X",))
-    assert risk_decision_problems(BotClass.RISK, True, BASE, halt) == []
-    assert risk_decision_problems(BotClass.RISK, False, BASE, halt)
-    assert risk_decision_problems(BotClass.EXECUTION, True, BASE, halt)
+    assert risk_decision_problems(BotClass.RISK, HALT_ONLY, BASE, halt) == []
+    assert risk_decision_problems(BotClass.RISK, REDUCE_ONLY, BASE, halt) == [
+        "HALT needs the HALT capability"
+    ]
+    assert risk_decision_problems(BotClass.EXECUTION, ALL, BASE, halt)
     reducing = RiskDecision(
         verdict=Verdict.REJECT, reason_codes=("RISK_X",), set_state=TradingState.REDUCING
     )
-    assert risk_decision_problems(BotClass.RISK, False, BASE, reducing)
-    assert risk_decision_problems(BotClass.RISK, True, BASE, reducing) == []
+    assert risk_decision_problems(BotClass.RISK, HALT_ONLY, BASE, reducing) == [
+        "entering REDUCING needs the REDUCE capability"
+    ]
+    assert risk_decision_problems(BotClass.RISK, REDUCE_ONLY, BASE, reducing) == []
+    halted = RiskDecision(
+        verdict=Verdict.REJECT, reason_codes=("RISK_X",), set_state=TradingState.HALTED
+    )
+    assert risk_decision_problems(BotClass.RISK, REDUCE_ONLY, BASE, halted)
+    assert risk_decision_problems(BotClass.RISK, HALT_ONLY, BASE, halted) == []
+
+
+def test_no_bot_may_ask_for_active() -> None:
+    """Loosening the trading state is an operator's act, whatever the bot declares."""
+    active = RiskDecision(verdict=Verdict.APPROVE, set_state=TradingState.ACTIVE)
+    assert risk_decision_problems(BotClass.RISK, ALL, BASE, active) == [
+        "no bot may ask for ACTIVE (only an operator resumes trading)"
+    ]
+
+
+def test_monitor_findings_need_their_capability() -> None:
+    halt = MonitorDecision(action=MonitorAction.HALT, reason_codes=("RISK_X",))
+    reduce = MonitorDecision(action=MonitorAction.REDUCE, reason_codes=("RISK_X",))
+    assert monitor_decision_problems(BotClass.RISK, HALT_ONLY, halt) == []
+    assert monitor_decision_problems(BotClass.RISK, REDUCE_ONLY, reduce) == []
+    assert monitor_decision_problems(BotClass.RISK, REDUCE_ONLY, halt) == [
+        "HALT needs the HALT capability"
+    ]
+    assert monitor_decision_problems(BotClass.RISK, HALT_ONLY, reduce) == [
+        "REDUCE needs the REDUCE capability"
+    ]
+    assert monitor_decision_problems(BotClass.STRATEGY, ALL, halt)[0].startswith("a strategy")
+    silent = MonitorDecision(action=MonitorAction.HALT, reason_codes=())
+    assert monitor_decision_problems(BotClass.RISK, ALL, silent) == ["HALT needs a reason code"]
+
+
+def test_capabilities_are_limited_by_class() -> None:
+    assert capability_problems(BotClass.RISK, ALL) == []
+    assert capability_problems(BotClass.RISK, frozenset({Capability.KILL_SWITCH})) == [
+        "KILL_SWITCH needs HALT"
+    ]
+    assert capability_problems(BotClass.STRATEGY, HALT_ONLY) == ["a strategy bot cannot hold HALT"]
+    assert capability_problems(BotClass.EXECUTION, NONE) == []
 
 
 def test_decision_shape_rules() -> None:
     assert risk_decision_problems(
-        BotClass.RISK, False, BASE, RiskDecision(verdict=Verdict.RESHAPE)
+        BotClass.RISK, NONE, BASE, RiskDecision(verdict=Verdict.RESHAPE)
     ) == ["RESHAPE without a reshaped intent"]
     assert risk_decision_problems(
-        BotClass.RISK, False, BASE, RiskDecision(verdict=Verdict.APPROVE, reshaped=BASE)
+        BotClass.RISK, NONE, BASE, RiskDecision(verdict=Verdict.APPROVE, reshaped=BASE)
     )
-    assert risk_decision_problems(BotClass.RISK, False, BASE, RiskDecision(verdict=Verdict.REJECT))
+    assert risk_decision_problems(BotClass.RISK, NONE, BASE, RiskDecision(verdict=Verdict.REJECT))
     riskier = RiskDecision(verdict=Verdict.RESHAPE, reshaped=replace(BASE, size=BASE.size + 1))
     assert any(
-        "increased size" in p for p in risk_decision_problems(BotClass.RISK, False, BASE, riskier)
+        "increased size" in p for p in risk_decision_problems(BotClass.RISK, NONE, BASE, riskier)
     )
 
 

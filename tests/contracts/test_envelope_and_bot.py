@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 from pydantic import Field
 
 from polytraders.contracts import ids
-from polytraders.contracts.bot import BotBase, bot_problems
+from polytraders.contracts.authority import Capability
+from polytraders.contracts.bot import BotBase, MonitorConfig, bot_problems, monitor_interval_ns
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import (
     APPROVE,
+    MonitorAction,
+    MonitorDecision,
     Proposal,
     RiskDecision,
     RoutePlan,
@@ -169,7 +172,7 @@ def test_conforming_bot_has_no_problems() -> None:
 def test_bot_problems_catch_contract_breaches() -> None:
     class Rogue(EchoGuard):
         bot_id = "strat.rogue"
-        can_halt = True
+        capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.KILL_SWITCH})
         reason_codes: ClassVar[frozenset[str]] = frozenset({"RISK_NOT_REGISTERED"})
         mode_support: ClassVar[frozenset[Mode]] = frozenset({Mode.ENFORCED})
 
@@ -177,4 +180,77 @@ def test_bot_problems_catch_contract_breaches() -> None:
     assert any("id prefix does not match" in p for p in problems)
     assert any("RISK_NOT_REGISTERED is not registered" in p for p in problems)
     assert any("STUB and QUARANTINE" in p for p in problems)
+    assert any("KILL_SWITCH needs HALT" in p for p in problems)
+
+    class OldStyle(EchoGuard):
+        can_halt = True
+
+    assert bot_problems(OldStyle, load_registry()) == [
+        "risk.echo: can_halt is gone; declare capabilities (Capability.HALT, …)"
+    ]
     assert bot_problems(type("NoClass", (), {"bot_id": "risk.x"}), load_registry())
+
+
+class WatchConfig(MonitorConfig):
+    max_age_ms: int = Field(1_000, ge=1, le=60_000)
+    """Oldest acceptable book."""
+
+
+def test_monitor_step_needs_a_monitor_config_and_a_risk_class() -> None:
+    class Watcher(EchoGuard):
+        bot_id = "risk.watcher"
+        Config = WatchConfig
+        SEARCH_SPACE = SearchSpace(WatchConfig, IntParam(name="max_age_ms", low=100, high=5_000))
+        capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.HALT})
+
+        def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+            return None
+
+    class Forgetful(EchoGuard):
+        bot_id = "risk.forgetful"
+
+        def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+            return None
+
+    class Idle(EchoGuard):
+        bot_id = "risk.idle"
+        Config = WatchConfig
+        SEARCH_SPACE = Watcher.SEARCH_SPACE
+
+    class Meddler(Watcher):
+        bot_id = "strat.meddler"
+        bot_class = BotClass.STRATEGY
+
+    registry = load_registry()
+    assert bot_problems(Watcher, registry) == []
+    assert monitor_interval_ns(Watcher()) == 0  # off by default
+    assert monitor_interval_ns(Watcher(WatchConfig(monitor_interval_ms=250))) == 250_000_000
+    assert monitor_interval_ns(EchoGuard()) == 0
+    needs = "a monitor step needs a MonitorConfig, and vice versa"
+    assert bot_problems(Forgetful, registry) == [f"risk.forgetful: {needs}"]
+    assert bot_problems(Idle, registry) == [f"risk.idle: {needs}"]
+    meddler = bot_problems(Meddler, registry)
+    assert "strat.meddler: a strategy bot cannot hold HALT" in meddler
+    assert "strat.meddler: only risk bots may have a monitor step" in meddler
+
+
+def test_monitor_envelope_round_trips() -> None:
+    finding = MonitorDecision(action=MonitorAction.REDUCE, reason_codes=("RISK_DRAWDOWN_REDUCING",))
+    envelope = ReportEnvelope(
+        envelope_id="r/e0",
+        run_id="r",
+        sequence=0,
+        ts_event_ns=1,
+        ts_decided_ns=1,
+        bot_id="risk.drawdownguard",
+        bot_class=BotClass.RISK,
+        bot_version="0.1.0",
+        config_version="c",
+        mode=Mode.ENFORCED,
+        decision=Decision.REDUCE,
+        reason_codes=finding.reason_codes,
+        output=finding,
+    )
+    line = encode_envelope(envelope)
+    assert b'"type":"monitor_decision"' in line
+    assert decode_envelope(line) == envelope

@@ -13,9 +13,17 @@ from typing import Any, ClassVar
 import msgspec
 from pydantic import Field
 
-from polytraders.contracts.bot import BotBase
+from polytraders.contracts.authority import Capability
+from polytraders.contracts.bot import BotBase, MonitorConfig
 from polytraders.contracts.config import BotConfig
-from polytraders.contracts.decisions import APPROVE, Proposal, RiskDecision, RoutePlan, Verdict
+from polytraders.contracts.decisions import (
+    APPROVE,
+    MonitorDecision,
+    Proposal,
+    RiskDecision,
+    RoutePlan,
+    Verdict,
+)
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
@@ -86,28 +94,32 @@ class DoubleBot(_Risk):
         return RiskDecision(verdict=Verdict.RESHAPE, reshaped=bigger)
 
 
+HALTING: frozenset[Capability] = frozenset({Capability.REDUCE, Capability.HALT})
+"""The capabilities of the doubles that change the trading state (no kill switch)."""
+
+
 class HaltBot(_Risk):
-    """Halts on every intent (declares halt authority unless told otherwise)."""
+    """Halts on every intent (declares the HALT capability unless told otherwise)."""
 
     bot_id = "risk.halter"
-    can_halt = True
+    capabilities = HALTING
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
         return RiskDecision(verdict=Verdict.HALT, reason_codes=(REJECT_CODE,))
 
 
 class UnauthorisedHaltBot(HaltBot):
-    """Asks for HALT without halt authority."""
+    """Asks for HALT without the HALT capability."""
 
     bot_id = "risk.usurper"
-    can_halt = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
 
 class ReduceBot(_Risk):
-    """Approves and asks the desk to enter REDUCING (needs halt authority)."""
+    """Approves and asks the desk to enter REDUCING (needs the REDUCE capability)."""
 
     bot_id = "risk.reducer"
-    can_halt = True
+    capabilities = HALTING
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
         return RiskDecision(
@@ -148,7 +160,7 @@ class ScriptedRiskBot(_Risk):
     """Returns whatever ``script(intent, view)`` returns (for property tests)."""
 
     bot_id = "risk.scripted"
-    can_halt = True
+    capabilities = HALTING
 
     def __init__(self, script: Callable[[OrderIntent, DeskView], Any]) -> None:
         super().__init__()
@@ -156,6 +168,42 @@ class ScriptedRiskBot(_Risk):
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> Any:
         return self.script(intent, view)
+
+
+class WatchConfig(MonitorConfig):
+    """Config of the monitoring double: its monitor runs every second by default."""
+
+    monitor_interval_ms: int = Field(default=1_000, ge=0, le=3_600_000)
+    """Period of the monitor step (ms of desk time)."""
+
+
+class WatchBot(BotBase[WatchConfig]):
+    """A risk bot whose monitor step returns ``script(view)`` (and whose ``decide`` approves).
+    Declares the given capabilities (none by default)."""
+
+    bot_id = "risk.watcher"
+    bot_class = BotClass.RISK
+    Config = WatchConfig
+    SEARCH_SPACE = SearchSpace(WatchConfig)
+    reason_codes: ClassVar[frozenset[str]] = frozenset({REJECT_CODE})
+
+    def __init__(
+        self,
+        script: Callable[[DeskView], Any],
+        capabilities: frozenset[Capability] = frozenset(),
+    ) -> None:
+        super().__init__()
+        self.script = script
+        self.capabilities = capabilities  # type: ignore[misc]
+        self.calls = 0
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
+        return APPROVE
+
+    def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+        self.calls += 1
+        result: MonitorDecision | None = self.script(view)
+        return result
 
 
 # ------------------------------------------------------------------ strategies

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import inspect
 
-from polytraders.contracts.decisions import RoutePlan
+from polytraders.contracts.decisions import Proposal, RoutePlan
 from polytraders.contracts.envelope import BotFailure, Decision, timeline_sha256
 from polytraders.contracts.modes import Mode
+from polytraders.contracts.view import DeskView
 from polytraders.desk.desk import Desk, DeskConfig
 from polytraders.desk.fixtures import binary_market
 from polytraders.desk.orders import OrderManagerConfig
@@ -158,6 +159,41 @@ def test_quarantined_risk_bot_blocks_every_intent() -> None:
     decisions = [e.decision for e in desk.envelopes if e.bot_id == "risk.crashy"]
     assert decisions[0] is Decision.ERROR
     assert set(decisions[1:]) == {Decision.QUARANTINE}
+
+
+class _CrashesOnSecondBook(QuoteBot):
+    """Rests a bid on its first book, raises on the next."""
+
+    def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
+        if isinstance(event, BookSnapshot) and event.token_id == "yes" and self.count >= 1:
+            raise RuntimeError("lost its mind")
+        return super().decide(event, view)
+
+
+def test_a_quarantined_strategy_has_its_quotes_cancelled() -> None:
+    """Nothing watches a quarantined strategy's resting orders any more: the desk cancels them
+    at the venue (once); an order of another strategy stays."""
+    flaky = _CrashesOnSecondBook("yes", "m1")
+    steady = QuoteBot("no", "m1")
+    steady.bot_id = "strat.steady"  # type: ignore[misc]
+    desk = make_desk(flaky)
+    desk.strategies.slots.append(BotSlot(steady))
+    no_book = BookSnapshot(
+        ts_event_ns=int(1.5 * S), token_id="no", bids=[(540_000, 10**8)], asks=[(560_000, 10**8)]
+    )
+    desk.process(snap(1.0))
+    desk.process(no_book)
+    desk.process(snap(2.0))  # both bids rest; the flaky strategy raises on this book
+    assert desk.strategies.slots[0].mode is Mode.QUARANTINE
+    assert [q.bot_id for q in desk.quarantines] == ["strat.quoter"]
+    by_bot = {o.bot_id: o.status for o in desk.state.open_orders()}
+    assert by_bot == {
+        "strat.quoter": OrderStatus.PENDING_CANCEL,
+        "strat.steady": OrderStatus.ACCEPTED,
+    }
+    desk.process(snap(3.0))  # the venue confirms the cancel
+    assert [o.bot_id for o in desk.state.open_orders()] == ["strat.steady"]
+    assert desk.orders.stats.cancels_sent == 1
 
 
 def test_rate_limit_refuses_beyond_the_bucket() -> None:

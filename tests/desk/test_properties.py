@@ -8,7 +8,7 @@ import msgspec
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
-from polytraders.contracts.authority import risk_decision_problems
+from polytraders.contracts.authority import Capability, risk_decision_problems
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import BotClass, Mode
@@ -141,24 +141,26 @@ def decisions(draw: st.DrawFn, intent: OrderIntent) -> RiskDecision:
             time_in_force=draw(st.sampled_from([TimeInForce.GTC, TimeInForce.FAK])),
         )
     codes = draw(st.sampled_from([(), (REJECT_CODE,)]))
-    set_state = draw(st.sampled_from([None, TradingState.REDUCING, TradingState.HALTED]))
+    set_state = draw(
+        st.sampled_from([None, TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED])
+    )
     return RiskDecision(verdict=verdict, reason_codes=codes, reshaped=reshaped, set_state=set_state)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.data(), st.booleans())
+@given(st.data(), st.frozensets(st.sampled_from(list(Capability))))
 def test_authority_violations_are_refused_and_quarantine(
-    data: st.DataObject, can_halt: bool
+    data: st.DataObject, capabilities: frozenset[Capability]
 ) -> None:
     intent = data.draw(intents())
     decision = data.draw(decisions(intent))
     bot = ScriptedRiskBot(lambda _i, _v: decision)
-    bot.can_halt = can_halt  # type: ignore[misc]
+    bot.capabilities = capabilities  # type: ignore[misc]
     slot = BotSlot(bot)
     sink = MemorySink()
     state = DeskState.build(markets=[MARKET], cash=10**12)
     outcome = RiskChain([slot], EnvelopeRecorder("run-p", sink)).evaluate(intent, state)
-    problems = risk_decision_problems(BotClass.RISK, can_halt, intent, decision)
+    problems = risk_decision_problems(BotClass.RISK, capabilities, intent, decision)
     if problems:
         assert not outcome.approved
         assert slot.mode is Mode.QUARANTINE and slot.fails_closed
@@ -172,6 +174,10 @@ def test_authority_violations_are_refused_and_quarantine(
         )
         if outcome.approved and decision.verdict is Verdict.RESHAPE:
             assert outcome.intent == decision.reshaped
+        # only a bot holding KILL_SWITCH trips the kill switch with its HALT
+        assert state.kill_switch_tripped == (
+            decision.verdict is Verdict.HALT and Capability.KILL_SWITCH in capabilities
+        )
 
 
 @st.composite

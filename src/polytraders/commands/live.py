@@ -23,9 +23,10 @@ import typer
 from pydantic import ValidationError
 
 from polytraders.accounting.ledger import Ledger
+from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
-from polytraders.desk.slots import BotSlot
+from polytraders.desk.slots import BotSlot, Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.samples import sample_path
 from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, TradingState
@@ -223,7 +224,10 @@ class LiveSession:
     4. the venue's mode (425 restart back-off, post-only window, cancel-only, closed-only)
        becomes ``DeskState.venue_state``; a halting condition (:data:`HALTING_CODES`:
        heartbeat lapse, unreachable, refused credentials, not reconciled) sets the desk
-       HALTED with the venue's registered code; an accepted heartbeat is recorded.
+       HALTED with the venue's registered code; an accepted heartbeat is recorded;
+    5. every bot the desk quarantined since the last round raises an alert
+       (:meth:`_alert_quarantines`; the desk itself has already cancelled a quarantined
+       strategy's open orders).
 
     Args:
         desk: the desk (live clock).
@@ -255,6 +259,8 @@ class LiveSession:
         self.user_feed = user_feed
         self.reverted_fills: list[Fill] = []
         self.halts: list[str] = []
+        self.alerts: list[Quarantine] = []
+        """The main desk's quarantines alerted so far, in order (one ERROR log line each)."""
         self.events_in = 0
         self.restamped_events = 0
         self._last_market_ns = 0
@@ -286,6 +292,7 @@ class LiveSession:
         for shadow in self.shadows:
             shadow.tick()
         self._watch_venue()
+        self._alert_quarantines()
         if self.recorder is not None and _is_live(venue):
             self.recorder.sync(venue.orders(), self.desk.orders.fills)
         self.events_in += len(events)
@@ -339,6 +346,29 @@ class LiveSession:
             state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
             self.halts.append(code)
             _LOG.error("venue condition %s: desk HALTED", code)
+
+    def _alert_quarantines(self) -> None:
+        """Alert on each bot the main desk quarantined since the last call: an ERROR log line
+        with the bot, the mode it failed in, the failure's code, message and location, and
+        whether its quotes were stopped. The metrics follow from the bot's ERROR envelope
+        (``polytraders_bot_errors_total`` and ``polytraders_bot_mode`` QUARANTINE) when a
+        :class:`~polytraders.ops.metrics.DeskMetrics` is among the desk's sinks."""
+        for quarantine in self.desk.quarantines[len(self.alerts) :]:
+            self.alerts.append(quarantine)
+            failure = quarantine.failure
+            stopped = (
+                quarantine.bot_class is BotClass.STRATEGY and quarantine.from_mode is Mode.ENFORCED
+            )
+            _LOG.error(
+                "ALERT: %s %s quarantined from %s: %s %s%s%s",
+                quarantine.bot_class,
+                quarantine.bot_id,
+                quarantine.from_mode,
+                failure.code,
+                failure.message,
+                f" at {failure.location}" if failure.location else "",
+                "; its open orders are being cancelled" if stopped else "",
+            )
 
     def kill(self, operator: str = "operator") -> None:
         """Trip the kill switch: the desk cancels every open order at the venue."""

@@ -9,8 +9,13 @@ Rules:
   intents (ids ``<bot_id>/…``, as :func:`polytraders.contracts.ids.intent_id` makes them). The
   types, ranges and structure of intents are checked before this, where they enter the desk
   (:func:`polytraders.model.orders.intent_field_problems`).
-- A risk RESHAPE is never riskier than the original (:func:`reshape_problems`); HALT and any
-  trading-state request need a risk bot that declares ``can_halt``.
+- A risk RESHAPE is never riskier than the original (:func:`reshape_problems`).
+- Changing the desk's trading state is a declared :class:`Capability` (a bot's
+  ``capabilities``, limited by its class in :data:`CLASS_CAPABILITIES`): REDUCING needs
+  ``REDUCE``, HALT (or HALTED) needs ``HALT``, and only a bot holding ``KILL_SWITCH`` trips the
+  kill switch with its HALT. No bot may ask for ACTIVE: only an operator resumes trading. The
+  same rules hold for a risk bot's intent decisions (:func:`risk_decision_problems`) and its
+  monitor findings (:func:`monitor_decision_problems`).
 - An execution plan never sends more than the intent, never another token or side, except the
   economically identical complement (buy YES at p ≡ sell NO at 1 − p), and never a more
   aggressive price.
@@ -18,10 +23,65 @@ Rules:
 
 from __future__ import annotations
 
-from polytraders.contracts.decisions import Proposal, RiskDecision, RoutePlan, Verdict
+from collections.abc import Set
+from enum import StrEnum
+
+from polytraders.contracts.decisions import (
+    MonitorAction,
+    MonitorDecision,
+    Proposal,
+    RiskDecision,
+    RoutePlan,
+    Verdict,
+)
 from polytraders.contracts.modes import BotClass
+from polytraders.model.events import TradingState
 from polytraders.model.money import complement_price
 from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce, intent_problems
+
+
+class Capability(StrEnum):
+    """A right over the desk's trading state that a bot must declare to use.
+
+    REDUCE: ask the desk to enter REDUCING (only exposure-reducing intents pass).
+    HALT: HALT an intent and set the desk HALTED (nothing but cancels).
+    KILL_SWITCH: a HALT from this bot trips the kill switch (every open order cancelled,
+    HALTED until an operator resets it); needs HALT too.
+    """
+
+    REDUCE = "REDUCE"
+    HALT = "HALT"
+    KILL_SWITCH = "KILL_SWITCH"
+
+
+CLASS_CAPABILITIES: dict[BotClass, frozenset[Capability]] = {
+    BotClass.STRATEGY: frozenset(),
+    BotClass.RISK: frozenset(Capability),
+    BotClass.EXECUTION: frozenset(),
+}
+"""The capabilities a bot of each class may declare: only risk bots touch the trading state."""
+
+
+def capability_problems(bot_class: BotClass, capabilities: Set[Capability]) -> list[str]:
+    """Violations in a bot's declared ``capabilities``: one its class cannot hold, or
+    KILL_SWITCH without HALT."""
+    problems = [
+        f"a {bot_class} bot cannot hold {c}"
+        for c in sorted(set(capabilities) - CLASS_CAPABILITIES[bot_class])
+    ]
+    if Capability.KILL_SWITCH in capabilities and Capability.HALT not in capabilities:
+        problems.append("KILL_SWITCH needs HALT")
+    return problems
+
+
+def _state_problems(capabilities: Set[Capability], state: TradingState | None) -> list[str]:
+    """Violations in a request to enter ``state`` (None: no request)."""
+    if state is None:
+        return []
+    if state is TradingState.ACTIVE:
+        return ["no bot may ask for ACTIVE (only an operator resumes trading)"]
+    needed = Capability.HALT if state is TradingState.HALTED else Capability.REDUCE
+    return [] if needed in capabilities else [f"entering {state} needs the {needed} capability"]
 
 
 def proposal_problems(bot_id: str, proposal: Proposal) -> list[str]:
@@ -81,9 +141,15 @@ def reshape_problems(original: OrderIntent, reshaped: OrderIntent) -> list[str]:
 
 
 def risk_decision_problems(
-    bot_class: BotClass, can_halt: bool, intent: OrderIntent, decision: RiskDecision
+    bot_class: BotClass,
+    capabilities: Set[Capability],
+    intent: OrderIntent,
+    decision: RiskDecision,
 ) -> list[str]:
-    """Violations in a risk decision on ``intent``."""
+    """Violations in a risk decision on ``intent`` by a bot of ``bot_class`` holding
+    ``capabilities``: a non-risk bot; a malformed or riskier RESHAPE; a HALT without HALT; a
+    ``set_state`` the bot may not ask for (see the module docstring); a REJECT or HALT without a
+    reason code."""
     problems: list[str] = []
     if bot_class is not BotClass.RISK:
         problems.append(f"a {bot_class} bot cannot make risk decisions")
@@ -94,10 +160,27 @@ def risk_decision_problems(
             problems += reshape_problems(intent, decision.reshaped)
     elif decision.reshaped is not None:
         problems.append(f"{decision.verdict} must not carry a reshaped intent")
-    if (decision.verdict is Verdict.HALT or decision.set_state is not None) and not can_halt:
-        problems.append("HALT or a trading-state change needs halt authority")
+    if decision.verdict is Verdict.HALT and Capability.HALT not in capabilities:
+        problems.append("HALT needs the HALT capability")
+    problems += _state_problems(capabilities, decision.set_state)
     if decision.verdict in (Verdict.REJECT, Verdict.HALT) and not decision.reason_codes:
         problems.append(f"{decision.verdict} needs a reason code")
+    return problems
+
+
+def monitor_decision_problems(
+    bot_class: BotClass, capabilities: Set[Capability], decision: MonitorDecision
+) -> list[str]:
+    """Violations in a monitor finding by a bot of ``bot_class`` holding ``capabilities``: a
+    non-risk bot, REDUCE without REDUCE, HALT without HALT, no reason code."""
+    problems: list[str] = []
+    if bot_class is not BotClass.RISK:
+        problems.append(f"a {bot_class} bot cannot monitor the desk")
+    needed = Capability.HALT if decision.action is MonitorAction.HALT else Capability.REDUCE
+    if needed not in capabilities:
+        problems.append(f"{decision.action} needs the {needed} capability")
+    if not decision.reason_codes:
+        problems.append(f"{decision.action} needs a reason code")
     return problems
 
 

@@ -7,18 +7,28 @@ clears.
 
 - Strategy: ``decide(event, view) -> Proposal`` — the event that just happened, the desk after
   it was applied.
-- Risk: ``decide(intent, view) -> RiskDecision``.
+- Risk: ``decide(intent, view) -> RiskDecision``. A risk bot may also declare a monitor step
+  (:class:`RiskMonitor`): ``monitor(view) -> MonitorDecision | None``, which the desk runs on a
+  timer every ``Config.monitor_interval_ms`` of desk time (:class:`MonitorConfig`), so a
+  condition that arises while no intent flows (feed silence, drawdown) still reduces or halts
+  the desk.
 - Execution: ``decide(intent, view) -> RoutePlan``.
+
+Rights over the desk's trading state (REDUCE, HALT, KILL_SWITCH) are declared in
+``capabilities`` and enforced by the desk (:mod:`polytraders.contracts.authority`).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
+from pydantic import Field
+
+from polytraders.contracts.authority import Capability, capability_problems
 from polytraders.contracts.config import BotConfig, config_problems
-from polytraders.contracts.decisions import Proposal, RiskDecision, RoutePlan
+from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.reasons import CLASS_PREFIXES, ReasonRegistry
 from polytraders.contracts.search_space import SearchSpace
@@ -50,7 +60,7 @@ class Bot(Protocol[I_contra, O_co]):
     SEARCH_SPACE: ClassVar[SearchSpace]
     mode_support: ClassVar[frozenset[Mode]]
     reason_codes: ClassVar[frozenset[str]]
-    can_halt: ClassVar[bool]
+    capabilities: ClassVar[frozenset[Capability]]
 
     @property
     def config(self) -> BotConfig: ...
@@ -69,6 +79,37 @@ RiskBot = Bot[OrderIntent, RiskDecision]
 ExecutionBot = Bot[OrderIntent, RoutePlan]
 
 
+class MonitorConfig(BotConfig):
+    """Base of the ``Config`` of a risk bot with a monitor step: adds the monitor's period."""
+
+    monitor_interval_ms: int = Field(default=0, ge=0, le=3_600_000)
+    """Run the bot's monitor step every this many ms of desk time (simulated or live clock);
+    0 never runs it (the bot then acts only on intents)."""
+
+
+@runtime_checkable
+class RiskMonitor(Protocol):
+    """A risk bot with a monitor step (its ``Config`` subclasses :class:`MonitorConfig`).
+
+    ``monitor`` is pure and deterministic like ``decide``; it reads only the view. It returns
+    None when all is well, else a :class:`MonitorDecision` (REDUCE or HALT, each needing the
+    matching capability). The desk records a finding as an envelope and applies it when the
+    bot is ENFORCED (:mod:`polytraders.desk.monitors`).
+    """
+
+    def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+        """Judge the desk as it stands at ``view.now_ns``."""
+        ...
+
+
+def monitor_interval_ns(bot: Any) -> int:
+    """How often the desk runs ``bot``'s monitor step (ns); 0 when it has none or it is off."""
+    config = getattr(bot, "config", None)
+    if not isinstance(bot, RiskMonitor) or not isinstance(config, MonitorConfig):
+        return 0
+    return config.monitor_interval_ms * 1_000_000
+
+
 class BotBase(Generic[C]):
     """Convenience base for bots: holds the config and the seeded generator.
 
@@ -85,7 +126,7 @@ class BotBase(Generic[C]):
         {Mode.STUB, Mode.SHADOW, Mode.ADVISORY, Mode.ENFORCED, Mode.QUARANTINE}
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset()
-    can_halt: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, config: C | None = None, rng: random.Random | None = None) -> None:
         self._config: C = config if config is not None else self.Config()  # type: ignore[assignment]
@@ -107,8 +148,11 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
 
     Checks: id format and class prefix; version set; config lint (units, docstrings, hard limits,
     defaults valid); search space consistent with the config; declared modes include STUB and
-    QUARANTINE; HALT authority only for risk bots; every declared reason code registered, with
-    the class's prefix (or ``SYS_``) and this bot (or the desk) as owner.
+    QUARANTINE; capabilities a frozenset the class may hold (KILL_SWITCH with HALT), and no
+    leftover ``can_halt`` (it would be silently ignored); a
+    ``monitor`` method exactly when the Config is a :class:`MonitorConfig`, and only on a risk
+    bot; every declared reason code registered, with the class's prefix (or ``SYS_``) and this
+    bot (or the desk) as owner.
     """
     problems: list[str] = []
     bot_id = getattr(bot_cls, "bot_id", "")
@@ -133,8 +177,20 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
     modes: frozenset[Mode] = getattr(bot_cls, "mode_support", frozenset())
     if Mode.STUB not in modes or Mode.QUARANTINE not in modes:
         problems.append(f"{bot_id}: mode_support must include STUB and QUARANTINE")
-    if getattr(bot_cls, "can_halt", False) and bot_class is not BotClass.RISK:
-        problems.append(f"{bot_id}: only risk bots may hold HALT authority")
+    if hasattr(bot_cls, "can_halt"):
+        problems.append(f"{bot_id}: can_halt is gone; declare capabilities (Capability.HALT, …)")
+    capabilities = getattr(bot_cls, "capabilities", None)
+    if not isinstance(capabilities, frozenset) or not all(
+        isinstance(c, Capability) for c in capabilities
+    ):
+        problems.append(f"{bot_id}: capabilities is not a frozenset of Capability")
+    else:
+        problems += [f"{bot_id}: {p}" for p in capability_problems(bot_class, capabilities)]
+    has_monitor = callable(getattr(bot_cls, "monitor", None))
+    if has_monitor != issubclass(config_cls, MonitorConfig):
+        problems.append(f"{bot_id}: a monitor step needs a MonitorConfig, and vice versa")
+    if has_monitor and bot_class is not BotClass.RISK:
+        problems.append(f"{bot_id}: only risk bots may have a monitor step")
     prefix = CLASS_PREFIXES[bot_class]
     for code in sorted(getattr(bot_cls, "reason_codes", frozenset())):
         entry = registry.get(code)

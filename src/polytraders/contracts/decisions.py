@@ -1,6 +1,6 @@
-"""What bots return: :class:`Proposal` (strategy), :class:`RiskDecision` (risk) and
-:class:`RoutePlan` (execution). All are immutable, tagged msgspec structs so envelopes can carry
-them and decode them back exactly."""
+"""What bots return: :class:`Proposal` (strategy), :class:`RiskDecision` (risk),
+:class:`MonitorDecision` (a risk bot's monitor step) and :class:`RoutePlan` (execution). All are
+immutable, tagged msgspec structs so envelopes can carry them and decode them back exactly."""
 
 from __future__ import annotations
 
@@ -53,6 +53,32 @@ class RiskDecision(msgspec.Struct, frozen=True, kw_only=True, tag="risk_decision
 
 APPROVE = RiskDecision(verdict=Verdict.APPROVE)
 """The plain approval (no codes), shared to avoid allocating one per intent."""
+
+
+class MonitorAction(StrEnum):
+    """What a risk bot's monitor step asks of the desk when something is wrong.
+
+    REDUCE: enter REDUCING (applied only while the desk is ACTIVE: a HALTED desk is never
+    loosened). HALT: enter HALTED; from a bot holding the KILL_SWITCH capability, trip the kill
+    switch.
+    """
+
+    REDUCE = "REDUCE"
+    HALT = "HALT"
+
+
+class MonitorDecision(msgspec.Struct, frozen=True, kw_only=True, tag="monitor_decision"):
+    """A risk bot's finding from its timed monitor step (no intent involved).
+
+    A monitor returns None when all is well, else this.
+
+    Fields:
+        action: REDUCE or HALT (each needs the matching capability).
+        reason_codes: registered codes of the bot saying why (at least one).
+    """
+
+    action: MonitorAction
+    reason_codes: tuple[str, ...]
 
 
 class RoutePlan(msgspec.Struct, frozen=True, kw_only=True, tag="route_plan"):

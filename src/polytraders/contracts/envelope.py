@@ -4,7 +4,8 @@ Serialised as JSON lines. Encoding is deterministic (field order fixed by the st
 floats), and :func:`decode_envelope` ∘ :func:`encode_envelope` is the identity, byte for byte.
 
 ``latency_ns``: under a simulated clock the desk records the *modelled* decision latency (so a
-replay stays byte-identical); measured wall-clock latency goes to metrics, not envelopes.
+replay stays byte-identical); under a live clock, the CPU time the deciding thread spent in the
+bot's call (``time.thread_time_ns``: waits for the lock or for other threads are not the bot's).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import IO
 
 import msgspec
 
-from polytraders.contracts.decisions import Proposal, RiskDecision, RoutePlan
+from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.orders import OrderIntent
 
@@ -24,9 +25,10 @@ from polytraders.model.orders import OrderIntent
 class Decision(StrEnum):
     """What an envelope records.
 
-    Strategy: PROPOSE (intents) or IDLE (nothing). Risk: APPROVE, REJECT, RESHAPE, HALT.
-    Execution: ROUTE (orders) or REFUSE. Desk: ERROR (bot raised, timed out or broke authority;
-    see reason codes) and QUARANTINE (fail-closed fallback of a quarantined bot).
+    Strategy: PROPOSE (intents) or IDLE (nothing). Risk: APPROVE, REJECT, RESHAPE, HALT; a
+    risk bot's monitor step: HALT or REDUCE (its :class:`MonitorDecision`). Execution: ROUTE
+    (orders) or REFUSE. Desk: ERROR (bot raised, timed out or broke authority; see reason codes)
+    and QUARANTINE (fail-closed fallback of a quarantined bot).
     """
 
     PROPOSE = "PROPOSE"
@@ -35,6 +37,7 @@ class Decision(StrEnum):
     REJECT = "REJECT"
     RESHAPE = "RESHAPE"
     HALT = "HALT"
+    REDUCE = "REDUCE"
     ROUTE = "ROUTE"
     REFUSE = "REFUSE"
     ERROR = "ERROR"
@@ -68,7 +71,9 @@ class BotFailure(msgspec.Struct, frozen=True, kw_only=True, tag="bot_failure"):
     field: str = ""
 
 
-EnvelopeOutput = OrderIntent | Proposal | RiskDecision | RoutePlan | BotFailure | None
+EnvelopeOutput = (
+    OrderIntent | Proposal | RiskDecision | MonitorDecision | RoutePlan | BotFailure | None
+)
 
 
 class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,9 +92,11 @@ class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
         correlation_id: the intent the decision is about ("" for a strategy's proposal).
         causation_id: the event (or envelope) that triggered it.
         input_digest: digest of the decision's input (:func:`input_digest`).
-        output: the proposal, the (reshaped) intent / risk decision, the route plan, or for an
-            ERROR envelope the :class:`BotFailure` that quarantined the bot.
-        latency_ns: decision latency (modelled under a simulated clock).
+        output: the proposal, the (reshaped) intent / risk decision, the monitor finding, the
+            route plan, or for an ERROR envelope the :class:`BotFailure` that quarantined the
+            bot.
+        latency_ns: decision latency (modelled under a simulated clock, the call's thread CPU
+            time under a live clock).
     """
 
     envelope_id: str

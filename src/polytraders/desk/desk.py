@@ -2,8 +2,14 @@
 
 For each input event, in this order:
 
-0. Timers due at or before the event's time fire first, each as a ``Timer`` event processed
-   like any other (simulated clock; under a live clock, those due now).
+0. Timers due at or before the event's time fire first, in time order (simulated clock; under
+   a live clock, those due now). A timer added with :meth:`Desk.add_timer` is a ``Timer``
+   event processed like any other. A **monitor timer** (one per risk bot with a monitor step,
+   every ``Config.monitor_interval_ms`` of desk time from the first event or tick, named
+   ``monitor:<bot id>``) instead asks that bot's ``monitor(view)`` at the timer's time and
+   records and applies its finding (:mod:`polytraders.desk.monitors`): no strategy sees it,
+   the venue is not advanced, equity is not marked, and it is not counted in
+   ``events_processed``.
 1. **Update state.** The clock moves to the event (simulated: its ``ts_event_ns``; live: now).
    First the venue is advanced to now and its events (acks, rejections, cancels, expiries,
    fills: things that happened before this event) plus the order manager's local refusals
@@ -20,14 +26,19 @@ For each input event, in this order:
    cancel-before-place, the rate limit and deterministic client order ids, and sends to the
    venue.
 5. Ack time-outs are checked; a tripped kill switch cancels every open order at the venue
-   (once per trip); equity is marked to mid.
+   (once per trip); a strategy quarantined from ENFORCED has its quotes stopped (its open
+   orders cancelled at the venue through the order manager, once, kept in
+   :attr:`Desk.quarantines` with every other quarantine); equity is marked to mid.
 6. Every decision became an envelope in the sink (with a running SHA-256 of the timeline).
 
 **Determinism.** Under a :class:`~polytraders.desk.clock.SimClock`, the same events, bots,
 configs and seeds give byte-identical envelope timelines and results: ids derive from
 (run id, sequence), latencies in envelopes are modelled, and nothing reads the wall clock.
+Under a :class:`~polytraders.desk.clock.LiveClock` every bot call is timed in thread CPU time
+(envelope ``latency_ns`` and the slot's budget: the bot, not the machine, is measured).
 
-**Kill switch.** Tripped by ``risk.killswitch`` (HALT), an operator ``kill`` command, or
+**Kill switch.** Tripped by a HALT (from an intent decision or a monitor finding) of a risk bot
+holding the ``KILL_SWITCH`` capability (``risk.killswitch``), an operator ``kill`` command, or
 :meth:`Desk.trip_kill_switch` (a fatal desk condition): every open order is cancelled at the
 venue, a ``KillSwitchTripped`` event is recorded, the state is HALTED, and it stays so until an
 operator ``reset_kill_switch`` followed by ``set_trading_state``.
@@ -57,6 +68,7 @@ from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
+from polytraders.desk.monitors import MonitorRunner
 from polytraders.desk.orders import OrderManager, OrderManagerConfig
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
@@ -79,6 +91,7 @@ from polytraders.model.events import (
     OrderExpired,
     OrderRejected,
     TickSizeChange,
+    Timer,
     Trade,
     TradingState,
 )
@@ -264,8 +277,8 @@ class Desk:
         state: a prepared state (restart, fixtures); default a fresh one whose ledger starts
             with the venue's free ``pUSD``.
         start_sequences: (envelope, client order) sequence numbers to resume from.
-        observer: metrics hook for risk decisions (wall latency; never in envelopes under a
-            simulated clock).
+        observer: metrics hook for risk decisions (thread CPU time of each call; never in
+            envelopes under a simulated clock).
         account: the signing identity (public addresses, builder code) bots see, when the
             desk builds its own state.
 
@@ -312,7 +325,7 @@ class Desk:
         self.strategies = StrategyRunner(
             strategies,
             self.recorder,
-            measure_wall=live,
+            measure_cpu=live,
             require_known_tokens=self.config.require_known_tokens,
         )
         self.risk = RiskChain(
@@ -320,16 +333,23 @@ class Desk:
             self.recorder,
             desk_config_version=version,
             require_known_tokens=self.config.require_known_tokens,
-            measure_wall=live,
+            measure_cpu=live,
             observer=observer,
         )
         self.execution = ExecutionRunner(
-            execution, self.recorder, desk_config_version=version, measure_wall=live
+            execution, self.recorder, desk_config_version=version, measure_cpu=live
         )
+        self.monitors = MonitorRunner(self.recorder, measure_cpu=live)
+        self._monitor_timers = {
+            f"monitor:{s.bot_id}": s for s in self.risk.slots if s.monitor_interval_ns
+        }
+        self._monitors_scheduled = not self._monitor_timers
         self.orders = OrderManager(
             run_id, venue, state, self.config.orders, start_sequence=start_sequences[1]
         )
         self.timers = TimerSchedule()
+        self.quarantines: list[Quarantine] = []
+        """Every bot quarantined during this desk's life, in order (alerts read it)."""
         self.operator_actions: list[OperatorAction] = []
         self.reverted_fills: list[Fill] = []
         """Fills taken back after the venue reported their trade failed."""
@@ -382,11 +402,12 @@ class Desk:
         if self._shut_down:
             raise RuntimeError("the desk is shut down")
         target = self.clock.observe(event.ts_event_ns)
+        self._schedule_monitors(target)
         while True:
             timer = self.timers.pop_due(target)
             if timer is None:
                 break
-            self._step(timer, timer.ts_event_ns)
+            self._fire(timer, timer.ts_event_ns)
         self._step(event, target)
         if self.events_processed % self.config.flush_every_events == 0:
             self._sink.flush()
@@ -395,12 +416,13 @@ class Desk:
         """Live loop helper: send the heartbeat when due and fire timers due at the clock's
         current time."""
         now = self.clock.now_ns()
+        self._schedule_monitors(max(now, self.state.now_ns))
         self._heartbeat(max(now, self.state.now_ns))
         while True:
             timer = self.timers.pop_due(now)
             if timer is None:
                 return
-            self._step(timer, max(timer.ts_event_ns, self.state.now_ns))
+            self._fire(timer, max(timer.ts_event_ns, self.state.now_ns))
 
     def trip_kill_switch(self, reason_code: str, source: str, detail: str = "") -> None:
         """Trip the kill switch now (fatal desk condition or operator): cancel every open order
@@ -594,6 +616,27 @@ class Desk:
         return desk
 
     # ------------------------------------------------------------------ the loop
+    def _schedule_monitors(self, now: int) -> None:
+        """Start the monitor timers at the desk's first event or tick: each first fires one
+        interval after ``now`` (risk-chain order breaks ties)."""
+        if self._monitors_scheduled:
+            return
+        self._monitors_scheduled = True
+        for name, slot in self._monitor_timers.items():
+            self.timers.add(name, slot.monitor_interval_ns, now + slot.monitor_interval_ns)
+
+    def _fire(self, timer: Timer, now: int) -> None:
+        """A due timer: a monitor firing (see :mod:`polytraders.desk.monitors`) or a ``Timer``
+        event through the loop."""
+        slot = self._monitor_timers.get(timer.name)
+        if slot is None:
+            self._step(timer, now)
+            return
+        if now > self.state.now_ns:
+            self.state.set_time(now)
+        self.monitors.run(slot, self.state, timer)
+        self._after_decisions(now)
+
     def _cause(self) -> str:
         self._causes += 1
         return f"{self.run_id}/ev{self._causes}"
@@ -695,6 +738,8 @@ class Desk:
         outcomes.executed(approved.intent_id, routed.routed_by, routed.reason_codes, state.now_ns)
 
     def _after_decisions(self, now: int) -> None:
+        if self.state.new_quarantines:
+            self._quarantined(now)
         if self.state.kill_switch_tripped and not self._kill_handled:
             self._kill_handled = True
             _LOG.warning("kill switch tripped: cancelling every open order")
@@ -702,6 +747,27 @@ class Desk:
         elif not self.state.kill_switch_tripped:
             self._kill_handled = False
         self._collect_desk_events()
+
+    def _quarantined(self, now: int) -> None:
+        """Keep the new quarantines; stop the quotes of a strategy quarantined from ENFORCED
+        (cancel its open orders: nothing watches them any more)."""
+        for quarantine in self.state.new_quarantines:
+            self.quarantines.append(quarantine)
+            if quarantine.bot_class is BotClass.STRATEGY and quarantine.from_mode is Mode.ENFORCED:
+                own = f"{quarantine.bot_id}/"
+                quotes = [
+                    o.client_order_id
+                    for o in self.state.open_orders()
+                    if o.intent_id.startswith(own)
+                ]
+                if quotes:
+                    _LOG.warning(
+                        "%s quarantined: cancelling its %d open orders",
+                        quarantine.bot_id,
+                        len(quotes),
+                    )
+                    self.orders.cancel_orders(quotes, now)
+        self.state.new_quarantines.clear()
 
     def _collect_desk_events(self) -> None:
         if self.state.desk_events:

@@ -9,7 +9,8 @@ Rules (DESIGN.md "The desk" step 4, "Contracts"):
   (``SYS_INVALID_OUTPUT``), and stay within authority
   (:func:`~polytraders.contracts.authority.route_plan_problems`: never larger, never another
   token or side except the complement, never more aggressive, post-only kept;
-  ``SYS_AUTHORITY_VIOLATION``). A bot that fails any check, raises or overruns its budget is
+  ``SYS_AUTHORITY_VIOLATION``). A bot that fails any check, raises or overruns its budget
+  (modelled latency under a simulated clock, the call's thread CPU time under a live one) is
   quarantined and the intent is refused (nothing is sent). A quarantined execution bot refuses
   every intent with ``SYS_BOT_QUARANTINED`` (fail closed).
 - Envelope decision: ROUTE when the plan sends or cancels something, else REFUSE.
@@ -19,7 +20,7 @@ Rules (DESIGN.md "The desk" step 4, "Contracts"):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from time import perf_counter_ns
+from time import thread_time_ns
 from typing import NamedTuple
 
 from polytraders.contracts.authority import route_plan_problems
@@ -28,7 +29,7 @@ from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot
+from polytraders.desk.slots import BotSlot, overrun
 from polytraders.desk.state import DeskState
 from polytraders.model.orders import OrderIntent
 
@@ -58,7 +59,8 @@ class ExecutionRunner:
         slots: execution-bot slots; at most one ENFORCED.
         recorder: envelope recorder of the run.
         desk_config_version: written in the desk's own envelopes.
-        measure_wall: use measured wall latency (live clock) instead of the modelled one.
+        measure_cpu: measure each call's thread CPU time (live clock) instead of using the
+            slot's modelled latency; it goes to the envelope and the budget check.
 
     Raises:
         ValueError: a non-execution bot, or more than one ENFORCED slot.
@@ -70,7 +72,7 @@ class ExecutionRunner:
         recorder: EnvelopeRecorder,
         *,
         desk_config_version: str = "",
-        measure_wall: bool = False,
+        measure_cpu: bool = False,
     ) -> None:
         for slot in slots:
             if slot.bot_class is not BotClass.EXECUTION:
@@ -80,7 +82,7 @@ class ExecutionRunner:
         self.slots = list(slots)
         self.recorder = recorder
         self.desk = DeskActor(BotClass.EXECUTION, desk_config_version)
-        self.measure_wall = measure_wall
+        self.measure_cpu = measure_cpu
 
     def route(
         self,
@@ -123,17 +125,18 @@ class ExecutionRunner:
         self, slot: BotSlot, intent: OrderIntent, state: DeskState, cause: Cause
     ) -> tuple[RoutePlan | None, tuple[str, ...]]:
         mode = slot.mode
-        started = perf_counter_ns() if self.measure_wall else 0
+        measure = self.measure_cpu
+        started = thread_time_ns() if measure else 0
         try:
             plan = slot.decide(intent, state)
         except Exception as exc:
-            return self._fail(slot, intent, state, cause, exception_failure(exc, slot.bot))
-        latency = perf_counter_ns() - started if self.measure_wall else slot.modelled_latency_ns
+            latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+            failure = exception_failure(exc, slot.bot)
+            return self._fail(slot, intent, state, cause, failure, latency_ns=latency)
+        latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            timeout = BotFailure(
-                code="SYS_BOT_TIMEOUT", message=f"{latency} ns > {slot.budget_ns} ns"
-            )
-            return self._fail(slot, intent, state, cause, timeout)
+            timeout = BotFailure(code="SYS_BOT_TIMEOUT", message=overrun(latency, slot, measure))
+            return self._fail(slot, intent, state, cause, timeout, latency_ns=latency)
         problem = detail = ""
         if not isinstance(plan, RoutePlan):
             problem, detail = "SYS_INVALID_OUTPUT", f"returned {type(plan).__name__}"
@@ -148,7 +151,8 @@ class ExecutionRunner:
                 if violations:
                     problem, detail = "SYS_AUTHORITY_VIOLATION", "; ".join(violations)
         if problem:
-            return self._fail(slot, intent, state, cause, BotFailure(code=problem, message=detail))
+            failure = BotFailure(code=problem, message=detail)
+            return self._fail(slot, intent, state, cause, failure, latency_ns=latency)
         assert isinstance(plan, RoutePlan)
         acts = bool(plan.orders or plan.cancel_client_order_ids)
         self._record(
@@ -201,6 +205,8 @@ class ExecutionRunner:
         state: DeskState,
         cause: Cause,
         failure: BotFailure,
+        *,
+        latency_ns: int,
     ) -> tuple[None, tuple[str, ...]]:
         codes = record_quarantine(
             self.recorder,
@@ -209,6 +215,6 @@ class ExecutionRunner:
             cause,
             failure,
             correlation_id=intent.intent_id,
-            latency_ns=slot.modelled_latency_ns,
+            latency_ns=latency_ns,
         )
         return None, codes

@@ -282,6 +282,12 @@ class OrderManager:
                 self.stats.cancels_sent += 1
         self.venue.cancel_all(now_ns)
 
+    def cancel_orders(self, client_order_ids: list[str], now_ns: int) -> None:
+        """Cancel these orders (a quarantined strategy's quotes): sent ones at the venue, held
+        ones withdrawn locally; unknown or closed ones are skipped."""
+        for cid in client_order_ids:
+            self._cancel(cid, now_ns)
+
     # ------------------------------------------------------------------ time-outs
     def check_timeouts(self, now_ns: int) -> list[str]:
         """Apply the ack time-out (rules 2 and 4); return the affected client order ids."""

@@ -129,11 +129,13 @@ def record_quarantine(
 ) -> tuple[str, str]:
     """The desk's answer to a failing bot (exception, time-out, invalid or unauthorised
     output), the same for every bot class: quarantine the slot (remembering the mode it failed
-    in and ``failure``), count the error in the desk state, log it, and record an ERROR
-    envelope with ``(failure.code, SYS_BOT_QUARANTINED)`` whose output is ``failure``. Returns
-    those codes."""
+    in and ``failure``), count the error in the desk state and queue the quarantine in
+    ``state.new_quarantines`` for the desk, log it, and record an ERROR envelope with
+    ``(failure.code, SYS_BOT_QUARANTINED)`` whose output is ``failure``. Returns those codes."""
     mode = slot.mode
     slot.quarantine(failure, state.now_ns)
+    if mode is not Mode.QUARANTINE and slot.quarantined is not None:
+        state.new_quarantines.append(slot.quarantined)
     state.record_error()
     _LOG.warning(
         "%s quarantined (%s): %s%s%s",

@@ -10,8 +10,9 @@ Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
    risk bots: withdrawing an order never adds risk and must never be blocked by a failing bot.
 2. **Bots in order.** STUB bots do not run. ENFORCED bots decide: APPROVE passes the intent on
    unchanged; RESHAPE replaces it with ``decision.reshaped`` for every later bot; REJECT stops
-   it; HALT stops it and sets the trading state HALTED (a HALT from ``risk.killswitch`` trips
-   the kill switch). ``set_state`` on any verdict asks for REDUCING or HALTED.
+   it; HALT stops it and sets the trading state HALTED (a HALT from a bot holding the
+   ``KILL_SWITCH`` capability trips the kill switch). ``set_state`` on any verdict asks for
+   REDUCING or HALTED (each needs its capability, :mod:`polytraders.contracts.authority`).
    SHADOW and ADVISORY bots run on the same inputs (the intent as it reaches their place in
    the chain and the same view) and are only recorded. After an enforced stop, the remaining
    SHADOW/ADVISORY bots still run on the intent as it stood, so shadow evidence covers every
@@ -20,7 +21,8 @@ Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
    (``SYS_BOT_TIMEOUT``), returns something other than a :class:`RiskDecision` or a code it
    did not declare (``SYS_INVALID_OUTPUT``), or breaks its authority
    (:func:`~polytraders.contracts.authority.risk_decision_problems`,
-   ``SYS_AUTHORITY_VIOLATION``) has its output refused, is quarantined, and — when it was
+   ``SYS_AUTHORITY_VIOLATION``: among others a HALT or state change without the capability) has
+   its output refused, is quarantined, and — when it was
    ENFORCED — the intent is rejected (codes: the cause, then ``SYS_BOT_QUARANTINED``). From
    then on it rejects every intent with ``SYS_BOT_QUARANTINED`` without being called (fail
    closed). A SHADOW/ADVISORY bot that fails is quarantined (recorded) but blocks nothing.
@@ -28,33 +30,30 @@ Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
    gate again before approval.
 
 Every path records exactly one envelope per bot consulted (and one per desk decision), with
-deterministic ids. ``latency_ns`` is the slot's modelled latency under a simulated clock and
-the measured wall time only when ``measure_wall=True`` (live); the input digest is computed
-once per distinct intent.
+deterministic ids. ``latency_ns`` (and the budget check) is the slot's modelled latency under a
+simulated clock and the call's measured thread CPU time only when ``measure_cpu=True`` (live);
+the input digest is computed once per distinct intent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from time import perf_counter_ns
+from time import thread_time_ns
 from typing import NamedTuple
 
 from msgspec.structs import replace
 
-from polytraders.contracts.authority import risk_decision_problems
+from polytraders.contracts.authority import Capability, risk_decision_problems
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import BotFailure, Decision, ReportEnvelope, input_digest
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.gate import gate_reason
 from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot
+from polytraders.desk.slots import BotSlot, overrun
 from polytraders.desk.state import DeskState
 from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderIntent, intent_problems
-
-KILLSWITCH_BOT_ID = "risk.killswitch"
-"""A HALT from this bot trips the kill switch (DESIGN.md "The desk": kill switch)."""
 
 SYS_BOT_TIMEOUT = "SYS_BOT_TIMEOUT"
 SYS_INVALID_OUTPUT = "SYS_INVALID_OUTPUT"
@@ -79,10 +78,11 @@ _V_RESHAPE = Verdict.RESHAPE
 _V_REJECT = Verdict.REJECT
 _V_HALT = Verdict.HALT
 _CANCEL = IntentAction.CANCEL
+_KILL_SWITCH = Capability.KILL_SWITCH
 
 DecisionObserver = Callable[[BotSlot, Decision, int], None]
-"""Metrics hook: ``(slot, decision, wall_ns)`` after each bot call (wall time measured only when
-an observer is set; it never reaches an envelope under a simulated clock)."""
+"""Metrics hook: ``(slot, decision, cpu_ns)`` after each bot call (the call's thread CPU time,
+measured whenever an observer is set; it never reaches an envelope under a simulated clock)."""
 
 
 class RiskOutcome(NamedTuple):
@@ -115,7 +115,8 @@ class RiskChain:
         recorder: envelope recorder of the run.
         desk_config_version: config version written in the desk's own envelopes.
         require_known_tokens: reject intents for tokens the state has no metadata for.
-        measure_wall: record measured wall latency in envelopes (live clock only).
+        measure_cpu: record the measured thread CPU time of each call in envelopes and check
+            it against the budget (live clock only).
         observer: optional metrics hook (see :data:`DecisionObserver`).
 
     Raises:
@@ -129,7 +130,7 @@ class RiskChain:
         *,
         desk_config_version: str = "",
         require_known_tokens: bool = True,
-        measure_wall: bool = False,
+        measure_cpu: bool = False,
         observer: DecisionObserver | None = None,
     ) -> None:
         for slot in slots:
@@ -139,7 +140,7 @@ class RiskChain:
         self.recorder = recorder
         self.desk = DeskActor(BotClass.RISK, desk_config_version)
         self.require_known_tokens = require_known_tokens
-        self.measure_wall = measure_wall
+        self.measure_cpu = measure_cpu
         self.observer = observer
         self._allowed = {s.bot_id: frozenset(s.bot.reason_codes) for s in self.slots}
         self._seen: set[str] = set()
@@ -217,7 +218,8 @@ class RiskChain:
         run_id = recorder.run_id
         intent_id = intent.intent_id
         observer = self.observer
-        measure = self.measure_wall or observer is not None
+        measure_cpu = self.measure_cpu
+        measure = measure_cpu or observer is not None
         now = state.now_ns
         stopped: RiskOutcome | None = None
         previous: ReportEnvelope | None = None
@@ -252,31 +254,31 @@ class RiskChain:
             if enforced and stopped is not None:
                 continue
             # ---- call the bot
-            wall_start = perf_counter_ns() if measure else 0
+            cpu_start = thread_time_ns() if measure else 0
             try:
                 decision = slot.decide(intent, state)
             except Exception as exc:
-                wall = perf_counter_ns() - wall_start if measure else 0
+                cpu = thread_time_ns() - cpu_start if measure else 0
                 failure = self._fail(
                     slot,
                     intent,
                     state,
                     Cause(causation_id, ts_event, digest),
                     exception_failure(exc, slot.bot),
-                    latency_ns=wall,
+                    latency_ns=cpu,
                 )
                 if enforced:
                     stopped = failure
                 continue
-            wall = perf_counter_ns() - wall_start if measure else 0
-            latency = wall if self.measure_wall else slot.modelled_latency_ns
+            cpu = thread_time_ns() - cpu_start if measure else 0
+            latency = cpu if measure_cpu else slot.modelled_latency_ns
             if latency > slot.budget_ns:
                 failure = self._fail(
                     slot,
                     intent,
                     state,
                     Cause(causation_id, ts_event, digest),
-                    BotFailure(code=SYS_BOT_TIMEOUT, message=f"{latency} ns > {slot.budget_ns} ns"),
+                    BotFailure(code=SYS_BOT_TIMEOUT, message=overrun(latency, slot, measure_cpu)),
                     latency_ns=latency,
                 )
                 if enforced:
@@ -301,7 +303,7 @@ class RiskChain:
                     or decision.set_state is not None
                 ):
                     violations = risk_decision_problems(
-                        slot.bot_class, slot.can_halt, intent, decision
+                        slot.bot_class, slot.capabilities, intent, decision
                     )
                     if violations:
                         problem, detail = SYS_AUTHORITY_VIOLATION, "; ".join(violations)
@@ -360,7 +362,7 @@ class RiskChain:
             previous = envelope
             sink_record(envelope)
             if observer is not None:
-                observer(slot, _DECISION_OF[verdict], wall)
+                observer(slot, _DECISION_OF[verdict], cpu)
             if not enforced:
                 continue
             # ---- apply (enforced only)
@@ -385,7 +387,7 @@ class RiskChain:
                 )
             else:  # HALT
                 code = decision.reason_codes[0]
-                if slot.bot_id == KILLSWITCH_BOT_ID:
+                if _KILL_SWITCH in slot.capabilities:
                     state.trip_kill_switch(code, slot.bot_id)
                 else:
                     state.set_trading_state(TradingState.HALTED, code, slot.bot_id)
@@ -426,7 +428,7 @@ class RiskChain:
             cause,
             failure,
             correlation_id=intent.intent_id,
-            latency_ns=latency_ns if self.measure_wall else slot.modelled_latency_ns,
+            latency_ns=latency_ns if self.measure_cpu else slot.modelled_latency_ns,
         )
         if self.observer is not None:
             self.observer(slot, Decision.ERROR, latency_ns)

@@ -8,8 +8,10 @@ action).
 
 Decision latency: under a simulated clock the slot's ``modelled_latency_ns`` is the decision's
 latency (deterministic, so replays stay byte-identical and a time-out is a modelled fact); under
-a live clock the desk measures wall time. A decision whose latency exceeds ``budget_ns`` is a
-time-out.
+a live clock the desk measures the CPU time the deciding thread spends in the bot's call
+(``time.thread_time_ns``), so the budget measures the bot, not the machine: time the thread
+waits — for the interpreter lock held by the market-data thread, for the OS scheduler, in a
+sleep — is not counted. A decision whose latency exceeds ``budget_ns`` is a time-out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import msgspec
 
+from polytraders.contracts.authority import Capability
+from polytraders.contracts.bot import monitor_interval_ns
 from polytraders.contracts.envelope import BotFailure
 from polytraders.contracts.modes import BotClass, Mode
 
@@ -30,6 +34,13 @@ DEFAULT_MODELLED_LATENCY_NS = 0
 
 STARTED_QUARANTINED = BotFailure(code="SYS_BOT_QUARANTINED", message="started in QUARANTINE")
 """The failure recorded for a slot created in QUARANTINE mode."""
+
+
+def overrun(latency_ns: int, slot: BotSlot, measured: bool) -> str:
+    """The message of a ``SYS_BOT_TIMEOUT``: the latency against the slot's budget, naming the
+    thread CPU time when it was measured (live clock)."""
+    what = " of thread CPU time" if measured else ""
+    return f"{latency_ns} ns{what} > {slot.budget_ns} ns"
 
 
 class Quarantine(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,12 +69,15 @@ class BotSlot:
         bot: any object satisfying the :class:`~polytraders.contracts.bot.Bot` protocol.
         mode: STUB, SHADOW, ADVISORY, ENFORCED (or QUARANTINE to start it quarantined); must be
             one of ``bot.mode_support``.
-        budget_ns: decision budget; a decision taking longer is a time-out.
+        budget_ns: decision budget (ns of the deciding thread's CPU time under a live clock);
+            a decision taking longer is a time-out.
         modelled_latency_ns: latency recorded (and checked against the budget) under a
             simulated clock.
 
     Attributes:
-        bot_id, bot_class, version, config_version, can_halt: cached from the bot.
+        bot_id, bot_class, version, config_version, capabilities: cached from the bot.
+        monitor_interval_ns: period of the bot's monitor step (0: none; see
+            :func:`~polytraders.contracts.bot.monitor_interval_ns`).
         mode: current mode (QUARANTINE after a failure).
         quarantined: the :class:`Quarantine` (mode it failed in, time, failure) while the slot
             is quarantined, else None; only a bot quarantined from ENFORCED fails closed — a
@@ -78,11 +92,12 @@ class BotSlot:
         "bot_class",
         "bot_id",
         "budget_ns",
-        "can_halt",
+        "capabilities",
         "config_version",
         "decide",
         "mode",
         "modelled_latency_ns",
+        "monitor_interval_ns",
         "quarantined",
         "version",
     )
@@ -104,7 +119,8 @@ class BotSlot:
         self.bot_class: BotClass = bot.bot_class
         self.version: str = bot.version
         self.config_version: str = bot.config.config_version
-        self.can_halt: bool = bool(getattr(bot, "can_halt", False))
+        self.capabilities: frozenset[Capability] = frozenset(getattr(bot, "capabilities", ()))
+        self.monitor_interval_ns: int = monitor_interval_ns(bot)
         self.decide = bot.decide
         self.mode = mode
         self.budget_ns = budget_ns

@@ -32,6 +32,7 @@ from polytraders.contracts.view import (
     VenueState,
 )
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT, OutcomeBook
+from polytraders.desk.slots import Quarantine
 from polytraders.model.book import BookView, Level, OrderBook
 from polytraders.model.events import (
     AnyEvent,
@@ -74,6 +75,9 @@ class DeskState:
         outcomes: what became of each intent (the desk records its decisions there).
         desk_events: trading-state changes and kill-switch trips, in order (the desk drains
             them into its result and the store).
+        new_quarantines: bots quarantined since the desk last drained this list (appended by
+            :func:`~polytraders.desk.recorder.record_quarantine`; the desk stops a quarantined
+            strategy's quotes and keeps the list in ``Desk.quarantines``).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class DeskState:
         self._day_index = now_ns // NS_PER_DAY
         self._day_start_equity = self.ledger.equity(self.mid)
         self.desk_events: list[DeskEvent] = []
+        self.new_quarantines: list[Quarantine] = []
 
     # ------------------------------------------------------------------ fixtures
     @classmethod

@@ -8,18 +8,21 @@ Rules (DESIGN.md "The desk" step 2, "Contracts"):
   proposal). ``correlation_id`` is "" and ``causation_id`` the event's id.
 - A bot that raises (``SYS_BOT_EXCEPTION``: the exception's type, message and the
   ``file:line`` of the bot's own code, :func:`~polytraders.desk.failures.exception_failure`),
-  overruns its budget (``SYS_BOT_TIMEOUT``), or whose output fails the intake checks of
-  :class:`~polytraders.desk.intake.IntentIntake` (``SYS_INVALID_OUTPUT``,
+  overruns its budget (``SYS_BOT_TIMEOUT``: the slot's modelled latency under a simulated
+  clock; under a live clock the CPU time of the call on the desk's thread, so waiting — for the
+  market-data thread, in a sleep — never counts against the bot), or whose output fails the
+  intake checks of :class:`~polytraders.desk.intake.IntentIntake` (``SYS_INVALID_OUTPUT``,
   ``SYS_INTENT_FIELD_INVALID``, ``SYS_AUTHORITY_VIOLATION``) is quarantined with an ERROR
   envelope whose output is the :class:`~polytraders.contracts.envelope.BotFailure`, and its
   output is dropped: no envelope records it and no risk or execution bot sees it. A
-  quarantined strategy proposes nothing (it is not called and records nothing further).
+  quarantined strategy proposes nothing (it is not called and records nothing further); the
+  desk cancels its open orders (:class:`~polytraders.desk.desk.Desk`, step 5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from time import perf_counter_ns
+from time import thread_time_ns
 
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import BotFailure, Decision, input_digest
@@ -27,7 +30,7 @@ from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.intake import IntentIntake
 from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot
+from polytraders.desk.slots import BotSlot, overrun
 from polytraders.desk.state import DeskState
 from polytraders.model.events import AnyEvent
 from polytraders.model.orders import OrderIntent
@@ -39,7 +42,8 @@ class StrategyRunner:
     Args:
         slots: strategy-bot slots.
         recorder: envelope recorder of the run.
-        measure_wall: use measured wall latency (live clock) instead of the modelled one.
+        measure_cpu: measure each call's thread CPU time (live clock) instead of using the
+            slot's modelled latency; it goes to the envelope and the budget check.
         require_known_tokens: the intake refuses intents for tokens without metadata.
 
     Raises:
@@ -51,7 +55,7 @@ class StrategyRunner:
         slots: Sequence[BotSlot],
         recorder: EnvelopeRecorder,
         *,
-        measure_wall: bool = False,
+        measure_cpu: bool = False,
         require_known_tokens: bool = True,
     ) -> None:
         for slot in slots:
@@ -59,7 +63,7 @@ class StrategyRunner:
                 raise ValueError(f"{slot.bot_id} is not a strategy bot")
         self.slots = list(slots)
         self.recorder = recorder
-        self.measure_wall = measure_wall
+        self.measure_cpu = measure_cpu
         self.intake = IntentIntake(require_known_tokens=require_known_tokens)
 
     def propose(
@@ -85,20 +89,22 @@ class StrategyRunner:
         self, slot: BotSlot, event: AnyEvent, state: DeskState, cause: Cause
     ) -> Proposal | None:
         mode = slot.mode
-        started = perf_counter_ns() if self.measure_wall else 0
+        measure = self.measure_cpu
+        started = thread_time_ns() if measure else 0
         try:
             output = slot.decide(event, state)
         except Exception as exc:
-            self._fail(slot, state, cause, exception_failure(exc, slot.bot))
+            latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+            self._fail(slot, state, cause, exception_failure(exc, slot.bot), latency)
             return None
-        latency = perf_counter_ns() - started if self.measure_wall else slot.modelled_latency_ns
+        latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            message = f"{latency} ns > {slot.budget_ns} ns"
-            self._fail(slot, state, cause, BotFailure(code="SYS_BOT_TIMEOUT", message=message))
+            timeout = BotFailure(code="SYS_BOT_TIMEOUT", message=overrun(latency, slot, measure))
+            self._fail(slot, state, cause, timeout, latency)
             return None
         failure = self.intake.check(slot.bot_id, slot.bot.reason_codes, output, state)
         if failure is not None:
-            self._fail(slot, state, cause, failure)
+            self._fail(slot, state, cause, failure, latency)
             return None
         assert isinstance(output, Proposal)  # guaranteed by the intake
         self.recorder.record(
@@ -118,7 +124,7 @@ class StrategyRunner:
         )
         return output
 
-    def _fail(self, slot: BotSlot, state: DeskState, cause: Cause, failure: BotFailure) -> None:
-        record_quarantine(
-            self.recorder, slot, state, cause, failure, latency_ns=slot.modelled_latency_ns
-        )
+    def _fail(
+        self, slot: BotSlot, state: DeskState, cause: Cause, failure: BotFailure, latency_ns: int
+    ) -> None:
+        record_quarantine(self.recorder, slot, state, cause, failure, latency_ns=latency_ns)

@@ -31,6 +31,7 @@ from polytraders.model.money import MICROS
 
 _LATENCY_BUCKETS_MS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _ERROR_DECISIONS = frozenset({Decision.ERROR, Decision.QUARANTINE})
+_QUARANTINED = "SYS_BOT_QUARANTINED"
 
 
 class DeskMetrics:
@@ -41,7 +42,9 @@ class DeskMetrics:
     ``polytraders_bot_heartbeat_age_ms`` (desk clock − last decision),
     ``polytraders_bot_errors_total``,
     ``polytraders_bot_config_version{config_version}`` (1 for the current version) and
-    ``polytraders_bot_mode`` (state set over :class:`Mode`).
+    ``polytraders_bot_mode`` (state set over :class:`Mode`: the envelope's mode, and QUARANTINE
+    from the ERROR envelope that quarantined the bot, so a quarantined strategy — which records
+    nothing further — shows QUARANTINE at once).
 
     Per desk: ``polytraders_desk_events_total``, ``polytraders_desk_orders_total``,
     ``polytraders_desk_fills_total{liquidity}``, ``polytraders_desk_pnl_pusd``,
@@ -119,9 +122,12 @@ class DeskMetrics:
                 self.config_version.labels(bot, previous).set(0)
             self.config_version.labels(bot, envelope.config_version).set(1)
             self._config_seen[bot] = envelope.config_version
-        if self._mode_seen.get(bot) is not envelope.mode:
-            self.mode.labels(bot).state(envelope.mode.value)
-            self._mode_seen[bot] = envelope.mode
+        mode = envelope.mode
+        if envelope.decision is Decision.ERROR and _QUARANTINED in envelope.reason_codes:
+            mode = Mode.QUARANTINE
+        if self._mode_seen.get(bot) is not mode:
+            self.mode.labels(bot).state(mode.value)
+            self._mode_seen[bot] = mode
 
     def flush(self) -> None:
         """Nothing is buffered (sink protocol)."""

@@ -121,6 +121,16 @@ PROMOTION = (
 
 CHANGE_LOG = "- 0.1.0 — first version: rules, config, codes, fixture pack and this spec."
 
+CHANGE_LOGS = {
+    "risk.killswitch": "- 0.2.0 — monitor step (`monitor_interval_ms`, off by default): the "
+    "hard checks run on the desk's timer with no intent; halt right declared as the "
+    "capabilities HALT and KILL_SWITCH.\n" + CHANGE_LOG,
+    "risk.drawdownguard": "- 0.2.0 — monitor step (`monitor_interval_ms`, 1 s by default): "
+    "REDUCE (`RISK_DRAWDOWN_REDUCING`) or HALT with no intent; rights declared as the "
+    "capabilities REDUCE and HALT.\n" + CHANGE_LOG,
+}
+"""Change logs of the guards past their first version (the others use :data:`CHANGE_LOG`)."""
+
 LATENCY = (
     "Budget: the desk's default 5 ms per decision (exceeding it quarantines the bot). Target: "
     "the seven guards together ≤ 50 µs p99 per intent on one core; measured by "
@@ -134,16 +144,22 @@ BOTS: dict[str, dict[str, str]] = {
         "and sends nothing new until an operator resets the kill switch — when the day's loss, "
         "an error streak, or the loss of the market feed or of the venue heartbeat says the "
         "desk can no longer trade safely. Once tripped, it meets every new intent with HALT.",
-        "authority": "Class RISK, `can_halt = True` (one of two guards with halt authority). "
-        "Verdicts: APPROVE (with warning codes), REJECT (corrupt inputs only), HALT with "
-        "`set_state = HALTED`. A HALT from this bot trips the desk's kill switch "
-        "(`DeskState.trip_kill_switch`); only an operator resets it. It never reshapes.",
-        "inputs": "The intent (only its action is read: cancels pass). From the `DeskView`: "
-        "`kill_switch_tripped`, `equity`, `day_start_equity`, `consecutive_errors`, "
-        "`last_feed_event_ns`, `last_venue_heartbeat_ns`, `now_ns`.",
+        "authority": "Class RISK, `capabilities = {HALT, KILL_SWITCH}` (the only guard whose "
+        "HALT trips the kill switch; the desk checks the declared capability, not the bot's "
+        "id). Verdicts: APPROVE (with warning codes), REJECT (corrupt inputs only), HALT with "
+        "`set_state = HALTED`; its monitor step finds HALT or nothing. A HALT from this bot "
+        "trips the desk's kill switch (`DeskState.trip_kill_switch`); only an operator resets "
+        "it. It never reshapes and never asks for REDUCING.",
+        "inputs": "The intent (only its action is read: cancels pass); the monitor step has no "
+        "intent. From the `DeskView`: `kill_switch_tripped`, `equity`, `day_start_equity`, "
+        "`consecutive_errors`, `last_feed_event_ns`, `last_venue_heartbeat_ns`, `now_ns`.",
         "outputs": "A `RiskDecision`: APPROVE (no code, or `RISK_KILLSWITCH_DAILY_LOSS_WARN` / "
         "`RISK_KILLSWITCH_HEALTH_WARN`); REJECT with `RISK_KILLSWITCH_INPUT_INVALID`; HALT with "
-        "every tripped hard code and `set_state = HALTED`. One envelope per decision.",
+        "every tripped hard code and `set_state = HALTED`. One envelope per decision. The "
+        "monitor step returns a `MonitorDecision` HALT with every tripped hard code, or None: "
+        "the desk records a HALT finding as one envelope (decision HALT, output the finding, "
+        "no correlation id) when it differs from the previous finding or would change the "
+        'desk, and never records "all is well".',
         "logic": "1. CANCEL → APPROVE.\n2. Kill switch already tripped → HALT "
         "`RISK_KILLSWITCH_ENGAGED` (in the desk the gate refuses such intents first with "
         "`SYS_KILL_SWITCH_TRIPPED`; the bot's rule is the second line of defence).\n3. Corrupt "
@@ -156,7 +172,15 @@ BOTS: dict[str, dict[str, str]] = {
         "0 counts as lost only when `venue_heartbeat_required`).\n5. Warnings at "
         "`warn_level_pct` of each halt level: daily loss → `RISK_KILLSWITCH_DAILY_LOSS_WARN`; "
         "errors, feed age or heartbeat age → `RISK_KILLSWITCH_HEALTH_WARN`.\n6. Otherwise "
-        "APPROVE. Integer arithmetic only.",
+        "APPROVE. Integer arithmetic only.\n\nMonitor step (every `monitor_interval_ms` of "
+        "desk time when > 0; 0, off, by default): rules 3–4 without an intent. Corrupt input "
+        "(including no market data yet) → None (no halt on a reading that may be wrong; "
+        "intents are still REJECTed); any hard check → HALT with its codes, so a feed silence, "
+        "a lapsed heartbeat, an error streak or the day's loss trips the kill switch while no "
+        "intent flows; otherwise None (warnings are left to intent decisions). Off by default "
+        "because the feed check measures market-data silence: the shipped sample has 16 "
+        "silences of 30–78 s inside its markets, so with the 30 s default the monitor would "
+        "halt a quiet desk; enable it with a `feed_loss_halt_ms` fitted to the markets traded.",
         "hard": "Defaults: daily loss 5 % of start-of-day equity (500 bps); 5 consecutive "
         "errors; 30 s without a market-data event (Polymarket's websocket is treated as dead "
         "after 30 s without a PONG); 10 s without an accepted heartbeat (Polymarket cancels all "
@@ -167,7 +191,11 @@ BOTS: dict[str, dict[str, str]] = {
         "must not stop the desk for good, and must not approve either.\n- Paper venue without "
         "heartbeats → heartbeat check skipped unless `venue_heartbeat_required` (set it in "
         "live configs).\n- The bot raises → the desk quarantines it and rejects every intent "
-        "(fail closed).\n- Clock skew: a feed time after `now_ns` is treated as corrupt.",
+        "(fail closed); so does a monitor step that raises, overruns the budget or returns an "
+        "undeclared code.\n- Clock skew: a feed time after `now_ns` is treated as corrupt.\n- "
+        "Feed never delivers a first event: the monitor cannot measure its silence (time 0 is "
+        "no reading); no strategy quotes without books, but orders restored at start-up rest "
+        "unwatched by this check.",
         "fallback": "HALT: the desk trips the kill switch, cancels all open orders and stays "
         "halted until an operator resets it. For corrupt inputs: REJECT the intent.",
         "deps": "Contracts (`BotBase`, `RiskDecision`, `DeskView`), the desk's accounting for "
@@ -176,8 +204,10 @@ BOTS: dict[str, dict[str, str]] = {
         "alerts": "Page on any HALT (`RISK_KILLSWITCH_DAILY_LOSS`, `_ERROR_STREAK`, "
         "`_FEED_LOST`, `_HEARTBEAT_LOST`). Ticket on `RISK_KILLSWITCH_INPUT_INVALID` "
         "(accounting or clock defect). Warn-level notification on repeated "
-        "`RISK_KILLSWITCH_HEALTH_WARN` / `_DAILY_LOSS_WARN` within 5 minutes.",
-        "runbook": "1. Read the HALT envelope's reason codes. 2. Feed or heartbeat lost: check "
+        "`RISK_KILLSWITCH_HEALTH_WARN` / `_DAILY_LOSS_WARN` within 5 minutes. A monitor HALT "
+        "(an envelope with no correlation id) pages the same way.",
+        "runbook": "1. Read the HALT envelope's reason codes (a monitor finding has no "
+        "correlation id: no intent was involved). 2. Feed or heartbeat lost: check "
         "connectivity and the venue status page; confirm every order is cancelled on the venue "
         "(reconcile). 3. Daily loss: stop, review the day's fills and PnL with the risk "
         "reviewer before any reset. 4. Error streak: read the quarantine and venue-rejection "
@@ -405,32 +435,45 @@ BOTS: dict[str, dict[str, str]] = {
     "risk.drawdownguard": {
         "purpose": "Break the fall of the portfolio: when equity has dropped far enough from "
         "its peak the desk only reduces positions; when it drops further the desk halts.",
-        "authority": "Class RISK, `can_halt = True` (one of two guards with halt authority). "
-        "Verdicts: APPROVE, REJECT, HALT; `set_state = REDUCING` at the warning level (only "
-        "while the desk is ACTIVE: a HALTED desk is never loosened), HALTED with HALT.",
-        "inputs": "The intent (side, size, reduce-only). From the `DeskView`: `peak_equity`, "
-        "`equity`, `trading_state`, `position(token)`.",
+        "authority": "Class RISK, `capabilities = {REDUCE, HALT}` (checked by the desk; its "
+        "HALT does not trip the kill switch). Verdicts: APPROVE, REJECT, HALT; `set_state = "
+        "REDUCING` at the warning level (only while the desk is ACTIVE: a HALTED desk is never "
+        "loosened), HALTED with HALT; its monitor step finds REDUCE, HALT or nothing.",
+        "inputs": "The intent (side, size, reduce-only); the monitor step has no intent. From "
+        "the `DeskView`: `peak_equity`, `equity`, `trading_state`, `position(token)`.",
         "outputs": "A `RiskDecision`: APPROVE; APPROVE with `RISK_DRAWDOWN_WARN` and a "
         "REDUCING request; REJECT with `RISK_DRAWDOWN_INCREASE_BLOCKED` and a REDUCING request; "
-        "REJECT `RISK_DRAWDOWN_INPUT_INVALID`; HALT `RISK_DRAWDOWN_HALT`.",
+        "REJECT `RISK_DRAWDOWN_INPUT_INVALID`; HALT `RISK_DRAWDOWN_HALT`. The monitor step "
+        "returns a `MonitorDecision` (REDUCE `RISK_DRAWDOWN_REDUCING` or HALT "
+        "`RISK_DRAWDOWN_HALT`) or None: the desk records a finding as one envelope (decision "
+        "REDUCE or HALT, output the finding, no correlation id) when it differs from the "
+        'previous finding or would change the desk, and never records "all is well".',
         "logic": "1. CANCEL → APPROVE. Peak equity ≤ 0 → REJECT `RISK_DRAWDOWN_INPUT_INVALID`.\n"
         "2. drawdown = (peak − equity) / peak; HALT with `set_state = HALTED` when "
         "`(peak − equity) × 10 000 ≥ halt_drawdown_bps × peak`.\n3. At `reducing_level_pct` of "
         "the halt level: ask for REDUCING (if ACTIVE); an intent that reduces a position "
         "(reduce-only, a SELL of at most the shares held, a BUY of at most a short) passes with "
         "`RISK_DRAWDOWN_WARN`; any other is REJECTed with `RISK_DRAWDOWN_INCREASE_BLOCKED`.\n"
-        "4. Otherwise APPROVE. Integer arithmetic only.",
+        "4. Otherwise APPROVE. Integer arithmetic only.\n\nMonitor step (every "
+        "`monitor_interval_ms` of desk time, 1 s by default): the same levels without an "
+        "intent, so a drawdown reached while no intent flows (books moving against held "
+        "positions) still acts. Peak ≤ 0 → None; at the halt level → HALT "
+        "`RISK_DRAWDOWN_HALT`; at the reducing level → REDUCE `RISK_DRAWDOWN_REDUCING` (the "
+        "desk enters REDUCING only from ACTIVE); otherwise None.",
         "hard": "Drawdown ≥ 10 % of peak equity (1,000 bps) → HALT.",
         "warning": "Drawdown ≥ 5 % (50 % of the halt level) → REDUCING.",
         "failure": "- Peak equity missing or ≤ 0 → REJECT.\n- Equity is marked to mid: a "
         "sudden mid move (thin book) can trip the breaker; the stale and quality guards limit "
         "trading on such books but marks still move.\n- The desk returns to ACTIVE only by an "
-        "operator: recovery above the level does not lift REDUCING by itself.",
+        "operator: recovery above the level does not lift REDUCING by itself.\n- A monitor "
+        "step that raises, overruns the budget or returns an undeclared code quarantines the "
+        "bot, which then rejects every intent (fail closed).",
         "fallback": "HALT at the hard level; REDUCING (only position-reducing intents) at the "
         "warning level; REJECT on corrupt inputs.",
         "deps": "Contracts and model; the desk's accounting (`Ledger` peak equity, mark to mid).",
         "alerts": "Page on `RISK_DRAWDOWN_HALT`. Notify on the first `RISK_DRAWDOWN_WARN` / "
-        "`_INCREASE_BLOCKED` of a day (desk entered REDUCING). Ticket on `_INPUT_INVALID`.",
+        "`_INCREASE_BLOCKED` / `_REDUCING` of a day (desk entered REDUCING). Ticket on "
+        "`_INPUT_INVALID`.",
         "runbook": "1. REDUCING: review positions and marks; let strategies unwind. 2. HALT: "
         "confirm open orders are cancelled; review PnL with the risk reviewer; an operator "
         "sets the trading state back to ACTIVE only after the review.",
@@ -534,7 +577,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
         "Runbook": text["runbook"],
         "Rollback plan": text["rollback"],
         "Promotion status": PROMOTION,
-        "Change log": CHANGE_LOG,
+        "Change log": CHANGE_LOGS.get(bot_id, CHANGE_LOG),
     }
     out = [f"# {bot_id}", "", f"Version {cls.version}. Source: `src/polytraders/bots/risk/"
            f"{bot_id.split('.')[1]}.py`.", ""]  # fmt: skip

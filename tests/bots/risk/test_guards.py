@@ -23,8 +23,9 @@ from polytraders.bots.risk.exposureguard import ExposureGuard, ExposureGuardConf
 from polytraders.bots.risk.killswitch import KillSwitch
 from polytraders.bots.risk.markethaltguard import MarketHaltGuard
 from polytraders.bots.risk.stalebookguard import StaleBookGuard
+from polytraders.contracts.authority import Capability
 from polytraders.contracts.bot import bot_problems
-from polytraders.contracts.decisions import Verdict
+from polytraders.contracts.decisions import MonitorAction, MonitorDecision, Verdict
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_risk
@@ -289,6 +290,62 @@ SCENARIOS = [
 ]  # fmt: skip
 
 
+@dataclass
+class MonitorScenario:
+    """One monitor rule: a state edit, a config, and the finding expected (None: all well)."""
+
+    bot_id: str
+    name: str
+    finding: MonitorDecision | None
+    edit: Callable[[dict[str, Any]], None] = lambda state: None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _halt(*codes: str) -> MonitorDecision:
+    return MonitorDecision(action=MonitorAction.HALT, reason_codes=codes)
+
+
+MONITOR_SCENARIOS = [
+    # ---------------------------------------------------------------- killswitch
+    MonitorScenario("risk.killswitch", "healthy desk: nothing", None),
+    MonitorScenario("risk.killswitch", "feed silent 31 s halts", _halt("RISK_KILLSWITCH_FEED_LOST"),
+                    _set(last_feed_event_ns=(NOW - 31_000) * MS)),
+    MonitorScenario("risk.killswitch", "feed silent 20 s is only a warning: nothing", None,
+                    _set(last_feed_event_ns=(NOW - 20_000) * MS)),
+    MonitorScenario("risk.killswitch", "heartbeat 11 s old halts",
+                    _halt("RISK_KILLSWITCH_HEARTBEAT_LOST"),
+                    _set(last_venue_heartbeat_ns=(NOW - 11_000) * MS)),
+    MonitorScenario("risk.killswitch", "daily loss 6 % and a dead feed halt with both codes",
+                    _halt("RISK_KILLSWITCH_DAILY_LOSS", "RISK_KILLSWITCH_FEED_LOST"),
+                    _set(cash=940 * PUSD, last_feed_event_ns=(NOW - 60_000) * MS)),
+    MonitorScenario("risk.killswitch", "error streak halts", _halt("RISK_KILLSWITCH_ERROR_STREAK"),
+                    _set(consecutive_errors=5)),
+    MonitorScenario("risk.killswitch", "no market data yet: no reading, no halt", None,
+                    _set(last_feed_event_ns=0)),
+    MonitorScenario("risk.killswitch", "an engaged switch on a healthy desk: nothing new", None,
+                    _set(kill_switch_tripped=True)),
+    # ---------------------------------------------------------------- drawdownguard
+    MonitorScenario("risk.drawdownguard", "2 % drawdown: nothing", None, _set(cash=980 * PUSD)),
+    MonitorScenario("risk.drawdownguard", "6 % drawdown reduces",
+                    MonitorDecision(action=MonitorAction.REDUCE,
+                                    reason_codes=("RISK_DRAWDOWN_REDUCING",)),
+                    _set(cash=940 * PUSD)),
+    MonitorScenario("risk.drawdownguard", "11 % drawdown halts", _halt("RISK_DRAWDOWN_HALT"),
+                    _set(cash=890 * PUSD)),
+    MonitorScenario("risk.drawdownguard", "no peak equity: no reading, no halt", None,
+                    _set(peak_equity=0)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario", MONITOR_SCENARIOS, ids=lambda s: f"{s.bot_id}: {s.name}")
+def test_monitor_scenario(scenario: MonitorScenario) -> None:
+    spec, _ = mf.base_state(M1, NOW)
+    spec = copy.deepcopy(spec)
+    scenario.edit(spec)
+    bot = build_bot(scenario.bot_id, scenario.config)
+    assert bot.monitor(build_state(spec)) == scenario.finding
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.bot_id}: {s.name}")
 def test_scenario(scenario: Scenario) -> None:
     state = build_state(scenario.state_spec())
@@ -362,10 +419,11 @@ def test_contract_verification(bot_id: str) -> None:
     assert bot_problems(RISK_BOTS[bot_id], load_registry()) == []
 
 
-def test_halt_authority_only_for_killswitch_and_drawdownguard() -> None:
-    assert {b for b, cls in RISK_BOTS.items() if cls.can_halt} == {
-        "risk.killswitch",
-        "risk.drawdownguard",
+def test_state_capabilities_only_for_killswitch_and_drawdownguard() -> None:
+    held = {b: cls.capabilities for b, cls in RISK_BOTS.items() if cls.capabilities}
+    assert held == {
+        "risk.killswitch": {Capability.HALT, Capability.KILL_SWITCH},
+        "risk.drawdownguard": {Capability.REDUCE, Capability.HALT},
     }
 
 
@@ -387,13 +445,16 @@ def test_config_outside_hard_limits_is_refused(
 
 
 def test_every_declared_code_is_reached() -> None:
-    """Each code a guard may emit appears in one of its packs or scenarios above."""
+    """Each code a guard may emit appears in one of its packs or (monitor) scenarios above."""
     reached: dict[str, set[str]] = {bot_id: set() for bot_id in RISK_BOTS}
     for bot_id in RISK_BOTS:
         for case in CASES:
             reached[bot_id].update(load_pack(pack_path(bot_id, case)).expected["reason_codes"])
     for scenario in SCENARIOS:
         reached[scenario.bot_id].update(scenario.codes)
+    for monitored in MONITOR_SCENARIOS:
+        if monitored.finding is not None:
+            reached[monitored.bot_id].update(monitored.finding.reason_codes)
     for bot_id, cls in RISK_BOTS.items():
         assert reached[bot_id] == set(cls.reason_codes), bot_id
 

@@ -13,6 +13,14 @@ run: ``(peak − equity) / peak``, in basis points. At ``view.now_ns``, for a ne
 An order "reduces" when it is reduce-only, sells at most the shares held, or buys back at most a
 short position. Cancels always pass. A non-positive peak equity → REJECT (the drawdown cannot be
 measured).
+
+**Monitor step** (every ``monitor_interval_ms`` of desk time, 1 s by default): the same levels
+without an intent, so a drawdown reached while no intent flows (books moving against held
+positions) still acts: at or above the halt level → HALT (``RISK_DRAWDOWN_HALT``); at or above
+the reducing level → REDUCE (``RISK_DRAWDOWN_REDUCING``; the desk enters REDUCING only from
+ACTIVE); otherwise, or with a non-positive peak, None.
+
+Capabilities: REDUCE and HALT (its HALT does not trip the kill switch).
 """
 
 from __future__ import annotations
@@ -21,9 +29,16 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from polytraders.contracts.bot import BotBase
+from polytraders.contracts.authority import Capability
+from polytraders.contracts.bot import BotBase, MonitorConfig
 from polytraders.contracts.config import BotConfig
-from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
+from polytraders.contracts.decisions import (
+    APPROVE,
+    MonitorAction,
+    MonitorDecision,
+    RiskDecision,
+    Verdict,
+)
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
@@ -34,10 +49,15 @@ HALT = "RISK_DRAWDOWN_HALT"
 WARN = "RISK_DRAWDOWN_WARN"
 INCREASE_BLOCKED = "RISK_DRAWDOWN_INCREASE_BLOCKED"
 INPUT_INVALID = "RISK_DRAWDOWN_INPUT_INVALID"
+REDUCING = "RISK_DRAWDOWN_REDUCING"
 
 
-class DrawdownGuardConfig(BotConfig):
-    """Drawdown levels."""
+class DrawdownGuardConfig(MonitorConfig):
+    """Drawdown levels, and how often the monitor step runs."""
+
+    monitor_interval_ms: int = Field(default=1_000, ge=0, le=3_600_000)
+    """Run the monitor step every this many ms of desk time (simulated or live clock); 0 never
+    runs it (the guard then acts only on intents)."""
 
     halt_drawdown_bps: int = Field(default=1_000, ge=10, le=9_000)
     """Halt when equity has fallen this far below its peak (bps; 1,000 = 10 %)."""
@@ -52,17 +72,18 @@ class DrawdownGuard(BotBase[DrawdownGuardConfig]):
 
     bot_id: ClassVar[str] = "risk.drawdownguard"
     bot_class: ClassVar[BotClass] = BotClass.RISK
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     Config: ClassVar[type[BotConfig]] = DrawdownGuardConfig
     SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(
         DrawdownGuardConfig,
         IntParam(name="halt_drawdown_bps", low=200, high=3_000, step=50),
         IntParam(name="reducing_level_pct", low=20, high=90, step=5),
     )
+    """Tunable levels (``monitor_interval_ms`` is an operating choice, not in the space)."""
     reason_codes: ClassVar[frozenset[str]] = frozenset(
-        {HALT, WARN, INCREASE_BLOCKED, INPUT_INVALID}
+        {HALT, WARN, INCREASE_BLOCKED, INPUT_INVALID, REDUCING}
     )
-    can_halt: ClassVar[bool] = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REDUCE, Capability.HALT})
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
         """HALT, REJECT/APPROVE with a REDUCING request, or APPROVE."""
@@ -84,6 +105,19 @@ class DrawdownGuard(BotBase[DrawdownGuardConfig]):
             verdict=Verdict.REJECT, reason_codes=(INCREASE_BLOCKED,), set_state=request
         )
 
+    def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+        """HALT at the halt level, REDUCE at the reducing level, else None. Pure."""
+        peak = view.peak_equity
+        if peak <= 0:
+            return None
+        cfg = self.config
+        drawdown_scaled = (peak - view.equity) * 10_000
+        if drawdown_scaled >= cfg.halt_drawdown_bps * peak:
+            return _MONITOR_HALT
+        if drawdown_scaled * 100 >= cfg.halt_drawdown_bps * peak * cfg.reducing_level_pct:
+            return _MONITOR_REDUCE
+        return None
+
 
 def _reduces(intent: OrderIntent, view: DeskView) -> bool:
     """True when the intent can only shrink the position it trades."""
@@ -98,3 +132,5 @@ def _reduces(intent: OrderIntent, view: DeskView) -> bool:
 
 _HALT = RiskDecision(verdict=Verdict.HALT, reason_codes=(HALT,), set_state=TradingState.HALTED)
 _INVALID = RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
+_MONITOR_HALT = MonitorDecision(action=MonitorAction.HALT, reason_codes=(HALT,))
+_MONITOR_REDUCE = MonitorDecision(action=MonitorAction.REDUCE, reason_codes=(REDUCING,))

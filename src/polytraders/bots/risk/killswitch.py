@@ -17,6 +17,18 @@ Below the hard levels, reaching ``warn_level_pct`` of any of them approves with 
 code. Cancels always pass (they reduce risk). Corrupt inputs (non-positive start-of-day
 equity, a feed or heartbeat time in the future, a negative error count, no market data yet)
 REJECT: never approve, and never halt on a reading that may be wrong.
+
+**Monitor step** (every ``monitor_interval_ms`` of desk time when it is > 0; off by default):
+the same hard checks without an intent, so a feed silence, a lapsed heartbeat, an error streak
+or the day's loss halts the desk (and trips the kill switch) while no intent flows. It returns
+HALT with every hard code that holds, else None: warnings are left to intent decisions, and
+corrupt inputs (including no market data yet) yield None — never a halt on a reading that may
+be wrong (intents are still REJECTed by ``decide``). Off by default because the feed rule
+measures market-data silence, and real markets fall silent for longer than the 30 s default
+(the shipped sample has 16 in-market silences of 30–78 s): turn it on with a
+``feed_loss_halt_ms`` fitted to the markets traded.
+
+Capabilities: HALT and KILL_SWITCH (its HALT trips the kill switch).
 """
 
 from __future__ import annotations
@@ -25,9 +37,16 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from polytraders.contracts.bot import BotBase
+from polytraders.contracts.authority import Capability
+from polytraders.contracts.bot import BotBase, MonitorConfig
 from polytraders.contracts.config import BotConfig
-from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
+from polytraders.contracts.decisions import (
+    APPROVE,
+    MonitorAction,
+    MonitorDecision,
+    RiskDecision,
+    Verdict,
+)
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
@@ -46,8 +65,9 @@ INPUT_INVALID = "RISK_KILLSWITCH_INPUT_INVALID"
 _MS = 1_000_000
 
 
-class KillSwitchConfig(BotConfig):
-    """Trip levels of the kill switch."""
+class KillSwitchConfig(MonitorConfig):
+    """Trip levels of the kill switch, and how often its monitor step runs
+    (``monitor_interval_ms``, 0 = off)."""
 
     daily_loss_halt_bps: int = Field(default=500, ge=10, le=5_000)
     """Halt when today's loss reaches this share of start-of-day equity (bps; 500 = 5 %)."""
@@ -83,7 +103,7 @@ class KillSwitch(BotBase[KillSwitchConfig]):
 
     bot_id: ClassVar[str] = "risk.killswitch"
     bot_class: ClassVar[BotClass] = BotClass.RISK
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     Config: ClassVar[type[BotConfig]] = KillSwitchConfig
     SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(
         KillSwitchConfig,
@@ -94,7 +114,8 @@ class KillSwitch(BotBase[KillSwitchConfig]):
         IntParam(name="warn_level_pct", low=30, high=90, step=5),
     )
     """Tunable thresholds. ``venue_heartbeat_required`` is a deployment fact (does the venue
-    have a dead-man switch?), not something to optimise, so it is not in the space."""
+    have a dead-man switch?) and ``monitor_interval_ms`` an operating choice, not something to
+    optimise, so they are not in the space."""
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {
             ENGAGED,
@@ -107,25 +128,47 @@ class KillSwitch(BotBase[KillSwitchConfig]):
             INPUT_INVALID,
         }
     )
-    can_halt: ClassVar[bool] = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.HALT, Capability.KILL_SWITCH}
+    )
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
         """HALT, REJECT (corrupt input) or APPROVE (possibly with warnings). Pure."""
         if intent.action is IntentAction.CANCEL:
             return APPROVE
-        cfg = self.config
-        now = view.now_ns
         if view.kill_switch_tripped:
             return _halt((ENGAGED,))
+        readings = self._readings(view)
+        if readings is None:
+            return RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
+        hard, warnings = readings
+        if hard:
+            return _halt(hard)
+        if warnings:
+            return RiskDecision(verdict=Verdict.APPROVE, reason_codes=warnings)
+        return APPROVE
+
+    def monitor(self, view: DeskView, /) -> MonitorDecision | None:
+        """HALT with every hard code that holds at ``view.now_ns``, else None (also for
+        corrupt inputs). Pure."""
+        readings = self._readings(view)
+        if readings is None or not readings[0]:
+            return None
+        return MonitorDecision(action=MonitorAction.HALT, reason_codes=readings[0])
+
+    def _readings(self, view: DeskView) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """(hard codes, warning codes) at ``view.now_ns``, or None when an input is corrupt."""
+        cfg = self.config
+        now = view.now_ns
         day_start = view.day_start_equity
         errors = view.consecutive_errors
         last_feed = view.last_feed_event_ns
         heartbeat = view.last_venue_heartbeat_ns
         latest_ok = now + cfg.future_tolerance_ms * _MS
         if day_start <= 0 or errors < 0 or last_feed <= 0 or last_feed > latest_ok:
-            return RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
+            return None
         if heartbeat > latest_ok:
-            return RiskDecision(verdict=Verdict.REJECT, reason_codes=(INPUT_INVALID,))
+            return None
         loss_bps_scaled = (day_start - view.equity) * 10_000  # compare with bps × day_start
         feed_age = max(now - last_feed, 0)
         heartbeat_age = max(now - heartbeat, 0) if heartbeat > 0 else -1
@@ -140,8 +183,6 @@ class KillSwitch(BotBase[KillSwitchConfig]):
             hard.append(FEED_LOST)
         if heartbeat_age >= cfg.heartbeat_loss_halt_ms * _MS:
             hard.append(HEARTBEAT_LOST)
-        if hard:
-            return _halt(tuple(hard))
         warnings: list[str] = []
         pct = cfg.warn_level_pct
         if loss_bps_scaled * 100 >= cfg.daily_loss_halt_bps * day_start * pct:
@@ -152,9 +193,7 @@ class KillSwitch(BotBase[KillSwitchConfig]):
             or heartbeat_age * 100 >= cfg.heartbeat_loss_halt_ms * _MS * pct
         ):
             warnings.append(HEALTH_WARN)
-        if warnings:
-            return RiskDecision(verdict=Verdict.APPROVE, reason_codes=tuple(warnings))
-        return APPROVE
+        return tuple(hard), tuple(warnings)
 
 
 def _halt(codes: tuple[str, ...]) -> RiskDecision:

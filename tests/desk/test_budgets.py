@@ -1,0 +1,151 @@
+"""Decision budgets measure the bot, not the machine (issue 12): on a live clock every bot call
+is timed in the deciding thread's CPU time, so a bot that waits 50 ms (a sleep, the market-data
+thread holding the lock) stays within a 5 ms budget while one that computes past it is
+quarantined with SYS_BOT_TIMEOUT; on a simulated clock the modelled latency is recorded, so
+replays stay byte-identical."""
+
+from __future__ import annotations
+
+import time
+
+from polytraders.contracts.decisions import Proposal, RiskDecision
+from polytraders.contracts.envelope import BotFailure, Decision
+from polytraders.contracts.modes import Mode
+from polytraders.contracts.view import DeskView
+from polytraders.desk.clock import Clock, LiveClock, SimClock
+from polytraders.desk.desk import Desk
+from polytraders.desk.fixtures import binary_market
+from polytraders.desk.slots import DEFAULT_BUDGET_NS, BotSlot
+from polytraders.model.events import AnyEvent, BookSnapshot
+from polytraders.model.orders import OrderIntent
+from polytraders.venues.paper import PaperVenue
+from polytraders.venues.paper.config import PaperVenueConfig
+from tests.desk.doubles import ApproveBot, PassThroughExec, QuoteBot
+
+MS = 1_000_000
+MARKET = binary_market("m1", "yes", "no", category="crypto")
+WAIT_S = 0.050
+SPIN_CPU_NS = 20 * MS
+
+
+def spin_cpu(cpu_ns: int) -> None:
+    """Compute (busy loop) until this thread has used ``cpu_ns`` of CPU time."""
+    start = time.thread_time_ns()
+    while time.thread_time_ns() - start < cpu_ns:
+        pass
+
+
+class WaitingStrategy(QuoteBot):
+    """Waits 50 ms of wall time on each book (as if blocked on another thread), then quotes."""
+
+    bot_id = "strat.waiter"
+
+    def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
+        if isinstance(event, BookSnapshot):
+            time.sleep(WAIT_S)
+        return super().decide(event, view)
+
+
+class SpinningStrategy(QuoteBot):
+    """Computes for 20 ms of CPU time on each book."""
+
+    bot_id = "strat.spinner"
+
+    def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
+        if isinstance(event, BookSnapshot):
+            spin_cpu(SPIN_CPU_NS)
+        return super().decide(event, view)
+
+
+class WaitingGuard(ApproveBot):
+    """A risk bot that waits 50 ms of wall time per intent, then approves."""
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
+        time.sleep(WAIT_S)
+        return super().decide(intent, view)
+
+
+class SpinningGuard(ApproveBot):
+    """A risk bot that computes for 20 ms of CPU time per intent."""
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
+        spin_cpu(SPIN_CPU_NS)
+        return super().decide(intent, view)
+
+
+def desk_on(clock: Clock, strategy: object, risk: object | None = None) -> Desk:
+    return Desk(
+        run_id="run-b",
+        venue=PaperVenue(PaperVenueConfig(), [MARKET], "run-b"),
+        strategies=[BotSlot(strategy)],
+        risk=[BotSlot(risk if risk is not None else ApproveBot())],
+        execution=[BotSlot(PassThroughExec())],
+        markets=[MARKET],
+        clock=clock,
+    )
+
+
+def book(ts_ns: int) -> BookSnapshot:
+    return BookSnapshot(
+        ts_event_ns=ts_ns,
+        token_id="yes",
+        bids=[(440_000, 100_000_000)],
+        asks=[(460_000, 100_000_000)],
+    )
+
+
+def test_a_strategy_waiting_50ms_of_wall_time_stays_within_a_5ms_budget() -> None:
+    desk = desk_on(LiveClock(), WaitingStrategy("yes", "m1"))
+    started = time.perf_counter_ns()
+    desk.process(book(time.time_ns()))
+    wall_ns = time.perf_counter_ns() - started
+    assert wall_ns >= WAIT_S * 1e9 > DEFAULT_BUDGET_NS  # the machine took 50 ms …
+    [proposal] = [e for e in desk.envelopes if e.bot_id == "strat.waiter"]
+    assert proposal.decision is Decision.PROPOSE  # … the bot was not blamed for it
+    assert 0 < proposal.latency_ns < DEFAULT_BUDGET_NS
+    assert desk.strategies.slots[0].mode is Mode.ENFORCED
+
+
+def test_a_strategy_computing_past_its_budget_is_quarantined() -> None:
+    desk = desk_on(LiveClock(), SpinningStrategy("yes", "m1"))
+    desk.process(book(time.time_ns()))
+    slot = desk.strategies.slots[0]
+    assert slot.mode is Mode.QUARANTINE
+    [error] = [e for e in desk.envelopes if e.bot_id == "strat.spinner"]
+    assert error.decision is Decision.ERROR
+    assert error.reason_codes == ("SYS_BOT_TIMEOUT", "SYS_BOT_QUARANTINED")
+    assert error.latency_ns >= SPIN_CPU_NS  # the measured CPU time, not a modelled figure
+    assert isinstance(error.output, BotFailure)
+    assert error.output.message == f"{error.latency_ns} ns of thread CPU time > 5000000 ns"
+    assert desk.state.open_orders() == []  # its proposal was dropped
+
+
+def test_risk_bots_are_timed_in_cpu_time_too() -> None:
+    waiting = desk_on(LiveClock(), QuoteBot("yes", "m1"), WaitingGuard())
+    waiting.process(book(time.time_ns()))
+    assert waiting.risk.slots[0].mode is Mode.ENFORCED
+    assert len(waiting.state.open_orders()) == 1
+    spinning = desk_on(LiveClock(), QuoteBot("yes", "m1"), SpinningGuard())
+    spinning.process(book(time.time_ns()))
+    assert spinning.risk.slots[0].quarantine_reason == "SYS_BOT_TIMEOUT"
+    assert spinning.state.open_orders() == []  # fail closed: the intent was rejected
+
+
+def test_on_a_simulated_clock_the_modelled_latency_is_recorded_and_replays_match() -> None:
+    def once() -> tuple[str, list[int]]:
+        desk = Desk(
+            run_id="run-b",
+            venue=PaperVenue(PaperVenueConfig(), [MARKET], "run-b"),
+            strategies=[BotSlot(SpinningStrategy("yes", "m1"), modelled_latency_ns=300_000)],
+            risk=[BotSlot(ApproveBot())],
+            execution=[BotSlot(PassThroughExec())],
+            markets=[MARKET],
+            clock=SimClock(),
+        )
+        result = desk.run([book(1_000 * MS), book(2_000 * MS)])
+        latencies = [e.latency_ns for e in desk.envelopes if e.bot_id == "strat.spinner"]
+        return result.timeline_sha256, latencies
+
+    first = once()
+    assert first[1] == [300_000, 300_000, 300_000]  # two books and the order's acknowledgement
+    assert once() == first
