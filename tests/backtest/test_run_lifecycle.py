@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from polytraders.backtest.desk_file import DeskFile
+from polytraders.backtest.engine import run_desk
 from polytraders.cli import app
 from polytraders.store import EventStore
 from polytraders.store.records import RunStatus
@@ -115,3 +118,80 @@ def test_a_store_write_failure_halts_the_desk_and_keeps_what_was_recorded(
         recorded = io.BytesIO()
         store.export_jsonl(run.run_id, recorded)
         assert recorded.getvalue().splitlines() == [ln.encode() for ln in lines[:kept]]
+
+
+@pytest.fixture(scope="module")
+def synthetic_lines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Polymarket line recording (with its markets sidecar), from synthetic data: larger
+    than the 4 MiB head the source checks at open, small enough to be quick."""
+    path = tmp_path_factory.mktemp("lines") / "syn.txt"
+    completed = runner.invoke(
+        app, ["data", "convert", "synthetic:normal?seed=3&markets=8", str(path), "--to", "lines"]
+    )
+    assert completed.exit_code == 0, completed.output
+    return path
+
+
+def _copy_recording(source: Path, target: Path, lines: list[bytes]) -> Path:
+    target.write_bytes(b"".join(lines))
+    sidecar = source.with_name(source.name + ".markets.json")
+    target.with_name(target.name + ".markets.json").write_bytes(sidecar.read_bytes())
+    return target
+
+
+def test_a_run_that_breaks_midway_is_failed_recorded_and_written(
+    tmp_path: Path, synthetic_lines: Path
+) -> None:
+    # a gzip recording damaged nine tenths in: readable at open (its head is sound)
+    whole = gzip.compress(synthetic_lines.read_bytes())
+    broken = _copy_recording(synthetic_lines, tmp_path / "broken.txt.gz", [])
+    broken.write_bytes(whole[: len(whole) * 9 // 10] + b"\x00garbage\xff" * 64)
+    store_file = tmp_path / "desk.sqlite"
+    out = tmp_path / "out"
+    # without a progress bar nothing reads ahead: the damage is met midway
+    outcome = run_desk(
+        data=str(broken), desk_file=DeskFile(), out_dir=out, store_url=str(store_file)
+    )
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.status_detail.startswith("FeedError") and "gzip" in outcome.status_detail
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "FAILED" and result["events"] > 0
+    assert "RUN FAILED" in (out / "report.html").read_text()
+    digest = hashlib.sha256((out / "envelopes.jsonl").read_bytes()).hexdigest()
+    assert digest == result["envelopes_sha256"]
+    with EventStore.open(str(store_file)) as store:
+        (run,) = store.runs()
+        assert run.status is RunStatus.FAILED
+        assert run.detail == outcome.status_detail
+        assert store.check_integrity(run.ref) == []
+    # the command line reads the data once for its progress bar: refused before recording
+    completed = runner.invoke(app, ["backtest", "--data", str(broken), "--out", str(out)])
+    assert completed.exit_code == 2, completed.output
+    assert "corrupt or truncated gzip stream" in completed.output
+
+
+def test_feed_problems_over_the_threshold_fail_the_run(
+    tmp_path: Path, synthetic_lines: Path
+) -> None:
+    lines = synthetic_lines.read_bytes().splitlines(keepends=True)
+    # every 20th line mangled: 5 % bad input, over the default 1 %
+    mangled = [
+        line.split(b" ", 1)[0] + b" {not json\n" if i % 20 == 19 else line
+        for i, line in enumerate(lines)
+    ]
+    data = _copy_recording(synthetic_lines, tmp_path / "mangled.txt", mangled)
+    out = tmp_path / "out"
+    completed = runner.invoke(app, ["backtest", "--data", str(data), "--out", str(out)])
+    assert completed.exit_code == 1, completed.output
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "FAILED"
+    assert "bad input records" in result["status_detail"]
+    assert "SYS_MALFORMED_MESSAGE" in result["status_detail"]
+    # the same data passes with a desk that tolerates 10 %
+    desk = tmp_path / "tolerant.toml"
+    desk.write_text("[feed]\nmax_bad_input_pct = 10.0\n")
+    completed = runner.invoke(
+        app, ["backtest", "--data", str(data), "--desk", str(desk), "--out", str(out)]
+    )
+    assert completed.exit_code == 0, completed.output
+    assert json.loads((out / "result.json").read_text())["status"] == "COMPLETED"

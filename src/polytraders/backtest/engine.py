@@ -43,12 +43,18 @@ from polytraders.model.events import (
 )
 from polytraders.model.market import Market, MarketState
 from polytraders.ops.metrics import DeskMetrics
-from polytraders.store.errors import StoreWriteError
+from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
 from polytraders.store.records import RunStatus
 from polytraders.venues.paper import PaperVenue
 
 _LOG = logging.getLogger(__name__)
+
+
+class RunRefusedError(ValueError):
+    """The run could not start (unusable data, output folder or store); nothing was recorded.
+    The message is one line naming the file, folder or store and what is wrong."""
+
 
 SYS_STORE_WRITE_FAILED = "SYS_STORE_WRITE_FAILED"
 """The store refused or lost a write: the desk halts (kill switch) and the run ends HALTED."""
@@ -341,21 +347,30 @@ def run_desk(
             the one with most fills).
 
     Raises:
-        polytraders.feeds.FeedError / ValueError: unusable data (before anything is recorded).
-        polytraders.backtest.outputs.OutputDirError: ``out_dir`` cannot receive outputs.
-        polytraders.store.errors.StoreError: the store cannot be opened or the run started.
+        RunRefusedError: unusable data, ``out_dir`` or store, or the store refused the run's
+            start (nothing was recorded).
+        OSError: the outputs could not be written (the run is recorded in the store).
     """
     started_wall = time.perf_counter()
-    source = open_source(data)
+    try:
+        source = open_source(data)
+        # a progress bar needs the total: counting it reads the whole data once, so damage
+        # anywhere in a file is refused here, before anything is recorded
+        total_records = source.expected_records() if progress is not None else None
+        outputs = OutputDir(out_dir) if out_dir is not None else None
+    except (ValueError, OSError) as exc:  # FeedError, OutputDirError, a missing file
+        raise RunRefusedError(str(exc)) from exc
     desk_config = desk_file.canonical()
     config_version = desk_file.config_version
     run_id = ids.run_id(config_version, data_digest(data), desk_file.seed)
-    outputs = OutputDir(out_dir) if out_dir is not None else None
     store: EventStore | None = None
     jsonl: JsonlSink | None = None
     ending: _Ending | None = None
     try:
-        store = EventStore.open(store_url) if store_url is not None else None
+        try:
+            store = EventStore.open(store_url) if store_url is not None else None
+        except StoreError as exc:
+            raise RunRefusedError(str(exc)) from exc
         strategies, risk, execution = desk_file.build_slots()
         venue = PaperVenue(desk_file.venue, source.markets, run_id)
         tally = EnvelopeTally()
@@ -368,15 +383,18 @@ def run_desk(
         attempt = 1
         if store is not None:
             sinks.append(store)
-            attempt = _start_run(
-                store=store,
-                run_id=run_id,
-                desk_file=desk_file,
-                desk_config=desk_config,
-                config_version=config_version,
-                data=data,
-                source=source,
-            )
+            try:
+                attempt = _start_run(
+                    store=store,
+                    run_id=run_id,
+                    desk_file=desk_file,
+                    desk_config=desk_config,
+                    config_version=config_version,
+                    data=data,
+                    source=source,
+                )
+            except StoreError as exc:
+                raise RunRefusedError(str(exc)) from exc
         fanout = FanoutSink(sinks)
         desk = Desk(
             run_id=run_id,
@@ -398,7 +416,7 @@ def run_desk(
             feed=desk_file.feed,
         )
         if progress is not None:
-            progress.start(source.expected_records(), source.record_counter or "records")
+            progress.start(total_records, source.record_counter or "records")
         ending = _replay(
             desk=desk, source=source, speed=speed, telemetry=telemetry, fanout=fanout, store=store
         )
@@ -406,19 +424,7 @@ def run_desk(
         telemetry.report(desk_result.last_event_ns)
         integrity: list[str] = []
         if store is not None and ending.store_error is None:
-            ref = f"{run_id}@{attempt}"
-            for order in desk.state.orders.values():
-                store.append_order(ref, order)
-            for fill in desk_result.fills:
-                store.append_fill(ref, fill)
-            store.end_run(
-                ref,
-                ended_ns=desk_result.last_event_ns,
-                status=ending.status,
-                detail=ending.detail,
-            )
-            store.flush()
-            integrity = store.check_integrity(f"{run_id}@{attempt}")
+            integrity = _record_end(store, f"{run_id}@{attempt}", desk, desk_result, ending)
     except BaseException:
         if outputs is not None:
             outputs.discard()
@@ -452,6 +458,8 @@ def run_desk(
         feed_problems=feed_problems,
         fill_model=FillModel.of(desk_file.venue),
         desk_events=desk_result.desk_events,
+        status=ending.status.value,
+        status_detail=ending.detail,
     )
     if outputs is not None:
         staging = outputs.staging
@@ -511,6 +519,27 @@ def _start_run(
         data_source=str(data),
         synthetic=source.synthetic,
     ).attempt
+
+
+def _record_end(
+    store: EventStore, ref: str, desk: Desk, desk_result: DeskResult, ending: _Ending
+) -> list[str]:
+    """Append the run's orders and fills, record how it ended, and return the integrity
+    check's problems. A store that fails now is noted in ``ending`` and reported as a problem
+    (the run is then left without an end record, which the integrity check calls abandoned)."""
+    try:
+        for order in desk.state.orders.values():
+            store.append_order(ref, order)
+        for fill in desk_result.fills:
+            store.append_fill(ref, fill)
+        store.end_run(
+            ref, ended_ns=desk_result.last_event_ns, status=ending.status, detail=ending.detail
+        )
+        store.flush()
+    except StoreWriteError as exc:
+        ending.store_error = exc
+        return [f"{ref}: the store failed while recording the run's end: {exc}"]
+    return store.check_integrity(ref)
 
 
 def _close_store(store: EventStore, ending: _Ending | None) -> None:

@@ -182,6 +182,16 @@ def _no_risk_banner(config: Mapping[str, Any]) -> str:
     return ""
 
 
+def _ending_banner(result: BacktestResult) -> str:
+    """A FAILED or INTERRUPTED run says so first: its figures cover only part of the data."""
+    if result.status not in ("FAILED", "INTERRUPTED"):
+        return ""
+    return (
+        f"<p class='banner danger'>RUN {_esc(result.status)} ({_esc(result.status_detail)}): "
+        "the figures cover what was done before it stopped.</p>"
+    )
+
+
 def _halt_banner(events: Sequence[DeskEvent]) -> str:
     trips = {(e.ts_event_ns, e.reason_code) for e in events if isinstance(e, KillSwitchTripped)}
     lines = []
@@ -636,6 +646,7 @@ def write_report(
 {_data_banner(result)}
 {_bound_block(result)}
 {_no_risk_banner(config)}
+{_ending_banner(result)}
 {_halt_banner(result.desk_events)}
 {_quarantine_banner(result.bots_seen)}
 <h2>The desk that ran</h2>

@@ -235,6 +235,10 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     bots_seen: list[BotSeen]
     """Every bot that recorded a decision (sorted by class, then id)."""
     feed_problems: dict[str, int] = msgspec.field(default_factory=dict)
+    status: str = "COMPLETED"
+    """How the run ended: COMPLETED, HALTED, FAILED or INTERRUPTED (``docs/runs.md``)."""
+    status_detail: str = ""
+    """The halt's reason code, the failure's error, or the interrupting signal."""
 
     @property
     def events_per_s(self) -> float:
@@ -245,6 +249,8 @@ class BacktestResult(msgspec.Struct, kw_only=True):
         """The ``result.json`` document: money as exact decimal strings."""
         document: dict[str, object] = {
             "run_id": self.run_id,
+            "status": self.status,
+            "status_detail": self.status_detail,
             "seed": self.seed,
             "config_version": self.config_version,
             "synthetic": self.synthetic,
@@ -471,6 +477,8 @@ def compute_result(
     desk_events: Sequence[DeskEvent] = (),
     feed_problems: Mapping[str, int] | None = None,
     sharpe_interval_s: int = 60,
+    status: str = "COMPLETED",
+    status_detail: str = "",
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
@@ -479,7 +487,8 @@ def compute_result(
     price (micro) for every token with an open position in an unresolved market.
     ``first_event_ns`` / ``last_event_ns`` span the input events processed.
     ``fill_model`` is the paper venue's; ``desk_events`` the desk's trading-state changes and
-    kill-switch trips (``DeskResult.desk_events``), kept in time order.
+    kill-switch trips (``DeskResult.desk_events``), kept in time order; ``status`` and
+    ``status_detail`` how the run ended.
 
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
@@ -533,4 +542,6 @@ def compute_result(
         desk_events=sorted(desk_events, key=lambda e: e.ts_event_ns),
         bots_seen=tally.bots_seen(),
         feed_problems=dict(feed_problems or {}),
+        status=status,
+        status_detail=status_detail,
     )

@@ -21,8 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from polytraders.backtest.desk_file import DeskFile, DeskFileError
-from polytraders.backtest.engine import RunOutcome, run_desk
-from polytraders.backtest.outputs import OutputDirError
+from polytraders.backtest.engine import RunOutcome, RunRefusedError, run_desk
 from polytraders.backtest.stop import EXIT_CODE_BY_SIGNAL
 from polytraders.bots.registry import BOTS
 from polytraders.commands.failures import (
@@ -35,7 +34,6 @@ from polytraders.commands.failures import (
 from polytraders.feeds.samples import sample_path
 from polytraders.node.config import LiveNodeConfig
 from polytraders.ops.metrics import DeskMetrics
-from polytraders.store.errors import StoreError
 from polytraders.store.records import RunStatus
 
 console = Console()
@@ -199,8 +197,10 @@ def _execute(
                 metrics=metrics,
                 progress=_Bar(progress),
             )
-        except (ValueError, OSError, StoreError, OutputDirError) as exc:
+        except RunRefusedError as exc:
             fail(f"run refused: {exc}", EXIT_REFUSED, exc)
+        except OSError as exc:
+            fail(f"run recorded, but its outputs could not be written: {exc}", EXIT_FAILED, exc)
     console.print(_summary(outcome))
     for line in _banners(outcome):
         console.print(f"[bold red]{line}[/bold red]", soft_wrap=True)
