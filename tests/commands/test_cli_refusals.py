@@ -140,3 +140,54 @@ def test_default_data_resolves_outside_the_repository(
 
     assert (sample_path() / "books.parquet").is_file()
     assert SimSettings().data_path == sample_path()
+
+
+@pytest.mark.parametrize(
+    ("store", "needle"),
+    [
+        ("mysql://user@127.0.0.1/db", "mysql"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "127.0.0.1:1"),
+    ],
+)
+def test_a_bad_store_is_refused_in_one_line(tmp_path: Path, store: str, needle: str) -> None:
+    _refused(["run", "--data", SYNTHETIC, "--store", store, "--out", str(tmp_path / "o")], needle)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_store_path_that_cannot_be_a_file_is_refused(tmp_path: Path) -> None:
+    # (read-only folders and files are refused too: tests/store/test_open_failures.py checks
+    # them as an unprivileged user, since root ignores permissions)
+    (tmp_path / "plain").write_text("")
+    _refused(
+        ["run", "--data", SYNTHETIC, "--store", str(tmp_path / "plain" / "desk.sqlite"),
+         "--out", str(tmp_path / "o")],
+        "plain",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ("nowhere/at/all", "nowhere/at/all"),
+        ("synthetic:nonsense?seed=1", "nonsense"),
+    ],
+)
+def test_bad_data_is_refused_and_nothing_recorded_earlier_is_lost(
+    tmp_path: Path, data: str, needle: str
+) -> None:
+    store = str(tmp_path / "desk.sqlite")
+    first = runner.invoke(
+        app, ["run", "--data", SYNTHETIC, "--store", store, "--out", str(tmp_path / "a")]
+    )
+    assert first.exit_code == 0, first.output
+    _refused(["run", "--data", data, "--store", store, "--out", str(tmp_path / "a")], needle)
+    # the earlier run's outputs and its record are untouched
+    result = json.loads((tmp_path / "a" / "result.json").read_text())
+    digest = hashlib.sha256((tmp_path / "a" / "envelopes.jsonl").read_bytes()).hexdigest()
+    assert digest == result["envelopes_sha256"]
+    from polytraders.store import EventStore
+
+    with EventStore.open(store) as recorded:
+        (run,) = recorded.runs()
+        assert run.status.value == "COMPLETED"
+        assert recorded.check_integrity(run.ref) == []
