@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import ClassVar
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from polytraders.backtest.fills_csv import write_fills_csv
 from polytraders.bots.strategy.maker_tight import MakerTight
+from polytraders.cli import app
 from polytraders.contracts.bot import BotBase
 from polytraders.contracts.decisions import Proposal, RoutePlan
-from polytraders.contracts.envelope import Decision
+from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.view import DeskView
@@ -31,6 +34,7 @@ from polytraders.model.orders import IntentAction, OrderIntent, OrderStatus, Sid
 from polytraders.store import EventStore
 from polytraders.venues.paper import PaperVenue
 from polytraders.venues.paper.config import PaperVenueConfig
+from tests.conftest import POLYMARKET_SAMPLE
 from tests.desk.doubles import SPACE, ApproveBot, DoubleConfig, PassThroughExec, QuoteBot
 from tests.desk.sample_desk import default_desk, sample_head
 
@@ -150,6 +154,39 @@ def test_one_client_order_id_from_the_route_plan_to_the_store_and_fills_csv(
     assert [r["client_order_id"] for r in rows] == stored_fills
     for row in rows:
         assert row["client_order_id"] in _routed(desk)[row["intent_id"]]
+
+
+@pytest.mark.slow
+def test_the_default_backtest_uses_the_routers_ids_in_every_output(tmp_path: Path) -> None:
+    """`polytraders backtest` on the whole shipped sample with a store: envelopes.jsonl,
+    the store's orders and fills, and fills.csv name every order by its ROUTE envelope's id."""
+    out, store_path = tmp_path / "out", tmp_path / "desk.sqlite"
+    args = ["backtest", "--data", str(POLYMARKET_SAMPLE), "--out", str(out)]
+    answer = CliRunner().invoke(app, [*args, "--store", str(store_path)])
+    assert answer.exit_code == 0, answer.output
+    routed: dict[str, str] = {}  # client order id → intent id, in timeline order
+    for line in (out / "envelopes.jsonl").read_bytes().splitlines():
+        envelope = msgspec.json.decode(line, type=ReportEnvelope)
+        plan = envelope.output
+        if envelope.decision is not Decision.ROUTE or not isinstance(plan, RoutePlan):
+            continue
+        assert set(plan.cancel_client_order_ids) <= set(routed)  # cancels name routed ids
+        for k, order in enumerate(plan.orders):
+            assert order.client_order_id == client_order_id(envelope.correlation_id, k)
+            assert order.client_order_id not in routed  # unique over the whole run
+            routed[order.client_order_id] = envelope.correlation_id
+    assert len(routed) > 2_000
+    with EventStore.open(store_path, create=False) as store:
+        (run,) = store.runs()
+        orders = store.orders(run.run_id)
+        stored_fills = [f.client_order_id for f in store.fills(run.run_id)]
+    assert {o.client_order_id for o in orders} == set(routed)
+    assert all(routed[o.client_order_id] == o.intent_id for o in orders)
+    with (out / "fills.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) > 2_000
+    assert [r["client_order_id"] for r in rows] == stored_fills
+    assert all(routed[r["client_order_id"]] == r["intent_id"] for r in rows)
 
 
 class _Scripted(BotBase[DoubleConfig]):
