@@ -335,3 +335,36 @@ def test_a_resumed_desk_never_sends_an_id_used_before_the_restart() -> None:
         "strat.quoter/s2/1/o0"
     ]
     assert venue.sent == ["strat.quoter/s2/1/o0"]
+
+
+class _RenumberingExec(PassThroughExec):
+    """Unauthorised: names its orders ``<run>/o<n>`` (a run-scoped counter, not the intent)."""
+
+    bot_id = "exec.renumbering"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sequence = 0
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RoutePlan:
+        (order,) = super().decide(intent, view).orders
+        self.sequence += 1
+        renamed = msgspec.structs.replace(order, client_order_id=f"run-x/o{self.sequence}")
+        return RoutePlan(orders=(renamed,))
+
+
+def test_a_route_plan_whose_ids_do_not_derive_from_the_intent_is_refused() -> None:
+    market = binary_market("m1", "yes", "no", category="crypto")
+    venue = _SentVenue(PaperVenueConfig(), [market], "run-x")
+    desk = Desk(
+        run_id="run-x",
+        venue=venue,
+        strategies=[BotSlot(QuoteBot("yes", "m1"))],
+        execution=[BotSlot(_RenumberingExec())],
+        markets=[market],
+    )
+    result = desk.run([_snap(1.0), _snap(2.0)])
+    failure = result.quarantined["exec.renumbering"].failure
+    assert failure.code == "SYS_AUTHORITY_VIOLATION"
+    assert "order #0 has client order id 'run-x/o1', not 'strat.quoter/1/o0'" in failure.message
+    assert venue.sent == [] and desk.state.orders == {}
