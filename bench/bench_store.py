@@ -67,7 +67,7 @@ def timeline(run: str, intents: int) -> list[ReportEnvelope]:
             ts_created_ns=ts_ns,
         )
         order = VenueOrder(
-            client_order_id=ids.client_order_id(run, i),
+            client_order_id=ids.client_order_id(intent.intent_id, 0),
             intent_id=intent.intent_id,
             bot_id=intent.bot_id,
             token_id=_TOKEN,

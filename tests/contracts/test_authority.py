@@ -24,6 +24,7 @@ from polytraders.contracts.decisions import (
     RoutePlan,
     Verdict,
 )
+from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce, VenueOrder
@@ -168,7 +169,7 @@ def test_decision_shape_rules() -> None:
 
 def order(**changes: object) -> VenueOrder:
     base = VenueOrder(
-        client_order_id="o1",
+        client_order_id=client_order_id("i1", 0),
         intent_id="i1",
         token_id="yes",
         side=Side.BUY,
@@ -179,7 +180,8 @@ def order(**changes: object) -> VenueOrder:
 
 
 def test_route_plan_rules() -> None:
-    ok = RoutePlan(orders=(order(size=4_000_000), order(client_order_id="o2", size=6_000_000)))
+    second = order(client_order_id=client_order_id("i1", 1), size=6_000_000)
+    ok = RoutePlan(orders=(order(size=4_000_000), second))
     assert route_plan_problems(BASE, ok, "no") == []
     assert route_plan_problems(BASE, RoutePlan(orders=(order(size=10_000_001),)), "no")
     assert route_plan_problems(BASE, RoutePlan(orders=(order(price=460_000),)), "no")
@@ -193,6 +195,40 @@ def test_route_plan_rules() -> None:
     assert any(
         "post-only" in p for p in route_plan_problems(post_only, RoutePlan(orders=(order(),)), "no")
     )
+
+
+def test_client_order_ids_derive_from_the_intent_and_position() -> None:
+    """Order k of a plan for intent I has id ``I/o<k>``, exactly: another id, another intent's
+    id, a skipped position or two orders with one id are all refused."""
+    first, second = order(size=4_000_000), order(client_order_id="i1/o1", size=6_000_000)
+    assert first.client_order_id == "i1/o0"
+    assert route_plan_problems(BASE, RoutePlan(orders=(first, second)), "no") == []
+    for wrong in ("run-x/o7", "i2/o0", "i1/o1", "i1/o0/o0", "", "I1/o0"):
+        problems = route_plan_problems(
+            BASE, RoutePlan(orders=(order(client_order_id=wrong),)), "no"
+        )
+        assert problems == [
+            f"order #0 has client order id {wrong!r}, not 'i1/o0' "
+            "(ids derive from the intent and the order's position)"
+        ]
+    twice = RoutePlan(orders=(first, order(size=6_000_000)))  # both "i1/o0"
+    assert route_plan_problems(BASE, twice, "no") == [
+        "order #1 has client order id 'i1/o0', not 'i1/o1' "
+        "(ids derive from the intent and the order's position)"
+    ]
+    swapped = RoutePlan(orders=(second, first))
+    assert len(route_plan_problems(BASE, swapped, "no")) == 2
+
+
+@given(st.text(min_size=1, max_size=40), st.integers(1, 15))
+def test_derived_ids_are_distinct_and_accepted(intent_id: str, legs: int) -> None:
+    intent = replace(BASE, intent_id=intent_id, size=legs * 1_000_000)
+    orders = tuple(
+        order(intent_id=intent_id, client_order_id=client_order_id(intent_id, k), size=1_000_000)
+        for k in range(legs)
+    )
+    assert len({o.client_order_id for o in orders}) == legs
+    assert route_plan_problems(intent, RoutePlan(orders=orders), "no") == []
 
 
 def test_complement_route_is_the_mirrored_trade_only() -> None:

@@ -142,7 +142,9 @@ def test_jsonl_stream_and_timeline_hash() -> None:
 def test_ids_are_deterministic() -> None:
     assert ids.run_id("cfg", 7) == ids.run_id("cfg", 7) != ids.run_id("cfg", 8)
     assert ids.envelope_id("r", 3) == "r/e3"
-    assert ids.intent_id("r", 3) != ids.client_order_id("r", 3) != ids.fill_id("r", 3)
+    assert len({ids.envelope_id("r", 3), ids.intent_id("r", 3), ids.fill_id("r", 3)}) == 3
+    # an order's id derives from its intent's and its position in the route plan
+    assert ids.client_order_id(ids.intent_id("r", 3), 1) == "r/i3/o1"
     assert input_digest({"a": 1}) == input_digest({"a": 1}) != input_digest({"a": 2})
 
 

@@ -24,6 +24,7 @@ from polytraders.contracts.decisions import (
     RoutePlan,
     Verdict,
 )
+from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import IntParam, SearchSpace
 from polytraders.contracts.view import DeskView
@@ -263,7 +264,7 @@ class QuoteBot(BotBase[DoubleConfig]):
 
 # ------------------------------------------------------------------ execution
 class PassThroughExec(BotBase[DoubleConfig]):
-    """Sends the intent as one order (client order id assigned by the desk)."""
+    """Sends the intent as one order (client order id ``<intent id>/o0``)."""
 
     bot_id = "exec.passthrough"
     bot_class = BotClass.EXECUTION
@@ -272,7 +273,7 @@ class PassThroughExec(BotBase[DoubleConfig]):
 
     def decide(self, intent: OrderIntent, view: DeskView, /) -> RoutePlan:
         order = VenueOrder(
-            client_order_id="",
+            client_order_id=client_order_id(intent.intent_id, 0),
             intent_id=intent.intent_id,
             bot_id=intent.bot_id,
             token_id=intent.token_id,

@@ -26,14 +26,20 @@ def sample_head() -> tuple[tuple[Market, ...], tuple[AnyEvent, ...]]:
     return tuple(source.markets), tuple(itertools.islice(source.events(), HEAD_EVENTS))
 
 
-def default_desk(strategy: object, *, config: DeskConfig | None = None) -> Desk:
-    """The default desk of ``DeskFile()`` with ``strategy`` as its only (ENFORCED) strategy."""
+def default_desk(
+    strategy: object,
+    *,
+    config: DeskConfig | None = None,
+    venue_class: type[PaperVenue] = PaperVenue,
+) -> Desk:
+    """The default desk of ``DeskFile()`` with ``strategy`` as its only (ENFORCED) strategy, on
+    a ``venue_class`` (the paper venue or a subclass of it) with the desk file's settings."""
     desk_file = DeskFile()
     markets, _ = sample_head()
     _, risk, execution = desk_file.build_slots()
     return Desk(
         run_id="run-sample",
-        venue=PaperVenue(desk_file.venue, markets, "run-sample"),
+        venue=venue_class(desk_file.venue, markets, "run-sample"),
         strategies=[BotSlot(strategy)],
         risk=risk,
         execution=execution,

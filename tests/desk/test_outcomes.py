@@ -104,7 +104,7 @@ def test_a_resting_quote_is_pending_open_partly_filled_then_cancelled() -> None:
     a = outcome(desk, "a")
     assert (a.status, a.client_order_ids, a.filled_size) == (
         IntentStatus.PENDING,
-        ("run-o/o0",),
+        (f"{BOT}/a/o0",),  # the id the router gave it: the one id everywhere
         0,
     )
     assert a.reason_codes == () and a.decided_by == "" and not a.status.finished

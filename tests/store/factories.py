@@ -94,7 +94,7 @@ def order(run: str, n: int, status: OrderStatus = OrderStatus.PENDING_NEW) -> Ve
     """The venue order routed for intent ``n``."""
     placed = intent(run, n)
     return VenueOrder(
-        client_order_id=ids.client_order_id(run, n),
+        client_order_id=ids.client_order_id(placed.intent_id, 0),
         intent_id=placed.intent_id,
         bot_id=placed.bot_id,
         token_id=TOKEN,

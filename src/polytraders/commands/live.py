@@ -568,17 +568,6 @@ def latest_orders(rows: Sequence[VenueOrder]) -> list[VenueOrder]:
     return list(latest.values())
 
 
-def next_order_sequence(run_id: str, orders: Sequence[VenueOrder]) -> int:
-    """One past the highest ``<run>/o<n>`` client-order sequence in ``orders`` (0 if none)."""
-    prefix = f"{run_id}/o"
-    numbers = [
-        int(o.client_order_id[len(prefix) :])
-        for o in orders
-        if o.client_order_id.startswith(prefix) and o.client_order_id[len(prefix) :].isdigit()
-    ]
-    return max(numbers, default=-1) + 1
-
-
 def positions_with_cost(
     venue_positions: dict[str, int], fills: Sequence[Fill]
 ) -> dict[str, tuple[int, int]]:
@@ -673,7 +662,7 @@ def build_live_session(
     store = recorder = None
     store_orders: list[VenueOrder] = []
     store_fills: list[Fill] = []
-    sequences = (0, 0)
+    start_sequence = 0
     if store_url is not None:
         from polytraders.store.event_store import EventStore
 
@@ -692,7 +681,7 @@ def build_live_session(
             store.resume_run(run_id)
             store_orders = latest_orders(store.orders(run_id))
             store_fills = store.fills(run_id)
-            sequences = (store.next_sequence(run_id), next_order_sequence(run_id, store_orders))
+            start_sequence = store.next_sequence(run_id)
         recorder = StoreRecorder(store, run_id)
         recorder.seed(store_orders, store_fills)
     believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
@@ -722,6 +711,9 @@ def build_live_session(
         open_orders=open_orders,
         account=account,
     )
+    for order in venue.orders():  # the run's closed orders too: their ids are never sent again
+        if not order.status.is_open:
+            state.add_order(msgspec.structs.replace(order))
     if recorder is not None:
         recorder.sync(venue.orders(), report.missed_fills)
     desk = Desk(
@@ -734,7 +726,7 @@ def build_live_session(
         clock=LiveClock(),
         state=state,
         sink=sink,
-        start_sequences=sequences,
+        start_sequence=start_sequence,
     )
     auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
     user_config = (

@@ -19,6 +19,13 @@ Rules:
 - An execution plan never sends more than the intent, never another token or side, except the
   economically identical complement (buy YES at p ≡ sell NO at 1 − p), and never a more
   aggressive price.
+- **Client order ids derive from the intent.** The order at position ``k`` of a plan for intent
+  ``I`` has client order id ``contracts.ids.client_order_id(I, k)`` = ``<I>/o<k>``, exactly:
+  an id that does not derive from the intent, or two orders of the plan with the same id, is a
+  violation. That id is the order's only id from then on (order manager, venue, store, fills,
+  strategies). It is unique in the run because intent ids are: the desk refuses a reused intent
+  id where it enters (``desk.intake``), and the order manager never sends an id already used in
+  the run, also one used before a restart (``SYS_DUPLICATE_ORDER``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from polytraders.contracts.decisions import (
     RoutePlan,
     Verdict,
 )
+from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.model.events import TradingState
 from polytraders.model.money import complement_price
@@ -189,18 +197,26 @@ def route_plan_problems(
 ) -> list[str]:
     """Violations in an execution plan for ``intent``.
 
-    Every order carries the intent's id; it is on the intent's token and side at a price no more
-    aggressive, or on the complement token and opposite side at a price no more aggressive than
-    ``1 − price`` (not for reduce-only intents); post-only is kept; the orders' total size and
-    notional do not exceed the intent's. A CANCEL intent yields no new orders.
+    Every order carries the intent's id, and the order at position ``k`` has client order id
+    ``client_order_id(intent.intent_id, k)`` (so the plan's ids are distinct); it is on the
+    intent's token and side at a price no more aggressive, or on the complement token and
+    opposite side at a price no more aggressive than ``1 − price`` (not for reduce-only
+    intents); post-only is kept; the orders' total size and notional do not exceed the intent's.
+    A CANCEL intent yields no new orders.
     """
     problems: list[str] = []
     if intent.action is IntentAction.CANCEL and plan.orders:
         problems.append("a cancel intent produced new orders")
     total_size = total_notional = 0
-    for order in plan.orders:
+    for k, order in enumerate(plan.orders):
         if order.intent_id != intent.intent_id:
             problems.append(f"order {order.client_order_id} is for another intent")
+        expected = client_order_id(intent.intent_id, k)
+        if order.client_order_id != expected:
+            problems.append(
+                f"order #{k} has client order id {order.client_order_id!r}, not {expected!r} "
+                "(ids derive from the intent and the order's position)"
+            )
         direct = order.token_id == intent.token_id and order.side is intent.side
         mirrored = (
             complement_token_id is not None

@@ -242,17 +242,16 @@ class SlotState(msgspec.Struct, frozen=True, kw_only=True):
 class DeskCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     """What a desk needs to resume after a restart (JSON via msgspec; deterministic).
 
-    Fields: ``run_id``; ``now_ns``; the next ``envelope_sequence``, ``order_sequence`` and
-    ``cause_sequence`` (so no id is ever reused); ``ledger``; ``trading_state`` and
-    ``kill_switch_tripped`` (a tripped switch stays tripped across a restart); ``orders`` (every
-    tracked order, open ones first to reconcile with the venue); ``markets``; ``slots``
+    Fields: ``run_id``; ``now_ns``; the next ``envelope_sequence`` and ``cause_sequence`` (so
+    no id is ever reused); ``ledger``; ``trading_state`` and ``kill_switch_tripped`` (a tripped
+    switch stays tripped across a restart); ``orders`` (every tracked order, open ones first to
+    reconcile with the venue; their client order ids are never sent again); ``markets``; ``slots``
     (modes and quarantines). Books are not saved: they come back with the feed's snapshots.
     """
 
     run_id: str
     now_ns: int
     envelope_sequence: int
-    order_sequence: int
     cause_sequence: int
     ledger: LedgerSnapshot
     trading_state: TradingState
@@ -275,8 +274,9 @@ class Desk:
         config: desk settings.
         clock: simulated (default) or live.
         state: a prepared state (restart, fixtures); default a fresh one whose ledger starts
-            with the venue's free ``pUSD``.
-        start_sequences: (envelope, client order) sequence numbers to resume from.
+            with the venue's free ``pUSD``. A resumed run's state holds every order the run
+            sent before (closed ones too): their client order ids are never sent again.
+        start_sequence: envelope sequence number to resume from.
         observer: metrics hook for risk decisions (thread CPU time of each call; never in
             envelopes under a simulated clock).
         account: the signing identity (public addresses, builder code) bots see, when the
@@ -299,7 +299,7 @@ class Desk:
         config: DeskConfig | None = None,
         clock: Clock | None = None,
         state: DeskState | None = None,
-        start_sequences: tuple[int, int] = (0, 0),
+        start_sequence: int = 0,
         observer: DecisionObserver | None = None,
         account: AccountIdentity | None = None,
     ) -> None:
@@ -319,7 +319,7 @@ class Desk:
         if sink is None:
             self._memory = sink = MemorySink()
         self._sink = DigestingSink(sink)
-        self.recorder = EnvelopeRecorder(run_id, self._sink, start_sequences[0])
+        self.recorder = EnvelopeRecorder(run_id, self._sink, start_sequence)
         live = not self.clock.simulated
         version = self.config.config_version
         self.strategies = StrategyRunner(
@@ -344,9 +344,7 @@ class Desk:
             f"monitor:{s.bot_id}": s for s in self.risk.slots if s.monitor_interval_ns
         }
         self._monitors_scheduled = not self._monitor_timers
-        self.orders = OrderManager(
-            run_id, venue, state, self.config.orders, start_sequence=start_sequences[1]
-        )
+        self.orders = OrderManager(venue, state, self.config.orders)
         self.timers = TimerSchedule()
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""
@@ -551,7 +549,6 @@ class Desk:
             run_id=self.run_id,
             now_ns=self.state.now_ns,
             envelope_sequence=self.recorder.sequence,
-            order_sequence=self.orders.sequence,
             cause_sequence=self._causes,
             ledger=self.state.ledger.snapshot(),
             trading_state=self.state.trading_state,
@@ -603,7 +600,7 @@ class Desk:
             config=config,
             clock=clock if clock is not None else SimClock(checkpoint.now_ns),
             state=state,
-            start_sequences=(checkpoint.envelope_sequence, checkpoint.order_sequence),
+            start_sequence=checkpoint.envelope_sequence,
         )
         desk._causes = checkpoint.cause_sequence
         slots = {s.bot_id: s for s in desk._all_slots()}

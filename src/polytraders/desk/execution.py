@@ -8,9 +8,11 @@ Rules (DESIGN.md "The desk" step 4, "Contracts"):
   codes the bot declared (``SYS_INVALID_OUTPUT``), cancel only orders the desk knows
   (``SYS_INVALID_OUTPUT``), and stay within authority
   (:func:`~polytraders.contracts.authority.route_plan_problems`: never larger, never another
-  token or side except the complement, never more aggressive, post-only kept;
-  ``SYS_AUTHORITY_VIOLATION``). A bot that fails any check, raises or overruns its budget
-  (modelled latency under a simulated clock, the call's thread CPU time under a live one) is
+  token or side except the complement, never more aggressive, post-only kept, the order at
+  position ``k`` identified by ``contracts.ids.client_order_id(intent id, k)``;
+  ``SYS_AUTHORITY_VIOLATION``). That id is then the order's only one (order manager, venue,
+  store, fills). A bot that fails any check, raises or overruns its budget (modelled latency
+  under a simulated clock, the call's thread CPU time under a live one) is
   quarantined and the intent is refused (nothing is sent). A quarantined execution bot refuses
   every intent with ``SYS_BOT_QUARANTINED`` (fail closed).
 - Envelope decision: ROUTE when the plan sends or cancels something, else REFUSE.

@@ -2,11 +2,13 @@
 
 Rules (DESIGN.md "The desk" step 4):
 
-1. **Deterministic, idempotent client order ids.** Every new order gets
-   ``contracts.ids.client_order_id(run_id, n)``, ``n`` counting from ``start_sequence`` (a
-   restart resumes the count, so no id is ever reused for a different order); whatever id the
-   execution bot wrote is replaced. An id the manager already tracks is never sent again
-   (``SYS_DUPLICATE_ORDER``).
+1. **One client order id, the execution bot's.** Every order keeps the id the execution bot
+   gave it, ``contracts.ids.client_order_id(intent id, k)`` (the desk has checked that it
+   derives from the intent: :func:`~polytraders.contracts.authority.route_plan_problems`); the
+   venue, the store, fills and strategies see that same id. An id already in ``state.orders``
+   (every order of the run, restored ones included after a restart) is never sent again: the
+   order is refused (``SYS_DUPLICATE_ORDER``) and the tracked order under that id is left as
+   it was.
 2. **Cancel-before-place.** The orders to cancel are the plan's ``cancel_client_order_ids``
    plus, for a CANCEL or REPLACE intent, every open order of ``target_intent_id``. Cancels go
    out first; the plan's new orders are held back until every cancelled order is closed at the
@@ -40,7 +42,6 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from polytraders.contracts.decisions import RoutePlan
-from polytraders.contracts.ids import client_order_id
 from polytraders.desk.state import DeskState
 from polytraders.model.events import OrderAccepted, OrderCanceled, OrderExpired, OrderRejected
 from polytraders.model.fills import Fill
@@ -101,32 +102,25 @@ class OrderManager:
     """Sends orders for one run and tracks them in ``state.orders``.
 
     Args:
-        run_id: the run (client order ids derive from it).
         venue: where orders go.
-        state: the desk state (orders, ledger, error counters).
+        state: the desk state (orders, ledger, error counters). After a restart it must hold
+            every order the run sent before, closed ones too, so that no id is sent twice.
         config: limits.
-        start_sequence: first client-order sequence number (resume after a restart).
 
     Attributes:
-        sequence: the next client-order sequence number.
         fills: every fill booked, in order.
         stats: counters.
     """
 
     def __init__(
         self,
-        run_id: str,
         venue: Venue,
         state: DeskState,
         config: OrderManagerConfig | None = None,
-        *,
-        start_sequence: int = 0,
     ) -> None:
-        self.run_id = run_id
         self.venue = venue
         self.state = state
         self.config = config if config is not None else OrderManagerConfig()
-        self.sequence = start_sequence
         self.fills: list[Fill] = []
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
@@ -139,7 +133,7 @@ class OrderManager:
         self._timed_out: set[str] = set()
         self._held_ids: set[str] = set()
         self._by_intent: dict[str, list[str]] = {}
-        """intent id → client order ids assigned for it (so a cancel never scans all orders);
+        """intent id → client order ids sent for it (so a cancel never scans all orders);
         seeded from the state's orders so a resumed desk can cancel what it placed before."""
         for cid, order in state.orders.items():
             self._by_intent.setdefault(order.intent_id, []).append(cid)
@@ -148,7 +142,9 @@ class OrderManager:
     def execute(self, intent: OrderIntent, plan: RoutePlan | None, now_ns: int) -> list[str]:
         """Carry out a routed intent: cancels first, then the plan's orders (held back until
         the cancels are confirmed). ``plan`` None (a refused route) still performs the
-        CANCEL/REPLACE intent's cancels. Returns the client order ids assigned to new orders."""
+        CANCEL/REPLACE intent's cancels. An order whose client order id the desk already
+        tracks is refused (``SYS_DUPLICATE_ORDER``, an ``OrderRejected`` from
+        :meth:`drain_local`). Returns the client order ids of the new orders taken on."""
         targets: list[str] = []
         if plan is not None:
             targets.extend(plan.cancel_client_order_ids)
@@ -164,7 +160,9 @@ class OrderManager:
                 waiting.add(cid)
         if plan is None or not plan.orders:
             return []
-        orders = [self._assign(order, now_ns) for order in plan.orders]
+        orders = [self._take(order, now_ns) for order in plan.orders if self._fresh(order, now_ns)]
+        if not orders:
+            return []
         if waiting:
             self._held.append(_Held(waiting, orders, now_ns))
             for order in orders:  # visible (PENDING_NEW) while held: counts as exposure
@@ -175,13 +173,22 @@ class OrderManager:
                 self._submit(order, now_ns)
         return [o.client_order_id for o in orders]
 
-    def _assign(self, order: VenueOrder, now_ns: int) -> VenueOrder:
-        cid = client_order_id(self.run_id, self.sequence)
-        self.sequence += 1
-        self._by_intent.setdefault(order.intent_id, []).append(cid)
+    def _fresh(self, order: VenueOrder, now_ns: int) -> bool:
+        """True when ``order``'s client order id was never used in the run; otherwise the
+        order is refused (the tracked order under that id is not touched)."""
+        cid = order.client_order_id
+        if cid not in self.state.orders:
+            return True
+        self.stats.duplicates += 1
+        _LOG.warning("client order id %s already used in this run; order not sent", cid)
+        self._refuse(cid, now_ns, SYS_DUPLICATE_ORDER, "client order id already used")
+        return False
+
+    def _take(self, order: VenueOrder, now_ns: int) -> VenueOrder:
+        """The desk's copy of a new order, PENDING_NEW (its client order id unchanged)."""
+        self._by_intent.setdefault(order.intent_id, []).append(order.client_order_id)
         return msgspec.structs.replace(
             order,
-            client_order_id=cid,
             status=OrderStatus.PENDING_NEW,
             filled_size=0,
             venue_order_id="",
@@ -205,11 +212,6 @@ class OrderManager:
         if cid in self._held_ids:
             self._held_ids.discard(cid)
             order.ts_created_ns = order.ts_updated_ns = now_ns  # the ack clock starts now
-        elif cid in self.state.orders:
-            self.stats.duplicates += 1
-            _LOG.warning("order %s already sent; not sent again", cid)
-            self._refuse(cid, now_ns, SYS_DUPLICATE_ORDER, "client order id already used")
-            return
         self._refill(now_ns)
         self.state.add_order(order)
         if self._bucket < _TOKEN:

@@ -17,6 +17,7 @@ from polytraders.bots.execution.smartrouter.pricing import (
 )
 from polytraders.contracts.authority import route_plan_problems
 from polytraders.contracts.bot import bot_problems
+from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.state import DeskState
 from polytraders.model.book import OrderBook
@@ -143,6 +144,11 @@ def test_sell_split_between_held_shares_and_the_complement() -> None:
     legs = [(o.token_id, o.side, o.price, o.size) for o in plan.orders]
     assert legs == [(up, Side.SELL, 90_000, 7_000_000), (down, Side.BUY, 910_000, 23_000_000)]
     assert "EXEC_COMPLEMENT_ROUTE" in plan.reason_codes
+    # each leg's id derives from the intent and its position: the order's only id from now on
+    assert [o.client_order_id for o in plan.orders] == [
+        client_order_id(sell.intent_id, 0),
+        client_order_id(sell.intent_id, 1),
+    ]
     assert route_plan_problems(sell, plan, down) == []
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from polytraders.bots.strategy.maker_tight import MakerTight, MakerTightConfig
 from polytraders.contracts.bot import bot_problems
+from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.gate import gate_reason
 from polytraders.desk.state import DeskState
@@ -48,7 +49,7 @@ def rest(view: DeskState, intents: tuple[OrderIntent, ...]) -> None:
     for i in intents:
         view.add_order(
             VenueOrder(
-                client_order_id=i.intent_id + "/o0",
+                client_order_id=client_order_id(i.intent_id, 0),
                 intent_id=i.intent_id,
                 bot_id=i.bot_id,
                 token_id=i.token_id,
@@ -241,10 +242,13 @@ def test_fill_and_cancel_events_update_working_quotes() -> None:
     view, event = normal_view()
     bot = MakerTight()
     bid, ask = bot.decide(event, view).intents
+    rest(view, (bid, ask))
+    assert bot.decide(event, view).intents == ()  # the desk lists both quotes: learnt, kept
     up, _ = ids(first_market(view))
+    view.order_closed(client_order_id(bid.intent_id, 0))  # the desk applied the fill
     fill = Fill(
         fill_id="f0",
-        client_order_id=f"{bid.intent_id}/o0",
+        client_order_id=client_order_id(bid.intent_id, 0),
         token_id=up,
         market_id=bid.market_id,
         side=Side.BUY,
@@ -261,7 +265,10 @@ def test_fill_and_cancel_events_update_working_quotes() -> None:
     assert [(i.action, i.side) for i in out.intents] == [(IntentAction.PLACE, Side.BUY)]
     assert out.intents[0].size == 9_500_000  # 10 × (1 − 50 % × 10/100)
     assert out.intents[0].price == 81_000  # ⌊0.084813 − 3 ticks⌋
-    gone = OrderCanceled(ts_event_ns=event.ts_event_ns, client_order_id=f"{ask.intent_id}/o0")
+    gone = OrderCanceled(
+        ts_event_ns=event.ts_event_ns, client_order_id=client_order_id(ask.intent_id, 0)
+    )
+    view.order_closed(gone.client_order_id)
     out = bot.decide(gone, view)
     assert [(i.action, i.side) for i in out.intents] == [(IntentAction.PLACE, Side.SELL)]
 

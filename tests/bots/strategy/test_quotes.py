@@ -9,8 +9,8 @@ from polytraders.bots.strategy.maker_tight.quotes import (
     QuoteAction,
     QuoteManager,
     Target,
-    intent_of_client_order,
 )
+from polytraders.contracts.ids import client_order_id
 from polytraders.model.orders import Side
 
 TICK = 1_000
@@ -56,19 +56,27 @@ def test_actions() -> None:
 
 def test_fills_cancels_and_reconcile() -> None:
     q = manager()
-    q.record("m", BID, "strat.maker_tight/i0", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
-    assert q.market_of_client_order("strat.maker_tight/i0/o0") == "m"
-    q.on_fill("strat.maker_tight/i0/o0", 4_000_000)
+    iid = "strat.maker_tight/i0"
+    direct, complement = client_order_id(iid, 0), client_order_id(iid, 1)
+    q.record("m", BID, iid, Target("UP", Side.BUY, 500_000, 10_000_000), 0)
+    # an id is never parsed: until the desk lists it, an event for it is not ours
+    assert q.market_of_client_order(direct) is None and q.on_fill(direct, 1) is None
+    # the desk lists both legs (a sell split into the complement) under the router's ids
+    assert q.reconcile([(iid, direct, 4_000_000), (iid, complement, 6_000_000)], S) == []
+    assert q.market_of_client_order(direct) == "m"
+    q.on_fill(direct, 4_000_000)
     w = q.get("m", BID)
     assert w is not None and w.size == 6_000_000
-    q.on_fill("strat.maker_tight/i0/o1", 6_000_000)  # the complement leg of the same intent
+    q.on_fill(complement, 6_000_000)  # the complement leg of the same intent
     assert q.get("m", BID) is None
     assert q.on_fill("someone-else/o0", 1) is None
 
     q.record("m", BID, "i1", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
-    assert q.on_gone("i1/o0") is not None and q.get("m", BID) is None
+    q.reconcile([("i1", client_order_id("i1", 0), 10_000_000)], S)
+    assert q.on_gone(client_order_id("i1", 0)) is not None and q.get("m", BID) is None
 
     q.record("m", BID, "i2", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
+    assert q.on_gone(client_order_id("i2", 0)) is None  # never listed: unknown, not parsed
     assert q.reconcile([], 5 * S) == []  # never listed, inside the ack grace
     dropped = q.reconcile([], 5 * S + 1)  # never listed, grace over: rejected or never sent
     assert [o.intent_id for o in dropped] == ["i2"] and q.markets() == []
@@ -77,25 +85,18 @@ def test_fills_cancels_and_reconcile() -> None:
 def test_reconcile_follows_the_desk_listing() -> None:
     q = manager()
     q.record("m", BID, "i3", Target("UP", Side.BUY, 500_000, 10_000_000), 0)
-    # the desk renumbered the order (run-x/o7) and a sell leg went to the complement (o8)
-    assert q.reconcile([("i3", "run-x/o7", 4_000_000), ("i3", "run-x/o8", 3_000_000)], S) == []
+    # the desk lists the order and a sell leg routed to the complement under any ids
+    assert q.reconcile([("i3", "x/7", 4_000_000), ("i3", "x/8", 3_000_000)], S) == []
     w = q.get("m", BID)
     assert w is not None and w.seen and w.size == 7_000_000
-    assert q.market_of_client_order("run-x/o8") == "m"
-    q.on_fill("run-x/o7", 4_000_000)  # learnt id: applied at once
+    assert q.market_of_client_order("x/8") == "m"
+    q.on_fill("x/7", 4_000_000)  # learnt id: applied at once
     assert w.size == 3_000_000
-    q.reconcile([("i3", "run-x/o8", 3_000_000)], 2 * S)
+    q.reconcile([("i3", "x/8", 3_000_000)], 2 * S)
     assert q.get("m", BID) is not None
     gone = q.reconcile([], 2 * S)  # seen before, no longer listed: gone at once, no grace
     assert [o.intent_id for o in gone] == ["i3"]
-    assert q.market_of_client_order("run-x/o8") is None
-
-
-def test_intent_of_client_order() -> None:
-    assert intent_of_client_order("run/i7/o0") == "run/i7"
-    assert intent_of_client_order("strat.maker_tight/i12/o3") == "strat.maker_tight/i12"
-    assert intent_of_client_order("plain") == "plain"
-    assert intent_of_client_order("a/oops") == "a/oops"
+    assert q.market_of_client_order("x/8") is None
 
 
 def test_bad_arguments() -> None:

@@ -1,6 +1,8 @@
 """A desk restart in the middle of open orders: the store-backed resume reconciles with the
 venue, adopts its open orders under the same deterministic ids, books the fill that happened
-while the desk was down exactly once, and never sends an order twice."""
+while the desk was down exactly once, and never sends an order twice. One client order id end to
+end, across the restart: the id in the router's ROUTE envelope is the one the venue signs and
+tracks, the store records and fills carry, and no id is ever given to two orders."""
 
 from __future__ import annotations
 
@@ -10,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from polytraders.commands.live import DESK_BUILDER, build_live_session
+from polytraders.commands.live import DESK_BUILDER, LiveSession, build_live_session
+from polytraders.contracts.decisions import RoutePlan
+from polytraders.contracts.envelope import Decision
+from polytraders.contracts.ids import client_order_id
 from polytraders.feeds.live.connection import KeepaliveConfig
+from polytraders.model.orders import OrderStatus
 from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store.event_store import EventStore
@@ -54,6 +60,8 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
             session.step()
         live_before = {o["id"] for o in _open(sim)}
         assert live_before, session.desk.result().reason_codes
+        first_ids = _one_id_everywhere(session)
+        assert first_ids
         session.close(cancel_open_orders=False)  # the process dies with orders resting
         # while the desk is down the replayed market trades through a resting quote
         trades_before = sim.sim_state()["trades"]
@@ -84,6 +92,10 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         assert sim.sim_state()["orders_total"] >= total_before
         hashes = [o.venue_order_id for o in venue.orders() if o.venue_order_id]
         assert len(hashes) == len(set(hashes))
+        # the resumed desk knows every order of the run, closed ones too: no id is sent again
+        assert first_ids <= set(resumed.desk.state.orders)
+        second_ids = _one_id_everywhere(resumed)
+        assert second_ids and not second_ids & first_ids
         resumed.close()
         store = EventStore.open(store_url)
         # the run records the node config in effect (the credentials' builder code filled in)
@@ -99,7 +111,47 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         fills = store.fills("run-restart")
         assert len({f.fill_id for f in fills}) == len(fills)  # each fill booked once
         assert sum(f.fill_id in {m.fill_id for m in report.missed_fills} for f in fills) == missed
+        # the store holds the router's ids, each for one order only, and fills carry them
+        rows = store.orders("run-restart")
+        assert {o.client_order_id for o in rows} == first_ids | second_ids
+        for row in rows:
+            first = next(o for o in rows if o.client_order_id == row.client_order_id)
+            assert (row.intent_id, row.token_id, row.side, row.price, row.size) == (
+                first.intent_id, first.token_id, first.side, first.price, first.size,
+            )  # fmt: skip
+        assert {f.client_order_id for f in fills} <= first_ids | second_ids
+        assert {o.client_order_id for o in venue.orders()} <= first_ids | second_ids
         store.close()
+
+
+def _one_id_everywhere(session: LiveSession) -> set[str]:
+    """The client order ids this session's router assigned (ROUTE envelopes), checked to be the
+    ids the desk tracks, the venue signed and the store recorded; each derives from its intent
+    and its position in the plan, and none repeats."""
+    routed = [
+        (e.correlation_id, k, o)
+        for e in session.desk.envelopes
+        if e.bot_id == "exec.smartrouter"
+        and e.decision is Decision.ROUTE
+        and isinstance(e.output, RoutePlan)
+        for k, o in enumerate(e.output.orders)
+    ]
+    ids = [o.client_order_id for _, _, o in routed]
+    assert len(ids) == len(set(ids))
+    assert all(o.client_order_id == client_order_id(i, k) for i, k, o in routed)
+    assert set(ids) <= set(session.desk.state.orders)
+    venue = session.venue
+    assert isinstance(venue, PolymarketVenue)
+    for cid in ids:  # sent under the router's id, or still held back by cancel-before-place
+        at_venue = venue.order(cid)
+        if at_venue is None:
+            assert session.desk.state.orders[cid].status is OrderStatus.PENDING_NEW
+        else:
+            assert at_venue.client_order_id == cid
+    assert session.recorder is not None
+    stored = {o.client_order_id for o in session.recorder.store.orders(session.recorder.run_id)}
+    assert set(ids) <= stored
+    return set(ids)
 
 
 def _open(sim: SimClobServer) -> list[dict]:  # type: ignore[type-arg]

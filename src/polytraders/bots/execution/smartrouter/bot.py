@@ -20,7 +20,10 @@ Turns one approved intent into a :class:`~polytraders.contracts.decisions.RouteP
 - **Venue fields**: exchange ``"neg_risk"`` for neg-risk tokens, else ``"ctf"``; the builderCode
   (the intent's, else the configured one, else the desk account's; a conflicting one is refused);
   GTD wire expiry = intended expiry (whole seconds, rounded down) + the security margin;
-  client order id ``<intent id>/o<k>``; the order's ``bot_id`` is the proposing strategy's.
+  client order id :func:`polytraders.contracts.ids.client_order_id` of the intent id and the
+  order's position in the plan (``<intent id>/o<k>``; the desk refuses any other, and the id
+  is the order's only one: order manager, venue, store, fills); the order's ``bot_id`` is the
+  proposing strategy's.
 
 A refusal is a plan with no orders and an ``EXEC_…`` hard code. Orders never exceed the intent's
 size or notional, never trade a more aggressive price, and always sit on the tick (the desk
@@ -47,6 +50,7 @@ from polytraders.bots.execution.smartrouter.pricing import (
 )
 from polytraders.contracts.bot import BotBase
 from polytraders.contracts.decisions import RoutePlan
+from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
@@ -199,7 +203,7 @@ class SmartRouter(BotBase[SmartRouterConfig]):
                     self._order(
                         intent,
                         leg,
-                        k,
+                        len(orders),
                         builder_code=builder_code,
                         expire_at_ns=expire_at_ns,
                         view=view,
@@ -280,7 +284,7 @@ class SmartRouter(BotBase[SmartRouterConfig]):
         self,
         intent: OrderIntent,
         leg: _Leg,
-        k: int,
+        position: int,
         *,
         builder_code: str,
         expire_at_ns: int,
@@ -321,7 +325,7 @@ class SmartRouter(BotBase[SmartRouterConfig]):
         if token.token_id != intent.token_id:
             codes[COMPLEMENT_ROUTE] = None
         return VenueOrder(
-            client_order_id=f"{intent.intent_id}/o{k}",
+            client_order_id=client_order_id(intent.intent_id, position),
             intent_id=intent.intent_id,
             bot_id=intent.bot_id,
             token_id=token.token_id,

@@ -18,9 +18,9 @@ by the desk is *seen* and its remaining size is the listed remaining size (summe
 a sell routed to the complement is still the same intent); a seen order the desk no longer lists
 is gone (filled, cancelled, expired, rejected); an order never seen is forgotten once
 ``ack_grace_ms`` has passed since it was proposed (a risk bot rejected it, or it was never
-sent). Venue events (fills, cancels) are applied at once when their client order id is known —
-from the desk's listing, or of the form ``<intent id>/o<k>`` (``exec.smartrouter`` before the
-desk's order manager renumbers it).
+sent). Venue events (fills, cancels) are applied at once when their client order id is known
+from the desk's listing (the id the execution bot gave the order, the same everywhere); ids are
+never parsed.
 """
 
 from __future__ import annotations
@@ -77,12 +77,6 @@ class WorkingOrder:
     placed_ns: int
     seen: bool = False
     client_ids: list[str] = field(default_factory=list)
-
-
-def intent_of_client_order(client_order_id: str) -> str:
-    """The intent id inside a client order id ``<intent id>/o<k>`` (the id itself otherwise)."""
-    head, sep, tail = client_order_id.rpartition("/o")
-    return head if sep and tail.isdigit() else client_order_id
 
 
 class QuoteManager:
@@ -202,9 +196,7 @@ class QuoteManager:
 
     def _lookup(self, client_order_id: str) -> WorkingOrder | None:
         intent_id = self._client_ids.get(client_order_id)
-        if intent_id is None:
-            intent_id = intent_of_client_order(client_order_id)
-        return self._by_intent.get(intent_id)
+        return None if intent_id is None else self._by_intent.get(intent_id)
 
     def reconcile(
         self, open_orders: Iterable[tuple[str, str, int]], now_ns: int
