@@ -19,8 +19,8 @@ from polytraders.desk.checkpoints import (
     trip_kill_switch,
 )
 from polytraders.desk.desk import Desk, DeskCheckpoint
-from polytraders.desk.state import DeskState
 from polytraders.desk.slots import BotSlot
+from polytraders.desk.state import DeskState
 from polytraders.model.events import OperatorCommand, TradingState
 from polytraders.model.orders import OrderStatus
 from polytraders.store import EventStore, StoreClosedError

@@ -71,7 +71,7 @@ def test_bad_checkpoints_are_refused_before_anything_is_written(store: EventStor
         store.append_checkpoint(run, kind="", ts_ns=1, body="{}")
     with pytest.raises(StoreWriteError, match="NUL"):
         store.append_checkpoint(run, kind="desk", ts_ns=1, body="{}", actor="a\x00b")
-    with pytest.raises(StoreWriteError, match="64 bits|int"):
+    with pytest.raises(StoreWriteError, match=r"64 bits|int"):
         store.append_checkpoint(run, kind="desk", ts_ns=2**64, body="{}")
     assert store.checkpoints(run) == []
 

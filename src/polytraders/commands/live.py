@@ -37,9 +37,9 @@ from polytraders.venues.base import Venue
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 
 if TYPE_CHECKING:
+    from polytraders.desk.checkpoints import RestoredCheckpoint
     from polytraders.feeds.live.market_channel import MarketChannelConfig
     from polytraders.node.config import LiveNodeConfig
-    from polytraders.desk.checkpoints import RestoredCheckpoint
     from polytraders.venues.polymarket.client import ClobHttpClient
     from polytraders.venues.polymarket.reconcile import ReconcileReport
     from polytraders.venues.polymarket.venue import PolymarketVenue
