@@ -80,7 +80,8 @@ def test_refusals_name_the_problem_in_one_line(running: str, tmp_path: Path) -> 
     code, _, err = _invoke("kill-switch", "reset", "--store", running, "--run", RUN, *common)
     assert (code, err.strip()) == (
         1,
-        f"error: the kill switch of run {RUN} is not tripped: nothing to reset",
+        f"error: the kill switch of run {RUN} is not tripped and the desk is ACTIVE: nothing "
+        "to reset",
     )
     missing = str(tmp_path / "nowhere.sqlite")
     code, _, err = _invoke("kill-switch", "reset", "--store", missing, "--run", RUN, *common)

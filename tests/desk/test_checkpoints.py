@@ -282,3 +282,32 @@ def test_in_memory_checkpoint_and_resume_keep_the_controls_and_seen_intents() ->
     )
     assert resumed.state.controls() == desk.state.controls()
     assert resumed.risk.has_seen("strat.quoter/1")
+
+
+def test_a_restored_venue_halt_is_lifted_by_a_reset_without_a_trip(
+    store: EventStore, tmp_path: Path
+) -> None:
+    desk = _desk()
+    desk.persist_checkpoints(CheckpointWriter(store, RUN))
+    desk.process(snap(1.0))
+    desk.state.set_trading_state(
+        TradingState.HALTED, "SYS_POLY_HEARTBEAT_LAPSED", "venue.polymarket"
+    )
+    desk.process(snap(2.0))
+    resumed, store = _crash_and_restart(store)
+    controls = resumed.state.controls()
+    assert (controls.trading_state, controls.trading_reason_code) == (
+        TradingState.HALTED,
+        "SYS_POLY_HEARTBEAT_LAPSED",
+    )
+    assert not controls.kill_switch.tripped
+    with EventStore.open(tmp_path / "desk.sqlite", create=False) as operator:
+        _, trip = reset_kill_switch(
+            operator, RUN, operator="bob", reason="venue back", ts_ns=f.T0_NS
+        )
+        assert not trip.tripped
+        with pytest.raises(KillSwitchStateError, match="nothing to reset"):
+            reset_kill_switch(operator, RUN, operator="bob", reason="again", ts_ns=f.T0_NS)
+    resumed.process(snap(4.0))
+    assert resumed.state.trading_state is TradingState.ACTIVE
+    assert resumed.operator_actions[-1].command == "set_trading_state"

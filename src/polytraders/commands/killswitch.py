@@ -7,7 +7,8 @@ within a second (it reads the store every ``operator_poll_ms``); a desk restarte
 applies it at start. A tripped kill switch stays tripped across restarts until ``reset``.
 
 Exit codes: 0 recorded; 1 refused because of the switch's state (``reset`` of a switch that is
-not tripped, ``trip`` of one that is); 2 a bad option, store or run (one line on stderr).
+not tripped on a desk already in ``--trading-state``, ``trip`` of a tripped one); 2 a bad
+option, store or run (one line on stderr).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def reset(
     ] = TradingState.ACTIVE,
 ) -> None:
     """Reset the run's tripped kill switch: the desk (running, or at its next start) opens it
-    and enters --trading-state. Refused (exit 1) when the switch is not tripped."""
+    and enters --trading-state. Without a trip, lifts a HALTED or REDUCING state the desk kept
+    across a restart. Refused (exit 1) when there is nothing to change."""
     opened = _open(store, run)
     try:
         row, trip = reset_kill_switch(
@@ -97,10 +99,10 @@ def reset(
         _fail(str(exc))
     finally:
         opened.close()
+    cleared = f"trip {trip.reason_code} by {trip.source} cleared" if trip.tripped else "no trip"
     typer.echo(
         f"kill switch of {row.run_id}@{row.attempt} reset by {operator} (checkpoint "
-        f"{row.sequence}): trip {trip.reason_code} by {trip.source} cleared, trading state "
-        f"{trading_state.value}"
+        f"{row.sequence}): {cleared}, trading state {trading_state.value}"
     )
 
 

@@ -663,7 +663,8 @@ class Desk:
     def _apply_operator_row(self, row: CheckpointRow, body: OperatorBody) -> None:
         """An operator's ``kill_switch.trip`` or ``kill_switch.reset`` row, read from the
         store: applied as the operator command (recorded in :attr:`operator_actions`); a reset
-        applies only to the trip it names, then sets its trading state."""
+        applies only to the trip it names, then sets its trading state; a reset naming no
+        trip sets the trading state of an untripped desk."""
         now = self.state.now_ns
         if not isinstance(body, KillSwitchReset):
             command = OperatorCommand(
@@ -675,6 +676,16 @@ class Desk:
             self.operator(command)
             return
         switch = self.state.controls().kill_switch
+        if body.trip_ns is None and not switch.tripped:  # lift a restored HALTED/REDUCING
+            self.operator(
+                OperatorCommand(
+                    ts_event_ns=now,
+                    command="set_trading_state",
+                    operator=body.operator,
+                    args={"state": body.trading_state.value, "reason": body.reason},
+                )
+            )
+            return
         if not switch.tripped or switch.tripped_ns != body.trip_ns:
             _LOG.warning(
                 "kill-switch reset by %s (row %d) names the trip at %d; ignored",
