@@ -38,6 +38,7 @@ def test_the_database_refuses_updates_and_deletes_on_every_table(
     store.append_fill(run, f.fill(run, 0))
     store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
     store.audit(actor="t", action="a", ts_ns=1, run=run)
+    store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS, body=b"{}")
     store.end_run(run, ended_ns=f.T0_NS + 1)  # every table now holds a row
     for table in APPEND_ONLY_TABLES:
         column = next(iter(table.columns)).name
@@ -115,19 +116,23 @@ def test_a_database_of_another_schema_version_is_refused(store_url: str) -> None
         EventStore.open(store_url)
 
 
-def test_a_version_1_store_is_refused_in_one_line_saying_what_to_do(store_url: str) -> None:
-    """Schema 1 keyed runs by run id alone; it is refused, and left without new tables."""
+@pytest.mark.parametrize("older", ["1", "2"])
+def test_an_older_store_is_refused_in_one_line_saying_what_to_do(
+    store_url: str, older: str
+) -> None:
+    """Schema 1 keyed runs by run id alone, schema 2 had no checkpoints: both are refused,
+    and left without new tables."""
     url = store_url if "://" in store_url else f"sqlite:///{store_url}"
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(sa.text("CREATE TABLE store_meta (key VARCHAR(64), value TEXT)"))
-        connection.execute(sa.text("INSERT INTO store_meta VALUES ('schema_version', '1')"))
+        connection.execute(sa.text(f"INSERT INTO store_meta VALUES ('schema_version', '{older}')"))
         connection.execute(sa.text("CREATE TABLE runs (run_id VARCHAR(200) PRIMARY KEY)"))
     with pytest.raises(StoreSchemaError) as caught:
         EventStore.open(store_url)
     message = str(caught.value)
     assert "\n" not in message
-    assert "has schema version 1 and this polytraders writes version 2" in message
+    assert f"has schema version {older} and this polytraders writes version 3" in message
     assert "give --store a new file or database" in message
     with engine.connect() as connection:
         assert set(sa.inspect(connection).get_table_names()) == {"store_meta", "runs"}

@@ -38,6 +38,8 @@ def _recorded(store: EventStore, name: str, intents: int = 30) -> str:
         store.append_order(run, f.order(run, n))
         store.append_fill(run, f.fill(run, n))
     store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
+    for n in range(2):
+        store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS + n, body=b"{}")
     store.audit(actor="desk", action="run.note", ts_ns=f.T0_NS, run=run)
     store.end_run(run, ended_ns=f.T0_NS + 1)
     return run
@@ -58,6 +60,7 @@ def test_prune_removes_exactly_the_chosen_attempt_and_audits_it(store: EventStor
         "orders": 30,
         "fills": 30,
         "positions": 1,
+        "checkpoints": 2,
         "run_leases": 1,
         "run_ends": 1,
         "runs": 1,

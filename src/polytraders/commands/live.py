@@ -38,6 +38,7 @@ from polytraders.venues.base import Venue
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 
 if TYPE_CHECKING:
+    from polytraders.desk.checkpoints import RestoredCheckpoint
     from polytraders.feeds.live.market_channel import MarketChannelConfig
     from polytraders.node.config import LiveNodeConfig
     from polytraders.venues.polymarket.client import ClobHttpClient
@@ -628,7 +629,12 @@ def build_live_session(
     cache metadata, reconcile with ``node.reconciliation`` (fail closed until done; the
     report's drift level is logged and returned, not acted on), start the feeds. With a store,
     a new run records ``node.canonical()`` (its venue part as in effect, with the credentials'
-    builder code when the node sets none) and that config's ``config_version``.
+    builder code when the node sets none) and that config's ``config_version``, and the desk
+    checkpoints its controls there (:mod:`polytraders.desk.checkpoints`). Resuming a run
+    (same run id) folds its checkpoint: orders checkpointed but not yet in the ``orders``
+    table are reconciled too, and the desk starts with the trading state, kill switch,
+    day-start and peak equity and seen intent ids it had, plus any operator trip or reset
+    written while it was down (a tripped switch cancels what reconciliation found open).
 
     The bots are still the reference desk of :func:`standard_bots`, not ``node.desk``.
 
@@ -663,7 +669,9 @@ def build_live_session(
     store_orders: list[VenueOrder] = []
     store_fills: list[Fill] = []
     start_sequence = 0
+    restored: RestoredCheckpoint | None = None
     if store_url is not None:
+        from polytraders.desk.checkpoints import load_checkpoint
         from polytraders.store.event_store import EventStore
 
         store = EventStore.open(store_url)
@@ -682,8 +690,12 @@ def build_live_session(
             store_orders = latest_orders(store.orders(run_id))
             store_fills = store.fills(run_id)
             start_sequence = store.next_sequence(run_id)
+            restored = load_checkpoint(store, run_id)
         recorder = StoreRecorder(store, run_id)
         recorder.seed(store_orders, store_fills)
+        if restored is not None:  # orders checkpointed before the crash, not yet in `orders`
+            known = {o.client_order_id for o in store_orders}
+            store_orders += [o for o in restored.open_orders if o.client_order_id not in known]
     believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
     if store_orders or store_fills:  # a resumed run: its records say what it holds
         believed = {}
@@ -728,6 +740,10 @@ def build_live_session(
         sink=sink,
         start_sequence=start_sequence,
     )
+    if store is not None:  # checkpoint from now on; a restart resumes its controls first
+        from polytraders.desk.checkpoints import CheckpointWriter
+
+        desk.persist_checkpoints(CheckpointWriter(store, run_id, restored=restored), restored)
     auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
     user_config = (
         UserChannelConfig(ws_url=user_ws_url)
@@ -836,7 +852,9 @@ def run(
     store: Annotated[
         str | None,
         typer.Option(
-            "--store", help="Event store (--live): orders/fills persisted; same --run-id resumes."
+            "--store",
+            help="Event store (--live): orders, fills and the desk checkpoint (kill switch) "
+            "persisted; the same --run-id resumes.",
         ),
     ] = None,
 ) -> None:
@@ -907,6 +925,12 @@ def run(
             f" (orders {report.order_drift_micros}, positions {report.position_drift_micros}"
             " micro-shares)"
         )
+        switch = session.desk.state.controls().kill_switch
+        if switch.tripped:
+            typer.echo(
+                f"kill switch TRIPPED ({switch.reason_code} by {switch.source}): open orders "
+                "cancelled, nothing is traded until `polytraders kill-switch reset`"
+            )
         sessions.append(session)
     else:
         candidate = f"{rid}-candidate"

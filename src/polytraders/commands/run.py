@@ -316,11 +316,13 @@ def run(
         live_app = typer.Typer(add_completion=False)
         live_app.command()(live.run)
         command = typer.main.get_command(live_app)
-        command.main(
+        code = command.main(
             args=["--venue", "polymarket", *passed, *ctx.args],
             prog_name="polytraders run --venue polymarket",
             standalone_mode=False,
         )
+        if isinstance(code, int) and code != 0:  # the live command's own exit code
+            raise typer.Exit(code=code)
         return
     if venue != "paper":
         fail(f"--venue {venue}: use paper or polymarket")

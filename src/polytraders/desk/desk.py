@@ -66,6 +66,13 @@ from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
+from polytraders.desk.checkpoints import (
+    CheckpointError,
+    CheckpointWriter,
+    KillSwitchReset,
+    OperatorBody,
+    RestoredCheckpoint,
+)
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.monitors import MonitorRunner
@@ -75,7 +82,7 @@ from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
 from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
 from polytraders.desk.slots import BotSlot, Quarantine
-from polytraders.desk.state import DeskEvent, DeskState
+from polytraders.desk.state import DeskControls, DeskEvent, DeskState
 from polytraders.desk.strategies import StrategyRunner
 from polytraders.desk.timers import TimerSchedule
 from polytraders.model.events import (
@@ -98,6 +105,8 @@ from polytraders.model.events import (
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market
 from polytraders.model.orders import OrderIntent, VenueOrder
+from polytraders.store.checkpoints import CheckpointRow
+from polytraders.store.errors import StoreError
 from polytraders.venues.base import Venue, VenueEvent
 
 _LOG = logging.getLogger(__name__)
@@ -105,6 +114,8 @@ _LOG = logging.getLogger(__name__)
 SYS_KILL_SWITCH_TRIPPED = "SYS_KILL_SWITCH_TRIPPED"
 SYS_OPERATOR_COMMAND = "SYS_OPERATOR_COMMAND"
 SYS_SHUTDOWN = "SYS_SHUTDOWN"
+SYS_CHECKPOINT_FAILED = "SYS_CHECKPOINT_FAILED"
+SYS_KILL_SWITCH_RESET = "SYS_KILL_SWITCH_RESET"
 
 _MARKET_EVENTS = (
     BookSnapshot,
@@ -242,11 +253,16 @@ class SlotState(msgspec.Struct, frozen=True, kw_only=True):
 class DeskCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     """What a desk needs to resume after a restart (JSON via msgspec; deterministic).
 
-    Fields: ``run_id``; ``now_ns``; the next ``envelope_sequence`` and ``cause_sequence`` (so
-    no id is ever reused); ``ledger``; ``trading_state`` and ``kill_switch_tripped`` (a tripped
-    switch stays tripped across a restart); ``orders`` (every tracked order, open ones first to
-    reconcile with the venue; their client order ids are never sent again); ``markets``; ``slots``
-    (modes and quarantines). Books are not saved: they come back with the feed's snapshots.
+    Fields: ``run_id``; ``now_ns``; the next ``envelope_sequence`` and ``cause_sequence`` (so no
+    id is ever reused); ``ledger``; ``controls`` (trading state and kill switch with their
+    reasons, day-start and peak equity: a tripped switch stays tripped across a restart);
+    ``intents_seen`` (sorted: a reused intent id is refused after the restart too); ``orders``
+    (every tracked order, open ones first to reconcile with the venue; their client order ids
+    are never sent again); ``markets``; ``slots`` (modes and quarantines). Books are not saved:
+    they come back with the feed's snapshots.
+
+    This is the whole desk, for an in-process restart; a live desk persists the smaller,
+    incremental :mod:`polytraders.desk.checkpoints` rows in the event store instead.
     """
 
     run_id: str
@@ -254,8 +270,8 @@ class DeskCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     envelope_sequence: int
     cause_sequence: int
     ledger: LedgerSnapshot
-    trading_state: TradingState
-    kill_switch_tripped: bool
+    controls: DeskControls
+    intents_seen: tuple[str, ...]
     orders: tuple[VenueOrder, ...]
     markets: tuple[Market, ...]
     slots: tuple[SlotState, ...]
@@ -356,6 +372,7 @@ class Desk:
         self.events_processed = 0
         self._causes = 0
         self._kill_handled = state.kill_switch_tripped
+        self._checkpoints: CheckpointWriter | None = None
         self._stop_requested = False
         self._shut_down = False
         self._first_event_ns: int | None = None
@@ -498,6 +515,7 @@ class Desk:
             self._drain_venue(end)
         else:
             self._drain_venue(self.clock.now_ns())
+        self._checkpoint(poll=False)  # before the shutdown's HALT: a restart trades on
         self.state.set_trading_state(TradingState.HALTED, reason_code, "desk")
         self._collect_desk_events()
         self.state.mark()
@@ -551,8 +569,8 @@ class Desk:
             envelope_sequence=self.recorder.sequence,
             cause_sequence=self._causes,
             ledger=self.state.ledger.snapshot(),
-            trading_state=self.state.trading_state,
-            kill_switch_tripped=self.state.kill_switch_tripped,
+            controls=self.state.controls(),
+            intents_seen=tuple(self.risk.seen_intent_ids()),
             orders=tuple(self.state.orders.values()),
             markets=tuple(self.state.markets()),
             slots=tuple(
@@ -576,8 +594,9 @@ class Desk:
         account: AccountIdentity | None = None,
     ) -> Desk:
         """A desk continuing from ``checkpoint``: same run id, sequences continuing, ledger,
-        orders, trading state, kill switch and bot quarantines restored. Slots are matched by
-        bot id; a checkpointed bot missing from the new slots is an error.
+        orders, controls (trading state, kill switch, day-start and peak equity), seen intent
+        ids and bot quarantines restored. Slots are matched by bot id; a checkpointed bot
+        missing from the new slots is an error.
 
         Raises:
             ValueError: the ledger does not reconcile, or a checkpointed bot has no slot.
@@ -589,7 +608,7 @@ class Desk:
             state.add_market(market)
         for order in checkpoint.orders:
             state.add_order(msgspec.structs.replace(order))
-        state.restore_controls(checkpoint.trading_state, checkpoint.kill_switch_tripped)
+        state.restore_controls(checkpoint.controls)
         desk = cls(
             run_id=checkpoint.run_id,
             venue=venue,
@@ -603,6 +622,8 @@ class Desk:
             start_sequence=checkpoint.envelope_sequence,
         )
         desk._causes = checkpoint.cause_sequence
+        desk.strategies.intake.remember(checkpoint.intents_seen)
+        desk.risk.remember_intents(checkpoint.intents_seen)
         slots = {s.bot_id: s for s in desk._all_slots()}
         for saved in checkpoint.slots:
             slot = slots.get(saved.bot_id)
@@ -611,6 +632,98 @@ class Desk:
             slot.mode = saved.mode
             slot.quarantined = saved.quarantined
         return desk
+
+    def persist_checkpoints(
+        self, writer: CheckpointWriter, restored: RestoredCheckpoint | None = None
+    ) -> None:
+        """Keep the run's checkpoint in the event store from now on (rules:
+        :mod:`polytraders.desk.checkpoints`), after putting back ``restored`` (a restart): its
+        controls (trading state and kill switch with their reasons, day-start and peak equity)
+        and its seen intent ids (client order ids derive from them). A restored tripped kill
+        switch cancels every order open now (what reconciliation found at the venue is
+        withdrawn).
+
+        A failed checkpoint write or read trips the kill switch (``SYS_CHECKPOINT_FAILED``)
+        and stops checkpointing: trading never continues without a restart record.
+        """
+        if restored is not None:
+            self.state.restore_controls(restored.controls)
+            self.strategies.intake.remember(restored.intents_seen)
+            self.risk.remember_intents(restored.intents_seen)
+            switch = restored.controls.kill_switch
+            if switch.tripped:
+                _LOG.warning(
+                    "restored with the kill switch tripped (%s by %s): cancelling every open "
+                    "order; an operator reset is needed to trade",
+                    switch.reason_code,
+                    switch.source,
+                )
+                self._kill_handled = False
+        self._checkpoints = writer
+        self._after_decisions(self.state.now_ns)
+        self._checkpoint(poll=False)
+
+    def _checkpoint(self, *, poll: bool) -> None:
+        """Apply operators' rows (``poll``), then write a checkpoint row if anything changed."""
+        writer = self._checkpoints
+        if writer is None:
+            return
+        try:
+            if poll:
+                for row, body in writer.operator_rows(self.state.now_ns):
+                    writer.acknowledge(row.sequence)
+                    self._apply_operator_row(row, body)
+            writer.write_if_changed(self.state)
+        except (StoreError, CheckpointError) as exc:
+            self._checkpoints = None
+            _LOG.error("checkpoint failed, tripping the kill switch: %s", exc)
+            self.trip_kill_switch(SYS_CHECKPOINT_FAILED, "desk", str(exc))
+
+    def _apply_operator_row(self, row: CheckpointRow, body: OperatorBody) -> None:
+        """An operator's ``kill_switch.trip`` or ``kill_switch.reset`` row, read from the
+        store: applied as the operator command (recorded in :attr:`operator_actions`); a reset
+        applies only to the trip it names, then sets its trading state; a reset naming no
+        trip sets the trading state of an untripped desk."""
+        now = self.state.now_ns
+        if not isinstance(body, KillSwitchReset):
+            command = OperatorCommand(
+                ts_event_ns=now,
+                command="kill",
+                operator=body.operator,
+                args={"detail": body.reason, "checkpoint": str(row.sequence)},
+            )
+            self.operator(command)
+            return
+        switch = self.state.controls().kill_switch
+        if body.trip_ns is None and not switch.tripped:  # lift a restored HALTED/REDUCING
+            self.operator(
+                OperatorCommand(
+                    ts_event_ns=now,
+                    command="set_trading_state",
+                    operator=body.operator,
+                    args={"state": body.trading_state.value, "reason": body.reason},
+                )
+            )
+            return
+        if not switch.tripped or switch.tripped_ns != body.trip_ns:
+            _LOG.warning(
+                "kill-switch reset by %s (row %d) names the trip at %d; ignored",
+                body.operator,
+                row.sequence,
+                body.trip_ns,
+            )
+            return
+        command = OperatorCommand(
+            ts_event_ns=now,
+            command="reset_kill_switch",
+            operator=body.operator,
+            args={"reason": body.reason, "checkpoint": str(row.sequence)},
+        )
+        if self.operator(command).applied:
+            self.state.set_trading_state(
+                body.trading_state, SYS_KILL_SWITCH_RESET, f"operator:{body.operator}"
+            )
+            self._after_decisions(now)
 
     # ------------------------------------------------------------------ the loop
     def _schedule_monitors(self, now: int) -> None:
@@ -665,6 +778,7 @@ class Desk:
         self._heartbeat(now)
         self._after_decisions(now)
         state.mark()
+        self._checkpoint(poll=True)
 
     def _heartbeat(self, now: int) -> None:
         """Send the venue heartbeat when due; an accepted one is recorded, a refused one
@@ -722,6 +836,8 @@ class Desk:
     def _pipeline(self, intent: OrderIntent, ts_event_ns: int, cause: str) -> None:
         state = self.state
         outcomes = state.outcomes
+        if self._checkpoints is not None and not self.risk.has_seen(intent.intent_id):
+            self._checkpoints.note_intent(intent.intent_id)
         outcome = self.risk.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
         if state.kill_switch_tripped and not self._kill_handled:
             self._after_decisions(state.now_ns)
@@ -740,7 +856,10 @@ class Desk:
         if self.state.kill_switch_tripped and not self._kill_handled:
             self._kill_handled = True
             _LOG.warning("kill switch tripped: cancelling every open order")
-            self.orders.cancel_all(now)
+            try:
+                self._checkpoint(poll=False)  # write-ahead: the trip is durable first
+            finally:
+                self.orders.cancel_all(now)
         elif not self.state.kill_switch_tripped:
             self._kill_handled = False
         self._collect_desk_events()

@@ -27,6 +27,8 @@ whole run (one string per intent).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from polytraders.contracts.authority import proposal_problems
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import BotFailure
@@ -49,6 +51,10 @@ class IntentIntake:
     def __init__(self, *, require_known_tokens: bool = True) -> None:
         self.require_known_tokens = require_known_tokens
         self._seen: set[str] = set()
+
+    def remember(self, intent_ids: Iterable[str]) -> None:
+        """Intent ids used before a restart: a proposal reusing one is refused."""
+        self._seen.update(intent_ids)
 
     def check(
         self, bot_id: str, declared_codes: frozenset[str], output: object, view: DeskView

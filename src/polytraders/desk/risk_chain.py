@@ -37,7 +37,7 @@ the input digest is computed once per distinct intent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from time import thread_time_ns
 from typing import NamedTuple
 
@@ -144,6 +144,18 @@ class RiskChain:
         self.observer = observer
         self._allowed = {s.bot_id: frozenset(s.bot.reason_codes) for s in self.slots}
         self._seen: set[str] = set()
+
+    def has_seen(self, intent_id: str) -> bool:
+        """True when an intent with this id already entered the chain in this run."""
+        return intent_id in self._seen
+
+    def seen_intent_ids(self) -> list[str]:
+        """Every intent id that entered the chain (sorted; checkpoints)."""
+        return sorted(self._seen)
+
+    def remember_intents(self, intent_ids: Iterable[str]) -> None:
+        """Intent ids seen before a restart: reusing one is refused (``SYS_INVALID_INTENT``)."""
+        self._seen.update(intent_ids)
 
     # ------------------------------------------------------------------ desk decisions
     def _desk(

@@ -59,6 +59,36 @@ DeskEvent = TradingStateChanged | KillSwitchTripped
 """Desk-level events the state records when its trading state or kill switch changes."""
 
 
+class KillSwitchStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """The kill switch: ``tripped``, and for a trip its ``reason_code``, ``source`` (``desk``,
+    a bot id or ``operator:<name>``), ``detail`` and desk time ``tripped_ns`` (which also
+    names the trip an operator resets)."""
+
+    tripped: bool = False
+    reason_code: str = ""
+    source: str = ""
+    detail: str = ""
+    tripped_ns: int = 0
+
+
+class DeskControls(msgspec.Struct, frozen=True, kw_only=True):
+    """The state a restart must not forget (``DeskState.controls``; checkpoints).
+
+    Fields: ``trading_state`` with the ``trading_reason_code`` and ``trading_source`` of its
+    latest change ("" before any); ``kill_switch``; ``day_index`` (UTC day, ``now //
+    NS_PER_DAY``) and its ``day_start_equity`` (daily loss); ``peak_equity`` (drawdown).
+    Money in micro-units.
+    """
+
+    trading_state: TradingState
+    trading_reason_code: str
+    trading_source: str
+    kill_switch: KillSwitchStatus
+    day_index: int
+    day_start_equity: int
+    peak_equity: int
+
+
 class DeskState:
     """Mutable desk state; satisfies :class:`~polytraders.contracts.view.DeskView`.
 
@@ -99,7 +129,8 @@ class DeskState:
         self._open: dict[str, VenueOrder] = {}
         self.outcomes = OutcomeBook(self.orders, outcomes_kept_per_bot)
         self._trading_state = TradingState.ACTIVE
-        self._kill_switch = False
+        self._trading_reason = ("", "")
+        self._kill_status = KillSwitchStatus()
         self._venue_state = VenueState.NORMAL
         self._account = account if account is not None else AccountIdentity()
         self._last_feed_event_ns = 0
@@ -165,7 +196,8 @@ class DeskState:
                 raise ValueError(f"order {order.client_order_id} is not open ({order.status})")
             state.add_order(order)
         state._trading_state = trading_state
-        state._kill_switch = kill_switch_tripped
+        if kill_switch_tripped:
+            state._kill_status = KillSwitchStatus(tripped=True, tripped_ns=now_ns)
         state._venue_state = venue_state
         state._stale = set(stale_tokens)
         state._tick_changes = dict(tick_changes_ns or {})
@@ -191,7 +223,7 @@ class DeskState:
     @property
     def kill_switch_tripped(self) -> bool:
         """True from a kill-switch trip until an operator reset."""
-        return self._kill_switch
+        return self._kill_status.tripped
 
     @property
     def venue_state(self) -> VenueState:
@@ -423,7 +455,7 @@ class DeskState:
         returns None)."""
         if new_state is self._trading_state:
             return None
-        if self._kill_switch and new_state is not TradingState.HALTED:
+        if self._kill_status.tripped and new_state is not TradingState.HALTED:
             return None
         change = TradingStateChanged(
             ts_event_ns=self._now_ns,
@@ -434,16 +466,23 @@ class DeskState:
             source=source,
         )
         self._trading_state = new_state
+        self._trading_reason = (reason_code, source)
         self.desk_events.append(change)
         return change
 
     def trip_kill_switch(self, reason_code: str, source: str, detail: str = "") -> bool:
         """Trip the kill switch: HALTED until an operator reset. Returns False if it was
         already tripped (nothing recorded again). Cancelling orders is the desk's job."""
-        if self._kill_switch:
+        if self._kill_status.tripped:
             return False
         self.set_trading_state(TradingState.HALTED, reason_code, source)
-        self._kill_switch = True
+        self._kill_status = KillSwitchStatus(
+            tripped=True,
+            reason_code=reason_code,
+            source=source,
+            detail=detail,
+            tripped_ns=self._now_ns,
+        )
         self.desk_events.append(
             KillSwitchTripped(
                 ts_event_ns=self._now_ns,
@@ -458,16 +497,36 @@ class DeskState:
     def reset_kill_switch(self) -> bool:
         """Operator reset: the switch opens; the trading state stays HALTED until an operator
         sets another. Returns False if it was not tripped."""
-        if not self._kill_switch:
+        if not self._kill_status.tripped:
             return False
-        self._kill_switch = False
+        self._kill_status = KillSwitchStatus()
         return True
 
-    def restore_controls(self, trading_state: TradingState, kill_switch_tripped: bool) -> None:
-        """Put back the trading state and kill switch recorded in a checkpoint (restart); no
-        event is recorded, as nothing changed."""
-        self._trading_state = trading_state
-        self._kill_switch = kill_switch_tripped
+    def controls(self) -> DeskControls:
+        """The trading state and kill switch with their reasons, the day-start and peak
+        equity: what a checkpoint keeps."""
+        return DeskControls(
+            trading_state=self._trading_state,
+            trading_reason_code=self._trading_reason[0],
+            trading_source=self._trading_reason[1],
+            kill_switch=self._kill_status,
+            day_index=self._day_index,
+            day_start_equity=self._day_start_equity,
+            peak_equity=self.ledger.peak_equity,
+        )
+
+    def restore_controls(self, controls: DeskControls) -> None:
+        """Put back the controls of a checkpoint (restart); no event is recorded, as nothing
+        changed. The day-start equity comes back only within the same UTC day (a restart on
+        a later day starts that day at the equity it finds); the peak equity is the higher of
+        the checkpoint's and the current one."""
+        self._trading_state = controls.trading_state
+        self._trading_reason = (controls.trading_reason_code, controls.trading_source)
+        self._kill_status = controls.kill_switch
+        if controls.day_index == self._now_ns // NS_PER_DAY:
+            self._day_index = controls.day_index
+            self._day_start_equity = controls.day_start_equity
+        self.ledger.peak_equity = max(self.ledger.peak_equity, controls.peak_equity)
 
     def set_venue_state(self, venue_state: VenueState) -> None:
         """Record the venue's mode (post-only window, cancel-only, …)."""

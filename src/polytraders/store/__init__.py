@@ -9,6 +9,7 @@
 See ``docs/store.md``.
 """
 
+from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.errors import (
     RunRefError,
     StoreClosedError,
@@ -49,6 +50,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditEntry",
     "Backend",
+    "CheckpointRow",
     "EventStore",
     "Lease",
     "Owner",

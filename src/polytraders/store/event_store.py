@@ -57,6 +57,12 @@ from polytraders.model.orders import VenueOrder
 from polytraders.model.position import Position
 from polytraders.store import schema
 from polytraders.store.bulk import bulk_insert
+from polytraders.store.checkpoints import (
+    CheckpointRow,
+    checkpoint_from_db,
+    checkpoints_query,
+    insert_checkpoint,
+)
 from polytraders.store.errors import (
     RunRefError,
     StoreClosedError,
@@ -129,7 +135,8 @@ _STREAM_ROWS = 5_000
 _SQLITE_PAGE_SIZE = 16_384
 """Page size of new SQLite store files (bytes; see :func:`_configure_sqlite`)."""
 _START_TRIES = 50
-"""Attempts at allocating an attempt number before a contended start_run gives up."""
+"""Attempts at allocating an attempt number (or a checkpoint sequence) before a contended
+write gives up."""
 _DETAIL_REQUIRED = frozenset({RunStatus.HALTED, RunStatus.FAILED, RunStatus.INTERRUPTED})
 
 
@@ -825,6 +832,170 @@ class EventStore:
                 connection.execute(schema.audit_log.insert(), row)
         except Exception as exc:
             raise self._write_error(exc, f"audit entry {action!r}") from _scrubbed(exc, self._url)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def append_checkpoint(
+        self, run: RunRef | str, *, kind: str, ts_ns: int, body: str | bytes, actor: str = "desk"
+    ) -> CheckpointRow:
+        """Append a checkpoint row to the attempt this store holds of ``run``, at once in its
+        own transaction (not batched, and pending rows are not flushed with it): committed
+        when this returns. See :mod:`polytraders.store.checkpoints`.
+
+        Args:
+            run: the run id (or ``RUN_ID@N`` naming the held attempt).
+            kind: the row's kind (the desk writes ``desk``).
+            ts_ns: the writer's time, ns since the epoch (desk clock).
+            body: the body, JSON text or bytes (stored verbatim after checking it parses).
+            actor: who wrote it.
+
+        Returns:
+            The row as stored (its ``sequence`` is the attempt's next number).
+
+        Raises:
+            StoreWriteError: the attempt is not held here, the body is not JSON, an empty
+                kind or actor, NUL characters, or the write failed.
+        """
+        self._check_open()
+        run_id, attempt = self._held_attempt(run)
+        row = self._checkpoint_row(run_id, attempt, kind=kind, ts_ns=ts_ns, body=body, actor=actor)
+        return self._insert_checkpoint(row, None)
+
+    def append_operator_checkpoint(
+        self,
+        run: RunRef | str,
+        *,
+        kind: str,
+        ts_ns: int,
+        body: str | bytes,
+        actor: str,
+        action: str,
+        detail: str | Mapping[str, Any],
+    ) -> CheckpointRow:
+        """Append an operator's checkpoint row (e.g. a kill-switch reset) to a RUNNING attempt
+        of ``run``, whether this store, another process or nobody holds it, together with the
+        audit-log entry ``action`` by ``actor`` (``detail``), in one transaction.
+
+        Args:
+            run: ``RUN_ID`` (its latest attempt) or ``RUN_ID@N``.
+            kind, ts_ns, body: as in :meth:`append_checkpoint` (``ts_ns``: the operator's
+                wall clock).
+            actor: the operator (non-empty).
+            action, detail: the audit entry's action and detail (text, or a mapping stored
+                as JSON with sorted keys).
+
+        Returns:
+            The row as stored.
+
+        Raises:
+            StoreWriteError: no such run or attempt, the attempt has ended (nothing will
+                read the row), an invalid argument, or the write failed.
+        """
+        self._check_open()
+        ref = _write_ref(run)
+        try:
+            run_id, attempt = self._resolve(ref)
+        except UnknownRunError as exc:
+            raise StoreWriteError(f"{kind}: {exc}") from exc
+        if not action:
+            raise StoreWriteError("an operator checkpoint needs an audit action")
+        try:
+            text = detail if isinstance(detail, str) else json_text(dict(detail))
+        except _MALFORMED as exc:
+            raise StoreWriteError(f"audit detail cannot be encoded as JSON: {exc}") from exc
+        row = self._checkpoint_row(run_id, attempt, kind=kind, ts_ns=ts_ns, body=body, actor=actor)
+        audit = {
+            "ts_ns": ts_ns,
+            "actor": actor,
+            "action": action,
+            "detail": text,
+            "run_id": run_id,
+            "attempt": attempt,
+        }
+        _refuse_nul(audit, f"audit entry {action!r}")
+        return self._insert_checkpoint(row, audit)
+
+    def checkpoints(
+        self, run: RunRef | str, *, after_sequence: int = -1, kinds: Sequence[str] = ()
+    ) -> list[CheckpointRow]:
+        """The attempt's checkpoint rows with a sequence above ``after_sequence`` (all by
+        default), of the given ``kinds`` (all when empty), in sequence order.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        self._check_open()
+        if isinstance(run, str) and run in self._held:  # the desk polling its own attempt
+            run_id, attempt = run, self._held[run]
+        else:
+            run_id, attempt = self._resolve(parse_run_ref(run))
+        query = checkpoints_query(run_id, attempt, after_sequence=after_sequence, kinds=kinds)
+        try:
+            with self._engine.connect() as connection:
+                rows = connection.execute(query).all()
+        except Exception as exc:
+            raise self._read_error(exc) from _scrubbed(exc, self._url)
+        return [checkpoint_from_db(row) for row in rows]
+
+    def _checkpoint_row(
+        self, run_id: str, attempt: int, *, kind: str, ts_ns: int, body: str | bytes, actor: str
+    ) -> dict[str, Any]:
+        what = f"checkpoint of run '{run_id}@{attempt}'"
+        if not kind or not actor:
+            raise StoreWriteError(f"{what}: needs a kind and an actor")
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            raise StoreWriteError(f"{what}: the body is not JSON: {exc}") from exc
+        row = {
+            "run_id": run_id,
+            "attempt": attempt,
+            "ts_ns": ts_ns,
+            "kind": kind,
+            "actor": actor,
+            "body_json": body.decode() if isinstance(body, bytes) else body,
+        }
+        _require_int64(row, ("ts_ns",), what)
+        _refuse_nul(row, what)
+        return row
+
+    def _insert_checkpoint(
+        self, row: dict[str, Any], audit: dict[str, Any] | None
+    ) -> CheckpointRow:
+        """Insert a checkpoint row (and an audit entry) in one transaction, retrying with the
+        next sequence when another writer took it; an operator's row needs a RUNNING
+        attempt."""
+        what = f"checkpoint of run '{row['run_id']}@{row['attempt']}'"
+        e = schema.run_ends.c
+        for tries_left in range(_START_TRIES - 1, -1, -1):
+            wall_ns = self._wall_clock_ns()
+            try:
+                with self._engine.begin() as connection:
+                    if audit is not None:
+                        ended = connection.execute(
+                            sa.select(e.status).where(
+                                e.run_id == row["run_id"], e.attempt == row["attempt"]
+                            )
+                        ).first()
+                        if ended is not None:
+                            raise StoreWriteError(
+                                f"run '{row['run_id']}@{row['attempt']}' has ended "
+                                f"({ended.status}): no restart will read a {row['kind']}"
+                            )
+                    sequence = insert_checkpoint(connection, {**row, "wall_ns": wall_ns})
+                    if audit is not None:
+                        connection.execute(schema.audit_log.insert(), audit)
+                break
+            except StoreWriteError:
+                raise
+            except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+                if tries_left and _contended(exc):
+                    time.sleep(random.uniform(0.001, 0.02))
+                    continue
+                raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+            except Exception as exc:
+                raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+        return CheckpointRow(**row, sequence=sequence, wall_ns=wall_ns)
 
     # ------------------------------------------------------------------ maintenance
 

@@ -29,13 +29,19 @@ through triggers installed with the tables):
 - ``fills``: one row per :class:`~polytraders.model.fills.Fill`; (run id, attempt, fill id)
   unique, so the same fill can never be booked twice in an attempt.
 - ``positions``: position snapshots (signed size, cost basis, realized PnL, fees).
+- ``checkpoints``: the desk's checkpoint rows (:mod:`polytraders.store.checkpoints`): PK (run
+  id, attempt, sequence), ``ts_ns`` (desk clock), ``wall_ns`` (store's wall clock), ``kind``
+  (``desk``: the desk's controls and what changed; ``kill_switch.trip`` /
+  ``kill_switch.reset``: an operator's command), ``actor`` and the body as JSON. Appended when
+  the checkpointed state changes (the desk) or an operator acts; a restart folds them.
 - ``audit_log``: who did what when (actor, action, detail, ``ts_ns``), optionally in an
   attempt of a run. Never deletable.
 - ``run_prunes``: one row per pruned attempt (when, who, why): the tombstone that lets the
   database delete that attempt's rows, and keeps its attempt number taken.
 
-Orders, fills, positions, leases and run ends reference ``runs`` by foreign key; envelopes do
-not (see the comment at the table), the store checks their run before buffering them.
+Orders, fills, positions, checkpoints, leases and run ends reference ``runs`` by foreign key;
+envelopes do not (see the comment at the table), the store checks their run before buffering
+them.
 
 Money and sizes are int micro-units, times int ns since the epoch (64-bit signed columns).
 """
@@ -47,9 +53,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of this schema; a database holding another version is refused (no silent
-migration). Version 1 keyed runs by run id alone (a repeated run got a ``-r<n>`` id)."""
+migration). Version 1 keyed runs by run id alone (a repeated run got a ``-r<n>`` id); version 2
+had no ``checkpoints`` table."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -215,6 +222,19 @@ positions = sa.Table(
     sa.Index("ix_positions_run", "run_id", "attempt", "row_id"),
 )
 
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    *_run_key(primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("wall_ns", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("body_json", sa.Text, nullable=False),
+    _run_fk("checkpoints"),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
@@ -236,7 +256,16 @@ run_prunes = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
 )
 
-RUN_SCOPED_TABLES = (envelopes, orders, fills, positions, run_leases, run_ends, runs)
+RUN_SCOPED_TABLES = (
+    envelopes,
+    orders,
+    fills,
+    positions,
+    checkpoints,
+    run_leases,
+    run_ends,
+    runs,
+)
 """Tables whose rows belong to one run attempt, children before ``runs`` (the order a prune
 deletes them in). Their DELETE trigger lets through only rows of a pruned attempt."""
 
@@ -249,6 +278,7 @@ APPEND_ONLY_TABLES = (
     orders,
     fills,
     positions,
+    checkpoints,
     audit_log,
     run_prunes,
 )
