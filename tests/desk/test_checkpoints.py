@@ -86,11 +86,11 @@ def test_a_peak_equity_rise_writes_a_row_only_from_the_documented_step(
 ) -> None:
     state = DeskState.build(cash=100_000_000, markets=[MARKET])
     writer = CheckpointWriter(store, RUN, peak_step_bps=10)
-    assert writer.write_if_changed(state, 0) is not None
+    assert writer.write_if_changed(state) is not None
     state.ledger.peak_equity += 99_999  # 0.099 99 % of 100 pUSD: below the 10 bps step
-    assert writer.write_if_changed(state, 0) is None
+    assert writer.write_if_changed(state) is None
     state.ledger.peak_equity += 1  # now 10 bps above the peak last written
-    row = writer.write_if_changed(state, 0)
+    row = writer.write_if_changed(state)
     assert row is not None
     assert msgspec.json.decode(row.body_json)["controls"]["peak_equity"] == 100_100_000
 
