@@ -23,10 +23,11 @@ import typer
 from pydantic import ValidationError
 
 from polytraders.accounting.ledger import Ledger
+from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFileError
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
-from polytraders.desk.slots import BotSlot, Quarantine
+from polytraders.desk.slots import Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.samples import sample_path
 from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, TradingState
@@ -39,6 +40,7 @@ from polytraders.venues.polymarket.credentials import Credentials, CredentialsEr
 
 if TYPE_CHECKING:
     from polytraders.desk.checkpoints import RestoredCheckpoint
+    from polytraders.desk.state import DeskState
     from polytraders.feeds.live.market_channel import MarketChannelConfig
     from polytraders.node.config import LiveNodeConfig
     from polytraders.venues.polymarket.client import ClobHttpClient
@@ -448,35 +450,52 @@ def markets_from_venue(client: ClobHttpClient, condition_ids: Sequence[str]) -> 
     return markets
 
 
-def standard_bots(
-    account: AccountIdentity,
-) -> tuple[list[BotSlot], list[BotSlot], list[BotSlot]]:
-    """The reference desk: ``strat.maker_tight``, the seven risk guards (compliance gate bound
-    to the account's builder code), ``exec.smartrouter``."""
-    from polytraders.bots.execution.smartrouter import SmartRouter
-    from polytraders.bots.risk.compliancegate import ComplianceGate, ComplianceGateConfig
-    from polytraders.bots.risk.drawdownguard import DrawdownGuard
-    from polytraders.bots.risk.exposureguard import ExposureGuard
-    from polytraders.bots.risk.killswitch import KillSwitch
-    from polytraders.bots.risk.markethaltguard import MarketHaltGuard
-    from polytraders.bots.risk.marketqualityguard import MarketQualityGuard
-    from polytraders.bots.risk.stalebookguard import StaleBookGuard
-    from polytraders.bots.strategy.maker_tight import MakerTight
+def compose_desk(
+    desk_file: DeskFile,
+    *,
+    run_id: str,
+    venue: Venue,
+    markets: Sequence[Market],
+    sink: Any = None,
+    state: DeskState | None = None,
+    start_sequence: int = 0,
+) -> Desk:
+    """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
+    candidate, ``--live``) composes its desk here, and the bots come from
+    :meth:`DeskFile.build_slots` exactly as in a backtest (same bots, order, modes, configs,
+    budgets, seeded generators), with the file's desk loop settings (``[desk]``) and account
+    (``[account]``: a live session replaces it with the credentials' identity first, see
+    :meth:`LiveNodeConfig.with_account`).
 
-    gate = ComplianceGate(ComplianceGateConfig(builder_code=account.builder_code))
-    guards = [
-        KillSwitch(),
-        gate,
-        MarketHaltGuard(),
-        StaleBookGuard(),
-        MarketQualityGuard(),
-        ExposureGuard(),
-        DrawdownGuard(),
-    ]
-    return (
-        [BotSlot(MakerTight())],
-        [BotSlot(g) for g in guards],
-        [BotSlot(SmartRouter())],
+    Args:
+        desk_file: the desk to run.
+        run_id: the run's id (envelopes, client order ids).
+        venue: the venue the desk trades on.
+        markets: the markets it trades.
+        sink: envelope sink (None: in memory).
+        state: a prepared state (a live start-up's reconciled positions and orders; it carries
+            its own account); None: a fresh state with the desk file's account.
+        start_sequence: envelope sequence number to resume from.
+
+    Raises:
+        ValueError: the desk cannot be built (no ENFORCED execution bot).
+    """
+    from polytraders.desk.clock import LiveClock
+
+    strategies, risk, execution = desk_file.build_slots()
+    return Desk(
+        run_id=run_id,
+        venue=venue,
+        strategies=strategies,
+        risk=risk,
+        execution=execution,
+        markets=markets,
+        sink=sink,
+        config=desk_file.desk,
+        clock=LiveClock(),
+        state=state,
+        start_sequence=start_sequence,
+        account=desk_file.account.identity(),
     )
 
 
@@ -485,11 +504,13 @@ def compliance_problems(
     markets: Sequence[Market],
     venue: PolymarketVenue,
     expected_builder_code: str = "",
+    desk: DeskFile | None = None,
 ) -> list[str]:
     """Start-up checks before ``--live``: the compliance gate approves a probe order on every
     market (the account's builder code must equal ``expected_builder_code`` when given; signer
-    authority; market lists), and the account is not closed-only. Empty when live trading may
-    start."""
+    authority; market lists), so does each ENFORCED ``risk.compliancegate`` of ``desk`` with
+    its own config (a desk whose gate would refuse every order of this account does not go
+    live), and the account is not closed-only. Empty when live trading may start."""
     from polytraders.bots.risk.compliancegate import ComplianceGate, ComplianceGateConfig
     from polytraders.desk.harness import run_risk
     from polytraders.desk.state import DeskState
@@ -501,6 +522,12 @@ def compliance_problems(
         )
     except ValidationError as exc:
         return [f"builder code is not a bytes32 0x-hex value ({exc.error_count()} error)"]
+    gates: list[tuple[str, Any]] = [("compliance gate", gate)]
+    if desk is not None:
+        for i, entry in enumerate(desk.risk):
+            cls = desk.bot_class(entry)
+            if issubclass(cls, ComplianceGate) and entry.mode is Mode.ENFORCED:
+                gates.append((f"desk risk[{i}] {cls.bot_id}", cls(cls.Config(**entry.config))))
     state = DeskState(ledger=Ledger(0), account=account)
     for market in markets:
         state.add_market(market)
@@ -517,9 +544,10 @@ def compliance_problems(
             post_only=True,
             builder_code=account.builder_code,
         )
-        outcome = run_risk(gate, probe, state).outcome
-        if not outcome.approved:
-            problems.append(f"{market.market_id}: compliance gate {outcome.reason_codes}")
+        for name, each in gates:
+            outcome = run_risk(each, probe, state).outcome
+            if not outcome.approved:
+                problems.append(f"{market.market_id}: {name} {outcome.reason_codes}")
     if venue.refresh_closed_only():
         problems.append("account is closed-only (SYS_POLY_CLOSED_ONLY)")
     return problems
@@ -589,10 +617,9 @@ def positions_with_cost(
 
 
 POLYMARKET_CLOB = "https://clob.polymarket.com"
-DESK_BUILDER = "0xb000000000000000000000000000000000000000000000000000000000003f7a"
-"""The desk's builderCode for paper runs (the compliance gate's default)."""
-PAPER_ADDRESS = "0x" + "00" * 19 + "01"
-"""Placeholder signer/funder of a paper desk (an EOA signing for itself; never used on chain)."""
+DESK_BUILDER = DESK_BUILDER_CODE
+"""The builderCode ``--builder-code`` expects by default (the desk file's default account's and
+the compliance gate's default)."""
 POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
 
 
@@ -636,14 +663,20 @@ def build_live_session(
     day-start and peak equity and seen intent ids it had, plus any operator trip or reset
     written while it was down (a tripped switch cancels what reconciliation found open).
 
-    The bots are still the reference desk of :func:`standard_bots`, not ``node.desk``.
+    The desk is ``node.desk`` composed by :func:`compose_desk` (the bots of
+    :meth:`DeskFile.build_slots`, as in a backtest), with the desk file's ``[account]``
+    replaced by the credentials' identity (:meth:`LiveNodeConfig.with_account`: signer,
+    funder and signature type from the key, the builder code in effect) once the start-up
+    compliance checks (:func:`compliance_problems`, the desk's own compliance gate included)
+    have passed; the recorded ``node.canonical()`` is that desk, so the store holds the desk
+    that actually runs.
 
     Raises:
         ClobRequestError: the venue did not answer at start-up.
         RuntimeError: the compliance checks failed (nothing was sent).
     """
-    from polytraders.desk.clock import LiveClock
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
+    from polytraders.node.config import NodeConfigError
     from polytraders.venues.polymarket.reconcile import reconcile
     from polytraders.venues.polymarket.venue import PolymarketVenue
     from polytraders.venues.reconciliation import DriftLevel
@@ -660,10 +693,15 @@ def build_live_session(
         signature_type=venue.signer.signature_type,
         builder_code=venue.config.builder_code,
     )
-    problems = compliance_problems(account, markets, venue, expected_builder_code)
+    problems = compliance_problems(account, markets, venue, expected_builder_code, node.desk)
     if problems:
         venue.close()
         raise RuntimeError("compliance checks failed: " + "; ".join(problems))
+    try:
+        node = node.with_account(account)
+    except NodeConfigError as exc:
+        venue.close()
+        raise RuntimeError(exc.one_line()) from exc
     tokens = [t.token_id for m in markets for t in m.tokens]
     store = recorder = None
     store_orders: list[VenueOrder] = []
@@ -711,7 +749,6 @@ def build_live_session(
         config=node.reconciliation,
         now_ns=time.time_ns(),
     )
-    strategies, risk, execution = standard_bots(account)
     from polytraders.desk.state import DeskState
 
     open_orders = [o for o in venue.orders() if o.status.is_open]
@@ -728,16 +765,13 @@ def build_live_session(
             state.add_order(msgspec.structs.replace(order))
     if recorder is not None:
         recorder.sync(venue.orders(), report.missed_fills)
-    desk = Desk(
+    desk = compose_desk(
+        node.desk,
         run_id=run_id,
         venue=venue,
-        strategies=strategies,
-        risk=risk,
-        execution=execution,
         markets=markets,
-        clock=LiveClock(),
-        state=state,
         sink=sink,
+        state=state,
         start_sequence=start_sequence,
     )
     if store is not None:  # checkpoint from now on; a restart resumes its controls first
@@ -776,18 +810,32 @@ def build_paper_session(
     markets_ids: Sequence[str],
     clob_url: str,
     ws_url: str,
+    desk: DeskFile | None = None,
     sink: Any = None,
     shadow_sinks: Sequence[tuple[str, Any]] = (),
+    candidate_desk: DeskFile | None = None,
 ) -> LiveSession:
     """A desk on live market data with the paper venue (no credentials, nothing sent), plus
-    one candidate desk per ``(run id, sink)`` in ``shadow_sinks`` on the same events."""
+    one candidate desk per ``(run id, sink)`` in ``shadow_sinks`` on the same events.
+
+    Every desk is composed by :func:`compose_desk` on a paper venue with its desk file's
+    ``[venue]`` fill model and ``[account]`` (the paper identity, as in a backtest).
+
+    Args:
+        desk: the desk file (None: the default desk).
+        candidate_desk: the candidates' desk file (None: ``desk``, so a candidate runs the
+            same bots as the current desk).
+
+    Raises:
+        ClobRequestError: the venue did not answer the market look-ups.
+    """
     from py_clob_client_v2.clob_types import ApiCreds
 
-    from polytraders.desk.clock import LiveClock
     from polytraders.venues.paper import PaperVenue
-    from polytraders.venues.paper.config import PaperVenueConfig
     from polytraders.venues.polymarket.client import ClobHttpClient
 
+    current = desk if desk is not None else DeskFile()
+    candidate = candidate_desk if candidate_desk is not None else current
     # public endpoints only: paper mode reads market metadata and never signs
     no_creds = ApiCreds(api_key="", api_secret="", api_passphrase="")
     client = ClobHttpClient(clob_url, chain_id=137, private_key="0x" + "01" * 32, creds=no_creds)
@@ -795,28 +843,17 @@ def build_paper_session(
         markets = markets_from_venue(client, markets_ids)
     finally:
         client.close()
-    account = AccountIdentity(
-        signer=PAPER_ADDRESS, funder=PAPER_ADDRESS, signature_type=0, builder_code=DESK_BUILDER
-    )
 
-    def paper_desk(desk_run_id: str, desk_sink: Any) -> Desk:
-        strategies, risk, execution = standard_bots(account)
-        return Desk(
-            run_id=desk_run_id,
-            venue=PaperVenue(PaperVenueConfig(), markets, desk_run_id),
-            strategies=strategies,
-            risk=risk,
-            execution=execution,
-            markets=markets,
-            clock=LiveClock(),
-            account=account,
-            sink=desk_sink,
+    def paper_desk(desk_file: DeskFile, desk_run_id: str, desk_sink: Any) -> Desk:
+        venue = PaperVenue(desk_file.venue, markets, desk_run_id)
+        return compose_desk(
+            desk_file, run_id=desk_run_id, venue=venue, markets=markets, sink=desk_sink
         )
 
-    desk = paper_desk(run_id, sink)
-    shadows = [paper_desk(r, k) for r, k in shadow_sinks]
+    main = paper_desk(current, run_id, sink)
+    shadows = [paper_desk(candidate, r, k) for r, k in shadow_sinks]
     tokens = [t.token_id for m in markets for t in m.tokens]
-    return LiveSession(desk, desk.venue, start_market_feed(ws_url, tokens), shadows=shadows)
+    return LiveSession(main, main.venue, start_market_feed(ws_url, tokens), shadows=shadows)
 
 
 def run(
@@ -857,11 +894,26 @@ def run(
             "persisted; the same --run-id resumes.",
         ),
     ] = None,
+    desk: Annotated[
+        Path | None,
+        typer.Option("--desk", help="Desk file (TOML); default: the default desk, as backtests."),
+    ] = None,
+    candidate_desk: Annotated[
+        Path | None,
+        typer.Option(
+            "--candidate-desk",
+            help="--shadow: the candidate's desk file (default: the --desk desk).",
+        ),
+    ] = None,
 ) -> None:
     """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
     beside the current one, recording only) or --live (real orders: credentials, the explicit
     confirmation flag and the start-up compliance checks are all required). Nothing goes live
-    implicitly; --clob-url/--ws-url point the desk at the local simulator."""
+    implicitly; --clob-url/--ws-url point the desk at the local simulator.
+
+    The desk is ``--desk`` (default: the default desk), composed exactly as a backtest composes
+    it; with --live its ``[account]`` is replaced by the credentials' identity. A bad desk
+    file is refused (exit 2) before anything is contacted."""
     from polytraders.desk.sinks import JsonlSink
     from polytraders.node.config import LiveNodeConfig, NodeConfigError
     from polytraders.venues.polymarket.client import ClobRequestError
@@ -876,6 +928,11 @@ def run(
     if not ids:
         typer.echo("error: --markets is empty", err=True)
         raise typer.Exit(2)
+    if candidate_desk is not None and not shadow:
+        typer.echo("error: --candidate-desk: only with --shadow", err=True)
+        raise typer.Exit(2)
+    desk_file = _load_desk(desk)
+    candidate_file = _load_desk(candidate_desk) if candidate_desk is not None else desk_file
     rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     out_dir.mkdir(parents=True, exist_ok=True)
     sessions: list[LiveSession] = []
@@ -886,6 +943,7 @@ def run(
         try:
             node = LiveNodeConfig.from_mapping(
                 {
+                    "desk": desk_file,
                     "venue": {"clob_url": clob_url},
                     "reconciliation": {"orphan_policy": orphan_policy},
                 },
@@ -940,7 +998,9 @@ def run(
                 markets_ids=ids,
                 clob_url=clob_url,
                 ws_url=ws_url,
+                desk=desk_file,
                 sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+                candidate_desk=candidate_file,
                 shadow_sinks=[(candidate, JsonlSink(out_dir / f"{candidate}.envelopes.jsonl"))]
                 if shadow
                 else [],
@@ -963,8 +1023,19 @@ def run(
         for session in sessions:
             session.close()
     for session in sessions:
-        for desk in (session.desk, *session.shadows):
-            _summary(desk, session.events_in)
+        for each in (session.desk, *session.shadows):
+            _summary(each, session.events_in)
+
+
+def _load_desk(path: Path | None) -> DeskFile:
+    """The desk file at ``path`` (None: the default desk); a bad file exits 2 with one line."""
+    if path is None:
+        return DeskFile()
+    try:
+        return DeskFile.load(path)
+    except DeskFileError as exc:
+        typer.echo(f"error: {exc.one_line()}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _summary(desk: Desk, market_events: int) -> None:

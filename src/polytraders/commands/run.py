@@ -298,7 +298,6 @@ def run(
     if venue == "polymarket":
         given = {
             "--data": data is not None,
-            "--desk": desk is not None,
             "--strategy": strategy is not None,
             "--speed": speed is not None,
             "--realtime": realtime,
@@ -310,6 +309,7 @@ def run(
         passed = [
             *(["--store", store] if store != DEFAULT_STORE else []),
             *(["--out", str(out)] if out != DEFAULT_OUT else []),
+            *(["--desk", str(desk)] if desk is not None else []),
         ]
         from polytraders.commands import live
 

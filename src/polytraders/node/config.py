@@ -26,9 +26,10 @@ from typing import Any
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from polytraders.backtest.desk_file import DeskFile, DeskFileError
+from polytraders.backtest.desk_file import AccountFile, DeskFile, DeskFileError
 from polytraders.contracts.canonical import config_version
 from polytraders.contracts.config import FrozenConfig
+from polytraders.contracts.view import AccountIdentity
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.reconciliation import ReconciliationConfig
 
@@ -123,6 +124,33 @@ class LiveNodeConfig(FrozenConfig):
                 for err in exc.errors()
             ]
             raise NodeConfigError(source, problems) from exc
+
+    def with_account(self, account: AccountIdentity) -> LiveNodeConfig:
+        """This node with its desk's ``[account]`` replaced by ``account``: how a live session
+        makes the credentials' identity (signer and funder addresses, signature type, the
+        builder code in effect) override the desk file's paper identity. Bots, order, modes
+        and configs are untouched; :meth:`canonical` and ``config_version`` then describe the
+        desk that trades.
+
+        Raises:
+            NodeConfigError: an address is not 0x and 40 hex digits, the signature type is
+                not 0-3, or the builder code is not bytes32 (every problem listed).
+        """
+        try:
+            identity = AccountFile(
+                signer=account.signer,
+                funder=account.funder,
+                signature_type=account.signature_type,
+                builder_code=account.builder_code,
+            )
+        except ValidationError as exc:
+            problems = [
+                f"desk.account.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors()
+            ]
+            raise NodeConfigError("live account", problems) from exc
+        desk = self.desk.model_copy(update={"account": identity})
+        return self.model_copy(update={"desk": desk})
 
     # ------------------------------------------------------------------ identity
     def canonical(self) -> dict[str, Any]:

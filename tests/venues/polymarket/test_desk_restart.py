@@ -16,6 +16,7 @@ from polytraders.commands.live import DESK_BUILDER, LiveSession, build_live_sess
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.ids import client_order_id
+from polytraders.contracts.view import AccountIdentity
 from polytraders.feeds.live.connection import KeepaliveConfig
 from polytraders.model.orders import OrderStatus
 from polytraders.node.config import LiveNodeConfig
@@ -98,10 +99,18 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         assert second_ids and not second_ids & first_ids
         resumed.close()
         store = EventStore.open(store_url)
-        # the run records the node config in effect (the credentials' builder code filled in)
+        # the run records the node config in effect: the credentials' builder code filled in,
+        # the desk's [account] replaced by the credentials' identity
         effective = LiveNodeConfig(
             venue=PolymarketVenueConfig(
                 clob_url=sim.url, trades_poll_ms=300, builder_code=DESK_BUILDER
+            )
+        ).with_account(
+            AccountIdentity(
+                signer=venue.signer.address,
+                funder=venue.signer.funder,
+                signature_type=0,
+                builder_code=DESK_BUILDER,
             )
         )
         record = store.run("run-restart")
