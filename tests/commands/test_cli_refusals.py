@@ -72,7 +72,12 @@ def test_out_holding_other_files_is_refused_and_left_alone(tmp_path: Path) -> No
 
 
 def test_venue_polymarket_refuses_options_it_does_not_take() -> None:
-    _refused(["run", "--venue", "polymarket", "--desk", "x.toml", "--paper"], "--desk")
+    _refused(["run", "--venue", "polymarket", "--strategy", "x.py:X", "--paper"], "--strategy")
+    # --desk reaches the live command, which refuses a missing file
+    _refused(
+        ["run", "--venue", "polymarket", "--desk", "x.toml", "--paper", "--markets", "0xabc"],
+        "x.toml: invalid desk file",
+    )
 
 
 def test_unknown_venue_is_refused() -> None:
