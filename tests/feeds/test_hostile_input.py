@@ -10,11 +10,14 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polytraders.feeds.binance import BinanceDepthSource
 from polytraders.feeds.decimal_text import micros
 from polytraders.feeds.polymarket_wire import parse_market_frame
 from polytraders.feeds.stats import FeedIssue
+from polytraders.model.money import to_micros
 from tests.conftest import BINANCE_SAMPLES
 
 HOSTILE_PRICES = [
@@ -77,3 +80,18 @@ def test_hostile_polymarket_frames_are_reported(frame: bytes) -> None:
     issues: list[FeedIssue] = []
     assert parse_market_frame(frame, 1, issues=issues) == []
     assert [i.reason_code for i in issues] == ["SYS_MALFORMED_MESSAGE"]
+
+
+@given(st.text(alphabet="0123456789.eE+- ", max_size=90))
+def test_feed_fast_path_agrees_with_to_micros(text: str) -> None:
+    """``feeds.decimal_text.micros`` (the feeds' memoised fast path) gives the same value or
+    the same refusal as ``to_micros`` on any text, bounds included."""
+    try:
+        expected: int | None = to_micros(text)
+    except ValueError:
+        expected = None
+    try:
+        got: int | None = micros(text)
+    except ValueError:
+        got = None
+    assert got == expected
