@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from polytraders.feeds.live.user_channel import UserAuth, UserChannel
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker, timestamp_ns
-from tests.fuzz.bounds import FUZZ, bounded
+from tests.fuzz.bounds import bounded, fuzz
 from tests.fuzz.strategies import json_values
 
 ORDER_HASH = "0x" + "ab" * 32
@@ -136,7 +136,7 @@ def _trade_like() -> st.SearchStrategy[object]:
     )
 
 
-@settings(FUZZ, max_examples=300)
+@fuzz(300)
 @given(_trade_like())
 def test_any_trade_message_is_fills_or_value_error(trade: object) -> None:
     outcome = bounded(
@@ -174,7 +174,7 @@ def test_hostile_user_frames_are_counted_never_raised() -> None:
         TradeTracker().apply(received[0], {ORDER_HASH: ORDER}, 1)
 
 
-@settings(FUZZ, max_examples=300)
+@fuzz(300)
 @given(st.one_of(st.binary(max_size=300), json_values().map(repr)))
 def test_any_user_frame_is_counted_or_passed_on(frame: bytes | str) -> None:
     channel = UserChannel(UserAuth("k", "s", "p"), lambda item, _ts: None)

@@ -107,12 +107,21 @@ def _check_directory(path: Path) -> None:
         )
 
 
+_UNREADABLE = (pa.ArrowException, OSError, UnicodeDecodeError)
+"""What pyarrow raises on a damaged file (a column name that is not UTF-8 is decoded lazily,
+as ``UnicodeDecodeError``)."""
+
+
 def _read_table(path: Path, **options: Any) -> pa.Table:
-    """``pq.read_table`` with pyarrow's errors turned into a :class:`FeedError` on ``path``."""
+    """``pq.read_table``, fully validated (offsets, UTF-8 of every string: a damaged file
+    must not fail later while its values are read), with pyarrow's errors turned into a
+    :class:`FeedError` on ``path``."""
     try:
-        return pq.read_table(path, **options)
-    except (pa.ArrowException, OSError) as exc:
+        table = pq.read_table(path, **options)
+        table.validate(full=True)
+    except _UNREADABLE as exc:
         raise FeedError(path, f"not a readable Parquet file: {exc}") from exc
+    return table
 
 
 def read_markets(path: Path) -> list[Market]:
@@ -247,7 +256,8 @@ class ParquetSource(Source):
         books = self.path / BOOKS_FILE
         try:
             schema = pq.read_schema(books)
-        except (pa.ArrowException, OSError) as exc:
+            schema.names  # noqa: B018 (decodes every column name: a damaged one fails here)
+        except _UNREADABLE as exc:
             raise FeedError(books, f"not a readable Parquet file: {exc}") from exc
         check_schema(books, schema, BOOKS_COLUMNS)
         index = _read_table(books, columns=["market_id", "ts"])
