@@ -105,9 +105,9 @@ class Credentials:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
+            at_line = data.count(b"\n", 0, exc.start) + 1
             raise CredentialsError(
-                f"credentials file {path}:{line}: not UTF-8 text"
+                f"credentials file {path}:{at_line}: not UTF-8 text"
             ) from None  # the error would quote the offending secret bytes
         values: dict[str, str] = {}
         for number, line in enumerate(text.splitlines(), 1):
