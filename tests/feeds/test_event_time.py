@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from polytraders.feeds import open_source
+from polytraders.feeds import FeedError, open_source
 from polytraders.feeds.binance import BinanceDepthSource
 from polytraders.feeds.config import MAX_TS_NS, EventTimeWindow
 from polytraders.feeds.guard import BookGuard
@@ -276,3 +276,21 @@ def test_parquet_window_is_a_setting(tmp_path: Path) -> None:
     events = list(source.events())
     assert source.stats.bad_input == {}
     assert events[0].ts_event_ns == 1_000 * 1_000_000
+
+
+def test_a_parquet_set_with_no_row_inside_the_window_is_refused_at_open(tmp_path: Path) -> None:
+    markets = pq.read_table(POLYMARKET_SAMPLE / "markets.parquet").slice(0, 1)
+    books = pq.read_table(POLYMARKET_SAMPLE / "books.parquet").slice(0, 3)
+    books = books.set_column(
+        books.column_names.index("ts"), "ts", pa.array([1_000, 2_000, -5], pa.int64())
+    )
+    directory = tmp_path / "old"
+    directory.mkdir()
+    pq.write_table(markets, directory / "markets.parquet")
+    pq.write_table(books, directory / "books.parquet")
+    with pytest.raises(FeedError) as caught:
+        open_source(directory)
+    assert str(caught.value) == (
+        f"{directory / 'books.parquet'}: none of its 3 book rows has a ts inside the "
+        "event-time window (1577836800000..9223372036854 ms): nothing to replay"
+    )
