@@ -104,6 +104,7 @@ def _run(
     venue: ScriptedVenue,
     scenario: Callable[[MarketChannel, list[AnyEvent]], Awaitable[None]],
     sink: Callable[[list[AnyEvent]], Callable[[AnyEvent], None]] | None = None,
+    clock: Callable[[], int] = time.time_ns,
     **config: Any,
 ) -> None:
     async def main() -> None:
@@ -114,6 +115,7 @@ def _run(
                 TOKENS,
                 sink(events) if sink else events.append,
                 MarketChannelConfig(ws_url=f"ws://127.0.0.1:{port}", keepalive=FAST, **config),
+                clock=clock,
             )
             task = asyncio.create_task(channel.run())
             try:
@@ -226,6 +228,24 @@ def test_a_burst_of_bad_frames_after_a_resync_is_resynced_by_the_timer() -> None
         assert channel.stats.counters["resync_requests"] >= 2
 
     _run(venue, scenario, resync_interval_ms=50, resync_max_interval_ms=400)
+
+
+def test_a_failing_resync_round_does_not_stop_the_timer() -> None:
+    venue = ScriptedVenue(script=["{not json"], after_resync=["{not json"])
+    calls: list[int] = []
+
+    def clock() -> int:
+        calls.append(0)
+        if len(calls) == 1:
+            raise RuntimeError("clock defect")
+        return time.time_ns()
+
+    async def scenario(channel: MarketChannel, events: list[AnyEvent]) -> None:
+        await _until(lambda: channel.stats.counters["resync_errors"] == 1)
+        await _until(lambda: channel.stats.bad_input_total == 2)
+        await _until(lambda: _fresh(events, "A") and _fresh(events, "B"))
+
+    _run(venue, scenario, clock=clock, resync_interval_ms=50, resync_max_interval_ms=400)
 
 
 def test_resync_requests_back_off_on_a_controllable_clock() -> None:

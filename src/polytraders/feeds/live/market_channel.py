@@ -278,13 +278,19 @@ class MarketChannel:
                 await asyncio.wait_for(self._stopping.wait(), delay_ms / 1000)
 
     async def _resync_timer(self) -> None:
-        """Every ``resync_interval_ms``: :meth:`request_snapshots` for stale tokens."""
+        """Every ``resync_interval_ms``: :meth:`request_snapshots` for stale tokens. A failing
+        round is logged and counted (``resync_errors``); the timer goes on."""
         period_s = self.config.resync_interval_ms / 1000
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), period_s)
-            if not self._stopping.is_set():
+            if self._stopping.is_set():
+                return
+            try:
                 self.request_snapshots(self._clock())
+            except Exception:  # the timer is what un-stales books: it must outlive a defect
+                log.exception("market channel resync round failed")
+                self.stats.counters["resync_errors"] += 1
 
     def stop(self) -> None:
         """Stop every connection and the timer (call on the channel's loop)."""
