@@ -179,3 +179,13 @@ def test_hostile_user_frames_are_counted_never_raised() -> None:
 def test_any_user_frame_is_counted_or_passed_on(frame: bytes | str) -> None:
     channel = UserChannel(UserAuth("k", "s", "p"), lambda item, _ts: None)
     bounded(lambda: channel.on_frame(1, frame))
+
+
+def test_amounts_as_json_numbers_parse_exactly_and_fractional_fees_are_refused() -> None:
+    updates = TradeTracker().apply(_trade(price=0.45, size=2), {ORDER_HASH: ORDER}, 1)
+    assert (updates[0].fill.price, updates[0].fill.size) == (450_000, 2_000_000)
+    with pytest.raises(ValueError, match="fee_rate_bps"):
+        TradeTracker().apply(_trade(fee_rate_bps="0.5"), {ORDER_HASH: ORDER}, 1)
+    with pytest.raises(ValueError, match="over 100"):
+        TradeTracker().apply(_trade(fee_rate_bps="10001"), {ORDER_HASH: ORDER}, 1)
+    assert timestamp_ns("1767225600.5") == 1_767_225_600 * 10**9

@@ -12,7 +12,8 @@ order's price.
 
 Input is untrusted (a websocket frame or a REST answer): anything malformed — not an object, a
 missing or non-text ``id``/``status``, a price outside (0, 1), a size that is not positive, a
-negative or non-integer fee rate or time, a maker entry that is no object — raises
+fee rate that is not a whole number of bps in 0–10,000, a negative or non-integer time, a maker
+entry that is no object — raises
 :class:`ValueError` before any state changes, in bounded time (numbers are parsed by
 :func:`~polytraders.model.money.to_micros`, times and rates are at most 19 digits).
 """
@@ -63,16 +64,16 @@ _MAX_DIGITS = 19
 _INT64_MAX = 2**63 - 1
 
 
-def _count(value: object, what: str) -> int:
-    """A non-negative integer given as int or digit string (at most 19 digits); a string may
-    carry a fraction, which is dropped (``"1767225600.5"``).
+def _count(value: object, what: str, *, drop_fraction: bool = False) -> int:
+    """A non-negative integer given as int or digit string (at most 19 digits); with
+    ``drop_fraction`` a string may carry a fraction, which is dropped (``"1767225600.5"``).
 
     Raises:
         ValueError: anything else.
     """
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"{what} is not an integer")
-    digits = value.split(".", 1)[0] if isinstance(value, str) else str(value)
+    digits = value.split(".", 1)[0] if isinstance(value, str) and drop_fraction else str(value)
     if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS):
         raise ValueError(f"{what} {str(value)[:30]!r} is not a non-negative integer")
     return int(digits)
@@ -89,7 +90,7 @@ def timestamp_ns(value: object) -> int:
     """
     if value is None or value == "":
         return 0
-    number = _count(value, "timestamp")
+    number = _count(value, "timestamp", drop_fraction=True)
     ns = number * 1_000_000_000 if number < 100_000_000_000 else number * 1_000_000
     if ns > _INT64_MAX:
         raise ValueError(f"timestamp {number} is beyond int64 ns")
@@ -120,16 +121,18 @@ def _size(value: object) -> int:
 
 
 def _amount_text(value: object, what: str) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    """The decimal text of an amount: a string as sent, or a JSON number (its shortest
+    ``repr``, parsed exactly)."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError(f"trade {what} is missing or not a decimal")
-    return str(value)
+    return value if isinstance(value, str) else repr(value)
 
 
 class TradeTracker:
     """Turns trade objects into fills of our orders, exactly once per (trade, order).
 
-    ``fee_rate_ppm`` maps token id → taker fee rate (parts per million) when a trade message
-    carries no ``fee_rate_bps``.
+    A taker fill pays ``fee_rate_bps`` of the trade message (0 when the message has none); a
+    maker fill pays none.
     """
 
     def __init__(self) -> None:
