@@ -11,12 +11,18 @@ from polytraders.feeds.lines import format_line, iter_raw_lines, open_writer, sp
 from polytraders.feeds.stats import FeedIssue, FeedStats
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, FeedStatus, Trade
 
+T0 = 1_767_225_600_000_000_000
+"""2026-01-01T00:00:00Z: the hand-made events' times are T0 + a few ns (inside the feeds'
+event-time window)."""
+
 
 def _snap(ts: int, token: str = "A") -> BookSnapshot:
+    ts += T0
     return BookSnapshot(ts_event_ns=ts, ts_recv_ns=ts, token_id=token, bids=[(400_000, 1)], asks=[])
 
 
 def _delta(ts: int, token: str = "A") -> BookDelta:
+    ts += T0
     return BookDelta(ts_event_ns=ts, ts_recv_ns=ts, token_id=token, bids=[(410_000, 2)], asks=[])
 
 
@@ -33,8 +39,8 @@ def test_guard_rules() -> None:
     guard.admit(_delta(2), out)  # older than the token's last book event
     assert out == [
         FeedStatus(
-            ts_event_ns=2,
-            ts_recv_ns=2,
+            ts_event_ns=T0 + 2,
+            ts_recv_ns=T0 + 2,
             token_id="A",
             stale=True,
             reason_code="SYS_NON_MONOTONIC_TIME",
@@ -42,7 +48,7 @@ def test_guard_rules() -> None:
     ]
     out.clear()
     guard.admit(_delta(4), out)  # stale: suppressed
-    trade = Trade(ts_event_ns=4, ts_recv_ns=4, token_id="A", price=1, size=1)
+    trade = Trade(ts_event_ns=T0 + 4, ts_recv_ns=T0 + 4, token_id="A", price=1, size=1)
     guard.admit(trade, out)  # non-book events pass
     assert out == [trade] and stats.counters["suppressed_while_stale"] == 1
     assert guard.is_stale("A")
@@ -51,7 +57,11 @@ def test_guard_rules() -> None:
     assert out == [
         _snap(5),
         FeedStatus(
-            ts_event_ns=5, ts_recv_ns=5, token_id="A", stale=False, reason_code="SYS_FEED_RESYNCED"
+            ts_event_ns=T0 + 5,
+            ts_recv_ns=T0 + 5,
+            token_id="A",
+            stale=False,
+            reason_code="SYS_FEED_RESYNCED",
         ),
     ]
     assert not guard.is_stale("A")

@@ -10,11 +10,14 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polytraders.feeds.binance import BinanceDepthSource
 from polytraders.feeds.decimal_text import micros
-from polytraders.feeds.polymarket_wire import parse_market_frame
+from polytraders.feeds.polymarket_wire import WireFormatError, parse_market_frame
 from polytraders.feeds.stats import FeedIssue
+from polytraders.model.money import to_micros
 from tests.conftest import BINANCE_SAMPLES
 
 HOSTILE_PRICES = [
@@ -77,3 +80,70 @@ def test_hostile_polymarket_frames_are_reported(frame: bytes) -> None:
     issues: list[FeedIssue] = []
     assert parse_market_frame(frame, 1, issues=issues) == []
     assert [i.reason_code for i in issues] == ["SYS_MALFORMED_MESSAGE"]
+
+
+@given(st.text(alphabet="0123456789.eE+- ", max_size=90))
+def test_feed_fast_path_agrees_with_to_micros(text: str) -> None:
+    """``feeds.decimal_text.micros`` (the feeds' memoised fast path) gives the same value or
+    the same refusal as ``to_micros`` on any text, bounds included."""
+    try:
+        expected: int | None = to_micros(text)
+    except ValueError:
+        expected = None
+    try:
+        got: int | None = micros(text)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+# ------------------------------------------------------- issue 12: frames that escaped as errors
+TS = b'"timestamp":"1767225600000"'
+ISSUE_12_FRAMES = {
+    "event-type-list": (b'[{"event_type":[1]}]', "SYS_MALFORMED_MESSAGE"),
+    "event-type-object": (b'{"event_type":{"a":1},"asset_id":"a"}', "SYS_MALFORMED_MESSAGE"),
+    "asset-id-object": (b'{"price_changes":[{"asset_id":{}}]}', "SYS_UNKNOWN_EVENT"),
+    "asset-id-object-typed": (
+        b'{"event_type":"price_change","market":"m",' + TS + b',"price_changes":'
+        b'[{"asset_id":{},"price":"0.5","size":"1","side":"BUY"}]}',
+        "SYS_MALFORMED_MESSAGE",
+    ),
+    "asset-id-list": (
+        b'{"event_type":"book","asset_id":[[]],' + TS + b"}",
+        "SYS_MALFORMED_MESSAGE",
+    ),
+    "timestamp-5000-digits": (
+        b'{"event_type":"book","asset_id":"a","timestamp":"' + b"9" * 5_000 + b'"}',
+        "SYS_MALFORMED_MESSAGE",
+    ),
+    "timestamp-5000-digits-number": (
+        b'{"event_type":"book","asset_id":"a","timestamp":' + b"9" * 5_000 + b"}",
+        "SYS_MALFORMED_MESSAGE",
+    ),
+    "timestamp-negative": (
+        b'{"event_type":"book","asset_id":"a","timestamp":-5}',
+        "SYS_MALFORMED_MESSAGE",
+    ),
+    "timestamp-beyond-int64-ns": (
+        b'{"event_type":"book","asset_id":"a","timestamp":"10000000000000000000000000"}',
+        "SYS_MALFORMED_MESSAGE",
+    ),
+    "utf8-in-event-type": (b'{"event_type":"bo\xffok","asset_id":"a",' + TS + b"}", None),
+    "utf8-in-key": (b'{"event_\xfftype":"book","asset_id":"a",' + TS + b"}", None),
+    "utf8-in-array": (b'[{"event_type":"book","asset_id":"\xc3",' + TS + b"}]", None),
+    "utf8-bare": (b"\xff\xfe\xfd", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"), list(ISSUE_12_FRAMES.values()), ids=list(ISSUE_12_FRAMES)
+)
+def test_issue_12_frames_become_issues_or_wire_format_errors(
+    frame: bytes, code: str | None
+) -> None:
+    issues: list[FeedIssue] = []
+    assert parse_market_frame(frame, 1_767_225_600_000_000_000, issues=issues) == []
+    assert len(issues) == 1
+    assert issues[0].reason_code == (code or "SYS_MALFORMED_MESSAGE")
+    with pytest.raises(WireFormatError):
+        parse_market_frame(frame, 1_767_225_600_000_000_000)

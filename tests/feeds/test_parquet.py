@@ -96,10 +96,14 @@ def _write_books(directory: Path, rows: list[dict[str, object]]) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), directory / "books.parquet")
 
 
+T0_MS = 1_767_225_600_000
+"""2026-01-01T00:00:00Z, before the first market's end: hand-made rows are at T0_MS + a few ms."""
+
+
 def _row(ts: int, side: str, bid: float = 0.5, bid_sz: float = 10.0) -> dict[str, object]:
     return {
         "market_id": FIRST_MARKET,
-        "ts": ts,
+        "ts": T0_MS + ts,
         "side": side,
         "bid_px": [bid],
         "bid_sz": [bid_sz],

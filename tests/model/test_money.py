@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polytraders.model.money import (
+    MAX_DECIMAL_CHARS,
+    MAX_EXPONENT,
     Rounding,
     complement_price,
     fixed_micros,
@@ -133,3 +136,55 @@ def test_binary_price_rule() -> None:
     assert not is_valid_binary_price(1_000_000, 10_000)
     assert not is_valid_binary_price(455_000, 10_000)
     assert is_valid_binary_price(455_000, 1_000)
+
+
+# ---------------------------------------------------------------- bounded work (issue 12)
+HUGE_DECIMALS = [
+    "1e-20000000",  # issue 12: 18 s of arithmetic before the bound
+    "61826.621e400000000",
+    "1e999999999",
+    "9" * 5_000,
+    "0." + "0" * 5_000 + "1",
+    " " * 10 + "1" * 100,
+]
+
+
+@pytest.mark.parametrize("text", HUGE_DECIMALS, ids=lambda t: f"{t[:12]}…{len(t)}")
+@pytest.mark.parametrize("rounding", [None, Rounding.DOWN])
+def test_to_micros_refuses_unbounded_text_before_any_arithmetic(
+    text: str, rounding: Rounding | None
+) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"characters|exponent"):
+        to_micros(text, rounding)
+    assert time.perf_counter() - started < 0.01
+
+
+@pytest.mark.parametrize("text", ["1e1_0", "1e١", "1e+-3", "1e 3"])
+def test_to_micros_exponent_is_plain_ascii_digits(text: str) -> None:
+    with pytest.raises(ValueError):
+        to_micros(text)
+
+
+def test_to_micros_bounds_leave_every_venue_number_exact() -> None:
+    assert to_micros("1e30") == 10**36
+    assert to_micros("1e-30", Rounding.UP) == 1
+    assert to_micros("6.18003E+4") == 61_800_300_000
+    assert to_micros("0." + "0" * 55 + "1", Rounding.DOWN) == 0  # 59 characters
+    longest = "9" * MAX_DECIMAL_CHARS
+    assert to_micros(longest) == int(longest) * 1_000_000
+
+
+def test_micros_from_recorded_refuses_doubles_beyond_the_exponent_bound() -> None:
+    with pytest.raises(ValueError, match="exponent"):
+        micros_from_recorded(1e300)
+    assert micros_from_recorded(1e20) == 10**26
+
+
+@given(st.text(max_size=80))
+def test_to_micros_on_any_text_is_a_value_or_value_error(text: str) -> None:
+    try:
+        value = to_micros(text, Rounding.HALF_EVEN)
+    except ValueError:
+        return
+    assert abs(value) < 10 ** (MAX_DECIMAL_CHARS + MAX_EXPONENT + 7)

@@ -169,7 +169,8 @@ class DeskFile(BaseModel):
         source = str(path)
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
+            # ValueError: TOMLDecodeError, UnicodeDecodeError, and int()'s digit limit
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise DeskFileError(source, [reason]) from exc
         return cls.from_mapping(data, source, base_dir=Path(path).resolve().parent)

@@ -173,9 +173,12 @@ async def _record(
     count = 0
     with open_writer(out) as handle:
 
-        def on_frame(ts_recv_ns: int, text: str) -> None:
+        def on_frame(ts_recv_ns: int, frame: str | bytes) -> None:
             nonlocal count
-            handle.write(format_line(ts_recv_ns, text.encode()))
+            raw = frame.encode() if isinstance(frame, str) else frame
+            # one line per frame: a newline is JSON whitespace (inside a string it is invalid
+            # JSON either way), so a frame with one is recorded with spaces instead
+            handle.write(format_line(ts_recv_ns, raw.replace(b"\n", b" ")))
             count += 1
 
         channel = MarketChannel(token_ids, lambda _event: None, config, on_frame=on_frame)

@@ -38,11 +38,14 @@ before a depth event can arrive after it; a REST snapshot arrives after depth ev
 it): :meth:`~polytraders.feeds.source.Source.events` raises such an older venue time to the
 latest one already yielded (counter ``venue_time_raised``), so venue time never goes backwards.
 
-Bad input: unreadable lines/JSON/numbers ``SYS_MALFORMED_MESSAGE``; a non-positive price
-``SYS_PRICE_OUT_OF_RANGE``; a negative size ``SYS_NEGATIVE_SIZE``; another symbol
-``SYS_UNKNOWN_TOKEN``; unknown streams ``SYS_UNKNOWN_EVENT``; receive time going backwards
-``SYS_NON_MONOTONIC_TIME``. A bad depth event breaks the chain (the book is stale until the
-next snapshot); other bad lines are skipped.
+Bad input: unreadable lines/JSON/numbers (and a receive time beyond int64 ns)
+``SYS_MALFORMED_MESSAGE``; a non-positive price ``SYS_PRICE_OUT_OF_RANGE``; a negative size
+``SYS_NEGATIVE_SIZE``; another symbol ``SYS_UNKNOWN_TOKEN``; unknown streams
+``SYS_UNKNOWN_EVENT``; receive time going backwards ``SYS_NON_MONOTONIC_TIME``; a venue time
+(``E`` or ``T``) outside the :class:`~polytraders.feeds.config.EventTimeWindow`
+``SYS_EVENT_TIME_OUT_OF_RANGE`` (the message is refused before its time is used, so it never
+moves the venue clock anchor nor the stream's venue time). A bad depth event breaks the chain
+(the book is stale until the next snapshot); other bad lines are skipped.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ from pathlib import Path
 
 import msgspec
 
+from polytraders.feeds.config import EventTimeWindow, TimeBounds
 from polytraders.feeds.decimal_text import micros
 from polytraders.feeds.errors import FeedError
-from polytraders.feeds.lines import count_lines, iter_raw_lines, split_line
+from polytraders.feeds.guard import EVENT_TIME_OUT_OF_RANGE
+from polytraders.feeds.lines import count_lines, iter_raw_lines, receive_time, split_line
 from polytraders.feeds.polymarket_wire import (
     DECODE_ERRORS,
     MALFORMED,
@@ -168,6 +173,25 @@ class _BadValueError(Exception):
     def __init__(self, reason_code: str, detail: str) -> None:
         super().__init__(detail)
         self.reason_code = reason_code
+
+
+class _VenueTimes:
+    """Checks a message's venue stamps (ms; 0 = absent) against the window, before use."""
+
+    __slots__ = ("_bounds", "_window")
+
+    def __init__(self, window: EventTimeWindow) -> None:
+        self._window = window
+        self._bounds: TimeBounds = window.bounds()
+
+    def check(self, ts_recv_ns: int, *stamps_ms: int) -> None:
+        """Raises _BadValueError(SYS_EVENT_TIME_OUT_OF_RANGE) for a present stamp outside the
+        window."""
+        accepts = self._bounds.accepts
+        for stamp_ms in stamps_ms:
+            if stamp_ms and not accepts(stamp_ms * _NS_PER_MS, ts_recv_ns):
+                problem = self._window.problem(stamp_ms * _NS_PER_MS, ts_recv_ns)
+                raise _BadValueError(EVENT_TIME_OUT_OF_RANGE, problem)
 
 
 class _PriceMicros(dict[str, int]):
@@ -294,6 +318,7 @@ class BinanceDepthSource(Source):
             lines are recognised by their stream name and skipped without being examined
             further (not decoded, their times not checked; counted in ``skipped_book_only``),
             for consumers that only need the book.
+        window: the venue times accepted (default :class:`EventTimeWindow`'s defaults).
 
     Stats counters: ``lines``, ``buffered`` (depth events waiting for a snapshot),
     ``presync_dropped`` (older than the snapshot), ``dropped_while_stale``,
@@ -307,11 +332,14 @@ class BinanceDepthSource(Source):
     kind = "binance"
     record_counter = "lines"
 
-    def __init__(self, path: str | Path, *, book_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, book_only: bool = False, window: EventTimeWindow | None = None
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(self.path)
         self.book_only = book_only
+        self.window = window or EventTimeWindow()
         self._head = head = _probe(self.path)
         self.venue = head.venue
         self.symbol = head.symbol
@@ -342,6 +370,7 @@ class BinanceDepthSource(Source):
         )
         decode_ticker, decode_trade, decode_depth = _TICKER.decode, _TRADE.decode, _DEPTH.decode
         book_only = self.book_only
+        venue_times = _VenueTimes(self.window)
         skipped = 0
         last_recv = -1
         # venue clock anchor: venue time (E) and receive time of the latest message with an E
@@ -362,21 +391,22 @@ class BinanceDepthSource(Source):
             if book_only and kind in (_TICKER_KIND, _TRADE_KIND):
                 skipped += 1  # not examined at all (not even its time)
                 continue
-            stamp = line[:space]
-            if space <= 0 or not stamp.isdigit():
+            try:
+                ts_recv_ns = receive_time(line[:space] if space > 0 else b"")
+            except ValueError as exc:
                 sync.bad_depth(
                     FeedIssue(
                         reason_code=MALFORMED,
                         ts_recv_ns=max(last_recv, 0),
                         token_id=token,
-                        detail=f"line does not start with '<receive ts ns> ': {line[:60]!r}",
+                        detail=f"line does not start with '<receive ts ns> ' ({exc}): "
+                        f"{line[:60]!r}",
                     ),
                     out,
                 )
                 yield from out
                 out.clear()
                 continue
-            ts_recv_ns = int(stamp)
             frame = memoryview(line)[start:]
             if ts_recv_ns < last_recv:
                 issue = FeedIssue(
@@ -399,6 +429,7 @@ class BinanceDepthSource(Source):
                     if ticker.s != symbol:
                         stats.record(_unknown_symbol(ticker.s, ts_recv_ns))
                         continue
+                    venue_times.check(ts_recv_ns, ticker.E, ticker.T)
                     if ticker.E:
                         anchor_venue_ns, anchor_recv_ns = ticker.E * _NS_PER_MS, ts_recv_ns
                     stamp_ms = ticker.T or ticker.E
@@ -419,6 +450,7 @@ class BinanceDepthSource(Source):
                     if depth.s != symbol:
                         stats.record(_unknown_symbol(depth.s, ts_recv_ns))
                         continue
+                    venue_times.check(ts_recv_ns, depth.E, depth.T)
                     if depth.E:
                         anchor_venue_ns, anchor_recv_ns = depth.E * _NS_PER_MS, ts_recv_ns
                     stamp_ms = depth.E or depth.T
@@ -447,6 +479,7 @@ class BinanceDepthSource(Source):
                     if trade.s != symbol:
                         stats.record(_unknown_symbol(trade.s, ts_recv_ns))
                         continue
+                    venue_times.check(ts_recv_ns, trade.E, trade.T)
                     if trade.E:
                         anchor_venue_ns, anchor_recv_ns = trade.E * _NS_PER_MS, ts_recv_ns
                     size = sizes[trade.q]
@@ -463,6 +496,7 @@ class BinanceDepthSource(Source):
                     )
                 elif kind == _SNAPSHOT_KIND:
                     snap = _SNAPSHOT.decode(frame)
+                    venue_times.check(ts_recv_ns, snap.E, snap.T)
                     if snap.E:
                         anchor_venue_ns, anchor_recv_ns = snap.E * _NS_PER_MS, ts_recv_ns
                     stamp_ms = snap.E or snap.T

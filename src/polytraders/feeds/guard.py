@@ -6,6 +6,10 @@ they can be applied to a trustworthy book, and turns bad input into counted issu
 
 - a delta for a token with no snapshot yet is skipped (``SYS_DELTA_BEFORE_SNAPSHOT``) and the
   token is marked stale;
+- an event whose venue time is outside the :class:`~polytraders.feeds.config.EventTimeWindow`
+  (before its floor, or too far ahead of its receive time) is skipped
+  (``SYS_EVENT_TIME_OUT_OF_RANGE``) without moving the token's clock; a book event's token is
+  marked stale;
 - a book event whose ``ts_event_ns`` is older than the token's last applied one is skipped
   (``SYS_NON_MONOTONIC_TIME``) and the token marked stale;
 - any other issue that may have hidden a book change (malformed frame, bad price, negative
@@ -19,12 +23,14 @@ The guard holds O(tokens) state and no books.
 
 from __future__ import annotations
 
+from polytraders.feeds.config import EventTimeWindow
 from polytraders.feeds.stats import FeedIssue, FeedStats
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, FeedStatus
 
 RESYNCED = "SYS_FEED_RESYNCED"
 DELTA_BEFORE_SNAPSHOT = "SYS_DELTA_BEFORE_SNAPSHOT"
 NON_MONOTONIC_TIME = "SYS_NON_MONOTONIC_TIME"
+EVENT_TIME_OUT_OF_RANGE = "SYS_EVENT_TIME_OUT_OF_RANGE"
 
 
 class BookGuard:
@@ -33,13 +39,22 @@ class BookGuard:
     Args:
         stats: where issues and counters are recorded.
         synthetic: value of ``synthetic`` on the FeedStatus events it emits.
+        window: the venue times accepted (default :class:`EventTimeWindow`'s defaults).
     """
 
-    __slots__ = ("_last_ts", "_stale", "_stats", "_synthetic")
+    __slots__ = ("_bounds", "_last_ts", "_stale", "_stats", "_synthetic", "_window")
 
-    def __init__(self, stats: FeedStats, *, synthetic: bool = False) -> None:
+    def __init__(
+        self,
+        stats: FeedStats,
+        *,
+        synthetic: bool = False,
+        window: EventTimeWindow | None = None,
+    ) -> None:
         self._stats = stats
         self._synthetic = synthetic
+        self._window = window or EventTimeWindow()
+        self._bounds = self._window.bounds()
         self._last_ts: dict[str, int] = {}  # token -> ts_event_ns of its last admitted book event
         self._stale: set[str] = set()
 
@@ -73,6 +88,20 @@ class BookGuard:
 
     def admit(self, event: AnyEvent, out: list[AnyEvent]) -> None:
         """Append ``event`` to ``out`` if it may be applied, plus any FeedStatus it causes."""
+        if not self._bounds.accepts(event.ts_event_ns, event.ts_recv_ns):
+            problem = self._window.problem(event.ts_event_ns, event.ts_recv_ns)
+            is_book = isinstance(event, BookDelta | BookSnapshot)
+            self.issue(
+                FeedIssue(
+                    reason_code=EVENT_TIME_OUT_OF_RANGE,
+                    ts_recv_ns=event.ts_recv_ns,
+                    token_id=getattr(event, "token_id", ""),
+                    detail=f"{type(event).__name__}: {problem}",
+                ),
+                out,
+                distrust=is_book,
+            )
+            return
         if isinstance(event, BookDelta):
             token_id = event.token_id
             last = self._last_ts.get(token_id)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from polytraders.feeds.config import MAX_TS_NS
 from polytraders.feeds.errors import FeedError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -89,16 +90,34 @@ def head_lines(path: Path, count: int, max_bytes: int = 1 << 22) -> list[bytes]:
     return [line for line in lines if line and not line.isspace()][:count]
 
 
+def receive_time(stamp: bytes) -> int:
+    """The receive time (ns) a line starts with: ASCII digits, at most int64 ns (checked on
+    the length first, so a 5,000-digit stamp costs nothing).
+
+    Raises:
+        ValueError: not digits, or beyond int64 ns.
+    """
+    if not (stamp.isdigit() and len(stamp) <= _MAX_STAMP_DIGITS):
+        raise ValueError(f"receive time {stamp[:40]!r} is not an integer ns")
+    value = int(stamp)
+    if value > MAX_TS_NS:
+        raise ValueError(f"receive time {value} ns is beyond int64 ns (2262)")
+    return value
+
+
+_MAX_STAMP_DIGITS = len(str(MAX_TS_NS))
+
+
 def split_line(line: bytes) -> tuple[int, bytes]:
     """``(ts_recv_ns, frame)`` of one line.
 
     Raises:
-        ValueError: no space, or the prefix is not a non-negative integer.
+        ValueError: no space, or the prefix is not a non-negative integer within int64 ns.
     """
     stamp, sep, frame = line.partition(b" ")
     if not sep or not stamp.isdigit():
         raise ValueError(f"line does not start with '<receive ts ns> ': {line[:60]!r}")
-    return int(stamp), frame
+    return receive_time(stamp), frame
 
 
 def format_line(ts_recv_ns: int, frame: bytes) -> bytes:

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from polytraders.feeds.binance import BinanceDepthSource, is_binance_recording
+from polytraders.feeds.config import EventTimeWindow
 from polytraders.feeds.errors import FeedError
 from polytraders.feeds.lines import head_lines, split_line
 from polytraders.feeds.parquet import ParquetSource
@@ -27,7 +28,9 @@ _KNOWN_FORMATS = (
 )
 
 
-def open_source(path: str | Path, *, snapshots_only: bool = False) -> Source:
+def open_source(
+    path: str | Path, *, snapshots_only: bool = False, window: EventTimeWindow | None = None
+) -> Source:
     """Open a market-data location, detecting its format.
 
     - ``synthetic:<scenario>?seed=…`` → :class:`SyntheticSource`;
@@ -43,6 +46,9 @@ def open_source(path: str | Path, *, snapshots_only: bool = False) -> Source:
         path: the location or synthetic spec.
         snapshots_only: deliver every book update as a full ``BookSnapshot`` (Parquet: each
             row; other sources: the book after each change, see :class:`SnapshotsOnly`).
+        window: the venue times accepted (:class:`EventTimeWindow`; default its defaults:
+            not before 2020, at most 1 h ahead of the receive time); others are counted as
+            ``SYS_EVENT_TIME_OUT_OF_RANGE`` and skipped.
 
     Raises:
         FeedError: one line naming the location and the problem: no such path; an empty file
@@ -53,18 +59,18 @@ def open_source(path: str | Path, *, snapshots_only: bool = False) -> Source:
     """
     if isinstance(path, str) and path.startswith(PREFIX):
         try:
-            source: Source = SyntheticSource(path)
+            source: Source = SyntheticSource(path, window=window)
         except ValueError as exc:
             raise FeedError(path, f"invalid synthetic spec: {exc}") from exc
     else:
         location = Path(path)
         if location.is_dir():
-            return ParquetSource(location, snapshots_only=snapshots_only)
+            return ParquetSource(location, snapshots_only=snapshots_only, window=window)
         _check_line_file(location)
         if is_binance_recording(location):
-            source = BinanceDepthSource(location)
+            source = BinanceDepthSource(location, window=window)
         else:
-            source = PolymarketLineSource(location)
+            source = PolymarketLineSource(location, window=window)
     return SnapshotsOnly(source) if snapshots_only else source
 
 

@@ -17,7 +17,11 @@ Events per market, streamed in time order across markets:
   token at the market's last row (the data has no resolution time; the payout columns give
   the winner).
 
-``ts_event_ns`` = ``ts_recv_ns`` = ``ts`` × 10⁶ (the data has one time per row). Prices and
+``ts_event_ns`` = ``ts_recv_ns`` = ``ts`` × 10⁶ (the data has one time per row). A row whose
+``ts`` is outside the :class:`~polytraders.feeds.config.EventTimeWindow` (before its floor,
+2020 by default, or beyond int64 ns) is counted as ``SYS_EVENT_TIME_OUT_OF_RANGE`` at the start
+of each pass and not replayed: it neither opens, resolves nor moves its market (each row is a
+full book, so the next row loses nothing). Prices and
 sizes are recorded as doubles and converted with
 :func:`~polytraders.model.money.micros_from_recorded` (exact or refused). A row with an
 unreadable number, a price outside (0, 1), a negative size, duplicate prices, or mismatched
@@ -46,8 +50,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from polytraders.feeds.config import MAX_TS_NS, EventTimeWindow
 from polytraders.feeds.errors import FeedError
-from polytraders.feeds.guard import BookGuard
+from polytraders.feeds.guard import EVENT_TIME_OUT_OF_RANGE, BookGuard
 from polytraders.feeds.lifecycle import MarketCloser
 from polytraders.feeds.parquet_schema import (
     BOOKS_COLUMNS,
@@ -102,12 +107,21 @@ def _check_directory(path: Path) -> None:
         )
 
 
+_UNREADABLE = (pa.ArrowException, OSError, UnicodeDecodeError)
+"""What pyarrow raises on a damaged file (a column name that is not UTF-8 is decoded lazily,
+as ``UnicodeDecodeError``)."""
+
+
 def _read_table(path: Path, **options: Any) -> pa.Table:
-    """``pq.read_table`` with pyarrow's errors turned into a :class:`FeedError` on ``path``."""
+    """``pq.read_table``, fully validated (offsets, UTF-8 of every string: a damaged file
+    must not fail later while its values are read), with pyarrow's errors turned into a
+    :class:`FeedError` on ``path``."""
     try:
-        return pq.read_table(path, **options)
-    except (pa.ArrowException, OSError) as exc:
+        table = pq.read_table(path, **options)
+        table.validate(full=True)
+    except _UNREADABLE as exc:
         raise FeedError(path, f"not a readable Parquet file: {exc}") from exc
+    return table
 
 
 def read_markets(path: Path) -> list[Market]:
@@ -205,22 +219,34 @@ class ParquetSource(Source):
     Args:
         path: the directory.
         snapshots_only: every row becomes a ``BookSnapshot`` (no deltas).
+        window: the times accepted (default :class:`EventTimeWindow`'s defaults); a row has
+            one time, so only the floor and the int64 limit apply.
 
-    Stats counters: ``rows`` (book rows read), ``unchanged_rows`` (rows equal to the token's
-    previous one), ``suppressed_while_stale``.
+    Stats counters: ``rows`` (book rows read, refused ones included), ``unchanged_rows``
+    (rows equal to the token's previous one), ``suppressed_while_stale``.
 
     Raises (constructor):
         FeedError: no such directory, an empty one, a missing file, a file that is not
             Parquet, a column missing or of the wrong type (naming file and column), nulls in
-            ``market_id``/``ts``, no rows, invalid market metadata, or a book row of an
-            unknown market. While streaming: a file that became unreadable.
+            ``market_id``/``ts``, no rows (or none inside the window), invalid market metadata,
+            or a book row of an unknown market. While streaming: a file that became
+            unreadable.
     """
 
     kind = "parquet"
     record_counter = "rows"
 
-    def __init__(self, path: str | Path, *, snapshots_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        snapshots_only: bool = False,
+        window: EventTimeWindow | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.window = window = window or EventTimeWindow()
+        # rows are kept when first_ms <= ts <= last_ms (ms bounds of the window's ns bounds)
+        self._ts_range_ms = (-(-window.min_event_ts_ns // _NS_PER_MS), MAX_TS_NS // _NS_PER_MS)
         _check_directory(self.path)
         markets = read_markets(self.path)
         super().__init__(
@@ -230,7 +256,8 @@ class ParquetSource(Source):
         books = self.path / BOOKS_FILE
         try:
             schema = pq.read_schema(books)
-        except (pa.ArrowException, OSError) as exc:
+            schema.names  # noqa: B018 (decodes every column name: a damaged one fails here)
+        except _UNREADABLE as exc:
             raise FeedError(books, f"not a readable Parquet file: {exc}") from exc
         check_schema(books, schema, BOOKS_COLUMNS)
         index = _read_table(books, columns=["market_id", "ts"])
@@ -238,6 +265,18 @@ class ParquetSource(Source):
         if not index.num_rows:
             raise FeedError(books, "holds no book rows (0 rows): nothing to replay")
         self.row_count = index.num_rows
+        in_window = self._in_window(pc.field("ts"))
+        outside = index.filter(~in_window)
+        self._outside: list[tuple[str, int]] = list(
+            zip(outside["market_id"].to_pylist(), outside["ts"].to_pylist(), strict=True)
+        )
+        index = index.filter(in_window)
+        if not index.num_rows:
+            raise FeedError(
+                books,
+                f"none of its {self.row_count:,} book rows has a ts inside the event-time "
+                f"window ({self._ts_range_ms[0]}..{self._ts_range_ms[1]} ms): nothing to replay",
+            )
         spans = pa.TableGroupBy(index, "market_id").aggregate([("ts", "min"), ("ts", "max")])
         known = {m.market_id for m in self.markets}
         self._spans: dict[str, tuple[int, int]] = {}
@@ -251,11 +290,30 @@ class ParquetSource(Source):
                 raise FeedError(books, f"rows of market {market_id}, not in {MARKETS_FILE}")
             self._spans[market_id] = (first, last)
 
+    def _in_window(self, ts: pc.Expression) -> pc.Expression:
+        first_ms, last_ms = self._ts_range_ms
+        return (ts >= first_ms) & (ts <= last_ms)
+
     def expected_records(self) -> int:
         """The book rows of ``books.parquet`` (from its metadata at open)."""
         return int(self.row_count)
 
+    def _refuse_outside_rows(self) -> None:
+        """Count the rows whose ts is outside the window (they are not replayed)."""
+        first_ms, last_ms = self._ts_range_ms
+        for market_id, ts_ms in self._outside:
+            self.stats.counters["rows"] += 1
+            self.stats.record(
+                FeedIssue(
+                    reason_code=EVENT_TIME_OUT_OF_RANGE,
+                    ts_recv_ns=0,  # the row's only time is the refused one
+                    detail=f"market {market_id}: row at ts {ts_ms} ms, outside "
+                    f"{first_ms}..{last_ms} ms",
+                )
+            )
+
     def _events(self) -> Iterator[AnyEvent]:
+        self._refuse_outside_rows()
         order = {m.market_id: i for i, m in enumerate(self.markets)}
         winners = {
             m.market_id: next(t for t, p in m.payouts.items() if p == ONE)
@@ -267,7 +325,7 @@ class ParquetSource(Source):
         )
         pending.reverse()
         heap: list[tuple[int, int, int, list[AnyEvent | _RowProblem], Iterator[_Row]]] = []
-        guard = BookGuard(self.stats, synthetic=self.synthetic)
+        guard = BookGuard(self.stats, synthetic=self.synthetic, window=self.window)
         closer = MarketCloser(self.markets, synthetic=self.synthetic)
         counters = self.stats.counters
         out: list[AnyEvent] = []
@@ -304,7 +362,7 @@ class ParquetSource(Source):
         table = _read_table(
             self.path / BOOKS_FILE,
             columns=["ts", "side", "bid_px", "bid_sz", "ask_px", "ask_sz"],
-            filters=pc.field("market_id") == market_id,
+            filters=(pc.field("market_id") == market_id) & self._in_window(pc.field("ts")),
         )
         table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
         columns: dict[str, list[Any]] = {

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import msgspec
 
+from polytraders.feeds.config import EventTimeWindow
 from polytraders.feeds.errors import FeedError
 from polytraders.feeds.guard import NON_MONOTONIC_TIME, BookGuard
 from polytraders.feeds.lifecycle import MarketCloser
@@ -83,18 +84,24 @@ class WireReplay:
         stats: where counts go.
         synthetic: flag for produced events.
         known_tokens: the stream's tokens, or None to accept any.
+        window: the venue times accepted (see :class:`BookGuard`).
     """
 
     __slots__ = ("_known", "_last_recv_ns", "_stats", "_synthetic", "guard")
 
     def __init__(
-        self, stats: FeedStats, *, synthetic: bool = False, known_tokens: set[str] | None = None
+        self,
+        stats: FeedStats,
+        *,
+        synthetic: bool = False,
+        known_tokens: set[str] | None = None,
+        window: EventTimeWindow | None = None,
     ) -> None:
         self._stats = stats
         self._synthetic = synthetic
         self._known = known_tokens
         self._last_recv_ns = -1
-        self.guard = BookGuard(stats, synthetic=synthetic)
+        self.guard = BookGuard(stats, synthetic=synthetic, window=window)
 
     def feed(self, ts_recv_ns: int, frame: bytes, out: list[AnyEvent]) -> None:
         """Append the admitted events (and any FeedStatus) of one frame to ``out``."""
@@ -166,6 +173,7 @@ class PolymarketLineSource(Source):
     Args:
         path: the recording.
         markets: its markets; None reads them from the sidecar.
+        window: the venue times accepted (see :class:`BookGuard`).
 
     Raises (constructor):
         FileNotFoundError: no such file.
@@ -175,8 +183,15 @@ class PolymarketLineSource(Source):
     kind = "polymarket-lines"
     record_counter = "lines"
 
-    def __init__(self, path: str | Path, *, markets: list[Market] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        markets: list[Market] | None = None,
+        window: EventTimeWindow | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.window = window
         if not self.path.is_file():
             raise FileNotFoundError(self.path)
         if markets is None:
@@ -196,7 +211,10 @@ class PolymarketLineSource(Source):
 
     def _events(self) -> Iterator[AnyEvent]:
         replay = WireReplay(
-            self.stats, synthetic=self.synthetic, known_tokens=set(self.token_ids())
+            self.stats,
+            synthetic=self.synthetic,
+            known_tokens=set(self.token_ids()),
+            window=self.window,
         )
         closer = MarketCloser(self.markets, synthetic=self.synthetic)
         counters = self.stats.counters

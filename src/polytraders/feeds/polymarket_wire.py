@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 
+from polytraders.feeds.config import MAX_TS_NS
 from polytraders.feeds.decimal_text import micros, text
 from polytraders.feeds.stats import FeedIssue
 from polytraders.model.events import (
@@ -337,21 +338,36 @@ def _classify(element: msgspec.Raw) -> tuple[str, str]:
     token_id = token if isinstance(token, str) else ""
     changes = loose.get("price_changes")
     if not token_id and isinstance(changes, list):
-        ids = {c.get("asset_id") for c in changes if isinstance(c, dict)}
+        ids = {
+            c["asset_id"]
+            for c in changes
+            if isinstance(c, dict) and isinstance(c.get("asset_id"), str)
+        }
         if len(ids) == 1:
-            only = ids.pop()
-            token_id = only if isinstance(only, str) else ""
+            token_id = ids.pop()
+    if event_type is not None and not isinstance(event_type, str):
+        return MALFORMED, token_id  # a tag that is no string: not an event type at all
     if event_type not in KNOWN_EVENT_TYPES:
         return UNKNOWN_EVENT, token_id
     return MALFORMED, token_id
 
 
+_MAX_TS_DIGITS = 13  # ms timestamps up to 9,223,372,036,854 (MAX_TS_NS in ms)
+
+
 def _ts_ns(timestamp: str | int, token_id: str) -> int:
-    if isinstance(timestamp, int):
-        return timestamp * _NS_PER_MS
-    if timestamp.isascii() and timestamp.isdigit():
-        return int(timestamp) * _NS_PER_MS
-    raise _BadError(MALFORMED, token_id, f"timestamp {timestamp!r} is not an integer ms string")
+    """ns of a ms timestamp (int or digit string), 0 ≤ t ≤ :data:`MAX_TS_NS`; the length is
+    checked before any conversion (a 5,000-digit string is refused at once)."""
+    if isinstance(timestamp, str):
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _MAX_TS_DIGITS):
+            raise _BadError(
+                MALFORMED, token_id, f"timestamp {timestamp[:40]!r} is not an integer ms string"
+            )
+        timestamp = int(timestamp)
+    ts_ns = timestamp * _NS_PER_MS
+    if not 0 <= ts_ns <= MAX_TS_NS:
+        raise _BadError(MALFORMED, token_id, f"timestamp {timestamp} ms is outside 0..2262")
+    return ts_ns
 
 
 def _price(text: str, token_id: str) -> int:

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from polytraders.feeds.config import EventTimeWindow
 from polytraders.feeds.lifecycle import MarketCloser
 from polytraders.feeds.polymarket_lines import WireReplay
 from polytraders.feeds.polymarket_wire import (
@@ -258,18 +259,23 @@ class SyntheticSource(Source):
     """A seeded synthetic feed (module docstring). ``synthetic`` is True on the source, its
     markets and every event.
 
-    Stats counters: ``frames``, ``suppressed_while_stale`` (as a recording).
+    Stats counters: ``frames``, ``suppressed_while_stale`` (as a recording). ``window``: the
+    venue times accepted, as for a recording (a ``start_ns`` before its floor has every event
+    refused).
     """
 
     kind = "synthetic"
     record_counter = "frames"
 
-    def __init__(self, spec: SyntheticSpec | str) -> None:
+    def __init__(self, spec: SyntheticSpec | str, *, window: EventTimeWindow | None = None) -> None:
         self.spec = parse_spec(spec) if isinstance(spec, str) else spec
+        self.window = window
         super().__init__(self.spec.spec, markets=synthetic_markets(self.spec), synthetic=True)
 
     def _events(self) -> Iterator[AnyEvent]:
-        replay = WireReplay(self.stats, synthetic=True, known_tokens=set(self.token_ids()))
+        replay = WireReplay(
+            self.stats, synthetic=True, known_tokens=set(self.token_ids()), window=self.window
+        )
         closer = MarketCloser(self.markets, synthetic=True)
         out: list[AnyEvent] = []
         for item in self.items():

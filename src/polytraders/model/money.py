@@ -8,6 +8,11 @@ decimals, so these are the CLOB's own integer amounts (``../shared/POLYMARKET.md
 Parsing never goes through ``float``: a decimal string is split at the point and its digits are
 read as integers. A string with non-zero digits beyond the sixth decimal cannot be represented
 exactly and raises :class:`ValueError` (fail closed) unless the caller names a rounding.
+
+Parsing is bounded: text longer than :data:`MAX_DECIMAL_CHARS` or with an exponent beyond
+± :data:`MAX_EXPONENT` is refused before any arithmetic (``"1e-20000000"`` would otherwise
+build a 20-million-digit integer: seconds of CPU for one hostile feed message). No venue
+number comes near either bound.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ ONE: Final = MICROS
 """1.0 in micro-units: the payout of a winning binary outcome share, in pUSD micro-units."""
 
 _DECIMALS: Final = 6
+
+MAX_DECIMAL_CHARS: Final = 64
+"""Longest decimal text :func:`to_micros` evaluates (leading/trailing whitespace included)."""
+
+MAX_EXPONENT: Final = 30
+"""Largest exponent magnitude :func:`to_micros` evaluates (``"1e30"``, ``"1e-30"``)."""
 
 
 class Rounding(Enum):
@@ -41,7 +52,9 @@ def to_micros(text: str, rounding: Rounding | None = None) -> int:
     """Parse a decimal string into integer micro-units, exactly.
 
     Accepts an optional sign, digits, an optional point and fraction, and an optional exponent
-    (``"1e-3"``, as some venues print). Leading/trailing whitespace is ignored.
+    (``"1e-3"``, as some venues print: an optional sign and ASCII digits). Leading/trailing
+    whitespace is ignored. Work is bounded: at most :data:`MAX_DECIMAL_CHARS` characters and an
+    exponent within ± :data:`MAX_EXPONENT`, checked before any arithmetic.
 
     Args:
         text: decimal number as text, e.g. ``"0.45"``, ``"-12"``, ``"61800.30000000"``.
@@ -52,18 +65,23 @@ def to_micros(text: str, rounding: Rounding | None = None) -> int:
         The value × 10⁶ as ``int``.
 
     Raises:
-        ValueError: empty or malformed text, or inexact without a ``rounding``.
+        ValueError: empty or malformed text, text over :data:`MAX_DECIMAL_CHARS` characters,
+            an exponent beyond ± :data:`MAX_EXPONENT`, or inexact without a ``rounding``.
     """
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise ValueError(f"decimal text of {len(text)} characters (at most {MAX_DECIMAL_CHARS})")
     s = text.strip()
     if not s:
         raise ValueError("empty decimal string")
     exponent = 0
     if "e" in s or "E" in s:
         mantissa, _, exp_text = s.lower().partition("e")
-        try:
-            exponent = int(exp_text)
-        except ValueError as exc:
-            raise ValueError(f"malformed decimal {text!r}") from exc
+        magnitude = exp_text[1:] if exp_text[:1] in ("+", "-") else exp_text
+        if not (magnitude.isascii() and magnitude.isdigit()):
+            raise ValueError(f"malformed decimal {text!r}")
+        exponent = int(exp_text)
+        if abs(exponent) > MAX_EXPONENT:
+            raise ValueError(f"exponent of {text!r} is beyond ±{MAX_EXPONENT}")
         s = mantissa
     negative = s.startswith("-")
     if negative or s.startswith("+"):
@@ -110,7 +128,8 @@ def micros_from_recorded(value: float) -> int:
     A genuine 7th decimal (``0.1234567``) is therefore refused, never silently rounded.
 
     Raises:
-        ValueError: NaN/infinity, or a value that is not a 6-decimal number up to float noise.
+        ValueError: NaN/infinity, a value that is not a 6-decimal number up to float noise, or
+            one whose ``repr`` is outside :func:`to_micros`'s bounds (beyond about ±1e30).
     """
     if not math.isfinite(value):
         raise ValueError(f"not a finite number: {value!r}")
@@ -124,7 +143,8 @@ def from_micros(value: int) -> str:
     """Format integer micro-units as the shortest exact decimal string.
 
     ``450_000`` → ``"0.45"``, ``10_000_000`` → ``"10"``, ``-1`` → ``"-0.000001"``.
-    ``to_micros(from_micros(x)) == x`` for every int ``x``.
+    ``to_micros(from_micros(x)) == x`` for every int ``x`` whose text fits
+    :data:`MAX_DECIMAL_CHARS` (``|x|`` below 10⁵⁷).
     """
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), MICROS)

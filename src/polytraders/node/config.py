@@ -94,13 +94,15 @@ class LiveNodeConfig(FrozenConfig):
         folder.
 
         Raises:
-            NodeConfigError: unreadable file, not UTF-8, bad TOML, or invalid values (all
+            NodeConfigError: unreadable file, not UTF-8, bad TOML (including an integer of
+                over 4,300 digits and nesting too deep to parse), or invalid values (all
                 listed, each with its path, e.g. ``venue.heartbeat_interval_ms``).
         """
         source = str(path)
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
+            # ValueError: TOMLDecodeError, UnicodeDecodeError, and int()'s digit limit
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise NodeConfigError(source, [reason]) from exc
         return cls.from_mapping(data, source, base_dir=Path(path).resolve().parent)

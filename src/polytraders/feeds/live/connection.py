@@ -3,9 +3,17 @@ reconnect with jittered exponential back-off (``../shared/POLYMARKET.md`` "Marke
 text ``PING`` every 10 s, expect ``PONG``, treat 30 s without one as dead).
 
 The connection knows nothing about channels: on every (re)connect it sends the messages
-``hello()`` returns (the subscription), hands every other text frame to ``on_frame``, and
-calls ``on_down`` when the connection is lost. Intervals are settings so tests run in
-seconds. Jitter comes from a seeded generator (deterministic for a seed).
+``hello()`` returns (the subscription), hands every other frame to ``on_frame`` as received
+(``str`` for a text frame, ``bytes`` for a binary one: decoding is the parser's job, so
+invalid UTF-8 is the parser's counted bad input, never an error here), and calls ``on_down``
+when the connection is lost. Intervals are settings so tests run in seconds. Jitter comes from
+a seeded generator (deterministic for a seed).
+
+Nothing a peer sends ends :meth:`ResilientConnection.run`: an exception raised by ``on_frame``
+(a parser defect) or by anything else during a session is logged with its traceback, counted
+(``handler_errors`` / ``session_errors``) and treated as a lost connection — ``on_down`` (the
+channel marks its tokens stale), back-off, reconnect, fresh subscription — because what the
+failed handler had applied is unknown.
 """
 
 from __future__ import annotations
@@ -22,6 +30,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 log = logging.getLogger(__name__)
+_PONG = ("PONG", b"PONG")
+
+
+class _HandlerFailedError(Exception):
+    """Internal: ``on_frame`` raised; the session ends and the back-off keeps growing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +68,10 @@ class ConnectionCounters:
     pong_timeouts: int = 0
     frames: int = 0
     pings_sent: int = 0
+    handler_errors: int = 0
+    """``on_frame`` raised: the connection was dropped and re-established."""
+    session_errors: int = 0
+    """Another unexpected exception ended a session (logged; reconnected)."""
 
 
 class ResilientConnection:
@@ -63,7 +80,9 @@ class ResilientConnection:
     Args:
         url: ``ws://`` or ``wss://`` address.
         hello: messages to send after each connect (subscription/auth).
-        on_frame: ``(ts_recv_ns, text)`` for every frame except ``PONG``.
+        on_frame: ``(ts_recv_ns, frame)`` for every frame except ``PONG`` (``str`` text or
+            ``bytes`` binary, undecoded). Should not raise; if it does, see the module
+            docstring.
         on_down: ``(ts_ns, reason)`` when a live connection is lost.
         on_up: ``(ts_ns)`` after each successful connect + hello.
         config: keepalive settings.
@@ -75,7 +94,7 @@ class ResilientConnection:
         url: str,
         *,
         hello: Callable[[], list[str]],
-        on_frame: Callable[[int, str], None],
+        on_frame: Callable[[int, str | bytes], None],
         on_down: Callable[[int, str], None],
         on_up: Callable[[int], None] | None = None,
         config: KeepaliveConfig | None = None,
@@ -93,8 +112,11 @@ class ResilientConnection:
         self.counters = ConnectionCounters()
 
     async def run(self) -> None:
-        """Connect, read, reconnect until :meth:`stop` is called."""
+        """Connect, read, reconnect until :meth:`stop` is called. The back-off restarts after
+        a healthy session, and keeps growing across sessions ended by an exception (a frame
+        the venue repeats on every subscription cannot cause a reconnect storm)."""
         attempt = 0
+        keep_backoff = False
         while not self._stopping.is_set():
             reason = "closed"
             try:
@@ -108,12 +130,22 @@ class ResilientConnection:
                     for message in self._hello():
                         await ws.send(message)
                     self.counters.connects += 1
-                    attempt = 0
+                    if not keep_backoff:
+                        attempt = 0
+                    keep_backoff = False
                     if self._on_up is not None:
                         self._on_up(time.time_ns())
                     reason = await self._serve(ws)
             except (OSError, TimeoutError, WebSocketException) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            except _HandlerFailedError as exc:
+                reason = str(exc)
+                keep_backoff = True
+            except Exception as exc:  # logged, counted, reconnected (module docstring)
+                self.counters.session_errors += 1
+                log.exception("websocket %s session failed", self.url)
+                reason = f"session failed: {type(exc).__name__}: {exc}"
+                keep_backoff = True
             finally:
                 self._ws = None
             if self.counters.connects:
@@ -160,12 +192,19 @@ class ResilientConnection:
                     continue
                 frame = recv.result()
                 ts = time.time_ns()
-                text = frame.decode() if isinstance(frame, bytes) else frame
-                if text.strip() == "PONG":
+                if frame.strip() in _PONG:
                     last_pong_ns = ts
                     continue
                 self.counters.frames += 1
-                self._on_frame(ts, text)
+                try:
+                    self._on_frame(ts, frame)
+                except Exception as exc:  # logged, counted, reconnected (module docstring)
+                    self.counters.handler_errors += 1
+                    log.exception("websocket %s: frame handler failed; reconnecting", self.url)
+                    await ws.close()
+                    raise _HandlerFailedError(
+                        f"frame handler raised {type(exc).__name__}: {exc}"
+                    ) from exc
         finally:
             stop_wait.cancel()
 

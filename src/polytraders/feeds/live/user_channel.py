@@ -6,8 +6,10 @@ events MATCHED → MINED → CONFIRMED or RETRYING → FAILED). Frames are JSON 
 each ``order``/``trade`` object goes to ``sink`` as parsed JSON (the venue applies them:
 :meth:`polytraders.venues.polymarket.venue.PolymarketVenue.on_user_message`, where the fill
 side is taken from our order). Malformed frames and unknown event types are counted
-(``SYS_MALFORMED_MESSAGE`` / ``SYS_UNKNOWN_EVENT``) and skipped. Secrets are sent only in the
-subscription message and never logged.
+(``SYS_MALFORMED_MESSAGE`` / ``SYS_UNKNOWN_EVENT``) and skipped: undecodable JSON, invalid
+UTF-8 (text or binary frames), nesting past the decoder's limit, an element that is no object,
+an ``event_type`` that is no string. Nothing a frame holds raises out of
+:meth:`UserChannel.on_frame`. Secrets are sent only in the subscription message and never logged.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from polytraders.feeds.live.connection import KeepaliveConfig, ResilientConnection
+from polytraders.feeds.polymarket_wire import DECODE_ERRORS
 from polytraders.feeds.stats import FeedIssue, FeedStats
 
 POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+_DECODER = msgspec.json.Decoder()
 MALFORMED = "SYS_MALFORMED_MESSAGE"
 UNKNOWN_EVENT = "SYS_UNKNOWN_EVENT"
 
@@ -93,32 +99,36 @@ class UserChannel:
             self._on_down(ts_ns)
         del reason
 
-    def on_frame(self, ts_recv_ns: int, text: str) -> None:
-        """Handle one raw frame (JSON object or array): ``order``/``trade`` objects go to the
-        sink; anything else is counted by registered code and skipped."""
+    def on_frame(self, ts_recv_ns: int, frame: str | bytes) -> None:
+        """Handle one raw frame (JSON object or array, text or bytes): ``order``/``trade``
+        objects go to the sink; anything else is counted by registered code and skipped
+        (never raised)."""
         self.stats.counters["frames"] += 1
         try:
-            decoded = json.loads(text)
-        except ValueError as exc:
-            self.stats.record(
-                FeedIssue(reason_code=MALFORMED, ts_recv_ns=ts_recv_ns, detail=str(exc))
-            )
+            decoded = _DECODER.decode(frame)
+        except DECODE_ERRORS as exc:
+            self._bad(MALFORMED, ts_recv_ns, f"not JSON: {exc}")
             return
         items = decoded if isinstance(decoded, list) else [decoded]
         for item in items:
             if not isinstance(item, dict):
-                self.stats.record(
-                    FeedIssue(reason_code=MALFORMED, ts_recv_ns=ts_recv_ns, detail="not an object")
-                )
+                self._bad(MALFORMED, ts_recv_ns, "not an object")
                 continue
-            kind = str(item.get("event_type", "")).lower()
+            kind = item.get("event_type", "")
+            if not isinstance(kind, str):
+                self._bad(MALFORMED, ts_recv_ns, "event_type is not a string")
+                continue
+            kind = kind.lower()
             if kind not in ("order", "trade"):
-                self.stats.record(
-                    FeedIssue(reason_code=UNKNOWN_EVENT, ts_recv_ns=ts_recv_ns, detail=kind[:50])
-                )
+                self._bad(UNKNOWN_EVENT, ts_recv_ns, kind[:50])
                 continue
             self.stats.counters[kind] += 1
             self._sink(item, ts_recv_ns)
+
+    def _bad(self, reason_code: str, ts_recv_ns: int, detail: str) -> None:
+        self.stats.record(
+            FeedIssue(reason_code=reason_code, ts_recv_ns=ts_recv_ns, detail=detail[:200])
+        )
 
     async def run(self) -> None:
         """Run until :meth:`stop`."""

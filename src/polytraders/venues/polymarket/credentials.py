@@ -3,8 +3,9 @@
 Environment variables: ``POLYMARKET_PRIVATE_KEY`` (0x-hex signer key), ``POLYMARKET_API_KEY``,
 ``POLYMARKET_API_SECRET``, ``POLYMARKET_API_PASSPHRASE``, optional ``POLYMARKET_FUNDER`` and
 ``POLYMARKET_SIGNATURE_TYPE`` (0 EOA default), ``POLYMARKET_BUILDER_CODE`` (bytes32 0x-hex).
-A file holds the same names as ``NAME=value`` lines (``#`` comments allowed); it must not be
-readable by group or others.
+A file holds the same names as ``NAME=value`` lines (``#`` comments allowed) in UTF-8, at most
+64 KiB; it must not be readable by group or others. A file that cannot be used is refused with
+one line naming the file (and line) and what is wrong, never a byte of its content.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _REQUIRED = (
     "POLYMARKET_API_PASSPHRASE",
 )
 _BYTES32 = re.compile(r"0x[0-9a-fA-F]{64}")
+_MAX_FILE_BYTES = 64 * 1024
 
 
 class CredentialsError(ValueError):
@@ -84,15 +86,29 @@ class Credentials:
         """Read ``NAME=value`` lines from ``path``.
 
         Raises:
-            CredentialsError: unreadable, readable by group/others, or incomplete.
+            CredentialsError: unreadable, readable by group/others, over 64 KiB, not UTF-8, a
+                line without ``=``, or incomplete or malformed values (the message names the
+                file and line, never their content).
         """
         try:
-            mode = path.stat().st_mode
-            text = path.read_text(encoding="utf-8")
+            info = path.stat()
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise CredentialsError(f"credentials file {path} must be private (chmod 600)")
+            if info.st_size > _MAX_FILE_BYTES:
+                raise CredentialsError(
+                    f"credentials file {path} is {info.st_size:,} bytes: not a credentials "
+                    f"file (at most {_MAX_FILE_BYTES:,})"
+                )
+            data = path.read_bytes()
         except OSError as exc:
             raise CredentialsError(f"cannot read credentials file {path}: {exc.strerror}") from exc
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise CredentialsError(f"credentials file {path} must be private (chmod 600)")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            at_line = data.count(b"\n", 0, exc.start) + 1
+            raise CredentialsError(
+                f"credentials file {path}:{at_line}: not UTF-8 text"
+            ) from None  # the error would quote the offending secret bytes
         values: dict[str, str] = {}
         for number, line in enumerate(text.splitlines(), 1):
             stripped = line.strip()
