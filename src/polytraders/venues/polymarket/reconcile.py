@@ -3,13 +3,16 @@
 Steps (issue 7 "Start-up reconciliation"; POLYMARKET.md "Peers' lessons": the venue cannot
 list inactive orders, so closed orders are settled from trade history):
 
-1. Register the store's orders with the venue (:meth:`PolymarketVenue.restore`): their client
-   ids are used, so the same intent re-sent after a restart is a no-op, and their order hashes
-   (derived from the deterministic client id and creation time) map venue data back to them.
-2. ``GET /data/orders``: each open venue order is matched by order hash. A known order takes
-   the venue's ``size_matched``; an unknown one (orphan) is adopted or cancelled by policy.
+1. Register copies of the store's orders with the venue (:meth:`PolymarketVenue.restore`;
+   the store's objects are never changed): their client ids are used, so the same intent
+   re-sent after a restart is a no-op, and their order hashes (derived from the
+   deterministic client id and creation time) map venue data back to them.
+2. ``GET /data/orders``: each open venue order is matched by order hash; an unknown one
+   (orphan) is adopted or cancelled by policy.
 3. ``GET /data/trades``: fills of our orders the store does not have (``known_fill_ids``) are
-   reported once — a fill is never lost and never counted twice.
+   reported once and added to their order's filled size — a fill is never lost and never
+   counted twice. A known open order's filled size is then at least the venue's
+   ``size_matched`` (a floor, never added to the fills).
 4. A store order believed open but not open at the venue is closed: FILLED when the trades
    cover it, else CANCELED (e.g. by the dead-man switch while we were down).
 5. Positions: the venue's token balances (``GET /balance-allowance``) are the truth; the
@@ -28,6 +31,7 @@ from enum import StrEnum
 from polytraders.model.fills import Fill
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.venues.polymarket.client import ClobRequestError
 from polytraders.venues.polymarket.venue import PolymarketVenue
 
 ORPHAN_CANCELED = "SYS_POLY_ORPHAN_CANCELED"
@@ -75,7 +79,8 @@ def reconcile(
 
     Args:
         venue: the live venue (not yet reconciled).
-        store_orders: orders the store holds for this account (any status).
+        store_orders: orders the store holds for this account (any status; not changed: the
+            reconciled states are the venue's, :meth:`PolymarketVenue.orders`).
         known_fill_ids: fill ids the store holds.
         store_positions: token → size as the store believes.
         tokens: tokens whose holdings to fetch (the desk's markets).
@@ -92,16 +97,14 @@ def reconcile(
     by_hash = {o.venue_order_id.lower(): o for o in store_orders if o.venue_order_id}
     open_rows = venue.fetch_open_orders()
     open_hashes: set[str] = set()
+    matched_at_venue: dict[str, int] = {}
     orphan_ids: list[str] = []
     for row in open_rows:
         order_hash = str(row["id"]).lower()
         open_hashes.add(order_hash)
-        matched = to_micros(str(row.get("size_matched") or "0"))
         known = by_hash.get(order_hash)
         if known is not None:
-            known.filled_size = max(known.filled_size, matched)
-            known.status = OrderStatus.PARTIALLY_FILLED if matched else OrderStatus.ACCEPTED
-            known.ts_updated_ns = now_ns
+            matched_at_venue[known.client_order_id] = to_micros(str(row.get("size_matched") or "0"))
             report.open_known.append(known.client_order_id)
         elif policy is OrphanPolicy.ADOPT:
             venue.adopt(_adopted(row, now_ns))
@@ -115,16 +118,30 @@ def reconcile(
         report.orphans_canceled.extend(canceled)
         report.reason_codes.extend(ORPHAN_CANCELED for _ in canceled)
     venue.poll()  # restore/adopt produce no events; drop nothing else
-    venue.sync_trades(now_ns)  # missed fills of known orders update their filled size
+    if not venue.sync_trades(now_ns, limited=False):
+        raise ClobRequestError(0, "GET /data/trades did not answer during reconciliation")
+    # missed fills of known orders added to their filled size (once each: known fills are not
+    # reported again, and the venue's size_matched is only a floor, never added)
     report.missed_fills = [e for e in venue.poll() if isinstance(e, Fill)]
-    for order in store_orders:
-        if order.client_order_id not in was_open or order.venue_order_id.lower() in open_hashes:
-            continue
-        order.status = (
-            OrderStatus.FILLED if order.filled_size >= order.size > 0 else OrderStatus.CANCELED
+    for cid, matched in matched_at_venue.items():
+        order = venue.order(cid)
+        assert order is not None  # restored above
+        filled = max(order.filled_size, matched)
+        venue.reconcile_order(
+            cid,
+            status=OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED,
+            filled_size=filled,
+            now_ns=now_ns,
         )
-        order.ts_updated_ns = now_ns
-        report.closed[order.client_order_id] = order.status
+    for stored in store_orders:
+        cid = stored.client_order_id
+        if cid not in was_open or stored.venue_order_id.lower() in open_hashes:
+            continue
+        order = venue.order(cid)
+        assert order is not None  # restored above
+        status = OrderStatus.FILLED if order.filled_size >= order.size > 0 else OrderStatus.CANCELED
+        venue.reconcile_order(cid, status=status, filled_size=order.filled_size, now_ns=now_ns)
+        report.closed[cid] = status
     for token_id in tokens:
         held = venue.position(token_id)
         report.positions[token_id] = held
