@@ -39,7 +39,7 @@ def _recorded(store: EventStore, name: str, intents: int = 30) -> str:
         store.append_fill(run, f.fill(run, n))
     store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
     store.audit(actor="desk", action="run.note", ts_ns=f.T0_NS, run=run)
-    store.end_run(run, ended_ns=f.T0_NS + 1)
+    store.end_run(run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run))
     return run
 
 

@@ -44,7 +44,8 @@ from polytraders.model.market import Market, MarketState
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreWriteError
 from polytraders.store.event_store import EventStore
-from polytraders.store.records import RunStatus
+from polytraders.store.journal import RunJournal
+from polytraders.store.records import RunProduced, RunStatus
 from polytraders.venues.paper import PaperVenue
 
 _LOG = logging.getLogger(__name__)
@@ -377,6 +378,8 @@ def run_desk(
             sink=fanout,
             config=desk_file.desk,
             account=desk_file.account.identity(),
+            # order states and fills stream into the store with the envelopes, as they happen
+            journal=RunJournal(store, f"{run_id}@{attempt}") if store is not None else None,
         )
         telemetry = _Telemetry(desk, venue, metrics, progress)
         if progress is not None:
@@ -389,15 +392,17 @@ def run_desk(
         integrity: list[str] = []
         if store is not None and ending.store_error is None:
             ref = f"{run_id}@{attempt}"
-            for order in desk.state.orders.values():
-                store.append_order(ref, order)
-            for fill in desk_result.fills:
-                store.append_fill(ref, fill)
+            stats = desk.orders.stats
             store.end_run(
                 ref,
                 ended_ns=desk_result.last_event_ns,
                 status=ending.status,
                 detail=ending.detail,
+                produced=RunProduced(
+                    envelopes=desk_result.envelope_count,
+                    orders=stats.order_states,
+                    fills=stats.fills_booked,
+                ),
             )
             store.flush()
             integrity = store.check_integrity(f"{run_id}@{attempt}")
@@ -542,6 +547,7 @@ def _replay(
         except StoreWriteError as exc:
             if store is not None:
                 fanout.remove(store)
+                desk.orders.journal = None
             ending.store_error = exc
             desk.trip_kill_switch(SYS_STORE_WRITE_FAILED, "desk", str(exc))
         except Exception as exc:
@@ -563,6 +569,7 @@ def _replay(
         except StoreWriteError as exc:
             if store is not None:
                 fanout.remove(store)
+                desk.orders.journal = None
             ending.store_error = exc
             ending.status, ending.detail = RunStatus.HALTED, SYS_STORE_WRITE_FAILED
         except Exception as exc:
