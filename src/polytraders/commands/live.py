@@ -14,9 +14,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeGuard
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeGuard
 
 import msgspec
 import typer
@@ -25,19 +25,30 @@ from pydantic import ValidationError
 from polytraders.accounting.ledger import Ledger
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
+from polytraders.desk.sinks import EnvelopeSink, JsonlSink, MemorySink
 from polytraders.desk.slots import BotSlot
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.samples import sample_path
-from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, TradingState
+from polytraders.model.events import (
+    AnyEvent,
+    BookSnapshot,
+    KillSwitchTripped,
+    OperatorCommand,
+    TradingState,
+    TradingStateChanged,
+)
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
-from polytraders.venues.base import Venue
+from polytraders.store.records import RunProduced, RunStatus
+from polytraders.store.run_ref import RunRef
+from polytraders.venues.base import Venue, VenueEvent
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 
 if TYPE_CHECKING:
     from polytraders.feeds.live.market_channel import MarketChannelConfig
+    from polytraders.store.event_store import EventStore
     from polytraders.venues.polymarket.client import ClobHttpClient
     from polytraders.venues.polymarket.reconcile import ReconcileReport
     from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
@@ -199,6 +210,50 @@ restart, post-only, cancel-only, closed-only) go to ``DeskState.venue_state`` in
 ``risk.markethaltguard`` refuses what the mode forbids and lets trading resume by itself."""
 
 
+class _DeskVenue:
+    """The live venue as the desk drives it: after every :meth:`advance` (the desk's first
+    step for each event, before any decision) ``after_advance`` runs — the session copies the
+    venue's heartbeat, mode and halting condition into the desk state there. Everything else
+    is the venue's own."""
+
+    def __init__(self, venue: PolymarketVenue) -> None:
+        self.venue = venue
+        self.name = venue.name
+        self.after_advance: Callable[[], None] = _nothing
+
+    def submit(self, order: VenueOrder, now_ns: int) -> None:
+        self.venue.submit(order, now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self.venue.cancel(client_order_id, now_ns)
+
+    def cancel_all(self, now_ns: int) -> None:
+        self.venue.cancel_all(now_ns)
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        self.venue.on_market_event(event)
+
+    def advance(self, now_ns: int) -> None:
+        self.venue.advance(now_ns)
+        self.after_advance()
+
+    def poll(self) -> list[VenueEvent]:
+        return self.venue.poll()
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        return self.venue.open_orders()
+
+    def balances(self) -> dict[str, int]:
+        return self.venue.balances()
+
+    def heartbeat(self, now_ns: int) -> bool:
+        return self.venue.heartbeat(now_ns)
+
+
+def _nothing() -> None:
+    """No-op default of :attr:`_DeskVenue.after_advance`."""
+
+
 class LiveSession:
     """Drives one desk on a live clock from the market channel, with the polymarket (or paper)
     venue, the user channel and the venue's safety states wired to the desk.
@@ -209,15 +264,21 @@ class LiveSession:
        strategies start once they can read both books of each market);
     1. user-channel events are applied to the venue (fills counted at MATCHED, final at
        CONFIRMED, FAILED reverted: a reverted fill is kept in :attr:`reverted_fills` and
-       taken out of the desk's ledger exactly (:meth:`Desk.revert_fill`), or, when that is
-       impossible, the kill switch trips until an operator reconciles);
+       taken out of the desk's ledger exactly (:meth:`Desk.revert_fill`, which also records
+       the reversal in the store), or, when that is impossible, the kill switch trips until
+       an operator reconciles);
     2. every market event received since the last step goes through ``desk.process`` (the
        desk advances the venue: queued orders go out in batches, heartbeats when due);
     3. ``desk.tick()`` fires due timers, and the venue is advanced once more;
-    4. the venue's mode (425 restart back-off, post-only window, cancel-only, closed-only)
-       becomes ``DeskState.venue_state``; a halting condition (:data:`HALTING_CODES`:
-       heartbeat lapse, unreachable, refused credentials, not reconciled) sets the desk
-       HALTED with the venue's registered code; an accepted heartbeat is recorded.
+    4. after every venue advance (inside the desk's loop, before the event's decisions:
+       :class:`_DeskVenue`) and at the end of the step, the venue's accepted heartbeat is
+       recorded in the desk state, its mode (425 restart back-off, post-only window,
+       cancel-only, closed-only) becomes ``DeskState.venue_state``, and a halting condition
+       (:data:`HALTING_CODES`: heartbeat lapse, unreachable, refused credentials, not
+       reconciled) sets the desk HALTED with the venue's registered code — so no decision is
+       taken on a stale heartbeat time or into a mode the venue just announced;
+    5. the recording is flushed: envelopes, order states and fills of the step reach the
+       store (and the timeline file) together, so a crash loses at most one step.
 
     Args:
         desk: the desk (live clock).
@@ -226,7 +287,8 @@ class LiveSession:
         user_feed: the running user channel, or None (paper).
         venue_poll_ms: interval of the ``venue.poll`` timer, which makes the desk advance the
             venue (heartbeat, queued orders, fills) even when no market event arrives.
-        recorder: persists orders and fills to the event store each step (None: no store).
+        recording: where the desk's evidence goes (store attempt and timeline file), flushed
+            every step and ended by :meth:`close` (None: only the desk's own sink).
         shadows: candidate desks (paper venues, recording only) fed exactly the same events
             after the main desk (``--shadow``).
     """
@@ -238,11 +300,11 @@ class LiveSession:
         market_feed: BackgroundFeed[AnyEvent],
         user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
         venue_poll_ms: int = 250,
-        recorder: StoreRecorder | None = None,
+        recording: LiveRecording | None = None,
         shadows: Sequence[Desk] = (),
     ) -> None:
         self.desk = desk
-        self.recorder = recorder
+        self.recording = recording
         self.shadows = list(shadows)
         self.venue = venue
         self.market_feed = market_feed
@@ -257,17 +319,13 @@ class LiveSession:
         for each in (desk, *self.shadows):
             each.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=first_ns)
         self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
+        if isinstance(desk.venue, _DeskVenue):
+            desk.venue.after_advance = self._sync_venue
 
     def step(self) -> int:
         """One round (see the class docstring); returns how many market events were
         processed."""
-        venue = self.venue
-        if self.user_feed is not None and _is_live(venue):
-            for message, ts_recv_ns in self.user_feed.poll():
-                try:
-                    venue.on_user_message(message, ts_recv_ns)
-                except ValueError as exc:
-                    _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
+        self._apply_user_messages()
         events = self.market_feed.poll()
         for received in events:
             event = self._ordered(received)
@@ -280,10 +338,41 @@ class LiveSession:
         for shadow in self.shadows:
             shadow.tick()
         self._watch_venue()
-        if self.recorder is not None and _is_live(venue):
-            self.recorder.sync(venue.orders(), self.desk.orders.fills)
+        if self.recording is not None:
+            self.recording.flush()
         self.events_in += len(events)
         return len(events)
+
+    def _apply_user_messages(self) -> None:
+        """Hand every user-channel message received so far to the live venue."""
+        venue = self.venue
+        if self.user_feed is None or not _is_live(venue):
+            return
+        for message, ts_recv_ns in self.user_feed.poll():
+            try:
+                venue.on_user_message(message, ts_recv_ns)
+            except ValueError as exc:
+                _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
+
+    def _sync_venue(self) -> None:
+        """Copy the live venue's latest accepted heartbeat, its mode and a halting condition
+        into the desk state (run after every venue advance, see :class:`_DeskVenue`, and
+        every step)."""
+        venue = self.venue
+        if not _is_live(venue):
+            return
+        state = self.desk.state
+        if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
+            state.record_heartbeat(venue.last_heartbeat_ok_ns)
+        mode = venue.venue_state(self.desk.clock.now_ns())
+        if mode is not state.venue_state:
+            _LOG.warning("venue state %s -> %s", state.venue_state, mode)
+            state.set_venue_state(mode)
+        code = venue.halt_reason
+        if code in HALTING_CODES and state.trading_state is not TradingState.HALTED:
+            state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
+            self.halts.append(code)
+            _LOG.error("venue condition %s: desk HALTED", code)
 
     def _ordered(self, event: AnyEvent) -> AnyEvent:
         """A simulated (paper) venue needs market events in time order, but live frames of
@@ -313,26 +402,16 @@ class LiveSession:
         return True
 
     def _watch_venue(self) -> None:
+        """Take back fills whose trade failed, then sync the venue's state (step 4)."""
         venue = self.venue
         if not _is_live(venue):
             return
-        state = self.desk.state
-        if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
-            state.record_heartbeat(venue.last_heartbeat_ok_ns)
         for fill in venue.take_reverted():
             self.reverted_fills.append(fill)
             if not self.desk.revert_fill(fill, "SYS_POLY_TRADE_FAILED"):
                 self.halts.append("SYS_POLY_TRADE_FAILED")
                 _LOG.error("failed fill %s could not be reversed: kill switch", fill.fill_id)
-        mode = venue.venue_state(self.desk.clock.now_ns())
-        if mode is not state.venue_state:
-            _LOG.warning("venue state %s -> %s", state.venue_state, mode)
-            state.set_venue_state(mode)
-        code = venue.halt_reason
-        if code in HALTING_CODES and state.trading_state is not TradingState.HALTED:
-            state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
-            self.halts.append(code)
-            _LOG.error("venue condition %s: desk HALTED", code)
+        self._sync_venue()
 
     def kill(self, operator: str = "operator") -> None:
         """Trip the kill switch: the desk cancels every open order at the venue."""
@@ -352,22 +431,52 @@ class LiveSession:
             if not self.step():
                 time.sleep(idle_sleep_s)
 
-    def close(self, cancel_open_orders: bool = True) -> None:
-        """Shut the desk down (cancel all unless told not to, flush), then stop the feeds and
-        persist the final order states. ``cancel_open_orders=False`` models a crash: the
-        orders stay at the venue for the next start-up's reconciliation."""
+    def close(
+        self,
+        cancel_open_orders: bool = True,
+        *,
+        status: RunStatus | None = None,
+        detail: str = "",
+    ) -> None:
+        """Shut the desk down and record how the run ended.
+
+        With ``cancel_open_orders`` (a graceful stop): user-channel messages received so far
+        are applied, the desk cancels everything (the venue then syncs its trades, so fills
+        matched just before are booked, not lost) and shuts down; the recording is flushed
+        and the store attempt ended with ``status`` (default: HALTED with the reason code when
+        the desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
+        state and fill it produced. ``cancel_open_orders=False`` models a crash: orders stay at
+        the venue and the attempt stays RUNNING for the next start-up to reconcile and resume.
+        The feeds and the venue's connection are closed in both cases.
+        """
+        ending = (status, detail) if status is not None else _ending(self.desk)
         if cancel_open_orders:
+            self._apply_user_messages()
             self.desk.shutdown()
         for shadow in self.shadows:
             shadow.shutdown()
         self.market_feed.stop()
         if self.user_feed is not None:
             self.user_feed.stop()
-        if self.recorder is not None and _is_live(self.venue):
-            self.recorder.sync(self.venue.orders(), self.desk.orders.fills)
-            self.recorder.store.close()
+        if self.recording is not None:
+            if cancel_open_orders:
+                self.recording.end(self.desk, *ending)
+            self.recording.close()
         if _is_live(self.venue):
             self.venue.close()
+
+
+def _ending(desk: Desk) -> tuple[RunStatus, str]:
+    """How a desk ends that is stopping now (before its shutdown): HALTED with the reason
+    code of its kill-switch trip or of its latest halt when it is halted, else COMPLETED."""
+    state = desk.state
+    if not state.kill_switch_tripped and state.trading_state is not TradingState.HALTED:
+        return RunStatus.COMPLETED, ""
+    kind = KillSwitchTripped if state.kill_switch_tripped else TradingStateChanged
+    codes = [e.reason_code for e in desk.result().desk_events if isinstance(e, kind)]
+    if codes:
+        return RunStatus.HALTED, codes[-1]
+    return RunStatus.HALTED, "SYS_KILL_SWITCH_TRIPPED" if kind is KillSwitchTripped else "HALTED"
 
 
 def markets_from_venue(client: ClobHttpClient, condition_ids: Sequence[str]) -> list[Market]:
@@ -488,40 +597,93 @@ def compliance_problems(
     return problems
 
 
-class StoreRecorder:
-    """Persists a live session's evidence in the event store as it happens: every lifecycle
-    change of every venue order (append-only rows) and every fill once. Flushed each step, so
-    a crash loses at most one step, and start-up reconciliation recovers the rest from the
-    venue."""
+class LiveRecording:
+    """Where a live desk's evidence goes, and how its store attempt ends.
 
-    def __init__(self, store: Any, run_id: str) -> None:
+    ``sink`` is what the desk records envelopes into: the store (same sequence rules as a
+    backtest: an attempt's envelopes from 0 without gaps, a resumed attempt continuing at
+    :meth:`EventStore.next_sequence`) followed by the timeline file, or only one of them.
+    Order states and fills reach the store through the desk's journal
+    (:class:`~polytraders.store.journal.RunJournal`), buffered with the envelopes.
+    :meth:`flush` writes all of them together (every step). ``base`` is what the attempt held
+    before this process's desk started (earlier processes of a resumed attempt and this
+    start-up's reconciliation), so :meth:`end` claims everything the attempt produced.
+    """
+
+    def __init__(
+        self,
+        sink: EnvelopeSink,
+        *,
+        store: EventStore | None = None,
+        run: RunRef | None = None,
+        timeline: JsonlSink | None = None,
+        base: RunProduced | None = None,
+    ) -> None:
+        self.sink = sink
         self.store = store
-        self.run_id = run_id
-        self._order_marks: dict[str, tuple[str, int, str]] = {}
-        self._fill_ids: set[str] = set()
+        self.run = run
+        self.timeline = timeline
+        self.base = base or RunProduced(envelopes=0, orders=0, fills=0)
 
-    def seed(self, orders: Sequence[VenueOrder], fills: Sequence[Fill]) -> None:
-        """What the store already holds (after a resume): not written again."""
-        for order in orders:
-            self._order_marks[order.client_order_id] = _mark(order)
-        self._fill_ids.update(f.fill_id for f in fills)
+    def flush(self) -> None:
+        """Write everything recorded so far (store rows in one transaction, then the file)."""
+        self.sink.flush()
 
-    def sync(self, orders: Sequence[VenueOrder], fills: Sequence[Fill]) -> None:
-        """Append changed orders and new fills, then flush."""
-        for order in orders:
-            mark = _mark(order)
-            if self._order_marks.get(order.client_order_id) != mark:
-                self._order_marks[order.client_order_id] = mark
-                self.store.append_order(self.run_id, msgspec.structs.replace(order))
-        for fill in fills:
-            if fill.fill_id not in self._fill_ids:
-                self._fill_ids.add(fill.fill_id)
-                self.store.append_fill(self.run_id, fill)
-        self.store.flush()
+    def end(self, desk: Desk, status: RunStatus, detail: str) -> None:
+        """Flush, then end the store attempt with ``status``/``detail`` and what it produced
+        (``base`` plus this desk's envelopes, order states and booked fills)."""
+        self.flush()
+        if self.store is None or self.run is None:
+            return
+        stats = desk.orders.stats
+        self.store.end_run(
+            self.run,
+            ended_ns=desk.state.now_ns,
+            status=status,
+            detail=detail,
+            produced=RunProduced(
+                envelopes=self.base.envelopes + desk.result().envelope_count,
+                orders=self.base.orders + stats.order_states,
+                fills=self.base.fills + stats.fills_booked,
+            ),
+        )
+
+    def close(self) -> None:
+        """Close the timeline file and the store (pending rows are written)."""
+        if self.timeline is not None:
+            self.timeline.close()
+        if self.store is not None:
+            self.store.close()
 
 
-def _mark(order: VenueOrder) -> tuple[str, int, str]:
-    return (order.status.value, order.filled_size, order.venue_order_id)
+def trim_timeline(path: Path, next_sequence: int) -> int:
+    """Keep only the envelopes with a sequence below ``next_sequence`` in the timeline file
+    at ``path`` (a resumed attempt continues from the store's next sequence; lines written
+    after the store's last flush are dropped, not duplicated). Returns the lines kept.
+
+    Raises:
+        OSError: the file cannot be read or replaced.
+        msgspec.DecodeError: a line is not an envelope.
+    """
+    if not path.exists():
+        return 0
+    kept: list[bytes] = []
+    with path.open("rb") as stream:
+        for line in stream:
+            if _SEQUENCE.decode(line).sequence >= next_sequence:
+                break
+            kept.append(line)
+    staging = path.with_name(path.name + ".trim")
+    staging.write_bytes(b"".join(kept))
+    staging.replace(path)
+    return len(kept)
+
+
+class _Sequenced(msgspec.Struct):
+    sequence: int
+
+
+_SEQUENCE = msgspec.json.Decoder(_Sequenced)
 
 
 def latest_orders(rows: Sequence[VenueOrder]) -> list[VenueOrder]:
@@ -597,19 +759,32 @@ def build_live_session(
     venue_config: PolymarketVenueConfig | None = None,
     orphan_policy: str = "cancel",
     keepalive: Any = None,
-    sink: Any = None,
+    timeline: Path | None = None,
     expected_builder_code: str = DESK_BUILDER,
     store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``clob_url`` (Polymarket or the simulator): fetch markets, cache
     metadata, reconcile (fail closed until done), start the feeds.
 
+    With ``store_url`` the run is recorded in the event store: a RUNNING attempt of
+    ``run_id`` (a crashed desk) is resumed — its orders and fills are reconciled with the
+    venue and its envelopes, orders and fills continue in the same attempt (envelope and
+    order sequences continuing); after an ended attempt a new one starts, carrying the
+    previous attempt's orders (recorded again in the new attempt after reconciliation, and
+    the order sequence continues, so no client order id is ever reused). Reconciled order
+    states and missed fills are recorded before the desk starts. ``timeline`` is the
+    envelope file (JSON lines) of the attempt: a resumed attempt's file is trimmed to the
+    store's next sequence and continued, a new attempt's file is started afresh.
+
     Raises:
         ClobRequestError: the venue did not answer at start-up.
         RuntimeError: the compliance checks failed (nothing was sent).
+        polytraders.store.errors.StoreError: the store cannot be opened, or the attempt is
+            held by a live process elsewhere.
     """
     from polytraders.desk.clock import LiveClock
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
+    from polytraders.store.journal import RunJournal
     from polytraders.venues.polymarket.reconcile import OrphanPolicy, reconcile
     from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 
@@ -630,31 +805,13 @@ def build_live_session(
         venue.close()
         raise RuntimeError("compliance checks failed: " + "; ".join(problems))
     tokens = [t.token_id for m in markets for t in m.tokens]
-    store = recorder = None
-    store_orders: list[VenueOrder] = []
-    store_fills: list[Fill] = []
-    sequences = (0, 0)
-    if store_url is not None:
-        from polytraders.store.event_store import EventStore
-
-        store = EventStore.open(store_url)
-        if store.run(run_id) is None:
-            store.start_run(
-                run_id=run_id,
-                started_ns=time.time_ns(),
-                seed=0,
-                desk_config={"venue": "polymarket", "clob_url": clob_url},
-                desk_config_version="live",
-                data_source=ws_url,
-                synthetic=False,
-            )
-        else:  # resume: the same run id continues with the same deterministic ids
-            store.resume_run(run_id)
-            store_orders = latest_orders(store.orders(run_id))
-            store_fills = store.fills(run_id)
-            sequences = (store.next_sequence(run_id), next_order_sequence(run_id, store_orders))
-        recorder = StoreRecorder(store, run_id)
-        recorder.seed(store_orders, store_fills)
+    known = (
+        _open_attempt(store_url, run_id, clob_url=clob_url, ws_url=ws_url)
+        if store_url is not None
+        else None
+    )
+    store_orders = known.orders if known is not None else []
+    store_fills = known.fills if known is not None else []
     believed: dict[str, int] = {}
     for fill in store_fills:
         believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
@@ -679,19 +836,40 @@ def build_live_session(
         open_orders=open_orders,
         account=account,
     )
-    if recorder is not None:
-        recorder.sync(venue.orders(), report.missed_fills)
+    sinks: list[EnvelopeSink] = []
+    base = None
+    if known is not None:
+        _record_reconciliation(known, venue.orders(), report.missed_fills)
+        counts = known.store.counts(known.run)
+        base = RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
+        sinks.append(known.store)
+    file_sink = None
+    if timeline is not None:
+        if known is not None and known.resumed:
+            trim_timeline(timeline, known.sequences[0])
+        else:
+            timeline.unlink(missing_ok=True)
+        file_sink = JsonlSink(timeline)
+        sinks.append(file_sink)
+    recording = LiveRecording(
+        _one_sink(sinks),
+        store=known.store if known is not None else None,
+        run=known.run if known is not None else None,
+        timeline=file_sink,
+        base=base,
+    )
     desk = Desk(
         run_id=run_id,
-        venue=venue,
+        venue=_DeskVenue(venue),
         strategies=strategies,
         risk=risk,
         execution=execution,
         markets=markets,
         clock=LiveClock(),
         state=state,
-        sink=sink,
-        start_sequences=sequences,
+        sink=recording.sink,
+        start_sequences=known.sequences if known is not None else (0, 0),
+        journal=RunJournal(known.store, known.run) if known is not None else None,
     )
     auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
     user_config = (
@@ -709,7 +887,89 @@ def build_live_session(
         "polymarket-user",
     ).start()
     market_feed = start_market_feed(ws_url, tokens, keepalive)
-    return LiveSession(desk, venue, market_feed, user, recorder=recorder), report
+    return LiveSession(desk, venue, market_feed, user, recording=recording), report
+
+
+class _Attempt(NamedTuple):
+    """The store attempt a live desk records into, and what the store already knew."""
+
+    store: EventStore
+    run: RunRef
+    resumed: bool
+    """True: a RUNNING attempt continued; False: a new attempt."""
+    orders: list[VenueOrder]
+    """Latest state of every order known (this attempt's, or the previous attempt's)."""
+    recorded: dict[str, tuple[str, int, str]]
+    """Client order id → (status, filled size, venue id) as recorded in ``run`` itself."""
+    fills: list[Fill]
+    """Fills still counted (reverted ones left out)."""
+    sequences: tuple[int, int]
+    """(next envelope sequence in ``run``, next client-order sequence of the run id)."""
+
+
+def _open_attempt(store_url: str, run_id: str, *, clob_url: str, ws_url: str) -> _Attempt:
+    """Resume the RUNNING attempt of ``run_id`` or start the next one (carrying the previous
+    attempt's orders and fills, if any)."""
+    from polytraders.store.event_store import EventStore
+    from polytraders.store.journal import reverted_fill_ids
+
+    store = EventStore.open(store_url)
+    latest = store.run(run_id)
+    if latest is not None and latest.status is RunStatus.RUNNING:
+        ref = store.resume_run(latest.ref).ref
+        resumed = True
+    else:
+        ref = store.start_run(
+            run_id=run_id,
+            started_ns=time.time_ns(),
+            seed=0,
+            desk_config={"venue": "polymarket", "clob_url": clob_url},
+            desk_config_version="live",
+            data_source=ws_url,
+            synthetic=False,
+        ).ref
+        resumed = False
+    source = ref if resumed else (latest.ref if latest is not None else None)
+    if source is None:
+        return _Attempt(store, ref, resumed, [], {}, [], (0, 0))
+    orders = latest_orders(store.orders(source))
+    reverted = reverted_fill_ids(store, source)
+    fills = [f for f in store.fills(source) if f.fill_id not in reverted]
+    recorded = {o.client_order_id: _mark(o) for o in orders} if resumed else {}
+    sequences = (
+        store.next_sequence(ref) if resumed else 0,
+        next_order_sequence(run_id, orders),
+    )
+    return _Attempt(store, ref, resumed, orders, recorded, fills, sequences)
+
+
+def _record_reconciliation(
+    attempt: _Attempt, orders: Sequence[VenueOrder], missed_fills: Sequence[Fill]
+) -> None:
+    """Record in the attempt every order whose reconciled state it does not hold yet (a new
+    attempt: all of them) and the fills the venue reported that the store missed."""
+    for order in orders:
+        if attempt.recorded.get(order.client_order_id) != _mark(order):
+            attempt.store.append_order(attempt.run, order)
+    for fill in missed_fills:
+        attempt.store.append_fill(attempt.run, fill)
+    attempt.store.flush()
+
+
+def _one_sink(sinks: Sequence[EnvelopeSink]) -> EnvelopeSink:
+    """The sinks as one (in order: the store before the file, so the file never holds an
+    envelope the store lost); a memory sink when there are none."""
+    if not sinks:
+        return MemorySink()
+    if len(sinks) == 1:
+        return sinks[0]
+    from polytraders.backtest.engine import FanoutSink
+
+    return FanoutSink(sinks)
+
+
+def _mark(order: VenueOrder) -> tuple[str, int, str]:
+    return (order.status.value, order.filled_size, order.venue_order_id)
 
 
 def build_paper_session(
@@ -802,7 +1062,7 @@ def run(
     beside the current one, recording only) or --live (real orders: credentials, the explicit
     confirmation flag and the start-up compliance checks are all required). Nothing goes live
     implicitly; --clob-url/--ws-url point the desk at the local simulator."""
-    from polytraders.desk.sinks import JsonlSink
+    from polytraders.store.errors import StoreError
     from polytraders.venues.polymarket.client import ClobRequestError
     from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 
@@ -842,11 +1102,11 @@ def run(
                 user_ws_url=user_ws_url,
                 venue_config=PolymarketVenueConfig(clob_url=clob_url),
                 orphan_policy=orphan_policy,
-                sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+                timeline=out_dir / f"{rid}.envelopes.jsonl",
                 expected_builder_code=builder_code,
                 store_url=store,
             )
-        except (RuntimeError, ClobRequestError) as exc:
+        except (RuntimeError, ClobRequestError, StoreError) as exc:
             typer.echo(f"error: not going live: {exc}", err=True)
             raise typer.Exit(1) from exc
         typer.echo(
@@ -869,22 +1129,31 @@ def run(
                 else [],
             )
         )
-    stop = False
+    stop = ""
 
     def request_stop(signum: int, frame: Any) -> None:
         nonlocal stop
-        stop = True
+        stop = signal.Signals(signum).name
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     deadline = time.monotonic() + duration_s if duration_s > 0 else float("inf")
+    failure = ""
     try:
         while not stop and time.monotonic() < deadline:
             if not sum(s.step() for s in sessions):
                 time.sleep(0.02)
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         for session in sessions:
-            session.close()
+            if failure:
+                session.close(status=RunStatus.FAILED, detail=failure)
+            elif stop:
+                session.close(status=RunStatus.INTERRUPTED, detail=stop)
+            else:
+                session.close()
     for session in sessions:
         for desk in (session.desk, *session.shadows):
             _summary(desk, session.events_in)

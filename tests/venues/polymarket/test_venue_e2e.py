@@ -202,7 +202,8 @@ def test_engine_restart_window_backs_off_halts_then_post_only(
     venue.submit(order(token, Side.BUY, bid - 10_000, post_only=True), now)
     venue.flush(now)
     (event,) = venue.poll()
-    assert isinstance(event, OrderRejected) and event.reason_code == "SYS_POLY_ENGINE_RESTART"
+    # the venue's mode refused it, not the order: withdrawn, no desk error
+    assert isinstance(event, OrderCanceled) and event.reason_code == "SYS_POLY_ENGINE_RESTART"
     assert venue.halt_reason == "SYS_POLY_ENGINE_RESTART"
     venue.submit(order(token, Side.BUY, bid - 10_000, post_only=True), now + 1)
     (event,) = venue.poll()  # refused locally during the back-off, nothing sent
@@ -231,7 +232,7 @@ def test_post_only_window_from_503(sim: SimClobServer, venue: PolymarketVenue) -
     venue.submit(plain, now)
     venue.flush(now)
     (event,) = venue.poll()
-    assert isinstance(event, OrderRejected) and event.reason_code == "SYS_POLY_POST_ONLY_MODE"
+    assert isinstance(event, OrderCanceled) and event.reason_code == "SYS_POLY_POST_ONLY_MODE"
     assert venue.post_only_mode(now + 1) and venue.halt_reason == ""
     maker = order(token, Side.BUY, bid - 10_000, post_only=True)
     venue.submit(maker, now + 1)

@@ -38,8 +38,12 @@ Behaviour (``../shared/POLYMARKET.md``):
   next back-off (the venue has no cancel-only status endpoint, so probing is its only signal).
   Closed-only (an order refusal saying so, or ``GET /auth/ban-status/closed-only``) → new
   orders halted except reduce-only ones, ``GET /auth/ban-status/closed-only`` asked every
-  ``closed_only_poll_ms`` until the venue says it is over. When a condition appears in the
-  middle of a flush, the orders still queued are refused locally with its code.
+  ``closed_only_poll_ms`` until the venue says it is over. An order a venue-wide condition
+  refuses (a batch answered 425, 429 or 503 post-only/cancel-only, a cancel-only, closed-only
+  or post-only-mode answer, or an order still queued when the condition appears in the middle
+  of a flush) is **withdrawn** — ``OrderCanceled`` with the condition's code — not rejected:
+  nothing was wrong with the order, so it is no desk error (no error streak trips the kill
+  switch over a venue mode); the condition itself reaches the desk as :meth:`venue_state`.
 * The order heartbeat (POLYMARKET.md "Dead-man switch": ``POST /v1/heartbeats`` every ~5 s,
   the server cancels every order 10 s after the last accepted one) goes out every
   ``heartbeat_interval_ms``, also between the batches of a long flush. A refused heartbeat is
@@ -118,6 +122,18 @@ NOT_RECONCILED = "SYS_POLY_NOT_RECONCILED"
 MAX_BATCH = 15
 """Most orders one ``POST /orders`` may carry (POLYMARKET.md)."""
 HEARTBEAT_ENDPOINT = "POST /v1/heartbeats"
+VENUE_MODES = frozenset(
+    {
+        ErrorKind.ENGINE_RESTART,
+        ErrorKind.POST_ONLY_MODE,
+        ErrorKind.CANCEL_ONLY,
+        ErrorKind.CLOSED_ONLY,
+        ErrorKind.RATE_LIMITED,
+    }
+)
+"""Venue-wide conditions: an order they refuse is withdrawn (``OrderCanceled`` with the
+condition's code), not rejected — nothing was wrong with the order, so it is no desk error;
+the condition itself reaches the desk as the venue's mode."""
 _MS = 1_000_000
 
 
@@ -520,7 +536,7 @@ class PolymarketVenue:
                 order = self._orders[cid]
                 halt = self._blocked(order)
                 if halt:
-                    self._reject(order, halt, "venue condition blocks new orders", now_ns)
+                    self._mark_canceled(order, now_ns, halt)  # withdrawn, never sent
                 else:
                     sendable.append(cid)
             if sendable:
@@ -719,7 +735,10 @@ class PolymarketVenue:
                 self._unknown.extend(o.client_order_id for o in orders)
                 return
             for order in orders:
-                self._reject(order, error.reason_code, error.message, now_ns)
+                if error.kind in VENUE_MODES:  # the venue's mode refused the whole batch
+                    self._mark_canceled(order, now_ns, error.reason_code)
+                else:
+                    self._reject(order, error.reason_code, error.message, now_ns)
             return
         self._recover(now_ns)
         if not isinstance(answers, list) or len(answers) != len(orders):
@@ -764,8 +783,10 @@ class PolymarketVenue:
         if not answer.get("success") or str(answer.get("status", "")).lower() == "unmatched":
             message = str(answer.get("errorMsg") or "rejected")
             kind = kind_from_message(message)
-            if kind is ErrorKind.CLOSED_ONLY:
-                self._note_closed_only(now_ns)
+            if kind in VENUE_MODES:  # the account's or venue's mode, not this order
+                self._note_error(VenueError(kind, REASON_CODES[kind], 0, message), now_ns)
+                self._mark_canceled(order, now_ns, REASON_CODES[kind])
+                return
             self._reject(order, REASON_CODES[kind], message, now_ns)
             return
         venue_id = str(answer.get("orderID") or order.venue_order_id)
