@@ -92,7 +92,9 @@ def sim_clob(
 
     The served account is the signer key from POLYMARKET_PRIVATE_KEY (environment or
     --credentials-file); its simulator API credentials are derived from the key and printed, so the
-    desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket.
+    desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket. The
+    control routes (/sim/fault, /sim/step, /sim/state) need the control token printed at start
+    (a bearer token) and JSON bodies, so no web page can drive the simulator.
     """
     from polytraders.simclob.server import SimSettings, account_for_key, serve_forever
 
@@ -116,10 +118,14 @@ def sim_clob(
         restamp=True,
     )
 
-    def announce(url: str, market_ids: list[str]) -> None:
+    def announce(url: str, market_ids: list[str], control_token: str) -> None:
         ws = url.replace("http://", "ws://")
         typer.echo(f"simulator on {url} (market channel {ws}/ws/market, user {ws}/ws/user)")
         typer.echo(f"account {account.address}")
+        typer.echo(
+            f"control token (POST /sim/fault, /sim/step, GET /sim/state with "
+            f'"Authorization: Bearer <token>" and JSON bodies): {control_token}'
+        )
         typer.echo(
             "simulator-only credentials: "
             f"POLYMARKET_API_KEY={account.api_key} POLYMARKET_API_SECRET={account.api_secret} "

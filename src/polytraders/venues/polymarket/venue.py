@@ -63,7 +63,10 @@ Behaviour (``../shared/POLYMARKET.md``):
 * Fills come from trade objects (user channel via :meth:`on_user_message`, or
   ``GET /data/trades`` via :meth:`sync_trades`, also right after every cancel-all so fills
   matched just before it are not lost): counted at MATCHED, final at CONFIRMED; a FAILED
-  trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``.
+  trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``. A FOK/FAK order
+  accepted as matched has its trades synced at once and then closes: FILLED when it filled
+  completely, else CANCELED with its filled size (the venue killed the rest), as the venue
+  records it.
 * Terminal order states (filled, cancelled, rejected, expired) never change; a fill reported
   after an order closed adds to its filled size only.
 """
@@ -221,6 +224,8 @@ class PolymarketVenue:
         self._signed: dict[str, SignedOrder] = {}
         self._pending: list[str] = []
         self._unknown: list[str] = []
+        self._market_unsettled: list[str] = []
+        """FOK/FAK orders accepted as matched whose trades are not known yet."""
         self._events: list[VenueEvent] = []
         self._reverted: list[Fill] = []
         self._trades = TradeTracker()
@@ -571,6 +576,7 @@ class PolymarketVenue:
             return False
         for trade in trades:
             self._apply_trade(trade, now_ns)
+        self._settle_market_orders(now_ns)
         return True
 
     def take_reverted(self) -> list[Fill]:
@@ -749,6 +755,20 @@ class PolymarketVenue:
             return
         for order, answer in zip(orders, answers, strict=True):
             self._apply_post_answer(order, answer, now_ns)
+            if order.status.is_open and not order.time_in_force.rests:
+                self._market_unsettled.append(order.client_order_id)
+        if self._market_unsettled:
+            self.sync_trades(now_ns, limited=False)
+
+    def _settle_market_orders(self, now_ns: int) -> None:
+        """FOK/FAK orders never rest (POLYMARKET.md "Orders"): once the trades of a matched one
+        are known, what did not fill was killed — it closes CANCELED (FILLED when it filled
+        completely, set by its trades). Runs after every successful trade sync."""
+        for cid in self._market_unsettled:
+            order = self._orders[cid]
+            if order.status.is_open and order.filled_size < order.size:
+                self._mark_canceled(order, now_ns, "")
+        self._market_unsettled = []
 
     def _resolve_unknown(self, now_ns: int) -> None:
         """Ask ``GET /data/order/{hash}`` for orders whose post got no answer: found →
