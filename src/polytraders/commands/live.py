@@ -320,6 +320,7 @@ class LiveSession:
         self.events_in = 0
         self.restamped_events = 0
         self._last_market_ns = 0
+        self._closed = False
         # a timer keeps the venue advanced (heartbeats, acks, fills) when the market is quiet
         first_ns = desk.clock.now_ns()
         for each in (desk, *self.shadows):
@@ -368,8 +369,11 @@ class LiveSession:
         if not _is_live(venue):
             return
         state = self.desk.state
-        if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
-            state.record_heartbeat(venue.last_heartbeat_ok_ns)
+        # a heartbeat accepted while the desk works through a lagging event (a timer) is
+        # recorded at the desk's time: it is at least that recent, never in its future
+        accepted_ns = min(venue.last_heartbeat_ok_ns, state.now_ns)
+        if accepted_ns > state.last_venue_heartbeat_ns:
+            state.record_heartbeat(accepted_ns)
         mode = venue.venue_state(self.desk.clock.now_ns())
         if mode is not state.venue_state:
             _LOG.warning("venue state %s -> %s", state.venue_state, mode)
@@ -453,8 +457,11 @@ class LiveSession:
         the desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
         state and fill it produced. ``cancel_open_orders=False`` models a crash: orders stay at
         the venue and the attempt stays RUNNING for the next start-up to reconcile and resume.
-        The feeds and the venue's connection are closed in both cases.
+        The feeds and the venue's connection are closed in both cases. Idempotent.
         """
+        if self._closed:
+            return
+        self._closed = True
         ending = (status, detail) if status is not None else _ending(self.desk)
         if cancel_open_orders:
             self._apply_user_messages()

@@ -349,10 +349,12 @@ class SimExchange:
         f = self.faults
         if f.rate_limit_remaining > 0 and f.rate_limit_path in ("", path):
             f.rate_limit_remaining -= 1
+            self.stats["rate_limited"] = self.stats.get("rate_limited", 0) + 1
             raise SimError(
                 429, {"error": "Too Many Requests"}, {"Retry-After": f.rate_limit_retry_after_s}
             )
         if trading and now_ns < f.engine_restart_until_ns:
+            self.stats["engine_restart_refusals"] = self.stats.get("engine_restart_refusals", 0) + 1
             raise SimError(425, {"error": "Too Early: matching engine restarting"})
 
     def _check_post_mode(self, now_ns: int, post_only: bool) -> None:

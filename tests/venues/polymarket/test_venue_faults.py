@@ -302,3 +302,33 @@ def test_a_fak_order_closes_as_the_venue_records_it(
     assert (fak.status, fak.filled_size) == (OrderStatus.CANCELED, available)
     tracked = venue.order(fak.client_order_id)
     assert tracked is not None and tracked.status is OrderStatus.CANCELED
+
+
+def test_the_heartbeat_goes_out_between_the_batches_of_a_slow_flush(
+    fresh: tuple[SimClobServer, PolymarketVenue],
+) -> None:
+    """Three batches, each acknowledged 250 ms late, hold the loop longer than the 300 ms
+    heartbeat interval: the heartbeat is sent between batches, so a slow venue never starves
+    the dead-man switch (liveness on the wall clock, as in live use)."""
+    sim, tested = fresh
+    venue = PolymarketVenue(
+        tested.client,
+        tested.signer,
+        PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0, heartbeat_interval_ms=300),
+        wall_clock_ns=time.time_ns,
+    )
+    for token_id in tested.tokens:
+        venue.set_token(tested.tokens[token_id])
+    venue.mark_reconciled()
+    token = token_of(sim)
+    bid, _ = top(venue, token)
+    assert venue.heartbeat(time.time_ns())
+    beats = sim.exchange.heartbeat_counter
+    sim.control("delay_acks", ms=250)
+    now = time.time_ns()
+    for k in range(1, 32):  # 31 orders: batches of 15, 15 and 1
+        venue.submit(order(token, Side.BUY, bid - 10_000 * k, size=5_000_000), now)
+    venue.flush(now)
+    assert sum(isinstance(e, OrderAccepted) for e in venue.poll()) == 31
+    assert sim.exchange.heartbeat_counter > beats
+    assert venue.last_heartbeat_ok_ns > now
