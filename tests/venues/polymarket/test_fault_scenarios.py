@@ -13,6 +13,7 @@ against a window.
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,12 +22,14 @@ from pathlib import Path
 import pytest
 
 from polytraders.commands.live import DESK_BUILDER, LiveSession, build_live_session
+from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.view import VenueState
 from polytraders.feeds.live.connection import KeepaliveConfig
 from polytraders.model.events import TradingState
-from polytraders.model.orders import OrderStatus
+from polytraders.model.money import to_micros
+from polytraders.model.orders import OrderIntent, OrderStatus, Side, VenueOrder
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
-from polytraders.store import EventStore, RunStatus
+from polytraders.store import FILL_REVERTED, EventStore, RunStatus, reverted_fill_ids
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 from tests.venues.polymarket.conftest import credentials_for, throwaway_key
 
@@ -212,3 +215,65 @@ def test_a_burst_of_five_bad_frames(live: Live) -> None:
     live.trading_again_after(live.sent(), 45)
     live.session.close()
     assert_store_matches_the_simulator(live)
+
+
+@pytest.mark.slow
+def test_fills_matched_just_before_a_graceful_stop_are_booked(live: Live) -> None:
+    """The market trades through a resting quote and the desk is stopped before it has read
+    the user channel: the shutdown applies what the channel delivered and syncs trades after
+    cancelling, so the fill reaches the desk and the store."""
+    sim = live.sim
+    trades = len(sim.exchange.trades)
+    deadline = time.monotonic() + 60
+    while len(sim.exchange.trades) == trades:  # the desk does not step meanwhile
+        assert time.monotonic() < deadline, "no resting quote traded"
+        sim.step(5)
+    live.session.close()
+    booked = {f.fill_id.split(":")[0] for f in live.session.desk.result().fills}
+    assert {t.trade_id for t in sim.exchange.trades} <= booked
+    assert_store_matches_the_simulator(live)
+
+
+@pytest.mark.slow
+def test_a_failed_trade_leaves_a_reversal_record_in_the_store(live: Live) -> None:
+    sim, session = live.sim, live.session
+    token = sorted(sim.exchange.tokens)[0]
+    ask = to_micros(live.venue.client.get_order_book(token)["asks"][-1]["price"])
+    sim.control("fail_trades", count=1)
+    taker = VenueOrder(
+        client_order_id="set-by-the-desk",
+        intent_id="manual-taker",
+        bot_id="strat.maker_tight",
+        token_id=token,
+        market_id=sim.exchange.tokens[token].market_id,
+        side=Side.BUY,
+        price=ask,
+        size=5_000_000,
+    )
+    intent = OrderIntent(
+        intent_id="manual-taker",
+        bot_id="strat.maker_tight",
+        token_id=token,
+        market_id=taker.market_id,
+        side=Side.BUY,
+        price=ask,
+        size=5_000_000,
+    )
+    (cid,) = session.desk.orders.execute(intent, RoutePlan(orders=(taker,)), time.time_ns())
+    live.pump(lambda: bool(session.reverted_fills), 20, "the trade failed")
+    (reverted,) = session.reverted_fills
+    assert reverted.client_order_id == cid
+    assert reverted.fill_id not in {f.fill_id for f in session.desk.result().fills}
+    session.close()
+    with EventStore.open(live.store_url, create=False) as store:
+        (record,) = store.runs()
+        assert reverted.fill_id in {f.fill_id for f in store.fills(record.ref)}  # booked...
+        assert reverted_fill_ids(store, record.ref) == {reverted.fill_id}  # ...and reversed
+        (entry,) = [e for e in store.audit_log(record.ref) if e.action == FILL_REVERTED]
+        assert json.loads(entry.detail) == {
+            "fill_id": reverted.fill_id,
+            "client_order_id": cid,
+            "size": 5_000_000,
+            "reason_code": "SYS_POLY_TRADE_FAILED",
+        }
+        assert store.check_integrity(record.ref) == []
