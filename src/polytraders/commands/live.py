@@ -457,26 +457,32 @@ class LiveSession:
         the desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
         state and fill it produced. ``cancel_open_orders=False`` models a crash: orders stay at
         the venue and the attempt stays RUNNING for the next start-up to reconcile and resume.
-        The feeds and the venue's connection are closed in both cases. Idempotent.
+        The feeds and the venue's connection are closed in both cases, also when the shutdown
+        raises (the attempt then ends FAILED with the error, which is raised). Idempotent.
         """
         if self._closed:
             return
         self._closed = True
         ending = (status, detail) if status is not None else _ending(self.desk)
-        if cancel_open_orders:
-            self._apply_user_messages()
-            self.desk.shutdown()
-        for shadow in self.shadows:
-            shadow.shutdown()
-        self.market_feed.stop()
-        if self.user_feed is not None:
-            self.user_feed.stop()
-        if self.recording is not None:
+        try:
             if cancel_open_orders:
-                self.recording.end(self.desk, *ending)
-            self.recording.close()
-        if _is_live(self.venue):
-            self.venue.close()
+                self._apply_user_messages()
+                self.desk.shutdown()
+        except Exception as exc:  # e.g. the venue did not answer the cancel-all
+            ending = (RunStatus.FAILED, f"{type(exc).__name__} at shutdown: {exc}")
+            raise
+        finally:
+            for shadow in self.shadows:
+                shadow.shutdown()
+            self.market_feed.stop()
+            if self.user_feed is not None:
+                self.user_feed.stop()
+            if self.recording is not None:
+                if cancel_open_orders:
+                    self.recording.end(self.desk, *ending)
+                self.recording.close()
+            if _is_live(self.venue):
+                self.venue.close()
 
 
 def _ending(desk: Desk) -> tuple[RunStatus, str]:
@@ -818,25 +824,29 @@ def build_live_session(
         venue.close()
         raise RuntimeError("compliance checks failed: " + "; ".join(problems))
     tokens = [t.token_id for m in markets for t in m.tokens]
-    known = (
-        _open_attempt(store_url, run_id, clob_url=clob_url, ws_url=ws_url)
-        if store_url is not None
-        else None
-    )
-    store_orders = known.orders if known is not None else []
-    store_fills = known.fills if known is not None else []
-    believed: dict[str, int] = {}
-    for fill in store_fills:
-        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
-    report = reconcile(
-        venue,
-        store_orders=store_orders,
-        known_fill_ids=[f.fill_id for f in store_fills],
-        store_positions=believed,
-        tokens=tokens,
-        policy=OrphanPolicy(orphan_policy),
-        now_ns=time.time_ns(),
-    )
+    known: _Attempt | None = None
+    try:
+        if store_url is not None:
+            known = _open_attempt(store_url, run_id, clob_url=clob_url, ws_url=ws_url)
+        store_orders = known.orders if known is not None else []
+        store_fills = known.fills if known is not None else []
+        believed: dict[str, int] = {}
+        for fill in store_fills:
+            believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
+        report = reconcile(
+            venue,
+            store_orders=store_orders,
+            known_fill_ids=[f.fill_id for f in store_fills],
+            store_positions=believed,
+            tokens=tokens,
+            policy=OrphanPolicy(orphan_policy),
+            now_ns=time.time_ns(),
+        )
+    except BaseException:  # nothing is left open behind a failed start-up
+        venue.close()
+        if known is not None:
+            known.store.close()
+        raise
     strategies, risk, execution = standard_bots(account)
     from polytraders.desk.state import DeskState
 
