@@ -44,10 +44,16 @@ def recorded(store_url: str) -> str:
         for _ in range(2):
             clock.advance(60)
             _record(store, DONE)
-            store.end_run(DONE, ended_ns=f.T0_NS + 5)
+            store.end_run(DONE, ended_ns=f.T0_NS + 5, produced=f.produced(store, DONE))
         clock.advance(60)
         _record(store, HALTED, intents=1)
-        store.end_run(HALTED, ended_ns=f.T0_NS, status=RunStatus.HALTED, detail="RISK_KILL_SWITCH")
+        store.end_run(
+            HALTED,
+            ended_ns=f.T0_NS,
+            status=RunStatus.HALTED,
+            detail="RISK_KILL_SWITCH",
+            produced=f.produced(store, HALTED),
+        )
         clock.advance(60)
         _record(store, SILENT, intents=1)  # never ended: the store closes with it RUNNING
     return store_url
@@ -127,8 +133,9 @@ def test_check_exits_non_zero_naming_the_abandoned_run(recorded: str) -> None:
         f"ok    {DONE}@2 COMPLETED: sound",
         f"ok    {HALTED}@1 HALTED: sound",
     ]
-    assert lines[3] == f"FAIL  {SILENT}@1 ABANDONED: 1 problem(s)"
+    assert lines[3] == f"FAIL  {SILENT}@1 ABANDONED: 2 problem(s)"
     assert lines[4].strip().startswith(f"run '{SILENT}@1' is ABANDONED: its lease lapsed")
+    assert lines[5].strip().startswith(f"run '{SILENT}@1' is incomplete: it has no end record")
     assert lines[-1] == "3 of 4 run(s) sound"
     sound = _invoke("check", f"{DONE}@1", HALTED, "--store", recorded)
     assert sound.exit_code == 0, sound.output
@@ -228,7 +235,7 @@ def test_prune_needs_yes_never_takes_a_live_run_and_is_audited(recorded: str) ->
         entry = writer.audit_log()[-1]
         assert (entry.actor, entry.action) == ("ana", "store.prune")
         assert json.loads(entry.detail)["reason"] == "--keep-last 2 --older-than-days 0: make room"
-        writer.end_run(live, ended_ns=f.T0_NS)
+        writer.end_run(live, ended_ns=f.T0_NS, produced=f.produced(writer, live))
 
 
 def test_bad_stores_and_run_references_are_one_line_and_exit_2(

@@ -10,7 +10,7 @@ from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvel
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, VenueOrder
-from polytraders.store import EventStore, RunRecord
+from polytraders.store import EventStore, RunProduced, RunRecord, RunRef
 
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 MARKET = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
@@ -28,6 +28,17 @@ class WallClock:
 
     def advance(self, seconds: int) -> None:
         self.now_ns += seconds * 1_000_000_000
+
+
+NOTHING = RunProduced(envelopes=0, orders=0, fills=0)
+"""The end-record counts of an attempt that produced nothing (or whose end is refused)."""
+
+
+def produced(store: EventStore, run: str) -> RunProduced:
+    """What the attempt ``store`` holds of ``run`` recorded so far, as its end record's
+    counts (a complete run claims exactly what it recorded)."""
+    counts = store.counts(RunRef(run, store.held[run]))
+    return RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
 
 
 def start(store: EventStore, run: str, *, seed: int = 7) -> RunRecord:

@@ -23,7 +23,7 @@ def _record_attempt(store: EventStore, run: str) -> int:
         store.record(item)
     store.append_order(run, f.order(run, 0))
     store.append_fill(run, f.fill(run, 0))
-    store.end_run(run, ended_ns=f.T0_NS + 1)
+    store.end_run(run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run))
     return attempt
 
 
@@ -76,7 +76,7 @@ def _start_concurrently(
         barrier.wait(timeout=60)
         started = f.start(store, run)
         store.record(f.envelope(run, 0))
-        store.end_run(run, ended_ns=f.T0_NS)
+        store.end_run(run, ended_ns=f.T0_NS, produced=f.produced(store, run))
         results.put(started.attempt)
 
 

@@ -12,7 +12,7 @@ from polytraders.desk.fixtures import binary_market
 from polytraders.desk.slots import BotSlot
 from polytraders.model.events import BookSnapshot, MarketStatus
 from polytraders.model.market import MarketState
-from polytraders.store import EventStore, RunStatus
+from polytraders.store import EventStore, RunJournal, RunProduced, RunStatus
 from polytraders.venues.paper import PaperVenue
 from polytraders.venues.paper.config import PaperVenueConfig
 from tests.desk.doubles import ApproveBot, PassThroughExec, QuoteBot
@@ -31,6 +31,7 @@ def test_a_desk_run_recorded_in_the_store_is_sound_and_byte_identical(store: Eve
         execution=[BotSlot(PassThroughExec())],
         markets=[market],
         sink=store,
+        journal=RunJournal(store, RUN),  # order states and fills stream in as they happen
     )
     store.start_run(
         run_id=RUN,
@@ -57,11 +58,15 @@ def test_a_desk_run_recorded_in_the_store_is_sound_and_byte_identical(store: Eve
         )
     )
     result = desk.run(events)
-    for order in desk.state.orders.values():  # the order manager's copies (final states)
-        store.append_order(RUN, order)
-    for fill in result.fills:
-        store.append_fill(RUN, fill)
-    store.end_run(RUN, ended_ns=result.last_event_ns, status=RunStatus.COMPLETED)
+    stats = desk.orders.stats
+    store.end_run(
+        RUN,
+        ended_ns=result.last_event_ns,
+        status=RunStatus.COMPLETED,
+        produced=RunProduced(
+            envelopes=result.envelope_count, orders=stats.order_states, fills=stats.fills_booked
+        ),
+    )
 
     assert result.fills, "the scenario must trade"
     assert store.check_integrity(RUN) == []
@@ -69,3 +74,7 @@ def test_a_desk_run_recorded_in_the_store_is_sound_and_byte_identical(store: Eve
     assert store.export_jsonl(RUN, exported) == result.envelope_count
     assert hashlib.sha256(exported.getvalue()).hexdigest() == result.timeline_sha256
     assert store.fills(RUN) == list(result.fills)
+    # every lifecycle state was journaled; the last one of each order is the desk's final state
+    latest = {order.client_order_id: order for order in store.orders(RUN)}
+    assert latest == desk.state.orders
+    assert len(store.orders(RUN)) == stats.order_states > len(latest)

@@ -1,14 +1,16 @@
-"""The integrity check finds gaps, bad ids, unresolvable correlations and orphan fills."""
+"""The integrity check finds gaps, bad ids, unresolvable correlations, orphan fills and
+ended runs whose rows differ from what their end record says they produced."""
 
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from polytraders.contracts import ids
 from polytraders.contracts.decisions import APPROVE
 from polytraders.contracts.envelope import Decision
 from polytraders.model.orders import OrderStatus
-from polytraders.store import EventStore
+from polytraders.store import EventStore, RunProduced, StoreWriteError
 from tests.store import factories as f
 
 
@@ -104,3 +106,35 @@ def test_problems_of_one_kind_are_capped_with_a_count(store: EventStore) -> None
     problems = store.check_integrity(run)
     assert len(problems) == 21
     assert problems[-1] == "... and 10 more problems of kind 'unresolved correlation'"
+
+
+def test_an_ended_run_with_fewer_rows_than_it_produced_is_incomplete(store: EventStore) -> None:
+    """The end record says what the run produced; rows that never reached the store (a lost
+    batch) make the evidence incomplete, however consistent the rows that are there."""
+    run = _recorded_run(store, "lost-rows")  # 12 envelopes, 6 order states, 3 fills
+    store.end_run(run, ended_ns=f.T0_NS, produced=RunProduced(envelopes=12, orders=8, fills=4))
+    assert store.check_integrity(run) == [
+        f"run '{run}@1' is incomplete: its end record says it produced 12 envelopes, "
+        "8 order states and 4 fills; recorded are 12, 6 and 3"
+    ]
+
+
+def test_an_ended_run_with_rows_it_never_produced_is_reported(store: EventStore) -> None:
+    run = _recorded_run(store, "extra-rows")
+    store.end_run(run, ended_ns=f.T0_NS, produced=RunProduced(envelopes=11, orders=6, fills=3))
+    assert store.check_integrity(run) == [
+        f"run '{run}@1' holds rows it never produced: its end record says it produced "
+        "11 envelopes, 6 order states and 3 fills; recorded are 12, 6 and 3"
+    ]
+
+
+def test_an_ended_run_with_every_row_it_produced_is_sound(store: EventStore) -> None:
+    run = _recorded_run(store, "complete")
+    store.end_run(run, ended_ns=f.T0_NS, produced=RunProduced(envelopes=12, orders=6, fills=3))
+    assert store.check_integrity(run) == []
+
+
+def test_negative_produced_counts_are_refused(store: EventStore) -> None:
+    run = _recorded_run(store, "negative")
+    with pytest.raises(StoreWriteError, match="produced counts must be ≥ 0"):
+        store.end_run(run, ended_ns=f.T0_NS, produced=RunProduced(envelopes=-1, orders=0, fills=0))

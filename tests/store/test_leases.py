@@ -101,7 +101,13 @@ def test_a_lapsed_lease_is_abandoned_and_a_renewed_one_is_not(store_url: str) ->
         assert record.state == "ABANDONED"
         assert record.abandoned.startswith("its lease lapsed 1 s ago (last heartbeat ")
         assert reader.check_integrity(run)[0].startswith(f"run '{run}@1' is ABANDONED: its lease")
-        writer.end_run(run, ended_ns=f.T0_NS, status=RunStatus.INTERRUPTED, detail="SIGTERM")
+        writer.end_run(
+            run,
+            ended_ns=f.T0_NS,
+            status=RunStatus.INTERRUPTED,
+            detail="SIGTERM",
+            produced=f.produced(writer, run),
+        )
         ended = reader.run(run)
         assert ended is not None
         assert (ended.state, ended.detail, ended.abandoned) == ("INTERRUPTED", "SIGTERM", "")
@@ -139,13 +145,26 @@ def test_a_run_whose_writer_was_killed_is_abandoned_and_can_be_resumed(
                 dead.abandoned
                 == f"its owner process (pid {child.pid} on {socket.gethostname()}) is gone"
             )
-            assert store.check_integrity(run) == [f"run '{run}@1' is ABANDONED: {dead.abandoned}"]
+            # what its writer flushed before dying is there, but the run never said what it
+            # produced: its evidence is incomplete, not sound
+            assert store.check_integrity(run) == [
+                f"run '{run}@1' is ABANDONED: {dead.abandoned}",
+                f"run '{run}@1' is incomplete: it has no end record (its writer stopped before "
+                "ending it), so what it produced is unknown; recorded are 1 envelopes, "
+                "0 order states and 0 fills",
+            ]
             assert store.resume_run(run).attempt == 1  # a restarted desk takes it over
             store.record(f.envelope(run, 1))
-            store.end_run(run, ended_ns=f.T0_NS, status=RunStatus.COMPLETED)
+            store.end_run(
+                run,
+                ended_ns=f.T0_NS,
+                status=RunStatus.COMPLETED,
+                produced=f.produced(store, run),
+            )
             done = store.run(run)
             assert done is not None and done.lease is not None
             assert (done.state, done.lease.owner.pid) == ("COMPLETED", os.getpid())
+            assert store.check_integrity(run) == []
             assert store.envelopes(run) == [f.envelope(run, 0), f.envelope(run, 1)]
     finally:
         if child.poll() is None:

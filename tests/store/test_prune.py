@@ -41,7 +41,7 @@ def _recorded(store: EventStore, name: str, intents: int = 30) -> str:
     for n in range(2):
         store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS + n, body=b"{}")
     store.audit(actor="desk", action="run.note", ts_ns=f.T0_NS, run=run)
-    store.end_run(run, ended_ns=f.T0_NS + 1)
+    store.end_run(run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run))
     return run
 
 

@@ -76,7 +76,13 @@ def test_runs_record_start_and_end(store_url: str) -> None:
             synthetic=True,
         )
         wall.advance(2)
-        store.end_run(first, ended_ns=150, status=RunStatus.HALTED, detail="RISK_KILL_SWITCH")
+        store.end_run(
+            first,
+            ended_ns=150,
+            status=RunStatus.HALTED,
+            detail="RISK_KILL_SWITCH",
+            produced=f.produced(store, first),
+        )
         runs = store.runs()
         assert [r.run_id for r in runs] == [first, second]
         assert runs[0] == msgspec.structs.replace(

@@ -45,7 +45,8 @@ from polytraders.model.market import Market, MarketState
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
-from polytraders.store.records import RunStatus
+from polytraders.store.journal import RunJournal
+from polytraders.store.records import RunProduced, RunStatus
 from polytraders.venues.paper import PaperVenue
 
 _LOG = logging.getLogger(__name__)
@@ -406,6 +407,8 @@ def run_desk(
             sink=fanout,
             config=desk_file.desk,
             account=desk_file.account.identity(),
+            # order states and fills stream into the store with the envelopes, as they happen
+            journal=RunJournal(store, f"{run_id}@{attempt}") if store is not None else None,
         )
         telemetry = _Telemetry(
             desk=desk,
@@ -524,16 +527,22 @@ def _start_run(
 def _record_end(
     store: EventStore, ref: str, desk: Desk, desk_result: DeskResult, ending: _Ending
 ) -> list[str]:
-    """Append the run's orders and fills, record how it ended, and return the integrity
-    check's problems. A store that fails now is noted in ``ending`` and reported as a problem
-    (the run is then left without an end record, which the integrity check calls abandoned)."""
+    """Record how the run ended with what it produced (envelopes, order states, fills: they
+    streamed into the store during the run through the desk's journal), and return the
+    integrity check's problems. A store that fails now is noted in ``ending`` and reported as
+    a problem (the run is then left without an end record: incomplete for the check)."""
+    stats = desk.orders.stats
     try:
-        for order in desk.state.orders.values():
-            store.append_order(ref, order)
-        for fill in desk_result.fills:
-            store.append_fill(ref, fill)
         store.end_run(
-            ref, ended_ns=desk_result.last_event_ns, status=ending.status, detail=ending.detail
+            ref,
+            ended_ns=desk_result.last_event_ns,
+            status=ending.status,
+            detail=ending.detail,
+            produced=RunProduced(
+                envelopes=desk_result.envelope_count,
+                orders=stats.order_states,
+                fills=stats.fills_booked,
+            ),
         )
         store.flush()
     except StoreWriteError as exc:
@@ -591,6 +600,7 @@ def _replay(
         except StoreWriteError as exc:
             if store is not None:
                 fanout.remove(store)
+                desk.orders.journal = None
             ending.store_error = exc
             desk.trip_kill_switch(SYS_STORE_WRITE_FAILED, "desk", str(exc))
         except Exception as exc:
@@ -612,6 +622,7 @@ def _replay(
         except StoreWriteError as exc:
             if store is not None:
                 fanout.remove(store)
+                desk.orders.journal = None
             ending.store_error = exc
             ending.status, ending.detail = RunStatus.HALTED, SYS_STORE_WRITE_FAILED
         except Exception as exc:

@@ -14,9 +14,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeGuard
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeGuard
 
 import msgspec
 import typer
@@ -27,22 +27,34 @@ from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFile
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
+from polytraders.desk.sinks import EnvelopeSink, JsonlSink, MemorySink
 from polytraders.desk.slots import Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.samples import sample_path
-from polytraders.model.events import AnyEvent, BookSnapshot, OperatorCommand, TradingState
+from polytraders.model.events import (
+    AnyEvent,
+    BookSnapshot,
+    KillSwitchTripped,
+    OperatorCommand,
+    TradingState,
+    TradingStateChanged,
+)
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
-from polytraders.venues.base import Venue
+from polytraders.store.records import RunProduced, RunStatus
+from polytraders.store.run_ref import RunRef
+from polytraders.venues.base import Venue, VenueEvent
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 
 if TYPE_CHECKING:
     from polytraders.desk.checkpoints import RestoredCheckpoint
+    from polytraders.desk.orders import OrderJournal
     from polytraders.desk.state import DeskState
     from polytraders.feeds.live.market_channel import MarketChannelConfig
     from polytraders.node.config import LiveNodeConfig
+    from polytraders.store.event_store import EventStore
     from polytraders.venues.polymarket.client import ClobHttpClient
     from polytraders.venues.polymarket.reconcile import ReconcileReport
     from polytraders.venues.polymarket.venue import PolymarketVenue
@@ -86,7 +98,9 @@ def sim_clob(
 
     The served account is the signer key from POLYMARKET_PRIVATE_KEY (environment or
     --credentials-file); its simulator API credentials are derived from the key and printed, so the
-    desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket.
+    desk can point at the simulator with --clob-url/--ws-url exactly as at Polymarket. The
+    control routes (/sim/fault, /sim/step, /sim/state) need the control token printed at start
+    (a bearer token) and JSON bodies, so no web page can drive the simulator.
     """
     from polytraders.simclob.server import SimSettings, account_for_key, serve_forever
 
@@ -110,10 +124,14 @@ def sim_clob(
         restamp=True,
     )
 
-    def announce(url: str, market_ids: list[str]) -> None:
+    def announce(url: str, market_ids: list[str], control_token: str) -> None:
         ws = url.replace("http://", "ws://")
         typer.echo(f"simulator on {url} (market channel {ws}/ws/market, user {ws}/ws/user)")
         typer.echo(f"account {account.address}")
+        typer.echo(
+            f"control token (POST /sim/fault, /sim/step, GET /sim/state with "
+            f'"Authorization: Bearer <token>" and JSON bodies): {control_token}'
+        )
         typer.echo(
             "simulator-only credentials: "
             f"POLYMARKET_API_KEY={account.api_key} POLYMARKET_API_SECRET={account.api_secret} "
@@ -212,6 +230,50 @@ restart, post-only, cancel-only, closed-only) go to ``DeskState.venue_state`` in
 ``risk.markethaltguard`` refuses what the mode forbids and lets trading resume by itself."""
 
 
+class _DeskVenue:
+    """The live venue as the desk drives it: after every :meth:`advance` (the desk's first
+    step for each event, before any decision) ``after_advance`` runs — the session copies the
+    venue's heartbeat, mode and halting condition into the desk state there. Everything else
+    is the venue's own."""
+
+    def __init__(self, venue: PolymarketVenue) -> None:
+        self.venue = venue
+        self.name = venue.name
+        self.after_advance: Callable[[], None] = _nothing
+
+    def submit(self, order: VenueOrder, now_ns: int) -> None:
+        self.venue.submit(order, now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self.venue.cancel(client_order_id, now_ns)
+
+    def cancel_all(self, now_ns: int) -> None:
+        self.venue.cancel_all(now_ns)
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        self.venue.on_market_event(event)
+
+    def advance(self, now_ns: int) -> None:
+        self.venue.advance(now_ns)
+        self.after_advance()
+
+    def poll(self) -> list[VenueEvent]:
+        return self.venue.poll()
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        return self.venue.open_orders()
+
+    def balances(self) -> dict[str, int]:
+        return self.venue.balances()
+
+    def heartbeat(self, now_ns: int) -> bool:
+        return self.venue.heartbeat(now_ns)
+
+
+def _nothing() -> None:
+    """No-op default of :attr:`_DeskVenue.after_advance`."""
+
+
 class LiveSession:
     """Drives one desk on a live clock from the market channel, with the polymarket (or paper)
     venue, the user channel and the venue's safety states wired to the desk.
@@ -222,16 +284,22 @@ class LiveSession:
        strategies start once they can read both books of each market);
     1. user-channel events are applied to the venue (fills counted at MATCHED, final at
        CONFIRMED, FAILED reverted: a reverted fill is kept in :attr:`reverted_fills` and
-       taken out of the desk's ledger exactly (:meth:`Desk.revert_fill`), or, when that is
-       impossible, the kill switch trips until an operator reconciles);
+       taken out of the desk's ledger exactly (:meth:`Desk.revert_fill`, which also records
+       the reversal in the store), or, when that is impossible, the kill switch trips until
+       an operator reconciles);
     2. every market event received since the last step goes through ``desk.process`` (the
        desk advances the venue: queued orders go out in batches, heartbeats when due);
     3. ``desk.tick()`` fires due timers, and the venue is advanced once more;
-    4. the venue's mode (425 restart back-off, post-only window, cancel-only, closed-only)
-       becomes ``DeskState.venue_state``; a halting condition (:data:`HALTING_CODES`:
-       heartbeat lapse, unreachable, refused credentials, not reconciled) sets the desk
-       HALTED with the venue's registered code; an accepted heartbeat is recorded;
-    5. every bot the desk quarantined since the last round raises an alert
+    4. after every venue advance (inside the desk's loop, before the event's decisions:
+       :class:`_DeskVenue`) and at the end of the step, the venue's accepted heartbeat is
+       recorded in the desk state, its mode (425 restart back-off, post-only window,
+       cancel-only, closed-only) becomes ``DeskState.venue_state``, and a halting condition
+       (:data:`HALTING_CODES`: heartbeat lapse, unreachable, refused credentials, not
+       reconciled) sets the desk HALTED with the venue's registered code — so no decision is
+       taken on a stale heartbeat time or into a mode the venue just announced;
+    5. the recording is flushed: envelopes, order states and fills of the step reach the
+       store (and the timeline file) together, so a crash loses at most one step;
+    6. every bot the desk quarantined since the last round raises an alert
        (:meth:`_alert_quarantines`; the desk itself has already cancelled a quarantined
        strategy's open orders).
 
@@ -242,7 +310,8 @@ class LiveSession:
         user_feed: the running user channel, or None (paper).
         venue_poll_ms: interval of the ``venue.poll`` timer, which makes the desk advance the
             venue (heartbeat, queued orders, fills) even when no market event arrives.
-        recorder: persists orders and fills to the event store each step (None: no store).
+        recording: where the desk's evidence goes (store attempt and timeline file), flushed
+            every step and ended by :meth:`close` (None: only the desk's own sink).
         shadows: candidate desks (paper venues, recording only) fed exactly the same events
             after the main desk (``--shadow``).
     """
@@ -254,11 +323,11 @@ class LiveSession:
         market_feed: BackgroundFeed[AnyEvent],
         user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
         venue_poll_ms: int = 250,
-        recorder: StoreRecorder | None = None,
+        recording: LiveRecording | None = None,
         shadows: Sequence[Desk] = (),
     ) -> None:
         self.desk = desk
-        self.recorder = recorder
+        self.recording = recording
         self.shadows = list(shadows)
         self.venue = venue
         self.market_feed = market_feed
@@ -270,22 +339,19 @@ class LiveSession:
         self.events_in = 0
         self.restamped_events = 0
         self._last_market_ns = 0
+        self._closed = False
         # a timer keeps the venue advanced (heartbeats, acks, fills) when the market is quiet
         first_ns = desk.clock.now_ns()
         for each in (desk, *self.shadows):
             each.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=first_ns)
         self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
+        if isinstance(desk.venue, _DeskVenue):
+            desk.venue.after_advance = self._sync_venue
 
     def step(self) -> int:
         """One round (see the class docstring); returns how many market events were
         processed."""
-        venue = self.venue
-        if self.user_feed is not None and _is_live(venue):
-            for message, ts_recv_ns in self.user_feed.poll():
-                try:
-                    venue.on_user_message(message, ts_recv_ns)
-                except ValueError as exc:
-                    _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
+        self._apply_user_messages()
         events = self.market_feed.poll()
         for received in events:
             event = self._ordered(received)
@@ -299,10 +365,44 @@ class LiveSession:
             shadow.tick()
         self._watch_venue()
         self._alert_quarantines()
-        if self.recorder is not None and _is_live(venue):
-            self.recorder.sync(venue.orders(), self.desk.orders.fills)
+        if self.recording is not None:
+            self.recording.flush()
         self.events_in += len(events)
         return len(events)
+
+    def _apply_user_messages(self) -> None:
+        """Hand every user-channel message received so far to the live venue."""
+        venue = self.venue
+        if self.user_feed is None or not _is_live(venue):
+            return
+        for message, ts_recv_ns in self.user_feed.poll():
+            try:
+                venue.on_user_message(message, ts_recv_ns)
+            except ValueError as exc:
+                _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
+
+    def _sync_venue(self) -> None:
+        """Copy the live venue's latest accepted heartbeat, its mode and a halting condition
+        into the desk state (run after every venue advance, see :class:`_DeskVenue`, and
+        every step)."""
+        venue = self.venue
+        if not _is_live(venue):
+            return
+        state = self.desk.state
+        # a heartbeat accepted while the desk works through a lagging event (a timer) is
+        # recorded at the desk's time: it is at least that recent, never in its future
+        accepted_ns = min(venue.last_heartbeat_ok_ns, state.now_ns)
+        if accepted_ns > state.last_venue_heartbeat_ns:
+            state.record_heartbeat(accepted_ns)
+        mode = venue.venue_state(self.desk.clock.now_ns())
+        if mode is not state.venue_state:
+            _LOG.warning("venue state %s -> %s", state.venue_state, mode)
+            state.set_venue_state(mode)
+        code = venue.halt_reason
+        if code in HALTING_CODES and state.trading_state is not TradingState.HALTED:
+            state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
+            self.halts.append(code)
+            _LOG.error("venue condition %s: desk HALTED", code)
 
     def _ordered(self, event: AnyEvent) -> AnyEvent:
         """A simulated (paper) venue needs market events in time order, but live frames of
@@ -332,26 +432,16 @@ class LiveSession:
         return True
 
     def _watch_venue(self) -> None:
+        """Take back fills whose trade failed, then sync the venue's state (step 4)."""
         venue = self.venue
         if not _is_live(venue):
             return
-        state = self.desk.state
-        if venue.last_heartbeat_ok_ns > state.last_venue_heartbeat_ns:
-            state.record_heartbeat(venue.last_heartbeat_ok_ns)
         for fill in venue.take_reverted():
             self.reverted_fills.append(fill)
             if not self.desk.revert_fill(fill, "SYS_POLY_TRADE_FAILED"):
                 self.halts.append("SYS_POLY_TRADE_FAILED")
                 _LOG.error("failed fill %s could not be reversed: kill switch", fill.fill_id)
-        mode = venue.venue_state(self.desk.clock.now_ns())
-        if mode is not state.venue_state:
-            _LOG.warning("venue state %s -> %s", state.venue_state, mode)
-            state.set_venue_state(mode)
-        code = venue.halt_reason
-        if code in HALTING_CODES and state.trading_state is not TradingState.HALTED:
-            state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
-            self.halts.append(code)
-            _LOG.error("venue condition %s: desk HALTED", code)
+        self._sync_venue()
 
     def _alert_quarantines(self) -> None:
         """Alert on each bot the main desk quarantined since the last call: an ERROR log line
@@ -394,22 +484,61 @@ class LiveSession:
             if not self.step():
                 time.sleep(idle_sleep_s)
 
-    def close(self, cancel_open_orders: bool = True) -> None:
-        """Shut the desk down (cancel all unless told not to, flush), then stop the feeds and
-        persist the final order states. ``cancel_open_orders=False`` models a crash: the
-        orders stay at the venue for the next start-up's reconciliation."""
-        if cancel_open_orders:
-            self.desk.shutdown()
-        for shadow in self.shadows:
-            shadow.shutdown()
-        self.market_feed.stop()
-        if self.user_feed is not None:
-            self.user_feed.stop()
-        if self.recorder is not None and _is_live(self.venue):
-            self.recorder.sync(self.venue.orders(), self.desk.orders.fills)
-            self.recorder.store.close()
-        if _is_live(self.venue):
-            self.venue.close()
+    def close(
+        self,
+        cancel_open_orders: bool = True,
+        *,
+        status: RunStatus | None = None,
+        detail: str = "",
+    ) -> None:
+        """Shut the desk down and record how the run ended.
+
+        With ``cancel_open_orders`` (a graceful stop): user-channel messages received so far
+        are applied, the desk cancels everything (the venue then syncs its trades, so fills
+        matched just before are booked, not lost) and shuts down; the recording is flushed
+        and the store attempt ended with ``status`` (default: HALTED with the reason code when
+        the desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
+        state and fill it produced. ``cancel_open_orders=False`` models a crash: orders stay at
+        the venue and the attempt stays RUNNING for the next start-up to reconcile and resume.
+        The feeds and the venue's connection are closed in both cases, also when the shutdown
+        raises (the attempt then ends FAILED with the error, which is raised). Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        ending = (status, detail) if status is not None else _ending(self.desk)
+        try:
+            if cancel_open_orders:
+                self._apply_user_messages()
+                self.desk.shutdown()
+        except Exception as exc:  # e.g. the venue did not answer the cancel-all
+            ending = (RunStatus.FAILED, f"{type(exc).__name__} at shutdown: {exc}")
+            raise
+        finally:
+            for shadow in self.shadows:
+                shadow.shutdown()
+            self.market_feed.stop()
+            if self.user_feed is not None:
+                self.user_feed.stop()
+            if self.recording is not None:
+                if cancel_open_orders:
+                    self.recording.end(self.desk, *ending)
+                self.recording.close()
+            if _is_live(self.venue):
+                self.venue.close()
+
+
+def _ending(desk: Desk) -> tuple[RunStatus, str]:
+    """How a desk ends that is stopping now (before its shutdown): HALTED with the reason
+    code of its kill-switch trip or of its latest halt when it is halted, else COMPLETED."""
+    state = desk.state
+    if not state.kill_switch_tripped and state.trading_state is not TradingState.HALTED:
+        return RunStatus.COMPLETED, ""
+    kind = KillSwitchTripped if state.kill_switch_tripped else TradingStateChanged
+    codes = [e.reason_code for e in desk.result().desk_events if isinstance(e, kind)]
+    if codes:
+        return RunStatus.HALTED, codes[-1]
+    return RunStatus.HALTED, "SYS_KILL_SWITCH_TRIPPED" if kind is KillSwitchTripped else "HALTED"
 
 
 def markets_from_venue(client: ClobHttpClient, condition_ids: Sequence[str]) -> list[Market]:
@@ -462,6 +591,7 @@ def compose_desk(
     sink: Any = None,
     state: DeskState | None = None,
     start_sequence: int = 0,
+    journal: OrderJournal | None = None,
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -479,6 +609,7 @@ def compose_desk(
         state: a prepared state (a live start-up's reconciled positions and orders; it carries
             its own account); None: a fresh state with the desk file's account.
         start_sequence: envelope sequence number to resume from.
+        journal: where order states and fills are recorded as they happen (None: nowhere).
 
     Raises:
         ValueError: the desk cannot be built (no ENFORCED execution bot).
@@ -499,6 +630,7 @@ def compose_desk(
         state=state,
         start_sequence=start_sequence,
         account=desk_file.account.identity(),
+        journal=journal,
     )
 
 
@@ -556,40 +688,93 @@ def compliance_problems(
     return problems
 
 
-class StoreRecorder:
-    """Persists a live session's evidence in the event store as it happens: every lifecycle
-    change of every venue order (append-only rows) and every fill once. Flushed each step, so
-    a crash loses at most one step, and start-up reconciliation recovers the rest from the
-    venue."""
+class LiveRecording:
+    """Where a live desk's evidence goes, and how its store attempt ends.
 
-    def __init__(self, store: Any, run_id: str) -> None:
+    ``sink`` is what the desk records envelopes into: the store (same sequence rules as a
+    backtest: an attempt's envelopes from 0 without gaps, a resumed attempt continuing at
+    :meth:`EventStore.next_sequence`) followed by the timeline file, or only one of them.
+    Order states and fills reach the store through the desk's journal
+    (:class:`~polytraders.store.journal.RunJournal`), buffered with the envelopes.
+    :meth:`flush` writes all of them together (every step). ``base`` is what the attempt held
+    before this process's desk started (earlier processes of a resumed attempt and this
+    start-up's reconciliation), so :meth:`end` claims everything the attempt produced.
+    """
+
+    def __init__(
+        self,
+        sink: EnvelopeSink,
+        *,
+        store: EventStore | None = None,
+        run: RunRef | None = None,
+        timeline: JsonlSink | None = None,
+        base: RunProduced | None = None,
+    ) -> None:
+        self.sink = sink
         self.store = store
-        self.run_id = run_id
-        self._order_marks: dict[str, tuple[str, int, str]] = {}
-        self._fill_ids: set[str] = set()
+        self.run = run
+        self.timeline = timeline
+        self.base = base or RunProduced(envelopes=0, orders=0, fills=0)
 
-    def seed(self, orders: Sequence[VenueOrder], fills: Sequence[Fill]) -> None:
-        """What the store already holds (after a resume): not written again."""
-        for order in orders:
-            self._order_marks[order.client_order_id] = _mark(order)
-        self._fill_ids.update(f.fill_id for f in fills)
+    def flush(self) -> None:
+        """Write everything recorded so far (store rows in one transaction, then the file)."""
+        self.sink.flush()
 
-    def sync(self, orders: Sequence[VenueOrder], fills: Sequence[Fill]) -> None:
-        """Append changed orders and new fills, then flush."""
-        for order in orders:
-            mark = _mark(order)
-            if self._order_marks.get(order.client_order_id) != mark:
-                self._order_marks[order.client_order_id] = mark
-                self.store.append_order(self.run_id, msgspec.structs.replace(order))
-        for fill in fills:
-            if fill.fill_id not in self._fill_ids:
-                self._fill_ids.add(fill.fill_id)
-                self.store.append_fill(self.run_id, fill)
-        self.store.flush()
+    def end(self, desk: Desk, status: RunStatus, detail: str) -> None:
+        """Flush, then end the store attempt with ``status``/``detail`` and what it produced
+        (``base`` plus this desk's envelopes, order states and booked fills)."""
+        self.flush()
+        if self.store is None or self.run is None:
+            return
+        stats = desk.orders.stats
+        self.store.end_run(
+            self.run,
+            ended_ns=desk.state.now_ns,
+            status=status,
+            detail=detail,
+            produced=RunProduced(
+                envelopes=self.base.envelopes + desk.result().envelope_count,
+                orders=self.base.orders + stats.order_states,
+                fills=self.base.fills + stats.fills_booked,
+            ),
+        )
+
+    def close(self) -> None:
+        """Close the timeline file and the store (pending rows are written)."""
+        if self.timeline is not None:
+            self.timeline.close()
+        if self.store is not None:
+            self.store.close()
 
 
-def _mark(order: VenueOrder) -> tuple[str, int, str]:
-    return (order.status.value, order.filled_size, order.venue_order_id)
+def trim_timeline(path: Path, next_sequence: int) -> int:
+    """Keep only the envelopes with a sequence below ``next_sequence`` in the timeline file
+    at ``path`` (a resumed attempt continues from the store's next sequence; lines written
+    after the store's last flush are dropped, not duplicated). Returns the lines kept.
+
+    Raises:
+        OSError: the file cannot be read or replaced.
+        msgspec.DecodeError: a line is not an envelope.
+    """
+    if not path.exists():
+        return 0
+    kept: list[bytes] = []
+    with path.open("rb") as stream:
+        for line in stream:
+            if _SEQUENCE.decode(line).sequence >= next_sequence:
+                break
+            kept.append(line)
+    staging = path.with_name(path.name + ".trim")
+    staging.write_bytes(b"".join(kept))
+    staging.replace(path)
+    return len(kept)
+
+
+class _Sequenced(msgspec.Struct):
+    sequence: int
+
+
+_SEQUENCE = msgspec.json.Decoder(_Sequenced)
 
 
 def latest_orders(rows: Sequence[VenueOrder]) -> list[VenueOrder]:
@@ -651,7 +836,7 @@ def build_live_session(
     ws_url: str,
     user_ws_url: str,
     keepalive: Any = None,
-    sink: Any = None,
+    timeline: Path | None = None,
     expected_builder_code: str = DESK_BUILDER,
     store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
@@ -674,18 +859,32 @@ def build_live_session(
     have passed; the recorded ``node.canonical()`` is that desk, so the store holds the desk
     that actually runs.
 
+    With ``store_url`` the run is recorded in the event store: a RUNNING attempt of
+    ``run_id`` (a crashed desk) is resumed — its orders and fills are reconciled with the
+    venue and its envelopes, orders and fills continue in the same attempt (envelope and
+    order sequences continuing); after an ended attempt a new one starts, carrying the
+    previous attempt's orders (recorded again in the new attempt after reconciliation, and
+    the order sequence continues, so no client order id is ever reused). Reconciled order
+    states and missed fills are recorded before the desk starts. ``timeline`` is the
+    envelope file (JSON lines) of the attempt: a resumed attempt's file is trimmed to the
+    store's next sequence and continued, a new attempt's file is started afresh.
+
     Raises:
         ClobRequestError: the venue did not answer at start-up.
         RuntimeError: the compliance checks failed (nothing was sent).
+        polytraders.store.errors.StoreError: the store cannot be opened, or the attempt is
+            held by a live process elsewhere.
     """
+    from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
+    from polytraders.desk.state import DeskState
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
     from polytraders.node.config import NodeConfigError
+    from polytraders.store.journal import RunJournal
     from polytraders.venues.polymarket.reconcile import reconcile
     from polytraders.venues.polymarket.venue import PolymarketVenue
     from polytraders.venues.reconciliation import DriftLevel
 
     venue = PolymarketVenue.from_credentials(credentials, node.venue, wall_clock_ns=time.time_ns)
-    node = node.model_copy(update={"venue": venue.config})
     markets = markets_from_venue(venue.client, markets_ids)
     for market in markets:
         for token in market.tokens:
@@ -704,83 +903,88 @@ def build_live_session(
         node = node.with_account(account)
     except NodeConfigError as exc:
         venue.close()
-        raise RuntimeError(exc.one_line()) from exc
+        raise RuntimeError(f"the desk cannot take the live account: {exc}") from exc
     tokens = [t.token_id for m in markets for t in m.tokens]
-    store = recorder = None
-    store_orders: list[VenueOrder] = []
-    store_fills: list[Fill] = []
-    start_sequence = 0
+    known: _Attempt | None = None
     restored: RestoredCheckpoint | None = None
-    if store_url is not None:
-        from polytraders.desk.checkpoints import load_checkpoint
-        from polytraders.store.event_store import EventStore
-
-        store = EventStore.open(store_url)
-        if store.run(run_id) is None:
-            store.start_run(
-                run_id=run_id,
-                started_ns=time.time_ns(),
-                seed=0,
-                desk_config=node.canonical(),
-                desk_config_version=node.config_version,
-                data_source=ws_url,
-                synthetic=False,
-            )
-        else:  # resume: the same run id continues with the same deterministic ids
-            store.resume_run(run_id)
-            store_orders = latest_orders(store.orders(run_id))
-            store_fills = store.fills(run_id)
-            start_sequence = store.next_sequence(run_id)
-            restored = load_checkpoint(store, run_id)
-        recorder = StoreRecorder(store, run_id)
-        recorder.seed(store_orders, store_fills)
+    try:
+        if store_url is not None:
+            known = _open_attempt(store_url, run_id, node=node, ws_url=ws_url)
+        store_orders = list(known.orders) if known is not None else []
+        store_fills = known.fills if known is not None else []
+        if known is not None and known.source is not None:
+            # the checkpoint of the attempt resumed, or of the one before a new attempt: a
+            # tripped kill switch stays tripped until an operator resets it
+            restored = load_checkpoint(known.store, known.source)
         if restored is not None:  # orders checkpointed before the crash, not yet in `orders`
-            known = {o.client_order_id for o in store_orders}
-            store_orders += [o for o in restored.open_orders if o.client_order_id not in known]
-    believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
-    if store_orders or store_fills:  # a resumed run: its records say what it holds
-        believed = {}
-        for fill in store_fills:
-            held = believed.get(fill.token_id, 0)
-            believed[fill.token_id] = held + fill.size * fill.side.sign
-    report = reconcile(
-        venue,
-        store_orders=store_orders,
-        known_fill_ids=[f.fill_id for f in store_fills],
-        store_positions=believed,
-        tokens=tokens,
-        config=node.reconciliation,
-        now_ns=time.time_ns(),
-    )
-    from polytraders.desk.state import DeskState
-
-    open_orders = [o for o in venue.orders() if o.status.is_open]
+            listed = {o.client_order_id for o in store_orders}
+            store_orders += [o for o in restored.open_orders if o.client_order_id not in listed]
+        believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
+        if store_orders or store_fills:  # a run with records: they say what it holds
+            believed = {}
+            for fill in store_fills:
+                held = believed.get(fill.token_id, 0)
+                believed[fill.token_id] = held + fill.size * fill.side.sign
+        report = reconcile(
+            venue,
+            store_orders=store_orders,
+            known_fill_ids=[f.fill_id for f in store_fills],
+            store_positions=believed,
+            tokens=tokens,
+            config=node.reconciliation,
+            now_ns=time.time_ns(),
+        )
+    except BaseException:  # nothing is left open behind a failed start-up
+        venue.close()
+        if known is not None:
+            known.store.close()
+        raise
     state = DeskState.build(
         now_ns=time.time_ns(),
         markets=markets,
         positions=positions_with_cost(report.positions, [*store_fills, *report.missed_fills]),
         cash=venue.balances().get("pUSD", 0),
-        open_orders=open_orders,
+        open_orders=[o for o in venue.orders() if o.status.is_open],
         account=account,
     )
     for order in venue.orders():  # the run's closed orders too: their ids are never sent again
         if not order.status.is_open:
-            state.add_order(msgspec.structs.replace(order))
-    if recorder is not None:
-        recorder.sync(venue.orders(), report.missed_fills)
+            state.add_order(order)
+    sinks: list[EnvelopeSink] = []
+    base = None
+    if known is not None:
+        _record_reconciliation(known, venue.orders(), report.missed_fills)
+        counts = known.store.counts(known.run)
+        base = RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
+        sinks.append(known.store)
+    file_sink = None
+    if timeline is not None:
+        if known is not None and known.resumed:
+            trim_timeline(timeline, known.next_envelope)
+        else:
+            timeline.unlink(missing_ok=True)
+        file_sink = JsonlSink(timeline)
+        sinks.append(file_sink)
+    recording = LiveRecording(
+        _one_sink(sinks),
+        store=known.store if known is not None else None,
+        run=known.run if known is not None else None,
+        timeline=file_sink,
+        base=base,
+    )
     desk = compose_desk(
         node.desk,
         run_id=run_id,
-        venue=venue,
+        venue=_DeskVenue(venue),
         markets=markets,
-        sink=sink,
+        sink=recording.sink,
         state=state,
-        start_sequence=start_sequence,
+        start_sequence=known.next_envelope if known is not None else 0,
+        journal=RunJournal(known.store, known.run) if known is not None else None,
     )
-    if store is not None:  # checkpoint from now on; a restart resumes its controls first
-        from polytraders.desk.checkpoints import CheckpointWriter
-
-        desk.persist_checkpoints(CheckpointWriter(store, run_id, restored=restored), restored)
+    if known is not None:  # checkpoint from now on; a restart resumes its controls first
+        writer = CheckpointWriter(known.store, str(known.run), restored=restored)
+        desk.persist_checkpoints(writer, restored)
     auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
     user_config = (
         UserChannelConfig(ws_url=user_ws_url)
@@ -804,7 +1008,88 @@ def build_live_session(
             report.order_drift_micros,
             report.position_drift_micros,
         )
-    return LiveSession(desk, venue, market_feed, user, recorder=recorder), report
+    return LiveSession(desk, venue, market_feed, user, recording=recording), report
+
+
+class _Attempt(NamedTuple):
+    """The store attempt a live desk records into, and what the store already knew."""
+
+    store: EventStore
+    run: RunRef
+    resumed: bool
+    """True: a RUNNING attempt continued; False: a new attempt."""
+    source: RunRef | None
+    """The attempt whose records carry over: ``run`` when resumed, else the previous one."""
+    orders: list[VenueOrder]
+    """Latest state of every order known (this attempt's, or the previous attempt's)."""
+    recorded: dict[str, tuple[str, int, str]]
+    """Client order id → (status, filled size, venue id) as recorded in ``run`` itself."""
+    fills: list[Fill]
+    """Fills still counted (reverted ones left out)."""
+    next_envelope: int
+    """The next envelope sequence in ``run`` (0 for a new attempt)."""
+
+
+def _open_attempt(store_url: str, run_id: str, *, node: LiveNodeConfig, ws_url: str) -> _Attempt:
+    """Resume the RUNNING attempt of ``run_id`` or start the next one (recording ``node``,
+    the desk that runs, and carrying the previous attempt's orders and fills, if any)."""
+    from polytraders.store.event_store import EventStore
+    from polytraders.store.journal import reverted_fill_ids
+
+    store = EventStore.open(store_url)
+    latest = store.run(run_id)
+    if latest is not None and latest.status is RunStatus.RUNNING:
+        ref = store.resume_run(latest.ref).ref
+        resumed = True
+    else:
+        ref = store.start_run(
+            run_id=run_id,
+            started_ns=time.time_ns(),
+            seed=0,
+            desk_config=node.canonical(),
+            desk_config_version=node.config_version,
+            data_source=ws_url,
+            synthetic=False,
+        ).ref
+        resumed = False
+    source = ref if resumed else (latest.ref if latest is not None else None)
+    if source is None:
+        return _Attempt(store, ref, resumed, None, [], {}, [], 0)
+    orders = latest_orders(store.orders(source))
+    reverted = reverted_fill_ids(store, source)
+    fills = [f for f in store.fills(source) if f.fill_id not in reverted]
+    recorded = {o.client_order_id: _mark(o) for o in orders} if resumed else {}
+    next_envelope = store.next_sequence(ref) if resumed else 0
+    return _Attempt(store, ref, resumed, source, orders, recorded, fills, next_envelope)
+
+
+def _record_reconciliation(
+    attempt: _Attempt, orders: Sequence[VenueOrder], missed_fills: Sequence[Fill]
+) -> None:
+    """Record in the attempt every order whose reconciled state it does not hold yet (a new
+    attempt: all of them) and the fills the venue reported that the store missed."""
+    for order in orders:
+        if attempt.recorded.get(order.client_order_id) != _mark(order):
+            attempt.store.append_order(attempt.run, order)
+    for fill in missed_fills:
+        attempt.store.append_fill(attempt.run, fill)
+    attempt.store.flush()
+
+
+def _one_sink(sinks: Sequence[EnvelopeSink]) -> EnvelopeSink:
+    """The sinks as one (in order: the store before the file, so the file never holds an
+    envelope the store lost); a memory sink when there are none."""
+    if not sinks:
+        return MemorySink()
+    if len(sinks) == 1:
+        return sinks[0]
+    from polytraders.backtest.engine import FanoutSink
+
+    return FanoutSink(sinks)
+
+
+def _mark(order: VenueOrder) -> tuple[str, int, str]:
+    return (order.status.value, order.filled_size, order.venue_order_id)
 
 
 def build_paper_session(
@@ -917,8 +1202,8 @@ def run(
     The desk is ``--desk`` (default: the default desk), composed exactly as a backtest composes
     it; with --live its ``[account]`` is replaced by the credentials' identity. A bad desk
     file is refused (exit 2) before anything is contacted."""
-    from polytraders.desk.sinks import JsonlSink
     from polytraders.node.config import LiveNodeConfig, NodeConfigError
+    from polytraders.store.errors import StoreError
     from polytraders.venues.polymarket.client import ClobRequestError
 
     if venue != "polymarket":
@@ -972,11 +1257,11 @@ def run(
                 node=node,
                 ws_url=ws_url,
                 user_ws_url=user_ws_url,
-                sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
+                timeline=out_dir / f"{rid}.envelopes.jsonl",
                 expected_builder_code=builder_code,
                 store_url=store,
             )
-        except (RuntimeError, ClobRequestError) as exc:
+        except (RuntimeError, ClobRequestError, StoreError) as exc:
             typer.echo(f"error: not going live: {exc}", err=True)
             raise typer.Exit(1) from exc
         typer.echo(
@@ -1009,22 +1294,31 @@ def run(
                 else [],
             )
         )
-    stop = False
+    stop = ""
 
     def request_stop(signum: int, frame: Any) -> None:
         nonlocal stop
-        stop = True
+        stop = signal.Signals(signum).name
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     deadline = time.monotonic() + duration_s if duration_s > 0 else float("inf")
+    failure = ""
     try:
         while not stop and time.monotonic() < deadline:
             if not sum(s.step() for s in sessions):
                 time.sleep(0.02)
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         for session in sessions:
-            session.close()
+            if failure:
+                session.close(status=RunStatus.FAILED, detail=failure)
+            elif stop:
+                session.close(status=RunStatus.INTERRUPTED, detail=stop)
+            else:
+                session.close()
     for session in sessions:
         for each in (session.desk, *session.shadows):
             _summary(each, session.events_in)

@@ -76,7 +76,7 @@ from polytraders.desk.checkpoints import (
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.monitors import MonitorRunner
-from polytraders.desk.orders import OrderManager, OrderManagerConfig
+from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConfig
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
@@ -297,6 +297,8 @@ class Desk:
             envelopes under a simulated clock).
         account: the signing identity (public addresses, builder code) bots see, when the
             desk builds its own state.
+        journal: where every order state and every booked or reverted fill is recorded as it
+            happens (:class:`~polytraders.desk.orders.OrderJournal`; the run's event store).
 
     Raises:
         ValueError: no ENFORCED execution slot, or slots of the wrong class.
@@ -318,6 +320,7 @@ class Desk:
         start_sequence: int = 0,
         observer: DecisionObserver | None = None,
         account: AccountIdentity | None = None,
+        journal: OrderJournal | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
@@ -360,7 +363,7 @@ class Desk:
             f"monitor:{s.bot_id}": s for s in self.risk.slots if s.monitor_interval_ns
         }
         self._monitors_scheduled = not self._monitor_timers
-        self.orders = OrderManager(venue, state, self.config.orders)
+        self.orders = OrderManager(venue, state, self.config.orders, journal=journal)
         self.timers = TimerSchedule()
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""
@@ -447,7 +450,8 @@ class Desk:
 
     def revert_fill(self, fill: Fill, reason_code: str) -> bool:
         """Take back a fill the venue counted and then reported failed (``reason_code``, e.g.
-        ``SYS_POLY_TRADE_FAILED``): the ledger reverses it exactly and it leaves the run's fills.
+        ``SYS_POLY_TRADE_FAILED``): the ledger reverses it exactly, it leaves the run's fills,
+        its order's filled size drops and the journal records the reversal.
 
         When the ledger cannot reverse it exactly (later fills on the token, a settled market,
         an unknown fill), the desk no longer knows its true position: the kill switch trips
@@ -458,7 +462,7 @@ class Desk:
         except (KeyError, ValueError) as exc:
             self.trip_kill_switch(reason_code, "desk", f"failed fill not reversible: {exc}")
             return False
-        self.orders.fills = [f for f in self.orders.fills if f.fill_id != fill.fill_id]
+        self.orders.revert(fill, reason_code, self.state.now_ns)
         self.reverted_fills.append(fill)
         return True
 
@@ -592,11 +596,12 @@ class Desk:
         config: DeskConfig | None = None,
         clock: Clock | None = None,
         account: AccountIdentity | None = None,
+        journal: OrderJournal | None = None,
     ) -> Desk:
         """A desk continuing from ``checkpoint``: same run id, sequences continuing, ledger,
         orders, controls (trading state, kill switch, day-start and peak equity), seen intent
-        ids and bot quarantines restored. Slots are matched by bot id; a checkpointed bot
-        missing from the new slots is an error.
+        ids and bot quarantines restored (``journal`` as in the constructor). Slots are matched
+        by bot id; a checkpointed bot missing from the new slots is an error.
 
         Raises:
             ValueError: the ledger does not reconcile, or a checkpointed bot has no slot.
@@ -620,6 +625,7 @@ class Desk:
             clock=clock if clock is not None else SimClock(checkpoint.now_ns),
             state=state,
             start_sequence=checkpoint.envelope_sequence,
+            journal=journal,
         )
         desk._causes = checkpoint.cause_sequence
         desk.strategies.intake.remember(checkpoint.intents_seen)

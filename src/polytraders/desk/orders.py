@@ -26,6 +26,16 @@ Rules (DESIGN.md "The desk" step 4):
    (idempotent by fill id); ``OrderCanceled``/``OrderExpired``/``OrderRejected`` close it.
    FOK/FAK orders never rest (``../shared/POLYMARKET.md`` "Orders"): one still open at the end
    of the venue batch that accepted it is closed — FILLED if anything filled, else CANCELED.
+6. **One owner.** The manager is the only writer of the desk's copies (``state.orders``);
+   a venue keeps its own copy of what it was sent and reports changes only as events. A
+   closed order (filled, cancelled, rejected, expired) leaves the open-order index exactly
+   once and its status never changes again; a fill reported after it closed (a trade matched
+   just before a cancel) still adds to its filled size.
+7. **Journal.** Every change of an order's status, filled size or venue id, and every fill
+   booked or reverted, goes to the optional :class:`OrderJournal` as it happens (a run's
+   event store, flushed with the envelope batches), so a crash loses at most what was not
+   flushed. :attr:`OrderManagerStats.order_states` and ``fills_booked`` count what was
+   journaled.
 
 Local refusals (rate limit, duplicate, ack time-out of held orders) become ``OrderRejected``
 events with the registered code, delivered with the venue's events (:meth:`drain_local`), so
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +68,26 @@ SYS_ACK_TIMEOUT = "SYS_ACK_TIMEOUT"
 _NS_PER_MS = 1_000_000
 _TOKEN = 1_000_000_000
 """One rate-limit token in bucket units (refill ``rate`` tokens/s = ``rate`` units/ns)."""
+
+
+class OrderJournal(Protocol):
+    """Receives the desk's order and fill records as they happen (the event store of a run).
+
+    Calls come in the order things happened; the journal must not keep the ``order`` object
+    (the manager goes on changing it): copy what it records.
+    """
+
+    def order_changed(self, order: VenueOrder) -> None:
+        """One new lifecycle state of ``order`` (new, accepted, partially filled, closed …)."""
+        ...
+
+    def fill_booked(self, fill: Fill) -> None:
+        """A fill was booked in the ledger (once per fill id)."""
+        ...
+
+    def fill_reverted(self, fill: Fill, reason_code: str, ts_ns: int) -> None:
+        """A booked fill was taken back at ``ts_ns`` (its trade failed, ``reason_code``)."""
+        ...
 
 
 class OrderManagerConfig(BaseModel):
@@ -85,7 +116,9 @@ class _Held:
 
 @dataclass(slots=True)
 class OrderManagerStats:
-    """Counters of the order manager's activity."""
+    """Counters of the order manager's activity. ``order_states`` / ``fills_booked`` /
+    ``fills_reverted``: records handed to the journal (counted with or without one);
+    ``terminal_kept``: status changes refused because the order had already closed."""
 
     submitted: int = 0
     cancels_sent: int = 0
@@ -94,7 +127,11 @@ class OrderManagerStats:
     ack_timeouts: int = 0
     held_dropped: int = 0
     fills: int = 0
+    fills_booked: int = 0
+    fills_reverted: int = 0
+    order_states: int = 0
     unknown_order_events: int = 0
+    terminal_kept: int = 0
     rejections_by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -106,6 +143,7 @@ class OrderManager:
         state: the desk state (orders, ledger, error counters). After a restart it must hold
             every order the run sent before, closed ones too, so that no id is sent twice.
         config: limits.
+        journal: where order states and fills are recorded as they happen (None: nowhere).
 
     Attributes:
         fills: every fill booked, in order.
@@ -117,10 +155,13 @@ class OrderManager:
         venue: Venue,
         state: DeskState,
         config: OrderManagerConfig | None = None,
+        *,
+        journal: OrderJournal | None = None,
     ) -> None:
         self.venue = venue
         self.state = state
         self.config = config if config is not None else OrderManagerConfig()
+        self.journal = journal
         self.fills: list[Fill] = []
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
@@ -135,8 +176,11 @@ class OrderManager:
         self._by_intent: dict[str, list[str]] = {}
         """intent id → client order ids sent for it (so a cancel never scans all orders);
         seeded from the state's orders so a resumed desk can cancel what it placed before."""
+        self._marks: dict[str, tuple[str, int, str]] = {}
+        """client order id → (status, filled size, venue id) last journaled."""
         for cid, order in state.orders.items():
             self._by_intent.setdefault(order.intent_id, []).append(cid)
+            self._marks[cid] = _mark(order)
 
     # ------------------------------------------------------------------ sending
     def execute(self, intent: OrderIntent, plan: RoutePlan | None, now_ns: int) -> list[str]:
@@ -168,6 +212,7 @@ class OrderManager:
             for order in orders:  # visible (PENDING_NEW) while held: counts as exposure
                 self.state.add_order(order)
                 self._held_ids.add(order.client_order_id)
+                self._emit(order)
         else:
             for order in orders:
                 self._submit(order, now_ns)
@@ -217,22 +262,42 @@ class OrderManager:
         if self._bucket < _TOKEN:
             self.stats.rate_limited += 1
             self._set(order, OrderStatus.REJECTED, "desk", SYS_RATE_LIMITED)
+            self._emit(order)
             self._refuse(cid, now_ns, SYS_RATE_LIMITED, "desk token bucket empty")
             return
         self._bucket -= _TOKEN
         self.stats.submitted += 1
         if order.time_in_force.rests is False:
             self._market_orders_open.append(cid)
+        self._emit(order)
         self.venue.submit(order, now_ns)
 
     def _set(
         self, order: VenueOrder, status: OrderStatus, rejected_by: str = "", code: str = ""
     ) -> None:
         """Change an order's status, keeping the state's open-order index and the intent's
-        outcome in step (``rejected_by`` "desk" or "venue" and ``code`` for a rejection)."""
+        outcome in step (``rejected_by`` "desk" or "venue" and ``code`` for a rejection). A
+        closed order keeps its final status (rule 6): the change is refused and counted."""
+        if not order.status.is_open:
+            if status is not order.status:
+                self.stats.terminal_kept += 1
+                _LOG.warning(
+                    "order %s is %s: not changed to %s", order.client_order_id, order.status, status
+                )
+            return
         order.status = status
         if not status.is_open:
             self.state.order_closed(order.client_order_id, rejected_by, code)
+
+    def _emit(self, order: VenueOrder) -> None:
+        """Journal the order's current state if it changed since it was last journaled."""
+        mark = _mark(order)
+        if self._marks.get(order.client_order_id) == mark:
+            return
+        self._marks[order.client_order_id] = mark
+        self.stats.order_states += 1
+        if self.journal is not None:
+            self.journal.order_changed(order)
 
     def _refuse(self, cid: str, now_ns: int, code: str, message: str) -> None:
         self._local.append(
@@ -258,6 +323,7 @@ class OrderManager:
             self._held = [h for h in self._held if h.orders]
             self._set(order, OrderStatus.CANCELED)
             order.ts_updated_ns = now_ns
+            self._emit(order)
             self._local.append(
                 OrderCanceled(ts_event_ns=now_ns, ts_recv_ns=now_ns, client_order_id=cid)
             )
@@ -266,6 +332,7 @@ class OrderManager:
             self._set(order, OrderStatus.PENDING_CANCEL)
             order.ts_updated_ns = now_ns
             self.stats.cancels_sent += 1
+            self._emit(order)
             self.venue.cancel(cid, now_ns)
         return True
 
@@ -275,13 +342,16 @@ class OrderManager:
         for held in self._held:
             for order in held.orders:
                 self._set(order, OrderStatus.CANCELED)
+                order.ts_updated_ns = now_ns
+                self._emit(order)
         self._held.clear()
         self._held_ids.clear()
         for order in self.state.open_orders():
-            if order.status is not OrderStatus.PENDING_CANCEL:
+            if order.status.is_open and order.status is not OrderStatus.PENDING_CANCEL:
                 self._set(order, OrderStatus.PENDING_CANCEL)
                 order.ts_updated_ns = now_ns
                 self.stats.cancels_sent += 1
+                self._emit(order)
         self.venue.cancel_all(now_ns)
 
     def cancel_orders(self, client_order_ids: list[str], now_ns: int) -> None:
@@ -318,6 +388,8 @@ class OrderManager:
                 for order in held.orders:
                     self._held_ids.discard(order.client_order_id)
                     self._set(order, OrderStatus.REJECTED, "desk", SYS_ACK_TIMEOUT)
+                    order.ts_updated_ns = now_ns
+                    self._emit(order)
                     affected.append(order.client_order_id)
                     self._refuse(
                         order.client_order_id, now_ns, SYS_ACK_TIMEOUT, "cancels not confirmed"
@@ -334,13 +406,17 @@ class OrderManager:
         return events
 
     def apply(self, event: VenueEvent, now_ns: int) -> None:
-        """Update the tracked order (and the ledger for a fill) from one venue event."""
+        """Update the tracked order (and the ledger for a fill) from one venue event; the
+        order's new state and a booked fill go to the journal."""
         cid = event.client_order_id
         order = self.state.orders.get(cid)
         if isinstance(event, Fill):
             self.stats.fills += 1
             if self.state.ledger.apply_fill(event):
                 self.fills.append(event)
+                self.stats.fills_booked += 1
+                if self.journal is not None:
+                    self.journal.fill_booked(event)
             if order is None:
                 self.stats.unknown_order_events += 1
                 _LOG.warning("fill %s for unknown order %s booked", event.fill_id, cid)
@@ -352,6 +428,7 @@ class OrderManager:
             elif order.status in (OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW):
                 self._set(order, OrderStatus.PARTIALLY_FILLED)
             self.state.record_success()
+            self._emit(order)
             self._closed(cid, now_ns)
             return
         if order is None:
@@ -360,9 +437,11 @@ class OrderManager:
             return
         order.ts_updated_ns = event.ts_event_ns
         if isinstance(event, OrderAccepted):
-            order.venue_order_id = event.venue_order_id
             if order.status is OrderStatus.PENDING_NEW:
+                order.venue_order_id = event.venue_order_id
                 self._set(order, OrderStatus.ACCEPTED)
+            elif not order.venue_order_id:
+                order.venue_order_id = event.venue_order_id
             self.state.record_success()
         elif isinstance(event, OrderRejected):
             code = event.reason_code
@@ -374,11 +453,25 @@ class OrderManager:
                 # the venue refused our cancel: the order is not working there
                 self._set(order, OrderStatus.REJECTED, "venue", code)
         elif isinstance(event, OrderCanceled):
-            if order.status.is_open:
-                self._set(order, OrderStatus.CANCELED)
-        elif isinstance(event, OrderExpired) and order.status.is_open:
+            self._set(order, OrderStatus.CANCELED)
+        elif isinstance(event, OrderExpired):
             self._set(order, OrderStatus.EXPIRED)
+        self._emit(order)
         self._closed(cid, now_ns)
+
+    def revert(self, fill: Fill, reason_code: str, now_ns: int) -> None:
+        """A booked fill was taken back (its trade failed; the ledger already reversed it):
+        it leaves :attr:`fills`, its order's filled size drops by its size (the order's
+        status, if closed, stays), and the journal records the reversal."""
+        self.fills = [f for f in self.fills if f.fill_id != fill.fill_id]
+        self.stats.fills_reverted += 1
+        if self.journal is not None:
+            self.journal.fill_reverted(fill, reason_code, now_ns)
+        order = self.state.orders.get(fill.client_order_id)
+        if order is not None:
+            order.filled_size = max(order.filled_size - fill.size, 0)
+            order.ts_updated_ns = now_ns
+            self._emit(order)
 
     def _closed(self, cid: str, now_ns: int) -> None:
         """Release held orders whose cancels are all confirmed."""
@@ -405,6 +498,12 @@ class OrderManager:
             order = self.state.orders[cid]
             if order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
                 self._set(order, OrderStatus.FILLED if order.filled_size else OrderStatus.CANCELED)
+                self._emit(order)
             elif order.status.is_open:
                 still.append(cid)
         self._market_orders_open = still
+
+
+def _mark(order: VenueOrder) -> tuple[str, int, str]:
+    """What a journaled order state is told apart by: status, filled size, venue id."""
+    return (order.status.value, order.filled_size, order.venue_order_id)

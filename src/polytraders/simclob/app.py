@@ -17,8 +17,16 @@ Websockets: ``/ws/market`` (subscribe with ``{"type": "market", "assets_ids": [.
 Control (test and operator use, loopback only): ``POST /sim/step {"count"}`` replays recorded
 snapshots (or set ``replay_interval_ms`` to replay one per interval by itself);
 ``POST /sim/fault {"kind", ...}`` injects ``engine_restart``, ``post_only``,
-``cancel_only``, ``closed_only``, ``rate_limit``, ``delay_acks``, ``drop_ws``, ``fail_trades``,
-``bad_frames``, ``silence_pong`` or ``clear``; ``GET /sim/state`` reports counters.
+``cancel_only``, ``closed_only``, ``rate_limit`` (optionally on one ``path`` only, e.g.
+``/v1/heartbeats``), ``delay_acks``, ``drop_ws``, ``fail_trades``, ``bad_frames``,
+``silence_pong`` or ``clear``; ``GET /sim/state`` reports counters.
+
+The control routes are not open to any web page the operator's browser visits: every one
+needs ``Authorization: Bearer <control token>`` (the token is random per server and printed at
+start, :attr:`SimState.control_token`), and the POSTs need ``Content-Type: application/json``.
+A cross-site page can send neither without a CORS preflight, which this server never grants,
+so a "simple" cross-site request (a form or ``text/plain`` POST) is refused: 401 without the
+token, 415 with another content type.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -55,8 +64,11 @@ class SimState:
         tick_interval_ms: int = 50,
         replay_interval_ms: int = 0,
         restamp: bool = False,
+        control_token: str = "",
     ) -> None:
         self.exchange = exchange
+        self.control_token = control_token or secrets.token_urlsafe(24)
+        """Bearer token the ``/sim/*`` control routes require (random unless given)."""
         self.tick_interval_ms = tick_interval_ms
         self.replay_interval_ms = replay_interval_ms
         self.last_replay_ns = 0
@@ -146,7 +158,7 @@ def build_app(state: SimState) -> Starlette:
         def wrap(handler: Handler) -> Handler:
             async def inner(request: Request) -> Response:
                 try:
-                    ex.check_request_faults(now_ns(), trading=trading)
+                    ex.check_request_faults(now_ns(), trading=trading, path=request.url.path)
                     if auth:
                         check_auth(request, await body_text(request))
                     response = await handler(request)
@@ -305,12 +317,38 @@ def build_app(state: SimState) -> Starlette:
         body = json.loads(await body_text(request) or "{}")
         return JSONResponse(ex.heartbeat(str(body.get("heartbeat_id", "")), now_ns()))
 
+    def control(handler: Handler) -> Handler:
+        """A control route: the bearer token, and JSON for a POST (see the module docstring)."""
+
+        async def inner(request: Request) -> Response:
+            given = request.headers.get("authorization", "")
+            expected = f"Bearer {state.control_token}"
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return JSONResponse(
+                    {"error": "simulator control needs Authorization: Bearer <control token>"},
+                    status_code=401,
+                )
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if request.method == "POST" and media != "application/json":
+                return JSONResponse(
+                    {"error": "simulator control takes Content-Type: application/json"},
+                    status_code=415,
+                )
+            try:
+                return await handler(request)
+            except ValueError as exc:  # malformed JSON or a non-numeric parameter
+                return JSONResponse({"error": f"bad control request: {exc}"}, status_code=400)
+
+        return inner
+
+    @control
     async def sim_step(request: Request) -> Response:
         body = json.loads((await request.body()) or b"{}")
         applied = ex.step(int(body.get("count", 1)), now_ns() if state.restamp else 0)
         state.dispatch()
         return JSONResponse({"applied": applied, "cursor": ex.cursor})
 
+    @control
     async def sim_fault(request: Request) -> Response:
         body = json.loads((await request.body()) or b"{}")
         kind = str(body.get("kind", ""))
@@ -329,6 +367,7 @@ def build_app(state: SimState) -> Starlette:
         elif kind == "rate_limit":
             f.rate_limit_remaining = int(body.get("count", 1))
             f.rate_limit_retry_after_s = str(body.get("retry_after_s", "1"))
+            f.rate_limit_path = str(body.get("path", ""))
         elif kind == "delay_acks":
             f.ack_delay_ms = int(body.get("ms", 0))
         elif kind == "drop_ws":
@@ -346,6 +385,7 @@ def build_app(state: SimState) -> Starlette:
             return JSONResponse({"error": f"unknown fault {kind!r}"}, status_code=400)
         return JSONResponse(result)
 
+    @control
     async def sim_state(request: Request) -> Response:
         return JSONResponse(
             {

@@ -219,6 +219,8 @@ class Faults:
     closed_only: bool = False
     rate_limit_remaining: int = 0
     rate_limit_retry_after_s: str = "1"
+    rate_limit_path: str = ""
+    """Only requests to this path get the 429s (empty: any request)."""
     ack_delay_ms: int = 0
     fail_trades: int = 0
     bad_frames: int = 0
@@ -341,15 +343,18 @@ class SimExchange:
         self.outbox.append(("market", token.token_id, event))
 
     # ------------------------------------------------------------------ checks
-    def check_request_faults(self, now_ns: int, *, trading: bool) -> None:
-        """Raise the HTTP error an injected fault imposes on this request, if any."""
+    def check_request_faults(self, now_ns: int, *, trading: bool, path: str = "") -> None:
+        """Raise the HTTP error an injected fault imposes on this request (to ``path``), if
+        any."""
         f = self.faults
-        if f.rate_limit_remaining > 0:
+        if f.rate_limit_remaining > 0 and f.rate_limit_path in ("", path):
             f.rate_limit_remaining -= 1
+            self.stats["rate_limited"] = self.stats.get("rate_limited", 0) + 1
             raise SimError(
                 429, {"error": "Too Many Requests"}, {"Retry-After": f.rate_limit_retry_after_s}
             )
         if trading and now_ns < f.engine_restart_until_ns:
+            self.stats["engine_restart_refusals"] = self.stats.get("engine_restart_refusals", 0) + 1
             raise SimError(425, {"error": "Too Early: matching engine restarting"})
 
     def _check_post_mode(self, now_ns: int, post_only: bool) -> None:

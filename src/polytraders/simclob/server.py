@@ -87,6 +87,8 @@ class SimClobServer:
             settings.replay_interval_ms,
             settings.restamp,
         )
+        self.control_token = self.state.control_token
+        """The bearer token of the ``/sim/*`` control routes (random per server)."""
         # proto IPPROTO_TCP (not 0) so asyncio sets TCP_NODELAY on accepted connections;
         # without it every response waits ~40 ms for the client's delayed ACK
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -102,7 +104,11 @@ class SimClobServer:
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
-        self._http = httpx.Client(base_url=self.url, timeout=5.0)
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=5.0,
+            headers={"Authorization": f"Bearer {self.control_token}"},
+        )
 
     @property
     def url(self) -> str:
@@ -169,10 +175,15 @@ def serve_forever(
     settings: SimSettings,
     account: Account,
     port: int,
-    announce: Callable[[str, list[str]], None],
+    announce: Callable[[str, list[str], str], None],
 ) -> None:
     """Serve in the foreground until interrupted (``polytraders sim-clob``); ``announce``
-    receives the REST base URL and the served market ids once the port is bound."""
+    receives the REST base URL, the served market ids and the control token once the port is
+    bound."""
     server = SimClobServer(settings, account, port)
-    announce(server.url, sorted({t.market_id for t in server.exchange.tokens.values()}))
+    announce(
+        server.url,
+        sorted({t.market_id for t in server.exchange.tokens.values()}),
+        server.control_token,
+    )
     asyncio.run(server._server.serve(sockets=[server._sock]))

@@ -4,7 +4,8 @@
 >>> with EventStore.open("runs/desk.sqlite") as store:  # doctest: +SKIP
 ...     started = store.start_run(run_id=..., started_ns=..., seed=0, desk_config={}, ...)
 ...     store.record(envelope)  # goes to attempt started.attempt of envelope.run_id
-...     store.end_run(started.run_id, ended_ns=..., status=RunStatus.COMPLETED)
+...     store.end_run(started.run_id, ended_ns=..., status=RunStatus.COMPLETED,
+...                   produced=RunProduced(envelopes=..., orders=..., fills=...))
 
 See ``docs/store.md``.
 """
@@ -25,6 +26,7 @@ from polytraders.store.event_store import (
     DEFAULT_CONNECT_TIMEOUT_S,
     EventStore,
 )
+from polytraders.store.journal import FILL_REVERTED, RunJournal, reverted_fill_ids
 from polytraders.store.lease import DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_LEASE_S
 from polytraders.store.prune import PrunePlan, PruneResult, select_for_prune
 from polytraders.store.records import (
@@ -34,6 +36,7 @@ from polytraders.store.records import (
     Owner,
     PositionSnapshot,
     RunCounts,
+    RunProduced,
     RunRecord,
     RunStatus,
 )
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_HEARTBEAT_INTERVAL_S",
     "DEFAULT_LEASE_S",
+    "FILL_REVERTED",
     "SCHEMA_VERSION",
     "AuditEntry",
     "Backend",
@@ -58,6 +62,8 @@ __all__ = [
     "PrunePlan",
     "PruneResult",
     "RunCounts",
+    "RunJournal",
+    "RunProduced",
     "RunRecord",
     "RunRef",
     "RunRefError",
@@ -70,5 +76,6 @@ __all__ = [
     "StoreWriteError",
     "UnknownRunError",
     "parse_run_ref",
+    "reverted_fill_ids",
     "select_for_prune",
 ]

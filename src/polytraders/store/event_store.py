@@ -92,6 +92,7 @@ from polytraders.store.records import (
     PositionSnapshot,
     Row,
     RunCounts,
+    RunProduced,
     RunRecord,
     RunStatus,
     envelope_row,
@@ -492,10 +493,11 @@ class EventStore:
         ended_ns: int,
         status: RunStatus = RunStatus.COMPLETED,
         detail: str = "",
+        produced: RunProduced,
     ) -> None:
-        """Record how the attempt this store holds of ``run`` ended (after flushing pending
-        rows) and stop holding it. An attempt ends once; afterwards nothing more can be
-        appended to it.
+        """Record how the attempt this store holds of ``run`` ended and what it produced
+        (after flushing pending rows) and stop holding it. An attempt ends once; afterwards
+        nothing more can be appended to it.
 
         Args:
             run: the run id (or ``RUN_ID@N`` naming the held attempt).
@@ -503,11 +505,15 @@ class EventStore:
             status: COMPLETED, HALTED, FAILED or INTERRUPTED.
             detail: HALTED: the reason code; FAILED: the error text; INTERRUPTED: the signal
                 name (each required); COMPLETED: optional.
+            produced: how many envelopes, order states and fills the attempt produced (all of
+                them, also those recorded by an earlier process of a resumed attempt);
+                :meth:`check_integrity` reports the attempt incomplete when fewer rows are
+                recorded.
 
         Raises:
             StoreWriteError: unknown, not held or already ended attempt, status RUNNING, a
-                missing detail, NUL characters, or a failed write (the attempt stays held, so
-                the end can be retried).
+                missing detail, a negative count, NUL characters, or a failed write (the
+                attempt stays held, so the end can be retried).
         """
         self._check_open()
         status = RunStatus(status)
@@ -523,6 +529,14 @@ class EventStore:
                 "error, INTERRUPTED: the signal)"
             )
         _require_int64({"ended_ns": ended_ns}, ("ended_ns",), what)
+        counts = {
+            "produced_envelopes": produced.envelopes,
+            "produced_orders": produced.orders,
+            "produced_fills": produced.fills,
+        }
+        _require_int64(counts, tuple(counts), what)
+        if min(counts.values()) < 0:
+            raise StoreWriteError(f"end_run of {what}: produced counts must be ≥ 0: {produced}")
         row = {
             "run_id": run_id,
             "attempt": attempt,
@@ -530,6 +544,7 @@ class EventStore:
             "ended_wall_ns": self._wall_clock_ns(),
             "status": status.value,
             "detail": detail,
+            **counts,
         }
         _refuse_nul(row, what)
         self.flush()
@@ -1223,8 +1238,11 @@ class EventStore:
         """Problems in the attempt's recorded evidence; empty when sound. The rules are in
         :mod:`polytraders.store.integrity` (sequence from 0 without gaps, unique derived
         envelope ids, lines agree with rows, every correlation id resolves to an intent of the
-        run, every fill refers to a recorded order); in addition an attempt left RUNNING by a
-        dead writer is reported ABANDONED, and an unknown run as not recorded.
+        run, every fill refers to a recorded order, an ended attempt holds as many envelopes,
+        order states and fills as its end record says it produced); in addition an attempt
+        left RUNNING by a dead writer is reported ABANDONED and incomplete (it has no end
+        record to check its rows against), and an unknown run as not recorded. A RUNNING
+        attempt whose writer is alive is sound so far.
 
         Raises:
             RunRefError: a malformed reference.
@@ -1242,7 +1260,14 @@ class EventStore:
             raise self._read_error(exc) from _scrubbed(exc, self._url)
         record = self.run(RunRef(run_id, attempt))
         if record is not None and record.abandoned:
-            problems.insert(0, f"run '{run_id}@{attempt}' is ABANDONED: {record.abandoned}")
+            counts = self.counts(record.ref)
+            problems[:0] = [
+                f"run '{run_id}@{attempt}' is ABANDONED: {record.abandoned}",
+                f"run '{run_id}@{attempt}' is incomplete: it has no end record (its writer "
+                "stopped before ending it), so what it produced is unknown; recorded are "
+                f"{counts.envelopes} envelopes, {counts.orders} order states and "
+                f"{counts.fills} fills",
+            ]
         return problems
 
     # ------------------------------------------------------------------ internals

@@ -12,7 +12,10 @@ An attempt's evidence is sound when:
    strategy's :class:`~polytraders.contracts.decisions.Proposal`, the reshaped intent of a
    RESHAPE :class:`~polytraders.contracts.decisions.RiskDecision`, or the ``intent_id`` of an
    order recorded in the run;
-6. every fill refers to an order (client order id) recorded in the run.
+6. every fill refers to an order (client order id) recorded in the run;
+7. an ended attempt holds exactly the envelopes, order-state rows and fill rows its end record
+   says it produced: fewer rows means the evidence is **incomplete** (rows were lost), more
+   means rows the run never produced were added.
 
 Problems are reported as plain sentences; at most :data:`MAX_PER_KIND` of each kind are
 listed, followed by a count of the rest.
@@ -59,7 +62,8 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
     """Problems found in attempt ``attempt`` of run ``run_id`` (empty list when the evidence
     is sound). Whether a RUNNING attempt is abandoned is judged by the store, not here.
 
-    Reads the attempt's envelopes in sequence order (streamed), its orders and its fills.
+    Reads the attempt's envelopes in sequence order (streamed), its orders, its fills and
+    its end record.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database could not be read.
@@ -82,6 +86,7 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
     unresolved: list[tuple[int, str]] = []
     seen_ids: set[str] = set()
     expected = 0
+    envelope_rows = 0
     env = schema.envelopes.c
     rows = connection.execution_options(yield_per=_STREAM_ROWS).execute(
         sa.select(env.sequence, env.envelope_id, env.run_id, env.correlation_id, env.line)
@@ -89,6 +94,7 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
         .order_by(env.sequence)
     )
     for row in rows:
+        envelope_rows += 1
         sequence = row.sequence
         if sequence != expected:
             if sequence > expected:
@@ -147,11 +153,45 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
         sa.select(fl.fill_id, fl.client_order_id)
         .where(fl.run_id == run_id, fl.attempt == attempt)
         .order_by(fl.row_id)
-    )
+    ).all()
     for fill in fill_rows:
         if fill.client_order_id not in client_order_ids:
             problems.add(
                 "orphan fill",
                 f"fill {fill.fill_id!r} refers to unknown order {fill.client_order_id!r}",
             )
+    _check_produced(
+        connection, run_id, attempt, (envelope_rows, len(order_rows), len(fill_rows)), problems
+    )
     return problems.result()
+
+
+def _check_produced(
+    connection: sa.Connection,
+    run_id: str,
+    attempt: int,
+    recorded: tuple[int, int, int],
+    problems: _Problems,
+) -> None:
+    """Compare the rows recorded (envelopes, order states, fills) with what the attempt's end
+    record says it produced (nothing to compare while it has no end)."""
+    e = schema.run_ends.c
+    end = connection.execute(
+        sa.select(e.produced_envelopes, e.produced_orders, e.produced_fills).where(
+            e.run_id == run_id, e.attempt == attempt
+        )
+    ).first()
+    if end is None:
+        return
+    claimed = (int(end.produced_envelopes), int(end.produced_orders), int(end.produced_fills))
+    if recorded == claimed:
+        return
+    says = (
+        f"its end record says it produced {claimed[0]} envelopes, {claimed[1]} order states "
+        f"and {claimed[2]} fills; recorded are {recorded[0]}, {recorded[1]} and {recorded[2]}"
+    )
+    pairs = list(zip(recorded, claimed, strict=True))
+    if any(have < want for have, want in pairs):
+        problems.add("incomplete", f"run '{run_id}@{attempt}' is incomplete: {says}")
+    if any(have > want for have, want in pairs):
+        problems.add("extra rows", f"run '{run_id}@{attempt}' holds rows it never produced: {says}")

@@ -122,6 +122,17 @@ class RunCounts(msgspec.Struct, frozen=True, kw_only=True):
     positions: int = 0
 
 
+class RunProduced(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run attempt says it produced, written with its end (:meth:`EventStore.end_run`)
+    and compared with what was recorded by the integrity check: ``envelopes``, ``orders``
+    (order lifecycle-state rows) and ``fills`` (fill rows; a fill taken back later stays a row,
+    its reversal is an audit entry). Every count is ≥ 0."""
+
+    envelopes: int
+    orders: int
+    fills: int
+
+
 class PositionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """A position of attempt ``attempt`` of ``run_id`` as recorded at ``ts_ns``: signed
     ``size`` (micro-shares), ``cost_basis``, ``realized_pnl`` and ``fees`` (micro-units of the

@@ -18,8 +18,10 @@ through triggers installed with the tables):
   resumed attempt gets rows of its new owner. Append-only rows rather than an updated
   column: nothing in the store is ever updated, and the rows show every owner a run had.
 - ``run_ends``: one row per ended attempt (``ended_ns``, ``ended_wall_ns``, final status and
-  its ``detail``). A run's end is a second fact appended, not an update of the first, so
-  ``runs`` stays append-only; readers join them.
+  its ``detail``, and what the attempt says it produced: ``produced_envelopes``,
+  ``produced_orders`` (order-state rows), ``produced_fills``, which the integrity check
+  compares with the rows recorded). A run's end is a second fact appended, not an update of
+  the first, so ``runs`` stays append-only; readers join them.
 - ``envelopes``: every :class:`~polytraders.contracts.envelope.ReportEnvelope` field as a
   column, the output as JSON (``output_json``, with its tag in ``output_type``) and the exact
   JSON line (``line``, without the newline) from which the timeline is re-exported byte for
@@ -53,10 +55,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of this schema; a database holding another version is refused (no silent
 migration). Version 1 keyed runs by run id alone (a repeated run got a ``-r<n>`` id); version 2
-had no ``checkpoints`` table."""
+had neither a ``checkpoints`` table nor produced counts in ``run_ends``; version 3 had one of
+the two."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -128,6 +131,9 @@ run_ends = sa.Table(
     sa.Column("ended_wall_ns", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("produced_envelopes", sa.BigInteger, nullable=False),
+    sa.Column("produced_orders", sa.BigInteger, nullable=False),
+    sa.Column("produced_fills", sa.BigInteger, nullable=False),
     _run_fk("run_ends"),
 )
 

@@ -1,11 +1,14 @@
 """A desk restart in the middle of open orders: the store-backed resume reconciles with the
 venue, adopts its open orders under the same deterministic ids, books the fill that happened
-while the desk was down exactly once, and never sends an order twice. One client order id end to
-end, across the restart: the id in the router's ROUTE envelope is the one the venue signs and
+while the desk was down exactly once, and never sends an order twice. The envelopes go to the
+store as they happen (flushed every step) and the resumed attempt continues their sequence:
+no id is used twice, and the timeline file is the store's. One client order id end to end,
+across the restart: the id in the router's ROUTE envelope is the one the venue signs and
 tracks, the store records and fills carry, and no id is ever given to two orders."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -36,6 +39,7 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
     account = account_for_key(key, builder_code=DESK_BUILDER)
     settings = SimSettings(limit_markets=1, restamp=True, heartbeat_timeout_ms=60_000)
     store_url = str(tmp_path / "desk.sqlite")
+    timeline = tmp_path / "run-restart.envelopes.jsonl"
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id
 
@@ -50,6 +54,7 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
                 ws_url=sim.ws_url + "/ws/market",
                 user_ws_url=sim.ws_url + "/ws/user",
                 keepalive=FAST,
+                timeline=timeline,
                 store_url=store_url,
             )
 
@@ -63,6 +68,8 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         assert live_before, session.desk.result().reason_codes
         first_ids = _one_id_everywhere(session)
         assert first_ids
+        with EventStore.open(store_url, create=False) as reader:  # flushed at every step
+            assert reader.counts("run-restart").envelopes == session.desk.result().envelope_count
         session.close(cancel_open_orders=False)  # the process dies with orders resting
         # while the desk is down the replayed market trades through a resting quote
         trades_before = sim.sim_state()["trades"]
@@ -113,8 +120,8 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
                 builder_code=DESK_BUILDER,
             )
         )
-        record = store.run("run-restart")
-        assert record is not None
+        (record,) = store.runs()  # one attempt, resumed, then ended by the graceful stop
+        assert record.status.value == "COMPLETED"
         assert record.desk_config_version == effective.config_version
         assert json.loads(record.desk_config_json) == effective.canonical()
         fills = store.fills("run-restart")
@@ -130,6 +137,44 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
             )  # fmt: skip
         assert {f.client_order_id for f in fills} <= first_ids | second_ids
         assert {o.client_order_id for o in venue.orders()} <= first_ids | second_ids
+        sequences = [e.sequence for e in store.iter_envelopes("run-restart")]
+        assert sequences == list(range(len(sequences)))  # continued, never restarted at 0
+        assert store.check_integrity("run-restart") == []  # every row it says it produced
+        exported = io.BytesIO()
+        store.export_jsonl("run-restart", exported)
+        assert timeline.read_bytes() == exported.getvalue()
+        store.close()
+
+        # started again after that graceful end: a second attempt, carrying the orders on
+        again, _ = start()
+        placed = sim.sim_state()["orders_total"]
+        deadline = time.monotonic() + 30
+        while sim.sim_state()["orders_total"] == placed:
+            assert time.monotonic() < deadline, "the second attempt placed no order"
+            sim.step(2)
+            time.sleep(0.02)
+            again.step()
+        again.close()
+        assert sim.sim_state()["stats"].get("duplicates_rejected", 0) == 0
+        store = EventStore.open(store_url)
+        assert [(r.attempt, r.status.value) for r in store.runs()] == [
+            (1, "COMPLETED"),
+            (2, "COMPLETED"),
+        ]
+        assert store.check_integrity("run-restart@2") == []
+        carried = {o.client_order_id: o for o in store.orders("run-restart")}
+        second = store.orders("run-restart@2")
+        assert {o.client_order_id for o in second} - set(carried)  # it placed new orders
+        # no client order id is used again for another order: ids derive from intent ids
+        for row in second:
+            before = carried.get(row.client_order_id)
+            if before is not None:
+                assert (row.intent_id, row.token_id, row.side, row.price, row.size) == (
+                    before.intent_id, before.token_id, before.side, before.price, before.size,
+                )  # fmt: skip
+        exported = io.BytesIO()
+        store.export_jsonl("run-restart@2", exported)
+        assert timeline.read_bytes() == exported.getvalue()  # the file is the new attempt's
         store.close()
 
 
@@ -137,9 +182,11 @@ def _one_id_everywhere(session: LiveSession) -> set[str]:
     """The client order ids this session's router assigned (ROUTE envelopes), checked to be the
     ids the desk tracks, the venue signed and the store recorded; each derives from its intent
     and its position in the plan, and none repeats."""
+    recording = session.recording
+    assert recording is not None and recording.store is not None and recording.run is not None
     routed = [
         (e.correlation_id, k, o)
-        for e in session.desk.envelopes
+        for e in recording.store.iter_envelopes(recording.run)
         if e.bot_id == "exec.smartrouter"
         and e.decision is Decision.ROUTE
         and isinstance(e.output, RoutePlan)
@@ -157,8 +204,7 @@ def _one_id_everywhere(session: LiveSession) -> set[str]:
             assert session.desk.state.orders[cid].status is OrderStatus.PENDING_NEW
         else:
             assert at_venue.client_order_id == cid
-    assert session.recorder is not None
-    stored = {o.client_order_id for o in session.recorder.store.orders(session.recorder.run_id)}
+    stored = {o.client_order_id for o in recording.store.orders(recording.run)}
     assert set(ids) <= stored
     return set(ids)
 

@@ -3,6 +3,7 @@ and passing start-up checks it trades at the given --clob-url (here the simulato
 
 from __future__ import annotations
 
+import io
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from polytraders.cli import app
 from polytraders.commands.live import DESK_BUILDER
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+from polytraders.store import EventStore
 from tests.venues.polymarket.conftest import throwaway_key
 
 
@@ -59,12 +61,22 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
             "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
             "--duration-s", "3", "--out", str(tmp_path), "--run-id", "cli-live",
         ]  # fmt: skip
-        result = CliRunner().invoke(app, args, env=env)
+        store = str(tmp_path / "live.sqlite")
+        result = CliRunner().invoke(app, [*args, "--store", store], env=env)
         assert result.exit_code == 0, result.output
         assert "reconciled: 0 open" in result.output
         assert sim.sim_state()["orders_total"] > 0
         assert sim.sim_state()["orders_live"] == 0  # shutdown cancelled everything
-        assert (tmp_path / "cli-live.envelopes.jsonl").stat().st_size > 0
+        timeline = (tmp_path / "cli-live.envelopes.jsonl").read_bytes()
+        assert timeline
+        # the run is in the store, ended by the duration, sound, its timeline the file's
+        with EventStore.open(store, create=False) as recorded:
+            (run,) = recorded.runs()
+            assert (str(run.ref), run.status.value) == ("cli-live@1", "COMPLETED")
+            assert recorded.check_integrity(run.ref) == []
+            exported = io.BytesIO()
+            recorded.export_jsonl(run.ref, exported)
+            assert exported.getvalue() == timeline
         # a builder code other than the expected one fails the start-up compliance checks;
         # one that is not bytes32 is refused with the credentials
         before = sim.sim_state()["orders_total"]

@@ -31,6 +31,13 @@ def fresh_venue(sim: SimClobServer, key: str, account: Account) -> PolymarketVen
     return venue
 
 
+def _tracked(venue: PolymarketVenue, client_order_id: str) -> VenueOrder:
+    """The venue's copy of an order (its view: the submitted object is never changed)."""
+    order = venue.order(client_order_id)
+    assert order is not None
+    return order
+
+
 def make(token: str, cid: str, side: Side, price: int, size: int, ts: int) -> VenueOrder:
     return VenueOrder(
         client_order_id=cid,
@@ -79,7 +86,7 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
     fills = [e for e in events if isinstance(e, Fill)]
     assert len(fills) == 1
     # what the store had persisted when the process died: the orders, but not the last fill
-    store_orders = [msgspec.structs.replace(o) for o in (*resting, taker)]
+    store_orders = [_tracked(first, o.client_order_id) for o in (*resting, taker)]
     store_orders[-1].status = OrderStatus.ACCEPTED
     store_orders[-1].filled_size = 0
     orders_before = sim.sim_state()["orders_total"]
@@ -90,6 +97,7 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
     stranger.submit(orphan, now)
     stranger.flush(now)
     stranger.poll()
+    orphan_hash = _tracked(stranger, orphan.client_order_id).venue_order_id
     first.close()
 
     restarted = fresh_venue(sim, signer_key, sim_account)
@@ -103,7 +111,7 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         now_ns=time.time_ns(),
     )
     assert sorted(report.open_known) == ["rec:1", "rec:2", "rec:3"]
-    assert report.orphans_canceled == [orphan.venue_order_id]
+    assert report.orphans_canceled == [orphan_hash]
     assert report.reason_codes == ["SYS_POLY_ORPHAN_CANCELED"]
     assert [(f.fill_id, f.size) for f in report.missed_fills] == [(fills[0].fill_id, 5_000_000)]
     assert report.closed == {"rec:4": OrderStatus.FILLED}
@@ -141,6 +149,7 @@ def test_orphans_can_be_adopted(sim: SimClobServer, signer_key: str, sim_account
     orphan = make(token, "elsewhere:1", Side.BUY, bid - 30_000, 6_000_000, time.time_ns())
     other.submit(orphan, time.time_ns())
     other.flush(time.time_ns())
+    orphan_hash = _tracked(other, orphan.client_order_id).venue_order_id
     venue = fresh_venue(sim, signer_key, sim_account)
     report = reconcile(
         venue,
@@ -151,11 +160,11 @@ def test_orphans_can_be_adopted(sim: SimClobServer, signer_key: str, sim_account
         config=ADOPT,
         now_ns=time.time_ns(),
     )
-    assert orphan.venue_order_id in report.orphans_adopted
-    adopted = [o for o in venue.open_orders() if o.venue_order_id == orphan.venue_order_id]
+    assert orphan_hash in report.orphans_adopted
+    adopted = [o for o in venue.open_orders() if o.venue_order_id == orphan_hash]
     assert adopted and adopted[0].size == 6_000_000 and adopted[0].side is Side.BUY
     venue.cancel_all(time.time_ns())
-    assert all(not o.status.is_open for o in adopted)
+    assert not _tracked(venue, adopted[0].client_order_id).status.is_open
     other.close()
     venue.close()
 

@@ -69,7 +69,8 @@ def test_quotes_are_signed_posted_and_a_marketable_order_fills(
     assert fill.liquidity is LiquiditySide.TAKER
     assert fill.fee > 0
     # the venue's order id is the EIP-712 hash we computed before posting
-    assert resting.venue_order_id in {o["id"] for o in venue.fetch_open_orders()}
+    resting_hash = venue.order(resting.client_order_id).venue_order_id  # type: ignore[union-attr]
+    assert resting_hash in {o["id"] for o in venue.fetch_open_orders()}
     assert venue.order(taker.client_order_id).status is OrderStatus.FILLED  # type: ignore[union-attr]
 
 
@@ -135,7 +136,8 @@ def test_submit_is_idempotent_and_restart_never_duplicates(
     twin = order(token, Side.BUY, quote.price)
     twin.client_order_id, twin.ts_created_ns = quote.client_order_id, quote.ts_created_ns
     again.submit(twin, now)
-    assert twin.venue_order_id == quote.venue_order_id
+    twin_hash = again.order(twin.client_order_id).venue_order_id  # type: ignore[union-attr]
+    assert twin_hash == venue.order(quote.client_order_id).venue_order_id  # type: ignore[union-attr]
     again.flush(now)
     rejected = again.poll()
     assert isinstance(rejected[0], OrderRejected)
@@ -200,7 +202,8 @@ def test_engine_restart_window_backs_off_halts_then_post_only(
     venue.submit(order(token, Side.BUY, bid - 10_000, post_only=True), now)
     venue.flush(now)
     (event,) = venue.poll()
-    assert isinstance(event, OrderRejected) and event.reason_code == "SYS_POLY_ENGINE_RESTART"
+    # the venue's mode refused it, not the order: withdrawn, no desk error
+    assert isinstance(event, OrderCanceled) and event.reason_code == "SYS_POLY_ENGINE_RESTART"
     assert venue.halt_reason == "SYS_POLY_ENGINE_RESTART"
     venue.submit(order(token, Side.BUY, bid - 10_000, post_only=True), now + 1)
     (event,) = venue.poll()  # refused locally during the back-off, nothing sent
@@ -229,7 +232,7 @@ def test_post_only_window_from_503(sim: SimClobServer, venue: PolymarketVenue) -
     venue.submit(plain, now)
     venue.flush(now)
     (event,) = venue.poll()
-    assert isinstance(event, OrderRejected) and event.reason_code == "SYS_POLY_POST_ONLY_MODE"
+    assert isinstance(event, OrderCanceled) and event.reason_code == "SYS_POLY_POST_ONLY_MODE"
     assert venue.post_only_mode(now + 1) and venue.halt_reason == ""
     maker = order(token, Side.BUY, bid - 10_000, post_only=True)
     venue.submit(maker, now + 1)
@@ -390,14 +393,15 @@ def test_unanswered_post_is_resolved_not_rejected_or_resent(
     venue.flush(now)
     assert venue.poll() == []  # outcome unknown: neither accepted nor rejected
     assert venue.halt_reason == "SYS_POLY_UNAVAILABLE"  # new orders wait meanwhile
-    assert quote.status is OrderStatus.PENDING_NEW
+    sent = venue.order(quote.client_order_id)
+    assert sent is not None and sent.status is OrderStatus.PENDING_NEW
     sim.control("delay_acks", ms=0)
     time.sleep(0.5)
     venue.advance(now + 1)
     (event,) = venue.poll()
-    assert isinstance(event, OrderAccepted) and event.venue_order_id == quote.venue_order_id
+    assert isinstance(event, OrderAccepted) and event.venue_order_id == sent.venue_order_id
     assert venue.halt_reason == ""
-    live = [o for o in sim.exchange.orders.values() if o.order_id == quote.venue_order_id]
+    live = [o for o in sim.exchange.orders.values() if o.order_id == sent.venue_order_id]
     assert len(live) == 1 and live[0].status == "LIVE"
     venue.cancel_all(time.time_ns())
     venue.close()

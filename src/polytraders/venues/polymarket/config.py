@@ -43,6 +43,21 @@ class PolymarketVenueConfig(FrozenConfig):
     would believe orders live that the venue has cancelled); shorter only against a simulator
     set up the same way."""
 
+    heartbeat_retry_ms: int = Field(default=1_000, ge=50, le=5_000)
+    """Retry after a heartbeat refused for another reason than 425 (engine-restart back-off)
+    or 429 (its ``Retry-After``) (ms); never later than the regular interval. A lapse is
+    declared only when the dead-man window really passed."""
+
+    mode_probe_first_ms: int = Field(default=1_000, ge=100, le=60_000)
+    """First back-off (ms) before a cancel-only mode is probed (the mode is lifted tentatively
+    and the next queued order tests it); doubles up to ``mode_probe_max_ms``."""
+
+    mode_probe_max_ms: int = Field(default=30_000, ge=100, le=600_000)
+    """Longest back-off between cancel-only probes (ms)."""
+
+    closed_only_poll_ms: int = Field(default=10_000, ge=100, le=600_000)
+    """How often the closed-only status is asked while it is on (ms)."""
+
     post_only_window_ms: int = Field(default=120_000, ge=0, le=600_000)
     """After a 503 ``post_only_mode`` answer, only post-only orders are sent for this long
     (ms). Polymarket: about 2 minutes after its weekly matching-engine restart."""
@@ -70,6 +85,15 @@ class PolymarketVenueConfig(FrozenConfig):
     require_reconciliation: bool = True
     """Refuse new orders (``SYS_POLY_NOT_RECONCILED``) until start-up reconciliation has run;
     false only for venue tests that never reconcile."""
+
+    @model_validator(mode="after")
+    def _probe_back_off_grows(self) -> Self:
+        if self.mode_probe_first_ms > self.mode_probe_max_ms:
+            raise ValueError(
+                f"mode_probe_first_ms ({self.mode_probe_first_ms}) must be at most "
+                f"mode_probe_max_ms ({self.mode_probe_max_ms})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _two_heartbeats_per_window(self) -> Self:

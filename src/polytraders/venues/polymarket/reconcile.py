@@ -3,15 +3,16 @@
 Steps (issue 7 "Start-up reconciliation"; POLYMARKET.md "Peers' lessons": the venue cannot
 list inactive orders, so closed orders are settled from trade history):
 
-1. Register the store's orders with the venue (:meth:`PolymarketVenue.restore`): their client
-   ids are used, so the same intent re-sent after a restart is a no-op, and their order hashes
-   (derived from the deterministic client id and creation time) map venue data back to them.
+1. Register copies of the store's orders with the venue (:meth:`PolymarketVenue.restore`;
+   the store's objects are never changed): their client ids are used, so the same intent
+   re-sent after a restart is a no-op, and their order hashes (derived from the
+   deterministic client id and creation time) map venue data back to them.
 2. ``GET /data/orders``: each open venue order is matched by order hash; an unknown one
-   (orphan) is adopted or cancelled by the configured policy.
+   (orphan) is adopted or cancelled by policy.
 3. ``GET /data/trades``: fills of our orders the store does not have (``known_fill_ids``) are
-   reported once — a fill is never lost and never counted twice. Then a known open order
-   takes the venue's ``size_matched`` when it is larger than what the fills add up to (the
-   difference is order drift).
+   reported once and added to their order's filled size — a fill is never lost and never
+   counted twice. A known open order's filled size is then at least the venue's
+   ``size_matched`` (a floor, never added to the fills).
 4. A store order believed open but not open at the venue is closed: FILLED when the trades
    cover it, else CANCELED (e.g. by the dead-man switch while we were down).
 5. Positions: the venue's token balances (``GET /balance-allowance``) are the truth; the
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from polytraders.model.fills import Fill
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.venues.polymarket.client import ClobRequestError
 from polytraders.venues.polymarket.venue import PolymarketVenue
 from polytraders.venues.reconciliation import DriftLevel, OrphanPolicy, ReconciliationConfig
 
@@ -83,7 +85,8 @@ def reconcile(
 
     Args:
         venue: the live venue (not yet reconciled).
-        store_orders: orders the store holds for this account (any status).
+        store_orders: orders the store holds for this account (any status; not changed: the
+            reconciled states are the venue's, :meth:`PolymarketVenue.orders`).
         known_fill_ids: fill ids the store holds.
         store_positions: token → size as the store believes, or None when the records
             claim nothing about holdings (a new run: the venue's holdings are adopted as the
@@ -102,21 +105,22 @@ def reconcile(
     by_hash = {o.venue_order_id.lower(): o for o in store_orders if o.venue_order_id}
     open_rows = venue.fetch_open_orders()
     open_hashes: set[str] = set()
-    matched_by_known: list[tuple[VenueOrder, int]] = []
-    matched_by_adopted: list[tuple[VenueOrder, int]] = []
+    matched_at_venue: dict[str, int] = {}  # client id → the venue's size_matched
+    known_open: set[str] = set()
     orphan_ids: list[str] = []
     for row in open_rows:
         order_hash = str(row["id"]).lower()
         open_hashes.add(order_hash)
-        matched = to_micros(str(row.get("size_matched") or "0"))
         known = by_hash.get(order_hash)
+        matched = to_micros(str(row.get("size_matched") or "0"))
         if known is not None:
-            matched_by_known.append((known, matched))
+            matched_at_venue[known.client_order_id] = matched
+            known_open.add(known.client_order_id)
             report.open_known.append(known.client_order_id)
         elif config.orphan_policy is OrphanPolicy.ADOPT:
             adopted = _adopted(row, now_ns)
             venue.adopt(adopted)
-            matched_by_adopted.append((adopted, matched))
+            matched_at_venue[adopted.client_order_id] = matched
             report.orphans_adopted.append(str(row["id"]))
             report.reason_codes.append(ORPHAN_ADOPTED)
         else:
@@ -127,22 +131,32 @@ def reconcile(
         report.orphans_canceled.extend(canceled)
         report.reason_codes.extend(ORPHAN_CANCELED for _ in canceled)
     venue.poll()  # restore/adopt produce no events; drop nothing else
-    venue.sync_trades(now_ns)  # missed fills of known orders update their filled size
+    if not venue.sync_trades(now_ns, limited=False):
+        raise ClobRequestError(0, "GET /data/trades did not answer during reconciliation")
+    # missed fills of known orders added to their filled size (once each: known fills are not
+    # reported again, and the venue's size_matched is only a floor, never added)
     report.missed_fills = [e for e in venue.poll() if isinstance(e, Fill)]
-    for known, matched in matched_by_known:
-        report.order_drift_micros += abs(matched - known.filled_size)
-    for order, matched in (*matched_by_known, *matched_by_adopted):
-        order.filled_size = max(order.filled_size, matched)
-        order.status = OrderStatus.PARTIALLY_FILLED if order.filled_size else OrderStatus.ACCEPTED
-        order.ts_updated_ns = now_ns
-    for order in store_orders:
-        if order.client_order_id not in was_open or order.venue_order_id.lower() in open_hashes:
-            continue
-        order.status = (
-            OrderStatus.FILLED if order.filled_size >= order.size > 0 else OrderStatus.CANCELED
+    for cid, matched in matched_at_venue.items():
+        order = venue.order(cid)
+        assert order is not None  # restored or adopted above
+        if cid in known_open:  # what the venue matched beyond the fills we know and found
+            report.order_drift_micros += abs(matched - order.filled_size)
+        filled = max(order.filled_size, matched)
+        venue.reconcile_order(
+            cid,
+            status=OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED,
+            filled_size=filled,
+            now_ns=now_ns,
         )
-        order.ts_updated_ns = now_ns
-        report.closed[order.client_order_id] = order.status
+    for stored in store_orders:
+        cid = stored.client_order_id
+        if cid not in was_open or stored.venue_order_id.lower() in open_hashes:
+            continue
+        order = venue.order(cid)
+        assert order is not None  # restored above
+        status = OrderStatus.FILLED if order.filled_size >= order.size > 0 else OrderStatus.CANCELED
+        venue.reconcile_order(cid, status=status, filled_size=order.filled_size, now_ns=now_ns)
+        report.closed[cid] = status
     recovered: dict[str, int] = {}
     for fill in report.missed_fills:
         recovered[fill.token_id] = recovered.get(fill.token_id, 0) + fill.size * fill.side.sign

@@ -23,24 +23,52 @@ Behaviour (``../shared/POLYMARKET.md``):
 
 * ``submit`` validates against cached metadata (tick grid, price range, minimum size) and
   signs offline; orders queue and go out on the next ``advance``/``poll`` in batches of at
-  most 15 (``POST /orders``), separated by post-only flag.
+  most 15 (``POST /orders``), separated by post-only flag. The venue keeps **its own copy** of
+  every order (the venue's view, changed only by venue answers); the desk's copy changes only
+  through the events this venue emits, so nothing is counted twice.
 * Order ids are the EIP-712 order hash, derived from the deterministic client order id (salt)
   and creation time, so the same order after a restart has the same id.
 * 425 → engine restart: back off 1.5 s doubling to 30 s, new orders halted
-  (``SYS_POLY_ENGINE_RESTART``), then post-only for ``post_only_after_restart_ms``. 503
-  post-only mode → only post-only orders pass. 503 cancel-only → new orders halted. 429 →
-  the endpoint is blocked for ``Retry-After``. Closed-only → new orders halted.
-* The order heartbeat goes out every ``heartbeat_interval_ms`` with the id the last answer
-  returned; when no heartbeat has been accepted for ``heartbeat_timeout_ms`` the venue has
-  cancelled everything: every open order is reported cancelled with
-  ``SYS_POLY_HEARTBEAT_LAPSED``, :meth:`heartbeat` returns False and :attr:`halt_reason` is
-  set, so the desk halts.
+  (``SYS_POLY_ENGINE_RESTART``), then post-only for ``post_only_after_restart_ms``; an
+  accepted heartbeat ends the restart. 503 post-only mode → only post-only orders pass. 429 →
+  the endpoint is blocked for ``Retry-After``. 503 cancel-only → new orders halted
+  (``SYS_POLY_CANCEL_ONLY``) until a probe: after a back-off (``mode_probe_first_ms``
+  doubling to ``mode_probe_max_ms``) the mode is lifted tentatively and the next queued order
+  goes out alone; accepted → the mode is over, refused cancel-only → the mode is back with the
+  next back-off (the venue has no cancel-only status endpoint, so probing is its only signal).
+  Closed-only (an order refusal saying so, or ``GET /auth/ban-status/closed-only``) → new
+  orders halted except reduce-only ones, ``GET /auth/ban-status/closed-only`` asked every
+  ``closed_only_poll_ms`` until the venue says it is over. An order a venue-wide condition
+  refuses (a batch answered 425, 429 or 503 post-only/cancel-only, a cancel-only, closed-only
+  or post-only-mode answer, or an order still queued when the condition appears in the middle
+  of a flush) is **withdrawn** — ``OrderCanceled`` with the condition's code — not rejected:
+  nothing was wrong with the order, so it is no desk error (no error streak trips the kill
+  switch over a venue mode); the condition itself reaches the desk as :meth:`venue_state`.
+* The order heartbeat (POLYMARKET.md "Dead-man switch": ``POST /v1/heartbeats`` every ~5 s,
+  the server cancels every order 10 s after the last accepted one) goes out every
+  ``heartbeat_interval_ms``, also between the batches of a long flush. A refused heartbeat is
+  retried promptly by the venue's rules, never a whole interval later: after a 429 when
+  ``Retry-After`` ends, after a 425 when the engine-restart back-off ends, after anything else
+  in ``heartbeat_retry_ms``. A lapse is declared only when no heartbeat was accepted for
+  ``heartbeat_timeout_ms`` (the venue's window has then surely passed: our acceptance time is
+  never earlier than the server's); :meth:`heartbeat` returns False and :attr:`halt_reason`
+  is set, so the desk halts. On a lapse the venue is asked, never assumed: trades are synced,
+  ``DELETE /cancel-all`` is sent (its answer confirms cancels) and ``GET /data/orders``
+  lists what is still open; only orders the venue no longer holds are reported cancelled with
+  ``SYS_POLY_HEARTBEAT_LAPSED``. If the venue does not answer, that settlement is retried on
+  the next ``advance``.
 * A post that gets no answer (time-out, 5xx) is neither rejected nor re-sent: its orders stay
   PENDING_NEW, new orders halt (``SYS_POLY_UNAVAILABLE``) and the next ``advance`` asks
   ``GET /data/order/{hash}`` — found → accepted, 404 → rejected.
 * Fills come from trade objects (user channel via :meth:`on_user_message`, or
-  ``GET /data/trades`` via :meth:`sync_trades`): counted at MATCHED, final at CONFIRMED;
-  a FAILED trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``.
+  ``GET /data/trades`` via :meth:`sync_trades`, also right after every cancel-all so fills
+  matched just before it are not lost): counted at MATCHED, final at CONFIRMED; a FAILED
+  trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``. A FOK/FAK order
+  accepted as matched has its trades synced at once and then closes: FILLED when it filled
+  completely, else CANCELED with its filled size (the venue killed the rest), as the venue
+  records it.
+* Terminal order states (filled, cancelled, rejected, expired) never change; a fill reported
+  after an order closed adds to its filled size only.
 """
 
 from __future__ import annotations
@@ -49,6 +77,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
 from py_clob_client_v2.clob_types import (
     ApiCreds,
     AssetType,
@@ -93,6 +122,19 @@ log = logging.getLogger(__name__)
 NOT_RECONCILED = "SYS_POLY_NOT_RECONCILED"
 MAX_BATCH = 15
 """Most orders one ``POST /orders`` may carry (POLYMARKET.md)."""
+HEARTBEAT_ENDPOINT = "POST /v1/heartbeats"
+VENUE_MODES = frozenset(
+    {
+        ErrorKind.ENGINE_RESTART,
+        ErrorKind.POST_ONLY_MODE,
+        ErrorKind.CANCEL_ONLY,
+        ErrorKind.CLOSED_ONLY,
+        ErrorKind.RATE_LIMITED,
+    }
+)
+"""Venue-wide conditions: an order they refuse is withdrawn (``OrderCanceled`` with the
+condition's code), not rejected — nothing was wrong with the order, so it is no desk error;
+the condition itself reaches the desk as the venue's mode."""
 _MS = 1_000_000
 
 
@@ -102,13 +144,18 @@ class _State:
     engine_restart_attempts: int = 0
     post_only_until_ns: int = 0
     cancel_only: bool = False
+    cancel_only_attempts: int = 0
+    cancel_only_probe_ns: int = 0
+    cancel_only_probing: bool = False
     closed_only: bool = False
+    closed_only_check_ns: int = 0
     unavailable: bool = False
     heartbeat_id: str = ""
     heartbeat_started: bool = False
     heartbeat_last_ok_ns: int = 0
-    heartbeat_last_sent_ns: int = 0
+    heartbeat_next_ns: int = 0
     heartbeat_lapsed: bool = False
+    lapse_unsettled: bool = False
     last_trades_poll_ns: int = 0
     reconciled: bool = False
     reasons: list[str] = field(default_factory=list)
@@ -145,6 +192,8 @@ class PolymarketVenue:
         self._signed: dict[str, SignedOrder] = {}
         self._pending: list[str] = []
         self._unknown: list[str] = []
+        self._market_unsettled: list[str] = []
+        """FOK/FAK orders accepted as matched whose trades are not known yet."""
         self._events: list[VenueEvent] = []
         self._reverted: list[Fill] = []
         self._trades = TradeTracker()
@@ -225,11 +274,12 @@ class PolymarketVenue:
     # ------------------------------------------------------------------ state
     @property
     def halt_reason(self) -> str:
-        """Registered code of the venue condition that blocks new orders, or ``""``."""
+        """Registered code of the venue condition that blocks new orders, or ``""``
+        (closed-only still lets reduce-only orders through)."""
         s = self._state
         if s.heartbeat_lapsed:
             return REASON_CODES[ErrorKind.HEARTBEAT_MISMATCH]
-        if s.cancel_only:
+        if s.cancel_only and not s.cancel_only_probing:
             return REASON_CODES[ErrorKind.CANCEL_ONLY]
         if s.closed_only:
             return REASON_CODES[ErrorKind.CLOSED_ONLY]
@@ -243,13 +293,14 @@ class PolymarketVenue:
 
     def venue_state(self, now_ns: int) -> VenueState:
         """The venue-wide mode for the desk (``DeskView.venue_state``): RESTARTING during a
-        425 back-off, CANCEL_ONLY, CLOSED_ONLY, POST_ONLY in a post-only window, else NORMAL.
+        425 back-off, CANCEL_ONLY (until a probe is due: then NORMAL, so the desk's next order
+        can be the probe), CLOSED_ONLY, POST_ONLY in a post-only window, else NORMAL.
         (Heartbeat lapse, unavailability and missing reconciliation are not modes but halts:
         see :attr:`halt_reason`.)"""
         s = self._state
         if s.engine_restart_until_ns:
             return VenueState.RESTARTING
-        if s.cancel_only:
+        if s.cancel_only and not s.cancel_only_probing:
             return VenueState.CANCEL_ONLY
         if s.closed_only:
             return VenueState.CLOSED_ONLY
@@ -264,12 +315,14 @@ class PolymarketVenue:
 
     # ------------------------------------------------------------------ Venue protocol
     def submit(self, order: VenueOrder, now_ns: int) -> None:
-        """Validate, sign offline and queue an order (sent on the next advance/poll).
+        """Validate, sign offline and queue a copy of ``order`` (sent on the next
+        advance/poll); ``order`` itself is never changed.
 
         Idempotent by ``client_order_id``. Refusals become ``OrderRejected`` events.
         """
         if order.client_order_id in self._orders:
             return
+        order = msgspec.structs.replace(order)
         self._orders[order.client_order_id] = order
         code, message = self._refusal(order, now_ns)
         if code:
@@ -315,8 +368,14 @@ class PolymarketVenue:
         self._apply_cancel_answer(answer, now_ns)
 
     def cancel_all(self, now_ns: int) -> None:
-        """Cancel every order of the API key at the venue (``DELETE /cancel-all``) and drop
-        queued ones. Not rate-limited locally: the kill switch must always get through."""
+        """Cancel every order of the API key at the venue (``DELETE /cancel-all``), drop
+        queued ones, then sync trades once (``GET /data/trades``, not rate-limited locally) so
+        fills matched just before the cancel are reported, not lost. Not rate-limited locally:
+        the kill switch must always get through.
+
+        Raises:
+            ClobRequestError: the cancel-all got no answer (the venue's state is unknown).
+        """
         for cid in list(self._pending):
             self._mark_canceled(self._orders[cid], now_ns, "")
         self._pending.clear()
@@ -326,23 +385,27 @@ class PolymarketVenue:
             self._note_error(self._classify(exc, "DELETE /cancel-all", now_ns), now_ns)
             raise
         self._apply_cancel_answer(answer, now_ns)
+        self.sync_trades(now_ns, limited=False)
 
     def on_market_event(self, event: AnyEvent) -> None:
         """A live venue does not match locally: market events are ignored."""
         del event
 
     def advance(self, now_ns: int) -> None:
-        """Lift expired back-offs, send the heartbeat when due, flush queued orders and poll
-        trades when due."""
+        """Lift expired back-offs, send the heartbeat when due (or detect a lapse), start a
+        cancel-only probe or ask the closed-only status when due, flush queued orders and
+        poll trades when due."""
         s = self._state
         if s.engine_restart_until_ns and now_ns >= s.engine_restart_until_ns:
             s.engine_restart_until_ns = 0
-        if self._liveness_now(now_ns) - s.heartbeat_last_sent_ns >= (
-            self.config.heartbeat_interval_ms * _MS
-        ):
-            self.heartbeat(now_ns)
-        else:
-            self._check_heartbeat_lapse(now_ns)
+        if s.cancel_only and not s.cancel_only_probing and now_ns >= s.cancel_only_probe_ns:
+            s.cancel_only_probing = True
+            log.warning("cancel-only back-off over: the next order probes the venue")
+        if s.closed_only and now_ns >= s.closed_only_check_ns:
+            self._check_closed_only(now_ns)
+        self._heartbeat_if_due(now_ns)
+        if s.lapse_unsettled:
+            self._settle_lapse(now_ns)
         if self._unknown:
             self._resolve_unknown(now_ns)
         self.flush(now_ns)
@@ -360,8 +423,9 @@ class PolymarketVenue:
         return events
 
     def open_orders(self) -> Sequence[VenueOrder]:
-        """Our orders believed open (local view, kept by acks, cancels and fills)."""
-        return [o for o in self._orders.values() if o.status.is_open]
+        """Copies of our orders believed open (the venue's view, kept by acks, cancels and
+        fills)."""
+        return [msgspec.structs.replace(o) for o in self._orders.values() if o.status.is_open]
 
     def balances(self) -> dict[str, int]:
         """``{"pUSD": free collateral}`` in micro-units from ``GET /balance-allowance``.
@@ -378,16 +442,17 @@ class PolymarketVenue:
         """Send ``POST /v1/heartbeats`` with the last id; True when accepted and no lapse is
         outstanding.
 
-        First checks for a lapse: no accepted heartbeat for ``heartbeat_timeout_ms`` means
-        the venue has cancelled everything, so every open order is reported cancelled with
-        ``SYS_POLY_HEARTBEAT_LAPSED`` and :attr:`halt_reason` stays set until
-        :meth:`acknowledge_heartbeat_lapse`. A 400 naming the expected id is retried once
-        with it.
+        First checks for a lapse (see the module docstring): no accepted heartbeat for
+        ``heartbeat_timeout_ms`` means the venue's dead-man window has passed;
+        :attr:`halt_reason` then stays set until :meth:`acknowledge_heartbeat_lapse`. A 400
+        naming the expected id is retried at once with it. A refused heartbeat schedules the
+        next try by the venue's rules (429: ``Retry-After``; 425: the engine-restart back-off;
+        else ``heartbeat_retry_ms``); an accepted one schedules the next in
+        ``heartbeat_interval_ms``.
         """
         s = self._state
         now_ns = self._liveness_now(now_ns)
         self._check_heartbeat_lapse(now_ns)
-        s.heartbeat_last_sent_ns = now_ns
         for _attempt in range(2):
             try:
                 answer = self.client.post_heartbeat(s.heartbeat_id)
@@ -397,9 +462,10 @@ class PolymarketVenue:
                     s.heartbeat_id = expected
                     continue
                 log.warning("heartbeat refused: HTTP %s %s", exc.status, exc.message)
-                error = self._classify(exc, "POST /v1/heartbeats", now_ns)
+                error = self._classify(exc, HEARTBEAT_ENDPOINT, now_ns)
                 if error.kind is ErrorKind.ENGINE_RESTART or error.kind is ErrorKind.CANCEL_ONLY:
                     self._note_error(error, now_ns)  # the venue's mode, learnt without orders
+                s.heartbeat_next_ns = now_ns + self._heartbeat_retry_ns(error)
                 self._check_heartbeat_lapse(now_ns)
                 return False
             s.heartbeat_id = str(answer.get("heartbeat_id", ""))
@@ -409,7 +475,9 @@ class PolymarketVenue:
                 s.engine_restart_attempts = 0
             s.heartbeat_started = True
             s.heartbeat_last_ok_ns = now_ns
+            s.heartbeat_next_ns = now_ns + self.config.heartbeat_interval_ms * _MS
             return not s.heartbeat_lapsed
+        s.heartbeat_next_ns = now_ns + self.config.heartbeat_retry_ms * _MS
         return False
 
     def acknowledge_heartbeat_lapse(self) -> None:
@@ -421,16 +489,38 @@ class PolymarketVenue:
 
     # ------------------------------------------------------------------ extras
     def flush(self, now_ns: int) -> None:
-        """Post queued orders: batches of ≤ 15 with one post-only flag each."""
+        """Post queued orders: batches of ≤ 15 with one post-only flag each. The heartbeat
+        goes out between batches when due (a slow venue must not starve it); when a venue
+        condition blocks new orders (learnt from a batch's answer), the orders still queued
+        are refused locally with its code. During a cancel-only probe the first queued order
+        goes out alone."""
         if not self._pending:
             return
         ids, self._pending = self._pending, []
+        if self._state.cancel_only_probing:
+            probe, ids = ids[:1], ids[1:]
+            self._post_batch(probe, self._orders[probe[0]].post_only, now_ns)
         groups: dict[bool, list[str]] = {}
         for cid in ids:
             groups.setdefault(self._orders[cid].post_only, []).append(cid)
-        for post_only, cids in groups.items():
-            for start in range(0, len(cids), MAX_BATCH):
-                self._post_batch(cids[start : start + MAX_BATCH], post_only, now_ns)
+        batches = [
+            (post_only, cids[start : start + MAX_BATCH])
+            for post_only, cids in groups.items()
+            for start in range(0, len(cids), MAX_BATCH)
+        ]
+        for index, (post_only, batch) in enumerate(batches):
+            if index:
+                self._heartbeat_if_due(now_ns)
+            sendable: list[str] = []
+            for cid in batch:
+                order = self._orders[cid]
+                halt = self._blocked(order)
+                if halt:
+                    self._mark_canceled(order, now_ns, halt)  # withdrawn, never sent
+                else:
+                    sendable.append(cid)
+            if sendable:
+                self._post_batch(sendable, post_only, now_ns)
 
     def on_user_message(self, message: dict[str, object], ts_recv_ns: int) -> None:
         """Apply one user-channel event (``trade`` or ``order``) as parsed JSON.
@@ -448,17 +538,21 @@ class PolymarketVenue:
             if str(message.get("type", "")).upper() == "CANCELLATION":
                 self._mark_canceled(order, ts_recv_ns, "")
 
-    def sync_trades(self, now_ns: int) -> None:
-        """Fetch ``GET /data/trades`` and apply every trade (idempotent)."""
-        if not self._take("GET /data/trades", now_ns):
-            return
+    def sync_trades(self, now_ns: int, *, limited: bool = True) -> bool:
+        """Fetch ``GET /data/trades`` and apply every trade (idempotent); True when the venue
+        answered. ``limited`` False skips the local rate limit (a final sync after a
+        cancel-all)."""
+        if limited and not self._take("GET /data/trades", now_ns):
+            return False
         try:
             trades = self.client.get_trades(TradeParams())
         except ClobRequestError as exc:
             self._note_error(self._classify(exc, "GET /data/trades", now_ns), now_ns)
-            return
+            return False
         for trade in trades:
             self._apply_trade(trade, now_ns)
+        self._settle_market_orders(now_ns)
+        return True
 
     def take_reverted(self) -> list[Fill]:
         """Fills counted at MATCHED whose trade then FAILED (``SYS_POLY_TRADE_FAILED``): the
@@ -472,24 +566,47 @@ class PolymarketVenue:
 
     def refresh_closed_only(self) -> bool:
         """Ask ``GET /auth/ban-status/closed-only``; True (and new orders halted) when the
-        account may only close positions."""
+        account may only close positions.
+
+        Raises:
+            ClobRequestError: the venue did not answer.
+        """
         answer = self.client.get_closed_only_mode()
         self._state.closed_only = bool(answer.get("closed_only", False))
         return self._state.closed_only
 
     def restore(self, orders: Sequence[VenueOrder], known_fill_ids: Iterable[str] = ()) -> None:
-        """Register orders and fills known from the store (after a restart) without sending
-        anything: the orders' client ids become used (a re-submit is a no-op), trades map to
-        them by ``venue_order_id`` (the order hash), and known fills are not reported again."""
+        """Register copies of orders and fills known from the store (after a restart) without
+        sending anything: the orders' client ids become used (a re-submit is a no-op), trades
+        map to them by ``venue_order_id`` (the order hash), and known fills are not reported
+        again."""
         self._trades.mark_known(known_fill_ids)
-        for order in orders:
-            self._orders.setdefault(order.client_order_id, order)
+        for given in orders:
+            if given.client_order_id in self._orders:
+                continue
+            order = msgspec.structs.replace(given)
+            self._orders[order.client_order_id] = order
             if order.venue_order_id:
                 self._by_hash[order.venue_order_id.lower()] = order
 
     def adopt(self, order: VenueOrder) -> None:
         """Track a venue order the store did not know (orphan adopted by reconciliation)."""
         self.restore([order])
+
+    def reconcile_order(
+        self, client_order_id: str, *, status: OrderStatus, filled_size: int, now_ns: int
+    ) -> VenueOrder:
+        """Set a tracked order's status and filled size to the venue's truth (start-up
+        reconciliation only: nothing is emitted) and return a copy.
+
+        Raises:
+            KeyError: the order is not tracked.
+        """
+        order = self._orders[client_order_id]
+        order.status = status
+        order.filled_size = filled_size
+        order.ts_updated_ns = now_ns
+        return msgspec.structs.replace(order)
 
     def mark_reconciled(self) -> None:
         """Start-up reconciliation finished: new orders may flow (``SYS_POLY_NOT_RECONCILED``
@@ -518,16 +635,18 @@ class PolymarketVenue:
         return int(str(answer["balance"]))
 
     def orders(self) -> list[VenueOrder]:
-        """Every order this venue instance tracks (any status), in submission order."""
-        return list(self._orders.values())
+        """Copies of every order this venue instance tracks (any status), in submission
+        order: the venue's view."""
+        return [msgspec.structs.replace(o) for o in self._orders.values()]
 
     def order(self, client_order_id: str) -> VenueOrder | None:
-        """Our tracked order by client id."""
-        return self._orders.get(client_order_id)
+        """A copy of our tracked order by client id (the venue's view)."""
+        order = self._orders.get(client_order_id)
+        return msgspec.structs.replace(order) if order is not None else None
 
     # ------------------------------------------------------------------ internals
     def _refusal(self, order: VenueOrder, now_ns: int) -> tuple[str, str]:
-        halt = self.halt_reason
+        halt = self._blocked(order)
         if halt:
             return halt, "venue condition blocks new orders"
         token = self.tokens.get(order.token_id)
@@ -559,6 +678,14 @@ class PolymarketVenue:
             )
         return "", ""
 
+    def _blocked(self, order: VenueOrder) -> str:
+        """The code of the venue condition that blocks ``order`` now, or ``""`` (closed-only
+        lets reduce-only orders through)."""
+        halt = self.halt_reason
+        if halt == REASON_CODES[ErrorKind.CLOSED_ONLY] and order.reduce_only:
+            return ""
+        return halt
+
     def _take(self, endpoint: str, now_ns: int) -> bool:
         if self.limits.try_take(endpoint, now_ns):
             return True
@@ -589,7 +716,10 @@ class PolymarketVenue:
                 self._unknown.extend(o.client_order_id for o in orders)
                 return
             for order in orders:
-                self._reject(order, error.reason_code, error.message, now_ns)
+                if error.kind in VENUE_MODES:  # the venue's mode refused the whole batch
+                    self._mark_canceled(order, now_ns, error.reason_code)
+                else:
+                    self._reject(order, error.reason_code, error.message, now_ns)
             return
         self._recover(now_ns)
         if not isinstance(answers, list) or len(answers) != len(orders):
@@ -600,6 +730,20 @@ class PolymarketVenue:
             return
         for order, answer in zip(orders, answers, strict=True):
             self._apply_post_answer(order, answer, now_ns)
+            if order.status.is_open and not order.time_in_force.rests:
+                self._market_unsettled.append(order.client_order_id)
+        if self._market_unsettled:
+            self.sync_trades(now_ns, limited=False)
+
+    def _settle_market_orders(self, now_ns: int) -> None:
+        """FOK/FAK orders never rest (POLYMARKET.md "Orders"): once the trades of a matched one
+        are known, what did not fill was killed — it closes CANCELED (FILLED when it filled
+        completely, set by its trades). Runs after every successful trade sync."""
+        for cid in self._market_unsettled:
+            order = self._orders[cid]
+            if order.status.is_open and order.filled_size < order.size:
+                self._mark_canceled(order, now_ns, "")
+        self._market_unsettled = []
 
     def _resolve_unknown(self, now_ns: int) -> None:
         """Ask ``GET /data/order/{hash}`` for orders whose post got no answer: found →
@@ -629,9 +773,15 @@ class PolymarketVenue:
         self._unknown = still
 
     def _apply_post_answer(self, order: VenueOrder, answer: dict[str, object], now_ns: int) -> None:
+        if order.status is not OrderStatus.PENDING_NEW:
+            return  # already settled (e.g. reported cancelled after a lapse): terminal
         if not answer.get("success") or str(answer.get("status", "")).lower() == "unmatched":
             message = str(answer.get("errorMsg") or "rejected")
             kind = kind_from_message(message)
+            if kind in VENUE_MODES:  # the account's or venue's mode, not this order
+                self._note_error(VenueError(kind, REASON_CODES[kind], 0, message), now_ns)
+                self._mark_canceled(order, now_ns, REASON_CODES[kind])
+                return
             self._reject(order, REASON_CODES[kind], message, now_ns)
             return
         venue_id = str(answer.get("orderID") or order.venue_order_id)
@@ -655,17 +805,21 @@ class PolymarketVenue:
             self._mark_canceled(order, now_ns, "")
 
     def _apply_trade(self, trade: dict[str, object], ts_recv_ns: int) -> None:
+        """Book trade updates on the venue's copy of each order: a new fill adds to the filled
+        size (and, while the order is open, makes it PARTIALLY_FILLED or FILLED); a failed
+        trade takes its fill back out of the filled size. Terminal statuses never change."""
         for update in self._trades.apply(trade, self._by_hash, ts_recv_ns):
             order = self._orders.get(update.fill.client_order_id)
             if update.outcome is TradeOutcome.NEW:
                 self._events.append(update.fill)
                 if order is not None:
                     order.filled_size += update.fill.size
-                    order.status = (
-                        OrderStatus.FILLED
-                        if order.filled_size >= order.size
-                        else OrderStatus.PARTIALLY_FILLED
-                    )
+                    if order.status.is_open:
+                        order.status = (
+                            OrderStatus.FILLED
+                            if order.filled_size >= order.size
+                            else OrderStatus.PARTIALLY_FILLED
+                        )
                     order.ts_updated_ns = ts_recv_ns
             elif update.outcome is TradeOutcome.REVERTED:
                 self._reverted.append(update.fill)
@@ -681,6 +835,8 @@ class PolymarketVenue:
                 self._mark_canceled(order, now_ns, "")
 
     def _mark_canceled(self, order: VenueOrder, now_ns: int, reason_code: str) -> None:
+        if not order.status.is_open:
+            return
         order.status = OrderStatus.CANCELED
         order.ts_updated_ns = now_ns
         self._events.append(
@@ -694,6 +850,8 @@ class PolymarketVenue:
         )
 
     def _reject(self, order: VenueOrder, code: str, message: str, now_ns: int) -> None:
+        if not order.status.is_open:
+            return
         order.status = OrderStatus.REJECTED
         order.ts_updated_ns = now_ns
         self._events.append(
@@ -726,16 +884,54 @@ class PolymarketVenue:
             s.post_only_until_ns = now_ns + self.config.post_only_window_ms * _MS
         elif error.kind is ErrorKind.CANCEL_ONLY:
             s.cancel_only = True
+            s.cancel_only_probing = False
+            s.cancel_only_attempts += 1
+            s.cancel_only_probe_ns = (
+                now_ns
+                + backoff_ms(
+                    s.cancel_only_attempts,
+                    first_ms=self.config.mode_probe_first_ms,
+                    cap_ms=self.config.mode_probe_max_ms,
+                )
+                * _MS
+            )
         elif error.kind is ErrorKind.CLOSED_ONLY:
-            s.closed_only = True
+            self._note_closed_only(now_ns)
         elif error.kind is ErrorKind.UNAVAILABLE:
             s.unavailable = True
+
+    def _note_closed_only(self, now_ns: int) -> None:
+        """The venue refused an order as closed-only: record the mode and ask its status again
+        in ``closed_only_poll_ms``."""
+        s = self._state
+        if not s.closed_only:
+            log.warning("account is closed-only: new orders stop until the venue lifts it")
+        s.closed_only = True
+        s.closed_only_check_ns = now_ns + self.config.closed_only_poll_ms * _MS
+
+    def _check_closed_only(self, now_ns: int) -> None:
+        """Ask the venue whether closed-only is still on (its own signal); no answer → ask
+        again after ``closed_only_poll_ms``."""
+        s = self._state
+        try:
+            closed = self.refresh_closed_only()
+        except ClobRequestError as exc:
+            error = self._classify(exc, "GET /auth/ban-status/closed-only", now_ns)
+            self._note_error(error, now_ns)
+            closed = True
+        if not closed:
+            log.warning("closed-only lifted by the venue: new orders may flow")
+        s.closed_only_check_ns = now_ns + self.config.closed_only_poll_ms * _MS
 
     def _recover(self, now_ns: int) -> None:
         """A trading request succeeded: transient conditions are over."""
         s = self._state
         s.engine_restart_attempts = 0
+        if s.cancel_only:
+            log.warning("cancel-only over: the venue accepted an order")
         s.cancel_only = False
+        s.cancel_only_probing = False
+        s.cancel_only_attempts = 0
         s.unavailable = False
         del now_ns
 
@@ -746,6 +942,25 @@ class PolymarketVenue:
         time, as in deterministic tests)."""
         return max(now_ns, self.wall_clock_ns()) if self.wall_clock_ns is not None else now_ns
 
+    def _heartbeat_if_due(self, now_ns: int) -> None:
+        """Send the heartbeat when its time has come (else only check for a lapse)."""
+        if self._liveness_now(now_ns) >= self._state.heartbeat_next_ns:
+            self.heartbeat(now_ns)
+        else:
+            self._check_heartbeat_lapse(now_ns)
+
+    def _heartbeat_retry_ns(self, error: VenueError) -> int:
+        """Delay before retrying a refused heartbeat (POLYMARKET.md): 429 → ``Retry-After``;
+        425 → the engine-restart back-off (1.5 s doubling, ≤ 30 s); else
+        ``heartbeat_retry_ms``. Never longer than the regular interval."""
+        if error.kind is ErrorKind.RATE_LIMITED:
+            delay_ms = error.retry_after_ms
+        elif error.kind is ErrorKind.ENGINE_RESTART:
+            delay_ms = backoff_ms(max(self._state.engine_restart_attempts, 1))
+        else:
+            delay_ms = self.config.heartbeat_retry_ms
+        return min(delay_ms, self.config.heartbeat_interval_ms) * _MS
+
     def _check_heartbeat_lapse(self, now_ns: int) -> None:
         now_ns = self._liveness_now(now_ns)
         s = self._state
@@ -753,15 +968,38 @@ class PolymarketVenue:
         if (
             s.heartbeat_started
             and not s.heartbeat_lapsed
-            and now_ns - s.heartbeat_last_ok_ns > (timeout_ns)
+            and now_ns - s.heartbeat_last_ok_ns > timeout_ns
         ):
             s.heartbeat_lapsed = True
             s.heartbeat_id = ""
-            code = REASON_CODES[ErrorKind.HEARTBEAT_MISMATCH]
-            log.error("order heartbeat lapsed: the venue has cancelled every order")
-            for order in list(self._orders.values()):
-                if order.status.is_open and order.client_order_id not in self._pending:
-                    self._mark_canceled(order, now_ns, code)
+            log.error("order heartbeat lapsed: settling every order with the venue")
+            self._settle_lapse(now_ns)
+
+    def _settle_lapse(self, now_ns: int) -> None:
+        """After a lapse, learn from the venue which orders it still holds (module docstring):
+        sync trades, cancel all, list open orders; report cancelled only the orders it no
+        longer holds. When the venue does not answer, try again on the next advance."""
+        s = self._state
+        s.lapse_unsettled = True
+        if not self.sync_trades(now_ns, limited=False):
+            return
+        try:
+            self._apply_cancel_answer(self.client.cancel_all(), now_ns)
+            rows = self.client.get_open_orders()
+        except ClobRequestError as exc:
+            self._note_error(self._classify(exc, "DELETE /cancel-all", now_ns), now_ns)
+            return
+        held = {str(row.get("id", "")).lower() for row in rows if isinstance(row, dict)}
+        code = REASON_CODES[ErrorKind.HEARTBEAT_MISMATCH]
+        for order in list(self._orders.values()):
+            if (
+                order.status.is_open
+                and order.client_order_id not in self._pending
+                and order.client_order_id not in self._unknown
+                and order.venue_order_id.lower() not in held
+            ):
+                self._mark_canceled(order, now_ns, code)
+        s.lapse_unsettled = False
 
 
 def _client_order(signed: SignedOrder) -> SignedOrderV2:
