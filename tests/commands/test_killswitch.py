@@ -99,6 +99,6 @@ def test_refusals_name_the_problem_in_one_line(running: str, tmp_path: Path) -> 
     )
     with EventStore.open(running) as store:
         store.resume_run(RUN)
-        store.end_run(RUN, ended_ns=f.T0_NS + 1)
+        store.end_run(RUN, ended_ns=f.T0_NS + 1, produced=f.produced(store, RUN))
     code, _, err = _invoke("kill-switch", "trip", "--store", running, "--run", RUN, *common)
     assert code == 2 and "has ended (COMPLETED)" in err

@@ -53,7 +53,7 @@ def test_checkpoints_belong_to_their_attempt(store: EventStore) -> None:
     run = ids.run_id("checkpoint-attempts", 1)
     f.start(store, run)
     store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS, body="{}")
-    store.end_run(run, ended_ns=f.T0_NS + 1)
+    store.end_run(run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run))
     f.start(store, run)
     assert store.checkpoints(run) == []
     assert store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS, body="{}").sequence == 0
@@ -105,7 +105,7 @@ def test_an_operator_row_reaches_an_attempt_held_elsewhere_with_its_audit_entry(
             operator.append_operator_checkpoint(
                 "run-unknown", kind="k", ts_ns=1, body="{}", actor="a", action="x", detail=""
             )
-        desk.end_run(run, ended_ns=f.T0_NS + 9)
+        desk.end_run(run, ended_ns=f.T0_NS + 9, produced=f.produced(desk, run))
         with pytest.raises(StoreWriteError, match=r"has ended \(COMPLETED\)"):
             operator.append_operator_checkpoint(
                 run, kind="kill_switch.reset", ts_ns=1, body="{}", actor="a", action="x", detail=""

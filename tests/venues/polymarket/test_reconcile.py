@@ -195,8 +195,10 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
     first.submit(order, now)
     first.flush(now)
     first.poll()
+    sent = first.order("drift:1")  # the venue's copy carries the order hash
+    assert sent is not None
     first.close()
-    stored = msgspec.structs.replace(order, status=OrderStatus.ACCEPTED, filled_size=0)
+    stored = msgspec.structs.replace(sent, status=OrderStatus.ACCEPTED, filled_size=0)
 
     restarted = fresh_venue(sim, signer_key, sim_account)
     report = reconcile(
@@ -210,13 +212,15 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
     )
     assert report.open_known == ["drift:1"]
     assert sum(f.size for f in report.missed_fills) == level
-    assert stored.filled_size == level and stored.status is OrderStatus.PARTIALLY_FILLED
+    reconciled = restarted.order("drift:1")  # the store's object is never changed
+    assert reconciled is not None
+    assert reconciled.filled_size == level and reconciled.status is OrderStatus.PARTIALLY_FILLED
     assert report.positions[token] == held_before + level
     assert (report.order_drift_micros, report.position_drift_micros) == (0, 0)
     assert report.drift is DriftLevel.OK and report.reason_codes == []
 
     again = fresh_venue(sim, signer_key, sim_account)
-    claimed = msgspec.structs.replace(order, status=OrderStatus.ACCEPTED, filled_size=0)
+    claimed = msgspec.structs.replace(sent, status=OrderStatus.ACCEPTED, filled_size=0)
     second = reconcile(
         again,
         store_orders=[claimed],
