@@ -214,7 +214,7 @@ def test_closed_only_refusals_set_the_mode_until_the_venue_lifts_it(
 
 
 def _manager(venue: PolymarketVenue) -> OrderManager:
-    return OrderManager("faults-run", venue, DeskState())
+    return OrderManager(venue, DeskState())
 
 
 def _send(manager: OrderManager, template: VenueOrder, now_ns: int) -> VenueOrder:
