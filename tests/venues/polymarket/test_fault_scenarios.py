@@ -28,6 +28,7 @@ from polytraders.feeds.live.connection import KeepaliveConfig
 from polytraders.model.events import TradingState
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, VenueOrder
+from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import FILL_REVERTED, EventStore, RunStatus, reverted_fill_ids
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
@@ -92,10 +93,9 @@ def live(tmp_path: Path) -> Iterator[Live]:
             run_id=RUN,
             credentials=credentials_for(key, account),
             markets_ids=[market_id],
-            clob_url=sim.url,
+            node=LiveNodeConfig(venue=PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=300)),
             ws_url=sim.ws_url + "/ws/market",
             user_ws_url=sim.ws_url + "/ws/user",
-            venue_config=PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=300),
             keepalive=FAST,
             timeline=timeline,
             store_url=store_url,
@@ -202,12 +202,6 @@ def test_a_10s_cancel_only_window(live: Live) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 1 (feeds, another part): after a burst of bad frames the market "
-    "channel leaves its tokens stale until another bad frame arrives; a stale token must be "
-    "resynced on a timer (feeds/live/market_channel.py). Remove this mark when that lands.",
-)
 def test_a_burst_of_five_bad_frames(live: Live) -> None:
     sim = live.sim
     sim.control("bad_frames", count=5)
