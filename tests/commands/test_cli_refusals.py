@@ -196,3 +196,12 @@ def test_bad_data_is_refused_and_nothing_recorded_earlier_is_lost(
         (run,) = recorded.runs()
         assert run.status.value == "COMPLETED"
         assert recorded.check_integrity(run.ref) == []
+
+
+def test_a_paper_session_refuses_a_store_it_would_not_record_to(tmp_path: Path) -> None:
+    _refused(
+        ["run", "--venue", "polymarket", "--paper", "--markets", "0xabc",
+         "--store", str(tmp_path / "desk.sqlite")],
+        "--store: only with --live",
+    )  # fmt: skip
+    assert not (tmp_path / "desk.sqlite").exists()

@@ -64,15 +64,19 @@ def test_rows_are_written_on_change_only(store: EventStore) -> None:
     desk.process(snap(1.0))  # the quoter bids: a new intent and an open order
     desk.process(snap(1.5))  # the order is accepted and rests
     rows = _changes(store)
-    assert [r.intents_seen for r in rows] == [(), ("strat.quoter/1",)]
+    assert [r.intents_seen for r in rows] == [(), ("strat.quoter/1",), ()]
+    # written ahead when sent, then again once the venue's acknowledgement brings its id
     assert [o.client_order_id for o in rows[1].orders_opened] == ["strat.quoter/1/o0"]
+    assert rows[1].orders_opened[0].venue_order_id == ""
+    (acknowledged,) = rows[2].orders_opened
+    assert acknowledged.client_order_id == "strat.quoter/1/o0" and acknowledged.venue_order_id
     for t in (2.0, 2.5, 3.0, 3.5):  # the same book: no intent, no order change, same equity
         desk.process(snap(t))
-    assert len(_changes(store)) == 2
+    assert len(_changes(store)) == 3
     desk.process(OperatorCommand(ts_event_ns=4 * S, command="kill", operator="alice"))
     desk.process(snap(4.5))  # the cancel confirmed
     rows = _changes(store)
-    tripped = rows[2].controls
+    tripped = rows[3].controls
     assert tripped.trading_state is TradingState.HALTED
     assert (tripped.kill_switch.reason_code, tripped.kill_switch.source) == (
         "SYS_KILL_SWITCH_TRIPPED",

@@ -885,6 +885,7 @@ def build_live_session(
     from polytraders.venues.reconciliation import DriftLevel
 
     venue = PolymarketVenue.from_credentials(credentials, node.venue, wall_clock_ns=time.time_ns)
+    node = node.model_copy(update={"venue": venue.config})  # the builder code in effect
     markets = markets_from_venue(venue.client, markets_ids)
     for market in markets:
         for token in market.tokens:
@@ -916,6 +917,9 @@ def build_live_session(
             # the checkpoint of the attempt resumed, or of the one before a new attempt: a
             # tripped kill switch stays tripped until an operator resets it
             restored = load_checkpoint(known.store, known.source)
+            if restored is not None and not known.resumed:
+                # row sequences are per attempt: the new attempt's operator rows start afresh
+                restored = msgspec.structs.replace(restored, last_sequence=-1, operator_sequence=-1)
         if restored is not None:  # orders checkpointed before the crash, not yet in `orders`
             listed = {o.client_order_id for o in store_orders}
             store_orders += [o for o in restored.open_orders if o.client_order_id not in listed]
@@ -1218,6 +1222,14 @@ def run(
         raise typer.Exit(2)
     if candidate_desk is not None and not shadow:
         typer.echo("error: --candidate-desk: only with --shadow", err=True)
+        raise typer.Exit(2)
+    if store is not None and not live:
+        # paper and shadow sessions are not recorded in the event store yet: refuse rather
+        # than accept the option and record nothing
+        typer.echo(
+            "error: --store: only with --live (paper and shadow sessions are not recorded yet)",
+            err=True,
+        )
         raise typer.Exit(2)
     desk_file = _load_desk(desk)
     candidate_file = _load_desk(candidate_desk) if candidate_desk is not None else desk_file

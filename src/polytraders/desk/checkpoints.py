@@ -18,7 +18,8 @@ the last row:
 - the peak equity rose by at least ``peak_step_bps`` (default :data:`PEAK_EQUITY_STEP_BPS`,
   0.1 %) of the peak last written, so a restart measures drawdown from a peak at most that
   far below the true one, and a rising market does not write a row per tick;
-- an order opened or closed (a change of status or filled size of an open order is not: the
+- an order opened or closed, or an open order's venue order id (its hash) became known with
+  the venue's acknowledgement (a change of status or filled size of an open order is not: the
   ``orders`` table records those);
 - the risk chain saw a new intent id;
 - an operator row was applied.
@@ -82,8 +83,8 @@ SYS_OPERATOR_COMMAND = "SYS_OPERATOR_COMMAND"
 class CheckpointChange(msgspec.Struct, frozen=True, kw_only=True):
     """Body of a ``desk`` row (see the module docstring).
 
-    Fields: ``controls`` (in full); ``orders_opened`` (open now and not in the previous row, as
-    they stood); ``orders_closed`` (client order ids open in the previous row and closed now);
+    Fields: ``controls`` (in full); ``orders_opened`` (open now and not in the previous row, or
+    with a venue order id the previous row did not have, as they stood); ``orders_closed`` (client order ids open in the previous row and closed now);
     ``intents_seen`` (intent ids first evaluated since the previous row; client order ids derive
     from them, so none is reused after a restart); ``operator_sequence`` (sequence of the last
     operator row applied, -1 for none).
@@ -319,7 +320,11 @@ class CheckpointWriter:
         self.operator_poll_ns = operator_poll_ms * 1_000_000
         self.rows_written = 0
         self._controls = restored.controls if restored is not None else None
-        self._open = {o.client_order_id for o in restored.open_orders} if restored else set()
+        # open orders as last written: client order id → venue order id (the order hash the
+        # venue's acknowledgement brings, after the write-ahead row of the order itself)
+        self._open: dict[str, str] = (
+            {o.client_order_id: o.venue_order_id for o in restored.open_orders} if restored else {}
+        )
         self._operator_sequence = restored.operator_sequence if restored is not None else -1
         self._written_operator_sequence = self._operator_sequence
         self._new_intents: list[str] = []
@@ -367,8 +372,8 @@ class CheckpointWriter:
         controls = state.controls()
         open_now = state.open_orders()
         open_ids = {o.client_order_id for o in open_now}
-        opened = tuple(o for o in open_now if o.client_order_id not in self._open)
-        closed = tuple(sorted(self._open - open_ids))
+        opened = tuple(o for o in open_now if self._open.get(o.client_order_id) != o.venue_order_id)
+        closed = tuple(sorted(self._open.keys() - open_ids))
         if self._wrote and not (
             opened
             or closed
@@ -389,7 +394,7 @@ class CheckpointWriter:
         )
         self.rows_written += 1
         self._controls = controls
-        self._open = open_ids
+        self._open = {o.client_order_id: o.venue_order_id for o in open_now}
         self._written_operator_sequence = self._operator_sequence
         self._new_intents = []
         self._wrote = True

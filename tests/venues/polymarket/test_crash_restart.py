@@ -208,6 +208,10 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
         assert int(summary[1]) > 0 and summary.group(2, 3) == ("0", "HALTED"), summary[0]
         assert len(sim.exchange.orders) == orders_before  # nothing sent while tripped
 
+        # 5. a graceful stop ended attempt 1; a new start is attempt 2, which carries its
+        #    checkpoint: still tripped until an operator resets the running attempt
+        fourth = _Desk(args, tmp_path / "desk-4.log")
+        _until(lambda: "kill switch TRIPPED" in fourth.output(), "a tripped start", fourth, step)
         reset = _cli(
             "kill-switch",
             "reset",
@@ -222,28 +226,29 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
         )
         assert reset.returncode == 0, reset.stderr
         assert "trading state ACTIVE" in reset.stdout
-
-        # 5. restart: trading again
-        fourth = _Desk(args, tmp_path / "desk-4.log")
-        _until(lambda: bool(live_ids()), "a new resting order", fourth, step)
-        assert "kill switch TRIPPED" not in fourth.output()
+        _until(lambda: bool(live_ids()), "a new resting order after the reset", fourth, step)
         assert fourth.stop() == 0
 
         state = sim.sim_state()
     assert state["stats"].get("duplicates_rejected", 0) == 0
     with EventStore.open(store_path, create=False) as store:
-        fills = store.fills(RUN)
+        fills = store.fills(f"{RUN}@1")
         fill_ids = [f.fill_id for f in fills]
         assert len(fill_ids) == len(set(fill_ids))  # each fill booked once
         for trade_id in missed:
             assert sum(i.startswith(f"{trade_id}:") for i in fill_ids) == 1
-        hashes = {o.client_order_id: o.venue_order_id for o in store.orders(RUN)}
+        orders = [*store.orders(f"{RUN}@1"), *store.orders(f"{RUN}@2")]
+        hashes = {o.client_order_id: o.venue_order_id for o in orders if o.venue_order_id}
         assert len(set(hashes.values())) == len(hashes)  # one order per client id, never two
-        assert [(e.actor, e.action) for e in store.audit_log(RUN)] == [
-            ("alice", "kill_switch.trip"),
-            ("bob", "kill_switch.reset"),
+        entries = [e for e in store.audit_log() if e.run_id == RUN]
+        assert [(e.actor, e.action, e.attempt) for e in entries] == [
+            ("alice", "kill_switch.trip", 1),
+            ("bob", "kill_switch.reset", 2),
         ]
-        assert store.run(RUN) is not None and store.run(RUN).attempt == 1  # type: ignore[union-attr]
+        assert [(r.attempt, r.status.value) for r in store.runs()] == [
+            (1, "INTERRUPTED"),
+            (2, "INTERRUPTED"),
+        ]
 
 
 def _desk_rows(store_path: Path) -> list[tuple[int, CheckpointChange]]:
