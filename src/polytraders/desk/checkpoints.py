@@ -84,10 +84,11 @@ class CheckpointChange(msgspec.Struct, frozen=True, kw_only=True):
     """Body of a ``desk`` row (see the module docstring).
 
     Fields: ``controls`` (in full); ``orders_opened`` (open now and not in the previous row, or
-    with a venue order id the previous row did not have, as they stood); ``orders_closed`` (client order ids open in the previous row and closed now);
-    ``intents_seen`` (intent ids first evaluated since the previous row; client order ids derive
-    from them, so none is reused after a restart); ``operator_sequence`` (sequence of the last
-    operator row applied, -1 for none).
+    with a venue order id the previous row did not have, as they stood); ``orders_closed``
+    (client order ids open in the previous row and closed now); ``intents_seen`` (intent ids
+    first evaluated since the previous row; client order ids derive from them, so none is reused
+    after a restart); ``operator_sequence`` (sequence of the last operator row applied, -1 for
+    none).
     """
 
     controls: DeskControls
