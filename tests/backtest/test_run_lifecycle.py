@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from polytraders.backtest.engine import run_desk
 from polytraders.cli import app
 from polytraders.store import EventStore
 from polytraders.store.records import RunStatus
+from tests.waiting import wait_until
 
 runner = CliRunner()
 
@@ -29,19 +29,19 @@ def _wait_for_envelopes(
     store_file: Path, process: subprocess.Popen[str], deadline_s: float
 ) -> None:
     """Poll the store until the run has recorded envelopes (or fail at the deadline)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+
+    def recorded() -> bool:
         assert process.poll() is None, "the run ended before it could be interrupted"
-        if store_file.exists():
-            try:
-                with sqlite3.connect(f"file:{store_file}?mode=ro", uri=True) as db:
-                    (count,) = db.execute("SELECT count(*) FROM envelopes").fetchone()
-            except sqlite3.OperationalError:  # schema not created yet
-                count = 0
-            if count > 0:
-                return
-        time.sleep(0.05)
-    pytest.fail("the run recorded no envelope before the deadline")
+        if not store_file.exists():
+            return False
+        try:
+            with sqlite3.connect(f"file:{store_file}?mode=ro", uri=True) as db:
+                (count,) = db.execute("SELECT count(*) FROM envelopes").fetchone()
+        except sqlite3.OperationalError:  # schema not created yet
+            return False
+        return bool(count > 0)
+
+    wait_until(recorded, deadline_s, "the run's first envelopes in the store")
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ and reads back through the market-data sources."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from polytraders.feeds.lines import iter_raw_lines, split_line
 from polytraders.feeds.polymarket_wire import parse_market_frame
 from polytraders.model.events import BookDelta, BookSnapshot
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +29,15 @@ def test_record_writes_replayable_lines(sim: SimClobServer, tmp_path: Path) -> N
     out = tmp_path / "market.jsonl.gz"
     tokens = ",".join(sorted(sim.exchange.tokens))
     stepping = threading.Event()
+    subscribed = sim.sim_state()["ws_subscriptions_total"]
 
     def step() -> None:
-        time.sleep(0.5)
+        # the recorder has subscribed: every frame the steps make reaches it
+        wait_until(
+            lambda: sim.sim_state()["ws_subscriptions_total"] > subscribed, 30, "the subscription"
+        )
         for _ in range(10):
             sim.step(10)
-            time.sleep(0.05)
         stepping.set()
 
     threading.Thread(target=step, daemon=True).start()

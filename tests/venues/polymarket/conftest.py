@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account as EthAccount
 
+from polytraders.model.money import to_micros
+from polytraders.model.orders import Side, VenueOrder
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.venues.polymarket.credentials import Credentials
@@ -59,3 +61,32 @@ def venue(sim: SimClobServer, signer_key: str, sim_account: Account) -> Iterator
     sim.control("clear")
     venue.cancel_all(time.time_ns())
     venue.close()
+
+
+_order_numbers = iter(range(1_000_000))
+
+
+def order(token: str, side: Side, price: int, size: int = 10_000_000, **kw: object) -> VenueOrder:
+    """A fresh order (unique test client id) for the venue tests."""
+    n = next(_order_numbers)
+    return VenueOrder(
+        client_order_id=f"test-run:{n}",
+        intent_id=f"intent-{n}",
+        token_id=token,
+        side=side,
+        price=price,
+        size=size,
+        ts_created_ns=time.time_ns(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def top(venue: PolymarketVenue, token: str) -> tuple[int, int]:
+    """(best bid, best ask) of ``token`` at the venue, micro-units."""
+    book = venue.client.get_order_book(token)
+    return to_micros(book["bids"][-1]["price"]), to_micros(book["asks"][-1]["price"])
+
+
+def first_token(sim: SimClobServer) -> str:
+    """The simulator's first token id (sorted)."""
+    return sorted(sim.exchange.tokens)[0]

@@ -24,6 +24,7 @@ from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 from tests.venues.polymarket.conftest import credentials_for, throwaway_key
+from tests.waiting import wait_until
 
 FAST = KeepaliveConfig(
     ping_interval_ms=200, pong_timeout_ms=1_000, reconnect_initial_ms=50, reconnect_max_ms=500
@@ -90,14 +91,6 @@ def pump_until(
         pump(session, sim, 1, snapshots)
 
 
-def wait_until(done: Callable[[], bool], timeout_s: float) -> None:
-    """Poll ``done`` (without stepping the desk) until true or the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.mark.slow
 def test_desk_quotes_fill_and_kill_switch_cancels_at_the_venue(
     live_sim: tuple[SimClobServer, str, Account],
@@ -129,7 +122,7 @@ def test_lapsed_heartbeat_cancels_everything_and_the_desk_halts(
     try:
         pump_until(session, sim, lambda: sim.sim_state()["orders_live"] > 0, 30)
         # the desk loop stalls (no step): the simulator's dead-man switch fires
-        wait_until(lambda: sim.sim_state()["dead_man_fired"] == 1, 15)
+        wait_until(lambda: sim.sim_state()["dead_man_fired"] == 1, 15, "the dead-man switch")
         assert sim.sim_state()["orders_live"] == 0
         session.step()
         assert session.desk.state.trading_state is TradingState.HALTED
@@ -158,7 +151,7 @@ def test_engine_restart_window_then_post_only_window_without_halting(
         assert session.desk.state.venue_state.value == "NORMAL"
         # the window opens just before a heartbeat is due, so the venue meets the 425 on it
         due_ns = venue.last_heartbeat_ok_ns + 200_000_000
-        wait_until(lambda: time.time_ns() >= due_ns, 5)
+        wait_until(lambda: time.time_ns() >= due_ns, 5, "the due time")
         sim.control("engine_restart", duration_ms=1_000, post_only_ms=60_000)
         restart_at = len(venue.orders())
         seen: list[str] = []
@@ -226,7 +219,9 @@ def test_the_desk_sees_an_accepted_heartbeat_within_the_same_event(
     try:
         pump_until(session, sim, lambda: sim.sim_state()["orders_live"] > 0, 30)
         before = venue.last_heartbeat_ok_ns
-        wait_until(lambda: time.time_ns() >= before + 400_000_000, 5)  # a heartbeat is due
+        wait_until(
+            lambda: time.time_ns() >= before + 400_000_000, 5, "a due heartbeat"
+        )  # a heartbeat is due
         event = next(iter(session.market_feed.poll()), None)
         deadline = time.monotonic() + 10
         while event is None:

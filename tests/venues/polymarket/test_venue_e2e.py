@@ -9,37 +9,12 @@ import pytest
 
 from polytraders.model.events import OrderAccepted, OrderCanceled, OrderRejected
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.money import to_micros
-from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.model.orders import OrderStatus, Side, TimeInForce
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
-from tests.venues.polymarket.conftest import credentials_for, throwaway_key
-
-_seq = iter(range(1_000_000))
-
-
-def order(token: str, side: Side, price: int, size: int = 10_000_000, **kw: object) -> VenueOrder:
-    n = next(_seq)
-    return VenueOrder(
-        client_order_id=f"test-run:{n}",
-        intent_id=f"intent-{n}",
-        token_id=token,
-        side=side,
-        price=price,
-        size=size,
-        ts_created_ns=time.time_ns(),
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def top(venue: PolymarketVenue, token: str) -> tuple[int, int]:
-    book = venue.client.get_order_book(token)
-    return to_micros(book["bids"][-1]["price"]), to_micros(book["asks"][-1]["price"])
-
-
-def first_token(sim: SimClobServer) -> str:
-    return sorted(sim.exchange.tokens)[0]
+from tests.venues.polymarket.conftest import credentials_for, first_token, order, throwaway_key, top
+from tests.waiting import wait_until
 
 
 def test_quotes_are_signed_posted_and_a_marketable_order_fills(
@@ -208,7 +183,9 @@ def test_engine_restart_window_backs_off_halts_then_post_only(
     venue.submit(order(token, Side.BUY, bid - 10_000, post_only=True), now + 1)
     (event,) = venue.poll()  # refused locally during the back-off, nothing sent
     assert event.reason_code == "SYS_POLY_ENGINE_RESTART"  # type: ignore[union-attr]
-    time.sleep(0.7)
+    wait_until(  # the simulator's 600 ms restart window is over
+        lambda: time.time_ns() >= sim.exchange.faults.engine_restart_until_ns, 10, "the restart"
+    )
     later = now + 1_600_000_000  # past the first 1.5 s back-off
     venue.advance(later)
     assert venue.halt_reason == ""
@@ -338,9 +315,8 @@ def test_lapsed_heartbeat_cancels_everything_and_halts(
     venue.advance(now)
     assert sum(isinstance(e, OrderAccepted) for e in venue.poll()) == 3
     # the desk stops heartbeating (e.g. a stalled loop): the simulator's dead-man fires
-    time.sleep(0.9)
+    wait_until(lambda: sim.sim_state()["dead_man_fired"] == 1, 10, "the dead-man switch")
     assert sim.sim_state()["orders_live"] == 0
-    assert sim.sim_state()["dead_man_fired"] == 1
     venue.advance(time.time_ns())  # next heartbeat: stale id → refused; lapse detected
     canceled = [e for e in venue.poll() if isinstance(e, OrderCanceled)]
     assert {e.client_order_id for e in canceled} == {q.client_order_id for q in quotes}
@@ -396,7 +372,11 @@ def test_unanswered_post_is_resolved_not_rejected_or_resent(
     sent = venue.order(quote.client_order_id)
     assert sent is not None and sent.status is OrderStatus.PENDING_NEW
     sim.control("delay_acks", ms=0)
-    time.sleep(0.5)
+    wait_until(  # the delayed post has reached the book
+        lambda: any(o.order_id == sent.venue_order_id for o in sim.exchange.orders.values()),
+        10,
+        "the delayed order",
+    )
     venue.advance(now + 1)
     (event,) = venue.poll()
     assert isinstance(event, OrderAccepted) and event.venue_order_id == sent.venue_order_id

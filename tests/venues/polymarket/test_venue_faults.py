@@ -20,15 +20,14 @@ from polytraders.desk.orders import OrderManager
 from polytraders.desk.state import DeskState
 from polytraders.model.events import OrderAccepted, OrderCanceled
 from polytraders.model.fills import Fill
-from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
-from tests.venues.polymarket.conftest import credentials_for, throwaway_key
+from tests.venues.polymarket.conftest import credentials_for, first_token, order, throwaway_key, top
+from tests.waiting import wait_until
 
 S = 1_000_000_000
-_seq = iter(range(1_000_000))
 
 
 @pytest.fixture
@@ -46,29 +45,6 @@ def fresh() -> Iterator[tuple[SimClobServer, PolymarketVenue]]:
         yield sim, venue
         sim.control("clear")
         venue.close()
-
-
-def order(token: str, side: Side, price: int, size: int = 10_000_000, **kw: object) -> VenueOrder:
-    n = next(_seq)
-    return VenueOrder(
-        client_order_id=f"faults:{n}",
-        intent_id=f"faults-intent-{n}",
-        token_id=token,
-        side=side,
-        price=price,
-        size=size,
-        ts_created_ns=time.time_ns(),
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def top(venue: PolymarketVenue, token: str) -> tuple[int, int]:
-    book = venue.client.get_order_book(token)
-    return to_micros(book["bids"][-1]["price"]), to_micros(book["asks"][-1]["price"])
-
-
-def token_of(sim: SimClobServer) -> str:
-    return sorted(sim.exchange.tokens)[0]
 
 
 def test_a_single_429_on_a_heartbeat_is_retried_when_retry_after_ends(
@@ -101,10 +77,9 @@ def test_a_425_on_a_heartbeat_is_retried_after_the_restart_back_off(
     venue.advance(t0 + 5 * S)  # 425: the venue's mode, learnt from the heartbeat
     assert venue.venue_state(t0 + 5 * S) is VenueState.RESTARTING
     assert venue.last_heartbeat_ok_ns == t0
-    deadline = time.monotonic() + 10  # the simulator's 1 s window runs on its wall clock
-    while time.time_ns() < sim.exchange.faults.engine_restart_until_ns:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(  # the simulator's 1 s window runs on its wall clock
+        lambda: time.time_ns() >= sim.exchange.faults.engine_restart_until_ns, 10, "the restart"
+    )
     venue.advance(t0 + 6_500_000_000)  # the 1.5 s back-off: retried, the engine answers
     assert venue.last_heartbeat_ok_ns == t0 + 6_500_000_000
     assert venue.venue_state(t0 + 6_500_000_000) is not VenueState.RESTARTING
@@ -116,7 +91,7 @@ def test_a_lapse_asks_the_venue_and_never_reports_held_orders_cancelled(
     fresh: tuple[SimClobServer, PolymarketVenue],
 ) -> None:
     sim, venue = fresh
-    token = token_of(sim)
+    token = first_token(sim)
     bid, _ = top(venue, token)
     t0 = time.time_ns()
     assert venue.heartbeat(t0)
@@ -146,7 +121,7 @@ def test_cancel_only_ends_by_itself_through_a_probe(
     fresh: tuple[SimClobServer, PolymarketVenue],
 ) -> None:
     sim, venue = fresh
-    token = token_of(sim)
+    token = first_token(sim)
     bid, _ = top(venue, token)
     t0 = time.time_ns()
     sim.control("cancel_only", on=True)
@@ -187,7 +162,7 @@ def test_closed_only_refusals_set_the_mode_until_the_venue_lifts_it(
     fresh: tuple[SimClobServer, PolymarketVenue],
 ) -> None:
     sim, venue = fresh
-    token = token_of(sim)
+    token = first_token(sim)
     bid, _ = top(venue, token)
     t0 = time.time_ns()
     sim.control("closed_only", on=True)
@@ -244,7 +219,7 @@ def test_a_partly_filled_order_counts_its_fill_once_and_stays_partly_filled(
     fresh: tuple[SimClobServer, PolymarketVenue],
 ) -> None:
     sim, venue = fresh
-    token = token_of(sim)
+    token = first_token(sim)
     _, ask = top(venue, token)
     available = sum(s for p, s in sim.exchange.tokens[token].asks.items() if p <= ask)
     manager = _manager(venue)
@@ -263,7 +238,7 @@ def test_a_finished_order_stays_finished_through_cancel_all(
     fresh: tuple[SimClobServer, PolymarketVenue],
 ) -> None:
     sim, venue = fresh
-    token = token_of(sim)
+    token = first_token(sim)
     bid, ask = top(venue, token)
     manager = _manager(venue)
     now = time.time_ns()
@@ -286,7 +261,7 @@ def test_a_fak_order_closes_as_the_venue_records_it(
     fresh: tuple[SimClobServer, PolymarketVenue],
 ) -> None:
     sim, venue = fresh
-    token = token_of(sim)
+    token = first_token(sim)
     _, ask = top(venue, token)
     available = sum(s for p, s in sim.exchange.tokens[token].asks.items() if p <= ask)
     manager = _manager(venue)
@@ -320,7 +295,7 @@ def test_the_heartbeat_goes_out_between_the_batches_of_a_slow_flush(
     for token_id in tested.tokens:
         venue.set_token(tested.tokens[token_id])
     venue.mark_reconciled()
-    token = token_of(sim)
+    token = first_token(sim)
     bid, _ = top(venue, token)
     assert venue.heartbeat(time.time_ns())
     beats = sim.exchange.heartbeat_counter
