@@ -44,6 +44,7 @@ from polytraders.bots.registry import (
 )
 from polytraders.contracts.bot import BOT_ID_PREFIX
 from polytraders.contracts.canonical import canonical_json, config_version
+from polytraders.contracts.config import ConfigFileError
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import DeskConfig
@@ -57,17 +58,10 @@ DESK_BUILDER_CODE = "0xb00000000000000000000000000000000000000000000000000000000
 """The builderCode on the operator's promotion-path page (configure the real one per desk)."""
 
 
-class DeskFileError(ValueError):
+class DeskFileError(ConfigFileError):
     """A desk file that cannot be used; ``problems`` lists every problem with its path."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: invalid desk file:\n  " + "\n  ".join(problems))
-
-    def one_line(self) -> str:
-        """The file and every problem on one line (``; ``-separated)."""
-        return f"{self.source}: invalid desk file: " + "; ".join(self.problems)
+    kind = "desk file"
 
 
 class BotEntry(BaseModel):

@@ -19,6 +19,22 @@ from pydantic import BaseModel, ConfigDict
 from polytraders.contracts.canonical import canonical_json, config_version
 
 
+class ConfigFileError(ValueError):
+    """A config file (desk file, node config) that cannot be used; ``problems`` lists every
+    problem with its path, ``source`` names the file. Subclasses set :attr:`kind`."""
+
+    kind = "config"
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid {self.kind}:\n  " + "\n  ".join(problems))
+
+    def one_line(self) -> str:
+        """The source and every problem on one line (``; ``-separated)."""
+        return f"{self.source}: invalid {self.kind}: " + "; ".join(self.problems)
+
+
 class FrozenConfig(BaseModel):
     """Base of every linted config: pydantic v2, ``extra="forbid"``, frozen, defaults validated.
 

@@ -28,23 +28,16 @@ from pydantic_core import PydanticCustomError
 
 from polytraders.backtest.desk_file import AccountFile, DeskFile, DeskFileError
 from polytraders.contracts.canonical import config_version
-from polytraders.contracts.config import FrozenConfig
+from polytraders.contracts.config import ConfigFileError, FrozenConfig
 from polytraders.contracts.view import AccountIdentity
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.reconciliation import ReconciliationConfig
 
 
-class NodeConfigError(ValueError):
+class NodeConfigError(ConfigFileError):
     """A node config that cannot be used; ``problems`` lists every problem with its path."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: invalid node config:\n  " + "\n  ".join(problems))
-
-    def one_line(self) -> str:
-        """The source and every problem on one line (``; ``-separated)."""
-        return f"{self.source}: invalid node config: " + "; ".join(self.problems)
+    kind = "node config"
 
 
 class LiveNodeConfig(FrozenConfig):
