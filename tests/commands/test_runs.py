@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from polytraders.cli import app
 from polytraders.contracts import ids
 from polytraders.model.fills import Fill
-from polytraders.store import EventStore, RunStatus
+from polytraders.store import EventStore, ReconciliationKind, RunStatus
 from tests.store import factories as f
 
 runner = CliRunner()
@@ -37,8 +37,9 @@ def _record(store: EventStore, run: str, intents: int = 3) -> None:
 
 @pytest.fixture
 def recorded(store_url: str) -> str:
-    """The store: DONE@1 and DONE@2 COMPLETED, HALTED@1 HALTED (RISK_KILL_SWITCH), and
-    SILENT@1 left RUNNING with a lease that lapsed long ago (its writer's clock is 2025)."""
+    """The store: DONE@1 and DONE@2 COMPLETED, HALTED@1 HALTED (RISK_KILL_SWITCH) with four
+    reconciliations (start-up OK, two periodic OK, a periodic CRITICAL), and SILENT@1 left
+    RUNNING with a lease that lapsed long ago (its writer's clock is 2025)."""
     clock = f.WallClock()
     with EventStore.open(store_url, wall_clock_ns=clock) as store:
         for _ in range(2):
@@ -47,6 +48,16 @@ def recorded(store_url: str) -> str:
             store.end_run(DONE, ended_ns=f.T0_NS + 5, produced=f.produced(store, DONE))
         clock.advance(60)
         _record(store, HALTED, intents=1)
+        f.reconciliation(store, HALTED, kind=ReconciliationKind.STARTUP)
+        for minute in (1, 2):
+            f.reconciliation(store, HALTED, ts_ns=f.T0_NS + minute * 60 * 10**9)
+        f.reconciliation(
+            store,
+            HALTED,
+            ts_ns=f.T0_NS + 180 * 10**9,
+            level="critical",
+            position_drift_micros=5_000_000,
+        )
         store.end_run(
             HALTED,
             ended_ns=f.T0_NS,
@@ -122,6 +133,39 @@ def test_show_one_attempt(recorded: str) -> None:
     silent = json.loads(_invoke("show", SILENT, "--store", recorded, "--json").stdout)
     assert silent["status"] == "ABANDONED"
     assert silent["integrity_problems"][0].startswith(f"run '{SILENT}@1' is ABANDONED")
+
+
+def test_show_lists_the_reconciliations_of_an_attempt(recorded: str) -> None:
+    """The table counts them by kind and level and lists the start-up one and every one that
+    was not OK; the JSON lists every one with its codes and differences."""
+    result = _invoke("show", HALTED, "--store", recorded)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "4 (1 start-up, 3 periodic): 1 critical, 3 ok" in out
+    listed = [line.strip() for line in out.splitlines() if "micro-shares" in line]
+    assert len(listed) == 2
+    assert listed[0].startswith("2025-11-21T04:40:00Z  startup   ok")
+    assert listed[1] == (
+        "2025-11-21T04:43:00Z  periodic  critical  orders 0  positions 5,000,000 "
+        "micro-shares  SYS_RECONCILE_DRIFT_CRITICAL"
+    )
+    document = json.loads(_invoke("show", HALTED, "--store", recorded, "--json").stdout)
+    rows = document["reconciliations"]
+    assert [(r["kind"], r["level"]) for r in rows] == [
+        ("startup", "ok"),
+        ("periodic", "ok"),
+        ("periodic", "ok"),
+        ("periodic", "critical"),
+    ]
+    assert rows[-1]["reason_codes"] == ["SYS_RECONCILE_DRIFT_CRITICAL"]
+    assert rows[-1]["position_drift_micros"] == 5_000_000
+    assert rows[-1]["differences"] == {"positions": []}
+    none = _invoke("show", DONE, "--store", recorded)
+    assert "reconciliations" in none.stdout and "none" in none.stdout
+    assert (
+        json.loads(_invoke("show", DONE, "--store", recorded, "--json").stdout)["reconciliations"]
+        == []
+    )
 
 
 def test_check_exits_non_zero_naming_the_abandoned_run(recorded: str) -> None:
@@ -228,7 +272,10 @@ def test_prune_needs_yes_never_takes_a_live_run_and_is_audited(recorded: str) ->
             "make room",
         )
         assert done.exit_code == 0, done.output
-        pruned = "pruned 3 run attempt(s): 28 envelopes, 7 orders, 7 fills, 3 run_leases"
+        pruned = (
+            "pruned 3 run attempt(s): 28 envelopes, 7 orders, 7 fills, 4 reconciliations, "
+            "3 run_leases"
+        )
         assert pruned in done.stdout
         assert ("bytes freed)" in done.stdout) == ("://" not in recorded)
         assert [str(r.ref) for r in writer.runs()] == [f"{SILENT}@1", f"{live}@1"]

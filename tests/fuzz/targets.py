@@ -27,6 +27,7 @@ from polytraders.model.orders import Side, VenueOrder
 from polytraders.node.config import LiveNodeConfig, NodeConfigError
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 from polytraders.venues.polymarket.trades import TradeTracker
+from polytraders.venues.polymarket.wire import Trade, decode
 from tests.conftest import BINANCE_SAMPLES
 
 T0 = 1_767_225_600_000_000_000
@@ -96,8 +97,9 @@ _ORDER = VenueOrder(
 
 
 def _user_channel(data: bytes, _workdir: Path) -> None:
-    """A user-channel frame, then each trade it carries through the trade tracker (the
-    venue's parsing): malformed trades are ``ValueError``, which the live desk counts."""
+    """A user-channel frame, then each trade it carries decoded (:mod:`...wire`) and through
+    the trade tracker (the venue's parsing): malformed trades are ``ValueError``, which the
+    live desk counts."""
     items: list[dict[str, object]] = []
     UserChannel(UserAuth("k", "s", "p"), lambda item, _ts: items.append(item)).on_frame(T0, data)
     tracker = TradeTracker()
@@ -105,9 +107,10 @@ def _user_channel(data: bytes, _workdir: Path) -> None:
         if item.get("event_type") != "trade":
             continue
         try:
-            updates = tracker.apply(item, {_ORDER_HASH: _ORDER}, T0)
+            trade = decode(item, Trade, "trade")
         except ValueError:
             continue
+        updates = tracker.apply(trade, {_ORDER_HASH: _ORDER}, T0)
         for update in updates:
             assert 0 < update.fill.price < 1_000_000 and update.fill.size > 0
             assert update.fill.fee >= 0

@@ -1,6 +1,7 @@
-"""The user channel and the trade parsing behind it (``venues.polymarket.trades``) turn every
-malformed message into a counted frame or a ``ValueError`` (which the live desk counts and
-skips), never another exception, and never a fill with an impossible price, size or fee."""
+"""The user channel and the trade parsing behind it (``venues.polymarket.wire`` decoding, then
+``venues.polymarket.trades``) turn every malformed message into a counted frame or a
+``ValueError`` (which the live desk counts and skips), never another exception, and never a
+fill with an impossible price, size or fee."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 
 from polytraders.feeds.live.user_channel import UserAuth, UserChannel
 from polytraders.model.orders import Side, VenueOrder
-from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker, timestamp_ns
+from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker, TradeUpdate
+from polytraders.venues.polymarket.wire import Trade, decode, timestamp_ns
 from tests.fuzz.bounds import bounded, fuzz
 from tests.fuzz.strategies import json_values
 
@@ -27,6 +29,11 @@ ORDER = VenueOrder(
     size=10_000_000,
     venue_order_id=ORDER_HASH,
 )
+
+
+def _apply(trade: object) -> list[TradeUpdate]:
+    """Decode at the boundary, then apply: what the venue does with a trade."""
+    return TradeTracker().apply(decode(trade, Trade, "trade"), {ORDER_HASH: ORDER}, 1)
 
 
 def _trade(**changes: object) -> dict[str, object]:
@@ -45,7 +52,7 @@ def _trade(**changes: object) -> dict[str, object]:
 
 
 def test_a_well_formed_trade_is_one_fill() -> None:
-    updates = TradeTracker().apply(_trade(), {ORDER_HASH: ORDER}, 1)
+    updates = _apply(_trade())
     assert [u.outcome for u in updates] == [TradeOutcome.NEW]
     assert (updates[0].fill.price, updates[0].fill.size) == (450_000, 2_000_000)
     assert updates[0].fill.ts_event_ns == 1_767_225_600 * 10**9
@@ -79,7 +86,7 @@ MALFORMED_TRADES: dict[str, Any] = {
 
 @pytest.mark.parametrize("trade", list(MALFORMED_TRADES.values()), ids=list(MALFORMED_TRADES))
 def test_malformed_trades_raise_value_error_at_once(trade: Any) -> None:
-    outcome = bounded(lambda: TradeTracker().apply(trade, {ORDER_HASH: ORDER}, 1), (ValueError,))
+    outcome = bounded(lambda: _apply(trade), (ValueError,))
     assert isinstance(outcome, ValueError)
 
 
@@ -140,7 +147,7 @@ def _trade_like() -> st.SearchStrategy[object]:
 @given(_trade_like())
 def test_any_trade_message_is_fills_or_value_error(trade: object) -> None:
     outcome = bounded(
-        lambda: TradeTracker().apply(trade, {ORDER_HASH: ORDER}, 1),  # type: ignore[arg-type]
+        lambda: _apply(trade),
         (ValueError,),
     )
     if not isinstance(outcome, ValueError):
@@ -171,7 +178,7 @@ def test_hostile_user_frames_are_counted_never_raised() -> None:
     # every frame but the trade counts once, "[1, 2, null]" three times
     assert channel.stats.bad_input_total == len(HOSTILE_USER_FRAMES) - 1 + 2
     with pytest.raises(ValueError):
-        TradeTracker().apply(received[0], {ORDER_HASH: ORDER}, 1)
+        _apply(received[0])
 
 
 @fuzz(300)
@@ -182,10 +189,10 @@ def test_any_user_frame_is_counted_or_passed_on(frame: bytes | str) -> None:
 
 
 def test_amounts_as_json_numbers_parse_exactly_and_fractional_fees_are_refused() -> None:
-    updates = TradeTracker().apply(_trade(price=0.45, size=2), {ORDER_HASH: ORDER}, 1)
+    updates = _apply(_trade(price=0.45, size=2))
     assert (updates[0].fill.price, updates[0].fill.size) == (450_000, 2_000_000)
     with pytest.raises(ValueError, match="fee_rate_bps"):
-        TradeTracker().apply(_trade(fee_rate_bps="0.5"), {ORDER_HASH: ORDER}, 1)
+        _apply(_trade(fee_rate_bps="0.5"))
     with pytest.raises(ValueError, match="over 100"):
-        TradeTracker().apply(_trade(fee_rate_bps="10001"), {ORDER_HASH: ORDER}, 1)
+        _apply(_trade(fee_rate_bps="10001"))
     assert timestamp_ns("1767225600.5") == 1_767_225_600 * 10**9

@@ -10,7 +10,14 @@ from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvel
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, VenueOrder
-from polytraders.store import EventStore, RunProduced, RunRecord, RunRef
+from polytraders.store import (
+    EventStore,
+    ReconciliationKind,
+    ReconciliationRow,
+    RunProduced,
+    RunRecord,
+    RunRef,
+)
 
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 MARKET = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1"
@@ -183,3 +190,26 @@ def timeline(run: str, intents: int) -> list[ReportEnvelope]:
         for step in steps:
             envelopes.append(envelope(run, len(envelopes), **step))
     return envelopes
+
+
+def reconciliation(
+    store: EventStore,
+    run: str,
+    *,
+    ts_ns: int = T0_NS,
+    kind: ReconciliationKind = ReconciliationKind.PERIODIC,
+    level: str = "ok",
+    position_drift_micros: int = 0,
+) -> ReconciliationRow:
+    """Record one reconciliation of ``run`` (the held attempt): OK unless told otherwise."""
+    codes = () if level == "ok" else (f"SYS_RECONCILE_DRIFT_{level.upper()}",)
+    return store.append_reconciliation(
+        run,
+        ts_ns=ts_ns,
+        kind=kind,
+        level=level,
+        order_drift_micros=0,
+        position_drift_micros=position_drift_micros,
+        reason_codes=codes,
+        differences_json=b'{"positions":[]}',
+    )

@@ -45,6 +45,7 @@ def test_the_database_refuses_updates_and_deletes_on_every_table(
     store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
     store.audit(actor="t", action="a", ts_ns=1, run=run)
     store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS, body=b"{}")
+    f.reconciliation(store, run)
     store.end_run(
         run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run)
     )  # every table now holds a row
@@ -132,12 +133,13 @@ def test_a_database_of_another_schema_version_is_refused(store_url: str) -> None
         EventStore.open(store_url)
 
 
-@pytest.mark.parametrize("older", ["1", "2", "3"])
+@pytest.mark.parametrize("older", ["1", "2", "3", "4"])
 def test_an_older_store_is_refused_in_one_line_saying_what_to_do(
     store_url: str, older: str
 ) -> None:
     """Schema 1 keyed runs by run id alone, schema 2 had neither checkpoints nor produced
-    counts, schema 3 only one of them: each is refused, and left without new tables."""
+    counts, schema 3 only one of them, schema 4 no reconciliations: each is refused, and left
+    without new tables."""
     url = store_url if "://" in store_url else f"sqlite:///{store_url}"
     engine = sa.create_engine(url)
     with engine.begin() as connection:

@@ -40,6 +40,7 @@ def _recorded(store: EventStore, name: str, intents: int = 30) -> str:
     store.append_position(run, Position(f.TOKEN), ts_ns=f.T0_NS)
     for n in range(2):
         store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS + n, body=b"{}")
+    f.reconciliation(store, run)
     store.audit(actor="desk", action="run.note", ts_ns=f.T0_NS, run=run)
     store.end_run(run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run))
     return run
@@ -61,6 +62,7 @@ def test_prune_removes_exactly_the_chosen_attempt_and_audits_it(store: EventStor
         "fills": 30,
         "positions": 1,
         "checkpoints": 2,
+        "reconciliations": 1,
         "run_leases": 1,
         "run_ends": 1,
         "runs": 1,

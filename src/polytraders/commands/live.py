@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeGuard
 
@@ -43,10 +43,17 @@ from polytraders.model.fills import Fill
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
-from polytraders.store.records import RunProduced, RunStatus
+from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
 from polytraders.venues.base import Venue, VenueEvent
+from polytraders.venues.drift import DeskRecords, ReconciliationResult, compare, records_of
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
+from polytraders.venues.reconciliation import (
+    RECONCILE_DRIFT_CRITICAL,
+    DriftLevel,
+    ReconciliationConfig,
+)
+from polytraders.venues.reports import VenueSnapshot
 
 if TYPE_CHECKING:
     from polytraders.desk.checkpoints import RestoredCheckpoint
@@ -269,6 +276,9 @@ class _DeskVenue:
     def heartbeat(self, now_ns: int) -> bool:
         return self.venue.heartbeat(now_ns)
 
+    def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
+        return self.venue.reconciliation_snapshot(now_ns)
+
 
 def _nothing() -> None:
     """No-op default of :attr:`_DeskVenue.after_advance`."""
@@ -301,7 +311,22 @@ class LiveSession:
        store (and the timeline file) together, so a crash loses at most one step;
     6. every bot the desk quarantined since the last round raises an alert
        (:meth:`_alert_quarantines`; the desk itself has already cancelled a quarantined
-       strategy's open orders).
+       strategy's open orders);
+    7. with ``reconciliation`` set, every ``interval_s`` of the desk clock (the first one
+       ``interval_s`` after construction) the venue is reconciled (:meth:`reconcile`).
+
+    **Reconciliation** is two steps so that the network part can run off the decision loop:
+    the fetch is one read-only call on the venue (``venue.reconciliation_snapshot``), the
+    comparison (:meth:`on_reconciliation`) runs on the loop with the snapshot and the desk's
+    records taken when the fetch was asked for (:meth:`desk_records`; fills booked meanwhile
+    are the snapshot's unbooked fills, which explain the difference). Its verdict
+    (:meth:`conclude_reconciliation`, also given the start-up one) is recorded in the store's
+    ``reconciliations`` table; WARNING is logged; CRITICAL logs an ERROR and sets the desk
+    HALTED with ``SYS_RECONCILE_DRIFT_CRITICAL`` (a desk event, checkpointed): an unexplained
+    position means the desk's own positions are wrong, so it can no longer tell which
+    orders reduce exposure (REDUCING would trust them); only cancels pass until an operator
+    has checked and resumes the desk (``polytraders kill-switch reset``). Resting orders are
+    not cancelled by the halt.
 
     Args:
         desk: the desk (live clock).
@@ -314,6 +339,10 @@ class LiveSession:
             every step and ended by :meth:`close` (None: only the desk's own sink).
         shadows: candidate desks (paper venues, recording only) fed exactly the same events
             after the main desk (``--shadow``).
+        reconciliation: when and how to reconcile with the venue while running (None: never).
+        booked_fill_ids: fill ids the run had booked before this desk started (the store's
+            and the start-up reconciliation's): with the desk's own fills, what the venue's
+            listed fills are checked against.
     """
 
     def __init__(
@@ -325,6 +354,8 @@ class LiveSession:
         venue_poll_ms: int = 250,
         recording: LiveRecording | None = None,
         shadows: Sequence[Desk] = (),
+        reconciliation: ReconciliationConfig | None = None,
+        booked_fill_ids: Iterable[str] = (),
     ) -> None:
         self.desk = desk
         self.recording = recording
@@ -347,6 +378,13 @@ class LiveSession:
         self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
         if isinstance(desk.venue, _DeskVenue):
             desk.venue.after_advance = self._sync_venue
+        self.reconciliation = reconciliation
+        self.reconciliations: list[tuple[ReconciliationKind, ReconciliationResult]] = []
+        """Every reconciliation concluded by this session, in order."""
+        self._booked_before = frozenset(booked_fill_ids)
+        self._next_reconciliation_ns = (
+            first_ns + reconciliation.interval_s * 1_000_000_000 if reconciliation else 0
+        )
 
     def step(self) -> int:
         """One round (see the class docstring); returns how many market events were
@@ -365,6 +403,7 @@ class LiveSession:
             shadow.tick()
         self._watch_venue()
         self._alert_quarantines()
+        self._reconcile_if_due()
         if self.recording is not None:
             self.recording.flush()
         self.events_in += len(events)
@@ -465,6 +504,112 @@ class LiveSession:
                 f" at {failure.location}" if failure.location else "",
                 "; its open orders are being cancelled" if stopped else "",
             )
+
+    # ------------------------------------------------------------------ reconciliation
+    def _reconcile_if_due(self) -> None:
+        """Reconcile when ``interval_s`` of desk time has passed since the last one."""
+        config = self.reconciliation
+        now_ns = self.desk.clock.now_ns()
+        if config is None or now_ns < self._next_reconciliation_ns:
+            return
+        self._next_reconciliation_ns = now_ns + config.interval_s * 1_000_000_000
+        self.reconcile(now_ns)
+
+    def reconcile(self, now_ns: int) -> ReconciliationResult | None:
+        """One periodic reconciliation now: the desk's records, the venue's snapshot (the
+        network call), then :meth:`on_reconciliation`. Returns its result, or None when the
+        venue did not answer usably (logged as a WARNING; tried again at the next interval).
+
+        Raises:
+            ValueError: the session has no reconciliation settings.
+            polytraders.store.errors.StoreError: recording the result failed.
+        """
+        from polytraders.venues.polymarket.client import ClobRequestError
+
+        records = self.desk_records()
+        try:
+            snapshot = self.venue.reconciliation_snapshot(now_ns)
+        except ClobRequestError as exc:
+            _LOG.warning("periodic reconciliation skipped, the venue did not answer: %s", exc)
+            return None
+        return self.on_reconciliation(snapshot, records)
+
+    def desk_records(self) -> DeskRecords:
+        """The desk's records now (copies): every order it tracks, every fill the run has
+        booked and not reverted (before this desk started and since), its positions."""
+        state = self.desk.state
+        return records_of(
+            list(state.orders.values()),
+            self._booked_before | {f.fill_id for f in self.desk.orders.fills},
+            {p.token_id: p.size for p in state.positions()},
+        )
+
+    def on_reconciliation(
+        self, snapshot: VenueSnapshot, records: DeskRecords
+    ) -> ReconciliationResult:
+        """Judge a periodic snapshot against the records taken when it was asked for (on the
+        decision loop; pure but for :meth:`conclude_reconciliation`).
+
+        Raises:
+            ValueError: the session has no reconciliation settings.
+            polytraders.store.errors.StoreError: recording the result failed.
+        """
+        if self.reconciliation is None:
+            raise ValueError("this session has no reconciliation settings")
+        result = compare(snapshot, records, self.reconciliation)
+        self.conclude_reconciliation(result, ReconciliationKind.PERIODIC)
+        return result
+
+    def conclude_reconciliation(
+        self, result: ReconciliationResult, kind: ReconciliationKind
+    ) -> None:
+        """Act on a reconciliation's verdict (class docstring): record it in the store
+        attempt (when recording to one), log a WARNING or an ERROR, and on CRITICAL set the
+        desk HALTED with ``SYS_RECONCILE_DRIFT_CRITICAL``. Unknown venue orders and orders
+        closed at the venue found while running are logged as WARNINGs.
+
+        Raises:
+            polytraders.store.errors.StoreError: recording it failed.
+        """
+        self.reconciliations.append((kind, result))
+        recording = self.recording
+        if recording is not None and recording.store is not None and recording.run is not None:
+            recording.store.append_reconciliation(
+                recording.run,
+                ts_ns=result.ts_ns,
+                kind=kind,
+                level=result.level.value,
+                order_drift_micros=result.order_drift_micros,
+                position_drift_micros=result.position_drift_micros,
+                reason_codes=result.reason_codes,
+                differences_json=result.differences.to_json(),
+            )
+        found = result.differences
+        if kind is ReconciliationKind.PERIODIC and (found.unknown_orders or found.closed_at_venue):
+            _LOG.warning(
+                "periodic reconciliation: %d open venue orders the desk does not know (%s), "
+                "%d desk orders no longer open at the venue (%s)",
+                len(found.unknown_orders),
+                ", ".join(r.venue_order_id for r in found.unknown_orders),
+                len(found.closed_at_venue),
+                ", ".join(found.closed_at_venue),
+            )
+        if result.level is DriftLevel.OK:
+            return
+        figures = (
+            f"{kind} reconciliation {result.level.reason_code}: unexplained drift, orders "
+            f"{result.order_drift_micros}, positions {result.position_drift_micros} micro-shares"
+        )
+        if result.level is DriftLevel.WARNING:
+            _LOG.warning("%s", figures)
+            return
+        _LOG.error("%s: desk HALTED until an operator reconciles", figures)
+        state = self.desk.state
+        change = state.set_trading_state(
+            TradingState.HALTED, RECONCILE_DRIFT_CRITICAL, "reconciliation"
+        )
+        if change is not None:
+            self.halts.append(RECONCILE_DRIFT_CRITICAL)
 
     def kill(self, operator: str = "operator") -> None:
         """Trip the kill switch: the desk cancels every open order at the venue."""
@@ -841,8 +986,11 @@ def build_live_session(
     store_url: str | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
-    cache metadata, reconcile with ``node.reconciliation`` (fail closed until done; the
-    report's drift level is logged and returned, not acted on), start the feeds. With a store,
+    cache metadata, reconcile with ``node.reconciliation`` (fail closed until done), start the
+    feeds. The start-up reconciliation's verdict is concluded like a periodic one
+    (:meth:`LiveSession.conclude_reconciliation`: recorded in the store's ``reconciliations``,
+    logged, and a CRITICAL one starts the desk HALTED), and the session reconciles again every
+    ``node.reconciliation.interval_s``. With a store,
     a new run records ``node.canonical()`` (its venue part as in effect, with the credentials'
     builder code when the node sets none) and that config's ``config_version``, and the desk
     checkpoints its controls there (:mod:`polytraders.desk.checkpoints`). Resuming a run
@@ -882,7 +1030,6 @@ def build_live_session(
     from polytraders.store.journal import RunJournal
     from polytraders.venues.polymarket.reconcile import reconcile
     from polytraders.venues.polymarket.venue import PolymarketVenue
-    from polytraders.venues.reconciliation import DriftLevel
 
     venue = PolymarketVenue.from_credentials(credentials, node.venue, wall_clock_ns=time.time_ns)
     node = node.model_copy(update={"venue": venue.config})  # the builder code in effect
@@ -934,7 +1081,6 @@ def build_live_session(
             store_orders=store_orders,
             known_fill_ids=[f.fill_id for f in store_fills],
             store_positions=believed,
-            tokens=tokens,
             config=node.reconciliation,
             now_ns=time.time_ns(),
         )
@@ -1005,14 +1151,21 @@ def build_live_session(
         "polymarket-user",
     ).start()
     market_feed = start_market_feed(ws_url, tokens, keepalive)
-    if report.drift is not DriftLevel.OK:
-        _LOG.warning(
-            "start-up reconciliation %s: unexplained drift, orders %d, positions %d micro-shares",
-            report.drift.reason_code,
-            report.order_drift_micros,
-            report.position_drift_micros,
-        )
-    return LiveSession(desk, venue, market_feed, user, recording=recording), report
+    session = LiveSession(
+        desk,
+        venue,
+        market_feed,
+        user,
+        recording=recording,
+        reconciliation=node.reconciliation,
+        booked_fill_ids=[f.fill_id for f in (*store_fills, *report.missed_fills)],
+    )
+    try:
+        session.conclude_reconciliation(report.comparison, ReconciliationKind.STARTUP)
+    except BaseException:  # the start-up verdict could not be recorded: stop as a crash would
+        session.close(cancel_open_orders=False)
+        raise
+    return session, report
 
 
 class _Attempt(NamedTuple):

@@ -29,6 +29,8 @@ from rich.table import Table
 from polytraders.store import (
     ABANDONED,
     EventStore,
+    ReconciliationKind,
+    ReconciliationRow,
     RunCounts,
     RunRecord,
     RunRefError,
@@ -173,18 +175,22 @@ def show(
     store: StoreOption = DEFAULT_STORE,
     as_json: JsonOption = False,
 ) -> None:
-    """One run attempt: its record, desk config version, status and detail, lease, counts
-    and integrity."""
+    """One run attempt: its record, desk config version, status and detail, lease, counts,
+    integrity and its reconciliations with the venue (a live desk's: the start-up one and
+    every periodic one; the table lists the start-up ones and every one that was not OK,
+    ``--json`` lists them all with what differed)."""
     with _opened(store) as opened:
         record = _record(opened, run)
         counts = opened.counts(record.ref)
         attempts = sum(1 for r in opened.runs() if r.run_id == record.run_id)
         problems = opened.check_integrity(record.ref)
+        reconciliations = opened.reconciliations(record.ref)
     document = _summary(record, counts)
     document["attempts_recorded"] = attempts
     document["desk_config"] = json.loads(record.desk_config_json)
     document["lease"] = None if record.lease is None else msgspec.to_builtins(record.lease)
     document["integrity_problems"] = problems
+    document["reconciliations"] = [_reconciliation(r) for r in reconciliations]
     if as_json:
         _print_json(document)
         return
@@ -217,6 +223,7 @@ def show(
             f"{counts.positions:,} position snapshots",
         ),
         ("integrity", "sound" if not problems else f"{len(problems)} problem(s)"),
+        ("reconciliations", _reconciliation_counts(reconciliations)),
     ]
     table = Table(show_header=False, box=None)
     for name, value in lines:
@@ -224,6 +231,45 @@ def show(
     _console.print(table)
     for problem in problems:
         _console.print(f"[red]  {problem}[/red]", highlight=False)
+    for row in reconciliations:
+        if row.kind is ReconciliationKind.STARTUP or row.level != "ok":
+            typer.echo(f"  {_reconciliation_line(row)}")  # one line each, never wrapped
+
+
+def _reconciliation(row: ReconciliationRow) -> dict[str, Any]:
+    """The JSON entry of one reconciliation in ``show``."""
+    return {
+        "ts_utc": utc_text(row.ts_ns),
+        "ts_ns": row.ts_ns,
+        "kind": row.kind.value,
+        "level": row.level,
+        "order_drift_micros": row.order_drift_micros,
+        "position_drift_micros": row.position_drift_micros,
+        "reason_codes": list(row.reason_codes),
+        "differences": json.loads(row.differences_json),
+    }
+
+
+def _reconciliation_counts(rows: list[ReconciliationRow]) -> str:
+    """``N (S start-up, P periodic): a ok, b warning, c critical``, or ``none``."""
+    if not rows:
+        return "none"
+    startup = sum(1 for r in rows if r.kind is ReconciliationKind.STARTUP)
+    levels: dict[str, int] = {}
+    for row in rows:
+        levels[row.level] = levels.get(row.level, 0) + 1
+    by_level = ", ".join(f"{n} {level}" for level, n in sorted(levels.items()))
+    return f"{len(rows)} ({startup} start-up, {len(rows) - startup} periodic): {by_level}"
+
+
+def _reconciliation_line(row: ReconciliationRow) -> str:
+    """One reconciliation as a line: time, kind, level, drifts (micro-shares), codes."""
+    codes = " ".join(row.reason_codes)
+    return (
+        f"{utc_text(row.ts_ns)}  {row.kind.value:<8}  {row.level:<8}  "
+        f"orders {row.order_drift_micros:,}  positions {row.position_drift_micros:,} "
+        f"micro-shares{'  ' + codes if codes else ''}"
+    )
 
 
 @app.command()

@@ -90,6 +90,8 @@ from polytraders.store.records import (
     AuditEntry,
     Lease,
     PositionSnapshot,
+    ReconciliationKind,
+    ReconciliationRow,
     Row,
     RunCounts,
     RunProduced,
@@ -1012,6 +1014,96 @@ class EventStore:
                 raise self._write_error(exc, what) from _scrubbed(exc, self._url)
         return CheckpointRow(**row, sequence=sequence, wall_ns=wall_ns)
 
+    # ------------------------------------------------------------------ reconciliations
+
+    def append_reconciliation(
+        self,
+        run: RunRef | str,
+        *,
+        ts_ns: int,
+        kind: ReconciliationKind,
+        level: str,
+        order_drift_micros: int,
+        position_drift_micros: int,
+        reason_codes: Sequence[str],
+        differences_json: str | bytes,
+    ) -> ReconciliationRow:
+        """Record one reconciliation with the venue in the attempt this store holds of
+        ``run``, at once in its own transaction (after flushing pending rows, so it follows
+        what was recorded before it).
+
+        Args:
+            run: the run id (or ``RUN_ID@N`` naming the held attempt).
+            ts_ns: when (desk clock, ns since the epoch).
+            kind: start-up or periodic.
+            level: the drift level (``ok``, ``warning``, ``critical``; at most 16 characters).
+            order_drift_micros, position_drift_micros: the drifts (micro-shares, ≥ 0).
+            reason_codes: the registered codes of the result.
+            differences_json: what differed, JSON text or bytes (stored verbatim after
+                checking it parses).
+
+        Returns:
+            The row as stored.
+
+        Raises:
+            StoreWriteError: the attempt is not held here, a bad argument (unknown kind, empty
+                or long level, a negative or non-int drift, JSON that does not parse, NUL
+                characters), or the write failed.
+        """
+        self._check_open()
+        run_id, attempt = self._held_attempt(run)
+        what = f"reconciliation of run '{run_id}@{attempt}'"
+        try:
+            kind = ReconciliationKind(kind)
+        except ValueError as exc:
+            raise StoreWriteError(f"{what}: unknown kind {kind!r}") from exc
+        if not level or len(level) > 16:
+            raise StoreWriteError(f"{what}: level must be 1 to 16 characters, got {level!r}")
+        try:
+            msgspec.json.decode(differences_json)
+        except msgspec.DecodeError as exc:
+            raise StoreWriteError(f"{what}: the differences are not JSON: {exc}") from exc
+        row: dict[str, Any] = {
+            "run_id": run_id,
+            "attempt": attempt,
+            "ts_ns": ts_ns,
+            "wall_ns": self._wall_clock_ns(),
+            "kind": kind.value,
+            "level": level,
+            "order_drift_micros": order_drift_micros,
+            "position_drift_micros": position_drift_micros,
+            "reason_codes_json": json_text(list(reason_codes)),
+            "differences_json": differences_json.decode()
+            if isinstance(differences_json, bytes)
+            else differences_json,
+        }
+        _require_int64(row, ("ts_ns", "order_drift_micros", "position_drift_micros"), what)
+        if order_drift_micros < 0 or position_drift_micros < 0:
+            raise StoreWriteError(f"{what}: drifts must not be negative")
+        _refuse_nul(row, what)
+        self.flush()
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(schema.reconciliations.insert(), row)
+        except Exception as exc:
+            raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+        return _reconciliation_from_db(row)
+
+    def reconciliations(self, run: RunRef | str) -> list[ReconciliationRow]:
+        """The attempt's reconciliations in the order they were recorded.
+
+        Raises:
+            RunRefError / UnknownRunError: a malformed reference or no such attempt.
+        """
+        run_id, attempt = self._resolve(parse_run_ref(run))
+        r = schema.reconciliations.c
+        query = (
+            sa.select(schema.reconciliations)
+            .where(r.run_id == run_id, r.attempt == attempt)
+            .order_by(r.row_id)
+        )
+        return [_reconciliation_from_db(row._asdict()) for row in self._read(query)]
+
     # ------------------------------------------------------------------ maintenance
 
     def prune(self, runs: Sequence[RunRef | str], *, actor: str, reason: str) -> PruneResult:
@@ -1517,6 +1609,22 @@ def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> N
         connection.execute(
             meta.insert(), {"key": "schema_version", "value": str(schema.SCHEMA_VERSION)}
         )
+
+
+def _reconciliation_from_db(row: Mapping[str, Any]) -> ReconciliationRow:
+    """A :class:`ReconciliationRow` from a ``reconciliations`` row (as a mapping)."""
+    return ReconciliationRow(
+        run_id=row["run_id"],
+        attempt=int(row["attempt"]),
+        ts_ns=int(row["ts_ns"]),
+        wall_ns=int(row["wall_ns"]),
+        kind=ReconciliationKind(row["kind"]),
+        level=row["level"],
+        order_drift_micros=int(row["order_drift_micros"]),
+        position_drift_micros=int(row["position_drift_micros"]),
+        reason_codes=tuple(msgspec.json.decode(row["reason_codes_json"])),
+        differences_json=row["differences_json"],
+    )
 
 
 def _config_json(config: str | bytes | Mapping[str, Any]) -> str:

@@ -162,6 +162,35 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int | None
 
 
+class ReconciliationKind(StrEnum):
+    """When a reconciliation ran: at start-up (before the first order) or periodically while
+    the desk ran."""
+
+    STARTUP = "startup"
+    PERIODIC = "periodic"
+
+
+class ReconciliationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded reconciliation of attempt ``attempt`` of ``run_id`` with its venue.
+
+    Fields: ``ts_ns`` (the desk's clock) and ``wall_ns`` (the store's wall clock when
+    written); ``kind``; ``level`` (``ok``, ``warning`` or ``critical``); ``order_drift_micros``
+    and ``position_drift_micros`` (micro-shares); ``reason_codes`` (registered codes);
+    ``differences_json`` (what differed, JSON text as written).
+    """
+
+    run_id: str
+    attempt: int
+    ts_ns: int
+    wall_ns: int
+    kind: ReconciliationKind
+    level: str
+    order_drift_micros: int
+    position_drift_micros: int
+    reason_codes: tuple[str, ...]
+    differences_json: str
+
+
 def json_text(value: object) -> str:
     """Deterministic msgspec JSON of ``value`` (mapping keys sorted) as text."""
     return msgspec.json.encode(value, order="sorted").decode()

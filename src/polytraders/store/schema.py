@@ -36,12 +36,21 @@ through triggers installed with the tables):
   (``desk``: the desk's controls and what changed; ``kill_switch.trip`` /
   ``kill_switch.reset``: an operator's command), ``actor`` and the body as JSON. Appended when
   the checkpointed state changes (the desk) or an operator acts; a restart folds them.
+- ``reconciliations``: one row per reconciliation of the attempt with its venue (at start-up
+  and periodically while a live desk runs), in append order (``row_id``): ``ts_ns`` (desk
+  clock), ``wall_ns`` (store's wall clock), ``kind`` (``startup`` / ``periodic``), the drift
+  ``level`` (``ok`` / ``warning`` / ``critical``), ``order_drift_micros`` and
+  ``position_drift_micros``, the registered codes (``reason_codes_json``, a JSON list) and
+  what differed (``differences_json``, JSON the store does not interpret: the live desk writes
+  :class:`polytraders.venues.drift.Differences`). Written at once, each in its own
+  transaction.
 - ``audit_log``: who did what when (actor, action, detail, ``ts_ns``), optionally in an
   attempt of a run. Never deletable.
 - ``run_prunes``: one row per pruned attempt (when, who, why): the tombstone that lets the
   database delete that attempt's rows, and keeps its attempt number taken.
 
-Orders, fills, positions, checkpoints, leases and run ends reference ``runs`` by foreign key;
+Orders, fills, positions, checkpoints, reconciliations, leases and run ends reference ``runs``
+by foreign key;
 envelopes do not (see the comment at the table), the store checks their run before buffering
 them.
 
@@ -55,11 +64,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of this schema; a database holding another version is refused (no silent
 migration). Version 1 keyed runs by run id alone (a repeated run got a ``-r<n>`` id); version 2
 had neither a ``checkpoints`` table nor produced counts in ``run_ends``; version 3 had one of
-the two."""
+the two; version 4 had no ``reconciliations`` table."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -241,6 +250,23 @@ checkpoints = sa.Table(
     _run_fk("checkpoints"),
 )
 
+reconciliations = sa.Table(
+    "reconciliations",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    *_run_key(),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("wall_ns", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("order_drift_micros", sa.BigInteger, nullable=False),
+    sa.Column("position_drift_micros", sa.BigInteger, nullable=False),
+    sa.Column("reason_codes_json", sa.Text, nullable=False),
+    sa.Column("differences_json", sa.Text, nullable=False),
+    _run_fk("reconciliations"),
+    sa.Index("ix_reconciliations_run", "run_id", "attempt", "row_id"),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
@@ -268,6 +294,7 @@ RUN_SCOPED_TABLES = (
     fills,
     positions,
     checkpoints,
+    reconciliations,
     run_leases,
     run_ends,
     runs,
@@ -285,6 +312,7 @@ APPEND_ONLY_TABLES = (
     fills,
     positions,
     checkpoints,
+    reconciliations,
     audit_log,
     run_prunes,
 )

@@ -25,6 +25,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.fills import Fill
 from polytraders.model.orders import VenueOrder
+from polytraders.venues.reports import VenueSnapshot
 
 VenueEvent = OrderAccepted | OrderRejected | OrderCanceled | OrderExpired | Fill
 """Events a venue emits about our orders."""
@@ -72,4 +73,16 @@ class Venue(Protocol):
     def heartbeat(self, now_ns: int) -> bool:
         """Send the dead-man-switch heartbeat; False when it was not accepted (venues without
         one return True)."""
+        ...
+
+    def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
+        """What the venue holds for us now, for reconciliation (:mod:`.reports`): open
+        orders, the fills of our orders, holdings. Read-only: nothing about the venue's
+        tracked state changes. A live venue asks the exchange (network; it may run off the
+        desk loop, so it must not touch state the loop changes); a simulated one answers from
+        memory. ``now_ns`` stamps the snapshot.
+
+        A live venue raises its own request error when the exchange does not answer
+        (Polymarket: :class:`~polytraders.venues.polymarket.client.ClobRequestError`).
+        """
         ...

@@ -7,15 +7,16 @@ venue explains has been applied (fills found in its trade history, orders it can
 micro-shares (1 share = 1_000_000; Polymarket sizes are whole 0.01 shares = 10_000):
 
 - **order drift**: over the desk's orders still open at the venue, the sum of
-  ``|venue matched size − desk filled size|`` once the trades the venue lists are booked;
+  ``|venue matched size − desk filled size|`` once the fills the venue lists are booked;
 - **position drift**: the largest, over tokens, ``|venue holding − desk holding|`` where the
   desk holding includes the fills just recovered.
 
-Venue orders the desk does not know (orphans) are not drift: :class:`OrphanPolicy` handles them.
-The start-up reconciliation of the Polymarket venue
-(:func:`polytraders.venues.polymarket.reconcile.reconcile`) reads every setting here except
-``interval_s``, which is for periodic reconciliation while the node runs: that is not built
-yet, so for now ``interval_s`` is validated and versioned but nothing reads it.
+The comparison itself is :func:`polytraders.venues.drift.compare`. Venue orders the desk does
+not know (orphans) are not drift: at start-up :class:`OrphanPolicy` handles them. The start-up
+reconciliation of the Polymarket venue (:func:`polytraders.venues.polymarket.reconcile.reconcile`)
+reads every setting here but ``interval_s``; the live node
+(:class:`polytraders.commands.live.LiveSession`) reconciles again every ``interval_s`` while it
+runs, and both act on the level the same way: WARNING is logged, CRITICAL halts the desk.
 """
 
 from __future__ import annotations
@@ -65,13 +66,15 @@ class ReconciliationConfig(FrozenConfig):
     """When to reconcile and how to judge the result (sizes in micro-shares).
 
     A drift at or above its ``*_warn_micros`` threshold is a WARNING; at or above its
-    ``*_critical_micros`` threshold it is CRITICAL (:meth:`level`); the reconciliation report
-    carries the level's registered code. Warn thresholds never exceed critical ones.
+    ``*_critical_micros`` threshold it is CRITICAL (:meth:`level`); the reconciliation result
+    carries the level's registered code. Warn thresholds never exceed critical ones. The live
+    node logs a WARNING and halts the desk on a CRITICAL (``SYS_RECONCILE_DRIFT_CRITICAL``).
     """
 
     interval_s: int = Field(default=60, ge=5, le=3_600)
-    """Seconds between periodic reconciliations while the node runs (not built yet: today
-    only the start-up reconciliation runs, before the first order)."""
+    """Seconds between periodic reconciliations while the node runs (the first one
+    ``interval_s`` after start-up's). Each asks the venue for its orders, trades and holdings
+    (Polymarket: a few REST requests plus one per token), so not more often than every 5 s."""
 
     orphan_policy: OrphanPolicy = OrphanPolicy.CANCEL
     """``cancel`` (default: nothing the desk did not decide stays at the venue) or ``adopt``

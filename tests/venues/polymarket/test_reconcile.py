@@ -55,7 +55,6 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
 ) -> None:
     sim.control("clear")
     token = sorted(sim.exchange.tokens)[1]
-    tokens = sorted(sim.exchange.tokens)
     first = fresh_venue(sim, signer_key, sim_account)
     refused = make(token, "rec:0", Side.BUY, 100_000, 5_000_000, time.time_ns())
     first.submit(refused, time.time_ns())
@@ -66,7 +65,6 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         store_orders=[],
         known_fill_ids=[],
         store_positions={},
-        tokens=tokens,
         config=CANCEL,
         now_ns=time.time_ns(),
     )
@@ -106,7 +104,6 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         store_orders=store_orders,
         known_fill_ids=[],
         store_positions={},
-        tokens=tokens,
         config=CANCEL,
         now_ns=time.time_ns(),
     )
@@ -130,7 +127,6 @@ def test_restart_reconciles_without_duplicates_or_lost_fills(
         store_orders=[msgspec.structs.replace(o) for o in store_orders],
         known_fill_ids=[fills[0].fill_id],
         store_positions={token: sim.exchange.positions[token]},
-        tokens=tokens,
         config=ADOPT,
         now_ns=time.time_ns(),
     )
@@ -156,7 +152,6 @@ def test_orphans_can_be_adopted(sim: SimClobServer, signer_key: str, sim_account
         store_orders=[],
         known_fill_ids=[],
         store_positions={},
-        tokens=[],
         config=ADOPT,
         now_ns=time.time_ns(),
     )
@@ -183,11 +178,12 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
         store_orders=[],
         known_fill_ids=[],
         store_positions={},
-        tokens=[],
         config=CANCEL,
         now_ns=time.time_ns(),
     )
     held_before = first.position(token)
+    # the records name every token's holding (a token they do not name is believed flat)
+    held = {t: first.position(t) for t in sorted(sim.exchange.tokens)}
     best_ask = first.client.get_order_book(token)["asks"][-1]
     price, level = to_micros(best_ask["price"]), to_micros(best_ask["size"])
     now = time.time_ns()
@@ -205,8 +201,7 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
         restarted,
         store_orders=[stored],
         known_fill_ids=[],
-        store_positions={token: held_before},
-        tokens=[token],
+        store_positions=held,
         config=CANCEL,
         now_ns=time.time_ns(),
     )
@@ -225,8 +220,7 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
         again,
         store_orders=[claimed],
         known_fill_ids=[f.fill_id for f in report.missed_fills],
-        store_positions={token: held_before},
-        tokens=[token],
+        store_positions=held,
         config=CANCEL,
         now_ns=time.time_ns(),
     )
@@ -249,7 +243,6 @@ def test_a_fill_missed_while_down_is_booked_once_and_unexplained_drift_is_critic
         store_orders=[],
         known_fill_ids=[],
         store_positions=None,
-        tokens=[token],
         config=CANCEL,
         now_ns=time.time_ns(),
     )

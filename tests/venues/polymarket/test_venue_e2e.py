@@ -45,7 +45,7 @@ def test_quotes_are_signed_posted_and_a_marketable_order_fills(
     assert fill.fee > 0
     # the venue's order id is the EIP-712 hash we computed before posting
     resting_hash = venue.order(resting.client_order_id).venue_order_id  # type: ignore[union-attr]
-    assert resting_hash in {o["id"] for o in venue.fetch_open_orders()}
+    assert resting_hash in {o.id for o in venue.fetch_open_orders()}
     assert venue.order(taker.client_order_id).status is OrderStatus.FILLED  # type: ignore[union-attr]
 
 

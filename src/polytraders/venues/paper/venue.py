@@ -38,6 +38,12 @@ from polytraders.venues.paper.config import PaperVenueConfig
 from polytraders.venues.paper.ledger import PaperLedger
 from polytraders.venues.paper.liquidity import ConsumedLiquidity, available_take
 from polytraders.venues.paper.queue import WorkingOrder
+from polytraders.venues.reports import (
+    FillReport,
+    OrderStatusReport,
+    PositionReport,
+    VenueSnapshot,
+)
 
 _ARRIVE = 0
 _CANCEL = 1
@@ -166,6 +172,8 @@ class PaperVenue:
         self._closed: set[str] = set()
         self._pending: list[tuple[int, int, int, str]] = []
         self._events: list[VenueEvent] = []
+        self._fills: list[FillReport] = []
+        """Every fill made, in order (what :meth:`reconciliation_snapshot` lists)."""
         self._action_seq = 0
         self._arrival_seq = 0
         self._fill_seq = 0
@@ -269,6 +277,36 @@ class PaperVenue:
     def heartbeat(self, now_ns: int) -> bool:
         """The paper venue has no dead-man switch: always accepted."""
         return True
+
+    def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
+        """From memory: the orders that have reached the venue and are open (travelling
+        ones are not at the venue yet), every fill made, and the ledger's holding of every
+        token of the venue's markets (sorted by token id). Nothing changes."""
+        orders = tuple(
+            OrderStatusReport(
+                client_order_id=o.client_order_id,
+                venue_order_id=o.venue_order_id,
+                token_id=o.token_id,
+                side=o.side,
+                price=o.price,
+                size=o.size,
+                filled_size=o.filled_size,
+                status=o.status,
+                ts_ns=now_ns,
+            )
+            for o in (w.order for w in self._orders.values())
+            if o.status is not OrderStatus.PENDING_NEW
+        )
+        positions = tuple(
+            PositionReport(token_id=t, size=self.ledger.holdings(t)) for t in sorted(self._tokens)
+        )
+        return VenueSnapshot(
+            venue=self.name,
+            ts_ns=now_ns,
+            orders=orders,
+            fills=tuple(self._fills),
+            positions=positions,
+        )
 
     # ================================================================== extra reads
     @property
@@ -567,22 +605,22 @@ class PaperVenue:
             self.stats.maker_fills += 1
         else:
             self.stats.taker_fills += 1
-        self._events.append(
-            Fill(
-                fill_id=ids.fill_id(self.run_id, self._fill_seq),
-                client_order_id=order.client_order_id,
-                venue_order_id=order.venue_order_id,
-                token_id=token.token_id,
-                market_id=token.market_id,
-                side=order.side,
-                price=price,
-                size=size,
-                fee=fee,
-                liquidity=liquidity,
-                ts_event_ns=now,
-                ts_recv_ns=now,
-            )
+        fill = Fill(
+            fill_id=ids.fill_id(self.run_id, self._fill_seq),
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            token_id=token.token_id,
+            market_id=token.market_id,
+            side=order.side,
+            price=price,
+            size=size,
+            fee=fee,
+            liquidity=liquidity,
+            ts_event_ns=now,
+            ts_recv_ns=now,
         )
+        self._events.append(fill)
+        self._fills.append(FillReport.of(fill))
 
     def _maker_fill(self, working: WorkingOrder, token: _Token, size: int, now: int) -> None:
         """Fill ``size`` of a resting order at its own price, no fee (rule 4)."""

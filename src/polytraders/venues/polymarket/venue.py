@@ -76,6 +76,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import msgspec
 from py_clob_client_v2.clob_types import (
@@ -94,7 +95,7 @@ from polytraders.contracts.view import VenueState
 from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, OrderRejected
 from polytraders.model.fills import Fill
 from polytraders.model.market import OutcomeToken
-from polytraders.model.money import MICROS, to_micros
+from polytraders.model.money import MICROS
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
 from polytraders.venues.polymarket.client import ClobHttpClient, ClobRequestError
@@ -115,7 +116,28 @@ from polytraders.venues.polymarket.signing import (
     SignedOrder,
     salt_for,
 )
-from polytraders.venues.polymarket.trades import TradeOutcome, TradeTracker
+from polytraders.venues.polymarket.trades import FAILED, TradeOutcome, TradeTracker, our_fills
+from polytraders.venues.polymarket.wire import (
+    BalanceAllowance,
+    BookAnswer,
+    CancelAnswer,
+    ClosedOnlyAnswer,
+    HeartbeatAnswer,
+    MalformedAnswerError,
+    OpenOrder,
+    OrderEvent,
+    PostOrderAnswer,
+    Trade,
+    UserEvent,
+    decode,
+    fetch,
+)
+from polytraders.venues.reports import (
+    FillReport,
+    OrderStatusReport,
+    PositionReport,
+    VenueSnapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +157,9 @@ VENUE_MODES = frozenset(
 """Venue-wide conditions: an order they refuse is withdrawn (``OrderCanceled`` with the
 condition's code), not rejected — nothing was wrong with the order, so it is no desk error;
 the condition itself reaches the desk as the venue's mode."""
+SNAPSHOT_TRIES = 3
+"""Reconciliation snapshots taken before giving up when trades keep changing while one is
+taken (:meth:`PolymarketVenue.reconciliation_snapshot`)."""
 _MS = 1_000_000
 
 
@@ -255,18 +280,18 @@ class PolymarketVenue:
         cache them (start-up only: never called while signing).
 
         Raises:
-            ClobRequestError: the venue did not answer.
-            ValueError: the answer lacks ``tick_size``/``neg_risk``.
+            ClobRequestError: the venue did not answer, or its answer lacks a valid
+                ``tick_size``/``neg_risk`` (:class:`~.wire.MalformedAnswerError`).
         """
-        book = self.client.get_order_book(token_id)
+        book = fetch("GET /book", BookAnswer, lambda: self.client.get_order_book(token_id))
         token = OutcomeToken(
             token_id=token_id,
-            market_id=market_id or str(book.get("market", "")),
+            market_id=market_id or book.market,
             outcome="",
             complement_token_id=complement_token_id,
-            tick_size=to_micros(str(book["tick_size"])),
-            min_order_size=to_micros(str(book.get("min_order_size", "5"))),
-            neg_risk=bool(book["neg_risk"]),
+            tick_size=book.tick_size_micros,
+            min_order_size=book.min_order_size_micros,
+            neg_risk=book.neg_risk,
         )
         self.set_token(token)
         return token
@@ -361,7 +386,11 @@ class PolymarketVenue:
         if not self._take("DELETE /order", now_ns):
             return
         try:
-            answer = self.client.cancel_order(OrderPayload(orderID=order.venue_order_id))
+            answer = fetch(
+                "DELETE /order",
+                CancelAnswer,
+                lambda: self.client.cancel_order(OrderPayload(orderID=order.venue_order_id)),
+            )
         except ClobRequestError as exc:
             self._note_error(self._classify(exc, "DELETE /order", now_ns), now_ns)
             return
@@ -374,13 +403,14 @@ class PolymarketVenue:
         the kill switch must always get through.
 
         Raises:
-            ClobRequestError: the cancel-all got no answer (the venue's state is unknown).
+            ClobRequestError: the cancel-all got no (usable) answer (the venue's state is
+                unknown).
         """
         for cid in list(self._pending):
             self._mark_canceled(self._orders[cid], now_ns, "")
         self._pending.clear()
         try:
-            answer = self.client.cancel_all()
+            answer = self._cancel_everything()
         except ClobRequestError as exc:
             self._note_error(self._classify(exc, "DELETE /cancel-all", now_ns), now_ns)
             raise
@@ -431,12 +461,16 @@ class PolymarketVenue:
         """``{"pUSD": free collateral}`` in micro-units from ``GET /balance-allowance``.
 
         Raises:
-            ClobRequestError: the venue did not answer.
+            ClobRequestError: the venue did not answer (or not usably).
         """
-        answer = self.client.get_balance_allowance(
-            BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
+        answer = fetch(
+            "GET /balance-allowance",
+            BalanceAllowance,
+            lambda: self.client.get_balance_allowance(
+                BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
+            ),
         )
-        return {"pUSD": int(str(answer["balance"]))}
+        return {"pUSD": answer.balance_micros}
 
     def heartbeat(self, now_ns: int) -> bool:
         """Send ``POST /v1/heartbeats`` with the last id; True when accepted and no lapse is
@@ -455,7 +489,11 @@ class PolymarketVenue:
         self._check_heartbeat_lapse(now_ns)
         for _attempt in range(2):
             try:
-                answer = self.client.post_heartbeat(s.heartbeat_id)
+                answer = fetch(
+                    HEARTBEAT_ENDPOINT,
+                    HeartbeatAnswer,
+                    lambda: self.client.post_heartbeat(s.heartbeat_id),
+                )
             except ClobRequestError as exc:
                 expected = _expected_heartbeat_id(exc)
                 if exc.status == 400 and expected is not None and expected != s.heartbeat_id:
@@ -468,7 +506,7 @@ class PolymarketVenue:
                 s.heartbeat_next_ns = now_ns + self._heartbeat_retry_ns(error)
                 self._check_heartbeat_lapse(now_ns)
                 return False
-            s.heartbeat_id = str(answer.get("heartbeat_id", ""))
+            s.heartbeat_id = answer.heartbeat_id
             s.unavailable = False
             if s.engine_restart_until_ns:  # the engine answers again: the restart is over
                 s.engine_restart_until_ns = 0
@@ -522,20 +560,22 @@ class PolymarketVenue:
             if sendable:
                 self._post_batch(sendable, post_only, now_ns)
 
-    def on_user_message(self, message: dict[str, object], ts_recv_ns: int) -> None:
-        """Apply one user-channel event (``trade`` or ``order``) as parsed JSON.
+    def on_user_message(self, message: object, ts_recv_ns: int) -> None:
+        """Apply one user-channel event (``trade`` or ``order``) as parsed JSON, decoded here
+        (:class:`~.wire.Trade`, :class:`~.wire.OrderEvent`); other kinds are ignored.
 
         Raises:
-            ValueError: malformed trade (the caller counts and skips it).
+            ValueError: a malformed event (the caller counts and skips it); nothing changes.
         """
-        kind = str(message.get("event_type") or message.get("type") or "").lower()
+        kind = decode(message, UserEvent, "user-channel event").kind
         if kind == "trade":
-            self._apply_trade(message, ts_recv_ns)
+            self._apply_trade(decode(message, Trade, "user-channel trade"), ts_recv_ns)
         elif kind == "order":
-            order = self._by_hash.get(str(message.get("id", "")).lower())
+            event = decode(message, OrderEvent, "user-channel order")
+            order = self._by_hash.get(event.id.lower())
             if order is None or not order.status.is_open:
                 return
-            if str(message.get("type", "")).upper() == "CANCELLATION":
+            if event.type.upper() == "CANCELLATION":
                 self._mark_canceled(order, ts_recv_ns, "")
 
     def sync_trades(self, now_ns: int, *, limited: bool = True) -> bool:
@@ -545,7 +585,7 @@ class PolymarketVenue:
         if limited and not self._take("GET /data/trades", now_ns):
             return False
         try:
-            trades = self.client.get_trades(TradeParams())
+            trades = self._list_trades()
         except ClobRequestError as exc:
             self._note_error(self._classify(exc, "GET /data/trades", now_ns), now_ns)
             return False
@@ -560,19 +600,113 @@ class PolymarketVenue:
         out, self._reverted = self._reverted, []
         return out
 
-    def fetch_open_orders(self) -> list[dict[str, object]]:
-        """The venue's open orders of this API key (``GET /data/orders``), raw."""
-        return list(self.client.get_open_orders())
+    def fetch_open_orders(self) -> list[OpenOrder]:
+        """The venue's open orders of this API key (``GET /data/orders``, every page).
+
+        Raises:
+            ClobRequestError: the venue did not answer (or not usably).
+        """
+        return fetch("GET /data/orders", list[OpenOrder], self.client.get_open_orders)
+
+    def cancel_venue_orders(self, order_hashes: Sequence[str]) -> tuple[str, ...]:
+        """Cancel orders by venue id (``DELETE /orders``), whether tracked or not (orphans);
+        returns the ids the venue says it cancelled.
+
+        Raises:
+            ClobRequestError: the venue did not answer (or not usably).
+        """
+        answer = fetch(
+            "DELETE /orders", CancelAnswer, lambda: self.client.cancel_orders(list(order_hashes))
+        )
+        return answer.canceled_ids
+
+    def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
+        """What Polymarket holds for us now (:class:`~polytraders.venues.reports.VenueSnapshot`):
+        ``GET /data/trades``, ``GET /data/orders``, ``GET /balance-allowance`` for every token
+        with cached metadata, then ``GET /data/trades`` again. When the counted trades (ids,
+        and which ones FAILED) changed in between, a match happened while the snapshot was
+        taken and the listings may disagree: everything is asked again, at most
+        :data:`SNAPSHOT_TRIES` times.
+
+        Our orders are recognised by order hash among every order this venue tracks when the
+        answers are in (so an order that can appear in them is known); an open venue order
+        with another hash is reported with ``client_order_id=""``. Fills are our parts of the
+        trades not FAILED (:func:`~.trades.our_fills`, the fill ids the venue books them
+        under). Not rate-limited locally (like the final trade sync of a cancel-all).
+
+        Read-only, so it may run off the desk loop: it changes none of the venue's state, and
+        reads of that state are copies.
+
+        Raises:
+            ClobRequestError: the venue did not answer, answered malformed
+                (:class:`~.wire.MalformedAnswerError`), or trades kept changing.
+        """
+        tokens = sorted(self.tokens)
+        for _try in range(SNAPSHOT_TRIES):
+            before = self._list_trades()
+            rows = self.fetch_open_orders()
+            held = [PositionReport(token_id=t, size=self.position(t)) for t in tokens]
+            trades = self._list_trades()
+            if _counted(trades) == _counted(before):
+                break
+        else:
+            raise ClobRequestError(
+                0, f"trades kept changing during {SNAPSHOT_TRIES} reconciliation snapshots"
+            )
+        by_hash = dict(self._by_hash)
+        orders = []
+        for row in rows:
+            ours = by_hash.get(row.id.lower())
+            filled = row.size_matched_micros
+            orders.append(
+                OrderStatusReport(
+                    client_order_id=ours.client_order_id if ours is not None else "",
+                    venue_order_id=row.id,
+                    token_id=row.asset_id,
+                    side=row.order_side,
+                    price=row.price_micros,
+                    size=row.original_size_micros,
+                    filled_size=filled,
+                    status=OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED,
+                    ts_ns=now_ns,
+                )
+            )
+        fills = [
+            FillReport.of(fill)
+            for trade in trades
+            if trade.status.upper() != FAILED
+            for fill in our_fills(trade, by_hash, now_ns)
+        ]
+        return VenueSnapshot(
+            venue=self.name,
+            ts_ns=now_ns,
+            orders=tuple(orders),
+            fills=tuple(fills),
+            positions=tuple(held),
+        )
+
+    def recover_fills(self, fills: Sequence[Fill]) -> None:
+        """Take in fills of tracked orders that the store missed, found by the start-up
+        reconciliation: their ids become known (the trade sync never reports them again, and
+        reports one REVERTED if its trade fails later) and each adds to its order's filled
+        size in the venue's view. Nothing is emitted: the caller books them."""
+        self._trades.mark_known(f.fill_id for f in fills)
+        for fill in fills:
+            order = self._orders.get(fill.client_order_id)
+            if order is not None:
+                order.filled_size += fill.size
 
     def refresh_closed_only(self) -> bool:
         """Ask ``GET /auth/ban-status/closed-only``; True (and new orders halted) when the
         account may only close positions.
 
         Raises:
-            ClobRequestError: the venue did not answer.
+            ClobRequestError: the venue did not answer (or not usably).
         """
-        answer = self.client.get_closed_only_mode()
-        self._state.closed_only = bool(answer.get("closed_only", False))
+        answer = fetch(
+            "GET /auth/ban-status/closed-only", ClosedOnlyAnswer, self.client.get_closed_only_mode
+        )
+        self._state.closed_only = answer.closed_only
         return self._state.closed_only
 
     def restore(self, orders: Sequence[VenueOrder], known_fill_ids: Iterable[str] = ()) -> None:
@@ -627,12 +761,16 @@ class PolymarketVenue:
         """Venue truth for one token holding (micro-shares), from ``GET /balance-allowance``.
 
         Raises:
-            ClobRequestError: the venue did not answer.
+            ClobRequestError: the venue did not answer (or not usably).
         """
-        answer = self.client.get_balance_allowance(
-            BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id)
+        answer = fetch(
+            "GET /balance-allowance",
+            BalanceAllowance,
+            lambda: self.client.get_balance_allowance(
+                BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id)
+            ),
         )
-        return int(str(answer["balance"]))
+        return answer.balance_micros
 
     def orders(self) -> list[VenueOrder]:
         """Copies of every order this venue instance tracks (any status), in submission
@@ -686,6 +824,22 @@ class PolymarketVenue:
             return ""
         return halt
 
+    def _list_trades(self) -> list[Trade]:
+        """Every trade of the API key (``GET /data/trades``, every page), decoded.
+
+        Raises:
+            ClobRequestError: the venue did not answer (or not usably).
+        """
+        return fetch("GET /data/trades", list[Trade], lambda: self.client.get_trades(TradeParams()))
+
+    def _cancel_everything(self) -> CancelAnswer:
+        """``DELETE /cancel-all``, decoded.
+
+        Raises:
+            ClobRequestError: the venue did not answer (or not usably).
+        """
+        return fetch("DELETE /cancel-all", CancelAnswer, self.client.cancel_all)
+
     def _take(self, endpoint: str, now_ns: int) -> bool:
         if self.limits.try_take(endpoint, now_ns):
             return True
@@ -707,12 +861,21 @@ class PolymarketVenue:
             for o in orders
         ]
         try:
-            answers = self.client.post_orders(args, post_only=post_only, defer_exec=False)
+            answers = fetch(
+                endpoint,
+                list[PostOrderAnswer],
+                lambda: self.client.post_orders(args, post_only=post_only, defer_exec=False),
+            )
+            if len(answers) != len(orders):
+                raise MalformedAnswerError(
+                    endpoint, f"{len(answers)} answers to {len(orders)} orders"
+                )
         except ClobRequestError as exc:
             error = self._classify(exc, endpoint, now_ns)
             self._note_error(error, now_ns)
             if error.kind is ErrorKind.UNAVAILABLE:
-                # no answer (time-out, 5xx): the orders may be live; find out before anything
+                # no (usable) answer: time-out, 5xx, malformed; the orders may be live: find
+                # out before anything
                 self._unknown.extend(o.client_order_id for o in orders)
                 return
             for order in orders:
@@ -722,12 +885,6 @@ class PolymarketVenue:
                     self._reject(order, error.reason_code, error.message, now_ns)
             return
         self._recover(now_ns)
-        if not isinstance(answers, list) or len(answers) != len(orders):
-            for order in orders:
-                self._reject(
-                    order, REASON_CODES[ErrorKind.UNAVAILABLE], "malformed batch answer", now_ns
-                )
-            return
         for order, answer in zip(orders, answers, strict=True):
             self._apply_post_answer(order, answer, now_ns)
             if order.status.is_open and not order.time_in_force.rests:
@@ -746,14 +903,17 @@ class PolymarketVenue:
         self._market_unsettled = []
 
     def _resolve_unknown(self, now_ns: int) -> None:
-        """Ask ``GET /data/order/{hash}`` for orders whose post got no answer: found →
-        accepted (and cancelled or filled as the venue says); 404 → rejected with
-        ``SYS_POLY_UNAVAILABLE``; no answer again → still unknown."""
+        """Ask ``GET /data/order/{hash}`` for orders whose post got no (usable) answer: found
+        → accepted (and cancelled or filled as the venue says); 404 → rejected with
+        ``SYS_POLY_UNAVAILABLE``; no usable answer again → still unknown."""
         still: list[str] = []
         for cid in self._unknown:
             order = self._orders[cid]
+            order_hash = order.venue_order_id
             try:
-                row = self.client.get_order(order.venue_order_id)
+                row = fetch(
+                    "GET /data/order", OpenOrder, partial(self.client.get_order, order_hash)
+                )
                 self._state.unavailable = False  # the venue answers again
             except ClobRequestError as exc:
                 if exc.status == 404:
@@ -762,21 +922,21 @@ class PolymarketVenue:
                 else:
                     still.append(cid)
                 continue
-            status = str(row.get("status", "")).upper() if isinstance(row, dict) else ""
+            status = row.status.upper()
             self._apply_post_answer(
                 order,
-                {"success": True, "orderID": order.venue_order_id, "status": status.lower()},
+                PostOrderAnswer(success=True, order_id=order.venue_order_id, status=status.lower()),
                 now_ns,
             )
             if status in ("CANCELED", "CANCELLED") and order.status.is_open:
                 self._mark_canceled(order, now_ns, "")
         self._unknown = still
 
-    def _apply_post_answer(self, order: VenueOrder, answer: dict[str, object], now_ns: int) -> None:
+    def _apply_post_answer(self, order: VenueOrder, answer: PostOrderAnswer, now_ns: int) -> None:
         if order.status is not OrderStatus.PENDING_NEW:
             return  # already settled (e.g. reported cancelled after a lapse): terminal
-        if not answer.get("success") or str(answer.get("status", "")).lower() == "unmatched":
-            message = str(answer.get("errorMsg") or "rejected")
+        if not answer.success or answer.status.lower() == "unmatched":
+            message = answer.error_msg or "rejected"
             kind = kind_from_message(message)
             if kind in VENUE_MODES:  # the account's or venue's mode, not this order
                 self._note_error(VenueError(kind, REASON_CODES[kind], 0, message), now_ns)
@@ -784,7 +944,7 @@ class PolymarketVenue:
                 return
             self._reject(order, REASON_CODES[kind], message, now_ns)
             return
-        venue_id = str(answer.get("orderID") or order.venue_order_id)
+        venue_id = answer.order_id or order.venue_order_id
         if venue_id.lower() != order.venue_order_id.lower():
             self._by_hash[venue_id.lower()] = order
             order.venue_order_id = venue_id
@@ -800,11 +960,11 @@ class PolymarketVenue:
         )
         if (
             order.time_in_force in (TimeInForce.FOK, TimeInForce.FAK)
-            and str(answer.get("status", "")).lower() != "matched"
+            and answer.status.lower() != "matched"
         ):
             self._mark_canceled(order, now_ns, "")
 
-    def _apply_trade(self, trade: dict[str, object], ts_recv_ns: int) -> None:
+    def _apply_trade(self, trade: Trade, ts_recv_ns: int) -> None:
         """Book trade updates on the venue's copy of each order: a new fill adds to the filled
         size (and, while the order is open, makes it PARTIALLY_FILLED or FILLED); a failed
         trade takes its fill back out of the filled size. Terminal statuses never change."""
@@ -826,11 +986,9 @@ class PolymarketVenue:
                 if order is not None:
                     order.filled_size = max(order.filled_size - update.fill.size, 0)
 
-    def _apply_cancel_answer(self, answer: object, now_ns: int) -> None:
-        if not isinstance(answer, dict):
-            return
-        for venue_id in answer.get("canceled") or []:
-            order = self._by_hash.get(str(venue_id).lower())
+    def _apply_cancel_answer(self, answer: CancelAnswer, now_ns: int) -> None:
+        for venue_id in answer.canceled_ids:
+            order = self._by_hash.get(venue_id.lower())
             if order is not None and order.status.is_open:
                 self._mark_canceled(order, now_ns, "")
 
@@ -865,6 +1023,8 @@ class PolymarketVenue:
         )
 
     def _classify(self, exc: ClobRequestError, endpoint: str, now_ns: int) -> VenueError:
+        if isinstance(exc, MalformedAnswerError):  # as good as no answer, under its own code
+            return VenueError(ErrorKind.UNAVAILABLE, exc.reason_code, exc.status, exc.message)
         error = classify(exc.status, exc.message, exc.retry_after)
         if error.kind is ErrorKind.RATE_LIMITED:
             self.limits.block(endpoint, now_ns + error.retry_after_ms * _MS)
@@ -984,12 +1144,12 @@ class PolymarketVenue:
         if not self.sync_trades(now_ns, limited=False):
             return
         try:
-            self._apply_cancel_answer(self.client.cancel_all(), now_ns)
-            rows = self.client.get_open_orders()
+            self._apply_cancel_answer(self._cancel_everything(), now_ns)
+            rows = self.fetch_open_orders()
         except ClobRequestError as exc:
             self._note_error(self._classify(exc, "DELETE /cancel-all", now_ns), now_ns)
             return
-        held = {str(row.get("id", "")).lower() for row in rows if isinstance(row, dict)}
+        held = {row.id.lower() for row in rows}
         code = REASON_CODES[ErrorKind.HEARTBEAT_MISMATCH]
         for order in list(self._orders.values()):
             if (
@@ -1019,6 +1179,11 @@ def _client_order(signed: SignedOrder) -> SignedOrderV2:
         expiration=str(signed.expiration_s),
         signature=signed.signature,
     )
+
+
+def _counted(trades: Sequence[Trade]) -> frozenset[tuple[str, bool]]:
+    """What of a trade list changes our fills: each trade's id and whether it FAILED."""
+    return frozenset((t.id, t.status.upper() == FAILED) for t in trades)
 
 
 def _expected_heartbeat_id(exc: ClobRequestError) -> str | None:
