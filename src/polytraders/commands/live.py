@@ -530,7 +530,7 @@ class LiveSession:
         try:
             snapshot = self.venue.reconciliation_snapshot(now_ns)
         except ClobRequestError as exc:
-            _LOG.warning("periodic reconciliation skipped, the venue did not answer: %s", exc)
+            _LOG.warning("periodic reconciliation skipped, no usable venue snapshot: %s", exc)
             return None
         return self.on_reconciliation(snapshot, records)
 
@@ -1020,8 +1020,10 @@ def build_live_session(
     Raises:
         ClobRequestError: the venue did not answer at start-up.
         RuntimeError: the compliance checks failed (nothing was sent).
-        polytraders.store.errors.StoreError: the store cannot be opened, or the attempt is
-            held by a live process elsewhere.
+        polytraders.store.errors.StoreError: the store cannot be opened, the attempt is
+            held by a live process elsewhere, or the start-up reconciliation could not be
+            recorded (the session is then closed as a crash would end it: open orders stay
+            at the venue, the attempt RUNNING).
     """
     from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
     from polytraders.desk.state import DeskState

@@ -292,7 +292,7 @@ def test_a_page_without_a_cursor_is_malformed_not_a_key_error(
         venue.reconciliation_snapshot(time.time_ns())
     # a wrong call is a bug, not an answer: it propagates as it is
     with pytest.raises(TypeError, match="order_id"):
-        fetch("GET /data/order", OpenOrder, lambda: venue.client.get_order())  # type: ignore[call-arg]
+        fetch("GET /data/order", OpenOrder, venue.client.get_order)
 
 
 def test_the_venue_treats_a_malformed_answer_as_no_answer(

@@ -136,6 +136,7 @@ def reconcile(
             unreconciled: fail closed).
     """
     known_fills = set(known_fill_ids)
+    stored_ids = {o.client_order_id for o in store_orders}
     was_open = {o.client_order_id for o in store_orders if o.status.is_open}
     venue.restore(store_orders, known_fills)
     by_hash = {o.venue_order_id.lower(): o for o in store_orders if o.venue_order_id}
@@ -171,9 +172,8 @@ def reconcile(
     open_at_venue = {r.client_order_id: r for r in snapshot.orders if r.client_order_id}
     for cid, listed in open_at_venue.items():
         order = venue.order(cid)
-        if order is None:  # an order placed by this venue since (none at start-up)
-            continue
-        if cid in was_open:
+        assert order is not None  # the snapshot names only orders the venue tracks
+        if cid in stored_ids:
             report.open_known.append(cid)
         filled = max(order.filled_size, listed.filled_size)
         venue.reconcile_order(

@@ -69,6 +69,10 @@ Behaviour (``../shared/POLYMARKET.md``):
   records it.
 * Terminal order states (filled, cancelled, rejected, expired) never change; a fill reported
   after an order closed adds to its filled size only.
+* Every answer is decoded at the boundary into the typed structs of :mod:`.wire`; a malformed
+  one (:class:`~.wire.MalformedAnswerError`, ``SYS_POLY_MALFORMED_ANSWER``) is handled exactly
+  like no answer. :meth:`PolymarketVenue.reconciliation_snapshot` gives the venue-neutral
+  reconciliation snapshot (:mod:`polytraders.venues.reports`) without changing any state.
 """
 
 from __future__ import annotations
