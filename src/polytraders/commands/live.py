@@ -43,6 +43,7 @@ from polytraders.model.fills import Fill
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
+from polytraders.model.position import Position
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
 from polytraders.venues.base import Venue, VenueEvent
@@ -1072,19 +1073,14 @@ def build_live_session(
         if restored is not None:  # orders checkpointed before the crash, not yet in `orders`
             listed = {o.client_order_id for o in store_orders}
             store_orders += [o for o in restored.open_orders if o.client_order_id not in listed]
-        believed: dict[str, int] | None = None  # a new run adopts the venue's holdings
-        if store_orders or store_fills:  # a run with records: they say what it holds
-            believed = {}
-            for fill in store_fills:
-                held = believed.get(fill.token_id, 0)
-                believed[fill.token_id] = held + fill.size * fill.side.sign
+        started_ns = time.time_ns()
         report = reconcile(
             venue,
             store_orders=store_orders,
             known_fill_ids=[f.fill_id for f in store_fills],
-            store_positions=believed,
+            store_positions=_believed_holdings(known, has_records=bool(store_orders)),
             config=node.reconciliation,
-            now_ns=time.time_ns(),
+            now_ns=started_ns,
         )
     except BaseException:  # nothing is left open behind a failed start-up
         venue.close()
@@ -1105,7 +1101,10 @@ def build_live_session(
     sinks: list[EnvelopeSink] = []
     base = None
     if known is not None:
-        _record_reconciliation(known, venue.orders(), report.missed_fills)
+        holdings = [
+            state.ledger.position(token_id) or Position(token_id) for token_id in report.positions
+        ]
+        _record_reconciliation(known, venue.orders(), report.missed_fills, holdings, started_ns)
         counts = known.store.counts(known.run)
         base = RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
         sinks.append(known.store)
@@ -1223,16 +1222,54 @@ def _open_attempt(store_url: str, run_id: str, *, node: LiveNodeConfig, ws_url: 
 
 
 def _record_reconciliation(
-    attempt: _Attempt, orders: Sequence[VenueOrder], missed_fills: Sequence[Fill]
+    attempt: _Attempt,
+    orders: Sequence[VenueOrder],
+    missed_fills: Sequence[Fill],
+    holdings: Sequence[Position],
+    ts_ns: int,
 ) -> None:
     """Record in the attempt every order whose reconciled state it does not hold yet (a new
-    attempt: all of them) and the fills the venue reported that the store missed."""
+    attempt: all of them), the fills the venue reported that the store missed, and the
+    holdings the desk starts with (a position snapshot of every token at ``ts_ns``, the
+    start-up reconciliation's time: what :func:`_believed_holdings` starts from after a
+    restart)."""
     for order in orders:
         if attempt.recorded.get(order.client_order_id) != _mark(order):
             attempt.store.append_order(attempt.run, order)
     for fill in missed_fills:
         attempt.store.append_fill(attempt.run, fill)
+    for position in holdings:
+        attempt.store.append_position(attempt.run, position, ts_ns)
     attempt.store.flush()
+
+
+def _believed_holdings(attempt: _Attempt | None, *, has_records: bool) -> dict[str, int] | None:
+    """What the store says the run holds (token → micro-shares), for the start-up
+    reconciliation to judge the venue's holdings against; None when it says nothing (a new
+    run, or one with neither orders nor fills: the venue's holdings are adopted).
+
+    Every start-up records the holdings the desk starts with (:func:`_record_reconciliation`:
+    the venue's, reconciled, consistent with the fills known then), so the belief is the
+    source attempt's latest such snapshot plus the fills it booked after it (received later
+    than that start-up; the fills recovered at it are in the snapshot). Holdings from before
+    the run's first start and fills of earlier attempts are therefore part of the belief. An
+    attempt without a snapshot (one that crashed before recording its start) believes the sum
+    of its fills.
+    """
+    if attempt is None or attempt.source is None:
+        return None
+    snapshots = attempt.store.positions(attempt.source)
+    if snapshots:
+        start_ns = max(s.ts_ns for s in snapshots)
+        believed = {s.token_id: s.size for s in snapshots if s.ts_ns == start_ns}
+        fills = [f for f in attempt.fills if f.ts_recv_ns > start_ns]
+    elif has_records or attempt.fills:
+        believed, fills = {}, attempt.fills
+    else:
+        return None
+    for fill in fills:
+        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
+    return believed
 
 
 def _one_sink(sinks: Sequence[EnvelopeSink]) -> EnvelopeSink:

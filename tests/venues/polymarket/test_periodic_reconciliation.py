@@ -140,3 +140,72 @@ def test_a_position_the_desk_did_not_make_halts_it_and_every_reconciliation_is_r
     )
     (position,) = [p for p in json.loads(last.differences_json)["positions"] if p["unexplained"]]
     assert (position["token_id"], position["unexplained"]) == (token, BOUGHT)
+
+
+@pytest.mark.slow
+def test_holdings_from_before_the_run_and_earlier_attempts_are_no_drift_after_restarts(
+    tmp_path: Path,
+) -> None:
+    """The account holds tokens before the run starts (adopted at the first start); the desk
+    trades; the run is stopped and started again twice (attempts 2 and 3). Each start-up
+    believes the previous attempt's start holdings plus its fills, so every start-up and
+    periodic reconciliation is OK and the desk is never halted; each start is recorded as
+    position snapshots."""
+    key = throwaway_key()
+    account = account_for_key(key, builder_code=DESK_BUILDER)
+    store_path = tmp_path / "desk.sqlite"
+    settings = SimSettings(limit_markets=1, restamp=True, confirm_ms=100)
+    with SimClobServer(settings, account) as sim:
+        token = sorted(sim.exchange.tokens)[0]
+        market_id = sim.exchange.tokens[token].market_id
+        earlier = PolymarketVenue.from_credentials(
+            credentials_for(key, account),
+            PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0),
+        )
+        earlier.load_token(token)
+        earlier.mark_reconciled()
+        _bid, ask = top(earlier, token)
+        buy = order(token, Side.BUY, min(ask + 50_000, 990_000), BOUGHT)
+        earlier.submit(buy, time.time_ns())
+        earlier.flush(time.time_ns())
+        earlier.close()
+        wait_until(lambda: sim.exchange.positions.get(token, 0) == BOUGHT, 10, "the holding")
+        for attempt in (1, 2, 3):
+            session, report = build_live_session(
+                run_id=RUN,
+                credentials=credentials_for(key, account),
+                markets_ids=[market_id],
+                node=LiveNodeConfig(
+                    venue=PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=300),
+                    reconciliation=ReconciliationConfig(interval_s=5),
+                ),
+                ws_url=sim.ws_url + "/ws/market",
+                user_ws_url=sim.ws_url + "/ws/user",
+                keepalive=FAST,
+                store_url=str(store_path),
+            )
+            try:
+                assert report.drift is DriftLevel.OK, (attempt, report.comparison)
+                assert report.positions[token] == sim.exchange.positions[token]
+                _pump_until(
+                    session,
+                    sim,
+                    lambda current=session: bool(_periodic(current)),  # type: ignore[misc]
+                    "periodic check",
+                )
+                assert _periodic(session) == [DriftLevel.OK]
+                assert session.desk.state.trading_state is TradingState.ACTIVE
+                assert session.halts == []
+            finally:
+                session.close()
+    with EventStore.open(store_path, create=False) as reader:
+        runs = reader.runs()
+        assert [(r.attempt, r.status) for r in runs] == [
+            (n, RunStatus.COMPLETED) for n in (1, 2, 3)
+        ]
+        for record in runs:
+            rows = reader.reconciliations(record.ref)
+            assert [r.level for r in rows] == ["ok"] * len(rows) and len(rows) >= 2
+            starts = reader.positions(record.ref)
+            assert {p.token_id for p in starts} == set(sim.exchange.tokens)
+            assert len({p.ts_ns for p in starts}) == 1  # one start-up per attempt
