@@ -212,3 +212,17 @@ def test_bad_data_is_refused_and_nothing_recorded_earlier_is_lost(
         (run,) = recorded.runs()
         assert run.status.value == "COMPLETED"
         assert recorded.check_integrity(run.ref) == []
+
+
+def test_a_store_inside_out_is_refused_in_every_mode(tmp_path: Path) -> None:
+    """Each run replaces --out's contents whole: a SQLite store in there would be deleted."""
+    out = tmp_path / "out"
+    store = str(out / "desk.sqlite")
+    _refused(["run", "--data", SYNTHETIC, "--out", str(out), "--store", store], "inside --out")
+    _refused(["backtest", "--data", SYNTHETIC, "--out", str(out), "--store", store], "--store")
+    _refused(
+        ["run", "--venue", "polymarket", "--paper", "--markets", "0xabc", "--out", str(out),
+         "--store", f"sqlite:///{store}"],
+        "inside --out",
+    )  # fmt: skip
+    assert not out.exists()

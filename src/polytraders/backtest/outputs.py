@@ -120,7 +120,8 @@ class OutputSet:
         orders: client order id → the desk's order (gives each fill its intent and bot).
         markets: the run's markets (slugs, outcome labels, payouts of resolved ones).
         top_of_book: token id → its top-of-book changes, time-ordered.
-        config: the desk config that ran (the desk file's canonical JSON).
+        config: the desk config that ran (the desk file's canonical JSON, or a live node's
+            config, which holds it under ``desk``).
         chosen_token: the token the report's fills selector shows first (None: most fills).
     """
 

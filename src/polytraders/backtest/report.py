@@ -187,6 +187,11 @@ def _data_banner(result: BacktestResult) -> str:
 
 
 def _section(config: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    """The ``name`` entries of the desk in ``config`` (a live node config holds its desk under
+    ``desk``)."""
+    desk = config.get("desk")
+    if isinstance(desk, Mapping) and "risk" not in config:
+        config = desk
     entries = config.get(name)
     return [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
 
@@ -648,7 +653,8 @@ def write_report(
             selector offers those with fills, see :func:`selector_tokens`).
         chosen_token: the token the selector shows first (None: the one with most fills).
         config: the desk config that ran (the desk file's canonical JSON: ``strategies``,
-            ``risk``, ``execution`` entries with ``id``, ``mode``, optional ``source``).
+            ``risk``, ``execution`` entries with ``id``, ``mode``, optional ``source``), or a
+            live node's config holding it under ``desk``.
     """
     tokens = selector_tokens(fills, chosen_token)
     end_ns = max(

@@ -164,6 +164,7 @@ def _check_outputs(out: Path, run_id: str, session: str, status: str) -> dict[st
     assert len(fills_csv) - 1 == result["fills"]
     report = (out / "report.html").read_text()
     assert f"Polytraders run {run_id}" in report
+    assert "<code>strat.maker_tight</code></td><td>ENFORCED</td>" in report
     return result
 
 
@@ -382,7 +383,10 @@ def test_a_live_session_against_the_simulator_takes_the_four_options(
         "bound_reason": "the fills are polymarket's own executions of the orders the desk "
         "sent (live trading): no fill model is involved",
     }
-    assert "These figures are REAL" in (out / "report.html").read_text()
+    report = (out / "report.html").read_text()
+    assert "These figures are REAL" in report
+    assert "NO RISK BOTS" not in report  # the desk table reads the node config's desk
+    assert "<code>risk.exposureguard</code></td><td>ENFORCED</td>" in report
     desk = DeskFile.load(desk_path)
     _check_store(store, "live-4", desk, "INTERRUPTED", node=True)
     _check_bots_seen(result, desk)
