@@ -71,13 +71,29 @@ def test_out_holding_other_files_is_refused_and_left_alone(tmp_path: Path) -> No
     assert (target / "thesis.tex").read_text() == "precious"
 
 
-def test_venue_polymarket_refuses_options_it_does_not_take() -> None:
-    _refused(["run", "--venue", "polymarket", "--strategy", "x.py:X", "--paper"], "--strategy")
-    # --desk reaches the live command, which refuses a missing file
+def test_venue_polymarket_refuses_options_it_does_not_take(tmp_path: Path) -> None:
+    for option, value in (("--data", SYNTHETIC), ("--speed", "2")):
+        _refused(["run", "--venue", "polymarket", option, value, "--paper"], option, "live")
+    _refused(["run", "--venue", "polymarket", "--realtime", "--paper"], "--realtime")
+    # --desk, --strategy and --metrics-port reach the live command, which refuses bad ones
+    common = ["--paper", "--markets", "0xabc", "--out", str(tmp_path / "o")]
     _refused(
-        ["run", "--venue", "polymarket", "--desk", "x.toml", "--paper", "--markets", "0xabc"],
-        "x.toml: invalid desk file",
+        ["run", "--venue", "polymarket", "--desk", "x.toml", *common], "x.toml: invalid desk file"
     )
+    _refused(["run", "--venue", "polymarket", "--strategy", "x.py:X", *common], "x.py")
+    _refused(
+        ["run", "--venue", "polymarket", "--metrics-port", "70000", *common],
+        "--metrics-port 70000",
+        "out of range",
+    )
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    _refused(
+        ["run", "--venue", "polymarket", "--paper", "--markets", "0xabc", "--out",
+         str(tmp_path / "mine")],
+        "thesis.tex",
+    )  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # nothing else was made
 
 
 def test_unknown_venue_is_refused() -> None:
@@ -198,10 +214,15 @@ def test_bad_data_is_refused_and_nothing_recorded_earlier_is_lost(
         assert recorded.check_integrity(run.ref) == []
 
 
-def test_a_paper_session_refuses_a_store_it_would_not_record_to(tmp_path: Path) -> None:
+def test_a_store_inside_out_is_refused_in_every_mode(tmp_path: Path) -> None:
+    """Each run replaces --out's contents whole: a SQLite store in there would be deleted."""
+    out = tmp_path / "out"
+    store = str(out / "desk.sqlite")
+    _refused(["run", "--data", SYNTHETIC, "--out", str(out), "--store", store], "inside --out")
+    _refused(["backtest", "--data", SYNTHETIC, "--out", str(out), "--store", store], "--store")
     _refused(
-        ["run", "--venue", "polymarket", "--paper", "--markets", "0xabc",
-         "--store", str(tmp_path / "desk.sqlite")],
-        "--store: only with --live",
+        ["run", "--venue", "polymarket", "--paper", "--markets", "0xabc", "--out", str(out),
+         "--store", f"sqlite:///{store}"],
+        "inside --out",
     )  # fmt: skip
-    assert not (tmp_path / "desk.sqlite").exists()
+    assert not out.exists()

@@ -13,7 +13,6 @@ byte-identical envelope timeline (``envelopes_sha256``) wherever the data lies.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,10 +22,16 @@ from typing import Any, Protocol
 import msgspec
 
 from polytraders.backtest.desk_file import DeskFile
-from polytraders.backtest.fills_csv import write_fills_csv
-from polytraders.backtest.outputs import OutputDir
-from polytraders.backtest.report import TopOfBook, write_report
-from polytraders.backtest.result import BacktestResult, EnvelopeTally, FillModel, compute_result
+from polytraders.backtest.outputs import OutputDir, OutputSet, write_run_files
+from polytraders.backtest.report import TopOfBookSeries
+from polytraders.backtest.result import (
+    BacktestResult,
+    EnvelopeTally,
+    FillModel,
+    compute_result,
+    final_marks,
+    settled_markets,
+)
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
@@ -41,7 +46,6 @@ from polytraders.model.events import (
     TradingState,
     TradingStateChanged,
 )
-from polytraders.model.market import Market, MarketState
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
@@ -201,33 +205,6 @@ class _Keepalive:
             self._store.flush()
 
 
-def _final_marks(desk: Desk, markets: Sequence[Market]) -> dict[str, int]:
-    """Mark of every token: mid, else the best bid (what we could sell at), else 0."""
-    marks: dict[str, int] = {}
-    for market in markets:
-        for token in market.tokens:
-            book = desk.state.book(token.token_id)
-            mark = None
-            if book is not None:
-                mark = book.mid()
-                if mark is None:
-                    mark = book.best_bid()
-            marks[token.token_id] = mark if mark is not None else 0
-    return marks
-
-
-def _resolved_markets(source: Source, desk: Desk) -> list[Market]:
-    """The source's markets with payouts for those the run saw resolve."""
-    markets = []
-    for market in source.markets:
-        current = desk.state.market(market.market_id) or market
-        if current.state is MarketState.RESOLVED and current.payouts:
-            markets.append(msgspec.structs.replace(market, payouts=current.payouts))
-        else:
-            markets.append(msgspec.structs.replace(market, payouts={}))
-    return markets
-
-
 class _Telemetry:
     """Per-event bookkeeping of a run: top-of-book changes per token (for the report) and
     periodic progress and metrics updates. Reads desk state only."""
@@ -248,10 +225,8 @@ class _Telemetry:
         self.venue = venue
         self.metrics = metrics
         self.progress = progress
-        self.tops: dict[str, list[TopOfBook]] = {}
+        self.tops = TopOfBookSeries()
         self.count = 0
-        self._last_top: dict[str, tuple[int | None, int | None]] = {}
-        self._reported = (0, 0, 0, 0)  # events, orders, maker fills, taker fills
 
     def after(self, event: AnyEvent) -> bool:
         """Book-keep one processed event; every 512 events (and at market status changes)
@@ -265,10 +240,7 @@ class _Telemetry:
         if token_id is not None:
             book = self.desk.state.book(token_id)
             if book is not None:
-                top = (book.best_bid(), book.best_ask())
-                if self._last_top.get(token_id) != top:
-                    self._last_top[token_id] = top
-                    self.tops.setdefault(token_id, []).append((event.ts_event_ns, *top))
+                self.tops.observe(token_id, event.ts_event_ns, book.best_bid(), book.best_ask())
         if self.count % 512 == 0 or isinstance(event, MarketStatus):
             self.source.stats.check(self.feed)  # FeedError: too much bad input so far
             self.report(event.ts_event_ns, event.ts_recv_ns)
@@ -280,23 +252,18 @@ class _Telemetry:
             self.progress.update(self.source.stats.records_read, self.count)
         if self.metrics is None:
             return
-        desk = self.desk
-        maker, taker = self.venue.stats.maker_fills, self.venue.stats.taker_fills
-        orders = desk.orders.stats.submitted
-        events, old_orders, old_maker, old_taker = self._reported
-        equity = desk.state.equity
-        self.metrics.update_desk(
+        state = self.desk.state
+        self.metrics.update_desk_totals(
             now_ns=now_ns,
-            events=self.count - events,
-            orders=orders - old_orders,
-            maker_fills=maker - old_maker,
-            taker_fills=taker - old_taker,
-            pnl_micros=equity - desk.state.ledger.initial_cash,
-            equity_micros=equity,
-            trading_state=desk.state.trading_state,
+            events=self.count,
+            orders=self.desk.orders.stats.submitted,
+            maker_fills=self.venue.stats.maker_fills,
+            taker_fills=self.venue.stats.taker_fills,
+            pnl_micros=state.equity - state.ledger.initial_cash,
+            equity_micros=state.equity,
+            trading_state=state.trading_state,
             feed_lag_ns=max(recv_ns - now_ns, 0) if recv_ns else None,
         )
-        self._reported = (self.count, orders, maker, taker)
 
 
 def _halt_reason(desk: Desk) -> str | None:
@@ -438,7 +405,7 @@ def run_desk(
         if store is not None:
             _close_store(store, ending)
     wall_s = time.perf_counter() - started_wall
-    markets = _resolved_markets(source, desk)
+    markets = settled_markets(source.markets, desk.state)
     feed_problems = dict(source.stats.bad_input)
     equity_curve = [(p.ts_ns, p.equity) for p in desk_result.equity_curve]
     result = compute_result(
@@ -456,7 +423,7 @@ def run_desk(
         last_event_ns=desk_result.last_event_ns,
         orders=desk_result.orders_submitted,
         venue_rejections=dict(venue.stats.rejections_by_code),
-        final_marks=_final_marks(desk, markets),
+        final_marks=final_marks(desk.state, markets),
         wall_s=wall_s,
         feed_problems=feed_problems,
         fill_model=FillModel.of(desk_file.venue),
@@ -465,24 +432,18 @@ def run_desk(
         status_detail=ending.detail,
     )
     if outputs is not None:
-        staging = outputs.staging
-        (staging / "result.json").write_text(
-            json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8"
-        )
-        write_fills_csv(staging / "fills.csv", desk_result.fills, desk.state.orders, markets)
-        write_report(
-            staging / "report.html",
-            result=result,
-            equity_curve=equity_curve,
-            fills=desk_result.fills,
-            token_labels={
-                t.token_id: f"{m.slug or m.market_id[:10]} {t.outcome}"
-                for m in markets
-                for t in m.tokens
-            },
-            top_of_book=telemetry.tops,
-            chosen_token=report_token,
-            config=desk_config,
+        write_run_files(
+            outputs.staging,
+            OutputSet(
+                result=result,
+                equity_curve=equity_curve,
+                fills=desk_result.fills,
+                orders=desk.state.orders,
+                markets=markets,
+                top_of_book=telemetry.tops.series,
+                config=desk_config,
+                chosen_token=report_token,
+            ),
         )
         outputs.commit()
     return RunOutcome(

@@ -1,10 +1,12 @@
 """Self-contained HTML report of a run (plotly, with plotly.js embedded once: works offline).
 
-The header says what the figures can be trusted for: the data (recorded or SYNTHETIC), the
-paper venue's fill model (queue model, latencies, whether maker fills are inferred from book
-decreases) and whether the figures are therefore an OPTIMISTIC or a PESSIMISTIC bound, the desk
+The header says what the figures can be trusted for: the data (recorded, SYNTHETIC, or live
+market data with the session's kind), the paper venue's fill model (queue model, latencies,
+whether maker fills are inferred from book decreases) and whether the figures are therefore an
+OPTIMISTIC or a PESSIMISTIC bound, or REAL for a live venue's own fills, the desk
 that ran (every bot with its mode, source and config version), and banners for a desk without
-risk bots, a desk that halted or tripped its kill switch before the end, and quarantined bots.
+risk bots, a desk that halted or tripped its kill switch before the end, quarantined bots, and
+a snapshot of a live session still running.
 
 Sections: summary, equity curve with a mark at every desk event (HALTED, REDUCING, ACTIVE,
 kill switch; time and reason code on hover), desk events, refusals and rejections by bot and
@@ -60,6 +62,28 @@ _STATE_COLOURS = {
     TradingState.REDUCING: "#e67e22",
     TradingState.ACTIVE: "#27ae60",
 }
+
+
+class TopOfBookSeries:
+    """Each token's top-of-book changes as the report draws them (:data:`TopOfBook` points,
+    appended only when the best bid or ask changed)."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, list[TopOfBook]] = {}
+        self._last: dict[str, tuple[int | None, int | None]] = {}
+
+    def observe(
+        self, token_id: str, ts_ns: int, best_bid: int | None, best_ask: int | None
+    ) -> None:
+        """Note the top of ``token_id``'s book at ``ts_ns`` (micro-units; None: empty side)."""
+        top = (best_bid, best_ask)
+        if self._last.get(token_id) != top:
+            self._last[token_id] = top
+            self.series.setdefault(token_id, []).append((ts_ns, best_bid, best_ask))
+
+    def copy(self) -> dict[str, list[TopOfBook]]:
+        """The series so far (copies: later changes do not reach them)."""
+        return {token_id: list(points) for token_id, points in self.series.items()}
 
 
 def thin_top_of_book(series: Sequence[TopOfBook], max_points: int) -> list[TopOfBook]:
@@ -130,6 +154,11 @@ def _esc(value: object) -> str:
 # ---------------------------------------------------------------------------- header parts
 def _bound_block(result: BacktestResult) -> str:
     model = result.fill_model
+    if not model.simulated:
+        return (
+            f"<div class='bound real'><p class='big'>These figures are REAL: "
+            f"{_esc(model.bound_reason)}.</p></div>"
+        )
     css = "optimistic" if model.infer_fills_from_decreases else "pessimistic"
     inference = "ON" if model.infer_fills_from_decreases else "OFF"
     article = "an" if model.infer_fills_from_decreases else "a"
@@ -144,6 +173,11 @@ def _bound_block(result: BacktestResult) -> str:
 
 
 def _data_banner(result: BacktestResult) -> str:
+    if result.session != "backtest":
+        return (
+            f"<p>Live market data: a <b>{_esc(result.session)}</b> session (the venue and its "
+            "fills: below).</p>"
+        )
     if result.synthetic:
         return (
             "<p class='banner synthetic'>SYNTHETIC DATA: these results come from generated, "
@@ -153,6 +187,11 @@ def _data_banner(result: BacktestResult) -> str:
 
 
 def _section(config: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    """The ``name`` entries of the desk in ``config`` (a live node config holds its desk under
+    ``desk``)."""
+    desk = config.get("desk")
+    if isinstance(desk, Mapping) and "risk" not in config:
+        config = desk
     entries = config.get(name)
     return [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
 
@@ -183,7 +222,14 @@ def _no_risk_banner(config: Mapping[str, Any]) -> str:
 
 
 def _ending_banner(result: BacktestResult) -> str:
-    """A FAILED or INTERRUPTED run says so first: its figures cover only part of the data."""
+    """A FAILED or INTERRUPTED run says so first: its figures cover only part of the data; so
+    does a snapshot of a session still RUNNING."""
+    if result.status == "RUNNING":
+        return (
+            "<p class='banner snapshot'>SNAPSHOT of a session still running (written on "
+            f"request at {utc_text(result.last_event_ns)}): the figures cover what was done so "
+            "far.</p>"
+        )
     if result.status not in ("FAILED", "INTERRUPTED"):
         return ""
     return (
@@ -579,7 +625,8 @@ text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:
 .banner{padding:8px 12px;font-weight:bold}.synthetic,.danger{background:#fdecea;color:#922}
 .bound{border:2px solid;padding:4px 12px;margin:0.5em 0}.bound .big{font-size:1.15em;
 font-weight:bold}.optimistic{border-color:#e67e22;background:#fef5e7}
-.pessimistic{border-color:#2e86c1;background:#ebf5fb}pre{background:#f6f6f6;padding:1em;
+.pessimistic{border-color:#2e86c1;background:#ebf5fb}.real{border-color:#27ae60;
+background:#eafaf1}.snapshot{background:#fef5e7;color:#7e5109}pre{background:#f6f6f6;padding:1em;
 overflow-x:auto}"""
 
 
@@ -606,7 +653,8 @@ def write_report(
             selector offers those with fills, see :func:`selector_tokens`).
         chosen_token: the token the selector shows first (None: the one with most fills).
         config: the desk config that ran (the desk file's canonical JSON: ``strategies``,
-            ``risk``, ``execution`` entries with ``id``, ``mode``, optional ``source``).
+            ``risk``, ``execution`` entries with ``id``, ``mode``, optional ``source``), or a
+            live node's config holding it under ``desk``.
     """
     tokens = selector_tokens(fills, chosen_token)
     end_ns = max(
@@ -634,8 +682,9 @@ def write_report(
     equity_plot, reason_plot, pnl_plot, inventory_plot = plots[:4]
     book_plot = plots[4] if tokens else "<p>No fills.</p>"
     venue_note = (
-        "<p>Rows with bot <code>venue</code> are the paper venue's rejections of orders the "
-        "desk sent; the other rows are envelopes whose decision was not a plain pass.</p>"
+        f"<p>Rows with bot <code>venue</code> are the {_esc(result.fill_model.venue)} venue's "
+        "rejections of orders the desk sent; the other rows are envelopes whose decision was "
+        "not a plain pass.</p>"
     )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -26,8 +26,9 @@ Evidence beside the money (what the report shows, as data):
   REJECT, ERROR, QUARANTINE), counted by (bot, class, mode, decision, reason code), plus the
   venue's rejections (bot ``venue``, decision ``VENUE_REJECT``).
 - ``desk_events``: trading-state changes and kill-switch trips with time and reason code.
-- ``fill_model``: the paper venue's fill model and whether its figures are an OPTIMISTIC or a
-  PESSIMISTIC bound (:class:`FillModel`).
+- ``fill_model``: where the fills come from: the paper venue's fill model and whether its
+  figures are an OPTIMISTIC or a PESSIMISTIC bound, or a live venue's own fills (REAL,
+  :class:`FillModel`).
 - ``bots_seen``: every bot that recorded a decision, with its version and config version.
 """
 
@@ -42,9 +43,9 @@ from datetime import UTC, datetime
 import msgspec
 
 from polytraders.contracts.envelope import Decision, ReportEnvelope
-from polytraders.desk.state import DeskEvent
+from polytraders.desk.state import DeskEvent, DeskState
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.market import Market
+from polytraders.model.market import Market, MarketState
 from polytraders.model.money import from_micros, notional_micros
 from polytraders.model.orders import Side
 from polytraders.model.position import Position
@@ -70,19 +71,25 @@ def utc_iso(ts_ns: int) -> str:
 
 
 class FillModel(msgspec.Struct, frozen=True, kw_only=True):
-    """The paper venue's fill model, and which bound its figures are.
+    """Where a run's fills come from, and which bound its figures are.
 
+    On the paper venue (``venue == "paper"``) fills are simulated under the settings below.
     With ``infer_fills_from_decreases`` (L2 inference) a decrease of our price level beyond
     the queue ahead counts as trading through us although it may be cancellations, so maker
     fills and PnL are an OPTIMISTIC bound; without it makers fill only from recorded trades that
     reach them or from the book crossing them, a PESSIMISTIC bound
-    (``docs/paper_venue.md`` "Known limits").
+    (``docs/paper_venue.md`` "Known limits"). On any other venue (a ``--live`` session) the
+    fills are the venue's own executions of real orders: no fill model applies and the bound
+    is ``REAL`` (:meth:`real`; the simulation settings are then unused and left out of
+    :meth:`as_json`).
     """
 
-    order_latency_ms: int
-    cancel_latency_ms: int
-    queue_model: str
-    infer_fills_from_decreases: bool
+    order_latency_ms: int = 0
+    cancel_latency_ms: int = 0
+    queue_model: str = ""
+    infer_fills_from_decreases: bool = False
+    venue: str = "paper"
+    """``paper`` (simulated fills) or the live venue that executed the orders."""
 
     @classmethod
     def of(cls, config: PaperVenueConfig) -> FillModel:
@@ -94,14 +101,32 @@ class FillModel(msgspec.Struct, frozen=True, kw_only=True):
             infer_fills_from_decreases=config.infer_fills_from_decreases,
         )
 
+    @classmethod
+    def real(cls, venue: str) -> FillModel:
+        """Fills executed by ``venue`` itself (e.g. ``"polymarket"``): no simulation."""
+        return cls(venue=venue)
+
+    @property
+    def simulated(self) -> bool:
+        """True on the paper venue."""
+        return self.venue == "paper"
+
     @property
     def bound(self) -> str:
-        """``"OPTIMISTIC"`` with L2 inference on, else ``"PESSIMISTIC"``."""
+        """``"OPTIMISTIC"`` with L2 inference on, else ``"PESSIMISTIC"``; ``"REAL"`` for a
+        live venue's own fills."""
+        if not self.simulated:
+            return "REAL"
         return "OPTIMISTIC" if self.infer_fills_from_decreases else "PESSIMISTIC"
 
     @property
     def bound_reason(self) -> str:
         """One plain-English sentence saying why the figures are that bound."""
+        if not self.simulated:
+            return (
+                f"the fills are {self.venue}'s own executions of the orders the desk sent "
+                "(live trading): no fill model is involved"
+            )
         if self.infer_fills_from_decreases:
             return (
                 "maker fills are inferred from book decreases (L2 inference ON): a level that "
@@ -115,12 +140,21 @@ class FillModel(msgspec.Struct, frozen=True, kw_only=True):
         )
 
     def as_json(self) -> dict[str, object]:
-        """The settings plus ``bound`` and ``bound_reason``."""
+        """``venue``, the simulation settings (paper venue only), ``bound`` and
+        ``bound_reason``."""
+        settings: dict[str, object] = (
+            {
+                "order_latency_ms": self.order_latency_ms,
+                "cancel_latency_ms": self.cancel_latency_ms,
+                "queue_model": self.queue_model,
+                "infer_fills_from_decreases": self.infer_fills_from_decreases,
+            }
+            if self.simulated
+            else {}
+        )
         return {
-            "order_latency_ms": self.order_latency_ms,
-            "cancel_latency_ms": self.cancel_latency_ms,
-            "queue_model": self.queue_model,
-            "infer_fills_from_decreases": self.infer_fills_from_decreases,
+            "venue": self.venue,
+            **settings,
             "bound": self.bound,
             "bound_reason": self.bound_reason,
         }
@@ -227,7 +261,8 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     wall_s: float
     per_market: list[MarketResult]
     fill_model: FillModel
-    """The paper venue's fill model: how believable maker fills are, and which bound."""
+    """Where the fills come from: the paper venue's fill model (how believable maker fills
+    are, and which bound) or a live venue's own executions."""
     refusals_by_bot: list[RefusalCount]
     """Non-pass decisions and venue rejections by bot, mode, decision and code (sorted)."""
     desk_events: list[DeskEvent]
@@ -236,9 +271,13 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     """Every bot that recorded a decision (sorted by class, then id)."""
     feed_problems: dict[str, int] = msgspec.field(default_factory=dict)
     status: str = "COMPLETED"
-    """How the run ended: COMPLETED, HALTED, FAILED or INTERRUPTED (``docs/runs.md``)."""
+    """How the run ended: COMPLETED, HALTED, FAILED or INTERRUPTED (``docs/runs.md``);
+    RUNNING in a snapshot a live session wrote on request while it went on."""
     status_detail: str = ""
     """The halt's reason code, the failure's error, or the interrupting signal."""
+    session: str = "backtest"
+    """What produced the run: ``backtest`` (recorded or synthetic data), or a session on live
+    market data: ``paper``, ``shadow`` (the current desk), ``shadow-candidate`` or ``live``."""
 
     @property
     def events_per_s(self) -> float:
@@ -249,6 +288,7 @@ class BacktestResult(msgspec.Struct, kw_only=True):
         """The ``result.json`` document: money as exact decimal strings."""
         document: dict[str, object] = {
             "run_id": self.run_id,
+            "session": self.session,
             "status": self.status,
             "status_detail": self.status_detail,
             "seed": self.seed,
@@ -363,6 +403,35 @@ def sharpe_ratio(equity_curve: Sequence[tuple[int, int]], interval_s: int = 60) 
     return mean / math.sqrt(variance) if variance > 0 else 0.0
 
 
+def final_marks(state: DeskState, markets: Sequence[Market]) -> dict[str, int]:
+    """Mark (micro-pUSD) of every token of ``markets`` in the desk's books: the mid, else the
+    best bid (what we could sell at), else 0."""
+    marks: dict[str, int] = {}
+    for market in markets:
+        for token in market.tokens:
+            book = state.book(token.token_id)
+            mark = None
+            if book is not None:
+                mark = book.mid()
+                if mark is None:
+                    mark = book.best_bid()
+            marks[token.token_id] = mark if mark is not None else 0
+    return marks
+
+
+def settled_markets(markets: Sequence[Market], state: DeskState) -> list[Market]:
+    """``markets`` with the payouts of those the desk saw resolve (no payouts for the
+    others)."""
+    settled = []
+    for market in markets:
+        current = state.market(market.market_id) or market
+        if current.state is MarketState.RESOLVED and current.payouts:
+            settled.append(msgspec.structs.replace(market, payouts=current.payouts))
+        else:
+            settled.append(msgspec.structs.replace(market, payouts={}))
+    return settled
+
+
 RefusalKey = tuple[str, str, str, str, str]
 """(bot_id, bot_class, mode, decision, reason_code) of :class:`RefusalCount`."""
 
@@ -447,6 +516,16 @@ class EnvelopeTally:
     def flush(self) -> None:
         """Nothing is buffered (sink protocol)."""
 
+    def copy(self) -> EnvelopeTally:
+        """An independent copy (what a snapshot of a running session counts)."""
+        twin = EnvelopeTally()
+        twin.count = self.count
+        twin.reason_codes = Counter(self.reason_codes)
+        twin.refusals = Counter(self.refusals)
+        twin.by_bot = Counter(self.by_bot)
+        twin.bots = dict(self.bots)
+        return twin
+
 
 _CLASS_ORDER = ("strategy", "risk", "execution", VENUE_BOT_ID)
 
@@ -479,6 +558,7 @@ def compute_result(
     sharpe_interval_s: int = 60,
     status: str = "COMPLETED",
     status_detail: str = "",
+    session: str = "backtest",
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
@@ -486,9 +566,10 @@ def compute_result(
     ``venue_rejections`` counts venue refusals by reason code. ``final_marks`` gives a mark
     price (micro) for every token with an open position in an unresolved market.
     ``first_event_ns`` / ``last_event_ns`` span the input events processed.
-    ``fill_model`` is the paper venue's; ``desk_events`` the desk's trading-state changes and
-    kill-switch trips (``DeskResult.desk_events``), kept in time order; ``status`` and
-    ``status_detail`` how the run ended.
+    ``fill_model`` says where the fills come from; ``desk_events`` the desk's trading-state
+    changes and kill-switch trips (``DeskResult.desk_events``), kept in time order; ``status``
+    and ``status_detail`` how the run ended; ``session`` what produced it
+    (:attr:`BacktestResult.session`).
 
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
@@ -544,4 +625,5 @@ def compute_result(
         feed_problems=dict(feed_problems or {}),
         status=status,
         status_detail=status_detail,
+        session=session,
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeGuard
 
@@ -24,10 +25,15 @@ from pydantic import ValidationError
 
 from polytraders.accounting.ledger import Ledger
 from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFileError
+from polytraders.backtest.outputs import CANDIDATE_FOLDER, OutputDirError, check_output_target
+from polytraders.backtest.result import FillModel
+from polytraders.commands.failures import EXIT_REFUSED, fail
+from polytraders.commands.live_outputs import DeskOutputs, LiveOutputs, LiveTelemetry
+from polytraders.commands.run import DEFAULT_OUT, check_store_outside_out, serve_metrics
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
-from polytraders.desk.sinks import EnvelopeSink, JsonlSink, MemorySink
+from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.desk.slots import Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.samples import sample_path
@@ -60,9 +66,12 @@ if TYPE_CHECKING:
     from polytraders.desk.checkpoints import RestoredCheckpoint
     from polytraders.desk.orders import OrderJournal
     from polytraders.desk.state import DeskState
+    from polytraders.feeds.live.connection import KeepaliveConfig
     from polytraders.feeds.live.market_channel import MarketChannelConfig
     from polytraders.node.config import LiveNodeConfig
+    from polytraders.ops.venue_metrics import VenueMetrics
     from polytraders.store.event_store import EventStore
+    from polytraders.store.journal import RunJournal
     from polytraders.venues.polymarket.client import ClobHttpClient
     from polytraders.venues.polymarket.reconcile import ReconcileReport
     from polytraders.venues.polymarket.venue import PolymarketVenue
@@ -344,6 +353,10 @@ class LiveSession:
         booked_fill_ids: fill ids the run had booked before this desk started (the store's
             and the start-up reconciliation's): with the desk's own fills, what the venue's
             listed fills are checked against.
+        shadow_recordings: the candidates' recordings (flushed every step and ended by
+            :meth:`close`, like ``recording``).
+        venue_metrics: the node's venue metrics; every reconciliation concluded here
+            (start-up and periodic) sets their drift gauges and counts.
     """
 
     def __init__(
@@ -357,10 +370,13 @@ class LiveSession:
         shadows: Sequence[Desk] = (),
         reconciliation: ReconciliationConfig | None = None,
         booked_fill_ids: Iterable[str] = (),
+        shadow_recordings: Sequence[LiveRecording] = (),
+        venue_metrics: VenueMetrics | None = None,
     ) -> None:
         self.desk = desk
         self.recording = recording
         self.shadows = list(shadows)
+        self.shadow_recordings = list(shadow_recordings)
         self.venue = venue
         self.market_feed = market_feed
         self.user_feed = user_feed
@@ -380,6 +396,7 @@ class LiveSession:
         if isinstance(desk.venue, _DeskVenue):
             desk.venue.after_advance = self._sync_venue
         self.reconciliation = reconciliation
+        self.venue_metrics = venue_metrics
         self.reconciliations: list[tuple[ReconciliationKind, ReconciliationResult]] = []
         """Every reconciliation concluded by this session, in order."""
         self._booked_before = frozenset(booked_fill_ids)
@@ -405,8 +422,9 @@ class LiveSession:
         self._watch_venue()
         self._alert_quarantines()
         self._reconcile_if_due()
-        if self.recording is not None:
-            self.recording.flush()
+        for recording in (self.recording, *self.shadow_recordings):
+            if recording is not None:
+                recording.flush()
         self.events_in += len(events)
         return len(events)
 
@@ -565,14 +583,21 @@ class LiveSession:
         self, result: ReconciliationResult, kind: ReconciliationKind
     ) -> None:
         """Act on a reconciliation's verdict (class docstring): record it in the store
-        attempt (when recording to one), log a WARNING or an ERROR, and on CRITICAL set the
-        desk HALTED with ``SYS_RECONCILE_DRIFT_CRITICAL``. Unknown venue orders and orders
+        attempt (when recording to one) and in the venue metrics (when given), log a WARNING
+        or an ERROR, and on CRITICAL set the desk HALTED with
+        ``SYS_RECONCILE_DRIFT_CRITICAL``. Unknown venue orders and orders
         closed at the venue found while running are logged as WARNINGs.
 
         Raises:
             polytraders.store.errors.StoreError: recording it failed.
         """
         self.reconciliations.append((kind, result))
+        if self.venue_metrics is not None:
+            self.venue_metrics.reconciled(
+                order_drift_micros=result.order_drift_micros,
+                position_drift_micros=result.position_drift_micros,
+                level=result.level,
+            )
         recording = self.recording
         if recording is not None and recording.store is not None and recording.run is not None:
             recording.store.append_reconciliation(
@@ -644,8 +669,9 @@ class LiveSession:
         matched just before are booked, not lost) and shuts down; the recording is flushed
         and the store attempt ended with ``status`` (default: HALTED with the reason code when
         the desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
-        state and fill it produced. ``cancel_open_orders=False`` models a crash: orders stay at
-        the venue and the attempt stays RUNNING for the next start-up to reconcile and resume.
+        state and fill it produced; so is each candidate's (``status`` or its own ending).
+        ``cancel_open_orders=False`` models a crash: orders stay at the venue and the attempt
+        stays RUNNING for the next start-up to reconcile and resume.
         The feeds and the venue's connection are closed in both cases, also when the shutdown
         raises (the attempt then ends FAILED with the error, which is raised). Idempotent.
         """
@@ -653,6 +679,9 @@ class LiveSession:
             return
         self._closed = True
         ending = (status, detail) if status is not None else _ending(self.desk)
+        shadow_endings = [
+            (status, detail) if status is not None else _ending(s) for s in self.shadows
+        ]
         try:
             if cancel_open_orders:
                 self._apply_user_messages()
@@ -663,6 +692,12 @@ class LiveSession:
         finally:
             for shadow in self.shadows:
                 shadow.shutdown()
+            for shadow, recording, (shadow_status, shadow_detail) in zip(
+                self.shadows, self.shadow_recordings, shadow_endings, strict=False
+            ):
+                if cancel_open_orders:
+                    recording.end(shadow, shadow_status, shadow_detail)
+                recording.close()
             self.market_feed.stop()
             if self.user_feed is not None:
                 self.user_feed.stop()
@@ -837,30 +872,64 @@ def compliance_problems(
 class LiveRecording:
     """Where a live desk's evidence goes, and how its store attempt ends.
 
-    ``sink`` is what the desk records envelopes into: the store (same sequence rules as a
+    :attr:`sink` is what the desk records envelopes into: the store (same sequence rules as a
     backtest: an attempt's envelopes from 0 without gaps, a resumed attempt continuing at
-    :meth:`EventStore.next_sequence`) followed by the timeline file, or only one of them.
-    Order states and fills reach the store through the desk's journal
-    (:class:`~polytraders.store.journal.RunJournal`), buffered with the envelopes.
+    :meth:`EventStore.next_sequence`), then the timeline file, then :attr:`tally` (the
+    counts ``result.json`` reports) and any further ``sinks`` (e.g. the metrics), in that
+    order, so the file never holds an envelope the store lost. Order states and fills reach
+    the store through the desk's journal (:attr:`journal`), buffered with the envelopes.
     :meth:`flush` writes all of them together (every step). ``base`` is what the attempt held
     before this process's desk started (earlier processes of a resumed attempt and this
     start-up's reconciliation), so :meth:`end` claims everything the attempt produced.
+
+    Args:
+        store / run: the store and the attempt it holds (None: not recorded in a store).
+        timeline: the envelope timeline file (None: none).
+        base: what the attempt held before this desk started.
+        sinks: further envelope sinks, after the tally.
+        config / config_version / seed: the desk config the run records (the desk file's
+            canonical JSON, or a live node's), its version and the seed (``result.json``).
     """
 
     def __init__(
         self,
-        sink: EnvelopeSink,
         *,
         store: EventStore | None = None,
         run: RunRef | None = None,
         timeline: JsonlSink | None = None,
         base: RunProduced | None = None,
+        sinks: Sequence[EnvelopeSink] = (),
+        config: Mapping[str, Any],
+        config_version: str,
+        seed: int,
     ) -> None:
-        self.sink = sink
+        from polytraders.backtest.engine import FanoutSink
+        from polytraders.backtest.result import EnvelopeTally
+
         self.store = store
         self.run = run
         self.timeline = timeline
         self.base = base or RunProduced(envelopes=0, orders=0, fills=0)
+        self.config = config
+        self.config_version = config_version
+        self.seed = seed
+        self.tally = EnvelopeTally()
+        chain: list[EnvelopeSink] = [
+            *([store] if store is not None else []),
+            *([timeline] if timeline is not None else []),
+            self.tally,
+            *sinks,
+        ]
+        self.sink: EnvelopeSink = FanoutSink(chain)
+
+    @property
+    def journal(self) -> RunJournal | None:
+        """The desk's order journal on the store attempt (None without a store)."""
+        from polytraders.store.journal import RunJournal
+
+        if self.store is None or self.run is None:
+            return None
+        return RunJournal(self.store, self.run)
 
     def flush(self) -> None:
         """Write everything recorded so far (store rows in one transaction, then the file)."""
@@ -884,6 +953,21 @@ class LiveRecording:
                 fills=self.base.fills + stats.fills_booked,
             ),
         )
+
+    def abandon(self, detail: str) -> None:
+        """A start-up failed before the desk ran: end the store attempt FAILED with
+        ``detail`` (claiming what ``base`` holds), then :meth:`close`."""
+        try:
+            if self.store is not None and self.run is not None:
+                self.store.end_run(
+                    self.run,
+                    ended_ns=time.time_ns(),
+                    status=RunStatus.FAILED,
+                    detail=detail,
+                    produced=self.base,
+                )
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Close the timeline file and the store (pending rows are written)."""
@@ -957,6 +1041,15 @@ the compliance gate's default)."""
 POLYMARKET_USER_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
 
 
+def _counting_reconnects(keepalive: Any, venue_metrics: VenueMetrics) -> KeepaliveConfig:
+    """``keepalive`` (None: the defaults) with websocket reconnects counted in
+    ``venue_metrics``."""
+    from polytraders.feeds.live.connection import KeepaliveConfig
+
+    base = keepalive if keepalive is not None else KeepaliveConfig()
+    return dataclasses.replace(base, on_reconnect=venue_metrics.reconnected)
+
+
 def start_market_feed(
     ws_url: str, tokens: Sequence[str], keepalive: Any = None
 ) -> BackgroundFeed[AnyEvent]:
@@ -985,6 +1078,8 @@ def build_live_session(
     timeline: Path | None = None,
     expected_builder_code: str = DESK_BUILDER,
     store_url: str | None = None,
+    sinks: Sequence[EnvelopeSink] = (),
+    venue_metrics: VenueMetrics | None = None,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
     cache metadata, reconcile with ``node.reconciliation`` (fail closed until done), start the
@@ -1016,7 +1111,10 @@ def build_live_session(
     the order sequence continues, so no client order id is ever reused). Reconciled order
     states and missed fills are recorded before the desk starts. ``timeline`` is the
     envelope file (JSON lines) of the attempt: a resumed attempt's file is trimmed to the
-    store's next sequence and continued, a new attempt's file is started afresh.
+    store's next sequence and continued, a new attempt's file is started afresh. ``sinks``
+    also receive every envelope (e.g. the metrics); ``venue_metrics`` (when given) observe
+    every REST request and websocket reconnect and receive the start-up reconciliation's drift
+    (:meth:`VenueMetrics.reconciled`).
 
     Raises:
         ClobRequestError: the venue did not answer at start-up.
@@ -1030,11 +1128,13 @@ def build_live_session(
     from polytraders.desk.state import DeskState
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
     from polytraders.node.config import NodeConfigError
-    from polytraders.store.journal import RunJournal
     from polytraders.venues.polymarket.reconcile import reconcile
     from polytraders.venues.polymarket.venue import PolymarketVenue
 
     venue = PolymarketVenue.from_credentials(credentials, node.venue, wall_clock_ns=time.time_ns)
+    if venue_metrics is not None:
+        venue.client.request_observer = venue_metrics.observe_request
+        keepalive = _counting_reconnects(keepalive, venue_metrics)
     node = node.model_copy(update={"venue": venue.config})  # the builder code in effect
     markets = markets_from_venue(venue.client, markets_ids)
     for market in markets:
@@ -1098,7 +1198,6 @@ def build_live_session(
     for order in venue.orders():  # the run's closed orders too: their ids are never sent again
         if not order.status.is_open:
             state.add_order(order)
-    sinks: list[EnvelopeSink] = []
     base = None
     if known is not None:
         holdings = [
@@ -1107,7 +1206,6 @@ def build_live_session(
         _record_reconciliation(known, venue.orders(), report.missed_fills, holdings, started_ns)
         counts = known.store.counts(known.run)
         base = RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
-        sinks.append(known.store)
     file_sink = None
     if timeline is not None:
         if known is not None and known.resumed:
@@ -1115,13 +1213,15 @@ def build_live_session(
         else:
             timeline.unlink(missing_ok=True)
         file_sink = JsonlSink(timeline)
-        sinks.append(file_sink)
     recording = LiveRecording(
-        _one_sink(sinks),
         store=known.store if known is not None else None,
         run=known.run if known is not None else None,
         timeline=file_sink,
         base=base,
+        sinks=sinks,
+        config=node.canonical(),
+        config_version=node.config_version,
+        seed=node.desk.seed,
     )
     desk = compose_desk(
         node.desk,
@@ -1131,7 +1231,7 @@ def build_live_session(
         sink=recording.sink,
         state=state,
         start_sequence=known.next_envelope if known is not None else 0,
-        journal=RunJournal(known.store, known.run) if known is not None else None,
+        journal=recording.journal,
     )
     if known is not None:  # checkpoint from now on; a restart resumes its controls first
         writer = CheckpointWriter(known.store, str(known.run), restored=restored)
@@ -1160,6 +1260,7 @@ def build_live_session(
         recording=recording,
         reconciliation=node.reconciliation,
         booked_fill_ids=[f.fill_id for f in (*store_fills, *report.missed_fills)],
+        venue_metrics=venue_metrics,
     )
     try:
         session.conclude_reconciliation(report.comparison, ReconciliationKind.STARTUP)
@@ -1272,20 +1373,12 @@ def _believed_holdings(attempt: _Attempt | None, *, has_records: bool) -> dict[s
     return believed
 
 
-def _one_sink(sinks: Sequence[EnvelopeSink]) -> EnvelopeSink:
-    """The sinks as one (in order: the store before the file, so the file never holds an
-    envelope the store lost); a memory sink when there are none."""
-    if not sinks:
-        return MemorySink()
-    if len(sinks) == 1:
-        return sinks[0]
-    from polytraders.backtest.engine import FanoutSink
-
-    return FanoutSink(sinks)
-
-
 def _mark(order: VenueOrder) -> tuple[str, int, str]:
     return (order.status.value, order.filled_size, order.venue_order_id)
+
+
+CANDIDATE_SUFFIX = "-candidate"
+"""A shadow session's candidate desk records as the run ``<run id>-candidate``."""
 
 
 def build_paper_session(
@@ -1295,23 +1388,35 @@ def build_paper_session(
     clob_url: str,
     ws_url: str,
     desk: DeskFile | None = None,
-    sink: Any = None,
-    shadow_sinks: Sequence[tuple[str, Any]] = (),
     candidate_desk: DeskFile | None = None,
+    shadow: bool = False,
+    store_url: str | None = None,
+    timeline: Path | None = None,
+    candidate_timeline: Path | None = None,
+    sinks: Sequence[EnvelopeSink] = (),
+    venue_metrics: VenueMetrics | None = None,
 ) -> LiveSession:
-    """A desk on live market data with the paper venue (no credentials, nothing sent), plus
-    one candidate desk per ``(run id, sink)`` in ``shadow_sinks`` on the same events.
+    """A desk on live market data with the paper venue (no credentials, nothing sent), plus,
+    with ``shadow``, a candidate desk (run ``<run_id>-candidate``) on the same events.
 
     Every desk is composed by :func:`compose_desk` on a paper venue with its desk file's
-    ``[venue]`` fill model and ``[account]`` (the paper identity, as in a backtest).
+    ``[venue]`` fill model and ``[account]`` (the paper identity, as in a backtest), and
+    recorded like a backtest (:class:`LiveRecording`): with ``store_url`` each desk starts a
+    new attempt of its run in the event store (its desk file's canonical JSON and config
+    version, the seed, ``ws_url`` as the data source), its envelopes, order states and fills
+    flushed every step and the attempt ended by :meth:`LiveSession.close`; ``timeline`` and
+    ``candidate_timeline`` are the desks' envelope files (started afresh).
 
     Args:
         desk: the desk file (None: the default desk).
-        candidate_desk: the candidates' desk file (None: ``desk``, so a candidate runs the
+        candidate_desk: the candidate's desk file (None: ``desk``, so the candidate runs the
             same bots as the current desk).
+        sinks: further envelope sinks of the current desk (e.g. the metrics).
+        venue_metrics: observe the market look-ups and the market channel's reconnects.
 
     Raises:
         ClobRequestError: the venue did not answer the market look-ups.
+        polytraders.store.errors.StoreError: the store cannot be opened or refused a start.
     """
     from py_clob_client_v2.clob_types import ApiCreds
 
@@ -1323,21 +1428,94 @@ def build_paper_session(
     # public endpoints only: paper mode reads market metadata and never signs
     no_creds = ApiCreds(api_key="", api_secret="", api_passphrase="")
     client = ClobHttpClient(clob_url, chain_id=137, private_key="0x" + "01" * 32, creds=no_creds)
+    if venue_metrics is not None:
+        client.request_observer = venue_metrics.observe_request
     try:
         markets = markets_from_venue(client, markets_ids)
     finally:
         client.close()
+    recordings: list[LiveRecording] = []
 
-    def paper_desk(desk_file: DeskFile, desk_run_id: str, desk_sink: Any) -> Desk:
+    def paper_desk(
+        desk_file: DeskFile, desk_run_id: str, file: Path | None, extra: Sequence[EnvelopeSink]
+    ) -> Desk:
+        recording = _paper_recording(store_url, desk_run_id, desk_file, ws_url, file, extra)
+        recordings.append(recording)
         venue = PaperVenue(desk_file.venue, markets, desk_run_id)
         return compose_desk(
-            desk_file, run_id=desk_run_id, venue=venue, markets=markets, sink=desk_sink
+            desk_file,
+            run_id=desk_run_id,
+            venue=venue,
+            markets=markets,
+            sink=recording.sink,
+            journal=recording.journal,
         )
 
-    main = paper_desk(current, run_id, sink)
-    shadows = [paper_desk(candidate, r, k) for r, k in shadow_sinks]
-    tokens = [t.token_id for m in markets for t in m.tokens]
-    return LiveSession(main, main.venue, start_market_feed(ws_url, tokens), shadows=shadows)
+    try:
+        main = paper_desk(current, run_id, timeline, sinks)
+        shadows = (
+            [paper_desk(candidate, run_id + CANDIDATE_SUFFIX, candidate_timeline, ())]
+            if shadow
+            else []
+        )
+        tokens = [t.token_id for m in markets for t in m.tokens]
+        keepalive = _counting_reconnects(None, venue_metrics) if venue_metrics else None
+        feed = start_market_feed(ws_url, tokens, keepalive)
+    except BaseException as exc:  # nothing is left RUNNING behind a failed start-up
+        for recording in recordings:
+            recording.abandon(f"{type(exc).__name__} at start-up: {exc}")
+        raise
+    return LiveSession(
+        main,
+        main.venue,
+        feed,
+        recording=recordings[0],
+        shadows=shadows,
+        shadow_recordings=recordings[1:],
+    )
+
+
+def _paper_recording(
+    store_url: str | None,
+    run_id: str,
+    desk_file: DeskFile,
+    data_source: str,
+    timeline: Path | None,
+    sinks: Sequence[EnvelopeSink],
+) -> LiveRecording:
+    """A paper desk's recording: a new attempt of ``run_id`` in the store (when given), the
+    timeline file ``timeline`` (when given, started afresh), then ``sinks``."""
+    from polytraders.store.event_store import EventStore
+
+    store = run = None
+    if store_url is not None:
+        store = EventStore.open(store_url)
+        try:
+            run = store.start_run(
+                run_id=run_id,
+                started_ns=time.time_ns(),
+                seed=desk_file.seed,
+                desk_config=desk_file.canonical(),
+                desk_config_version=desk_file.config_version,
+                data_source=data_source,
+                synthetic=False,
+            ).ref
+        except BaseException:
+            store.close()
+            raise
+    file = None
+    if timeline is not None:
+        timeline.unlink(missing_ok=True)
+        file = JsonlSink(timeline)
+    return LiveRecording(
+        store=store,
+        run=run,
+        timeline=file,
+        sinks=sinks,
+        config=desk_file.canonical(),
+        config_version=desk_file.config_version,
+        seed=desk_file.seed,
+    )
 
 
 def run(
@@ -1364,8 +1542,13 @@ def run(
     ),
     duration_s: Annotated[float, typer.Option("--duration-s", help="0: until Ctrl-C")] = 0,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for the envelope timelines.")
-    ] = Path("runs"),
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for result.json, envelopes.jsonl, fills.csv, report.html (a --shadow "
+            "candidate's in its candidate/ folder): written at the end and on SIGUSR1.",
+        ),
+    ] = DEFAULT_OUT,
     run_id: Annotated[str, typer.Option("--run-id")] = "",
     builder_code: Annotated[
         str, typer.Option("--builder-code", help="The builderCode the compliance gate expects.")
@@ -1374,8 +1557,9 @@ def run(
         str | None,
         typer.Option(
             "--store",
-            help="Event store (--live): orders, fills and the desk checkpoint (kill switch) "
-            "persisted; the same --run-id resumes.",
+            help="Event store (SQLite path/URL or postgresql+psycopg://…): each desk's run, "
+            "envelopes, orders and fills; --live also persists the desk checkpoint (kill "
+            "switch) and the same --run-id resumes.",
         ),
     ] = None,
     desk: Annotated[
@@ -1389,6 +1573,21 @@ def run(
             help="--shadow: the candidate's desk file (default: the --desk desk).",
         ),
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="Your strategy, FILE.py:Class or module:Class: shorthand for a desk whose "
+            "strategies are that one bot (as for backtests).",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="Serve Prometheus metrics on 127.0.0.1:PORT (a backtest's, plus the venue's).",
+        ),
+    ] = None,
 ) -> None:
     """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
     beside the current one, recording only) or --live (real orders: credentials, the explicit
@@ -1397,41 +1596,42 @@ def run(
 
     The desk is ``--desk`` (default: the default desk), composed exactly as a backtest composes
     it; with --live its ``[account]`` is replaced by the credentials' identity. A bad desk
-    file is refused (exit 2) before anything is contacted."""
+    file, ``--out`` or ``--metrics-port`` is refused (exit 2) before anything is contacted.
+    Every desk writes a backtest's outputs into ``--out`` when the session ends and on SIGUSR1
+    (``docs/runs.md``), and is recorded in ``--store`` like a backtest."""
     from polytraders.node.config import LiveNodeConfig, NodeConfigError
+    from polytraders.ops.venue_metrics import VenueMetrics
     from polytraders.store.errors import StoreError
     from polytraders.venues.polymarket.client import ClobRequestError
 
     if venue != "polymarket":
-        typer.echo(f"error: unknown venue {venue!r}", err=True)
-        raise typer.Exit(2)
+        fail(f"unknown venue {venue!r}")
     if sum((paper, shadow, live)) != 1:
-        typer.echo("error: choose exactly one of --paper, --shadow, --live", err=True)
-        raise typer.Exit(2)
+        fail("choose exactly one of --paper, --shadow, --live")
     ids = [m.strip() for m in markets.split(",") if m.strip()]
     if not ids:
-        typer.echo("error: --markets is empty", err=True)
-        raise typer.Exit(2)
+        fail("--markets is empty")
     if candidate_desk is not None and not shadow:
-        typer.echo("error: --candidate-desk: only with --shadow", err=True)
-        raise typer.Exit(2)
-    if store is not None and not live:
-        # paper and shadow sessions are not recorded in the event store yet: refuse rather
-        # than accept the option and record nothing
-        typer.echo(
-            "error: --store: only with --live (paper and shadow sessions are not recorded yet)",
-            err=True,
-        )
-        raise typer.Exit(2)
+        fail("--candidate-desk: only with --shadow")
+    if metrics_port is not None and not 1 <= metrics_port <= 65_535:
+        fail(f"--metrics-port {metrics_port}: out of range (1-65535)")
+    if live and not confirm_live:
+        fail("--live needs --i-understand-this-trades-real-money")
     desk_file = _load_desk(desk)
+    if strategy:
+        try:
+            desk_file = desk_file.with_strategy(strategy)
+        except DeskFileError as exc:
+            fail(exc.one_line(), EXIT_REFUSED, exc)
     candidate_file = _load_desk(candidate_desk) if candidate_desk is not None else desk_file
-    rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sessions: list[LiveSession] = []
+    try:
+        check_output_target(out_dir)
+    except OutputDirError as exc:
+        fail(str(exc), EXIT_REFUSED, exc)
+    check_store_outside_out(store, out_dir)
+    node: LiveNodeConfig | None = None
+    creds: Credentials | None = None
     if live:
-        if not confirm_live:
-            typer.echo("error: --live needs --i-understand-this-trades-real-money", err=True)
-            raise typer.Exit(2)
         try:
             node = LiveNodeConfig.from_mapping(
                 {
@@ -1442,8 +1642,7 @@ def run(
                 "--clob-url/--orphan-policy",
             )
         except NodeConfigError as exc:
-            typer.echo(f"error: {exc.one_line()}", err=True)
-            raise typer.Exit(2) from exc
+            fail(exc.one_line(), EXIT_REFUSED, exc)
         try:
             creds = (
                 Credentials.from_file(credentials_file)
@@ -1451,81 +1650,205 @@ def run(
                 else Credentials.from_env()
             )
         except CredentialsError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            fail(str(exc), EXIT_REFUSED, exc)
+    rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    signals = _Signals()
+    signals.catch(signal.SIGUSR1)  # from now on a snapshot request waits for the loop
+    try:
+        metrics = serve_metrics(metrics_port)
         try:
-            session, report = build_live_session(
-                run_id=rid,
-                credentials=creds,
-                markets_ids=ids,
-                node=node,
-                ws_url=ws_url,
-                user_ws_url=user_ws_url,
-                timeline=out_dir / f"{rid}.envelopes.jsonl",
-                expected_builder_code=builder_code,
-                store_url=store,
-            )
-        except (RuntimeError, ClobRequestError, StoreError) as exc:
-            typer.echo(f"error: not going live: {exc}", err=True)
+            outputs = LiveOutputs(out_dir)
+        except OutputDirError as exc:
+            fail(str(exc), EXIT_REFUSED, exc)
+        venue_metrics = VenueMetrics(metrics.registry) if metrics is not None else None
+        sinks = [metrics] if metrics is not None else []
+        try:
+            if node is not None and creds is not None:
+                session, report = build_live_session(
+                    run_id=rid,
+                    credentials=creds,
+                    markets_ids=ids,
+                    node=node,
+                    ws_url=ws_url,
+                    user_ws_url=user_ws_url,
+                    timeline=outputs.timeline(""),
+                    expected_builder_code=builder_code,
+                    store_url=store,
+                    sinks=sinks,
+                    venue_metrics=venue_metrics,
+                )
+            else:
+                session = build_paper_session(
+                    run_id=rid,
+                    markets_ids=ids,
+                    clob_url=clob_url,
+                    ws_url=ws_url,
+                    desk=desk_file,
+                    candidate_desk=candidate_file,
+                    shadow=shadow,
+                    store_url=store,
+                    timeline=outputs.timeline(""),
+                    candidate_timeline=outputs.timeline(CANDIDATE_FOLDER) if shadow else None,
+                    sinks=sinks,
+                    venue_metrics=venue_metrics,
+                )
+        except (RuntimeError, ClobRequestError, StoreError, ValueError) as exc:
+            outputs.discard()
+            what = "not going live" if live else "not starting"
+            typer.echo(f"error: {what}: {exc}", err=True)
             raise typer.Exit(1) from exc
-        typer.echo(
-            f"reconciled: {len(report.open_known)} open, {len(report.missed_fills)} missed fills,"
-            f" orphans adopted {len(report.orphans_adopted)} / cancelled"
-            f" {len(report.orphans_canceled)}, drift {report.drift}"
-            f" (orders {report.order_drift_micros}, positions {report.position_drift_micros}"
-            " micro-shares)"
-        )
-        switch = session.desk.state.controls().kill_switch
-        if switch.tripped:
+        if live:
             typer.echo(
-                f"kill switch TRIPPED ({switch.reason_code} by {switch.source}): open orders "
-                "cancelled, nothing is traded until `polytraders kill-switch reset`"
+                f"reconciled: {len(report.open_known)} open, {len(report.missed_fills)} missed"
+                f" fills, orphans adopted {len(report.orphans_adopted)} / cancelled"
+                f" {len(report.orphans_canceled)}, drift {report.drift}"
+                f" (orders {report.order_drift_micros}, positions {report.position_drift_micros}"
+                " micro-shares)"
             )
-        sessions.append(session)
-    else:
-        candidate = f"{rid}-candidate"
-        sessions.append(
-            build_paper_session(
-                run_id=rid,
-                markets_ids=ids,
-                clob_url=clob_url,
-                ws_url=ws_url,
-                desk=desk_file,
-                sink=JsonlSink(out_dir / f"{rid}.envelopes.jsonl"),
-                candidate_desk=candidate_file,
-                shadow_sinks=[(candidate, JsonlSink(out_dir / f"{candidate}.envelopes.jsonl"))]
-                if shadow
-                else [],
+            switch = session.desk.state.controls().kill_switch
+            if switch.tripped:
+                typer.echo(
+                    f"kill switch TRIPPED ({switch.reason_code} by {switch.source}): open orders "
+                    "cancelled, nothing is traded until `polytraders kill-switch reset`"
+                )
+        _add_outputs(outputs, session, live=live, shadow=shadow)
+        telemetry = LiveTelemetry(outputs.desks, metrics, venue_metrics)
+        _drive(session, outputs, telemetry, duration_s, signals)
+    finally:
+        signals.restore()
+    _summaries(session, outputs, store)
+
+
+def _add_outputs(outputs: LiveOutputs, session: LiveSession, *, live: bool, shadow: bool) -> None:
+    """Register the session's desks with ``outputs``: the current desk's into ``--out``, a
+    shadow candidate's into ``--out/candidate``."""
+    recording = session.recording
+    assert recording is not None  # both builders record
+    if live:
+        outputs.add(
+            DeskOutputs(
+                desk=session.desk,
+                recording=recording,
+                session="live",
+                folder="",
+                fill_model=FillModel.real(session.venue.name),
             )
         )
-    stop = ""
+        return
+    outputs.add(
+        DeskOutputs(
+            desk=session.desk,
+            recording=recording,
+            session="shadow" if shadow else "paper",
+            folder="",
+            fill_model=_paper_fill_model(session.desk),
+        )
+    )
+    for candidate, candidate_recording in zip(
+        session.shadows, session.shadow_recordings, strict=True
+    ):
+        outputs.add(
+            DeskOutputs(
+                desk=candidate,
+                recording=candidate_recording,
+                session="shadow-candidate",
+                folder=CANDIDATE_FOLDER,
+                fill_model=_paper_fill_model(candidate),
+            )
+        )
 
-    def request_stop(signum: int, frame: Any) -> None:
-        nonlocal stop
-        stop = signal.Signals(signum).name
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+def _paper_fill_model(desk: Desk) -> FillModel:
+    """The fill model of a desk's paper venue."""
+    from polytraders.venues.paper import PaperVenue
+
+    venue = desk.venue
+    assert isinstance(venue, PaperVenue)
+    return FillModel.of(venue.config)
+
+
+class _Signals:
+    """What the operator asked by signal: SIGINT/SIGTERM stop the session (:attr:`stop`, the
+    signal's name), SIGUSR1 asks for a snapshot of the outputs (:attr:`snapshot`). Caught
+    from :meth:`catch` until :meth:`restore` (main thread only)."""
+
+    def __init__(self) -> None:
+        self.stop = ""
+        self.snapshot = False
+        self._previous: dict[int, Any] = {}
+
+    def catch(self, *signums: int) -> None:
+        """Catch these signals from now on."""
+        for signum in signums:
+            self._previous.setdefault(signum, signal.signal(signum, self._on_signal))
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGUSR1:
+            self.snapshot = True
+        else:
+            self.stop = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        """Put the previous handlers back."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+def _drive(
+    session: LiveSession,
+    outputs: LiveOutputs,
+    telemetry: LiveTelemetry,
+    duration_s: float,
+    signals: _Signals,
+) -> None:
+    """Step ``session`` until ``duration_s`` has passed (0: no limit) or SIGINT/SIGTERM, with
+    a snapshot of the outputs on each SIGUSR1; then close it (recording how each desk ended)
+    and write the final outputs, also when a step or the shutdown raised (FAILED)."""
+    signals.catch(signal.SIGINT, signal.SIGTERM)
     deadline = time.monotonic() + duration_s if duration_s > 0 else float("inf")
     failure = ""
     try:
-        while not stop and time.monotonic() < deadline:
-            if not sum(s.step() for s in sessions):
+        while not signals.stop and time.monotonic() < deadline:
+            if not session.step():
                 time.sleep(0.02)
+            telemetry.after_step(session.events_in)
+            if signals.snapshot:
+                held_ms = outputs.snapshot()
+                if held_ms is not None:
+                    signals.snapshot = False
+                    typer.echo(
+                        f"snapshot: captured in {held_ms:.1f} ms, writing {outputs.target} "
+                        "in the background"
+                    )
     except Exception as exc:
         failure = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        for session in sessions:
-            if failure:
-                session.close(status=RunStatus.FAILED, detail=failure)
-            elif stop:
-                session.close(status=RunStatus.INTERRUPTED, detail=stop)
-            else:
-                session.close()
-    for session in sessions:
-        for each in (session.desk, *session.shadows):
-            _summary(each, session.events_in)
+        stop = signals.stop
+        status = RunStatus.FAILED if failure else RunStatus.INTERRUPTED if stop else None
+        detail = failure or stop
+        endings = {
+            d.run_id: (status, detail) if status is not None else _ending(d)
+            for d in (session.desk, *session.shadows)
+        }
+        try:
+            session.close(status=status, detail=detail)
+        except Exception as exc:
+            endings[session.desk.run_id] = (
+                RunStatus.FAILED,
+                f"{type(exc).__name__} at shutdown: {exc}",
+            )
+            raise
+        finally:
+            telemetry.update_metrics(session.events_in)
+            try:
+                outputs.finish(endings)
+            except (OSError, ValueError) as exc:
+                typer.echo(
+                    f"error: outputs could not be written to {outputs.target}: {exc}", err=True
+                )
+                raise typer.Exit(1) from exc
 
 
 def _load_desk(path: Path | None) -> DeskFile:
@@ -1535,8 +1858,25 @@ def _load_desk(path: Path | None) -> DeskFile:
     try:
         return DeskFile.load(path)
     except DeskFileError as exc:
-        typer.echo(f"error: {exc.one_line()}", err=True)
-        raise typer.Exit(2) from exc
+        fail(exc.one_line(), EXIT_REFUSED, exc)
+
+
+def _summaries(session: LiveSession, outputs: LiveOutputs, store: str | None) -> None:
+    """How the session went: a line per desk, where its outputs and records are."""
+    desks = (session.desk, *session.shadows)
+    for each in desks:
+        _summary(each, session.events_in)
+    typer.echo(f"outputs: {outputs.target} (result.json, envelopes.jsonl, fills.csv, report.html)")
+    if session.shadows:
+        typer.echo(f"candidate outputs: {outputs.target / CANDIDATE_FOLDER}")
+    if outputs.snapshots_written or outputs.snapshot_errors:
+        failed = outputs.snapshot_errors
+        typer.echo(
+            f"snapshots on request: {outputs.snapshots_written} written"
+            + (f", {len(failed)} failed (last: {failed[-1]})" if failed else "")
+        )
+    if store is not None:
+        typer.echo(f"store: {store}: runs {', '.join(d.run_id for d in desks)}")
 
 
 def _summary(desk: Desk, market_events: int) -> None:

@@ -90,7 +90,30 @@ def _summary(outcome: RunOutcome) -> Table:
     return table
 
 
-def _serve_metrics(port: int | None) -> DeskMetrics | None:
+def check_store_outside_out(store: str | None, out: Path) -> None:
+    """Refuse (exit 2) a SQLite store file inside ``--out``: each run replaces that folder's
+    contents whole, so the store would be deleted (or refused as a foreign file)."""
+    from polytraders.store.errors import StoreUrlError
+    from polytraders.store.url import Backend, resolve
+
+    if store is None:
+        return
+    try:
+        backend, resolved = resolve(store)
+    except StoreUrlError:
+        return  # the store refuses it itself, with its own message
+    if backend is not Backend.SQLITE or not resolved.database:
+        return
+    if Path(resolved.database).resolve().is_relative_to(out.resolve()):
+        fail(
+            f"--store {store}: is inside --out {out}, whose contents every run replaces; "
+            "keep the store elsewhere"
+        )
+
+
+def serve_metrics(port: int | None) -> DeskMetrics | None:
+    """A :class:`DeskMetrics` served on ``127.0.0.1:port`` (None: no port, no metrics); a
+    port out of range or busy exits 2 with one line."""
     if port is None:
         return None
     if not 1 <= port <= 65_535:
@@ -168,6 +191,7 @@ def _execute(
         fail(f"--speed {speed}: must be > 0 (1 = real time)")
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file, not a folder")
+    check_store_outside_out(store, out)
     desk_file = _load_desk(desk)
     if strategy:
         try:
@@ -175,7 +199,7 @@ def _execute(
         except DeskFileError as exc:
             fail(exc.one_line(), EXIT_REFUSED, exc)
     source = data if data is not None else str(sample_path())
-    metrics = _serve_metrics(metrics_port)
+    metrics = serve_metrics(metrics_port)
     with Progress(
         BarColumn(bar_width=20),
         TaskProgressColumn(),
@@ -237,7 +261,8 @@ def run(
         typer.Option(
             "--venue",
             help="paper (default: replay recorded data on the paper venue) or polymarket "
-            "(live data; add --paper, --shadow or --live and the options of `polytraders live`).",
+            "(live data; add --paper, --shadow or --live and the options of `polytraders live`; "
+            "--desk, --strategy, --store, --out and --metrics-port apply in every mode).",
         ),
     ] = "paper",
     data: Annotated[
@@ -294,23 +319,27 @@ def run(
     (paper venue), ``--shadow`` (a candidate desk beside the current one, recording only) or
     ``--live`` (real orders; credentials and the explicit confirmation flag are required);
     every option of ``polytraders live`` applies (``--clob-url``/``--ws-url`` point at the
-    local simulator)."""
+    local simulator). ``--desk``, ``--strategy``, ``--store`` (default as here),
+    ``--out`` and ``--metrics-port`` work in every mode; ``--data``, ``--speed`` and
+    ``--realtime`` (recorded data only) are refused with it (``docs/runs.md``)."""
     if venue == "polymarket":
         given = {
             "--data": data is not None,
-            "--strategy": strategy is not None,
             "--speed": speed is not None,
             "--realtime": realtime,
-            "--metrics-port": metrics_port is not None,
         }
         unsupported = [name for name, present in given.items() if present]
         if unsupported:
-            fail(f"{', '.join(unsupported)}: not supported with --venue polymarket yet")
+            fail(
+                f"{', '.join(unsupported)}: not with --venue polymarket (it runs on live "
+                "market data, in real time)"
+            )
         passed = [
-            *(["--store", store] if store != DEFAULT_STORE else []),
-            *(["--out", str(out)] if out != DEFAULT_OUT else []),
+            "--store", store, "--out", str(out),
             *(["--desk", str(desk)] if desk is not None else []),
-        ]
+            *(["--strategy", strategy] if strategy is not None else []),
+            *(["--metrics-port", str(metrics_port)] if metrics_port is not None else []),
+        ]  # fmt: skip
         from polytraders.commands import live
 
         live_app = typer.Typer(add_completion=False)

@@ -5,7 +5,9 @@ item 14: ``decisions_total``, ``decision_latency_ms``, ``heartbeat_age_ms``, ``e
 :class:`DeskMetrics` is an envelope sink: the desk hands it every ``ReportEnvelope`` it records
 (``record``), so per-bot metrics come from the same evidence as the store, never from a second
 bookkeeping path. Desk-wide gauges (events, orders, fills, PnL, equity, trading state, feed lag)
-are set by the runner through :meth:`DeskMetrics.update_desk`. Each instance owns its own
+are set by the runner through :meth:`DeskMetrics.update_desk` (or from running totals,
+:meth:`DeskMetrics.update_desk_totals`). A live session serves the venue's metrics beside these,
+in the same registry (:mod:`polytraders.ops.venue_metrics`). Each instance owns its own
 ``CollectorRegistry`` so runs and tests never share counters.
 
 Metric names follow Prometheus conventions with the unit as suffix; money gauges are in pUSD
@@ -103,6 +105,7 @@ class DeskMetrics:
             "Receive time minus event time of the last market event (ms)",
             registry=r,
         )
+        self._totals = (0, 0, 0, 0)  # events, orders, maker fills, taker fills counted
         self._last_decision_ns: dict[str, int] = {}
         self._config_seen: dict[str, str] = {}
         self._mode_seen: dict[str, Mode] = {}
@@ -168,6 +171,43 @@ class DeskMetrics:
             self.feed_lag.set(feed_lag_ns / 1e6)
         for bot, last_ns in self._last_decision_ns.items():
             self.heartbeat_age.labels(bot).set(max(now_ns - last_ns, 0) / 1e6)
+
+    def update_desk_totals(
+        self,
+        *,
+        now_ns: int,
+        events: int,
+        orders: int,
+        maker_fills: int,
+        taker_fills: int,
+        pnl_micros: int,
+        equity_micros: int,
+        trading_state: TradingState,
+        feed_lag_ns: int | None = None,
+    ) -> None:
+        """:meth:`update_desk` from the run's totals so far (events, orders submitted, maker and
+        taker fills): each counter advances by what its total grew beyond the highest total
+        counted before (a total that went down, e.g. a fill taken back, adds nothing until it
+        exceeds that again)."""
+        totals = (events, orders, maker_fills, taker_fills)
+        added = [max(now - then, 0) for now, then in zip(totals, self._totals, strict=True)]
+        self._totals = (
+            self._totals[0] + added[0],
+            self._totals[1] + added[1],
+            self._totals[2] + added[2],
+            self._totals[3] + added[3],
+        )
+        self.update_desk(
+            now_ns=now_ns,
+            events=added[0],
+            orders=added[1],
+            maker_fills=added[2],
+            taker_fills=added[3],
+            pnl_micros=pnl_micros,
+            equity_micros=equity_micros,
+            trading_state=trading_state,
+            feed_lag_ns=feed_lag_ns,
+        )
 
     # ------------------------------------------------------------- exposition
     def exposition(self) -> bytes:

@@ -8,6 +8,7 @@ schedule is tested on a controllable clock, without waiting."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -114,7 +115,9 @@ def _run(
             channel = MarketChannel(
                 TOKENS,
                 sink(events) if sink else events.append,
-                MarketChannelConfig(ws_url=f"ws://127.0.0.1:{port}", keepalive=FAST, **config),
+                MarketChannelConfig(
+                    ws_url=f"ws://127.0.0.1:{port}", **{"keepalive": FAST, **config}
+                ),
                 clock=clock,
             )
             task = asyncio.create_task(channel.run())
@@ -304,3 +307,18 @@ def test_stale_books_do_not_receive_deltas_while_waiting() -> None:
         await asyncio.sleep(0)
 
     asyncio.run(scenario())
+
+
+def test_reconnects_are_reported_to_the_keepalive_hook() -> None:
+    """``KeepaliveConfig.on_reconnect`` hears every connect after a connection's first (the
+    metrics count websocket reconnects from it), not the first one."""
+    venue = ScriptedVenue(script=[_trade("A")], close_after_script=True)
+    heard: list[str] = []
+    hooked = dataclasses.replace(FAST, on_reconnect=heard.append)
+
+    async def scenario(channel: MarketChannel, events: list[AnyEvent]) -> None:
+        connection = channel.connections[0]
+        await _until(lambda: connection.counters.connects == 2)
+        assert heard == [channel.config.ws_url]
+
+    _run(venue, scenario, keepalive=hooked)

@@ -11,9 +11,11 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
@@ -25,6 +27,8 @@ from polytraders.desk.desk import Desk
 from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+from polytraders.store import EventStore
+from polytraders.store.errors import StoreOpenError
 from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 from tests.venues.polymarket.conftest import credentials_for, throwaway_key
 
@@ -79,10 +83,25 @@ def _desk_chain(desk: Desk) -> Chain:
 
 
 def _recorded_chains(envelopes: Path) -> list[Chain]:
-    """Per intent, the risk envelopes recorded for it, in sequence order."""
+    """Per intent, the risk envelopes recorded for it in the file, in sequence order."""
+    return _chains(json.loads(line) for line in envelopes.read_text().splitlines())
+
+
+def _stored_chains(store: Path) -> list[Chain]:
+    """:func:`_recorded_chains` of the first run in the store (none while it has none)."""
+    try:
+        reader = EventStore.open(store, create=False)
+    except StoreOpenError:  # not created yet
+        return []
+    with reader:
+        runs = reader.runs()
+        envelopes = reader.envelopes(runs[0].ref) if runs else []
+    return _chains(msgspec.to_builtins(e) for e in envelopes)
+
+
+def _chains(rows: Iterable[dict[str, Any]]) -> list[Chain]:
     chains: dict[str, Chain] = defaultdict(list)
-    for line in envelopes.read_text().splitlines():
-        row = json.loads(line)
+    for row in rows:
         if row["bot_class"] == "risk" and row["correlation_id"] and row["bot_id"] != "desk":
             chains[row["correlation_id"]].append(
                 (row["bot_id"], row["mode"], row["config_version"])
@@ -145,11 +164,12 @@ def test_backtest_and_live_compose_the_same_risk_chain(
         clob_url=sim.url,
         ws_url=sim.ws_url + "/ws/market",
         desk=desk_file,
-        shadow_sinks=[("compose-candidate", None)],
+        shadow=True,
         candidate_desk=candidate_file,
     )
     try:
         assert _desk_chain(paper.desk) == expected
+        assert paper.shadows[0].run_id == "compose-paper-candidate"
         assert _desk_chain(paper.shadows[0]) == _expected(candidate_file)
         assert paper.desk.state.account == desk_file.account.identity()
     finally:
@@ -189,14 +209,15 @@ def test_run_paper_with_a_desk_file_runs_that_desk_against_the_simulator(
     sim, _, _ = live_sim
     market_id = next(iter(sim.exchange.tokens.values())).market_id
     out = tmp_path / "out"
+    store = tmp_path / "desk.sqlite"
     log = tmp_path / "desk.log"
     args = [
         "run", "--venue", "polymarket", "--paper", "--desk", str(desk_path),
         "--markets", market_id, "--clob-url", sim.url, "--ws-url", sim.ws_url + "/ws/market",
-        "--out", str(out), "--run-id", "paper-desk",
+        "--out", str(out), "--run-id", "paper-desk", "--store", str(store),
     ]  # fmt: skip
-    envelopes = out / "paper-desk.envelopes.jsonl"
-    expected = _expected(DeskFile.load(desk_path))
+    desk_file = DeskFile.load(desk_path)
+    expected = _expected(desk_file)
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "polytraders", *args],
@@ -206,7 +227,7 @@ def test_run_paper_with_a_desk_file_runs_that_desk_against_the_simulator(
         )
         try:
             deadline = time.monotonic() + DEADLINE_S
-            while not (envelopes.exists() and expected in _recorded_chains(envelopes)):
+            while expected not in _stored_chains(store):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"no full risk chain recorded:\n{log.read_text()[-3_000:]}")
                 sim.step(2)
@@ -215,6 +236,16 @@ def test_run_paper_with_a_desk_file_runs_that_desk_against_the_simulator(
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=DEADLINE_S)
     assert code == 0, log.read_text()[-3_000:]
-    recorded = _recorded_chains(envelopes)
+    recorded = _recorded_chains(out / "envelopes.jsonl")
+    assert expected in recorded
     assert all(_in_order(chain, expected) for chain in recorded)
     assert sim.sim_state()["orders_total"] == 0  # paper: nothing reached the venue
+    # the store and result.json record the desk file's config version, as a backtest does
+    with EventStore.open(store, create=False) as reader:
+        (run,) = reader.runs()
+    assert run.desk_config_version == desk_file.config_version
+    assert json.loads(run.desk_config_json) == desk_file.canonical()
+    result = json.loads((out / "result.json").read_text())
+    assert (result["config_version"], result["session"]) == (desk_file.config_version, "paper")
+    seen = {(b["bot_id"], b["config_version"]) for b in result["bots_seen"]}
+    assert {(bot, version) for bot, _, version in expected} <= seen

@@ -59,7 +59,7 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
             "live", "--live", "--i-understand-this-trades-real-money",
             "--markets", market_id, "--clob-url", sim.url,
             "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
-            "--duration-s", "3", "--out", str(tmp_path), "--run-id", "cli-live",
+            "--duration-s", "3", "--out", str(tmp_path / "out"), "--run-id", "cli-live",
         ]  # fmt: skip
         store = str(tmp_path / "live.sqlite")
         result = CliRunner().invoke(app, [*args, "--store", store], env=env)
@@ -67,7 +67,7 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
         assert "reconciled: 0 open" in result.output
         assert sim.sim_state()["orders_total"] > 0
         assert sim.sim_state()["orders_live"] == 0  # shutdown cancelled everything
-        timeline = (tmp_path / "cli-live.envelopes.jsonl").read_bytes()
+        timeline = (tmp_path / "out" / "envelopes.jsonl").read_bytes()
         assert timeline
         # the run is in the store, ended by the duration, sound, its timeline the file's
         with EventStore.open(store, create=False) as recorded:
@@ -108,7 +108,7 @@ def test_shadow_runs_a_candidate_on_the_same_events(tmp_path: Path) -> None:
         # both desks saw exactly the same events; nothing reached the venue
         assert lines[0].split(":")[1].split(",")[0] == lines[1].split(":")[1].split(",")[0]
         assert sim.sim_state()["orders_total"] == 0
-        assert (tmp_path / "shadow-candidate.envelopes.jsonl").stat().st_size > 0
+        assert (tmp_path / "candidate" / "envelopes.jsonl").stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -124,11 +124,12 @@ def test_run_with_venue_polymarket_is_the_live_entry_point(tmp_path: Path) -> No
         args = [
             "run", "--venue", "polymarket", "--paper", "--markets", market_id,
             "--clob-url", sim.url, "--ws-url", sim.ws_url + "/ws/market",
-            "--duration-s", "2", "--out", str(tmp_path), "--run-id", "cli-paper",
+            "--duration-s", "2", "--out", str(tmp_path / "out"), "--run-id", "cli-paper",
+            "--store", str(tmp_path / "desk.sqlite"),
         ]  # fmt: skip
         result = CliRunner().invoke(app, args, env={"POLYMARKET_PRIVATE_KEY": ""})
         assert result.exit_code == 0, result.output
-        assert (tmp_path / "cli-paper.envelopes.jsonl").stat().st_size > 0
+        assert (tmp_path / "out" / "envelopes.jsonl").stat().st_size > 0
         assert sim.sim_state()["orders_total"] == 0  # paper: nothing reaches the venue
     refused = CliRunner().invoke(app, ["run", "--paper"])
     assert refused.exit_code == 2

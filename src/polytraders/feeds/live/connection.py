@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
@@ -39,10 +39,12 @@ class _HandlerFailedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class KeepaliveConfig:
-    """Keepalive and reconnect settings (ms).
+    """Keepalive and reconnect settings (ms), and a reconnect hook.
 
     ``reconnect_initial_ms`` doubles per failed attempt up to ``reconnect_max_ms``; each delay
-    is multiplied by a uniform factor in [1 − ``jitter_pct``/100, 1]."""
+    is multiplied by a uniform factor in [1 − ``jitter_pct``/100, 1]. ``on_reconnect(url)``,
+    when set, is called on the connection's thread after every successful connect (and hello)
+    but its first (e.g. a reconnect counter); it must be quick and must not raise."""
 
     ping_interval_ms: int = 10_000
     pong_timeout_ms: int = 30_000
@@ -50,6 +52,7 @@ class KeepaliveConfig:
     reconnect_max_ms: int = 30_000
     jitter_pct: int = 50
     open_timeout_ms: int = 10_000
+    on_reconnect: Callable[[str], None] | None = field(default=None, compare=False)
 
 
 def backoff_delay_ms(attempt: int, config: KeepaliveConfig, rng: random.Random) -> int:
@@ -130,6 +133,8 @@ class ResilientConnection:
                     for message in self._hello():
                         await ws.send(message)
                     self.counters.connects += 1
+                    if self.counters.connects > 1 and self.config.on_reconnect is not None:
+                        self.config.on_reconnect(self.url)
                     if not keep_backoff:
                         attempt = 0
                     keep_backoff = False

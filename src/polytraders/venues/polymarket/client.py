@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -44,11 +46,19 @@ def _message(response: httpx.Response) -> str:
     return json.dumps(body)[:500]
 
 
+RequestObserver = Callable[[str, str, int, float], None]
+"""Told of every request when it ends: ``(method, url, status, elapsed_s)``, ``status`` 0 when
+no answer came (transport failure or time-out)."""
+
+
 class ClobHttpClient(ClobClient):  # type: ignore[misc]
     """``ClobClient`` with a private ``httpx.Client`` (time-out ``timeout_s``).
 
-    Raises :class:`ClobRequestError` on any non-200 answer or transport failure.
+    Raises :class:`ClobRequestError` on any non-200 answer or transport failure. Every request
+    is reported to :attr:`request_observer` when set (e.g. the venue latency metrics).
     """
+
+    request_observer: RequestObserver | None = None
 
     def __init__(
         self,
@@ -85,6 +95,7 @@ class ClobHttpClient(ClobClient):  # type: ignore[misc]
     def _request(self, method: str, endpoint: str, headers: Any, data: Any, params: Any) -> Any:
         merged = {"Content-Type": "application/json", **(headers or {})}
         content = data.encode() if isinstance(data, str) else None
+        started = time.perf_counter()
         try:
             if content is None and data is not None:
                 response = self._http.request(
@@ -95,7 +106,9 @@ class ClobHttpClient(ClobClient):  # type: ignore[misc]
                     method, endpoint, headers=merged, content=content, params=params
                 )
         except httpx.HTTPError as exc:
+            self._observe(method, endpoint, 0, started)
             raise ClobRequestError(0, f"{type(exc).__name__}: {exc}") from exc
+        self._observe(method, endpoint, response.status_code, started)
         if response.status_code != 200:
             raise ClobRequestError(
                 response.status_code, _message(response), response.headers.get("Retry-After")
@@ -104,6 +117,10 @@ class ClobHttpClient(ClobClient):  # type: ignore[misc]
             return response.json()
         except ValueError:
             return response.text
+
+    def _observe(self, method: str, endpoint: str, status: int, started: float) -> None:
+        if self.request_observer is not None:
+            self.request_observer(method, endpoint, status, time.perf_counter() - started)
 
     def _get(self, endpoint: str, headers: Any = None, params: Any = None) -> Any:
         return self._request("GET", endpoint, headers, None, params)

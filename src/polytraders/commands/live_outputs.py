@@ -1,0 +1,349 @@
+"""A live session's outputs: the ``--out`` files at its end and on request, and the metrics it
+serves while it runs.
+
+:class:`LiveOutputs` writes, for every desk of a ``--paper``, ``--shadow`` or ``--live``
+session, the same ``result.json``, ``envelopes.jsonl``, ``fills.csv`` and ``report.html`` as a
+backtest (:mod:`polytraders.backtest.outputs`): the current desk's into ``--out`` itself, a
+shadow session's candidate's into ``--out/candidate``, all staged beside ``--out`` and renamed
+into place together, so ``--out`` always holds one complete, consistent set.
+
+- Each desk records its envelope timeline as it runs into a working folder beside ``--out``
+  (``.<name>.live-<pid>/``, removed after the final outputs are in place).
+- :meth:`LiveOutputs.snapshot` (on request, SIGUSR1) captures every desk on the decision loop
+  — the recording flushed, the timeline's length, the result computed from copies of the
+  desk's fills, equity curve, orders and tallies: a few milliseconds — and hands the writing
+  (the timeline copied up to that length and hashed, the report rendered, the rename) to a
+  background thread, so the loop goes on; a request while a snapshot is being written is
+  answered once that one is done (:meth:`LiveOutputs.snapshot` returns None until then).
+- :meth:`LiveOutputs.finish` waits for a snapshot being written, then writes the final
+  outputs with how each desk ended (COMPLETED, HALTED, INTERRUPTED, FAILED) on the calling
+  thread. A snapshot's ``result.json`` says ``"status": "RUNNING"``.
+
+:class:`LiveTelemetry` runs after every step of the session: each desk's top of book for the
+report (sampled once per step, not per event) and, at most once a second, the Prometheus
+gauges of the current desk (:meth:`DeskMetrics.update_desk_totals`) and the age of the venue's
+last accepted heartbeat (:class:`~polytraders.ops.venue_metrics.VenueMetrics`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from polytraders.backtest.outputs import (
+    OutputDir,
+    OutputDirError,
+    OutputSet,
+    check_output_target,
+    copy_timeline,
+    write_run_files,
+)
+from polytraders.backtest.report import TopOfBook, TopOfBookSeries
+from polytraders.backtest.result import (
+    EnvelopeTally,
+    FillModel,
+    compute_result,
+    final_marks,
+    settled_markets,
+)
+from polytraders.model.fills import LiquiditySide
+from polytraders.model.market import Market
+from polytraders.model.orders import VenueOrder
+from polytraders.store.records import RunStatus
+
+if TYPE_CHECKING:
+    from polytraders.commands.live import LiveRecording
+    from polytraders.desk.desk import Desk, DeskResult
+    from polytraders.ops.metrics import DeskMetrics
+    from polytraders.ops.venue_metrics import VenueMetrics
+
+_LOG = logging.getLogger(__name__)
+
+Ending = tuple[RunStatus, str]
+"""How a desk ended: its status and detail (reason code, signal, error)."""
+
+
+@dataclass(slots=True)
+class DeskOutputs:
+    """One desk of a live session and where its outputs go.
+
+    Fields:
+        desk: the desk.
+        recording: its recording (its ``timeline`` is the working timeline file; its
+            ``config``, ``config_version`` and ``seed`` are what the run records).
+        session: what ``result.json`` calls the session (``paper``, ``shadow``,
+            ``shadow-candidate``, ``live``).
+        folder: the folder inside ``--out`` (``""``: ``--out`` itself).
+        fill_model: where its fills come from (the paper venue's model, or a live venue).
+    """
+
+    desk: Desk
+    recording: LiveRecording
+    session: str
+    folder: str
+    fill_model: FillModel
+    tops: TopOfBookSeries = field(default_factory=TopOfBookSeries)
+
+
+@dataclass(frozen=True, slots=True)
+class _Captured:
+    """One desk's outputs as captured on the loop (copies or immutable values, so the desk can
+    go on): the result is computed when written, off the loop, with the hash of the timeline
+    copied from ``timeline`` up to ``timeline_bytes``."""
+
+    folder: str
+    desk_result: DeskResult
+    recording: LiveRecording
+    outputs: DeskOutputs
+    markets: list[Market]
+    tally: EnvelopeTally
+    venue_rejections: dict[str, int]
+    marks: dict[str, int]
+    orders: dict[str, VenueOrder]
+    top_of_book: dict[str, list[TopOfBook]]
+    wall_s: float
+    ending: Ending
+    timeline: Path
+    timeline_bytes: int
+
+    def output_set(self, envelopes_sha256: str) -> OutputSet:
+        """The files' content, the result computed with the timeline copy's hash."""
+        desk_result = self.desk_result
+        equity_curve = [(p.ts_ns, p.equity) for p in desk_result.equity_curve]
+        status, detail = self.ending
+        result = compute_result(
+            run_id=desk_result.run_id,
+            seed=self.recording.seed,
+            config_version=self.recording.config_version,
+            synthetic=False,
+            markets=self.markets,
+            fills=desk_result.fills,
+            equity_curve=equity_curve,
+            tally=self.tally,
+            envelopes_sha256=envelopes_sha256,
+            events=desk_result.events_processed,
+            first_event_ns=desk_result.first_event_ns,
+            last_event_ns=desk_result.last_event_ns,
+            orders=desk_result.orders_submitted,
+            venue_rejections=self.venue_rejections,
+            final_marks=self.marks,
+            wall_s=self.wall_s,
+            fill_model=self.outputs.fill_model,
+            desk_events=desk_result.desk_events,
+            status=status.value,
+            status_detail=detail,
+            session=self.outputs.session,
+        )
+        return OutputSet(
+            result=result,
+            equity_curve=equity_curve,
+            fills=desk_result.fills,
+            orders=self.orders,
+            markets=self.markets,
+            top_of_book=self.top_of_book,
+            config=self.recording.config,
+        )
+
+
+class LiveOutputs:
+    """The ``--out`` files of a live session (see the module docstring).
+
+    Args:
+        target: ``--out``.
+
+    Raises:
+        OutputDirError: ``target`` cannot receive a run's outputs, or the working folder
+            beside it cannot be created.
+    """
+
+    def __init__(self, target: Path) -> None:
+        check_output_target(target)
+        self.target = target
+        self.working = target.absolute().parent / f".{target.name}.live-{os.getpid()}"
+        try:
+            self.working.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputDirError(f"--out {target}: cannot create {self.working}: {exc}") from exc
+        self.desks: list[DeskOutputs] = []
+        self.snapshots_written = 0
+        self.snapshot_errors: list[str] = []
+        self._started = time.perf_counter()
+        self._writer: threading.Thread | None = None
+
+    def timeline(self, folder: str) -> Path:
+        """The working timeline file of the desk whose outputs go to ``folder``."""
+        return self.working / f"{folder or 'desk'}.envelopes.jsonl"
+
+    def add(self, desk: DeskOutputs) -> None:
+        """Write ``desk``'s outputs too (its recording must have a timeline)."""
+        if desk.recording.timeline is None:
+            raise ValueError(f"desk {desk.desk.run_id}: its recording has no timeline file")
+        self.desks.append(desk)
+
+    @property
+    def writing(self) -> bool:
+        """True while a snapshot is being written."""
+        return self._writer is not None and self._writer.is_alive()
+
+    def snapshot(self) -> float | None:
+        """Capture every desk now (on the decision loop) and write the outputs in the
+        background. Returns how long the capture held the loop (ms), or None (nothing done)
+        while the previous snapshot is still being written."""
+        if self.writing:
+            return None
+        started = time.perf_counter()
+        running = (RunStatus.RUNNING, "snapshot on request")
+        captured = [self._capture(d, running, flush=True) for d in self.desks]
+        self._writer = threading.Thread(
+            target=self._write_in_background, args=(captured,), name="live-outputs", daemon=True
+        )
+        self._writer.start()
+        return (time.perf_counter() - started) * 1_000
+
+    def finish(self, endings: Mapping[str, Ending]) -> None:
+        """Write the final outputs, each desk's result with its ending (run id → status and
+        detail), then remove the working folder. Call after the session closed (every desk
+        shut down, every recording ended, flushed and closed).
+
+        Raises:
+            OSError: the outputs could not be written (``--out`` keeps what it held).
+            ValueError: a fill of an order or token the desk does not know.
+        """
+        if self._writer is not None:
+            self._writer.join()
+        captured = [self._capture(d, endings[d.desk.run_id], flush=False) for d in self.desks]
+        self._write(captured)
+        shutil.rmtree(self.working, ignore_errors=True)
+
+    def discard(self) -> None:
+        """The session never started: remove the working folder (``--out`` is untouched)."""
+        shutil.rmtree(self.working, ignore_errors=True)
+
+    def _capture(self, outputs: DeskOutputs, ending: Ending, *, flush: bool) -> _Captured:
+        """One desk's outputs now (``flush``: flush its recording first, so its timeline file
+        holds every envelope recorded so far)."""
+        desk, recording = outputs.desk, outputs.recording
+        timeline = recording.timeline
+        assert timeline is not None  # checked by add()
+        if flush:
+            recording.flush()
+        size = timeline.path.stat().st_size
+        state = desk.state
+        markets = settled_markets(list(state.markets()), state)
+        return _Captured(
+            folder=outputs.folder,
+            desk_result=desk.result(),
+            recording=recording,
+            outputs=outputs,
+            markets=markets,
+            tally=recording.tally.copy(),
+            venue_rejections=dict(desk.orders.stats.rejections_by_code),
+            marks=final_marks(state, markets),
+            orders=dict(state.orders),
+            top_of_book=outputs.tops.copy(),
+            wall_s=time.perf_counter() - self._started,
+            ending=ending,
+            timeline=timeline.path,
+            timeline_bytes=size,
+        )
+
+    def _write_in_background(self, captured: Sequence[_Captured]) -> None:
+        """A snapshot's writing thread: a failure is logged and kept in
+        :attr:`snapshot_errors` (the session goes on; ``--out`` keeps what it held)."""
+        try:
+            self._write(captured)
+        except Exception as exc:  # reported; the session goes on and the final write retries
+            message = f"{type(exc).__name__}: {exc}"
+            self.snapshot_errors.append(message)
+            _LOG.error("snapshot of the outputs into %s failed: %s", self.target, message)
+            return
+        self.snapshots_written += 1
+        _LOG.warning("snapshot of the outputs written to %s", self.target)
+
+    def _write(self, captured: Sequence[_Captured]) -> None:
+        """Stage every desk's files, then rename them into ``--out`` together."""
+        staged = OutputDir(self.target)
+        try:
+            for each in captured:
+                folder = staged.staging / each.folder if each.folder else staged.staging
+                folder.mkdir(exist_ok=True)
+                digest = copy_timeline(
+                    each.timeline, folder / "envelopes.jsonl", each.timeline_bytes
+                )
+                write_run_files(folder, each.output_set(digest))
+            staged.commit()
+        except BaseException:
+            staged.discard()
+            raise
+
+
+class LiveTelemetry:
+    """After every step of a live session: top-of-book series for the reports and, at most
+    every ``interval_s``, the metrics (see the module docstring).
+
+    Args:
+        desks: the session's desks (the first is the current desk, the one metrics follow).
+        metrics: the desk metrics served (None: none).
+        venue_metrics: the venue metrics served beside them (None: none).
+        interval_s: least wall time between two metrics updates.
+    """
+
+    def __init__(
+        self,
+        desks: Sequence[DeskOutputs],
+        metrics: DeskMetrics | None = None,
+        venue_metrics: VenueMetrics | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.desks = list(desks)
+        self.metrics = metrics
+        self.venue_metrics = venue_metrics
+        self._interval_s = interval_s
+        self._next_update = 0.0
+
+    def after_step(self, market_events: int) -> None:
+        """Note each desk's top of book; update the metrics when due (``market_events``:
+        the session's market events so far)."""
+        for each in self.desks:
+            state = each.desk.state
+            for market in state.markets():
+                for token in market.tokens:
+                    book = state.book(token.token_id)
+                    if book is not None:
+                        each.tops.observe(
+                            token.token_id, state.now_ns, book.best_bid(), book.best_ask()
+                        )
+        now = time.monotonic()
+        if now >= self._next_update:
+            self._next_update = now + self._interval_s
+            self.update_metrics(market_events)
+
+    def update_metrics(self, market_events: int) -> None:
+        """Set the served metrics from the current desk now."""
+        if not self.desks:
+            return
+        desk = self.desks[0].desk
+        state = desk.state
+        if self.venue_metrics is not None and state.last_venue_heartbeat_ns:
+            self.venue_metrics.heartbeat_accepted(state.last_venue_heartbeat_ns)
+        if self.metrics is None:
+            return
+        fills = desk.orders.fills
+        maker = sum(1 for f in fills if f.liquidity is LiquiditySide.MAKER)
+        self.metrics.update_desk_totals(
+            now_ns=state.now_ns,
+            events=market_events,
+            orders=desk.orders.stats.submitted,
+            maker_fills=maker,
+            taker_fills=len(fills) - maker,
+            pnl_micros=state.equity - state.ledger.initial_cash,
+            equity_micros=state.equity,
+            trading_state=state.trading_state,
+        )
