@@ -19,7 +19,6 @@ from polytraders.backtest.desk_file import DeskFile
 from polytraders.commands.live import LiveRecording, LiveSession
 from polytraders.desk.clock import SimClock
 from polytraders.desk.desk import Desk
-from polytraders.desk.sinks import MemorySink
 from polytraders.model.events import TradingState, TradingStateChanged
 from polytraders.store import EventStore, ReconciliationKind
 from polytraders.venues.paper import PaperVenue, PaperVenueConfig
@@ -59,6 +58,7 @@ def session(tmp_path: Path) -> Iterator[tuple[LiveSession, SimClock, EventStore]
         data_source="test",
         synthetic=True,
     )
+    recording = LiveRecording(store=store, run=started.ref, config={}, config_version="cfg", seed=0)
     desk = Desk(
         run_id=RUN,
         venue=venue,
@@ -67,6 +67,7 @@ def session(tmp_path: Path) -> Iterator[tuple[LiveSession, SimClock, EventStore]
         execution=execution,
         markets=[market],
         clock=clock,
+        sink=recording.sink,
     )
     config = ReconciliationConfig(
         interval_s=5, position_drift_critical_micros=SH, order_drift_critical_micros=SH
@@ -75,7 +76,7 @@ def session(tmp_path: Path) -> Iterator[tuple[LiveSession, SimClock, EventStore]
         desk,
         venue,
         _NoFeed(),  # type: ignore[arg-type]
-        recording=LiveRecording(MemorySink(), store=store, run=started.ref),
+        recording=recording,
         reconciliation=config,
     )
     yield live, clock, store
