@@ -1297,7 +1297,7 @@ def run(
         if switch.tripped:
             typer.echo(
                 f"kill switch TRIPPED ({switch.reason_code} by {switch.source}): open orders "
-                "cancelled, nothing is traded until `polytraders kill-switch reset`"
+                "are being cancelled, nothing is traded until `polytraders kill-switch reset`"
             )
         sessions.append(session)
     else:

@@ -166,6 +166,7 @@ class VenueWorker:
         self._venue = venue
         self._balances = dict(balances)
         self._heartbeat_interval_ns = venue.config.heartbeat_interval_ms * _MS
+        self._request_timeout_s = venue.config.request_timeout_s
         self._idle_s = idle_advance_ms / 1000
         self._close_timeout_s = (
             close_timeout_s if close_timeout_s is not None else 6 * venue.config.request_timeout_s
@@ -212,7 +213,8 @@ class VenueWorker:
 
         ``cancel_open_orders`` (graceful): withdraw the waiting orders, send ``cancel_all``
         and wait until everything queued ran (≤ ``close_timeout_s``); then stop. False (a
-        crash): stop at once, dropping what is queued.
+        crash): stop, dropping what is queued (the thread is joined for at most one request
+        time-out; a daemon still in its request ends by itself).
 
         Raises:
             VenueWorkerError: graceful only — the worker failed (now or before), or the
@@ -223,7 +225,6 @@ class VenueWorker:
         problem = ""
         if cancel_open_orders and self._thread.is_alive() and not self.failure:
             self.cancel_all(self._clock_ns())
-            self._closed = True
             if not self._wait_done(self._queued_now(), self._close_timeout_s):
                 problem = f"the cancel-all was not done within {self._close_timeout_s:g} s"
         self._closed = True
@@ -233,9 +234,12 @@ class VenueWorker:
         if self._thread.ident is None:  # never started: the venue is still the caller's
             self._venue.close()
         elif self._thread.is_alive():
-            self._thread.join(self._close_timeout_s)
+            # graceful: the queue is drained, the round in flight ends; a crash: at most the
+            # request in flight
+            wait_s = self._close_timeout_s if cancel_open_orders else self._request_timeout_s
+            self._thread.join(wait_s)
             if self._thread.is_alive():
-                _LOG.error("venue worker still busy after %g s: left to end", self._close_timeout_s)
+                _LOG.error("venue worker still busy after %g s: left to end (daemon)", wait_s)
         if cancel_open_orders and (problem or self.failure):
             raise VenueWorkerError(problem or self.failure)
 
