@@ -4,6 +4,8 @@ so is any request without the control token printed at start."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -77,3 +79,45 @@ def test_a_rate_limit_can_target_one_path(sim: SimClobServer, raw: httpx.Client)
     assert answer.status_code == 429 and answer.headers["Retry-After"] == "1"
     assert raw.get("/book", params={"token_id": token}).status_code == 200
     sim.control("clear")
+
+
+def test_a_response_delay_holds_each_answer_but_no_other_connection(
+    sim: SimClobServer, raw: httpx.Client
+) -> None:
+    """``delay_responses`` makes every REST answer late without blocking the server: two
+    requests waiting at once each take the delay, together not twice it, and the control
+    routes answer meanwhile."""
+    delay_s = 1.5
+    sim.control("delay_responses", ms=int(delay_s * 1000))
+    token = next(iter(sim.exchange.tokens))
+    took: list[float] = []
+
+    def timed_book() -> None:
+        with httpx.Client(base_url=sim.url, timeout=10.0) as client:
+            begun = time.monotonic()
+            assert client.get("/book", params={"token_id": token}).status_code == 200
+            took.append(time.monotonic() - begun)
+
+    try:
+        begun = time.monotonic()
+        threads = [threading.Thread(target=timed_book) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        assert sim.sim_state()["response_delay_ms"] == 1500  # control: not delayed
+        assert any(thread.is_alive() for thread in threads)  # answered while they wait
+        for thread in threads:
+            thread.join(10)
+        both_s = time.monotonic() - begun
+        assert len(took) == 2 and min(took) >= delay_s
+        assert both_s < 2 * delay_s  # served side by side, not one after the other
+        bad = raw.post(
+            "/sim/fault",
+            json={"kind": "delay_responses", "ms": -1},
+            headers={"Authorization": f"Bearer {sim.control_token}"},
+        )
+        assert bad.status_code == 400
+    finally:
+        sim.control("delay_responses", ms=0)
+    begun = time.monotonic()
+    assert raw.get("/ok").status_code == 200
+    assert time.monotonic() - begun < delay_s

@@ -15,9 +15,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import msgspec
 import typer
@@ -50,9 +50,10 @@ from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
+from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
-from polytraders.venues.base import Venue, VenueEvent
+from polytraders.venues.base import ReportingVenue, Venue
 from polytraders.venues.drift import DeskRecords, ReconciliationResult, compare, records_of
 from polytraders.venues.polymarket.credentials import Credentials, CredentialsError
 from polytraders.venues.reconciliation import (
@@ -101,6 +102,15 @@ def sim_clob(
         ),
     ] = 1_000,
     heartbeat_timeout_ms: Annotated[int, typer.Option("--heartbeat-timeout-ms")] = 10_000,
+    delay_ms: Annotated[
+        int,
+        typer.Option(
+            "--delay-ms",
+            min=0,
+            help="Answer every REST request this many ms late (a slow venue; websockets and "
+            "other connections are not held up). POST /sim/fault delay_responses changes it.",
+        ),
+    ] = 0,
     builder_code: Annotated[
         str, typer.Option("--builder-code", help="Required bytes32 builder code.")
     ] = "",
@@ -139,6 +149,7 @@ def sim_clob(
         heartbeat_timeout_ms=heartbeat_timeout_ms,
         replay_interval_ms=replay_interval_ms,
         restamp=True,
+        response_delay_ms=delay_ms,
     )
 
     def announce(url: str, market_ids: list[str], control_token: str) -> None:
@@ -228,12 +239,6 @@ async def _record(
 
 
 # ====================================================================== desk on live data
-def _is_live(venue: object) -> TypeGuard[PolymarketVenue]:
-    """True for the Polymarket venue (checked by name: importing the class would load the
-    official client for paper runs too)."""
-    return getattr(venue, "name", "") == "polymarket" and hasattr(venue, "halt_reason")
-
-
 HALTING_CODES = frozenset(
     {
         "SYS_POLY_HEARTBEAT_LAPSED",
@@ -247,76 +252,52 @@ restart, post-only, cancel-only, closed-only) go to ``DeskState.venue_state`` in
 ``risk.markethaltguard`` refuses what the mode forbids and lets trading resume by itself."""
 
 
-class _DeskVenue:
-    """The live venue as the desk drives it: after every :meth:`advance` (the desk's first
-    step for each event, before any decision) ``after_advance`` runs — the session copies the
-    venue's heartbeat, mode and halting condition into the desk state there. Everything else
-    is the venue's own."""
+def _snapshot_or_refusal(venue: ReportingVenue, now_ns: int) -> VenueSnapshot | str:
+    """``venue.reconciliation_snapshot(now_ns)``, or the venue's refusal as one line when it
+    gave no usable answer (no answer, an error status, a malformed page): a reconciliation
+    that cannot be made is skipped, never a failure of the venue worker."""
+    from polytraders.venues.polymarket.client import ClobRequestError
 
-    def __init__(self, venue: PolymarketVenue) -> None:
-        self.venue = venue
-        self.name = venue.name
-        self.after_advance: Callable[[], None] = _nothing
-
-    def submit(self, order: VenueOrder, now_ns: int) -> None:
-        self.venue.submit(order, now_ns)
-
-    def cancel(self, client_order_id: str, now_ns: int) -> None:
-        self.venue.cancel(client_order_id, now_ns)
-
-    def cancel_all(self, now_ns: int) -> None:
-        self.venue.cancel_all(now_ns)
-
-    def on_market_event(self, event: AnyEvent) -> None:
-        self.venue.on_market_event(event)
-
-    def advance(self, now_ns: int) -> None:
-        self.venue.advance(now_ns)
-        self.after_advance()
-
-    def poll(self) -> list[VenueEvent]:
-        return self.venue.poll()
-
-    def open_orders(self) -> Sequence[VenueOrder]:
-        return self.venue.open_orders()
-
-    def balances(self) -> dict[str, int]:
-        return self.venue.balances()
-
-    def heartbeat(self, now_ns: int) -> bool:
-        return self.venue.heartbeat(now_ns)
-
-    def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
-        return self.venue.reconciliation_snapshot(now_ns)
-
-
-def _nothing() -> None:
-    """No-op default of :attr:`_DeskVenue.after_advance`."""
+    try:
+        return venue.reconciliation_snapshot(now_ns)
+    except ClobRequestError as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 class LiveSession:
     """Drives one desk on a live clock from the market channel, with the polymarket (or paper)
     venue, the user channel and the venue's safety states wired to the desk.
 
-    Each :meth:`step` (never blocks on the network for market data):
+    The live venue is a :class:`~polytraders.node.venue_worker.VenueWorker`: the network
+    venue runs on the worker's thread (posts, cancels, heartbeats, retries, trade syncs), so
+    no step ever waits on the network; a paper venue (``--paper``, ``--shadow``) has no
+    network and is driven directly. Each :meth:`step`:
 
     0. until every token has its first book snapshot, snapshots only fill the books (the
        strategies start once they can read both books of each market);
-    1. user-channel events are applied to the venue (fills counted at MATCHED, final at
-       CONFIRMED, FAILED reverted: a reverted fill is kept in :attr:`reverted_fills` and
-       taken out of the desk's ledger exactly (:meth:`Desk.revert_fill`, which also records
-       the reversal in the store), or, when that is impossible, the kill switch trips until
-       an operator reconciles);
-    2. every market event received since the last step goes through ``desk.process`` (the
-       desk advances the venue: queued orders go out in batches, heartbeats when due);
-    3. ``desk.tick()`` fires due timers, and the venue is advanced once more;
-    4. after every venue advance (inside the desk's loop, before the event's decisions:
-       :class:`_DeskVenue`) and at the end of the step, the venue's accepted heartbeat is
-       recorded in the desk state, its mode (425 restart back-off, post-only window,
-       cancel-only, closed-only) becomes ``DeskState.venue_state``, and a halting condition
+    1. user-channel messages received so far are handed to the worker, which applies them
+       to the venue (fills counted at MATCHED, final at CONFIRMED, FAILED reverted);
+    2. every market event received since the last step goes through ``desk.process``; each
+       venue advance of the desk hands the orders it decided since the previous advance to
+       the worker (they go out in batches, after the desk's checkpoint row for them) and
+       collects the venue events the worker produced so far (acks, rejections, cancels,
+       fills), never waiting for an answer;
+    3. ``desk.tick()`` fires due timers (the ``venue.poll`` timer advances the venue even
+       when no market event arrives); then the orders decided in the step and not handed
+       over yet go to the worker (:meth:`VenueWorker.hand_over`);
+    4. after every venue advance (inside the desk's loop, before the event's decisions) and
+       at the end of the step, the worker's latest status is copied into the desk state: the
+       accepted heartbeat time, the venue's mode (425 restart back-off, post-only window,
+       cancel-only, closed-only) as ``DeskState.venue_state``, and a halting condition
        (:data:`HALTING_CODES`: heartbeat lapse, unreachable, refused credentials, not
        reconciled) sets the desk HALTED with the venue's registered code — so no decision is
-       taken on a stale heartbeat time or into a mode the venue just announced;
+       taken on a stale heartbeat time or into a mode the venue just announced. At the end
+       of the step the results of :meth:`VenueWorker.call` are delivered, and fills the
+       venue reported FAILED are kept in :attr:`reverted_fills` and taken out of the desk's
+       ledger exactly (:meth:`Desk.revert_fill`, which also records the reversal in the
+       store), or, when that is impossible, the kill switch trips until an operator
+       reconciles. A failed worker (an exception in the venue) halts the desk with
+       ``SYS_VENUE_WORKER_FAILED`` and the step raises :class:`VenueWorkerError`;
     5. the recording is flushed: envelopes, order states and fills of the step reach the
        store (and the timeline file) together, so a crash loses at most one step;
     6. every bot the desk quarantined since the last round raises an alert
@@ -340,11 +321,13 @@ class LiveSession:
 
     Args:
         desk: the desk (live clock).
-        venue: the venue the desk uses (its ``halt_reason`` is watched when it has one).
+        venue: the venue the desk uses: a started :class:`VenueWorker` (its status is
+            watched) or a paper venue.
         market_feed: the running market channel.
         user_feed: the running user channel, or None (paper).
         venue_poll_ms: interval of the ``venue.poll`` timer, which makes the desk advance the
-            venue (heartbeat, queued orders, fills) even when no market event arrives.
+            venue (collect the worker's events and status; paper: fill and expire orders)
+            even when no market event arrives.
         recording: where the desk's evidence goes (store attempt and timeline file), flushed
             every step and ended by :meth:`close` (None: only the desk's own sink).
         shadows: candidate desks (paper venues, recording only) fed exactly the same events
@@ -362,7 +345,7 @@ class LiveSession:
     def __init__(
         self,
         desk: Desk,
-        venue: Venue,
+        venue: VenueWorker | ReportingVenue,
         market_feed: BackgroundFeed[AnyEvent],
         user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
         venue_poll_ms: int = 250,
@@ -378,6 +361,8 @@ class LiveSession:
         self.shadows = list(shadows)
         self.shadow_recordings = list(shadow_recordings)
         self.venue = venue
+        self.worker = venue if isinstance(venue, VenueWorker) else None
+        """The live venue's worker (None: a paper venue)."""
         self.market_feed = market_feed
         self.user_feed = user_feed
         self.reverted_fills: list[Fill] = []
@@ -393,8 +378,8 @@ class LiveSession:
         for each in (desk, *self.shadows):
             each.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=first_ns)
         self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
-        if isinstance(desk.venue, _DeskVenue):
-            desk.venue.after_advance = self._sync_venue
+        if self.worker is not None:
+            self.worker.after_advance = self._sync_venue
         self.reconciliation = reconciliation
         self.venue_metrics = venue_metrics
         self.reconciliations: list[tuple[ReconciliationKind, ReconciliationResult]] = []
@@ -406,7 +391,11 @@ class LiveSession:
 
     def step(self) -> int:
         """One round (see the class docstring); returns how many market events were
-        processed."""
+        processed.
+
+        Raises:
+            VenueWorkerError: the venue worker failed (the desk is HALTED first).
+        """
         self._apply_user_messages()
         events = self.market_feed.poll()
         for received in events:
@@ -419,6 +408,8 @@ class LiveSession:
         self.desk.tick()
         for shadow in self.shadows:
             shadow.tick()
+        if self.worker is not None:  # the step's checkpoint rows are written: send its orders
+            self.worker.hand_over(self.desk.clock.now_ns())
         self._watch_venue()
         self._alert_quarantines()
         self._reconcile_if_due()
@@ -426,38 +417,37 @@ class LiveSession:
             if recording is not None:
                 recording.flush()
         self.events_in += len(events)
+        if self.worker is not None and self.worker.failure:
+            raise VenueWorkerError(f"venue worker failed: {self.worker.failure}")
         return len(events)
 
     def _apply_user_messages(self) -> None:
-        """Hand every user-channel message received so far to the live venue."""
-        venue = self.venue
-        if self.user_feed is None or not _is_live(venue):
+        """Hand every user-channel message received so far to the venue worker."""
+        if self.user_feed is None or self.worker is None:
             return
         for message, ts_recv_ns in self.user_feed.poll():
-            try:
-                venue.on_user_message(message, ts_recv_ns)
-            except ValueError as exc:
-                _LOG.warning("user-channel message skipped (SYS_MALFORMED_MESSAGE): %s", exc)
+            self.worker.on_user_message(message, ts_recv_ns)
 
     def _sync_venue(self) -> None:
-        """Copy the live venue's latest accepted heartbeat, its mode and a halting condition
-        into the desk state (run after every venue advance, see :class:`_DeskVenue`, and
-        every step)."""
-        venue = self.venue
-        if not _is_live(venue):
+        """Copy the worker's latest status into the desk state: the accepted heartbeat, the
+        venue's mode, a halting condition or the worker's failure (run after every venue
+        advance, see :attr:`VenueWorker.after_advance`, and every step)."""
+        if self.worker is None:
             return
+        status = self.worker.status
         state = self.desk.state
         # a heartbeat accepted while the desk works through a lagging event (a timer) is
         # recorded at the desk's time: it is at least that recent, never in its future
-        accepted_ns = min(venue.last_heartbeat_ok_ns, state.now_ns)
+        accepted_ns = min(status.last_heartbeat_ok_ns, state.now_ns)
         if accepted_ns > state.last_venue_heartbeat_ns:
             state.record_heartbeat(accepted_ns)
-        mode = venue.venue_state(self.desk.clock.now_ns())
-        if mode is not state.venue_state:
-            _LOG.warning("venue state %s -> %s", state.venue_state, mode)
-            state.set_venue_state(mode)
-        code = venue.halt_reason
-        if code in HALTING_CODES and state.trading_state is not TradingState.HALTED:
+        if status.venue_state is not state.venue_state:
+            _LOG.warning("venue state %s -> %s", state.venue_state, status.venue_state)
+            state.set_venue_state(status.venue_state)
+        code = SYS_VENUE_WORKER_FAILED if status.failure else status.halt_reason
+        if code in HALTING_CODES | {SYS_VENUE_WORKER_FAILED} and (
+            state.trading_state is not TradingState.HALTED
+        ):
             state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
             self.halts.append(code)
             _LOG.error("venue condition %s: desk HALTED", code)
@@ -467,7 +457,7 @@ class LiveSession:
         different tokens and connections interleave: an event stamped before the previous
         one is re-stamped to the previous time (counted in :attr:`restamped_events`). The live
         venue ignores market events, so nothing is changed for it."""
-        if _is_live(self.venue):
+        if self.worker is not None:
             return event
         if event.ts_event_ns < self._last_market_ns:
             self.restamped_events += 1
@@ -490,11 +480,12 @@ class LiveSession:
         return True
 
     def _watch_venue(self) -> None:
-        """Take back fills whose trade failed, then sync the venue's state (step 4)."""
-        venue = self.venue
-        if not _is_live(venue):
+        """Deliver the worker's call results, take back fills whose trade failed, then sync
+        the venue's state (step 4)."""
+        if self.worker is None:
             return
-        for fill in venue.take_reverted():
+        self.worker.deliver_results()
+        for fill in self.worker.take_reverted():
             self.reverted_fills.append(fill)
             if not self.desk.revert_fill(fill, "SYS_POLY_TRADE_FAILED"):
                 self.halts.append("SYS_POLY_TRADE_FAILED")
@@ -534,24 +525,34 @@ class LiveSession:
         self._next_reconciliation_ns = now_ns + config.interval_s * 1_000_000_000
         self.reconcile(now_ns)
 
-    def reconcile(self, now_ns: int) -> ReconciliationResult | None:
-        """One periodic reconciliation now: the desk's records, the venue's snapshot (the
-        network call), then :meth:`on_reconciliation`. Returns its result, or None when the
-        venue did not answer usably (logged as a WARNING; tried again at the next interval).
+    def reconcile(self, now_ns: int) -> None:
+        """Start one periodic reconciliation now: take the desk's records, then fetch the
+        venue's snapshot — through the venue worker (:meth:`VenueWorker.call`, on its thread;
+        the verdict follows at a later step, when the worker delivers the snapshot) or, for a
+        venue without one (paper: no network), at once — and judge it
+        (:meth:`on_reconciliation`). A venue that gives no usable snapshot is logged as a
+        WARNING and asked again at the next interval.
 
         Raises:
             ValueError: the session has no reconciliation settings.
-            polytraders.store.errors.StoreError: recording the result failed.
+            polytraders.store.errors.StoreError: recording a verdict given at once failed.
         """
-        from polytraders.venues.polymarket.client import ClobRequestError
-
         records = self.desk_records()
-        try:
-            snapshot = self.venue.reconciliation_snapshot(now_ns)
-        except ClobRequestError as exc:
-            _LOG.warning("periodic reconciliation skipped, no usable venue snapshot: %s", exc)
-            return None
-        return self.on_reconciliation(snapshot, records)
+        venue = self.venue
+        if isinstance(venue, VenueWorker):
+            venue.call(
+                lambda network_venue: _snapshot_or_refusal(network_venue, now_ns),
+                lambda got: self._judge(got, records),
+            )
+            return
+        self._judge(_snapshot_or_refusal(venue, now_ns), records)
+
+    def _judge(self, got: VenueSnapshot | str, records: DeskRecords) -> None:
+        """Judge a fetched snapshot (or log why there is none)."""
+        if isinstance(got, str):
+            _LOG.warning("periodic reconciliation skipped, no usable venue snapshot: %s", got)
+            return
+        self.on_reconciliation(got, records)
 
     def desk_records(self) -> DeskRecords:
         """The desk's records now (copies): every order it tracks, every fill the run has
@@ -665,15 +666,20 @@ class LiveSession:
         """Shut the desk down and record how the run ended.
 
         With ``cancel_open_orders`` (a graceful stop): user-channel messages received so far
-        are applied, the desk cancels everything (the venue then syncs its trades, so fills
-        matched just before are booked, not lost) and shuts down; the recording is flushed
-        and the store attempt ended with ``status`` (default: HALTED with the reason code when
-        the desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
+        are handed to the venue, the venue worker cancels everything (the venue then syncs
+        its trades, so fills matched just before are reported) and stops
+        (:meth:`VenueWorker.close`, bounded by its ``close_timeout_s``), the desk shuts down
+        (its cancels and those fills are booked, not lost); the recording is flushed and the
+        store attempt ended with ``status`` (default: HALTED with the reason code when the
+        desk ended halted, else COMPLETED) and ``detail``, claiming every envelope, order
         state and fill it produced; so is each candidate's (``status`` or its own ending).
-        ``cancel_open_orders=False`` models a crash: orders stay at the venue and the attempt
-        stays RUNNING for the next start-up to reconcile and resume.
-        The feeds and the venue's connection are closed in both cases, also when the shutdown
-        raises (the attempt then ends FAILED with the error, which is raised). Idempotent.
+        ``cancel_open_orders=False`` models a crash: the worker
+        just stops, orders stay at the venue and the attempt stays RUNNING for the next
+        start-up to reconcile and resume. The feeds and the venue's connection are closed in
+        both cases, also when the shutdown raises: a worker that failed (before or during the
+        close) or a cancel-all not done in time ends the attempt FAILED with the error, which
+        is raised (only logged when ``status`` is already FAILED: the caller is reporting an
+        error). Idempotent.
         """
         if self._closed:
             return
@@ -685,7 +691,17 @@ class LiveSession:
         try:
             if cancel_open_orders:
                 self._apply_user_messages()
-                self.desk.shutdown()
+                problem: VenueWorkerError | None = None
+                if self.worker is not None:
+                    try:
+                        self.worker.close(cancel_open_orders=True)
+                    except VenueWorkerError as exc:
+                        problem = exc
+                self.desk.shutdown()  # books what the worker reported, its cancels included
+                if problem is not None:
+                    if ending[0] is not RunStatus.FAILED:
+                        raise problem
+                    _LOG.error("venue worker at shutdown: %s", problem)
         except Exception as exc:  # e.g. the venue did not answer the cancel-all
             ending = (RunStatus.FAILED, f"{type(exc).__name__} at shutdown: {exc}")
             raise
@@ -705,8 +721,8 @@ class LiveSession:
                 if cancel_open_orders:
                     self.recording.end(self.desk, *ending)
                 self.recording.close()
-            if _is_live(self.venue):
-                self.venue.close()
+            if self.worker is not None:
+                self.worker.close(cancel_open_orders=False)  # stopped already unless a crash
 
 
 def _ending(desk: Desk) -> tuple[RunStatus, str]:
@@ -1116,6 +1132,12 @@ def build_live_session(
     every REST request and websocket reconnect and receive the start-up reconciliation's drift
     (:meth:`VenueMetrics.reconciled`).
 
+    Start-up (markets, compliance checks, reconciliation, the balances snapshot) runs
+    synchronously on the calling thread, before any decision; then the venue is handed to a
+    started :class:`~polytraders.node.venue_worker.VenueWorker`, the only caller of the venue
+    from then on, and the desk trades through it (a restored tripped kill switch's
+    cancel-all already goes through the worker).
+
     Raises:
         ClobRequestError: the venue did not answer at start-up.
         RuntimeError: the compliance checks failed (nothing was sent).
@@ -1187,11 +1209,12 @@ def build_live_session(
         if known is not None:
             known.store.close()
         raise
+    balances = venue.balances()
     state = DeskState.build(
         now_ns=time.time_ns(),
         markets=markets,
         positions=positions_with_cost(report.positions, [*store_fills, *report.missed_fills]),
-        cash=venue.balances().get("pUSD", 0),
+        cash=balances.get("pUSD", 0),
         open_orders=[o for o in venue.orders() if o.status.is_open],
         account=account,
     )
@@ -1223,38 +1246,44 @@ def build_live_session(
         config_version=node.config_version,
         seed=node.desk.seed,
     )
-    desk = compose_desk(
-        node.desk,
-        run_id=run_id,
-        venue=_DeskVenue(venue),
-        markets=markets,
-        sink=recording.sink,
-        state=state,
-        start_sequence=known.next_envelope if known is not None else 0,
-        journal=recording.journal,
-    )
-    if known is not None:  # checkpoint from now on; a restart resumes its controls first
-        writer = CheckpointWriter(known.store, str(known.run), restored=restored)
-        desk.persist_checkpoints(writer, restored)
-    auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
-    user_config = (
-        UserChannelConfig(ws_url=user_ws_url)
-        if keepalive is None
-        else UserChannelConfig(ws_url=user_ws_url, keepalive=keepalive)
-    )
-    user = BackgroundFeed[tuple[dict[str, Any], int]](
-        lambda push: UserChannel(
-            auth,
-            lambda item, ts: push((item, ts)),
-            markets=[m.market_id for m in markets],
-            config=user_config,
-        ),
-        "polymarket-user",
-    ).start()
-    market_feed = start_market_feed(ws_url, tokens, keepalive)
+    # start-up is over: from here on only the worker's thread calls the venue
+    worker = VenueWorker(venue, balances=balances).start()
+    try:
+        desk = compose_desk(
+            node.desk,
+            run_id=run_id,
+            venue=worker,
+            markets=markets,
+            sink=recording.sink,
+            state=state,
+            start_sequence=known.next_envelope if known is not None else 0,
+            journal=recording.journal,
+        )
+        if known is not None:  # checkpoint from now on; a restart resumes its controls first
+            writer = CheckpointWriter(known.store, str(known.run), restored=restored)
+            desk.persist_checkpoints(writer, restored)
+        auth = UserAuth(credentials.api_key, credentials.api_secret, credentials.api_passphrase)
+        user_config = (
+            UserChannelConfig(ws_url=user_ws_url)
+            if keepalive is None
+            else UserChannelConfig(ws_url=user_ws_url, keepalive=keepalive)
+        )
+        user = BackgroundFeed[tuple[dict[str, Any], int]](
+            lambda push: UserChannel(
+                auth,
+                lambda item, ts: push((item, ts)),
+                markets=[m.market_id for m in markets],
+                config=user_config,
+            ),
+            "polymarket-user",
+        ).start()
+        market_feed = start_market_feed(ws_url, tokens, keepalive)
+    except BaseException:
+        worker.close(cancel_open_orders=False)
+        raise
     session = LiveSession(
         desk,
-        venue,
+        worker,
         market_feed,
         user,
         recording=recording,
@@ -1435,6 +1464,7 @@ def build_paper_session(
     finally:
         client.close()
     recordings: list[LiveRecording] = []
+    venues: list[PaperVenue] = []
 
     def paper_desk(
         desk_file: DeskFile, desk_run_id: str, file: Path | None, extra: Sequence[EnvelopeSink]
@@ -1442,6 +1472,7 @@ def build_paper_session(
         recording = _paper_recording(store_url, desk_run_id, desk_file, ws_url, file, extra)
         recordings.append(recording)
         venue = PaperVenue(desk_file.venue, markets, desk_run_id)
+        venues.append(venue)
         return compose_desk(
             desk_file,
             run_id=desk_run_id,
@@ -1467,7 +1498,7 @@ def build_paper_session(
         raise
     return LiveSession(
         main,
-        main.venue,
+        venues[0],
         feed,
         recording=recordings[0],
         shadows=shadows,
@@ -1709,7 +1740,7 @@ def run(
             if switch.tripped:
                 typer.echo(
                     f"kill switch TRIPPED ({switch.reason_code} by {switch.source}): open orders "
-                    "cancelled, nothing is traded until `polytraders kill-switch reset`"
+                    "are being cancelled, nothing is traded until `polytraders kill-switch reset`"
                 )
         _add_outputs(outputs, session, live=live, shadow=shadow)
         telemetry = LiveTelemetry(outputs.desks, metrics, venue_metrics)

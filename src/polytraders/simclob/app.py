@@ -18,8 +18,12 @@ Control (test and operator use, loopback only): ``POST /sim/step {"count"}`` rep
 snapshots (or set ``replay_interval_ms`` to replay one per interval by itself);
 ``POST /sim/fault {"kind", ...}`` injects ``engine_restart``, ``post_only``,
 ``cancel_only``, ``closed_only``, ``rate_limit`` (optionally on one ``path`` only, e.g.
-``/v1/heartbeats``), ``delay_acks``, ``drop_ws``, ``fail_trades``, ``bad_frames``,
-``silence_pong`` or ``clear``; ``GET /sim/state`` reports counters.
+``/v1/heartbeats``), ``delay_acks`` (order posts answered ``ms`` late), ``drop_ws``,
+``fail_trades``, ``bad_frames``, ``silence_pong`` or ``clear`` (every fault off);
+``delay_responses {"ms"}`` sets the response delay (:attr:`SimState.response_delay_ms`, the
+``--delay-ms`` setting, which ``clear`` leaves alone): every REST answer is sent that long
+after the request was handled, with ``asyncio.sleep``, so other connections are served
+meanwhile; ``GET /sim/state`` reports counters.
 
 The control routes are not open to any web page the operator's browser visits: every one
 needs ``Authorization: Bearer <control token>`` (the token is random per server and printed at
@@ -65,8 +69,13 @@ class SimState:
         replay_interval_ms: int = 0,
         restamp: bool = False,
         control_token: str = "",
+        *,
+        response_delay_ms: int = 0,
     ) -> None:
         self.exchange = exchange
+        self.response_delay_ms = response_delay_ms
+        """Every REST answer (not the control routes, not the websockets) is sent this long
+        after the request was handled (ms); the exchange's state changes at once."""
         self.control_token = control_token or secrets.token_urlsafe(24)
         """Bearer token the ``/sim/*`` control routes require (random unless given)."""
         self.tick_interval_ms = tick_interval_ms
@@ -163,9 +172,11 @@ def build_app(state: SimState) -> Starlette:
                         check_auth(request, await body_text(request))
                     response = await handler(request)
                 except SimError as exc:
-                    return _error(exc)
+                    response = _error(exc)
                 finally:
                     state.dispatch()
+                if state.response_delay_ms:  # the answer is late; other connections go on
+                    await asyncio.sleep(state.response_delay_ms / 1000)
                 return response
 
             return inner
@@ -370,6 +381,11 @@ def build_app(state: SimState) -> Starlette:
             f.rate_limit_path = str(body.get("path", ""))
         elif kind == "delay_acks":
             f.ack_delay_ms = int(body.get("ms", 0))
+        elif kind == "delay_responses":
+            delay_ms = int(body.get("ms", 0))
+            if delay_ms < 0:
+                raise ValueError(f"ms must be at least 0, not {delay_ms}")
+            state.response_delay_ms = delay_ms
         elif kind == "drop_ws":
             result["dropped"] = state.drop_websockets()
         elif kind == "fail_trades":
@@ -403,6 +419,7 @@ def build_app(state: SimState) -> Starlette:
                 "user_connections": len(state.user_queues),
                 "tokens": sorted(ex.tokens),
                 "stats": ex.stats,
+                "response_delay_ms": state.response_delay_ms,
             }
         )
 

@@ -40,6 +40,9 @@ class SimSettings:
     replay_interval_ms: int = 0
     restamp: bool = False
     """Stamp replayed books with the wall clock (a live-looking feed for a live-clock desk)."""
+    response_delay_ms: int = 0
+    """Answer every REST request this late (ms; control routes and websockets excepted); the
+    control fault ``delay_responses`` changes it while serving."""
 
 
 def account_for_key(private_key: str, builder_code: str = "", collateral: int = 0) -> Account:
@@ -86,6 +89,7 @@ class SimClobServer:
             settings.tick_interval_ms,
             settings.replay_interval_ms,
             settings.restamp,
+            response_delay_ms=settings.response_delay_ms,
         )
         self.control_token = self.state.control_token
         """The bearer token of the ``/sim/*`` control routes (random per server)."""

@@ -75,6 +75,13 @@ class Venue(Protocol):
         one return True)."""
         ...
 
+
+class ReportingVenue(Venue, Protocol):
+    """A venue that can also report what it holds for us, for reconciliation (the paper and
+    the Polymarket venue). The desk never asks for reports: the live node does, off the
+    decision loop for a network venue (:class:`~polytraders.node.venue_worker.VenueWorker`,
+    the desk's non-blocking side of a network venue, is a :class:`Venue` only)."""
+
     def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
         """What the venue holds for us now, for reconciliation (:mod:`.reports`): open
         orders, the fills of our orders, holdings. Read-only: nothing about the venue's

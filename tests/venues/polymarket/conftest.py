@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from eth_account import Account as EthAccount
 
+from polytraders.commands.live import LiveSession
 from polytraders.model.money import to_micros
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.venues.polymarket.credentials import Credentials
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+from tests.waiting import wait_until
 
 BUILDER = "0x" + "b1" * 32
+T = TypeVar("T")
 
 
 def throwaway_key() -> str:
@@ -90,3 +94,14 @@ def top(venue: PolymarketVenue, token: str) -> tuple[int, int]:
 def first_token(sim: SimClobServer) -> str:
     """The simulator's first token id (sorted)."""
     return sorted(sim.exchange.tokens)[0]
+
+
+def on_worker(session: LiveSession, fn: Callable[[PolymarketVenue], T], timeout_s: float = 15) -> T:
+    """``fn(venue)`` run on the session's venue worker (the venue's only caller once the
+    session runs), its result delivered back to this thread (deadline ``timeout_s``)."""
+    worker = session.worker
+    assert worker is not None, "not a live session"
+    results: list[T] = []
+    worker.call(fn, results.append)
+    wait_until(lambda: worker.deliver_results() >= 0 and bool(results), timeout_s, "the worker")
+    return results[0]

@@ -177,7 +177,8 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
             second,
             lambda: None,
         )
-        assert left_resting and live_ids() == set()  # found at the venue, then withdrawn
+        assert left_resting  # found at the venue, then withdrawn (by the venue worker)
+        _until(lambda: live_ids() == set(), "the tripped switch's cancel-all", second, lambda: None)
         reconciled = second.output().split("reconciled: ", 1)[1].split(",")
         assert reconciled[0] == f"{len(left_resting)} open"  # registered, matched by hash
         assert int(reconciled[1].split()[0]) >= len(missed)  # and any the crash did not store

@@ -1,7 +1,8 @@
 """The desk end to end on a live clock against the simulator, through the real client library:
-quotes are signed, posted and filled; a lapsed heartbeat makes the simulator cancel everything
-and the desk halt; the kill switch cancels everything at the venue; an engine restart and a
-slow venue never halt it.
+quotes are signed, posted and filled; a stalled desk loop keeps its heartbeat (the venue
+worker sends it), a lapsed heartbeat makes the simulator cancel everything and the desk halt;
+the kill switch cancels everything at the venue; an engine restart and a slow venue never
+halt it.
 
 Venue rules (``../shared/POLYMARKET.md`` "Dead-man switch and venue states"): heartbeats every
 ~5 s (300 ms here), everything cancelled when none was accepted for the window (10 s; 1.5 s
@@ -19,10 +20,11 @@ import pytest
 from polytraders.commands.live import DESK_BUILDER, LiveSession, build_live_session
 from polytraders.feeds.live.connection import KeepaliveConfig
 from polytraders.model.events import TradingState
+from polytraders.model.orders import VenueOrder
 from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
-from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 from tests.venues.polymarket.conftest import credentials_for, throwaway_key
 from tests.waiting import wait_until
 
@@ -98,15 +100,15 @@ def test_desk_quotes_fill_and_kill_switch_cancels_at_the_venue(
     sim, key, account = live_sim
     session = session_for(sim, key, account, "run-live-e2e")
     try:
-        pump_until(session, sim, lambda: sim.sim_state()["orders_live"] > 0, 30)
-        venue = session.venue
-        assert isinstance(venue, PolymarketVenue)
-        assert {o.builder_code for o in venue.open_orders()} == {DESK_BUILDER}
+        worker = session.worker
+        assert worker is not None
+        pump_until(session, sim, lambda: bool(worker.open_orders()), 30)
+        assert {o.builder_code for o in worker.open_orders()} == {DESK_BUILDER}
         pump_until(session, sim, lambda: bool(session.desk.result().fills), 90, snapshots=5)
         assert session.desk.state.trading_state is TradingState.ACTIVE
         session.kill()
-        session.step()
-        assert sim.sim_state()["orders_live"] == 0
+        # the cancel-all goes out on the worker, whether or not the desk steps
+        wait_until(lambda: sim.sim_state()["orders_live"] == 0, 10, "the cancel-all")
         assert session.desk.state.kill_switch_tripped
         assert session.desk.state.trading_state is TradingState.HALTED
     finally:
@@ -114,26 +116,45 @@ def test_desk_quotes_fill_and_kill_switch_cancels_at_the_venue(
 
 
 @pytest.mark.slow
-def test_lapsed_heartbeat_cancels_everything_and_the_desk_halts(
+def test_a_stalled_desk_loop_keeps_its_heartbeat_and_a_lapse_halts_the_desk(
     live_sim: tuple[SimClobServer, str, Account],
 ) -> None:
+    """The venue worker heartbeats on the venue's schedule, so a desk loop that does not
+    step for longer than the dead-man window (1.5 s here) loses nothing; when the heartbeats
+    themselves are refused for longer than the window, the simulator cancels everything and
+    the desk halts on the lapse."""
     sim, key, account = live_sim
     session = session_for(sim, key, account, "run-live-hb")
+    worker = session.worker
+    assert worker is not None
     try:
-        pump_until(session, sim, lambda: sim.sim_state()["orders_live"] > 0, 30)
-        # the desk loop stalls (no step): the simulator's dead-man switch fires
+        pump_until(session, sim, lambda: bool(worker.open_orders()), 30)
+        stalled_ns = time.time_ns()
+        wait_until(  # the desk does not step for twice the window
+            lambda: worker.status.last_heartbeat_ok_ns > stalled_ns + 3_000_000_000,
+            15,
+            "heartbeats for twice the window",
+        )
+        assert sim.sim_state()["dead_man_fired"] == 0
+        assert sim.sim_state()["orders_live"] > 0
+        # now every heartbeat is refused: the dead-man switch fires
+        sim.control("rate_limit", count=1_000, retry_after_s="1", path="/v1/heartbeats")
         wait_until(lambda: sim.sim_state()["dead_man_fired"] == 1, 15, "the dead-man switch")
         assert sim.sim_state()["orders_live"] == 0
+        wait_until(
+            lambda: worker.status.halt_reason == "SYS_POLY_HEARTBEAT_LAPSED",
+            15,
+            "the venue declares the lapse",
+        )
         session.step()
         assert session.desk.state.trading_state is TradingState.HALTED
         assert session.halts == ["SYS_POLY_HEARTBEAT_LAPSED"]
         assert not session.desk.state.kill_switch_tripped  # a venue halt, not an error streak
-        venue = session.venue
-        assert isinstance(venue, PolymarketVenue)
-        assert venue.open_orders() == []  # the venue confirmed it holds none
+        wait_until(lambda: worker.open_orders() == [], 15, "the venue confirmed it holds none")
         posted = sim.sim_state()["orders_total"]
         pump(session, sim, 20)
         assert sim.sim_state()["orders_total"] == posted  # nothing new while halted
+        sim.control("clear")
     finally:
         session.close()
 
@@ -144,16 +165,20 @@ def test_engine_restart_window_then_post_only_window_without_halting(
 ) -> None:
     sim, key, account = live_sim
     session = session_for(sim, key, account, "run-live-425")
-    venue = session.venue
-    assert isinstance(venue, PolymarketVenue)
+    worker = session.worker
+    assert worker is not None
+
+    def orders() -> list[VenueOrder]:  # the desk's copies, in submission order
+        return list(session.desk.state.orders.values())
+
     try:
         pump_until(session, sim, lambda: sim.sim_state()["orders_live"] > 0, 30)
         assert session.desk.state.venue_state.value == "NORMAL"
         # the window opens just before a heartbeat is due, so the venue meets the 425 on it
-        due_ns = venue.last_heartbeat_ok_ns + 200_000_000
+        due_ns = worker.status.last_heartbeat_ok_ns + 200_000_000
         wait_until(lambda: time.time_ns() >= due_ns, 5, "the due time")
         sim.control("engine_restart", duration_ms=1_000, post_only_ms=60_000)
-        restart_at = len(venue.orders())
+        restart_at = len(orders())
         seen: list[str] = []
 
         def restarted_then_post_only_order_accepted() -> bool:
@@ -162,7 +187,7 @@ def test_engine_restart_window_then_post_only_window_without_halting(
                 seen.append(mode)
             return "POST_ONLY" in seen and any(
                 o.status.value in ("ACCEPTED", "PARTIALLY_FILLED", "FILLED")
-                for o in venue.orders()[restart_at:]
+                for o in orders()[restart_at:]
             )
 
         pump_until(session, sim, restarted_then_post_only_order_accepted, 30, snapshots=4)
@@ -172,7 +197,7 @@ def test_engine_restart_window_then_post_only_window_without_halting(
         assert state.trading_state is TradingState.ACTIVE and not state.kill_switch_tripped
         assert session.halts == []
         # the desk trades again by itself, only post-only while the venue says so
-        sent_after = [o for o in venue.orders()[restart_at:] if o.venue_order_id]
+        sent_after = [o for o in orders()[restart_at:] if o.venue_order_id]
         accepted = [o for o in sent_after if o.status.value != "REJECTED"]
         assert accepted and all(o.post_only for o in accepted)
     finally:
@@ -209,19 +234,20 @@ def test_a_slow_venue_never_trips_the_kill_switch_on_heartbeat_loss() -> None:
 def test_the_desk_sees_an_accepted_heartbeat_within_the_same_event(
     live_sim: tuple[SimClobServer, str, Account],
 ) -> None:
-    """The kill switch judges heartbeat loss from the desk state: a heartbeat the venue got
-    accepted while advancing for an event is in the state before that event's decisions, not
-    only at the end of the session's step (a step can last many seconds on a slow venue)."""
+    """The kill switch judges heartbeat loss from the desk state: a heartbeat the venue
+    worker got accepted is in the state before the next event's decisions (the desk copies
+    the worker's status at every venue advance), not only at the end of the session's step
+    (a step can last long on a busy desk)."""
     sim, key, account = live_sim
     session = session_for(sim, key, account, "run-live-hb-now")
-    venue = session.venue
-    assert isinstance(venue, PolymarketVenue)
+    worker = session.worker
+    assert worker is not None
     try:
         pump_until(session, sim, lambda: sim.sim_state()["orders_live"] > 0, 30)
-        before = venue.last_heartbeat_ok_ns
+        before = session.desk.state.last_venue_heartbeat_ns
         wait_until(
-            lambda: time.time_ns() >= before + 400_000_000, 5, "a due heartbeat"
-        )  # a heartbeat is due
+            lambda: worker.status.last_heartbeat_ok_ns > before, 5, "a newer heartbeat"
+        )  # accepted by the worker while the desk did not step
         event = next(iter(session.market_feed.poll()), None)
         deadline = time.monotonic() + 10
         while event is None:
@@ -229,11 +255,10 @@ def test_the_desk_sees_an_accepted_heartbeat_within_the_same_event(
             sim.step(1)
             time.sleep(0.02)
             event = next(iter(session.market_feed.poll()), None)
+        accepted_ns = worker.status.last_heartbeat_ok_ns
         session.desk.process(event)  # inside a step: advances the venue, then decides
-        assert venue.last_heartbeat_ok_ns > before
-        assert session.desk.state.last_venue_heartbeat_ns == min(
-            venue.last_heartbeat_ok_ns, session.desk.state.now_ns
-        )
-        assert session.desk.state.last_venue_heartbeat_ns > before
+        state = session.desk.state
+        assert before < min(accepted_ns, state.now_ns) <= state.last_venue_heartbeat_ns
+        assert state.last_venue_heartbeat_ns <= worker.status.last_heartbeat_ok_ns
     finally:
         session.close()

@@ -25,8 +25,8 @@ from polytraders.model.orders import OrderStatus
 from polytraders.node.config import LiveNodeConfig
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store.event_store import EventStore
-from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
-from tests.venues.polymarket.conftest import credentials_for, throwaway_key
+from polytraders.venues.polymarket.venue import PolymarketVenueConfig
+from tests.venues.polymarket.conftest import credentials_for, on_worker, throwaway_key
 
 FAST = KeepaliveConfig(
     ping_interval_ms=200, pong_timeout_ms=1_000, reconnect_initial_ms=50, reconnect_max_ms=500
@@ -81,10 +81,9 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         total_before = sim.sim_state()["orders_total"]
 
         resumed, report = start()
-        venue = resumed.venue
-        assert isinstance(venue, PolymarketVenue)
+        at_venue = {o.client_order_id: o for o in on_worker(resumed, lambda v: v.orders())}
         still_open = {o["id"] for o in _open(sim)}
-        assert {venue.order(c).venue_order_id for c in report.open_known} == still_open  # type: ignore[union-attr]
+        assert {at_venue[c].venue_order_id for c in report.open_known} == still_open
         assert report.orphans_canceled == [] and report.orphans_adopted == []
         assert len(report.missed_fills) == missed
         assert missed >= 1, "no resting quote traded while the desk was down"
@@ -98,8 +97,10 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         # new orders continue the deterministic sequence; nothing was ever sent twice
         assert sim.sim_state()["stats"].get("duplicates_rejected", 0) == 0
         assert sim.sim_state()["orders_total"] >= total_before
-        hashes = [o.venue_order_id for o in venue.orders() if o.venue_order_id]
+        venue_orders = on_worker(resumed, lambda v: v.orders())
+        hashes = [o.venue_order_id for o in venue_orders if o.venue_order_id]
         assert len(hashes) == len(set(hashes))
+        signer = on_worker(resumed, lambda v: v.signer)
         # the resumed desk knows every order of the run, closed ones too: no id is sent again
         assert first_ids <= set(resumed.desk.state.orders)
         # the attempt's whole timeline: every id routed once, before the restart and after
@@ -115,8 +116,8 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
             )
         ).with_account(
             AccountIdentity(
-                signer=venue.signer.address,
-                funder=venue.signer.funder,
+                signer=signer.address,
+                funder=signer.funder,
                 signature_type=0,
                 builder_code=DESK_BUILDER,
             )
@@ -137,7 +138,7 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
                 first.intent_id, first.token_id, first.side, first.price, first.size,
             )  # fmt: skip
         assert {f.client_order_id for f in fills} <= second_ids
-        assert {o.client_order_id for o in venue.orders()} <= second_ids
+        assert {o.client_order_id for o in venue_orders} <= second_ids
         sequences = [e.sequence for e in store.iter_envelopes("run-restart")]
         assert sequences == list(range(len(sequences)))  # continued, never restarted at 0
         assert store.check_integrity("run-restart") == []  # every row it says it produced
@@ -197,10 +198,9 @@ def _one_id_everywhere(session: LiveSession) -> set[str]:
     assert len(ids) == len(set(ids))
     assert all(o.client_order_id == client_order_id(i, k) for i, k, o in routed)
     assert set(ids) <= set(session.desk.state.orders)
-    venue = session.venue
-    assert isinstance(venue, PolymarketVenue)
-    for cid in ids:  # sent under the router's id, or still held back by cancel-before-place
-        at_venue = venue.order(cid)
+    orders = {o.client_order_id: o for o in on_worker(session, lambda v: v.orders())}
+    for cid in ids:  # sent under the router's id, or still held back (desk or worker)
+        at_venue = orders.get(cid)
         if at_venue is None:
             assert session.desk.state.orders[cid].status is OrderStatus.PENDING_NEW
         else:

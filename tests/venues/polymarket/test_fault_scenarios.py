@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from polytraders.commands.live import DESK_BUILDER, LiveSession, build_live_session
@@ -29,9 +30,10 @@ from polytraders.model.events import TradingState
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, VenueOrder
 from polytraders.node.config import LiveNodeConfig
+from polytraders.node.venue_worker import VenueWorker
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import FILL_REVERTED, EventStore, RunStatus, reverted_fill_ids
-from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
+from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 from tests.venues.polymarket.conftest import credentials_for, throwaway_key
 
 FAST = KeepaliveConfig(
@@ -46,7 +48,7 @@ SIM_STATUS = {"MATCHED": OrderStatus.FILLED, "CANCELED": OrderStatus.CANCELED}
 class Live:
     sim: SimClobServer
     session: LiveSession
-    venue: PolymarketVenue
+    venue: VenueWorker
     store_url: str
     timeline: Path
 
@@ -101,8 +103,8 @@ def live(tmp_path: Path) -> Iterator[Live]:
             store_url=store_url,
         )
         assert report.open_known == [] and report.missed_fills == []
-        assert isinstance(session.venue, PolymarketVenue)
-        state = Live(sim, session, session.venue, store_url, timeline)
+        assert session.worker is not None
+        state = Live(sim, session, session.worker, store_url, timeline)
         try:
             state.pump(lambda: sim.sim_state()["orders_live"] > 0, 30, "the desk quotes")
             yield state
@@ -148,7 +150,7 @@ def assert_store_matches_the_simulator(live: Live) -> None:
 def test_a_1s_engine_restart_window(live: Live) -> None:
     venue, sim = live.venue, live.sim
     # start the window just before the next heartbeat, so the desk meets the 425 for sure
-    due_ns = venue.last_heartbeat_ok_ns + 4_700_000_000
+    due_ns = venue.status.last_heartbeat_ok_ns + 4_700_000_000
     live.pump(lambda: time.time_ns() >= due_ns, 10, "the heartbeat is nearly due")
     sim.control("engine_restart", duration_ms=1_000, post_only_ms=0)
     sent_before = live.sent()
@@ -176,8 +178,8 @@ def test_a_single_429_on_a_heartbeat(live: Live) -> None:
         "a heartbeat met the 429",
     )
     refused_ns = time.time_ns()
-    live.pump(lambda: venue.last_heartbeat_ok_ns > refused_ns, 5, "the heartbeat is retried")
-    assert venue.last_heartbeat_ok_ns - refused_ns < 3_000_000_000  # Retry-After, not 5 s
+    live.pump(lambda: venue.status.last_heartbeat_ok_ns > refused_ns, 5, "the heartbeat is retried")
+    assert venue.status.last_heartbeat_ok_ns - refused_ns < 3_000_000_000  # Retry-After, not 5 s
     live.trading_again_after(live.sent(), 30)
     live.session.close()
     assert_store_matches_the_simulator(live)
@@ -232,7 +234,8 @@ def test_fills_matched_just_before_a_graceful_stop_are_booked(live: Live) -> Non
 def test_a_failed_trade_leaves_a_reversal_record_in_the_store(live: Live) -> None:
     sim, session = live.sim, live.session
     token = sorted(sim.exchange.tokens)[0]
-    ask = to_micros(live.venue.client.get_order_book(token)["asks"][-1]["price"])
+    book = httpx.get(f"{sim.url}/book", params={"token_id": token}, timeout=5).json()
+    ask = to_micros(book["asks"][-1]["price"])
     sim.control("fail_trades", count=1)
     taker = VenueOrder(
         client_order_id="set-by-the-desk",
