@@ -1744,10 +1744,31 @@ def run(
                 )
         _add_outputs(outputs, session, live=live, shadow=shadow)
         telemetry = LiveTelemetry(outputs.desks, metrics, venue_metrics)
-        _drive(session, outputs, telemetry, duration_s, signals)
+        status, detail = _drive(session, outputs, telemetry, duration_s, signals)
     finally:
         signals.restore()
     _summaries(session, outputs, store)
+    code = _exit_code(status, detail, session.desk)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_code(status: RunStatus, detail: str, desk: Desk) -> int:
+    """The exit code of a live session whose current desk ended with ``status`` (``detail``:
+    the signal's name when interrupted), as a backtest's (:mod:`.failures`): 130/143
+    interrupted, 1 failed, 4 halted, 3 a bot quarantined, else 0."""
+    from polytraders.backtest.stop import EXIT_CODE_BY_SIGNAL
+    from polytraders.commands.failures import EXIT_FAILED, EXIT_HALTED, EXIT_QUARANTINED
+
+    if status is RunStatus.INTERRUPTED:
+        return EXIT_CODE_BY_SIGNAL.get(detail, EXIT_FAILED)
+    if status is RunStatus.FAILED:
+        return EXIT_FAILED
+    if status is RunStatus.HALTED:
+        return EXIT_HALTED
+    if desk.quarantines:
+        return EXIT_QUARANTINED
+    return 0
 
 
 def _add_outputs(outputs: LiveOutputs, session: LiveSession, *, live: bool, shadow: bool) -> None:
@@ -1832,10 +1853,11 @@ def _drive(
     telemetry: LiveTelemetry,
     duration_s: float,
     signals: _Signals,
-) -> None:
+) -> tuple[RunStatus, str]:
     """Step ``session`` until ``duration_s`` has passed (0: no limit) or SIGINT/SIGTERM, with
     a snapshot of the outputs on each SIGUSR1; then close it (recording how each desk ended)
-    and write the final outputs, also when a step or the shutdown raised (FAILED)."""
+    and write the final outputs, also when a step or the shutdown raised (FAILED). Returns
+    how the current desk ended (status, detail)."""
     signals.catch(signal.SIGINT, signal.SIGTERM)
     deadline = time.monotonic() + duration_s if duration_s > 0 else float("inf")
     failure = ""
@@ -1880,6 +1902,7 @@ def _drive(
                     f"error: outputs could not be written to {outputs.target}: {exc}", err=True
                 )
                 raise typer.Exit(1) from exc
+    return endings[session.desk.run_id]
 
 
 def _load_desk(path: Path | None) -> DeskFile:

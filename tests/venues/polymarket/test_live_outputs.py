@@ -273,7 +273,7 @@ def test_a_paper_session_takes_the_four_options_and_snapshots_on_request(
         )
     finally:
         code = session.stop()
-    assert code == 0, session.output()[-3_000:]
+    assert code == 143, session.output()[-3_000:]  # SIGTERM: interrupted
     final = _check_outputs(out, "paper-4", "paper", "INTERRUPTED")
     assert final["fill_model"]["bound"] in ("OPTIMISTIC", "PESSIMISTIC")  # type: ignore[index]
     # the final timeline continues the snapshot's: the same envelopes, then more
@@ -314,7 +314,7 @@ def test_a_shadow_session_records_and_writes_its_candidate_too(
         _scrape_when_deciding(session, port)
     finally:
         code = session.stop()
-    assert code == 0, session.output()[-3_000:]
+    assert code == 143, session.output()[-3_000:]  # SIGTERM: interrupted
     desk, candidate = DeskFile.load(desk_path), DeskFile.load(candidate_path)
     current = _check_outputs(out, "shadow-4", "shadow", "INTERRUPTED")
     shadowed = _check_outputs(
@@ -369,7 +369,7 @@ def test_a_live_session_against_the_simulator_takes_the_four_options(
         assert samples is not None
     finally:
         code = session.stop()
-    assert code == 0, session.output()[-3_000:]
+    assert code == 143, session.output()[-3_000:]  # SIGTERM: interrupted
     heartbeats = (("endpoint", "POST /v1/heartbeats"), ("status", "200"))
     assert samples[("polytraders_venue_request_latency_seconds_count", heartbeats)] >= 1
     assert samples[("polytraders_venue_reconciliations_total", (("level", "ok"),))] == 1
