@@ -57,6 +57,11 @@ def test_venue_metrics_share_the_desk_registry() -> None:
     venue.reconnected("ws://h/ws/market")
     venue.reconnected("ws://h/ws/market")
     venue.reconnected("ws://h/ws/user")
+    before = samples(desk)  # nothing measured yet: NaN and "none", never 0 and "ok"
+    assert math.isnan(before[("polytraders_venue_reconciliation_order_drift_micros", ())])
+    assert math.isnan(before[("polytraders_venue_reconciliation_position_drift_micros", ())])
+    none = ("polytraders_venue_reconciliation_drift_level",) * 2
+    assert before[(none[0], ((none[1], "none"),))] == 1
     venue.reconciled(order_drift_micros=10_000, position_drift_micros=0, level=DriftLevel.WARNING)
     got = samples(desk)
     markets = (("endpoint", "GET /markets/{id}"), ("status", "200"))

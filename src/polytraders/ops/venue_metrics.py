@@ -18,10 +18,11 @@
   (:meth:`VenueMetrics.reconnected`).
 - ``polytraders_venue_reconciliation_order_drift_micros`` and
   ``polytraders_venue_reconciliation_position_drift_micros`` (gauges, micro-shares),
-  ``polytraders_venue_reconciliation_drift_level`` (state set ok/warning/critical) and
+  ``polytraders_venue_reconciliation_drift_level`` (state set none/ok/warning/critical; NaN
+  gauges and ``none`` until the first reconciliation) and
   ``polytraders_venue_reconciliations_total{level}``: the latest reconciliation's drift
   (``polytraders.venues.reconciliation``), from :meth:`VenueMetrics.reconciled`, which every
-  reconciliation calls (today the start-up one).
+  reconciliation calls (start-up and periodic, through the live session).
 
 The hooks run on the threads that do the work (the HTTP client's caller, the feeds'
 threads); prometheus-client metrics are thread-safe.
@@ -104,9 +105,13 @@ class VenueMetrics:
         self.drift_level = Enum(
             "polytraders_venue_reconciliation_drift_level",
             "Drift level of the latest reconciliation",
-            states=[level.value for level in DriftLevel],
+            states=["none", *(level.value for level in DriftLevel)],
             registry=registry,
         )
+        # before the first reconciliation (and always on paper) nothing was measured: the
+        # gauges read NaN and the level "none", never a reassuring 0 / ok
+        self.order_drift.set(float("nan"))
+        self.position_drift.set(float("nan"))
         self.reconciliations = Counter(
             "polytraders_venue_reconciliations",
             "Reconciliations by drift level",

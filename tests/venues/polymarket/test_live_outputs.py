@@ -252,7 +252,9 @@ def test_a_paper_session_takes_the_four_options_and_snapshots_on_request(
         assert samples[("polytraders_venue_request_latency_seconds_count", lookup)] == 1
         assert 0 < samples[("polytraders_venue_request_latency_seconds_sum", lookup)] < 5
         assert math.isnan(samples[("polytraders_venue_heartbeat_age_seconds", ())])
-        assert samples[("polytraders_venue_reconciliation_order_drift_micros", ())] == 0
+        assert math.isnan(samples[("polytraders_venue_reconciliation_order_drift_micros", ())])
+        level = "polytraders_venue_reconciliation_drift_level"
+        assert samples[(level, ((level, "none"),))] == 1  # nothing measured, never "ok"
         assert not any(name == "polytraders_venue_reconciliations_total" for name, _ in samples)
         # SIGUSR1: a snapshot of the outputs while the session goes on
         session.process.send_signal(signal.SIGUSR1)
