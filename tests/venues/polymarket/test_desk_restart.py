@@ -60,9 +60,11 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
 
         session, report = start()
         assert report.open_known == []
-        for _ in range(25):
+        deadline = time.monotonic() + 30
+        while not _open(sim):  # until the desk's first quotes rest at the venue
+            assert time.monotonic() < deadline, session.desk.result().reason_codes
             sim.step(2)
-            time.sleep(0.02)
+            time.sleep(0.02)  # lets the websockets deliver; the deadline bounds the wait
             session.step()
         live_before = {o["id"] for o in _open(sim)}
         assert live_before, session.desk.result().reason_codes
@@ -90,13 +92,14 @@ def test_restart_resumes_from_the_store_without_duplicates_or_lost_fills(tmp_pat
         for token_id, size in report.positions.items():
             position = resumed.desk.state.ledger.position(token_id)
             assert (position.size if position else 0) == size
-        for _ in range(15):
+        deadline = time.monotonic() + 30
+        while sim.sim_state()["orders_total"] == total_before:  # until the resumed desk quotes
+            assert time.monotonic() < deadline, "the resumed desk placed no order"
             sim.step(2)
             time.sleep(0.02)
             resumed.step()
         # new orders continue the deterministic sequence; nothing was ever sent twice
         assert sim.sim_state()["stats"].get("duplicates_rejected", 0) == 0
-        assert sim.sim_state()["orders_total"] >= total_before
         venue_orders = on_worker(resumed, lambda v: v.orders())
         hashes = [o.venue_order_id for o in venue_orders if o.venue_order_id]
         assert len(hashes) == len(set(hashes))
