@@ -14,14 +14,11 @@ import pytest
 from polytraders.backtest.engine import data_digest
 from polytraders.bots.registry import BOTS
 from polytraders.feeds.samples import sample_path
-from polytraders.optimize.references import (
-    FIXTURES,
-    REFERENCE_FILE,
-    REFERENCES,
-    check_timelines,
-)
+from polytraders.optimize import references
+from polytraders.optimize.references import FIXTURES, REFERENCE_FILE, REFERENCES
 from polytraders.optimize.space import space_json
 from tests.conftest import REPO
+from tests.optimize.conftest import invoke, refused
 
 FOLDER = REPO / "runs" / "optimizer"
 TUNABLE = sorted(bot_id for bot_id, cls in BOTS.items() if len(cls.SEARCH_SPACE))
@@ -34,12 +31,17 @@ def test_every_bot_has_a_fixture_and_a_folder_and_nothing_else_is_there() -> Non
 
 
 def test_every_recorded_timeline_reproduces() -> None:
-    problems = check_timelines(FOLDER)
-    assert problems == [], (
+    result = invoke("reference-runs", "--check", "--out", str(FOLDER))
+    assert result.exit_code == 0, (
         "recorded timelines differ; if the change is intended, run "
         "`polytraders reference-runs --timelines` (or without --timelines after a change that "
-        "invalidates the tuning):\n" + "\n".join(problems)
+        "invalidates the tuning):\n" + result.output
     )
+    assert "every recorded timeline under" in result.output
+
+
+def test_check_takes_no_jobs() -> None:
+    refused(invoke("reference-runs", "--check", "--jobs", "2"), "--check", "--jobs")
 
 
 @pytest.mark.parametrize("bot_id", TUNABLE)
@@ -59,3 +61,15 @@ def test_every_tunable_bot_has_a_reference_run(bot_id: str) -> None:
         assert set(document[part]) >= {"score", "pnl_usd", "envelopes_sha256"}, part
     assert document["versions"]["optuna"]
     assert "environment" not in document
+
+
+def test_the_check_names_a_timeline_that_differs(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = {
+        bot_id: json.loads((FOLDER / bot_id / "timeline.json").read_text(encoding="utf-8"))
+        for bot_id in BOTS
+    }
+    recorded["risk.killswitch"]["bot_envelopes_sha256"] = "0" * 64
+    monkeypatch.setattr(references, "timelines", lambda: recorded)
+    problems = references.check_timelines(FOLDER)
+    assert len(problems) == 1
+    assert problems[0].startswith("risk.killswitch: bot_envelopes_sha256 is 0000")

@@ -79,7 +79,8 @@ def summary(result: OptimizeResult) -> dict[str, Any]:
     score), in-sample / out-of-sample figures of the best parameters and of the untuned desk
     (the baseline), the comparison and its warning, the top trials, the versions, and
     ``environment`` (jobs, trials this process ran, wall time, trials per minute, storage,
-    output folder: the only part that depends on where and how fast it ran)."""
+    output folder: the only part that changes with the jobs, the storage, the output folder or
+    the machine)."""
     request = result.request
     out = Path(request.out_dir)
     states: dict[str, int] = {}
