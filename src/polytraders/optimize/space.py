@@ -14,9 +14,7 @@ scale (Optuna samples one or the other).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from polytraders.contracts.canonical import canonical_json
 from polytraders.contracts.search_space import (
@@ -25,6 +23,9 @@ from polytraders.contracts.search_space import (
     IntParam,
     SearchSpace,
 )
+
+if TYPE_CHECKING:  # trial workers import this module; they need no Optuna
+    import optuna
 
 
 def space_problems(bot_id: str, space: Any) -> list[str]:
