@@ -15,6 +15,7 @@ from rich.table import Table
 from polytraders import __version__
 from polytraders.commands import bench as bench_commands
 from polytraders.commands import live as live_commands
+from polytraders.commands import optimize as optimize_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.data import app as data_app
 from polytraders.commands.failures import set_debug
@@ -66,6 +67,8 @@ app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_o
 app.command("backtest")(run_commands.backtest)
 app.command("schema")(run_commands.schema)
 app.command("bench")(bench_commands.bench)
+app.command("optimize")(optimize_commands.optimize)
+app.command("reference-runs")(optimize_commands.reference_runs)
 app.command("sim-clob")(live_commands.sim_clob)
 app.command("record")(live_commands.record)
 app.command("live")(live_commands.run)

@@ -49,6 +49,36 @@ def _import_file(path: Path) -> Any:
     return module
 
 
+def import_target(spec: str, *, base_dir: Path | None = None, kind: str = "Class") -> Any:
+    """The module-level object named by ``spec`` (``FILE.py:Name`` or ``module:Name``); a
+    relative ``FILE.py`` is resolved against ``base_dir`` (default: the working folder). A file
+    is loaded once per process and path. ``kind`` names the object in messages.
+
+    Raises:
+        BotSourceError: malformed spec, file or module missing, import error (type and
+            message), or no such name in the module.
+    """
+    target, sep, name = spec.rpartition(":")
+    if not sep or not target or not name:
+        raise BotSourceError(f"{spec!r}: use FILE.py:{kind} or module:{kind}")
+    try:
+        if target.endswith(".py"):
+            path = Path(target).expanduser()
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            module = _import_file(path.resolve())
+        else:
+            module = importlib.import_module(target)
+    except BotSourceError:
+        raise
+    except Exception as exc:  # the user's module raised while importing: name it, keep the type
+        raise BotSourceError(f"{spec}: {type(exc).__name__}: {exc}") from exc
+    found = getattr(module, name, None)
+    if found is None:
+        raise BotSourceError(f"{spec}: no {kind.lower()} {name!r} in {target}")
+    return found
+
+
 def load_bot_class(
     spec: str, *, base_dir: Path | None = None, bot_class: BotClass | None = None
 ) -> Any:
@@ -67,23 +97,9 @@ def load_bot_class(
         BotSourceError: malformed spec, file or module missing, import error (type and message),
             no such class, wrong bot class, or contract problems (all listed).
     """
-    target, sep, name = spec.rpartition(":")
-    if not sep or not target or not name:
-        raise BotSourceError(f"{spec!r}: use FILE.py:Class or module:Class")
-    try:
-        if target.endswith(".py"):
-            path = Path(target).expanduser()
-            if not path.is_absolute():
-                path = (base_dir or Path.cwd()) / path
-            module = _import_file(path.resolve())
-        else:
-            module = importlib.import_module(target)
-    except BotSourceError:
-        raise
-    except Exception as exc:  # the user's module raised while importing: name it, keep the type
-        raise BotSourceError(f"{spec}: {type(exc).__name__}: {exc}") from exc
-    cls = getattr(module, name, None)
+    cls = import_target(spec, base_dir=base_dir)
     if not isinstance(cls, type):
+        target, _, name = spec.rpartition(":")
         raise BotSourceError(f"{spec}: no class {name!r} in {target}")
     declared = getattr(cls, "bot_class", None)
     if not isinstance(declared, BotClass):
