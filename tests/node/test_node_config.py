@@ -17,6 +17,7 @@ from polytraders.backtest.desk_file import DeskFile
 from polytraders.cli import app
 from polytraders.contracts.config import UNIT_SUFFIXES, FrozenConfig, config_problems
 from polytraders.node.config import LiveNodeConfig, NodeConfigError
+from polytraders.node.venue_worker import VenueWorkerConfig
 from polytraders.venues.paper.config import PaperVenueConfig
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.reconciliation import OrphanPolicy, ReconciliationConfig
@@ -26,6 +27,7 @@ PARTS: tuple[type[FrozenConfig], ...] = (
     LiveNodeConfig,
     PolymarketVenueConfig,
     ReconciliationConfig,
+    VenueWorkerConfig,
     PaperVenueConfig,
 )
 
@@ -232,7 +234,7 @@ def test_schema_node_prints_the_json_schema() -> None:
     result = CliRunner().invoke(app, ["schema", "node"])
     assert result.exit_code == 0, result.output
     schema = json.loads(result.output)
-    assert set(schema["properties"]) == {"desk", "venue", "reconciliation"}
+    assert set(schema["properties"]) == {"desk", "venue", "reconciliation", "worker"}
     assert {"type": "string"} in schema["properties"]["desk"]["anyOf"]
     venue = schema["$defs"]["PolymarketVenueConfig"]["properties"]
     assert venue["heartbeat_timeout_ms"]["maximum"] == 10_000
@@ -251,3 +253,79 @@ def test_live_refuses_a_bad_orphan_policy_naming_the_option(tmp_path: Path) -> N
     assert "--clob-url/--orphan-policy: invalid node config: reconciliation.orphan_policy" in (
         result.output
     )
+
+
+def test_the_worker_close_must_outlast_two_requests() -> None:
+    with pytest.raises(NodeConfigError, match=r"worker\.close_timeout_s"):
+        LiveNodeConfig.from_mapping({"venue": {"request_timeout_s": 20.0}})
+    node = LiveNodeConfig.from_mapping(
+        {"venue": {"request_timeout_s": 20.0}, "worker": {"close_timeout_s": 40.0}}
+    )
+    assert node.worker.close_timeout_s == 40.0
+
+
+def test_a_node_file_and_the_command_line_compose_one_node(tmp_path: Path) -> None:
+    desk = tmp_path / "desk.toml"
+    desk.write_text('[[strategies]]\nid = "strat.maker_tight"\n')
+    (tmp_path / "node.toml").write_text(
+        'desk = "desk.toml"\n'
+        '[venue]\nclob_url = "http://127.0.0.1:1"\n'
+        "[reconciliation]\ninterval_s = 7\n"
+        "[worker]\nmax_pending_submits_count = 5\n"
+    )
+    from polytraders.commands.live import _live_node
+
+    plain = _live_node(
+        tmp_path / "node.toml", None, strategy=None, clob_url=None, orphan_policy=None
+    )
+    assert plain == LiveNodeConfig.load(tmp_path / "node.toml")
+    assert (plain.reconciliation.interval_s, plain.worker.max_pending_submits_count) == (7, 5)
+    overridden = _live_node(
+        tmp_path / "node.toml",
+        None,
+        strategy="examples/strategies/touch_quoter.py:TouchQuoter",
+        clob_url="http://127.0.0.1:2",
+        orphan_policy="adopt",
+    )
+    # the command line wins where given; everything else is the file's
+    assert overridden.venue.clob_url == "http://127.0.0.1:2"
+    assert overridden.reconciliation.orphan_policy is OrphanPolicy.ADOPT
+    assert overridden.reconciliation.interval_s == 7
+    assert overridden.worker.max_pending_submits_count == 5
+    assert [
+        b.source.endswith("touch_quoter.py:TouchQuoter") for b in overridden.desk.strategies
+    ] == [True]
+    assert overridden.config_version != plain.config_version
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--node", "examples/node.toml"],
+        ["--orphan-policy", "adopt"],
+        ["--builder-code", "0x" + "00" * 32],
+        ["--user-ws-url", "ws://127.0.0.1:1/ws/user"],
+        ["--credentials-file", "creds.json"],
+        ["--i-understand-this-trades-real-money"],
+    ],
+)
+def test_live_only_options_are_refused_for_a_paper_desk(option: list[str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["live", "--paper", "--markets", "0xabc", "--out", str(tmp_path / "o"), *option]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{option[0]}: only with --live" in result.output
+
+
+def test_live_refuses_a_bad_node_file_naming_it(tmp_path: Path) -> None:
+    node = tmp_path / "node.toml"
+    node.write_text("[worker]\nmax_pending_submits_count = 0\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "live", "--live", "--i-understand-this-trades-real-money", "--markets", "0xabc",
+            "--node", str(node), "--out", str(tmp_path / "o"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"{node}: invalid node config: worker.max_pending_submits_count" in result.output

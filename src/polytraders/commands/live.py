@@ -1247,7 +1247,13 @@ def build_live_session(
         seed=node.desk.seed,
     )
     # start-up is over: from here on only the worker's thread calls the venue
-    worker = VenueWorker(venue, balances=balances).start()
+    worker = VenueWorker(
+        venue,
+        balances=balances,
+        max_pending_submits=node.worker.max_pending_submits_count,
+        idle_advance_ms=node.worker.idle_advance_ms,
+        close_timeout_s=node.worker.close_timeout_s,
+    ).start()
     try:
         desk = compose_desk(
             node.desk,
@@ -1562,15 +1568,42 @@ def run(
         typer.Option("--i-understand-this-trades-real-money", help="Required with --live."),
     ] = False,
     markets: Annotated[str, typer.Option("--markets", help="Comma-separated condition ids.")] = "",
-    clob_url: Annotated[str, typer.Option("--clob-url")] = POLYMARKET_CLOB,
+    clob_url: Annotated[
+        str | None,
+        typer.Option(
+            "--clob-url",
+            help=f"CLOB REST base (default {POLYMARKET_CLOB}; with --live it overrides the "
+            "node file's venue.clob_url).",
+        ),
+    ] = None,
     ws_url: Annotated[str, typer.Option("--ws-url", help="Market channel URL.")] = (
         POLYMARKET_MARKET_WS
     ),
-    user_ws_url: Annotated[str, typer.Option("--user-ws-url")] = POLYMARKET_USER_WS,
-    credentials_file: Annotated[Path | None, typer.Option("--credentials-file")] = None,
-    orphan_policy: Annotated[str, typer.Option("--orphan-policy", help="cancel | adopt")] = (
-        "cancel"
-    ),
+    user_ws_url: Annotated[
+        str | None,
+        typer.Option(
+            "--user-ws-url", help=f"--live: user channel URL (default {POLYMARKET_USER_WS})."
+        ),
+    ] = None,
+    credentials_file: Annotated[
+        Path | None, typer.Option("--credentials-file", help="--live: a mode-600 credentials file.")
+    ] = None,
+    orphan_policy: Annotated[
+        str | None,
+        typer.Option(
+            "--orphan-policy",
+            help="--live: cancel | adopt (overrides the node file's reconciliation.orphan_policy).",
+        ),
+    ] = None,
+    node_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--node",
+            help="--live: the node file (TOML, examples/node.toml): its desk, venue, "
+            "reconciliation and worker settings; --desk/--strategy/--clob-url/--orphan-policy "
+            "override it.",
+        ),
+    ] = None,
     duration_s: Annotated[float, typer.Option("--duration-s", help="0: until Ctrl-C")] = 0,
     out_dir: Annotated[
         Path,
@@ -1582,8 +1615,13 @@ def run(
     ] = DEFAULT_OUT,
     run_id: Annotated[str, typer.Option("--run-id")] = "",
     builder_code: Annotated[
-        str, typer.Option("--builder-code", help="The builderCode the compliance gate expects.")
-    ] = DESK_BUILDER,
+        str | None,
+        typer.Option(
+            "--builder-code",
+            help=f"--live: the builderCode the start-up compliance check expects (default "
+            f"the desk's, {DESK_BUILDER}).",
+        ),
+    ] = None,
     store: Annotated[
         str | None,
         typer.Option(
@@ -1630,7 +1668,7 @@ def run(
     file, ``--out`` or ``--metrics-port`` is refused (exit 2) before anything is contacted.
     Every desk writes a backtest's outputs into ``--out`` when the session ends and on SIGUSR1
     (``docs/runs.md``), and is recorded in ``--store`` like a backtest."""
-    from polytraders.node.config import LiveNodeConfig, NodeConfigError
+    from polytraders.node.config import NodeConfigError
     from polytraders.ops.venue_metrics import VenueMetrics
     from polytraders.store.errors import StoreError
     from polytraders.venues.polymarket.client import ClobRequestError
@@ -1648,6 +1686,18 @@ def run(
         fail(f"--metrics-port {metrics_port}: out of range (1-65535)")
     if live and not confirm_live:
         fail("--live needs --i-understand-this-trades-real-money")
+    if not live:
+        live_only = {
+            "--i-understand-this-trades-real-money": confirm_live,
+            "--credentials-file": credentials_file is not None,
+            "--user-ws-url": user_ws_url is not None,
+            "--orphan-policy": orphan_policy is not None,
+            "--builder-code": builder_code is not None,
+            "--node": node_file is not None,
+        }
+        given = [name for name, used in live_only.items() if used]
+        if given:
+            fail(f"{', '.join(given)}: only with --live (a paper desk sends no orders)")
     desk_file = _load_desk(desk)
     if strategy:
         try:
@@ -1664,13 +1714,12 @@ def run(
     creds: Credentials | None = None
     if live:
         try:
-            node = LiveNodeConfig.from_mapping(
-                {
-                    "desk": desk_file,
-                    "venue": {"clob_url": clob_url},
-                    "reconciliation": {"orphan_policy": orphan_policy},
-                },
-                "--clob-url/--orphan-policy",
+            node = _live_node(
+                node_file,
+                desk_file if desk is not None else None,
+                strategy=strategy,
+                clob_url=clob_url,
+                orphan_policy=orphan_policy,
             )
         except NodeConfigError as exc:
             fail(exc.one_line(), EXIT_REFUSED, exc)
@@ -1701,9 +1750,9 @@ def run(
                     markets_ids=ids,
                     node=node,
                     ws_url=ws_url,
-                    user_ws_url=user_ws_url,
+                    user_ws_url=user_ws_url or POLYMARKET_USER_WS,
                     timeline=outputs.timeline(""),
-                    expected_builder_code=builder_code,
+                    expected_builder_code=builder_code or DESK_BUILDER,
                     store_url=store,
                     sinks=sinks,
                     venue_metrics=venue_metrics,
@@ -1712,7 +1761,7 @@ def run(
                 session = build_paper_session(
                     run_id=rid,
                     markets_ids=ids,
-                    clob_url=clob_url,
+                    clob_url=clob_url or POLYMARKET_CLOB,
                     ws_url=ws_url,
                     desk=desk_file,
                     candidate_desk=candidate_file,
@@ -1751,6 +1800,46 @@ def run(
     code = _exit_code(status, detail, session.desk)
     if code:
         raise typer.Exit(code)
+
+
+def _live_node(
+    node_file: Path | None,
+    desk_file: DeskFile | None,
+    *,
+    strategy: str | None,
+    clob_url: str | None,
+    orphan_policy: str | None,
+) -> LiveNodeConfig:
+    """The node a ``--live`` session runs: the ``--node`` file (default: the default node),
+    its desk replaced by ``--desk`` (``desk_file``, with ``--strategy`` applied) or, without
+    one, ``--strategy`` applied to the node's own desk; ``--clob-url`` and ``--orphan-policy``
+    override the file's values when given. Validated once, as a whole.
+
+    Raises:
+        NodeConfigError: an unreadable or invalid node file, a bad strategy target, or an
+            override outside its limits (one line names the file or option).
+    """
+    from polytraders.node.config import LiveNodeConfig, NodeConfigError
+
+    base = LiveNodeConfig.load(node_file) if node_file is not None else LiveNodeConfig()
+    desk = desk_file if desk_file is not None else base.desk
+    if desk_file is None and strategy:
+        try:
+            desk = desk.with_strategy(strategy)
+        except DeskFileError as exc:
+            raise NodeConfigError("--strategy", [exc.one_line()]) from exc
+    data: dict[str, Any] = {
+        "desk": desk,
+        "venue": base.venue.model_dump(mode="json"),
+        "reconciliation": base.reconciliation.model_dump(mode="json"),
+        "worker": base.worker.model_dump(mode="json"),
+    }
+    if clob_url is not None:
+        data["venue"] = {**data["venue"], "clob_url": clob_url}
+    if orphan_policy is not None:
+        data["reconciliation"] = {**data["reconciliation"], "orphan_policy": orphan_policy}
+    source = str(node_file) if node_file is not None else "--clob-url/--orphan-policy"
+    return LiveNodeConfig.from_mapping(data, source)
 
 
 def _exit_code(status: RunStatus, detail: str, desk: Desk) -> int:

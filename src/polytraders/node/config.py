@@ -8,6 +8,8 @@ clob_url = "https://clob.polymarket.com"
 heartbeat_interval_ms = 5000
 [reconciliation]              # ReconciliationConfig
 orphan_policy = "cancel"
+[worker]                      # VenueWorkerConfig
+max_pending_submits_count = 64
 ```
 
 Where it lives: a node composes a desk file (:mod:`polytraders.backtest.desk_file`, engine
@@ -21,15 +23,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from polytraders.backtest.desk_file import AccountFile, DeskFile, DeskFileError
 from polytraders.contracts.canonical import config_version
 from polytraders.contracts.config import ConfigFileError, FrozenConfig
 from polytraders.contracts.view import AccountIdentity
+from polytraders.node.venue_worker import VenueWorkerConfig
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.reconciliation import ReconciliationConfig
 
@@ -42,12 +45,13 @@ class NodeConfigError(ConfigFileError):
 
 class LiveNodeConfig(FrozenConfig):
     """A live trading node: the desk (bots, order, modes, configs, seed), the Polymarket venue
-    settings and the reconciliation settings, frozen and linted like bot configs.
+    settings, the reconciliation settings and the venue worker's, frozen and linted like bot
+    configs.
 
     ``config_version`` (16 hex digits, :func:`~polytraders.contracts.canonical.config_version`)
     covers the desk's own ``config_version`` (bots by id, code digest and config, wherever
-    their files lie) and every venue and reconciliation value; a live session records it with
-    its run, and :meth:`canonical` as the run's desk config.
+    their files lie) and every venue, reconciliation and worker value; a live session records
+    it with its run, and :meth:`canonical` as the run's desk config.
     """
 
     desk: DeskFile = Field(default_factory=DeskFile)
@@ -59,6 +63,21 @@ class LiveNodeConfig(FrozenConfig):
 
     reconciliation: ReconciliationConfig = Field(default_factory=ReconciliationConfig)
     """Reconciliation with the venue (orphan policy, drift thresholds, interval)."""
+
+    worker: VenueWorkerConfig = Field(default_factory=VenueWorkerConfig)
+    """The venue worker that keeps the network off the decision loop (back-pressure limit,
+    idle advance, graceful-close deadline)."""
+
+    @model_validator(mode="after")
+    def _close_outlasts_requests(self) -> Self:
+        """A graceful close must wait for at least a cancel-all and the trade sync after it."""
+        needed_s = 2 * self.venue.request_timeout_s
+        if self.worker.close_timeout_s < needed_s:
+            raise ValueError(
+                f"worker.close_timeout_s ({self.worker.close_timeout_s}) must be at least two "
+                f"venue.request_timeout_s ({needed_s})"
+            )
+        return self
 
     @field_validator("desk", mode="before", json_schema_input_type=str | DeskFile)
     @classmethod
@@ -151,22 +170,25 @@ class LiveNodeConfig(FrozenConfig):
     def canonical(self) -> dict[str, Any]:
         """The node that runs, every default filled in: the desk as
         :meth:`DeskFile.canonical` (bots with resolved ids, full configs, code digests) and
-        the venue and reconciliation values. What a live run records as its desk config."""
+        the venue, reconciliation and worker values. What a live run records as its desk
+        config."""
         return {
             "desk": self.desk.canonical(),
             "venue": self.venue.canonical(),
             "reconciliation": self.reconciliation.canonical(),
+            "worker": self.worker.canonical(),
         }
 
     @property
     def config_version(self) -> str:
         """16 hex digits of SHA-256 over the canonical JSON of the desk's ``config_version``
-        and the venue and reconciliation values (so, like the desk's, independent of where
-        user bots' files lie)."""
+        and the venue, reconciliation and worker values (so, like the desk's, independent of
+        where user bots' files lie)."""
         return config_version(
             {
                 "desk_config_version": self.desk.config_version,
                 "venue": self.venue.canonical(),
                 "reconciliation": self.reconciliation.canonical(),
+                "worker": self.worker.canonical(),
             }
         )

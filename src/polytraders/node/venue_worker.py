@@ -72,7 +72,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from pydantic import Field
 
+from polytraders.contracts.config import FrozenConfig
 from polytraders.contracts.view import VenueState
 from polytraders.model.events import AnyEvent, OrderCanceled, OrderRejected
 from polytraders.model.fills import Fill
@@ -92,6 +94,27 @@ MAX_PENDING_SUBMITS = 64
 IDLE_ADVANCE_MS = 10
 """Default ``idle_advance_ms``."""
 _MS = 1_000_000
+
+
+class VenueWorkerConfig(FrozenConfig):
+    """Settings of the :class:`VenueWorker` (the ``[worker]`` table of a live node file),
+    linted like bot configs."""
+
+    max_pending_submits_count: int = Field(default=MAX_PENDING_SUBMITS, ge=1, le=10_000)
+    """Orders that may wait for the worker before a submit is refused at once with
+    ``SYS_VENUE_BACKLOG`` (back-pressure: a venue that cannot keep up ends in refusals, and
+    through the kill switch's error streak in a halt, never in an unbounded queue)."""
+
+    idle_advance_ms: int = Field(default=IDLE_ADVANCE_MS, ge=1, le=1_000)
+    """Longest time between two venue advances (heartbeat, batch posts, retries) when no
+    command arrives (ms)."""
+
+    close_timeout_s: float = Field(default=30.0, ge=1.0, le=600.0)
+    """How long a graceful close waits for the worker to finish its queue and the
+    cancel-all (s): the venue advance in flight may chain a few requests (heartbeat, batch
+    posts, a trade poll), then come the cancel-all and the trade sync after it, so at least
+    two of the venue's ``request_timeout_s`` (checked by the node config); the default is six
+    of the default 5 s."""
 
 
 class VenueWorkerError(RuntimeError):
