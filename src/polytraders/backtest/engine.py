@@ -26,7 +26,14 @@ from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.fills_csv import write_fills_csv
 from polytraders.backtest.outputs import OutputDir
 from polytraders.backtest.report import TopOfBook, write_report
-from polytraders.backtest.result import BacktestResult, EnvelopeTally, FillModel, compute_result
+from polytraders.backtest.result import (
+    BacktestResult,
+    EnvelopeTally,
+    FillBound,
+    FillModel,
+    compute_result,
+    money_of,
+)
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
@@ -48,6 +55,7 @@ from polytraders.store.event_store import EventStore
 from polytraders.store.journal import RunJournal
 from polytraders.store.records import RunProduced, RunStatus
 from polytraders.venues.paper import PaperVenue
+from polytraders.venues.paper.bounds import BOUND_MODELS, BoundVenues
 
 _LOG = logging.getLogger(__name__)
 
@@ -325,6 +333,7 @@ def run_desk(
     metrics: DeskMetrics | None = None,
     progress: Progress | None = None,
     report_token: str | None = None,
+    fill_bounds: bool = True,
 ) -> RunOutcome:
     """Run the desk of ``desk_file`` over ``data`` on the paper venue; record and write it.
 
@@ -346,6 +355,9 @@ def run_desk(
         progress: callback for progress reporting.
         report_token: token the report's fills-on-the-book selector shows first (default:
             the one with most fills).
+        fill_bounds: also fill the same orders under the pessimistic and optimistic queue
+            models in the same pass (shadow venues, :mod:`polytraders.venues.paper.bounds`) and
+            report their figures in ``fill_model.bounds``; False skips them (faster).
 
     Raises:
         RunRefusedError: unusable data, ``out_dir`` or store, or the store refused the run's
@@ -374,6 +386,7 @@ def run_desk(
             raise RunRefusedError(str(exc)) from exc
         strategies, risk, execution = desk_file.build_slots()
         venue = PaperVenue(desk_file.venue, source.markets, run_id)
+        bound_venues = BoundVenues(venue, source.markets) if fill_bounds else None
         tally = EnvelopeTally()
         sinks: list[EnvelopeSink] = [tally]
         if outputs is not None:
@@ -399,7 +412,7 @@ def run_desk(
         fanout = FanoutSink(sinks)
         desk = Desk(
             run_id=run_id,
-            venue=venue,
+            venue=bound_venues if bound_venues is not None else venue,
             strategies=strategies,
             risk=risk,
             execution=execution,
@@ -441,6 +454,7 @@ def run_desk(
     markets = _resolved_markets(source, desk)
     feed_problems = dict(source.stats.bad_input)
     equity_curve = [(p.ts_ns, p.equity) for p in desk_result.equity_curve]
+    final_marks = _final_marks(desk, markets)
     result = compute_result(
         run_id=run_id,
         seed=desk_file.seed,
@@ -456,7 +470,7 @@ def run_desk(
         last_event_ns=desk_result.last_event_ns,
         orders=desk_result.orders_submitted,
         venue_rejections=dict(venue.stats.rejections_by_code),
-        final_marks=_final_marks(desk, markets),
+        final_marks=final_marks,
         wall_s=wall_s,
         feed_problems=feed_problems,
         fill_model=FillModel.of(desk_file.venue),
@@ -464,6 +478,10 @@ def run_desk(
         status=ending.status.value,
         status_detail=ending.detail,
     )
+    if bound_venues is not None:
+        result.fill_model = FillModel.of(
+            desk_file.venue, _bounds(bound_venues, result, markets, final_marks)
+        )
     if outputs is not None:
         staging = outputs.staging
         (staging / "result.json").write_text(
@@ -500,6 +518,23 @@ def run_desk(
         integrity_problems=integrity,
         feed_problems=feed_problems,
     )
+
+
+def _bounds(
+    venues: BoundVenues,
+    result: BacktestResult,
+    markets: Sequence[Market],
+    final_marks: dict[str, int],
+) -> tuple[FillBound, ...]:
+    """Both bounds: a shadow's figures, or the run's own where its queue model is the bound's."""
+    bounds = []
+    for which, model in BOUND_MODELS.items():
+        if which in venues.shadows:
+            money, _ = money_of(venues.fills(which), markets, final_marks)
+        else:
+            money = result.money
+        bounds.append(FillBound(which=which, queue_model=model, money=money))
+    return tuple(bounds)
 
 
 def _start_run(
