@@ -57,8 +57,14 @@ def test_header_states_the_fill_model_its_estimate_and_both_bounds(sample_run: P
     result = json.loads((sample_run / "result.json").read_text())
     bounds = result["fill_model"]["bounds"]
     # the estimate with its two bounds beside it: PnL of each, as money cells
-    assert "<th>PESSIMISTIC (pessimistic)</th><th>these figures (probabilistic (log))</th>" in header
-    for pnl in (bounds["pessimistic"]["pnl_usd"], result["pnl_usd"], bounds["optimistic"]["pnl_usd"]):
+    assert (
+        "<th>PESSIMISTIC (pessimistic)</th><th>these figures (probabilistic (log))</th>" in header
+    )
+    for pnl in (
+        bounds["pessimistic"]["pnl_usd"],
+        result["pnl_usd"],
+        bounds["optimistic"]["pnl_usd"],
+    ):
         assert f"title='{pnl} pUSD exactly'>" in header
     assert "Bounds: the same orders, in the same pass, on shadow paper venues" in header
     assert "NO RISK" not in page and "KILL SWITCH TRIPPED" not in page  # nothing to banner
@@ -122,7 +128,8 @@ def test_refusal_table_equals_the_envelope_counts_by_bot_and_code(sample_run: Pa
     traces, layout = figure((sample_run / "report.html").read_text(), "reason-codes")
     assert layout["xaxis"]["type"] == "log"
     assert dict(zip(traces[0]["y"], traces[0]["x"], strict=True)) == result["reason_codes"]
-    assert min(result["reason_codes"].values()) < 10 < 10_000 < max(result["reason_codes"].values())
+    counts = result["reason_codes"].values()
+    assert min(counts) < 10 and max(counts) > 10_000  # rare codes stay visible beside thousands
 
 
 def test_token_selector_offers_every_token_with_fills(sample_run: Path) -> None:

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polytraders.backtest.result import (
-    FillBound,
-    MoneyFigures,
     EnvelopeTally,
+    FillBound,
     FillModel,
+    MoneyFigures,
     compute_result,
     max_drawdown,
     sharpe_ratio,

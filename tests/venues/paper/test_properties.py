@@ -112,6 +112,7 @@ steps = st.builds(
     ),
 )
 
+
 def configs(queue_model: str) -> st.SearchStrategy[PaperVenueConfig]:
     """Venue configs with ``queue_model`` (answers delivered at once: the per-step checks
     read each step's events; the response latency has its own property)."""

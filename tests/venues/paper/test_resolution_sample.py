@@ -5,9 +5,9 @@ ending in a resolution. The desk below is the default desk (seven guards, exec.s
 with 500 pUSD of paper cash, ``strat.maker_tight`` quoting 100 shares up to 1,000 per market,
 the ``l2_inference`` queue model (the most maker fills) and answers delivered at once (response
 latency 0), so it spends more than its starting cash over the run and can keep buying only with
-what the resolved markets paid out. Before the venue redeemed at resolution, the same desk file had 12
-BUYs refused ``SYS_VENUE_INSUFFICIENT_BALANCE`` after the first markets resolved (none before)
-and the kill switch tripped on the error streak.
+what the resolved markets paid out. Before the venue redeemed at resolution, the same desk file
+had 12 BUYs refused ``SYS_VENUE_INSUFFICIENT_BALANCE`` after the first markets resolved (none
+before) and the kill switch tripped on the error streak.
 
 The second test runs the default desk as shipped (answers 100 ms late): while fills travel, the
 venue's cash and holdings lead the desk's by exactly the fills still travelling.

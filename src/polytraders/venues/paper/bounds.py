@@ -40,6 +40,8 @@ class BoundVenues:
     queue model is the main venue's own has no shadow (the run's figures are that bound).
     """
 
+    name = "paper"
+
     def __init__(self, main: PaperVenue, markets: Sequence[Market]) -> None:
         self.main = main
         self.shadows: dict[str, PaperVenue] = {}

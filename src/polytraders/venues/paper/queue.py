@@ -113,7 +113,7 @@ class QueueModel(Protocol):
     def on_trade(self, orders: Sequence[WorkingOrder], volume: int, reach: bool) -> int:
         """Rule 4.6: ``volume`` traded at the level's price; returns the volume left."""
 
-    def on_level_change(  # noqa: PLR0913 - the rule's inputs, all named
+    def on_level_change(
         self,
         orders: Sequence[WorkingOrder],
         old_size: int,
@@ -156,7 +156,7 @@ class PessimisticQueue(_FrontQueue):
 
     name = "pessimistic"
 
-    def on_level_change(  # noqa: PLR0913 - QueueModel hook
+    def on_level_change(
         self,
         orders: Sequence[WorkingOrder],
         old_size: int,
@@ -176,7 +176,7 @@ class L2InferenceQueue(_FrontQueue):
 
     name = "l2_inference"
 
-    def on_level_change(  # noqa: PLR0913 - QueueModel hook
+    def on_level_change(
         self,
         orders: Sequence[WorkingOrder],
         old_size: int,
@@ -219,8 +219,9 @@ class ProbabilisticQueue(_FrontQueue):
             return 0
         if self.function == "power" and self._integral_n is not None:
             n = self._integral_n
-            weight_back = back**n
-            share = unexplained * weight_back // (weight_back + front**n)
+            weight_back: int = back**n
+            weight_front: int = front**n
+            share = unexplained * weight_back // (weight_back + weight_front)
         else:
             if self.function == "power":
                 w = 1.0 / (1.0 + (front / back) ** self.power_n)
@@ -230,7 +231,7 @@ class ProbabilisticQueue(_FrontQueue):
             share = int(w * unexplained)
         return min(back, share)
 
-    def on_level_change(  # noqa: PLR0913 - QueueModel hook
+    def on_level_change(
         self,
         orders: Sequence[WorkingOrder],
         old_size: int,

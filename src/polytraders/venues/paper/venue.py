@@ -753,7 +753,7 @@ class PaperVenue:
         for leg_token, price, aggressor in legs:
             left = self._trade_leg(leg_token, price, aggressor, trade.size, left, trade.ts_event_ns)
 
-    def _trade_leg(  # noqa: PLR0913, PLR0917 - private helper of rule 4.2
+    def _trade_leg(  # noqa: PLR0917 - private helper of rule 4.2
         self,
         token: _Token,
         price: int,
