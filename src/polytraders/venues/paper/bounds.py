@@ -10,7 +10,8 @@ desk reads it, and delivery does not change matching), and its own ids
 shadow fills, rejects (for its own balances) or cancels the same orders under its rules.
 
 Cost: each shadow replays every market event through its own book copy; on the shipped
-Polymarket sample two shadows add about 1 s to a 9 s pass (``docs/paper_venue.md``).
+Polymarket sample the two shadows take a pass without outputs from 10.5 s to 12.7 s
+(``docs/paper_venue.md``).
 """
 
 from __future__ import annotations
