@@ -47,13 +47,16 @@ _BASE_FIELDS = (
 
 
 def _base_config(desk_config: dict[str, Any]) -> PaperVenueConfig:
-    """The session's paper-venue settings other than the queue model (defaults where the
-    recorded desk config has none, e.g. a live node's).
+    """The session's paper-venue settings other than the queue model: the desk file's
+    ``[venue]`` (a live node records its desk file under ``desk``, beside the Polymarket
+    venue's settings); defaults for what is not recorded.
 
     Raises:
         ValueError: a recorded setting out of its limits.
     """
-    venue = desk_config.get("venue")
+    node = "reconciliation" in desk_config and isinstance(desk_config.get("desk"), dict)
+    desk_file = desk_config["desk"] if node else desk_config
+    venue = desk_file.get("venue")
     recorded = venue if isinstance(venue, dict) else {}
     return PaperVenueConfig.model_validate({k: recorded[k] for k in _BASE_FIELDS if k in recorded})
 

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.engine import run_desk
 from polytraders.cli import app
+from polytraders.commands.fills import _base_config
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.paper import PaperVenueConfig
 from polytraders.venues.paper.calibrate import POWER_GRID, candidates, recorded_orders
@@ -145,3 +146,11 @@ def test_calibrate_refuses_an_unknown_run_and_a_session_without_its_recording(
     )
     assert missing.exit_code == 2
     assert "no-such-recording" in missing.output
+
+
+def test_the_base_settings_come_from_the_sessions_desk_file() -> None:
+    paper = {"venue": {"order_latency_ms": 40, "queue_model": "l2_inference", "gone": 1}}
+    assert _base_config(paper).order_latency_ms == 40  # queue settings are what is fitted
+    node = {"desk": paper, "venue": {"order_latency_ms": 999}, "reconciliation": {}}
+    assert _base_config(node).order_latency_ms == 40  # the node's desk file, not its CLOB venue
+    assert _base_config({}) == PaperVenueConfig()
