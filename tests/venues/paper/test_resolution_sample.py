@@ -18,6 +18,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.desk.desk import Desk
 from polytraders.feeds import Source, open_source
@@ -93,6 +95,7 @@ def test_payouts_keep_venue_cash_equal_to_desk_cash_and_later_buys_are_not_refus
     assert venue.ledger.conservation_problems() == []
 
 
+@pytest.mark.slow
 def test_travelling_fills_are_all_that_separates_venue_and_desk(polymarket_sample: Path) -> None:
     source = open_source(polymarket_sample)
     desk, venue = _desk(DeskFile(), source)

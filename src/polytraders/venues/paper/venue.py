@@ -231,7 +231,8 @@ class PaperVenue:
 
         Raises:
             ValueError: a market event older than the previous one (events must come in time
-                order), a malformed book update (the book is left unchanged), or a resolution
+                order), a malformed book update (the book is left unchanged), a trade with a
+                price outside (0, 1) or a size not above 0, or a resolution
                 whose winning token is not one of the market's tokens (the event is not
                 applied).
         """
