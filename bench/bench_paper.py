@@ -109,7 +109,9 @@ def _taker(orders: int) -> tuple[float, int]:
             OutcomeToken(token_id="n", market_id="m", outcome="No", complement_token_id="y"),
         ),
     )
-    config = PaperVenueConfig(order_latency_ms=0, starting_cash_micros=10**15)
+    config = PaperVenueConfig(
+        order_latency_ms=0, response_latency_ms=0, starting_cash_micros=10**15
+    )
     venue = PaperVenue(config, [market], "run-bench")
     asks = [(450_000, 10_000_000), (460_000, 10_000_000), (470_000, 10_000_000)]
     venue.on_market_event(

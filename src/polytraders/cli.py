@@ -19,6 +19,7 @@ from polytraders.commands import optimize as optimize_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.data import app as data_app
 from polytraders.commands.failures import set_debug
+from polytraders.commands.fills import app as fills_app
 from polytraders.commands.killswitch import app as killswitch_app
 from polytraders.commands.runs import app as runs_app
 from polytraders.contracts.reasons import (
@@ -74,6 +75,7 @@ app.command("record")(live_commands.record)
 app.command("live")(live_commands.run)
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
+app.add_typer(fills_app, name="fills")
 app.add_typer(killswitch_app, name="kill-switch")
 
 

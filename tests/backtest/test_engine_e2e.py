@@ -99,21 +99,25 @@ def test_main_job_runs_the_default_desk_and_is_deterministic(
 @pytest.mark.slow
 def test_user_strategy_runs_through_the_guards(tmp_path: Path, polymarket_sample: Path) -> None:
     out = tmp_path / "touch"
+    desk = tmp_path / "pessimistic.toml"
+    desk.write_text('[venue]\nqueue_model = "pessimistic"\n', encoding="utf-8")
     completed = runner.invoke(
         app,
         [
             "backtest",
             "--data",
             str(polymarket_sample),
+            "--desk",
+            str(desk),
             "--strategy",
             f"{EXAMPLE_STRATEGY / 'touch_quoter.py'}:TouchQuoter",
             "--out",
             str(out),
         ],
     )
-    # the naive touch quoter loses more than 5 % of its day-start equity marked to mid at
-    # 09:17:22 UTC: the kill switch halts the desk, the run ends HALTED (exit code 4) and its
-    # outputs are complete
+    # filled only by crossings (the pessimistic queue model), the naive touch quoter loses more
+    # than 5 % of its day-start equity marked to mid: the kill switch halts the desk, the run
+    # ends HALTED (exit code 4) and its outputs are complete
     assert completed.exit_code == 4, completed.output
     assert "HALTED: RISK_KILLSWITCH_DAILY_LOSS" in completed.output
     result = _check_run_outputs(out)

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from polytraders.backtest.result import (
     EnvelopeTally,
+    FillBound,
     FillModel,
+    MoneyFigures,
     compute_result,
     max_drawdown,
     sharpe_ratio,
@@ -29,9 +31,7 @@ YES = OutcomeToken(token_id="yes", market_id="m", outcome="Up", complement_token
 NO = OutcomeToken(token_id="no", market_id="m", outcome="Down", complement_token_id="yes")
 RESOLVED = Market(market_id="m", slug="btc", tokens=(YES, NO), payouts={"yes": MICROS, "no": 0})
 OPEN = Market(market_id="m", slug="btc", tokens=(YES, NO))
-FILL_MODEL = FillModel(
-    order_latency_ms=250, cancel_latency_ms=250, queue_model="none", infer_fills_from_decreases=True
-)
+FILL_MODEL = FillModel.of(PaperVenueConfig(queue_model="l2_inference"))
 
 
 def fill(i: int, token: str, side: Side, price: int, size: int, fee: int, maker: bool) -> Fill:
@@ -240,10 +240,38 @@ def test_result_json_records_desk_events_and_the_fill_model_bound() -> None:
         },
     ]
     assert doc["fill_model"]["bound"] == "OPTIMISTIC"
-    assert doc["fill_model"]["queue_model"] == "none"
-    off = msgspec.structs.replace(FILL_MODEL, infer_fills_from_decreases=False)
-    assert off.bound == "PESSIMISTIC" and "OFF" in off.bound_reason
-    assert FillModel.of(PaperVenueConfig()).infer_fills_from_decreases is True
+    assert doc["fill_model"]["queue_model"] == "l2_inference"
+    assert "bounds" not in doc["fill_model"]  # not computed for this result
+    off = FillModel.of(PaperVenueConfig(queue_model="pessimistic"))
+    assert off.bound == "PESSIMISTIC" and "never fills us" in off.bound_reason
+    estimate = FillModel.of(PaperVenueConfig())
+    assert (estimate.bound, estimate.name) == ("ESTIMATE", "probabilistic (log)")
+
+
+def test_fill_model_names_the_model_and_reports_both_bounds() -> None:
+    low = MoneyFigures(pnl=-2 * MICROS, fills=1, maker_fills=1)
+    high = MoneyFigures(pnl=5 * MICROS, fills=4, maker_fills=4, volume=3 * MICROS)
+    model = FillModel.of(
+        PaperVenueConfig(queue_function="power", queue_power_n=2.5, response_latency_ms=40),
+        (
+            FillBound(which="PESSIMISTIC", queue_model="pessimistic", money=low),
+            FillBound(which="OPTIMISTIC", queue_model="l2_inference", money=high),
+        ),
+    )
+    doc = model.as_json()
+    assert doc["name"] == "probabilistic (power, n = 2.5)"
+    assert (doc["bound"], doc["queue_power_n"], doc["response_latency_ms"]) == (
+        "ESTIMATE",
+        2.5,
+        40,
+    )
+    bounds = doc["bounds"]
+    assert isinstance(bounds, dict)
+    assert bounds["pessimistic"]["pnl_usd"] == "-2" and bounds["pessimistic"]["fills"] == 1
+    assert bounds["optimistic"]["queue_model"] == "l2_inference"
+    assert bounds["optimistic"]["volume_usd"] == "3"
+    assert "shadow" in str(doc["bounds_method"])
+    assert model.bound_of("OPTIMISTIC") is not None
 
 
 @given(st.integers(0, 4_102_444_800 * 10**9))  # up to 2100-01-01

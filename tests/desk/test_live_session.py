@@ -98,7 +98,11 @@ def test_a_quarantined_strategy_raises_an_alert_and_its_quotes_are_cancelled(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="polytraders.commands.live")
     memory, metrics = MemorySink(), DeskMetrics()
-    venue = PaperVenue(PaperVenueConfig(order_latency_ms=0, cancel_latency_ms=0), [MARKET], "run-l")
+    venue = PaperVenue(
+        PaperVenueConfig(order_latency_ms=0, cancel_latency_ms=0, response_latency_ms=0),
+        [MARKET],
+        "run-l",
+    )
     desk = Desk(
         run_id="run-l",
         venue=venue,

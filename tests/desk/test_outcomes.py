@@ -82,7 +82,7 @@ def make_desk(
 ) -> Desk:
     return Desk(
         run_id="run-o",
-        venue=PaperVenue(venue or PaperVenueConfig(), [MARKET], "run-o"),
+        venue=PaperVenue(venue or PaperVenueConfig(response_latency_ms=0), [MARKET], "run-o"),
         strategies=[BotSlot(strategy)],
         risk=[BotSlot(b) for b in risk] or [BotSlot(ApproveBot())],
         execution=[BotSlot(execution or PassThroughExec())],

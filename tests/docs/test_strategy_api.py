@@ -93,9 +93,9 @@ def test_the_worked_example_runs_and_learns_from_its_outcomes(
             str(out),
         ],
     )
-    # the naive quoter loses past the kill switch's daily limit: the run ends HALTED, exit 4
-    assert completed.exit_code == 4, completed.output
-    assert "HALTED: RISK_KILLSWITCH_DAILY_LOSS" in completed.output
+    # the naive quoter loses money under the default fill estimate, within the kill switch's
+    # daily limit: the run completes
+    assert completed.exit_code == 0, completed.output
     result = json.loads((out / "result.json").read_text())
     assert result["orders"] > 0 and result["fills"] > 0
     with (out / "envelopes.jsonl").open("rb") as stream:

@@ -138,7 +138,9 @@ class DeskFile(BaseModel):
     execution: list[BotEntry] = Field(default_factory=_default_execution)
     """Execution bots (exactly one ENFORCED; the list replaces ``exec.smartrouter``)."""
     venue: PaperVenueConfig = Field(default_factory=PaperVenueConfig)
-    """Paper venue fill model (latency, queue model, fee table, starting cash)."""
+    """Paper venue fill model: entry, response and cancel latency, queue model (``pessimistic``,
+    ``probabilistic`` with its function, ``l2_inference``), complementary-token fills, fee table,
+    starting cash (``docs/paper_venue.md``)."""
     desk: DeskConfig = Field(default_factory=DeskConfig)
     """Desk loop settings (order manager, flushing)."""
     account: AccountFile = Field(default_factory=AccountFile)

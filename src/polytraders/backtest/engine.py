@@ -27,9 +27,11 @@ from polytraders.backtest.report import TopOfBookSeries
 from polytraders.backtest.result import (
     BacktestResult,
     EnvelopeTally,
+    FillBound,
     FillModel,
     compute_result,
     final_marks,
+    money_of,
     settled_markets,
 )
 from polytraders.backtest.stop import stop_on_signals
@@ -46,12 +48,14 @@ from polytraders.model.events import (
     TradingState,
     TradingStateChanged,
 )
+from polytraders.model.market import Market
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
 from polytraders.store.journal import RunJournal
 from polytraders.store.records import RunProduced, RunStatus
 from polytraders.venues.paper import PaperVenue
+from polytraders.venues.paper.bounds import BOUND_MODELS, BoundVenues
 
 _LOG = logging.getLogger(__name__)
 
@@ -292,6 +296,7 @@ def run_desk(
     metrics: DeskMetrics | None = None,
     progress: Progress | None = None,
     report_token: str | None = None,
+    fill_bounds: bool = True,
 ) -> RunOutcome:
     """Run the desk of ``desk_file`` over ``data`` on the paper venue; record and write it.
 
@@ -313,6 +318,9 @@ def run_desk(
         progress: callback for progress reporting.
         report_token: token the report's fills-on-the-book selector shows first (default:
             the one with most fills).
+        fill_bounds: also fill the same orders under the pessimistic and optimistic queue
+            models in the same pass (shadow venues, :mod:`polytraders.venues.paper.bounds`) and
+            report their figures in ``fill_model.bounds``; False skips them (faster).
 
     Raises:
         RunRefusedError: unusable data, ``out_dir`` or store, or the store refused the run's
@@ -341,6 +349,7 @@ def run_desk(
             raise RunRefusedError(str(exc)) from exc
         strategies, risk, execution = desk_file.build_slots()
         venue = PaperVenue(desk_file.venue, source.markets, run_id)
+        bound_venues = BoundVenues(venue, source.markets) if fill_bounds else None
         tally = EnvelopeTally()
         sinks: list[EnvelopeSink] = [tally]
         if outputs is not None:
@@ -366,7 +375,7 @@ def run_desk(
         fanout = FanoutSink(sinks)
         desk = Desk(
             run_id=run_id,
-            venue=venue,
+            venue=bound_venues if bound_venues is not None else venue,
             strategies=strategies,
             risk=risk,
             execution=execution,
@@ -408,6 +417,7 @@ def run_desk(
     markets = settled_markets(source.markets, desk.state)
     feed_problems = dict(source.stats.bad_input)
     equity_curve = [(p.ts_ns, p.equity) for p in desk_result.equity_curve]
+    marks = final_marks(desk.state, markets)
     result = compute_result(
         run_id=run_id,
         seed=desk_file.seed,
@@ -423,7 +433,7 @@ def run_desk(
         last_event_ns=desk_result.last_event_ns,
         orders=desk_result.orders_submitted,
         venue_rejections=dict(venue.stats.rejections_by_code),
-        final_marks=final_marks(desk.state, markets),
+        final_marks=marks,
         wall_s=wall_s,
         feed_problems=feed_problems,
         fill_model=FillModel.of(desk_file.venue),
@@ -431,6 +441,10 @@ def run_desk(
         status=ending.status.value,
         status_detail=ending.detail,
     )
+    if bound_venues is not None:
+        result.fill_model = FillModel.of(
+            desk_file.venue, _bounds(bound_venues, result, markets, marks)
+        )
     if outputs is not None:
         write_run_files(
             outputs.staging,
@@ -461,6 +475,23 @@ def run_desk(
         integrity_problems=integrity,
         feed_problems=feed_problems,
     )
+
+
+def _bounds(
+    venues: BoundVenues,
+    result: BacktestResult,
+    markets: Sequence[Market],
+    final_marks: dict[str, int],
+) -> tuple[FillBound, ...]:
+    """Both bounds: a shadow's figures, or the run's own where its queue model is the bound's."""
+    bounds = []
+    for which, model in BOUND_MODELS.items():
+        if which in venues.shadows:
+            money, _ = money_of(venues.fills(which), markets, final_marks)
+        else:
+            money = result.money
+        bounds.append(FillBound(which=which, queue_model=model, money=money))
+    return tuple(bounds)
 
 
 def _start_run(

@@ -1,9 +1,10 @@
 """Self-contained HTML report of a run (plotly, with plotly.js embedded once: works offline).
 
 The header says what the figures can be trusted for: the data (recorded, SYNTHETIC, or live
-market data with the session's kind), the paper venue's fill model (queue model, latencies,
-whether maker fills are inferred from book decreases) and whether the figures are therefore an
-OPTIMISTIC or a PESSIMISTIC bound, or REAL for a live venue's own fills, the desk
+market data with the session's kind), the paper venue's fill model (queue model, latencies)
+and whether the figures are therefore an ESTIMATE or the OPTIMISTIC or PESSIMISTIC bound, with
+both bounds' PnL, fills and volume beside the run's (``fill_model.bounds``) when computed, or
+REAL for a live venue's own fills, the desk
 that ran (every bot with its mode, source and config version), and banners for a desk without
 risk bots, a desk that halted or tripped its kill switch before the end, quarantined bots, and
 a snapshot of a live session still running.
@@ -37,7 +38,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from polytraders.backtest.result import BacktestResult, BotSeen, utc_iso
+from polytraders.backtest.result import BOUNDS_METHOD, BacktestResult, BotSeen, utc_iso
 from polytraders.contracts.reasons import Severity, load_registry
 from polytraders.desk.desk import SYS_SHUTDOWN
 from polytraders.desk.state import DeskEvent
@@ -159,16 +160,51 @@ def _bound_block(result: BacktestResult) -> str:
             f"<div class='bound real'><p class='big'>These figures are REAL: "
             f"{_esc(model.bound_reason)}.</p></div>"
         )
-    css = "optimistic" if model.infer_fills_from_decreases else "pessimistic"
-    inference = "ON" if model.infer_fills_from_decreases else "OFF"
-    article = "an" if model.infer_fills_from_decreases else "a"
+    css = model.bound.lower()
+    if model.bound == "ESTIMATE":
+        lead = f"These figures are an ESTIMATE ({_esc(model.name)} queue model)"
+    else:
+        article = "an" if model.bound == "OPTIMISTIC" else "a"
+        lead = f"These figures are {article} {model.bound} bound"
     return (
-        f"<div class='bound {css}'><p class='big'>These figures are {article} {model.bound} bound: "
-        f"{_esc(model.bound_reason)}.</p>"
-        f"<p>Fill model (paper venue): queue model <b>{_esc(model.queue_model)}</b> · order "
-        f"latency <b>{model.order_latency_ms:,} ms</b> · cancel latency "
-        f"<b>{model.cancel_latency_ms:,} ms</b> · maker fills inferred from book decreases "
-        f"(L2 inference): <b>{inference}</b>.</p></div>"
+        f"<div class='bound {css}'><p class='big'>{lead}: {_esc(model.bound_reason)}.</p>"
+        f"{_bounds_table(result)}"
+        f"<p>Fill model (paper venue): queue model <b>{_esc(model.name)}</b> · entry latency "
+        f"<b>{model.order_latency_ms:,} ms</b> · response latency "
+        f"<b>{model.response_latency_ms:,} ms</b> · cancel latency "
+        f"<b>{model.cancel_latency_ms:,} ms</b> · complementary-token fills: "
+        f"<b>{'ON' if model.complement_fills else 'OFF'}</b>.</p></div>"
+    )
+
+
+def _bounds_table(result: BacktestResult) -> str:
+    """The run's money beside both bounds (``fill_model.bounds``), when computed."""
+    model = result.fill_model
+    pessimistic, optimistic = model.bound_of("PESSIMISTIC"), model.bound_of("OPTIMISTIC")
+    if pessimistic is None or optimistic is None:
+        return ""
+    columns = [
+        (f"PESSIMISTIC ({pessimistic.queue_model})", pessimistic.money),
+        (f"these figures ({model.name})", result.money),
+        (f"OPTIMISTIC ({optimistic.queue_model})", optimistic.money),
+    ]
+    head = "".join(f"<th>{_esc(name)}</th>" for name, _ in columns)
+    rows = [
+        "<tr><td>PnL total (after fees)</td>"
+        + "".join(_pusd_cell(money.pnl) for _, money in columns)
+        + "</tr>",
+        "<tr><td>fills (maker / taker)</td>"
+        + "".join(
+            f"<td class='num'>{money.fills:,} ({money.maker_fills:,} / {money.taker_fills:,})</td>"
+            for _, money in columns
+        )
+        + "</tr>",
+        "<tr><td>volume</td>" + "".join(_pusd_cell(m.volume) for _, m in columns) + "</tr>",
+        "<tr><td>fees</td>" + "".join(_pusd_cell(m.fees) for _, m in columns) + "</tr>",
+    ]
+    return (
+        f"<table class='bounds'><tr><th>figure</th>{head}</tr>{''.join(rows)}</table>"
+        f"<p>Bounds: {_esc(BOUNDS_METHOD)}.</p>"
     )
 
 
@@ -625,7 +661,8 @@ text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:
 .banner{padding:8px 12px;font-weight:bold}.synthetic,.danger{background:#fdecea;color:#922}
 .bound{border:2px solid;padding:4px 12px;margin:0.5em 0}.bound .big{font-size:1.15em;
 font-weight:bold}.optimistic{border-color:#e67e22;background:#fef5e7}
-.pessimistic{border-color:#2e86c1;background:#ebf5fb}.real{border-color:#27ae60;
+.pessimistic{border-color:#2e86c1;background:#ebf5fb}
+.estimate{border-color:#27ae60;background:#eafaf1}.real{border-color:#27ae60;
 background:#eafaf1}.snapshot{background:#fef5e7;color:#7e5109}pre{background:#f6f6f6;padding:1em;
 overflow-x:auto}"""
 

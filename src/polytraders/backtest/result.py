@@ -26,9 +26,9 @@ Evidence beside the money (what the report shows, as data):
   REJECT, ERROR, QUARANTINE), counted by (bot, class, mode, decision, reason code), plus the
   venue's rejections (bot ``venue``, decision ``VENUE_REJECT``).
 - ``desk_events``: trading-state changes and kill-switch trips with time and reason code.
-- ``fill_model``: where the fills come from: the paper venue's fill model and whether its
-  figures are an OPTIMISTIC or a PESSIMISTIC bound, or a live venue's own fills (REAL,
-  :class:`FillModel`).
+- ``fill_model``: where the fills come from: the paper venue's fill model, whether its
+  figures are an ESTIMATE or the OPTIMISTIC or PESSIMISTIC bound, and the figures of both
+  bounds for the same orders; or a live venue's own fills (REAL) (:class:`FillModel`).
 - ``bots_seen``: every bot that recorded a decision, with its version and config version.
 """
 
@@ -68,96 +68,6 @@ def utc_iso(ts_ns: int) -> str:
     seconds, nanos = divmod(ts_ns, _NS_PER_S)
     whole = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{whole}.{nanos:09d}Z"
-
-
-class FillModel(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a run's fills come from, and which bound its figures are.
-
-    On the paper venue (``venue == "paper"``) fills are simulated under the settings below.
-    With ``infer_fills_from_decreases`` (L2 inference) a decrease of our price level beyond
-    the queue ahead counts as trading through us although it may be cancellations, so maker
-    fills and PnL are an OPTIMISTIC bound; without it makers fill only from recorded trades that
-    reach them or from the book crossing them, a PESSIMISTIC bound
-    (``docs/paper_venue.md`` "Known limits"). On any other venue (a ``--live`` session) the
-    fills are the venue's own executions of real orders: no fill model applies and the bound
-    is ``REAL`` (:meth:`real`; the simulation settings are then unused and left out of
-    :meth:`as_json`).
-    """
-
-    order_latency_ms: int = 0
-    cancel_latency_ms: int = 0
-    queue_model: str = ""
-    infer_fills_from_decreases: bool = False
-    venue: str = "paper"
-    """``paper`` (simulated fills) or the live venue that executed the orders."""
-
-    @classmethod
-    def of(cls, config: PaperVenueConfig) -> FillModel:
-        """The fill model of a paper venue config."""
-        return cls(
-            order_latency_ms=config.order_latency_ms,
-            cancel_latency_ms=config.cancel_latency_ms,
-            queue_model=config.queue_model,
-            infer_fills_from_decreases=config.infer_fills_from_decreases,
-        )
-
-    @classmethod
-    def real(cls, venue: str) -> FillModel:
-        """Fills executed by ``venue`` itself (e.g. ``"polymarket"``): no simulation."""
-        return cls(venue=venue)
-
-    @property
-    def simulated(self) -> bool:
-        """True on the paper venue."""
-        return self.venue == "paper"
-
-    @property
-    def bound(self) -> str:
-        """``"OPTIMISTIC"`` with L2 inference on, else ``"PESSIMISTIC"``; ``"REAL"`` for a
-        live venue's own fills."""
-        if not self.simulated:
-            return "REAL"
-        return "OPTIMISTIC" if self.infer_fills_from_decreases else "PESSIMISTIC"
-
-    @property
-    def bound_reason(self) -> str:
-        """One plain-English sentence saying why the figures are that bound."""
-        if not self.simulated:
-            return (
-                f"the fills are {self.venue}'s own executions of the orders the desk sent "
-                "(live trading): no fill model is involved"
-            )
-        if self.infer_fills_from_decreases:
-            return (
-                "maker fills are inferred from book decreases (L2 inference ON): a level that "
-                "shrinks by cancellations counts as trading through our order; set "
-                "infer_fills_from_decreases = false for the pessimistic bound"
-            )
-        return (
-            "maker fills only from recorded trades reaching our place in the queue or from the "
-            "book crossing our price (L2 inference OFF); set infer_fills_from_decreases = true "
-            "for the optimistic bound"
-        )
-
-    def as_json(self) -> dict[str, object]:
-        """``venue``, the simulation settings (paper venue only), ``bound`` and
-        ``bound_reason``."""
-        settings: dict[str, object] = (
-            {
-                "order_latency_ms": self.order_latency_ms,
-                "cancel_latency_ms": self.cancel_latency_ms,
-                "queue_model": self.queue_model,
-                "infer_fills_from_decreases": self.infer_fills_from_decreases,
-            }
-            if self.simulated
-            else {}
-        )
-        return {
-            "venue": self.venue,
-            **settings,
-            "bound": self.bound,
-            "bound_reason": self.bound_reason,
-        }
 
 
 class RefusalCount(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,6 +145,154 @@ class MarketResult(msgspec.Struct, kw_only=True):
     slug: str
     money: MoneyFigures
     final_positions: dict[str, int]
+
+
+class FillBound(msgspec.Struct, frozen=True, kw_only=True):
+    """The run's money figures under a bound queue model (:class:`FillModel` ``bounds``).
+
+    ``which``: ``PESSIMISTIC`` (queue model ``pessimistic``) or ``OPTIMISTIC``
+    (``l2_inference``); ``money``: the same figures as the run's own, from that model's fills.
+    """
+
+    which: str
+    queue_model: str
+    money: MoneyFigures
+
+    def as_json(self) -> dict[str, object]:
+        """``queue_model`` and the money figures (decimal strings, counts)."""
+        return {"queue_model": self.queue_model, **self.money.as_json()}
+
+
+BOUNDS_METHOD = (
+    "the same orders, in the same pass, on shadow paper venues that differ only in the queue "
+    "model (pessimistic; l2_inference): open loop, the desk decided on the estimate's fills"
+)
+"""How ``result.json`` ``fill_model.bounds`` were computed (``docs/paper_venue.md``)."""
+
+
+class FillModel(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a run's fills come from: the paper venue's fill model, which kind of figure the
+    run's money is, and its bounds; or a live venue's own executions.
+
+    On the paper venue (``venue == "paper"``) the queue model decides what the figures are
+    (rule 4.4 of :mod:`polytraders.venues.paper`, ``docs/paper_venue.md``): ``probabilistic``
+    gives an ESTIMATE, ``pessimistic`` (makers fill only from trades and crossing) the
+    PESSIMISTIC bound, ``l2_inference`` (every unexplained book decrease counts as trading
+    through us) the OPTIMISTIC bound. ``bounds`` holds the figures of the two bound models for
+    the same orders (:data:`BOUNDS_METHOD`), when computed. On any other venue (a ``--live``
+    session) the fills are the venue's own executions of real orders: no fill model applies,
+    the kind is ``REAL`` (:meth:`real`) and the simulation settings are left out of
+    :meth:`as_json`.
+    """
+
+    order_latency_ms: int
+    cancel_latency_ms: int
+    response_latency_ms: int
+    queue_model: str
+    queue_function: str
+    queue_power_n: float
+    complement_fills: bool
+    name: str
+    """The queue model in words, e.g. ``probabilistic (power, n = 2)``."""
+    bounds: tuple[FillBound, ...] = ()
+    venue: str = "paper"
+    """``paper`` (simulated fills) or the live venue that executed the orders."""
+
+    @classmethod
+    def of(cls, config: PaperVenueConfig, bounds: tuple[FillBound, ...] = ()) -> FillModel:
+        """The fill model of a paper venue config, with the bounds computed for the run."""
+        return cls(
+            order_latency_ms=config.order_latency_ms,
+            cancel_latency_ms=config.cancel_latency_ms,
+            response_latency_ms=config.response_latency_ms,
+            queue_model=config.queue_model,
+            queue_function=config.queue_function,
+            queue_power_n=config.queue_power_n,
+            complement_fills=config.complement_fills,
+            name=config.queue_model_name,
+            bounds=bounds,
+        )
+
+    @classmethod
+    def real(cls, venue: str) -> FillModel:
+        """Fills executed by ``venue`` itself (e.g. ``"polymarket"``): no simulation."""
+        return cls(
+            order_latency_ms=0,
+            cancel_latency_ms=0,
+            response_latency_ms=0,
+            queue_model="",
+            queue_function="",
+            queue_power_n=0.0,
+            complement_fills=False,
+            name="",
+            venue=venue,
+        )
+
+    @property
+    def simulated(self) -> bool:
+        """True on the paper venue."""
+        return self.venue == "paper"
+
+    @property
+    def bound(self) -> str:
+        """``"ESTIMATE"`` (probabilistic), ``"OPTIMISTIC"`` (l2_inference) or
+        ``"PESSIMISTIC"`` (pessimistic); ``"REAL"`` for a live venue's own fills."""
+        if not self.simulated:
+            return "REAL"
+        return {"l2_inference": "OPTIMISTIC", "pessimistic": "PESSIMISTIC"}.get(
+            self.queue_model, "ESTIMATE"
+        )
+
+    @property
+    def bound_reason(self) -> str:
+        """One plain-English sentence saying why the figures are that kind."""
+        if not self.simulated:
+            return (
+                f"the fills are {self.venue}'s own executions of the orders the desk sent "
+                "(live trading): no fill model is involved"
+            )
+        if self.queue_model == "l2_inference":
+            return (
+                "maker fills are inferred from book decreases (l2_inference): a level that "
+                "shrinks by cancellations counts as trading through our order"
+            )
+        if self.queue_model == "pessimistic":
+            return (
+                "maker fills only from recorded trades reaching our place in the queue or from "
+                "the book crossing our price (pessimistic): a decrease of our level never fills us"
+            )
+        return (
+            "maker fills from recorded trades, crossing, and the share of each book decrease a "
+            f"{self.name} queue model puts ahead of our order (hftbacktest's ProbQueueModel)"
+        )
+
+    def bound_of(self, which: str) -> FillBound | None:
+        """The ``PESSIMISTIC`` or ``OPTIMISTIC`` bound, if computed."""
+        return next((b for b in self.bounds if b.which == which), None)
+
+    def as_json(self) -> dict[str, object]:
+        """``venue``; on the paper venue the settings and ``name``; ``bound``,
+        ``bound_reason`` and, when computed, ``bounds`` (``pessimistic`` / ``optimistic`` money
+        figures) with ``bounds_method``."""
+        if not self.simulated:
+            return {"venue": self.venue, "bound": self.bound, "bound_reason": self.bound_reason}
+        document: dict[str, object] = {
+            "venue": self.venue,
+            "order_latency_ms": self.order_latency_ms,
+            "cancel_latency_ms": self.cancel_latency_ms,
+            "response_latency_ms": self.response_latency_ms,
+            "queue_model": self.queue_model,
+            "queue_function": self.queue_function,
+            "queue_power_n": self.queue_power_n,
+            "complement_fills": self.complement_fills,
+            "name": self.name,
+            "bound": self.bound,
+            "bound_reason": self.bound_reason,
+        }
+        if self.bounds:
+            document["bounds"] = {b.which.lower(): b.as_json() for b in self.bounds}
+            document["bounds_method"] = BOUNDS_METHOD
+        return document
 
 
 class BacktestResult(msgspec.Struct, kw_only=True):
@@ -329,6 +387,39 @@ class BacktestResult(msgspec.Struct, kw_only=True):
             ],
         }
         return document
+
+
+def money_of(
+    fills: Sequence[Fill], markets: Sequence[Market], final_marks: Mapping[str, int]
+) -> tuple[MoneyFigures, list[MarketResult]]:
+    """The money figures of ``fills`` over ``markets`` (see the module docstring): the total
+    and each market's, with final positions.
+
+    Raises:
+        ValueError: a fill for a token of no known market, or an open position without a mark.
+    """
+    token_market = {t.token_id: m for m in markets for t in m.tokens}
+    by_market: dict[str, list[Fill]] = {m.market_id: [] for m in markets}
+    for fill in fills:
+        market = token_market.get(fill.token_id)
+        if market is None:
+            raise ValueError(f"fill {fill.fill_id} for unknown token {fill.token_id}")
+        by_market[market.market_id].append(fill)
+    total = MoneyFigures()
+    per_market: list[MarketResult] = []
+    for market in markets:
+        money, final_positions = _money_for(by_market[market.market_id], market, final_marks)
+        for field in msgspec.structs.fields(MoneyFigures):
+            setattr(total, field.name, getattr(total, field.name) + getattr(money, field.name))
+        per_market.append(
+            MarketResult(
+                market_id=market.market_id,
+                slug=market.slug,
+                money=money,
+                final_positions=final_positions,
+            )
+        )
+    return total, per_market
 
 
 def _money_for(
@@ -574,27 +665,7 @@ def compute_result(
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
     """
-    token_market = {t.token_id: m for m in markets for t in m.tokens}
-    by_market: dict[str, list[Fill]] = {m.market_id: [] for m in markets}
-    for fill in fills:
-        market = token_market.get(fill.token_id)
-        if market is None:
-            raise ValueError(f"fill {fill.fill_id} for unknown token {fill.token_id}")
-        by_market[market.market_id].append(fill)
-    total = MoneyFigures()
-    per_market: list[MarketResult] = []
-    for market in markets:
-        money, final_positions = _money_for(by_market[market.market_id], market, final_marks)
-        for field in msgspec.structs.fields(MoneyFigures):
-            setattr(total, field.name, getattr(total, field.name) + getattr(money, field.name))
-        per_market.append(
-            MarketResult(
-                market_id=market.market_id,
-                slug=market.slug,
-                money=money,
-                final_positions=final_positions,
-            )
-        )
+    total, per_market = money_of(fills, markets, final_marks)
     reason_codes = Counter(tally.reason_codes)
     reason_codes.update(venue_rejections)
     rejections = Counter(tally.refusals)

@@ -69,7 +69,8 @@ def _summary(outcome: RunOutcome) -> Table:
         ("PnL realized", f"{doc['realized_pnl_usd']} pUSD"),
         ("PnL settled", f"{doc['settled_pnl_usd']} pUSD (payouts {doc['settlement_usd']})"),
         ("PnL unrealized", f"{doc['unrealized_pnl_usd']} pUSD"),
-        ("PnL total (after fees)", f"{doc['pnl_usd']} pUSD"),
+        ("PnL total (after fees)", f"{doc['pnl_usd']} pUSD ({outcome.result.fill_model.bound})"),
+        *_bound_rows(outcome),
         ("max drawdown", f"{doc['max_drawdown_usd']} pUSD"),
         ("Sharpe (1-min changes)", f"{doc['sharpe']}"),
         ("envelopes", f"{doc['envelopes']:,}  sha256 {str(doc['envelopes_sha256'])[:16]}…"),
@@ -80,14 +81,31 @@ def _summary(outcome: RunOutcome) -> Table:
     model = outcome.result.fill_model
     table.add_row(
         "fill model",
-        f"latency {model.order_latency_ms} ms, queue {model.queue_model}: "
-        f"{model.bound} bound; {model.bound_reason}",
+        f"queue model {model.name}; latency entry {model.order_latency_ms} ms, response "
+        f"{model.response_latency_ms} ms, cancel {model.cancel_latency_ms} ms: "
+        f"{model.bound}; {model.bound_reason}",
     )
     top = sorted(outcome.result.reason_codes.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     table.add_row("top reason codes", "\n".join(f"{c} {n:,}" for c, n in top) or "-")
     if outcome.feed_problems:
         table.add_row("bad feed input", json.dumps(outcome.feed_problems))
     return table
+
+
+def _bound_rows(outcome: RunOutcome) -> list[tuple[str, str]]:
+    """The run's PnL under both bounds of the fill model (same orders), when computed."""
+    document = outcome.result.fill_model.as_json()
+    bounds = document.get("bounds")
+    if not isinstance(bounds, dict):
+        return []
+    return [
+        (
+            f"  {which} bound",
+            f"{figures['pnl_usd']} pUSD, {figures['fills']:,} fills "
+            f"(queue model {figures['queue_model']}, same orders)",
+        )
+        for which, figures in bounds.items()
+    ]
 
 
 def check_store_outside_out(store: str | None, out: Path) -> None:

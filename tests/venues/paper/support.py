@@ -64,7 +64,10 @@ def make_venue(
     holdings: Mapping[str, int] | None = None,
     **config: Any,
 ) -> PaperVenue:
-    """A paper venue on :func:`binary_market` with the given config overrides."""
+    """A paper venue on :func:`binary_market` with the given config overrides; the response
+    latency is 0 unless given (answers reach the test at once: the rule tests that are not
+    about delivery read them right after the action)."""
+    config.setdefault("response_latency_ms", 0)
     return PaperVenue(
         PaperVenueConfig(**config), [market or binary_market()], RUN, starting_holdings=holdings
     )

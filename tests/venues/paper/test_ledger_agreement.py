@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +27,7 @@ from polytraders.model.fills import Fill
 from polytraders.model.market import Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
-from polytraders.venues.paper import PaperVenue, PaperVenueConfig
+from polytraders.venues.paper import QUEUE_MODELS, PaperVenue, PaperVenueConfig
 from tests.venues.paper.support import MS, SH
 
 RUN = "run-agree"
@@ -103,13 +104,20 @@ opening_books = st.tuples(*[st.tuples(cents, st.integers(1, 3), shares, shares)]
 """(bid cents, spread cents, bid size, ask size) of every token's first book."""
 final_winners = st.tuples(*[st.sampled_from([0, 1, None])] * MARKET_COUNT)
 """After the plan every market resolves (winning token index; None = no winner given)."""
-configs = st.builds(
-    PaperVenueConfig,
-    order_latency_ms=st.sampled_from([0, 250]),
-    cancel_latency_ms=st.sampled_from([0, 250]),
-    infer_fills_from_decreases=st.booleans(),
-    starting_cash_micros=st.sampled_from([20 * ONE, 200 * ONE, 1_000 * ONE]),
-)
+
+
+def configs(queue_model: str) -> st.SearchStrategy[PaperVenueConfig]:
+    """Venue configs with ``queue_model``; answers are delivered at once (response latency 0:
+    the comparison is after every step, and the desk books a fill only when it arrives)."""
+    return st.builds(
+        PaperVenueConfig,
+        queue_model=st.just(queue_model),
+        order_latency_ms=st.sampled_from([0, 250]),
+        cancel_latency_ms=st.sampled_from([0, 250]),
+        response_latency_ms=st.just(0),
+        complement_fills=st.booleans(),
+        starting_cash_micros=st.sampled_from([20 * ONE, 200 * ONE, 1_000 * ONE]),
+    )
 
 
 def _token(m: int, t: int) -> OutcomeToken:
@@ -124,14 +132,17 @@ def _check(venue: PaperVenue, ledger: Ledger, step: int) -> None:
     assert ledger.reconciliation_error() == 0, f"step {step}"
 
 
-@settings(max_examples=250, deadline=None)
-@given(config=configs, opening=opening_books, plan=steps, winners=final_winners)
+@pytest.mark.parametrize("queue_model", QUEUE_MODELS)
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), opening=opening_books, plan=steps, winners=final_winners)
 def test_venue_cash_and_holdings_equal_the_ledger_after_every_step(
-    config: PaperVenueConfig,
+    queue_model: str,
+    data: st.DataObject,
     opening: tuple[tuple[int, int, int, int], ...],
     plan: list[tuple[int, tuple[Any, ...]]],
     winners: tuple[int | None, ...],
 ) -> None:
+    config = data.draw(configs(queue_model))
     venue = PaperVenue(config, MARKETS, RUN)
     ledger = Ledger(config.starting_cash_micros)
     for market in MARKETS:

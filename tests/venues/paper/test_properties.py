@@ -12,7 +12,13 @@ Invariants (issue 4, "Done when"):
   Σ buys − Σ sells, no balance negative, every reservation released once nothing is open;
 - fills respect prices and fees: BUY fills at or below the limit, SELL at or above, makers at
   their own price with no fee, takers pay ``taker_fee_micros``;
-- determinism: the same steps give byte-identical venue events.
+- determinism: the same steps give byte-identical venue events;
+- the response latency only delays delivery: with ``R`` > 0 the venue makes the same events,
+  each delivered ``R`` later.
+
+Every property runs under every queue model (``pytest.mark.parametrize`` over
+``QUEUE_MODELS``; the probabilistic model's function and exponent drawn by hypothesis), and
+public trades print on both tokens (the complementary token's reach orders at ``1 − x``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,8 +45,8 @@ from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.money import notional_micros
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
-from polytraders.venues.paper import PaperVenue, PaperVenueConfig
-from tests.venues.paper.support import MARKET, MS, RUN, SH, YES, binary_market
+from polytraders.venues.paper import QUEUE_MODELS, PaperVenue, PaperVenueConfig
+from tests.venues.paper.support import MARKET, MS, NO, RUN, SH, YES, binary_market
 
 CENT = 10_000
 START_HOLDINGS = 100 * SH
@@ -65,7 +72,13 @@ book_deltas = st.tuples(
     prices,
     st.one_of(st.just(0), sizes),
 )
-trades = st.tuples(st.just("trade"), prices, sizes, st.sampled_from([Side.BUY, Side.SELL, None]))
+trades = st.tuples(
+    st.just("trade"),
+    prices,
+    sizes,
+    st.sampled_from([Side.BUY, Side.SELL, None]),
+    st.sampled_from([YES, YES, NO]),  # a NO print reaches our YES orders at 1 − x
+)
 orders = st.tuples(
     st.just("order"),
     st.sampled_from([Side.BUY, Side.SELL]),
@@ -98,13 +111,33 @@ steps = st.builds(
         max_size=60,
     ),
 )
-configs = st.builds(
-    PaperVenueConfig,
-    order_latency_ms=st.sampled_from([0, 100, 250]),
-    cancel_latency_ms=st.sampled_from([0, 250]),
-    queue_model=st.sampled_from(["none", "proportional"]),
-    infer_fills_from_decreases=st.booleans(),
-)
+
+
+def configs(queue_model: str) -> st.SearchStrategy[PaperVenueConfig]:
+    """Venue configs with ``queue_model`` (answers delivered at once: the per-step checks
+    read each step's events; the response latency has its own property)."""
+    settings: st.SearchStrategy[dict[str, Any]] = st.just({})
+    if queue_model == "probabilistic":
+        settings = st.one_of(
+            st.builds(
+                dict,
+                queue_function=st.just("power"),
+                queue_power_n=st.sampled_from([0.5, 1.0, 2.0, 3.5]),
+            ),
+            st.just({"queue_function": "log"}),
+        )
+    return st.builds(
+        lambda extra, **fields: PaperVenueConfig(**fields, **extra),
+        settings,
+        queue_model=st.just(queue_model),
+        order_latency_ms=st.sampled_from([0, 100, 250]),
+        cancel_latency_ms=st.sampled_from([0, 250]),
+        response_latency_ms=st.just(0),
+        complement_fills=st.booleans(),
+    )
+
+
+every_model = pytest.mark.parametrize("queue_model", QUEUE_MODELS)
 
 
 @dataclass
@@ -148,9 +181,9 @@ def run_steps(config: PaperVenueConfig, plan: list[tuple[int, tuple[Any, ...]]])
             new_shown[(side, price)] = size
             new_shown = {k: v for k, v in new_shown.items() if v}
         elif kind == "trade":
-            _, price, size, aggressor = step
+            _, price, size, aggressor, token = step
             event = Trade(
-                ts_event_ns=now, token_id=YES, price=price, size=size, aggressor=aggressor
+                ts_event_ns=now, token_id=token, price=price, size=size, aggressor=aggressor
             )
         if event is not None:
             venue.on_market_event(event)
@@ -227,11 +260,13 @@ def fills(run: Run) -> list[Fill]:
     return [e for e in run.events if isinstance(e, Fill)]
 
 
-@settings(max_examples=300, deadline=None)
-@given(config=configs, plan=steps)
+@every_model
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), plan=steps)
 def test_liquidity_is_never_overfilled_or_filled_twice(
-    config: PaperVenueConfig, plan: list[tuple[int, tuple[Any, ...]]]
+    queue_model: str, data: st.DataObject, plan: list[tuple[int, tuple[Any, ...]]]
 ) -> None:
+    config = data.draw(configs(queue_model))
     run = run_steps(config, plan)
     assert run.problems == []
     for ekey, taken in run.taker_by_epoch.items():
@@ -259,11 +294,13 @@ def test_liquidity_is_never_overfilled_or_filled_twice(
             )
 
 
-@settings(max_examples=300, deadline=None)
-@given(config=configs, plan=steps)
+@every_model
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), plan=steps)
 def test_money_is_conserved_exactly(
-    config: PaperVenueConfig, plan: list[tuple[int, tuple[Any, ...]]]
+    queue_model: str, data: st.DataObject, plan: list[tuple[int, tuple[Any, ...]]]
 ) -> None:
+    config = data.draw(configs(queue_model))
     run = run_steps(config, plan)
     venue = run.venue
     buys = sum(f.notional for f in fills(run) if f.side is Side.BUY)
@@ -294,11 +331,38 @@ def test_money_is_conserved_exactly(
     }
 
 
-@settings(max_examples=40, deadline=None)
-@given(config=configs, plan=steps)
+@every_model
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), plan=steps)
 def test_same_steps_give_byte_identical_events(
-    config: PaperVenueConfig, plan: list[tuple[int, tuple[Any, ...]]]
+    queue_model: str, data: st.DataObject, plan: list[tuple[int, tuple[Any, ...]]]
 ) -> None:
+    config = data.draw(configs(queue_model))
     first = msgspec.json.encode(run_steps(config, plan).events)
     second = msgspec.json.encode(run_steps(config, plan).events)
     assert first == second
+
+
+@every_model
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), plan=steps, response_ms=st.sampled_from([1, 100, 700]))
+def test_the_response_latency_only_delays_delivery(
+    queue_model: str, data: st.DataObject, plan: list[tuple[int, tuple[Any, ...]]], response_ms: int
+) -> None:
+    config = data.draw(configs(queue_model))
+    end = 10**15  # after the plan: the actions still due run, what travels is delivered
+
+    def everything(run: Run) -> list[VenueEvent]:
+        run.venue.advance(end)
+        events = [*run.events, *run.venue.poll()]
+        assert run.venue.answers_in_flight == 0
+        return events
+
+    at_once = everything(run_steps(config, plan))
+    late = everything(
+        run_steps(config.model_copy(update={"response_latency_ms": response_ms}), plan)
+    )
+    shifted = [
+        msgspec.structs.replace(e, ts_recv_ns=e.ts_event_ns + response_ms * MS) for e in at_once
+    ]
+    assert late == shifted

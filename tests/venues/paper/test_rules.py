@@ -1,7 +1,9 @@
 """Hand-computed cases pinning the fill rules of :mod:`polytraders.venues.paper`.
 
-Numbers: default config (latency 250 ms, proportional queue, L2 inference on, crypto taker
-rate 0.07, 1,000 pUSD). Taker fee per level = shares × 0.07 × p × (1 − p), to 5 decimals.
+Numbers: default config (entry and cancel latency 250 ms, probabilistic queue with the log
+function, crypto taker rate 0.07, 1,000 pUSD), except the response latency: 0 unless a test
+sets it (``support.make_venue``). Taker fee per level = shares × 0.07 × p × (1 − p), to 5
+decimals.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from polytraders.model.events import (
 from polytraders.model.fills import LiquiditySide
 from polytraders.model.market import MarketState
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
-from polytraders.venues.paper import PaperVenue, reasons
+from polytraders.venues.paper import (
+    ConstantLatency,
+    OrderLatency,
+    PaperVenue,
+    PaperVenueConfig,
+    RecordedLatency,
+    reasons,
+)
 from tests.venues.paper.support import (
     MARKET,
     MS,
@@ -128,49 +137,95 @@ def test_trade_on_the_other_side_does_not_fill_a_bid() -> None:
     assert venue.queue_ahead(cid) == 100 * SH
 
 
-def test_proportional_queue_and_l2_inference_on_level_decreases() -> None:
-    venue, cid = _resting_bid()
+def test_l2_inference_takes_every_unexplained_decrease_off_the_front() -> None:
+    venue, cid = _resting_bid(queue_model="l2_inference")
     venue.on_market_event(delta(300 * MS, bids=[(440_000, 150)]))  # joins behind us
     assert venue.queue_ahead(cid) == 100 * SH
-    venue.on_market_event(delta(400 * MS, bids=[(440_000, 120)]))  # D=30 ≤ Q: cancels
-    assert venue.queue_ahead(cid) == 80 * SH  # 100 − ⌊30 × 100 / 150⌋
-    venue.on_market_event(delta(500 * MS, bids=[(440_000, 60)]))  # D=60 ≤ 80
-    assert venue.queue_ahead(cid) == 40 * SH  # 80 − ⌊60 × 80 / 120⌋
-    venue.on_market_event(delta(550 * MS, bids=[(440_000, 45)]))  # D=15 ≤ 40
-    assert venue.queue_ahead(cid) == 30 * SH  # 40 − ⌊15 × 40 / 60⌋
+    venue.on_market_event(delta(400 * MS, bids=[(440_000, 120)]))  # U=30 off the front
+    assert venue.queue_ahead(cid) == 70 * SH
+    venue.on_market_event(delta(500 * MS, bids=[(440_000, 60)]))  # U=60
+    assert venue.queue_ahead(cid) == 10 * SH
     assert venue.poll() == []
-    venue.on_market_event(delta(600 * MS, bids=[(440_000, 9)]))  # D=36 > 30: 6 through us
+    venue.on_market_event(delta(600 * MS, bids=[(440_000, 45)]))  # U=15 > Q=10: 5 through us
     fills = fills_of(venue.poll())
-    assert [(f.size, f.liquidity) for f in fills] == [(6 * SH, LiquiditySide.MAKER)]
+    assert [(f.size, f.liquidity, f.price, f.fee) for f in fills] == [
+        (5 * SH, LiquiditySide.MAKER, 440_000, 0)
+    ]
     assert venue.queue_ahead(cid) == 0
     state = venue.order(cid)
     assert state is not None and state.status is OrderStatus.PARTIALLY_FILLED
-    venue.on_market_event(delta(700 * MS, bids=[(440_000, 0)]))  # D=9 > 0: the last 4
-    fills = fills_of(venue.poll())
-    assert [f.size for f in fills] == [4 * SH]
+    venue.on_market_event(delta(700 * MS, bids=[(440_000, 9)]))  # U=36 > 0: the last 5
+    assert [f.size for f in fills_of(venue.poll())] == [5 * SH]
     assert venue.order(cid) is None
     assert venue.balances() == {"pUSD": START - 4_400_000, YES: 10 * SH}
 
 
-def test_none_queue_model_keeps_the_queue_on_cancellations() -> None:
-    venue, cid = _resting_bid(queue_model="none")
+def test_pessimistic_keeps_the_queue_on_decreases_and_never_fills_from_them() -> None:
+    venue, cid = _resting_bid(queue_model="pessimistic")
     for ts, size, ahead in ((300, 150, 100), (400, 120, 100), (500, 50, 50), (600, 10, 10)):
         venue.on_market_event(delta(ts * MS, bids=[(440_000, size)]))
         assert venue.queue_ahead(cid) == ahead * SH
-    venue.on_market_event(delta(700 * MS, bids=[(440_000, 0)]))  # D=10, not > Q=10
+    venue.on_market_event(delta(700 * MS, bids=[(440_000, 0)]))  # U=10: behind us
     assert venue.poll() == []
     assert venue.queue_ahead(cid) == 0
 
 
-def test_inference_off_never_fills_from_decreases() -> None:
-    venue, cid = _resting_bid(infer_fills_from_decreases=False)
-    venue.on_market_event(delta(300 * MS, bids=[(440_000, 0)]))
+def _bid_behind(ahead: int, **config: Any) -> tuple[PaperVenue, str]:
+    """A resting bid of 10 at 0.44 with ``ahead`` shares ahead of it (the level alone)."""
+    venue = make_venue(**config)
+    venue.on_market_event(snapshot(0, [(440_000, ahead)], [(460_000, 100)]))
+    events = submit_and_arrive(venue, order(Side.BUY, 440_000, 10 * SH, cid="bid-p"), 0)
+    assert isinstance(events[0], OrderAccepted)
+    assert venue.queue_ahead("bid-p") == ahead * SH
+    return venue, "bid-p"
+
+
+def test_probabilistic_power_splits_a_decrease_between_front_and_back() -> None:
+    venue, cid = _bid_behind(30, queue_function="power")  # probabilistic, n = 2 by default
+    venue.on_market_event(delta(300 * MS, bids=[(440_000, 90)]))  # 60 join behind: F=30, B=60
+    venue.on_market_event(delta(400 * MS, bids=[(440_000, 70)]))  # U=20
+    # behind = ⌊20 × 60² / (60² + 30²)⌋ = ⌊20 × 3600 / 4500⌋ = 16, ahead = 4: Q = 30 − 4 = 26
+    assert venue.queue_ahead(cid) == 26 * SH
+    assert venue.poll() == []
+
+
+def test_probabilistic_fills_what_the_front_share_carries_past_us_without_trades() -> None:
+    venue, cid = _bid_behind(60, queue_function="power")
+    venue.on_market_event(delta(300 * MS, bids=[(440_000, 80)]))  # F=60, B=20
+    venue.on_market_event(delta(400 * MS, bids=[(440_000, 10)]))  # U=70
+    # behind = ⌊70 × 20² / (20² + 60²)⌋ = ⌊70 × 400 / 4000⌋ = 7, ahead = 63 = 60 + 3 past us
+    assert [(f.size, f.liquidity) for f in fills_of(venue.poll())] == [
+        (3 * SH, LiquiditySide.MAKER)
+    ]
+    assert venue.queue_ahead(cid) == 0
+
+
+def test_probabilistic_on_a_trade_fed_token_only_moves_the_queue() -> None:
+    venue, cid = _bid_behind(60, queue_function="power")
+    venue.on_market_event(  # a trade elsewhere: the token's feed reports trades
+        Trade(ts_event_ns=200 * MS, token_id=YES, price=460_000, size=1 * SH, aggressor=Side.BUY)
+    )
+    venue.on_market_event(delta(300 * MS, bids=[(440_000, 80)]))
+    venue.on_market_event(delta(400 * MS, bids=[(440_000, 10)]))  # the same U=70: cancellations
     assert venue.poll() == []
     assert venue.queue_ahead(cid) == 0
+
+
+def test_probabilistic_log_and_fractional_power() -> None:
+    venue, cid = _bid_behind(30)  # the default function: log
+    venue.on_market_event(delta(300 * MS, bids=[(440_000, 90)]))
+    venue.on_market_event(delta(400 * MS, bids=[(440_000, 70)]))  # F=30, B=60, U=20
+    # w = ln 61 / (ln 61 + ln 31) = 4.1108739 / 7.5448611 = 0.54485746…; behind = ⌊w × 20 000 000⌋
+    # = 10_897_149 micro-shares; ahead = 9_102_851
+    assert venue.queue_ahead(cid) == 30 * SH - 9_102_851
+    venue, cid = _bid_behind(30, queue_function="power", queue_power_n=1.5)
+    venue.on_market_event(delta(300 * MS, bids=[(440_000, 60)]))  # F = B = 30: w = 1/2
+    venue.on_market_event(delta(400 * MS, bids=[(440_000, 40)]))  # U=20: 10 ahead, 10 behind
+    assert venue.queue_ahead(cid) == 20 * SH
 
 
 def test_a_decrease_already_explained_by_a_trade_is_not_counted_twice() -> None:
-    venue, cid = _resting_bid()
+    venue, cid = _resting_bid(queue_model="l2_inference")
     venue.on_market_event(
         Trade(ts_event_ns=300 * MS, token_id=YES, price=440_000, size=100 * SH, aggressor=Side.SELL)
     )
@@ -180,6 +235,71 @@ def test_a_decrease_already_explained_by_a_trade_is_not_counted_twice() -> None:
     venue.on_market_event(delta(500 * MS, bids=[(440_000, 30)]))
     venue.on_market_event(delta(600 * MS, bids=[(440_000, 27)]))  # unexplained 3 > Q=0
     assert [f.size for f in fills_of(venue.poll())] == [3 * SH]
+
+
+def test_a_trade_on_the_complementary_token_reaches_our_order_at_the_mirrored_price() -> None:
+    for complement_fills, expected in ((True, [10 * SH]), (False, [])):
+        venue, cid = _resting_bid(complement_fills=complement_fills)
+        # a NO buyer taking 110 at 0.56 is matched against YES bids at 0.44 (buy YES at p =
+        # sell NO at 1 − p): 100 ahead of us, the other 10 fill our YES bid
+        venue.on_market_event(
+            Trade(
+                ts_event_ns=300 * MS, token_id=NO, price=560_000, size=110 * SH, aggressor=Side.BUY
+            )
+        )
+        fills = fills_of(venue.poll())
+        assert [f.size for f in fills] == expected
+        assert all((f.token_id, f.side, f.price) == (YES, Side.BUY, 440_000) for f in fills)
+        assert venue.queue_ahead(cid) == (None if complement_fills else 100 * SH)
+
+
+def test_a_fill_reaches_the_desk_after_the_response_latency() -> None:
+    venue = make_venue(response_latency_ms=100)
+    venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)]))
+    venue.submit(order(Side.BUY, 440_000, 10 * SH, cid="bid-r"), 0)
+    venue.advance(250 * MS)  # arrived and accepted at 250 ms …
+    assert venue.poll() == []
+    assert venue.balances()["pUSD"] == START - 4_400_000  # … the venue reserved at once
+    venue.advance(349 * MS)
+    assert venue.poll() == []
+    venue.advance(350 * MS)  # … the ack reaches the desk at 250 + 100
+    (ack,) = venue.poll()
+    assert isinstance(ack, OrderAccepted)
+    assert (ack.ts_event_ns, ack.ts_recv_ns) == (250 * MS, 350 * MS)
+    venue.on_market_event(
+        Trade(ts_event_ns=400 * MS, token_id=YES, price=440_000, size=110 * SH, aggressor=Side.SELL)
+    )
+    assert venue.poll() == []  # filled at 400 ms, in flight
+    assert venue.answers_in_flight == 1
+    assert venue.balances() == {"pUSD": START - 4_400_000, YES: 10 * SH}
+    venue.advance(499 * MS)
+    assert venue.poll() == []
+    venue.advance(500 * MS)
+    (fill,) = fills_of(venue.poll())
+    assert (fill.size, fill.ts_event_ns, fill.ts_recv_ns) == (10 * SH, 400 * MS, 500 * MS)
+
+
+def test_recorded_latencies_apply_per_order() -> None:
+    config = PaperVenueConfig(response_latency_ms=0)
+    latency = RecordedLatency(
+        {"slow": OrderLatency(entry_ns=900 * MS, cancel_ns=50 * MS)}, ConstantLatency(config)
+    )
+    venue = PaperVenue(config, [binary_market()], "run-rec", latency=latency)
+    venue.on_market_event(snapshot(0, [(440_000, 100)], [(460_000, 100)]))
+    venue.submit(order(Side.BUY, 440_000, 10 * SH, cid="slow"), 0)
+    venue.submit(order(Side.BUY, 430_000, 10 * SH, cid="fast"), 0)
+    venue.advance(250 * MS)
+    assert [e.client_order_id for e in venue.poll()] == ["fast"]  # the constant 250 ms
+    venue.advance(900 * MS)
+    assert [e.client_order_id for e in venue.poll()] == ["slow"]  # its recorded 900 ms
+    venue.cancel("slow", 1_000 * MS)
+    venue.cancel("fast", 1_000 * MS)
+    venue.advance(1_050 * MS)
+    assert [e.client_order_id for e in venue.poll()] == ["slow"]  # 50 ms recorded …
+    venue.advance(1_250 * MS)
+    assert [e.client_order_id for e in venue.poll()] == ["fast"]  # … 250 ms constant
+    with pytest.raises(ValueError, match="negative"):
+        RecordedLatency({"x": OrderLatency(entry_ns=-1)}, ConstantLatency(config))
 
 
 def test_latency_rule_matches_the_book_standing_at_arrival() -> None:

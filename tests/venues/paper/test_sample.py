@@ -40,7 +40,8 @@ def sample(polymarket_sample: Path) -> tuple[list[Market], list[AnyEvent]]:
 
 def quote_run(markets: list[Market], events: list[AnyEvent]) -> dict[str, object]:
     """Run the quoting loop; return the venue events, the orders and the problems found."""
-    venue = PaperVenue(PaperVenueConfig(), markets, RUN)
+    # answers at once: each event's maker fills are checked against that event
+    venue = PaperVenue(PaperVenueConfig(response_latency_ms=0), markets, RUN)
     tick = {t.token_id: t.tick_size for m in markets for t in m.tokens}
     out: list[object] = []
     submitted: dict[str, VenueOrder] = {}

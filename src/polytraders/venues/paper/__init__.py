@@ -9,9 +9,12 @@ Notation: all prices ``p`` and sizes are integer micro-units (0.45 → 450_000; 
 1_000_000 micro-shares); times are ns. For a token, ``S_bid(x)`` / ``S_ask(x)`` is the size the
 venue's copy of the book shows at price ``x`` (0 when no level); ``taken(side, x)`` is what our
 own fills took from that level (rule 5) and ``A(side, x) = max(0, S(side, x) − taken(side, x))``
-is the *available* size. ``L`` = ``order_latency_ms × 10⁶``, ``C`` = ``cancel_latency_ms × 10⁶``.
-An order has side, limit price ``p``, size ``q`` (or notional ``N`` for a BUY market order),
-filled ``f`` and remaining ``r = q − f``.
+is the *available* size. Latencies (ns) come from the venue's latency model
+(:mod:`.latency`), per order: ``L`` entry, ``C`` cancel, ``R`` response; the default
+(:class:`~.latency.ConstantLatency`) is ``order_latency_ms``, ``cancel_latency_ms`` and
+``response_latency_ms`` × 10⁶ for every order, and :class:`~.latency.RecordedLatency` takes them
+per order from a recorded session. An order has side, limit price ``p``, size ``q`` (or
+notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f``.
 
 1. Time and latency
    1.1 An order submitted at ``t_s`` reaches the venue at ``t_a = t_s + L``.
@@ -21,8 +24,15 @@ filled ``f`` and remaining ``r = q − f``.
        meets the book made of every market event with ``ts_event_ns < t_a`` (the desk feeds
        events in time order and advances its clock to each event's time).
    1.3 Market events must come in non-decreasing ``ts_event_ns`` (else ``ValueError``).
-   1.4 Every venue event carries ``ts_event_ns = ts_recv_ns =`` the time of the action or
-       market event that caused it.
+   1.4 Every venue event (ack, fill, cancel, rejection, expiry) carries ``ts_event_ns`` = the
+       time of the action or market event that caused it and ``ts_recv_ns = ts_event_ns + R``
+       (``R`` of its order). The venue's clock is the latest time given to ``advance`` or
+       ``on_market_event``; ``poll()`` returns the events with ``ts_recv_ns ≤`` clock not
+       returned before, in ``(ts_recv_ns, creation)`` order. Balances, holdings and
+       ``open_orders()`` are the venue's own state at once; the desk learns of a fill ``R``
+       later, at its first step at or after ``ts_recv_ns`` (a fill still travelling when its
+       market resolves reaches the desk after the settlement, so keep ``R`` below the time
+       between a market's close and its resolution).
 
 2. Marketable orders (taker on arrival)
    2.1 A BUY with limit ``p`` takes ask levels ``x`` in ascending order while ``x ≤ p``; a SELL
@@ -77,16 +87,42 @@ filled ``f`` and remaining ``r = q − f``.
        queue (rule 4.6). At a better price than ``x`` the print proves the queue there is gone:
        ``Q ← 0`` and each order fills ``min(v, r)`` in time priority. Fills never exceed ``V``.
        The trade's ``V`` is remembered as *explained* volume of our level at ``x`` (rule 4.3).
+       Complementary token (``complement_fills``, default on): on Polymarket buying YES at
+       ``p`` is selling NO at ``1 − p`` and the two books mirror each other, so a trade on one
+       token at ``x`` with aggressor ``a`` is then also applied, with what is left of the same
+       budget, to our orders on the complementary token as a trade at ``1 − x`` with the
+       opposite aggressor (a NO buyer at ``1 − p`` reaches our YES bid at ``p``); ``V`` is
+       explained volume of the mirrored level too. Crossing (rule 4.5) reads the order's own
+       book only: it already shows the complement's orders at the mirrored price, and reading
+       both would count the same liquidity twice.
    4.3 Level decreases: when a book update changes our level from ``S_old`` to ``S_new``:
        if ``S_new ≥ S_old`` nothing moves (and the explained volume resets to 0). Else
        ``D = S_old − S_new``, ``E`` the explained volume, ``U = max(0, D − E)`` (the part not
-       already accounted for by trades), ``E ← 0``; then rule 4.4 if it applies, else the
-       queue model: ``none``: ``Q ← min(Q, S_new)``; ``proportional``:
-       ``Q ← min(Q − ⌊U × Q / S_old⌋, S_new)``, for each of our orders at the level.
-   4.4 L2 inference (``infer_fills_from_decreases``, default on; for snapshot-only data such as
-       the Polymarket sample, which has no trades): if ``U > Q₁`` (``Q₁`` = queue ahead of our
-       first order at the level) and the market accepts orders, ``U`` counts as volume traded
-       through the front of the level (rule 4.6), then every ``Q ← min(Q, S_new)``.
+       already accounted for by trades), ``E ← 0``; then the queue model (rule 4.4). A token is
+       *trade-fed* from the first public trade that reached it (rule 4.2, either token of the
+       market with ``complement_fills``): its feed reports trades, so a decrease it does not
+       explain is a cancellation.
+   4.4 Queue models (``queue_model``; :mod:`.queue`), for the level's orders ``o₁ … oₖ`` in time
+       priority, ``Q₁`` the queue ahead of ``o₁``; each ends with ``Q ← min(Q, S_new)`` for
+       every order. "Through the front" is rule 4.6; its fills need the market to accept
+       orders (rule 4.8).
+       ``pessimistic`` (hftbacktest's RiskAdverseQueueModel): ``U`` is behind us; nothing else
+       moves. Only trades (4.2) and crossing (4.5) fill us: the lower bound.
+       ``l2_inference`` (snapshot-only data such as the Polymarket sample, which has no
+       trades): ``U`` goes through the front, so a decrease larger than ``Q₁`` fills us with
+       the excess: the upper bound, as every cancellation counts as trading.
+       ``probabilistic`` (hftbacktest's ProbQueueModel, ``docs/order_fill.rst``; the default):
+       if ``Q₁ > 0``, with ``F = Q₁`` and ``B = max(0, S_old − F)``, the share of ``U`` behind
+       ``o₁`` is ``w = f(B) / (f(B) + f(F))`` — ``log`` (``queue_function``'s default):
+       ``f(x) = ln(1 + x/10⁶)`` (x in shares); ``power``: ``f(x) = xⁿ`` (``queue_power_n``,
+       default 2 as in hftbacktest's examples);
+       ``behind = min(B, ⌊w × U⌋)`` (integral ``n``: exactly ``⌊U × Bⁿ / (Bⁿ + Fⁿ)⌋``; else
+       ``w`` is an IEEE-754 double) and ``A = U − behind`` goes through the front. On a token
+       that is not trade-fed, ``A`` beyond the queue ahead fills us (the decrease may be
+       trading); on a trade-fed token it only moves the queue (hftbacktest instead keeps a
+       negative queue position that its next trade at the price fills in full).
+       Example (power, n = 2): ``Q₁ = 30``, ``S_old = 90``, ``U = 20`` shares: ``B = 60``,
+       ``behind = ⌊20 × 3600 / 4500⌋ = 16``, ``A = 4``, ``Q₁ ← 26``.
    4.5 Crossing: after every book update of the token, our resting BUY at ``p`` with best ask
        ``≤ p`` (SELL at ``p`` with best bid ``≥ p``) fills as a maker at ``p`` against the
        available crossing liquidity, walked as in rule 2.1 up to ``r`` and consumed (rule 5).
@@ -95,11 +131,13 @@ filled ``f`` and remaining ``r = q − f``.
    4.6 Volume ``V`` through the front of a level, our orders ``o₁ … oₖ`` in time priority:
        ``v = V``, ``x = 0``; for each ``oᵢ``: ``a = max(0, Qᵢ − x)``, ``e = min(v, a)``,
        ``Qᵢ ← a − e``, ``x += e``, ``v −= e``; if ``Qᵢ = 0``: ``oᵢ`` fills ``min(v, rᵢ)`` and
-       ``v`` shrinks by it. Hence Σ fills ``≤ V − Q₁ ≤ V``.
+       ``v`` shrinks by it. Hence Σ fills ``≤ V − Q₁ ≤ V``. (The queue model's hooks: rule 4.1
+       is ``on_new_order``, this rule ``on_trade``, rule 4.4 ``on_level_change``, and the
+       amounts reached are what ``fillable`` hands to the fills.)
    4.7 Our taker fill of ``s`` at a level where we also rest (opposite side) moves the queue of
        those orders by rule 4.6 with ``V = s`` but never fills them (no self-trade).
-   4.8 A market not accepting orders (rule 9) produces no maker fills: trades still move the
-       queue (rule 4.6 without fills) and decreases follow the queue model.
+   4.8 A market not accepting orders (rule 9) produces no maker fills: trades and decreases
+       still move the queue (rules 4.6 and 4.4 without fills).
 
 5. Our fills consume liquidity
    5.1 Every micro-share one of our orders takes from a book level (rule 2.1, rule 4.5) adds to
@@ -149,8 +187,10 @@ filled ``f`` and remaining ``r = q − f``.
 
 10. Determinism: no clock reads and no randomness. Venue order ids ``{run_id}/v{n}`` and fill
     ids ``ids.fill_id(run_id, n)`` count in processing order; the same events, calls and
-    config give byte-identical venue events. Events for tokens or markets the venue was not
-    given, and non-market events, are ignored (counted in ``PaperVenue.stats``).
+    config give byte-identical venue events (the one float of rule 4.4, for a non-integral
+    ``n`` or ``log``, is an IEEE-754 double computed the same way every time). Events for
+    tokens or markets the venue was not given, and non-market events, are ignored (counted in
+    ``PaperVenue.stats``).
 
 11. Resolution and redemption (Polymarket: the market's condition is reported with payout
     numerators 1 for the winning outcome and 0 for the other, and the Conditional Tokens
@@ -179,16 +219,32 @@ filled ``f`` and remaining ``r = q − f``.
          ledger books the payout.
 """
 
-from polytraders.venues.paper.config import PaperVenueConfig, QueueModel
+from polytraders.venues.paper.config import QUEUE_MODELS, PaperVenueConfig, QueueFunction
+from polytraders.venues.paper.config import QueueModel as QueueModelName
+from polytraders.venues.paper.latency import (
+    ConstantLatency,
+    LatencyModel,
+    OrderLatency,
+    RecordedLatency,
+)
 from polytraders.venues.paper.ledger import COLLATERAL, LedgerError, PaperLedger
+from polytraders.venues.paper.queue import QueueModel, queue_model
 from polytraders.venues.paper.venue import PaperVenue, PaperVenueStats
 
 __all__ = [
     "COLLATERAL",
+    "QUEUE_MODELS",
+    "ConstantLatency",
+    "LatencyModel",
     "LedgerError",
+    "OrderLatency",
     "PaperLedger",
     "PaperVenue",
     "PaperVenueConfig",
     "PaperVenueStats",
+    "QueueFunction",
     "QueueModel",
+    "QueueModelName",
+    "RecordedLatency",
+    "queue_model",
 ]

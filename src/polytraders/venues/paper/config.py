@@ -11,14 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from polytraders.contracts.config import FrozenConfig
 from polytraders.model.fees import DEFAULT_FEE_RATES_PPM
 from polytraders.model.money import MICROS
 
-QueueModel = Literal["none", "proportional"]
-"""How a decrease of our level (not explained by trades) moves the queue ahead of us."""
+QueueModel = Literal["pessimistic", "l2_inference", "probabilistic"]
+"""How a decrease of our level (not explained by trades) moves the queue ahead of us and
+whether it can fill us (rules 4.3–4.4 of :mod:`polytraders.venues.paper`)."""
+
+QueueFunction = Literal["power", "log"]
+"""The probability function of the ``probabilistic`` queue model (rule 4.4)."""
+
+QUEUE_MODELS: tuple[QueueModel, ...] = ("pessimistic", "probabilistic", "l2_inference")
+"""Every queue model, from the one that moves our queue least on a book decrease to the one
+that moves it most."""
 
 
 class PaperVenueConfig(FrozenConfig):
@@ -29,12 +37,15 @@ class PaperVenueConfig(FrozenConfig):
     """
 
     order_latency_ms: int = Field(default=250, ge=0, le=60_000)
-    """Time from ``submit`` until the order reaches the matching engine (ms). The order is
-    matched against the book standing at ``submit time + order_latency_ms``."""
+    """Entry latency: time from ``submit`` until the order reaches the matching engine (ms). The
+    order is matched against the book standing at ``submit time + order_latency_ms``. Default
+    250 ms: public reports put Polymarket order round trips at 180–420 ms from a residential
+    line and about 100 ms from a nearby server (unconfirmed, hence configurable)."""
 
     cancel_latency_ms: int = Field(default=250, ge=0, le=60_000)
     """Time from ``cancel`` until the cancel takes effect (ms); the order can still fill until
-    then. A cancel never overtakes the order it cancels."""
+    then. A cancel never overtakes the order it cancels. Default: as the entry latency (a
+    cancel travels the same way)."""
 
     gtd_security_margin_s: int = Field(default=60, ge=0, le=600)
     """Polymarket's GTD security margin (s): a GTD order whose (wire) expiry is ``expire_at_ns``
@@ -43,14 +54,35 @@ class PaperVenueConfig(FrozenConfig):
     the expiry (``exec.smartrouter`` ``gtd_security_margin_s``); set 0 to read ``expire_at_ns``
     as the effective expiry."""
 
-    queue_model: QueueModel = "proportional"
-    """How a decrease of the level we rest at, not explained by trades, moves our queue ahead:
-    ``none`` (cancellations are behind us: the queue ahead only shrinks when the level becomes
-    smaller than it) or ``proportional`` (cancellations are spread evenly over the level)."""
+    response_latency_ms: int = Field(default=100, ge=0, le=60_000)
+    """Time from the venue's answer (ack, fill, cancel, rejection, expiry) until the desk sees
+    it (ms): the desk books its fills that much after they happened. Default 100 ms, from
+    public reports of Polymarket order-to-fill times (about 100 ms; unconfirmed, hence
+    configurable); set the desk's ``shutdown_grace_ms`` above it so the last answers are seen."""
 
-    infer_fills_from_decreases: bool = True
-    """L2 inference for snapshot-only data: a decrease of our level larger than the queue ahead
-    of us counts as volume traded through us (the decrease is consumed from the front)."""
+    queue_model: QueueModel = "probabilistic"
+    """How a decrease of the level we rest at, not explained by trades, moves the queue ahead of
+    us: ``pessimistic`` (every such decrease is behind us; only trades and crossing fill us),
+    ``l2_inference`` (every such decrease comes off the front and fills us once the queue ahead
+    is gone: the optimistic bound) or ``probabilistic`` (hftbacktest's ProbQueueModel: the
+    decrease is split between the front and the back of our place by ``queue_function``)."""
+
+    queue_function: QueueFunction = "log"
+    """``probabilistic`` only: ``log`` (f(x) = ln(1 + x), x in shares) or ``power``
+    (f(x) = xⁿ, n = ``queue_power_n``); the share of a decrease behind us is
+    f(back) / (f(back) + f(front)). Default ``log``: on snapshot-only data a decrease also holds
+    the trades that take the front of the level, and xⁿ with n ≥ 1 credits an order behind a
+    short front with almost none of it (``docs/paper_venue.md``, "Choosing the queue model")."""
+
+    queue_power_n: float = Field(default=2.0, ge=0.1, le=10.0)
+    """``probabilistic`` with ``queue_function = "power"`` only: the exponent n (hftbacktest's
+    examples use 2)."""
+
+    complement_fills: bool = True
+    """A public trade on the complementary token at price x also reaches our orders at 1 − x
+    (a NO buyer at 1 − p matches a YES bid at p): rule 4.2. Off: only trades on the order's own
+    token count (Polymarket's market channel is not confirmed to print such a match on one
+    token only)."""
 
     fee_rates_ppm: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_FEE_RATES_PPM))
     """Taker fee rate per market category, parts per million (0.07 → 70_000); every market the
@@ -62,6 +94,21 @@ class PaperVenueConfig(FrozenConfig):
     min_market_notional_micros: int = Field(default=1 * MICROS, ge=0, le=1_000 * MICROS)
     """Smallest pUSD notional of a BUY market order sized by notional (Polymarket: about $1,
     unconfirmed, hence configurable)."""
+
+    @model_validator(mode="after")
+    def _no_ignored_settings(self) -> PaperVenueConfig:
+        """Refuse a ``queue_function`` / ``queue_power_n`` other than the default where the
+        queue model does not use it (no setting is accepted and ignored)."""
+        defaults = type(self).model_fields
+        function_set = self.queue_function != defaults["queue_function"].default
+        power_set = self.queue_power_n != defaults["queue_power_n"].default
+        if self.queue_model != "probabilistic" and (function_set or power_set):
+            raise ValueError(
+                "queue_function and queue_power_n apply to queue_model = 'probabilistic' only"
+            )
+        if self.queue_function != "power" and power_set:
+            raise ValueError("queue_power_n applies to queue_function = 'power' only")
+        return self
 
     @field_validator("fee_rates_ppm")
     @classmethod
@@ -85,3 +132,27 @@ class PaperVenueConfig(FrozenConfig):
     def cancel_latency_ns(self) -> int:
         """``cancel_latency_ms`` in ns."""
         return self.cancel_latency_ms * 1_000_000
+
+    @property
+    def response_latency_ns(self) -> int:
+        """``response_latency_ms`` in ns."""
+        return self.response_latency_ms * 1_000_000
+
+    def with_queue_model(self, queue_model: QueueModel, **settings: object) -> PaperVenueConfig:
+        """This config with another queue model; ``settings`` change other fields too
+        (``queue_function`` and ``queue_power_n`` go back to their defaults unless given).
+
+        Raises:
+            pydantic.ValidationError: a setting the model does not use, or out of its limits.
+        """
+        data = self.model_dump(exclude={"queue_model", "queue_function", "queue_power_n"})
+        return PaperVenueConfig.model_validate({**data, **settings, "queue_model": queue_model})
+
+    @property
+    def queue_model_name(self) -> str:
+        """The queue model in words: ``probabilistic (power, n = 2)``, ``pessimistic``…"""
+        if self.queue_model != "probabilistic":
+            return self.queue_model
+        if self.queue_function == "log":
+            return "probabilistic (log)"
+        return f"probabilistic (power, n = {self.queue_power_n:g})"

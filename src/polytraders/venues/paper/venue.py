@@ -33,11 +33,12 @@ from polytraders.model.market import Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE, Rounding, notional_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
-from polytraders.venues.paper import queue, reasons, validation
+from polytraders.venues.paper import reasons, validation
 from polytraders.venues.paper.config import PaperVenueConfig
+from polytraders.venues.paper.latency import ConstantLatency, LatencyModel
 from polytraders.venues.paper.ledger import PaperLedger
 from polytraders.venues.paper.liquidity import ConsumedLiquidity, available_take
-from polytraders.venues.paper.queue import WorkingOrder
+from polytraders.venues.paper.queue import QueueModel, WorkingOrder, queue_model
 from polytraders.venues.reports import (
     FillReport,
     OrderStatusReport,
@@ -75,6 +76,7 @@ class _Token:
 
     __slots__ = (
         "book",
+        "complement_id",
         "consumed",
         "fee_rate_ppm",
         "levels",
@@ -82,11 +84,15 @@ class _Token:
         "min_order_size",
         "tick_size",
         "token_id",
+        "trade_fed",
     )
 
     def __init__(self, token: OutcomeToken, fee_rate_ppm: int) -> None:
         self.token_id = token.token_id
         self.market_id = token.market_id
+        self.complement_id = token.complement_token_id
+        self.trade_fed = False
+        """A public trade reached this token's orders (rule 4.3): its feed carries trades."""
         self.tick_size = token.tick_size
         self.min_order_size = token.min_order_size
         self.fee_rate_ppm = fee_rate_ppm
@@ -123,6 +129,8 @@ class PaperVenue:
             ``f"{run_id}/v{n}"`` (n counts from 1 in processing order), so replays are
             byte-identical.
         starting_holdings: token id → micro-shares held at the start (default none).
+        latency: entry, cancel and response latency per order (default: the constants of
+            ``config``, :class:`~polytraders.venues.paper.latency.ConstantLatency`).
 
     Raises:
         ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, a
@@ -137,14 +145,14 @@ class PaperVenue:
         markets: Sequence[Market],
         run_id: str,
         starting_holdings: Mapping[str, int] | None = None,
+        latency: LatencyModel | None = None,
     ) -> None:
         self.config = config
         self.run_id = run_id
-        self._latency_ns = config.order_latency_ns
-        self._cancel_latency_ns = config.cancel_latency_ns
+        self.latency: LatencyModel = latency if latency is not None else ConstantLatency(config)
         self._gtd_margin_ns = config.gtd_security_margin_ns
-        self._proportional = config.queue_model == "proportional"
-        self._infer = config.infer_fills_from_decreases
+        self.queue: QueueModel = queue_model(config)
+        self._complement_fills = config.complement_fills
         self._tokens: dict[str, _Token] = {}
         self._accepting: dict[str, bool] = {}
         self._market_tokens: dict[str, list[str]] = {}
@@ -171,13 +179,18 @@ class PaperVenue:
         self._arrival_ns: dict[str, int] = {}
         self._closed: set[str] = set()
         self._pending: list[tuple[int, int, int, str]] = []
-        self._events: list[VenueEvent] = []
+        self._outbox: list[tuple[int, int, VenueEvent]] = []
+        """Answers travelling to the desk: (ts_recv_ns, creation sequence, event), a heap."""
+        self._answer_seq = 0
         self._fills: list[FillReport] = []
-        """Every fill made, in order (what :meth:`reconciliation_snapshot` lists)."""
+        """Every fill made, in order, known to the venue at once (what
+        :meth:`reconciliation_snapshot` lists, also while its answer travels to the desk)."""
         self._action_seq = 0
         self._arrival_seq = 0
         self._fill_seq = 0
         self._last_event_ns = 0
+        self._clock_ns = 0
+        """The latest time given to ``advance`` or ``on_market_event`` (rule 1.4)."""
 
     # ================================================================== Venue protocol
     def submit(self, order: VenueOrder, now_ns: int) -> None:
@@ -198,7 +211,7 @@ class PaperVenue:
         )
         token = self._tokens.get(order.token_id)
         self._orders[cid] = WorkingOrder(copy, 0, token.fee_rate_ppm if token else 0)
-        arrival = now_ns + self._latency_ns
+        arrival = now_ns + self.latency.entry_ns(order)
         self._arrival_ns[cid] = arrival
         self._schedule(arrival, _ARRIVE, cid)
 
@@ -206,7 +219,7 @@ class PaperVenue:
         """Ask to cancel one order; effective at ``max(now_ns + cancel_latency, arrival)``
         (rule 7). An unknown id is answered with ``OrderRejected(SYS_VENUE_UNKNOWN_ORDER)``
         at the same time; an order already closed gets no further event."""
-        effective = now_ns + self._cancel_latency_ns
+        effective = now_ns + self.latency.cancel_ns(client_order_id)
         arrival = self._arrival_ns.get(client_order_id)
         if arrival is not None and arrival > effective:
             effective = arrival
@@ -227,7 +240,8 @@ class PaperVenue:
 
         Raises:
             ValueError: a market event older than the previous one (events must come in time
-                order), a malformed book update (the book is left unchanged), or a resolution
+                order), a malformed book update (the book is left unchanged), a trade with a
+                price outside (0, 1) or a size not above 0, or a resolution
                 whose winning token is not one of the market's tokens (the event is not
                 applied).
         """
@@ -240,6 +254,7 @@ class PaperVenue:
                 f"market event at {ts} ns is older than the previous one at {self._last_event_ns}"
             )
         self._last_event_ns = ts
+        self._clock_ns = max(self._clock_ns, ts)
         self._run_due(ts)
         self.stats.market_events += 1
         if isinstance(event, MarketStatus):
@@ -258,12 +273,28 @@ class PaperVenue:
 
     def advance(self, now_ns: int) -> None:
         """Process every arrival, cancel and expiry due at or before ``now_ns`` (rule 1)."""
+        self._clock_ns = max(self._clock_ns, now_ns)
         self._run_due(now_ns)
 
     def poll(self) -> list[VenueEvent]:
-        """Venue events since the last poll, in the order they happened."""
-        events, self._events = self._events, []
+        """Venue events that have reached the desk and were not polled yet: those with
+        ``ts_recv_ns`` at or before the venue's clock (the latest time given to ``advance`` or
+        ``on_market_event``), in ``(ts_recv_ns, creation)`` order (rule 1.4)."""
+        outbox = self._outbox
+        clock = self._clock_ns
+        events: list[VenueEvent] = []
+        while outbox and outbox[0][0] <= clock:
+            events.append(heapq.heappop(outbox)[2])
         return events
+
+    @property
+    def answers_in_flight(self) -> int:
+        """Venue events made but not yet polled (travelling, or arrived and waiting)."""
+        return len(self._outbox)
+
+    def in_flight(self) -> list[VenueEvent]:
+        """The venue events :attr:`answers_in_flight` counts, in delivery order (unchanged)."""
+        return [event for _, _, event in sorted(self._outbox)]
 
     def open_orders(self) -> Sequence[VenueOrder]:
         """Copies of our open orders (travelling, resting or partly filled), in submission
@@ -345,6 +376,15 @@ class PaperVenue:
         return self._accepting[market_id]
 
     # ================================================================== scheduling
+    def _answer(self, event: VenueEvent) -> None:
+        """Send an answer to the desk: it arrives ``response latency`` after it was made
+        (rule 1.4: ``ts_recv_ns = ts_event_ns + response``)."""
+        recv = event.ts_event_ns + self.latency.response_ns(event.client_order_id)
+        if recv != event.ts_recv_ns:
+            event = msgspec.structs.replace(event, ts_recv_ns=recv)
+        self._answer_seq += 1
+        heapq.heappush(self._outbox, (recv, self._answer_seq, event))
+
     def _schedule(self, time_ns: int, kind: int, cid: str) -> None:
         self._action_seq += 1
         heapq.heappush(self._pending, (time_ns, self._action_seq, kind, cid))
@@ -431,7 +471,7 @@ class PaperVenue:
         order.status = OrderStatus.ACCEPTED
         order.ts_updated_ns = now
         self.stats.orders_accepted += 1
-        self._events.append(
+        self._answer(
             OrderAccepted(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -444,7 +484,7 @@ class PaperVenue:
             token.consumed.consume(book_side, price, qty)
             level = token.levels.get((book_side, price))
             if level is not None:  # our own flow eats the queue ahead of our orders there
-                queue.volume_through_front(level.orders, qty, fill=False)
+                self.queue.on_trade(level.orders, qty, reach=False)
             self.ledger.settle_fill(order.side, order.token_id, price, qty, fee)
             order.filled_size += qty
             self._emit_fill(working, token, price, qty, fee, LiquiditySide.TAKER, now)
@@ -464,7 +504,9 @@ class PaperVenue:
         else:
             working.reserved = remaining
         self.ledger.reserve(order.side, order.token_id, working.reserved)
-        working.queue_ahead = token.consumed.available(token.book, order.side, order.price)
+        self.queue.on_new_order(
+            working, token.consumed.available(token.book, order.side, order.price)
+        )
         working.resting = True
         level = token.levels.get((order.side, order.price))
         if level is None:
@@ -484,7 +526,7 @@ class PaperVenue:
             order.status = OrderStatus.FILLED
         else:
             order.status = OrderStatus.CANCELED
-            self._events.append(
+            self._answer(
                 OrderCanceled(
                     ts_event_ns=now,
                     ts_recv_ns=now,
@@ -501,7 +543,7 @@ class PaperVenue:
         order.ts_updated_ns = now
         self.stats.orders_rejected += 1
         self.stats.rejections_by_code[code] = self.stats.rejections_by_code.get(code, 0) + 1
-        self._events.append(
+        self._answer(
             OrderRejected(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -533,7 +575,7 @@ class PaperVenue:
             return
         self._withdraw(working, now)
         working.order.status = OrderStatus.CANCELED
-        self._events.append(
+        self._answer(
             OrderCanceled(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -545,7 +587,7 @@ class PaperVenue:
         self._close(working)
 
     def _unknown_order(self, cid: str, now: int) -> None:
-        self._events.append(
+        self._answer(
             OrderRejected(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -561,7 +603,7 @@ class PaperVenue:
             return  # filled or cancelled before its expiry
         self._withdraw(working, now)
         working.order.status = OrderStatus.EXPIRED
-        self._events.append(
+        self._answer(
             OrderExpired(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -619,7 +661,7 @@ class PaperVenue:
             ts_event_ns=now,
             ts_recv_ns=now,
         )
-        self._events.append(fill)
+        self._answer(fill)
         self._fills.append(FillReport.of(fill))
 
     def _maker_fill(self, working: WorkingOrder, token: _Token, size: int, now: int) -> None:
@@ -683,7 +725,7 @@ class PaperVenue:
     def _level_changed(  # noqa: PLR0917 - private hot-path helper
         self, token: _Token, key: LevelKey, old_size: int, new_size: int, now: int, accepting: bool
     ) -> None:
-        """Rule 4.3–4.4: the level we rest at went from ``old_size`` to ``new_size``."""
+        """Rules 4.3–4.4: the level we rest at went from ``old_size`` to ``new_size``."""
         level = token.levels[key]
         explained = level.explained
         level.explained = 0
@@ -691,13 +733,20 @@ class PaperVenue:
         if drop <= 0:
             return  # new liquidity joins behind us
         unexplained = drop - explained if drop > explained else 0
-        if accepting and self._infer and unexplained > level.orders[0].queue_ahead:
-            fills, _ = queue.volume_through_front(level.orders, unexplained)
-            queue.clamp(level.orders, new_size)
-            for working, size in fills:
-                self._maker_fill(working, token, size, now)
-        else:
-            queue.cancellations(level.orders, unexplained, old_size, new_size, self._proportional)
+        self.queue.on_level_change(
+            level.orders,
+            old_size,
+            new_size,
+            unexplained,
+            reach=accepting,
+            trade_fed=token.trade_fed,
+        )
+        self._fill_reached(token, level, now)
+
+    def _fill_reached(self, token: _Token, level: _Level, now: int) -> None:
+        """Fill, as makers, what the queue model says our orders at ``level`` were reached by."""
+        for working, size in self.queue.fillable(level.orders):
+            self._maker_fill(working, token, size, now)
 
     def _cross(self, token: _Token, now: int) -> None:
         """Rule 4.5: a resting order whose price the opposite side now crosses fills as a maker
@@ -729,27 +778,48 @@ class PaperVenue:
                 self._maker_fill(working, token, take.size, now)
 
     def _on_trade(self, token: _Token, trade: Trade) -> None:
-        """Rule 4.2: a public trade fills resting orders it reaches."""
-        if trade.size <= 0 or trade.price <= 0:
-            raise ValueError(f"trade with non-positive price or size: {trade}")
-        accepting = self._accepting[token.market_id]
+        """Rule 4.2: a public trade fills resting orders it reaches, on its token and (with
+        ``complement_fills``) on the complementary token at the mirrored price."""
+        if trade.size <= 0 or trade.price <= 0 or trade.price >= ONE:
+            raise ValueError(f"trade with a price outside (0, 1) or a non-positive size: {trade}")
+        token.trade_fed = True
+        legs = [(token, trade.price, trade.aggressor)]
+        complement = self._tokens.get(token.complement_id) if self._complement_fills else None
+        if complement is not None:
+            complement.trade_fed = True
+            mirrored = trade.aggressor.opposite if trade.aggressor is not None else None
+            legs.append((complement, ONE - trade.price, mirrored))
         left = trade.size
+        for leg_token, price, aggressor in legs:
+            left = self._trade_leg(leg_token, price, aggressor, trade.size, left, trade.ts_event_ns)
+
+    def _trade_leg(  # noqa: PLR0917 - private helper of rule 4.2
+        self,
+        token: _Token,
+        price: int,
+        aggressor: Side | None,
+        size: int,
+        left: int,
+        now: int,
+    ) -> int:
+        """One token's side of rule 4.2: a trade of ``size`` at ``price`` (aggressor as seen
+        from this token) with ``left`` of its volume still unclaimed by our orders; returns
+        what is left."""
+        accepting = self._accepting[token.market_id]
         sides = []
-        if trade.aggressor is not Side.BUY:
+        if aggressor is not Side.BUY:
             sides.append(Side.BUY)  # sellers hit bids
-        if trade.aggressor is not Side.SELL:
+        if aggressor is not Side.SELL:
             sides.append(Side.SELL)  # buyers lift asks
-        now = trade.ts_event_ns
         for side in sides:
-            at_trade = token.levels.get((side, trade.price))
+            at_trade = token.levels.get((side, price))
             if at_trade is not None:
-                at_trade.explained += trade.size
+                at_trade.explained += size
             through = sorted(
                 (
                     key
                     for key in token.levels
-                    if key[0] is side
-                    and (key[1] >= trade.price if side is Side.BUY else key[1] <= trade.price)
+                    if key[0] is side and (key[1] >= price if side is Side.BUY else key[1] <= price)
                 ),
                 key=lambda key: _priority((key, 0)),
             )
@@ -757,18 +827,12 @@ class PaperVenue:
                 level = token.levels.get(key)
                 if level is None:
                     continue
-                if key[1] == trade.price:
-                    fills, left = queue.volume_through_front(level.orders, left, accepting)
-                else:  # traded through our better price: nothing is ahead of us any more
-                    fills = []
+                if key[1] != price:  # traded through our better price: nobody is ahead of us
                     for working in level.orders:
                         working.queue_ahead = 0
-                        if accepting and left:
-                            qty = min(left, working.remaining)
-                            fills.append((working, qty))
-                            left -= qty
-                for working, size in fills:
-                    self._maker_fill(working, token, size, now)
+                left = self.queue.on_trade(level.orders, left, reach=accepting)
+                self._fill_reached(token, level, now)
+        return left
 
     def _on_tick_size(self, token: _Token, event: TickSizeChange) -> None:
         """Rule 8: new tick; resting orders off the new grid or range are cancelled."""
