@@ -277,7 +277,8 @@ def test_a_paper_session_takes_the_four_options_and_snapshots_on_request(
         code = session.stop()
     assert code == 143, session.output()[-3_000:]  # SIGTERM: interrupted
     final = _check_outputs(out, "paper-4", "paper", "INTERRUPTED")
-    assert final["fill_model"]["bound"] in ("OPTIMISTIC", "PESSIMISTIC")  # type: ignore[index]
+    model = final["fill_model"]  # the default desk's paper venue: the probabilistic estimate
+    assert (model["venue"], model["bound"]) == ("paper", "ESTIMATE")  # type: ignore[index]
     # the final timeline continues the snapshot's: the same envelopes, then more
     assert (out / "envelopes.jsonl").read_bytes().startswith(snapshot_envelopes)
     assert int(final["envelopes"]) > int(snapshot["envelopes"])  # type: ignore[call-overload]
