@@ -96,6 +96,7 @@ def test_desk_and_node_versions_are_the_shared_function_of_what_they_cover() -> 
             "desk_config_version": desk.config_version,
             "venue": node.venue.model_dump(mode="json"),
             "reconciliation": node.reconciliation.model_dump(mode="json"),
+            "worker": node.worker.model_dump(mode="json"),
         }
     )
 
