@@ -1104,6 +1104,42 @@ class EventStore:
         )
         return [_reconciliation_from_db(row._asdict()) for row in self._read(query)]
 
+    # ------------------------------------------------------------------ other tables
+
+    def append_rows(
+        self, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, what: str
+    ) -> None:
+        """Append ``rows`` to ``table`` (one of :data:`schema.APPEND_ONLY_TABLES` outside the
+        run-scoped ones, e.g. the governance evidence), at once in one transaction, after
+        flushing pending rows. The caller validates the values; this refuses NUL characters
+        and reports a failed write.
+
+        Raises:
+            StoreWriteError: NUL characters in a value, or the write failed (``what`` names
+                the rows in the message).
+        """
+        self._check_open()
+        for row in rows:
+            _refuse_nul(row, what)
+        self.flush()
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(table.insert(), [dict(row) for row in rows])
+        except Exception as exc:
+            raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+
+    def select(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+        """Run a read query (after flushing pending rows) and return every row.
+
+        Raises:
+            StoreError: the read failed.
+        """
+        return self._read(query)
+
+    def wall_clock_ns(self) -> int:
+        """The store's wall clock (ns since the epoch), as stamped on rows it writes."""
+        return self._wall_clock_ns()
+
     # ------------------------------------------------------------------ maintenance
 
     def prune(self, runs: Sequence[RunRef | str], *, actor: str, reason: str) -> PruneResult:
