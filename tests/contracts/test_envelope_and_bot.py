@@ -12,6 +12,7 @@ from pydantic import Field
 from polytraders.contracts import ids
 from polytraders.contracts.authority import Capability
 from polytraders.contracts.bot import BotBase, MonitorConfig, bot_problems, monitor_interval_ns
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import (
     APPROVE,
@@ -158,6 +159,9 @@ class EchoGuard(BotBase[EchoConfig]):
     bot_class = BotClass.RISK
     Config = EchoConfig
     SEARCH_SPACE = SearchSpace(EchoConfig, IntParam(name="max_age_ms", low=100, high=5_000))
+    RUNTIME_BUDGET = RuntimeBudget(
+        decision_p95_us=100, decision_p99_us=500, calibration="a test double"
+    )
     reason_codes: ClassVar[frozenset[str]] = frozenset({"SYS_FEED_STALE"})
 
     def decide(self, intent: OrderIntent, view: DeskView) -> RiskDecision:
@@ -183,6 +187,15 @@ def test_bot_problems_catch_contract_breaches() -> None:
     assert any("RISK_NOT_REGISTERED is not registered" in p for p in problems)
     assert any("STUB and QUARANTINE" in p for p in problems)
     assert any("KILL_SWITCH needs HALT" in p for p in problems)
+
+    class Unbudgeted(EchoGuard):
+        RUNTIME_BUDGET = RuntimeBudget(decision_p95_us=900, decision_p99_us=800)
+
+    assert bot_problems(Unbudgeted, load_registry()) == [
+        "risk.echo: runtime budget: latency budget needs 0 < p95 ≤ p99 ≤ 5,000 µs "
+        "(the desk's budget)",
+        "risk.echo: runtime budget: say where the figures were calibrated",
+    ]
 
     class OldStyle(EchoGuard):
         can_halt = True

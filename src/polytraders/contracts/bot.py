@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from pydantic import Field
 
 from polytraders.contracts.authority import Capability, capability_problems
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig, config_problems
 from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
@@ -58,6 +59,7 @@ class Bot(Protocol[I_contra, O_co]):
     version: ClassVar[str]
     Config: ClassVar[type[BotConfig]]
     SEARCH_SPACE: ClassVar[SearchSpace]
+    RUNTIME_BUDGET: ClassVar[RuntimeBudget]
     mode_support: ClassVar[frozenset[Mode]]
     reason_codes: ClassVar[frozenset[str]]
     capabilities: ClassVar[frozenset[Capability]]
@@ -122,6 +124,7 @@ class BotBase(Generic[C]):
     version: ClassVar[str] = "0.1.0"
     Config: ClassVar[type[BotConfig]]
     SEARCH_SPACE: ClassVar[SearchSpace]
+    RUNTIME_BUDGET: ClassVar[RuntimeBudget]
     mode_support: ClassVar[frozenset[Mode]] = frozenset(
         {Mode.STUB, Mode.SHADOW, Mode.ADVISORY, Mode.ENFORCED, Mode.QUARANTINE}
     )
@@ -147,7 +150,8 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
     """Contract verification of a bot class (empty when it conforms).
 
     Checks: id format and class prefix; version set; config lint (units, docstrings, hard limits,
-    defaults valid); search space consistent with the config; declared modes include STUB and
+    defaults valid); search space consistent with the config; a sound runtime budget
+    (:class:`~polytraders.contracts.budget.RuntimeBudget`); declared modes include STUB and
     QUARANTINE; capabilities a frozenset the class may hold (KILL_SWITCH with HALT), and no
     leftover ``can_halt`` (it would be silently ignored); a
     ``monitor`` method exactly when the Config is a :class:`MonitorConfig`, and only on a risk
@@ -174,6 +178,11 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
         problems.append(f"{bot_id}: SEARCH_SPACE is not a SearchSpace over its Config")
     else:
         problems += [f"{bot_id}: search space: {p}" for p in space.problems()]
+    budget = getattr(bot_cls, "RUNTIME_BUDGET", None)
+    if not isinstance(budget, RuntimeBudget):
+        problems.append(f"{bot_id}: RUNTIME_BUDGET is not a RuntimeBudget")
+    else:
+        problems += [f"{bot_id}: runtime budget: {p}" for p in budget.problems()]
     modes: frozenset[Mode] = getattr(bot_cls, "mode_support", frozenset())
     if Mode.STUB not in modes or Mode.QUARANTINE not in modes:
         problems.append(f"{bot_id}: mode_support must include STUB and QUARANTINE")

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from polytraders.bots.risk.target import resolve_target
 from polytraders.contracts.bot import BotBase
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.modes import BotClass
@@ -122,6 +123,20 @@ class ComplianceGate(BotBase[ComplianceGateConfig]):
     bot_class: ClassVar[BotClass] = BotClass.RISK
     version: ClassVar[str] = "0.1.0"
     Config: ClassVar[type[BotConfig]] = ComplianceGateConfig
+    RUNTIME_BUDGET: ClassVar[RuntimeBudget] = RuntimeBudget(
+        decision_p95_us=250,
+        decision_p99_us=1000,
+        error_rate_max_ppm=1_000,
+        reject_rate_min_bps=0,
+        reject_rate_max_bps=50,
+        calibration=(
+            "reject band: main job (polytraders run on the shipped sample, "
+            "2026-12-06, run-f6ca0a9aaea402b7), "
+            "observed 0 rejects in 4,108 decisions; "
+            "latency: bench guards/desk p99 well under 100 µs per decision, budget kept "
+            "far below the desk's 5 ms quarantine budget"
+        ),
+    )
     SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(ComplianceGateConfig)
     """Empty on purpose: every field is compliance policy (who may sign, which builderCode,
     markets and bots), never a parameter an optimizer may tune."""

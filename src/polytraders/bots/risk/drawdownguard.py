@@ -31,6 +31,7 @@ from pydantic import Field
 
 from polytraders.contracts.authority import Capability
 from polytraders.contracts.bot import BotBase, MonitorConfig
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import (
     APPROVE,
@@ -74,6 +75,20 @@ class DrawdownGuard(BotBase[DrawdownGuardConfig]):
     bot_class: ClassVar[BotClass] = BotClass.RISK
     version: ClassVar[str] = "0.2.0"
     Config: ClassVar[type[BotConfig]] = DrawdownGuardConfig
+    RUNTIME_BUDGET: ClassVar[RuntimeBudget] = RuntimeBudget(
+        decision_p95_us=250,
+        decision_p99_us=1000,
+        error_rate_max_ppm=1_000,
+        reject_rate_min_bps=0,
+        reject_rate_max_bps=100,
+        calibration=(
+            "reject band: main job (polytraders run on the shipped sample, "
+            "2026-12-06, run-f6ca0a9aaea402b7), "
+            "observed 0 rejects in 3,725 decisions; "
+            "latency: bench guards/desk p99 well under 100 µs per decision, budget kept "
+            "far below the desk's 5 ms quarantine budget"
+        ),
+    )
     SEARCH_SPACE: ClassVar[SearchSpace] = SearchSpace(
         DrawdownGuardConfig,
         IntParam(name="halt_drawdown_bps", low=200, high=3_000, step=50),

@@ -49,6 +49,7 @@ from polytraders.bots.execution.smartrouter.pricing import (
     would_cross,
 )
 from polytraders.contracts.bot import BotBase
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
@@ -117,6 +118,20 @@ class SmartRouter(BotBase[SmartRouterConfig]):
     bot_class: ClassVar[BotClass] = BotClass.EXECUTION
     version: ClassVar[str] = "0.1.0"
     Config: ClassVar[type[SmartRouterConfig]] = SmartRouterConfig
+    RUNTIME_BUDGET: ClassVar[RuntimeBudget] = RuntimeBudget(
+        decision_p95_us=250,
+        decision_p99_us=1000,
+        error_rate_max_ppm=1_000,
+        reject_rate_min_bps=0,
+        reject_rate_max_bps=100,
+        calibration=(
+            "reject band: main job (polytraders run on the shipped sample, "
+            "2026-12-06, run-f6ca0a9aaea402b7), "
+            "observed 24 bps (9 refusals of 3,817); "
+            "latency: bench guards/desk p99 well under 100 µs per decision, budget kept "
+            "far below the desk's 5 ms quarantine budget"
+        ),
+    )
     SEARCH_SPACE: ClassVar[SearchSpace] = SEARCH_SPACE
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {

@@ -57,6 +57,7 @@ from polytraders.bots.strategy.maker_tight.regime import Regime, RegimeDetector,
 from polytraders.bots.strategy.maker_tight.sizer import OrderSizer
 from polytraders.bots.strategy.maker_tight.spread import SpreadEngine
 from polytraders.contracts.bot import BotBase
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass
@@ -143,6 +144,21 @@ class MakerTight(BotBase[MakerTightConfig]):
     bot_class: ClassVar[BotClass] = BotClass.STRATEGY
     version: ClassVar[str] = "0.1.0"
     Config: ClassVar[type[MakerTightConfig]] = MakerTightConfig
+    RUNTIME_BUDGET: ClassVar[RuntimeBudget] = RuntimeBudget(
+        decision_p95_us=1000,
+        decision_p99_us=2500,
+        error_rate_max_ppm=1_000,
+        reject_rate_min_bps=0,
+        reject_rate_max_bps=3000,
+        calibration=(
+            "reject band: main job (polytraders run on the shipped sample, "
+            "2026-12-06, run-f6ca0a9aaea402b7), "
+            "observed 1,115 bps of its intents refused downstream "
+            "(383 by guards, 75 by the venue); "
+            "latency: bench guards/desk p99 well under 100 µs per decision, budget kept "
+            "far below the desk's 5 ms quarantine budget"
+        ),
+    )
     SEARCH_SPACE: ClassVar[SearchSpace] = SEARCH_SPACE
     reason_codes: ClassVar[frozenset[str]] = frozenset(
         {
