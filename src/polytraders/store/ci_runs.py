@@ -30,7 +30,7 @@ class CiOutcome(StrEnum):
     FAILED = "failed"
 
 
-class TestOutcome(StrEnum):
+class CaseOutcome(StrEnum):
     """One test's outcome in a JUnit report."""
 
     PASSED = "passed"
@@ -43,9 +43,9 @@ class JunitReport(msgspec.Struct, frozen=True, kw_only=True):
     """What a JUnit XML report says: every test id (``module.path::name[param]``) with its
     outcome."""
 
-    results: dict[str, TestOutcome]
+    results: dict[str, CaseOutcome]
 
-    def count(self, outcome: TestOutcome) -> int:
+    def count(self, outcome: CaseOutcome) -> int:
         """How many tests ended with ``outcome``."""
         return sum(1 for value in self.results.values() if value is outcome)
 
@@ -78,7 +78,7 @@ class CiRun(msgspec.Struct, frozen=True, kw_only=True):
     wall_ns: int
     host: str
     junit_sha256: str
-    results: dict[str, TestOutcome]
+    results: dict[str, CaseOutcome]
 
 
 class JunitError(ValueError):
@@ -96,20 +96,20 @@ def parse_junit(data: bytes) -> JunitReport:
         root = ET.fromstring(data)  # our own pytest's report, read locally
     except ET.ParseError as exc:
         raise JunitError(f"the JUnit report is not well-formed XML: {exc}") from exc
-    results: dict[str, TestOutcome] = {}
+    results: dict[str, CaseOutcome] = {}
     for case in root.iter("testcase"):
         test_id = f"{case.get('classname', '')}::{case.get('name', '')}"
         if case.find("failure") is not None:
-            outcome = TestOutcome.FAILED
+            outcome = CaseOutcome.FAILED
         elif case.find("error") is not None:
-            outcome = TestOutcome.ERROR
+            outcome = CaseOutcome.ERROR
         elif case.find("skipped") is not None:
-            outcome = TestOutcome.SKIPPED
+            outcome = CaseOutcome.SKIPPED
         else:
-            outcome = TestOutcome.PASSED
+            outcome = CaseOutcome.PASSED
         # a test both failing and erroring in teardown appears twice: keep the worse outcome
         previous = results.get(test_id)
-        if previous is None or previous is TestOutcome.PASSED:
+        if previous is None or previous is CaseOutcome.PASSED:
             results[test_id] = outcome
     if not results:
         raise JunitError("the JUnit report holds no testcase")
@@ -147,9 +147,9 @@ def record_ci_run(
     if duration_ms < 0:
         raise StoreWriteError("a CI run's duration cannot be negative")
     report = parse_junit(junit) if junit is not None else JunitReport(results={})
-    failed = report.count(TestOutcome.FAILED)
-    errors = report.count(TestOutcome.ERROR)
-    passed = report.count(TestOutcome.PASSED)
+    failed = report.count(CaseOutcome.FAILED)
+    errors = report.count(CaseOutcome.ERROR)
+    passed = report.count(CaseOutcome.PASSED)
     green = exit_code == 0 and junit is not None and failed == errors == 0 and passed > 0
     row: dict[str, Any] = {
         "commit_sha": commit_sha,
@@ -158,7 +158,7 @@ def record_ci_run(
         "tests_passed": passed,
         "tests_failed": failed,
         "tests_errors": errors,
-        "tests_skipped": report.count(TestOutcome.SKIPPED),
+        "tests_skipped": report.count(CaseOutcome.SKIPPED),
         "duration_ms": duration_ms,
         "wall_ns": store.wall_clock_ns(),
         "host": host,
@@ -188,7 +188,7 @@ def ci_runs(
 
 
 def _from_row(row: dict[str, Any]) -> CiRun:
-    results = msgspec.json.decode(row["results_json"], type=dict[str, TestOutcome])
+    results = msgspec.json.decode(row["results_json"], type=dict[str, CaseOutcome])
     return CiRun(
         row_id=int(row["row_id"]),
         commit_sha=row["commit_sha"],
