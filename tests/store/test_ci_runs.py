@@ -15,9 +15,9 @@ from polytraders.readiness.context import ReadinessContext
 from polytraders.readiness.evidence import ItemStatus
 from polytraders.store import EventStore
 from polytraders.store.ci_runs import (
+    CaseOutcome,
     CiOutcome,
     JunitError,
-    CaseOutcome,
     ci_runs,
     parse_junit,
     record_ci_run,
