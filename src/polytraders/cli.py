@@ -16,6 +16,7 @@ from polytraders import __version__
 from polytraders.commands import bench as bench_commands
 from polytraders.commands import live as live_commands
 from polytraders.commands import optimize as optimize_commands
+from polytraders.commands import readiness as readiness_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.data import app as data_app
 from polytraders.commands.failures import set_debug
@@ -77,6 +78,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
 app.add_typer(fills_app, name="fills")
 app.add_typer(killswitch_app, name="kill-switch")
+app.add_typer(readiness_commands.app, name="readiness")
+app.add_typer(readiness_commands.gates_app, name="gates")
+app.command("promote")(readiness_commands.promote_command)
 
 
 @app.command()

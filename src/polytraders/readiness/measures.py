@@ -1,0 +1,373 @@
+"""The evidence functions of the gates (:data:`MEASURES`, keyed by ``Gate.measure``).
+
+Each takes a bot id and the :class:`ReadinessContext` and returns a
+:class:`~polytraders.readiness.gates.Measurement`. Missing or insufficient data gives
+Inconclusive, never Successful; a gate whose evidence source this release does not have yet
+(shadow comparisons, chaos verdicts, signatures, the console, retention) says so and stays
+Inconclusive, so it blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from polytraders.bots.registry import bot_class
+from polytraders.contracts.bot import bot_problems
+from polytraders.contracts.reasons import load_lock, load_registry, registry_problems
+from polytraders.feeds.open import open_source
+from polytraders.optimize.references import FIXTURES
+from polytraders.readiness.ci_evidence import ci_run_summary
+from polytraders.readiness.context import ReadinessContext
+from polytraders.readiness.evidence import (
+    ChecklistItem,
+    Evidence,
+    EvidenceKind,
+    ItemStatus,
+    Phase,
+    ScoreName,
+    file_evidence,
+    result_evidence,
+)
+from polytraders.readiness.gates import Measurement
+from polytraders.readiness.lifecycle import State
+from polytraders.readiness.scores import bot_score
+from polytraders.readiness.store_evidence import emitted_codes
+from polytraders.store.ci_runs import CiOutcome, ci_runs
+from polytraders.store.promotions import PromotionOutcome, promotions
+
+DAY_NS = 86_400 * 1_000_000_000
+"""One day in ns (windows are whole days ending at the evaluation's clock)."""
+
+REGISTRY_FILE = "src/polytraders/contracts/reasons.toml"
+LOCK_FILE = "src/polytraders/contracts/reasons.lock.json"
+
+
+def _from_items(items: Iterable[ChecklistItem], what: str) -> Measurement:
+    """Successful when every item PASSes; Failed when one FAILs; otherwise Inconclusive."""
+    chosen = list(items)
+    passed = sum(1 for i in chosen if i.status is ItemStatus.PASS)
+    failing = [i for i in chosen if i.status is ItemStatus.FAIL]
+    pending = [i for i in chosen if i.status is ItemStatus.PENDING]
+    evidence = tuple(e for i in chosen for e in i.evidence)
+    value = f"{passed}/{len(chosen)}"
+    if failing:
+        first = failing[0]
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail=f"{what}: item {first.number} ({first.title}) fails: {first.detail}",
+            evidence=evidence,
+        )
+    if pending:
+        first = pending[0]
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=value,
+            detail=f"{what}: item {first.number} ({first.title}) is pending: {first.detail}",
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL, value=value, detail=f"{what}: all items pass", evidence=evidence
+    )
+
+
+def _score_items(
+    name: ScoreName, numbers: Iterable[int] | None
+) -> Callable[[str, ReadinessContext], Measurement]:
+    """A measure over items ``numbers`` of score ``name`` (all items when None)."""
+
+    def measure(bot_id: str, ctx: ReadinessContext) -> Measurement:
+        score = bot_score(bot_id, name, ctx)
+        items = score.items if numbers is None else [score.item(n) for n in numbers]
+        label = f"{name.value.capitalize()} score" + (
+            "" if numbers is None else f" items {', '.join(str(i.number) for i in items)}"
+        )
+        return _from_items(items, label)
+
+    return measure
+
+
+def _not_recorded_yet(what: str) -> Callable[[str, ReadinessContext], Measurement]:
+    """A measure whose evidence source this release does not record yet: Inconclusive,
+    saying which evidence is missing (it blocks, as missing data must)."""
+
+    def measure(bot_id: str, ctx: ReadinessContext) -> Measurement:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail=what)
+
+    return measure
+
+
+def spec_present(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """The bot's spec file exists."""
+    evidence = file_evidence(ctx.repo, f"docs/bots/{bot_id}.md")
+    found = evidence.result != "missing"
+    return Measurement(
+        phase=Phase.SUCCESSFUL if found else Phase.FAILED,
+        value="present" if found else "missing",
+        detail=f"docs/bots/{bot_id}.md {'exists' if found else 'does not exist'}",
+        evidence=(evidence,),
+    )
+
+
+def reason_codes_registered(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Impl item 10 (every emitted code registered) and the contract check of the declared
+    codes (registered, right prefix, owned by the bot or the desk)."""
+    registry = load_registry()
+    problems = [p for p in bot_problems(bot_class(bot_id), registry) if "reason code" in p]
+    item = bot_score(bot_id, ScoreName.IMPL, ctx).item(10)
+    declared = sorted(bot_class(bot_id).reason_codes)
+    evidence = (
+        file_evidence(ctx.repo, REGISTRY_FILE),
+        result_evidence(
+            EvidenceKind.CODE,
+            f"{bot_id} reason_codes",
+            {"declared": declared, "problems": problems},
+            f"{len(declared)} declared, {len(problems)} problem(s)",
+        ),
+        *item.evidence,
+    )
+    if problems:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=f"{len(problems)} problem(s)",
+            detail="; ".join(problems),
+            evidence=evidence,
+        )
+    if item.status is not ItemStatus.PASS:
+        phase = Phase.FAILED if item.status is ItemStatus.FAIL else Phase.INCONCLUSIVE
+        return Measurement(
+            phase=phase, value="emitted codes", detail=item.detail, evidence=evidence
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=f"{len(declared)} declared, all registered",
+        detail="every declared and emitted code is registered to this bot or the desk",
+        evidence=evidence,
+    )
+
+
+def reason_code_stability(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """The registry lint against the lock: no code reworded or removed (seed 001)."""
+    problems = registry_problems(load_registry(), load_lock())
+    evidence = (
+        file_evidence(ctx.repo, REGISTRY_FILE),
+        file_evidence(ctx.repo, LOCK_FILE),
+        result_evidence(
+            EvidenceKind.COMMAND, "polytraders reasons --check", problems, f"{len(problems)}"
+        ),
+    )
+    if problems:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=f"{len(problems)} problem(s)",
+            detail="; ".join(problems[:5]),
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value="0 rewords",
+        detail="the registry agrees with its lock: no code reworded or removed",
+        evidence=evidence,
+    )
+
+
+def user_message_coverage(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Every code the bot declares, and every code it emitted in the store, has a
+    user_message (seed 001: 100 %)."""
+    registry = load_registry()
+    codes = set(bot_class(bot_id).reason_codes)
+    evidence: list[Evidence] = [file_evidence(ctx.repo, REGISTRY_FILE)]
+    if ctx.store is not None:
+        emitted = emitted_codes(ctx.store, bot_id)
+        evidence.append(
+            result_evidence(
+                EvidenceKind.STORE,
+                f"distinct reason codes of envelopes where bot_id = {bot_id}",
+                sorted(emitted),
+                f"{len(emitted)} codes",
+            )
+        )
+        codes |= emitted
+    missing = sorted(c for c in codes if c not in registry or not registry[c].user_message)
+    covered = len(codes) - len(missing)
+    value = f"{covered}/{len(codes)}"
+    if missing:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail=f"no user message for {', '.join(missing)}",
+            evidence=tuple(evidence),
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=value,
+        detail="every declared and emitted code has a plain-English user message"
+        + ("" if ctx.store is not None else " (declared codes only: no event store)"),
+        evidence=tuple(evidence),
+    )
+
+
+def ci_green_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """CI on main: at least one recorded run on each of the last 7 UTC days and none
+    failed (seed 001: "100 % on main for 7 consecutive days")."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    since_ns = ctx.now_ns - 7 * DAY_NS
+    runs = [r for r in ci_runs(ctx.store, since_wall_ns=since_ns) if r.branch == "main"]
+    runs = [r for r in runs if r.wall_ns <= ctx.now_ns]
+    days = sorted({_utc_day(r.wall_ns) for r in runs})
+    failed = [r for r in runs if r.outcome is not CiOutcome.PASSED]
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"ci_runs where branch = main and wall_ns >= {since_ns}",
+            [ci_run_summary(r) for r in runs],
+            f"{len(runs)} runs on {len(days)} day(s)",
+        ),
+    )
+    value = f"{len(runs) - len(failed)}/{len(runs)} passed on {len(days)}/7 days"
+    if failed:
+        worst = failed[-1]
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail=f"{len(failed)} CI run(s) on main failed in the window, the latest on "
+            f"commit {worst.commit_sha[:12]} ({worst.tests_failed} failed, "
+            f"{worst.tests_errors} errors)",
+            evidence=evidence,
+        )
+    wanted = {_utc_day(ctx.now_ns - k * DAY_NS) for k in range(7)}
+    if not wanted <= set(days):
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=value,
+            detail=f"CI on main recorded on {len(set(days) & wanted)} of the last 7 UTC days "
+            "(a run every day is needed)",
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=value,
+        detail="every CI run on main in the last 7 days passed, one or more each day",
+        evidence=evidence,
+    )
+
+
+def _utc_day(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d")
+
+
+def synthetic_labeled(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """The bot's recorded timeline runs on a seeded synthetic feed that labels its source
+    and every market synthetic (seed 000 stage 2)."""
+    path = f"runs/optimizer/{bot_id}/timeline.json"
+    evidence = file_evidence(ctx.repo, path)
+    fixture = FIXTURES.get(bot_id)
+    if fixture is None:
+        return Measurement(
+            phase=Phase.FAILED,
+            value="no fixture",
+            detail=f"{bot_id} has no synthetic fixture (optimize.references.FIXTURES)",
+            evidence=(evidence,),
+        )
+    source = open_source(fixture)
+    labelled = bool(source.synthetic) and all(m.synthetic for m in source.markets)
+    code = result_evidence(
+        EvidenceKind.CODE,
+        f"open_source({fixture!r})",
+        {"synthetic": bool(source.synthetic), "markets": len(source.markets)},
+        "labelled synthetic" if labelled else "not labelled",
+    )
+    return Measurement(
+        phase=Phase.SUCCESSFUL if labelled else Phase.FAILED,
+        value="labelled" if labelled else "unlabelled",
+        detail=f"fixture {fixture}: source and {len(source.markets)} market(s) "
+        + ("labelled synthetic" if labelled else "not all labelled synthetic"),
+        evidence=(evidence, code),
+    )
+
+
+def limited_live_30_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Time since the recorded promotion to Limited live (seed 001: ≥ 30 days)."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    since_ns = limited_live_since_ns(ctx, bot_id)
+    rows = promotions(ctx.store, bot_id=bot_id)
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"promotions where bot_id = {bot_id}",
+            [[r.row_id, r.to_state, r.outcome.value, r.ts_ns] for r in rows],
+            f"{len(rows)} rows",
+        ),
+    )
+    if since_ns is None:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="not in limited live",
+            detail="no recorded promotion to Limited live",
+            evidence=evidence,
+        )
+    days = (ctx.now_ns - since_ns) / DAY_NS
+    ok = days >= 30
+    return Measurement(
+        phase=Phase.SUCCESSFUL if ok else Phase.INCONCLUSIVE,
+        value=f"{days:.1f} days",
+        detail=f"in Limited live for {days:.1f} days" + ("" if ok else " (30 needed)"),
+        evidence=evidence,
+    )
+
+
+def limited_live_since_ns(ctx: ReadinessContext, bot_id: str) -> int | None:
+    """When the bot's current stay in Limited live began (ns), or None when it is not in
+    Limited live (its latest promoted/demoted row does not lead there)."""
+    if ctx.store is None:
+        return None
+    moves = [
+        r for r in promotions(ctx.store, bot_id=bot_id) if r.outcome is not PromotionOutcome.REFUSED
+    ]
+    if not moves or moves[-1].to_state != State.LIMITED_LIVE.value:
+        return None
+    return moves[-1].ts_ns
+
+
+MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
+    "spec_present": spec_present,
+    "spec_parameters": _score_items(ScoreName.DOCS, (7, 8, 11)),
+    "spec_thresholds": _score_items(ScoreName.DOCS, (9, 10)),
+    "fixture_pack_present": _score_items(ScoreName.BACKTEST, (1,)),
+    "docs_checklist": _score_items(ScoreName.DOCS, None),
+    "impl_checklist": _score_items(ScoreName.IMPL, None),
+    "search_space_declared": _score_items(ScoreName.BACKTEST, (3,)),
+    "fixture_pack_passes": _score_items(ScoreName.IMPL, (5, 6, 7, 8)),
+    "backtest_harness": _score_items(ScoreName.BACKTEST, None),
+    "runner_integration": _score_items(ScoreName.IMPL, (13,)),
+    "reason_codes_registered": reason_codes_registered,
+    "reason_code_stability": reason_code_stability,
+    "user_message_coverage": user_message_coverage,
+    "ci_green_7_days": ci_green_7_days,
+    "synthetic_labeled": synthetic_labeled,
+    "limited_live_30_days": limited_live_30_days,
+    "shadow_agreement": _not_recorded_yet(
+        "no shadow comparison is recorded in the store: this release cannot record "
+        "side-by-side agreement yet"
+    ),
+    "chaos_suite": _not_recorded_yet(
+        "no chaos-suite verdict is recorded in the store: this release has no chaos suite yet"
+    ),
+    "console_page": _not_recorded_yet(
+        "this release has no operator console, so no page declares its purpose"
+    ),
+    "signed_statement": _not_recorded_yet(
+        "no signed statement is recorded: this release cannot create or verify signatures "
+        "yet, and a signature gate never passes without one"
+    ),
+    "wallet_allowance": _not_recorded_yet(
+        "the Polymarket venue adapter does not record a CTFExchangeV2 allowance check yet"
+    ),
+    "audit_retention": _not_recorded_yet(
+        "no retention policy is configured: this release has none for the audit log"
+    ),
+}
+"""Every gate's evidence function by name (``Gate.measure``)."""
