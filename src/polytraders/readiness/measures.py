@@ -10,7 +10,6 @@ Inconclusive, so it blocks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
 from polytraders.bots.registry import bot_class
 from polytraders.contracts.bot import bot_problems
@@ -32,12 +31,21 @@ from polytraders.readiness.evidence import (
 from polytraders.readiness.gates import Measurement
 from polytraders.readiness.lifecycle import State
 from polytraders.readiness.scores import bot_score
-from polytraders.readiness.store_evidence import emitted_codes
+from polytraders.readiness.store_evidence import (
+    DAY_NS,
+    EnvelopeWindow,
+    RunKind,
+    bot_runs,
+    emitted_codes,
+    envelope_window,
+    final_orders,
+    kill_switch_trips_ns,
+    nearest_rank_ns,
+    utc_day,
+)
+from polytraders.store import RunRecord
 from polytraders.store.ci_runs import CiOutcome, ci_runs
 from polytraders.store.promotions import PromotionOutcome, promotions
-
-DAY_NS = 86_400 * 1_000_000_000
-"""One day in ns (windows are whole days ending at the evaluation's clock)."""
 
 REGISTRY_FILE = "src/polytraders/contracts/reasons.toml"
 LOCK_FILE = "src/polytraders/contracts/reasons.lock.json"
@@ -216,7 +224,7 @@ def ci_green_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
     since_ns = ctx.now_ns - 7 * DAY_NS
     runs = [r for r in ci_runs(ctx.store, since_wall_ns=since_ns) if r.branch == "main"]
     runs = [r for r in runs if r.wall_ns <= ctx.now_ns]
-    days = sorted({_utc_day(r.wall_ns) for r in runs})
+    days = sorted({utc_day(r.wall_ns) for r in runs})
     failed = [r for r in runs if r.outcome is not CiOutcome.PASSED]
     evidence = (
         result_evidence(
@@ -237,7 +245,7 @@ def ci_green_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
             f"{worst.tests_errors} errors)",
             evidence=evidence,
         )
-    wanted = {_utc_day(ctx.now_ns - k * DAY_NS) for k in range(7)}
+    wanted = {utc_day(ctx.now_ns - k * DAY_NS) for k in range(7)}
     if not wanted <= set(days):
         return Measurement(
             phase=Phase.INCONCLUSIVE,
@@ -252,10 +260,6 @@ def ci_green_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
         detail="every CI run on main in the last 7 days passed, one or more each day",
         evidence=evidence,
     )
-
-
-def _utc_day(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d")
 
 
 def synthetic_labeled(bot_id: str, ctx: ReadinessContext) -> Measurement:
@@ -332,6 +336,233 @@ def limited_live_since_ns(ctx: ReadinessContext, bot_id: str) -> int | None:
     return moves[-1].ts_ns
 
 
+_LIVE_CLOCK = (RunKind.LIVE_CLOCK, RunKind.LIVE_VENUE)
+MIN_LATENCY_SAMPLE = 100
+"""Fewer live-clock decisions than this leave a p99 Inconclusive (one sample in 100 is the
+p99 itself)."""
+
+
+def _window_evidence(
+    bot_id: str, since_ns: int, runs: list[RunRecord], window: EnvelopeWindow
+) -> Evidence:
+    return result_evidence(
+        EvidenceKind.STORE,
+        f"envelopes where bot_id = {bot_id} and ts_decided_ns >= {since_ns} "
+        f"in {len(runs)} live-clock run(s)",
+        {
+            "runs": [f"{r.run_id}@{r.attempt}" for r in runs],
+            "decisions": window.decisions,
+            "errors": window.errors,
+            "days": list(window.days),
+            "modes": window.modes,
+        },
+        f"{window.decisions} decisions on {len(window.days)} day(s)",
+    )
+
+
+def _live_window(
+    bot_id: str, ctx: ReadinessContext, days: int
+) -> tuple[Evidence, EnvelopeWindow] | None:
+    if ctx.store is None:
+        return None
+    since_ns = ctx.now_ns - days * DAY_NS
+    runs = bot_runs(ctx.store, bot_id, _LIVE_CLOCK)
+    window = envelope_window(ctx.store, bot_id, runs, since_ns=since_ns, until_ns=ctx.now_ns)
+    return _window_evidence(bot_id, since_ns, runs, window), window
+
+
+def p99_latency(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """p99 of the bot's decision latency in live-clock runs over the last 7 days against its
+    documented SLO (``RUNTIME_BUDGET.decision_p99_us``; seed 001)."""
+    found = _live_window(bot_id, ctx, 7)
+    if found is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    evidence, window = found
+    slo_us = bot_class(bot_id).RUNTIME_BUDGET.decision_p99_us
+    if window.decisions < MIN_LATENCY_SAMPLE:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=f"{window.decisions} decisions",
+            detail=f"{window.decisions} live-clock decisions in 7 days; a p99 needs "
+            f"{MIN_LATENCY_SAMPLE} (backtests do not count: their latency is modelled)",
+            evidence=(evidence,),
+        )
+    p99_ns = nearest_rank_ns(window.latencies_ns, 99)
+    ok = p99_ns <= slo_us * 1_000
+    return Measurement(
+        phase=Phase.SUCCESSFUL if ok else Phase.FAILED,
+        value=f"p99 {p99_ns / 1_000:.1f} µs",
+        detail=f"p99 {p99_ns / 1_000:.1f} µs over {window.decisions} decisions "
+        f"({'within' if ok else 'above'} the {slo_us} µs SLO)",
+        evidence=(evidence,),
+    )
+
+
+def error_rate_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """ERROR and QUARANTINE envelopes per decision in live-clock runs over the last 7 days
+    (seed 001: < 0.1 %), measured only when decisions cover each of 7 UTC days."""
+    found = _live_window(bot_id, ctx, 7)
+    if found is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    evidence, window = found
+    if window.decisions == 0:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="0 decisions",
+            detail="no live-clock decision in the last 7 days",
+            evidence=(evidence,),
+        )
+    ppm = window.errors * 1_000_000 // window.decisions
+    value = f"{window.errors}/{window.decisions} ({window.errors * 100 / window.decisions:.3f} %)"
+    if window.errors * 1_000 >= window.decisions:  # ≥ 0.1 %: breached whatever the coverage
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail=f"error rate {ppm} ppm ≥ 1,000 ppm (0.1 %)",
+            evidence=(evidence,),
+        )
+    if len(window.days) < 7:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=value,
+            detail=f"decisions on {len(window.days)} of the 7 days; the rate needs all 7",
+            evidence=(evidence,),
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=value,
+        detail=f"error rate {ppm} ppm < 1,000 ppm over 7 days",
+        evidence=(evidence,),
+    )
+
+
+def reconciliation_drift(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Recorded reconciliations of the live-venue runs the bot took part in over 30 days:
+    none critical, and at least one on each of 30 UTC days (seed 001)."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    since_ns = ctx.now_ns - 30 * DAY_NS
+    rows = [
+        (f"{r.run_id}@{r.attempt}", rec.wall_ns, rec.level)
+        for r in bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,))
+        for rec in ctx.store.reconciliations(r.ref)
+        if since_ns <= rec.wall_ns <= ctx.now_ns
+    ]
+    days = {utc_day(wall_ns) for _, wall_ns, _ in rows}
+    critical = [row for row in rows if row[2] == "critical"]
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"reconciliations of live-venue runs of {bot_id}, wall_ns >= {since_ns}",
+            [list(row) for row in rows],
+            f"{len(rows)} reconciliations on {len(days)} day(s)",
+        ),
+    )
+    value = f"{len(critical)} critical of {len(rows)} on {len(days)}/30 days"
+    if critical:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail=f"critical drift in {critical[-1][0]}",
+            evidence=evidence,
+        )
+    if len(days) < 30:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=value,
+            detail=f"reconciliations on {len(days)} of 30 days; 30 days within tolerance needed",
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=value,
+        detail="every reconciliation within tolerance for 30 days",
+        evidence=evidence,
+    )
+
+
+def builder_code_bound(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Every order of the live-venue runs the bot took part in carries one non-empty builder
+    code (seed 000 stage 3)."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    runs = bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,))
+    codes: dict[str, int] = {}
+    for record in runs:
+        for order in final_orders(ctx.store, record):
+            codes[order.builder_code] = codes.get(order.builder_code, 0) + 1
+    orders = sum(codes.values())
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"orders of {len(runs)} live-venue run(s) of {bot_id}, by builder code",
+            codes,
+            f"{orders} orders",
+        ),
+    )
+    if orders == 0:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="0 orders",
+            detail="no order recorded in a live-venue run the bot took part in",
+            evidence=evidence,
+        )
+    bound = len(codes) == 1 and "" not in codes
+    return Measurement(
+        phase=Phase.SUCCESSFUL if bound else Phase.FAILED,
+        value=f"{orders} orders, {len(codes)} builder code(s)",
+        detail="every order carries the desk's builder code"
+        if bound
+        else f"orders without a builder code: {codes.get('', 0)}; distinct codes: {len(codes)}",
+        evidence=evidence,
+    )
+
+
+def kill_switch_routing(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """A kill-switch trip recorded in an ended live-venue run the bot took part in, after
+    which no order of the run stayed open (seed 000 stage 3)."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    checked = []
+    for record in bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,)):
+        trips = kill_switch_trips_ns(ctx.store, record)
+        if not trips or record.ended_ns is None:
+            continue
+        still_open = [
+            o.client_order_id for o in final_orders(ctx.store, record) if o.status.is_open
+        ]
+        checked.append([f"{record.run_id}@{record.attempt}", trips[0], still_open])
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"live-venue runs of {bot_id} with a kill-switch trip: orders left open",
+            checked,
+            f"{len(checked)} run(s) with a trip",
+        ),
+    )
+    if not checked:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="no trip",
+            detail="no ended live-venue run of this bot recorded a kill-switch trip",
+            evidence=evidence,
+        )
+    leaks = [row for row in checked if row[2]]
+    if leaks:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=f"{len(leaks)} run(s) left orders open",
+            detail=f"{leaks[0][0]} left {len(leaks[0][2])} order(s) open after the trip",
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=f"{len(checked)} trip(s), 0 orders left open",
+        detail="after each recorded trip every order of the run was closed",
+        evidence=evidence,
+    )
+
+
 MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "spec_present": spec_present,
     "spec_parameters": _score_items(ScoreName.DOCS, (7, 8, 11)),
@@ -349,6 +580,11 @@ MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "ci_green_7_days": ci_green_7_days,
     "synthetic_labeled": synthetic_labeled,
     "limited_live_30_days": limited_live_30_days,
+    "p99_latency": p99_latency,
+    "error_rate_7_days": error_rate_7_days,
+    "reconciliation_drift": reconciliation_drift,
+    "builder_code_bound": builder_code_bound,
+    "kill_switch_routing": kill_switch_routing,
     "shadow_agreement": _not_recorded_yet(
         "no shadow comparison is recorded in the store: this release cannot record "
         "side-by-side agreement yet"
