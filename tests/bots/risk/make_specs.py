@@ -1,12 +1,15 @@
 """Write the risk guards' specs ``docs/bots/<bot_id>.md`` (27 numbered sections each).
 
-Run: ``.venv/bin/python -m tests.bots.risk.make_specs``.
+Run: ``.venv/bin/python -m tests.bots.risk.make_specs "<benchmark figures>"`` (the figures of
+the last ``bench guards`` run, quoted in section 18).
 
-The prose of each spec is written here by hand, per bot. The tables that must match the code —
-parameters, defaults, limits, search space, modes, reason codes and their user messages, the
-fixture list — are read from the bot classes and the registry, and section 21 holds the JSON
-envelopes that running the bot's fixture cases through the desk's risk chain produces (the
-``test_specs`` module re-runs them and fails when a spec is out of date).
+The prose of each spec is written here by hand, per bot. The parts that must match the code —
+class and capabilities, parameters (types, defaults, limits), defaults and config version,
+search space, modes, reason codes and their user messages, the runtime budget, the fixture
+list — are read from the bot classes and the registry in the forms the Docs score reads back
+(:mod:`polytraders.readiness.docs_score`), and section 21 holds the JSON envelopes that running
+the bot's fixture cases through the desk's risk chain produces (the ``test_specs`` module
+re-runs them and fails when a spec is out of date).
 """
 
 from __future__ import annotations
@@ -17,41 +20,11 @@ from typing import Any
 
 from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.reasons import load_registry
+from polytraders.readiness.spec import SECTION_TITLES, budget_table, type_name
 from tests.bots.risk.fixture_pack import CASES, RISK_BOTS, load_pack, pack_path, run_pack
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "bots"
-
-SECTIONS = (
-    "Purpose",
-    "Class and authority",
-    "Owner",
-    "Inputs",
-    "Outputs",
-    "Decision logic",
-    "Parameters",
-    "Defaults",
-    "Hard thresholds",
-    "Warning thresholds",
-    "Search space",
-    "Modes",
-    "Reason codes",
-    "User messages",
-    "Failure modes",
-    "Safe fallback",
-    "Dependencies",
-    "Latency budget",
-    "Metrics",
-    "Alerts",
-    "Wire examples",
-    "Fixtures",
-    "Backtest evidence",
-    "Runbook",
-    "Rollback plan",
-    "Promotion status",
-    "Change log",
-)
-"""The 27 sections of a bot spec, in order (issue 5)."""
 
 WIRE_CASES = ("warning", "hard")
 """Fixture cases whose envelopes section 21 shows."""
@@ -175,8 +148,12 @@ CHANGE_LOGS = {
 """Change logs of the guards past their first version (the others use :data:`CHANGE_LOG`)."""
 
 LATENCY = (
-    "Budget: the desk's default 5 ms per decision (exceeding it quarantines the bot). Target: "
-    "the seven guards together ≤ 50 µs p99 per intent on one core; measured by "
+    "Declared runtime budget (`RUNTIME_BUDGET` of the bot class, what the Runtime score and the "
+    "promotion gates measure recorded envelopes against; p95 and p99 decision latency in µs, "
+    "errors per million decisions, the calibrated reject band in bps of decisions):\n\n"
+    "{budget}\n\n"
+    "The desk's own per-decision budget stays 5 ms (exceeding it quarantines the bot). Benchmark "
+    "target: the seven guards together ≤ 50 µs p99 per intent on one core; measured by "
     "`.venv/bin/python -m bench guards` on desk states built from the real sample (figures in "
     "the benchmark output; {figure})."
 )
@@ -187,7 +164,8 @@ BOTS: dict[str, dict[str, str]] = {
         "and sends nothing new until an operator resets the kill switch — when the day's loss, "
         "an error streak, or the loss of the market feed or of the venue heartbeat says the "
         "desk can no longer trade safely. Once tripped, it meets every new intent with HALT.",
-        "authority": "Class RISK, `capabilities = {HALT, KILL_SWITCH}` (the only guard whose "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {HALT, KILL_SWITCH}` "
+        "(the only guard whose "
         "HALT trips the kill switch; the desk checks the declared capability, not the bot's "
         "id). Verdicts: APPROVE (with warning codes), REJECT (corrupt inputs only), HALT with "
         "`set_state = HALTED`; its monitor step finds HALT or nothing. A HALT from this bot "
@@ -265,7 +243,8 @@ BOTS: dict[str, dict[str, str]] = {
         "purpose": "Make sure every order the desk sends is attributed to our builderCode, "
         "signed by a key authorised for the wallet that pays, and only in markets and by "
         "strategies that are allowed.",
-        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with the "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`: no halt authority. "
+        "Verdicts: APPROVE (possibly with the "
         "watch-list warning) or REJECT. It never reshapes and never changes the trading state.",
         "inputs": "The intent (`builder_code`, `bot_id`, `token_id`, `market_id`, action). From "
         "the `DeskView`: `account` (signer, funder, signature type), the token and its market "
@@ -312,7 +291,8 @@ BOTS: dict[str, dict[str, str]] = {
         "closed or resolved markets, the final seconds of a market, and the moments right after "
         "a tick-size change. In the venue's post-only window it turns resting orders into "
         "post-only orders instead of losing them.",
-        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with the "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`: no halt authority. "
+        "Verdicts: APPROVE (possibly with the "
         "near-end warning), RESHAPE (to post-only: never riskier — same size, price and time in "
         "force, post-only added) and REJECT.",
         "inputs": "The intent (action, token, market, time in force, post-only, reduce-only). "
@@ -356,7 +336,8 @@ BOTS: dict[str, dict[str, str]] = {
         "purpose": "Refuse orders priced from out-of-date prices: a book older than 15 s, a "
         "token the feed marked stale after a gap, or no book at all. Warns when a book is "
         "getting old.",
-        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with the age "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`: no halt authority. "
+        "Verdicts: APPROVE (possibly with the age "
         "warning) and REJECT.",
         "inputs": "The intent (token, action). From the `DeskView`: `token` (for the "
         "complement), `book(token)` and the complement's book (`last_update_ns`), "
@@ -392,7 +373,8 @@ BOTS: dict[str, dict[str, str]] = {
         "purpose": "Keep the desk out of books that are not worth trading: placeholder books "
         "(only the 0.01 / 0.99 resting quotes), crossed books, one-sided books, spreads wider "
         "than a limit and too little size near the top. Warns in a band below the limits.",
-        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with a warning) "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`: no halt authority. "
+        "Verdicts: APPROVE (possibly with a warning) "
         "and REJECT.",
         "inputs": "The intent (token, action). From the `DeskView`: the token (tick size) and "
         "its book (best bid and ask, `depth_within`).",
@@ -429,7 +411,8 @@ BOTS: dict[str, dict[str, str]] = {
         "neg-risk event and in total, counting YES and NO held together as offsetting, and "
         "every open order as if it fills exactly when that hurts. Orders that would break a cap "
         "are cut down to what fits, or refused when nothing fits.",
-        "authority": "Class RISK, no halt authority. Verdicts: APPROVE (possibly with a "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`: no halt authority. "
+        "Verdicts: APPROVE (possibly with a "
         "warning), RESHAPE (smaller size, or smaller notional for a BUY sized by notional: "
         "never riskier) and REJECT.",
         "inputs": "The intent (side, price, size or notional, action, reduce-only, target of a "
@@ -478,7 +461,8 @@ BOTS: dict[str, dict[str, str]] = {
     "risk.drawdownguard": {
         "purpose": "Break the fall of the portfolio: when equity has dropped far enough from "
         "its peak the desk only reduces positions; when it drops further the desk halts.",
-        "authority": "Class RISK, `capabilities = {REDUCE, HALT}` (checked by the desk; its "
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {REDUCE, HALT}` "
+        "(checked by the desk; its "
         "HALT does not trip the kill switch). Verdicts: APPROVE, REJECT, HALT; `set_state = "
         "REDUCING` at the warning level (only while the desk is ACTIVE: a HALTED desk is never "
         "loosened), HALTED with HALT; its monitor step finds REDUCE, HALT or nothing.",
@@ -531,12 +515,12 @@ def _field_rows(cls: Any) -> list[str]:
     limits = config_cls.hard_limits()
     rows = ["| field | type | default | hard limits | meaning |", "|---|---|---|---|---|"]
     for name, info in config_cls.model_fields.items():
-        annotation = getattr(info.annotation, "__name__", str(info.annotation))
         low, high = limits.get(name, (None, None))
         bounds = f"[{low}, {high}]" if low is not None or high is not None else "—"
         default = json.dumps(config_cls().model_dump(mode="json")[name])
         description = (info.description or "").replace("\n", " ").replace("|", "\\|")
-        rows.append(f"| `{name}` | {annotation} | `{default}` | {bounds} | {description} |")
+        kind = type_name(info.annotation)
+        rows.append(f"| `{name}` | `{kind}` | `{default}` | {bounds} | {description} |")
     return rows
 
 
@@ -591,7 +575,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
         + "\n```"
         + _untuned(cls),
         "Modes": COMMON_MODES
-        + " Declared: "
+        + " Declared: `mode_support` = "
         + ", ".join(sorted(m.value for m in cls.mode_support))
         + ".",
         "Reason codes": "| code | severity | summary |\n|---|---|---|\n"
@@ -602,7 +586,9 @@ def render(bot_id: str, bench_figure: str = "") -> str:
         "Failure modes": text["failure"],
         "Safe fallback": text["fallback"],
         "Dependencies": text["deps"],
-        "Latency budget": LATENCY.format(figure=bench_figure or "see the latest run"),
+        "Latency budget": LATENCY.format(
+            budget=budget_table(cls.RUNTIME_BUDGET), figure=bench_figure or "see the latest run"
+        ),
         "Metrics": COMMON_METRICS,
         "Alerts": text["alerts"],
         "Wire examples": "Envelopes recorded by the desk's risk chain (`run_risk`) on the "
@@ -642,7 +628,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
     }
     out = [f"# {bot_id}", "", f"Version {cls.version}. Source: `src/polytraders/bots/risk/"
            f"{bot_id.split('.')[1]}.py`.", ""]  # fmt: skip
-    for number, title in enumerate(SECTIONS, start=1):
+    for number, title in enumerate(SECTION_TITLES, start=1):
         out += [f"## {number}. {title}", "", body[title].strip(), ""]
     return "\n".join(out)
 

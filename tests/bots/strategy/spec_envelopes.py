@@ -15,6 +15,7 @@ from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_execution, run_strategy
+from polytraders.readiness.spec import type_name
 from tests.bots.strategy.packs import build_state, event_from, intent_from, load_case
 
 SPEC_CASES = {"strat.maker_tight": ("normal", "failure"), "exec.smartrouter": ("warning", "hard")}
@@ -51,9 +52,9 @@ SEV = {"info": 0, "warning": 1, "hard": 2}
 
 
 def params_table(cfg: Any) -> str:
-    """Section 7: every config field with default, hard limits and docstring."""
+    """Section 7: every config field with type, default, hard limits and docstring."""
     lim = cfg.hard_limits()
-    rows = ["| Parameter | Default | Hard limits | Meaning |", "|---|---|---|---|"]
+    rows = ["| Parameter | Type | Default | Hard limits | Meaning |", "|---|---|---|---|---|"]
     for n, f in cfg.model_fields.items():
         lo, hi = lim.get(n, (None, None))
         ann = f.annotation
@@ -69,7 +70,8 @@ def params_table(cfg: Any) -> str:
         d = f.default
         d = f"{d:_}" if isinstance(d, int) and not isinstance(d, bool) else json.dumps(d)
         desc = " ".join(f.description.split()).replace("|", "\\|")
-        rows.append(f"| `{n}` | `{d}` | {limits} | {desc} |")
+        limits = limits.replace("|", "\\|")
+        rows.append(f"| `{n}` | `{type_name(ann)}` | `{d}` | {limits} | {desc} |")
     return "\n".join(rows)
 
 
@@ -80,16 +82,9 @@ def defaults_json(cfg: Any) -> str:
 
 
 def space_table(bot: Any) -> str:
-    """Section 11: the search space."""
-    rows = ["| Parameter | Kind | Range / choices | Step / scale |", "|---|---|---|---|"]
-    for p in bot.SEARCH_SPACE.to_dict():
-        if p["type"] == "categorical":
-            choices = ", ".join(f"`{c}`" for c in p["choices"])
-            rows.append(f"| `{p['name']}` | categorical | {choices} | — |")
-        else:
-            step = "log scale" if p.get("log") else (p.get("step") or "continuous")
-            rows.append(f"| `{p['name']}` | {p['type']} | [{p['low']:_}, {p['high']:_}] | {step} |")
-    return "\n".join(rows)
+    """Section 11: the search space as JSON (what the optimizer reads), one parameter a line."""
+    params = ",\n".join(f" {json.dumps(p)}" for p in bot.SEARCH_SPACE.to_dict())
+    return f"```json\n[\n{params}\n]\n```"
 
 
 def _codes(bot: Any) -> list[str]:

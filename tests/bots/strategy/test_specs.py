@@ -13,6 +13,7 @@ import pytest
 from polytraders.bots.execution.smartrouter import SmartRouter
 from polytraders.bots.strategy.maker_tight import MakerTight
 from polytraders.contracts.envelope import decode_envelope
+from polytraders.readiness.spec import SECTION_TITLES, parse_sections
 from tests.bots.strategy.spec_envelopes import (
     codes_table,
     defaults_json,
@@ -23,25 +24,13 @@ from tests.bots.strategy.spec_envelopes import (
 )
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "bots"
-TITLES = (
-    "Purpose", "Class and authority", "Owner", "Inputs", "Outputs", "Decision logic",
-    "Parameters", "Defaults", "Hard thresholds", "Warning thresholds", "Search space", "Modes",
-    "Reason codes", "User messages", "Failure modes", "Safe fallback", "Dependencies",
-    "Latency budget", "Metrics", "Alerts", "Wire examples", "Fixtures", "Backtest evidence",
-    "Runbook", "Rollback plan", "Promotion status", "Change log",
-)  # fmt: skip
-
-
-def sections(text: str) -> list[tuple[int, str, str]]:
-    parts = re.split(r"^## (\d+)\. (.+)$", text, flags=re.MULTILINE)
-    return [(int(parts[i]), parts[i + 1].strip(), parts[i + 2]) for i in range(1, len(parts), 3)]
 
 
 @pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
 def test_spec_has_27_non_empty_sections_and_every_code(bot: type) -> None:
     text = (DOCS / f"{bot.bot_id}.md").read_text()
-    found = sections(text)
-    assert [(n, t) for n, t, _ in found] == list(enumerate(TITLES, start=1))
+    found = parse_sections(text)
+    assert [(n, t) for n, t, _ in found] == list(enumerate(SECTION_TITLES, start=1))
     assert all(len(body.strip()) > 40 for _, _, body in found)
     codes = {t: b for _, t, b in found}["Reason codes"]
     assert all(f"`{code}`" in codes for code in bot.reason_codes)
@@ -50,7 +39,7 @@ def test_spec_has_27_non_empty_sections_and_every_code(bot: type) -> None:
 @pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
 def test_wire_examples_are_todays_envelopes(bot: type) -> None:
     text = (DOCS / f"{bot.bot_id}.md").read_text()
-    body = {t: b for _, t, b in sections(text)}["Wire examples"]
+    body = {t: b for _, t, b in parse_sections(text)}["Wire examples"]
     documented = re.search(r"```json\n(.*?)\n```", body, flags=re.DOTALL)
     assert documented is not None
     lines = documented.group(1).splitlines()
@@ -60,7 +49,7 @@ def test_wire_examples_are_todays_envelopes(bot: type) -> None:
 
 @pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
 def test_generated_tables_match_the_code(bot: type) -> None:
-    found = {t: b for _, t, b in sections((DOCS / f"{bot.bot_id}.md").read_text())}
+    found = {t: b for _, t, b in parse_sections((DOCS / f"{bot.bot_id}.md").read_text())}
     assert params_table(bot.Config) in found["Parameters"]
     assert defaults_json(bot.Config) in found["Defaults"]
     assert space_table(bot) in found["Search space"]
