@@ -10,6 +10,9 @@ import pytest
 
 from polytraders.readiness.context import ReadinessContext
 from tests.conftest import REPO
+from tests.store.conftest import pg_schema_url, store_url
+
+__all__ = ["pg_schema_url", "store_url"]  # the store tests' fixtures: SQLite and PostgreSQL
 
 EVIDENCE = ("docs/bots", "tests", "runs/optimizer")
 """What the Docs and Backtest scores read: specs; fixtures, test modules and their helpers;

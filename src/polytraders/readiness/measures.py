@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 
 from polytraders.bots.registry import bot_class
 from polytraders.contracts.bot import bot_problems
+from polytraders.contracts.envelope import decode_envelope
+from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_lock, load_registry, registry_problems
 from polytraders.feeds.open import open_source
 from polytraders.optimize.references import FIXTURES
@@ -30,7 +32,9 @@ from polytraders.readiness.evidence import (
 )
 from polytraders.readiness.gates import Measurement
 from polytraders.readiness.lifecycle import State
+from polytraders.readiness.packs import load_pack, pack_path, run_case
 from polytraders.readiness.scores import bot_score
+from polytraders.readiness.spec import parse_sections
 from polytraders.readiness.store_evidence import (
     DAY_NS,
     EnvelopeWindow,
@@ -44,8 +48,12 @@ from polytraders.readiness.store_evidence import (
     utc_day,
 )
 from polytraders.store import RunRecord
+from polytraders.store.alerts import firing_ns
 from polytraders.store.ci_runs import CiOutcome, ci_runs
+from polytraders.store.incidents import ErrorOrigin, list_incidents
+from polytraders.store.incidents import Severity as IncidentSeverity
 from polytraders.store.promotions import PromotionOutcome, promotions
+from polytraders.store.reviews import sample_ids, summarize
 
 REGISTRY_FILE = "src/polytraders/contracts/reasons.toml"
 LOCK_FILE = "src/polytraders/contracts/reasons.lock.json"
@@ -563,6 +571,215 @@ def kill_switch_routing(bot_id: str, ctx: ReadinessContext) -> Measurement:
     )
 
 
+def wire_examples_replay(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Replay the spec's wire examples (section 21: envelopes the desk recorded on fixture
+    cases, run id ``run-fixture-<bot>-<case>``): re-run each case through the desk and count
+    the bot's reason codes that the recorded example does not hold or the bot does not
+    declare (seed 001: 0 unexpected)."""
+    relative = f"docs/bots/{bot_id}.md"
+    spec = file_evidence(ctx.repo, relative)
+    if spec.result == "missing":
+        return Measurement(
+            phase=Phase.FAILED, value="no spec", detail=f"{relative} is missing", evidence=(spec,)
+        )
+    sections = parse_sections((ctx.repo / relative).read_text(encoding="utf-8"))
+    wire = next((sec for sec in sections if sec.number == 21), None)
+    lines = [] if wire is None else [ln for ln in wire.body.splitlines() if ln.startswith("{")]
+    if not lines:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="no examples",
+            detail="section 21 holds no wire example to replay",
+            evidence=(spec,),
+        )
+    declared = bot_class(bot_id).reason_codes
+    prefix = f"run-fixture-{bot_id}-"
+    unexpected: list[list[str]] = []
+    replayed = 0
+    for line in lines:
+        recorded = decode_envelope(line)
+        if not recorded.run_id.startswith(prefix):
+            unexpected.append([recorded.envelope_id, "not a fixture-case envelope"])
+            continue
+        case = recorded.run_id.removeprefix(prefix)
+        run = run_case(load_pack(pack_path(bot_id, case, ctx.repo)), Mode.ENFORCED)
+        replayed += 1
+        rerun = [e for e in run.bot_envelopes if e.sequence == recorded.sequence]
+        got = set(rerun[0].reason_codes) if rerun else set()
+        for code in sorted(got - set(recorded.reason_codes)):
+            unexpected.append([recorded.envelope_id, code])
+        for code in sorted(got - declared):
+            unexpected.append([recorded.envelope_id, f"{code} (undeclared)"])
+        if not rerun:
+            unexpected.append([recorded.envelope_id, "no envelope at that sequence on replay"])
+    evidence = (
+        spec,
+        result_evidence(
+            EvidenceKind.TEST,
+            f"replay of {len(lines)} wire example(s) of {bot_id} through the desk",
+            unexpected,
+            f"{len(unexpected)} unexpected",
+        ),
+    )
+    if unexpected:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=f"{len(unexpected)} unexpected",
+            detail="; ".join(f"{envelope}: {what}" for envelope, what in unexpected[:5]),
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=f"0 unexpected in {replayed} replayed",
+        detail=f"{replayed} wire example(s) replayed with their recorded codes only",
+        evidence=evidence,
+    )
+
+
+def no_p0_alerts(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """No P0 alert of the bot firing in the last 7 days (recorded Alertmanager firings),
+    measured only over 7 days of shadow running (decisions in SHADOW mode on each day)."""
+    found = _live_window(bot_id, ctx, 7)
+    if found is None or ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    window_evidence, window = found
+    since_ns = ctx.now_ns - 7 * DAY_NS
+    firing = firing_ns(ctx.store, bot_id, severity="P0", start_ns=since_ns, end_ns=ctx.now_ns)
+    evidence = (
+        window_evidence,
+        result_evidence(
+            EvidenceKind.STORE,
+            f"alert_firings where bot = {bot_id} and severity = P0, [{since_ns}, {ctx.now_ns})",
+            firing,
+            f"P0 firing for {firing // 1_000_000_000} s",
+        ),
+    )
+    if firing > 0:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=f"P0 firing {firing / 3.6e12:.2f} h",
+            detail="a P0 alert of this bot fired in the last 7 days",
+            evidence=evidence,
+        )
+    shadow_days = len(window.days) if window.modes.get("SHADOW", 0) else 0
+    if shadow_days < 7:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="0 P0",
+            detail=f"no P0 firing, but shadow decisions on {shadow_days} of the 7 days: "
+            "silence over too short a run proves nothing",
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value="0 P0 in 7 days",
+        detail="no P0 alert fired over 7 days of shadow running",
+        evidence=evidence,
+    )
+
+
+def incidents(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """Incidents attributed to the bot since it entered Limited live, drills and
+    venue-caused ones excluded (seed 001: 0 P1 — and so 0 P0 —, ≤ 2 P2; measured over at
+    least 30 days)."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    since_ns = limited_live_since_ns(ctx, bot_id)
+    if since_ns is None:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="not in limited live",
+            detail="no recorded promotion to Limited live: no window to count incidents in",
+        )
+    counted = [
+        i
+        for i in list_incidents(ctx.store, bot_id=bot_id)
+        if not i.drill and i.error_origin is not ErrorOrigin.VENUE and i.opened_ns >= since_ns
+    ]
+    by_severity = {
+        sev.value: sum(1 for i in counted if i.severity is sev) for sev in IncidentSeverity
+    }
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"incidents where bot_id = {bot_id}, opened since {since_ns}, no drills, "
+            "origin not venue",
+            [[i.incident_id, i.severity.value, i.opened_ns] for i in counted],
+            f"{len(counted)} incident(s)",
+        ),
+    )
+    value = ", ".join(f"{n} {sev}" for sev, n in by_severity.items())
+    if by_severity.get("P0", 0) or by_severity.get("P1", 0) or by_severity.get("P2", 0) > 2:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail="more incidents than 0 P0/P1 and 2 P2 since Limited live",
+            evidence=evidence,
+        )
+    days = (ctx.now_ns - since_ns) / DAY_NS
+    if days < 30:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=value,
+            detail=f"within bounds so far, over {days:.1f} of the 30 days",
+            evidence=evidence,
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=value,
+        detail=f"within 0 P1 and 2 P2 over {days:.1f} days of Limited live",
+        evidence=evidence,
+    )
+
+
+REVIEW_SIZE = 100
+"""Seed 001: "Manual review of 100 random REJECT/RESHAPE"."""
+
+
+def false_positive_rate(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """The latest review sample of the bot: at least 100 decisions reviewed, at most 5 %
+    judged incorrect (seed 001); the one-sided 95 % Clopper–Pearson upper bound is reported
+    beside the point estimate (``../shared/research/governance.md`` §3: 5/100 → 10.2 %)."""
+    if ctx.store is None:
+        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+    samples = sample_ids(ctx.store, bot_id)
+    if not samples:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="no review",
+            detail="no review sample of this bot (polytraders review sample)",
+        )
+    summary = summarize(ctx.store, samples[-1])
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"review sample {summary.sample_id} of {bot_id}",
+            [summary.drawn, summary.reviewed, summary.incorrect],
+            f"{summary.incorrect} incorrect of {summary.reviewed} reviewed",
+        ),
+    )
+    if summary.reviewed < REVIEW_SIZE or summary.fp_rate is None:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value=f"{summary.reviewed} reviewed",
+            detail=f"{summary.reviewed} of the {REVIEW_SIZE} decisions needed are reviewed "
+            f"(sample {summary.sample_id})",
+            evidence=evidence,
+        )
+    ok = summary.incorrect * 100 <= 5 * summary.reviewed
+    upper = summary.fp_upper_95 if summary.fp_upper_95 is not None else float("nan")
+    value = (
+        f"{summary.incorrect}/{summary.reviewed} = {summary.fp_rate * 100:.1f} % "
+        f"(95 % upper bound {upper * 100:.1f} %)"
+    )
+    return Measurement(
+        phase=Phase.SUCCESSFUL if ok else Phase.FAILED,
+        value=value,
+        detail=f"false-positive rate {'within' if ok else 'above'} 5 %",
+        evidence=evidence,
+    )
+
+
 MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "spec_present": spec_present,
     "spec_parameters": _score_items(ScoreName.DOCS, (7, 8, 11)),
@@ -580,6 +797,10 @@ MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "ci_green_7_days": ci_green_7_days,
     "synthetic_labeled": synthetic_labeled,
     "limited_live_30_days": limited_live_30_days,
+    "wire_examples_replay": wire_examples_replay,
+    "no_p0_alerts": no_p0_alerts,
+    "incidents": incidents,
+    "false_positive_rate": false_positive_rate,
     "p99_latency": p99_latency,
     "error_rate_7_days": error_rate_7_days,
     "reconciliation_drift": reconciliation_drift,
