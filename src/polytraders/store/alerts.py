@@ -367,3 +367,13 @@ def union_ns(intervals: list[FiringInterval], start_ns: int, end_ns: int) -> int
             total += hi - begin
             covered_to = hi
     return total
+
+
+def alerted_bots(store: EventStore) -> list[str]:
+    """The bot ids (``desk`` included) with at least one notification on record, sorted.
+
+    Raises:
+        StoreError: the read failed.
+    """
+    a = schema.alert_firings.c
+    return sorted({r.bot_id for r in store.select(sa.select(a.bot_id).distinct())})

@@ -374,7 +374,7 @@ def record_verdict(
     if not matches:
         raise EvidenceInputError(f"envelope {envelope_id!r} is not in sample {sample_id}")
     if len(matches) > 1:
-        attempts = ", ".join(str(p.attempt) for p in matches)
+        attempts = ", ".join(str(a) for a in sorted(p.attempt for p in matches))
         raise EvidenceInputError(
             f"envelope {envelope_id!r} is in sample {sample_id} from attempts {attempts}: "
             "say which attempt"
