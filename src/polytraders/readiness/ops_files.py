@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from polytraders.readiness.evidence import Evidence, EvidenceKind, file_evidence
+from polytraders.readiness.evidence import Evidence, EvidenceKind, ItemStatus, file_evidence
 
 GRAFANA_DIR = "ops/grafana"
 PROMETHEUS_DIR = "ops/prometheus"
@@ -55,12 +55,12 @@ _BY_BOT = re.compile(r"\bby\s*\([^)]*\bbot_id\b[^)]*\)")
 class Coverage(msgspec.Struct, frozen=True, kw_only=True):
     """What a check of monitoring files found.
 
-    Fields: ``status`` ``pass`` / ``fail``; ``detail`` one or two sentences; ``evidence`` the
+    Fields: ``status`` PASS or FAIL; ``detail`` one or two sentences; ``evidence`` the
     files read (digests) or the missing folder; ``covering`` where the bot is covered
     (``file#panel title`` or ``file#alert name (tier)``).
     """
 
-    status: str
+    status: ItemStatus
     detail: str
     evidence: tuple[Evidence, ...]
     covering: tuple[str, ...] = ()
@@ -68,7 +68,7 @@ class Coverage(msgspec.Struct, frozen=True, kw_only=True):
 
 def _missing(folder: str, what: str) -> Coverage:
     return Coverage(
-        status="fail",
+        status=ItemStatus.FAIL,
         detail=f"no {what} under {folder}/ (issue 19 builds them)",
         evidence=(Evidence(kind=EvidenceKind.FILE, ref=f"{folder}/", digest="", result="missing"),),
     )
@@ -178,24 +178,24 @@ def dashboard_coverage(repo: Path, bot_id: str) -> Coverage:
                 covering.append(f"{relative}#{panel.get('title', panel.get('id', '?'))}")
     if broken:
         return Coverage(
-            status="fail",
+            status=ItemStatus.FAIL,
             detail="dashboard file(s) not valid JSON: " + "; ".join(broken),
             evidence=tuple(evidence),
         )
     if dashboards == 0:
         missing = _missing(GRAFANA_DIR, "Grafana dashboard")
         return Coverage(
-            status="fail", detail=missing.detail, evidence=(*missing.evidence, *evidence)
+            status=ItemStatus.FAIL, detail=missing.detail, evidence=(*missing.evidence, *evidence)
         )
     if not covering:
         return Coverage(
-            status="fail",
+            status=ItemStatus.FAIL,
             detail=f"{dashboards} dashboard(s), no panel whose query names {bot_id} or is "
             "templated by bot",
             evidence=tuple(evidence),
         )
     return Coverage(
-        status="pass",
+        status=ItemStatus.PASS,
         detail=f"{len(covering)} panel(s) cover {bot_id}: {', '.join(covering[:3])}"
         + (" …" if len(covering) > 3 else ""),
         evidence=tuple(evidence),
@@ -251,21 +251,23 @@ def alert_rule_coverage(repo: Path, bot_id: str) -> Coverage:
                 if _rule_covers(rule, bot_id):
                     covering.append(f"{relative}#{rule['alert']} ({tier})")
     if faults:
-        return Coverage(status="fail", detail="; ".join(faults[:5]), evidence=tuple(evidence))
+        return Coverage(
+            status=ItemStatus.FAIL, detail="; ".join(faults[:5]), evidence=tuple(evidence)
+        )
     if rule_files == 0:
         missing = _missing(PROMETHEUS_DIR, "Prometheus rule file")
         return Coverage(
-            status="fail", detail=missing.detail, evidence=(*missing.evidence, *evidence)
+            status=ItemStatus.FAIL, detail=missing.detail, evidence=(*missing.evidence, *evidence)
         )
     if not covering:
         return Coverage(
-            status="fail",
+            status=ItemStatus.FAIL,
             detail=f"{rule_files} rule file(s), no alerting rule covers {bot_id}",
             evidence=tuple(evidence),
         )
     tiers = sorted({c.rsplit("(", 1)[1].rstrip(")") for c in covering})
     return Coverage(
-        status="pass",
+        status=ItemStatus.PASS,
         detail=f"{len(covering)} alerting rule(s) cover {bot_id}, tiers {', '.join(tiers)}",
         evidence=tuple(evidence),
         covering=tuple(covering),

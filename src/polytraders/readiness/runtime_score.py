@@ -75,7 +75,7 @@ from polytraders.readiness.evidence import (
     ScoreName,
     result_evidence,
 )
-from polytraders.readiness.ops_files import alert_rule_coverage, dashboard_coverage
+from polytraders.readiness.ops_files import Coverage, alert_rule_coverage, dashboard_coverage
 from polytraders.store import ABANDONED, EventStore, RunStatus, schema
 from polytraders.store.incidents import list_incidents
 from polytraders.store.sessions import envelopes_of_runs, live_clock_clause
@@ -154,9 +154,8 @@ def _item(
     )
 
 
-def _coverage_item(number: int, coverage: Any) -> ChecklistItem:
-    status = ItemStatus.PASS if coverage.status == "pass" else ItemStatus.FAIL
-    return _item(number, status, coverage.detail, coverage.evidence)
+def _coverage_item(number: int, coverage: Coverage) -> ChecklistItem:
+    return _item(number, coverage.status, coverage.detail, coverage.evidence)
 
 
 class _Reader:

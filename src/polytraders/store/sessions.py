@@ -22,8 +22,6 @@ live-clock runs only.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from polytraders.store import schema
@@ -47,7 +45,7 @@ def live_clock_clause() -> sa.ColumnElement[bool]:
     )
 
 
-def envelopes_of_runs(*, live_only: bool) -> Any:
+def envelopes_of_runs(*, live_only: bool) -> tuple[sa.Join, sa.ColumnElement[bool]]:
     """``envelopes`` joined to ``runs`` on (run id, attempt), restricted to live-clock runs
     when ``live_only``: a FROM clause plus its WHERE condition, as ``(from_, condition)``."""
     e, r = schema.envelopes.c, schema.runs.c
