@@ -141,7 +141,7 @@ def rfc3339_ns(text: str) -> int:
     return ns
 
 
-def parse_webhook(payload: bytes | str) -> list[_WebhookAlert]:
+def _parse_webhook(payload: bytes | str) -> list[_WebhookAlert]:
     """The alerts of an Alertmanager webhook payload.
 
     Raises:
@@ -221,7 +221,7 @@ def ingest_webhook(
     source = source.strip()
     if not source:
         raise EvidenceInputError("an alert ingest needs a non-empty source")
-    alerts = parse_webhook(payload)
+    alerts = _parse_webhook(payload)
     received = store.wall_clock_ns() if ts_ns is None else ts_ns
     firings = [_firing(a, i, source, received) for i, a in enumerate(alerts)]
     a = schema.alert_firings.c
