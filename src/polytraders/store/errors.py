@@ -44,3 +44,17 @@ class RunRefError(StoreError, ValueError):
 
 class UnknownRunError(StoreError, LookupError):
     """A run reference names no run (or no such attempt) in the store."""
+
+
+class EvidenceError(StoreError):
+    """A governance-evidence record (incident, review sample or verdict, alert firing) was
+    refused; nothing was written. The message is one line naming what was wrong."""
+
+
+class EvidenceInputError(EvidenceError, ValueError):
+    """Bad input: an unknown bot, severity or origin, an unknown incident or sample, an
+    envelope outside the sample, a malformed alert payload, an empty operator."""
+
+
+class EvidenceStateError(EvidenceError):
+    """The record's state does not allow it: closing an incident that is already closed."""
