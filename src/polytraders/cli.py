@@ -18,10 +18,13 @@ from polytraders.commands import live as live_commands
 from polytraders.commands import optimize as optimize_commands
 from polytraders.commands import readiness as readiness_commands
 from polytraders.commands import run as run_commands
+from polytraders.commands.alerts import app as alerts_app
 from polytraders.commands.data import app as data_app
 from polytraders.commands.failures import set_debug
 from polytraders.commands.fills import app as fills_app
+from polytraders.commands.incidents import app as incidents_app
 from polytraders.commands.killswitch import app as killswitch_app
+from polytraders.commands.reviews import app as reviews_app
 from polytraders.commands.runs import app as runs_app
 from polytraders.contracts.reasons import (
     load_lock,
@@ -81,6 +84,9 @@ app.add_typer(killswitch_app, name="kill-switch")
 app.add_typer(readiness_commands.app, name="readiness")
 app.add_typer(readiness_commands.gates_app, name="gates")
 app.command("promote")(readiness_commands.promote_command)
+app.add_typer(incidents_app, name="incident")
+app.add_typer(reviews_app, name="review")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command()

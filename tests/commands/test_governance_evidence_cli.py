@@ -75,7 +75,10 @@ def test_incidents_open_list_and_close(existing: str) -> None:
     assert code == 0 and f"{incident_id}  P2 drill  closed  risk.killswitch (desk)" in out
     assert "runbook exercised" in out
     with EventStore.open(existing, create=False) as reader:
-        assert [e.action for e in reader.audit_log()] == ["incident.open", "incident.close"]
+        assert [e.action for e in reader.audit_log()] == [
+            "GOV_INCIDENT_OPENED",
+            "GOV_INCIDENT_CLOSED",
+        ]
 
 
 @pytest.mark.parametrize(

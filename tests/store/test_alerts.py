@@ -140,7 +140,7 @@ def test_firing_then_resolved_is_one_instance_with_its_interval(
             == 0
         )
         actions = [(e.actor, e.action) for e in reader.audit_log()]
-        assert actions == [("alertmanager", "alerts.ingest")] * 3
+        assert actions == [("alertmanager", "GOV_ALERT_RECORDED")] * 3
         assert '"duplicates":1' in reader.audit_log()[1].detail
 
 

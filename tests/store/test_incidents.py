@@ -91,7 +91,7 @@ def test_open_then_close_appends_two_rows_and_two_audit_entries(
             ("closed", "bob", "threshold fixed, runbook step 3", True, "P1"),
         ]
         audit = [(e.actor, e.action) for e in reader.audit_log()]
-        assert audit == [("ana", "incident.open"), ("bob", "incident.close")]
+        assert audit == [("ana", "GOV_INCIDENT_OPENED"), ("bob", "GOV_INCIDENT_CLOSED")]
         assert f'"incident_id":"{opened.incident_id}"' in reader.audit_log()[1].detail
 
 

@@ -70,7 +70,7 @@ def test_a_seeded_sample_is_the_documented_draw_with_exact_lines(
         assert load_sample(reader, sample.sample_id) == sample
         assert sample_ids(reader, GUARD) == [sample.sample_id]
         entry = reader.audit_log()[-1]
-        assert (entry.actor, entry.action) == ("ana", "review.sample")
+        assert (entry.actor, entry.action) == ("ana", "GOV_REVIEW_SAMPLED")
         assert '"candidates":' in entry.detail and '"drawn":100' in entry.detail
 
 
@@ -162,7 +162,7 @@ def test_verdicts_supersede_per_reviewer_and_any_incorrect_counts(store: EventSt
     }
     assert len(store.select(sa.select(schema.review_verdicts))) == 5  # every row stays
     actions = [e.action for e in store.audit_log()]
-    assert actions.count("review.verdict") == 5
+    assert actions.count("GOV_REVIEW_RECORDED") == 5
 
 
 def test_false_positive_bounds_are_the_exact_clopper_pearson_figures(store: EventStore) -> None:

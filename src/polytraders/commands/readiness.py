@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -85,7 +84,7 @@ class _BoardGroup(TyperGroup):
     """``readiness [BOT_ID]`` and ``readiness record-ci``: a first argument that is not a
     sub-command is the bot id of the board."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored Context
         if args and not args[0].startswith("-") and args[0] not in self.commands:
             ctx.meta["readiness_bot_id"] = args[0]
             args = args[1:]
@@ -505,7 +504,7 @@ def gates_check(
 @gates_app.command("list")
 def gates_list(as_json: AsJson = False) -> None:
     """Every gate as data: id, what it guards, how measured, threshold, window, severity."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "gate_id": g.gate_id,
             "title": g.title,

@@ -33,6 +33,7 @@ from polytraders.readiness.evidence import (
 from polytraders.readiness.gates import Measurement
 from polytraders.readiness.lifecycle import State
 from polytraders.readiness.packs import load_pack, pack_path, run_case
+from polytraders.readiness.runtime_score import nearest_rank
 from polytraders.readiness.scores import bot_score
 from polytraders.readiness.spec import parse_sections
 from polytraders.readiness.store_evidence import (
@@ -44,7 +45,6 @@ from polytraders.readiness.store_evidence import (
     envelope_window,
     final_orders,
     kill_switch_trips_ns,
-    nearest_rank_ns,
     utc_day,
 )
 from polytraders.store import RunRecord
@@ -395,7 +395,7 @@ def p99_latency(bot_id: str, ctx: ReadinessContext) -> Measurement:
             f"{MIN_LATENCY_SAMPLE} (backtests do not count: their latency is modelled)",
             evidence=(evidence,),
         )
-    p99_ns = nearest_rank_ns(window.latencies_ns, 99)
+    p99_ns = nearest_rank(list(window.latencies_ns), 99)
     ok = p99_ns <= slo_us * 1_000
     return Measurement(
         phase=Phase.SUCCESSFUL if ok else Phase.FAILED,
@@ -531,7 +531,7 @@ def kill_switch_routing(bot_id: str, ctx: ReadinessContext) -> Measurement:
     which no order of the run stayed open (seed 000 stage 3)."""
     if ctx.store is None:
         return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
-    checked = []
+    checked: list[tuple[str, int, list[str]]] = []
     for record in bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,)):
         trips = kill_switch_trips_ns(ctx.store, record)
         if not trips or record.ended_ns is None:
@@ -539,12 +539,12 @@ def kill_switch_routing(bot_id: str, ctx: ReadinessContext) -> Measurement:
         still_open = [
             o.client_order_id for o in final_orders(ctx.store, record) if o.status.is_open
         ]
-        checked.append([f"{record.run_id}@{record.attempt}", trips[0], still_open])
+        checked.append((f"{record.run_id}@{record.attempt}", trips[0], still_open))
     evidence = (
         result_evidence(
             EvidenceKind.STORE,
             f"live-venue runs of {bot_id} with a kill-switch trip: orders left open",
-            checked,
+            [list(row) for row in checked],
             f"{len(checked)} run(s) with a trip",
         ),
     )

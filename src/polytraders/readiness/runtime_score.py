@@ -75,9 +75,11 @@ from polytraders.readiness.evidence import (
     ScoreName,
     result_evidence,
 )
+from polytraders.readiness.lifecycle import State
 from polytraders.readiness.ops_files import Coverage, alert_rule_coverage, dashboard_coverage
 from polytraders.store import ABANDONED, EventStore, RunStatus, schema
 from polytraders.store.incidents import list_incidents
+from polytraders.store.promotions import PromotionOutcome, promotions
 from polytraders.store.sessions import envelopes_of_runs, live_clock_clause
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -98,9 +100,9 @@ TITLES = (
 )
 """Seed 002's Runtime checklist, items 1–8."""
 
-LIFECYCLE_PATH = ("shadow", "limited_live", "general_live")
+LIFECYCLE_PATH = (State.SHADOW.value, State.LIMITED_LIVE.value, State.GENERAL_LIVE.value)
 """The promotions a bot's history must hold, in order (``promotions.to_state``)."""
-PROMOTED = "promoted"
+PROMOTED = PromotionOutcome.PROMOTED.value
 
 _FAILURES = (Decision.ERROR.value, Decision.QUARANTINE.value)
 _RISK_DECISIONS = tuple(
@@ -454,13 +456,10 @@ def _runbook_item(store: EventStore, bot_id: str) -> ChecklistItem:
 
 
 def _promotion_item(store: EventStore, bot_id: str) -> ChecklistItem:
-    p = schema.promotions.c
-    rows = store.select(
-        sa.select(p.row_id, p.from_state, p.to_state, p.outcome, p.ts_ns)
-        .where(p.bot_id == bot_id)
-        .order_by(p.row_id)
-    )
-    history = [[r.from_state, r.to_state, r.outcome, int(r.ts_ns)] for r in rows]
+    history = [
+        [r.from_state, r.to_state, r.outcome.value, r.ts_ns]
+        for r in promotions(store, bot_id=bot_id)
+    ]
     evidence = result_evidence(
         EvidenceKind.STORE,
         f"promotions: bot_id={bot_id!r}, in row order",

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from polytraders.model.orders import OrderStatus
 from polytraders.store import EventStore, RunRecord, schema
+from polytraders.store.sessions import is_live_clock_source
 
 DAY_NS = 86_400 * 1_000_000_000
 """One day in ns (gate windows are whole days ending at the evaluation's clock)."""
@@ -41,8 +42,9 @@ class RunKind(StrEnum):
 
 
 def run_kind(record: RunRecord) -> RunKind:
-    """The kind of a recorded run (module docstring)."""
-    if not record.data_source.startswith(("ws://", "wss://")):
+    """The kind of a recorded run (module docstring;
+    :func:`polytraders.store.sessions.is_live_clock_source`)."""
+    if not is_live_clock_source(record.data_source):
         return RunKind.BACKTEST
     try:
         config = msgspec.json.decode(record.desk_config_json)
@@ -140,22 +142,6 @@ def envelope_window(
         days=tuple(sorted(days)),
         modes=dict(sorted(modes.items())),
     )
-
-
-def nearest_rank_ns(sorted_values: Sequence[int], quantile_pct: int) -> int:
-    """The nearest-rank percentile (``quantile_pct`` in 1..100) of ascending values: the
-    smallest value with at least that share of values at or below it (exact; no
-    interpolation).
-
-    Raises:
-        ValueError: no values, or a percentile outside 1..100.
-    """
-    if not sorted_values:
-        raise ValueError("a percentile of no values")
-    if not 1 <= quantile_pct <= 100:
-        raise ValueError(f"percentile {quantile_pct} outside 1..100")
-    rank = -(-quantile_pct * len(sorted_values) // 100)  # ceil(p * n / 100)
-    return sorted_values[rank - 1]
 
 
 class OrderFinal(msgspec.Struct, frozen=True, kw_only=True):

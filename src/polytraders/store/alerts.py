@@ -19,7 +19,7 @@ digits) converted to int ns exactly (:func:`rfc3339_ns`). Alertmanager sends a f
 **Rows.** One row per alert per notification state (``firing`` / ``resolved``), stamped with
 its ``received_ns`` and ``source``; a notification already on record (same fingerprint, state,
 start and end) is skipped, so Alertmanager's repeats do not pile up. An audit entry
-``alerts.ingest`` (actor the source) records each ingest.
+``GOV_ALERT_RECORDED`` (actor the source) records each ingest.
 
 **Intervals.** An alert instance is (fingerprint, ``starts_ns``). It fired from ``starts_ns``
 until the ``ends_ns`` of its first resolved row; with no resolved row it is still firing
@@ -42,7 +42,7 @@ from polytraders.store.errors import EvidenceInputError
 from polytraders.store.event_store import EventStore
 from polytraders.store.incidents import DESK, Severity
 
-ACTION_INGEST = "alerts.ingest"
+ACTION_INGEST = "GOV_ALERT_RECORDED"
 
 NS_PER_S = 1_000_000_000
 _INT64_MAX = 2**63 - 1
@@ -206,7 +206,7 @@ def ingest_webhook(
     ts_ns: int | None = None,
 ) -> IngestResult:
     """Record an Alertmanager webhook payload's notifications (rules in the module
-    docstring) and an ``alerts.ingest`` audit entry.
+    docstring) and an ``GOV_ALERT_RECORDED`` audit entry.
 
     Args:
         store: the event store.

@@ -19,9 +19,9 @@ Rules:
   do not demote bots); the **bot** is a known bot id (the caller passes the ids it knows:
   the store does not import the bot library) or ``desk``. A **drill** is a replayed incident:
   it exercises the runbook but is not a user-facing incident.
-- Every write also appends an audit entry: action ``incident.open`` or ``incident.close``,
-  actor the operator, detail the incident's fields. The row and its audit entry are two
-  transactions; should the second fail, the error is raised (the row stays, the audit log
+- Every write also appends an audit entry: action ``GOV_INCIDENT_OPENED`` or
+  ``GOV_INCIDENT_CLOSED``, actor the operator, detail the incident's fields. The row and its
+  audit entry are two transactions; should the second fail, the error is raised (the row stays, the audit log
   lacks its entry).
 
 Refusals raise :class:`~polytraders.store.errors.EvidenceInputError` (unknown bot, severity,
@@ -46,8 +46,8 @@ from polytraders.store.event_store import EventStore
 DESK = "desk"
 """The bot id of incidents attributed to the desk itself."""
 
-ACTION_OPEN = "incident.open"
-ACTION_CLOSE = "incident.close"
+ACTION_OPEN = "GOV_INCIDENT_OPENED"
+ACTION_CLOSE = "GOV_INCIDENT_CLOSED"
 
 
 class Severity(StrEnum):
@@ -128,7 +128,7 @@ def open_incident(
     origin: str = ErrorOrigin.BOT,
     ts_ns: int | None = None,
 ) -> Incident:
-    """Open an incident (an ``opened`` row and an ``incident.open`` audit entry).
+    """Open an incident (an ``opened`` row and an ``GOV_INCIDENT_OPENED`` audit entry).
 
     Args:
         store: the event store.
@@ -213,7 +213,7 @@ def close_incident(
     runbook_exercised: bool = False,
     ts_ns: int | None = None,
 ) -> Incident:
-    """Close an open incident (a ``closed`` row and an ``incident.close`` audit entry).
+    """Close an open incident (a ``closed`` row and an ``GOV_INCIDENT_CLOSED`` audit entry).
 
     Args:
         incident_id: the incident.

@@ -23,8 +23,8 @@ their earlier one (the latest row wins; every row stays). With several reviewers
 counts as incorrect when any reviewer's current verdict says so (a disputed decision counts
 against the bot: fail closed), and as reviewed when at least one reviewer judged it.
 
-Audit actions: ``review.sample`` (actor the operator, detail bot, n, seed, scope, candidates,
-drawn, sample id) and ``review.verdict`` (actor the reviewer). Refusals raise
+Audit actions: ``GOV_REVIEW_SAMPLED`` (actor the operator, detail bot, n, seed, scope, candidates,
+drawn, sample id) and ``GOV_REVIEW_RECORDED`` (actor the reviewer). Refusals raise
 :class:`~polytraders.store.errors.EvidenceInputError` with one line.
 """
 
@@ -48,8 +48,8 @@ from polytraders.store.errors import EvidenceInputError
 from polytraders.store.event_store import EventStore
 from polytraders.store.sessions import envelopes_of_runs
 
-ACTION_SAMPLE = "review.sample"
-ACTION_VERDICT = "review.verdict"
+ACTION_SAMPLE = "GOV_REVIEW_SAMPLED"
+ACTION_VERDICT = "GOV_REVIEW_RECORDED"
 
 REVIEWABLE: Mapping[BotClass, tuple[Decision, ...]] = {
     BotClass.RISK: (Decision.REJECT, Decision.RESHAPE),
@@ -339,7 +339,7 @@ def record_verdict(
     ts_ns: int | None = None,
 ) -> VerdictRecord:
     """Record a reviewer's verdict on one decision of a sample (a ``review_verdicts`` row and
-    a ``review.verdict`` audit entry); it supersedes the same reviewer's earlier verdict on it.
+    a ``GOV_REVIEW_RECORDED`` audit entry); it supersedes the same reviewer's earlier verdict on it.
 
     Args:
         sample_id: the sample.

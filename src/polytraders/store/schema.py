@@ -49,7 +49,8 @@ through triggers installed with the tables):
 - ``run_prunes``: one row per pruned attempt (when, who, why): the tombstone that lets the
   database delete that attempt's rows, and keeps its attempt number taken.
 
-Governance evidence (readiness and promotion gates, :mod:`polytraders.store.governance`); not
+Governance evidence (readiness and promotion gates: :mod:`polytraders.store.ci_runs`,
+``incidents``, ``reviews``, ``alerts``, ``promotions``); not
 run-scoped, never deletable; a fact that changes (an incident closed, an alert resolved) is a
 second row:
 
