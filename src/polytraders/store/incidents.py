@@ -21,8 +21,8 @@ Rules:
   it exercises the runbook but is not a user-facing incident.
 - Every write also appends an audit entry: action ``GOV_INCIDENT_OPENED`` or
   ``GOV_INCIDENT_CLOSED``, actor the operator, detail the incident's fields. The row and its
-  audit entry are two transactions; should the second fail, the error is raised (the row stays, the audit log
-  lacks its entry).
+  audit entry are two transactions; should the second fail, the error is raised (the row
+  stays, the audit log lacks its entry).
 
 Refusals raise :class:`~polytraders.store.errors.EvidenceInputError` (unknown bot, severity,
 origin or incident, empty title/operator/resolution) or
