@@ -17,7 +17,7 @@ from typing import Any
 
 from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.reasons import load_registry
-from tests.bots.risk.fixture_pack import CASES, RISK_BOTS, load_pack, pack_path, run_pack
+from polytraders.readiness.packs import CASES, RISK_BOTS, load_pack, pack_path, run_pack
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "bots"

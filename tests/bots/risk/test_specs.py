@@ -8,7 +8,7 @@ import re
 import pytest
 
 from polytraders.contracts.envelope import decode_envelope, encode_envelope
-from tests.bots.risk.fixture_pack import RISK_BOTS, load_pack, pack_path, run_pack
+from polytraders.readiness.packs import RISK_BOTS, load_pack, pack_path, run_pack
 from tests.bots.risk.make_specs import DOCS, SECTIONS, WIRE_CASES
 
 _HEADING = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
