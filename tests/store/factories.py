@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from polytraders.contracts import ids
 from polytraders.contracts.decisions import APPROVE, Proposal, RiskDecision, RoutePlan, Verdict
 from polytraders.contracts.envelope import Decision, EnvelopeOutput, ReportEnvelope
@@ -213,3 +215,15 @@ def reconciliation(
         reason_codes=codes,
         differences_json=b'{"positions":[]}',
     )
+
+
+def placeholder_row(table: sa.Table) -> dict[str, object]:
+    """A row of ``table`` with a placeholder in every column but an auto-incremented key (for
+    tables whose content the test does not care about, e.g. the governance tables)."""
+    row: dict[str, object] = {}
+    for column in table.columns:
+        if column.primary_key and column.autoincrement is True:
+            continue
+        python_type = column.type.python_type
+        row[column.name] = {bool: False, int: 1}.get(python_type, "x")
+    return row

@@ -18,7 +18,7 @@ from polytraders.store import (
     StoreSchemaError,
     StoreWriteError,
 )
-from polytraders.store.schema import APPEND_ONLY_MESSAGE, APPEND_ONLY_TABLES
+from polytraders.store.schema import APPEND_ONLY_MESSAGE, APPEND_ONLY_TABLES, GOVERNANCE_TABLES
 from tests.store import factories as f
 
 
@@ -46,6 +46,8 @@ def test_the_database_refuses_updates_and_deletes_on_every_table(
     store.audit(actor="t", action="a", ts_ns=1, run=run)
     store.append_checkpoint(run, kind="desk", ts_ns=f.T0_NS, body=b"{}")
     f.reconciliation(store, run)
+    for table in GOVERNANCE_TABLES:
+        store.append_rows(table, [f.placeholder_row(table)], what=table.name)
     store.end_run(
         run, ended_ns=f.T0_NS + 1, produced=f.produced(store, run)
     )  # every table now holds a row

@@ -1106,9 +1106,7 @@ class EventStore:
 
     # ------------------------------------------------------------------ other tables
 
-    def append_rows(
-        self, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, what: str
-    ) -> None:
+    def append_rows(self, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, what: str) -> None:
         """Append ``rows`` to ``table`` (one of :data:`schema.APPEND_ONLY_TABLES` outside the
         run-scoped ones, e.g. the governance evidence), at once in one transaction, after
         flushing pending rows. The caller validates the values; this refuses NUL characters
@@ -1632,6 +1630,9 @@ def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> N
             sa.select(meta.c.value).where(meta.c.key == "schema_version")
         ).first()
         version = None if row is None else str(row.value)
+    if version == str(schema.UPGRADABLE_FROM):
+        _upgrade_in_place(connection, version)
+        version = str(schema.SCHEMA_VERSION)
     if version is not None and version != str(schema.SCHEMA_VERSION):
         raise StoreSchemaError(
             f"the event store at {where} has schema version {version} and this polytraders "
@@ -1645,6 +1646,37 @@ def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> N
         connection.execute(
             meta.insert(), {"key": "schema_version", "value": str(schema.SCHEMA_VERSION)}
         )
+
+
+def _upgrade_in_place(connection: sa.Connection, old_version: str) -> None:
+    """Upgrade a store of :data:`schema.UPGRADABLE_FROM` (it lacks only the governance tables)
+    inside the opening transaction: create the missing tables with their append-only triggers,
+    set ``schema_version`` (the one row ever changed: its guard trigger is dropped and
+    re-created around the change in the same transaction) and note it in the audit log."""
+    schema.metadata.create_all(connection, checkfirst=True)
+    meta = schema.store_meta
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS store_meta_append_only ON store_meta")
+    else:
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS store_meta_no_update")
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS store_meta_no_delete")
+    connection.execute(
+        meta.update().where(meta.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION))
+    )
+    for statement in schema.append_only_ddl(meta.name, dialect):
+        connection.exec_driver_sql(statement)
+    connection.execute(
+        schema.audit_log.insert(),
+        {
+            "ts_ns": time.time_ns(),
+            "actor": "polytraders",
+            "action": "store.upgrade",
+            "detail": json_text({"from": old_version, "to": str(schema.SCHEMA_VERSION)}),
+            "run_id": None,
+            "attempt": None,
+        },
+    )
 
 
 def _reconciliation_from_db(row: Mapping[str, Any]) -> ReconciliationRow:

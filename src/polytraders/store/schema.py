@@ -49,6 +49,24 @@ through triggers installed with the tables):
 - ``run_prunes``: one row per pruned attempt (when, who, why): the tombstone that lets the
   database delete that attempt's rows, and keeps its attempt number taken.
 
+Governance evidence (readiness and promotion gates, :mod:`polytraders.store.governance`); not
+run-scoped, never deletable; a fact that changes (an incident closed, an alert resolved) is a
+second row:
+
+- ``ci_runs``: one row per recorded CI run: commit, branch, outcome, test counts, duration,
+  the JUnit report's SHA-256 and every test id's outcome (``results_json``).
+- ``incidents``: ``opened`` and ``closed`` rows of an incident (id, bot, severity P0–P2,
+  title, whether it was a drill, error origin ``bot``/``venue``/``desk``, runbook exercised).
+- ``review_samples``: the decisions drawn for a review (sample id, bot, the envelope's run,
+  attempt, id, decision, codes and exact JSON line, the draw's seed).
+- ``review_verdicts``: a reviewer's verdict on one sampled decision (correct / incorrect).
+- ``alert_firings``: alert notifications received (Alertmanager webhook): name, severity,
+  bot, firing/resolved, start and end.
+- ``gate_evaluations``: one row per gate per evaluation: phase, measured value, threshold,
+  window, evidence and its digest.
+- ``promotions``: every promotion attempt's outcome (promoted, refused, demoted) with the
+  evaluation and evidence digest it rests on.
+
 Orders, fills, positions, checkpoints, reconciliations, leases and run ends reference ``runs``
 by foreign key;
 envelopes do not (see the comment at the table), the store checks their run before buffering
@@ -64,11 +82,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of this schema; a database holding another version is refused (no silent
-migration). Version 1 keyed runs by run id alone (a repeated run got a ``-r<n>`` id); version 2
-had neither a ``checkpoints`` table nor produced counts in ``run_ends``; version 3 had one of
-the two; version 4 had no ``reconciliations`` table."""
+migration), except version 5, which differs only by lacking the governance tables and is
+upgraded in place when opened for writing (:data:`UPGRADABLE_FROM`). Version 1 keyed runs by
+run id alone (a repeated run got a ``-r<n>`` id); version 2 had neither a ``checkpoints`` table
+nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had no
+``reconciliations`` table; version 5 had none of the governance tables (``ci_runs``,
+``incidents``, ``review_samples``, ``review_verdicts``, ``alert_firings``,
+``gate_evaluations``, ``promotions``)."""
+
+UPGRADABLE_FROM = 5
+"""The one older version this release upgrades in place: it only adds tables."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -288,6 +313,145 @@ run_prunes = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
 )
 
+ci_runs = sa.Table(
+    "ci_runs",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("commit_sha", sa.String(40), nullable=False),
+    sa.Column("branch", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("tests_passed", sa.Integer, nullable=False),
+    sa.Column("tests_failed", sa.Integer, nullable=False),
+    sa.Column("tests_errors", sa.Integer, nullable=False),
+    sa.Column("tests_skipped", sa.Integer, nullable=False),
+    sa.Column("duration_ms", sa.BigInteger, nullable=False),
+    sa.Column("wall_ns", sa.BigInteger, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("junit_sha256", sa.String(64), nullable=False),
+    sa.Column("results_json", sa.Text, nullable=False),
+    sa.Index("ix_ci_runs_commit", "commit_sha", "row_id"),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("severity", sa.String(4), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("drill", sa.Boolean, nullable=False),
+    sa.Column("error_origin", sa.String(16), nullable=False),
+    sa.Column("runbook_exercised", sa.Boolean, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.UniqueConstraint("incident_id", "event", name="uq_incidents_event"),
+    sa.Index("ix_incidents_bot", "bot_id", "ts_ns"),
+)
+
+review_samples = sa.Table(
+    "review_samples",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("sample_id", sa.String(64), nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("run_id", _RUN_ID, nullable=False),
+    sa.Column("attempt", _ATTEMPT, nullable=False),
+    sa.Column("envelope_id", sa.String(300), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reason_codes_json", sa.Text, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.UniqueConstraint("sample_id", "run_id", "attempt", "envelope_id", name="uq_review_pick"),
+    sa.Index("ix_review_samples_bot", "bot_id", "sample_id"),
+)
+
+review_verdicts = sa.Table(
+    "review_verdicts",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("sample_id", sa.String(64), nullable=False),
+    sa.Column("run_id", _RUN_ID, nullable=False),
+    sa.Column("attempt", _ATTEMPT, nullable=False),
+    sa.Column("envelope_id", sa.String(300), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Index("ix_review_verdicts_sample", "sample_id", "row_id"),
+)
+
+alert_firings = sa.Table(
+    "alert_firings",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("alertname", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(4), nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("starts_ns", sa.BigInteger, nullable=False),
+    sa.Column("ends_ns", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("labels_json", sa.Text, nullable=False),
+    sa.Column("received_ns", sa.BigInteger, nullable=False),
+    sa.Index("ix_alert_firings_bot", "bot_id", "starts_ns"),
+)
+
+gate_evaluations = sa.Table(
+    "gate_evaluations",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("evaluation_id", sa.String(64), nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=False),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("gate_id", sa.String(64), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("critical", sa.Boolean, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("threshold", sa.Text, nullable=False),
+    sa.Column("window", sa.Text, nullable=False),
+    sa.Column("evidence_json", sa.Text, nullable=False),
+    sa.Column("evidence_digest", sa.String(64), nullable=False),
+    sa.Column("commit_sha", sa.String(40), nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("evaluation_id", "gate_id", name="uq_gate_evaluation"),
+    sa.Index("ix_gate_evaluations_bot", "bot_id", "ts_ns"),
+)
+
+promotions = sa.Table(
+    "promotions",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=False),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason_code", sa.String(64), nullable=False),
+    sa.Column("evaluation_id", sa.String(64), nullable=False),
+    sa.Column("evidence_digest", sa.String(64), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Index("ix_promotions_bot", "bot_id", "row_id"),
+)
+
+GOVERNANCE_TABLES = (
+    ci_runs,
+    incidents,
+    review_samples,
+    review_verdicts,
+    alert_firings,
+    gate_evaluations,
+    promotions,
+)
+"""The governance evidence tables, added by schema version 6."""
+
 RUN_SCOPED_TABLES = (
     envelopes,
     orders,
@@ -315,6 +479,7 @@ APPEND_ONLY_TABLES = (
     reconciliations,
     audit_log,
     run_prunes,
+    *GOVERNANCE_TABLES,
 )
 """Every table; each refuses UPDATE (and TRUNCATE on PostgreSQL) at the database level, and
 DELETE unless the row belongs to an attempt recorded in ``run_prunes``."""
