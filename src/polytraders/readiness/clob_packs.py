@@ -227,6 +227,11 @@ class ClobPackRunner:
             self._closed = True
             self.server.stop()
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` stopped the simulator."""
+        return self._closed
+
     def __enter__(self) -> ClobPackRunner:
         return self
 
@@ -247,7 +252,7 @@ class ClobPackRunner:
     def run_case(self, pack: Pack) -> ClobCaseRun:
         """Run one case through the desk against the simulator (module docstring)."""
         started = time.perf_counter()
-        venue_pack = pack_from_data(pack.path, translate_tokens(pack.data, self._rename))
+        venue_pack = pack_from_data(pack.path, translate_tokens(pack.data, self.venue_token_id))
         decision = run_case(venue_pack, Mode.ENFORCED)
         problems = [f"decision: {p}" for p in decision.problems]
         problems += self._prepare(venue_pack)
@@ -285,7 +290,7 @@ class ClobPackRunner:
         )
 
     # ------------------------------------------------------------------ helpers
-    def _rename(self, token_id: str) -> str | None:
+    def venue_token_id(self, token_id: str) -> str | None:
         """A pack token id (``<condition id>:UP|DOWN``) → the simulator's id; None for any
         other string (a corrupt id stays as the case wrote it)."""
         match = _PACK_TOKEN.fullmatch(token_id)
