@@ -105,7 +105,6 @@ def _repo_farm(tmp_path: Path) -> Path:
     for name in ("pyproject.toml", "src", "docs", "data"):
         (farm / name).symlink_to(REPO / name)
     shutil.copytree(REPO / FIXTURES_DIR, farm / FIXTURES_DIR)
-    (farm / ".mypy_cache").symlink_to(REPO / ".mypy_cache", target_is_directory=True)
     return farm
 
 
