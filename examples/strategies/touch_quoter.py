@@ -34,6 +34,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from polytraders.contracts.bot import BotBase
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.ids import intent_id
@@ -74,6 +75,12 @@ class TouchQuoter(BotBase[TouchQuoterConfig]):
         IntParam(name="quote_size_shares_micros", low=5_000_000, high=50_000_000, step=5_000_000),
         IntParam(name="stop_before_end_s", low=0, high=300, step=30),
         IntParam(name="refusal_backoff_s", low=0, high=300, step=30),
+    )
+    RUNTIME_BUDGET = RuntimeBudget(
+        decision_p95_us=1_000,
+        decision_p99_us=2_500,
+        reject_rate_max_bps=3_000,
+        calibration="an example: the library maker's budget (strat.maker_tight)",
     )
     reason_codes: ClassVar[frozenset[str]] = frozenset({BACKOFF, BID_FILLED})
 

@@ -16,6 +16,7 @@ FAULTY = '''from typing import ClassVar
 from pydantic import Field
 
 from polytraders.contracts.bot import BotBase
+from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.modes import BotClass
@@ -37,6 +38,7 @@ class Faulty(BotBase[FaultyConfig]):
     version = "1.0.0"
     Config = FaultyConfig
     SEARCH_SPACE = SearchSpace(FaultyConfig, IntParam(name="divisor_count", low=0, high=10))
+    RUNTIME_BUDGET = RuntimeBudget(decision_p95_us=100, decision_p99_us=500, calibration="a test")
     reason_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config=None, rng=None):
