@@ -25,10 +25,11 @@ from typing import Any
 from bench.bench_peers import nautilus
 from bench.data import POLYMARKET_SAMPLE
 from polytraders.backtest.desk_file import DeskFile
-from polytraders.backtest.engine import FanoutSink, data_digest
+from polytraders.backtest.engine import data_digest
 from polytraders.backtest.result import EnvelopeTally
 from polytraders.contracts import ids
 from polytraders.desk.desk import Desk
+from polytraders.desk.sinks import FanoutSink
 from polytraders.feeds import open_source
 from polytraders.model.events import BookDelta, BookSnapshot
 from polytraders.model.orders import VenueOrder

@@ -3,10 +3,9 @@ upstream (or encoded once by the fan-out itself), plain sinks the envelope."""
 
 from __future__ import annotations
 
-from polytraders.backtest.engine import FanoutSink
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
 from polytraders.desk.harness import run_risk
-from polytraders.desk.sinks import DigestingSink, MemorySink
+from polytraders.desk.sinks import DigestingSink, FanoutSink, MemorySink
 from tests.desk.doubles import HalveBot
 from tests.desk.test_risk_chain import intent, state
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import pytest
 
-from polytraders.backtest.engine import FanoutSink
 from polytraders.bots.risk.killswitch import KillSwitch, KillSwitchConfig
 from polytraders.commands.live import LiveSession
 from polytraders.contracts.decisions import Proposal
@@ -23,7 +22,7 @@ from polytraders.contracts.view import DeskView
 from polytraders.desk.clock import LiveClock
 from polytraders.desk.desk import Desk
 from polytraders.desk.fixtures import binary_market
-from polytraders.desk.sinks import MemorySink
+from polytraders.desk.sinks import FanoutSink, MemorySink
 from polytraders.desk.slots import BotSlot
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.model.events import AnyEvent, BookSnapshot, KillSwitchTripped, TradingState

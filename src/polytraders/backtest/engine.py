@@ -36,9 +36,8 @@ from polytraders.backtest.result import (
 )
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
-from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
 from polytraders.desk.desk import SYS_KILL_SWITCH_TRIPPED, Desk, DeskResult
-from polytraders.desk.sinks import EnvelopeSink, JsonlSink
+from polytraders.desk.sinks import EnvelopeSink, FanoutSink, JsonlSink
 from polytraders.feeds import Source, open_source
 from polytraders.feeds.config import FeedConfig
 from polytraders.model.events import (
@@ -78,49 +77,6 @@ class Progress(Protocol):
 
     def update(self, records_read: int, events_done: int) -> None:
         """``records_read`` records read and ``events_done`` events processed so far."""
-
-
-class FanoutSink:
-    """Records each envelope in several sinks, in the given order (all must accept it).
-
-    A line sink (:class:`~polytraders.desk.sinks.LineSink`): given the envelope's JSON line
-    (the desk's digesting sink encodes each envelope once), it hands the line on to the sinks
-    that take one, so none encodes the envelope again.
-    """
-
-    def __init__(self, sinks: Sequence[EnvelopeSink]) -> None:
-        self._use(sinks)
-
-    def _use(self, sinks: Sequence[EnvelopeSink]) -> None:
-        self._sinks = tuple(sinks)
-        # (record_line, None) for a line sink, (None, record) otherwise, in the given order
-        self._targets: tuple[tuple[Any, Any], ...] = tuple(
-            (getattr(sink, "record_line", None), sink.record) for sink in self._sinks
-        )
-        self._takes_lines = any(line is not None for line, _ in self._targets)
-
-    def record(self, envelope: ReportEnvelope) -> None:
-        if self._takes_lines:
-            self.record_line(envelope, encode_envelope(envelope))
-        else:
-            for sink in self._sinks:
-                sink.record(envelope)
-
-    def record_line(self, envelope: ReportEnvelope, line: bytes) -> None:
-        """Record ``envelope``, whose line is ``line`` (``encode_envelope(envelope)``)."""
-        for record_line, record in self._targets:
-            if record_line is not None:
-                record_line(envelope, line)
-            else:
-                record(envelope)
-
-    def flush(self) -> None:
-        for sink in self._sinks:
-            sink.flush()
-
-    def remove(self, sink: EnvelopeSink) -> None:
-        """Stop recording into ``sink`` (e.g. a store that failed); the others go on."""
-        self._use([s for s in self._sinks if s is not sink])
 
 
 class RunOutcome(msgspec.Struct, kw_only=True):

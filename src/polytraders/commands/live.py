@@ -919,8 +919,8 @@ class LiveRecording:
         config_version: str,
         seed: int,
     ) -> None:
-        from polytraders.backtest.engine import FanoutSink
         from polytraders.backtest.result import EnvelopeTally
+        from polytraders.desk.sinks import FanoutSink
 
         self.store = store
         self.run = run

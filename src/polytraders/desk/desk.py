@@ -803,12 +803,7 @@ class Desk:
         """Advance the venue to ``now``; apply its events and the local refusals to orders and
         the ledger; return them (orders released by confirmed cancels are answered next
         round)."""
-        self.venue.advance(now)
-        local = self.orders.drain_local()
-        events = [*self.venue.poll(), *local]
-        for event in events:
-            self.orders.apply(event, now)
-        self.orders.end_of_batch()
+        events, local = self.orders.sync(now)
         for event in local:
             if isinstance(event, OrderRejected):
                 self._record_refusal(event)

@@ -400,6 +400,20 @@ class OrderManager:
         return affected
 
     # ------------------------------------------------------------------ venue events
+    def sync(self, now_ns: int) -> tuple[list[VenueEvent], list[VenueEvent]]:
+        """Advance the venue to ``now_ns`` (it sends what is queued and learns what happened)
+        and apply its events, then the local refusals, to the orders and the ledger; close the
+        FOK/FAK orders of the batch (:meth:`end_of_batch`). Returns (every event applied, in
+        order; the local refusals among them). Orders released by confirmed cancels go to the
+        venue now and are answered at the next call."""
+        self.venue.advance(now_ns)
+        local = self.drain_local()
+        events = [*self.venue.poll(), *local]
+        for event in events:
+            self.apply(event, now_ns)
+        self.end_of_batch()
+        return events, local
+
     def drain_local(self) -> list[VenueEvent]:
         """Local refusals since the last call (``OrderRejected`` with desk codes)."""
         events, self._local = self._local, []

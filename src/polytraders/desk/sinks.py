@@ -7,8 +7,9 @@ shutdown. A sink that needs the envelope's JSON line may also offer
 each envelope once and hands that line on, so no sink encodes it again.
 
 This module provides an in-memory sink (tests, fixture packs, backtests), a JSON lines file
-sink (the recorded timeline of a run is a file, DESIGN.md "Contracts") and a digesting wrapper
-that keeps the timeline's SHA-256 as envelopes pass through. The event store provides a
+sink (the recorded timeline of a run is a file, DESIGN.md "Contracts"), a digesting wrapper
+that keeps the timeline's SHA-256 as envelopes pass through, and a fan-out into several sinks
+(:class:`FanoutSink`: the store, the timeline file, metrics). The event store provides a
 store-backed sink with the same methods.
 """
 
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Protocol, cast
+from typing import IO, Any, Protocol, cast
 
 from polytraders.contracts.envelope import ReportEnvelope, encode_envelope
 
@@ -167,3 +168,46 @@ class DigestingSink:
     def hexdigest(self) -> str:
         """SHA-256 of every envelope recorded so far."""
         return self._digest.hexdigest()
+
+
+class FanoutSink:
+    """Records each envelope in several sinks, in the given order (all must accept it).
+
+    A line sink (:class:`~polytraders.desk.sinks.LineSink`): given the envelope's JSON line
+    (the desk's digesting sink encodes each envelope once), it hands the line on to the sinks
+    that take one, so none encodes the envelope again.
+    """
+
+    def __init__(self, sinks: Sequence[EnvelopeSink]) -> None:
+        self._use(sinks)
+
+    def _use(self, sinks: Sequence[EnvelopeSink]) -> None:
+        self._sinks = tuple(sinks)
+        # (record_line, None) for a line sink, (None, record) otherwise, in the given order
+        self._targets: tuple[tuple[Any, Any], ...] = tuple(
+            (getattr(sink, "record_line", None), sink.record) for sink in self._sinks
+        )
+        self._takes_lines = any(line is not None for line, _ in self._targets)
+
+    def record(self, envelope: ReportEnvelope) -> None:
+        if self._takes_lines:
+            self.record_line(envelope, encode_envelope(envelope))
+        else:
+            for sink in self._sinks:
+                sink.record(envelope)
+
+    def record_line(self, envelope: ReportEnvelope, line: bytes) -> None:
+        """Record ``envelope``, whose line is ``line`` (``encode_envelope(envelope)``)."""
+        for record_line, record in self._targets:
+            if record_line is not None:
+                record_line(envelope, line)
+            else:
+                record(envelope)
+
+    def flush(self) -> None:
+        for sink in self._sinks:
+            sink.flush()
+
+    def remove(self, sink: EnvelopeSink) -> None:
+        """Stop recording into ``sink`` (e.g. a store that failed); the others go on."""
+        self._use([s for s in self._sinks if s is not sink])

@@ -42,7 +42,8 @@ class DeskMetrics:
     Per bot (label ``bot_id``): ``polytraders_bot_decisions_total{decision}``,
     ``polytraders_bot_decision_latency_ms`` (histogram, from ``envelope.latency_ns``),
     ``polytraders_bot_heartbeat_age_ms`` (desk clock − last decision),
-    ``polytraders_bot_errors_total``,
+    ``polytraders_bot_errors_total`` (0 from the bot's first decision: an absent series
+    would read as "no data", not "no errors"),
     ``polytraders_bot_config_version{config_version}`` (1 for the current version) and
     ``polytraders_bot_mode`` (state set over :class:`Mode`: the envelope's mode, and QUARANTINE
     from the ERROR envelope that quarantined the bot, so a quarantined strategy — which records
@@ -116,8 +117,9 @@ class DeskMetrics:
         bot = envelope.bot_id
         self.decisions.labels(bot, envelope.decision.value).inc()
         self.latency.labels(bot).observe(envelope.latency_ns / 1e6)
+        errors = self.errors.labels(bot)  # exported at 0 from the bot's first decision on
         if envelope.decision in _ERROR_DECISIONS:
-            self.errors.labels(bot).inc()
+            errors.inc()
         self._last_decision_ns[bot] = envelope.ts_decided_ns
         if self._config_seen.get(bot) != envelope.config_version:
             previous = self._config_seen.get(bot)

@@ -5,10 +5,12 @@ synthetic feed. It says nothing about live performance (seed 002's honesty rule)
    ``tests/fixtures/bots/<bot_id>/{normal,warning,hard,failure}.json`` parse as JSON objects
    with their own ``bot_id`` and ``case``; and a fixture-pack test module
    (``tests/**/test_fixture_pack*.py``) loads the bot's pack, read statically from its source:
-   a ``test_*`` function calls a pack loader (a function imported from a ``tests`` helper
-   module whose body uses that module's fixture folder, a variable assigned from
+   a ``test_*`` function calls a pack loader (one of :data:`PACK_LOADERS` imported from
+   :mod:`polytraders.readiness.packs`, or a function imported from a ``tests`` helper module
+   whose body uses that module's fixture folder, a variable assigned from
    ``… / "fixtures" / "bots"``), and the module names the bot (its id as a string, or its
-   class) itself or through a ``tests`` helper module it imports from.
+   class) itself, through a ``tests`` helper module it imports from, or by parametrising
+   over ``packs.RISK_BOTS`` (the seven guards).
    Whether those tests pass is the Impl score's business (items 5–8, 13).
 2. **Recorded envelope timeline checked in and reproducing.**
    ``runs/optimizer/<bot_id>/timeline.json`` exists and equals, key for key, what
@@ -61,12 +63,15 @@ from polytraders.readiness.evidence import (
     file_evidence,
     result_evidence,
 )
+from polytraders.readiness.packs import CASES, FIXTURES_DIR, RISK_BOTS
 from polytraders.readiness.spec import same_value
 
-CASES = ("normal", "warning", "hard", "failure")
-"""The four fixture cases of a pack (seed 002, Impl items 5–8)."""
+PACKS_MODULE = "polytraders.readiness.packs"
+PACK_LOADERS = frozenset(
+    {"load_pack", "load_case", "pack_path", "run_case", "run_pack", "run_bot_pack"}
+)
+"""The pack loaders of :mod:`polytraders.readiness.packs` a test may call."""
 
-FIXTURE_DIR = Path("tests") / "fixtures" / "bots"
 RUNS_DIR = Path("runs") / "optimizer"
 PACK_TEST_GLOB = "test_fixture_pack*.py"
 """The parametrised fixture-pack test modules, searched under ``tests/``."""
@@ -160,11 +165,17 @@ def _names_bot(tree: ast.AST, bot_id: str, class_name: str) -> bool:
 def _loads_pack(repo: Path, module: _Module, bot_id: str, class_name: str) -> str:
     """How ``module`` loads ``bot_id``'s pack ("" when it does not; see item 1)."""
     imports: dict[str, str] = {}
+    loaders = set()
+    packs_names: set[str] = set()
     for node in ast.walk(module.tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests."):
             for alias in node.names:
                 imports[alias.asname or alias.name] = node.module or ""
-    loaders = set()
+        elif isinstance(node, ast.ImportFrom) and node.module == PACKS_MODULE:
+            for alias in node.names:
+                packs_names.add(alias.name)
+                if alias.name in PACK_LOADERS:
+                    loaders.add(alias.asname or alias.name)
     for source in set(imports.values()):
         helper = _helper(repo, source)
         if helper is not None:
@@ -181,6 +192,8 @@ def _loads_pack(repo: Path, module: _Module, bot_id: str, class_name: str) -> st
         return ""
     if _names_bot(module.tree, bot_id, class_name):
         via = "itself"
+    elif "RISK_BOTS" in packs_names and bot_id in RISK_BOTS:
+        via = f"through {PACKS_MODULE}.RISK_BOTS"
     else:
         naming = sorted(
             source
@@ -194,7 +207,7 @@ def _loads_pack(repo: Path, module: _Module, bot_id: str, class_name: str) -> st
 
 
 def _fixture_item(bot_id: str, cls: Any, repo: Path) -> ChecklistItem:
-    folder = FIXTURE_DIR / bot_id
+    folder = FIXTURES_DIR / bot_id
     evidence = [file_evidence(repo, folder / f"{case}.json") for case in CASES]
     problems = []
     for case in CASES:

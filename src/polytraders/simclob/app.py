@@ -25,6 +25,19 @@ snapshots (or set ``replay_interval_ms`` to replay one per interval by itself);
 after the request was handled, with ``asyncio.sleep``, so other connections are served
 meanwhile; ``GET /sim/state`` reports counters.
 
+Scenario controls (same route and token; ``clear`` leaves them alone), with which a test or a
+readiness check puts the simulator in the state a recorded fixture describes:
+``set_book {"token_id", "bids", "asks", "ts_ms"}`` replaces a token's external book
+(``[[price, size], …]`` in micro-units, as a replayed snapshot would: changes published,
+crossed resting orders filled), optionally with its ``tick_size``, ``min_order_size`` (micro)
+and ``neg_risk``; ``set_clock {"now_ns"}`` makes the simulator's clock (order times, GTD
+expiry, the dead-man switch, trade settlement, ``GET /time``) read ``now_ns`` now and run on
+from there at the wall clock's pace (:attr:`SimState.clock_offset_ns`; ``{"now_ns": 0}``
+returns to the wall clock); ``reset_account {"collateral", "positions"}`` starts a fresh
+session of the account (orders, trades and heartbeat forgotten; balances set, micro-units).
+``GET /sim/orders`` lists every order of the account with its post-only flag
+(:meth:`SimExchange.orders_detail`).
+
 The control routes are not open to any web page the operator's browser visits: every one
 needs ``Authorization: Bearer <control token>`` (the token is random per server and printed at
 start, :attr:`SimState.control_token`), and the POSTs need ``Content-Type: application/json``.
@@ -73,6 +86,8 @@ class SimState:
         response_delay_ms: int = 0,
     ) -> None:
         self.exchange = exchange
+        self.clock_offset_ns = 0
+        """Added to the wall clock to give the simulator's time (control ``set_clock``)."""
         self.response_delay_ms = response_delay_ms
         """Every REST answer (not the control routes, not the websockets) is sent this long
         after the request was handled (ms); the exchange's state changes at once."""
@@ -88,6 +103,10 @@ class SimState:
         self.silence_pong = False
         self.ws_connections_total = 0
         self.ws_subscriptions_total = 0
+
+    def now_ns(self) -> int:
+        """The simulator's clock: the wall clock plus :attr:`clock_offset_ns` (ns)."""
+        return time.time_ns() + self.clock_offset_ns
 
     def dispatch(self) -> None:
         """Send the exchange's outgoing events to the subscribed websockets."""
@@ -142,8 +161,7 @@ def build_app(state: SimState) -> Starlette:
     ex = state.exchange
     account = ex.account
 
-    def now_ns() -> int:
-        return time.time_ns()
+    now_ns = state.now_ns
 
     async def body_text(request: Request) -> str:
         return (await request.body()).decode()
@@ -195,7 +213,7 @@ def build_app(state: SimState) -> Starlette:
 
     @route(auth=False)
     async def server_time(request: Request) -> Response:
-        return JSONResponse(time.time_ns() // 1_000_000_000)
+        return JSONResponse(now_ns() // 1_000_000_000)
 
     @route(auth=False)
     async def version(request: Request) -> Response:
@@ -347,8 +365,9 @@ def build_app(state: SimState) -> Starlette:
                 )
             try:
                 return await handler(request)
-            except ValueError as exc:  # malformed JSON or a non-numeric parameter
-                return JSONResponse({"error": f"bad control request: {exc}"}, status_code=400)
+            except (ValueError, KeyError, TypeError) as exc:  # malformed JSON, a missing or
+                # non-numeric parameter
+                return JSONResponse({"error": f"bad control request: {exc!r}"}, status_code=400)
 
         return inner
 
@@ -394,12 +413,36 @@ def build_app(state: SimState) -> Starlette:
             f.bad_frames = int(body.get("count", 1))
         elif kind == "silence_pong":
             state.silence_pong = bool(body.get("on", True))
+        elif kind == "set_book":
+            ex.set_book(
+                str(body["token_id"]),
+                _levels(body.get("bids", [])),
+                _levels(body.get("asks", [])),
+                int(body["ts_ms"]),
+                tick_size=_optional_int(body.get("tick_size")),
+                min_order_size=_optional_int(body.get("min_order_size")),
+                neg_risk=None if body.get("neg_risk") is None else bool(body["neg_risk"]),
+            )
+            state.dispatch()
+        elif kind == "set_clock":
+            wanted_ns = int(body["now_ns"])
+            state.clock_offset_ns = wanted_ns - time.time_ns() if wanted_ns else 0
+            result["now_ns"] = now_ns()
+        elif kind == "reset_account":
+            ex.reset_account(
+                int(body.get("collateral", 0)),
+                {str(t): int(size) for t, size in dict(body.get("positions") or {}).items()},
+            )
         elif kind == "clear":
             ex.faults = type(f)()
             state.silence_pong = False
         else:
             return JSONResponse({"error": f"unknown fault {kind!r}"}, status_code=400)
         return JSONResponse(result)
+
+    @control
+    async def sim_orders(request: Request) -> Response:
+        return JSONResponse(ex.orders_detail())
 
     @control
     async def sim_state(request: Request) -> Response:
@@ -496,7 +539,7 @@ def build_app(state: SimState) -> Starlette:
 
     async def ticker() -> None:
         while True:
-            now = time.time_ns()
+            now = now_ns()
             ex.tick(now)
             if state.replay_interval_ms and (
                 now - state.last_replay_ns >= state.replay_interval_ms * 1_000_000
@@ -538,10 +581,34 @@ def build_app(state: SimState) -> Starlette:
         Route("/sim/step", sim_step, methods=["POST"]),
         Route("/sim/fault", sim_fault, methods=["POST"]),
         Route("/sim/state", sim_state),
+        Route("/sim/orders", sim_orders),
         WebSocketRoute("/ws/market", ws_market),
         WebSocketRoute("/ws/user", ws_user),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _levels(raw: object) -> list[tuple[int, int]]:
+    """``[[price, size], …]`` (integers, micro-units) from a control body.
+
+    Raises:
+        ValueError: not a list of integer pairs (answered 400).
+    """
+    if not isinstance(raw, list):
+        raise ValueError("levels must be a list of [price, size]")
+    levels: list[tuple[int, int]] = []
+    for level in raw:
+        if not isinstance(level, list | tuple) or len(level) != 2:
+            raise ValueError(f"bad level {level!r}")
+        price, size = level
+        if not isinstance(price, int) or not isinstance(size, int):
+            raise ValueError(f"level {level!r} is not integer micro-units")
+        levels.append((price, size))
+    return levels
+
+
+def _optional_int(raw: object) -> int | None:
+    return None if raw is None else int(str(raw))
 
 
 async def _messages(ws: WebSocket, sender: asyncio.Task[None]) -> AsyncIterator[str]:

@@ -302,6 +302,92 @@ class SimExchange:
             applied += 1
         return applied
 
+    def set_book(
+        self,
+        token_id: str,
+        bids: list[Level],
+        asks: list[Level],
+        ts_ms: int,
+        *,
+        tick_size: int | None = None,
+        min_order_size: int | None = None,
+        neg_risk: bool | None = None,
+    ) -> None:
+        """Replace a token's external book (control ``set_book``), as a replayed snapshot
+        would: the level changes are published on the market channel and resting orders the
+        new book crosses fill. Given metadata (tick, minimum order size, neg-risk) replaces the
+        token's too, so ``GET /book`` and the order checks follow it.
+
+        Args:
+            token_id: a token the simulator serves.
+            bids, asks: ``(price, size)`` levels in micro-units, any order; a size of 0 is no
+                level.
+            ts_ms: the book's time (epoch ms), shown as its ``timestamp``.
+
+        Raises:
+            ValueError: unknown token, a price outside (0, 1), a negative size, a tick or
+                minimum size that is not positive.
+        """
+        token = self.tokens.get(token_id)
+        if token is None:
+            raise ValueError(f"unknown token {token_id}")
+        for price, size in (*bids, *asks):
+            if not 0 < price < MICROS or size < 0:
+                raise ValueError(f"bad level ({price}, {size}) for token {token_id}")
+        if tick_size is not None:
+            if tick_size <= 0:
+                raise ValueError(f"bad tick_size {tick_size}")
+            token.tick_size = tick_size
+        if min_order_size is not None:
+            if min_order_size <= 0:
+                raise ValueError(f"bad min_order_size {min_order_size}")
+            token.min_order_size = min_order_size
+        if neg_risk is not None:
+            token.neg_risk = neg_risk
+        self._apply_snapshot(RecordedSnapshot(token_id, ts_ms, list(bids), list(asks)))
+
+    def reset_account(self, collateral: int, positions: dict[str, int]) -> None:
+        """Start a fresh session of the served account (control ``reset_account``): every
+        order and trade is forgotten (their hashes too, so the same signed order may be posted
+        again), the order heartbeat is off until the next one, and the balances become
+        ``collateral`` (micro-pUSD) and ``positions`` (token id → micro-shares).
+
+        Raises:
+            ValueError: a negative balance or an unknown token.
+        """
+        if collateral < 0 or any(size < 0 for size in positions.values()):
+            raise ValueError("balances must be at least 0")
+        unknown = sorted(set(positions) - set(self.tokens))
+        if unknown:
+            raise ValueError(f"unknown tokens {unknown}")
+        self.orders.clear()
+        self.trades.clear()
+        self.collateral = collateral
+        self.positions = {t: size for t, size in positions.items() if size}
+        self.heartbeat_id = ""
+        self.heartbeat_last_ok_ns = 0
+
+    def orders_detail(self) -> list[dict[str, Any]]:
+        """Every order of the account, any status, as ``GET /sim/orders`` lists it: the wire
+        fields the venue sees plus ``post_only``, prices and sizes in micro-units."""
+        return [
+            {
+                "id": o.order_id,
+                "token_id": o.token_id,
+                "market_id": o.market_id,
+                "side": o.side,
+                "price": o.price,
+                "original_size": o.original_size,
+                "size_matched": o.size_matched,
+                "order_type": o.order_type,
+                "post_only": o.post_only,
+                "expiration_s": o.expiration_s,
+                "created_at_s": o.created_at_s,
+                "status": o.status,
+            }
+            for o in self.orders.values()
+        ]
+
     def prime(self, now_ns: int = 0) -> None:
         """Apply snapshots until every token has a book (start-up)."""
         while self.cursor < len(self._snapshots) and any(not t.ts_ms for t in self.tokens.values()):

@@ -58,13 +58,18 @@ class RecordedSet:
 
 
 @functools.lru_cache(maxsize=4)
-def load_recorded(path: Path, limit_markets: int | None = None) -> RecordedSet:
-    """Load a recorded set directory (``books.parquet``); cached per (path, limit) since the
-    result is never mutated (the exchange copies levels into its own books).
+def load_recorded(
+    path: Path, limit_markets: int | None = None, market_ids: tuple[str, ...] = ()
+) -> RecordedSet:
+    """Load a recorded set directory (``books.parquet``); cached per (path, limit, markets)
+    since the result is never mutated (the exchange copies levels into its own books).
 
     Args:
         path: directory holding ``books.parquet``.
         limit_markets: keep only the first N markets seen (tests use 1–2 for speed).
+        market_ids: keep only these markets (condition ids; empty: every market), still at
+            most ``limit_markets`` of them (readiness fixture packs serve the markets their
+            cases were cut from, wherever they are in the recording).
 
     Raises:
         FileNotFoundError: no ``books.parquet`` in ``path``.
@@ -89,7 +94,9 @@ def load_recorded(path: Path, limit_markets: int | None = None) -> RecordedSet:
         strict=True,
     ):
         if market not in markets:
-            if limit_markets is not None and len(markets) >= limit_markets:
+            if (market_ids and market not in market_ids) or (
+                limit_markets is not None and len(markets) >= limit_markets
+            ):
                 continue
             markets.append(market)
             up, down = derived_token_id(market, "UP"), derived_token_id(market, "DOWN")

@@ -33,6 +33,8 @@ class SimSettings:
 
     data_path: Path = field(default_factory=sample_path)
     limit_markets: int | None = 2
+    market_ids: tuple[str, ...] = ()
+    """Serve only these recorded markets (condition ids; empty: the first ``limit_markets``)."""
     fee_rate_bps: int = 700
     confirm_ms: int = 200
     heartbeat_timeout_ms: int = 10_000
@@ -74,7 +76,9 @@ class SimClobServer:
     """
 
     def __init__(self, settings: SimSettings, account: Account, port: int = 0) -> None:
-        recorded = load_recorded(settings.data_path, settings.limit_markets)
+        recorded = load_recorded(
+            settings.data_path, settings.limit_markets, tuple(settings.market_ids)
+        )
         self.exchange = SimExchange(
             recorded,
             account,
@@ -173,6 +177,13 @@ class SimClobServer:
         response = self._http.get("/sim/state")
         response.raise_for_status()
         return dict(response.json())
+
+    def sim_orders(self) -> list[dict[str, Any]]:
+        """Every order the simulator holds for the account, any status, with the fields the
+        wire does not show (post-only), prices and sizes in micro-units (``GET /sim/orders``)."""
+        response = self._http.get("/sim/orders")
+        response.raise_for_status()
+        return list(response.json())
 
 
 def serve_forever(

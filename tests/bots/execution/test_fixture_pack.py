@@ -16,7 +16,7 @@ from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_execution
-from tests.bots.strategy.packs import build_state, intent_from, load_case
+from polytraders.readiness.packs import build_state, intent_from, load_case
 
 BOT = "exec.smartrouter"
 CASES = ("normal", "warning", "hard", "failure")

@@ -31,7 +31,7 @@ from polytraders.model.orders import (
     TimeInForce,
     VenueOrder,
 )
-from tests.bots.strategy.packs import ACCOUNT, BUILDER_CODE, build_state, load_case
+from polytraders.readiness.packs import ACCOUNT, BUILDER_CODE, build_state, load_case
 
 S = 1_000_000_000
 TICK = 1_000

@@ -20,8 +20,8 @@ from typing import Any
 
 from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.reasons import load_registry
+from polytraders.readiness.packs import CASES, RISK_BOTS, load_pack, pack_path, run_pack
 from polytraders.readiness.spec import SECTION_TITLES, budget_table, type_name
-from tests.bots.risk.fixture_pack import CASES, RISK_BOTS, load_pack, pack_path, run_pack
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "bots"

@@ -8,7 +8,7 @@ from polytraders.contracts.decisions import Verdict
 from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import Severity, load_registry
-from tests.bots.risk.fixture_pack import CASES, RISK_BOTS, load_pack, pack_path, run_pack
+from polytraders.readiness.packs import CASES, RISK_BOTS, load_pack, pack_path, run_pack
 
 PACKS = [(bot_id, case) for bot_id in RISK_BOTS for case in CASES]
 

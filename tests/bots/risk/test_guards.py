@@ -30,15 +30,15 @@ from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_risk
 from polytraders.model.orders import IntentAction, OrderIntent
-from tests.bots.risk import make_fixtures as mf
-from tests.bots.risk.fixture_pack import (
+from polytraders.readiness.packs import (
     CASES,
     RISK_BOTS,
     build_bot,
-    build_state,
+    build_risk_state,
     load_pack,
     pack_path,
 )
+from tests.bots.risk import make_fixtures as mf
 
 M1, M3, NOW, UP1, DOWN1 = mf.M1, mf.M3, mf.NOW, mf.UP1, mf.DOWN1
 UP3 = mf.token(M3, "UP")
@@ -343,12 +343,12 @@ def test_monitor_scenario(scenario: MonitorScenario) -> None:
     spec = copy.deepcopy(spec)
     scenario.edit(spec)
     bot = build_bot(scenario.bot_id, scenario.config)
-    assert bot.monitor(build_state(spec)) == scenario.finding
+    assert bot.monitor(build_risk_state(spec)) == scenario.finding
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.bot_id}: {s.name}")
 def test_scenario(scenario: Scenario) -> None:
-    state = build_state(scenario.state_spec())
+    state = build_risk_state(scenario.state_spec())
     bot = build_bot(scenario.bot_id, scenario.config)
     if scenario.direct:
         decision = bot.decide(scenario.intent, state)
@@ -364,23 +364,25 @@ def test_scenario(scenario: Scenario) -> None:
 def test_reshapes_are_what_the_rules_say() -> None:
     post_only = next(s for s in SCENARIOS if s.name == "resting order reshaped to post-only")
     run = run_risk(build_bot(post_only.bot_id, {}), post_only.intent,
-                   build_state(post_only.state_spec()))  # fmt: skip
+                   build_risk_state(post_only.state_spec()))  # fmt: skip
     assert run.outcome.reshaped and run.outcome.intent.post_only
     assert run.outcome.intent.size == post_only.intent.size
     event = next(s for s in SCENARIOS if s.name == "event cap reshapes to 625 shares")
     run = run_risk(build_bot(event.bot_id, event.config), event.intent,
-                   build_state(event.state_spec()))  # fmt: skip
+                   build_risk_state(event.state_spec()))  # fmt: skip
     # event worst 450 (none wins or M3 loses); room 50 pUSD at 0.08 -> 625 shares.
     assert run.outcome.intent.size == 625_000_000
     pending = next(s for s in SCENARIOS if s.name == "an open order counts as filling adversely")
-    run = run_risk(build_bot(pending.bot_id, {}), pending.intent, build_state(pending.state_spec()))
+    run = run_risk(
+        build_bot(pending.bot_id, {}), pending.intent, build_risk_state(pending.state_spec())
+    )
     # 400 pUSD pending if DOWN wins; room 100 pUSD at 0.09 -> 1,111.11 shares (0.01 grid).
     assert run.outcome.intent.size == 1_111_110_000
 
 
 def test_drawdown_blocked_buy_puts_the_desk_in_reducing() -> None:
     scenario = next(s for s in SCENARIOS if s.name == "6 % drawdown refuses a new buy")
-    state = build_state(scenario.state_spec())
+    state = build_risk_state(scenario.state_spec())
     run_risk(build_bot(scenario.bot_id, {}), scenario.intent, state)
     assert state.trading_state.value == "REDUCING"
 
@@ -390,7 +392,7 @@ def test_cancels_always_pass(bot_id: str) -> None:
     """A cancel is approved by every guard even on a desk where every new order fails."""
     spec, _ = mf.base_state(M1, NOW, day_start_equity=0, peak_equity=0, books={},
                             stale_tokens=[UP1], venue_state="CANCEL_ONLY")  # fmt: skip
-    state = build_state(spec)
+    state = build_risk_state(spec)
     cancel = OrderIntent(intent_id="c1", bot_id="strat.maker_tight", action=IntentAction.CANCEL,
                          token_id=UP1, side="BUY", price=0, size=0,
                          target_intent_id="i0")  # fmt: skip
@@ -402,7 +404,7 @@ def test_cancels_always_pass(bot_id: str) -> None:
 def test_unknown_token_rejected_by_the_bot_itself(bot_id: str) -> None:
     """Even with the desk's unknown-token check off, the guard fails closed (never approves)."""
     spec, _ = mf.base_state(M1, NOW)
-    state = build_state(spec)
+    state = build_risk_state(spec)
     intent = _intent(UP3)
     run = run_risk(build_bot(bot_id, {}), intent, state, require_known_tokens=False)
     mine = [e for e in run.envelopes if e.bot_id == bot_id]
@@ -477,7 +479,7 @@ def test_exposure_reshape_always_fits(
     spec, _ = mf.base_state(M1, NOW)
     if held:
         spec["positions"] = {UP1: [held, held * cost_cents // 100]}
-    state = build_state(spec)
+    state = build_risk_state(spec)
     guard = ExposureGuard()
     intent = _intent(UP1 if yes else DOWN1, price=price_cents * 10_000, size=size)
     decision = guard.decide(intent, state)
@@ -492,6 +494,6 @@ def test_exposure_reshape_always_fits(
 
 def test_compliance_builder_code_is_case_insensitive() -> None:
     spec, _ = mf.base_state(M1, NOW)
-    state = build_state(spec)
+    state = build_risk_state(spec)
     upper = _intent(UP1, builder_code="0x" + mf.DESK_BUILDER_CODE[2:].upper())
     assert ComplianceGate().decide(upper, state).verdict is Verdict.APPROVE

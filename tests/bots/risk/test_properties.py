@@ -20,8 +20,8 @@ from polytraders.bots.risk.marketqualityguard import MarketQualityGuard
 from polytraders.bots.risk.stalebookguard import StaleBookGuard
 from polytraders.contracts.decisions import Verdict
 from polytraders.model.orders import OrderIntent, Side
+from polytraders.readiness.packs import RISK_BOTS, build_bot, build_risk_state
 from tests.bots.risk import make_fixtures as mf
-from tests.bots.risk.fixture_pack import RISK_BOTS, build_bot, build_state
 
 MS = mf.MS
 PUSD = mf.PUSD
@@ -33,7 +33,7 @@ TOKEN_GUARDS = [b for b in RISK_BOTS if b not in ("risk.killswitch", "risk.drawd
 def _state(**changes: Any) -> Any:
     spec = copy.deepcopy(_BASE)
     spec.update(changes)
-    return build_state(spec)
+    return build_risk_state(spec)
 
 
 @given(
@@ -63,7 +63,7 @@ def test_stalebook_age_thresholds_are_exact(age_ms: int) -> None:
     spec = copy.deepcopy(_BASE)
     for book in spec["books"].values():
         book["last_update_ns"] = (mf.NOW - age_ms) * MS
-    decision = StaleBookGuard().decide(_INTENT, build_state(spec))
+    decision = StaleBookGuard().decide(_INTENT, build_risk_state(spec))
     if age_ms < -1_000:
         assert decision.reason_codes == ("RISK_STALEBOOK_INPUT_INVALID",)
     elif age_ms > 15_000:
@@ -90,7 +90,7 @@ def test_quality_spread_thresholds_are_exact(bid_ticks: int, spread_ticks: int) 
         "asks": [[ask, 1_000_000_000]],
         "last_update_ns": mf.NOW * MS,
     }
-    decision = MarketQualityGuard().decide(_INTENT, build_state(spec))
+    decision = MarketQualityGuard().decide(_INTENT, build_risk_state(spec))
     if bid <= 10_000 and ask >= 990_000:
         assert decision.reason_codes == ("RISK_QUALITY_PLACEHOLDER_BOOK",)
     elif spread_ticks <= 0:
@@ -156,7 +156,7 @@ def test_token_guards_never_approve_missing_inputs(bot_id: str, corruption: str)
         spec["markets"] = []
     else:
         intent = msgspec.structs.replace(intent, market_id=mf.M3)
-    decision = build_bot(bot_id, {}).decide(intent, build_state(spec))
+    decision = build_bot(bot_id, {}).decide(intent, build_risk_state(spec))
     assert decision.verdict is Verdict.REJECT
 
 

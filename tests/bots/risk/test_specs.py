@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from polytraders.contracts.envelope import decode_envelope, encode_envelope
+from polytraders.readiness.packs import RISK_BOTS, load_pack, pack_path, run_pack
 from polytraders.readiness.spec import SECTION_TITLES, parse_sections
-from tests.bots.risk.fixture_pack import RISK_BOTS, load_pack, pack_path, run_pack
 from tests.bots.risk.make_specs import DOCS, WIRE_CASES
 
 

@@ -26,7 +26,13 @@ from polytraders.bots.strategy.maker_tight import MakerTight
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.money import micros_from_recorded
 from polytraders.model.orders import OrderIntent, Side, TimeInForce
-from tests.bots.strategy.packs import FIXTURES, build_state, event_from, intent_from
+from polytraders.readiness.packs import (
+    FIXTURES_DIR,
+    build_state,
+    event_from,
+    intent_from,
+    source_repository,
+)
 
 SAMPLE = (
     Path(__file__).resolve().parents[3] / "data" / "samples" / "polymarket" / "resolvedkit_btc15m"
@@ -276,7 +282,7 @@ def build() -> None:
     """Write every case file after checking the bot's output against ``EXPECT``."""
     packs = {"strat.maker_tight": strategy_cases(), "exec.smartrouter": router_cases()}
     for bot_id, cases in packs.items():
-        folder = FIXTURES / bot_id
+        folder = source_repository() / FIXTURES_DIR / bot_id
         folder.mkdir(parents=True, exist_ok=True)
         for case, body in cases.items():
             view = build_state(body["state"])

@@ -15,8 +15,8 @@ from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_execution, run_strategy
+from polytraders.readiness.packs import build_state, event_from, intent_from, load_case
 from polytraders.readiness.spec import type_name
-from tests.bots.strategy.packs import build_state, event_from, intent_from, load_case
 
 SPEC_CASES = {"strat.maker_tight": ("normal", "failure"), "exec.smartrouter": ("warning", "hard")}
 

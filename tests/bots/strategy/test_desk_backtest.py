@@ -27,9 +27,9 @@ from polytraders.model.events import AnyEvent
 from polytraders.model.fills import LiquiditySide
 from polytraders.model.market import Market
 from polytraders.model.orders import Side
+from polytraders.readiness.packs import ACCOUNT
 from polytraders.venues.paper import PaperVenue
 from polytraders.venues.paper.config import PaperVenueConfig
-from tests.bots.strategy.packs import ACCOUNT
 from tests.conftest import POLYMARKET_SAMPLE
 
 EOA = msgspec.structs.replace(ACCOUNT, funder=ACCOUNT.signer, signature_type=0)

@@ -17,7 +17,7 @@ from polytraders.contracts.envelope import Decision, decode_envelope, encode_env
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_strategy
-from tests.bots.strategy.packs import build_state, event_from, load_case
+from polytraders.readiness.packs import build_state, event_from, load_case
 
 BOT = "strat.maker_tight"
 CASES = ("normal", "warning", "hard", "failure")

@@ -27,7 +27,7 @@ from polytraders.model.events import (
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market, MarketState
 from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce, VenueOrder
-from tests.bots.strategy.packs import build_state, load_case
+from polytraders.readiness.packs import build_state, load_case
 
 S = 1_000_000_000
 

@@ -12,7 +12,7 @@ from polytraders.bots.strategy.maker_tight import MakerTight, MakerTightConfig
 from polytraders.bots.strategy.maker_tight.quotes import ASK, BID
 from polytraders.model.events import BookSnapshot
 from polytraders.model.orders import IntentAction, OrderIntent, OrderStatus, Side, VenueOrder
-from tests.bots.strategy.packs import build_state, load_case
+from polytraders.readiness.packs import build_state, load_case
 
 MS = 1_000_000
 TICK = 1_000
