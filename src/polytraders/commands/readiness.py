@@ -58,7 +58,8 @@ from polytraders.store import EventStore, StoreError
 from polytraders.store.ci_runs import JunitError, record_ci_run
 from polytraders.store.promotions import promotions
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
+"""Piped output keeps whole rows (rich would wrap at 80 columns)."""
 
 StoreOption = Annotated[
     str,
@@ -126,19 +127,19 @@ def _check_bot(bot_id: str) -> None:
 
 
 def _stage_reached(bot_id: str, ctx: ReadinessContext) -> tuple[str, int, int]:
-    """The highest seed-000 stage whose gates (and every earlier stage's) are Successful,
-    and how many of the stage gates pass."""
+    """The highest seed-000 stage whose critical gates (and every earlier stage's) are
+    Successful (warnings never hold a stage back), and how many of the 19 stage gates are
+    Successful."""
     cls = bot_class(bot_id).bot_class
     gates = gates_up_to(STAGES[-1], cls)
     evaluation = evaluate(bot_id, gates, ctx, from_state="", target=STAGES[-1].value)
-    phase_of = {r.gate.gate_id: r.measurement.phase for r in evaluation.results}
+    blocking = {r.gate.gate_id for r in evaluation.results if r.blocks}
     reached = "none"
     for stage in STAGES:
-        if all(phase_of[g.gate_id] is Phase.SUCCESSFUL for g in gates_up_to(stage, cls)):
-            reached = stage.value
-        else:
+        if any(g.gate_id in blocking for g in gates_up_to(stage, cls)):
             break
-    passed = sum(1 for p in phase_of.values() if p is Phase.SUCCESSFUL)
+        reached = stage.value
+    passed = sum(1 for r in evaluation.results if r.measurement.phase is Phase.SUCCESSFUL)
     return reached, passed, len(gates)
 
 
@@ -432,7 +433,8 @@ def _print_evaluation(evaluation: Evaluation, *, as_markdown: bool) -> None:
             r.gate.threshold,
             r.gate.window or "-",
             r.measurement.detail,
-            "; ".join(f"{e.kind.value} {e.ref}" for e in r.measurement.evidence) or "-",
+            "; ".join(dict.fromkeys(f"{e.kind.value} {e.ref}" for e in r.measurement.evidence))
+            or "-",
         ]
         for r in evaluation.results
     ]

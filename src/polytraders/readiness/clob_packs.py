@@ -85,6 +85,7 @@ from polytraders.desk.state import DeskState
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.orders import OrderIntent, OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.readiness.context import ReadinessContext
+from polytraders.readiness.expected_logs import expected_warnings, mentions
 from polytraders.readiness.packs import (
     BUILDER_CODE,
     CASES,
@@ -265,7 +266,8 @@ class ClobPackRunner:
                 sentinel_id, trouble = self._place_sentinel(venue, venue_pack)
                 problems += trouble
             posted_before = self._posted()
-            sent = _send(venue, state, decision, venue_pack, now)
+            with expected_warnings("polytraders.desk.orders", mentions(SENTINEL_PREFIX)):
+                sent = _send(venue, state, decision, venue_pack, now)
             posted = self._posted() - posted_before
             expected = _expected_orders(venue_pack)
             venue_orders = tuple(self.server.sim_orders())

@@ -107,6 +107,7 @@ from polytraders.readiness.evidence import (
     file_evidence,
     result_evidence,
 )
+from polytraders.readiness.expected_logs import expected_warnings, mentions
 from polytraders.readiness.packs import (
     CASES,
     FIXTURES_DIR,
@@ -658,7 +659,10 @@ def _negative_run(cls: Any, ctx: ReadinessContext) -> CaseRun | str:
         result = f"normal case unusable: {packs.missing.get('normal')}"
     else:
         try:
-            result = run_case(normal, Mode.ENFORCED, bot=overreaching_bot(cls, normal))
+            with expected_warnings(
+                "polytraders.desk", mentions(cls.bot_id, "quarantined", "SYS_AUTHORITY_VIOLATION")
+            ):
+                result = run_case(normal, Mode.ENFORCED, bot=overreaching_bot(cls, normal))
         except ValueError as exc:
             result = str(exc)
     ctx.cache[key] = result

@@ -65,7 +65,7 @@ def _from_items(items: Iterable[ChecklistItem], what: str) -> Measurement:
     passed = sum(1 for i in chosen if i.status is ItemStatus.PASS)
     failing = [i for i in chosen if i.status is ItemStatus.FAIL]
     pending = [i for i in chosen if i.status is ItemStatus.PENDING]
-    evidence = tuple(e for i in chosen for e in i.evidence)
+    evidence = tuple(dict.fromkeys(e for i in chosen for e in i.evidence))  # each piece once
     value = f"{passed}/{len(chosen)}"
     if failing:
         first = failing[0]
