@@ -117,22 +117,12 @@ BACKTEST_FIGURES = {
 }
 
 PROMOTION = (
-    "demo-wired. Stage 1 gates met by evidence in the repository: SEARCH_SPACE declared, fixture "
-    "pack 4/4 passing through the desk, reason codes registered, this spec. Stage 2: one "
-    "backtest on real data ran (section 23; its envelopes are not checked in); {optimizer}; no "
-    "shadow telemetry, no reviewer sign-off, no multi-sig approval. This bot has never run "
-    "against live money."
-)
-
-PROMOTION_REFERENCE = (
-    "Backtest score 4/4 (section 23: synthetic fixture, recorded timeline and reference run "
-    "under `runs/optimizer/{bot_id}/`, `SEARCH_SPACE` declared)"
-)
-
-PROMOTION_NO_REFERENCE = (
-    "recorded timeline on its synthetic fixture checked in "
-    "(`runs/optimizer/{bot_id}/timeline.json`); no optimizer reference run, as there is nothing "
-    "to tune (section 23)"
+    "Computed from evidence, never written here: `polytraders readiness {bot_id}` prints the "
+    "four scores (Docs, Impl, Runtime, Backtest) item by item with their evidence and the "
+    "seed-000 stage its gates reach; `polytraders gates check {bot_id} --to shadow` evaluates "
+    "the next gates; `polytraders gates history {bot_id}` shows its recorded lifecycle state "
+    "and every promotion attempt (`docs/readiness.md`). This bot has never run against live "
+    "money."
 )
 
 CHANGE_LOG = "- 0.1.0 — first version: rules, config, codes, fixture pack and this spec."
@@ -619,11 +609,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
         ),
         "Runbook": text["runbook"],
         "Rollback plan": text["rollback"],
-        "Promotion status": PROMOTION.format(
-            optimizer=(
-                PROMOTION_REFERENCE if bot_id in REFERENCES else PROMOTION_NO_REFERENCE
-            ).format(bot_id=bot_id)
-        ),
+        "Promotion status": PROMOTION.format(bot_id=bot_id),
         "Change log": CHANGE_LOGS.get(bot_id, CHANGE_LOG),
     }
     out = [f"# {bot_id}", "", f"Version {cls.version}. Source: `src/polytraders/bots/risk/"
