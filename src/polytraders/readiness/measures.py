@@ -59,6 +59,10 @@ REGISTRY_FILE = "src/polytraders/contracts/reasons.toml"
 LOCK_FILE = "src/polytraders/contracts/reasons.lock.json"
 
 
+NO_STORE = Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+"""What every store-backed gate measures without a store: no data, never a pass."""
+
+
 def _from_items(items: Iterable[ChecklistItem], what: str) -> Measurement:
     """Successful when every item PASSes; Failed when one FAILs; otherwise Inconclusive."""
     chosen = list(items)
@@ -228,7 +232,7 @@ def ci_green_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
     """CI on main: at least one recorded run on each of the last 7 UTC days and none
     failed (seed 001: "100 % on main for 7 consecutive days")."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     since_ns = ctx.now_ns - 7 * DAY_NS
     runs = [r for r in ci_runs(ctx.store, since_wall_ns=since_ns) if r.branch == "main"]
     runs = [r for r in runs if r.wall_ns <= ctx.now_ns]
@@ -303,7 +307,7 @@ def synthetic_labeled(bot_id: str, ctx: ReadinessContext) -> Measurement:
 def limited_live_30_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
     """Time since the recorded promotion to Limited live (seed 001: ≥ 30 days)."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     since_ns = limited_live_since_ns(ctx, bot_id)
     rows = promotions(ctx.store, bot_id=bot_id)
     evidence = (
@@ -384,7 +388,7 @@ def p99_latency(bot_id: str, ctx: ReadinessContext) -> Measurement:
     documented SLO (``RUNTIME_BUDGET.decision_p99_us``; seed 001)."""
     found = _live_window(bot_id, ctx, 7)
     if found is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     evidence, window = found
     slo_us = bot_class(bot_id).RUNTIME_BUDGET.decision_p99_us
     if window.decisions < MIN_LATENCY_SAMPLE:
@@ -411,7 +415,7 @@ def error_rate_7_days(bot_id: str, ctx: ReadinessContext) -> Measurement:
     (seed 001: < 0.1 %), measured only when decisions cover each of 7 UTC days."""
     found = _live_window(bot_id, ctx, 7)
     if found is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     evidence, window = found
     if window.decisions == 0:
         return Measurement(
@@ -448,7 +452,7 @@ def reconciliation_drift(bot_id: str, ctx: ReadinessContext) -> Measurement:
     """Recorded reconciliations of the live-venue runs the bot took part in over 30 days:
     none critical, and at least one on each of 30 UTC days (seed 001)."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     since_ns = ctx.now_ns - 30 * DAY_NS
     rows = [
         (f"{r.run_id}@{r.attempt}", rec.wall_ns, rec.level)
@@ -493,7 +497,7 @@ def builder_code_bound(bot_id: str, ctx: ReadinessContext) -> Measurement:
     """Every order of the live-venue runs the bot took part in carries one non-empty builder
     code (seed 000 stage 3)."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     runs = bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,))
     codes: dict[str, int] = {}
     for record in runs:
@@ -530,7 +534,7 @@ def kill_switch_routing(bot_id: str, ctx: ReadinessContext) -> Measurement:
     """A kill-switch trip recorded in an ended live-venue run the bot took part in, after
     which no order of the run stayed open (seed 000 stage 3)."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     checked: list[tuple[str, int, list[str]]] = []
     for record in bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,)):
         trips = kill_switch_trips_ns(ctx.store, record)
@@ -641,7 +645,7 @@ def no_p0_alerts(bot_id: str, ctx: ReadinessContext) -> Measurement:
     measured only over 7 days of shadow running (decisions in SHADOW mode on each day)."""
     found = _live_window(bot_id, ctx, 7)
     if found is None or ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     window_evidence, window = found
     since_ns = ctx.now_ns - 7 * DAY_NS
     firing = firing_ns(ctx.store, bot_id, severity="P0", start_ns=since_ns, end_ns=ctx.now_ns)
@@ -683,7 +687,7 @@ def incidents(bot_id: str, ctx: ReadinessContext) -> Measurement:
     venue-caused ones excluded (seed 001: 0 P1 — and so 0 P0 —, ≤ 2 P2; measured over at
     least 30 days)."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     since_ns = limited_live_since_ns(ctx, bot_id)
     if since_ns is None:
         return Measurement(
@@ -741,7 +745,7 @@ def false_positive_rate(bot_id: str, ctx: ReadinessContext) -> Measurement:
     judged incorrect (seed 001); the one-sided 95 % Clopper–Pearson upper bound is reported
     beside the point estimate (``../shared/research/governance.md`` §3: 5/100 → 10.2 %)."""
     if ctx.store is None:
-        return Measurement(phase=Phase.INCONCLUSIVE, value="no data", detail="no event store")
+        return NO_STORE
     samples = sample_ids(ctx.store, bot_id)
     if not samples:
         return Measurement(
