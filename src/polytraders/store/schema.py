@@ -67,6 +67,12 @@ second row:
   window, evidence and its digest.
 - ``promotions``: every promotion attempt's outcome (promoted, refused, demoted) with the
   evaluation and evidence digest it rests on.
+- ``shadow_comparisons``: one row per bot per side-by-side comparison of a baseline and a
+  candidate desk on the same events: decisions compared, agreement on the verdict and on
+  verdict plus codes, unsafe divergences (candidate more permissive), Cohen's kappa (decimal
+  text), the confusion table and the divergences as JSON.
+- ``security_findings``: ``open`` and ``resolved`` rows of a dependency vulnerability or other
+  security finding, with its CVSS score in tenths (75 = 7.5).
 
 Orders, fills, positions, checkpoints, reconciliations, leases and run ends reference ``runs``
 by foreign key;
@@ -86,12 +92,12 @@ from sqlalchemy import event
 SCHEMA_VERSION = 6
 """Version of this schema; a database holding another version is refused (no silent
 migration), except version 5, which differs only by lacking the governance tables and is
-upgraded in place when opened for writing (:data:`UPGRADABLE_FROM`). Version 1 keyed runs by
+upgraded in place when opened (:data:`UPGRADABLE_FROM`). Version 1 keyed runs by
 run id alone (a repeated run got a ``-r<n>`` id); version 2 had neither a ``checkpoints`` table
 nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had no
 ``reconciliations`` table; version 5 had none of the governance tables (``ci_runs``,
 ``incidents``, ``review_samples``, ``review_verdicts``, ``alert_firings``,
-``gate_evaluations``, ``promotions``)."""
+``gate_evaluations``, ``promotions``, ``shadow_comparisons``, ``security_findings``)."""
 
 UPGRADABLE_FROM = 5
 """The one older version this release upgrades in place: it only adds tables."""
@@ -442,6 +448,48 @@ promotions = sa.Table(
     sa.Index("ix_promotions_bot", "bot_id", "row_id"),
 )
 
+shadow_comparisons = sa.Table(
+    "shadow_comparisons",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("comparison_id", sa.String(64), nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("baseline_config_version", sa.Text, nullable=False),
+    sa.Column("candidate_config_version", sa.Text, nullable=False),
+    sa.Column("data_source", sa.Text, nullable=False),
+    sa.Column("window_start_ns", sa.BigInteger, nullable=False),
+    sa.Column("window_end_ns", sa.BigInteger, nullable=False),
+    sa.Column("compared", sa.Integer, nullable=False),
+    sa.Column("agree_verdict", sa.Integer, nullable=False),
+    sa.Column("agree_strict", sa.Integer, nullable=False),
+    sa.Column("unsafe_divergences", sa.Integer, nullable=False),
+    sa.Column("kappa", sa.Text, nullable=False),
+    sa.Column("confusion_json", sa.Text, nullable=False),
+    sa.Column("divergences_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("comparison_id", "bot_id", name="uq_shadow_comparison_bot"),
+    sa.Index("ix_shadow_comparisons_bot", "bot_id", "ts_ns"),
+)
+
+security_findings = sa.Table(
+    "security_findings",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("finding_id", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("package", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("vulnerability_id", sa.Text, nullable=False),
+    sa.Column("cvss_score_tenths", sa.Integer, nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Index("ix_security_findings_bot", "bot_id", "ts_ns"),
+)
+
 GOVERNANCE_TABLES = (
     ci_runs,
     incidents,
@@ -450,6 +498,8 @@ GOVERNANCE_TABLES = (
     alert_firings,
     gate_evaluations,
     promotions,
+    shadow_comparisons,
+    security_findings,
 )
 """The governance evidence tables, added by schema version 6."""
 
