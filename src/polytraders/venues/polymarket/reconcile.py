@@ -139,7 +139,9 @@ def reconcile(
     stored_ids = {o.client_order_id for o in store_orders}
     was_open = {o.client_order_id for o in store_orders if o.status.is_open}
     venue.restore(store_orders, known_fills)
-    by_hash = {o.venue_order_id.lower(): o for o in store_orders if o.venue_order_id}
+    restored = [venue.order(o.client_order_id) for o in store_orders]
+    # by the venue's copies: an order stored without its hash (killed in flight) has it there
+    by_hash = {o.venue_order_id.lower(): o for o in restored if o is not None and o.venue_order_id}
     adopted: list[VenueOrder] = []
     orphan_ids: list[str] = []
     for row in venue.fetch_open_orders():

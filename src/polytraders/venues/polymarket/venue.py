@@ -358,25 +358,31 @@ class PolymarketVenue:
             self._reject(order, code, message, now_ns)
             return
         token = self.tokens[order.token_id]
-        created_ms = (order.ts_created_ns or now_ns) // _MS
-        signed = self.signer.sign(
+        signed = self._sign(order, now_ns)
+        order.venue_order_id = signed.order_hash
+        order.exchange = "neg_risk" if token.neg_risk else "ctf"
+        self._by_hash[signed.order_hash.lower()] = order
+        self._signed[order.client_order_id] = signed
+        self._pending.append(order.client_order_id)
+
+    def _sign(self, order: VenueOrder, now_ns: int) -> SignedOrder:
+        """``order`` signed as :meth:`submit` sends it: salt from the client order id,
+        timestamp its creation time (``now_ns`` when it has none), so the order hash is the
+        same whenever it is computed (the token's metadata must be cached)."""
+        token = self.tokens[order.token_id]
+        return self.signer.sign(
             token_id=order.token_id,
             side=order.side,
             price=order.price,
             size=order.size,
             neg_risk=token.neg_risk,
             salt=salt_for(order.client_order_id),
-            timestamp_ms=created_ms,
+            timestamp_ms=(order.ts_created_ns or now_ns) // _MS,
             builder_code=order.builder_code or self.config.builder_code,
             expiration_s=order.expire_at_ns // 1_000_000_000
             if order.time_in_force is TimeInForce.GTD
             else 0,
         )
-        order.venue_order_id = signed.order_hash
-        order.exchange = "neg_risk" if token.neg_risk else "ctf"
-        self._by_hash[signed.order_hash.lower()] = order
-        self._signed[order.client_order_id] = signed
-        self._pending.append(order.client_order_id)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         """Cancel one order (``DELETE /order``); a still-queued order is dropped locally."""
@@ -717,12 +723,21 @@ class PolymarketVenue:
         """Register copies of orders and fills known from the store (after a restart) without
         sending anything: the orders' client ids become used (a re-submit is a no-op), trades
         map to them by ``venue_order_id`` (the order hash), and known fills are not reported
-        again."""
+        again.
+
+        An order recorded before the venue's answer reached the desk (a process killed with
+        the order in flight: the desk's copy, as checkpointed, has no venue id yet) gets the
+        hash it was signed with, recomputed offline (:meth:`_sign`: salt from the client id,
+        timestamp its creation time), so an order that did reach the venue is found there by
+        hash, not taken for an orphan. This needs its creation time and its token's
+        metadata; without them it stays without a venue id."""
         self._trades.mark_known(known_fill_ids)
         for given in orders:
             if given.client_order_id in self._orders:
                 continue
             order = msgspec.structs.replace(given)
+            if not order.venue_order_id and order.ts_created_ns and order.token_id in self.tokens:
+                order.venue_order_id = self._sign(order, order.ts_created_ns).order_hash
             self._orders[order.client_order_id] = order
             if order.venue_order_id:
                 self._by_hash[order.venue_order_id.lower()] = order
