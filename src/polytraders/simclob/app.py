@@ -19,7 +19,10 @@ snapshots (or set ``replay_interval_ms`` to replay one per interval by itself);
 ``POST /sim/fault {"kind", ...}`` injects ``engine_restart``, ``post_only``,
 ``cancel_only``, ``closed_only``, ``rate_limit`` (optionally on one ``path`` only, e.g.
 ``/v1/heartbeats``), ``delay_acks`` (order posts answered ``ms`` late), ``drop_ws``,
-``fail_trades``, ``bad_frames``, ``silence_pong`` or ``clear`` (every fault off);
+``fail_trades``, ``bad_frames``, ``silence_pong``, ``stall_market`` (the market channel stays
+connected and answers ``PING`` but sends nothing: events meanwhile are lost, a silent feed),
+``ws_outage {"ms", "channel"}`` (``market``, ``user`` or ``all``: that channel's websockets are
+dropped and new connections to it refused for ``ms``) or ``clear`` (every fault off);
 ``delay_responses {"ms"}`` sets the response delay (:attr:`SimState.response_delay_ms`, the
 ``--delay-ms`` setting, which ``clear`` leaves alone): every REST answer is sent that long
 after the request was handled, with ``asyncio.sleep``, so other connections are served
@@ -35,8 +38,12 @@ expiry, the dead-man switch, trade settlement, ``GET /time``) read ``now_ns`` no
 from there at the wall clock's pace (:attr:`SimState.clock_offset_ns`; ``{"now_ns": 0}``
 returns to the wall clock); ``reset_account {"collateral", "positions"}`` starts a fresh
 session of the account (orders, trades and heartbeat forgotten; balances set, micro-units).
+``trade_through {"order_id"}`` makes another participant trade through our resting order: the
+external levels priced better than it are swept (published) and it fills as a maker at its
+price for its remaining size (:meth:`SimExchange.trade_through`).
 ``GET /sim/orders`` lists every order of the account with its post-only flag
-(:meth:`SimExchange.orders_detail`).
+(:meth:`SimExchange.orders_detail`), ``GET /sim/trades`` every trade with the order it filled
+(:meth:`SimExchange.trades_detail`).
 
 The control routes are not open to any web page the operator's browser visits: every one
 needs ``Authorization: Bearer <control token>`` (the token is random per server and printed at
@@ -101,8 +108,15 @@ class SimState:
         self.market_queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
         self.user_queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
         self.silence_pong = False
+        self.market_stalled = False
+        """Fault ``stall_market``: market-channel events are not sent (they are lost)."""
+        self.ws_refused_until_ns: dict[str, int] = {}
+        """Fault ``ws_outage``: channel (``market``/``user``) → simulator time until which new
+        connections to it are refused."""
         self.ws_connections_total = 0
         self.ws_subscriptions_total = 0
+        self.ws_refused_total = 0
+        self.market_events_withheld = 0
 
     def now_ns(self) -> int:
         """The simulator's clock: the wall clock plus :attr:`clock_offset_ns` (ns)."""
@@ -112,6 +126,9 @@ class SimState:
         """Send the exchange's outgoing events to the subscribed websockets."""
         for channel, key, event in self.exchange.drain():
             text = json.dumps([event])
+            if channel == "market" and self.market_stalled:
+                self.market_events_withheld += 1
+                continue
             if channel == "market":
                 for ws, tokens in self.market_subs.items():
                     if key in tokens:
@@ -124,12 +141,23 @@ class SimState:
                 for queue in self.user_queues.values():
                     queue.put_nowait(text)
 
-    def drop_websockets(self) -> int:
-        """Close every websocket (fault ``drop_ws``); returns how many."""
-        queues = [*self.market_queues.values(), *self.user_queues.values()]
+    def drop_websockets(self, channel: str = "all") -> int:
+        """Close every websocket of ``channel`` (``market``, ``user`` or ``all``; fault
+        ``drop_ws``); returns how many."""
+        queues = [
+            *(self.market_queues.values() if channel in ("market", "all") else ()),
+            *(self.user_queues.values() if channel in ("user", "all") else ()),
+        ]
         for queue in queues:
             queue.put_nowait(None)
         return len(queues)
+
+    def refuses(self, channel: str) -> bool:
+        """True while fault ``ws_outage`` refuses new connections to ``channel`` (counted)."""
+        if self.now_ns() < self.ws_refused_until_ns.get(channel, 0):
+            self.ws_refused_total += 1
+            return True
+        return False
 
 
 def _out_of_range(event: dict[str, Any]) -> str:
@@ -413,6 +441,19 @@ def build_app(state: SimState) -> Starlette:
             f.bad_frames = int(body.get("count", 1))
         elif kind == "silence_pong":
             state.silence_pong = bool(body.get("on", True))
+        elif kind == "stall_market":
+            state.market_stalled = bool(body.get("on", True))
+        elif kind == "ws_outage":
+            channel = str(body.get("channel", "all"))
+            if channel not in ("market", "user", "all"):
+                raise ValueError(f"channel must be market, user or all, not {channel!r}")
+            outage_ms = int(body.get("ms", 0))
+            if outage_ms < 0:
+                raise ValueError(f"ms must be at least 0, not {outage_ms}")
+            until_ns = now_ns() + outage_ms * 1_000_000
+            for each in ("market", "user") if channel == "all" else (channel,):
+                state.ws_refused_until_ns[each] = until_ns
+            result["dropped"] = state.drop_websockets(channel)
         elif kind == "set_book":
             ex.set_book(
                 str(body["token_id"]),
@@ -424,6 +465,10 @@ def build_app(state: SimState) -> Starlette:
                 neg_risk=None if body.get("neg_risk") is None else bool(body["neg_risk"]),
             )
             state.dispatch()
+        elif kind == "trade_through":
+            trade = ex.trade_through(str(body["order_id"]), now_ns())
+            state.dispatch()
+            result |= {"trade_id": trade.trade_id, "size": trade.size}
         elif kind == "set_clock":
             wanted_ns = int(body["now_ns"])
             state.clock_offset_ns = wanted_ns - time.time_ns() if wanted_ns else 0
@@ -436,6 +481,8 @@ def build_app(state: SimState) -> Starlette:
         elif kind == "clear":
             ex.faults = type(f)()
             state.silence_pong = False
+            state.market_stalled = False
+            state.ws_refused_until_ns.clear()
         else:
             return JSONResponse({"error": f"unknown fault {kind!r}"}, status_code=400)
         return JSONResponse(result)
@@ -443,6 +490,10 @@ def build_app(state: SimState) -> Starlette:
     @control
     async def sim_orders(request: Request) -> Response:
         return JSONResponse(ex.orders_detail())
+
+    @control
+    async def sim_trades(request: Request) -> Response:
+        return JSONResponse(ex.trades_detail())
 
     @control
     async def sim_state(request: Request) -> Response:
@@ -458,6 +509,9 @@ def build_app(state: SimState) -> Starlette:
                 "heartbeat_id": ex.heartbeat_id,
                 "ws_connections_total": state.ws_connections_total,
                 "ws_subscriptions_total": state.ws_subscriptions_total,
+                "ws_refused_total": state.ws_refused_total,
+                "market_stalled": state.market_stalled,
+                "market_events_withheld": state.market_events_withheld,
                 "market_connections": len(state.market_queues),
                 "user_connections": len(state.user_queues),
                 "tokens": sorted(ex.tokens),
@@ -475,6 +529,9 @@ def build_app(state: SimState) -> Starlette:
             await ws.send_text(text)
 
     async def ws_market(ws: WebSocket) -> None:
+        if state.refuses("market"):  # fault ws_outage: the handshake is refused (HTTP 403)
+            await ws.close(code=1013)
+            return
         await ws.accept()
         state.ws_connections_total += 1
         queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -502,7 +559,9 @@ def build_app(state: SimState) -> Starlette:
                     for a in assets
                     if a in ex.tokens
                 ]
-                if books:
+                if books and state.market_stalled:
+                    state.market_events_withheld += len(books)
+                elif books:
                     queue.put_nowait(json.dumps(books))
         finally:
             state.market_subs.pop(ws, None)
@@ -510,6 +569,9 @@ def build_app(state: SimState) -> Starlette:
             sender.cancel()
 
     async def ws_user(ws: WebSocket) -> None:
+        if state.refuses("user"):
+            await ws.close(code=1013)
+            return
         await ws.accept()
         state.ws_connections_total += 1
         queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -582,6 +644,7 @@ def build_app(state: SimState) -> Starlette:
         Route("/sim/fault", sim_fault, methods=["POST"]),
         Route("/sim/state", sim_state),
         Route("/sim/orders", sim_orders),
+        Route("/sim/trades", sim_trades),
         WebSocketRoute("/ws/market", ws_market),
         WebSocketRoute("/ws/user", ws_user),
     ]

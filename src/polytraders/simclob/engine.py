@@ -346,6 +346,33 @@ class SimExchange:
             token.neg_risk = neg_risk
         self._apply_snapshot(RecordedSnapshot(token_id, ts_ms, list(bids), list(asks)))
 
+    def trade_through(self, order_id: str, now_ns: int) -> SimTrade:
+        """Another participant trades through our resting order (control ``trade_through``):
+        a seller sweeping the book down to a BUY's price (a buyer up to a SELL's) takes the
+        external levels priced better than the order — published as book changes — then
+        fills the order's remaining size as a maker at its own price (a trade, published on
+        the user channel, and a ``last_trade_price``).
+
+        Raises:
+            ValueError: no such order of the account, or it is not LIVE.
+        """
+        order = self.orders.get(order_id.lower())
+        if order is None or order.status != "LIVE":
+            raise ValueError(f"no live order {order_id}")
+        token = self.tokens[order.token_id]
+        if order.side == "BUY":
+            old = token.bids
+            token.bids = {p: s for p, s in old.items() if p < order.price}
+            changes = _diff(old, token.bids, "BUY")
+        else:
+            old = token.asks
+            token.asks = {p: s for p, s in old.items() if p > order.price}
+            changes = _diff(old, token.asks, "SELL")
+        if changes:
+            token.ts_ms = max(now_ns // 1_000_000, token.ts_ms)
+            self._publish_price_changes(token, changes)
+        return self._fill(order, order.price, order.remaining, "MAKER", now_ns)
+
     def reset_account(self, collateral: int, positions: dict[str, int]) -> None:
         """Start a fresh session of the served account (control ``reset_account``): every
         order and trade is forgotten (their hashes too, so the same signed order may be posted
@@ -386,6 +413,25 @@ class SimExchange:
                 "status": o.status,
             }
             for o in self.orders.values()
+        ]
+
+    def trades_detail(self) -> list[dict[str, Any]]:
+        """Every trade of the account, as ``GET /sim/trades`` lists it: trade id, the order it
+        filled (hash), token, our order's side, liquidity (MAKER/TAKER), price and size in
+        micro-units, status, and the match time (simulator ns)."""
+        return [
+            {
+                "id": t.trade_id,
+                "order_id": t.order.order_id,
+                "token_id": t.order.token_id,
+                "side": t.order.side,
+                "liquidity": t.liquidity,
+                "price": t.price,
+                "size": t.size,
+                "status": t.status,
+                "matched_at_ns": t.matched_at_ns,
+            }
+            for t in self.trades
         ]
 
     def prime(self, now_ns: int = 0) -> None:
@@ -448,6 +494,7 @@ class SimExchange:
         if f.cancel_only:
             raise SimError(503, {"error": "Trading is currently cancel-only"})
         if now_ns < f.post_only_until_ns and not post_only:
+            self.stats["post_only_refusals"] = self.stats.get("post_only_refusals", 0) + 1
             raise SimError(
                 503,
                 {"error": "Exchange is in post-only mode", "code": "post_only_mode"},

@@ -17,12 +17,14 @@ from typing import Any
 
 import httpx
 import uvicorn
+from eth_account import Account as EthAccount
 from eth_keys import keys  # type: ignore[attr-defined]
 
 from polytraders.feeds.samples import sample_path
 from polytraders.simclob.app import SimState, build_app
 from polytraders.simclob.engine import Account, SimExchange
 from polytraders.simclob.replay import load_recorded
+from polytraders.venues.polymarket.credentials import Credentials
 
 LOOPBACK = "127.0.0.1"
 
@@ -59,6 +61,24 @@ def account_for_key(private_key: str, builder_code: str = "", collateral: int = 
         api_passphrase=seed[16:].hex(),
         builder_code=builder_code,
         collateral=collateral or 1_000_000_000,
+    )
+
+
+def throwaway_key() -> str:
+    """A fresh random signer key (0x-hex) for a simulator session: never a real account, kept
+    only in memory."""
+    return "0x" + bytes(EthAccount.create().key).hex()
+
+
+def credentials_for(private_key: str, account: Account) -> Credentials:
+    """The venue credentials of ``private_key`` at the simulator: its key and the simulator
+    account's derived L2 API credentials and builder code (:func:`account_for_key`)."""
+    return Credentials(
+        private_key=private_key,
+        api_key=account.api_key,
+        api_secret=account.api_secret,
+        api_passphrase=account.api_passphrase,
+        builder_code=account.builder_code,
     )
 
 
@@ -182,6 +202,20 @@ class SimClobServer:
         """Every order the simulator holds for the account, any status, with the fields the
         wire does not show (post-only), prices and sizes in micro-units (``GET /sim/orders``)."""
         response = self._http.get("/sim/orders")
+        response.raise_for_status()
+        return list(response.json())
+
+    def book(self, token_id: str) -> dict[str, Any]:
+        """A token's book as the venue serves it (``GET /book``: decimal strings, best price
+        last in each array)."""
+        response = self._http.get("/book", params={"token_id": token_id})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def sim_trades(self) -> list[dict[str, Any]]:
+        """Every trade of the account with the order it filled, prices and sizes in
+        micro-units (``GET /sim/trades``)."""
+        response = self._http.get("/sim/trades")
         response.raise_for_status()
         return list(response.json())
 

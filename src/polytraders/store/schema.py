@@ -73,6 +73,11 @@ second row:
   text), the confusion table and the divergences as JSON.
 - ``security_findings``: ``open`` and ``resolved`` rows of a dependency vulnerability or other
   security finding, with its CVSS score in tenths (75 = 7.5).
+- ``chaos_runs``: one row per chaos-suite scenario run (:mod:`polytraders.store.chaos_runs`):
+  the suite it belongs to, the scenario, the desk under test (config version and its bots with
+  their modes and config versions, JSON), the verdict, every written check with its measured
+  value (JSON), the desk's own run records (``RUN_ID@N`` references, JSON), the commit, the
+  wall-clock start and end and who ran it.
 
 Orders, fills, positions, checkpoints, reconciliations, leases and run ends reference ``runs``
 by foreign key;
@@ -97,7 +102,8 @@ run id alone (a repeated run got a ``-r<n>`` id); version 2 had neither a ``chec
 nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had no
 ``reconciliations`` table; version 5 had none of the governance tables (``ci_runs``,
 ``incidents``, ``review_samples``, ``review_verdicts``, ``alert_firings``,
-``gate_evaluations``, ``promotions``, ``shadow_comparisons``, ``security_findings``)."""
+``gate_evaluations``, ``promotions``, ``shadow_comparisons``, ``security_findings``,
+``chaos_runs``)."""
 
 UPGRADABLE_FROM = 5
 """The one older version this release upgrades in place: it only adds tables."""
@@ -490,6 +496,25 @@ security_findings = sa.Table(
     sa.Index("ix_security_findings_bot", "bot_id", "ts_ns"),
 )
 
+chaos_runs = sa.Table(
+    "chaos_runs",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("suite_id", sa.String(64), nullable=False),
+    sa.Column("scenario", sa.String(64), nullable=False),
+    sa.Column("desk_config_version", sa.Text, nullable=False),
+    sa.Column("bots_json", sa.Text, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("checks_json", sa.Text, nullable=False),
+    sa.Column("run_refs_json", sa.Text, nullable=False),
+    sa.Column("commit_sha", sa.String(40), nullable=False),
+    sa.Column("started_wall_ns", sa.BigInteger, nullable=False),
+    sa.Column("ended_wall_ns", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.UniqueConstraint("suite_id", "scenario", name="uq_chaos_runs_scenario"),
+    sa.Index("ix_chaos_runs_scenario", "scenario", "row_id"),
+)
+
 GOVERNANCE_TABLES = (
     ci_runs,
     incidents,
@@ -500,6 +525,7 @@ GOVERNANCE_TABLES = (
     promotions,
     shadow_comparisons,
     security_findings,
+    chaos_runs,
 )
 """The governance evidence tables, added by schema version 6."""
 

@@ -7,34 +7,23 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import pytest
-from eth_account import Account as EthAccount
 
 from polytraders.commands.live import LiveSession
 from polytraders.model.money import to_micros
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.simclob.engine import Account
-from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
-from polytraders.venues.polymarket.credentials import Credentials
+from polytraders.simclob.server import (
+    SimClobServer,
+    SimSettings,
+    account_for_key,
+    credentials_for,
+    throwaway_key,
+)
 from polytraders.venues.polymarket.venue import PolymarketVenue, PolymarketVenueConfig
 from tests.waiting import wait_until
 
 BUILDER = "0x" + "b1" * 32
 T = TypeVar("T")
-
-
-def throwaway_key() -> str:
-    """A fresh random signer key (0x-hex), never a real account."""
-    return "0x" + bytes(EthAccount.create().key).hex()
-
-
-def credentials_for(key: str, account: Account) -> Credentials:
-    return Credentials(
-        private_key=key,
-        api_key=account.api_key,
-        api_secret=account.api_secret,
-        api_passphrase=account.api_passphrase,
-        builder_code=account.builder_code,
-    )
 
 
 @pytest.fixture(scope="module")
