@@ -62,7 +62,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     )
     # 1. a fill makes the strategy re-quote; kill the desk with that order in flight
     fills_before = len(live.desk_fill_ids())
-    live.cross(next(iter(live.venue_live().values())))
+    live.cross(live.resting_order() or next(iter(live.venue_live().values())))
     live.wait(lambda: len(live.desk_fill_ids()) > fills_before)
     in_flight = live.pending() > 0 or live.pump(lambda: live.pending() > 0, MID_ORDER_TIMEOUT_S)
     pending = live.pending()

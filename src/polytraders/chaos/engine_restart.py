@@ -68,7 +68,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     live.sim.control("engine_restart", duration_ms=RESTART_MS, post_only_ms=POST_ONLY_MS)
     injected_ns = time.time_ns()
     window_end_ns = injected_ns + (RESTART_MS + POST_ONLY_MS) * 1_000_000
-    crossed = next(iter(live.venue_live().values()), None)
+    crossed = live.resting_order()
     if crossed is not None:
         live.cross(crossed)  # the desk wants to re-quote into the restart
     seen: list[str] = []
@@ -85,7 +85,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
         note_state()
         if not crossed_in_window and seen[-1] == "POST_ONLY":
             crossed_in_window = True
-            resting = next(iter(live.venue_live().values()), None)
+            resting = live.resting_order()
             if resting is not None:
                 live.cross(resting)  # the desk wants to quote in the window
         return time.time_ns() >= window_end_ns

@@ -103,7 +103,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
         aged,
         f"newest book {age_ms()} ms old, threshold {threshold_ms} ms",
     )
-    target = next(iter(live.venue_live().values()), None)
+    target = live.resting_order()
     if target is None:
         judge.require("orders_open_before_fault", False, "no order left live to trade through")
         return

@@ -26,6 +26,7 @@ from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.sinks import MemorySink
+from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderStatus, VenueOrder
 from polytraders.store.chaos_runs import ChaosBot, ChaosCheck
 
@@ -326,6 +327,12 @@ class LiveDesk:
             if o.status.is_open
         }
 
+    def resting_order(self) -> dict[str, Any] | None:
+        """One of the desk's own resting orders: live at the simulator (a row of
+        :meth:`venue_live`) and believed open by the desk; None when there is none."""
+        believed = self.desk_open()
+        return next((o for key, o in self.venue_live().items() if key in believed), None)
+
     def pending(self) -> int:
         """Orders the desk handed on and the venue has not answered yet (PENDING_NEW)."""
         return sum(
@@ -357,7 +364,7 @@ class LiveDesk:
     def halted(self) -> bool:
         """The desk is HALTED or its kill switch tripped."""
         state = self.session.desk.state
-        return state.kill_switch_tripped or state.trading_state.value == "HALTED"
+        return state.kill_switch_tripped or state.trading_state is TradingState.HALTED
 
     def trading_summary(self) -> str:
         """Trading state, kill switch and venue halts of the desk, as text."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 from polytraders.chaos.harness import Judge, LiveDesk
+from polytraders.model.events import TradingState
 
 NAME = "heartbeat_lapse"
 LAPSE = "SYS_POLY_HEARTBEAT_LAPSED"
@@ -27,9 +28,10 @@ CRITERIA = {
     "desk_halted": f"the desk went HALTED with the venue's {LAPSE}",
     "desk_orders_closed": "every order the desk believed open is closed in the desk too "
     "(learnt from the venue, not assumed)",
-    "nothing_resent": "after heartbeats are accepted again and the market trades on, the "
-    "venue receives no new order and no order twice, and the desk stays HALTED until an "
-    "operator resumes it",
+    "nothing_resent": "no order is sent again (the venue refuses no duplicate since the "
+    "fault), and after heartbeats are accepted again with the market trading on, the venue "
+    "receives no new order since the desk halted, which stays HALTED until an operator "
+    "resumes it",
 }
 WINDOW_MS = 1_500
 """The dead-man window of this scenario, on the simulator and in the venue adapter (ms)."""
@@ -55,6 +57,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
         quoting,
         f"{len(live.venue_live())} live at the venue, {live.sim_counter('orders_total')} posted",
     )
+    duplicates = live.sim_counter("duplicates_rejected")
     live.sim.control("rate_limit", count=1_000_000, retry_after_s="1", path="/v1/heartbeats")
     fired = live.wait(lambda: live.sim_counter("dead_man_fired") >= 1)
     live_after = len(live.venue_live())
@@ -64,7 +67,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
         f"dead-man fired {live.sim_counter('dead_man_fired')} time(s); "
         f"{live_after} order(s) live at the venue afterwards",
     )
-    halted = live.wait(lambda: live.session.desk.state.trading_state.value == "HALTED")
+    halted = live.wait(lambda: live.session.desk.state.trading_state is TradingState.HALTED)
     judge.record(
         "desk_halted",
         halted and LAPSE in live.session.halts,
@@ -77,7 +80,6 @@ def run(live: LiveDesk, judge: Judge) -> None:
         f"{len(live.desk_open())} order(s) still believed open by the desk",
     )
     posted = live.sim_counter("orders_total")
-    duplicates = live.sim_counter("duplicates_rejected")
     live.sim.control("clear")
     cleared_ns = time.time_ns()
     healthy = live.pump(
@@ -92,7 +94,8 @@ def run(live: LiveDesk, judge: Judge) -> None:
     judge.record(
         "nothing_resent",
         healthy and sent == 0 and twice == 0 and still_halted,
-        f"{sent} new order(s) and {twice} re-sent order(s) at the venue after the lapse; "
+        f"{sent} new order(s) at the venue since the desk halted, {twice} order(s) sent again "
+        "since the fault (refused as duplicates); "
         f"heartbeats {'accepted again' if healthy else 'NOT accepted again'}; "
         f"{live.trading_summary()}",
     )

@@ -55,7 +55,10 @@ def run(live: LiveDesk, judge: Judge) -> None:
         quoting,
         f"{len(live.venue_live())} live at the venue, {live.sim_counter('orders_total')} posted",
     )
-    target = next(iter(live.venue_live().values()))
+    target = live.resting_order()
+    if target is None:
+        judge.require("orders_open_before_fault", False, "no resting order of the desk to fill")
+        return
     connections = live.sim_counter("ws_connections_total")
     subscriptions = live.sim_counter("ws_subscriptions_total")
     trades_before = {t["id"] for t in live.sim.sim_trades()}

@@ -18,6 +18,7 @@ from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_lock, load_registry, registry_problems
 from polytraders.feeds.open import open_source
 from polytraders.optimize.references import FIXTURES
+from polytraders.readiness.chaos_gate import chaos_suite
 from polytraders.readiness.ci_evidence import ci_run_summary
 from polytraders.readiness.context import ReadinessContext
 from polytraders.readiness.evidence import (
@@ -814,9 +815,7 @@ MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
         "no shadow comparison is recorded in the store: this release cannot record "
         "side-by-side agreement yet"
     ),
-    "chaos_suite": _not_recorded_yet(
-        "no chaos-suite verdict is recorded in the store: this release has no chaos suite yet"
-    ),
+    "chaos_suite": chaos_suite,
     "console_page": _not_recorded_yet(
         "this release has no operator console, so no page declares its purpose"
     ),
