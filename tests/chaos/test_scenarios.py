@@ -16,7 +16,6 @@ of the broken runs are shortened so a check that cannot be met fails sooner.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -35,8 +34,8 @@ BROKEN_TIMEOUT_S = 8.0
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> Iterator[str]:
-    yield str(tmp_path / "chaos.sqlite")
+def store_url(tmp_path: Path) -> str:
+    return str(tmp_path / "chaos.sqlite")
 
 
 def run(

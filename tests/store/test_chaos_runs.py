@@ -93,6 +93,8 @@ def test_a_scenario_is_recorded_once_per_suite_and_rows_are_append_only(
     with pytest.raises(StoreWriteError):
         record(store, [check("a", False)])  # the same scenario of the same suite again
     record(store, [check("a", True)], suite_id="cs-2", commit_sha="")  # outside git: allowed
-    with pytest.raises(sa.exc.DBAPIError, match=APPEND_ONLY_MESSAGE):
-        with store._engine.begin() as connection:
-            connection.execute(sa.text("UPDATE chaos_runs SET passed = 0"))
+    with (
+        pytest.raises(sa.exc.DBAPIError, match=APPEND_ONLY_MESSAGE),
+        store._engine.begin() as connection,
+    ):
+        connection.execute(sa.text("UPDATE chaos_runs SET passed = 0"))
