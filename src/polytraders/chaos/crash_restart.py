@@ -20,7 +20,7 @@ The simulator's dead-man window is 60 s here, so the resting orders outlive the 
 
 from __future__ import annotations
 
-from polytraders.chaos.harness import Judge, LiveDesk
+from polytraders.chaos.harness import ORDERS_RESTING, Judge, LiveDesk
 from polytraders.store.event_store import EventStore
 from polytraders.venues.reconciliation import DriftLevel
 
@@ -30,7 +30,7 @@ DEAD_MAN_MS = 60_000
 MID_ORDER_TIMEOUT_S = 10.0
 """How long to wait for a step that leaves an order in flight (s)."""
 CRITERIA = {
-    "orders_open_before_fault": "precondition: the desk has orders resting at the venue",
+    "orders_open_before_fault": ORDERS_RESTING,
     "killed_mid_order": "precondition: the desk was killed with an order handed to the venue "
     "and not yet acknowledged",
     "fill_while_down": "precondition: a resting order of the desk traded while it was down",
@@ -54,7 +54,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     Raises:
         ScenarioStoppedError: a precondition failed.
     """
-    quoting = live.pump(lambda: bool(live.venue_live()))
+    quoting = live.pump(lambda: live.resting_order() is not None)
     judge.require(
         "orders_open_before_fault",
         quoting,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 
-from polytraders.chaos.harness import Judge, LiveDesk
+from polytraders.chaos.harness import ORDERS_RESTING, Judge, LiveDesk
 
 NAME = "engine_restart_post_only"
 RESTART_MS = 1_000
@@ -29,7 +29,7 @@ RESTART_MS = 1_000
 POST_ONLY_MS = 5_000
 """The simulator's post-only window after the restart, and the adapter's (ms)."""
 CRITERIA = {
-    "orders_open_before_fault": "precondition: the desk has orders resting at the venue",
+    "orders_open_before_fault": ORDERS_RESTING,
     "restart_seen": "the venue refused requests with 425 and the desk's venue state went "
     "RESTARTING, then POST_ONLY",
     "only_post_only_in_window": "the venue accepted at least one order of the desk during "
@@ -53,7 +53,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     worker = live.session.worker
     assert worker is not None, "a live session has a venue worker"
     state = live.session.desk.state
-    quoting = live.pump(lambda: len(live.venue_live()) >= 1)
+    quoting = live.pump(lambda: live.resting_order() is not None)
     resting = live.venue_live()
     judge.require(
         "orders_open_before_fault",

@@ -30,7 +30,7 @@ from polytraders.bots.risk.stalebookguard import (
     StaleBookGuard,
     StaleBookGuardConfig,
 )
-from polytraders.chaos.harness import Judge, LiveDesk, codes_seen, exposure_attempts
+from polytraders.chaos.harness import ORDERS_RESTING, Judge, LiveDesk, codes_seen, exposure_attempts
 from polytraders.contracts.modes import Mode
 
 NAME = "feed_stale_gap"
@@ -42,7 +42,7 @@ GUARD_CODES = (TOO_OLD, FEED_STALE, "RISK_KILLSWITCH_FEED_LOST")
 """Refusals that show the desk's risk chain judged the books stale (the stale-book guard's,
 the kill switch's feed-loss halt)."""
 CRITERIA = {
-    "orders_open_before_fault": "precondition: the desk has orders resting at the venue",
+    "orders_open_before_fault": ORDERS_RESTING,
     "books_went_stale": "precondition: the desk's newest book grew older than the stale "
     "threshold while the feed was silent",
     "exposure_attempted_while_stale": "the desk's strategies proposed new exposure (PLACE or "
@@ -76,7 +76,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     """
     state = live.session.desk.state
     tokens = live.tokens()
-    quoting = live.pump(lambda: bool(live.venue_live()))
+    quoting = live.pump(lambda: live.resting_order() is not None)
     judge.require(
         "orders_open_before_fault",
         quoting,

@@ -44,6 +44,12 @@ DEFAULT_TIMEOUT_S = 30.0
 does what the check asks meets it in well under a second to a few seconds."""
 
 
+ORDERS_RESTING = (
+    "precondition: the desk has orders resting at the venue, acknowledged (the desk knows them)"
+)
+"""The criterion every scenario starts from (``orders_open_before_fault``)."""
+
+
 class ScenarioStoppedError(Exception):
     """A scenario could not go on: a precondition check failed (it is recorded) or the
     desk could not be started; the checks not measured yet are recorded as failed."""

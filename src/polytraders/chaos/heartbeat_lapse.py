@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import time
 
-from polytraders.chaos.harness import Judge, LiveDesk
+from polytraders.chaos.harness import ORDERS_RESTING, Judge, LiveDesk
 from polytraders.model.events import TradingState
 
 NAME = "heartbeat_lapse"
 LAPSE = "SYS_POLY_HEARTBEAT_LAPSED"
 CRITERIA = {
-    "orders_open_before_fault": "precondition: the desk has orders resting at the venue",
+    "orders_open_before_fault": ORDERS_RESTING,
     "venue_cancelled_all": "the simulator's dead-man switch fired and the venue holds no live "
     "order of the account",
     "desk_halted": f"the desk went HALTED with the venue's {LAPSE}",
@@ -51,7 +51,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     """
     worker = live.session.worker
     assert worker is not None, "a live session has a venue worker"
-    quoting = live.pump(lambda: bool(live.venue_live()))
+    quoting = live.pump(lambda: live.resting_order() is not None)
     judge.require(
         "orders_open_before_fault",
         quoting,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from polytraders.chaos.harness import Judge, LiveDesk
+from polytraders.chaos.harness import ORDERS_RESTING, Judge, LiveDesk
 from polytraders.store.event_store import EventStore
 from polytraders.venues.reconciliation import DriftLevel
 
@@ -22,7 +22,7 @@ NAME = "ws_drop_open_orders"
 OUTAGE_MS = 2_000
 """How long both channels are refused (ms)."""
 CRITERIA = {
-    "orders_open_before_fault": "precondition: the desk has orders resting at the venue",
+    "orders_open_before_fault": ORDERS_RESTING,
     "fill_while_disconnected": "precondition: a resting order of the desk traded while the "
     "channels were down",
     "reconnected": "both channels reconnected after the outage (the venue refused attempts "
@@ -49,7 +49,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     """
     state = live.session.desk.state
     tokens = live.tokens()
-    quoting = live.pump(lambda: bool(live.venue_live()))
+    quoting = live.pump(lambda: live.resting_order() is not None)
     judge.require(
         "orders_open_before_fault",
         quoting,
