@@ -21,7 +21,7 @@ Every item is checked mechanically, each with its evidence; a check that cannot 
    ``polytraders schema <bot_id>`` prints (``Config.json_schema()``) validates the default
    config's JSON (``jsonschema``, Draft 2020-12), and the config lint
    :func:`~polytraders.contracts.config.config_problems` finds nothing. PENDING when
-   ``jsonschema`` is not importable (no JSON Schema validator is a dependency yet).
+   ``jsonschema`` (a dependency) is not importable.
 4. **Default config within every declared hard threshold**: each field's default (nested
    configs too) satisfies what the config declares: ``ge``/``gt``/``le``/``lt`` on numbers, a
    ``pattern`` on text, the choices of a ``Literal`` (none declared: vacuously within; item
