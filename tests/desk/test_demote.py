@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from polytraders.backtest.result import desk_event_json
 from polytraders.contracts.modes import Mode
 from polytraders.desk.fixtures import binary_market
 from polytraders.model.events import BotModeChanged, OperatorCommand, TradingState
@@ -60,6 +61,12 @@ def test_a_demoted_strategy_goes_to_shadow_and_its_quotes_are_cancelled() -> Non
     assert desk.demote("strat.quoter", reason_code=CODE, source="again") is None  # idempotent
     result = desk.run([snap(4.0)])
     assert [e for e in result.desk_events if isinstance(e, BotModeChanged)] == [event]
+    recorded = desk_event_json(event)  # as result.json writes it
+    assert (recorded["type"], recorded["bot_id"], recorded["new_mode"]) == (
+        "bot_mode_changed",
+        "strat.quoter",
+        "SHADOW",
+    )
 
 
 def test_a_demoted_risk_guard_puts_an_active_desk_into_reducing() -> None:

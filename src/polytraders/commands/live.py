@@ -409,6 +409,9 @@ class LiveSession:
 
         Raises:
             VenueWorkerError: the venue worker failed (the desk is HALTED first).
+            polytraders.store.errors.StoreError: the demotion monitor could not read or write
+                the store (the session then ends FAILED, as when a reconciliation cannot be
+                recorded: a desk that cannot tell whether a bot is demoted does not go on).
         """
         if self.demotion is not None:
             self.demotion.poll(self.desk.clock.now_ns())
