@@ -51,6 +51,7 @@ from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
+from polytraders.readiness.demotion_watch import DemotionWatch
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
 from polytraders.venues.base import ReportingVenue, Venue
@@ -306,6 +307,15 @@ class LiveSession:
     7. with ``reconciliation`` set, every ``interval_s`` of the desk clock (the first one
        ``interval_s`` after construction) the venue is reconciled (:meth:`reconcile`).
 
+    **Demotion** (seed 001): with a store (``recording.store``), before anything else the
+    first step and then every 10 minutes of the desk clock run the demotion monitor
+    (:class:`~polytraders.readiness.demotion_watch.DemotionWatch`): a main-desk bot in General
+    live whose condition has held for 24 hours is demoted in the store, and a bot whose
+    latest recorded move is a demotion is taken out of ENFORCED in the main desk
+    (:meth:`Desk.demote`, a ``BotModeChanged`` desk event ``GOV_DEMOTION_APPLIED``, audited in
+    the run). No option or setting turns this off. Candidate desks (``--shadow``) never
+    affect users and are not changed.
+
     **Reconciliation** is two steps so that the network part can run off the decision loop:
     the fetch is one read-only call on the venue (``venue.reconciliation_snapshot``), the
     comparison (:meth:`on_reconciliation`) runs on the loop with the snapshot and the desk's
@@ -388,6 +398,10 @@ class LiveSession:
         self._next_reconciliation_ns = (
             first_ns + reconciliation.interval_s * 1_000_000_000 if reconciliation else 0
         )
+        self.demotion: DemotionWatch | None = None
+        """The main desk's demotion monitor: always on with a store (nothing turns it off)."""
+        if recording is not None and recording.store is not None:
+            self.demotion = DemotionWatch(recording.store, desk, run=recording.run, now_ns=first_ns)
 
     def step(self) -> int:
         """One round (see the class docstring); returns how many market events were
@@ -395,7 +409,12 @@ class LiveSession:
 
         Raises:
             VenueWorkerError: the venue worker failed (the desk is HALTED first).
+            polytraders.store.errors.StoreError: the demotion monitor could not read or write
+                the store (the session then ends FAILED, as when a reconciliation cannot be
+                recorded: a desk that cannot tell whether a bot is demoted does not go on).
         """
+        if self.demotion is not None:
+            self.demotion.poll(self.desk.clock.now_ns())
         self._apply_user_messages()
         events = self.market_feed.poll()
         for received in events:

@@ -90,6 +90,7 @@ from polytraders.model.events import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
+    BotModeChanged,
     FeedStatus,
     MarketStatus,
     OperatorCommand,
@@ -202,7 +203,7 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
         reason_codes: histogram of reason codes over all envelopes (sorted by code).
         fills: every fill booked.
         settlements: every settlement booked.
-        desk_events: trading-state changes and kill-switch trips.
+        desk_events: trading-state changes, kill-switch trips and bot-mode changes.
         operator_actions: applied and refused operator commands.
         equity_curve: mark-to-mid equity points.
         ledger: the final ledger snapshot (cash, positions, fees, realized PnL).
@@ -368,6 +369,9 @@ class Desk:
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""
         self.operator_actions: list[OperatorAction] = []
+        self.demoted: dict[str, str] = {}
+        """Bot id → why, of every bot demoted in this desk (:meth:`demote`): none of them can
+        be made ENFORCED again here."""
         self.reverted_fills: list[Fill] = []
         """Fills taken back after the venue reported their trade failed."""
         self.desk_events: list[DeskEvent] = []
@@ -465,6 +469,61 @@ class Desk:
         self.orders.revert(fill, reason_code, self.state.now_ns)
         self.reverted_fills.append(fill)
         return True
+
+    def demote(
+        self, bot_id: str, *, reason_code: str, source: str, detail: str = ""
+    ) -> BotModeChanged | None:
+        """Take a demoted bot out of ENFORCED for the rest of this desk's life (seed 001's
+        automatic demotion: "stops affecting users"), recording a
+        :class:`~polytraders.model.events.BotModeChanged` desk event with ``reason_code`` at the
+        desk clock's time (between events the state's time is brought up to it).
+
+        An ENFORCED bot moves to SHADOW (STUB when it does not support SHADOW): it still runs
+        on the same inputs and is recorded, never applied. Then, by class: a **strategy**'s
+        open orders are cancelled (nothing it placed keeps working); an **execution** bot
+        routes nothing (the desk then sends no new order: fail closed); a **risk** guard's
+        protection would be lost silently, which is failing open, so an ACTIVE desk enters
+        REDUCING (only exposure-reducing intents pass) until an operator sets the trading
+        state. A bot quarantined from ENFORCED stays quarantined (it already fails closed).
+        From now on ``set_mode`` to ENFORCED (and a release from quarantine into ENFORCED) is
+        refused for it (:attr:`demoted`). Idempotent: a second call changes nothing.
+
+        Returns:
+            The desk event recorded, or None when the bot was not ENFORCED (or already
+            demoted).
+
+        Raises:
+            ValueError: no such bot in this desk.
+        """
+        slot = self._slot(bot_id)
+        if slot is None:
+            raise ValueError(f"no bot {bot_id!r} in this desk")
+        if bot_id in self.demoted:
+            return None
+        self.demoted[bot_id] = f"{reason_code} by {source}" + (f": {detail}" if detail else "")
+        if slot.mode is not Mode.ENFORCED:
+            return None
+        now = max(self.state.now_ns, self.clock.now_ns())  # between events: the clock's time
+        self.state.set_time(now)
+        slot.mode = Mode.SHADOW if Mode.SHADOW in slot.bot.mode_support else Mode.STUB
+        event = BotModeChanged(
+            ts_event_ns=now,
+            ts_recv_ns=now,
+            bot_id=bot_id,
+            old_mode=Mode.ENFORCED.value,
+            new_mode=slot.mode.value,
+            reason_code=reason_code,
+            source=source,
+            detail=detail,
+        )
+        self.state.desk_events.append(event)
+        _LOG.error("%s demoted (%s by %s): ENFORCED -> %s", bot_id, reason_code, source, slot.mode)
+        if slot.bot_class is BotClass.STRATEGY:
+            self._cancel_quotes(bot_id, now, "demoted")
+        elif slot.bot_class is BotClass.RISK and self.state.trading_state is TradingState.ACTIVE:
+            self.state.set_trading_state(TradingState.REDUCING, reason_code, source)
+        self._after_decisions(now)
+        return event
 
     def operator(self, command: OperatorCommand) -> OperatorAction:
         """Apply an operator command; return the audit record (also kept in the result).
@@ -871,20 +930,19 @@ class Desk:
         for quarantine in self.state.new_quarantines:
             self.quarantines.append(quarantine)
             if quarantine.bot_class is BotClass.STRATEGY and quarantine.from_mode is Mode.ENFORCED:
-                own = f"{quarantine.bot_id}/"
-                quotes = [
-                    o.client_order_id
-                    for o in self.state.open_orders()
-                    if o.intent_id.startswith(own)
-                ]
-                if quotes:
-                    _LOG.warning(
-                        "%s quarantined: cancelling its %d open orders",
-                        quarantine.bot_id,
-                        len(quotes),
-                    )
-                    self.orders.cancel_orders(quotes, now)
+                self._cancel_quotes(quarantine.bot_id, now, "quarantined")
         self.state.new_quarantines.clear()
+
+    def _cancel_quotes(self, bot_id: str, now: int, why: str) -> None:
+        """Cancel every open order a strategy's intents placed (its intent ids start with
+        ``<bot id>/``): nothing watches them any more."""
+        own = f"{bot_id}/"
+        quotes = [
+            o.client_order_id for o in self.state.open_orders() if o.intent_id.startswith(own)
+        ]
+        if quotes:
+            _LOG.warning("%s %s: cancelling its %d open orders", bot_id, why, len(quotes))
+            self.orders.cancel_orders(quotes, now)
 
     def _collect_desk_events(self) -> None:
         if self.state.desk_events:
@@ -928,6 +986,11 @@ class Desk:
                 return False, f"unknown bot {args.get('bot_id')!r}"
             try:
                 mode = Mode(args.get("mode", ""))
+                if mode is Mode.ENFORCED and slot.bot_id in self.demoted:
+                    raise ValueError(
+                        f"{slot.bot_id} was demoted ({self.demoted[slot.bot_id]}): it cannot be "
+                        "ENFORCED again in this desk"
+                    )
                 if slot.mode is Mode.QUARANTINE:
                     slot.release(mode)
                 else:
