@@ -36,14 +36,14 @@ Risk bots of one desk only are listed by name, not compared.
 ``divergences.jsonl`` (one JSON object per divergence with both envelopes' exact JSON lines,
 then one per one-sided item with its one envelope).
 
-The comparison id is ``sc-`` + 16 hex digits of SHA-256 over the baseline run id (which derives
+The comparison id is ``sc-`` + 16 hex digits of SHA-256 over the canonical JSON
+(:func:`~polytraders.contracts.canonical.config_version`) of the baseline run id (which derives
 from the baseline's config version, the data's digest and the seed), the candidate desk's
 config version and the size step: the same comparison has the same id wherever it runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -70,7 +70,7 @@ from polytraders.backtest.shadow_parity import (
     ExecutionParity,
     execution_parity,
 )
-from polytraders.contracts.canonical import canonical_json
+from polytraders.contracts.canonical import canonical_json, config_version
 from polytraders.model.agreement import LABELS, decimal_text, percent_text
 from polytraders.model.money import from_micros
 from polytraders.store.event_store import EventStore
@@ -311,14 +311,12 @@ def comparison_id(
     baseline_run_id: str, candidate_config_version: str, size_step_micros: int
 ) -> str:
     """``sc-`` + 16 hex digits identifying the comparison (module docstring)."""
-    text = canonical_json(
-        {
-            "baseline_run_id": baseline_run_id,
-            "candidate_config_version": candidate_config_version,
-            "size_step_micros": size_step_micros,
-        }
-    )
-    return "sc-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    identity = {
+        "baseline_run_id": baseline_run_id,
+        "candidate_config_version": candidate_config_version,
+        "size_step_micros": size_step_micros,
+    }
+    return "sc-" + config_version(identity)
 
 
 def _checked(outcome: RunOutcome, what: str) -> SideRun:
@@ -384,11 +382,10 @@ def compare_desks(
         raise ValueError(f"the seed must lie in [0, 2**63), got {chosen}")
     notes: list[str] = []
     desks: dict[str, DeskFile] = {}
-    for which, desk in (("baseline", baseline), ("candidate", candidate)):
-        if desk.seed != chosen:
-            notes.append(f"the {which} desk file's seed {desk.seed} was replaced by {chosen}")
-            desk = desk.model_copy(update={"seed": chosen})
-        desks[which] = desk
+    for which, given in (("baseline", baseline), ("candidate", candidate)):
+        if given.seed != chosen:
+            notes.append(f"the {which} desk file's seed {given.seed} was replaced by {chosen}")
+        desks[which] = given.model_copy(update={"seed": chosen}) if given.seed != chosen else given
     if _strategies(desks["baseline"]) != _strategies(desks["candidate"]):
         notes.append(
             "the desks' strategies differ: decisions are compared on the baseline's intents; "
@@ -460,7 +457,9 @@ def write_outputs(comparison: ShadowComparison, out_dir: Path) -> tuple[Path, Pa
     for name, chunks in (
         (
             COMPARISON_FILE,
-            iter([(json.dumps(comparison.as_json(), indent=2, ensure_ascii=False) + "\n").encode()]),
+            iter(
+                [(json.dumps(comparison.as_json(), indent=2, ensure_ascii=False) + "\n").encode()]
+            ),
         ),
         (DIVERGENCES_FILE, comparison.divergence_lines()),
     ):
@@ -523,8 +522,9 @@ def store_rows(comparison: ShadowComparison) -> list[ShadowComparisonRow]:
 def record(
     comparison: ShadowComparison, store: EventStore, *, actor: str, ts_ns: int | None = None
 ) -> bool:
-    """Record the comparison in ``store`` (:func:`~polytraders.store.shadow_comparisons.record_comparison`);
-    False when it was already on record.
+    """Record the comparison in ``store``
+    (:func:`~polytraders.store.shadow_comparisons.record_comparison`); False when it was
+    already on record.
 
     Raises:
         EvidenceInputError: an empty actor, or no bot was compared (nothing to record).

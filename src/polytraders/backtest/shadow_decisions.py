@@ -42,9 +42,10 @@ rejects: fail closed) count as REJECT with their codes.
 A two-sided item that fails any level is a **divergence**, listed with both envelopes' exact
 JSON lines. It is **unsafe** when the candidate is more permissive: its verdict ranks lower in
 APPROVE < RESHAPE < REJECT < HALT (the governance note's "candidate more permissive", live
-REJECT/RESHAPE/HALT → candidate APPROVE, and also REJECT/HALT → RESHAPE and HALT → REJECT); or, same verdict, it asks for a weaker trading state
-(none < REDUCING < HALTED); or, two RESHAPEs, the candidate's keeps more size or notional, a
-more aggressive price, or drops post-only or reduce-only.
+REJECT/RESHAPE/HALT → candidate APPROVE, and also REJECT/HALT → RESHAPE and HALT → REJECT);
+or, same verdict, it asks for a weaker trading state (none < REDUCING < HALTED); or, two
+RESHAPEs, the candidate's keeps more size or notional, a more aggressive price, or drops
+post-only or reduce-only.
 """
 
 from __future__ import annotations
@@ -432,4 +433,3 @@ class _Counter:
             divergences=tuple(self.divergences),
             one_sided_items=tuple(self.one_sided_items),
         )
-

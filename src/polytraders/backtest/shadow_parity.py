@@ -140,7 +140,7 @@ def execution_parity(
     ]
     start = min(firsts) if firsts else 0
     stop = max(baseline.desk_result.last_event_ns, candidate.desk_result.last_event_ns)
-    ends = list(range(start + bucket_ns, stop, bucket_ns)) + [stop]
+    ends = [*range(start + bucket_ns, stop, bucket_ns), stop]
     markets = {m.market_id: m for m in (*baseline.markets, *candidate.markets)}
     known = list(markets.values())
     b = _series(baseline, ends, known)

@@ -311,11 +311,12 @@ def show(
     with opened(store) as handle:
         rows = comparisons(handle, comparison_id=comparison_id, bot_id=bot)
         if not rows:
-            fail(f"no shadow comparison {comparison_id!r} in the store" + (
-                f" for {bot}" if bot else ""
-            ))
+            fail(
+                f"no shadow comparison {comparison_id!r} in the store"
+                + (f" for {bot}" if bot else "")
+            )
         verdicts = divergence_verdicts(handle, [comparison_id])
-    items = []
+    items: list[dict[str, Any]] = []
     for r in rows:
         for d in r.divergences:
             current = verdicts.get((comparison_id, *d.key), {})
@@ -383,6 +384,4 @@ def review(
         saved = record_divergence_verdict(
             handle, comparison_id, envelope_id, verdict=judged.value, reviewer=reviewer, note=note
         )
-    typer.echo(
-        f"{saved.envelope_id} of {comparison_id} judged {judged.value} by {saved.reviewer}"
-    )
+    typer.echo(f"{saved.envelope_id} of {comparison_id} judged {judged.value} by {saved.reviewer}")

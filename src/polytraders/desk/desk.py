@@ -78,11 +78,11 @@ from polytraders.desk.checkpoints import (
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.monitors import MonitorRunner
-from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConfig
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
+from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
 from polytraders.desk.slots import BotSlot, Quarantine
 from polytraders.desk.state import DeskControls, DeskEvent, DeskState
