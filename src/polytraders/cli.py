@@ -24,8 +24,10 @@ from polytraders.commands.failures import set_debug
 from polytraders.commands.fills import app as fills_app
 from polytraders.commands.incidents import app as incidents_app
 from polytraders.commands.killswitch import app as killswitch_app
+from polytraders.commands.replay import app as replay_app
 from polytraders.commands.reviews import app as reviews_app
 from polytraders.commands.runs import app as runs_app
+from polytraders.commands.soak import app as soak_app
 from polytraders.contracts.reasons import (
     load_lock,
     load_registry,
@@ -87,6 +89,8 @@ app.command("promote")(readiness_commands.promote_command)
 app.add_typer(incidents_app, name="incident")
 app.add_typer(reviews_app, name="review")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(replay_app, name="replay")
+app.add_typer(soak_app, name="soak")
 
 
 @app.command()

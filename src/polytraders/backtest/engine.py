@@ -12,7 +12,6 @@ byte-identical envelope timeline (``envelopes_sha256``) wherever the data lies.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +40,7 @@ from polytraders.desk.shadow_chain import SHADOW_SUFFIX, ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, FanoutSink, JsonlSink
 from polytraders.feeds import Source, open_source
 from polytraders.feeds.config import FeedConfig
+from polytraders.feeds.digest import data_digest
 from polytraders.model.events import (
     AnyEvent,
     KillSwitchTripped,
@@ -119,23 +119,6 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     shadow_envelopes_sha256: str = ""
     markets: tuple[Market, ...] = ()
     orders: tuple[VenueOrder, ...] = ()
-
-
-def data_digest(data: str | Path) -> str:
-    """SHA-256 (16 hex digits) of the input's bytes: every file of a directory in name order, a
-    file's bytes, or a synthetic spec's text."""
-    text = str(data)
-    if text.startswith("synthetic:"):
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-    path = Path(data)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode())
-        with file.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
 
 
 def _paced(

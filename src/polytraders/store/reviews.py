@@ -30,7 +30,6 @@ drawn, sample id) and ``GOV_REVIEW_RECORDED`` (actor the reviewer). Refusals rai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections.abc import Mapping, Sequence
@@ -39,7 +38,7 @@ from enum import StrEnum
 import msgspec
 import sqlalchemy as sa
 
-from polytraders.contracts.canonical import canonical_json
+from polytraders.contracts.canonical import canonical_sha256
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import BotClass
 from polytraders.model.binomial import clopper_pearson_upper
@@ -196,17 +195,15 @@ def draw_sample(
     picks = _fetch(store, chosen)
     sample_id = (
         "rs-"
-        + hashlib.sha256(
-            canonical_json(
-                {
-                    "bot_id": bot_id,
-                    "n": n,
-                    "seed": seed,
-                    "scope": scope,
-                    "picks": [list(p.key) for p in picks],
-                }
-            ).encode()
-        ).hexdigest()[:16]
+        + canonical_sha256(
+            {
+                "bot_id": bot_id,
+                "n": n,
+                "seed": seed,
+                "scope": scope,
+                "picks": [list(p.key) for p in picks],
+            }
+        )[:16]
     )
     existing = load_sample(store, sample_id)
     if existing is not None:
