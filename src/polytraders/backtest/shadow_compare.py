@@ -37,7 +37,7 @@ Risk bots of one desk only are listed by name, not compared.
 then one per one-sided item with its one envelope).
 
 The comparison id is ``sc-`` + 16 hex digits of SHA-256 over the canonical JSON
-(:func:`~polytraders.contracts.canonical.config_version`) of the baseline run id (which derives
+(:func:`~polytraders.contracts.canonical.canonical_sha256`) of the baseline run id (which derives
 from the baseline's config version, the data's digest and the seed), the candidate desk's
 config version and the size step: the same comparison has the same id wherever it runs.
 """
@@ -47,14 +47,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from polytraders.backtest.desk_file import DeskFile
-from polytraders.backtest.engine import RunOutcome, data_digest, run_desk
+from polytraders.backtest.engine import RunOutcome, run_desk
 from polytraders.backtest.result import utc_iso
 from polytraders.backtest.shadow_decisions import (
     POLYMARKET_SIZE_STEP_MICROS,
@@ -70,7 +70,8 @@ from polytraders.backtest.shadow_parity import (
     ExecutionParity,
     execution_parity,
 )
-from polytraders.contracts.canonical import canonical_json, config_version
+from polytraders.contracts.canonical import canonical_json, canonical_sha256
+from polytraders.feeds.digest import data_digest
 from polytraders.model.agreement import LABELS, decimal_text, percent_text
 from polytraders.model.money import from_micros
 from polytraders.store.event_store import EventStore
@@ -316,7 +317,7 @@ def comparison_id(
         "candidate_config_version": candidate_config_version,
         "size_step_micros": size_step_micros,
     }
-    return "sc-" + config_version(identity)
+    return "sc-" + canonical_sha256(identity)[:16]
 
 
 def _checked(outcome: RunOutcome, what: str) -> SideRun:
@@ -497,17 +498,24 @@ def _stored(divergence: Divergence) -> StoredDivergence:
     )
 
 
-def store_rows(comparison: ShadowComparison) -> list[ShadowComparisonRow]:
-    """The comparison as ``shadow_comparisons`` rows, one per bot compared."""
+def bot_rows(
+    comparison_id: str,
+    bots: Sequence[BotAgreement],
+    *,
+    data_source: str,
+    window_start_ns: int,
+    window_end_ns: int,
+) -> list[ShadowComparisonRow]:
+    """Per-bot agreements as ``shadow_comparisons`` rows of one comparison."""
     return [
         ShadowComparisonRow(
-            comparison_id=comparison.comparison_id,
+            comparison_id=comparison_id,
             bot_id=b.bot_id,
             baseline_config_version=b.baseline_config_version,
             candidate_config_version=b.candidate_config_version,
-            data_source=comparison.data_source,
-            window_start_ns=comparison.window_start_ns,
-            window_end_ns=comparison.window_end_ns,
+            data_source=data_source,
+            window_start_ns=window_start_ns,
+            window_end_ns=window_end_ns,
             confusion=b.confusion,
             agree_strict=b.agree_codes,
             both_reshape=b.both_reshape,
@@ -515,8 +523,19 @@ def store_rows(comparison: ShadowComparison) -> list[ShadowComparisonRow]:
             one_sided=b.one_sided,
             divergences=tuple(_stored(d) for d in b.divergences),
         )
-        for b in comparison.bots
+        for b in bots
     ]
+
+
+def store_rows(comparison: ShadowComparison) -> list[ShadowComparisonRow]:
+    """The comparison as ``shadow_comparisons`` rows, one per bot compared."""
+    return bot_rows(
+        comparison.comparison_id,
+        comparison.bots,
+        data_source=comparison.data_source,
+        window_start_ns=comparison.window_start_ns,
+        window_end_ns=comparison.window_end_ns,
+    )
 
 
 def record(

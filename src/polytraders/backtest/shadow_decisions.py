@@ -188,6 +188,12 @@ class DecisionTap:
     def flush(self) -> None:
         """Nothing to persist."""
 
+    def clear(self) -> None:
+        """Forget every decision kept so far (a new comparison window starts)."""
+        self.records.clear()
+        self.first_digest.clear()
+        self.bots.clear()
+
 
 class Divergence(msgspec.Struct, frozen=True, kw_only=True):
     """A two-sided item whose decisions differ (module docstring).
