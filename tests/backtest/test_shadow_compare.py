@@ -197,3 +197,21 @@ def test_one_seed_for_both_desks() -> None:
     assert forced.seed == 11
     assert len(forced.notes) == 1 and "baseline" in forced.notes[0]
     assert forced.comparison_id != comparison.comparison_id
+
+
+def test_desks_with_other_strategies_are_compared_on_the_baseline_intents() -> None:
+    data = subset()
+    base = DeskFile()
+    document = base.model_dump(mode="json")
+    document["strategies"][0]["config"] = {"order_size_micros": 20_000_000}
+    candidate = DeskFile.from_mapping(document)  # the same guards, another quote size
+    comparison = compare_desks(data=data, baseline=base, candidate=candidate)
+    assert any("strategies differ" in note for note in comparison.notes)
+    # the candidate's chain judged the baseline's intents: the same guards agree fully
+    for bot in comparison.bots:
+        assert bot.agree_codes == bot.compared > 0, bot.bot_id
+        assert bot.one_sided_items == ()
+    # its own strategy shows in the execution parity only
+    parity = comparison.parity
+    assert parity is not None
+    assert parity.candidate.volume_micros != parity.baseline.volume_micros

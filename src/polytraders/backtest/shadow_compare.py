@@ -340,10 +340,14 @@ def _checked(outcome: RunOutcome, what: str) -> SideRun:
     )
 
 
-def _strategies(desk: DeskFile) -> list[tuple[str, str]]:
-    return [(str(e["id"]), str(e["code_sha256"])) for e in desk.canonical()["strategies"]] + [
-        ("config", canonical_json([e["config"] for e in desk.canonical()["strategies"]]))
-    ]
+def _strategies(desk: DeskFile) -> str:
+    """The desk's strategies as compared: ids, code digests, modes and configs."""
+    return canonical_json(
+        [
+            [e["id"], e["code_sha256"], e["mode"], e["config"]]
+            for e in desk.canonical()["strategies"]
+        ]
+    )
 
 
 def compare_desks(
