@@ -29,6 +29,7 @@ from polytraders.commands.replay import app as replay_app
 from polytraders.commands.reviews import app as reviews_app
 from polytraders.commands.runs import app as runs_app
 from polytraders.commands.security import app as security_app
+from polytraders.commands.shadow import app as shadow_app
 from polytraders.commands.soak import app as soak_app
 from polytraders.contracts.reasons import (
     load_lock,
@@ -95,6 +96,7 @@ app.add_typer(replay_app, name="replay")
 app.add_typer(soak_app, name="soak")
 app.add_typer(security_app, name="security")
 app.add_typer(demotion_app, name="demotion")
+app.add_typer(shadow_app, name="shadow")
 
 
 @app.command()

@@ -27,12 +27,14 @@ from polytraders.accounting.ledger import Ledger
 from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFileError
 from polytraders.backtest.outputs import CANDIDATE_FOLDER, OutputDirError, check_output_target
 from polytraders.backtest.result import FillModel
+from polytraders.backtest.shadow_live import DEFAULT_WINDOW_S, LiveShadowComparator
 from polytraders.commands.failures import EXIT_REFUSED, fail
 from polytraders.commands.live_outputs import DeskOutputs, LiveOutputs, LiveTelemetry
 from polytraders.commands.run import DEFAULT_OUT, check_store_outside_out, serve_metrics
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
+from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.desk.slots import Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
@@ -52,6 +54,7 @@ from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
 from polytraders.readiness.demotion_watch import DemotionWatch
+from polytraders.store.errors import StoreError
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
 from polytraders.venues.base import ReportingVenue, Venue
@@ -348,6 +351,9 @@ class LiveSession:
             listed fills are checked against.
         shadow_recordings: the candidates' recordings (flushed every step and ended by
             :meth:`close`, like ``recording``).
+        shadow_comparator: the candidate's risk chain shadowing ``desk`` (already given to it),
+            whose comparison is recorded window by window after each step and at
+            :meth:`close` (:class:`~polytraders.backtest.shadow_live.LiveShadowComparator`).
         venue_metrics: the node's venue metrics; every reconciliation concluded here
             (start-up and periodic) sets their drift gauges and counts.
     """
@@ -365,8 +371,10 @@ class LiveSession:
         booked_fill_ids: Iterable[str] = (),
         shadow_recordings: Sequence[LiveRecording] = (),
         venue_metrics: VenueMetrics | None = None,
+        shadow_comparator: LiveShadowComparator | None = None,
     ) -> None:
         self.desk = desk
+        self.shadow_comparator = shadow_comparator
         self.recording = recording
         self.shadows = list(shadows)
         self.shadow_recordings = list(shadow_recordings)
@@ -435,6 +443,11 @@ class LiveSession:
         for recording in (self.recording, *self.shadow_recordings):
             if recording is not None:
                 recording.flush()
+        if self.shadow_comparator is not None:
+            try:  # evidence about the candidate: a store refusing it does not stop the desk
+                self.shadow_comparator.maybe_record(self.desk.clock.now_ns())
+            except StoreError as exc:
+                _LOG.error("shadow comparison window not recorded: %s", exc)
         self.events_in += len(events)
         if self.worker is not None and self.worker.failure:
             raise VenueWorkerError(f"venue worker failed: {self.worker.failure}")
@@ -725,6 +738,11 @@ class LiveSession:
             ending = (RunStatus.FAILED, f"{type(exc).__name__} at shutdown: {exc}")
             raise
         finally:
+            if self.shadow_comparator is not None:
+                try:  # the last window; a store that refuses it does not stop the shutdown
+                    self.shadow_comparator.close(self.desk.state.now_ns)
+                except StoreError as exc:
+                    _LOG.error("shadow comparison not recorded: %s", exc)
             for shadow in self.shadows:
                 shadow.shutdown()
             for shadow, recording, (shadow_status, shadow_detail) in zip(
@@ -808,6 +826,7 @@ def compose_desk(
     state: DeskState | None = None,
     start_sequence: int = 0,
     journal: OrderJournal | None = None,
+    shadow: ShadowChain | None = None,
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -826,6 +845,7 @@ def compose_desk(
             its own account); None: a fresh state with the desk file's account.
         start_sequence: envelope sequence number to resume from.
         journal: where order states and fills are recorded as they happen (None: nowhere).
+        shadow: a candidate risk chain deciding beside the desk's, never applied.
 
     Raises:
         ValueError: the desk cannot be built (no ENFORCED execution bot).
@@ -847,6 +867,7 @@ def compose_desk(
         start_sequence=start_sequence,
         account=desk_file.account.identity(),
         journal=journal,
+        shadow=shadow,
     )
 
 
@@ -1449,9 +1470,14 @@ def build_paper_session(
     candidate_timeline: Path | None = None,
     sinks: Sequence[EnvelopeSink] = (),
     venue_metrics: VenueMetrics | None = None,
+    shadow_window_s: int = DEFAULT_WINDOW_S,
 ) -> LiveSession:
     """A desk on live market data with the paper venue (no credentials, nothing sent), plus,
-    with ``shadow``, a candidate desk (run ``<run_id>-candidate``) on the same events.
+    with ``shadow``, a candidate desk (run ``<run_id>-candidate``) on the same events and the
+    candidate's risk chain shadowing the desk on every intent, its agreement with the desk's
+    decisions recorded every ``shadow_window_s`` of desk time and at the end as a shadow
+    comparison (:class:`~polytraders.backtest.shadow_live.LiveShadowComparator`; in the store
+    when ``store_url`` is given).
 
     Every desk is composed by :func:`compose_desk` on a paper venue with its desk file's
     ``[venue]`` fill model and ``[account]`` (the paper identity, as in a backtest), and
@@ -1491,8 +1517,25 @@ def build_paper_session(
     recordings: list[LiveRecording] = []
     venues: list[PaperVenue] = []
 
+    comparator = (
+        LiveShadowComparator(
+            candidate=candidate,
+            run_id=run_id,
+            markets=markets,
+            data_source=ws_url,
+            store_url=store_url,
+            window_s=shadow_window_s,
+        )
+        if shadow
+        else None
+    )
+
     def paper_desk(
-        desk_file: DeskFile, desk_run_id: str, file: Path | None, extra: Sequence[EnvelopeSink]
+        desk_file: DeskFile,
+        desk_run_id: str,
+        file: Path | None,
+        extra: Sequence[EnvelopeSink],
+        chain: ShadowChain | None = None,
     ) -> Desk:
         recording = _paper_recording(store_url, desk_run_id, desk_file, ws_url, file, extra)
         recordings.append(recording)
@@ -1505,10 +1548,16 @@ def build_paper_session(
             markets=markets,
             sink=recording.sink,
             journal=recording.journal,
+            shadow=chain,
         )
 
     try:
-        main = paper_desk(current, run_id, timeline, sinks)
+        if comparator is not None:
+            main = paper_desk(
+                current, run_id, timeline, [*sinks, comparator.baseline_tap], comparator.chain
+            )
+        else:
+            main = paper_desk(current, run_id, timeline, sinks)
         shadows = (
             [paper_desk(candidate, run_id + CANDIDATE_SUFFIX, candidate_timeline, ())]
             if shadow
@@ -1528,6 +1577,7 @@ def build_paper_session(
         recording=recordings[0],
         shadows=shadows,
         shadow_recordings=recordings[1:],
+        shadow_comparator=comparator,
     )
 
 

@@ -20,7 +20,9 @@ For each input event, in this order:
    this caused are collected the same way.
 2. **Strategies propose.** Every running strategy bot sees, in time order, the venue events from
    before the event, the event, then the venue events it caused; ENFORCED bots' intents go on.
-3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order.
+3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order;
+   a desk with a shadow (:class:`~polytraders.desk.shadow_chain.ShadowChain`) first has the
+   candidate's chain decide on the same intent, recorded in its own sink, never applied.
 4. **Execution** routes each approved intent (:class:`~polytraders.desk.execution.ExecutionRunner`);
    the **order manager** (:class:`~polytraders.desk.orders.OrderManager`) applies
    cancel-before-place, the rate limit and deterministic client order ids, and sends to the
@@ -80,6 +82,7 @@ from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConf
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
+from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
 from polytraders.desk.slots import BotSlot, Quarantine
 from polytraders.desk.state import DeskControls, DeskEvent, DeskState
@@ -300,6 +303,9 @@ class Desk:
             desk builds its own state.
         journal: where every order state and every booked or reverted fill is recorded as it
             happens (:class:`~polytraders.desk.orders.OrderJournal`; the run's event store).
+        shadow: a candidate risk chain deciding on every intent beside this desk's own, on the
+            same view and clock, recorded in its own sink and never applied
+            (:class:`~polytraders.desk.shadow_chain.ShadowChain`).
 
     Raises:
         ValueError: no ENFORCED execution slot, or slots of the wrong class.
@@ -322,6 +328,7 @@ class Desk:
         observer: DecisionObserver | None = None,
         account: AccountIdentity | None = None,
         journal: OrderJournal | None = None,
+        shadow: ShadowChain | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
@@ -360,6 +367,7 @@ class Desk:
             execution, self.recorder, desk_config_version=version, measure_cpu=live
         )
         self.monitors = MonitorRunner(self.recorder, measure_cpu=live)
+        self.shadow = shadow
         self._monitor_timers = {
             f"monitor:{s.bot_id}": s for s in self.risk.slots if s.monitor_interval_ns
         }
@@ -424,6 +432,8 @@ class Desk:
         if self._shut_down:
             raise RuntimeError("the desk is shut down")
         target = self.clock.observe(event.ts_event_ns)
+        if self.shadow is not None:
+            self.shadow.fire_due(target, self.state)
         self._schedule_monitors(target)
         while True:
             timer = self.timers.pop_due(target)
@@ -433,11 +443,15 @@ class Desk:
         self._step(event, target)
         if self.events_processed % self.config.flush_every_events == 0:
             self._sink.flush()
+            if self.shadow is not None:
+                self.shadow.flush()
 
     def tick(self) -> None:
         """Live loop helper: send the heartbeat when due and fire timers due at the clock's
         current time."""
         now = self.clock.now_ns()
+        if self.shadow is not None:
+            self.shadow.fire_due(max(now, self.state.now_ns), self.state)
         self._schedule_monitors(max(now, self.state.now_ns))
         self._heartbeat(max(now, self.state.now_ns))
         while True:
@@ -584,6 +598,8 @@ class Desk:
         self.state.mark()
         self._shut_down = True
         self._sink.flush()
+        if self.shadow is not None:
+            self.shadow.flush()
 
     def result(self) -> DeskResult:
         """The run's result so far (call after :meth:`run` or :meth:`shutdown`)."""
@@ -898,6 +914,8 @@ class Desk:
         outcomes = state.outcomes
         if self._checkpoints is not None and not self.risk.has_seen(intent.intent_id):
             self._checkpoints.note_intent(intent.intent_id)
+        if self.shadow is not None:  # first: it sees the state this chain is about to see
+            self.shadow.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
         outcome = self.risk.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
         if state.kill_switch_tripped and not self._kill_handled:
             self._after_decisions(state.now_ns)
