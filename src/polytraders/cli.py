@@ -20,12 +20,17 @@ from polytraders.commands import readiness as readiness_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.alerts import app as alerts_app
 from polytraders.commands.data import app as data_app
+from polytraders.commands.demotion import app as demotion_app
 from polytraders.commands.failures import set_debug
 from polytraders.commands.fills import app as fills_app
 from polytraders.commands.incidents import app as incidents_app
 from polytraders.commands.killswitch import app as killswitch_app
+from polytraders.commands.replay import app as replay_app
 from polytraders.commands.reviews import app as reviews_app
 from polytraders.commands.runs import app as runs_app
+from polytraders.commands.security import app as security_app
+from polytraders.commands.shadow import app as shadow_app
+from polytraders.commands.soak import app as soak_app
 from polytraders.contracts.reasons import (
     load_lock,
     load_registry,
@@ -87,6 +92,11 @@ app.command("promote")(readiness_commands.promote_command)
 app.add_typer(incidents_app, name="incident")
 app.add_typer(reviews_app, name="review")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(replay_app, name="replay")
+app.add_typer(soak_app, name="soak")
+app.add_typer(security_app, name="security")
+app.add_typer(demotion_app, name="demotion")
+app.add_typer(shadow_app, name="shadow")
 
 
 @app.command()

@@ -14,6 +14,7 @@ desk file).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from polytraders.backtest.desk_file import DeskFile
@@ -69,9 +70,15 @@ def record_session(
     *,
     status: RunStatus = RunStatus.COMPLETED,
     detail: str = "",
+    config: Mapping[str, Any] | None = None,
+    before_end: Callable[[RunRef], None] | None = None,
 ) -> RunRef:
     """Run the desk of ``desk_file`` over ``data`` into a new attempt of its run, started as a
-    paper session starts one, and end it with ``status``; returns the attempt."""
+    paper session starts one, and end it with ``status``; returns the attempt.
+
+    ``config`` is the config recorded with the run instead of the desk file's (a live node's
+    ``LiveNodeConfig.canonical()`` makes it a live-venue run); ``before_end`` is called with
+    the attempt while the store still holds it (e.g. to record reconciliations)."""
     source = open_source(data)
     run_id = ids.run_id(desk_file.config_version, data_digest(data), desk_file.seed)
     events = list(source.events())
@@ -79,7 +86,7 @@ def record_session(
         run_id=run_id,
         started_ns=events[0].ts_event_ns,
         seed=desk_file.seed,
-        desk_config=desk_file.canonical(),
+        desk_config=dict(config) if config is not None else desk_file.canonical(),
         desk_config_version=desk_file.config_version,
         data_source=WS_URL,
         synthetic=False,
@@ -98,6 +105,8 @@ def record_session(
         journal=RunJournal(store, str(ref)),
     )
     result = running.run(events)
+    if before_end is not None:
+        before_end(ref)
     stats = running.orders.stats
     store.end_run(
         ref,

@@ -44,7 +44,11 @@ from polytraders.bots.registry import (
 )
 from polytraders.contracts.bot import BOT_ID_PREFIX
 from polytraders.contracts.canonical import canonical_json, config_version
-from polytraders.contracts.config import ConfigFileError
+from polytraders.contracts.config import (
+    DEMOTION_NOT_CONFIGURABLE,
+    ConfigFileError,
+    demotion_keys,
+)
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import DeskConfig
@@ -176,7 +180,13 @@ class DeskFile(BaseModel):
         cls, data: dict[str, Any], source: str = "<desk>", *, base_dir: Path | None = None
     ) -> DeskFile:
         """Validate a parsed desk file (see :meth:`load`); ``base_dir`` resolves relative
-        ``source`` paths (default: the working folder)."""
+        ``source`` paths (default: the working folder). A key naming demotion anywhere
+        (``demotion = false``, ``[demotion]``, ``auto_demotion``) is refused by name:
+        demotion is automatic and nothing configures it
+        (:func:`~polytraders.contracts.config.demotion_keys`)."""
+        refused = demotion_keys(data)
+        if refused:
+            raise DeskFileError(source, [f"{key}: {DEMOTION_NOT_CONFIGURABLE}" for key in refused])
         try:
             desk = cls.model_validate(data)
         except ValidationError as exc:

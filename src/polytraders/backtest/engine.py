@@ -12,7 +12,6 @@ byte-identical envelope timeline (``envelopes_sha256``) wherever the data lies.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,9 +36,11 @@ from polytraders.backtest.result import (
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
 from polytraders.desk.desk import SYS_KILL_SWITCH_TRIPPED, Desk, DeskResult
+from polytraders.desk.shadow_chain import SHADOW_SUFFIX, ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, FanoutSink, JsonlSink
 from polytraders.feeds import Source, open_source
 from polytraders.feeds.config import FeedConfig
+from polytraders.feeds.digest import data_digest
 from polytraders.model.events import (
     AnyEvent,
     KillSwitchTripped,
@@ -48,6 +49,7 @@ from polytraders.model.events import (
     TradingStateChanged,
 )
 from polytraders.model.market import Market
+from polytraders.model.orders import VenueOrder
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
@@ -92,6 +94,11 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         store_error: why the store stopped recording (empty when it did not fail).
         attempt: the run's attempt number in the store (1 without a store); the store
             addresses it as ``RUN_ID@attempt``.
+        shadow_run_id / shadow_envelopes / shadow_envelopes_sha256: the shadow chain's run id,
+            envelope count and timeline SHA-256 (empty / 0 without ``shadow_desk``).
+        markets: the run's markets (resolved ones with their outcome).
+        orders: every order the desk's order manager tracked (open and closed, with
+            ``ts_created_ns``), in the order the desk added them.
     """
 
     result: BacktestResult
@@ -107,23 +114,11 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     store_error: str
     integrity_problems: list[str]
     feed_problems: dict[str, int]
-
-
-def data_digest(data: str | Path) -> str:
-    """SHA-256 (16 hex digits) of the input's bytes: every file of a directory in name order, a
-    file's bytes, or a synthetic spec's text."""
-    text = str(data)
-    if text.startswith("synthetic:"):
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-    path = Path(data)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode())
-        with file.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
+    shadow_run_id: str = ""
+    shadow_envelopes: int = 0
+    shadow_envelopes_sha256: str = ""
+    markets: tuple[Market, ...] = ()
+    orders: tuple[VenueOrder, ...] = ()
 
 
 def _paced(
@@ -253,6 +248,9 @@ def run_desk(
     progress: Progress | None = None,
     report_token: str | None = None,
     fill_bounds: bool = True,
+    sinks: Sequence[EnvelopeSink] = (),
+    shadow_desk: DeskFile | None = None,
+    shadow_sinks: Sequence[EnvelopeSink] = (),
 ) -> RunOutcome:
     """Run the desk of ``desk_file`` over ``data`` on the paper venue; record and write it.
 
@@ -277,6 +275,13 @@ def run_desk(
         fill_bounds: also fill the same orders under the pessimistic and optimistic queue
             models in the same pass (shadow venues, :mod:`polytraders.venues.paper.bounds`) and
             report their figures in ``fill_model.bounds``; False skips them (faster).
+        sinks: further envelope sinks fed every envelope of the run, after the run's own
+            (e.g. a :class:`~polytraders.backtest.shadow_decisions.DecisionTap`).
+        shadow_desk: a candidate desk whose risk chain decides beside this desk's on every
+            intent, never applied (:class:`~polytraders.desk.shadow_chain.ShadowChain`; its run
+            id is the one the candidate desk would have over the same data, plus ``-shadow``);
+            its strategies and execution bots are not used. Its envelopes go to
+            ``shadow_sinks`` only (neither the outputs nor the store).
 
     Raises:
         RunRefusedError: unusable data, ``out_dir`` or store, or the store refused the run's
@@ -294,7 +299,8 @@ def run_desk(
         raise RunRefusedError(str(exc)) from exc
     desk_config = desk_file.canonical()
     config_version = desk_file.config_version
-    run_id = ids.run_id(config_version, data_digest(data), desk_file.seed)
+    digest = data_digest(data)
+    run_id = ids.run_id(config_version, digest, desk_file.seed)
     store: EventStore | None = None
     jsonl: JsonlSink | None = None
     ending: _Ending | None = None
@@ -307,15 +313,16 @@ def run_desk(
         venue = PaperVenue(desk_file.venue, source.markets, run_id)
         bound_venues = BoundVenues(venue, source.markets) if fill_bounds else None
         tally = EnvelopeTally()
-        sinks: list[EnvelopeSink] = [tally]
+        run_sinks: list[EnvelopeSink] = [tally]
         if outputs is not None:
             jsonl = JsonlSink(outputs.staging / "envelopes.jsonl")
-            sinks.append(jsonl)
+            run_sinks.append(jsonl)
         if metrics is not None:
-            sinks.append(metrics)
+            run_sinks.append(metrics)
+        run_sinks.extend(sinks)
         attempt = 1
         if store is not None:
-            sinks.append(store)
+            run_sinks.append(store)
             try:
                 attempt = _start_run(
                     store=store,
@@ -328,7 +335,19 @@ def run_desk(
                 )
             except StoreError as exc:
                 raise RunRefusedError(str(exc)) from exc
-        fanout = FanoutSink(sinks)
+        fanout = FanoutSink(run_sinks)
+        shadow = (
+            ShadowChain(
+                shadow_desk.build_slots()[1],
+                run_id=ids.run_id(shadow_desk.config_version, digest, shadow_desk.seed)
+                + SHADOW_SUFFIX,
+                sink=FanoutSink(shadow_sinks),
+                desk_config_version=shadow_desk.desk.config_version,
+                require_known_tokens=shadow_desk.desk.require_known_tokens,
+            )
+            if shadow_desk is not None
+            else None
+        )
         desk = Desk(
             run_id=run_id,
             venue=bound_venues if bound_venues is not None else venue,
@@ -341,6 +360,7 @@ def run_desk(
             account=desk_file.account.identity(),
             # order states and fills stream into the store with the envelopes, as they happen
             journal=RunJournal(store, f"{run_id}@{attempt}") if store is not None else None,
+            shadow=shadow,
         )
         telemetry = _Telemetry(
             desk=desk,
@@ -430,6 +450,11 @@ def run_desk(
         store_error=str(ending.store_error) if ending.store_error is not None else "",
         integrity_problems=integrity,
         feed_problems=feed_problems,
+        shadow_run_id=shadow.run_id if shadow is not None else "",
+        shadow_envelopes=shadow.envelope_count if shadow is not None else 0,
+        shadow_envelopes_sha256=shadow.timeline_sha256() if shadow is not None else "",
+        markets=tuple(markets),
+        orders=tuple(desk.state.orders.values()),
     )
 
 

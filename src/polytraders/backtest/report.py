@@ -42,7 +42,7 @@ from polytraders.backtest.result import BOUNDS_METHOD, BacktestResult, BotSeen, 
 from polytraders.contracts.reasons import Severity, load_registry
 from polytraders.desk.desk import SYS_SHUTDOWN
 from polytraders.desk.state import DeskEvent
-from polytraders.model.events import KillSwitchTripped, TradingState
+from polytraders.model.events import BotModeChanged, KillSwitchTripped, TradingState
 from polytraders.model.fills import Fill
 from polytraders.model.money import MICROS, from_micros
 from polytraders.model.orders import Side
@@ -283,6 +283,11 @@ def _halt_banner(events: Sequence[DeskEvent]) -> str:
                 f"KILL SWITCH TRIPPED at {utc_text(event.ts_event_ns)}: {_esc(event.reason_code)} "
                 f"by {_esc(event.source)}"
             )
+        elif isinstance(event, BotModeChanged):
+            lines.append(
+                f"{_esc(event.bot_id)} taken out of {_esc(event.old_mode)} at "
+                f"{utc_text(event.ts_event_ns)}: {_esc(event.reason_code)} by {_esc(event.source)}"
+            )
         elif (
             event.new_state is not TradingState.ACTIVE
             and event.reason_code != SYS_SHUTDOWN
@@ -390,11 +395,13 @@ def _summary_table(result: BacktestResult, equity_curve: Sequence[tuple[int, int
 
 def _desk_events_table(events: Sequence[DeskEvent]) -> str:
     if not events:
-        return "<p>No trading-state change or kill-switch trip.</p>"
+        return "<p>No trading-state change, kill-switch trip or bot-mode change.</p>"
     rows = []
     for event in events:
         if isinstance(event, KillSwitchTripped):
             what, detail = "kill switch tripped", event.detail
+        elif isinstance(event, BotModeChanged):
+            what, detail = f"{event.bot_id}: {event.old_mode} → {event.new_mode}", event.detail
         else:
             what, detail = f"{event.old_state} → {event.new_state}", ""
         rows.append(
@@ -460,6 +467,8 @@ def _equity_figure(
         y = _pusd(equity_curve[max(at, 0)][1]) if equity_curve else 0.0
         if isinstance(event, KillSwitchTripped):
             name = "kill switch tripped"
+        elif isinstance(event, BotModeChanged):
+            name = f"{event.bot_id} {event.old_mode} → {event.new_mode}"
         elif event.reason_code == SYS_SHUTDOWN:
             name = "end of run (shutdown)"
         else:
@@ -469,6 +478,8 @@ def _equity_figure(
         first = points[0][0]
         if isinstance(first, KillSwitchTripped):
             marker = {"symbol": "x", "size": 16, "color": "#7b241c"}
+        elif isinstance(first, BotModeChanged):
+            marker = {"symbol": "triangle-down", "size": 13, "color": "#8e44ad"}
         elif name.startswith("end of run"):
             marker = {"symbol": "square", "size": 10, "color": "#95a5a6"}
         else:

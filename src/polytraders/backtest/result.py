@@ -25,7 +25,8 @@ Evidence beside the money (what the report shows, as data):
   IDLE, APPROVE and ROUTE: risk REJECT / RESHAPE / HALT, desk-gate and execution REFUSE or
   REJECT, ERROR, QUARANTINE), counted by (bot, class, mode, decision, reason code), plus the
   venue's rejections (bot ``venue``, decision ``VENUE_REJECT``).
-- ``desk_events``: trading-state changes and kill-switch trips with time and reason code.
+- ``desk_events``: trading-state changes, kill-switch trips and bot-mode changes (automatic
+  demotion) with time and reason code.
 - ``fill_model``: where the fills come from: the paper venue's fill model, whether its
   figures are an ESTIMATE or the OPTIMISTIC or PESSIMISTIC bound, and the figures of both
   bounds for the same orders; or a live venue's own fills (REAL) (:class:`FillModel`).

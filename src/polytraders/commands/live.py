@@ -27,12 +27,14 @@ from polytraders.accounting.ledger import Ledger
 from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFileError
 from polytraders.backtest.outputs import CANDIDATE_FOLDER, OutputDirError, check_output_target
 from polytraders.backtest.result import FillModel
+from polytraders.backtest.shadow_live import DEFAULT_WINDOW_S, LiveShadowComparator
 from polytraders.commands.failures import EXIT_REFUSED, fail
 from polytraders.commands.live_outputs import DeskOutputs, LiveOutputs, LiveTelemetry
 from polytraders.commands.run import DEFAULT_OUT, check_store_outside_out, serve_metrics
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk.desk import Desk
+from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.desk.slots import Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
@@ -51,6 +53,8 @@ from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
+from polytraders.readiness.demotion_watch import DemotionWatch
+from polytraders.store.errors import StoreError
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
 from polytraders.venues.base import ReportingVenue, Venue
@@ -306,6 +310,15 @@ class LiveSession:
     7. with ``reconciliation`` set, every ``interval_s`` of the desk clock (the first one
        ``interval_s`` after construction) the venue is reconciled (:meth:`reconcile`).
 
+    **Demotion** (seed 001): with a store (``recording.store``), before anything else the
+    first step and then every 10 minutes of the desk clock run the demotion monitor
+    (:class:`~polytraders.readiness.demotion_watch.DemotionWatch`): a main-desk bot in General
+    live whose condition has held for 24 hours is demoted in the store, and a bot whose
+    latest recorded move is a demotion is taken out of ENFORCED in the main desk
+    (:meth:`Desk.demote`, a ``BotModeChanged`` desk event ``GOV_DEMOTION_APPLIED``, audited in
+    the run). No option or setting turns this off. Candidate desks (``--shadow``) never
+    affect users and are not changed.
+
     **Reconciliation** is two steps so that the network part can run off the decision loop:
     the fetch is one read-only call on the venue (``venue.reconciliation_snapshot``), the
     comparison (:meth:`on_reconciliation`) runs on the loop with the snapshot and the desk's
@@ -338,6 +351,9 @@ class LiveSession:
             listed fills are checked against.
         shadow_recordings: the candidates' recordings (flushed every step and ended by
             :meth:`close`, like ``recording``).
+        shadow_comparator: the candidate's risk chain shadowing ``desk`` (already given to it),
+            whose comparison is recorded window by window after each step and at
+            :meth:`close` (:class:`~polytraders.backtest.shadow_live.LiveShadowComparator`).
         venue_metrics: the node's venue metrics; every reconciliation concluded here
             (start-up and periodic) sets their drift gauges and counts.
     """
@@ -355,8 +371,10 @@ class LiveSession:
         booked_fill_ids: Iterable[str] = (),
         shadow_recordings: Sequence[LiveRecording] = (),
         venue_metrics: VenueMetrics | None = None,
+        shadow_comparator: LiveShadowComparator | None = None,
     ) -> None:
         self.desk = desk
+        self.shadow_comparator = shadow_comparator
         self.recording = recording
         self.shadows = list(shadows)
         self.shadow_recordings = list(shadow_recordings)
@@ -388,6 +406,10 @@ class LiveSession:
         self._next_reconciliation_ns = (
             first_ns + reconciliation.interval_s * 1_000_000_000 if reconciliation else 0
         )
+        self.demotion: DemotionWatch | None = None
+        """The main desk's demotion monitor: always on with a store (nothing turns it off)."""
+        if recording is not None and recording.store is not None:
+            self.demotion = DemotionWatch(recording.store, desk, run=recording.run, now_ns=first_ns)
 
     def step(self) -> int:
         """One round (see the class docstring); returns how many market events were
@@ -395,7 +417,12 @@ class LiveSession:
 
         Raises:
             VenueWorkerError: the venue worker failed (the desk is HALTED first).
+            polytraders.store.errors.StoreError: the demotion monitor could not read or write
+                the store (the session then ends FAILED, as when a reconciliation cannot be
+                recorded: a desk that cannot tell whether a bot is demoted does not go on).
         """
+        if self.demotion is not None:
+            self.demotion.poll(self.desk.clock.now_ns())
         self._apply_user_messages()
         events = self.market_feed.poll()
         for received in events:
@@ -416,6 +443,11 @@ class LiveSession:
         for recording in (self.recording, *self.shadow_recordings):
             if recording is not None:
                 recording.flush()
+        if self.shadow_comparator is not None:
+            try:  # evidence about the candidate: a store refusing it does not stop the desk
+                self.shadow_comparator.maybe_record(self.desk.clock.now_ns())
+            except StoreError as exc:
+                _LOG.error("shadow comparison window not recorded: %s", exc)
         self.events_in += len(events)
         if self.worker is not None and self.worker.failure:
             raise VenueWorkerError(f"venue worker failed: {self.worker.failure}")
@@ -706,6 +738,11 @@ class LiveSession:
             ending = (RunStatus.FAILED, f"{type(exc).__name__} at shutdown: {exc}")
             raise
         finally:
+            if self.shadow_comparator is not None:
+                try:  # the last window; a store that refuses it does not stop the shutdown
+                    self.shadow_comparator.close(self.desk.state.now_ns)
+                except StoreError as exc:
+                    _LOG.error("shadow comparison not recorded: %s", exc)
             for shadow in self.shadows:
                 shadow.shutdown()
             for shadow, recording, (shadow_status, shadow_detail) in zip(
@@ -789,6 +826,7 @@ def compose_desk(
     state: DeskState | None = None,
     start_sequence: int = 0,
     journal: OrderJournal | None = None,
+    shadow: ShadowChain | None = None,
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -807,6 +845,7 @@ def compose_desk(
             its own account); None: a fresh state with the desk file's account.
         start_sequence: envelope sequence number to resume from.
         journal: where order states and fills are recorded as they happen (None: nowhere).
+        shadow: a candidate risk chain deciding beside the desk's, never applied.
 
     Raises:
         ValueError: the desk cannot be built (no ENFORCED execution bot).
@@ -828,6 +867,7 @@ def compose_desk(
         start_sequence=start_sequence,
         account=desk_file.account.identity(),
         journal=journal,
+        shadow=shadow,
     )
 
 
@@ -1430,9 +1470,14 @@ def build_paper_session(
     candidate_timeline: Path | None = None,
     sinks: Sequence[EnvelopeSink] = (),
     venue_metrics: VenueMetrics | None = None,
+    shadow_window_s: int = DEFAULT_WINDOW_S,
 ) -> LiveSession:
     """A desk on live market data with the paper venue (no credentials, nothing sent), plus,
-    with ``shadow``, a candidate desk (run ``<run_id>-candidate``) on the same events.
+    with ``shadow``, a candidate desk (run ``<run_id>-candidate``) on the same events and the
+    candidate's risk chain shadowing the desk on every intent, its agreement with the desk's
+    decisions recorded every ``shadow_window_s`` of desk time and at the end as a shadow
+    comparison (:class:`~polytraders.backtest.shadow_live.LiveShadowComparator`; in the store
+    when ``store_url`` is given).
 
     Every desk is composed by :func:`compose_desk` on a paper venue with its desk file's
     ``[venue]`` fill model and ``[account]`` (the paper identity, as in a backtest), and
@@ -1472,8 +1517,25 @@ def build_paper_session(
     recordings: list[LiveRecording] = []
     venues: list[PaperVenue] = []
 
+    comparator = (
+        LiveShadowComparator(
+            candidate=candidate,
+            run_id=run_id,
+            markets=markets,
+            data_source=ws_url,
+            store_url=store_url,
+            window_s=shadow_window_s,
+        )
+        if shadow
+        else None
+    )
+
     def paper_desk(
-        desk_file: DeskFile, desk_run_id: str, file: Path | None, extra: Sequence[EnvelopeSink]
+        desk_file: DeskFile,
+        desk_run_id: str,
+        file: Path | None,
+        extra: Sequence[EnvelopeSink],
+        chain: ShadowChain | None = None,
     ) -> Desk:
         recording = _paper_recording(store_url, desk_run_id, desk_file, ws_url, file, extra)
         recordings.append(recording)
@@ -1486,10 +1548,16 @@ def build_paper_session(
             markets=markets,
             sink=recording.sink,
             journal=recording.journal,
+            shadow=chain,
         )
 
     try:
-        main = paper_desk(current, run_id, timeline, sinks)
+        if comparator is not None:
+            main = paper_desk(
+                current, run_id, timeline, [*sinks, comparator.baseline_tap], comparator.chain
+            )
+        else:
+            main = paper_desk(current, run_id, timeline, sinks)
         shadows = (
             [paper_desk(candidate, run_id + CANDIDATE_SUFFIX, candidate_timeline, ())]
             if shadow
@@ -1509,6 +1577,7 @@ def build_paper_session(
         recording=recordings[0],
         shadows=shadows,
         shadow_recordings=recordings[1:],
+        shadow_comparator=comparator,
     )
 
 

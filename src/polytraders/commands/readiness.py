@@ -25,6 +25,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -35,6 +37,7 @@ from typer.core import TyperGroup
 
 from polytraders.bots.registry import BOTS, bot_class
 from polytraders.commands.run import DEFAULT_STORE
+from polytraders.readiness.clob_packs import SimulatorUnavailableError, shared_runner
 from polytraders.readiness.context import (
     ReadinessContext,
     RepositoryNotFoundError,
@@ -109,6 +112,17 @@ def _context(store: EventStore | None, repo: Path | None) -> ReadinessContext:
     except RepositoryNotFoundError as exc:
         _fail(str(exc))
     return ReadinessContext(repo=root, store=store, now_ns=time.time_ns(), commit=git_commit(root))
+
+
+@contextmanager
+def _one_simulator(context: ReadinessContext) -> Iterator[None]:
+    """One CLOB v2 simulator shared by every Impl item 13 of the evaluation; without the
+    ``live`` extra none is started and item 13 reports PENDING itself."""
+    with ExitStack() as stack:
+        # without the simulator item 13 says PENDING with the reason; nothing else needs it
+        with suppress(SimulatorUnavailableError):
+            stack.enter_context(shared_runner(context))
+        yield
 
 
 def _open_store(url: str) -> EventStore:
@@ -213,7 +227,8 @@ def readiness(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo)
-        rows = _board_rows([bot_id] if bot_id else list(BOTS), context)
+        with _one_simulator(context):
+            rows = _board_rows([bot_id] if bot_id else list(BOTS), context)
     finally:
         event_store.close()
     if as_json:
@@ -489,7 +504,10 @@ def gates_check(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo)
-        evaluation = evaluate(bot_id, gates, context, from_state=from_state, target=target.value)
+        with _one_simulator(context):
+            evaluation = evaluate(
+                bot_id, gates, context, from_state=from_state, target=target.value
+            )
         record_evaluation(event_store, evaluation, actor=operator or _login())
     except StoreError as exc:
         _fail(str(exc), 1)
@@ -603,7 +621,8 @@ def promote_command(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo)
-        steps = promote(bot_id, target, context, actor=operator or _login())
+        with _one_simulator(context):
+            steps = promote(bot_id, target, context, actor=operator or _login())
         state = current_state(event_store, bot_id)
     except TargetError as exc:
         _fail(str(exc))

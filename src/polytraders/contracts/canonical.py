@@ -44,12 +44,22 @@ def canonical_json(data: object) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def config_version(data: object) -> str:
-    """The version of a config's values: the first 16 hex digits of the SHA-256 of the UTF-8
-    of :func:`canonical_json` of ``data``.
+def canonical_sha256(data: object) -> str:
+    """The SHA-256 (64 lowercase hex digits) of the UTF-8 of :func:`canonical_json` of
+    ``data``: the one digest of structured values (config versions, readiness evidence,
+    governance record ids).
 
     Raises:
         ValueError, TypeError: as :func:`canonical_json`.
     """
-    digest = hashlib.sha256(canonical_json(data).encode())
-    return digest.hexdigest()[:VERSION_HEX_DIGITS]
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def config_version(data: object) -> str:
+    """The version of a config's values: the first 16 hex digits of
+    :func:`canonical_sha256` of ``data``.
+
+    Raises:
+        ValueError, TypeError: as :func:`canonical_json`.
+    """
+    return canonical_sha256(data)[:VERSION_HEX_DIGITS]

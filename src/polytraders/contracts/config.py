@@ -18,6 +18,30 @@ from pydantic import BaseModel, ConfigDict
 
 from polytraders.contracts.canonical import canonical_json, config_version
 
+DEMOTION_NOT_CONFIGURABLE = (
+    "automatic demotion cannot be configured or turned off (seed 001: demotion is automatic "
+    "and on-call cannot disable it)"
+)
+"""The problem reported for a configuration key that names demotion."""
+
+
+def demotion_keys(data: Any, path: str = "") -> list[str]:
+    """The paths (``desk.auto_demotion``, ``risk.0.config.demote``) of every key of a parsed
+    configuration (nested tables and arrays of tables included) whose name contains
+    ``demot`` in any case: seed 001's demotion is automatic and no configuration may turn it
+    off, so such a key is refused by name rather than reported as merely unknown."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "demot" in str(key).lower():
+                found.append(where)
+            found += demotion_keys(value, where)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += demotion_keys(value, f"{path}.{i}" if path else str(i))
+    return found
+
 
 class ConfigFileError(ValueError):
     """A config file (desk file, node config) that cannot be used; ``problems`` lists every

@@ -20,7 +20,9 @@ For each input event, in this order:
    this caused are collected the same way.
 2. **Strategies propose.** Every running strategy bot sees, in time order, the venue events from
    before the event, the event, then the venue events it caused; ENFORCED bots' intents go on.
-3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order.
+3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order;
+   a desk with a shadow (:class:`~polytraders.desk.shadow_chain.ShadowChain`) first has the
+   candidate's chain decide on the same intent, recorded in its own sink, never applied.
 4. **Execution** routes each approved intent (:class:`~polytraders.desk.execution.ExecutionRunner`);
    the **order manager** (:class:`~polytraders.desk.orders.OrderManager`) applies
    cancel-before-place, the rate limit and deterministic client order ids, and sends to the
@@ -80,6 +82,7 @@ from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConf
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
+from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
 from polytraders.desk.slots import BotSlot, Quarantine
 from polytraders.desk.state import DeskControls, DeskEvent, DeskState
@@ -90,6 +93,7 @@ from polytraders.model.events import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
+    BotModeChanged,
     FeedStatus,
     MarketStatus,
     OperatorCommand,
@@ -202,7 +206,7 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
         reason_codes: histogram of reason codes over all envelopes (sorted by code).
         fills: every fill booked.
         settlements: every settlement booked.
-        desk_events: trading-state changes and kill-switch trips.
+        desk_events: trading-state changes, kill-switch trips and bot-mode changes.
         operator_actions: applied and refused operator commands.
         equity_curve: mark-to-mid equity points.
         ledger: the final ledger snapshot (cash, positions, fees, realized PnL).
@@ -299,6 +303,9 @@ class Desk:
             desk builds its own state.
         journal: where every order state and every booked or reverted fill is recorded as it
             happens (:class:`~polytraders.desk.orders.OrderJournal`; the run's event store).
+        shadow: a candidate risk chain deciding on every intent beside this desk's own, on the
+            same view and clock, recorded in its own sink and never applied
+            (:class:`~polytraders.desk.shadow_chain.ShadowChain`).
 
     Raises:
         ValueError: no ENFORCED execution slot, or slots of the wrong class.
@@ -321,6 +328,7 @@ class Desk:
         observer: DecisionObserver | None = None,
         account: AccountIdentity | None = None,
         journal: OrderJournal | None = None,
+        shadow: ShadowChain | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
@@ -359,6 +367,7 @@ class Desk:
             execution, self.recorder, desk_config_version=version, measure_cpu=live
         )
         self.monitors = MonitorRunner(self.recorder, measure_cpu=live)
+        self.shadow = shadow
         self._monitor_timers = {
             f"monitor:{s.bot_id}": s for s in self.risk.slots if s.monitor_interval_ns
         }
@@ -368,6 +377,9 @@ class Desk:
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""
         self.operator_actions: list[OperatorAction] = []
+        self.demoted: dict[str, str] = {}
+        """Bot id → why, of every bot demoted in this desk (:meth:`demote`): none of them can
+        be made ENFORCED again here."""
         self.reverted_fills: list[Fill] = []
         """Fills taken back after the venue reported their trade failed."""
         self.desk_events: list[DeskEvent] = []
@@ -420,6 +432,8 @@ class Desk:
         if self._shut_down:
             raise RuntimeError("the desk is shut down")
         target = self.clock.observe(event.ts_event_ns)
+        if self.shadow is not None:
+            self.shadow.fire_due(target, self.state)
         self._schedule_monitors(target)
         while True:
             timer = self.timers.pop_due(target)
@@ -429,11 +443,15 @@ class Desk:
         self._step(event, target)
         if self.events_processed % self.config.flush_every_events == 0:
             self._sink.flush()
+            if self.shadow is not None:
+                self.shadow.flush()
 
     def tick(self) -> None:
         """Live loop helper: send the heartbeat when due and fire timers due at the clock's
         current time."""
         now = self.clock.now_ns()
+        if self.shadow is not None:
+            self.shadow.fire_due(max(now, self.state.now_ns), self.state)
         self._schedule_monitors(max(now, self.state.now_ns))
         self._heartbeat(max(now, self.state.now_ns))
         while True:
@@ -465,6 +483,61 @@ class Desk:
         self.orders.revert(fill, reason_code, self.state.now_ns)
         self.reverted_fills.append(fill)
         return True
+
+    def demote(
+        self, bot_id: str, *, reason_code: str, source: str, detail: str = ""
+    ) -> BotModeChanged | None:
+        """Take a demoted bot out of ENFORCED for the rest of this desk's life (seed 001's
+        automatic demotion: "stops affecting users"), recording a
+        :class:`~polytraders.model.events.BotModeChanged` desk event with ``reason_code`` at the
+        desk clock's time (between events the state's time is brought up to it).
+
+        An ENFORCED bot moves to SHADOW (STUB when it does not support SHADOW): it still runs
+        on the same inputs and is recorded, never applied. Then, by class: a **strategy**'s
+        open orders are cancelled (nothing it placed keeps working); an **execution** bot
+        routes nothing (the desk then sends no new order: fail closed); a **risk** guard's
+        protection would be lost silently, which is failing open, so an ACTIVE desk enters
+        REDUCING (only exposure-reducing intents pass) until an operator sets the trading
+        state. A bot quarantined from ENFORCED stays quarantined (it already fails closed).
+        From now on ``set_mode`` to ENFORCED (and a release from quarantine into ENFORCED) is
+        refused for it (:attr:`demoted`). Idempotent: a second call changes nothing.
+
+        Returns:
+            The desk event recorded, or None when the bot was not ENFORCED (or already
+            demoted).
+
+        Raises:
+            ValueError: no such bot in this desk.
+        """
+        slot = self._slot(bot_id)
+        if slot is None:
+            raise ValueError(f"no bot {bot_id!r} in this desk")
+        if bot_id in self.demoted:
+            return None
+        self.demoted[bot_id] = f"{reason_code} by {source}" + (f": {detail}" if detail else "")
+        if slot.mode is not Mode.ENFORCED:
+            return None
+        now = max(self.state.now_ns, self.clock.now_ns())  # between events: the clock's time
+        self.state.set_time(now)
+        slot.mode = Mode.SHADOW if Mode.SHADOW in slot.bot.mode_support else Mode.STUB
+        event = BotModeChanged(
+            ts_event_ns=now,
+            ts_recv_ns=now,
+            bot_id=bot_id,
+            old_mode=Mode.ENFORCED.value,
+            new_mode=slot.mode.value,
+            reason_code=reason_code,
+            source=source,
+            detail=detail,
+        )
+        self.state.desk_events.append(event)
+        _LOG.error("%s demoted (%s by %s): ENFORCED -> %s", bot_id, reason_code, source, slot.mode)
+        if slot.bot_class is BotClass.STRATEGY:
+            self._cancel_quotes(bot_id, now, "demoted")
+        elif slot.bot_class is BotClass.RISK and self.state.trading_state is TradingState.ACTIVE:
+            self.state.set_trading_state(TradingState.REDUCING, reason_code, source)
+        self._after_decisions(now)
+        return event
 
     def operator(self, command: OperatorCommand) -> OperatorAction:
         """Apply an operator command; return the audit record (also kept in the result).
@@ -525,6 +598,8 @@ class Desk:
         self.state.mark()
         self._shut_down = True
         self._sink.flush()
+        if self.shadow is not None:
+            self.shadow.flush()
 
     def result(self) -> DeskResult:
         """The run's result so far (call after :meth:`run` or :meth:`shutdown`)."""
@@ -839,6 +914,8 @@ class Desk:
         outcomes = state.outcomes
         if self._checkpoints is not None and not self.risk.has_seen(intent.intent_id):
             self._checkpoints.note_intent(intent.intent_id)
+        if self.shadow is not None:  # first: it sees the state this chain is about to see
+            self.shadow.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
         outcome = self.risk.evaluate(intent, state, causation_id=cause, ts_event_ns=ts_event_ns)
         if state.kill_switch_tripped and not self._kill_handled:
             self._after_decisions(state.now_ns)
@@ -871,20 +948,19 @@ class Desk:
         for quarantine in self.state.new_quarantines:
             self.quarantines.append(quarantine)
             if quarantine.bot_class is BotClass.STRATEGY and quarantine.from_mode is Mode.ENFORCED:
-                own = f"{quarantine.bot_id}/"
-                quotes = [
-                    o.client_order_id
-                    for o in self.state.open_orders()
-                    if o.intent_id.startswith(own)
-                ]
-                if quotes:
-                    _LOG.warning(
-                        "%s quarantined: cancelling its %d open orders",
-                        quarantine.bot_id,
-                        len(quotes),
-                    )
-                    self.orders.cancel_orders(quotes, now)
+                self._cancel_quotes(quarantine.bot_id, now, "quarantined")
         self.state.new_quarantines.clear()
+
+    def _cancel_quotes(self, bot_id: str, now: int, why: str) -> None:
+        """Cancel every open order a strategy's intents placed (its intent ids start with
+        ``<bot id>/``): nothing watches them any more."""
+        own = f"{bot_id}/"
+        quotes = [
+            o.client_order_id for o in self.state.open_orders() if o.intent_id.startswith(own)
+        ]
+        if quotes:
+            _LOG.warning("%s %s: cancelling its %d open orders", bot_id, why, len(quotes))
+            self.orders.cancel_orders(quotes, now)
 
     def _collect_desk_events(self) -> None:
         if self.state.desk_events:
@@ -928,6 +1004,11 @@ class Desk:
                 return False, f"unknown bot {args.get('bot_id')!r}"
             try:
                 mode = Mode(args.get("mode", ""))
+                if mode is Mode.ENFORCED and slot.bot_id in self.demoted:
+                    raise ValueError(
+                        f"{slot.bot_id} was demoted ({self.demoted[slot.bot_id]}): it cannot be "
+                        "ENFORCED again in this desk"
+                    )
                 if slot.mode is Mode.QUARANTINE:
                     slot.release(mode)
                 else:

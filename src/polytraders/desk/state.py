@@ -39,6 +39,7 @@ from polytraders.model.events import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
+    BotModeChanged,
     FeedStatus,
     KillSwitchTripped,
     MarketStatus,
@@ -55,8 +56,9 @@ from polytraders.model.position import Position
 NS_PER_DAY = 86_400 * 1_000_000_000
 """Nanoseconds in a UTC day (day-start equity resets at each UTC midnight)."""
 
-DeskEvent = TradingStateChanged | KillSwitchTripped
-"""Desk-level events the state records when its trading state or kill switch changes."""
+DeskEvent = TradingStateChanged | KillSwitchTripped | BotModeChanged
+"""Desk-level events the state records when its trading state or kill switch changes, or when
+the desk takes a bot out of ENFORCED on its own authority (automatic demotion)."""
 
 
 class KillSwitchStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,8 +105,8 @@ class DeskState:
             statuses with :meth:`order_closed` so :meth:`open_orders` stays an O(open) read
             and the intents' outcomes follow.
         outcomes: what became of each intent (the desk records its decisions there).
-        desk_events: trading-state changes and kill-switch trips, in order (the desk drains
-            them into its result and the store).
+        desk_events: trading-state changes, kill-switch trips and bot-mode changes, in order
+            (the desk drains them into its result and the store).
         new_quarantines: bots quarantined since the desk last drained this list (appended by
             :func:`~polytraders.desk.recorder.record_quarantine`; the desk stops a quarantined
             strategy's quotes and keeps the list in ``Desk.quarantines``).

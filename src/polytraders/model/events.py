@@ -181,6 +181,20 @@ class KillSwitchTripped(Event, frozen=True, kw_only=True, tag="kill_switch_tripp
     detail: str = ""
 
 
+class BotModeChanged(Event, frozen=True, kw_only=True, tag="bot_mode_changed"):
+    """The desk changed a bot's mode on its own authority (not an operator's command), because
+    of ``reason_code`` raised by ``source``: automatic demotion takes a demoted bot out of
+    ENFORCED (``GOV_DEMOTION_APPLIED``). Modes are the
+    :class:`~polytraders.contracts.modes.Mode` values as text."""
+
+    bot_id: str
+    old_mode: str
+    new_mode: str
+    reason_code: str
+    source: str
+    detail: str = ""
+
+
 class OperatorCommand(Event, frozen=True, kw_only=True, tag="operator_command"):
     """An authenticated operator's command (kill, reset, set mode, …)."""
 

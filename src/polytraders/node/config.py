@@ -30,7 +30,12 @@ from pydantic_core import PydanticCustomError
 
 from polytraders.backtest.desk_file import AccountFile, DeskFile, DeskFileError
 from polytraders.contracts.canonical import config_version
-from polytraders.contracts.config import ConfigFileError, FrozenConfig
+from polytraders.contracts.config import (
+    DEMOTION_NOT_CONFIGURABLE,
+    ConfigFileError,
+    FrozenConfig,
+    demotion_keys,
+)
 from polytraders.contracts.view import AccountIdentity
 from polytraders.node.venue_worker import VenueWorkerConfig
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
@@ -127,9 +132,18 @@ class LiveNodeConfig(FrozenConfig):
         ``desk`` path and user bots' ``source`` paths of an inline desk (default: the working
         folder).
 
+        A key naming demotion anywhere (``[demotion]``, ``auto_demotion = false``) is refused
+        by name: demotion is automatic and nothing configures it
+        (:func:`~polytraders.contracts.config.demotion_keys`).
+
         Raises:
             NodeConfigError: invalid values (all listed with their paths).
         """
+        refused = demotion_keys(data)
+        if refused:
+            raise NodeConfigError(
+                source, [f"{key}: {DEMOTION_NOT_CONFIGURABLE}" for key in refused]
+            )
         try:
             return cls.model_validate(data, context={"base_dir": base_dir})
         except ValidationError as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import optuna
 
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.stop import stop_on_signals
@@ -265,7 +266,10 @@ def optimize(
             stop=stop,
             progress=progress,
         )
-        records = trial_records(study, cls.SEARCH_SPACE)
+        # a fresh view of the study: this process's cached one may still hold a trial that
+        # another worker finished while this one waited for it
+        settled = optuna.load_study(study_name=study.study_name, storage=storage)
+        records = trial_records(settled, cls.SEARCH_SPACE)
         best = best_record(records)
         reruns = [
             task(_BASELINE_IN, {}, split.in_sample.path),

@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from polytraders.backtest.engine import data_digest
 from polytraders.feeds import Source, open_source
 from polytraders.feeds.convert import to_lines
+from polytraders.feeds.digest import data_digest
 from polytraders.feeds.parquet import is_parquet_layout
 from polytraders.feeds.parquet_schema import BOOKS_FILE, MARKETS_FILE
 from polytraders.model.events import AnyEvent
@@ -47,7 +47,7 @@ class Part(msgspec.Struct, frozen=True, kw_only=True):
 
     Fields:
         path: where its data was written (what ``--data`` takes).
-        digest: :func:`~polytraders.backtest.engine.data_digest` of ``path``.
+        digest: :func:`~polytraders.feeds.digest.data_digest` of ``path``.
         market_ids: its markets, in start order.
         start_ns / end_ns: first market start and last market end (ns since the epoch; the
             end is the latest ``end_ns``, 0 when no market declares one).

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import msgspec
 
-from polytraders.contracts.canonical import canonical_json
+from polytraders.contracts.canonical import canonical_sha256
 from polytraders.readiness.context import ReadinessContext
-from polytraders.readiness.evidence import Phase, evidence_digest, sha256_hex
+from polytraders.readiness.evidence import Phase, evidence_digest
 from polytraders.readiness.gates import Gate, Measurement, Severity
 from polytraders.readiness.measures import MEASURES
 from polytraders.store import EventStore
@@ -82,7 +82,7 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
             [r.gate.gate_id, r.measurement.phase.value, r.measurement.value, r.evidence_digest]
             for r in self.results
         ]
-        return sha256_hex(canonical_json(rows).encode())
+        return canonical_sha256(rows)
 
 
 def measure_gate(gate: Gate, bot_id: str, ctx: ReadinessContext) -> GateResult:
@@ -109,9 +109,9 @@ def evaluate(
     bot_id: str, gates: Sequence[Gate], ctx: ReadinessContext, *, from_state: str, target: str
 ) -> Evaluation:
     """Measure every gate in ``gates`` for ``bot_id`` (in order)."""
-    seed = canonical_json([bot_id, from_state, target, ctx.now_ns, ctx.commit])
     return Evaluation(
-        evaluation_id="ev-" + sha256_hex(seed.encode())[:24],
+        evaluation_id="ev-"
+        + canonical_sha256([bot_id, from_state, target, ctx.now_ns, ctx.commit])[:24],
         bot_id=bot_id,
         from_state=from_state,
         target=target,

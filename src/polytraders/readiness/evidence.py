@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from polytraders.contracts.canonical import canonical_json
+from polytraders.contracts.canonical import canonical_sha256
 
 
 class ItemStatus(StrEnum):
@@ -86,7 +86,7 @@ def result_evidence(kind: EvidenceKind, ref: str, result: object, summary: str) 
     Raises:
         ValueError: ``result`` is not JSON-compatible (NaN, an unknown type).
     """
-    digest = sha256_hex(canonical_json(result).encode())
+    digest = canonical_sha256(result)
     return Evidence(kind=kind, ref=ref, digest=digest, result=summary)
 
 
@@ -94,7 +94,7 @@ def evidence_digest(evidence: Iterable[Evidence]) -> str:
     """One SHA-256 over several pieces of evidence (order-independent): the digest recorded
     with a gate evaluation or a promotion."""
     rows = sorted([e.kind.value, e.ref, e.digest, e.result] for e in evidence)
-    return sha256_hex(canonical_json(rows).encode())
+    return canonical_sha256(rows)
 
 
 class ChecklistItem(msgspec.Struct, frozen=True, kw_only=True):

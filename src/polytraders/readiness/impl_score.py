@@ -6,8 +6,8 @@ Every item is checked mechanically, each with its evidence; a check that cannot 
 (never passes); evidence that does not exist yet is PENDING.
 
 1. **mypy --strict passes on the bot's module** (seed 002's "TypeScript compiles against the
-   contracts package"): ``mypy --strict --follow-imports=silent`` (``mypy.api.run``, the
-   repository's ``pyproject.toml``) on the bot's own module — the package
+   contracts package"): ``mypy --strict --follow-imports=silent`` (``python -m mypy`` in a
+   child process, the repository's ``pyproject.toml``) on the bot's own module — the package
    ``src/polytraders/bots/<class>/<name>/`` or the file ``…/<name>.py`` — whose imports are
    followed for types but reported elsewhere. PENDING when mypy (a dev dependency) is not
    importable.
@@ -21,7 +21,7 @@ Every item is checked mechanically, each with its evidence; a check that cannot 
    ``polytraders schema <bot_id>`` prints (``Config.json_schema()``) validates the default
    config's JSON (``jsonschema``, Draft 2020-12), and the config lint
    :func:`~polytraders.contracts.config.config_problems` finds nothing. PENDING when
-   ``jsonschema`` is not importable (no JSON Schema validator is a dependency yet).
+   ``jsonschema`` (a dependency) is not importable.
 4. **Default config within every declared hard threshold**: each field's default (nested
    configs too) satisfies what the config declares: ``ge``/``gt``/``le``/``lt`` on numbers, a
    ``pattern`` on text, the choices of a ``Literal`` (none declared: vacuously within; item
@@ -68,8 +68,11 @@ simulator unless one is open: wrap a whole evaluation in
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import re
+import subprocess
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,10 +230,12 @@ def bot_module_paths(cls: Any, repo: Path) -> list[Path]:
     return [module] if (repo / module).is_file() else []
 
 
+MYPY_TIMEOUT_S = 600
+"""How long the strict type check of one bot may take (a cold cache takes about a minute)."""
+
+
 def _mypy_item(cls: Any, ctx: ReadinessContext) -> ChecklistItem:
-    try:
-        from mypy import api as mypy_api
-    except ImportError:
+    if importlib.util.find_spec("mypy") is None:
         return _item(1, ItemStatus.PENDING, "mypy (a dev dependency) is not installed", [])
     files = bot_module_paths(cls, ctx.repo)
     if not files:
@@ -244,7 +249,16 @@ def _mypy_item(cls: Any, ctx: ReadinessContext) -> ChecklistItem:
         str(ctx.repo / ".mypy_cache" / "readiness-strict"),
         *(str(ctx.repo / f) for f in files),
     ]
-    stdout, stderr, status = mypy_api.run(args)
+    # a separate process: mypy raises the interpreter's recursion limit and keeps state, which
+    # must not leak into the caller (a desk, a test session)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=MYPY_TIMEOUT_S,
+    )
+    stdout, stderr, status = done.stdout, done.stderr, done.returncode
     shown = " ".join(["mypy --strict --follow-imports=silent", *(f.as_posix() for f in files)])
     output = (stdout + stderr).replace(str(ctx.repo) + "/", "")
     last = output.strip().splitlines()[-1] if output.strip() else f"exit {status}"

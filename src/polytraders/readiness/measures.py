@@ -3,7 +3,7 @@
 Each takes a bot id and the :class:`ReadinessContext` and returns a
 :class:`~polytraders.readiness.gates.Measurement`. Missing or insufficient data gives
 Inconclusive, never Successful; a gate whose evidence source this release does not have yet
-(shadow comparisons, chaos verdicts, signatures, the console, retention) says so and stays
+(chaos verdicts, signatures, the console, the allowance check, retention) says so and stays
 Inconclusive, so it blocks.
 """
 
@@ -36,6 +36,7 @@ from polytraders.readiness.lifecycle import State
 from polytraders.readiness.packs import load_pack, pack_path, run_case
 from polytraders.readiness.runtime_score import nearest_rank
 from polytraders.readiness.scores import bot_score
+from polytraders.readiness.shadow_gate import shadow_agreement
 from polytraders.readiness.spec import parse_sections
 from polytraders.readiness.store_evidence import (
     DAY_NS,
@@ -811,10 +812,7 @@ MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "reconciliation_drift": reconciliation_drift,
     "builder_code_bound": builder_code_bound,
     "kill_switch_routing": kill_switch_routing,
-    "shadow_agreement": _not_recorded_yet(
-        "no shadow comparison is recorded in the store: this release cannot record "
-        "side-by-side agreement yet"
-    ),
+    "shadow_agreement": shadow_agreement,
     "chaos_suite": chaos_suite,
     "console_page": _not_recorded_yet(
         "this release has no operator console, so no page declares its purpose"

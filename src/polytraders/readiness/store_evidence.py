@@ -82,6 +82,14 @@ def bot_runs(store: EventStore, bot_id: str, kinds: Sequence[RunKind]) -> list[R
     return [r for r in store.runs() if (r.run_id, r.attempt) in took_part and run_kind(r) in kinds]
 
 
+ERROR_DECISIONS = frozenset({"ERROR", "QUARANTINE"})
+"""Envelope decisions that record the bot failing: ERROR (it raised, overran its budget, or
+gave an invalid or unauthorised output: the desk's quarantine path) and QUARANTINE (the
+fail-closed answer of a bot quarantined for such a failure). A venue's failures (rejections,
+errors, lapsed heartbeats) never produce one: they are order states, reconciliations and
+venue-origin incidents, so these count the bot's own errors only."""
+
+
 class EnvelopeWindow(msgspec.Struct, frozen=True, kw_only=True):
     """A bot's envelopes of some runs inside a time window.
 
@@ -131,7 +139,7 @@ def envelope_window(
         for row in store.select(query):
             latencies.append(int(row.latency_ns))
             modes[row.mode] = modes.get(row.mode, 0) + 1
-            if row.decision in ("ERROR", "QUARANTINE"):
+            if row.decision in ERROR_DECISIONS:
                 errors += 1
             days.add(utc_day(int(row.ts_decided_ns)))
     latencies.sort()
@@ -142,6 +150,64 @@ def envelope_window(
         days=tuple(sorted(days)),
         modes=dict(sorted(modes.items())),
     )
+
+
+class Bucket(msgspec.Struct, frozen=True, kw_only=True):
+    """A bot's decisions and errors (:data:`ERROR_DECISIONS`) decided in
+    ``[start_ns, end_ns)``."""
+
+    start_ns: int
+    end_ns: int
+    decisions: int
+    errors: int
+
+
+def envelope_buckets(
+    store: EventStore,
+    bot_id: str,
+    runs: Sequence[RunRecord],
+    *,
+    since_ns: int,
+    bucket_ns: int,
+    count: int,
+) -> list[Bucket]:
+    """``bot_id``'s decisions and errors in ``runs`` in ``count`` consecutive buckets of
+    ``bucket_ns`` from ``since_ns`` (bucket ``i`` is ``[since_ns + i·bucket_ns, since_ns +
+    (i+1)·bucket_ns)``, by ``ts_decided_ns``: wall-clock ns in live-clock runs), one read per
+    run.
+
+    Raises:
+        ValueError: ``bucket_ns`` or ``count`` below 1.
+        StoreError: the read failed.
+    """
+    if bucket_ns < 1 or count < 1:
+        raise ValueError(f"bucket_ns and count must be at least 1, got {bucket_ns}, {count}")
+    until_ns = since_ns + bucket_ns * count
+    decisions = [0] * count
+    errors = [0] * count
+    e = schema.envelopes.c
+    for record in runs:
+        query = sa.select(e.decision, e.ts_decided_ns).where(
+            e.run_id == record.run_id,
+            e.attempt == record.attempt,
+            e.bot_id == bot_id,
+            e.ts_decided_ns >= since_ns,
+            e.ts_decided_ns < until_ns,
+        )
+        for row in store.select(query):
+            i = (int(row.ts_decided_ns) - since_ns) // bucket_ns
+            decisions[i] += 1
+            if row.decision in ERROR_DECISIONS:
+                errors[i] += 1
+    return [
+        Bucket(
+            start_ns=since_ns + i * bucket_ns,
+            end_ns=since_ns + (i + 1) * bucket_ns,
+            decisions=decisions[i],
+            errors=errors[i],
+        )
+        for i in range(count)
+    ]
 
 
 class OrderFinal(msgspec.Struct, frozen=True, kw_only=True):

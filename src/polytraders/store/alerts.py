@@ -41,6 +41,7 @@ from polytraders.store import schema
 from polytraders.store.errors import EvidenceInputError
 from polytraders.store.event_store import EventStore
 from polytraders.store.incidents import DESK, Severity
+from polytraders.store.intervals import union_ns
 
 ACTION_INGEST = "GOV_ALERT_RECORDED"
 
@@ -351,22 +352,6 @@ def firing_ns(store: EventStore, bot_id: str, *, severity: str, start_ns: int, e
     if end_ns < start_ns:
         raise ValueError(f"window end {end_ns} is before its start {start_ns}")
     return union_ns(firing_intervals(store, bot_id, severity=severity), start_ns, end_ns)
-
-
-def union_ns(intervals: list[FiringInterval], start_ns: int, end_ns: int) -> int:
-    """Length of the union of ``intervals`` (open ones run to ``end_ns``) inside
-    ``[start_ns, end_ns)``."""
-    clipped = sorted(
-        (max(i.starts_ns, start_ns), min(end_ns if i.ends_ns is None else i.ends_ns, end_ns))
-        for i in intervals
-    )
-    total, covered_to = 0, start_ns
-    for lo, hi in clipped:
-        begin = max(lo, covered_to)
-        if hi > begin:
-            total += hi - begin
-            covered_to = hi
-    return total
 
 
 def alerted_bots(store: EventStore) -> list[str]:

@@ -31,14 +31,13 @@ origin or incident, empty title/operator/resolution) or
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 from enum import StrEnum
 
 import msgspec
 import sqlalchemy as sa
 
-from polytraders.contracts.canonical import canonical_json
+from polytraders.contracts.canonical import canonical_sha256
 from polytraders.store import schema
 from polytraders.store.errors import EvidenceInputError, EvidenceStateError
 from polytraders.store.event_store import EventStore
@@ -105,7 +104,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
 
 def incident_id_for(fields: dict[str, object]) -> str:
     """``inc-`` + 16 hex digits of the SHA-256 of the canonical JSON of ``fields``."""
-    return "inc-" + hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:16]
+    return "inc-" + canonical_sha256(fields)[:16]
 
 
 def _required(value: str, what: str) -> str:

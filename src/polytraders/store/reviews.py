@@ -30,16 +30,15 @@ drawn, sample id) and ``GOV_REVIEW_RECORDED`` (actor the reviewer). Refusals rai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 import msgspec
 import sqlalchemy as sa
 
-from polytraders.contracts.canonical import canonical_json
+from polytraders.contracts.canonical import canonical_sha256
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import BotClass
 from polytraders.model.binomial import clopper_pearson_upper
@@ -196,17 +195,15 @@ def draw_sample(
     picks = _fetch(store, chosen)
     sample_id = (
         "rs-"
-        + hashlib.sha256(
-            canonical_json(
-                {
-                    "bot_id": bot_id,
-                    "n": n,
-                    "seed": seed,
-                    "scope": scope,
-                    "picks": [list(p.key) for p in picks],
-                }
-            ).encode()
-        ).hexdigest()[:16]
+        + canonical_sha256(
+            {
+                "bot_id": bot_id,
+                "n": n,
+                "seed": seed,
+                "scope": scope,
+                "picks": [list(p.key) for p in picks],
+            }
+        )[:16]
     )
     existing = load_sample(store, sample_id)
     if existing is not None:
@@ -356,10 +353,7 @@ def record_verdict(
             without ``attempt``); a verdict other than correct/incorrect; empty reviewer.
         StoreError: a read or write failed.
     """
-    try:
-        judged = ReviewVerdict(verdict)
-    except ValueError:
-        raise EvidenceInputError(f"a verdict is correct or incorrect, got {verdict!r}") from None
+    judged = parse_verdict(verdict)
     reviewer = reviewer.strip()
     if not reviewer:
         raise EvidenceInputError("a verdict needs a non-empty reviewer")
@@ -391,26 +385,81 @@ def record_verdict(
         note=note,
         ts_ns=when,
     )
+    append_verdict(store, record, bot_id=sample.bot_id, action=ACTION_VERDICT)
+    return record
+
+
+def parse_verdict(verdict: str) -> ReviewVerdict:
+    """``correct`` or ``incorrect`` as a :class:`ReviewVerdict`.
+
+    Raises:
+        EvidenceInputError: anything else.
+    """
+    try:
+        return ReviewVerdict(verdict)
+    except ValueError:
+        raise EvidenceInputError(f"a verdict is correct or incorrect, got {verdict!r}") from None
+
+
+def append_verdict(store: EventStore, record: VerdictRecord, *, bot_id: str, action: str) -> None:
+    """Append one ``review_verdicts`` row and its audit entry (``action``, actor the reviewer;
+    detail the sample, bot, decision's run, attempt and envelope, verdict and note). The caller
+    has checked that the decision belongs to ``record.sample_id``.
+
+    Raises:
+        StoreWriteError: the write failed.
+    """
     store.append_rows(
         schema.review_verdicts,
         [msgspec.to_builtins(record)],
-        what=f"verdict on {envelope_id} of sample {sample_id}",
+        what=f"verdict on {record.envelope_id} of {record.sample_id}",
     )
     store.audit(
-        actor=reviewer,
-        action=ACTION_VERDICT,
-        ts_ns=when,
+        actor=record.reviewer,
+        action=action,
+        ts_ns=record.ts_ns,
         detail={
-            "sample_id": sample_id,
-            "bot_id": sample.bot_id,
-            "run_id": pick.run_id,
-            "attempt": pick.attempt,
-            "envelope_id": pick.envelope_id,
-            "verdict": judged.value,
-            "note": note,
+            "sample_id": record.sample_id,
+            "bot_id": bot_id,
+            "run_id": record.run_id,
+            "attempt": record.attempt,
+            "envelope_id": record.envelope_id,
+            "verdict": record.verdict.value,
+            "note": record.note,
         },
     )
-    return record
+
+
+def current_verdicts(
+    store: EventStore, sample_ids: Sequence[str]
+) -> dict[tuple[str, str, int, str], dict[str, VerdictRecord]]:
+    """Each reviewer's current (latest) verdict on each decision of the given samples:
+    (sample id, run id, attempt, envelope id) → reviewer → verdict.
+
+    Raises:
+        StoreError: the read failed.
+    """
+    v = schema.review_verdicts.c
+    current: dict[tuple[str, str, int, str], dict[str, VerdictRecord]] = {}
+    chunk = 200
+    for start in range(0, len(sample_ids), chunk):
+        part = list(sample_ids[start : start + chunk])
+        rows = store.select(
+            sa.select(schema.review_verdicts).where(v.sample_id.in_(part)).order_by(v.row_id)
+        )
+        for r in rows:
+            key = (r.sample_id, r.run_id, int(r.attempt), r.envelope_id)
+            current.setdefault(key, {})[r.reviewer] = VerdictRecord(
+                sample_id=r.sample_id,
+                run_id=r.run_id,
+                attempt=int(r.attempt),
+                envelope_id=r.envelope_id,
+                verdict=ReviewVerdict(r.verdict),
+                reviewer=r.reviewer,
+                note=r.note,
+                ts_ns=int(r.ts_ns),
+            )
+    return current
 
 
 def summarize(store: EventStore, sample_id: str) -> ReviewSummary:
@@ -424,26 +473,12 @@ def summarize(store: EventStore, sample_id: str) -> ReviewSummary:
     sample = load_sample(store, sample_id)
     if sample is None:
         raise EvidenceInputError(f"no review sample {sample_id!r} in the store")
-    v = schema.review_verdicts.c
-    rows = store.select(
-        sa.select(schema.review_verdicts).where(v.sample_id == sample_id).order_by(v.row_id)
-    )
     keys = {p.key for p in sample.picks}
-    current: dict[tuple[str, int, str], dict[str, VerdictRecord]] = {}
-    for r in rows:
-        key = (r.run_id, int(r.attempt), r.envelope_id)
-        if key not in keys:
-            continue
-        current.setdefault(key, {})[r.reviewer] = VerdictRecord(
-            sample_id=sample_id,
-            run_id=r.run_id,
-            attempt=int(r.attempt),
-            envelope_id=r.envelope_id,
-            verdict=ReviewVerdict(r.verdict),
-            reviewer=r.reviewer,
-            note=r.note,
-            ts_ns=int(r.ts_ns),
-        )
+    current = {
+        key[1:]: by_reviewer
+        for key, by_reviewer in current_verdicts(store, [sample_id]).items()
+        if key[1:] in keys
+    }
     reviewed = len(current)
     incorrect = sum(
         1

@@ -60,7 +60,8 @@ second row:
   title, whether it was a drill, error origin ``bot``/``venue``/``desk``, runbook exercised).
 - ``review_samples``: the decisions drawn for a review (sample id, bot, the envelope's run,
   attempt, id, decision, codes and exact JSON line, the draw's seed).
-- ``review_verdicts``: a reviewer's verdict on one sampled decision (correct / incorrect).
+- ``review_verdicts``: a reviewer's verdict on one sampled decision (correct / incorrect), or
+  on one divergence of a shadow comparison (``sample_id`` the comparison's id).
 - ``alert_firings``: alert notifications received (Alertmanager webhook): name, severity,
   bot, firing/resolved, start and end.
 - ``gate_evaluations``: one row per gate per evaluation: phase, measured value, threshold,
