@@ -19,6 +19,7 @@ from polytraders.commands import optimize as optimize_commands
 from polytraders.commands import readiness as readiness_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.alerts import app as alerts_app
+from polytraders.commands.chaos import app as chaos_app
 from polytraders.commands.data import app as data_app
 from polytraders.commands.demotion import app as demotion_app
 from polytraders.commands.failures import set_debug
@@ -97,6 +98,7 @@ app.add_typer(soak_app, name="soak")
 app.add_typer(security_app, name="security")
 app.add_typer(demotion_app, name="demotion")
 app.add_typer(shadow_app, name="shadow")
+app.add_typer(chaos_app, name="chaos")
 
 
 @app.command()

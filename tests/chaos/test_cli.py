@@ -55,10 +55,16 @@ def test_run_prints_the_checks_records_and_exits_by_the_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = str(tmp_path / "s.sqlite")
+    runs = str(tmp_path / "runs.sqlite")
     code, out, err = invoke(
-        "run", "--scenario", "heartbeat_lapse", "--store", store, "--operator", "ana"
-    )
+        "run", "--scenario", "heartbeat_lapse", "--store", store, "--runs-store", runs,
+        "--operator", "ana",
+    )  # fmt: skip
     assert code == 0, out + err
+    # the desk's run under fault is kept apart from the store whose runs are runtime evidence
+    with EventStore.open(store, create=False) as handle, EventStore.open(runs) as desk_runs:
+        assert handle.runs() == []
+        assert [r.run_id.startswith("chaos-") for r in desk_runs.runs()] == [True]
     assert "heartbeat_lapse: PASS" in out and "1/1 scenario(s) passed" in out
     assert all(f"ok   {c}: " in out for c in SCENARIOS["heartbeat_lapse"].criteria)
     code, out, _ = invoke("history", "--store", store)
@@ -75,8 +81,9 @@ def test_run_prints_the_checks_records_and_exits_by_the_verdict(
 
     monkeypatch.setattr(PolymarketVenue, "_settle_lapse", resending)
     code, out, err = invoke(
-        "run", "--scenario", "heartbeat_lapse", "--store", store, "--timeout-s", "8", "--json"
-    )
+        "run", "--scenario", "heartbeat_lapse", "--store", store, "--runs-store", runs,
+        "--timeout-s", "8", "--json",
+    )  # fmt: skip
     assert code == 1, out + err
     document = json.loads(out)
     assert document["passed"] is False

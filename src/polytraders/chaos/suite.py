@@ -125,18 +125,22 @@ def run_scenario(
     actor: str,
     commit_sha: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    runs_store_url: str | None = None,
 ) -> ChaosRunRow:
     """Run scenario ``name`` against ``desk`` and record its verdict; returns the row.
 
     Args:
         name: a key of :data:`SCENARIOS`.
         desk: the desk under test.
-        store_url: the event store for the desk's run records and the verdict (created when
-            missing).
+        store_url: the event store for the verdict (created when missing); also for the
+            desk's run records unless ``runs_store_url`` is given.
         suite_id: the suite the run belongs to (:func:`new_suite_id`).
         actor: who runs it (recorded and audited).
         commit_sha: the commit to record (default :func:`code_commit`).
         timeout_s: deadline of each wait of the scenario (s).
+        runs_store_url: where the desk's own run records go (``polytraders chaos run`` keeps
+            them apart, so the faults it injects never count as a bot's runtime evidence:
+            error rate, latency, drift, demotion read the main store).
 
     Raises:
         KeyError: an unknown scenario.
@@ -148,7 +152,7 @@ def run_scenario(
     stopped = ""
     live = LiveDesk(
         desk,
-        store_url,
+        runs_store_url or store_url,
         f"chaos-{suite_id}-{name}",
         windows=scenario.windows,
         timeout_s=timeout_s,
@@ -187,9 +191,11 @@ def run_suite(
     suite_id: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_result: Callable[[ChaosRunRow], None] | None = None,
+    runs_store_url: str | None = None,
 ) -> list[ChaosRunRow]:
     """Run ``scenarios`` (in the order given) under one suite id and record each verdict;
-    ``on_result`` sees each row as soon as it is recorded.
+    ``on_result`` sees each row as soon as it is recorded; ``runs_store_url`` as in
+    :func:`run_scenario`.
 
     Raises:
         KeyError: an unknown scenario (before anything runs).
@@ -210,6 +216,7 @@ def run_suite(
             actor=actor,
             commit_sha=commit,
             timeout_s=timeout_s,
+            runs_store_url=runs_store_url,
         )
         rows.append(row)
         if on_result is not None:

@@ -1,10 +1,12 @@
 """``polytraders chaos``: the chaos suite — five standard failure-injection scenarios against
 the local CLOB v2 simulator with the desk under test (``docs/chaos.md``).
 
-- ``chaos run [--desk D.toml] [--scenario NAME …] [--store URL] [--json]`` runs one, several
-  or all five scenarios (each a fresh simulator with a throwaway key and a live session of
-  the desk), prints every written check with its measured value and records the verdicts in
-  the event store (``chaos_runs``, audited ``GOV_CHAOS_RUN``), with the desk's own run records;
+- ``chaos run [--desk D.toml] [--scenario NAME …] [--store URL] [--runs-store URL] [--json]``
+  runs one, several or all five scenarios (each a fresh simulator with a throwaway key and a
+  live session of the desk), prints every written check with its measured value and records
+  the verdicts in the event store (``chaos_runs``, audited ``GOV_CHAOS_RUN``); the desk's own
+  run records under fault go to ``--runs-store`` (default ``runs/chaos.sqlite``), so the
+  faults never count as a bot's runtime evidence (error rate, latency, drift, demotion);
 - ``chaos list`` prints the scenarios and their written checks;
 - ``chaos history [--scenario NAME] [--store URL] [--json]`` prints the recorded verdicts.
 
@@ -36,6 +38,10 @@ from polytraders.commands.evidence_cli import (
 )
 from polytraders.store import StoreError
 from polytraders.store.chaos_runs import ChaosRunRow, chaos_runs
+
+DEFAULT_RUNS_STORE = "runs/chaos.sqlite"
+"""Where the desk's run records under fault go by default: not the main store, whose runs are
+the bots' runtime evidence."""
 
 app = typer.Typer(
     name="chaos",
@@ -93,9 +99,17 @@ def run(
         str,
         typer.Option(
             "--store",
-            help="Event store for the desk's run records and the verdicts (created if missing).",
+            help="Event store for the verdicts, read by the chaos_suite gate (created if missing).",
         ),
     ] = DEFAULT_STORE,
+    runs_store: Annotated[
+        str,
+        typer.Option(
+            "--runs-store",
+            help="Event store for the desk's own run records under fault (kept apart from "
+            "--store so injected faults never count as a bot's runtime evidence).",
+        ),
+    ] = DEFAULT_RUNS_STORE,
     operator: Annotated[
         str | None, typer.Option("--operator", help="Who runs it (default: the OS user).")
     ] = None,
@@ -122,7 +136,8 @@ def run(
     if not as_json:
         typer.echo(
             f"chaos suite {suite_id}: {len(names)} scenario(s), desk "
-            f"{desk or 'default'} (config {desk_file.config_version}), store {store}"
+            f"{desk or 'default'} (config {desk_file.config_version}), verdicts in {store}, "
+            f"desk runs in {runs_store}"
         )
     with _quiet(verbose):
         try:
@@ -134,6 +149,7 @@ def run(
                 suite_id=suite_id,
                 timeout_s=timeout_s,
                 on_result=None if as_json else _print_row,
+                runs_store_url=runs_store,
             )
         except StoreError as exc:
             fail(str(exc))

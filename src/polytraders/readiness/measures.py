@@ -3,7 +3,7 @@
 Each takes a bot id and the :class:`ReadinessContext` and returns a
 :class:`~polytraders.readiness.gates.Measurement`. Missing or insufficient data gives
 Inconclusive, never Successful; a gate whose evidence source this release does not have yet
-(chaos verdicts, signatures, the console, the allowance check, retention) says so and stays
+(signatures, the console, the allowance check, retention) says so and stays
 Inconclusive, so it blocks.
 """
 
