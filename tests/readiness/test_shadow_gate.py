@@ -118,10 +118,23 @@ def test_divergences_must_all_be_reviewed(store: EventStore) -> None:
             reviewer="cyd",
             ts_ns=NOW_NS,
         )
+    # every divergence reviewed, one judged incorrect: a defect, the gate fails
+    judged = shadow_agreement(STALE, _ctx(store))
+    assert judged.phase is Phase.FAILED, judged.detail
+    assert f"{len(divergences)} of {len(divergences)} divergence(s) reviewed" in judged.detail
+    assert f"{len(divergences)} unsafe, 1 judged incorrect" in judged.detail
+    # the reviewer revises it (the latest verdict wins): every divergence judged correct
+    record_divergence_verdict(
+        store,
+        row.comparison_id,
+        divergences[0].candidate.envelope_id,
+        verdict="correct",
+        reviewer="cyd",
+        ts_ns=NOW_NS + 1,
+    )
     reviewed = shadow_agreement(STALE, _ctx(store))
     assert reviewed.phase is Phase.SUCCESSFUL, reviewed.detail
-    assert f"{len(divergences)} of {len(divergences)} divergence(s) reviewed" in reviewed.detail
-    assert f"{len(divergences)} unsafe, 1 judged incorrect" in reviewed.detail
+    assert f"{len(divergences)} unsafe, 0 judged incorrect" in reviewed.detail
 
 
 def test_agreement_below_99_percent_fails_even_on_one_day(store: EventStore) -> None:

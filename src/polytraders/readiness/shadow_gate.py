@@ -16,9 +16,10 @@ whole. Pooled over them:
 - the review state of every divergence (:func:`~polytraders.store.shadow_comparisons.unreviewed`).
 
 Phases: **Failed** when the agreement is below 99 % (whatever the coverage: the breach is in
-the data); **Inconclusive** when nothing was compared, fewer than 30 days are covered, or a
-divergence has no review verdict; **Successful** otherwise. Divergences judged ``incorrect``
-are reported in the detail (the seed asks for the review, not for a verdict).
+the data), or when a reviewer judged a divergence ``incorrect`` (the candidate decided wrong:
+a defect to fix before promotion, not a statistic to average away); **Inconclusive** when
+nothing was compared, fewer than 30 days are covered, or a divergence has no review verdict;
+**Successful** otherwise.
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ def shadow_agreement(bot_id: str, ctx: ReadinessContext) -> Measurement:
             phase=Phase.FAILED,
             value=value,
             detail=f"verdict agreement {percent_text(agreement)} < 99 %; {reviews}",
+            evidence=evidence,
+        )
+    if incorrect:
+        return Measurement(
+            phase=Phase.FAILED,
+            value=value,
+            detail=f"a reviewer judged {incorrect} divergence(s) incorrect; {reviews}",
             evidence=evidence,
         )
     if len(covered) < WINDOW_DAYS:
