@@ -54,12 +54,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     Raises:
         ScenarioStoppedError: a precondition failed.
     """
-    quoting = live.pump(lambda: live.resting_order() is not None)
-    judge.require(
-        "orders_open_before_fault",
-        quoting,
-        f"{len(live.venue_live())} live at the venue, {live.sim_counter('orders_total')} posted",
-    )
+    live.require_orders_open(judge)
     # 1. a fill makes the strategy re-quote; kill the desk with that order in flight
     fills_before = len(live.desk_fill_ids())
     live.cross(live.resting_order() or next(iter(live.venue_live().values())))
@@ -105,15 +100,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     }
     agreed = live.wait(live.orders_agree)
     judge.record("orders_agree_after_restart", agreed, live.agreement())
-    before = live.sim_counter("orders_total")
-    resumed = live.pump(
-        lambda: live.sim_counter("orders_total") > before and bool(live.venue_live())
-    )
-    judge.record(
-        "trading_resumed",
-        resumed and not live.halted() and not live.session.halts,
-        f"{live.sim_counter('orders_total') - before} new order(s); {live.trading_summary()}",
-    )
+    live.record_trading_resumed(judge)
     refs = list(live.run_refs)
     live.close()
     with EventStore.open(live.store_url, create=False) as store:

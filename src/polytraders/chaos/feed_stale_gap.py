@@ -76,12 +76,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     """
     state = live.session.desk.state
     tokens = live.tokens()
-    quoting = live.pump(lambda: live.resting_order() is not None)
-    judge.require(
-        "orders_open_before_fault",
-        quoting,
-        f"{len(live.venue_live())} live at the venue, {live.sim_counter('orders_total')} posted",
-    )
+    live.require_orders_open(judge)
     # 1. stale: a silent feed; the books age past the threshold
     threshold_ms = stale_threshold_ms(live)
     live.sim.control("stall_market", on=True)

@@ -333,6 +333,34 @@ class LiveDesk:
             if o.status.is_open
         }
 
+    def require_orders_open(self, judge: Judge) -> None:
+        """The precondition every scenario starts from: run the desk until it has an order
+        resting at the venue (``orders_open_before_fault``).
+
+        Raises:
+            ScenarioStoppedError: none by the deadline.
+        """
+        quoting = self.pump(lambda: self.resting_order() is not None)
+        judge.require(
+            "orders_open_before_fault",
+            quoting,
+            f"{len(self.venue_live())} live at the venue, "
+            f"{self.sim_counter('orders_total')} posted",
+        )
+
+    def record_trading_resumed(self, judge: Judge) -> None:
+        """``trading_resumed``: the desk places a new order the venue accepts and is neither
+        halted nor reporting a halt."""
+        before = self.sim_counter("orders_total")
+        resumed = self.pump(
+            lambda: self.sim_counter("orders_total") > before and bool(self.venue_live())
+        )
+        judge.record(
+            "trading_resumed",
+            resumed and not self.halted() and not self.session.halts,
+            f"{self.sim_counter('orders_total') - before} new order(s); {self.trading_summary()}",
+        )
+
     def resting_order(self) -> dict[str, Any] | None:
         """One of the desk's own resting orders: live at the simulator (a row of
         :meth:`venue_live`) and believed open by the desk; None when there is none."""

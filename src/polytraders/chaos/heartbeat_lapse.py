@@ -51,12 +51,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     """
     worker = live.session.worker
     assert worker is not None, "a live session has a venue worker"
-    quoting = live.pump(lambda: live.resting_order() is not None)
-    judge.require(
-        "orders_open_before_fault",
-        quoting,
-        f"{len(live.venue_live())} live at the venue, {live.sim_counter('orders_total')} posted",
-    )
+    live.require_orders_open(judge)
     duplicates = live.sim_counter("duplicates_rejected")
     live.sim.control("rate_limit", count=1_000_000, retry_after_s="1", path="/v1/heartbeats")
     fired = live.wait(lambda: live.sim_counter("dead_man_fired") >= 1)

@@ -49,12 +49,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     """
     state = live.session.desk.state
     tokens = live.tokens()
-    quoting = live.pump(lambda: live.resting_order() is not None)
-    judge.require(
-        "orders_open_before_fault",
-        quoting,
-        f"{len(live.venue_live())} live at the venue, {live.sim_counter('orders_total')} posted",
-    )
+    live.require_orders_open(judge)
     target = live.resting_order()
     if target is None:
         judge.require("orders_open_before_fault", False, "no resting order of the desk to fill")
@@ -124,15 +119,7 @@ def run(live: LiveDesk, judge: Judge) -> None:
     )
     agreed = live.wait(live.orders_agree)
     judge.record("orders_agree_with_venue", agreed, live.agreement())
-    before = live.sim_counter("orders_total")
-    resumed = live.pump(
-        lambda: live.sim_counter("orders_total") > before and bool(live.venue_live())
-    )
-    judge.record(
-        "trading_resumed",
-        resumed and not live.halted() and not live.session.halts,
-        f"{live.sim_counter('orders_total') - before} new order(s); {live.trading_summary()}",
-    )
+    live.record_trading_resumed(judge)
     refs = list(live.run_refs)
     live.close()
     with EventStore.open(live.store_url, create=False) as store:

@@ -191,27 +191,24 @@ class ClobPackRunner:
 
     def __init__(self, repo: Path, data_path: Path | None = None) -> None:
         try:
-            from eth_account import Account as EthAccount
-
             from polytraders.feeds.samples import sample_path
             from polytraders.simclob.replay import derived_token_id
-            from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
-            from polytraders.venues.polymarket.credentials import Credentials
+            from polytraders.simclob.server import (
+                SimClobServer,
+                SimSettings,
+                account_for_key,
+                credentials_for,
+                throwaway_key,
+            )
         except ImportError as exc:  # the live extra is missing
             raise SimulatorUnavailableError(
                 f"the CLOB v2 simulator needs the live extra ({exc.name} is not installed)"
             ) from exc
         self.repo = repo
         self._derived = derived_token_id
-        key = "0x" + bytes(EthAccount.create().key).hex()  # throwaway, only in memory
+        key = throwaway_key()  # only in memory
         account = account_for_key(key, builder_code=BUILDER_CODE, collateral=DEFAULT_CASH)
-        self._credentials: Credentials = Credentials(
-            private_key=key,
-            api_key=account.api_key,
-            api_secret=account.api_secret,
-            api_passphrase=account.api_passphrase,
-            builder_code=account.builder_code,
-        )
+        self._credentials: Credentials = credentials_for(key, account)
         settings = SimSettings(
             data_path=data_path if data_path is not None else sample_path(),
             limit_markets=None,
