@@ -1,6 +1,7 @@
-"""A schema-5 store (everything but the governance tables) is upgraded in place when opened:
-the governance tables appear, append-only like the rest; what it held is kept; the version row
-says 6 and stays guarded; the upgrade is in the audit log."""
+"""Stores of schema 5 (no governance tables) and 6 (no release tables, an audit log without
+its hash chain) are upgraded in place when opened: the missing tables appear, append-only
+like the rest; what the store held is kept; the audit entries already there are chained in
+append order; the version row says 7 and stays guarded; the upgrade is in the audit log."""
 
 from __future__ import annotations
 
@@ -8,28 +9,57 @@ import pytest
 import sqlalchemy as sa
 
 from polytraders.store import SCHEMA_VERSION, EventStore, schema
+from polytraders.store.audit_chain import verify_chain
 from tests.store import factories as f
 
 
-def test_a_schema_5_store_is_upgraded_in_place(store_url: str) -> None:
-    url = store_url if "://" in store_url else f"sqlite:///{store_url}"
+def _old_store(url: str, version: int) -> sa.Engine:
+    """A store as release ``version`` wrote it, holding two audit entries."""
+    missing = schema.GOVERNANCE_TABLES if version == 5 else schema.RELEASE_TABLES
     engine = sa.create_engine(url)
-    version_5 = [t for t in schema.metadata.sorted_tables if t not in schema.GOVERNANCE_TABLES]
     with engine.begin() as connection:
-        schema.metadata.create_all(connection, tables=version_5)
-        connection.execute(schema.store_meta.insert(), {"key": "schema_version", "value": "5"})
+        tables = [t for t in schema.metadata.sorted_tables if t not in missing]
+        schema.metadata.create_all(connection, tables=tables)
+        connection.exec_driver_sql(f"DROP INDEX {schema.AUDIT_CHAIN_INDEX.name}")
+        for column in ("prev_sha256", "entry_sha256"):
+            connection.exec_driver_sql(f"ALTER TABLE audit_log DROP COLUMN {column}")
+        connection.execute(
+            schema.store_meta.insert(), {"key": "schema_version", "value": str(version)}
+        )
+        for i in range(2):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO audit_log (ts_ns, actor, action, detail) "
+                    "VALUES (:ts, 'ops', 'kill_switch.trip', :detail)"
+                ),
+                {"ts": f.T0_NS + i, "detail": f"old entry {i}"},
+            )
+    return engine
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_an_older_store_is_upgraded_in_place(store_url: str, version: int) -> None:
+    url = store_url if "://" in store_url else f"sqlite:///{store_url}"
+    engine = _old_store(url, version)
     run = "run-before-upgrade"
-    with EventStore.open(store_url) as store:  # writes nothing governance-related yet
+    with EventStore.open(store_url) as store:
         f.start(store, run)
         store.end_run(run, ended_ns=f.T0_NS, produced=f.produced(store, run))
-    # that open already upgraded; a second open finds version 6 and changes nothing
+    # that open already upgraded; a second open finds version 7 and changes nothing
     with EventStore.open(store_url, create=False) as store:
         assert [r.run_id for r in store.runs()] == [run]
-        upgrades = [e for e in store.audit_log() if e.action == "store.upgrade"]
+        entries = store.audit_chain()
+        assert [e.detail for e in entries[:2]] == ["old entry 0", "old entry 1"]
+        upgrades = [e for e in entries if e.action == "store.upgrade"]
         assert len(upgrades) == 1
-        assert '"from":"5"' in upgrades[0].detail and '"to":"6"' in upgrades[0].detail
-        for table in schema.GOVERNANCE_TABLES:  # the new tables take rows
+        assert upgrades[0].detail == f'{{"from":"{version}","to":"{SCHEMA_VERSION}"}}'
+        report = verify_chain(entries)
+        assert report.intact and report.entries == len(entries) >= 3
+        new_tables = schema.GOVERNANCE_TABLES if version == 5 else schema.RELEASE_TABLES
+        for table in new_tables:  # the new tables take rows
             store.append_rows(table, [f.placeholder_row(table)], what=table.name)
+        store.audit(actor="ops", action="kill_switch.reset", ts_ns=f.T0_NS)
+        assert verify_chain(store.audit_chain()).intact
     with engine.connect() as connection:
         names = set(sa.inspect(connection).get_table_names())
         assert {t.name for t in schema.GOVERNANCE_TABLES} <= names
@@ -37,8 +67,10 @@ def test_a_schema_5_store_is_upgraded_in_place(store_url: str) -> None:
         assert [(r.key, r.value) for r in rows] == [("schema_version", str(SCHEMA_VERSION))]
     for statement in (
         "UPDATE store_meta SET value = '5'",
-        "DELETE FROM promotions",
-        "UPDATE ci_runs SET outcome = 'passed'",
+        "UPDATE audit_log SET detail = 'rewritten'",
+        "DELETE FROM audit_log",
+        "DELETE FROM signoffs",
+        "UPDATE releases SET sequence = 9",
     ):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
             conn.exec_driver_sql(statement)

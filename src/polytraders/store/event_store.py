@@ -55,7 +55,8 @@ from polytraders.contracts.envelope import ReportEnvelope, decode_envelope
 from polytraders.model.fills import Fill
 from polytraders.model.orders import VenueOrder
 from polytraders.model.position import Position
-from polytraders.store import schema
+from polytraders.store import audit_chain, schema
+from polytraders.store.audit_chain import ChainedEntry, insert_entry
 from polytraders.store.bulk import bulk_insert
 from polytraders.store.checkpoints import (
     CheckpointRow,
@@ -844,11 +845,22 @@ class EventStore:
         }
         _refuse_nul(row, f"audit entry {action!r}")
         self.flush()
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(schema.audit_log.insert(), row)
-        except Exception as exc:
-            raise self._write_error(exc, f"audit entry {action!r}") from _scrubbed(exc, self._url)
+        for tries_left in range(_START_TRIES - 1, -1, -1):
+            try:
+                with self._engine.begin() as connection:
+                    insert_entry(connection, row)
+                return
+            except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+                if tries_left and _contended(exc):  # another writer chained first
+                    time.sleep(random.uniform(0.001, 0.02))
+                    continue
+                raise self._write_error(exc, f"audit entry {action!r}") from _scrubbed(
+                    exc, self._url
+                )
+            except Exception as exc:
+                raise self._write_error(exc, f"audit entry {action!r}") from _scrubbed(
+                    exc, self._url
+                )
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -1001,7 +1013,7 @@ class EventStore:
                             )
                     sequence = insert_checkpoint(connection, {**row, "wall_ns": wall_ns})
                     if audit is not None:
-                        connection.execute(schema.audit_log.insert(), audit)
+                        insert_entry(connection, audit)
                 break
             except StoreWriteError:
                 raise
@@ -1106,11 +1118,19 @@ class EventStore:
 
     # ------------------------------------------------------------------ other tables
 
-    def append_rows(self, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, what: str) -> None:
+    def append_rows(
+        self,
+        table: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        what: str,
+        audit: AuditEntry | None = None,
+    ) -> None:
         """Append ``rows`` to ``table`` (one of :data:`schema.APPEND_ONLY_TABLES` outside the
         run-scoped ones, e.g. the governance evidence), at once in one transaction, after
-        flushing pending rows. The caller validates the values; this refuses NUL characters
-        and reports a failed write.
+        flushing pending rows, together with the audit entry ``audit`` when given (chained
+        after the rows, retried onto a new head when another writer chained first). The
+        caller validates the values; this refuses NUL characters and reports a failed write.
 
         Raises:
             StoreWriteError: NUL characters in a value, or the write failed (``what`` names
@@ -1119,12 +1139,31 @@ class EventStore:
         self._check_open()
         for row in rows:
             _refuse_nul(row, what)
+        entry = None if audit is None else msgspec.structs.asdict(audit)
+        if entry is not None:
+            _refuse_nul(entry, what)
         self.flush()
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(table.insert(), [dict(row) for row in rows])
-        except Exception as exc:
-            raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+        for tries_left in range(_START_TRIES - 1, -1, -1):
+            try:
+                with self._engine.begin() as connection:
+                    if rows:
+                        connection.execute(table.insert(), [dict(row) for row in rows])
+                    if entry is not None:
+                        insert_entry(connection, entry)
+                return
+            except sa.exc.IntegrityError as exc:
+                # a unique key of ``table`` refuses for good; the chain's head moved: retry
+                if tries_left and entry is not None and _chain_contended(exc):
+                    time.sleep(random.uniform(0.001, 0.02))
+                    continue
+                raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+            except sa.exc.OperationalError as exc:
+                if tries_left and _contended(exc):
+                    time.sleep(random.uniform(0.001, 0.02))
+                    continue
+                raise self._write_error(exc, what) from _scrubbed(exc, self._url)
+            except Exception as exc:
+                raise self._write_error(exc, what) from _scrubbed(exc, self._url)
 
     def select(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         """Run a read query (after flushing pending rows) and return every row.
@@ -1360,6 +1399,16 @@ class EventStore:
             query = query.where(a.run_id == run_id, a.attempt == attempt)
         return [AuditEntry(**row._asdict()) for row in self._read(query)]
 
+    def audit_chain(self) -> list[ChainedEntry]:
+        """Every audit entry with its chain digests, in append (``row_id``) order; check
+        them with :func:`polytraders.store.audit_chain.verify_chain`.
+
+        Raises:
+            StoreReadError: the database could not be read.
+        """
+        query = sa.select(schema.audit_log).order_by(schema.audit_log.c.row_id)
+        return [ChainedEntry(**row._asdict()) for row in self._read(query)]
+
     def check_integrity(self, run: RunRef | str) -> list[str]:
         """Problems in the attempt's recorded evidence; empty when sound. The rules are in
         :mod:`polytraders.store.integrity` (sequence from 0 without gaps, unique derived
@@ -1578,6 +1627,14 @@ def _contended(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _chain_contended(exc: sa.exc.IntegrityError) -> bool:
+    """True when the integrity error is the audit chain's unique successor index (another
+    writer chained onto the same head first), not a unique key of the rows written."""
+    text = str(getattr(exc, "orig", exc))
+    # PostgreSQL names the index; SQLite names the column
+    return str(schema.AUDIT_CHAIN_INDEX.name) in text or "audit_log.prev_sha256" in text
+
+
 def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
     """WAL journal, the chosen ``synchronous`` level, enforced foreign keys, and a busy
     timeout so a concurrent reader never fails a write at once.
@@ -1630,7 +1687,7 @@ def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> N
             sa.select(meta.c.value).where(meta.c.key == "schema_version")
         ).first()
         version = None if row is None else str(row.value)
-    if version == str(schema.UPGRADABLE_FROM):
+    if version in {str(v) for v in schema.UPGRADABLE_FROM}:
         _upgrade_in_place(connection, version)
         version = str(schema.SCHEMA_VERSION)
     if version is not None and version != str(schema.SCHEMA_VERSION):
@@ -1649,25 +1706,32 @@ def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> N
 
 
 def _upgrade_in_place(connection: sa.Connection, old_version: str) -> None:
-    """Upgrade a store of :data:`schema.UPGRADABLE_FROM` (it lacks only the governance tables)
-    inside the opening transaction: create the missing tables with their append-only triggers,
-    set ``schema_version`` (the one row ever changed: its guard trigger is dropped and
-    re-created around the change in the same transaction) and note it in the audit log."""
+    """Upgrade a store of a version in :data:`schema.UPGRADABLE_FROM` inside the opening
+    transaction: create the missing tables with their append-only triggers, add the audit
+    log's hash columns when missing and chain the entries already there, set
+    ``schema_version``, and note the upgrade in the (chained) audit log. The two rows ever
+    changed (``schema_version``, and the old audit entries gaining their digests) have their
+    guard triggers dropped and re-created around the change in the same transaction."""
     schema.metadata.create_all(connection, checkfirst=True)
-    meta = schema.store_meta
     dialect = connection.dialect.name
-    if dialect == "postgresql":
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS store_meta_append_only ON store_meta")
-    else:
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS store_meta_no_update")
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS store_meta_no_delete")
+    audit = schema.audit_log
+    columns = {c["name"] for c in sa.inspect(connection).get_columns(audit.name)}
+    for name in ("prev_sha256", "entry_sha256"):
+        if name not in columns:
+            connection.exec_driver_sql(f"ALTER TABLE {audit.name} ADD COLUMN {name} VARCHAR(64)")
+    for table_name in (schema.store_meta.name, audit.name):
+        _drop_append_only(connection, table_name)
+    audit_chain.chain_existing(connection)
+    meta = schema.store_meta
     connection.execute(
         meta.update().where(meta.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION))
     )
-    for statement in schema.append_only_ddl(meta.name, dialect):
-        connection.exec_driver_sql(statement)
-    connection.execute(
-        schema.audit_log.insert(),
+    for table_name in (schema.store_meta.name, audit.name):
+        for statement in schema.append_only_ddl(table_name, dialect):
+            connection.exec_driver_sql(statement)
+    schema.AUDIT_CHAIN_INDEX.create(connection, checkfirst=True)
+    insert_entry(
+        connection,
         {
             "ts_ns": time.time_ns(),
             "actor": "polytraders",
@@ -1677,6 +1741,18 @@ def _upgrade_in_place(connection: sa.Connection, old_version: str) -> None:
             "attempt": None,
         },
     )
+
+
+def _drop_append_only(connection: sa.Connection, table_name: str) -> None:
+    """Drop the append-only triggers of a table that is not run-scoped (the upgrade
+    re-creates them in the same transaction)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            f"DROP TRIGGER IF EXISTS {table_name}_append_only ON {table_name}"
+        )
+    else:
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table_name}_no_update")
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table_name}_no_delete")
 
 
 def _reconciliation_from_db(row: Mapping[str, Any]) -> ReconciliationRow:

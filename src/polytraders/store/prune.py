@@ -19,6 +19,7 @@ import msgspec
 import sqlalchemy as sa
 
 from polytraders.store import schema
+from polytraders.store.audit_chain import insert_entry
 from polytraders.store.records import RunRecord, RunStatus, json_text
 from polytraders.store.run_ref import RunRef
 
@@ -153,8 +154,8 @@ def delete_attempts(
             )
             deleted += int(result.rowcount)
         rows[table.name] = deleted
-    connection.execute(
-        schema.audit_log.insert(),
+    insert_entry(
+        connection,
         {
             "ts_ns": ts_ns,
             "actor": actor,

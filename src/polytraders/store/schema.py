@@ -45,7 +45,8 @@ through triggers installed with the tables):
   :class:`polytraders.venues.drift.Differences`). Written at once, each in its own
   transaction.
 - ``audit_log``: who did what when (actor, action, detail, ``ts_ns``), optionally in an
-  attempt of a run. Never deletable.
+  attempt of a run, chained by SHA-256 (:mod:`polytraders.store.audit_chain`). Never
+  deletable.
 - ``run_prunes``: one row per pruned attempt (when, who, why): the tombstone that lets the
   database delete that attempt's rows, and keeps its attempt number taken.
 
@@ -79,6 +80,9 @@ second row:
   their modes and config versions, JSON), the verdict, every written check with its measured
   value (JSON), the desk's own run records (``RUN_ID@N`` references, JSON), the commit, the
   wall-clock start and end and who ran it.
+- ``releases``, ``signoffs``, ``rollback_drills`` (schema 7): accepted release manifests (one
+  per bot and sequence, with the signed envelope), verified sign-offs and gate waivers, and
+  rollback drills (:mod:`polytraders.store.releases`).
 
 Orders, fills, positions, checkpoints, reconciliations, leases and run ends reference ``runs``
 by foreign key;
@@ -95,19 +99,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Version of this schema; a database holding another version is refused (no silent
-migration), except version 5, which differs only by lacking the governance tables and is
-upgraded in place when opened (:data:`UPGRADABLE_FROM`). Version 1 keyed runs by
+migration), except versions 5 and 6, which are upgraded in place when opened
+(:data:`UPGRADABLE_FROM`). Version 1 keyed runs by
 run id alone (a repeated run got a ``-r<n>`` id); version 2 had neither a ``checkpoints`` table
 nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had no
 ``reconciliations`` table; version 5 had none of the governance tables (``ci_runs``,
 ``incidents``, ``review_samples``, ``review_verdicts``, ``alert_firings``,
 ``gate_evaluations``, ``promotions``, ``shadow_comparisons``, ``security_findings``,
-``chaos_runs``)."""
+``chaos_runs``); version 6 had no hash chain in ``audit_log`` and none of the release
+tables (``releases``, ``signoffs``, ``rollback_drills``)."""
 
-UPGRADABLE_FROM = 5
-"""The one older version this release upgrades in place: it only adds tables."""
+UPGRADABLE_FROM = (5, 6)
+"""The older versions this release upgrades in place: the upgrade adds tables, adds the
+audit log's two hash columns and chains the entries already there (in append order)."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -316,7 +322,15 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("run_id", _RUN_ID, nullable=True),
     sa.Column("attempt", _ATTEMPT, nullable=True),
+    # the hash chain (polytraders.store.audit_chain): nullable only because a column added to
+    # an existing table cannot be NOT NULL there; every writer sets both
+    sa.Column("prev_sha256", sa.String(64), nullable=True),
+    sa.Column("entry_sha256", sa.String(64), nullable=True),
 )
+
+AUDIT_CHAIN_INDEX = sa.Index("uq_audit_log_prev_sha256", audit_log.c.prev_sha256, unique=True)
+"""One successor per entry: two writers chaining onto the same head cannot both commit (the
+second retries onto the new head), so the log stays one chain."""
 
 run_prunes = sa.Table(
     "run_prunes",
@@ -516,6 +530,69 @@ chaos_runs = sa.Table(
     sa.Index("ix_chaos_runs_scenario", "scenario", "row_id"),
 )
 
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("manifest_sha256", sa.String(64), nullable=False),
+    sa.Column("bot_version", sa.Text, nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=False),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("code_sha256", sa.String(64), nullable=False),
+    sa.Column("config_sha256", sa.String(64), nullable=False),
+    sa.Column("config_version", sa.String(16), nullable=False),
+    sa.Column("evidence_sha256", sa.String(64), nullable=False),
+    sa.Column("expires_ns", sa.BigInteger, nullable=False),
+    sa.Column("signers_json", sa.Text, nullable=False),
+    sa.Column("evidence_runs_json", sa.Text, nullable=False),
+    sa.Column("envelope_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("bot_id", "sequence", name="uq_releases_bot_sequence"),
+)
+
+signoffs = sa.Table(
+    "signoffs",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("statement_sha256", sa.String(64), nullable=False),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("gate_id", sa.String(64), nullable=False),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("code_sha256", sa.String(64), nullable=False),
+    sa.Column("config_sha256", sa.String(64), nullable=False),
+    sa.Column("expires_ns", sa.BigInteger, nullable=False),
+    sa.Column("signers_json", sa.Text, nullable=False),
+    sa.Column("envelope_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("statement_sha256", name="uq_signoffs_statement"),
+    sa.Index("ix_signoffs_bot", "bot_id", "kind", "row_id"),
+)
+
+rollback_drills = sa.Table(
+    "rollback_drills",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("bot_id", sa.String(200), nullable=False),
+    sa.Column("from_sequence", sa.Integer, nullable=False),
+    sa.Column("to_sequence", sa.Integer, nullable=False),
+    sa.Column("run_id", _RUN_ID, nullable=False),
+    sa.Column("attempt", _ATTEMPT, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("checks_json", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Index("ix_rollback_drills_bot", "bot_id", "row_id"),
+)
+
+RELEASE_TABLES = (releases, signoffs, rollback_drills)
+"""The signed-release tables, added by schema version 7: accepted release manifests (one row
+per bot and sequence), verified sign-offs and gate waivers, and rollback drills."""
+
 GOVERNANCE_TABLES = (
     ci_runs,
     incidents,
@@ -527,8 +604,10 @@ GOVERNANCE_TABLES = (
     shadow_comparisons,
     security_findings,
     chaos_runs,
+    *RELEASE_TABLES,
 )
-"""The governance evidence tables, added by schema version 6."""
+"""The governance evidence tables (added by schema version 6; :data:`RELEASE_TABLES` by
+version 7)."""
 
 RUN_SCOPED_TABLES = (
     envelopes,
