@@ -119,7 +119,7 @@ class ReleaseManifest:
     rollback_plan: FileRef
     waivers: tuple[Waiver, ...]
 
-    def statement(self) -> Statement:
+    def to_statement(self) -> Statement:
         """The in-toto Statement of this manifest."""
         return Statement(
             (
@@ -213,7 +213,7 @@ def build_manifest(
         waivers=tuple(waivers),
     )
     try:
-        envelope = statement_envelope(manifest.statement())
+        envelope = statement_envelope(manifest.to_statement())
     except ValueError as exc:
         raise ManifestRefusedError("GOV_MANIFEST_MALFORMED", f"{bot_id}: {exc}") from None
     parse_manifest(envelope)
