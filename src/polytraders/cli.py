@@ -24,6 +24,7 @@ from polytraders.commands.data import app as data_app
 from polytraders.commands.demotion import app as demotion_app
 from polytraders.commands.failures import set_debug
 from polytraders.commands.fills import app as fills_app
+from polytraders.commands.gov import app as gov_app
 from polytraders.commands.incidents import app as incidents_app
 from polytraders.commands.killswitch import app as killswitch_app
 from polytraders.commands.replay import app as replay_app
@@ -99,6 +100,7 @@ app.add_typer(security_app, name="security")
 app.add_typer(demotion_app, name="demotion")
 app.add_typer(shadow_app, name="shadow")
 app.add_typer(chaos_app, name="chaos")
+app.add_typer(gov_app, name="gov")
 
 
 @app.command()

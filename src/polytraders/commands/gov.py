@@ -1,6 +1,8 @@
-"""``polytraders gov``: offline governance commands: signer keys, the signed signer list, and
-adding one signature to a release manifest or a sign-off (issue 16). Nothing here touches the
-event store or the network; library: :mod:`polytraders.readiness.governance`.
+"""``polytraders gov``: the signed promotion path. Offline: signer keys, the signed signer list,
+adding one signature to a release manifest or a sign-off (no store, no network; library:
+:mod:`polytraders.readiness.governance`). Store-backed: pinning the signer list, creating and
+verifying manifests and sign-offs (:mod:`polytraders.readiness.releases`), and the chained
+audit log (``gov log --verify``).
 
 A private key is read from a file of mode 600 (``--key``) or an environment variable holding
 its PEM (``--key-env``); it is never printed.
@@ -11,15 +13,27 @@ stderr); 2 a bad option or an unreadable input.
 
 from __future__ import annotations
 
+import getpass
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import msgspec
 import typer
 from securesystemslib.dsse import Envelope
 
+from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
+from polytraders.readiness.clob_packs import optional_simulator
+from polytraders.readiness.context import (
+    ReadinessContext,
+    RepositoryNotFoundError,
+    find_repository,
+    git_commit,
+)
+from polytraders.readiness.gates import GATES_BY_ID
 from polytraders.readiness.governance.envelopes import (
     add_signature,
     read_envelope,
@@ -49,8 +63,18 @@ from polytraders.readiness.governance.signers import (
     verify_signer_chain,
     verify_signer_chain_signatures,
 )
-from polytraders.readiness.governance.signoffs import load_signoff, parse_signoff
+from polytraders.readiness.governance.signoffs import SignoffKind, load_signoff, parse_signoff
 from polytraders.readiness.governance.utc import NS_PER_S, utc_text
+from polytraders.readiness.lifecycle import State, TargetError, parse_target
+from polytraders.readiness.releases import (
+    accept_manifest,
+    accept_signers,
+    accept_signoff,
+    create_manifest,
+    create_signoff,
+)
+from polytraders.store import EventStore, StoreError
+from polytraders.store.audit_chain import verify_chain
 
 DEFAULT_GOV_DIR = Path("governance")
 """Where the signer list lives unless ``--gov-dir`` says otherwise (``signers/<n>.json``)."""
@@ -322,3 +346,317 @@ def signoff_sign(
         _refused(exc)
     except OSError as exc:
         fail(f"cannot write {file}: {exc}", EXIT_REFUSED, exc)
+
+
+# ----------------------------------------------------------------------------- store-backed
+
+StoreOption = Annotated[
+    str,
+    typer.Option("--store", help="Event store: SQLite path/URL or postgresql+psycopg://…"),
+]
+DeskOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--desk",
+        help="The desk file whose bots' code and config are released (default: the default desk).",
+    ),
+]
+OperatorOption = Annotated[
+    str, typer.Option("--operator", help="Who acts (recorded; default: the login name).")
+]
+DEFAULT_STORE = "runs/desk.sqlite"
+
+
+def _operator(name: str) -> str:
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+def _desk(path: Path | None) -> DeskFile:
+    if path is None:
+        return DeskFile()
+    try:
+        return DeskFile.load(path)
+    except DeskFileError as exc:
+        fail(exc.one_line(), EXIT_REFUSED, exc)
+
+
+def _store(url: str) -> EventStore:
+    try:
+        return EventStore.open(url)
+    except StoreError as exc:
+        fail(f"--store: {exc}", EXIT_REFUSED, exc)
+
+
+def _target(text: str) -> State:
+    try:
+        target = parse_target(text)
+    except TargetError as exc:
+        fail(f"--to: {exc}")
+    if not isinstance(target, State):
+        fail(f"--to: {target.value} is a stage; a release names a lifecycle state")
+    return target
+
+
+@signers_app.command("accept")
+def signers_accept(
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
+    store: StoreOption = DEFAULT_STORE,
+    operator: OperatorOption = "",
+) -> None:
+    """Verify the signer list and pin every new version in the event store
+    (GOV_SIGNERS_ACCEPTED, with the keys added and removed); an accepted version that changed
+    on disk is refused."""
+    event_store = _store(store)
+    try:
+        new = accept_signers(event_store, gov_dir, now_ns=_now_ns(), actor=_operator(operator))
+    except GovernanceError as exc:
+        _refused(exc)
+    finally:
+        event_store.close()
+    if new:
+        typer.echo(f"GOV_SIGNERS_ACCEPTED: version(s) {', '.join(map(str, new))} pinned")
+    else:
+        typer.echo("signer list unchanged: every version was already accepted")
+
+
+@manifest_app.command("create")
+def manifest_create(
+    bot_id: Annotated[str, typer.Argument(help="The bot, e.g. risk.killswitch.")],
+    to: Annotated[str, typer.Option("--to", help="The lifecycle state released (e.g. shadow).")],
+    playbook: Annotated[
+        Path, typer.Option("--playbook", help="The incident playbook (Markdown) to attach.")
+    ],
+    rollback_plan: Annotated[
+        Path, typer.Option("--rollback-plan", help="The rollback plan (Markdown) to attach.")
+    ],
+    expires_days: Annotated[
+        int, typer.Option("--expires-days", min=1, help="Days until the manifest expires.")
+    ] = 30,
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
+    store: StoreOption = DEFAULT_STORE,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Repository to judge (default: the one holding the cwd)."),
+    ] = None,
+    operator: OperatorOption = "",
+) -> None:
+    """Evaluate the gates of the bot's next transition, write its evidence bundle and the
+    unsigned release manifest under --gov-dir (manifests/BOT/SEQ.json). Refused (exit 1) when
+    a critical gate blocks, except the gates the signed manifest itself provides."""
+    target = _target(to)
+    for path in (playbook, rollback_plan):
+        if not path.is_file():
+            fail(f"{path}: no such file")
+    desk_file = _desk(desk)
+    event_store = _store(store)
+    now_ns = _now_ns()
+    try:
+        root = find_repository(repo if repo is not None else Path.cwd())
+        ctx = ReadinessContext(
+            repo=root,
+            store=event_store,
+            now_ns=now_ns,
+            commit=git_commit(root),
+            desk=desk_file,
+            gov_dir=gov_dir,
+        )
+        with optional_simulator(ctx):
+            path, evaluation = create_manifest(
+                bot_id,
+                target,
+                desk=desk_file,
+                ctx=ctx,
+                gov_dir=gov_dir,
+                playbook=playbook,
+                rollback_plan=rollback_plan,
+                expires_ns=now_ns + expires_days * _NS_PER_DAY,
+                actor=_operator(operator),
+            )
+    except RepositoryNotFoundError as exc:
+        fail(str(exc), EXIT_REFUSED, exc)
+    except GovernanceError as exc:
+        _refused(exc)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED, exc)
+    finally:
+        event_store.close()
+    waived = [r.gate.gate_id for r in evaluation.results if r.waived_by]
+    typer.echo(
+        f"GOV_MANIFEST_CREATED: {path} ({bot_id} → {target.label}, "
+        f"{len(evaluation.results)} gate(s) evaluated"
+        + (f", waived: {', '.join(waived)}" if waived else "")
+        + "); sign it with `polytraders gov manifest sign FILE --key KEYFILE`"
+    )
+
+
+@manifest_app.command("verify")
+def manifest_verify(
+    file: Annotated[Path, typer.Argument(help="A signed release manifest.")],
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
+    store: StoreOption = DEFAULT_STORE,
+    operator: OperatorOption = "",
+) -> None:
+    """Verify a manifest (threshold of distinct approvers of the pinned signer list, not
+    expired, sequence after the last accepted one, evidence, code and config recomputed and
+    equal) and, only then, record it as the bot's release (GOV_RELEASE_SIGNED). A refusal is
+    recorded under its GOV_ code (exit 1)."""
+    desk_file = _desk(desk)
+    event_store = _store(store)
+    try:
+        verified = accept_manifest(
+            file,
+            store=event_store,
+            gov_dir=gov_dir,
+            desk=desk_file,
+            now_ns=_now_ns(),
+            actor=_operator(operator),
+        )
+    except GovernanceError as exc:
+        _refused(exc)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED, exc)
+    finally:
+        event_store.close()
+    m = verified.manifest
+    state = "already accepted, verifies" if verified.reverified else "GOV_RELEASE_SIGNED"
+    typer.echo(
+        f"{state}: {m.bot_id} release {m.sequence} to {m.to_state.label} (config "
+        f"{m.config_version}), signed by {', '.join(verified.approvers)}, expires "
+        f"{utc_text(m.expires_ns)}"
+    )
+
+
+@signoff_app.command("create")
+def signoff_create(
+    bot_id: Annotated[str, typer.Argument(help="The bot, e.g. risk.killswitch.")],
+    kind: Annotated[
+        SignoffKind,
+        typer.Option("--kind", help="reviewer_signoff, final_risk_review or gate_waiver."),
+    ],
+    to: Annotated[str, typer.Option("--to", help="The lifecycle state it is for.")],
+    statement: Annotated[
+        str, typer.Option("--statement", help="What was reviewed, or why the gate is waived.")
+    ],
+    gate: Annotated[
+        str | None, typer.Option("--gate", help="gate_waiver: the gate id waived.")
+    ] = None,
+    expires_days: Annotated[
+        int, typer.Option("--expires-days", min=1, help="Days until it expires.")
+    ] = 30,
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
+) -> None:
+    """Write an unsigned sign-off, final risk review or gate waiver bound to the bot's code
+    and config as the desk runs it (signoffs/BOT/KIND-TIME.json under --gov-dir)."""
+    target = _target(to)
+    if (gate is not None) != (kind is SignoffKind.GATE_WAIVER):
+        fail("--gate: exactly with --kind gate_waiver")
+    if gate is not None and gate not in GATES_BY_ID:
+        fail(f"--gate {gate!r}: no such gate (polytraders gates list)")
+    now_ns = _now_ns()
+    try:
+        path = create_signoff(
+            bot_id,
+            kind,
+            target,
+            desk=_desk(desk),
+            gov_dir=gov_dir,
+            statement=statement,
+            gate_id=gate,
+            now_ns=now_ns,
+            expires_ns=now_ns + expires_days * _NS_PER_DAY,
+        )
+    except GovernanceError as exc:
+        _refused(exc)
+    typer.echo(f"{path}: {kind.value} of {bot_id} for {target.label}, unsigned")
+
+
+@signoff_app.command("verify")
+def signoff_verify(
+    file: Annotated[Path, typer.Argument(help="A signed sign-off, risk review or waiver.")],
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
+    store: StoreOption = DEFAULT_STORE,
+    operator: OperatorOption = "",
+) -> None:
+    """Verify a statement (signers with the right role, or the approvers' threshold for a
+    waiver; not expired; bound to the code and config that run) and record it
+    (GOV_SIGNOFF_RECORDED or GOV_GATE_WAIVED). A refusal is recorded under its GOV_ code
+    (exit 1)."""
+    desk_file = _desk(desk)
+    event_store = _store(store)
+    try:
+        verified = accept_signoff(
+            file,
+            store=event_store,
+            gov_dir=gov_dir,
+            desk=desk_file,
+            now_ns=_now_ns(),
+            actor=_operator(operator),
+        )
+    except GovernanceError as exc:
+        _refused(exc)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED, exc)
+    finally:
+        event_store.close()
+    s = verified.signoff
+    code = "GOV_GATE_WAIVED" if s.kind is SignoffKind.GATE_WAIVER else "GOV_SIGNOFF_RECORDED"
+    typer.echo(
+        f"{code}: {s.kind.value} of {s.bot_id} for {s.to_state.label}"
+        + (f" (gate {s.gate_id})" if s.gate_id else "")
+        + f", signed by {', '.join(verified.signers)}"
+    )
+
+
+@app.command("log")
+def gov_log(
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Verify the hash chain; exit 1 on a break.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    gov_only: Annotated[
+        bool, typer.Option("--gov-only", help="Only entries whose action is a GOV_ code.")
+    ] = False,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """The store's audit log, oldest first: time, actor, action (the GOV_ code), detail and
+    each entry's chain digest. With --verify, every link and digest is checked and the head
+    digest printed (keep it elsewhere to detect a rewrite of the whole tail)."""
+    event_store = _store(store)
+    try:
+        entries = event_store.audit_chain()
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED, exc)
+    finally:
+        event_store.close()
+    for e in entries:
+        if gov_only and not e.action.startswith("GOV_"):
+            continue
+        if as_json:
+            typer.echo(json.dumps(msgspec.to_builtins(e), sort_keys=True))
+        else:
+            run = f" [{e.run_id}@{e.attempt}]" if e.run_id else ""
+            typer.echo(
+                f"{e.row_id:>6}  {utc_text(e.ts_ns)}  {e.actor:<16} {e.action:<28}{run} "
+                f"{e.detail}  #{(e.entry_sha256 or '-')[:12]}"
+            )
+    if verify:
+        report = verify_chain(entries)
+        for problem in report.problems:
+            typer.echo(f"broken: {problem}", err=True)
+        if not report.intact:
+            typer.echo(
+                f"audit log chain BROKEN: {len(report.problems)} problem(s) in "
+                f"{report.entries} entries",
+                err=True,
+            )
+            raise typer.Exit(EXIT_FAILED)
+        typer.echo(f"audit log chain intact: {report.entries} entries, head {report.head_sha256}")

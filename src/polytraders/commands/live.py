@@ -28,7 +28,7 @@ from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFile
 from polytraders.backtest.outputs import CANDIDATE_FOLDER, OutputDirError, check_output_target
 from polytraders.backtest.result import FillModel
 from polytraders.backtest.shadow_live import DEFAULT_WINDOW_S, LiveShadowComparator
-from polytraders.commands.failures import EXIT_REFUSED, fail
+from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
 from polytraders.commands.live_outputs import DeskOutputs, LiveOutputs, LiveTelemetry
 from polytraders.commands.run import DEFAULT_OUT, check_store_outside_out, serve_metrics
 from polytraders.contracts.modes import BotClass, Mode
@@ -54,6 +54,7 @@ from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
 from polytraders.readiness.demotion_watch import DemotionWatch
+from polytraders.readiness.release_policy import NodeMode
 from polytraders.store.errors import StoreError
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
@@ -1726,6 +1727,14 @@ def run(
             help="Serve Prometheus metrics on 127.0.0.1:PORT (a backtest's, plus the venue's).",
         ),
     ] = None,
+    gov_dir: Annotated[
+        Path,
+        typer.Option(
+            "--gov-dir",
+            help="Governance directory (signer list, manifests, evidence bundles): every bot "
+            "is checked against its release before the desk starts (docs/governance.md).",
+        ),
+    ] = Path("governance"),
 ) -> None:
     """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
     beside the current one, recording only) or --live (real orders: credentials, the explicit
@@ -1800,6 +1809,14 @@ def run(
             )
         except CredentialsError as exc:
             fail(str(exc), EXIT_REFUSED, exc)
+    if live and store is None:
+        fail("--live needs --store: the bots' accepted releases are read from it")
+    if store is not None:
+        node_mode = NodeMode.LIVE if live else NodeMode.SHADOW if shadow else NodeMode.PAPER
+        desks = [node.desk] if node is not None else [desk_file]
+        if shadow and candidate_file is not desk_file:
+            desks.append(candidate_file)
+        _check_releases(desks, node_mode=node_mode, store_url=store, gov_dir=gov_dir)
     rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     signals = _Signals()
     signals.catch(signal.SIGUSR1)  # from now on a snapshot request waits for the loop
@@ -1869,6 +1886,47 @@ def run(
     code = _exit_code(status, detail, session.desk)
     if code:
         raise typer.Exit(code)
+
+
+def _check_releases(
+    desks: Sequence[DeskFile], *, node_mode: NodeMode, store_url: str, gov_dir: Path
+) -> None:
+    """The node's start-up check of every bot against its release
+    (:mod:`polytraders.readiness.release_policy`), recorded in the store; exits 1 naming each
+    refused bot and its GOV_ code, before anything is contacted."""
+    from polytraders.readiness.release_policy import check_node
+    from polytraders.readiness.release_subjects import desk_subjects
+    from polytraders.store import EventStore
+    from polytraders.store.errors import StoreError
+
+    subjects = {s.bot_id: s for d in desks for s in desk_subjects(d).values()}
+    try:
+        with EventStore.open(store_url) as event_store:
+            checks = check_node(
+                list(subjects.values()),
+                node_mode=node_mode,
+                store=event_store,
+                gov_dir=gov_dir,
+                now_ns=time.time_ns(),
+                actor="node",
+            )
+    except StoreError as exc:
+        fail(f"--store: {exc}", EXIT_REFUSED, exc)
+    refused = [c for c in checks if not c.allowed]
+    for c in refused:
+        typer.echo(f"refused: {c.bot_id} ({c.mode}): {c.code}: {c.detail}", err=True)
+    if refused:
+        what = "not going live" if node_mode is NodeMode.LIVE else "not starting"
+        typer.echo(
+            f"error: {what}: {len(refused)} bot(s) lack a valid release for their mode "
+            "(GOV_NODE_RELEASES_CHECKED recorded)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_FAILED)
+    if node_mode is NodeMode.LIVE:
+        for c in checks:
+            if c.required:
+                typer.echo(f"release: {c.bot_id} ({c.mode}): {c.detail}")
 
 
 def _live_node(

@@ -25,8 +25,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -35,9 +33,10 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.bots.registry import BOTS, bot_class
 from polytraders.commands.run import DEFAULT_STORE
-from polytraders.readiness.clob_packs import SimulatorUnavailableError, shared_runner
+from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
     ReadinessContext,
     RepositoryNotFoundError,
@@ -57,6 +56,7 @@ from polytraders.readiness.lifecycle import (
 )
 from polytraders.readiness.promote import current_state, promote
 from polytraders.readiness.scores import all_scores
+from polytraders.readiness.signature_gates import gate_waivers
 from polytraders.store import EventStore, StoreError
 from polytraders.store.ci_runs import JunitError, record_ci_run
 from polytraders.store.promotions import promotions
@@ -77,6 +77,21 @@ AsMarkdown = Annotated[bool, typer.Option("--markdown", help="Print a Markdown t
 OperatorOption = Annotated[
     str, typer.Option("--operator", help="Who acts (recorded; default: the login name).")
 ]
+DeskOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--desk",
+        help="The desk file whose bots' code and config signed statements are bound to "
+        "(default: the default desk).",
+    ),
+]
+GovDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--gov-dir", help="Governance directory: signer list, manifests, evidence bundles."
+    ),
+]
+DEFAULT_GOV_DIR = Path("governance")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -106,23 +121,33 @@ gates_app = typer.Typer(
 )
 
 
-def _context(store: EventStore | None, repo: Path | None) -> ReadinessContext:
+def _context(
+    store: EventStore | None,
+    repo: Path | None,
+    *,
+    desk: Path | None = None,
+    gov_dir: Path | None = None,
+) -> ReadinessContext:
+    """The evaluation's context; ``desk`` (None: the default desk) and ``gov_dir`` bind the
+    signature gates to the bots' code and config (given together, or neither)."""
     try:
         root = find_repository(repo if repo is not None else Path.cwd())
     except RepositoryNotFoundError as exc:
         _fail(str(exc))
-    return ReadinessContext(repo=root, store=store, now_ns=time.time_ns(), commit=git_commit(root))
-
-
-@contextmanager
-def _one_simulator(context: ReadinessContext) -> Iterator[None]:
-    """One CLOB v2 simulator shared by every Impl item 13 of the evaluation; without the
-    ``live`` extra none is started and item 13 reports PENDING itself."""
-    with ExitStack() as stack:
-        # without the simulator item 13 says PENDING with the reason; nothing else needs it
-        with suppress(SimulatorUnavailableError):
-            stack.enter_context(shared_runner(context))
-        yield
+    desk_file: DeskFile | None = None
+    if gov_dir is not None:
+        try:
+            desk_file = DeskFile.load(desk) if desk is not None else DeskFile()
+        except DeskFileError as exc:
+            _fail(exc.one_line())
+    return ReadinessContext(
+        repo=root,
+        store=store,
+        now_ns=time.time_ns(),
+        commit=git_commit(root),
+        desk=desk_file,
+        gov_dir=gov_dir,
+    )
 
 
 def _open_store(url: str) -> EventStore:
@@ -227,7 +252,7 @@ def readiness(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo)
-        with _one_simulator(context):
+        with optional_simulator(context):
             rows = _board_rows([bot_id] if bot_id else list(BOTS), context)
     finally:
         event_store.close()
@@ -489,6 +514,8 @@ def gates_check(
     store: StoreOption = DEFAULT_STORE,
     repo: RepoOption = None,
     operator: OperatorOption = "",
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
 ) -> None:
     """Evaluate every gate guarding the way to a state or stage from evidence and record the
     evaluation. PASS only when every critical gate is Successful (missing data is
@@ -503,10 +530,17 @@ def gates_check(
     from_state, gates = _gates_for(bot_id, target)
     event_store = _open_store(store)
     try:
-        context = _context(event_store, repo)
-        with _one_simulator(context):
+        context = _context(event_store, repo, desk=desk, gov_dir=gov_dir)
+        with optional_simulator(context):
             evaluation = evaluate(
-                bot_id, gates, context, from_state=from_state, target=target.value
+                bot_id,
+                gates,
+                context,
+                from_state=from_state,
+                target=target.value,
+                waivers=gate_waivers(bot_id, target, context)
+                if isinstance(target, State)
+                else None,
             )
         record_evaluation(event_store, evaluation, actor=operator or _login())
     except StoreError as exc:
@@ -608,9 +642,12 @@ def promote_command(
     as_json: AsJson = False,
     store: StoreOption = DEFAULT_STORE,
     repo: RepoOption = None,
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
 ) -> None:
     """Promote a bot one lifecycle transition at a time up to --to, each recorded only when
-    every critical gate of it is Successful; stops at the first refusal (exit 1)."""
+    every critical gate of it is Successful (or waived by a valid signed waiver); stops at
+    the first refusal (exit 1)."""
     _check_bot(bot_id)
     try:
         target = parse_target(to)
@@ -620,8 +657,8 @@ def promote_command(
         _fail(f"--to: {target.value} is a stage (a view of the gates); promote to a state")
     event_store = _open_store(store)
     try:
-        context = _context(event_store, repo)
-        with _one_simulator(context):
+        context = _context(event_store, repo, desk=desk, gov_dir=gov_dir)
+        with optional_simulator(context):
             steps = promote(bot_id, target, context, actor=operator or _login())
         state = current_state(event_store, bot_id)
     except TargetError as exc:

@@ -70,7 +70,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -538,6 +538,17 @@ def shared_runner(ctx: ReadinessContext) -> Iterator[ClobPackRunner]:
     finally:
         ctx.cache.pop(_CACHE_KEY, None)
         runner.close()
+
+
+@contextmanager
+def optional_simulator(ctx: ReadinessContext) -> Iterator[None]:
+    """One CLOB v2 simulator shared by every Impl item 13 of an evaluation (around a whole
+    command); without the ``live`` extra none is started and item 13 reports PENDING
+    itself."""
+    with ExitStack() as stack:
+        with suppress(SimulatorUnavailableError):
+            stack.enter_context(shared_runner(ctx))
+        yield
 
 
 def run_clob_pack(bot_id: str, ctx: ReadinessContext) -> dict[str, ClobCaseRun]:

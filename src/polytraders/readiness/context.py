@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polytraders.backtest.desk_file import DeskFile
 from polytraders.store import EventStore
 
 
@@ -66,6 +67,10 @@ class ReadinessContext:
         commit: the commit under evaluation (40 hex, or "" outside git).
         cache: per-evaluation memo shared by the checks (e.g. one fixture-pack run per bot
             serves several items); keys are module-private tuples.
+        desk: the desk file whose bots' code and config signed statements must be bound to
+            (None: the signature gates are Inconclusive).
+        gov_dir: the governance directory (signer list, manifests, evidence bundles; None:
+            the signature gates are Inconclusive).
     """
 
     repo: Path
@@ -73,3 +78,5 @@ class ReadinessContext:
     now_ns: int
     commit: str
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    desk: DeskFile | None = None
+    gov_dir: Path | None = None

@@ -10,7 +10,7 @@ entry per gate (``GOV_GATE_PASSED`` / ``_FAILED`` / ``_INCONCLUSIVE`` / ``_ERROR
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -32,18 +32,21 @@ PHASE_CODES: dict[Phase, str] = {
 
 
 class GateResult(msgspec.Struct, frozen=True, kw_only=True):
-    """One gate's result in an evaluation."""
+    """One gate's result in an evaluation; ``waived_by`` is the digest of a valid gate waiver
+    (an operator override signed by the signer list's threshold of approvers), else ""."""
 
     gate: Gate
     measurement: Measurement
     evidence_digest: str
+    waived_by: str = ""
 
     @property
     def blocks(self) -> bool:
-        """True when the gate is CRITICAL and not Successful."""
+        """True when the gate is CRITICAL, not Successful and not waived."""
         return (
             self.gate.severity is Severity.CRITICAL
             and self.measurement.phase is not Phase.SUCCESSFUL
+            and not self.waived_by
         )
 
 
@@ -80,6 +83,7 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
         records as the evidence it rests on."""
         rows = [
             [r.gate.gate_id, r.measurement.phase.value, r.measurement.value, r.evidence_digest]
+            + ([r.waived_by] if r.waived_by else [])
             for r in self.results
         ]
         return canonical_sha256(rows)
@@ -106,16 +110,29 @@ def measure_gate(gate: Gate, bot_id: str, ctx: ReadinessContext) -> GateResult:
 
 
 def evaluate(
-    bot_id: str, gates: Sequence[Gate], ctx: ReadinessContext, *, from_state: str, target: str
+    bot_id: str,
+    gates: Sequence[Gate],
+    ctx: ReadinessContext,
+    *,
+    from_state: str,
+    target: str,
+    waivers: Mapping[str, str] | None = None,
 ) -> Evaluation:
-    """Measure every gate in ``gates`` for ``bot_id`` (in order)."""
+    """Measure every gate in ``gates`` for ``bot_id`` (in order); ``waivers`` maps a gate id
+    to the digest of the valid waiver that overrides it (it is measured all the same)."""
+    waived = waivers or {}
     return Evaluation(
         evaluation_id="ev-"
         + canonical_sha256([bot_id, from_state, target, ctx.now_ns, ctx.commit])[:24],
         bot_id=bot_id,
         from_state=from_state,
         target=target,
-        results=tuple(measure_gate(gate, bot_id, ctx) for gate in gates),
+        results=tuple(
+            msgspec.structs.replace(
+                measure_gate(gate, bot_id, ctx), waived_by=waived.get(gate.gate_id, "")
+            )
+            for gate in gates
+        ),
         ts_ns=ctx.now_ns,
         commit=ctx.commit,
     )
@@ -160,6 +177,7 @@ def record_evaluation(store: EventStore, evaluation: Evaluation, *, actor: str) 
                 "value": r.measurement.value,
                 "threshold": r.gate.threshold,
                 "evidence_digest": r.evidence_digest,
+                **({"waived_by": r.waived_by} if r.waived_by else {}),
             },
         )
     store.audit(

@@ -3,8 +3,9 @@
 Each takes a bot id and the :class:`ReadinessContext` and returns a
 :class:`~polytraders.readiness.gates.Measurement`. Missing or insufficient data gives
 Inconclusive, never Successful; a gate whose evidence source this release does not have yet
-(signatures, the console, the allowance check, retention) says so and stays
-Inconclusive, so it blocks.
+(the console, the allowance check) says so and stays Inconclusive, so it blocks. The
+signature gates and the audit log's retention are measured in
+:mod:`polytraders.readiness.signature_gates`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ from polytraders.readiness.packs import load_pack, pack_path, run_case
 from polytraders.readiness.runtime_score import nearest_rank
 from polytraders.readiness.scores import bot_score
 from polytraders.readiness.shadow_gate import shadow_agreement
+from polytraders.readiness.signature_gates import (
+    audit_retention,
+    final_risk_review,
+    incident_playbook,
+    multisig_approval,
+    release_manifest_signed,
+    reviewer_signoff,
+    rollback_plan_tested,
+)
 from polytraders.readiness.spec import parse_sections
 from polytraders.readiness.store_evidence import (
     DAY_NS,
@@ -817,15 +827,15 @@ MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "console_page": _not_recorded_yet(
         "this release has no operator console, so no page declares its purpose"
     ),
-    "signed_statement": _not_recorded_yet(
-        "no signed statement is recorded: this release cannot create or verify signatures "
-        "yet, and a signature gate never passes without one"
-    ),
+    "reviewer_signoff": reviewer_signoff,
+    "multisig_approval": multisig_approval,
+    "release_manifest_signed": release_manifest_signed,
+    "incident_playbook": incident_playbook,
+    "rollback_plan_tested": rollback_plan_tested,
+    "final_risk_review": final_risk_review,
     "wallet_allowance": _not_recorded_yet(
         "the Polymarket venue adapter does not record a CTFExchangeV2 allowance check yet"
     ),
-    "audit_retention": _not_recorded_yet(
-        "no retention policy is configured: this release has none for the audit log"
-    ),
+    "audit_retention": audit_retention,
 }
 """Every gate's evidence function by name (``Gate.measure``)."""

@@ -16,6 +16,7 @@ from polytraders.readiness.context import ReadinessContext
 from polytraders.readiness.evaluate import Evaluation, evaluate, record_evaluation
 from polytraders.readiness.gates import transition_gates
 from polytraders.readiness.lifecycle import State, TargetError, path_between
+from polytraders.readiness.signature_gates import gate_waivers
 from polytraders.store import EventStore
 from polytraders.store.promotions import (
     PromotionOutcome,
@@ -107,14 +108,22 @@ def promote(
         )
         gates = transition_gates(from_state, to_state, cls.bot_class)
         evaluation = evaluate(
-            bot_id, gates, ctx, from_state=from_state.value, target=to_state.value
+            bot_id,
+            gates,
+            ctx,
+            from_state=from_state.value,
+            target=to_state.value,
+            waivers=gate_waivers(bot_id, to_state, ctx),
         )
         record_evaluation(store, evaluation, actor=actor)
         blocking = [r.gate.gate_id for r in evaluation.results if r.blocks]
         if evaluation.passed:
             outcome = PromotionOutcome.PROMOTED
             code = "GOV_DEPRECATED" if to_state is State.DEPRECATED else "GOV_PROMOTED"
-            detail = f"{len(evaluation.results)} gate(s), every critical one Successful"
+            waived = [r.gate.gate_id for r in evaluation.results if r.waived_by]
+            detail = f"{len(evaluation.results)} gate(s), every critical one Successful" + (
+                f" or waived ({', '.join(waived)})" if waived else ""
+            )
         else:
             outcome = PromotionOutcome.REFUSED
             code = "GOV_PROMOTION_REFUSED"

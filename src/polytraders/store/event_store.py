@@ -1399,6 +1399,35 @@ class EventStore:
             query = query.where(a.run_id == run_id, a.attempt == attempt)
         return [AuditEntry(**row._asdict()) for row in self._read(query)]
 
+    def append_only_guarded(self, table: sa.Table) -> bool:
+        """True when the database holds ``table``'s append-only triggers (as
+        :func:`schema.append_only_ddl` installs them): someone with DDL rights could have
+        dropped them.
+
+        Raises:
+            StoreReadError: the database could not be read.
+        """
+        expected = {
+            statement.split()[2] if "IF NOT EXISTS" not in statement else statement.split()[5]
+            for statement in schema.append_only_ddl(table.name, self._engine.dialect.name)
+        }
+        if self._backend is Backend.POSTGRESQL:
+            query = sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) "
+                "AND NOT tgisinternal"
+            ).bindparams(t=table.name)
+        else:
+            query = sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"
+            ).bindparams(t=table.name)
+        self._check_open()
+        try:
+            with self._engine.connect() as connection:
+                found = {str(row[0]) for row in connection.execute(query)}
+        except Exception as exc:
+            raise self._read_error(exc) from _scrubbed(exc, self._url)
+        return expected <= found
+
     def audit_chain(self) -> list[ChainedEntry]:
         """Every audit entry with its chain digests, in append (``row_id``) order; check
         them with :func:`polytraders.store.audit_chain.verify_chain`.

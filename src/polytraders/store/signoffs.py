@@ -8,8 +8,6 @@ so the statement can be re-verified offline from the store alone. A statement is
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import msgspec
 import sqlalchemy as sa
 
@@ -24,12 +22,9 @@ GATE_WAIVED = "GOV_GATE_WAIVED"
 """The audit action of a verified gate waiver (an operator override)."""
 
 
-class SignoffKind(StrEnum):
-    """What a signed statement attests."""
-
-    REVIEWER_SIGNOFF = "reviewer_signoff"
-    FINAL_RISK_REVIEW = "final_risk_review"
-    GATE_WAIVER = "gate_waiver"
+WAIVER_KIND = "gate_waiver"
+"""The ``kind`` of a gate waiver (the statement kinds are
+:class:`polytraders.readiness.governance.signoffs.SignoffKind`)."""
 
 
 class SignoffRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,7 +32,8 @@ class SignoffRow(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         statement_sha256: SHA-256 of the statement's signed payload.
-        bot_id, kind, to_state: the bot, what is attested, for which target state.
+        bot_id, kind, to_state: the bot, what is attested (``reviewer_signoff``,
+            ``final_risk_review`` or ``gate_waiver``), for which target state.
         gate_id: the waived gate (waivers), else "".
         code_sha256, config_sha256: the code and config the statement is bound to.
         expires_ns: when it stops counting (ns since the epoch).
@@ -48,7 +44,7 @@ class SignoffRow(msgspec.Struct, frozen=True, kw_only=True):
 
     statement_sha256: str
     bot_id: str
-    kind: SignoffKind
+    kind: str
     gate_id: str
     to_state: str
     code_sha256: str
@@ -68,12 +64,11 @@ def record_signoff(store: EventStore, signoff: SignoffRow) -> None:
         StoreWriteError: the statement was already recorded, or the write failed.
     """
     row = msgspec.structs.asdict(signoff)
-    row["kind"] = SignoffKind(signoff.kind).value
     row["signers_json"] = json_text(list(row.pop("signers")))
-    action = GATE_WAIVED if signoff.kind is SignoffKind.GATE_WAIVER else SIGNOFF_RECORDED
+    action = GATE_WAIVED if signoff.kind == WAIVER_KIND else SIGNOFF_RECORDED
     detail = {
         "bot_id": signoff.bot_id,
-        "kind": row["kind"],
+        "kind": signoff.kind,
         "gate_id": signoff.gate_id,
         "to_state": signoff.to_state,
         "statement_sha256": signoff.statement_sha256,
@@ -82,7 +77,7 @@ def record_signoff(store: EventStore, signoff: SignoffRow) -> None:
     store.append_rows(
         schema.signoffs,
         [row],
-        what=f"{row['kind']} of {signoff.bot_id}",
+        what=f"{signoff.kind} of {signoff.bot_id}",
         audit=AuditEntry(
             ts_ns=signoff.ts_ns,
             actor=signoff.actor,
@@ -95,7 +90,7 @@ def record_signoff(store: EventStore, signoff: SignoffRow) -> None:
 
 
 def signoffs(
-    store: EventStore, *, bot_id: str | None = None, kind: SignoffKind | None = None
+    store: EventStore, *, bot_id: str | None = None, kind: str | None = None
 ) -> list[SignoffRow]:
     """Recorded statements in the order recorded, optionally of one bot and kind.
 
@@ -107,12 +102,11 @@ def signoffs(
     if bot_id is not None:
         query = query.where(c.bot_id == bot_id)
     if kind is not None:
-        query = query.where(c.kind == SignoffKind(kind).value)
+        query = query.where(c.kind == kind)
     out = []
     for row in store.select(query):
         data = row._asdict()
         data.pop("row_id")
-        data["kind"] = SignoffKind(data["kind"])
         data["signers"] = tuple(msgspec.json.decode(data.pop("signers_json")))
         out.append(SignoffRow(**data))
     return out

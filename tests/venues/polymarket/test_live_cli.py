@@ -15,6 +15,7 @@ from polytraders.cli import app
 from polytraders.commands.live import DESK_BUILDER
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import EventStore
+from tests.governed import govern
 from tests.venues.polymarket.conftest import throwaway_key
 
 
@@ -62,6 +63,9 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
             "--duration-s", "3", "--out", str(tmp_path / "out"), "--run-id", "cli-live",
         ]  # fmt: skip
         store = str(tmp_path / "live.sqlite")
+        gov_dir = tmp_path / "governance"
+        govern(store, gov_dir)  # every bot of the default desk released to Limited live
+        args += ["--gov-dir", str(gov_dir)]
         result = CliRunner().invoke(app, [*args, "--store", store], env=env)
         assert result.exit_code == 0, result.output
         assert "reconciled: 0 open" in result.output
@@ -72,6 +76,8 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
         # the run is in the store, ended by the duration, sound, its timeline the file's
         with EventStore.open(store, create=False) as recorded:
             (run,) = recorded.runs()
+            checked = [e for e in recorded.audit_log() if e.action == "GOV_NODE_RELEASES_CHECKED"]
+            assert len(checked) == 1 and '"allowed":true' in checked[0].detail
             assert (str(run.ref), run.status.value) == ("cli-live@1", "COMPLETED")
             assert recorded.check_integrity(run.ref) == []
             exported = io.BytesIO()
@@ -81,10 +87,11 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
         # one that is not bytes32 is refused with the credentials
         before = sim.sim_state()["orders_total"]
         env["POLYMARKET_BUILDER_CODE"] = "0x" + "ab" * 32
-        result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
+        second = [*args[:-4], "--run-id", "cli-live-2", "--gov-dir", str(gov_dir)]
+        result = CliRunner().invoke(app, [*second, "--store", store], env=env)
         assert result.exit_code == 1 and "not going live" in result.output, result.output
         env["POLYMARKET_BUILDER_CODE"] = "0x1234"
-        result = CliRunner().invoke(app, [*args[:-2], "--run-id", "cli-live-2"], env=env)
+        result = CliRunner().invoke(app, [*second, "--store", store], env=env)
         assert result.exit_code == 2, result.output
         assert "POLYMARKET_BUILDER_CODE must be 0x and 64 hex digits" in result.output
         assert sim.sim_state()["orders_total"] == before

@@ -1,0 +1,149 @@
+"""A governed desk for the tests of the live node: three throwaway signers, a signer list
+accepted into the store, and for every bot of a desk a signed release manifest (sequence 1)
+accepted through the real verification path, with the bot's lifecycle state recorded.
+
+The node refuses ``--live`` for any ENFORCED bot without a valid release
+(:mod:`polytraders.readiness.release_policy`); the node's own tests use this to start. The
+gates behind a release are not evaluated here (the manifests carry no gate results, and the
+promotions are recorded as this fixture's): how a release is earned is
+``tests/readiness/governance/test_promotion_path.py``'s end-to-end test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+from polytraders.backtest.desk_file import DeskFile
+from polytraders.readiness.governance.envelopes import add_signature, write_envelope
+from polytraders.readiness.governance.evidence_bundle import write_bundle
+from polytraders.readiness.governance.keys import SignerKey, generate_key
+from polytraders.readiness.governance.manifest import build_manifest
+from polytraders.readiness.governance.signers import (
+    APPROVER,
+    REVIEWER,
+    RISK_OFFICER,
+    SignerEntry,
+    SignerList,
+    signer_list_envelope,
+    signers_path,
+)
+from polytraders.readiness.lifecycle import STATES, State
+from polytraders.readiness.release_check import evidence_dir, manifest_path
+from polytraders.readiness.release_subjects import desk_subjects
+from polytraders.readiness.releases import (
+    PLAYBOOK_FILE,
+    ROLLBACK_PLAN_FILE,
+    RUNS_FILE,
+    accept_manifest,
+    accept_signers,
+)
+from polytraders.store import EventStore
+from polytraders.store.promotions import PromotionOutcome, append_promotion
+
+DAY_NS = 86_400 * 1_000_000_000
+ACTOR = "test-fixture"
+
+SIGNER_ROLES = {
+    "ana": (APPROVER, REVIEWER),
+    "ben": (APPROVER, RISK_OFFICER),
+    "cleo": (APPROVER,),
+}
+"""Three throwaway signers: every one an approver (threshold 2 of 3), one reviewer, one risk
+officer."""
+
+
+def signer_keys() -> dict[str, SignerKey]:
+    """Fresh in-memory keys for :data:`SIGNER_ROLES` (never written anywhere)."""
+    return {name: generate_key() for name in SIGNER_ROLES}
+
+
+def write_signers(gov_dir: Path, keys: dict[str, SignerKey], now_ns: int) -> None:
+    """Signer list version 1 of ``keys`` under ``gov_dir``, signed by two approvers."""
+    signers = SignerList.create(
+        version=1,
+        expires_ns=now_ns + 365 * DAY_NS,
+        threshold=2,
+        signers=[
+            SignerEntry.from_public_doc(keys[name].public_doc(name), roles)
+            for name, roles in SIGNER_ROLES.items()
+        ],
+    )
+    envelope = signer_list_envelope(signers)
+    add_signature(envelope, keys["ana"])
+    add_signature(envelope, keys["ben"])
+    path = signers_path(gov_dir, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_envelope(path, envelope, create=True)
+
+
+def govern(
+    store_url: str,
+    gov_dir: Path,
+    desk: DeskFile | None = None,
+    *,
+    to_state: State = State.LIMITED_LIVE,
+) -> dict[str, SignerKey]:
+    """Release every bot of ``desk`` (default: the default desk) to ``to_state`` and record
+    it promoted there; return the signers' keys (to sign more in a test)."""
+    desk = desk if desk is not None else DeskFile()
+    now_ns = time.time_ns()
+    keys = signer_keys()
+    write_signers(gov_dir, keys, now_ns)
+    notes = gov_dir / "notes"
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / "playbook.md").write_text("# Incident playbook\n\nTrip the kill switch.\n")
+    (notes / "rollback.md").write_text("# Rollback plan\n\nReturn to the previous release.\n")
+    (notes / "runs.json").write_text("[]\n")
+    with EventStore.open(store_url) as store:
+        accept_signers(store, gov_dir, now_ns=now_ns, actor=ACTOR)
+        for subjects in desk_subjects(desk).values():
+            bundle = evidence_dir(gov_dir, subjects.bot_id, 1)
+            write_bundle(
+                bundle,
+                {
+                    PLAYBOOK_FILE: notes / "playbook.md",
+                    ROLLBACK_PLAN_FILE: notes / "rollback.md",
+                    RUNS_FILE: notes / "runs.json",
+                },
+            )
+            envelope = build_manifest(
+                bot_id=subjects.bot_id,
+                bot_version=subjects.bot_version,
+                code_sha256=subjects.code_sha256,
+                config_sha256=subjects.config_sha256,
+                evidence_dir=bundle,
+                from_state=STATES[to_state.position - 1],
+                to_state=to_state,
+                gates=[],
+                sequence=1,
+                prev_manifest_sha256=None,
+                created_ns=now_ns,
+                expires_ns=now_ns + 30 * DAY_NS,
+                incident_playbook=PLAYBOOK_FILE,
+                rollback_plan=ROLLBACK_PLAN_FILE,
+            )
+            add_signature(envelope, keys["ana"])
+            add_signature(envelope, keys["cleo"])
+            path = manifest_path(gov_dir, subjects.bot_id, 1)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_envelope(path, envelope, create=True)
+            accept_manifest(
+                path, store=store, gov_dir=gov_dir, desk=desk, now_ns=now_ns, actor=ACTOR
+            )
+            for before, after in itertools.pairwise(STATES[: to_state.position + 1]):
+                append_promotion(
+                    store,
+                    bot_id=subjects.bot_id,
+                    from_state=before.value,
+                    to_state=after.value,
+                    outcome=PromotionOutcome.PROMOTED,
+                    reason_code="GOV_PROMOTED",
+                    evaluation_id="fixture",
+                    evidence_digest="0" * 64,
+                    actor=ACTOR,
+                    detail="recorded by tests/governed.py for a node test",
+                    ts_ns=now_ns,
+                )
+    return keys
