@@ -31,7 +31,7 @@ from polytraders.readiness.governance.signers import (
 )
 from polytraders.readiness.lifecycle import STATES, State
 from polytraders.readiness.release_check import evidence_dir, manifest_path
-from polytraders.readiness.release_subjects import desk_subjects
+from polytraders.readiness.release_subjects import ReleaseSubjects, desk_subjects
 from polytraders.readiness.releases import (
     PLAYBOOK_FILE,
     ROLLBACK_PLAN_FILE,
@@ -41,6 +41,7 @@ from polytraders.readiness.releases import (
 )
 from polytraders.store import EventStore
 from polytraders.store.promotions import PromotionOutcome, append_promotion
+from polytraders.store.releases import last_release
 
 DAY_NS = 86_400 * 1_000_000_000
 ACTOR = "test-fixture"
@@ -78,6 +79,59 @@ def write_signers(gov_dir: Path, keys: dict[str, SignerKey], now_ns: int) -> Non
     write_envelope(path, envelope, create=True)
 
 
+def release(
+    store: EventStore,
+    gov_dir: Path,
+    keys: dict[str, SignerKey],
+    subjects: ReleaseSubjects,
+    *,
+    desk: DeskFile,
+    to_state: State,
+    now_ns: int,
+) -> int:
+    """Write, sign (ana and cleo) and accept the bot's next release manifest to
+    ``to_state``; return its sequence."""
+    last = last_release(store, subjects.bot_id)
+    sequence = 1 if last is None else last.sequence + 1
+    notes = gov_dir / "notes"
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / "playbook.md").write_text("# Incident playbook\n\nTrip the kill switch.\n")
+    (notes / "rollback.md").write_text("# Rollback plan\n\nReturn to the previous release.\n")
+    (notes / "runs.json").write_text("[]\n")
+    bundle = evidence_dir(gov_dir, subjects.bot_id, sequence)
+    write_bundle(
+        bundle,
+        {
+            PLAYBOOK_FILE: notes / "playbook.md",
+            ROLLBACK_PLAN_FILE: notes / "rollback.md",
+            RUNS_FILE: notes / "runs.json",
+        },
+    )
+    envelope = build_manifest(
+        bot_id=subjects.bot_id,
+        bot_version=subjects.bot_version,
+        code_sha256=subjects.code_sha256,
+        config_sha256=subjects.config_sha256,
+        evidence_dir=bundle,
+        from_state=STATES[to_state.position - 1],
+        to_state=to_state,
+        gates=[],
+        sequence=sequence,
+        prev_manifest_sha256=None if last is None else last.manifest_sha256,
+        created_ns=now_ns,
+        expires_ns=now_ns + 30 * DAY_NS,
+        incident_playbook=PLAYBOOK_FILE,
+        rollback_plan=ROLLBACK_PLAN_FILE,
+    )
+    add_signature(envelope, keys["ana"])
+    add_signature(envelope, keys["cleo"])
+    path = manifest_path(gov_dir, subjects.bot_id, sequence)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_envelope(path, envelope, create=True)
+    accept_manifest(path, store=store, gov_dir=gov_dir, desk=desk, now_ns=now_ns, actor=ACTOR)
+    return sequence
+
+
 def govern(
     store_url: str,
     gov_dir: Path,
@@ -91,47 +145,10 @@ def govern(
     now_ns = time.time_ns()
     keys = signer_keys()
     write_signers(gov_dir, keys, now_ns)
-    notes = gov_dir / "notes"
-    notes.mkdir(parents=True, exist_ok=True)
-    (notes / "playbook.md").write_text("# Incident playbook\n\nTrip the kill switch.\n")
-    (notes / "rollback.md").write_text("# Rollback plan\n\nReturn to the previous release.\n")
-    (notes / "runs.json").write_text("[]\n")
     with EventStore.open(store_url) as store:
         accept_signers(store, gov_dir, now_ns=now_ns, actor=ACTOR)
         for subjects in desk_subjects(desk).values():
-            bundle = evidence_dir(gov_dir, subjects.bot_id, 1)
-            write_bundle(
-                bundle,
-                {
-                    PLAYBOOK_FILE: notes / "playbook.md",
-                    ROLLBACK_PLAN_FILE: notes / "rollback.md",
-                    RUNS_FILE: notes / "runs.json",
-                },
-            )
-            envelope = build_manifest(
-                bot_id=subjects.bot_id,
-                bot_version=subjects.bot_version,
-                code_sha256=subjects.code_sha256,
-                config_sha256=subjects.config_sha256,
-                evidence_dir=bundle,
-                from_state=STATES[to_state.position - 1],
-                to_state=to_state,
-                gates=[],
-                sequence=1,
-                prev_manifest_sha256=None,
-                created_ns=now_ns,
-                expires_ns=now_ns + 30 * DAY_NS,
-                incident_playbook=PLAYBOOK_FILE,
-                rollback_plan=ROLLBACK_PLAN_FILE,
-            )
-            add_signature(envelope, keys["ana"])
-            add_signature(envelope, keys["cleo"])
-            path = manifest_path(gov_dir, subjects.bot_id, 1)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_envelope(path, envelope, create=True)
-            accept_manifest(
-                path, store=store, gov_dir=gov_dir, desk=desk, now_ns=now_ns, actor=ACTOR
-            )
+            release(store, gov_dir, keys, subjects, desk=desk, to_state=to_state, now_ns=now_ns)
             for before, after in itertools.pairwise(STATES[: to_state.position + 1]):
                 append_promotion(
                     store,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from polytraders.backtest.result import (
 )
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.contracts import ids
+from polytraders.contracts.canonical import canonical_json
 from polytraders.desk.desk import SYS_KILL_SWITCH_TRIPPED, Desk, DeskResult
 from polytraders.desk.shadow_chain import SHADOW_SUFFIX, ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, FanoutSink, JsonlSink
@@ -67,6 +68,8 @@ class RunRefusedError(ValueError):
 
 
 SYS_STORE_WRITE_FAILED = "SYS_STORE_WRITE_FAILED"
+GOV_ROLLBACK_DRILL = "GOV_ROLLBACK_DRILL"
+"""The reason code of a scheduled demotion (a rollback drill)."""
 """The store refused or lost a write: the desk halts (kill switch) and the run ends HALTED."""
 
 
@@ -251,6 +254,7 @@ def run_desk(
     sinks: Sequence[EnvelopeSink] = (),
     shadow_desk: DeskFile | None = None,
     shadow_sinks: Sequence[EnvelopeSink] = (),
+    demotions: Mapping[str, int] | None = None,
 ) -> RunOutcome:
     """Run the desk of ``desk_file`` over ``data`` on the paper venue; record and write it.
 
@@ -282,6 +286,10 @@ def run_desk(
             id is the one the candidate desk would have over the same data, plus ``-shadow``);
             its strategies and execution bots are not used. Its envelopes go to
             ``shadow_sinks`` only (neither the outputs nor the store).
+        demotions: scheduled demotions, bot id → number of events processed before the desk
+            demotes it (:meth:`~polytraders.desk.desk.Desk.demote` with
+            ``GOV_ROLLBACK_DRILL``): a rollback drill. They are part of the run's identity (its
+            run id differs from the same desk's plain run).
 
     Raises:
         RunRefusedError: unusable data, ``out_dir`` or store, or the store refused the run's
@@ -300,7 +308,13 @@ def run_desk(
     desk_config = desk_file.canonical()
     config_version = desk_file.config_version
     digest = data_digest(data)
-    run_id = ids.run_id(config_version, digest, desk_file.seed)
+    schedule = sorted((demotions or {}).items(), key=lambda item: (item[1], item[0]))
+    run_id = ids.run_id(
+        config_version,
+        digest,
+        desk_file.seed,
+        *([f"demotions={canonical_json(schedule)}"] if schedule else []),
+    )
     store: EventStore | None = None
     jsonl: JsonlSink | None = None
     ending: _Ending | None = None
@@ -373,7 +387,13 @@ def run_desk(
         if progress is not None:
             progress.start(total_records, source.record_counter or "records")
         ending = _replay(
-            desk=desk, source=source, speed=speed, telemetry=telemetry, fanout=fanout, store=store
+            desk=desk,
+            source=source,
+            speed=speed,
+            telemetry=telemetry,
+            fanout=fanout,
+            store=store,
+            schedule=schedule,
         )
         desk_result = desk.result()
         telemetry.report(desk_result.last_event_ns)
@@ -554,15 +574,21 @@ def _replay(
     telemetry: _Telemetry,
     fanout: FanoutSink,
     store: EventStore | None,
+    schedule: Sequence[tuple[str, int]] = (),
 ) -> _Ending:
     """Feed every event to the desk until the data ends, a signal arrives, the store fails or
     something raises; then shut the desk down (cancel all, HALTED, flush) and say how it ended.
+    ``schedule``: (bot id, events processed) at which the desk demotes the bot (a drill).
     """
     ending = _Ending()
+    pending = list(schedule)
     with stop_on_signals() as stop:
         try:
             keepalive = _Keepalive(store)
             for event in _paced(source.events(), speed, keepalive):
+                while pending and desk.events_processed >= pending[0][1]:
+                    bot_id, _after = pending.pop(0)
+                    desk.demote(bot_id, reason_code=GOV_ROLLBACK_DRILL, source="rollback drill")
                 desk.process(event)
                 if telemetry.after(event):
                     keepalive()

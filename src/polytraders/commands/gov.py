@@ -25,7 +25,9 @@ import typer
 from securesystemslib.dsse import Envelope
 
 from polytraders.backtest.desk_file import DeskFile, DeskFileError
+from polytraders.backtest.engine import RunRefusedError
 from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
+from polytraders.feeds.samples import sample_path
 from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
     ReadinessContext,
@@ -73,6 +75,7 @@ from polytraders.readiness.releases import (
     create_manifest,
     create_signoff,
 )
+from polytraders.readiness.rollback_drill import run_drill
 from polytraders.store import EventStore, StoreError
 from polytraders.store.audit_chain import verify_chain
 
@@ -660,3 +663,55 @@ def gov_log(
             )
             raise typer.Exit(EXIT_FAILED)
         typer.echo(f"audit log chain intact: {report.entries} entries, head {report.head_sha256}")
+
+
+@app.command("drill")
+def gov_drill(
+    bot_id: Annotated[str, typer.Argument(help="The bot, e.g. risk.killswitch.")],
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", help="Recorded data to replay (default: the shipped Polymarket sample)."
+        ),
+    ] = None,
+    after_events: Annotated[
+        int | None,
+        typer.Option(
+            "--after-events", min=0, help="Demote after this many events (default: half)."
+        ),
+    ] = None,
+    desk: DeskOption = None,
+    gov_dir: GovDirOption = DEFAULT_GOV_DIR,
+    store: StoreOption = DEFAULT_STORE,
+    operator: OperatorOption = "",
+) -> None:
+    """Rehearse a rollback: replay --data with the bot ENFORCED under its current release,
+    demote it part-way (GOV_ROLLBACK_DRILL) and check the desk returned to what the previous
+    release allows; record the drill and every check (exit 1 when a check fails)."""
+    desk_file = _desk(desk)
+    try:
+        drill = run_drill(
+            bot_id,
+            desk=desk_file,
+            data=data if data is not None else sample_path(),
+            store_url=store,
+            gov_dir=gov_dir,
+            now_ns=_now_ns(),
+            actor=_operator(operator),
+            after_events=after_events,
+        )
+    except GovernanceError as exc:
+        _refused(exc)
+    except RunRefusedError as exc:
+        fail(str(exc), EXIT_REFUSED, exc)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED, exc)
+    for check in drill.checks:
+        typer.echo(f"  {'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}")
+    verdict = "passed" if drill.passed else "FAILED"
+    typer.echo(
+        f"GOV_ROLLBACK_DRILL: {bot_id} release {drill.from_sequence} → {drill.to_sequence} "
+        f"{verdict} (run {drill.run_id}@{drill.attempt})"
+    )
+    if not drill.passed:
+        raise typer.Exit(EXIT_FAILED)

@@ -25,6 +25,7 @@ from polytraders.commands.live import DESK_BUILDER
 from polytraders.desk.checkpoints import DESK_KIND, CheckpointChange, load_checkpoint
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import EventStore
+from tests.governed import govern
 from tests.venues.polymarket.conftest import throwaway_key
 
 RUN = "run-crash-restart"
@@ -95,6 +96,8 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
     settings = SimSettings(limit_markets=1, restamp=True, heartbeat_timeout_ms=60_000)
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id
+        gov_dir = tmp_path / "governance"
+        govern(str(store_path), gov_dir)  # every bot released to Limited live
         args = [
             "run",
             "--venue",
@@ -113,6 +116,8 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
             str(credentials),
             "--store",
             str(store_path),
+            "--gov-dir",
+            str(gov_dir),
             "--run-id",
             RUN,
             "--out",

@@ -31,6 +31,7 @@ from polytraders.commands.live import DESK_BUILDER
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import EventStore
+from tests.governed import govern
 from tests.venues.polymarket.conftest import throwaway_key
 from tests.waiting import wait_until
 
@@ -341,6 +342,8 @@ def test_a_live_session_against_the_simulator_takes_the_four_options(
     market_id = next(iter(sim.exchange.tokens.values())).market_id
     desk_path, _ = _desk_files(tmp_path)
     port, out, store = _free_port(), tmp_path / "out", tmp_path / "desk.sqlite"
+    gov_dir = tmp_path / "governance"
+    govern(str(store), gov_dir, DeskFile.load(desk_path))  # its bots released to Limited live
     env = {
         "POLYMARKET_PRIVATE_KEY": key,
         "POLYMARKET_API_KEY": account.api_key,
@@ -354,7 +357,7 @@ def test_a_live_session_against_the_simulator_takes_the_four_options(
             "--markets", market_id, "--clob-url", sim.url,
             "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
             "--run-id", "live-4", "--desk", str(desk_path), "--store", str(store),
-            "--out", str(out), "--metrics-port", str(port),
+            "--gov-dir", str(gov_dir), "--out", str(out), "--metrics-port", str(port),
         ],
         tmp_path / "live.log",
         env,
