@@ -30,13 +30,19 @@ STALE_TIGHT_MS = 5_000
 """The tightened candidate: books older than 5 s are refused (stricter: safe divergences)."""
 
 
+def desk_entry(bot_id: str, **fields: Any) -> DeskFile:
+    """The default desk with ``fields`` (``mode``, ``config``, ``modelled_latency_us``…) set in
+    risk bot ``bot_id``'s entry (other bots unchanged)."""
+    data = DeskFile().model_dump(mode="json")
+    data["risk"] = [
+        {**entry, **fields} if entry["id"] == bot_id else entry for entry in data["risk"]
+    ]
+    return DeskFile.from_mapping(data)
+
+
 def desk_with(bot_id: str, **config: Any) -> DeskFile:
     """The default desk with ``bot_id``'s config set to ``config`` (other bots unchanged)."""
-    data = DeskFile().model_dump(mode="json")
-    for entry in data["risk"]:
-        if entry["id"] == bot_id:
-            entry["config"] = dict(config)
-    return DeskFile.from_mapping(data)
+    return desk_entry(bot_id, config=dict(config))
 
 
 @cache
