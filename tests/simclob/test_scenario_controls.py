@@ -117,3 +117,45 @@ def test_the_scenario_controls_need_the_control_token(sim: SimClobServer) -> Non
         token = {"Authorization": f"Bearer {sim.control_token}"}
         unknown = {"kind": "reset_account", "collateral": 1, "positions": {"42": 1}}
         assert raw.post("/sim/fault", json=unknown, headers=token).status_code == 400
+
+
+def test_set_allowance_limits_buys_on_that_exchange(
+    sim: SimClobServer, venue: PolymarketVenue
+) -> None:
+    """An allowance to the CTF Exchange V2 below an order's pUSD (net of the live BUYs there)
+    refuses the order as the venue does; the reported allowance follows the control; a bad
+    control is a 400 and changes nothing."""
+    from polytraders.model.allowance import MAX_UINT256
+    from polytraders.model.events import OrderAccepted, OrderRejected
+    from polytraders.venues.polymarket.signing import CTF_EXCHANGE_V2
+
+    def buy(n: int) -> VenueOrder:  # 10 shares at 0.40: 4 pUSD, resting
+        return VenueOrder(
+            client_order_id=f"alw/{n}", intent_id=f"alw-{n}", token_id=UP, side=Side.BUY,
+            price=400_000, size=10_000_000, time_in_force=TimeInForce.GTC, ts_created_ns=CLOCK_NS,
+        )  # fmt: skip
+
+    try:
+        answer = sim.control("set_allowance", spender=CTF_EXCHANGE_V2, amount=6_000_000)
+        assert answer["allowances"][CTF_EXCHANGE_V2] == "6000000"
+        assert venue.collateral_allowance().allowances_micros[CTF_EXCHANGE_V2] == 6_000_000
+        for n in (1, 2):
+            venue.submit(buy(n), CLOCK_NS)
+            venue.advance(CLOCK_NS)
+        first, second = venue.poll()
+        assert isinstance(first, OrderAccepted)  # 4 of the 6 pUSD allowed
+        assert isinstance(second, OrderRejected)  # 4 more would need 8
+        assert second.reason_code == "SYS_VENUE_INSUFFICIENT_BALANCE"
+        with httpx.Client(base_url=sim.url, timeout=5.0) as raw:
+            token = {"Authorization": f"Bearer {sim.control_token}"}
+            for bad in (
+                {"kind": "set_allowance", "spender": "0x1234", "amount": 1},
+                {"kind": "set_allowance", "spender": CTF_EXCHANGE_V2, "amount": -1},
+                {"kind": "set_allowance", "spender": CTF_EXCHANGE_V2, "amount": "1"},
+                {"kind": "set_allowance", "spender": CTF_EXCHANGE_V2, "amount": MAX_UINT256 + 1},
+                {"kind": "set_allowance", "amount": 1},
+            ):
+                assert raw.post("/sim/fault", json=bad, headers=token).status_code == 400, bad
+        assert sim.sim_state()["allowances"][CTF_EXCHANGE_V2] == "6000000"
+    finally:
+        sim.control("set_allowance", spender=CTF_EXCHANGE_V2, amount=MAX_UINT256)

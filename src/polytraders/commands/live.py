@@ -39,6 +39,7 @@ from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.desk.slots import Quarantine
 from polytraders.feeds.live.background import BackgroundFeed
 from polytraders.feeds.samples import sample_path
+from polytraders.model.allowance import AllowanceCheck
 from polytraders.model.events import (
     AnyEvent,
     BookSnapshot,
@@ -55,6 +56,7 @@ from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
 from polytraders.readiness.demotion_watch import DemotionWatch
 from polytraders.readiness.release_policy import NodeMode
+from polytraders.store.allowance_checks import record_allowance_check
 from polytraders.store.errors import StoreError
 from polytraders.store.records import ReconciliationKind, RunProduced, RunStatus
 from polytraders.store.run_ref import RunRef
@@ -926,6 +928,38 @@ def compliance_problems(
     return problems
 
 
+def check_wallet_allowance(
+    venue: PolymarketVenue, markets: Sequence[Market], store_url: str | None
+) -> tuple[AllowanceCheck, int]:
+    """The start-up allowance check before ``--live`` (:meth:`PolymarketVenue.allowance_check`:
+    the funder's collateral allowance to the CTF Exchange V2 — and, when one of ``markets``
+    is neg-risk, to the neg-risk exchange and adapter — at least its balance), with the wall
+    clock it was made at. A passing check is returned for the caller to record with the run
+    attempt it starts; a failing one is recorded desk-wide in ``store_url`` (when given, as
+    ``GOV_WALLET_ALLOWANCE_CHECKED``), the venue is closed and the start refused.
+
+    Raises:
+        RuntimeError: the allowance does not cover the balance (one line,
+            ``GOV_WALLET_ALLOWANCE_INSUFFICIENT``; nothing was sent).
+        ClobRequestError: the venue did not answer (the venue is closed).
+        polytraders.store.errors.StoreError: the failing check could not be recorded.
+    """
+    from polytraders.store.event_store import EventStore
+
+    try:
+        check = venue.allowance_check(neg_risk=any(t.neg_risk for m in markets for t in m.tokens))
+        checked_ns = time.time_ns()
+        if not check.verified:
+            if store_url is not None:
+                with EventStore.open(store_url) as store:
+                    record_allowance_check(store, check, ts_ns=checked_ns)
+            raise RuntimeError(check.problem)
+    except BaseException:
+        venue.close()
+        raise
+    return check, checked_ns
+
+
 class LiveRecording:
     """Where a live desk's evidence goes, and how its store attempt ends.
 
@@ -1157,8 +1191,10 @@ def build_live_session(
     replaced by the credentials' identity (:meth:`LiveNodeConfig.with_account`: signer,
     funder and signature type from the key, the builder code in effect) once the start-up
     compliance checks (:func:`compliance_problems`, the desk's own compliance gate included)
-    have passed; the recorded ``node.canonical()`` is that desk, so the store holds the desk
-    that actually runs.
+    and the wallet allowance check (:func:`check_wallet_allowance`) have passed; the recorded
+    ``node.canonical()`` is that desk, so the store holds the desk that actually runs. With
+    ``store_url`` the allowance check is recorded (``GOV_WALLET_ALLOWANCE_CHECKED``) with the
+    attempt it starts, or desk-wide when it refuses the start.
 
     With ``store_url`` the run is recorded in the event store: a RUNNING attempt of
     ``run_id`` (a crashed desk) is resumed — its orders and fills are reconciled with the
@@ -1173,15 +1209,16 @@ def build_live_session(
     every REST request and websocket reconnect and receive the start-up reconciliation's drift
     (:meth:`VenueMetrics.reconciled`).
 
-    Start-up (markets, compliance checks, reconciliation, the balances snapshot) runs
-    synchronously on the calling thread, before any decision; then the venue is handed to a
-    started :class:`~polytraders.node.venue_worker.VenueWorker`, the only caller of the venue
-    from then on, and the desk trades through it (a restored tripped kill switch's
-    cancel-all already goes through the worker).
+    Start-up (markets, compliance and allowance checks, reconciliation, the balances
+    snapshot) runs synchronously on the calling thread, before any decision; then the venue
+    is handed to a started :class:`~polytraders.node.venue_worker.VenueWorker`, the only
+    caller of the venue from then on, and the desk trades through it (a restored tripped kill
+    switch's cancel-all already goes through the worker).
 
     Raises:
         ClobRequestError: the venue did not answer at start-up.
-        RuntimeError: the compliance checks failed (nothing was sent).
+        RuntimeError: the compliance checks or the allowance check failed (nothing was
+            sent).
         polytraders.store.errors.StoreError: the store cannot be opened, the attempt is
             held by a live process elsewhere, or the start-up reconciliation could not be
             recorded (the session is then closed as a crash would end it: open orders stay
@@ -1213,6 +1250,7 @@ def build_live_session(
     if problems:
         venue.close()
         raise RuntimeError("compliance checks failed: " + "; ".join(problems))
+    allowance, checked_ns = check_wallet_allowance(venue, markets, store_url)
     try:
         node = node.with_account(account)
     except NodeConfigError as exc:
@@ -1224,6 +1262,7 @@ def build_live_session(
     try:
         if store_url is not None:
             known = _open_attempt(store_url, run_id, node=node, ws_url=ws_url)
+            record_allowance_check(known.store, allowance, ts_ns=checked_ns, run=known.run)
         store_orders = list(known.orders) if known is not None else []
         store_fills = known.fills if known is not None else []
         if known is not None and known.source is not None:

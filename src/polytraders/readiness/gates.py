@@ -400,8 +400,10 @@ GATES: tuple[Gate, ...] = (
     Gate(
         gate_id="wallet_allowance",
         title="Wallet allowance verified (CTFExchangeV2)",
-        how_measured="A live-venue run's start-up check of balance and allowance",
-        threshold="verified on the venue",
+        how_measured="The latest recorded --live start-up check (GET /balance-allowance) of "
+        "each account a live-venue run of the bot started with",
+        threshold="collateral allowance to CTF Exchange V2 (neg-risk: also the neg-risk "
+        "exchange and adapter) > 0 and ≥ the balance",
         window="",
         severity=_C,
         measure="wallet_allowance",

@@ -3,14 +3,15 @@
 Each takes a bot id and the :class:`ReadinessContext` and returns a
 :class:`~polytraders.readiness.gates.Measurement`. Missing or insufficient data gives
 Inconclusive, never Successful; a gate whose evidence source this release does not have yet
-(the console, the allowance check) says so and stays Inconclusive, so it blocks. The
-signature gates and the audit log's retention are measured in
-:mod:`polytraders.readiness.signature_gates`.
+(the console) says so and stays Inconclusive, so it blocks. The signature gates and the
+audit log's retention are measured in :mod:`polytraders.readiness.signature_gates`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+
+import msgspec
 
 from polytraders.bots.registry import bot_class
 from polytraders.contracts.bot import bot_problems
@@ -61,6 +62,8 @@ from polytraders.readiness.store_evidence import (
 )
 from polytraders.store import RunRecord
 from polytraders.store.alerts import firing_ns
+from polytraders.store.allowance_checks import ACTION as ALLOWANCE_CHECKED
+from polytraders.store.allowance_checks import allowance_checks
 from polytraders.store.ci_runs import CiOutcome, ci_runs
 from polytraders.store.incidents import ErrorOrigin, list_incidents
 from polytraders.store.incidents import Severity as IncidentSeverity
@@ -587,6 +590,57 @@ def kill_switch_routing(bot_id: str, ctx: ReadinessContext) -> Measurement:
     )
 
 
+def wallet_allowance(bot_id: str, ctx: ReadinessContext) -> Measurement:
+    """The wallet allowance of the accounts the bot trades from (seed 000 stage 3): each
+    account whose check a live-venue run of the bot started with must have its latest
+    recorded check (at or before the evaluation's clock, with or without a run: a refused
+    start has none) verified — collateral allowance to the CTF Exchange V2 (and for neg-risk
+    markets the neg-risk exchange and adapter) above 0 and at least the balance
+    (:mod:`polytraders.model.allowance`). Keyed by account, not run, so a later refused start
+    of the same account fails the gate although no run of the bot recorded it."""
+    if ctx.store is None:
+        return NO_STORE
+    runs = {(r.run_id, r.attempt) for r in bot_runs(ctx.store, bot_id, (RunKind.LIVE_VENUE,))}
+    checks = [c for c in allowance_checks(ctx.store) if c.ts_ns <= ctx.now_ns]
+    accounts = {c.check.account for c in checks if (c.run_id, c.attempt) in runs}
+    latest = {c.check.account: c for c in checks if c.check.account in accounts}
+    evidence = (
+        result_evidence(
+            EvidenceKind.STORE,
+            f"audit_log where action = {ALLOWANCE_CHECKED}: the latest per account of the "
+            f"{len(runs)} live-venue run(s) of {bot_id}",
+            [
+                [
+                    c.ts_ns,
+                    f"{c.run_id}@{c.attempt}" if c.run_id else "",
+                    msgspec.to_builtins(c.check),
+                ]
+                for c in latest.values()
+            ],
+            f"{len(latest)} account(s)",
+        ),
+    )
+    if not latest:
+        return Measurement(
+            phase=Phase.INCONCLUSIVE,
+            value="no check",
+            detail="no allowance check recorded for a live-venue run the bot took part in",
+            evidence=evidence,
+        )
+    failing = [c.check for c in latest.values() if not c.check.verified]
+    value = f"{len(latest) - len(failing)}/{len(latest)} account(s) verified"
+    if failing:
+        return Measurement(
+            phase=Phase.FAILED, value=value, detail=failing[0].problem, evidence=evidence
+        )
+    return Measurement(
+        phase=Phase.SUCCESSFUL,
+        value=value,
+        detail="the latest allowance check of every account the bot traded from is verified",
+        evidence=evidence,
+    )
+
+
 def wire_examples_replay(bot_id: str, ctx: ReadinessContext) -> Measurement:
     """Replay the spec's wire examples (section 21: envelopes the desk recorded on fixture
     cases, run id ``run-fixture-<bot>-<case>``): re-run each case through the desk and count
@@ -833,9 +887,7 @@ MEASURES: dict[str, Callable[[str, ReadinessContext], Measurement]] = {
     "incident_playbook": incident_playbook,
     "rollback_plan_tested": rollback_plan_tested,
     "final_risk_review": final_risk_review,
-    "wallet_allowance": _not_recorded_yet(
-        "the Polymarket venue adapter does not record a CTFExchangeV2 allowance check yet"
-    ),
+    "wallet_allowance": wallet_allowance,
     "audit_retention": audit_retention,
 }
 """Every gate's evidence function by name (``Gate.measure``)."""

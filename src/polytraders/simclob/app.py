@@ -4,7 +4,8 @@ REST (``../shared/POLYMARKET.md`` and the endpoints of ``py_clob_client_v2.endpo
 ``GET /ok``, ``/time``, ``/version``, ``/markets/{condition_id}``, ``/book``, ``/tick-size``,
 ``/neg-risk``, ``POST /order``, ``POST /orders`` (≤ 15), ``DELETE /order``, ``/orders``,
 ``/cancel-all``, ``/cancel-market-orders``, ``GET /data/orders``, ``/data/order/{id}``,
-``/data/trades``, ``/balance-allowance``, ``/auth/ban-status/closed-only``,
+``/data/trades``, ``/balance-allowance`` (``{"balance", "allowances": {spender: amount}}``,
+integer text), ``/auth/ban-status/closed-only``,
 ``POST /v1/heartbeats``. Authenticated routes check the L2 headers (``POLY_API_KEY``,
 ``POLY_PASSPHRASE`` and the HMAC-SHA256 ``POLY_SIGNATURE`` over timestamp + method + path +
 body, as ``py_clob_client_v2.signing.hmac`` builds it).
@@ -38,6 +39,9 @@ expiry, the dead-man switch, trade settlement, ``GET /time``) read ``now_ns`` no
 from there at the wall clock's pace (:attr:`SimState.clock_offset_ns`; ``{"now_ns": 0}``
 returns to the wall clock); ``reset_account {"collateral", "positions"}`` starts a fresh
 session of the account (orders, trades and heartbeat forgotten; balances set, micro-units).
+``set_allowance {"spender", "amount"}`` sets the account's collateral allowance to one spender
+address (integer micro-pUSD; every exchange contract starts approved without limit,
+:meth:`SimExchange.set_allowance`), as ``GET /balance-allowance`` then reports it.
 ``trade_through {"order_id"}`` makes another participant trade through our resting order: the
 external levels priced better than it are swept (published) and it fills as a maker at its
 price for its remaining size (:meth:`SimExchange.trade_through`).
@@ -363,7 +367,8 @@ def build_app(state: SimState) -> Starlette:
     async def balance(request: Request) -> Response:
         token_id = request.query_params.get("token_id")
         amount = ex.positions.get(token_id, 0) if token_id else ex.collateral
-        return JSONResponse({"balance": str(amount), "allowances": {}})
+        allowances = {spender: str(value) for spender, value in ex.allowances.items()}
+        return JSONResponse({"balance": str(amount), "allowances": allowances})
 
     @route(auth=True)
     async def closed_only(request: Request) -> Response:
@@ -478,6 +483,12 @@ def build_app(state: SimState) -> Starlette:
                 int(body.get("collateral", 0)),
                 {str(t): int(size) for t, size in dict(body.get("positions") or {}).items()},
             )
+        elif kind == "set_allowance":
+            amount = body["amount"]
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise ValueError(f"amount {amount!r} is not integer micro-units")
+            ex.set_allowance(str(body["spender"]), amount)
+            result["allowances"] = {k: str(v) for k, v in ex.allowances.items()}
         elif kind == "clear":
             ex.faults = type(f)()
             state.silence_pong = False
@@ -504,6 +515,7 @@ def build_app(state: SimState) -> Starlette:
                 "orders_total": len(ex.orders),
                 "trades": len(ex.trades),
                 "collateral": ex.collateral,
+                "allowances": {k: str(v) for k, v in ex.allowances.items()},
                 "positions": {k: v for k, v in ex.positions.items() if v},
                 "dead_man_fired": ex.dead_man_fired,
                 "heartbeat_id": ex.heartbeat_id,

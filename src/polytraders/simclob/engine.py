@@ -19,7 +19,8 @@ Order checks follow ``../shared/POLYMARKET.md`` "Orders": EIP-712 signature reco
 order's ``signer`` under the exchange chosen by the token's ``neg_risk`` flag, signer equal to
 the account, builder field equal to the configured builder code (when one is configured),
 price on the tick grid within [tick, 1 − tick], size ≥ ``min_order_size`` for resting orders,
-balance for BUYs (collateral) and SELLs (token position).
+balance for BUYs (collateral, and the allowance to the order's exchange) and SELLs (token
+position).
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import to_checksum_address  # type: ignore[attr-defined]
+
+from polytraders.model.allowance import MAX_UINT256
 from polytraders.model.fees import taker_fee_micros
 from polytraders.model.money import MICROS, from_micros
 from polytraders.simclob.replay import RecordedSet, RecordedSnapshot
 from polytraders.venues.polymarket.config import CHAIN_ID_POLYGON
 from polytraders.venues.polymarket.signing import (
     CTF_EXCHANGE_V2,
+    NEG_RISK_ADAPTER,
     NEG_RISK_CTF_EXCHANGE_V2,
     domain_separator,
     order_digest,
@@ -275,6 +280,12 @@ class SimExchange:
         self.trades: list[SimTrade] = []
         self.collateral = account.collateral
         self.positions: dict[str, int] = {}
+        self.allowances: dict[str, int] = dict.fromkeys(
+            (CTF_EXCHANGE_V2, NEG_RISK_CTF_EXCHANGE_V2, NEG_RISK_ADAPTER), MAX_UINT256
+        )
+        """Spender (checksum address) → the collateral it may pull (micro-pUSD): the three
+        contracts approved without limit, as Polymarket's approval examples do, until
+        :meth:`set_allowance` changes one."""
         self.faults = Faults()
         self.outbox: list[Outgoing] = []
         self.heartbeat_id = ""
@@ -393,6 +404,22 @@ class SimExchange:
         self.positions = {t: size for t, size in positions.items() if size}
         self.heartbeat_id = ""
         self.heartbeat_last_ok_ns = 0
+
+    def set_allowance(self, spender: str, amount: int) -> None:
+        """Set the account's collateral allowance to ``spender`` (control ``set_allowance``),
+        as an on-chain ``approve(spender, amount)`` would: ``GET /balance-allowance`` reports
+        it and a BUY whose pUSD is more than the allowance to its exchange (minus what the
+        account's live BUYs there hold) is refused "not enough balance / allowance". Fills do
+        not spend it (a simplification: an unlimited approval is never spent either), and
+        ``reset_account`` leaves it.
+
+        Raises:
+            ValueError: ``spender`` is not a 0x-hex address, or ``amount`` is outside
+                [0, 2²⁵⁶ − 1].
+        """
+        if not 0 <= amount <= MAX_UINT256:
+            raise ValueError(f"allowance {amount} is outside [0, 2**256 - 1]")
+        self.allowances[to_checksum_address(spender)] = amount
 
     def orders_detail(self) -> list[dict[str, Any]]:
         """Every order of the account, any status, as ``GET /sim/orders`` lists it: the wire
@@ -667,12 +694,20 @@ class SimExchange:
 
     def _balance_problem(self, order: SimOrder) -> str:
         if order.side == "BUY":
-            reserved = sum(
+            neg_risk = self.tokens[order.token_id].neg_risk
+            live = [o for o in self.orders.values() if o.status == "LIVE" and o.side == "BUY"]
+            reserved = sum(o.remaining * o.price // MICROS for o in live)
+            reserved_here = sum(
                 o.remaining * o.price // MICROS
-                for o in self.orders.values()
-                if o.status == "LIVE" and o.side == "BUY"
+                for o in live
+                if self.tokens[o.token_id].neg_risk == neg_risk
             )
-            if order.original_size * order.price // MICROS > self.collateral - reserved:
+            spender = NEG_RISK_CTF_EXCHANGE_V2 if neg_risk else CTF_EXCHANGE_V2
+            cost = order.original_size * order.price // MICROS
+            if (
+                cost > self.collateral - reserved
+                or cost > self.allowances.get(spender, 0) - reserved_here
+            ):
                 return "not enough balance / allowance"
             return ""
         held = self.positions.get(order.token_id, 0) - sum(

@@ -25,6 +25,8 @@ from polytraders.commands.live import DESK_BUILDER
 from polytraders.desk.checkpoints import DESK_KIND, CheckpointChange, load_checkpoint
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import EventStore
+from polytraders.store.allowance_checks import ACTION as CHECKED
+from polytraders.store.allowance_checks import allowance_checks
 from tests.governed import govern
 from tests.venues.polymarket.conftest import throwaway_key
 
@@ -247,9 +249,17 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
         hashes = {o.client_order_id: o.venue_order_id for o in orders if o.venue_order_id}
         assert len(set(hashes.values())) == len(hashes)  # one order per client id, never two
         entries = [e for e in store.audit_log() if e.run_id == RUN]
-        assert [(e.actor, e.action, e.attempt) for e in entries] == [
+        assert [(e.actor, e.action, e.attempt) for e in entries if e.action != CHECKED] == [
             ("alice", "kill_switch.trip", 1),
             ("bob", "kill_switch.reset", 2),
+        ]
+        # every start (three of attempt 1, one of attempt 2) checked the wallet allowance
+        checks = allowance_checks(store)
+        assert [(c.run_id, c.attempt, c.check.verified) for c in checks] == [
+            (RUN, 1, True),
+            (RUN, 1, True),
+            (RUN, 1, True),
+            (RUN, 2, True),
         ]
         assert [(r.attempt, r.status.value) for r in store.runs()] == [
             (1, "INTERRUPTED"),

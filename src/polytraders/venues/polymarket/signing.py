@@ -36,9 +36,15 @@ from polytraders.venues.polymarket.config import CHAIN_ID_POLYGON
 DOMAIN_NAME = "Polymarket CTF Exchange"
 DOMAIN_VERSION = "2"
 CTF_EXCHANGE_V2 = "0xE111180000d2663C0091e4f400237545B87B996B"
-"""CTF Exchange V2 on Polygon (``../shared/POLYMARKET.md``)."""
+"""CTF Exchange V2 on Polygon (``../shared/POLYMARKET.md``; py-clob-client-v2 1.2.1
+``config.py`` ``exchange_v2``)."""
 NEG_RISK_CTF_EXCHANGE_V2 = "0xe2222d279d744050d28e00520010520000310F59"
 """Neg-risk CTF Exchange V2 on Polygon; orders of ``neg_risk`` markets are signed for it."""
+NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
+"""Neg Risk Adapter on Polygon: no order is signed for it, but an account trading neg-risk
+markets approves it for the collateral too (py-clob-client-v2 1.2.1 ``config.py``
+``get_contract_config(137).neg_risk_adapter``; rs-clob-client-v2 ``src/lib.rs``
+``NEG_RISK_CONFIG``, "Users must approve this contract")."""
 ZERO_BYTES32 = "0x" + "00" * 32
 
 ORDER_TYPE = (

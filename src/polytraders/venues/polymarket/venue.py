@@ -96,6 +96,7 @@ from py_clob_client_v2.order_utils.model.side import Side as ClientSide
 from py_clob_client_v2.order_utils.model.signature_type_v2 import SignatureTypeV2
 
 from polytraders.contracts.view import VenueState
+from polytraders.model.allowance import AllowanceCheck, CollateralAllowance, check_allowance
 from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, OrderRejected
 from polytraders.model.fills import Fill
 from polytraders.model.market import OutcomeToken
@@ -115,6 +116,7 @@ from polytraders.venues.polymarket.errors import (
 )
 from polytraders.venues.polymarket.ratelimit import RateLimiter
 from polytraders.venues.polymarket.signing import (
+    NEG_RISK_ADAPTER,
     SHARE_STEP,
     OrderSigner,
     SignedOrder,
@@ -473,6 +475,16 @@ class PolymarketVenue:
         Raises:
             ClobRequestError: the venue did not answer (or not usably).
         """
+        return {"pUSD": self.collateral_allowance().balance_micros}
+
+    def collateral_allowance(self) -> CollateralAllowance:
+        """The account's collateral balance and its allowances by spender, micro-units, from
+        ``GET /balance-allowance?asset_type=COLLATERAL`` (exact integers,
+        :class:`~.wire.BalanceAllowance`).
+
+        Raises:
+            ClobRequestError: the venue did not answer (or not usably).
+        """
         answer = fetch(
             "GET /balance-allowance",
             BalanceAllowance,
@@ -480,7 +492,29 @@ class PolymarketVenue:
                 BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
             ),
         )
-        return {"pUSD": answer.balance_micros}
+        return CollateralAllowance(
+            balance_micros=answer.balance_micros, allowances_micros=answer.allowances_micros
+        )
+
+    def allowance_check(self, *, neg_risk: bool) -> AllowanceCheck:
+        """Check the funder's collateral allowances
+        (:func:`~polytraders.model.allowance.check_allowance`) to the exchange ordinary orders
+        are signed for and, with ``neg_risk`` (the desk trades a neg-risk market), to the
+        neg-risk exchange and the Neg Risk Adapter too.
+
+        Raises:
+            ClobRequestError: the venue did not answer (or not usably).
+        """
+        exchanges = self.signer.exchanges
+        spenders = [exchanges["ctf"]]
+        if neg_risk:
+            spenders += [exchanges["neg_risk"], NEG_RISK_ADAPTER]
+        return check_allowance(
+            self.collateral_allowance(),
+            spenders,
+            account=self.signer.funder,
+            signer=self.signer.address,
+        )
 
     def heartbeat(self, now_ns: int) -> bool:
         """Send ``POST /v1/heartbeats`` with the last id; True when accepted and no lapse is

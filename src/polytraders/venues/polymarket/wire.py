@@ -21,16 +21,20 @@ Two ways in:
   (``SYS_MALFORMED_MESSAGE``).
 
 Work is bounded: decimals are at most :data:`~polytraders.model.money.MAX_DECIMAL_CHARS`
-characters, integers (times, fee rates, balances) at most 19 digits.
+characters, integers (times, fee rates, balances) at most 19 digits, on-chain allowances at
+most 2²⁵⁶ − 1.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
 import msgspec
+from eth_utils import to_checksum_address  # type: ignore[attr-defined]
 
+from polytraders.model.allowance import MAX_UINT256
 from polytraders.model.money import ONE, to_micros
 from polytraders.model.orders import Side, TimeInForce
 from polytraders.venues.polymarket.client import ClobRequestError
@@ -48,6 +52,8 @@ T = TypeVar("T")
 _MAX_DIGITS = 19
 _INT64_MAX = 2**63 - 1
 _MAX_FEE_BPS = 10_000
+_UINT256_DIGITS = len(str(MAX_UINT256))
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class MalformedAnswerError(ClobRequestError):
@@ -89,6 +95,27 @@ def count(value: Count, what: str, *, drop_fraction: bool = False) -> int:
     if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS):
         raise ValueError(f"{what} {str(value)[:30]!r} is not a non-negative integer")
     return int(digits)
+
+
+def uint256(value: Count, what: str) -> int:
+    """A non-negative integer of at most 78 digits, at most 2²⁵⁶ − 1 (an on-chain amount such
+    as an ERC-20 allowance).
+
+    Raises:
+        ValueError: anything else.
+    """
+    digits = str(value)
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= _UINT256_DIGITS):
+        raise ValueError(f"{what} {digits[:30]!r} is not a non-negative integer")
+    number = int(digits)
+    if number > MAX_UINT256:
+        raise ValueError(f"{what} {digits[:30]}… is beyond uint256")
+    return number
+
+
+def _address(value: str, what: str) -> None:
+    if not _ADDRESS.fullmatch(value):
+        raise ValueError(f"{what} {value[:50]!r} is not a 0x-hex address")
 
 
 def timestamp_ns(value: Count | None) -> int:
@@ -294,17 +321,34 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
 # ---------------------------------------------------------------------------- account
 class BalanceAllowance(msgspec.Struct, frozen=True, kw_only=True):
     """``GET /balance-allowance``: ``balance`` in the asset's 6-decimal integer unit (pUSD
-    collateral or a token's shares)."""
+    collateral or a token's shares) and ``allowances``, spender address → the amount it may
+    pull, integer text up to 2²⁵⁶ − 1 (an unlimited approval). Shape as Polymarket's clients
+    read it: rs-clob-client ``src/clob/types/response.rs`` ``BalanceAllowanceResponse
+    {balance, allowances: HashMap<Address, String>}`` (absent allowances are empty) and its
+    test ``balance_allowance_should_succeed`` (``{"balance": 0, "allowances": {"0x00…": "1"}}``).
+    """
 
     balance: Count
+    allowances: dict[str, Count] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         count(self.balance, "balance")
+        for spender, value in self.allowances.items():
+            _address(spender, "allowances spender")
+            uint256(value, f"allowances[{spender[:42]}]")
 
     @property
     def balance_micros(self) -> int:
         """The balance (micro-units)."""
         return count(self.balance, "balance")
+
+    @property
+    def allowances_micros(self) -> dict[str, int]:
+        """Spender (EIP-55 checksum address) → allowance (micro-units), exactly."""
+        return {
+            to_checksum_address(spender): uint256(value, "allowance")
+            for spender, value in self.allowances.items()
+        }
 
 
 class HeartbeatAnswer(msgspec.Struct, frozen=True, kw_only=True):
