@@ -165,12 +165,16 @@ def _sign(
 def keygen(
     signer: Annotated[str, typer.Option("--signer", help="The signer's name (a-z 0-9 _ . -).")],
     out: Annotated[
-        Path, typer.Option("--out", help="Directory for NAME.key and NAME.pub.json.")
+        Path,
+        typer.Option(
+            "--out", help="Directory for NAME.key and NAME.pub.json (created mode 700)."
+        ),
     ] = Path("."),
 ) -> None:
     """Generate an Ed25519 key: NAME.key (private, mode 600, never printed) and NAME.pub.json;
     prints the public key document and both paths."""
     try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = generate_key()
         key_path, pub_path = write_keypair(key, signer, out)
     except GovernanceError as exc:

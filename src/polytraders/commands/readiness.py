@@ -143,7 +143,7 @@ def _context(
     return ReadinessContext(
         repo=root,
         store=store,
-        now_ns=time.time_ns(),
+        now_ns=_now_ns(),
         commit=git_commit(root),
         desk=desk_file,
         gov_dir=gov_dir,
@@ -695,6 +695,11 @@ def promote_command(
         typer.echo(f"{bot_id}: {state.label}")
     if steps and not steps[-1].promoted:
         raise typer.Exit(1)
+
+
+def _now_ns() -> int:
+    """The evaluation's clock: the wall clock (one place, so a test can control it)."""
+    return time.time_ns()
 
 
 def _login() -> str:

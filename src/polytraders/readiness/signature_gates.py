@@ -35,6 +35,18 @@ from polytraders.store.audit_chain import verify_chain
 from polytraders.store.releases import ReleaseRow
 from polytraders.store.rollback_drills import drills
 
+_NO_EVIDENCE_CODES = frozenset(
+    {"GOV_RELEASE_MISSING", "GOV_SIGNERS_MISSING", "GOV_SIGNERS_NOT_ACCEPTED"}
+)
+"""Refusals that mean no evidence yet (Inconclusive); any other refusal means the evidence
+contradicts the gate (Failed)."""
+
+
+def _refused(exc: GovernanceError) -> Measurement:
+    phase = Phase.INCONCLUSIVE if exc.code in _NO_EVIDENCE_CODES else Phase.FAILED
+    return Measurement(phase=phase, value=exc.code, detail=str(exc))
+
+
 _NO_STORE = Measurement(
     phase=Phase.INCONCLUSIVE,
     value="no store",
@@ -72,7 +84,7 @@ def _statement(bot_id: str, ctx: ReadinessContext, kind: SignoffKind, role: str)
             ctx.store, subjects, kind, gov_dir=ctx.gov_dir, now_ns=ctx.now_ns
         )
     except GovernanceError as exc:
-        return Measurement(phase=Phase.FAILED, value=exc.code, detail=str(exc))
+        return _refused(exc)
     evidence = (
         result_evidence(
             EvidenceKind.STORE,
@@ -127,8 +139,7 @@ def _general_live_release(
         )
         threshold = pinned_signers(ctx.store, ctx.gov_dir, now_ns=ctx.now_ns).threshold
     except GovernanceError as exc:
-        phase = Phase.INCONCLUSIVE if exc.code == "GOV_RELEASE_MISSING" else Phase.FAILED
-        return Measurement(phase=phase, value=exc.code, detail=str(exc))
+        return _refused(exc)
     if verified.manifest.to_state is not State.GENERAL_LIVE:
         return Measurement(
             phase=Phase.INCONCLUSIVE,
