@@ -11,6 +11,7 @@ promotions are recorded as this fixture's): how a release is earned is
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.readiness.governance.envelopes import add_signature, write_envelope
 from polytraders.readiness.governance.evidence_bundle import write_bundle
-from polytraders.readiness.governance.keys import SignerKey, generate_key
+from polytraders.readiness.governance.keys import SignerKey, generate_key, load_key_file
 from polytraders.readiness.governance.manifest import build_manifest
 from polytraders.readiness.governance.signers import (
     APPROVER,
@@ -164,3 +165,61 @@ def govern(
                     ts_ns=now_ns,
                 )
     return keys
+
+
+def release_desk(
+    store_url: str,
+    gov_dir: Path,
+    keys: dict[str, SignerKey],
+    *,
+    desk: DeskFile | None = None,
+    skip: frozenset[str] = frozenset(),
+    to_state: State = State.LIMITED_LIVE,
+) -> list[str]:
+    """Release the bots of ``desk`` (default: the default desk) but ``skip`` to ``to_state``
+    with an already accepted signer list, signing with ``keys`` (two approvers, ``ana`` and
+    ``cleo``), and record them promoted there; return the bot ids released."""
+    desk = desk if desk is not None else DeskFile()
+    now_ns = time.time_ns()
+    done = []
+    with EventStore.open(store_url) as store:
+        for subjects in desk_subjects(desk).values():
+            if subjects.bot_id in skip:
+                continue
+            release(store, gov_dir, keys, subjects, desk=desk, to_state=to_state, now_ns=now_ns)
+            append_promotion(
+                store,
+                bot_id=subjects.bot_id,
+                from_state=State.IDEA_ONLY.value,
+                to_state=to_state.value,
+                outcome=PromotionOutcome.PROMOTED,
+                reason_code="GOV_PROMOTED",
+                evaluation_id="fixture",
+                evidence_digest="0" * 64,
+                actor=ACTOR,
+                detail="recorded by tests/governed.py: the desk's other bots",
+                ts_ns=now_ns,
+            )
+            done.append(subjects.bot_id)
+    return done
+
+
+def main() -> None:
+    """``python -m tests.governed --store URL --gov-dir DIR --approver KEY --approver KEY
+    [--skip BOT ...]``: release the default desk's other bots (the worked example of
+    docs/governance.md, which takes one bot through the path by hand)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.governed", description=main.__doc__)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--gov-dir", required=True, type=Path)
+    parser.add_argument("--approver", action="append", required=True, type=Path)
+    parser.add_argument("--skip", action="append", default=[])
+    args = parser.parse_args()
+    if len(args.approver) != 2:
+        parser.error("give two approvers' key files")
+    keys = dict(zip(("ana", "cleo"), (load_key_file(p) for p in args.approver), strict=True))
+    for bot_id in release_desk(args.store, args.gov_dir, keys, skip=frozenset(args.skip)):
+        print(f"released {bot_id} to Limited live (test fixture, actor {ACTOR})")
+
+
+if __name__ == "__main__":
+    main()

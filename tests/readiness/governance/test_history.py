@@ -1,6 +1,6 @@
 """The recorded synthetic history (:mod:`tests.readiness.governance.history`) makes every gate
 of Built → Shadow and Shadow → Limited live Successful for ``risk.killswitch`` under the real
-evaluation, except four it cannot and must not provide; every row it writes says it is the
+evaluation, except three it cannot and must not provide; every row it writes says it is the
 fixture's and lies at or before the clock."""
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ LEFT_TO_THE_LEAD = {
     "reviewer_signoff": "a reviewer's signed statement: the governance signatures provide it",
     "console_page": "a page of the operator console: no history of runs can declare one",
     "wallet_allowance": "the venue adapter's CTFExchangeV2 allowance check: not a history",
-    "audit_retention": "a configured retention policy: configuration, not a history",
 }
 """The gates of the two transitions a recorded history does not make Successful, and why."""
 
@@ -49,7 +48,7 @@ def _phases(store: EventStore) -> dict[str, Phase]:
     return phases
 
 
-def test_every_gate_but_four_is_successful_on_the_history(store_url: str) -> None:
+def test_every_gate_but_three_is_successful_on_the_history(store_url: str) -> None:
     with EventStore.open(store_url) as empty:
         before = _phases(empty)
     assert {g for g, p in before.items() if p is not Phase.SUCCESSFUL} >= {

@@ -31,13 +31,9 @@ from polytraders.commands import readiness as readiness_commands
 from polytraders.commands.live import DESK_BUILDER
 from polytraders.readiness.context import git_commit
 from polytraders.readiness.governance.keys import load_key_file
-from polytraders.readiness.lifecycle import State
-from polytraders.readiness.release_subjects import desk_subjects
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
-from polytraders.store import EventStore
-from polytraders.store.promotions import PromotionOutcome, append_promotion
 from tests.conftest import REPO
-from tests.governed import release
+from tests.governed import release_desk
 from tests.readiness.governance.history import record_history
 from tests.venues.polymarket.conftest import throwaway_key
 
@@ -151,7 +147,8 @@ def test_the_signed_promotion_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     #    wallet's allowance on the venue
     shadow_desk = tmp_path / "shadow-desk.toml"
     shadow_desk.write_text('[[risk]]\nid = "risk.killswitch"\nmode = "SHADOW"\n' + _rest())
-    _release_others(store, gov, keys, clock.now_ns)
+    approvers = {name: load_key_file(keys / f"{name}.key") for name in ("ana", "cleo")}
+    release_desk(str(store), gov, approvers, skip=frozenset({BOT}))
     key = throwaway_key()
     account = account_for_key(key, builder_code=DESK_BUILDER)
     env = {
@@ -254,33 +251,6 @@ def _rest() -> str:
             if bot_id != BOT:
                 lines.append(f'[[{section}]]\nid = "{bot_id}"\nmode = "{entry.mode.value}"\n')
     return "".join(lines)
-
-
-def _release_others(store: Path, gov: Path, keys: Path, now_ns: int) -> None:
-    """Releases to Limited live, and the promotions, of the desk's bots other than ours."""
-    signer_keys = {name: load_key_file(keys / f"{name}.key") for name in SIGNERS}
-    desk = DeskFile()
-    with EventStore.open(store) as opened:
-        for subjects in desk_subjects(desk).values():
-            if subjects.bot_id == BOT:
-                continue
-            release(
-                opened, gov, signer_keys, subjects, desk=desk, to_state=State.LIMITED_LIVE,
-                now_ns=now_ns,
-            )  # fmt: skip
-            append_promotion(
-                opened,
-                bot_id=subjects.bot_id,
-                from_state="idea_only",
-                to_state="limited_live",
-                outcome=PromotionOutcome.PROMOTED,
-                reason_code="GOV_PROMOTED",
-                evaluation_id="fixture",
-                evidence_digest="0" * 64,
-                actor="test-fixture",
-                detail="recorded by the end-to-end test for the desk's other bots",
-                ts_ns=now_ns,
-            )
 
 
 def _assert_no_private_key(keys: Path, root: Path, outputs: list[str]) -> None:

@@ -24,6 +24,7 @@ from polytraders.venues.polymarket.signing import (
     NEG_RISK_ADAPTER,
     NEG_RISK_CTF_EXCHANGE_V2,
 )
+from tests.governed import govern
 from tests.venues.polymarket.conftest import throwaway_key
 
 COLLATERAL = 1_000_000_000
@@ -45,6 +46,7 @@ def test_live_refuses_a_short_allowance_and_starts_with_a_sufficient_one(tmp_pat
     account = account_for_key(key, builder_code=DESK_BUILDER, collateral=COLLATERAL)
     settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=100)
     store = str(tmp_path / "live.sqlite")
+    govern(store, tmp_path / "governance")  # every bot released: the allowance is what is tested
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id
         env = {
@@ -61,7 +63,7 @@ def test_live_refuses_a_short_allowance_and_starts_with_a_sufficient_one(tmp_pat
                 "--markets", market_id, "--clob-url", sim.url,
                 "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
                 "--duration-s", "2", "--out", str(tmp_path / run_id), "--run-id", run_id,
-                "--store", store,
+                "--store", store, "--gov-dir", str(tmp_path / "governance"),
             ]  # fmt: skip
             result = CliRunner().invoke(app, args, env=env)
             return result.exit_code, result.output
@@ -107,6 +109,7 @@ def test_a_neg_risk_market_needs_the_neg_risk_exchange_and_adapter(tmp_path: Pat
     """The same start on a neg-risk market: the CTF Exchange V2 alone is not enough."""
     key = throwaway_key()
     account = account_for_key(key, builder_code=DESK_BUILDER, collateral=COLLATERAL)
+    govern(str(tmp_path / "live.sqlite"), tmp_path / "governance")
     with SimClobServer(SimSettings(limit_markets=1), account) as sim:
         tokens = list(sim.exchange.tokens.values())
         for token in tokens:  # the recorded market, flagged neg-risk
@@ -118,7 +121,7 @@ def test_a_neg_risk_market_needs_the_neg_risk_exchange_and_adapter(tmp_path: Pat
             "--markets", tokens[0].market_id, "--clob-url", sim.url,
             "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
             "--duration-s", "1", "--out", str(tmp_path / "out"), "--run-id", "neg",
-            "--store", str(tmp_path / "live.sqlite"),
+            "--store", str(tmp_path / "live.sqlite"), "--gov-dir", str(tmp_path / "governance"),
         ]  # fmt: skip
         env = {
             "POLYMARKET_PRIVATE_KEY": key,
