@@ -166,9 +166,7 @@ def keygen(
     signer: Annotated[str, typer.Option("--signer", help="The signer's name (a-z 0-9 _ . -).")],
     out: Annotated[
         Path,
-        typer.Option(
-            "--out", help="Directory for NAME.key and NAME.pub.json (created mode 700)."
-        ),
+        typer.Option("--out", help="Directory for NAME.key and NAME.pub.json (created mode 700)."),
     ] = Path("."),
 ) -> None:
     """Generate an Ed25519 key: NAME.key (private, mode 600, never printed) and NAME.pub.json;

@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from polytraders.feeds.live.connection import KeepaliveConfig
     from polytraders.feeds.live.market_channel import MarketChannelConfig
     from polytraders.node.config import LiveNodeConfig
+    from polytraders.ops.health import HealthChecks
     from polytraders.ops.venue_metrics import VenueMetrics
     from polytraders.store.event_store import EventStore
     from polytraders.store.journal import RunJournal
@@ -1918,6 +1919,8 @@ def run(
                 )
         _add_outputs(outputs, session, live=live, shadow=shadow)
         telemetry = LiveTelemetry(outputs.desks, metrics, venue_metrics)
+        if metrics is not None:
+            register_readiness(metrics.health, session)
         status, detail = _drive(session, outputs, telemetry, duration_s, signals)
     finally:
         signals.restore()
@@ -1966,6 +1969,69 @@ def _check_releases(
         for c in checks:
             if c.required:
                 typer.echo(f"release: {c.bot_id} ({c.mode}): {c.detail}")
+
+
+FEED_MAX_AGE_S = 30
+"""``/readyz``: the last market event must have been received at most this long ago."""
+HEARTBEAT_MAX_AGE_S = 10
+"""``/readyz``: a live venue's last accepted heartbeat at most this old (the CLOB's default
+heartbeat time-out, after which it cancels every open order)."""
+
+
+def register_readiness(
+    checks: HealthChecks, session: LiveSession, wall_clock_ns: Callable[[], int] = time.time_ns
+) -> None:
+    """Register the session's ``/readyz`` checks (:mod:`polytraders.ops.health`): ``feed``
+    (the market feed runs and its last event is at most :data:`FEED_MAX_AGE_S` old),
+    ``venue`` (a live venue's worker has not failed and accepted a heartbeat at most
+    :data:`HEARTBEAT_MAX_AGE_S` ago; the paper venue is in process) and ``store`` (no write
+    has failed since the last committed flush; passes without a store)."""
+    from polytraders.ops.health import Check
+
+    state = session.desk.state
+
+    def feed() -> Check:
+        if session.market_feed.error is not None:
+            return Check(ok=False, detail=f"market feed stopped: {session.market_feed.error}")
+        last_ns = state.last_feed_event_ns
+        if not last_ns:
+            return Check(ok=False, detail="no market event received yet")
+        age_s = (wall_clock_ns() - last_ns) / 1e9
+        ok = age_s <= FEED_MAX_AGE_S
+        return Check(
+            ok=ok, detail=f"last market event {age_s:.1f} s ago (limit {FEED_MAX_AGE_S} s)"
+        )
+
+    def venue() -> Check:
+        worker = session.worker
+        if worker is None:
+            return Check(ok=True, detail="paper venue (in process)")
+        if worker.failure:
+            return Check(ok=False, detail=f"venue worker failed: {worker.failure}")
+        last_ns = state.last_venue_heartbeat_ns
+        if not last_ns:
+            return Check(ok=False, detail="no heartbeat accepted by the venue yet")
+        age_s = (wall_clock_ns() - last_ns) / 1e9
+        ok = age_s <= HEARTBEAT_MAX_AGE_S
+        return Check(
+            ok=ok,
+            detail=f"last heartbeat accepted {age_s:.1f} s ago (limit {HEARTBEAT_MAX_AGE_S} s)",
+        )
+
+    def store() -> Check:
+        recording = session.recording
+        if recording is None or recording.store is None:
+            return Check(ok=True, detail="not recording to a store")
+        if recording.store.write_failing:
+            return Check(
+                ok=False,
+                detail=f"the last write failed ({recording.store.write_failures} failure(s))",
+            )
+        return Check(ok=True, detail=f"writable ({recording.store.write_failures} failure(s))")
+
+    checks.register("feed", feed)
+    checks.register("venue", venue)
+    checks.register("store", store)
 
 
 def _live_node(

@@ -21,8 +21,10 @@ into place together, so ``--out`` always holds one complete, consistent set.
 
 :class:`LiveTelemetry` runs after every step of the session: each desk's top of book for the
 report (sampled once per step, not per event) and, at most once a second, the Prometheus
-gauges of the current desk (:meth:`DeskMetrics.update_desk_totals`) and the age of the venue's
-last accepted heartbeat (:class:`~polytraders.ops.venue_metrics.VenueMetrics`).
+gauges of the current desk (:meth:`DeskMetrics.update_desk_totals`, its controls, feed age and
+store failures: :meth:`DeskMetrics.update_controls`), the age of the venue's last accepted
+heartbeat (:class:`~polytraders.ops.venue_metrics.VenueMetrics`) and the execution quality of
+its new fills (:class:`FillMarkouts`).
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ from polytraders.backtest.result import (
     final_marks,
     settled_markets,
 )
-from polytraders.model.fills import LiquiditySide
+from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market
-from polytraders.model.orders import VenueOrder
+from polytraders.model.orders import Side, VenueOrder
 from polytraders.store.records import RunStatus
 
 if TYPE_CHECKING:
@@ -284,6 +286,56 @@ class LiveOutputs:
             raise
 
 
+MARKOUT_HORIZON_NS = 5_000_000_000
+"""How long after a fill the mid's move against it is measured (the soak's 5 s horizon)."""
+
+
+class FillMarkouts:
+    """Execution quality of a live desk's fills, measured when the telemetry sees them (at most
+    a second after the fill: the figures are for monitoring; the soak validator's are exact,
+    :mod:`polytraders.readiness.soak`). For a fill at price p of sign s (+1 buy, −1 sell) and
+    the token's mid m₀ when seen: slippage s·(p − m₀)/m₀ in bps (> 0: paid more than the mid);
+    :data:`MARKOUT_HORIZON_NS` later, adverse selection s·(m₀ − m₁)/m₀ in bps (> 0: the mid
+    moved against the fill). A fill without a two-sided book is not measured."""
+
+    def __init__(self, metrics: DeskMetrics) -> None:
+        self._metrics = metrics
+        self._seen: set[str] = set()  # fill ids (a reverted fill leaves the list)
+        self._pending: list[tuple[int, Fill, int]] = []  # (due ns, fill, mid when seen)
+
+    def update(self, desk: Desk) -> None:
+        """Measure the desk's fills since the last call and the markouts now due."""
+        state = desk.state
+        for fill in desk.orders.fills:
+            if fill.fill_id in self._seen:
+                continue
+            self._seen.add(fill.fill_id)
+            mid = state.mid(fill.token_id)
+            slippage = None
+            if mid:
+                slippage = _sign(fill) * (fill.price - mid) * 10_000 / mid
+                self._pending.append((state.now_ns + MARKOUT_HORIZON_NS, fill, mid))
+            self._metrics.observe_fill(
+                liquidity=fill.liquidity.value, slippage_bps=slippage, adverse_bps=None
+            )
+        waiting: list[tuple[int, Fill, int]] = []
+        for due_ns, fill, before in self._pending:
+            if due_ns > state.now_ns:
+                waiting.append((due_ns, fill, before))
+                continue
+            after = state.mid(fill.token_id)
+            if after is not None:
+                adverse = _sign(fill) * (before - after) * 10_000 / before
+                self._metrics.observe_fill(
+                    liquidity=fill.liquidity.value, slippage_bps=None, adverse_bps=adverse
+                )
+        self._pending = waiting
+
+
+def _sign(fill: Fill) -> int:
+    return 1 if fill.side is Side.BUY else -1
+
+
 class LiveTelemetry:
     """After every step of a live session: top-of-book series for the reports and, at most
     every ``interval_s``, the metrics (see the module docstring).
@@ -307,6 +359,7 @@ class LiveTelemetry:
         self.venue_metrics = venue_metrics
         self._interval_s = interval_s
         self._next_update = 0.0
+        self._markouts = FillMarkouts(metrics) if metrics is not None else None
 
     def after_step(self, market_events: int) -> None:
         """Note each desk's top of book; update the metrics when due (``market_events``:
@@ -347,3 +400,15 @@ class LiveTelemetry:
             equity_micros=state.equity,
             trading_state=state.trading_state,
         )
+        controls = state.controls()
+        store = self.desks[0].recording.store
+        self.metrics.update_controls(
+            now_ns=state.now_ns,
+            kill_switch_tripped=controls.kill_switch.tripped,
+            reason_code=controls.trading_reason_code,
+            source=controls.trading_source,
+            last_feed_event_ns=state.last_feed_event_ns,
+            store_write_failures=store.write_failures if store is not None else 0,
+        )
+        if self._markouts is not None:
+            self._markouts.update(desk)

@@ -130,13 +130,14 @@ def check_store_outside_out(store: str | None, out: Path) -> None:
 
 
 def serve_metrics(port: int | None) -> DeskMetrics | None:
-    """A :class:`DeskMetrics` served on ``127.0.0.1:port`` (None: no port, no metrics); a
-    port out of range or busy exits 2 with one line."""
+    """A :class:`DeskMetrics` with the library bots' runtime budgets, served on
+    ``127.0.0.1:port`` (None: no port, no metrics); a port out of range or busy exits 2 with
+    one line."""
     if port is None:
         return None
     if not 1 <= port <= 65_535:
         fail(f"--metrics-port {port}: out of range (1-65535)")
-    metrics = DeskMetrics()
+    metrics = DeskMetrics({bot_id: cls.RUNTIME_BUDGET for bot_id, cls in BOTS.items()})
     try:
         metrics.serve(port)
     except OSError as exc:

@@ -181,6 +181,10 @@ class EventStore:
         self._renewed_ns: dict[str, int] = {}
         """run id → wall time of the held attempt's latest heartbeat."""
         self._closed = False
+        self.write_failures = 0
+        """How many writes failed since the store was opened (each rolled back)."""
+        self.write_failing = False
+        """True from a failed write until the next flush commits (``/readyz``'s store check)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -789,6 +793,7 @@ class EventStore:
         self._fill_rows = []
         self._position_rows = []
         self._pending = 0
+        self.write_failing = False
         for run_id, _attempt in due:
             self._renewed_ns[run_id] = now_ns
 
@@ -1627,6 +1632,8 @@ class EventStore:
             raise StoreClosedError(f"the event store at {self.url} is closed")
 
     def _write_error(self, exc: BaseException, what: str) -> StoreWriteError:
+        self.write_failures += 1
+        self.write_failing = True
         return StoreWriteError(
             f"event store write failed ({what}) at {self.url}: {_describe(exc, self._url)}"
         )

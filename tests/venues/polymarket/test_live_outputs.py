@@ -257,6 +257,16 @@ def test_a_paper_session_takes_the_four_options_and_snapshots_on_request(
         level = "polytraders_venue_reconciliation_drift_level"
         assert samples[(level, ((level, "none"),))] == 1  # nothing measured, never "ok"
         assert not any(name == "polytraders_venue_reconciliations_total" for name, _ in samples)
+        assert samples[("polytraders_store_write_failures_total", ())] == 0
+        # the same port answers /healthz and /readyz: the feed is fresh, the paper venue in
+        # process, the store writable
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            assert (answer.status, json.loads(answer.read())) == (200, {"status": "alive"})
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            ready = json.loads(answer.read())
+            assert (answer.status, ready["ready"], ready["failed"]) == (200, True, [])
+        assert sorted(ready["checks"]) == ["feed", "store", "venue"]
+        assert ready["checks"]["venue"]["detail"] == "paper venue (in process)"
         # SIGUSR1: a snapshot of the outputs while the session goes on
         session.process.send_signal(signal.SIGUSR1)
         wait_until(
