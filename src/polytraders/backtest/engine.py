@@ -50,6 +50,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.market import Market
 from polytraders.model.orders import VenueOrder
+from polytraders.ops.logs import set_run_id
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
@@ -301,6 +302,7 @@ def run_desk(
     config_version = desk_file.config_version
     digest = data_digest(data)
     run_id = ids.run_id(config_version, digest, desk_file.seed)
+    set_run_id(run_id)
     store: EventStore | None = None
     jsonl: JsonlSink | None = None
     ending: _Ending | None = None
