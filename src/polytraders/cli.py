@@ -33,6 +33,7 @@ from polytraders.commands.runs import app as runs_app
 from polytraders.commands.security import app as security_app
 from polytraders.commands.shadow import app as shadow_app
 from polytraders.commands.soak import app as soak_app
+from polytraders.commands.store import app as store_app
 from polytraders.contracts.reasons import (
     load_lock,
     load_registry,
@@ -101,6 +102,7 @@ app.add_typer(demotion_app, name="demotion")
 app.add_typer(shadow_app, name="shadow")
 app.add_typer(chaos_app, name="chaos")
 app.add_typer(gov_app, name="gov")
+app.add_typer(store_app, name="store")
 
 
 @app.command()

@@ -51,6 +51,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.market import Market
 from polytraders.model.orders import VenueOrder
+from polytraders.ops.logs import set_run_id
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
 from polytraders.store.event_store import EventStore
@@ -315,6 +316,7 @@ def run_desk(
         desk_file.seed,
         *([f"demotions={canonical_json(schedule)}"] if schedule else []),
     )
+    set_run_id(run_id)
     store: EventStore | None = None
     jsonl: JsonlSink | None = None
     ending: _Ending | None = None

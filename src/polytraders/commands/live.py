@@ -54,6 +54,7 @@ from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
+from polytraders.ops.logs import configure_logging
 from polytraders.readiness.demotion_watch import DemotionWatch
 from polytraders.readiness.release_policy import NodeMode
 from polytraders.store.allowance_checks import record_allowance_check
@@ -1775,6 +1776,14 @@ def run(
             "is checked against its release before the desk starts (docs/governance.md).",
         ),
     ] = Path("governance"),
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            help="Logs on stderr: json (one JSON object per line, with run_id; the default) "
+            "or console (readable lines, for a terminal). Secrets are always masked.",
+        ),
+    ] = "json",
 ) -> None:
     """Run the desk on Polymarket: --paper (live data, paper venue), --shadow (a candidate desk
     beside the current one, recording only) or --live (real orders: credentials, the explicit
@@ -1793,6 +1802,8 @@ def run(
 
     if venue != "polymarket":
         fail(f"unknown venue {venue!r}")
+    if log_format not in ("json", "console"):
+        fail(f"--log-format {log_format!r}: json or console")
     if sum((paper, shadow, live)) != 1:
         fail("choose exactly one of --paper, --shadow, --live")
     ids = [m.strip() for m in markets.split(",") if m.strip()]
@@ -1858,6 +1869,20 @@ def run(
             desks.append(candidate_file)
         _check_releases(desks, node_mode=node_mode, store_url=store, gov_dir=gov_dir)
     rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    configure_logging(
+        run_id=rid,
+        fmt="json" if log_format == "json" else "console",
+        secrets=()
+        if creds is None
+        else (
+            creds.private_key.removeprefix("0x"),
+            creds.api_key,
+            creds.api_secret,
+            creds.api_passphrase,
+        ),
+    )
+    mode = "live" if live else "shadow" if shadow else "paper"
+    _LOG.info("%s session starting: markets %s", mode, ", ".join(ids))
     signals = _Signals()
     signals.catch(signal.SIGUSR1)  # from now on a snapshot request waits for the loop
     try:
@@ -1924,6 +1949,7 @@ def run(
         status, detail = _drive(session, outputs, telemetry, duration_s, signals)
     finally:
         signals.restore()
+    _LOG.info("%s session ended: %s%s", mode, status.value, f" ({detail})" if detail else "")
     _summaries(session, outputs, store)
     code = _exit_code(status, detail, session.desk)
     if code:

@@ -33,6 +33,7 @@ from polytraders.commands.failures import (
 )
 from polytraders.feeds.samples import sample_path
 from polytraders.node.config import LiveNodeConfig
+from polytraders.ops.logs import configure_logging
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.records import RunStatus
 
@@ -218,6 +219,7 @@ def _execute(
         except DeskFileError as exc:
             fail(exc.one_line(), EXIT_REFUSED, exc)
     source = data if data is not None else str(sample_path())
+    configure_logging(run_id="", fmt="console")  # the engine sets the run id once known
     metrics = serve_metrics(metrics_port)
     with Progress(
         BarColumn(bar_width=20),

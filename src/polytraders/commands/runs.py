@@ -40,6 +40,9 @@ from polytraders.store import (
     select_for_prune,
 )
 from polytraders.store.lease import utc_text
+from polytraders.store.prune import PrunePlan
+from polytraders.store.releases import referenced_run_ids
+from polytraders.store.retention import RetentionPolicy, RetentionPolicyError, plan_retention
 
 app = typer.Typer(
     name="runs",
@@ -386,13 +389,28 @@ def prune(
         str, typer.Option("--reason", help="Why (kept in the audit log with the criteria).")
     ] = "",
     actor: Annotated[str, typer.Option("--actor", help="Who prunes (default: user@host).")] = "",
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="A retention policy (TOML, docs/retention.md) instead of the criteria: runs "
+            "older than its keep_days go, those a release manifest references always stay.",
+        ),
+    ] = None,
 ) -> None:
     """Delete old run attempts and everything recorded in them: those matching every
-    criterion given (--keep-last, --older-than-days, --run). A RUNNING attempt whose lease
-    is alive is never pruned. One transaction, recorded in the audit log (who, why, what);
-    SQLite files are VACUUMed after and the bytes freed reported."""
+    criterion given (--keep-last, --older-than-days, --run), or those a retention --policy
+    lets go. A RUNNING attempt whose lease is alive is never pruned. One transaction,
+    recorded in the audit log (who, why, what); SQLite files are VACUUMed after and the bytes
+    freed reported."""
     if older_than_days is not None and older_than_days < 0:
         _fail(f"--older-than-days must be 0 or more, got {older_than_days}")
+    if policy is not None and (keep_last, older_than_days, run) != (None, None, None):
+        _fail("--policy: not with --keep-last, --older-than-days or --run (the policy decides)")
+    try:
+        retention = None if policy is None else RetentionPolicy.load(policy)
+    except RetentionPolicyError as exc:
+        _fail(f"--policy {exc}")
     try:
         refs = None if run is None else [parse_run_ref(text) for text in run]
     except RunRefError as exc:
@@ -403,18 +421,22 @@ def prune(
             f"--keep-last {keep_last}" if keep_last is not None else "",
             f"--older-than-days {older_than_days:g}" if older_than_days is not None else "",
             *(f"--run {ref}" for ref in refs or ()),
+            f"--policy {policy}" if policy is not None else "",
         )
         if part
     )
     with _opened(store) as opened:
         try:
-            plan = select_for_prune(
-                opened.runs(),
-                now_wall_ns=time.time_ns(),
-                keep_last=keep_last,
-                older_than_days=older_than_days,
-                refs=refs,
-            )
+            if retention is None:
+                plan = select_for_prune(
+                    opened.runs(),
+                    now_wall_ns=time.time_ns(),
+                    keep_last=keep_last,
+                    older_than_days=older_than_days,
+                    refs=refs,
+                )
+            else:
+                plan = _policy_plan(opened, retention)
         except ValueError as exc:
             _fail(str(exc))
         for record in plan.protected:
@@ -455,6 +477,20 @@ def prune(
             f"VACUUM: {result.bytes_before:,} → {result.bytes_after:,} bytes "
             f"({result.bytes_freed:,} bytes freed)"
         )
+
+
+def _policy_plan(opened: EventStore, retention: RetentionPolicy) -> PrunePlan:
+    """What ``retention`` lets a prune take from ``opened``, printing the attempts kept only
+    because a release manifest references them."""
+    planned = plan_retention(
+        opened.runs(),
+        retention,
+        now_wall_ns=time.time_ns(),
+        referenced_run_ids=referenced_run_ids(opened),
+    )
+    for record in planned.released:
+        typer.echo(f"kept  {record.ref}: referenced by an accepted release manifest")
+    return planned.plan
 
 
 def _whoami() -> str:

@@ -8,14 +8,17 @@ what fixed it. ``list`` prints the findings open (or all, ``--all``) at a time, 
 (its own and the desk's). ``ingest-pip-audit`` records every vulnerability of a
 ``pip-audit --format json`` report (pip-audit gives no scores: pass them with ``--cvss
 ID=SCORE``, the id or any alias). Rules: :mod:`polytraders.store.security_findings`.
+``scan`` looks for private keys, API secrets and passphrases in files, folders and SQLite
+stores (rules and allowlist: :mod:`polytraders.ops.secret_scan`) and exits 1 on a finding.
 
 Exit codes: 0 done; 1 refused because of a finding's state (resolving one not open,
-recording one already open with the same score); 2 a bad option, an unreadable or malformed
-report, or a store problem (one line on stderr).
+recording one already open with the same score), or ``scan`` found a secret; 2 a bad option,
+an unreadable or malformed report or allowlist, or a store problem (one line on stderr).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +35,7 @@ from polytraders.commands.evidence_cli import (
     opened,
     print_json,
 )
+from polytraders.ops.secret_scan import AllowlistError, load_allowlist, scan_paths
 from polytraders.store.errors import EvidenceInputError
 from polytraders.store.incidents import DESK
 from polytraders.store.lease import utc_text
@@ -49,9 +53,13 @@ from polytraders.store.security_findings import (
 app = typer.Typer(
     name="security",
     help="Security findings (CVSS-scored) of bots or the desk: record, resolve, list, ingest "
-    "a pip-audit report. A finding above CVSS 7.0 open for 24 h demotes a bot in General live.",
+    "a pip-audit report; scan files and stores for secrets. A finding above CVSS 7.0 open for "
+    "24 h demotes a bot in General live.",
     no_args_is_help=True,
 )
+
+DEFAULT_ALLOWLIST = Path(".secrets-allowlist.toml")
+"""The reviewed allowlist ``scan`` reads when present in the working folder."""
 
 OperatorOption = Annotated[str, typer.Option("--operator", help="Who records it (audited).")]
 TsOption = Annotated[
@@ -233,3 +241,45 @@ def ingest(
     )
     for skipped in result.skipped_dependencies:
         typer.echo(f"not audited by pip-audit: {skipped}")
+
+
+@app.command("scan")
+def scan(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders (recursively; SQLite stores too); default: .", show_default=False
+        ),
+    ] = None,
+    allowlist: Annotated[
+        Path | None,
+        typer.Option(
+            "--allowlist",
+            help=f"Reviewed allowlist (TOML); default: {DEFAULT_ALLOWLIST} when it exists.",
+        ),
+    ] = None,
+) -> None:
+    """Look for private keys, API secrets and passphrases; print path:line and the kind of
+    each (the value only as a fingerprint) and exit 1 on any finding not allowlisted."""
+    try:
+        if allowlist is not None:
+            entries = load_allowlist(allowlist)
+        elif DEFAULT_ALLOWLIST.is_file():
+            entries = load_allowlist(DEFAULT_ALLOWLIST)
+        else:
+            entries = []
+        report = scan_paths(paths or [Path(".")], entries)
+    except AllowlistError as exc:
+        fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"scan: {exc}")
+    for finding in report.findings:
+        typer.echo(finding.line())
+    for entry in report.unused:
+        typer.echo(f"warning: allowlist entry {entry.fingerprint} ({entry.path}) matched nothing")
+    typer.echo(
+        f"{len(report.findings)} finding(s) in {report.files} file(s) "
+        f"({len(report.allowed)} allowlisted, {report.skipped} binary file(s) skipped)"
+    )
+    if report.findings:
+        raise typer.Exit(code=1)

@@ -61,6 +61,7 @@ from typing import Any
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
 from polytraders.contracts.canonical import config_version
@@ -910,6 +911,14 @@ class Desk:
             self._pipeline(intent, event.ts_event_ns, cause)
 
     def _pipeline(self, intent: OrderIntent, ts_event_ns: int, cause: str) -> None:
+        # every line logged while the intent is decided and routed carries its id
+        tokens = bind_contextvars(correlation_id=intent.intent_id)
+        try:
+            self._intent(intent, ts_event_ns, cause)
+        finally:
+            reset_contextvars(**tokens)
+
+    def _intent(self, intent: OrderIntent, ts_event_ns: int, cause: str) -> None:
         state = self.state
         outcomes = state.outcomes
         if self._checkpoints is not None and not self.risk.has_seen(intent.intent_id):
