@@ -89,14 +89,15 @@ def release(
     desk: DeskFile,
     to_state: State,
     now_ns: int,
+    playbook: str = "# Incident playbook\n\nTrip the kill switch.\n",
 ) -> int:
     """Write, sign (ana and cleo) and accept the bot's next release manifest to
-    ``to_state``; return its sequence."""
+    ``to_state`` (with ``playbook`` as its incident playbook); return its sequence."""
     last = last_release(store, subjects.bot_id)
     sequence = 1 if last is None else last.sequence + 1
     notes = gov_dir / "notes"
     notes.mkdir(parents=True, exist_ok=True)
-    (notes / "playbook.md").write_text("# Incident playbook\n\nTrip the kill switch.\n")
+    (notes / "playbook.md").write_text(playbook)
     (notes / "rollback.md").write_text("# Rollback plan\n\nReturn to the previous release.\n")
     (notes / "runs.json").write_text("[]\n")
     bundle = evidence_dir(gov_dir, subjects.bot_id, sequence)

@@ -14,7 +14,9 @@ the previous accepted manifest's digest.
 
 **Accept** (``polytraders gov manifest verify``): the manifest is verified against the current
 signer list, the clock, the bot's last accepted release, the evidence bundle recomputed from
-its files and the code and config of the desk that will run; only then is it recorded
+its files and the code and config of the desk that will run, and the bundle is scanned for
+secrets (a private key, an API secret or a passphrase in evidence is refused, at creation
+too); only then is it recorded
 (``releases``, ``GOV_RELEASE_SIGNED``). A refusal is recorded in the audit log under its own
 GOV_ code and raised.
 """
@@ -22,6 +24,7 @@ GOV_ code and raised.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +34,7 @@ import msgspec
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.bots.registry import bot_class
 from polytraders.contracts.canonical import canonical_json
+from polytraders.ops.secret_scan import scan_paths
 from polytraders.readiness.context import ReadinessContext
 from polytraders.readiness.evaluate import Evaluation, evaluate, record_evaluation
 from polytraders.readiness.gates import transition_gates
@@ -119,6 +123,23 @@ def _refuse(
     store.audit(
         actor=actor, action=exc.code, ts_ns=now_ns, detail={**detail, "reason": exc.message}
     )
+
+
+def _refuse_secrets(bundle: Path, code: str, bot_id: str) -> None:
+    """Refuse an evidence bundle holding a private key, an API secret or a passphrase
+    (:func:`polytraders.ops.secret_scan.scan_paths`, no allowlist: evidence is published to
+    every verifier).
+
+    Raises:
+        GovernanceError: ``code``, naming the first finding (never the value).
+    """
+    report = scan_paths([bundle])
+    if not report.clean:
+        raise GovernanceError(
+            code,
+            f"{bot_id}: the evidence bundle holds {len(report.findings)} secret(s), e.g. "
+            f"{report.findings[0].line()}",
+        )
 
 
 def create_manifest(
@@ -219,6 +240,12 @@ def create_manifest(
         files[PLAYBOOK_FILE] = playbook
         files[ROLLBACK_PLAN_FILE] = rollback_plan
         write_bundle(bundle, files)
+    try:
+        _refuse_secrets(bundle, MANIFEST_NOT_CREATED, bot_id)
+    except GovernanceError as exc:
+        shutil.rmtree(bundle)
+        _refuse(store, exc, actor=actor, now_ns=ctx.now_ns, bot_id=bot_id)
+        raise
     envelope = build_manifest(
         bot_id=bot_id,
         bot_version=subjects.bot_version,
@@ -359,6 +386,7 @@ def accept_manifest(
             expected_code_sha256=subjects.code_sha256,
             expected_config_sha256=subjects.config_sha256,
         )
+        _refuse_secrets(bundle, "GOV_MANIFEST_SECRET_IN_EVIDENCE", bot_id)
     except GovernanceError as exc:
         _refuse(store, exc, actor=actor, now_ns=now_ns, bot_id=bot_id, path=str(path))
         raise

@@ -8,8 +8,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.contracts.modes import Mode
+from polytraders.readiness.governance.errors import GovernanceError
 from polytraders.readiness.lifecycle import State
 from polytraders.readiness.release_check import evidence_dir, manifest_path
 from polytraders.readiness.release_policy import (
@@ -22,7 +25,8 @@ from polytraders.readiness.release_subjects import desk_subjects
 from polytraders.readiness.releases import PLAYBOOK_FILE
 from polytraders.store import EventStore
 from polytraders.store.promotions import PromotionOutcome, append_promotion
-from tests.governed import DAY_NS, govern, signer_keys, write_signers
+from polytraders.store.releases import releases
+from tests.governed import DAY_NS, govern, release, signer_keys, write_signers
 
 BOT = "risk.killswitch"
 
@@ -165,3 +169,20 @@ def test_the_release_is_read_from_the_store_not_the_manifest_file(
     govern(store_url, tmp_path / "gov")
     manifest_path(tmp_path / "gov", BOT, 1).unlink()  # the store keeps the signed envelope
     assert _check(store_url, tmp_path / "gov", DeskFile())["allowed"] is True
+
+
+def test_a_secret_in_the_evidence_bundle_is_refused(store_url: str, tmp_path: Path) -> None:
+    gov_dir = tmp_path / "gov"
+    keys = govern(store_url, gov_dir)
+    leaked = "private_key = 0x" + "4f" * 32  # what an operator pastes by mistake
+    with EventStore.open(store_url) as store:
+        subjects = desk_subjects(DeskFile())[BOT]
+        with pytest.raises(GovernanceError) as refused:
+            release(
+                store, gov_dir, keys, subjects, desk=DeskFile(), to_state=State.GENERAL_LIVE,
+                now_ns=time.time_ns(), playbook=f"# Playbook\n\n{leaked}\n",
+            )  # fmt: skip
+        assert refused.value.code == "GOV_MANIFEST_SECRET_IN_EVIDENCE"
+        assert "4f" * 32 not in str(refused.value)
+        assert store.audit_log()[-1].action == "GOV_MANIFEST_SECRET_IN_EVIDENCE"
+        assert [r.sequence for r in releases(store, bot_id=BOT)] == [1]
