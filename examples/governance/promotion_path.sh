@@ -10,6 +10,8 @@ mkdir -p "$work" && cd "$work"
 py="$repo/.venv/bin/python"
 run() { printf "\n$ %s\n" "$*" >&2; "$@"; }
 pt() { run polytraders "$@"; }
+# the live node logs JSON lines on stderr: show only what the example is about
+pt_lines() { printf "\n$ polytraders %s\n" "$*" >&2; polytraders "$@" 2>&1 | grep -E "$pattern" || true; }
 polytraders() { "$repo/.venv/bin/polytraders" "$@"; }
 store=(--store "$work/desk.sqlite")
 gov=(--gov-dir "$work/governance")
@@ -51,7 +53,7 @@ pt promote "$bot" --to shadow "${store[@]}" "${gov[@]}" "${repo_opt[@]}" | tail 
 # 4. the live node against the simulator: the desk's other bots are released to Limited live
 #    (not shown: each takes the same path), the kill switch runs in SHADOW
 run env -C "$repo" "$py" -m tests.governed --store "$work/desk.sqlite" --gov-dir "$work/governance" \
-  --approver "$work/keys/ana.key" --approver "$work/keys/cleo.key" --skip "$bot" | tail -1
+  --approver "$work/keys/ana.key" --approver "$work/keys/cleo.key" --skip "$bot"
 export POLYMARKET_PRIVATE_KEY="0x$("$py" -c 'import secrets; print(secrets.token_hex(32))')"
 eval "$("$py" - <<'PY'
 from polytraders.commands.live import DESK_BUILDER
@@ -80,8 +82,10 @@ for section in ("strategies", "risk", "execution"):
         mode = "SHADOW" if bot_id == bot else e.mode.value
         print(f'[[{section}]]\nid = "{bot_id}"\nmode = "{mode}"\n')
 PY
-pt "${live[@]}" --desk shadow-desk.toml --out out-1 --run-id node-1 2>/dev/null | grep -E "^release: $bot|^reconciled"
-pt "${live[@]}" --out out-2 --run-id node-2 2>&1 | grep -E "^refused: $bot|^error" || true
+pattern="^release: $bot|^reconciled|^node-1:"
+pt_lines "${live[@]}" --desk shadow-desk.toml --out out-1 --run-id node-1
+pattern="^refused: $bot|^error"
+pt_lines "${live[@]}" --out out-2 --run-id node-2
 
 # 5. Shadow -> Limited live
 pt gates check "$bot" --to limited_live "${store[@]}" "${gov[@]}" "${repo_opt[@]}" --json \
@@ -92,7 +96,8 @@ pt gov manifest sign "governance/manifests/$bot/2.json" --key keys/cleo.key
 pt gov manifest verify "governance/manifests/$bot/2.json" "${store[@]}" "${gov[@]}"
 pt gov manifest verify "governance/manifests/$bot/1.json" "${store[@]}" "${gov[@]}" || true
 pt promote "$bot" --to limited_live "${store[@]}" "${gov[@]}" "${repo_opt[@]}" | tail -2
-pt "${live[@]}" --out out-3 --run-id node-3 2>/dev/null | grep -E "^release: $bot|^reconciled"
+pattern="^release: $bot|^reconciled|^node-3:"
+pt_lines "${live[@]}" --out out-3 --run-id node-3
 
 # 6. the GOV_ log and its chain
 pt gov log --verify --gov-only "${store[@]}" | tail -4
