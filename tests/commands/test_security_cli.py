@@ -146,8 +146,10 @@ def test_ingest_refusals(existing: str, tmp_path: Path) -> None:
     assert code == 2 and "No such file" in err
 
 
-def test_demotion_check_demotes_after_24_hours_of_a_critical_finding(existing: str) -> None:
-    with EventStore.open(existing, create=False) as store:
+def to_general_live(store_url: str) -> None:
+    """Record :data:`BOT`'s promotions from Idea only to General live (real rows), ending
+    10 hours before T0."""
+    with EventStore.open(store_url, create=False) as store:
         for n, (src, dst) in enumerate(path_between(State.IDEA_ONLY, State.GENERAL_LIVE)):
             append_promotion(
                 store,
@@ -162,6 +164,10 @@ def test_demotion_check_demotes_after_24_hours_of_a_critical_finding(existing: s
                 detail="",
                 ts_ns=T0 - 10 * H + n,
             )
+
+
+def test_demotion_check_demotes_after_24_hours_of_a_critical_finding(existing: str) -> None:
+    to_general_live(existing)
     code, _, err = _invoke(
         "security", "record", "CVE-2024-9", "--store", existing, "--bot", "desk",
         "--cvss", "7.5", "--operator", "ana", "--ts-ns", str(T0),

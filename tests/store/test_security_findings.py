@@ -13,12 +13,15 @@ import sqlalchemy as sa
 from polytraders.store import EventStore, schema
 from polytraders.store.errors import EvidenceInputError, EvidenceStateError
 from polytraders.store.security_findings import (
+    OSV_AUDIT,
     UNSCORED,
     FindingState,
+    ReportedVulnerability,
     cvss_text,
     findings,
     get_finding,
     ingest_pip_audit,
+    ingest_report,
     open_intervals,
     parse_cvss,
     parse_pip_audit,
@@ -213,3 +216,50 @@ def test_the_older_bare_list_form_and_malformed_reports(store: EventStore) -> No
             store, json.dumps(REPORT), scores={"CVE-2099-1": 90}, operator="ci", known_bots=BOTS
         )
     assert store.select(sa.select(schema.security_findings)) == []
+
+
+def test_a_whole_audit_resolves_only_its_own_absent_findings(store: EventStore) -> None:
+    def reported(package: str, version: str) -> ReportedVulnerability:
+        return ReportedVulnerability(
+            package=package, version=version, vulnerability_id="GHSA-test", cvss_score_tenths=98
+        )
+
+    first = ingest_report(
+        store,
+        [reported("urllib3", "1.26.4"), reported("idna", "3.6")],
+        source=OSV_AUDIT,
+        operator="ci",
+        known_bots=BOTS,
+        ts_ns=T0,
+        resolve_absent="no longer found",
+    )
+    manual = _record(store, bot="desk", ts_ns=T0)  # another source: never resolved by an audit
+    other_bot = ingest_report(
+        store,
+        [reported("idna", "3.6")],
+        source=OSV_AUDIT,
+        operator="ci",
+        known_bots=BOTS,
+        bot_id="risk.killswitch",
+        ts_ns=T0,
+        resolve_absent="no longer found",
+    )
+    later = ingest_report(
+        store,
+        [reported("idna", "3.6")],
+        source=OSV_AUDIT,
+        operator="ci",
+        known_bots=BOTS,
+        ts_ns=T0 + H,
+        resolve_absent="no longer found",
+    )
+    assert (len(first.opened), later.already_open) == (2, 1)
+    assert [(f.package, f.resolution, f.resolved_ns) for f in later.resolved] == [
+        ("urllib3", "no longer found", T0 + H)
+    ]
+    still_open = {f.finding_id for f in findings(store, open_only=True)}
+    assert still_open == {first.opened[1].finding_id, manual, other_bot.opened[0].finding_id}
+    ingest = json.loads(
+        [e for e in store.audit_log() if e.action == "GOV_SECURITY_AUDIT_INGESTED"][-1].detail
+    )
+    assert (ingest["source"], ingest["resolved"]) == ("osv-audit", [later.resolved[0].finding_id])

@@ -8,11 +8,15 @@ what fixed it. ``list`` prints the findings open (or all, ``--all``) at a time, 
 (its own and the desk's). ``ingest-pip-audit`` records every vulnerability of a
 ``pip-audit --format json`` report (pip-audit gives no scores: pass them with ``--cvss
 ID=SCORE``, the id or any alias). Rules: :mod:`polytraders.store.security_findings`.
-``scan`` looks for private keys, API secrets and passphrases in files, folders and SQLite
+``audit`` matches the installed distributions (or a requirements file's pins) against an
+offline OSV database file (``--db``) and records what it finds, scored from the records' CVSS
+vectors (:mod:`polytraders.ops.osv_audit`); without ``--db`` it says it skipped and records
+nothing. ``scan`` looks for private keys, API secrets and passphrases in files, folders and SQLite
 stores (rules and allowlist: :mod:`polytraders.ops.secret_scan`) and exits 1 on a finding.
 
 Exit codes: 0 done; 1 refused because of a finding's state (resolving one not open,
-recording one already open with the same score), or ``scan`` found a secret; 2 a bad option,
+recording one already open with the same score), ``audit`` found a vulnerability scored
+7.0 or more or unscored, or ``scan`` found a secret; 2 a bad option,
 an unreadable or malformed report or allowlist, or a store problem (one line on stderr).
 """
 
@@ -35,16 +39,29 @@ from polytraders.commands.evidence_cli import (
     opened,
     print_json,
 )
+from polytraders.ops.osv_audit import (
+    AuditInputError,
+    audit,
+    file_digest,
+    installed_distributions,
+    load_database,
+    pinned_requirements,
+)
 from polytraders.ops.secret_scan import AllowlistError, load_allowlist, scan_paths
 from polytraders.store.errors import EvidenceInputError
 from polytraders.store.incidents import DESK
 from polytraders.store.lease import utc_text
 from polytraders.store.security_findings import (
     MANUAL,
+    OSV_AUDIT,
     UNSCORED,
     SecurityFinding,
+    cvss_text,
+    finding_id_for,
     findings,
+    get_finding,
     ingest_pip_audit,
+    ingest_report,
     parse_cvss,
     record_finding,
     resolve_finding,
@@ -53,10 +70,17 @@ from polytraders.store.security_findings import (
 app = typer.Typer(
     name="security",
     help="Security findings (CVSS-scored) of bots or the desk: record, resolve, list, ingest "
-    "a pip-audit report; scan files and stores for secrets. A finding above CVSS 7.0 open for "
+    "a pip-audit report, audit dependencies offline against an OSV database file; scan files "
+    "and stores for secrets. A finding above CVSS 7.0 open for "
     "24 h demotes a bot in General live.",
     no_args_is_help=True,
 )
+
+SKIPPED_AUDIT = (
+    "security audit: skipped: no vulnerability database given (--db FILE); nothing recorded"
+)
+HIGH_TENTHS = 70
+"""``audit`` exits 1 on a finding scored at least this (7.0, CVSS "high") or unscored."""
 
 DEFAULT_ALLOWLIST = Path(".secrets-allowlist.toml")
 """The reviewed allowlist ``scan`` reads when present in the working folder."""
@@ -241,6 +265,89 @@ def ingest(
     )
     for skipped in result.skipped_dependencies:
         typer.echo(f"not audited by pip-audit: {skipped}")
+
+
+@app.command("audit")
+def audit_(
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="OSV database file: a .json list of records or a .zip of them."),
+    ] = None,
+    requirements: Annotated[
+        Path | None,
+        typer.Option(
+            "--requirements",
+            help="Audit this file's name==version pins; default: the installed distributions.",
+        ),
+    ] = None,
+    bot: Annotated[
+        str, typer.Option("--bot", help=f"The bot the audited environment serves, or {DESK!r}.")
+    ] = DESK,
+    operator: Annotated[
+        str, typer.Option("--operator", help="Who records it (audited).")
+    ] = "osv-audit",
+    store: StoreOption = DEFAULT_STORE,
+    ts_ns: TsOption = None,
+) -> None:
+    """Audit dependencies offline against an OSV database file, record the findings (and
+    resolve those no longer found), print them; exit 1 on one scored 7.0+ or unscored."""
+    if db is None:
+        typer.echo(SKIPPED_AUDIT)
+        return
+    known_bot(bot, "--bot")
+    try:
+        digest = file_digest(db)
+        distributions = (
+            installed_distributions() if requirements is None else pinned_requirements(requirements)
+        )
+        reported = audit(distributions, load_database(db))
+    except AuditInputError as exc:
+        fail(str(exc))
+    label = f"{db.name} ({digest[:23]})"
+    with opened(store) as handle:
+        result = ingest_report(
+            handle,
+            reported,
+            source=OSV_AUDIT,
+            operator=operator,
+            known_bots=BOTS,
+            bot_id=bot,
+            ts_ns=ts_ns,
+            audit_detail={
+                "database": db.name,
+                "database_digest": digest,
+                "distributions": len(distributions),
+                "inventory": "installed" if requirements is None else str(requirements),
+            },
+            resolve_absent=f"no longer found by the OSV audit against {label}",
+        )
+        recorded = [
+            get_finding(handle, finding_id_for(bot, r.package, r.version, r.vulnerability_id))
+            for r in reported
+        ]
+    high = 0
+    if reported:
+        typer.echo(f"{'package':<24} {'version':<12} {'id':<24} {'fixed in':<20} score")
+    for item, finding in zip(reported, recorded, strict=True):
+        tenths = UNSCORED if finding is None else finding.cvss_score_tenths
+        high += tenths == UNSCORED or tenths >= HIGH_TENTHS
+        fixed = ", ".join(item.fix_versions) or "-"
+        typer.echo(
+            f"{item.package:<24} {item.version:<12} {item.vulnerability_id:<24} {fixed:<20} "
+            f"{cvss_text(tenths)}"
+        )
+    for finding in result.resolved:
+        typer.echo(
+            f"resolved {finding.finding_id}  {finding.package} {finding.version} "
+            f"{finding.vulnerability_id}: no longer found"
+        )
+    typer.echo(
+        f"{len(reported)} vulnerability(ies) in {len(distributions)} distribution(s) against "
+        f"{label}: {high} scored 7.0 or more or unscored; {len(result.opened)} recorded, "
+        f"{result.already_open} already open, {len(result.resolved)} resolved"
+    )
+    if high:
+        raise typer.Exit(code=1)
 
 
 @app.command("scan")

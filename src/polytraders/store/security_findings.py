@@ -25,6 +25,11 @@ Rules:
   (:data:`UNSCORED`, -1) and counts as above every threshold** until someone records its
   score: a known vulnerability of unknown severity is treated as critical (fail closed), never
   assumed harmless; re-scoring it after an assessment is an audited ``open`` row.
+- **Audits** (:func:`ingest_report`: pip-audit's report, the offline OSV audit of
+  :mod:`polytraders.ops.osv_audit`) open one finding per package version and vulnerability
+  id. An audit that covers a whole environment (the OSV audit) also resolves the findings of
+  its source and bot it no longer finds (upgraded, removed, or no longer listed), its
+  resolution naming the audit; pip-audit ingestion resolves nothing (a report may be partial).
 - Every write appends an audit entry (``GOV_SECURITY_FINDING``,
   ``GOV_SECURITY_FINDING_RESOLVED``; an ingest adds ``GOV_SECURITY_AUDIT_INGESTED`` with its
   counts), actor the operator or tool. Times are the caller's ``ts_ns`` (default: the store's
@@ -62,6 +67,8 @@ threshold: fail closed)."""
 
 PIP_AUDIT = "pip-audit"
 """``source`` of the findings ingested from a pip-audit report."""
+OSV_AUDIT = "osv-audit"
+"""``source`` of the findings of the offline OSV audit (:mod:`polytraders.ops.osv_audit`)."""
 MANUAL = "manual"
 """``source`` of a finding recorded by hand."""
 
@@ -123,11 +130,13 @@ class FindingInterval(msgspec.Struct, frozen=True, kw_only=True):
 class IngestResult(msgspec.Struct, frozen=True, kw_only=True):
     """What an ingest did: the findings ``opened`` (new, reopened or re-scored),
     ``already_open`` (skipped: open with the same score, or no new score given),
-    ``skipped_dependencies`` (``name: reason`` of the dependencies pip-audit did not audit)."""
+    ``skipped_dependencies`` (``name: reason`` of the dependencies pip-audit did not audit),
+    ``resolved`` (open before, absent from a whole-environment audit: :func:`ingest_report`)."""
 
     opened: tuple[SecurityFinding, ...]
     already_open: int
     skipped_dependencies: tuple[str, ...]
+    resolved: tuple[SecurityFinding, ...] = ()
 
 
 def parse_cvss(text: str) -> int:
@@ -463,6 +472,130 @@ def resolve_finding(
     )
 
 
+# ---------------------------------------------------------------- audits
+
+
+class ReportedVulnerability(msgspec.Struct, frozen=True, kw_only=True):
+    """One vulnerability of one dependency as an audit reports it: ``package`` and
+    ``version``, ``vulnerability_id`` and its ``aliases``, ``fix_versions``, ``description``,
+    and ``cvss_score_tenths`` (None: the audit gives no score)."""
+
+    package: str
+    version: str
+    vulnerability_id: str
+    aliases: tuple[str, ...] = ()
+    fix_versions: tuple[str, ...] = ()
+    description: str = ""
+    cvss_score_tenths: int | None = None
+
+
+def ingest_report(
+    store: EventStore,
+    reported: Collection[ReportedVulnerability],
+    *,
+    source: str,
+    operator: str,
+    known_bots: Collection[str],
+    bot_id: str = DESK,
+    ts_ns: int | None = None,
+    audit_detail: Mapping[str, object] | None = None,
+    resolve_absent: str | None = None,
+) -> IngestResult:
+    """Record each reported vulnerability as an open finding of ``bot_id`` (``source`` its
+    ``source``) and one ``GOV_SECURITY_AUDIT_INGESTED`` audit entry with the counts and
+    ``audit_detail``.
+
+    A finding already open is left as it is unless the report gives it another score (a
+    re-score row); a vulnerability without a score opens as :data:`UNSCORED` (counts as above
+    every threshold) and never overwrites a score already recorded. With ``resolve_absent``
+    (the resolution text), every finding of ``bot_id`` from ``source`` open before and not in
+    this report is resolved: the report is then taken as the whole audit of that environment.
+
+    Raises:
+        EvidenceInputError: unknown bot, a score out of range, an empty operator or source.
+        StoreWriteError: a write failed (the findings recorded before it stay).
+    """
+    _check_bot(bot_id, known_bots)
+    operator = _required(operator, "operator")
+    source = _required(source, "source")
+    for item in reported:
+        if item.cvss_score_tenths is not None:
+            _check_score(item.cvss_score_tenths)
+    when = store.wall_clock_ns() if ts_ns is None else ts_ns
+    opened: list[SecurityFinding] = []
+    seen: set[str] = set()
+    already = 0
+    for item in reported:
+        given = item.cvss_score_tenths
+        fid = finding_id_for(bot_id, item.package, item.version, item.vulnerability_id)
+        seen.add(fid)
+        known = get_finding(store, fid)
+        previous = (
+            known.cvss_score_tenths
+            if known is not None and known.state is FindingState.OPEN
+            else None
+        )
+        if previous is not None and given in (None, previous):
+            already += 1
+            continue
+        finding = SecurityFinding(
+            finding_id=fid,
+            bot_id=bot_id,
+            source=source,
+            package=item.package,
+            version=item.version,
+            vulnerability_id=item.vulnerability_id,
+            cvss_score_tenths=UNSCORED if given is None else given,
+            state=FindingState.OPEN,
+            detail=json.dumps(
+                {
+                    "aliases": list(item.aliases),
+                    "fix_versions": list(item.fix_versions),
+                    "description": item.description,
+                },
+                sort_keys=True,
+            ),
+            opened_ns=when,
+            opened_by=operator,
+        )
+        _append_open(store, finding, rescored_from=previous)
+        opened.append(finding)
+    resolved: list[SecurityFinding] = []
+    if resolve_absent is not None:
+        for stale in findings(store, bot_id=bot_id, open_only=True):
+            if stale.bot_id == bot_id and stale.source == source and stale.finding_id not in seen:
+                resolved.append(
+                    resolve_finding(
+                        store,
+                        stale.finding_id,
+                        operator=operator,
+                        resolution=resolve_absent,
+                        ts_ns=when,
+                    )
+                )
+    store.audit(
+        actor=operator,
+        action=ACTION_INGEST,
+        ts_ns=when,
+        detail={
+            **(audit_detail or {}),
+            "bot_id": bot_id,
+            "source": source,
+            "vulnerabilities": len(reported),
+            "opened": [f.finding_id for f in opened],
+            "unscored": sum(1 for f in opened if f.cvss_score_tenths == UNSCORED),
+            "already_open": already,
+            "resolved": [f.finding_id for f in resolved],
+        },
+    )
+    return IngestResult(
+        opened=tuple(opened),
+        already_open=already,
+        skipped_dependencies=(),
+        resolved=tuple(resolved),
+    )
+
+
 # ---------------------------------------------------------------- pip-audit
 
 
@@ -515,14 +648,13 @@ def ingest_pip_audit(
     ts_ns: int | None = None,
 ) -> IngestResult:
     """Record each vulnerability of a pip-audit JSON report as an open finding of ``bot_id``
-    (default the whole desk: pip-audit audits the process's environment) and one
-    ``GOV_SECURITY_AUDIT_INGESTED`` audit entry with the counts.
+    (default the whole desk: pip-audit audits the process's environment) through
+    :func:`ingest_report`.
 
     A vulnerability's score is ``scores`` of its id, else of its first alias found there
     (``CVE-…``, ``GHSA-…``), in tenths; none: :data:`UNSCORED` (counts as above every
-    threshold). A finding already open is left as it is, unless this ingest gives it another
-    score (a re-score row). Findings the report no longer lists are not resolved here: a
-    resolution names its fix (:func:`resolve_finding`).
+    threshold). Findings the report no longer lists are not resolved here: a resolution
+    names its fix (:func:`resolve_finding`).
 
     Raises:
         EvidenceInputError: malformed report, unknown bot, a score out of range, an empty
@@ -531,7 +663,6 @@ def ingest_pip_audit(
         StoreWriteError: a write failed (the findings recorded before it stay).
     """
     _check_bot(bot_id, known_bots)
-    operator = _required(operator, "operator")
     for key, tenths in scores.items():
         _check_score(tenths)
         if tenths == UNSCORED:
@@ -545,61 +676,30 @@ def ingest_pip_audit(
         raise EvidenceInputError(
             f"scores given for {', '.join(unused)}, which the report does not list"
         )
-    when = store.wall_clock_ns() if ts_ns is None else ts_ns
-    opened: list[SecurityFinding] = []
-    already = 0
     skipped = tuple(f"{d.name}: {d.skip_reason}" for d in dependencies if d.skip_reason)
-    for dependency in dependencies:
-        for vuln in dependency.vulns:
-            given = next((scores[k] for k in (vuln.id, *vuln.aliases) if k in scores), None)
-            fid = finding_id_for(bot_id, dependency.name, dependency.version, vuln.id)
-            known = get_finding(store, fid)
-            previous = (
-                known.cvss_score_tenths
-                if known is not None and known.state is FindingState.OPEN
-                else None
-            )
-            if previous is not None and given in (None, previous):
-                already += 1
-                continue
-            finding = SecurityFinding(
-                finding_id=fid,
-                bot_id=bot_id,
-                source=PIP_AUDIT,
-                package=dependency.name,
-                version=dependency.version,
-                vulnerability_id=vuln.id,
-                cvss_score_tenths=UNSCORED if given is None else given,
-                state=FindingState.OPEN,
-                detail=json.dumps(
-                    {
-                        "aliases": vuln.aliases,
-                        "fix_versions": vuln.fix_versions,
-                        "description": vuln.description,
-                    },
-                    sort_keys=True,
-                ),
-                opened_ns=when,
-                opened_by=operator,
-            )
-            _append_open(
-                store,
-                finding,
-                rescored_from=previous,
-            )
-            opened.append(finding)
-    store.audit(
-        actor=operator,
-        action=ACTION_INGEST,
-        ts_ns=when,
-        detail={
-            "bot_id": bot_id,
-            "dependencies": len(dependencies),
-            "vulnerabilities": sum(len(d.vulns) for d in dependencies),
-            "opened": [f.finding_id for f in opened],
-            "unscored": sum(1 for f in opened if f.cvss_score_tenths == UNSCORED),
-            "already_open": already,
-            "skipped_dependencies": list(skipped),
-        },
+    reported = [
+        ReportedVulnerability(
+            package=dependency.name,
+            version=dependency.version,
+            vulnerability_id=vuln.id,
+            aliases=tuple(vuln.aliases),
+            fix_versions=tuple(vuln.fix_versions),
+            description=vuln.description,
+            cvss_score_tenths=next(
+                (scores[k] for k in (vuln.id, *vuln.aliases) if k in scores), None
+            ),
+        )
+        for dependency in dependencies
+        for vuln in dependency.vulns
+    ]
+    result = ingest_report(
+        store,
+        reported,
+        source=PIP_AUDIT,
+        operator=operator,
+        known_bots=known_bots,
+        bot_id=bot_id,
+        ts_ns=ts_ns,
+        audit_detail={"dependencies": len(dependencies), "skipped_dependencies": list(skipped)},
     )
-    return IngestResult(opened=tuple(opened), already_open=already, skipped_dependencies=skipped)
+    return msgspec.structs.replace(result, skipped_dependencies=skipped)
