@@ -19,7 +19,7 @@ from polytraders.cli import app
 from polytraders.commands.live import DESK_BUILDER
 from polytraders.ops.logs import MASK, configure_logging
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
-from tests.venues.polymarket.conftest import throwaway_key
+from tests.venues.polymarket.conftest import live_env, throwaway_key
 
 
 @pytest.fixture
@@ -91,13 +91,7 @@ def test_live_session_logs_json_without_secrets(tmp_path: Path) -> None:
     try:
         with SimClobServer(settings, account) as sim:
             market_id = next(iter(sim.exchange.tokens.values())).market_id
-            env = {
-                "POLYMARKET_PRIVATE_KEY": key,
-                "POLYMARKET_API_KEY": account.api_key,
-                "POLYMARKET_API_SECRET": account.api_secret,
-                "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
-                "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
-            }
+            env = live_env(key, account, DESK_BUILDER)
             args = [
                 "live", "--live", "--i-understand-this-trades-real-money",
                 "--markets", market_id, "--clob-url", sim.url,

@@ -16,7 +16,6 @@ file or store (one line on stderr).
 
 from __future__ import annotations
 
-import getpass
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from polytraders.commands.evidence_cli import (
     opened,
     print_json,
 )
+from polytraders.commands.operator import operator_name
 from polytraders.store import StoreError
 from polytraders.store.chaos_runs import ChaosRunRow, chaos_runs
 
@@ -144,7 +144,7 @@ def run(
             rows = run_suite(
                 desk=desk_file,
                 store_url=store,
-                actor=operator or getpass.getuser(),
+                actor=operator_name(operator),
                 scenarios=names,
                 suite_id=suite_id,
                 timeout_s=timeout_s,

@@ -13,7 +13,6 @@ stderr); 2 a bad option or an unreadable input.
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from collections.abc import Callable
@@ -24,9 +23,10 @@ import msgspec
 import typer
 from securesystemslib.dsse import Envelope
 
-from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.backtest.engine import RunRefusedError
+from polytraders.commands.desk_option import load_desk
 from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
+from polytraders.commands.operator import operator_name
 from polytraders.feeds.samples import sample_path
 from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
@@ -148,17 +148,26 @@ def _now_ns() -> int:
 
 def _sign(
     file: Path,
-    key: SignerKey,
+    key: Path | None,
+    key_env: str | None,
     load: Callable[[Path], Envelope],
     check: Callable[[Envelope], object],
 ) -> None:
-    envelope = load(file)
-    check(envelope)
-    added = add_signature(envelope, key)
-    if added:
-        write_envelope(file, envelope)
+    """Add one signature of the key (``--key`` or ``--key-env``) to the document at ``file``
+    (``load`` reads it, ``check`` refuses a malformed one); exits 1 on a refusal."""
+    try:
+        signer = _signer_key(key, key_env)
+        envelope = load(file)
+        check(envelope)
+        added = add_signature(envelope, signer)
+        if added:
+            write_envelope(file, envelope)
+    except GovernanceError as exc:
+        _refused(exc)
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc}", EXIT_REFUSED, exc)
     state = "signed" if added else "already signed"
-    typer.echo(f"{file}: {state} by key {key.keyid}; {len(envelope.signatures)} signature(s)")
+    typer.echo(f"{file}: {state} by key {signer.keyid}; {len(envelope.signatures)} signature(s)")
 
 
 @app.command("keygen")
@@ -276,12 +285,7 @@ def signers_sign(
     key_env: KeyEnvOption = None,
 ) -> None:
     """Add one signature to a signer list file (signing twice with one key adds nothing)."""
-    try:
-        _sign(file, _signer_key(key, key_env), read_envelope, parse_signer_list)
-    except GovernanceError as exc:
-        _refused(exc)
-    except OSError as exc:
-        fail(f"cannot write {file}: {exc}", EXIT_REFUSED, exc)
+    _sign(file, key, key_env, read_envelope, parse_signer_list)
 
 
 def _print_list(signers: SignerList) -> None:
@@ -330,12 +334,7 @@ def manifest_sign(
     key_env: KeyEnvOption = None,
 ) -> None:
     """Add one signature to a release manifest (signing twice with one key adds nothing)."""
-    try:
-        _sign(file, _signer_key(key, key_env), load_manifest, parse_manifest)
-    except GovernanceError as exc:
-        _refused(exc)
-    except OSError as exc:
-        fail(f"cannot write {file}: {exc}", EXIT_REFUSED, exc)
+    _sign(file, key, key_env, load_manifest, parse_manifest)
 
 
 @signoff_app.command("sign")
@@ -345,12 +344,7 @@ def signoff_sign(
     key_env: KeyEnvOption = None,
 ) -> None:
     """Add one signature to a sign-off (signing twice with one key adds nothing)."""
-    try:
-        _sign(file, _signer_key(key, key_env), load_signoff, parse_signoff)
-    except GovernanceError as exc:
-        _refused(exc)
-    except OSError as exc:
-        fail(f"cannot write {file}: {exc}", EXIT_REFUSED, exc)
+    _sign(file, key, key_env, load_signoff, parse_signoff)
 
 
 # ----------------------------------------------------------------------------- store-backed
@@ -370,24 +364,6 @@ OperatorOption = Annotated[
     str, typer.Option("--operator", help="Who acts (recorded; default: the login name).")
 ]
 DEFAULT_STORE = "runs/desk.sqlite"
-
-
-def _operator(name: str) -> str:
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "operator"
-
-
-def _desk(path: Path | None) -> DeskFile:
-    if path is None:
-        return DeskFile()
-    try:
-        return DeskFile.load(path)
-    except DeskFileError as exc:
-        fail(exc.one_line(), EXIT_REFUSED, exc)
 
 
 def _store(url: str) -> EventStore:
@@ -418,7 +394,7 @@ def signers_accept(
     on disk is refused."""
     event_store = _store(store)
     try:
-        new = accept_signers(event_store, gov_dir, now_ns=_now_ns(), actor=_operator(operator))
+        new = accept_signers(event_store, gov_dir, now_ns=_now_ns(), actor=operator_name(operator))
     except GovernanceError as exc:
         _refused(exc)
     finally:
@@ -458,7 +434,7 @@ def manifest_create(
     for path in (playbook, rollback_plan):
         if not path.is_file():
             fail(f"{path}: no such file")
-    desk_file = _desk(desk)
+    desk_file = load_desk(desk)
     event_store = _store(store)
     now_ns = _now_ns()
     try:
@@ -481,7 +457,7 @@ def manifest_create(
                 playbook=playbook,
                 rollback_plan=rollback_plan,
                 expires_ns=now_ns + expires_days * _NS_PER_DAY,
-                actor=_operator(operator),
+                actor=operator_name(operator),
             )
     except RepositoryNotFoundError as exc:
         fail(str(exc), EXIT_REFUSED, exc)
@@ -512,7 +488,7 @@ def manifest_verify(
     expired, sequence after the last accepted one, evidence, code and config recomputed and
     equal) and, only then, record it as the bot's release (GOV_RELEASE_SIGNED). A refusal is
     recorded under its GOV_ code (exit 1)."""
-    desk_file = _desk(desk)
+    desk_file = load_desk(desk)
     event_store = _store(store)
     try:
         verified = accept_manifest(
@@ -521,7 +497,7 @@ def manifest_verify(
             gov_dir=gov_dir,
             desk=desk_file,
             now_ns=_now_ns(),
-            actor=_operator(operator),
+            actor=operator_name(operator),
         )
     except GovernanceError as exc:
         _refused(exc)
@@ -571,7 +547,7 @@ def signoff_create(
             bot_id,
             kind,
             target,
-            desk=_desk(desk),
+            desk=load_desk(desk),
             gov_dir=gov_dir,
             statement=statement,
             gate_id=gate,
@@ -595,7 +571,7 @@ def signoff_verify(
     waiver; not expired; bound to the code and config that run) and record it
     (GOV_SIGNOFF_RECORDED or GOV_GATE_WAIVED). A refusal is recorded under its GOV_ code
     (exit 1)."""
-    desk_file = _desk(desk)
+    desk_file = load_desk(desk)
     event_store = _store(store)
     try:
         verified = accept_signoff(
@@ -604,7 +580,7 @@ def signoff_verify(
             gov_dir=gov_dir,
             desk=desk_file,
             now_ns=_now_ns(),
-            actor=_operator(operator),
+            actor=operator_name(operator),
         )
     except GovernanceError as exc:
         _refused(exc)
@@ -690,7 +666,7 @@ def gov_drill(
     """Rehearse a rollback: replay --data with the bot ENFORCED under its current release,
     demote it part-way (GOV_ROLLBACK_DRILL) and check the desk returned to what the previous
     release allows; record the drill and every check (exit 1 when a check fails)."""
-    desk_file = _desk(desk)
+    desk_file = load_desk(desk)
     try:
         drill = run_drill(
             bot_id,
@@ -699,7 +675,7 @@ def gov_drill(
             store_url=store,
             gov_dir=gov_dir,
             now_ns=_now_ns(),
-            actor=_operator(operator),
+            actor=operator_name(operator),
             after_events=after_events,
         )
     except GovernanceError as exc:

@@ -28,6 +28,7 @@ from polytraders.backtest.desk_file import DESK_BUILDER_CODE, DeskFile, DeskFile
 from polytraders.backtest.outputs import CANDIDATE_FOLDER, OutputDirError, check_output_target
 from polytraders.backtest.result import FillModel
 from polytraders.backtest.shadow_live import DEFAULT_WINDOW_S, LiveShadowComparator
+from polytraders.commands.desk_option import load_desk
 from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
 from polytraders.commands.live_outputs import DeskOutputs, LiveOutputs, LiveTelemetry
 from polytraders.commands.run import DEFAULT_OUT, check_store_outside_out, serve_metrics
@@ -1827,13 +1828,13 @@ def run(
         given = [name for name, used in live_only.items() if used]
         if given:
             fail(f"{', '.join(given)}: only with --live (a paper desk sends no orders)")
-    desk_file = _load_desk(desk)
+    desk_file = load_desk(desk)
     if strategy:
         try:
             desk_file = desk_file.with_strategy(strategy)
         except DeskFileError as exc:
             fail(exc.one_line(), EXIT_REFUSED, exc)
-    candidate_file = _load_desk(candidate_desk) if candidate_desk is not None else desk_file
+    candidate_file = load_desk(candidate_desk) if candidate_desk is not None else desk_file
     try:
         check_output_target(out_dir)
     except OutputDirError as exc:
@@ -2250,16 +2251,6 @@ def _drive(
                 )
                 raise typer.Exit(1) from exc
     return endings[session.desk.run_id]
-
-
-def _load_desk(path: Path | None) -> DeskFile:
-    """The desk file at ``path`` (None: the default desk); a bad file exits 2 with one line."""
-    if path is None:
-        return DeskFile()
-    try:
-        return DeskFile.load(path)
-    except DeskFileError as exc:
-        fail(exc.one_line(), EXIT_REFUSED, exc)
 
 
 def _summaries(session: LiveSession, outputs: LiveOutputs, store: str | None) -> None:

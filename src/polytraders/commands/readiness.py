@@ -19,7 +19,6 @@ check with ``--ci``, a refused promotion, or a failed ``record-ci``; 2 bad input
 
 from __future__ import annotations
 
-import getpass
 import json
 import socket
 import subprocess
@@ -33,8 +32,9 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.bots.registry import BOTS, bot_class
+from polytraders.commands.desk_option import load_desk
+from polytraders.commands.operator import operator_name
 from polytraders.commands.run import DEFAULT_STORE
 from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
@@ -134,12 +134,7 @@ def _context(
         root = find_repository(repo if repo is not None else Path.cwd())
     except RepositoryNotFoundError as exc:
         _fail(str(exc))
-    desk_file: DeskFile | None = None
-    if gov_dir is not None:
-        try:
-            desk_file = DeskFile.load(desk) if desk is not None else DeskFile()
-        except DeskFileError as exc:
-            _fail(exc.one_line())
+    desk_file = load_desk(desk) if gov_dir is not None else None
     return ReadinessContext(
         repo=root,
         store=store,
@@ -542,7 +537,7 @@ def gates_check(
                 if isinstance(target, State)
                 else None,
             )
-        record_evaluation(event_store, evaluation, actor=operator or _login())
+        record_evaluation(event_store, evaluation, actor=operator_name(operator))
     except StoreError as exc:
         _fail(str(exc), 1)
     finally:
@@ -659,7 +654,7 @@ def promote_command(
     try:
         context = _context(event_store, repo, desk=desk, gov_dir=gov_dir)
         with optional_simulator(context):
-            steps = promote(bot_id, target, context, actor=operator or _login())
+            steps = promote(bot_id, target, context, actor=operator_name(operator))
         state = current_state(event_store, bot_id)
     except TargetError as exc:
         _fail(str(exc))
@@ -700,10 +695,3 @@ def promote_command(
 def _now_ns() -> int:
     """The evaluation's clock: the wall clock (one place, so a test can control it)."""
     return time.time_ns()
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "operator"

@@ -24,6 +24,7 @@ from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.backtest.engine import RunOutcome, RunRefusedError, run_desk
 from polytraders.backtest.stop import EXIT_CODE_BY_SIGNAL
 from polytraders.bots.registry import BOTS
+from polytraders.commands.desk_option import load_desk
 from polytraders.commands.failures import (
     EXIT_FAILED,
     EXIT_HALTED,
@@ -40,15 +41,6 @@ from polytraders.store.records import RunStatus
 console = Console()
 DEFAULT_OUT = Path("runs") / "latest"
 DEFAULT_STORE = "runs/desk.sqlite"
-
-
-def _load_desk(path: Path | None) -> DeskFile:
-    if path is None:
-        return DeskFile()
-    try:
-        return DeskFile.load(path)
-    except DeskFileError as exc:
-        fail(exc.one_line(), EXIT_REFUSED, exc)
 
 
 def _summary(outcome: RunOutcome) -> Table:
@@ -212,7 +204,7 @@ def _execute(
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file, not a folder")
     check_store_outside_out(store, out)
-    desk_file = _load_desk(desk)
+    desk_file = load_desk(desk)
     if strategy:
         try:
             desk_file = desk_file.with_strategy(strategy)

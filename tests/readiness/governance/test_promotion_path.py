@@ -35,7 +35,7 @@ from polytraders.simclob.server import SimClobServer, SimSettings, account_for_k
 from tests.conftest import REPO
 from tests.governed import release_desk
 from tests.readiness.governance.history import record_history
-from tests.venues.polymarket.conftest import throwaway_key
+from tests.venues.polymarket.conftest import live_env, throwaway_key
 
 BOT = "risk.killswitch"
 HOUR_NS = 3_600 * 1_000_000_000
@@ -151,13 +151,7 @@ def test_the_signed_promotion_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     release_desk(str(store), gov, approvers, skip=frozenset({BOT}))
     key = throwaway_key()
     account = account_for_key(key, builder_code=DESK_BUILDER)
-    env = {
-        "POLYMARKET_PRIVATE_KEY": key,
-        "POLYMARKET_API_KEY": account.api_key,
-        "POLYMARKET_API_SECRET": account.api_secret,
-        "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
-        "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
-    }
+    env = live_env(key, account, DESK_BUILDER)
     settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=100)
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id

@@ -26,6 +26,18 @@ BUILDER = "0x" + "b1" * 32
 T = TypeVar("T")
 
 
+def live_env(key: str, account: Account, builder_code: str) -> dict[str, str]:
+    """The environment of a ``--live`` desk against the simulator serving ``account``: the
+    signer ``key``, the simulator's API credentials for it and the ``builder_code``."""
+    return {
+        "POLYMARKET_PRIVATE_KEY": key,
+        "POLYMARKET_API_KEY": account.api_key,
+        "POLYMARKET_API_SECRET": account.api_secret,
+        "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
+        "POLYMARKET_BUILDER_CODE": builder_code,
+    }
+
+
 @pytest.fixture(scope="module")
 def signer_key() -> str:
     return throwaway_key()

@@ -25,7 +25,7 @@ from polytraders.venues.polymarket.signing import (
     NEG_RISK_CTF_EXCHANGE_V2,
 )
 from tests.governed import govern
-from tests.venues.polymarket.conftest import throwaway_key
+from tests.venues.polymarket.conftest import live_env, throwaway_key
 
 COLLATERAL = 1_000_000_000
 """The simulator account's balance (1,000 pUSD)."""
@@ -49,13 +49,7 @@ def test_live_refuses_a_short_allowance_and_starts_with_a_sufficient_one(tmp_pat
     govern(store, tmp_path / "governance")  # every bot released: the allowance is what is tested
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id
-        env = {
-            "POLYMARKET_PRIVATE_KEY": key,
-            "POLYMARKET_API_KEY": account.api_key,
-            "POLYMARKET_API_SECRET": account.api_secret,
-            "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
-            "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
-        }
+        env = live_env(key, account, DESK_BUILDER)
 
         def live(run_id: str) -> tuple[int, str]:
             args = [
@@ -123,13 +117,7 @@ def test_a_neg_risk_market_needs_the_neg_risk_exchange_and_adapter(tmp_path: Pat
             "--duration-s", "1", "--out", str(tmp_path / "out"), "--run-id", "neg",
             "--store", str(tmp_path / "live.sqlite"), "--gov-dir", str(tmp_path / "governance"),
         ]  # fmt: skip
-        env = {
-            "POLYMARKET_PRIVATE_KEY": key,
-            "POLYMARKET_API_KEY": account.api_key,
-            "POLYMARKET_API_SECRET": account.api_secret,
-            "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
-            "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
-        }
+        env = live_env(key, account, DESK_BUILDER)
         result = CliRunner().invoke(app, args, env=env)
         assert result.exit_code == 1, result.output
         assert f"{NEG_RISK_ADAPTER} 0 micro-pUSD" in result.output

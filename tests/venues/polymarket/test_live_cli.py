@@ -16,7 +16,7 @@ from polytraders.commands.live import DESK_BUILDER
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import EventStore
 from tests.governed import govern
-from tests.venues.polymarket.conftest import throwaway_key
+from tests.venues.polymarket.conftest import live_env, throwaway_key
 
 
 @pytest.fixture
@@ -49,13 +49,7 @@ def test_live_run_against_the_simulator(tmp_path: Path) -> None:
     settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=100)
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id
-        env = {
-            "POLYMARKET_PRIVATE_KEY": key,
-            "POLYMARKET_API_KEY": account.api_key,
-            "POLYMARKET_API_SECRET": account.api_secret,
-            "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
-            "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
-        }
+        env = live_env(key, account, DESK_BUILDER)
         args = [
             "live", "--live", "--i-understand-this-trades-real-money",
             "--markets", market_id, "--clob-url", sim.url,

@@ -32,7 +32,7 @@ from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
 from polytraders.store import EventStore
 from tests.governed import govern
-from tests.venues.polymarket.conftest import throwaway_key
+from tests.venues.polymarket.conftest import live_env, throwaway_key
 from tests.waiting import wait_until
 
 DEADLINE_S = 60.0
@@ -354,13 +354,7 @@ def test_a_live_session_against_the_simulator_takes_the_four_options(
     port, out, store = _free_port(), tmp_path / "out", tmp_path / "desk.sqlite"
     gov_dir = tmp_path / "governance"
     govern(str(store), gov_dir, DeskFile.load(desk_path))  # its bots released to Limited live
-    env = {
-        "POLYMARKET_PRIVATE_KEY": key,
-        "POLYMARKET_API_KEY": account.api_key,
-        "POLYMARKET_API_SECRET": account.api_secret,
-        "POLYMARKET_API_PASSPHRASE": account.api_passphrase,
-        "POLYMARKET_BUILDER_CODE": DESK_BUILDER,
-    }
+    env = live_env(key, account, DESK_BUILDER)
     session = _Session(
         [
             "run", "--venue", "polymarket", "--live", "--i-understand-this-trades-real-money",
