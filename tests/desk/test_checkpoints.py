@@ -169,7 +169,7 @@ def test_an_operator_reset_reaches_the_running_desk_and_a_stale_one_does_not(
     assert desk.operator_actions[-1].command == "reset_kill_switch"
     assert desk.operator_actions[-1].operator == "bob"
     assert desk.desk_events[-1].reason_code == "SYS_KILL_SWITCH_RESET"
-    assert [(e.actor, e.action) for e in store.audit_log(RUN)] == [("bob", "kill_switch.reset")]
+    assert [(e.actor, e.action) for e in store.audit_log(RUN)] == [("bob", "GOV_KILL_SWITCH_RESET")]
     # a reset naming an earlier trip never clears a newer one
     desk.trip_kill_switch("RISK_KILLSWITCH_FEED_LOST", "risk.killswitch")
     store.append_operator_checkpoint(

@@ -19,6 +19,7 @@ from polytraders.cli import app
 from polytraders.commands.live import DESK_BUILDER
 from polytraders.ops.logs import MASK, configure_logging
 from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+from tests.governed import govern
 from tests.venues.polymarket.conftest import live_env, throwaway_key
 
 
@@ -88,6 +89,7 @@ def test_live_session_logs_json_without_secrets(tmp_path: Path) -> None:
     key = throwaway_key()
     account = account_for_key(key, builder_code=DESK_BUILDER)
     settings = SimSettings(limit_markets=1, restamp=True, replay_interval_ms=100)
+    govern(str(tmp_path / "live.sqlite"), tmp_path / "gov")  # every bot released
     try:
         with SimClobServer(settings, account) as sim:
             market_id = next(iter(sim.exchange.tokens.values())).market_id
@@ -97,7 +99,7 @@ def test_live_session_logs_json_without_secrets(tmp_path: Path) -> None:
                 "--markets", market_id, "--clob-url", sim.url,
                 "--ws-url", sim.ws_url + "/ws/market", "--user-ws-url", sim.ws_url + "/ws/user",
                 "--duration-s", "2", "--out", str(tmp_path / "out"), "--run-id", "log-live",
-                "--store", str(tmp_path / "live.sqlite"),
+                "--store", str(tmp_path / "live.sqlite"), "--gov-dir", str(tmp_path / "gov"),
             ]  # fmt: skip
             result = CliRunner().invoke(app, args, env=env)
             assert result.exit_code == 0, result.output

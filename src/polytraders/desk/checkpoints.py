@@ -413,10 +413,10 @@ class CheckpointWriter:
         return controls.peak_equity >= last.peak_equity + step
 
 
-TRIP_ACTION = "kill_switch.trip"
-"""Audit-log action of an operator's trip."""
-RESET_ACTION = "kill_switch.reset"
-"""Audit-log action of an operator's reset."""
+TRIP_ACTION = "GOV_KILL_SWITCH_TRIPPED"
+"""Audit-log action (a registered GOV_ code) of an operator's trip."""
+RESET_ACTION = "GOV_KILL_SWITCH_RESET"
+"""Audit-log action (a registered GOV_ code) of an operator's reset."""
 
 
 def trip_kill_switch(

@@ -386,7 +386,7 @@ def accept_manifest(
             expected_code_sha256=subjects.code_sha256,
             expected_config_sha256=subjects.config_sha256,
         )
-        _refuse_secrets(bundle, "GOV_MANIFEST_SECRET_IN_EVIDENCE", bot_id)
+        _refuse_secrets(bundle, "GOV_MANIFEST_CREDENTIAL_IN_EVIDENCE", bot_id)
     except GovernanceError as exc:
         _refuse(store, exc, actor=actor, now_ns=now_ns, bot_id=bot_id, path=str(path))
         raise

@@ -120,7 +120,7 @@ def test_offline_commands_never_show_private_keys(
     # refusals that handle the key: a key file open to others, a bad variable, both options
     (keys / "bob.key").chmod(0o644)
     out = cli("manifest", "sign", str(manifest), "--key", str(keys / "bob.key"), code=1)
-    assert "GOV_SIGNER_KEY_REFUSED" in out and "mode 644" in out
+    assert "GOV_SIGNING_KEY_REFUSED" in out and "mode 644" in out
     bad = {"K": (keys / "carol.key").read_text()[:-40]}
     assert "does not hold" in cli(
         "signoff", "sign", str(signoff), "--key-env", "K", env=bad, code=1

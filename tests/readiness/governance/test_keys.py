@@ -47,7 +47,7 @@ def test_key_file_open_to_others_is_refused_without_its_contents(tmp_path: Path)
     key_path.chmod(0o644)
     with pytest.raises(SignerKeyError) as refused:
         load_key_file(key_path)
-    assert refused.value.code == "GOV_SIGNER_KEY_REFUSED"
+    assert refused.value.code == "GOV_SIGNING_KEY_REFUSED"
     assert str(key_path) in str(refused.value)
     assert "mode 644" in str(refused.value)
     assert pem not in str(refused.value)

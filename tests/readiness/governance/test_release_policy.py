@@ -182,7 +182,7 @@ def test_a_secret_in_the_evidence_bundle_is_refused(store_url: str, tmp_path: Pa
                 store, gov_dir, keys, subjects, desk=DeskFile(), to_state=State.GENERAL_LIVE,
                 now_ns=time.time_ns(), playbook=f"# Playbook\n\n{leaked}\n",
             )  # fmt: skip
-        assert refused.value.code == "GOV_MANIFEST_SECRET_IN_EVIDENCE"
+        assert refused.value.code == "GOV_MANIFEST_CREDENTIAL_IN_EVIDENCE"
         assert "4f" * 32 not in str(refused.value)
-        assert store.audit_log()[-1].action == "GOV_MANIFEST_SECRET_IN_EVIDENCE"
+        assert store.audit_log()[-1].action == "GOV_MANIFEST_CREDENTIAL_IN_EVIDENCE"
         assert [r.sequence for r in releases(store, bot_id=BOT)] == [1]

@@ -250,8 +250,8 @@ def test_sigkill_restart_keeps_the_kill_switch_books_the_missed_fill_once_and_re
         assert len(set(hashes.values())) == len(hashes)  # one order per client id, never two
         entries = [e for e in store.audit_log() if e.run_id == RUN]
         assert [(e.actor, e.action, e.attempt) for e in entries if e.action != CHECKED] == [
-            ("alice", "kill_switch.trip", 1),
-            ("bob", "kill_switch.reset", 2),
+            ("alice", "GOV_KILL_SWITCH_TRIPPED", 1),
+            ("bob", "GOV_KILL_SWITCH_RESET", 2),
         ]
         # every start (three of attempt 1, one of attempt 2) checked the wallet allowance
         checks = allowance_checks(store)

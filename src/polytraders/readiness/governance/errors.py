@@ -18,10 +18,10 @@ class GovernanceError(ValueError):
 
 
 class SignerKeyError(GovernanceError):
-    """A private key file or variable was refused (``GOV_SIGNER_KEY_REFUSED``)."""
+    """A private key file or variable was refused (``GOV_SIGNING_KEY_REFUSED``)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("GOV_SIGNER_KEY_REFUSED", message)
+        super().__init__("GOV_SIGNING_KEY_REFUSED", message)
 
 
 class EnvelopeError(GovernanceError):
