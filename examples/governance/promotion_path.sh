@@ -101,3 +101,6 @@ pt_lines "${live[@]}" --out out-3 --run-id node-3
 
 # 6. the GOV_ log and its chain
 pt gov log --verify --gov-only "${store[@]}" | tail -4
+
+# 7. a rollback drill (stage 4's "rollback plan tested"): release 2 back to release 1
+pt gov drill "$bot" "${store[@]}" "${gov[@]}" 2>/dev/null
