@@ -19,6 +19,15 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
+from polytraders.backtest.desk_file import DeskFile
+from polytraders.backtest.engine import run_desk
+from polytraders.console.app import create_app
+from polytraders.console.auth import PasswordCheck, hash_password
+from polytraders.node.config import LiveNodeConfig
+from polytraders.store import EventStore
+from polytraders.store.console_users import add_user
+from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from tests.conftest import POLYMARKET_SAMPLE
 from tests.console.support import (
     CHEAP_HASHER,
@@ -31,15 +40,6 @@ from tests.console.support import (
     settings,
 )
 from tests.store import desk_sessions as ds
-
-from polytraders.backtest.desk_file import DeskFile
-from polytraders.backtest.engine import run_desk
-from polytraders.console.app import create_app
-from polytraders.console.auth import PasswordCheck, hash_password
-from polytraders.node.config import LiveNodeConfig
-from polytraders.store import EventStore
-from polytraders.store.console_users import add_user
-from polytraders.venues.polymarket.config import PolymarketVenueConfig
 
 
 @pytest.fixture(scope="session")

@@ -8,17 +8,6 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from tests.console.support import (
-    CHEAP_HASHER,
-    ORIGIN,
-    PASSWORD,
-    T0_NS,
-    Clock,
-    csrf_of,
-    login_token,
-    settings,
-    sign_in,
-)
 
 from polytraders.console.app import create_app
 from polytraders.console.auth import PasswordCheck, hash_password
@@ -29,6 +18,17 @@ from polytraders.store.console_users import (
     add_user,
     change_password,
     remove_user,
+)
+from tests.console.support import (
+    CHEAP_HASHER,
+    ORIGIN,
+    PASSWORD,
+    T0_NS,
+    Clock,
+    csrf_of,
+    login_token,
+    settings,
+    sign_in,
 )
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from tests.console.support import Recorded, settings, sign_in
 
 from polytraders.console.pages import PAGES
 from polytraders.console.queries import ConsoleData
-from polytraders.console.sources import Source, run_source, simulated_venue
+from polytraders.console.sources import Source, run_source
 from polytraders.contracts.reasons import load_registry
 from polytraders.store import EventStore
+from tests.console.support import Recorded, settings, sign_in
 
 
 @pytest.fixture
@@ -82,12 +82,8 @@ def test_sources_of_the_recorded_runs(store: EventStore, recorded: Recorded) -> 
         "synthetic": Source.SYNTHETIC,
         "paper": Source.PAPER,
         "live": Source.LIVE,
-        "simulated": Source.LIVE,
+        "simulated": Source.SIMULATOR,  # a CLOB on loopback: never counted as live
     }
-    assert [simulated_venue(by_ref[recorded.refs[n]]) for n in ("live", "simulated")] == [
-        False,
-        True,
-    ]
     # a --shadow session's candidate desk records as <run id>-candidate
     paper = by_ref[recorded.refs["paper"]]
     candidate = type(paper)(
@@ -103,7 +99,7 @@ def test_runs_list_and_filters(admin: TestClient, recorded: Recorded) -> None:
         (r["started_wall_ns"] for r in listed), reverse=True
     )
     live = admin.get("/api/runs", params={"source": "live"}).json()
-    assert {r["ref"] for r in live} == {recorded.refs["live"], recorded.refs["simulated"]}
+    assert [r["ref"] for r in live] == [recorded.refs["live"]]
     completed = admin.get("/api/runs", params={"status": "COMPLETED"}).json()
     assert len(completed) == len(listed)
     assert admin.get("/api/runs", params={"status": "FAILED"}).json() == []
@@ -111,8 +107,15 @@ def test_runs_list_and_filters(admin: TestClient, recorded: Recorded) -> None:
     assert recorded.refs["backtest"] in page
     assert recorded.refs["paper"] not in page
     assert '<span class="badge backtest">backtest</span>' in page
-    assert "simulator venue" in admin.get("/runs").text
+    assert '<span class="badge simulator">simulator</span>' in admin.get("/runs").text
     assert admin.get("/api/runs", params={"source": "demo"}).status_code == 422
+    # the pages' filter forms send "" for "any"
+    assert admin.get("/runs", params={"status": "", "source": ""}).status_code == 200
+    refused = admin.get("/runs", params={"source": "demo"})
+    assert refused.status_code == 422
+    assert "source must be one of synthetic, backtest, paper, shadow, live, simulator" in (
+        refused.text
+    )
 
 
 def test_a_run_with_its_integrity_counts_and_envelope_pages(
@@ -197,7 +200,13 @@ def test_reason_codes_search_and_counts_per_source(
             assert count == sum(r["count"] for r in row["runs"] if r["source"] == source)
     counted = [row for row in everything["codes"] if row["counts"]]
     assert counted
-    assert {s for row in counted for s in row["counts"]} >= {"backtest", "paper", "live"}
+    assert {s for row in counted for s in row["counts"]} == {
+        "backtest",
+        "synthetic",
+        "paper",
+        "live",
+        "simulator",
+    }
     # search: any case, in code, owner, summary and message
     stale = admin.get("/api/reason-codes", params={"q": "stale BOOK"}).json()["codes"]
     assert stale
@@ -205,6 +214,7 @@ def test_reason_codes_search_and_counts_per_source(
         "stale book" in " ".join((c["code"], c["owner"], c["summary"], c["user_message"])).lower()
         for c in stale
     )
+    assert admin.get("/reason-codes", params={"q": "", "severity": ""}).status_code == 200
     hard = admin.get("/api/reason-codes", params={"severity": "hard"}).json()["codes"]
     assert {c["severity"] for c in hard} == {"hard"}
     assert len(hard) == sum(1 for c in registry.values() if c.severity.value == "hard")

@@ -109,3 +109,18 @@ def test_the_database_refuses_rewriting_users(store: EventStore, statement: str)
     user = find_user(store, "bo")
     assert user is not None
     assert user.role is ConsoleRole.VIEWER
+
+
+def test_a_schema_7_store_without_the_table_gets_it_guarded(store_url: str) -> None:
+    """A store created at schema 7 before ``console_users`` existed gets the table, with its
+    append-only triggers, when it is next opened."""
+    with EventStore.open(store_url) as first:
+        with first._engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE console_users")
+        assert not sa.inspect(first._engine).has_table("console_users")
+    with EventStore.open(store_url, create=False) as again:
+        assert again.append_only_guarded(schema.console_users)
+        add_user(
+            again, name="bo", role=ConsoleRole.VIEWER, password_hash=HASH_A, actor="r", ts_ns=1
+        )
+        assert find_user(again, "bo") is not None

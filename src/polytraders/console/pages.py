@@ -61,7 +61,8 @@ PAGES: tuple[Page, ...] = (
         path="/reason-codes",
         purpose="Every registered reason code with its severity, owner, summary and the message "
         "an operator reads, and how often each one appeared in the most recent runs, counted "
-        "per source (backtest, paper, shadow, live, synthetic) and never summed across them.",
+        "per source (backtest, paper, shadow, live, simulator, synthetic) and never summed "
+        "across them.",
         when_to_use="When a run, an alert or a report shows a code you want explained, or to "
         "see which codes the desk has been emitting lately and open the decisions that "
         "carry one.",
@@ -71,7 +72,7 @@ PAGES: tuple[Page, ...] = (
         title="Runs",
         path="/runs",
         purpose="Every recorded run attempt with its status and its source (backtest, paper, "
-        "shadow, live or synthetic), newest first.",
+        "shadow, live, simulator or synthetic), newest first.",
         when_to_use="To find a run: one that failed or halted, the latest paper or live "
         "session, or the backtest behind a piece of evidence.",
     ),

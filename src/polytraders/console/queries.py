@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from polytraders.console.settings import ConsoleSettings
-from polytraders.console.sources import Source, run_source, simulated_venue
+from polytraders.console.sources import Source, run_source
 from polytraders.contracts.reasons import Severity, load_registry
 from polytraders.store import EventStore, RunRecord, RunStatus, schema
 from polytraders.store.console_users import ConsoleRole, current_users
@@ -43,7 +43,6 @@ class RunSummary(BaseModel):
     attempt: int
     state: str
     source: Source
-    simulated_venue: bool
     started_wall_ns: int
     ended_wall_ns: int | None
     data_source: str
@@ -166,7 +165,6 @@ def _summary(record: RunRecord) -> RunSummary:
         attempt=record.attempt,
         state=record.state,
         source=run_source(record),
-        simulated_venue=simulated_venue(record),
         started_wall_ns=record.started_wall_ns,
         ended_wall_ns=record.ended_wall_ns,
         data_source=record.data_source,

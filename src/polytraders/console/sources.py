@@ -6,9 +6,11 @@ Derived from the run's record only (``docs/console.md`` "Sources"):
   the clock;
 - ``backtest``: a simulated clock over recorded data (the data source is not a websocket URL;
   :func:`polytraders.readiness.store_evidence.run_kind`);
-- ``live``: a live-venue session (the recorded config is the live node's): orders went to a
-  CLOB. When that CLOB's URL is on loopback, it was the local simulator and
-  ``simulated_venue`` says so;
+- ``live``: a live-venue session (the recorded config is the live node's) whose orders went
+  to a CLOB elsewhere than on loopback: Polymarket;
+- ``simulator``: a live-venue session against a CLOB on loopback (``venue.clob_url`` of the
+  recorded node config): the local CLOB v2 simulator, never real money, so never counted
+  with ``live``;
 - ``shadow``: the candidate desk of a ``--shadow`` session (run id ``<run id>-candidate``);
 - ``paper``: any other live-clock session (``--paper``, and the current desk of ``--shadow``,
   which trades on a paper venue).
@@ -37,6 +39,7 @@ class Source(StrEnum):
     PAPER = "paper"
     SHADOW = "shadow"
     LIVE = "live"
+    SIMULATOR = "simulator"
 
 
 def run_source(record: RunRecord) -> Source:
@@ -47,15 +50,12 @@ def run_source(record: RunRecord) -> Source:
     if kind is RunKind.BACKTEST:
         return Source.BACKTEST
     if kind is RunKind.LIVE_VENUE:
-        return Source.LIVE
+        return Source.SIMULATOR if _loopback_venue(record) else Source.LIVE
     return Source.SHADOW if record.run_id.endswith(CANDIDATE_SUFFIX) else Source.PAPER
 
 
-def simulated_venue(record: RunRecord) -> bool:
-    """True for a live-venue session whose CLOB URL (``venue.clob_url`` of the recorded node
-    config) is on loopback: the local simulator, not Polymarket."""
-    if run_kind(record) is not RunKind.LIVE_VENUE:
-        return False
+def _loopback_venue(record: RunRecord) -> bool:
+    """True when the recorded node config's ``venue.clob_url`` is on loopback."""
     config = msgspec.json.decode(record.desk_config_json)
     venue = config.get("venue") if isinstance(config, dict) else None
     url = venue.get("clob_url") if isinstance(venue, dict) else None

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +37,8 @@ from polytraders.store.records import RunStatus
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["utc"] = lambda ns: "—" if ns is None else utc_text(int(ns))
+
+_E = TypeVar("_E", bound=StrEnum)
 
 LOGIN_FORM_MAX_AGE_S = 30 * 60
 """How long a sign-in form stays valid."""
@@ -80,6 +83,17 @@ def _cookie(response: Response, state: ConsoleState, name: str, value: str, **kw
         secure=state.settings.secure_cookies,
         **kw,
     )
+
+
+def _choice(kind: type[_E], value: str, what: str) -> _E | None:
+    """A form's select value: empty is "any" (None), else one of ``kind`` (422 otherwise)."""
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError as exc:
+        choices = ", ".join(member.value for member in kind)
+        raise HTTPException(status_code=422, detail=f"{what} must be one of {choices}") from exc
 
 
 def _safe_next(next_path: str) -> str:
@@ -197,10 +211,10 @@ def reason_codes(
     state: State,
     session: Viewer,
     q: Annotated[str, Query(max_length=200)] = "",
-    severity: Severity | None = None,
+    severity: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """The registry, searchable, with counts per source in the latest runs."""
-    view = state.data.reason_codes(query=q, severity=severity)
+    view = state.data.reason_codes(query=q, severity=_choice(Severity, severity, "severity"))
     return render(
         request, "reason-codes", session, view=view, severities=list(Severity), sources=Source
     )
@@ -211,18 +225,18 @@ def runs(
     request: Request,
     state: State,
     session: Viewer,
-    status: str | None = None,
-    source: Source | None = None,
+    status: Annotated[str, Query(max_length=32)] = "",
+    source: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """Every run attempt, newest first, filtered by status and source."""
-    listed = state.data.runs(state=status or None, source=source)
+    listed = state.data.runs(state=status or None, source=_choice(Source, source, "source"))
     return render(
         request,
         "runs",
         session,
         runs=listed,
-        status=status or "",
-        source=source.value if source else "",
+        status=status,
+        source=source,
         states=RUN_STATES,
         sources=list(Source),
     )
