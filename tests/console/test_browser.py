@@ -26,14 +26,31 @@ from tests.console.support import CHEAP_HASHER, PASSWORD, Recorded, settings
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+def require_chromium(path: Path) -> Path:
+    """``path`` when it exists; else skip, or fail under POLYTRADERS_REQUIRE_SERVICES=1."""
+    if path.exists():
+        return path
+    message = f"{path} is missing: apt-get install -y chromium"
     if services_required():
         pytest.fail(f"{message} (POLYTRADERS_REQUIRE_SERVICES=1)", pytrace=False)
     pytest.skip(f"{message} (set POLYTRADERS_REQUIRE_SERVICES=1 to fail)")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    return require_chromium(CHROMIUM)
+
+
+def test_a_missing_chromium_fails_in_ci_and_skips_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "chromium"
+    monkeypatch.setenv("POLYTRADERS_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="chromium is missing"):
+        require_chromium(missing)
+    monkeypatch.delenv("POLYTRADERS_REQUIRE_SERVICES")
+    with pytest.raises(pytest.skip.Exception, match="set POLYTRADERS_REQUIRE_SERVICES=1 to fail"):
+        require_chromium(missing)
 
 
 def _free_port() -> int:

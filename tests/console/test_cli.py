@@ -5,8 +5,14 @@ file others can read)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 import typer
@@ -16,7 +22,7 @@ from typer.testing import CliRunner
 from polytraders.commands.console import app as console_app
 from polytraders.console.app import create_app
 from polytraders.console.settings import (
-    SECRET_ENV,
+    SESSION_KEY_ENV,
     ConsoleSettingsError,
     load_secret,
     settings_for,
@@ -151,9 +157,9 @@ def test_settings_on_and_off_loopback(tmp_path: Path) -> None:
 
 
 def test_the_secret_from_env_or_a_private_file(tmp_path: Path) -> None:
-    assert load_secret({SECRET_ENV: "k" * 32}, None) == (b"k" * 32, "env")
+    assert load_secret({SESSION_KEY_ENV: "k" * 32}, None) == (b"k" * 32, "env")
     with pytest.raises(ConsoleSettingsError, match="at least 32"):
-        load_secret({SECRET_ENV: "short"}, None)
+        load_secret({SESSION_KEY_ENV: "short"}, None)
     secret = tmp_path / "console.secret"
     secret.write_text("f" * 40 + "\n")
     secret.chmod(0o644)
@@ -163,3 +169,44 @@ def test_the_secret_from_env_or_a_private_file(tmp_path: Path) -> None:
     assert load_secret({}, secret) == (b"f" * 40, "file")
     with pytest.raises(ConsoleSettingsError, match=r"missing\.secret"):
         load_secret({}, tmp_path / "missing.secret")
+
+
+def test_serve_answers_on_its_port_until_stopped(store_url: str) -> None:
+    """The serve command itself, in a subprocess: it binds loopback, serves the sign-in page
+    and refuses a cross-site POST; SIGTERM stops it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    program = (
+        "import typer; from polytraders.commands.console import app; "
+        "cli = typer.Typer(); cli.add_typer(app, name='console'); cli()"
+    )
+    env = {**os.environ, SESSION_KEY_ENV: "k" * 40, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen(
+        [sys.executable, "-c", program, "console", "--store", store_url, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith(f"console: http://127.0.0.1:{port}/ over sqlite"), first
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                page = httpx.get(f"{url}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the console did not answer within 15 s"
+                time.sleep(0.1)
+        assert page.status_code == 200
+        assert "What this page is for" in page.text
+        refused = httpx.post(f"{url}/logout", headers={"Origin": "http://evil.example"})
+        assert refused.status_code == 403
+        assert httpx.get(f"{url}/api/runs").status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

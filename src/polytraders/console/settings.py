@@ -2,7 +2,7 @@
 names, the sign-in limit and the windows of its queries.
 
 The session secret is, in this order: the environment variable
-:data:`SECRET_ENV` (at least 32 characters), a file given with ``--secret-file`` (readable by
+:data:`SESSION_KEY_ENV` (at least 32 characters), a file given with ``--secret-file`` (readable by
 its owner only: mode 600 or stricter), or random bytes generated for this process, in which
 case every session ends when the console restarts.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-SECRET_ENV = "POLYTRADERS_CONSOLE_SECRET"
+SESSION_KEY_ENV = "POLYTRADERS_CONSOLE_SECRET"
 """Environment variable holding the session secret."""
 
 MIN_SECRET_CHARS = 32
@@ -75,11 +75,11 @@ def load_secret(environ: Mapping[str, str], secret_file: Path | None) -> tuple[b
         ConsoleSettingsError: the variable is too short; the file is missing, unreadable,
             readable by group or others, or too short.
     """
-    value = environ.get(SECRET_ENV)
+    value = environ.get(SESSION_KEY_ENV)
     if value is not None:
         if len(value) < MIN_SECRET_CHARS:
             raise ConsoleSettingsError(
-                f"{SECRET_ENV} must hold at least {MIN_SECRET_CHARS} characters"
+                f"{SESSION_KEY_ENV} must hold at least {MIN_SECRET_CHARS} characters"
             )
         return value.encode(), "env"
     if secret_file is not None:

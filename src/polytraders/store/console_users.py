@@ -60,7 +60,7 @@ class UserEvent(StrEnum):
     """What a ``console_users`` row records."""
 
     ADDED = "added"
-    PASSWORD_CHANGED = "password_changed"
+    HASH_CHANGED = "password_changed"
     REMOVED = "removed"
 
 
@@ -214,7 +214,7 @@ def change_password(
     _append(
         store,
         name=name,
-        event=UserEvent.PASSWORD_CHANGED,
+        event=UserEvent.HASH_CHANGED,
         role=user.role,
         password_hash=password_hash,
         actor=actor,
