@@ -67,8 +67,17 @@ def test_a_wrong_password_or_unknown_name_is_refused_alike(client: TestClient) -
     assert client.get("/api/me").status_code == 401
 
 
+def test_the_way_back_after_sign_in_keeps_the_whole_query(client: TestClient) -> None:
+    sent = client.get("/runs?status=COMPLETED&source=paper", follow_redirects=False)
+    assert sent.headers["location"] == "/login?next=/runs%3Fstatus%3DCOMPLETED%26source%3Dpaper"
+    form = client.get(sent.headers["location"])
+    assert 'name="next" value="/runs?status=COMPLETED&amp;source=paper"' in form.text
+    back = sign_in(client, "val", next_path="/runs?status=COMPLETED&source=paper")
+    assert back.headers["location"] == "/runs?status=COMPLETED&source=paper"
+
+
 def test_the_next_target_never_leaves_the_site(client: TestClient) -> None:
-    for target in ("//evil.example/x", "https://evil.example/", "\\\\evil"):
+    for target in ("//evil.example/x", "https://evil.example/", "\\\\evil", "/\t/evil.example"):
         assert sign_in(client, "val", next_path=target).headers["location"] == "/"
         client.cookies.clear()
 

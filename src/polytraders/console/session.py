@@ -134,7 +134,7 @@ def current_session(request: Request) -> Session | None:
 
 def _next_path(request: Request) -> str:
     query = f"?{request.url.query}" if request.url.query else ""
-    return quote(request.url.path + query, safe="/?=&@")
+    return quote(request.url.path + query, safe="/")
 
 
 def _refuse_role(session: Session, role: ConsoleRole) -> None:

@@ -97,8 +97,14 @@ def _choice(kind: type[_E], value: str, what: str) -> _E | None:
 
 
 def _safe_next(next_path: str) -> str:
-    """Only a path of this site (never ``//host`` or a URL) is a redirect target."""
-    if next_path.startswith("/") and not next_path.startswith("//") and "\\" not in next_path:
+    """Only a path of this site (never ``//host``, a URL, a backslash or a control character,
+    which browsers drop: ``/<tab>/host``) is a redirect target."""
+    if (
+        next_path.startswith("/")
+        and not next_path.startswith("//")
+        and "\\" not in next_path
+        and all(ord(char) > 0x20 for char in next_path)
+    ):
         return next_path
     return "/"
 
