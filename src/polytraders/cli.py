@@ -20,6 +20,7 @@ from polytraders.commands import readiness as readiness_commands
 from polytraders.commands import run as run_commands
 from polytraders.commands.alerts import app as alerts_app
 from polytraders.commands.chaos import app as chaos_app
+from polytraders.commands.console import app as console_app
 from polytraders.commands.data import app as data_app
 from polytraders.commands.demotion import app as demotion_app
 from polytraders.commands.failures import set_debug
@@ -103,6 +104,7 @@ app.add_typer(shadow_app, name="shadow")
 app.add_typer(chaos_app, name="chaos")
 app.add_typer(gov_app, name="gov")
 app.add_typer(store_app, name="store")
+app.add_typer(console_app, name="console")
 
 
 @app.command()

@@ -83,6 +83,10 @@ second row:
 - ``releases``, ``signoffs``, ``rollback_drills`` (schema 7): accepted release manifests (one
   per bot and sequence, with the signed envelope), verified sign-offs and gate waivers, and
   rollback drills (:mod:`polytraders.store.releases`).
+- ``console_users`` (schema 7): one row per change of an operator-console user (``added``,
+  ``password_changed``, ``removed``) with its role and argon2 password hash, who changed it
+  and when; the current users are each name's latest row
+  (:mod:`polytraders.store.console_users`).
 
 Orders, fills, positions, checkpoints, reconciliations, leases and run ends reference ``runs``
 by foreign key;
@@ -109,7 +113,7 @@ nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had
 ``incidents``, ``review_samples``, ``review_verdicts``, ``alert_firings``,
 ``gate_evaluations``, ``promotions``, ``shadow_comparisons``, ``security_findings``,
 ``chaos_runs``); version 6 had no hash chain in ``audit_log`` and none of the release
-tables (``releases``, ``signoffs``, ``rollback_drills``)."""
+tables (``releases``, ``signoffs``, ``rollback_drills``) nor ``console_users``."""
 
 UPGRADABLE_FROM = (5, 6)
 """The older versions this release upgrades in place: the upgrade adds tables, adds the
@@ -589,6 +593,19 @@ rollback_drills = sa.Table(
     sa.Index("ix_rollback_drills_bot", "bot_id", "row_id"),
 )
 
+console_users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("row_id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Index("ix_console_users_name", "name", "row_id"),
+)
+
 RELEASE_TABLES = (releases, signoffs, rollback_drills)
 """The signed-release tables, added by schema version 7: accepted release manifests (one row
 per bot and sequence), verified sign-offs and gate waivers, and rollback drills."""
@@ -605,9 +622,10 @@ GOVERNANCE_TABLES = (
     security_findings,
     chaos_runs,
     *RELEASE_TABLES,
+    console_users,
 )
-"""The governance evidence tables (added by schema version 6; :data:`RELEASE_TABLES` by
-version 7)."""
+"""The governance evidence tables (added by schema version 6; :data:`RELEASE_TABLES` and
+``console_users`` by version 7)."""
 
 RUN_SCOPED_TABLES = (
     envelopes,

@@ -1,0 +1,133 @@
+"""The console's JSON API under ``/api/``: what the pages show, from the same
+:class:`~polytraders.console.queries.ConsoleData` calls. Reads need a session (cookie) with the
+role of the page they mirror; the OpenAPI schema is at ``/api/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+
+from polytraders.console.pages import PAGES
+from polytraders.console.queries import (
+    MAX_PAGE,
+    EnvelopePage,
+    NotFoundError,
+    ReasonCodesView,
+    RunDetail,
+    RunSummary,
+    UserSummary,
+)
+from polytraders.console.session import ConsoleState, Session, api_role, api_viewer, console_state
+from polytraders.console.sources import Source
+from polytraders.contracts.reasons import Severity
+from polytraders.store.console_users import ConsoleRole
+
+router = APIRouter(prefix="/api", tags=["console"])
+
+Viewer = Annotated[Session, Depends(api_viewer)]
+State = Annotated[ConsoleState, Depends(console_state)]
+
+
+class Me(BaseModel):
+    """The signed-in user."""
+
+    name: str
+    role: ConsoleRole
+
+
+class PageInfo(BaseModel):
+    """A registered page (``docs/console.md`` "Pages")."""
+
+    page_id: str
+    title: str
+    path: str
+    purpose: str
+    when_to_use: str
+    role: ConsoleRole | None
+
+
+@router.get("/me")
+def me(session: Viewer) -> Me:
+    """Who is signed in, with which role."""
+    return Me(name=session.user.name, role=session.user.role)
+
+
+@router.get("/pages")
+def pages(session: Viewer) -> list[PageInfo]:
+    """Every registered page with what it is for and when to use it."""
+    return [
+        PageInfo(
+            page_id=p.page_id,
+            title=p.title,
+            path=p.path,
+            purpose=p.purpose,
+            when_to_use=p.when_to_use,
+            role=p.role,
+        )
+        for p in PAGES
+    ]
+
+
+@router.get("/reason-codes")
+def reason_codes(
+    session: Viewer,
+    state: State,
+    q: Annotated[str, Query(max_length=200, description="Text to find (any case).")] = "",
+    severity: Severity | None = None,
+) -> ReasonCodesView:
+    """The reason-code registry, filtered, with counts per source in the latest runs."""
+    return state.data.reason_codes(query=q, severity=severity)
+
+
+@router.get("/runs")
+def runs(
+    session: Viewer,
+    state: State,
+    status: Annotated[
+        str | None, Query(max_length=32, description="A run status or ABANDONED.")
+    ] = None,
+    source: Source | None = None,
+) -> list[RunSummary]:
+    """Every run attempt, newest first, optionally of one status and one source."""
+    return state.data.runs(state=status, source=source)
+
+
+@router.get("/runs/{ref}")
+def run(session: Viewer, state: State, ref: str) -> RunDetail:
+    """One run attempt (``RUN_ID`` or ``RUN_ID@N``): record, counts, integrity."""
+    try:
+        return state.data.run(ref)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.get("/runs/{ref}/envelopes")
+def envelopes(
+    session: Viewer,
+    state: State,
+    ref: str,
+    bot: Annotated[str | None, Query(max_length=200)] = None,
+    code: Annotated[str | None, Query(max_length=100)] = None,
+    decision: Annotated[str | None, Query(max_length=32)] = None,
+    after: Annotated[int, Query(ge=-1, description="Sequence the page starts after.")] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> EnvelopePage:
+    """A page of a run's decisions, filtered by bot, reason code and decision."""
+    try:
+        return state.data.envelopes(
+            ref, bot=bot, code=code, decision=decision, after=after, limit=limit
+        )
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+
+@router.get("/users")
+def users(
+    session: Annotated[Session, Depends(api_role(ConsoleRole.ADMIN))], state: State
+) -> list[UserSummary]:
+    """The console's users and roles (admin)."""
+    return state.data.users()
