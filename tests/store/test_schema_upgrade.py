@@ -15,7 +15,7 @@ from tests.store import factories as f
 
 def _old_store(url: str, version: int) -> sa.Engine:
     """A store as release ``version`` wrote it, holding two audit entries."""
-    missing = schema.GOVERNANCE_TABLES if version == 5 else schema.RELEASE_TABLES
+    missing = schema.GOVERNANCE_TABLES if version == 5 else schema.SCHEMA_7_TABLES
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         tables = [t for t in schema.metadata.sorted_tables if t not in missing]
@@ -55,7 +55,7 @@ def test_an_older_store_is_upgraded_in_place(store_url: str, version: int) -> No
         assert upgrades[0].detail == f'{{"from":"{version}","to":"{SCHEMA_VERSION}"}}'
         report = verify_chain(entries)
         assert report.intact and report.entries == len(entries) >= 3
-        new_tables = schema.GOVERNANCE_TABLES if version == 5 else schema.RELEASE_TABLES
+        new_tables = schema.GOVERNANCE_TABLES if version == 5 else schema.SCHEMA_7_TABLES
         for table in new_tables:  # the new tables take rows
             store.append_rows(table, [f.placeholder_row(table)], what=table.name)
         store.audit(actor="ops", action="kill_switch.reset", ts_ns=f.T0_NS)

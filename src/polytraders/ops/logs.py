@@ -34,8 +34,11 @@ SECRET_ENV_NAMES = (
     "POLYMARKET_API_KEY",
     "POLYMARKET_API_SECRET",
     "POLYMARKET_API_PASSPHRASE",
+    "POLYTRADERS_SIGNER_KEY",
+    "POLYTRADERS_CONSOLE_SECRET",
 )
-"""Environment variables whose values are registered as secrets by :func:`configure_logging`."""
+"""Environment variables whose values are registered as secrets by :func:`configure_logging`
+(the venue's credentials, a governance signer's key, the console's session secret)."""
 
 _SECRET_KEY = re.compile(
     r"private[_-]?key|secret|passphrase|password|passwd|api[_-]?key|apikey|token|"

@@ -624,8 +624,11 @@ GOVERNANCE_TABLES = (
     *RELEASE_TABLES,
     console_users,
 )
-"""The governance evidence tables (added by schema version 6; :data:`RELEASE_TABLES` and
-``console_users`` by version 7)."""
+"""The governance evidence tables (added by schema version 6; :data:`SCHEMA_7_TABLES` by
+version 7)."""
+
+SCHEMA_7_TABLES = (*RELEASE_TABLES, console_users)
+"""The tables schema version 7 added (a version-6 store upgraded in place gets them)."""
 
 RUN_SCOPED_TABLES = (
     envelopes,
