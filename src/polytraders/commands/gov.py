@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import msgspec
 import typer
@@ -383,6 +383,40 @@ def _target(text: str) -> State:
     return target
 
 
+_Verified = TypeVar("_Verified")
+
+
+def _accept(
+    accept: Callable[..., _Verified],
+    file: Path,
+    *,
+    desk: Path | None,
+    gov_dir: Path,
+    store: str,
+    operator: str,
+) -> _Verified:
+    """Verify the signed document at ``file`` with ``accept`` (a manifest's or a sign-off's)
+    against the desk, the governance directory and the store, recording it; exits 1 on a
+    refusal."""
+    desk_file = load_desk(desk)
+    event_store = _store(store)
+    try:
+        return accept(
+            file,
+            store=event_store,
+            gov_dir=gov_dir,
+            desk=desk_file,
+            now_ns=_now_ns(),
+            actor=operator_name(operator),
+        )
+    except GovernanceError as exc:
+        _refused(exc)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED, exc)
+    finally:
+        event_store.close()
+
+
 @signers_app.command("accept")
 def signers_accept(
     gov_dir: GovDirOption = DEFAULT_GOV_DIR,
@@ -488,23 +522,9 @@ def manifest_verify(
     expired, sequence after the last accepted one, evidence, code and config recomputed and
     equal) and, only then, record it as the bot's release (GOV_RELEASE_SIGNED). A refusal is
     recorded under its GOV_ code (exit 1)."""
-    desk_file = load_desk(desk)
-    event_store = _store(store)
-    try:
-        verified = accept_manifest(
-            file,
-            store=event_store,
-            gov_dir=gov_dir,
-            desk=desk_file,
-            now_ns=_now_ns(),
-            actor=operator_name(operator),
-        )
-    except GovernanceError as exc:
-        _refused(exc)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED, exc)
-    finally:
-        event_store.close()
+    verified = _accept(
+        accept_manifest, file, desk=desk, gov_dir=gov_dir, store=store, operator=operator
+    )
     m = verified.manifest
     state = "already accepted, verifies" if verified.reverified else "GOV_RELEASE_SIGNED"
     typer.echo(
@@ -571,23 +591,9 @@ def signoff_verify(
     waiver; not expired; bound to the code and config that run) and record it
     (GOV_SIGNOFF_RECORDED or GOV_GATE_WAIVED). A refusal is recorded under its GOV_ code
     (exit 1)."""
-    desk_file = load_desk(desk)
-    event_store = _store(store)
-    try:
-        verified = accept_signoff(
-            file,
-            store=event_store,
-            gov_dir=gov_dir,
-            desk=desk_file,
-            now_ns=_now_ns(),
-            actor=operator_name(operator),
-        )
-    except GovernanceError as exc:
-        _refused(exc)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED, exc)
-    finally:
-        event_store.close()
+    verified = _accept(
+        accept_signoff, file, desk=desk, gov_dir=gov_dir, store=store, operator=operator
+    )
     s = verified.signoff
     code = "GOV_GATE_WAIVED" if s.kind is SignoffKind.GATE_WAIVER else "GOV_SIGNOFF_RECORDED"
     typer.echo(
