@@ -7,10 +7,10 @@ signed promotion path (the offline half, keys and signatures, is
 target; every gate of that transition is evaluated from evidence and recorded; each critical
 gate must be Successful, or waived by a valid gate waiver, except the gates the signed
 manifest itself provides (:data:`POST_MANIFEST_GATES`, checked when the bot is promoted). The
-evidence bundle is written (gate results with their evidence, the bot's config and spec, its
-fixture pack, the incident playbook, the rollback plan, the sign-offs and waivers it rests on,
-the runs its evidence cites), then the unsigned manifest with the next sequence number and
-the previous accepted manifest's digest.
+evidence bundle is written (gate results with their evidence, the four readiness scores with
+every item, the bot's config and spec, its fixture pack, the incident playbook, the rollback
+plan, the sign-offs and waivers it rests on, the runs its evidence cites), then the unsigned
+manifest with the next sequence number and the previous accepted manifest's digest.
 
 **Accept** (``polytraders gov manifest verify``): the manifest is verified against the current
 signer list, the clock, the bot's last accepted release, the evidence bundle recomputed from
@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -37,6 +37,7 @@ from polytraders.contracts.canonical import canonical_json
 from polytraders.ops.secret_scan import scan_paths
 from polytraders.readiness.context import ReadinessContext
 from polytraders.readiness.evaluate import Evaluation, evaluate, record_evaluation
+from polytraders.readiness.evidence import Score, ScoreName
 from polytraders.readiness.gates import transition_gates
 from polytraders.readiness.governance.envelopes import (
     envelope_to_json,
@@ -83,6 +84,7 @@ from polytraders.readiness.release_check import (
     valid_signoffs,
 )
 from polytraders.readiness.release_subjects import ReleaseSubjects, desk_subjects
+from polytraders.readiness.scores import all_scores
 from polytraders.readiness.store_evidence import RunKind, bot_runs
 from polytraders.store import EventStore
 from polytraders.store.releases import ReleaseRow, last_release, record_release
@@ -236,6 +238,7 @@ def create_manifest(
             statements=attached,
             runs=runs,
             repo=ctx.repo,
+            scores=all_scores(bot_id, ctx),
         )
         files[PLAYBOOK_FILE] = playbook
         files[ROLLBACK_PLAN_FILE] = rollback_plan
@@ -297,6 +300,7 @@ def _bundle_files(
     statements: Sequence[tuple[SignoffRow, VerifiedSignoff]],
     runs: Sequence[str],
     repo: Path,
+    scores: Mapping[ScoreName, Score],
 ) -> dict[str, Path]:
     """The files of a bundle (bundle path → source file); generated ones written to ``tmp``."""
 
@@ -342,6 +346,17 @@ def _bundle_files(
             {"bot_id": bot_id, "config_version": subjects.config_version, "config": config},
         ),
         RUNS_FILE: generated(RUNS_FILE, list(runs)),
+        "scores.json": generated(
+            "scores.json",
+            {
+                name.value: {
+                    "passed": score.passed,
+                    "out_of": score.out_of,
+                    "items": msgspec.to_builtins(score.items),
+                }
+                for name, score in scores.items()
+            },
+        ),
     }
     spec = repo / "docs" / "bots" / f"{bot_id}.md"
     if spec.is_file():

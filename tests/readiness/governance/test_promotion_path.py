@@ -40,6 +40,7 @@ from tests.venues.polymarket.conftest import live_env, throwaway_key
 BOT = "risk.killswitch"
 HOUR_NS = 3_600 * 1_000_000_000
 DAY_NS = 24 * HOUR_NS
+SCORES_OUT_OF = {"docs": 27, "impl": 15, "runtime": 8, "backtest": 4}
 SIGNERS = {"ana": "approver,reviewer", "ben": "approver,risk_officer", "cleo": "approver"}
 
 
@@ -123,6 +124,11 @@ def test_the_signed_promotion_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     manifest_1 = _created(
         cli("gov", "manifest", "create", BOT, "--to", "shadow", *notes, *evaluation)
     )
+    bundle = gov / "evidence" / BOT / "1"
+    scores = json.loads((bundle / "scores.json").read_text())
+    assert {name: score["out_of"] for name, score in scores.items()} == SCORES_OUT_OF
+    gate_ids = {g["gate_id"] for g in json.loads((bundle / "gates.json").read_text())["gates"]}
+    assert "reviewer_signoff" in gate_ids and (bundle / "incident_playbook.md").is_file()
     cli("gov", "manifest", "sign", manifest_1, "--key", str(keys / "ana.key"))
     assert "GOV_MANIFEST_THRESHOLD_NOT_MET" in cli(
         "gov", "manifest", "verify", manifest_1, *common, code=1
