@@ -66,8 +66,8 @@ def test_trip_then_reset_are_recorded_with_who_and_why(running: str) -> None:
     assert restored is not None and not restored.controls.kill_switch.tripped
     assert restored.controls.trading_state is TradingState.REDUCING
     assert [(e.actor, e.action) for e in entries] == [
-        ("ana", "kill_switch.trip"),
-        ("bob", "kill_switch.reset"),
+        ("ana", "GOV_KILL_SWITCH_TRIPPED"),
+        ("bob", "GOV_KILL_SWITCH_RESET"),
     ]
     detail = json.loads(entries[1].detail)
     assert detail["reason"] == "venue back"
