@@ -423,7 +423,7 @@ def trip_kill_switch(
     store: EventStore, run: RunRef | str, *, operator: str, reason: str, ts_ns: int
 ) -> CheckpointRow:
     """Record an operator's kill-switch trip for the run's attempt (``RUN_ID``: the latest):
-    a ``kill_switch.trip`` row plus a ``kill_switch.trip`` audit entry. A running desk trips
+    a ``kill_switch.trip`` row plus a ``GOV_KILL_SWITCH_TRIPPED`` audit entry. A running desk trips
     within its ``operator_poll_ms``; a stopped one restarts tripped.
 
     The check against the switch's state reads the rows now; a row that no longer applies
@@ -465,7 +465,7 @@ def reset_kill_switch(
 ) -> tuple[CheckpointRow, KillSwitchStatus]:
     """Record an operator's reset of the run's current kill-switch trip (``RUN_ID``: the
     latest attempt): a ``kill_switch.reset`` row naming the trip, plus a
-    ``kill_switch.reset`` audit entry (reason, the trip, the trading state). A running desk
+    ``GOV_KILL_SWITCH_RESET`` audit entry (reason, the trip, the trading state). A running desk
     resets within its ``operator_poll_ms`` and enters ``trading_state``; a stopped one
     restarts reset. Returns the row and the trip it resets (not tripped when there was none).
 
