@@ -29,6 +29,7 @@ from polytraders.store import EventStore
 from polytraders.store.console_users import add_user
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from tests.conftest import POLYMARKET_SAMPLE
+from tests.console.governed_store import Governed, build
 from tests.console.support import (
     CHEAP_HASHER,
     ORIGIN,
@@ -101,4 +102,25 @@ def client(store: EventStore, clock: Clock) -> Iterator[TestClient]:
     """A client of the real app over the shared store (no session yet)."""
     app = create_app(store, settings(), clock_ns=clock, password_check=PasswordCheck(CHEAP_HASHER))
     with TestClient(app, base_url=ORIGIN) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Governed:
+    """The promotion-path store (:mod:`tests.console.governed_store`)."""
+    return build(tmp_path_factory.mktemp("governed"))
+
+
+@pytest.fixture
+def governed_client(governed: Governed, clock: Clock) -> Iterator[TestClient]:
+    """A client of the real app over the promotion-path store (no session yet)."""
+    with (
+        EventStore.open(governed.url, create=False) as opened,
+        TestClient(
+            create_app(
+                opened, settings(), clock_ns=clock, password_check=PasswordCheck(CHEAP_HASHER)
+            ),
+            base_url=ORIGIN,
+        ) as test_client,
+    ):
         yield test_client

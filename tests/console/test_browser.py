@@ -1,6 +1,7 @@
 """The console in a real browser: Debian's Chromium driven by Playwright signs in through
 the form, opens the Reason codes and Runs pages and a run, searches and filters, and signs
-out; a screenshot of each page is kept in the test's tmp dir.
+out; over the promotion-path store it opens the Promotion path and the Readiness board. A
+screenshot of each page is kept in the test's tmp dir.
 
 Without ``/usr/bin/chromium`` (``apt-get install chromium``; ``.ci/run`` installs it) the
 test is skipped with that message, and fails under ``POLYTRADERS_REQUIRE_SERVICES=1`` (CI).
@@ -12,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,9 @@ from polytraders.console.app import create_app
 from polytraders.console.auth import PasswordCheck
 from polytraders.store import EventStore
 from tests.conftest import services_required
+from tests.console.governed_store import Governed
 from tests.console.support import CHEAP_HASHER, PASSWORD, Recorded, settings
+from tests.readiness.governance.history import BOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -60,9 +64,10 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def console_url(store: EventStore) -> Iterator[str]:
-    """The real console served by uvicorn on a free loopback port, in a thread."""
+@contextmanager
+def serve(store: EventStore) -> Iterator[str]:
+    """The real console over ``store`` served by uvicorn on a free loopback port, in a
+    thread; yields its URL."""
     app = create_app(
         store,
         settings(allowed_hosts=("127.0.0.1",)),
@@ -83,6 +88,13 @@ def console_url(store: EventStore) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def console_url(store: EventStore) -> Iterator[str]:
+    """The console over the shared store."""
+    with serve(store) as url:
+        yield url
 
 
 def test_sign_in_and_browse_in_chromium(
@@ -160,4 +172,43 @@ def test_sign_in_and_browse_in_chromium(
         "run.png",
         "runs.png",
     ]
+    assert all(p.stat().st_size > 10_000 for p in shots.iterdir())
+
+
+def test_promotion_path_and_readiness_board_in_chromium(
+    chromium: Path, governed: Governed, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with (
+        EventStore.open(governed.url, create=False) as store,
+        serve(store) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{url}/promotion-path")
+        expect(page).to_have_url(f"{url}/login?next=/promotion-path")
+        page.fill("input[name=name]", "val")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{url}/promotion-path")
+        expect(page.locator("h1")).to_have_text("Promotion path")
+        expect(page.locator("#purpose")).to_contain_text("What this page is for")
+        expect(page.locator("#next-up")).to_contain_text(BOT)
+        expect(page.locator(f"[id='{BOT}-multisig_approval']")).to_contain_text("2 of 2 signatures")
+        expect(page.locator("table.activity")).to_contain_text("GOV_PROMOTION_REFUSED")
+        expect(page.locator("[id='risk.compliancegate']")).to_contain_text("no recorded evaluation")
+        page.screenshot(path=str(shots / "promotion-path.png"), full_page=True)
+        page.click("header nav >> text=Readiness board")
+        expect(page.locator("h1")).to_have_text("Readiness board")
+        expect(page.locator(f"[id='board-{BOT}']")).to_contain_text("27/27")
+        expect(page.locator("[id='board-risk.compliancegate']")).to_contain_text(
+            "no recorded board"
+        )
+        page.screenshot(path=str(shots / "readiness.png"), full_page=True)
+        browser.close()
+    assert sorted(p.name for p in shots.iterdir()) == ["promotion-path.png", "readiness.png"]
     assert all(p.stat().st_size > 10_000 for p in shots.iterdir())

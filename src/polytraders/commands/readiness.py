@@ -1,10 +1,11 @@
 """``polytraders readiness``, ``polytraders gates`` and ``polytraders promote``: judge a bot
 from evidence (the four scores, the gates) and move it along its lifecycle.
 
-- ``readiness [BOT_ID] [--json|--markdown]``: the status board (Docs x/27, Impl x/15,
-  Runtime x/8, Backtest x/4, "done" only when all four are full), with each bot's recorded
-  lifecycle state and the seed-000 stage its gates reach; with a bot id, every item with its
-  status, detail and evidence.
+- ``readiness [BOT_ID] [--json|--markdown] [--record]``: the status board (Docs x/27, Impl
+  x/15, Runtime x/8, Backtest x/4, "done" only when all four are full), with each bot's
+  recorded lifecycle state and the seed-000 stage its gates reach; with a bot id, every item
+  with its status, detail and evidence. ``--record`` keeps each bot's scores in the store
+  (``GOV_READINESS_RECORDED``, :mod:`polytraders.readiness.board_record`) for the console.
 - ``readiness record-ci``: record a CI run's outcome for the checked-out commit (called by
   ``.ci/run`` after the tests; best effort there).
 - ``gates check BOT_ID --to STATE|STAGE [--ci]``: evaluate the gates, print each with phase,
@@ -36,6 +37,7 @@ from polytraders.bots.registry import BOTS, bot_class
 from polytraders.commands.desk_option import load_desk
 from polytraders.commands.operator import operator_name
 from polytraders.commands.run import DEFAULT_STORE
+from polytraders.readiness.board_record import board_of, record_board
 from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
     ReadinessContext,
@@ -233,10 +235,16 @@ def readiness(
     repo: RepoOption = None,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
+    record: Annotated[
+        bool,
+        typer.Option("--record", help="Keep each bot's scores in the store (the console's board)."),
+    ] = False,
+    operator: OperatorOption = "",
 ) -> None:
     """The status board: every bot's Docs x/27, Impl x/15, Runtime x/8 and Backtest x/4 from
     evidence ("done" only when all four are full), its recorded lifecycle state and the stage
-    its gates reach. `polytraders readiness BOT_ID` adds every item with its evidence."""
+    its gates reach. `polytraders readiness BOT_ID` adds every item with its evidence;
+    --record keeps the scores in the store for the operator console."""
     if ctx.invoked_subcommand is not None:
         return
     bot_id = ctx.meta.get("readiness_bot_id")
@@ -249,6 +257,16 @@ def readiness(
         context = _context(event_store, repo)
         with optional_simulator(context):
             rows = _board_rows([bot_id] if bot_id else list(BOTS), context)
+        if record:
+            for row in rows:
+                board = board_of(
+                    row["bot_id"], row["scores"], commit=context.commit, computed_ns=context.now_ns
+                )
+                record_board(
+                    event_store, board, actor=operator_name(operator), ts_ns=context.now_ns
+                )
+    except StoreError as exc:
+        _fail(str(exc), 1)
     finally:
         event_store.close()
     if as_json:

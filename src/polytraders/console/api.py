@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from polytraders.console.pages import PAGES
+from polytraders.console.promotion_path import PromotionPathView, promotion_path
 from polytraders.console.queries import (
     MAX_PAGE,
     EnvelopePage,
@@ -19,6 +20,7 @@ from polytraders.console.queries import (
     RunSummary,
     UserSummary,
 )
+from polytraders.console.readiness_board import ReadinessBoardView, readiness_board
 from polytraders.console.session import ConsoleState, Session, api_role, api_viewer, console_state
 from polytraders.console.sources import Source
 from polytraders.contracts.reasons import Severity
@@ -131,3 +133,17 @@ def users(
 ) -> list[UserSummary]:
     """The console's users and roles (admin)."""
     return state.data.users()
+
+
+@router.get("/promotion-path")
+def promotion_path_api(session: Viewer, state: State) -> PromotionPathView:
+    """Every bot's four stages from its recorded gate evaluations, stage counts, next-up
+    candidate, release signatures and recent promotion activity."""
+    return promotion_path(state.store, state.settings)
+
+
+@router.get("/readiness")
+def readiness_api(session: Viewer, state: State) -> ReadinessBoardView:
+    """Every bot's last recorded Docs, Impl, Runtime and Backtest scores with the items not
+    passing."""
+    return readiness_board(state.store, state.settings)

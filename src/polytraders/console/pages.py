@@ -96,6 +96,28 @@ PAGES: tuple[Page, ...] = (
         "and removed with polytraders console user add|passwd|remove.",
         role=ConsoleRole.ADMIN,
     ),
+    Page(
+        page_id="promotion-path",
+        title="Promotion path",
+        path="/promotion-path",
+        purpose="Track each bot's progress from demo-wired to production-live: every gate of "
+        "its four stages with the phase, value, threshold and evidence its latest recorded "
+        "evaluation measured, which gates are open or blocked and what is needed next, the "
+        "signatures of its release, and the recent promotion activity.",
+        when_to_use="Before promoting a bot to shadow mode, or during the weekly bot-ops "
+        "review; record a fresh evaluation first (polytraders gates check) when the one shown "
+        "is old.",
+    ),
+    Page(
+        page_id="readiness",
+        title="Readiness board",
+        path="/readiness",
+        purpose="Every bot's Docs, Impl, Runtime and Backtest scores with each item that does "
+        "not pass and its evidence, as last computed and recorded (polytraders readiness "
+        "--record), with when and at which commit.",
+        when_to_use="To see what is left before a bot is done (all four scores full), or which "
+        "checklist item holds a gate of the promotion path back.",
+    ),
 )
 """Every page, in navigation order."""
 

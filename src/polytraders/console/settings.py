@@ -45,6 +45,9 @@ class ConsoleSettings(msgspec.Struct, frozen=True, kw_only=True):
         login_max_failures, login_window_s: the sign-in limit per user and per address.
         recent_runs: how many of the latest runs the reason-code counts cover.
         per_run_envelopes: how many of each such run's last decisions are counted.
+        gate_rows_per_bot: how many of a bot's newest gate rows the promotion path reads.
+        audit_window: how many of the newest audit entries the promotion path (activity,
+            signer threshold) and the readiness board (recorded scores) read.
     """
 
     secret: bytes
@@ -56,6 +59,8 @@ class ConsoleSettings(msgspec.Struct, frozen=True, kw_only=True):
     login_window_s: int = 15 * 60
     recent_runs: int = 10
     per_run_envelopes: int = 20_000
+    gate_rows_per_bot: int = 400
+    audit_window: int = 20_000
 
 
 def is_loopback(host: str) -> bool:

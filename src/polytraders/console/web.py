@@ -1,6 +1,7 @@
 """The console's HTML pages (Jinja2, server-rendered, no script): sign in and out, home,
-reason codes, runs, one run, users. Each page renders its registered purpose
-(:mod:`polytraders.console.pages`) and the same models the JSON API returns."""
+reason codes, runs, one run, users, promotion path, readiness board. Each page renders its
+registered purpose (:mod:`polytraders.console.pages`) and the same models the JSON API
+returns."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from fastapi.templating import Jinja2Templates
 
 from polytraders.console.auth import NS_PER_S
 from polytraders.console.pages import PAGES, Page, page
+from polytraders.console.promotion_path import promotion_path
 from polytraders.console.queries import MAX_PAGE, NotFoundError
+from polytraders.console.readiness_board import readiness_board
 from polytraders.console.session import (
     CSRF_FIELD,
     LOGIN_COOKIE,
@@ -286,3 +289,16 @@ def users(
 ) -> HTMLResponse:
     """The console's users and roles (admin)."""
     return render(request, "users", session, users=state.data.users())
+
+
+@router.get("/promotion-path", response_class=HTMLResponse)
+def promotion_path_page(request: Request, state: State, session: Viewer) -> HTMLResponse:
+    """Seed 000's promotion path from the recorded gate evaluations."""
+    view = promotion_path(state.store, state.settings)
+    return render(request, "promotion-path", session, view=view)
+
+
+@router.get("/readiness", response_class=HTMLResponse)
+def readiness_page(request: Request, state: State, session: Viewer) -> HTMLResponse:
+    """The readiness board as last recorded."""
+    return render(request, "readiness", session, view=readiness_board(state.store, state.settings))
