@@ -91,4 +91,4 @@ def record_shadow_comparison(store: EventStore) -> str:
     """Record the loosened stale-book guard's comparison; return its id."""
     comparison = loosened(str(subset()))
     record(comparison, store, actor="ana", ts_ns=T0_NS)
-    return comparison.comparison_id
+    return str(comparison.comparison_id)
