@@ -1527,7 +1527,9 @@ def build_paper_session(
     recorded like a backtest (:class:`LiveRecording`): with ``store_url`` each desk starts a
     new attempt of its run in the event store (its desk file's canonical JSON and config
     version, the seed, ``ws_url`` as the data source), its envelopes, order states and fills
-    flushed every step and the attempt ended by :meth:`LiveSession.close`; ``timeline`` and
+    flushed every step, its checkpoint rows written and operators' kill-switch rows applied
+    (:mod:`polytraders.desk.checkpoints`, ``polytraders kill-switch``) and the attempt ended
+    by :meth:`LiveSession.close`; ``timeline`` and
     ``candidate_timeline`` are the desks' envelope files (started afresh).
 
     Args:
@@ -1543,6 +1545,7 @@ def build_paper_session(
     """
     from py_clob_client_v2.clob_types import ApiCreds
 
+    from polytraders.desk.checkpoints import CheckpointWriter
     from polytraders.venues.paper import PaperVenue
     from polytraders.venues.polymarket.client import ClobHttpClient
 
@@ -1584,7 +1587,7 @@ def build_paper_session(
         recordings.append(recording)
         venue = PaperVenue(desk_file.venue, markets, desk_run_id)
         venues.append(venue)
-        return compose_desk(
+        built = compose_desk(
             desk_file,
             run_id=desk_run_id,
             venue=venue,
@@ -1593,6 +1596,11 @@ def build_paper_session(
             journal=recording.journal,
             shadow=chain,
         )
+        if recording.store is not None and recording.run is not None:
+            # checkpoints: operators' kill-switch rows (polytraders kill-switch, the console)
+            # reach the running desk; a new attempt, so nothing to restore
+            built.persist_checkpoints(CheckpointWriter(recording.store, desk_run_id))
+        return built
 
     try:
         if comparator is not None:

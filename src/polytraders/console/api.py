@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
+from polytraders.console.desk_status import DeskStatusView, desks
 from polytraders.console.pages import PAGES
 from polytraders.console.promotion_path import PromotionPathView, promotion_path
 from polytraders.console.queries import (
@@ -22,6 +23,7 @@ from polytraders.console.queries import (
 )
 from polytraders.console.readiness_board import ReadinessBoardView, readiness_board
 from polytraders.console.session import ConsoleState, Session, api_role, api_viewer, console_state
+from polytraders.console.shadow_view import ShadowView, shadow_view
 from polytraders.console.sources import Source
 from polytraders.contracts.reasons import Severity
 from polytraders.store.console_users import ConsoleRole
@@ -147,3 +149,34 @@ def readiness_api(session: Viewer, state: State) -> ReadinessBoardView:
     """Every bot's last recorded Docs, Impl, Runtime and Backtest scores with the items not
     passing."""
     return readiness_board(state.store, state.settings)
+
+
+@router.get("/shadow")
+def shadow(
+    session: Viewer,
+    state: State,
+    bot: Annotated[str | None, Query(max_length=200)] = None,
+    comparison: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> ShadowView:
+    """Shadow comparisons per bot and one comparison's divergences with their verdicts."""
+    try:
+        return shadow_view(
+            state.store, bot=bot, comparison_id=comparison, offset=offset, limit=limit
+        )
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.get("/desk-status")
+def desk_status(
+    session: Viewer,
+    state: State,
+    run: Annotated[str | None, Query(max_length=200, description="RUN_ID or RUN_ID@N.")] = None,
+) -> DeskStatusView:
+    """The latest desks and the status of one (default: the newest running one)."""
+    try:
+        return desks(state.store, run, state.settings.per_run_envelopes)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc

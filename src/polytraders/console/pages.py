@@ -118,6 +118,28 @@ PAGES: tuple[Page, ...] = (
         when_to_use="To see what is left before a bot is done (all four scores full), or which "
         "checklist item holds a gate of the promotion path back.",
     ),
+    Page(
+        page_id="shadow",
+        title="Shadow mode",
+        path="/shadow",
+        purpose="How often each candidate bot decided as the current desk did in the recorded "
+        "shadow comparisons (confusion table, agreement, Cohen's kappa, unsafe divergences), "
+        "and every divergence with both envelopes and the reviewers' verdicts.",
+        when_to_use="Before promoting a bot from Shadow to Limited live, to judge its "
+        "divergences (a reviewer records correct or incorrect with a note), or to see why the "
+        "shadow-agreement gate is pending or failed.",
+    ),
+    Page(
+        page_id="desk-status",
+        title="Desk status",
+        path="/desk-status",
+        purpose="A running or recent desk as it recorded itself in the store, refreshed live: "
+        "trading state, kill switch, positions, open orders, realized PnL and equity, feed "
+        "lag, venue and last reconciliation, bots with their mode and quarantine; an operator "
+        "trips or resets the kill switch here.",
+        when_to_use="While a paper, shadow or live desk runs, to watch it, and at once when it "
+        "must stop trading: trip the kill switch (and reset it once the cause is cleared).",
+    ),
 )
 """Every page, in navigation order."""
 

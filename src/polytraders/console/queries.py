@@ -158,7 +158,8 @@ class NotFoundError(LookupError):
     """The run asked for is not recorded (or its reference is malformed)."""
 
 
-def _summary(record: RunRecord) -> RunSummary:
+def run_summary(record: RunRecord) -> RunSummary:
+    """An attempt as the runs list shows it."""
     return RunSummary(
         ref=str(record.ref),
         run_id=record.run_id,
@@ -191,7 +192,7 @@ class ConsoleData:
         Raises:
             StoreError: the read failed.
         """
-        listed = [_summary(record) for record in reversed(self.store.runs())]
+        listed = [run_summary(record) for record in reversed(self.store.runs())]
         return [
             run
             for run in listed
@@ -225,7 +226,7 @@ class ConsoleData:
                     self._integrity[key] = problems
         counts = self.store.counts(record.ref)
         return RunDetail(
-            run=_summary(record),
+            run=run_summary(record),
             counts=RunCountsModel(**msgspec.structs.asdict(counts)),
             sound=not problems,
             integrity_problems=problems,

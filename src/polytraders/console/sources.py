@@ -29,6 +29,7 @@ from polytraders.commands.live import CANDIDATE_SUFFIX
 from polytraders.console.settings import is_loopback
 from polytraders.readiness.store_evidence import RunKind, run_kind
 from polytraders.store import RunRecord
+from polytraders.store.sessions import is_live_clock_source
 
 
 class Source(StrEnum):
@@ -60,3 +61,10 @@ def _loopback_venue(record: RunRecord) -> bool:
     venue = config.get("venue") if isinstance(config, dict) else None
     url = venue.get("clob_url") if isinstance(venue, dict) else None
     return isinstance(url, str) and is_loopback(urlsplit(url).hostname or "")
+
+
+def comparison_source(data_source: str) -> Source:
+    """The source of a shadow comparison's figures: ``shadow`` for the hourly windows of a
+    live ``--shadow`` session (its data source is the market channel's URL), else
+    ``backtest`` (``polytraders shadow compare`` over recorded data)."""
+    return Source.SHADOW if is_live_clock_source(data_source) else Source.BACKTEST

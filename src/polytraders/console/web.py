@@ -1,7 +1,8 @@
-"""The console's HTML pages (Jinja2, server-rendered, no script): sign in and out, home,
-reason codes, runs, one run, users, promotion path, readiness board. Each page renders its
-registered purpose (:mod:`polytraders.console.pages`) and the same models the JSON API
-returns."""
+"""The console's HTML pages (Jinja2, server-rendered): sign in and out, home, reason codes,
+runs, one run, users, promotion path, readiness board, shadow mode (with the review form),
+desk status (with the kill-switch forms; its live part is polled by the one packaged script,
+``static/desk-status.js``). Each page renders its registered purpose
+(:mod:`polytraders.console.pages`) and the same models the JSON API returns."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from polytraders.console.auth import NS_PER_S
+from polytraders.console.desk_status import DeskStatusView, desks
 from polytraders.console.pages import PAGES, Page, page
 from polytraders.console.promotion_path import promotion_path
 from polytraders.console.queries import MAX_PAGE, NotFoundError
@@ -32,14 +35,26 @@ from polytraders.console.session import (
     page_role,
     page_viewer,
 )
+from polytraders.console.shadow_view import shadow_view
 from polytraders.console.sources import Source
 from polytraders.contracts.reasons import Severity
+from polytraders.desk.checkpoints import (
+    CheckpointError,
+    KillSwitchStateError,
+    reset_kill_switch,
+    trip_kill_switch,
+)
+from polytraders.model.events import TradingState
+from polytraders.model.money import from_micros
 from polytraders.store.console_users import ConsoleRole, find_user
+from polytraders.store.errors import EvidenceInputError, StoreWriteError
 from polytraders.store.lease import utc_text
 from polytraders.store.records import RunStatus
+from polytraders.store.shadow_comparisons import record_divergence_verdict
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["utc"] = lambda ns: "—" if ns is None else utc_text(int(ns))
+TEMPLATES.env.filters["micros"] = lambda value: "—" if value is None else from_micros(int(value))
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -302,3 +317,148 @@ def promotion_path_page(request: Request, state: State, session: Viewer) -> HTML
 def readiness_page(request: Request, state: State, session: Viewer) -> HTMLResponse:
     """The readiness board as last recorded."""
     return render(request, "readiness", session, view=readiness_board(state.store, state.settings))
+
+
+@router.get("/shadow", response_class=HTMLResponse)
+def shadow(
+    request: Request,
+    state: State,
+    session: Viewer,
+    bot: Annotated[str, Query(max_length=200)] = "",
+    comparison: Annotated[str, Query(max_length=100)] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> HTMLResponse:
+    """Shadow comparisons per bot and one comparison's divergences with a review form."""
+    try:
+        view = shadow_view(
+            state.store,
+            bot=bot or None,
+            comparison_id=comparison or None,
+            offset=offset,
+            limit=limit,
+        )
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    reviewer = session.user.role.allows(ConsoleRole.REVIEWER)
+    return render(request, "shadow", session, view=view, may_review=reviewer)
+
+
+@router.post("/shadow/review")
+def shadow_review(
+    state: State,
+    session: Annotated[Session, Depends(changing(ConsoleRole.REVIEWER))],
+    comparison_id: Annotated[str, Form(max_length=100)],
+    envelope_id: Annotated[str, Form(max_length=200)],
+    verdict: Annotated[str, Form(max_length=16)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Record the signed-in reviewer's verdict on one divergence (the path of ``polytraders
+    shadow review``; audited ``GOV_SHADOW_DIVERGENCE_REVIEWED`` with the user)."""
+    try:
+        record_divergence_verdict(
+            state.store,
+            comparison_id,
+            envelope_id,
+            verdict=verdict,
+            reviewer=session.user.name,
+            note=note.strip(),
+            ts_ns=state.clock_ns(),
+        )
+    except EvidenceInputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    target = f"/shadow?comparison={quote(comparison_id)}#{quote(envelope_id)}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _desk_page(state: ConsoleState, run: str) -> DeskStatusView:
+    try:
+        return desks(state.store, run or None, state.settings.per_run_envelopes)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.get("/desk-status", response_class=HTMLResponse)
+def desk_status(
+    request: Request,
+    state: State,
+    session: Viewer,
+    run: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The latest desks and one desk's status, with the kill-switch forms (operator)."""
+    view = _desk_page(state, run)
+    operator = session.user.role.allows(ConsoleRole.OPERATOR)
+    return render(
+        request,
+        "desk-status",
+        session,
+        view=view,
+        may_operate=operator,
+        trading_states=list(TradingState),
+    )
+
+
+@router.get("/desk-status/live", response_class=HTMLResponse)
+def desk_status_live(
+    request: Request,
+    state: State,
+    session: Viewer,
+    run: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The live part of the desk-status page alone (what its script polls)."""
+    view = _desk_page(state, run)
+    return TEMPLATES.TemplateResponse(request, "desk-status-live.html", {"view": view})
+
+
+def _kill_switch_done(run: str) -> Response:
+    return RedirectResponse(f"/desk-status?run={quote(run)}", status_code=303)
+
+
+def _kill_switch_refused(exc: Exception) -> HTTPException:
+    """A refused kill-switch command: 409 for the switch's or the run's state, 422 for a
+    missing reason."""
+    if isinstance(exc, KillSwitchStateError | StoreWriteError):
+        return HTTPException(status_code=409, detail=str(exc))
+    return HTTPException(status_code=422, detail=str(exc))
+
+
+@router.post("/desk-status/kill-switch/trip")
+def kill_switch_trip(
+    state: State,
+    session: Annotated[Session, Depends(changing(ConsoleRole.OPERATOR))],
+    run: Annotated[str, Form(max_length=200)],
+    reason: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    """Trip the desk's kill switch as ``polytraders kill-switch trip`` does (an operator
+    checkpoint row and its audit entry, the signed-in user as the operator)."""
+    try:
+        trip_kill_switch(
+            state.store, run, operator=session.user.name, reason=reason, ts_ns=state.clock_ns()
+        )
+    except (CheckpointError, StoreWriteError) as exc:
+        raise _kill_switch_refused(exc) from exc
+    return _kill_switch_done(run)
+
+
+@router.post("/desk-status/kill-switch/reset")
+def kill_switch_reset(
+    state: State,
+    session: Annotated[Session, Depends(changing(ConsoleRole.OPERATOR))],
+    run: Annotated[str, Form(max_length=200)],
+    reason: Annotated[str, Form(max_length=2000)],
+    trading_state: Annotated[TradingState, Form()] = TradingState.ACTIVE,
+) -> Response:
+    """Reset the desk's kill switch as ``polytraders kill-switch reset`` does (the desk then
+    trades in ``trading_state``; the signed-in user as the operator)."""
+    try:
+        reset_kill_switch(
+            state.store,
+            run,
+            operator=session.user.name,
+            reason=reason,
+            ts_ns=state.clock_ns(),
+            trading_state=trading_state,
+        )
+    except (CheckpointError, StoreWriteError) as exc:
+        raise _kill_switch_refused(exc) from exc
+    return _kill_switch_done(run)
