@@ -1,6 +1,8 @@
 """The console's JSON API under ``/api/``: what the pages show, from the same
 :class:`~polytraders.console.queries.ConsoleData` calls. Reads need a session (cookie) with the
-role of the page they mirror; the OpenAPI schema is at ``/api/openapi.json``."""
+role of the page they mirror; the OpenAPI schema is at ``/api/openapi.json`` and documents
+the refusals (401, 403, 404: :class:`Problem`; 422: FastAPI's validation errors) as well as
+the answers."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from polytraders.console.desk_status import DeskStatusView, desks
 from polytraders.console.pages import PAGES
 from polytraders.console.promotion_path import PromotionPathView, promotion_path
 from polytraders.console.queries import (
+    CODE_PATTERN,
     MAX_PAGE,
     EnvelopePage,
     NotFoundError,
@@ -28,7 +31,24 @@ from polytraders.console.sources import Source
 from polytraders.contracts.reasons import Severity
 from polytraders.store.console_users import ConsoleRole
 
-router = APIRouter(prefix="/api", tags=["console"])
+
+class Problem(BaseModel):
+    """A refusal: why the request was not answered."""
+
+    detail: str
+
+
+router = APIRouter(
+    prefix="/api",
+    tags=["console"],
+    responses={
+        401: {"model": Problem, "description": "No session (sign in first)."},
+        403: {"model": Problem, "description": "The user's role is too low."},
+    },
+)
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": Problem, "description": "No such run attempt, comparison or desk."}
+}
 
 Viewer = Annotated[Session, Depends(api_viewer)]
 State = Annotated[ConsoleState, Depends(console_state)]
@@ -98,7 +118,7 @@ def runs(
     return state.data.runs(state=status, source=source)
 
 
-@router.get("/runs/{ref}")
+@router.get("/runs/{ref}", responses=NOT_FOUND)
 def run(session: Viewer, state: State, ref: str) -> RunDetail:
     """One run attempt (``RUN_ID`` or ``RUN_ID@N``): record, counts, integrity."""
     try:
@@ -107,13 +127,15 @@ def run(session: Viewer, state: State, ref: str) -> RunDetail:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
 
-@router.get("/runs/{ref}/envelopes")
+@router.get("/runs/{ref}/envelopes", responses=NOT_FOUND)
 def envelopes(
     session: Viewer,
     state: State,
     ref: str,
     bot: Annotated[str | None, Query(max_length=200)] = None,
-    code: Annotated[str | None, Query(max_length=100)] = None,
+    code: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="A reason code (UPPER_SNAKE).")
+    ] = None,
     decision: Annotated[str | None, Query(max_length=32)] = None,
     after: Annotated[int, Query(ge=-1, description="Sequence the page starts after.")] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -125,8 +147,6 @@ def envelopes(
         )
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 @router.get("/users")
@@ -151,7 +171,7 @@ def readiness_api(session: Viewer, state: State) -> ReadinessBoardView:
     return readiness_board(state.store, state.settings)
 
 
-@router.get("/shadow")
+@router.get("/shadow", responses=NOT_FOUND)
 def shadow(
     session: Viewer,
     state: State,
@@ -169,7 +189,7 @@ def shadow(
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
 
-@router.get("/desk-status")
+@router.get("/desk-status", responses=NOT_FOUND)
 def desk_status(
     session: Viewer,
     state: State,

@@ -31,7 +31,10 @@ from polytraders.store.run_ref import parse_run_ref
 MAX_PAGE = 500
 """The most envelopes one page returns."""
 
-_CODE_TEXT = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,99}$"
+"""A reason code's form, as a filter accepts it (UPPER_SNAKE, at most 100 characters)."""
+
+_CODE_TEXT = re.compile(CODE_PATTERN)
 
 
 class RunSummary(BaseModel):
