@@ -12,15 +12,17 @@ of one source (:func:`~polytraders.console.sources.run_source`):
 - positions, realized PnL and fees: the attempt's fills (less the reverted ones) folded
   exactly by :class:`~polytraders.accounting.ledger.Ledger` (marks are not recorded, so
   neither is unrealized PnL);
-- open orders: the latest recorded state of each order, when still open;
+- open orders: the latest recorded state of each order, when still open (found in SQL: only
+  the open orders' rows are read);
 - feed: the latest decision's event and decision times;
 - venue: the recorded config's venue, and the attempt's latest reconciliation;
 - bots: the recorded config's bots with their configured mode, and per bot the mode and
   count of its decisions among the attempt's last ``per_run_envelopes`` (a bot whose latest
   decision is in QUARANTINE is quarantined).
 
-Cost: one indexed read per table of the attempt; the orders and fills of the attempt are read
-whole (one row per order state and per fill), the envelopes only over the bounded window.
+Cost: one indexed read per table of the attempt; the fills of the attempt are read whole (the
+ledger folds them all), of the orders only the open ones' latest rows, of the envelopes only
+the bounded window.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from polytraders.accounting.ledger import Ledger, apply_fills
-from polytraders.commands.live import latest_orders
 from polytraders.console.queries import NotFoundError, RunSummary, run_summary
 from polytraders.console.sources import Source
 from polytraders.contracts.modes import Mode
@@ -45,11 +46,13 @@ from polytraders.desk.checkpoints import (
     operator_body,
 )
 from polytraders.model.events import TradingState
+from polytraders.model.orders import OrderStatus
 from polytraders.readiness.store_evidence import RunKind, run_kind
 from polytraders.store import EventStore, RunRecord, RunStatus, schema
 from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.errors import RunRefError
 from polytraders.store.journal import reverted_fill_ids
+from polytraders.store.records import order_from_json
 from polytraders.store.run_ref import parse_run_ref
 
 RECENT_DESKS = 20
@@ -293,20 +296,36 @@ def _ledger(store: EventStore, record: RunRecord) -> tuple[list[PositionView], P
 
 
 def _open_orders(store: EventStore, record: RunRecord) -> list[OrderView]:
+    """The open orders as last recorded, in the order each first appeared: the latest row of
+    each order is found in SQL (``ix_orders_run_client`` covers the grouping), and only the
+    open ones are read and decoded."""
+    o = schema.orders.c
+    latest = (
+        sa.select(sa.func.min(o.row_id).label("first"), sa.func.max(o.row_id).label("last"))
+        .where(o.run_id == record.run_id, o.attempt == record.attempt)
+        .group_by(o.client_order_id)
+        .subquery("latest")
+    )
+    rows = store.select(
+        sa.select(o.order_json)
+        .join(latest, o.row_id == latest.c.last)
+        .where(o.status.in_([status.value for status in OrderStatus if status.is_open]))
+        .order_by(latest.c.first)
+    )
+    orders = [order_from_json(row.order_json) for row in rows]
     return [
         OrderView(
-            client_order_id=o.client_order_id,
-            bot_id=o.bot_id,
-            token_id=o.token_id,
-            side=o.side.value,
-            price=o.price,
-            size=o.size,
-            filled_size=o.filled_size,
-            status=o.status.value,
-            ts_updated_ns=o.ts_updated_ns,
+            client_order_id=order.client_order_id,
+            bot_id=order.bot_id,
+            token_id=order.token_id,
+            side=order.side.value,
+            price=order.price,
+            size=order.size,
+            filled_size=order.filled_size,
+            status=order.status.value,
+            ts_updated_ns=order.ts_updated_ns,
         )
-        for o in latest_orders(store.orders(record.ref))
-        if o.status.is_open
+        for order in orders
     ]
 
 

@@ -7,8 +7,8 @@ primary key (run id, attempt, sequence) from a sequence on (keyset paging, never
 reason-code counts cover only the :attr:`~ConsoleSettings.recent_runs` latest attempts, each
 over its last :attr:`~ConsoleSettings.per_run_envelopes` decisions, grouped by the codes'
 JSON text on that primary-key range: the work is bounded by those two settings, never by the
-size of the store. The integrity check of an ended run is computed once per process (an ended
-attempt's rows never change; a pruned one is no longer found).
+size of the store. The integrity check and the reason-code counts of an ended run are computed
+once per process (an ended attempt's rows never change; a pruned one is no longer found).
 """
 
 from __future__ import annotations
@@ -186,6 +186,7 @@ class ConsoleData:
         self.store = store
         self._settings = settings
         self._integrity: dict[str, list[str]] = {}
+        self._windows: dict[str, tuple[CountedRun, dict[str, int]]] = {}
         self._lock = threading.Lock()
 
     def runs(self, *, state: str | None = None, source: Source | None = None) -> list[RunSummary]:
@@ -307,7 +308,20 @@ class ConsoleData:
         )
 
     def _counted(self, record: RunRecord) -> tuple[CountedRun, dict[str, int]]:
-        """The last decisions of one attempt: the window and code → count."""
+        """The last decisions of one attempt: the window and code → count (kept once the
+        attempt has ended)."""
+        key = str(record.ref)
+        with self._lock:
+            kept = self._windows.get(key)
+        if kept is not None:
+            return kept
+        window = self._window(record)
+        if record.status is not RunStatus.RUNNING:
+            with self._lock:
+                self._windows[key] = window
+        return window
+
+    def _window(self, record: RunRecord) -> tuple[CountedRun, dict[str, int]]:
         e = schema.envelopes.c
         in_run = sa.and_(e.run_id == record.run_id, e.attempt == record.attempt)
         (last,) = self.store.select(sa.select(sa.func.max(e.sequence)).where(in_run))[0]
