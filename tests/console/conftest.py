@@ -15,7 +15,9 @@ names) holds:
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,7 +30,7 @@ from polytraders.node.config import LiveNodeConfig
 from polytraders.store import EventStore
 from polytraders.store.console_users import add_user
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
-from tests.conftest import POLYMARKET_SAMPLE
+from tests.conftest import POLYMARKET_SAMPLE, REPO
 from tests.console.governed_store import Governed, build
 from tests.console.support import (
     CHEAP_HASHER,
@@ -124,3 +126,14 @@ def governed_client(governed: Governed, clock: Clock) -> Iterator[TestClient]:
         ) as test_client,
     ):
         yield test_client
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """Where a browser test keeps its screenshots as test artefacts:
+    ``runs/ci/screenshots/<test name>/`` beside the CI's JUnit report (``runs/`` is not
+    committed); removed first (the test creates it), so it holds this run's pictures only."""
+    folder = REPO / "runs" / "ci" / "screenshots" / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,7 +1,7 @@
 """The console in a real browser: Debian's Chromium driven by Playwright signs in through
 the form, opens the Reason codes and Runs pages and a run, searches and filters, and signs
 out; over the promotion-path store it opens the Promotion path and the Readiness board. A
-screenshot of each page is kept in the test's tmp dir.
+screenshot of each page is kept in runs/ci/screenshots/<test>/ (the ``screenshots`` fixture).
 
 Without ``/usr/bin/chromium`` (``apt-get install chromium``; ``.ci/run`` installs it) the
 test is skipped with that message, and fails under ``POLYTRADERS_REQUIRE_SERVICES=1`` (CI).
@@ -98,11 +98,11 @@ def console_url(store: EventStore) -> Iterator[str]:
 
 
 def test_sign_in_and_browse_in_chromium(
-    chromium: Path, console_url: str, recorded: Recorded, tmp_path: Path
+    chromium: Path, console_url: str, recorded: Recorded, screenshots: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    shots = tmp_path / "screenshots"
+    shots = screenshots
     shots.mkdir()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
@@ -176,11 +176,11 @@ def test_sign_in_and_browse_in_chromium(
 
 
 def test_promotion_path_and_readiness_board_in_chromium(
-    chromium: Path, governed: Governed, tmp_path: Path
+    chromium: Path, governed: Governed, screenshots: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    shots = tmp_path / "screenshots"
+    shots = screenshots
     shots.mkdir()
     with (
         EventStore.open(governed.url, create=False) as store,

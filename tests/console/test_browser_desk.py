@@ -132,13 +132,13 @@ def console(tmp_path: Path, sim: SimClobServer) -> Iterator[tuple[str, EventStor
 
 
 def test_trip_and_reset_a_running_paper_desk_and_review_in_chromium(
-    console: tuple[str, EventStore, _Desk, str], tmp_path: Path
+    console: tuple[str, EventStore, _Desk, str], screenshots: Path
 ) -> None:
     chromium = require_chromium(Path("/usr/bin/chromium"))
     from playwright.sync_api import expect, sync_playwright
 
     url, store, desk, comparison_id = console
-    shots = tmp_path / "screenshots"
+    shots = screenshots
     shots.mkdir()
     wait_until(
         lambda: _reports(store, desk, tripped=False, state="ACTIVE"),
