@@ -6,18 +6,15 @@ sample), and the console users of :data:`tests.console.support.USERS`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polytraders.backtest.shadow_compare import record
 from polytraders.console.auth import hash_password
 from polytraders.desk.checkpoints import CheckpointWriter
 from polytraders.desk.desk import Desk
-from polytraders.feeds import open_source
 from polytraders.model.events import AnyEvent
-from polytraders.store import EventStore, RunJournal, RunRef
+from polytraders.store import EventStore, RunRef
 from polytraders.store.console_users import add_user
-from polytraders.venues.paper import PaperVenue
 from tests.backtest.shadow_data import loosened, subset
 from tests.console.support import CHEAP_HASHER, PASSWORD, T0_NS, USERS
 from tests.store import desk_sessions as ds
@@ -58,33 +55,9 @@ def add_users(store: EventStore) -> None:
 def start_paper_desk(store: EventStore, data: str = ds.synthetic(5)) -> RunningDesk:
     """Start :data:`PAPER_RUN` as a paper session does and attach its checkpoints; no event
     processed yet."""
-    desk_file = ds.desk()
-    source = open_source(data)
-    events: Sequence[AnyEvent] = list(source.events())
-    ref = store.start_run(
-        run_id=PAPER_RUN,
-        started_ns=events[0].ts_event_ns,
-        seed=desk_file.seed,
-        desk_config=desk_file.canonical(),
-        desk_config_version=desk_file.config_version,
-        data_source=ds.WS_URL,
-        synthetic=False,
-    ).ref
-    strategies, risk, execution = desk_file.build_slots()
-    desk = Desk(
-        run_id=PAPER_RUN,
-        venue=PaperVenue(desk_file.venue, source.markets, PAPER_RUN),
-        strategies=strategies,
-        risk=risk,
-        execution=execution,
-        markets=source.markets,
-        sink=store,
-        config=desk_file.desk,
-        account=desk_file.account.identity(),
-        journal=RunJournal(store, str(ref)),
-    )
+    desk, ref, events = ds.start_session(store, ds.desk(), data, PAPER_RUN)
     desk.persist_checkpoints(CheckpointWriter(store, PAPER_RUN))
-    return RunningDesk(desk=desk, ref=ref, events=list(events))
+    return RunningDesk(desk=desk, ref=ref, events=events)
 
 
 def record_shadow_comparison(store: EventStore) -> str:

@@ -22,6 +22,7 @@ from polytraders.backtest.engine import data_digest
 from polytraders.contracts import ids
 from polytraders.desk.desk import Desk
 from polytraders.feeds import open_source
+from polytraders.model.events import AnyEvent
 from polytraders.store import EventStore, RunJournal, RunProduced, RunRef, RunStatus
 from polytraders.venues.paper import PaperVenue
 
@@ -63,6 +64,45 @@ def synthetic(day: int, *, scenario: str = "normal", duration_s: int = 600, seed
     return f"synthetic:{scenario}?seed={seed}&duration_s={duration_s}&start_ns={start_ns}"
 
 
+def start_session(
+    store: EventStore,
+    desk_file: DeskFile,
+    data: str,
+    run_id: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+) -> tuple[Desk, RunRef, list[AnyEvent]]:
+    """A desk of ``desk_file`` on the paper venue over ``data``, recording into a new attempt
+    of ``run_id`` started as a paper session starts one (``config``: the config recorded
+    instead of the desk file's); returns the desk, the attempt and the data's events, none
+    processed yet."""
+    source = open_source(data)
+    events = list(source.events())
+    ref = store.start_run(
+        run_id=run_id,
+        started_ns=events[0].ts_event_ns,
+        seed=desk_file.seed,
+        desk_config=dict(config) if config is not None else desk_file.canonical(),
+        desk_config_version=desk_file.config_version,
+        data_source=WS_URL,
+        synthetic=False,
+    ).ref
+    strategies, risk, execution = desk_file.build_slots()
+    desk = Desk(
+        run_id=run_id,
+        venue=PaperVenue(desk_file.venue, source.markets, run_id),
+        strategies=strategies,
+        risk=risk,
+        execution=execution,
+        markets=source.markets,
+        sink=store,
+        config=desk_file.desk,
+        account=desk_file.account.identity(),
+        journal=RunJournal(store, str(ref)),
+    )
+    return desk, ref, events
+
+
 def record_session(
     store: EventStore,
     desk_file: DeskFile,
@@ -79,31 +119,8 @@ def record_session(
     ``config`` is the config recorded with the run instead of the desk file's (a live node's
     ``LiveNodeConfig.canonical()`` makes it a live-venue run); ``before_end`` is called with
     the attempt while the store still holds it (e.g. to record reconciliations)."""
-    source = open_source(data)
     run_id = ids.run_id(desk_file.config_version, data_digest(data), desk_file.seed)
-    events = list(source.events())
-    ref = store.start_run(
-        run_id=run_id,
-        started_ns=events[0].ts_event_ns,
-        seed=desk_file.seed,
-        desk_config=dict(config) if config is not None else desk_file.canonical(),
-        desk_config_version=desk_file.config_version,
-        data_source=WS_URL,
-        synthetic=False,
-    ).ref
-    strategies, risk, execution = desk_file.build_slots()
-    running = Desk(
-        run_id=run_id,
-        venue=PaperVenue(desk_file.venue, source.markets, run_id),
-        strategies=strategies,
-        risk=risk,
-        execution=execution,
-        markets=source.markets,
-        sink=store,
-        config=desk_file.desk,
-        account=desk_file.account.identity(),
-        journal=RunJournal(store, str(ref)),
-    )
+    running, ref, events = start_session(store, desk_file, data, run_id, config=config)
     result = running.run(events)
     if before_end is not None:
         before_end(ref)
