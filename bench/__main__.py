@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.goals import judge
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -49,10 +51,27 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(value, int) and not isinstance(value, bool):
                     shown = f"{value:,}"
                 print(f"  {key:<{width}}  {shown}")
+    results["goals"] = judge(results)
     if args.json:
         json.dump(results, sys.stdout, indent=2)
         sys.stdout.write("\n")
+    else:
+        _print_goals(results["goals"])
     return 0
+
+
+def _print_goals(goals: dict[str, Any]) -> None:
+    print("== goals (issue 20): figure of this run against its target", flush=True)
+    for goal, verdict in goals.items():
+        if goal == "peer_ratios":
+            continue
+        shown = verdict.get("value", "-")
+        print(
+            f"  {goal:<34} {verdict['status']:<13} {shown} "
+            f"({verdict['comparison']} {verdict['target']:g}; {verdict['figure']})"
+        )
+    for name, ratio in goals["peer_ratios"].items():
+        print(f"  {name:<34} {ratio}")
 
 
 if __name__ == "__main__":
