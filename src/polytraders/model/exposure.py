@@ -3,8 +3,10 @@
 A binary market pays 1 pUSD per share of the winning token and 0 for the other, so the money a
 book of positions can lose at resolution is known exactly for each outcome. This module computes
 it, complement-aware (DESIGN.md "Model": buying YES at p is selling NO at 1 − p; holding YES and
-NO together offsets), per market, per neg-risk event, and in total. The desk's accounting and
-``risk.exposureguard`` share it. Pure: no I/O, no clock, integers only.
+NO together offsets), per market, per neg-risk event, and in total: :func:`portfolio_exposure`
+from scratch, :class:`ExposureBook` kept up to date change by change (the desk state's, read by
+``risk.exposureguard`` and the desk's gate through ``DeskView.exposure``). Pure: no I/O, no
+clock, integers only.
 
 Units: every loss is micro-pUSD (negative = a gain); sizes micro-shares; prices micro-pUSD per
 share. "First" and "second" name a market's ``tokens[0]`` (YES/UP) and ``tokens[1]`` (NO/DOWN).
@@ -161,6 +163,22 @@ def adverse_loss(rates: OutcomeLoss, amount: int) -> OutcomeLoss:
     assumed to fill exactly when filling hurts)."""
     loss = amount_loss(rates, amount)
     return OutcomeLoss(max(0, loss.if_first), max(0, loss.if_second))
+
+
+def _pending(
+    side: Side, price: int, is_first: bool, by_notional: bool, amount: int
+) -> tuple[int, int]:
+    """An open order's pending loss (if first wins, if second wins): :func:`adverse_loss` of
+    :func:`order_rates`, unrolled (the hot path of both exposure computations).
+
+    Raises:
+        ValueError: as :func:`order_rates`.
+    """
+    rate_first, rate_second = order_rates(side, price, is_first, by_notional)
+    return (
+        -((-rate_first * amount) // MICROS) if rate_first > 0 else 0,
+        -((-rate_second * amount) // MICROS) if rate_second > 0 else 0,
+    )
 
 
 def max_amount_within(base: OutcomeLoss, rates: OutcomeLoss, cap: int) -> int | None:
@@ -445,11 +463,11 @@ def portfolio_exposure(
         amount = order.notional if by_notional else order.remaining_size
         if amount <= 0:
             continue
-        rate_first, rate_second = order_rates(order.side, order.price, is_first, by_notional)
-        if rate_first > 0:
-            row[2] += -((-rate_first * amount) // MICROS)
-        if rate_second > 0:
-            row[3] += -((-rate_second * amount) // MICROS)
+        pending_first, pending_second = _pending(
+            order.side, order.price, is_first, by_notional, amount
+        )
+        row[2] += pending_first
+        row[3] += pending_second
     events: dict[str, int] = {}
     total = 0
     for mid, row in acc.items():
@@ -520,7 +538,7 @@ class ExposureBook:
     :meth:`report` costs O(orders of the excluded intents + members of the neg-risk events
     changed since the last report), not O(book). The report equals ``portfolio_exposure`` of
     the markets in the order first added, the holdings and the open orders, exactly, and
-    raises what it would raise (property-tested in ``tests/model/test_exposure_book.py``).
+    raises what it would raise (property-tested in ``tests/desk/test_incremental_figures.py``).
 
     Attributes:
         version: counts the changes; a report made before the latest one raises
@@ -737,25 +755,25 @@ class ExposureBook:
         self._add(market_id, row, (sign * loss.if_first, sign * loss.if_second, 0, 0))
 
     def _count_order(self, client_order_id: str, order: _Counted) -> _Counted:
-        """Add an open order's adverse loss to its market's row; returns it as counted."""
+        """Add an open order's adverse loss to its market's row; returns it as counted (``order``
+        holds what the order is; what it says it adds is ignored)."""
         located = self._index.get(order.token_id)
-        if located is None:
-            self._lost_orders.setdefault(order.token_id, {})[client_order_id] = None
-            self._failing.add(client_order_id)
-            return order._replace(market_id="", pending_first=0, pending_second=0)
-        row, is_first, market_id = located
-        if order.amount <= 0:
-            return order._replace(market_id="", pending_first=0, pending_second=0)
-        try:
-            rates = order_rates(order.side, order.price, is_first, order.by_notional)
-        except ValueError:
-            self._failing.add(client_order_id)
-            return order._replace(market_id="", pending_first=0, pending_second=0)
-        pending = adverse_loss(rates, order.amount)
-        self._add(market_id, row, (0, 0, pending.if_first, pending.if_second))
-        return order._replace(
-            market_id=market_id, pending_first=pending.if_first, pending_second=pending.if_second
-        )
+        if located is not None:
+            row, is_first, market_id = located
+            if order.amount <= 0:
+                return _Counted(*order[:6]) if order.market_id else order
+            try:
+                pending = _pending(
+                    order.side, order.price, is_first, order.by_notional, order.amount
+                )
+            except ValueError:  # an invalid price: a report raises (unless it is excluded)
+                self._failing.add(client_order_id)
+                return _Counted(*order[:6]) if order.market_id else order
+            self._add(market_id, row, (0, 0, *pending))
+            return _Counted(*order[:6], market_id, *pending)
+        self._lost_orders.setdefault(order.token_id, {})[client_order_id] = None
+        self._failing.add(client_order_id)
+        return _Counted(*order[:6]) if order.market_id else order
 
     def _uncount_order(self, client_order_id: str, counted: _Counted) -> None:
         """Take an order's counted loss (or its error) back out."""
