@@ -129,7 +129,7 @@ def _state_at(now_ns: int, markets: list[Market], books: dict) -> tuple[DeskStat
                     post_only=True,
                     status=OrderStatus.ACCEPTED,
                 )
-                state.orders[order.client_order_id] = order
+                state.add_order(order)
     state.ledger.peak_equity = state.equity
     return state, trading
 

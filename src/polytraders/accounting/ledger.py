@@ -141,6 +141,23 @@ class Ledger:
         self.sell_notional = 0
         self.volume = 0
         self.maker_volume = 0
+        self._watcher: Callable[[str], None] | None = None
+
+    def watch(self, on_position_change: Callable[[str], None]) -> None:
+        """Call ``on_position_change(token_id)`` after every change of a position's size or
+        cost basis (fill, reversal, settlement, :meth:`set_position`), so an owner can keep
+        figures derived from positions up to date (the desk state's exposure and equity).
+
+        Raises:
+            ValueError: the ledger is already watched (one owner).
+        """
+        if self._watcher is not None:
+            raise ValueError("this ledger is already watched by another owner")
+        self._watcher = on_position_change
+
+    def _changed(self, token_id: str) -> None:
+        if self._watcher is not None:
+            self._watcher(token_id)
 
     # ------------------------------------------------------------------ metadata
     def register_market(self, market: Market) -> None:
@@ -179,6 +196,7 @@ class Ledger:
         position = self._positions.setdefault(token_id, Position(token_id))
         position.size = size
         position.cost_basis = cost_basis
+        self._changed(token_id)
         return position
 
     def deposit(self, amount: int) -> None:
@@ -235,6 +253,7 @@ class Ledger:
         if fill.market_id and fill.token_id not in self._token_market:
             self._token_market[fill.token_id] = fill.market_id
         self._seen_fills.add(fill.fill_id)
+        self._changed(fill.token_id)
         return True
 
     def revert_fill(self, fill_id: str) -> Fill:
@@ -290,6 +309,7 @@ class Ledger:
             self.maker_volume -= notional
         del self._undo[fill_id]
         del self._latest_fill[fill.token_id]
+        self._changed(fill.token_id)
         return fill
 
     # ------------------------------------------------------------------ settlement
@@ -339,6 +359,7 @@ class Ledger:
             position.size = 0
             position.cost_basis = 0
             self._marks[position.token_id] = payout
+            self._changed(position.token_id)
         for token_id, payout in payouts.items():
             if self._token_market.get(token_id, market_id) == market_id:
                 self._marks[token_id] = payout
@@ -402,16 +423,19 @@ class Ledger:
         price = mid(token_id)
         return price if price is not None else self._marks.get(token_id)
 
+    def position_value(self, token_id: str, mid: MidSource) -> int:
+        """What the position in ``token_id`` adds to :meth:`equity` (micro): its size at its
+        mark price (:meth:`mark_price`), or its cost basis while it has no mark yet (zero
+        unrealized PnL); 0 when flat or never traded."""
+        position = self._positions.get(token_id)
+        if position is None or position.size == 0:
+            return 0
+        price = self.mark_price(token_id, mid)
+        return position.cost_basis if price is None else notional_micros(price, position.size)
+
     def equity(self, mid: MidSource) -> int:
-        """Cash + Σ open positions marked to mid (micro). A position with no mark yet is
-        valued at its cost basis (zero unrealized PnL)."""
-        value = self.cash
-        for position in self._positions.values():
-            if position.size == 0:
-                continue
-            price = self.mark_price(position.token_id, mid)
-            value += position.cost_basis if price is None else notional_micros(price, position.size)
-        return value
+        """Cash + Σ open positions marked to mid (micro), each as :meth:`position_value`."""
+        return self.cash + sum(self.position_value(token_id, mid) for token_id in self._positions)
 
     def mark(self, ts_ns: int, mid: MidSource) -> int:
         """Mark to mid at ``ts_ns``: append an equity point when equity changed since the last

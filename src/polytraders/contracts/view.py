@@ -1,10 +1,10 @@
 """The read-only :class:`DeskView` every bot decides from.
 
 Bots see the desk only through this protocol: books, market metadata, order rules, positions,
-open orders, what became of each intent (:class:`IntentOutcome`), PnL/equity, trading state,
-feed and venue health, and the clock. Time comes from ``now_ns`` (simulated in backtests, live
-otherwise); bots never read a clock themselves. All money is in micro-units, all times in ns
-since the Unix epoch.
+open orders, their worst-case loss at resolution (``exposure``), what became of each intent
+(:class:`IntentOutcome`), PnL/equity, trading state, feed and venue health, and the clock.
+Time comes from ``now_ns`` (simulated in backtests, live otherwise); bots never read a clock
+themselves. All money is in micro-units, all times in ns since the Unix epoch.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import msgspec
 
 from polytraders.model.book import BookView
 from polytraders.model.events import TradingState
+from polytraders.model.exposure import ExposureReport
 from polytraders.model.market import Market, OutcomeToken
 from polytraders.model.orders import IntentAction, Side, VenueOrder
 
@@ -226,6 +227,24 @@ class DeskView(Protocol):
 
     def open_orders(self, token_id: str | None = None) -> Sequence[VenueOrder]:
         """Our open orders, optionally for one token."""
+        ...
+
+    def exposure(
+        self, exclude_intent_ids: frozenset[str] = frozenset(), exactly_one_wins: bool = False
+    ) -> ExposureReport:
+        """Worst-case loss at resolution of our positions and open orders (each filling
+        adversely), per market, neg-risk event and in total: ``portfolio_exposure(markets(),
+        positions(), open_orders(), exclude_intent_ids, exactly_one_wins)``
+        (:mod:`polytraders.model.exposure`), maintained as they change. The orders of
+        ``exclude_intent_ids`` are left out (an order being replaced). The report holds until
+        the desk's markets, positions or open orders next change (then reading it raises
+        ``StaleExposureError``).
+
+        Raises:
+            UnknownTokenError: a position or an open order (not excluded) in a token of no
+                known market.
+            ValueError: an open order (not excluded) priced outside ``(0, 1)`` pUSD.
+        """
         ...
 
     def intent_outcome(self, intent_id: str) -> IntentOutcome | None:

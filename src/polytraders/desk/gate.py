@@ -73,9 +73,7 @@ def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
     )
     by_notional = intent.notional > 0 and intent.size == 0
     try:
-        report = portfolio_exposure(
-            view.markets(), view.positions(), view.open_orders(), exclude_intent_ids=exclude
-        )
+        report = view.exposure(exclude)
         rates = order_rates(
             intent.side, intent.price, market.tokens[0].token_id == intent.token_id, by_notional
         )

@@ -437,6 +437,7 @@ class OrderManager:
                 return
             order.filled_size += event.size
             order.ts_updated_ns = event.ts_event_ns
+            self.state.order_changed(cid)
             if order.status.is_open and order.size and order.filled_size >= order.size:
                 self._set(order, OrderStatus.FILLED)
             elif order.status in (OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW):
@@ -485,6 +486,7 @@ class OrderManager:
         if order is not None:
             order.filled_size = max(order.filled_size - fill.size, 0)
             order.ts_updated_ns = now_ns
+            self.state.order_changed(fill.client_order_id)
             self._emit(order)
 
     def _closed(self, cid: str, now_ns: int) -> None:

@@ -48,6 +48,7 @@ from polytraders.model.events import (
     TradingState,
     TradingStateChanged,
 )
+from polytraders.model.exposure import ExposureBook, ExposureReport
 from polytraders.model.market import Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE
 from polytraders.model.orders import SHARE_STEP_MICROS, VenueOrder
@@ -138,8 +139,17 @@ class DeskState:
         self._last_feed_event_ns = 0
         self._last_venue_heartbeat_ns = 0
         self._consecutive_errors = 0
+        self._exposure = ExposureBook()
+        self._values: dict[str, int] = {}
+        """token id → its position's part of equity, for every non-flat position valued."""
+        self._values_total = 0
+        self._revalue: set[str] = set()
+        """tokens whose value may have changed (position or book) since last valued."""
+        self.ledger.watch(self._position_changed)
+        for position in self.ledger.positions():
+            self._position_changed(position.token_id)
         self._day_index = now_ns // NS_PER_DAY
-        self._day_start_equity = self.ledger.equity(self.mid)
+        self._day_start_equity = self.equity
         self.desk_events: list[DeskEvent] = []
         self.new_quarantines: list[Quarantine] = []
 
@@ -290,6 +300,21 @@ class DeskState:
             return list(self._open.values())
         return [o for o in self._open.values() if o.token_id == token_id]
 
+    def exposure(
+        self, exclude_intent_ids: frozenset[str] = frozenset(), exactly_one_wins: bool = False
+    ) -> ExposureReport:
+        """Worst-case loss at resolution of the positions and open orders, per market, neg-risk
+        event and in total: ``portfolio_exposure(markets(), positions(), open_orders(),
+        exclude_intent_ids, exactly_one_wins)``, kept up to date as they change. Valid until
+        the state's markets, positions or open orders next change.
+
+        Raises:
+            polytraders.model.exposure.UnknownTokenError: a position or an open order (not
+                excluded) in a token of no known market.
+            ValueError: an open order (not excluded) priced outside ``(0, 1)`` pUSD.
+        """
+        return self._exposure.report(exclude_intent_ids, exactly_one_wins)
+
     def intent_outcome(self, intent_id: str) -> IntentOutcome | None:
         """What became of the intent (None when unknown or forgotten)."""
         return self.outcomes.get(intent_id)
@@ -305,8 +330,19 @@ class DeskState:
 
     @property
     def equity(self) -> int:
-        """Cash + positions marked to mid (micro)."""
-        return self.ledger.equity(self.mid)
+        """Cash + positions marked to mid (micro): ``ledger.equity(self.mid)``, revaluing only
+        the positions whose size or book changed since the last read."""
+        if self._revalue:
+            values = self._values
+            total = self._values_total
+            for token_id in self._revalue:
+                total -= values.pop(token_id, 0)
+                if self.ledger.size(token_id):
+                    value = values[token_id] = self.ledger.position_value(token_id, self.mid)
+                    total += value
+            self._values_total = total
+            self._revalue.clear()
+        return self.ledger.cash + self._values_total
 
     @property
     def peak_equity(self) -> int:
@@ -351,7 +387,15 @@ class DeskState:
         self.orders[order.client_order_id] = order
         if order.status.is_open:
             self._open[order.client_order_id] = order
+            self._exposure.set_order(order.client_order_id, order)
         self.outcomes.order_added(order)
+
+    def order_changed(self, client_order_id: str) -> None:
+        """An open order's filled size changed (a fill, or a fill taken back): its open
+        remainder is counted again in :meth:`exposure`. Closed or unknown ids are ignored."""
+        order = self._open.get(client_order_id)
+        if order is not None:
+            self._exposure.set_order(client_order_id, order)
 
     def order_closed(
         self, client_order_id: str, rejected_by: str = "", reason_code: str = ""
@@ -360,6 +404,7 @@ class DeskState:
         intent's outcome (``rejected_by`` "desk" or "venue" and the code when it was
         rejected)."""
         self._open.pop(client_order_id, None)
+        self._exposure.remove_order(client_order_id)
         order = self.orders.get(client_order_id)
         if order is not None:
             self.outcomes.order_closed(order, rejected_by, reason_code)
@@ -380,6 +425,7 @@ class DeskState:
         for token in market.tokens:
             self._tokens[token.token_id] = token
         self.ledger.register_market(market)
+        self._exposure.add_market(market)
 
     def set_book(
         self, token_id: str, bids: Iterable[Level], asks: Iterable[Level], ts_ns: int
@@ -393,6 +439,8 @@ class DeskState:
         if book is None:
             book = self._books[token_id] = OrderBook(token_id)
         book.apply_snapshot(bids, asks, ts_ns)
+        if token_id in self._values:
+            self._revalue.add(token_id)
 
     def apply_event(self, event: AnyEvent) -> list[Settlement]:
         """Update the state from one market event (books, tick sizes, market status, stale
@@ -408,6 +456,8 @@ class DeskState:
             if book is None:
                 book = self._books[event.token_id] = OrderBook(event.token_id)
             book.apply_levels(event.bids, event.asks, event.ts_event_ns)
+            if event.token_id in self._values:
+                self._revalue.add(event.token_id)
         elif isinstance(event, BookSnapshot):
             self.set_book(event.token_id, event.bids, event.asks, event.ts_event_ns)
             self._stale.discard(event.token_id)
@@ -546,6 +596,15 @@ class DeskState:
     def record_success(self) -> None:
         """A successful venue interaction resets the consecutive-error count."""
         self._consecutive_errors = 0
+
+    def _position_changed(self, token_id: str) -> None:
+        """The ledger changed the position in ``token_id``: exposure and equity follow."""
+        position = self.ledger.position(token_id)
+        if position is None:
+            self._exposure.set_holding(token_id, 0, 0)
+        else:
+            self._exposure.set_holding(token_id, position.size, position.cost_basis)
+        self._revalue.add(token_id)
 
     def mark(self) -> int:
         """Mark equity to mid at the desk clock: append to the ledger's equity curve, update

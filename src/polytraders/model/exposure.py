@@ -3,8 +3,10 @@
 A binary market pays 1 pUSD per share of the winning token and 0 for the other, so the money a
 book of positions can lose at resolution is known exactly for each outcome. This module computes
 it, complement-aware (DESIGN.md "Model": buying YES at p is selling NO at 1 − p; holding YES and
-NO together offsets), per market, per neg-risk event, and in total. The desk's accounting and
-``risk.exposureguard`` share it. Pure: no I/O, no clock, integers only.
+NO together offsets), per market, per neg-risk event, and in total: :func:`portfolio_exposure`
+from scratch, :class:`ExposureBook` kept up to date change by change (the desk state's, read by
+``risk.exposureguard`` and the desk's gate through ``DeskView.exposure``). Pure: no I/O, no
+clock, integers only.
 
 Units: every loss is micro-pUSD (negative = a gain); sizes micro-shares; prices micro-pUSD per
 share. "First" and "second" name a market's ``tokens[0]`` (YES/UP) and ``tokens[1]`` (NO/DOWN).
@@ -163,6 +165,22 @@ def adverse_loss(rates: OutcomeLoss, amount: int) -> OutcomeLoss:
     return OutcomeLoss(max(0, loss.if_first), max(0, loss.if_second))
 
 
+def _pending(
+    side: Side, price: int, is_first: bool, by_notional: bool, amount: int
+) -> tuple[int, int]:
+    """An open order's pending loss (if first wins, if second wins): :func:`adverse_loss` of
+    :func:`order_rates`, unrolled (the hot path of both exposure computations).
+
+    Raises:
+        ValueError: as :func:`order_rates`.
+    """
+    rate_first, rate_second = order_rates(side, price, is_first, by_notional)
+    return (
+        -((-rate_first * amount) // MICROS) if rate_first > 0 else 0,
+        -((-rate_second * amount) // MICROS) if rate_second > 0 else 0,
+    )
+
+
 def max_amount_within(base: OutcomeLoss, rates: OutcomeLoss, cap: int) -> int | None:
     """Largest amount ``a ≥ 0`` keeping ``base.plus(amount_loss(rates, a)).worst`` at most
     ``max(cap, base.worst)``.
@@ -257,11 +275,18 @@ def event_worst_loss(losses: Iterable[OutcomeLoss], exactly_one_wins: bool = Fal
     return max(0, worst)
 
 
+class StaleExposureError(RuntimeError):
+    """A report of an :class:`ExposureBook` read after the book changed (such a report stands
+    for the book as it was when made, until its next change)."""
+
+
 class ExposureReport:
     """Worst-case losses of a whole book (see the module docstring for definitions).
 
-    Built by :func:`portfolio_exposure`. Per-market detail is materialised on demand, so the
-    hot path (one market's group and the total) allocates little.
+    Built by :func:`portfolio_exposure` (a snapshot) or :meth:`ExposureBook.report` (valid
+    until the book next changes: reading it later raises :class:`StaleExposureError`).
+    Per-market detail is materialised on demand, so the hot path (one market's group and the
+    total) allocates little.
 
     Attributes:
         events: per neg-risk event id, its worst-case loss (≥ 0).
@@ -269,24 +294,53 @@ class ExposureReport:
         exactly_one_wins: whether event scenarios excluded "no member wins".
     """
 
-    __slots__ = ("_acc", "_event_of", "_members", "events", "exactly_one_wins", "total")
+    __slots__ = (
+        "_acc",
+        "_book",
+        "_event_of",
+        "_events",
+        "_members",
+        "_total",
+        "_version",
+        "exactly_one_wins",
+    )
 
     def __init__(
         self,
         *,
-        acc: dict[str, list[int]],
-        event_of: dict[str, str],
-        members: dict[str, list[str]],
-        events: dict[str, int],
+        acc: Mapping[str, list[int]],
+        event_of: Mapping[str, str],
+        members: Mapping[str, list[str]],
+        events: Mapping[str, int],
         total: int,
         exactly_one_wins: bool,
+        book: ExposureBook | None = None,
     ) -> None:
         self._acc = acc  # market id -> [held_first, held_second, pending_first, pending_second]
-        self._event_of = event_of
+        self._event_of = event_of  # every market id -> its event id ("" standalone)
         self._members = members
-        self.events: Mapping[str, int] = events
-        self.total = total
+        self._events = events
+        self._total = total
         self.exactly_one_wins = exactly_one_wins
+        self._book = book
+        self._version = book.version if book is not None else 0
+
+    def _check(self) -> None:
+        book = self._book
+        if book is not None and book.version != self._version:
+            raise StaleExposureError("exposure report read after its book changed")
+
+    @property
+    def events(self) -> Mapping[str, int]:
+        """Per neg-risk event id, its worst-case loss (≥ 0)."""
+        self._check()
+        return self._events
+
+    @property
+    def total(self) -> int:
+        """Σ event worst-case losses + Σ standalone market worst-case losses (micro-pUSD)."""
+        self._check()
+        return self._total
 
     def market(self, market_id: str) -> MarketExposure:
         """One market's :class:`MarketExposure`.
@@ -294,6 +348,7 @@ class ExposureReport:
         Raises:
             KeyError: unknown market.
         """
+        self._check()
         held_first, held_second, pending_first, pending_second = self._acc[market_id]
         return MarketExposure(
             market_id,
@@ -305,7 +360,7 @@ class ExposureReport:
     @property
     def markets(self) -> Mapping[str, MarketExposure]:
         """Per market id, its :class:`MarketExposure` (every market given, even flat)."""
-        return {market_id: self.market(market_id) for market_id in self._acc}
+        return {market_id: self.market(market_id) for market_id in self._event_of}
 
     def combined(self, market_id: str) -> OutcomeLoss:
         """A market's held plus pending loss per outcome.
@@ -313,6 +368,7 @@ class ExposureReport:
         Raises:
             KeyError: unknown market.
         """
+        self._check()
         a = self._acc[market_id]
         return OutcomeLoss(a[0] + a[2], a[1] + a[3])
 
@@ -407,11 +463,11 @@ def portfolio_exposure(
         amount = order.notional if by_notional else order.remaining_size
         if amount <= 0:
             continue
-        rate_first, rate_second = order_rates(order.side, order.price, is_first, by_notional)
-        if rate_first > 0:
-            row[2] += -((-rate_first * amount) // MICROS)
-        if rate_second > 0:
-            row[3] += -((-rate_second * amount) // MICROS)
+        pending_first, pending_second = _pending(
+            order.side, order.price, is_first, by_notional, amount
+        )
+        row[2] += pending_first
+        row[3] += pending_second
     events: dict[str, int] = {}
     total = 0
     for mid, row in acc.items():
@@ -436,3 +492,345 @@ def portfolio_exposure(
         total=total,
         exactly_one_wins=exactly_one_wins,
     )
+
+
+class _Counted(NamedTuple):
+    """An open order as an :class:`ExposureBook` counts it: what it is (the first six fields)
+    and its adverse loss added to ``market_id``'s row ("" when it adds to none: its token is
+    unknown, it has nothing left open, or its price is invalid)."""
+
+    intent_id: str
+    token_id: str
+    side: Side
+    price: int
+    by_notional: bool
+    amount: int
+    market_id: str = ""
+    pending_first: int = 0
+    pending_second: int = 0
+
+
+def _row_worst(row: list[int]) -> int:
+    """Worst-case loss (≥ 0) of one market row ``[held_1, held_2, pending_1, pending_2]``."""
+    return max(0, row[0] + row[2], row[1] + row[3])
+
+
+class _Amended(dict[str, list[int]]):
+    """Rows changed for one report, reading through to the book's rows for the others."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, amended: dict[str, list[int]], rows: dict[str, list[int]]) -> None:
+        super().__init__(amended)
+        self._rows = rows
+
+    def __missing__(self, market_id: str) -> list[int]:
+        return self._rows[market_id]
+
+
+class ExposureBook:
+    """:func:`portfolio_exposure` of a book that changes, kept up to date change by change.
+
+    Tell it every market (:meth:`add_market`), every change of a position
+    (:meth:`set_holding`) and of an open order (:meth:`set_order` when it opens or its open
+    amount changes, :meth:`remove_order` when it closes). Each change costs O(1) (a market
+    re-added with other tokens or event, or a token shared by two markets, rebuilds the book);
+    :meth:`report` costs O(orders of the excluded intents + members of the neg-risk events
+    changed since the last report), not O(book). The report equals ``portfolio_exposure`` of
+    the markets in the order first added, the holdings and the open orders, exactly, and
+    raises what it would raise (property-tested in ``tests/desk/test_incremental_figures.py``).
+
+    Attributes:
+        version: counts the changes; a report made before the latest one raises
+            :class:`StaleExposureError` when read.
+    """
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._markets: dict[str, tuple[str, tuple[str, ...]]] = {}
+        """market id → (event id, token ids): what the rows were built from."""
+        self._index: dict[str, tuple[list[int], bool, str]] = {}
+        """token id → (its market's row, is the first token, market id)."""
+        self._rows: dict[str, list[int]] = {}
+        self._event_of: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {}
+        self._holdings: dict[str, tuple[int, int]] = {}
+        """token id → (micro-shares, cost basis) of every non-flat holding."""
+        self._orders: dict[str, _Counted] = {}
+        """client order id → the open order as counted, in the order the orders opened."""
+        self._by_intent: dict[str, dict[str, None]] = {}
+        self._lost_holdings: dict[str, None] = {}
+        """tokens of holdings in no known market (a report raises)."""
+        self._lost_orders: dict[str, dict[str, None]] = {}
+        """token id → open orders in it while it is in no known market."""
+        self._failing: set[str] = set()
+        """open orders a report raises for unless excluded (unknown token, invalid price)."""
+        self._standalone = 0
+        """Σ worst-case loss of the standalone markets."""
+        self._event_worst: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        """per event, its worst-case loss: [0] with "none wins", [1] exactly one wins."""
+        self._event_total = [0, 0]
+        self._stale_events: set[str] = set()
+        """events whose members' rows changed since their worst-case losses were computed."""
+
+    # ------------------------------------------------------------------ changes
+    def add_market(self, market: Market) -> None:
+        """Learn a market (or its update: only its tokens and neg-risk event count here)."""
+        market_id = market.market_id
+        key = (market.neg_risk_event_id, tuple(t.token_id for t in market.tokens))
+        known = self._markets.get(market_id)
+        if known == key:
+            return
+        self.version += 1
+        self._markets[market_id] = key
+        event, tokens = key
+        if known is not None or any(t in self._index for t in tokens):
+            self._rebuild()
+            return
+        self._place(market_id, event, tokens)
+        for token_id in tokens if len(tokens) == 2 else ():
+            if token_id in self._lost_holdings:
+                del self._lost_holdings[token_id]
+                size, cost = self._holdings[token_id]
+                self._count_holding(token_id, size, cost, 1)
+            for cid in self._lost_orders.pop(token_id, {}):
+                counted = self._orders[cid]
+                self._failing.discard(cid)
+                self._orders[cid] = self._count_order(cid, counted)
+
+    def set_holding(self, token_id: str, size: int, cost_basis: int) -> None:
+        """The position in ``token_id`` is now ``size`` micro-shares (signed) costing
+        ``cost_basis`` micro-pUSD (signed); flat is (0, 0)."""
+        before = self._holdings.get(token_id, (0, 0))
+        if before == (size, cost_basis):
+            return
+        self.version += 1
+        if before != (0, 0):
+            self._count_holding(token_id, before[0], before[1], -1)
+        if size or cost_basis:
+            self._holdings[token_id] = (size, cost_basis)
+            self._count_holding(token_id, size, cost_basis, 1)
+        else:
+            del self._holdings[token_id]
+
+    def set_order(self, client_order_id: str, order: OrderLike) -> None:
+        """An open order, new or with a changed open amount (remaining size)."""
+        by_notional = order.notional > 0 and order.size == 0
+        amount = order.notional if by_notional else order.remaining_size
+        fresh = _Counted(
+            order.intent_id, order.token_id, order.side, order.price, by_notional, amount
+        )
+        before = self._orders.get(client_order_id)
+        if before is not None:
+            if before[:6] == fresh[:6]:
+                return
+            self._uncount_order(client_order_id, before)
+            if before.intent_id != fresh.intent_id:
+                self._forget_intent(before.intent_id, client_order_id)
+        self.version += 1
+        self._orders[client_order_id] = self._count_order(client_order_id, fresh)
+        self._by_intent.setdefault(fresh.intent_id, {})[client_order_id] = None
+
+    def remove_order(self, client_order_id: str) -> None:
+        """An order closed (filled, cancelled, expired, rejected); unknown ids are ignored."""
+        counted = self._orders.pop(client_order_id, None)
+        if counted is None:
+            return
+        self.version += 1
+        self._uncount_order(client_order_id, counted)
+        self._forget_intent(counted.intent_id, client_order_id)
+
+    # ------------------------------------------------------------------ report
+    def report(
+        self, exclude_intent_ids: frozenset[str] = frozenset(), exactly_one_wins: bool = False
+    ) -> ExposureReport:
+        """The book's :class:`ExposureReport`, as ``portfolio_exposure(markets, holdings,
+        open orders, exclude_intent_ids, exactly_one_wins)``; valid until the next change.
+
+        Raises:
+            UnknownTokenError: a holding, or an open order not excluded, in a token of no
+                known market.
+            ValueError: an open order not excluded with a price outside ``(0, 1)`` pUSD.
+        """
+        if self._lost_holdings:
+            raise UnknownTokenError(f"position in unknown token {next(iter(self._lost_holdings))}")
+        if self._failing:
+            self._raise_failing(exclude_intent_ids)
+        if self._stale_events:
+            self._refresh_events()
+        variant = 1 if exactly_one_wins else 0
+        events: Mapping[str, int] = self._event_worst[variant]
+        total = self._standalone + self._event_total[variant]
+        acc: Mapping[str, list[int]] = self._rows
+        if exclude_intent_ids:
+            amended = self._without(exclude_intent_ids)
+            if amended:
+                acc = _Amended(amended, self._rows)
+                changed: dict[str, int] = {}
+                for market_id, row in amended.items():
+                    event = self._event_of[market_id]
+                    if event:
+                        changed[event] = 0
+                    else:
+                        total += _row_worst(row) - _row_worst(self._rows[market_id])
+                for event in changed:
+                    worst = event_worst_loss(
+                        (
+                            OutcomeLoss(r[0] + r[2], r[1] + r[3])
+                            for r in map(acc.__getitem__, self._members[event])
+                        ),
+                        exactly_one_wins,
+                    )
+                    total += worst - events[event]
+                    changed[event] = worst
+                if changed:
+                    events = {**events, **changed}
+        return ExposureReport(
+            acc=acc,
+            event_of=self._event_of,
+            members=self._members,
+            events=events,
+            total=total,
+            exactly_one_wins=exactly_one_wins,
+            book=self,
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _place(self, market_id: str, event: str, tokens: tuple[str, ...]) -> None:
+        """A flat row for the market; its tokens point at it (the last market naming a token
+        wins, as in :func:`portfolio_exposure`)."""
+        row = self._rows[market_id] = [0, 0, 0, 0]
+        self._event_of[market_id] = event
+        if len(tokens) == 2:  # a malformed market's tokens stay unknown (fail closed)
+            self._index[tokens[0]] = (row, True, market_id)
+            self._index[tokens[1]] = (row, False, market_id)
+        if event:
+            self._members.setdefault(event, []).append(market_id)
+            for worst in self._event_worst:
+                worst.setdefault(event, 0)
+            self._stale_events.add(event)
+
+    def _rebuild(self) -> None:
+        """Every row again from the markets, holdings and open orders."""
+        orders = self._orders
+        self._index, self._rows, self._event_of, self._members = {}, {}, {}, {}
+        self._orders, self._lost_holdings, self._lost_orders = {}, {}, {}
+        self._failing = set()
+        self._standalone = 0
+        self._event_worst, self._event_total = ({}, {}), [0, 0]
+        self._stale_events = set()
+        for market_id, (event, tokens) in self._markets.items():
+            self._place(market_id, event, tokens)
+        for token_id, (size, cost) in self._holdings.items():
+            self._count_holding(token_id, size, cost, 1)
+        for cid, counted in orders.items():
+            self._orders[cid] = self._count_order(cid, counted)
+
+    def _add(self, market_id: str, row: list[int], deltas: tuple[int, int, int, int]) -> None:
+        """Add ``deltas`` to a market's row, keeping the standalone total and marking its
+        event for recomputation."""
+        event = self._event_of[market_id]
+        if event:
+            self._stale_events.add(event)
+        else:
+            self._standalone -= _row_worst(row)
+        row[0] += deltas[0]
+        row[1] += deltas[1]
+        row[2] += deltas[2]
+        row[3] += deltas[3]
+        if not event:
+            self._standalone += _row_worst(row)
+
+    def _count_holding(self, token_id: str, size: int, cost: int, sign: int) -> None:
+        """Add (``sign`` 1) or take away (−1) a non-flat holding's loss."""
+        located = self._index.get(token_id)
+        if located is None:
+            if sign > 0:
+                self._lost_holdings[token_id] = None
+            else:
+                del self._lost_holdings[token_id]
+            return
+        row, is_first, market_id = located
+        loss = holding_loss(size, cost, is_first)
+        self._add(market_id, row, (sign * loss.if_first, sign * loss.if_second, 0, 0))
+
+    def _count_order(self, client_order_id: str, order: _Counted) -> _Counted:
+        """Add an open order's adverse loss to its market's row; returns it as counted (``order``
+        holds what the order is; what it says it adds is ignored)."""
+        located = self._index.get(order.token_id)
+        if located is not None:
+            row, is_first, market_id = located
+            if order.amount <= 0:
+                return _Counted(*order[:6]) if order.market_id else order
+            try:
+                pending = _pending(
+                    order.side, order.price, is_first, order.by_notional, order.amount
+                )
+            except ValueError:  # an invalid price: a report raises (unless it is excluded)
+                self._failing.add(client_order_id)
+                return _Counted(*order[:6]) if order.market_id else order
+            self._add(market_id, row, (0, 0, *pending))
+            return _Counted(*order[:6], market_id, *pending)
+        self._lost_orders.setdefault(order.token_id, {})[client_order_id] = None
+        self._failing.add(client_order_id)
+        return _Counted(*order[:6]) if order.market_id else order
+
+    def _uncount_order(self, client_order_id: str, counted: _Counted) -> None:
+        """Take an order's counted loss (or its error) back out."""
+        if counted.market_id:
+            row = self._rows[counted.market_id]
+            self._add(
+                counted.market_id, row, (0, 0, -counted.pending_first, -counted.pending_second)
+            )
+        elif client_order_id in self._failing:
+            self._failing.discard(client_order_id)
+            lost = self._lost_orders.get(counted.token_id)
+            if lost is not None:
+                lost.pop(client_order_id, None)
+                if not lost:
+                    del self._lost_orders[counted.token_id]
+
+    def _forget_intent(self, intent_id: str, client_order_id: str) -> None:
+        ids = self._by_intent[intent_id]
+        del ids[client_order_id]
+        if not ids:
+            del self._by_intent[intent_id]
+
+    def _raise_failing(self, exclude_intent_ids: frozenset[str]) -> None:
+        """Raise what :func:`portfolio_exposure` raises for the first open order (in the
+        order they opened) it cannot count, unless that order is excluded."""
+        for cid, counted in self._orders.items():
+            if cid in self._failing and counted.intent_id not in exclude_intent_ids:
+                if counted.token_id not in self._index:
+                    raise UnknownTokenError(f"open order in unknown token {counted.token_id}")
+                _, is_first, _ = self._index[counted.token_id]
+                order_rates(counted.side, counted.price, is_first, counted.by_notional)
+
+    def _refresh_events(self) -> None:
+        """Recompute the worst-case losses of the events marked stale (both variants)."""
+        rows = self._rows
+        for event in self._stale_events:
+            losses = [
+                OutcomeLoss(r[0] + r[2], r[1] + r[3])
+                for r in map(rows.__getitem__, self._members[event])
+            ]
+            for variant, worst in enumerate(self._event_worst):
+                value = event_worst_loss(losses, variant == 1)
+                self._event_total[variant] += value - worst[event]
+                worst[event] = value
+        self._stale_events.clear()
+
+    def _without(self, exclude_intent_ids: frozenset[str]) -> dict[str, list[int]]:
+        """Copies of the rows the excluded intents' open orders add to, without them."""
+        amended: dict[str, list[int]] = {}
+        for intent_id in exclude_intent_ids:
+            for cid in self._by_intent.get(intent_id, ()):
+                counted = self._orders[cid]
+                if not counted.market_id:
+                    continue
+                row = amended.get(counted.market_id)
+                if row is None:
+                    row = amended[counted.market_id] = list(self._rows[counted.market_id])
+                row[2] -= counted.pending_first
+                row[3] -= counted.pending_second
+        return amended

@@ -2,7 +2,8 @@
 
 Caps the worst-case loss at resolution, computed complement-aware by
 :mod:`polytraders.model.exposure` from every position and every open order (each assumed to
-fill exactly when that hurts), at three levels:
+fill exactly when that hurts; the desk keeps it up to date, ``DeskView.exposure``), at three
+levels:
 
 - per market (YES and NO held together offset),
 - per neg-risk event (mutually exclusive markets: a NO in one hedges a YES in another),
@@ -40,7 +41,6 @@ from polytraders.model.exposure import (
     amount_loss,
     max_amount_within,
     order_rates,
-    portfolio_exposure,
 )
 from polytraders.model.orders import IntentAction, OrderIntent
 
@@ -140,13 +140,7 @@ class ExposureGuard(BotBase[ExposureGuardConfig]):
         by_notional = intent.notional > 0 and intent.size == 0
         amount = intent.notional if by_notional else intent.size
         try:
-            report = portfolio_exposure(
-                view.markets(),
-                view.positions(),
-                view.open_orders(),  # DeskView: open orders only
-                excluded,
-                cfg.neg_risk_exactly_one_wins,
-            )
+            report = view.exposure(excluded, cfg.neg_risk_exactly_one_wins)
             combined = report.combined(market.market_id)
             event_id = market.neg_risk_event_id
             rates = order_rates(
