@@ -432,17 +432,17 @@ class RunSinks:
     def __enter__(self) -> RunSinks:
         try:
             self.store = open_store(self._store_url)
-        except BaseException:
-            self._discard()
+            targets: list[EnvelopeSink] = [self.tally]
+            if self.outputs is not None:
+                self.jsonl = JsonlSink(self.outputs.staging / "envelopes.jsonl")
+                targets.append(self.jsonl)
+            targets.extend(self._extra)
+            if self.store is not None:
+                targets.append(self.store)
+            self.fanout = FanoutSink(targets)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        targets: list[EnvelopeSink] = [self.tally]
-        if self.outputs is not None:
-            self.jsonl = JsonlSink(self.outputs.staging / "envelopes.jsonl")
-            targets.append(self.jsonl)
-        targets.extend(self._extra)
-        if self.store is not None:
-            targets.append(self.store)
-        self.fanout = FanoutSink(targets)
         return self
 
     def __exit__(
@@ -452,17 +452,13 @@ class RunSinks:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if exc is not None:
-                self._discard()
+            if exc is not None and self.outputs is not None:
+                self.outputs.discard()
         finally:
             if self.jsonl is not None:
                 self.jsonl.close()
             if self.store is not None:
                 close_store(self.store, self.ending)
-
-    def _discard(self) -> None:
-        if self.outputs is not None:
-            self.outputs.discard()
 
 
 def _run_whole(
