@@ -4,6 +4,7 @@ one has."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from polytraders.optimize.study import (
 )
 from polytraders.optimize.trial import TrialTask, evaluate
 from polytraders.optimize.tuned_desk import DeskSpec
-from polytraders.optimize.workers import Workers
+from polytraders.optimize.workers import Workers, default_jobs
 from tests.optimize.conftest import SYNTHETIC, invoke, touch_quoter_variant
 
 SMALL = "synthetic:normal?seed=5&markets=2&duration_s=120"
@@ -177,3 +178,14 @@ def test_an_interrupted_study_resumes_with_the_uninterrupted_results(tmp_path: P
     assert [(r.number, r.params, r.figures) for r in interrupted] == [
         (r.number, r.params, r.figures) for r in straight
     ]
+
+
+def test_without_jobs_the_trials_run_on_every_core_up_to_a_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # os.process_cpu_count (Python 3.13) counts the cores this process may use; else cpu_count
+    counter = "process_cpu_count" if hasattr(os, "process_cpu_count") else "cpu_count"
+    monkeypatch.setattr(os, counter, lambda: 6)
+    assert [default_jobs(8), default_jobs(4), default_jobs(1)] == [6, 4, 1]
+    monkeypatch.setattr(os, counter, lambda: None)  # unknown: one process
+    assert default_jobs(8) == 1

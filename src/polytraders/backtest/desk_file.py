@@ -225,6 +225,11 @@ class DeskFile(BaseModel):
         data["strategies"] = [entry.model_dump(mode="json")]
         return DeskFile.from_mapping(data, "--strategy", base_dir=self._base_dir)
 
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative bot ``source`` paths resolve against."""
+        return self._base_dir
+
     # ------------------------------------------------------------------ bot classes
     def bot_class(self, entry: BotEntry) -> Any:
         """The class of an entry: the library bot ``id`` or the user's ``source``.

@@ -16,13 +16,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.outputs import OutputDir, OutputSet, write_run_files
-from polytraders.backtest.report import TopOfBookSeries
+from polytraders.backtest.report import TopOfBook, TopOfBookSeries
 from polytraders.backtest.result import (
     BacktestResult,
     EnvelopeTally,
@@ -33,12 +34,13 @@ from polytraders.backtest.result import (
     money_of,
     settled_markets,
 )
-from polytraders.backtest.stop import stop_on_signals
+from polytraders.backtest.stop import StopRequest, stop_on_signals
 from polytraders.contracts import ids
 from polytraders.contracts.canonical import canonical_json
 from polytraders.desk.desk import SYS_KILL_SWITCH_TRIPPED, Desk, DeskResult
 from polytraders.desk.shadow_chain import SHADOW_SUFFIX, ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, FanoutSink, JsonlSink
+from polytraders.desk.state import DeskState
 from polytraders.feeds import Source, open_source
 from polytraders.feeds.config import FeedConfig
 from polytraders.feeds.digest import data_digest
@@ -49,6 +51,7 @@ from polytraders.model.events import (
     TradingState,
     TradingStateChanged,
 )
+from polytraders.model.fills import Fill
 from polytraders.model.market import Market
 from polytraders.model.orders import VenueOrder
 from polytraders.ops.logs import set_run_id
@@ -103,6 +106,9 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         markets: the run's markets (resolved ones with their outcome).
         orders: every order the desk's order manager tracked (open and closed, with
             ``ts_created_ns``), in the order the desk added them.
+        partitions / jobs: a run split by market (:mod:`polytraders.backtest.partition`):
+            its sub-runs (one per market) and the processes that ran them; 0 / 1 for a run of
+            the whole desk.
     """
 
     result: BacktestResult
@@ -123,9 +129,11 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     shadow_envelopes_sha256: str = ""
     markets: tuple[Market, ...] = ()
     orders: tuple[VenueOrder, ...] = ()
+    partitions: int = 0
+    jobs: int = 1
 
 
-def _paced(
+def paced(
     events: Iterable[AnyEvent], speed: float | None, keepalive: Callable[[], None]
 ) -> Iterator[AnyEvent]:
     """Yield events no faster than ``speed`` × real time (None: as fast as possible); while
@@ -146,7 +154,7 @@ def _paced(
         yield event
 
 
-class _Keepalive:
+class Keepalive:
     """Flushes the store (which renews the run's lease) when ``interval_s`` of wall time passed
     since the last flush; a no-op without a store."""
 
@@ -195,11 +203,7 @@ class _Telemetry:
             FeedError: the feed's bad input so far is over ``[feed] max_bad_input_pct``.
         """
         self.count += 1
-        token_id = getattr(event, "token_id", None)
-        if token_id is not None:
-            book = self.desk.state.book(token_id)
-            if book is not None:
-                self.tops.observe(token_id, event.ts_event_ns, book.best_bid(), book.best_ask())
+        observe_top(self.tops, self.desk.state, event)
         if self.count % 512 == 0 or isinstance(event, MarketStatus):
             self.source.stats.check(self.feed)  # FeedError: too much bad input so far
             self.report(event.ts_event_ns, event.ts_recv_ns)
@@ -225,7 +229,17 @@ class _Telemetry:
         )
 
 
-def _halt_reason(desk: Desk) -> str | None:
+def observe_top(tops: TopOfBookSeries, state: DeskState, event: AnyEvent) -> None:
+    """Note the top of the book of the token ``event`` concerns (if any), after the desk
+    applied it (the report's top-of-book lines)."""
+    token_id = getattr(event, "token_id", None)
+    if token_id is not None:
+        book = state.book(token_id)
+        if book is not None:
+            tops.observe(token_id, event.ts_event_ns, book.best_bid(), book.best_ask())
+
+
+def halt_reason(desk: Desk) -> str | None:
     """The reason code of the desk's halt or kill-switch trip (latest), None while trading."""
     events = desk.result().desk_events
     if desk.state.kill_switch_tripped:
@@ -256,6 +270,7 @@ def run_desk(
     shadow_desk: DeskFile | None = None,
     shadow_sinks: Sequence[EnvelopeSink] = (),
     demotions: Mapping[str, int] | None = None,
+    jobs: int = 1,
 ) -> RunOutcome:
     """Run the desk of ``desk_file`` over ``data`` on the paper venue; record and write it.
 
@@ -291,13 +306,23 @@ def run_desk(
             demotes it (:meth:`~polytraders.desk.desk.Desk.demote` with
             ``GOV_ROLLBACK_DRILL``): a rollback drill. They are part of the run's identity (its
             run id differs from the same desk's plain run).
+        jobs: processes for a run split by market. When nothing couples the run's markets
+            (:func:`~polytraders.backtest.partition.couplings`) the run is always split: one
+            sub-run per market on ``jobs`` processes, merged in a fixed order, the same for any
+            ``jobs`` (:func:`~polytraders.backtest.partition.run_partitioned`). Otherwise the
+            whole desk runs in this process, and ``jobs`` above 1 is refused.
 
     Raises:
-        RunRefusedError: unusable data, ``out_dir`` or store, or the store refused the run's
-            start (nothing was recorded).
+        RunRefusedError: unusable data, ``out_dir``, store or ``jobs`` (also ``jobs`` above 1
+            for a desk whose markets are coupled, naming what couples them), or the store
+            refused the run's start (nothing was recorded).
+        WorkerDiedError: a process of a split run died or could not report (the run is
+            recorded FAILED; no outputs are written).
         OSError: the outputs could not be written (the run is recorded in the store).
     """
     started_wall = time.perf_counter()
+    if jobs < 1:
+        raise RunRefusedError(f"--jobs {jobs}: must be at least 1")
     try:
         source = open_source(data)
         # a progress bar needs the total: counting it reads the whole data once, so damage
@@ -307,51 +332,164 @@ def run_desk(
     except (ValueError, OSError) as exc:  # FeedError, OutputDirError, a missing file
         raise RunRefusedError(str(exc)) from exc
     desk_config = desk_file.canonical()
-    config_version = desk_file.config_version
     digest = data_digest(data)
     schedule = sorted((demotions or {}).items(), key=lambda item: (item[1], item[0]))
+    unpriced = sorted({m.category for m in source.markets} - desk_file.venue.fee_rates_ppm.keys())
+    if unpriced:
+        if outputs is not None:
+            outputs.discard()
+        raise RunRefusedError(
+            f"[venue] fee_rates_ppm: no taker fee rate for the data's market categories "
+            f"{', '.join(unpriced)}"
+        )
+    # imported here: the partition module builds on this one
+    from polytraders.backtest import partition
+
+    coupled = partition.couplings(
+        desk_file, source.markets, shadow=shadow_desk is not None, drills=bool(schedule)
+    )
+    if coupled and jobs > 1:
+        if outputs is not None:
+            outputs.discard()
+        raise RunRefusedError(partition.refusal(jobs, coupled))
+    run = RunSinks(outputs=outputs, store_url=store_url, metrics=metrics, sinks=sinks)
+    inputs = RunInputs(
+        data=data,
+        source=source,
+        desk_file=desk_file,
+        digest=digest,
+        speed=speed,
+        metrics=metrics,
+        progress=progress,
+        total_records=total_records,
+        fill_bounds=fill_bounds,
+    )
+    if coupled:
+        products = _run_whole(
+            run, inputs, shadow_desk=shadow_desk, shadow_sinks=shadow_sinks, schedule=schedule
+        )
+    else:
+        products = partition.run_partitioned(run, inputs, jobs=jobs)
+    return conclude(
+        products,
+        desk_file=desk_file,
+        desk_config=desk_config,
+        source=source,
+        outputs=outputs,
+        report_token=report_token,
+        wall_s=time.perf_counter() - started_wall,
+        store_url=store_url,
+    )
+
+
+class RunInputs(NamedTuple):
+    """What a run reads (:func:`run_desk`'s arguments): the data as given, opened and its
+    digest; the desk; the pace; where metrics and progress go; the number of records expected
+    (for the progress bar); whether the fill model's bounds run beside."""
+
+    data: str | Path
+    source: Source
+    desk_file: DeskFile
+    digest: str
+    speed: float | None
+    metrics: DeskMetrics | None
+    progress: Progress | None
+    total_records: int | None
+    fill_bounds: bool
+
+
+class RunSinks:
+    """Where a run's own envelopes go, and what the run holds open meanwhile.
+
+    Entering opens the store (``store_url``, :func:`open_store`; None: none) and, with
+    ``outputs``, the timeline file ``envelopes.jsonl`` in their staging folder; :attr:`fanout`
+    records into :attr:`tally`, the timeline file, ``metrics``, ``sinks`` and the store, in that
+    order. Leaving with an exception (also when the store cannot be opened) discards the staged
+    outputs; leaving in any case closes the timeline file and the store (:func:`close_store`
+    with :attr:`ending`, which the run sets).
+
+    Raises (entering):
+        RunRefusedError: the store cannot be opened.
+    """
+
+    def __init__(
+        self,
+        *,
+        outputs: OutputDir | None,
+        store_url: str | None,
+        metrics: DeskMetrics | None,
+        sinks: Sequence[EnvelopeSink],
+    ) -> None:
+        self.outputs = outputs
+        self._store_url = store_url
+        self._extra: list[EnvelopeSink] = [*([metrics] if metrics is not None else []), *sinks]
+        self.store: EventStore | None = None
+        self.jsonl: JsonlSink | None = None
+        self.tally = EnvelopeTally()
+        self.fanout = FanoutSink([])
+        self.ending: Ending | None = None
+
+    def __enter__(self) -> RunSinks:
+        try:
+            self.store = open_store(self._store_url)
+            targets: list[EnvelopeSink] = [self.tally]
+            if self.outputs is not None:
+                self.jsonl = JsonlSink(self.outputs.staging / "envelopes.jsonl")
+                targets.append(self.jsonl)
+            targets.extend(self._extra)
+            if self.store is not None:
+                targets.append(self.store)
+            self.fanout = FanoutSink(targets)
+        except BaseException as exc:
+            self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc is not None and self.outputs is not None:
+                self.outputs.discard()
+        finally:
+            if self.jsonl is not None:
+                self.jsonl.close()
+            if self.store is not None:
+                close_store(self.store, self.ending)
+
+
+def _run_whole(
+    run: RunSinks,
+    inputs: RunInputs,
+    *,
+    shadow_desk: DeskFile | None,
+    shadow_sinks: Sequence[EnvelopeSink],
+    schedule: Sequence[tuple[str, int]],
+) -> RunProducts:
+    """The whole desk in this process (:func:`run_desk`'s arguments), recorded through
+    ``run``."""
+    data, source, desk_file, digest, speed, metrics, progress, total_records, fill_bounds = inputs
     run_id = ids.run_id(
-        config_version,
+        desk_file.config_version,
         digest,
         desk_file.seed,
         *([f"demotions={canonical_json(schedule)}"] if schedule else []),
     )
     set_run_id(run_id)
-    store: EventStore | None = None
-    jsonl: JsonlSink | None = None
-    ending: _Ending | None = None
-    try:
-        try:
-            store = EventStore.open(store_url) if store_url is not None else None
-        except StoreError as exc:
-            raise RunRefusedError(str(exc)) from exc
+    with run:
+        store = run.store
         strategies, risk, execution = desk_file.build_slots()
         venue = PaperVenue(desk_file.venue, source.markets, run_id)
         bound_venues = BoundVenues(venue, source.markets) if fill_bounds else None
-        tally = EnvelopeTally()
-        run_sinks: list[EnvelopeSink] = [tally]
-        if outputs is not None:
-            jsonl = JsonlSink(outputs.staging / "envelopes.jsonl")
-            run_sinks.append(jsonl)
-        if metrics is not None:
-            run_sinks.append(metrics)
-        run_sinks.extend(sinks)
         attempt = 1
         if store is not None:
-            run_sinks.append(store)
-            try:
-                attempt = _start_run(
-                    store=store,
-                    run_id=run_id,
-                    desk_file=desk_file,
-                    desk_config=desk_config,
-                    config_version=config_version,
-                    data=data,
-                    source=source,
-                )
-            except StoreError as exc:
-                raise RunRefusedError(str(exc)) from exc
-        fanout = FanoutSink(run_sinks)
+            attempt = start_run(
+                store=store, run_id=run_id, desk_file=desk_file, data=data, source=source
+            )
+        fanout = run.fanout
         shadow = (
             ShadowChain(
                 shadow_desk.build_slots()[1],
@@ -388,7 +526,7 @@ def run_desk(
         )
         if progress is not None:
             progress.start(total_records, source.record_counter or "records")
-        ending = _replay(
+        ending = run.ending = _replay(
             desk=desk,
             source=source,
             speed=speed,
@@ -401,36 +539,115 @@ def run_desk(
         telemetry.report(desk_result.last_event_ns)
         integrity: list[str] = []
         if store is not None and ending.store_error is None:
-            integrity = _record_end(store, f"{run_id}@{attempt}", desk, desk_result, ending)
-    except BaseException:
-        if outputs is not None:
-            outputs.discard()
-        raise
-    finally:
-        if jsonl is not None:
-            jsonl.close()
-        if store is not None:
-            _close_store(store, ending)
-    wall_s = time.perf_counter() - started_wall
-    markets = settled_markets(source.markets, desk.state)
+            stats = desk.orders.stats
+            integrity = record_end(
+                store,
+                f"{run_id}@{attempt}",
+                ended_ns=desk_result.last_event_ns,
+                produced=RunProduced(
+                    envelopes=desk_result.envelope_count,
+                    orders=stats.order_states,
+                    fills=stats.fills_booked,
+                ),
+                ending=ending,
+            )
+    return RunProducts(
+        run_id=run_id,
+        ending=ending,
+        attempt=attempt,
+        integrity=integrity,
+        desk_result=desk_result,
+        markets=settled_markets(source.markets, desk.state),
+        final_marks=final_marks(desk.state, source.markets),
+        venue_rejections=dict(venue.stats.rejections_by_code),
+        bound_fills=(
+            {which: bound_venues.fills(which) for which in bound_venues.shadows}
+            if bound_venues is not None
+            else None
+        ),
+        top_of_book=telemetry.tops.series,
+        orders=desk.state.orders,
+        tally=run.tally,
+        shadow=shadow,
+    )
+
+
+class RunProducts(msgspec.Struct, kw_only=True):
+    """What a run produced and how it ended, as its figures and outputs are computed from it.
+
+    Fields:
+        run_id / ending / attempt: the run, how its replay ended, its attempt in the store (1
+            without a store).
+        integrity: the store's integrity problems with the run (empty: sound, or no store).
+        desk_result: the desk's result (fills, equity curve, desk events, timeline digest).
+        markets: the run's markets, resolved ones with their payouts (:func:`settled_markets`).
+        final_marks: token id → mark price at the end (:func:`final_marks`).
+        venue_rejections: reason code → orders the venue rejected.
+        bound_fills: bound (``PESSIMISTIC``/``OPTIMISTIC``) → the fills of its shadow venue,
+            for each bound a shadow computed; None when the bounds were not computed.
+        top_of_book: token id → its top-of-book changes (the report's lines).
+        orders: client order id → the desk's order.
+        tally: the envelope counts (:class:`EnvelopeTally`).
+        shadow: the shadow chain that decided beside the desk (None without a shadow desk).
+        partitions / jobs: as :class:`RunOutcome`'s.
+    """
+
+    run_id: str
+    ending: Ending
+    attempt: int
+    integrity: list[str]
+    desk_result: DeskResult
+    markets: list[Market]
+    final_marks: dict[str, int]
+    venue_rejections: dict[str, int]
+    bound_fills: dict[str, list[Fill]] | None
+    top_of_book: dict[str, list[TopOfBook]]
+    orders: dict[str, VenueOrder]
+    tally: EnvelopeTally
+    shadow: ShadowChain | None = None
+    partitions: int = 0
+    jobs: int = 1
+
+
+def conclude(
+    products: RunProducts,
+    *,
+    desk_file: DeskFile,
+    desk_config: dict[str, Any],
+    source: Source,
+    outputs: OutputDir | None,
+    report_token: str | None,
+    wall_s: float,
+    store_url: str | None,
+) -> RunOutcome:
+    """Compute a run's result from what it produced, write its outputs into the staging
+    folder of ``outputs`` and move them into place (None: nothing written).
+
+    Raises:
+        OSError: the outputs could not be written.
+    """
+    desk_result = products.desk_result
+    ending = products.ending
+    shadow = products.shadow
+    markets = products.markets
+    marks = products.final_marks
     feed_problems = dict(source.stats.bad_input)
     equity_curve = [(p.ts_ns, p.equity) for p in desk_result.equity_curve]
-    marks = final_marks(desk.state, markets)
     result = compute_result(
-        run_id=run_id,
+        run_id=products.run_id,
         seed=desk_file.seed,
-        config_version=config_version,
+        config_version=desk_file.config_version,
         synthetic=source.synthetic,
         markets=markets,
         fills=desk_result.fills,
         equity_curve=equity_curve,
-        tally=tally,
+        tally=products.tally,
         envelopes_sha256=desk_result.timeline_sha256,
         events=desk_result.events_processed,
         first_event_ns=desk_result.first_event_ns,
         last_event_ns=desk_result.last_event_ns,
         orders=desk_result.orders_submitted,
-        venue_rejections=dict(venue.stats.rejections_by_code),
+        venue_rejections=products.venue_rejections,
         final_marks=marks,
         wall_s=wall_s,
         feed_problems=feed_problems,
@@ -439,9 +656,9 @@ def run_desk(
         status=ending.status.value,
         status_detail=ending.detail,
     )
-    if bound_venues is not None:
+    if products.bound_fills is not None:
         result.fill_model = FillModel.of(
-            desk_file.venue, _bounds(bound_venues, result, markets, marks)
+            desk_file.venue, _bounds(products.bound_fills, result, markets, marks)
         )
     if outputs is not None:
         write_run_files(
@@ -450,9 +667,9 @@ def run_desk(
                 result=result,
                 equity_curve=equity_curve,
                 fills=desk_result.fills,
-                orders=desk.state.orders,
+                orders=products.orders,
                 markets=markets,
-                top_of_book=telemetry.tops.series,
+                top_of_book=products.top_of_book,
                 config=desk_config,
                 chosen_token=report_token,
             ),
@@ -462,26 +679,28 @@ def run_desk(
         result=result,
         desk_result=desk_result,
         desk_config=desk_config,
-        out_dir=out_dir,
+        out_dir=outputs.target if outputs is not None else None,
         store_url=store_url,
-        attempt=attempt,
+        attempt=products.attempt,
         status=ending.status,
         status_detail=ending.detail,
         exit_signal=ending.signal_name,
         error=ending.error,
         store_error=str(ending.store_error) if ending.store_error is not None else "",
-        integrity_problems=integrity,
+        integrity_problems=products.integrity,
         feed_problems=feed_problems,
         shadow_run_id=shadow.run_id if shadow is not None else "",
         shadow_envelopes=shadow.envelope_count if shadow is not None else 0,
         shadow_envelopes_sha256=shadow.timeline_sha256() if shadow is not None else "",
         markets=tuple(markets),
-        orders=tuple(desk.state.orders.values()),
+        orders=tuple(products.orders.values()),
+        partitions=products.partitions,
+        jobs=products.jobs,
     )
 
 
 def _bounds(
-    venues: BoundVenues,
+    bound_fills: dict[str, list[Fill]],
     result: BacktestResult,
     markets: Sequence[Market],
     final_marks: dict[str, int],
@@ -489,55 +708,65 @@ def _bounds(
     """Both bounds: a shadow's figures, or the run's own where its queue model is the bound's."""
     bounds = []
     for which, model in BOUND_MODELS.items():
-        if which in venues.shadows:
-            money, _ = money_of(venues.fills(which), markets, final_marks)
+        if which in bound_fills:
+            money, _ = money_of(bound_fills[which], markets, final_marks)
         else:
             money = result.money
         bounds.append(FillBound(which=which, queue_model=model, money=money))
     return tuple(bounds)
 
 
-def _start_run(
+def open_store(store_url: str | None) -> EventStore | None:
+    """The run's event store (None without a URL).
+
+    Raises:
+        RunRefusedError: the store cannot be opened (bad URL, unreachable, read-only).
+    """
+    if store_url is None:
+        return None
+    try:
+        return EventStore.open(store_url)
+    except StoreError as exc:
+        raise RunRefusedError(str(exc)) from exc
+
+
+def start_run(
     *,
     store: EventStore,
     run_id: str,
     desk_file: DeskFile,
-    desk_config: dict[str, Any],
-    config_version: str,
     data: str | Path,
     source: Source,
 ) -> int:
-    """Record the run's start; returns its attempt number in the store."""
-    return store.start_run(
-        run_id=run_id,
-        started_ns=0,
-        seed=desk_file.seed,
-        desk_config=desk_config,
-        desk_config_version=config_version,
-        data_source=str(data),
-        synthetic=source.synthetic,
-    ).attempt
+    """Record the run's start; returns its attempt number in the store.
+
+    Raises:
+        RunRefusedError: the store refused the start (nothing was recorded).
+    """
+    try:
+        return store.start_run(
+            run_id=run_id,
+            started_ns=0,
+            seed=desk_file.seed,
+            desk_config=desk_file.canonical(),
+            desk_config_version=desk_file.config_version,
+            data_source=str(data),
+            synthetic=source.synthetic,
+        ).attempt
+    except StoreError as exc:
+        raise RunRefusedError(str(exc)) from exc
 
 
-def _record_end(
-    store: EventStore, ref: str, desk: Desk, desk_result: DeskResult, ending: _Ending
+def record_end(
+    store: EventStore, ref: str, *, ended_ns: int, produced: RunProduced, ending: Ending
 ) -> list[str]:
-    """Record how the run ended with what it produced (envelopes, order states, fills: they
-    streamed into the store during the run through the desk's journal), and return the
-    integrity check's problems. A store that fails now is noted in ``ending`` and reported as
-    a problem (the run is then left without an end record: incomplete for the check)."""
-    stats = desk.orders.stats
+    """Record how the run ended with what it produced (its envelopes, order states and fills
+    are in the store already), and return the integrity check's problems. A store that fails
+    now is noted in ``ending`` and reported as a problem (the run is then left without an end
+    record: incomplete for the check)."""
     try:
         store.end_run(
-            ref,
-            ended_ns=desk_result.last_event_ns,
-            status=ending.status,
-            detail=ending.detail,
-            produced=RunProduced(
-                envelopes=desk_result.envelope_count,
-                orders=stats.order_states,
-                fills=stats.fills_booked,
-            ),
+            ref, ended_ns=ended_ns, status=ending.status, detail=ending.detail, produced=produced
         )
         store.flush()
     except StoreWriteError as exc:
@@ -546,7 +775,7 @@ def _record_end(
     return store.check_integrity(ref)
 
 
-def _close_store(store: EventStore, ending: _Ending | None) -> None:
+def close_store(store: EventStore, ending: Ending | None) -> None:
     """Close the store; after it failed during the run, the rows it still holds pending
     cannot be written either: that failure is the one already reported in ``ending``."""
     if ending is None or ending.store_error is None:
@@ -558,14 +787,27 @@ def _close_store(store: EventStore, ending: _Ending | None) -> None:
         _LOG.warning("store closed with rows it could not write (already reported): %s", exc)
 
 
-class _Ending(msgspec.Struct, kw_only=True):
-    """How the replay loop ended."""
+class Ending(msgspec.Struct, kw_only=True):
+    """How a run's replay ended."""
 
     status: RunStatus = RunStatus.COMPLETED
     detail: str = ""
     signal_name: str = ""
     error: BaseException | None = None
     store_error: StoreWriteError | None = None
+
+    def stopped_or_failed(self, stop: StopRequest) -> bool:
+        """INTERRUPTED when ``stop`` was requested, else FAILED when :attr:`error` is set
+        (with its type and message); returns whether either applied."""
+        if stop.requested:
+            self.status, self.detail = RunStatus.INTERRUPTED, stop.signal_name
+            self.signal_name = stop.signal_name
+        elif self.error is not None:
+            self.status = RunStatus.FAILED
+            self.detail = f"{type(self.error).__name__}: {self.error}"
+        else:
+            return False
+        return True
 
 
 def _replay(
@@ -577,17 +819,17 @@ def _replay(
     fanout: FanoutSink,
     store: EventStore | None,
     schedule: Sequence[tuple[str, int]] = (),
-) -> _Ending:
+) -> Ending:
     """Feed every event to the desk until the data ends, a signal arrives, the store fails or
     something raises; then shut the desk down (cancel all, HALTED, flush) and say how it ended.
     ``schedule``: (bot id, events processed) at which the desk demotes the bot (a drill).
     """
-    ending = _Ending()
+    ending = Ending()
     pending = list(schedule)
     with stop_on_signals() as stop:
         try:
-            keepalive = _Keepalive(store)
-            for event in _paced(source.events(), speed, keepalive):
+            keepalive = Keepalive(store)
+            for event in paced(source.events(), speed, keepalive):
                 while pending and desk.events_processed >= pending[0][1]:
                     bot_id, _after = pending.pop(0)
                     desk.demote(bot_id, reason_code=GOV_ROLLBACK_DRILL, source="rollback drill")
@@ -606,14 +848,8 @@ def _replay(
             desk.trip_kill_switch(SYS_STORE_WRITE_FAILED, "desk", str(exc))
         except Exception as exc:
             ending.error = exc
-        if stop.requested:
-            ending.status, ending.detail = RunStatus.INTERRUPTED, stop.signal_name
-            ending.signal_name = stop.signal_name
-        elif ending.error is not None:
-            ending.status = RunStatus.FAILED
-            ending.detail = f"{type(ending.error).__name__}: {ending.error}"
-        else:
-            reason = _halt_reason(desk)
+        if not ending.stopped_or_failed(stop):
+            reason = halt_reason(desk)
             if reason is not None:
                 ending.status, ending.detail = RunStatus.HALTED, reason
             elif desk.events_processed == 0:

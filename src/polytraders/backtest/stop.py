@@ -1,12 +1,14 @@
 """Stop a run on SIGINT or SIGTERM: the signal is noted and the run loop ends after the event
-in hand, so the desk can cancel everything, flush and record how the run ended."""
+in hand, so the desk can cancel everything, flush and record how the run ended; and stop
+worker processes (:func:`end_processes`)."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
@@ -55,3 +57,17 @@ def stop_on_signals() -> Iterator[StopRequest]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def end_processes(processes: Sequence[BaseProcess], grace_s: float, *, terminate: bool) -> None:
+    """Wait for ``processes`` to end (``terminate``: send SIGTERM to those still running
+    first); kill any still running ``grace_s`` s later."""
+    if terminate:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+    for process in processes:
+        process.join(grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -171,8 +171,13 @@ def optimize(
     ] = "tpe",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the study's samplers.")] = 7,
     jobs: Annotated[
-        int, typer.Option("--jobs", help="Processes running trials (results do not change).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--jobs",
+            help="Processes running trials (default: every core, at most --batch; results do "
+            "not change).",
+        ),
+    ] = None,
     batch: Annotated[
         int,
         typer.Option(
@@ -217,7 +222,7 @@ def optimize(
         from polytraders.optimize.optimizer import optimize as run_optimize
         from polytraders.optimize.split import SplitError
         from polytraders.optimize.tuned_desk import DeskSpec
-        from polytraders.optimize.workers import StudyInterruptedError
+        from polytraders.optimize.workers import StudyInterruptedError, default_jobs
     except ImportError as exc:
         fail(_INSTALL, EXIT_REFUSED, exc)
     from polytraders.backtest.engine import RunRefusedError
@@ -238,7 +243,7 @@ def optimize(
         score=score,
         sampler=sampler,
         seed=seed,
-        jobs=jobs,
+        jobs=default_jobs(batch) if jobs is None else jobs,
         batch=batch,
         in_sample_pct=in_sample_pct,
         storage=storage,
@@ -317,7 +322,9 @@ def reference_runs(
     jobs: Annotated[
         int | None,
         typer.Option(
-            "--jobs", help="Processes running trials, 1-8 (default 2; results do not change)."
+            "--jobs",
+            help="Processes running trials, 1-8 (default: every core, at most 8; results do "
+            "not change).",
         ),
     ] = None,
     timelines: Annotated[
@@ -344,7 +351,7 @@ def reference_runs(
     try:
         _quiet_optuna()
         from polytraders.optimize.references import check_timelines, regenerate
-        from polytraders.optimize.workers import StudyInterruptedError
+        from polytraders.optimize.workers import StudyInterruptedError, default_jobs
     except ImportError as exc:
         fail(_INSTALL, EXIT_REFUSED, exc)
     if out.exists() and not out.is_dir():
@@ -361,7 +368,7 @@ def reference_runs(
         return
     if timelines and jobs is not None:
         fail("--timelines runs no study: it takes no --jobs")
-    jobs = 2 if jobs is None else jobs
+    jobs = default_jobs(8) if jobs is None else jobs
     if not 1 <= jobs <= 8:
         fail(f"--jobs {jobs}: must be between 1 and 8 (the batch size of a reference study)")
     with Progress(

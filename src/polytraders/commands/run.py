@@ -22,6 +22,7 @@ from rich.table import Table
 
 from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.backtest.engine import RunOutcome, RunRefusedError, run_desk
+from polytraders.backtest.partition_workers import WorkerDiedError
 from polytraders.backtest.stop import EXIT_CODE_BY_SIGNAL
 from polytraders.bots.registry import BOTS
 from polytraders.commands.desk_option import load_desk
@@ -39,6 +40,11 @@ from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.records import RunStatus
 
 console = Console()
+_JOBS_HELP = (
+    "Processes for a run split by market (a desk whose bots all read one market at a time: "
+    "one sub-run per market, the same results for any N); refused above 1 for a desk whose "
+    "markets are coupled (docs/runs.md)."
+)
 DEFAULT_OUT = Path("runs") / "latest"
 DEFAULT_STORE = "runs/desk.sqlite"
 
@@ -69,6 +75,10 @@ def _summary(outcome: RunOutcome) -> Table:
         ("envelopes", f"{doc['envelopes']:,}  sha256 {str(doc['envelopes_sha256'])[:16]}…"),
         ("wall time", f"{doc['wall_s']} s ({doc['events_per_s']:,} events/s)"),
     ]
+    if outcome.partitions:
+        sub_runs = f"{outcome.partitions} sub-run" + ("s" if outcome.partitions > 1 else "")
+        processes = f"{outcome.jobs} process" + ("es" if outcome.jobs > 1 else "")
+        rows.append(("split by market", f"{sub_runs} on {processes}"))
     for name, value in rows:
         table.add_row(name, str(value))
     model = outcome.result.fill_model
@@ -198,9 +208,12 @@ def _execute(
     strategy: str | None,
     speed: float | None,
     metrics_port: int | None,
+    jobs: int,
 ) -> RunOutcome:
     if speed is not None and not speed > 0:
         fail(f"--speed {speed}: must be > 0 (1 = real time)")
+    if jobs < 1:
+        fail(f"--jobs {jobs}: must be at least 1")
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file, not a folder")
     check_store_outside_out(store, out)
@@ -233,9 +246,12 @@ def _execute(
                 speed=speed,
                 metrics=metrics,
                 progress=_Bar(progress),
+                jobs=jobs,
             )
         except RunRefusedError as exc:
             fail(f"run refused: {exc}", EXIT_REFUSED, exc)
+        except WorkerDiedError as exc:
+            fail(f"run failed, recorded FAILED, no outputs written: {exc}", EXIT_FAILED, exc)
         except OSError as exc:
             fail(f"run recorded, but its outputs could not be written: {exc}", EXIT_FAILED, exc)
     console.print(_summary(outcome))
@@ -321,6 +337,7 @@ def run(
             "--out", help="Folder for result.json, envelopes.jsonl, fills.csv, report.html."
         ),
     ] = DEFAULT_OUT,
+    jobs: Annotated[int, typer.Option("--jobs", help=_JOBS_HELP)] = 1,
 ) -> None:
     """Run the default desk (strat.maker_tight, seven risk guards, exec.smartrouter, all
     ENFORCED) on the paper venue over the real Polymarket sample, record it, and summarise.
@@ -340,6 +357,7 @@ def run(
             "--data": data is not None,
             "--speed": speed is not None,
             "--realtime": realtime,
+            "--jobs": jobs != 1,
         }
         unsupported = [name for name, present in given.items() if present]
         if unsupported:
@@ -378,6 +396,7 @@ def run(
         strategy=strategy,
         speed=1.0 if realtime else speed,
         metrics_port=metrics_port,
+        jobs=jobs,
     )
 
 
@@ -396,6 +415,7 @@ def backtest(
     store: Annotated[
         str | None, typer.Option("--store", help="Also record to this event store.")
     ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help=_JOBS_HELP)] = 1,
 ) -> None:
     """Backtest a desk (or your own strategy inside the desk's guards) on recorded or
     synthetic data; writes result.json, envelopes.jsonl, fills.csv and report.html. Exit codes
@@ -408,6 +428,7 @@ def backtest(
         strategy=strategy,
         speed=None,
         metrics_port=None,
+        jobs=jobs,
     )
 
 

@@ -105,6 +105,33 @@ class OrderManagerConfig(BaseModel):
     """Token-bucket capacity: new orders allowed in a burst."""
 
 
+class TokenBucket:
+    """The order-rate limit (rule 3): ``burst_count`` tokens, full at the start, refilled at
+    ``rate_per_s`` tokens a second from the first :meth:`take` on, in exact integer units of
+    10⁻⁹ token."""
+
+    __slots__ = ("_capacity", "_level", "_level_ns", "_rate")
+
+    def __init__(self, rate_per_s: int, burst_count: int) -> None:
+        self._rate = rate_per_s
+        self._capacity = burst_count * _TOKEN
+        self._level = self._capacity
+        self._level_ns: int | None = None
+
+    def take(self, now_ns: int) -> bool:
+        """Refill up to ``now_ns`` and take one token; False (nothing taken) when less than
+        one is left."""
+        if self._level_ns is None:
+            self._level_ns = now_ns
+        elif now_ns > self._level_ns:
+            self._level = min(self._capacity, self._level + (now_ns - self._level_ns) * self._rate)
+            self._level_ns = now_ns
+        if self._level < _TOKEN:
+            return False
+        self._level -= _TOKEN
+        return True
+
+
 @dataclass(slots=True)
 class _Held:
     """New orders waiting for their cancels (cancel-before-place)."""
@@ -165,9 +192,7 @@ class OrderManager:
         self.fills: list[Fill] = []
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
-        self._capacity = self.config.order_burst_count * _TOKEN
-        self._bucket = self._capacity
-        self._bucket_ns: int | None = None
+        self._bucket = TokenBucket(self.config.order_rate_per_s, self.config.order_burst_count)
         self._held: list[_Held] = []
         self._local: list[VenueEvent] = []
         self._market_orders_open: list[str] = []
@@ -241,31 +266,18 @@ class OrderManager:
             ts_updated_ns=now_ns,
         )
 
-    def _refill(self, now_ns: int) -> None:
-        if self._bucket_ns is None:
-            self._bucket_ns = now_ns
-            return
-        elapsed = now_ns - self._bucket_ns
-        if elapsed > 0:
-            self._bucket = min(
-                self._capacity, self._bucket + elapsed * self.config.order_rate_per_s
-            )
-            self._bucket_ns = now_ns
-
     def _submit(self, order: VenueOrder, now_ns: int) -> None:
         cid = order.client_order_id
         if cid in self._held_ids:
             self._held_ids.discard(cid)
             order.ts_created_ns = order.ts_updated_ns = now_ns  # the ack clock starts now
-        self._refill(now_ns)
         self.state.add_order(order)
-        if self._bucket < _TOKEN:
+        if not self._bucket.take(now_ns):
             self.stats.rate_limited += 1
             self._set(order, OrderStatus.REJECTED, "desk", SYS_RATE_LIMITED)
             self._emit(order)
             self._refuse(cid, now_ns, SYS_RATE_LIMITED, "desk token bucket empty")
             return
-        self._bucket -= _TOKEN
         self.stats.submitted += 1
         if order.time_in_force.rests is False:
             self._market_orders_open.append(cid)

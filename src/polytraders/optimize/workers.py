@@ -17,6 +17,7 @@ exception (an interruption, an error) sends SIGTERM to every worker still runnin
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import queue
 import signal
@@ -25,12 +26,20 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
-from polytraders.backtest.stop import StopRequest
+from polytraders.backtest.stop import StopRequest, end_processes
 from polytraders.optimize.trial import TrialOutcome, TrialTask, evaluate
 
 STOP_GRACE_S = 10.0
 """How long workers get to stop after SIGTERM before they are killed."""
 _POLL_S = 0.5
+
+
+def default_jobs(limit: int) -> int:
+    """The processes to run trials on when ``--jobs`` is not given: every core this process
+    may use (``os.process_cpu_count()`` where Python has it, 3.13 on, else
+    ``os.cpu_count()``), at most ``limit`` (a batch of trials runs at once) and at least 1."""
+    count = getattr(os, "process_cpu_count", os.cpu_count)
+    return max(1, min(count() or 1, limit))
 
 
 class StudyInterruptedError(Exception):
@@ -113,15 +122,7 @@ class Workers:
         if exc is None:
             for _ in self._processes:
                 self._tasks.put(None)
-        else:
-            for process in self._processes:
-                if process.is_alive():
-                    process.terminate()
-        for process in self._processes:
-            process.join(STOP_GRACE_S)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        end_processes(self._processes, STOP_GRACE_S, terminate=exc is not None)
         self._processes = []
 
     def run(

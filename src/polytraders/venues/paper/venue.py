@@ -175,6 +175,11 @@ class PaperVenue:
                 self._market_tokens[market.market_id].append(token.token_id)
         self.ledger = PaperLedger(config.starting_cash_micros, starting_holdings)
         self.stats = PaperVenueStats()
+        self.cash_checks: list[tuple[int, int]] | None = None
+        """None, or a list to which every accepted BUY's balance check (rule 3.9) appends
+        ``(time ns, starting cash − free cash + what the order needed)``: the pUSD the account
+        had committed at that moment, this order included (a run split by market checks with
+        it that its markets fit one account, :mod:`polytraders.backtest.partition_merge`)."""
         self._orders: dict[str, WorkingOrder] = {}
         self._arrival_ns: dict[str, int] = {}
         self._closed: set[str] = set()
@@ -440,14 +445,17 @@ class PaperVenue:
                 need = order.notional + sum(fees)
             else:
                 need = notional_micros(order.price, order.size, Rounding.UP) + sum(fees)
-            if self.ledger.free_cash() < need:
+            free = self.ledger.free_cash()
+            if free < need:
                 self._reject(
                     working,
                     now,
                     reasons.INSUFFICIENT_BALANCE,
-                    f"needs {need} pUSD micro, {self.ledger.free_cash()} free",
+                    f"needs {need} pUSD micro, {free} free",
                 )
                 return
+            if self.cash_checks is not None:
+                self.cash_checks.append((now, self.ledger.starting_cash - free + need))
         elif self.ledger.free_tokens(order.token_id) < order.size:
             self._reject(
                 working,
