@@ -1,0 +1,41 @@
+"""The goals judged from a benchmark run (bench/goals.py): a figure meets, misses or was not
+measured; never "met" without a figure; ratios only against peers measured in the run."""
+
+from __future__ import annotations
+
+from bench.goals import GOALS, judge
+
+
+def test_every_goal_is_judged_from_its_figure() -> None:
+    results = {
+        "pipeline": {
+            "level_updates_per_s": 1_200_000.0,
+            "ratio_vs_nautilus_mm": 9.5,
+            "event_to_order_p99_us": 200.0,
+            "nautilus_mm_level_updates_per_s": 120_000.0,
+        },
+        "guards": {"chain_p99_us": 50.5},
+    }
+    verdicts = judge(results)
+    assert verdicts["pipeline_level_updates_per_s"]["status"] == "met"
+    assert verdicts["pipeline_ratio_vs_nautilus_mm"]["status"] == "not met"
+    assert verdicts["event_to_order_p99_us"]["status"] == "met"  # at most: equal meets
+    assert verdicts["guard_chain_p99_us"]["status"] == "not met"
+    assert verdicts["guard_chain_p99_us"]["value"] == 50.5
+    assert verdicts["peer_ratios"] == {"ratio_vs_nautilus_mm": 10.0}
+
+
+def test_a_goal_without_its_figure_is_not_measured_never_met() -> None:
+    verdicts = judge({"pipeline": {"level_updates_per_s": "n/a"}, "guards": {}})
+    for goal, *_ in GOALS:
+        assert verdicts[goal]["status"] == "not measured"
+        assert "value" not in verdicts[goal]
+    assert verdicts["peer_ratios"] == {}
+
+
+def test_peer_ratios_use_the_peers_benchmark_when_the_pipeline_ran_none() -> None:
+    results = {
+        "pipeline": {"level_updates_per_s": 100_000.0},
+        "peers": {"hft_pm_touch_quoter_rows_per_s": 2_000_000.0, "nautilus_error": "exit 1"},
+    }
+    assert judge(results)["peer_ratios"] == {"ratio_vs_hftbacktest_pm_touch_quoter": 0.05}
