@@ -101,8 +101,12 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         shadow_run_id / shadow_envelopes / shadow_envelopes_sha256: the shadow chain's run id,
             envelope count and timeline SHA-256 (empty / 0 without ``shadow_desk``).
         markets: the run's markets (resolved ones with their outcome).
-        orders: every order the desk's order manager tracked (open and closed, with
+        orders: the orders the desk's order manager still tracked at the end (open ones, every
+            one with a fill and the closed ones it had not retired yet, with
             ``ts_created_ns``), in the order the desk added them.
+        retired_order_created_ns: ``ts_created_ns`` of the orders it retired during the run
+            (closed without fills, :mod:`polytraders.desk.orders` rule 8): with ``orders``,
+            every order of the run.
     """
 
     result: BacktestResult
@@ -123,6 +127,7 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     shadow_envelopes_sha256: str = ""
     markets: tuple[Market, ...] = ()
     orders: tuple[VenueOrder, ...] = ()
+    retired_order_created_ns: tuple[int, ...] = ()
 
 
 def _paced(
@@ -477,6 +482,7 @@ def run_desk(
         shadow_envelopes_sha256=shadow.timeline_sha256() if shadow is not None else "",
         markets=tuple(markets),
         orders=tuple(desk.state.orders.values()),
+        retired_order_created_ns=tuple(desk.orders.retired_created_ns),
     )
 
 

@@ -21,7 +21,9 @@ Each plot is a ``div`` with a fixed id (``figure-equity``, ``figure-reason-codes
 Money is labelled pUSD and shown to 2 decimals with thousands separators (the exact decimal is
 the cell's tooltip and in ``result.json``); times are UTC. Prices and money become floats here
 only for plotting. To keep the page small, each token's top-of-book series is thinned to at
-most :data:`TOP_OF_BOOK_POINTS` points (:func:`thin_top_of_book`); every fill is drawn.
+most :data:`TOP_OF_BOOK_POINTS` points (:func:`thin_top_of_book`; a run's series longer than
+:data:`KEPT_POINTS` is already thinned as it is recorded, :class:`TopOfBookSeries`); every
+fill is drawn.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ import bisect
 import html
 import json
 import math
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, overload
 
 import plotly.graph_objects as go
 
@@ -53,6 +57,9 @@ TopOfBook = tuple[int, int | None, int | None]
 TOP_OF_BOOK_POINTS = 2_000
 """Most top-of-book points drawn per token (see :func:`thin_top_of_book`)."""
 
+KEPT_POINTS = 2 * TOP_OF_BOOK_POINTS
+"""Most top-of-book points a run keeps per token (see :class:`TopOfBookSeries`)."""
+
 _SEVERITY_COLOURS = {
     Severity.HARD: "#c0392b",
     Severity.WARNING: "#e67e22",
@@ -65,13 +72,77 @@ _STATE_COLOURS = {
 }
 
 
-class TopOfBookSeries:
-    """Each token's top-of-book changes as the report draws them (:data:`TopOfBook` points,
-    appended only when the best bid or ask changed)."""
+_EMPTY = -1
+"""How :class:`TopOfBookPoints` stores an empty side (prices are positive)."""
+
+
+class TopOfBookPoints(Sequence[TopOfBook]):
+    """One token's top-of-book series, time-ordered, in three 64-bit arrays (24 bytes a
+    point; an empty side is stored as -1 and read back as None).
+
+    Attributes:
+        observed: changes appended in all, those dropped by :meth:`thin` included.
+    """
+
+    __slots__ = ("asks", "bids", "observed", "ts_ns")
 
     def __init__(self) -> None:
-        self.series: dict[str, list[TopOfBook]] = {}
+        self.ts_ns = array("q")
+        self.bids = array("q")
+        self.asks = array("q")
+        self.observed = 0
+
+    def append(self, ts_ns: int, best_bid: int | None, best_ask: int | None) -> None:
+        """Add a point after the last one."""
+        self.ts_ns.append(ts_ns)
+        self.bids.append(_EMPTY if best_bid is None else best_bid)
+        self.asks.append(_EMPTY if best_ask is None else best_ask)
+        self.observed += 1
+
+    def thin(self, max_points: int) -> None:
+        """Keep only :func:`thin_top_of_book` (``max_points``) of the points held."""
+        kept = thin_top_of_book(self, max_points)
+        self.ts_ns = array("q", [t for t, _, _ in kept])
+        self.bids = array("q", [_EMPTY if b is None else b for _, b, _ in kept])
+        self.asks = array("q", [_EMPTY if a is None else a for _, _, a in kept])
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    @overload
+    def __getitem__(self, index: int) -> TopOfBook: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TopOfBook]: ...
+
+    def __getitem__(self, index: int | slice) -> TopOfBook | list[TopOfBook]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        bid, ask = self.bids[index], self.asks[index]
+        return (self.ts_ns[index], None if bid == _EMPTY else bid, None if ask == _EMPTY else ask)
+
+    def __iter__(self) -> Iterator[TopOfBook]:
+        for ts, bid, ask in zip(self.ts_ns, self.bids, self.asks, strict=True):
+            yield ts, None if bid == _EMPTY else bid, None if ask == _EMPTY else ask
+
+
+class TopOfBookSeries:
+    """Each token's top-of-book changes as the report draws them (:data:`TopOfBook` points,
+    appended only when the best bid or ask changed), held compactly
+    (:class:`TopOfBookPoints`). A token's series is kept whole up to :data:`KEPT_POINTS`
+    points, so the report thins it exactly as it would the full series; beyond that it is
+    thinned to :data:`TOP_OF_BOOK_POINTS` as it grows (:meth:`TopOfBookPoints.thin` of the
+    points kept so far: every kept point is exact, changes between kept points are not
+    drawn), so a long-lived token holds at most :data:`KEPT_POINTS` points."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, TopOfBookPoints] = {}
         self._last: dict[str, tuple[int | None, int | None]] = {}
+
+    @property
+    def series(self) -> Mapping[str, TopOfBookPoints]:
+        """Token id → its series so far (a read-only view, not a copy)."""
+        return MappingProxyType(self._series)
 
     def observe(
         self, token_id: str, ts_ns: int, best_bid: int | None, best_ask: int | None
@@ -80,11 +151,16 @@ class TopOfBookSeries:
         top = (best_bid, best_ask)
         if self._last.get(token_id) != top:
             self._last[token_id] = top
-            self.series.setdefault(token_id, []).append((ts_ns, best_bid, best_ask))
+            points = self._series.get(token_id)
+            if points is None:
+                points = self._series[token_id] = TopOfBookPoints()
+            points.append(ts_ns, best_bid, best_ask)
+            if len(points) > KEPT_POINTS:
+                points.thin(TOP_OF_BOOK_POINTS)
 
     def copy(self) -> dict[str, list[TopOfBook]]:
         """The series so far (copies: later changes do not reach them)."""
-        return {token_id: list(points) for token_id, points in self.series.items()}
+        return {token_id: list(points) for token_id, points in self._series.items()}
 
 
 def thin_top_of_book(series: Sequence[TopOfBook], max_points: int) -> list[TopOfBook]:
@@ -613,9 +689,10 @@ def _fills_on_book_figure(
         visible = index == 0
         full = top_of_book.get(token, ())
         tops = thin_top_of_book(full, TOP_OF_BOOK_POINTS)
+        changes = full.observed if isinstance(full, TopOfBookPoints) else len(full)
         label = token_labels.get(token, token[:12])
-        thinned = f" (top of book thinned: {len(tops):,} of {len(full):,} changes drawn)"
-        titles.append(f"Fills on the book: {label}" + (thinned if len(tops) < len(full) else ""))
+        thinned = f" (top of book thinned: {len(tops):,} of {changes:,} changes drawn)"
+        titles.append(f"Fills on the book: {label}" + (thinned if len(tops) < changes else ""))
         x = [_axis_time(t) for t, _, _ in tops]
         for name, values in (
             ("best bid", [_pusd(b) if b is not None else None for _, b, _ in tops]),
@@ -751,7 +828,10 @@ def write_report(
 <h2>Summary</h2>
 {_summary_table(result, equity_curve)}
 <h2>Equity and desk events</h2>
-{equity_plot}
+"""
+    # the first plot carries plotly.js (megabytes): written between the two halves of the
+    # page rather than copied into one string with them
+    tail = f"""
 {_desk_events_table(result.desk_events)}
 <h2>Refusals and rejections by bot and reason code</h2>
 {venue_note}
@@ -765,4 +845,6 @@ def write_report(
 <h2>Desk configuration</h2><pre>{_esc(json.dumps(config, indent=2, sort_keys=True))}</pre>
 </body></html>
 """
-    path.write_text(page, encoding="utf-8")
+    with path.open("w", encoding="utf-8") as stream:
+        for part in (page, equity_plot, tail):
+            stream.write(part)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from polytraders.contracts import ids
+from polytraders.contracts.id_set import OrderIdSet
 from polytraders.model.book import OrderBook
 from polytraders.model.events import (
     AnyEvent,
@@ -177,7 +178,8 @@ class PaperVenue:
         self.stats = PaperVenueStats()
         self._orders: dict[str, WorkingOrder] = {}
         self._arrival_ns: dict[str, int] = {}
-        self._closed: set[str] = set()
+        self._closed = OrderIdSet()
+        """Ids of the orders that closed (exact; ranges for ids numbered in sequence)."""
         self._pending: list[tuple[int, int, int, str]] = []
         self._outbox: list[tuple[int, int, VenueEvent]] = []
         """Answers travelling to the desk: (ts_recv_ns, creation sequence, event), a heap."""
