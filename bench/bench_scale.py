@@ -11,18 +11,21 @@ deterministic ids and slugs, so parallel lanes are separate markets trading at t
 Copy 0 is the sample itself (ids and times unchanged). Books, payouts and categories are the
 sample's; the files are written one row group per market, as a partitioned writer would.
 
-Each size runs in a fresh child process (``python -m bench.bench_scale --child``) through
+Each size runs in a fresh child process (:mod:`bench.scale_run`) through
 :func:`polytraders.backtest.engine.run_desk`, the code path of ``polytraders run``: the default
 desk on the paper venue with both fill bounds, the store on a temporary SQLite file and the
 outputs (result.json, envelopes.jsonl, fills.csv, report.html) in a temporary folder. The child
 reports its own peak resident memory (``ru_maxrss``), so each size's figure is its own.
+``python -m bench.bench_scale N DIR`` writes the N× input alone (for profiling).
 
 Figures per size (``1x_…``, ``5x_…``, ``20x_…``; ``--quick``: 1×, 2×, 5×):
 ``level_updates`` (price-level changes the feed gives the desk, counted by a separate pass of
 the feed), ``events``, ``envelopes``, ``orders``, ``wall_s`` (the whole ``run_desk`` call:
-replay, store, outputs), ``level_updates_per_s`` and ``peak_rss_mib``; then
-``throughput_<N>x_vs_1x`` and ``rss_<N>x_vs_1x`` for the largest size. Goal (issue 20): the
-throughput ratio ≥ 0.8 and RSS growing sub-linearly in N.
+replay, store, outputs) and ``cpu_s`` (the child's CPU time for it), ``level_updates_per_s``
+and ``level_updates_per_cpu_s`` (on a shared machine the CPU figure shows the cost without the
+wait for a core) and ``peak_rss_mib``; then, for each larger size, ``throughput_<N>x_vs_1x``
+(and ``throughput_per_cpu_<N>x_vs_1x``) and ``rss_<N>x_vs_1x``. Goal (issue 20): throughput
+within 20 % of 1× (ratio ≥ 0.8) and RSS growing sub-linearly in N.
 """
 
 from __future__ import annotations
@@ -31,11 +34,10 @@ import argparse
 import hashlib
 import json
 import os
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.data import POLYMARKET_SAMPLE, REPO
+from polytraders.feeds import open_source
 from polytraders.feeds.parquet_schema import BOOKS_FILE, MARKETS_FILE
+from polytraders.model.events import BookDelta, BookSnapshot
 
 DESCRIPTION = "default run over 1x/5x/20x the sample (time x markets): throughput, peak RSS"
 
@@ -153,9 +157,6 @@ def _shifted(markets: pa.Table, shift_ms: int) -> pa.Table:
 
 def level_updates(data: Path) -> tuple[int, int]:
     """(level updates, events) of one pass of the feed over ``data``."""
-    from polytraders.feeds import open_source
-    from polytraders.model.events import BookDelta, BookSnapshot
-
     updates = events = 0
     for event in open_source(data).events():
         events += 1
@@ -164,39 +165,13 @@ def level_updates(data: Path) -> tuple[int, int]:
     return updates, events
 
 
-def _child(data: Path, work: Path) -> dict[str, Any]:
-    """One default run over ``data`` (store and outputs under ``work``), as the child does."""
-    from polytraders.backtest.desk_file import DeskFile
-    from polytraders.backtest.engine import run_desk
-
-    started = time.perf_counter()
-    outcome = run_desk(
-        data=data,
-        desk_file=DeskFile(),
-        out_dir=work / "out",
-        store_url=f"sqlite:///{work / 'desk.sqlite'}",
-    )
-    wall_s = time.perf_counter() - started
-    return {
-        "status": outcome.status.value,
-        "events": outcome.result.events,
-        "envelopes": outcome.result.envelopes,
-        "orders": outcome.result.orders,
-        "fills": outcome.result.money.fills,
-        "pnl_usd": str(outcome.result.as_json()["pnl_usd"]),
-        "envelopes_sha256": outcome.result.envelopes_sha256,
-        "wall_s": wall_s,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-
-
 def _run_child(data: Path, work: Path) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO / "src"), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
     )
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_scale", "--child", str(data), str(work)],
+        [sys.executable, "-m", "bench.scale_run", str(data), str(work)],
         env=env,
         capture_output=True,
         text=True,
@@ -225,6 +200,7 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
                     f"{feed_events}"
                 )
             per_s = updates / child["wall_s"]
+            per_cpu_s = updates / child["cpu_s"]
             figures.update(
                 {
                     f"{size}x_level_updates": updates,
@@ -235,41 +211,32 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
                     f"{size}x_pnl_usd": child["pnl_usd"],
                     f"{size}x_status": child["status"],
                     f"{size}x_wall_s": round(child["wall_s"], 3),
+                    f"{size}x_cpu_s": round(child["cpu_s"], 3),
                     f"{size}x_level_updates_per_s": round(per_s, 1),
+                    f"{size}x_level_updates_per_cpu_s": round(per_cpu_s, 1),
                     f"{size}x_peak_rss_mib": round(child["peak_rss_mib"], 1),
                 }
             )
             if size == 1:
-                base = {"per_s": per_s, "rss": child["peak_rss_mib"]}
+                base = {"per_s": per_s, "per_cpu_s": per_cpu_s, "rss": child["peak_rss_mib"]}
             else:
                 figures[f"throughput_{size}x_vs_1x"] = round(per_s / base["per_s"], 3)
+                figures[f"throughput_per_cpu_{size}x_vs_1x"] = round(
+                    per_cpu_s / base["per_cpu_s"], 3
+                )
                 figures[f"rss_{size}x_vs_1x"] = round(child["peak_rss_mib"] / base["rss"], 3)
-            for path in (data, folder / "out"):
-                _remove(path)
+            shutil.rmtree(folder)  # the next size's data and store need the disk
     return figures
 
 
-def _remove(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.bench_scale COPIES TARGET``: write the N× input only (to profile it)."""
     parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__)
-    parser.add_argument("--child", nargs=2, metavar=("DATA", "WORK"), help=argparse.SUPPRESS)
-    parser.add_argument("--replicate", nargs=2, metavar=("COPIES", "TARGET"))
+    parser.add_argument("copies", type=int, help="copies of the sample (N)")
+    parser.add_argument("target", type=Path, help="new folder for markets/books.parquet")
     args = parser.parse_args(argv)
-    if args.child:
-        data, work = (Path(p) for p in args.child)
-        print(json.dumps(_child(data, work)))
-        return 0
-    if args.replicate:
-        replicate(POLYMARKET_SAMPLE, Path(args.replicate[1]), int(args.replicate[0]))
-        return 0
-    parser.error("use python -m bench scale")
-    return 2
+    replicate(POLYMARKET_SAMPLE, args.target, args.copies)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
