@@ -17,6 +17,8 @@ from polytraders.contracts.reasons import load_registry
 from polytraders.model.money import to_micros
 
 runner = CliRunner()
+DEFAULT_RUN_ENVELOPES_SHA256 = "e77f88110d13c4c4b02c15f1d3a46bdc123987dc14a65a693ed7f128043e5e44"
+"""``envelopes_sha256`` of ``polytraders run`` (the default desk over the shipped sample)."""
 EXAMPLE_STRATEGY = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 
 
@@ -83,7 +85,9 @@ def test_main_job_runs_the_default_desk_and_is_deterministic(
     assert result["markets"] == 12
     assert result["synthetic"] is False
     assert result["events"] >= 25_640
-    assert result["orders"] > 0 and result["fills"] > 0
+    # the default run's timeline is pinned: a change to it must be deliberate (and said)
+    assert result["envelopes_sha256"] == DEFAULT_RUN_ENVELOPES_SHA256
+    assert (result["orders"], result["fills"], result["pnl_usd"]) == (3_718, 1_431, "361.281854")
     second = runner.invoke(
         app,
         ["backtest", "--data", str(polymarket_sample), "--out", str(tmp_path / "b")],

@@ -18,10 +18,14 @@ from hypothesis import strategies as st
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.engine import run_desk
 from polytraders.backtest.report import (
+    KEPT_POINTS,
+    SELECTOR_TOKENS,
     TOP_OF_BOOK_POINTS,
     TopOfBook,
+    TopOfBookSeries,
     pusd_text,
     selector_tokens,
+    thin_equity,
     thin_top_of_book,
     write_report,
 )
@@ -283,3 +287,81 @@ def test_thinning_keeps_exact_points_and_hides_no_change_longer_than_a_bucket(
     for (a, b), (i, j) in zip(pairwise(kept), pairwise(positions), strict=True):
         if j > i + 1:  # points were skipped between a and b: all inside one bucket
             assert (b[0] - a[0]) * buckets < span
+
+
+@given(series_strategy)
+def test_a_recorded_series_reads_back_as_observed_while_it_fits(series: list[TopOfBook]) -> None:
+    tops = TopOfBookSeries()
+    expected: list[TopOfBook] = []
+    for ts, bid, ask in series:
+        if not expected or expected[-1][1:] != (bid, ask):
+            expected.append((ts, bid, ask))
+        tops.observe("t", ts, bid, ask)
+    assert list(tops.series.get("t", ())) == expected == tops.copy().get("t", [])
+
+
+def test_a_long_series_is_thinned_as_it_grows_and_counts_every_change() -> None:
+    """Beyond KEPT_POINTS the series is thinned on the way (exact points, first and last
+    kept), so a token of a long run holds a bounded number of points."""
+    tops = TopOfBookSeries()
+    changes = 5 * KEPT_POINTS + 7
+    for k in range(changes):
+        tops.observe("t", k * 1_000, 400_000 + k % 50, None if k % 3 == 0 else 600_000)
+        assert len(tops.series["t"]) <= KEPT_POINTS
+    points = tops.series["t"]
+    assert points.observed == changes
+    assert points[0] == (0, 400_000, None) and points[-1][0] == (changes - 1) * 1_000
+    for ts, bid, ask in points:  # every kept point is one that was observed
+        k = ts // 1_000
+        assert (bid, ask) == (400_000 + k % 50, None if k % 3 == 0 else 600_000)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(-(10**9), 10**9)), max_size=400).map(
+        lambda points: sorted(points, key=lambda p: p[0])
+    ),
+    st.integers(4, 60),
+)
+def test_equity_thinning_keeps_exact_points_and_every_extreme(
+    curve: list[tuple[int, int]], max_points: int
+) -> None:
+    kept = thin_equity(curve, max_points)
+    if len(curve) <= max_points:
+        assert kept == curve
+        return
+    assert len(kept) <= max_points
+    assert kept[0] is curve[0] and kept[-1] is curve[-1]
+    positions = [next(i for i, p in enumerate(curve) if p is k) for k in kept]
+    assert positions == sorted(set(positions))  # an ordered subsequence of the input
+    values = [e for _, e in kept]
+    assert min(values) == min(e for _, e in curve) and max(values) == max(e for _, e in curve)
+
+
+def test_the_selector_shows_the_tokens_with_most_fills_and_says_so(tmp_path: Path) -> None:
+    """A run with more tokens with fills than the selector holds: the page draws the
+    SELECTOR_TOKENS with most fills (also in the inventory plot) and says how many there are."""
+    tokens = [f"t{k:03d}" for k in range(SELECTOR_TOKENS + 5)]
+    counts = [k + 1 for k in range(len(tokens))]  # more fills for later tokens
+    fills = [
+        fill(sum(counts[:k]) + n, token, Side.BUY, 500_000, MICROS, 0, maker=True)
+        for k, token in enumerate(tokens)
+        for n in range(counts[k])
+    ]
+    result = result_for(RESOLVED, [])
+    write_report(
+        tmp_path / "report.html",
+        result=result,
+        equity_curve=[(0, 100), (1, 90)],
+        fills=fills,
+        token_labels={t: t for t in tokens},
+        top_of_book={},
+        chosen_token=None,
+        config={},
+    )
+    page = (tmp_path / "report.html").read_text()
+    assert f"The {SELECTOR_TOKENS:,} tokens with most fills of the {len(tokens):,}" in page
+    _, layout = figure(page, "fills-on-book")
+    labels = [b["label"].split(" (")[0] for b in layout["updatemenus"][0]["buttons"]]
+    assert labels == tokens[::-1][:SELECTOR_TOKENS]
+    traces, _ = figure(page, "inventory")
+    assert {t["name"] for t in traces} == set(labels)

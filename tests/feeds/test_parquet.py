@@ -88,6 +88,30 @@ def test_deltas_rebuild_every_recorded_snapshot_exactly(
     assert rebuilt == recorded_rows
 
 
+@pytest.mark.parametrize("layout", ["one row group per 1,000 rows", "markets interleaved"])
+def test_any_row_group_layout_gives_the_same_stream(
+    tmp_path: Path, parquet_events: list[AnyEvent], layout: str
+) -> None:
+    """The reader takes each market's rows from the row groups holding them, a batch at a
+    time: the sample rewritten in small row groups, or with the markets' rows interleaved
+    (each market's rows in their order, spread over every group), gives the very same
+    events."""
+    books = pq.read_table(POLYMARKET_SAMPLE / "books.parquet")
+    if layout == "markets interleaved":
+        seen: dict[str, int] = {}
+        keys = []  # (position among its market's rows, market, row): round-robin by market
+        for row, market_id in enumerate(books["market_id"].to_pylist()):
+            keys.append((seen.get(market_id, 0), market_id, row))
+            seen[market_id] = seen.get(market_id, 0) + 1
+        books = books.take(pa.array([row for _, _, row in sorted(keys)]))
+    target = tmp_path / "sample"
+    target.mkdir()
+    (target / "markets.parquet").write_bytes((POLYMARKET_SAMPLE / "markets.parquet").read_bytes())
+    pq.write_table(books, target / "books.parquet", row_group_size=1_000)
+    assert pq.ParquetFile(target / "books.parquet").num_row_groups > 20
+    assert list(ParquetSource(target).events()) == parquet_events
+
+
 def _write_books(directory: Path, rows: list[dict[str, object]]) -> None:
     directory.mkdir()
     markets = pq.read_table(POLYMARKET_SAMPLE / "markets.parquet").slice(0, 1)

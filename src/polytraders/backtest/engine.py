@@ -104,8 +104,12 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         shadow_run_id / shadow_envelopes / shadow_envelopes_sha256: the shadow chain's run id,
             envelope count and timeline SHA-256 (empty / 0 without ``shadow_desk``).
         markets: the run's markets (resolved ones with their outcome).
-        orders: every order the desk's order manager tracked (open and closed, with
+        orders: the orders the desk's order manager still tracked at the end (open ones, every
+            one with a fill and the closed ones it had not retired yet, with
             ``ts_created_ns``), in the order the desk added them.
+        retired_order_created_ns: ``ts_created_ns`` of the orders it retired during the run
+            (closed without fills, :mod:`polytraders.desk.orders` rule 8): with ``orders``,
+            every order of the run.
         partitions / jobs: a run split by market (:mod:`polytraders.backtest.partition`):
             its sub-runs (one per market) and the processes that ran them; 0 / 1 for a run of
             the whole desk.
@@ -129,6 +133,7 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     shadow_envelopes_sha256: str = ""
     markets: tuple[Market, ...] = ()
     orders: tuple[VenueOrder, ...] = ()
+    retired_order_created_ns: tuple[int, ...] = ()
     partitions: int = 0
     jobs: int = 1
 
@@ -567,6 +572,7 @@ def _run_whole(
         ),
         top_of_book=telemetry.tops.series,
         orders=desk.state.orders,
+        retired_order_created_ns=tuple(desk.orders.retired_created_ns),
         tally=run.tally,
         shadow=shadow,
     )
@@ -587,6 +593,7 @@ class RunProducts(msgspec.Struct, kw_only=True):
             for each bound a shadow computed; None when the bounds were not computed.
         top_of_book: token id → its top-of-book changes (the report's lines).
         orders: client order id → the desk's order.
+        retired_order_created_ns: as :class:`RunOutcome`'s.
         tally: the envelope counts (:class:`EnvelopeTally`).
         shadow: the shadow chain that decided beside the desk (None without a shadow desk).
         partitions / jobs: as :class:`RunOutcome`'s.
@@ -601,9 +608,10 @@ class RunProducts(msgspec.Struct, kw_only=True):
     final_marks: dict[str, int]
     venue_rejections: dict[str, int]
     bound_fills: dict[str, list[Fill]] | None
-    top_of_book: dict[str, list[TopOfBook]]
+    top_of_book: Mapping[str, Sequence[TopOfBook]]
     orders: dict[str, VenueOrder]
     tally: EnvelopeTally
+    retired_order_created_ns: tuple[int, ...] = ()
     shadow: ShadowChain | None = None
     partitions: int = 0
     jobs: int = 1
@@ -694,6 +702,7 @@ def conclude(
         shadow_envelopes_sha256=shadow.timeline_sha256() if shadow is not None else "",
         markets=tuple(markets),
         orders=tuple(products.orders.values()),
+        retired_order_created_ns=products.retired_order_created_ns,
         partitions=products.partitions,
         jobs=products.jobs,
     )

@@ -64,27 +64,24 @@ def write_fills_csv(
             none of ``markets`` (nothing is written).
     """
     tokens = {t.token_id: (m, t) for m in markets for t in m.tokens}
-    rows = []
-    for fill in fills:
-        order = orders.get(fill.client_order_id)
-        if order is None:
+    for fill in fills:  # every fill checked before anything is written
+        if fill.client_order_id not in orders:
             raise ValueError(
                 f"fills.csv: fill {fill.fill_id} is for order {fill.client_order_id}, "
                 "which the desk never sent"
             )
-        known = tokens.get(fill.token_id)
-        if known is None:
+        if fill.token_id not in tokens:
             raise ValueError(f"fills.csv: fill {fill.fill_id} is for unknown token {fill.token_id}")
-        market, token = known
-        row = (
-            fill.fill_id, order.intent_id, fill.client_order_id, fill.venue_order_id,
-            order.bot_id, fill.ts_event_ns, utc_iso(fill.ts_event_ns),
-            fill.market_id or market.market_id, market.slug, fill.token_id, token.outcome,
-            fill.side.value, fill.liquidity.value, from_micros(fill.price),
-            from_micros(fill.size), from_micros(fill.notional), from_micros(fill.fee),
-        )  # fmt: skip
-        rows.append(row)
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(COLUMNS)
-        writer.writerows(rows)
+        for fill in fills:  # a row at a time: the rows are never all held
+            order = orders[fill.client_order_id]
+            market, token = tokens[fill.token_id]
+            writer.writerow((
+                fill.fill_id, order.intent_id, fill.client_order_id, fill.venue_order_id,
+                order.bot_id, fill.ts_event_ns, utc_iso(fill.ts_event_ns),
+                fill.market_id or market.market_id, market.slug, fill.token_id, token.outcome,
+                fill.side.value, fill.liquidity.value, from_micros(fill.price),
+                from_micros(fill.size), from_micros(fill.notional), from_micros(fill.fee),
+            ))  # fmt: skip

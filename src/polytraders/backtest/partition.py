@@ -298,6 +298,7 @@ def run_partitioned(run: RunSinks, inputs: RunInputs, *, jobs: int) -> RunProduc
         bound_fills=_bound_fills(parts),
         top_of_book={t: s for p in parts for t, s in p.top_of_book.items()},
         orders={o.client_order_id: o for p in parts for o in p.orders},
+        retired_order_created_ns=tuple(t for p in parts for t in p.retired_order_created_ns),
         tally=run.tally,
         partitions=len(parts),
         jobs=jobs,

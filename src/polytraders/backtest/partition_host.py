@@ -88,7 +88,9 @@ class PartitionResult(msgspec.Struct, kw_only=True):
         desk_result: its desk's result (its timeline is the file :meth:`HostSetup.timeline`).
         markets: its markets, with the payouts of those that resolved.
         final_marks: token id → mark price at the end.
-        orders: every order its desk tracked, in the order added.
+        orders: every order its desk tracked at the end, in the order added.
+        retired_order_created_ns: ``ts_created_ns`` of the orders its desk retired (closed
+            without fills) during the sub-run.
         journal: its order states and booked fills, in the order they happened (what a store
             would have received).
         order_states / fills_booked: how many of each the journal holds.
@@ -109,6 +111,7 @@ class PartitionResult(msgspec.Struct, kw_only=True):
     markets: list[Market]
     final_marks: dict[str, int]
     orders: list[VenueOrder]
+    retired_order_created_ns: list[int]
     journal: list[VenueOrder | Fill]
     order_states: int
     fills_booked: int
@@ -261,6 +264,7 @@ class _SubRun:
             markets=markets,
             final_marks=final_marks(desk.state, markets),
             orders=list(desk.state.orders.values()),
+            retired_order_created_ns=list(desk.orders.retired_created_ns),
             journal=self.journal.records,
             order_states=stats.order_states,
             fills_booked=stats.fills_booked,
@@ -269,7 +273,7 @@ class _SubRun:
             bound_fills=bound_fills,
             cash_in_use={name: cash.points for name, cash in self.cash.items()},
             submits_ns=self.submits.times_ns,
-            top_of_book=self.tops.series,
+            top_of_book=self.tops.copy(),
         )
 
 

@@ -13,15 +13,21 @@ Sections: summary, equity curve with a mark at every desk event (HALTED, REDUCIN
 kill switch; time and reason code on hover), desk events, refusals and rejections by bot and
 reason code (a table, from ``BacktestResult.refusals_by_bot``), every reason code on a log axis
 (rare refusals stay visible beside thousands of approvals), PnL per market, inventory, our
-fills on the top of book with a token selector (every token with fills), and the desk config.
+fills on the top of book with a token selector (every token with fills, up to the
+:data:`SELECTOR_TOKENS` with most fills; inventory shows the same tokens), and the desk config.
 
 Each plot is a ``div`` with a fixed id (``figure-equity``, ``figure-reason-codes``,
 ``figure-market-pnl``, ``figure-inventory``, ``figure-fills-on-book``).
 
 Money is labelled pUSD and shown to 2 decimals with thousands separators (the exact decimal is
 the cell's tooltip and in ``result.json``); times are UTC. Prices and money become floats here
-only for plotting. To keep the page small, each token's top-of-book series is thinned to at
-most :data:`TOP_OF_BOOK_POINTS` points (:func:`thin_top_of_book`); every fill is drawn.
+only for plotting. To keep the page (and the memory to build it) bounded however long the run:
+each token's top-of-book and inventory series is thinned to at most
+:data:`TOP_OF_BOOK_POINTS` points (:func:`thin_top_of_book`; a run's top-of-book series longer
+than :data:`KEPT_POINTS` is already thinned as it is recorded, :class:`TopOfBookSeries`), the
+equity line to :data:`EQUITY_POINTS` (:func:`thin_equity`, each bucket's extremes kept), and the
+selector to :data:`SELECTOR_TOKENS` tokens; each thinning is said in the plot's title, and every
+fill of a shown token is drawn. The page is written one plot at a time.
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ import bisect
 import html
 import json
 import math
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
 
 import plotly.graph_objects as go
 
@@ -50,8 +58,21 @@ from polytraders.model.orders import Side
 TopOfBook = tuple[int, int | None, int | None]
 """(ts_ns, best bid, best ask) in micro-units; None for an empty side."""
 
+_Point = TypeVar("_Point", bound=tuple[Any, ...])
+"""A point of a drawn series: ``(ts_ns, …)``."""
+
 TOP_OF_BOOK_POINTS = 2_000
 """Most top-of-book points drawn per token (see :func:`thin_top_of_book`)."""
+
+EQUITY_POINTS = 10_000
+"""Most equity-curve points drawn (see :func:`thin_equity`)."""
+
+SELECTOR_TOKENS = 50
+"""Most tokens in the "fills on the book" selector and the inventory plot (those with most
+fills)."""
+
+KEPT_POINTS = 2 * TOP_OF_BOOK_POINTS
+"""Most top-of-book points a run keeps per token (see :class:`TopOfBookSeries`)."""
 
 _SEVERITY_COLOURS = {
     Severity.HARD: "#c0392b",
@@ -65,13 +86,77 @@ _STATE_COLOURS = {
 }
 
 
-class TopOfBookSeries:
-    """Each token's top-of-book changes as the report draws them (:data:`TopOfBook` points,
-    appended only when the best bid or ask changed)."""
+_EMPTY = -1
+"""How :class:`TopOfBookPoints` stores an empty side (prices are positive)."""
+
+
+class TopOfBookPoints(Sequence[TopOfBook]):
+    """One token's top-of-book series, time-ordered, in three 64-bit arrays (24 bytes a
+    point; an empty side is stored as -1 and read back as None).
+
+    Attributes:
+        observed: changes appended in all, those dropped by :meth:`thin` included.
+    """
+
+    __slots__ = ("asks", "bids", "observed", "ts_ns")
 
     def __init__(self) -> None:
-        self.series: dict[str, list[TopOfBook]] = {}
+        self.ts_ns = array("q")
+        self.bids = array("q")
+        self.asks = array("q")
+        self.observed = 0
+
+    def append(self, ts_ns: int, best_bid: int | None, best_ask: int | None) -> None:
+        """Add a point after the last one."""
+        self.ts_ns.append(ts_ns)
+        self.bids.append(_EMPTY if best_bid is None else best_bid)
+        self.asks.append(_EMPTY if best_ask is None else best_ask)
+        self.observed += 1
+
+    def thin(self, max_points: int) -> None:
+        """Keep only :func:`thin_top_of_book` (``max_points``) of the points held."""
+        kept = thin_top_of_book(self, max_points)
+        self.ts_ns = array("q", [t for t, _, _ in kept])
+        self.bids = array("q", [_EMPTY if b is None else b for _, b, _ in kept])
+        self.asks = array("q", [_EMPTY if a is None else a for _, _, a in kept])
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    @overload
+    def __getitem__(self, index: int) -> TopOfBook: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TopOfBook]: ...
+
+    def __getitem__(self, index: int | slice) -> TopOfBook | list[TopOfBook]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        bid, ask = self.bids[index], self.asks[index]
+        return (self.ts_ns[index], None if bid == _EMPTY else bid, None if ask == _EMPTY else ask)
+
+    def __iter__(self) -> Iterator[TopOfBook]:
+        for ts, bid, ask in zip(self.ts_ns, self.bids, self.asks, strict=True):
+            yield ts, None if bid == _EMPTY else bid, None if ask == _EMPTY else ask
+
+
+class TopOfBookSeries:
+    """Each token's top-of-book changes as the report draws them (:data:`TopOfBook` points,
+    appended only when the best bid or ask changed), held compactly
+    (:class:`TopOfBookPoints`). A token's series is kept whole up to :data:`KEPT_POINTS`
+    points, so the report thins it exactly as it would the full series; beyond that it is
+    thinned to :data:`TOP_OF_BOOK_POINTS` as it grows (:meth:`TopOfBookPoints.thin` of the
+    points kept so far: every kept point is exact, changes between kept points are not
+    drawn), so a long-lived token holds at most :data:`KEPT_POINTS` points."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, TopOfBookPoints] = {}
         self._last: dict[str, tuple[int | None, int | None]] = {}
+
+    @property
+    def series(self) -> Mapping[str, TopOfBookPoints]:
+        """Token id → its series so far (a read-only view, not a copy)."""
+        return MappingProxyType(self._series)
 
     def observe(
         self, token_id: str, ts_ns: int, best_bid: int | None, best_ask: int | None
@@ -80,16 +165,21 @@ class TopOfBookSeries:
         top = (best_bid, best_ask)
         if self._last.get(token_id) != top:
             self._last[token_id] = top
-            self.series.setdefault(token_id, []).append((ts_ns, best_bid, best_ask))
+            points = self._series.get(token_id)
+            if points is None:
+                points = self._series[token_id] = TopOfBookPoints()
+            points.append(ts_ns, best_bid, best_ask)
+            if len(points) > KEPT_POINTS:
+                points.thin(TOP_OF_BOOK_POINTS)
 
     def copy(self) -> dict[str, list[TopOfBook]]:
         """The series so far (copies: later changes do not reach them)."""
-        return {token_id: list(points) for token_id, points in self.series.items()}
+        return {token_id: list(points) for token_id, points in self._series.items()}
 
 
-def thin_top_of_book(series: Sequence[TopOfBook], max_points: int) -> list[TopOfBook]:
-    """At most ``max_points`` (≥ 2) points of a time-ordered top-of-book series, for drawing
-    as a step line.
+def thin_top_of_book(series: Sequence[_Point], max_points: int) -> list[_Point]:
+    """At most ``max_points`` (≥ 2) points of a time-ordered top-of-book series (or any
+    series of ``(ts_ns, …)`` points), for drawing as a step line.
 
     A series that fits is returned whole. Otherwise its time span is cut into
     ``max_points // 2`` equal buckets and each bucket keeps its first and last point: every
@@ -118,6 +208,41 @@ def thin_top_of_book(series: Sequence[TopOfBook], max_points: int) -> list[TopOf
     if kept[-1] != len(series) - 1:
         kept.append(len(series) - 1)
     return [series[i] for i in kept]
+
+
+def thin_equity(curve: Sequence[tuple[int, int]], max_points: int) -> list[tuple[int, int]]:
+    """At most ``max_points`` (≥ 4) points of a time-ordered equity curve, for drawing as a
+    step line: a curve that fits is returned whole; otherwise its time span is cut into
+    ``max_points // 4`` equal buckets and each keeps its first, lowest, highest and last
+    point (in time order; the earliest of equal values), so every kept point is exact and
+    every bucket's extremes, the drawdowns, stay drawn.
+
+    Raises:
+        ValueError: ``max_points`` < 4.
+    """
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4, got {max_points}")
+    if len(curve) <= max_points:
+        return list(curve)
+    buckets = max_points // 4
+    start = curve[0][0]
+    span = curve[-1][0] - start + 1
+    kept: list[int] = []
+    first = low = high = 0
+    current = -1
+    for i, (ts, equity) in enumerate(curve):
+        bucket = (ts - start) * buckets // span
+        if bucket != current:
+            if current >= 0:
+                kept.extend(sorted({first, low, high, i - 1}))
+            first = low = high = i
+            current = bucket
+        elif equity < curve[low][1]:
+            low = i
+        elif equity > curve[high][1]:
+            high = i
+    kept.extend(sorted({first, low, high, len(curve) - 1}))
+    return [curve[i] for i in kept]
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -447,7 +572,8 @@ def _equity_figure(
 ) -> go.Figure:
     """The equity step line (a point is recorded when equity changes; the last value holds
     until ``end_ns``) with a marker per desk event at the equity of that moment."""
-    line = list(equity_curve)
+    line = thin_equity(equity_curve, EQUITY_POINTS)
+    thinned = len(line) < len(equity_curve)
     if line and end_ns > line[-1][0]:
         line.append((end_ns, line[-1][1]))
     figure = go.Figure(
@@ -456,7 +582,7 @@ def _equity_figure(
             y=[_pusd(e) for _, e in line],
             mode="lines",
             line_shape="hv",
-            name="equity",
+            name="equity" if not thinned else "equity (thinned)",
             hovertemplate="%{x} UTC<br>%{y:,.2f} pUSD<extra></extra>",
         )
     )
@@ -505,8 +631,9 @@ def _equity_figure(
             figure.add_vline(
                 x=_axis_time(event.ts_event_ns), line_dash="dash", line_color="#7b241c"
             )
+    drawn = f" (thinned: {len(line):,} of {len(equity_curve):,} points drawn)" if thinned else ""
     figure.update_layout(
-        title="Equity (pUSD, marked to mid) with desk events",
+        title=f"Equity (pUSD, marked to mid) with desk events{drawn}",
         xaxis_title="time (UTC)",
         yaxis_title="pUSD",
         yaxis_tickformat=",.2f",
@@ -564,18 +691,26 @@ def _market_pnl_figure(result: BacktestResult) -> go.Figure:
     return figure
 
 
-def _inventory_figure(fills: Sequence[Fill], token_labels: Mapping[str, str]) -> go.Figure:
+def _inventory_figure(
+    fills: Sequence[Fill], token_labels: Mapping[str, str], shown: Sequence[str]
+) -> go.Figure:
+    """Each shown token's position after each of its fills (a step line, thinned to
+    :data:`TOP_OF_BOOK_POINTS` points like the top of book), in order of first fill."""
     figure = go.Figure()
+    chosen = set(shown)
     by_token: dict[str, list[tuple[int, int]]] = {}
     held: dict[str, int] = {}
     for fill in fills:
+        if fill.token_id not in chosen:
+            continue
         held[fill.token_id] = held.get(fill.token_id, 0) + fill.size * fill.side.sign
         by_token.setdefault(fill.token_id, []).append((fill.ts_event_ns, held[fill.token_id]))
     for token, series in by_token.items():
+        drawn = thin_top_of_book(series, TOP_OF_BOOK_POINTS)
         figure.add_trace(
             go.Scatter(
-                x=[_axis_time(t) for t, _ in series],
-                y=[_pusd(s) for _, s in series],
+                x=[_axis_time(t) for t, _ in drawn],
+                y=[_pusd(s) for _, s in drawn],
                 mode="lines",
                 line_shape="hv",
                 name=token_labels.get(token, token[:12]),
@@ -613,9 +748,10 @@ def _fills_on_book_figure(
         visible = index == 0
         full = top_of_book.get(token, ())
         tops = thin_top_of_book(full, TOP_OF_BOOK_POINTS)
+        changes = full.observed if isinstance(full, TopOfBookPoints) else len(full)
         label = token_labels.get(token, token[:12])
-        thinned = f" (top of book thinned: {len(tops):,} of {len(full):,} changes drawn)"
-        titles.append(f"Fills on the book: {label}" + (thinned if len(tops) < len(full) else ""))
+        thinned = f" (top of book thinned: {len(tops):,} of {changes:,} changes drawn)"
+        titles.append(f"Fills on the book: {label}" + (thinned if len(tops) < changes else ""))
         x = [_axis_time(t) for t, _, _ in tops]
         for name, values in (
             ("best bid", [_pusd(b) if b is not None else None for _, b, _ in tops]),
@@ -705,36 +841,22 @@ def write_report(
             live node's config holding it under ``desk``.
     """
     tokens = selector_tokens(fills, chosen_token)
+    shown = tokens[:SELECTOR_TOKENS]
     end_ns = max(
         [result.last_event_ns, *(e.ts_event_ns for e in result.desk_events)],
     )
-    figures = [
-        ("equity", _equity_figure(equity_curve, result.desk_events, end_ns)),
-        ("reason-codes", _reason_figure(result.reason_codes)),
-        ("market-pnl", _market_pnl_figure(result)),
-        ("inventory", _inventory_figure(fills, token_labels)),
-    ]
-    if tokens:
-        figures.append(
-            ("fills-on-book", _fills_on_book_figure(tokens, token_labels, top_of_book, fills))
-        )
-    plots = [
-        figure.to_html(
-            full_html=False,
-            include_plotlyjs=(i == 0),
-            default_width="100%",
-            div_id=f"figure-{name}",
-        )
-        for i, (name, figure) in enumerate(figures)
-    ]
-    equity_plot, reason_plot, pnl_plot, inventory_plot = plots[:4]
-    book_plot = plots[4] if tokens else "<p>No fills.</p>"
     venue_note = (
         f"<p>Rows with bot <code>venue</code> are the {_esc(result.fill_model.venue)} venue's "
         "rejections of orders the desk sent; the other rows are envelopes whose decision was "
         "not a plain pass.</p>"
     )
-    page = f"""<!DOCTYPE html>
+    shown_note = (
+        f"<p>The {len(shown):,} tokens with most fills of the {len(tokens):,} with fills "
+        "(fills.csv lists every fill).</p>\n"
+        if len(shown) < len(tokens)
+        else ""
+    )
+    head = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Polytraders run {_esc(result.run_id)}</title>
 <style>{_STYLE}</style>
@@ -751,18 +873,45 @@ def write_report(
 <h2>Summary</h2>
 {_summary_table(result, equity_curve)}
 <h2>Equity and desk events</h2>
-{equity_plot}
+"""
+    # the page in order; each plot is built, written and dropped in turn (the first carries
+    # plotly.js), so a long run's figures are never all held at once
+    parts: list[str | tuple[str, Callable[[], go.Figure]]] = [
+        head,
+        ("equity", lambda: _equity_figure(equity_curve, result.desk_events, end_ns)),
+        f"""
 {_desk_events_table(result.desk_events)}
 <h2>Refusals and rejections by bot and reason code</h2>
 {venue_note}
 {_refusal_table(result)}
-{reason_plot}
-<h2>Money</h2>
-{pnl_plot}
-{inventory_plot}
-<h2>Fills on the book</h2>
-{book_plot}
+""",
+        ("reason-codes", lambda: _reason_figure(result.reason_codes)),
+        "\n<h2>Money</h2>\n",
+        ("market-pnl", lambda: _market_pnl_figure(result)),
+        "\n",
+        ("inventory", lambda: _inventory_figure(fills, token_labels, shown)),
+        f"\n<h2>Fills on the book</h2>\n{shown_note}",
+        ("fills-on-book", lambda: _fills_on_book_figure(shown, token_labels, top_of_book, fills))
+        if shown
+        else "<p>No fills.</p>",
+        f"""
 <h2>Desk configuration</h2><pre>{_esc(json.dumps(config, indent=2, sort_keys=True))}</pre>
 </body></html>
-"""
-    path.write_text(page, encoding="utf-8")
+""",
+    ]
+    plots = 0
+    with path.open("w", encoding="utf-8") as stream:
+        for part in parts:
+            if isinstance(part, str):
+                stream.write(part)
+                continue
+            name, build = part
+            stream.write(
+                build().to_html(
+                    full_html=False,
+                    include_plotlyjs=plots == 0,
+                    default_width="100%",
+                    div_id=f"figure-{name}",
+                )
+            )
+            plots += 1

@@ -81,7 +81,9 @@ class _Series(msgspec.Struct, frozen=True):
 
 def _series(outcome: RunOutcome, ends: Sequence[int], markets: Sequence[Market]) -> _Series:
     desk = outcome.desk_result
-    created = sorted(o.ts_created_ns for o in outcome.orders)
+    created = sorted(
+        [*(o.ts_created_ns for o in outcome.orders), *outcome.retired_order_created_ns]
+    )
     fills = sorted(desk.fills, key=lambda f: f.ts_event_ns)
     settlements = sorted(desk.settlements, key=lambda s: s.ts_ns)
     curve = desk.equity_curve

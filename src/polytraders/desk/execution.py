@@ -144,7 +144,7 @@ class ExecutionRunner:
             problem, detail = "SYS_INVALID_OUTPUT", f"returned {type(plan).__name__}"
         else:
             undeclared = set(plan.reason_codes) - slot.bot.reason_codes
-            unknown = [c for c in plan.cancel_client_order_ids if c not in state.orders]
+            unknown = [c for c in plan.cancel_client_order_ids if not state.knows_order(c)]
             if undeclared or unknown:
                 problem = "SYS_INVALID_OUTPUT"
                 detail = f"undeclared codes {sorted(undeclared)}, unknown orders {unknown}"

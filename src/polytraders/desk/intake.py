@@ -22,7 +22,8 @@ dropped (:class:`~polytraders.desk.strategies.StrategyRunner`):
 
 The failure names the intent, the field and what is wrong (a
 :class:`~polytraders.contracts.envelope.BotFailure`). Intent ids accepted are remembered for the
-whole run (one string per intent).
+whole run, exactly, in an :class:`~polytraders.contracts.id_set.IdSet` (ids numbered in sequence,
+as the library's strategies make them, take a few ranges, not a string each).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Iterable
 from polytraders.contracts.authority import proposal_problems
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import BotFailure
+from polytraders.contracts.id_set import IdSet
 from polytraders.contracts.view import DeskView
 from polytraders.model.money import ONE
 from polytraders.model.orders import IntentAction, OrderIntent, intent_field_problems
@@ -50,7 +52,7 @@ class IntentIntake:
 
     def __init__(self, *, require_known_tokens: bool = True) -> None:
         self.require_known_tokens = require_known_tokens
-        self._seen: set[str] = set()
+        self._seen = IdSet()
 
     def remember(self, intent_ids: Iterable[str]) -> None:
         """Intent ids used before a restart: a proposal reusing one is refused."""
@@ -88,7 +90,7 @@ class IntentIntake:
                     field=field,
                 )
             fresh.add(intent.intent_id)
-        self._seen |= fresh
+        self._seen.update(fresh)
         return None
 
     def _desk_problem(

@@ -5,10 +5,10 @@ Rules (DESIGN.md "The desk" step 4):
 1. **One client order id, the execution bot's.** Every order keeps the id the execution bot
    gave it, ``contracts.ids.client_order_id(intent id, k)`` (the desk has checked that it
    derives from the intent: :func:`~polytraders.contracts.authority.route_plan_problems`); the
-   venue, the store, fills and strategies see that same id. An id already in ``state.orders``
-   (every order of the run, restored ones included after a restart) is never sent again: the
-   order is refused (``SYS_DUPLICATE_ORDER``) and the tracked order under that id is left as
-   it was.
+   venue, the store, fills and strategies see that same id. An id already used (in
+   ``state.orders`` or retired from it, rule 8; restored orders included after a restart) is
+   never sent again: the order is refused (``SYS_DUPLICATE_ORDER``) and the tracked order
+   under that id is left as it was.
 2. **Cancel-before-place.** The orders to cancel are the plan's ``cancel_client_order_ids``
    plus, for a CANCEL or REPLACE intent, every open order of ``target_intent_id``. Cancels go
    out first; the plan's new orders are held back until every cancelled order is closed at the
@@ -36,6 +36,15 @@ Rules (DESIGN.md "The desk" step 4):
    event store, flushed with the envelope batches), so a crash loses at most what was not
    flushed. :attr:`OrderManagerStats.order_states` and ``fills_booked`` count what was
    journaled.
+8. **Retirement.** A closed order without fills leaves ``state.orders``
+   :data:`CLOSED_ORDER_RETENTION_NS` of desk time after its last change, once its intent is
+   no longer working (:meth:`DeskState.retire_order`): only its id stays, in the compact
+   ``state.retired_order_ids``, and it is still refused as a duplicate (rule 1). An event
+   about a retired order is counted in ``unknown_order_events``. Orders with fills stay (the
+   run's fills name them), so the order table holds the open orders, the orders with fills
+   and the last window's closed ones, not every order of the run. After a restart, the ids
+   retired before the checkpoint are refused through their intents (the risk chain's
+   restored ``intents_seen`` refuses a reused intent id before it is routed).
 
 Local refusals (rate limit, duplicate, ack time-out of held orders) become ``OrderRejected``
 events with the registered code, delivered with the venue's events (:meth:`drain_local`), so
@@ -46,6 +55,8 @@ no wall clock, no randomness.
 from __future__ import annotations
 
 import logging
+from array import array
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +79,14 @@ SYS_ACK_TIMEOUT = "SYS_ACK_TIMEOUT"
 _NS_PER_MS = 1_000_000
 _TOKEN = 1_000_000_000
 """One rate-limit token in bucket units (refill ``rate`` tokens/s = ``rate`` units/ns)."""
+
+CLOSED_ORDER_RETENTION_NS = 3_600 * 1_000_000_000
+"""Desk time a closed order without fills stays in ``state.orders`` after its last change
+(rule 8): one hour, far beyond any venue's late answer (a fill or cancel confirmation
+crossing the close); the default run over the shipped sample (4.75 h) retires most of its
+orders, a session of minutes none."""
+_RETIRE_EVERY_NS = 1_000_000_000
+"""Desk time between two looks for orders to retire."""
 
 
 class OrderJournal(Protocol):
@@ -168,13 +187,16 @@ class OrderManager:
     Args:
         venue: where orders go.
         state: the desk state (orders, ledger, error counters). After a restart it must hold
-            every order the run sent before, closed ones too, so that no id is sent twice.
+            the orders the run still tracked (a checkpoint's), closed ones too, so that no id
+            is sent twice (retired ones: rule 8).
         config: limits.
         journal: where order states and fills are recorded as they happen (None: nowhere).
 
     Attributes:
         fills: every fill booked, in order.
         stats: counters.
+        retired_created_ns: ``ts_created_ns`` of every order retired (rule 8), in retirement
+            order: 8 bytes each, what a per-order count over time still needs.
     """
 
     def __init__(
@@ -203,9 +225,15 @@ class OrderManager:
         seeded from the state's orders so a resumed desk can cancel what it placed before."""
         self._marks: dict[str, tuple[str, int, str]] = {}
         """client order id → (status, filled size, venue id) last journaled."""
+        self._closing: deque[str] = deque()
+        """Closed orders in the order they closed, to be retired (rule 8)."""
+        self._next_retire_ns = 0
+        self.retired_created_ns = array("q")
         for cid, order in state.orders.items():
             self._by_intent.setdefault(order.intent_id, []).append(cid)
             self._marks[cid] = _mark(order)
+            if not order.status.is_open:
+                self._closing.append(cid)
 
     # ------------------------------------------------------------------ sending
     def execute(self, intent: OrderIntent, plan: RoutePlan | None, now_ns: int) -> list[str]:
@@ -247,7 +275,7 @@ class OrderManager:
         """True when ``order``'s client order id was never used in the run; otherwise the
         order is refused (the tracked order under that id is not touched)."""
         cid = order.client_order_id
-        if cid not in self.state.orders:
+        if not self.state.knows_order(cid):
             return True
         self.stats.duplicates += 1
         _LOG.warning("client order id %s already used in this run; order not sent", cid)
@@ -300,6 +328,7 @@ class OrderManager:
         order.status = status
         if not status.is_open:
             self.state.order_closed(order.client_order_id, rejected_by, code)
+            self._closing.append(order.client_order_id)
 
     def _emit(self, order: VenueOrder) -> None:
         """Journal the order's current state if it changed since it was last journaled."""
@@ -424,6 +453,8 @@ class OrderManager:
         for event in events:
             self.apply(event, now_ns)
         self.end_of_batch()
+        if self._closing and now_ns >= self._next_retire_ns:
+            self.retire(now_ns)
         return events, local
 
     def drain_local(self) -> list[VenueEvent]:
@@ -516,6 +547,33 @@ class OrderManager:
             for held in ready:
                 for new in held.orders:
                     self._submit(new, now_ns)
+
+    def retire(self, now_ns: int) -> None:
+        """Retire the closed orders due at ``now_ns`` (rule 8; :meth:`sync` calls it at most
+        once a second of desk time)."""
+        self._next_retire_ns = now_ns + _RETIRE_EVERY_NS
+        limit = now_ns - CLOSED_ORDER_RETENTION_NS
+        closing, orders, outcomes = self._closing, self.state.orders, self.state.outcomes
+        for _ in range(len(closing)):
+            order = orders.get(closing[0])
+            if order is None or order.filled_size:  # gone already, or kept: fills name it
+                closing.popleft()
+                continue
+            if order.ts_updated_ns > limit:
+                break
+            cid = closing.popleft()
+            if outcomes.is_working(order.intent_id):
+                closing.append(cid)  # its intent's outcome still reads it: look again later
+                continue
+            self.state.retire_order(cid)
+            self._marks.pop(cid, None)
+            sent = self._by_intent.get(order.intent_id)
+            if sent is not None and cid in sent:
+                sent.remove(cid)
+                if not sent:
+                    del self._by_intent[order.intent_id]
+            self._timed_out.discard(cid)
+            self.retired_created_ns.append(order.ts_created_ns)
 
     def end_of_batch(self) -> None:
         """Close FOK/FAK orders the venue accepted in this batch and left open (rule 5)."""

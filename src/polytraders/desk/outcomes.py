@@ -102,6 +102,10 @@ class OutcomeBook:
             return self._outcome(working)
         return self._finished.get(intent_id)
 
+    def is_working(self, intent_id: str) -> bool:
+        """True while the intent is working (its outcome is computed from its orders)."""
+        return intent_id in self._working
+
     def of_bot(self, bot_id: str) -> list[IntentOutcome]:
         """The bot's finished outcomes (oldest first), then its working ones (proposal
         order)."""

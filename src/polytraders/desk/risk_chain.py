@@ -46,6 +46,7 @@ from msgspec.structs import replace
 from polytraders.contracts.authority import Capability, risk_decision_problems
 from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import BotFailure, Decision, ReportEnvelope, input_digest
+from polytraders.contracts.id_set import IdSet
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.gate import gate_reason
@@ -143,7 +144,8 @@ class RiskChain:
         self.measure_cpu = measure_cpu
         self.observer = observer
         self._allowed = {s.bot_id: frozenset(s.bot.reason_codes) for s in self.slots}
-        self._seen: set[str] = set()
+        self._seen = IdSet()
+        """Every intent id that entered the chain (exact; ranges for numbered ids)."""
 
     def has_seen(self, intent_id: str) -> bool:
         """True when an intent with this id already entered the chain in this run."""

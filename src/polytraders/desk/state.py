@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import msgspec
 
 from polytraders.accounting.ledger import Ledger, Settlement
+from polytraders.contracts.id_set import OrderIdSet
 from polytraders.contracts.view import (
     AccountIdentity,
     DeskView,
@@ -102,9 +103,14 @@ class DeskState:
     Attributes:
         ledger: exact positions and cash.
         orders: client order id → :class:`VenueOrder` for every order the order manager
-            tracks (open and closed). Add orders with :meth:`add_order` and report final
+            tracks: open ones, closed ones with a fill, and closed ones without until the
+            order manager retires them (:meth:`retire_order`; a while after they closed,
+            once their intent is finished). Add orders with :meth:`add_order` and report final
             statuses with :meth:`order_closed` so :meth:`open_orders` stays an O(open) read
             and the intents' outcomes follow.
+        retired_order_ids: the ids of the retired orders (exact, compact:
+            :class:`~polytraders.contracts.id_set.OrderIdSet`); :meth:`knows_order` is True for
+            them as for every order in ``orders``.
         outcomes: what became of each intent (the desk records its decisions there).
         desk_events: trading-state changes, kill-switch trips and bot-mode changes, in order
             (the desk drains them into its result and the store).
@@ -129,6 +135,7 @@ class DeskState:
         self._stale: set[str] = set()
         self._tick_changes: dict[str, int] = {}
         self.orders: dict[str, VenueOrder] = {}
+        self.retired_order_ids = OrderIdSet()
         self._open: dict[str, VenueOrder] = {}
         self.outcomes = OutcomeBook(self.orders, outcomes_kept_per_bot)
         self._trading_state = TradingState.ACTIVE
@@ -408,6 +415,25 @@ class DeskState:
         order = self.orders.get(client_order_id)
         if order is not None:
             self.outcomes.order_closed(order, rejected_by, reason_code)
+
+    def knows_order(self, client_order_id: str) -> bool:
+        """True for an order in :attr:`orders` or retired from it: the id was used."""
+        return client_order_id in self.orders or client_order_id in self.retired_order_ids
+
+    def retire_order(self, client_order_id: str) -> VenueOrder:
+        """Drop a closed order from :attr:`orders`, keeping its id in
+        :attr:`retired_order_ids`; returns the order.
+
+        Raises:
+            KeyError: no such order.
+            ValueError: the order is still open.
+        """
+        order = self.orders[client_order_id]
+        if order.status.is_open:
+            raise ValueError(f"order {client_order_id} is {order.status}: only closed ones retire")
+        del self.orders[client_order_id]
+        self.retired_order_ids.add(client_order_id)
+        return order
 
     def set_time(self, now_ns: int) -> None:
         """Advance the desk clock.

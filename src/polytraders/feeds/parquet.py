@@ -34,7 +34,9 @@ each problem is a :class:`~polytraders.feeds.errors.FeedError` naming the file.
 
 Memory: the ``market_id`` and ``ts`` columns are read up front (to know when each market starts
 and ends); a market's rows are loaded when the stream reaches its first row and dropped after
-its last, so at most the markets open at one time are in memory.
+its last, so at most the markets open at one time are in memory. A market's read decodes the
+row groups holding it (the whole file when it has one row group); the memory pool gives what
+it freed back to the system after each read (pyarrow's pool: see :mod:`polytraders`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ from polytraders.model.money import ONE, from_micros, micros_from_recorded
 
 SIDES = ("UP", "DOWN")
 _NS_PER_MS = 1_000_000
+_BATCH_ROWS = 4_096
+"""Rows decoded at a time while reading ``books.parquet``."""
 
 
 def parquet_token_id(market_id: str, side: str) -> str:
@@ -112,16 +116,36 @@ _UNREADABLE = (pa.ArrowException, OSError, UnicodeDecodeError)
 as ``UnicodeDecodeError``)."""
 
 
-def _read_table(path: Path, **options: Any) -> pa.Table:
-    """``pq.read_table``, fully validated (offsets, UTF-8 of every string: a damaged file
-    must not fail later while its values are read), with pyarrow's errors turned into a
+def _read_table(path: Path) -> pa.Table:
+    """The whole file, fully validated (offsets, UTF-8 of every string: a damaged file must
+    not fail later while its values are read), with pyarrow's errors turned into a
     :class:`FeedError` on ``path``."""
     try:
-        table = pq.read_table(path, **options)
+        with pq.ParquetFile(path) as file:
+            table = file.read(use_threads=False)
         table.validate(full=True)
     except _UNREADABLE as exc:
         raise FeedError(path, f"not a readable Parquet file: {exc}") from exc
     return table
+
+
+def _batches(
+    path: Path, columns: list[str], row_groups: list[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The file's rows in batches of at most :data:`_BATCH_ROWS` (only ``row_groups`` when
+    given), each fully validated (see :func:`_read_table`); pyarrow's errors become a
+    :class:`FeedError` on ``path``. At most one batch is decoded at a time, whatever the
+    file's row groups."""
+    try:
+        with pq.ParquetFile(path) as file:
+            groups = list(range(file.num_row_groups)) if row_groups is None else row_groups
+            for batch in file.iter_batches(
+                batch_size=_BATCH_ROWS, row_groups=groups, columns=columns, use_threads=False
+            ):
+                batch.validate(full=True)
+                yield batch
+    except _UNREADABLE as exc:
+        raise FeedError(path, f"not a readable Parquet file: {exc}") from exc
 
 
 def read_markets(path: Path) -> list[Market]:
@@ -260,42 +284,60 @@ class ParquetSource(Source):
         except _UNREADABLE as exc:
             raise FeedError(books, f"not a readable Parquet file: {exc}") from exc
         check_schema(books, schema, BOOKS_COLUMNS)
-        index = _read_table(books, columns=["market_id", "ts"])
-        check_nulls(books, index, BOOKS_COLUMNS)
-        if not index.num_rows:
+        self._index(books)
+        if not self.row_count:
             raise FeedError(books, "holds no book rows (0 rows): nothing to replay")
-        self.row_count = index.num_rows
-        in_window = self._in_window(pc.field("ts"))
-        outside = index.filter(~in_window)
-        self._outside: list[tuple[str, int]] = list(
-            zip(outside["market_id"].to_pylist(), outside["ts"].to_pylist(), strict=True)
-        )
-        index = index.filter(in_window)
-        if not index.num_rows:
+        if not self._spans:
             raise FeedError(
                 books,
                 f"none of its {self.row_count:,} book rows has a ts inside the event-time "
                 f"window ({self._ts_range_ms[0]}..{self._ts_range_ms[1]} ms): nothing to replay",
             )
-        spans = pa.TableGroupBy(index, "market_id").aggregate([("ts", "min"), ("ts", "max")])
         known = {m.market_id for m in self.markets}
-        self._spans: dict[str, tuple[int, int]] = {}
-        for market_id, first, last in zip(
-            spans["market_id"].to_pylist(),
-            spans["ts_min"].to_pylist(),
-            spans["ts_max"].to_pylist(),
-            strict=True,
-        ):
+        for market_id in self._spans:
             if market_id not in known:
                 raise FeedError(books, f"rows of market {market_id}, not in {MARKETS_FILE}")
-            self._spans[market_id] = (first, last)
 
-    def _in_window(self, ts: pc.Expression) -> pc.Expression:
+    def _index(self, books: Path) -> None:
+        """Read ``market_id`` and ``ts`` of every row, a batch at a time: the first and last
+        ts and the row groups of each market's rows inside the window (``_spans``,
+        ``_groups``, in order of first row), the rows outside it (``_outside``) and the row
+        count.
+
+        Raises:
+            FeedError: an unreadable file, or a null ``market_id`` or ``ts`` (naming the row).
+        """
         first_ms, last_ms = self._ts_range_ms
-        return (ts >= first_ms) & (ts <= last_ms)
+        self._spans: dict[str, tuple[int, int]] = {}
+        self._groups: dict[str, list[int]] = {}
+        self._outside: list[tuple[str, int]] = []
+        spans, groups, outside = self._spans, self._groups, self._outside
+        rows = 0
+        with pq.ParquetFile(books) as file:
+            group_count = file.num_row_groups
+        for group in range(group_count):
+            for batch in _batches(books, ["market_id", "ts"], [group]):
+                check_nulls(books, batch, BOOKS_COLUMNS, first_row=rows)
+                rows += batch.num_rows
+                for market_id, ts in zip(
+                    batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
+                ):
+                    if not first_ms <= ts <= last_ms:
+                        outside.append((market_id, ts))
+                        continue
+                    span = spans.get(market_id)
+                    if span is None:
+                        spans[market_id] = (ts, ts)
+                        groups[market_id] = [group]
+                        continue
+                    if ts < span[0] or ts > span[1]:
+                        spans[market_id] = (min(ts, span[0]), max(ts, span[1]))
+                    if groups[market_id][-1] != group:
+                        groups[market_id].append(group)
+        self.row_count = rows
 
     def expected_records(self) -> int:
-        """The book rows of ``books.parquet`` (from its metadata at open)."""
+        """The book rows of ``books.parquet`` (counted when it was opened)."""
         return int(self.row_count)
 
     def _refuse_outside_rows(self) -> None:
@@ -359,11 +401,20 @@ class ParquetSource(Source):
 
     def _market_rows(self, market_id: str, winner: str) -> Iterator[_Row]:
         """(ts ms, events) per row of one market, time order (stable for equal times)."""
-        table = _read_table(
+        first_ms, last_ms = self._ts_range_ms
+        parts = []
+        for batch in _batches(
             self.path / BOOKS_FILE,
-            columns=["ts", "side", "bid_px", "bid_sz", "ask_px", "ask_sz"],
-            filters=(pc.field("market_id") == market_id) & self._in_window(pc.field("ts")),
-        )
+            ["market_id", "ts", "side", "bid_px", "bid_sz", "ask_px", "ask_sz"],
+            self._groups[market_id],
+        ):
+            stamps = batch.column(1)
+            keep = pc.and_(
+                pc.equal(batch.column(0), market_id),
+                pc.and_(pc.greater_equal(stamps, first_ms), pc.less_equal(stamps, last_ms)),
+            )
+            parts.append(batch.filter(keep).drop_columns(["market_id"]))
+        table = pa.Table.from_batches(parts)
         table = table.take(pc.sort_indices(table, sort_keys=[("ts", "ascending")]))
         columns: dict[str, list[Any]] = {
             "ts": table["ts"].to_pylist(),
@@ -373,6 +424,8 @@ class ParquetSource(Source):
         for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
             columns[name], refused_here = _micros_lists(table[name])
             refused = refused or refused_here
+        del table
+        pa.default_memory_pool().release_unused()  # the decoded row groups (module docstring)
         previous: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         counters = self.stats.counters
         last_ts = self._spans[market_id][1]

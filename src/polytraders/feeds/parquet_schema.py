@@ -113,8 +113,11 @@ def check_schema(path: Path, schema: pa.Schema, columns: dict[str, Column]) -> N
             raise FeedError(path, f"column {name!r} is {found}, expected {column.type_name}")
 
 
-def check_nulls(path: Path, table: pa.Table, columns: dict[str, Column]) -> None:
-    """Refuse nulls in the columns of ``table`` that may not hold any.
+def check_nulls(
+    path: Path, table: pa.Table | pa.RecordBatch, columns: dict[str, Column], first_row: int = 0
+) -> None:
+    """Refuse nulls in the columns of ``table`` that may not hold any; ``table`` holds the
+    file's rows from row ``first_row`` on (a batch of them).
 
     Raises:
         FeedError: naming ``path``, the column and the first null row.
@@ -125,5 +128,5 @@ def check_nulls(path: Path, table: pa.Table, columns: dict[str, Column]) -> None
             continue
         values = table.column(name)
         if values.null_count:
-            row = values.to_pylist().index(None)
+            row = first_row + values.to_pylist().index(None)
             raise FeedError(path, f"column {name!r} is null in row {row}")

@@ -1693,7 +1693,7 @@ def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
-            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute("PRAGMA cache_size=-16384")
         finally:
             cursor.close()
 

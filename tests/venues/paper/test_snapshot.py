@@ -10,9 +10,20 @@ from polytraders.model.events import OrderAccepted
 from polytraders.model.fills import Fill
 from polytraders.model.orders import OrderStatus, Side
 from polytraders.venues.drift import compare, records_of
+from polytraders.venues.paper import PaperVenue
 from polytraders.venues.reconciliation import DriftLevel, ReconciliationConfig
 from polytraders.venues.reports import FillReport
-from tests.venues.paper.support import MS, NO, SH, YES, make_venue, order, snapshot
+from tests.venues.paper.support import (
+    MS,
+    NO,
+    RUN,
+    SH,
+    YES,
+    binary_market,
+    make_venue,
+    order,
+    snapshot,
+)
 
 T0 = 1_767_225_600_000_000_000
 
@@ -68,3 +79,19 @@ def test_records_built_from_the_venues_events_agree_with_its_snapshot() -> None:
     assert result.level is DriftLevel.OK
     assert (result.order_drift_micros, result.position_drift_micros) == (0, 0)
     assert result.differences.unbooked_fills == () and result.differences.orders == ()
+
+
+def test_a_venue_without_fill_reports_fills_alike_and_keeps_none() -> None:
+    """A fill-bound shadow (``BoundVenues``) is never reconciled: it answers the same fills
+    and keeps no report of them."""
+    answers = []
+    for keep in (True, False):
+        venue = make_venue()
+        if not keep:
+            venue = PaperVenue(venue.config, [binary_market()], RUN, fill_reports=False)
+        venue.on_market_event(snapshot(T0, bids=[(440_000, 100)], asks=[(450_000, 8)]))
+        venue.submit(order(Side.BUY, 450_000, 6 * SH, cid="o1"), T0)
+        venue.advance(T0 + venue.config.order_latency_ms * MS)
+        answers.append([e for e in venue.poll() if isinstance(e, Fill)])
+        assert bool(venue.reconciliation_snapshot(T0 + MS).fills) is keep
+    assert answers[0] == answers[1] and answers[0]

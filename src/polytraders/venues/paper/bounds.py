@@ -6,7 +6,8 @@ desk sees) and, the same call at the same time, to one shadow venue per bound qu
 (``pessimistic``, ``l2_inference``) whose answers only collect their fills. A shadow has the
 run's config but the bound's queue model and answers at once (its response latency is 0: no
 desk reads it, and delivery does not change matching), and its own ids
-(``{run_id}/{queue_model}``). It is open loop: the desk decides on the run's own fills, and a
+(``{run_id}/{queue_model}``); it keeps no fill reports (nobody reconciles it: its fills are
+collected here). It is open loop: the desk decides on the run's own fills, and a
 shadow fills, rejects (for its own balances) or cancels the same orders under its rules.
 
 Cost: each shadow replays every market event through its own book copy; on the shipped
@@ -52,7 +53,9 @@ class BoundVenues:
             if model == config.queue_model:
                 continue
             shadow_config = config.with_queue_model(model, response_latency_ms=0)
-            self.shadows[which] = PaperVenue(shadow_config, markets, f"{main.run_id}/{model}")
+            self.shadows[which] = PaperVenue(
+                shadow_config, markets, f"{main.run_id}/{model}", fill_reports=False
+            )
             self._fills[which] = []
 
     def fills(self, which: str) -> list[Fill]:

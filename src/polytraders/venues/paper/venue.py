@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from polytraders.contracts import ids
+from polytraders.contracts.id_set import OrderIdSet
 from polytraders.model.book import OrderBook
 from polytraders.model.events import (
     AnyEvent,
@@ -131,6 +132,8 @@ class PaperVenue:
         starting_holdings: token id → micro-shares held at the start (default none).
         latency: entry, cancel and response latency per order (default: the constants of
             ``config``, :class:`~polytraders.venues.paper.latency.ConstantLatency`).
+        fill_reports: keep every fill for :meth:`reconciliation_snapshot` (False: a venue
+            nobody reconciles, such as a fill-bound shadow, lists no fills and keeps none).
 
     Raises:
         ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, a
@@ -146,6 +149,8 @@ class PaperVenue:
         run_id: str,
         starting_holdings: Mapping[str, int] | None = None,
         latency: LatencyModel | None = None,
+        *,
+        fill_reports: bool = True,
     ) -> None:
         self.config = config
         self.run_id = run_id
@@ -182,7 +187,8 @@ class PaperVenue:
         it that its markets fit one account, :mod:`polytraders.backtest.partition_merge`)."""
         self._orders: dict[str, WorkingOrder] = {}
         self._arrival_ns: dict[str, int] = {}
-        self._closed: set[str] = set()
+        self._closed = OrderIdSet()
+        """Ids of the orders that closed (exact; ranges for ids numbered in sequence)."""
         self._pending: list[tuple[int, int, int, str]] = []
         self._outbox: list[tuple[int, int, VenueEvent]] = []
         """Answers travelling to the desk: (ts_recv_ns, creation sequence, event), a heap."""
@@ -190,6 +196,7 @@ class PaperVenue:
         self._fills: list[FillReport] = []
         """Every fill made, in order, known to the venue at once (what
         :meth:`reconciliation_snapshot` lists, also while its answer travels to the desk)."""
+        self._fill_reports = fill_reports
         self._action_seq = 0
         self._arrival_seq = 0
         self._fill_seq = 0
@@ -670,7 +677,8 @@ class PaperVenue:
             ts_recv_ns=now,
         )
         self._answer(fill)
-        self._fills.append(FillReport.of(fill))
+        if self._fill_reports:
+            self._fills.append(FillReport.of(fill))
 
     def _maker_fill(self, working: WorkingOrder, token: _Token, size: int, now: int) -> None:
         """Fill ``size`` of a resting order at its own price, no fee (rule 4)."""
