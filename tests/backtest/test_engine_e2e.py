@@ -17,8 +17,10 @@ from polytraders.contracts.reasons import load_registry
 from polytraders.model.money import to_micros
 
 runner = CliRunner()
-DEFAULT_RUN_ENVELOPES_SHA256 = "e77f88110d13c4c4b02c15f1d3a46bdc123987dc14a65a693ed7f128043e5e44"
-"""``envelopes_sha256`` of ``polytraders run`` (the default desk over the shipped sample)."""
+DEFAULT_RUN_ENVELOPES_SHA256 = "b5b6315481a9923dc6ace77a10ff87ea0e27cf6f5b5a9b578596cfb936d7e5b4"
+"""``envelopes_sha256`` of ``polytraders run`` (the default desk over the shipped sample). It
+changes with any bot's code digest (part of the run id); issue 20 changed risk.exposureguard's
+(it reads ``DeskView.exposure``), with every decision, order and figure unchanged."""
 EXAMPLE_STRATEGY = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 
 
