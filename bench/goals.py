@@ -19,6 +19,11 @@ GOALS: tuple[tuple[str, str, str, Comparison, float], ...] = (
     ("pipeline_ratio_vs_nautilus_mm", "pipeline", "ratio_vs_nautilus_mm", "min", 10.0),
     ("event_to_order_p99_us", "pipeline", "event_to_order_p99_us", "max", 200.0),
     ("guard_chain_p99_us", "guards", "chain_p99_us", "max", 50.0),
+    # the default run (1x of the scale benchmark: the shipped sample, in its own process)
+    ("default_run_peak_rss_mib", "scale", "1x_peak_rss_mib", "max", 250.0),
+    # cost grows linearly: throughput at 20x within 20 % of 1x; memory sub-linear (< 20x)
+    ("scale_throughput_20x_vs_1x", "scale", "throughput_20x_vs_1x", "min", 0.8),
+    ("scale_rss_20x_vs_1x", "scale", "rss_20x_vs_1x", "max", 20.0),
 )
 """The goals with a single figure and a fixed target (issue 20, "Deliver" 1)."""
 

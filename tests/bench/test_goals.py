@@ -15,6 +15,7 @@ def test_every_goal_is_judged_from_its_figure() -> None:
             "nautilus_mm_level_updates_per_s": 120_000.0,
         },
         "guards": {"chain_p99_us": 50.5},
+        "scale": {"1x_peak_rss_mib": 226.0, "throughput_20x_vs_1x": 0.79, "rss_20x_vs_1x": 1.2},
     }
     verdicts = judge(results)
     assert verdicts["pipeline_level_updates_per_s"]["status"] == "met"
@@ -22,6 +23,9 @@ def test_every_goal_is_judged_from_its_figure() -> None:
     assert verdicts["event_to_order_p99_us"]["status"] == "met"  # at most: equal meets
     assert verdicts["guard_chain_p99_us"]["status"] == "not met"
     assert verdicts["guard_chain_p99_us"]["value"] == 50.5
+    assert verdicts["default_run_peak_rss_mib"]["status"] == "met"
+    assert verdicts["scale_throughput_20x_vs_1x"]["status"] == "not met"
+    assert verdicts["scale_rss_20x_vs_1x"]["status"] == "met"
     assert verdicts["peer_ratios"] == {"ratio_vs_nautilus_mm": 10.0}
 
 
