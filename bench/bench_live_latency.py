@@ -55,42 +55,25 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _measure(delay_ms: int, window_s: float) -> dict[str, Any]:
-    from eth_account import Account as EthAccount
-
-    from polytraders.commands.live import DESK_BUILDER, build_live_session
-    from polytraders.feeds.live.connection import KeepaliveConfig
+    from bench.live_sim import start_session, step_round
+    from polytraders.commands.live import DESK_BUILDER
     from polytraders.model.events import AnyEvent, OrderAccepted
     from polytraders.model.orders import VenueOrder
-    from polytraders.node.config import LiveNodeConfig
-    from polytraders.simclob.server import SimClobServer, SimSettings, account_for_key
+    from polytraders.simclob.server import (
+        SimClobServer,
+        SimSettings,
+        account_for_key,
+        throwaway_key,
+    )
     from polytraders.venues.base import VenueEvent
-    from polytraders.venues.polymarket.credentials import Credentials
-    from polytraders.venues.polymarket.venue import PolymarketVenueConfig
 
-    key = "0x" + bytes(EthAccount.create().key).hex()
+    key = throwaway_key()
     account = account_for_key(key, builder_code=DESK_BUILDER)
     settings = SimSettings(limit_markets=1, restamp=True, confirm_ms=100)
     with SimClobServer(settings, account) as sim:
         market_id = next(iter(sim.exchange.tokens.values())).market_id
-        session, _ = build_live_session(
-            run_id=f"bench-latency-{delay_ms}",
-            credentials=Credentials(
-                private_key=key,
-                api_key=account.api_key,
-                api_secret=account.api_secret,
-                api_passphrase=account.api_passphrase,
-                builder_code=account.builder_code,
-            ),
-            markets_ids=[market_id],
-            node=LiveNodeConfig(venue=PolymarketVenueConfig(clob_url=sim.url, trades_poll_ms=0)),
-            ws_url=sim.ws_url + "/ws/market",
-            user_ws_url=sim.ws_url + "/ws/user",
-            keepalive=KeepaliveConfig(
-                ping_interval_ms=200,
-                pong_timeout_ms=1_000,
-                reconnect_initial_ms=50,
-                reconnect_max_ms=500,
-            ),
+        session = start_session(
+            sim, key, account, [market_id], run_id=f"bench-latency-{delay_ms}", trades_poll_ms=0
         )
         worker = session.worker
         assert worker is not None
@@ -133,12 +116,8 @@ def _measure(delay_ms: int, window_s: float) -> dict[str, Any]:
             begun, started_ns = time.monotonic(), time.time_ns()
             while time.monotonic() - begun < window_s:
                 sim.step(2)  # then the session polls its feeds every ms for 20 ms
-                round_end = time.monotonic() + 0.02
-                while time.monotonic() < round_end:
-                    started = time.perf_counter()
-                    if not session.step():
-                        time.sleep(0.001)
-                    steps_ms.append((time.perf_counter() - started) * 1e3)
+                for step_ms in step_round(session):
+                    steps_ms.append(step_ms)
                     open_peak = max(open_peak, len(desk.state.open_orders()))
             elapsed_s = time.monotonic() - begun
             desk.process, worker.submit, worker.poll = process, submit, poll  # type: ignore[method-assign]

@@ -9,7 +9,13 @@ import pytest
 from polytraders.model.fees import taker_fee_micros
 from polytraders.model.orders import Side
 from polytraders.simclob.engine import SimError, SimExchange
-from polytraders.simclob.replay import derived_token_id, load_recorded
+from polytraders.simclob.replay import (
+    RecordedSet,
+    RecordedSnapshot,
+    RecordedToken,
+    derived_token_id,
+    load_recorded,
+)
 from polytraders.simclob.server import account_for_key
 from polytraders.venues.polymarket.signing import OrderSigner
 from tests.conftest import POLYMARKET_SAMPLE
@@ -160,3 +166,38 @@ def test_replay_publishes_price_changes_and_fills_resting_orders(exchange: SimEx
     assert applied == 50
     events = [e for channel, _, e in exchange.drain() if channel == "market"]
     assert any(e["event_type"] == "price_change" for e in events)
+
+
+def _tiny_recording() -> RecordedSet:
+    """One market, four snapshots alternating its two tokens, 100 ms apart; each snapshot's
+    best bid tells it apart (0.40, 0.41, 0.42, 0.43)."""
+    up, down = derived_token_id("m", "UP"), derived_token_id("m", "DOWN")
+    tokens = {up: RecordedToken(up, "m", "Up", down), down: RecordedToken(down, "m", "Down", up)}
+    snaps = [
+        RecordedSnapshot(
+            up if i % 2 == 0 else down,
+            1_000 + 100 * i,
+            [(400_000 + 10_000 * i, 9_000_000)],
+            [(600_000, 9_000_000)],
+        )
+        for i in range(4)
+    ]
+    return RecordedSet(tokens, snaps)
+
+
+def test_a_looping_replay_goes_back_and_forth_with_times_increasing() -> None:
+    recording = _tiny_recording()
+    once = SimExchange(recording, account_for_key(KEY))
+    assert (once.step(10), once.step(1), once.lap) == (4, 0, 0)  # without loop it runs out
+    looping = SimExchange(recording, account_for_key(KEY), loop=True)
+    replayed: list[tuple[int, int, int]] = []  # (snapshot index by its bid, time, lap)
+    for _ in range(12):
+        assert looping.step(1) == 1
+        token = looping.tokens[recording.snapshots[0].token_id]
+        other = looping.tokens[recording.snapshots[1].token_id]
+        latest = max((token, other), key=lambda t: t.ts_ms)
+        replayed.append(((max(latest.bids) - 400_000) // 10_000, latest.ts_ms, looping.lap))
+    assert [i for i, _, _ in replayed] == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1]
+    assert [ts for _, ts, _ in replayed] == list(range(1_000, 2_200, 100))
+    assert [lap for _, _, lap in replayed] == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3]
+    assert looping.cursor == 12

@@ -16,7 +16,8 @@ Websockets: ``/ws/market`` (subscribe with ``{"type": "market", "assets_ids": [.
 ``trade`` events of the account).
 
 Control (test and operator use, loopback only): ``POST /sim/step {"count"}`` replays recorded
-snapshots (or set ``replay_interval_ms`` to replay one per interval by itself);
+snapshots (or set ``replay_interval_ms`` to replay one per interval by itself) and answers
+how many it applied, the ``cursor`` (snapshots replayed so far) and the replay's ``lap``;
 ``POST /sim/fault {"kind", ...}`` injects ``engine_restart``, ``post_only``,
 ``cancel_only``, ``closed_only``, ``rate_limit`` (optionally on one ``path`` only, e.g.
 ``/v1/heartbeats``), ``delay_acks`` (order posts answered ``ms`` late), ``drop_ws``,
@@ -409,7 +410,7 @@ def build_app(state: SimState) -> Starlette:
         body = json.loads((await request.body()) or b"{}")
         applied = ex.step(int(body.get("count", 1)), now_ns() if state.restamp else 0)
         state.dispatch()
-        return JSONResponse({"applied": applied, "cursor": ex.cursor})
+        return JSONResponse({"applied": applied, "cursor": ex.cursor, "lap": ex.lap})
 
     @control
     async def sim_fault(request: Request) -> Response:
@@ -511,6 +512,7 @@ def build_app(state: SimState) -> Starlette:
         return JSONResponse(
             {
                 "cursor": ex.cursor,
+                "lap": ex.lap,
                 "orders_live": sum(1 for o in ex.orders.values() if o.status == "LIVE"),
                 "orders_total": len(ex.orders),
                 "trades": len(ex.trades),

@@ -5,6 +5,10 @@ loop, so no locks.
 Matching (documented simplifications of the real CLOB):
 
 * External liquidity is the recorded book of each token, replaced at each replayed snapshot.
+  With ``loop`` the recording never runs out: it is replayed forward, then backward, then
+  forward again (the turning snapshot is not repeated), so consecutive books are always
+  recorded neighbours and no price jumps; recorded times keep increasing (each later lap
+  is shifted by the recording's span, a backward lap mirrored).
   Liquidity our taker orders consume is removed from the current copy until the token's next
   snapshot replaces it.
 * An incoming order first walks the opposite external levels within its limit (taker fills at
@@ -25,6 +29,7 @@ position).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,6 +257,7 @@ class SimExchange:
         fee_rate_bps: taker fee rate of every token (crypto 0.07 = 700 bps).
         confirm_ms: time from MATCHED to CONFIRMED.
         heartbeat_timeout_ms: dead-man window (10 s at Polymarket).
+        loop: replay the recording back and forth without end (module docstring).
     """
 
     def __init__(
@@ -263,8 +269,10 @@ class SimExchange:
         confirm_ms: int = 200,
         heartbeat_timeout_ms: int = 10_000,
         chain_id: int = CHAIN_ID_POLYGON,
+        loop: bool = False,
     ) -> None:
         self.account = account
+        self.loop = loop
         self.fee_rate_bps = fee_rate_bps
         self.confirm_ms = confirm_ms
         self.heartbeat_timeout_ms = heartbeat_timeout_ms
@@ -276,6 +284,7 @@ class SimExchange:
         }
         self._snapshots = recorded.snapshots
         self.cursor = 0
+        """Snapshots replayed so far (with ``loop`` it runs past the recording's length)."""
         self.orders: dict[str, SimOrder] = {}
         self.trades: list[SimTrade] = []
         self.collateral = account.collateral
@@ -307,11 +316,43 @@ class SimExchange:
         data: staleness checks compare against the wall clock); else they keep the recorded
         times."""
         applied = 0
-        while applied < count and self.cursor < len(self._snapshots):
-            self._apply_snapshot(self._snapshots[self.cursor], now_ns)
+        while applied < count:
+            snap = self._replayed(self.cursor)
+            if snap is None:
+                break
+            self._apply_snapshot(snap, now_ns)
             self.cursor += 1
             applied += 1
         return applied
+
+    @property
+    def lap(self) -> int:
+        """The lap of the snapshot replayed last: 0 the first (forward) pass, then odd laps
+        backward and even ones forward (``loop``)."""
+        return self._lap_of(self.cursor - 1)
+
+    def _lap_of(self, cursor: int) -> int:
+        n = len(self._snapshots)
+        return 0 if cursor < n or n < 2 else (cursor - n) // (n - 1) + 1
+
+    def _replayed(self, cursor: int) -> RecordedSnapshot | None:
+        """The ``cursor``-th snapshot of the replay (None: the recording has run out), its
+        time shifted to keep increasing on a later lap of a ``loop``."""
+        snaps, n = self._snapshots, len(self._snapshots)
+        if cursor < n:
+            return snaps[cursor]
+        if not self.loop or n < 2:
+            return None
+        lap = self._lap_of(cursor)
+        offset = (cursor - n) % (n - 1)
+        first_ms, span_ms = snaps[0].ts_ms, snaps[-1].ts_ms - snaps[0].ts_ms
+        if lap % 2:  # backward from the snapshot before the last, times mirrored
+            snap = snaps[n - 2 - offset]
+            ts_ms = 2 * first_ms + (lap + 1) * span_ms - snap.ts_ms
+        else:  # forward from the snapshot after the first
+            snap = snaps[1 + offset]
+            ts_ms = snap.ts_ms + lap * span_ms
+        return dataclasses.replace(snap, ts_ms=ts_ms)
 
     def set_book(
         self,

@@ -44,6 +44,8 @@ class SimSettings:
     replay_interval_ms: int = 0
     restamp: bool = False
     """Stamp replayed books with the wall clock (a live-looking feed for a live-clock desk)."""
+    loop: bool = False
+    """Replay the recording back and forth without end (:class:`SimExchange` ``loop``)."""
     response_delay_ms: int = 0
     """Answer every REST request this late (ms; control routes and websockets excepted); the
     control fault ``delay_responses`` changes it while serving."""
@@ -87,98 +89,27 @@ def _uuid(raw: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-class SimClobServer:
-    """The simulator on a free loopback port, served from a background thread.
+class SimClobControl:
+    """The control routes of a simulator served at ``url`` (in this process or another), with
+    its ``control_token``: fault injection, replay steps and the state the wire does not show.
+    Close it (or use :class:`SimClobServer`, which closes its own) when done."""
 
-    Use as a context manager; :attr:`url` and :attr:`ws_url` give the addresses. ``exchange``
-    must only be read between requests (tests), never mutated from another thread: use
-    :meth:`control` and :meth:`step`, which go through the HTTP control routes.
-    """
-
-    def __init__(self, settings: SimSettings, account: Account, port: int = 0) -> None:
-        recorded = load_recorded(
-            settings.data_path, settings.limit_markets, tuple(settings.market_ids)
-        )
-        self.exchange = SimExchange(
-            recorded,
-            account,
-            fee_rate_bps=settings.fee_rate_bps,
-            confirm_ms=settings.confirm_ms,
-            heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
-        )
-        self.exchange.prime(time.time_ns() if settings.restamp else 0)
-        self.exchange.drain()
-        self.state = SimState(
-            self.exchange,
-            settings.tick_interval_ms,
-            settings.replay_interval_ms,
-            settings.restamp,
-            response_delay_ms=settings.response_delay_ms,
-        )
-        self.control_token = self.state.control_token
-        """The bearer token of the ``/sim/*`` control routes (random per server)."""
-        # proto IPPROTO_TCP (not 0) so asyncio sets TCP_NODELAY on accepted connections;
-        # without it every response waits ~40 ms for the client's delayed ACK
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((LOOPBACK, port))
-        self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(
-            build_app(self.state),
-            log_level="warning",
-            lifespan="on",
-            ws="websockets-sansio",
-            ws_ping_interval=None,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-        self._http = httpx.Client(
-            base_url=self.url,
-            timeout=5.0,
-            headers={"Authorization": f"Bearer {self.control_token}"},
-        )
-
-    @property
-    def url(self) -> str:
+    def __init__(self, url: str, control_token: str) -> None:
+        self.url = url
         """REST base URL."""
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
+        self.ws_url = url.replace("http://", "ws://", 1)
         """Websocket base URL (append ``/ws/market`` or ``/ws/user``)."""
-        return f"ws://{LOOPBACK}:{self.port}"
-
-    def start(self) -> SimClobServer:
-        """Start serving; returns when the server accepts connections.
-
-        Raises:
-            RuntimeError: the server did not start within 10 s.
-        """
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
-            name=f"simclob-{self.port}",
-            daemon=True,
+        self.control_token = control_token
+        """The bearer token of the ``/sim/*`` control routes (random per server)."""
+        self._http = httpx.Client(
+            base_url=url,
+            timeout=5.0,
+            headers={"Authorization": f"Bearer {control_token}"},
         )
-        self._thread.start()
-        for _ in range(1000):
-            if self._server.started:
-                return self
-            threading.Event().wait(0.01)
-        raise RuntimeError("simulator did not start")
 
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def close(self) -> None:
+        """Close the HTTP connection."""
         self._http.close()
-        self._sock.close()
-
-    def __enter__(self) -> SimClobServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def control(self, kind: str, **params: Any) -> dict[str, Any]:
         """Inject a fault (``POST /sim/fault``)."""
@@ -187,7 +118,8 @@ class SimClobServer:
         return dict(response.json())
 
     def step(self, count: int = 1) -> dict[str, Any]:
-        """Replay ``count`` recorded snapshots (``POST /sim/step``)."""
+        """Replay ``count`` recorded snapshots (``POST /sim/step``): ``applied``, ``cursor``,
+        ``lap``."""
         response = self._http.post("/sim/step", json={"count": count})
         response.raise_for_status()
         return dict(response.json())
@@ -218,6 +150,85 @@ class SimClobServer:
         response = self._http.get("/sim/trades")
         response.raise_for_status()
         return list(response.json())
+
+
+class SimClobServer(SimClobControl):
+    """The simulator on a free loopback port, served from a background thread.
+
+    Use as a context manager; :attr:`url` and :attr:`ws_url` give the addresses. ``exchange``
+    must only be read between requests (tests), never mutated from another thread: use
+    :meth:`control` and :meth:`step`, which go through the HTTP control routes.
+    """
+
+    def __init__(self, settings: SimSettings, account: Account, port: int = 0) -> None:
+        recorded = load_recorded(
+            settings.data_path, settings.limit_markets, tuple(settings.market_ids)
+        )
+        self.exchange = SimExchange(
+            recorded,
+            account,
+            fee_rate_bps=settings.fee_rate_bps,
+            confirm_ms=settings.confirm_ms,
+            heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+            loop=settings.loop,
+        )
+        self.exchange.prime(time.time_ns() if settings.restamp else 0)
+        self.exchange.drain()
+        self.state = SimState(
+            self.exchange,
+            settings.tick_interval_ms,
+            settings.replay_interval_ms,
+            settings.restamp,
+            response_delay_ms=settings.response_delay_ms,
+        )
+        # proto IPPROTO_TCP (not 0) so asyncio sets TCP_NODELAY on accepted connections;
+        # without it every response waits ~40 ms for the client's delayed ACK
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((LOOPBACK, port))
+        self.port = int(self._sock.getsockname()[1])
+        super().__init__(f"http://{LOOPBACK}:{self.port}", self.state.control_token)
+        config = uvicorn.Config(
+            build_app(self.state),
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            ws_ping_interval=None,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SimClobServer:
+        """Start serving; returns when the server accepts connections.
+
+        Raises:
+            RuntimeError: the server did not start within 10 s.
+        """
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+            name=f"simclob-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        for _ in range(1000):
+            if self._server.started:
+                return self
+            threading.Event().wait(0.01)
+        raise RuntimeError("simulator did not start")
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.close()
+        self._sock.close()
+
+    def __enter__(self) -> SimClobServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def serve_forever(

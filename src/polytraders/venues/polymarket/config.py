@@ -78,6 +78,12 @@ class PolymarketVenueConfig(FrozenConfig):
     """How often trades are fetched from ``GET /data/trades`` while orders are open (ms),
     besides the user channel; 0 turns polling off."""
 
+    closed_order_retention_s: int = Field(default=300, ge=0, le=86_400)
+    """How long a closed order (filled, cancelled, rejected) is kept after it closed (s) once
+    every trade of it is final (CONFIRMED or FAILED), so a trade first seen late — on the
+    user channel, by trade polling or by a periodic reconciliation's listing — still finds
+    it; then the venue forgets it (a long session's memory stays bounded)."""
+
     builder_code: str = Field(default="", pattern=r"^(0x[0-9a-fA-F]{64})?$")
     """bytes32 builderCode (``0x`` + 64 hex digits) attributed to every order that carries
     none; empty: the credentials' ``POLYMARKET_BUILDER_CODE``."""

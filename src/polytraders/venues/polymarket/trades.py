@@ -24,6 +24,7 @@ from polytraders.venues.polymarket.wire import Trade
 
 FAILED = "FAILED"
 """The status of a trade that failed on chain: its fills do not count."""
+_FINAL = frozenset({"CONFIRMED", FAILED})
 
 
 class TradeOutcome(StrEnum):
@@ -101,6 +102,16 @@ class TradeTracker:
         reconciliation): when their trades are seen they are tracked for later status changes
         but not reported as NEW again, and one first seen FAILED is reported REVERTED."""
         self._known_fill_ids.update(fill_ids)
+
+    def unsettled_orders(self) -> set[str]:
+        """Order hashes (lower case) with a part in a trade not final yet (neither CONFIRMED
+        nor FAILED)."""
+        return {key[1] for key, part in self._parts.items() if part.status not in _FINAL}
+
+    def forget(self, order_hashes: set[str]) -> None:
+        """Drop the parts of these orders (lower-case hashes): their trades are no longer
+        tracked (the venue forgot the orders, so a trade naming them is not ours any more)."""
+        self._parts = {k: p for k, p in self._parts.items() if k[1] not in order_hashes}
 
     def fills(self) -> list[Fill]:
         """Every counted (not reverted) fill, in first-seen order."""

@@ -68,7 +68,12 @@ Behaviour (``../shared/POLYMARKET.md``):
   completely, else CANCELED with its filled size (the venue killed the rest), as the venue
   records it.
 * Terminal order states (filled, cancelled, rejected, expired) never change; a fill reported
-  after an order closed adds to its filled size only.
+  after an order closed adds to its filled size only. A closed order is forgotten
+  ``closed_order_retention_s`` after it closed (its last change), once every trade of it is
+  final and it waits for nothing (a queued post, an unanswered one, a FOK/FAK settlement):
+  checked on ``advance`` every tenth of the retention (at least every second), so the orders
+  and trades a long session tracks stay bounded (rate × retention) and so does the cost of
+  every scan of them. A trade naming a forgotten order is no longer ours (ignored).
 * Every answer is decoded at the boundary into the typed structs of :mod:`.wire`; a malformed
   one (:class:`~.wire.MalformedAnswerError`, ``SYS_POLY_MALFORMED_ANSWER``) is handled exactly
   like no answer. :meth:`PolymarketVenue.reconciliation_snapshot` gives the venue-neutral
@@ -229,6 +234,7 @@ class PolymarketVenue:
         self._reverted: list[Fill] = []
         self._trades = TradeTracker()
         self._state = _State()
+        self._next_prune_ns = 0
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -458,6 +464,8 @@ class PolymarketVenue:
         ):
             s.last_trades_poll_ns = now_ns
             self.sync_trades(now_ns)
+        if now_ns >= self._next_prune_ns:
+            self._forget_closed(now_ns)
 
     def poll(self) -> list[VenueEvent]:
         """Venue events since the last poll, in order."""
@@ -876,6 +884,30 @@ class PolymarketVenue:
         if halt == REASON_CODES[ErrorKind.CLOSED_ONLY] and order.reduce_only:
             return ""
         return halt
+
+    def _forget_closed(self, now_ns: int) -> None:
+        """Forget the orders closed at least ``closed_order_retention_s`` ago whose trades are
+        final and which nothing waits for (module docstring), with their trades."""
+        retention_ns = self.config.closed_order_retention_s * 1_000_000_000
+        self._next_prune_ns = now_ns + max(retention_ns // 10, 1_000 * _MS)
+        waiting = {*self._pending, *self._unknown, *self._market_unsettled}
+        unsettled = self._trades.unsettled_orders()
+        gone = {
+            cid
+            for cid, order in self._orders.items()
+            if not order.status.is_open
+            and now_ns - order.ts_updated_ns >= retention_ns
+            and cid not in waiting
+            and order.venue_order_id.lower() not in unsettled
+        }
+        if not gone:
+            return
+        for cid in gone:
+            del self._orders[cid]
+            self._signed.pop(cid, None)
+        hashes = {h for h, o in self._by_hash.items() if o.client_order_id in gone}
+        self._by_hash = {h: o for h, o in self._by_hash.items() if h not in hashes}
+        self._trades.forget(hashes)
 
     def _list_trades(self) -> list[Trade]:
         """Every trade of the API key (``GET /data/trades``, every page), decoded.

@@ -1,0 +1,333 @@
+"""Memory of a long live session: the default desk (``strat.maker_tight``, the risk chain,
+``exec.smartrouter``) with the live node's default settings (trade polling every second
+included), built by ``build_live_session`` as ``polytraders live`` builds it, trading against
+the local CLOB v2 simulator for ``DURATION_S`` of wall time (``--quick``:
+``QUICK_DURATION_S``), recorded in an event store on a temporary SQLite file, with this
+process's resident memory sampled every ``SAMPLE_S``.
+
+Where things run: the desk — its decision loop, the venue worker, the market and user
+websocket feeds, the store writer — runs in this process, and ``rss_*`` figures are this
+process's (``VmRSS`` of ``/proc/self/status``). The simulator runs in a child process
+(:class:`bench.live_sim.SimProcess`), so none of its memory is counted there; its own
+resident memory is sampled beside (``sim_rss_mib``). ``sqlite_mib`` is the memory SQLite
+holds in this process (``sqlite3_memory_used``: mostly the store's page cache, which the
+store caps at 64 MiB per connection), so ``rss_less_sqlite_growth_mib_per_hour`` is the
+growth of everything else.
+
+The replay: the simulator serves one recorded market (:data:`MARKET_ID`, the sample's
+market whose price stays longest between 0.15 and 0.85, so the desk quotes most of the
+time) and replays it fast — each round it applies two recorded snapshots, then the session
+steps every millisecond for 20 ms (:func:`bench.live_sim.step_round`): at most 100
+snapshots a second, about 60 on the shared 2-core machine, where one pass of the market's
+2,186 snapshots took 30 to 40 s (about 50 times faster than it was recorded).
+The simulator's ``loop`` setting replays the recording forward, then backward, then forward
+again without end (:class:`polytraders.simclob.engine.SimExchange`): consecutive books are
+always recorded neighbours, so prices never jump, books keep changing, and the desk keeps
+placing, filling (the simulator fills resting orders a new book crosses) and cancelling
+orders all along; the samples' ``orders``, ``fills`` and ``cancels`` show it. The books are
+stamped with the wall clock (``restamp``), as a live feed is.
+
+The simulator's account holds :data:`COLLATERAL_MICROS` (10,000 pUSD, not the default
+1,000), so that the risk limits scaled on equity (the kill switch's 5 % daily loss, the
+drawdown guard's 10 %) stay out of reach of the losses the same moves, replayed again and
+again, add up to: a desk halted by them would no longer trade and say nothing about memory.
+
+Figures: ``rss_first_mib`` the first sample after the warm-up (the first ``WARMUP_PCT`` % of
+the run: imports, start-up, allocator arenas), ``rss_last_mib``, ``rss_peak_mib`` (the
+largest sample), ``rss_growth_mib_per_hour`` (the least-squares slope of RSS over time of
+the samples after the warm-up), the same for RSS less SQLite's memory, ``events_per_s``
+(market events the session processed per second of the run), ``orders`` (submitted),
+``fills``, ``cancels`` (sent), ``envelopes`` (recorded), ``store_mib`` (the SQLite file and
+its WAL at the end), the simulator's first and last RSS, the replay's laps, the desk's
+trading state and quarantined bots at the end (a bot quarantined mid-run, e.g. for a time
+budget overrun, stops its part of the trading), the full garbage collections of this
+process during the run and the longest one (a full collection runs on whichever thread
+triggers it — the decision loop's included — and is charged to a bot's CPU budget when it
+runs inside a bot), and the machine's 1-minute load average at the start and the end (the
+machine is shared; the load changes the events processed, not the memory per event).
+
+The series is printed on stderr as it is sampled (one line per sample), so ``--json`` output
+stays one JSON object.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = "Live node vs the simulator (child process), looped fast replay: RSS every 5 s"
+
+DURATION_S = 600.0
+QUICK_DURATION_S = 60.0
+SAMPLE_S = 5.0
+WARMUP_PCT = 10
+MARKET_ID = "0x13a5f2247eebb4de57dc46ea6e35089c1bfa321cb23024988b41721e0f5de607"
+COLLATERAL_MICROS = 10_000_000_000
+SNAPSHOTS_PER_ROUND = 2
+_KIB_PER_MIB = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sample of the session: seconds since the replay started, this process's and the
+    simulator's RSS (MiB), and the session's counts so far."""
+
+    t_s: float
+    rss_mib: float
+    sqlite_mib: float
+    sim_rss_mib: float
+    events: int
+    orders: int
+    fills: int
+    cancels: int
+    envelopes: int
+    lap: int
+
+    def line(self) -> str:
+        """The sample as one printed line."""
+        return (
+            f"t_s={self.t_s:7.1f}  rss_mib={self.rss_mib:7.1f}  sqlite_mib={self.sqlite_mib:5.1f}"
+            f"  sim_rss_mib={self.sim_rss_mib:6.1f}"
+            f"  events={self.events:8,}  orders={self.orders:6,}  fills={self.fills:5,}"
+            f"  cancels={self.cancels:6,}  envelopes={self.envelopes:8,}  lap={self.lap}"
+        )
+
+
+def rss_mib(pid: int | None = None) -> float:
+    """Resident memory of process ``pid`` (None: this one) in MiB, from ``VmRSS`` of
+    ``/proc/<pid>/status``.
+
+    Raises:
+        OSError: no such process (or no ``/proc``).
+        ValueError: the status has no ``VmRSS`` line (a zombie).
+    """
+    status = Path(f"/proc/{'self' if pid is None else pid}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / _KIB_PER_MIB
+    raise ValueError(f"no VmRSS in /proc/{pid or 'self'}/status")
+
+
+def sqlite_memory_reader() -> Callable[[], float]:
+    """A reader of the memory SQLite holds in this process (MiB; ``sqlite3_memory_used`` of
+    the library the standard ``sqlite3`` module uses: the store's page cache, statements and
+    buffers).
+
+    Raises:
+        OSError / AttributeError: the library or the function cannot be loaded here.
+    """
+    import _sqlite3
+
+    used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    used.restype = ctypes.c_int64
+    return lambda: int(used()) / 2**20
+
+
+def slope_per_hour(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of ``(t_s, value)`` points, per hour.
+
+    Raises:
+        ValueError: fewer than two distinct times.
+    """
+    if len({t for t, _ in points}) < 2:
+        raise ValueError("a slope needs samples at two distinct times at least")
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread * 3_600
+
+
+def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
+    """The summary figures of a session's samples (module docstring); the growth is the
+    slope over the samples at or after ``warmup_s``.
+
+    Raises:
+        ValueError: fewer than two samples after the warm-up.
+    """
+    kept = [s for s in samples if s.t_s >= warmup_s]
+    if len(kept) < 2:
+        raise ValueError(f"{len(kept)} sample(s) after the {warmup_s} s warm-up; 2 needed")
+    first, last = kept[0], kept[-1]
+    return {
+        "samples": len(samples),
+        "rss_first_mib": round(first.rss_mib, 1),
+        "rss_last_mib": round(last.rss_mib, 1),
+        "rss_peak_mib": round(max(s.rss_mib for s in samples), 1),
+        "rss_growth_mib_per_hour": round(slope_per_hour([(s.t_s, s.rss_mib) for s in kept]), 1),
+        "sqlite_first_mib": round(first.sqlite_mib, 1),
+        "sqlite_last_mib": round(last.sqlite_mib, 1),
+        "rss_less_sqlite_growth_mib_per_hour": round(
+            slope_per_hour([(s.t_s, s.rss_mib - s.sqlite_mib) for s in kept]), 1
+        ),
+        "events_per_s": round(last.events / last.t_s, 1) if last.t_s else 0.0,
+        "orders": last.orders,
+        "fills": last.fills,
+        "cancels": last.cancels,
+        "envelopes": last.envelopes,
+        "sim_rss_first_mib": round(first.sim_rss_mib, 1),
+        "sim_rss_last_mib": round(last.sim_rss_mib, 1),
+        "laps": last.lap,
+    }
+
+
+@dataclass(frozen=True)
+class SessionRun:
+    """What :func:`run_session` observed: the samples, the desk's trading state at the end,
+    the bots it quarantined (``bot_id code at t_s``), the store's size (MiB), and this
+    process's full (generation 2) garbage collections while the session ran: how many and
+    the longest pause (ms)."""
+
+    samples: list[Sample]
+    trading_state: str
+    quarantined: list[str]
+    store_mib: float
+    full_gcs: int
+    full_gc_pause_ms_max: float
+
+
+class FullGcTimer:
+    """Counts this process's generation-2 garbage collections and times the longest, while
+    installed (a ``gc.callbacks`` entry; a context manager)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pause_ms_max = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.pause_ms_max = max(self.pause_ms_max, (time.perf_counter() - self._started) * 1e3)
+
+    def __enter__(self) -> FullGcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def run_session(
+    duration_s: float,
+    store_path: Path,
+    *,
+    sample_s: float = SAMPLE_S,
+    report: Callable[[Sample], None] = lambda sample: None,
+) -> SessionRun:
+    """Run the default desk against a looping simulator in a child process for
+    ``duration_s`` of wall time, recording into SQLite at ``store_path``; sample every
+    ``sample_s`` (the first right after start-up, the last at the end), each handed to
+    ``report`` as it is taken.
+
+    Raises:
+        RuntimeError: the simulator or the session did not start.
+    """
+    from bench.live_sim import SimProcess, start_session, step_round
+    from polytraders.commands.live import DESK_BUILDER
+    from polytraders.simclob.server import SimSettings, account_for_key, throwaway_key
+
+    key = throwaway_key()
+    account = account_for_key(key, builder_code=DESK_BUILDER, collateral=COLLATERAL_MICROS)
+    settings = SimSettings(
+        limit_markets=1, market_ids=(MARKET_ID,), restamp=True, loop=True, confirm_ms=100
+    )
+    samples: list[Sample] = []
+    sqlite_mib = sqlite_memory_reader()
+    with SimProcess(settings, account) as sim:
+        session = start_session(
+            sim.control,
+            key,
+            account,
+            sim.served.market_ids,
+            run_id="bench-live-rss",
+            store_url=f"sqlite:///{store_path}",
+        )
+        desk = session.desk
+        first_sequence = desk.recorder.sequence
+        lap = 0
+
+        def sample(t_s: float) -> None:
+            stats = desk.orders.stats
+            taken = Sample(
+                t_s=round(t_s, 1),
+                rss_mib=rss_mib(),
+                sqlite_mib=sqlite_mib(),
+                sim_rss_mib=rss_mib(sim.served.pid),
+                events=session.events_in,
+                orders=stats.submitted,
+                fills=stats.fills,
+                cancels=stats.cancels_sent,
+                envelopes=desk.recorder.sequence - first_sequence,
+                lap=lap,
+            )
+            samples.append(taken)
+            report(taken)
+
+        try:
+            with FullGcTimer() as gcs:
+                begun, begun_ns = time.monotonic(), time.time_ns()
+                sample(0.0)
+                next_sample_s = sample_s
+                while (elapsed_s := time.monotonic() - begun) < duration_s:
+                    if elapsed_s >= next_sample_s:
+                        sample(elapsed_s)
+                        next_sample_s += sample_s
+                    lap = int(sim.control.step(SNAPSHOTS_PER_ROUND)["lap"])
+                    for _ in step_round(session):
+                        pass
+                sample(time.monotonic() - begun)
+            trading_state = desk.state.trading_state.value
+            quarantined = [
+                f"{q.bot_id} {q.failure.code} at {(q.ts_ns - begun_ns) / 1e9:.0f} s"
+                for q in desk.quarantines
+            ]
+        finally:
+            session.close()
+    store_bytes = sum(
+        p.stat().st_size for p in store_path.parent.glob(store_path.name + "*") if p.is_file()
+    )
+    return SessionRun(
+        samples,
+        trading_state,
+        quarantined,
+        round(store_bytes / 2**20, 1),
+        gcs.count,
+        round(gcs.pause_ms_max, 1),
+    )
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """One session (module docstring); prints the series on stderr, returns the summary."""
+    duration_s = QUICK_DURATION_S if quick else DURATION_S
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-live-rss-") as tmp:
+        observed = run_session(
+            duration_s,
+            Path(tmp) / "desk.sqlite",
+            report=lambda s: print(s.line(), file=sys.stderr, flush=True),
+        )
+    return {
+        "duration_s": duration_s,
+        "sample_s": SAMPLE_S,
+        "warmup_s": duration_s * WARMUP_PCT / 100,
+        **summarize(observed.samples, duration_s * WARMUP_PCT / 100),
+        "store_mib": observed.store_mib,
+        "trading_state_end": observed.trading_state,
+        "quarantined": "; ".join(observed.quarantined) or "none",
+        "full_gcs": observed.full_gcs,
+        "full_gc_pause_ms_max": observed.full_gc_pause_ms_max,
+        "loadavg_1m_start": round(load_start, 2),
+        "loadavg_1m_end": round(os.getloadavg()[0], 2),
+    }
