@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from polytraders.model.money import MICROS
-from polytraders.simexchange.auth import ApiKey, sign
+from polytraders.simexchange.auth import sign
 from polytraders.simexchange.ccxt_client import point_at_simulator
 from polytraders.simexchange.engine import ExchangeSettings
 from polytraders.simexchange.server import (
@@ -228,7 +228,7 @@ def test_wrong_secret_is_refused_with_1022_and_changes_nothing(sim: SimExchangeS
     assert sim.exchange.orders == {} and sim.exchange.position.amount == 0
 
 
-def _raw_order(sim: SimExchangeServer, key: ApiKey, query: str, **headers: str) -> httpx.Response:
+def _raw_order(sim: SimExchangeServer, query: str, **headers: str) -> httpx.Response:
     return httpx.post(
         f"{sim.url}/fapi/v1/order",
         content=query,
@@ -240,18 +240,18 @@ def test_unsigned_stale_and_keyless_posts_are_refused(sim: SimExchangeServer) ->
     key = sim.api_key
     now_ms = int(httpx.get(f"{sim.url}/fapi/v1/time").json()["serverTime"])
     params = f"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&timestamp={now_ms}"
-    unsigned = _raw_order(sim, key, params, **{"X-MBX-APIKEY": key.key})
+    unsigned = _raw_order(sim, params, **{"X-MBX-APIKEY": key.key})
     assert (unsigned.status_code, unsigned.json()["code"]) == (400, -1022)
-    keyless = _raw_order(sim, key, f"{params}&signature={sign(key.secret, params)}")
+    keyless = _raw_order(sim, f"{params}&signature={sign(key.secret, params)}")
     assert (keyless.status_code, keyless.json()["code"]) == (401, -2015)
     stale = params.replace(str(now_ms), str(now_ms - 6_000))
     old = _raw_order(
-        sim, key, f"{stale}&signature={sign(key.secret, stale)}", **{"X-MBX-APIKEY": key.key}
+        sim, f"{stale}&signature={sign(key.secret, stale)}", **{"X-MBX-APIKEY": key.key}
     )
     assert (old.status_code, old.json()["code"]) == (400, -1021)
     assert sim.exchange.orders == {}
     good = _raw_order(
-        sim, key, f"{params}&signature={sign(key.secret, params)}", **{"X-MBX-APIKEY": key.key}
+        sim, f"{params}&signature={sign(key.secret, params)}", **{"X-MBX-APIKEY": key.key}
     )
     assert good.status_code == 200 and good.json()["status"] == "FILLED"
 

@@ -160,6 +160,9 @@ class FuturesExchange:
         self.consumed = ConsumedLiquidity()
         self.queue = queue_model(PaperVenueConfig(queue_model=settings.queue_model))
         self.levels: dict[tuple[Side, int], list[WorkingOrder]] = {}
+        self._explained: dict[tuple[Side, int], int] = {}
+        """Size traded publicly at a level of ours since its size last changed (rule 4.4: a
+        later decrease up to this much is the trades', already through the queue)."""
         self.orders: dict[int, FuturesOrder] = {}
         self.trades: list[UserTrade] = []
         self.position = Position()
@@ -216,11 +219,12 @@ class FuturesExchange:
         now_ms = self.last_event_ms
         for key, old_size in sorted(old.items()):
             new_size = book.size_at(*key)
+            explained = self._explained.pop(key, 0)
             orders = self.levels.get(key)
             if orders and new_size < old_size:
-                # rule 4.4 without trade bookkeeping: a decrease at our level is unexplained
+                unexplained = max(old_size - new_size - explained, 0)
                 self.queue.on_level_change(
-                    orders, old_size, new_size, old_size - new_size, reach=True, trade_fed=True
+                    orders, old_size, new_size, unexplained, reach=True, trade_fed=True
                 )
                 self._fill_reached(orders, now_ms)
         self._cross(now_ms)
@@ -269,6 +273,9 @@ class FuturesExchange:
                 ),
                 key=lambda key: -key[1] if key[0] is Side.BUY else key[1],
             )
+            if (side, trade.price) in self.levels:
+                key = (side, trade.price)
+                self._explained[key] = self._explained.get(key, 0) + trade.size
             for key in through:
                 orders = self.levels[key]
                 if key[1] != trade.price:  # traded through our better price
@@ -515,6 +522,7 @@ class FuturesExchange:
             resting.remove(order.working)
             if not resting:
                 del self.levels[key]
+                self._explained.pop(key, None)
         order.working.resting = False
 
     def cancel(
