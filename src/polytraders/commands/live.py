@@ -182,6 +182,53 @@ def sim_clob(
     serve_forever(settings, account, port, announce)
 
 
+def sim_exchange(
+    *,
+    port: Annotated[int, typer.Option("--port", help="Loopback port (0 picks a free one).")] = 8766,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="USDⓈ-M depth recording (default: the shipped BTCUSDT sample)."
+        ),
+    ] = None,
+    replay_interval_ms: Annotated[
+        int,
+        typer.Option(
+            "--replay-interval-ms",
+            min=0,
+            help="Replay one recorded depth event per interval (0: only POST /sim/step).",
+        ),
+    ] = 100,
+) -> None:
+    """Serve the local Binance USDⓈ-M futures simulator on 127.0.0.1 (REST /fapi + depth
+    websocket, docs/simexchange.md). A fresh API key and secret (simulator-only, kept in memory)
+    and the control token are printed at start."""
+    from polytraders.simexchange.replay import default_recording_path
+    from polytraders.simexchange.server import (
+        SimExchangeSettings,
+        throwaway_key,
+    )
+    from polytraders.simexchange.server import (
+        serve_forever as serve_exchange,
+    )
+
+    key = throwaway_key()
+    settings = SimExchangeSettings(
+        data_path=data if data is not None else default_recording_path(),
+        replay_interval_ms=replay_interval_ms,
+    )
+
+    def announce(url: str, symbol: str, control_token: str) -> None:
+        ws = url.replace("http://", "ws://")
+        typer.echo(f"simulator on {url} ({symbol}; depth stream {ws}/ws/{symbol.lower()}@depth)")
+        typer.echo(
+            f"simulator-only credentials: BINANCE_API_KEY={key.key} BINANCE_API_SECRET={key.secret}"
+        )
+        typer.echo(f"control token (POST /sim/fault, /sim/step, GET /sim/state): {control_token}")
+
+    serve_exchange(settings, key, port, announce)
+
+
 def record(
     *,
     out: Annotated[Path, typer.Option("--out", help="Output file (.gz for gzip).")],

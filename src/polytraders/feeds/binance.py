@@ -355,7 +355,7 @@ class BinanceDepthSource(Source):
         return count_lines(self.path)
 
     def _events(self) -> Iterator[AnyEvent]:
-        sync = _DepthSync(self.token_id, self.futures, self.stats)
+        sync = DepthSync(self.token_id, self.futures, self.stats)
         stats = self.stats
         counters = stats.counters
         symbol = self.symbol
@@ -588,8 +588,13 @@ def _sorted_levels(
     return sorted(((p, s) for p, s in book.items() if s), reverse=descending)
 
 
-class _DepthSync:
-    """Binance update-id state machine of one symbol (module docstring)."""
+class DepthSync:
+    """Binance update-id state machine of one symbol (module docstring); shared by the
+    recorded source and the live feed (:mod:`polytraders.feeds.live.binance_depth`).
+
+    Use: :meth:`snapshot` for each REST snapshot; for each depth event, when :attr:`synced`
+    and :meth:`chains`, set :attr:`last_u` and apply it, else :meth:`depth`; the events to
+    emit are appended to ``out``."""
 
     __slots__ = (
         "_buffer",
@@ -611,6 +616,11 @@ class _DepthSync:
         self._stale = False
         self.synced = False
         self.last_u = 0
+
+    @property
+    def stale(self) -> bool:
+        """True after a gap or bad input, until a snapshot re-bootstraps the book."""
+        return self._stale
 
     def chains(self, delta: BookDelta) -> bool:
         """True when ``delta`` continues the applied chain."""

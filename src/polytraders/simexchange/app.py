@@ -1,0 +1,415 @@
+"""The simulator's HTTP and websocket server (Starlette), speaking Binance USDⓈ-M's wire format.
+
+REST, public: ``GET /fapi/v1/ping``, ``/fapi/v1/time``, ``/fapi/v1/exchangeInfo``,
+``/fapi/v1/depth`` (``limit`` 5–1000, default 500), ``/fapi/v1/premiumIndex``.
+REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
+/fapi/v1/order``, ``DELETE /fapi/v1/allOpenOrders``, ``GET /fapi/v1/openOrders``,
+``/fapi/v1/userTrades``, ``/fapi/v1/leverageBracket``, ``/fapi/v2/account``,
+``/fapi/v3/account``, ``/fapi/v2/positionRisk``, ``/fapi/v3/positionRisk``, ``POST
+/fapi/v1/leverage``. Errors are Binance's ``{"code", "msg"}`` bodies
+(:mod:`polytraders.simexchange.errors`).
+
+Websocket: ``/ws/<symbol>@depth``, ``/ws/<symbol>@depth@100ms`` or ``@depth@0ms``: every
+replayed depth event as a ``depthUpdate`` (``e, E, T, s, U, u, pu, b, a``), sent when the
+replay applies it (each recorded event is sent on its own: no 100 ms batching). A text
+``PING`` is answered ``PONG`` (a simulator convenience for the project's websocket client;
+Binance uses protocol pings).
+
+Control (loopback, ``Authorization: Bearer <control token>``, JSON POSTs, as
+:mod:`polytraders.simclob.app`): ``POST /sim/step {"count"}`` replays steps (answers
+``applied``, ``cursor``, ``last_update_id``); ``POST /sim/fault {"kind", ...}``:
+``rate_limit {"count", "retry_after_s"}`` (the next ``count`` REST requests answer HTTP 429,
+-1003, with ``Retry-After``), ``reject_orders {"code", "msg", "count"}`` (the next order posts
+are refused with that code, e.g. -2019), ``delay_acks {"ms"}`` (order posts answered late; the
+order is placed at once), ``drop_depth {"count"}`` (the next depth events are not sent: a lost
+message the client sees as a ``pu`` gap), ``drop_ws`` (every websocket closed), ``clear``;
+``GET /sim/state`` reports the book's ``lastUpdateId``, counters and the account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from polytraders.simexchange import errors, wire
+from polytraders.simexchange.auth import ApiKey, verify
+from polytraders.simexchange.engine import FuturesExchange
+from polytraders.simexchange.errors import BinanceError
+
+Handler = Callable[[Request], Awaitable[Response]]
+SignedHandler = Callable[[dict[str, str], int], Awaitable[Any]]
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+
+
+class ExchangeState:
+    """Server-side state shared by the routes: the exchange, the key and HTTP faults."""
+
+    def __init__(
+        self,
+        exchange: FuturesExchange,
+        api_key: ApiKey,
+        *,
+        replay_interval_ms: int = 0,
+        control_token: str = "",
+    ) -> None:
+        self.exchange = exchange
+        self.api_key = api_key
+        self.replay_interval_ms = replay_interval_ms
+        """Replay one step per interval by itself (0: only ``/sim/step``)."""
+        self.control_token = control_token or secrets.token_urlsafe(24)
+        self.rate_limited = 0
+        """Fault ``rate_limit``: REST requests still to refuse with 429."""
+        self.retry_after_s = 1
+        self.ack_delay_ms = 0
+        self.queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
+        self.requests_total = 0
+        self.refused_total = 0
+        self.ws_connections_total = 0
+
+    def dispatch(self) -> None:
+        """Send the exchange's new depth events to every websocket."""
+        for event in self.exchange.drain():
+            text = json.dumps(event)
+            for queue in self.queues.values():
+                queue.put_nowait(text)
+
+    def drop_websockets(self) -> int:
+        """Close every websocket (fault ``drop_ws``); returns how many."""
+        for queue in self.queues.values():
+            queue.put_nowait(None)
+        return len(self.queues)
+
+
+def _error(exc: BinanceError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def build_app(state: ExchangeState) -> Starlette:
+    """The Starlette application over ``state``."""
+    ex = state.exchange
+
+    def now_ms() -> int:
+        return time.time_ns() // 1_000_000
+
+    def guarded(handler: Handler) -> Handler:
+        """A venue route: the rate-limit fault, Binance errors as their JSON bodies."""
+
+        async def inner(request: Request) -> Response:
+            state.requests_total += 1
+            try:
+                if state.rate_limited > 0:
+                    state.rate_limited -= 1
+                    raise BinanceError(
+                        429,
+                        errors.TOO_MANY_REQUESTS,
+                        "Too many requests; current limit of IP is 2400 requests per minute.",
+                        {"Retry-After": str(state.retry_after_s)},
+                    )
+                return await handler(request)
+            except BinanceError as exc:
+                state.refused_total += 1
+                return _error(exc)
+            finally:
+                state.dispatch()
+
+        return inner
+
+    def signed(handler: SignedHandler) -> Handler:
+        async def inner(request: Request) -> Response:
+            body = (await request.body()).decode()
+            params = verify(
+                state.api_key,
+                request.headers.get("x-mbx-apikey"),
+                request.url.query,
+                body,
+                now_ms(),
+            )
+            return JSONResponse(await handler(params, now_ms()))
+
+        return guarded(inner)
+
+    def public(handler: Callable[[Request], Any]) -> Handler:
+        async def inner(request: Request) -> Response:
+            return JSONResponse(handler(request))
+
+        return guarded(inner)
+
+    def symbol_of(params: dict[str, str] | Any) -> None:
+        if params.get("symbol") not in (None, ex.symbol):
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+
+    @public
+    def ping(request: Request) -> Any:
+        return {}
+
+    @public
+    def server_time(request: Request) -> Any:
+        return {"serverTime": now_ms()}
+
+    @public
+    def exchange_info(request: Request) -> Any:
+        return wire.exchange_info(ex, now_ms())
+
+    @public
+    def depth(request: Request) -> Any:
+        params = request.query_params
+        if params.get("symbol") != ex.symbol:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        try:
+            limit = int(params.get("limit", "500"))
+        except ValueError:
+            raise errors.missing("limit") from None
+        if limit not in DEPTH_LIMITS:
+            raise errors.bad(errors.BAD_PARAMETER, "Illegal characters found in parameter 'limit'")
+        return wire.depth(ex, limit, now_ms())
+
+    @public
+    def premium_index(request: Request) -> Any:
+        symbol_of(request.query_params)
+        answer = wire.premium_index(ex, now_ms())
+        return answer if "symbol" in request.query_params else [answer]
+
+    @signed
+    async def post_order(params: dict[str, str], now: int) -> Any:
+        order = ex.place(params, now)
+        if state.ack_delay_ms:
+            await asyncio.sleep(state.ack_delay_ms / 1000)
+        return wire.order(ex, order)
+
+    def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
+        symbol_of(params)
+        if "orderId" in params:
+            try:
+                return int(params["orderId"]), None
+            except ValueError:
+                raise errors.missing("orderId") from None
+        if "origClientOrderId" in params:
+            return None, params["origClientOrderId"]
+        raise errors.bad(
+            errors.BAD_PARAMETER,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+        )
+
+    @signed
+    async def cancel_order(params: dict[str, str], now: int) -> Any:
+        order_id, client_id = order_ref(params)
+        return wire.order(ex, ex.cancel(order_id, client_id, now))
+
+    @signed
+    async def query_order(params: dict[str, str], now: int) -> Any:
+        order = ex.find(*order_ref(params))
+        if order is None:
+            raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
+        return wire.order(ex, order)
+
+    @signed
+    async def cancel_all(params: dict[str, str], now: int) -> Any:
+        if params.get("symbol") != ex.symbol:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        ex.cancel_all(now)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    @signed
+    async def open_orders(params: dict[str, str], now: int) -> Any:
+        symbol_of(params)
+        return [wire.order(ex, o) for o in ex.open_orders()]
+
+    @signed
+    async def user_trades(params: dict[str, str], now: int) -> Any:
+        if params.get("symbol") != ex.symbol:
+            raise errors.missing("symbol")
+        trades = ex.trades
+        if "fromId" in params:
+            trades = [t for t in trades if t.trade_id >= int(params["fromId"])]
+        if "startTime" in params:
+            trades = [t for t in trades if t.time_ms >= int(params["startTime"])]
+        if "endTime" in params:
+            trades = [t for t in trades if t.time_ms <= int(params["endTime"])]
+        limit = min(int(params.get("limit", "500")), 1000)
+        return [wire.user_trade(ex, t) for t in trades[:limit]]
+
+    @signed
+    async def account(params: dict[str, str], now: int) -> Any:
+        return wire.account(ex, now)
+
+    @signed
+    async def position_risk(params: dict[str, str], now: int) -> Any:
+        symbol_of(params)
+        return wire.position_risk(ex, now)
+
+    @signed
+    async def leverage_bracket(params: dict[str, str], now: int) -> Any:
+        symbol_of(params)
+        return wire.leverage_brackets(ex)
+
+    @signed
+    async def set_leverage(params: dict[str, str], now: int) -> Any:
+        if params.get("symbol") != ex.symbol:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        try:
+            leverage = int(params["leverage"])
+        except (KeyError, ValueError):
+            raise errors.missing("leverage") from None
+        ex.set_leverage(leverage)
+        return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": ex.symbol}
+
+    # ------------------------------------------------------------------ control
+    def control(handler: Handler) -> Handler:
+        async def inner(request: Request) -> Response:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {state.control_token}".encode()):
+                return JSONResponse({"error": "control needs the bearer token"}, status_code=401)
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if request.method == "POST" and media != "application/json":
+                return JSONResponse({"error": "control takes application/json"}, status_code=415)
+            try:
+                return await handler(request)
+            except (ValueError, KeyError, TypeError) as exc:
+                return JSONResponse({"error": f"bad control request: {exc!r}"}, status_code=400)
+            finally:
+                state.dispatch()
+
+        return inner
+
+    @control
+    async def sim_step(request: Request) -> Response:
+        body = json.loads((await request.body()) or b"{}")
+        applied = ex.step(int(body.get("count", 1)))
+        return JSONResponse(
+            {"applied": applied, "cursor": ex.cursor, "last_update_id": ex.last_update_id}
+        )
+
+    @control
+    async def sim_fault(request: Request) -> Response:
+        body = json.loads(await request.body())
+        kind = body["kind"]
+        answer: dict[str, Any] = {"kind": kind}
+        if kind == "rate_limit":
+            state.rate_limited = int(body.get("count", 1))
+            state.retry_after_s = int(body.get("retry_after_s", 1))
+        elif kind == "reject_orders":
+            code, msg = int(body["code"]), str(body["msg"])
+            ex.faults.reject_orders.extend([(code, msg)] * int(body.get("count", 1)))
+        elif kind == "delay_acks":
+            state.ack_delay_ms = int(body["ms"])
+        elif kind == "drop_depth":
+            ex.faults.drop_depth_events = int(body.get("count", 1))
+        elif kind == "drop_ws":
+            answer["dropped"] = state.drop_websockets()
+        elif kind == "clear":
+            state.rate_limited = 0
+            state.ack_delay_ms = 0
+            ex.faults.reject_orders.clear()
+            ex.faults.drop_depth_events = 0
+        else:
+            raise ValueError(f"unknown fault {kind!r}")
+        return JSONResponse(answer)
+
+    @control
+    async def sim_state(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "symbol": ex.symbol,
+                "cursor": ex.cursor,
+                "steps": len(ex.recording.steps),
+                "last_update_id": ex.last_update_id,
+                "position_amount": ex.position.amount,
+                "wallet_micros": ex.wallet,
+                "realized_pnl_micros": ex.realized_pnl,
+                "fees_micros": ex.fees_paid,
+                "open_orders": len(ex.open_orders()),
+                "depth_events_dropped": ex.depth_events_dropped,
+                "requests_total": state.requests_total,
+                "refused_total": state.refused_total,
+                "ws_connections": len(state.queues),
+                "ws_connections_total": state.ws_connections_total,
+            }
+        )
+
+    # ------------------------------------------------------------------ websocket
+    async def pump(ws: WebSocket, queue: asyncio.Queue[str | None]) -> None:
+        while True:
+            text = await queue.get()
+            if text is None:
+                await ws.close(code=1012)
+                return
+            await ws.send_text(text)
+
+    async def ws_depth(ws: WebSocket) -> None:
+        stream = ws.path_params["stream"]
+        if stream not in {f"{ex.symbol.lower()}@depth{s}" for s in ("", "@100ms", "@0ms")}:
+            await ws.close(code=1008)
+            return
+        await ws.accept()
+        state.ws_connections_total += 1
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        state.queues[ws] = queue
+        sender = asyncio.create_task(pump(ws, queue))
+        try:
+            while not sender.done():
+                receive = asyncio.ensure_future(ws.receive())
+                done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
+                if receive not in done:
+                    receive.cancel()
+                    return
+                message = receive.result()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") == "PING":
+                    queue.put_nowait("PONG")
+        finally:
+            state.queues.pop(ws, None)
+            sender.cancel()
+
+    async def replayer() -> None:
+        while True:
+            await asyncio.sleep(state.replay_interval_ms / 1000)
+            ex.step(1)
+            state.dispatch()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(replayer()) if state.replay_interval_ms else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            state.drop_websockets()
+
+    routes = [
+        Route("/fapi/v1/ping", ping),
+        Route("/fapi/v1/time", server_time),
+        Route("/fapi/v1/exchangeInfo", exchange_info),
+        Route("/fapi/v1/depth", depth),
+        Route("/fapi/v1/premiumIndex", premium_index),
+        Route("/fapi/v1/order", post_order, methods=["POST"]),
+        Route("/fapi/v1/order", cancel_order, methods=["DELETE"]),
+        Route("/fapi/v1/order", query_order, methods=["GET"]),
+        Route("/fapi/v1/allOpenOrders", cancel_all, methods=["DELETE"]),
+        Route("/fapi/v1/openOrders", open_orders),
+        Route("/fapi/v1/userTrades", user_trades),
+        Route("/fapi/v1/leverageBracket", leverage_bracket),
+        Route("/fapi/v1/leverage", set_leverage, methods=["POST"]),
+        Route("/fapi/v2/account", account),
+        Route("/fapi/v3/account", account),
+        Route("/fapi/v2/positionRisk", position_risk),
+        Route("/fapi/v3/positionRisk", position_risk),
+        Route("/sim/step", sim_step, methods=["POST"]),
+        Route("/sim/fault", sim_fault, methods=["POST"]),
+        Route("/sim/state", sim_state),
+        WebSocketRoute("/ws/{stream}", ws_depth),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

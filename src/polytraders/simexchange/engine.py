@@ -1,0 +1,597 @@
+"""The simulated USDⓈ-M market and account: the replayed book, our orders, matching, one-way
+position, USDT margin balance, fees and funding rate. Synchronous; the server runs it on one
+event loop, so no locks. Every amount is an exact integer: prices micro-USDT per unit, sizes
+micro-units of the base asset, money micro-USDT.
+
+Matching reuses the paper venue's fill rules (:mod:`polytraders.venues.paper`) through its
+building blocks — :func:`~polytraders.venues.paper.liquidity.available_take` and
+:class:`~polytraders.venues.paper.liquidity.ConsumedLiquidity` for takers (rule 2: walk the
+available book within the limit; rule 5: liquidity our fills took is not offered again until
+the level leaves the book) and the paper venue's queue models
+(:mod:`polytraders.venues.paper.queue`, chosen by name as
+:class:`~polytraders.venues.paper.config.PaperVenueConfig` does) for makers (rule 4.1 queue
+ahead at arrival, 4.2/4.6 public trades through the front, 4.4 unexplained decreases, 4.5 a
+crossing book fills at the order's price). The paper venue itself is not used: it is built for
+Polymarket's binary tokens (prices in (0, 1), the ``p × (1 − p)`` fee, a cash-and-shares ledger
+without short positions), none of which holds for a perpetual.
+
+Account rules (documented simplifications of Binance's):
+
+* One-way position mode, cross margin, one symbol. Entry price is the average of the opening
+  fills (kept exactly as Σ price × size); a reducing fill realizes
+  ``(price − entry) × size`` (long; the opposite short), floored to micro-USDT.
+* Commission ``price × size × rate_bps / 10⁴``, floored to micro-USDT (Binance keeps 8
+  decimals), charged in USDT; defaults are Binance's public VIP 0 USDⓈ-M rates, maker 0.0200 %,
+  taker 0.0500 % (binance.com/en/fee/futureFee, 2024).
+* Mark price is the book's mid (floored to the tick); unrealized PnL is marked there.
+* Initial margin = notional / leverage. A new order (not reduce-only) is refused with -2019
+  when the initial margin of the position (at mark), the open orders and the order exceeds the
+  wallet balance plus unrealized PnL. No maintenance margin, liquidation or funding payments.
+* The public book the simulator serves is the recording's: our fills do not change it (they are
+  remembered as consumed liquidity, rule 5, as the paper venue does).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from polytraders.feeds.decimal_text import micros
+from polytraders.model.book import OrderBook
+from polytraders.model.events import BookDelta, BookSnapshot, Trade
+from polytraders.model.market import Instrument
+from polytraders.model.money import MICROS, fixed_micros
+from polytraders.model.orders import Side, VenueOrder
+from polytraders.simexchange import errors
+from polytraders.simexchange.replay import Recording
+from polytraders.venues.paper.config import PaperVenueConfig
+from polytraders.venues.paper.liquidity import ConsumedLiquidity, available_take
+from polytraders.venues.paper.queue import WorkingOrder, queue_model
+
+MAX_PRICE = 1 << 62
+"""The limit of a market BUY's book walk (any ask)."""
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
+_BPS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    """Account and market settings (units in names).
+
+    ``min_notional_micros`` is BTCUSDT's MIN_NOTIONAL filter (100 USDT, Binance
+    ``exchangeInfo`` since 2023); ``price_decimals``/``qty_decimals`` its ``pricePrecision``
+    and ``quantityPrecision`` (2 and 3); ``funding_rate_ppm`` the rate premiumIndex serves
+    (100 ppm = 0.0100 %, Binance's baseline interest component per 8 h); ``leverage`` Binance's
+    default of 20×; ``queue_model`` a paper-venue queue model name.
+    """
+
+    wallet_micros: int = 10_000 * MICROS
+    maker_fee_bps: int = 2
+    taker_fee_bps: int = 5
+    min_notional_micros: int = 100 * MICROS
+    price_decimals: int = 2
+    qty_decimals: int = 3
+    max_qty_micros: int = 1_000 * MICROS
+    funding_rate_ppm: int = 100
+    leverage: int = 20
+    max_leverage: int = 125
+    queue_model: str = "probabilistic"
+
+
+@dataclass(slots=True, eq=False)
+class FuturesOrder:
+    """One of our orders (Binance's order fields, micro-units)."""
+
+    order_id: int
+    client_order_id: str
+    side: Side
+    order_type: str
+    time_in_force: str
+    price: int
+    orig_qty: int
+    reduce_only: bool
+    time_ms: int
+    working: WorkingOrder
+    executed_qty: int = 0
+    cum_quote: int = 0
+    status: str = "NEW"
+    update_ms: int = 0
+
+    @property
+    def remaining(self) -> int:
+        """Micro-units still open."""
+        return self.orig_qty - self.executed_qty
+
+
+@dataclass(frozen=True, slots=True)
+class UserTrade:
+    """One fill of one of our orders."""
+
+    trade_id: int
+    order_id: int
+    side: Side
+    price: int
+    qty: int
+    quote_qty: int
+    commission: int
+    realized_pnl: int
+    maker: bool
+    time_ms: int
+
+
+@dataclass(slots=True)
+class Position:
+    """One-way position: signed ``amount`` (micro base units) and ``cost_e12`` = Σ price × size
+    of the open part (micro × micro), whose quotient by ``|amount|`` is the entry price."""
+
+    amount: int = 0
+    cost_e12: int = 0
+
+    def entry_price(self) -> int:
+        """Average entry price (micro-USDT, floored); 0 when flat."""
+        return self.cost_e12 // abs(self.amount) if self.amount else 0
+
+
+@dataclass(slots=True)
+class Faults:
+    """Armed one-shot faults the engine applies (the server applies the HTTP ones)."""
+
+    reject_orders: list[tuple[int, str]] = field(default_factory=list)
+    """(code, msg) answered to the next order posts, one each."""
+    drop_depth_events: int = 0
+    """The next N depth events are not published (a lost websocket message)."""
+
+
+class FuturesExchange:
+    """The simulator's state (module docstring for the rules).
+
+    Args:
+        recording: the replayed market.
+        settings: account and market settings.
+    """
+
+    def __init__(self, recording: Recording, settings: ExchangeSettings) -> None:
+        self.recording = recording
+        self.settings = settings
+        self.instrument: Instrument = recording.instrument
+        self.symbol = recording.instrument.symbol
+        self.book = OrderBook(self.symbol)
+        self.consumed = ConsumedLiquidity()
+        self.queue = queue_model(PaperVenueConfig(queue_model=settings.queue_model))
+        self.levels: dict[tuple[Side, int], list[WorkingOrder]] = {}
+        self._explained: dict[tuple[Side, int], int] = {}
+        """Size traded publicly at a level of ours since its size last changed (rule 4.4: a
+        later decrease up to this much is the trades', already through the queue)."""
+        self.orders: dict[int, FuturesOrder] = {}
+        self.trades: list[UserTrade] = []
+        self.position = Position()
+        self.wallet = settings.wallet_micros
+        self.realized_pnl = 0
+        self.fees_paid = 0
+        self.leverage = settings.leverage
+        self.funding_rate_ppm = settings.funding_rate_ppm
+        self.faults = Faults()
+        self.cursor = 0
+        """Replay steps applied."""
+        self.last_update_id = 0
+        """``u`` of the last applied depth event (the REST snapshot's ``lastUpdateId``)."""
+        self.last_event_ms = 0
+        """Venue time (``E``, ms) of the last applied depth event."""
+        self.outbox: list[dict[str, Any]] = []
+        """Depth events (Binance ``depthUpdate`` payloads) not yet sent to websockets."""
+        self.depth_events_dropped = 0
+        self._order_ids = itertools.count(4_000_000_001)
+        self._trade_ids = itertools.count(900_000_001)
+        self.step(1)
+
+    # ------------------------------------------------------------------ replay
+    def step(self, count: int = 1) -> int:
+        """Apply the next ``count`` replay steps (trades, then the depth event); returns how
+        many were applied (fewer at the end of the recording)."""
+        steps = self.recording.steps
+        applied = 0
+        while applied < count and self.cursor < len(steps):
+            step = steps[self.cursor]
+            for trade in step.trades:
+                self._on_trade(trade)
+            self._on_depth(step.depth)
+            self.cursor += 1
+            applied += 1
+        return applied
+
+    def _on_depth(self, event: BookSnapshot | BookDelta) -> None:
+        book = self.book
+        ts = event.ts_event_ns
+        if isinstance(event, BookDelta):
+            touched = {(Side.BUY, p) for p, _ in event.bids} | {
+                (Side.SELL, p) for p, _ in event.asks
+            }
+            old = {key: book.size_at(*key) for key in touched if key in self.levels}
+            book.apply_levels(event.bids, event.asks, ts)
+            self._publish(event)
+        else:
+            old = {key: book.size_at(*key) for key in self.levels}
+            book.apply_snapshot(event.bids, event.asks, ts)
+        self.last_update_id = event.sequence
+        self.last_event_ms = ts // 1_000_000
+        self.consumed.forget_removed(book)
+        now_ms = self.last_event_ms
+        for key, old_size in sorted(old.items()):
+            new_size = book.size_at(*key)
+            explained = self._explained.pop(key, 0)
+            orders = self.levels.get(key)
+            if orders and new_size < old_size:
+                unexplained = max(old_size - new_size - explained, 0)
+                self.queue.on_level_change(
+                    orders, old_size, new_size, unexplained, reach=True, trade_fed=True
+                )
+                self._fill_reached(orders, now_ms)
+        self._cross(now_ms)
+
+    def _publish(self, delta: BookDelta) -> None:
+        if self.faults.drop_depth_events > 0:
+            self.faults.drop_depth_events -= 1
+            self.depth_events_dropped += 1
+            return
+        event_ms = delta.ts_event_ns // 1_000_000
+        self.outbox.append(
+            {
+                "e": "depthUpdate",
+                "E": event_ms,
+                "T": event_ms,
+                "s": self.symbol,
+                "U": delta.first_sequence,
+                "u": delta.sequence,
+                "pu": delta.prev_sequence,
+                "b": [[self.price_text(p), self.qty_text(q)] for p, q in delta.bids],
+                "a": [[self.price_text(p), self.qty_text(q)] for p, q in delta.asks],
+            }
+        )
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The depth events published since the last call."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    def _on_trade(self, trade: Trade) -> None:
+        """Rule 4.2: a public trade goes through the front of the queues it reaches."""
+        sides = []
+        if trade.aggressor is not Side.BUY:
+            sides.append(Side.BUY)  # sellers hit bids
+        if trade.aggressor is not Side.SELL:
+            sides.append(Side.SELL)  # buyers lift asks
+        left = trade.size
+        now_ms = trade.ts_event_ns // 1_000_000
+        for side in sides:
+            through = sorted(
+                (
+                    key
+                    for key in self.levels
+                    if key[0] is side
+                    and (key[1] >= trade.price if side is Side.BUY else key[1] <= trade.price)
+                ),
+                key=lambda key: -key[1] if key[0] is Side.BUY else key[1],
+            )
+            if (side, trade.price) in self.levels:
+                key = (side, trade.price)
+                self._explained[key] = self._explained.get(key, 0) + trade.size
+            for key in through:
+                orders = self.levels[key]
+                if key[1] != trade.price:  # traded through our better price
+                    for working in orders:
+                        working.queue_ahead = 0
+                left = self.queue.on_trade(orders, left, reach=True)
+                self._fill_reached(orders, now_ms)
+
+    def _cross(self, now_ms: int) -> None:
+        """Rule 4.5: a resting order the opposite side now crosses fills at its own price."""
+        best_ask, best_bid = self.book.best_ask(), self.book.best_bid()
+        crossed = sorted(
+            key
+            for key in self.levels
+            if (key[0] is Side.BUY and best_ask is not None and key[1] >= best_ask)
+            or (key[0] is Side.SELL and best_bid is not None and key[1] <= best_bid)
+        )
+        for side, price in crossed:
+            for working in list(self.levels.get((side, price), ())):
+                take = available_take(self.book, self.consumed, side, price, size=working.remaining)
+                if not take.size:
+                    break
+                for level_price, qty in take.levels:
+                    self.consumed.consume(side.opposite, level_price, qty)
+                working.queue_ahead = 0
+                self._fill(self._order_of(working), price, take.size, maker=True, now_ms=now_ms)
+
+    def _fill_reached(self, orders: list[WorkingOrder], now_ms: int) -> None:
+        for working, size in self.queue.fillable(orders):
+            order = self._order_of(working)
+            self._fill(order, order.price, min(size, order.remaining), maker=True, now_ms=now_ms)
+
+    def _order_of(self, working: WorkingOrder) -> FuturesOrder:
+        return self.orders[int(working.order.client_order_id)]
+
+    # ------------------------------------------------------------------ orders
+    def place(self, params: dict[str, str], now_ms: int) -> FuturesOrder:
+        """``POST /fapi/v1/order``: validate, match, rest; returns the order.
+
+        Raises:
+            BinanceError: the venue's code for the refusal (-1121, -1117, -1116, -1115, -1102,
+                -1111, -4003, -1013, -4014, -4164, -2022, -2019, -5021, -5022, or an armed
+                ``reject_orders`` fault).
+        """
+        order = self._validated(params, now_ms)
+        if self.faults.reject_orders:
+            code, msg = self.faults.reject_orders.pop(0)
+            raise errors.bad(code, msg)
+        limit = order.price or (MAX_PRICE if order.side is Side.BUY else 1)
+        take = available_take(self.book, self.consumed, order.side, limit, size=order.orig_qty)
+        if order.time_in_force == "GTX" and take.size:
+            raise errors.bad(
+                errors.POST_ONLY_REJECTED,
+                "Due to the order could not be executed as maker, the Post Only order will be "
+                "rejected.",
+            )
+        if order.time_in_force == "FOK" and not take.complete:
+            raise errors.bad(
+                errors.FOK_REJECTED,
+                "Due to the order could not be filled immediately, the FOK order has been "
+                "rejected.",
+            )
+        self._check_reduce_only(order)
+        if not order.reduce_only:
+            self._check_margin(
+                order, take.notional + (order.orig_qty - take.size) * limit // MICROS
+            )
+        self.orders[order.order_id] = order
+        book_side = order.side.opposite
+        for price, qty in take.levels:
+            self.consumed.consume(book_side, price, qty)
+            resting = self.levels.get((book_side, price))
+            if resting:  # our own flow eats the queue ahead of our orders there
+                self.queue.on_trade(resting, qty, reach=False)
+            self._fill(order, price, qty, maker=False, now_ms=now_ms)
+        if order.remaining and (order.order_type == "MARKET" or order.time_in_force == "IOC"):
+            order.status = "EXPIRED"
+        elif order.remaining:
+            working = order.working
+            self.queue.on_new_order(
+                working, self.consumed.available(self.book, order.side, order.price)
+            )
+            working.resting = True
+            self.levels.setdefault((order.side, order.price), []).append(working)
+        return order
+
+    def _validated(self, params: dict[str, str], now_ms: int) -> FuturesOrder:
+        if params.get("symbol") != self.symbol:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        side_text = params.get("side", "")
+        if side_text not in ("BUY", "SELL"):
+            raise errors.bad(errors.INVALID_SIDE, "Invalid side.")
+        side = Side.BUY if side_text == "BUY" else Side.SELL
+        order_type = params.get("type", "")
+        if order_type not in ("LIMIT", "MARKET"):
+            raise errors.bad(errors.INVALID_ORDER_TYPE, "Invalid orderType.")
+        qty = self._decimal(params, "quantity", self.instrument.size_increment)
+        if qty <= 0:
+            raise errors.bad(errors.QUANTITY_NOT_POSITIVE, "Quantity less than or equal to zero.")
+        if qty < self.instrument.min_size or qty > self.settings.max_qty_micros:
+            raise errors.bad(errors.FILTER_FAILURE, "Filter failure: LOT_SIZE")
+        price = 0
+        time_in_force = ""
+        if order_type == "LIMIT":
+            time_in_force = params.get("timeInForce", "")
+            if time_in_force not in TIME_IN_FORCE:
+                raise errors.bad(errors.INVALID_TIME_IN_FORCE, "Invalid timeInForce.")
+            price = self._decimal(params, "price", self.instrument.price_increment)
+            if price <= 0:
+                raise errors.missing("price")
+        reduce_only = params.get("reduceOnly", "false").lower() == "true"
+        reference = price or self.mark_price()
+        if not reduce_only and reference * qty // MICROS < self.settings.min_notional_micros:
+            raise errors.bad(
+                errors.NOTIONAL_TOO_SMALL,
+                f"Order's notional must be no smaller than "
+                f"{fixed_micros(self.settings.min_notional_micros, 0)} (unless you choose "
+                "reduce only).",
+            )
+        order_id = next(self._order_ids)
+        client_id = params.get("newClientOrderId") or f"sim-{order_id}"
+        venue_order = VenueOrder(
+            client_order_id=str(order_id),
+            intent_id=client_id,
+            token_id=self.symbol,
+            side=side,
+            price=price,
+            size=qty,
+            post_only=time_in_force == "GTX",
+            reduce_only=reduce_only,
+        )
+        return FuturesOrder(
+            order_id=order_id,
+            client_order_id=client_id,
+            side=side,
+            order_type=order_type,
+            time_in_force=time_in_force or "GTC",
+            price=price,
+            orig_qty=qty,
+            reduce_only=reduce_only,
+            time_ms=now_ms,
+            update_ms=now_ms,
+            working=WorkingOrder(order=venue_order, sequence=order_id, fee_rate_ppm=0),
+        )
+
+    @staticmethod
+    def _decimal(params: dict[str, str], name: str, increment: int) -> int:
+        text = params.get(name)
+        if not text:
+            raise errors.missing(name)
+        try:
+            value = micros(text)
+        except ValueError:
+            raise errors.bad(
+                errors.BAD_PRECISION, "Precision is over the maximum defined for this asset."
+            ) from None
+        if value % increment:
+            if name == "price":
+                raise errors.bad(errors.PRICE_NOT_ON_TICK, "Price not increased by tick size.")
+            raise errors.bad(
+                errors.BAD_PRECISION, "Precision is over the maximum defined for this asset."
+            )
+        return value
+
+    def _check_reduce_only(self, order: FuturesOrder) -> None:
+        if not order.reduce_only:
+            return
+        amount = self.position.amount
+        reduces = (amount > 0 and order.side is Side.SELL) or (
+            amount < 0 and order.side is Side.BUY
+        )
+        if not reduces or order.orig_qty > abs(amount):
+            raise errors.bad(errors.REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.")
+
+    def _check_margin(self, order: FuturesOrder, order_notional: int) -> None:
+        """-2019 when the initial margin of position, open orders and ``order`` exceeds the
+        wallet balance plus unrealized PnL (module docstring)."""
+        exposure = abs(self.position.amount) * self.mark_price() // MICROS + order_notional
+        exposure += sum(
+            o.remaining * o.price // MICROS for o in self.open_orders() if not o.reduce_only
+        )
+        if exposure // self.leverage > self.wallet + self.unrealized_pnl():
+            raise errors.bad(errors.MARGIN_INSUFFICIENT, "Margin is insufficient.")
+
+    def _fill(self, order: FuturesOrder, price: int, qty: int, *, maker: bool, now_ms: int) -> None:
+        if qty <= 0:
+            return
+        rate = self.settings.maker_fee_bps if maker else self.settings.taker_fee_bps
+        quote = price * qty // MICROS
+        fee = price * qty * rate // (_BPS * MICROS)
+        realized = self._move_position(order.side, price, qty)
+        self.wallet += realized - fee
+        self.realized_pnl += realized
+        self.fees_paid += fee
+        order.executed_qty += qty
+        order.cum_quote += quote
+        order.working.order.filled_size = order.executed_qty
+        order.update_ms = now_ms
+        order.status = "FILLED" if not order.remaining else "PARTIALLY_FILLED"
+        if not order.remaining:
+            self._unrest(order)
+        self.trades.append(
+            UserTrade(
+                trade_id=next(self._trade_ids),
+                order_id=order.order_id,
+                side=order.side,
+                price=price,
+                qty=qty,
+                quote_qty=quote,
+                commission=fee,
+                realized_pnl=realized,
+                maker=maker,
+                time_ms=now_ms,
+            )
+        )
+
+    def _move_position(self, side: Side, price: int, qty: int) -> int:
+        """Apply a fill to the position; returns the realized PnL (micro-USDT, floored)."""
+        position = self.position
+        sign = 1 if side is Side.BUY else -1
+        amount = position.amount
+        if amount == 0 or (amount > 0) == (sign > 0):
+            position.amount += sign * qty
+            position.cost_e12 += price * qty
+            return 0
+        closing = min(qty, abs(amount))
+        closed_cost = position.cost_e12 * closing // abs(amount)
+        direction = 1 if amount > 0 else -1
+        realized = (price * closing - closed_cost) * direction // MICROS
+        position.cost_e12 -= closed_cost
+        position.amount += sign * closing
+        opening = qty - closing
+        if opening:
+            position.amount = sign * opening
+            position.cost_e12 = price * opening
+        elif position.amount == 0:
+            position.cost_e12 = 0
+        return realized
+
+    def _unrest(self, order: FuturesOrder) -> None:
+        key = (order.side, order.price)
+        resting = self.levels.get(key)
+        if resting and order.working in resting:
+            resting.remove(order.working)
+            if not resting:
+                del self.levels[key]
+                self._explained.pop(key, None)
+        order.working.resting = False
+
+    def cancel(
+        self, order_id: int | None, client_order_id: str | None, now_ms: int
+    ) -> FuturesOrder:
+        """``DELETE /fapi/v1/order`` by ``orderId`` or ``origClientOrderId``.
+
+        Raises:
+            BinanceError: -2011 unknown (or no longer open) order.
+        """
+        order = self.find(order_id, client_order_id)
+        if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise errors.bad(errors.UNKNOWN_ORDER, "Unknown order sent.")
+        order.status = "CANCELED"
+        order.update_ms = now_ms
+        self._unrest(order)
+        return order
+
+    def cancel_all(self, now_ms: int) -> int:
+        """Cancel every open order; returns how many."""
+        live = self.open_orders()
+        for order in live:
+            self.cancel(order.order_id, None, now_ms)
+        return len(live)
+
+    def find(self, order_id: int | None, client_order_id: str | None) -> FuturesOrder | None:
+        """An order by id or client id (None when unknown)."""
+        if order_id is not None:
+            return self.orders.get(order_id)
+        for order in self.orders.values():
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
+    def open_orders(self) -> list[FuturesOrder]:
+        """Orders still resting, oldest first."""
+        return [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
+
+    def set_leverage(self, leverage: int) -> None:
+        """``POST /fapi/v1/leverage``.
+
+        Raises:
+            BinanceError: -4028 outside 1..max_leverage.
+        """
+        if not 1 <= leverage <= self.settings.max_leverage:
+            raise errors.bad(errors.INVALID_LEVERAGE, f"Leverage {leverage} is not valid")
+        self.leverage = leverage
+
+    # ------------------------------------------------------------------ reads
+    def mark_price(self) -> int:
+        """The book's mid floored to the tick (micro-USDT); 0 on a one-sided book."""
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        if bid is None or ask is None:
+            return 0
+        tick = self.instrument.price_increment
+        return (bid + ask) // 2 // tick * tick
+
+    def unrealized_pnl(self) -> int:
+        """Position PnL at the mark price (micro-USDT, floored)."""
+        position = self.position
+        if not position.amount:
+            return 0
+        direction = 1 if position.amount > 0 else -1
+        return (self.mark_price() * abs(position.amount) - position.cost_e12) * direction // MICROS
+
+    def price_text(self, value: int) -> str:
+        """A price as Binance writes it (``pricePrecision`` decimals)."""
+        return fixed_micros(value, self.settings.price_decimals)
+
+    def qty_text(self, value: int) -> str:
+        """A quantity as Binance writes it (``quantityPrecision`` decimals)."""
+        return fixed_micros(value, self.settings.qty_decimals)

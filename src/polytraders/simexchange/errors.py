@@ -1,0 +1,58 @@
+"""Binance's error answers: HTTP status and ``{"code": <negative int>, "msg": <text>}``.
+
+Codes and messages as Binance's USDⓈ-M error-code reference lists them
+(developers.binance.com/docs/derivatives/usds-margined-futures/error-code).
+"""
+
+from __future__ import annotations
+
+
+class BinanceError(Exception):
+    """An error answer: ``status`` (HTTP), ``code`` and ``msg`` (the JSON body), ``headers``."""
+
+    def __init__(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None):
+        super().__init__(f"{status} {code} {msg}")
+        self.status = status
+        self.code = code
+        self.msg = msg
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, int | str]:
+        """The JSON body Binance sends."""
+        return {"code": self.code, "msg": self.msg}
+
+
+TOO_MANY_REQUESTS = -1003
+INVALID_TIMESTAMP = -1021
+INVALID_SIGNATURE = -1022
+BAD_PARAMETER = -1102
+INVALID_SIDE = -1117
+INVALID_ORDER_TYPE = -1116
+INVALID_TIME_IN_FORCE = -1115
+BAD_PRECISION = -1111
+INVALID_SYMBOL = -1121
+FILTER_FAILURE = -1013
+UNKNOWN_ORDER = -2011
+NO_SUCH_ORDER = -2013
+INVALID_API_KEY = -2015
+MARGIN_INSUFFICIENT = -2019
+REDUCE_ONLY_REJECTED = -2022
+QUANTITY_NOT_POSITIVE = -4003
+PRICE_NOT_ON_TICK = -4014
+INVALID_LEVERAGE = -4028
+NOTIONAL_TOO_SMALL = -4164
+FOK_REJECTED = -5021
+POST_ONLY_REJECTED = -5022
+
+
+def bad(code: int, msg: str) -> BinanceError:
+    """A 400 answer (every request error but authentication and rate limits)."""
+    return BinanceError(400, code, msg)
+
+
+def missing(name: str) -> BinanceError:
+    """-1102: a mandatory parameter is absent or malformed."""
+    return bad(
+        BAD_PARAMETER,
+        f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+    )

@@ -1,0 +1,140 @@
+"""Run the exchange simulator: in a background thread (tests, ``with SimExchangeServer(...) as
+sim``) or in the foreground (``polytraders simexchange``). Binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from polytraders.simexchange.app import ExchangeState, build_app
+from polytraders.simexchange.auth import ApiKey
+from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
+from polytraders.simexchange.replay import default_recording_path, load_recording
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class SimExchangeSettings:
+    """What the simulator serves: the recording, the account and the replay pace (ms)."""
+
+    data_path: Path = field(default_factory=default_recording_path)
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    replay_interval_ms: int = 0
+    """Replay one step per interval by itself (0: only ``POST /sim/step``)."""
+
+
+def throwaway_key() -> ApiKey:
+    """A fresh random API key and secret for one simulator session (kept in memory only)."""
+    return ApiKey(key=secrets.token_hex(32), secret=secrets.token_hex(32))
+
+
+class SimExchangeServer:
+    """The simulator on a free loopback port, served from a background thread.
+
+    Use as a context manager; :attr:`url` (REST base) and :attr:`ws_url` (append
+    ``/ws/<symbol>@depth@100ms``) give the addresses. ``exchange`` may only be read between
+    requests (tests); drive it with :meth:`step` and :meth:`fault` (HTTP control routes).
+    """
+
+    def __init__(self, settings: SimExchangeSettings, api_key: ApiKey, port: int = 0) -> None:
+        self.exchange = FuturesExchange(load_recording(settings.data_path), settings.exchange)
+        self.api_key = api_key
+        self.state = ExchangeState(
+            self.exchange, api_key, replay_interval_ms=settings.replay_interval_ms
+        )
+        # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((LOOPBACK, port))
+        self.port = int(self._sock.getsockname()[1])
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.ws_url = f"ws://{LOOPBACK}:{self.port}"
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=5.0,
+            headers={"Authorization": f"Bearer {self.state.control_token}"},
+        )
+        config = uvicorn.Config(
+            build_app(self.state),
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            ws_ping_interval=None,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def step(self, count: int = 1) -> dict[str, Any]:
+        """Replay ``count`` steps (``POST /sim/step``): ``applied``, ``cursor``,
+        ``last_update_id``."""
+        response = self._http.post("/sim/step", json={"count": count})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def fault(self, kind: str, **params: Any) -> dict[str, Any]:
+        """Inject a fault (``POST /sim/fault``; kinds in :mod:`polytraders.simexchange.app`)."""
+        response = self._http.post("/sim/fault", json={"kind": kind, **params})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def sim_state(self) -> dict[str, Any]:
+        """Counters and account figures (``GET /sim/state``)."""
+        response = self._http.get("/sim/state")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def start(self) -> SimExchangeServer:
+        """Start serving; returns when the server accepts connections.
+
+        Raises:
+            RuntimeError: the server did not start within 10 s.
+        """
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+            name=f"simexchange-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        for _ in range(1000):
+            if self._server.started:
+                return self
+            threading.Event().wait(0.01)
+        raise RuntimeError("simulator did not start")
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._http.close()
+        self._sock.close()
+
+    def __enter__(self) -> SimExchangeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(
+    settings: SimExchangeSettings,
+    api_key: ApiKey,
+    port: int,
+    announce: Callable[[str, str, str], None],
+) -> None:
+    """Serve in the foreground until interrupted; ``announce`` receives the REST base URL, the
+    symbol and the control token once the port is bound."""
+    server = SimExchangeServer(settings, api_key, port)
+    announce(server.url, server.exchange.symbol, server.state.control_token)
+    asyncio.run(server._server.serve(sockets=[server._sock]))

@@ -1,0 +1,301 @@
+"""The JSON shapes of Binance USDⓈ-M REST answers, from the simulator's exact state.
+
+Field names and string/number types follow Binance's USDⓈ-M REST reference (and the response
+examples in ccxt 4.5.90's ``binance.py``): prices at ``pricePrecision`` decimals, quantities at
+``quantityPrecision``, USDT amounts at 8 decimals (exact: micro-units padded), ids and times
+as JSON integers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polytraders.model.money import MICROS, fixed_micros
+from polytraders.model.orders import Side
+from polytraders.simexchange.engine import FuturesExchange, FuturesOrder, UserTrade
+
+
+def usdt(value: int) -> str:
+    """Micro-USDT as Binance's 8-decimal text (``"12.34000000"``)."""
+    return fixed_micros(value, 6) + "00"
+
+
+def _side(side: Side) -> str:
+    return "BUY" if side is Side.BUY else "SELL"
+
+
+def exchange_info(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
+    """``GET /fapi/v1/exchangeInfo``: the one replayed symbol with its filters."""
+    inst = ex.instrument
+    settings = ex.settings
+    return {
+        "timezone": "UTC",
+        "serverTime": now_ms,
+        "futuresType": "U_MARGINED",
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 2400,
+            },
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+        ],
+        "exchangeFilters": [],
+        "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+        "symbols": [
+            {
+                "symbol": ex.symbol,
+                "pair": ex.symbol,
+                "contractType": "PERPETUAL",
+                "deliveryDate": 4133404800000,
+                "onboardDate": 1569398400000,
+                "status": "TRADING",
+                "maintMarginPercent": "2.5000",
+                "requiredMarginPercent": "5.0000",
+                "baseAsset": ex.symbol.removesuffix("USDT"),
+                "quoteAsset": "USDT",
+                "marginAsset": "USDT",
+                "pricePrecision": settings.price_decimals,
+                "quantityPrecision": settings.qty_decimals,
+                "baseAssetPrecision": 8,
+                "quotePrecision": 8,
+                "underlyingType": "COIN",
+                "underlyingSubType": [],
+                "settlePlan": 0,
+                "triggerProtect": "0.0500",
+                "liquidationFee": "0.012500",
+                "marketTakeBound": "0.05",
+                "maxMoveOrderLimit": 10000,
+                "filters": [
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": ex.price_text(inst.price_increment),
+                        "maxPrice": "4529764",
+                        "tickSize": fixed_micros(inst.price_increment, 2),
+                    },
+                    {
+                        "filterType": "LOT_SIZE",
+                        "minQty": ex.qty_text(inst.min_size),
+                        "maxQty": ex.qty_text(settings.max_qty_micros),
+                        "stepSize": ex.qty_text(inst.size_increment),
+                    },
+                    {
+                        "filterType": "MARKET_LOT_SIZE",
+                        "minQty": ex.qty_text(inst.min_size),
+                        "maxQty": ex.qty_text(settings.max_qty_micros),
+                        "stepSize": ex.qty_text(inst.size_increment),
+                    },
+                    {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                    {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                    {
+                        "filterType": "MIN_NOTIONAL",
+                        "notional": fixed_micros(settings.min_notional_micros, 0),
+                    },
+                    {
+                        "filterType": "PERCENT_PRICE",
+                        "multiplierUp": "1.0500",
+                        "multiplierDown": "0.9500",
+                        "multiplierDecimal": "4",
+                    },
+                ],
+                "orderTypes": ["LIMIT", "MARKET"],
+                "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+            }
+        ],
+    }
+
+
+def depth(ex: FuturesExchange, limit: int, now_ms: int) -> dict[str, Any]:
+    """``GET /fapi/v1/depth``: the top ``limit`` levels, best first, with ``lastUpdateId``."""
+    return {
+        "lastUpdateId": ex.last_update_id,
+        "E": ex.last_event_ms or now_ms,
+        "T": ex.last_event_ms or now_ms,
+        "bids": [[ex.price_text(p), ex.qty_text(q)] for p, q in ex.book.bids(limit)],
+        "asks": [[ex.price_text(p), ex.qty_text(q)] for p, q in ex.book.asks(limit)],
+    }
+
+
+def order(ex: FuturesExchange, o: FuturesOrder) -> dict[str, Any]:
+    """An order as ``POST``/``DELETE``/``GET /fapi/v1/order`` and ``openOrders`` answer it."""
+    average = o.cum_quote * MICROS // o.executed_qty if o.executed_qty else 0
+    return {
+        "orderId": o.order_id,
+        "symbol": ex.symbol,
+        "status": o.status,
+        "clientOrderId": o.client_order_id,
+        "price": ex.price_text(o.price),
+        "avgPrice": fixed_micros(average, 6) if average else "0.00",
+        "origQty": ex.qty_text(o.orig_qty),
+        "executedQty": ex.qty_text(o.executed_qty),
+        "cumQty": ex.qty_text(o.executed_qty),
+        "cumQuote": usdt(o.cum_quote),
+        "timeInForce": o.time_in_force,
+        "type": o.order_type,
+        "reduceOnly": o.reduce_only,
+        "closePosition": False,
+        "side": _side(o.side),
+        "positionSide": "BOTH",
+        "stopPrice": "0.00",
+        "workingType": "CONTRACT_PRICE",
+        "priceProtect": False,
+        "origType": o.order_type,
+        "priceMatch": "NONE",
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "goodTillDate": 0,
+        "time": o.time_ms,
+        "updateTime": o.update_ms,
+    }
+
+
+def user_trade(ex: FuturesExchange, t: UserTrade) -> dict[str, Any]:
+    """One ``GET /fapi/v1/userTrades`` entry."""
+    return {
+        "symbol": ex.symbol,
+        "id": t.trade_id,
+        "orderId": t.order_id,
+        "side": _side(t.side),
+        "price": ex.price_text(t.price),
+        "qty": ex.qty_text(t.qty),
+        "realizedPnl": usdt(t.realized_pnl),
+        "quoteQty": usdt(t.quote_qty),
+        "commission": usdt(t.commission),
+        "commissionAsset": "USDT",
+        "time": t.time_ms,
+        "positionSide": "BOTH",
+        "buyer": t.side is Side.BUY,
+        "maker": t.maker,
+    }
+
+
+def _margins(ex: FuturesExchange) -> tuple[int, int, int]:
+    """(position initial margin, open-order initial margin, position notional at mark)."""
+    notional = abs(ex.position.amount) * ex.mark_price() // MICROS
+    open_notional = sum(
+        o.remaining * o.price // MICROS for o in ex.open_orders() if not o.reduce_only
+    )
+    return notional // ex.leverage, open_notional // ex.leverage, notional
+
+
+def position_risk(ex: FuturesExchange, now_ms: int) -> list[dict[str, Any]]:
+    """``GET /fapi/v3/positionRisk``: the symbol's one-way position (listed only when open,
+    as v3 does)."""
+    amount = ex.position.amount
+    if not amount:
+        return []
+    position_im, order_im, notional = _margins(ex)
+    return [
+        {
+            "symbol": ex.symbol,
+            "positionSide": "BOTH",
+            "positionAmt": fixed_micros(amount, ex.settings.qty_decimals),
+            "entryPrice": fixed_micros(ex.position.entry_price(), 6),
+            "breakEvenPrice": "0.0",
+            "markPrice": usdt(ex.mark_price()),
+            "unRealizedProfit": usdt(ex.unrealized_pnl()),
+            "liquidationPrice": "0",
+            "isolatedMargin": "0",
+            "notional": usdt(notional if amount > 0 else -notional),
+            "marginAsset": "USDT",
+            "isolatedWallet": "0",
+            "initialMargin": usdt(position_im + order_im),
+            "maintMargin": "0",
+            "positionInitialMargin": usdt(position_im),
+            "openOrderInitialMargin": usdt(order_im),
+            "adl": 0,
+            "bidNotional": "0",
+            "askNotional": "0",
+            "updateTime": now_ms,
+        }
+    ]
+
+
+def leverage_brackets(ex: FuturesExchange) -> list[dict[str, Any]]:
+    """``GET /fapi/v1/leverageBracket``: one bracket up to the maximum leverage (Binance's
+    first BTCUSDT bracket: 125×, 0.40 % maintenance); the simulator models no maintenance
+    margin."""
+    return [
+        {
+            "symbol": ex.symbol,
+            "brackets": [
+                {
+                    "bracket": 1,
+                    "initialLeverage": ex.settings.max_leverage,
+                    "notionalCap": 50_000,
+                    "notionalFloor": 0,
+                    "maintMarginRatio": 0.004,
+                    "cum": 0.0,
+                }
+            ],
+        }
+    ]
+
+
+def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
+    """``GET /fapi/v3/account`` (``/fapi/v2/account`` has the same balance fields)."""
+    position_im, order_im, _ = _margins(ex)
+    upnl = ex.unrealized_pnl()
+    margin_balance = ex.wallet + upnl
+    available = margin_balance - position_im - order_im
+    asset = {
+        "asset": "USDT",
+        "walletBalance": usdt(ex.wallet),
+        "unrealizedProfit": usdt(upnl),
+        "marginBalance": usdt(margin_balance),
+        "maintMargin": "0.00000000",
+        "initialMargin": usdt(position_im + order_im),
+        "positionInitialMargin": usdt(position_im),
+        "openOrderInitialMargin": usdt(order_im),
+        "crossWalletBalance": usdt(ex.wallet),
+        "crossUnPnl": usdt(upnl),
+        "availableBalance": usdt(available),
+        "maxWithdrawAmount": usdt(max(available, 0)),
+        "updateTime": now_ms,
+    }
+    return {
+        "totalInitialMargin": asset["initialMargin"],
+        "totalMaintMargin": "0.00000000",
+        "totalWalletBalance": asset["walletBalance"],
+        "totalUnrealizedProfit": asset["unrealizedProfit"],
+        "totalMarginBalance": asset["marginBalance"],
+        "totalPositionInitialMargin": asset["positionInitialMargin"],
+        "totalOpenOrderInitialMargin": asset["openOrderInitialMargin"],
+        "totalCrossWalletBalance": asset["crossWalletBalance"],
+        "totalCrossUnPnl": asset["crossUnPnl"],
+        "availableBalance": asset["availableBalance"],
+        "maxWithdrawAmount": asset["maxWithdrawAmount"],
+        "assets": [asset],
+        "positions": [
+            {
+                "symbol": p["symbol"],
+                "positionSide": "BOTH",
+                "positionAmt": p["positionAmt"],
+                "unrealizedProfit": p["unRealizedProfit"],
+                "isolatedMargin": "0",
+                "notional": p["notional"],
+                "isolatedWallet": "0",
+                "initialMargin": p["initialMargin"],
+                "maintMargin": "0",
+                "updateTime": now_ms,
+            }
+            for p in position_risk(ex, now_ms)
+        ],
+    }
+
+
+def premium_index(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
+    """``GET /fapi/v1/premiumIndex``: mark = index = the book's mid, the configured funding
+    rate, next funding at the next 8-hour boundary (00:00, 08:00, 16:00 UTC)."""
+    period_ms = 8 * 3_600_000
+    mark = ex.mark_price()
+    return {
+        "symbol": ex.symbol,
+        "markPrice": usdt(mark),
+        "indexPrice": usdt(mark),
+        "estimatedSettlePrice": usdt(mark),
+        "lastFundingRate": fixed_micros(ex.funding_rate_ppm, 6) + "00",
+        "interestRate": "0.00010000",
+        "nextFundingTime": (now_ms // period_ms + 1) * period_ms,
+        "time": now_ms,
+    }

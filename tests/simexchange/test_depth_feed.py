@@ -1,0 +1,129 @@
+"""The live Binance diff-depth feed against the simulator's websocket and REST snapshot: the
+book it builds equals the simulator's, and a lost message is detected (``SYS_FEED_GAP``) and
+resynced from a fresh snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from polytraders.feeds.binance import FEED_GAP, RESYNCED
+from polytraders.feeds.live.binance_depth import BinanceDepthConfig, BinanceDepthFeed
+from polytraders.feeds.live.connection import KeepaliveConfig
+from polytraders.model.book import OrderBook
+from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, FeedStatus
+from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
+
+DEPTH = 100
+"""Levels compared per side: the REST snapshot carries 1000, so the top 100 are complete."""
+
+
+@pytest.fixture
+def sim() -> Iterator[SimExchangeServer]:
+    with SimExchangeServer(SimExchangeSettings(), throwaway_key()) as server:
+        yield server
+
+
+class BookSink:
+    """The book a consumer of the feed's events builds, and the statuses it saw."""
+
+    def __init__(self) -> None:
+        self.book = OrderBook("binance-usdm:BTCUSDT")
+        self.statuses: list[FeedStatus] = []
+        self.snapshots = 0
+
+    def __call__(self, event: AnyEvent) -> None:
+        if isinstance(event, BookSnapshot):
+            self.snapshots += 1
+            self.book.apply_snapshot(event.bids, event.asks, event.ts_event_ns)
+        elif isinstance(event, BookDelta):
+            self.book.apply_levels(event.bids, event.asks, event.ts_event_ns)
+        elif isinstance(event, FeedStatus):
+            self.statuses.append(event)
+
+
+async def _until(condition: object, what: str, timeout_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def _same_top(sink: BookSink, sim: SimExchangeServer) -> None:
+    assert sink.book.bids(DEPTH) == sim.exchange.book.bids(DEPTH)
+    assert sink.book.asks(DEPTH) == sim.exchange.book.asks(DEPTH)
+
+
+def test_feed_rebuilds_the_simulators_book_and_resyncs_after_a_lost_event(
+    sim: SimExchangeServer,
+) -> None:
+    sink = BookSink()
+    feed = BinanceDepthFeed(
+        BinanceDepthConfig(ws_url=sim.ws_url, rest_url=sim.url, snapshot_retry_ms=50), sink
+    )
+
+    async def scenario() -> None:
+        task = asyncio.create_task(feed.run())
+        try:
+            await _until(lambda: sink.snapshots == 1, "the first snapshot")
+            await asyncio.to_thread(sim.step, 500)
+            target = sim.exchange.last_update_id
+            await _until(lambda: feed.last_sequence == target, "the 500 steps")
+            _same_top(sink, sim)
+            assert feed.stats.bad_input[FEED_GAP] == 0
+
+            await asyncio.to_thread(sim.fault, "drop_depth", count=1)
+            await asyncio.to_thread(sim.step, 50)
+            target = sim.exchange.last_update_id
+            await _until(lambda: feed.last_sequence == target and sink.snapshots == 2, "the resync")
+            _same_top(sink, sim)
+            assert feed.stats.bad_input[FEED_GAP] == 1
+            assert [(s.stale, s.reason_code) for s in sink.statuses] == [
+                (True, FEED_GAP),
+                (False, RESYNCED),
+            ]
+
+            await asyncio.to_thread(sim.step, 200)  # the chain goes on from the new snapshot
+            target = sim.exchange.last_update_id
+            await _until(lambda: feed.last_sequence == target, "200 more steps")
+            _same_top(sink, sim)
+            assert sim.sim_state()["depth_events_dropped"] == 1
+        finally:
+            feed.stop()
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_feed_resyncs_after_the_websocket_is_dropped(sim: SimExchangeServer) -> None:
+    sink = BookSink()
+    feed = BinanceDepthFeed(
+        BinanceDepthConfig(
+            ws_url=sim.ws_url,
+            rest_url=sim.url,
+            keepalive=KeepaliveConfig(reconnect_initial_ms=20, reconnect_max_ms=100),
+        ),
+        sink,
+    )
+
+    async def scenario() -> None:
+        task = asyncio.create_task(feed.run())
+        try:
+            await _until(lambda: sink.snapshots == 1, "the first snapshot")
+            await asyncio.to_thread(sim.step, 100)
+            await asyncio.to_thread(sim.fault, "drop_ws")
+            await _until(lambda: sink.snapshots == 2, "the snapshot after reconnecting")
+            await asyncio.to_thread(sim.step, 100)
+            target = sim.exchange.last_update_id
+            await _until(lambda: feed.last_sequence == target, "the steps after reconnecting")
+            _same_top(sink, sim)
+            assert (sink.statuses[0].stale, sink.statuses[0].reason_code) == (True, FEED_GAP)
+            assert (sink.statuses[-1].stale, sink.statuses[-1].reason_code) == (False, RESYNCED)
+        finally:
+            feed.stop()
+            await task
+
+    asyncio.run(scenario())
