@@ -104,7 +104,9 @@ def test_feed_resyncs_after_the_websocket_is_dropped(sim: SimExchangeServer) -> 
         BinanceDepthConfig(
             ws_url=sim.ws_url,
             rest_url=sim.url,
-            keepalive=KeepaliveConfig(reconnect_initial_ms=20, reconnect_max_ms=100),
+            keepalive=KeepaliveConfig(
+                protocol_ping=True, reconnect_initial_ms=20, reconnect_max_ms=100
+            ),
         ),
         sink,
     )
@@ -122,6 +124,41 @@ def test_feed_resyncs_after_the_websocket_is_dropped(sim: SimExchangeServer) -> 
             _same_top(sink, sim)
             assert (sink.statuses[0].stale, sink.statuses[0].reason_code) == (True, FEED_GAP)
             assert (sink.statuses[-1].stale, sink.statuses[-1].reason_code) == (False, RESYNCED)
+        finally:
+            feed.stop()
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_protocol_pings_keep_one_connection_alive(sim: SimExchangeServer) -> None:
+    """Keepalive by protocol ping frames, as Binance answers them: pings every 20 ms with a
+    100 ms pong deadline for about a second never drop the connection, and the book follows."""
+    sink = BookSink()
+    feed = BinanceDepthFeed(
+        BinanceDepthConfig(
+            ws_url=sim.ws_url,
+            rest_url=sim.url,
+            keepalive=KeepaliveConfig(protocol_ping=True, ping_interval_ms=20, pong_timeout_ms=100),
+        ),
+        sink,
+    )
+
+    async def scenario() -> None:
+        task = asyncio.create_task(feed.run())
+        try:
+            await _until(lambda: sink.snapshots == 1, "the first snapshot")
+            loop = asyncio.get_running_loop()
+            until = loop.time() + 1.0
+            while loop.time() < until:
+                await asyncio.to_thread(sim.step, 5)
+                await asyncio.sleep(0.05)
+            target = sim.exchange.last_update_id
+            await _until(lambda: feed.last_sequence == target, "the steps")
+            _same_top(sink, sim)
+            assert feed.connection.counters.connects == 1
+            assert feed.connection.counters.disconnects == 0
+            assert feed.stats.bad_input[FEED_GAP] == 0
         finally:
             feed.stop()
             await task

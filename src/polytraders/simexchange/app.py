@@ -11,9 +11,9 @@ REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
 
 Websocket: ``/ws/<symbol>@depth``, ``/ws/<symbol>@depth@100ms`` or ``@depth@0ms``: every
 replayed depth event as a ``depthUpdate`` (``e, E, T, s, U, u, pu, b, a``), sent when the
-replay applies it (each recorded event is sent on its own: no 100 ms batching). A text
-``PING`` is answered ``PONG`` (a simulator convenience for the project's websocket client;
-Binance uses protocol pings).
+replay applies it (each recorded event is sent on its own: no 100 ms batching). Keepalive is
+the websocket protocol's ping and pong frames, as at Binance (the server answers a client's
+ping frame); text frames from the client are ignored.
 
 Control (loopback, ``Authorization: Bearer <control token>``, JSON POSTs, as
 :mod:`polytraders.simclob.app`): ``POST /sim/step {"count"}`` replays steps (answers
@@ -367,8 +367,6 @@ def build_app(state: ExchangeState) -> Starlette:
                 message = receive.result()
                 if message["type"] == "websocket.disconnect":
                     return
-                if message.get("text") == "PING":
-                    queue.put_nowait("PONG")
         finally:
             state.queues.pop(ws, None)
             sender.cancel()

@@ -22,11 +22,10 @@ receive time. Prices and sizes are parsed exactly into micro-units
 (``SYS_MALFORMED_MESSAGE``) breaks the chain like a gap; a frame of another stream or symbol is
 counted (``SYS_UNKNOWN_EVENT`` / ``SYS_UNKNOWN_TOKEN``) and skipped.
 
-Keepalive: :class:`ResilientConnection` sends a text ``PING`` every
-``keepalive.ping_interval_ms`` and expects ``PONG``; the simulator answers it, Binance does
-not (it sends protocol pings, which the websockets library answers), so against Binance set
-``pong_timeout_ms`` above the venue's 24-hour connection limit until this client watches
-frames instead (docs/simexchange.md, "Not modelled yet").
+Keepalive: websocket protocol ping frames every ``keepalive.ping_interval_ms``, the connection
+dropped (and the book resynced) when no pong comes within ``pong_timeout_ms``
+(:attr:`KeepaliveConfig.protocol_ping`); Binance answers protocol pings and sends its own,
+which the websockets library answers (Binance API docs, USDⓈ-M "Websocket Market Streams").
 """
 
 from __future__ import annotations
@@ -62,7 +61,8 @@ class BinanceDepthConfig:
     snapshot_limit: int = 1000
     snapshot_retry_ms: int = 1_000
     """Wait before asking again after a failed snapshot request."""
-    keepalive: KeepaliveConfig = field(default_factory=KeepaliveConfig)
+    keepalive: KeepaliveConfig = field(default_factory=lambda: KeepaliveConfig(protocol_ping=True))
+    """Must keep ``protocol_ping=True``: Binance never answers a text ``PING``."""
     seed: int = 0
 
 
@@ -116,7 +116,7 @@ class BinanceDepthFeed:
         self.last_sequence = 0
         """``lastUpdateId`` / ``u`` of the latest snapshot or delta emitted."""
         stream = f"{config.symbol.lower()}@depth@100ms"
-        self._connection = ResilientConnection(
+        self.connection = ResilientConnection(
             f"{config.ws_url}/ws/{stream}",
             hello=list,
             on_frame=self._on_frame,
@@ -131,7 +131,7 @@ class BinanceDepthFeed:
         async with httpx.AsyncClient(base_url=self.config.rest_url, timeout=10.0) as http:
             self._http = http
             try:
-                await self._connection.run()
+                await self.connection.run()
             finally:
                 if self._fetching is not None:
                     self._fetching.cancel()
@@ -140,7 +140,7 @@ class BinanceDepthFeed:
 
     def stop(self) -> None:
         """Ask :meth:`run` to return (call on the feed's loop)."""
-        self._connection.stop()
+        self.connection.stop()
 
     # ------------------------------------------------------------------ websocket
     def _on_up(self, ts_ns: int) -> None:

@@ -1,6 +1,11 @@
-"""One resilient websocket connection: keepalive ``PING``/``PONG``, dead-connection detection,
-reconnect with jittered exponential back-off (``../shared/POLYMARKET.md`` "Market data": send
-text ``PING`` every 10 s, expect ``PONG``, treat 30 s without one as dead).
+"""One resilient websocket connection: keepalive, dead-connection detection, reconnect with
+jittered exponential back-off.
+
+Keepalive comes in two kinds (:attr:`KeepaliveConfig.protocol_ping`): Polymarket's text
+``PING``/``PONG`` (``../shared/POLYMARKET.md`` "Market data": send text ``PING`` every 10 s,
+expect ``PONG``, treat 30 s without one as dead), or the websocket protocol's own ping and pong
+frames (RFC 6455 §5.5.2–3, which Binance's streams use: a venue answers a client's ping frame
+with a pong frame), sent and timed by the websockets library with the same two intervals.
 
 The connection knows nothing about channels: on every (re)connect it sends the messages
 ``hello()`` returns (the subscription), hands every other frame to ``on_frame`` as received
@@ -44,7 +49,9 @@ class KeepaliveConfig:
     ``reconnect_initial_ms`` doubles per failed attempt up to ``reconnect_max_ms``; each delay
     is multiplied by a uniform factor in [1 − ``jitter_pct``/100, 1]. ``on_reconnect(url)``,
     when set, is called on the connection's thread after every successful connect (and hello)
-    but its first (e.g. a reconnect counter); it must be quick and must not raise."""
+    but its first (e.g. a reconnect counter); it must be quick and must not raise.
+    ``protocol_ping``: keep alive with protocol ping frames (module docstring) instead of text
+    ``PING``; a pong missing ``pong_timeout_ms`` after a ping drops the connection."""
 
     ping_interval_ms: int = 10_000
     pong_timeout_ms: int = 30_000
@@ -52,6 +59,7 @@ class KeepaliveConfig:
     reconnect_max_ms: int = 30_000
     jitter_pct: int = 50
     open_timeout_ms: int = 10_000
+    protocol_ping: bool = False
     on_reconnect: Callable[[str], None] | None = field(default=None, compare=False)
 
 
@@ -123,9 +131,11 @@ class ResilientConnection:
         while not self._stopping.is_set():
             reason = "closed"
             try:
+                protocol = self.config.protocol_ping
                 async with connect(
                     self.url,
-                    ping_interval=None,
+                    ping_interval=self.config.ping_interval_ms / 1000 if protocol else None,
+                    ping_timeout=self.config.pong_timeout_ms / 1000 if protocol else None,
                     open_timeout=self.config.open_timeout_ms / 1000,
                     max_size=2**24,
                 ) as ws:
@@ -165,6 +175,7 @@ class ResilientConnection:
                 await asyncio.wait_for(self._stopping.wait(), delay_ms / 1000)
 
     async def _serve(self, ws: ClientConnection) -> str:
+        text_ping = not self.config.protocol_ping  # else the library pings (module docstring)
         last_pong_ns = time.time_ns()
         ping_ns = self.config.ping_interval_ms * 1_000_000
         timeout_ns = self.config.pong_timeout_ms * 1_000_000
@@ -173,15 +184,18 @@ class ResilientConnection:
         try:
             while True:
                 now = time.time_ns()
-                if now - last_pong_ns > timeout_ns:
-                    self.counters.pong_timeouts += 1
-                    await ws.close()
-                    return "no PONG within pong_timeout_ms"
-                if now >= next_ping_ns:
-                    await ws.send("PING")
-                    self.counters.pings_sent += 1
-                    next_ping_ns = now + ping_ns
-                wait_s = max(0.0, min(next_ping_ns, last_pong_ns + timeout_ns + 1) - now) / 1e9
+                wait_s: float | None = None
+                if text_ping:
+                    if now - last_pong_ns > timeout_ns:
+                        self.counters.pong_timeouts += 1
+                        await ws.close()
+                        return "no PONG within pong_timeout_ms"
+                    if now >= next_ping_ns:
+                        await ws.send("PING")
+                        self.counters.pings_sent += 1
+                        next_ping_ns = now + ping_ns
+                    wait_ns = min(next_ping_ns, last_pong_ns + timeout_ns + 1) - now
+                    wait_s = max(0.0, wait_ns) / 1e9
                 recv = asyncio.ensure_future(ws.recv())
                 done, _ = await asyncio.wait(
                     {recv, stop_wait}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
@@ -197,7 +211,7 @@ class ResilientConnection:
                     continue
                 frame = recv.result()
                 ts = time.time_ns()
-                if frame.strip() in _PONG:
+                if text_ping and frame.strip() in _PONG:
                     last_pong_ns = ts
                     continue
                 self.counters.frames += 1
