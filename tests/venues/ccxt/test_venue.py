@@ -23,6 +23,7 @@ from polytraders.simexchange.engine import FuturesExchange
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.simexchange.wire import account
 from polytraders.venues.base import ReportingVenue, VenueEvent
+from polytraders.venues.ccxt.client import WIRE_LOGGER
 from polytraders.venues.ccxt.config import CcxtVenueConfig
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.errors import REASON_CODES, ErrorKind
@@ -353,11 +354,17 @@ def test_unanswered_post_is_asked_for_and_never_resent(sim: SimExchangeServer) -
         assert venue.poll() == []  # no answer: neither accepted nor rejected
         (pending,) = venue.open_orders()
         assert pending.status is OrderStatus.PENDING_NEW
+        assert venue.halt_reason == "SYS_CCXT_UNAVAILABLE"
+        venue.submit(order(2, Side.BUY, bid - 2 * MICROS, 10_000, post_only=True), now())
+        (held_back,) = venue.poll()  # withdrawn until the first one's outcome is known
+        assert isinstance(held_back, OrderCanceled)
+        assert held_back.reason_code == "SYS_CCXT_UNAVAILABLE"
         sim.fault("clear")
         venue.advance(now())
         (accepted,) = venue.poll()
         assert isinstance(accepted, OrderAccepted)
-        assert len(sim.exchange.orders) == 1
+        assert accepted.client_order_id == f"{RUN}/i1/o0"
+        assert len(sim.exchange.orders) == 1 and venue.halt_reason == ""
     finally:
         venue.close()
 
@@ -378,6 +385,9 @@ def test_credentials_never_reach_logs_or_messages(
         bad.submit(order(3, Side.BUY, bid - MICROS, 10_000, post_only=True), now())
         (refused,) = bad.poll()
         assert isinstance(refused, OrderRejected) and refused.reason_code == "SYS_CCXT_AUTH_FAILED"
+        assert bad.halt_reason == "SYS_CCXT_AUTH_FAILED"
+        assert good.client.exchange.logger is WIRE_LOGGER
+        assert not WIRE_LOGGER.isEnabledFor(logging.INFO)  # ccxt's DEBUG lines carry the key
         texts = [caplog.text, refused.message, *(repr(e) for e in good.poll())]
         for text in texts:
             assert secret not in text and "f" * 64 not in text

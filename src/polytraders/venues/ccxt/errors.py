@@ -20,7 +20,8 @@ Binance     meaning                           reason code
 
 Otherwise by class: ``InsufficientFunds`` → insufficient balance, ``InvalidOrder`` →
 ``SYS_VENUE_INVALID_ORDER``, ``AuthenticationError``/``PermissionDenied`` →
-``SYS_CCXT_AUTH_FAILED``, ``DDoSProtection`` (and its ``RateLimitExceeded``) →
+``SYS_CCXT_AUTH_FAILED``, ``DDoSProtection`` and ``RateLimitExceeded`` (siblings under
+``NetworkError`` in ccxt 4.5.90, so tested before it) →
 ``SYS_CCXT_RATE_LIMITED``, ``NetworkError`` → ``SYS_CCXT_UNAVAILABLE`` (outcome unknown),
 any other ``ExchangeError`` → ``SYS_CCXT_ORDER_REJECTED``. Messages are kept for the operator
 with any ``signature=`` query value blanked (ccxt puts the signed URL in network errors).
@@ -126,7 +127,7 @@ def classify(exc: Exception) -> CcxtError:
     found = _CODE.search(message)
     code = int(found.group(1)) if found else 0
     kind: ErrorKind
-    if isinstance(exc, ccxt.DDoSProtection):
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         kind = ErrorKind.RATE_LIMITED
     elif isinstance(exc, ccxt.NetworkError):
         kind = ErrorKind.UNAVAILABLE

@@ -20,7 +20,8 @@ Behaviour:
   (else ``rate_limit_backoff_ms``) has passed. A post with no answer (network failure,
   time-out) is neither rejected nor re-sent: the order stays PENDING_NEW and the next
   ``advance`` asks for it by client order id (found → its state; unknown → ``OrderRejected``
-  ``SYS_CCXT_UNAVAILABLE``).
+  ``SYS_CCXT_UNAVAILABLE``); meanwhile new orders are withdrawn with that code
+  (:attr:`CcxtVenue.halt_reason`, also ``SYS_CCXT_AUTH_FAILED`` once the key was refused).
 * The venue keeps **its own copy** of every order (the desk's changes only through the events
   emitted here). Fills come from the exchange's trade list (``fetch_my_trades`` from the next
   trade id), each trade once: fill id ``<token id>/t<trade id>``. An order answered or listed
@@ -128,6 +129,7 @@ class CcxtVenue:
         self._unknown: list[str] = []
         self._events: list[VenueEvent] = []
         self._blocked_until_ns = 0
+        self._auth_failed = False
         self._next_sync_ns = 0
 
     @classmethod
@@ -162,6 +164,19 @@ class CcxtVenue:
             self._next_trade_id.setdefault(market.token_id, None)
         return list(self.markets.values())
 
+    # ------------------------------------------------------------------ state
+    @property
+    def halt_reason(self) -> str:
+        """Registered code of the condition that withdraws new orders, or ``""``:
+        ``SYS_CCXT_AUTH_FAILED`` once the exchange refused our key (sticky: an operator must
+        fix the key and restart), ``SYS_CCXT_UNAVAILABLE`` while a post's outcome is unknown
+        (until :meth:`advance` has asked for it)."""
+        if self._auth_failed:
+            return REASON_CODES[ErrorKind.AUTH]
+        if self._unknown:
+            return REASON_CODES[ErrorKind.UNAVAILABLE]
+        return ""
+
     # ------------------------------------------------------------------ Venue protocol
     def submit(self, order: VenueOrder, now_ns: int) -> None:
         """Check and post a copy of ``order`` (``order`` itself is never changed); idempotent
@@ -190,6 +205,9 @@ class CcxtVenue:
             return
         wire_id = str(request.params["newClientOrderId"])
         self._by_wire_id[wire_id] = order.client_order_id
+        if self.halt_reason:
+            self._withdraw(order, self.halt_reason, now_ns)
+            return
         if now_ns < self._blocked_until_ns:
             self._withdraw(order, REASON_CODES[ErrorKind.RATE_LIMITED], now_ns)
             return
@@ -479,6 +497,8 @@ class CcxtVenue:
         """Classify a ccxt failure (anything else propagates) and start the back-off of a
         429/418."""
         error = classify(exc)
+        if error.kind is ErrorKind.AUTH:
+            self._auth_failed = True
         if error.kind is ErrorKind.RATE_LIMITED:
             headers = getattr(self.client.exchange, "last_response_headers", None)
             until = now_ns + retry_after_ns(headers, self.config.rate_limit_backoff_ms)
