@@ -10,6 +10,7 @@ import ccxt.async_support as ccxt
 import pytest
 from pydantic import ValidationError
 
+from polytraders.contracts.config import config_problems
 from polytraders.model.market import Instrument
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.venues.ccxt.config import CcxtVenueConfig
@@ -192,6 +193,7 @@ def test_credentials_from_env_and_a_private_file(tmp_path: Path) -> None:
 
 
 def test_config_limits_keys_to_loopback_and_derives_the_venue() -> None:
+    assert config_problems(CcxtVenueConfig) == []  # units in names, limits, docstrings
     config = CcxtVenueConfig()
     assert (config.venue, config.market_type) == ("binance-usdm", "perp")
     assert CcxtVenueConfig(exchange_id="binance").venue == "binance-spot"
