@@ -3,19 +3,20 @@
 Environment variables: ``POLYMARKET_PRIVATE_KEY`` (0x-hex signer key), ``POLYMARKET_API_KEY``,
 ``POLYMARKET_API_SECRET``, ``POLYMARKET_API_PASSPHRASE``, optional ``POLYMARKET_FUNDER`` and
 ``POLYMARKET_SIGNATURE_TYPE`` (0 EOA default), ``POLYMARKET_BUILDER_CODE`` (bytes32 0x-hex).
-A file holds the same names as ``NAME=value`` lines (``#`` comments allowed) in UTF-8, at most
-64 KiB; it must not be readable by group or others. A file that cannot be used is refused with
-one line naming the file (and line) and what is wrong, never a byte of its content.
+A file holds the same names as ``NAME=value`` lines, read by
+:func:`polytraders.venues.secrets_file.read_name_values` (UTF-8, at most 64 KiB, chmod 600; a
+file that cannot be used is refused with one line naming the file and line, never its content).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from polytraders.venues.secrets_file import CredentialsError, read_name_values
 
 _REQUIRED = (
     "POLYMARKET_PRIVATE_KEY",
@@ -24,12 +25,6 @@ _REQUIRED = (
     "POLYMARKET_API_PASSPHRASE",
 )
 _BYTES32 = re.compile(r"0x[0-9a-fA-F]{64}")
-_MAX_FILE_BYTES = 64 * 1024
-
-
-class CredentialsError(ValueError):
-    """Credentials are missing, malformed or stored unsafely (the message never holds a
-    secret)."""
 
 
 @dataclass(frozen=True)
@@ -90,32 +85,7 @@ class Credentials:
                 line without ``=``, or incomplete or malformed values (the message names the
                 file and line, never their content).
         """
-        try:
-            info = path.stat()
-            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise CredentialsError(f"credentials file {path} must be private (chmod 600)")
-            if info.st_size > _MAX_FILE_BYTES:
-                raise CredentialsError(
-                    f"credentials file {path} is {info.st_size:,} bytes: not a credentials "
-                    f"file (at most {_MAX_FILE_BYTES:,})"
-                )
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CredentialsError(f"cannot read credentials file {path}: {exc.strerror}") from exc
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            at_line = data.count(b"\n", 0, exc.start) + 1
-            raise CredentialsError(
-                f"credentials file {path}:{at_line}: not UTF-8 text"
-            ) from None  # the error would quote the offending secret bytes
-        values: dict[str, str] = {}
-        for number, line in enumerate(text.splitlines(), 1):
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            name, sep, value = stripped.partition("=")
-            if not sep:
-                raise CredentialsError(f"{path}:{number}: expected NAME=value")
-            values[name.strip()] = value.strip().strip('"')
-        return cls.from_mapping(values)
+        return cls.from_mapping(read_name_values(path))
+
+
+__all__ = ["Credentials", "CredentialsError"]

@@ -1,0 +1,683 @@
+"""The ccxt venue: the desk's :class:`~polytraders.venues.base.ReportingVenue` on a crypto
+exchange through ccxt's unified API (``ccxt.async_support``, run by :class:`.client.CcxtClient`).
+
+Like :class:`~polytraders.venues.polymarket.venue.PolymarketVenue` it is synchronous and
+sequential — every method may wait on the network — and is meant to run off the decision loop
+on one worker thread (:class:`~polytraders.node.venue_worker.VenueWorker`). Token ids are
+``<venue>:<symbol>`` (``binance-usdm:BTCUSDT``), prices micro-quote per unit, sizes micro-units
+of the base asset; everything read from the exchange is converted exactly (:mod:`.convert`).
+
+Behaviour:
+
+* ``submit`` checks the order against the instrument's grid (off-tick price →
+  ``SYS_VENUE_INVALID_TICK``, off-step size → ``SYS_VENUE_INVALID_ORDER``, below the minimum
+  quantity → ``SYS_VENUE_BELOW_MIN_SIZE``, all before anything is sent) and posts it at once
+  (``create_order``, :mod:`.wire` for the kinds and client ids). The answer gives
+  ``OrderAccepted``; a refusal gives ``OrderRejected`` with the code of :mod:`.errors`. A
+  429/418 answer means the order was not placed: it is **withdrawn** (``OrderCanceled`` with
+  ``SYS_CCXT_RATE_LIMITED``, as the Polymarket venue withdraws orders a venue-wide condition
+  refuses) and new orders are withdrawn the same way until the answer's ``Retry-After``
+  (else ``rate_limit_backoff_ms``) has passed. A post with no answer (network failure,
+  time-out) is neither rejected nor re-sent: the order stays PENDING_NEW and the next
+  ``advance`` asks for it by client order id (found → its state; unknown → ``OrderRejected``
+  ``SYS_CCXT_UNAVAILABLE``); meanwhile new orders are withdrawn with that code
+  (:attr:`CcxtVenue.halt_reason`, also ``SYS_CCXT_AUTH_FAILED`` once the key was refused).
+* The venue keeps **its own copy** of every order (the desk's changes only through the events
+  emitted here). Fills come from the exchange's trade list (``fetch_my_trades`` from the next
+  trade id), each trade once: fill id ``<token id>/t<trade id>``. An order answered or listed
+  as filled or executed gets its trades synced at once. Terminal states never change; a trade
+  found after an order closed adds to its filled size only.
+* ``advance`` (every ``poll_interval_ms``): asks for posts with no answer, syncs trades, and
+  asks for the final state of every order we hold open that the exchange no longer lists open
+  (``fetch_order``): FILLED, or ``OrderCanceled`` (cancelled or expired; an IOC/FAK remainder
+  with ``SYS_VENUE_FAK_REMAINDER_CANCELED``, a FOK with ``SYS_VENUE_FOK_NOT_FILLED``).
+  Failures of ccxt are logged and retried on the next poll; an answer that cannot be
+  converted exactly raises :class:`~.convert.ConversionError` (fail closed: the worker stops
+  and the desk halts).
+* ``cancel`` asks by client order id (``origClientOrderId``), syncs trades, then reports
+  ``OrderCanceled``; an order the exchange no longer has open is asked for its final state.
+  ``cancel_all`` (``cancel_all_orders`` per symbol, not held back by a 429 back-off) then
+  settles every order we held open the same way; it raises when the exchange does not answer.
+* There is no dead-man switch here (``heartbeat`` is True); Binance's
+  ``countdownCancelAll`` is not used yet.
+* :meth:`rebuild` (start-up, and a restart with no store): registers copies of the store's
+  orders, adopts the exchange's open orders and the orders of every trade since
+  ``history_since_ns``, and emits the fills the store does not have — once each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+
+from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, OrderRejected
+from polytraders.model.orders import OrderStatus, TimeInForce, VenueOrder
+from polytraders.venues.base import VenueEvent
+from polytraders.venues.ccxt.account import FundingRate, PerpPosition, funding_of, position_of
+from polytraders.venues.ccxt.client import CcxtClient, build_exchange
+from polytraders.venues.ccxt.config import CcxtVenueConfig
+from polytraders.venues.ccxt.convert import (
+    CcxtMarket,
+    ConversionError,
+    OffGridError,
+    balance_micros,
+    checked_by_ccxt,
+    exact,
+    market_of,
+    ms_to_ns,
+)
+from polytraders.venues.ccxt.credentials import ApiKeyCredentials
+from polytraders.venues.ccxt.errors import REASON_CODES, CcxtError, ErrorKind, classify
+from polytraders.venues.ccxt.ratelimit import retry_after_ns
+from polytraders.venues.ccxt.wire import (
+    CLOSED_STATUSES,
+    OrderRequest,
+    UnsupportedOrderError,
+    adopted_order,
+    fill_id,
+    fill_of,
+    order_report,
+    order_request,
+    trade_id_of,
+    venue_order_id_of,
+    wire_client_id,
+)
+from polytraders.venues.reports import FillReport, PositionReport, VenueSnapshot
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TRADES_PAGE = 1000
+"""Most trades one ``userTrades`` request returns (Binance's maximum ``limit``)."""
+SNAPSHOT_TRIES = 3
+"""Reconciliation snapshots taken before giving up when trades keep changing meanwhile."""
+_MS = 1_000_000
+_FAK_REMAINDER = "SYS_VENUE_FAK_REMAINDER_CANCELED"
+_FOK_NOT_FILLED = "SYS_VENUE_FOK_NOT_FILLED"
+
+
+class SnapshotError(RuntimeError):
+    """The exchange's trades kept changing while a reconciliation snapshot was taken."""
+
+
+class CcxtVenue:
+    """A crypto exchange through ccxt (module docstring).
+
+    Args:
+        client: the ccxt client (credentials set).
+        config: settings.
+        history_since_ns: trades older than this are never asked for (0: the whole history
+            the exchange keeps, from trade id 0).
+    """
+
+    def __init__(
+        self, client: CcxtClient, config: CcxtVenueConfig, history_since_ns: int = 0
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.name = config.venue
+        self.history_since_ns = history_since_ns
+        self.markets: dict[str, CcxtMarket] = {}
+        self._orders: dict[str, VenueOrder] = {}
+        self._by_wire_id: dict[str, str] = {}
+        self._by_venue_id: dict[str, str] = {}
+        self._fill_ids: set[str] = set()
+        self._next_trade_id: dict[str, int | None] = {}
+        self._unknown: list[str] = []
+        self._events: list[VenueEvent] = []
+        self._blocked_until_ns = 0
+        self._auth_failed = False
+        self._next_sync_ns = 0
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: ApiKeyCredentials, config: CcxtVenueConfig, history_since_ns: int = 0
+    ) -> CcxtVenue:
+        """Build the exchange (:func:`.client.build_exchange`) and its client; secrets are
+        never logged."""
+        client = CcxtClient(build_exchange(config, credentials), config.call_timeout_s)
+        return cls(client, config, history_since_ns)
+
+    def close(self) -> None:
+        """Close the ccxt client."""
+        self.client.close()
+
+    # ------------------------------------------------------------------ metadata
+    def load_markets(self) -> list[CcxtMarket]:
+        """Load the exchange's markets and keep the configured symbols' grids (start-up only).
+
+        Raises:
+            ccxt.BaseError: the exchange did not answer.
+            ConversionError: a configured symbol is missing or its filters are not exact.
+        """
+        markets: dict[str, Any] = self._call("load_markets")
+        wanted = "swap" if self.config.market_type == "perp" else "spot"
+        for symbol in self.config.symbols:
+            found = [m for m in markets.values() if m.get("id") == symbol and m.get(wanted)]
+            if len(found) != 1:
+                raise ConversionError(f"{self.config.exchange_id} has no {wanted} {symbol}")
+            market = market_of(found[0], self.name)
+            self.markets[market.token_id] = market
+            self._next_trade_id.setdefault(market.token_id, None)
+        return list(self.markets.values())
+
+    # ------------------------------------------------------------------ state
+    @property
+    def halt_reason(self) -> str:
+        """Registered code of the condition that withdraws new orders, or ``""``:
+        ``SYS_CCXT_AUTH_FAILED`` once the exchange refused our key (sticky: an operator must
+        fix the key and restart), ``SYS_CCXT_UNAVAILABLE`` while a post's outcome is unknown
+        (until :meth:`advance` has asked for it)."""
+        if self._auth_failed:
+            return REASON_CODES[ErrorKind.AUTH]
+        if self._unknown:
+            return REASON_CODES[ErrorKind.UNAVAILABLE]
+        return ""
+
+    # ------------------------------------------------------------------ Venue protocol
+    def submit(self, order: VenueOrder, now_ns: int) -> None:
+        """Check and post a copy of ``order`` (``order`` itself is never changed); idempotent
+        by ``client_order_id``. Refusals become ``OrderRejected`` events."""
+        if order.client_order_id in self._orders:
+            return
+        order = msgspec.structs.replace(order)
+        self._orders[order.client_order_id] = order
+        market = self.markets.get(order.token_id)
+        if market is None:
+            self._reject(order, REASON_CODES[ErrorKind.INVALID_ORDER], "unknown token", now_ns)
+            return
+        try:
+            request = self._request(order, market)
+        except OffGridError as exc:
+            kind = ErrorKind.INVALID_TICK if exc.field == "price" else ErrorKind.INVALID_ORDER
+            self._reject(order, REASON_CODES[kind], str(exc), now_ns)
+            return
+        except UnsupportedOrderError as exc:
+            self._reject(order, REASON_CODES[ErrorKind.INVALID_ORDER], str(exc), now_ns)
+            return
+        if order.size < market.instrument.min_size:
+            self._reject(
+                order, REASON_CODES[ErrorKind.BELOW_MIN_SIZE], "below the minimum quantity", now_ns
+            )
+            return
+        wire_id = str(request.params["newClientOrderId"])
+        self._by_wire_id[wire_id] = order.client_order_id
+        if self.halt_reason:
+            self._withdraw(order, self.halt_reason, now_ns)
+            return
+        if now_ns < self._blocked_until_ns:
+            self._withdraw(order, REASON_CODES[ErrorKind.RATE_LIMITED], now_ns)
+            return
+        try:
+            answer = self._call(
+                "create_order",
+                market.ccxt_symbol,
+                request.order_type,
+                request.side,
+                request.amount,
+                request.price,
+                request.params,
+            )
+        except Exception as exc:
+            error = self._failure(exc, now_ns)
+            if error.kind is ErrorKind.RATE_LIMITED:
+                self._withdraw(order, error.reason_code, now_ns)
+            elif error.outcome_unknown:
+                log.warning("order %s: no answer (%s)", order.client_order_id, error.message)
+                self._unknown.append(order.client_order_id)
+            else:
+                self._reject(order, error.reason_code, error.message, now_ns)
+            return
+        self._apply_order_info(order, answer["info"], now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Cancel one order by client order id; ``OrderCanceled`` follows when the exchange
+        cancelled it (its fills before that are synced first)."""
+        order = self._orders.get(client_order_id)
+        if order is None or not order.status.is_open or order.token_id not in self.markets:
+            return
+        market = self.markets[order.token_id]
+        params = {"origClientOrderId": wire_client_id(client_order_id)}
+        try:
+            answer = self._call("cancel_order", None, market.ccxt_symbol, params)
+        except Exception as exc:
+            error = self._failure(exc, now_ns)
+            if error.kind is ErrorKind.ORDER_NOT_FOUND:
+                self._settle(order, now_ns)
+            else:
+                log.warning("cancel %s failed: %s", client_order_id, error.message)
+            return
+        self._apply_order_info(order, answer["info"], now_ns)
+
+    def cancel_all(self, now_ns: int) -> None:
+        """Cancel every open order of ours on every traded symbol, then settle each order we
+        held open (fills synced first). Never held back by a rate-limit back-off.
+
+        Raises:
+            ccxt.BaseError: a cancel-all got no answer (the exchange's state is unknown).
+        """
+        for market in self.markets.values():
+            try:
+                self._call("cancel_all_orders", market.ccxt_symbol)
+            except Exception as exc:
+                self._failure(exc, now_ns)
+                raise
+        for order in list(self._orders.values()):
+            if order.status.is_open and order.venue_order_id:
+                self._settle(order, now_ns)
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        """A live venue does not match locally: market events are ignored."""
+        del event
+
+    def advance(self, now_ns: int) -> None:
+        """Every ``poll_interval_ms``: ask for unanswered posts, sync trades and settle orders
+        the exchange no longer lists open. ccxt failures are logged and retried next time.
+
+        Raises:
+            ConversionError: an answer that cannot be converted exactly.
+        """
+        if now_ns < self._next_sync_ns:
+            return
+        self._next_sync_ns = now_ns + self.config.poll_interval_ms * _MS
+        try:
+            self._resolve_unknown(now_ns)
+            for token_id, market in self.markets.items():
+                mine = [
+                    o
+                    for o in self._orders.values()
+                    if o.token_id == token_id and o.status.is_open and o.venue_order_id
+                ]
+                if not mine:
+                    continue
+                self._sync_trades(market, now_ns)
+                listed = self._call("fetch_open_orders", market.ccxt_symbol)
+                still_open = {venue_order_id_of(row["info"]) for row in listed}
+                for order in mine:
+                    if order.status.is_open and order.venue_order_id not in still_open:
+                        self._settle(order, now_ns)
+        except ConversionError:
+            raise
+        except Exception as exc:
+            error = self._failure(exc, now_ns)
+            log.warning("%s poll failed: %s", self.name, error.message)
+
+    def poll(self) -> list[VenueEvent]:
+        """Venue events since the last poll, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Copies of our orders believed open."""
+        return [msgspec.structs.replace(o) for o in self._orders.values() if o.status.is_open]
+
+    def balances(self) -> dict[str, int]:
+        """Asset → free balance (micro-units, rounded down): ``availableBalance`` of each
+        USDⓈ-M wallet asset, ``free`` of each spot asset.
+
+        Raises:
+            ccxt.BaseError: the exchange did not answer.
+            ConversionError: a balance is not decimal text.
+        """
+        info = self._call("fetch_balance")["info"]
+        if self.config.market_type == "perp":
+            return {a["asset"]: balance_micros(a, "availableBalance") for a in info["assets"]}
+        return {b["asset"]: balance_micros(b, "free") for b in info["balances"]}
+
+    def heartbeat(self, now_ns: int) -> bool:
+        """No dead-man switch is used on this venue: always True."""
+        del now_ns
+        return True
+
+    # ------------------------------------------------------------------ perpetuals
+    def positions(self) -> dict[str, PerpPosition]:
+        """Token → our one-way position (signed size, exact entry price) for every traded
+        perpetual; a flat symbol (which Binance's v3 ``positionRisk`` does not list) is size 0.
+
+        Raises:
+            ccxt.BaseError: the exchange did not answer.
+            ConversionError: not a perpetual venue, or a field is not exact.
+        """
+        self._require_perp()
+        symbols = [m.ccxt_symbol for m in self.markets.values()]
+        rows = self._call("fetch_positions", symbols)
+        held = {m.token_id: PerpPosition(token_id=m.token_id) for m in self.markets.values()}
+        by_symbol = {m.instrument.symbol: m for m in self.markets.values()}
+        for row in rows:
+            market = by_symbol.get(str(row["info"].get("symbol")))
+            if market is not None:
+                held[market.token_id] = position_of(row["info"], market.token_id)
+        return held
+
+    def set_leverage(self, token_id: str, leverage: int) -> int:
+        """Set the symbol's leverage; returns the leverage the exchange confirms.
+
+        Raises:
+            ccxt.BaseError: refused (ccxt checks 1–125 itself) or no answer.
+            ConversionError: not a perpetual venue, or an unexpected answer.
+        """
+        self._require_perp()
+        market = self.markets[token_id]
+        answer = self._call("set_leverage", leverage, market.ccxt_symbol)
+        confirmed = answer.get("leverage")
+        if isinstance(confirmed, str) and confirmed.isdigit():
+            confirmed = int(confirmed)
+        if not isinstance(confirmed, int) or isinstance(confirmed, bool):
+            raise ConversionError(f"leverage: expected an integer, got {confirmed!r}")
+        return confirmed
+
+    def funding_rate(self, token_id: str) -> FundingRate:
+        """The symbol's current funding rate and mark price (exact, :mod:`.account`).
+
+        Raises:
+            ccxt.BaseError: no answer.
+            ConversionError: not a perpetual venue, or a field is not exact.
+        """
+        self._require_perp()
+        market = self.markets[token_id]
+        answer = self._call("fetch_funding_rate", market.ccxt_symbol)
+        return funding_of(answer["info"], token_id)
+
+    # ------------------------------------------------------------------ reconciliation
+    def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
+        """What the exchange holds for us now: open orders (``client_order_id`` ``""`` for an
+        order this venue does not know), the fills of our orders since ``history_since_ns``
+        (trades of orders this venue does not know are left out) and, on perpetuals, the
+        signed position of every traded symbol. Trades are listed before and after the rest;
+        when they changed, everything is asked again, at most :data:`SNAPSHOT_TRIES` times.
+        Read-only: no state of the venue changes.
+
+        Raises:
+            ccxt.BaseError: the exchange did not answer.
+            ConversionError: an answer that cannot be converted exactly.
+            SnapshotError: trades kept changing.
+        """
+        for _try in range(SNAPSHOT_TRIES):
+            before = self._all_trades()
+            orders = []
+            for market in self.markets.values():
+                listed = self._call("fetch_open_orders", market.ccxt_symbol)
+                for row in listed:
+                    info = row["info"]
+                    cid = self._by_wire_id.get(str(info.get("clientOrderId")), "")
+                    orders.append(order_report(info, market, cid, now_ns))
+            positions: tuple[PositionReport, ...] = ()
+            if self.config.market_type == "perp":
+                positions = tuple(
+                    PositionReport(token_id=p.token_id, size=p.size)
+                    for p in sorted(self.positions().values(), key=lambda p: p.token_id)
+                )
+            after = self._all_trades()
+            if [t for _, t in before] == [t for _, t in after]:
+                break
+        else:
+            raise SnapshotError(f"{self.name}: trades kept changing during the snapshot")
+        fills = []
+        for market, info in after:
+            ours = self._by_venue_id.get(venue_order_id_of(info))
+            if ours is not None:
+                fills.append(FillReport.of(fill_of(info, market, ours, now_ns)))
+        return VenueSnapshot(
+            venue=self.name,
+            ts_ns=now_ns,
+            orders=tuple(orders),
+            fills=tuple(sorted(fills, key=lambda f: (f.ts_event_ns, f.fill_id))),
+            positions=positions,
+        )
+
+    def rebuild(
+        self, now_ns: int, orders: Sequence[VenueOrder] = (), known_fill_ids: Iterable[str] = ()
+    ) -> None:
+        """Start-up: register copies of the store's ``orders`` (never changed) and the fill
+        ids it holds, then learn the rest from the exchange: every open order and every order
+        with a trade since ``history_since_ns`` is adopted under the client order id the
+        exchange lists (ours when it was sent unchanged, the wire id otherwise), the fills
+        the store lacks are emitted once each (``Fill`` events), and stored orders no longer
+        open are settled. Produces no OrderAccepted for adopted orders.
+
+        Raises:
+            ccxt.BaseError: the exchange did not answer.
+            ConversionError: an answer that cannot be converted exactly.
+        """
+        self._fill_ids.update(known_fill_ids)
+        for stored in orders:
+            copy = msgspec.structs.replace(stored)
+            self._orders.setdefault(copy.client_order_id, copy)
+            self._by_wire_id[wire_client_id(copy.client_order_id)] = copy.client_order_id
+            if copy.venue_order_id:
+                self._by_venue_id[copy.venue_order_id] = copy.client_order_id
+        listed_open: set[str] = set()
+        for market in self.markets.values():
+            listed = self._call("fetch_open_orders", market.ccxt_symbol)
+            for row in listed:
+                self._adopt(row["info"], market, now_ns)
+                listed_open.add(venue_order_id_of(row["info"]))
+            self._sync_trades(market, now_ns, adopt=True)
+        for order in list(self._orders.values()):
+            if not order.status.is_open or order.venue_order_id in listed_open:
+                continue
+            if order.venue_order_id:
+                self._settle(order, now_ns)
+            elif order.client_order_id not in self._unknown:
+                self._unknown.append(order.client_order_id)  # asked on the next advance
+
+    def order(self, client_order_id: str) -> VenueOrder | None:
+        """A copy of the venue's view of one order."""
+        order = self._orders.get(client_order_id)
+        return None if order is None else msgspec.structs.replace(order)
+
+    # ------------------------------------------------------------------ internals
+    def _call(self, method: str, *args: Any) -> Any:
+        """``await exchange.<method>(*args)`` on the client's loop (:meth:`CcxtClient.call`)."""
+
+        async def request(exchange: Any) -> Any:
+            return await getattr(exchange, method)(*args)
+
+        return self.client.call(request)
+
+    def _require_perp(self) -> None:
+        if self.config.market_type != "perp":
+            raise ConversionError(f"{self.name} trades spot: no positions, leverage or funding")
+
+    def _request(self, order: VenueOrder, market: CcxtMarket) -> OrderRequest:
+        request = order_request(order, market, perp=self.config.market_type == "perp")
+        exchange = self.client.exchange
+        amount = checked_by_ccxt(
+            request.amount, exchange.amount_to_precision, market.ccxt_symbol, "size"
+        )
+        price = request.price
+        if price is not None:
+            price = checked_by_ccxt(price, exchange.price_to_precision, market.ccxt_symbol, "price")
+        return msgspec.structs.replace(request, amount=amount, price=price)
+
+    def _failure(self, exc: Exception, now_ns: int) -> CcxtError:
+        """Classify a ccxt failure (anything else propagates) and start the back-off of a
+        429/418."""
+        error = classify(exc)
+        if error.kind is ErrorKind.AUTH:
+            self._auth_failed = True
+        if error.kind is ErrorKind.RATE_LIMITED:
+            headers = getattr(self.client.exchange, "last_response_headers", None)
+            until = now_ns + retry_after_ns(headers, self.config.rate_limit_backoff_ms)
+            self._blocked_until_ns = max(self._blocked_until_ns, until)
+            log.warning("%s rate limited until %d: %s", self.name, until, error.message)
+        return error
+
+    def _apply_order_info(self, order: VenueOrder, info: dict[str, Any], now_ns: int) -> None:
+        """Apply an order answer (post, cancel, query): acknowledge it, sync its trades when
+        it executed anything, then close it when the exchange closed it."""
+        if order.client_order_id in self._unknown:
+            self._unknown.remove(order.client_order_id)
+        venue_id = venue_order_id_of(info)
+        order.venue_order_id = venue_id
+        self._by_venue_id[venue_id] = order.client_order_id
+        ts_event = ms_to_ns(info, "updateTime") if "updateTime" in info else now_ns
+        if order.status is OrderStatus.PENDING_NEW:
+            order.status = OrderStatus.ACCEPTED
+            order.ts_updated_ns = now_ns
+            self._events.append(
+                OrderAccepted(
+                    ts_event_ns=ts_event,
+                    ts_recv_ns=now_ns,
+                    client_order_id=order.client_order_id,
+                    venue_order_id=venue_id,
+                )
+            )
+        if exact(info, "executedQty") > order.filled_size:
+            self._sync_trades(self.markets[order.token_id], now_ns)
+        status = info.get("status")
+        if status not in CLOSED_STATUSES or not order.status.is_open:
+            return
+        if status == "FILLED":
+            order.status = OrderStatus.FILLED
+            order.ts_updated_ns = now_ns
+            return
+        reason = ""
+        if status != "CANCELED" and order.time_in_force is TimeInForce.FAK:
+            reason = _FAK_REMAINDER
+        elif status != "CANCELED" and order.time_in_force is TimeInForce.FOK:
+            reason = _FOK_NOT_FILLED
+        self._mark_canceled(order, now_ns, reason, ts_event)
+
+    def _settle(self, order: VenueOrder, now_ns: int) -> None:
+        """Ask for the state of an order the exchange no longer lists open, and apply it."""
+        market = self.markets[order.token_id]
+        params = {"origClientOrderId": wire_client_id(order.client_order_id)}
+        try:
+            answer = self._call("fetch_order", None, market.ccxt_symbol, params)
+        except Exception as exc:
+            error = self._failure(exc, now_ns)
+            log.warning("order %s: state unknown (%s)", order.client_order_id, error.message)
+            return
+        self._apply_order_info(order, answer["info"], now_ns)
+
+    def _resolve_unknown(self, now_ns: int) -> None:
+        """Ask for every post that got no answer: found → its state; not found → rejected."""
+        for cid in list(self._unknown):
+            order = self._orders[cid]
+            market = self.markets[order.token_id]
+            params = {"origClientOrderId": wire_client_id(cid)}
+            try:
+                answer = self._call("fetch_order", None, market.ccxt_symbol, params)
+            except Exception as exc:
+                error = self._failure(exc, now_ns)
+                if error.kind is not ErrorKind.ORDER_NOT_FOUND:
+                    raise
+                self._unknown.remove(cid)
+                self._reject(
+                    order,
+                    REASON_CODES[ErrorKind.UNAVAILABLE],
+                    "the post got no answer and the exchange does not know the order",
+                    now_ns,
+                )
+                continue
+            self._apply_order_info(order, answer["info"], now_ns)
+
+    def _trades_since(self, market: CcxtMarket, from_id: int | None) -> list[dict[str, Any]]:
+        """Every trade of ours on ``market`` from trade id ``from_id`` (or, when None, from
+        ``history_since_ns``), oldest first, page by page."""
+        out: list[dict[str, Any]] = []
+        while True:
+            if from_id is None:
+                since_ms = self.history_since_ns // _MS if self.history_since_ns else None
+                params: dict[str, Any] = {} if since_ms else {"fromId": 0}
+            else:
+                since_ms, params = None, {"fromId": from_id}
+            page = self._call("fetch_my_trades", market.ccxt_symbol, since_ms, TRADES_PAGE, params)
+            infos = [row["info"] for row in page]
+            out.extend(infos)
+            if len(infos) < TRADES_PAGE:
+                return out
+            from_id = max(trade_id_of(i) for i in infos) + 1
+
+    def _all_trades(self) -> list[tuple[CcxtMarket, dict[str, Any]]]:
+        return [
+            (market, info)
+            for market in self.markets.values()
+            for info in self._trades_since(market, None)
+        ]
+
+    def _sync_trades(self, market: CcxtMarket, now_ns: int, *, adopt: bool = False) -> None:
+        """Apply every new trade of ``market`` (each once); with ``adopt``, a trade of an
+        order this venue does not know adopts that order first (asked by order id)."""
+        infos = self._trades_since(market, self._next_trade_id.get(market.token_id))
+        for info in sorted(infos, key=trade_id_of):
+            trade_id = trade_id_of(info)
+            nxt = self._next_trade_id.get(market.token_id)
+            self._next_trade_id[market.token_id] = max(nxt or 0, trade_id + 1)
+            if fill_id(market, trade_id) in self._fill_ids:
+                continue
+            venue_id = venue_order_id_of(info)
+            if venue_id not in self._by_venue_id and adopt:
+                answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
+                self._adopt(answer["info"], market, now_ns)
+            cid = self._by_venue_id.get(venue_id)
+            if cid is None:
+                log.info("trade %d of order %s is not ours: ignored", trade_id, venue_id)
+                continue
+            fill = fill_of(info, market, cid, now_ns)
+            self._fill_ids.add(fill.fill_id)
+            order = self._orders[cid]
+            order.filled_size += fill.size
+            order.ts_updated_ns = now_ns
+            if order.status.is_open:
+                order.status = (
+                    OrderStatus.FILLED
+                    if order.filled_size >= order.size
+                    else OrderStatus.PARTIALLY_FILLED
+                )
+            self._events.append(fill)
+
+    def _adopt(self, info: dict[str, Any], market: CcxtMarket, now_ns: int) -> None:
+        """Track an exchange order by its listing (known by wire id: our copy gets its
+        venue id and open/closed state; unknown: adopted under its listed client id)."""
+        wire_id = str(info.get("clientOrderId", ""))
+        cid = self._by_wire_id.get(wire_id, wire_id)
+        venue_id = venue_order_id_of(info)
+        order = self._orders.get(cid)
+        if order is None:
+            order = adopted_order(info, market, cid, now_ns)
+            self._orders[cid] = order
+            self._by_wire_id[wire_id] = cid
+        else:
+            order.venue_order_id = venue_id
+            if order.status is OrderStatus.PENDING_NEW:
+                order.status = OrderStatus.ACCEPTED
+        self._by_venue_id[venue_id] = cid
+
+    def _withdraw(self, order: VenueOrder, reason_code: str, now_ns: int) -> None:
+        self._mark_canceled(order, now_ns, reason_code, now_ns)
+
+    def _mark_canceled(
+        self, order: VenueOrder, now_ns: int, reason_code: str, ts_event_ns: int
+    ) -> None:
+        order.status = OrderStatus.CANCELED
+        order.ts_updated_ns = now_ns
+        self._events.append(
+            OrderCanceled(
+                ts_event_ns=ts_event_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id,
+                reason_code=reason_code,
+            )
+        )
+
+    def _reject(self, order: VenueOrder, code: str, message: str, now_ns: int) -> None:
+        order.status = OrderStatus.REJECTED
+        order.ts_updated_ns = now_ns
+        self._events.append(
+            OrderRejected(
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=order.client_order_id,
+                reason_code=code,
+                message=message,
+            )
+        )
+
+
+__all__ = ["CcxtVenue", "FundingRate", "PerpPosition", "SnapshotError"]

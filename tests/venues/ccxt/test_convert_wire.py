@@ -1,0 +1,203 @@
+"""The ccxt venue's boundary pieces without a server: exact conversion, client ids, order
+requests, error classification, credentials and settings."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import ccxt.async_support as ccxt
+import pytest
+from pydantic import ValidationError
+
+from polytraders.contracts.config import config_problems
+from polytraders.model.market import Instrument
+from polytraders.model.orders import Side, TimeInForce, VenueOrder
+from polytraders.venues.ccxt.config import CcxtVenueConfig
+from polytraders.venues.ccxt.convert import (
+    CcxtMarket,
+    ConversionError,
+    OffGridError,
+    balance_micros,
+    checked_by_ccxt,
+    exact,
+    fee_micros,
+    grid_text,
+    rate_ppb,
+)
+from polytraders.venues.ccxt.credentials import ApiKeyCredentials, CredentialsError
+from polytraders.venues.ccxt.errors import classify
+from polytraders.venues.ccxt.ratelimit import apply_throttle, retry_after_ns
+from polytraders.venues.ccxt.wire import (
+    UnsupportedOrderError,
+    fill_of,
+    order_request,
+    wire_client_id,
+)
+
+MARKET = CcxtMarket(
+    instrument=Instrument(
+        venue="binance-usdm",
+        symbol="BTCUSDT",
+        price_increment=100_000,
+        size_increment=1_000,
+        min_size=1_000,
+    ),
+    ccxt_symbol="BTC/USDT:USDT",
+    quote="USDT",
+)
+
+
+def test_exact_fields_refuse_anything_inexact() -> None:
+    assert exact({"price": "61800.30"}, "price") == 61_800_300_000
+    assert exact({"positionAmt": "-0.015"}, "positionAmt") == -15_000
+    assert exact({"p": "0.01000000"}, "p") == 10_000  # zeros beyond 6 decimals are exact
+    for bad in ({"p": "0.00000010"}, {"p": 61800.3}, {}, {"p": "1e"}):
+        with pytest.raises(ConversionError, match="p"):
+            exact(bad, "p")
+
+
+def test_fees_round_up_balances_down_rates_in_ppb() -> None:
+    assert fee_micros({"commission": "0.01234567"}) == 12_346
+    assert fee_micros({"commission": "0.01234500"}) == 12_345
+    assert balance_micros({"free": "10.12345678"}, "free") == 10_123_456
+    assert rate_ppb({"r": "0.00010000"}, "r") == 100_000
+    assert rate_ppb({"r": "-0.00003925"}, "r") == -39_250
+    with pytest.raises(ConversionError, match="part per billion"):
+        rate_ppb({"r": "0.0000000001"}, "r")
+    with pytest.raises(ConversionError, match="malformed"):
+        rate_ppb({"r": "x"}, "r")
+
+
+def test_order_text_is_exact_and_off_grid_is_refused() -> None:
+    assert grid_text(61_800_300_000, 100_000, "price") == "61800.3"
+    with pytest.raises(OffGridError) as caught:
+        grid_text(61_800_350_000, 100_000, "price")
+    assert caught.value.field == "price"
+    with pytest.raises(OffGridError):
+        grid_text(0, 1_000, "size")
+    rounds = {"61800.35": "61800.4"}.get
+    with pytest.raises(OffGridError, match=r"61800\.4"):  # ccxt would round it silently
+        checked_by_ccxt("61800.35", lambda _s, text: rounds(text) or text, "X", "price")
+    assert checked_by_ccxt("0.010", lambda _s, _t: "0.01", "X", "size") == "0.01"
+
+
+def test_client_ids_fit_binance_or_map_deterministically() -> None:
+    ours = "run-0123456789abcdef/i123456/o0"
+    assert wire_client_id(ours) == ours
+    long_id = "run-0123456789abcdef/i1234567890123456/o0"
+    mapped = wire_client_id(long_id)
+    assert mapped == "pt-" + hashlib.sha256(long_id.encode()).hexdigest()[:32]
+    assert len(mapped) == 35 and wire_client_id(long_id) == mapped
+    assert wire_client_id("adopted:abc def").startswith("pt-")
+
+
+def _order(**fields: object) -> VenueOrder:
+    base: dict[str, object] = {
+        "client_order_id": "run-0123456789abcdef/i1/o0",
+        "intent_id": "i",
+        "token_id": "binance-usdm:BTCUSDT",
+        "side": Side.BUY,
+        "price": 61_800_300_000,
+        "size": 10_000,
+    }
+    return VenueOrder(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_order_requests_by_kind() -> None:
+    post_only = order_request(_order(post_only=True), MARKET, perp=True)
+    assert (post_only.order_type, post_only.amount, post_only.price) == ("limit", "0.01", "61800.3")
+    assert post_only.params == {
+        "newClientOrderId": "run-0123456789abcdef/i1/o0",
+        "timeInForce": "GTX",
+    }
+    market = order_request(
+        _order(price=0, time_in_force=TimeInForce.FAK, reduce_only=True, side=Side.SELL),
+        MARKET,
+        perp=True,
+    )
+    assert (market.order_type, market.side, market.price) == ("market", "sell", None)
+    assert market.params["reduceOnly"] is True and "timeInForce" not in market.params
+    ioc = order_request(_order(time_in_force=TimeInForce.FAK), MARKET, perp=True)
+    assert ioc.params["timeInForce"] == "IOC"
+    with pytest.raises(UnsupportedOrderError):
+        order_request(_order(time_in_force=TimeInForce.GTD, expire_at_ns=1), MARKET, perp=True)
+    with pytest.raises(UnsupportedOrderError):
+        order_request(_order(reduce_only=True), MARKET, perp=False)
+
+
+def test_fills_refuse_fees_in_another_asset() -> None:
+    info = {
+        "id": 7,
+        "orderId": 4000000001,
+        "side": "BUY",
+        "price": "61800.30",
+        "qty": "0.010",
+        "commission": "0.00123456",
+        "commissionAsset": "USDT",
+        "maker": True,
+        "time": 1_723_100_000_000,
+    }
+    fill = fill_of(info, MARKET, "cid", 5)
+    assert (fill.fill_id, fill.venue_order_id, fill.fee) == (
+        "binance-usdm:BTCUSDT/t7",
+        "4000000001",
+        1_235,
+    )
+    with pytest.raises(ConversionError, match="commissionAsset"):
+        fill_of({**info, "commissionAsset": "BNB"}, MARKET, "cid", 5)
+
+
+def test_classification_and_signature_scrubbing() -> None:
+    post_only = classify(ccxt.InvalidOrder('binanceusdm {"code":-5022,"msg":"Post Only"}'))
+    assert (
+        post_only.reason_code == "SYS_VENUE_POST_ONLY_WOULD_CROSS"
+        and post_only.binance_code == -5022
+    )
+    assert classify(ccxt.RateLimitExceeded("429")).reason_code == "SYS_CCXT_RATE_LIMITED"
+    timeout = classify(
+        ccxt.RequestTimeout("binanceusdm GET http://h/fapi/v1/order?x=1&signature=abcdef0123")
+    )
+    assert timeout.outcome_unknown and timeout.reason_code == "SYS_CCXT_UNAVAILABLE"
+    assert "abcdef0123" not in timeout.message and "signature=***" in timeout.message
+    assert classify(ccxt.AuthenticationError("-2015")).reason_code == "SYS_CCXT_AUTH_FAILED"
+    assert classify(ccxt.ExchangeError("odd")).reason_code == "SYS_CCXT_ORDER_REJECTED"
+    with pytest.raises(TypeError):
+        classify(KeyError("bug"))
+
+
+def test_throttle_and_retry_after() -> None:
+    exchange = ccxt.binanceusdm()
+    assert apply_throttle(exchange, 0.5) == 100.0  # Binance publishes 50 ms per unit of cost
+    assert exchange.enableRateLimit and exchange.tokenBucket["refillRate"] == 1 / 100.0
+    assert retry_after_ns({"Retry-After": "3"}, 1_000) == 3_000_000_000
+    assert retry_after_ns(None, 250) == 250_000_000
+
+
+def test_credentials_from_env_and_a_private_file(tmp_path: Path) -> None:
+    creds = ApiKeyCredentials.from_env(
+        "BINANCE", {"BINANCE_API_KEY": "k1", "BINANCE_API_SECRET": "s3cret"}
+    )
+    assert (creds.api_key, creds.api_secret) == ("k1", "s3cret")
+    assert "k1" not in repr(creds) and "s3cret" not in repr(creds)
+    with pytest.raises(CredentialsError, match="BINANCE_API_SECRET") as caught:
+        ApiKeyCredentials.from_env("BINANCE", {"BINANCE_API_KEY": "k1"})
+    assert "k1" not in str(caught.value)
+    path = tmp_path / "keys.env"
+    path.write_text('# test\nBINANCE_API_KEY=k1\nBINANCE_API_SECRET="s3cret"\n')
+    path.chmod(0o644)
+    with pytest.raises(CredentialsError, match="chmod 600"):
+        ApiKeyCredentials.from_file(path, "BINANCE")
+    path.chmod(0o600)
+    assert ApiKeyCredentials.from_file(path, "BINANCE") == creds
+
+
+def test_config_limits_keys_to_loopback_and_derives_the_venue() -> None:
+    assert config_problems(CcxtVenueConfig) == []  # units in names, limits, docstrings
+    config = CcxtVenueConfig()
+    assert (config.venue, config.market_type) == ("binance-usdm", "perp")
+    assert CcxtVenueConfig(exchange_id="binance").venue == "binance-spot"
+    with pytest.raises(ValidationError):
+        CcxtVenueConfig(api_url="http://example.com:80")
+    with pytest.raises(ValidationError, match="call_timeout_s"):
+        CcxtVenueConfig(request_timeout_s=5.0, call_timeout_s=1.0)
