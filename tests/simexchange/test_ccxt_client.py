@@ -19,7 +19,6 @@ import pytest
 
 from polytraders.model.money import MICROS
 from polytraders.simexchange.auth import sign
-from polytraders.simexchange.ccxt_client import point_at_simulator
 from polytraders.simexchange.engine import ExchangeSettings
 from polytraders.simexchange.server import (
     SimExchangeServer,
@@ -27,6 +26,7 @@ from polytraders.simexchange.server import (
     throwaway_key,
 )
 from polytraders.simexchange.wire import usdt
+from polytraders.venues.ccxt.loopback import point_at_simulator
 
 SYMBOL = "BTC/USDT:USDT"
 
@@ -262,7 +262,9 @@ def test_rate_limit_fault_surfaces_as_ccxt_rate_limit(sim: SimExchangeServer) ->
     async def body(ex: Any) -> Any:
         return ex.markets
 
-    with pytest.raises(ccxt.DDoSProtection, match="-1003"):  # RateLimitExceeded's base
+    with pytest.raises(
+        ccxt.DDoSProtection, match="-1003"
+    ):  # what ccxt 4.5.90 raises for -1003 (RateLimitExceeded is its sibling)
         run(sim, body)
     sim.fault("rate_limit", count=1, retry_after_s=3)
     raw = httpx.get(f"{sim.url}/fapi/v1/time")

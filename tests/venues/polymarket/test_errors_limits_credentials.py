@@ -14,9 +14,9 @@ from polytraders.venues.polymarket.errors import (
     ErrorKind,
     backoff_ms,
     classify,
-    parse_retry_after_ms,
 )
 from polytraders.venues.polymarket.ratelimit import RateLimiter, TokenBucket
+from polytraders.venues.retry_after import parse_retry_after_ms
 
 
 def test_every_kind_has_a_registered_code() -> None:

@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
 
-from polytraders.simexchange.ccxt_client import point_at_simulator
 from polytraders.venues.ccxt.config import CcxtVenueConfig
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
+from polytraders.venues.ccxt.loopback import point_at_simulator
 from polytraders.venues.ccxt.ratelimit import apply_throttle
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from polytraders.venues.polymarket.errors import parse_retry_after_ms
+from polytraders.venues.retry_after import parse_retry_after_ms
 
 _MS_NS = 1_000_000
 

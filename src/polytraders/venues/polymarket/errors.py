@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from polytraders.venues.retry_after import parse_retry_after_ms
+
 
 class ErrorKind(StrEnum):
     """What a venue error means for the desk."""
@@ -126,19 +128,6 @@ def kind_from_message(message: str) -> ErrorKind:
     return ErrorKind.REJECTED
 
 
-def parse_retry_after_ms(value: str | None, default_ms: int = 1_000) -> int:
-    """``Retry-After`` (delta-seconds, possibly fractional) in ms; ``default_ms`` when absent or
-    not a number (HTTP dates are not used by the CLOB)."""
-    if not value:
-        return default_ms
-    try:
-        whole, _, frac = value.strip().partition(".")
-        millis = int(whole) * 1000 + (int((frac + "000")[:3]) if frac else 0)
-    except ValueError:
-        return default_ms
-    return max(millis, 0)
-
-
 def classify(status: int, message: str, retry_after: str | None = None) -> VenueError:
     """Classify an HTTP error answer (``status`` ≥ 400, or 0 for no answer at all).
 
@@ -183,5 +172,4 @@ __all__ = [
     "backoff_ms",
     "classify",
     "kind_from_message",
-    "parse_retry_after_ms",
 ]
