@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from polytraders.contracts.decisions import Proposal, RiskDecision
 from polytraders.contracts.envelope import decode_envelope
+from polytraders.contracts.id_set import IdSet, OrderIdSet
 from polytraders.contracts.ids import envelope_id
 from polytraders.store import schema
 
@@ -37,6 +38,7 @@ MAX_PER_KIND = 20
 """Problems listed per kind before the rest are summarised as a count."""
 
 _STREAM_ROWS = 5_000
+"""Rows fetched per batch from each streamed query."""
 
 
 class _Problems:
@@ -62,8 +64,11 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
     """Problems found in attempt ``attempt`` of run ``run_id`` (empty list when the evidence
     is sound). Whether a RUNNING attempt is abandoned is judged by the store, not here.
 
-    Reads the attempt's envelopes in sequence order (streamed), its orders, its fills and
-    its end record.
+    Streams the attempt's order states, envelopes (in sequence order) and fills in batches of
+    :data:`_STREAM_ROWS` rows, then reads its end record. The ids it must remember (client
+    order ids, intent ids, envelope ids) are kept in exact compact sets
+    (:mod:`polytraders.contracts.id_set`), so its memory is O(id ranges + ids not numbered in
+    sequence + correlations not yet resolved when read), not O(rows).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database could not be read.
@@ -76,19 +81,57 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
     if known is None:
         return [f"run '{run_id}@{attempt}' is not recorded"]
 
+    streamed = connection.execution_options(yield_per=_STREAM_ROWS)
+    client_order_ids = OrderIdSet()
+    intents = IdSet()
+    order_rows = 0
     o = schema.orders.c
-    order_rows = connection.execute(
+    for order in streamed.execute(
         sa.select(o.client_order_id, o.intent_id).where(o.run_id == run_id, o.attempt == attempt)
-    ).all()
-    client_order_ids = {row.client_order_id for row in order_rows}
-    intents = {row.intent_id for row in order_rows}
+    ):
+        order_rows += 1
+        client_order_ids.add(order.client_order_id)
+        intents.add(order.intent_id)
 
+    envelope_rows, unresolved = _check_envelopes(streamed, run_id, attempt, intents, problems)
+    for sequence, correlation in unresolved:
+        if correlation not in intents:
+            problems.add(
+                "unresolved correlation",
+                f"sequence {sequence}: correlation id {correlation!r} resolves to no intent "
+                "recorded in the run",
+            )
+
+    fill_rows = 0
+    fl = schema.fills.c
+    for fill in streamed.execute(
+        sa.select(fl.fill_id, fl.client_order_id)
+        .where(fl.run_id == run_id, fl.attempt == attempt)
+        .order_by(fl.row_id)
+    ):
+        fill_rows += 1
+        if fill.client_order_id not in client_order_ids:
+            problems.add(
+                "orphan fill",
+                f"fill {fill.fill_id!r} refers to unknown order {fill.client_order_id!r}",
+            )
+    _check_produced(connection, run_id, attempt, (envelope_rows, order_rows, fill_rows), problems)
+    return problems.result()
+
+
+def _check_envelopes(
+    streamed: sa.Connection, run_id: str, attempt: int, intents: IdSet, problems: _Problems
+) -> tuple[int, list[tuple[int, str]]]:
+    """Rules 2-4 over the attempt's envelopes in sequence order; adds the intents they record
+    (proposals, reshaped intents) to ``intents``. Returns the number of envelope rows and the
+    (sequence, correlation id) pairs whose intent was not known when read (rule 5 is judged
+    on them once every intent is known)."""
     unresolved: list[tuple[int, str]] = []
-    seen_ids: set[str] = set()
+    seen_ids = IdSet()
     expected = 0
     envelope_rows = 0
     env = schema.envelopes.c
-    rows = connection.execution_options(yield_per=_STREAM_ROWS).execute(
+    rows = streamed.execute(
         sa.select(env.sequence, env.envelope_id, env.run_id, env.correlation_id, env.line)
         .where(env.run_id == run_id, env.attempt == attempt)
         .order_by(env.sequence)
@@ -139,31 +182,7 @@ def check_run_integrity(connection: sa.Connection, run_id: str, attempt: int) ->
         correlation = row.correlation_id
         if correlation and correlation not in intents:
             unresolved.append((sequence, correlation))
-
-    for sequence, correlation in unresolved:
-        if correlation not in intents:
-            problems.add(
-                "unresolved correlation",
-                f"sequence {sequence}: correlation id {correlation!r} resolves to no intent "
-                "recorded in the run",
-            )
-
-    fl = schema.fills.c
-    fill_rows = connection.execute(
-        sa.select(fl.fill_id, fl.client_order_id)
-        .where(fl.run_id == run_id, fl.attempt == attempt)
-        .order_by(fl.row_id)
-    ).all()
-    for fill in fill_rows:
-        if fill.client_order_id not in client_order_ids:
-            problems.add(
-                "orphan fill",
-                f"fill {fill.fill_id!r} refers to unknown order {fill.client_order_id!r}",
-            )
-    _check_produced(
-        connection, run_id, attempt, (envelope_rows, len(order_rows), len(fill_rows)), problems
-    )
-    return problems.result()
+    return envelope_rows, unresolved
 
 
 def _check_produced(
