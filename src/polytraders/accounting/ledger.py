@@ -289,9 +289,9 @@ class Ledger:
             The reversed fill.
 
         Raises:
-            KeyError: the fill was never booked here (or was booked before a restore).
-            ValueError: a later fill on the same token, the fill was already reversed, or its
-                market has settled.
+            KeyError: the fill was never booked, or was already reversed.
+            ValueError: a later fill on the same token, the fill was booked before a restore
+                (its undo record is not in a snapshot), or its market has settled.
         """
         entry = self._undo.get(fill_id)
         if entry is None:
