@@ -63,7 +63,9 @@ polling make RSS swing by several MiB; 10 MiB/h is 240 MiB a day, an order of ma
 the growth measured before the desk's past was bounded (128 MiB/h past SQLite's cap) and
 small against the desk's footprint; a fit over 5 minutes of 5-second samples still swings
 by a few MiB/h, so a stricter bound would judge the noise. It is a verdict on this run: a
-10-minute run cannot show what grows slower than the noise.
+10-minute run cannot show what grows slower than the noise. The verdict says nothing when the
+desk stopped trading during the run (a quarantined strategy, a desk no longer ACTIVE at the
+end): ``verdict_valid`` is False then.
 
 The series is printed on stderr as it is sampled (one line per sample), so ``--json`` output
 stays one JSON object.
@@ -393,6 +395,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "warmup_s": duration_s * WARMUP_PCT / 100,
         **summarize(observed.samples, duration_s * WARMUP_PCT / 100),
         **flatness(observed.samples, duration_s / 2),
+        "verdict_valid": not observed.quarantined and observed.trading_state == "ACTIVE",
         "store_mib": observed.store_mib,
         **observed.tracked,
         "trading_state_end": observed.trading_state,

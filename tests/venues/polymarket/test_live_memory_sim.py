@@ -1,9 +1,9 @@
 """A live session's bounded past end to end against the CLOB v2 simulator: with the venue
 forgetting closed orders at once (``closed_order_retention_s = 0``) the desk retires its
 closed orders, filled ones with their fills, a margin after they closed
-(``SessionMemory.live``; the margin shortened here to one second); the periodic reconciliations that follow — the venue still lists
-every trade of the account — find nothing unexplained and the desk stays ACTIVE. Every wait
-polls with a deadline."""
+(``SessionMemory.live``; the margin shortened here to one second); the periodic
+reconciliations that follow — the venue still lists every trade of the account — find
+nothing unexplained and the desk stays ACTIVE. Every wait polls with a deadline."""
 
 from __future__ import annotations
 
