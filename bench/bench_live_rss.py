@@ -38,13 +38,34 @@ largest sample), ``rss_growth_mib_per_hour`` (the least-squares slope of RSS ove
 the samples after the warm-up), the same for RSS less SQLite's memory, ``events_per_s``
 (market events the session processed per second of the run), ``orders`` (submitted),
 ``fills``, ``cancels`` (sent), ``envelopes`` (recorded), ``store_mib`` (the SQLite file and
-its WAL at the end), the simulator's first and last RSS, the replay's laps, the desk's
+its WAL at the end), what the desk still tracks at the end (``orders_tracked_end``,
+``orders_retired_end``, ``fills_listed_end``, ``fill_ids_booked_end``, ``equity_points_end``:
+the live session's bounded past, ``SessionMemory.live``), the simulator's first and last RSS,
+the replay's laps, the desk's
 trading state and quarantined bots at the end (a bot quarantined mid-run, e.g. for a time
 budget overrun, stops its part of the trading), the full garbage collections of this
 process during the run and the longest one (a full collection runs on whichever thread
 triggers it — the decision loop's included — and is charged to a bot's CPU budget when it
 runs inside a bot), and the machine's 1-minute load average at the start and the end (the
 machine is shared; the load changes the events processed, not the memory per event).
+
+**Verdict** (``flat``): RSS is flat when, over the second half of the run (from
+``duration_s / 2``: 300 s of the full run, past the warm-up and past the time SQLite's page
+cache reaches its cap), the least-squares slope of RSS is below
+:data:`FLAT_SLOPE_MIB_PER_HOUR` (``rss_slope_second_half_mib_per_hour``) **and** the mean RSS
+of its last minute exceeds the mean of its first minute by less than :data:`FLAT_GROWTH_MIB`
+(``rss_growth_second_half_mib``; means over a minute, as single samples swing by up to 15 MiB
+with the trade polling). Why these bounds: the desk still
+keeps a few exact, unavoidable records that grow with the session — every booked fill's id,
+every retired order's id as ranges, each retired order's creation time (8 bytes) and a thinned
+equity curve — about 1 MiB an hour at this replay's rate, and the allocator and the trade
+polling make RSS swing by several MiB; 10 MiB/h is 240 MiB a day, an order of magnitude below
+the growth measured before the desk's past was bounded (128 MiB/h past SQLite's cap) and
+small against the desk's footprint; a fit over 5 minutes of 5-second samples still swings
+by a few MiB/h, so a stricter bound would judge the noise. It is a verdict on this run: a
+10-minute run cannot show what grows slower than the noise. The verdict says nothing when the
+desk stopped trading during the run (a quarantined strategy, a desk no longer ACTIVE at the
+end): ``verdict_valid`` is False then.
 
 The series is printed on stderr as it is sampled (one line per sample), so ``--json`` output
 stays one JSON object.
@@ -61,7 +82,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polytraders.desk.desk import Desk
 
 DESCRIPTION = "Live node vs the simulator (child process), looped fast replay: RSS every 5 s"
 
@@ -72,6 +96,9 @@ WARMUP_PCT = 10
 MARKET_ID = "0x13a5f2247eebb4de57dc46ea6e35089c1bfa321cb23024988b41721e0f5de607"
 COLLATERAL_MICROS = 10_000_000_000
 SNAPSHOTS_PER_ROUND = 2
+FLAT_SLOPE_MIB_PER_HOUR = 10.0
+FLAT_GROWTH_MIB = 5.0
+FLAT_BASE_S = 60.0
 _KIB_PER_MIB = 1024
 
 
@@ -178,14 +205,56 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
     }
 
 
+def flatness(samples: Sequence[Sample], from_s: float) -> dict[str, Any]:
+    """The flatness verdict over the samples at or after ``from_s`` (module docstring):
+    the slope of RSS there (MiB/h), the mean RSS of its first and of its last
+    :data:`FLAT_BASE_S`, the growth between them (MiB), and ``flat``.
+
+    Raises:
+        ValueError: fewer than two samples after ``from_s``.
+    """
+    kept = [s for s in samples if s.t_s >= from_s]
+    if len(kept) < 2:
+        raise ValueError(f"{len(kept)} sample(s) after {from_s} s; 2 needed")
+    first = [s.rss_mib for s in kept if s.t_s < kept[0].t_s + FLAT_BASE_S]
+    last = [s.rss_mib for s in kept if s.t_s > kept[-1].t_s - FLAT_BASE_S]
+    start_mib, end_mib = sum(first) / len(first), sum(last) / len(last)
+    slope = slope_per_hour([(s.t_s, s.rss_mib) for s in kept])
+    growth = end_mib - start_mib
+    return {
+        "rss_second_half_from_s": round(kept[0].t_s, 1),
+        "rss_second_half_first_minute_mib": round(start_mib, 1),
+        "rss_second_half_last_minute_mib": round(end_mib, 1),
+        "rss_growth_second_half_mib": round(growth, 1),
+        "rss_slope_second_half_mib_per_hour": round(slope, 1),
+        "flat": slope < FLAT_SLOPE_MIB_PER_HOUR and growth < FLAT_GROWTH_MIB,
+        "flat_criterion": f"slope < {FLAT_SLOPE_MIB_PER_HOUR} MiB/h and growth "
+        f"< {FLAT_GROWTH_MIB} MiB over the second half",
+    }
+
+
+def tracked(desk: Desk) -> dict[str, int]:
+    """What the desk still holds of its past: orders in ``state.orders`` and retired, fills
+    listed in ``orders.fills`` and fill ids booked, points of the equity curve."""
+    return {
+        "orders_tracked_end": len(desk.state.orders),
+        "orders_retired_end": len(desk.state.retired_order_ids),
+        "fills_listed_end": len(desk.orders.fills),
+        "fill_ids_booked_end": len(desk.orders.booked_fill_ids),
+        "equity_points_end": len(desk.state.ledger.equity_curve),
+    }
+
+
 @dataclass(frozen=True)
 class SessionRun:
-    """What :func:`run_session` observed: the samples, the desk's trading state at the end,
+    """What :func:`run_session` observed: the samples, what the desk still tracks at the end
+    (:func:`tracked`), the desk's trading state at the end,
     the bots it quarantined (``bot_id code at t_s``), the store's size (MiB), and this
     process's full (generation 2) garbage collections while the session ran: how many and
     the longest pause (ms)."""
 
     samples: list[Sample]
+    tracked: dict[str, int]
     trading_state: str
     quarantined: list[str]
     store_mib: float
@@ -289,6 +358,7 @@ def run_session(
                         pass
                 sample(time.monotonic() - begun)
             trading_state = desk.state.trading_state.value
+            kept = tracked(desk)
             quarantined = [
                 f"{q.bot_id} {q.failure.code} at {(q.ts_ns - begun_ns) / 1e9:.0f} s"
                 for q in desk.quarantines
@@ -300,6 +370,7 @@ def run_session(
     )
     return SessionRun(
         samples,
+        kept,
         trading_state,
         quarantined,
         round(store_bytes / 2**20, 1),
@@ -323,7 +394,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         "sample_s": SAMPLE_S,
         "warmup_s": duration_s * WARMUP_PCT / 100,
         **summarize(observed.samples, duration_s * WARMUP_PCT / 100),
+        **flatness(observed.samples, duration_s / 2),
+        "verdict_valid": not observed.quarantined and observed.trading_state == "ACTIVE",
         "store_mib": observed.store_mib,
+        **observed.tracked,
         "trading_state_end": observed.trading_state,
         "quarantined": "; ".join(observed.quarantined) or "none",
         "full_gcs": observed.full_gcs,

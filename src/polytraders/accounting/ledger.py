@@ -112,15 +112,25 @@ class Ledger:
         initial_cash: collateral at the start (micro).
         deposits: later deposits (+) and withdrawals (−) (micro).
         cash: free collateral now (micro).
-        equity_curve: mark-to-mid equity points, one per :meth:`mark` that changed equity.
+        equity_curve: mark-to-mid equity points, one per :meth:`mark` that changed equity;
+            with ``equity_interval_ns`` set, the first point and then at most one per
+            interval of that length (the interval's last change).
+        equity_interval_ns: 0 (the default, a backtest's: every change is a point) or the
+            interval that thins the curve (a live session's: its memory stays bounded).
         peak_equity: highest equity marked so far (micro).
+        max_drawdown: largest fall (micro, ≥ 0) of a marked equity below the highest marked
+            before it, over every mark (thinned or not): what
+            :func:`polytraders.backtest.result.max_drawdown` gives over the unthinned curve.
+            After :meth:`restore` it counts from the restored curve's points.
         settlements: every settlement booked, in order.
         volume / maker_volume: traded notional in total and as maker (micro).
     """
 
-    def __init__(self, initial_cash: int = 0) -> None:
+    def __init__(self, initial_cash: int = 0, *, equity_interval_ns: int = 0) -> None:
         if initial_cash < 0:
             raise ValueError("initial cash must not be negative")
+        if equity_interval_ns < 0:
+            raise ValueError("the equity interval must not be negative")
         self.initial_cash = initial_cash
         self.deposits = 0
         self.cash = initial_cash
@@ -131,12 +141,18 @@ class Ledger:
         self._seen_fills: set[str] = set()
         self._undo: dict[str, tuple[Fill, tuple[int, int, int, int, int] | None]] = {}
         """fill id → (the fill, its token's position state before it, None when the fill
-        opened the position): what a reversal needs."""
+        opened the position): what a reversal needs, kept for the latest fill of each token
+        only (no other can be reversed), so it stays as small as the positions."""
+        self._reverted: set[str] = set()
+        """ids of the fills reversed (rare): told apart from fills no longer the latest."""
         self._latest_fill: dict[str, str] = {}
         """token id → id of the latest fill booked on it (only that one can be reversed)."""
         self._marks: dict[str, int] = {}
         self.equity_curve: list[EquityPoint] = []
+        self.equity_interval_ns = equity_interval_ns
         self.peak_equity = initial_cash
+        self.max_drawdown = 0
+        self._curve_peak: int | None = None
         self.buy_notional = 0
         self.sell_notional = 0
         self.volume = 0
@@ -222,6 +238,9 @@ class Ledger:
             return False
         if fill.size <= 0 or fill.price < 0 or fill.fee < 0:
             raise ValueError(f"invalid fill {fill.fill_id}: size, price and fee out of range")
+        previous = self._latest_fill.get(fill.token_id)
+        if previous is not None:  # no longer the latest: it can never be reversed
+            del self._undo[previous]
         position = self._positions.get(fill.token_id)
         if position is None:
             position = self._positions[fill.token_id] = Position(fill.token_id)
@@ -270,13 +289,15 @@ class Ledger:
             The reversed fill.
 
         Raises:
-            KeyError: the fill was never booked here (or was booked before a restore).
-            ValueError: a later fill on the same token, the fill was already reversed, or its
-                market has settled.
+            KeyError: the fill was never booked, or was already reversed.
+            ValueError: a later fill on the same token, the fill was booked before a restore
+                (its undo record is not in a snapshot), or its market has settled.
         """
         entry = self._undo.get(fill_id)
         if entry is None:
-            raise KeyError(f"fill {fill_id} was not booked in this ledger")
+            if fill_id in self._seen_fills and fill_id not in self._reverted:
+                raise ValueError(f"fill {fill_id} is not the latest on its token: reconcile")
+            raise KeyError(f"fill {fill_id} was not booked in this ledger (or was reversed)")
         fill, before = entry
         if self._latest_fill.get(fill.token_id) != fill_id:
             raise ValueError(
@@ -309,6 +330,7 @@ class Ledger:
             self.maker_volume -= notional
         del self._undo[fill_id]
         del self._latest_fill[fill.token_id]
+        self._reverted.add(fill_id)
         self._changed(fill.token_id)
         return fill
 
@@ -439,8 +461,10 @@ class Ledger:
 
     def mark(self, ts_ns: int, mid: MidSource) -> int:
         """Mark to mid at ``ts_ns``: append an equity point when equity changed since the last
-        point, update the peak, and remember each open position's mid as its last mark (used
-        while its book has no mid); return the equity (micro)."""
+        point (with ``equity_interval_ns``, replace the last point instead when it is not the
+        first and lies in the same interval), update the peak and the maximum drawdown, and
+        remember each open position's mid as its last mark (used while its book has no mid);
+        return the equity (micro)."""
         # one pass: remember each open position's mid as its mark and value it, as
         # ``equity(mid)`` would right after (its price is the mid, else the last mark)
         marks = self._marks
@@ -457,9 +481,22 @@ class Ledger:
                 value += position.cost_basis if price is None else notional_micros(price, size)
         curve = self.equity_curve
         if not curve or curve[-1].equity != value:
-            curve.append(EquityPoint(ts_ns, value))
+            interval = self.equity_interval_ns
+            if interval and len(curve) > 1 and curve[-1].ts_ns // interval == ts_ns // interval:
+                curve[-1] = EquityPoint(ts_ns, value)
+            else:
+                curve.append(EquityPoint(ts_ns, value))
         self.peak_equity = max(self.peak_equity, value)
+        self._drawdown(value)
         return value
+
+    def _drawdown(self, value: int) -> None:
+        """Count a marked equity in :attr:`max_drawdown`."""
+        peak = self._curve_peak
+        if peak is None or value > peak:
+            self._curve_peak = value
+        elif peak - value > self.max_drawdown:
+            self.max_drawdown = peak - value
 
     def unrealized_pnl(self, mid: MidSource) -> int:
         """Σ unrealized PnL of open positions at their marks (micro)."""
@@ -527,6 +564,8 @@ class Ledger:
         ledger._marks = dict(snapshot.marks)
         ledger._token_market = dict(snapshot.token_markets)
         ledger.equity_curve = list(snapshot.equity_curve)
+        for point in ledger.equity_curve:
+            ledger._drawdown(point.equity)
         ledger.peak_equity = snapshot.peak_equity
         ledger.buy_notional = snapshot.buy_notional
         ledger.sell_notional = snapshot.sell_notional

@@ -34,7 +34,7 @@ from polytraders.commands.live_outputs import DeskOutputs, LiveOutputs, LiveTele
 from polytraders.commands.run import DEFAULT_OUT, check_store_outside_out, serve_metrics
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
-from polytraders.desk.desk import Desk
+from polytraders.desk.desk import Desk, SessionMemory
 from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.desk.slots import Quarantine
@@ -645,7 +645,7 @@ class LiveSession:
         state = self.desk.state
         return records_of(
             list(state.orders.values()),
-            self._booked_before | {f.fill_id for f in self.desk.orders.fills},
+            self._booked_before | self.desk.orders.booked_fill_ids,
             {p.token_id: p.size for p in state.positions()},
         )
 
@@ -880,6 +880,7 @@ def compose_desk(
     start_sequence: int = 0,
     journal: OrderJournal | None = None,
     shadow: ShadowChain | None = None,
+    memory: SessionMemory | None = None,
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -899,6 +900,8 @@ def compose_desk(
         start_sequence: envelope sequence number to resume from.
         journal: where order states and fills are recorded as they happen (None: nowhere).
         shadow: a candidate risk chain deciding beside the desk's, never applied.
+        memory: how much of its past the desk keeps (None: all of it, as a backtest;
+            :class:`~polytraders.desk.desk.SessionMemory`).
 
     Raises:
         ValueError: the desk cannot be built (no ENFORCED execution bot).
@@ -921,6 +924,7 @@ def compose_desk(
         account=desk_file.account.identity(),
         journal=journal,
         shadow=shadow,
+        memory=memory,
     )
 
 
@@ -1221,6 +1225,7 @@ def build_live_session(
     store_url: str | None = None,
     sinks: Sequence[EnvelopeSink] = (),
     venue_metrics: VenueMetrics | None = None,
+    bounded_memory: bool = True,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
     cache metadata, reconcile with ``node.reconciliation`` (fail closed until done), start the
@@ -1258,6 +1263,13 @@ def build_live_session(
     also receive every envelope (e.g. the metrics); ``venue_metrics`` (when given) observe
     every REST request and websocket reconnect and receive the start-up reconciliation's drift
     (:meth:`VenueMetrics.reconciled`).
+
+    With ``bounded_memory`` (the default) the desk keeps a bounded past
+    (:meth:`SessionMemory.live` with the venue's ``closed_order_retention_s``): a closed order
+    leaves it, fills and all, a minute after the venue forgets it, and the
+    equity curve keeps a point per 10 s; the ids of its fills stay booked (reconciliation,
+    the ledger). False keeps everything, as a backtest does: what ``--out`` files need (they
+    list every fill and order and draw the whole curve).
 
     Start-up (markets, compliance and allowance checks, reconciliation, the balances
     snapshot) runs synchronously on the calling thread, before any decision; then the venue
@@ -1394,6 +1406,9 @@ def build_live_session(
             state=state,
             start_sequence=known.next_envelope if known is not None else 0,
             journal=recording.journal,
+            memory=SessionMemory.live(node.venue.closed_order_retention_s)
+            if bounded_memory
+            else None,
         )
         if known is not None:  # checkpoint from now on; a restart resumes its controls first
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)
@@ -1963,6 +1978,7 @@ def run(
                     store_url=store,
                     sinks=sinks,
                     venue_metrics=venue_metrics,
+                    bounded_memory=False,  # the --out files list every fill and order
                 )
             else:
                 session = build_paper_session(

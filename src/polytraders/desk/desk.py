@@ -79,7 +79,7 @@ from polytraders.desk.checkpoints import (
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.monitors import MonitorRunner
-from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConfig
+from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConfig, OrderRetention
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
 from polytraders.desk.recorder import EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
@@ -180,6 +180,38 @@ class DeskConfig(BaseModel):
         """Deterministic version of this config
         (:func:`~polytraders.contracts.canonical.config_version` of ``model_dump``)."""
         return config_version(self.model_dump(mode="json"))
+
+
+LIVE_EQUITY_INTERVAL_NS = 10 * 1_000_000_000
+"""A live session's equity curve keeps at most one point per this interval (10 s: 360
+points an hour, about 32 KiB)."""
+
+
+class SessionMemory(msgspec.Struct, frozen=True, kw_only=True):
+    """How much of its past a desk keeps in memory: a setting of the mode, not of the desk
+    file (the same bots decide the same way; the config versions do not change).
+
+    Fields:
+        orders: which closed orders retire, and when (:class:`OrderRetention`).
+        equity_interval_ns: the ledger's ``equity_interval_ns`` (0: every change is a point).
+
+    The default is a backtest's: closed orders without fills retire after an hour of desk
+    time, every fill and every equity change is kept (its results list them).
+    :meth:`live` bounds what a session that may run for days keeps.
+    """
+
+    orders: OrderRetention = OrderRetention()
+    equity_interval_ns: int = 0
+
+    @classmethod
+    def live(cls, venue_closed_order_retention_s: int) -> SessionMemory:
+        """A live session's: orders retire with their fills once the venue can no longer
+        report on them (:meth:`OrderRetention.for_venue`), the equity curve holds a point per
+        :data:`LIVE_EQUITY_INTERVAL_NS` (the ledger's ``max_drawdown`` stays exact)."""
+        return cls(
+            orders=OrderRetention.for_venue(venue_closed_order_retention_s),
+            equity_interval_ns=LIVE_EQUITY_INTERVAL_NS,
+        )
 
 
 class OperatorAction(msgspec.Struct, frozen=True, kw_only=True):
@@ -307,6 +339,10 @@ class Desk:
         shadow: a candidate risk chain deciding on every intent beside this desk's own, on the
             same view and clock, recorded in its own sink and never applied
             (:class:`~polytraders.desk.shadow_chain.ShadowChain`).
+        memory: how much of its past the desk keeps (default: a backtest's, all of it but
+            the closed orders without fills of more than an hour ago;
+            :meth:`SessionMemory.live` for a long live session). It sets the state's ledger's
+            ``equity_interval_ns``.
 
     Raises:
         ValueError: no ENFORCED execution slot, or slots of the wrong class.
@@ -330,6 +366,7 @@ class Desk:
         account: AccountIdentity | None = None,
         journal: OrderJournal | None = None,
         shadow: ShadowChain | None = None,
+        memory: SessionMemory | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
@@ -340,6 +377,8 @@ class Desk:
         if state is None:
             state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)), account=account)
         state.outcomes.finished_per_bot = self.config.outcomes_kept_per_bot
+        memory = memory if memory is not None else SessionMemory()
+        state.ledger.equity_interval_ns = memory.equity_interval_ns
         self.state = state
         for market in markets:
             state.add_market(market)
@@ -373,7 +412,9 @@ class Desk:
             f"monitor:{s.bot_id}": s for s in self.risk.slots if s.monitor_interval_ns
         }
         self._monitors_scheduled = not self._monitor_timers
-        self.orders = OrderManager(venue, state, self.config.orders, journal=journal)
+        self.orders = OrderManager(
+            venue, state, self.config.orders, journal=journal, retention=memory.orders
+        )
         self.timers = TimerSchedule()
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""

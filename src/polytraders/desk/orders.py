@@ -44,7 +44,13 @@ Rules (DESIGN.md "The desk" step 4):
    run's fills name them), so the order table holds the open orders, the orders with fills
    and the last window's closed ones, not every order of the run. After a restart, the ids
    retired before the checkpoint are refused through their intents (the risk chain's
-   restored ``intents_seen`` refuses a reused intent id before it is routed).
+   restored ``intents_seen`` refuses a reused intent id before it is routed). How long, and
+   whether orders with fills retire too, is an :class:`OrderRetention` setting: the
+   backtest's is the default above; a live session's (:meth:`OrderRetention.for_venue`)
+   follows its venue's memory of closed orders and retires orders with fills too — their
+   :class:`Fill` objects leave :attr:`OrderManager.fills`, their ids stay in
+   :attr:`OrderManager.booked_fill_ids`, so reconciliation still counts them booked (and the
+   ledger still refuses them twice).
 
 Local refusals (rate limit, duplicate, ack time-out of held orders) become ``OrderRejected``
 events with the registered code, delivered with the venue's events (:meth:`drain_local`), so
@@ -87,6 +93,42 @@ crossing the close); the default run over the shipped sample (4.75 h) retires mo
 orders, a session of minutes none."""
 _RETIRE_EVERY_NS = 1_000_000_000
 """Desk time between two looks for orders to retire."""
+
+LIVE_RETENTION_MARGIN_S = 60
+"""How much longer than its venue a live desk keeps a closed order (s;
+:meth:`OrderRetention.for_venue`): the venue counts its retention from the order's last
+change but keeps the order until its trades are final, which on Polymarket (matched, mined,
+confirmed on Polygon) takes seconds, rarely a minute."""
+
+
+class OrderRetention(msgspec.Struct, frozen=True, kw_only=True):
+    """Which closed orders leave ``state.orders``, and when (rule 8).
+
+    Fields:
+        closed_order_ns: desk time a closed order stays after its last change (ns).
+        with_fills: orders with fills retire too, and their fills leave
+            :attr:`OrderManager.fills` (their ids stay in
+            :attr:`OrderManager.booked_fill_ids`). False (the backtest's): they stay, as a
+            backtest's results list every fill.
+    """
+
+    closed_order_ns: int = CLOSED_ORDER_RETENTION_NS
+    with_fills: bool = False
+
+    @classmethod
+    def for_venue(cls, venue_closed_order_retention_s: int) -> OrderRetention:
+        """A live session's retention: orders with fills too, each kept
+        :data:`LIVE_RETENTION_MARGIN_S` longer than the venue keeps a closed order
+        (Polymarket: ``closed_order_retention_s`` after its last change, once its trades are
+        final), so the desk still knows every order the venue can still report on.
+
+        A venue report about an order the desk has retired all the same (a trade final only
+        after the margin) is safe: a fill is still booked (ledger, journal,
+        :attr:`OrderManager.booked_fill_ids`) and counted in ``unknown_order_events``; a
+        failed trade is still reversed by the ledger, which needs no order; reconciliation
+        lists only open orders."""
+        retention_s = venue_closed_order_retention_s + LIVE_RETENTION_MARGIN_S
+        return cls(closed_order_ns=retention_s * 1_000_000_000, with_fills=True)
 
 
 class OrderJournal(Protocol):
@@ -191,9 +233,12 @@ class OrderManager:
             is sent twice (retired ones: rule 8).
         config: limits.
         journal: where order states and fills are recorded as they happen (None: nowhere).
+        retention: which closed orders retire, and when (rule 8; default: the backtest's).
 
     Attributes:
-        fills: every fill booked, in order.
+        fills: every fill booked and not reverted, in order; with ``retention.with_fills``,
+            but those of orders retired (and of orders unknown when the fill came).
+        booked_fill_ids: the id of every fill booked and not reverted, retired ones included.
         stats: counters.
         retired_created_ns: ``ts_created_ns`` of every order retired (rule 8), in retirement
             order: 8 bytes each, what a per-order count over time still needs.
@@ -206,12 +251,15 @@ class OrderManager:
         config: OrderManagerConfig | None = None,
         *,
         journal: OrderJournal | None = None,
+        retention: OrderRetention | None = None,
     ) -> None:
         self.venue = venue
         self.state = state
         self.config = config if config is not None else OrderManagerConfig()
         self.journal = journal
+        self.retention = retention if retention is not None else OrderRetention()
         self.fills: list[Fill] = []
+        self.booked_fill_ids: set[str] = set()
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
         self._bucket = TokenBucket(self.config.order_rate_per_s, self.config.order_burst_count)
@@ -470,7 +518,9 @@ class OrderManager:
         if isinstance(event, Fill):
             self.stats.fills += 1
             if self.state.ledger.apply_fill(event):
-                self.fills.append(event)
+                if order is not None or not self.retention.with_fills:
+                    self.fills.append(event)  # (a retired order's fills are not listed)
+                self.booked_fill_ids.add(event.fill_id)
                 self.stats.fills_booked += 1
                 if self.journal is not None:
                     self.journal.fill_booked(event)
@@ -522,6 +572,7 @@ class OrderManager:
         it leaves :attr:`fills`, its order's filled size drops by its size (the order's
         status, if closed, stays), and the journal records the reversal."""
         self.fills = [f for f in self.fills if f.fill_id != fill.fill_id]
+        self.booked_fill_ids.discard(fill.fill_id)
         self.stats.fills_reverted += 1
         if self.journal is not None:
             self.journal.fill_reverted(fill, reason_code, now_ns)
@@ -549,14 +600,16 @@ class OrderManager:
                     self._submit(new, now_ns)
 
     def retire(self, now_ns: int) -> None:
-        """Retire the closed orders due at ``now_ns`` (rule 8; :meth:`sync` calls it at most
-        once a second of desk time)."""
+        """Retire the closed orders due at ``now_ns`` (rule 8, :attr:`retention`;
+        :meth:`sync` calls it at most once a second of desk time)."""
         self._next_retire_ns = now_ns + _RETIRE_EVERY_NS
-        limit = now_ns - CLOSED_ORDER_RETENTION_NS
+        limit = now_ns - self.retention.closed_order_ns
+        with_fills = self.retention.with_fills
         closing, orders, outcomes = self._closing, self.state.orders, self.state.outcomes
+        filled: set[str] = set()
         for _ in range(len(closing)):
             order = orders.get(closing[0])
-            if order is None or order.filled_size:  # gone already, or kept: fills name it
+            if order is None or (order.filled_size and not with_fills):  # gone, or kept
                 closing.popleft()
                 continue
             if order.ts_updated_ns > limit:
@@ -574,6 +627,10 @@ class OrderManager:
                     del self._by_intent[order.intent_id]
             self._timed_out.discard(cid)
             self.retired_created_ns.append(order.ts_created_ns)
+            if order.filled_size:
+                filled.add(cid)
+        if filled:  # their fills leave the list; their ids stay booked
+            self.fills = [f for f in self.fills if f.client_order_id not in filled]
 
     def end_of_batch(self) -> None:
         """Close FOK/FAK orders the venue accepted in this batch and left open (rule 5)."""
