@@ -6,6 +6,7 @@ replays stay byte-identical."""
 
 from __future__ import annotations
 
+import gc
 import time
 
 from polytraders.contracts.decisions import Proposal, RiskDecision
@@ -54,6 +55,19 @@ class SpinningStrategy(QuoteBot):
     def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
         if isinstance(event, BookSnapshot):
             spin_cpu(SPIN_CPU_NS)
+        return super().decide(event, view)
+
+
+class CollectingStrategy(QuoteBot):
+    """Triggers a full garbage collection of a large heap on each book (as an allocation that
+    happens to tip the collector's threshold does): the collection's CPU time far exceeds the
+    budget, the bot's own work does not."""
+
+    bot_id = "strat.collector"
+
+    def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
+        if isinstance(event, BookSnapshot):
+            gc.collect()
         return super().decide(event, view)
 
 
@@ -118,6 +132,20 @@ def test_a_strategy_computing_past_its_budget_is_quarantined() -> None:
     assert isinstance(error.output, BotFailure)
     assert error.output.message == f"{error.latency_ns} ns of thread CPU time > 5000000 ns"
     assert desk.state.open_orders() == []  # its proposal was dropped
+
+
+def test_a_garbage_collection_during_a_decision_is_not_charged_to_the_bot() -> None:
+    heap = [[i] for i in range(2_000_000)]  # tracked containers: a full collection walks them
+    desk = desk_on(LiveClock(), CollectingStrategy("yes", "m1"))
+    started = time.thread_time_ns()
+    gc.collect()
+    assert time.thread_time_ns() - started > DEFAULT_BUDGET_NS  # a collection costs the budget
+    desk.process(book(time.time_ns()))
+    [proposal] = [e for e in desk.envelopes if e.bot_id == "strat.collector"]
+    assert proposal.decision is Decision.PROPOSE
+    assert 0 < proposal.latency_ns < DEFAULT_BUDGET_NS
+    assert desk.strategies.slots[0].mode is Mode.ENFORCED
+    del heap
 
 
 def test_risk_bots_are_timed_in_cpu_time_too() -> None:

@@ -5,7 +5,8 @@ floats), and :func:`decode_envelope` ∘ :func:`encode_envelope` is the identity
 
 ``latency_ns``: under a simulated clock the desk records the *modelled* decision latency (so a
 replay stays byte-identical); under a live clock, the CPU time the deciding thread spent in the
-bot's call (``time.thread_time_ns``: waits for the lock or for other threads are not the bot's).
+bot's call (``time.thread_time_ns``: waits for the lock or for other threads are not the bot's),
+less the garbage collector's runs in it (``polytraders.desk.decision_cpu``).
 """
 
 from __future__ import annotations

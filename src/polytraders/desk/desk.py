@@ -69,6 +69,7 @@ from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
+from polytraders.desk import decision_cpu
 from polytraders.desk.checkpoints import (
     CheckpointError,
     CheckpointWriter,
@@ -388,6 +389,8 @@ class Desk:
         self._sink = DigestingSink(sink)
         self.recorder = EnvelopeRecorder(run_id, self._sink, start_sequence)
         live = not self.clock.simulated
+        if live:
+            decision_cpu.install()  # collections are the runtime's, not a bot's decision
         version = self.config.config_version
         self.strategies = StrategyRunner(
             strategies,

@@ -22,13 +22,13 @@ Rules (DESIGN.md "The desk" step 4, "Contracts"):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from time import thread_time_ns
 from typing import NamedTuple
 
 from polytraders.contracts.authority import route_plan_problems
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot, overrun
@@ -128,14 +128,14 @@ class ExecutionRunner:
     ) -> tuple[RoutePlan | None, tuple[str, ...]]:
         mode = slot.mode
         measure = self.measure_cpu
-        started = thread_time_ns() if measure else 0
+        started = decision_cpu_ns() if measure else 0
         try:
             plan = slot.decide(intent, state)
         except Exception as exc:
-            latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+            latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
             failure = exception_failure(exc, slot.bot)
             return self._fail(slot, intent, state, cause, failure, latency_ns=latency)
-        latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+        latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
             timeout = BotFailure(code="SYS_BOT_TIMEOUT", message=overrun(latency, slot, measure))
             return self._fail(slot, intent, state, cause, timeout, latency_ns=latency)

@@ -39,12 +39,11 @@ monitor reads the desk state as the last event left it, at the timer's time.
 
 from __future__ import annotations
 
-from time import thread_time_ns
-
 from polytraders.contracts.authority import Capability, monitor_decision_problems
 from polytraders.contracts.decisions import MonitorAction, MonitorDecision
 from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import Mode
+from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
 from polytraders.desk.slots import BotSlot, overrun
@@ -100,14 +99,14 @@ class MonitorRunner:
         if not mode.runs:
             return None
         measure = self.measure_cpu
-        started = thread_time_ns() if measure else 0
+        started = decision_cpu_ns() if measure else 0
         try:
             decision = slot.bot.monitor(state)
         except Exception as exc:
-            latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+            latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
             self._fail(slot, state, timer, exception_failure(exc, slot.bot), latency)
             return None
-        latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+        latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
             failure = BotFailure(code=SYS_BOT_TIMEOUT, message=overrun(latency, slot, measure))
             self._fail(slot, state, timer, failure, latency)

@@ -38,7 +38,6 @@ the input digest is computed once per distinct intent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from time import thread_time_ns
 from typing import NamedTuple
 
 from msgspec.structs import replace
@@ -48,6 +47,7 @@ from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import BotFailure, Decision, ReportEnvelope, input_digest
 from polytraders.contracts.id_set import IdSet
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.gate import gate_reason
 from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
@@ -268,11 +268,11 @@ class RiskChain:
             if enforced and stopped is not None:
                 continue
             # ---- call the bot
-            cpu_start = thread_time_ns() if measure else 0
+            cpu_start = decision_cpu_ns() if measure else 0
             try:
                 decision = slot.decide(intent, state)
             except Exception as exc:
-                cpu = thread_time_ns() - cpu_start if measure else 0
+                cpu = decision_cpu_ns() - cpu_start if measure else 0
                 failure = self._fail(
                     slot,
                     intent,
@@ -284,7 +284,7 @@ class RiskChain:
                 if enforced:
                     stopped = failure
                 continue
-            cpu = thread_time_ns() - cpu_start if measure else 0
+            cpu = decision_cpu_ns() - cpu_start if measure else 0
             latency = cpu if measure_cpu else slot.modelled_latency_ns
             if latency > slot.budget_ns:
                 failure = self._fail(

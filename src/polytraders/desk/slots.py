@@ -11,7 +11,8 @@ latency (deterministic, so replays stay byte-identical and a time-out is a model
 a live clock the desk measures the CPU time the deciding thread spends in the bot's call
 (``time.thread_time_ns``), so the budget measures the bot, not the machine: time the thread
 waits — for the interpreter lock held by the market-data thread, for the OS scheduler, in a
-sleep — is not counted. A decision whose latency exceeds ``budget_ns`` is a time-out.
+sleep — is not counted, nor is a garbage collection that happens to run during the call
+(:mod:`polytraders.desk.decision_cpu`). A decision whose latency exceeds ``budget_ns`` is a time-out.
 """
 
 from __future__ import annotations

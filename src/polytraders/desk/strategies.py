@@ -22,11 +22,11 @@ Rules (DESIGN.md "The desk" step 2, "Contracts"):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from time import thread_time_ns
 
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.intake import IntentIntake
 from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
@@ -90,14 +90,14 @@ class StrategyRunner:
     ) -> Proposal | None:
         mode = slot.mode
         measure = self.measure_cpu
-        started = thread_time_ns() if measure else 0
+        started = decision_cpu_ns() if measure else 0
         try:
             output = slot.decide(event, state)
         except Exception as exc:
-            latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+            latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
             self._fail(slot, state, cause, exception_failure(exc, slot.bot), latency)
             return None
-        latency = thread_time_ns() - started if measure else slot.modelled_latency_ns
+        latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
             timeout = BotFailure(code="SYS_BOT_TIMEOUT", message=overrun(latency, slot, measure))
             self._fail(slot, state, cause, timeout, latency)
