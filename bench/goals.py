@@ -57,8 +57,9 @@ def peer_ratios(results: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
 
 
 def judge(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """``{goal: {"figure", "target", "comparison", "met" | "not measured"}}`` for every goal
-    of :data:`GOALS`, plus ``peer_ratios``."""
+    """``{goal: {"figure", "target", "comparison", "status", "value"}}`` for every goal of
+    :data:`GOALS` and the live session's flat RSS (:func:`live_rss_verdict`), plus
+    ``peer_ratios``; ``status`` is ``met``, ``not met`` or ``not measured`` (no ``value``)."""
     verdicts: dict[str, Any] = {}
     for goal, bench, key, comparison, target in GOALS:
         value = _figure(results, bench, key)
@@ -74,5 +75,26 @@ def judge(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             met = value >= target if comparison == "min" else value <= target
             verdict["status"] = "met" if met else "not met"
         verdicts[goal] = verdict
+    verdicts["live_session_rss_flat"] = live_rss_verdict(results.get("live_rss", {}))
     verdicts["peer_ratios"] = peer_ratios(results)
     return verdicts
+
+
+def live_rss_verdict(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat-RSS goal of a live paper session (``live_rss``'s ``flat`` under its own
+    ``flat_criterion``): ``not measured`` when the benchmark did not run, and also when its
+    verdict is not valid (a bot was quarantined or the desk stopped trading, so the session
+    did not do what is measured)."""
+    verdict: dict[str, Any] = {
+        "figure": "live_rss.flat",
+        "target": 1,
+        "comparison": "at least",
+        "criterion": figures.get("flat_criterion", "-"),
+    }
+    flat = figures.get("flat")
+    if not isinstance(flat, bool) or figures.get("verdict_valid") is not True:
+        verdict["status"] = "not measured"
+        return verdict
+    verdict["value"] = figures.get("rss_slope_second_half_mib_per_hour")
+    verdict["status"] = "met" if flat else "not met"
+    return verdict

@@ -3,6 +3,8 @@ measured; never "met" without a figure; ratios only against peers measured in th
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.goals import GOALS, judge
 
 
@@ -43,3 +45,18 @@ def test_peer_ratios_use_the_peers_benchmark_when_the_pipeline_ran_none() -> Non
         "peers": {"hft_pm_touch_quoter_rows_per_s": 2_000_000.0, "nautilus_error": "exit 1"},
     }
     assert judge(results)["peer_ratios"] == {"ratio_vs_hftbacktest_pm_touch_quoter": 0.05}
+
+
+def test_the_live_session_is_flat_only_by_a_valid_verdict() -> None:
+    def verdict(**figures: Any) -> dict[str, Any]:
+        judged: dict[str, Any] = judge({"live_rss": figures})["live_session_rss_flat"]
+        return judged
+
+    criterion = "slope < 10 MiB/h and growth < 5 MiB over the second half"
+    flat = {"flat": True, "flat_criterion": criterion, "rss_slope_second_half_mib_per_hour": 3.2}
+    assert verdict(**flat, verdict_valid=True)["status"] == "met"
+    assert verdict(**flat, verdict_valid=True)["criterion"] == criterion
+    assert verdict(**{**flat, "flat": False}, verdict_valid=True)["status"] == "not met"
+    # a session whose strategy was quarantined did not trade: its flat RSS proves nothing
+    assert verdict(**flat, verdict_valid=False)["status"] == "not measured"
+    assert judge({})["live_session_rss_flat"]["status"] == "not measured"
