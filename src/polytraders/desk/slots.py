@@ -12,7 +12,8 @@ a live clock the desk measures the CPU time the deciding thread spends in the bo
 (``time.thread_time_ns``), so the budget measures the bot, not the machine: time the thread
 waits — for the interpreter lock held by the market-data thread, for the OS scheduler, in a
 sleep — is not counted, nor is a garbage collection that happens to run during the call
-(:mod:`polytraders.desk.decision_cpu`). A decision whose latency exceeds ``budget_ns`` is a time-out.
+(:mod:`polytraders.desk.decision_cpu`). A decision whose latency exceeds ``budget_ns`` is a
+time-out.
 """
 
 from __future__ import annotations
