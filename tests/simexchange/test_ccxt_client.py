@@ -216,7 +216,7 @@ def test_margin_follows_leverage(sim: SimExchangeServer) -> None:
 
     with pytest.raises(ccxt.InsufficientFunds, match="-2019"):
         run(sim, body)
-    assert sim.exchange.position.amount == 0
+    assert sim.exchange.position.size == 0
 
 
 def test_wrong_secret_is_refused_with_1022_and_changes_nothing(sim: SimExchangeServer) -> None:
@@ -225,7 +225,7 @@ def test_wrong_secret_is_refused_with_1022_and_changes_nothing(sim: SimExchangeS
 
     with pytest.raises(ccxt.AuthenticationError, match="-1022"):
         run(sim, body, secret="0" * 64)
-    assert sim.exchange.orders == {} and sim.exchange.position.amount == 0
+    assert sim.exchange.orders == {} and sim.exchange.position.size == 0
 
 
 def _raw_order(sim: SimExchangeServer, query: str, **headers: str) -> httpx.Response:
@@ -337,3 +337,47 @@ def test_settings_fees_and_funding_are_configurable() -> None:
     assert funding["info"]["lastFundingRate"] == "-0.00025000"
     price = round(float(order["info"]["avgPrice"]) * MICROS)
     assert sim.exchange.fees_paid == price * 10_000 * 4 // (10_000 * MICROS)
+
+
+def test_funding_is_charged_at_the_funding_time_and_shows_through_ccxt(
+    sim: SimExchangeServer,
+) -> None:
+    """The recording crosses 2024-08-09 00:00 UTC: a long pays 0.01 % of its notional at the
+    mark standing then, as a FUNDING_FEE income, in the wallet balance."""
+    ex = sim.exchange
+    midnight_ms = 1_723_161_600_000  # 2024-08-09T00:00:00Z
+    crossing = next(
+        i
+        for i, step in enumerate(ex.recording.steps)
+        if step.depth.ts_event_ns // 1_000_000 >= midnight_ms
+    )
+
+    async def body(client: Any) -> Any:
+        await client.create_order(SYMBOL, "market", "buy", 0.01)
+        while ex.cursor < crossing:  # in chunks: a control request answers within 5 s
+            await asyncio.to_thread(sim.step, min(2_000, crossing - ex.cursor))
+        before = await client.fetch_funding_history(SYMBOL)
+        mark, wallet = ex.mark_price(), ex.wallet
+        await asyncio.to_thread(sim.step, 1)
+        history = await client.fetch_funding_history(SYMBOL)
+        balance = await client.fetch_balance()
+        positions = await client.fetch_positions([SYMBOL])
+        return before, mark, wallet, history, balance, positions
+
+    before, mark, wallet, history, balance, positions = run(sim, body)
+    assert before == []
+    paid = -(10_000 * mark * 100_000) // (MICROS * 1_000_000_000)  # −size × mark × 0.0001
+    assert paid < 0
+    assert [(h["timestamp"], h["info"]["income"]) for h in history] == [(midnight_ms, usdt(paid))]
+    assert history[0]["info"]["incomeType"] == "FUNDING_FEE"
+    assert (
+        ex.wallet
+        == wallet + paid
+        == (10_000 * MICROS + ex.realized_pnl - ex.fees_paid + ex.account.funding_micros)
+    )
+    assert balance["info"]["totalWalletBalance"] == usdt(ex.wallet)
+    (position,) = positions
+    assert position["info"]["maintMargin"] == usdt(ex.maintenance_margin())
+    notional = 10_000 * ex.mark_price() // MICROS
+    assert ex.maintenance_margin() == -(-notional * 4_000 // 1_000_000)  # 0.40 % bracket
+    assert balance["info"]["totalMaintMargin"] == usdt(ex.maintenance_margin())

@@ -39,12 +39,12 @@ def test_round_trip_realizes_exact_pnl(ex: FuturesExchange) -> None:
     bid = ex.book.best_bid()
     assert ask is not None and bid is not None
     ex.place(order("BUY", "0.010"), 0)
-    assert ex.position.amount == 10_000 and ex.position.entry_price() == ask
+    assert ex.position.size == 10_000 and ex.position.avg_entry_price_micros() == ask
     ex.place(order("SELL", "0.004", reduceOnly="true"), 0)
-    assert ex.position.amount == 6_000
+    assert ex.position.size == 6_000
     assert ex.realized_pnl == (bid - ask) * 4_000 // MICROS
     ex.place(order("SELL", "0.010"), 0)  # closes 0.006 and opens a 0.004 short at the bid
-    assert ex.position.amount == -4_000 and ex.position.entry_price() == bid
+    assert ex.position.size == -4_000 and ex.position.avg_entry_price_micros() == bid
     assert ex.realized_pnl == (bid - ask) * 10_000 // MICROS
     fees = sum(t.commission for t in ex.trades)
     assert fees == sum(t.price * t.qty * 5 // (10_000 * MICROS) for t in ex.trades)
@@ -79,7 +79,7 @@ def test_refusals_carry_binance_codes(
     ex: FuturesExchange, params: dict[str, str], code: int
 ) -> None:
     assert refused(ex, params) == code
-    assert ex.orders == {} and ex.position.amount == 0
+    assert ex.orders == {} and ex.position.size == 0
 
 
 def test_ioc_remainder_expires_and_leverage_is_bounded(ex: FuturesExchange) -> None:

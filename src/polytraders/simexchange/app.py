@@ -4,7 +4,7 @@ REST, public: ``GET /fapi/v1/ping``, ``/fapi/v1/time``, ``/fapi/v1/exchangeInfo`
 ``/fapi/v1/depth`` (``limit`` 5–1000, default 500), ``/fapi/v1/premiumIndex``.
 REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
 /fapi/v1/order``, ``DELETE /fapi/v1/allOpenOrders``, ``GET /fapi/v1/openOrders``,
-``/fapi/v1/userTrades``, ``/fapi/v1/leverageBracket``, ``/fapi/v2/account``,
+``/fapi/v1/userTrades``, ``/fapi/v1/income``, ``/fapi/v1/leverageBracket``, ``/fapi/v2/account``,
 ``/fapi/v3/account``, ``/fapi/v2/positionRisk``, ``/fapi/v3/positionRisk``, ``POST
 /fapi/v1/leverage``. Errors are Binance's ``{"code", "msg"}`` bodies
 (:mod:`polytraders.simexchange.errors`).
@@ -255,6 +255,19 @@ def build_app(state: ExchangeState) -> Starlette:
         return wire.leverage_brackets(ex)
 
     @signed
+    async def income(params: dict[str, str], now: int) -> Any:
+        symbol_of(params)
+        rows = ex.incomes
+        if "incomeType" in params:
+            rows = [r for r in rows if r.income_type == params["incomeType"]]
+        if "startTime" in params:
+            rows = [r for r in rows if r.time_ms >= int(params["startTime"])]
+        if "endTime" in params:
+            rows = [r for r in rows if r.time_ms <= int(params["endTime"])]
+        limit = min(int(params.get("limit", "100")), 1000)
+        return [wire.income(ex, r) for r in rows[:limit]]
+
+    @signed
     async def set_leverage(params: dict[str, str], now: int) -> Any:
         if params.get("symbol") != ex.symbol:
             raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
@@ -325,8 +338,9 @@ def build_app(state: ExchangeState) -> Starlette:
                 "cursor": ex.cursor,
                 "steps": len(ex.recording.steps),
                 "last_update_id": ex.last_update_id,
-                "position_amount": ex.position.amount,
+                "position_amount": ex.position.size,
                 "wallet_micros": ex.wallet,
+                "funding_micros": ex.account.funding_micros,
                 "realized_pnl_micros": ex.realized_pnl,
                 "fees_micros": ex.fees_paid,
                 "open_orders": len(ex.open_orders()),
@@ -401,6 +415,7 @@ def build_app(state: ExchangeState) -> Starlette:
         Route("/fapi/v1/userTrades", user_trades),
         Route("/fapi/v1/leverageBracket", leverage_bracket),
         Route("/fapi/v1/leverage", set_leverage, methods=["POST"]),
+        Route("/fapi/v1/income", income),
         Route("/fapi/v2/account", account),
         Route("/fapi/v3/account", account),
         Route("/fapi/v2/positionRisk", position_risk),

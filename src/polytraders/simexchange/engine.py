@@ -17,16 +17,22 @@ without short positions), none of which holds for a perpetual.
 
 Account rules (documented simplifications of Binance's):
 
-* One-way position mode, cross margin, one symbol. Entry price is the average of the opening
-  fills (kept exactly as Σ price × size); a reducing fill realizes
-  ``(price − entry) × size`` (long; the opposite short), floored to micro-USDT.
+* One-way position mode, cross margin, one symbol: a :class:`~polytraders.model.perp.PerpAccount`
+  (the desk's own rules: exact cost basis and realized PnL of
+  :class:`~polytraders.model.position.Position`, wallet = initial + realized − fees + funding).
 * Commission ``price × size × rate_bps / 10⁴``, floored to micro-USDT (Binance keeps 8
   decimals), charged in USDT; defaults are Binance's public VIP 0 USDⓈ-M rates, maker 0.0200 %,
   taker 0.0500 % (binance.com/en/fee/futureFee, 2024).
 * Mark price is the book's mid (floored to the tick); unrealized PnL is marked there.
-* Initial margin = notional / leverage. A new order (not reduce-only) is refused with -2019
-  when the initial margin of the position (at mark), the open orders and the order exceeds the
-  wallet balance plus unrealized PnL. No maintenance margin, liquidation or funding payments.
+* Initial margin = notional / leverage (rounded up). A new order (not reduce-only) is refused
+  with -2019 when the initial margin of the position (at mark), the open orders and the order
+  exceeds the margin balance (wallet balance plus unrealized PnL).
+* Maintenance margin from the bracket table (:data:`~polytraders.model.perp.BTCUSDT_BRACKETS`),
+  liquidation price by Binance's formula (served, never acted on: no liquidation engine).
+* Funding at every funding time (00:00, 08:00, 16:00 UTC) of the replay's clock: when a depth
+  event's time passes one, the position is charged ``−size × mark × rate`` at the mark just
+  before that event (:func:`~polytraders.model.perp.funding_payment`), booked as a
+  ``FUNDING_FEE`` income at the funding time.
 * The public book the simulator serves is the recording's: our fills do not change it (they are
   remembered as consumed liquidity, rule 5, as the paper venue does).
 """
@@ -43,6 +49,14 @@ from polytraders.model.events import BookDelta, BookSnapshot, Trade
 from polytraders.model.market import Instrument
 from polytraders.model.money import MICROS, fixed_micros
 from polytraders.model.orders import Side, VenueOrder
+from polytraders.model.perp import (
+    FUNDING_PERIOD_MS,
+    PerpAccount,
+    initial_margin,
+    next_funding_ms,
+    notional,
+)
+from polytraders.model.position import Position
 from polytraders.simexchange import errors
 from polytraders.simexchange.replay import Recording
 from polytraders.venues.paper.config import PaperVenueConfig
@@ -120,17 +134,15 @@ class UserTrade:
     time_ms: int
 
 
-@dataclass(slots=True)
-class Position:
-    """One-way position: signed ``amount`` (micro base units) and ``cost_e12`` = Σ price × size
-    of the open part (micro × micro), whose quotient by ``|amount|`` is the entry price."""
+@dataclass(frozen=True, slots=True)
+class Income:
+    """One ``GET /fapi/v1/income`` row: ``income_type`` (``FUNDING_FEE``), ``amount``
+    (micro-USDT, signed: negative is paid), ``time_ms``, ``tran_id``."""
 
-    amount: int = 0
-    cost_e12: int = 0
-
-    def entry_price(self) -> int:
-        """Average entry price (micro-USDT, floored); 0 when flat."""
-        return self.cost_e12 // abs(self.amount) if self.amount else 0
+    income_type: str
+    amount: int
+    time_ms: int
+    tran_id: int
 
 
 @dataclass(slots=True)
@@ -165,12 +177,10 @@ class FuturesExchange:
         later decrease up to this much is the trades', already through the queue)."""
         self.orders: dict[int, FuturesOrder] = {}
         self.trades: list[UserTrade] = []
-        self.position = Position()
-        self.wallet = settings.wallet_micros
-        self.realized_pnl = 0
-        self.fees_paid = 0
-        self.leverage = settings.leverage
+        self.account = PerpAccount(self.symbol, settings.wallet_micros, settings.leverage)
         self.funding_rate_ppm = settings.funding_rate_ppm
+        self.incomes: list[Income] = []
+        self._tran_ids = itertools.count(7_000_000_001)
         self.faults = Faults()
         self.cursor = 0
         """Replay steps applied."""
@@ -193,12 +203,29 @@ class FuturesExchange:
         applied = 0
         while applied < count and self.cursor < len(steps):
             step = steps[self.cursor]
+            self._settle_funding(step.depth.ts_event_ns // 1_000_000)
             for trade in step.trades:
                 self._on_trade(trade)
             self._on_depth(step.depth)
             self.cursor += 1
             applied += 1
         return applied
+
+    def _settle_funding(self, event_ms: int) -> None:
+        """Charge funding for each funding time in ``(last event, event_ms]`` at the current
+        mark (the book as it stood at the funding time)."""
+        if not self.last_event_ms:
+            return
+        funding_ms = next_funding_ms(self.last_event_ms)
+        while funding_ms <= event_ms:
+            if self.position.size:
+                payment = self.account.settle_funding(
+                    self.mark_price(), self.funding_rate_ppm * 1_000
+                )
+                self.incomes.append(
+                    Income("FUNDING_FEE", payment, funding_ms, next(self._tran_ids))
+                )
+            funding_ms += FUNDING_PERIOD_MS
 
     def _on_depth(self, event: BookSnapshot | BookDelta) -> None:
         book = self.book
@@ -443,7 +470,7 @@ class FuturesExchange:
     def _check_reduce_only(self, order: FuturesOrder) -> None:
         if not order.reduce_only:
             return
-        amount = self.position.amount
+        amount = self.position.size
         reduces = (amount > 0 and order.side is Side.SELL) or (
             amount < 0 and order.side is Side.BUY
         )
@@ -453,11 +480,11 @@ class FuturesExchange:
     def _check_margin(self, order: FuturesOrder, order_notional: int) -> None:
         """-2019 when the initial margin of position, open orders and ``order`` exceeds the
         wallet balance plus unrealized PnL (module docstring)."""
-        exposure = abs(self.position.amount) * self.mark_price() // MICROS + order_notional
+        exposure = notional(self.position, self.mark_price()) + order_notional
         exposure += sum(
             o.remaining * o.price // MICROS for o in self.open_orders() if not o.reduce_only
         )
-        if exposure // self.leverage > self.wallet + self.unrealized_pnl():
+        if initial_margin(exposure, self.leverage) > self.account.margin_balance(self.mark_price()):
             raise errors.bad(errors.MARGIN_INSUFFICIENT, "Margin is insufficient.")
 
     def _fill(self, order: FuturesOrder, price: int, qty: int, *, maker: bool, now_ms: int) -> None:
@@ -466,10 +493,7 @@ class FuturesExchange:
         rate = self.settings.maker_fee_bps if maker else self.settings.taker_fee_bps
         quote = price * qty // MICROS
         fee = price * qty * rate // (_BPS * MICROS)
-        realized = self._move_position(order.side, price, qty)
-        self.wallet += realized - fee
-        self.realized_pnl += realized
-        self.fees_paid += fee
+        realized = self.account.trade(order.side, price, qty, fee)
         order.executed_qty += qty
         order.cum_quote += quote
         order.working.order.filled_size = order.executed_qty
@@ -491,29 +515,6 @@ class FuturesExchange:
                 time_ms=now_ms,
             )
         )
-
-    def _move_position(self, side: Side, price: int, qty: int) -> int:
-        """Apply a fill to the position; returns the realized PnL (micro-USDT, floored)."""
-        position = self.position
-        sign = 1 if side is Side.BUY else -1
-        amount = position.amount
-        if amount == 0 or (amount > 0) == (sign > 0):
-            position.amount += sign * qty
-            position.cost_e12 += price * qty
-            return 0
-        closing = min(qty, abs(amount))
-        closed_cost = position.cost_e12 * closing // abs(amount)
-        direction = 1 if amount > 0 else -1
-        realized = (price * closing - closed_cost) * direction // MICROS
-        position.cost_e12 -= closed_cost
-        position.amount += sign * closing
-        opening = qty - closing
-        if opening:
-            position.amount = sign * opening
-            position.cost_e12 = price * opening
-        elif position.amount == 0:
-            position.cost_e12 = 0
-        return realized
 
     def _unrest(self, order: FuturesOrder) -> None:
         key = (order.side, order.price)
@@ -569,7 +570,7 @@ class FuturesExchange:
         """
         if not 1 <= leverage <= self.settings.max_leverage:
             raise errors.bad(errors.INVALID_LEVERAGE, f"Leverage {leverage} is not valid")
-        self.leverage = leverage
+        self.account.leverage = leverage
 
     # ------------------------------------------------------------------ reads
     def mark_price(self) -> int:
@@ -580,13 +581,38 @@ class FuturesExchange:
         tick = self.instrument.price_increment
         return (bid + ask) // 2 // tick * tick
 
+    @property
+    def position(self) -> Position:
+        """The one-way position (signed micro-units of the base asset, exact cost basis)."""
+        return self.account.position
+
+    @property
+    def wallet(self) -> int:
+        """Wallet balance (micro-USDT): initial + realized PnL − fees + funding."""
+        return self.account.wallet_micros
+
+    @property
+    def realized_pnl(self) -> int:
+        """Realized trading PnL before fees (micro-USDT)."""
+        return self.account.position.realized_pnl
+
+    @property
+    def fees_paid(self) -> int:
+        """Commissions paid (micro-USDT)."""
+        return self.account.position.fees
+
+    @property
+    def leverage(self) -> int:
+        """The symbol's initial leverage."""
+        return self.account.leverage
+
     def unrealized_pnl(self) -> int:
         """Position PnL at the mark price (micro-USDT, floored)."""
-        position = self.position
-        if not position.amount:
-            return 0
-        direction = 1 if position.amount > 0 else -1
-        return (self.mark_price() * abs(position.amount) - position.cost_e12) * direction // MICROS
+        return self.account.unrealized_pnl(self.mark_price())
+
+    def maintenance_margin(self) -> int:
+        """Maintenance margin at the mark price (micro-USDT, rounded up)."""
+        return self.account.maintenance_margin(self.mark_price())
 
     def price_text(self, value: int) -> str:
         """A price as Binance writes it (``pricePrecision`` decimals)."""

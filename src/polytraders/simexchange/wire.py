@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from polytraders.model.money import MICROS, fixed_micros
+from polytraders.model.money import MICROS, fixed_micros, from_micros
 from polytraders.model.orders import Side
-from polytraders.simexchange.engine import FuturesExchange, FuturesOrder, UserTrade
+from polytraders.model.perp import initial_margin, next_funding_ms, notional
+from polytraders.simexchange.engine import FuturesExchange, FuturesOrder, Income, UserTrade
 
 
 def usdt(value: int) -> str:
@@ -171,36 +172,41 @@ def user_trade(ex: FuturesExchange, t: UserTrade) -> dict[str, Any]:
 
 def _margins(ex: FuturesExchange) -> tuple[int, int, int]:
     """(position initial margin, open-order initial margin, position notional at mark)."""
-    notional = abs(ex.position.amount) * ex.mark_price() // MICROS
+    position_notional = notional(ex.position, ex.mark_price())
     open_notional = sum(
         o.remaining * o.price // MICROS for o in ex.open_orders() if not o.reduce_only
     )
-    return notional // ex.leverage, open_notional // ex.leverage, notional
+    return (
+        initial_margin(position_notional, ex.leverage),
+        initial_margin(open_notional, ex.leverage),
+        position_notional,
+    )
 
 
 def position_risk(ex: FuturesExchange, now_ms: int) -> list[dict[str, Any]]:
     """``GET /fapi/v3/positionRisk``: the symbol's one-way position (listed only when open,
-    as v3 does)."""
-    amount = ex.position.amount
+    as v3 does), with its maintenance margin and liquidation price ("0" when none)."""
+    amount = ex.position.size
     if not amount:
         return []
-    position_im, order_im, notional = _margins(ex)
+    position_im, order_im, position_notional = _margins(ex)
+    liquidation = ex.account.liquidation_price()
     return [
         {
             "symbol": ex.symbol,
             "positionSide": "BOTH",
             "positionAmt": fixed_micros(amount, ex.settings.qty_decimals),
-            "entryPrice": fixed_micros(ex.position.entry_price(), 6),
+            "entryPrice": fixed_micros(ex.position.avg_entry_price_micros(), 6),
             "breakEvenPrice": "0.0",
             "markPrice": usdt(ex.mark_price()),
             "unRealizedProfit": usdt(ex.unrealized_pnl()),
-            "liquidationPrice": "0",
+            "liquidationPrice": usdt(liquidation) if liquidation else "0",
             "isolatedMargin": "0",
-            "notional": usdt(notional if amount > 0 else -notional),
+            "notional": usdt(position_notional if amount > 0 else -position_notional),
             "marginAsset": "USDT",
             "isolatedWallet": "0",
             "initialMargin": usdt(position_im + order_im),
-            "maintMargin": "0",
+            "maintMargin": usdt(ex.maintenance_margin()),
             "positionInitialMargin": usdt(position_im),
             "openOrderInitialMargin": usdt(order_im),
             "adl": 0,
@@ -212,30 +218,46 @@ def position_risk(ex: FuturesExchange, now_ms: int) -> list[dict[str, Any]]:
 
 
 def leverage_brackets(ex: FuturesExchange) -> list[dict[str, Any]]:
-    """``GET /fapi/v1/leverageBracket``: one bracket up to the maximum leverage (Binance's
-    first BTCUSDT bracket: 125×, 0.40 % maintenance); the simulator models no maintenance
-    margin."""
+    """``GET /fapi/v1/leverageBracket``: the account's bracket table as Binance serves it (JSON
+    numbers: a ratio in ppm is its decimal in micro-units; the shortest float text of a
+    6-decimal number reads back as that decimal)."""
     return [
         {
             "symbol": ex.symbol,
             "brackets": [
                 {
-                    "bracket": 1,
-                    "initialLeverage": ex.settings.max_leverage,
-                    "notionalCap": 50_000,
-                    "notionalFloor": 0,
-                    "maintMarginRatio": 0.004,
-                    "cum": 0.0,
+                    "bracket": number,
+                    "initialLeverage": b.max_leverage,
+                    "notionalCap": b.cap_micros // MICROS,
+                    "notionalFloor": b.floor_micros // MICROS,
+                    "maintMarginRatio": float(from_micros(b.maint_ratio_ppm)),
+                    "cum": float(from_micros(b.maint_amount_micros)),
                 }
+                for number, b in enumerate(ex.account.brackets, start=1)
             ],
         }
     ]
+
+
+def income(ex: FuturesExchange, row: Income) -> dict[str, Any]:
+    """One ``GET /fapi/v1/income`` entry."""
+    return {
+        "symbol": ex.symbol,
+        "incomeType": row.income_type,
+        "income": usdt(row.amount),
+        "asset": "USDT",
+        "info": row.income_type,
+        "time": row.time_ms,
+        "tranId": row.tran_id,
+        "tradeId": "",
+    }
 
 
 def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
     """``GET /fapi/v3/account`` (``/fapi/v2/account`` has the same balance fields)."""
     position_im, order_im, _ = _margins(ex)
     upnl = ex.unrealized_pnl()
+    maintenance = usdt(ex.maintenance_margin())
     margin_balance = ex.wallet + upnl
     available = margin_balance - position_im - order_im
     asset = {
@@ -243,7 +265,7 @@ def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
         "walletBalance": usdt(ex.wallet),
         "unrealizedProfit": usdt(upnl),
         "marginBalance": usdt(margin_balance),
-        "maintMargin": "0.00000000",
+        "maintMargin": maintenance,
         "initialMargin": usdt(position_im + order_im),
         "positionInitialMargin": usdt(position_im),
         "openOrderInitialMargin": usdt(order_im),
@@ -255,7 +277,7 @@ def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
     }
     return {
         "totalInitialMargin": asset["initialMargin"],
-        "totalMaintMargin": "0.00000000",
+        "totalMaintMargin": maintenance,
         "totalWalletBalance": asset["walletBalance"],
         "totalUnrealizedProfit": asset["unrealizedProfit"],
         "totalMarginBalance": asset["marginBalance"],
@@ -276,7 +298,7 @@ def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
                 "notional": p["notional"],
                 "isolatedWallet": "0",
                 "initialMargin": p["initialMargin"],
-                "maintMargin": "0",
+                "maintMargin": p["maintMargin"],
                 "updateTime": now_ms,
             }
             for p in position_risk(ex, now_ms)
@@ -287,7 +309,6 @@ def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
 def premium_index(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
     """``GET /fapi/v1/premiumIndex``: mark = index = the book's mid, the configured funding
     rate, next funding at the next 8-hour boundary (00:00, 08:00, 16:00 UTC)."""
-    period_ms = 8 * 3_600_000
     mark = ex.mark_price()
     return {
         "symbol": ex.symbol,
@@ -296,6 +317,6 @@ def premium_index(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
         "estimatedSettlePrice": usdt(mark),
         "lastFundingRate": fixed_micros(ex.funding_rate_ppm, 6) + "00",
         "interestRate": "0.00010000",
-        "nextFundingTime": (now_ms // period_ms + 1) * period_ms,
+        "nextFundingTime": next_funding_ms(now_ms),
         "time": now_ms,
     }

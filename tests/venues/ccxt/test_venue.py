@@ -154,7 +154,7 @@ def test_market_order_fills_and_closes(sim: SimExchangeServer, venue: CcxtVenue)
     assert [(f.price, f.size, f.fee) for f in fills] == [
         (t.price, t.qty, t.commission) for t in sim.exchange.trades
     ]
-    assert sim.exchange.position.amount == -20_000
+    assert sim.exchange.position.size == -20_000
     assert venue.positions()[TOKEN].size == -20_000  # a short is a negative size
 
 
@@ -192,7 +192,7 @@ def test_insufficient_margin_is_rejected(sim: SimExchangeServer, venue: CcxtVenu
     (rejected,) = venue.poll()
     assert isinstance(rejected, OrderRejected)
     assert rejected.reason_code == "SYS_VENUE_INSUFFICIENT_BALANCE"
-    assert sim.exchange.position.amount == 0
+    assert sim.exchange.position.size == 0
 
 
 def test_reduce_only_without_a_position_is_rejected(
@@ -249,8 +249,8 @@ def test_positions_balances_and_funding_are_exact(sim: SimExchangeServer, venue:
     venue.poll()
     ex = sim.exchange
     position = venue.positions()[TOKEN]
-    assert position.size == ex.position.amount == 15_000
-    assert position.entry_price == ex.position.entry_price()
+    assert position.size == ex.position.size == 15_000
+    assert position.entry_price == ex.position.avg_entry_price_micros()
     assert position.mark_price == ex.mark_price()
     assert position.unrealized_pnl == ex.unrealized_pnl()
     expected = account(ex, 0)["availableBalance"]
@@ -298,7 +298,7 @@ def test_reconciliation_snapshot_agrees_with_the_simulator_and_the_records(
         (f"{TOKEN}/t{t.trade_id}", t.price, t.qty, t.commission) for t in sim.exchange.trades
     ]
     assert [(p.token_id, p.size) for p in snapshot.positions] == [
-        (TOKEN, sim.exchange.position.amount)
+        (TOKEN, sim.exchange.position.size)
     ]
     booked = fills_of(events)
     desk_orders = [venue.order(resting.client_order_id), venue.order(taker.client_order_id)]
