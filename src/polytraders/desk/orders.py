@@ -151,6 +151,24 @@ class OrderJournal(Protocol):
         ...
 
 
+class OrderArchive(Protocol):
+    """Keeps, out of memory, what a run's outputs list that retirement takes away (rule 8):
+    every fill booked or reverted, in order, and every order with fills as it retires.
+    Calls come in the order things happened; the archive must not keep the objects."""
+
+    def fill_booked(self, fill: Fill) -> None:
+        """A fill was booked in the ledger (once per fill id; retired orders' too)."""
+        ...
+
+    def fill_reverted(self, fill: Fill) -> None:
+        """A booked fill was taken back (it leaves the fills listed)."""
+        ...
+
+    def order_retired(self, order: VenueOrder) -> None:
+        """An order with fills left ``state.orders`` (its last state)."""
+        ...
+
+
 class OrderManagerConfig(BaseModel):
     """Order-manager limits."""
 
@@ -239,6 +257,8 @@ class OrderManager:
         fills: every fill booked and not reverted, in order; with ``retention.with_fills``,
             but those of orders retired (and of orders unknown when the fill came).
         booked_fill_ids: the id of every fill booked and not reverted, retired ones included.
+        archive: None, or where every fill booked or reverted and every order retired with
+            fills goes (:class:`OrderArchive`; set it before the first event).
         stats: counters.
         retired_created_ns: ``ts_created_ns`` of every order retired (rule 8), in retirement
             order: 8 bytes each, what a per-order count over time still needs.
@@ -260,6 +280,7 @@ class OrderManager:
         self.retention = retention if retention is not None else OrderRetention()
         self.fills: list[Fill] = []
         self.booked_fill_ids: set[str] = set()
+        self.archive: OrderArchive | None = None
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
         self._bucket = TokenBucket(self.config.order_rate_per_s, self.config.order_burst_count)
@@ -524,6 +545,8 @@ class OrderManager:
                 self.stats.fills_booked += 1
                 if self.journal is not None:
                     self.journal.fill_booked(event)
+                if self.archive is not None:
+                    self.archive.fill_booked(event)
             if order is None:
                 self.stats.unknown_order_events += 1
                 _LOG.warning("fill %s for unknown order %s booked", event.fill_id, cid)
@@ -576,6 +599,8 @@ class OrderManager:
         self.stats.fills_reverted += 1
         if self.journal is not None:
             self.journal.fill_reverted(fill, reason_code, now_ns)
+        if self.archive is not None:
+            self.archive.fill_reverted(fill)
         order = self.state.orders.get(fill.client_order_id)
         if order is not None:
             order.filled_size = max(order.filled_size - fill.size, 0)
@@ -629,6 +654,8 @@ class OrderManager:
             self.retired_created_ns.append(order.ts_created_ns)
             if order.filled_size:
                 filled.add(cid)
+                if self.archive is not None:
+                    self.archive.order_retired(order)
         if filled:  # their fills leave the list; their ids stay booked
             self.fills = [f for f in self.fills if f.client_order_id not in filled]
 
