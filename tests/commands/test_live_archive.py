@@ -20,7 +20,7 @@ from polytraders.desk.desk import LIVE_EQUITY_INTERVAL_NS, SessionMemory
 from polytraders.desk.fixtures import binary_market
 from polytraders.desk.orders import OrderManager
 from polytraders.desk.state import DeskState
-from polytraders.model.events import OrderAccepted
+from polytraders.model.events import AnyEvent, OrderAccepted
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.venues.base import VenueEvent
@@ -34,6 +34,8 @@ RETIRED_AFTER_NS = (VENUE_RETENTION_S + 60) * S
 class _Venue:
     """Takes orders; answers what the test scripts."""
 
+    name = "scripted"
+
     def __init__(self) -> None:
         self.answers: list[VenueEvent] = []
 
@@ -46,12 +48,27 @@ class _Venue:
     def cancel_all(self, now_ns: int) -> None:
         """Nothing to do."""
 
+    def on_market_event(self, event: AnyEvent) -> None:
+        """Market data is not used."""
+
     def advance(self, now_ns: int) -> None:
         """Answers are scripted."""
 
     def poll(self) -> list[VenueEvent]:
         answers, self.answers = self.answers, []
         return answers
+
+    def open_orders(self) -> list[VenueOrder]:
+        """Not asked here."""
+        return []
+
+    def balances(self) -> dict[str, int]:
+        """Not asked here."""
+        return {}
+
+    def heartbeat(self, now_ns: int) -> bool:
+        """No dead-man switch."""
+        return True
 
 
 def _plan(n: int, token: str) -> tuple[OrderIntent, RoutePlan]:
@@ -67,11 +84,13 @@ def _plan(n: int, token: str) -> tuple[OrderIntent, RoutePlan]:
     return intent, RoutePlan(orders=(order,))
 
 
-def _fill(fill_id: str, cid: str, token: str, now_ns: int, size: int) -> Fill:
+def _fill(
+    fill_id: str, cid: str, token: str, now_ns: int, size: int,
+    liquidity: LiquiditySide = LiquiditySide.MAKER,
+) -> Fill:  # fmt: skip
     return Fill(
         fill_id=fill_id, client_order_id=cid, token_id=token, market_id="m1", side=Side.BUY,
-        price=450_000, size=size, liquidity=LiquiditySide.MAKER, ts_event_ns=now_ns,
-        ts_recv_ns=now_ns,
+        price=450_000, size=size, liquidity=liquidity, ts_event_ns=now_ns, ts_recv_ns=now_ns,
     )  # fmt: skip
 
 
@@ -104,7 +123,8 @@ def _script(desk: _Desk) -> None:
         )
         desk.step(now, [accepted, _fill(f"t{n}a:{cid}", cid, token, now, 4_000_000)])
         now += S
-        desk.step(now, [_fill(f"t{n}b:{cid}", cid, token, now, 6_000_000)])
+        taker = LiquiditySide.TAKER
+        desk.step(now, [_fill(f"t{n}b:{cid}", cid, token, now, 6_000_000, taker)])
         if n == 5:  # the latest fill of its token taken back
             fill = desk.orders.fills[-1]
             desk.state.ledger.revert_fill(fill.fill_id)
@@ -117,6 +137,7 @@ def _script(desk: _Desk) -> None:
 
 
 def test_the_archive_gives_back_an_unbounded_desks_fills_and_orders(tmp_path: Path) -> None:
+    """Also: the manager's maker/taker counts (the served metrics) are the unbounded list's."""
     bounded, unbounded = _Desk(SessionMemory.live(VENUE_RETENTION_S)), _Desk(SessionMemory())
     archive = DeskArchive(tmp_path, "desk")
     bounded.orders.archive = archive
@@ -126,6 +147,11 @@ def test_the_archive_gives_back_an_unbounded_desks_fills_and_orders(tmp_path: Pa
     assert len(bounded.orders.fills) < len(unbounded.orders.fills)
     assert f"late:{_plan(0, 'no')[1].orders[0].client_order_id}" in bounded.orders.booked_fill_ids
     assert bounded.orders.stats.fills_reverted == unbounded.orders.stats.fills_reverted == 1
+
+    listed = [f.liquidity for f in unbounded.orders.fills]
+    stats = bounded.orders.stats
+    assert stats.maker_fills_listed == listed.count(LiquiditySide.MAKER) == 9
+    assert stats.taker_fills_listed == listed.count(LiquiditySide.TAKER) == 7  # one reverted
 
     mark = archive.mark()
     fills = archive.read_fills(mark)

@@ -61,7 +61,7 @@ from polytraders.backtest.result import (
     settled_markets,
 )
 from polytraders.commands.live_archive import ArchiveMark, DeskArchive
-from polytraders.model.fills import Fill, LiquiditySide
+from polytraders.model.fills import Fill
 from polytraders.model.market import Market
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.store.records import RunStatus
@@ -331,16 +331,18 @@ class FillMarkouts:
 
     def __init__(self, metrics: DeskMetrics) -> None:
         self._metrics = metrics
-        self._seen: set[str] = set()  # fill ids (a reverted fill leaves the list)
+        self._seen: set[str] = set()
+        """ids of the fills listed (``desk.orders.fills``) at the last call: a fill that left
+        the list (reverted, or retired with its order) never comes back to it."""
         self._pending: list[tuple[int, Fill, int]] = []  # (due ns, fill, mid when seen)
 
     def update(self, desk: Desk) -> None:
         """Measure the desk's fills since the last call and the markouts now due."""
         state = desk.state
+        seen, self._seen = self._seen, {f.fill_id for f in desk.orders.fills}
         for fill in desk.orders.fills:
-            if fill.fill_id in self._seen:
+            if fill.fill_id in seen:
                 continue
-            self._seen.add(fill.fill_id)
             mid = state.mid(fill.token_id)
             slippage = None
             if mid:
@@ -419,14 +421,13 @@ class LiveTelemetry:
             self.venue_metrics.heartbeat_accepted(state.last_venue_heartbeat_ns)
         if self.metrics is None:
             return
-        fills = desk.orders.fills
-        maker = sum(1 for f in fills if f.liquidity is LiquiditySide.MAKER)
+        stats = desk.orders.stats  # counts the fills of retired orders too
         self.metrics.update_desk_totals(
             now_ns=state.now_ns,
             events=market_events,
-            orders=desk.orders.stats.submitted,
-            maker_fills=maker,
-            taker_fills=len(fills) - maker,
+            orders=stats.submitted,
+            maker_fills=stats.maker_fills_listed,
+            taker_fills=stats.taker_fills_listed,
             pnl_micros=state.equity - state.ledger.initial_cash,
             equity_micros=state.equity,
             trading_state=state.trading_state,

@@ -72,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.desk.state import DeskState
 from polytraders.model.events import OrderAccepted, OrderCanceled, OrderExpired, OrderRejected
-from polytraders.model.fills import Fill
+from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import IntentAction, OrderIntent, OrderStatus, VenueOrder
 from polytraders.venues.base import Venue, VenueEvent
 
@@ -224,7 +224,10 @@ class _Held:
 class OrderManagerStats:
     """Counters of the order manager's activity. ``order_states`` / ``fills_booked`` /
     ``fills_reverted``: records handed to the journal (counted with or without one);
-    ``terminal_kept``: status changes refused because the order had already closed."""
+    ``terminal_kept``: status changes refused because the order had already closed;
+    ``maker_fills_listed`` / ``taker_fills_listed``: fills booked and not reverted by
+    liquidity, those of retired orders included (what :attr:`OrderManager.fills` would count
+    without retirement)."""
 
     submitted: int = 0
     cancels_sent: int = 0
@@ -238,6 +241,8 @@ class OrderManagerStats:
     order_states: int = 0
     unknown_order_events: int = 0
     terminal_kept: int = 0
+    maker_fills_listed: int = 0
+    taker_fills_listed: int = 0
     rejections_by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -543,6 +548,7 @@ class OrderManager:
                     self.fills.append(event)  # (a retired order's fills are not listed)
                 self.booked_fill_ids.add(event.fill_id)
                 self.stats.fills_booked += 1
+                self._count_listed(event, 1)
                 if self.journal is not None:
                     self.journal.fill_booked(event)
                 if self.archive is not None:
@@ -597,6 +603,7 @@ class OrderManager:
         self.fills = [f for f in self.fills if f.fill_id != fill.fill_id]
         self.booked_fill_ids.discard(fill.fill_id)
         self.stats.fills_reverted += 1
+        self._count_listed(fill, -1)
         if self.journal is not None:
             self.journal.fill_reverted(fill, reason_code, now_ns)
         if self.archive is not None:
@@ -607,6 +614,12 @@ class OrderManager:
             order.ts_updated_ns = now_ns
             self.state.order_changed(fill.client_order_id)
             self._emit(order)
+
+    def _count_listed(self, fill: Fill, by: int) -> None:
+        if fill.liquidity is LiquiditySide.MAKER:
+            self.stats.maker_fills_listed += by
+        else:
+            self.stats.taker_fills_listed += by
 
     def _closed(self, cid: str, now_ns: int) -> None:
         """Release held orders whose cancels are all confirmed."""
