@@ -117,6 +117,9 @@ class Ledger:
             interval of that length (the interval's last change).
         equity_interval_ns: 0 (the default, a backtest's: every change is a point) or the
             interval that thins the curve (a live session's: its memory stays bounded).
+        equity_sink: None, or called with (ts_ns, equity) for every point the unthinned
+            curve gets (each :meth:`mark` that changed equity), thinned or not: a live
+            session's outputs keep the whole curve on disk through it.
         peak_equity: highest equity marked so far (micro).
         max_drawdown: largest fall (micro, ≥ 0) of a marked equity below the highest marked
             before it, over every mark (thinned or not): what
@@ -150,6 +153,7 @@ class Ledger:
         self._marks: dict[str, int] = {}
         self.equity_curve: list[EquityPoint] = []
         self.equity_interval_ns = equity_interval_ns
+        self.equity_sink: Callable[[int, int], None] | None = None
         self.peak_equity = initial_cash
         self.max_drawdown = 0
         self._curve_peak: int | None = None
@@ -462,9 +466,9 @@ class Ledger:
     def mark(self, ts_ns: int, mid: MidSource) -> int:
         """Mark to mid at ``ts_ns``: append an equity point when equity changed since the last
         point (with ``equity_interval_ns``, replace the last point instead when it is not the
-        first and lies in the same interval), update the peak and the maximum drawdown, and
-        remember each open position's mid as its last mark (used while its book has no mid);
-        return the equity (micro)."""
+        first and lies in the same interval; either way tell :attr:`equity_sink`), update the
+        peak and the maximum drawdown, and remember each open position's mid as its last mark
+        (used while its book has no mid); return the equity (micro)."""
         # one pass: remember each open position's mid as its mark and value it, as
         # ``equity(mid)`` would right after (its price is the mid, else the last mark)
         marks = self._marks
@@ -486,6 +490,8 @@ class Ledger:
                 curve[-1] = EquityPoint(ts_ns, value)
             else:
                 curve.append(EquityPoint(ts_ns, value))
+            if self.equity_sink is not None:
+                self.equity_sink(ts_ns, value)
         self.peak_equity = max(self.peak_equity, value)
         self._drawdown(value)
         return value

@@ -1225,7 +1225,6 @@ def build_live_session(
     store_url: str | None = None,
     sinks: Sequence[EnvelopeSink] = (),
     venue_metrics: VenueMetrics | None = None,
-    bounded_memory: bool = True,
 ) -> tuple[LiveSession, ReconcileReport]:
     """A desk trading at ``node.venue.clob_url`` (Polymarket or the simulator): fetch markets,
     cache metadata, reconcile with ``node.reconciliation`` (fail closed until done), start the
@@ -1264,12 +1263,12 @@ def build_live_session(
     every REST request and websocket reconnect and receive the start-up reconciliation's drift
     (:meth:`VenueMetrics.reconciled`).
 
-    With ``bounded_memory`` (the default) the desk keeps a bounded past
-    (:meth:`SessionMemory.live` with the venue's ``closed_order_retention_s``): a closed order
-    leaves it, fills and all, a minute after the venue forgets it, and the
-    equity curve keeps a point per 10 s; the ids of its fills stay booked (reconciliation,
-    the ledger). False keeps everything, as a backtest does: what ``--out`` files need (they
-    list every fill and order and draw the whole curve).
+    The desk keeps a bounded past (:meth:`SessionMemory.live` with the venue's
+    ``closed_order_retention_s``): a closed order leaves it, fills and all, a minute after
+    the venue forgets it, and the equity curve keeps a point per 10 s; the ids of its fills
+    stay booked (reconciliation, the ledger). The ``--out`` files still list every fill and
+    draw the whole curve: :class:`~polytraders.commands.live_outputs.LiveOutputs` archives
+    them on disk as they happen.
 
     Start-up (markets, compliance and allowance checks, reconciliation, the balances
     snapshot) runs synchronously on the calling thread, before any decision; then the venue
@@ -1406,9 +1405,7 @@ def build_live_session(
             state=state,
             start_sequence=known.next_envelope if known is not None else 0,
             journal=recording.journal,
-            memory=SessionMemory.live(node.venue.closed_order_retention_s)
-            if bounded_memory
-            else None,
+            memory=SessionMemory.live(node.venue.closed_order_retention_s),
         )
         if known is not None:  # checkpoint from now on; a restart resumes its controls first
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)
@@ -1978,7 +1975,6 @@ def run(
                     store_url=store,
                     sinks=sinks,
                     venue_metrics=venue_metrics,
-                    bounded_memory=False,  # the --out files list every fill and order
                 )
             else:
                 session = build_paper_session(

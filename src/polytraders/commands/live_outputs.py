@@ -8,11 +8,16 @@ shadow session's candidate's into ``--out/candidate``, all staged beside ``--out
 into place together, so ``--out`` always holds one complete, consistent set.
 
 - Each desk records its envelope timeline as it runs into a working folder beside ``--out``
-  (``.<name>.live-<pid>/``, removed after the final outputs are in place).
+  (``.<name>.live-<pid>/``, removed after the final outputs are in place), and there too its
+  archive (:class:`~polytraders.commands.live_archive.DeskArchive`): every fill booked or
+  reverted, every order retired with fills, every point of the unthinned equity curve. The
+  files' fills, orders and equity curve are read back from it when written, so they are
+  those an unbounded desk would list even when the desk keeps a bounded past
+  (``SessionMemory.live``).
 - :meth:`LiveOutputs.snapshot` (on request, SIGUSR1) captures every desk on the decision loop
-  — the recording flushed, the timeline's length, the result computed from copies of the
-  desk's fills, equity curve, orders and tallies: a few milliseconds — and hands the writing
-  (the timeline copied up to that length and hashed, the report rendered, the rename) to a
+  — the recording and the archive flushed, their lengths, copies of the desk's orders and
+  tallies: a few milliseconds — and hands the writing (the archive read back and the
+  timeline copied up to those lengths, the timeline hashed, the report rendered, the rename) to a
   background thread, so the loop goes on; a request while a snapshot is being written is
   answered once that one is done (:meth:`LiveOutputs.snapshot` returns None until then).
 - :meth:`LiveOutputs.finish` waits for a snapshot being written, then writes the final
@@ -55,7 +60,8 @@ from polytraders.backtest.result import (
     final_marks,
     settled_markets,
 )
-from polytraders.model.fills import Fill, LiquiditySide
+from polytraders.commands.live_archive import ArchiveMark, DeskArchive
+from polytraders.model.fills import Fill
 from polytraders.model.market import Market
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.store.records import RunStatus
@@ -92,13 +98,16 @@ class DeskOutputs:
     folder: str
     fill_model: FillModel
     tops: TopOfBookSeries = field(default_factory=TopOfBookSeries)
+    archive: DeskArchive | None = None
+    """Its archive (set by :meth:`LiveOutputs.add`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Captured:
     """One desk's outputs as captured on the loop (copies or immutable values, so the desk can
     go on): the result is computed when written, off the loop, with the hash of the timeline
-    copied from ``timeline`` up to ``timeline_bytes``."""
+    copied from ``timeline`` up to ``timeline_bytes`` and the fills, retired orders and
+    equity curve read from ``archive`` up to ``archive_mark``."""
 
     folder: str
     desk_result: DeskResult
@@ -114,11 +123,15 @@ class _Captured:
     ending: Ending
     timeline: Path
     timeline_bytes: int
+    archive: DeskArchive
+    archive_mark: ArchiveMark
 
     def output_set(self, envelopes_sha256: str) -> OutputSet:
         """The files' content, the result computed with the timeline copy's hash."""
         desk_result = self.desk_result
-        equity_curve = [(p.ts_ns, p.equity) for p in desk_result.equity_curve]
+        equity_curve = self.archive.read_equity_curve(self.archive_mark)
+        fills = self.archive.read_fills(self.archive_mark)
+        orders = {**self.archive.read_orders(self.archive_mark), **self.orders}
         status, detail = self.ending
         result = compute_result(
             run_id=desk_result.run_id,
@@ -126,7 +139,7 @@ class _Captured:
             config_version=self.recording.config_version,
             synthetic=False,
             markets=self.markets,
-            fills=desk_result.fills,
+            fills=fills,
             equity_curve=equity_curve,
             tally=self.tally,
             envelopes_sha256=envelopes_sha256,
@@ -146,8 +159,8 @@ class _Captured:
         return OutputSet(
             result=result,
             equity_curve=equity_curve,
-            fills=desk_result.fills,
-            orders=self.orders,
+            fills=fills,
+            orders=orders,
             markets=self.markets,
             top_of_book=self.top_of_book,
             config=self.recording.config,
@@ -184,9 +197,17 @@ class LiveOutputs:
         return self.working / f"{folder or 'desk'}.envelopes.jsonl"
 
     def add(self, desk: DeskOutputs) -> None:
-        """Write ``desk``'s outputs too (its recording must have a timeline)."""
+        """Write ``desk``'s outputs too (its recording must have a timeline) and archive it
+        from now on (call before its first event).
+
+        Raises:
+            ValueError: the recording has no timeline.
+            OSError: its archive cannot be created.
+        """
         if desk.recording.timeline is None:
             raise ValueError(f"desk {desk.desk.run_id}: its recording has no timeline file")
+        desk.archive = DeskArchive(self.working, desk.folder or "desk")
+        desk.archive.attach(desk.desk)
         self.desks.append(desk)
 
     @property
@@ -222,18 +243,26 @@ class LiveOutputs:
             self._writer.join()
         captured = [self._capture(d, endings[d.desk.run_id], flush=False) for d in self.desks]
         self._write(captured)
+        self._close_archives()
         shutil.rmtree(self.working, ignore_errors=True)
 
     def discard(self) -> None:
         """The session never started: remove the working folder (``--out`` is untouched)."""
+        self._close_archives()
         shutil.rmtree(self.working, ignore_errors=True)
+
+    def _close_archives(self) -> None:
+        for each in self.desks:
+            if each.archive is not None:
+                each.archive.close()
 
     def _capture(self, outputs: DeskOutputs, ending: Ending, *, flush: bool) -> _Captured:
         """One desk's outputs now (``flush``: flush its recording first, so its timeline file
         holds every envelope recorded so far)."""
         desk, recording = outputs.desk, outputs.recording
-        timeline = recording.timeline
+        timeline, archive = recording.timeline, outputs.archive
         assert timeline is not None  # checked by add()
+        assert archive is not None  # set by add()
         if flush:
             recording.flush()
         size = timeline.path.stat().st_size
@@ -254,6 +283,8 @@ class LiveOutputs:
             ending=ending,
             timeline=timeline.path,
             timeline_bytes=size,
+            archive=archive,
+            archive_mark=archive.mark(),
         )
 
     def _write_in_background(self, captured: Sequence[_Captured]) -> None:
@@ -300,16 +331,18 @@ class FillMarkouts:
 
     def __init__(self, metrics: DeskMetrics) -> None:
         self._metrics = metrics
-        self._seen: set[str] = set()  # fill ids (a reverted fill leaves the list)
+        self._seen: set[str] = set()
+        """ids of the fills listed (``desk.orders.fills``) at the last call: a fill that left
+        the list (reverted, or retired with its order) never comes back to it."""
         self._pending: list[tuple[int, Fill, int]] = []  # (due ns, fill, mid when seen)
 
     def update(self, desk: Desk) -> None:
         """Measure the desk's fills since the last call and the markouts now due."""
         state = desk.state
+        seen, self._seen = self._seen, {f.fill_id for f in desk.orders.fills}
         for fill in desk.orders.fills:
-            if fill.fill_id in self._seen:
+            if fill.fill_id in seen:
                 continue
-            self._seen.add(fill.fill_id)
             mid = state.mid(fill.token_id)
             slippage = None
             if mid:
@@ -388,14 +421,13 @@ class LiveTelemetry:
             self.venue_metrics.heartbeat_accepted(state.last_venue_heartbeat_ns)
         if self.metrics is None:
             return
-        fills = desk.orders.fills
-        maker = sum(1 for f in fills if f.liquidity is LiquiditySide.MAKER)
+        stats = desk.orders.stats  # counts the fills of retired orders too
         self.metrics.update_desk_totals(
             now_ns=state.now_ns,
             events=market_events,
-            orders=desk.orders.stats.submitted,
-            maker_fills=maker,
-            taker_fills=len(fills) - maker,
+            orders=stats.submitted,
+            maker_fills=stats.maker_fills_listed,
+            taker_fills=stats.taker_fills_listed,
             pnl_micros=state.equity - state.ledger.initial_cash,
             equity_micros=state.equity,
             trading_state=state.trading_state,

@@ -72,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.desk.state import DeskState
 from polytraders.model.events import OrderAccepted, OrderCanceled, OrderExpired, OrderRejected
-from polytraders.model.fills import Fill
+from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import IntentAction, OrderIntent, OrderStatus, VenueOrder
 from polytraders.venues.base import Venue, VenueEvent
 
@@ -151,6 +151,24 @@ class OrderJournal(Protocol):
         ...
 
 
+class OrderArchive(Protocol):
+    """Keeps, out of memory, what a run's outputs list that retirement takes away (rule 8):
+    every fill booked or reverted, in order, and every order with fills as it retires.
+    Calls come in the order things happened; the archive must not keep the objects."""
+
+    def fill_booked(self, fill: Fill) -> None:
+        """A fill was booked in the ledger (once per fill id; retired orders' too)."""
+        ...
+
+    def fill_reverted(self, fill: Fill) -> None:
+        """A booked fill was taken back (it leaves the fills listed)."""
+        ...
+
+    def order_retired(self, order: VenueOrder) -> None:
+        """An order with fills left ``state.orders`` (its last state)."""
+        ...
+
+
 class OrderManagerConfig(BaseModel):
     """Order-manager limits."""
 
@@ -206,7 +224,10 @@ class _Held:
 class OrderManagerStats:
     """Counters of the order manager's activity. ``order_states`` / ``fills_booked`` /
     ``fills_reverted``: records handed to the journal (counted with or without one);
-    ``terminal_kept``: status changes refused because the order had already closed."""
+    ``terminal_kept``: status changes refused because the order had already closed;
+    ``maker_fills_listed`` / ``taker_fills_listed``: fills booked and not reverted by
+    liquidity, those of retired orders included (what :attr:`OrderManager.fills` would count
+    without retirement)."""
 
     submitted: int = 0
     cancels_sent: int = 0
@@ -220,6 +241,8 @@ class OrderManagerStats:
     order_states: int = 0
     unknown_order_events: int = 0
     terminal_kept: int = 0
+    maker_fills_listed: int = 0
+    taker_fills_listed: int = 0
     rejections_by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -239,6 +262,8 @@ class OrderManager:
         fills: every fill booked and not reverted, in order; with ``retention.with_fills``,
             but those of orders retired (and of orders unknown when the fill came).
         booked_fill_ids: the id of every fill booked and not reverted, retired ones included.
+        archive: None, or where every fill booked or reverted and every order retired with
+            fills goes (:class:`OrderArchive`; set it before the first event).
         stats: counters.
         retired_created_ns: ``ts_created_ns`` of every order retired (rule 8), in retirement
             order: 8 bytes each, what a per-order count over time still needs.
@@ -260,6 +285,7 @@ class OrderManager:
         self.retention = retention if retention is not None else OrderRetention()
         self.fills: list[Fill] = []
         self.booked_fill_ids: set[str] = set()
+        self.archive: OrderArchive | None = None
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
         self._bucket = TokenBucket(self.config.order_rate_per_s, self.config.order_burst_count)
@@ -522,8 +548,11 @@ class OrderManager:
                     self.fills.append(event)  # (a retired order's fills are not listed)
                 self.booked_fill_ids.add(event.fill_id)
                 self.stats.fills_booked += 1
+                self._count_listed(event, 1)
                 if self.journal is not None:
                     self.journal.fill_booked(event)
+                if self.archive is not None:
+                    self.archive.fill_booked(event)
             if order is None:
                 self.stats.unknown_order_events += 1
                 _LOG.warning("fill %s for unknown order %s booked", event.fill_id, cid)
@@ -574,14 +603,23 @@ class OrderManager:
         self.fills = [f for f in self.fills if f.fill_id != fill.fill_id]
         self.booked_fill_ids.discard(fill.fill_id)
         self.stats.fills_reverted += 1
+        self._count_listed(fill, -1)
         if self.journal is not None:
             self.journal.fill_reverted(fill, reason_code, now_ns)
+        if self.archive is not None:
+            self.archive.fill_reverted(fill)
         order = self.state.orders.get(fill.client_order_id)
         if order is not None:
             order.filled_size = max(order.filled_size - fill.size, 0)
             order.ts_updated_ns = now_ns
             self.state.order_changed(fill.client_order_id)
             self._emit(order)
+
+    def _count_listed(self, fill: Fill, by: int) -> None:
+        if fill.liquidity is LiquiditySide.MAKER:
+            self.stats.maker_fills_listed += by
+        else:
+            self.stats.taker_fills_listed += by
 
     def _closed(self, cid: str, now_ns: int) -> None:
         """Release held orders whose cancels are all confirmed."""
@@ -629,6 +667,8 @@ class OrderManager:
             self.retired_created_ns.append(order.ts_created_ns)
             if order.filled_size:
                 filled.add(cid)
+                if self.archive is not None:
+                    self.archive.order_retired(order)
         if filled:  # their fills leave the list; their ids stay booked
             self.fills = [f for f in self.fills if f.client_order_id not in filled]
 
