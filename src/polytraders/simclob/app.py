@@ -4,7 +4,8 @@ REST (``../shared/POLYMARKET.md`` and the endpoints of ``py_clob_client_v2.endpo
 ``GET /ok``, ``/time``, ``/version``, ``/markets/{condition_id}``, ``/book``, ``/tick-size``,
 ``/neg-risk``, ``POST /order``, ``POST /orders`` (≤ 15), ``DELETE /order``, ``/orders``,
 ``/cancel-all``, ``/cancel-market-orders``, ``GET /data/orders``, ``/data/order/{id}``,
-``/data/trades``, ``/balance-allowance`` (``{"balance", "allowances": {spender: amount}}``,
+``/data/trades`` (optionally ``after`` / ``before``, unix seconds on ``match_time``, both
+exclusive), ``/balance-allowance`` (``{"balance", "allowances": {spender: amount}}``,
 integer text), ``/auth/ban-status/closed-only``,
 ``POST /v1/heartbeats``. Authenticated routes check the L2 headers (``POLY_API_KEY``,
 ``POLY_PASSPHRASE`` and the HMAC-SHA256 ``POLY_SIGNATURE`` over timestamp + method + path +
@@ -358,7 +359,7 @@ def build_app(state: SimState) -> Starlette:
 
     @route(auth=True)
     async def trades(request: Request) -> Response:
-        rows = ex.trades_wire()
+        rows = ex.trades_wire(_unix_s(request, "after"), _unix_s(request, "before"))
         wanted = request.query_params.get("id")
         if wanted:
             rows = [r for r in rows if r["id"] == wanted]
@@ -682,6 +683,20 @@ def _levels(raw: object) -> list[tuple[int, int]]:
             raise ValueError(f"level {level!r} is not integer micro-units")
         levels.append((price, size))
     return levels
+
+
+def _unix_s(request: Request, name: str) -> int | None:
+    """The query parameter ``name`` as whole unix seconds, None when absent.
+
+    Raises:
+        SimError: 400, not a non-negative integer.
+    """
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise SimError(400, {"error": f"invalid {name}: {raw!r}"})
+    return int(raw)
 
 
 def _optional_int(raw: object) -> int | None:

@@ -937,10 +937,20 @@ class SimExchange:
         }
         self.outbox.append(("user", owner, event))
 
-    def trades_wire(self) -> list[dict[str, Any]]:
-        """Every trade as ``GET /data/trades`` lists it."""
+    def trades_wire(
+        self, after_s: int | None = None, before_s: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The trades as ``GET /data/trades`` lists them: every one, or only those whose
+        ``match_time`` (unix seconds) is after ``after_s`` and before ``before_s``. Both
+        bounds are exclusive here: Polymarket does not document whether its are, and the
+        stricter reading is the one a client must survive."""
         owner = self.account.api_key
-        return [t.to_wire(owner, self.account.address) for t in self.trades]
+        return [
+            t.to_wire(owner, self.account.address)
+            for t in self.trades
+            if (after_s is None or t.match_time_s > after_s)
+            and (before_s is None or t.match_time_s < before_s)
+        ]
 
     def drain(self) -> list[Outgoing]:
         """Take the outgoing websocket events produced so far."""
