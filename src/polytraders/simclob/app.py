@@ -409,7 +409,8 @@ def build_app(state: SimState) -> Starlette:
     @control
     async def sim_step(request: Request) -> Response:
         body = json.loads((await request.body()) or b"{}")
-        applied = ex.step(int(body.get("count", 1)), now_ns() if state.restamp else 0)
+        now = now_ns()
+        applied = ex.step(int(body.get("count", 1)), now if state.restamp else 0, match_ns=now)
         state.dispatch()
         return JSONResponse({"applied": applied, "cursor": ex.cursor, "lap": ex.lap})
 
@@ -470,6 +471,7 @@ def build_app(state: SimState) -> Starlette:
                 tick_size=_optional_int(body.get("tick_size")),
                 min_order_size=_optional_int(body.get("min_order_size")),
                 neg_risk=None if body.get("neg_risk") is None else bool(body["neg_risk"]),
+                match_ns=now_ns(),
             )
             state.dispatch()
         elif kind == "trade_through":
@@ -622,7 +624,7 @@ def build_app(state: SimState) -> Starlette:
                 now - state.last_replay_ns >= state.replay_interval_ms * 1_000_000
             ):
                 state.last_replay_ns = now
-                ex.step(1, now if state.restamp else 0)
+                ex.step(1, now if state.restamp else 0, match_ns=now)
             state.dispatch()
             await asyncio.sleep(state.tick_interval_ms / 1000)
 

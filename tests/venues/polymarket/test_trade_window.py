@@ -16,11 +16,8 @@ from polytraders.model.fills import Fill
 from polytraders.model.orders import Side
 from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, credentials_for
-from polytraders.venues.polymarket.venue import (
-    TRADE_WINDOW_MARGIN_S,
-    PolymarketVenue,
-    PolymarketVenueConfig,
-)
+from polytraders.venues.polymarket.config import PolymarketVenueConfig
+from polytraders.venues.polymarket.venue import TRADE_WINDOW_MARGIN_S, PolymarketVenue
 from tests.venues.polymarket.conftest import first_token, order, top
 from tests.waiting import wait_until
 
