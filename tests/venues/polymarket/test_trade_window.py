@@ -82,7 +82,7 @@ def take_at(sim: SimClobServer, venue: PolymarketVenue, match_ns: int) -> str:
     venue.submit(taker, time.time_ns())
     venue.flush(time.time_ns())
     sim.control("set_clock", now_ns=0)
-    return taker.client_order_id
+    return str(taker.client_order_id)
 
 
 def settled(sim: SimClobServer) -> None:
