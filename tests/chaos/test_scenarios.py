@@ -151,10 +151,12 @@ def test_ws_drop_fails_when_the_adapter_never_rereads_trades_while_running(
 ) -> None:
     original = PolymarketVenue.sync_trades
 
-    def only_at_shutdown(self: PolymarketVenue, now_ns: int, *, limited: bool = True) -> bool:
+    def only_at_shutdown(
+        self: PolymarketVenue, now_ns: int, *, limited: bool = True, whole_history: bool = False
+    ) -> bool:
         if limited:  # the periodic poll: skipped, the user channel is trusted alone
             return True
-        return original(self, now_ns, limited=False)
+        return original(self, now_ns, limited=False, whole_history=whole_history)
 
     monkeypatch.setattr(PolymarketVenue, "sync_trades", only_at_shutdown)
     row = run("ws_drop_open_orders", store_url, timeout_s=BROKEN_TIMEOUT_S)

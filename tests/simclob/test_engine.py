@@ -154,6 +154,29 @@ def test_failed_trade_reverts_balances(exchange: SimExchange) -> None:
     assert before - exchange.collateral == taker_fee_micros(5_000_000, ask, 70_000)
 
 
+def test_trades_are_listed_by_match_time_after_and_before_exclusive(
+    exchange: SimExchange,
+) -> None:
+    token = next(iter(exchange.tokens.values()))
+    ask = min(token.asks)
+    for salt, now_s in ((1, 5), (2, 9)):
+        exchange.post_orders(
+            [body(exchange, token.token_id, Side.BUY, ask, 5_000_000, salt=salt)],
+            now_s * 1_000_000_000,
+            owner=exchange.account.api_key,
+        )
+
+    def matched(after_s: int | None = None, before_s: int | None = None) -> list[str]:
+        return [t["match_time"] for t in exchange.trades_wire(after_s, before_s)]
+
+    assert matched() == ["5", "9"]
+    assert matched(after_s=4) == ["5", "9"]
+    assert matched(after_s=5) == ["9"]
+    assert matched(before_s=9) == ["5"]
+    assert matched(after_s=5, before_s=9) == []
+    assert matched(after_s=4, before_s=10) == ["5", "9"]
+
+
 def test_replay_publishes_price_changes_and_fills_resting_orders(exchange: SimExchange) -> None:
     token = next(iter(exchange.tokens.values()))
     exchange.post_orders(

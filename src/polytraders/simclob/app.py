@@ -4,7 +4,8 @@ REST (``../shared/POLYMARKET.md`` and the endpoints of ``py_clob_client_v2.endpo
 ``GET /ok``, ``/time``, ``/version``, ``/markets/{condition_id}``, ``/book``, ``/tick-size``,
 ``/neg-risk``, ``POST /order``, ``POST /orders`` (≤ 15), ``DELETE /order``, ``/orders``,
 ``/cancel-all``, ``/cancel-market-orders``, ``GET /data/orders``, ``/data/order/{id}``,
-``/data/trades``, ``/balance-allowance`` (``{"balance", "allowances": {spender: amount}}``,
+``/data/trades`` (optionally ``after`` / ``before``, unix seconds on ``match_time``, both
+exclusive), ``/balance-allowance`` (``{"balance", "allowances": {spender: amount}}``,
 integer text), ``/auth/ban-status/closed-only``,
 ``POST /v1/heartbeats``. Authenticated routes check the L2 headers (``POLY_API_KEY``,
 ``POLY_PASSPHRASE`` and the HMAC-SHA256 ``POLY_SIGNATURE`` over timestamp + method + path +
@@ -358,7 +359,7 @@ def build_app(state: SimState) -> Starlette:
 
     @route(auth=True)
     async def trades(request: Request) -> Response:
-        rows = ex.trades_wire()
+        rows = ex.trades_wire(_unix_s(request, "after"), _unix_s(request, "before"))
         wanted = request.query_params.get("id")
         if wanted:
             rows = [r for r in rows if r["id"] == wanted]
@@ -408,7 +409,8 @@ def build_app(state: SimState) -> Starlette:
     @control
     async def sim_step(request: Request) -> Response:
         body = json.loads((await request.body()) or b"{}")
-        applied = ex.step(int(body.get("count", 1)), now_ns() if state.restamp else 0)
+        now = now_ns()
+        applied = ex.step(int(body.get("count", 1)), now if state.restamp else 0, match_ns=now)
         state.dispatch()
         return JSONResponse({"applied": applied, "cursor": ex.cursor, "lap": ex.lap})
 
@@ -469,6 +471,7 @@ def build_app(state: SimState) -> Starlette:
                 tick_size=_optional_int(body.get("tick_size")),
                 min_order_size=_optional_int(body.get("min_order_size")),
                 neg_risk=None if body.get("neg_risk") is None else bool(body["neg_risk"]),
+                match_ns=now_ns(),
             )
             state.dispatch()
         elif kind == "trade_through":
@@ -621,7 +624,7 @@ def build_app(state: SimState) -> Starlette:
                 now - state.last_replay_ns >= state.replay_interval_ms * 1_000_000
             ):
                 state.last_replay_ns = now
-                ex.step(1, now if state.restamp else 0)
+                ex.step(1, now if state.restamp else 0, match_ns=now)
             state.dispatch()
             await asyncio.sleep(state.tick_interval_ms / 1000)
 
@@ -682,6 +685,20 @@ def _levels(raw: object) -> list[tuple[int, int]]:
             raise ValueError(f"level {level!r} is not integer micro-units")
         levels.append((price, size))
     return levels
+
+
+def _unix_s(request: Request, name: str) -> int | None:
+    """The query parameter ``name`` as whole unix seconds, None when absent.
+
+    Raises:
+        SimError: 400, not a non-negative integer.
+    """
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise SimError(400, {"error": f"invalid {name}: {raw!r}"})
+    return int(raw)
 
 
 def _optional_int(raw: object) -> int | None:

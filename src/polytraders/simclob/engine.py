@@ -309,18 +309,20 @@ class SimExchange:
         self._trade_seq = 0
 
     # ------------------------------------------------------------------ replay
-    def step(self, count: int = 1, now_ns: int = 0) -> int:
+    def step(self, count: int = 1, now_ns: int = 0, *, match_ns: int = 0) -> int:
         """Apply the next ``count`` recorded snapshots; returns how many were applied.
 
         With ``now_ns`` the books are re-stamped to that time (a live-looking feed from old
         data: staleness checks compare against the wall clock); else they keep the recorded
-        times."""
+        times. Our resting orders the replayed books cross fill at ``match_ns`` (the
+        simulator's clock, as a venue stamps its trades), else at ``now_ns``, else at the
+        snapshot's recorded time."""
         applied = 0
         while applied < count:
             snap = self._replayed(self.cursor)
             if snap is None:
                 break
-            self._apply_snapshot(snap, now_ns)
+            self._apply_snapshot(snap, now_ns, match_ns)
             self.cursor += 1
             applied += 1
         return applied
@@ -364,11 +366,13 @@ class SimExchange:
         tick_size: int | None = None,
         min_order_size: int | None = None,
         neg_risk: bool | None = None,
+        match_ns: int = 0,
     ) -> None:
         """Replace a token's external book (control ``set_book``), as a replayed snapshot
         would: the level changes are published on the market channel and resting orders the
-        new book crosses fill. Given metadata (tick, minimum order size, neg-risk) replaces the
-        token's too, so ``GET /book`` and the order checks follow it.
+        new book crosses fill (at ``match_ns``, the simulator's clock; else at ``ts_ms``).
+        Given metadata (tick, minimum order size, neg-risk) replaces the token's too, so
+        ``GET /book`` and the order checks follow it.
 
         Args:
             token_id: a token the simulator serves.
@@ -396,7 +400,9 @@ class SimExchange:
             token.min_order_size = min_order_size
         if neg_risk is not None:
             token.neg_risk = neg_risk
-        self._apply_snapshot(RecordedSnapshot(token_id, ts_ms, list(bids), list(asks)))
+        self._apply_snapshot(
+            RecordedSnapshot(token_id, ts_ms, list(bids), list(asks)), match_ns=match_ns
+        )
 
     def trade_through(self, order_id: str, now_ns: int) -> SimTrade:
         """Another participant trades through our resting order (control ``trade_through``):
@@ -507,7 +513,7 @@ class SimExchange:
         while self.cursor < len(self._snapshots) and any(not t.ts_ms for t in self.tokens.values()):
             self.step(1, now_ns)
 
-    def _apply_snapshot(self, snap: RecordedSnapshot, now_ns: int = 0) -> None:
+    def _apply_snapshot(self, snap: RecordedSnapshot, now_ns: int = 0, match_ns: int = 0) -> None:
         token = self.tokens[snap.token_id]
         old_bids, old_asks = token.bids, token.asks
         token.bids = {p: s for p, s in snap.bids if s > 0}
@@ -516,7 +522,7 @@ class SimExchange:
         changes = _diff(old_bids, token.bids, "BUY") + _diff(old_asks, token.asks, "SELL")
         if changes:
             self._publish_price_changes(token, changes)
-        self._match_resting(token, now_ns or snap.ts_ms * 1_000_000)
+        self._match_resting(token, match_ns or now_ns or snap.ts_ms * 1_000_000)
 
     def _publish_price_changes(
         self, token: TokenState, changes: list[tuple[str, int, int]]
@@ -937,10 +943,20 @@ class SimExchange:
         }
         self.outbox.append(("user", owner, event))
 
-    def trades_wire(self) -> list[dict[str, Any]]:
-        """Every trade as ``GET /data/trades`` lists it."""
+    def trades_wire(
+        self, after_s: int | None = None, before_s: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The trades as ``GET /data/trades`` lists them: every one, or only those whose
+        ``match_time`` (unix seconds) is after ``after_s`` and before ``before_s``. Both
+        bounds are exclusive here: Polymarket does not document whether its are, and the
+        stricter reading is the one a client must survive."""
         owner = self.account.api_key
-        return [t.to_wire(owner, self.account.address) for t in self.trades]
+        return [
+            t.to_wire(owner, self.account.address)
+            for t in self.trades
+            if (after_s is None or t.match_time_s > after_s)
+            and (before_s is None or t.match_time_s < before_s)
+        ]
 
     def drain(self) -> list[Outgoing]:
         """Take the outgoing websocket events produced so far."""

@@ -82,7 +82,9 @@ class PolymarketVenueConfig(FrozenConfig):
     """How long a closed order (filled, cancelled, rejected) is kept after it closed (s) once
     every trade of it is final (CONFIRMED or FAILED), so a trade first seen late — on the
     user channel, by trade polling or by a periodic reconciliation's listing — still finds
-    it; then the venue forgets it (a long session's memory stays bounded)."""
+    it; then the venue forgets it (a long session's memory stays bounded). The periodic trade
+    poll's window reaches at least this far back, plus a margin
+    (``PolymarketVenue.trade_window_after_s``)."""
 
     builder_code: str = Field(default="", pattern=r"^(0x[0-9a-fA-F]{64})?$")
     """bytes32 builderCode (``0x`` + 64 hex digits) attributed to every order that carries

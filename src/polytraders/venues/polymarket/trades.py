@@ -108,6 +108,14 @@ class TradeTracker:
         nor FAILED)."""
         return {key[1] for key, part in self._parts.items() if part.status not in _FINAL}
 
+    def oldest_unsettled_ns(self) -> int | None:
+        """Match time (ns, the trade's ``match_time``; 0 when it had none) of the oldest
+        tracked part not final yet, or None when every tracked part is final."""
+        return min(
+            (p.fill.ts_event_ns for p in self._parts.values() if p.status not in _FINAL),
+            default=None,
+        )
+
     def forget(self, order_hashes: set[str]) -> None:
         """Drop the parts of these orders (lower-case hashes): their trades are no longer
         tracked (the venue forgot the orders, so a trade naming them is not ours any more)."""

@@ -62,7 +62,13 @@ Behaviour (``../shared/POLYMARKET.md``):
   ``GET /data/order/{hash}`` — found → accepted, 404 → rejected.
 * Fills come from trade objects (user channel via :meth:`on_user_message`, or
   ``GET /data/trades`` via :meth:`sync_trades`, also right after every cancel-all so fills
-  matched just before it are not lost): counted at MATCHED, final at CONFIRMED; a FAILED
+  matched just before it are not lost). The periodic sync asks only for trades matched in a
+  recent window (``after``, :meth:`~PolymarketVenue.trade_window_after_s`: at least
+  ``closed_order_retention_s`` back, back to the last successful sync and to the oldest
+  trade not final yet, plus :data:`TRADE_WINDOW_MARGIN_S`), so its cost does not grow with
+  the session's fills; the first sync after start-up, the syncs of a cancel-all or a
+  heartbeat lapse and the reconciliation snapshot read the whole history. Counted at
+  MATCHED, final at CONFIRMED; a FAILED
   trade is reported by :meth:`take_reverted` with ``SYS_POLY_TRADE_FAILED``. A FOK/FAK order
   accepted as matched has its trades synced at once and then closes: FILLED when it filled
   completely, else CANCELED with its filled size (the venue killed the rest), as the venue
@@ -168,6 +174,11 @@ VENUE_MODES = frozenset(
 """Venue-wide conditions: an order they refuse is withdrawn (``OrderCanceled`` with the
 condition's code), not rejected — nothing was wrong with the order, so it is no desk error;
 the condition itself reaches the desk as the venue's mode."""
+TRADE_WINDOW_MARGIN_S = 60
+"""Seconds the periodic trade sync's window (:meth:`PolymarketVenue.trade_window_after_s`)
+reaches further back than its rule needs: covers clock skew between our clock and the
+venue's ``match_time`` (an NTP-synced host is off by far less than a second), ``match_time``
+being whole seconds, and whether the venue's ``after`` is inclusive or exclusive."""
 SNAPSHOT_TRIES = 3
 """Reconciliation snapshots taken before giving up when trades keep changing while one is
 taken (:meth:`PolymarketVenue.reconciliation_snapshot`)."""
@@ -193,6 +204,9 @@ class _State:
     heartbeat_lapsed: bool = False
     lapse_unsettled: bool = False
     last_trades_poll_ns: int = 0
+    trades_synced_ns: int = 0
+    """When the last successful trade sync was asked (0: none yet, the next one reads the
+    whole history)."""
     reconciled: bool = False
     reasons: list[str] = field(default_factory=list)
 
@@ -416,9 +430,9 @@ class PolymarketVenue:
 
     def cancel_all(self, now_ns: int) -> None:
         """Cancel every order of the API key at the venue (``DELETE /cancel-all``), drop
-        queued ones, then sync trades once (``GET /data/trades``, not rate-limited locally) so
-        fills matched just before the cancel are reported, not lost. Not rate-limited locally:
-        the kill switch must always get through.
+        queued ones, then sync trades once (``GET /data/trades``, the whole history, not
+        rate-limited locally) so fills matched just before the cancel are reported, not lost.
+        Not rate-limited locally: the kill switch must always get through.
 
         Raises:
             ClobRequestError: the cancel-all got no (usable) answer (the venue's state is
@@ -433,7 +447,7 @@ class PolymarketVenue:
             self._note_error(self._classify(exc, "DELETE /cancel-all", now_ns), now_ns)
             raise
         self._apply_cancel_answer(answer, now_ns)
-        self.sync_trades(now_ns, limited=False)
+        self.sync_trades(now_ns, limited=False, whole_history=True)
 
     def on_market_event(self, event: AnyEvent) -> None:
         """A live venue does not match locally: market events are ignored."""
@@ -630,21 +644,48 @@ class PolymarketVenue:
             if event.type.upper() == "CANCELLATION":
                 self._mark_canceled(order, ts_recv_ns, "")
 
-    def sync_trades(self, now_ns: int, *, limited: bool = True) -> bool:
+    def sync_trades(
+        self, now_ns: int, *, limited: bool = True, whole_history: bool = False
+    ) -> bool:
         """Fetch ``GET /data/trades`` and apply every trade (idempotent); True when the venue
-        answered. ``limited`` False skips the local rate limit (a final sync after a
-        cancel-all)."""
+        answered. Only trades matched in the recent window of :meth:`trade_window_after_s`
+        are asked (``after``), unless ``whole_history`` or no sync has succeeded yet (the
+        first one after start-up or a restart reads every page). ``limited`` False skips
+        the local rate limit (a final sync after a cancel-all)."""
         if limited and not self._take("GET /data/trades", now_ns):
             return False
+        after_s = None if whole_history else self.trade_window_after_s(now_ns)
         try:
-            trades = self._list_trades()
+            trades = self._list_trades(after_s)
         except ClobRequestError as exc:
             self._note_error(self._classify(exc, "GET /data/trades", now_ns), now_ns)
             return False
+        self._state.trades_synced_ns = now_ns
         for trade in trades:
             self._apply_trade(trade, now_ns)
         self._settle_market_orders(now_ns)
         return True
+
+    def trade_window_after_s(self, now_ns: int) -> int | None:
+        """The ``after`` (unix seconds, on the trades' ``match_time``) of a windowed trade
+        sync at ``now_ns``, or None for the whole history (no sync succeeded yet, or the
+        window reaches the epoch). The window starts at the earliest of: ``now_ns`` minus
+        ``closed_order_retention_s`` (a trade of any order the venue still tracks, even one
+        first listed late), the start of the last successful sync (no trade matched since is
+        skipped, however long the venue did not answer) and the match time of the oldest
+        tracked trade not final yet (its CONFIRMED or FAILED, which reverts a counted fill,
+        is always seen, however long settlement takes); rounded down to whole seconds, minus
+        :data:`TRADE_WINDOW_MARGIN_S`."""
+        synced_ns = self._state.trades_synced_ns
+        if not synced_ns:
+            return None
+        retention_ns = self.config.closed_order_retention_s * 1_000_000_000
+        unsettled_ns = self._trades.oldest_unsettled_ns()
+        since_ns = min(
+            now_ns - retention_ns, synced_ns, now_ns if unsettled_ns is None else unsettled_ns
+        )
+        after_s = since_ns // 1_000_000_000 - TRADE_WINDOW_MARGIN_S
+        return after_s if after_s > 0 else None
 
     def take_reverted(self) -> list[Fill]:
         """Fills counted at MATCHED whose trade then FAILED (``SYS_POLY_TRADE_FAILED``): the
@@ -674,8 +715,9 @@ class PolymarketVenue:
 
     def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
         """What Polymarket holds for us now (:class:`~polytraders.venues.reports.VenueSnapshot`):
-        ``GET /data/trades``, ``GET /data/orders``, ``GET /balance-allowance`` for every token
-        with cached metadata, then ``GET /data/trades`` again. When the counted trades (ids,
+        ``GET /data/trades`` (the whole history, like every listing here),
+        ``GET /data/orders``, ``GET /balance-allowance`` for every token with cached metadata,
+        then ``GET /data/trades`` again. When the counted trades (ids,
         and which ones FAILED) changed in between, a match happened while the snapshot was
         taken and the listings may disagree: everything is asked again, at most
         :data:`SNAPSHOT_TRIES` times.
@@ -909,13 +951,15 @@ class PolymarketVenue:
         self._by_hash = {h: o for h, o in self._by_hash.items() if h not in hashes}
         self._trades.forget(hashes)
 
-    def _list_trades(self) -> list[Trade]:
-        """Every trade of the API key (``GET /data/trades``, every page), decoded.
+    def _list_trades(self, after_s: int | None = None) -> list[Trade]:
+        """The trades of the API key (``GET /data/trades``, every page), decoded: every one,
+        or with ``after_s`` those the venue lists as matched after that unix second.
 
         Raises:
             ClobRequestError: the venue did not answer (or not usably).
         """
-        return fetch("GET /data/trades", list[Trade], lambda: self.client.get_trades(TradeParams()))
+        params = TradeParams(after=after_s)
+        return fetch("GET /data/trades", list[Trade], lambda: self.client.get_trades(params))
 
     def _cancel_everything(self) -> CancelAnswer:
         """``DELETE /cancel-all``, decoded.
@@ -1226,7 +1270,7 @@ class PolymarketVenue:
         longer holds. When the venue does not answer, try again on the next advance."""
         s = self._state
         s.lapse_unsettled = True
-        if not self.sync_trades(now_ns, limited=False):
+        if not self.sync_trades(now_ns, limited=False, whole_history=True):
             return
         try:
             self._apply_cancel_answer(self._cancel_everything(), now_ns)
