@@ -27,13 +27,14 @@ FAST = KeepaliveConfig(
 TOKENS = ["A", "B"]
 
 
-def _book(token: str) -> str:
+def _book(token: str, ts_ms: int | None = None) -> str:
+    """A book frame stamped ``ts_ms`` (default: now)."""
     return json.dumps(
         {
             "event_type": "book",
             "asset_id": token,
             "market": "m",
-            "timestamp": str(time.time_ns() // 1_000_000),
+            "timestamp": str(time.time_ns() // 1_000_000 if ts_ms is None else ts_ms),
             "bids": [{"price": "0.4", "size": "10"}],
             "asks": [{"price": "0.6", "size": "10"}],
         }
@@ -264,7 +265,7 @@ def test_resync_requests_back_off_on_a_controllable_clock() -> None:
         )
         t0 = now[0]
         for token in TOKENS:
-            channel.handle_frame(t0, _book(token).replace(str(time.time_ns() // ms), str(t0 // ms)))
+            channel.handle_frame(t0, _book(token, t0 // ms))
         assert channel.request_snapshots(t0) == []  # nothing stale
         channel.handle_frame(t0, "{not json")  # both tokens stale: asked at once
         assert channel.stats.counters["resync_requests"] == 1
@@ -276,7 +277,7 @@ def test_resync_requests_back_off_on_a_controllable_clock() -> None:
         assert asked_at == [1_000, 3_000, 7_000, 11_000, 15_000, 19_000]  # 1 s, 2 s, 4 s, 4 s…
         t1 = t0 + 20_000 * ms
         for token in TOKENS:  # fresh books arrive: the back-off restarts
-            channel.handle_frame(t1, _book(token).replace(str(time.time_ns() // ms), str(t1 // ms)))
+            channel.handle_frame(t1, _book(token, t1 // ms))
         assert channel.request_snapshots(t1 + 250 * ms) == []
         channel.handle_frame(t1 + 500 * ms, "{not json")
         assert channel.stats.counters["resync_requests"] == 8  # asked at once again
