@@ -29,8 +29,9 @@ _S = 1_000_000_000
 
 @pytest.fixture(scope="module")
 def window_sim(sim_account: Account) -> Iterator[SimClobServer]:
-    """Trades confirm (or fail) 1 s after they match, so a sync sees them MATCHED first."""
-    with SimClobServer(SimSettings(limit_markets=1, confirm_ms=1_000), sim_account) as server:
+    """Trades confirm (or fail) 3 s after they match on the simulator's clock, so a sync right
+    after the match sees them MATCHED first, even on a loaded machine."""
+    with SimClobServer(SimSettings(limit_markets=1, confirm_ms=3_000), sim_account) as server:
         yield server
 
 
@@ -71,16 +72,22 @@ def make_venue(
     return venue, TradeLog(venue)
 
 
-def take_at(sim: SimClobServer, venue: PolymarketVenue, match_ns: int) -> str:
+def take_at(
+    sim: SimClobServer, venue: PolymarketVenue, match_ns: int, *, sync_first: bool = False
+) -> str:
     """A taker buy that fills at once, matched at ``match_ns`` on the simulator's clock (set
     back for it, then returned to the wall clock); its client order id. Only ``flush`` runs
-    meanwhile: no heartbeat is sent on the shifted clock."""
+    meanwhile — and with ``sync_first`` one ``sync_trades``, while the trade is still MATCHED
+    on the shifted clock (back on the wall clock, an old trade settles at the next tick) —:
+    no heartbeat is sent on the shifted clock."""
     token = first_token(sim)
     _bid, ask = top(venue, token)
     taker = order(token, Side.BUY, ask, size=5_000_000)
     sim.control("set_clock", now_ns=match_ns)
     venue.submit(taker, time.time_ns())
     venue.flush(time.time_ns())
+    if sync_first:
+        venue.sync_trades(time.time_ns())
     sim.control("set_clock", now_ns=0)
     return str(taker.client_order_id)
 
@@ -164,8 +171,8 @@ def test_a_trade_that_fails_is_reverted_by_the_windowed_poll(
     sim = window_sim
     venue, log = make_venue(sim, signer_key, sim_account, retention_s=0)
     sim.control("fail_trades", count=1)
-    taker = take_at(sim, venue, time.time_ns() - ago_s * _S)
-    venue.sync_trades(time.time_ns())  # the first sync sees it MATCHED: counted
+    # the first sync sees it MATCHED: counted
+    taker = take_at(sim, venue, time.time_ns() - ago_s * _S, sync_first=True)
     (counted,) = fills(venue.poll())
     assert counted.endswith(f":{taker}")
     settled(sim)
