@@ -9,7 +9,14 @@ from __future__ import annotations
 import gc
 import time
 
-from polytraders.contracts.decisions import Proposal, RiskDecision
+from polytraders.contracts.authority import Capability
+from polytraders.contracts.decisions import (
+    MonitorAction,
+    MonitorDecision,
+    Proposal,
+    RiskDecision,
+    RoutePlan,
+)
 from polytraders.contracts.envelope import BotFailure, Decision
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.view import DeskView
@@ -17,11 +24,11 @@ from polytraders.desk.clock import Clock, LiveClock, SimClock
 from polytraders.desk.desk import Desk
 from polytraders.desk.fixtures import binary_market
 from polytraders.desk.slots import DEFAULT_BUDGET_NS, BotSlot
-from polytraders.model.events import AnyEvent, BookSnapshot
+from polytraders.model.events import AnyEvent, BookSnapshot, Timer, TradingState
 from polytraders.model.orders import OrderIntent
 from polytraders.venues.paper import PaperVenue
 from polytraders.venues.paper.config import PaperVenueConfig
-from tests.desk.doubles import ApproveBot, PassThroughExec, QuoteBot
+from tests.desk.doubles import REJECT_CODE, ApproveBot, PassThroughExec, QuoteBot, WatchBot
 
 MS = 1_000_000
 MARKET = binary_market("m1", "yes", "no", category="crypto")
@@ -177,3 +184,168 @@ def test_on_a_simulated_clock_the_modelled_latency_is_recorded_and_replays_match
     first = once()
     assert first[1] == [300_000, 300_000, 300_000]  # two books and the order's acknowledgement
     assert once() == first
+
+
+# ---------------------------------------------------------------- one overrun is not a failure
+OVER_CPU_NS = 8 * MS  # over the 5 ms budget, under the 15 ms ceiling
+
+
+class SlowOnceStrategy(QuoteBot):
+    """Computes for 8 ms of CPU time on the books listed in ``slow_books`` (1-based)."""
+
+    bot_id = "strat.slowonce"
+
+    def __init__(self, token_id: str, market_id: str, slow_books: set[int]) -> None:
+        super().__init__(token_id, market_id)
+        self.slow_books = slow_books
+        self.books = 0
+
+    def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
+        if isinstance(event, BookSnapshot):
+            self.books += 1
+            if self.books in self.slow_books:
+                spin_cpu(OVER_CPU_NS)
+        return super().decide(event, view)
+
+
+class SlowOnceGuard(ApproveBot):
+    """A risk bot that computes for 8 ms of CPU time on its first intent only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.intents = 0
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RiskDecision:
+        self.intents += 1
+        if self.intents == 1:
+            spin_cpu(OVER_CPU_NS)
+        return super().decide(intent, view)
+
+
+class SlowOnceExec(PassThroughExec):
+    """An execution bot that computes for 8 ms of CPU time on its first intent only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.intents = 0
+
+    def decide(self, intent: OrderIntent, view: DeskView, /) -> RoutePlan:
+        self.intents += 1
+        if self.intents == 1:
+            spin_cpu(OVER_CPU_NS)
+        return super().decide(intent, view)
+
+
+def moving_book(ts_ns: int, i: int) -> BookSnapshot:
+    """A book whose touch moves with ``i``, so a quoting bot re-quotes on each."""
+    return BookSnapshot(
+        ts_event_ns=ts_ns,
+        token_id="yes",
+        bids=[(440_000 - 10_000 * i, 100_000_000)],
+        asks=[(460_000 + 10_000 * i, 100_000_000)],
+    )
+
+
+def test_one_measured_overrun_refuses_that_decision_and_keeps_the_bot() -> None:
+    desk = desk_on(LiveClock(), SlowOnceStrategy("yes", "m1", slow_books={1}))
+    desk.process(moving_book(time.time_ns(), 0))
+    slot = desk.strategies.slots[0]
+    assert slot.mode is Mode.ENFORCED
+    [late] = [e for e in desk.envelopes if e.bot_id == "strat.slowonce"]
+    assert late.decision is Decision.ERROR
+    assert late.reason_codes == ("SYS_BOT_OVER_BUDGET",)
+    assert late.latency_ns >= OVER_CPU_NS
+    assert isinstance(late.output, BotFailure)
+    assert late.output.message == f"{late.latency_ns} ns of thread CPU time > 5000000 ns"
+    assert desk.state.open_orders() == []  # the late proposal was dropped (fail closed)
+    desk.process(moving_book(time.time_ns(), 1))
+    assert len(desk.state.open_orders()) == 1  # the next, timely decision is applied
+    assert desk.strategies.slots[0].mode is Mode.ENFORCED
+
+
+def test_the_third_measured_overrun_within_the_window_quarantines() -> None:
+    desk = desk_on(LiveClock(), SlowOnceStrategy("yes", "m1", slow_books={1, 2, 3}))
+    for i in range(3):
+        desk.process(moving_book(time.time_ns(), i))
+    codes = [e.reason_codes for e in desk.envelopes if e.bot_id == "strat.slowonce"]
+    assert codes == [
+        ("SYS_BOT_OVER_BUDGET",),
+        ("SYS_BOT_OVER_BUDGET",),
+        ("SYS_BOT_TIMEOUT", "SYS_BOT_QUARANTINED"),
+    ]
+    slot = desk.strategies.slots[0]
+    assert slot.quarantine_reason == "SYS_BOT_TIMEOUT"
+    assert slot.quarantined is not None
+    assert slot.quarantined.failure.message.endswith(": 3 overruns within 600 s")
+    assert desk.state.open_orders() == []
+
+
+def test_overruns_outside_the_window_never_add_up() -> None:
+    slot = BotSlot(QuoteBot("yes", "m1"))
+    budget = slot.budget_ns
+    for minute in range(0, 60, 6):  # one overrun every 6 minutes for an hour: 2 per window
+        late = slot.over_budget(budget + 1, True, minute * 60 * 1_000_000_000)
+        assert late.code == "SYS_BOT_OVER_BUDGET"
+    minute_ns = 60 * 1_000_000_000
+    assert slot.over_budget(budget + 1, True, 58 * minute_ns).code == "SYS_BOT_OVER_BUDGET"
+    third = slot.over_budget(budget + 1, True, 59 * minute_ns)  # 54, 58, 59: 3 in 10 min
+    assert third.code == "SYS_BOT_TIMEOUT"
+    slot.quarantine(third, 0)
+    slot.release(Mode.ENFORCED)  # an operator's release starts the count afresh
+    assert slot.over_budget(budget + 1, True, 59 * minute_ns).code == "SYS_BOT_OVER_BUDGET"
+
+
+def test_a_measured_overrun_past_the_ceiling_or_any_modelled_one_quarantines_at_once() -> None:
+    slot = BotSlot(QuoteBot("yes", "m1"))
+    assert slot.over_budget(3 * slot.budget_ns + 1, True, 0).code == "SYS_BOT_TIMEOUT"
+    assert slot.over_budget(3 * slot.budget_ns, True, 0).code == "SYS_BOT_OVER_BUDGET"
+    assert slot.over_budget(slot.budget_ns + 1, False, 0).code == "SYS_BOT_TIMEOUT"
+
+
+def test_a_risk_bot_over_budget_once_rejects_that_intent_and_stays_enforced() -> None:
+    desk = desk_on(LiveClock(), QuoteBot("yes", "m1"), SlowOnceGuard())
+    desk.process(moving_book(time.time_ns(), 0))
+    slot = desk.risk.slots[0]
+    assert slot.mode is Mode.ENFORCED
+    assert desk.state.open_orders() == []  # fail closed: the intent was rejected
+    [late] = [e for e in desk.envelopes if e.bot_id == slot.bot_id]
+    assert late.reason_codes == ("SYS_BOT_OVER_BUDGET",)
+    assert late.correlation_id != ""  # names the intent it refused
+    desk.process(moving_book(time.time_ns(), 1))
+    assert len(desk.state.open_orders()) == 1
+
+
+def test_an_execution_bot_over_budget_once_routes_nothing_for_that_intent() -> None:
+    desk = Desk(
+        run_id="run-b",
+        venue=PaperVenue(PaperVenueConfig(), [MARKET], "run-b"),
+        strategies=[BotSlot(QuoteBot("yes", "m1"))],
+        risk=[BotSlot(ApproveBot())],
+        execution=[BotSlot(SlowOnceExec())],
+        markets=[MARKET],
+        clock=LiveClock(),
+    )
+    desk.process(moving_book(time.time_ns(), 0))
+    assert desk.state.open_orders() == []
+    [late] = [e for e in desk.envelopes if e.bot_id == "exec.passthrough"]
+    assert late.reason_codes == ("SYS_BOT_OVER_BUDGET",)
+    assert desk.execution.slots[0].mode is Mode.ENFORCED
+    desk.process(moving_book(time.time_ns(), 1))
+    assert len(desk.state.open_orders()) == 1
+
+
+def test_a_late_monitor_finding_still_restricts_the_desk() -> None:
+    def slow_halt(view: DeskView) -> MonitorDecision:
+        spin_cpu(OVER_CPU_NS)
+        return MonitorDecision(action=MonitorAction.HALT, reason_codes=(REJECT_CODE,))
+
+    watcher = BotSlot(WatchBot(slow_halt, capabilities=frozenset({Capability.HALT})))
+    desk = desk_on(LiveClock(), QuoteBot("yes", "m1"))
+    now = time.time_ns()
+    desk.process(moving_book(now, 0))
+    finding = desk.monitors.run(watcher, desk.state, Timer(ts_event_ns=now, name="monitor"))
+    assert finding is not None
+    assert desk.state.trading_state is TradingState.HALTED  # applied although late
+    assert watcher.mode is Mode.ENFORCED
+    codes = [e.reason_codes for e in desk.envelopes if e.bot_id == "risk.watcher"]
+    assert codes == [("SYS_BOT_OVER_BUDGET",), (REJECT_CODE,)]

@@ -30,8 +30,14 @@ from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
-from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot, overrun
+from polytraders.desk.recorder import (
+    Cause,
+    DeskActor,
+    EnvelopeRecorder,
+    record_over_budget,
+    record_quarantine,
+)
+from polytraders.desk.slots import SYS_BOT_OVER_BUDGET, BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.orders import OrderIntent
 
@@ -137,8 +143,19 @@ class ExecutionRunner:
             return self._fail(slot, intent, state, cause, failure, latency_ns=latency)
         latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            timeout = BotFailure(code="SYS_BOT_TIMEOUT", message=overrun(latency, slot, measure))
-            return self._fail(slot, intent, state, cause, timeout, latency_ns=latency)
+            late = slot.over_budget(latency, measure, state.now_ns)
+            if late.code == SYS_BOT_OVER_BUDGET:  # refused: the intent is not routed
+                codes = record_over_budget(
+                    self.recorder,
+                    slot,
+                    state,
+                    cause,
+                    late,
+                    correlation_id=intent.intent_id,
+                    latency_ns=latency,
+                )
+                return None, codes
+            return self._fail(slot, intent, state, cause, late, latency_ns=latency)
         problem = detail = ""
         if not isinstance(plan, RoutePlan):
             problem, detail = "SYS_INVALID_OUTPUT", f"returned {type(plan).__name__}"

@@ -13,7 +13,9 @@ Rules for one firing of a slot's monitor:
 1. STUB and QUARANTINE slots are not called. SHADOW, ADVISORY and ENFORCED slots are.
 2. **Failures quarantine, fail closed.** A monitor that raises (``SYS_BOT_EXCEPTION``), overruns
    the slot's budget (``SYS_BOT_TIMEOUT``: modelled latency under a simulated clock, the call's
-   thread CPU time under a live one), returns something other than None or a
+   thread CPU time under a live one, judged by :meth:`~polytraders.desk.slots.BotSlot.over_budget`;
+   a measured overrun that does not quarantine is recorded as ``SYS_BOT_OVER_BUDGET`` and the
+   finding, which can only restrict the desk, is still applied), returns something other than None or a
    :class:`~polytraders.contracts.decisions.MonitorDecision` or a code it did not declare
    (``SYS_INVALID_OUTPUT``), or asks for REDUCE or HALT without the matching capability
    (:func:`~polytraders.contracts.authority.monitor_decision_problems`,
@@ -45,12 +47,11 @@ from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import Mode
 from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
-from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot, overrun
+from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_over_budget, record_quarantine
+from polytraders.desk.slots import SYS_BOT_OVER_BUDGET, BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.events import Timer, TradingState
 
-SYS_BOT_TIMEOUT = "SYS_BOT_TIMEOUT"
 SYS_INVALID_OUTPUT = "SYS_INVALID_OUTPUT"
 SYS_AUTHORITY_VIOLATION = "SYS_AUTHORITY_VIOLATION"
 
@@ -108,9 +109,15 @@ class MonitorRunner:
             return None
         latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            failure = BotFailure(code=SYS_BOT_TIMEOUT, message=overrun(latency, slot, measure))
-            self._fail(slot, state, timer, failure, latency)
-            return None
+            late = slot.over_budget(latency, measure, state.now_ns)
+            if late.code != SYS_BOT_OVER_BUDGET:
+                self._fail(slot, state, timer, late, latency)
+                return None
+            # A monitor's finding only restricts the desk (REDUCE or HALT), so a late one is
+            # still applied below; the overrun is recorded on its own.
+            late = BotFailure(code=late.code, message=late.message + "; finding still applied")
+            cause = self._cause(timer)
+            record_over_budget(self.recorder, slot, state, cause, late, latency_ns=latency)
         if decision is None:
             self.findings[slot.bot_id] = None
             return None

@@ -163,3 +163,39 @@ def record_quarantine(
         latency_ns=latency_ns,
     )
     return codes
+
+
+def record_over_budget(
+    recorder: EnvelopeRecorder,
+    slot: BotSlot,
+    state: DeskState,
+    cause: Cause,
+    failure: BotFailure,
+    *,
+    correlation_id: str = "",
+    latency_ns: int,
+) -> tuple[str, ...]:
+    """The desk's answer to one decision over its budget that does not quarantine the bot
+    (``failure.code`` is ``SYS_BOT_OVER_BUDGET``; :meth:`BotSlot.over_budget`): count the
+    error, log it, and record an ERROR envelope with ``(failure.code,)`` whose output is
+    ``failure``. The caller refuses the decision. Returns the codes."""
+    state.record_error()
+    _LOG.warning("%s over its decision budget (%s): %s", slot.bot_id, failure.code, failure.message)
+    codes = (failure.code,)
+    recorder.record(
+        bot_id=slot.bot_id,
+        bot_class=slot.bot_class,
+        bot_version=slot.version,
+        config_version=slot.config_version,
+        mode=slot.mode,
+        decision=Decision.ERROR,
+        ts_event_ns=cause.ts_event_ns,
+        ts_decided_ns=state.now_ns,
+        reason_codes=codes,
+        correlation_id=correlation_id,
+        causation_id=cause.causation_id,
+        input_digest=cause.input_digest,
+        output=failure,
+        latency_ns=latency_ns,
+    )
+    return codes

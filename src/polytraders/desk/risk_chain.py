@@ -18,7 +18,9 @@ Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
    SHADOW/ADVISORY bots still run on the intent as it stood, so shadow evidence covers every
    intent; remaining ENFORCED bots do not run.
 3. **Quarantine.** A bot that raises (``SYS_BOT_EXCEPTION``), overruns its decision budget
-   (``SYS_BOT_TIMEOUT``), returns something other than a :class:`RiskDecision` or a code it
+   (``SYS_BOT_TIMEOUT``; a measured overrun that
+   :meth:`~polytraders.desk.slots.BotSlot.over_budget` does not count as one is recorded as
+   ``SYS_BOT_OVER_BUDGET`` and rejects that intent only, when the bot is ENFORCED), returns something other than a :class:`RiskDecision` or a code it
    did not declare (``SYS_INVALID_OUTPUT``), or breaks its authority
    (:func:`~polytraders.contracts.authority.risk_decision_problems`,
    ``SYS_AUTHORITY_VIOLATION``: among others a HALT or state change without the capability) has
@@ -50,13 +52,18 @@ from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.gate import gate_reason
-from polytraders.desk.recorder import Cause, DeskActor, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot, overrun
+from polytraders.desk.recorder import (
+    Cause,
+    DeskActor,
+    EnvelopeRecorder,
+    record_over_budget,
+    record_quarantine,
+)
+from polytraders.desk.slots import SYS_BOT_OVER_BUDGET, BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.events import TradingState
 from polytraders.model.orders import IntentAction, OrderIntent, intent_problems
 
-SYS_BOT_TIMEOUT = "SYS_BOT_TIMEOUT"
 SYS_INVALID_OUTPUT = "SYS_INVALID_OUTPUT"
 SYS_AUTHORITY_VIOLATION = "SYS_AUTHORITY_VIOLATION"
 SYS_BOT_QUARANTINED = "SYS_BOT_QUARANTINED"
@@ -287,14 +294,14 @@ class RiskChain:
             cpu = decision_cpu_ns() - cpu_start if measure else 0
             latency = cpu if measure_cpu else slot.modelled_latency_ns
             if latency > slot.budget_ns:
-                failure = self._fail(
-                    slot,
-                    intent,
-                    state,
-                    Cause(causation_id, ts_event, digest),
-                    BotFailure(code=SYS_BOT_TIMEOUT, message=overrun(latency, slot, measure_cpu)),
-                    latency_ns=latency,
-                )
+                late = slot.over_budget(latency, measure_cpu, state.now_ns)
+                cause = Cause(causation_id, ts_event, digest)
+                if late.code == SYS_BOT_OVER_BUDGET:  # refused: the intent is rejected
+                    failure = self._over_budget(
+                        slot, intent, state, cause, late, latency_ns=latency
+                    )
+                else:
+                    failure = self._fail(slot, intent, state, cause, late, latency_ns=latency)
                 if enforced:
                     stopped = failure
                 continue
@@ -422,6 +429,31 @@ class RiskChain:
                 )
                 return RiskOutcome(False, intent, Verdict.REJECT, (refusal,), "desk", reshaped)
         return RiskOutcome(True, intent, _V_APPROVE, codes, "", reshaped)
+
+    def _over_budget(
+        self,
+        slot: BotSlot,
+        intent: OrderIntent,
+        state: DeskState,
+        cause: Cause,
+        failure: BotFailure,
+        *,
+        latency_ns: int,
+    ) -> RiskOutcome:
+        """Record one refused over-budget decision (the bot stays in its mode); return the
+        fail-closed rejection of the intent (applied only when the slot is ENFORCED)."""
+        codes = record_over_budget(
+            self.recorder,
+            slot,
+            state,
+            cause,
+            failure,
+            correlation_id=intent.intent_id,
+            latency_ns=latency_ns,
+        )
+        if self.observer is not None:
+            self.observer(slot, Decision.ERROR, latency_ns)
+        return RiskOutcome(False, intent, Verdict.REJECT, codes, slot.bot_id, False)
 
     def _fail(
         self,

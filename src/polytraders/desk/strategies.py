@@ -8,9 +8,11 @@ Rules (DESIGN.md "The desk" step 2, "Contracts"):
   proposal). ``correlation_id`` is "" and ``causation_id`` the event's id.
 - A bot that raises (``SYS_BOT_EXCEPTION``: the exception's type, message and the
   ``file:line`` of the bot's own code, :func:`~polytraders.desk.failures.exception_failure`),
-  overruns its budget (``SYS_BOT_TIMEOUT``: the slot's modelled latency under a simulated
-  clock; under a live clock the CPU time of the call on the desk's thread, so waiting — for the
-  market-data thread, in a sleep — never counts against the bot), or whose output fails the
+  times out (``SYS_BOT_TIMEOUT``: the slot's modelled latency under a simulated clock; under a
+  live clock the CPU time of the call on the desk's thread, so waiting — for the market-data
+  thread, in a sleep — never counts against the bot; a measured overrun quarantines as
+  :meth:`~polytraders.desk.slots.BotSlot.over_budget` rules, and one that does not is recorded
+  as ``SYS_BOT_OVER_BUDGET`` with the proposal dropped), or whose output fails the
   intake checks of :class:`~polytraders.desk.intake.IntentIntake` (``SYS_INVALID_OUTPUT``,
   ``SYS_INTENT_FIELD_INVALID``, ``SYS_AUTHORITY_VIOLATION``) is quarantined with an ERROR
   envelope whose output is the :class:`~polytraders.contracts.envelope.BotFailure`, and its
@@ -29,8 +31,8 @@ from polytraders.contracts.modes import BotClass, Mode
 from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.intake import IntentIntake
-from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_quarantine
-from polytraders.desk.slots import BotSlot, overrun
+from polytraders.desk.recorder import Cause, EnvelopeRecorder, record_over_budget, record_quarantine
+from polytraders.desk.slots import SYS_BOT_OVER_BUDGET, BotSlot
 from polytraders.desk.state import DeskState
 from polytraders.model.events import AnyEvent
 from polytraders.model.orders import OrderIntent
@@ -99,8 +101,11 @@ class StrategyRunner:
             return None
         latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
         if latency > slot.budget_ns:
-            timeout = BotFailure(code="SYS_BOT_TIMEOUT", message=overrun(latency, slot, measure))
-            self._fail(slot, state, cause, timeout, latency)
+            late = slot.over_budget(latency, measure, state.now_ns)
+            if late.code == SYS_BOT_OVER_BUDGET:  # refused: its intents are dropped
+                record_over_budget(self.recorder, slot, state, cause, late, latency_ns=latency)
+            else:
+                self._fail(slot, state, cause, late, latency)
             return None
         failure = self.intake.check(slot.bot_id, slot.bot.reason_codes, output, state)
         if failure is not None:
