@@ -59,7 +59,8 @@ def test_round_trip_realizes_exact_pnl(ex: FuturesExchange) -> None:
         (order("BUY", "0.001"), errors.NOTIONAL_TOO_SMALL),
         (order("SELL", "0.010", reduceOnly="true"), errors.REDUCE_ONLY_REJECTED),
         (order("BUY", "0.010", symbol="ETHUSDT"), errors.INVALID_SYMBOL),
-        (order("BUY", "0.010", type="STOP"), errors.INVALID_ORDER_TYPE),
+        (order("BUY", "0.010", type="LIMIT_MAKER"), errors.INVALID_ORDER_TYPE),
+        (order("BUY", "0.010", type="STOP"), errors.USE_ALGO_ENDPOINT),
         (
             order("BUY", "0.010", type="LIMIT", timeInForce="GTC", price="61800.35"),
             errors.PRICE_NOT_ON_TICK,

@@ -6,7 +6,9 @@ REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
 /fapi/v1/order``, ``DELETE /fapi/v1/allOpenOrders``, ``GET /fapi/v1/openOrders``,
 ``/fapi/v1/userTrades``, ``/fapi/v1/income``, ``/fapi/v1/leverageBracket``, ``/fapi/v2/account``,
 ``/fapi/v3/account``, ``/fapi/v2/positionRisk``, ``/fapi/v3/positionRisk``, ``POST
-/fapi/v1/leverage``. Errors are Binance's ``{"code", "msg"}`` bodies
+/fapi/v1/leverage``; conditional orders (the Algo Service, :mod:`.engine`): ``POST``/``DELETE``/
+``GET /fapi/v1/algoOrder`` (by ``algoId`` or ``clientAlgoId``), ``GET /fapi/v1/openAlgoOrders``,
+``DELETE /fapi/v1/algoOpenOrders``. Errors are Binance's ``{"code", "msg"}`` bodies
 (:mod:`polytraders.simexchange.errors`).
 
 Websocket: ``/ws/<symbol>@depth``, ``/ws/<symbol>@depth@100ms`` or ``@depth@0ms``: every
@@ -19,11 +21,12 @@ Control (loopback, ``Authorization: Bearer <control token>``, JSON POSTs, as
 :mod:`polytraders.simclob.app`): ``POST /sim/step {"count"}`` replays steps (answers
 ``applied``, ``cursor``, ``last_update_id``); ``POST /sim/fault {"kind", ...}``:
 ``rate_limit {"count", "retry_after_s"}`` (the next ``count`` REST requests answer HTTP 429,
--1003, with ``Retry-After``), ``reject_orders {"code", "msg", "count"}`` (the next order posts
-are refused with that code, e.g. -2019), ``delay_acks {"ms"}`` (order posts answered late; the
-order is placed at once), ``drop_depth {"count"}`` (the next depth events are not sent: a lost
-message the client sees as a ``pu`` gap), ``drop_ws`` (every websocket closed), ``clear``;
-``GET /sim/state`` reports the book's ``lastUpdateId``, counters and the account.
+-1003, with ``Retry-After``), ``reject_orders {"code", "msg", "count"}`` (the next order posts,
+conditional ones too, are refused with that code, e.g. -2019), ``delay_acks {"ms"}`` (order
+posts answered late; the order is placed at once), ``drop_depth {"count"}`` (the next depth
+events are not sent: a lost message the client sees as a ``pu`` gap), ``drop_ws`` (every
+websocket closed), ``clear``; ``GET /sim/state`` reports the book's ``lastUpdateId``, counters
+and the account.
 """
 
 from __future__ import annotations
@@ -222,6 +225,56 @@ def build_app(state: ExchangeState) -> Starlette:
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     @signed
+    async def post_algo_order(params: dict[str, str], now: int) -> Any:
+        algo = ex.place_algo(params, now)
+        if state.ack_delay_ms:
+            await asyncio.sleep(state.ack_delay_ms / 1000)
+        return wire.algo_order(ex, algo)
+
+    def algo_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
+        symbol_of(params)
+        if "algoId" in params:
+            try:
+                return int(params["algoId"]), None
+            except ValueError:
+                raise errors.missing("algoId") from None
+        if "clientAlgoId" in params:
+            return None, params["clientAlgoId"]
+        raise errors.bad(
+            errors.BAD_PARAMETER,
+            "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!",
+        )
+
+    @signed
+    async def cancel_algo_order(params: dict[str, str], now: int) -> Any:
+        algo = ex.cancel_algo(*algo_ref(params), now)
+        return {
+            "algoId": algo.algo_id,
+            "clientAlgoId": algo.client_algo_id,
+            "code": "200",
+            "msg": "success",
+        }
+
+    @signed
+    async def query_algo_order(params: dict[str, str], now: int) -> Any:
+        algo = ex.find_algo(*algo_ref(params))
+        if algo is None:
+            raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
+        return wire.algo_order(ex, algo)
+
+    @signed
+    async def open_algo_orders(params: dict[str, str], now: int) -> Any:
+        symbol_of(params)
+        return [wire.algo_order(ex, a) for a in ex.open_algo_orders()]
+
+    @signed
+    async def cancel_all_algo(params: dict[str, str], now: int) -> Any:
+        if params.get("symbol") != ex.symbol:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        ex.cancel_all_algo(now)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    @signed
     async def open_orders(params: dict[str, str], now: int) -> Any:
         symbol_of(params)
         return [wire.order(ex, o) for o in ex.open_orders()]
@@ -344,6 +397,7 @@ def build_app(state: ExchangeState) -> Starlette:
                 "realized_pnl_micros": ex.realized_pnl,
                 "fees_micros": ex.fees_paid,
                 "open_orders": len(ex.open_orders()),
+                "open_algo_orders": len(ex.open_algo_orders()),
                 "depth_events_dropped": ex.depth_events_dropped,
                 "requests_total": state.requests_total,
                 "refused_total": state.refused_total,
@@ -412,6 +466,11 @@ def build_app(state: ExchangeState) -> Starlette:
         Route("/fapi/v1/order", query_order, methods=["GET"]),
         Route("/fapi/v1/allOpenOrders", cancel_all, methods=["DELETE"]),
         Route("/fapi/v1/openOrders", open_orders),
+        Route("/fapi/v1/algoOrder", post_algo_order, methods=["POST"]),
+        Route("/fapi/v1/algoOrder", cancel_algo_order, methods=["DELETE"]),
+        Route("/fapi/v1/algoOrder", query_algo_order, methods=["GET"]),
+        Route("/fapi/v1/openAlgoOrders", open_algo_orders),
+        Route("/fapi/v1/algoOpenOrders", cancel_all_algo, methods=["DELETE"]),
         Route("/fapi/v1/userTrades", user_trades),
         Route("/fapi/v1/leverageBracket", leverage_bracket),
         Route("/fapi/v1/leverage", set_leverage, methods=["POST"]),

@@ -35,6 +35,31 @@ Account rules (documented simplifications of Binance's):
   ``FUNDING_FEE`` income at the funding time.
 * The public book the simulator serves is the recording's: our fills do not change it (they are
   remembered as consumed liquidity, rule 5, as the paper venue does).
+
+Conditional orders (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``) live apart from the order book, as
+at Binance since its USDⓈ-M conditional orders moved to the Algo Service (change log
+2025-11-06, effective 2025-12-09: ``POST /fapi/v1/order`` answers -4120 for them; ccxt 4.5.90
+sends them to ``POST /fapi/v1/algoOrder``). Rules (New Algo Order reference,
+developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order):
+
+* ``triggerPrice`` on the tick; ``workingType`` ``MARK_PRICE`` or ``CONTRACT_PRICE`` (the
+  default): the mark price (the book's mid, above) or the latest contract price (the last
+  trade, public or ours; the mark before any trade);
+* ``closePosition=true`` (close the whole position when triggered) takes no ``quantity`` and
+  no ``reduceOnly`` (-1106 here); otherwise ``quantity`` is required;
+* trigger conditions: ``STOP_MARKET`` BUY when price ≥ trigger, SELL when price ≤ trigger;
+  ``TAKE_PROFIT_MARKET`` BUY when price ≤ trigger, SELL when price ≥ trigger. An order whose
+  condition already holds is refused with -2021 "Order would immediately trigger.";
+* checked after every replay step and after each of our fills; a triggered order becomes a
+  MARKET order through the same matching (fills, fees, position, ``userTrades``; its client
+  order id is the ``clientAlgoId``), reduce-only when the conditional order was reduce-only or
+  close-position (quantity: the whole position then). Its ``algoStatus`` goes ``NEW`` →
+  ``FINISHED`` (Binance's TRIGGERING and TRIGGERED last no time here) with ``actualOrderId``,
+  or ``REJECTED`` when the market order is refused (e.g. reduce-only with no position);
+* not counted in the margin check; ``DELETE /fapi/v1/allOpenOrders`` does not cancel them
+  (Binance documents a separate ``DELETE /fapi/v1/algoOpenOrders`` for them and says nothing
+  of ``allOpenOrders`` cancelling conditional orders: the simulator keeps the two apart, the
+  fail-closed reading for a client that must cancel everything).
 """
 
 from __future__ import annotations
@@ -66,6 +91,17 @@ from polytraders.venues.paper.queue import WorkingOrder, queue_model
 MAX_PRICE = 1 << 62
 """The limit of a market BUY's book walk (any ask)."""
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
+CONDITIONAL_TYPES = (
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+)
+"""Binance's conditional order types (refused on ``/fapi/v1/order`` with -4120)."""
+ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
+"""The conditional types the simulator serves on ``/fapi/v1/algoOrder``."""
+WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
 _BPS = 10_000
 
 
@@ -116,6 +152,27 @@ class FuturesOrder:
     def remaining(self) -> int:
         """Micro-units still open."""
         return self.orig_qty - self.executed_qty
+
+
+@dataclass(slots=True, eq=False)
+class AlgoOrder:
+    """One conditional order (Binance's algo-order fields, micro-units): ``quantity`` is 0 for
+    a close-position order; ``actual_order_id`` the MARKET order it became (0 until then)."""
+
+    algo_id: int
+    client_algo_id: str
+    side: Side
+    order_type: str
+    trigger_price: int
+    quantity: int
+    close_position: bool
+    reduce_only: bool
+    working_type: str
+    create_ms: int
+    update_ms: int
+    status: str = "NEW"
+    trigger_ms: int = 0
+    actual_order_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +233,9 @@ class FuturesExchange:
         """Size traded publicly at a level of ours since its size last changed (rule 4.4: a
         later decrease up to this much is the trades', already through the queue)."""
         self.orders: dict[int, FuturesOrder] = {}
+        self.algo_orders: dict[int, AlgoOrder] = {}
+        self.last_price = 0
+        """Price of the last trade of the contract, public or ours (0 before any)."""
         self.trades: list[UserTrade] = []
         self.account = PerpAccount(self.symbol, settings.wallet_micros, settings.leverage)
         self.funding_rate_ppm = settings.funding_rate_ppm
@@ -193,6 +253,7 @@ class FuturesExchange:
         self.depth_events_dropped = 0
         self._order_ids = itertools.count(4_000_000_001)
         self._trade_ids = itertools.count(900_000_001)
+        self._algo_ids = itertools.count(3_000_000_001)
         self.step(1)
 
     # ------------------------------------------------------------------ replay
@@ -209,6 +270,7 @@ class FuturesExchange:
             self._on_depth(step.depth)
             self.cursor += 1
             applied += 1
+            self._trigger(self.last_event_ms)
         return applied
 
     def _settle_funding(self, event_ms: int) -> None:
@@ -290,6 +352,7 @@ class FuturesExchange:
             sides.append(Side.SELL)  # buyers lift asks
         left = trade.size
         now_ms = trade.ts_event_ns // 1_000_000
+        self.last_price = trade.price
         for side in sides:
             through = sorted(
                 (
@@ -344,13 +407,26 @@ class FuturesExchange:
 
         Raises:
             BinanceError: the venue's code for the refusal (-1121, -1117, -1116, -1115, -1102,
-                -1111, -4003, -1013, -4014, -4164, -2022, -2019, -5021, -5022, or an armed
-                ``reject_orders`` fault).
+                -1111, -4003, -1013, -4014, -4164, -2022, -2019, -5021, -5022, -4120 for a
+                conditional type, or an armed ``reject_orders`` fault).
         """
         order = self._validated(params, now_ms)
+        self._armed_reject()
+        self._match(order, now_ms)
+        self._trigger(now_ms)
+        return order
+
+    def _armed_reject(self) -> None:
         if self.faults.reject_orders:
             code, msg = self.faults.reject_orders.pop(0)
             raise errors.bad(code, msg)
+
+    def _match(self, order: FuturesOrder, now_ms: int) -> None:
+        """Match a validated order: take what it crosses, rest or expire the remainder.
+
+        Raises:
+            BinanceError: -5022 (post-only would take), -5021 (FOK), -2022, -2019.
+        """
         limit = order.price or (MAX_PRICE if order.side is Side.BUY else 1)
         take = available_take(self.book, self.consumed, order.side, limit, size=order.orig_qty)
         if order.time_in_force == "GTX" and take.size:
@@ -387,7 +463,6 @@ class FuturesExchange:
             )
             working.resting = True
             self.levels.setdefault((order.side, order.price), []).append(working)
-        return order
 
     def _validated(self, params: dict[str, str], now_ms: int) -> FuturesOrder:
         if params.get("symbol") != self.symbol:
@@ -397,6 +472,12 @@ class FuturesExchange:
             raise errors.bad(errors.INVALID_SIDE, "Invalid side.")
         side = Side.BUY if side_text == "BUY" else Side.SELL
         order_type = params.get("type", "")
+        if order_type in CONDITIONAL_TYPES:
+            raise errors.bad(
+                errors.USE_ALGO_ENDPOINT,
+                "Order type not supported for this endpoint. Please use the Algo Order API "
+                "endpoints instead.",
+            )
         if order_type not in ("LIMIT", "MARKET"):
             raise errors.bad(errors.INVALID_ORDER_TYPE, "Invalid orderType.")
         qty = self._decimal(params, "quantity", self.instrument.size_increment)
@@ -460,7 +541,7 @@ class FuturesExchange:
                 errors.BAD_PRECISION, "Precision is over the maximum defined for this asset."
             ) from None
         if value % increment:
-            if name == "price":
+            if name in ("price", "triggerPrice"):
                 raise errors.bad(errors.PRICE_NOT_ON_TICK, "Price not increased by tick size.")
             raise errors.bad(
                 errors.BAD_PRECISION, "Precision is over the maximum defined for this asset."
@@ -491,6 +572,7 @@ class FuturesExchange:
         if qty <= 0:
             return
         rate = self.settings.maker_fee_bps if maker else self.settings.taker_fee_bps
+        self.last_price = price
         quote = price * qty // MICROS
         fee = price * qty * rate // (_BPS * MICROS)
         realized = self.account.trade(order.side, price, qty, fee)
@@ -561,6 +643,159 @@ class FuturesExchange:
     def open_orders(self) -> list[FuturesOrder]:
         """Orders still resting, oldest first."""
         return [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
+
+    # ------------------------------------------------------------------ conditional orders
+    def place_algo(self, params: dict[str, str], now_ms: int) -> AlgoOrder:
+        """``POST /fapi/v1/algoOrder`` (``algoType=CONDITIONAL``): validate and keep a
+        conditional order (module docstring for the rules).
+
+        Raises:
+            BinanceError: -1121, -1117, -1102 (``algoType``/``workingType``/a missing field),
+                -1116 (a type not served), -4014/-1111 (off the grid), -4003/-1013 (quantity),
+                -1106 (``quantity`` or ``reduceOnly`` with ``closePosition``), -20132 (client
+                algo id of an open order), -2021 (would trigger at once), or an armed
+                ``reject_orders`` fault.
+        """
+        if params.get("symbol") != self.symbol:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        if params.get("algoType") != "CONDITIONAL":
+            raise errors.missing("algoType")
+        side_text = params.get("side", "")
+        if side_text not in ("BUY", "SELL"):
+            raise errors.bad(errors.INVALID_SIDE, "Invalid side.")
+        order_type = params.get("type", "")
+        if order_type not in ALGO_TYPES:
+            raise errors.bad(errors.INVALID_ORDER_TYPE, "Invalid orderType.")
+        working_type = params.get("workingType", "CONTRACT_PRICE")
+        if working_type not in WORKING_TYPES:
+            raise errors.missing("workingType")
+        trigger = self._decimal(params, "triggerPrice", self.instrument.price_increment)
+        if trigger <= 0:
+            raise errors.missing("triggerPrice")
+        close_position = params.get("closePosition", "false").lower() == "true"
+        reduce_only = params.get("reduceOnly", "false").lower() == "true"
+        quantity = 0
+        if close_position:
+            for name in ("quantity", "reduceOnly"):
+                if name in params:
+                    raise errors.bad(
+                        errors.PARAM_NOT_REQUIRED, f"Parameter '{name}' sent when not required."
+                    )
+        else:
+            quantity = self._decimal(params, "quantity", self.instrument.size_increment)
+            if quantity <= 0:
+                raise errors.bad(
+                    errors.QUANTITY_NOT_POSITIVE, "Quantity less than or equal to zero."
+                )
+            if quantity < self.instrument.min_size or quantity > self.settings.max_qty_micros:
+                raise errors.bad(errors.FILTER_FAILURE, "Filter failure: LOT_SIZE")
+        algo_id = next(self._algo_ids)
+        client_id = params.get("clientAlgoId") or f"sim-algo-{algo_id}"
+        if any(a.client_algo_id == client_id for a in self.open_algo_orders()):
+            raise errors.bad(errors.DUPLICATE_CLIENT_ALGO_ID, "The client algo id is duplicated")
+        algo = AlgoOrder(
+            algo_id=algo_id,
+            client_algo_id=client_id,
+            side=Side.BUY if side_text == "BUY" else Side.SELL,
+            order_type=order_type,
+            trigger_price=trigger,
+            quantity=quantity,
+            close_position=close_position,
+            reduce_only=reduce_only,
+            working_type=working_type,
+            create_ms=now_ms,
+            update_ms=now_ms,
+        )
+        if self._triggered(algo):
+            raise errors.bad(errors.WOULD_TRIGGER, "Order would immediately trigger.")
+        self._armed_reject()
+        self.algo_orders[algo_id] = algo
+        return algo
+
+    def reference_price(self, working_type: str) -> int:
+        """The price a conditional order watches (micro-USDT): the mark for ``MARK_PRICE``,
+        the last trade (the mark before any) for ``CONTRACT_PRICE``."""
+        if working_type == "CONTRACT_PRICE" and self.last_price:
+            return self.last_price
+        return self.mark_price()
+
+    def _triggered(self, algo: AlgoOrder) -> bool:
+        price = self.reference_price(algo.working_type)
+        if not price:
+            return False
+        rises = (algo.order_type == "STOP_MARKET") == (algo.side is Side.BUY)
+        return price >= algo.trigger_price if rises else price <= algo.trigger_price
+
+    def _trigger(self, now_ms: int) -> None:
+        """Execute every open conditional order whose condition holds, oldest first, until
+        none does (a fill moves the contract price and may trigger another)."""
+        while True:
+            due = [a for a in self.open_algo_orders() if self._triggered(a)]
+            if not due:
+                return
+            for algo in due:
+                if algo.status == "NEW" and self._triggered(algo):
+                    self._execute(algo, now_ms)
+
+    def _execute(self, algo: AlgoOrder, now_ms: int) -> None:
+        """A triggered conditional order becomes a MARKET order (FINISHED), or REJECTED."""
+        algo.trigger_ms = algo.update_ms = now_ms
+        quantity = algo.quantity
+        if algo.close_position:
+            amount = self.position.size
+            closes = (amount > 0 and algo.side is Side.SELL) or (
+                amount < 0 and algo.side is Side.BUY
+            )
+            quantity = abs(amount) if closes else 0
+        params = {
+            "symbol": self.symbol,
+            "side": "BUY" if algo.side is Side.BUY else "SELL",
+            "type": "MARKET",
+            "quantity": self.qty_text(quantity),
+            "reduceOnly": "true" if algo.reduce_only or algo.close_position else "false",
+            "newClientOrderId": algo.client_algo_id,
+        }
+        try:
+            order = self._validated(params, now_ms)
+            self._match(order, now_ms)
+        except errors.BinanceError:
+            algo.status = "REJECTED"
+            return
+        algo.actual_order_id = order.order_id
+        algo.status = "FINISHED"
+
+    def cancel_algo(
+        self, algo_id: int | None, client_algo_id: str | None, now_ms: int
+    ) -> AlgoOrder:
+        """``DELETE /fapi/v1/algoOrder`` by ``algoId`` or ``clientAlgoId``.
+
+        Raises:
+            BinanceError: -20124 unknown or no longer open.
+        """
+        algo = self.find_algo(algo_id, client_algo_id)
+        if algo is None or algo.status != "NEW":
+            raise errors.bad(errors.UNKNOWN_ALGO, "Invalid algo id or it has been completed.")
+        algo.status = "CANCELED"
+        algo.update_ms = now_ms
+        return algo
+
+    def cancel_all_algo(self, now_ms: int) -> int:
+        """``DELETE /fapi/v1/algoOpenOrders``: cancel every open conditional order."""
+        live = self.open_algo_orders()
+        for algo in live:
+            self.cancel_algo(algo.algo_id, None, now_ms)
+        return len(live)
+
+    def find_algo(self, algo_id: int | None, client_algo_id: str | None) -> AlgoOrder | None:
+        """A conditional order by id or client id (the newest with that client id)."""
+        if algo_id is not None:
+            return self.algo_orders.get(algo_id)
+        found = [a for a in self.algo_orders.values() if a.client_algo_id == client_algo_id]
+        return found[-1] if found else None
+
+    def open_algo_orders(self) -> list[AlgoOrder]:
+        """Conditional orders not yet triggered or cancelled, oldest first."""
+        return [a for a in self.algo_orders.values() if a.status == "NEW"]
 
     def set_leverage(self, leverage: int) -> None:
         """``POST /fapi/v1/leverage``.

@@ -13,7 +13,13 @@ from typing import Any
 from polytraders.model.money import MICROS, fixed_micros, from_micros
 from polytraders.model.orders import Side
 from polytraders.model.perp import initial_margin, next_funding_ms, notional
-from polytraders.simexchange.engine import FuturesExchange, FuturesOrder, Income, UserTrade
+from polytraders.simexchange.engine import (
+    AlgoOrder,
+    FuturesExchange,
+    FuturesOrder,
+    Income,
+    UserTrade,
+)
 
 
 def usdt(value: int) -> str:
@@ -100,7 +106,7 @@ def exchange_info(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
                         "multiplierDecimal": "4",
                     },
                 ],
-                "orderTypes": ["LIMIT", "MARKET"],
+                "orderTypes": ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"],
                 "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
             }
         ],
@@ -147,6 +153,45 @@ def order(ex: FuturesExchange, o: FuturesOrder) -> dict[str, Any]:
         "goodTillDate": 0,
         "time": o.time_ms,
         "updateTime": o.update_ms,
+    }
+
+
+def algo_order(ex: FuturesExchange, a: AlgoOrder) -> dict[str, Any]:
+    """A conditional order as ``POST``/``GET /fapi/v1/algoOrder`` and ``openAlgoOrders``
+    answer it (the New Algo Order and Query Algo Order references; ccxt 4.5.90 quotes the same
+    shape): ``quantity`` ``"0.000"`` for a close-position order; ``actualOrderId`` and
+    ``actualPrice`` (the MARKET order it became, its average price) empty/zero until
+    triggered."""
+    actual = ex.orders.get(a.actual_order_id)
+    average = (
+        actual.cum_quote * MICROS // actual.executed_qty if actual and actual.executed_qty else 0
+    )
+    return {
+        "algoId": a.algo_id,
+        "clientAlgoId": a.client_algo_id,
+        "algoType": "CONDITIONAL",
+        "orderType": a.order_type,
+        "symbol": ex.symbol,
+        "side": _side(a.side),
+        "positionSide": "BOTH",
+        "timeInForce": "GTC",
+        "quantity": ex.qty_text(a.quantity),
+        "algoStatus": a.status,
+        "actualOrderId": str(a.actual_order_id) if a.actual_order_id else "",
+        "actualPrice": ex.price_text(average),
+        "triggerPrice": ex.price_text(a.trigger_price),
+        "price": ex.price_text(0),
+        "icebergQuantity": None,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingType": a.working_type,
+        "priceMatch": "NONE",
+        "closePosition": a.close_position,
+        "priceProtect": False,
+        "reduceOnly": a.reduce_only,
+        "createTime": a.create_ms,
+        "updateTime": a.update_ms,
+        "triggerTime": a.trigger_ms,
+        "goodTillDate": 0,
     }
 
 

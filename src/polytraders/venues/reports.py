@@ -112,6 +112,37 @@ class PositionReport(msgspec.Struct, frozen=True, kw_only=True):
     size: int
 
 
+class StopOrderReport(msgspec.Struct, frozen=True, kw_only=True):
+    """One conditional (stop) order the venue holds open for us, not yet triggered (the ccxt
+    venue: Binance's Algo Service orders).
+
+    Fields:
+        client_order_id: the client id it was placed with (``clientAlgoId``).
+        venue_order_id: the venue's id (``algoId``).
+        token_id: the instrument.
+        side: the side of the market order it becomes when triggered.
+        order_type: ``STOP_MARKET`` or ``TAKE_PROFIT_MARKET``.
+        stop_price: trigger price (micro-units).
+        size: quantity (micro-units); 0 for a close-position order.
+        close_position: closes the whole position when triggered.
+        reduce_only: may only reduce the position.
+        working_type: the price it watches (``MARK_PRICE`` or ``CONTRACT_PRICE``).
+        ts_ns: when the venue was asked (ns).
+    """
+
+    client_order_id: str
+    venue_order_id: str
+    token_id: str
+    side: Side
+    order_type: str
+    stop_price: int
+    size: int
+    close_position: bool
+    reduce_only: bool
+    working_type: str
+    ts_ns: int
+
+
 class VenueSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """What the venue holds for us at ``ts_ns``: open orders, the fills of our orders and our
     holdings, taken together (a venue that cannot answer consistently raises instead, see the
@@ -123,6 +154,7 @@ class VenueSnapshot(msgspec.Struct, frozen=True, kw_only=True):
         orders: open orders, in the venue's order.
         fills: every counted fill of our orders the venue lists, oldest first.
         positions: one report per token the venue trades for us, by token id.
+        stops: open conditional (stop) orders, by venue id (venues without them: empty).
     """
 
     venue: str
@@ -130,3 +162,4 @@ class VenueSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     orders: tuple[OrderStatusReport, ...] = ()
     fills: tuple[FillReport, ...] = ()
     positions: tuple[PositionReport, ...] = ()
+    stops: tuple[StopOrderReport, ...] = ()

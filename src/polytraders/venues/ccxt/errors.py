@@ -16,6 +16,9 @@ Binance     meaning                           reason code
 -4014/-1111 price/precision off the grid      ``SYS_VENUE_INVALID_TICK``
 -4003/-1013/-4164  quantity/notional too small ``SYS_VENUE_BELOW_MIN_SIZE``
 -5021       FOK could not fill                ``SYS_VENUE_FOK_NOT_FILLED``
+-2021       stop would trigger at once        ``SYS_CCXT_STOP_WOULD_TRIGGER``
+-2011/-2013 unknown order                     ``SYS_VENUE_UNKNOWN_ORDER``
+-20124      algo order unknown or completed   ``SYS_VENUE_UNKNOWN_ORDER``
 =========  ================================  =====================================
 
 Otherwise by class: ``InsufficientFunds`` → insufficient balance, ``InvalidOrder`` →
@@ -48,6 +51,7 @@ class ErrorKind(StrEnum):
     INVALID_TICK = "invalid_tick"
     BELOW_MIN_SIZE = "below_min_size"
     FOK_NOT_FILLED = "fok_not_filled"
+    STOP_WOULD_TRIGGER = "stop_would_trigger"
     ORDER_NOT_FOUND = "order_not_found"
     INVALID_ORDER = "invalid_order"
     REJECTED = "rejected"
@@ -63,6 +67,7 @@ REASON_CODES: dict[ErrorKind, str] = {
     ErrorKind.INVALID_TICK: "SYS_VENUE_INVALID_TICK",
     ErrorKind.BELOW_MIN_SIZE: "SYS_VENUE_BELOW_MIN_SIZE",
     ErrorKind.FOK_NOT_FILLED: "SYS_VENUE_FOK_NOT_FILLED",
+    ErrorKind.STOP_WOULD_TRIGGER: "SYS_CCXT_STOP_WOULD_TRIGGER",
     ErrorKind.ORDER_NOT_FOUND: "SYS_VENUE_UNKNOWN_ORDER",
     ErrorKind.INVALID_ORDER: "SYS_VENUE_INVALID_ORDER",
     ErrorKind.REJECTED: "SYS_CCXT_ORDER_REJECTED",
@@ -84,6 +89,8 @@ BINANCE_CODES: dict[int, ErrorKind] = {
     -5021: ErrorKind.FOK_NOT_FILLED,
     -2011: ErrorKind.ORDER_NOT_FOUND,
     -2013: ErrorKind.ORDER_NOT_FOUND,
+    -2021: ErrorKind.STOP_WOULD_TRIGGER,
+    -20124: ErrorKind.ORDER_NOT_FOUND,
 }
 """Binance error codes (USDⓈ-M and spot REST references) with a more precise meaning than
 ccxt's exception class."""

@@ -36,8 +36,20 @@ Behaviour:
   and the desk halts).
 * ``cancel`` asks by client order id (``origClientOrderId``), syncs trades, then reports
   ``OrderCanceled``; an order the exchange no longer has open is asked for its final state.
-  ``cancel_all`` (``cancel_all_orders`` per symbol, not held back by a 429 back-off) then
-  settles every order we held open the same way; it raises when the exchange does not answer.
+* ``cancel_all`` (kill switch, shutdown; never held back by a 429 back-off) is
+  :meth:`CcxtVenue.cancel_everything`: per symbol it cancels the regular orders
+  (``DELETE /fapi/v1/allOpenOrders``) **and** the conditional ones (``DELETE
+  /fapi/v1/algoOpenOrders``: Binance does not document the first as cancelling the second),
+  then lists both again and settles every order we held open; anything still listed, or any
+  request that failed, makes it raise :class:`~.stops.CancelAllUnconfirmedError` (fail
+  closed: the worker stops and the desk halts) with the :class:`~.stops.CancelAllReport`.
+* Protective stops (:mod:`.stops`, kept by :mod:`.protective_stop`):
+  :meth:`CcxtVenue.protective_stops` lists the open conditional orders,
+  :meth:`~CcxtVenue.place_protective_stop`, :meth:`~CcxtVenue.cancel_protective_stop` and
+  :meth:`~CcxtVenue.replace_protective_stop` (cancel, then place only when the cancel
+  is confirmed) answer a :class:`~.stops.StopOutcome` naming what the exchange holds.
+  Stops are not the desk's orders: no venue events; a triggered stop's fills are the
+  exchange's (seen in positions and reconciliation, adopted by :meth:`CcxtVenue.rebuild`).
 * There is no dead-man switch here (``heartbeat`` is True); Binance's
   ``countdownCancelAll`` is not used yet.
 * :meth:`rebuild` (start-up, and a restart with no store): registers copies of the store's
@@ -72,6 +84,15 @@ from polytraders.venues.ccxt.convert import (
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.errors import REASON_CODES, CcxtError, ErrorKind, classify
 from polytraders.venues.ccxt.ratelimit import retry_after_ns
+from polytraders.venues.ccxt.stops import (
+    CancelAllReport,
+    CancelAllUnconfirmedError,
+    StopOutcome,
+    StopRequest,
+    StopState,
+    stop_args,
+    stop_report,
+)
 from polytraders.venues.ccxt.wire import (
     CLOSED_STATUSES,
     OrderRequest,
@@ -85,13 +106,21 @@ from polytraders.venues.ccxt.wire import (
     venue_order_id_of,
     wire_client_id,
 )
-from polytraders.venues.reports import FillReport, PositionReport, VenueSnapshot
+from polytraders.venues.reports import (
+    FillReport,
+    OrderStatusReport,
+    PositionReport,
+    StopOrderReport,
+    VenueSnapshot,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TRADES_PAGE = 1000
 """Most trades one ``userTrades`` request returns (Binance's maximum ``limit``)."""
+_TRIGGER = {"trigger": True}
+"""ccxt's parameter sending an order call to Binance's conditional (algo) endpoints."""
 SNAPSHOT_TRIES = 3
 """Reconciliation snapshots taken before giving up when trades keep changing meanwhile."""
 _MS = 1_000_000
@@ -253,21 +282,149 @@ class CcxtVenue:
         self._apply_order_info(order, answer["info"], now_ns)
 
     def cancel_all(self, now_ns: int) -> None:
-        """Cancel every open order of ours on every traded symbol, then settle each order we
-        held open (fills synced first). Never held back by a rate-limit back-off.
+        """Cancel every order at the exchange, regular and conditional, and confirm it
+        (:meth:`cancel_everything`).
 
         Raises:
-            ccxt.BaseError: a cancel-all got no answer (the exchange's state is unknown).
+            CancelAllUnconfirmedError: something is still open, or a request failed.
         """
+        report = self.cancel_everything(now_ns)
+        if not report.confirmed:
+            raise CancelAllUnconfirmedError(report)
+
+    def cancel_everything(self, now_ns: int) -> CancelAllReport:
+        """Per traded symbol: cancel all regular orders, cancel all conditional orders
+        (perpetuals), then list both again (and our positions on perpetuals: what an unwind
+        would close); settle every order we held open (fills synced first). Every request is
+        made even when an earlier one failed; ccxt failures are reported, never raised.
+
+        Raises:
+            ConversionError: an answer that cannot be converted exactly.
+        """
+        perp = self.config.market_type == "perp"
+        failures: list[str] = []
+        orders: list[OrderStatusReport] = []
+        stops: list[StopOrderReport] = []
         for market in self.markets.values():
+            for params in ({}, _TRIGGER) if perp else ({},):
+                try:
+                    self._call("cancel_all_orders", market.ccxt_symbol, params)
+                except Exception as exc:
+                    failures.append(self._failure(exc, now_ns).message)
             try:
-                self._call("cancel_all_orders", market.ccxt_symbol)
-            except Exception as exc:
-                self._failure(exc, now_ns)
+                orders.extend(self._open_order_reports(market, now_ns))
+                if perp:
+                    stops.extend(self.protective_stops(market.token_id, now_ns))
+            except ConversionError:
                 raise
+            except Exception as exc:
+                failures.append(self._failure(exc, now_ns).message)
+        positions: tuple[PositionReport, ...] = ()
+        if perp:
+            try:
+                positions = self._position_reports()
+            except ConversionError:
+                raise
+            except Exception as exc:
+                failures.append(self._failure(exc, now_ns).message)
         for order in list(self._orders.values()):
             if order.status.is_open and order.venue_order_id:
                 self._settle(order, now_ns)
+        report = CancelAllReport(
+            venue=self.name,
+            ts_ns=now_ns,
+            orders_left=tuple(orders),
+            stops_left=tuple(stops),
+            positions=positions,
+            failures=tuple(failures),
+        )
+        if not report.confirmed:
+            log.error("%s: %s", CancelAllUnconfirmedError.reason_code, report)
+        return report
+
+    # ------------------------------------------------------------------ protective stops
+    def protective_stops(self, token_id: str, now_ns: int) -> list[StopOrderReport]:
+        """The open conditional orders of ``token_id`` at the exchange (perpetuals), oldest
+        first.
+
+        Raises:
+            ccxt.BaseError: no answer.
+            ConversionError: an answer that cannot be converted exactly.
+        """
+        market = self.markets[token_id]
+        listed = self._call("fetch_open_orders", market.ccxt_symbol, None, None, _TRIGGER)
+        return [stop_report(row["info"], market, now_ns) for row in listed]
+
+    def place_protective_stop(self, request: StopRequest, now_ns: int) -> StopOutcome:
+        """Place a ``STOP_MARKET`` for ``request`` (:mod:`.stops`). Refused → ``NO_STOP``
+        with the exchange's code (``SYS_CCXT_STOP_WOULD_TRIGGER`` when the price is already
+        through it); no answer → ``UNKNOWN``.
+
+        Raises:
+            ValueError: a flat position.
+            OffGridError: stop price or size off the grid (nothing is sent).
+            ConversionError: not a perpetual venue, or an answer that is not exact.
+        """
+        self._require_perp()
+        market = self.markets[request.token_id]
+        side, amount, params = stop_args(request, market)
+        exchange = self.client.exchange
+        params["stopPrice"] = checked_by_ccxt(
+            params["stopPrice"], exchange.price_to_precision, market.ccxt_symbol, "price"
+        )
+        if amount is not None:
+            amount = checked_by_ccxt(
+                amount, exchange.amount_to_precision, market.ccxt_symbol, "size"
+            )
+        try:
+            answer = self._call(
+                "create_order", market.ccxt_symbol, "STOP_MARKET", side, amount, None, params
+            )
+        except Exception as exc:
+            error = self._failure(exc, now_ns)
+            state = StopState.UNKNOWN if error.outcome_unknown else StopState.NO_STOP
+            return StopOutcome(state=state, reason_code=error.reason_code, message=error.message)
+        return StopOutcome(
+            state=StopState.NEW_STOP, stop=stop_report(answer["info"], market, now_ns)
+        )
+
+    def cancel_protective_stop(self, stop: StopOrderReport, now_ns: int) -> StopOutcome:
+        """Cancel one conditional order by its algo id: ``NO_STOP`` when cancelled or no
+        longer open (``SYS_VENUE_UNKNOWN_ORDER``: triggered or cancelled before), ``OLD_STOP``
+        when refused, ``UNKNOWN`` without an answer."""
+        market = self.markets[stop.token_id]
+        try:
+            self._call("cancel_order", stop.venue_order_id, market.ccxt_symbol, _TRIGGER)
+        except Exception as exc:
+            error = self._failure(exc, now_ns)
+            if error.kind is ErrorKind.ORDER_NOT_FOUND:
+                state = StopState.NO_STOP
+            elif error.outcome_unknown:
+                state = StopState.UNKNOWN
+            else:
+                state = StopState.OLD_STOP
+            return StopOutcome(
+                state=state,
+                stop=stop if state is StopState.OLD_STOP else None,
+                reason_code=error.reason_code,
+                message=error.message,
+            )
+        return StopOutcome(state=StopState.NO_STOP)
+
+    def replace_protective_stop(
+        self, old: StopOrderReport, request: StopRequest, now_ns: int
+    ) -> StopOutcome:
+        """Cancel ``old``, then place ``request`` only when the exchange confirmed ``old``
+        is gone (never two stops): a failed cancel answers ``OLD_STOP`` (or ``UNKNOWN``)
+        and places nothing; a refused place after the cancel answers ``NO_STOP``.
+
+        Raises:
+            ValueError, OffGridError, ConversionError: as :meth:`place_protective_stop`.
+        """
+        cancelled = self.cancel_protective_stop(old, now_ns)
+        if cancelled.state is not StopState.NO_STOP:
+            return cancelled
+        return self.place_protective_stop(request, now_ns)
 
     def on_market_event(self, event: AnyEvent) -> None:
         """A live venue does not match locally: market events are ignored."""
@@ -386,8 +543,9 @@ class CcxtVenue:
         """What the exchange holds for us now: open orders (``client_order_id`` ``""`` for an
         order this venue does not know), the fills of our orders since ``history_since_ns``
         (trades of orders this venue does not know are left out) and, on perpetuals, the
-        signed position of every traded symbol. Trades are listed before and after the rest;
-        when they changed, everything is asked again, at most :data:`SNAPSHOT_TRIES` times.
+        signed position and the open conditional (stop) orders of every traded symbol. Trades
+        are listed before and after the rest; when they changed, everything is asked again,
+        at most :data:`SNAPSHOT_TRIES` times.
         Read-only: no state of the venue changes.
 
         Raises:
@@ -397,19 +555,15 @@ class CcxtVenue:
         """
         for _try in range(SNAPSHOT_TRIES):
             before = self._all_trades()
-            orders = []
+            orders: list[OrderStatusReport] = []
+            stops: list[StopOrderReport] = []
             for market in self.markets.values():
-                listed = self._call("fetch_open_orders", market.ccxt_symbol)
-                for row in listed:
-                    info = row["info"]
-                    cid = self._by_wire_id.get(str(info.get("clientOrderId")), "")
-                    orders.append(order_report(info, market, cid, now_ns))
+                orders.extend(self._open_order_reports(market, now_ns))
+                if self.config.market_type == "perp":
+                    stops.extend(self.protective_stops(market.token_id, now_ns))
             positions: tuple[PositionReport, ...] = ()
             if self.config.market_type == "perp":
-                positions = tuple(
-                    PositionReport(token_id=p.token_id, size=p.size)
-                    for p in sorted(self.positions().values(), key=lambda p: p.token_id)
-                )
+                positions = self._position_reports()
             after = self._all_trades()
             if [t for _, t in before] == [t for _, t in after]:
                 break
@@ -426,6 +580,7 @@ class CcxtVenue:
             orders=tuple(orders),
             fills=tuple(sorted(fills, key=lambda f: (f.ts_event_ns, f.fill_id))),
             positions=positions,
+            stops=tuple(stops),
         )
 
     def rebuild(
@@ -477,6 +632,22 @@ class CcxtVenue:
             return await getattr(exchange, method)(*args)
 
         return self.client.call(request)
+
+    def _open_order_reports(self, market: CcxtMarket, now_ns: int) -> list[OrderStatusReport]:
+        """The exchange's open regular orders of ``market`` (``client_order_id`` ``""`` for
+        an order this venue does not know)."""
+        reports = []
+        for row in self._call("fetch_open_orders", market.ccxt_symbol):
+            info = row["info"]
+            cid = self._by_wire_id.get(str(info.get("clientOrderId")), "")
+            reports.append(order_report(info, market, cid, now_ns))
+        return reports
+
+    def _position_reports(self) -> tuple[PositionReport, ...]:
+        return tuple(
+            PositionReport(token_id=p.token_id, size=p.size)
+            for p in sorted(self.positions().values(), key=lambda p: p.token_id)
+        )
 
     def _require_perp(self) -> None:
         if self.config.market_type != "perp":
@@ -680,4 +851,14 @@ class CcxtVenue:
         )
 
 
-__all__ = ["CcxtVenue", "FundingRate", "PerpPosition", "SnapshotError"]
+__all__ = [
+    "CancelAllReport",
+    "CancelAllUnconfirmedError",
+    "CcxtVenue",
+    "FundingRate",
+    "PerpPosition",
+    "SnapshotError",
+    "StopOutcome",
+    "StopRequest",
+    "StopState",
+]
