@@ -17,10 +17,12 @@ from polytraders.contracts.reasons import load_registry
 from polytraders.model.money import to_micros
 
 runner = CliRunner()
-DEFAULT_RUN_ENVELOPES_SHA256 = "b5b6315481a9923dc6ace77a10ff87ea0e27cf6f5b5a9b578596cfb936d7e5b4"
+DEFAULT_RUN_ENVELOPES_SHA256 = "398e31f1923b3656c4e8a18505d3c41f4dfb90f148648d80d14ddb0ceb37c39d"
 """``envelopes_sha256`` of ``polytraders run`` (the default desk over the shipped sample). It
 changes with any bot's code digest (part of the run id); issue 20 changed risk.exposureguard's
-(it reads ``DeskView.exposure``), with every decision, order and figure unchanged."""
+(it reads ``DeskView.exposure``), with every decision, order and figure unchanged; issue 21
+changed exec.smartrouter's and risk.stalebookguard's (they handle crypto instruments), again with
+every decision, order, fill and figure unchanged (envelopes equal up to the run id)."""
 EXAMPLE_STRATEGY = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 
 

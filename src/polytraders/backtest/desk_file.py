@@ -319,6 +319,7 @@ class DeskFile(BaseModel):
         ``code_sha256`` of its source files (:func:`~polytraders.backtest.bot_source.code_sha256`).
         This is what results, reports and the store record."""
         data = self.model_dump(mode="json")
+        data["venue"] = self.venue.canonical()
         for section in ("strategies", "risk", "execution"):
             for entry, raw in zip(getattr(self, section), data[section], strict=True):
                 cls = self.bot_class(entry)

@@ -52,7 +52,7 @@ from polytraders.model.events import (
     TradingStateChanged,
 )
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import VenueOrder
 from polytraders.ops.logs import set_run_id
 from polytraders.ops.metrics import DeskMetrics
@@ -487,8 +487,10 @@ def _run_whole(
     with run:
         store = run.store
         strategies, risk, execution = desk_file.build_slots()
-        venue = PaperVenue(desk_file.venue, source.markets, run_id)
-        bound_venues = BoundVenues(venue, source.markets) if fill_bounds else None
+        venue = PaperVenue(desk_file.venue, source.markets, run_id, instruments=source.instruments)
+        bound_venues = (
+            BoundVenues(venue, source.markets, source.instruments) if fill_bounds else None
+        )
         attempt = 1
         if store is not None:
             attempt = start_run(
@@ -514,6 +516,7 @@ def _run_whole(
             risk=risk,
             execution=execution,
             markets=source.markets,
+            instruments=source.instruments,
             sink=fanout,
             config=desk_file.desk,
             account=desk_file.account.identity(),
@@ -563,7 +566,7 @@ def _run_whole(
         integrity=integrity,
         desk_result=desk_result,
         markets=settled_markets(source.markets, desk.state),
-        final_marks=final_marks(desk.state, source.markets),
+        final_marks=final_marks(desk.state, source.markets, source.instruments),
         venue_rejections=dict(venue.stats.rejections_by_code),
         bound_fills=(
             {which: bound_venues.fills(which) for which in bound_venues.shadows}
@@ -663,10 +666,12 @@ def conclude(
         desk_events=desk_result.desk_events,
         status=ending.status.value,
         status_detail=ending.detail,
+        instruments=source.instruments,
     )
     if products.bound_fills is not None:
         result.fill_model = FillModel.of(
-            desk_file.venue, _bounds(products.bound_fills, result, markets, marks)
+            desk_file.venue,
+            _bounds(products.bound_fills, result, markets, marks, source.instruments),
         )
     if outputs is not None:
         write_run_files(
@@ -680,6 +685,7 @@ def conclude(
                 top_of_book=products.top_of_book,
                 config=desk_config,
                 chosen_token=report_token,
+                instruments=source.instruments,
             ),
         )
         outputs.commit()
@@ -713,12 +719,13 @@ def _bounds(
     result: BacktestResult,
     markets: Sequence[Market],
     final_marks: dict[str, int],
+    instruments: Sequence[Instrument],
 ) -> tuple[FillBound, ...]:
     """Both bounds: a shadow's figures, or the run's own where its queue model is the bound's."""
     bounds = []
     for which, model in BOUND_MODELS.items():
         if which in bound_fills:
-            money, _ = money_of(bound_fills[which], markets, final_marks)
+            money, _ = money_of(bound_fills[which], markets, final_marks, instruments)
         else:
             money = result.money
         bounds.append(FillBound(which=which, queue_model=model, money=money))

@@ -22,6 +22,10 @@ Columns (units in the names; money and quantities as exact decimal strings, neve
 ``notional_pusd``  price × size, pUSD
 ``fee_pusd``       fee paid, pUSD (makers pay none on Polymarket)
 =================  ==========================================================================
+
+A fill on a crypto instrument: ``market_id`` its token id, ``market_slug`` its symbol,
+``outcome`` empty; price, notional and fee in the quote currency (e.g. USDT), size in units of
+the base asset (the ``_pusd``/``_shares`` names are Polymarket's).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pathlib import Path
 
 from polytraders.backtest.result import utc_iso
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.money import from_micros
 from polytraders.model.orders import VenueOrder
 
@@ -49,6 +53,7 @@ def write_fills_csv(
     fills: Sequence[Fill],
     orders: Mapping[str, VenueOrder],
     markets: Sequence[Market],
+    instruments: Sequence[Instrument] = (),
 ) -> None:
     """Write ``fills`` to ``path`` as CSV with the :data:`COLUMNS` header.
 
@@ -58,12 +63,14 @@ def write_fills_csv(
         orders: client order id → the desk's order (``DeskState.orders``): gives each fill's
             intent id and bot.
         markets: the run's markets: give each fill's market slug and outcome label.
+        instruments: the run's crypto instruments (module docstring).
 
     Raises:
         ValueError: a fill whose client order id is not in ``orders`` or whose token is in
-            none of ``markets`` (nothing is written).
+            none of ``markets`` or ``instruments`` (nothing is written).
     """
-    tokens = {t.token_id: (m, t) for m in markets for t in m.tokens}
+    tokens = {t.token_id: (m.market_id, m.slug, t.outcome) for m in markets for t in m.tokens}
+    tokens.update((i.token_id, (i.token_id, i.symbol, "")) for i in instruments)
     for fill in fills:  # every fill checked before anything is written
         if fill.client_order_id not in orders:
             raise ValueError(
@@ -77,11 +84,11 @@ def write_fills_csv(
         writer.writerow(COLUMNS)
         for fill in fills:  # a row at a time: the rows are never all held
             order = orders[fill.client_order_id]
-            market, token = tokens[fill.token_id]
+            market_id, slug, outcome = tokens[fill.token_id]
             writer.writerow((
                 fill.fill_id, order.intent_id, fill.client_order_id, fill.venue_order_id,
                 order.bot_id, fill.ts_event_ns, utc_iso(fill.ts_event_ns),
-                fill.market_id or market.market_id, market.slug, fill.token_id, token.outcome,
+                fill.market_id or market_id, slug, fill.token_id, outcome,
                 fill.side.value, fill.liquidity.value, from_micros(fill.price),
                 from_micros(fill.size), from_micros(fill.notional), from_micros(fill.fee),
             ))  # fmt: skip

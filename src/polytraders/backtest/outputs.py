@@ -28,7 +28,7 @@ from polytraders.backtest.fills_csv import write_fills_csv
 from polytraders.backtest.report import TopOfBook, write_report
 from polytraders.backtest.result import BacktestResult
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import VenueOrder
 
 OUTPUT_FILES = frozenset({"result.json", "envelopes.jsonl", "fills.csv", "report.html"})
@@ -123,6 +123,7 @@ class OutputSet:
         config: the desk config that ran (the desk file's canonical JSON, or a live node's
             config, which holds it under ``desk``).
         chosen_token: the token the report's fills selector shows first (None: most fills).
+        instruments: the run's crypto instruments (labelled by symbol).
     """
 
     result: BacktestResult
@@ -133,6 +134,7 @@ class OutputSet:
     top_of_book: Mapping[str, Sequence[TopOfBook]]
     config: Mapping[str, Any]
     chosen_token: str | None = None
+    instruments: Sequence[Instrument] = ()
 
 
 def write_run_files(folder: Path, outputs: OutputSet) -> None:
@@ -145,16 +147,21 @@ def write_run_files(folder: Path, outputs: OutputSet) -> None:
     (folder / "result.json").write_text(
         json.dumps(outputs.result.as_json(), indent=2) + "\n", encoding="utf-8"
     )
-    write_fills_csv(folder / "fills.csv", outputs.fills, outputs.orders, outputs.markets)
+    write_fills_csv(
+        folder / "fills.csv", outputs.fills, outputs.orders, outputs.markets, outputs.instruments
+    )
     write_report(
         folder / "report.html",
         result=outputs.result,
         equity_curve=outputs.equity_curve,
         fills=outputs.fills,
         token_labels={
-            t.token_id: f"{m.slug or m.market_id[:10]} {t.outcome}"
-            for m in outputs.markets
-            for t in m.tokens
+            **{
+                t.token_id: f"{m.slug or m.market_id[:10]} {t.outcome}"
+                for m in outputs.markets
+                for t in m.tokens
+            },
+            **{i.token_id: i.symbol for i in outputs.instruments},
         },
         top_of_book=outputs.top_of_book,
         chosen_token=outputs.chosen_token,

@@ -46,7 +46,7 @@ import msgspec
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.desk.state import DeskEvent, DeskState
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.market import Market, MarketState
+from polytraders.model.market import Instrument, Market, MarketState
 from polytraders.model.money import from_micros, notional_micros
 from polytraders.model.orders import Side
 from polytraders.model.position import Position
@@ -391,31 +391,42 @@ class BacktestResult(msgspec.Struct, kw_only=True):
 
 
 def money_of(
-    fills: Sequence[Fill], markets: Sequence[Market], final_marks: Mapping[str, int]
+    fills: Sequence[Fill],
+    markets: Sequence[Market],
+    final_marks: Mapping[str, int],
+    instruments: Sequence[Instrument] = (),
 ) -> tuple[MoneyFigures, list[MarketResult]]:
-    """The money figures of ``fills`` over ``markets`` (see the module docstring): the total
-    and each market's, with final positions.
+    """The money figures of ``fills`` over ``markets`` and crypto ``instruments`` (see the
+    module docstring): the total and each market's, with final positions; each instrument is
+    one more entry after the markets (``market_id`` its token id, ``slug`` its symbol; never
+    settled: an open position is marked, a signed one included).
 
     Raises:
-        ValueError: a fill for a token of no known market, or an open position without a mark.
+        ValueError: a fill for a token of no known market or instrument, or an open position
+            without a mark.
     """
-    token_market = {t.token_id: m for m in markets for t in m.tokens}
-    by_market: dict[str, list[Fill]] = {m.market_id: [] for m in markets}
+    groups: list[tuple[str, str, Mapping[str, int]]] = [
+        (m.market_id, m.slug, m.payouts) for m in markets
+    ]
+    groups += [(i.token_id, i.symbol, {}) for i in instruments]
+    token_group = {t.token_id: m.market_id for m in markets for t in m.tokens}
+    token_group.update((i.token_id, i.token_id) for i in instruments)
+    by_group: dict[str, list[Fill]] = {group_id: [] for group_id, _, _ in groups}
     for fill in fills:
-        market = token_market.get(fill.token_id)
-        if market is None:
+        group_id = token_group.get(fill.token_id)
+        if group_id is None:
             raise ValueError(f"fill {fill.fill_id} for unknown token {fill.token_id}")
-        by_market[market.market_id].append(fill)
+        by_group[group_id].append(fill)
     total = MoneyFigures()
     per_market: list[MarketResult] = []
-    for market in markets:
-        money, final_positions = _money_for(by_market[market.market_id], market, final_marks)
+    for group_id, slug, payouts in groups:
+        money, final_positions = _money_for(by_group[group_id], payouts, final_marks)
         for field in msgspec.structs.fields(MoneyFigures):
             setattr(total, field.name, getattr(total, field.name) + getattr(money, field.name))
         per_market.append(
             MarketResult(
-                market_id=market.market_id,
-                slug=market.slug,
+                market_id=group_id,
+                slug=slug,
                 money=money,
                 final_positions=final_positions,
             )
@@ -425,7 +436,7 @@ def money_of(
 
 def _money_for(
     fills: Sequence[Fill],
-    market: Market,
+    payouts: Mapping[str, int],
     final_marks: Mapping[str, int],
 ) -> tuple[MoneyFigures, dict[str, int]]:
     positions: dict[str, Position] = {}
@@ -446,7 +457,7 @@ def _money_for(
         else:
             money.taker_fills += 1
     for token_id, position in positions.items():
-        payout = market.payouts.get(token_id)
+        payout = payouts.get(token_id)
         if payout is not None:
             paid = notional_micros(payout, position.size)
             money.settlement += paid
@@ -495,19 +506,22 @@ def sharpe_ratio(equity_curve: Sequence[tuple[int, int]], interval_s: int = 60) 
     return mean / math.sqrt(variance) if variance > 0 else 0.0
 
 
-def final_marks(state: DeskState, markets: Sequence[Market]) -> dict[str, int]:
-    """Mark (micro-pUSD) of every token of ``markets`` in the desk's books: the mid, else the
-    best bid (what we could sell at), else 0."""
+def final_marks(
+    state: DeskState, markets: Sequence[Market], instruments: Sequence[Instrument] = ()
+) -> dict[str, int]:
+    """Mark (micro-units of the quote currency) of every token of ``markets`` and every
+    instrument in the desk's books: the mid, else the best bid, else 0."""
     marks: dict[str, int] = {}
-    for market in markets:
-        for token in market.tokens:
-            book = state.book(token.token_id)
-            mark = None
-            if book is not None:
-                mark = book.mid()
-                if mark is None:
-                    mark = book.best_bid()
-            marks[token.token_id] = mark if mark is not None else 0
+    token_ids = [t.token_id for m in markets for t in m.tokens]
+    token_ids += [i.token_id for i in instruments]
+    for token_id in token_ids:
+        book = state.book(token_id)
+        mark = None
+        if book is not None:
+            mark = book.mid()
+            if mark is None:
+                mark = book.best_bid()
+        marks[token_id] = mark if mark is not None else 0
     return marks
 
 
@@ -651,6 +665,7 @@ def compute_result(
     status: str = "COMPLETED",
     status_detail: str = "",
     session: str = "backtest",
+    instruments: Sequence[Instrument] = (),
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
@@ -666,7 +681,7 @@ def compute_result(
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
     """
-    total, per_market = money_of(fills, markets, final_marks)
+    total, per_market = money_of(fills, markets, final_marks, instruments)
     reason_codes = Counter(tally.reason_codes)
     reason_codes.update(venue_rejections)
     rejections = Counter(tally.refusals)

@@ -18,7 +18,7 @@ import msgspec
 from polytraders.model.book import BookView
 from polytraders.model.events import TradingState
 from polytraders.model.exposure import ExposureReport
-from polytraders.model.market import Market, OutcomeToken
+from polytraders.model.market import Instrument, Market, OutcomeToken
 from polytraders.model.orders import IntentAction, Side, VenueOrder
 
 
@@ -51,8 +51,16 @@ class AccountIdentity(msgspec.Struct, frozen=True, kw_only=True):
     builder_code: str = ""
 
 
+NO_MAX_PRICE = (1 << 63) - 1
+"""``OrderRules.max_price`` of a crypto instrument: prices have no upper bound (int64 max)."""
+
+
 class OrderRules(msgspec.Struct, frozen=True, kw_only=True):
-    """The venue's order rules for one outcome token (micro-units).
+    """The venue's order rules for one outcome token or crypto instrument (micro-units).
+
+    For an instrument (:meth:`DeskView.instrument`): ``tick_size`` its price increment,
+    ``size_step`` its size increment, ``min_order_size`` its minimum size, ``min_price`` one
+    tick and ``max_price`` :data:`NO_MAX_PRICE`; no binary price range applies.
 
     Fields:
         tick_size: price grid (micro-pUSD; 10_000 = 0.01); it can change while a market trades
@@ -196,9 +204,15 @@ class DeskView(Protocol):
         """Token metadata (tick, minimum size, complement), or None if unknown."""
         ...
 
+    def instrument(self, token_id: str) -> Instrument | None:
+        """The crypto instrument traded as ``token_id`` (``"<venue>:<symbol>"``), or None for
+        a market token or an unknown id. Binary-only rules (complement, neg-risk, payouts, the
+        (0, 1) price range) never apply to an instrument."""
+        ...
+
     def order_rules(self, token_id: str) -> OrderRules | None:
-        """The token's tick size, size step, minimum order size and price range, or None if
-        the token is unknown."""
+        """The token's (or instrument's) tick size, size step, minimum order size and price
+        range, or None if unknown."""
         ...
 
     def market(self, market_id: str) -> Market | None:
@@ -232,7 +246,8 @@ class DeskView(Protocol):
     def exposure(
         self, exclude_intent_ids: frozenset[str] = frozenset(), exactly_one_wins: bool = False
     ) -> ExposureReport:
-        """Worst-case loss at resolution of our positions and open orders (each filling
+        """Worst-case loss at resolution of our positions and open orders in market tokens
+        (instruments are left out: :meth:`instrument_notional`; each order filling
         adversely), per market, neg-risk event and in total: ``portfolio_exposure(markets(),
         positions(), open_orders(), exclude_intent_ids, exactly_one_wins)``
         (:mod:`polytraders.model.exposure`), maintained as they change. The orders of
@@ -245,6 +260,12 @@ class DeskView(Protocol):
                 known market.
             ValueError: an open order (not excluded) priced outside ``(0, 1)`` pUSD.
         """
+        ...
+
+    def instrument_notional(self, token_id: str) -> int | None:
+        """Signed notional of our position in an instrument at its mark (micro-units of the
+        quote currency; negative short, 0 flat), or None when ``token_id`` is no known
+        instrument."""
         ...
 
     def intent_outcome(self, intent_id: str) -> IntentOutcome | None:

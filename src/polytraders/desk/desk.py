@@ -109,7 +109,7 @@ from polytraders.model.events import (
     TradingState,
 )
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import OrderIntent, VenueOrder
 from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.errors import StoreError
@@ -324,6 +324,8 @@ class Desk:
         strategies, risk, execution: bot slots; risk slots run in the given order; exactly one
             execution slot must be ENFORCED.
         markets: markets known at the start (more may arrive as events update them).
+        instruments: crypto instruments the desk trades (by their ``token_id``; the venue must
+            know them too, e.g. ``PaperVenue(..., instruments=...)``).
         sink: envelope destination (default: in memory, see :attr:`envelopes`).
         config: desk settings.
         clock: simulated (default) or live.
@@ -358,6 +360,7 @@ class Desk:
         risk: Sequence[BotSlot] = (),
         execution: Sequence[BotSlot],
         markets: Iterable[Market] = (),
+        instruments: Iterable[Instrument] = (),
         sink: EnvelopeSink | None = None,
         config: DeskConfig | None = None,
         clock: Clock | None = None,
@@ -383,6 +386,8 @@ class Desk:
         self.state = state
         for market in markets:
             state.add_market(market)
+        for instrument in instruments:
+            state.add_instrument(instrument)
         self._memory: MemorySink | None = None
         if sink is None:
             self._memory = sink = MemorySink()

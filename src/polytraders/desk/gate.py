@@ -32,6 +32,12 @@ risk group), measured two ways, and the intent must pass both:
 Since every other open order already counts as filling adversely, several reducing orders
 together cannot overshoot. Anything the formulas cannot evaluate (unknown token, a price
 outside (0, 1)) does not pass (fail closed).
+
+A crypto instrument (:meth:`DeskView.instrument`) has no resolution: there the intent is
+exposure-reducing when it trades against the signed position and, filled completely together
+with every open order on its side, cannot take the position through zero: ``size + Σ open
+remaining on that side ≤ |position|``. Sized by notional it does not pass (its size is not
+known in advance).
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
         return True
     token = view.token(intent.token_id)
     if token is None:
-        return False
+        return view.instrument(intent.token_id) is not None and _reduces_instrument(intent, view)
     market = view.market(token.market_id)
     if market is None or len(market.tokens) < 2:
         return False
@@ -87,6 +93,23 @@ def is_exposure_reducing(intent: OrderIntent, view: DeskView) -> bool:
         return _booked_not_increasing(intent, view, market.market_id, exclude, report)
     except (UnknownTokenError, ValueError):
         return False
+
+
+def _reduces_instrument(intent: OrderIntent, view: DeskView) -> bool:
+    """The instrument rule of the module docstring."""
+    if intent.size <= 0:
+        return False
+    held = view.position(intent.token_id)
+    size = held.size if held is not None else 0
+    if (intent.side is Side.BUY and size >= 0) or (intent.side is Side.SELL and size <= 0):
+        return False
+    replaced = intent.target_intent_id if intent.action is IntentAction.REPLACE else None
+    working = sum(
+        order.remaining_size
+        for order in view.open_orders(intent.token_id)
+        if order.side is intent.side and order.intent_id != replaced
+    )
+    return intent.size + working <= abs(size)
 
 
 def _booked_not_increasing(

@@ -16,9 +16,11 @@ dropped (:class:`~polytraders.desk.strategies.StrategyRunner`):
    (:func:`~polytraders.contracts.authority.proposal_problems`).
 4. **Against the desk** (``SYS_INTENT_FIELD_INVALID``): the intent id has the form
    ``<bot_id>/…`` (as :func:`polytraders.contracts.ids.intent_id` makes it) and was not used
-   before in the run; the token is known (when the desk requires known tokens); ``market_id``
-   is "" or the token's market; a PLACE/REPLACE price is at most 1 pUSD (``1_000_000``) — an
-   outcome share never pays more.
+   before in the run; the token is known, as a market token or a crypto instrument (when the
+   desk requires known tokens); for a market token, ``market_id`` is "" or the token's market
+   and a PLACE/REPLACE price is at most 1 pUSD (``1_000_000``) — an outcome share never pays
+   more; for an instrument, ``market_id`` is "" (an instrument has no market) and no price
+   ceiling applies (its tick and lot are the venue's to check).
 
 The failure names the intent, the field and what is wrong (a
 :class:`~polytraders.contracts.envelope.BotFailure`). Intent ids accepted are remembered for the
@@ -102,6 +104,10 @@ class IntentIntake:
         if intent_id in self._seen or intent_id in fresh:
             return "intent_id", "intent_id: already used in this run"
         token = view.token(intent.token_id)
+        if token is None and view.instrument(intent.token_id) is not None:
+            if intent.market_id:
+                return "market_id", f"market_id: {intent.market_id!r} on an instrument (none)"
+            return None
         if token is None:
             if self.require_known_tokens:
                 return "token_id", f"token_id: unknown token {intent.token_id!r}"

@@ -196,7 +196,11 @@ class RiskChain:
         if intent_problems(intent) or intent.intent_id in self._seen:
             return SYS_INVALID_INTENT
         self._seen.add(intent.intent_id)
-        if self.require_known_tokens and state.token(intent.token_id) is None:
+        if (
+            self.require_known_tokens
+            and state.token(intent.token_id) is None
+            and state.instrument(intent.token_id) is None
+        ):
             return SYS_UNKNOWN_TOKEN
         return gate_reason(intent, state)
 

@@ -5,16 +5,23 @@ bots receive it typed as the read-only ``DeskView``. Fixture packs build one dir
 :meth:`DeskState.build` (markets, books from level lists, positions, time, states) without
 running a desk.
 
-What it holds: markets and tokens, one L2 :class:`OrderBook` per token, stale flags (from
-``FeedStatus``; cleared by a fresh ``BookSnapshot``), the time of each token's last tick-size
-change, the :class:`~polytraders.accounting.ledger.Ledger` (positions, cash, fills), our open
-orders (maintained by the order manager), trading state, kill switch, venue state, account
+What it holds: markets and tokens, crypto instruments (:class:`Instrument`, keyed by their
+``token_id`` ``"<venue>:<symbol>"``), one L2 :class:`OrderBook` per token or instrument, stale
+flags (from ``FeedStatus``; cleared by a fresh ``BookSnapshot``), the time of each token's last
+tick-size change, the :class:`~polytraders.accounting.ledger.Ledger` (positions, cash, fills),
+our open orders (maintained by the order manager), trading state, kill switch, venue state, account
 identity, last feed event time, last venue heartbeat, the consecutive-error count, and the
 outcome of every intent of the ENFORCED strategies
 (:class:`~polytraders.desk.outcomes.OutcomeBook`).
 
 Money is micro-units, time ns since the Unix epoch. Equity is cash plus positions marked to
-the book mid (DESIGN.md "The desk"; :meth:`Ledger.equity`).
+the book mid (DESIGN.md "The desk"; :meth:`Ledger.equity`): for a linear perpetual, where a SELL
+fill credits its notional and a BUY debits it as for any token, that is cash + signed size ×
+mark, so a round trip realizes exactly (exit − entry) × size minus fees.
+
+Binary-only figures leave instruments out: :meth:`DeskState.exposure` (worst-case loss at
+resolution) counts only the positions and open orders in market tokens; an instrument's
+exposure is its signed notional at mark (:meth:`DeskState.instrument_notional`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import msgspec
 from polytraders.accounting.ledger import Ledger, Settlement
 from polytraders.contracts.id_set import OrderIdSet
 from polytraders.contracts.view import (
+    NO_MAX_PRICE,
     AccountIdentity,
     DeskView,
     IntentOutcome,
@@ -50,7 +58,7 @@ from polytraders.model.events import (
     TradingStateChanged,
 )
 from polytraders.model.exposure import ExposureBook, ExposureReport
-from polytraders.model.market import Market, MarketState, OutcomeToken
+from polytraders.model.market import Instrument, Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE
 from polytraders.model.orders import SHARE_STEP_MICROS, VenueOrder
 from polytraders.model.position import Position
@@ -131,6 +139,7 @@ class DeskState:
         self._now_ns = now_ns
         self._markets: dict[str, Market] = {}
         self._tokens: dict[str, OutcomeToken] = {}
+        self._instruments: dict[str, Instrument] = {}
         self._books: dict[str, OrderBook] = {}
         self._stale: set[str] = set()
         self._tick_changes: dict[str, int] = {}
@@ -167,6 +176,7 @@ class DeskState:
         *,
         now_ns: int = 0,
         markets: Iterable[Market] = (),
+        instruments: Iterable[Instrument] = (),
         books: Mapping[str, tuple[Sequence[Level], Sequence[Level]]] | None = None,
         positions: Mapping[str, tuple[int, int]] | None = None,
         cash: int = 0,
@@ -188,6 +198,7 @@ class DeskState:
         Args:
             now_ns: desk clock.
             markets: known markets (their tokens become known too).
+            instruments: known crypto instruments (books and positions by their ``token_id``).
             books: token → (bids, asks) as (price, size) micro-unit levels in any order;
                 stamped ``last_update_ns = now_ns``.
             positions: token → (signed micro-shares, cost basis in micro); cash is not moved.
@@ -206,6 +217,8 @@ class DeskState:
         state = cls(ledger=Ledger(cash), now_ns=now_ns, account=account)
         for market in markets:
             state.add_market(market)
+        for instrument in instruments:
+            state.add_instrument(instrument)
         for token_id, (bids, asks) in (books or {}).items():
             state.set_book(token_id, bids, asks, now_ns)
         for token_id, (size, cost_basis) in (positions or {}).items():
@@ -262,12 +275,27 @@ class DeskState:
         """Token metadata, or None if unknown."""
         return self._tokens.get(token_id)
 
+    def instrument(self, token_id: str) -> Instrument | None:
+        """The crypto instrument traded as ``token_id``, or None (a market token or unknown)."""
+        return self._instruments.get(token_id)
+
     def order_rules(self, token_id: str) -> OrderRules | None:
         """The token's tick, size step (0.01 share), minimum size and price range, or None if
-        the token is unknown."""
+        the token is unknown. For an instrument: tick ``price_increment``, size step
+        ``size_increment``, minimum ``min_size``, prices from one tick up with no upper bound
+        (``max_price`` :data:`~polytraders.contracts.view.NO_MAX_PRICE`)."""
         token = self._tokens.get(token_id)
         if token is None:
-            return None
+            instrument = self._instruments.get(token_id)
+            if instrument is None:
+                return None
+            return OrderRules(
+                tick_size=instrument.price_increment,
+                size_step=instrument.size_increment,
+                min_order_size=instrument.min_size,
+                min_price=instrument.price_increment,
+                max_price=NO_MAX_PRICE,
+            )
         tick = token.tick_size
         return OrderRules(
             tick_size=tick,
@@ -310,7 +338,8 @@ class DeskState:
     def exposure(
         self, exclude_intent_ids: frozenset[str] = frozenset(), exactly_one_wins: bool = False
     ) -> ExposureReport:
-        """Worst-case loss at resolution of the positions and open orders, per market, neg-risk
+        """Worst-case loss at resolution of the positions and open orders in market tokens
+        (instruments are left out: :meth:`instrument_notional`), per market, neg-risk
         event and in total: ``portfolio_exposure(markets(), positions(), open_orders(),
         exclude_intent_ids, exactly_one_wins)``, kept up to date as they change. Valid until
         the state's markets, positions or open orders next change.
@@ -321,6 +350,15 @@ class DeskState:
             ValueError: an open order (not excluded) priced outside ``(0, 1)`` pUSD.
         """
         return self._exposure.report(exclude_intent_ids, exactly_one_wins)
+
+    def instrument_notional(self, token_id: str) -> int | None:
+        """Signed notional of our position in instrument ``token_id`` at its mark (micro-units of
+        the quote currency, ``⌊mark × size / 10⁶⌋``, negative for a short; the mark as
+        :meth:`Ledger.mark_price`: the mid, else the last mark, else the position is valued at
+        its cost basis). 0 when flat; None when ``token_id`` is not a known instrument."""
+        if token_id not in self._instruments:
+            return None
+        return self.ledger.position_value(token_id, self.mid)
 
     def intent_outcome(self, intent_id: str) -> IntentOutcome | None:
         """What became of the intent (None when unknown or forgotten)."""
@@ -394,14 +432,15 @@ class DeskState:
         self.orders[order.client_order_id] = order
         if order.status.is_open:
             self._open[order.client_order_id] = order
-            self._exposure.set_order(order.client_order_id, order)
+            if order.token_id not in self._instruments:
+                self._exposure.set_order(order.client_order_id, order)
         self.outcomes.order_added(order)
 
     def order_changed(self, client_order_id: str) -> None:
         """An open order's filled size changed (a fill, or a fill taken back): its open
         remainder is counted again in :meth:`exposure`. Closed or unknown ids are ignored."""
         order = self._open.get(client_order_id)
-        if order is not None:
+        if order is not None and order.token_id not in self._instruments:
             self._exposure.set_order(client_order_id, order)
 
     def order_closed(
@@ -452,6 +491,27 @@ class DeskState:
             self._tokens[token.token_id] = token
         self.ledger.register_market(market)
         self._exposure.add_market(market)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Learn (or update) a crypto instrument, known from then on by its ``token_id``; a
+        position or open orders already held in it leave the binary :meth:`exposure`.
+
+        Raises:
+            ValueError: a non-positive increment, a negative minimum size, or its token id
+                already a market token's.
+        """
+        token_id = instrument.token_id
+        if instrument.price_increment <= 0 or instrument.size_increment <= 0:
+            raise ValueError(f"instrument {token_id}: increments must be positive")
+        if instrument.min_size < 0:
+            raise ValueError(f"instrument {token_id}: negative minimum size")
+        if token_id in self._tokens:
+            raise ValueError(f"instrument {token_id} is also a market token")
+        self._instruments[token_id] = instrument
+        self._exposure.set_holding(token_id, 0, 0)
+        for cid, order in self._open.items():
+            if order.token_id == token_id:
+                self._exposure.remove_order(cid)
 
     def set_book(
         self, token_id: str, bids: Iterable[Level], asks: Iterable[Level], ts_ns: int
@@ -625,12 +685,14 @@ class DeskState:
 
     def _position_changed(self, token_id: str) -> None:
         """The ledger changed the position in ``token_id``: exposure and equity follow."""
+        self._revalue.add(token_id)
+        if token_id in self._instruments:
+            return
         position = self.ledger.position(token_id)
         if position is None:
             self._exposure.set_holding(token_id, 0, 0)
         else:
             self._exposure.set_holding(token_id, position.size, position.cost_basis)
-        self._revalue.add(token_id)
 
     def mark(self) -> int:
         """Mark equity to mid at the desk clock: append to the ledger's equity curve, update

@@ -80,15 +80,15 @@ from polytraders.model.events import (
     Level,
     Trade,
 )
-from polytraders.model.market import Instrument
+from polytraders.model.market import BINANCE_SPOT, BINANCE_USDM, Instrument
 from polytraders.model.orders import Side
 
 FEED_GAP = "SYS_FEED_GAP"
 RESYNCED = "SYS_FEED_RESYNCED"
 UNKNOWN_TOKEN = "SYS_UNKNOWN_TOKEN"
 NON_MONOTONIC_TIME = "SYS_NON_MONOTONIC_TIME"
-SPOT = "binance-spot"
-USDM = "binance-usdm"
+SPOT = BINANCE_SPOT
+USDM = BINANCE_USDM
 MAX_BUFFERED_EVENTS = 100_000
 """Depth events kept while waiting for a snapshot; older ones are dropped (counted)."""
 
@@ -344,10 +344,11 @@ class BinanceDepthSource(Source):
         self.venue = head.venue
         self.symbol = head.symbol
         self.futures = head.venue == USDM
-        self.token_id = f"{head.venue}:{head.symbol}"
+        instrument = _instrument(head.venue, head.symbol, head.prices, head.sizes)
+        self.token_id = instrument.token_id
         super().__init__(
             str(self.path),
-            instruments=[_instrument(head.venue, head.symbol, head.prices, head.sizes)],
+            instruments=[instrument],
         )
 
     def expected_records(self) -> int:

@@ -1,9 +1,14 @@
-"""Polymarket taker fees.
+"""Venue fees: Polymarket taker fees and crypto commissions in basis points.
 
-Source: ``../shared/POLYMARKET.md`` "Fees" — taker fee per matched level
+Polymarket. Source: ``../shared/POLYMARKET.md`` "Fees" — taker fee per matched level
 ``shares × rate × p × (1 − p)`` (exponent 1), rounded to 5 decimals of pUSD; makers pay none.
 Rates by market category (published 2026-09-28) are configuration: :data:`DEFAULT_FEE_RATES_PPM`
 is the default table, in parts per million (0.07 → 70_000).
+
+Crypto (Binance and alike): a commission of ``price × size × rate_bps / 10⁴`` in the quote
+currency, for makers and takers at their own rates (:func:`bps_fee_micros`). Binance USDⓈ-M
+VIP 0: maker 0.0200 % (2 bps), taker 0.0500 % (5 bps), https://www.binance.com/en/fee/futureFee
+(:data:`BINANCE_USDM_MAKER_FEE_BPS`, :data:`BINANCE_USDM_TAKER_FEE_BPS`).
 """
 
 from __future__ import annotations
@@ -55,3 +60,26 @@ def taker_fee_micros(size: int, price: int, rate_ppm: int) -> int:
     if 2 * remainder >= denominator:
         quanta += 1
     return quanta * FEE_QUANTUM
+
+
+BPS: Final = 10_000
+"""Basis points in 1."""
+
+BINANCE_USDM_MAKER_FEE_BPS: Final = 2
+"""Binance USDⓈ-M VIP 0 maker commission, 0.0200 % (https://www.binance.com/en/fee/futureFee)."""
+BINANCE_USDM_TAKER_FEE_BPS: Final = 5
+"""Binance USDⓈ-M VIP 0 taker commission, 0.0500 % (https://www.binance.com/en/fee/futureFee)."""
+
+
+def bps_fee_micros(price: int, size: int, rate_bps: int) -> int:
+    """Commission of one fill in micro-units of the quote currency: ``price × size × rate_bps
+    / 10⁴`` with ``price`` in micro-quote per unit, ``size`` in micro-units of the base asset,
+    floored to a micro-unit (Binance keeps 8 decimals of USDT; the floor drops at most one
+    micro-USDT, always in the account's favour). Exact integer arithmetic.
+
+    Raises:
+        ValueError: negative price, size or rate.
+    """
+    if price < 0 or size < 0 or rate_bps < 0:
+        raise ValueError("fee inputs out of range")
+    return price * size * rate_bps // (BPS * MICROS)

@@ -113,6 +113,14 @@ def market_problems(market: Market) -> list[str]:
     return problems
 
 
+BINANCE_SPOT = "binance-spot"
+"""Venue name of Binance spot pairs."""
+BINANCE_USDM = "binance-usdm"
+"""Venue name of Binance USDⓈ-M (USDT-margined linear) perpetual futures."""
+PERPETUAL_VENUES = frozenset({BINANCE_USDM})
+"""Venues whose instruments are linear perpetuals: a position may be short (signed size)."""
+
+
 class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     """A crypto instrument on a venue (spot pair or perpetual).
 
@@ -129,3 +137,33 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     price_increment: int
     size_increment: int
     min_size: int = 0
+
+    @property
+    def token_id(self) -> str:
+        """The id the desk, its books, orders and positions use: ``"<venue>:<symbol>"``."""
+        return f"{self.venue}:{self.symbol}"
+
+    @property
+    def perpetual(self) -> bool:
+        """True for a linear perpetual (venue in :data:`PERPETUAL_VENUES`): selling beyond
+        what is held opens a short. False for spot: holdings never go below zero."""
+        return self.venue in PERPETUAL_VENUES
+
+    def price_problem(self, price: int) -> str | None:
+        """Why ``price`` (micro-units of the quote currency) is not a valid order price, or
+        None: it must be positive and a multiple of ``price_increment``. No upper bound (no
+        binary price range applies)."""
+        if price <= 0:
+            return f"price {price} must be positive"
+        if price % self.price_increment:
+            return f"price {price} is not a multiple of the tick {self.price_increment}"
+        return None
+
+    def size_problem(self, size: int) -> str | None:
+        """Why ``size`` (micro-units of the base asset) is not a valid order size, or None: a
+        positive multiple of ``size_increment`` and at least ``min_size``."""
+        if size <= 0 or size % self.size_increment:
+            return f"size {size} is not a positive multiple of the lot step {self.size_increment}"
+        if size < self.min_size:
+            return f"size {size} is below the minimum {self.min_size}"
+        return None

@@ -21,8 +21,9 @@ Account rules (documented simplifications of Binance's):
   (the desk's own rules: exact cost basis and realized PnL of
   :class:`~polytraders.model.position.Position`, wallet = initial + realized − fees + funding).
 * Commission ``price × size × rate_bps / 10⁴``, floored to micro-USDT (Binance keeps 8
-  decimals), charged in USDT; defaults are Binance's public VIP 0 USDⓈ-M rates, maker 0.0200 %,
-  taker 0.0500 % (binance.com/en/fee/futureFee, 2024).
+  decimals), charged in USDT (:func:`~polytraders.model.fees.bps_fee_micros`); defaults are
+  Binance's public VIP 0 USDⓈ-M rates, maker 0.0200 %, taker 0.0500 %
+  (binance.com/en/fee/futureFee, 2024; :mod:`polytraders.model.fees`).
 * Mark price is the book's mid (floored to the tick); unrealized PnL is marked there.
 * Initial margin = notional / leverage (rounded up). A new order (not reduce-only) is refused
   with -2019 when the initial margin of the position (at mark), the open orders and the order
@@ -71,6 +72,11 @@ from typing import Any
 from polytraders.feeds.decimal_text import micros
 from polytraders.model.book import OrderBook
 from polytraders.model.events import BookDelta, BookSnapshot, Trade
+from polytraders.model.fees import (
+    BINANCE_USDM_MAKER_FEE_BPS,
+    BINANCE_USDM_TAKER_FEE_BPS,
+    bps_fee_micros,
+)
 from polytraders.model.market import Instrument
 from polytraders.model.money import MICROS, fixed_micros
 from polytraders.model.orders import Side, VenueOrder
@@ -102,7 +108,6 @@ CONDITIONAL_TYPES = (
 ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 """The conditional types the simulator serves on ``/fapi/v1/algoOrder``."""
 WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
-_BPS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +122,8 @@ class ExchangeSettings:
     """
 
     wallet_micros: int = 10_000 * MICROS
-    maker_fee_bps: int = 2
-    taker_fee_bps: int = 5
+    maker_fee_bps: int = BINANCE_USDM_MAKER_FEE_BPS
+    taker_fee_bps: int = BINANCE_USDM_TAKER_FEE_BPS
     min_notional_micros: int = 100 * MICROS
     price_decimals: int = 2
     qty_decimals: int = 3
@@ -574,7 +579,7 @@ class FuturesExchange:
         rate = self.settings.maker_fee_bps if maker else self.settings.taker_fee_bps
         self.last_price = price
         quote = price * qty // MICROS
-        fee = price * qty * rate // (_BPS * MICROS)
+        fee = bps_fee_micros(price, qty, rate)
         realized = self.account.trade(order.side, price, qty, fee)
         order.executed_qty += qty
         order.cum_quote += quote

@@ -12,6 +12,7 @@ For a new order (PLACE or REPLACE) on token T at ``view.now_ns``:
 
 With ``check_complement_book`` the complementary token's book must pass the same checks, since
 binary prices are read from both books (DESIGN.md "Model": the two books mirror each other).
+A crypto instrument (``view.instrument``) has no complement: only its own book is checked.
 Cancels always pass. Unknown token → REJECT.
 """
 
@@ -94,7 +95,12 @@ class StaleBookGuard(BotBase[StaleBookGuardConfig]):
             return APPROVE
         token = view.token(intent.token_id)
         if token is None:
-            return _REJECTS[INPUT_INVALID]
+            if view.instrument(intent.token_id) is None:
+                return _REJECTS[INPUT_INVALID]
+            own = self._check(intent.token_id, view)  # an instrument: its own book only
+            if own is not None and own != AGE_WARN:
+                return _REJECTS[own]
+            return _WARN if own == AGE_WARN else APPROVE
         own = self._check(intent.token_id, view)
         if own is not None and own != AGE_WARN:
             return _REJECTS[own]

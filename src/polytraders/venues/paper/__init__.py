@@ -217,6 +217,32 @@ notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f
     11.6 Redemption is immediate: on Polymarket the holder calls ``redeemPositions`` after
          resolution; the paper venue does so at the resolution event, which is when the
          ledger books the payout.
+
+12. Crypto instruments (``PaperVenue(..., instruments=[Instrument, ...])``, token id
+    ``"<venue>:<symbol>"``): the same clock, matching, queue and consumed-liquidity rules
+    (1, 2.1, 2.3, 2.4, 4, 5, 7, 10), with these differences.
+    12.1 No market: no accepting flag, status, tick-size change or resolution applies
+         (rules 8, 9, 11); a public trade may print at any positive price and has no
+         complement (rule 4.2 on its own token only).
+    12.2 Checks on arrival instead of 3.3–3.6 (:func:`.validation.instrument_problem`): sized
+         in base units, ``p > 0`` and ``p mod price_increment = 0`` (no (0, 1) range),
+         ``q mod size_increment = 0`` and ``q ≥ min_size``.
+    12.3 Fees, makers and takers alike, per fill: ``⌊x × s × bps / 10¹⁰⌋`` micro-units of the
+         quote currency (:func:`polytraders.model.fees.bps_fee_micros`), the venue's
+         ``instrument_maker_fee_bps`` / ``instrument_taker_fee_bps`` (default Binance USDⓈ-M
+         VIP 0: 2 and 5 bps). Cash and fees are the quote currency (the ledger's one cash).
+    12.4 Spot (venue not in :data:`polytraders.model.market.PERPETUAL_VENUES`): rules 3.9 and
+         6 as for tokens (a SELL beyond free holdings is rejected
+         ``SYS_VENUE_INSUFFICIENT_BALANCE``); a resting BUY also reserves its maker fee.
+    12.5 Perpetual (linear, e.g. ``binance-usdm``): holdings are signed, a SELL beyond them
+         opens a short; no reservation. Collateral check instead of rule 3.9 (fully
+         collateralised, 1×): Σ over perpetuals of ``max(|h + B|, |h − S|)`` × mark (``h``
+         held, ``B``/``S`` the open remaining of resting BUYs/SELLs plus this order; mark the
+         book mid, else the order's price; for this order's instrument the higher of mark and
+         limit, rounded up) must not exceed free cash + Σ held instrument units × mark, else
+         ``SYS_VENUE_INSUFFICIENT_BALANCE``. Cash moves as rule 6.2 (so cash + h × mark is the
+         equity) and may go below zero. Margin, leverage, funding and liquidation are not
+         modelled.
 """
 
 from polytraders.venues.paper.config import QUEUE_MODELS, PaperVenueConfig, QueueFunction

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from polytraders.model.events import AnyEvent
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import VenueOrder
 from polytraders.venues.base import VenueEvent
 from polytraders.venues.paper.config import QueueModel
@@ -37,6 +37,7 @@ class BoundVenues:
     Args:
         main: the run's venue (the desk sees its answers).
         markets: the markets the venue trades.
+        instruments: the crypto instruments it trades (rule 12).
 
     ``shadows`` maps a bound (``PESSIMISTIC``/``OPTIMISTIC``) to its shadow venue; a bound whose
     queue model is the main venue's own has no shadow (the run's figures are that bound).
@@ -44,7 +45,9 @@ class BoundVenues:
 
     name = "paper"
 
-    def __init__(self, main: PaperVenue, markets: Sequence[Market]) -> None:
+    def __init__(
+        self, main: PaperVenue, markets: Sequence[Market], instruments: Sequence[Instrument] = ()
+    ) -> None:
         self.main = main
         self.shadows: dict[str, PaperVenue] = {}
         self._fills: dict[str, list[Fill]] = {}
@@ -54,7 +57,11 @@ class BoundVenues:
                 continue
             shadow_config = config.with_queue_model(model, response_latency_ms=0)
             self.shadows[which] = PaperVenue(
-                shadow_config, markets, f"{main.run_id}/{model}", fill_reports=False
+                shadow_config,
+                markets,
+                f"{main.run_id}/{model}",
+                fill_reports=False,
+                instruments=instruments,
             )
             self._fills[which] = []
 

@@ -9,12 +9,18 @@ written down in :mod:`polytraders.venues.paper` (package docstring).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from polytraders.contracts.config import FrozenConfig
-from polytraders.model.fees import DEFAULT_FEE_RATES_PPM
+from polytraders.model.fees import (
+    BINANCE_USDM_MAKER_FEE_BPS,
+    BINANCE_USDM_TAKER_FEE_BPS,
+    BPS,
+    DEFAULT_FEE_RATES_PPM,
+)
+from polytraders.model.market import BINANCE_USDM
 from polytraders.model.money import MICROS
 
 QueueModel = Literal["pessimistic", "l2_inference", "probabilistic"]
@@ -88,6 +94,22 @@ class PaperVenueConfig(FrozenConfig):
     """Taker fee rate per market category, parts per million (0.07 → 70_000); every market the
     venue trades must have its category here. Makers pay none."""
 
+    instrument_maker_fee_bps: dict[str, int] = Field(
+        default_factory=lambda: {BINANCE_USDM: BINANCE_USDM_MAKER_FEE_BPS}
+    )
+    """Crypto instruments: maker commission per venue in basis points of the fill's notional
+    (:func:`polytraders.model.fees.bps_fee_micros`); every instrument the venue trades must have
+    its venue here and in ``instrument_taker_fee_bps``. Default: Binance USDⓈ-M VIP 0, 2 bps
+    (https://www.binance.com/en/fee/futureFee). Left out of :meth:`canonical` (and so of the
+    version) while both instrument fee tables are at their defaults, so the versions of configs
+    from before they existed do not change."""
+
+    instrument_taker_fee_bps: dict[str, int] = Field(
+        default_factory=lambda: {BINANCE_USDM: BINANCE_USDM_TAKER_FEE_BPS}
+    )
+    """Crypto instruments: taker commission per venue in basis points (as
+    ``instrument_maker_fee_bps``). Default: Binance USDⓈ-M VIP 0, 5 bps."""
+
     starting_cash_micros: int = Field(default=1_000 * MICROS, ge=0, le=10**9 * MICROS)
     """pUSD the paper account starts with (micro-units)."""
 
@@ -117,6 +139,42 @@ class PaperVenueConfig(FrozenConfig):
             if not 0 <= rate <= MICROS:
                 raise ValueError(f"fee rate of {category!r} must be within 0..1_000_000 ppm")
         return dict(rates)
+
+    @field_validator("instrument_maker_fee_bps", "instrument_taker_fee_bps")
+    @classmethod
+    def _bps_in_range(cls, rates: Mapping[str, int]) -> dict[str, int]:
+        for venue, rate in rates.items():
+            if not 0 <= rate <= BPS:
+                raise ValueError(f"fee of venue {venue!r} must be within 0..10_000 bps")
+        return dict(rates)
+
+    @model_validator(mode="after")
+    def _instrument_fees_paired(self) -> PaperVenueConfig:
+        """Every venue with a maker fee has a taker fee, and the reverse."""
+        if self.instrument_maker_fee_bps.keys() != self.instrument_taker_fee_bps.keys():
+            raise ValueError(
+                "instrument_maker_fee_bps and instrument_taker_fee_bps must name the same venues"
+            )
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The values the version covers: every field, the instrument fee tables left out while
+        both are at their defaults (see ``instrument_maker_fee_bps``)."""
+        data = self.model_dump(mode="json")
+        fields = type(self).model_fields
+        if all(
+            getattr(self, name) == fields[name].get_default(call_default_factory=True)
+            for name in ("instrument_maker_fee_bps", "instrument_taker_fee_bps")
+        ):
+            del data["instrument_maker_fee_bps"], data["instrument_taker_fee_bps"]
+        return data
+
+    def instrument_fees_bps(self, venue: str) -> tuple[int, int] | None:
+        """(maker, taker) commission of ``venue``'s instruments in bps, or None when the
+        venue has no fee schedule here."""
+        maker = self.instrument_maker_fee_bps.get(venue)
+        taker = self.instrument_taker_fee_bps.get(venue)
+        return None if maker is None or taker is None else (maker, taker)
 
     @property
     def order_latency_ns(self) -> int:

@@ -21,6 +21,12 @@ Rules (section 6 of :mod:`polytraders.venues.paper`):
 
 A movement that would make cash, holdings or a free balance negative is a bug in the caller
 (the venue checks balances before it accepts an order) and raises :class:`LedgerError`.
+
+Perpetuals (``short_tokens``, rule 12 of :mod:`polytraders.venues.paper`): the same cash
+movements (a linear contract's PnL is exactly the spot-style cash flows, so cash + holdings ×
+mark is the account's equity), but holdings are signed (a SELL beyond what is held opens a
+short) and the cash may go below zero (a long bought with less cash than its notional after a
+loss); no reservation is made for them. Margin, funding and liquidation are not modelled.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class PaperLedger:
     __slots__ = (
         "_holdings",
         "_reserved_tokens",
+        "_short_tokens",
         "_starting_cash",
         "_starting_holdings",
         "bought_notional",
@@ -61,7 +68,13 @@ class PaperLedger:
         "sold_notional",
     )
 
-    def __init__(self, starting_cash: int, starting_holdings: Mapping[str, int] | None = None):
+    def __init__(
+        self,
+        starting_cash: int,
+        starting_holdings: Mapping[str, int] | None = None,
+        *,
+        short_tokens: frozenset[str] = frozenset(),
+    ):
         if starting_cash < 0:
             raise ValueError("starting cash must not be negative")
         holdings = dict(starting_holdings or {})
@@ -72,6 +85,7 @@ class PaperLedger:
         self._holdings = holdings
         self._starting_holdings = dict(holdings)
         self._reserved_tokens: dict[str, int] = {}
+        self._short_tokens = short_tokens
         self.reserved_cash = 0
         self.bought_notional = 0
         self.sold_notional = 0
@@ -155,6 +169,16 @@ class PaperLedger:
         if size <= 0 or fee < 0:
             raise LedgerError("fill size must be positive and fee not negative")
         notional = notional_micros(price, size)
+        if token_id in self._short_tokens:
+            signed = size if side is Side.BUY else -size
+            self._holdings[token_id] = self._holdings.get(token_id, 0) + signed
+            self.cash += (-notional if side is Side.BUY else notional) - fee
+            if side is Side.BUY:
+                self.bought_notional += notional
+            else:
+                self.sold_notional += notional
+            self.fees_paid += fee
+            return
         if side is Side.BUY:
             cash = self.cash - notional - fee
             if cash < self.reserved_cash:
@@ -213,9 +237,13 @@ class PaperLedger:
         )
         if self.cash != expected:
             problems.append(f"cash {self.cash} != {expected}")
-        if self.cash < 0 or self.reserved_cash < 0 or self.free_cash() < 0:
+        if self.reserved_cash < 0 or (
+            not self._short_tokens and (self.cash < 0 or self.free_cash() < 0)
+        ):
             problems.append("negative cash or reservation")
         for token_id, held in self._holdings.items():
+            if token_id in self._short_tokens:
+                continue
             if held < 0 or self.free_tokens(token_id) < 0:
                 problems.append(f"negative holdings of {token_id}")
         return problems

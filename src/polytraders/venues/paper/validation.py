@@ -10,6 +10,7 @@ intents).
 
 from __future__ import annotations
 
+from polytraders.model.market import Instrument
 from polytraders.model.money import ONE
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.venues.paper import reasons
@@ -51,6 +52,29 @@ def price_problem(price: int, tick_size: int) -> Rejection | None:
         return (
             reasons.PRICE_OUT_OF_RANGE,
             f"price {price} is outside [{tick_size}, {ONE - tick_size}]",
+        )
+    return None
+
+
+def instrument_problem(order: VenueOrder, instrument: Instrument) -> Rejection | None:
+    """Rule 12.2: an order on a crypto instrument is sized in base units (no notional sizing:
+    ``SYS_VENUE_INVALID_ORDER``), priced positive on the instrument's tick
+    (``SYS_VENUE_INVALID_TICK``; no (0, 1) range), sized on its lot step
+    (``SYS_VENUE_INVALID_ORDER``) and at least its minimum size (``SYS_VENUE_BELOW_MIN_SIZE``)."""
+    if order.notional > 0:
+        return reasons.INVALID_ORDER, "orders on an instrument are sized in base units"
+    price = instrument.price_problem(order.price)
+    if price is not None:
+        return reasons.INVALID_TICK, price
+    if order.size % instrument.size_increment:
+        return (
+            reasons.INVALID_ORDER,
+            f"size {order.size} is not a multiple of the lot step {instrument.size_increment}",
+        )
+    if order.size < instrument.min_size:
+        return (
+            reasons.BELOW_MIN_SIZE,
+            f"size {order.size} is below the minimum {instrument.min_size}",
         )
     return None
 

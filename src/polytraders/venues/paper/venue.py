@@ -28,9 +28,9 @@ from polytraders.model.events import (
     TickSizeChange,
     Trade,
 )
-from polytraders.model.fees import taker_fee_micros
+from polytraders.model.fees import bps_fee_micros, taker_fee_micros
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.market import Market, MarketState, OutcomeToken
+from polytraders.model.market import Instrument, Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE, Rounding, notional_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
@@ -73,33 +73,63 @@ class _Level:
 
 
 class _Token:
-    """What the venue knows about one outcome token."""
+    """What the venue knows about one outcome token or crypto instrument (``instrument`` set,
+    ``market_id`` "", fees in bps: ``maker_fee_bps``/``taker_fee_bps``)."""
 
     __slots__ = (
         "book",
         "complement_id",
         "consumed",
         "fee_rate_ppm",
+        "instrument",
         "levels",
+        "maker_fee_bps",
         "market_id",
         "min_order_size",
+        "taker_fee_bps",
         "tick_size",
         "token_id",
         "trade_fed",
     )
 
-    def __init__(self, token: OutcomeToken, fee_rate_ppm: int) -> None:
+    def __init__(
+        self,
+        token: OutcomeToken | Instrument,
+        fee_rate_ppm: int = 0,
+        fees_bps: tuple[int, int] = (0, 0),
+    ) -> None:
         self.token_id = token.token_id
-        self.market_id = token.market_id
-        self.complement_id = token.complement_token_id
         self.trade_fed = False
         """A public trade reached this token's orders (rule 4.3): its feed carries trades."""
-        self.tick_size = token.tick_size
-        self.min_order_size = token.min_order_size
         self.fee_rate_ppm = fee_rate_ppm
+        self.maker_fee_bps, self.taker_fee_bps = fees_bps
         self.book = OrderBook(token.token_id)
         self.consumed = ConsumedLiquidity()
         self.levels: dict[LevelKey, _Level] = {}
+        if isinstance(token, Instrument):
+            self.instrument: Instrument | None = token
+            self.market_id = self.complement_id = ""
+            self.tick_size = token.price_increment
+            self.min_order_size = token.min_size
+        else:
+            self.instrument = None
+            self.market_id = token.market_id
+            self.complement_id = token.complement_token_id
+            self.tick_size = token.tick_size
+            self.min_order_size = token.min_order_size
+
+    def taker_fee(self, price: int, size: int) -> int:
+        """Taker fee of one matched level (rule 2.2; instruments rule 12.3)."""
+        if self.instrument is not None:
+            return bps_fee_micros(price, size, self.taker_fee_bps)
+        return taker_fee_micros(size, price, self.fee_rate_ppm)
+
+    def maker_fee(self, price: int, size: int) -> int:
+        """Maker fee of one fill: 0 on Polymarket (rule 2.2), the maker bps for an instrument
+        (rule 12)."""
+        if self.instrument is not None:
+            return bps_fee_micros(price, size, self.maker_fee_bps)
+        return 0
 
 
 @dataclass(slots=True)
@@ -130,14 +160,18 @@ class PaperVenue:
             ``f"{run_id}/v{n}"`` (n counts from 1 in processing order), so replays are
             byte-identical.
         starting_holdings: token id → micro-shares held at the start (default none).
+        instruments: crypto instruments the venue also trades (rule 12), by their
+            ``token_id``; each venue needs a fee schedule in ``config``
+            (``instrument_maker_fee_bps``/``instrument_taker_fee_bps``).
         latency: entry, cancel and response latency per order (default: the constants of
             ``config``, :class:`~polytraders.venues.paper.latency.ConstantLatency`).
         fill_reports: keep every fill for :meth:`reconciliation_snapshot` (False: a venue
             nobody reconciles, such as a fill-bound shadow, lists no fills and keeps none).
 
     Raises:
-        ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, a
-            token listed twice, or a token naming another market.
+        ValueError: a market whose category has no fee rate in ``config.fee_rates_ppm``, an
+            instrument whose venue has no fee schedule, a token listed twice, or a token naming
+            another market.
     """
 
     name = "paper"
@@ -151,6 +185,7 @@ class PaperVenue:
         latency: LatencyModel | None = None,
         *,
         fill_reports: bool = True,
+        instruments: Sequence[Instrument] = (),
     ) -> None:
         self.config = config
         self.run_id = run_id
@@ -178,7 +213,21 @@ class PaperVenue:
                     raise ValueError(f"token {token.token_id} is listed twice")
                 self._tokens[token.token_id] = _Token(token, rate)
                 self._market_tokens[market.market_id].append(token.token_id)
-        self.ledger = PaperLedger(config.starting_cash_micros, starting_holdings)
+        for instrument in instruments:
+            fees = config.instrument_fees_bps(instrument.venue)
+            if fees is None:
+                raise ValueError(
+                    f"instrument {instrument.token_id}: venue {instrument.venue!r} has no fee "
+                    "schedule (instrument_maker_fee_bps / instrument_taker_fee_bps)"
+                )
+            if instrument.token_id in self._tokens:
+                raise ValueError(f"token {instrument.token_id} is listed twice")
+            self._tokens[instrument.token_id] = _Token(instrument, fees_bps=fees)
+        self.ledger = PaperLedger(
+            config.starting_cash_micros,
+            starting_holdings,
+            short_tokens=frozenset(i.token_id for i in instruments if i.perpetual),
+        )
         self.stats = PaperVenueStats()
         self.cash_checks: list[tuple[int, int]] | None = None
         """None, or a list to which every accepted BUY's balance check (rule 3.9) appends
@@ -420,15 +469,20 @@ class PaperVenue:
         if token is None:
             self._reject(working, now, reasons.UNKNOWN_TOKEN, f"unknown token {order.token_id}")
             return
+        instrument = token.instrument
         problem = validation.structural_problem(order)
-        if problem is None and not self._accepting[token.market_id]:
-            problem = (reasons.MARKET_NOT_ACCEPTING, f"market {token.market_id} not accepting")
-        if problem is None:
-            problem = validation.price_problem(order.price, token.tick_size)
-        if problem is None:
-            problem = validation.size_problem(
-                order, token.min_order_size, self.config.min_market_notional_micros
-            )
+        if instrument is not None:
+            if problem is None:
+                problem = validation.instrument_problem(order, instrument)
+        else:
+            if problem is None and not self._accepting[token.market_id]:
+                problem = (reasons.MARKET_NOT_ACCEPTING, f"market {token.market_id} not accepting")
+            if problem is None:
+                problem = validation.price_problem(order.price, token.tick_size)
+            if problem is None:
+                problem = validation.size_problem(
+                    order, token.min_order_size, self.config.min_market_notional_micros
+                )
         if problem is None:
             problem = validation.expiry_problem(order, now, self._gtd_margin_ns)
         if problem is not None:
@@ -445,9 +499,14 @@ class PaperVenue:
         if order.post_only and take.size:
             self._reject(working, now, reasons.POST_ONLY_WOULD_CROSS, "post-only order would cross")
             return
-        rate = working.fee_rate_ppm
-        fees = [taker_fee_micros(qty, price, rate) for price, qty in take.levels]
-        if order.side is Side.BUY:
+        fees = [token.taker_fee(price, qty) for price, qty in take.levels]
+        short_ok = instrument is not None and instrument.perpetual
+        if short_ok:
+            shortfall = self._collateral_problem(token, order)
+            if shortfall is not None:
+                self._reject(working, now, reasons.INSUFFICIENT_BALANCE, shortfall)
+                return
+        elif order.side is Side.BUY:
             if order.notional:
                 need = order.notional + sum(fees)
             else:
@@ -514,10 +573,7 @@ class PaperVenue:
             self._finish(working, now, False)
             return
         # GTC / GTD: the rest rests as a maker (rule 4.1)
-        if order.side is Side.BUY:
-            working.reserved = notional_micros(order.price, remaining, Rounding.UP)
-        else:
-            working.reserved = remaining
+        working.reserved = self._reservation(token, order, remaining)
         self.ledger.reserve(order.side, order.token_id, working.reserved)
         self.queue.on_new_order(
             working, token.consumed.available(token.book, order.side, order.price)
@@ -531,6 +587,55 @@ class PaperVenue:
             order.status = OrderStatus.PARTIALLY_FILLED
         if order.time_in_force is TimeInForce.GTD:
             self._schedule(order.expire_at_ns - self._gtd_margin_ns, _EXPIRE, cid)
+
+    def _reservation(self, token: _Token, order: VenueOrder, remaining: int) -> int:
+        """What a resting order's open ``remaining`` holds (rule 6; rule 12 for instruments):
+        a BUY its notional rounded up (plus, on an instrument, its maker fee), a SELL the
+        shares; nothing on a perpetual (rule 12.5 checks collateral on arrival instead)."""
+        instrument = token.instrument
+        if instrument is not None and instrument.perpetual:
+            return 0
+        if order.side is Side.SELL:
+            return remaining
+        return notional_micros(order.price, remaining, Rounding.UP) + token.maker_fee(
+            order.price, remaining
+        )
+
+    def _collateral_problem(self, token: _Token, order: VenueOrder) -> str | None:
+        """Rule 12.5: a perpetual order is accepted when the open notional of every perpetual
+        position, with every open order on the side that grows it filled (this one included),
+        valued at the mark (the book mid, else the order's price; this order's instrument at
+        the higher of mark and limit), stays within the collateral: free cash + Σ held
+        instrument units × mark (1×, fully collateralised)."""
+        collateral = self.ledger.free_cash()
+        gross = 0
+        for other in self._tokens.values():
+            instrument = other.instrument
+            if instrument is None:
+                continue
+            held = self.ledger.holdings(other.token_id)
+            mid = other.book.mid()
+            mark = mid if mid is not None else order.price
+            if held:
+                collateral += notional_micros(mark, held)
+            if not instrument.perpetual:
+                continue
+            buys = sells = 0
+            for working in self._orders.values():
+                open_order = working.order
+                if open_order.token_id == other.token_id and (
+                    working.resting or open_order is order
+                ):
+                    if open_order.side is Side.BUY:
+                        buys += working.remaining
+                    else:
+                        sells += working.remaining
+            worst = max(abs(held + buys), abs(held - sells))
+            price = max(mark, order.price) if other is token else mark
+            gross += notional_micros(price, worst, Rounding.UP)
+        if gross > collateral:
+            return f"open perpetual notional {gross} would exceed collateral {collateral} (1x)"
+        return None
 
     def _finish(self, working: WorkingOrder, now: int, complete: bool) -> None:
         """Close a FOK/FAK/notional order after its arrival match: FILLED, or the remainder
@@ -681,19 +786,18 @@ class PaperVenue:
             self._fills.append(FillReport.of(fill))
 
     def _maker_fill(self, working: WorkingOrder, token: _Token, size: int, now: int) -> None:
-        """Fill ``size`` of a resting order at its own price, no fee (rule 4)."""
+        """Fill ``size`` of a resting order at its own price, no fee on Polymarket (rule 4),
+        the maker fee on an instrument (rule 12)."""
         order = working.order
         remaining = working.remaining - size
-        if order.side is Side.BUY:
-            reserved = notional_micros(order.price, remaining, Rounding.UP)
-        else:
-            reserved = remaining
+        reserved = self._reservation(token, order, remaining)
         self.ledger.release(order.side, order.token_id, working.reserved - reserved)
         working.reserved = reserved
-        self.ledger.settle_fill(order.side, order.token_id, order.price, size, 0)
+        fee = token.maker_fee(order.price, size)
+        self.ledger.settle_fill(order.side, order.token_id, order.price, size, fee)
         order.filled_size += size
         order.ts_updated_ns = now
-        self._emit_fill(working, token, order.price, size, 0, LiquiditySide.MAKER, now)
+        self._emit_fill(working, token, order.price, size, fee, LiquiditySide.MAKER, now)
         if remaining == 0:
             order.status = OrderStatus.FILLED
             self._withdraw(working, now)
@@ -730,7 +834,7 @@ class PaperVenue:
             book.apply_snapshot(event.bids, event.asks, ts)
         if token.consumed:
             token.consumed.forget_removed(book)
-        accepting = self._accepting[token.market_id]
+        accepting = token.instrument is not None or self._accepting[token.market_id]
         for key, old_size in sorted(old_sizes.items(), key=_priority):
             new_size = book.size_at(key[0], key[1])
             if new_size != old_size and key in levels:
@@ -796,11 +900,15 @@ class PaperVenue:
     def _on_trade(self, token: _Token, trade: Trade) -> None:
         """Rule 4.2: a public trade fills resting orders it reaches, on its token and (with
         ``complement_fills``) on the complementary token at the mirrored price."""
-        if trade.size <= 0 or trade.price <= 0 or trade.price >= ONE:
+        if trade.size <= 0 or trade.price <= 0 or (token.instrument is None and trade.price >= ONE):
             raise ValueError(f"trade with a price outside (0, 1) or a non-positive size: {trade}")
         token.trade_fed = True
         legs = [(token, trade.price, trade.aggressor)]
-        complement = self._tokens.get(token.complement_id) if self._complement_fills else None
+        complement = (
+            self._tokens.get(token.complement_id)
+            if self._complement_fills and token.complement_id
+            else None
+        )
         if complement is not None:
             complement.trade_fed = True
             mirrored = trade.aggressor.opposite if trade.aggressor is not None else None
@@ -821,7 +929,7 @@ class PaperVenue:
         """One token's side of rule 4.2: a trade of ``size`` at ``price`` (aggressor as seen
         from this token) with ``left`` of its volume still unclaimed by our orders; returns
         what is left."""
-        accepting = self._accepting[token.market_id]
+        accepting = token.instrument is not None or self._accepting[token.market_id]
         sides = []
         if aggressor is not Side.BUY:
             sides.append(Side.BUY)  # sellers hit bids

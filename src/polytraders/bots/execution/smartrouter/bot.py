@@ -25,6 +25,13 @@ Turns one approved intent into a :class:`~polytraders.contracts.decisions.RouteP
   is the order's only one: order manager, venue, store, fills); the order's ``bot_id`` is the
   proposing strategy's.
 
+- **Crypto instruments** (:meth:`DeskView.instrument`): one leg on the instrument, never a
+  complement (a perpetual SELL beyond what is held opens a short at the venue; a spot one is the
+  venue's to refuse); sized in base units (an intent sized by notional is refused
+  ``EXEC_INVALID_INTENT``); the price goes to the instrument's tick (BUY down, SELL up; no
+  (0, 1) range), the size down to its lot step and must reach its minimum size; the same book
+  and post-only rules; no builder code, expiry margin or exchange field (Polymarket's).
+
 A refusal is a plan with no orders and an ``EXEC_…`` hard code. Orders never exceed the intent's
 size or notional, never trade a more aggressive price, and always sit on the tick (the desk
 re-checks with :func:`polytraders.contracts.authority.route_plan_problems`). Submission batches
@@ -55,7 +62,8 @@ from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
-from polytraders.model.market import OutcomeToken
+from polytraders.model.book import BookView
+from polytraders.model.market import Instrument, OutcomeToken
 from polytraders.model.money import ONE, notional_micros
 from polytraders.model.orders import (
     IntentAction,
@@ -207,7 +215,10 @@ class SmartRouter(BotBase[SmartRouterConfig]):
             raise _RefusedError(INVALID_INTENT)
         token = view.token(intent.token_id)
         if token is None:
-            raise _RefusedError(UNKNOWN_TOKEN)
+            instrument = view.instrument(intent.token_id)
+            if instrument is None:
+                raise _RefusedError(UNKNOWN_TOKEN)
+            return (self._instrument_order(intent, instrument, view, codes),)
         builder_code = self._builder_code(intent, view)
         expire_at_ns = self._wire_expiry(intent, view)
         legs = self._legs(intent, token, view, codes)
@@ -230,6 +241,72 @@ class SmartRouter(BotBase[SmartRouterConfig]):
                     raise
                 codes[PARTIAL_ROUTE] = None  # the complement remainder could not be routed
         return tuple(orders)
+
+    def _instrument_order(
+        self,
+        intent: OrderIntent,
+        instrument: Instrument,
+        view: DeskView,
+        codes: dict[str, None],
+    ) -> VenueOrder:
+        """The one order of an intent on a crypto instrument (module docstring)."""
+        if intent.notional or intent.time_in_force is TimeInForce.GTD:
+            raise _RefusedError(INVALID_INTENT)
+        price = passive_price(intent.side, intent.price, instrument.price_increment)
+        if price <= 0:
+            raise _RefusedError(PRICE_OUT_OF_RANGE)
+        if price != intent.price:
+            codes[PRICE_ROUNDED] = None
+        size = round_size(intent.size, instrument.size_increment)
+        if size != intent.size:
+            codes[SIZE_ROUNDED] = None
+        book = self._usable_book(instrument.token_id, view)
+        takes = book.best_ask() if intent.side is Side.BUY else book.best_bid()
+        if intent.is_market_order and takes is None:
+            raise _RefusedError(ONE_SIDED_BOOK)
+        if size <= 0 or size < instrument.min_size:
+            raise _RefusedError(BELOW_MIN_SIZE)
+        post_only = self._post_only(intent, intent.side, price, book, codes)
+        return VenueOrder(
+            client_order_id=client_order_id(intent.intent_id, 0),
+            intent_id=intent.intent_id,
+            bot_id=intent.bot_id,
+            token_id=instrument.token_id,
+            side=intent.side,
+            price=price,
+            size=size,
+            time_in_force=intent.time_in_force,
+            post_only=post_only,
+            reduce_only=intent.reduce_only,
+            ts_created_ns=view.now_ns,
+        )
+
+    @staticmethod
+    def _usable_book(token_id: str, view: DeskView) -> BookView:
+        """The token's book: present, not stale and not crossed (else refused)."""
+        if view.is_stale(token_id):
+            raise _RefusedError(STALE_BOOK)
+        book = view.book(token_id)
+        if book is None or (book.best_bid() is None and book.best_ask() is None):
+            raise _RefusedError(NO_BOOK)
+        if book.is_crossed():
+            raise _RefusedError(CROSSED_BOOK)
+        return book
+
+    def _post_only(
+        self, intent: OrderIntent, side: Side, price: int, book: BookView, codes: dict[str, None]
+    ) -> bool:
+        """Post-only as the intent asks, or added to a resting order that does not cross
+        (``maker_post_only``); refused when a post-only order would cross."""
+        crosses = would_cross(side, price, book)
+        post_only = intent.post_only
+        if not post_only and self.config.maker_post_only and intent.time_in_force.rests:
+            post_only = not crosses
+            if post_only:
+                codes[POST_ONLY_ADDED] = None
+        if post_only and crosses:
+            raise _RefusedError(POST_ONLY_WOULD_CROSS)
+        return post_only
 
     def _builder_code(self, intent: OrderIntent, view: DeskView) -> str:
         configured = self.config.builder_code or view.account.builder_code
@@ -313,13 +390,7 @@ class SmartRouter(BotBase[SmartRouterConfig]):
             raise _RefusedError(PRICE_OUT_OF_RANGE)
         if price != leg.price:
             codes[PRICE_ROUNDED] = None
-        if view.is_stale(token.token_id):
-            raise _RefusedError(STALE_BOOK)
-        book = view.book(token.token_id)
-        if book is None or (book.best_bid() is None and book.best_ask() is None):
-            raise _RefusedError(NO_BOOK)
-        if book.is_crossed():
-            raise _RefusedError(CROSSED_BOOK)
+        book = self._usable_book(token.token_id, view)
         if intent.is_market_order:
             takes = book.best_ask() if leg.side is Side.BUY else book.best_bid()
             if takes is None:
@@ -329,14 +400,7 @@ class SmartRouter(BotBase[SmartRouterConfig]):
                 raise _RefusedError(BELOW_MIN_NOTIONAL)
         elif leg.size < max(token.min_order_size, self.config.size_step_micros):
             raise _RefusedError(BELOW_MIN_SIZE)
-        crosses = would_cross(leg.side, price, book)
-        post_only = intent.post_only
-        if not post_only and self.config.maker_post_only and intent.time_in_force.rests:
-            post_only = not crosses
-            if post_only:
-                codes[POST_ONLY_ADDED] = None
-        if post_only and crosses:
-            raise _RefusedError(POST_ONLY_WOULD_CROSS)
+        post_only = self._post_only(intent, leg.side, price, book, codes)
         if token.token_id != intent.token_id:
             codes[COMPLEMENT_ROUTE] = None
         return VenueOrder(
