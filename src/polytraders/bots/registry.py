@@ -1,7 +1,8 @@
 """The bot library's index: bot id → bot class, for desk files, schemas and reports.
 
 The default desk (DESIGN.md, the operator's promotion-path page) runs ``strat.maker_tight``,
-the seven risk guards in :data:`DEFAULT_RISK_ORDER`, and ``exec.smartrouter``.
+the seven risk guards in :data:`DEFAULT_RISK_ORDER`, and ``exec.smartrouter``; the signal
+strategies ``strat.ema_cross`` and ``strat.mean_reversion`` run when a desk file names them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from polytraders.bots.risk.killswitch import KillSwitch
 from polytraders.bots.risk.markethaltguard import MarketHaltGuard
 from polytraders.bots.risk.marketqualityguard import MarketQualityGuard
 from polytraders.bots.risk.stalebookguard import StaleBookGuard
+from polytraders.bots.strategy.ema_cross.bot import EmaCross
 from polytraders.bots.strategy.maker_tight.bot import MakerTight
+from polytraders.bots.strategy.mean_reversion.bot import MeanReversion
 
 BOTS: Final[MappingProxyType[str, Any]] = MappingProxyType(
     {
@@ -32,6 +35,8 @@ BOTS: Final[MappingProxyType[str, Any]] = MappingProxyType(
             ExposureGuard,
             DrawdownGuard,
             SmartRouter,
+            EmaCross,
+            MeanReversion,
         )
     }
 )

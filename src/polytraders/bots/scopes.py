@@ -78,6 +78,18 @@ DECLARATIONS: Final[MappingProxyType[str, Declaration]] = MappingProxyType(
             "worst-case loss summed over every position and open order: its event and total "
             "caps span markets",
         ),
+        "strat.ema_cross": Declaration(
+            Scope.MARKET,
+            "each traded token's book, order rules, its market's state and end time, and its "
+            "own position and working order there; bars, EMAs, regime and target are kept per "
+            "token (only its intent counter is shared: ids, not decisions)",
+        ),
+        "strat.mean_reversion": Declaration(
+            Scope.MARKET,
+            "each traded token's book, order rules, its market's state and end time, and its "
+            "own position and working order there; bars, bands, RSI, regime and target are "
+            "kept per token (only its intent counter is shared: ids, not decisions)",
+        ),
         "exec.smartrouter": Declaration(
             Scope.MARKET,
             "the intent's token and complement: their books, our position and our open orders "

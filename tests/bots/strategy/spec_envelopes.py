@@ -1,4 +1,5 @@
-"""Generated parts of the two specs (docs/bots/strat.maker_tight.md, exec.smartrouter.md): the
+"""Generated parts of the specs of docs/bots/strat.maker_tight.md, exec.smartrouter.md,
+strat.ema_cross.md and strat.mean_reversion.md: the
 envelopes of section 21 ("Wire examples"), recorded by the desk harness on fixture cases, and the
 parameter, defaults, search-space, reason-code and user-message tables of sections 7, 8, 11, 13
 and 14. The spec tests regenerate them and compare with the documents, so a spec cannot drift
@@ -10,15 +11,25 @@ import json
 from typing import Any
 
 from polytraders.bots.execution.smartrouter import SmartRouter
-from polytraders.bots.strategy.maker_tight import MakerTight
 from polytraders.contracts.envelope import encode_envelope
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.reasons import load_registry
 from polytraders.desk.harness import run_execution, run_strategy
-from polytraders.readiness.packs import build_state, event_from, intent_from, load_case
+from polytraders.readiness.packs import (
+    build_bot,
+    build_state,
+    event_from,
+    intent_from,
+    load_case,
+)
 from polytraders.readiness.spec import type_name
 
-SPEC_CASES = {"strat.maker_tight": ("normal", "failure"), "exec.smartrouter": ("warning", "hard")}
+SPEC_CASES = {
+    "strat.maker_tight": ("normal", "failure"),
+    "exec.smartrouter": ("warning", "hard"),
+    "strat.ema_cross": ("normal", "failure"),
+    "strat.mean_reversion": ("normal", "failure"),
+}
 
 
 def envelope_lines(bot_id: str) -> list[str]:
@@ -28,11 +39,16 @@ def envelope_lines(bot_id: str) -> list[str]:
         data = load_case(bot_id, case)
         state = build_state(data["state"])
         run_id, cause = f"run-fixture-{bot_id}-{case}", f"fixture:{case}"
-        if bot_id == "strat.maker_tight":
+        if bot_id.startswith("strat."):
             event = event_from(data["input"])
             state.apply_event(event)
             envelopes = run_strategy(
-                MakerTight(), event, state, Mode.ENFORCED, run_id=run_id, causation_id=cause
+                build_bot(bot_id, data["config"]),
+                event,
+                state,
+                Mode.ENFORCED,
+                run_id=run_id,
+                causation_id=cause,
             ).envelopes
         else:
             envelopes = run_execution(

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from polytraders.bots.execution.smartrouter import SmartRouter
+from polytraders.bots.strategy.ema_cross import EmaCross
 from polytraders.bots.strategy.maker_tight import MakerTight
+from polytraders.bots.strategy.mean_reversion import MeanReversion
 from polytraders.contracts.envelope import decode_envelope
 from polytraders.readiness.spec import SECTION_TITLES, parse_sections
 from tests.bots.strategy.spec_envelopes import (
@@ -26,7 +28,7 @@ from tests.bots.strategy.spec_envelopes import (
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "bots"
 
 
-@pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
+@pytest.mark.parametrize("bot", [MakerTight, SmartRouter, EmaCross, MeanReversion])
 def test_spec_has_27_non_empty_sections_and_every_code(bot: type) -> None:
     text = (DOCS / f"{bot.bot_id}.md").read_text()
     found = parse_sections(text)
@@ -36,7 +38,7 @@ def test_spec_has_27_non_empty_sections_and_every_code(bot: type) -> None:
     assert all(f"`{code}`" in codes for code in bot.reason_codes)
 
 
-@pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
+@pytest.mark.parametrize("bot", [MakerTight, SmartRouter, EmaCross, MeanReversion])
 def test_wire_examples_are_todays_envelopes(bot: type) -> None:
     text = (DOCS / f"{bot.bot_id}.md").read_text()
     body = {t: b for _, t, b in parse_sections(text)}["Wire examples"]
@@ -47,7 +49,7 @@ def test_wire_examples_are_todays_envelopes(bot: type) -> None:
     assert all(decode_envelope(line).bot_id == bot.bot_id for line in lines)
 
 
-@pytest.mark.parametrize("bot", [MakerTight, SmartRouter])
+@pytest.mark.parametrize("bot", [MakerTight, SmartRouter, EmaCross, MeanReversion])
 def test_generated_tables_match_the_code(bot: type) -> None:
     found = {t: b for _, t, b in parse_sections((DOCS / f"{bot.bot_id}.md").read_text())}
     assert params_table(bot.Config) in found["Parameters"]
