@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from polytraders.bots.execution.smartrouter.bot import SmartRouter
+from polytraders.bots.execution.twap.bot import Twap
 from polytraders.bots.risk.compliancegate import ComplianceGate
 from polytraders.bots.risk.drawdownguard import DrawdownGuard
 from polytraders.bots.risk.exposureguard import ExposureGuard
@@ -37,6 +38,7 @@ BOTS: Final[MappingProxyType[str, Any]] = MappingProxyType(
             SmartRouter,
             EmaCross,
             MeanReversion,
+            Twap,
         )
     }
 )

@@ -95,6 +95,11 @@ DECLARATIONS: Final[MappingProxyType[str, Declaration]] = MappingProxyType(
             "the intent's token and complement: their books, our position and our open orders "
             "of that intent or token",
         ),
+        "exec.twap": Declaration(
+            Scope.MARKET,
+            "the intent's token: its book at each child's release, our position and our open "
+            "orders of that token or intent",
+        ),
     }
 )
 """Every library bot's declaration, by bot id (a test keeps it complete)."""

@@ -26,12 +26,20 @@ Rules:
   strategies). It is unique in the run because intent ids are: the desk refuses a reused intent
   id where it enters (``desk.intake``), and the order manager never sends an id already used in
   the run, also one used before a restart (``SYS_DUPLICATE_ORDER``).
+- **Children** (a plan's scheduled slices, :func:`children_problems`) belong to a PLACE intent
+  sized in shares; each is positive, they add up to no more than the intent's size less the
+  plan's own orders, and their release times are strictly increasing from the decision's time.
+  The plan a bot makes when a child is released is checked by :func:`route_plan_problems`
+  against the child (the intent with the child's size) with ``first_leg`` = the child's leg
+  (the parent plan's order count + the child's index), so every order of the parent keeps a
+  distinct ``<intent>/o<k>`` id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
 from enum import StrEnum
+from itertools import pairwise
 
 from polytraders.contracts.decisions import (
     MonitorAction,
@@ -193,12 +201,17 @@ def monitor_decision_problems(
 
 
 def route_plan_problems(
-    intent: OrderIntent, plan: RoutePlan, complement_token_id: str | None
+    intent: OrderIntent,
+    plan: RoutePlan,
+    complement_token_id: str | None,
+    *,
+    first_leg: int = 0,
 ) -> list[str]:
     """Violations in an execution plan for ``intent``.
 
     Every order carries the intent's id, and the order at position ``k`` has client order id
-    ``client_order_id(intent.intent_id, k)`` (so the plan's ids are distinct); it is on the
+    ``client_order_id(intent.intent_id, first_leg + k)`` (so the plan's ids are distinct;
+    ``first_leg`` is non-zero only for a released child, see the module docstring); it is on the
     intent's token and side at a price no more aggressive, or on the complement token and
     opposite side at a price no more aggressive than ``1 − price`` (not for reduce-only
     intents); post-only is kept; the orders' total size and notional do not exceed the intent's.
@@ -211,7 +224,7 @@ def route_plan_problems(
     for k, order in enumerate(plan.orders):
         if order.intent_id != intent.intent_id:
             problems.append(f"order {order.client_order_id} is for another intent")
-        expected = client_order_id(intent.intent_id, k)
+        expected = client_order_id(intent.intent_id, first_leg + k)
         if order.client_order_id != expected:
             problems.append(
                 f"order #{k} has client order id {order.client_order_id!r}, not {expected!r} "
@@ -240,4 +253,25 @@ def route_plan_problems(
         problems.append("orders exceed the intent's size")
     if total_notional > intent.notional:
         problems.append("orders exceed the intent's notional")
+    return problems
+
+
+def children_problems(intent: OrderIntent, plan: RoutePlan, now_ns: int) -> list[str]:
+    """Violations in the children a plan for ``intent`` schedules at desk time ``now_ns`` (empty
+    when it has none): children only for a PLACE intent sized in shares (not by notional); each
+    child's size positive; their total plus the plan's orders not above the intent's size;
+    release times strictly increasing, the first not before ``now_ns``."""
+    children = plan.child_slices
+    if not children:
+        return []
+    problems: list[str] = []
+    if intent.action is not IntentAction.PLACE or intent.notional:
+        problems.append("children need a PLACE intent sized in shares")
+    if any(c.size <= 0 for c in children):
+        problems.append("a child has no size")
+    if sum(c.size for c in children) + sum(o.size for o in plan.orders) > intent.size:
+        problems.append("children and orders exceed the intent's size")
+    releases = [c.release_ns for c in children]
+    if releases[0] < now_ns or any(b <= a for a, b in pairwise(releases)):
+        problems.append("child release times are not strictly increasing from now")
     return problems

@@ -12,7 +12,10 @@ clears.
   timer every ``Config.monitor_interval_ms`` of desk time (:class:`MonitorConfig`), so a
   condition that arises while no intent flows (feed silence, drawdown) still reduces or halts
   the desk.
-- Execution: ``decide(intent, view) -> RoutePlan``.
+- Execution: ``decide(intent, view) -> RoutePlan``. An execution bot whose plans schedule
+  children (:class:`~polytraders.contracts.decisions.ChildSlice`, a TWAP) also has a release
+  step (:class:`ChildRouter`): ``release(child, leg, view) -> RoutePlan``, which the desk calls
+  when a child is due (:mod:`polytraders.desk.children`).
 
 Rights over the desk's trading state (REDUCE, HALT, KILL_SWITCH) are declared in
 ``capabilities`` and enforced by the desk (:mod:`polytraders.contracts.authority`).
@@ -104,6 +107,23 @@ class RiskMonitor(Protocol):
         ...
 
 
+@runtime_checkable
+class ChildRouter(Protocol):
+    """An execution bot whose plans may schedule children (:attr:`RoutePlan.children`).
+
+    ``release`` is pure and deterministic like ``decide``. The desk calls it when a child is
+    due with ``child`` = the parent intent (same id, token, side, limit price, flags) whose
+    ``size`` is what the child may still send, and ``leg`` = the position whose client order
+    id the child's order must carry (``client_order_id(child.intent_id, leg)``). It returns a
+    plan of at most that size, with no cancels and no children; a plan without orders and with
+    a code records a skipped child (the desk goes on with the next one).
+    """
+
+    def release(self, child: OrderIntent, leg: int, view: DeskView, /) -> RoutePlan:
+        """Route one due child now, against the book in ``view``."""
+        ...
+
+
 def monitor_interval_ns(bot: Any) -> int:
     """How often the desk runs ``bot``'s monitor step (ns); 0 when it has none or it is off."""
     config = getattr(bot, "config", None)
@@ -156,7 +176,8 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
     leftover ``can_halt`` (it would be silently ignored); a
     ``monitor`` method exactly when the Config is a :class:`MonitorConfig`, and only on a risk
     bot; every declared reason code registered, with the class's prefix (or ``SYS_``) and this
-    bot (or the desk) as owner.
+    bot (or the desk) as owner; a ``release`` step (:class:`ChildRouter`) only on an execution
+    bot.
     """
     problems: list[str] = []
     bot_id = getattr(bot_cls, "bot_id", "")
@@ -200,6 +221,8 @@ def bot_problems(bot_cls: Any, registry: ReasonRegistry) -> list[str]:
         problems.append(f"{bot_id}: a monitor step needs a MonitorConfig, and vice versa")
     if has_monitor and bot_class is not BotClass.RISK:
         problems.append(f"{bot_id}: only risk bots may have a monitor step")
+    if callable(getattr(bot_cls, "release", None)) and bot_class is not BotClass.EXECUTION:
+        problems.append(f"{bot_id}: only execution bots may have a release step")
     prefix = CLASS_PREFIXES[bot_class]
     for code in sorted(getattr(bot_cls, "reason_codes", frozenset())):
         entry = registry.get(code)

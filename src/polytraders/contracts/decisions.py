@@ -1,6 +1,10 @@
 """What bots return: :class:`Proposal` (strategy), :class:`RiskDecision` (risk),
 :class:`MonitorDecision` (a risk bot's monitor step) and :class:`RoutePlan` (execution). All are
-immutable, tagged msgspec structs so envelopes can carry them and decode them back exactly."""
+immutable, tagged msgspec structs so envelopes can carry them and decode them back exactly.
+
+A :class:`RoutePlan` may schedule :class:`ChildSlice` releases (a TWAP): the field is
+``msgspec.UNSET`` when a plan has none, so a plan without children encodes exactly as before the
+field existed (recorded timelines and their hashes are unchanged)."""
 
 from __future__ import annotations
 
@@ -81,6 +85,19 @@ class MonitorDecision(msgspec.Struct, frozen=True, kw_only=True, tag="monitor_de
     reason_codes: tuple[str, ...]
 
 
+class ChildSlice(msgspec.Struct, frozen=True, kw_only=True):
+    """One scheduled child of a parent intent (a TWAP slice).
+
+    Fields:
+        release_ns: desk time (ns since epoch) at or after which the desk asks the execution
+            bot to route this child (:class:`~polytraders.contracts.bot.ChildRouter`).
+        size: micro-shares this slice adds to the parent's cumulative target (> 0).
+    """
+
+    release_ns: int
+    size: int
+
+
 class RoutePlan(msgspec.Struct, frozen=True, kw_only=True, tag="route_plan"):
     """An execution bot's plan for one approved intent.
 
@@ -88,8 +105,18 @@ class RoutePlan(msgspec.Struct, frozen=True, kw_only=True, tag="route_plan"):
         orders: venue orders to submit (empty when the intent is refused or is a pure cancel).
         cancel_client_order_ids: our orders to cancel first (cancel-before-place).
         reason_codes: ``EXEC_…`` codes (a refusal has a code and no orders).
+        children: slices the desk releases later, in order, each routed by the same bot's
+            ``release`` step when due (rules: :mod:`polytraders.desk.children`); ``UNSET``
+            (never encoded) when the plan has none. Use :attr:`child_slices` to read it.
     """
 
     orders: tuple[VenueOrder, ...] = ()
     cancel_client_order_ids: tuple[str, ...] = ()
     reason_codes: tuple[str, ...] = ()
+    children: tuple[ChildSlice, ...] | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def child_slices(self) -> tuple[ChildSlice, ...]:
+        """The scheduled children (empty when there are none)."""
+        children = self.children
+        return () if isinstance(children, msgspec.UnsetType) else children

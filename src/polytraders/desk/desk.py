@@ -9,7 +9,8 @@ For each input event, in this order:
    ``monitor:<bot id>``) instead asks that bot's ``monitor(view)`` at the timer's time and
    records and applies its finding (:mod:`polytraders.desk.monitors`): no strategy sees it,
    the venue is not advanced, equity is not marked, and it is not counted in
-   ``events_processed``.
+   ``events_processed``. **Children** of routed intents (TWAP slices) due by then are released
+   in the same time order (a timer first on a tie; rules: :mod:`polytraders.desk.children`).
 1. **Update state.** The clock moves to the event (simulated: its ``ts_event_ns``; live: now).
    First the venue is advanced to now and its events (acks, rejections, cancels, expiries,
    fills: things that happened before this event) plus the order manager's local refusals
@@ -77,6 +78,7 @@ from polytraders.desk.checkpoints import (
     OperatorBody,
     RestoredCheckpoint,
 )
+from polytraders.desk.children import ChildSchedule, PendingChildren
 from polytraders.desk.clock import Clock, SimClock
 from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.monitors import MonitorRunner
@@ -110,7 +112,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.fills import Fill
 from polytraders.model.market import Instrument, Market
-from polytraders.model.orders import OrderIntent, VenueOrder
+from polytraders.model.orders import IntentAction, OrderIntent, VenueOrder
 from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.errors import StoreError
 from polytraders.venues.base import Venue, VenueEvent
@@ -122,6 +124,8 @@ SYS_OPERATOR_COMMAND = "SYS_OPERATOR_COMMAND"
 SYS_SHUTDOWN = "SYS_SHUTDOWN"
 SYS_CHECKPOINT_FAILED = "SYS_CHECKPOINT_FAILED"
 SYS_KILL_SWITCH_RESET = "SYS_KILL_SWITCH_RESET"
+SYS_CHILDREN_CANCELLED = "SYS_CHILDREN_CANCELLED"
+SYS_CHILD_NOTHING_LEFT = "SYS_CHILD_NOTHING_LEFT"
 
 _MARKET_EVENTS = (
     BookSnapshot,
@@ -424,6 +428,8 @@ class Desk:
             venue, state, self.config.orders, journal=journal, retention=memory.orders
         )
         self.timers = TimerSchedule()
+        self.children = ChildSchedule()
+        """Children (TWAP slices) of routed intents waiting for release."""
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""
         self.operator_actions: list[OperatorAction] = []
@@ -485,11 +491,7 @@ class Desk:
         if self.shadow is not None:
             self.shadow.fire_due(target, self.state)
         self._schedule_monitors(target)
-        while True:
-            timer = self.timers.pop_due(target)
-            if timer is None:
-                break
-            self._fire(timer, timer.ts_event_ns)
+        self._fire_due(target, live=False)
         self._step(event, target)
         if self.events_processed % self.config.flush_every_events == 0:
             self._sink.flush()
@@ -504,11 +506,29 @@ class Desk:
             self.shadow.fire_due(max(now, self.state.now_ns), self.state)
         self._schedule_monitors(max(now, self.state.now_ns))
         self._heartbeat(max(now, self.state.now_ns))
+        self._fire_due(now, live=True)
+
+    def _fire_due(self, until_ns: int, *, live: bool) -> None:
+        """Fire timers and release children due at or before ``until_ns``, in time order (a
+        timer first on a tie); under a live clock none goes back before the desk's time."""
         while True:
-            timer = self.timers.pop_due(now)
+            timer_ns = self.timers.next_due_ns()
+            child_ns = self.children.next_due_ns()
+            if (
+                child_ns is not None
+                and child_ns <= until_ns
+                and (timer_ns is None or child_ns < timer_ns)
+            ):
+                pending = self.children.pop_due(until_ns)
+                assert pending is not None
+                self._release_child(pending, max(child_ns, self.state.now_ns))
+                continue
+            timer = self.timers.pop_due(until_ns)
             if timer is None:
                 return
-            self._fire(timer, max(timer.ts_event_ns, self.state.now_ns))
+            self._fire(
+                timer, max(timer.ts_event_ns, self.state.now_ns) if live else timer.ts_event_ns
+            )
 
     def trip_kill_switch(self, reason_code: str, source: str, detail: str = "") -> None:
         """Trip the kill switch now (fatal desk condition or operator): cancel every open order
@@ -634,6 +654,7 @@ class Desk:
         if self._shut_down:
             return
         now = self.state.now_ns
+        self._drop_all_children("shutdown")
         self.orders.cancel_all(now)
         if self.clock.simulated:
             end = now + self.config.shutdown_grace_ms * 1_000_000
@@ -982,13 +1003,137 @@ class Desk:
             return
         approved = outcome.intent
         outcomes.approved(approved, outcome.reason_codes, outcome.reshaped, state.now_ns)
+        if approved.action is not IntentAction.PLACE and approved.target_intent_id:
+            self._drop_children(approved.target_intent_id, cause)
         routed = self.execution.route(approved, state, causation_id=cause, ts_event_ns=ts_event_ns)
-        self.orders.execute(approved, routed.plan, state.now_ns)
-        outcomes.executed(approved.intent_id, routed.routed_by, routed.reason_codes, state.now_ns)
+        sent = self.orders.execute(approved, routed.plan, state.now_ns)
+        plan = routed.plan
+        if plan is None or not plan.child_slices or self._executing_slot() is None:
+            outcomes.executed(
+                approved.intent_id, routed.routed_by, routed.reason_codes, state.now_ns
+            )
+            return
+        slot = self._executing_slot()
+        assert slot is not None
+        sizes = {o.client_order_id: o.size for o in plan.orders}
+        pending = PendingChildren(
+            parent=approved,
+            slot=slot,
+            first_leg=len(plan.orders),
+            base_size=sum(sizes.values()),
+            children=plan.child_slices,
+            sent=[(cid, sizes[cid]) for cid in sent],
+            codes=dict.fromkeys(routed.reason_codes),
+        )
+        self.children.add(pending)
+        while (due := self.children.pop_due(state.now_ns)) is not None:  # a child due now goes now
+            self._release_child(due, state.now_ns)
+
+    def _executing_slot(self) -> BotSlot | None:
+        """The ENFORCED execution slot (the one whose plans are applied), or None."""
+        for slot in self.execution.slots:
+            if slot.mode is Mode.ENFORCED:
+                return slot
+        return None
+
+    def _release_child(self, pending: PendingChildren, now: int) -> None:
+        """Release ``pending``'s next child at ``now`` (rules: :mod:`polytraders.desk.children`)."""
+        state = self.state
+        if now > state.now_ns:
+            state.set_time(now)
+        parent = pending.parent
+        cause = self._cause()
+        why = self._children_stop_reason(pending)
+        if why:
+            self._finish_children(pending, cause, why)
+            return
+        orders = state.orders
+        committed = 0
+        for cid, size in pending.sent:
+            order = orders.get(cid)
+            committed += size if order is None or order.status.is_open else order.filled_size
+        size = pending.target_size() - committed
+        leg = pending.first_leg + pending.next_index
+        child = pending.children[pending.next_index]
+        pending.next_index += 1
+        if size <= 0:
+            self.execution.record_desk(
+                parent.intent_id,
+                state,
+                SYS_CHILD_NOTHING_LEFT,
+                RoutePlan(children=(child,)),
+                causation_id=cause,
+            )
+            pending.codes[SYS_CHILD_NOTHING_LEFT] = None
+        else:
+            released = msgspec.structs.replace(parent, size=size)
+            routed = self.execution.release(pending.slot, released, leg, state, causation_id=cause)
+            pending.codes.update(dict.fromkeys(routed.reason_codes))
+            if routed.plan is None and pending.slot.mode is Mode.QUARANTINE:
+                self._finish_children(pending, cause, "quarantined")
+                return
+            if routed.plan is not None:  # None: this release alone was refused (over budget)
+                sent = self.orders.execute(released, routed.plan, now)
+                sizes = {o.client_order_id: o.size for o in routed.plan.orders}
+                pending.sent.extend((cid, sizes[cid]) for cid in sent)
+        if pending.remaining:
+            self.children.add(pending)
+        else:
+            self._finish_children(pending, cause, "")
+        self._after_decisions(now)
+
+    def _children_stop_reason(self, pending: PendingChildren) -> str:
+        """Why ``pending``'s remaining children must not go out now ("" when they may)."""
+        state = self.state
+        if state.kill_switch_tripped:
+            return "kill switch tripped"
+        if state.trading_state is TradingState.HALTED:
+            return "desk HALTED"
+        if state.trading_state is TradingState.REDUCING and not pending.parent.reduce_only:
+            return "desk REDUCING and the intent is not reduce-only"
+        if pending.slot.mode is not Mode.ENFORCED:
+            return f"{pending.slot.bot_id} is {pending.slot.mode}"
+        return ""
+
+    def _finish_children(self, pending: PendingChildren, cause: str, why: str) -> None:
+        """End ``pending``'s schedule: record the children dropped (when ``why`` says why) and
+        let the parent's orders decide its outcome from now on."""
+        parent_id = pending.parent.intent_id
+        dropped = pending.remaining
+        if why and dropped:
+            _LOG.warning("%s: %d children dropped (%s)", parent_id, len(dropped), why)
+            self.execution.record_desk(
+                parent_id,
+                self.state,
+                SYS_CHILDREN_CANCELLED,
+                RoutePlan(children=dropped),
+                causation_id=cause,
+            )
+            pending.codes[SYS_CHILDREN_CANCELLED] = None
+        self.state.outcomes.executed(
+            parent_id, pending.slot.bot_id, tuple(pending.codes), self.state.now_ns
+        )
+
+    def _drop_children(self, intent_id: str, cause: str) -> None:
+        """Drop the children of ``intent_id`` (a CANCEL or REPLACE targets it)."""
+        pending = self.children.drop(intent_id)
+        if pending is not None:
+            self._finish_children(pending, cause, "the intent was cancelled or replaced")
+
+    def _drop_all_children(self, why: str) -> None:
+        """Drop every scheduled child (kill switch, HALTED, shutdown)."""
+        for pending in self.children.drop_all():
+            self._finish_children(pending, self._cause(), why)
 
     def _after_decisions(self, now: int) -> None:
         if self.state.new_quarantines:
             self._quarantined(now)
+        if len(self.children) and (
+            self.state.kill_switch_tripped or self.state.trading_state is TradingState.HALTED
+        ):
+            self._drop_all_children(
+                "kill switch tripped" if self.state.kill_switch_tripped else "desk HALTED"
+            )
         if self.state.kill_switch_tripped and not self._kill_handled:
             self._kill_handled = True
             _LOG.warning("kill switch tripped: cancelling every open order")

@@ -15,7 +15,14 @@ Rules (DESIGN.md "The desk" step 4, "Contracts"):
   under a simulated clock, the call's thread CPU time under a live one) is
   quarantined and the intent is refused (nothing is sent). A quarantined execution bot refuses
   every intent with ``SYS_BOT_QUARANTINED`` (fail closed).
-- Envelope decision: ROUTE when the plan sends or cancels something, else REFUSE.
+- A plan that schedules children (a TWAP) needs a bot with a release step
+  (:class:`~polytraders.contracts.bot.ChildRouter`, else ``SYS_INVALID_OUTPUT``) and children
+  within :func:`~polytraders.contracts.authority.children_problems`
+  (``SYS_AUTHORITY_VIOLATION``). :meth:`ExecutionRunner.release` asks the bot to route one due
+  child; its plan must not cancel or schedule (``SYS_INVALID_OUTPUT``) and is checked like any
+  plan against the child with the child's leg. The desk's own child envelopes
+  (:meth:`ExecutionRunner.record_desk`) are REFUSE records of the execution class.
+- Envelope decision: ROUTE when the plan sends, cancels or schedules something, else REFUSE.
   ``correlation_id`` is the intent id.
 """
 
@@ -24,7 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from polytraders.contracts.authority import route_plan_problems
+from polytraders.contracts.authority import children_problems, route_plan_problems
+from polytraders.contracts.bot import ChildRouter
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import BotFailure, Decision, input_digest
 from polytraders.contracts.modes import BotClass, Mode
@@ -129,14 +137,64 @@ class ExecutionRunner:
                 outcome = RouteOutcome(intent, plan, codes, slot.bot_id)
         return outcome
 
+    def release(
+        self, slot: BotSlot, child: OrderIntent, leg: int, state: DeskState, *, causation_id: str
+    ) -> RouteOutcome:
+        """Ask ``slot``'s bot to route one due ``child`` (leg ``leg``) now; record the plan (an
+        envelope per release or skip) and return it checked, or plan None when the bot failed
+        (quarantined: the caller drops the remaining children) or this one release was refused
+        over budget (``SYS_BOT_OVER_BUDGET``: the next child catches up)."""
+        cause = Cause(causation_id, state.now_ns, input_digest(child))
+        plan, codes = self._decide(slot, child, state, cause, leg=leg)
+        return RouteOutcome(child, plan, codes, slot.bot_id)
+
+    def record_desk(
+        self,
+        intent_id: str,
+        state: DeskState,
+        code: str,
+        plan: RoutePlan,
+        *,
+        causation_id: str,
+    ) -> None:
+        """Record a desk envelope (REFUSE, ``code``) about the children of ``intent_id``;
+        ``plan`` lists the children concerned."""
+        desk = self.desk
+        self.recorder.record(
+            bot_id=desk.bot_id,
+            bot_class=desk.bot_class,
+            bot_version=desk.version,
+            config_version=desk.config_version,
+            mode=Mode.ENFORCED,
+            decision=Decision.REFUSE,
+            ts_event_ns=state.now_ns,
+            ts_decided_ns=state.now_ns,
+            reason_codes=(code,),
+            correlation_id=intent_id,
+            causation_id=causation_id,
+            output=plan,
+        )
+
     def _decide(
-        self, slot: BotSlot, intent: OrderIntent, state: DeskState, cause: Cause
+        self,
+        slot: BotSlot,
+        intent: OrderIntent,
+        state: DeskState,
+        cause: Cause,
+        *,
+        leg: int | None = None,
     ) -> tuple[RoutePlan | None, tuple[str, ...]]:
         mode = slot.mode
         measure = self.measure_cpu
         started = decision_cpu_ns() if measure else 0
+        bot = slot.bot
         try:
-            plan = slot.decide(intent, state)
+            if leg is None:
+                plan = slot.decide(intent, state)
+            elif isinstance(bot, ChildRouter):
+                plan = bot.release(intent, leg, state)
+            else:
+                raise TypeError(f"{slot.bot_id} has no release step for a child")
         except Exception as exc:
             latency = decision_cpu_ns() - started if measure else slot.modelled_latency_ns
             failure = exception_failure(exc, slot.bot)
@@ -162,18 +220,26 @@ class ExecutionRunner:
         else:
             undeclared = set(plan.reason_codes) - slot.bot.reason_codes
             unknown = [c for c in plan.cancel_client_order_ids if not state.knows_order(c)]
+            children = plan.child_slices
             if undeclared or unknown:
                 problem = "SYS_INVALID_OUTPUT"
                 detail = f"undeclared codes {sorted(undeclared)}, unknown orders {unknown}"
+            elif leg is not None and (children or plan.cancel_client_order_ids):
+                problem, detail = "SYS_INVALID_OUTPUT", "a child's plan cancels or schedules"
+            elif children and not isinstance(bot, ChildRouter):
+                problem, detail = "SYS_INVALID_OUTPUT", "children from a bot without release"
             else:
-                violations = route_plan_problems(intent, plan, state.complement(intent.token_id))
+                violations = route_plan_problems(
+                    intent, plan, state.complement(intent.token_id), first_leg=leg or 0
+                )
+                violations += children_problems(intent, plan, state.now_ns)
                 if violations:
                     problem, detail = "SYS_AUTHORITY_VIOLATION", "; ".join(violations)
         if problem:
             failure = BotFailure(code=problem, message=detail)
             return self._fail(slot, intent, state, cause, failure, latency_ns=latency)
         assert isinstance(plan, RoutePlan)
-        acts = bool(plan.orders or plan.cancel_client_order_ids)
+        acts = bool(plan.orders or plan.cancel_client_order_ids or plan.child_slices)
         self._record(
             slot,
             intent,

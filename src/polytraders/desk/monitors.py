@@ -13,9 +13,10 @@ Rules for one firing of a slot's monitor:
 1. STUB and QUARANTINE slots are not called. SHADOW, ADVISORY and ENFORCED slots are.
 2. **Failures quarantine, fail closed.** A monitor that raises (``SYS_BOT_EXCEPTION``), overruns
    the slot's budget (``SYS_BOT_TIMEOUT``: modelled latency under a simulated clock, the call's
-   thread CPU time under a live one, judged by :meth:`~polytraders.desk.slots.BotSlot.over_budget`;
-   a measured overrun that does not quarantine is recorded as ``SYS_BOT_OVER_BUDGET`` and the
-   finding, which can only restrict the desk, is still applied), returns something other than None or a
+   thread CPU time under a live one, judged by
+   :meth:`~polytraders.desk.slots.BotSlot.over_budget`; a measured overrun that does not
+   quarantine is recorded as ``SYS_BOT_OVER_BUDGET`` and the finding, which can only restrict
+   the desk, is still applied), returns something other than None or a
    :class:`~polytraders.contracts.decisions.MonitorDecision` or a code it did not declare
    (``SYS_INVALID_OUTPUT``), or asks for REDUCE or HALT without the matching capability
    (:func:`~polytraders.contracts.authority.monitor_decision_problems`,

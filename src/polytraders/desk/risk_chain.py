@@ -20,8 +20,9 @@ Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
 3. **Quarantine.** A bot that raises (``SYS_BOT_EXCEPTION``), overruns its decision budget
    (``SYS_BOT_TIMEOUT``; a measured overrun that
    :meth:`~polytraders.desk.slots.BotSlot.over_budget` does not count as one is recorded as
-   ``SYS_BOT_OVER_BUDGET`` and rejects that intent only, when the bot is ENFORCED), returns something other than a :class:`RiskDecision` or a code it
-   did not declare (``SYS_INVALID_OUTPUT``), or breaks its authority
+   ``SYS_BOT_OVER_BUDGET`` and rejects that intent only, when the bot is ENFORCED), returns
+   something other than a :class:`RiskDecision` or a code it did not declare
+   (``SYS_INVALID_OUTPUT``), or breaks its authority
    (:func:`~polytraders.contracts.authority.risk_decision_problems`,
    ``SYS_AUTHORITY_VIOLATION``: among others a HALT or state change without the capability) has
    its output refused, is quarantined, and — when it was
