@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from bench.bench_live_rss import Sample, rss_mib, run_session, slope_per_hour, summarize
+from bench.bench_live_rss import (
+    Sample,
+    rss_mib,
+    run_session,
+    slope_per_hour,
+    summarize,
+    verdict_from_s,
+)
 
 from polytraders.store import EventStore
 
@@ -80,6 +87,7 @@ def test_a_short_session_reports_samples_while_the_desk_trades(tmp_path: Path) -
         assert series == sorted(series) and series[-1] > 0, field
     assert all(s.rss_mib > 0 and s.sqlite_mib > 0 and s.sim_rss_mib > 0 for s in samples)
     assert observed.trading_state == "ACTIVE"
+    assert observed.horizon_s == 360  # the node's default: 300 s venue retention + 60 s
     assert observed.store_mib > 0
     summary = summarize(samples, warmup_s=5)
     assert summary["orders"] == samples[-1].orders and summary["events_per_s"] > 0
@@ -87,3 +95,9 @@ def test_a_short_session_reports_samples_while_the_desk_trades(tmp_path: Path) -
         (run,) = opened.runs()
         assert run.run_id == "bench-live-rss"
         assert opened.counts(run.ref).envelopes == samples[-1].envelopes
+
+
+def test_the_verdict_waits_for_the_memory_horizon_when_the_run_allows() -> None:
+    assert verdict_from_s(900, 360) == 450  # the second half is past the horizon + 1 min
+    assert verdict_from_s(600, 360) == 420  # a 10-minute run: from a minute past it
+    assert verdict_from_s(60, 360) == 30  # --quick: no room, judged on its second half
