@@ -1,4 +1,10 @@
-"""Run benchmarks and print their figures: ``python -m bench [NAME ...] [--json] [--quick]``."""
+"""Run benchmarks and print their figures: ``python -m bench [NAME ...] [--json] [--quick]``.
+
+A benchmark module whose ``OWN_PROCESS`` is True (a figure of the whole process, such as a
+long session's resident memory) runs in a fresh interpreter when other benchmarks run in the
+same invocation (``python -m bench NAME --json`` as a child; its stderr passes through), so
+what earlier benchmarks left in this process's heap is not counted in its figures.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import argparse
 import importlib
 import json
 import pkgutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(f"== {name}: {module.DESCRIPTION}", flush=True)
         started = time.perf_counter()
-        figures = module.run(quick=args.quick)
+        if getattr(module, "OWN_PROCESS", False) and len(names) > 1:
+            figures = _in_own_process(name, quick=args.quick)
+        else:
+            figures = module.run(quick=args.quick)
         figures["bench_wall_s"] = round(time.perf_counter() - started, 3)
         results[name] = figures
         if not args.json:
@@ -58,6 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _print_goals(results["goals"])
     return 0
+
+
+def _in_own_process(name: str, *, quick: bool) -> dict[str, Any]:
+    """Run benchmark ``name`` alone in a child interpreter and return its figures.
+
+    Raises:
+        RuntimeError: the child failed (its exit code).
+    """
+    command = [sys.executable, "-m", "bench", name, "--json", *(["--quick"] if quick else [])]
+    done = subprocess.run(command, cwd=HERE.parent, stdout=subprocess.PIPE, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark {name} failed in its own process (exit {done.returncode})")
+    figures: dict[str, Any] = json.loads(done.stdout)[name]
+    figures.pop("bench_wall_s", None)
+    return figures
 
 
 def _print_goals(goals: dict[str, Any]) -> None:

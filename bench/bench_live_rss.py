@@ -92,6 +92,9 @@ if TYPE_CHECKING:
     from polytraders.desk.desk import Desk
 
 DESCRIPTION = "Live node vs the simulator, 15 min of looped fast replay: RSS every 5 s"
+OWN_PROCESS = True
+"""Run in a fresh interpreter beside other benchmarks (``bench/__main__.py``): its figures are
+this process's resident memory."""
 
 DURATION_S = 900.0
 QUICK_DURATION_S = 60.0
