@@ -19,7 +19,8 @@ event at or after that time, like a timer, and at once when it is already due; l
 - The remaining children are dropped, with one desk envelope ``SYS_CHILDREN_CANCELLED`` whose
   output lists them, when: the kill switch trips or the desk enters HALTED; the desk is
   REDUCING and the parent is not reduce-only; the bot is no longer ENFORCED or fails; a CANCEL
-  or REPLACE intent targets the parent; the desk shuts down.
+  or REPLACE intent targets the parent; the desk shuts down. A release refused alone for being
+  over the bot's budget (``SYS_BOT_OVER_BUDGET``) drops nothing: the next child catches up.
 - The parent intent's outcome stays working until its last child is released or dropped.
 
 Children are not in a checkpoint: after a restart, a schedule is gone (its sent orders are
