@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import time
 
+from polytraders.bots.execution.twap import Twap
+from polytraders.bots.execution.twap.config import TwapConfig
 from polytraders.contracts.authority import Capability
 from polytraders.contracts.decisions import (
     MonitorAction,
@@ -18,6 +20,7 @@ from polytraders.contracts.decisions import (
     RoutePlan,
 )
 from polytraders.contracts.envelope import BotFailure, Decision
+from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.view import DeskView
 from polytraders.desk.clock import Clock, LiveClock, SimClock
@@ -25,7 +28,7 @@ from polytraders.desk.desk import Desk
 from polytraders.desk.fixtures import binary_market
 from polytraders.desk.slots import DEFAULT_BUDGET_NS, BotSlot
 from polytraders.model.events import AnyEvent, BookSnapshot, Timer, TradingState
-from polytraders.model.orders import OrderIntent
+from polytraders.model.orders import OrderIntent, Side, TimeInForce
 from polytraders.venues.paper import PaperVenue
 from polytraders.venues.paper.config import PaperVenueConfig
 from tests.desk.doubles import REJECT_CODE, ApproveBot, PassThroughExec, QuoteBot, WatchBot
@@ -349,3 +352,69 @@ def test_a_late_monitor_finding_still_restricts_the_desk() -> None:
     assert watcher.mode is Mode.ENFORCED
     codes = [e.reason_codes for e in desk.envelopes if e.bot_id == "risk.watcher"]
     assert codes == [("SYS_BOT_OVER_BUDGET",), (REJECT_CODE,)]
+
+
+class SlowFirstReleaseTwap(Twap):
+    """exec.twap whose first child release computes for 8 ms of CPU time."""
+
+    def __init__(self) -> None:
+        super().__init__(TwapConfig(duration_s=1, slice_count=3))
+        self.releases = 0
+
+    def release(self, child: OrderIntent, leg: int, view: DeskView, /) -> RoutePlan:
+        self.releases += 1
+        if self.releases == 1:
+            spin_cpu(OVER_CPU_NS)
+        return super().release(child, leg, view)
+
+
+class BuyOnce(QuoteBot):
+    """Buys 30 shares once, at the ask, on the first book (worked by the execution bot)."""
+
+    bot_id = "strat.buyonce"
+
+    def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
+        if not isinstance(event, BookSnapshot) or view.open_orders() or view.positions():
+            return Proposal()
+        if getattr(self, "sent", False):
+            return Proposal()
+        self.sent = True
+        return Proposal(
+            intents=(
+                OrderIntent(
+                    intent_id=intent_id(self.bot_id, 1),
+                    bot_id=self.bot_id,
+                    token_id="yes",
+                    market_id="m1",
+                    side=Side.BUY,
+                    price=460_000,
+                    size=30_000_000,
+                    time_in_force=TimeInForce.GTC,
+                    ts_created_ns=view.now_ns,
+                ),
+            )
+        )
+
+
+def test_a_child_release_over_budget_is_skipped_and_the_next_child_catches_up() -> None:
+    twap = SlowFirstReleaseTwap()
+    desk = Desk(
+        run_id="run-b",
+        venue=PaperVenue(PaperVenueConfig(order_latency_ms=0), [MARKET], "run-b"),
+        strategies=[BotSlot(BuyOnce("yes", "m1"))],
+        risk=[BotSlot(ApproveBot())],
+        execution=[BotSlot(twap)],
+        markets=[MARKET],
+        clock=LiveClock(),
+    )
+    desk.process(book(time.time_ns()))
+    deadline = time.monotonic() + 10  # children at 0, 1/3 and 2/3 s; generous on a busy machine
+    while twap.releases < 3 and time.monotonic() < deadline:
+        desk.tick()
+    parent = intent_id("strat.buyonce", 1)
+    codes = [e.reason_codes for e in desk.envelopes if e.correlation_id == parent]
+    assert ("SYS_BOT_OVER_BUDGET",) in codes  # the first release, refused alone
+    assert not any("SYS_CHILDREN_CANCELLED" in c for c in codes)  # the schedule went on
+    assert desk.execution.slots[0].mode is Mode.ENFORCED
+    sent = sum(o.size for o in desk.state.orders.values() if o.intent_id == parent)
+    assert sent == 30_000_000  # the later children sent the whole size, never more
