@@ -17,13 +17,16 @@ order_size_micros = 10000000
 id = "risk.killswitch"
 [[execution]]
 id = "exec.smartrouter"
+[[execution]]                 # optional: the kill switch's unwind bot ([desk] kill_switch_unwind)
+id = "exec.twap"
+role = "unwind"
 ```
 
 Everything is validated with pydantic; :meth:`DeskFile.problems` adds the cross-checks (known
 bot ids, user bots loadable and within the bot contract, bot class matches its section, bot ids
 unique, configs valid, a risk chain unless ``allow_no_risk = true``, exactly one ENFORCED
-execution bot) and reports every problem with its path, so a bad file is refused with a clear
-message.
+routing execution bot, an unwind bot exactly when the ``[desk]`` unwind policy needs one) and
+reports every problem with its path, so a bad file is refused with a clear message.
 """
 
 from __future__ import annotations
@@ -31,11 +34,20 @@ from __future__ import annotations
 import random
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from polytraders.backtest.bot_source import BotSourceError, code_sha256, load_bot_class
+from polytraders.bots.execution.twap import Twap
 from polytraders.bots.registry import (
     BOTS,
     DEFAULT_EXECUTION,
@@ -60,6 +72,11 @@ PAPER_ADDRESS = "0x" + "0" * 39 + "1"
 """Public placeholder address of the paper identity (paper runs sign nothing)."""
 DESK_BUILDER_CODE = "0xb000000000000000000000000000000000000000000000000000000000003f7a"
 """The builderCode on the operator's promotion-path page (configure the real one per desk)."""
+
+
+_UNWIND_SCHEDULE_KEYS = ("unwind_duration_s", "unwind_slice_count")
+"""The unwind bot's config keys (``exec.twap``) that take the ``[desk]`` setting of the same
+name."""
 
 
 class DeskFileError(ConfigFileError):
@@ -88,6 +105,20 @@ class BotEntry(BaseModel):
     """Decision time budget (µs); a bot over budget is quarantined."""
     modelled_latency_us: int = Field(default=0, ge=0, le=10_000_000)
     """Decision latency recorded in envelopes under the simulated clock (µs)."""
+    role: Literal["route", "unwind"] = "route"
+    """Execution entries only. ``"route"``: routes the strategies' approved intents (exactly
+    one such entry is ENFORCED). ``"unwind"``: the desk's unwind bot (``exec.twap``, ENFORCED,
+    at most one), used only for the kill switch's unwind policy (``[desk]
+    kill_switch_unwind``) and the operator's ``unwind`` command; its unwind schedule is the
+    ``[desk]`` one (``unwind_duration_s``, ``unwind_slice_count``). Left out of the canonical
+    form while ``"route"``."""
+
+    @model_serializer(mode="wrap")
+    def _canonical(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.role == "route":
+            data.pop("role", None)
+        return data
 
 
 class AccountFile(BaseModel):
@@ -146,7 +177,7 @@ class DeskFile(BaseModel):
     ``probabilistic`` with its function, ``l2_inference``), complementary-token fills, fee table,
     starting cash (``docs/paper_venue.md``)."""
     desk: DeskConfig = Field(default_factory=DeskConfig)
-    """Desk loop settings (order manager, flushing)."""
+    """Desk loop settings (order manager, flushing, the kill switch's unwind policy)."""
     account: AccountFile = Field(default_factory=AccountFile)
     """Public signing identity."""
     feed: FeedConfig = Field(default_factory=FeedConfig)
@@ -298,8 +329,10 @@ class DeskFile(BaseModel):
                     problems.append(f"{where}: is a {cls.bot_class} bot, not {bot_class}")
                 if entry.mode not in cls.mode_support:
                     problems.append(f"{where}: mode {entry.mode} not supported")
+                if entry.role == "unwind":
+                    problems.extend(self._unwind_problems(where, entry, cls, name))
                 try:
-                    cls.Config(**entry.config)
+                    cls.Config(**self._config_of(entry))
                 except ValidationError as exc:
                     for err in exc.errors():
                         loc = ".".join(str(p) for p in err["loc"])
@@ -308,9 +341,44 @@ class DeskFile(BaseModel):
             problems.append(
                 "risk: empty risk chain; set allow_no_risk = true to run without risk bots"
             )
-        if sum(e.mode is Mode.ENFORCED for e in self.execution) != 1:
+        routers = [e for e in self.execution if e.role == "route"]
+        if sum(e.mode is Mode.ENFORCED for e in routers) != 1:
             problems.append("execution: exactly one bot must be ENFORCED")
+        unwinders = len(self.execution) - len(routers)
+        if unwinders > 1:
+            problems.append('execution: at most one bot may have role = "unwind"')
+        if self.desk.kill_switch_unwind == "twap" and not unwinders:
+            problems.append(
+                'desk.kill_switch_unwind: "twap" needs an [[execution]] entry id = "exec.twap" '
+                'with role = "unwind"'
+            )
         return problems
+
+    def _unwind_problems(self, where: str, entry: BotEntry, cls: Any, section: str) -> list[str]:
+        """What is wrong with an entry of ``role = "unwind"``."""
+        if section != "execution":
+            return [f"{where}.role: only an execution bot can unwind"]
+        problems: list[str] = []
+        if not issubclass(cls, Twap):
+            problems.append(f"{where}.role: the unwind bot must be exec.twap")
+        if entry.mode is not Mode.ENFORCED:
+            problems.append(f"{where}.mode: the unwind bot must be ENFORCED")
+        desk = self.desk
+        for key in _UNWIND_SCHEDULE_KEYS:
+            if key in entry.config and entry.config[key] != getattr(desk, key):
+                problems.append(
+                    f"{where}.config.{key}: the unwind schedule is [desk] {key} "
+                    f"({getattr(desk, key)}); set it there"
+                )
+        return problems
+
+    def _config_of(self, entry: BotEntry) -> dict[str, Any]:
+        """The config values an entry runs with: its own, and for the unwind bot the
+        ``[desk]`` unwind schedule."""
+        if entry.role != "unwind":
+            return entry.config
+        desk = self.desk
+        return {**entry.config, **{key: getattr(desk, key) for key in _UNWIND_SCHEDULE_KEYS}}
 
     # ------------------------------------------------------------------ identity
     def canonical(self) -> dict[str, Any]:
@@ -324,7 +392,7 @@ class DeskFile(BaseModel):
             for entry, raw in zip(getattr(self, section), data[section], strict=True):
                 cls = self.bot_class(entry)
                 raw["id"] = cls.bot_id
-                raw["config"] = cls.Config(**entry.config).model_dump(mode="json")
+                raw["config"] = cls.Config(**self._config_of(entry)).model_dump(mode="json")
                 raw["code_sha256"] = code_sha256(cls)
         return data
 
@@ -346,28 +414,44 @@ class DeskFile(BaseModel):
 
     # ------------------------------------------------------------------ building
     def build_slots(self) -> tuple[list[BotSlot], list[BotSlot], list[BotSlot]]:
-        """Instantiate every bot (STUB entries excepted) with its config and seeded generator,
-        wrapped in desk slots.
+        """Instantiate every bot (STUB entries and the unwind bot excepted) with its config and
+        seeded generator, wrapped in desk slots.
 
         Returns:
-            (strategy slots, risk slots, execution slots).
+            (strategy slots, risk slots, routing execution slots).
         """
         index = 0
 
-        def make(entry: BotEntry) -> BotSlot:
-            nonlocal index
-            cls = self.bot_class(entry)
-            rng = random.Random(self.seed * 1000 + index)
-            index += 1
-            bot = cls(cls.Config(**entry.config), rng=rng)
-            return BotSlot(
-                bot,
-                entry.mode,
-                budget_ns=entry.budget_us * 1_000,
-                modelled_latency_ns=entry.modelled_latency_us * 1_000,
-            )
-
         def section(entries: list[BotEntry]) -> list[BotSlot]:
-            return [make(e) for e in entries if e.mode is not Mode.STUB]
+            nonlocal index
+            slots: list[BotSlot] = []
+            for entry in entries:
+                if entry.mode is not Mode.STUB and entry.role == "route":
+                    slots.append(self._slot(entry, index))
+                    index += 1
+            return slots
 
         return section(self.strategies), section(self.risk), section(self.execution)
+
+    def build_unwind_slot(self) -> BotSlot | None:
+        """The unwind bot's slot (the ``role = "unwind"`` execution entry, with the ``[desk]``
+        unwind schedule; its generator seeded after every other bot's), or None."""
+        built = sum(
+            e.mode is not Mode.STUB and e.role == "route"
+            for e in (*self.strategies, *self.risk, *self.execution)
+        )
+        for entry in self.execution:
+            if entry.role == "unwind":
+                return self._slot(entry, built)
+        return None
+
+    def _slot(self, entry: BotEntry, index: int) -> BotSlot:
+        cls = self.bot_class(entry)
+        rng = random.Random(self.seed * 1000 + index)
+        bot = cls(cls.Config(**self._config_of(entry)), rng=rng)
+        return BotSlot(
+            bot,
+            entry.mode,
+            budget_ns=entry.budget_us * 1_000,
+            modelled_latency_ns=entry.modelled_latency_us * 1_000,
+        )

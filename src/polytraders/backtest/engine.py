@@ -523,6 +523,7 @@ def _run_whole(
             # order states and fills stream into the store with the envelopes, as they happen
             journal=RunJournal(store, f"{run_id}@{attempt}") if store is not None else None,
             shadow=shadow,
+            unwind=desk_file.build_unwind_slot(),
         )
         telemetry = _Telemetry(
             desk=desk,

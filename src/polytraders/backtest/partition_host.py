@@ -224,6 +224,7 @@ class _SubRun:
             config=desk_file.desk,
             account=desk_file.account.identity(),
             journal=self.journal,
+            unwind=desk_file.build_unwind_slot(),
         )
 
     def feed(self, event: AnyEvent) -> None:

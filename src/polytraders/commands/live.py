@@ -925,6 +925,7 @@ def compose_desk(
         journal=journal,
         shadow=shadow,
         memory=memory,
+        unwind=desk_file.build_unwind_slot(),
     )
 
 

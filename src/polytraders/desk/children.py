@@ -17,7 +17,9 @@ event at or after that time, like a timer, and at once when it is already due; l
   :class:`~polytraders.contracts.bot.ChildRouter`) against the book of now; the desk checks
   and records the plan (an envelope per release or skip) and sends its orders.
 - The remaining children are dropped, with one desk envelope ``SYS_CHILDREN_CANCELLED`` whose
-  output lists them, when: the kill switch trips or the desk enters HALTED; the desk is
+  output lists them, when: the kill switch trips or the desk enters HALTED (except an
+  unwind's: :mod:`polytraders.desk.unwind`; its children are dropped when the position is flat
+  instead); the desk is
   REDUCING and the parent is not reduce-only; the bot is no longer ENFORCED or fails; a CANCEL
   or REPLACE intent targets the parent; the desk shuts down. A release refused alone for being
   over the bot's budget (``SYS_BOT_OVER_BUDGET``) drops nothing: the next child catches up.
@@ -50,6 +52,9 @@ class PendingChildren:
         next_index: the next child to release.
         sent: (client order id, size) of every order sent for the parent so far.
         codes: reason codes of the releases so far (for the parent's outcome).
+        unwind: the parent is an unwind the desk started (:mod:`polytraders.desk.unwind`):
+            its children go out while the kill switch is tripped or the desk HALTED, until
+            the position is flat.
     """
 
     parent: OrderIntent
@@ -60,6 +65,7 @@ class PendingChildren:
     next_index: int = 0
     sent: list[tuple[str, int]] = field(default_factory=list)
     codes: dict[str, None] = field(default_factory=dict)
+    unwind: bool = False
 
     @property
     def remaining(self) -> tuple[ChildSlice, ...]:
@@ -115,12 +121,27 @@ class ChildSchedule:
             heapq.heapify(self._heap)
         return pending
 
-    def drop_all(self) -> list[PendingChildren]:
-        """Take out every schedule, in release order."""
-        out = [self._pending[key] for _, _, key in sorted(self._heap)]
-        self._pending.clear()
-        self._heap.clear()
+    def drop_all(self, *, keep_unwinds: bool = False) -> list[PendingChildren]:
+        """Take out every schedule (with ``keep_unwinds``, every one but the desk's unwinds),
+        in release order."""
+        out = [
+            self._pending[key]
+            for _, _, key in sorted(self._heap)
+            if not (keep_unwinds and self._pending[key].unwind)
+        ]
+        for pending in out:
+            del self._pending[pending.parent.intent_id]
+        self._heap = [e for e in self._heap if e[2] in self._pending]
+        heapq.heapify(self._heap)
         return out
+
+    def __contains__(self, intent_id: object) -> bool:
+        """True while ``intent_id`` has children scheduled."""
+        return intent_id in self._pending
+
+    def has_other_than_unwinds(self) -> bool:
+        """True when a schedule other than an unwind's is pending."""
+        return any(not p.unwind for p in self._pending.values())
 
     def __len__(self) -> int:
         return len(self._pending)

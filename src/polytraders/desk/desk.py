@@ -44,7 +44,9 @@ Under a :class:`~polytraders.desk.clock.LiveClock` every bot call is timed in th
 holding the ``KILL_SWITCH`` capability (``risk.killswitch``), an operator ``kill`` command, or
 :meth:`Desk.trip_kill_switch` (a fatal desk condition): every open order is cancelled at the
 venue, a ``KillSwitchTripped`` event is recorded, the state is HALTED, and it stays so until an
-operator ``reset_kill_switch`` followed by ``set_trading_state``.
+operator ``reset_kill_switch`` followed by ``set_trading_state``. With
+``DeskConfig.kill_switch_unwind = "twap"`` the desk then unwinds every position through its
+unwind bot (``exec.twap``), the only orders allowed while tripped (:mod:`polytraders.desk.unwind`).
 
 **Shutdown** (:meth:`Desk.shutdown`, also on SIGTERM/SIGINT when
 :meth:`Desk.install_signal_handlers` was called): cancel all open orders, let the venue confirm
@@ -58,16 +60,18 @@ import hashlib
 import logging
 import signal
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
+from polytraders.bots.execution.twap import unwind_intent
 from polytraders.contracts.canonical import config_version
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, ReportEnvelope
+from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk import decision_cpu
@@ -84,7 +88,7 @@ from polytraders.desk.execution import ExecutionRunner
 from polytraders.desk.monitors import MonitorRunner
 from polytraders.desk.orders import OrderJournal, OrderManager, OrderManagerConfig, OrderRetention
 from polytraders.desk.outcomes import DEFAULT_FINISHED_PER_BOT
-from polytraders.desk.recorder import EnvelopeRecorder
+from polytraders.desk.recorder import DESK_BOT_ID, EnvelopeRecorder
 from polytraders.desk.risk_chain import DecisionObserver, RiskChain
 from polytraders.desk.shadow_chain import ShadowChain
 from polytraders.desk.sinks import DigestingSink, EnvelopeSink, MemorySink
@@ -92,6 +96,18 @@ from polytraders.desk.slots import BotSlot, Quarantine
 from polytraders.desk.state import DeskControls, DeskEvent, DeskState
 from polytraders.desk.strategies import StrategyRunner
 from polytraders.desk.timers import TimerSchedule
+from polytraders.desk.unwind import (
+    SYS_UNWIND_DONE,
+    SYS_UNWIND_INCOMPLETE,
+    SYS_UNWIND_NO_PRICE,
+    SYS_UNWIND_NOT_REDUCING,
+    SYS_UNWIND_STARTED,
+    Unwind,
+    check_unwind_slot,
+    left_to_reduce,
+    unwind_limit_price,
+    unwind_plan_problem,
+)
 from polytraders.model.events import (
     AnyEvent,
     BestBidAsk,
@@ -112,7 +128,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.fills import Fill
 from polytraders.model.market import Instrument, Market
-from polytraders.model.orders import IntentAction, OrderIntent, VenueOrder
+from polytraders.model.orders import IntentAction, OrderIntent, Side, VenueOrder
 from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.errors import StoreError
 from polytraders.venues.base import Venue, VenueEvent
@@ -139,13 +155,25 @@ _MARKET_EVENTS = (
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill)
 
 
+_OMITTED_AT_DEFAULT = (
+    "outcomes_kept_per_bot",
+    "kill_switch_unwind",
+    "unwind_duration_s",
+    "unwind_slice_count",
+    "unwind_max_slippage_bps",
+)
+"""DeskConfig settings left out of its canonical form while they have their defaults."""
+
+
 class DeskConfig(BaseModel):
     """Settings of the desk loop itself (bots have their own configs).
 
     ``config_version`` (16 hex digits of SHA-256 over the canonical JSON) is written in the
     desk's own envelopes. The canonical JSON (``model_dump``) leaves out
-    ``outcomes_kept_per_bot`` while it has its default, so desks that predate the setting keep
-    their config version and run ids; any other value is included.
+    ``outcomes_kept_per_bot`` and the unwind policy (``kill_switch_unwind``,
+    ``unwind_duration_s``, ``unwind_slice_count``, ``unwind_max_slippage_bps``) while they have
+    their defaults, so desks that predate these settings keep their config version and run
+    ids; any other value is included.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -173,11 +201,32 @@ class DeskConfig(BaseModel):
     still read from the view (``intent_outcome``, ``intent_outcomes``); older ones are
     forgotten. Outcomes of working intents are always kept."""
 
+    kill_switch_unwind: Literal["none", "twap"] = "none"
+    """What a kill-switch trip does after cancelling every open order: ``"none"`` leaves the
+    positions as they are; ``"twap"`` unwinds each non-zero position through the desk's unwind
+    bot (``exec.twap`` declared with ``role = "unwind"``; rules: :mod:`polytraders.desk.unwind`).
+    The operator command ``unwind`` uses the same bot and settings whatever this says."""
+
+    unwind_duration_s: int = Field(default=120, ge=1, le=86_400)
+    """Seconds over which an unwind's children are released (the unwind bot's
+    ``unwind_duration_s``)."""
+
+    unwind_slice_count: int = Field(default=12, ge=1, le=1_000)
+    """Children of an unwind (the unwind bot's ``unwind_slice_count``; fewer when the position
+    cannot give each the minimum order size)."""
+
+    unwind_max_slippage_bps: int = Field(default=100, ge=0, le=5_000)
+    """An unwind's limit price: at most this far (basis points) from the touch when it starts
+    (a long sells no lower than bid × (1 − bps/10 000), a short buys back no higher than
+    ask × (1 + bps/10 000)), rounded toward the touch onto the tick; each child also stays
+    within the bot's ``max_cross_ticks`` of the touch of its own time."""
+
     @model_serializer(mode="wrap")
     def _canonical(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if self.outcomes_kept_per_bot == DEFAULT_FINISHED_PER_BOT:
-            data.pop("outcomes_kept_per_bot", None)
+        for name in _OMITTED_AT_DEFAULT:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                data.pop(name, None)
         return data
 
     @property
@@ -350,9 +399,13 @@ class Desk:
             the closed orders without fills of more than an hour ago;
             :meth:`SessionMemory.live` for a long live session). It sets the state's ledger's
             ``equity_interval_ns``.
+        unwind: the unwind bot (an ENFORCED ``exec.twap`` outside the routing slots, with the
+            config's unwind schedule; :mod:`polytraders.desk.unwind`); required when
+            ``config.kill_switch_unwind`` is ``"twap"``, and by the operator's ``unwind``.
 
     Raises:
-        ValueError: no ENFORCED execution slot, or slots of the wrong class.
+        ValueError: no ENFORCED execution slot, slots of the wrong class, or an unwind bot
+            missing or not matching the config (:func:`~polytraders.desk.unwind.check_unwind_slot`).
     """
 
     def __init__(
@@ -375,12 +428,19 @@ class Desk:
         journal: OrderJournal | None = None,
         shadow: ShadowChain | None = None,
         memory: SessionMemory | None = None,
+        unwind: BotSlot | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
         self.run_id = run_id
         self.venue = venue
         self.config = config if config is not None else DeskConfig()
+        self.unwind_slot = check_unwind_slot(
+            unwind,
+            self.config.kill_switch_unwind,
+            self.config.unwind_duration_s,
+            self.config.unwind_slice_count,
+        )
         self.clock: Clock = clock if clock is not None else SimClock()
         if state is None:
             state = DeskState(ledger=Ledger(venue.balances().get("pUSD", 0)), account=account)
@@ -430,6 +490,12 @@ class Desk:
         self.timers = TimerSchedule()
         self.children = ChildSchedule()
         """Children (TWAP slices) of routed intents waiting for release."""
+        self.unwinds: dict[str, Unwind] = {}
+        """Working unwinds by intent id, in the order they started."""
+        self._unwind_count = 0
+        self._unwound_trip_ns: int | None = (
+            state.controls().kill_switch.tripped_ns if state.kill_switch_tripped else None
+        )
         self.quarantines: list[Quarantine] = []
         """Every bot quarantined during this desk's life, in order (alerts read it)."""
         self.operator_actions: list[OperatorAction] = []
@@ -532,7 +598,7 @@ class Desk:
 
     def trip_kill_switch(self, reason_code: str, source: str, detail: str = "") -> None:
         """Trip the kill switch now (fatal desk condition or operator): cancel every open order
-        at the venue; HALTED until an operator reset."""
+        at the venue (then unwind, by policy); HALTED until an operator reset."""
         self.state.trip_kill_switch(reason_code, source, detail)
         self._after_decisions(self.state.now_ns)
 
@@ -612,7 +678,11 @@ class Desk:
     def operator(self, command: OperatorCommand) -> OperatorAction:
         """Apply an operator command; return the audit record (also kept in the result).
 
-        Commands: ``kill`` (trip the kill switch), ``reset_kill_switch``,
+        Commands: ``kill`` (trip the kill switch; with ``kill_switch_unwind = "twap"`` the
+        positions are then unwound), ``unwind`` (unwind every position now, or only
+        ``args["token_id"]``'s, in any trading state: :mod:`polytraders.desk.unwind`; refused
+        without an unwind bot or a position to unwind), ``reset_kill_switch`` (a finished
+        unwind is not resumed),
         ``set_trading_state`` (``args["state"]`` ACTIVE/REDUCING/HALTED; refused while the kill
         switch is tripped), ``set_mode`` (``args["bot_id"]``, ``args["mode"]``: releases a
         quarantined bot or changes a bot's mode), ``shutdown``. Anything else is refused.
@@ -663,6 +733,8 @@ class Desk:
             self._drain_venue(end)
         else:
             self._drain_venue(self.clock.now_ns())
+        if self.unwinds:
+            self._end_unwinds()
         self._checkpoint(poll=False)  # before the shutdown's HALT: a restart trades on
         self.state.set_trading_state(TradingState.HALTED, reason_code, "desk")
         self._collect_desk_events()
@@ -677,6 +749,8 @@ class Desk:
         self._collect_desk_events()
         ledger = self.state.ledger
         slots = self._all_slots()
+        if self.unwind_slot is not None:
+            slots.append(self.unwind_slot)
         return DeskResult(
             run_id=self.run_id,
             events_processed=self.events_processed,
@@ -743,10 +817,12 @@ class Desk:
         clock: Clock | None = None,
         account: AccountIdentity | None = None,
         journal: OrderJournal | None = None,
+        unwind: BotSlot | None = None,
     ) -> Desk:
         """A desk continuing from ``checkpoint``: same run id, sequences continuing, ledger,
         orders, controls (trading state, kill switch, day-start and peak equity), seen intent
-        ids and bot quarantines restored (``journal`` as in the constructor). Slots are matched
+        ids and bot quarantines restored (``journal`` and ``unwind`` as in the constructor; a
+        restored tripped kill switch starts no unwind). Slots are matched
         by bot id; a checkpointed bot missing from the new slots is an error.
 
         Raises:
@@ -772,6 +848,7 @@ class Desk:
             state=state,
             start_sequence=checkpoint.envelope_sequence,
             journal=journal,
+            unwind=unwind,
         )
         desk._causes = checkpoint.cause_sequence
         desk.strategies.intake.remember(checkpoint.intents_seen)
@@ -811,6 +888,7 @@ class Desk:
                     switch.source,
                 )
                 self._kill_handled = False
+                self._unwound_trip_ns = switch.tripped_ns  # its unwind (if any) is not resumed
         self._checkpoints = writer
         self._after_decisions(self.state.now_ns)
         self._checkpoint(poll=False)
@@ -1015,19 +1093,34 @@ class Desk:
             return
         slot = self._executing_slot()
         assert slot is not None
+        self._schedule_children(approved, slot, plan, sent, routed.reason_codes, unwind=False)
+
+    def _schedule_children(
+        self,
+        parent: OrderIntent,
+        slot: BotSlot,
+        plan: RoutePlan,
+        sent: list[str],
+        codes: tuple[str, ...],
+        *,
+        unwind: bool,
+    ) -> None:
+        """Keep ``plan``'s children for release by ``slot`` (a child due now goes now)."""
         sizes = {o.client_order_id: o.size for o in plan.orders}
         pending = PendingChildren(
-            parent=approved,
+            parent=parent,
             slot=slot,
             first_leg=len(plan.orders),
             base_size=sum(sizes.values()),
             children=plan.child_slices,
             sent=[(cid, sizes[cid]) for cid in sent],
-            codes=dict.fromkeys(routed.reason_codes),
+            codes=dict.fromkeys(codes),
+            unwind=unwind,
         )
         self.children.add(pending)
-        while (due := self.children.pop_due(state.now_ns)) is not None:  # a child due now goes now
-            self._release_child(due, state.now_ns)
+        now = self.state.now_ns
+        while (due := self.children.pop_due(now)) is not None:
+            self._release_child(due, now)
 
     def _executing_slot(self) -> BotSlot | None:
         """The ENFORCED execution slot (the one whose plans are applied), or None."""
@@ -1072,7 +1165,22 @@ class Desk:
             if routed.plan is None and pending.slot.mode is Mode.QUARANTINE:
                 self._finish_children(pending, cause, "quarantined")
                 return
-            if routed.plan is not None:  # None: this release alone was refused (over budget)
+            problem = (
+                unwind_plan_problem(routed.plan, parent, state)
+                if pending.unwind and routed.plan is not None
+                else ""
+            )
+            if problem:  # the exemption never lets an order add to a position
+                _LOG.error("%s: child not sent: %s", parent.intent_id, problem)
+                self.execution.record_desk(
+                    parent.intent_id,
+                    state,
+                    SYS_UNWIND_NOT_REDUCING,
+                    routed.plan,
+                    causation_id=cause,
+                )
+                pending.codes[SYS_UNWIND_NOT_REDUCING] = None
+            elif routed.plan is not None:  # None: this release alone was refused (over budget)
                 sent = self.orders.execute(released, routed.plan, now)
                 sizes = {o.client_order_id: o.size for o in routed.plan.orders}
                 pending.sent.extend((cid, sizes[cid]) for cid in sent)
@@ -1083,8 +1191,13 @@ class Desk:
         self._after_decisions(now)
 
     def _children_stop_reason(self, pending: PendingChildren) -> str:
-        """Why ``pending``'s remaining children must not go out now ("" when they may)."""
+        """Why ``pending``'s remaining children must not go out now ("" when they may). An
+        unwind's go out whatever the trading state, until the position is flat."""
         state = self.state
+        if pending.unwind:
+            if pending.slot.mode is not Mode.ENFORCED:
+                return f"{pending.slot.bot_id} is {pending.slot.mode}"
+            return "" if left_to_reduce(state, pending.parent) else "position flat"
         if state.kill_switch_tripped:
             return "kill switch tripped"
         if state.trading_state is TradingState.HALTED:
@@ -1114,36 +1227,140 @@ class Desk:
             parent_id, pending.slot.bot_id, tuple(pending.codes), self.state.now_ns
         )
 
-    def _drop_children(self, intent_id: str, cause: str) -> None:
-        """Drop the children of ``intent_id`` (a CANCEL or REPLACE targets it)."""
+    def _drop_children(
+        self, intent_id: str, cause: str, why: str = "the intent was cancelled or replaced"
+    ) -> None:
+        """Drop the children of ``intent_id`` (a CANCEL or REPLACE targets it, or an unwind's
+        position is flat)."""
         pending = self.children.drop(intent_id)
         if pending is not None:
-            self._finish_children(pending, cause, "the intent was cancelled or replaced")
+            self._finish_children(pending, cause, why)
 
-    def _drop_all_children(self, why: str) -> None:
-        """Drop every scheduled child (kill switch, HALTED, shutdown)."""
-        for pending in self.children.drop_all():
+    def _drop_all_children(self, why: str, *, keep_unwinds: bool = False) -> None:
+        """Drop every scheduled child (kill switch, HALTED: but the unwinds'; shutdown)."""
+        for pending in self.children.drop_all(keep_unwinds=keep_unwinds):
             self._finish_children(pending, self._cause(), why)
 
     def _after_decisions(self, now: int) -> None:
-        if self.state.new_quarantines:
+        state = self.state
+        if state.new_quarantines:
             self._quarantined(now)
-        if len(self.children) and (
-            self.state.kill_switch_tripped or self.state.trading_state is TradingState.HALTED
+        if self.children.has_other_than_unwinds() and (
+            state.kill_switch_tripped or state.trading_state is TradingState.HALTED
         ):
             self._drop_all_children(
-                "kill switch tripped" if self.state.kill_switch_tripped else "desk HALTED"
+                "kill switch tripped" if state.kill_switch_tripped else "desk HALTED",
+                keep_unwinds=True,
             )
-        if self.state.kill_switch_tripped and not self._kill_handled:
+        if state.kill_switch_tripped and not self._kill_handled:
             self._kill_handled = True
             _LOG.warning("kill switch tripped: cancelling every open order")
             try:
                 self._checkpoint(poll=False)  # write-ahead: the trip is durable first
             finally:
                 self.orders.cancel_all(now)
-        elif not self.state.kill_switch_tripped:
+            trip_ns = state.controls().kill_switch.tripped_ns
+            if self.config.kill_switch_unwind == "twap" and trip_ns != self._unwound_trip_ns:
+                self._unwound_trip_ns = trip_ns
+                self._start_unwinds("kill switch")
+        elif not state.kill_switch_tripped:
             self._kill_handled = False
+        if self.unwinds:
+            self._end_unwinds()
         self._collect_desk_events()
+
+    # ------------------------------------------------------------------ unwind
+    def _start_unwinds(self, source: str, token_id: str = "") -> list[str]:
+        """Start an unwind of every non-zero position (only ``token_id``'s when given) not
+        already unwinding; return the intent ids started (rules:
+        :mod:`polytraders.desk.unwind`)."""
+        state = self.state
+        slot = self.unwind_slot
+        assert slot is not None
+        working = {u.intent.token_id for u in self.unwinds.values()}
+        started: list[str] = []
+        for position in sorted(state.positions(), key=lambda p: p.token_id):
+            token = position.token_id
+            if not position.size or token in working or (token_id and token != token_id):
+                continue
+            cause = self._cause()
+            self._unwind_count += 1
+            unwind_id = intent_id(f"{DESK_BOT_ID}/u{state.now_ns}", self._unwind_count)
+            intent = self._unwind_intent(unwind_id, token, position.size)
+            if intent is None:
+                _LOG.error("%s: no usable price to unwind %s", unwind_id, token)
+                self.execution.record_desk(
+                    unwind_id, state, SYS_UNWIND_NO_PRICE, None, causation_id=cause
+                )
+                continue
+            _LOG.warning("%s: unwinding %d of %s (%s)", unwind_id, position.size, token, source)
+            self.execution.record_desk(
+                unwind_id,
+                state,
+                SYS_UNWIND_STARTED,
+                intent,
+                causation_id=cause,
+                decision=Decision.PROPOSE,
+            )
+            self.unwinds[unwind_id] = Unwind(intent=intent, source=source)
+            started.append(unwind_id)
+            routed = self.execution.route_with(slot, intent, state, causation_id=cause)
+            plan = routed.plan
+            if plan is not None and plan.child_slices and not plan.orders:
+                self._schedule_children(intent, slot, plan, [], routed.reason_codes, unwind=True)
+        self._end_unwinds()
+        return started
+
+    def _unwind_intent(self, unwind_id: str, token_id: str, size: int) -> OrderIntent | None:
+        """The unwind intent of a position of ``size`` in ``token_id``, or None without a
+        usable price (unknown rules, no or stale book, no touch on the side it trades)."""
+        state = self.state
+        rules = state.order_rules(token_id)
+        book = state.book(token_id)
+        market = state.token(token_id) or state.instrument(token_id)
+        if rules is None or market is None or book is None or state.is_stale(token_id):
+            return None
+        side = Side.SELL if size > 0 else Side.BUY
+        touch = book.best_bid() if side is Side.SELL else book.best_ask()
+        if touch is None or book.is_crossed():
+            return None
+        limit = unwind_limit_price(side, touch, self.config.unwind_max_slippage_bps, rules)
+        return unwind_intent(
+            market,
+            size,
+            limit,
+            intent_id=unwind_id,
+            bot_id=DESK_BOT_ID,
+            now_ns=state.now_ns,
+            builder_code=state.account.builder_code if state.token(token_id) else "",
+        )
+
+    def _end_unwinds(self) -> None:
+        """Stop the children of unwinds whose position is flat; record the end of each unwind
+        with no child left and no order open (``SYS_UNWIND_DONE``, or
+        ``SYS_UNWIND_INCOMPLETE`` with the size still held)."""
+        state = self.state
+        for unwind_id, unwind in list(self.unwinds.items()):
+            intent = unwind.intent
+            left = left_to_reduce(state, intent)
+            if not left and unwind_id in self.children:
+                self._drop_children(unwind_id, self._cause(), "position flat")
+            if unwind_id in self.children or any(
+                o.intent_id == unwind_id for o in state.open_orders(intent.token_id)
+            ):
+                continue
+            del self.unwinds[unwind_id]
+            code = SYS_UNWIND_INCOMPLETE if left else SYS_UNWIND_DONE
+            if left:
+                _LOG.error("%s: unwind ended with %d of %s held", unwind_id, left, intent.token_id)
+            self.execution.record_desk(
+                unwind_id,
+                state,
+                code,
+                msgspec.structs.replace(intent, size=left),
+                causation_id=self._cause(),
+                decision=Decision.REFUSE if left else Decision.ROUTE,
+            )
 
     def _quarantined(self, now: int) -> None:
         """Keep the new quarantines; stop the quotes of a strategy quarantined from ENFORCED
@@ -1187,6 +1404,14 @@ class Desk:
             )
             self._after_decisions(now)
             return tripped, "tripped" if tripped else "already tripped"
+        if command == "unwind":
+            if self.unwind_slot is None:
+                return False, 'no unwind bot (exec.twap with role = "unwind")'
+            started = self._start_unwinds(source, args.get("token_id", ""))
+            self._after_decisions(now)
+            if not started:
+                return False, "no position to unwind (flat, already unwinding, or no price)"
+            return True, f"unwinding {len(started)} position(s): {', '.join(started)}"
         if command == "reset_kill_switch":
             reset = self.state.reset_kill_switch()
             return reset, "reset; trading stays HALTED until set_trading_state" if reset else (

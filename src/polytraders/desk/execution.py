@@ -148,17 +148,29 @@ class ExecutionRunner:
         plan, codes = self._decide(slot, child, state, cause, leg=leg)
         return RouteOutcome(child, plan, codes, slot.bot_id)
 
+    def route_with(
+        self, slot: BotSlot, intent: OrderIntent, state: DeskState, *, causation_id: str
+    ) -> RouteOutcome:
+        """Route ``intent`` with ``slot``'s bot, a slot outside the routing slots (the desk's
+        unwind bot), checked and recorded like any plan; plan None when the bot failed or
+        this call was refused over budget."""
+        cause = Cause(causation_id, state.now_ns, input_digest(intent))
+        plan, codes = self._decide(slot, intent, state, cause)
+        return RouteOutcome(intent, plan, codes, slot.bot_id)
+
     def record_desk(
         self,
         intent_id: str,
         state: DeskState,
         code: str,
-        plan: RoutePlan,
+        plan: RoutePlan | OrderIntent | None,
         *,
         causation_id: str,
+        decision: Decision = Decision.REFUSE,
     ) -> None:
-        """Record a desk envelope (REFUSE, ``code``) about the children of ``intent_id``;
-        ``plan`` lists the children concerned."""
+        """Record a desk envelope (``decision``, default REFUSE, with ``code``) about
+        ``intent_id``: ``plan`` lists the children or orders concerned, or is the intent
+        itself (an unwind the desk starts or ends)."""
         desk = self.desk
         self.recorder.record(
             bot_id=desk.bot_id,
@@ -166,7 +178,7 @@ class ExecutionRunner:
             bot_version=desk.version,
             config_version=desk.config_version,
             mode=Mode.ENFORCED,
-            decision=Decision.REFUSE,
+            decision=decision,
             ts_event_ns=state.now_ns,
             ts_decided_ns=state.now_ns,
             reason_codes=(code,),

@@ -26,13 +26,21 @@ its ``bot_id`` the proposing strategy's, exchange ``"neg_risk"`` for neg-risk to
 the child, never another token or side, never a price beyond the intent's limit (the desk
 re-checks: :func:`polytraders.contracts.authority.route_plan_problems`).
 
+Crypto instruments (:meth:`DeskView.instrument`): the tick, lot (the instrument's size
+increment instead of ``size_step_micros``) and minimum size come from the view's order rules;
+the order has no market id, builder code or exchange field (Polymarket's); the minimum child
+notional is in micro-units of the quote currency. A perpetual's SELL that is not reduce-only is
+not capped by holdings (it may open a short); a reduce-only SELL never sells more than the long.
+
 :func:`unwind_intent` builds the intent the kill switch's "unwind by TWAP" policy sends for a
-position (reduce-only, the whole size).
+position (reduce-only, the whole size): the desk's unwind bot (:mod:`polytraders.desk.unwind`).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+import msgspec
 
 from polytraders.bots.execution.smartrouter.pricing import passive_price, round_size
 from polytraders.bots.execution.twap.config import SEARCH_SPACE, TwapConfig
@@ -43,8 +51,8 @@ from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
-from polytraders.contracts.view import DeskView
-from polytraders.model.market import OutcomeToken
+from polytraders.contracts.view import DeskView, OrderRules
+from polytraders.model.market import Instrument, OutcomeToken
 from polytraders.model.money import notional_micros
 from polytraders.model.orders import (
     IntentAction,
@@ -81,7 +89,7 @@ class Twap(BotBase[TwapConfig]):
 
     bot_id: ClassVar[str] = "exec.twap"
     bot_class: ClassVar[BotClass] = BotClass.EXECUTION
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     Config: ClassVar[type[TwapConfig]] = TwapConfig
     RUNTIME_BUDGET: ClassVar[RuntimeBudget] = RuntimeBudget(
         decision_p95_us=250,
@@ -131,9 +139,9 @@ class Twap(BotBase[TwapConfig]):
         refusal = self._refusal(intent, view)
         if refusal:
             return RoutePlan(cancel_client_order_ids=cancels, reason_codes=(refusal, *after))
-        token = view.token(intent.token_id)
-        assert token is not None  # checked by _refusal
-        step = self.config.size_step_micros
+        rules = view.order_rules(intent.token_id)
+        assert rules is not None  # checked by _refusal
+        step = self._lot(intent.token_id, rules, view)
         size = round_size(intent.size, step)
         codes = (SIZE_ROUNDED,) if size != intent.size else ()
         duration_s, slices = (
@@ -150,7 +158,7 @@ class Twap(BotBase[TwapConfig]):
                 start_ns=view.now_ns,
                 duration_ns=duration_ns,
                 slices=slices,
-                min_size=max(token.min_order_size, step),
+                min_size=max(rules.min_order_size, step),
                 step=step,
             )
             if size > 0
@@ -168,7 +176,7 @@ class Twap(BotBase[TwapConfig]):
         """The hard code refusing ``intent``, or ""."""
         if intent_problems(intent):
             return INVALID_INTENT
-        if view.token(intent.token_id) is None:
+        if view.order_rules(intent.token_id) is None:
             return UNKNOWN_TOKEN
         if intent.post_only or intent.notional or intent.time_in_force is TimeInForce.FOK:
             return UNSUPPORTED
@@ -195,15 +203,16 @@ class Twap(BotBase[TwapConfig]):
         """One FAK order for a due ``child`` (the parent intent with the size it may still
         send) at leg ``leg``, or a skip (no orders, a warning code). See the module
         docstring."""
-        token = view.token(child.token_id)
-        if token is None:
+        rules = view.order_rules(child.token_id)
+        if rules is None:
             return RoutePlan(reason_codes=(UNKNOWN_TOKEN,))
+        token = view.token(child.token_id)  # None for a crypto instrument
         book = view.book(child.token_id)
         side = child.side
         touch = None if book is None else book.best_bid() if side is Side.SELL else book.best_ask()
         if view.is_stale(child.token_id) or book is None or book.is_crossed() or touch is None:
             return RoutePlan(reason_codes=(BOOK_UNUSABLE,))
-        tick = token.tick_size
+        tick = rules.tick_size
         reach = self.config.max_cross_ticks * tick
         limit = passive_price(side, child.price, tick)
         if side is Side.SELL:
@@ -214,8 +223,8 @@ class Twap(BotBase[TwapConfig]):
             limit = min(limit, touch + reach)
             if limit < touch:
                 return RoutePlan(reason_codes=(LIMIT_AWAY,))
-        step = self.config.size_step_micros
-        minimum = max(token.min_order_size, step)
+        step = self._lot(child.token_id, rules, view)
+        minimum = max(rules.min_order_size, step)
         cap = self._holding_cap(child, view)
         if cap is not None and cap < minimum:
             return RoutePlan(reason_codes=(NOTHING_HELD,))
@@ -235,26 +244,38 @@ class Twap(BotBase[TwapConfig]):
             client_order_id=client_order_id(child.intent_id, leg),
             intent_id=child.intent_id,
             bot_id=child.bot_id,
-            token_id=token.token_id,
-            market_id=token.market_id,
+            token_id=child.token_id,
             side=side,
             price=price,
             size=size,
             time_in_force=TimeInForce.FAK,
             reduce_only=child.reduce_only,
-            builder_code=child.builder_code or view.account.builder_code,
-            exchange="neg_risk" if token.neg_risk else "ctf",
             ts_created_ns=view.now_ns,
         )
+        if token is not None:  # Polymarket's venue fields (an instrument has none)
+            order = msgspec.structs.replace(
+                order,
+                market_id=token.market_id,
+                builder_code=child.builder_code or view.account.builder_code,
+                exchange="neg_risk" if token.neg_risk else "ctf",
+            )
         codes = (CHILD_ROUTED, CHILD_SHRUNK) if size < child.size else (CHILD_ROUTED,)
         return RoutePlan(orders=(order,), reason_codes=codes)
 
+    def _lot(self, token_id: str, rules: OrderRules, view: DeskView) -> int:
+        """Size grid: ``size_step_micros`` for an outcome token, the instrument's own size
+        increment for a crypto instrument."""
+        return rules.size_step if view.instrument(token_id) else self.config.size_step_micros
+
     def _holding_cap(self, child: OrderIntent, view: DeskView) -> int | None:
         """Most a child may send given what is held: a SELL the shares held less our other
-        open sells of the token; a reduce-only BUY the short less our open buys; None for a
-        BUY that may add exposure."""
-        if child.side is Side.BUY and not child.reduce_only:
-            return None
+        open sells of the token; a reduce-only BUY the short less our open buys (a perpetual's
+        reduce-only SELL likewise the long); None for a BUY, or a perpetual's SELL, that may
+        add exposure (a perpetual SELL beyond the long opens a short)."""
+        if not child.reduce_only:
+            instrument = view.instrument(child.token_id)
+            if child.side is Side.BUY or (instrument is not None and instrument.perpetual):
+                return None
         position = view.position(child.token_id)
         held = 0 if position is None else position.size * -child.side.sign
         committed = sum(
@@ -266,7 +287,7 @@ class Twap(BotBase[TwapConfig]):
 
 
 def unwind_intent(
-    token: OutcomeToken,
+    token: OutcomeToken | Instrument,
     position_size: int,
     limit_price: int,
     *,
@@ -281,6 +302,8 @@ def unwind_intent(
     also stays within ``max_cross_ticks`` of the touch). ``exec.twap`` releases it in at most
     ``unwind_slice_count`` children over ``unwind_duration_s``. The caller (the kill switch's unwind
     policy, an operator command) gives a deterministic ``intent_id`` and its own ``bot_id``.
+    ``token`` is an outcome token or a crypto instrument (no market id: a perpetual short is
+    bought back, a long sold, both reduce-only).
 
     Raises:
         ValueError: a flat position, or a limit price that is not positive.
@@ -293,7 +316,7 @@ def unwind_intent(
         intent_id=intent_id,
         bot_id=bot_id,
         token_id=token.token_id,
-        market_id=token.market_id,
+        market_id=token.market_id if isinstance(token, OutcomeToken) else "",
         side=Side.SELL if position_size > 0 else Side.BUY,
         price=limit_price,
         size=abs(position_size),
