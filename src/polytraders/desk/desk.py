@@ -67,7 +67,6 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
-from polytraders.bots.execution.twap import unwind_intent
 from polytraders.contracts.canonical import config_version
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, ReportEnvelope
@@ -128,7 +127,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.fills import Fill
 from polytraders.model.market import Instrument, Market
-from polytraders.model.orders import IntentAction, OrderIntent, Side, VenueOrder
+from polytraders.model.orders import IntentAction, OrderIntent, Side, VenueOrder, unwind_intent
 from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.errors import StoreError
 from polytraders.venues.base import Venue, VenueEvent

@@ -8,7 +8,7 @@ an execution entry with ``role = "unwind"``; its ``unwind_duration_s`` and
 ``unwind_slice_count`` are the desk's). For each non-zero position (in token-id order, a token
 already unwinding skipped) the desk:
 
-1. builds the intent with :func:`~polytraders.bots.execution.twap.unwind_intent`: reduce-only,
+1. builds the intent with :func:`~polytraders.model.orders.unwind_intent`: reduce-only,
    the whole position (a long sold, a short, e.g. a perpetual's, bought back), limit
    :func:`unwind_limit_price` (``unwind_max_slippage_bps`` from the touch), id
    ``desk/u<now ns>/i<n>``, ``bot_id`` ``desk``; it is recorded as a desk envelope
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from polytraders.bots.execution.twap import Twap
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.modes import Mode
 from polytraders.contracts.view import OrderRules
@@ -54,6 +53,10 @@ SYS_UNWIND_INCOMPLETE = "SYS_UNWIND_INCOMPLETE"
 SYS_UNWIND_NOT_REDUCING = "SYS_UNWIND_NOT_REDUCING"
 
 _BPS = 10_000
+
+UNWIND_BOT_ID = "exec.twap"
+"""The execution bot an unwind goes through (the library's; its config declares
+``unwind_duration_s`` and ``unwind_slice_count``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +85,11 @@ def check_unwind_slot(
                 'id = "exec.twap" with role = "unwind"'
             )
         return None
-    bot = slot.bot
-    if not isinstance(bot, Twap):
-        raise ValueError(f"the unwind bot must be exec.twap, not {slot.bot_id}")
+    if slot.bot_id != UNWIND_BOT_ID:
+        raise ValueError(f"the unwind bot must be {UNWIND_BOT_ID}, not {slot.bot_id}")
     if slot.mode is not Mode.ENFORCED:
         raise ValueError(f"the unwind bot must be ENFORCED, not {slot.mode}")
-    config = bot.config
+    config = slot.bot.config
     if (config.unwind_duration_s, config.unwind_slice_count) != (duration_s, slice_count):
         raise ValueError(
             f"the unwind bot's schedule ({config.unwind_duration_s} s, "

@@ -14,6 +14,8 @@ from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
+from polytraders.model.market import Instrument, OutcomeToken
+
 SHARE_STEP_MICROS = 10_000
 """Polymarket order sizes are whole multiples of 0.01 share (10_000 micro-shares)."""
 
@@ -283,3 +285,45 @@ class VenueOrder(msgspec.Struct, kw_only=True, tag="venue_order"):
     def remaining_size(self) -> int:
         """Shares (micro) still open; 0 for a notional-sized order (it never rests)."""
         return max(self.size - self.filled_size, 0)
+
+
+def unwind_intent(
+    token: OutcomeToken | Instrument,
+    position_size: int,
+    limit_price: int,
+    *,
+    intent_id: str,
+    bot_id: str,
+    now_ns: int,
+    builder_code: str = "",
+) -> OrderIntent:
+    """The intent that unwinds a whole position (through ``exec.twap``: the kill switch's unwind
+    policy, :mod:`polytraders.desk.unwind`, and an operator's ``unwind``): reduce-only, the whole
+    ``position_size`` (signed micro-shares: a long is sold, a short bought back), GTC,
+    limit ``limit_price`` (micro-units: the worst price any child may trade at; each child
+    also stays within ``max_cross_ticks`` of the touch). ``exec.twap`` releases it in at most
+    ``unwind_slice_count`` children over ``unwind_duration_s``. The caller (the kill switch's unwind
+    policy, an operator command) gives a deterministic ``intent_id`` and its own ``bot_id``.
+    ``token`` is an outcome token or a crypto instrument (no market id: a perpetual short is
+    bought back, a long sold, both reduce-only).
+
+    Raises:
+        ValueError: a flat position, or a limit price that is not positive.
+    """
+    if position_size == 0:
+        raise ValueError(f"no position in {token.token_id} to unwind")
+    if limit_price <= 0:
+        raise ValueError(f"unwind limit price must be positive, not {limit_price}")
+    return OrderIntent(
+        intent_id=intent_id,
+        bot_id=bot_id,
+        token_id=token.token_id,
+        market_id=token.market_id if isinstance(token, OutcomeToken) else "",
+        side=Side.SELL if position_size > 0 else Side.BUY,
+        price=limit_price,
+        size=abs(position_size),
+        time_in_force=TimeInForce.GTC,
+        reduce_only=True,
+        builder_code=builder_code,
+        ts_created_ns=now_ns,
+    )

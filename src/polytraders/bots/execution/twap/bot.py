@@ -32,8 +32,9 @@ the order has no market id, builder code or exchange field (Polymarket's); the m
 notional is in micro-units of the quote currency. A perpetual's SELL that is not reduce-only is
 not capped by holdings (it may open a short); a reduce-only SELL never sells more than the long.
 
-:func:`unwind_intent` builds the intent the kill switch's "unwind by TWAP" policy sends for a
-position (reduce-only, the whole size): the desk's unwind bot (:mod:`polytraders.desk.unwind`).
+:func:`~polytraders.model.orders.unwind_intent` builds the intent the kill switch's "unwind by
+TWAP" policy sends for a position (reduce-only, the whole size): the desk's unwind bot
+(:mod:`polytraders.desk.unwind`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ from polytraders.contracts.ids import client_order_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView, OrderRules
-from polytraders.model.market import Instrument, OutcomeToken
 from polytraders.model.money import notional_micros
 from polytraders.model.orders import (
     IntentAction,
@@ -284,44 +284,3 @@ class Twap(BotBase[TwapConfig]):
             if o.side is child.side and o.status.is_open
         )
         return held - committed
-
-
-def unwind_intent(
-    token: OutcomeToken | Instrument,
-    position_size: int,
-    limit_price: int,
-    *,
-    intent_id: str,
-    bot_id: str,
-    now_ns: int,
-    builder_code: str = "",
-) -> OrderIntent:
-    """The intent that unwinds a whole position through ``exec.twap``: reduce-only, the whole
-    ``position_size`` (signed micro-shares: a long is sold, a short bought back), GTC,
-    limit ``limit_price`` (micro-units: the worst price any child may trade at; each child
-    also stays within ``max_cross_ticks`` of the touch). ``exec.twap`` releases it in at most
-    ``unwind_slice_count`` children over ``unwind_duration_s``. The caller (the kill switch's unwind
-    policy, an operator command) gives a deterministic ``intent_id`` and its own ``bot_id``.
-    ``token`` is an outcome token or a crypto instrument (no market id: a perpetual short is
-    bought back, a long sold, both reduce-only).
-
-    Raises:
-        ValueError: a flat position, or a limit price that is not positive.
-    """
-    if position_size == 0:
-        raise ValueError(f"no position in {token.token_id} to unwind")
-    if limit_price <= 0:
-        raise ValueError(f"unwind limit price must be positive, not {limit_price}")
-    return OrderIntent(
-        intent_id=intent_id,
-        bot_id=bot_id,
-        token_id=token.token_id,
-        market_id=token.market_id if isinstance(token, OutcomeToken) else "",
-        side=Side.SELL if position_size > 0 else Side.BUY,
-        price=limit_price,
-        size=abs(position_size),
-        time_in_force=TimeInForce.GTC,
-        reduce_only=True,
-        builder_code=builder_code,
-        ts_created_ns=now_ns,
-    )
