@@ -99,6 +99,7 @@ from polytraders.model.events import (
     BookSnapshot,
     BotModeChanged,
     FeedStatus,
+    FundingRate,
     MarketStatus,
     OperatorCommand,
     OrderAccepted,
@@ -135,6 +136,7 @@ _MARKET_EVENTS = (
     TickSizeChange,
     MarketStatus,
     FeedStatus,
+    FundingRate,
 )
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill)
 
