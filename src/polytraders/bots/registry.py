@@ -2,7 +2,9 @@
 
 The default desk (DESIGN.md, the operator's promotion-path page) runs ``strat.maker_tight``,
 the seven risk guards in :data:`DEFAULT_RISK_ORDER`, and ``exec.smartrouter``; the signal
-strategies ``strat.ema_cross`` and ``strat.mean_reversion`` run when a desk file names them.
+strategies ``strat.ema_cross`` and ``strat.mean_reversion`` and the crypto guards
+(``risk.leverageguard``, ``risk.marginguard``, ``risk.fundingguard``, ``risk.netexposureguard``)
+run when a desk file names them.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from polytraders.bots.execution.twap.bot import Twap
 from polytraders.bots.risk.compliancegate import ComplianceGate
 from polytraders.bots.risk.drawdownguard import DrawdownGuard
 from polytraders.bots.risk.exposureguard import ExposureGuard
+from polytraders.bots.risk.fundingguard import FundingGuard
 from polytraders.bots.risk.killswitch import KillSwitch
+from polytraders.bots.risk.leverageguard import LeverageGuard
+from polytraders.bots.risk.marginguard import MarginGuard
 from polytraders.bots.risk.markethaltguard import MarketHaltGuard
 from polytraders.bots.risk.marketqualityguard import MarketQualityGuard
+from polytraders.bots.risk.netexposureguard import NetExposureGuard
 from polytraders.bots.risk.stalebookguard import StaleBookGuard
 from polytraders.bots.strategy.ema_cross.bot import EmaCross
 from polytraders.bots.strategy.maker_tight.bot import MakerTight
@@ -35,6 +41,10 @@ BOTS: Final[MappingProxyType[str, Any]] = MappingProxyType(
             MarketQualityGuard,
             ExposureGuard,
             DrawdownGuard,
+            LeverageGuard,
+            MarginGuard,
+            FundingGuard,
+            NetExposureGuard,
             SmartRouter,
             EmaCross,
             MeanReversion,

@@ -78,6 +78,26 @@ DECLARATIONS: Final[MappingProxyType[str, Declaration]] = MappingProxyType(
             "worst-case loss summed over every position and open order: its event and total "
             "caps span markets",
         ),
+        "risk.leverageguard": Declaration(
+            Scope.PORTFOLIO,
+            "the account's equity against the gross notional of every instrument held or "
+            "worked: its cap spans instruments",
+        ),
+        "risk.marginguard": Declaration(
+            Scope.PORTFOLIO,
+            "the account's equity against the maintenance margin of every perpetual held, and "
+            "it sets the desk-wide trading state (REDUCING, HALTED)",
+        ),
+        "risk.fundingguard": Declaration(
+            Scope.PORTFOLIO,
+            "each perpetual's funding rate and our position there; its monitor sweeps every "
+            "perpetual held and sets the desk-wide trading state (REDUCING)",
+        ),
+        "risk.netexposureguard": Declaration(
+            Scope.MARKET,
+            "the order's instrument: our position at mark and every strategy's open orders "
+            "there (its cap and same-direction flag are per instrument)",
+        ),
         "strat.ema_cross": Declaration(
             Scope.MARKET,
             "each traded token's book, order rules, its market's state and end time, and its "

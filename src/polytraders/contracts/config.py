@@ -122,7 +122,7 @@ class BotConfig(FrozenConfig):
 
 _NUMERIC = (int, float)
 UNIT_SUFFIXES: tuple[str, ...] = (
-    "_ns", "_ms", "_s", "_pct", "_bps", "_ppm", "_ticks", "_micros", "_usd", "_shares",
+    "_ns", "_ms", "_s", "_pct", "_bps", "_ppm", "_ppb", "_ticks", "_micros", "_usd", "_shares",
     "_count", "_ratio", "_levels", "_events", "_n",
 )  # fmt: skip
 """Suffixes accepted as a unit in a numeric config field's name."""

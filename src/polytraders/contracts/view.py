@@ -268,6 +268,13 @@ class DeskView(Protocol):
         instrument."""
         ...
 
+    def funding_rate_ppb(self, token_id: str) -> int | None:
+        """The perpetual's current funding rate in parts per billion, signed as the venue
+        prints it (positive: longs pay shorts at the next funding time; negative: shorts pay
+        longs), from the last ``FundingRate`` event; None when none came (or ``token_id`` is
+        not a perpetual)."""
+        ...
+
     def intent_outcome(self, intent_id: str) -> IntentOutcome | None:
         """What became of an intent: always known while it is working, and for the last
         ``DeskConfig.outcomes_kept_per_bot`` finished intents of its bot; None otherwise (never

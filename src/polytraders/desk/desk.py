@@ -114,6 +114,7 @@ from polytraders.model.events import (
     BookSnapshot,
     BotModeChanged,
     FeedStatus,
+    FundingRate,
     MarketStatus,
     OperatorCommand,
     OrderAccepted,
@@ -150,6 +151,7 @@ _MARKET_EVENTS = (
     TickSizeChange,
     MarketStatus,
     FeedStatus,
+    FundingRate,
 )
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill)
 

@@ -7,7 +7,8 @@ running a desk.
 
 What it holds: markets and tokens, crypto instruments (:class:`Instrument`, keyed by their
 ``token_id`` ``"<venue>:<symbol>"``), one L2 :class:`OrderBook` per token or instrument, stale
-flags (from ``FeedStatus``; cleared by a fresh ``BookSnapshot``), the time of each token's last
+flags (from ``FeedStatus``; cleared by a fresh ``BookSnapshot``), each perpetual's last funding
+rate (from ``FundingRate``), the time of each token's last
 tick-size change, the :class:`~polytraders.accounting.ledger.Ledger` (positions, cash, fills),
 our open orders (maintained by the order manager), trading state, kill switch, venue state, account
 identity, last feed event time, last venue heartbeat, the consecutive-error count, and the
@@ -50,6 +51,7 @@ from polytraders.model.events import (
     BookSnapshot,
     BotModeChanged,
     FeedStatus,
+    FundingRate,
     KillSwitchTripped,
     MarketStatus,
     TickSizeChange,
@@ -143,6 +145,7 @@ class DeskState:
         self._books: dict[str, OrderBook] = {}
         self._stale: set[str] = set()
         self._tick_changes: dict[str, int] = {}
+        self._funding_ppb: dict[str, int] = {}
         self.orders: dict[str, VenueOrder] = {}
         self.retired_order_ids = OrderIdSet()
         self._open: dict[str, VenueOrder] = {}
@@ -187,6 +190,7 @@ class DeskState:
         account: AccountIdentity | None = None,
         stale_tokens: Iterable[str] = (),
         tick_changes_ns: Mapping[str, int] | None = None,
+        funding_rates_ppb: Mapping[str, int] | None = None,
         peak_equity: int | None = None,
         day_start_equity: int | None = None,
         last_feed_event_ns: int = 0,
@@ -207,6 +211,8 @@ class DeskState:
             trading_state, kill_switch_tripped, venue_state, account: as in ``DeskView``.
             stale_tokens: tokens the feed has marked stale.
             tick_changes_ns: token → time of its last tick-size change.
+            funding_rates_ppb: instrument token → its current funding rate (ppb, signed as
+                :class:`~polytraders.model.events.FundingRate`).
             peak_equity, day_start_equity: default to the equity computed from the above.
             last_feed_event_ns, last_venue_heartbeat_ns, consecutive_errors: health figures.
 
@@ -233,6 +239,7 @@ class DeskState:
         state._venue_state = venue_state
         state._stale = set(stale_tokens)
         state._tick_changes = dict(tick_changes_ns or {})
+        state._funding_ppb = dict(funding_rates_ppb or {})
         equity = state.equity
         state.ledger.peak_equity = equity if peak_equity is None else peak_equity
         state._day_start_equity = equity if day_start_equity is None else day_start_equity
@@ -359,6 +366,11 @@ class DeskState:
         if token_id not in self._instruments:
             return None
         return self.ledger.position_value(token_id, self.mid)
+
+    def funding_rate_ppb(self, token_id: str) -> int | None:
+        """The last funding rate a ``FundingRate`` event gave for ``token_id`` (ppb; positive:
+        longs pay), or None when none came."""
+        return self._funding_ppb.get(token_id)
 
     def intent_outcome(self, intent_id: str) -> IntentOutcome | None:
         """What became of the intent (None when unknown or forgotten)."""
@@ -530,9 +542,9 @@ class DeskState:
 
     def apply_event(self, event: AnyEvent) -> list[Settlement]:
         """Update the state from one market event (books, tick sizes, market status, stale
-        flags, last feed time). A RESOLVED ``MarketStatus`` with a winning token settles our
-        positions in that market (returned). Other event types are ignored here: venue events
-        go through the order manager, desk events through the desk.
+        flags, funding rates, last feed time). A RESOLVED ``MarketStatus`` with a winning token
+        settles our positions in that market (returned). Other event types are ignored here:
+        venue events go through the order manager, desk events through the desk.
 
         Raises:
             ValueError: invalid book levels (the book is left unchanged).
@@ -561,6 +573,8 @@ class DeskState:
             self._tick_changes[event.token_id] = event.ts_event_ns
         elif isinstance(event, MarketStatus):
             return self._apply_status(event)
+        elif isinstance(event, FundingRate):
+            self._funding_ppb[event.token_id] = event.rate_ppb
         elif not isinstance(event, Trade | BestBidAsk):
             return []
         self._last_feed_event_ns = event.ts_recv_ns or event.ts_event_ns

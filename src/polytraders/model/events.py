@@ -117,6 +117,21 @@ class FeedStatus(MarketEvent, frozen=True, kw_only=True, tag="feed_status"):
     detail: str = ""
 
 
+class FundingRate(MarketEvent, frozen=True, kw_only=True, tag="funding_rate"):
+    """A perpetual's current funding rate (Binance USDⓈ-M ``premiumIndex`` ``lastFundingRate``,
+    ccxt ``fetch_funding_rate``).
+
+    ``rate_ppb`` parts per billion (``"0.00010000"`` → 100_000), signed as the venue prints it:
+    positive, longs pay shorts at the next funding time; negative, shorts pay longs
+    (:func:`polytraders.model.perp.funding_payment`). ``next_funding_ns`` is the next funding
+    time (ns since epoch; 0 when unknown).
+    """
+
+    token_id: str
+    rate_ppb: int
+    next_funding_ns: int = 0
+
+
 # ---------------------------------------------------------------- venue events
 class OrderAccepted(Event, frozen=True, kw_only=True, tag="order_accepted"):
     """The venue accepted (rests or is working) an order."""
@@ -211,6 +226,7 @@ AnyEvent = (
     | TickSizeChange
     | MarketStatus
     | FeedStatus
+    | FundingRate
     | OrderAccepted
     | OrderRejected
     | OrderCanceled

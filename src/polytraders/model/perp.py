@@ -33,8 +33,9 @@ rounded-down one), a long's liquidation price rounds up and a short's down.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from polytraders.model.money import MICROS, notional_micros
@@ -85,6 +86,13 @@ BTCUSDT_BRACKETS: Final = (
 """BTCUSDT's table as Binance published it in 2021 (the liquidation-price FAQ's examples: a
 264,000 USDT position is at 1 %, a 500,000 USDT one has a 1,300 USDT maintenance amount);
 today's table differs: serve the venue's own ``leverageBracket`` answer when it matters."""
+
+
+MARGIN_BRACKETS: Final[Mapping[str, tuple[MarginBracket, ...]]] = MappingProxyType(
+    {"binance-usdm:BTCUSDT": BTCUSDT_BRACKETS}
+)
+"""The bracket table of each perpetual the desk knows one for, by instrument token id
+(``"<venue>:<symbol>"``); a perpetual missing here has no known maintenance margin."""
 
 
 def bracket_problems(brackets: Sequence[MarginBracket]) -> list[str]:

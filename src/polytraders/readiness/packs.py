@@ -9,7 +9,9 @@ two formats:
 
 **Risk format** (the seven guards; key ``intent``):
 
-- ``state``: the arguments of :meth:`~polytraders.desk.state.DeskState.build` as JSON, with
+- ``state``: the arguments of :meth:`~polytraders.desk.state.DeskState.build` as JSON
+  (crypto guards: ``instruments`` and ``funding_rates_ppb``, their source the Binance USDⓈ-M
+  sample ``data/samples/binance/usdm_btcusdt_20240808.gz``), with
   per book its ``last_update_ns`` (the book is stamped with that time, not the clock), positions
   as ``[size, cost basis]``, ``stale_tokens``, ``account`` (public addresses), equity figures;
 - ``intent``: the :class:`~polytraders.model.orders.OrderIntent` under review;
@@ -58,7 +60,7 @@ from polytraders.desk.harness import run_execution, run_risk, run_strategy
 from polytraders.desk.sinks import EnvelopeSink
 from polytraders.desk.state import DeskState
 from polytraders.model.events import AnyEvent, TradingState
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import OrderIntent, VenueOrder
 from polytraders.readiness.context import find_repository
 
@@ -214,6 +216,7 @@ def build_risk_state(spec: Mapping[str, Any]) -> DeskState:
     state = DeskState.build(
         now_ns=spec["now_ns"],
         markets=[msgspec.convert(m, Market) for m in spec.get("markets", [])],
+        instruments=[msgspec.convert(i, Instrument) for i in spec.get("instruments", [])],
         books=books,
         positions={t: (p[0], p[1]) for t, p in spec.get("positions", {}).items()},
         cash=spec.get("cash", 0),
@@ -224,6 +227,7 @@ def build_risk_state(spec: Mapping[str, Any]) -> DeskState:
         account=msgspec.convert(spec.get("account", {}), AccountIdentity),
         stale_tokens=spec.get("stale_tokens", []),
         tick_changes_ns=spec.get("tick_changes_ns", {}),
+        funding_rates_ppb=spec.get("funding_rates_ppb", {}),
         peak_equity=spec.get("peak_equity"),
         day_start_equity=spec.get("day_start_equity"),
         last_feed_event_ns=spec.get("last_feed_event_ns", 0),

@@ -500,6 +500,220 @@ BOTS: dict[str, dict[str, str]] = {
 }
 
 
+CRYPTO_BACKTEST = (
+    "No backtest of a desk holding this guard is on file yet (2026-12-07): the crypto desk "
+    "(issue 21) has no desk file with the crypto guards and no optimizer reference run for "
+    "them, so `runs/optimizer/{bot_id}/` is absent and the Backtest checklist items "
+    '"timeline on file" and "reference run on file" fail for this guard. The evidence today is '
+    "the fixture pack (section 22), cut from the real Binance USDⓈ-M sample "
+    "`data/samples/binance/usdm_btcusdt_20240808.gz`, and the rule and property tests in "
+    "`tests/bots/risk/test_crypto_guards.py`. Backtests never predict live results."
+)
+"""Section 23 of a crypto guard (no reference run or timeline yet)."""
+
+CRYPTO_BOTS: dict[str, dict[str, str]] = {
+    "risk.leverageguard": {
+        "purpose": "Cap the account's effective leverage on crypto instruments: the gross "
+        "notional of every instrument held or worked over the equity that backs it (cross "
+        "margin). An order that would break the cap is cut to what fits or refused; an order "
+        "that only reduces a position always passes.",
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`: it never changes "
+        "the trading state. Verdicts: APPROVE (possibly with a warning), RESHAPE (smaller size, "
+        "or smaller notional for a BUY sized by notional: never riskier) and REJECT.",
+        "inputs": "The intent (token, side, price, size or notional, action, reduce-only, "
+        "REPLACE target). From the `DeskView`: `instrument(token)`, `token(token)`, "
+        "`instrument_notional` of every instrument held, `open_orders()`, `positions()`, "
+        "`equity`.",
+        "outputs": "A `RiskDecision`: APPROVE; APPROVE with `RISK_LEVERAGE_WARN`; RESHAPE "
+        "`RISK_LEVERAGE_RESHAPED` carrying the fitted intent; REJECT `RISK_LEVERAGE_CAP` or "
+        "`RISK_LEVERAGE_INPUT_INVALID`.",
+        "logic": "An instrument's gross = max(|long|, |short|) where long = position notional "
+        "at mark + open BUYs' remaining notional at their limit, short = position notional − "
+        "open SELLs' (each open order filling adversely; `bots/risk/crypto.py`). Effective "
+        "leverage = Σ gross / equity.\n1. CANCEL or reduce-only → APPROVE. A market token "
+        "(Polymarket shares are paid in full: no leverage) → APPROVE. Unknown token → REJECT "
+        "`RISK_LEVERAGE_INPUT_INVALID`.\n2. The order does not raise its instrument's gross "
+        "→ APPROVE (reducing intents always pass).\n3. Equity ≤ 0 → REJECT "
+        "`RISK_LEVERAGE_INPUT_INVALID`.\n4. B = ⌊max_leverage_ppm × equity / 10⁶⌋ − Σ gross of "
+        "the other instruments; the largest notional keeping this instrument's gross within "
+        "max(B, gross now) is B' − long (BUY) or B' + short (SELL), exact because the gross is "
+        "convex in the added amount. It fits → APPROVE, with `RISK_LEVERAGE_WARN` when leverage "
+        "after it ≥ `warn_level_pct` of the cap.\n5. Otherwise, with `reshape_to_fit`, the size "
+        "is cut to the largest lot multiple that fits (at least the instrument's minimum size) "
+        "→ RESHAPE `RISK_LEVERAGE_RESHAPED`; else REJECT `RISK_LEVERAGE_CAP`. A REPLACE is "
+        "judged without the orders it replaces. Integer arithmetic only.",
+        "hard": "Effective leverage above 3× (`max_leverage_ppm` 3,000,000) after the order.",
+        "warning": "Leverage after the order at or above 80 % of the cap (2.4× by default).",
+        "failure": "- Unknown token, or equity ≤ 0 for an order that adds exposure → REJECT "
+        "(fail closed).\n- Open orders are valued at their limit price, positions at mark (the "
+        "desk's `instrument_notional`: mid, else last mark, else cost basis).\n- Spot and "
+        "perpetuals count alike; the desk's own 1× collateral check still applies to spot "
+        "buys.\n- Fees are not in the leverage.",
+        "fallback": "RESHAPE down to the largest lot that fits; REJECT when nothing at or above "
+        "the minimum size fits.",
+        "deps": "Contracts and model (`model/money.notional_micros`); the shared crypto "
+        "helpers `bots/risk/crypto.py`.",
+        "alerts": "Notify on `RISK_LEVERAGE_CAP`; dashboard `_RESHAPED` and `_WARN` rates; "
+        "ticket on `_INPUT_INVALID` (equity ≤ 0 is an incident: page through the kill "
+        "switch's daily loss).",
+        "runbook": "1. Read equity and the instruments' notionals in the envelope's inputs. "
+        "2. Frequent reshapes: strategies size beyond the cap; lower their sizes. 3. Raise the "
+        "cap only with the risk reviewer.",
+        "rollback": "Restore the previous config; or SHADOW mode with the margin guard "
+        "enforced (it bounds the same risk at the venue's maintenance level).",
+    },
+    "risk.marginguard": {
+        "purpose": "Keep the cross-margin perpetual account away from liquidation: when "
+        "maintenance margin takes a large share of the margin balance the desk only reduces "
+        "(soft pause); further up it halts (hard stop).",
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {REDUCE, HALT}` "
+        "(checked by the desk; its HALT does not trip the kill switch). Verdicts: APPROVE, "
+        "REJECT, HALT; `set_state = REDUCING` at the soft level (only while ACTIVE), HALTED "
+        "with HALT; its monitor step finds REDUCE, HALT or nothing.",
+        "inputs": "The intent (token, side, price, size, reduce-only); the monitor step has "
+        "none. From the `DeskView`: `instrument`, `instrument_notional` of every perpetual "
+        "held, `position`, `equity`, `trading_state`. Brackets: "
+        "`polytraders.model.perp.MARGIN_BRACKETS` (BTCUSDT's published table).",
+        "outputs": "A `RiskDecision`: APPROVE; APPROVE `RISK_MARGIN_WARN` with a REDUCING "
+        "request; REJECT `RISK_MARGIN_INCREASE_BLOCKED` with a REDUCING request; REJECT "
+        "`RISK_MARGIN_PROJECTED` or `RISK_MARGIN_INPUT_INVALID`; HALT `RISK_MARGIN_HALT`. The "
+        "monitor step: REDUCE `RISK_MARGIN_REDUCING` / `RISK_MARGIN_INPUT_INVALID`, HALT "
+        "`RISK_MARGIN_HALT` or None.",
+        "logic": "Margin ratio = Σ maintenance margin of the held perpetuals (each "
+        "`perp.maintenance_margin(|notional at mark|, brackets)`, Binance's notional × "
+        "maintMarginRatio − cum) / margin balance (`view.equity`: wallet + unrealized PnL in "
+        "the desk's accounting); compared exactly with `perp.margin_ratio_at_least`.\n"
+        "1. CANCEL → APPROVE. Unknown token, or a held perpetual with no bracket table → "
+        "REJECT `RISK_MARGIN_INPUT_INVALID`.\n2. Ratio ≥ `halt_ratio_ppm` (or a position "
+        "above the last bracket) → HALT.\n3. Ratio ≥ `reducing_ratio_ppm` → REDUCING request; "
+        "an order that reduces its instrument position, or one on a market token (the desk's "
+        "REDUCING gate judges it after the state change), → APPROVE `RISK_MARGIN_WARN`; any "
+        "other → REJECT `RISK_MARGIN_INCREASE_BLOCKED`.\n4. A non-reducing order on a "
+        "perpetual: the ratio with it filled at its limit price reaching the soft level → "
+        "REJECT `RISK_MARGIN_PROJECTED`.\n5. Otherwise APPROVE.\n\nMonitor step (every "
+        "`monitor_interval_ms`, 1 s by default): HALT at the hard level, REDUCE at the soft "
+        "level, REDUCE `RISK_MARGIN_INPUT_INVALID` for a held perpetual with no brackets, else "
+        "None.",
+        "hard": "Margin ratio ≥ 80 % (`halt_ratio_ppm` 800,000; the venue liquidates at "
+        "100 %) → HALT.",
+        "warning": "Margin ratio ≥ 50 % (`reducing_ratio_ppm` 500,000) → REDUCING.",
+        "failure": "- A held perpetual without a bracket table (only BTCUSDT has one today) → "
+        "REJECT, and the monitor asks for REDUCING (fail closed).\n- Equity ≤ 0 with a "
+        "maintenance margin due → HALT.\n- The margin balance is the desk's equity, which "
+        "includes market-token positions at mid (one collateral pool assumed).\n- The desk "
+        "returns to ACTIVE only by an operator.",
+        "fallback": "HALT at the hard level; REDUCING at the soft level; REJECT on inputs it "
+        "cannot measure.",
+        "deps": "Contracts and `polytraders.model.perp` (brackets, maintenance margin, exact "
+        "ratio comparison; property-tested in `tests/model/test_perp.py`).",
+        "alerts": "Page on `RISK_MARGIN_HALT`. Notify on the first `RISK_MARGIN_REDUCING` / "
+        "`_WARN` / `_INCREASE_BLOCKED` of a day. Ticket on `_INPUT_INVALID` (add the "
+        "instrument's bracket table from `GET /fapi/v1/leverageBracket`).",
+        "runbook": "1. REDUCING: check marks and positions; let strategies unwind or add "
+        "margin. 2. HALT: confirm orders are cancelled, review with the risk reviewer; an "
+        "operator resumes.",
+        "rollback": "Restore the previous config; or SHADOW mode with the leverage guard "
+        "and kill switch enforced.",
+    },
+    "risk.fundingguard": {
+        "purpose": "Stop paying ruinous funding on perpetuals: above a funding-rate threshold "
+        "the side that pays may only reduce (and a held paying position puts the desk in "
+        "REDUCING); below it, an order whose expected funding cost would eat too much of its "
+        "edge is refused. No funding data for a perpetual means no new risk there.",
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {REDUCE}` (it never "
+        "halts). Verdicts: APPROVE, REJECT; `set_state = REDUCING` when the position pays "
+        "above the threshold (only while ACTIVE); its monitor step finds REDUCE or nothing.",
+        "inputs": "The intent (token, side, size, reduce-only). From the `DeskView`: "
+        "`instrument`, `token`, `funding_rate_ppb(token)` (the last `FundingRate` event), "
+        "`position`, `positions()`, `open_orders()`, `trading_state`.",
+        "outputs": "A `RiskDecision`: APPROVE; APPROVE `RISK_FUNDING_REDUCING` with a "
+        "REDUCING request; REJECT `RISK_FUNDING_PAYING_BLOCKED` (with a REDUCING request when "
+        "the position pays), `RISK_FUNDING_COST_OVER_EDGE`, `RISK_FUNDING_MISSING` or "
+        "`RISK_FUNDING_INPUT_INVALID`. The monitor step: REDUCE `RISK_FUNDING_REDUCING` / "
+        "`RISK_FUNDING_MISSING` or None.",
+        "logic": "Rate in ppb as Binance prints `lastFundingRate` (0.0001 → 100,000); "
+        "positive: longs pay, negative: shorts pay (`perp.funding_payment`).\n1. CANCEL → "
+        "APPROVE; spot instrument or market token (no funding) → APPROVE; unknown token → "
+        "REJECT `RISK_FUNDING_INPUT_INVALID`.\n2. No rate → REJECT `RISK_FUNDING_MISSING`.\n"
+        "3. An order that reduces the position → APPROVE (with `RISK_FUNDING_REDUCING` and a "
+        "REDUCING request when |rate| ≥ `reducing_rate_ppb` and the position pays).\n4. An "
+        "order on the receiving side → APPROVE.\n5. A paying order with |rate| ≥ "
+        "`reducing_rate_ppb` → REJECT `RISK_FUNDING_PAYING_BLOCKED`.\n6. Funding cost in the "
+        "edge: the intent carries no edge field, so the edge is `assumed_edge_bps`; with n = "
+        "⌈`holding_period_ms` / 8 h⌉ funding times, |rate| × n × 100 > `assumed_edge_bps` × "
+        "10⁵ × `max_funding_share_pct` → REJECT `RISK_FUNDING_COST_OVER_EDGE`.\n7. Otherwise "
+        "APPROVE.\n\nMonitor step (every `monitor_interval_ms`): for each perpetual held, "
+        "sorted by token: no rate → REDUCE `RISK_FUNDING_MISSING`; position paying with |rate| "
+        "≥ the threshold → REDUCE `RISK_FUNDING_REDUCING`; else None.",
+        "hard": "|funding rate| ≥ 0.075 % per 8 h (`reducing_rate_ppb` 750,000) on the paying "
+        "side; a paying order whose 24 h funding exceeds half a 20 bps edge (|rate| > "
+        "333,333 ppb by default).",
+        "warning": "A reducing order while the position pays above the threshold: approved "
+        "with `RISK_FUNDING_REDUCING`, the desk enters REDUCING.",
+        "failure": "- No `FundingRate` event yet for a perpetual → REJECT, and the monitor "
+        "asks for REDUCING when one is held (fail closed).\n- The rate's age is not checked: a "
+        "feed that stops sending rates leaves the last one in force.\n- The edge is an "
+        "assumption (config), not the strategy's own estimate.\n- No feed of the repository "
+        "emits `FundingRate` events yet (the ccxt venue reads the rate; wiring it into a feed "
+        "is open).",
+        "fallback": "REJECT paying orders; REDUCING while a paying position is held above the "
+        "threshold.",
+        "deps": "Contracts, `polytraders.model.perp` (funding interval, sign convention), the "
+        "`FundingRate` event and `DeskView.funding_rate_ppb`.",
+        "alerts": "Notify on `RISK_FUNDING_REDUCING` and `_PAYING_BLOCKED`; page on "
+        "`RISK_FUNDING_MISSING` lasting over a funding interval; dashboard "
+        "`_COST_OVER_EDGE`.",
+        "runbook": "1. Check the rate at the venue (`premiumIndex`). 2. REDUCING: unwind the "
+        "paying side or wait for the rate to fall; an operator resumes. 3. MISSING: check the "
+        "funding feed.",
+        "rollback": "Restore the previous config; or SHADOW mode (funding is a slow cost; the "
+        "drawdown guard bounds its effect).",
+    },
+    "risk.netexposureguard": {
+        "purpose": "Cap what all strategies together hold and work in one instrument, and flag "
+        "when two or more strategies push the same direction at once (they compound each "
+        "other's risk without knowing it).",
+        "authority": "Class RISK (`bot_class = risk`), `capabilities = {}`. Verdicts: APPROVE "
+        "(possibly flagged or warned), RESHAPE (smaller: never riskier) and REJECT.",
+        "inputs": "The intent (token, side, price, size or notional, bot id, REPLACE target). "
+        "From the `DeskView`: `instrument`, `token`, `instrument_notional(token)`, "
+        "`open_orders(token)` (each with its strategy's `bot_id`).",
+        "outputs": "A `RiskDecision`: APPROVE (codes `RISK_NETEXPOSURE_SAME_DIRECTION` and/or "
+        "`RISK_NETEXPOSURE_WARN` when they apply); RESHAPE `RISK_NETEXPOSURE_RESHAPED`; REJECT "
+        "`RISK_NETEXPOSURE_CAP` or `RISK_NETEXPOSURE_INPUT_INVALID`. The flag rides along on "
+        "a RESHAPE or REJECT too.",
+        "logic": "Worst-case net notional of the instrument = max(|long|, |short|) over every "
+        "strategy's open orders of one side filling, the position at mark (`bots/risk/"
+        "crypto.py`).\n1. CANCEL or reduce-only → APPROVE; market token → APPROVE "
+        "(`risk.exposureguard` caps those); unknown token → REJECT "
+        "`RISK_NETEXPOSURE_INPUT_INVALID`.\n2. The order does not raise the worst case → "
+        "APPROVE.\n3. An open order of another strategy on the same side → "
+        "`RISK_NETEXPOSURE_SAME_DIRECTION` on the decision.\n4. Fits within "
+        "max(`max_net_notional_micros`, now) → APPROVE (with `RISK_NETEXPOSURE_WARN` at "
+        "`warn_level_pct` of the cap).\n5. Else with `reshape_to_fit` the largest lot that "
+        "fits → RESHAPE `RISK_NETEXPOSURE_RESHAPED`; else REJECT `RISK_NETEXPOSURE_CAP`.",
+        "hard": "Worst-case net notional above 20,000 USDT (`max_net_notional_micros`) in one "
+        "instrument.",
+        "warning": "80 % of the cap (16,000 USDT); any same-direction overlap of strategies.",
+        "failure": "- Unknown instrument → REJECT.\n- Holdings are one position per "
+        "instrument: which strategy holds what cannot be told, so same-direction flagging "
+        "sees working orders only.\n- Spot and perpetual of one coin are separate "
+        "instruments (not netted).",
+        "fallback": "RESHAPE to what fits; REJECT when nothing at or above the minimum size fits.",
+        "deps": "Contracts and the shared crypto helpers `bots/risk/crypto.py`.",
+        "alerts": "Dashboard `RISK_NETEXPOSURE_SAME_DIRECTION` per strategy pair; notify on "
+        "`_CAP`.",
+        "runbook": "1. SAME_DIRECTION often: the strategies' signals correlate; review their "
+        "budgets (MetaAllocator). 2. CAP: review the combined position with the risk "
+        "reviewer.",
+        "rollback": "Restore the previous config; or SHADOW mode with the leverage guard enforced.",
+    },
+}
+"""Spec prose of the crypto guards (issue 21 item 3)."""
+
+BOTS.update(CRYPTO_BOTS)
+
+
 def _field_rows(cls: Any) -> list[str]:
     config_cls = cls.Config
     limits = config_cls.hard_limits()
@@ -546,6 +760,7 @@ def render(bot_id: str, bench_figure: str = "") -> str:
     registry = load_registry()
     defaults = json.dumps(cls.Config().model_dump(mode="json"), indent=2)
     codes = sorted(cls.reason_codes)
+    crypto = bot_id in CRYPTO_BOTS
     body: dict[str, str] = {
         "Purpose": text["purpose"],
         "Class and authority": text["authority"],
@@ -585,17 +800,27 @@ def render(bot_id: str, bench_figure: str = "") -> str:
         f"fixture cases {', '.join(WIRE_CASES)} (one JSON line each, as written to the "
         "timeline):\n\n```json\n" + "\n".join(_envelopes(bot_id)) + "\n```",
         "Fixtures": f"`tests/fixtures/bots/{bot_id}/`, run through the desk by "
-        "`tests/bots/risk/test_fixture_packs.py`; market data from the real Polymarket sample "
-        "`data/samples/polymarket/resolvedkit_btc15m` (regenerate with "
-        "`python -m tests.bots.risk.make_fixtures`). Further rules are covered by "
-        "`tests/bots/risk/test_guards.py`.\n\n"
+        "`tests/bots/risk/test_fixture_packs.py`; "
+        + (
+            "market data from the real Binance USDⓈ-M sample "
+            "`data/samples/binance/usdm_btcusdt_20240808.gz` (regenerate with "
+            "`python -m tests.bots.risk.make_crypto_fixtures`). Further rules are covered by "
+            "`tests/bots/risk/test_crypto_guards.py`.\n\n"
+            if crypto
+            else "market data from the real Polymarket sample "
+            "`data/samples/polymarket/resolvedkit_btc15m` (regenerate with "
+            "`python -m tests.bots.risk.make_fixtures`). Further rules are covered by "
+            "`tests/bots/risk/test_guards.py`.\n\n"
+        )
         + "\n".join(
             f"- **{case}**: {load_pack(pack_path(bot_id, case)).description} Expected: "
             f"{load_pack(pack_path(bot_id, case)).expected['verdict']} "
             f"{load_pack(pack_path(bot_id, case)).expected['reason_codes']}."
             for case in CASES
         ),
-        "Backtest evidence": BACKTEST.format(
+        "Backtest evidence": CRYPTO_BACKTEST.format(bot_id=bot_id)
+        if crypto
+        else BACKTEST.format(
             figures=BACKTEST_FIGURES[bot_id],
             bot_id=bot_id,
             fixture=FIXTURES[bot_id],
@@ -619,9 +844,9 @@ def render(bot_id: str, bench_figure: str = "") -> str:
     return "\n".join(out)
 
 
-def main(bench_figure: str = "") -> None:
+def main(bench_figure: str = "", bot_ids: tuple[str, ...] = ()) -> None:
     DOCS.mkdir(parents=True, exist_ok=True)
-    for bot_id in RISK_BOTS:
+    for bot_id in bot_ids or tuple(RISK_BOTS):
         (DOCS / f"{bot_id}.md").write_text(render(bot_id, bench_figure), encoding="utf-8")
 
 

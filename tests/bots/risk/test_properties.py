@@ -22,12 +22,16 @@ from polytraders.contracts.decisions import Verdict
 from polytraders.model.orders import OrderIntent, Side
 from polytraders.readiness.packs import RISK_BOTS, build_bot, build_risk_state
 from tests.bots.risk import make_fixtures as mf
+from tests.bots.risk.make_crypto_fixtures import GUARDS as CRYPTO_GUARDS
 
 MS = mf.MS
 PUSD = mf.PUSD
 _BASE, _ = mf.base_state(mf.M1, mf.NOW)
 _INTENT = msgspec.convert(mf.intent("prop", mf.UP1, "BUY", 80_000, 10_000_000, mf.NOW), OrderIntent)
-TOKEN_GUARDS = [b for b in RISK_BOTS if b not in ("risk.killswitch", "risk.drawdownguard")]
+TOKEN_GUARDS = [
+    b for b in RISK_BOTS if b not in ("risk.killswitch", "risk.drawdownguard", *CRYPTO_GUARDS)
+]
+"""The market-token guards (the crypto guards' properties: ``test_crypto_guards``)."""
 
 
 def _state(**changes: Any) -> Any:
