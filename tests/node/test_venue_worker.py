@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,7 +29,8 @@ class ScriptedVenue:
     name = "polymarket"
 
     def __init__(self) -> None:
-        self.config = SimpleNamespace(heartbeat_interval_ms=5_000, request_timeout_s=1.0)
+        self.heartbeat_interval_ns = 5_000 * 1_000_000
+        self.request_timeout_s = 1.0
         self.halt_reason = ""
         self.last_heartbeat_ok_ns = 0
         self.calls: list[tuple[str, str]] = []
@@ -117,8 +117,8 @@ def order(n: int) -> VenueOrder:
     )
 
 
-def started(venue: ScriptedVenue, **kw: Any) -> VenueWorker:
-    return VenueWorker(venue, balances={"pUSD": 7}, idle_advance_ms=1, **kw).start()  # type: ignore[arg-type]
+def started(venue: ScriptedVenue, **kw: Any) -> VenueWorker[ScriptedVenue]:
+    return VenueWorker(venue, balances={"pUSD": 7}, idle_advance_ms=1, **kw).start()
 
 
 def held(venue: ScriptedVenue) -> None:
@@ -127,7 +127,7 @@ def held(venue: ScriptedVenue) -> None:
     assert venue.blocked.wait(DEADLINE_S), "the worker never advanced the venue"
 
 
-def collect(worker: VenueWorker, done: Any, what: str) -> list[VenueEvent]:
+def collect(worker: VenueWorker[ScriptedVenue], done: Any, what: str) -> list[VenueEvent]:
     events: list[VenueEvent] = []
 
     def enough() -> bool:

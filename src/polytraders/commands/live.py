@@ -50,7 +50,7 @@ from polytraders.model.events import (
     TradingStateChanged,
 )
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market, OutcomeToken
+from polytraders.model.market import Instrument, Market, OutcomeToken
 from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from polytraders.desk.state import DeskState
     from polytraders.feeds.live.connection import KeepaliveConfig
     from polytraders.feeds.live.market_channel import MarketChannelConfig
-    from polytraders.node.config import LiveNodeConfig
+    from polytraders.node.config import CcxtNodeConfig, LiveNodeConfig
     from polytraders.ops.health import HealthChecks
     from polytraders.ops.venue_metrics import VenueMetrics
     from polytraders.store.event_store import EventStore
@@ -302,6 +302,7 @@ HALTING_CODES = frozenset(
         "SYS_POLY_UNAVAILABLE",
         "SYS_POLY_AUTH_FAILED",
         "SYS_POLY_NOT_RECONCILED",
+        "SYS_CCXT_AUTH_FAILED",
     }
 )
 """Venue conditions that HALT the desk (an operator resumes). The venue-wide modes (425
@@ -309,15 +310,16 @@ restart, post-only, cancel-only, closed-only) go to ``DeskState.venue_state`` in
 ``risk.markethaltguard`` refuses what the mode forbids and lets trading resume by itself."""
 
 
-def _snapshot_or_refusal(venue: ReportingVenue, now_ns: int) -> VenueSnapshot | str:
-    """``venue.reconciliation_snapshot(now_ns)``, or the venue's refusal as one line when it
-    gave no usable answer (no answer, an error status, a malformed page): a reconciliation
-    that cannot be made is skipped, never a failure of the venue worker."""
-    from polytraders.venues.polymarket.client import ClobRequestError
-
+def _snapshot_or_refusal(
+    venue: ReportingVenue, now_ns: int, refusals: tuple[type[Exception], ...]
+) -> VenueSnapshot | str:
+    """``venue.reconciliation_snapshot(now_ns)``, or the venue's refusal (one of
+    ``refusals``) as one line when it gave no usable answer (no answer, an error status, a
+    malformed page): a reconciliation that cannot be made is skipped, never a failure of the
+    venue worker."""
     try:
         return venue.reconciliation_snapshot(now_ns)
-    except ClobRequestError as exc:
+    except refusals as exc:
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -414,7 +416,7 @@ class LiveSession:
     def __init__(
         self,
         desk: Desk,
-        venue: VenueWorker | ReportingVenue,
+        venue: VenueWorker[Any] | ReportingVenue,
         market_feed: BackgroundFeed[AnyEvent],
         user_feed: BackgroundFeed[tuple[dict[str, Any], int]] | None = None,
         venue_poll_ms: int = 250,
@@ -425,7 +427,18 @@ class LiveSession:
         shadow_recordings: Sequence[LiveRecording] = (),
         venue_metrics: VenueMetrics | None = None,
         shadow_comparator: LiveShadowComparator | None = None,
+        snapshot_refusals: tuple[type[Exception], ...] | None = None,
+        after_step: Sequence[Callable[[], None]] = (),
     ) -> None:
+        if snapshot_refusals is None:
+            from polytraders.venues.polymarket.client import ClobRequestError
+
+            snapshot_refusals = (ClobRequestError,)
+        self.snapshot_refusals = snapshot_refusals
+        """A periodic reconciliation that raises one of these is skipped (logged)."""
+        self.after_step = list(after_step)
+        """Run every step after the step's orders went to the worker (the ccxt session's
+        protective stop keeper, :mod:`polytraders.commands.live_ccxt`)."""
         self.desk = desk
         self.shadow_comparator = shadow_comparator
         self.recording = recording
@@ -448,7 +461,9 @@ class LiveSession:
         first_ns = desk.clock.now_ns()
         for each in (desk, *self.shadows):
             each.add_timer("venue.poll", venue_poll_ms * 1_000_000, first_ns=first_ns)
-        self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens}
+        self._waiting_for_books = {t.token_id for m in desk.state.markets() for t in m.tokens} | {
+            i.token_id for i in desk.state.instruments()
+        }
         if self.worker is not None:
             self.worker.after_advance = self._sync_venue
         self.reconciliation = reconciliation
@@ -490,6 +505,8 @@ class LiveSession:
             shadow.tick()
         if self.worker is not None:  # the step's checkpoint rows are written: send its orders
             self.worker.hand_over(self.desk.clock.now_ns())
+        for hook in self.after_step:
+            hook()
         self._watch_venue()
         self._alert_quarantines()
         self._reconcile_if_due()
@@ -533,7 +550,7 @@ class LiveSession:
         if code in HALTING_CODES | {SYS_VENUE_WORKER_FAILED} and (
             state.trading_state is not TradingState.HALTED
         ):
-            state.set_trading_state(TradingState.HALTED, code, "venue.polymarket")
+            state.set_trading_state(TradingState.HALTED, code, f"venue.{self.worker.name}")
             self.halts.append(code)
             _LOG.error("venue condition %s: desk HALTED", code)
 
@@ -626,11 +643,13 @@ class LiveSession:
         venue = self.venue
         if isinstance(venue, VenueWorker):
             venue.call(
-                lambda network_venue: _snapshot_or_refusal(network_venue, now_ns),
+                lambda network_venue: _snapshot_or_refusal(
+                    network_venue, now_ns, self.snapshot_refusals
+                ),
                 lambda got: self._judge(got, records),
             )
             return
-        self._judge(_snapshot_or_refusal(venue, now_ns), records)
+        self._judge(_snapshot_or_refusal(venue, now_ns, self.snapshot_refusals), records)
 
     def _judge(self, got: VenueSnapshot | str, records: DeskRecords) -> None:
         """Judge a fetched snapshot (or log why there is none)."""
@@ -881,6 +900,7 @@ def compose_desk(
     journal: OrderJournal | None = None,
     shadow: ShadowChain | None = None,
     memory: SessionMemory | None = None,
+    instruments: Sequence[Instrument] = (),
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -902,6 +922,7 @@ def compose_desk(
         shadow: a candidate risk chain deciding beside the desk's, never applied.
         memory: how much of its past the desk keeps (None: all of it, as a backtest;
             :class:`~polytraders.desk.desk.SessionMemory`).
+        instruments: the crypto instruments it trades (a ccxt session's, from the exchange).
 
     Raises:
         ValueError: the desk cannot be built (no ENFORCED execution bot).
@@ -926,6 +947,7 @@ def compose_desk(
         shadow=shadow,
         memory=memory,
         unwind=desk_file.build_unwind_slot(),
+        instruments=instruments,
     )
 
 
@@ -1467,7 +1489,9 @@ class _Attempt(NamedTuple):
     """The next envelope sequence in ``run`` (0 for a new attempt)."""
 
 
-def _open_attempt(store_url: str, run_id: str, *, node: LiveNodeConfig, ws_url: str) -> _Attempt:
+def _open_attempt(
+    store_url: str, run_id: str, *, node: LiveNodeConfig | CcxtNodeConfig, ws_url: str
+) -> _Attempt:
     """Resume the RUNNING attempt of ``run_id`` or start the next one (recording ``node``,
     the desk that runs, and carrying the previous attempt's orders and fills, if any)."""
     from polytraders.store.event_store import EventStore
@@ -1737,7 +1761,14 @@ def _paper_recording(
 
 def run(
     *,
-    venue: Annotated[str, typer.Option("--venue", help="Venue: polymarket.")] = "polymarket",
+    venue: Annotated[
+        str,
+        typer.Option(
+            "--venue",
+            help="polymarket, or ccxt (a crypto exchange; --live with a --node file whose "
+            "[venue] is a ccxt venue, docs/ccxt_venue.md).",
+        ),
+    ] = "polymarket",
     paper: Annotated[bool, typer.Option("--paper", help="Live data, paper venue.")] = False,
     shadow: Annotated[
         bool, typer.Option("--shadow", help="A candidate paper desk beside the current one.")
@@ -1869,8 +1900,39 @@ def run(
     from polytraders.store.errors import StoreError
     from polytraders.venues.polymarket.client import ClobRequestError
 
+    if venue == "ccxt":
+        polymarket_only = {
+            "--paper": paper,
+            "--shadow": shadow,
+            "--markets": bool(markets),
+            "--clob-url": clob_url is not None,
+            "--user-ws-url": user_ws_url is not None,
+            "--orphan-policy": orphan_policy is not None,
+            "--builder-code": builder_code is not None,
+            "--candidate-desk": candidate_desk is not None,
+        }
+        given = [name for name, used in polymarket_only.items() if used]
+        if given:
+            fail(f"{', '.join(given)}: not with --venue ccxt (the node file names the symbols)")
+        _run_ccxt(
+            live=live,
+            confirm_live=confirm_live,
+            node_file=node_file,
+            desk=desk,
+            strategy=strategy,
+            ws_url=ws_url if ws_url != POLYMARKET_MARKET_WS else "",
+            credentials_file=credentials_file,
+            duration_s=duration_s,
+            out_dir=out_dir,
+            run_id=run_id,
+            store=store,
+            metrics_port=metrics_port,
+            gov_dir=gov_dir,
+            log_format=log_format,
+        )
+        return
     if venue != "polymarket":
-        fail(f"unknown venue {venue!r}")
+        fail(f"unknown venue {venue!r}: polymarket or ccxt")
     if log_format not in ("json", "console"):
         fail(f"--log-format {log_format!r}: json or console")
     if sum((paper, shadow, live)) != 1:
@@ -2025,6 +2087,121 @@ def run(
         raise typer.Exit(code)
 
 
+def _run_ccxt(
+    *,
+    live: bool,
+    confirm_live: bool,
+    node_file: Path | None,
+    desk: Path | None,
+    strategy: str | None,
+    ws_url: str,
+    credentials_file: Path | None,
+    duration_s: float,
+    out_dir: Path,
+    run_id: str,
+    store: str | None,
+    metrics_port: int | None,
+    gov_dir: Path,
+    log_format: str,
+) -> None:
+    """``polytraders live --venue ccxt --live``: the crypto desk of ``--node`` (a
+    :class:`~polytraders.node.config.CcxtNodeConfig`; ``--desk``/``--strategy`` override its
+    desk) through ccxt (:func:`~polytraders.commands.live_ccxt.build_ccxt_session`), with the
+    same checks, outputs, signals and exit codes as the Polymarket node."""
+    import ccxt
+
+    from polytraders.commands.live_ccxt import BINANCE_USDM_WS, build_ccxt_session
+    from polytraders.node.config import CcxtNodeConfig, NodeConfigError
+    from polytraders.store.errors import StoreError
+    from polytraders.venues.ccxt.convert import ConversionError
+    from polytraders.venues.ccxt.credentials import ApiKeyCredentials
+
+    if log_format not in ("json", "console"):
+        fail(f"--log-format {log_format!r}: json or console")
+    if not live:
+        fail("--venue ccxt: only --live (against a loopback simulator, set the node file's "
+             "venue.api_url)")  # fmt: skip
+    if not confirm_live:
+        fail("--live needs --i-understand-this-trades-real-money")
+    if metrics_port is not None and not 1 <= metrics_port <= 65_535:
+        fail(f"--metrics-port {metrics_port}: out of range (1-65535)")
+    if store is None:
+        fail("--live needs --store: the bots' accepted releases are read from it")
+    try:
+        node = CcxtNodeConfig.load(node_file) if node_file is not None else CcxtNodeConfig()
+        desk_file = load_desk(desk) if desk is not None else node.desk
+        if strategy:
+            desk_file = desk_file.with_strategy(strategy)
+        node = node.model_copy(update={"desk": desk_file})
+    except NodeConfigError as exc:
+        fail(exc.one_line(), EXIT_REFUSED, exc)
+    except DeskFileError as exc:
+        fail(exc.one_line(), EXIT_REFUSED, exc)
+    try:
+        prefix = node.venue.credentials_prefix
+        creds = (
+            ApiKeyCredentials.from_file(credentials_file, prefix)
+            if credentials_file is not None
+            else ApiKeyCredentials.from_env(prefix)
+        )
+    except CredentialsError as exc:
+        fail(str(exc), EXIT_REFUSED, exc)
+    try:
+        check_output_target(out_dir)
+    except OutputDirError as exc:
+        fail(str(exc), EXIT_REFUSED, exc)
+    check_store_outside_out(store, out_dir)
+    _check_releases([node.desk], node_mode=NodeMode.LIVE, store_url=store, gov_dir=gov_dir)
+    rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    configure_logging(
+        run_id=rid,
+        fmt="json" if log_format == "json" else "console",
+        secrets=(creds.api_key, creds.api_secret),
+    )
+    _LOG.info("ccxt session starting: %s %s", node.venue.venue, ", ".join(node.venue.symbols))
+    signals = _Signals()
+    signals.catch(signal.SIGUSR1)
+    try:
+        metrics = serve_metrics(metrics_port)
+        try:
+            outputs = LiveOutputs(out_dir)
+        except OutputDirError as exc:
+            fail(str(exc), EXIT_REFUSED, exc)
+        try:
+            session, comparison = build_ccxt_session(
+                run_id=rid,
+                credentials=creds,
+                node=node,
+                ws_url=ws_url or BINANCE_USDM_WS,
+                timeline=outputs.timeline(""),
+                store_url=store,
+                sinks=[metrics] if metrics is not None else [],
+            )
+        except (ccxt.BaseError, ConversionError, StoreError, RuntimeError, ValueError) as exc:
+            outputs.discard()
+            typer.echo(f"error: not going live: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        found = comparison.differences
+        typer.echo(
+            f"reconciled: {len(session.desk.state.open_orders())} open, "
+            f"{len(found.unbooked_fills)} missed fills, drift {comparison.level} (orders "
+            f"{comparison.order_drift_micros}, positions {comparison.position_drift_micros} "
+            "micro-units)"
+        )
+        _add_outputs(outputs, session, live=True, shadow=False)
+        telemetry = LiveTelemetry(outputs.desks, metrics, None)
+        if metrics is not None:
+            register_readiness(metrics.health, session)
+        status, detail = _drive(session, outputs, telemetry, duration_s, signals)
+    finally:
+        signals.restore()
+    _LOG.info("ccxt session ended: %s%s", status.value, f" ({detail})" if detail else "")
+    _summaries(session, outputs, store)
+    code = _exit_code(status, detail, session.desk)
+    if code:
+        raise typer.Exit(code)
+
+
 def _check_releases(
     desks: Sequence[DeskFile], *, node_mode: NodeMode, store_url: str, gov_dir: Path
 ) -> None:
@@ -2079,7 +2256,8 @@ def register_readiness(
     """Register the session's ``/readyz`` checks (:mod:`polytraders.ops.health`): ``feed``
     (the market feed runs and its last event is at most :data:`FEED_MAX_AGE_S` old),
     ``venue`` (a live venue's worker has not failed and accepted a heartbeat at most
-    :data:`HEARTBEAT_MAX_AGE_S` ago; the paper venue is in process) and ``store`` (no write
+    :data:`HEARTBEAT_MAX_AGE_S` ago, or runs a venue without a dead-man switch, e.g. ccxt's;
+    the paper venue is in process) and ``store`` (no write
     has failed since the last committed flush; passes without a store)."""
     from polytraders.ops.health import Check
 
@@ -2104,6 +2282,8 @@ def register_readiness(
         if worker.failure:
             return Check(ok=False, detail=f"venue worker failed: {worker.failure}")
         last_ns = state.last_venue_heartbeat_ns
+        if not last_ns and worker.heartbeat(wall_clock_ns()):
+            return Check(ok=True, detail="the venue uses no dead-man switch; its worker runs")
         if not last_ns:
             return Check(ok=False, detail="no heartbeat accepted by the venue yet")
         age_s = (wall_clock_ns() - last_ns) / 1e9

@@ -62,7 +62,7 @@ from polytraders.backtest.result import (
 )
 from polytraders.commands.live_archive import ArchiveMark, DeskArchive
 from polytraders.model.fills import Fill
-from polytraders.model.market import Market
+from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.store.records import RunStatus
 
@@ -114,6 +114,7 @@ class _Captured:
     recording: LiveRecording
     outputs: DeskOutputs
     markets: list[Market]
+    instruments: list[Instrument]
     tally: EnvelopeTally
     venue_rejections: dict[str, int]
     marks: dict[str, int]
@@ -155,6 +156,7 @@ class _Captured:
             status=status.value,
             status_detail=detail,
             session=self.outputs.session,
+            instruments=self.instruments,
         )
         return OutputSet(
             result=result,
@@ -162,6 +164,7 @@ class _Captured:
             fills=fills,
             orders=orders,
             markets=self.markets,
+            instruments=self.instruments,
             top_of_book=self.top_of_book,
             config=self.recording.config,
         )
@@ -268,15 +271,17 @@ class LiveOutputs:
         size = timeline.path.stat().st_size
         state = desk.state
         markets = settled_markets(list(state.markets()), state)
+        instruments = state.instruments()
         return _Captured(
             folder=outputs.folder,
             desk_result=desk.result(),
             recording=recording,
             outputs=outputs,
             markets=markets,
+            instruments=instruments,
             tally=recording.tally.copy(),
             venue_rejections=dict(desk.orders.stats.rejections_by_code),
-            marks=final_marks(state, markets),
+            marks=final_marks(state, markets, instruments),
             orders=dict(state.orders),
             top_of_book=outputs.tops.copy(),
             wall_s=time.perf_counter() - self._started,

@@ -282,6 +282,10 @@ class DeskState:
         """Token metadata, or None if unknown."""
         return self._tokens.get(token_id)
 
+    def instruments(self) -> list[Instrument]:
+        """The known crypto instruments, in the order they were added."""
+        return list(self._instruments.values())
+
     def instrument(self, token_id: str) -> Instrument | None:
         """The crypto instrument traded as ``token_id``, or None (a market token or unknown)."""
         return self._instruments.get(token_id)

@@ -38,6 +38,7 @@ from polytraders.contracts.config import (
 )
 from polytraders.contracts.view import AccountIdentity
 from polytraders.node.venue_worker import VenueWorkerConfig
+from polytraders.venues.ccxt.config import MARKET_TYPES, CcxtVenueConfig, ProtectiveStopPolicy
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.reconciliation import ReconciliationConfig
 
@@ -48,23 +49,13 @@ class NodeConfigError(ConfigFileError):
     kind = "node config"
 
 
-class LiveNodeConfig(FrozenConfig):
-    """A live trading node: the desk (bots, order, modes, configs, seed), the Polymarket venue
-    settings, the reconciliation settings and the venue worker's, frozen and linted like bot
-    configs.
-
-    ``config_version`` (16 hex digits, :func:`~polytraders.contracts.canonical.config_version`)
-    covers the desk's own ``config_version`` (bots by id, code digest and config, wherever
-    their files lie) and every venue, reconciliation and worker value; a live session records
-    it with its run, and :meth:`canonical` as the run's desk config.
-    """
+class _NodeBase(FrozenConfig):
+    """What every live node has: the desk, the reconciliation and the worker settings, and
+    how a node file is read (:meth:`load`, :meth:`from_mapping`)."""
 
     desk: DeskFile = Field(default_factory=DeskFile)
     """The desk that trades. In TOML: a path to a desk file (relative to the node file's
     folder), or the desk inline as a ``[desk]`` table; default: the default desk."""
-
-    venue: PolymarketVenueConfig = Field(default_factory=PolymarketVenueConfig)
-    """Polymarket venue settings (endpoint, heartbeat, time-outs, rate limits, builder code)."""
 
     reconciliation: ReconciliationConfig = Field(default_factory=ReconciliationConfig)
     """Reconciliation with the venue (orphan policy, drift thresholds, interval)."""
@@ -72,17 +63,6 @@ class LiveNodeConfig(FrozenConfig):
     worker: VenueWorkerConfig = Field(default_factory=VenueWorkerConfig)
     """The venue worker that keeps the network off the decision loop (back-pressure limit,
     idle advance, graceful-close deadline)."""
-
-    @model_validator(mode="after")
-    def _close_outlasts_requests(self) -> Self:
-        """A graceful close must wait for at least a cancel-all and the trade sync after it."""
-        needed_s = 2 * self.venue.request_timeout_s
-        if self.worker.close_timeout_s < needed_s:
-            raise ValueError(
-                f"worker.close_timeout_s ({self.worker.close_timeout_s}) must be at least two "
-                f"venue.request_timeout_s ({needed_s})"
-            )
-        return self
 
     @field_validator("desk", mode="before", json_schema_input_type=str | DeskFile)
     @classmethod
@@ -106,7 +86,7 @@ class LiveNodeConfig(FrozenConfig):
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path) -> LiveNodeConfig:
+    def load(cls, path: str | Path) -> Self:
         """Read and validate a TOML node file; a ``desk`` path resolves against the file's
         folder.
 
@@ -127,7 +107,7 @@ class LiveNodeConfig(FrozenConfig):
     @classmethod
     def from_mapping(
         cls, data: dict[str, Any], source: str = "<node>", *, base_dir: Path | None = None
-    ) -> LiveNodeConfig:
+    ) -> Self:
         """Validate a parsed node file (see :meth:`load`); ``base_dir`` resolves a relative
         ``desk`` path and user bots' ``source`` paths of an inline desk (default: the working
         folder).
@@ -152,6 +132,32 @@ class LiveNodeConfig(FrozenConfig):
                 for err in exc.errors()
             ]
             raise NodeConfigError(source, problems) from exc
+
+
+class LiveNodeConfig(_NodeBase):
+    """A live trading node on Polymarket: the desk (bots, order, modes, configs, seed), the
+    Polymarket venue settings, the reconciliation settings and the venue worker's, frozen and
+    linted like bot configs.
+
+    ``config_version`` (16 hex digits, :func:`~polytraders.contracts.canonical.config_version`)
+    covers the desk's own ``config_version`` (bots by id, code digest and config, wherever
+    their files lie) and every venue, reconciliation and worker value; a live session records
+    it with its run, and :meth:`canonical` as the run's desk config.
+    """
+
+    venue: PolymarketVenueConfig = Field(default_factory=PolymarketVenueConfig)
+    """Polymarket venue settings (endpoint, heartbeat, time-outs, rate limits, builder code)."""
+
+    @model_validator(mode="after")
+    def _close_outlasts_requests(self) -> Self:
+        """A graceful close must wait for at least a cancel-all and the trade sync after it."""
+        needed_s = 2 * self.venue.request_timeout_s
+        if self.worker.close_timeout_s < needed_s:
+            raise ValueError(
+                f"worker.close_timeout_s ({self.worker.close_timeout_s}) must be at least two "
+                f"venue.request_timeout_s ({needed_s})"
+            )
+        return self
 
     def with_account(self, account: AccountIdentity) -> LiveNodeConfig:
         """This node with its desk's ``[account]`` replaced by ``account``: how a live session
@@ -206,3 +212,76 @@ class LiveNodeConfig(FrozenConfig):
                 "worker": self.worker.canonical(),
             }
         )
+
+
+class CcxtNodeConfig(_NodeBase):
+    """A live trading node on a crypto exchange through ccxt (``polytraders live --venue
+    ccxt``): the desk, the ccxt venue settings (exchange, symbols, a loopback simulator's
+    ``api_url``), the protective stop policy, the reconciliation and worker settings; frozen
+    and linted like :class:`LiveNodeConfig`, read from TOML the same way (``[venue]`` is a
+    :class:`~polytraders.venues.ccxt.config.CcxtVenueConfig`).
+
+    ``config_version`` covers the desk's ``config_version`` and every venue, protective stop,
+    reconciliation and worker value (:meth:`canonical`).
+    """
+
+    venue: CcxtVenueConfig = Field(default_factory=CcxtVenueConfig)
+    """ccxt venue settings (exchange, symbols, endpoint, time-outs, rate limits, polling)."""
+
+    protective_stop: ProtectiveStopPolicy | None = None
+    """The exchange-side stop kept for each open perpetual position
+    (:mod:`polytraders.venues.ccxt.protective_stop`); in TOML ``[protective_stop]``. A
+    perpetual venue always has one (the policy's defaults when the table is left out); a spot
+    venue never (it holds no positions to protect)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _perpetuals_are_protected(cls, data: Any) -> Any:
+        """A perpetual venue without a ``[protective_stop]`` table gets the default policy."""
+        if not isinstance(data, dict) or data.get("protective_stop") is not None:
+            return data
+        venue = data.get("venue")
+        exchange_id = (
+            venue.exchange_id
+            if isinstance(venue, CcxtVenueConfig)
+            else (venue or {}).get("exchange_id", "binanceusdm")
+        )
+        if MARKET_TYPES.get(exchange_id) == "perp":
+            return {**data, "protective_stop": ProtectiveStopPolicy()}
+        return data
+
+    @model_validator(mode="after")
+    def _close_outlasts_calls(self) -> Self:
+        """A graceful close must wait for at least a cancel-all and the listing after it."""
+        needed_s = 2 * self.venue.request_timeout_s
+        if self.worker.close_timeout_s < needed_s:
+            raise ValueError(
+                f"worker.close_timeout_s ({self.worker.close_timeout_s}) must be at least two "
+                f"venue.request_timeout_s ({needed_s})"
+            )
+        if self.protective_stop is not None and self.venue.market_type != "perp":
+            raise ValueError("protective_stop: only for perpetual venues (binanceusdm)")
+        if self.protective_stop is None and self.venue.market_type == "perp":
+            raise ValueError("protective_stop: a perpetual venue needs one")
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The node that runs, every default filled in (as :meth:`LiveNodeConfig.canonical`,
+        plus ``protective_stop``)."""
+        return {
+            "desk": self.desk.canonical(),
+            "venue": self.venue.canonical(),
+            "protective_stop": None
+            if self.protective_stop is None
+            else self.protective_stop.model_dump(mode="json"),
+            "reconciliation": self.reconciliation.canonical(),
+            "worker": self.worker.canonical(),
+        }
+
+    @property
+    def config_version(self) -> str:
+        """16 hex digits of SHA-256 over the canonical JSON of the desk's ``config_version``
+        and every other value of :meth:`canonical`."""
+        values = self.canonical()
+        values["desk"] = self.desk.config_version
+        return config_version(values)

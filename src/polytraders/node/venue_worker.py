@@ -2,8 +2,10 @@
 thread, and the desk drives it through the :class:`~polytraders.venues.base.Venue` protocol
 without ever waiting on the network.
 
-**Why one plain thread** (not an asyncio loop in a thread): :class:`PolymarketVenue` is
-synchronous (the official client over ``httpx``) and sequential by nature — heartbeat ids
+**Why one plain thread** (not an asyncio loop in a thread): the network venues
+(:class:`PolymarketVenue`, :class:`~polytraders.venues.ccxt.venue.CcxtVenue`: any
+:class:`WorkerVenue`) are synchronous (the official client over ``httpx``; ccxt on its own
+loop behind a synchronous facade) and sequential by nature — heartbeat ids
 chain, a cancel must follow the post it cancels, back-offs and probes read the previous answer
 — so its requests must run one at a time in any case. One thread runs the venue unchanged;
 an asyncio loop would need an async HTTP client and a rewritten venue, and the only thing it
@@ -69,7 +71,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 from pydantic import Field
@@ -81,9 +83,6 @@ from polytraders.model.fills import Fill
 from polytraders.model.orders import VenueOrder
 from polytraders.venues.base import VenueEvent
 
-if TYPE_CHECKING:
-    from polytraders.venues.polymarket.venue import PolymarketVenue
-
 _LOG = logging.getLogger(__name__)
 
 SYS_VENUE_BACKLOG = "SYS_VENUE_BACKLOG"
@@ -94,6 +93,53 @@ MAX_PENDING_SUBMITS = 64
 IDLE_ADVANCE_MS = 10
 """Default ``idle_advance_ms``."""
 _MS = 1_000_000
+
+
+class WorkerVenue(Protocol):
+    """What the worker needs of a network venue (Polymarket's, ccxt's): the
+    :class:`~polytraders.venues.base.Venue` calls it forwards plus its blocking condition,
+    mode and dead-man-switch figures, read on the worker thread only."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def halt_reason(self) -> str:
+        """Registered code of a condition that withdraws new orders, ``""`` when none."""
+        ...
+
+    @property
+    def last_heartbeat_ok_ns(self) -> int:
+        """Time of the last accepted dead-man-switch heartbeat (0: none yet, or none used)."""
+        ...
+
+    @property
+    def heartbeat_interval_ns(self) -> int:
+        """How often the venue's heartbeat is due (0: the venue has no dead-man switch)."""
+        ...
+
+    @property
+    def request_timeout_s(self) -> float:
+        """Longest wait of one request to the venue (s)."""
+        ...
+
+    def venue_state(self, now_ns: int) -> VenueState: ...
+    def submit(self, order: VenueOrder, now_ns: int) -> None: ...
+    def cancel(self, client_order_id: str, now_ns: int) -> None: ...
+    def cancel_all(self, now_ns: int) -> None: ...
+    def advance(self, now_ns: int) -> None: ...
+    def poll(self) -> list[VenueEvent]: ...
+    def take_reverted(self) -> list[Fill]: ...
+    def open_orders(self) -> Sequence[VenueOrder]: ...
+    def close(self) -> None: ...
+
+
+V = TypeVar("V", bound=WorkerVenue)
+
+
+class _UserStreamVenue(WorkerVenue, Protocol):
+    """A venue fed by a user channel (Polymarket's): :meth:`VenueWorker.on_user_message`."""
+
+    def on_user_message(self, message: Any, ts_recv_ns: int) -> None: ...
 
 
 class VenueWorkerConfig(FrozenConfig):
@@ -126,7 +172,7 @@ class VenueStatus(msgspec.Struct, frozen=True, kw_only=True):
     """What the worker last published (after an operation), for the decision loop.
 
     Attributes:
-        halt_reason: the venue's blocking condition code (``PolymarketVenue.halt_reason``),
+        halt_reason: the venue's blocking condition code (:attr:`WorkerVenue.halt_reason`),
             ``""`` when none.
         venue_state: the venue's mode at publication time.
         last_heartbeat_ok_ns: time of the last accepted heartbeat (0 before the first).
@@ -146,11 +192,11 @@ class _Command:
     """One unit of work for the worker thread: ``run(venue, now_ns)``; ``order`` is set for a
     submit (so a cancel can withdraw it while it waits)."""
 
-    run: Callable[[PolymarketVenue, int], None]
+    run: Callable[[Any, int], None]
     order: VenueOrder | None = None
 
 
-class VenueWorker:
+class VenueWorker(Generic[V]):
     """Owns ``venue`` on one thread and is the desk's non-blocking venue (module docstring).
 
     Args:
@@ -172,7 +218,7 @@ class VenueWorker:
 
     def __init__(
         self,
-        venue: PolymarketVenue,
+        venue: V,
         *,
         balances: dict[str, int],
         max_pending_submits: int = MAX_PENDING_SUBMITS,
@@ -185,14 +231,19 @@ class VenueWorker:
         self.name = venue.name
         self.after_advance: Callable[[], None] = _nothing
         """Run by :meth:`advance` on the decision thread (the live session syncs the desk)."""
+        self.shutdown_cancel: Callable[[V, int], None] | None = None
+        """What a graceful :meth:`close` sends (on the worker, ``(venue, now_ns)``) instead of
+        the venue's ``cancel_all`` (None: ``cancel_all``); the ccxt session keeps the
+        protective stops of a position this way (:mod:`polytraders.commands.live_ccxt`). A
+        kill switch's :meth:`cancel_all` always sends the venue's ``cancel_all``."""
         self.max_pending_submits = max_pending_submits
         self._venue = venue
         self._balances = dict(balances)
-        self._heartbeat_interval_ns = venue.config.heartbeat_interval_ms * _MS
-        self._request_timeout_s = venue.config.request_timeout_s
+        self._heartbeat_interval_ns = venue.heartbeat_interval_ns
+        self._request_timeout_s = venue.request_timeout_s
         self._idle_s = idle_advance_ms / 1000
         self._close_timeout_s = (
-            close_timeout_s if close_timeout_s is not None else 6 * venue.config.request_timeout_s
+            close_timeout_s if close_timeout_s is not None else 6 * venue.request_timeout_s
         )
         self._clock_ns = clock_ns
         self._thread = threading.Thread(target=self._main, name="venue-worker", daemon=True)
@@ -216,7 +267,7 @@ class VenueWorker:
         self._published: tuple[str, VenueState, int] | None = None
 
     # ------------------------------------------------------------------ life cycle
-    def start(self) -> VenueWorker:
+    def start(self) -> VenueWorker[V]:
         """Start the worker thread; from now on only it calls the venue. Returns self."""
         self._thread.start()
         return self
@@ -234,10 +285,11 @@ class VenueWorker:
     def close(self, cancel_open_orders: bool = True) -> None:
         """Stop the worker (idempotent); the venue's connection is closed on its thread.
 
-        ``cancel_open_orders`` (graceful): withdraw the waiting orders, send ``cancel_all``
-        and wait until everything queued ran (≤ ``close_timeout_s``); then stop. False (a
-        crash): stop, dropping what is queued (the thread is joined for at most one request
-        time-out; a daemon still in its request ends by itself).
+        ``cancel_open_orders`` (graceful): withdraw the waiting orders, send
+        :attr:`shutdown_cancel` (default the venue's ``cancel_all``) and wait until everything
+        queued ran (≤ ``close_timeout_s``); then stop. False (a crash): stop, dropping what is
+        queued (the thread is joined for at most one request time-out; a daemon still in its
+        request ends by itself).
 
         Raises:
             VenueWorkerError: graceful only — the worker failed (now or before), or the
@@ -247,7 +299,7 @@ class VenueWorker:
             return
         problem = ""
         if cancel_open_orders and self._thread.is_alive() and not self.failure:
-            self.cancel_all(self._clock_ns())
+            self._cancel_all_with(self.shutdown_cancel, self._clock_ns())
             if not self._wait_done(self._queued_now(), self._close_timeout_s):
                 problem = f"the cancel-all was not done within {self._close_timeout_s:g} s"
         self._closed = True
@@ -298,6 +350,10 @@ class VenueWorker:
         """Withdraw every waiting order and queue ``cancel_all`` ahead of everything; it
         replaces the cancels still queued (the venue's cancel-all covers every order of the
         API key and reports each one it cancelled)."""
+        self._cancel_all_with(None, now_ns)
+
+    def _cancel_all_with(self, cancel: Callable[[V, int], None] | None, now_ns: int) -> None:
+        """:meth:`cancel_all` sending ``cancel`` (None: the venue's ``cancel_all``)."""
         for order in list(self._kept):
             self._withdraw(order.client_order_id, now_ns)
         with self._cond:
@@ -306,7 +362,8 @@ class VenueWorker:
             self._urgent.clear()
         for cid in waiting:
             self._withdraw(cid, now_ns)
-        self._enqueue(_Command(lambda venue, t: venue.cancel_all(t)), urgent=True)
+        run = cancel if cancel is not None else _cancel_all_command
+        self._enqueue(_Command(run), urgent=True)
 
     def on_market_event(self, event: AnyEvent) -> None:
         """A live venue does not match locally: market events are ignored."""
@@ -356,8 +413,11 @@ class VenueWorker:
         """Never sends (the worker heartbeats on the venue's schedule): True when the worker
         runs, no lapse is outstanding and the latest accepted heartbeat is at most one venue
         ``heartbeat_interval_ms`` older than ``now_ns`` (so a desk recording ``now_ns`` for
-        it is off by at most that interval)."""
+        it is off by at most that interval). A venue without a dead-man switch
+        (``heartbeat_interval_ns`` 0, e.g. ccxt's): True while the worker runs."""
         status = self._status
+        if not self._heartbeat_interval_ns:
+            return not status.failure
         return (
             not status.failure
             and status.halt_reason != HEARTBEAT_LAPSED
@@ -366,11 +426,14 @@ class VenueWorker:
         )
 
     # ------------------------------------------------------------------ live extras
-    def on_user_message(self, message: dict[str, object], ts_recv_ns: int) -> None:
-        """Queue one user-channel message for the venue (a malformed one is logged and
-        skipped on the worker: ``SYS_MALFORMED_MESSAGE``)."""
+    def on_user_message(
+        self: VenueWorker[Any], message: dict[str, object], ts_recv_ns: int
+    ) -> None:
+        """Queue one user-channel message for the venue (a venue with a user channel,
+        :class:`_UserStreamVenue`; a malformed message is logged and skipped on the worker:
+        ``SYS_MALFORMED_MESSAGE``)."""
 
-        def apply(venue: PolymarketVenue, now_ns: int) -> None:
+        def apply(venue: _UserStreamVenue, now_ns: int) -> None:
             del now_ns
             try:
                 venue.on_user_message(message, ts_recv_ns)
@@ -379,13 +442,13 @@ class VenueWorker:
 
         self._enqueue(_Command(apply))
 
-    def call(self, fn: Callable[[PolymarketVenue], Any], then: Callable[[Any], None]) -> None:
+    def call(self, fn: Callable[[V], Any], then: Callable[[Any], None]) -> None:
         """Run ``fn(venue)`` on the worker (in queue order with submits and messages) and
         hand its result to ``then`` on the decision thread, at the next
         :meth:`deliver_results`. An exception ``fn`` raises is a worker failure: catch the
         errors you expect inside ``fn``."""
 
-        def run(venue: PolymarketVenue, now_ns: int) -> None:
+        def run(venue: V, now_ns: int) -> None:
             del now_ns
             result = fn(venue)
             with self._cond:
@@ -481,7 +544,7 @@ class VenueWorker:
         finally:
             venue.close()
 
-    def _loop(self, venue: PolymarketVenue) -> None:
+    def _loop(self, venue: V) -> None:
         """Each round: take everything queued (urgent first), run it — publishing after each
         command, and advancing the venue between commands once its heartbeat is due — then
         advance the venue (queued orders go out together) and publish. A cancel-all that
@@ -506,17 +569,19 @@ class VenueWorker:
             venue.advance(self._clock_ns())
             self._publish(venue, 0)
 
-    def _advance_if_heartbeat_due(self, venue: PolymarketVenue) -> None:
+    def _advance_if_heartbeat_due(self, venue: V) -> None:
         """A run of slow cancels or calls must not starve the heartbeat: once it is due, the
         venue is advanced (it sends the heartbeat by its own schedule and retry rules;
         orders signed earlier in the round go out with it, in a smaller batch). The
         heartbeat then lags its due time by at most one venue operation in flight."""
         now_ns = self._clock_ns()
+        if not self._heartbeat_interval_ns:  # no dead-man switch: nothing is ever due
+            return
         if now_ns - venue.last_heartbeat_ok_ns >= self._heartbeat_interval_ns:
             venue.advance(now_ns)
             self._publish(venue, 0)
 
-    def _publish(self, venue: PolymarketVenue, done: int) -> None:
+    def _publish(self, venue: V, done: int) -> None:
         """Hand the venue's new events and reverted fills over, publish a new status when
         anything may have changed (always after a command), and count ``done`` commands
         finished."""
@@ -543,7 +608,7 @@ class VenueWorker:
             failure=failure,
         )
 
-    def _fail(self, venue: PolymarketVenue, exc: Exception) -> None:
+    def _fail(self, venue: V, exc: Exception) -> None:
         """The worker ends: log, one best-effort cancel-all, publish the failure."""
         failure = f"{type(exc).__name__}: {exc}"
         _LOG.error("venue worker failed (%s): cancelling all, then stopping", failure, exc_info=exc)
@@ -565,11 +630,15 @@ class VenueWorker:
             self._cond.notify_all()
 
 
-def _submit_command(order: VenueOrder) -> Callable[[PolymarketVenue, int], None]:
-    def run(venue: PolymarketVenue, now_ns: int) -> None:
+def _submit_command(order: VenueOrder) -> Callable[[WorkerVenue, int], None]:
+    def run(venue: WorkerVenue, now_ns: int) -> None:
         venue.submit(order, now_ns)
 
     return run
+
+
+def _cancel_all_command(venue: WorkerVenue, now_ns: int) -> None:
+    venue.cancel_all(now_ns)
 
 
 def _nothing() -> None:

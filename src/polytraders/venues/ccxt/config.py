@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from polytraders.contracts.config import FrozenConfig
 
 MarketType = Literal["perp", "spot"]
+WorkingType = Literal["MARK_PRICE", "CONTRACT_PRICE"]
+"""The price that triggers a Binance conditional order (``workingType``)."""
 
 VENUE_NAMES: dict[str, str] = {"binanceusdm": "binance-usdm", "binance": "binance-spot"}
 """ccxt exchange id → our venue name, the prefix of token ids (``binance-usdm:BTCUSDT``, as
@@ -77,3 +79,19 @@ class CcxtVenueConfig(FrozenConfig):
                 f"({self.request_timeout_s})"
             )
         return self
+
+
+class ProtectiveStopPolicy(BaseModel):
+    """How the protective stop is placed (frozen; hard limits in the fields)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stop_distance_bps: int = Field(default=200, ge=1, le=5_000)
+    """Distance of the stop from the average entry price (bps of the entry)."""
+    close_position: bool = False
+    """True: ``closePosition`` (whatever the position is when triggered); False:
+    ``reduceOnly`` with the position's size, replaced when the size changes."""
+    working_type: WorkingType = "MARK_PRICE"
+    """The price that triggers it (Binance's default, the last trade, is ``CONTRACT_PRICE``)."""
+    client_id_prefix: str = Field(default="ps-", pattern=r"^[.A-Za-z:/0-9_-]{1,8}$")
+    """Client ids of the stops this policy owns start with it."""

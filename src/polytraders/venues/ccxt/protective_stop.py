@@ -17,31 +17,15 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
 
 from polytraders.venues.ccxt.account import PerpPosition
-from polytraders.venues.ccxt.stops import StopOutcome, StopRequest, StopState, WorkingType
+from polytraders.venues.ccxt.config import ProtectiveStopPolicy
+from polytraders.venues.ccxt.stops import StopOutcome, StopRequest, StopState
 from polytraders.venues.ccxt.venue import CcxtVenue
 from polytraders.venues.reports import StopOrderReport
 
 _BPS = 10_000
 UNPROTECTED = "SYS_CCXT_POSITION_UNPROTECTED"
-
-
-class ProtectiveStopPolicy(BaseModel):
-    """How the protective stop is placed (frozen; hard limits in the fields)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    stop_distance_bps: int = Field(default=200, ge=1, le=5_000)
-    """Distance of the stop from the average entry price (bps of the entry)."""
-    close_position: bool = False
-    """True: ``closePosition`` (whatever the position is when triggered); False:
-    ``reduceOnly`` with the position's size, replaced when the size changes."""
-    working_type: WorkingType = "MARK_PRICE"
-    """The price that triggers it (Binance's default, the last trade, is ``CONTRACT_PRICE``)."""
-    client_id_prefix: str = Field(default="ps-", pattern=r"^[.A-Za-z:/0-9_-]{1,8}$")
-    """Client ids of the stops this policy owns start with it."""
 
 
 class ActionKind(StrEnum):
@@ -167,3 +151,15 @@ class ProtectiveStopKeeper:
         if action.kind is ActionKind.CANCEL and action.stop is not None:
             return self.venue.cancel_protective_stop(action.stop, now_ns)
         raise ValueError(f"incomplete action {action!r}")
+
+
+__all__ = [
+    "UNPROTECTED",
+    "ActionKind",
+    "ProtectiveStopKeeper",
+    "ProtectiveStopPolicy",
+    "StopAction",
+    "StopSync",
+    "desired_stop",
+    "plan",
+]

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from polytraders.model.orders import Side
+from polytraders.venues.ccxt.config import WorkingType
 from polytraders.venues.ccxt.convert import CcxtMarket, ConversionError, exact, grid_text, side_of
 from polytraders.venues.reports import OrderStatusReport, PositionReport, StopOrderReport
-
-WorkingType = Literal["MARK_PRICE", "CONTRACT_PRICE"]
 
 
 class StopRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -36,13 +36,15 @@ Behaviour:
   and the desk halts).
 * ``cancel`` asks by client order id (``origClientOrderId``), syncs trades, then reports
   ``OrderCanceled``; an order the exchange no longer has open is asked for its final state.
-* ``cancel_all`` (kill switch, shutdown; never held back by a 429 back-off) is
+* ``cancel_all`` (kill switch; never held back by a 429 back-off) is
   :meth:`CcxtVenue.cancel_everything`: per symbol it cancels the regular orders
   (``DELETE /fapi/v1/allOpenOrders``) **and** the conditional ones (``DELETE
   /fapi/v1/algoOpenOrders``: Binance does not document the first as cancelling the second),
   then lists both again and settles every order we held open; anything still listed, or any
   request that failed, makes it raise :class:`~.stops.CancelAllUnconfirmedError` (fail
   closed: the worker stops and the desk halts) with the :class:`~.stops.CancelAllReport`.
+  A clean shutdown may use :meth:`CcxtVenue.cancel_orders_keeping_stops` instead (regular
+  orders only, confirmed the same way), so an open position keeps its protective stop.
 * Protective stops (:mod:`.stops`, kept by :mod:`.protective_stop`):
   :meth:`CcxtVenue.protective_stops` lists the open conditional orders,
   :meth:`~CcxtVenue.place_protective_stop`, :meth:`~CcxtVenue.cancel_protective_stop` and
@@ -65,7 +67,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from polytraders.contracts.view import VenueState
 from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, OrderRejected
+from polytraders.model.fills import Fill
 from polytraders.model.orders import OrderStatus, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
 from polytraders.venues.ccxt.account import FundingRate, PerpPosition, funding_of, position_of
@@ -206,6 +210,34 @@ class CcxtVenue:
             return REASON_CODES[ErrorKind.UNAVAILABLE]
         return ""
 
+    @property
+    def last_heartbeat_ok_ns(self) -> int:
+        """No dead-man switch is used on this venue (module docstring): always 0."""
+        return 0
+
+    @property
+    def heartbeat_interval_ns(self) -> int:
+        """No dead-man switch: 0 (a :class:`~polytraders.node.venue_worker.VenueWorker`
+        never sends a heartbeat for it)."""
+        return 0
+
+    @property
+    def request_timeout_s(self) -> float:
+        """Longest wait of one call (``config.call_timeout_s``: the request, ccxt's throttle
+        wait and retries)."""
+        return self.config.call_timeout_s
+
+    def venue_state(self, now_ns: int) -> VenueState:
+        """Always NORMAL: the exchange announces no venue-wide modes through this adapter
+        (a refused key or an unknown post is :attr:`halt_reason`)."""
+        del now_ns
+        return VenueState.NORMAL
+
+    def take_reverted(self) -> list[Fill]:
+        """Always empty: an exchange trade, once listed, is final (no on-chain settlement
+        that could fail, unlike Polymarket's)."""
+        return []
+
     # ------------------------------------------------------------------ Venue protocol
     def submit(self, order: VenueOrder, now_ns: int) -> None:
         """Check and post a copy of ``order`` (``order`` itself is never changed); idempotent
@@ -292,28 +324,42 @@ class CcxtVenue:
         if not report.confirmed:
             raise CancelAllUnconfirmedError(report)
 
-    def cancel_everything(self, now_ns: int) -> CancelAllReport:
+    def cancel_orders_keeping_stops(self, now_ns: int) -> None:
+        """A clean shutdown's cancel: every regular order at the exchange, confirmed, while
+        the conditional (protective stop) orders stay, so a position left open keeps its
+        exchange-side protection (:meth:`cancel_everything` with ``keep_stops``).
+
+        Raises:
+            CancelAllUnconfirmedError: a regular order is still open, or a request failed.
+        """
+        report = self.cancel_everything(now_ns, keep_stops=True)
+        if not report.confirmed:
+            raise CancelAllUnconfirmedError(report)
+
+    def cancel_everything(self, now_ns: int, *, keep_stops: bool = False) -> CancelAllReport:
         """Per traded symbol: cancel all regular orders, cancel all conditional orders
-        (perpetuals), then list both again (and our positions on perpetuals: what an unwind
-        would close); settle every order we held open (fills synced first). Every request is
-        made even when an earlier one failed; ccxt failures are reported, never raised.
+        (perpetuals; not with ``keep_stops``, whose report then lists no stops), then list
+        them again (and our positions on perpetuals: what an unwind would close); settle
+        every order we held open (fills synced first). Every request is made even when an
+        earlier one failed; ccxt failures are reported, never raised.
 
         Raises:
             ConversionError: an answer that cannot be converted exactly.
         """
         perp = self.config.market_type == "perp"
+        stops_too = perp and not keep_stops
         failures: list[str] = []
         orders: list[OrderStatusReport] = []
         stops: list[StopOrderReport] = []
         for market in self.markets.values():
-            for params in ({}, _TRIGGER) if perp else ({},):
+            for params in ({}, _TRIGGER) if stops_too else ({},):
                 try:
                     self._call("cancel_all_orders", market.ccxt_symbol, params)
                 except Exception as exc:
                     failures.append(self._failure(exc, now_ns).message)
             try:
                 orders.extend(self._open_order_reports(market, now_ns))
-                if perp:
+                if stops_too:
                     stops.extend(self.protective_stops(market.token_id, now_ns))
             except ConversionError:
                 raise
@@ -618,6 +664,10 @@ class CcxtVenue:
                 self._settle(order, now_ns)
             elif order.client_order_id not in self._unknown:
                 self._unknown.append(order.client_order_id)  # asked on the next advance
+
+    def orders(self) -> list[VenueOrder]:
+        """Copies of every order the venue tracks (open and closed), in the order learnt."""
+        return [msgspec.structs.replace(o) for o in self._orders.values()]
 
     def order(self, client_order_id: str) -> VenueOrder | None:
         """A copy of the venue's view of one order."""

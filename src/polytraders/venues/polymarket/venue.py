@@ -860,6 +860,16 @@ class PolymarketVenue:
         """Time of the last accepted heartbeat (0 before the first)."""
         return self._state.heartbeat_last_ok_ns
 
+    @property
+    def heartbeat_interval_ns(self) -> int:
+        """How often the heartbeat is due (``config.heartbeat_interval_ms``, in ns)."""
+        return self.config.heartbeat_interval_ms * _MS
+
+    @property
+    def request_timeout_s(self) -> float:
+        """Longest wait of one request (``config.request_timeout_s``)."""
+        return self.config.request_timeout_s
+
     def position(self, token_id: str) -> int:
         """Venue truth for one token holding (micro-shares), from ``GET /balance-allowance``.
 
