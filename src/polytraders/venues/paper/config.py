@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from polytraders.contracts.config import FrozenConfig
 from polytraders.model.fees import (
@@ -100,9 +106,9 @@ class PaperVenueConfig(FrozenConfig):
     """Crypto instruments: maker commission per venue in basis points of the fill's notional
     (:func:`polytraders.model.fees.bps_fee_micros`); every instrument the venue trades must have
     its venue here and in ``instrument_taker_fee_bps``. Default: Binance USDⓈ-M VIP 0, 2 bps
-    (https://www.binance.com/en/fee/futureFee). Left out of :meth:`canonical` (and so of the
-    version) while both instrument fee tables are at their defaults, so the versions of configs
-    from before they existed do not change."""
+    (https://www.binance.com/en/fee/futureFee). Left out of the dump (so of :meth:`canonical`
+    and the version) while both instrument fee tables are at their defaults, so the versions of
+    configs from before they existed do not change."""
 
     instrument_taker_fee_bps: dict[str, int] = Field(
         default_factory=lambda: {BINANCE_USDM: BINANCE_USDM_TAKER_FEE_BPS}
@@ -157,16 +163,18 @@ class PaperVenueConfig(FrozenConfig):
             )
         return self
 
-    def canonical(self) -> dict[str, Any]:
-        """The values the version covers: every field, the instrument fee tables left out while
-        both are at their defaults (see ``instrument_maker_fee_bps``)."""
-        data = self.model_dump(mode="json")
+    @model_serializer(mode="wrap")
+    def _canonical(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Every field, the instrument fee tables left out while both are at their defaults
+        (see ``instrument_maker_fee_bps``): what :meth:`canonical` and the version cover."""
+        data: dict[str, Any] = handler(self)
         fields = type(self).model_fields
         if all(
             getattr(self, name) == fields[name].get_default(call_default_factory=True)
             for name in ("instrument_maker_fee_bps", "instrument_taker_fee_bps")
         ):
-            del data["instrument_maker_fee_bps"], data["instrument_taker_fee_bps"]
+            data.pop("instrument_maker_fee_bps", None)
+            data.pop("instrument_taker_fee_bps", None)
         return data
 
     def instrument_fees_bps(self, venue: str) -> tuple[int, int] | None:
