@@ -8,7 +8,6 @@ import pytest
 
 from polytraders.optimize.storage import open_storage
 from polytraders.optimize.study import StudySettings, open_study
-from tests.conftest import BINANCE_SAMPLES
 from tests.optimize.conftest import SYNTHETIC, TOUCH_QUOTER, invoke, refused, touch_quoter_variant
 
 MAKER = ("optimize", "--bot", "strat.maker_tight", "--data", SYNTHETIC, "--trials", "2")
@@ -133,7 +132,6 @@ def test_a_score_with_a_positional_parameter(tmp_path: Path) -> None:
     ("data", "needles"),
     [
         ("synthetic:normal?seed=7&markets=1", ("1 market(s)", "at least 2")),
-        (str(BINANCE_SAMPLES / "usdm_btcusdt_20240808.gz"), ("no Polymarket markets",)),
         ("data/nowhere", ("data/nowhere",)),
     ],
 )

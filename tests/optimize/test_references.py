@@ -8,6 +8,7 @@ After a change to a bot's code, the desk or the paper venue, regenerate them wit
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,29 @@ def test_check_takes_no_jobs() -> None:
     refused(invoke("reference-runs", "--check", "--jobs", "2"), "--check", "--jobs")
 
 
+def test_bot_names_a_library_bot(tmp_path: Path) -> None:
+    result = invoke("reference-runs", "--timelines", "--bot", "strat.nope", "--out", str(tmp_path))
+    assert result.exit_code != 0
+    assert "not library bots: strat.nope" in result.output
+
+
+def test_bot_rewrites_only_that_bots_timeline(tmp_path: Path) -> None:
+    result = invoke(
+        "reference-runs", "--timelines", "--bot", "strat.ema_cross", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["strat.ema_cross"]
+    written = (tmp_path / "strat.ema_cross" / "timeline.json").read_bytes()
+    assert written == (FOLDER / "strat.ema_cross" / "timeline.json").read_bytes()
+
+
+def test_bots_outside_the_default_desk_run_their_example_desk() -> None:
+    for bot_id in ("strat.ema_cross", "strat.mean_reversion", "exec.twap"):
+        document = json.loads((FOLDER / bot_id / "timeline.json").read_text(encoding="utf-8"))
+        assert document["desk"] == FIXTURES[bot_id].desk
+        assert document["bot_envelopes"] > 0
+
+
 @pytest.mark.parametrize("bot_id", TUNABLE)
 def test_every_tunable_bot_has_a_reference_run(bot_id: str) -> None:
     document = json.loads((FOLDER / bot_id / REFERENCE_FILE).read_text(encoding="utf-8"))
@@ -52,7 +76,9 @@ def test_every_tunable_bot_has_a_reference_run(bot_id: str) -> None:
     assert document["bot_id"] == bot_id
     assert (document["score"], document["trials"]) == (settings.score, settings.trials)
     assert (document["sampler"], document["seed"]) == ("tpe", 7)
-    assert document["data"]["digest"] == data_digest(sample_path())
+    assert document["data"]["digest"] == data_digest(sample_path(settings.data))
+    assert document["data"]["source"] == f"data/samples/{settings.data}"
+    assert document.get("desk_file", "") == settings.desk
     assert document["search_space"] == json.loads(space_json(space)), "space changed since"
     assert document["trial_states"].get("COMPLETE", 0) >= 1
     space.build(document["best"]["params"])  # the winning parameters are a valid config

@@ -34,7 +34,7 @@ def _statuses(repo: Path, bot_id: str, cache: dict[tuple[Any, ...], Any]) -> dic
 
 
 def test_every_bot_scores_as_its_evidence_stands(rerun_cache: dict[tuple[Any, ...], Any]) -> None:
-    """Items 1 and 3 pass for all nine bots; item 4 for all but risk.compliancegate, whose empty
+    """Items 1 and 3 pass for every bot; item 4 for all but risk.compliancegate, whose empty
     search space admits no reference run; item 2 passes exactly when the recorded timeline
     reproduces, as ``polytraders reference-runs --check`` (a separate comparison) finds."""
     not_reproducing = {p.split(":")[0] for p in check_timelines(REPO / "runs" / "optimizer")}
@@ -151,7 +151,7 @@ def test_a_reproducing_timeline_passes_and_an_edited_one_fails_item_2(repo_copy:
     recorded, fresh = document["bot_envelopes"], document["bot_envelopes"] - 1
     assert f"bot_envelopes recorded {recorded}, re-run {fresh}" in item.detail
     rerun = item.evidence[1]
-    assert rerun.kind is EvidenceKind.COMMAND and rerun.result.startswith("re-ran 6 fixtures in ")
+    assert rerun.kind is EvidenceKind.COMMAND and rerun.result.startswith("re-ran 9 fixtures in ")
     assert len(ctx.cache) == 1, "one re-run per context"
 
 

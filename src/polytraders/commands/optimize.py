@@ -343,6 +343,13 @@ def reference_runs(
             "(exit 1 on a difference).",
         ),
     ] = False,
+    bot: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bot",
+            help="Rewrite only this bot's files (repeatable; default: every library bot).",
+        ),
+    ] = None,
 ) -> None:
     """Regenerate the optimizer evidence under runs/optimizer/<bot_id>/: every bot's recorded
     timeline on its synthetic fixture (timeline.json) and, for every bot with a non-empty
@@ -356,8 +363,8 @@ def reference_runs(
         fail(_INSTALL, EXIT_REFUSED, exc)
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file, not a folder")
-    if check and (timelines or jobs is not None):
-        fail("--check re-runs the timelines only: it takes neither --timelines nor --jobs")
+    if check and (timelines or jobs is not None or bot):
+        fail("--check re-runs the timelines only: it takes neither --timelines, --jobs nor --bot")
     if check:
         problems = check_timelines(out)
         for problem in problems:
@@ -385,6 +392,7 @@ def reference_runs(
                 out,
                 jobs=jobs,
                 timelines_only=timelines,
+                bots=tuple(bot or ()),
                 progress=_Bar(progress),
                 announce=console.print,
             )

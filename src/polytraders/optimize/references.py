@@ -2,19 +2,23 @@
 checklist: a recorded envelope timeline checked in, and an optimizer reference run on file
 with the winning parameters and the score it was tuned against).
 
-- ``timeline.json``, for every bot of the library: the default desk run on the bot's synthetic
-  fixture (:data:`FIXTURES`, a seeded synthetic spec) and the hashes of what it recorded: the
-  whole envelope timeline (``envelopes_sha256``, as ``result.json`` has it) and the bot's own
-  envelopes (SHA-256 of its lines of ``envelopes.jsonl``, in order), with its decision and
-  reason-code counts. :func:`check_timelines` re-runs them (:func:`timelines`) and compares.
+- ``timeline.json``, for every bot of the library: a desk run on the bot's synthetic fixture
+  (:data:`FIXTURES`: a seeded synthetic spec and the desk that runs it, the default desk unless
+  the bot is not in it) and the hashes of what it recorded: the whole envelope timeline
+  (``envelopes_sha256``, as ``result.json`` has it) and the bot's own envelopes (SHA-256 of its
+  lines of ``envelopes.jsonl``, in order), with its decision and reason-code counts.
+  :func:`check_timelines` re-runs them (:func:`timelines`) and compares.
 - ``reference.json``, for every bot with a non-empty ``SEARCH_SPACE``: the ``summary.json`` of
-  a study on the shipped sample (:data:`REFERENCES`: score, trials; sampler ``tpe``, seed 7,
-  batch 8, 75 % in sample, the default desk) without its ``environment`` section: winning
+  a study (:data:`REFERENCES`: score, trials, the shipped sample, the desk and the in-sample
+  percent; sampler ``tpe``, seed 7, batch 8) without its ``environment`` section: winning
   parameters, score, data digest, seed, trials, sampler, in-sample and out-of-sample figures,
   Optuna's version.
 
-:func:`regenerate` rewrites both (``polytraders reference-runs``); they are summaries and
-hashes, a few KB each, never stores.
+Desk files are named relative to the repository (``examples/…``): regenerating and checking
+the evidence needs a clone or an editable install (a wheel ships no examples).
+
+:func:`regenerate` rewrites both (``polytraders reference-runs``, ``--bot`` for some bots);
+they are summaries and hashes, a few KB each, never stores.
 """
 
 from __future__ import annotations
@@ -41,29 +45,59 @@ from polytraders.optimize.tuned_desk import DeskSpec
 TIMELINE_FILE = "timeline.json"
 REFERENCE_FILE = "reference.json"
 DEFAULT_DIR = Path("runs") / "optimizer"
-SAMPLE_LABEL = f"data/samples/{POLYMARKET_SAMPLE}"
-"""How reference runs name their data (the shipped sample; its digest identifies it)."""
+BINANCE_SAMPLE = "binance/usdm_btcusdt_20240808.gz"
+"""The crypto strategies' reference data: BTCUSDT perpetual, 2024-08-08 23:54:16–00:00:01 UTC."""
+REPOSITORY = Path(__file__).resolve().parents[3]
+"""The repository the desk files of :data:`FIXTURES` and :data:`REFERENCES` are named in."""
+DEFAULT_DESK_LABEL = "the default desk (polytraders run's)"
 
-_FIXTURE = "synthetic:{scenario}?seed=7&markets=2&duration_s=300"
-FIXTURES: dict[str, str] = {
-    "strat.maker_tight": _FIXTURE.format(scenario="normal"),
-    "risk.killswitch": _FIXTURE.format(scenario="stale"),
-    "risk.compliancegate": _FIXTURE.format(scenario="normal"),
-    "risk.markethaltguard": _FIXTURE.format(scenario="tick_size_change"),
-    "risk.stalebookguard": _FIXTURE.format(scenario="stale"),
-    "risk.marketqualityguard": _FIXTURE.format(scenario="thin_book"),
-    "risk.exposureguard": _FIXTURE.format(scenario="wide_spread"),
-    "risk.drawdownguard": _FIXTURE.format(scenario="crossed_book"),
-    "exec.smartrouter": _FIXTURE.format(scenario="tick_size_change"),
+
+class Fixture(msgspec.Struct, frozen=True, kw_only=True):
+    """A bot's timeline fixture: ``data`` (a synthetic spec) run by ``desk`` (a desk file
+    relative to :data:`REPOSITORY`; "" for the default desk)."""
+
+    data: str
+    desk: str = ""
+
+
+_FIXTURE = "synthetic:{scenario}?seed=7&markets=2&duration_s={duration_s}"
+
+
+def _synthetic(scenario: str, desk: str = "", *, duration_s: int = 300) -> Fixture:
+    return Fixture(data=_FIXTURE.format(scenario=scenario, duration_s=duration_s), desk=desk)
+
+
+FIXTURES: dict[str, Fixture] = {
+    "strat.maker_tight": _synthetic("normal"),
+    "risk.killswitch": _synthetic("stale"),
+    "risk.compliancegate": _synthetic("normal"),
+    "risk.markethaltguard": _synthetic("tick_size_change"),
+    "risk.stalebookguard": _synthetic("stale"),
+    "risk.marketqualityguard": _synthetic("thin_book"),
+    "risk.exposureguard": _synthetic("wide_spread"),
+    "risk.drawdownguard": _synthetic("crossed_book"),
+    "exec.smartrouter": _synthetic("tick_size_change"),
+    # 20 minutes: the signal strategies warm up for 20 bars of 10 s before any signal
+    "strat.ema_cross": _synthetic("normal", "examples/desk_ema_cross.toml", duration_s=1_200),
+    "strat.mean_reversion": _synthetic(
+        "normal", "examples/desk_mean_reversion.toml", duration_s=1_200
+    ),
+    "exec.twap": _synthetic("normal", "examples/desk_twap.toml", duration_s=1_200),
 }
-"""Each library bot's synthetic fixture (the scenario that exercises it most)."""
+"""Each library bot's synthetic fixture (the scenario that exercises it most) and the desk
+that runs it (the bots outside the default desk: their example desk)."""
 
 
 class Reference(msgspec.Struct, frozen=True, kw_only=True):
-    """How a bot's reference study runs."""
+    """How a bot's reference study runs: ``score`` and ``trials``, on ``data`` (a shipped
+    sample, :func:`~polytraders.feeds.samples.sample_path`) with ``desk`` (a desk file relative
+    to :data:`REPOSITORY`, "" for the default desk), ``in_sample_pct`` of it in sample."""
 
     score: str
     trials: int
+    data: str = POLYMARKET_SAMPLE
+    desk: str = ""
+    in_sample_pct: int = 75
 
 
 REFERENCES: dict[str, Reference] = {
@@ -75,8 +109,37 @@ REFERENCES: dict[str, Reference] = {
     "risk.exposureguard": Reference(score="risk_guard", trials=6),
     "risk.drawdownguard": Reference(score="risk_guard", trials=6),
     "exec.smartrouter": Reference(score="total_pnl", trials=6),
+    "exec.twap": Reference(score="total_pnl", trials=6, desk="examples/desk_twap.toml"),
+    # the Binance sample spans under 6 minutes: half of it out of sample leaves the signals
+    # room to warm up (75 % would leave 86 s, less than a warm-up)
+    "strat.ema_cross": Reference(
+        score="total_pnl",
+        trials=8,
+        data=BINANCE_SAMPLE,
+        desk="examples/desk_binance.toml",
+        in_sample_pct=50,
+    ),
+    "strat.mean_reversion": Reference(
+        score="total_pnl",
+        trials=8,
+        data=BINANCE_SAMPLE,
+        desk="examples/desk_mean_reversion_binance.toml",
+        in_sample_pct=50,
+    ),
 }
 """The reference study of every bot with a non-empty search space (guards: ``risk_guard``)."""
+
+
+def _desk(name: str) -> tuple[DeskFile, str]:
+    """The desk file ``name`` (relative to :data:`REPOSITORY`; "" the default desk) and how
+    the evidence names it.
+
+    Raises:
+        DeskFileError: the file is missing or invalid.
+    """
+    if not name:
+        return DeskFile(), DEFAULT_DESK_LABEL
+    return DeskFile.load(REPOSITORY / name), name
 
 
 def _own(lines: list[bytes], bot_id: str) -> dict[str, Any]:
@@ -102,21 +165,25 @@ def _own(lines: list[bytes], bot_id: str) -> dict[str, Any]:
 
 
 def timelines() -> dict[str, dict[str, Any]]:
-    """Run the default desk on every fixture (once per distinct spec) and return each library
-    bot's ``timeline.json`` content by bot id."""
-    desk = DeskFile()
+    """Run every fixture (once per distinct data and desk) and return each library bot's
+    ``timeline.json`` content by bot id.
+
+    Raises:
+        DeskFileError: a fixture's desk file is missing or invalid.
+    """
     documents: dict[str, dict[str, Any]] = {}
-    for spec in sorted(set(FIXTURES.values())):
+    for fixture in sorted(set(FIXTURES.values()), key=lambda f: (f.data, f.desk)):
+        desk, label = _desk(fixture.desk)
         with tempfile.TemporaryDirectory(prefix="polytraders-timeline-") as folder:
-            outcome = run_desk(data=spec, desk_file=desk, out_dir=Path(folder) / "run")
+            outcome = run_desk(data=fixture.data, desk_file=desk, out_dir=Path(folder) / "run")
             envelopes = Path(folder) / "run" / "envelopes.jsonl"
             lines = envelopes.read_bytes().splitlines(keepends=True)
         result = outcome.result
-        for bot_id in sorted(b for b, s in FIXTURES.items() if s == spec):
+        for bot_id in sorted(b for b, f in FIXTURES.items() if f == fixture):
             documents[bot_id] = {
                 "bot_id": bot_id,
-                "fixture": spec,
-                "desk": "the default desk (polytraders run's)",
+                "fixture": fixture.data,
+                "desk": label,
                 "desk_version": desk.config_version,
                 "status": result.status,
                 "run_id": result.run_id,
@@ -131,24 +198,34 @@ def reference(
     bot_id: str, *, jobs: int = 1, progress: StudyProgress | None = None
 ) -> dict[str, Any]:
     """Run ``bot_id``'s reference study (in a temporary folder) and return its
-    ``reference.json`` content."""
+    ``reference.json`` content.
+
+    Raises:
+        DeskFileError: its desk file is missing or invalid.
+        FileNotFoundError: its sample is not shipped.
+    """
     settings = REFERENCES[bot_id]
+    desk, _ = _desk(settings.desk)
+    base_dir = (REPOSITORY / settings.desk).parent if settings.desk else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="polytraders-reference-") as folder:
         result = optimize(
             OptimizeRequest(
                 bot_id=bot_id,
-                desk=DeskSpec.of(DeskFile(), Path.cwd()),
-                data=str(sample_path()),
+                desk=DeskSpec.of(desk, base_dir),
+                data=str(sample_path(settings.data)),
                 out_dir=folder,
                 trials=settings.trials,
                 score=settings.score,
                 jobs=jobs,
+                in_sample_pct=settings.in_sample_pct,
             ),
             progress=progress,
         )
         document = summary(result)
     document.pop("environment")
-    document["data"]["source"] = SAMPLE_LABEL
+    document["data"]["source"] = f"data/samples/{settings.data}"
+    if settings.desk:
+        document["desk_file"] = settings.desk
     document["regenerate"] = "polytraders reference-runs"
     return document
 
@@ -163,22 +240,34 @@ def regenerate(
     *,
     jobs: int = 1,
     timelines_only: bool = False,
+    bots: tuple[str, ...] = (),
     progress: StudyProgress | None = None,
     announce: Callable[[str], object] | None = None,
 ) -> list[Path]:
-    """Rewrite every ``timeline.json`` and (unless ``timelines_only``) every
-    ``reference.json`` under ``folder``; returns the files written. ``announce(text)``
-    (optional) is told what runs next."""
+    """Rewrite the ``timeline.json`` and (unless ``timelines_only``) the ``reference.json`` of
+    ``bots`` (every library bot when empty) under ``folder``; returns the files written.
+    ``announce(text)`` (optional) is told what runs next. Every fixture is re-run whichever
+    bots are named (seconds); only the named bots' studies run.
+
+    Raises:
+        ValueError: a name in ``bots`` is not a library bot.
+    """
+    unknown = sorted(set(bots) - set(BOTS))
+    if unknown:
+        raise ValueError(f"not library bots: {', '.join(unknown)}")
+    chosen = set(bots or BOTS)
     written = []
     if announce is not None:
-        announce(f"timelines: the default desk on {len(set(FIXTURES.values()))} fixtures")
+        announce(f"timelines: {len(set(FIXTURES.values()))} fixtures")
     for bot_id, document in timelines().items():
+        if bot_id not in chosen:
+            continue
         path = folder / bot_id / TIMELINE_FILE
         _write_json(path, document)
         written.append(path)
     if timelines_only:
         return written
-    for bot_id in sorted(REFERENCES):
+    for bot_id in sorted(chosen & set(REFERENCES)):
         if announce is not None:
             announce(f"{bot_id}: reference study ({REFERENCES[bot_id].trials} trials)")
         path = folder / bot_id / REFERENCE_FILE

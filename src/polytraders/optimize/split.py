@@ -14,6 +14,17 @@ sample. Each part is written as data of its own that ``polytraders backtest --da
 
 Markets that overlap in time (e.g. synthetic markets all share one window) can put
 out-of-sample markets beside in-sample ones in time: :attr:`DataSplit.overlap` says so.
+
+A Binance recording (one instrument, no markets) is split in time instead: the lines received
+before ``in_sample_pct`` percent of the span between its first and last receive time are in
+sample, the rest out of sample, each written as a Binance recording (``<folder>/<part>.txt``).
+The out-of-sample part starts with a REST-snapshot line (``lastUpdateId``, ``E``/``T``,
+``bids``/``asks``) holding the book the in-sample lines build, its ``lastUpdateId`` the last
+applied update id, so the first out-of-sample depth event continues it under Binance's sync
+rules (:mod:`polytraders.feeds.binance`) and both parts replay the recorded book exactly. A
+part's ``market_ids`` is then the instrument's token id, ``start_ns``/``end_ns`` the venue
+times of its first and last event. Signals that need a warm-up lose it at the cut: each part
+is a backtest of its own.
 """
 
 from __future__ import annotations
@@ -27,12 +38,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from polytraders.feeds import Source, open_source
+from polytraders.feeds.binance import BinanceDepthSource
+from polytraders.feeds.books import BookSet
 from polytraders.feeds.convert import to_lines
 from polytraders.feeds.digest import data_digest
+from polytraders.feeds.lines import format_line, iter_raw_lines, split_line
 from polytraders.feeds.parquet import is_parquet_layout
 from polytraders.feeds.parquet_schema import BOOKS_FILE, MARKETS_FILE
-from polytraders.model.events import AnyEvent
+from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, Level
 from polytraders.model.market import Market
+from polytraders.model.money import from_micros
 
 IN_SAMPLE = "in_sample"
 OUT_OF_SAMPLE = "out_of_sample"
@@ -167,16 +182,20 @@ def _part(
 
 
 def split_data(data: str, *, in_sample_pct: int, folder: Path) -> DataSplit:
-    """Split ``data`` (anything :func:`~polytraders.feeds.open_source` reads, with markets)
-    into in-sample and out-of-sample data written under ``folder`` (module docstring).
+    """Split ``data`` (anything :func:`~polytraders.feeds.open_source` reads, with markets,
+    or a Binance recording) into in-sample and out-of-sample data written under ``folder``
+    (module docstring).
 
     Raises:
-        SplitError: data without markets (e.g. a Binance recording), fewer than two markets,
-            or a percentage outside 1–99.
+        SplitError: data without markets that is not a Binance recording, fewer than two
+            markets, a percentage outside 1–99, or a recording whose book is out of sync (or
+            missing) at the cut or that leaves a part without lines.
         FeedError: the data cannot be opened or read.
         OSError: the parts cannot be written.
     """
     source = open_source(data)
+    if isinstance(source, BinanceDepthSource):
+        return _split_recording(source, data=data, in_sample_pct=in_sample_pct, folder=folder)
     if not source.markets:
         raise SplitError(
             f"{data}: no Polymarket markets to split (the optimizer needs Polymarket-style data)"
@@ -196,4 +215,71 @@ def split_data(data: str, *, in_sample_pct: int, folder: Path) -> DataSplit:
         in_sample=in_sample,
         out_of_sample=out_of_sample,
         overlap=out_of_sample.start_ns < in_sample.end_ns,
+    )
+
+
+def _levels(levels: list[Level]) -> list[list[str]]:
+    return [[from_micros(price), from_micros(size)] for price, size in levels]
+
+
+def _recording_part(path: Path, token_id: str) -> Part:
+    """The :class:`Part` of a written recording (its first and last venue times)."""
+    times = [event.ts_event_ns for event in BinanceDepthSource(path).events()]
+    if not times:
+        raise SplitError(f"{path}: the part holds no event")
+    return Part(
+        path=str(path),
+        digest=data_digest(path),
+        market_ids=(token_id,),
+        start_ns=times[0],
+        end_ns=times[-1],
+    )
+
+
+def _split_recording(
+    source: BinanceDepthSource, *, data: str, in_sample_pct: int, folder: Path
+) -> DataSplit:
+    """Split a Binance recording in time (module docstring)."""
+    if not 1 <= in_sample_pct <= 99:
+        raise SplitError(f"--in-sample-pct {in_sample_pct}: must be between 1 and 99")
+    lines = list(iter_raw_lines(source.path))
+    received = [split_line(line)[0] for line in lines]
+    cut_ns = received[0] + (received[-1] - received[0]) * in_sample_pct // 100
+    count = sum(1 for ts in received if ts < cut_ns)
+    if not 0 < count < len(lines):
+        raise SplitError(f"{data}: {len(lines)} line(s) leave a part of the split empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    in_path, out_path = folder / f"{IN_SAMPLE}.txt", folder / f"{OUT_OF_SAMPLE}.txt"
+    with in_path.open("wb") as handle:
+        handle.writelines(line + b"\n" for line in lines[:count])
+    books = BookSet()
+    update_id = venue_ms = 0
+    for event in BinanceDepthSource(in_path, book_only=True).events():
+        books.apply(event)
+        if isinstance(event, BookSnapshot | BookDelta):
+            update_id, venue_ms = event.sequence, event.ts_event_ns // 1_000_000
+    book = books.books.get(source.token_id)
+    if book is None or source.token_id in books.stale:
+        raise SplitError(f"{data}: no synchronised book at the cut ({cut_ns} ns received)")
+    snapshot = msgspec.json.encode(
+        {
+            "lastUpdateId": update_id,
+            "E": venue_ms,
+            "T": venue_ms,
+            "bids": _levels(book.bids()),
+            "asks": _levels(book.asks()),
+        }
+    )
+    with out_path.open("wb") as handle:
+        handle.write(format_line(received[count], snapshot))
+        handle.writelines(line + b"\n" for line in lines[count:])
+    in_sample = _recording_part(in_path, source.token_id)
+    out_of_sample = _recording_part(out_path, source.token_id)
+    return DataSplit(
+        data=data,
+        digest=data_digest(data),
+        in_sample_pct=in_sample_pct,
+        in_sample=in_sample,
+        out_of_sample=out_of_sample,
+        overlap=False,
     )

@@ -14,10 +14,11 @@ synthetic feed. It says nothing about live performance (seed 002's honesty rule)
    Whether those tests pass is the Impl score's business (items 5–8, 13).
 2. **Recorded envelope timeline checked in and reproducing.**
    ``runs/optimizer/<bot_id>/timeline.json`` exists and equals, key for key, what
-   :func:`polytraders.optimize.references.timelines` produces when the default desk re-runs
-   the bot's synthetic fixture now (the code of ``polytraders reference-runs --check``, which
-   compares four of the keys; here every key is compared). The re-run covers every bot's
-   fixture at once (six distinct specs, about 2 s on one core) and is made once per
+   :func:`polytraders.optimize.references.timelines` produces when the bot's fixture desk (the
+   default desk, or the example desk of a bot outside it) re-runs its synthetic fixture now
+   (the code of ``polytraders reference-runs --check``, which compares four of the keys; here
+   every key is compared). The re-run covers every bot's fixture at once (nine distinct
+   spec and desk pairs, a few seconds on one core) and is made once per
    :class:`ReadinessContext` (``ctx.cache``). The code re-run is the installed package's.
 3. **SEARCH_SPACE declared.** A :class:`SearchSpace` over the bot's own ``Config`` with no
    :meth:`~SearchSpace.problems` (every parameter a field, ranges inside the hard limits,
@@ -286,7 +287,8 @@ def _timeline_item(bot_id: str, ctx: ReadinessContext) -> ChecklistItem:
             EvidenceKind.COMMAND,
             "polytraders.optimize.references:timelines()",
             fresh,
-            f"re-ran {len({d['fixture'] for d in rerun.documents.values()})} fixtures "
+            f"re-ran {len({(d['fixture'], d['desk']) for d in rerun.documents.values()})} "
+            "fixtures "
             f"in {rerun.elapsed_s:.1f} s",
         )
     )

@@ -302,18 +302,19 @@ def synthetic_labeled(bot_id: str, ctx: ReadinessContext) -> Measurement:
             detail=f"{bot_id} has no synthetic fixture (optimize.references.FIXTURES)",
             evidence=(evidence,),
         )
-    source = open_source(fixture)
+    spec = fixture.data
+    source = open_source(spec)
     labelled = bool(source.synthetic) and all(m.synthetic for m in source.markets)
     code = result_evidence(
         EvidenceKind.CODE,
-        f"open_source({fixture!r})",
+        f"open_source({spec!r})",
         {"synthetic": bool(source.synthetic), "markets": len(source.markets)},
         "labelled synthetic" if labelled else "not labelled",
     )
     return Measurement(
         phase=Phase.SUCCESSFUL if labelled else Phase.FAILED,
         value="labelled" if labelled else "unlabelled",
-        detail=f"fixture {fixture}: source and {len(source.markets)} market(s) "
+        detail=f"fixture {spec}: source and {len(source.markets)} market(s) "
         + ("labelled synthetic" if labelled else "not all labelled synthetic"),
         evidence=(evidence, code),
     )

@@ -1,4 +1,4 @@
-"""The exec.smartrouter fixture pack (real recorded books) through the desk harness.
+"""The exec.smartrouter and exec.twap fixture packs (real recorded books) through the desk harness.
 
 Each case runs the router through :func:`polytraders.desk.harness.run_execution` (the desk's own
 execution runner: declared codes, known cancels, :func:`route_plan_problems` authority check,
@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from polytraders.bots.execution.smartrouter import SmartRouter
+from polytraders.bots.execution.twap import Twap, TwapConfig
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import Mode
@@ -48,3 +49,17 @@ def test_shadow_records_the_plan_but_sends_nothing() -> None:
     )
     assert run.outcome.plan is None
     assert run.envelopes[0].decision is Decision.ROUTE and run.envelopes[0].mode is Mode.SHADOW
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_twap_case_through_the_desk(case: str) -> None:
+    """exec.twap's pack: each case's plan (children scheduled, or a hard refusal) as recorded."""
+    data = load_case("exec.twap", case)
+    bot = Twap(TwapConfig.model_validate(data["config"]))
+    run = run_execution(bot, intent_from(data["input"]), build_state(data["state"]), Mode.ENFORCED)
+    assert run.slot.mode is Mode.ENFORCED
+    (envelope,) = run.envelopes
+    expected = data["expected"]
+    assert envelope.decision is Decision(expected["decision"])
+    assert list(envelope.reason_codes) == expected["reason_codes"]
+    assert envelope.output == msgspec.convert(expected["output"], RoutePlan)

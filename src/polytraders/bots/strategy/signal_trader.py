@@ -22,7 +22,8 @@ rule is off). Before any signal the target is unknown and a held position is lef
 
 **Orders.** When a bar closes or the target changes, the strategy works one post-only limit
 order per token at the touch (BUY at the best bid, SELL at the best ask; GTD for
-``order_lifetime_s``, GTC when 0): to go long, buy ``order_notional_micros`` worth at the bid
+``order_lifetime_s``, GTC when 0 and on a crypto instrument, where ``exec.smartrouter`` routes
+no GTD order): to go long, buy ``order_notional_micros`` worth at the bid
 (plus any short to cover); to go flat, close the position reduce-only; to go short, sell that
 worth plus any long. Sizes are rounded down to the token's size step and must reach its
 minimum order size. A working order that no longer matches is replaced (REPLACE) or cancelled.
@@ -83,7 +84,8 @@ class SignalConfig(BotConfig):
     outcome tokens cannot be sold short)."""
 
     order_lifetime_s: int = Field(default=120, ge=0, le=86_400)
-    """Orders are GTD for this long (a dead desk's orders expire); 0 sends GTC orders."""
+    """Orders are GTD for this long (a dead desk's orders expire); 0 sends GTC orders. Orders
+    on a crypto instrument are always GTC (``exec.smartrouter`` routes no GTD there)."""
 
     take_profit_bps: int = Field(default=0, ge=0, le=10_000)
     """Close a position whose mid is this far beyond its average entry price in its favour;
@@ -410,7 +412,8 @@ class SignalTrader(BotBase[C], Generic[C]):
             return
         replaces = state.working_id if working is not None else ""
         now = view.now_ns
-        lifetime = self.config.order_lifetime_s
+        # GTD only on outcome tokens: exec.smartrouter refuses a GTD intent on an instrument
+        lifetime = self.config.order_lifetime_s if view.token(token_id) is not None else 0
         intent = OrderIntent(
             intent_id=self._next_id(),
             bot_id=self.bot_id,
