@@ -16,9 +16,9 @@ from polytraders.backtest.desk_file import DeskFile
 from polytraders.bots.registry import bot_class
 from polytraders.console.auth import hash_password
 from polytraders.readiness.board_record import board_of, record_board
-from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import ReadinessContext, git_commit
 from polytraders.readiness.evaluate import Evaluation, evaluate, record_evaluation
+from polytraders.readiness.exchange_packs import optional_simulators
 from polytraders.readiness.gates import gates_up_to
 from polytraders.readiness.lifecycle import STAGES, State
 from polytraders.readiness.promote import PromotionStep, promote
@@ -69,7 +69,7 @@ def build(directory: Path) -> Governed:
         ctx = ReadinessContext(
             repo=REPO, store=store, now_ns=EVALUATED_NS, commit=commit, desk=desk, gov_dir=gov_dir
         )
-        with optional_simulator(ctx):
+        with optional_simulators(ctx):
             steps = promote(BOT, State.SHADOW, ctx, actor=OPERATOR)
             gates = gates_up_to(STAGES[-1], bot_class(BOT).bot_class)
             evaluation = evaluate(BOT, gates, ctx, from_state="", target=STAGES[-1].value)

@@ -1,4 +1,5 @@
-"""readiness.clob_packs: every fixture case of every bot (9 × 4) runs through the desk against
+"""readiness.clob_packs: every fixture case of every bot with a pack of Polymarket markets
+(the crypto guards' packs of instruments run in test_exchange_packs) runs through the desk against
 the CLOB v2 simulator with the real Polymarket venue adapter, and passes; the simulator holds
 each case's book, clock and balances; a broken case fails with a clear problem.
 
@@ -23,9 +24,11 @@ from polytraders.readiness.clob_packs import (
     shared_runner,
 )
 from polytraders.readiness.context import ReadinessContext
+from polytraders.readiness.exchange_packs import uses_instruments
 from polytraders.readiness.packs import CASES, load_pack, pack_path, source_repository
 
-PACKS = [(bot_id, case) for bot_id in BOTS for case in CASES]
+MARKET_BOTS = [bot_id for bot_id in BOTS if not uses_instruments(bot_id, source_repository())]
+PACKS = [(bot_id, case) for bot_id in MARKET_BOTS for case in CASES]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_every_case_passes_against_the_simulator(
 def test_the_whole_pack_is_fast(runner: ClobPackRunner) -> None:
     """All 36 cases in well under the 60 s that would make this a slow test."""
     began = time.perf_counter()
-    for bot_id in BOTS:
+    for bot_id in MARKET_BOTS:
         assert all(r.passed for r in runner.run_pack(bot_id).values())
     assert time.perf_counter() - began < 30
 

@@ -119,3 +119,31 @@ def test_dropped_depth_events_are_not_published(ex: FuturesExchange) -> None:
     assert len(events) == 2 and ex.depth_events_dropped == 1
     assert events[1]["pu"] == events[0]["u"]
     assert events[0]["u"] == ex.recording.steps[2].depth.sequence  # step 1 was the lost one
+
+
+def test_a_seeded_session_holds_the_position_and_closing_orders_need_no_margin(
+    ex: FuturesExchange,
+) -> None:
+    """A fresh session with a 0.45 BTC short and a 200 USDT wallet (initial margin at 20x
+    about 1,390 USDT): a 0.05 BTC buy-back rests (closing orders need no margin); a buy
+    larger than the short opens a long and is refused with -2019."""
+    ex.place(order("BUY", "0.010"), 0)
+    ex.restart(ExchangeSettings(wallet_micros=200 * MICROS))
+    assert (ex.cursor, ex.orders, ex.trades, ex.position.size) == (1, {}, [], 0)
+    ex.seed_position(-450_000, -27_810_112_500)
+    assert (ex.position.size, ex.position.cost_basis, ex.wallet) == (
+        -450_000, -27_810_112_500, 200 * MICROS,
+    )  # fmt: skip
+    limit = {"type": "LIMIT", "timeInForce": "GTX", "price": "61800.20"}
+    placed = ex.place(order("BUY", "0.050") | limit, 0)
+    assert placed.status == "NEW"
+    assert refused(ex, order("BUY", "0.500") | limit) == errors.MARGIN_INSUFFICIENT
+    with pytest.raises(ValueError, match="fresh session"):
+        ex.seed_position(-1_000, -61_800_000)
+
+
+def test_replay_until_stops_at_the_time(ex: FuturesExchange) -> None:
+    target = ex.recording.steps[10].depth.ts_event_ns
+    ex.replay_until(target)
+    assert ex.recording.steps[ex.cursor - 1].depth.ts_event_ns <= target
+    assert ex.recording.steps[ex.cursor].depth.ts_event_ns > target

@@ -28,13 +28,13 @@ from polytraders.commands.desk_option import load_desk
 from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
 from polytraders.commands.operator import operator_name
 from polytraders.feeds.samples import sample_path
-from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
     ReadinessContext,
     RepositoryNotFoundError,
     find_repository,
     git_commit,
 )
+from polytraders.readiness.exchange_packs import optional_simulators
 from polytraders.readiness.gates import GATES_BY_ID
 from polytraders.readiness.governance.envelopes import (
     add_signature,
@@ -481,7 +481,7 @@ def manifest_create(
             desk=desk_file,
             gov_dir=gov_dir,
         )
-        with optional_simulator(ctx):
+        with optional_simulators(ctx):
             path, evaluation = create_manifest(
                 bot_id,
                 target,

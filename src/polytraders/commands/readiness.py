@@ -38,7 +38,6 @@ from polytraders.commands.desk_option import load_desk
 from polytraders.commands.operator import operator_name
 from polytraders.commands.run import DEFAULT_STORE
 from polytraders.readiness.board_record import board_of, record_board
-from polytraders.readiness.clob_packs import optional_simulator
 from polytraders.readiness.context import (
     ReadinessContext,
     RepositoryNotFoundError,
@@ -47,6 +46,7 @@ from polytraders.readiness.context import (
 )
 from polytraders.readiness.evaluate import Evaluation, evaluate, record_evaluation
 from polytraders.readiness.evidence import Evidence, Phase, Score, ScoreName
+from polytraders.readiness.exchange_packs import optional_simulators
 from polytraders.readiness.gates import GATES, gates_up_to, transition_gates
 from polytraders.readiness.lifecycle import (
     STAGES,
@@ -255,7 +255,7 @@ def readiness(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo)
-        with optional_simulator(context):
+        with optional_simulators(context):
             rows = _board_rows([bot_id] if bot_id else list(BOTS), context)
         if record:
             for row in rows:
@@ -544,7 +544,7 @@ def gates_check(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo, desk=desk, gov_dir=gov_dir)
-        with optional_simulator(context):
+        with optional_simulators(context):
             evaluation = evaluate(
                 bot_id,
                 gates,
@@ -671,7 +671,7 @@ def promote_command(
     event_store = _open_store(store)
     try:
         context = _context(event_store, repo, desk=desk, gov_dir=gov_dir)
-        with optional_simulator(context):
+        with optional_simulators(context):
             steps = promote(bot_id, target, context, actor=operator_name(operator))
         state = current_state(event_store, bot_id)
     except TargetError as exc:

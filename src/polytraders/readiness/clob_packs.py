@@ -69,11 +69,11 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -104,6 +104,7 @@ from polytraders.readiness.packs import (
 
 if TYPE_CHECKING:
     from polytraders.simclob.server import SimClobServer
+    from polytraders.venues.base import Venue
     from polytraders.venues.polymarket.credentials import Credentials
     from polytraders.venues.polymarket.venue import PolymarketVenue
 
@@ -121,6 +122,7 @@ class SimulatorUnavailableError(RuntimeError):
     """The simulator cannot run here (the ``live`` extra is not installed)."""
 
 
+K = TypeVar("K", bound=tuple[Any, ...])
 OrderKey = tuple[str, str, int, int, bool, str, int]
 """(token id, side, price, size, post-only, order type, GTD expiry s) of an order."""
 
@@ -259,23 +261,25 @@ class ClobPackRunner:
             state = decision.state
             now = state.now_ns
             sentinel_id = ""
-            if _trips_kill_switch(venue_pack):
+            if trips_kill_switch(venue_pack):
                 sentinel_id, trouble = self._place_sentinel(venue, venue_pack)
                 problems += trouble
             posted_before = self._posted()
             with expected_warnings("polytraders.desk.orders", mentions(SENTINEL_PREFIX)):
-                sent = _send(venue, state, decision, venue_pack, now)
+                sent = send_orders(venue, state, decision, venue_pack, now)
             posted = self._posted() - posted_before
-            expected = _expected_orders(venue_pack)
+            expected = tuple(_key(o) for o in expected_orders(venue_pack))
             venue_orders = tuple(self.server.sim_orders())
         finally:
             venue.close()
-        problems += _venue_problems(
+        problems += venue_problems(
             expected=expected,
             sent=sent,
             posted=posted,
             venue_orders=venue_orders,
             sentinel_id=sentinel_id,
+            key=_venue_key,
+            live_status=_LIVE,
         )
         return ClobCaseRun(
             decision=decision,
@@ -386,11 +390,12 @@ class ClobPackRunner:
 
 
 # ---------------------------------------------------------------------------- the desk's half
-def _send(
-    venue: PolymarketVenue, state: DeskState, decision: CaseRun, pack: Pack, now: int
+def send_orders(
+    venue: Venue, state: DeskState, decision: CaseRun, pack: Pack, now: int
 ) -> tuple[VenueOrder, ...]:
-    """What the desk sends after the decision, through its order manager (module docstring);
-    returns the desk's copies of the orders sent."""
+    """What the desk sends to ``venue`` after the decision, through its order manager (module
+    docstring; also :mod:`polytraders.readiness.exchange_packs`); returns the desk's copies of
+    the orders sent."""
     orders = OrderManager(venue, state)
     before = set(state.orders)
     if state.kill_switch_tripped and not pack.state.get("kill_switch_tripped", False):
@@ -417,7 +422,8 @@ def _tokens(pack: Pack) -> list[OutcomeToken]:
     return [t for raw in pack.state.get("markets", []) for t in msgspec.convert(raw, Market).tokens]
 
 
-def _trips_kill_switch(pack: Pack) -> bool:
+def trips_kill_switch(pack: Pack) -> bool:
+    """True when the case expects the kill switch to trip (risk format, not tripped before)."""
     return (
         pack.format is PackFormat.RISK
         and bool(pack.expected.get("kill_switch_tripped"))
@@ -450,21 +456,22 @@ def _venue_key(row: dict[str, Any]) -> OrderKey:
     )
 
 
-def _route_expected(intents: list[OrderIntent], pack: Pack) -> tuple[OrderKey, ...]:
+def _route_expected(intents: list[OrderIntent], pack: Pack) -> tuple[VenueOrder, ...]:
     """The orders ``exec.smartrouter`` (default config) makes of ``intents`` on the case's
     state (a pure call: the router's own pack proves the router)."""
     state = pack_state(pack)
     if not isinstance(pack.input, OrderIntent):  # a strategy case: the desk applied its event
         state.apply_event(pack.input)
     router = SmartRouter()
-    keys: list[OrderKey] = []
+    orders: list[VenueOrder] = []
     for intent in intents:
-        keys.extend(_key(o) for o in router.decide(intent, state).orders)
-    return tuple(keys)
+        orders.extend(router.decide(intent, state).orders)
+    return tuple(orders)
 
 
-def _expected_orders(pack: Pack) -> tuple[OrderKey, ...]:
-    """The orders the simulator must hold live after the case (module docstring)."""
+def expected_orders(pack: Pack) -> tuple[VenueOrder, ...]:
+    """The orders the venue must hold live after the case (module docstring): the router's
+    orders of the expected intents, or an execution case's expected plan as written."""
     expected = pack.expected
     if pack.format is PackFormat.RISK:
         if expected["verdict"] != "APPROVE":
@@ -473,22 +480,29 @@ def _expected_orders(pack: Pack) -> tuple[OrderKey, ...]:
         return _route_expected([intent], pack)
     output = expected["output"]
     if output.get("type") == "route_plan":
-        return tuple(_key(msgspec.convert(o, VenueOrder)) for o in output["orders"])
+        return tuple(msgspec.convert(o, VenueOrder) for o in output["orders"])
     intents = [msgspec.convert(i, OrderIntent) for i in output["intents"]]
     return _route_expected(intents, pack)
 
 
-def _venue_problems(
+def venue_problems(
     *,
-    expected: tuple[OrderKey, ...],
+    expected: tuple[K, ...],
     sent: tuple[VenueOrder, ...],
     posted: int,
     venue_orders: tuple[dict[str, Any], ...],
     sentinel_id: str,
+    key: Callable[[dict[str, Any]], K],
+    live_status: str,
 ) -> list[str]:
+    """The venue half's pass rules (module docstring): the live orders (``status ==
+    live_status``; each row's ``key``) are exactly ``expected``, ``posted`` orders were posted
+    (``len(expected)``), nothing else of ours is not live, every order the desk sent was
+    ACCEPTED with the venue's id, and a sentinel (its ``id``) was cancelled with everything
+    else. Rows carry ``id`` and ``status``. Returns the problems (empty: passed)."""
     problems: list[str] = []
     ours = [o for o in venue_orders if o["id"].lower() != sentinel_id]
-    live = Counter(_venue_key(o) for o in ours if o["status"] == _LIVE)
+    live = Counter(key(o) for o in ours if o["status"] == live_status)
     wanted = Counter(expected)
     if live != wanted:
         problems.append(
@@ -497,7 +511,7 @@ def _venue_problems(
         )
     if posted != len(expected):
         problems.append(f"venue: {posted} orders posted, expected {len(expected)}")
-    not_live = [o for o in ours if o["status"] != _LIVE]
+    not_live = [o for o in ours if o["status"] != live_status]
     if not_live:
         problems.append(f"venue: orders not live: {[(o['id'], o['status']) for o in not_live]}")
     for order in sent:
@@ -510,7 +524,7 @@ def _venue_problems(
         if row is None or row["status"] != "CANCELED":
             status = "missing" if row is None else row["status"]
             problems.append(f"venue: the kill switch left the sentinel order {status}")
-        if any(o["status"] == _LIVE for o in venue_orders):
+        if any(o["status"] == live_status for o in venue_orders):
             problems.append("venue: orders still live after the kill switch tripped")
     return problems
 
@@ -538,17 +552,6 @@ def shared_runner(ctx: ReadinessContext) -> Iterator[ClobPackRunner]:
     finally:
         ctx.cache.pop(_CACHE_KEY, None)
         runner.close()
-
-
-@contextmanager
-def optional_simulator(ctx: ReadinessContext) -> Iterator[None]:
-    """One CLOB v2 simulator shared by every Impl item 13 of an evaluation (around a whole
-    command); without the ``live`` extra none is started and item 13 reports PENDING
-    itself."""
-    with ExitStack() as stack:
-        with suppress(SimulatorUnavailableError):
-            stack.enter_context(shared_runner(ctx))
-        yield
 
 
 def run_clob_pack(bot_id: str, ctx: ReadinessContext) -> dict[str, ClobCaseRun]:

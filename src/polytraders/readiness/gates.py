@@ -389,7 +389,8 @@ GATES: tuple[Gate, ...] = (
         gate_id="runner_integration",
         title="Runner integration suite passing",
         how_measured="Impl item 13: the whole fixture pack through the desk against the CLOB "
-        "v2 simulator with the Polymarket venue adapter",
+        "v2 simulator with the Polymarket venue adapter (markets) or the exchange simulator "
+        "with the ccxt venue adapter (instruments)",
         threshold="item PASS",
         window="",
         severity=_C,

@@ -50,9 +50,14 @@ Every item is checked mechanically, each with its evidence; a check that cannot 
     ``mode_support`` through the harness passes :func:`~polytraders.readiness.packs.run_case`'s
     checks for that mode: the recorded envelope carries the mode, or — as the desk documents —
     there is none (STUB; a quarantined strategy), and nothing is applied outside ENFORCED.
-13. **The fixture pack against the CLOB v2 simulator with the Polymarket venue adapter**
-    (:mod:`polytraders.readiness.clob_packs`): all four cases pass. PENDING without the
-    ``live`` extra.
+13. **The fixture pack against the venue's simulator with the real venue adapter**, picked
+    by the pack's tokens (:func:`~polytraders.readiness.exchange_packs.uses_instruments`): a
+    pack of crypto instruments (``binance-usdm:BTCUSDT``) against the Binance USDⓈ-M exchange
+    simulator with :class:`~polytraders.venues.ccxt.venue.CcxtVenue`
+    (:mod:`polytraders.readiness.exchange_packs`), a pack of Polymarket markets against the
+    CLOB v2 simulator with the Polymarket venue adapter
+    (:mod:`polytraders.readiness.clob_packs`): all four cases pass. A case whose state the
+    simulator cannot hold fails with the reason. PENDING without the ``live`` extra.
 14. **Standard metrics emitted**: the normal case is run with a
     :class:`~polytraders.ops.metrics.DeskMetrics` receiving every envelope as it is recorded
     and its desk gauges refreshed at the case's clock — how the desk runners wire it (an
@@ -62,8 +67,8 @@ Every item is checked mechanically, each with its evidence; a check that cannot 
 15. **CI is green** for the commit: :func:`polytraders.readiness.ci_evidence.ci_item`.
 
 Runs are memoised in ``ctx.cache`` (one pack run per bot and evaluation). Item 13 starts the
-simulator unless one is open: wrap a whole evaluation in
-``with polytraders.readiness.clob_packs.shared_runner(ctx):`` to share one.
+simulator it needs unless one is open: wrap a whole evaluation in
+``with polytraders.readiness.exchange_packs.optional_simulators(ctx):`` to share both.
 """
 
 from __future__ import annotations
@@ -109,6 +114,11 @@ from polytraders.readiness.evidence import (
     ScoreName,
     file_evidence,
     result_evidence,
+)
+from polytraders.readiness.exchange_packs import (
+    ExchangeCaseRun,
+    run_exchange_pack,
+    uses_instruments,
 )
 from polytraders.readiness.expected_logs import expected_warnings, mentions
 from polytraders.readiness.packs import (
@@ -806,27 +816,36 @@ def _clob_item(cls: Any, ctx: ReadinessContext) -> ChecklistItem:
     missing = _pack_runs(cls, ctx).missing
     if missing:  # no simulator for a pack that is not whole
         return _item(13, ItemStatus.FAIL, f"cases unusable: {missing}", [])
+    exchange = uses_instruments(cls.bot_id, ctx.repo)
+    runs: dict[str, ClobCaseRun] | dict[str, ExchangeCaseRun]
     try:
-        runs = run_clob_pack(cls.bot_id, ctx)
+        runs = run_exchange_pack(cls.bot_id, ctx) if exchange else run_clob_pack(cls.bot_id, ctx)
     except SimulatorUnavailableError as exc:
         return _item(13, ItemStatus.PENDING, str(exc), [])
     evidence: list[Evidence] = []
     problems: list[str] = []
     for case, run in runs.items():
-        evidence.append(_clob_evidence(cls.bot_id, case, run))
+        evidence.append(_clob_evidence(cls.bot_id, case, run, exchange=exchange))
         problems += [f"{case}: {p}" for p in run.problems]
     if problems:
         return _item(13, ItemStatus.FAIL, "; ".join(problems[:4]), evidence)
     live = {case: len(run.live_orders) for case, run in runs.items()}
+    where = (
+        "the exchange simulator with CcxtVenue"
+        if exchange
+        else "the simulator with PolymarketVenue"
+    )
     return _item(
         13,
         ItemStatus.PASS,
-        f"4/4 cases pass against the simulator with PolymarketVenue; live orders per case {live}",
+        f"4/4 cases pass against {where}; live orders per case {live}",
         evidence,
     )
 
 
-def _clob_evidence(bot_id: str, case: str, run: ClobCaseRun) -> Evidence:
+def _clob_evidence(
+    bot_id: str, case: str, run: ClobCaseRun | ExchangeCaseRun, *, exchange: bool
+) -> Evidence:
     shown = {
         "problems": list(run.problems),
         "expected_orders": [list(k) for k in run.expected_orders],
@@ -837,8 +856,10 @@ def _clob_evidence(bot_id: str, case: str, run: ClobCaseRun) -> Evidence:
         ],
     }
     summary = "passed" if run.passed else f"{len(run.problems)} problems"
+    source = "exchange_packs" if exchange else "clob_packs"
+    target = "sim-exchange" if exchange else "sim-clob"
     return result_evidence(
-        EvidenceKind.TEST, f"readiness.clob_packs {bot_id}/{case} vs sim-clob", shown, summary
+        EvidenceKind.TEST, f"readiness.{source} {bot_id}/{case} vs {target}", shown, summary
     )
 
 

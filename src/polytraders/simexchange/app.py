@@ -25,14 +25,20 @@ Control (loopback, ``Authorization: Bearer <control token>``, JSON POSTs, as
 conditional ones too, are refused with that code, e.g. -2019), ``delay_acks {"ms"}`` (order
 posts answered late; the order is placed at once), ``drop_depth {"count"}`` (the next depth
 events are not sent: a lost message the client sees as a ``pu`` gap), ``drop_ws`` (every
-websocket closed), ``clear``; ``GET /sim/state`` reports the book's ``lastUpdateId``, counters
-and the account.
+websocket closed), ``clear``; ``POST /sim/session {"wallet_micros", "position_size",
+"position_cost_micros", "funding_rate_ppm", "until_ns"}`` starts a fresh session
+(:meth:`~polytraders.simexchange.engine.FuturesExchange.restart`: the replay from its start, no
+orders, that wallet and funding rate, the other settings kept), holds the seeded position
+(:meth:`~polytraders.simexchange.engine.FuturesExchange.seed_position`; size 0: flat), replays
+up to ``until_ns`` and closes every websocket (the book went back in time); ``GET /sim/state``
+reports the book's ``lastUpdateId``, counters and the account.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import json
 import secrets
@@ -384,6 +390,26 @@ def build_app(state: ExchangeState) -> Starlette:
         return JSONResponse(answer)
 
     @control
+    async def sim_session(request: Request) -> Response:
+        body = json.loads(await request.body())
+        ex.restart(
+            dataclasses.replace(
+                ex.settings,
+                wallet_micros=int(body["wallet_micros"]),
+                funding_rate_ppm=int(body.get("funding_rate_ppm", ex.settings.funding_rate_ppm)),
+            )
+        )
+        size = int(body.get("position_size", 0))
+        if size:
+            ex.seed_position(size, int(body["position_cost_micros"]))
+        ex.replay_until(int(body.get("until_ns", 0)))
+        ex.outbox.clear()
+        state.drop_websockets()
+        return JSONResponse(
+            {"cursor": ex.cursor, "last_update_id": ex.last_update_id, "wallet_micros": ex.wallet}
+        )
+
+    @control
     async def sim_state(request: Request) -> Response:
         return JSONResponse(
             {
@@ -481,6 +507,7 @@ def build_app(state: ExchangeState) -> Starlette:
         Route("/fapi/v3/positionRisk", position_risk),
         Route("/sim/step", sim_step, methods=["POST"]),
         Route("/sim/fault", sim_fault, methods=["POST"]),
+        Route("/sim/session", sim_session, methods=["POST"]),
         Route("/sim/state", sim_state),
         WebSocketRoute("/ws/{stream}", ws_depth),
     ]

@@ -27,7 +27,10 @@ Account rules (documented simplifications of Binance's):
 * Mark price is the book's mid (floored to the tick); unrealized PnL is marked there.
 * Initial margin = notional / leverage (rounded up). A new order (not reduce-only) is refused
   with -2019 when the initial margin of the position (at mark), the open orders and the order
-  exceeds the margin balance (wallet balance plus unrealized PnL).
+  exceeds the margin balance (wallet balance plus unrealized PnL). An order that only closes
+  (against the position and no larger than it) needs no margin: Binance charges the "cost
+  required to open a position" to opening orders (Binance FAQ "How to Calculate Cost Required
+  to Open a Position in Binance Futures").
 * Maintenance margin from the bracket table (:data:`~polytraders.model.perp.BTCUSDT_BRACKETS`),
   liquidation price by Binance's formula (served, never acted on: no liquidation engine).
 * Funding at every funding time (00:00, 08:00, 16:00 UTC) of the replay's clock: when a depth
@@ -227,9 +230,15 @@ class FuturesExchange:
 
     def __init__(self, recording: Recording, settings: ExchangeSettings) -> None:
         self.recording = recording
-        self.settings = settings
         self.instrument: Instrument = recording.instrument
         self.symbol = recording.instrument.symbol
+        self.restart(settings)
+
+    def restart(self, settings: ExchangeSettings) -> None:
+        """Start a fresh session: the replay from its first step (the first REST snapshot),
+        no orders, trades or incomes, a flat account with ``settings``' wallet, leverage and
+        funding rate, no faults. Depth events not yet sent are dropped."""
+        self.settings = settings
         self.book = OrderBook(self.symbol)
         self.consumed = ConsumedLiquidity()
         self.queue = queue_model(PaperVenueConfig(queue_model=settings.queue_model))
@@ -260,6 +269,31 @@ class FuturesExchange:
         self._trade_ids = itertools.count(900_000_001)
         self._algo_ids = itertools.count(3_000_000_001)
         self.step(1)
+
+    def seed_position(self, size: int, cost_basis: int) -> None:
+        """Hold a position as if it had been traded before the session (a test fixture's
+        starting state): ``size`` signed micro-units, ``cost_basis`` its signed entry cash
+        (micro-USDT, positive for a long); no fee, no realized PnL, the wallet unchanged.
+
+        Raises:
+            ValueError: the account already trades, or the cost's sign is not the size's.
+        """
+        position = self.position
+        if position.size or position.fill_count or self.orders:
+            raise ValueError("a position is seeded only into a fresh session")
+        if (size > 0) != (cost_basis > 0) or (size < 0) != (cost_basis < 0):
+            raise ValueError(f"cost basis {cost_basis} does not match size {size}")
+        position.size = size
+        position.cost_basis = cost_basis
+
+    def replay_until(self, ts_ns: int) -> int:
+        """Apply every further replay step whose depth event is at or before ``ts_ns``;
+        returns how many were applied."""
+        steps = self.recording.steps
+        applied = 0
+        while self.cursor < len(steps) and steps[self.cursor].depth.ts_event_ns <= ts_ns:
+            applied += self.step(1)
+        return applied
 
     # ------------------------------------------------------------------ replay
     def step(self, count: int = 1) -> int:
@@ -565,7 +599,12 @@ class FuturesExchange:
 
     def _check_margin(self, order: FuturesOrder, order_notional: int) -> None:
         """-2019 when the initial margin of position, open orders and ``order`` exceeds the
-        wallet balance plus unrealized PnL (module docstring)."""
+        wallet balance plus unrealized PnL (module docstring). An order that only closes
+        (against the position, no larger than it) is not checked."""
+        size = self.position.size
+        closes = (size > 0 and order.side is Side.SELL) or (size < 0 and order.side is Side.BUY)
+        if closes and order.orig_qty <= abs(size):
+            return
         exposure = notional(self.position, self.mark_price()) + order_notional
         exposure += sum(
             o.remaining * o.price // MICROS for o in self.open_orders() if not o.reduce_only

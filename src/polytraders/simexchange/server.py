@@ -88,6 +88,34 @@ class SimExchangeServer:
         response.raise_for_status()
         return dict(response.json())
 
+    def session(
+        self,
+        *,
+        wallet_micros: int,
+        position_size: int = 0,
+        position_cost_micros: int = 0,
+        funding_rate_ppm: int | None = None,
+        until_ns: int = 0,
+    ) -> dict[str, Any]:
+        """Start a fresh session (``POST /sim/session``, :mod:`polytraders.simexchange.app`):
+        answers ``cursor``, ``last_update_id``, ``wallet_micros``.
+
+        Raises:
+            httpx.HTTPStatusError: the simulator refused it (a cost basis that does not match
+                the size).
+        """
+        body: dict[str, Any] = {
+            "wallet_micros": wallet_micros,
+            "position_size": position_size,
+            "position_cost_micros": position_cost_micros,
+            "until_ns": until_ns,
+        }
+        if funding_rate_ppm is not None:
+            body["funding_rate_ppm"] = funding_rate_ppm
+        response = self._http.post("/sim/session", json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
     def sim_state(self) -> dict[str, Any]:
         """Counters and account figures (``GET /sim/state``)."""
         response = self._http.get("/sim/state")
