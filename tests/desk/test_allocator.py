@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from polytraders.accounting.ledger import Ledger
+from polytraders.contracts.allocation import Allocation
 from polytraders.desk.allocator import (
     SYS_ALLOCATOR_BUDGET_EXCEEDED,
     SYS_ALLOCATOR_BUDGET_RESHAPED,
@@ -291,3 +292,77 @@ def test_fail_closed_and_build_errors() -> None:
                 DrawdownTier(drawdown_pct=5, shift_pct=20),
             ],
         )
+
+
+def _drawdown_harness(frozen: bool) -> Harness:
+    h = harness(
+        drawdown_tiers=[DrawdownTier(drawdown_pct=1, shift_pct=50)],
+        lookback_intervals=4,
+        min_budget_pct=5,
+        frozen=frozen,
+    )
+    price = BASE_PRICE[BTC.token_id]
+    for n, (strategy, side) in enumerate([("strat.alpha", Side.BUY), ("strat.beta", Side.SELL)]):
+        code, approved = h.submit(intent(n, strategy, BTC, side, price, 5_000_000))
+        assert code == "" and approved is not None
+        (order,) = [o for o in h.state.open_orders() if o.intent_id == approved.intent_id]
+        h.fill(order, order.size, 0)
+    return h
+
+
+def _fall(h: Harness, steps: int, start: int = 0) -> list[Allocation | None]:
+    """BTC falls 100, 200 or 300 USDT per check: alpha (long 5) loses, beta (short 5)
+    gains; the desk loses through gamma's long."""
+    out: list[Allocation | None] = []
+    mid = BASE_PRICE[BTC.token_id] - start
+    for k in range(steps):
+        mid -= (k % 3 + 1) * 100_000_000
+        h.book(BTC.token_id, mid, BTC.price_increment)
+        h.state.mark()
+        out.append(h.allocator.on_timer(h.state))
+    return out
+
+
+def test_a_drawdown_tier_moves_weight_toward_the_better_score() -> None:
+    h = _drawdown_harness(frozen=False)
+    price = BASE_PRICE[BTC.token_id]
+    code, approved = h.submit(intent(9, "strat.gamma", BTC, Side.BUY, price, 4_000_000))
+    assert code == SYS_ALLOCATOR_BUDGET_RESHAPED and approved is not None
+    (order,) = [o for o in h.state.open_orders() if o.intent_id == approved.intent_id]
+    h.fill(order, order.size, 0)
+    h.state.mark()
+    # the desk is long 3.333 BTC (gamma's budget): 1 % of 1 000 000 is a 3 000 USDT fall
+    allocations = _fall(h, 30)
+    made = [a for a in allocations if a is not None]
+    assert len(made) == 1  # one tier, entered once; deeper falls do not reallocate again
+    (realloc,) = made
+    assert realloc.reason == "SYS_ALLOCATOR_REALLOCATED" and realloc.tier == 1
+    assert realloc.scores_ppm["strat.beta"] > 0 > realloc.scores_ppm["strat.alpha"]
+    before = h.allocator.allocations[0].weights_ppm
+    after = realloc.weights_ppm
+    assert after["strat.beta"] > before["strat.beta"]
+    assert after["strat.alpha"] < before["strat.alpha"]
+    assert after["strat.gamma"] < before["strat.gamma"]
+    assert sum(after.values()) + realloc.reserve_ppm == 1_000_000
+    assert realloc.equity_micros < CASH and realloc.drawdown_ppm >= 10_000
+    # budgets now follow the new weights at the equity of the reallocation
+    assert h.allocator.budget("strat.beta") == after["strat.beta"] * realloc.equity_micros
+    # a reset restores the static split (and tier 0)
+    reset = h.allocator.reset(h.state)
+    assert reset.weights_ppm == before and reset.tier == 0
+
+
+def test_frozen_allocator_does_not_reallocate_until_unfrozen() -> None:
+    h = _drawdown_harness(frozen=True)
+    price = BASE_PRICE[BTC.token_id]
+    _, approved = h.submit(intent(9, "strat.gamma", BTC, Side.BUY, price, 4_000_000))
+    assert approved is not None
+    (order,) = [o for o in h.state.open_orders() if o.intent_id == approved.intent_id]
+    h.fill(order, order.size, 0)
+    h.state.mark()
+    assert _fall(h, 30) == [None] * 30
+    unfrozen = h.allocator.set_frozen(h.state, False)
+    assert unfrozen is not None and unfrozen.reason == "SYS_ALLOCATOR_UNFROZEN"
+    assert h.allocator.set_frozen(h.state, False) is None
+    (realloc,) = [a for a in _fall(h, 1, start=6_000_000_000) if a is not None]
+    assert realloc.reason == "SYS_ALLOCATOR_REALLOCATED"
