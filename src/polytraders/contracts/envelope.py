@@ -18,6 +18,7 @@ from typing import IO
 
 import msgspec
 
+from polytraders.contracts.allocation import Allocation
 from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.orders import OrderIntent
@@ -29,7 +30,8 @@ class Decision(StrEnum):
     Strategy: PROPOSE (intents) or IDLE (nothing). Risk: APPROVE, REJECT, RESHAPE, HALT; a
     risk bot's monitor step: HALT or REDUCE (its :class:`MonitorDecision`). Execution: ROUTE
     (orders) or REFUSE. Desk: ERROR (bot raised, timed out or broke authority; see reason codes)
-    and QUARANTINE (fail-closed fallback of a quarantined bot).
+    and QUARANTINE (fail-closed fallback of a quarantined bot); ALLOCATE (a change of the
+    MetaAllocator's capital split, output :class:`~polytraders.contracts.allocation.Allocation`).
     """
 
     PROPOSE = "PROPOSE"
@@ -43,6 +45,7 @@ class Decision(StrEnum):
     REFUSE = "REFUSE"
     ERROR = "ERROR"
     QUARANTINE = "QUARANTINE"
+    ALLOCATE = "ALLOCATE"
 
 
 class BotFailure(msgspec.Struct, frozen=True, kw_only=True, tag="bot_failure"):
@@ -73,7 +76,14 @@ class BotFailure(msgspec.Struct, frozen=True, kw_only=True, tag="bot_failure"):
 
 
 EnvelopeOutput = (
-    OrderIntent | Proposal | RiskDecision | MonitorDecision | RoutePlan | BotFailure | None
+    OrderIntent
+    | Proposal
+    | RiskDecision
+    | MonitorDecision
+    | RoutePlan
+    | BotFailure
+    | Allocation
+    | None
 )
 
 
@@ -94,8 +104,9 @@ class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
         causation_id: the event (or envelope) that triggered it.
         input_digest: digest of the decision's input (:func:`input_digest`).
         output: the proposal, the (reshaped) intent / risk decision, the monitor finding, the
-            route plan, or for an ERROR envelope the :class:`BotFailure` that quarantined the
-            bot.
+            route plan, for an ERROR envelope the :class:`BotFailure` that quarantined the
+            bot, for an ALLOCATE envelope the desk's new
+            :class:`~polytraders.contracts.allocation.Allocation`.
         latency_ns: decision latency (modelled under a simulated clock, the call's thread CPU
             time under a live clock).
     """

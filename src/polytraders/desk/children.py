@@ -32,11 +32,12 @@ reconciled like any other).
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from polytraders.contracts.decisions import ChildSlice
 from polytraders.desk.slots import BotSlot
-from polytraders.model.orders import OrderIntent
+from polytraders.model.orders import OrderIntent, VenueOrder
 
 
 @dataclass(slots=True)
@@ -71,6 +72,15 @@ class PendingChildren:
     def remaining(self) -> tuple[ChildSlice, ...]:
         """Children not yet released."""
         return self.children[self.next_index :]
+
+    def committed(self, orders: Mapping[str, VenueOrder]) -> int:
+        """Size committed by the orders sent so far (micro-shares): a closed order's filled
+        size, an open or no longer tracked order's whole size."""
+        total = 0
+        for cid, size in self.sent:
+            order = orders.get(cid)
+            total += size if order is None or order.status.is_open else order.filled_size
+        return total
 
     def target_size(self) -> int:
         """Cumulative size the parent may have committed once the next child is released."""
@@ -138,6 +148,11 @@ class ChildSchedule:
     def __contains__(self, intent_id: object) -> bool:
         """True while ``intent_id`` has children scheduled."""
         return intent_id in self._pending
+
+    def unsent(self, orders: Mapping[str, VenueOrder]) -> list[tuple[OrderIntent, int]]:
+        """Every scheduled parent with the size it may still send (its size less what its
+        orders committed, :meth:`PendingChildren.committed`), in scheduling order."""
+        return [(p.parent, p.parent.size - p.committed(orders)) for p in self._pending.values()]
 
     def has_other_than_unwinds(self) -> bool:
         """True when a schedule other than an unwind's is pending."""

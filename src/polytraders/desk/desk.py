@@ -48,6 +48,12 @@ operator ``reset_kill_switch`` followed by ``set_trading_state``. With
 ``DeskConfig.kill_switch_unwind = "twap"`` the desk then unwinds every position through its
 unwind bot (``exec.twap``), the only orders allowed while tripped (:mod:`polytraders.desk.unwind`).
 
+**MetaAllocator** (``DeskConfig.allocator``, :mod:`polytraders.desk.allocator`): at the first
+event or tick the initial allocation is recorded (a desk envelope, decision ``ALLOCATE``); its
+budget check runs in the risk chain after the desk's gate; every fill booked or reverted is
+attributed to its strategy; an ``allocator`` timer every ``check_interval_s`` (no strategy
+sees it) samples PnL and may reallocate; operator commands freeze, unfreeze or reset it.
+
 **Shutdown** (:meth:`Desk.shutdown`, also on SIGTERM/SIGINT when
 :meth:`Desk.install_signal_handlers` was called): cancel all open orders, let the venue confirm
 for ``shutdown_grace_ms``, book the resulting events, enter HALTED with ``SYS_SHUTDOWN``, flush
@@ -67,6 +73,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from polytraders.accounting.ledger import EquityPoint, Ledger, LedgerSnapshot, Settlement
+from polytraders.contracts.allocation import Allocation
 from polytraders.contracts.canonical import config_version
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.contracts.envelope import Decision, ReportEnvelope
@@ -74,6 +81,7 @@ from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk import decision_cpu
+from polytraders.desk.allocator import AllocatorConfig, MetaAllocator
 from polytraders.desk.checkpoints import (
     CheckpointError,
     CheckpointWriter,
@@ -156,12 +164,16 @@ _MARKET_EVENTS = (
 _VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill)
 
 
+_ALLOCATOR_TIMER = "allocator"
+"""Name of the allocator's check timer (no strategy sees it)."""
+
 _OMITTED_AT_DEFAULT = (
     "outcomes_kept_per_bot",
     "kill_switch_unwind",
     "unwind_duration_s",
     "unwind_slice_count",
     "unwind_max_slippage_bps",
+    "allocator",
 )
 """DeskConfig settings left out of its canonical form while they have their defaults."""
 
@@ -173,8 +185,8 @@ class DeskConfig(BaseModel):
     desk's own envelopes. The canonical JSON (``model_dump``) leaves out
     ``outcomes_kept_per_bot`` and the unwind policy (``kill_switch_unwind``,
     ``unwind_duration_s``, ``unwind_slice_count``, ``unwind_max_slippage_bps``) while they have
-    their defaults, so desks that predate these settings keep their config version and run
-    ids; any other value is included.
+    their defaults, and ``allocator`` while it is absent, so desks that predate these settings
+    keep their config version and run ids; any other value is included.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -221,6 +233,11 @@ class DeskConfig(BaseModel):
     (a long sells no lower than bid × (1 − bps/10 000), a short buys back no higher than
     ask × (1 + bps/10 000)), rounded toward the touch onto the tick; each child also stays
     within the bot's ``max_cross_ticks`` of the touch of its own time."""
+
+    allocator: AllocatorConfig | None = None
+    """The MetaAllocator (``[desk.allocator]``): a capital budget per strategy enforced in the
+    risk chain, reallocated on drawdown tiers (:mod:`polytraders.desk.allocator`). None: no
+    budgets."""
 
     @model_serializer(mode="wrap")
     def _canonical(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -406,7 +423,10 @@ class Desk:
 
     Raises:
         ValueError: no ENFORCED execution slot, slots of the wrong class, or an unwind bot
-            missing or not matching the config (:func:`~polytraders.desk.unwind.check_unwind_slot`).
+            missing or not matching the config (:func:`~polytraders.desk.unwind.check_unwind_slot`),
+            an allocator whose budgets do not match the strategies
+            (:class:`~polytraders.desk.allocator.MetaAllocator`) or given a ``state`` that
+            already holds orders or positions (its attribution is not checkpointed).
     """
 
     def __init__(
@@ -468,6 +488,23 @@ class Desk:
             measure_cpu=live,
             require_known_tokens=self.config.require_known_tokens,
         )
+        self.children = ChildSchedule()
+        """Children (TWAP slices) of routed intents waiting for release."""
+        self.allocator: MetaAllocator | None = None
+        """The MetaAllocator (``config.allocator``), or None."""
+        if self.config.allocator is not None:
+            self.allocator = MetaAllocator(
+                self.config.allocator,
+                [s.bot_id for s in strategies],
+                [s.bot_id for s in strategies if s.mode is Mode.ENFORCED],
+                lambda: self.children.unsent(self.state.orders),
+            )
+        self._allocator_started = self.allocator is None
+        if self.allocator is not None and (state.orders or any(p.size for p in state.positions())):
+            raise ValueError(
+                "the allocator cannot start on a state with orders or positions: its "
+                "attribution of them to strategies is not checkpointed"
+            )
         self.risk = RiskChain(
             risk,
             self.recorder,
@@ -475,6 +512,7 @@ class Desk:
             require_known_tokens=self.config.require_known_tokens,
             measure_cpu=live,
             observer=observer,
+            allocator=self.allocator,
         )
         self.execution = ExecutionRunner(
             execution, self.recorder, desk_config_version=version, measure_cpu=live
@@ -488,9 +526,8 @@ class Desk:
         self.orders = OrderManager(
             venue, state, self.config.orders, journal=journal, retention=memory.orders
         )
+        self.orders.listener = self.allocator
         self.timers = TimerSchedule()
-        self.children = ChildSchedule()
-        """Children (TWAP slices) of routed intents waiting for release."""
         self.unwinds: dict[str, Unwind] = {}
         """Working unwinds by intent id, in the order they started."""
         self._unwind_count = 0
@@ -558,6 +595,7 @@ class Desk:
         if self.shadow is not None:
             self.shadow.fire_due(target, self.state)
         self._schedule_monitors(target)
+        self._start_allocator(target)
         self._fire_due(target, live=False)
         self._step(event, target)
         if self.events_processed % self.config.flush_every_events == 0:
@@ -572,6 +610,7 @@ class Desk:
         if self.shadow is not None:
             self.shadow.fire_due(max(now, self.state.now_ns), self.state)
         self._schedule_monitors(max(now, self.state.now_ns))
+        self._start_allocator(max(now, self.state.now_ns))
         self._heartbeat(max(now, self.state.now_ns))
         self._fire_due(now, live=True)
 
@@ -686,7 +725,11 @@ class Desk:
         unwind is not resumed),
         ``set_trading_state`` (``args["state"]`` ACTIVE/REDUCING/HALTED; refused while the kill
         switch is tripped), ``set_mode`` (``args["bot_id"]``, ``args["mode"]``: releases a
-        quarantined bot or changes a bot's mode), ``shutdown``. Anything else is refused.
+        quarantined bot or changes a bot's mode), ``shutdown``, ``allocator-freeze`` /
+        ``allocator-unfreeze`` (stop / restart the MetaAllocator's drawdown reallocation;
+        refused when already so) and ``allocator-reset`` (back to the static split), each
+        recorded as an ALLOCATE desk envelope and refused without ``[desk.allocator]``.
+        Anything else is refused.
         """
         now = self.state.now_ns
         args = dict(command.args)
@@ -966,9 +1009,48 @@ class Desk:
         for name, slot in self._monitor_timers.items():
             self.timers.add(name, slot.monitor_interval_ns, now + slot.monitor_interval_ns)
 
+    def _start_allocator(self, now: int) -> None:
+        """At the desk's first event or tick: record the allocator's initial allocation (equity
+        of now) and start its check timer (every ``check_interval_s``)."""
+        if self._allocator_started:
+            return
+        self._allocator_started = True
+        assert self.allocator is not None
+        assert self.config.allocator is not None
+        if now > self.state.now_ns:
+            self.state.set_time(now)
+        self._record_allocation(self.allocator.start(self.state))
+        interval = self.config.allocator.check_interval_s * 1_000_000_000
+        self.timers.add(_ALLOCATOR_TIMER, interval, now + interval)
+
+    def _record_allocation(self, allocation: Allocation | None) -> None:
+        """One desk envelope (decision ALLOCATE) for an allocation change."""
+        if allocation is None:
+            return
+        _LOG.warning("allocator %s: weights %s", allocation.reason, allocation.weights_ppm)
+        desk = self.risk.desk
+        self.recorder.record(
+            bot_id=desk.bot_id,
+            bot_class=desk.bot_class,
+            bot_version=desk.version,
+            config_version=desk.config_version,
+            mode=Mode.ENFORCED,
+            decision=Decision.ALLOCATE,
+            ts_event_ns=self.state.now_ns,
+            ts_decided_ns=self.state.now_ns,
+            reason_codes=(allocation.reason,),
+            causation_id=self._cause(),
+            output=allocation,
+        )
+
     def _fire(self, timer: Timer, now: int) -> None:
-        """A due timer: a monitor firing (see :mod:`polytraders.desk.monitors`) or a ``Timer``
-        event through the loop."""
+        """A due timer: a monitor firing (see :mod:`polytraders.desk.monitors`), the
+        allocator's check, or a ``Timer`` event through the loop."""
+        if timer.name == _ALLOCATOR_TIMER and self.allocator is not None:
+            if now > self.state.now_ns:
+                self.state.set_time(now)
+            self._record_allocation(self.allocator.on_timer(self.state))
+            return
         slot = self._monitor_timers.get(timer.name)
         if slot is None:
             self._step(timer, now)
@@ -1141,12 +1223,7 @@ class Desk:
         if why:
             self._finish_children(pending, cause, why)
             return
-        orders = state.orders
-        committed = 0
-        for cid, size in pending.sent:
-            order = orders.get(cid)
-            committed += size if order is None or order.status.is_open else order.filled_size
-        size = pending.target_size() - committed
+        size = pending.target_size() - pending.committed(state.orders)
         leg = pending.first_leg + pending.next_index
         child = pending.children[pending.next_index]
         pending.next_index += 1
@@ -1395,6 +1472,24 @@ class Desk:
                 return slot
         return None
 
+    def _allocator_command(self, command: str) -> tuple[bool, str]:
+        """``allocator-freeze`` / ``allocator-unfreeze`` / ``allocator-reset``."""
+        allocator = self.allocator
+        if allocator is None:
+            return False, "no allocator ([desk.allocator])"
+        self._start_allocator(self.state.now_ns)
+        if command == "allocator-reset":
+            self._record_allocation(allocator.reset(self.state))
+            return True, "static split restored"
+        if command in ("allocator-freeze", "allocator-unfreeze"):
+            frozen = command == "allocator-freeze"
+            allocation = allocator.set_frozen(self.state, frozen)
+            self._record_allocation(allocation)
+            if allocation is None:
+                return False, "already frozen" if frozen else "not frozen"
+            return True, "frozen" if frozen else "unfrozen"
+        return False, f"unknown command {command!r}"
+
     def _apply_operator(
         self, command: str, operator: str, args: dict[str, str], now: int
     ) -> tuple[bool, str]:
@@ -1455,6 +1550,8 @@ class Desk:
             except ValueError as exc:
                 return False, str(exc)
             return True, f"{slot.bot_id} → {slot.mode}"
+        if command.startswith("allocator-"):
+            return self._allocator_command(command)
         if command == "shutdown":
             self.request_stop()
             return True, "stopping after the current event"

@@ -169,6 +169,19 @@ class OrderArchive(Protocol):
         ...
 
 
+class FillListener(Protocol):
+    """Told of every fill booked or reverted, after the ledger (the desk's MetaAllocator)."""
+
+    def fill_booked(self, fill: Fill, order: VenueOrder | None) -> None:
+        """A fill was booked (once per fill id); ``order`` is its order (None when unknown),
+        before the fill is added to its filled size."""
+        ...
+
+    def fill_reverted(self, fill: Fill) -> None:
+        """A booked fill was taken back."""
+        ...
+
+
 class OrderManagerConfig(BaseModel):
     """Order-manager limits."""
 
@@ -264,6 +277,7 @@ class OrderManager:
         booked_fill_ids: the id of every fill booked and not reverted, retired ones included.
         archive: None, or where every fill booked or reverted and every order retired with
             fills goes (:class:`OrderArchive`; set it before the first event).
+        listener: None, or who is told of every fill booked or reverted (:class:`FillListener`).
         stats: counters.
         retired_created_ns: ``ts_created_ns`` of every order retired (rule 8), in retirement
             order: 8 bytes each, what a per-order count over time still needs.
@@ -286,6 +300,7 @@ class OrderManager:
         self.fills: list[Fill] = []
         self.booked_fill_ids: set[str] = set()
         self.archive: OrderArchive | None = None
+        self.listener: FillListener | None = None
         self.stats = OrderManagerStats()
         self._ack_timeout_ns = self.config.ack_timeout_ms * _NS_PER_MS
         self._bucket = TokenBucket(self.config.order_rate_per_s, self.config.order_burst_count)
@@ -553,6 +568,8 @@ class OrderManager:
                     self.journal.fill_booked(event)
                 if self.archive is not None:
                     self.archive.fill_booked(event)
+                if self.listener is not None:
+                    self.listener.fill_booked(event, order)
             if order is None:
                 self.stats.unknown_order_events += 1
                 _LOG.warning("fill %s for unknown order %s booked", event.fill_id, cid)
@@ -608,6 +625,8 @@ class OrderManager:
             self.journal.fill_reverted(fill, reason_code, now_ns)
         if self.archive is not None:
             self.archive.fill_reverted(fill)
+        if self.listener is not None:
+            self.listener.fill_reverted(fill)
         order = self.state.orders.get(fill.client_order_id)
         if order is not None:
             order.filled_size = max(order.filled_size - fill.size, 0)

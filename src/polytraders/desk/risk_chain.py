@@ -8,6 +8,8 @@ Exact rules (DESIGN.md "The desk" step 3 and "Contracts"):
    the trading-state gate of :mod:`polytraders.desk.gate` (kill switch, HALTED, reduce-only,
    REDUCING). A CANCEL intent is approved by the desk without running the
    risk bots: withdrawing an order never adds risk and must never be blocked by a failing bot.
+   With a MetaAllocator (:mod:`polytraders.desk.allocator`), its budget check comes next: a
+   REJECT or RESHAPE by it is a desk envelope, and a reshaped intent goes on to the bots.
 2. **Bots in order.** STUB bots do not run. ENFORCED bots decide: APPROVE passes the intent on
    unchanged; RESHAPE replaces it with ``decision.reshaped`` for every later bot; REJECT stops
    it; HALT stops it and sets the trading state HALTED (a HALT from a bot holding the
@@ -50,6 +52,7 @@ from polytraders.contracts.decisions import APPROVE, RiskDecision, Verdict
 from polytraders.contracts.envelope import BotFailure, Decision, ReportEnvelope, input_digest
 from polytraders.contracts.id_set import IdSet
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.desk.allocator import MetaAllocator
 from polytraders.desk.decision_cpu import decision_cpu_ns
 from polytraders.desk.failures import exception_failure
 from polytraders.desk.gate import gate_reason
@@ -127,6 +130,7 @@ class RiskChain:
         measure_cpu: record the measured thread CPU time of each call in envelopes and check
             it against the budget (live clock only).
         observer: optional metrics hook (see :data:`DecisionObserver`).
+        allocator: the desk's MetaAllocator, whose budget check follows the desk's gate.
 
     Raises:
         ValueError: a slot whose bot is not a risk bot.
@@ -141,6 +145,7 @@ class RiskChain:
         require_known_tokens: bool = True,
         measure_cpu: bool = False,
         observer: DecisionObserver | None = None,
+        allocator: MetaAllocator | None = None,
     ) -> None:
         for slot in slots:
             if slot.bot_class is not BotClass.RISK:
@@ -151,6 +156,7 @@ class RiskChain:
         self.require_known_tokens = require_known_tokens
         self.measure_cpu = measure_cpu
         self.observer = observer
+        self.allocator = allocator
         self._allowed = {s.bot_id: frozenset(s.bot.reason_codes) for s in self.slots}
         self._seen = IdSet()
         """Every intent id that entered the chain (exact; ranges for numbered ids)."""
@@ -234,6 +240,19 @@ class RiskChain:
         if intent.action is _CANCEL:
             self._desk(intent, state, Decision.APPROVE, (), Cause(causation_id, ts_event, digest))
             return RiskOutcome(True, intent, Verdict.APPROVE, (), "", False)
+        codes: tuple[str, ...] = ()
+        reshaped = False
+        if self.allocator is not None:
+            budget = self.allocator.check(intent, state)
+            if budget.code:
+                cause = Cause(causation_id, ts_event, digest)
+                if budget.intent is None:
+                    self._desk(intent, state, Decision.REJECT, (budget.code,), cause)
+                    return RiskOutcome(False, intent, Verdict.REJECT, (budget.code,), "desk", False)
+                intent = budget.intent
+                self._desk(intent, state, Decision.RESHAPE, (budget.code,), cause)
+                digest = input_digest(intent)
+                codes, reshaped = (budget.code,), True
 
         start_state = state.trading_state
         start_kill = state.kill_switch_tripped
@@ -249,8 +268,6 @@ class RiskChain:
         now = state.now_ns
         stopped: RiskOutcome | None = None
         previous: ReportEnvelope | None = None
-        codes: tuple[str, ...] = ()
-        reshaped = False
         for slot in self.slots:
             mode = slot.mode
             if mode is _STUB:
