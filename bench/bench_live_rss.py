@@ -260,7 +260,8 @@ class SessionRun:
     process's full (generation 2) garbage collections while the session ran: how many and
     the longest pause (ms), and the session's memory horizon (s): how long its closed orders
     stay in memory (:meth:`polytraders.desk.desk.SessionMemory.live`), after which its bounded
-    past stops growing."""
+    past stops growing, and the session's heap trims (:mod:`polytraders.ops.heap_trim`): how
+    many and the longest (ms)."""
 
     samples: list[Sample]
     tracked: dict[str, int]
@@ -270,6 +271,8 @@ class SessionRun:
     full_gcs: int
     full_gc_pause_ms_max: float
     horizon_s: float
+    heap_trims: int
+    heap_trim_ms_max: float
 
 
 class FullGcTimer:
@@ -388,6 +391,8 @@ def run_session(
         gcs.count,
         round(gcs.pause_ms_max, 1),
         horizon_s,
+        session.heap_trimmer.trims,
+        round(session.heap_trimmer.trim_ms_max, 1),
     )
 
 
@@ -422,6 +427,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         **observed.tracked,
         "trading_state_end": observed.trading_state,
         "quarantined": "; ".join(observed.quarantined) or "none",
+        "heap_trims": observed.heap_trims,
+        "heap_trim_ms_max": observed.heap_trim_ms_max,
         "full_gcs": observed.full_gcs,
         "full_gc_pause_ms_max": observed.full_gc_pause_ms_max,
         "loadavg_1m_start": round(load_start, 2),

@@ -55,6 +55,7 @@ from polytraders.model.money import to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
+from polytraders.ops.heap_trim import HeapTrimmer
 from polytraders.ops.logs import configure_logging
 from polytraders.readiness.demotion_watch import DemotionWatch
 from polytraders.readiness.release_policy import NodeMode
@@ -358,7 +359,9 @@ class LiveSession:
        reconciles. A failed worker (an exception in the venue) halts the desk with
        ``SYS_VENUE_WORKER_FAILED`` and the step raises :class:`VenueWorkerError`;
     5. the recording is flushed: envelopes, order states and fills of the step reach the
-       store (and the timeline file) together, so a crash loses at most one step;
+       store (and the timeline file) together, so a crash loses at most one step; then, at
+       most once a minute, the C heap's free pages go back to the OS
+       (:class:`~polytraders.ops.heap_trim.HeapTrimmer`; a few ms on this step);
     6. every bot the desk quarantined since the last round raises an alert
        (:meth:`_alert_quarantines`; the desk itself has already cancelled a quarantined
        strategy's open orders);
@@ -455,6 +458,9 @@ class LiveSession:
         """The main desk's quarantines alerted so far, in order (one ERROR log line each)."""
         self.events_in = 0
         self.restamped_events = 0
+        self.heap_trimmer = HeapTrimmer()
+        """Gives the C heap's free pages back to the OS once a minute, at the end of a step
+        (:mod:`polytraders.ops.heap_trim`)."""
         self._last_market_ns = 0
         self._closed = False
         # a timer keeps the venue advanced (heartbeats, acks, fills) when the market is quiet
@@ -513,6 +519,7 @@ class LiveSession:
         for recording in (self.recording, *self.shadow_recordings):
             if recording is not None:
                 recording.flush()
+        self.heap_trimmer.maybe_trim()
         if self.shadow_comparator is not None:
             try:  # evidence about the candidate: a store refusing it does not stop the desk
                 self.shadow_comparator.maybe_record(self.desk.clock.now_ns())
