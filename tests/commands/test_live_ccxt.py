@@ -44,6 +44,7 @@ from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
+from polytraders.desk.desk import SessionMemory
 from polytraders.feeds.live.connection import KeepaliveConfig
 from polytraders.model.events import (
     AnyEvent,
@@ -67,7 +68,7 @@ from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.config import CcxtVenueConfig
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.stops import StopRequest
-from polytraders.venues.ccxt.venue import CcxtVenue
+from polytraders.venues.ccxt.venue import CLOSED_ORDER_REPORT_S, CcxtVenue
 from polytraders.venues.reconciliation import DriftLevel
 from tests.governed import govern
 from tests.waiting import wait_until
@@ -235,6 +236,9 @@ def test_trades_keeps_the_stop_while_long_and_removes_it_when_flat(
     store = str(tmp_path / "runs.sqlite")
     session = _session(sim, store, close_after_events=150)
     ex = sim.exchange
+    live = SessionMemory.live(CLOSED_ORDER_REPORT_S)  # a bounded past, as a Polymarket node
+    assert session.desk.orders.retention == live.orders
+    assert session.desk.state.ledger.equity_interval_ns == live.equity_interval_ns
     try:
         _pump_until(session, sim, lambda: session.desk.state.ledger.position(TOKEN) is not None)
         position = session.desk.state.ledger.position(TOKEN)

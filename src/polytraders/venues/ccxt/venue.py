@@ -871,16 +871,19 @@ class CcxtVenue:
         infos = self._trades_since(market, self._next_trade_id.get(market.token_id))
         for info in sorted(infos, key=trade_id_of):
             trade_id = trade_id_of(info)
+            venue_id = venue_order_id_of(info)
+            booked = fill_id(market, trade_id) in self._fill_ids
+            if not booked and venue_id not in self._by_venue_id:
+                if adopt:
+                    answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
+                    self._adopt(answer["info"], market, now_ns)
+                else:
+                    self._adopt_if_triggered(venue_id, market, now_ns)
+            # past this trade only once its order is learnt: a failed request retries it
             nxt = self._next_trade_id.get(market.token_id)
             self._next_trade_id[market.token_id] = max(nxt or 0, trade_id + 1)
-            if fill_id(market, trade_id) in self._fill_ids:
+            if booked:
                 continue
-            venue_id = venue_order_id_of(info)
-            if venue_id not in self._by_venue_id and adopt:
-                answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
-                self._adopt(answer["info"], market, now_ns)
-            elif venue_id not in self._by_venue_id:
-                self._adopt_if_triggered(venue_id, market, now_ns)
             cid = self._by_venue_id.get(venue_id)
             if cid is None:
                 log.info("trade %d of order %s is not ours: ignored", trade_id, venue_id)
