@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -28,23 +29,46 @@ from typer.testing import CliRunner
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.cli import app
 from polytraders.commands.live import LiveSession
-from polytraders.commands.live_ccxt import ProtectiveStops, build_ccxt_session
+from polytraders.commands.live_ccxt import (
+    CcxtStartup,
+    FundingRates,
+    ProtectiveStops,
+    build_ccxt_session,
+)
 from polytraders.contracts.bot import BotBase
 from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
-from polytraders.contracts.envelope import ReportEnvelope
+from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
+from polytraders.desk.desk import SessionMemory
 from polytraders.feeds.live.connection import KeepaliveConfig
-from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, TradingState
-from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce
+from polytraders.model.events import (
+    AnyEvent,
+    BookDelta,
+    BookSnapshot,
+    TradingState,
+    TradingStateChanged,
+)
+from polytraders.model.orders import (
+    IntentAction,
+    OrderIntent,
+    OrderStatus,
+    Side,
+    TimeInForce,
+    VenueOrder,
+)
 from polytraders.node.config import CcxtNodeConfig
+from polytraders.simexchange.engine import ExchangeSettings
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.store.event_store import EventStore
+from polytraders.venues.ccxt.config import CcxtVenueConfig
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
+from polytraders.venues.ccxt.stops import StopRequest
+from polytraders.venues.ccxt.venue import CLOSED_ORDER_REPORT_S, CcxtVenue
 from polytraders.venues.reconciliation import DriftLevel
 from tests.governed import govern
 from tests.waiting import wait_until
@@ -134,7 +158,7 @@ class ScriptedTaker(BotBase[ScriptedTakerConfig]):
         return Proposal()
 
 
-def _desk(close_after_events: int) -> DeskFile:
+def _desk(close_after_events: int, *risk: str) -> DeskFile:
     return DeskFile(
         strategies=[
             BotEntry(
@@ -142,7 +166,7 @@ def _desk(close_after_events: int) -> DeskFile:
                 config={"close_after_events": close_after_events},
             )
         ],
-        risk=[BotEntry(id="risk.killswitch")],
+        risk=[BotEntry(id="risk.killswitch"), *(BotEntry(id=r) for r in risk)],
     )
 
 
@@ -152,15 +176,25 @@ def sim() -> Iterator[SimExchangeServer]:
         yield server
 
 
-def _session(sim: SimExchangeServer, store: str, close_after_events: int = 0) -> LiveSession:
+def _start(
+    sim: SimExchangeServer,
+    store: str,
+    close_after_events: int = 0,
+    *,
+    risk: tuple[str, ...] = (),
+    orphan_policy: str = "cancel",
+    funding_poll_interval_ms: int = 60_000,
+) -> tuple[LiveSession, CcxtStartup]:
     node = CcxtNodeConfig.model_validate(
         {
-            "desk": _desk(close_after_events),
+            "desk": _desk(close_after_events, *risk),
             "venue": {"api_url": sim.url, "poll_interval_ms": 0},
             "protective_stop": {"stop_distance_bps": 30},
+            "reconciliation": {"orphan_policy": orphan_policy},
+            "funding_poll_interval_ms": funding_poll_interval_ms,
         }
     )
-    session, comparison = build_ccxt_session(
+    session, startup = build_ccxt_session(
         run_id="run-ccxt-live",
         credentials=ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret),
         node=node,
@@ -168,8 +202,12 @@ def _session(sim: SimExchangeServer, store: str, close_after_events: int = 0) ->
         keepalive=FAST,
         store_url=store,
     )
-    assert comparison.level is DriftLevel.OK
-    return session
+    assert startup.comparison.level is DriftLevel.OK
+    return session, startup
+
+
+def _session(sim: SimExchangeServer, store: str, close_after_events: int = 0) -> LiveSession:
+    return _start(sim, store, close_after_events)[0]
 
 
 def _pump_until(session: LiveSession, sim: SimExchangeServer, done: Callable[[], bool]) -> None:
@@ -182,8 +220,7 @@ def _pump_until(session: LiveSession, sim: SimExchangeServer, done: Callable[[],
 
 
 def _stops(session: LiveSession) -> ProtectiveStops:
-    (hook,) = session.after_step
-    assert isinstance(hook, ProtectiveStops)
+    (hook,) = [h for h in session.after_step if isinstance(h, ProtectiveStops)]
     return hook
 
 
@@ -199,6 +236,9 @@ def test_trades_keeps_the_stop_while_long_and_removes_it_when_flat(
     store = str(tmp_path / "runs.sqlite")
     session = _session(sim, store, close_after_events=150)
     ex = sim.exchange
+    live = SessionMemory.live(CLOSED_ORDER_REPORT_S)  # a bounded past, as a Polymarket node
+    assert session.desk.orders.retention == live.orders
+    assert session.desk.state.ledger.equity_interval_ns == live.equity_interval_ns
     try:
         _pump_until(session, sim, lambda: session.desk.state.ledger.position(TOKEN) is not None)
         position = session.desk.state.ledger.position(TOKEN)
@@ -318,3 +358,195 @@ def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
     assert not sim.exchange.open_orders() and len(sim.exchange.open_algo_orders()) == 1
     refused = CliRunner().invoke(app, [*args, "--markets", "x"], env=env)
     assert refused.exit_code == 2 and "--markets: not with --venue ccxt" in refused.output
+
+
+# ---------------------------------------------------------------------- orphan policy
+def _operator_orders(sim: SimExchangeServer) -> tuple[str, str]:
+    """Orders placed at the exchange behind the desk's back (another process, a person): a
+    post-only bid far below the touch and a stop under the desk's long with a client id that
+    is not the keeper's. Returns (the bid's order id, the stop's algo id)."""
+    config = CcxtVenueConfig.model_validate({"api_url": sim.url, "poll_interval_ms": 0})
+    credentials = ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret)
+    operator = CcxtVenue.from_credentials(credentials, config)
+    try:
+        operator.load_markets()
+        bid = sim.exchange.book.best_bid()
+        assert bid is not None
+        by_hand = VenueOrder(
+            client_order_id="by-hand-bid",
+            intent_id="by-hand",
+            token_id=TOKEN,
+            side=Side.BUY,
+            price=bid * 850 // 1_000 // 100_000 * 100_000,
+            size=SIZE,
+            post_only=True,
+        )
+        operator.submit(by_hand, time.time_ns())
+        placed = operator.order("by-hand-bid")
+        assert placed is not None and placed.status is OrderStatus.ACCEPTED
+        request = StopRequest(
+            token_id=TOKEN,
+            position_size=SIZE,
+            stop_price=bid * 700 // 1_000 // 100_000 * 100_000,
+            client_id="by-hand-stop",
+        )
+        outcome = operator.place_protective_stop(request, time.time_ns())
+        assert outcome.stop is not None
+        return placed.venue_order_id, outcome.stop.venue_order_id
+    finally:
+        operator.close()
+
+
+def _long_with_its_stop(sim: SimExchangeServer, store: str) -> str:
+    """A first session buys and leaves its long and protective stop (clean shutdown);
+    returns the stop's client id."""
+    first = _session(sim, store)
+    try:
+        _pump_until(first, sim, lambda: _stops(first).synced.get(TOKEN) == SIZE)
+    finally:
+        first.close()
+    (stop,) = sim.exchange.open_algo_orders()
+    return stop.client_algo_id
+
+
+def test_orphan_policy_cancel_cancels_unknown_orders_and_foreign_stops_keeps_the_desks(
+    sim: SimExchangeServer, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "runs.sqlite")
+    ex = sim.exchange
+    desks_stop = _long_with_its_stop(sim, store)
+    bid_id, stop_id = _operator_orders(sim)
+    assert len(ex.open_orders()) == 1 and len(ex.open_algo_orders()) == 2
+
+    second, startup = _start(sim, store, orphan_policy="cancel")
+    try:
+        orphans = startup.orphans
+        assert orphans.orders_canceled == [bid_id] and orphans.stops_canceled == [stop_id]
+        assert orphans.adopted == []
+        assert orphans.reason_codes == ["SYS_CCXT_ORPHAN_CANCELED"] * 2
+        assert not ex.open_orders()
+        assert [a.client_algo_id for a in ex.open_algo_orders()] == [desks_stop]
+        assert not second.desk.state.open_orders()
+        tracked = second.desk.state.orders["by-hand-bid"]
+        assert tracked.status is OrderStatus.CANCELED  # known, so never sent again
+    finally:
+        second.close()
+    with EventStore.open(store) as events:
+        runs = [r for r in events.runs() if r.run_id == "run-ccxt-live"]
+        rows = [o for o in events.orders(runs[-1].ref) if o.client_order_id == "by-hand-bid"]
+    assert [o.status for o in rows] == [OrderStatus.CANCELED]
+
+
+def test_orphan_policy_adopt_tracks_unknown_orders_and_leaves_stops(
+    sim: SimExchangeServer, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "runs.sqlite")
+    ex = sim.exchange
+    _long_with_its_stop(sim, store)
+    bid_id, _stop_id = _operator_orders(sim)
+
+    second, startup = _start(sim, store, orphan_policy="adopt")
+    try:
+        orphans = startup.orphans
+        assert [o.venue_order_id for o in orphans.adopted] == [bid_id]
+        assert orphans.orders_canceled == [] and orphans.stops_canceled == []
+        assert orphans.reason_codes == ["SYS_CCXT_ORPHAN_ADOPTED"]
+        assert [o.client_order_id for o in second.desk.state.open_orders()] == ["by-hand-bid"]
+        assert len(ex.open_orders()) == 1 and len(ex.open_algo_orders()) == 2
+    finally:
+        second.close()
+    assert not ex.open_orders()  # adopted: the desk's own, cancelled at its clean shutdown
+
+
+# ---------------------------------------------------------------------- funding rates
+@pytest.fixture
+def high_funding_sim() -> Iterator[SimExchangeServer]:
+    """The simulator serving a funding rate of 0.1 % per 8 h (1_000 ppm = 1_000_000 ppb),
+    above risk.fundingguard's default threshold (750_000 ppb)."""
+    settings = SimExchangeSettings(exchange=ExchangeSettings(funding_rate_ppm=1_000))
+    with SimExchangeServer(settings, throwaway_key()) as server:
+        yield server
+
+
+def test_a_funding_rate_above_the_threshold_puts_the_desk_in_reducing(
+    high_funding_sim: SimExchangeServer, tmp_path: Path
+) -> None:
+    sim = high_funding_sim
+    store = str(tmp_path / "runs.sqlite")
+    _long_with_its_stop(sim, store)  # a long: the paying side of a positive rate
+    session, _ = _start(sim, store, risk=("risk.fundingguard",), funding_poll_interval_ms=200)
+    (funding,) = [h for h in session.after_step if isinstance(h, FundingRates)]
+    try:
+        state = session.desk.state
+        assert state.trading_state is TradingState.ACTIVE
+        assert state.funding_rate_ppb(TOKEN) == 1_000_000  # read at start-up
+        _pump_until(session, sim, lambda: state.trading_state is TradingState.REDUCING)
+        (change,) = [e for e in session.desk.desk_events if isinstance(e, TradingStateChanged)]
+        assert (change.new_state, change.reason_code, change.source) == (
+            TradingState.REDUCING,
+            "RISK_FUNDING_REDUCING",
+            "risk.fundingguard",
+        )
+        _pump_until(session, sim, lambda: funding.received >= 2)  # polled on the worker
+        assert state.funding_rate_ppb(TOKEN) == 1_000_000
+    finally:
+        session.close()
+    guard = [e for e in _envelopes(store, "run-ccxt-live") if e.bot_id == "risk.fundingguard"]
+    reducing = [e for e in guard if "RISK_FUNDING_REDUCING" in e.reason_codes]
+    assert reducing and all(e.decision is Decision.REDUCE for e in reducing)
+
+
+# ---------------------------------------------------------------------- a triggered stop
+def test_a_stop_triggered_at_the_exchange_is_booked_once_and_survives_a_restart(
+    sim: SimExchangeServer, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "runs.sqlite")
+    ex = sim.exchange
+    session = _session(sim, store)
+    try:
+        _pump_until(session, sim, lambda: _stops(session).synced.get(TOKEN) == SIZE)
+        (stop,) = ex.open_algo_orders()
+
+        def through_the_stop() -> bool:
+            assert sim.step(20)["applied"], "the recording ended first"
+            session.step()
+            position = session.desk.state.ledger.position(TOKEN)
+            return position is not None and position.size == 0
+
+        wait_until(through_the_stop, 60, "the stop to trigger and the desk to learn it")
+        assert stop.status == "FINISHED" and ex.position.size == 0
+        _pump_until(session, sim, lambda: len(_stops(session).triggered) == 1)
+        (triggered,) = _stops(session).triggered
+        assert triggered.venue_order_id == str(stop.actual_order_id)
+        assert (triggered.side, triggered.filled_size) == (Side.SELL, SIZE)
+        _pump_until(session, sim, lambda: _stops(session).synced.get(TOKEN) == 0)
+        session.reconcile(session.desk.clock.now_ns())
+        _pump_until(session, sim, lambda: len(session.reconciliations) == 2)
+        (_, periodic) = session.reconciliations[-1]
+        assert periodic.level is DriftLevel.OK
+        assert session.desk.state.trading_state is TradingState.ACTIVE
+        assert not ex.open_algo_orders()
+    finally:
+        session.close()
+    codes = [c for e in _envelopes(store, "run-ccxt-live") for c in e.reason_codes]
+    assert codes.count("SYS_CCXT_STOP_PLACED") == 1  # nothing placed after the trigger
+    assert codes.count("SYS_CCXT_STOP_TRIGGERED") == 1
+    assert "SYS_CCXT_POSITION_UNPROTECTED" not in codes
+
+    restarted = _session(sim, store)
+    try:
+        position = restarted.desk.state.ledger.position(TOKEN)
+        assert position is None or position.size == 0
+        for _ in range(10):
+            sim.step(1)
+            restarted.step()
+    finally:
+        restarted.close()
+    with EventStore.open(store) as events:
+        runs = [r for r in events.runs() if r.run_id == "run-ccxt-live"]
+        fills = [f for r in runs for f in events.fills(r.ref)]
+        orders = {o.client_order_id for r in runs for o in events.orders(r.ref)}
+    ids = [f.fill_id for f in fills]
+    assert len(ids) == len(set(ids))  # each fill once, across the restart
+    closing = [f for f in fills if f.client_order_id == triggered.client_order_id]
+    assert sum(f.size for f in closing) == SIZE and triggered.client_order_id in orders

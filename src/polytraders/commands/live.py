@@ -337,7 +337,8 @@ class LiveSession:
        strategies start once they can read both books of each market);
     1. user-channel messages received so far are handed to the worker, which applies them
        to the venue (fills counted at MATCHED, final at CONFIRMED, FAILED reverted);
-    2. every market event received since the last step goes through ``desk.process``; each
+    2. every market event received since the last step (the feed's, then each of
+       ``market_sources``') goes through ``desk.process``; each
        venue advance of the desk hands the orders it decided since the previous advance to
        the worker (they go out in batches, after the desk's checkpoint row for them) and
        collects the venue events the worker produced so far (acks, rejections, cancels,
@@ -414,6 +415,10 @@ class LiveSession:
             :meth:`close` (:class:`~polytraders.backtest.shadow_live.LiveShadowComparator`).
         venue_metrics: the node's venue metrics; every reconciliation concluded here
             (start-up and periodic) sets their drift gauges and counts.
+        snapshot_refusals: the venue's errors that skip a periodic reconciliation (None:
+            Polymarket's ``ClobRequestError``).
+        after_step: hooks run every step once its orders went to the worker.
+        market_sources: more market events, polled every step after the feed's.
     """
 
     def __init__(
@@ -432,6 +437,7 @@ class LiveSession:
         shadow_comparator: LiveShadowComparator | None = None,
         snapshot_refusals: tuple[type[Exception], ...] | None = None,
         after_step: Sequence[Callable[[], None]] = (),
+        market_sources: Sequence[Callable[[], list[AnyEvent]]] = (),
     ) -> None:
         if snapshot_refusals is None:
             from polytraders.venues.polymarket.client import ClobRequestError
@@ -442,6 +448,9 @@ class LiveSession:
         self.after_step = list(after_step)
         """Run every step after the step's orders went to the worker (the ccxt session's
         protective stop keeper, :mod:`polytraders.commands.live_ccxt`)."""
+        self.market_sources = list(market_sources)
+        """Polled every step after the market feed; their events go to the desks the same way
+        (the ccxt session's funding rates, fetched by the venue worker)."""
         self.desk = desk
         self.shadow_comparator = shadow_comparator
         self.recording = recording
@@ -499,6 +508,8 @@ class LiveSession:
             self.demotion.poll(self.desk.clock.now_ns())
         self._apply_user_messages()
         events = self.market_feed.poll()
+        for source in self.market_sources:
+            events.extend(source())
         for received in events:
             event = self._ordered(received)
             if self._waiting_for_books and self._warm_up(event):
@@ -2175,7 +2186,7 @@ def _run_ccxt(
         except OutputDirError as exc:
             fail(str(exc), EXIT_REFUSED, exc)
         try:
-            session, comparison = build_ccxt_session(
+            session, startup = build_ccxt_session(
                 run_id=rid,
                 credentials=creds,
                 node=node,
@@ -2188,10 +2199,13 @@ def _run_ccxt(
             outputs.discard()
             typer.echo(f"error: not going live: {exc}", err=True)
             raise typer.Exit(1) from exc
+        comparison, orphans = startup
         found = comparison.differences
         typer.echo(
             f"reconciled: {len(session.desk.state.open_orders())} open, "
-            f"{len(found.unbooked_fills)} missed fills, drift {comparison.level} (orders "
+            f"{len(found.unbooked_fills)} missed fills, orphans adopted {len(orphans.adopted)}"
+            f" / cancelled {len(orphans.orders_canceled)} orders and "
+            f"{len(orphans.stops_canceled)} stops, drift {comparison.level} (orders "
             f"{comparison.order_drift_micros}, positions {comparison.position_drift_micros} "
             "micro-units)"
         )

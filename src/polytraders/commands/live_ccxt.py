@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -51,12 +51,13 @@ from polytraders.commands.live import (
 )
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import Mode
-from polytraders.desk.desk import Desk
+from polytraders.desk.desk import Desk, SessionMemory
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.feeds.live.background import BackgroundFeed
-from polytraders.model.events import AnyEvent
+from polytraders.model.events import AnyEvent, FundingRate
 from polytraders.model.fills import Fill
 from polytraders.model.money import notional_micros
+from polytraders.model.orders import VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import VenueWorker
 from polytraders.store.records import ReconciliationKind, RunProduced
@@ -69,11 +70,13 @@ if TYPE_CHECKING:
     from polytraders.node.config import CcxtNodeConfig
     from polytraders.venues.ccxt.credentials import ApiKeyCredentials
     from polytraders.venues.ccxt.protective_stop import ProtectiveStopKeeper, StopSync
+    from polytraders.venues.ccxt.reconcile import OrphanReport
     from polytraders.venues.ccxt.venue import CcxtVenue
 
 _LOG = logging.getLogger(__name__)
 BINANCE_USDM_WS = "wss://fstream.binance.com"
 BINANCE_USDM_REST = "https://fapi.binance.com"
+STOP_TRIGGERED = "SYS_CCXT_STOP_TRIGGERED"
 STOP_CODES = {
     "place": "SYS_CCXT_STOP_PLACED",
     "replace": "SYS_CCXT_STOP_REPLACED",
@@ -138,6 +141,8 @@ class ProtectiveStops:
         """Token → the desk position size the exchange's stop was last confirmed for."""
         self.syncs: list[StopSync | str] = []
         """Every sync's result, in order (a string: the exchange did not answer)."""
+        self.triggered: list[VenueOrder] = []
+        """The orders triggered stops became (the venue adopted them), in order recorded."""
         self._pending: set[str] = set()
 
     def __call__(self) -> None:
@@ -159,8 +164,15 @@ class ProtectiveStops:
                 _then(self._done, token_id, size, now_ns),
             )
 
-    def _done(self, token_id: str, size: int, asked_ns: int, got: StopSync | str) -> None:
-        """Record a sync's actions (decision thread)."""
+    def _done(
+        self,
+        token_id: str,
+        size: int,
+        asked_ns: int,
+        answer: tuple[StopSync | str, list[VenueOrder]],
+    ) -> None:
+        """Record the triggered stops' orders, then the sync's actions (decision thread)."""
+        got, triggered = answer
         self._pending.discard(token_id)
         self.syncs.append(got)
         desk = self.desk
@@ -183,6 +195,8 @@ class ProtectiveStops:
                 input_digest=digest,
             )
 
+        for order in triggered:
+            self._record_triggered(order)
         if isinstance(got, str):
             _LOG.warning("protective stop of %s not synced: %s", token_id, got)
             digest = hashlib.sha256(got.encode()).hexdigest()[:16]
@@ -215,30 +229,163 @@ class ProtectiveStops:
         if not got.reason_code:
             self.synced[token_id] = size
 
+    def _record_triggered(self, order: VenueOrder) -> None:
+        """A stop triggered at the exchange: its order (closed, filled; its fills were booked
+        when the venue reported them) joins the desk's orders and the store, with a desk
+        envelope ``SYS_CCXT_STOP_TRIGGERED``."""
+        desk = self.desk
+        if order.client_order_id in desk.state.orders:
+            return
+        desk.state.add_order(order)
+        if desk.orders.journal is not None:
+            desk.orders.journal.order_changed(order)
+        self.triggered.append(order)
+        actor = desk.execution.desk
+        desk.recorder.record(
+            bot_id=actor.bot_id,
+            bot_class=actor.bot_class,
+            bot_version=actor.version,
+            config_version=actor.config_version,
+            mode=Mode.ENFORCED,
+            decision=Decision.ROUTE,
+            ts_event_ns=order.ts_updated_ns,
+            ts_decided_ns=desk.state.now_ns,
+            reason_codes=(STOP_TRIGGERED,),
+            correlation_id=order.client_order_id,
+            causation_id=f"venue:{order.venue_order_id}",
+            input_digest=hashlib.sha256(msgspec.json.encode(order)).hexdigest()[:16],
+        )
+        _LOG.warning(
+            "protective stop triggered at the exchange: %s %s %d of %s filled",
+            order.client_order_id,
+            order.side,
+            order.filled_size,
+            order.token_id,
+        )
+
 
 def _sync_on_worker(
     keeper: ProtectiveStopKeeper, token_id: str, now_ns: int
-) -> Callable[[CcxtVenue], StopSync | str]:
-    """The keeper's sync as a worker call; no answer from the exchange is a refusal line."""
+) -> Callable[[CcxtVenue], tuple[StopSync | str, list[VenueOrder]]]:
+    """The keeper's sync as a worker call, with the orders triggered stops became since the
+    last one (:meth:`CcxtVenue.take_triggered`); no answer from the exchange is a refusal
+    line."""
     import ccxt
 
-    def sync(venue: CcxtVenue) -> StopSync | str:
-        del venue  # the keeper holds it; only the worker thread calls it
+    def sync(venue: CcxtVenue) -> tuple[StopSync | str, list[VenueOrder]]:
+        triggered = venue.take_triggered()
         try:
-            return keeper.sync(token_id, now_ns)
+            return keeper.sync(token_id, now_ns), triggered
         except ccxt.BaseError as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return f"{type(exc).__name__}: {exc}", triggered
 
     return sync
 
 
 def _then(
-    done: Callable[[str, int, int, StopSync | str], None], token_id: str, size: int, asked_ns: int
+    done: Callable[[str, int, int, Any], None], token_id: str, size: int, asked_ns: int
 ) -> Callable[[Any], None]:
     def deliver(got: Any) -> None:
         done(token_id, size, asked_ns, got)
 
     return deliver
+
+
+class FundingRates:
+    """Each perpetual's funding rate for the desk: an after-step hook that asks the venue
+    worker for the rates (:meth:`CcxtVenue.funding_rate`, ``premiumIndex``) from ``first_ns``
+    on, every ``interval_ms`` of the desk clock (one poll at a time), and a market
+    source (:meth:`take`) that hands the answers to the desk as
+    :class:`~polytraders.model.events.FundingRate` events (``ts_event_ns`` the exchange's
+    time, ``ts_recv_ns`` when the worker got it), so the desk loop never waits for them. An
+    unanswered poll is logged and asked again at the next period (the desk keeps the last
+    rates); an inexact answer fails the worker (the desk halts).
+
+    Args:
+        desk: the session's desk (its clock paces the polls).
+        worker: the venue worker.
+        token_ids: the perpetuals polled, in order.
+        interval_ms: the period (ms).
+        first_ns: desk time of the first poll (0: the first step).
+    """
+
+    def __init__(
+        self,
+        desk: Desk,
+        worker: VenueWorker[CcxtVenue],
+        token_ids: Sequence[str],
+        interval_ms: int,
+        *,
+        first_ns: int = 0,
+    ) -> None:
+        self.desk = desk
+        self.worker = worker
+        self.token_ids = list(token_ids)
+        self.interval_ns = interval_ms * 1_000_000
+        self.polls = 0
+        """Polls answered (with rates or a failure line)."""
+        self.received = 0
+        """Funding rate events handed to the desk."""
+        self._next_ns = first_ns
+        self._pending = False
+        self._ready: list[AnyEvent] = []
+
+    def __call__(self) -> None:
+        """Ask for the rates when a period has passed and no poll is under way."""
+        now_ns = self.desk.clock.now_ns()
+        if self._pending or now_ns < self._next_ns:
+            return
+        self._pending = True
+        self._next_ns = now_ns + self.interval_ns
+        self.worker.call(_funding_on_worker(self.token_ids), self._got)
+
+    def _got(self, got: list[FundingRate] | str) -> None:
+        self._pending = False
+        self.polls += 1
+        if isinstance(got, str):
+            _LOG.warning("funding rates not fetched: %s", got)
+            return
+        self._ready.extend(got)
+
+    def take(self) -> list[AnyEvent]:
+        """The funding rate events received since the last call, in order."""
+        ready, self._ready = self._ready, []
+        self.received += len(ready)
+        return ready
+
+
+def _funding_on_worker(
+    token_ids: Sequence[str],
+) -> Callable[[CcxtVenue], list[FundingRate] | str]:
+    """The funding rates as a worker call; no answer from the exchange is a failure line."""
+    import ccxt
+
+    def fetch(venue: CcxtVenue) -> list[FundingRate] | str:
+        try:
+            rates = [venue.funding_rate(token_id) for token_id in token_ids]
+        except ccxt.BaseError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        received_ns = time.time_ns()
+        return [
+            FundingRate(
+                ts_event_ns=r.ts_event_ns,
+                ts_recv_ns=received_ns,
+                token_id=r.token_id,
+                rate_ppb=r.rate_ppb,
+                next_funding_ns=r.next_funding_ns,
+            )
+            for r in rates
+        ]
+
+    return fetch
+
+
+class CcxtStartup(NamedTuple):
+    """What the start-up reconciliation of a ccxt session found: the comparison with the
+    store's records (``comparison``) and what the orphan policy did (``orphans``)."""
+
+    comparison: ReconciliationResult
+    orphans: OrphanReport
 
 
 def build_ccxt_session(
@@ -251,7 +398,7 @@ def build_ccxt_session(
     timeline: Path | None = None,
     store_url: str | None = None,
     sinks: Sequence[EnvelopeSink] = (),
-) -> tuple[LiveSession, ReconciliationResult]:
+) -> tuple[LiveSession, CcxtStartup]:
     """A desk trading ``node.venue.symbols`` at the exchange (or the loopback simulator at
     ``node.venue.api_url``) through ccxt, with the depth streams at ``ws_url`` (the snapshot
     from ``api_url`` or Binance's REST).
@@ -262,14 +409,25 @@ def build_ccxt_session(
     :func:`~polytraders.commands.live.build_live_session`), rebuild the venue from the store
     (:meth:`CcxtVenue.rebuild`: the store's orders and fill ids registered, the exchange's
     open orders and traded orders adopted, the fills the store lacks emitted once each),
-    compare the exchange's snapshot with the store's records
-    (:func:`~polytraders.venues.drift.compare`, concluded like the Polymarket start-up: a
-    CRITICAL verdict starts the desk HALTED), and build the desk state from the exchange's
-    positions (signed, at its entry price), the quote asset's available balance and every
-    order the venue tracks (so no client order id is sent twice). Then the venue goes to a
-    started :class:`VenueWorker`, the desk is composed (:func:`compose_desk`, the desk
-    file's bots), checkpoints persist in the store, the depth feed starts, and on a
-    perpetual venue :class:`ProtectiveStops` runs after every step.
+    apply ``node.reconciliation.orphan_policy`` to the open orders the store did not know
+    (:func:`~polytraders.venues.ccxt.reconcile.apply_orphan_policy`: adopted, or cancelled
+    with every conditional order that is not the desk's protective stop of a current
+    position), compare the exchange's snapshot with the store's records and the adopted
+    orphans (:func:`~polytraders.venues.drift.compare`, concluded like the Polymarket
+    start-up: a CRITICAL verdict starts the desk HALTED), and build the desk state from the
+    exchange's positions (signed, at its entry price) and funding rates (perpetuals: the
+    desk never starts without them, which ``risk.fundingguard`` would refuse), the quote
+    asset's available balance and every order the venue tracks (so no client order id is
+    sent twice; a cancelled orphan is recorded in the store as CANCELED). Then the venue
+    goes to a started
+    :class:`VenueWorker`, the desk is composed (:func:`compose_desk`, the desk file's bots)
+    with a live session's bounded past (:meth:`SessionMemory.live` with
+    :data:`~polytraders.venues.ccxt.venue.CLOSED_ORDER_REPORT_S`), checkpoints persist in the
+    store, the depth feed starts, and on a perpetual venue :class:`ProtectiveStops` and
+    :class:`FundingRates` (every ``node.funding_poll_interval_ms`` after start-up) run
+    after every step.
+
+    Returns the session and its :class:`CcxtStartup` (the comparison, the orphans).
 
     Raises:
         ccxt.BaseError: the exchange did not answer at start-up.
@@ -283,12 +441,14 @@ def build_ccxt_session(
     from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
     from polytraders.desk.state import DeskState
     from polytraders.venues.ccxt.protective_stop import ProtectiveStopKeeper
-    from polytraders.venues.ccxt.venue import CcxtVenue, SnapshotError
+    from polytraders.venues.ccxt.reconcile import apply_orphan_policy
+    from polytraders.venues.ccxt.venue import CLOSED_ORDER_REPORT_S, CcxtVenue, SnapshotError
 
-    venue = CcxtVenue.from_credentials(credentials, node.venue)
+    perp = node.venue.market_type == "perp"
+    stop_prefix = node.protective_stop.client_id_prefix if node.protective_stop else ""
+    venue = CcxtVenue.from_credentials(credentials, node.venue, stop_client_prefix=stop_prefix)
     known = None
     restored: RestoredCheckpoint | None = None
-    perp = node.venue.market_type == "perp"
     try:
         instruments = [m.instrument for m in venue.load_markets()]
         quotes = {m.quote for m in venue.markets.values()}
@@ -306,13 +466,24 @@ def build_ccxt_session(
         started_ns = time.time_ns()
         known_ids = [f.fill_id for f in store_fills]
         venue.rebuild(started_ns, store_orders, known_ids)
+        orphans = apply_orphan_policy(
+            venue,
+            node.reconciliation.orphan_policy,
+            [o.client_order_id for o in store_orders],
+            stop_prefix=stop_prefix,
+            now_ns=started_ns,
+        )
         missed = [e for e in venue.poll() if isinstance(e, Fill)]
         snapshot = venue.reconciliation_snapshot(started_ns)
         believed = _believed_holdings(known, has_records=bool(store_orders))
-        comparison = compare(
-            snapshot, records_of(store_orders, known_ids, believed), node.reconciliation
-        )
+        records = records_of([*store_orders, *orphans.adopted], known_ids, believed)
+        comparison = compare(snapshot, records, node.reconciliation)
         held = venue.positions() if perp else {}
+        rates = (
+            {i.token_id: venue.funding_rate(i.token_id).rate_ppb for i in instruments}
+            if perp
+            else {}
+        )
         balances = venue.balances()
     except BaseException:
         venue.close()
@@ -331,6 +502,7 @@ def build_ccxt_session(
         cash=sum(balances.get(q, 0) for q in sorted(quotes)),
         open_orders=[o for o in venue.orders() if o.status.is_open],
         account=node.desk.account.identity(),
+        funding_rates_ppb=rates,
     )
     for order in venue.orders():  # closed orders too: their ids are never sent again
         if not order.status.is_open:
@@ -379,6 +551,7 @@ def build_ccxt_session(
             state=state,
             start_sequence=known.next_envelope if known is not None else 0,
             journal=recording.journal,
+            memory=SessionMemory.live(CLOSED_ORDER_REPORT_S),
         )
         if known is not None:
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)
@@ -391,9 +564,20 @@ def build_ccxt_session(
         worker.close(cancel_open_orders=False)
         raise
     hooks: list[Callable[[], None]] = []
+    sources: list[Callable[[], list[AnyEvent]]] = []
     if perp and node.protective_stop is not None:
         keeper = ProtectiveStopKeeper(venue, node.protective_stop)
         hooks.append(ProtectiveStops(desk, worker, keeper))
+    if perp:
+        funding = FundingRates(
+            desk,
+            worker,
+            [i.token_id for i in instruments],
+            node.funding_poll_interval_ms,
+            first_ns=desk.clock.now_ns() + node.funding_poll_interval_ms * 1_000_000,
+        )
+        hooks.append(funding)
+        sources.append(funding.take)
     session = LiveSession(
         desk,
         worker,
@@ -403,13 +587,14 @@ def build_ccxt_session(
         booked_fill_ids=[f.fill_id for f in (*store_fills, *missed)],
         snapshot_refusals=(ccxt.BaseError, SnapshotError),
         after_step=hooks,
+        market_sources=sources,
     )
     try:
         session.conclude_reconciliation(comparison, ReconciliationKind.STARTUP)
     except BaseException:
         session.close(cancel_open_orders=False)
         raise
-    return session, comparison
+    return session, CcxtStartup(comparison=comparison, orphans=orphans)
 
 
 def _keep_stops(venue: CcxtVenue, now_ns: int) -> None:

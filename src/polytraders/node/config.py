@@ -222,7 +222,7 @@ class CcxtNodeConfig(_NodeBase):
     :class:`~polytraders.venues.ccxt.config.CcxtVenueConfig`).
 
     ``config_version`` covers the desk's ``config_version`` and every venue, protective stop,
-    reconciliation and worker value (:meth:`canonical`).
+    funding poll, reconciliation and worker value (:meth:`canonical`).
     """
 
     venue: CcxtVenueConfig = Field(default_factory=CcxtVenueConfig)
@@ -233,6 +233,13 @@ class CcxtNodeConfig(_NodeBase):
     (:mod:`polytraders.venues.ccxt.protective_stop`); in TOML ``[protective_stop]``. A
     perpetual venue always has one (the policy's defaults when the table is left out); a spot
     venue never (it holds no positions to protect)."""
+
+    funding_poll_interval_ms: int = Field(default=60_000, ge=100, le=3_600_000)
+    """How often the session asks the exchange for each perpetual's funding rate (ms; the
+    desk starts with the rates read at start-up), handed to the desk as ``FundingRate`` events (what
+    ``risk.fundingguard`` reads). Binance updates ``premiumIndex`` continuously and funds every
+    8 h; each poll costs one request (weight 1) per symbol. Perpetual venues only: a spot
+    venue refuses the setting."""
 
     @model_validator(mode="before")
     @classmethod
@@ -263,17 +270,22 @@ class CcxtNodeConfig(_NodeBase):
             raise ValueError("protective_stop: only for perpetual venues (binanceusdm)")
         if self.protective_stop is None and self.venue.market_type == "perp":
             raise ValueError("protective_stop: a perpetual venue needs one")
+        if "funding_poll_interval_ms" in self.model_fields_set and self.venue.market_type != "perp":
+            raise ValueError("funding_poll_interval_ms: only for perpetual venues (binanceusdm)")
         return self
 
     def canonical(self) -> dict[str, Any]:
         """The node that runs, every default filled in (as :meth:`LiveNodeConfig.canonical`,
-        plus ``protective_stop``)."""
+        plus ``protective_stop`` and ``funding_poll_interval_ms``, both None on spot)."""
         return {
             "desk": self.desk.canonical(),
             "venue": self.venue.canonical(),
             "protective_stop": None
             if self.protective_stop is None
             else self.protective_stop.model_dump(mode="json"),
+            "funding_poll_interval_ms": self.funding_poll_interval_ms
+            if self.venue.market_type == "perp"
+            else None,
             "reconciliation": self.reconciliation.canonical(),
             "worker": self.worker.canonical(),
         }

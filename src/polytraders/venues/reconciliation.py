@@ -14,7 +14,8 @@ micro-shares (1 share = 1_000_000; Polymarket sizes are whole 0.01 shares = 10_0
 The comparison itself is :func:`polytraders.venues.drift.compare`. Venue orders the desk does
 not know (orphans) are not drift: at start-up :class:`OrphanPolicy` handles them. The start-up
 reconciliation of the Polymarket venue (:func:`polytraders.venues.polymarket.reconcile.reconcile`)
-reads every setting here but ``interval_s``; the live node
+reads every setting here but ``interval_s`` (the ccxt session applies ``orphan_policy`` the
+same way, :mod:`polytraders.venues.ccxt.reconcile`); the live node
 (:class:`polytraders.commands.live.LiveSession`) reconciles again every ``interval_s`` while it
 runs, and both act on the level the same way: WARNING is logged, CRITICAL halts the desk.
 """

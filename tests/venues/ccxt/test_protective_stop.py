@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polytraders.contracts.reasons import load_registry
+from polytraders.model.fills import Fill
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.venues.ccxt.account import PerpPosition
@@ -245,3 +246,37 @@ def test_cancel_all_that_cannot_confirm_says_what_is_left(
     (left,) = report.orders_left
     assert left.client_order_id == f"{RUN}/i2/o0" and report.stops_left == ()
     assert len(sim.exchange.open_orders()) == 1 and sim.exchange.open_algo_orders() == []
+
+
+# ---------------------------------------------------------------------- a triggered stop
+def test_the_order_a_triggered_stop_became_is_adopted_and_its_fills_reported_once(
+    sim: SimExchangeServer,
+) -> None:
+    config = CcxtVenueConfig.model_validate({"api_url": sim.url, "poll_interval_ms": 0})
+    credentials = ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret)
+    venue = CcxtVenue.from_credentials(
+        credentials, config, stop_client_prefix=POLICY.client_id_prefix
+    )
+    try:
+        venue.load_markets()
+        ex = sim.exchange
+        market(venue, 1, Side.BUY, 10_000)
+        assert ProtectiveStopKeeper(venue, POLICY).sync(TOKEN, now()).reason_code == ""
+        (held,) = ex.open_algo_orders()
+        venue.advance(now())
+        opening = [e for e in venue.poll() if isinstance(e, Fill)]
+        while ex.open_algo_orders():  # no order of ours is open: only the stop is watched
+            assert sim.step(100)["applied"], "the recording ended first"
+        assert held.status == "FINISHED" and ex.position.size == 0
+        venue.advance(now())
+        closing = [e for e in venue.poll() if isinstance(e, Fill)]
+        (triggered,) = venue.take_triggered()
+        assert triggered.venue_order_id == str(held.actual_order_id)
+        assert {f.client_order_id for f in closing} == {triggered.client_order_id}
+        assert sum(f.size for f in closing) == 10_000 == triggered.filled_size
+        assert all(f.side is Side.SELL for f in closing)
+        assert not {f.fill_id for f in closing} & {f.fill_id for f in opening}
+        venue.advance(now())
+        assert not venue.poll() and not venue.take_triggered()  # once each
+    finally:
+        venue.close()

@@ -50,8 +50,16 @@ Behaviour:
   :meth:`~CcxtVenue.place_protective_stop`, :meth:`~CcxtVenue.cancel_protective_stop` and
   :meth:`~CcxtVenue.replace_protective_stop` (cancel, then place only when the cancel
   is confirmed) answer a :class:`~.stops.StopOutcome` naming what the exchange holds.
-  Stops are not the desk's orders: no venue events; a triggered stop's fills are the
-  exchange's (seen in positions and reconciliation, adopted by :meth:`CcxtVenue.rebuild`).
+  Stops are not the desk's orders: no venue events for the stop itself. The venue watches
+  every stop it placed or listed whose client id starts with ``stop_client_prefix`` (the
+  keeper's) until it is cancelled: while one is watched, ``advance`` syncs the symbol's
+  trades even with no order of ours open, and a trade of an order the venue does not know is
+  checked against the watched stops (``GET /fapi/v1/algoOrder``: its ``actualOrderId`` is
+  the order the triggered stop became). A match adopts that order (``fetch_order``) and
+  emits its fills once each, like any of our orders' (the desk books them: its position
+  follows the exchange's); :meth:`CcxtVenue.take_triggered` hands the adopted orders over
+  (the session records them). A restart adopts such an order as any traded one
+  (:meth:`CcxtVenue.rebuild`).
 * There is no dead-man switch here (``heartbeat`` is True); Binance's
   ``countdownCancelAll`` is not used yet.
 * :meth:`rebuild` (start-up, and a restart with no store): registers copies of the store's
@@ -127,6 +135,15 @@ _TRIGGER = {"trigger": True}
 """ccxt's parameter sending an order call to Binance's conditional (algo) endpoints."""
 SNAPSHOT_TRIES = 3
 """Reconciliation snapshots taken before giving up when trades keep changing meanwhile."""
+CLOSED_ORDER_REPORT_S = 0
+"""How long after an order closed this venue may still report on it (s): what a live desk's
+bounded past is built from (:meth:`polytraders.desk.desk.SessionMemory.live`, which adds its
+margin). 0: an order is closed only once the trades of the quantity the exchange says it
+executed are applied (an answer with more ``executedQty`` than booked syncs the trades
+first; a withdrawn or rejected order executed nothing), and a closed exchange order trades
+no more. A trade listed late all the same (``userTrades`` behind the order's status) is
+still booked by the desk after the order retired. This venue's own copy of every order it
+learnt is kept for the whole session (not bounded)."""
 _MS = 1_000_000
 _FAK_REMAINDER = "SYS_VENUE_FAK_REMAINDER_CANCELED"
 _FOK_NOT_FILLED = "SYS_VENUE_FOK_NOT_FILLED"
@@ -144,10 +161,16 @@ class CcxtVenue:
         config: settings.
         history_since_ns: trades older than this are never asked for (0: the whole history
             the exchange keeps, from trade id 0).
+        stop_client_prefix: client id prefix of the protective stops whose triggered orders
+            are the desk's (module docstring); ``""``: none are watched.
     """
 
     def __init__(
-        self, client: CcxtClient, config: CcxtVenueConfig, history_since_ns: int = 0
+        self,
+        client: CcxtClient,
+        config: CcxtVenueConfig,
+        history_since_ns: int = 0,
+        stop_client_prefix: str = "",
     ) -> None:
         self.client = client
         self.config = config
@@ -164,15 +187,24 @@ class CcxtVenue:
         self._blocked_until_ns = 0
         self._auth_failed = False
         self._next_sync_ns = 0
+        self.stop_client_prefix = stop_client_prefix
+        self._watched_stops: dict[str, StopOrderReport] = {}
+        """Algo id → a protective stop of ours not known to be cancelled."""
+        self._triggered: list[str] = []
+        """Client ids of the orders triggered stops became, not yet taken."""
 
     @classmethod
     def from_credentials(
-        cls, credentials: ApiKeyCredentials, config: CcxtVenueConfig, history_since_ns: int = 0
+        cls,
+        credentials: ApiKeyCredentials,
+        config: CcxtVenueConfig,
+        history_since_ns: int = 0,
+        stop_client_prefix: str = "",
     ) -> CcxtVenue:
         """Build the exchange (:func:`.client.build_exchange`) and its client; secrets are
         never logged."""
         client = CcxtClient(build_exchange(config, credentials), config.call_timeout_s)
-        return cls(client, config, history_since_ns)
+        return cls(client, config, history_since_ns, stop_client_prefix)
 
     def close(self) -> None:
         """Close the ccxt client."""
@@ -340,8 +372,10 @@ class CcxtVenue:
         """Per traded symbol: cancel all regular orders, cancel all conditional orders
         (perpetuals; not with ``keep_stops``, whose report then lists no stops), then list
         them again (and our positions on perpetuals: what an unwind would close); settle
-        every order we held open (fills synced first). Every request is made even when an
-        earlier one failed; ccxt failures are reported, never raised.
+        every order we held open (fills synced first); when no conditional order is left,
+        sync the trades of the symbols with watched protective stops (one triggered before
+        the cancel is adopted) and watch none. Every request is made even when an earlier
+        one failed; ccxt failures are reported, never raised.
 
         Raises:
             ConversionError: an answer that cannot be converted exactly.
@@ -376,6 +410,8 @@ class CcxtVenue:
         for order in list(self._orders.values()):
             if order.status.is_open and order.venue_order_id:
                 self._settle(order, now_ns)
+        if stops_too and not stops and not failures:
+            self._forget_stops(now_ns, failures)
         report = CancelAllReport(
             venue=self.name,
             ts_ns=now_ns,
@@ -399,7 +435,10 @@ class CcxtVenue:
         """
         market = self.markets[token_id]
         listed = self._call("fetch_open_orders", market.ccxt_symbol, None, None, _TRIGGER)
-        return [stop_report(row["info"], market, now_ns) for row in listed]
+        reports = [stop_report(row["info"], market, now_ns) for row in listed]
+        for report in reports:
+            self._watch(report)
+        return reports
 
     def place_protective_stop(self, request: StopRequest, now_ns: int) -> StopOutcome:
         """Place a ``STOP_MARKET`` for ``request`` (:mod:`.stops`). Refused → ``NO_STOP``
@@ -430,9 +469,9 @@ class CcxtVenue:
             error = self._failure(exc, now_ns)
             state = StopState.UNKNOWN if error.outcome_unknown else StopState.NO_STOP
             return StopOutcome(state=state, reason_code=error.reason_code, message=error.message)
-        return StopOutcome(
-            state=StopState.NEW_STOP, stop=stop_report(answer["info"], market, now_ns)
-        )
+        placed = stop_report(answer["info"], market, now_ns)
+        self._watch(placed)
+        return StopOutcome(state=StopState.NEW_STOP, stop=placed)
 
     def cancel_protective_stop(self, stop: StopOrderReport, now_ns: int) -> StopOutcome:
         """Cancel one conditional order by its algo id: ``NO_STOP`` when cancelled or no
@@ -455,6 +494,7 @@ class CcxtVenue:
                 reason_code=error.reason_code,
                 message=error.message,
             )
+        self._watched_stops.pop(stop.venue_order_id, None)  # cancelled: it never triggers
         return StopOutcome(state=StopState.NO_STOP)
 
     def replace_protective_stop(
@@ -477,8 +517,9 @@ class CcxtVenue:
         del event
 
     def advance(self, now_ns: int) -> None:
-        """Every ``poll_interval_ms``: ask for unanswered posts, sync trades and settle orders
-        the exchange no longer lists open. ccxt failures are logged and retried next time.
+        """Every ``poll_interval_ms``: ask for unanswered posts, sync trades (of symbols with
+        an order of ours open or a watched protective stop) and settle orders the exchange no
+        longer lists open. ccxt failures are logged and retried next time.
 
         Raises:
             ConversionError: an answer that cannot be converted exactly.
@@ -494,9 +535,11 @@ class CcxtVenue:
                     for o in self._orders.values()
                     if o.token_id == token_id and o.status.is_open and o.venue_order_id
                 ]
+                watched = any(s.token_id == token_id for s in self._watched_stops.values())
+                if mine or watched:
+                    self._sync_trades(market, now_ns)
                 if not mine:
                     continue
-                self._sync_trades(market, now_ns)
                 listed = self._call("fetch_open_orders", market.ccxt_symbol)
                 still_open = {venue_order_id_of(row["info"]) for row in listed}
                 for order in mine:
@@ -823,18 +866,24 @@ class CcxtVenue:
 
     def _sync_trades(self, market: CcxtMarket, now_ns: int, *, adopt: bool = False) -> None:
         """Apply every new trade of ``market`` (each once); with ``adopt``, a trade of an
-        order this venue does not know adopts that order first (asked by order id)."""
+        order this venue does not know adopts that order first (asked by order id); without,
+        only when a watched protective stop became that order (:meth:`_adopt_if_triggered`)."""
         infos = self._trades_since(market, self._next_trade_id.get(market.token_id))
         for info in sorted(infos, key=trade_id_of):
             trade_id = trade_id_of(info)
+            venue_id = venue_order_id_of(info)
+            booked = fill_id(market, trade_id) in self._fill_ids
+            if not booked and venue_id not in self._by_venue_id:
+                if adopt:
+                    answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
+                    self._adopt(answer["info"], market, now_ns)
+                else:
+                    self._adopt_if_triggered(venue_id, market, now_ns)
+            # past this trade only once its order is learnt: a failed request retries it
             nxt = self._next_trade_id.get(market.token_id)
             self._next_trade_id[market.token_id] = max(nxt or 0, trade_id + 1)
-            if fill_id(market, trade_id) in self._fill_ids:
+            if booked:
                 continue
-            venue_id = venue_order_id_of(info)
-            if venue_id not in self._by_venue_id and adopt:
-                answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
-                self._adopt(answer["info"], market, now_ns)
             cid = self._by_venue_id.get(venue_id)
             if cid is None:
                 log.info("trade %d of order %s is not ours: ignored", trade_id, venue_id)
@@ -851,6 +900,47 @@ class CcxtVenue:
                     else OrderStatus.PARTIALLY_FILLED
                 )
             self._events.append(fill)
+
+    def _forget_stops(self, now_ns: int, failures: list[str]) -> None:
+        """Every conditional order is gone: sync the trades of the symbols with watched
+        stops (a stop triggered before the cancel is adopted), then watch none."""
+        for market in self.markets.values():
+            if any(s.token_id == market.token_id for s in self._watched_stops.values()):
+                try:
+                    self._sync_trades(market, now_ns)
+                except ConversionError:
+                    raise
+                except Exception as exc:
+                    failures.append(self._failure(exc, now_ns).message)
+                    return
+        self._watched_stops.clear()
+
+    def _watch(self, stop: StopOrderReport) -> None:
+        """Watch a listed or placed stop when it is a protective stop of ours."""
+        if self.stop_client_prefix and stop.client_order_id.startswith(self.stop_client_prefix):
+            self._watched_stops[stop.venue_order_id] = stop
+
+    def _adopt_if_triggered(self, venue_id: str, market: CcxtMarket, now_ns: int) -> None:
+        """Adopt the unknown order ``venue_id`` when a watched stop of ``market`` became it
+        (the stop's ``actualOrderId``); that stop is no longer watched."""
+        for algo_id, stop in list(self._watched_stops.items()):
+            if stop.token_id != market.token_id:
+                continue
+            algo = self._call("fetch_order", algo_id, market.ccxt_symbol, _TRIGGER)["info"]
+            if str(algo.get("actualOrderId") or "") != venue_id:
+                continue
+            del self._watched_stops[algo_id]
+            answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
+            self._adopt(answer["info"], market, now_ns)
+            self._triggered.append(self._by_venue_id[venue_id])
+            log.warning("protective stop %s triggered: order %s", stop.client_order_id, venue_id)
+            return
+
+    def take_triggered(self) -> list[VenueOrder]:
+        """Copies of the orders triggered protective stops became (fills applied) since the
+        last call, in the order found."""
+        cids, self._triggered = self._triggered, []
+        return [msgspec.structs.replace(self._orders[cid]) for cid in cids]
 
     def _adopt(self, info: dict[str, Any], market: CcxtMarket, now_ns: int) -> None:
         """Track an exchange order by its listing (known by wire id: our copy gets its
