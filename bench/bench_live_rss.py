@@ -88,6 +88,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.memory import rss_mib
+
 if TYPE_CHECKING:
     from polytraders.desk.desk import Desk
 
@@ -106,7 +108,6 @@ SNAPSHOTS_PER_ROUND = 2
 FLAT_SLOPE_MIB_PER_HOUR = 10.0
 FLAT_GROWTH_MIB = 5.0
 FLAT_BASE_S = 60.0
-_KIB_PER_MIB = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,21 +134,6 @@ class Sample:
             f"  events={self.events:8,}  orders={self.orders:6,}  fills={self.fills:5,}"
             f"  cancels={self.cancels:6,}  envelopes={self.envelopes:8,}  lap={self.lap}"
         )
-
-
-def rss_mib(pid: int | None = None) -> float:
-    """Resident memory of process ``pid`` (None: this one) in MiB, from ``VmRSS`` of
-    ``/proc/<pid>/status``.
-
-    Raises:
-        OSError: no such process (or no ``/proc``).
-        ValueError: the status has no ``VmRSS`` line (a zombie).
-    """
-    status = Path(f"/proc/{'self' if pid is None else pid}/status").read_text()
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / _KIB_PER_MIB
-    raise ValueError(f"no VmRSS in /proc/{pid or 'self'}/status")
 
 
 def sqlite_memory_reader() -> Callable[[], float]:

@@ -8,7 +8,7 @@ report files. Figures:
   use: each snapshot is diffed into level deltas by the feed), and ``events_per_s``;
 - ``event_to_order_p50_us`` / ``p99`` — from the start of processing a book event to the
   venue receiving the first order it caused (wall clock, per event that caused orders);
-- ``peak_rss_mib`` — peak resident memory of this process;
+- ``peak_rss_mib`` — peak resident memory of this process (``VmHWM``, :mod:`bench.memory`);
 - ``nautilus_mm_level_updates_per_s`` and ``ratio_vs_nautilus`` — NautilusTrader's simple
   market maker on the same data, measured in this same run when installed
   (``bash scripts/install-peers.sh``).
@@ -16,7 +16,6 @@ report files. Figures:
 
 from __future__ import annotations
 
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from bench.bench_peers import nautilus
 from bench.data import POLYMARKET_SAMPLE
+from bench.memory import peak_rss_mib
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.engine import data_digest
 from polytraders.backtest.result import EnvelopeTally
@@ -37,6 +37,9 @@ from polytraders.store.event_store import EventStore
 from polytraders.venues.paper import PaperVenue
 
 DESCRIPTION = "full pipeline (desk + 9 bots + paper venue + store) on real Polymarket data"
+OWN_PROCESS = True
+"""Run in a fresh interpreter beside other benchmarks (``bench/__main__.py``): its throughput
+and peak memory are this process's, not shaped by what earlier benchmarks left in the heap."""
 
 
 class _TimedVenue:
@@ -145,7 +148,7 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
         "event_to_order_p50_us": best["event_to_order_p50_us"],
         "event_to_order_p99_us": best["event_to_order_p99_us"],
         "events_causing_orders": best["events_causing_orders"],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
     peer = nautilus(1 if quick else 3)
     figures.update(peer)

@@ -15,7 +15,8 @@ Each size runs in a fresh child process (:mod:`bench.scale_run`) through
 :func:`polytraders.backtest.engine.run_desk`, the code path of ``polytraders run``: the default
 desk on the paper venue with both fill bounds, the store on a temporary SQLite file and the
 outputs (result.json, envelopes.jsonl, fills.csv, report.html) in a temporary folder. The child
-reports its own peak resident memory (``ru_maxrss``), so each size's figure is its own.
+reports its own peak resident memory (``VmHWM``, not ``ru_maxrss``, which Linux carries across
+the exec from the benchmark process: :mod:`bench.memory`), so each size's figure is its own.
 ``python -m bench.bench_scale N DIR`` writes the N× input alone (for profiling).
 
 Figures per size (``1x_…``, ``5x_…``, ``20x_…``; ``--quick``: 1×, 2×, 5×):

@@ -2,7 +2,8 @@
 WORK`` runs :func:`polytraders.backtest.engine.run_desk` as ``polytraders run`` does (the
 default desk, both fill bounds, the store on ``WORK/desk.sqlite``, the outputs in
 ``WORK/out``) and prints one JSON line: status, events, envelopes, orders, fills, PnL, the
-timeline's SHA-256, ``wall_s`` and ``cpu_s`` of the call and this process's ``peak_rss_mib``.
+timeline's SHA-256, ``wall_s`` and ``cpu_s`` of the call and this process's ``peak_rss_mib``
+(``VmHWM``: :mod:`bench.memory`).
 
 It imports only what the command imports before the run (``polytraders`` first, so its
 memory settings apply as they do for ``polytraders run``).
@@ -11,11 +12,11 @@ memory settings apply as they do for ``polytraders run``).
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
+from bench.memory import peak_rss_mib
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.engine import run_desk
 
@@ -43,7 +44,7 @@ def main(data: Path, work: Path) -> dict[str, object]:
         "envelopes_sha256": result.envelopes_sha256,
         "wall_s": wall_s,
         "cpu_s": cpu_s,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
