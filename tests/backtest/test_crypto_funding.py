@@ -82,6 +82,8 @@ def test_a_short_held_across_the_funding_time_receives_exactly_its_funding(
     assert expected > 0
     assert result["funding_usd"] == from_micros(expected)
     assert result["funding_source"].startswith("assumed")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert f"title='{from_micros(expected)} pUSD exactly'" in report.split("funding, ASSUMED")[1]
     # the PnL figures are the fills' and marks' alone: funding is reported apart
     assert _micros(result["pnl_usd"]) == (
         _micros(result["realized_pnl_usd"])
@@ -112,6 +114,7 @@ def test_without_an_assumed_rate_the_funding_guard_refuses_every_order(tmp_path:
     assert set(result.rejections) == {"RISK_FUNDING_MISSING"}
     document = json.loads((tmp_path / "out" / "result.json").read_text())
     assert "funding_usd" not in document
+    assert "funding, ASSUMED" not in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 
 def test_on_ethusdt_the_margin_guard_fails_closed_without_a_bracket_table(
