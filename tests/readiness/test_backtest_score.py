@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from polytraders.bots.registry import BOTS
-from polytraders.optimize.references import check_timelines, regenerate
+from polytraders.optimize.references import FIXTURES, check_timelines, regenerate
 from polytraders.readiness.backtest_score import backtest_score
 from polytraders.readiness.evidence import EvidenceKind, ItemStatus
 from tests.conftest import REPO
@@ -151,7 +151,9 @@ def test_a_reproducing_timeline_passes_and_an_edited_one_fails_item_2(repo_copy:
     recorded, fresh = document["bot_envelopes"], document["bot_envelopes"] - 1
     assert f"bot_envelopes recorded {recorded}, re-run {fresh}" in item.detail
     rerun = item.evidence[1]
-    assert rerun.kind is EvidenceKind.COMMAND and rerun.result.startswith("re-ran 9 fixtures in ")
+    fixtures = len(set(FIXTURES.values()))  # one run per distinct data and desk
+    assert rerun.kind is EvidenceKind.COMMAND
+    assert rerun.result.startswith(f"re-ran {fixtures} fixtures in ")
     assert len(ctx.cache) == 1, "one re-run per context"
 
 

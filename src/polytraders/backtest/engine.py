@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, Protocol
 import msgspec
 
 from polytraders.backtest.desk_file import DeskFile
+from polytraders.backtest.funding import with_assumed_funding
 from polytraders.backtest.outputs import OutputDir, OutputSet, write_run_files
 from polytraders.backtest.report import TopOfBook, TopOfBookSeries
 from polytraders.backtest.result import (
@@ -339,6 +340,17 @@ def run_desk(
     desk_config = desk_file.canonical()
     digest = data_digest(data)
     schedule = sorted((demotions or {}).items(), key=lambda item: (item[1], item[0]))
+    spot_funded = sorted(
+        i.token_id
+        for i in source.instruments
+        if i.token_id in desk_file.venue.funding_rates_ppb and not i.perpetual
+    )
+    if spot_funded:
+        if outputs is not None:
+            outputs.discard()
+        raise RunRefusedError(
+            f"[venue] funding_rates_ppb: {', '.join(spot_funded)} is not a perpetual"
+        )
     unpriced = sorted({m.category for m in source.markets} - desk_file.venue.fee_rates_ppm.keys())
     if unpriced:
         if outputs is not None:
@@ -535,9 +547,11 @@ def _run_whole(
         )
         if progress is not None:
             progress.start(total_records, source.record_counter or "records")
+        funding_ppb = assumed_funding(desk_file, source)
         ending = run.ending = _replay(
             desk=desk,
             source=source,
+            funding_ppb=funding_ppb,
             speed=speed,
             telemetry=telemetry,
             fanout=fanout,
@@ -569,6 +583,7 @@ def _run_whole(
         markets=settled_markets(source.markets, desk.state),
         final_marks=final_marks(desk.state, source.markets, source.instruments),
         venue_rejections=dict(venue.stats.rejections_by_code),
+        funding_micros=venue.ledger.funding if funding_ppb else None,
         bound_fills=(
             {which: bound_venues.fills(which) for which in bound_venues.shadows}
             if bound_venues is not None
@@ -593,6 +608,8 @@ class RunProducts(msgspec.Struct, kw_only=True):
         markets: the run's markets, resolved ones with their payouts (:func:`settled_markets`).
         final_marks: token id → mark price at the end (:func:`final_marks`).
         venue_rejections: reason code → orders the venue rejected.
+        funding_micros: net funding the paper venue credited (negative: charged) under the
+            assumed rates; None when the run had none (:func:`assumed_funding`).
         bound_fills: bound (``PESSIMISTIC``/``OPTIMISTIC``) → the fills of its shadow venue,
             for each bound a shadow computed; None when the bounds were not computed.
         top_of_book: token id → its top-of-book changes (the report's lines).
@@ -616,6 +633,7 @@ class RunProducts(msgspec.Struct, kw_only=True):
     orders: dict[str, VenueOrder]
     tally: EnvelopeTally
     retired_order_created_ns: tuple[int, ...] = ()
+    funding_micros: int | None = None
     shadow: ShadowChain | None = None
     partitions: int = 0
     jobs: int = 1
@@ -668,6 +686,7 @@ def conclude(
         status=ending.status.value,
         status_detail=ending.detail,
         instruments=source.instruments,
+        funding_micros=products.funding_micros,
     )
     if products.bound_fills is not None:
         result.fill_model = FillModel.of(
@@ -827,10 +846,19 @@ class Ending(msgspec.Struct, kw_only=True):
         return True
 
 
+def assumed_funding(desk_file: DeskFile, source: Source) -> dict[str, int]:
+    """The assumed funding rates (``[venue] funding_rates_ppb``) of the data's perpetuals,
+    token id → ppb; rates for instruments the data lacks are not used."""
+    perpetuals = {i.token_id for i in source.instruments if i.perpetual}
+    rates = desk_file.venue.funding_rates_ppb
+    return {token_id: rate for token_id, rate in rates.items() if token_id in perpetuals}
+
+
 def _replay(
     *,
     desk: Desk,
     source: Source,
+    funding_ppb: Mapping[str, int],
     speed: float | None,
     telemetry: _Telemetry,
     fanout: FanoutSink,
@@ -840,13 +868,15 @@ def _replay(
     """Feed every event to the desk until the data ends, a signal arrives, the store fails or
     something raises; then shut the desk down (cancel all, HALTED, flush) and say how it ended.
     ``schedule``: (bot id, events processed) at which the desk demotes the bot (a drill).
+    ``funding_ppb``: assumed funding rates interleaved as events (:func:`with_assumed_funding`).
     """
     ending = Ending()
     pending = list(schedule)
     with stop_on_signals() as stop:
         try:
             keepalive = Keepalive(store)
-            for event in paced(source.events(), speed, keepalive):
+            events = with_assumed_funding(source.events(), funding_ppb)
+            for event in paced(events, speed, keepalive):
                 while pending and desk.events_processed >= pending[0][1]:
                     bot_id, _after = pending.pop(0)
                     desk.demote(bot_id, reason_code=GOV_ROLLBACK_DRILL, source="rollback drill")

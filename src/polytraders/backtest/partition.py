@@ -125,6 +125,8 @@ def couplings(
         found.append("scheduled demotions (counted in the whole desk's events)")
     if not markets:
         found.append("the data names no markets to split by (instruments only)")
+    if desk_file.venue.funding_rates_ppb:
+        found.append("assumed funding rates ([venue] funding_rates_ppb, one account's funding)")
     return found
 
 

@@ -502,6 +502,8 @@ def _summary_table(result: BacktestResult, equity_curve: Sequence[tuple[int, int
         ("PnL total, after fees", money.pnl),
         ("max drawdown", result.max_drawdown),
     ]
+    if result.funding_micros is not None:
+        money_rows.append(("funding, ASSUMED rates (not in the PnL above)", result.funding_micros))
     tail_rows = [
         ("return on starting equity", _pct(money.pnl, start_equity)),
         ("Sharpe (1-minute equity changes, not annualised)", f"{result.sharpe:.2f}"),

@@ -337,6 +337,11 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     session: str = "backtest"
     """What produced the run: ``backtest`` (recorded or synthetic data), or a session on live
     market data: ``paper``, ``shadow`` (the current desk), ``shadow-candidate`` or ``live``."""
+    funding_micros: int | None = None
+    """Net perpetual funding the paper venue credited (negative: charged) under the desk file's
+    ASSUMED rates (``[venue] funding_rates_ppb``; rule 12.6 of :mod:`polytraders.venues.paper`);
+    not in the PnL figures, which come from fills and marks. None: no assumed funding (then
+    ``result.json`` has no funding keys)."""
 
     @property
     def events_per_s(self) -> float:
@@ -361,6 +366,14 @@ class BacktestResult(msgspec.Struct, kw_only=True):
             "last_event_utc": utc_iso(self.last_event_ns),
             "orders": self.orders,
             **self.money.as_json(),
+            **(
+                {
+                    "funding_usd": from_micros(self.funding_micros),
+                    "funding_source": "assumed rates ([venue] funding_rates_ppb), not recorded",
+                }
+                if self.funding_micros is not None
+                else {}
+            ),
             "max_drawdown_usd": from_micros(self.max_drawdown),
             "sharpe": round(self.sharpe, 6),
             "rejections": dict(sorted(self.rejections.items())),
@@ -666,6 +679,7 @@ def compute_result(
     status_detail: str = "",
     session: str = "backtest",
     instruments: Sequence[Instrument] = (),
+    funding_micros: int | None = None,
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
@@ -676,7 +690,8 @@ def compute_result(
     ``fill_model`` says where the fills come from; ``desk_events`` the desk's trading-state
     changes and kill-switch trips (``DeskResult.desk_events``), kept in time order; ``status``
     and ``status_detail`` how the run ended; ``session`` what produced it
-    (:attr:`BacktestResult.session`).
+    (:attr:`BacktestResult.session`); ``funding_micros`` the assumed funding the venue
+    settled (:attr:`BacktestResult.funding_micros`).
 
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
@@ -713,4 +728,5 @@ def compute_result(
         status=status,
         status_detail=status_detail,
         session=session,
+        funding_micros=funding_micros,
     )

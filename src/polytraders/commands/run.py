@@ -70,6 +70,11 @@ def _summary(outcome: RunOutcome) -> Table:
         ("PnL unrealized", f"{doc['unrealized_pnl_usd']} pUSD"),
         ("PnL total (after fees)", f"{doc['pnl_usd']} pUSD ({outcome.result.fill_model.bound})"),
         *_bound_rows(outcome),
+        *(
+            [("funding (ASSUMED rates, not in PnL)", f"{doc['funding_usd']} pUSD")]
+            if "funding_usd" in doc
+            else []
+        ),
         ("max drawdown", f"{doc['max_drawdown_usd']} pUSD"),
         ("Sharpe (1-min changes)", f"{doc['sharpe']}"),
         ("envelopes", f"{doc['envelopes']:,}  sha256 {str(doc['envelopes_sha256'])[:16]}…"),

@@ -197,7 +197,12 @@ def funding_payment(position: Position, mark_price: int, rate_ppb: int) -> int:
     ``−size × mark × rate``, floored toward −∞. Positive rate: longs pay, shorts receive;
     negative rate: the reverse; flat: 0.
     """
-    return -(position.size * mark_price * rate_ppb) // (MICROS * PPB) if position.size else 0
+    return funding_of_size(position.size, mark_price, rate_ppb)
+
+
+def funding_of_size(size: int, mark_price: int, rate_ppb: int) -> int:
+    """:func:`funding_payment` of a signed ``size`` (micro-units of the base asset)."""
+    return -(size * mark_price * rate_ppb) // (MICROS * PPB) if size else 0
 
 
 def next_funding_ms(now_ms: int) -> int:

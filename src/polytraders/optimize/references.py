@@ -2,11 +2,12 @@
 checklist: a recorded envelope timeline checked in, and an optimizer reference run on file
 with the winning parameters and the score it was tuned against).
 
-- ``timeline.json``, for every bot of the library: a desk run on the bot's synthetic fixture
-  (:data:`FIXTURES`: a seeded synthetic spec and the desk that runs it, the default desk unless
-  the bot is not in it) and the hashes of what it recorded: the whole envelope timeline
-  (``envelopes_sha256``, as ``result.json`` has it) and the bot's own envelopes (SHA-256 of its
-  lines of ``envelopes.jsonl``, in order), with its decision and reason-code counts.
+- ``timeline.json``, for every bot of the library: a desk run on the bot's fixture
+  (:data:`FIXTURES`: a seeded synthetic spec, or for the crypto guards the Binance sample, and
+  the desk that runs it, the default desk unless the bot is not in it) and the hashes of what
+  it recorded: the whole envelope timeline (``envelopes_sha256``, as ``result.json`` has it)
+  and the bot's own envelopes (SHA-256 of its lines of ``envelopes.jsonl``, in order), with its
+  decision and reason-code counts.
   :func:`check_timelines` re-runs them (:func:`timelines`) and compares.
 - ``reference.json``, for every bot with a non-empty ``SEARCH_SPACE``: the ``summary.json`` of
   a study (:data:`REFERENCES`: score, trials, the shipped sample, the desk and the in-sample
@@ -47,17 +48,38 @@ REFERENCE_FILE = "reference.json"
 DEFAULT_DIR = Path("runs") / "optimizer"
 BINANCE_SAMPLE = "binance/usdm_btcusdt_20240808.gz"
 """The crypto strategies' reference data: BTCUSDT perpetual, 2024-08-08 23:54:16–00:00:01 UTC."""
+GUARDED_BINANCE_DESK = "examples/desk_binance_guarded.toml"
+"""The crypto guards' desk: strat.ema_cross with every crypto guard and an assumed funding rate."""
 REPOSITORY = Path(__file__).resolve().parents[3]
 """The repository the desk files of :data:`FIXTURES` and :data:`REFERENCES` are named in."""
 DEFAULT_DESK_LABEL = "the default desk (polytraders run's)"
 
 
 class Fixture(msgspec.Struct, frozen=True, kw_only=True):
-    """A bot's timeline fixture: ``data`` (a synthetic spec) run by ``desk`` (a desk file
+    """A bot's timeline fixture: ``data`` (a synthetic spec, or a shipped sample's name as
+    :func:`~polytraders.feeds.samples.sample_path` takes it) run by ``desk`` (a desk file
     relative to :data:`REPOSITORY`; "" for the default desk)."""
 
     data: str
     desk: str = ""
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether ``data`` is a synthetic spec (else a shipped sample)."""
+        return self.data.startswith("synthetic:")
+
+    def data_path(self) -> str:
+        """What :func:`~polytraders.backtest.engine.run_desk` reads: the spec, or the sample's
+        path.
+
+        Raises:
+            FileNotFoundError: the sample is not shipped.
+        """
+        return self.data if self.synthetic else str(sample_path(self.data))
+
+    def label(self) -> str:
+        """How ``timeline.json`` names the data: the spec, or ``data/samples/<name>``."""
+        return self.data if self.synthetic else f"data/samples/{self.data}"
 
 
 _FIXTURE = "synthetic:{scenario}?seed=7&markets=2&duration_s={duration_s}"
@@ -83,9 +105,21 @@ FIXTURES: dict[str, Fixture] = {
         "normal", "examples/desk_mean_reversion.toml", duration_s=1_200
     ),
     "exec.twap": _synthetic("normal", "examples/desk_twap.toml", duration_s=1_200),
+    # the crypto guards refuse Polymarket tokens: the guarded crypto desk on the BTCUSDT
+    # perpetual recording, with its assumed funding rate (the recording has none)
+    **dict.fromkeys(
+        (
+            "risk.fundingguard",
+            "risk.leverageguard",
+            "risk.marginguard",
+            "risk.netexposureguard",
+        ),
+        Fixture(data=BINANCE_SAMPLE, desk=GUARDED_BINANCE_DESK),
+    ),
 }
-"""Each library bot's synthetic fixture (the scenario that exercises it most) and the desk
-that runs it (the bots outside the default desk: their example desk)."""
+"""Each library bot's fixture (the synthetic scenario that exercises it most; the crypto guards:
+the Binance sample) and the desk that runs it (the bots outside the default desk: their example
+desk)."""
 
 
 class Reference(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +160,21 @@ REFERENCES: dict[str, Reference] = {
         desk="examples/desk_mean_reversion_binance.toml",
         in_sample_pct=50,
     ),
+    **{
+        bot_id: Reference(
+            score="risk_guard",
+            trials=6,
+            data=BINANCE_SAMPLE,
+            desk=GUARDED_BINANCE_DESK,
+            in_sample_pct=50,
+        )
+        for bot_id in (
+            "risk.fundingguard",
+            "risk.leverageguard",
+            "risk.marginguard",
+            "risk.netexposureguard",
+        )
+    },
 }
 """The reference study of every bot with a non-empty search space (guards: ``risk_guard``)."""
 
@@ -175,14 +224,16 @@ def timelines() -> dict[str, dict[str, Any]]:
     for fixture in sorted(set(FIXTURES.values()), key=lambda f: (f.data, f.desk)):
         desk, label = _desk(fixture.desk)
         with tempfile.TemporaryDirectory(prefix="polytraders-timeline-") as folder:
-            outcome = run_desk(data=fixture.data, desk_file=desk, out_dir=Path(folder) / "run")
+            outcome = run_desk(
+                data=fixture.data_path(), desk_file=desk, out_dir=Path(folder) / "run"
+            )
             envelopes = Path(folder) / "run" / "envelopes.jsonl"
             lines = envelopes.read_bytes().splitlines(keepends=True)
         result = outcome.result
         for bot_id in sorted(b for b, f in FIXTURES.items() if f == fixture):
             documents[bot_id] = {
                 "bot_id": bot_id,
-                "fixture": fixture.data,
+                "fixture": fixture.label(),
                 "desk": label,
                 "desk_version": desk.config_version,
                 "status": result.status,
@@ -284,7 +335,7 @@ def check_timelines(folder: Path) -> list[str]:
     for bot_id in sorted(BOTS):
         path = folder / bot_id / TIMELINE_FILE
         if bot_id not in fresh:
-            problems.append(f"{bot_id}: no synthetic fixture in FIXTURES")
+            problems.append(f"{bot_id}: no fixture in FIXTURES")
             continue
         if not path.is_file():
             problems.append(f"{bot_id}: no {path}")

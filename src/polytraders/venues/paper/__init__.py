@@ -241,8 +241,17 @@ notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f
          book mid, else the order's price; for this order's instrument the higher of mark and
          limit, rounded up) must not exceed free cash + Σ held instrument units × mark, else
          ``SYS_VENUE_INSUFFICIENT_BALANCE``. Cash moves as rule 6.2 (so cash + h × mark is the
-         equity) and may go below zero. Margin, leverage, funding and liquidation are not
-         modelled.
+         equity) and may go below zero. Margin, leverage and liquidation are not modelled.
+    12.6 Funding (perpetuals): a ``FundingRate`` event for a perpetual sets its rate and, when
+         it names a later ``next_funding_ns``, schedules a funding settlement then (once per
+         instrument and time). At that time (in time order with arrivals, cancels and
+         expiries) the position held pays or receives
+         :func:`polytraders.model.perp.funding_payment`: ``−h × mark × rate`` floored toward
+         −∞ (positive rate: longs pay, shorts receive), mark the book mid (Binance uses its
+         mark price, which the recordings lack), with the instrument's latest rate; cash
+         moves by it (:meth:`.ledger.PaperLedger.settle_funding`). No mid at that time (a
+         one-sided book) raises ``ValueError``. A backtest's rates are an assumption
+         (``PaperVenueConfig.funding_rates_ppb``), not recorded data.
 """
 
 from polytraders.venues.paper.config import QUEUE_MODELS, PaperVenueConfig, QueueFunction

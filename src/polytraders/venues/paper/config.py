@@ -29,6 +29,9 @@ from polytraders.model.fees import (
 from polytraders.model.market import BINANCE_USDM
 from polytraders.model.money import MICROS
 
+MAX_FUNDING_RATE_PPB = 30_000_000
+"""Largest assumed funding rate magnitude a config accepts (ppb a period: 3 %)."""
+
 QueueModel = Literal["pessimistic", "l2_inference", "probabilistic"]
 """How a decrease of our level (not explained by trades) moves the queue ahead of us and
 whether it can fill us (rules 4.3–4.4 of :mod:`polytraders.venues.paper`)."""
@@ -116,6 +119,17 @@ class PaperVenueConfig(FrozenConfig):
     """Crypto instruments: taker commission per venue in basis points (as
     ``instrument_maker_fee_bps``). Default: Binance USDⓈ-M VIP 0, 5 bps."""
 
+    funding_rates_ppb: dict[str, int] = Field(default_factory=dict)
+    """An ASSUMED funding rate per perpetual instrument (token id ``"<venue>:<symbol>"``), parts
+    per billion per 8-hour funding period, signed as Binance prints it (``"0.00010000"`` →
+    100_000; positive: longs pay shorts). Not recorded data: the Binance recordings carry no
+    funding. A backtest emits a ``FundingRate`` event with this rate at the start of the data
+    and at each Binance USDⓈ-M funding time (00:00, 08:00, 16:00 UTC) in it, and the venue
+    charges or credits every perpetual position at those times (rule 12.6 of
+    :mod:`polytraders.venues.paper`). Within ±30_000_000 ppb (±3 % a period, beyond the
+    Binance caps). Empty (the default): no funding events and no funding, as before it
+    existed; left out of the dump while empty, so no version changes."""
+
     starting_cash_micros: int = Field(default=1_000 * MICROS, ge=0, le=10**9 * MICROS)
     """pUSD the paper account starts with (micro-units)."""
 
@@ -154,6 +168,19 @@ class PaperVenueConfig(FrozenConfig):
                 raise ValueError(f"fee of venue {venue!r} must be within 0..10_000 bps")
         return dict(rates)
 
+    @field_validator("funding_rates_ppb")
+    @classmethod
+    def _funding_in_range(cls, rates: Mapping[str, int]) -> dict[str, int]:
+        for token_id, rate in rates.items():
+            venue, _, symbol = token_id.partition(":")
+            if not venue or not symbol:
+                raise ValueError(f"funding rate key {token_id!r} is not '<venue>:<symbol>'")
+            if abs(rate) > MAX_FUNDING_RATE_PPB:
+                raise ValueError(
+                    f"funding rate of {token_id!r} must be within ±{MAX_FUNDING_RATE_PPB} ppb"
+                )
+        return dict(sorted(rates.items()))
+
     @model_validator(mode="after")
     def _instrument_fees_paired(self) -> PaperVenueConfig:
         """Every venue with a maker fee has a taker fee, and the reverse."""
@@ -166,8 +193,11 @@ class PaperVenueConfig(FrozenConfig):
     @model_serializer(mode="wrap")
     def _canonical(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Every field, the instrument fee tables left out while both are at their defaults
-        (see ``instrument_maker_fee_bps``): what :meth:`canonical` and the version cover."""
+        (see ``instrument_maker_fee_bps``) and the funding rates while empty: what
+        :meth:`canonical` and the version cover."""
         data: dict[str, Any] = handler(self)
+        if not self.funding_rates_ppb:
+            data.pop("funding_rates_ppb", None)
         fields = type(self).model_fields
         if all(
             getattr(self, name) == fields[name].get_default(call_default_factory=True)

@@ -16,8 +16,8 @@ Rules (section 6 of :mod:`polytraders.venues.paper`):
   the payout per share in micro-pUSD (10⁶ for the winning token, 0 for the losing one) and
   holdings → 0.
 - Money is conserved: cash − starting cash = Σ SELL notionals − Σ BUY notionals − Σ fees +
-  Σ payouts, and holdings − starting holdings = Σ BUY sizes − Σ SELL sizes − Σ redeemed sizes,
-  at every moment.
+  Σ payouts + Σ funding, and holdings − starting holdings = Σ BUY sizes − Σ SELL sizes −
+  Σ redeemed sizes, at every moment.
 
 A movement that would make cash, holdings or a free balance negative is a bug in the caller
 (the venue checks balances before it accepts an order) and raises :class:`LedgerError`.
@@ -26,7 +26,9 @@ Perpetuals (``short_tokens``, rule 12 of :mod:`polytraders.venues.paper`): the s
 movements (a linear contract's PnL is exactly the spot-style cash flows, so cash + holdings ×
 mark is the account's equity), but holdings are signed (a SELL beyond what is held opens a
 short) and the cash may go below zero (a long bought with less cash than its notional after a
-loss); no reservation is made for them. Margin, funding and liquidation are not modelled.
+loss); no reservation is made for them (a reservation of one must be 0). Funding payments
+(rule 12.7) move the cash: cash += payment (negative: the account pays), counted in
+``funding``. Margin and liquidation are not modelled.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ class PaperLedger:
     Attributes:
         cash: pUSD held (micro), including the part reserved for open BUY orders.
         reserved_cash: pUSD reserved for open BUY orders (micro).
-        bought_notional / sold_notional / fees_paid / payouts: running totals (micro) for
-            reconciliation; ``payouts`` is the pUSD credited by redemptions.
+        bought_notional / sold_notional / fees_paid / payouts / funding: running totals
+            (micro) for reconciliation; ``payouts`` is the pUSD credited by redemptions,
+            ``funding`` the net perpetual funding received (negative: paid).
     """
 
     __slots__ = (
@@ -63,6 +66,7 @@ class PaperLedger:
         "bought_notional",
         "cash",
         "fees_paid",
+        "funding",
         "payouts",
         "reserved_cash",
         "sold_notional",
@@ -91,6 +95,7 @@ class PaperLedger:
         self.sold_notional = 0
         self.fees_paid = 0
         self.payouts = 0
+        self.funding = 0
 
     # ------------------------------------------------------------------ reads
     @property
@@ -125,11 +130,18 @@ class PaperLedger:
     def reserve(self, side: Side, token_id: str, amount: int) -> None:
         """Reserve ``amount`` (pUSD micro for BUY, micro-shares for SELL) for an open order.
 
+        A perpetual's orders reserve nothing: ``amount`` must be 0 (its holdings and the free
+        cash may be negative).
+
         Raises:
-            LedgerError: negative amount or more than is free.
+            LedgerError: negative amount, more than is free, or non-zero for a perpetual.
         """
         if amount < 0:
             raise LedgerError("cannot reserve a negative amount")
+        if token_id in self._short_tokens:
+            if amount:
+                raise LedgerError(f"{token_id} is a perpetual: its orders reserve nothing")
+            return
         if side is Side.BUY:
             if amount > self.free_cash():
                 raise LedgerError(f"reserve {amount} exceeds free cash {self.free_cash()}")
@@ -143,10 +155,14 @@ class PaperLedger:
         """Release a reservation made with :meth:`reserve`.
 
         Raises:
-            LedgerError: negative amount or more than is reserved.
+            LedgerError: negative amount, more than is reserved, or non-zero for a perpetual.
         """
         if amount < 0:
             raise LedgerError("cannot release a negative amount")
+        if token_id in self._short_tokens:
+            if amount:
+                raise LedgerError(f"{token_id} is a perpetual: its orders reserve nothing")
+            return
         if side is Side.BUY:
             if amount > self.reserved_cash:
                 raise LedgerError("release exceeds reserved cash")
@@ -198,6 +214,19 @@ class PaperLedger:
             self.sold_notional += notional
         self.fees_paid += fee
 
+    # ------------------------------------------------------------------ funding
+    def settle_funding(self, token_id: str, payment: int) -> None:
+        """Book a perpetual's funding payment at a funding time: cash += ``payment`` (micro;
+        negative: the account pays; :func:`polytraders.model.perp.funding_payment`).
+
+        Raises:
+            LedgerError: ``token_id`` is not a perpetual of this ledger.
+        """
+        if token_id not in self._short_tokens:
+            raise LedgerError(f"funding for {token_id}, which is not a perpetual")
+        self.cash += payment
+        self.funding += payment
+
     # ------------------------------------------------------------------ redemption
     def redeem(self, token_id: str, payout_per_share: int) -> int:
         """Redeem every held share of ``token_id`` at ``payout_per_share`` micro-pUSD (see the
@@ -234,6 +263,7 @@ class PaperLedger:
             - self.bought_notional
             - self.fees_paid
             + self.payouts
+            + self.funding
         )
         if self.cash != expected:
             problems.append(f"cash {self.cash} != {expected}")

@@ -20,6 +20,7 @@ from polytraders.model.events import (
     AnyEvent,
     BookDelta,
     BookSnapshot,
+    FundingRate,
     MarketStatus,
     OrderAccepted,
     OrderCanceled,
@@ -33,6 +34,7 @@ from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Instrument, Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE, Rounding, notional_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
+from polytraders.model.perp import funding_of_size
 from polytraders.venues.base import VenueEvent
 from polytraders.venues.paper import reasons, validation
 from polytraders.venues.paper.config import PaperVenueConfig
@@ -50,8 +52,9 @@ from polytraders.venues.reports import (
 _ARRIVE = 0
 _CANCEL = 1
 _EXPIRE = 2
+_FUNDING = 3
 
-_MARKET_EVENTS = (BookDelta, BookSnapshot, Trade, TickSizeChange, MarketStatus)
+_MARKET_EVENTS = (BookDelta, BookSnapshot, Trade, TickSizeChange, MarketStatus, FundingRate)
 """Event kinds the venue uses; every other event is ignored (rule 10)."""
 
 LevelKey = tuple[Side, int]
@@ -146,6 +149,8 @@ class PaperVenueStats:
     taker_fills: int = 0
     cancels_of_closed_orders: int = 0
     """Cancels that reached an order already filled, cancelled or expired (no event follows)."""
+    funding_settlements: int = 0
+    """Funding times at which a perpetual position was charged or credited (rule 12.6)."""
     rejections_by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -252,6 +257,10 @@ class PaperVenue:
         self._last_event_ns = 0
         self._clock_ns = 0
         """The latest time given to ``advance`` or ``on_market_event`` (rule 1.4)."""
+        self._funding_ppb: dict[str, int] = {}
+        """Perpetual token id → its latest funding rate (ppb, rule 12.6)."""
+        self._funding_due: set[tuple[str, int]] = set()
+        """(token id, time ns) of the funding settlements scheduled (rule 12.6)."""
 
     # ================================================================== Venue protocol
     def submit(self, order: VenueOrder, now_ns: int) -> None:
@@ -306,7 +315,7 @@ class PaperVenue:
                 whose winning token is not one of the market's tokens (the event is not
                 applied).
         """
-        if not isinstance(event, BookSnapshot | BookDelta | Trade | TickSizeChange | MarketStatus):
+        if not isinstance(event, _MARKET_EVENTS):
             self.stats.ignored_events += 1
             return
         ts = event.ts_event_ns
@@ -324,6 +333,9 @@ class PaperVenue:
         token = self._tokens.get(event.token_id)
         if token is None:
             self.stats.ignored_events += 1
+            return
+        if isinstance(event, FundingRate):
+            self._on_funding_rate(token, event)
             return
         if isinstance(event, BookDelta | BookSnapshot):
             self._on_book(token, event)
@@ -458,8 +470,41 @@ class PaperVenue:
                 self._arrive(cid, time_ns)
             elif kind == _CANCEL:
                 self._cancel_now(cid, time_ns, "")
+            elif kind == _FUNDING:
+                self._settle_funding(cid, time_ns)
             else:
                 self._expire(cid, time_ns)
+
+    # ================================================================== funding (rule 12.6)
+    def _on_funding_rate(self, token: _Token, event: FundingRate) -> None:
+        """Keep a perpetual's rate and schedule the settlement at its next funding time."""
+        instrument = token.instrument
+        if instrument is None or not instrument.perpetual:
+            self.stats.ignored_events += 1
+            return
+        self._funding_ppb[token.token_id] = event.rate_ppb
+        due = (token.token_id, event.next_funding_ns)
+        if event.next_funding_ns > event.ts_event_ns and due not in self._funding_due:
+            self._funding_due.add(due)
+            self._schedule(event.next_funding_ns, _FUNDING, token.token_id)
+
+    def _settle_funding(self, token_id: str, now: int) -> None:
+        """Charge or credit the position held in ``token_id`` its funding at ``now``.
+
+        Raises:
+            ValueError: the book has no mid to value the position at.
+        """
+        self._funding_due.discard((token_id, now))
+        held = self.ledger.holdings(token_id)
+        if not held:
+            return
+        mark = self._tokens[token_id].book.mid()
+        if mark is None:
+            raise ValueError(f"funding of {token_id} at {now} ns: the book has no mid price")
+        self.ledger.settle_funding(
+            token_id, funding_of_size(held, mark, self._funding_ppb[token_id])
+        )
+        self.stats.funding_settlements += 1
 
     # ================================================================== arrival (rules 2–3)
     def _arrive(self, cid: str, now: int) -> None:
