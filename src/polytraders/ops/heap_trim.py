@@ -7,7 +7,9 @@ glibc's ``malloc``. Once freed, that memory stays resident as free chunks inside
 (``M_TRIM_THRESHOLD``). In a 15-minute live session against the CLOB simulator
 (``python -m bench live_rss`` with a ``mallinfo2`` probe), after the desk's bounded past was
 full (360 s) Python's objects and pymalloc's blocks stayed level while glibc's free chunks
-grew from about 5 to 21 MiB, which is the resident growth that was left.
+grew from about 5 to 21 MiB; with a trim every 20 s they stayed at 4–5 MiB (each trim 0.1–1.6
+ms). What still moves the resident size is the transient native memory in use (±6 MiB with
+the trade polls), which trimming cannot change.
 
 ``malloc_trim(0)`` (glibc ≥ 2.8, ``man 3 malloc_trim``) releases free memory at the top of
 every heap and, with ``madvise(MADV_DONTNEED)``, the free pages inside them. ctypes releases
