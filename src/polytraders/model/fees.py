@@ -69,6 +69,12 @@ BINANCE_USDM_MAKER_FEE_BPS: Final = 2
 """Binance USDⓈ-M VIP 0 maker commission, 0.0200 % (https://www.binance.com/en/fee/futureFee)."""
 BINANCE_USDM_TAKER_FEE_BPS: Final = 5
 """Binance USDⓈ-M VIP 0 taker commission, 0.0500 % (https://www.binance.com/en/fee/futureFee)."""
+BINANCE_SPOT_MAKER_FEE_BPS: Final = 10
+"""Binance spot regular user (VIP 0) maker commission, 0.1000 %
+(https://www.binance.com/en/fee/trading; without the BNB discount)."""
+BINANCE_SPOT_TAKER_FEE_BPS: Final = 10
+"""Binance spot regular user (VIP 0) taker commission, 0.1000 %
+(https://www.binance.com/en/fee/trading; without the BNB discount)."""
 
 
 def bps_fee_micros(price: int, size: int, rate_bps: int) -> int:

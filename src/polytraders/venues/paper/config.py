@@ -21,12 +21,14 @@ from pydantic import (
 
 from polytraders.contracts.config import FrozenConfig
 from polytraders.model.fees import (
+    BINANCE_SPOT_MAKER_FEE_BPS,
+    BINANCE_SPOT_TAKER_FEE_BPS,
     BINANCE_USDM_MAKER_FEE_BPS,
     BINANCE_USDM_TAKER_FEE_BPS,
     BPS,
     DEFAULT_FEE_RATES_PPM,
 )
-from polytraders.model.market import BINANCE_USDM
+from polytraders.model.market import BINANCE_SPOT, BINANCE_USDM
 from polytraders.model.money import MICROS
 
 MAX_FUNDING_RATE_PPB = 30_000_000
@@ -104,20 +106,27 @@ class PaperVenueConfig(FrozenConfig):
     venue trades must have its category here. Makers pay none."""
 
     instrument_maker_fee_bps: dict[str, int] = Field(
-        default_factory=lambda: {BINANCE_USDM: BINANCE_USDM_MAKER_FEE_BPS}
+        default_factory=lambda: {
+            BINANCE_USDM: BINANCE_USDM_MAKER_FEE_BPS,
+            BINANCE_SPOT: BINANCE_SPOT_MAKER_FEE_BPS,
+        }
     )
     """Crypto instruments: maker commission per venue in basis points of the fill's notional
     (:func:`polytraders.model.fees.bps_fee_micros`); every instrument the venue trades must have
     its venue here and in ``instrument_taker_fee_bps``. Default: Binance USDⓈ-M VIP 0, 2 bps
-    (https://www.binance.com/en/fee/futureFee). Left out of the dump (so of :meth:`canonical`
+    (https://www.binance.com/en/fee/futureFee); Binance spot VIP 0, 10 bps
+    (https://www.binance.com/en/fee/trading). Left out of the dump (so of :meth:`canonical`
     and the version) while both instrument fee tables are at their defaults, so the versions of
     configs from before they existed do not change."""
 
     instrument_taker_fee_bps: dict[str, int] = Field(
-        default_factory=lambda: {BINANCE_USDM: BINANCE_USDM_TAKER_FEE_BPS}
+        default_factory=lambda: {
+            BINANCE_USDM: BINANCE_USDM_TAKER_FEE_BPS,
+            BINANCE_SPOT: BINANCE_SPOT_TAKER_FEE_BPS,
+        }
     )
     """Crypto instruments: taker commission per venue in basis points (as
-    ``instrument_maker_fee_bps``). Default: Binance USDⓈ-M VIP 0, 5 bps."""
+    ``instrument_maker_fee_bps``). Default: Binance USDⓈ-M VIP 0, 5 bps; spot VIP 0, 10 bps."""
 
     funding_rates_ppb: dict[str, int] = Field(default_factory=dict)
     """An ASSUMED funding rate per perpetual instrument (token id ``"<venue>:<symbol>"``), parts
