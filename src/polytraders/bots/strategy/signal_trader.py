@@ -38,6 +38,7 @@ first decision since construction or ``reset()``, ``n`` the bot's counter.
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Generic, NamedTuple, TypeVar
 
@@ -185,7 +186,7 @@ class TokenState:
     market_id: str = ""
 
 
-class SignalTrader(BotBase[C], Generic[C]):
+class SignalTrader(BotBase[C], ABC, Generic[C]):
     """Base of the signal strategies (module docstring). A subclass sets the class attributes
     of the bot contract and ``CODES``, and implements :meth:`_on_close`."""
 
@@ -212,6 +213,7 @@ class SignalTrader(BotBase[C], Generic[C]):
         self._session = ""
         self._sequence = 0
 
+    @abstractmethod
     def _on_close(
         self,
         token_id: str,
@@ -223,8 +225,8 @@ class SignalTrader(BotBase[C], Generic[C]):
         """Feed one bar close (micro-units) to the indicators; return the new target (+1, 0,
         −1) or None to keep the current one. ``held`` is the direction held or being entered:
         the sign of the position, or of the current target while flat; codes explaining the
-        signal go to ``out``."""
-        raise NotImplementedError
+        signal go to ``out``. Each strategy defines its own (``strat.ema_cross``,
+        ``strat.mean_reversion``)."""
 
     # ------------------------------------------------------------------ entry point
     def decide(self, event: AnyEvent, view: DeskView, /) -> Proposal:
