@@ -1,7 +1,8 @@
 """strat.ema_cross trades the Binance USDⓈ-M BTCUSDT perpetual of the shipped sample through
 examples/desk_binance.toml (the crypto desk): it goes long, then a bearish cross sells twice
 the long (allow_short: the position turns short); the run's PnL reconciles exactly with its
-fills and a replay is byte-identical."""
+fills and a replay is byte-identical. strat.mean_reversion trades the same recording through
+examples/desk_mean_reversion_binance.toml: entries and exits in a neutral regime."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def test_ema_cross_goes_long_then_short_on_the_perpetual_with_exact_pnl(
 ) -> None:
     out, result = run
     assert result["status"] == "COMPLETED"
+    assert result["markets"] == 1  # the instrument counts as the run's one market
     fills = _fills(out)
     assert [(f["token_id"], f["side"], f["size_shares"], f["liquidity"]) for f in fills] == [
         (TOKEN, "BUY", "0.003", "MAKER"),
@@ -71,3 +73,17 @@ def test_ema_cross_on_the_perpetual_is_deterministic(
     again = run_desk(data=DATA, desk_file=DeskFile.load(DESK), out_dir=tmp_path / "again")
     assert again.result.envelopes_sha256 == result["envelopes_sha256"]
     assert (tmp_path / "again" / "fills.csv").read_bytes() == (out / "fills.csv").read_bytes()
+
+
+def test_mean_reversion_enters_and_exits_on_the_perpetual(tmp_path: Path) -> None:
+    desk = ROOT / "examples" / "desk_mean_reversion_binance.toml"
+    outcome = run_desk(data=DATA, desk_file=DeskFile.load(desk), out_dir=tmp_path / "mr")
+    result = outcome.result
+    assert result.status == "COMPLETED"
+    codes = result.reason_codes
+    assert codes.get("STRAT_MR_ENTRY", 0) >= 2 and codes.get("STRAT_MR_EXIT", 0) >= 2
+    fills = _fills(tmp_path / "mr")
+    assert {f["side"] for f in fills} == {"BUY", "SELL"}
+    assert {f["bot_id"] for f in fills} == {"strat.mean_reversion"}
+    fees = sum(_micros(f["fee_pusd"]) for f in fills)
+    assert result.money.fees == fees

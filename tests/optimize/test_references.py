@@ -16,8 +16,8 @@ from polytraders.backtest.engine import data_digest
 from polytraders.bots.registry import BOTS
 from polytraders.feeds.samples import sample_path
 from polytraders.optimize import references
-from polytraders.optimize.references import FIXTURES, REFERENCE_FILE, REFERENCES
-from polytraders.optimize.space import space_json
+from polytraders.optimize.references import FIXTURES, REFERENCE_FILE, REFERENCES, REPOSITORY
+from polytraders.optimize.space import load_ranges, space_json
 from tests.conftest import REPO
 from tests.optimize.conftest import invoke, refused
 
@@ -73,6 +73,10 @@ def test_every_tunable_bot_has_a_reference_run(bot_id: str) -> None:
     document = json.loads((FOLDER / bot_id / REFERENCE_FILE).read_text(encoding="utf-8"))
     settings = REFERENCES[bot_id]
     space = BOTS[bot_id].SEARCH_SPACE
+    if settings.ranges:
+        space = space.with_ranges(load_ranges(REPOSITORY / settings.ranges, space))
+    assert document.get("ranges_file", "") == settings.ranges
+    assert document.get("min_fills", 0) == settings.min_fills
     assert document["bot_id"] == bot_id
     assert (document["score"], document["trials"]) == (settings.score, settings.trials)
     assert (document["sampler"], document["seed"]) == ("tpe", 7)

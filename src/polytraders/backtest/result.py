@@ -304,6 +304,7 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     config_version: str
     synthetic: bool
     markets: int
+    """Markets in the data: Polymarket markets and crypto instruments (each traded alone)."""
     events: int
     first_event_ns: int
     """Time of the first input event processed (0 with none)."""
@@ -706,7 +707,7 @@ def compute_result(
         seed=seed,
         config_version=config_version,
         synthetic=synthetic,
-        markets=len(markets),
+        markets=len(markets) + len(instruments),
         events=events,
         first_event_ns=first_event_ns,
         last_event_ns=last_event_ns,

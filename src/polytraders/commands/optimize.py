@@ -22,6 +22,7 @@ from rich.table import Table
 from polytraders.backtest.desk_file import DeskFile, DeskFileError
 from polytraders.backtest.stop import EXIT_CODE_BY_SIGNAL
 from polytraders.commands.failures import EXIT_FAILED, EXIT_REFUSED, fail
+from polytraders.contracts.search_space import Param
 from polytraders.feeds.samples import sample_path
 
 if TYPE_CHECKING:
@@ -66,6 +67,18 @@ def _load_desk(desk: Path | None, strategy: str | None) -> tuple[DeskFile, Path]
         fail(exc.one_line(), EXIT_REFUSED, exc)
     base_dir = desk.resolve().parent if desk is not None else Path.cwd()
     return desk_file, base_dir
+
+
+def _ranges(path: Path, desk_file: DeskFile, bot_id: str) -> tuple[Param, ...]:
+    """The parameters of the ranges file ``path`` for ``bot_id`` of ``desk_file``; exits 2 when
+    the bot cannot be tuned or the file cannot be applied."""
+    from polytraders.optimize.optimizer import OptimizeError, check_bot
+    from polytraders.optimize.space import RangesError, load_ranges
+
+    try:
+        return load_ranges(path, check_bot(desk_file, bot_id).SEARCH_SPACE)
+    except (OptimizeError, RangesError) as exc:
+        fail(str(exc), EXIT_REFUSED, exc)
 
 
 def _figures_table(result: OptimizeResult) -> Table:
@@ -190,6 +203,22 @@ def optimize(
         int,
         typer.Option("--in-sample-pct", help="Percent of the markets (by start) in sample, 1-99."),
     ] = 75,
+    min_fills: Annotated[
+        int,
+        typer.Option(
+            "--min-fills",
+            help="A trial whose in-sample run makes fewer fills fails (too few to be "
+            "evidence); 0: no minimum.",
+        ),
+    ] = 0,
+    ranges: Annotated[
+        Path | None,
+        typer.Option(
+            "--ranges",
+            help="TOML file of parameter ranges replacing the bot's own for this data (one "
+            "table per parameter: low/high/step/log or choices), within its hard limits.",
+        ),
+    ] = None,
     storage: Annotated[
         str | None,
         typer.Option(
@@ -234,6 +263,7 @@ def optimize(
             fail("--bot BOT_ID or --strategy FILE.py:Class is required")
         bot_id = str(desk_file.strategies[0].id)
     out_dir = out if out is not None else DEFAULT_OUT / bot_id
+    params = _ranges(ranges, desk_file, bot_id) if ranges is not None else ()
     request = OptimizeRequest(
         bot_id=bot_id,
         desk=DeskSpec.of(desk_file, base_dir),
@@ -246,6 +276,8 @@ def optimize(
         jobs=default_jobs(batch) if jobs is None else jobs,
         batch=batch,
         in_sample_pct=in_sample_pct,
+        ranges=params,
+        min_fills=min_fills,
         storage=storage,
         study=study,
     )

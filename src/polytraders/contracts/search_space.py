@@ -8,7 +8,7 @@ would refuse.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -66,6 +66,32 @@ class SearchSpace:
 
     def __len__(self) -> int:
         return len(self.params)
+
+    def with_ranges(self, ranges: Sequence[Param]) -> SearchSpace:
+        """This space with each parameter of ``ranges`` replacing the one of its name (a
+        narrower or shifted range for one data set, e.g. thresholds in ticks of an instrument
+        whose tick is small against its moves); the order and the other parameters are kept.
+        Whether the new ranges respect the config's hard limits is :meth:`problems`' job.
+
+        Raises:
+            ValueError: a name not in this space, given twice, or of another kind (an
+                ``IntParam`` must stay an ``IntParam``, ...).
+        """
+        by_name = {p.name: p for p in self.params}
+        replaced: dict[str, Param] = {}
+        for param in ranges:
+            if param.name not in by_name:
+                raise ValueError(f"{param.name}: not a parameter of this search space")
+            if param.name in replaced:
+                raise ValueError(f"{param.name}: given twice")
+            if type(param) is not type(by_name[param.name]):
+                theirs = type(by_name[param.name]).__struct_config__.tag
+                raise ValueError(
+                    f"{param.name}: of type {theirs} in the bot's search space, not "
+                    f"{type(param).__struct_config__.tag}"
+                )
+            replaced[param.name] = param
+        return SearchSpace(self.config_cls, *(replaced.get(p.name, p) for p in self.params))
 
     def names(self) -> list[str]:
         """Parameter names in declaration order."""

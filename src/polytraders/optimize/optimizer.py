@@ -27,6 +27,7 @@ import optuna
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.stop import stop_on_signals
 from polytraders.bots.registry import BOTS
+from polytraders.contracts.search_space import Param
 from polytraders.optimize.samplers import check_sampler
 from polytraders.optimize.scores import Score, load_score
 from polytraders.optimize.space import space_json, space_problems
@@ -76,6 +77,11 @@ class OptimizeRequest(msgspec.Struct, frozen=True, kw_only=True):
         jobs: processes running trials (1 ≤ jobs ≤ batch).
         batch: trials suggested together (the unit of reproducibility, ≥ 1).
         in_sample_pct: percent of the markets (by start) in sample, 1–99.
+        ranges: parameters replacing the bot's own of the same name (a ranges file,
+            :func:`~polytraders.optimize.space.load_ranges`); empty: the bot's space as is.
+        min_fills: a trial whose run makes fewer fills FAILS (too few to be evidence, as
+            Freqtrade's hyperopt penalises too few trades); 0: no minimum. The re-runs of the
+            untuned desk and the best parameters out of sample are reported as they are.
         storage: Optuna storage URL (None: ``<out_dir>/study.sqlite``).
         study: study name (None: derived from the settings).
     """
@@ -91,6 +97,8 @@ class OptimizeRequest(msgspec.Struct, frozen=True, kw_only=True):
     jobs: int = 1
     batch: int = 8
     in_sample_pct: int = 75
+    ranges: tuple[Param, ...] = ()
+    min_fills: int = 0
     storage: str | None = None
     study: str | None = None
 
@@ -135,12 +143,14 @@ class OptimizeResult(msgspec.Struct, frozen=True, kw_only=True):
         return 60.0 * self.trials_run_here / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def check_bot(desk: DeskFile, bot_id: str) -> Any:
-    """The class of ``bot_id`` when the desk can tune it.
+def check_bot(desk: DeskFile, bot_id: str, ranges: tuple[Param, ...] = ()) -> Any:
+    """The class of ``bot_id`` when the desk can tune it with ``ranges`` in place of its own
+    (:meth:`~polytraders.contracts.search_space.SearchSpace.with_ranges`).
 
     Raises:
         OptimizeError: unknown bot, not in the desk, not ENFORCED there, or a space the
-            optimizer cannot search (empty, outside the hard limits, step with log).
+            optimizer cannot search (empty, outside the hard limits, step with log, ranges
+            naming no parameter of the bot's).
     """
     try:
         _, _, cls = locate(desk, bot_id)
@@ -152,6 +162,12 @@ def check_bot(desk: DeskFile, bot_id: str) -> Any:
             ) from exc
         raise OptimizeError(f"--bot {exc}") from exc
     problems = space_problems(bot_id, getattr(cls, "SEARCH_SPACE", None))
+    if not problems and ranges:
+        try:
+            narrowed = cls.SEARCH_SPACE.with_ranges(ranges)
+        except ValueError as exc:
+            raise OptimizeError(f"--ranges: {bot_id}: {exc}") from exc
+        problems = [f"--ranges: {p}" for p in space_problems(bot_id, narrowed)]
     if problems:
         raise OptimizeError("; ".join(problems))
     return cls
@@ -181,6 +197,8 @@ def check_request(request: OptimizeRequest) -> tuple[Any, Score]:
             f"--jobs {request.jobs}: must be between 1 and --batch ({request.batch}); at most "
             "a batch of trials runs at once"
         )
+    if request.min_fills < 0:
+        raise OptimizeError(f"--min-fills {request.min_fills}: must be at least 0")
     if not 0 <= request.seed <= 2**63 - 1:
         raise OptimizeError(f"--seed {request.seed}: must be between 0 and 2**63 - 1")
     out = Path(request.out_dir)
@@ -191,7 +209,7 @@ def check_request(request: OptimizeRequest) -> tuple[Any, Score]:
         score = load_score(request.score)
     except ValueError as exc:  # SamplerError, ScoreError
         raise OptimizeError(str(exc)) from exc
-    cls = check_bot(request.desk.load(), request.bot_id)
+    cls = check_bot(request.desk.load(), request.bot_id, request.ranges)
     return cls, score
 
 
@@ -223,9 +241,10 @@ def optimize(
         raise OptimizeError(str(exc)) from exc
     split = split_data(request.data, in_sample_pct=request.in_sample_pct, folder=out / DATA_DIR)
     base_desk = request.desk.load()
+    space = cls.SEARCH_SPACE.with_ranges(request.ranges)
     settings = StudySettings(
         bot_id=request.bot_id,
-        search_space=space_json(cls.SEARCH_SPACE),
+        search_space=space_json(space),
         score=score.name,
         sampler=request.sampler,
         seed=request.seed,
@@ -235,6 +254,7 @@ def optimize(
         data_digest=split.digest,
         in_sample_digest=split.in_sample.digest,
         in_sample_pct=request.in_sample_pct,
+        min_fills=request.min_fills,
     )
     name = request.study or settings.default_name()
     try:
@@ -243,7 +263,12 @@ def optimize(
         raise OptimizeError(str(exc)) from exc
 
     def task(
-        number: int, params: dict[str, Any], data: str, out_dir: str | None = None
+        number: int,
+        params: dict[str, Any],
+        data: str,
+        out_dir: str | None = None,
+        *,
+        min_fills: int = request.min_fills,
     ) -> TrialTask:
         return TrialTask(
             number=number,
@@ -252,6 +277,8 @@ def optimize(
             desk=request.desk,
             bot_id=request.bot_id,
             score=score.name,
+            ranges=request.ranges,
+            min_fills=min_fills,
             out_dir=out_dir,
         )
 
@@ -259,7 +286,7 @@ def optimize(
         ran_here = run_trials(
             study=study,
             storage=storage,
-            space=cls.SEARCH_SPACE,
+            space=space,
             settings=settings,
             make_task=lambda number, params: task(number, params, split.in_sample.path),
             workers=workers,
@@ -269,17 +296,21 @@ def optimize(
         # a fresh view of the study: this process's cached one may still hold a trial that
         # another worker finished while this one waited for it
         settled = optuna.load_study(study_name=study.study_name, storage=storage)
-        records = trial_records(settled, cls.SEARCH_SPACE)
+        records = trial_records(settled, space)
         best = best_record(records)
         reruns = [
-            task(_BASELINE_IN, {}, split.in_sample.path),
-            task(_BASELINE_OUT, {}, split.out_of_sample.path),
+            task(_BASELINE_IN, {}, split.in_sample.path, min_fills=0),
+            task(_BASELINE_OUT, {}, split.out_of_sample.path, min_fills=0),
         ]
         if best is not None:
             reruns += [
                 task(best.number, best.params, split.in_sample.path, str(out / IN_SAMPLE_DIR)),
                 task(
-                    _BEST_OUT, best.params, split.out_of_sample.path, str(out / OUT_OF_SAMPLE_DIR)
+                    _BEST_OUT,
+                    best.params,
+                    split.out_of_sample.path,
+                    str(out / OUT_OF_SAMPLE_DIR),
+                    min_fills=0,
                 ),
             ]
         outcomes = _by_number(workers.run(reruns, stop))
@@ -332,6 +363,7 @@ def _best_desk(request: OptimizeRequest, best: TrialRecord | None) -> DeskSpec |
             desk=request.desk,
             bot_id=request.bot_id,
             score=request.score,
+            ranges=request.ranges,
         )
     )
 

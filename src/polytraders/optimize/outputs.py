@@ -75,12 +75,14 @@ def reproduce_command(result: OptimizeResult) -> str:
 
 
 def summary(result: OptimizeResult) -> dict[str, Any]:
-    """The study's summary: settings, data split, trial counts, best trial (number, params,
-    score), in-sample / out-of-sample figures of the best parameters and of the untuned desk
-    (the baseline), the comparison and its warning, the top trials, the versions, and
-    ``environment`` (jobs, trials this process ran, wall time, trials per minute, storage,
-    output folder: the only part that changes with the jobs, the storage, the output folder or
-    the machine)."""
+    """The study's summary: settings (``search_space`` the one searched; ``ranges``, only
+    when the study replaced some of the bot's ranges, those parameters; ``min_fills`` when
+    not 0), data split, trial
+    counts, best trial (number, params, score), in-sample / out-of-sample figures of the best
+    parameters and of the untuned desk (the baseline), the comparison and its warning, the top
+    trials, the versions, and ``environment`` (jobs, trials this process ran, wall time, trials
+    per minute, storage, output folder: the only part that changes with the jobs, the storage,
+    the output folder or the machine)."""
     request = result.request
     out = Path(request.out_dir)
     states: dict[str, int] = {}
@@ -102,6 +104,8 @@ def summary(result: OptimizeResult) -> dict[str, Any]:
         "trials": request.trials,
         "batch": request.batch,
         "search_space": json.loads(result.settings.search_space),
+        **({"ranges": msgspec.to_builtins(request.ranges)} if request.ranges else {}),
+        **({"min_fills": request.min_fills} if request.min_fills else {}),
         "desk_version": result.settings.desk_version,
         "data": {
             "source": request.data,

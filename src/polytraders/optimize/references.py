@@ -40,6 +40,7 @@ from polytraders.bots.registry import BOTS
 from polytraders.feeds.samples import POLYMARKET_SAMPLE, sample_path
 from polytraders.optimize.optimizer import OptimizeRequest, optimize
 from polytraders.optimize.outputs import summary
+from polytraders.optimize.space import load_ranges
 from polytraders.optimize.study import StudyProgress
 from polytraders.optimize.tuned_desk import DeskSpec
 
@@ -125,13 +126,18 @@ desk)."""
 class Reference(msgspec.Struct, frozen=True, kw_only=True):
     """How a bot's reference study runs: ``score`` and ``trials``, on ``data`` (a shipped
     sample, :func:`~polytraders.feeds.samples.sample_path`) with ``desk`` (a desk file relative
-    to :data:`REPOSITORY`, "" for the default desk), ``in_sample_pct`` of it in sample."""
+    to :data:`REPOSITORY`, "" for the default desk), ``in_sample_pct`` of it in sample, and
+    ``ranges`` (a ranges file relative to :data:`REPOSITORY`, "" for the bot's own ranges:
+    :func:`~polytraders.optimize.space.load_ranges`) and ``min_fills`` (a trial with fewer
+    fills in sample fails; 0: no minimum)."""
 
     score: str
     trials: int
     data: str = POLYMARKET_SAMPLE
     desk: str = ""
     in_sample_pct: int = 75
+    ranges: str = ""
+    min_fills: int = 0
 
 
 REFERENCES: dict[str, Reference] = {
@@ -145,20 +151,27 @@ REFERENCES: dict[str, Reference] = {
     "exec.smartrouter": Reference(score="total_pnl", trials=6),
     "exec.twap": Reference(score="total_pnl", trials=6, desk="examples/desk_twap.toml"),
     # the Binance sample spans under 6 minutes: half of it out of sample leaves the signals
-    # room to warm up (75 % would leave 86 s, less than a warm-up)
+    # room to warm up (75 % would leave 86 s), the ranges files size bars and regime
+    # thresholds to it (the bots' own ranges warm up longer than a half and never trade), and
+    # a trial must make a round trip (2 fills) to count: not trading scores 0, which beat
+    # every losing trial of mean_reversion and made "no trade" the best parameters
     "strat.ema_cross": Reference(
         score="total_pnl",
-        trials=8,
+        trials=32,
         data=BINANCE_SAMPLE,
         desk="examples/desk_binance.toml",
         in_sample_pct=50,
+        ranges="examples/ranges/ema_cross_binance.toml",
+        min_fills=2,
     ),
     "strat.mean_reversion": Reference(
         score="total_pnl",
-        trials=8,
+        trials=32,
         data=BINANCE_SAMPLE,
         desk="examples/desk_mean_reversion_binance.toml",
         in_sample_pct=50,
+        ranges="examples/ranges/mean_reversion_binance.toml",
+        min_fills=2,
     ),
     **{
         bot_id: Reference(
@@ -254,9 +267,15 @@ def reference(
     Raises:
         DeskFileError: its desk file is missing or invalid.
         FileNotFoundError: its sample is not shipped.
+        RangesError: its ranges file cannot be read or applied.
     """
     settings = REFERENCES[bot_id]
     desk, _ = _desk(settings.desk)
+    ranges = (
+        load_ranges(REPOSITORY / settings.ranges, BOTS[bot_id].SEARCH_SPACE)
+        if settings.ranges
+        else ()
+    )
     base_dir = (REPOSITORY / settings.desk).parent if settings.desk else Path.cwd()
     with tempfile.TemporaryDirectory(prefix="polytraders-reference-") as folder:
         result = optimize(
@@ -269,6 +288,8 @@ def reference(
                 score=settings.score,
                 jobs=jobs,
                 in_sample_pct=settings.in_sample_pct,
+                ranges=ranges,
+                min_fills=settings.min_fills,
             ),
             progress=progress,
         )
@@ -277,6 +298,8 @@ def reference(
     document["data"]["source"] = f"data/samples/{settings.data}"
     if settings.desk:
         document["desk_file"] = settings.desk
+    if settings.ranges:
+        document["ranges_file"] = settings.ranges
     document["regenerate"] = "polytraders reference-runs"
     return document
 

@@ -9,18 +9,35 @@ decimals, and every config is built from snapped values.
 :func:`space_problems` refuses a space the optimizer cannot search: empty, inconsistent with
 the config's hard limits (:meth:`SearchSpace.problems`), or a float with both a step and a log
 scale (Optuna samples one or the other).
+
+A **ranges file** (``polytraders optimize --ranges FILE``, :func:`load_ranges`) replaces some
+parameters' ranges for one data set, one TOML table per parameter with the fields to change
+(``low``/``high``/``step``/``log``, or ``choices``); the rest of each parameter is the bot's::
+
+    [bar_s]          # strat.ema_cross on a six-minute recording: bars of 1-5 s
+    low = 1
+    high = 5
+    step = 1
+
+The effective space is what the study records (``search_space`` in ``summary.json``), so a
+study with other ranges is another study.
 """
 
 from __future__ import annotations
 
+import tomllib
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from polytraders.contracts.canonical import canonical_json
 from polytraders.contracts.search_space import (
     CategoricalParam,
     FloatParam,
     IntParam,
+    Param,
     SearchSpace,
 )
 
@@ -79,3 +96,44 @@ def snapped(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
             decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
             result[name] = round(float(result[name]), decimals)
     return result
+
+
+class RangesError(ValueError):
+    """A ranges file that cannot be read or applied (one line naming the file and the problem)."""
+
+
+def load_ranges(path: Path, space: SearchSpace) -> tuple[Param, ...]:
+    """The parameters a ranges file (module docstring) gives, each merged over the bot's own
+    parameter of that name in ``space``.
+
+    Raises:
+        RangesError: the file is missing or not TOML; a table names no parameter of the space,
+            is not a table, or has a field the parameter does not have or of the wrong type.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RangesError(f"--ranges {path}: {exc}") from exc
+    own = {p.name: p for p in space}
+    params: list[Param] = []
+    for name, fields in document.items():
+        if name not in own:
+            raise RangesError(
+                f"--ranges {path}: {name}: not in the search space ({', '.join(own)})"
+            )
+        if not isinstance(fields, dict):
+            raise RangesError(f"--ranges {path}: {name}: must be a table of fields")
+        base = own[name]
+        allowed = set(base.__struct_fields__) - {"name"}
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise RangesError(
+                f"--ranges {path}: {name}: unknown field(s) {unknown}; a {type(base).__name__} "
+                f"has {sorted(allowed)}"
+            )
+        merged = {**msgspec.to_builtins(base), **fields}
+        try:
+            params.append(msgspec.convert(merged, type(base)))
+        except msgspec.ValidationError as exc:
+            raise RangesError(f"--ranges {path}: {name}: {exc}") from exc
+    return tuple(params)

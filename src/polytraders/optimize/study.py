@@ -71,12 +71,13 @@ READY_ATTR = "polytraders_slots"
 """Study user attribute set once the trial slots exist (their number)."""
 
 
-class StudySettings(msgspec.Struct, frozen=True, kw_only=True):
+class StudySettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What makes a study what it is; recorded at creation, compared on every open.
 
     Fields: the tuned bot, its search space (canonical JSON), the score, the sampler, the seed,
     the number of trials, the batch size, the base desk's config version, the digest of the
-    whole data and of its in-sample part, and the in-sample percent.
+    whole data and of its in-sample part, the in-sample percent and the minimum of fills of a
+    trial (left out of the record and the name when 0, so studies made before it keep theirs).
     """
 
     bot_id: str
@@ -90,6 +91,7 @@ class StudySettings(msgspec.Struct, frozen=True, kw_only=True):
     data_digest: str
     in_sample_digest: str
     in_sample_pct: int
+    min_fills: int = 0
 
     def default_name(self) -> str:
         """``<bot_id>-<16 hex digits of the settings' config version>``."""
@@ -108,6 +110,7 @@ _DIFFERENCES = {
     "data_digest": "other data",
     "in_sample_digest": "another in-sample part",
     "in_sample_pct": "another in-sample percent",
+    "min_fills": "another minimum of fills",
 }
 
 
@@ -146,9 +149,9 @@ def _check_settings(study: optuna.Study, name: str, settings: StudySettings) -> 
     recorded = study.user_attrs[SETTINGS_ATTR]
     ours = msgspec.to_builtins(settings)
     for field, meaning in _DIFFERENCES.items():
-        if recorded.get(field) != ours[field]:
+        if recorded.get(field) != ours.get(field):
             theirs = recorded.get(field)
-            detail = "" if field == "search_space" else f" ({theirs!r}, here {ours[field]!r})"
+            detail = "" if field == "search_space" else f" ({theirs!r}, here {ours.get(field)!r})"
             raise StudyError(
                 f"study {name} was created with {meaning}{detail}; use another --study or "
                 "the same settings"

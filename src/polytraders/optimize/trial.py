@@ -5,7 +5,8 @@ builds the tuned bot's config from the trial's parameters through its ``SEARCH_S
 (:meth:`SearchSpace.build`: the config's hard limits are validated), runs the desk with
 :func:`polytraders.backtest.engine.run_desk` (the engine of ``polytraders backtest``) and
 applies the score. The outcome is FAILED, never a zero, when the config violates a hard
-limit, the run fails, a bot ends in quarantine, or the score raises or is not a finite number.
+limit, the run fails, a bot ends in quarantine, the score raises or is not a finite number, or
+the run made fewer fills than the task's ``min_fills``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from polytraders.backtest.engine import run_desk
 from polytraders.backtest.result import BacktestResult
+from polytraders.contracts.search_space import Param
 from polytraders.model.money import from_micros
 from polytraders.optimize.scores import TimeSpan, load_score
 from polytraders.optimize.space import snapped
@@ -35,6 +37,8 @@ class TrialTask(msgspec.Struct, frozen=True, kw_only=True):
         desk: the base desk.
         bot_id: the tuned bot.
         score: the score's name or ``module:function`` spec.
+        ranges: the study's ranges in place of the bot's own (stepped floats snap to them).
+        min_fills: fewer fills than this and the outcome is an error, not a score (0: none).
         out_dir: where the run writes its outputs (None: nothing written).
     """
 
@@ -44,6 +48,8 @@ class TrialTask(msgspec.Struct, frozen=True, kw_only=True):
     desk: DeskSpec
     bot_id: str
     score: str
+    ranges: tuple[Param, ...] = ()
+    min_fills: int = 0
     out_dir: str | None = None
 
 
@@ -106,11 +112,13 @@ def trial_desk(task: TrialTask) -> DeskSpec:
     Raises:
         pydantic.ValidationError: a value outside the config's hard limits.
         KeyError: a parameter that is not in the bot's search space.
+        ValueError: ``task.ranges`` do not fit the bot's space (checked before any trial).
     """
     desk = task.desk.load()
     _, _, cls = locate(desk, task.bot_id)
-    params = snapped(cls.SEARCH_SPACE, task.params)
-    config = cls.SEARCH_SPACE.build(params, base=base_config(desk, task.bot_id))
+    space = cls.SEARCH_SPACE.with_ranges(task.ranges)
+    params = snapped(space, task.params)
+    config = space.build(params, base=base_config(desk, task.bot_id))
     return with_config(task.desk, task.bot_id, config)
 
 
@@ -156,4 +164,10 @@ def evaluate(task: TrialTask) -> TrialOutcome:
         )
     except Exception as exc:  # the score is user code: the trial fails with its error
         return TrialOutcome(number=task.number, error=f"score: {type(exc).__name__}: {exc}")
+    if result.money.fills < task.min_fills:
+        return TrialOutcome(
+            number=task.number,
+            error=f"{result.money.fills} fill(s), fewer than the study's minimum of "
+            f"{task.min_fills} (--min-fills)",
+        )
     return TrialOutcome(number=task.number, figures=figures_of(result, value))
