@@ -335,6 +335,7 @@ def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
     desk_file.write_text(
         f'[[strategies]]\nsource = "{Path(__file__).resolve()}:ScriptedTaker"\n'
         '[[risk]]\nid = "risk.killswitch"\n'
+        "[venue]\norder_latency_ms = 50\ncancel_latency_ms = 50\n"  # the paper venue's
     )
     node_file = tmp_path / "node.toml"
     node_file.write_text(
@@ -354,6 +355,10 @@ def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     assert "reconciled: 0 open" in result.output
+    assert (
+        "desk file: [venue] cancel_latency_ms, [venue] order_latency_ms configure the paper "
+        "venue only (backtests, --paper): not used with --live"
+    ) in result.output
     assert sim.exchange.position.size == SIZE  # bought; the resting bid cancelled at the end
     assert not sim.exchange.open_orders() and len(sim.exchange.open_algo_orders()) == 1
     refused = CliRunner().invoke(app, [*args, "--markets", "x"], env=env)

@@ -147,3 +147,35 @@ def test_replay_until_stops_at_the_time(ex: FuturesExchange) -> None:
     ex.replay_until(target)
     assert ex.recording.steps[ex.cursor - 1].depth.ts_event_ns <= target
     assert ex.recording.steps[ex.cursor].depth.ts_event_ns > target
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    ["x" * 37, "desk/u1723161555579000000/i999999/o99", "has space", "no#hash", "ünï"],
+)
+def test_client_ids_outside_binances_rule_are_refused_with_1100(
+    ex: FuturesExchange, client_id: str
+) -> None:
+    """Binance's ``^[\\.A-Z\\:/a-z0-9_-]{1,36}$`` for ``newClientOrderId`` and
+    ``clientAlgoId``: a longer id or another character is refused, nothing is placed."""
+    with pytest.raises(BinanceError) as caught:
+        ex.place(order("BUY", "0.010", newClientOrderId=client_id), 0)
+    assert caught.value.code == errors.ILLEGAL_CHARS
+    assert "parameter 'newClientOrderId'; legal range is" in caught.value.msg
+    bid = ex.book.best_bid()
+    assert bid is not None
+    stop = {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+            "algoType": "CONDITIONAL", "triggerPrice": f"{(bid - 1_000 * MICROS) / MICROS:.2f}",
+            "quantity": "0.010", "clientAlgoId": client_id}  # fmt: skip
+    with pytest.raises(BinanceError) as caught:
+        ex.place_algo(stop, 0)
+    assert caught.value.code == errors.ILLEGAL_CHARS
+    assert not ex.orders and not ex.algo_orders
+
+
+def test_client_ids_within_binances_rule_are_kept(ex: FuturesExchange) -> None:
+    longest = "desk/u1723161555579000000/i1/o0.:_-" + "A"
+    assert len(longest) == 36
+    placed = ex.place(order("BUY", "0.010", newClientOrderId=longest), 0)
+    assert placed.client_order_id == longest
+    assert ex.place(order("BUY", "0.010"), 0).client_order_id.startswith("sim-")  # none sent

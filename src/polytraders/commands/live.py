@@ -75,6 +75,7 @@ from polytraders.venues.reports import VenueSnapshot
 
 if TYPE_CHECKING:
     from polytraders.desk.checkpoints import RestoredCheckpoint
+    from polytraders.desk.clock import Clock
     from polytraders.desk.orders import OrderJournal
     from polytraders.desk.state import DeskState
     from polytraders.feeds.live.connection import KeepaliveConfig
@@ -919,6 +920,7 @@ def compose_desk(
     shadow: ShadowChain | None = None,
     memory: SessionMemory | None = None,
     instruments: Sequence[Instrument] = (),
+    clock: Clock | None = None,
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -941,6 +943,9 @@ def compose_desk(
         memory: how much of its past the desk keeps (None: all of it, as a backtest;
             :class:`~polytraders.desk.desk.SessionMemory`).
         instruments: the crypto instruments it trades (a ccxt session's, from the exchange).
+        clock: the desk's clock (None: the wall clock, :class:`~polytraders.desk.clock.LiveClock`,
+            what every command uses; a test against the exchange simulator passes one that
+            follows the simulator's replay).
 
     Raises:
         ValueError: the desk cannot be built (no ENFORCED execution bot).
@@ -957,7 +962,7 @@ def compose_desk(
         markets=markets,
         sink=sink,
         config=desk_file.desk,
-        clock=LiveClock(),
+        clock=clock if clock is not None else LiveClock(),
         state=state,
         start_sequence=start_sequence,
         account=desk_file.account.identity(),
@@ -2017,6 +2022,8 @@ def run(
         if shadow and candidate_file is not desk_file:
             desks.append(candidate_file)
         _check_releases(desks, node_mode=node_mode, store_url=store, gov_dir=gov_dir)
+    if node is not None:
+        _report_paper_only(node.desk)
     rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     configure_logging(
         run_id=rid,
@@ -2170,6 +2177,7 @@ def _run_ccxt(
         fail(str(exc), EXIT_REFUSED, exc)
     check_store_outside_out(store, out_dir)
     _check_releases([node.desk], node_mode=NodeMode.LIVE, store_url=store, gov_dir=gov_dir)
+    _report_paper_only(node.desk)
     rid = run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     configure_logging(
         run_id=rid,
@@ -2368,6 +2376,28 @@ def _live_node(
         data["reconciliation"] = {**data["reconciliation"], "orphan_policy": orphan_policy}
     source = str(node_file) if node_file is not None else "--clob-url/--orphan-policy"
     return LiveNodeConfig.from_mapping(data, source)
+
+
+def paper_only_settings(desk_file: DeskFile) -> list[str]:
+    """The settings ``desk_file`` gives that configure the paper venue only (``[venue]``:
+    :class:`~polytraders.venues.paper.PaperVenueConfig`, the fill model of backtests and
+    ``--paper``), as ``[venue] <key>`` in key order; empty when it gives none. A ``--live``
+    session trades at the venue itself and uses none of them: the venue's own latencies,
+    fills, fees and funding apply."""
+    return [f"[venue] {key}" for key in sorted(desk_file.venue.model_fields_set)]
+
+
+def _report_paper_only(desk_file: DeskFile) -> None:
+    """Say which of the desk file's settings a ``--live`` session does not use (both live
+    paths, before start-up), so the same desk file runs in a backtest and live without any
+    of its settings being ignored silently."""
+    unused = paper_only_settings(desk_file)
+    if unused:
+        typer.echo(
+            f"desk file: {', '.join(unused)} configure the paper venue only (backtests, "
+            "--paper): not used with --live, where the venue's own latencies, fills, fees "
+            "and funding apply"
+        )
 
 
 def _exit_code(status: RunStatus, detail: str, desk: Desk) -> int:

@@ -65,6 +65,7 @@ from polytraders.venues.drift import ReconciliationResult, compare, records_of
 
 if TYPE_CHECKING:
     from polytraders.desk.checkpoints import RestoredCheckpoint
+    from polytraders.desk.clock import Clock
     from polytraders.feeds.live.binance_depth import BinanceDepthFeed
     from polytraders.feeds.live.connection import KeepaliveConfig
     from polytraders.node.config import CcxtNodeConfig
@@ -103,10 +104,14 @@ class DepthFeeds:
 
 
 def start_depth_feed(
-    symbols: Sequence[str], ws_url: str, rest_url: str, keepalive: KeepaliveConfig | None = None
+    symbols: Sequence[str],
+    ws_url: str,
+    rest_url: str,
+    keepalive: KeepaliveConfig | None = None,
+    clock_ns: Callable[[], int] = time.time_ns,
 ) -> BackgroundFeed[AnyEvent]:
     """The Binance USDⓈ-M diff-depth streams of ``symbols`` (snapshot from ``rest_url``) on a
-    background thread."""
+    background thread, their receive times by ``clock_ns``."""
     from polytraders.feeds.live.binance_depth import BinanceDepthConfig, BinanceDepthFeed
 
     def configs() -> list[BinanceDepthConfig]:
@@ -118,7 +123,8 @@ def start_depth_feed(
         ]
 
     return BackgroundFeed[AnyEvent](
-        lambda push: DepthFeeds([BinanceDepthFeed(c, push) for c in configs()]), "binance-depth"
+        lambda push: DepthFeeds([BinanceDepthFeed(c, push, clock_ns) for c in configs()]),
+        "binance-depth",
     ).start()
 
 
@@ -297,9 +303,9 @@ class FundingRates:
     on, every ``interval_ms`` of the desk clock (one poll at a time), and a market
     source (:meth:`take`) that hands the answers to the desk as
     :class:`~polytraders.model.events.FundingRate` events (``ts_event_ns`` the exchange's
-    time, ``ts_recv_ns`` when the worker got it), so the desk loop never waits for them. An
-    unanswered poll is logged and asked again at the next period (the desk keeps the last
-    rates); an inexact answer fails the worker (the desk halts).
+    time, ``ts_recv_ns`` when the worker got it, by the desk's clock), so the desk loop never
+    waits for them. An unanswered poll is logged and asked again at the next period (the desk
+    keeps the last rates); an inexact answer fails the worker (the desk halts).
 
     Args:
         desk: the session's desk (its clock paces the polls).
@@ -337,7 +343,7 @@ class FundingRates:
             return
         self._pending = True
         self._next_ns = now_ns + self.interval_ns
-        self.worker.call(_funding_on_worker(self.token_ids), self._got)
+        self.worker.call(_funding_on_worker(self.token_ids, self.desk.clock.now_ns), self._got)
 
     def _got(self, got: list[FundingRate] | str) -> None:
         self._pending = False
@@ -355,9 +361,10 @@ class FundingRates:
 
 
 def _funding_on_worker(
-    token_ids: Sequence[str],
+    token_ids: Sequence[str], clock_ns: Callable[[], int]
 ) -> Callable[[CcxtVenue], list[FundingRate] | str]:
-    """The funding rates as a worker call; no answer from the exchange is a failure line."""
+    """The funding rates as a worker call, received at ``clock_ns()`` (the session's clock);
+    no answer from the exchange is a failure line."""
     import ccxt
 
     def fetch(venue: CcxtVenue) -> list[FundingRate] | str:
@@ -365,7 +372,7 @@ def _funding_on_worker(
             rates = [venue.funding_rate(token_id) for token_id in token_ids]
         except ccxt.BaseError as exc:
             return f"{type(exc).__name__}: {exc}"
-        received_ns = time.time_ns()
+        received_ns = clock_ns()
         return [
             FundingRate(
                 ts_event_ns=r.ts_event_ns,
@@ -398,6 +405,7 @@ def build_ccxt_session(
     timeline: Path | None = None,
     store_url: str | None = None,
     sinks: Sequence[EnvelopeSink] = (),
+    clock: Clock | None = None,
 ) -> tuple[LiveSession, CcxtStartup]:
     """A desk trading ``node.venue.symbols`` at the exchange (or the loopback simulator at
     ``node.venue.api_url``) through ccxt, with the depth streams at ``ws_url`` (the snapshot
@@ -427,6 +435,11 @@ def build_ccxt_session(
     :class:`FundingRates` (every ``node.funding_poll_interval_ms`` after start-up) run
     after every step.
 
+    ``clock`` is the session's time: the desk's, the venue worker's and the start-up's
+    (None: the wall clock, :class:`~polytraders.desk.clock.LiveClock`, what the CLI uses). A
+    test against the simulator passes a clock that follows the simulator's replay, whose
+    depth events carry the recording's times (``tests/commands/test_live_ccxt_desk.py``).
+
     Returns the session and its :class:`CcxtStartup` (the comparison, the orphans).
 
     Raises:
@@ -439,11 +452,13 @@ def build_ccxt_session(
     import ccxt
 
     from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
+    from polytraders.desk.clock import LiveClock
     from polytraders.desk.state import DeskState
     from polytraders.venues.ccxt.protective_stop import ProtectiveStopKeeper
     from polytraders.venues.ccxt.reconcile import apply_orphan_policy
     from polytraders.venues.ccxt.venue import CLOSED_ORDER_REPORT_S, CcxtVenue, SnapshotError
 
+    clock = clock if clock is not None else LiveClock()
     perp = node.venue.market_type == "perp"
     stop_prefix = node.protective_stop.client_id_prefix if node.protective_stop else ""
     venue = CcxtVenue.from_credentials(credentials, node.venue, stop_client_prefix=stop_prefix)
@@ -463,7 +478,7 @@ def build_ccxt_session(
         if restored is not None:
             listed = {o.client_order_id for o in store_orders}
             store_orders += [o for o in restored.open_orders if o.client_order_id not in listed]
-        started_ns = time.time_ns()
+        started_ns = clock.now_ns()
         known_ids = [f.fill_id for f in store_fills]
         venue.rebuild(started_ns, store_orders, known_ids)
         orphans = apply_orphan_policy(
@@ -496,7 +511,7 @@ def build_ccxt_session(
         if p.size
     }
     state = DeskState.build(
-        now_ns=time.time_ns(),
+        now_ns=clock.now_ns(),
         instruments=instruments,
         positions=positions,
         cash=sum(balances.get(q, 0) for q in sorted(quotes)),
@@ -536,6 +551,7 @@ def build_ccxt_session(
         max_pending_submits=node.worker.max_pending_submits_count,
         idle_advance_ms=node.worker.idle_advance_ms,
         close_timeout_s=node.worker.close_timeout_s,
+        clock_ns=clock.now_ns,
     )
     if perp:
         worker.shutdown_cancel = _keep_stops
@@ -552,13 +568,18 @@ def build_ccxt_session(
             start_sequence=known.next_envelope if known is not None else 0,
             journal=recording.journal,
             memory=SessionMemory.live(CLOSED_ORDER_REPORT_S),
+            clock=clock,
         )
         if known is not None:
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)
             desk.persist_checkpoints(writer, restored)
         rest_url = node.venue.api_url or BINANCE_USDM_REST
         feed = start_depth_feed(
-            [i.symbol for i in instruments], ws_url, rest_url, keepalive=keepalive
+            [i.symbol for i in instruments],
+            ws_url,
+            rest_url,
+            keepalive=keepalive,
+            clock_ns=clock.now_ns,
         )
     except BaseException:
         worker.close(cancel_open_orders=False)

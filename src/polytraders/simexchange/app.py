@@ -71,12 +71,18 @@ class ExchangeState:
         api_key: ApiKey,
         *,
         replay_interval_ms: int = 0,
+        replay_clock: bool = False,
         control_token: str = "",
     ) -> None:
         self.exchange = exchange
         self.api_key = api_key
         self.replay_interval_ms = replay_interval_ms
         """Replay one step per interval by itself (0: only ``/sim/step``)."""
+        self.replay_clock = replay_clock
+        """The exchange's time is the replay's (the time of the last applied depth event), as
+        the depth events it serves, instead of the wall clock: orders, trades, incomes and
+        ``serverTime`` are stamped in the recording's time. Signatures are still checked
+        against the wall clock (the client signs with its own)."""
         self.control_token = control_token or secrets.token_urlsafe(24)
         self.rate_limited = 0
         """Fault ``rate_limit``: REST requests still to refuse with 429."""
@@ -109,8 +115,12 @@ def build_app(state: ExchangeState) -> Starlette:
     """The Starlette application over ``state``."""
     ex = state.exchange
 
-    def now_ms() -> int:
+    def wall_ms() -> int:
         return time.time_ns() // 1_000_000
+
+    def now_ms() -> int:
+        """The exchange's time (:attr:`ExchangeState.replay_clock`)."""
+        return ex.last_event_ms if state.replay_clock else wall_ms()
 
     def guarded(handler: Handler) -> Handler:
         """A venue route: the rate-limit fault, Binance errors as their JSON bodies."""
@@ -143,7 +153,7 @@ def build_app(state: ExchangeState) -> Starlette:
                 request.headers.get("x-mbx-apikey"),
                 request.url.query,
                 body,
-                now_ms(),
+                wall_ms(),
             )
             return JSONResponse(await handler(params, now_ms()))
 

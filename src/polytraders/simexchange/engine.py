@@ -69,6 +69,7 @@ developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,10 @@ CONDITIONAL_TYPES = (
 ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 """The conditional types the simulator serves on ``/fapi/v1/algoOrder``."""
 WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
+CLIENT_ID_RANGE = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
+"""Binance's rule for ``newClientOrderId`` and ``clientAlgoId`` (New Order and New Algo Order
+references: "Can only be string following the rule"); another id is refused with -1100."""
+_CLIENT_ID = re.compile(CLIENT_ID_RANGE[1:-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +452,8 @@ class FuturesExchange:
         Raises:
             BinanceError: the venue's code for the refusal (-1121, -1117, -1116, -1115, -1102,
                 -1111, -4003, -1013, -4014, -4164, -2022, -2019, -5021, -5022, -4120 for a
-                conditional type, or an armed ``reject_orders`` fault).
+                conditional type, -1100 for a ``newClientOrderId`` outside
+                :data:`CLIENT_ID_RANGE`, or an armed ``reject_orders`` fault).
         """
         order = self._validated(params, now_ms)
         self._armed_reject()
@@ -542,8 +548,9 @@ class FuturesExchange:
                 f"{fixed_micros(self.settings.min_notional_micros, 0)} (unless you choose "
                 "reduce only).",
             )
+        given = _client_id(params, "newClientOrderId")
         order_id = next(self._order_ids)
-        client_id = params.get("newClientOrderId") or f"sim-{order_id}"
+        client_id = given or f"sim-{order_id}"
         venue_order = VenueOrder(
             client_order_id=str(order_id),
             intent_id=client_id,
@@ -696,8 +703,9 @@ class FuturesExchange:
         Raises:
             BinanceError: -1121, -1117, -1102 (``algoType``/``workingType``/a missing field),
                 -1116 (a type not served), -4014/-1111 (off the grid), -4003/-1013 (quantity),
-                -1106 (``quantity`` or ``reduceOnly`` with ``closePosition``), -20132 (client
-                algo id of an open order), -2021 (would trigger at once), or an armed
+                -1106 (``quantity`` or ``reduceOnly`` with ``closePosition``), -1100 (a
+                ``clientAlgoId`` outside :data:`CLIENT_ID_RANGE`), -20132 (client algo id of
+                an open order), -2021 (would trigger at once), or an armed
                 ``reject_orders`` fault.
         """
         if params.get("symbol") != self.symbol:
@@ -733,8 +741,9 @@ class FuturesExchange:
                 )
             if quantity < self.instrument.min_size or quantity > self.settings.max_qty_micros:
                 raise errors.bad(errors.FILTER_FAILURE, "Filter failure: LOT_SIZE")
+        given = _client_id(params, "clientAlgoId")
         algo_id = next(self._algo_ids)
-        client_id = params.get("clientAlgoId") or f"sim-algo-{algo_id}"
+        client_id = given or f"sim-algo-{algo_id}"
         if any(a.client_algo_id == client_id for a in self.open_algo_orders()):
             raise errors.bad(errors.DUPLICATE_CLIENT_ALGO_ID, "The client algo id is duplicated")
         algo = AlgoOrder(
@@ -900,3 +909,15 @@ class FuturesExchange:
     def qty_text(self, value: int) -> str:
         """A quantity as Binance writes it (``quantityPrecision`` decimals)."""
         return fixed_micros(value, self.settings.qty_decimals)
+
+
+def _client_id(params: dict[str, str], name: str) -> str:
+    """The client id sent as ``name`` ("" when none: the exchange makes one up).
+
+    Raises:
+        BinanceError: -1100, an id outside :data:`CLIENT_ID_RANGE`.
+    """
+    value = params.get(name, "")
+    if value and _CLIENT_ID.fullmatch(value) is None:
+        raise errors.illegal(name, CLIENT_ID_RANGE)
+    return value

@@ -24,6 +24,7 @@ class BinanceError(Exception):
 
 
 TOO_MANY_REQUESTS = -1003
+ILLEGAL_CHARS = -1100
 INVALID_TIMESTAMP = -1021
 INVALID_SIGNATURE = -1022
 BAD_PARAMETER = -1102
@@ -54,6 +55,16 @@ POST_ONLY_REJECTED = -5022
 def bad(code: int, msg: str) -> BinanceError:
     """A 400 answer (every request error but authentication and rate limits)."""
     return BinanceError(400, code, msg)
+
+
+def illegal(name: str, legal_range: str) -> BinanceError:
+    """-1100: a parameter outside its legal range (Binance names the range: ``Illegal
+    characters found in parameter 'newClientOrderId'; legal range is
+    '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.``)."""
+    return bad(
+        ILLEGAL_CHARS,
+        f"Illegal characters found in parameter '{name}'; legal range is '{legal_range}'.",
+    )
 
 
 def missing(name: str) -> BinanceError:

@@ -32,6 +32,10 @@ class SimExchangeSettings:
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     replay_interval_ms: int = 0
     """Replay one step per interval by itself (0: only ``POST /sim/step``)."""
+    replay_clock: bool = False
+    """The exchange's time is the replay's, not the wall clock
+    (:attr:`~polytraders.simexchange.app.ExchangeState.replay_clock`): for a client whose
+    clock follows the replay (a test stepping it faster than real time)."""
 
 
 def throwaway_key() -> ApiKey:
@@ -51,7 +55,10 @@ class SimExchangeServer:
         self.exchange = FuturesExchange(load_recording(settings.data_path), settings.exchange)
         self.api_key = api_key
         self.state = ExchangeState(
-            self.exchange, api_key, replay_interval_ms=settings.replay_interval_ms
+            self.exchange,
+            api_key,
+            replay_interval_ms=settings.replay_interval_ms,
+            replay_clock=settings.replay_clock,
         )
         # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

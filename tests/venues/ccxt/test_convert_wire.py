@@ -4,6 +4,7 @@ requests, error classification, credentials and settings."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import ccxt.async_support as ccxt
@@ -13,7 +14,9 @@ from pydantic import ValidationError
 from polytraders.contracts.config import config_problems
 from polytraders.model.market import Instrument
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
-from polytraders.venues.ccxt.config import CcxtVenueConfig
+from polytraders.simexchange.engine import CLIENT_ID_RANGE
+from polytraders.venues.ccxt.account import PerpPosition
+from polytraders.venues.ccxt.config import CcxtVenueConfig, ProtectiveStopPolicy
 from polytraders.venues.ccxt.convert import (
     CcxtMarket,
     ConversionError,
@@ -27,6 +30,7 @@ from polytraders.venues.ccxt.convert import (
 )
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials, CredentialsError
 from polytraders.venues.ccxt.errors import classify
+from polytraders.venues.ccxt.protective_stop import desired_stop
 from polytraders.venues.ccxt.ratelimit import apply_throttle, retry_after_ns
 from polytraders.venues.ccxt.wire import (
     UnsupportedOrderError,
@@ -90,6 +94,37 @@ def test_client_ids_fit_binance_or_map_deterministically() -> None:
     assert mapped == "pt-" + hashlib.sha256(long_id.encode()).hexdigest()[:32]
     assert len(mapped) == 35 and wire_client_id(long_id) == mapped
     assert wire_client_id("adopted:abc def").startswith("pt-")
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        # strat.ema_cross / strat.mean_reversion (signal_trader: <bot>/s<desk ns>/i<n>/o<leg>)
+        "strat.ema_cross/s1723161256567000000/i0/o0",
+        "strat.mean_reversion/s1723161256567000000/i999999999/o0",
+        # the kill switch's unwind and its exec.twap children (desk/u<trip ns>/i<n>/o<leg>)
+        "desk/u1723161555579000000/i1/o0",
+        "desk/u1723161555579000000/i99/o99",
+        "desk/u1723161555579000000/i9999/o999",
+    ],
+)
+def test_every_id_the_crypto_desk_sends_satisfies_binances_rule(client_id: str) -> None:
+    """The wire id of each of the desk's id shapes matches Binance's ``newClientOrderId`` rule
+    (the simulator enforces it: :data:`~polytraders.simexchange.engine.CLIENT_ID_RANGE`), sent
+    unchanged when the id fits, else as its 35-character digest."""
+    wire = wire_client_id(client_id)
+    assert re.fullmatch(CLIENT_ID_RANGE[1:-1], wire), wire
+    assert wire == client_id if len(client_id) <= 36 else len(wire) == 35
+
+
+@pytest.mark.parametrize("prefix", ["ps-", "x", "desk.ps:"])
+def test_protective_stop_ids_satisfy_binances_rule(prefix: str) -> None:
+    policy = ProtectiveStopPolicy(client_id_prefix=prefix)
+    position = PerpPosition(token_id="binance-usdm:BTCUSDT", size=-3_000,
+                            entry_price=61_712_800_000)  # fmt: skip
+    request = desired_stop(policy, position, 100_000)
+    assert request is not None and len(request.client_id) == 36
+    assert re.fullmatch(CLIENT_ID_RANGE[1:-1], request.client_id)
 
 
 def _order(**fields: object) -> VenueOrder:

@@ -17,7 +17,8 @@ too (the events meanwhile are lost): the next connection starts again at step 1.
 Events go to ``sink``: ``BookSnapshot`` (``sequence`` L), ``BookDelta`` (``first_sequence`` U,
 ``sequence`` u, ``prev_sequence`` pu), ``FeedStatus``; token id ``binance-usdm:<SYMBOL>``;
 ``ts_event_ns`` the event's ``E`` (the snapshot's ``E``, else ``T``), ``ts_recv_ns`` the local
-receive time. Prices and sizes are parsed exactly into micro-units
+receive time (by the feed's ``clock_ns``: the wall clock, or the session's clock of a test that
+replays the simulator faster than real time). Prices and sizes are parsed exactly into micro-units
 (:func:`polytraders.feeds.decimal_text.micros`). A frame that cannot be read
 (``SYS_MALFORMED_MESSAGE``) breaks the chain like a gap; a frame of another stream or symbol is
 counted (``SYS_UNKNOWN_EVENT`` / ``SYS_UNKNOWN_TOKEN``) and skipped.
@@ -99,13 +100,21 @@ class BinanceDepthFeed:
     Args:
         config: addresses and settings.
         sink: receives every event, on the feed's event loop.
+        clock_ns: the clock of the events' receive times (ns since the epoch; the
+            connection's keepalive keeps the wall clock).
 
     Stats (:attr:`stats`): issues by reason code, counters ``snapshots`` (fetched),
     ``snapshot_failures``, ``buffered``, ``presync_dropped``, ``dropped_while_stale``.
     """
 
-    def __init__(self, config: BinanceDepthConfig, sink: Callable[[AnyEvent], None]) -> None:
+    def __init__(
+        self,
+        config: BinanceDepthConfig,
+        sink: Callable[[AnyEvent], None],
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.config = config
+        self._clock_ns = clock_ns
         self.token_id = f"{USDM}:{config.symbol}"
         self.stats = FeedStats(f"live:{self.token_id}", "frames")
         self._sink = sink
@@ -147,11 +156,12 @@ class BinanceDepthFeed:
         self._resync()
 
     def _on_down(self, ts_ns: int, reason: str) -> None:
+        del ts_ns  # the connection's wall-clock stamp: the feed's clock stamps its events
         out: list[AnyEvent] = []
         self._sync.bad_depth(
             FeedIssue(
                 reason_code=FEED_GAP,
-                ts_recv_ns=ts_ns,
+                ts_recv_ns=self._clock_ns(),
                 token_id=self.token_id,
                 detail=f"websocket down: {reason}",
             ),
@@ -163,7 +173,9 @@ class BinanceDepthFeed:
             self._fetching.cancel()
             self._fetching = None
 
-    def _on_frame(self, ts_recv_ns: int, frame: str | bytes) -> None:
+    def _on_frame(self, ts_ns: int, frame: str | bytes) -> None:
+        del ts_ns  # the connection's wall-clock stamp: the feed's clock stamps its events
+        ts_recv_ns = self._clock_ns()
         try:
             update = _UPDATE.decode(frame)
             delta = BookDelta(
@@ -239,7 +251,7 @@ class BinanceDepthFeed:
                 snap = _SNAPSHOT.decode(response.content)
                 snapshot = BookSnapshot(
                     ts_event_ns=(snap.E or snap.T) * _NS_PER_MS,
-                    ts_recv_ns=time.time_ns(),
+                    ts_recv_ns=self._clock_ns(),
                     token_id=self.token_id,
                     bids=sorted(_levels(snap.bids), reverse=True),
                     asks=sorted(_levels(snap.asks)),
