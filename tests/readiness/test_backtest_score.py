@@ -164,3 +164,36 @@ def test_a_missing_timeline_fails_item_2(
     item = backtest_score("strat.maker_tight", context(repo_copy, rerun_cache)).item(2)
     assert item.status is ItemStatus.FAIL
     assert item.detail == "runs/optimizer/strat.maker_tight/timeline.json missing"
+
+
+def _bar_s(document: dict[str, Any]) -> dict[str, Any]:
+    (param,) = (p for p in document["ranges"] if p["name"] == "bar_s")
+    return param
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d.pop("ranges"), "differs from the current SEARCH_SPACE"),
+        (lambda d: _bar_s(d).update(high=2), "with the ranges it records"),
+        (lambda d: _bar_s(d).update(low=0), "leave the hard limits"),
+        (lambda d: _bar_s(d).update(name="nope"), "nope: not a parameter"),
+        (lambda d: _bar_s(d).update(type="float"), "of type int in the bot's search space"),
+    ],
+)
+def test_a_reference_run_whose_ranges_do_not_fit_fails_item_4(
+    repo_copy: Path, rerun_cache: dict[tuple[Any, ...], Any], edit: Any, expected: str
+) -> None:
+    """A study run with a ranges file (``optimize --ranges``) passes with the ranges it
+    records; ranges that were not the searched ones, leave the hard limits or name nothing of
+    the bot's fail."""
+    path = repo_copy / "runs" / "optimizer" / "strat.ema_cross" / "reference.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    passing = backtest_score("strat.ema_cross", context(repo_copy, rerun_cache)).item(4)
+    assert passing.status is ItemStatus.PASS
+    assert "ranges of its data, within the hard limits" in passing.detail
+    edit(document)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    item = backtest_score("strat.ema_cross", context(repo_copy, rerun_cache)).item(4)
+    assert item.status is ItemStatus.FAIL
+    assert expected in item.detail, item.detail

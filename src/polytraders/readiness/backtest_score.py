@@ -30,7 +30,10 @@ synthetic feed. It says nothing about live performance (seed 002's honesty rule)
    (:data:`polytraders.optimize.scores.BUILTIN`; a ``module:function`` score is not imported
    from a data file) and winning parameters ``best.params`` that cover exactly the current
    ``SEARCH_SPACE``, each inside its range (on its step) or among its choices, and build a
-   valid ``Config``; the space it records equals the current one. A missing file fails.
+   valid ``Config``; the space it records equals the current one, with the ``ranges`` it
+   records for its data when it has some (``polytraders optimize --ranges``: each naming a
+   parameter of the bot's, of the same type, within the config's hard limits). A missing file
+   fails.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
 from pydantic import ValidationError
 
 from polytraders.bots.registry import bot_class
@@ -371,6 +375,23 @@ def _outside(param: Param, value: Any) -> str:
     return ""
 
 
+def _searched_space(bot_id: str, space: SearchSpace, ranges: Any) -> tuple[SearchSpace, str]:
+    """The space a study searched: the bot's with the ``ranges`` its summary records
+    (``polytraders optimize --ranges``; none: the bot's own), and why it cannot be one ("" when
+    it can: every range names a parameter of the bot's, keeps its type and lies within the
+    config's hard limits)."""
+    from polytraders.optimize.space import space_problems
+
+    try:
+        searched = space.with_ranges(msgspec.convert(ranges, tuple[Param, ...]))
+    except (msgspec.ValidationError, ValueError) as exc:
+        return space, f"the ranges it records do not fit SEARCH_SPACE: {exc}"
+    problems = space_problems(bot_id, searched)
+    if problems:
+        return space, "the ranges it records leave the hard limits: " + "; ".join(problems)
+    return searched, ""
+
+
 def _reference_problems(bot_id: str, cls: Any, document: Any) -> list[str]:
     from polytraders.optimize.scores import BUILTIN
 
@@ -382,9 +403,14 @@ def _reference_problems(bot_id: str, cls: Any, document: Any) -> list[str]:
     score = document.get("score")
     if not isinstance(score, str) or score not in BUILTIN:
         problems.append(f"score {score!r} is not a built-in score ({', '.join(BUILTIN)})")
-    space: SearchSpace = cls.SEARCH_SPACE
+    space, why = _searched_space(bot_id, cls.SEARCH_SPACE, document.get("ranges", []))
+    if why:
+        return [*problems, why]
     if not same_value(document.get("search_space"), space.to_dict()):
-        problems.append("the search space it records differs from the current SEARCH_SPACE")
+        problems.append(
+            "the search space it records differs from the current SEARCH_SPACE"
+            + (" with the ranges it records" if document.get("ranges") else "")
+        )
     best = document.get("best")
     params = best.get("params") if isinstance(best, dict) else None
     if not isinstance(params, dict):
@@ -427,8 +453,13 @@ def _reference_item(bot_id: str, cls: Any, repo: Path) -> ChecklistItem:
     detail = (
         f"{relative.as_posix()}: {document.get('trials')}-trial study tuned for "
         f"`{document['score']}`, best trial {best.get('number')} (score {best.get('score')}) "
-        f"with {len(best['params'])} params inside SEARCH_SPACE and valid for "
-        f"{cls.Config.__name__}"
+        f"with {len(best['params'])} params inside SEARCH_SPACE"
+        + (
+            f" (with {len(document['ranges'])} ranges of its data, within the hard limits)"
+            if document.get("ranges")
+            else ""
+        )
+        + f" and valid for {cls.Config.__name__}"
     )
     return _item(4, True, detail, evidence)
 
