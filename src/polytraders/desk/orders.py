@@ -572,8 +572,11 @@ class OrderManager:
         return events
 
     def take_funding_booked(self) -> list[FundingPayment]:
-        """The funding payments booked since the last call, in order."""
-        booked, self._funding_booked = self._funding_booked, []
+        """The funding payments booked since the last call, in order (read it, do not keep
+        it: with none booked it is the manager's own empty list)."""
+        booked = self._funding_booked
+        if booked:  # on every desk step: no new list while there is nothing to hand over
+            self._funding_booked = []
         return booked
 
     def apply(self, event: VenueEvent, now_ns: int) -> None:
