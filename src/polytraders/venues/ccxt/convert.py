@@ -8,9 +8,10 @@ and is parsed exactly by :func:`polytraders.model.money.to_micros`:
 * prices, quantities, filters and entry prices must have at most 6 decimals, else
   :class:`ConversionError` (fail closed: an instrument whose tick is finer than a micro-unit
   cannot be traded by a desk counting in micro-units);
-* commissions (Binance writes 8 decimals) are rounded **up** to a micro-unit and free
-  balances **down** (a cost is never understated, money never overstated); a commission paid
-  in another asset than the quote (BNB discount) is refused;
+* commissions (Binance writes 8 decimals) are rounded **up** to a micro-unit, free balances
+  and funding payments (``income``, signed) **down**, toward −∞ (a cost is never understated,
+  money never overstated); a commission or funding payment in another asset than the quote
+  (BNB discount) is refused;
 * funding rates (8 decimals) are kept exactly in parts per billion.
 
 Orders go out as our own exact text: a price or size off the instrument's grid is refused
@@ -84,7 +85,8 @@ def fee_micros(info: Mapping[str, Any], name: str = "commission") -> int:
 
 
 def balance_micros(info: Mapping[str, Any], name: str) -> int:
-    """A balance in micro-units, rounded down (Binance keeps 8 decimals)."""
+    """A balance (or a signed funding payment) in micro-units, rounded toward −∞ (Binance
+    keeps 8 decimals)."""
     return _parsed(info, name, Rounding.DOWN)
 
 
