@@ -194,13 +194,23 @@ def sim_exchange(
         ),
     ] = None,
     replay_interval_ms: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--replay-interval-ms",
             min=0,
-            help="Replay one recorded depth event per interval (0: only POST /sim/step).",
+            help="Replay one recorded depth event per interval (0: only POST /sim/step; "
+            "default 100). Not with --present-time.",
         ),
-    ] = 100,
+    ] = None,
+    present_time: Annotated[
+        bool,
+        typer.Option(
+            "--present-time",
+            help="Replay the recording as if it were happening now, at its own pace: every "
+            "served time is the recorded one shifted by (start - first event), so a desk on "
+            "the wall clock sees fresh books (funding then falls off the 8-hour boundaries).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the local Binance USDⓈ-M futures simulator on 127.0.0.1 (REST /fapi + depth
     websocket, docs/simexchange.md). A fresh API key and secret (simulator-only, kept in memory)
@@ -214,10 +224,15 @@ def sim_exchange(
         serve_forever as serve_exchange,
     )
 
+    if present_time and replay_interval_ms is not None:
+        typer.echo("error: --replay-interval-ms: not with --present-time", err=True)
+        raise typer.Exit(2)
+    interval_ms = 100 if replay_interval_ms is None else replay_interval_ms
     key = throwaway_key()
     settings = SimExchangeSettings(
         data_path=data if data is not None else default_recording_path(),
-        replay_interval_ms=replay_interval_ms,
+        replay_interval_ms=0 if present_time else interval_ms,
+        present_time=present_time,
     )
 
     def announce(url: str, symbol: str, control_token: str) -> None:
@@ -227,6 +242,12 @@ def sim_exchange(
             f"simulator-only credentials: BINANCE_API_KEY={key.key} BINANCE_API_SECRET={key.secret}"
         )
         typer.echo(f"control token (POST /sim/fault, /sim/step, GET /sim/state): {control_token}")
+        if present_time:
+            typer.echo(
+                "present time: the recording replays from now at its own pace, every time "
+                "shifted by now - its first event (GET /sim/state time_offset_ms); "
+                "POST /sim/session restarts it from now"
+            )
 
     serve_exchange(settings, key, port, announce)
 

@@ -31,7 +31,18 @@ websocket closed), ``clear``; ``POST /sim/session {"wallet_micros", "position_si
 orders, that wallet and funding rate, the other settings kept), holds the seeded position
 (:meth:`~polytraders.simexchange.engine.FuturesExchange.seed_position`; size 0: flat), replays
 up to ``until_ns`` and closes every websocket (the book went back in time); ``GET /sim/state``
-reports the book's ``lastUpdateId``, counters and the account.
+reports the book's ``lastUpdateId``, counters, the account and the session's
+``time_offset_ms``.
+
+Replay pace (:class:`ExchangeState`): by ``/sim/step`` only, one step per
+``replay_interval_ms``, or *present time*: the session starts at the server's start (and at
+each ``/sim/session``) with the first snapshot's time set to the clock's now
+(:meth:`~polytraders.simexchange.engine.FuturesExchange.restart` ``start_ms``, which fixes the
+engine's time offset, documented in :mod:`polytraders.simexchange.engine`), and each step is
+applied once the clock reaches its shifted time: the recording at its own pace, as if it were
+happening now, every market time shifted by the same offset and the server's own stamps read
+from the same clock. ``/sim/step`` is then refused (409: the clock paces the replay) and
+``/sim/session`` takes no ``until_ns``.
 """
 
 from __future__ import annotations
@@ -54,16 +65,26 @@ from starlette.websockets import WebSocket
 
 from polytraders.simexchange import errors, wire
 from polytraders.simexchange.auth import ApiKey, verify
-from polytraders.simexchange.engine import FuturesExchange
+from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
 from polytraders.simexchange.errors import BinanceError
 
 Handler = Callable[[Request], Awaitable[Response]]
 SignedHandler = Callable[[dict[str, str], int], Awaitable[Any]]
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+PACE_POLL_NS = 50_000_000
+"""Present time: the longest the replay waits before reading the clock again (a clock that
+jumps, as a test's, is seen within this; the wall clock's next event is waited for exactly)."""
+NS_PER_MS = 1_000_000
 
 
 class ExchangeState:
-    """Server-side state shared by the routes: the exchange, the key and HTTP faults."""
+    """Server-side state shared by the routes: the exchange, the key, the replay's pace, the
+    server's clock and HTTP faults.
+
+    Raises:
+        ValueError: ``present_time`` with ``replay_interval_ms`` or ``replay_clock`` (the clock
+            paces and stamps a present-time replay).
+    """
 
     def __init__(
         self,
@@ -72,8 +93,13 @@ class ExchangeState:
         *,
         replay_interval_ms: int = 0,
         replay_clock: bool = False,
+        present_time: bool = False,
+        clock_ns: Callable[[], int] = time.time_ns,
         control_token: str = "",
     ) -> None:
+        if present_time and (replay_interval_ms or replay_clock):
+            raise ValueError("present_time paces the replay by the clock: no replay_interval_ms "
+                             "or replay_clock with it")  # fmt: skip
         self.exchange = exchange
         self.api_key = api_key
         self.replay_interval_ms = replay_interval_ms
@@ -83,6 +109,13 @@ class ExchangeState:
         the depth events it serves, instead of the wall clock: orders, trades, incomes and
         ``serverTime`` are stamped in the recording's time. Signatures are still checked
         against the wall clock (the client signs with its own)."""
+        self.present_time = present_time
+        """Replay the recording as if it were happening now (module docstring "Replay
+        pace")."""
+        self.clock_ns = clock_ns
+        """The server's clock (ns since the epoch; the wall clock unless a test injects one):
+        its stamps (orders, ``serverTime``) and the present-time replay's pace. Signatures are
+        checked against the wall clock whatever it is."""
         self.control_token = control_token or secrets.token_urlsafe(24)
         self.rate_limited = 0
         """Fault ``rate_limit``: REST requests still to refuse with 429."""
@@ -116,11 +149,16 @@ def build_app(state: ExchangeState) -> Starlette:
     ex = state.exchange
 
     def wall_ms() -> int:
-        return time.time_ns() // 1_000_000
+        return time.time_ns() // NS_PER_MS
 
     def now_ms() -> int:
-        """The exchange's time (:attr:`ExchangeState.replay_clock`)."""
-        return ex.last_event_ms if state.replay_clock else wall_ms()
+        """The exchange's time (:attr:`ExchangeState.replay_clock`,
+        :attr:`ExchangeState.clock_ns`)."""
+        return ex.last_event_ms if state.replay_clock else state.clock_ns() // NS_PER_MS
+
+    def start_session(settings: ExchangeSettings) -> None:
+        """A fresh session of the engine; present time: starting now."""
+        ex.restart(settings, now_ms() if state.present_time else None)
 
     def guarded(handler: Handler) -> Handler:
         """A venue route: the rate-limit fault, Binance errors as their JSON bodies."""
@@ -367,6 +405,10 @@ def build_app(state: ExchangeState) -> Starlette:
 
     @control
     async def sim_step(request: Request) -> Response:
+        if state.present_time:
+            return JSONResponse(
+                {"error": "present-time replay: the clock paces the replay"}, status_code=409
+            )
         body = json.loads((await request.body()) or b"{}")
         applied = ex.step(int(body.get("count", 1)))
         return JSONResponse(
@@ -402,7 +444,10 @@ def build_app(state: ExchangeState) -> Starlette:
     @control
     async def sim_session(request: Request) -> Response:
         body = json.loads(await request.body())
-        ex.restart(
+        until_ns = int(body.get("until_ns", 0))
+        if state.present_time and until_ns:
+            raise ValueError("present-time replay: no until_ns (the clock paces the replay)")
+        start_session(
             dataclasses.replace(
                 ex.settings,
                 wallet_micros=int(body["wallet_micros"]),
@@ -412,7 +457,7 @@ def build_app(state: ExchangeState) -> Starlette:
         size = int(body.get("position_size", 0))
         if size:
             ex.seed_position(size, int(body["position_cost_micros"]))
-        ex.replay_until(int(body.get("until_ns", 0)))
+        ex.replay_until(until_ns)
         ex.outbox.clear()
         state.drop_websockets()
         return JSONResponse(
@@ -439,6 +484,7 @@ def build_app(state: ExchangeState) -> Starlette:
                 "refused_total": state.refused_total,
                 "ws_connections": len(state.queues),
                 "ws_connections_total": state.ws_connections_total,
+                "time_offset_ms": ex.offset_ms,
             }
         )
 
@@ -481,9 +527,24 @@ def build_app(state: ExchangeState) -> Starlette:
             ex.step(1)
             state.dispatch()
 
+    async def present_replayer() -> None:
+        """Apply each step once the clock reaches its (shifted) time."""
+        while True:
+            now_ns = state.clock_ns()
+            if ex.replay_until(now_ns):
+                state.dispatch()
+            due_ns = ex.next_step_ns()
+            wait_ns = PACE_POLL_NS if due_ns is None else min(due_ns - now_ns, PACE_POLL_NS)
+            await asyncio.sleep(max(wait_ns, 0) / 1e9)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(replayer()) if state.replay_interval_ms else None
+        task = None
+        if state.present_time:
+            start_session(ex.settings)
+            task = asyncio.create_task(present_replayer())
+        elif state.replay_interval_ms:
+            task = asyncio.create_task(replayer())
         try:
             yield
         finally:

@@ -33,12 +33,31 @@ Account rules (documented simplifications of Binance's):
   to Open a Position in Binance Futures").
 * Maintenance margin from the bracket table (:data:`~polytraders.model.perp.BTCUSDT_BRACKETS`),
   liquidation price by Binance's formula (served, never acted on: no liquidation engine).
-* Funding at every funding time (00:00, 08:00, 16:00 UTC) of the replay's clock: when a depth
-  event's time passes one, the position is charged ``−size × mark × rate`` at the mark just
-  before that event (:func:`~polytraders.model.perp.funding_payment`), booked as a
-  ``FUNDING_FEE`` income at the funding time.
+* Funding at every funding time (00:00, 08:00, 16:00 UTC) of the recording, shifted by the
+  time offset (below): when a depth event's time passes one, the position is charged
+  ``−size × mark × rate`` at the mark just before that event
+  (:func:`~polytraders.model.perp.funding_payment`), booked as a ``FUNDING_FEE`` income at the
+  funding time.
 * The public book the simulator serves is the recording's: our fills do not change it (they are
   remembered as consumed liquidity, rule 5, as the paper venue does).
+
+Time. The exchange's time of a replayed event is its recorded time plus the session's time
+offset :attr:`FuturesExchange.offset_ms`, a whole number of ms (so every served ms time is the
+recorded one plus the offset, exactly). It is 0 unless a session is started at a given time
+(:meth:`FuturesExchange.restart` ``start_ms``: the server's present-time replay makes the first
+snapshot's time the clock's "now"), and fixed for the session. It is held there only and read
+by the three methods of the engine's "time" section: :meth:`FuturesExchange._venue_step`
+shifts each replayed step as it is applied (so every time derived from the market is the
+shifted one: depth ``E``/``T``, the book's times and the REST snapshot's ``E``/``T``, maker
+fills on replayed events, conditional orders they trigger, ``last_event_ms`` and through it
+the replay clock), :meth:`FuturesExchange.next_step_ns` gives the shifted time of the next
+step (:meth:`FuturesExchange.replay_until` paces by it), and
+:meth:`FuturesExchange.next_funding_ms` moves the funding schedule with the recording (its
+8-hour boundaries plus the offset: the default recording's 2024-08-09 00:00 funding still falls
+343 s after its first snapshot). With an offset that is not a multiple of 8 hours the simulated
+funding times (settlements, income rows, ``nextFundingTime``) are therefore not on a real
+00:00/08:00/16:00 UTC boundary. Times the server stamps from its own clock (orders placed or
+cancelled, ``serverTime``) are passed in by the caller.
 
 Conditional orders (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``) live apart from the order book, as
 at Binance since its USDⓈ-M conditional orders moved to the Algo Service (change log
@@ -71,11 +90,13 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from polytraders.feeds.decimal_text import micros
 from polytraders.model.book import OrderBook
-from polytraders.model.events import BookDelta, BookSnapshot, Trade
+from polytraders.model.events import BookDelta, BookSnapshot, MarketEvent, Trade
 from polytraders.model.fees import (
     BINANCE_USDM_MAKER_FEE_BPS,
     BINANCE_USDM_TAKER_FEE_BPS,
@@ -93,7 +114,7 @@ from polytraders.model.perp import (
 )
 from polytraders.model.position import Position
 from polytraders.simexchange import errors
-from polytraders.simexchange.replay import Recording
+from polytraders.simexchange.replay import Recording, ReplayStep
 from polytraders.venues.paper.config import PaperVenueConfig
 from polytraders.venues.paper.liquidity import ConsumedLiquidity, available_take
 from polytraders.venues.paper.queue import WorkingOrder, queue_model
@@ -116,6 +137,8 @@ CLIENT_ID_RANGE = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
 """Binance's rule for ``newClientOrderId`` and ``clientAlgoId`` (New Order and New Algo Order
 references: "Can only be string following the rule"); another id is refused with -1100."""
 _CLIENT_ID = re.compile(CLIENT_ID_RANGE[1:-1])
+_NS_PER_MS = 1_000_000
+_Replayed = TypeVar("_Replayed", bound=MarketEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +262,15 @@ class FuturesExchange:
         self.symbol = recording.instrument.symbol
         self.restart(settings)
 
-    def restart(self, settings: ExchangeSettings) -> None:
+    def restart(self, settings: ExchangeSettings, start_ms: int | None = None) -> None:
         """Start a fresh session: the replay from its first step (the first REST snapshot),
         no orders, trades or incomes, a flat account with ``settings``' wallet, leverage and
-        funding rate, no faults. Depth events not yet sent are dropped."""
+        funding rate, no faults. Depth events not yet sent are dropped. ``start_ms`` (ms since
+        the epoch): the first snapshot's time in the session, which fixes
+        :attr:`offset_ms` (None: the recording's own times, offset 0)."""
+        first_ms = self.recording.steps[0].depth.ts_event_ns // _NS_PER_MS
+        self.offset_ms = 0 if start_ms is None else start_ms - first_ms
+        """Exchange time minus recorded time (ms; module docstring "Time")."""
         self.settings = settings
         self.book = OrderBook(self.symbol)
         self.consumed = ConsumedLiquidity()
@@ -291,12 +319,35 @@ class FuturesExchange:
         position.size = size
         position.cost_basis = cost_basis
 
-    def replay_until(self, ts_ns: int) -> int:
-        """Apply every further replay step whose depth event is at or before ``ts_ns``;
-        returns how many were applied."""
+    # ------------------------------------------------------------------ time
+    def _venue_step(self, step: ReplayStep) -> ReplayStep:
+        """``step`` in the exchange's time: every recorded time plus :attr:`offset_ms` (the one
+        place the offset is applied to the market; module docstring "Time")."""
+        if not self.offset_ms:
+            return step
+        shift_ns = self.offset_ms * _NS_PER_MS
+        return ReplayStep(
+            tuple(_shifted(trade, shift_ns) for trade in step.trades),
+            _shifted(step.depth, shift_ns),
+        )
+
+    def next_step_ns(self) -> int | None:
+        """The exchange's time of the next replay step's depth event (ns; None at the end)."""
         steps = self.recording.steps
+        if self.cursor >= len(steps):
+            return None
+        return steps[self.cursor].depth.ts_event_ns + self.offset_ms * _NS_PER_MS
+
+    def next_funding_ms(self, now_ms: int) -> int:
+        """The first funding time strictly after ``now_ms`` (exchange time, ms): the
+        recording's 8-hour boundaries shifted by :attr:`offset_ms`."""
+        return next_funding_ms(now_ms - self.offset_ms) + self.offset_ms
+
+    def replay_until(self, ts_ns: int) -> int:
+        """Apply every further replay step whose depth event is at or before ``ts_ns``
+        (exchange time); returns how many were applied."""
         applied = 0
-        while self.cursor < len(steps) and steps[self.cursor].depth.ts_event_ns <= ts_ns:
+        while (due_ns := self.next_step_ns()) is not None and due_ns <= ts_ns:
             applied += self.step(1)
         return applied
 
@@ -307,8 +358,8 @@ class FuturesExchange:
         steps = self.recording.steps
         applied = 0
         while applied < count and self.cursor < len(steps):
-            step = steps[self.cursor]
-            self._settle_funding(step.depth.ts_event_ns // 1_000_000)
+            step = self._venue_step(steps[self.cursor])
+            self._settle_funding(step.depth.ts_event_ns // _NS_PER_MS)
             for trade in step.trades:
                 self._on_trade(trade)
             self._on_depth(step.depth)
@@ -322,7 +373,7 @@ class FuturesExchange:
         mark (the book as it stood at the funding time)."""
         if not self.last_event_ms:
             return
-        funding_ms = next_funding_ms(self.last_event_ms)
+        funding_ms = self.next_funding_ms(self.last_event_ms)
         while funding_ms <= event_ms:
             if self.position.size:
                 payment = self.account.settle_funding(
@@ -347,7 +398,7 @@ class FuturesExchange:
             old = {key: book.size_at(*key) for key in self.levels}
             book.apply_snapshot(event.bids, event.asks, ts)
         self.last_update_id = event.sequence
-        self.last_event_ms = ts // 1_000_000
+        self.last_event_ms = ts // _NS_PER_MS
         self.consumed.forget_removed(book)
         now_ms = self.last_event_ms
         for key, old_size in sorted(old.items()):
@@ -367,7 +418,7 @@ class FuturesExchange:
             self.faults.drop_depth_events -= 1
             self.depth_events_dropped += 1
             return
-        event_ms = delta.ts_event_ns // 1_000_000
+        event_ms = delta.ts_event_ns // _NS_PER_MS
         self.outbox.append(
             {
                 "e": "depthUpdate",
@@ -395,7 +446,7 @@ class FuturesExchange:
         if trade.aggressor is not Side.SELL:
             sides.append(Side.SELL)  # buyers lift asks
         left = trade.size
-        now_ms = trade.ts_event_ns // 1_000_000
+        now_ms = trade.ts_event_ns // _NS_PER_MS
         self.last_price = trade.price
         for side in sides:
             through = sorted(
@@ -909,6 +960,15 @@ class FuturesExchange:
     def qty_text(self, value: int) -> str:
         """A quantity as Binance writes it (``quantityPrecision`` decimals)."""
         return fixed_micros(value, self.settings.qty_decimals)
+
+
+def _shifted(event: _Replayed, shift_ns: int) -> _Replayed:
+    """``event`` with its event and receive times moved by ``shift_ns`` (a receive time of 0,
+    unknown, stays 0)."""
+    recv_ns = event.ts_recv_ns + shift_ns if event.ts_recv_ns else 0
+    return msgspec.structs.replace(
+        event, ts_event_ns=event.ts_event_ns + shift_ns, ts_recv_ns=recv_ns
+    )
 
 
 def _client_id(params: dict[str, str], name: str) -> str:
