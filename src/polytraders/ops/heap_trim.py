@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 _LOG = logging.getLogger("polytraders.ops")
 
-TRIM_INTERVAL_S = 60.0
+TRIM_INTERVAL_S = 10.0
 """How often a live session trims its heap (s of monotonic time)."""
 
 
