@@ -383,7 +383,7 @@ class LiveSession:
        ``SYS_VENUE_WORKER_FAILED`` and the step raises :class:`VenueWorkerError`;
     5. the recording is flushed: envelopes, order states and fills of the step reach the
        store (and the timeline file) together, so a crash loses at most one step; then, at
-       most once a minute, the C heap's free pages go back to the OS
+       most every 10 s, the C heap's free pages go back to the OS
        (:class:`~polytraders.ops.heap_trim.HeapTrimmer`; a few ms on this step);
     6. every bot the desk quarantined since the last round raises an alert
        (:meth:`_alert_quarantines`; the desk itself has already cancelled a quarantined
@@ -490,7 +490,7 @@ class LiveSession:
         self.events_in = 0
         self.restamped_events = 0
         self.heap_trimmer = HeapTrimmer()
-        """Gives the C heap's free pages back to the OS once a minute, at the end of a step
+        """Gives the C heap's free pages back to the OS every 10 s, at the end of a step
         (:mod:`polytraders.ops.heap_trim`)."""
         self._last_market_ns = 0
         self._closed = False

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 
+from polytraders.ops.http_client import HttpClient
 from polytraders.simexchange.app import ExchangeState, build_app
 from polytraders.simexchange.auth import ApiKey
 from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
@@ -87,7 +87,7 @@ class SimExchangeServer:
         self.port = int(self._sock.getsockname()[1])
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.ws_url = f"ws://{LOOPBACK}:{self.port}"
-        self._http = httpx.Client(
+        self._http = HttpClient(
             base_url=self.url,
             timeout=5.0,
             headers={"Authorization": f"Bearer {self.state.control_token}"},
