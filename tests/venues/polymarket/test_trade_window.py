@@ -254,3 +254,34 @@ def test_the_reconciliation_snapshot_holds_one_decoded_history_at_a_time(
     assert len(snapshot.fills) == 3
     assert alive_when_asked == [0, 0]
     venue.close()
+
+
+def test_the_reconciliation_snapshot_reads_the_whole_history_once_then_a_window(
+    window_sim: SimClobServer, signer_key: str, sim_account: Account
+) -> None:
+    """The first snapshot of a venue lists every trade (start-up: the store may have missed
+    any); later ones list only the trades since the previous snapshot, of the retention
+    window or not final yet, so their cost does not grow with the session. An old trade
+    missing from the window is still in the holdings, which are compared in full."""
+    sim = window_sim
+    venue, log = make_venue(sim, signer_key, sim_account)
+    token = first_token(sim)
+    old = take_at(sim, venue, time.time_ns() - AGO_S * _S)
+    settled(sim)
+    first_ns = time.time_ns()
+    first = venue.reconciliation_snapshot(first_ns)
+    assert [after_s for after_s, _ids in log.calls] == [None, None]
+    assert [f.client_order_id for f in first.fills] == [old]
+    held = {p.token_id: p.size for p in first.positions}[token]
+
+    recent = take_at(sim, venue, time.time_ns())
+    log.calls.clear()
+    later = venue.reconciliation_snapshot(time.time_ns())
+    assert len(log.calls) == 2
+    for after_s, _ids in log.calls:
+        assert after_s is not None
+        assert after_s <= first_ns // _S - TRADE_WINDOW_MARGIN_S
+        assert after_s > first_ns // _S - AGO_S
+    assert [f.client_order_id for f in later.fills] == [recent]
+    assert {p.token_id: p.size for p in later.positions}[token] == held + 5_000_000
+    venue.close()

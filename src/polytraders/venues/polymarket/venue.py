@@ -207,6 +207,9 @@ class _State:
     trades_synced_ns: int = 0
     """When the last successful trade sync was asked (0: none yet, the next one reads the
     whole history)."""
+    snapshot_ns: int = 0
+    """When the last successful reconciliation snapshot was asked (0: none yet, the next one
+    reads the whole history)."""
     reconciled: bool = False
     reasons: list[str] = field(default_factory=list)
 
@@ -676,7 +679,21 @@ class PolymarketVenue:
         tracked trade not final yet (its CONFIRMED or FAILED, which reverts a counted fill,
         is always seen, however long settlement takes); rounded down to whole seconds, minus
         :data:`TRADE_WINDOW_MARGIN_S`."""
-        synced_ns = self._state.trades_synced_ns
+        return self._window_after_s(now_ns, self._state.trades_synced_ns)
+
+    def snapshot_window_after_s(self, now_ns: int) -> int | None:
+        """The ``after`` of the reconciliation snapshot's trade listings at ``now_ns``, or None
+        for the whole history (no snapshot succeeded yet: start-up, restart). The rule of
+        :meth:`trade_window_after_s` with the start of the last successful snapshot in place
+        of the last sync's: every trade matched since the previous snapshot, every trade of an
+        order the venue still tracks and every trade not final yet is listed, so the listing
+        stays bounded by the retention and the interval between snapshots instead of growing
+        with the session. A trade of ours matched before that and never booked was listed by
+        an earlier snapshot (and reported then); the holdings (``GET /balance-allowance``),
+        compared in full every time, still show any position it moved."""
+        return self._window_after_s(now_ns, self._state.snapshot_ns)
+
+    def _window_after_s(self, now_ns: int, synced_ns: int) -> int | None:
         if not synced_ns:
             return None
         retention_ns = self.config.closed_order_retention_s * 1_000_000_000
@@ -715,11 +732,12 @@ class PolymarketVenue:
 
     def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
         """What Polymarket holds for us now (:class:`~polytraders.venues.reports.VenueSnapshot`):
-        ``GET /data/trades`` (the whole history, like every listing here),
-        ``GET /data/orders``, ``GET /balance-allowance`` for every token with cached metadata,
-        then ``GET /data/trades`` again. When the counted trades (ids,
-        and which ones FAILED) changed in between, a match happened while the snapshot was
-        taken and the listings may disagree: everything is asked again, at most
+        ``GET /data/trades`` (from :meth:`snapshot_window_after_s`: the whole history at the
+        first snapshot, later the trades since the previous one, of the retention window and
+        not final yet), ``GET /data/orders``, ``GET /balance-allowance`` for every token with
+        cached metadata, then ``GET /data/trades`` again (the same window). When the counted
+        trades (ids, and which ones FAILED) changed in between, a match happened while the
+        snapshot was taken and the listings may disagree: everything is asked again, at most
         :data:`SNAPSHOT_TRIES` times.
 
         Our orders are recognised by order hash among every order this venue tracks when the
@@ -728,21 +746,23 @@ class PolymarketVenue:
         trades not FAILED (:func:`~.trades.our_fills`, the fill ids the venue books them
         under). Not rate-limited locally (like the final trade sync of a cancel-all).
 
-        Read-only, so it may run off the desk loop: it changes none of the venue's state, and
-        reads of that state are copies.
+        It may run off the desk loop: the only state it changes is the start time of the last
+        successful snapshot (one assignment, once the answers are in), and reads of the
+        venue's state are copies.
 
         Raises:
             ClobRequestError: the venue did not answer, answered malformed
                 (:class:`~.wire.MalformedAnswerError`), or trades kept changing.
         """
         tokens = sorted(self.tokens)
+        after_s = self.snapshot_window_after_s(now_ns)
         for _try in range(SNAPSHOT_TRIES):
-            # only the first listing's counted ids are kept: two whole histories decoded at
-            # once would double the snapshot's transient memory, which grows with the session
-            counted_before = _counted(self._list_trades())
+            # only the first listing's counted ids are kept: two listings decoded at once
+            # would double the snapshot's transient memory
+            counted_before = _counted(self._list_trades(after_s))
             rows = self.fetch_open_orders()
             held = [PositionReport(token_id=t, size=self.position(t)) for t in tokens]
-            trades = self._list_trades()
+            trades = self._list_trades(after_s)
             if _counted(trades) == counted_before:
                 break
         else:
@@ -773,6 +793,7 @@ class PolymarketVenue:
             if trade.status.upper() != FAILED
             for fill in our_fills(trade, by_hash, now_ns)
         ]
+        self._state.snapshot_ns = now_ns
         return VenueSnapshot(
             venue=self.name,
             ts_ns=now_ns,
