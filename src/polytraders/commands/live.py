@@ -190,9 +190,17 @@ def sim_exchange(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="USDⓈ-M depth recording (default: the shipped BTCUSDT sample)."
+            "--data",
+            help="Depth recording of --market (default: the shipped BTCUSDT sample of it).",
         ),
     ] = None,
+    market: Annotated[
+        str,
+        typer.Option(
+            "--market",
+            help="What to serve: usdm (Binance USDⓈ-M futures, /fapi) or spot (/api/v3).",
+        ),
+    ] = "usdm",
     replay_interval_ms: Annotated[
         int,
         typer.Option(
@@ -202,9 +210,11 @@ def sim_exchange(
         ),
     ] = 100,
 ) -> None:
-    """Serve the local Binance USDⓈ-M futures simulator on 127.0.0.1 (REST /fapi + depth
-    websocket, docs/simexchange.md). A fresh API key and secret (simulator-only, kept in memory)
-    and the control token are printed at start."""
+    """Serve the local Binance USDⓈ-M futures simulator (or, with ``--market spot``, the Binance
+    spot one: REST /api/v3) on 127.0.0.1 (REST /fapi + depth websocket, docs/simexchange.md). A
+    fresh API key and secret (simulator-only, kept in memory) and the control token are printed
+    at start."""
+    from polytraders.simexchange.replay import Market as ServedMarket
     from polytraders.simexchange.replay import default_recording_path
     from polytraders.simexchange.server import (
         SimExchangeSettings,
@@ -215,8 +225,12 @@ def sim_exchange(
     )
 
     key = throwaway_key()
+    if market not in ("usdm", "spot"):
+        raise typer.BadParameter(f"{market!r}: usdm or spot", param_hint="--market")
+    served: ServedMarket = "spot" if market == "spot" else "usdm"
     settings = SimExchangeSettings(
-        data_path=data if data is not None else default_recording_path(),
+        market=served,
+        data_path=data if data is not None else default_recording_path(served),
         replay_interval_ms=replay_interval_ms,
     )
 
