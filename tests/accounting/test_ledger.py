@@ -1,5 +1,6 @@
 """Ledger: hand-computed cases and hypothesis properties (position = Σ fills, money conserved
-through trading and settlement, snapshot/restore exact)."""
+through trading, funding and settlement, funding booked once per payment id, snapshot/restore
+exact)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from polytraders.accounting.ledger import Ledger
 from polytraders.desk.fixtures import binary_market
+from polytraders.model.events import FundingPayment
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.money import notional_micros
 from polytraders.model.orders import Side
@@ -22,6 +24,12 @@ def fill(n: int, side: Side, price: int, size: int, fee: int = 0, token: str = "
         fill_id=f"f{n}", client_order_id=f"o{n}", token_id=token, market_id="m1", side=side,
         price=price, size=size, fee=fee, liquidity=LiquiditySide.TAKER, ts_event_ns=n,
     )  # fmt: skip
+
+
+def funding(funding_id: str, amount: int, ts_ns: int = 0) -> FundingPayment:
+    return FundingPayment(
+        ts_event_ns=ts_ns, funding_id=funding_id, token_id="binance-usdm:BTCUSDT", amount=amount
+    )
 
 
 def ledger(cash: int = 1_000_000_000) -> Ledger:
@@ -122,13 +130,13 @@ fills = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(fills, st.sampled_from(["yes", "no"]))
+@given(fills, st.sampled_from(["yes", "no"]), st.lists(st.integers(-50_000, 50_000), max_size=40))
 def test_positions_equal_fills_and_money_is_conserved(
-    trades: list[tuple[str, Side, int, int, int]], winner: str
+    trades: list[tuple[str, Side, int, int, int]], winner: str, fundings: list[int]
 ) -> None:
     start = 1_000_000_000
     book = ledger(start)
-    buys = sells = fees = 0
+    buys = sells = fees = funded = 0
     for n, (token, side, price, size, fee) in enumerate(trades):
         book.apply_fill(fill(n, side, price, size, fee, token))
         notional = notional_micros(price, size)
@@ -136,6 +144,16 @@ def test_positions_equal_fills_and_money_is_conserved(
         sells += notional if side is Side.SELL else 0
         fees += fee
         assert book.reconciliation_error() == 0
+        if n < len(fundings):  # a funding payment between fills: cash only, its own line
+            assert book.apply_funding(funding(f"p{n}", fundings[n], n))
+            funded += fundings[n]
+            assert book.reconciliation_error() == 0
+    for n in range(len(trades), len(fundings)):
+        book.apply_funding(funding(f"p{n}", fundings[n], n))
+        funded += fundings[n]
+    assert book.funding == funded
+    assert book.cash == start - buys + sells - fees + funded
+    assert book.reconciliation_error() == 0
     for token in ("yes", "no"):
         expected = sum(s if d is Side.BUY else -s for t, d, _p, s, _f in trades if t == token)
         assert book.size(token) == expected
@@ -144,11 +162,50 @@ def test_positions_equal_fills_and_money_is_conserved(
                        "no": 1_000_000 if winner == "no" else 0}, ts_ns=10**9)  # fmt: skip
     payouts = held[winner]  # 1 pUSD per winning share (negative when short)
     assert book.settled_payouts == payouts
-    assert book.cash == start - buys + sells - fees + payouts
+    assert book.cash == start - buys + sells - fees + payouts + funded
     assert book.reconciliation_error() == 0
     assert book.open_cost_basis() == 0
-    assert book.realized_pnl == book.cash - start + fees
+    assert book.realized_pnl == book.cash - start + fees - funded
     assert Ledger.from_json(book.to_json()).to_json() == book.to_json()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 15), st.integers(-(10**9), 10**9)), max_size=60),
+    st.integers(0, 60),
+)
+def test_funding_payments_with_duplicates_book_the_sum_of_the_distinct_ones(
+    reports: list[tuple[int, int]], restart_at: int
+) -> None:
+    """A venue reports payments, some more than once (re-polled, replayed): each id counts
+    once, whatever the order, also across a snapshot and restore (a restart)."""
+    start = 1_000_000_000
+    book = ledger(start)
+    first_amount: dict[str, int] = {}
+    for n, (which, amount) in enumerate(reports):
+        if n == restart_at:
+            book = Ledger.from_json(book.to_json())
+        payment_id = f"binance-usdm:BTCUSDT/f{which}"
+        new = payment_id not in first_amount
+        first_amount.setdefault(payment_id, amount)
+        assert book.apply_funding(funding(payment_id, amount, n)) is new
+        assert book.reconciliation_error() == 0
+    distinct = sum(first_amount.values())
+    assert book.funding == distinct and book.cash == start + distinct
+    assert [p.funding_id for p in book.funding_payments] == list(first_amount)
+    assert Ledger.from_json(book.to_json()).funding == distinct
+
+
+def test_a_ledger_without_funding_snapshots_as_before() -> None:
+    """No funding: the snapshot's JSON has no ``funding_payments`` key (earlier runs' result
+    digests are unchanged); with one, it round-trips."""
+    book = ledger()
+    book.apply_fill(fill(1, Side.BUY, 450_000, 10_000_000))
+    assert b"funding" not in book.to_json()
+    book.apply_funding(funding("p1", -12_201, 5))
+    restored = Ledger.from_json(book.to_json())
+    assert restored.funding_payments == [funding("p1", -12_201, 5)]
+    assert restored.snapshot().funding == -12_201 and restored.cash == book.cash
 
 
 @settings(max_examples=60, deadline=None)

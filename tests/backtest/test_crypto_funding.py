@@ -2,8 +2,10 @@
 crypto guards, exec.smartrouter, exec.twap as the unwind bot) backtests on the Binance USDⓈ-M
 samples with an ASSUMED funding rate: the funding guard reads it, the paper venue settles it at
 the 00:00 UTC funding time the recordings cross (exactly, hand-computed from the recording's
-book and the run's fills), and result.json reports it apart. Also the ETHUSDT regression of
-examples/desk_binance.toml (the paper ledger refused a 0 reservation on a short)."""
+book and the run's fills) and reports it to the desk, whose own ledger books it once (its cash
+and equity, a BOOK envelope ``SYS_FUNDING_SETTLED``), and result.json reports both apart. Also
+the ETHUSDT regression of examples/desk_binance.toml (the paper ledger refused a 0 reservation
+on a short)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from polytraders.accounting.ledger import Ledger
 from polytraders.backtest.desk_file import DeskFile
-from polytraders.backtest.engine import run_desk
+from polytraders.backtest.engine import RunOutcome, run_desk
 from polytraders.backtest.funding import with_assumed_funding
+from polytraders.contracts.envelope import Decision, read_jsonl
 from polytraders.feeds import open_source
 from polytraders.model.book import OrderBook
-from polytraders.model.events import BookDelta, BookSnapshot, FundingRate
+from polytraders.model.events import BookDelta, BookSnapshot, FundingPayment, FundingRate
 from polytraders.model.money import MICROS, from_micros
 from polytraders.venues.paper import PaperVenueConfig
 
@@ -59,16 +63,16 @@ def _mid_before(data: Path, token_id: str, ts_ns: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def btc_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def btc_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, RunOutcome]:
     out = tmp_path_factory.mktemp("guarded") / "out"
-    run_desk(data=BTC, desk_file=DeskFile.load(GUARDED), out_dir=out)
-    return out, json.loads((out / "result.json").read_text())
+    outcome = run_desk(data=BTC, desk_file=DeskFile.load(GUARDED), out_dir=out)
+    return out, json.loads((out / "result.json").read_text()), outcome
 
 
 def test_a_short_held_across_the_funding_time_receives_exactly_its_funding(
-    btc_run: tuple[Path, dict],
+    btc_run: tuple[Path, dict, RunOutcome],
 ) -> None:
-    out, result = btc_run
+    out, result, _ = btc_run
     assert result["status"] == "COMPLETED"
     held = 0
     for fill in _fills(out):
@@ -92,8 +96,39 @@ def test_a_short_held_across_the_funding_time_receives_exactly_its_funding(
     )
 
 
-def test_the_guarded_run_is_deterministic(btc_run: tuple[Path, dict], tmp_path: Path) -> None:
-    out, result = btc_run
+def test_the_desk_books_the_venues_funding_once_in_its_own_ledger(
+    btc_run: tuple[Path, dict, RunOutcome],
+) -> None:
+    out, result, outcome = btc_run
+    assert result["desk_funding_usd"] == result["funding_usd"] == "0.018497"
+    funding = _micros(result["funding_usd"])
+    ledger = outcome.desk_result.ledger
+    (payment,) = ledger.funding_payments
+    assert (payment.token_id, payment.ts_event_ns, payment.amount) == (
+        "binance-usdm:BTCUSDT",
+        FUNDING_T,
+        funding,
+    )
+    assert (payment.size, payment.rate_ppb) == (-3_000, RATE_PPB)
+    # the desk's cash is the fills' flows plus the funding, exactly (the venue's cash rule)
+    flows = sum(
+        (f.notional if f.side.value == "SELL" else -f.notional) - f.fee
+        for f in outcome.desk_result.fills
+    )
+    assert ledger.cash == ledger.initial_cash + flows + funding
+    assert Ledger.restore(ledger).reconciliation_error() == 0
+    with (out / "envelopes.jsonl").open("rb") as stream:
+        booked = [e for e in read_jsonl(stream) if e.decision is Decision.BOOK]
+    assert [(e.bot_id, e.reason_codes, e.correlation_id) for e in booked] == [
+        ("desk", ("SYS_FUNDING_SETTLED",), payment.funding_id)
+    ]
+    assert isinstance(booked[0].output, FundingPayment) and booked[0].output == payment
+
+
+def test_the_guarded_run_is_deterministic(
+    btc_run: tuple[Path, dict, RunOutcome], tmp_path: Path
+) -> None:
+    out, result, _ = btc_run
     again = run_desk(data=BTC, desk_file=DeskFile.load(GUARDED), out_dir=tmp_path / "again")
     assert again.result.envelopes_sha256 == result["envelopes_sha256"]
     assert again.result.funding_micros == _micros(result["funding_usd"])
@@ -113,7 +148,7 @@ def test_without_an_assumed_rate_the_funding_guard_refuses_every_order(tmp_path:
     assert result.money.fills == 0 and result.funding_micros is None
     assert set(result.rejections) == {"RISK_FUNDING_MISSING"}
     document = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert "funding_usd" not in document
+    assert "funding_usd" not in document and "desk_funding_usd" not in document
     assert "funding, ASSUMED" not in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 
@@ -148,7 +183,7 @@ def test_ethusdt_runs_through_a_short_and_a_long_paying_funding(tmp_path: Path) 
     mid = _mid_before(ETH, "binance-usdm:ETHUSDT", FUNDING_T)
     expected = -(positions[-1] * mid * RATE_PPB) // (MICROS * 1_000_000_000)
     assert expected < 0  # the long pays
-    assert outcome.result.funding_micros == expected
+    assert outcome.result.funding_micros == outcome.result.desk_funding_micros == expected
 
 
 def test_an_empty_funding_table_leaves_the_venue_config_version_unchanged() -> None:

@@ -330,6 +330,62 @@ def test_polytraders_live_venue_ccxt_runs_the_node_file(tmp_path: Path) -> None:
         _cli_run(sim, tmp_path)
 
 
+def test_a_wall_clock_desk_sees_fresh_books_from_a_present_time_simulator(
+    tmp_path: Path,
+) -> None:
+    """The simulator replays in present time; the session is on the wall clock (the default
+    ``LiveClock``, as ``polytraders live`` runs): the books the desk holds are fresh, and
+    ``risk.stalebookguard`` (the guarded desk file's settings) approves the taker's orders,
+    which trade."""
+    desk = DeskFile(
+        strategies=[BotEntry(source=f"{Path(__file__).resolve()}:ScriptedTaker")],
+        risk=[
+            BotEntry(id="risk.killswitch"),
+            BotEntry(
+                id="risk.stalebookguard",
+                config={
+                    "max_book_age_ms": 2_000,
+                    "warn_book_age_ms": 1_000,
+                    "check_complement_book": False,
+                },
+            ),
+        ],
+    )
+    store = str(tmp_path / "runs.sqlite")
+    with SimExchangeServer(SimExchangeSettings(present_time=True), throwaway_key()) as sim:
+        node = CcxtNodeConfig.model_validate(
+            {"desk": desk, "venue": {"api_url": sim.url, "poll_interval_ms": 0}}
+        )
+        session, _ = build_ccxt_session(
+            run_id="run-present-time",
+            credentials=ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret),
+            node=node,
+            ws_url=sim.ws_url,
+            keepalive=FAST,
+            store_url=store,
+        )
+        ex = sim.exchange
+        try:
+
+            def bought() -> bool:
+                session.step()
+                return ex.position.size == SIZE
+
+            wait_until(bought, 20, "the taker's buy to fill")
+            book = session.desk.state.book(TOKEN)
+            assert book is not None
+            assert 0 <= time.time_ns() - book.last_update_ns < 2_000 * 1_000_000
+        finally:
+            session.close()
+    envelopes = _envelopes(store, "run-present-time")
+    guard = {e.correlation_id: e for e in envelopes if e.bot_id == "risk.stalebookguard"}
+    routed = {e.correlation_id for e in envelopes if e.bot_id == "exec.smartrouter"}
+    assert routed == set(guard) == {intent_id(ScriptedTaker.bot_id, n) for n in (1, 2)}
+    assert all(e.decision is Decision.APPROVE for e in guard.values())
+    codes = {c for e in envelopes for c in e.reason_codes}
+    assert not codes & {"RISK_STALEBOOK_TOO_OLD", "RISK_KILLSWITCH_INPUT_INVALID"}
+
+
 def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
     desk_file = tmp_path / "desk.toml"
     desk_file.write_text(

@@ -10,8 +10,9 @@ reduce-only children until the exchange is flat; the switch stays tripped until 
 stream), which the simulator replays from the recording (2024-08-08), while the guards compare
 those times with the desk's clock (``risk.stalebookguard``: book age at most 2 s;
 ``risk.killswitch``: feed receive times not in the future). On the wall clock every order would
-be refused as a stale book, and replaying at the recording's pace would take minutes (the
-warm-up alone is 16 bars of 5 s). So the session runs on :class:`ReplayClock`, a test clock
+be refused as a stale book, and the simulator's present-time replay (the CLI's way,
+docs/ccxt_venue.md) takes the recording's own 345 s (the warm-up alone is 16 bars of 5 s). So
+the session runs on :class:`ReplayClock`, a test clock
 that follows the simulator's replay (``build_ccxt_session(clock=...)``: the desk, the venue
 worker and the feed's receive times), and the simulator keeps the replay's time too
 (``SimExchangeSettings(replay_clock=True)``: orders and trades stamped in the recording's

@@ -1,5 +1,5 @@
 """The desk's ledger: exact positions per token, cash, fees, realized PnL, settlement at
-resolution, a mark-to-mid equity curve, and snapshot/restore.
+resolution, perpetuals' funding payments, a mark-to-mid equity curve, and snapshot/restore.
 
 All money is integer micro-units of the quote currency (micro-pUSD on Polymarket), all sizes
 micro-shares, all times ns since the Unix epoch.
@@ -10,17 +10,21 @@ Cash rules (``../shared/POLYMARKET.md`` "Orders"/"Fees"; DESIGN.md "Model"):
 - a SELL fill receives ``notional_micros(price, size)`` minus its fee;
 - settlement of a resolved market pays, per token held, ``notional_micros(payout, size)``
   (payout 1_000_000 for the winning token, 0 for the loser) and closes the position; the PnL
-  realized by settlement is that payout minus the position's remaining cost basis.
+  realized by settlement is that payout minus the position's remaining cost basis;
+- a perpetual's funding payment (:class:`~polytraders.model.events.FundingPayment`, reported
+  by the venue at a funding time) moves cash by its signed ``amount`` (negative: paid) and is
+  counted in :attr:`Ledger.funding`, a line of its own beside the positions' realized PnL.
 
 The books therefore balance exactly, at every moment (property-tested)::
 
-    cash == initial_cash + deposits + Σ realized_pnl − Σ fees − Σ open cost_basis
+    cash == initial_cash + deposits + Σ realized_pnl − Σ fees + funding − Σ open cost_basis
 
 where the sums run over all positions (realized PnL includes settlement). Equivalently:
-``cash == initial_cash + deposits − Σ BUY notional + Σ SELL notional − Σ fees + Σ payouts``.
+``cash == initial_cash + deposits − Σ BUY notional + Σ SELL notional − Σ fees + Σ payouts +
+funding``.
 
-Fills are idempotent by ``fill_id``: a fill seen twice (e.g. replayed after a restart) is
-ignored the second time and reported as such.
+Fills are idempotent by ``fill_id`` and funding payments by ``funding_id``: one seen twice
+(e.g. replayed after a restart, or re-polled) is ignored the second time and reported as such.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
+from polytraders.model.events import FundingPayment
 from polytraders.model.exposure import ExposureReport, OrderLike, portfolio_exposure
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Market
@@ -72,13 +77,15 @@ class EquityPoint(msgspec.Struct, frozen=True, array_like=True):
     equity: int
 
 
-class LedgerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+class LedgerSnapshot(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Everything a :class:`Ledger` needs to resume after a restart (JSON via msgspec).
 
     Fields: ``initial_cash``, ``deposits``, ``cash``, ``positions``, ``settled_markets``,
     ``settlements``, ``seen_fill_ids`` (sorted), ``marks`` (last mark price per token, sorted),
     ``token_markets`` (token → market id, sorted), ``equity_curve``, ``peak_equity``,
-    ``buy_notional``, ``sell_notional``, ``volume``, ``maker_volume``.
+    ``buy_notional``, ``sell_notional``, ``volume``, ``maker_volume``, ``funding_payments``
+    (every funding payment booked, in order; left out of the JSON when there is none, so a
+    ledger without funding encodes as before funding was booked).
     """
 
     initial_cash: int
@@ -96,6 +103,12 @@ class LedgerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     sell_notional: int
     volume: int
     maker_volume: int
+    funding_payments: tuple[FundingPayment, ...] = ()
+
+    @property
+    def funding(self) -> int:
+        """Net amount of :attr:`funding_payments` (micro; negative: paid)."""
+        return sum(p.amount for p in self.funding_payments)
 
 
 _SNAPSHOT_ENCODER = msgspec.json.Encoder()
@@ -126,6 +139,8 @@ class Ledger:
             :func:`polytraders.backtest.result.max_drawdown` gives over the unthinned curve.
             After :meth:`restore` it counts from the restored curve's points.
         settlements: every settlement booked, in order.
+        funding_payments: every funding payment booked, in order.
+        funding: their net amount (micro; negative: paid).
         volume / maker_volume: traded notional in total and as maker (micro).
     """
 
@@ -141,6 +156,9 @@ class Ledger:
         self._token_market: dict[str, str] = {}
         self._settled: set[str] = set()
         self.settlements: list[Settlement] = []
+        self.funding_payments: list[FundingPayment] = []
+        self.funding = 0
+        self._funding_ids: set[str] = set()
         self._seen_fills: set[str] = set()
         self._undo: dict[str, tuple[Fill, tuple[int, int, int, int, int] | None]] = {}
         """fill id → (the fill, its token's position state before it, None when the fill
@@ -338,6 +356,19 @@ class Ledger:
         self._changed(fill.token_id)
         return fill
 
+    # ------------------------------------------------------------------ funding
+    def apply_funding(self, payment: FundingPayment) -> bool:
+        """Book a perpetual's funding payment: cash and :attr:`funding` move by its signed
+        ``amount``; no position changes. Returns False (and changes nothing) if this
+        ``funding_id`` was already booked."""
+        if payment.funding_id in self._funding_ids:
+            return False
+        self._funding_ids.add(payment.funding_id)
+        self.funding_payments.append(payment)
+        self.funding += payment.amount
+        self.cash += payment.amount
+        return True
+
     # ------------------------------------------------------------------ settlement
     def settle(self, market_id: str, payouts: Mapping[str, int], ts_ns: int) -> list[Settlement]:
         """Settle a resolved market: every held share of token ``t`` pays ``payouts[t]``
@@ -418,13 +449,15 @@ class Ledger:
         return sum(p.cost_basis for p in self._positions.values())
 
     def reconciliation_error(self) -> int:
-        """``cash − (initial + deposits + realized − fees − open cost basis)``: always 0 for a
-        consistent ledger (the money-conservation identity of the module docstring)."""
+        """``cash − (initial + deposits + realized − fees + funding − open cost basis)``:
+        always 0 for a consistent ledger (the money-conservation identity of the module
+        docstring)."""
         expected = (
             self.initial_cash
             + self.deposits
             + self.realized_pnl
             - self.fees
+            + self.funding
             - self.open_cost_basis()
         )
         return self.cash - expected
@@ -544,6 +577,7 @@ class Ledger:
             sell_notional=self.sell_notional,
             volume=self.volume,
             maker_volume=self.maker_volume,
+            funding_payments=tuple(self.funding_payments),
         )
 
     @classmethod
@@ -577,6 +611,10 @@ class Ledger:
         ledger.sell_notional = snapshot.sell_notional
         ledger.volume = snapshot.volume
         ledger.maker_volume = snapshot.maker_volume
+        for payment in snapshot.funding_payments:
+            ledger.funding_payments.append(payment)
+            ledger._funding_ids.add(payment.funding_id)
+            ledger.funding += payment.amount
         if ledger.reconciliation_error() != 0:
             raise ValueError("ledger snapshot does not reconcile: cash disagrees with positions")
         return ledger

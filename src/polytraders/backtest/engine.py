@@ -687,6 +687,9 @@ def conclude(
         status_detail=ending.detail,
         instruments=source.instruments,
         funding_micros=products.funding_micros,
+        desk_funding_micros=desk_result.ledger.funding
+        if products.funding_micros is not None or desk_result.ledger.funding_payments
+        else None,
     )
     if products.bound_fills is not None:
         result.fill_model = FillModel.of(

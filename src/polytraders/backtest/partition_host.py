@@ -28,7 +28,7 @@ from polytraders.backtest.report import TopOfBook, TopOfBookSeries
 from polytraders.backtest.result import final_marks, settled_markets
 from polytraders.desk.desk import Desk, DeskResult
 from polytraders.desk.sinks import JsonlSink
-from polytraders.model.events import AnyEvent
+from polytraders.model.events import AnyEvent, FundingPayment
 from polytraders.model.fills import Fill
 from polytraders.model.market import Market
 from polytraders.model.orders import VenueOrder
@@ -137,6 +137,11 @@ class _Journal:
 
     def fill_reverted(self, fill: Fill, reason_code: str, ts_ns: int) -> None:
         raise RuntimeError(f"fill {fill.fill_id} reverted ({reason_code}): not on a paper venue")
+
+    def funding_booked(self, payment: FundingPayment) -> None:
+        raise RuntimeError(
+            f"funding {payment.funding_id} booked in a partition: a run with funding is run whole"
+        )
 
 
 class _SubmitLog:

@@ -504,6 +504,11 @@ def _summary_table(result: BacktestResult, equity_curve: Sequence[tuple[int, int
     ]
     if result.funding_micros is not None:
         money_rows.append(("funding, ASSUMED rates (not in the PnL above)", result.funding_micros))
+    if result.desk_funding_micros is not None:
+        money_rows.append(
+            ("funding booked by the desk (in its equity; not in the PnL above)",
+             result.desk_funding_micros)
+        )  # fmt: skip
     tail_rows = [
         ("return on starting equity", _pct(money.pnl, start_equity)),
         ("Sharpe (1-minute equity changes, not annualised)", f"{result.sharpe:.2f}"),

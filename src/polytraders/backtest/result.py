@@ -53,7 +53,9 @@ from polytraders.model.position import Position
 from polytraders.venues.paper.config import PaperVenueConfig
 
 _REFUSALS = frozenset({Decision.REJECT, Decision.HALT, Decision.REFUSE, Decision.QUARANTINE})
-_PASSES = frozenset({Decision.PROPOSE, Decision.IDLE, Decision.APPROVE, Decision.ROUTE})
+_PASSES = frozenset(
+    {Decision.PROPOSE, Decision.IDLE, Decision.APPROVE, Decision.ROUTE, Decision.BOOK}
+)
 UNSPECIFIED = "UNSPECIFIED"
 """Reason code counted for a refusal envelope that carries none."""
 VENUE_BOT_ID = "venue"
@@ -343,6 +345,11 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     ASSUMED rates (``[venue] funding_rates_ppb``; rule 12.6 of :mod:`polytraders.venues.paper`);
     not in the PnL figures, which come from fills and marks. None: no assumed funding (then
     ``result.json`` has no funding keys)."""
+    desk_funding_micros: int | None = None
+    """Net funding the desk's own ledger booked from the venue's funding payments (in its
+    cash, equity and drawdown; not in the PnL figures): equal to :attr:`funding_micros` on the
+    paper venue. None: the run assumed no funding and the desk booked none (then
+    ``result.json`` has no ``desk_funding_usd``)."""
 
     @property
     def events_per_s(self) -> float:
@@ -373,6 +380,11 @@ class BacktestResult(msgspec.Struct, kw_only=True):
                     "funding_source": "assumed rates ([venue] funding_rates_ppb), not recorded",
                 }
                 if self.funding_micros is not None
+                else {}
+            ),
+            **(
+                {"desk_funding_usd": from_micros(self.desk_funding_micros)}
+                if self.desk_funding_micros is not None
                 else {}
             ),
             "max_drawdown_usd": from_micros(self.max_drawdown),
@@ -681,6 +693,7 @@ def compute_result(
     session: str = "backtest",
     instruments: Sequence[Instrument] = (),
     funding_micros: int | None = None,
+    desk_funding_micros: int | None = None,
 ) -> BacktestResult:
     """Derive a :class:`BacktestResult` from a run's evidence (see the module docstring).
 
@@ -692,7 +705,8 @@ def compute_result(
     changes and kill-switch trips (``DeskResult.desk_events``), kept in time order; ``status``
     and ``status_detail`` how the run ended; ``session`` what produced it
     (:attr:`BacktestResult.session`); ``funding_micros`` the assumed funding the venue
-    settled (:attr:`BacktestResult.funding_micros`).
+    settled (:attr:`BacktestResult.funding_micros`) and ``desk_funding_micros`` what the
+    desk's ledger booked (:attr:`BacktestResult.desk_funding_micros`).
 
     Raises:
         ValueError: a fill for a token of no known market, or an open position without a mark.
@@ -730,4 +744,5 @@ def compute_result(
         status_detail=status_detail,
         session=session,
         funding_micros=funding_micros,
+        desk_funding_micros=desk_funding_micros,
     )

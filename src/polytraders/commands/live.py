@@ -202,13 +202,24 @@ def sim_exchange(
         ),
     ] = "usdm",
     replay_interval_ms: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--replay-interval-ms",
             min=0,
-            help="Replay one recorded depth event per interval (0: only POST /sim/step).",
+            help="Replay one recorded depth event per interval (0: only POST /sim/step; "
+            "default 100). Not with --present-time.",
         ),
-    ] = 100,
+    ] = None,
+    present_time: Annotated[
+        bool,
+        typer.Option(
+            "--present-time",
+            help="Replay the recording as if it were happening now, at its own pace (either "
+            "market): every served time is the recorded one shifted by (start - first event), "
+            "so a desk on the wall clock sees fresh books (futures funding then falls off the "
+            "8-hour boundaries).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the local Binance USDⓈ-M futures simulator (or, with ``--market spot``, the Binance
     spot one: REST /api/v3) on 127.0.0.1 (REST /fapi + depth websocket, docs/simexchange.md). A
@@ -224,14 +235,19 @@ def sim_exchange(
         serve_forever as serve_exchange,
     )
 
-    key = throwaway_key()
+    if present_time and replay_interval_ms is not None:
+        typer.echo("error: --replay-interval-ms: not with --present-time", err=True)
+        raise typer.Exit(2)
     if market not in ("usdm", "spot"):
         raise typer.BadParameter(f"{market!r}: usdm or spot", param_hint="--market")
+    interval_ms = 100 if replay_interval_ms is None else replay_interval_ms
+    key = throwaway_key()
     served: ServedMarket = "spot" if market == "spot" else "usdm"
     settings = SimExchangeSettings(
         market=served,
         data_path=data if data is not None else default_recording_path(served),
-        replay_interval_ms=replay_interval_ms,
+        replay_interval_ms=0 if present_time else interval_ms,
+        present_time=present_time,
     )
 
     def announce(url: str, symbol: str, control_token: str) -> None:
@@ -241,6 +257,12 @@ def sim_exchange(
             f"simulator-only credentials: BINANCE_API_KEY={key.key} BINANCE_API_SECRET={key.secret}"
         )
         typer.echo(f"control token (POST /sim/fault, /sim/step, GET /sim/state): {control_token}")
+        if present_time:
+            typer.echo(
+                "present time: the recording replays from now at its own pace, every time "
+                "shifted by now - its first event (GET /sim/state time_offset_ms); "
+                "POST /sim/session restarts it from now"
+            )
 
     serve_exchange(settings, key, port, announce)
 
@@ -376,7 +398,7 @@ class LiveSession:
        ``SYS_VENUE_WORKER_FAILED`` and the step raises :class:`VenueWorkerError`;
     5. the recording is flushed: envelopes, order states and fills of the step reach the
        store (and the timeline file) together, so a crash loses at most one step; then, at
-       most once a minute, the C heap's free pages go back to the OS
+       most every 10 s, the C heap's free pages go back to the OS
        (:class:`~polytraders.ops.heap_trim.HeapTrimmer`; a few ms on this step);
     6. every bot the desk quarantined since the last round raises an alert
        (:meth:`_alert_quarantines`; the desk itself has already cancelled a quarantined
@@ -483,7 +505,7 @@ class LiveSession:
         self.events_in = 0
         self.restamped_events = 0
         self.heap_trimmer = HeapTrimmer()
-        """Gives the C heap's free pages back to the OS once a minute, at the end of a step
+        """Gives the C heap's free pages back to the OS every 10 s, at the end of a step
         (:mod:`polytraders.ops.heap_trim`)."""
         self._last_market_ns = 0
         self._closed = False

@@ -54,7 +54,7 @@ from polytraders.contracts.modes import Mode
 from polytraders.desk.desk import Desk, SessionMemory
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.feeds.live.background import BackgroundFeed
-from polytraders.model.events import AnyEvent, FundingRate
+from polytraders.model.events import AnyEvent, FundingPayment, FundingRate
 from polytraders.model.fills import Fill
 from polytraders.model.money import notional_micros
 from polytraders.model.orders import VenueOrder
@@ -415,8 +415,11 @@ def build_ccxt_session(
     instruments), open the store attempt (``store_url``: a RUNNING attempt of ``run_id`` is
     resumed, else a new one carries the previous attempt's orders and fills, exactly as
     :func:`~polytraders.commands.live.build_live_session`), rebuild the venue from the store
-    (:meth:`CcxtVenue.rebuild`: the store's orders and fill ids registered, the exchange's
-    open orders and traded orders adopted, the fills the store lacks emitted once each),
+    (:meth:`CcxtVenue.rebuild`: the store's orders, fill ids and funding payment ids
+    registered, the exchange's open orders and traded orders adopted, the fills and, on a
+    perpetual venue, the funding payments the store lacks emitted once each; the payments are
+    recorded as ``funding.recovered``, not booked: the exchange balance the desk starts from
+    includes them),
     apply ``node.reconciliation.orphan_policy`` to the open orders the store did not know
     (:func:`~polytraders.venues.ccxt.reconcile.apply_orphan_policy`: adopted, or cancelled
     with every conditional order that is not the desk's protective stop of a current
@@ -433,7 +436,8 @@ def build_ccxt_session(
     :data:`~polytraders.venues.ccxt.venue.CLOSED_ORDER_REPORT_S`), checkpoints persist in the
     store, the depth feed starts, and on a perpetual venue :class:`ProtectiveStops` and
     :class:`FundingRates` (every ``node.funding_poll_interval_ms`` after start-up) run
-    after every step.
+    after every step, and the venue polls the funding payments at that interval too (the
+    desk books each once, :meth:`~polytraders.desk.orders.OrderManager.apply`).
 
     ``clock`` is the session's time: the desk's, the venue worker's and the start-up's
     (None: the wall clock, :class:`~polytraders.desk.clock.LiveClock`, what the CLI uses). A
@@ -454,6 +458,7 @@ def build_ccxt_session(
     from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
     from polytraders.desk.clock import LiveClock
     from polytraders.desk.state import DeskState
+    from polytraders.store.journal import FUNDING_RECOVERED, funding_payments, record_funding
     from polytraders.venues.ccxt.protective_stop import ProtectiveStopKeeper
     from polytraders.venues.ccxt.reconcile import apply_orphan_policy
     from polytraders.venues.ccxt.venue import CLOSED_ORDER_REPORT_S, CcxtVenue, SnapshotError
@@ -461,7 +466,12 @@ def build_ccxt_session(
     clock = clock if clock is not None else LiveClock()
     perp = node.venue.market_type == "perp"
     stop_prefix = node.protective_stop.client_id_prefix if node.protective_stop else ""
-    venue = CcxtVenue.from_credentials(credentials, node.venue, stop_client_prefix=stop_prefix)
+    venue = CcxtVenue.from_credentials(
+        credentials,
+        node.venue,
+        stop_client_prefix=stop_prefix,
+        funding_poll_ms=node.funding_poll_interval_ms if perp else None,
+    )
     known = None
     restored: RestoredCheckpoint | None = None
     try:
@@ -480,7 +490,12 @@ def build_ccxt_session(
             store_orders += [o for o in restored.open_orders if o.client_order_id not in listed]
         started_ns = clock.now_ns()
         known_ids = [f.fill_id for f in store_fills]
-        venue.rebuild(started_ns, store_orders, known_ids)
+        known_funding = (
+            [p.funding_id for p in funding_payments(known.store, known.source)]
+            if known is not None and known.source is not None
+            else []
+        )
+        venue.rebuild(started_ns, store_orders, known_ids, known_funding)
         orphans = apply_orphan_policy(
             venue,
             node.reconciliation.orphan_policy,
@@ -488,7 +503,9 @@ def build_ccxt_session(
             stop_prefix=stop_prefix,
             now_ns=started_ns,
         )
-        missed = [e for e in venue.poll() if isinstance(e, Fill)]
+        polled = venue.poll()
+        missed = [e for e in polled if isinstance(e, Fill)]
+        missed_funding = [e for e in polled if isinstance(e, FundingPayment)]
         snapshot = venue.reconciliation_snapshot(started_ns)
         believed = _believed_holdings(known, has_records=bool(store_orders))
         records = records_of([*store_orders, *orphans.adopted], known_ids, believed)
@@ -526,6 +543,8 @@ def build_ccxt_session(
     if known is not None:
         holdings = [state.ledger.position(t) or Position(t) for t in sorted(held)]
         _record_reconciliation(known, venue.orders(), missed, holdings, started_ns)
+        for payment in missed_funding:
+            record_funding(known.store, known.run, payment, FUNDING_RECOVERED)
         counts = known.store.counts(known.run)
         base = RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
     file_sink = None

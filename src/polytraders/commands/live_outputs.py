@@ -157,6 +157,9 @@ class _Captured:
             status_detail=detail,
             session=self.outputs.session,
             instruments=self.instruments,
+            desk_funding_micros=desk_result.ledger.funding
+            if desk_result.ledger.funding_payments
+            else None,
         )
         return OutputSet(
             result=result,

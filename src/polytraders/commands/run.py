@@ -71,7 +71,12 @@ def _summary(outcome: RunOutcome) -> Table:
         ("PnL total (after fees)", f"{doc['pnl_usd']} pUSD ({outcome.result.fill_model.bound})"),
         *_bound_rows(outcome),
         *(
-            [("funding (ASSUMED rates, not in PnL)", f"{doc['funding_usd']} pUSD")]
+            [
+                (
+                    "funding (ASSUMED rates; in the desk's equity and drawdown, not in PnL)",
+                    f"{doc['funding_usd']} pUSD",
+                )
+            ]
             if "funding_usd" in doc
             else []
         ),

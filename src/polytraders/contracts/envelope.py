@@ -21,6 +21,7 @@ import msgspec
 from polytraders.contracts.allocation import Allocation
 from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.model.events import FundingPayment
 from polytraders.model.orders import OrderIntent
 
 
@@ -31,7 +32,9 @@ class Decision(StrEnum):
     risk bot's monitor step: HALT or REDUCE (its :class:`MonitorDecision`). Execution: ROUTE
     (orders) or REFUSE. Desk: ERROR (bot raised, timed out or broke authority; see reason codes)
     and QUARANTINE (fail-closed fallback of a quarantined bot); ALLOCATE (a change of the
-    MetaAllocator's capital split, output :class:`~polytraders.contracts.allocation.Allocation`).
+    MetaAllocator's capital split, output :class:`~polytraders.contracts.allocation.Allocation`);
+    BOOK (money the venue moved outside a fill, booked in the desk's ledger: a perpetual's
+    funding payment, output the :class:`~polytraders.model.events.FundingPayment`).
     """
 
     PROPOSE = "PROPOSE"
@@ -46,6 +49,7 @@ class Decision(StrEnum):
     ERROR = "ERROR"
     QUARANTINE = "QUARANTINE"
     ALLOCATE = "ALLOCATE"
+    BOOK = "BOOK"
 
 
 class BotFailure(msgspec.Struct, frozen=True, kw_only=True, tag="bot_failure"):
@@ -83,6 +87,7 @@ EnvelopeOutput = (
     | RoutePlan
     | BotFailure
     | Allocation
+    | FundingPayment
     | None
 )
 
@@ -106,7 +111,8 @@ class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
         output: the proposal, the (reshaped) intent / risk decision, the monitor finding, the
             route plan, for an ERROR envelope the :class:`BotFailure` that quarantined the
             bot, for an ALLOCATE envelope the desk's new
-            :class:`~polytraders.contracts.allocation.Allocation`.
+            :class:`~polytraders.contracts.allocation.Allocation`, for a BOOK envelope the
+            funding payment booked.
         latency_ns: decision latency (modelled under a simulated clock, the call's thread CPU
             time under a live clock).
     """

@@ -13,12 +13,14 @@ For each input event, in this order:
    in the same time order (a timer first on a tie; rules: :mod:`polytraders.desk.children`).
 1. **Update state.** The clock moves to the event (simulated: its ``ts_event_ns``; live: now).
    First the venue is advanced to now and its events (acks, rejections, cancels, expiries,
-   fills: things that happened before this event) plus the order manager's local refusals
-   update orders and the ledger. Then a market event updates books, tick sizes, stale flags and
-   market status (a RESOLVED market settles our positions in the ledger) and is handed to the
-   venue (a simulated venue matches on it); an ``OperatorCommand`` is applied (see
-   :meth:`Desk.operator`); a venue event given as input is applied to orders. The venue events
-   this caused are collected the same way.
+   fills, perpetuals' funding payments: things that happened before this event) plus the
+   order manager's local refusals update orders and the ledger; each funding payment booked
+   (once per venue payment id) is recorded as a desk envelope (decision BOOK,
+   ``SYS_FUNDING_SETTLED``, output the payment). Then a market event updates books, tick
+   sizes, stale flags and market status (a RESOLVED market settles our positions in the
+   ledger) and is handed to the venue (a simulated venue matches on it); an
+   ``OperatorCommand`` is applied (see :meth:`Desk.operator`); a venue event given as input is
+   applied to orders. The venue events this caused are collected the same way.
 2. **Strategies propose.** Every running strategy bot sees, in time order, the venue events from
    before the event, the event, then the venue events it caused; ENFORCED bots' intents go on.
 3. **Risk chain** (:class:`~polytraders.desk.risk_chain.RiskChain`) for each intent in order;
@@ -122,6 +124,7 @@ from polytraders.model.events import (
     BookSnapshot,
     BotModeChanged,
     FeedStatus,
+    FundingPayment,
     FundingRate,
     MarketStatus,
     OperatorCommand,
@@ -150,6 +153,7 @@ SYS_CHECKPOINT_FAILED = "SYS_CHECKPOINT_FAILED"
 SYS_KILL_SWITCH_RESET = "SYS_KILL_SWITCH_RESET"
 SYS_CHILDREN_CANCELLED = "SYS_CHILDREN_CANCELLED"
 SYS_CHILD_NOTHING_LEFT = "SYS_CHILD_NOTHING_LEFT"
+SYS_FUNDING_SETTLED = "SYS_FUNDING_SETTLED"
 
 _MARKET_EVENTS = (
     BookSnapshot,
@@ -161,7 +165,7 @@ _MARKET_EVENTS = (
     FeedStatus,
     FundingRate,
 )
-_VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill)
+_VENUE_EVENTS = (OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, Fill, FundingPayment)
 
 
 _ALLOCATOR_TIMER = "allocator"
@@ -1114,7 +1118,28 @@ class Desk:
         for event in local:
             if isinstance(event, OrderRejected):
                 self._record_refusal(event)
+        for payment in self.orders.take_funding_booked():
+            self._record_funding(payment)
         return events
+
+    def _record_funding(self, payment: FundingPayment) -> None:
+        """A funding payment was booked in the ledger: a desk envelope (BOOK,
+        ``SYS_FUNDING_SETTLED``) with the payment as its output and its id as correlation."""
+        desk = self.execution.desk
+        self.recorder.record(
+            bot_id=desk.bot_id,
+            bot_class=desk.bot_class,
+            bot_version=desk.version,
+            config_version=desk.config_version,
+            mode=Mode.ENFORCED,
+            decision=Decision.BOOK,
+            ts_event_ns=payment.ts_event_ns,
+            ts_decided_ns=self.state.now_ns,
+            reason_codes=(SYS_FUNDING_SETTLED,),
+            correlation_id=payment.funding_id,
+            causation_id=f"{self.run_id}/ev{self._causes}",
+            output=payment,
+        )
 
     def _record_refusal(self, event: OrderRejected) -> None:
         """The order manager refused to send an order (rate limit, duplicate id, cancels not

@@ -26,13 +26,18 @@ Rules (DESIGN.md "The desk" step 4):
    (idempotent by fill id); ``OrderCanceled``/``OrderExpired``/``OrderRejected`` close it.
    FOK/FAK orders never rest (``../shared/POLYMARKET.md`` "Orders"): one still open at the end
    of the venue batch that accepted it is closed — FILLED if anything filled, else CANCELED.
+   A ``FundingPayment`` (a perpetual's funding settled on the account) concerns no order: it
+   is booked in the ledger's cash and funding line, once per ``funding_id``
+   (:meth:`~polytraders.accounting.ledger.Ledger.apply_funding`), and handed to the journal
+   and to :meth:`OrderManager.take_funding_booked` (the desk records an envelope for it).
 6. **One owner.** The manager is the only writer of the desk's copies (``state.orders``);
    a venue keeps its own copy of what it was sent and reports changes only as events. A
    closed order (filled, cancelled, rejected, expired) leaves the open-order index exactly
    once and its status never changes again; a fill reported after it closed (a trade matched
    just before a cancel) still adds to its filled size.
-7. **Journal.** Every change of an order's status, filled size or venue id, and every fill
-   booked or reverted, goes to the optional :class:`OrderJournal` as it happens (a run's
+7. **Journal.** Every change of an order's status, filled size or venue id, every fill
+   booked or reverted and every funding payment booked, goes to the optional
+   :class:`OrderJournal` as it happens (a run's
    event store, flushed with the envelope batches), so a crash loses at most what was not
    flushed. :attr:`OrderManagerStats.order_states` and ``fills_booked`` count what was
    journaled.
@@ -71,7 +76,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from polytraders.contracts.decisions import RoutePlan
 from polytraders.desk.state import DeskState
-from polytraders.model.events import OrderAccepted, OrderCanceled, OrderExpired, OrderRejected
+from polytraders.model.events import (
+    FundingPayment,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+)
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.orders import IntentAction, OrderIntent, OrderStatus, VenueOrder
 from polytraders.venues.base import Venue, VenueEvent
@@ -148,6 +159,10 @@ class OrderJournal(Protocol):
 
     def fill_reverted(self, fill: Fill, reason_code: str, ts_ns: int) -> None:
         """A booked fill was taken back at ``ts_ns`` (its trade failed, ``reason_code``)."""
+        ...
+
+    def funding_booked(self, payment: FundingPayment) -> None:
+        """A funding payment was booked in the ledger (once per funding id)."""
         ...
 
 
@@ -236,7 +251,9 @@ class _Held:
 @dataclass(slots=True)
 class OrderManagerStats:
     """Counters of the order manager's activity. ``order_states`` / ``fills_booked`` /
-    ``fills_reverted``: records handed to the journal (counted with or without one);
+    ``fills_reverted`` / ``funding_booked``: records handed to the journal (counted with or
+    without one); ``funding_payments``: funding payments the venue reported (duplicates
+    included);
     ``terminal_kept``: status changes refused because the order had already closed;
     ``maker_fills_listed`` / ``taker_fills_listed``: fills booked and not reverted by
     liquidity, those of retired orders included (what :attr:`OrderManager.fills` would count
@@ -251,6 +268,8 @@ class OrderManagerStats:
     fills: int = 0
     fills_booked: int = 0
     fills_reverted: int = 0
+    funding_payments: int = 0
+    funding_booked: int = 0
     order_states: int = 0
     unknown_order_events: int = 0
     terminal_kept: int = 0
@@ -306,6 +325,7 @@ class OrderManager:
         self._bucket = TokenBucket(self.config.order_rate_per_s, self.config.order_burst_count)
         self._held: list[_Held] = []
         self._local: list[VenueEvent] = []
+        self._funding_booked: list[FundingPayment] = []
         self._market_orders_open: list[str] = []
         self._timed_out: set[str] = set()
         self._held_ids: set[str] = set()
@@ -551,9 +571,26 @@ class OrderManager:
         events, self._local = self._local, []
         return events
 
+    def take_funding_booked(self) -> list[FundingPayment]:
+        """The funding payments booked since the last call, in order (read it, do not keep
+        it: with none booked it is the manager's own empty list)."""
+        booked = self._funding_booked
+        if booked:  # on every desk step: no new list while there is nothing to hand over
+            self._funding_booked = []
+        return booked
+
     def apply(self, event: VenueEvent, now_ns: int) -> None:
         """Update the tracked order (and the ledger for a fill) from one venue event; the
-        order's new state and a booked fill go to the journal."""
+        order's new state and a booked fill go to the journal. A funding payment is booked in
+        the ledger and journaled (once per funding id; rule 5)."""
+        if isinstance(event, FundingPayment):
+            self.stats.funding_payments += 1
+            if self.state.ledger.apply_funding(event):
+                self.stats.funding_booked += 1
+                self._funding_booked.append(event)
+                if self.journal is not None:
+                    self.journal.funding_booked(event)
+            return
         cid = event.client_order_id
         order = self.state.orders.get(cid)
         if isinstance(event, Fill):

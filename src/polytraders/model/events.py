@@ -163,6 +163,32 @@ class OrderExpired(Event, frozen=True, kw_only=True, tag="order_expired"):
     venue_order_id: str = ""
 
 
+class FundingPayment(Event, frozen=True, kw_only=True, tag="funding_payment"):
+    """A perpetual's funding settled on our account at a funding time (``ts_event_ns``).
+
+    Fields:
+        funding_id: the venue's id of the payment, unique per account (the paper venue's
+            ``<run id>/funding/<token id>/<funding time ns>``; Binance's ``tranId`` as
+            ``<token id>/f<tranId>``): a payment reported twice (re-polled, replayed after a
+            restart) is booked once.
+        token_id: the perpetual.
+        amount: money received, signed (negative: paid), integer micro-units of the
+            collateral (micro-USDT).
+        size: our signed position at the funding time (micro-units of the base asset);
+        mark_price: the price it was valued at (micro-quote per unit);
+        rate_ppb: the funding rate (parts per billion, signed as the venue prints it):
+            each 0 when the venue does not report it (Binance's income rows carry only the
+            amount).
+    """
+
+    funding_id: str
+    token_id: str
+    amount: int
+    size: int = 0
+    mark_price: int = 0
+    rate_ppb: int = 0
+
+
 # ---------------------------------------------------------------- desk events
 class TradingState(StrEnum):
     """Desk trading state: ACTIVE, REDUCING (only exposure-reducing intents pass) or HALTED
@@ -231,6 +257,7 @@ AnyEvent = (
     | OrderRejected
     | OrderCanceled
     | OrderExpired
+    | FundingPayment
     | Fill
     | Timer
     | TradingStateChanged

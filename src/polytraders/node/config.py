@@ -237,9 +237,10 @@ class CcxtNodeConfig(_NodeBase):
     funding_poll_interval_ms: int = Field(default=60_000, ge=100, le=3_600_000)
     """How often the session asks the exchange for each perpetual's funding rate (ms; the
     desk starts with the rates read at start-up), handed to the desk as ``FundingRate`` events (what
-    ``risk.fundingguard`` reads). Binance updates ``premiumIndex`` continuously and funds every
-    8 h; each poll costs one request (weight 1) per symbol. Perpetual venues only: a spot
-    venue refuses the setting."""
+    ``risk.fundingguard`` reads), and the venue for the account's funding payments (each booked
+    once by the desk). Binance updates ``premiumIndex`` continuously and funds every 8 h; each
+    poll costs one request per symbol for the rate (weight 1) and one for the payments
+    (``income``, weight 30). Perpetual venues only: a spot venue refuses the setting."""
 
     @model_validator(mode="before")
     @classmethod

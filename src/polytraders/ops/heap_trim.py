@@ -8,8 +8,11 @@ glibc's ``malloc``. Once freed, that memory stays resident as free chunks inside
 (``python -m bench live_rss`` with a ``mallinfo2`` probe), after the desk's bounded past was
 full (360 s) Python's objects and pymalloc's blocks stayed level while glibc's free chunks
 grew from about 5 to 21 MiB; with a trim every 20 s they stayed at 4–5 MiB (each trim 0.1–1.6
-ms). What still moves the resident size is the transient native memory in use (±6 MiB with
-the trade polls), which trimming cannot change.
+ms). A trim every 60 s still let them swing between 5 and 18 MiB within the minute (a resident
+sawtooth that a least-squares fit over a few minutes reads as growth or shrinkage, depending
+on where the window cuts it); every :data:`TRIM_INTERVAL_S` (10 s) they stayed between 3.6 and
+6.3 MiB past the bounded past's horizon. Memory in use is not trimming's business: see
+:mod:`polytraders.ops.http_client` for what made it swing with the trade polls.
 
 ``malloc_trim(0)`` (glibc ≥ 2.8, ``man 3 malloc_trim``) releases free memory at the top of
 every heap and, with ``madvise(MADV_DONTNEED)``, the free pages inside them. ctypes releases
@@ -29,7 +32,7 @@ from collections.abc import Callable
 
 _LOG = logging.getLogger("polytraders.ops")
 
-TRIM_INTERVAL_S = 60.0
+TRIM_INTERVAL_S = 10.0
 """How often a live session trims its heap (s of monotonic time)."""
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from eth_account import Account as EthAccount
 from eth_keys import keys  # type: ignore[attr-defined]
 
 from polytraders.feeds.samples import sample_path
+from polytraders.ops.http_client import HttpClient
 from polytraders.simclob.app import SimState, build_app
 from polytraders.simclob.engine import Account, SimExchange
 from polytraders.simclob.replay import load_recorded
@@ -101,7 +101,7 @@ class SimClobControl:
         """Websocket base URL (append ``/ws/market`` or ``/ws/user``)."""
         self.control_token = control_token
         """The bearer token of the ``/sim/*`` control routes (random per server)."""
-        self._http = httpx.Client(
+        self._http = HttpClient(
             base_url=url,
             timeout=5.0,
             headers={"Authorization": f"Bearer {control_token}"},

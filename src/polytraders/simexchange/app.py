@@ -35,7 +35,18 @@ websocket closed), ``clear``; futures: ``POST /sim/session {"wallet_micros", "po
 orders, that wallet and funding rate, the other settings kept), holds the seeded position
 (:meth:`~polytraders.simexchange.engine.FuturesExchange.seed_position`; size 0: flat), replays
 up to ``until_ns`` and closes every websocket (the book went back in time); ``GET /sim/state``
-reports the book's ``lastUpdateId``, counters and the account.
+reports the book's ``lastUpdateId``, counters, the account and the session's
+``time_offset_ms``.
+
+Replay pace (:class:`ExchangeState`, either market): by ``/sim/step`` only, one step per
+``replay_interval_ms``, or *present time*: the session starts at the server's start (and at
+each ``/sim/session``) with the first snapshot's time set to the clock's now (the exchange's
+``restart`` ``start_ms``, which fixes its time offset, documented in
+:mod:`polytraders.simexchange.matching`; :meth:`Api.start_session`), and each step is
+applied once the clock reaches its shifted time: the recording at its own pace, as if it were
+happening now, every market time shifted by the same offset and the server's own stamps read
+from the same clock. ``/sim/step`` is then refused (409: the clock paces the replay) and
+``/sim/session`` takes no ``until_ns``.
 """
 
 from __future__ import annotations
@@ -60,25 +71,39 @@ from polytraders.simexchange import errors, wire
 from polytraders.simexchange.auth import ApiKey, verify
 from polytraders.simexchange.engine import FuturesExchange
 from polytraders.simexchange.errors import BinanceError
-from polytraders.simexchange.matching import MatchingExchange
+from polytraders.simexchange.matching import NS_PER_MS, MatchingExchange
 
 Handler = Callable[[Request], Awaitable[Response]]
 SignedHandler = Callable[[dict[str, str], int], Awaitable[Any]]
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+PACE_POLL_NS = 50_000_000
+"""Present time: the longest the replay waits before reading the clock again (a clock that
+jumps, as a test's, is seen within this; the wall clock's next event is waited for exactly)."""
 
 
 class ExchangeState:
-    """Server-side state shared by the routes: the exchange, the key and HTTP faults."""
+    """Server-side state shared by the routes: the exchange, the key, the replay's pace, the
+    server's clock and HTTP faults.
+
+    Raises:
+        ValueError: ``present_time`` with ``replay_interval_ms`` or ``replay_clock`` (the clock
+            paces and stamps a present-time replay).
+    """
 
     def __init__(
         self,
-        exchange: MatchingExchange,
+        exchange: MatchingExchange[Any],
         api_key: ApiKey,
         *,
         replay_interval_ms: int = 0,
         replay_clock: bool = False,
+        present_time: bool = False,
+        clock_ns: Callable[[], int] = time.time_ns,
         control_token: str = "",
     ) -> None:
+        if present_time and (replay_interval_ms or replay_clock):
+            raise ValueError("present_time paces the replay by the clock: no replay_interval_ms "
+                             "or replay_clock with it")  # fmt: skip
         self.exchange = exchange
         self.api_key = api_key
         self.replay_interval_ms = replay_interval_ms
@@ -88,6 +113,13 @@ class ExchangeState:
         the depth events it serves, instead of the wall clock: orders, trades, incomes and
         ``serverTime`` are stamped in the recording's time. Signatures are still checked
         against the wall clock (the client signs with its own)."""
+        self.present_time = present_time
+        """Replay the recording as if it were happening now (module docstring "Replay
+        pace")."""
+        self.clock_ns = clock_ns
+        """The server's clock (ns since the epoch; the wall clock unless a test injects one):
+        its stamps (orders, ``serverTime``) and the present-time replay's pace. Signatures are
+        checked against the wall clock whatever it is."""
         self.control_token = control_token or secrets.token_urlsafe(24)
         self.rate_limited = 0
         """Fault ``rate_limit``: REST requests still to refuse with 429."""
@@ -126,13 +158,33 @@ class Api:
 
     @staticmethod
     def wall_ms() -> int:
-        """The wall clock (ms)."""
-        return time.time_ns() // 1_000_000
+        """The wall clock (ms): signatures are checked against it."""
+        return time.time_ns() // NS_PER_MS
 
     def now_ms(self) -> int:
-        """The exchange's time (:attr:`ExchangeState.replay_clock`)."""
+        """The exchange's time (:attr:`ExchangeState.replay_clock`,
+        :attr:`ExchangeState.clock_ns`)."""
         state = self.state
-        return state.exchange.last_event_ms if state.replay_clock else self.wall_ms()
+        if state.replay_clock:
+            return state.exchange.last_event_ms
+        return state.clock_ns() // NS_PER_MS
+
+    def start_session(self, settings: Any) -> None:
+        """A fresh session of the exchange with ``settings`` (the exchange's own settings
+        type); present time: starting now (module docstring "Replay pace")."""
+        state = self.state
+        state.exchange.restart(settings, self.now_ms() if state.present_time else None)
+
+    def session_until_ns(self, body: dict[str, Any]) -> int:
+        """``until_ns`` of a ``/sim/session`` body (0 when absent: the first step only).
+
+        Raises:
+            ValueError: one given in present time (the clock paces the replay).
+        """
+        until_ns = int(body.get("until_ns", 0))
+        if self.state.present_time and until_ns:
+            raise ValueError("present-time replay: no until_ns (the clock paces the replay)")
+        return until_ns
 
     def guarded(self, handler: Handler) -> Handler:
         """A venue route: the rate-limit fault, Binance errors as their JSON bodies."""
@@ -204,13 +256,13 @@ class Api:
         return inner
 
 
-def symbol_of(ex: MatchingExchange, params: dict[str, str] | Any) -> None:
+def symbol_of(ex: MatchingExchange[Any], params: dict[str, str] | Any) -> None:
     """-1121 when ``params`` name another symbol than the exchange's."""
     if params.get("symbol") not in (None, ex.symbol):
         raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
 
 
-def order_ref(ex: MatchingExchange, params: dict[str, str]) -> tuple[int | None, str | None]:
+def order_ref(ex: MatchingExchange[Any], params: dict[str, str]) -> tuple[int | None, str | None]:
     """(``orderId``, ``origClientOrderId``) of an order request, one of them None.
 
     Raises:
@@ -241,7 +293,7 @@ TradeT = TypeVar("TradeT", bound=_Traded)
 
 
 def trades_in_window(
-    ex: MatchingExchange, trades: Sequence[TradeT], params: dict[str, str]
+    ex: MatchingExchange[Any], trades: Sequence[TradeT], params: dict[str, str]
 ) -> list[TradeT]:
     """The trades a trade-list request asks for: ``fromId`` (id at least), ``startTime`` and
     ``endTime`` (ms, inclusive), at most ``limit`` (default 500, at most 1000), oldest first.
@@ -431,7 +483,8 @@ def futures_routes(api: Api) -> list[BaseRoute]:
     @control
     async def sim_session(request: Request) -> Response:
         body = json.loads(await request.body())
-        ex.restart(
+        until_ns = api.session_until_ns(body)
+        api.start_session(
             dataclasses.replace(
                 ex.settings,
                 wallet_micros=int(body["wallet_micros"]),
@@ -441,7 +494,7 @@ def futures_routes(api: Api) -> list[BaseRoute]:
         size = int(body.get("position_size", 0))
         if size:
             ex.seed_position(size, int(body["position_cost_micros"]))
-        ex.replay_until(int(body.get("until_ns", 0)))
+        ex.replay_until(until_ns)
         ex.outbox.clear()
         state.drop_websockets()
         return JSONResponse(
@@ -468,6 +521,7 @@ def futures_routes(api: Api) -> list[BaseRoute]:
                 "refused_total": state.refused_total,
                 "ws_connections": len(state.queues),
                 "ws_connections_total": state.ws_connections_total,
+                "time_offset_ms": ex.offset_ms,
             }
         )
 
@@ -512,6 +566,10 @@ def build_app(
 
     @control
     async def sim_step(request: Request) -> Response:
+        if state.present_time:
+            return JSONResponse(
+                {"error": "present-time replay: the clock paces the replay"}, status_code=409
+            )
         body = json.loads((await request.body()) or b"{}")
         applied = ex.step(int(body.get("count", 1)))
         return JSONResponse(
@@ -583,9 +641,24 @@ def build_app(
             ex.step(1)
             state.dispatch()
 
+    async def present_replayer() -> None:
+        """Apply each step once the clock reaches its (shifted) time."""
+        while True:
+            now_ns = state.clock_ns()
+            if ex.replay_until(now_ns):
+                state.dispatch()
+            due_ns = ex.next_step_ns()
+            wait_ns = PACE_POLL_NS if due_ns is None else min(due_ns - now_ns, PACE_POLL_NS)
+            await asyncio.sleep(max(wait_ns, 0) / 1e9)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(replayer()) if state.replay_interval_ms else None
+        task = None
+        if state.present_time:
+            api.start_session(ex.settings)
+            task = asyncio.create_task(present_replayer())
+        elif state.replay_interval_ms:
+            task = asyncio.create_task(replayer())
         try:
             yield
         finally:

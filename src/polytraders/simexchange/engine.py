@@ -21,10 +21,19 @@ Account rules (documented simplifications of Binance's):
   to Open a Position in Binance Futures").
 * Maintenance margin from the bracket table (:data:`~polytraders.model.perp.BTCUSDT_BRACKETS`),
   liquidation price by Binance's formula (served, never acted on: no liquidation engine).
-* Funding at every funding time (00:00, 08:00, 16:00 UTC) of the replay's clock: when a depth
-  event's time passes one, the position is charged ``−size × mark × rate`` at the mark just
-  before that event (:func:`~polytraders.model.perp.funding_payment`), booked as a
-  ``FUNDING_FEE`` income at the funding time.
+* Funding at every funding time (00:00, 08:00, 16:00 UTC) of the recording, shifted by the
+  time offset (below): when a depth event's time passes one, the position is charged
+  ``−size × mark × rate`` at the mark just before that event
+  (:func:`~polytraders.model.perp.funding_payment`), booked as a ``FUNDING_FEE`` income at the
+  funding time.
+
+Time. Every market time is the recording's shifted by the session's time offset
+(:attr:`~.matching.MatchingExchange.offset_ms`, fixed by :meth:`FuturesExchange.restart`
+``start_ms``; :mod:`.matching` "Time"), and :meth:`FuturesExchange.next_funding_ms` moves the
+funding schedule with the recording (its 8-hour boundaries plus the offset: the default
+recording's 2024-08-09 00:00 funding still falls 343 s after its first snapshot). With an
+offset that is not a multiple of 8 hours the simulated funding times (settlements, income
+rows, ``nextFundingTime``) are therefore not on a real 00:00/08:00/16:00 UTC boundary.
 
 Conditional orders (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``) live apart from the order book, as
 at Binance since its USDⓈ-M conditional orders moved to the Algo Service (change log
@@ -77,6 +86,7 @@ from polytraders.model.perp import (
 from polytraders.model.position import Position
 from polytraders.simexchange import errors
 from polytraders.simexchange.matching import (
+    NS_PER_MS,
     MatchingExchange,
     SimOrder,
     client_id,
@@ -172,7 +182,7 @@ class Income:
     tran_id: int
 
 
-class FuturesExchange(MatchingExchange):
+class FuturesExchange(MatchingExchange[ExchangeSettings]):
     """The simulator's state (module docstring for the rules).
 
     Args:
@@ -189,14 +199,16 @@ class FuturesExchange(MatchingExchange):
         super().__init__(recording)
         self.restart(settings)
 
-    def restart(self, settings: ExchangeSettings) -> None:
+    def restart(self, settings: ExchangeSettings, start_ms: int | None = None) -> None:
         """Start a fresh session: the replay from its first step (the first REST snapshot),
         no orders, trades or incomes, a flat account with ``settings``' wallet, leverage and
-        funding rate, no faults. Depth events not yet sent are dropped."""
+        funding rate, no faults. Depth events not yet sent are dropped. ``start_ms`` (ms since
+        the epoch): the first snapshot's time in the session, which fixes
+        :attr:`~.matching.MatchingExchange.offset_ms` (None: the recording's own times)."""
         self.settings = settings
         self.price_decimals = settings.price_decimals
         self.qty_decimals = settings.qty_decimals
-        self._reset(settings.queue_model)
+        self._reset(settings.queue_model, start_ms)
         self.algo_orders: dict[int, AlgoOrder] = {}
         self.trades: list[UserTrade] = []
         self.account = PerpAccount(self.symbol, settings.wallet_micros, settings.leverage)
@@ -223,9 +235,14 @@ class FuturesExchange(MatchingExchange):
         position.cost_basis = cost_basis
 
     # ------------------------------------------------------------------ replay
+    def next_funding_ms(self, now_ms: int) -> int:
+        """The first funding time strictly after ``now_ms`` (exchange time, ms): the
+        recording's 8-hour boundaries shifted by :attr:`offset_ms` (module docstring "Time")."""
+        return next_funding_ms(now_ms - self.offset_ms) + self.offset_ms
+
     def _apply_step(self, step: ReplayStep) -> None:
         """Funding due before the step's depth event, the step, then conditional orders."""
-        self._settle_funding(step.depth.ts_event_ns // 1_000_000)
+        self._settle_funding(step.depth.ts_event_ns // NS_PER_MS)
         super()._apply_step(step)
         self._trigger(self.last_event_ms)
 
@@ -234,7 +251,7 @@ class FuturesExchange(MatchingExchange):
         mark (the book as it stood at the funding time)."""
         if not self.last_event_ms:
             return
-        funding_ms = next_funding_ms(self.last_event_ms)
+        funding_ms = self.next_funding_ms(self.last_event_ms)
         while funding_ms <= event_ms:
             if self.position.size:
                 payment = self.account.settle_funding(
@@ -246,7 +263,7 @@ class FuturesExchange(MatchingExchange):
             funding_ms += FUNDING_PERIOD_MS
 
     def _depth_message(self, delta: BookDelta) -> dict[str, Any]:
-        event_ms = delta.ts_event_ns // 1_000_000
+        event_ms = delta.ts_event_ns // NS_PER_MS
         return {
             "e": "depthUpdate",
             "E": event_ms,

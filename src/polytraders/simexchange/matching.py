@@ -19,6 +19,21 @@ The public book served is the recording's: our fills do not change it (they are 
 consumed liquidity, rule 5, as the paper venue does). A subclass adds the account: what an
 order needs before it is accepted (:meth:`MatchingExchange._admit`), what a fill books
 (:meth:`MatchingExchange._book_fill`), the depth event's wire shape and order validation.
+
+Time. The exchange's time of a replayed event is its recorded time plus the session's time
+offset :attr:`MatchingExchange.offset_ms`, a whole number of ms (so every served ms time is
+the recorded one plus the offset, exactly). It is 0 unless a session is started at a given
+time (``restart``'s ``start_ms``: the server's present-time replay makes the first snapshot's
+time the clock's "now"), and fixed for the session. It is held here only and read by the
+methods of the "time" section: :meth:`MatchingExchange._venue_step` shifts each replayed step
+as it is applied (so every time derived from the market is the shifted one: depth
+``E``/``T``, the book's times and the REST snapshot's ``E``/``T``, maker fills on replayed
+events, futures conditional orders they trigger, ``last_event_ms`` and through it the replay
+clock) and :meth:`MatchingExchange.next_step_ns` gives the shifted time of the next step
+(:meth:`MatchingExchange.replay_until` paces by it); the futures funding schedule moves by it
+too (:meth:`polytraders.simexchange.engine.FuturesExchange.next_funding_ms`). Times the
+server stamps from its own clock (orders placed or cancelled, ``serverTime``) are passed in
+by the caller.
 """
 
 from __future__ import annotations
@@ -26,11 +41,13 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from polytraders.feeds.decimal_text import micros
 from polytraders.model.book import OrderBook
-from polytraders.model.events import BookDelta, BookSnapshot, Trade
+from polytraders.model.events import BookDelta, BookSnapshot, MarketEvent, Trade
 from polytraders.model.market import Instrument
 from polytraders.model.money import MICROS, fixed_micros
 from polytraders.model.orders import Side, VenueOrder
@@ -46,6 +63,9 @@ CLIENT_ID_RANGE = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
 """Binance's rule for ``newClientOrderId`` and ``clientAlgoId`` (New Order and New Algo Order
 references: "Can only be string following the rule"); another id is refused with -1100."""
 _CLIENT_ID = re.compile(CLIENT_ID_RANGE[1:-1])
+NS_PER_MS = 1_000_000
+SettingsT = TypeVar("SettingsT")
+_Replayed = TypeVar("_Replayed", bound=MarketEvent)
 
 
 @dataclass(slots=True, eq=False)
@@ -84,13 +104,16 @@ class Faults:
     """The next N depth events are not published (a lost websocket message)."""
 
 
-class MatchingExchange:
-    """The replayed market and our orders (module docstring); subclasses add the account.
+class MatchingExchange(Generic[SettingsT]):
+    """The replayed market and our orders (module docstring); subclasses add the account and
+    its ``SettingsT``.
 
     Args:
         recording: the replayed market.
     """
 
+    settings: SettingsT
+    """The session's account and market settings."""
     price_decimals: int
     """Decimals of prices on the wire."""
     qty_decimals: int
@@ -101,8 +124,18 @@ class MatchingExchange:
         self.instrument: Instrument = recording.instrument
         self.symbol = recording.instrument.symbol
 
-    def _reset(self, queue_model_name: str) -> None:
-        """Forget the session: the replay before its first step, no orders, no faults."""
+    def restart(self, settings: SettingsT, start_ms: int | None = None) -> None:
+        """Start a fresh session with ``settings`` whose first snapshot is at ``start_ms``
+        (ms since the epoch; None: the recording's own times): the subclass's account over
+        :meth:`_reset`."""
+        raise NotImplementedError
+
+    def _reset(self, queue_model_name: str, start_ms: int | None) -> None:
+        """Forget the session: the replay before its first step, no orders, no faults; the
+        time offset that puts the first snapshot at ``start_ms`` (None: offset 0)."""
+        first_ms = self.recording.steps[0].depth.ts_event_ns // NS_PER_MS
+        self.offset_ms = 0 if start_ms is None else start_ms - first_ms
+        """Exchange time minus recorded time (ms; module docstring "Time")."""
         self.book = OrderBook(self.symbol)
         self.consumed = ConsumedLiquidity()
         self.queue = queue_model(PaperVenueConfig(queue_model=queue_model_name))
@@ -126,28 +159,47 @@ class MatchingExchange:
         self._order_ids = itertools.count(4_000_000_001)
         self._trade_ids = itertools.count(900_000_001)
 
-    def replay_until(self, ts_ns: int) -> int:
-        """Apply every further replay step whose depth event is at or before ``ts_ns``;
-        returns how many were applied."""
+    # ------------------------------------------------------------------ time
+    def _venue_step(self, step: ReplayStep) -> ReplayStep:
+        """``step`` in the exchange's time: every recorded time plus :attr:`offset_ms` (the one
+        place the offset is applied to the market; module docstring "Time")."""
+        if not self.offset_ms:
+            return step
+        shift_ns = self.offset_ms * NS_PER_MS
+        return ReplayStep(
+            tuple(_shifted(trade, shift_ns) for trade in step.trades),
+            _shifted(step.depth, shift_ns),
+        )
+
+    def next_step_ns(self) -> int | None:
+        """The exchange's time of the next replay step's depth event (ns; None at the end)."""
         steps = self.recording.steps
+        if self.cursor >= len(steps):
+            return None
+        return steps[self.cursor].depth.ts_event_ns + self.offset_ms * NS_PER_MS
+
+    def replay_until(self, ts_ns: int) -> int:
+        """Apply every further replay step whose depth event is at or before ``ts_ns``
+        (exchange time); returns how many were applied."""
         applied = 0
-        while self.cursor < len(steps) and steps[self.cursor].depth.ts_event_ns <= ts_ns:
+        while (due_ns := self.next_step_ns()) is not None and due_ns <= ts_ns:
             applied += self.step(1)
         return applied
 
     # ------------------------------------------------------------------ replay
     def step(self, count: int = 1) -> int:
-        """Apply the next ``count`` replay steps (trades, then the depth event); returns how
-        many were applied (fewer at the end of the recording)."""
+        """Apply the next ``count`` replay steps (trades, then the depth event) in the
+        exchange's time; returns how many were applied (fewer at the end of the recording)."""
         steps = self.recording.steps
         applied = 0
         while applied < count and self.cursor < len(steps):
-            self._apply_step(steps[self.cursor])
+            self._apply_step(self._venue_step(steps[self.cursor]))
             self.cursor += 1
             applied += 1
         return applied
 
     def _apply_step(self, step: ReplayStep) -> None:
+        """Apply one step already in the exchange's time."""
         for trade in step.trades:
             self._on_trade(trade)
         self._on_depth(step.depth)
@@ -166,7 +218,7 @@ class MatchingExchange:
             old = {key: book.size_at(*key) for key in self.levels}
             book.apply_snapshot(event.bids, event.asks, ts)
         self.last_update_id = event.sequence
-        self.last_event_ms = ts // 1_000_000
+        self.last_event_ms = ts // NS_PER_MS
         self.consumed.forget_removed(book)
         now_ms = self.last_event_ms
         for key, old_size in sorted(old.items()):
@@ -205,7 +257,7 @@ class MatchingExchange:
         if trade.aggressor is not Side.SELL:
             sides.append(Side.SELL)  # buyers lift asks
         left = trade.size
-        now_ms = trade.ts_event_ns // 1_000_000
+        now_ms = trade.ts_event_ns // NS_PER_MS
         self.last_price = trade.price
         for side in sides:
             through = sorted(
@@ -444,6 +496,15 @@ class MatchingExchange:
     def qty_text(self, value: int) -> str:
         """A quantity as Binance writes it (:attr:`qty_decimals`)."""
         return fixed_micros(value, min(self.qty_decimals, 6)) + "0" * max(self.qty_decimals - 6, 0)
+
+
+def _shifted(event: _Replayed, shift_ns: int) -> _Replayed:
+    """``event`` with its event and receive times moved by ``shift_ns`` (a receive time of 0,
+    unknown, stays 0)."""
+    recv_ns = event.ts_recv_ns + shift_ns if event.ts_recv_ns else 0
+    return msgspec.structs.replace(
+        event, ts_event_ns=event.ts_event_ns + shift_ns, ts_recv_ns=recv_ns
+    )
 
 
 def order_side(params: dict[str, str]) -> Side:

@@ -8,14 +8,15 @@ import asyncio
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 
+from polytraders.ops.http_client import HttpClient
 from polytraders.simexchange.app import ExchangeState, build_app, futures_routes
 from polytraders.simexchange.auth import ApiKey
 from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
@@ -43,6 +44,12 @@ class SimExchangeSettings:
     """The exchange's time is the replay's, not the wall clock
     (:attr:`~polytraders.simexchange.app.ExchangeState.replay_clock`): for a client whose
     clock follows the replay (a test stepping it faster than real time)."""
+    present_time: bool = False
+    """Replay the recording as if it were happening now: the first snapshot's time is the
+    server's start, every served time is shifted by the same offset and each event is replayed
+    when the clock reaches its shifted time (the recording's own pace): for a desk on the wall
+    clock (:mod:`polytraders.simexchange.app` "Replay pace"). Not with ``replay_interval_ms``
+    or ``replay_clock``."""
 
 
 def throwaway_key() -> ApiKey:
@@ -56,9 +63,20 @@ class SimExchangeServer:
     Use as a context manager; :attr:`url` (REST base) and :attr:`ws_url` (append
     ``/ws/<symbol>@depth@100ms``) give the addresses. ``exchange`` may only be read between
     requests (tests); drive it with :meth:`step` and :meth:`fault` (HTTP control routes).
+    ``clock_ns`` is the server's clock (ns since the epoch; a test may inject its own:
+    :attr:`~polytraders.simexchange.app.ExchangeState.clock_ns`).
+
+    Raises:
+        ValueError: ``present_time`` with ``replay_interval_ms`` or ``replay_clock``.
     """
 
-    def __init__(self, settings: SimExchangeSettings, api_key: ApiKey, port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: SimExchangeSettings,
+        api_key: ApiKey,
+        port: int = 0,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         recording = load_recording(settings.data_path or default_recording_path(settings.market))
         self.exchange: FuturesExchange | SpotExchange
         if settings.market == "spot":
@@ -73,6 +91,8 @@ class SimExchangeServer:
             api_key,
             replay_interval_ms=settings.replay_interval_ms,
             replay_clock=settings.replay_clock,
+            present_time=settings.present_time,
+            clock_ns=clock_ns,
         )
         # proto IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -81,7 +101,7 @@ class SimExchangeServer:
         self.port = int(self._sock.getsockname()[1])
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.ws_url = f"ws://{LOOPBACK}:{self.port}"
-        self._http = httpx.Client(
+        self._http = HttpClient(
             base_url=self.url,
             timeout=5.0,
             headers={"Authorization": f"Bearer {self.state.control_token}"},

@@ -45,6 +45,7 @@ from polytraders.model.money import MICROS
 from polytraders.model.orders import Side
 from polytraders.simexchange import errors
 from polytraders.simexchange.matching import (
+    NS_PER_MS,
     MatchingExchange,
     SimOrder,
     client_id,
@@ -106,7 +107,7 @@ def quote_e8(price: int, qty: int) -> int:
     return price * qty // (MICROS * MICROS // E8)
 
 
-class SpotExchange(MatchingExchange):
+class SpotExchange(MatchingExchange[SpotSettings]):
     """The spot simulator's state (module docstring for the rules). :meth:`place` is
     ``POST /api/v3/order``; its refusals: -1121, -1117, -1116, -1115, -1106, -1102, -1111,
     -1013 (LOT_SIZE, PRICE_FILTER, NOTIONAL), -1100 (a ``newClientOrderId`` outside
@@ -132,11 +133,13 @@ class SpotExchange(MatchingExchange):
         self.quote_asset = QUOTE_ASSET
         self.restart(settings)
 
-    def restart(self, settings: SpotSettings) -> None:
+    def restart(self, settings: SpotSettings, start_ms: int | None = None) -> None:
         """Start a fresh session: the replay from its first step, no orders or trades,
-        ``settings``' balances, no faults. Depth events not yet sent are dropped."""
+        ``settings``' balances, no faults. Depth events not yet sent are dropped. ``start_ms``
+        (ms since the epoch): the first snapshot's time in the session, which fixes
+        :attr:`~.matching.MatchingExchange.offset_ms` (None: the recording's own times)."""
         self.settings = settings
-        self._reset(settings.queue_model)
+        self._reset(settings.queue_model, start_ms)
         self.trades: list[SpotTrade] = []
         self.totals = {self.base_asset: settings.base_e8, self.quote_asset: settings.quote_e8}
         """Asset → balance, free and locked (10⁻⁸ units)."""
@@ -163,7 +166,7 @@ class SpotExchange(MatchingExchange):
     def _depth_message(self, delta: BookDelta) -> dict[str, Any]:
         return {
             "e": "depthUpdate",
-            "E": delta.ts_event_ns // 1_000_000,
+            "E": delta.ts_event_ns // NS_PER_MS,
             "s": self.symbol,
             "U": delta.first_sequence,
             "u": delta.sequence,

@@ -126,12 +126,13 @@ def spot_routes(api: Api) -> list[BaseRoute]:
     @control
     async def sim_session(request: Request) -> Response:
         body = json.loads(await request.body())
-        ex.restart(
+        until_ns = api.session_until_ns(body)
+        api.start_session(
             dataclasses.replace(
                 ex.settings, base_e8=int(body["base_e8"]), quote_e8=int(body["quote_e8"])
             )
         )
-        ex.replay_until(int(body.get("until_ns", 0)))
+        ex.replay_until(until_ns)
         ex.outbox.clear()
         state.drop_websockets()
         return JSONResponse({"cursor": ex.cursor, "last_update_id": ex.last_update_id})
@@ -155,6 +156,7 @@ def spot_routes(api: Api) -> list[BaseRoute]:
                 "refused_total": state.refused_total,
                 "ws_connections": len(state.queues),
                 "ws_connections_total": state.ws_connections_total,
+                "time_offset_ms": ex.offset_ms,
             }
         )
 

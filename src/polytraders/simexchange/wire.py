@@ -12,7 +12,7 @@ from typing import Any
 
 from polytraders.model.money import MICROS, fixed_micros, from_micros
 from polytraders.model.orders import Side
-from polytraders.model.perp import initial_margin, next_funding_ms, notional
+from polytraders.model.perp import initial_margin, notional
 from polytraders.simexchange.engine import (
     AlgoOrder,
     FuturesExchange,
@@ -353,7 +353,9 @@ def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
 
 def premium_index(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
     """``GET /fapi/v1/premiumIndex``: mark = index = the book's mid, the configured funding
-    rate, next funding at the next 8-hour boundary (00:00, 08:00, 16:00 UTC)."""
+    rate, next funding at the next funding time of the exchange's schedule (00:00, 08:00,
+    16:00 UTC of the recording, shifted by the session's time offset:
+    :meth:`~polytraders.simexchange.engine.FuturesExchange.next_funding_ms`)."""
     mark = ex.mark_price()
     return {
         "symbol": ex.symbol,
@@ -362,6 +364,6 @@ def premium_index(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
         "estimatedSettlePrice": usdt(mark),
         "lastFundingRate": fixed_micros(ex.funding_rate_ppm, 6) + "00",
         "interestRate": "0.00010000",
-        "nextFundingTime": next_funding_ms(now_ms),
+        "nextFundingTime": ex.next_funding_ms(now_ms),
         "time": now_ms,
     }

@@ -2,10 +2,10 @@
 
 A venue is driven by the desk's single-threaded loop. The desk submits and cancels orders; the
 venue answers with venue events (``OrderAccepted``, ``OrderRejected``, ``OrderCanceled``,
-``OrderExpired``, ``Fill``), which the desk collects with :meth:`Venue.poll` after every market
-event and timer. A simulated venue (paper) is also fed every market event through
-:meth:`Venue.on_market_event` so it can match against the book; a live venue ignores that and
-reports what the exchange did.
+``OrderExpired``, ``Fill``) and funding payments on perpetuals (``FundingPayment``), which the
+desk collects with :meth:`Venue.poll` after every market event and timer. A simulated venue
+(paper) is also fed every market event through :meth:`Venue.on_market_event` so it can match
+against the book; a live venue ignores that and reports what the exchange did.
 
 All prices and sizes are micro-units, all times ns since the epoch. Reason codes on rejections
 are registered ``EXEC_…``/``SYS_…`` codes.
@@ -18,6 +18,7 @@ from typing import Protocol
 
 from polytraders.model.events import (
     AnyEvent,
+    FundingPayment,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -27,8 +28,10 @@ from polytraders.model.fills import Fill
 from polytraders.model.orders import VenueOrder
 from polytraders.venues.reports import VenueSnapshot
 
-VenueEvent = OrderAccepted | OrderRejected | OrderCanceled | OrderExpired | Fill
+OrderEvent = OrderAccepted | OrderRejected | OrderCanceled | OrderExpired | Fill
 """Events a venue emits about our orders."""
+VenueEvent = OrderEvent | FundingPayment
+"""Events a venue emits: about our orders, and our perpetuals' funding payments."""
 
 
 class Venue(Protocol):

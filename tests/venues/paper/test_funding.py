@@ -1,5 +1,6 @@
-"""Rule 12.6 of the paper venue: funding of a perpetual position at a funding time, and the
-ledger of a perpetual (no reservation, whatever the signed holding)."""
+"""Rule 12.6 of the paper venue: funding of a perpetual position at a funding time, reported to
+the desk as a ``FundingPayment``, and the ledger of a perpetual (no reservation, whatever the
+signed holding)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polytraders.model.events import BookSnapshot, FundingRate
+from polytraders.model.events import BookSnapshot, FundingPayment, FundingRate
 from polytraders.model.fills import Fill
 from polytraders.model.market import BINANCE_USDM, Instrument
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
@@ -77,6 +78,19 @@ def test_a_position_held_across_a_funding_time_pays_or_receives_exactly(
     assert venue.ledger.cash == cash + expected_micros
     assert venue.stats.funding_settlements == 1
     assert venue.ledger.conservation_problems() == []
+    # reported to the desk at the funding time, with what it was computed from
+    assert venue.poll() == [
+        FundingPayment(
+            ts_event_ns=FUNDING_T,
+            ts_recv_ns=FUNDING_T,
+            funding_id=f"run-f/funding/{TOKEN}/{FUNDING_T}",
+            token_id=TOKEN,
+            amount=expected_micros,
+            size=2_000 if side is Side.BUY else -2_000,
+            mark_price=(BID + ASK) // 2,
+            rate_ppb=100_000,
+        )
+    ]
 
 
 def test_a_rate_announced_twice_for_one_time_settles_once_and_flat_pays_nothing() -> None:
@@ -85,11 +99,13 @@ def test_a_rate_announced_twice_for_one_time_settles_once_and_flat_pays_nothing(
     venue.on_market_event(_rate(T0 + 3 * 10**9, -100_000, FUNDING_T))
     venue.advance(FUNDING_T)
     assert venue.ledger.funding == -12_201  # negative rate: the short pays
+    assert [e.amount for e in venue.poll() if isinstance(e, FundingPayment)] == [-12_201]
     flat = PaperVenue(PaperVenueConfig(), [], "run-f", instruments=[PERP])
     flat.on_market_event(_book(T0))
     flat.on_market_event(_rate(T0, 100_000, FUNDING_T))
     flat.advance(FUNDING_T)
     assert flat.ledger.funding == 0 and flat.stats.funding_settlements == 0
+    assert flat.poll() == []  # nothing held: no payment reported
 
 
 def test_funding_without_a_mid_fails_loudly() -> None:

@@ -6,6 +6,7 @@ match; ``get_trades`` of the real client is wrapped to record what was asked and
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from polytraders.simclob.engine import Account
 from polytraders.simclob.server import SimClobServer, SimSettings, credentials_for
 from polytraders.venues.polymarket.config import PolymarketVenueConfig
 from polytraders.venues.polymarket.venue import TRADE_WINDOW_MARGIN_S, PolymarketVenue
+from polytraders.venues.polymarket.wire import Trade
 from tests.venues.polymarket.conftest import first_token, order, top
 from tests.waiting import wait_until
 
@@ -222,3 +224,33 @@ def test_a_restart_books_every_old_fill_exactly_once(
     restarted.cancel_all(time.time_ns())
     assert not fills(restarted.poll())
     restarted.close()
+
+
+class Listing(list[Trade]):
+    """A decoded listing that can be referenced weakly."""
+
+
+def test_the_reconciliation_snapshot_holds_one_decoded_history_at_a_time(
+    window_sim: SimClobServer, signer_key: str, sim_account: Account
+) -> None:
+    """The snapshot lists the whole history twice (before and after the orders); the first
+    listing's decoded trades are gone when the second is asked, so its transient memory is
+    one history's, not two (its size grows with the session: docs/performance.md)."""
+    venue, _log = make_venue(window_sim, signer_key, sim_account)
+    for _ in range(3):
+        take_at(window_sim, venue, time.time_ns())
+    listed: list[weakref.ref[Listing]] = []
+    alive_when_asked: list[int] = []
+    real = venue._list_trades
+
+    def list_trades(after_s: int | None = None) -> list[Trade]:
+        alive_when_asked.append(sum(ref() is not None for ref in listed))
+        got = Listing(real(after_s))
+        listed.append(weakref.ref(got))
+        return got
+
+    venue._list_trades = list_trades
+    snapshot = venue.reconciliation_snapshot(time.time_ns())
+    assert len(snapshot.fills) == 3
+    assert alive_when_asked == [0, 0]
+    venue.close()

@@ -1,5 +1,5 @@
-"""Perpetual-futures account figures, exact: positions and funding rates from Binance's
-``positionRisk`` and ``premiumIndex`` answers (ccxt's ``info``)."""
+"""Perpetual-futures account figures, exact: positions, funding rates and funding payments
+from Binance's ``positionRisk``, ``premiumIndex`` and ``income`` answers (ccxt's ``info``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import Any
 
 import msgspec
 
-from polytraders.venues.ccxt.convert import exact, ms_to_ns, rate_ppb
+from polytraders.model.events import FundingPayment
+from polytraders.venues.ccxt.convert import (
+    CcxtMarket,
+    ConversionError,
+    balance_micros,
+    exact,
+    ms_to_ns,
+    rate_ppb,
+)
 
 
 class PerpPosition(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,4 +74,36 @@ def funding_of(info: Mapping[str, Any], token_id: str) -> FundingRate:
         mark_price=exact(info, "markPrice"),
         next_funding_ns=ms_to_ns(info, "nextFundingTime"),
         ts_event_ns=ms_to_ns(info, "time"),
+    )
+
+
+def funding_payment_of(
+    info: Mapping[str, Any], market: CcxtMarket, ts_recv_ns: int
+) -> FundingPayment:
+    """A :class:`~polytraders.model.events.FundingPayment` from one ``GET /fapi/v1/income``
+    row of ``market`` (ccxt's ``fetch_funding_history``): id ``<token id>/f<tranId>``,
+    ``amount`` the signed ``income`` rounded toward −∞ (Binance writes 8 decimals), at
+    ``time``. The row names no position, mark or rate: those stay 0.
+
+    Raises:
+        ConversionError: not a ``FUNDING_FEE`` row of the market's symbol in its quote asset,
+            or a field missing or malformed.
+    """
+    kind, symbol, asset = info.get("incomeType"), info.get("symbol"), info.get("asset")
+    if (kind, symbol, asset) != ("FUNDING_FEE", market.instrument.symbol, market.quote):
+        raise ConversionError(
+            f"income: expected FUNDING_FEE of {market.instrument.symbol} in {market.quote}, "
+            f"got {kind!r} of {symbol!r} in {asset!r}"
+        )
+    tran_id = info.get("tranId")
+    if isinstance(tran_id, int) and not isinstance(tran_id, bool):
+        tran_id = str(tran_id)
+    if not (isinstance(tran_id, str) and tran_id.isascii() and tran_id.isdigit()):
+        raise ConversionError(f"tranId: expected an integer id, got {tran_id!r}")
+    return FundingPayment(
+        ts_event_ns=ms_to_ns(info, "time"),
+        ts_recv_ns=ts_recv_ns,
+        funding_id=f"{market.token_id}/f{tran_id}",
+        token_id=market.token_id,
+        amount=balance_micros(info, "income"),
     )

@@ -8,11 +8,12 @@ and is parsed exactly by :func:`polytraders.model.money.to_micros`:
 * prices, quantities, filters and entry prices must have at most 6 decimals, else
   :class:`ConversionError` (fail closed: an instrument whose tick is finer than a micro-unit
   cannot be traded by a desk counting in micro-units);
-* commissions (Binance writes 8 decimals) are rounded **up** to a micro-unit and free
-  balances **down** (a cost is never understated, money never overstated); a spot buy's
-  commission, which Binance charges in the base asset received, is valued in the quote at the
-  trade's price (``commission × price``, exact, then rounded up); a commission paid in any
-  other asset (BNB discount) is refused;
+* commissions (Binance writes 8 decimals) are rounded **up** to a micro-unit, free balances
+  and funding payments (``income``, signed) **down**, toward −∞ (a cost is never understated,
+  money never overstated); a spot buy's commission, which Binance charges in the base asset
+  received, is valued in the quote at the trade's price (``commission × price``, exact, then
+  rounded up); a commission in any other asset, or a funding payment in another asset than
+  the quote (BNB discount), is refused;
 * funding rates (8 decimals) are kept exactly in parts per billion.
 
 Orders go out as our own exact text: a price or size off the instrument's grid is refused
@@ -111,7 +112,8 @@ def base_fee_micros(info: Mapping[str, Any]) -> int:
 
 
 def balance_micros(info: Mapping[str, Any], name: str) -> int:
-    """A balance in micro-units, rounded down (Binance keeps 8 decimals)."""
+    """A balance (or a signed funding payment) in micro-units, rounded toward −∞ (Binance
+    keeps 8 decimals)."""
     return _parsed(info, name, Rounding.DOWN)
 
 

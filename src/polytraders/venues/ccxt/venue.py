@@ -61,11 +61,19 @@ Behaviour:
   follows the exchange's); :meth:`CcxtVenue.take_triggered` hands the adopted orders over
   (the session records them). A restart adopts such an order as any traded one
   (:meth:`CcxtVenue.rebuild`).
+* Funding payments (perpetuals, when ``funding_poll_ms`` is given): every ``funding_poll_ms``
+  ``advance`` asks each symbol's ``FUNDING_FEE`` income (``fetch_funding_history``, ``GET
+  /fapi/v1/income``, weight 30) from the latest funding time seen (inclusive) and emits each
+  payment it has not emitted before as a
+  :class:`~polytraders.model.events.FundingPayment` (:func:`.account.funding_payment_of`:
+  id ``<token id>/f<tranId>``, the signed ``income`` rounded toward −∞), once each.
 * There is no dead-man switch here (``heartbeat`` is True); Binance's
   ``countdownCancelAll`` is not used yet.
 * :meth:`rebuild` (start-up, and a restart with no store): registers copies of the store's
   orders, adopts the exchange's open orders and the orders of every trade since
-  ``history_since_ns``, and emits the fills the store does not have — once each.
+  ``history_since_ns``, and emits the fills the store does not have — once each; with
+  funding polled, likewise the funding payments since ``history_since_ns`` whose ids the
+  store does not have.
 """
 
 from __future__ import annotations
@@ -81,7 +89,13 @@ from polytraders.model.events import AnyEvent, OrderAccepted, OrderCanceled, Ord
 from polytraders.model.fills import Fill
 from polytraders.model.orders import OrderStatus, TimeInForce, VenueOrder
 from polytraders.venues.base import VenueEvent
-from polytraders.venues.ccxt.account import FundingRate, PerpPosition, funding_of, position_of
+from polytraders.venues.ccxt.account import (
+    FundingRate,
+    PerpPosition,
+    funding_of,
+    funding_payment_of,
+    position_of,
+)
 from polytraders.venues.ccxt.client import CcxtClient, build_exchange
 from polytraders.venues.ccxt.config import CcxtVenueConfig
 from polytraders.venues.ccxt.convert import (
@@ -132,6 +146,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRADES_PAGE = 1000
 """Most trades one ``userTrades`` request returns (Binance's maximum ``limit``)."""
+INCOME_PAGE = 1000
+"""Most rows one ``income`` request returns (Binance's maximum ``limit``)."""
 _TRIGGER = {"trigger": True}
 """ccxt's parameter sending an order call to Binance's conditional (algo) endpoints."""
 SNAPSHOT_TRIES = 3
@@ -164,6 +180,11 @@ class CcxtVenue:
             the exchange keeps, from trade id 0).
         stop_client_prefix: client id prefix of the protective stops whose triggered orders
             are the desk's (module docstring); ``""``: none are watched.
+        funding_poll_ms: how often :meth:`advance` asks for funding payments (ms; module
+            docstring); None: never (the venue reports none).
+
+    Raises:
+        ValueError: ``funding_poll_ms`` on a spot venue.
     """
 
     def __init__(
@@ -172,7 +193,10 @@ class CcxtVenue:
         config: CcxtVenueConfig,
         history_since_ns: int = 0,
         stop_client_prefix: str = "",
+        funding_poll_ms: int | None = None,
     ) -> None:
+        if funding_poll_ms is not None and config.market_type != "perp":
+            raise ValueError(f"{config.venue} trades spot: it has no funding payments")
         self.client = client
         self.config = config
         self.name = config.venue
@@ -193,6 +217,11 @@ class CcxtVenue:
         """Algo id → a protective stop of ours not known to be cancelled."""
         self._triggered: list[str] = []
         """Client ids of the orders triggered stops became, not yet taken."""
+        self.funding_poll_ns = None if funding_poll_ms is None else funding_poll_ms * _MS
+        self._funding_ids: set[str] = set()
+        self._funding_since_ms: dict[str, int] = {}
+        """Token → the latest funding time seen (ms): the next request starts there."""
+        self._next_funding_ns = 0
 
     @classmethod
     def from_credentials(
@@ -201,11 +230,12 @@ class CcxtVenue:
         config: CcxtVenueConfig,
         history_since_ns: int = 0,
         stop_client_prefix: str = "",
+        funding_poll_ms: int | None = None,
     ) -> CcxtVenue:
         """Build the exchange (:func:`.client.build_exchange`) and its client; secrets are
         never logged."""
         client = CcxtClient(build_exchange(config, credentials), config.call_timeout_s)
-        return cls(client, config, history_since_ns, stop_client_prefix)
+        return cls(client, config, history_since_ns, stop_client_prefix, funding_poll_ms)
 
     def close(self) -> None:
         """Close the ccxt client."""
@@ -525,7 +555,8 @@ class CcxtVenue:
     def advance(self, now_ns: int) -> None:
         """Every ``poll_interval_ms``: ask for unanswered posts, sync trades (of symbols with
         an order of ours open or a watched protective stop) and settle orders the exchange no
-        longer lists open. ccxt failures are logged and retried next time.
+        longer lists open; every ``funding_poll_ms`` (when given) sync funding payments. ccxt
+        failures are logged and retried next time.
 
         Raises:
             ConversionError: an answer that cannot be converted exactly.
@@ -551,6 +582,9 @@ class CcxtVenue:
                 for order in mine:
                     if order.status.is_open and order.venue_order_id not in still_open:
                         self._settle(order, now_ns)
+            if self.funding_poll_ns is not None and now_ns >= self._next_funding_ns:
+                self._next_funding_ns = now_ns + self.funding_poll_ns
+                self._sync_funding(now_ns)
         except ConversionError:
             raise
         except Exception as exc:
@@ -679,14 +713,21 @@ class CcxtVenue:
         )
 
     def rebuild(
-        self, now_ns: int, orders: Sequence[VenueOrder] = (), known_fill_ids: Iterable[str] = ()
+        self,
+        now_ns: int,
+        orders: Sequence[VenueOrder] = (),
+        known_fill_ids: Iterable[str] = (),
+        known_funding_ids: Iterable[str] = (),
     ) -> None:
         """Start-up: register copies of the store's ``orders`` (never changed) and the fill
-        ids it holds, then learn the rest from the exchange: every open order and every order
-        with a trade since ``history_since_ns`` is adopted under the client order id the
-        exchange lists (ours when it was sent unchanged, the wire id otherwise), the fills
-        the store lacks are emitted once each (``Fill`` events), and stored orders no longer
-        open are settled. Produces no OrderAccepted for adopted orders.
+        and funding payment ids it holds, then learn the rest from the exchange: every open
+        order and every order with a trade since ``history_since_ns`` is adopted under the
+        client order id the exchange lists (ours when it was sent unchanged, the wire id
+        otherwise), the fills the store lacks are emitted once each (``Fill`` events), stored
+        orders no longer open are settled, and, with funding polled, the funding payments
+        since ``history_since_ns`` the store lacks are emitted once each (``FundingPayment``
+        events; the next poll is ``funding_poll_ms`` later). Produces no OrderAccepted for
+        adopted orders.
 
         Raises:
             ccxt.BaseError: the exchange did not answer.
@@ -713,6 +754,10 @@ class CcxtVenue:
                 self._settle(order, now_ns)
             elif order.client_order_id not in self._unknown:
                 self._unknown.append(order.client_order_id)  # asked on the next advance
+        self._funding_ids.update(known_funding_ids)
+        if self.funding_poll_ns is not None:
+            self._sync_funding(now_ns)
+            self._next_funding_ns = now_ns + self.funding_poll_ns
 
     def orders(self) -> list[VenueOrder]:
         """Copies of every order the venue tracks (open and closed), in the order learnt."""
@@ -906,6 +951,37 @@ class CcxtVenue:
                     else OrderStatus.PARTIALLY_FILLED
                 )
             self._events.append(fill)
+
+    def _sync_funding(self, now_ns: int) -> None:
+        """Emit every funding payment of ours not emitted before (each once), asking each
+        symbol's ``FUNDING_FEE`` income from its latest funding time seen (inclusive; at
+        first from ``history_since_ns``, or the exchange's default window when 0), page by
+        page, oldest first."""
+        for market in self.markets.values():
+            token_id = market.token_id
+            since_ms = self._funding_since_ms.get(token_id)
+            if since_ms is None and self.history_since_ns:
+                since_ms = self.history_since_ns // _MS
+            while True:
+                page = self._call(
+                    "fetch_funding_history", market.ccxt_symbol, since_ms, INCOME_PAGE
+                )
+                payments = sorted(
+                    (funding_payment_of(row["info"], market, now_ns) for row in page),
+                    key=lambda p: p.ts_event_ns,
+                )
+                for payment in payments:
+                    latest_ms = payment.ts_event_ns // _MS
+                    self._funding_since_ms[token_id] = max(
+                        self._funding_since_ms.get(token_id, latest_ms), latest_ms
+                    )
+                    if payment.funding_id not in self._funding_ids:
+                        self._funding_ids.add(payment.funding_id)
+                        self._events.append(payment)
+                following = self._funding_since_ms.get(token_id)
+                if len(page) < INCOME_PAGE or following == since_ms:
+                    break  # the last page (a full page at one instant cannot move on)
+                since_ms = following
 
     def _forget_stops(self, now_ns: int, failures: list[str]) -> None:
         """Every conditional order is gone: sync the trades of the symbols with watched

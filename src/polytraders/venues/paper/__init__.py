@@ -24,11 +24,13 @@ notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f
        meets the book made of every market event with ``ts_event_ns < t_a`` (the desk feeds
        events in time order and advances its clock to each event's time).
    1.3 Market events must come in non-decreasing ``ts_event_ns`` (else ``ValueError``).
-   1.4 Every venue event (ack, fill, cancel, rejection, expiry) carries ``ts_event_ns`` = the
-       time of the action or market event that caused it and ``ts_recv_ns = ts_event_ns + R``
-       (``R`` of its order). The venue's clock is the latest time given to ``advance`` or
-       ``on_market_event``; ``poll()`` returns the events with ``ts_recv_ns ≤`` clock not
-       returned before, in ``(ts_recv_ns, creation)`` order. Balances, holdings and
+   1.4 Every venue event about an order (ack, fill, cancel, rejection, expiry) carries
+       ``ts_event_ns`` = the time of the action or market event that caused it and
+       ``ts_recv_ns = ts_event_ns + R`` (``R`` of its order); a funding payment (rule 12.6),
+       which concerns no order, has ``ts_recv_ns = ts_event_ns``, its funding time. The
+       venue's clock is the latest time given to ``advance`` or ``on_market_event``;
+       ``poll()`` returns the events with ``ts_recv_ns ≤`` clock not returned before, in
+       ``(ts_recv_ns, creation)`` order. Balances, holdings and
        ``open_orders()`` are the venue's own state at once; the desk learns of a fill ``R``
        later, at its first step at or after ``ts_recv_ns`` (a fill still travelling when its
        market resolves reaches the desk after the settlement, so keep ``R`` below the time
@@ -249,8 +251,11 @@ notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f
          :func:`polytraders.model.perp.funding_payment`: ``−h × mark × rate`` floored toward
          −∞ (positive rate: longs pay, shorts receive), mark the book mid (Binance uses its
          mark price, which the recordings lack), with the instrument's latest rate; cash
-         moves by it (:meth:`.ledger.PaperLedger.settle_funding`). No mid at that time (a
-         one-sided book) raises ``ValueError``. A backtest's rates are an assumption
+         moves by it (:meth:`.ledger.PaperLedger.settle_funding`) and a
+         :class:`~polytraders.model.events.FundingPayment` reports it to the desk (id
+         ``<run id>/funding/<token id>/<funding time ns>``, the position, mark, rate and
+         amount), which books it in its own ledger. No mid at that time (a one-sided book)
+         raises ``ValueError``. A backtest's rates are an assumption
          (``PaperVenueConfig.funding_rates_ppb``), not recorded data.
 """
 

@@ -27,7 +27,7 @@ movements (a linear contract's PnL is exactly the spot-style cash flows, so cash
 mark is the account's equity), but holdings are signed (a SELL beyond what is held opens a
 short) and the cash may go below zero (a long bought with less cash than its notional after a
 loss); no reservation is made for them (a reservation of one must be 0). Funding payments
-(rule 12.7) move the cash: cash += payment (negative: the account pays), counted in
+(rule 12.6) move the cash: cash += payment (negative: the account pays), counted in
 ``funding``. Margin and liquidation are not modelled.
 """
 

@@ -20,6 +20,7 @@ from polytraders.model.events import (
     AnyEvent,
     BookDelta,
     BookSnapshot,
+    FundingPayment,
     FundingRate,
     MarketStatus,
     OrderAccepted,
@@ -35,7 +36,7 @@ from polytraders.model.market import Instrument, Market, MarketState, OutcomeTok
 from polytraders.model.money import ONE, Rounding, notional_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.model.perp import funding_of_size
-from polytraders.venues.base import VenueEvent
+from polytraders.venues.base import OrderEvent, VenueEvent
 from polytraders.venues.paper import reasons, validation
 from polytraders.venues.paper.config import PaperVenueConfig
 from polytraders.venues.paper.latency import ConstantLatency, LatencyModel
@@ -449,14 +450,18 @@ class PaperVenue:
         return self._accepting[market_id]
 
     # ================================================================== scheduling
-    def _answer(self, event: VenueEvent) -> None:
+    def _answer(self, event: OrderEvent) -> None:
         """Send an answer to the desk: it arrives ``response latency`` after it was made
         (rule 1.4: ``ts_recv_ns = ts_event_ns + response``)."""
         recv = event.ts_event_ns + self.latency.response_ns(event.client_order_id)
         if recv != event.ts_recv_ns:
             event = msgspec.structs.replace(event, ts_recv_ns=recv)
+        self._send(event)
+
+    def _send(self, event: VenueEvent) -> None:
+        """Put ``event`` in the outbox; it reaches the desk at its ``ts_recv_ns``."""
         self._answer_seq += 1
-        heapq.heappush(self._outbox, (recv, self._answer_seq, event))
+        heapq.heappush(self._outbox, (event.ts_recv_ns, self._answer_seq, event))
 
     def _schedule(self, time_ns: int, kind: int, cid: str) -> None:
         self._action_seq += 1
@@ -489,7 +494,8 @@ class PaperVenue:
             self._schedule(event.next_funding_ns, _FUNDING, token.token_id)
 
     def _settle_funding(self, token_id: str, now: int) -> None:
-        """Charge or credit the position held in ``token_id`` its funding at ``now``.
+        """Charge or credit the position held in ``token_id`` its funding at ``now`` and
+        report it to the desk (a ``FundingPayment`` received at ``now``).
 
         Raises:
             ValueError: the book has no mid to value the position at.
@@ -501,10 +507,22 @@ class PaperVenue:
         mark = self._tokens[token_id].book.mid()
         if mark is None:
             raise ValueError(f"funding of {token_id} at {now} ns: the book has no mid price")
-        self.ledger.settle_funding(
-            token_id, funding_of_size(held, mark, self._funding_ppb[token_id])
-        )
+        rate = self._funding_ppb[token_id]
+        amount = funding_of_size(held, mark, rate)
+        self.ledger.settle_funding(token_id, amount)
         self.stats.funding_settlements += 1
+        self._send(
+            FundingPayment(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                funding_id=f"{self.run_id}/funding/{token_id}/{now}",
+                token_id=token_id,
+                amount=amount,
+                size=held,
+                mark_price=mark,
+                rate_ppb=rate,
+            )
+        )
 
     # ================================================================== arrival (rules 2–3)
     def _arrive(self, cid: str, now: int) -> None:

@@ -21,6 +21,8 @@ import httpx
 from py_clob_client_v2 import ClobClient
 from py_clob_client_v2.clob_types import ApiCreds
 
+from polytraders.ops.http_client import HttpClient
+
 
 class ClobRequestError(Exception):
     """A CLOB request failed: ``status`` (0 when no answer), ``message`` (venue text) and
@@ -52,7 +54,8 @@ no answer came (transport failure or time-out)."""
 
 
 class ClobHttpClient(ClobClient):  # type: ignore[misc]
-    """``ClobClient`` with a private ``httpx.Client`` (time-out ``timeout_s``).
+    """``ClobClient`` with a private ``httpx.Client`` (time-out ``timeout_s``; an
+    :class:`~polytraders.ops.http_client.HttpClient`, whose answers are freed when dropped).
 
     Raises :class:`ClobRequestError` on any non-200 answer or transport failure. Every request
     is reported to :attr:`request_observer` when set (e.g. the venue latency metrics).
@@ -84,7 +87,7 @@ class ClobHttpClient(ClobClient):  # type: ignore[misc]
         transport = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         )
-        self._http = httpx.Client(
+        self._http = HttpClient(
             timeout=timeout_s, headers={"User-Agent": "polytraders"}, transport=transport
         )
 

@@ -737,11 +737,13 @@ class PolymarketVenue:
         """
         tokens = sorted(self.tokens)
         for _try in range(SNAPSHOT_TRIES):
-            before = self._list_trades()
+            # only the first listing's counted ids are kept: two whole histories decoded at
+            # once would double the snapshot's transient memory, which grows with the session
+            counted_before = _counted(self._list_trades())
             rows = self.fetch_open_orders()
             held = [PositionReport(token_id=t, size=self.position(t)) for t in tokens]
             trades = self._list_trades()
-            if _counted(trades) == _counted(before):
+            if _counted(trades) == counted_before:
                 break
         else:
             raise ClobRequestError(
