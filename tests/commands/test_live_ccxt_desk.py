@@ -38,7 +38,7 @@ from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.model.events import OperatorCommand, TradingState
 from polytraders.model.orders import Side
 from polytraders.node.config import CcxtNodeConfig
-from polytraders.simexchange.engine import CLIENT_ID_RANGE
+from polytraders.simexchange.matching import CLIENT_ID_RANGE
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials

@@ -25,6 +25,7 @@ from polytraders.simexchange.server import SimExchangeServer, SimExchangeSetting
 MS = 1_000_000
 RECORDING = load_recording(default_recording_path())
 FIRST_MS = RECORDING.steps[0].depth.ts_event_ns // MS
+SPOT = load_recording(default_recording_path("spot"))
 FUNDING_MS = 1_723_161_600_000
 """2024-08-09 00:00 UTC: the funding time the recording crosses."""
 
@@ -130,6 +131,37 @@ def test_present_time_refuses_stepping_by_hand(sim: SimExchangeServer, clock: St
     with pytest.raises(ValueError, match="present_time"):
         SimExchangeServer(SimExchangeSettings(present_time=True, replay_interval_ms=100),
                           throwaway_key())  # fmt: skip
+
+
+def test_the_spot_market_replays_in_present_time_from_the_same_core(clock: StepClock) -> None:
+    """The offset lives in the shared matching core: spot serves its recording from now,
+    paced and stamped by the server's clock, ``/sim/step`` refused, a session restarted from
+    now."""
+    first_ms = SPOT.steps[0].depth.ts_event_ns // MS
+    settings = SimExchangeSettings(market="spot", present_time=True)
+    with (
+        SimExchangeServer(settings, throwaway_key(), clock_ns=clock) as sim,
+        httpx.Client(base_url=sim.url) as client,
+    ):
+        offset_ms = clock() // MS - first_ms
+        assert sim.sim_state()["time_offset_ms"] == offset_ms
+        with connect(f"{sim.ws_url}/ws/btcusdt@depth@100ms") as ws:
+            wait_until(lambda: sim.sim_state()["ws_connections"] == 1, 10, "the websocket")
+            due_ns = SPOT.steps[sim.exchange.cursor].depth.ts_event_ns + offset_ms * MS
+            clock.set(due_ns)
+            event = json.loads(ws.recv(timeout=5))
+        assert event["E"] == due_ns // MS
+        assert sim.exchange.last_event_ms == due_ns // MS
+        assert client.get("/api/v3/time").json()["serverTime"] == due_ns // MS
+        with pytest.raises(httpx.HTTPStatusError) as caught:
+            sim.step(1)
+        assert caught.value.response.status_code == 409
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            sim.spot_session(base_e8=0, quote_e8=0, until_ns=SPOT.steps[9].depth.ts_event_ns)
+        assert refused.value.response.status_code == 400
+        clock.set(clock() + 60_000 * MS)
+        assert sim.spot_session(base_e8=0, quote_e8=0)["cursor"] == 1
+        assert sim.sim_state()["time_offset_ms"] == clock() // MS - first_ms
 
 
 def test_on_the_wall_clock_the_depth_stream_is_fresh() -> None:

@@ -190,9 +190,17 @@ def sim_exchange(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="USDⓈ-M depth recording (default: the shipped BTCUSDT sample)."
+            "--data",
+            help="Depth recording of --market (default: the shipped BTCUSDT sample of it).",
         ),
     ] = None,
+    market: Annotated[
+        str,
+        typer.Option(
+            "--market",
+            help="What to serve: usdm (Binance USDⓈ-M futures, /fapi) or spot (/api/v3).",
+        ),
+    ] = "usdm",
     replay_interval_ms: Annotated[
         int | None,
         typer.Option(
@@ -206,15 +214,18 @@ def sim_exchange(
         bool,
         typer.Option(
             "--present-time",
-            help="Replay the recording as if it were happening now, at its own pace: every "
-            "served time is the recorded one shifted by (start - first event), so a desk on "
-            "the wall clock sees fresh books (funding then falls off the 8-hour boundaries).",
+            help="Replay the recording as if it were happening now, at its own pace (either "
+            "market): every served time is the recorded one shifted by (start - first event), "
+            "so a desk on the wall clock sees fresh books (futures funding then falls off the "
+            "8-hour boundaries).",
         ),
     ] = False,
 ) -> None:
-    """Serve the local Binance USDⓈ-M futures simulator on 127.0.0.1 (REST /fapi + depth
-    websocket, docs/simexchange.md). A fresh API key and secret (simulator-only, kept in memory)
-    and the control token are printed at start."""
+    """Serve the local Binance USDⓈ-M futures simulator (or, with ``--market spot``, the Binance
+    spot one: REST /api/v3) on 127.0.0.1 (REST /fapi + depth websocket, docs/simexchange.md). A
+    fresh API key and secret (simulator-only, kept in memory) and the control token are printed
+    at start."""
+    from polytraders.simexchange.replay import Market as ServedMarket
     from polytraders.simexchange.replay import default_recording_path
     from polytraders.simexchange.server import (
         SimExchangeSettings,
@@ -227,10 +238,14 @@ def sim_exchange(
     if present_time and replay_interval_ms is not None:
         typer.echo("error: --replay-interval-ms: not with --present-time", err=True)
         raise typer.Exit(2)
+    if market not in ("usdm", "spot"):
+        raise typer.BadParameter(f"{market!r}: usdm or spot", param_hint="--market")
     interval_ms = 100 if replay_interval_ms is None else replay_interval_ms
     key = throwaway_key()
+    served: ServedMarket = "spot" if market == "spot" else "usdm"
     settings = SimExchangeSettings(
-        data_path=data if data is not None else default_recording_path(),
+        market=served,
+        data_path=data if data is not None else default_recording_path(served),
         replay_interval_ms=0 if present_time else interval_ms,
         present_time=present_time,
     )

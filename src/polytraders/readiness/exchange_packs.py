@@ -87,7 +87,7 @@ from polytraders.readiness.packs import (
 )
 
 if TYPE_CHECKING:
-    from polytraders.simexchange.engine import FuturesOrder
+    from polytraders.simexchange.matching import SimOrder
     from polytraders.simexchange.server import SimExchangeServer
     from polytraders.venues.ccxt.credentials import ApiKeyCredentials
     from polytraders.venues.ccxt.venue import CcxtVenue
@@ -433,7 +433,7 @@ class ExchangePackRunner:
             return "", ["venue: the sentinel order was not accepted"]
         return placed.venue_order_id, []
 
-    def _row(self, order: FuturesOrder) -> dict[str, Any]:
+    def _row(self, order: SimOrder) -> dict[str, Any]:
         post_only = order.time_in_force == "GTX"
         return {
             "id": str(order.order_id),

@@ -1,6 +1,9 @@
-"""The simulator's HTTP and websocket server (Starlette), speaking Binance USDⓈ-M's wire format.
+"""The simulator's HTTP and websocket server (Starlette), speaking Binance USDⓈ-M's wire format
+(:func:`futures_routes`) or Binance spot's (:func:`polytraders.simexchange.spot_app.spot_routes`,
+chosen by :func:`build_app`'s ``venue_routes``); the control routes, the depth websocket and
+the wrappers (:class:`Api`) are shared.
 
-REST, public: ``GET /fapi/v1/ping``, ``/fapi/v1/time``, ``/fapi/v1/exchangeInfo``,
+USDⓈ-M REST, public: ``GET /fapi/v1/ping``, ``/fapi/v1/time``, ``/fapi/v1/exchangeInfo``,
 ``/fapi/v1/depth`` (``limit`` 5–1000, default 500), ``/fapi/v1/premiumIndex``.
 REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
 /fapi/v1/order``, ``DELETE /fapi/v1/allOpenOrders``, ``GET /fapi/v1/openOrders``,
@@ -12,7 +15,8 @@ REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
 (:mod:`polytraders.simexchange.errors`).
 
 Websocket: ``/ws/<symbol>@depth``, ``/ws/<symbol>@depth@100ms`` or ``@depth@0ms``: every
-replayed depth event as a ``depthUpdate`` (``e, E, T, s, U, u, pu, b, a``), sent when the
+replayed depth event as a ``depthUpdate`` (futures: ``e, E, T, s, U, u, pu, b, a``; spot:
+``e, E, s, U, u, b, a``), sent when the
 replay applies it (each recorded event is sent on its own: no 100 ms batching). Keepalive is
 the websocket protocol's ping and pong frames, as at Binance (the server answers a client's
 ping frame); text frames from the client are ignored.
@@ -25,7 +29,7 @@ Control (loopback, ``Authorization: Bearer <control token>``, JSON POSTs, as
 conditional ones too, are refused with that code, e.g. -2019), ``delay_acks {"ms"}`` (order
 posts answered late; the order is placed at once), ``drop_depth {"count"}`` (the next depth
 events are not sent: a lost message the client sees as a ``pu`` gap), ``drop_ws`` (every
-websocket closed), ``clear``; ``POST /sim/session {"wallet_micros", "position_size",
+websocket closed), ``clear``; futures: ``POST /sim/session {"wallet_micros", "position_size",
 "position_cost_micros", "funding_rate_ppm", "until_ns"}`` starts a fresh session
 (:meth:`~polytraders.simexchange.engine.FuturesExchange.restart`: the replay from its start, no
 orders, that wallet and funding rate, the other settings kept), holds the seeded position
@@ -34,11 +38,11 @@ up to ``until_ns`` and closes every websocket (the book went back in time); ``GE
 reports the book's ``lastUpdateId``, counters, the account and the session's
 ``time_offset_ms``.
 
-Replay pace (:class:`ExchangeState`): by ``/sim/step`` only, one step per
+Replay pace (:class:`ExchangeState`, either market): by ``/sim/step`` only, one step per
 ``replay_interval_ms``, or *present time*: the session starts at the server's start (and at
-each ``/sim/session``) with the first snapshot's time set to the clock's now
-(:meth:`~polytraders.simexchange.engine.FuturesExchange.restart` ``start_ms``, which fixes the
-engine's time offset, documented in :mod:`polytraders.simexchange.engine`), and each step is
+each ``/sim/session``) with the first snapshot's time set to the clock's now (the exchange's
+``restart`` ``start_ms``, which fixes its time offset, documented in
+:mod:`polytraders.simexchange.matching`; :meth:`Api.start_session`), and each step is
 applied once the clock reaches its shifted time: the recording at its own pace, as if it were
 happening now, every market time shifted by the same offset and the server's own stamps read
 from the same clock. ``/sim/step`` is then refused (409: the clock paces the replay) and
@@ -54,19 +58,20 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from polytraders.simexchange import errors, wire
 from polytraders.simexchange.auth import ApiKey, verify
-from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
+from polytraders.simexchange.engine import FuturesExchange
 from polytraders.simexchange.errors import BinanceError
+from polytraders.simexchange.matching import NS_PER_MS, MatchingExchange
 
 Handler = Callable[[Request], Awaitable[Response]]
 SignedHandler = Callable[[dict[str, str], int], Awaitable[Any]]
@@ -74,7 +79,6 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 PACE_POLL_NS = 50_000_000
 """Present time: the longest the replay waits before reading the clock again (a clock that
 jumps, as a test's, is seen within this; the wall clock's next event is waited for exactly)."""
-NS_PER_MS = 1_000_000
 
 
 class ExchangeState:
@@ -88,7 +92,7 @@ class ExchangeState:
 
     def __init__(
         self,
-        exchange: FuturesExchange,
+        exchange: MatchingExchange[Any],
         api_key: ApiKey,
         *,
         replay_interval_ms: int = 0,
@@ -144,24 +148,47 @@ def _error(exc: BinanceError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
-def build_app(state: ExchangeState) -> Starlette:
-    """The Starlette application over ``state``."""
-    ex = state.exchange
+class Api:
+    """The wrappers of one server's routes over ``state``: :meth:`guarded` (venue routes),
+    :meth:`public`, :meth:`signed` (:mod:`.auth`) and :meth:`control` (the bearer token), and
+    the exchange's clock :meth:`now_ms`."""
 
+    def __init__(self, state: ExchangeState) -> None:
+        self.state = state
+
+    @staticmethod
     def wall_ms() -> int:
+        """The wall clock (ms): signatures are checked against it."""
         return time.time_ns() // NS_PER_MS
 
-    def now_ms() -> int:
+    def now_ms(self) -> int:
         """The exchange's time (:attr:`ExchangeState.replay_clock`,
         :attr:`ExchangeState.clock_ns`)."""
-        return ex.last_event_ms if state.replay_clock else state.clock_ns() // NS_PER_MS
+        state = self.state
+        if state.replay_clock:
+            return state.exchange.last_event_ms
+        return state.clock_ns() // NS_PER_MS
 
-    def start_session(settings: ExchangeSettings) -> None:
-        """A fresh session of the engine; present time: starting now."""
-        ex.restart(settings, now_ms() if state.present_time else None)
+    def start_session(self, settings: Any) -> None:
+        """A fresh session of the exchange with ``settings`` (the exchange's own settings
+        type); present time: starting now (module docstring "Replay pace")."""
+        state = self.state
+        state.exchange.restart(settings, self.now_ms() if state.present_time else None)
 
-    def guarded(handler: Handler) -> Handler:
+    def session_until_ns(self, body: dict[str, Any]) -> int:
+        """``until_ns`` of a ``/sim/session`` body (0 when absent: the first step only).
+
+        Raises:
+            ValueError: one given in present time (the clock paces the replay).
+        """
+        until_ns = int(body.get("until_ns", 0))
+        if self.state.present_time and until_ns:
+            raise ValueError("present-time replay: no until_ns (the clock paces the replay)")
+        return until_ns
+
+    def guarded(self, handler: Handler) -> Handler:
         """A venue route: the rate-limit fault, Binance errors as their JSON bodies."""
+        state = self.state
 
         async def inner(request: Request) -> Response:
             state.requests_total += 1
@@ -183,7 +210,10 @@ def build_app(state: ExchangeState) -> Starlette:
 
         return inner
 
-    def signed(handler: SignedHandler) -> Handler:
+    def signed(self, handler: SignedHandler) -> Handler:
+        """A SIGNED venue route: ``handler(params, now_ms)``'s answer as JSON."""
+        state = self.state
+
         async def inner(request: Request) -> Response:
             body = (await request.body()).decode()
             params = verify(
@@ -191,21 +221,110 @@ def build_app(state: ExchangeState) -> Starlette:
                 request.headers.get("x-mbx-apikey"),
                 request.url.query,
                 body,
-                wall_ms(),
+                self.wall_ms(),
             )
-            return JSONResponse(await handler(params, now_ms()))
+            return JSONResponse(await handler(params, self.now_ms()))
 
-        return guarded(inner)
+        return self.guarded(inner)
 
-    def public(handler: Callable[[Request], Any]) -> Handler:
+    def public(self, handler: Callable[[Request], Any]) -> Handler:
+        """A public venue route: ``handler(request)``'s answer as JSON."""
+
         async def inner(request: Request) -> Response:
             return JSONResponse(handler(request))
 
-        return guarded(inner)
+        return self.guarded(inner)
 
-    def symbol_of(params: dict[str, str] | Any) -> None:
-        if params.get("symbol") not in (None, ex.symbol):
-            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+    def control(self, handler: Handler) -> Handler:
+        """A control route: the bearer token, JSON bodies, bad requests as 400."""
+        state = self.state
+
+        async def inner(request: Request) -> Response:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {state.control_token}".encode()):
+                return JSONResponse({"error": "control needs the bearer token"}, status_code=401)
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if request.method == "POST" and media != "application/json":
+                return JSONResponse({"error": "control takes application/json"}, status_code=415)
+            try:
+                return await handler(request)
+            except (ValueError, KeyError, TypeError) as exc:
+                return JSONResponse({"error": f"bad control request: {exc!r}"}, status_code=400)
+            finally:
+                state.dispatch()
+
+        return inner
+
+
+def symbol_of(ex: MatchingExchange[Any], params: dict[str, str] | Any) -> None:
+    """-1121 when ``params`` name another symbol than the exchange's."""
+    if params.get("symbol") not in (None, ex.symbol):
+        raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+
+
+def order_ref(ex: MatchingExchange[Any], params: dict[str, str]) -> tuple[int | None, str | None]:
+    """(``orderId``, ``origClientOrderId``) of an order request, one of them None.
+
+    Raises:
+        BinanceError: -1121 another symbol, -1102 neither sent or a malformed ``orderId``.
+    """
+    symbol_of(ex, params)
+    if "orderId" in params:
+        try:
+            return int(params["orderId"]), None
+        except ValueError:
+            raise errors.missing("orderId") from None
+    if "origClientOrderId" in params:
+        return None, params["origClientOrderId"]
+    raise errors.bad(
+        errors.BAD_PARAMETER,
+        "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+    )
+
+
+class _Traded(Protocol):
+    @property
+    def trade_id(self) -> int: ...
+    @property
+    def time_ms(self) -> int: ...
+
+
+TradeT = TypeVar("TradeT", bound=_Traded)
+
+
+def trades_in_window(
+    ex: MatchingExchange[Any], trades: Sequence[TradeT], params: dict[str, str]
+) -> list[TradeT]:
+    """The trades a trade-list request asks for: ``fromId`` (id at least), ``startTime`` and
+    ``endTime`` (ms, inclusive), at most ``limit`` (default 500, at most 1000), oldest first.
+
+    Raises:
+        BinanceError: -1102 no ``symbol`` or another one.
+    """
+    if params.get("symbol") != ex.symbol:
+        raise errors.missing("symbol")
+    chosen = list(trades)
+    if "fromId" in params:
+        chosen = [t for t in chosen if t.trade_id >= int(params["fromId"])]
+    if "startTime" in params:
+        chosen = [t for t in chosen if t.time_ms >= int(params["startTime"])]
+    if "endTime" in params:
+        chosen = [t for t in chosen if t.time_ms <= int(params["endTime"])]
+    return chosen[: min(int(params.get("limit", "500")), 1000)]
+
+
+def futures_routes(api: Api) -> list[BaseRoute]:
+    """The USDⓈ-M REST routes (module docstring) and the futures account's ``/sim/session``
+    and ``/sim/state``.
+
+    Raises:
+        TypeError: the state's exchange is not a :class:`FuturesExchange`.
+    """
+    state = api.state
+    ex = state.exchange
+    if not isinstance(ex, FuturesExchange):
+        raise TypeError(f"futures routes over {type(ex).__name__}")
+    now_ms, public, signed, control = api.now_ms, api.public, api.signed, api.control
 
     @public
     def ping(request: Request) -> Any:
@@ -234,7 +353,7 @@ def build_app(state: ExchangeState) -> Starlette:
 
     @public
     def premium_index(request: Request) -> Any:
-        symbol_of(request.query_params)
+        symbol_of(ex, request.query_params)
         answer = wire.premium_index(ex, now_ms())
         return answer if "symbol" in request.query_params else [answer]
 
@@ -245,28 +364,14 @@ def build_app(state: ExchangeState) -> Starlette:
             await asyncio.sleep(state.ack_delay_ms / 1000)
         return wire.order(ex, order)
 
-    def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
-        symbol_of(params)
-        if "orderId" in params:
-            try:
-                return int(params["orderId"]), None
-            except ValueError:
-                raise errors.missing("orderId") from None
-        if "origClientOrderId" in params:
-            return None, params["origClientOrderId"]
-        raise errors.bad(
-            errors.BAD_PARAMETER,
-            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-        )
-
     @signed
     async def cancel_order(params: dict[str, str], now: int) -> Any:
-        order_id, client_id = order_ref(params)
+        order_id, client_id = order_ref(ex, params)
         return wire.order(ex, ex.cancel(order_id, client_id, now))
 
     @signed
     async def query_order(params: dict[str, str], now: int) -> Any:
-        order = ex.find(*order_ref(params))
+        order = ex.find(*order_ref(ex, params))
         if order is None:
             raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
         return wire.order(ex, order)
@@ -286,7 +391,7 @@ def build_app(state: ExchangeState) -> Starlette:
         return wire.algo_order(ex, algo)
 
     def algo_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
-        symbol_of(params)
+        symbol_of(ex, params)
         if "algoId" in params:
             try:
                 return int(params["algoId"]), None
@@ -318,7 +423,7 @@ def build_app(state: ExchangeState) -> Starlette:
 
     @signed
     async def open_algo_orders(params: dict[str, str], now: int) -> Any:
-        symbol_of(params)
+        symbol_of(ex, params)
         return [wire.algo_order(ex, a) for a in ex.open_algo_orders()]
 
     @signed
@@ -330,22 +435,12 @@ def build_app(state: ExchangeState) -> Starlette:
 
     @signed
     async def open_orders(params: dict[str, str], now: int) -> Any:
-        symbol_of(params)
+        symbol_of(ex, params)
         return [wire.order(ex, o) for o in ex.open_orders()]
 
     @signed
     async def user_trades(params: dict[str, str], now: int) -> Any:
-        if params.get("symbol") != ex.symbol:
-            raise errors.missing("symbol")
-        trades = ex.trades
-        if "fromId" in params:
-            trades = [t for t in trades if t.trade_id >= int(params["fromId"])]
-        if "startTime" in params:
-            trades = [t for t in trades if t.time_ms >= int(params["startTime"])]
-        if "endTime" in params:
-            trades = [t for t in trades if t.time_ms <= int(params["endTime"])]
-        limit = min(int(params.get("limit", "500")), 1000)
-        return [wire.user_trade(ex, t) for t in trades[:limit]]
+        return [wire.user_trade(ex, t) for t in trades_in_window(ex, ex.trades, params)]
 
     @signed
     async def account(params: dict[str, str], now: int) -> Any:
@@ -353,17 +448,17 @@ def build_app(state: ExchangeState) -> Starlette:
 
     @signed
     async def position_risk(params: dict[str, str], now: int) -> Any:
-        symbol_of(params)
+        symbol_of(ex, params)
         return wire.position_risk(ex, now)
 
     @signed
     async def leverage_bracket(params: dict[str, str], now: int) -> Any:
-        symbol_of(params)
+        symbol_of(ex, params)
         return wire.leverage_brackets(ex)
 
     @signed
     async def income(params: dict[str, str], now: int) -> Any:
-        symbol_of(params)
+        symbol_of(ex, params)
         rows = ex.incomes
         if "incomeType" in params:
             rows = [r for r in rows if r.income_type == params["incomeType"]]
@@ -385,69 +480,11 @@ def build_app(state: ExchangeState) -> Starlette:
         ex.set_leverage(leverage)
         return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": ex.symbol}
 
-    # ------------------------------------------------------------------ control
-    def control(handler: Handler) -> Handler:
-        async def inner(request: Request) -> Response:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {state.control_token}".encode()):
-                return JSONResponse({"error": "control needs the bearer token"}, status_code=401)
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if request.method == "POST" and media != "application/json":
-                return JSONResponse({"error": "control takes application/json"}, status_code=415)
-            try:
-                return await handler(request)
-            except (ValueError, KeyError, TypeError) as exc:
-                return JSONResponse({"error": f"bad control request: {exc!r}"}, status_code=400)
-            finally:
-                state.dispatch()
-
-        return inner
-
-    @control
-    async def sim_step(request: Request) -> Response:
-        if state.present_time:
-            return JSONResponse(
-                {"error": "present-time replay: the clock paces the replay"}, status_code=409
-            )
-        body = json.loads((await request.body()) or b"{}")
-        applied = ex.step(int(body.get("count", 1)))
-        return JSONResponse(
-            {"applied": applied, "cursor": ex.cursor, "last_update_id": ex.last_update_id}
-        )
-
-    @control
-    async def sim_fault(request: Request) -> Response:
-        body = json.loads(await request.body())
-        kind = body["kind"]
-        answer: dict[str, Any] = {"kind": kind}
-        if kind == "rate_limit":
-            state.rate_limited = int(body.get("count", 1))
-            state.retry_after_s = int(body.get("retry_after_s", 1))
-        elif kind == "reject_orders":
-            code, msg = int(body["code"]), str(body["msg"])
-            ex.faults.reject_orders.extend([(code, msg)] * int(body.get("count", 1)))
-        elif kind == "delay_acks":
-            state.ack_delay_ms = int(body["ms"])
-        elif kind == "drop_depth":
-            ex.faults.drop_depth_events = int(body.get("count", 1))
-        elif kind == "drop_ws":
-            answer["dropped"] = state.drop_websockets()
-        elif kind == "clear":
-            state.rate_limited = 0
-            state.ack_delay_ms = 0
-            ex.faults.reject_orders.clear()
-            ex.faults.drop_depth_events = 0
-        else:
-            raise ValueError(f"unknown fault {kind!r}")
-        return JSONResponse(answer)
-
     @control
     async def sim_session(request: Request) -> Response:
         body = json.loads(await request.body())
-        until_ns = int(body.get("until_ns", 0))
-        if state.present_time and until_ns:
-            raise ValueError("present-time replay: no until_ns (the clock paces the replay)")
-        start_session(
+        until_ns = api.session_until_ns(body)
+        api.start_session(
             dataclasses.replace(
                 ex.settings,
                 wallet_micros=int(body["wallet_micros"]),
@@ -487,6 +524,83 @@ def build_app(state: ExchangeState) -> Starlette:
                 "time_offset_ms": ex.offset_ms,
             }
         )
+
+    return [
+        Route("/fapi/v1/ping", ping),
+        Route("/fapi/v1/time", server_time),
+        Route("/fapi/v1/exchangeInfo", exchange_info),
+        Route("/fapi/v1/depth", depth),
+        Route("/fapi/v1/premiumIndex", premium_index),
+        Route("/fapi/v1/order", post_order, methods=["POST"]),
+        Route("/fapi/v1/order", cancel_order, methods=["DELETE"]),
+        Route("/fapi/v1/order", query_order, methods=["GET"]),
+        Route("/fapi/v1/allOpenOrders", cancel_all, methods=["DELETE"]),
+        Route("/fapi/v1/openOrders", open_orders),
+        Route("/fapi/v1/algoOrder", post_algo_order, methods=["POST"]),
+        Route("/fapi/v1/algoOrder", cancel_algo_order, methods=["DELETE"]),
+        Route("/fapi/v1/algoOrder", query_algo_order, methods=["GET"]),
+        Route("/fapi/v1/openAlgoOrders", open_algo_orders),
+        Route("/fapi/v1/algoOpenOrders", cancel_all_algo, methods=["DELETE"]),
+        Route("/fapi/v1/userTrades", user_trades),
+        Route("/fapi/v1/leverageBracket", leverage_bracket),
+        Route("/fapi/v1/leverage", set_leverage, methods=["POST"]),
+        Route("/fapi/v1/income", income),
+        Route("/fapi/v2/account", account),
+        Route("/fapi/v3/account", account),
+        Route("/fapi/v2/positionRisk", position_risk),
+        Route("/fapi/v3/positionRisk", position_risk),
+        Route("/sim/session", sim_session, methods=["POST"]),
+        Route("/sim/state", sim_state),
+    ]
+
+
+def build_app(
+    state: ExchangeState, venue_routes: Callable[[Api], list[BaseRoute]] = futures_routes
+) -> Starlette:
+    """The Starlette application over ``state``: ``venue_routes`` (USDⓈ-M here; spot:
+    :func:`polytraders.simexchange.spot_app.spot_routes`), ``/sim/step``, ``/sim/fault`` and
+    the depth websocket."""
+    ex = state.exchange
+    api = Api(state)
+    control = api.control
+
+    @control
+    async def sim_step(request: Request) -> Response:
+        if state.present_time:
+            return JSONResponse(
+                {"error": "present-time replay: the clock paces the replay"}, status_code=409
+            )
+        body = json.loads((await request.body()) or b"{}")
+        applied = ex.step(int(body.get("count", 1)))
+        return JSONResponse(
+            {"applied": applied, "cursor": ex.cursor, "last_update_id": ex.last_update_id}
+        )
+
+    @control
+    async def sim_fault(request: Request) -> Response:
+        body = json.loads(await request.body())
+        kind = body["kind"]
+        answer: dict[str, Any] = {"kind": kind}
+        if kind == "rate_limit":
+            state.rate_limited = int(body.get("count", 1))
+            state.retry_after_s = int(body.get("retry_after_s", 1))
+        elif kind == "reject_orders":
+            code, msg = int(body["code"]), str(body["msg"])
+            ex.faults.reject_orders.extend([(code, msg)] * int(body.get("count", 1)))
+        elif kind == "delay_acks":
+            state.ack_delay_ms = int(body["ms"])
+        elif kind == "drop_depth":
+            ex.faults.drop_depth_events = int(body.get("count", 1))
+        elif kind == "drop_ws":
+            answer["dropped"] = state.drop_websockets()
+        elif kind == "clear":
+            state.rate_limited = 0
+            state.ack_delay_ms = 0
+            ex.faults.reject_orders.clear()
+            ex.faults.drop_depth_events = 0
+        else:
+            raise ValueError(f"unknown fault {kind!r}")
+        return JSONResponse(answer)
 
     # ------------------------------------------------------------------ websocket
     async def pump(ws: WebSocket, queue: asyncio.Queue[str | None]) -> None:
@@ -541,7 +655,7 @@ def build_app(state: ExchangeState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = None
         if state.present_time:
-            start_session(ex.settings)
+            api.start_session(ex.settings)
             task = asyncio.create_task(present_replayer())
         elif state.replay_interval_ms:
             task = asyncio.create_task(replayer())
@@ -553,33 +667,9 @@ def build_app(state: ExchangeState) -> Starlette:
             state.drop_websockets()
 
     routes = [
-        Route("/fapi/v1/ping", ping),
-        Route("/fapi/v1/time", server_time),
-        Route("/fapi/v1/exchangeInfo", exchange_info),
-        Route("/fapi/v1/depth", depth),
-        Route("/fapi/v1/premiumIndex", premium_index),
-        Route("/fapi/v1/order", post_order, methods=["POST"]),
-        Route("/fapi/v1/order", cancel_order, methods=["DELETE"]),
-        Route("/fapi/v1/order", query_order, methods=["GET"]),
-        Route("/fapi/v1/allOpenOrders", cancel_all, methods=["DELETE"]),
-        Route("/fapi/v1/openOrders", open_orders),
-        Route("/fapi/v1/algoOrder", post_algo_order, methods=["POST"]),
-        Route("/fapi/v1/algoOrder", cancel_algo_order, methods=["DELETE"]),
-        Route("/fapi/v1/algoOrder", query_algo_order, methods=["GET"]),
-        Route("/fapi/v1/openAlgoOrders", open_algo_orders),
-        Route("/fapi/v1/algoOpenOrders", cancel_all_algo, methods=["DELETE"]),
-        Route("/fapi/v1/userTrades", user_trades),
-        Route("/fapi/v1/leverageBracket", leverage_bracket),
-        Route("/fapi/v1/leverage", set_leverage, methods=["POST"]),
-        Route("/fapi/v1/income", income),
-        Route("/fapi/v2/account", account),
-        Route("/fapi/v3/account", account),
-        Route("/fapi/v2/positionRisk", position_risk),
-        Route("/fapi/v3/positionRisk", position_risk),
+        *venue_routes(api),
         Route("/sim/step", sim_step, methods=["POST"]),
         Route("/sim/fault", sim_fault, methods=["POST"]),
-        Route("/sim/session", sim_session, methods=["POST"]),
-        Route("/sim/state", sim_state),
         WebSocketRoute("/ws/{stream}", ws_depth),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

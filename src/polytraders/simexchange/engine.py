@@ -1,19 +1,7 @@
-"""The simulated USDⓈ-M market and account: the replayed book, our orders, matching, one-way
-position, USDT margin balance, fees and funding rate. Synchronous; the server runs it on one
-event loop, so no locks. Every amount is an exact integer: prices micro-USDT per unit, sizes
-micro-units of the base asset, money micro-USDT.
-
-Matching reuses the paper venue's fill rules (:mod:`polytraders.venues.paper`) through its
-building blocks — :func:`~polytraders.venues.paper.liquidity.available_take` and
-:class:`~polytraders.venues.paper.liquidity.ConsumedLiquidity` for takers (rule 2: walk the
-available book within the limit; rule 5: liquidity our fills took is not offered again until
-the level leaves the book) and the paper venue's queue models
-(:mod:`polytraders.venues.paper.queue`, chosen by name as
-:class:`~polytraders.venues.paper.config.PaperVenueConfig` does) for makers (rule 4.1 queue
-ahead at arrival, 4.2/4.6 public trades through the front, 4.4 unexplained decreases, 4.5 a
-crossing book fills at the order's price). The paper venue itself is not used: it is built for
-Polymarket's binary tokens (prices in (0, 1), the ``p × (1 − p)`` fee, a cash-and-shares ledger
-without short positions), none of which holds for a perpetual.
+"""The simulated USDⓈ-M market and account: the replayed book, our orders and matching (the
+shared core, :mod:`.matching`: the paper venue's fill rules), one-way position, USDT margin
+balance, fees and funding rate. Every amount is an exact integer: prices micro-USDT per unit,
+sizes micro-units of the base asset, money micro-USDT.
 
 Account rules (documented simplifications of Binance's):
 
@@ -38,26 +26,14 @@ Account rules (documented simplifications of Binance's):
   ``−size × mark × rate`` at the mark just before that event
   (:func:`~polytraders.model.perp.funding_payment`), booked as a ``FUNDING_FEE`` income at the
   funding time.
-* The public book the simulator serves is the recording's: our fills do not change it (they are
-  remembered as consumed liquidity, rule 5, as the paper venue does).
 
-Time. The exchange's time of a replayed event is its recorded time plus the session's time
-offset :attr:`FuturesExchange.offset_ms`, a whole number of ms (so every served ms time is the
-recorded one plus the offset, exactly). It is 0 unless a session is started at a given time
-(:meth:`FuturesExchange.restart` ``start_ms``: the server's present-time replay makes the first
-snapshot's time the clock's "now"), and fixed for the session. It is held there only and read
-by the three methods of the engine's "time" section: :meth:`FuturesExchange._venue_step`
-shifts each replayed step as it is applied (so every time derived from the market is the
-shifted one: depth ``E``/``T``, the book's times and the REST snapshot's ``E``/``T``, maker
-fills on replayed events, conditional orders they trigger, ``last_event_ms`` and through it
-the replay clock), :meth:`FuturesExchange.next_step_ns` gives the shifted time of the next
-step (:meth:`FuturesExchange.replay_until` paces by it), and
-:meth:`FuturesExchange.next_funding_ms` moves the funding schedule with the recording (its
-8-hour boundaries plus the offset: the default recording's 2024-08-09 00:00 funding still falls
-343 s after its first snapshot). With an offset that is not a multiple of 8 hours the simulated
-funding times (settlements, income rows, ``nextFundingTime``) are therefore not on a real
-00:00/08:00/16:00 UTC boundary. Times the server stamps from its own clock (orders placed or
-cancelled, ``serverTime``) are passed in by the caller.
+Time. Every market time is the recording's shifted by the session's time offset
+(:attr:`~.matching.MatchingExchange.offset_ms`, fixed by :meth:`FuturesExchange.restart`
+``start_ms``; :mod:`.matching` "Time"), and :meth:`FuturesExchange.next_funding_ms` moves the
+funding schedule with the recording (its 8-hour boundaries plus the offset: the default
+recording's 2024-08-09 00:00 funding still falls 343 s after its first snapshot). With an
+offset that is not a multiple of 8 hours the simulated funding times (settlements, income
+rows, ``nextFundingTime``) are therefore not on a real 00:00/08:00/16:00 UTC boundary.
 
 Conditional orders (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``) live apart from the order book, as
 at Binance since its USDⓈ-M conditional orders moved to the Algo Service (change log
@@ -88,23 +64,18 @@ developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-import msgspec
-
-from polytraders.feeds.decimal_text import micros
-from polytraders.model.book import OrderBook
-from polytraders.model.events import BookDelta, BookSnapshot, MarketEvent, Trade
+from polytraders.model.events import BookDelta
 from polytraders.model.fees import (
     BINANCE_USDM_MAKER_FEE_BPS,
     BINANCE_USDM_TAKER_FEE_BPS,
     bps_fee_micros,
 )
-from polytraders.model.market import Instrument
+from polytraders.model.market import BINANCE_USDM
 from polytraders.model.money import MICROS, fixed_micros
-from polytraders.model.orders import Side, VenueOrder
+from polytraders.model.orders import Side
 from polytraders.model.perp import (
     FUNDING_PERIOD_MS,
     PerpAccount,
@@ -114,13 +85,17 @@ from polytraders.model.perp import (
 )
 from polytraders.model.position import Position
 from polytraders.simexchange import errors
+from polytraders.simexchange.matching import (
+    NS_PER_MS,
+    MatchingExchange,
+    SimOrder,
+    client_id,
+    decimal_param,
+    order_side,
+)
 from polytraders.simexchange.replay import Recording, ReplayStep
-from polytraders.venues.paper.config import PaperVenueConfig
-from polytraders.venues.paper.liquidity import ConsumedLiquidity, available_take
-from polytraders.venues.paper.queue import WorkingOrder, queue_model
+from polytraders.venues.paper.liquidity import Take
 
-MAX_PRICE = 1 << 62
-"""The limit of a market BUY's book walk (any ask)."""
 TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 CONDITIONAL_TYPES = (
     "STOP",
@@ -133,12 +108,6 @@ CONDITIONAL_TYPES = (
 ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET")
 """The conditional types the simulator serves on ``/fapi/v1/algoOrder``."""
 WORKING_TYPES = ("MARK_PRICE", "CONTRACT_PRICE")
-CLIENT_ID_RANGE = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
-"""Binance's rule for ``newClientOrderId`` and ``clientAlgoId`` (New Order and New Algo Order
-references: "Can only be string following the rule"); another id is refused with -1100."""
-_CLIENT_ID = re.compile(CLIENT_ID_RANGE[1:-1])
-_NS_PER_MS = 1_000_000
-_Replayed = TypeVar("_Replayed", bound=MarketEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,31 +132,6 @@ class ExchangeSettings:
     leverage: int = 20
     max_leverage: int = 125
     queue_model: str = "probabilistic"
-
-
-@dataclass(slots=True, eq=False)
-class FuturesOrder:
-    """One of our orders (Binance's order fields, micro-units)."""
-
-    order_id: int
-    client_order_id: str
-    side: Side
-    order_type: str
-    time_in_force: str
-    price: int
-    orig_qty: int
-    reduce_only: bool
-    time_ms: int
-    working: WorkingOrder
-    executed_qty: int = 0
-    cum_quote: int = 0
-    status: str = "NEW"
-    update_ms: int = 0
-
-    @property
-    def remaining(self) -> int:
-        """Micro-units still open."""
-        return self.orig_qty - self.executed_qty
 
 
 @dataclass(slots=True, eq=False)
@@ -238,28 +182,21 @@ class Income:
     tran_id: int
 
 
-@dataclass(slots=True)
-class Faults:
-    """Armed one-shot faults the engine applies (the server applies the HTTP ones)."""
-
-    reject_orders: list[tuple[int, str]] = field(default_factory=list)
-    """(code, msg) answered to the next order posts, one each."""
-    drop_depth_events: int = 0
-    """The next N depth events are not published (a lost websocket message)."""
-
-
-class FuturesExchange:
+class FuturesExchange(MatchingExchange[ExchangeSettings]):
     """The simulator's state (module docstring for the rules).
 
     Args:
-        recording: the replayed market.
+        recording: the replayed market (a USDⓈ-M recording).
         settings: account and market settings.
+
+    Raises:
+        ValueError: a recording of another market.
     """
 
     def __init__(self, recording: Recording, settings: ExchangeSettings) -> None:
-        self.recording = recording
-        self.instrument: Instrument = recording.instrument
-        self.symbol = recording.instrument.symbol
+        if recording.instrument.venue != BINANCE_USDM:
+            raise ValueError(f"a {recording.instrument.venue} recording is not USDⓈ-M futures")
+        super().__init__(recording)
         self.restart(settings)
 
     def restart(self, settings: ExchangeSettings, start_ms: int | None = None) -> None:
@@ -267,39 +204,17 @@ class FuturesExchange:
         no orders, trades or incomes, a flat account with ``settings``' wallet, leverage and
         funding rate, no faults. Depth events not yet sent are dropped. ``start_ms`` (ms since
         the epoch): the first snapshot's time in the session, which fixes
-        :attr:`offset_ms` (None: the recording's own times, offset 0)."""
-        first_ms = self.recording.steps[0].depth.ts_event_ns // _NS_PER_MS
-        self.offset_ms = 0 if start_ms is None else start_ms - first_ms
-        """Exchange time minus recorded time (ms; module docstring "Time")."""
+        :attr:`~.matching.MatchingExchange.offset_ms` (None: the recording's own times)."""
         self.settings = settings
-        self.book = OrderBook(self.symbol)
-        self.consumed = ConsumedLiquidity()
-        self.queue = queue_model(PaperVenueConfig(queue_model=settings.queue_model))
-        self.levels: dict[tuple[Side, int], list[WorkingOrder]] = {}
-        self._explained: dict[tuple[Side, int], int] = {}
-        """Size traded publicly at a level of ours since its size last changed (rule 4.4: a
-        later decrease up to this much is the trades', already through the queue)."""
-        self.orders: dict[int, FuturesOrder] = {}
+        self.price_decimals = settings.price_decimals
+        self.qty_decimals = settings.qty_decimals
+        self._reset(settings.queue_model, start_ms)
         self.algo_orders: dict[int, AlgoOrder] = {}
-        self.last_price = 0
-        """Price of the last trade of the contract, public or ours (0 before any)."""
         self.trades: list[UserTrade] = []
         self.account = PerpAccount(self.symbol, settings.wallet_micros, settings.leverage)
         self.funding_rate_ppm = settings.funding_rate_ppm
         self.incomes: list[Income] = []
         self._tran_ids = itertools.count(7_000_000_001)
-        self.faults = Faults()
-        self.cursor = 0
-        """Replay steps applied."""
-        self.last_update_id = 0
-        """``u`` of the last applied depth event (the REST snapshot's ``lastUpdateId``)."""
-        self.last_event_ms = 0
-        """Venue time (``E``, ms) of the last applied depth event."""
-        self.outbox: list[dict[str, Any]] = []
-        """Depth events (Binance ``depthUpdate`` payloads) not yet sent to websockets."""
-        self.depth_events_dropped = 0
-        self._order_ids = itertools.count(4_000_000_001)
-        self._trade_ids = itertools.count(900_000_001)
         self._algo_ids = itertools.count(3_000_000_001)
         self.step(1)
 
@@ -319,54 +234,17 @@ class FuturesExchange:
         position.size = size
         position.cost_basis = cost_basis
 
-    # ------------------------------------------------------------------ time
-    def _venue_step(self, step: ReplayStep) -> ReplayStep:
-        """``step`` in the exchange's time: every recorded time plus :attr:`offset_ms` (the one
-        place the offset is applied to the market; module docstring "Time")."""
-        if not self.offset_ms:
-            return step
-        shift_ns = self.offset_ms * _NS_PER_MS
-        return ReplayStep(
-            tuple(_shifted(trade, shift_ns) for trade in step.trades),
-            _shifted(step.depth, shift_ns),
-        )
-
-    def next_step_ns(self) -> int | None:
-        """The exchange's time of the next replay step's depth event (ns; None at the end)."""
-        steps = self.recording.steps
-        if self.cursor >= len(steps):
-            return None
-        return steps[self.cursor].depth.ts_event_ns + self.offset_ms * _NS_PER_MS
-
+    # ------------------------------------------------------------------ replay
     def next_funding_ms(self, now_ms: int) -> int:
         """The first funding time strictly after ``now_ms`` (exchange time, ms): the
-        recording's 8-hour boundaries shifted by :attr:`offset_ms`."""
+        recording's 8-hour boundaries shifted by :attr:`offset_ms` (module docstring "Time")."""
         return next_funding_ms(now_ms - self.offset_ms) + self.offset_ms
 
-    def replay_until(self, ts_ns: int) -> int:
-        """Apply every further replay step whose depth event is at or before ``ts_ns``
-        (exchange time); returns how many were applied."""
-        applied = 0
-        while (due_ns := self.next_step_ns()) is not None and due_ns <= ts_ns:
-            applied += self.step(1)
-        return applied
-
-    # ------------------------------------------------------------------ replay
-    def step(self, count: int = 1) -> int:
-        """Apply the next ``count`` replay steps (trades, then the depth event); returns how
-        many were applied (fewer at the end of the recording)."""
-        steps = self.recording.steps
-        applied = 0
-        while applied < count and self.cursor < len(steps):
-            step = self._venue_step(steps[self.cursor])
-            self._settle_funding(step.depth.ts_event_ns // _NS_PER_MS)
-            for trade in step.trades:
-                self._on_trade(trade)
-            self._on_depth(step.depth)
-            self.cursor += 1
-            applied += 1
-            self._trigger(self.last_event_ms)
-        return applied
+    def _apply_step(self, step: ReplayStep) -> None:
+        """Funding due before the step's depth event, the step, then conditional orders."""
+        self._settle_funding(step.depth.ts_event_ns // NS_PER_MS)
+        super()._apply_step(step)
+        self._trigger(self.last_event_ms)
 
     def _settle_funding(self, event_ms: int) -> None:
         """Charge funding for each funding time in ``(last event, event_ms]`` at the current
@@ -384,147 +262,37 @@ class FuturesExchange:
                 )
             funding_ms += FUNDING_PERIOD_MS
 
-    def _on_depth(self, event: BookSnapshot | BookDelta) -> None:
-        book = self.book
-        ts = event.ts_event_ns
-        if isinstance(event, BookDelta):
-            touched = {(Side.BUY, p) for p, _ in event.bids} | {
-                (Side.SELL, p) for p, _ in event.asks
-            }
-            old = {key: book.size_at(*key) for key in touched if key in self.levels}
-            book.apply_levels(event.bids, event.asks, ts)
-            self._publish(event)
-        else:
-            old = {key: book.size_at(*key) for key in self.levels}
-            book.apply_snapshot(event.bids, event.asks, ts)
-        self.last_update_id = event.sequence
-        self.last_event_ms = ts // _NS_PER_MS
-        self.consumed.forget_removed(book)
-        now_ms = self.last_event_ms
-        for key, old_size in sorted(old.items()):
-            new_size = book.size_at(*key)
-            explained = self._explained.pop(key, 0)
-            orders = self.levels.get(key)
-            if orders and new_size < old_size:
-                unexplained = max(old_size - new_size - explained, 0)
-                self.queue.on_level_change(
-                    orders, old_size, new_size, unexplained, reach=True, trade_fed=True
-                )
-                self._fill_reached(orders, now_ms)
-        self._cross(now_ms)
-
-    def _publish(self, delta: BookDelta) -> None:
-        if self.faults.drop_depth_events > 0:
-            self.faults.drop_depth_events -= 1
-            self.depth_events_dropped += 1
-            return
-        event_ms = delta.ts_event_ns // _NS_PER_MS
-        self.outbox.append(
-            {
-                "e": "depthUpdate",
-                "E": event_ms,
-                "T": event_ms,
-                "s": self.symbol,
-                "U": delta.first_sequence,
-                "u": delta.sequence,
-                "pu": delta.prev_sequence,
-                "b": [[self.price_text(p), self.qty_text(q)] for p, q in delta.bids],
-                "a": [[self.price_text(p), self.qty_text(q)] for p, q in delta.asks],
-            }
-        )
-
-    def drain(self) -> list[dict[str, Any]]:
-        """The depth events published since the last call."""
-        out, self.outbox = self.outbox, []
-        return out
-
-    def _on_trade(self, trade: Trade) -> None:
-        """Rule 4.2: a public trade goes through the front of the queues it reaches."""
-        sides = []
-        if trade.aggressor is not Side.BUY:
-            sides.append(Side.BUY)  # sellers hit bids
-        if trade.aggressor is not Side.SELL:
-            sides.append(Side.SELL)  # buyers lift asks
-        left = trade.size
-        now_ms = trade.ts_event_ns // _NS_PER_MS
-        self.last_price = trade.price
-        for side in sides:
-            through = sorted(
-                (
-                    key
-                    for key in self.levels
-                    if key[0] is side
-                    and (key[1] >= trade.price if side is Side.BUY else key[1] <= trade.price)
-                ),
-                key=lambda key: -key[1] if key[0] is Side.BUY else key[1],
-            )
-            if (side, trade.price) in self.levels:
-                key = (side, trade.price)
-                self._explained[key] = self._explained.get(key, 0) + trade.size
-            for key in through:
-                orders = self.levels[key]
-                if key[1] != trade.price:  # traded through our better price
-                    for working in orders:
-                        working.queue_ahead = 0
-                left = self.queue.on_trade(orders, left, reach=True)
-                self._fill_reached(orders, now_ms)
-
-    def _cross(self, now_ms: int) -> None:
-        """Rule 4.5: a resting order the opposite side now crosses fills at its own price."""
-        best_ask, best_bid = self.book.best_ask(), self.book.best_bid()
-        crossed = sorted(
-            key
-            for key in self.levels
-            if (key[0] is Side.BUY and best_ask is not None and key[1] >= best_ask)
-            or (key[0] is Side.SELL and best_bid is not None and key[1] <= best_bid)
-        )
-        for side, price in crossed:
-            for working in list(self.levels.get((side, price), ())):
-                take = available_take(self.book, self.consumed, side, price, size=working.remaining)
-                if not take.size:
-                    break
-                for level_price, qty in take.levels:
-                    self.consumed.consume(side.opposite, level_price, qty)
-                working.queue_ahead = 0
-                self._fill(self._order_of(working), price, take.size, maker=True, now_ms=now_ms)
-
-    def _fill_reached(self, orders: list[WorkingOrder], now_ms: int) -> None:
-        for working, size in self.queue.fillable(orders):
-            order = self._order_of(working)
-            self._fill(order, order.price, min(size, order.remaining), maker=True, now_ms=now_ms)
-
-    def _order_of(self, working: WorkingOrder) -> FuturesOrder:
-        return self.orders[int(working.order.client_order_id)]
+    def _depth_message(self, delta: BookDelta) -> dict[str, Any]:
+        event_ms = delta.ts_event_ns // NS_PER_MS
+        return {
+            "e": "depthUpdate",
+            "E": event_ms,
+            "T": event_ms,
+            "s": self.symbol,
+            "U": delta.first_sequence,
+            "u": delta.sequence,
+            "pu": delta.prev_sequence,
+            "b": [[self.price_text(p), self.qty_text(q)] for p, q in delta.bids],
+            "a": [[self.price_text(p), self.qty_text(q)] for p, q in delta.asks],
+        }
 
     # ------------------------------------------------------------------ orders
-    def place(self, params: dict[str, str], now_ms: int) -> FuturesOrder:
-        """``POST /fapi/v1/order``: validate, match, rest; returns the order.
+    def place(self, params: dict[str, str], now_ms: int) -> SimOrder:
+        """``POST /fapi/v1/order``: validate, match, rest, then check the conditional orders;
+        returns the order.
 
         Raises:
             BinanceError: the venue's code for the refusal (-1121, -1117, -1116, -1115, -1102,
                 -1111, -4003, -1013, -4014, -4164, -2022, -2019, -5021, -5022, -4120 for a
                 conditional type, -1100 for a ``newClientOrderId`` outside
-                :data:`CLIENT_ID_RANGE`, or an armed ``reject_orders`` fault).
+                :data:`~.matching.CLIENT_ID_RANGE`, or an armed ``reject_orders`` fault).
         """
-        order = self._validated(params, now_ms)
-        self._armed_reject()
-        self._match(order, now_ms)
+        order = super().place(params, now_ms)
         self._trigger(now_ms)
         return order
 
-    def _armed_reject(self) -> None:
-        if self.faults.reject_orders:
-            code, msg = self.faults.reject_orders.pop(0)
-            raise errors.bad(code, msg)
-
-    def _match(self, order: FuturesOrder, now_ms: int) -> None:
-        """Match a validated order: take what it crosses, rest or expire the remainder.
-
-        Raises:
-            BinanceError: -5022 (post-only would take), -5021 (FOK), -2022, -2019.
-        """
-        limit = order.price or (MAX_PRICE if order.side is Side.BUY else 1)
-        take = available_take(self.book, self.consumed, order.side, limit, size=order.orig_qty)
+    def _admit(self, order: SimOrder, take: Take, limit: int) -> None:
+        """-5022 post-only would take, -5021 FOK cannot fill whole, -2022, -2019."""
         if order.time_in_force == "GTX" and take.size:
             raise errors.bad(
                 errors.POST_ONLY_REJECTED,
@@ -542,31 +310,11 @@ class FuturesExchange:
             self._check_margin(
                 order, take.notional + (order.orig_qty - take.size) * limit // MICROS
             )
-        self.orders[order.order_id] = order
-        book_side = order.side.opposite
-        for price, qty in take.levels:
-            self.consumed.consume(book_side, price, qty)
-            resting = self.levels.get((book_side, price))
-            if resting:  # our own flow eats the queue ahead of our orders there
-                self.queue.on_trade(resting, qty, reach=False)
-            self._fill(order, price, qty, maker=False, now_ms=now_ms)
-        if order.remaining and (order.order_type == "MARKET" or order.time_in_force == "IOC"):
-            order.status = "EXPIRED"
-        elif order.remaining:
-            working = order.working
-            self.queue.on_new_order(
-                working, self.consumed.available(self.book, order.side, order.price)
-            )
-            working.resting = True
-            self.levels.setdefault((order.side, order.price), []).append(working)
 
-    def _validated(self, params: dict[str, str], now_ms: int) -> FuturesOrder:
+    def _validated(self, params: dict[str, str], now_ms: int) -> SimOrder:
         if params.get("symbol") != self.symbol:
             raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
-        side_text = params.get("side", "")
-        if side_text not in ("BUY", "SELL"):
-            raise errors.bad(errors.INVALID_SIDE, "Invalid side.")
-        side = Side.BUY if side_text == "BUY" else Side.SELL
+        side = order_side(params)
         order_type = params.get("type", "")
         if order_type in CONDITIONAL_TYPES:
             raise errors.bad(
@@ -599,44 +347,21 @@ class FuturesExchange:
                 f"{fixed_micros(self.settings.min_notional_micros, 0)} (unless you choose "
                 "reduce only).",
             )
-        given = _client_id(params, "newClientOrderId")
-        order_id = next(self._order_ids)
-        client_id = given or f"sim-{order_id}"
-        venue_order = VenueOrder(
-            client_order_id=str(order_id),
-            intent_id=client_id,
-            token_id=self.symbol,
-            side=side,
-            price=price,
-            size=qty,
-            post_only=time_in_force == "GTX",
-            reduce_only=reduce_only,
-        )
-        return FuturesOrder(
-            order_id=order_id,
-            client_order_id=client_id,
-            side=side,
+        return self._new_order(
+            client_id(params, "newClientOrderId"),
+            side,
             order_type=order_type,
             time_in_force=time_in_force or "GTC",
             price=price,
-            orig_qty=qty,
+            qty=qty,
+            now_ms=now_ms,
+            post_only=time_in_force == "GTX",
             reduce_only=reduce_only,
-            time_ms=now_ms,
-            update_ms=now_ms,
-            working=WorkingOrder(order=venue_order, sequence=order_id, fee_rate_ppm=0),
         )
 
     @staticmethod
     def _decimal(params: dict[str, str], name: str, increment: int) -> int:
-        text = params.get(name)
-        if not text:
-            raise errors.missing(name)
-        try:
-            value = micros(text)
-        except ValueError:
-            raise errors.bad(
-                errors.BAD_PRECISION, "Precision is over the maximum defined for this asset."
-            ) from None
+        value = decimal_param(params, name)
         if value % increment:
             if name in ("price", "triggerPrice"):
                 raise errors.bad(errors.PRICE_NOT_ON_TICK, "Price not increased by tick size.")
@@ -645,7 +370,7 @@ class FuturesExchange:
             )
         return value
 
-    def _check_reduce_only(self, order: FuturesOrder) -> None:
+    def _check_reduce_only(self, order: SimOrder) -> None:
         if not order.reduce_only:
             return
         amount = self.position.size
@@ -655,7 +380,7 @@ class FuturesExchange:
         if not reduces or order.orig_qty > abs(amount):
             raise errors.bad(errors.REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.")
 
-    def _check_margin(self, order: FuturesOrder, order_notional: int) -> None:
+    def _check_margin(self, order: SimOrder, order_notional: int) -> None:
         """-2019 when the initial margin of position, open orders and ``order`` exceeds the
         wallet balance plus unrealized PnL (module docstring). An order that only closes
         (against the position, no larger than it) is not checked."""
@@ -670,21 +395,12 @@ class FuturesExchange:
         if initial_margin(exposure, self.leverage) > self.account.margin_balance(self.mark_price()):
             raise errors.bad(errors.MARGIN_INSUFFICIENT, "Margin is insufficient.")
 
-    def _fill(self, order: FuturesOrder, price: int, qty: int, *, maker: bool, now_ms: int) -> None:
-        if qty <= 0:
-            return
+    def _book_fill(
+        self, order: SimOrder, price: int, qty: int, *, maker: bool, now_ms: int
+    ) -> None:
         rate = self.settings.maker_fee_bps if maker else self.settings.taker_fee_bps
-        self.last_price = price
-        quote = price * qty // MICROS
         fee = bps_fee_micros(price, qty, rate)
         realized = self.account.trade(order.side, price, qty, fee)
-        order.executed_qty += qty
-        order.cum_quote += quote
-        order.working.order.filled_size = order.executed_qty
-        order.update_ms = now_ms
-        order.status = "FILLED" if not order.remaining else "PARTIALLY_FILLED"
-        if not order.remaining:
-            self._unrest(order)
         self.trades.append(
             UserTrade(
                 trade_id=next(self._trade_ids),
@@ -692,59 +408,13 @@ class FuturesExchange:
                 side=order.side,
                 price=price,
                 qty=qty,
-                quote_qty=quote,
+                quote_qty=price * qty // MICROS,
                 commission=fee,
                 realized_pnl=realized,
                 maker=maker,
                 time_ms=now_ms,
             )
         )
-
-    def _unrest(self, order: FuturesOrder) -> None:
-        key = (order.side, order.price)
-        resting = self.levels.get(key)
-        if resting and order.working in resting:
-            resting.remove(order.working)
-            if not resting:
-                del self.levels[key]
-                self._explained.pop(key, None)
-        order.working.resting = False
-
-    def cancel(
-        self, order_id: int | None, client_order_id: str | None, now_ms: int
-    ) -> FuturesOrder:
-        """``DELETE /fapi/v1/order`` by ``orderId`` or ``origClientOrderId``.
-
-        Raises:
-            BinanceError: -2011 unknown (or no longer open) order.
-        """
-        order = self.find(order_id, client_order_id)
-        if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
-            raise errors.bad(errors.UNKNOWN_ORDER, "Unknown order sent.")
-        order.status = "CANCELED"
-        order.update_ms = now_ms
-        self._unrest(order)
-        return order
-
-    def cancel_all(self, now_ms: int) -> int:
-        """Cancel every open order; returns how many."""
-        live = self.open_orders()
-        for order in live:
-            self.cancel(order.order_id, None, now_ms)
-        return len(live)
-
-    def find(self, order_id: int | None, client_order_id: str | None) -> FuturesOrder | None:
-        """An order by id or client id (None when unknown)."""
-        if order_id is not None:
-            return self.orders.get(order_id)
-        for order in self.orders.values():
-            if order.client_order_id == client_order_id:
-                return order
-        return None
-
-    def open_orders(self) -> list[FuturesOrder]:
-        """Orders still resting, oldest first."""
-        return [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
 
     # ------------------------------------------------------------------ conditional orders
     def place_algo(self, params: dict[str, str], now_ms: int) -> AlgoOrder:
@@ -792,14 +462,14 @@ class FuturesExchange:
                 )
             if quantity < self.instrument.min_size or quantity > self.settings.max_qty_micros:
                 raise errors.bad(errors.FILTER_FAILURE, "Filter failure: LOT_SIZE")
-        given = _client_id(params, "clientAlgoId")
+        given = client_id(params, "clientAlgoId")
         algo_id = next(self._algo_ids)
-        client_id = given or f"sim-algo-{algo_id}"
-        if any(a.client_algo_id == client_id for a in self.open_algo_orders()):
+        algo_client_id = given or f"sim-algo-{algo_id}"
+        if any(a.client_algo_id == algo_client_id for a in self.open_algo_orders()):
             raise errors.bad(errors.DUPLICATE_CLIENT_ALGO_ID, "The client algo id is duplicated")
         algo = AlgoOrder(
             algo_id=algo_id,
-            client_algo_id=client_id,
+            client_algo_id=algo_client_id,
             side=Side.BUY if side_text == "BUY" else Side.SELL,
             order_type=order_type,
             trigger_price=trigger,
@@ -912,14 +582,6 @@ class FuturesExchange:
         self.account.leverage = leverage
 
     # ------------------------------------------------------------------ reads
-    def mark_price(self) -> int:
-        """The book's mid floored to the tick (micro-USDT); 0 on a one-sided book."""
-        bid, ask = self.book.best_bid(), self.book.best_ask()
-        if bid is None or ask is None:
-            return 0
-        tick = self.instrument.price_increment
-        return (bid + ask) // 2 // tick * tick
-
     @property
     def position(self) -> Position:
         """The one-way position (signed micro-units of the base asset, exact cost basis)."""
@@ -952,32 +614,3 @@ class FuturesExchange:
     def maintenance_margin(self) -> int:
         """Maintenance margin at the mark price (micro-USDT, rounded up)."""
         return self.account.maintenance_margin(self.mark_price())
-
-    def price_text(self, value: int) -> str:
-        """A price as Binance writes it (``pricePrecision`` decimals)."""
-        return fixed_micros(value, self.settings.price_decimals)
-
-    def qty_text(self, value: int) -> str:
-        """A quantity as Binance writes it (``quantityPrecision`` decimals)."""
-        return fixed_micros(value, self.settings.qty_decimals)
-
-
-def _shifted(event: _Replayed, shift_ns: int) -> _Replayed:
-    """``event`` with its event and receive times moved by ``shift_ns`` (a receive time of 0,
-    unknown, stays 0)."""
-    recv_ns = event.ts_recv_ns + shift_ns if event.ts_recv_ns else 0
-    return msgspec.structs.replace(
-        event, ts_event_ns=event.ts_event_ns + shift_ns, ts_recv_ns=recv_ns
-    )
-
-
-def _client_id(params: dict[str, str], name: str) -> str:
-    """The client id sent as ``name`` ("" when none: the exchange makes one up).
-
-    Raises:
-        BinanceError: -1100, an id outside :data:`CLIENT_ID_RANGE`.
-    """
-    value = params.get(name, "")
-    if value and _CLIENT_ID.fullmatch(value) is None:
-        raise errors.illegal(name, CLIENT_ID_RANGE)
-    return value

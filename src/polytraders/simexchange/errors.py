@@ -1,8 +1,11 @@
 """Binance's error answers: HTTP status and ``{"code": <negative int>, "msg": <text>}``.
 
 Codes and messages as Binance's USDⓈ-M error-code reference lists them
-(developers.binance.com/docs/derivatives/usds-margined-futures/error-code); the algo-order codes
-(-20124, -20132) and -4120 as ccxt 4.5.90's ``binance.py`` error map quotes Binance's messages.
+(developers.binance.com/docs/derivatives/usds-margined-futures/error-code) and, for spot, its
+spot error-code reference (developers.binance.com/docs/binance-spot-api-docs/errors: -2010
+NEW_ORDER_REJECTED with the reason as its message, -1013 "Filter failure: <FILTER>"); the
+algo-order codes (-20124, -20132) and -4120 as ccxt 4.5.90's ``binance.py`` error map quotes
+Binance's messages.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ BAD_PRECISION = -1111
 INVALID_SYMBOL = -1121
 FILTER_FAILURE = -1013
 PARAM_NOT_REQUIRED = -1106
+INVALID_RESPONSE_TYPE = -1136
 WOULD_TRIGGER = -2021
 USE_ALGO_ENDPOINT = -4120
 UNKNOWN_ALGO = -20124
 DUPLICATE_CLIENT_ALGO_ID = -20132
+NEW_ORDER_REJECTED = -2010
 UNKNOWN_ORDER = -2011
 NO_SUCH_ORDER = -2013
 INVALID_API_KEY = -2015

@@ -1,12 +1,14 @@
-"""The recorded market the simulator replays: a Binance USDⓈ-M diff-depth recording
-(``data/samples/binance/usdm_*.gz``) read by :class:`~polytraders.feeds.binance.BinanceDepthSource`.
+"""The recorded market the simulator replays: a Binance USDⓈ-M or spot diff-depth recording
+(``data/samples/binance/usdm_*.gz``, ``spot_*.gz``) read by
+:class:`~polytraders.feeds.binance.BinanceDepthSource`.
 
 The recording becomes a list of *steps*: each step is one depth event (a ``BookSnapshot`` or a
 ``BookDelta``, exact micro-units, update ids kept) with the public trades read since the
 previous depth event (applied first, in file order). The first step is the first REST
 snapshot the recording holds, after which the source's documented sync rules make the deltas
-a continuous ``pu`` chain (a gap in the recording shows as a later snapshot: the served
-websocket stream then breaks its chain there, as the venue's would).
+a continuous chain (``pu`` on futures, ``U`` = previous ``u`` + 1 on spot; a gap in the
+recording shows as a later snapshot: the served websocket stream then breaks its chain there,
+as the venue's would).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from polytraders.feeds.binance import USDM, BinanceDepthSource
+from polytraders.feeds.binance import BinanceDepthSource
 from polytraders.model.events import BookDelta, BookSnapshot, Trade
 from polytraders.model.market import Instrument
+
+Market = Literal["usdm", "spot"]
+"""What a simulator serves: Binance USDⓈ-M futures or Binance spot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +36,24 @@ class ReplayStep:
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """A symbol's instrument (increments in micro-units) and its replay steps."""
+    """A symbol's instrument (increments in micro-units; its ``venue`` says the market,
+    ``binance-usdm`` or ``binance-spot``) and its replay steps."""
 
     instrument: Instrument
     steps: tuple[ReplayStep, ...]
 
 
-def default_recording_path() -> Path:
-    """``data/samples/binance/usdm_btcusdt_20240808.gz`` of the repository."""
-    return Path(__file__).resolve().parents[3] / "data/samples/binance/usdm_btcusdt_20240808.gz"
+def default_recording_path(market: Market = "usdm") -> Path:
+    """The repository's BTCUSDT sample of ``market``: ``data/samples/binance/
+    usdm_btcusdt_20240808.gz`` (``usdm``) or ``spot_btcusdt_20240808.gz`` (``spot``)."""
+    return (
+        Path(__file__).resolve().parents[3] / f"data/samples/binance/{market}_btcusdt_20240808.gz"
+    )
 
 
 @functools.lru_cache(maxsize=2)
 def load_recording(path: Path) -> Recording:
-    """Read a USDⓈ-M recording into replay steps (cached: the result is never mutated).
+    """Read a recording into replay steps (cached: the result is never mutated).
 
     Trades before the first depth event that the source emits are dropped (there is no book
     yet to match them against).
@@ -51,11 +61,9 @@ def load_recording(path: Path) -> Recording:
     Raises:
         FileNotFoundError: no such file.
         polytraders.feeds.errors.FeedError: not a Binance depth recording.
-        ValueError: a spot recording (no ``pu``), or one without a REST snapshot.
+        ValueError: a recording without a REST snapshot.
     """
     source = BinanceDepthSource(path)
-    if source.venue != USDM:
-        raise ValueError(f"{path} is a {source.venue} recording, not USDⓈ-M")
     steps: list[ReplayStep] = []
     trades: list[Trade] = []
     for event in source.events():

@@ -17,20 +17,27 @@ from typing import Any
 import uvicorn
 
 from polytraders.ops.http_client import HttpClient
-from polytraders.simexchange.app import ExchangeState, build_app
+from polytraders.simexchange.app import ExchangeState, build_app, futures_routes
 from polytraders.simexchange.auth import ApiKey
 from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
-from polytraders.simexchange.replay import default_recording_path, load_recording
+from polytraders.simexchange.replay import Market, default_recording_path, load_recording
+from polytraders.simexchange.spot import SpotExchange, SpotSettings
+from polytraders.simexchange.spot_app import spot_routes
 
 LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
 class SimExchangeSettings:
-    """What the simulator serves: the recording, the account and the replay pace (ms)."""
+    """What the simulator serves: the market, the recording, the account and the replay pace
+    (ms). One server serves one market: ``usdm`` (Binance USDⓈ-M futures, ``/fapi``, with
+    ``exchange``'s settings) or ``spot`` (Binance spot, ``/api/v3``, with ``spot``'s)."""
 
-    data_path: Path = field(default_factory=default_recording_path)
+    market: Market = "usdm"
+    data_path: Path | None = None
+    """The recording replayed (None: the repository's BTCUSDT sample of ``market``)."""
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    spot: SpotSettings = field(default_factory=SpotSettings)
     replay_interval_ms: int = 0
     """Replay one step per interval by itself (0: only ``POST /sim/step``)."""
     replay_clock: bool = False
@@ -70,7 +77,14 @@ class SimExchangeServer:
         port: int = 0,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        self.exchange = FuturesExchange(load_recording(settings.data_path), settings.exchange)
+        recording = load_recording(settings.data_path or default_recording_path(settings.market))
+        self.exchange: FuturesExchange | SpotExchange
+        if settings.market == "spot":
+            self.exchange = SpotExchange(recording, settings.spot)
+            routes = spot_routes
+        else:
+            self.exchange = FuturesExchange(recording, settings.exchange)
+            routes = futures_routes
         self.api_key = api_key
         self.state = ExchangeState(
             self.exchange,
@@ -93,7 +107,7 @@ class SimExchangeServer:
             headers={"Authorization": f"Bearer {self.state.control_token}"},
         )
         config = uvicorn.Config(
-            build_app(self.state),
+            build_app(self.state, routes),
             log_level="warning",
             lifespan="on",
             ws="websockets-sansio",
@@ -112,6 +126,14 @@ class SimExchangeServer:
     def fault(self, kind: str, **params: Any) -> dict[str, Any]:
         """Inject a fault (``POST /sim/fault``; kinds in :mod:`polytraders.simexchange.app`)."""
         response = self._http.post("/sim/fault", json={"kind": kind, **params})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def spot_session(self, *, base_e8: int, quote_e8: int, until_ns: int = 0) -> dict[str, Any]:
+        """Start a fresh spot session with these balances (10⁻⁸ units; ``POST /sim/session``,
+        :mod:`polytraders.simexchange.spot_app`): answers ``cursor``, ``last_update_id``."""
+        body = {"base_e8": base_e8, "quote_e8": quote_e8, "until_ns": until_ns}
+        response = self._http.post("/sim/session", json=body)
         response.raise_for_status()
         return dict(response.json())
 

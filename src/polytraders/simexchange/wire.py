@@ -16,10 +16,10 @@ from polytraders.model.perp import initial_margin, notional
 from polytraders.simexchange.engine import (
     AlgoOrder,
     FuturesExchange,
-    FuturesOrder,
     Income,
     UserTrade,
 )
+from polytraders.simexchange.matching import SimOrder
 
 
 def usdt(value: int) -> str:
@@ -124,7 +124,7 @@ def depth(ex: FuturesExchange, limit: int, now_ms: int) -> dict[str, Any]:
     }
 
 
-def order(ex: FuturesExchange, o: FuturesOrder) -> dict[str, Any]:
+def order(ex: FuturesExchange, o: SimOrder) -> dict[str, Any]:
     """An order as ``POST``/``DELETE``/``GET /fapi/v1/order`` and ``openOrders`` answer it."""
     average = o.cum_quote * MICROS // o.executed_qty if o.executed_qty else 0
     return {

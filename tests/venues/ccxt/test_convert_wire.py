@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from polytraders.contracts.config import config_problems
 from polytraders.model.market import Instrument
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
-from polytraders.simexchange.engine import CLIENT_ID_RANGE
+from polytraders.simexchange.matching import CLIENT_ID_RANGE
 from polytraders.venues.ccxt.account import PerpPosition
 from polytraders.venues.ccxt.config import CcxtVenueConfig, ProtectiveStopPolicy
 from polytraders.venues.ccxt.convert import (

@@ -10,8 +10,10 @@ and is parsed exactly by :func:`polytraders.model.money.to_micros`:
   cannot be traded by a desk counting in micro-units);
 * commissions (Binance writes 8 decimals) are rounded **up** to a micro-unit, free balances
   and funding payments (``income``, signed) **down**, toward −∞ (a cost is never understated,
-  money never overstated); a commission or funding payment in another asset than the quote
-  (BNB discount) is refused;
+  money never overstated); a spot buy's commission, which Binance charges in the base asset
+  received, is valued in the quote at the trade's price (``commission × price``, exact, then
+  rounded up); a commission in any other asset, or a funding payment in another asset than
+  the quote (BNB discount), is refused;
 * funding rates (8 decimals) are kept exactly in parts per billion.
 
 Orders go out as our own exact text: a price or size off the instrument's grid is refused
@@ -23,7 +25,7 @@ silently: ``"61800.35"`` → ``"61800.4"``), so ccxt never changes a number we s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 import msgspec
@@ -55,13 +57,15 @@ class CcxtMarket(msgspec.Struct, frozen=True, kw_only=True):
 
     Fields: ``instrument`` (venue, symbol, tick and lot step and minimum quantity in
     micro-units); ``ccxt_symbol`` (unified, ``BTC/USDT:USDT``); ``quote`` (the asset fees and
-    prices are in, ``USDT``); ``min_notional`` (micro-quote, 0 when the exchange sets none).
+    prices are in, ``USDT``); ``min_notional`` (micro-quote, 0 when the exchange sets none);
+    ``base`` (the asset traded, ``BTC``: a spot buy's commission asset).
     """
 
     instrument: Instrument
     ccxt_symbol: str
     quote: str
     min_notional: int = 0
+    base: str = ""
 
     @property
     def token_id(self) -> str:
@@ -82,6 +86,29 @@ def exact(info: Mapping[str, Any], name: str) -> int:
 def fee_micros(info: Mapping[str, Any], name: str = "commission") -> int:
     """A commission in micro-units, rounded up (Binance keeps 8 decimals)."""
     return _parsed(info, name, Rounding.UP)
+
+
+def base_fee_micros(info: Mapping[str, Any]) -> int:
+    """A commission paid in the base asset valued in the quote: ``commission × price``
+    (both Binance's decimal text, multiplied exactly) in micro-quote, rounded up.
+
+    Raises:
+        ConversionError: either field missing or malformed.
+    """
+    values = []
+    for name in ("commission", "price"):
+        text = info.get(name)
+        if not isinstance(text, str) or len(text) > 40:
+            raise ConversionError(f"{name}: expected decimal text, got {type(text).__name__}")
+        try:
+            values.append(Decimal(text))
+        except InvalidOperation:
+            raise ConversionError(f"{name}: malformed decimal {text!r}") from None
+    with localcontext(prec=100):
+        product = values[0] * values[1]
+    if not product.is_finite():
+        raise ConversionError(f"commission × price: {product} is not a number")
+    return to_micros(format(product, "f"), Rounding.UP)
 
 
 def balance_micros(info: Mapping[str, Any], name: str) -> int:
@@ -179,6 +206,7 @@ def market_of(market: Mapping[str, Any], venue: str) -> CcxtMarket:
         ccxt_symbol=str(market["symbol"]),
         quote=str(market.get("settle") or market["quote"]),
         min_notional=notional,
+        base=str(market.get("base") or ""),
     )
 
 

@@ -21,6 +21,9 @@ Binance     meaning                           reason code
 -20124      algo order unknown or completed   ``SYS_VENUE_UNKNOWN_ORDER``
 =========  ================================  =====================================
 
+A spot LIMIT_MAKER that would take is answered -2010 "Order would immediately match and take."
+(the code Binance spot also uses for an insufficient balance); ccxt maps that message to
+``OrderImmediatelyFillable`` without the code in its text: → ``SYS_VENUE_POST_ONLY_WOULD_CROSS``.
 Otherwise by class: ``InsufficientFunds`` → insufficient balance, ``InvalidOrder`` →
 ``SYS_VENUE_INVALID_ORDER``, ``AuthenticationError``/``PermissionDenied`` →
 ``SYS_CCXT_AUTH_FAILED``, ``DDoSProtection`` and ``RateLimitExceeded`` (siblings under
@@ -95,6 +98,7 @@ BINANCE_CODES: dict[int, ErrorKind] = {
 """Binance error codes (USDⓈ-M and spot REST references) with a more precise meaning than
 ccxt's exception class."""
 
+_WOULD_TAKE = "Order would immediately match and take."
 _CODE = re.compile(r'"code"\s*:\s*(-?\d{1,6})')
 _SIGNATURE = re.compile(r"(signature=)[0-9a-fA-F]+")
 
@@ -142,6 +146,8 @@ def classify(exc: Exception) -> CcxtError:
         kind = ErrorKind.AUTH
     elif code in BINANCE_CODES:
         kind = BINANCE_CODES[code]
+    elif isinstance(exc, ccxt.OrderImmediatelyFillable) and _WOULD_TAKE in message:
+        kind = ErrorKind.POST_ONLY_CROSS
     elif isinstance(exc, ccxt.InsufficientFunds):
         kind = ErrorKind.INSUFFICIENT_BALANCE
     elif isinstance(exc, ccxt.OrderNotFound):

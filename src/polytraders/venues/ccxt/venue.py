@@ -38,11 +38,12 @@ Behaviour:
   ``OrderCanceled``; an order the exchange no longer has open is asked for its final state.
 * ``cancel_all`` (kill switch; never held back by a 429 back-off) is
   :meth:`CcxtVenue.cancel_everything`: per symbol it cancels the regular orders
-  (``DELETE /fapi/v1/allOpenOrders``) **and** the conditional ones (``DELETE
-  /fapi/v1/algoOpenOrders``: Binance does not document the first as cancelling the second),
-  then lists both again and settles every order we held open; anything still listed, or any
-  request that failed, makes it raise :class:`~.stops.CancelAllUnconfirmedError` (fail
-  closed: the worker stops and the desk halts) with the :class:`~.stops.CancelAllReport`.
+  (``DELETE /fapi/v1/allOpenOrders``; spot ``DELETE /api/v3/openOrders``) **and**, on
+  perpetuals, the conditional ones (``DELETE /fapi/v1/algoOpenOrders``: Binance does not
+  document the first as cancelling the second), then lists both again and settles every
+  order we held open; anything still listed, or any request that failed, makes it raise
+  :class:`~.stops.CancelAllUnconfirmedError` (fail closed: the worker stops and the desk
+  halts) with the :class:`~.stops.CancelAllReport`.
   A clean shutdown may use :meth:`CcxtVenue.cancel_orders_keeping_stops` instead (regular
   orders only, confirmed the same way), so an open position keeps its protective stop.
 * Protective stops (:mod:`.stops`, kept by :mod:`.protective_stop`):
@@ -405,7 +406,10 @@ class CcxtVenue:
         every order we held open (fills synced first); when no conditional order is left,
         sync the trades of the symbols with watched protective stops (one triggered before
         the cancel is adopted) and watch none. Every request is made even when an earlier
-        one failed; ccxt failures are reported, never raised.
+        one failed; ccxt failures are reported, never raised — except an "unknown order"
+        answer to a cancel-all, which says nothing was open (Binance spot answers ``DELETE
+        /api/v3/openOrders`` so, -2011, when no order is open): the listing that follows is
+        the confirmation either way.
 
         Raises:
             ConversionError: an answer that cannot be converted exactly.
@@ -420,7 +424,9 @@ class CcxtVenue:
                 try:
                     self._call("cancel_all_orders", market.ccxt_symbol, params)
                 except Exception as exc:
-                    failures.append(self._failure(exc, now_ns).message)
+                    error = self._failure(exc, now_ns)
+                    if error.kind is not ErrorKind.ORDER_NOT_FOUND:  # nothing open to cancel
+                        failures.append(error.message)
             try:
                 orders.extend(self._open_order_reports(market, now_ns))
                 if stops_too:

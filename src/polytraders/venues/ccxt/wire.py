@@ -8,10 +8,12 @@ any other id is sent as ``pt-`` + 32 hex digits of its SHA-256 (deterministic: t
 always gets the same wire id, so a re-sent order is refused as a duplicate by the exchange),
 and only a venue that knows the order (submitted, or restored from the store) maps it back.
 
-Order kinds: GTC → ``LIMIT`` GTC; post-only → ``LIMIT`` ``timeInForce=GTX`` (Binance's
-post-only: refused with -5022 instead of taking); FAK → ``LIMIT`` IOC at the order's price
-(a price-protected market order), or ``MARKET`` when the price is 0; FOK → ``LIMIT`` FOK;
-reduce-only → ``reduceOnly`` (perpetuals only). GTD and notional-sized orders are refused.
+Order kinds: GTC → ``LIMIT`` GTC; post-only → on perpetuals ``LIMIT`` ``timeInForce=GTX``
+(refused with -5022 instead of taking), on spot ccxt's ``postOnly`` (``LIMIT_MAKER``, no
+``timeInForce``: refused with -2010 "Order would immediately match and take."); FAK →
+``LIMIT`` IOC at the order's price (a price-protected market order), or ``MARKET`` when the
+price is 0; FOK → ``LIMIT`` FOK; reduce-only → ``reduceOnly`` (perpetuals only: refused on
+spot before anything is sent). GTD and notional-sized orders are refused.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from polytraders.model.orders import OrderStatus, TimeInForce, VenueOrder
 from polytraders.venues.ccxt.convert import (
     CcxtMarket,
     ConversionError,
+    base_fee_micros,
     exact,
     fee_micros,
     grid_text,
@@ -87,11 +90,14 @@ def order_request(order: VenueOrder, market: CcxtMarket, *, perp: bool) -> Order
         return OrderRequest(
             order_type="market", side=order.side.lower(), amount=amount, price=None, params=params
         )
-    params["timeInForce"] = {
-        TimeInForce.GTC: "GTX" if order.post_only else "GTC",
-        TimeInForce.FAK: "IOC",
-        TimeInForce.FOK: "FOK",
-    }[order.time_in_force]
+    if order.post_only and not perp:
+        params["postOnly"] = True
+    else:
+        params["timeInForce"] = {
+            TimeInForce.GTC: "GTX" if order.post_only else "GTC",
+            TimeInForce.FAK: "IOC",
+            TimeInForce.FOK: "FOK",
+        }[order.time_in_force]
     return OrderRequest(
         order_type="limit",
         side=order.side.lower(),
@@ -137,17 +143,23 @@ def fill_of(
     info: Mapping[str, Any], market: CcxtMarket, client_order_id: str, ts_recv_ns: int
 ) -> Fill:
     """Our fill from one ``userTrades``/``myTrades`` entry: price ``price``, size ``qty``, fee
-    ``commission`` (rounded up to a micro-unit) in the quote asset, MAKER when ``maker``
-    (``isMaker`` on spot), time ``time``.
+    ``commission`` (rounded up to a micro-unit) in the quote asset — or, paid in the base asset
+    (a spot buy), valued in the quote at the trade's price (:func:`.convert.base_fee_micros`;
+    the exchange credits ``qty − commission`` of the base while the fill's size is ``qty``) —,
+    MAKER when ``maker`` (``isMaker`` on spot), time ``time``.
 
     Raises:
         ConversionError: a field missing or inexact, or the commission in another asset.
     """
     asset = info.get("commissionAsset")
-    if asset != market.quote:
+    if asset == market.quote:
+        fee = fee_micros(info)
+    elif market.base and asset == market.base:
+        fee = base_fee_micros(info)
+    else:
         raise ConversionError(
-            f"commissionAsset: {asset!r}, expected {market.quote} (fee discounts paid in "
-            "another asset are not supported)"
+            f"commissionAsset: {asset!r}, expected {market.quote} or {market.base or '-'} "
+            "(fee discounts paid in another asset are not supported)"
         )
     maker = info.get("maker", info.get("isMaker"))
     if not isinstance(maker, bool):
@@ -161,7 +173,7 @@ def fill_of(
         side=side_of(info),
         price=exact(info, "price"),
         size=exact(info, "qty"),
-        fee=fee_micros(info),
+        fee=fee,
         liquidity=LiquiditySide.MAKER if maker else LiquiditySide.TAKER,
         ts_event_ns=ms_to_ns(info, "time"),
         ts_recv_ns=ts_recv_ns,
