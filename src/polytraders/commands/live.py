@@ -2610,6 +2610,6 @@ def _summary(desk: Desk, market_events: int) -> None:
     result = desk.result()
     typer.echo(
         f"{result.run_id}: {market_events} market events, {result.events_processed} events,"
-        f" {result.orders_submitted} orders, {len(result.fills)} fills,"
+        f" {result.orders_submitted} orders, {desk.orders.stats.fills_booked} fills,"
         f" state {result.trading_state}"
     )

@@ -313,7 +313,10 @@ class DeskResult(msgspec.Struct, frozen=True, kw_only=True):
         envelope_count / timeline_sha256: the envelope timeline and its SHA-256 (equal iff the
             JSON-lines timelines are byte-identical).
         reason_codes: histogram of reason codes over all envelopes (sorted by code).
-        fills: every fill booked.
+        fills: the fills booked that the desk still holds: every one under the default
+            :class:`SessionMemory` (a backtest's); a live session's retire with their orders
+            (its ``--out`` files read them back from its archive; ``orders.stats.fills_booked``
+            counts them all).
         settlements: every settlement booked.
         desk_events: trading-state changes, kill-switch trips and bot-mode changes.
         operator_actions: applied and refused operator commands.
