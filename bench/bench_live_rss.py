@@ -58,8 +58,9 @@ diagnostic run; hence the 900 s run, judged from 450 s), past the warm-up and pa
 SQLite's page cache reaches its cap, the least-squares slope of RSS is below
 :data:`FLAT_SLOPE_MIB_PER_HOUR` (``rss_slope_second_half_mib_per_hour``) **and** the mean RSS
 of its last minute exceeds the mean of its first minute by less than :data:`FLAT_GROWTH_MIB`
-(``rss_growth_second_half_mib``; means over a minute, as single samples swing by up to 15 MiB
-with the trade polling). Why these bounds: the desk still
+(``rss_growth_second_half_mib``; means over a minute: single samples swung by up to 15 MiB
+with the trade polling before httpx's response cycles were broken, docs/performance.md). Why
+these bounds: the desk still
 keeps a few exact, unavoidable records that grow with the session — every booked fill's id,
 every retired order's id as ranges, each retired order's creation time (8 bytes) and a thinned
 equity curve — about 1 MiB an hour at this replay's rate, and the allocator and the trade

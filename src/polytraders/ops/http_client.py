@@ -8,7 +8,7 @@ session against the CLOB simulator (``python -m bench live_rss``) each trade pol
 (``GET /data/trades``, about 750 trades and 800 KiB of JSON, once a second) lived through the
 decoding's collections into the oldest generation and waited for a full collection (12 in
 15 minutes), and the memory glibc had in use swung between 50 and 62 MiB with them
-(docs/performance.md, "What still grows in a live session").
+(docs/performance.md, "Memory of a live session").
 
 :class:`HttpClient` replaces the stream of a response it has read (``stream=False``, the
 default of ``get``/``post``/``request``) by an empty one: the body stays in
