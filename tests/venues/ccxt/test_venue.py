@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -311,6 +312,38 @@ def test_reconciliation_snapshot_agrees_with_the_simulator_and_the_records(
     assert result.level is DriftLevel.OK
     assert result.order_drift_micros == 0 and result.position_drift_micros == 0
     assert result.differences.unbooked_fills == ()
+
+
+def test_later_reconciliation_snapshots_list_only_the_trades_since_the_previous_one(
+    sim: SimExchangeServer, venue: CcxtVenue
+) -> None:
+    """The first snapshot lists every trade; the next only those after the last it listed
+    (its cost stays the interval's, not the session's), while the position is compared in
+    full each time."""
+    asked: list[int | None] = []
+    real = venue._trades_since
+
+    def trades_since(market: Any, from_id: int | None) -> list[dict[str, Any]]:
+        asked.append(from_id)
+        return real(market, from_id)
+
+    venue._trades_since = trades_since  # type: ignore[method-assign]
+    venue.submit(order(1, Side.SELL, 0, 30_000, tif=TimeInForce.FAK), now())
+    venue.poll()
+    first = venue.reconciliation_snapshot(now())
+    first_ids = [f.fill_id for f in first.fills]
+    assert first_ids == [f"{TOKEN}/t{t.trade_id}" for t in sim.exchange.trades]
+    venue.submit(order(2, Side.SELL, 0, 20_000, tif=TimeInForce.FAK), now())
+    venue.poll()
+    asked.clear()
+    later = venue.reconciliation_snapshot(now())
+    last_listed = max(
+        t.trade_id for t in sim.exchange.trades if f"{TOKEN}/t{t.trade_id}" in first_ids
+    )
+    assert asked == [last_listed + 1, last_listed + 1]  # the listings before and after
+    new_ids = [f"{TOKEN}/t{t.trade_id}" for t in sim.exchange.trades][len(first_ids) :]
+    assert new_ids and [f.fill_id for f in later.fills] == new_ids
+    assert [(p.token_id, p.size) for p in later.positions] == [(TOKEN, -50_000)]
 
 
 def test_a_new_venue_rebuilds_orders_and_fills_without_duplicates(

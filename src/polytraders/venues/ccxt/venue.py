@@ -207,6 +207,9 @@ class CcxtVenue:
         self._by_venue_id: dict[str, str] = {}
         self._fill_ids: set[str] = set()
         self._next_trade_id: dict[str, int | None] = {}
+        self._snapshot_from_id: dict[str, int] = {}
+        """Token → the first trade id the next reconciliation snapshot lists (absent: from
+        ``history_since_ns``): one past the last trade the previous snapshot listed."""
         self._unknown: list[str] = []
         self._events: list[VenueEvent] = []
         self._blocked_until_ns = 0
@@ -670,12 +673,18 @@ class CcxtVenue:
     # ------------------------------------------------------------------ reconciliation
     def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
         """What the exchange holds for us now: open orders (``client_order_id`` ``""`` for an
-        order this venue does not know), the fills of our orders since ``history_since_ns``
-        (trades of orders this venue does not know are left out) and, on perpetuals, the
-        signed position and the open conditional (stop) orders of every traded symbol. Trades
-        are listed before and after the rest; when they changed, everything is asked again,
-        at most :data:`SNAPSHOT_TRIES` times.
-        Read-only: no state of the venue changes.
+        order this venue does not know), the fills of our orders (trades of orders this venue
+        does not know are left out) and, on perpetuals, the signed position and the open
+        conditional (stop) orders of every traded symbol. Trades are listed before and after
+        the rest; when they changed, everything is asked again, at most
+        :data:`SNAPSHOT_TRIES` times.
+
+        The first snapshot lists the trades since ``history_since_ns``; each later one only
+        those after the last trade the previous one listed (Binance trade ids grow per
+        symbol), so its cost is the interval's trades, not the session's: a trade of ours
+        before that was listed, and reported if not booked, by an earlier snapshot, and on
+        perpetuals the positions, compared in full each time, still show what it moved. The
+        only state it changes is that starting id, once the answers are in.
 
         Raises:
             ccxt.BaseError: the exchange did not answer.
@@ -683,7 +692,7 @@ class CcxtVenue:
             SnapshotError: trades kept changing.
         """
         for _try in range(SNAPSHOT_TRIES):
-            before = self._all_trades()
+            before = self._snapshot_trades()
             orders: list[OrderStatusReport] = []
             stops: list[StopOrderReport] = []
             for market in self.markets.values():
@@ -693,11 +702,16 @@ class CcxtVenue:
             positions: tuple[PositionReport, ...] = ()
             if self.config.market_type == "perp":
                 positions = self._position_reports()
-            after = self._all_trades()
+            after = self._snapshot_trades()
             if [t for _, t in before] == [t for _, t in after]:
                 break
         else:
             raise SnapshotError(f"{self.name}: trades kept changing during the snapshot")
+        for market, info in after:
+            token = market.token_id
+            self._snapshot_from_id[token] = max(
+                self._snapshot_from_id.get(token, 0), trade_id_of(info) + 1
+            )
         fills = []
         for market, info in after:
             ours = self._by_venue_id.get(venue_order_id_of(info))
@@ -908,11 +922,11 @@ class CcxtVenue:
                 return out
             from_id = max(trade_id_of(i) for i in infos) + 1
 
-    def _all_trades(self) -> list[tuple[CcxtMarket, dict[str, Any]]]:
+    def _snapshot_trades(self) -> list[tuple[CcxtMarket, dict[str, Any]]]:
         return [
             (market, info)
             for market in self.markets.values()
-            for info in self._trades_since(market, None)
+            for info in self._trades_since(market, self._snapshot_from_id.get(market.token_id))
         ]
 
     def _sync_trades(self, market: CcxtMarket, now_ns: int, *, adopt: bool = False) -> None:
