@@ -71,7 +71,7 @@ from polytraders.simexchange import errors, wire
 from polytraders.simexchange.auth import ApiKey, verify
 from polytraders.simexchange.engine import FuturesExchange
 from polytraders.simexchange.errors import BinanceError
-from polytraders.simexchange.matching import NS_PER_MS, MatchingExchange
+from polytraders.simexchange.matching import NS_PER_MS, MatchingExchange, SimOrder
 
 Handler = Callable[[Request], Awaitable[Response]]
 SignedHandler = Callable[[dict[str, str], int], Awaitable[Any]]
@@ -255,6 +255,34 @@ class Api:
 
         return inner
 
+    def common_routes(self, prefix: str, render: Callable[[SimOrder], Any]) -> list[BaseRoute]:
+        """What both Binance markets serve alike under ``prefix`` (``/fapi/v1``, ``/api/v3``):
+        ``ping``, ``time`` (``serverTime``: :meth:`now_ms`) and ``GET order`` (one order by
+        ``orderId`` or ``origClientOrderId``, -2013 when unknown), its answer ``render(order)``
+        in the market's shape."""
+        ex = self.state.exchange
+
+        @self.public
+        def ping(request: Request) -> Any:
+            return {}
+
+        @self.public
+        def server_time(request: Request) -> Any:
+            return {"serverTime": self.now_ms()}
+
+        @self.signed
+        async def query_order(params: dict[str, str], now: int) -> Any:
+            order = ex.find(*order_ref(ex, params))
+            if order is None:
+                raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
+            return render(order)
+
+        return [
+            Route(f"{prefix}/ping", ping),
+            Route(f"{prefix}/time", server_time),
+            Route(f"{prefix}/order", query_order, methods=["GET"]),
+        ]
+
 
 def symbol_of(ex: MatchingExchange[Any], params: dict[str, str] | Any) -> None:
     """-1121 when ``params`` name another symbol than the exchange's."""
@@ -327,14 +355,6 @@ def futures_routes(api: Api) -> list[BaseRoute]:
     now_ms, public, signed, control = api.now_ms, api.public, api.signed, api.control
 
     @public
-    def ping(request: Request) -> Any:
-        return {}
-
-    @public
-    def server_time(request: Request) -> Any:
-        return {"serverTime": now_ms()}
-
-    @public
     def exchange_info(request: Request) -> Any:
         return wire.exchange_info(ex, now_ms())
 
@@ -368,13 +388,6 @@ def futures_routes(api: Api) -> list[BaseRoute]:
     async def cancel_order(params: dict[str, str], now: int) -> Any:
         order_id, client_id = order_ref(ex, params)
         return wire.order(ex, ex.cancel(order_id, client_id, now))
-
-    @signed
-    async def query_order(params: dict[str, str], now: int) -> Any:
-        order = ex.find(*order_ref(ex, params))
-        if order is None:
-            raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
-        return wire.order(ex, order)
 
     @signed
     async def cancel_all(params: dict[str, str], now: int) -> Any:
@@ -526,14 +539,12 @@ def futures_routes(api: Api) -> list[BaseRoute]:
         )
 
     return [
-        Route("/fapi/v1/ping", ping),
-        Route("/fapi/v1/time", server_time),
+        *api.common_routes("/fapi/v1", lambda order: wire.order(ex, order)),
         Route("/fapi/v1/exchangeInfo", exchange_info),
         Route("/fapi/v1/depth", depth),
         Route("/fapi/v1/premiumIndex", premium_index),
         Route("/fapi/v1/order", post_order, methods=["POST"]),
         Route("/fapi/v1/order", cancel_order, methods=["DELETE"]),
-        Route("/fapi/v1/order", query_order, methods=["GET"]),
         Route("/fapi/v1/allOpenOrders", cancel_all, methods=["DELETE"]),
         Route("/fapi/v1/openOrders", open_orders),
         Route("/fapi/v1/algoOrder", post_algo_order, methods=["POST"]),

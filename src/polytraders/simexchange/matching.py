@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -104,7 +105,7 @@ class Faults:
     """The next N depth events are not published (a lost websocket message)."""
 
 
-class MatchingExchange(Generic[SettingsT]):
+class MatchingExchange(ABC, Generic[SettingsT]):
     """The replayed market and our orders (module docstring); subclasses add the account and
     its ``SettingsT``.
 
@@ -124,11 +125,11 @@ class MatchingExchange(Generic[SettingsT]):
         self.instrument: Instrument = recording.instrument
         self.symbol = recording.instrument.symbol
 
+    @abstractmethod
     def restart(self, settings: SettingsT, start_ms: int | None = None) -> None:
         """Start a fresh session with ``settings`` whose first snapshot is at ``start_ms``
         (ms since the epoch; None: the recording's own times): the subclass's account over
         :meth:`_reset`."""
-        raise NotImplementedError
 
     def _reset(self, queue_model_name: str, start_ms: int | None) -> None:
         """Forget the session: the replay before its first step, no orders, no faults; the
@@ -240,9 +241,9 @@ class MatchingExchange(Generic[SettingsT]):
             return
         self.outbox.append(self._depth_message(delta))
 
+    @abstractmethod
     def _depth_message(self, delta: BookDelta) -> dict[str, Any]:
         """The ``depthUpdate`` payload of ``delta`` in the market's wire shape."""
-        raise NotImplementedError
 
     def drain(self) -> list[dict[str, Any]]:
         """The depth events published since the last call."""
@@ -361,14 +362,15 @@ class MatchingExchange(Generic[SettingsT]):
             working=WorkingOrder(order=venue_order, sequence=order_id, fee_rate_ppm=0),
         )
 
+    @abstractmethod
     def _validated(self, params: dict[str, str], now_ms: int) -> SimOrder:
         """The order ``params`` describe, checked against the market's rules.
 
         Raises:
             BinanceError: a malformed or refused order.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def _admit(self, order: SimOrder, take: Take, limit: int) -> None:
         """Refuse ``order`` before anything happens when the account cannot take it:
         ``take`` is what it would take now, ``limit`` its price (the walk's bound for a
@@ -377,13 +379,12 @@ class MatchingExchange(Generic[SettingsT]):
         Raises:
             BinanceError: the market's code for the refusal.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def _book_fill(
         self, order: SimOrder, price: int, qty: int, *, maker: bool, now_ms: int
     ) -> None:
         """Book one fill of ``order`` on the account and record the trade."""
-        raise NotImplementedError
 
     def _armed_reject(self) -> None:
         if self.faults.reject_orders:

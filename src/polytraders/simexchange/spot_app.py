@@ -52,14 +52,6 @@ def spot_routes(api: Api) -> list[BaseRoute]:
     now_ms, public, signed, control = api.now_ms, api.public, api.signed, api.control
 
     @public
-    def ping(request: Request) -> Any:
-        return {}
-
-    @public
-    def server_time(request: Request) -> Any:
-        return {"serverTime": now_ms()}
-
-    @public
     def exchange_info(request: Request) -> Any:
         return spot_wire.exchange_info(ex, now_ms())
 
@@ -92,13 +84,6 @@ def spot_routes(api: Api) -> list[BaseRoute]:
         order = ex.cancel(*order_ref(ex, params), now)
         cancel_id = params.get("newClientOrderId") or f"sim-cancel-{order.order_id}"
         return spot_wire.canceled(ex, order, cancel_id, now)
-
-    @signed
-    async def query_order(params: dict[str, str], now: int) -> Any:
-        order = ex.find(*order_ref(ex, params))
-        if order is None:
-            raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
-        return spot_wire.order(ex, order)
 
     @signed
     async def cancel_all(params: dict[str, str], now: int) -> Any:
@@ -161,13 +146,11 @@ def spot_routes(api: Api) -> list[BaseRoute]:
         )
 
     return [
-        Route("/api/v3/ping", ping),
-        Route("/api/v3/time", server_time),
+        *api.common_routes("/api/v3", lambda order: spot_wire.order(ex, order)),
         Route("/api/v3/exchangeInfo", exchange_info),
         Route("/api/v3/depth", depth),
         Route("/api/v3/order", post_order, methods=["POST"]),
         Route("/api/v3/order", cancel_order, methods=["DELETE"]),
-        Route("/api/v3/order", query_order, methods=["GET"]),
         Route("/api/v3/openOrders", cancel_all, methods=["DELETE"]),
         Route("/api/v3/openOrders", open_orders, methods=["GET"]),
         Route("/api/v3/myTrades", my_trades),
