@@ -74,6 +74,7 @@ from polytraders.venues.reconciliation import (
 from polytraders.venues.reports import VenueSnapshot
 
 if TYPE_CHECKING:
+    from polytraders.desk.allocator import AllocatorRestore
     from polytraders.desk.checkpoints import RestoredCheckpoint
     from polytraders.desk.clock import Clock
     from polytraders.desk.orders import OrderJournal
@@ -957,6 +958,7 @@ def compose_desk(
     memory: SessionMemory | None = None,
     instruments: Sequence[Instrument] = (),
     clock: Clock | None = None,
+    allocator_restore: AllocatorRestore | None = None,
 ) -> Desk:
     """The desk of ``desk_file`` on a live clock: every live path (``--paper``, ``--shadow``'s
     candidate, ``--live``) composes its desk here, and the bots come from
@@ -982,9 +984,13 @@ def compose_desk(
         clock: the desk's clock (None: the wall clock, :class:`~polytraders.desk.clock.LiveClock`,
             what every command uses; a test against the exchange simulator passes one that
             follows the simulator's replay).
+        allocator_restore: a restart's MetaAllocator state and the run's fills
+            (:func:`~polytraders.desk.checkpoints.allocator_restore`).
 
     Raises:
-        ValueError: the desk cannot be built (no ENFORCED execution bot).
+        ValueError: the desk cannot be built (no ENFORCED execution bot; an allocator on
+            a state with orders or positions and no ``allocator_restore``; an
+            ``allocator_restore`` whose strategies are not the desk file's budgets).
     """
     from polytraders.desk.clock import LiveClock
 
@@ -1007,6 +1013,7 @@ def compose_desk(
         memory=memory,
         unwind=desk_file.build_unwind_slot(),
         instruments=instruments,
+        allocator_restore=allocator_restore,
     )
 
 
@@ -1367,7 +1374,7 @@ def build_live_session(
             recorded (the session is then closed as a crash would end it: open orders stay
             at the venue, the attempt RUNNING).
     """
-    from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
+    from polytraders.desk.checkpoints import CheckpointWriter, allocator_restore, load_checkpoint
     from polytraders.desk.state import DeskState
     from polytraders.feeds.live.user_channel import UserAuth, UserChannel, UserChannelConfig
     from polytraders.node.config import NodeConfigError
@@ -1445,11 +1452,14 @@ def build_live_session(
         if not order.status.is_open:
             state.add_order(order)
     base = None
+    allocation = None
     if known is not None:
         holdings = [
             state.ledger.position(token_id) or Position(token_id) for token_id in report.positions
         ]
         _record_reconciliation(known, venue.orders(), report.missed_fills, holdings, started_ns)
+        # after the reconciliation's missed fills are recorded: attribution covers them too
+        allocation = allocator_restore(known.store, known.run, restored)
         counts = known.store.counts(known.run)
         base = RunProduced(envelopes=counts.envelopes, orders=counts.orders, fills=counts.fills)
     file_sink = None
@@ -1488,6 +1498,7 @@ def build_live_session(
             start_sequence=known.next_envelope if known is not None else 0,
             journal=recording.journal,
             memory=SessionMemory.live(node.venue.closed_order_retention_s),
+            allocator_restore=allocation,
         )
         if known is not None:  # checkpoint from now on; a restart resumes its controls first
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)

@@ -455,7 +455,7 @@ def build_ccxt_session(
     """
     import ccxt
 
-    from polytraders.desk.checkpoints import CheckpointWriter, load_checkpoint
+    from polytraders.desk.checkpoints import CheckpointWriter, allocator_restore, load_checkpoint
     from polytraders.desk.clock import LiveClock
     from polytraders.desk.state import DeskState
     from polytraders.store.journal import FUNDING_RECOVERED, funding_payments, record_funding
@@ -540,9 +540,12 @@ def build_ccxt_session(
         if not order.status.is_open:
             state.add_order(order)
     base = None
+    allocation = None
     if known is not None:
         holdings = [state.ledger.position(t) or Position(t) for t in sorted(held)]
         _record_reconciliation(known, venue.orders(), missed, holdings, started_ns)
+        # after the reconciliation's missed fills are recorded: attribution covers them too
+        allocation = allocator_restore(known.store, known.run, restored)
         for payment in missed_funding:
             record_funding(known.store, known.run, payment, FUNDING_RECOVERED)
         counts = known.store.counts(known.run)
@@ -588,6 +591,7 @@ def build_ccxt_session(
             journal=recording.journal,
             memory=SessionMemory.live(CLOSED_ORDER_REPORT_S),
             clock=clock,
+            allocator_restore=allocation,
         )
         if known is not None:
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)

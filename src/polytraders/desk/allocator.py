@@ -51,9 +51,44 @@ A budget cut below what a strategy has in use lets it only reduce until it is ba
 and restart reallocation; budgets are enforced either way, and a frozen allocator does not
 advance its tier (the first check after unfreezing reallocates if the drawdown is still deep).
 
+**Restart** (crash-only, :mod:`polytraders.desk.checkpoints`). Two sources, each the one that
+cannot lose or repeat what it restores:
+
+- The **allocation in force** (weights, reserve, tier, frozen, equity basis) is in the
+  checkpoint rows (:class:`AllocatorCheckpoint`, written in the row of every change, at once:
+  the desk writes a row right after recording an ALLOCATE envelope). It is rare and small, and
+  nothing but the desk knows it.
+- The **attribution** (each strategy's capital and PnL positions per token) is rebuilt from the
+  run's recorded fills, every attempt's (reverted ones left out, each fill id once, in the
+  order recorded), joined by client order id to their orders' strategies
+  (:func:`~polytraders.desk.checkpoints.allocator_restore`), read **after** the start-up
+  reconciliation recorded the fills the venue made while the desk was down. The fills table is
+  the one record every booked fill reaches exactly once (the journal writes it as the desk
+  books; a fill the crash kept from the store is one the venue reports missed, and
+  reconciliation records it before the desk starts), and it is the record the desk's own
+  positions are rebuilt from, so attribution and positions cover the same fills. Per-fill
+  checkpoint entries would not: a fill in the store whose row the crash prevented would be
+  missed, and one recorded at reconciliation would never pass through the desk at all.
+
+:meth:`MetaAllocator.restore` books those fills and puts the allocation back unchanged
+(``SYS_ALLOCATOR_RESTORED``: budgets keep their equity basis, so they do not jump); open
+orders restored with the state count through their ``bot_id`` as before. A checkpoint whose
+strategies differ from ``budgets_pct`` is refused (:class:`AllocatorRestoreError`: the desk
+file no longer describes the run; start a new run). Same strategies but another
+``[desk.allocator]`` (budgets, tiers, …) start from the new static split at the equity of now,
+tier 0, the frozen flag kept (an operator's freeze is not lifted by an edit), attribution kept
+(``SYS_ALLOCATOR_CONFIG_CHANGED``): the operator changed the budgets on purpose and what each
+strategy holds is still true. The score history (PnL samples) starts empty: the first score
+needs three samples after the restart. The desk then compares the attributed positions with
+its own (the venue's, from reconciliation); a difference belongs to no strategy (fills of the
+desk's own unwinds, an external trade) and is logged per token and size, and the restored
+envelope carries ``SYS_ALLOCATOR_UNATTRIBUTED``.
+
 Not covered: fills of orders the desk placed itself (unwinds) belong to no strategy; a fill
 reported after its order's cancel was confirmed (a venue race) lands after the budget was
-released; the allocator is not in checkpoints (a desk with an allocator refuses to resume).
+released; the in-process :meth:`~polytraders.desk.desk.Desk.resume` (a
+:class:`~polytraders.desk.desk.DeskCheckpoint`) carries no allocator state, so a desk with an
+allocator resumes that way only without orders or positions.
 """
 
 from __future__ import annotations
@@ -65,10 +100,12 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Annotated, NamedTuple
 
+import msgspec
 from msgspec.structs import replace
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from polytraders.contracts.allocation import Allocation
+from polytraders.contracts.canonical import config_version
 from polytraders.contracts.view import DeskView
 from polytraders.model.fills import Fill
 from polytraders.model.money import MICROS
@@ -85,6 +122,9 @@ SYS_ALLOCATOR_RESET = "SYS_ALLOCATOR_RESET"
 SYS_ALLOCATOR_BUDGET_RESHAPED = "SYS_ALLOCATOR_BUDGET_RESHAPED"
 SYS_ALLOCATOR_BUDGET_EXCEEDED = "SYS_ALLOCATOR_BUDGET_EXCEEDED"
 SYS_ALLOCATOR_UNKNOWN_STRATEGY = "SYS_ALLOCATOR_UNKNOWN_STRATEGY"
+SYS_ALLOCATOR_RESTORED = "SYS_ALLOCATOR_RESTORED"
+SYS_ALLOCATOR_CONFIG_CHANGED = "SYS_ALLOCATOR_CONFIG_CHANGED"
+SYS_ALLOCATOR_UNATTRIBUTED = "SYS_ALLOCATOR_UNATTRIBUTED"
 
 PPM = 1_000_000
 _PPM_PER_PCT = 10_000
@@ -151,6 +191,30 @@ class AllocatorConfig(BaseModel):
         if any(b <= a for a, b in pairwise(levels)):
             raise ValueError("drawdown_tiers must have strictly increasing drawdown_pct")
         return self
+
+
+class AllocatorCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """The allocator in a checkpoint row: the ``allocation`` in force (weights, reserve,
+    equity basis, tier, frozen) and the ``config_version`` of the ``[desk.allocator]`` it was
+    made under (:attr:`MetaAllocator.config_version`)."""
+
+    allocation: Allocation
+    config_version: str
+
+
+class AllocatorRestore(msgspec.Struct, frozen=True, kw_only=True):
+    """What a restarting allocator is given: its checkpoint (``saved``), the run's ``fills``
+    (every attempt's, reverted ones left out, in the order recorded; a repeated fill id is
+    booked once) and ``orders`` (any recorded state of each: the strategy, side, limit and
+    size a fill is attributed by)."""
+
+    saved: AllocatorCheckpoint
+    fills: tuple[Fill, ...]
+    orders: tuple[VenueOrder, ...]
+
+
+class AllocatorRestoreError(ValueError):
+    """A checkpoint whose allocator the desk config no longer describes (one line)."""
 
 
 class Verdict(NamedTuple):
@@ -250,6 +314,10 @@ class MetaAllocator:
         if unknown:
             raise ValueError(f"allocator: budgets for bots not among the strategies: {unknown}")
         self.config = config
+        self.config_version = config_version(config.model_dump(mode="json"))
+        """Version of the ``[desk.allocator]`` settings (16 hex digits over their canonical
+        JSON), kept with the allocation in checkpoints."""
+        self._saved: AllocatorCheckpoint | None = None
         self.frozen = config.frozen
         self._pending = pending
         self._tiers = config.drawdown_tiers
@@ -264,6 +332,88 @@ class MetaAllocator:
         self.allocations: list[Allocation] = []
         """Every allocation made, in order (the last one is in force)."""
         self._static()
+
+    def checkpoint(self) -> AllocatorCheckpoint | None:
+        """The allocation in force with the config version (None before the first; the same
+        object until the next allocation)."""
+        if not self.allocations:
+            return None
+        last = self.allocations[-1]
+        if self._saved is None or self._saved.allocation is not last:
+            self._saved = AllocatorCheckpoint(allocation=last, config_version=self.config_version)
+        return self._saved
+
+    def restore(self, restore: AllocatorRestore, view: DeskView) -> Allocation:
+        """Put back a checkpointed allocator (rules: the module docstring's "Restart"): book
+        ``restore.fills`` to their orders' strategies, then the saved allocation
+        (``SYS_ALLOCATOR_RESTORED``), or, when the saved config version differs, the static
+        split at ``view``'s equity (``SYS_ALLOCATOR_CONFIG_CHANGED``); return it. Call once,
+        before the first allocation.
+
+        Raises:
+            AllocatorRestoreError: the checkpoint's strategies are not ``budgets_pct``'s.
+        """
+        saved = restore.saved.allocation
+        have, want = sorted(saved.weights_ppm), sorted(self.config.budgets_pct)
+        if have != want:
+            raise AllocatorRestoreError(
+                f"allocator: the checkpoint's strategies {have} differ from [desk.allocator] "
+                f"budgets_pct {want}: the desk file no longer describes this run; start a new "
+                "run (or restore the desk file)"
+            )
+        orders = {o.client_order_id: o for o in restore.orders}
+        booked: set[str] = set()
+        for fill in restore.fills:
+            if fill.fill_id not in booked:
+                booked.add(fill.fill_id)
+                self.fill_booked(fill, orders.get(fill.client_order_id))
+        self.frozen = saved.frozen
+        if restore.saved.config_version == self.config_version:
+            self.weights_ppm = dict(saved.weights_ppm)
+            self.reserve_ppm = saved.reserve_ppm
+            self.tier = saved.tier
+            self.equity_micros = saved.equity_micros
+            reason = SYS_ALLOCATOR_RESTORED
+        else:
+            _LOG.warning(
+                "allocator: [desk.allocator] changed since the checkpoint (%s -> %s): "
+                "restarting from the static split, attribution kept",
+                restore.saved.config_version,
+                self.config_version,
+            )
+            self._static()
+            self.equity_micros = view.equity
+            reason = SYS_ALLOCATOR_CONFIG_CHANGED
+        allocation = Allocation(
+            weights_ppm=dict(self.weights_ppm),
+            reserve_ppm=self.reserve_ppm,
+            equity_micros=self.equity_micros,
+            drawdown_ppm=_drawdown_ppm(view),
+            tier=self.tier,
+            scores_ppm={},
+            frozen=self.frozen,
+            reason=reason,
+        )
+        self.allocations.append(allocation)
+        return allocation
+
+    def attributed_sizes(self) -> dict[str, int]:
+        """Token → the sum of the strategies' attributed positions (micro-shares, signed),
+        sorted by token."""
+        sizes: dict[str, int] = {}
+        for book in self._books.values():
+            for token, position in book.capital.items():
+                sizes[token] = sizes.get(token, 0) + position.size
+        return dict(sorted(sizes.items()))
+
+    def positions(self, strategy: str) -> dict[str, Position]:
+        """``strategy``'s attributed positions per token: capital ones (booked at committed
+        prices, cost basis in 10⁻¹² units); :meth:`pnl_positions` for its PnL."""
+        return dict(self._books[strategy].capital)
+
+    def pnl_positions(self, strategy: str) -> dict[str, Position]:
+        """``strategy``'s PnL positions per token (fill prices and fees, micro)."""
+        return dict(self._books[strategy].pnl)
 
     def _static(self) -> None:
         self.weights_ppm = {

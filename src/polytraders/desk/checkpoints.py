@@ -6,8 +6,12 @@ commands that reach a running or stopped desk through the same rows.
 latest change, the kill switch and its trip's reason, the UTC day with its start-of-day equity,
 the peak equity), and, as differences from the previous row, the orders opened (in full) and
 closed (by client order id) and the intent ids the risk chain saw for the first time, plus the
-order manager's next sequence and the last operator row the desk has applied. Books, markets
-and positions are not: they come back from the feed and from reconciliation with the venue.
+order manager's next sequence and the last operator row the desk has applied, and the
+MetaAllocator's allocation in force with its config version
+(:class:`~polytraders.desk.allocator.AllocatorCheckpoint`) when it changed. Books, markets
+and positions are not: they come back from the feed and from reconciliation with the venue;
+nor is the allocator's attribution of fills to strategies: :func:`allocator_restore` rebuilds
+it from the run's recorded fills (why: :mod:`polytraders.desk.allocator`, "Restart").
 
 **When a row is written** — at the end of every desk step (and at shutdown, before its own
 HALT, which is the process ending rather than a desk decision) when something changed since
@@ -22,7 +26,9 @@ the last row:
   the venue's acknowledgement (a change of status or filled size of an open order is not: the
   ``orders`` table records those);
 - the risk chain saw a new intent id;
-- an operator row was applied.
+- an operator row was applied;
+- the MetaAllocator made an allocation (start, reallocation, freeze, reset, restore): the desk
+  writes that row at once, right after its ALLOCATE envelope.
 
 And once **before** the kill switch's cancels go out (write-ahead), so a desk killed between
 its trip and its cancels restarts tripped. A new order is in the row of the step that created
@@ -53,11 +59,14 @@ from typing import Protocol
 
 import msgspec
 
+from polytraders.desk.allocator import AllocatorCheckpoint, AllocatorRestore
 from polytraders.desk.state import DeskControls, DeskState, KillSwitchStatus
 from polytraders.model.events import TradingState
+from polytraders.model.fills import Fill
 from polytraders.model.orders import VenueOrder
 from polytraders.store.checkpoints import CheckpointRow
 from polytraders.store.event_store import EventStore
+from polytraders.store.journal import reverted_fill_ids
 from polytraders.store.run_ref import RunRef
 
 _LOG = logging.getLogger(__name__)
@@ -88,7 +97,8 @@ class CheckpointChange(msgspec.Struct, frozen=True, kw_only=True):
     (client order ids open in the previous row and closed now); ``intents_seen`` (intent ids
     first evaluated since the previous row; client order ids derive from them, so none is reused
     after a restart); ``operator_sequence`` (sequence of the last operator row applied, -1 for
-    none).
+    none); ``allocator`` (the MetaAllocator's allocation in force and config version, when it
+    changed since the previous row, and in a writer's first row; None otherwise).
     """
 
     controls: DeskControls
@@ -96,6 +106,7 @@ class CheckpointChange(msgspec.Struct, frozen=True, kw_only=True):
     orders_closed: tuple[str, ...] = ()
     intents_seen: tuple[str, ...] = ()
     operator_sequence: int = -1
+    allocator: AllocatorCheckpoint | None = None
 
 
 class KillSwitchTrip(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,7 +138,8 @@ class RestoredCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     Fields: ``controls`` (operators' rows written after the desk's last row applied);
     ``open_orders`` (the orders the desk believed open, as last written); ``intents_seen``;
     ``last_sequence`` (the last row read);
-    ``operator_sequence`` (the last operator row folded in, -1 for none).
+    ``operator_sequence`` (the last operator row folded in, -1 for none); ``allocator`` (the
+    last allocator state written, None when no row has one).
     """
 
     controls: DeskControls
@@ -135,6 +147,7 @@ class RestoredCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     intents_seen: tuple[str, ...]
     last_sequence: int
     operator_sequence: int
+    allocator: AllocatorCheckpoint | None = None
 
 
 class CheckpointStore(Protocol):
@@ -231,9 +244,10 @@ def apply_operator(controls: DeskControls, ts_ns: int, body: OperatorBody) -> De
 
 def load_checkpoint(store: CheckpointStore, run: RunRef | str) -> RestoredCheckpoint | None:
     """Fold the attempt's rows (``RUN_ID``: the latest attempt, or the one held): the last
-    ``desk`` row's controls, the open orders and seen intents accumulated over all of them,
-    then every operator row written after that desk row's ``operator_sequence``, in order.
-    None when the attempt has no ``desk`` row and no operator row changes anything.
+    ``desk`` row's controls, the last allocator state written, the open orders and seen
+    intents accumulated over all of them, then every operator row written after that desk
+    row's ``operator_sequence``, in order. None when the attempt has no ``desk`` row and no
+    operator row changes anything.
 
     Raises:
         CheckpointError: a row whose body does not decode (the store was written by
@@ -245,6 +259,7 @@ def load_checkpoint(store: CheckpointStore, run: RunRef | str) -> RestoredCheckp
     acknowledged = -1
     opened: dict[str, VenueOrder] = {}
     seen: list[str] = []
+    allocator: AllocatorCheckpoint | None = None
     operators: list[tuple[CheckpointRow, OperatorBody]] = []
     for row in rows:
         if row.kind != DESK_KIND:
@@ -261,6 +276,8 @@ def load_checkpoint(store: CheckpointStore, run: RunRef | str) -> RestoredCheckp
         for client_order_id in change.orders_closed:
             opened.pop(client_order_id, None)
         seen.extend(change.intents_seen)
+        if change.allocator is not None:
+            allocator = change.allocator
     folded = controls
     applied = acknowledged
     for row, body in operators:
@@ -279,7 +296,40 @@ def load_checkpoint(store: CheckpointStore, run: RunRef | str) -> RestoredCheckp
         intents_seen=tuple(seen),
         last_sequence=rows[-1].sequence if rows else -1,
         operator_sequence=applied,
+        allocator=allocator,
     )
+
+
+def allocator_restore(
+    store: EventStore, run: RunRef | str, restored: RestoredCheckpoint | None
+) -> AllocatorRestore | None:
+    """What a restarting MetaAllocator needs
+    (:meth:`~polytraders.desk.allocator.MetaAllocator.restore`): ``restored``'s allocator
+    state with the fills and orders of every attempt of ``run`` up to it (``RUN_ID``: the
+    latest; attempts in order, each one's fills in append order without its reverted ones,
+    every order row). Read it after the start-up reconciliation recorded
+    the fills the venue made while the desk was down, so they are included; a fill id recorded
+    twice (in two attempts) is booked once. None when ``restored`` has no allocator state.
+
+    Raises:
+        CheckpointError: ``run`` is not recorded.
+        StoreError: the store could not be read.
+    """
+    if restored is None or restored.allocator is None:
+        return None
+    record = store.run(run)
+    if record is None:
+        raise CheckpointError(f"run {run} is not recorded: no fills to attribute")
+    fills: list[Fill] = []
+    orders: list[VenueOrder] = []
+    for attempt in range(1, record.attempt + 1):
+        ref = RunRef(record.run_id, attempt)
+        if store.run(ref) is None:
+            continue
+        reverted = reverted_fill_ids(store, ref)
+        fills.extend(f for f in store.fills(ref) if f.fill_id not in reverted)
+        orders.extend(store.orders(ref))
+    return AllocatorRestore(saved=restored.allocator, fills=tuple(fills), orders=tuple(orders))
 
 
 def _fresh_controls() -> DeskControls:
@@ -329,6 +379,7 @@ class CheckpointWriter:
         self._operator_sequence = restored.operator_sequence if restored is not None else -1
         self._written_operator_sequence = self._operator_sequence
         self._new_intents: list[str] = []
+        self._allocator = restored.allocator if restored is not None else None
         self._last_poll_ns: int | None = None
         self._wrote = False
 
@@ -362,10 +413,13 @@ class CheckpointWriter:
         """The operator row ``sequence`` is applied (recorded in the next row)."""
         self._operator_sequence = max(self._operator_sequence, sequence)
 
-    def write_if_changed(self, state: DeskState) -> CheckpointRow | None:
-        """Append a row when the checkpointed state changed since the last one (rules in the
-        module docstring; the first call always writes, so a restart is recorded with the
-        state it restored); return it, or None when nothing changed.
+    def write_if_changed(
+        self, state: DeskState, allocator: AllocatorCheckpoint | None = None
+    ) -> CheckpointRow | None:
+        """Append a row when the checkpointed state (``state``, and ``allocator``: the
+        MetaAllocator's, None without one or before its first allocation) changed since the
+        last one (rules in the module docstring; the first call always writes, so a restart
+        is recorded with the state it restored); return it, or None when nothing changed.
 
         Raises:
             StoreError: the store refused or failed the write (nothing is marked written).
@@ -375,9 +429,15 @@ class CheckpointWriter:
         open_ids = {o.client_order_id for o in open_now}
         opened = tuple(o for o in open_now if self._open.get(o.client_order_id) != o.venue_order_id)
         closed = tuple(sorted(self._open.keys() - open_ids))
+        allocator_changed = (
+            allocator is not None
+            and allocator is not self._allocator
+            and allocator != self._allocator
+        )
         if self._wrote and not (
             opened
             or closed
+            or allocator_changed
             or self._new_intents
             or self._operator_sequence != self._written_operator_sequence
             or self._controls_changed(controls)
@@ -389,6 +449,7 @@ class CheckpointWriter:
             orders_closed=closed,
             intents_seen=tuple(self._new_intents),
             operator_sequence=self._operator_sequence,
+            allocator=allocator if allocator_changed or not self._wrote else None,
         )
         row = self.store.append_checkpoint(
             self.run_id, kind=DESK_KIND, ts_ns=state.now_ns, body=_ENCODER.encode(change)
@@ -398,6 +459,8 @@ class CheckpointWriter:
         self._open = {o.client_order_id: o.venue_order_id for o in open_now}
         self._written_operator_sequence = self._operator_sequence
         self._new_intents = []
+        if allocator is not None:
+            self._allocator = allocator
         self._wrote = True
         return row
 

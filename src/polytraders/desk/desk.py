@@ -54,7 +54,13 @@ unwind bot (``exec.twap``), the only orders allowed while tripped (:mod:`polytra
 event or tick the initial allocation is recorded (a desk envelope, decision ``ALLOCATE``); its
 budget check runs in the risk chain after the desk's gate; every fill booked or reverted is
 attributed to its strategy; an ``allocator`` timer every ``check_interval_s`` (no strategy
-sees it) samples PnL and may reallocate; operator commands freeze, unfreeze or reset it.
+sees it) samples PnL and may reallocate; operator commands freeze, unfreeze or reset it. Each
+allocation is written to the checkpoint rows at once. A restarted desk is given its
+:class:`~polytraders.desk.allocator.AllocatorRestore` (``allocator_restore``: the allocation in
+force from the checkpoint, the run's recorded fills): at its first event or tick it records the
+restored allocation (``SYS_ALLOCATOR_RESTORED``, with ``SYS_ALLOCATOR_UNATTRIBUTED`` when the
+strategies' attributed positions differ from the desk's; each difference is logged with its
+token and size). Without one, an allocator refuses a state that holds orders or positions.
 
 **Shutdown** (:meth:`Desk.shutdown`, also on SIGTERM/SIGINT when
 :meth:`Desk.install_signal_handlers` was called): cancel all open orders, let the venue confirm
@@ -83,7 +89,12 @@ from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.contracts.view import AccountIdentity
 from polytraders.desk import decision_cpu
-from polytraders.desk.allocator import AllocatorConfig, MetaAllocator
+from polytraders.desk.allocator import (
+    SYS_ALLOCATOR_UNATTRIBUTED,
+    AllocatorConfig,
+    AllocatorRestore,
+    MetaAllocator,
+)
 from polytraders.desk.checkpoints import (
     CheckpointError,
     CheckpointWriter,
@@ -427,13 +438,18 @@ class Desk:
         unwind: the unwind bot (an ENFORCED ``exec.twap`` outside the routing slots, with the
             config's unwind schedule; :mod:`polytraders.desk.unwind`); required when
             ``config.kill_switch_unwind`` is ``"twap"``, and by the operator's ``unwind``.
+        allocator_restore: a restart's allocator state and the run's fills
+            (:func:`~polytraders.desk.checkpoints.allocator_restore`); ignored without
+            ``config.allocator``.
 
     Raises:
         ValueError: no ENFORCED execution slot, slots of the wrong class, or an unwind bot
             missing or not matching the config (:func:`~polytraders.desk.unwind.check_unwind_slot`),
             an allocator whose budgets do not match the strategies
-            (:class:`~polytraders.desk.allocator.MetaAllocator`) or given a ``state`` that
-            already holds orders or positions (its attribution is not checkpointed).
+            (:class:`~polytraders.desk.allocator.MetaAllocator`), or given a ``state`` that
+            already holds orders or positions without ``allocator_restore``;
+            :class:`~polytraders.desk.allocator.AllocatorRestoreError` a restore whose
+            strategies are not the budgets'.
     """
 
     def __init__(
@@ -457,6 +473,7 @@ class Desk:
         shadow: ShadowChain | None = None,
         memory: SessionMemory | None = None,
         unwind: BotSlot | None = None,
+        allocator_restore: AllocatorRestore | None = None,
     ) -> None:
         if not any(s.mode is Mode.ENFORCED for s in execution):
             raise ValueError("the desk needs one ENFORCED execution bot")
@@ -507,10 +524,20 @@ class Desk:
                 lambda: self.children.unsent(self.state.orders),
             )
         self._allocator_started = self.allocator is None
-        if self.allocator is not None and (state.orders or any(p.size for p in state.positions())):
+        self._restored_allocation: Allocation | None = None
+        """A restart's allocation, recorded at the first event or tick."""
+        self.unattributed: dict[str, int] = {}
+        """Token → the desk's position minus the strategies' attributed ones after a restore
+        (micro-shares; only tokens that differ): belongs to no strategy."""
+        if self.allocator is not None and allocator_restore is not None:
+            self._restored_allocation = self.allocator.restore(allocator_restore, state)
+            self.unattributed = self._unattributed(self.allocator)
+        elif self.allocator is not None and (
+            state.orders or any(p.size for p in state.positions())
+        ):
             raise ValueError(
-                "the allocator cannot start on a state with orders or positions: its "
-                "attribution of them to strategies is not checkpointed"
+                "the allocator cannot start on a state with orders or positions without the "
+                "run's checkpointed allocator state to attribute them to strategies"
             )
         self.risk = RiskChain(
             risk,
@@ -954,7 +981,8 @@ class Desk:
                 for row, body in writer.operator_rows(self.state.now_ns):
                     writer.acknowledge(row.sequence)
                     self._apply_operator_row(row, body)
-            writer.write_if_changed(self.state)
+            allocator = self.allocator.checkpoint() if self.allocator is not None else None
+            writer.write_if_changed(self.state, allocator)
         except (StoreError, CheckpointError) as exc:
             self._checkpoints = None
             _LOG.error("checkpoint failed, tripping the kill switch: %s", exc)
@@ -1026,12 +1054,40 @@ class Desk:
         assert self.config.allocator is not None
         if now > self.state.now_ns:
             self.state.set_time(now)
-        self._record_allocation(self.allocator.start(self.state))
+        restored = self._restored_allocation
+        if restored is None:
+            self._record_allocation(self.allocator.start(self.state))
+        else:
+            extra = (SYS_ALLOCATOR_UNATTRIBUTED,) if self.unattributed else ()
+            self._record_allocation(restored, extra)
         interval = self.config.allocator.check_interval_s * 1_000_000_000
         self.timers.add(_ALLOCATOR_TIMER, interval, now + interval)
 
-    def _record_allocation(self, allocation: Allocation | None) -> None:
-        """One desk envelope (decision ALLOCATE) for an allocation change."""
+    def _unattributed(self, allocator: MetaAllocator) -> dict[str, int]:
+        """The desk's positions minus the strategies' attributed ones, per token (logged)."""
+        attributed = allocator.attributed_sizes()
+        held = {p.token_id: p.size for p in self.state.positions()}
+        differences: dict[str, int] = {}
+        for token in sorted(held.keys() | attributed.keys()):
+            difference = held.get(token, 0) - attributed.get(token, 0)
+            if difference:
+                differences[token] = difference
+                _LOG.warning(
+                    "allocator restored: %s holds %d micro-shares but its strategies' fills "
+                    "account for %d: %d belong to no strategy (the desk's own orders or an "
+                    "external trade)",
+                    token,
+                    held.get(token, 0),
+                    attributed.get(token, 0),
+                    difference,
+                )
+        return differences
+
+    def _record_allocation(
+        self, allocation: Allocation | None, extra_codes: tuple[str, ...] = ()
+    ) -> None:
+        """One desk envelope (decision ALLOCATE) for an allocation change (its reason, then
+        ``extra_codes``), then a checkpoint row with it (when checkpointing)."""
         if allocation is None:
             return
         _LOG.warning("allocator %s: weights %s", allocation.reason, allocation.weights_ppm)
@@ -1045,10 +1101,11 @@ class Desk:
             decision=Decision.ALLOCATE,
             ts_event_ns=self.state.now_ns,
             ts_decided_ns=self.state.now_ns,
-            reason_codes=(allocation.reason,),
+            reason_codes=(allocation.reason, *extra_codes),
             causation_id=self._cause(),
             output=allocation,
         )
+        self._checkpoint(poll=False)
 
     def _fire(self, timer: Timer, now: int) -> None:
         """A due timer: a monitor firing (see :mod:`polytraders.desk.monitors`), the
