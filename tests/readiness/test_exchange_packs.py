@@ -23,11 +23,10 @@ REPO = source_repository()
 CRYPTO_GUARDS = ("risk.leverageguard", "risk.marginguard", "risk.fundingguard",
                  "risk.netexposureguard")  # fmt: skip
 UNHOLDABLE = {
-    ("risk.leverageguard", "failure"): "venue: a wallet of -100000000 micro-USDT cannot be held",
     ("risk.marginguard", "failure"): "venue: the simulator trades binance-usdm:BTCUSDT only, "
     "not binance-usdm:ETHUSDT",
 }
-"""Cases whose state the simulator cannot hold: an insolvent account, a second symbol."""
+"""Cases whose state the simulator cannot hold: a second symbol."""
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +102,34 @@ def test_a_kill_switch_trip_cancels_everything_at_the_exchange(
     assert run.sentinel_id
     assert {o["status"] for o in run.venue_orders} == {"CANCELED"}
     assert len(run.venue_orders) == 2 and run.posted == 0
+
+
+def test_an_insolvent_short_is_held_as_a_loss_beyond_the_wallet(
+    runner: ExchangePackRunner,
+) -> None:
+    """risk.leverageguard's failure case: the desk's equity is −100 USDT; the exchange holds it
+    as a positive wallet (cash 6,080.025 + cost basis −5,000 = 1,080.025 USDT) under a short
+    whose unrealized loss at the mark 61,800.2 (−1,180.02 USDT) exceeds it. Refused: nothing
+    sent."""
+    run = runner.run_case(load_pack(pack_path("risk.leverageguard", "failure", REPO)))
+    assert run.passed, run.problems
+    assert run.posted == 0 and run.venue_orders == ()
+    exchange = runner.server.exchange
+    assert (exchange.position.size, exchange.position.cost_basis) == (-100_000, -5_000_000_000)
+    assert exchange.wallet == 1_080_025_000
+    assert exchange.unrealized_pnl() == -1_180_020_000
+    assert exchange.wallet + exchange.unrealized_pnl() < 0
+
+
+def test_a_negative_wallet_is_a_problem_of_the_case(runner: ExchangePackRunner) -> None:
+    """A case whose cash plus cost basis is negative cannot be held (an exchange's wallet is
+    never below zero): the case fails with the reason even though the decision passes."""
+    base = load_pack(pack_path("risk.leverageguard", "failure", REPO))
+    data = copy.deepcopy(dict(base.data))
+    data["state"]["positions"]["binance-usdm:BTCUSDT"] = [-100_000, -6_180_025_000]
+    run = runner.run_case(pack_from_data(base.path, data))
+    assert run.decision.passed, run.decision.problems
+    assert "venue: a wallet of -100000000 micro-USDT cannot be held" in run.problems
 
 
 def test_runs_are_memoised_on_one_simulator() -> None:

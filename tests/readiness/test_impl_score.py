@@ -45,11 +45,10 @@ from polytraders.store.ci_runs import record_ci_run
 REPO = source_repository()
 HAS_JSONSCHEMA = importlib.util.find_spec("jsonschema") is not None
 UNHOLDABLE_AT_THE_EXCHANGE = {
-    "risk.leverageguard": "a wallet of -100000000 micro-USDT cannot be held",
     "risk.marginguard": "the simulator trades binance-usdm:BTCUSDT only, not binance-usdm:ETHUSDT",
 }
-"""Item 13 fails, with this reason, on the failure case: an insolvent account (equity −100
-USDT) and a held ETHUSDT perpetual cannot be set up at the one-symbol exchange simulator."""
+"""Item 13 fails, with this reason, on the failure case: a held ETHUSDT perpetual cannot be
+set up at the one-symbol exchange simulator."""
 GREEN = b"<testsuites><testsuite><testcase classname='t' name='ok'/></testsuite></testsuites>"
 
 
@@ -70,8 +69,8 @@ def scores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Score
 @pytest.mark.parametrize("bot_id", list(BOTS))
 def test_the_impl_score_of_every_bot(scores: dict[str, Score], bot_id: str) -> None:
     """Today: 15/15 for every bot where jsonschema is installed (without it item 3, the
-    default config against the published schema, is PENDING), except item 13 of the two
-    guards whose failure case holds a state the exchange simulator cannot hold
+    default config against the published schema, is PENDING), except item 13 of the guard
+    whose failure case holds a state the exchange simulator cannot hold
     (:data:`UNHOLDABLE_AT_THE_EXCHANGE`)."""
     score = scores[bot_id]
     statuses = {item.number: item.status for item in score.items}

@@ -31,16 +31,19 @@ clock, no orders, and the case's account:
 - the position of the simulator's symbol with its exact cost basis (signed: shorts too);
 - the wallet: the case's cash plus that cost basis (the desk books a perpetual's entry cost
   against its cash; the exchange keeps the wallet apart from the position: both give the same
-  equity);
+  equity). An insolvent account is held as an exchange holds one before liquidation: a
+  positive wallet under a position whose unrealized loss exceeds it (a case entered far from
+  the mark, e.g. ``risk.leverageguard``'s ``failure``), never as a negative wallet;
 - the case's funding rate (``funding_rates_ppb``, whole ppm only);
 - the case's open orders, placed at the exchange with their client order ids before the case
   (they stay live and are expected live afterwards, unless the kill switch trips).
 
 The case's book must be the top of the simulator's book at that time (the packs are cut from
 the recording the simulator replays); any difference is a problem. What the simulator cannot
-hold — another symbol (it replays one), a Polymarket market, a negative wallet, a funding rate
-that is not whole ppm, an instrument whose grid differs from the exchange's — is a problem of
-the case: the item fails with the reason, never passes silently.
+hold — another symbol (it replays one), a Polymarket market, a negative wallet (cash plus
+cost basis below zero: no exchange holds one), a funding rate that is not whole ppm, an
+instrument whose grid differs from the exchange's — is a problem of the case: the item fails
+with the reason, never passes silently.
 
 Needs the ``live`` extra (uvicorn, ccxt); without it :class:`ExchangePackRunner` raises
 :class:`~polytraders.readiness.clob_packs.SimulatorUnavailableError`.
