@@ -44,12 +44,6 @@ from polytraders.store.ci_runs import record_ci_run
 
 REPO = source_repository()
 HAS_JSONSCHEMA = importlib.util.find_spec("jsonschema") is not None
-UNHOLDABLE_AT_THE_EXCHANGE = {
-    "risk.leverageguard": "a wallet of -100000000 micro-USDT cannot be held",
-    "risk.marginguard": "the simulator trades binance-usdm:BTCUSDT only, not binance-usdm:ETHUSDT",
-}
-"""Item 13 fails, with this reason, on the failure case: an insolvent account (equity −100
-USDT) and a held ETHUSDT perpetual cannot be set up at the one-symbol exchange simulator."""
 GREEN = b"<testsuites><testsuite><testcase classname='t' name='ok'/></testsuite></testsuites>"
 
 
@@ -70,21 +64,15 @@ def scores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Score
 @pytest.mark.parametrize("bot_id", list(BOTS))
 def test_the_impl_score_of_every_bot(scores: dict[str, Score], bot_id: str) -> None:
     """Today: 15/15 for every bot where jsonschema is installed (without it item 3, the
-    default config against the published schema, is PENDING), except item 13 of the two
-    guards whose failure case holds a state the exchange simulator cannot hold
-    (:data:`UNHOLDABLE_AT_THE_EXCHANGE`)."""
+    default config against the published schema, is PENDING); item 13 passes for every bot,
+    risk.marginguard's failure case (BTCUSDT and ETHUSDT positions) included."""
     score = scores[bot_id]
     statuses = {item.number: item.status for item in score.items}
     expected_3 = ItemStatus.PASS if HAS_JSONSCHEMA else ItemStatus.PENDING
-    reason = UNHOLDABLE_AT_THE_EXCHANGE.get(bot_id)
-    expected_13 = ItemStatus.PASS if reason is None else ItemStatus.FAIL
     assert statuses == dict.fromkeys(range(1, 16), ItemStatus.PASS) | {
         3: expected_3,
-        13: expected_13,
     }, [(i.number, i.detail) for i in score.items if i.status is not ItemStatus.PASS]
-    if reason is not None:
-        assert score.item(13).detail.startswith(f"failure: venue: {reason}")
-    assert score.passed == 15 - (not HAS_JSONSCHEMA) - (reason is not None)
+    assert score.passed == 15 - (not HAS_JSONSCHEMA)
     for item in score.items:
         assert item.evidence or item.status is not ItemStatus.PASS, item.number
 

@@ -189,10 +189,12 @@ def sim_exchange(
     *,
     port: Annotated[int, typer.Option("--port", help="Loopback port (0 picks a free one).")] = 8766,
     data: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--data",
-            help="Depth recording of --market (default: the shipped BTCUSDT sample of it).",
+            help="Depth recording of --market (default: the shipped BTCUSDT sample of it). "
+            "Repeat for more USDⓈ-M symbols (one recording each, one clock, one cross-margin "
+            "account; the first is the default symbol). Spot: one.",
         ),
     ] = None,
     market: Annotated[
@@ -223,9 +225,9 @@ def sim_exchange(
     ] = False,
 ) -> None:
     """Serve the local Binance USDⓈ-M futures simulator (or, with ``--market spot``, the Binance
-    spot one: REST /api/v3) on 127.0.0.1 (REST /fapi + depth websocket, docs/simexchange.md). A
-    fresh API key and secret (simulator-only, kept in memory) and the control token are printed
-    at start."""
+    spot one: REST /api/v3) on 127.0.0.1 (REST /fapi + depth websocket, docs/simexchange.md):
+    one symbol per ``--data`` recording (spot: one). A fresh API key and secret (simulator-only,
+    kept in memory) and the control token are printed at start."""
     from polytraders.simexchange.replay import Market as ServedMarket
     from polytraders.simexchange.replay import default_recording_path
     from polytraders.simexchange.server import (
@@ -241,19 +243,24 @@ def sim_exchange(
         raise typer.Exit(2)
     if market not in ("usdm", "spot"):
         raise typer.BadParameter(f"{market!r}: usdm or spot", param_hint="--market")
+    if market == "spot" and data is not None and len(data) > 1:
+        raise typer.BadParameter("spot serves one recording", param_hint="--data")
     interval_ms = 100 if replay_interval_ms is None else replay_interval_ms
     key = throwaway_key()
     served: ServedMarket = "spot" if market == "spot" else "usdm"
+    paths = list(data) if data else [default_recording_path(served)]
     settings = SimExchangeSettings(
         market=served,
-        data_path=data if data is not None else default_recording_path(served),
+        data_path=paths[0],
+        more_data_paths=tuple(paths[1:]),
         replay_interval_ms=0 if present_time else interval_ms,
         present_time=present_time,
     )
 
-    def announce(url: str, symbol: str, control_token: str) -> None:
+    def announce(url: str, symbols: str, control_token: str) -> None:
         ws = url.replace("http://", "ws://")
-        typer.echo(f"simulator on {url} ({symbol}; depth stream {ws}/ws/{symbol.lower()}@depth)")
+        streams = ", ".join(f"{ws}/ws/{s.lower()}@depth" for s in symbols.split(","))
+        typer.echo(f"simulator on {url} ({symbols}; depth streams {streams})")
         typer.echo(
             f"simulator-only credentials: BINANCE_API_KEY={key.key} BINANCE_API_SECRET={key.secret}"
         )

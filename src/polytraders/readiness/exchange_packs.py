@@ -24,23 +24,34 @@ One case runs in the same two halves, with the same pass rules, as in
    a REFUSE or a HALT without the kill switch posts nothing; a kill-switch HALT cancels
    everything at the exchange, a *sentinel* order the desk does not track included.
 
-**Exchange state.** Before each case the simulator starts a fresh session
-(``POST /sim/session``): the replay from the recording's first REST snapshot up to the case's
-clock, no orders, and the case's account:
+**Exchange state.** The simulator serves two symbols, BTCUSDT (its default) and ETHUSDT, each
+replayed from its own recording of 2024-08-08 on one clock, with one cross-margin account
+(:class:`~polytraders.simexchange.engine.FuturesVenue`). Before each case it starts a fresh
+session (``POST /sim/session``): every symbol's replay from its first REST snapshot up to the
+case's clock, no orders, and the case's account:
 
-- the position of the simulator's symbol with its exact cost basis (signed: shorts too);
-- the wallet: the case's cash plus that cost basis (the desk books a perpetual's entry cost
-  against its cash; the exchange keeps the wallet apart from the position: both give the same
-  equity);
-- the case's funding rate (``funding_rates_ppb``, whole ppm only);
+- the position of every symbol the case holds, with its exact cost basis (signed: shorts
+  too), in the one account (``risk.marginguard``'s ``failure``: 0.1 BTC and 1 ETH);
+- the wallet: the case's cash plus those cost bases (the desk books a perpetual's entry cost
+  against its cash; the exchange keeps the wallet apart from the positions: both give the
+  same equity). An insolvent account is held as an exchange holds one before liquidation: a
+  positive wallet under a position whose unrealized loss exceeds it (a case entered far from
+  the mark, e.g. ``risk.leverageguard``'s ``failure``), never as a negative wallet;
+- each symbol's funding rate (``funding_rates_ppb``, whole ppm only);
 - the case's open orders, placed at the exchange with their client order ids before the case
   (they stay live and are expected live afterwards, unless the kill switch trips).
 
-The case's book must be the top of the simulator's book at that time (the packs are cut from
-the recording the simulator replays); any difference is a problem. What the simulator cannot
-hold — another symbol (it replays one), a Polymarket market, a negative wallet, a funding rate
-that is not whole ppm, an instrument whose grid differs from the exchange's — is a problem of
-the case: the item fails with the reason, never passes silently.
+Each book of the case must be the top of that symbol's replayed book at that time (the packs
+are cut from the recordings the simulator replays; ETHUSDT's first snapshot, 66 ms after
+BTCUSDT's, is its book from the session's start); any difference is a problem. The desk's
+:class:`CcxtVenue` is configured with the default symbol and every served symbol the case
+holds an instrument of. What the simulator cannot hold — a symbol it does not serve (an
+instrument, a position, a book or a funding rate of one), a Polymarket market, a negative
+wallet (cash plus cost bases below zero: no exchange holds one), a funding rate that is not
+whole ppm, an instrument whose grid differs from the exchange's — is a problem of the case:
+the item fails with the reason, never passes silently. The simulator uses BTCUSDT's bracket
+table for ETHUSDT too (docs/simexchange.md "Not modelled yet"); that the desk's model has no
+ETHUSDT table is the guard's failure case, decided by the desk, not by the exchange.
 
 Needs the ``live`` extra (uvicorn, ccxt); without it :class:`ExchangePackRunner` raises
 :class:`~polytraders.readiness.clob_packs.SimulatorUnavailableError`.
@@ -53,7 +64,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,15 +199,17 @@ class ExchangePackRunner:
 
     Args:
         repo: the repository (fixture packs).
-        data_path: the recording the simulator replays (default: the shipped
-            ``data/samples/binance/usdm_btcusdt_20240808.gz`` the crypto packs were cut from).
+        data_paths: the recordings the simulator replays, one per symbol, the first its
+            default symbol (default: the shipped ``data/samples/binance/
+            usdm_btcusdt_20240808.gz`` and ``usdm_ethusdt_20240808.gz`` the crypto packs were
+            cut from).
 
     Raises:
         SimulatorUnavailableError: the ``live`` extra is not installed.
         RuntimeError: the simulator did not start.
     """
 
-    def __init__(self, repo: Path, data_path: Path | None = None) -> None:
+    def __init__(self, repo: Path, data_paths: Sequence[Path] | None = None) -> None:
         try:
             from polytraders.simexchange.replay import default_recording_path
             from polytraders.simexchange.server import (
@@ -215,15 +228,22 @@ class ExchangePackRunner:
         self._credentials: ApiKeyCredentials = ApiKeyCredentials(
             api_key=key.key, api_secret=key.secret
         )
+        if data_paths is None:
+            btc = default_recording_path()
+            data_paths = (btc, btc.with_name("usdm_ethusdt_20240808.gz"))
         settings = SimExchangeSettings(
-            data_path=data_path if data_path is not None else default_recording_path()
+            data_path=data_paths[0], more_data_paths=tuple(data_paths[1:])
         )
         self.server: SimExchangeServer = SimExchangeServer(settings, key).start()
         self._closed = False
-        exchange = self.server.exchange
-        self.symbol = exchange.symbol
-        self.token_id = f"{CcxtVenueConfig().venue}:{self.symbol}"
-        """The one instrument the simulator trades (``binance-usdm:BTCUSDT``)."""
+        venue_name = CcxtVenueConfig().venue
+        self.symbol = self.server.exchange.symbol
+        """The simulator's default symbol (the sentinel order's)."""
+        self.token_id = f"{venue_name}:{self.symbol}"
+        """The default symbol's instrument (``binance-usdm:BTCUSDT``)."""
+        self.tokens = {f"{venue_name}:{s}": s for s in self.server.venue.symbols}
+        """Every instrument the simulator trades (token id → symbol)."""
+        self._token_of = {s: token for token, s in self.tokens.items()}
 
     def close(self) -> None:
         """Stop the simulator (idempotent)."""
@@ -259,7 +279,7 @@ class ExchangePackRunner:
         decision = run_case(pack, Mode.ENFORCED)
         problems = [f"decision: {p}" for p in decision.problems]
         problems += self._prepare(pack)
-        venue = self._venue()
+        venue = self._venue(pack)
         try:
             state = decision.state
             now = state.now_ns
@@ -270,12 +290,12 @@ class ExchangePackRunner:
             if kill:
                 sentinel_id, trouble = self._place_sentinel(venue, pack)
                 problems += trouble
-            placed_before = len(self.server.exchange.orders)
+            placed_before = len(self.server.venue.orders)
             with expected_warnings("polytraders.desk.orders", mentions(SENTINEL_PREFIX)):
                 sent = send_orders(venue, state, decision, pack, now)
-            posted = len(self.server.exchange.orders) - placed_before
+            posted = len(self.server.venue.orders) - placed_before
             routed = tuple(_order_key(o) for o in expected_orders(pack))
-            venue_orders = tuple(self._row(o) for o in self.server.exchange.orders.values())
+            venue_orders = tuple(self._row(o) for o in self.server.venue.orders.values())
         finally:
             venue.close()
         seeded_ids = _ids(pack)
@@ -314,71 +334,81 @@ class ExchangePackRunner:
 
         problems: list[str] = []
         state = pack.state
-        exchange = self.server.exchange
+        markets = self.server.venue.markets
+        served_names = ", ".join(self.tokens)
         if state.get("markets"):
             problems.append("venue: the exchange simulator cannot hold a Polymarket market")
         for raw in state.get("instruments", []):
             token = f"{raw['venue']}:{raw['symbol']}"
             grid = (raw["price_increment"], raw["size_increment"], raw["min_size"])
-            served = exchange.instrument
-            if token != self.token_id:
-                problems.append(f"venue: the simulator trades {self.token_id} only, not {token}")
-            elif grid != (served.price_increment, served.size_increment, served.min_size):
+            if token not in self.tokens:
+                problems.append(f"venue: the simulator trades {served_names} only, not {token}")
+                continue
+            served = markets[self.tokens[token]].instrument
+            if grid != (served.price_increment, served.size_increment, served.min_size):
                 problems.append(f"venue: the case's grid of {token} {grid} is not the exchange's")
-        size, cost = 0, 0
+        positions: dict[str, tuple[int, int]] = {}
         for token_id, (held, held_cost) in state.get("positions", {}).items():
-            if token_id == self.token_id:
-                size, cost = held, held_cost
+            if token_id in self.tokens:
+                positions[self.tokens[token_id]] = (held, held_cost)
             elif held:
                 problems.append(
                     f"venue: a position of {held} in {token_id} cannot be held "
-                    f"(the simulator trades {self.token_id} only)"
+                    f"(the simulator trades {served_names} only)"
                 )
         wallet = state.get("cash", DEFAULT_CASH if pack.format is PackFormat.DECISION else 0)
-        wallet += cost
+        wallet += sum(cost for _, cost in positions.values())
         if wallet < 0:
             problems.append(f"venue: a wallet of {wallet} micro-USDT cannot be held")
             wallet = 0
-        funding_ppm: int | None = None
+        rates_ppm: dict[str, int] = {}
         for token_id, rate_ppb in state.get("funding_rates_ppb", {}).items():
-            if token_id != self.token_id or rate_ppb % _PPB_PER_PPM:
+            if token_id not in self.tokens or rate_ppb % _PPB_PER_PPM:
                 problems.append(
                     f"venue: a funding rate of {rate_ppb} ppb on {token_id} cannot be served"
                 )
             else:
-                funding_ppm = rate_ppb // _PPB_PER_PPM
+                rates_ppm[self.tokens[token_id]] = rate_ppb // _PPB_PER_PPM
         try:
             self.server.session(
                 wallet_micros=wallet,
-                position_size=size,
-                position_cost_micros=cost,
-                funding_rate_ppm=funding_ppm,
+                positions=positions,
+                funding_rates_ppm=rates_ppm,
                 until_ns=state["now_ns"],
             )
         except httpx.HTTPStatusError as exc:
             problems.append(f"venue: the simulator refused the session: {exc.response.text}")
-        book = state.get("books", {}).get(self.token_id)
-        if book is not None:
+        for token_id, book in state.get("books", {}).items():
+            if token_id not in self.tokens:
+                problems.append(f"venue: the simulator has no book of {token_id}")
+                continue
+            held = markets[self.tokens[token_id]].book
             bids, asks = (
                 [tuple(x) for x in book["bids"]],
                 [tuple(x) for x in book["asks"]],
             )
-            held_bids = exchange.book.bids(len(bids))
-            held_asks = exchange.book.asks(len(asks))
+            held_bids = held.bids(len(bids))
+            held_asks = held.asks(len(asks))
             if list(held_bids) != bids or list(held_asks) != asks:
                 problems.append(
-                    f"venue: the exchange's book at {state['now_ns']} (bids {held_bids[:3]}…, "
-                    f"asks {held_asks[:3]}…) is not the case's"
+                    f"venue: the exchange's book of {token_id} at {state['now_ns']} (bids "
+                    f"{held_bids[:3]}…, asks {held_asks[:3]}…) is not the case's"
                 )
         return problems
 
-    def _venue(self) -> CcxtVenue:
-        """A fresh :class:`CcxtVenue` for the case, its markets loaded from the simulator."""
+    def _venue(self, pack: Pack) -> CcxtVenue:
+        """A fresh :class:`CcxtVenue` for the case, its markets loaded from the simulator: the
+        default symbol and every served symbol the case holds an instrument of."""
         from polytraders.venues.ccxt.config import CcxtVenueConfig
         from polytraders.venues.ccxt.venue import CcxtVenue
 
+        symbols = [self.symbol]
+        for raw in pack.state.get("instruments", []):
+            symbol = self.tokens.get(f"{raw['venue']}:{raw['symbol']}")
+            if symbol is not None and symbol not in symbols:
+                symbols.append(symbol)
         config = CcxtVenueConfig(
-            api_url=self.server.url, symbols=(self.symbol,), poll_interval_ms=0
+            api_url=self.server.url, symbols=tuple(symbols), poll_interval_ms=0
         )
         venue = CcxtVenue.from_credentials(self._credentials, config)
         venue.load_markets()
@@ -438,7 +468,7 @@ class ExchangePackRunner:
         return {
             "id": str(order.order_id),
             "client_order_id": order.client_order_id,
-            "token_id": self.token_id,
+            "token_id": self._token_of[order.working.order.token_id],
             "side": order.side.value,
             "price": order.price,
             "size": order.orig_qty,

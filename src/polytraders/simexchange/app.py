@@ -12,14 +12,18 @@ REST, SIGNED (:mod:`polytraders.simexchange.auth`): ``POST``/``DELETE``/``GET
 /fapi/v1/leverage``; conditional orders (the Algo Service, :mod:`.engine`): ``POST``/``DELETE``/
 ``GET /fapi/v1/algoOrder`` (by ``algoId`` or ``clientAlgoId``), ``GET /fapi/v1/openAlgoOrders``,
 ``DELETE /fapi/v1/algoOpenOrders``. Errors are Binance's ``{"code", "msg"}`` bodies
-(:mod:`polytraders.simexchange.errors`).
+(:mod:`polytraders.simexchange.errors`). USDⓈ-M serves every symbol of its
+:class:`~polytraders.simexchange.engine.FuturesVenue`: a route naming a symbol uses that
+symbol's market (-1121 for one not served); ``openOrders``, ``openAlgoOrders``,
+``positionRisk``, ``leverageBracket``, ``income`` and ``premiumIndex`` without a symbol answer
+for all; ``exchangeInfo`` lists all; ``account`` is the one cross account.
 
 Websocket: ``/ws/<symbol>@depth``, ``/ws/<symbol>@depth@100ms`` or ``@depth@0ms``: every
-replayed depth event as a ``depthUpdate`` (futures: ``e, E, T, s, U, u, pu, b, a``; spot:
-``e, E, s, U, u, b, a``), sent when the
-replay applies it (each recorded event is sent on its own: no 100 ms batching). Keepalive is
-the websocket protocol's ping and pong frames, as at Binance (the server answers a client's
-ping frame); text frames from the client are ignored.
+replayed depth event of that symbol as a ``depthUpdate`` (futures: ``e, E, T, s, U, u, pu,
+b, a``; spot: ``e, E, s, U, u, b, a``), sent when the replay applies it (each recorded event
+is sent on its own: no 100 ms batching). Keepalive is the websocket protocol's ping and pong
+frames, as at Binance (the server answers a client's ping frame); text frames from the client
+are ignored.
 
 Control (loopback, ``Authorization: Bearer <control token>``, JSON POSTs, as
 :mod:`polytraders.simclob.app`): ``POST /sim/step {"count"}`` replays steps (answers
@@ -30,13 +34,17 @@ conditional ones too, are refused with that code, e.g. -2019), ``delay_acks {"ms
 posts answered late; the order is placed at once), ``drop_depth {"count"}`` (the next depth
 events are not sent: a lost message the client sees as a ``pu`` gap), ``drop_ws`` (every
 websocket closed), ``clear``; futures: ``POST /sim/session {"wallet_micros", "position_size",
-"position_cost_micros", "funding_rate_ppm", "until_ns"}`` starts a fresh session
-(:meth:`~polytraders.simexchange.engine.FuturesExchange.restart`: the replay from its start, no
-orders, that wallet and funding rate, the other settings kept), holds the seeded position
-(:meth:`~polytraders.simexchange.engine.FuturesExchange.seed_position`; size 0: flat), replays
-up to ``until_ns`` and closes every websocket (the book went back in time); ``GET /sim/state``
-reports the book's ``lastUpdateId``, counters, the account and the session's
-``time_offset_ms``.
+"position_cost_micros", "positions", "funding_rate_ppm", "funding_rates_ppm", "until_ns"}``
+starts a fresh session (:meth:`~polytraders.simexchange.engine.FuturesVenue.restart`: every
+symbol's replay from its start, no orders, that wallet and funding rate, the other settings
+kept), holds the seeded positions
+(:meth:`~polytraders.simexchange.engine.FuturesExchange.seed_position`; ``position_size`` and
+``position_cost_micros``: the default symbol's; ``positions {"<symbol>": {"size",
+"cost_micros"}}``: any symbol's; size 0: flat), sets ``funding_rates_ppm {"<symbol>": ppm}``
+(the others: ``funding_rate_ppm``), replays up to ``until_ns`` and closes every websocket (the
+book went back in time); an unknown symbol is a bad request (400). ``GET /sim/state`` reports
+the default symbol's ``lastUpdateId``, position and counters, the account's wallet, each
+symbol's figures under ``markets`` and the session's ``time_offset_ms``.
 
 Replay pace (:class:`ExchangeState`, either market): by ``/sim/step`` only, one step per
 ``replay_interval_ms``, or *present time*: the session starts at the server's start (and at
@@ -69,9 +77,9 @@ from starlette.websockets import WebSocket
 
 from polytraders.simexchange import errors, wire
 from polytraders.simexchange.auth import ApiKey, verify
-from polytraders.simexchange.engine import FuturesExchange
+from polytraders.simexchange.engine import AlgoOrder, FuturesExchange, FuturesVenue
 from polytraders.simexchange.errors import BinanceError
-from polytraders.simexchange.matching import NS_PER_MS, MatchingExchange, SimOrder
+from polytraders.simexchange.matching import NS_PER_MS, Faults, SimOrder
 
 Handler = Callable[[Request], Awaitable[Response]]
 SignedHandler = Callable[[dict[str, str], int], Awaitable[Any]]
@@ -79,6 +87,33 @@ DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 PACE_POLL_NS = 50_000_000
 """Present time: the longest the replay waits before reading the clock again (a clock that
 jumps, as a test's, is seen within this; the wall clock's next event is waited for exactly)."""
+
+
+class Replayed(Protocol):
+    """What the shared routes use of the served exchange: one market
+    (:class:`~polytraders.simexchange.matching.MatchingExchange`: spot) or several on one
+    clock (:class:`~polytraders.simexchange.engine.FuturesVenue`: USDⓈ-M)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+    @property
+    def settings(self) -> Any: ...
+    @property
+    def faults(self) -> Faults: ...
+    @property
+    def cursor(self) -> int: ...
+    @property
+    def last_update_id(self) -> int: ...
+    @property
+    def last_event_ms(self) -> int: ...
+    def restart(self, settings: Any, start_ms: int | None = None) -> None: ...
+    def step(self, count: int = 1) -> int: ...
+    def replay_until(self, ts_ns: int) -> int: ...
+    def next_step_ns(self) -> int | None: ...
+    def drain(self) -> list[dict[str, Any]]: ...
+    def find(self, order_id: int | None, client_order_id: str | None) -> SimOrder | None: ...
 
 
 class ExchangeState:
@@ -92,7 +127,7 @@ class ExchangeState:
 
     def __init__(
         self,
-        exchange: MatchingExchange[Any],
+        exchange: Replayed,
         api_key: ApiKey,
         *,
         replay_interval_ms: int = 0,
@@ -126,16 +161,19 @@ class ExchangeState:
         self.retry_after_s = 1
         self.ack_delay_ms = 0
         self.queues: dict[WebSocket, asyncio.Queue[str | None]] = {}
+        self.ws_symbols: dict[WebSocket, str] = {}
+        """The symbol of each websocket's depth stream."""
         self.requests_total = 0
         self.refused_total = 0
         self.ws_connections_total = 0
 
     def dispatch(self) -> None:
-        """Send the exchange's new depth events to every websocket."""
+        """Send the exchange's new depth events to the websockets of their symbol."""
         for event in self.exchange.drain():
             text = json.dumps(event)
-            for queue in self.queues.values():
-                queue.put_nowait(text)
+            for ws, queue in self.queues.items():
+                if self.ws_symbols.get(ws) == event["s"]:
+                    queue.put_nowait(text)
 
     def drop_websockets(self) -> int:
         """Close every websocket (fault ``drop_ws``); returns how many."""
@@ -258,8 +296,8 @@ class Api:
     def common_routes(self, prefix: str, render: Callable[[SimOrder], Any]) -> list[BaseRoute]:
         """What both Binance markets serve alike under ``prefix`` (``/fapi/v1``, ``/api/v3``):
         ``ping``, ``time`` (``serverTime``: :meth:`now_ms`) and ``GET order`` (one order by
-        ``orderId`` or ``origClientOrderId``, -2013 when unknown), its answer ``render(order)``
-        in the market's shape."""
+        ``orderId`` or ``origClientOrderId``, -2013 when unknown or of another symbol than the
+        one sent), its answer ``render(order)`` in the market's shape."""
         ex = self.state.exchange
 
         @self.public
@@ -273,7 +311,7 @@ class Api:
         @self.signed
         async def query_order(params: dict[str, str], now: int) -> Any:
             order = ex.find(*order_ref(ex, params))
-            if order is None:
+            if order is None or params.get("symbol") not in (None, order.working.order.token_id):
                 raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
             return render(order)
 
@@ -284,17 +322,18 @@ class Api:
         ]
 
 
-def symbol_of(ex: MatchingExchange[Any], params: dict[str, str] | Any) -> None:
-    """-1121 when ``params`` name another symbol than the exchange's."""
-    if params.get("symbol") not in (None, ex.symbol):
+def symbol_of(ex: Replayed, params: dict[str, str] | Any) -> None:
+    """-1121 when ``params`` name a symbol the exchange does not serve."""
+    if params.get("symbol") not in (None, *ex.symbols):
         raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
 
 
-def order_ref(ex: MatchingExchange[Any], params: dict[str, str]) -> tuple[int | None, str | None]:
+def order_ref(ex: Replayed, params: dict[str, str]) -> tuple[int | None, str | None]:
     """(``orderId``, ``origClientOrderId``) of an order request, one of them None.
 
     Raises:
-        BinanceError: -1121 another symbol, -1102 neither sent or a malformed ``orderId``.
+        BinanceError: -1121 a symbol not served, -1102 neither sent or a malformed
+            ``orderId``.
     """
     symbol_of(ex, params)
     if "orderId" in params:
@@ -321,7 +360,7 @@ TradeT = TypeVar("TradeT", bound=_Traded)
 
 
 def trades_in_window(
-    ex: MatchingExchange[Any], trades: Sequence[TradeT], params: dict[str, str]
+    ex: Replayed, trades: Sequence[TradeT], params: dict[str, str]
 ) -> list[TradeT]:
     """The trades a trade-list request asks for: ``fromId`` (id at least), ``startTime`` and
     ``endTime`` (ms, inclusive), at most ``limit`` (default 500, at most 1000), oldest first.
@@ -342,27 +381,39 @@ def trades_in_window(
 
 
 def futures_routes(api: Api) -> list[BaseRoute]:
-    """The USDⓈ-M REST routes (module docstring) and the futures account's ``/sim/session``
-    and ``/sim/state``.
+    """The USDⓈ-M REST routes (module docstring) over every symbol of the venue, and the
+    futures account's ``/sim/session`` and ``/sim/state``.
 
     Raises:
-        TypeError: the state's exchange is not a :class:`FuturesExchange`.
+        TypeError: the state's exchange is not a :class:`FuturesVenue`.
     """
     state = api.state
-    ex = state.exchange
-    if not isinstance(ex, FuturesExchange):
-        raise TypeError(f"futures routes over {type(ex).__name__}")
+    venue = state.exchange
+    if not isinstance(venue, FuturesVenue):
+        raise TypeError(f"futures routes over {type(venue).__name__}")
     now_ms, public, signed, control = api.now_ms, api.public, api.signed, api.control
+    market, chosen = venue.market, venue.chosen
+
+    def render(order: SimOrder) -> Any:
+        return wire.order(venue.market_of(order), order)
+
+    def owner(params: dict[str, str]) -> tuple[FuturesExchange, int | None, str | None]:
+        """The market holding the order a request names (the symbol's, else the venue's
+        first, whose answer is then "unknown order"), with the order's references."""
+        order_id, client_id = order_ref(venue, params)
+        for ex in chosen(params.get("symbol")):
+            if ex.find(order_id, client_id) is not None:
+                return ex, order_id, client_id
+        return market(params.get("symbol", venue.symbol)), order_id, client_id
 
     @public
     def exchange_info(request: Request) -> Any:
-        return wire.exchange_info(ex, now_ms())
+        return wire.exchange_info(venue.primary, now_ms())
 
     @public
     def depth(request: Request) -> Any:
         params = request.query_params
-        if params.get("symbol") != ex.symbol:
-            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        ex = market(params.get("symbol"))
         try:
             limit = int(params.get("limit", "500"))
         except ValueError:
@@ -373,12 +424,13 @@ def futures_routes(api: Api) -> list[BaseRoute]:
 
     @public
     def premium_index(request: Request) -> Any:
-        symbol_of(ex, request.query_params)
-        answer = wire.premium_index(ex, now_ms())
-        return answer if "symbol" in request.query_params else [answer]
+        symbol = request.query_params.get("symbol")
+        answers = [wire.premium_index(ex, now_ms()) for ex in chosen(symbol)]
+        return answers[0] if symbol is not None else answers
 
     @signed
     async def post_order(params: dict[str, str], now: int) -> Any:
+        ex = market(params.get("symbol"))
         order = ex.place(params, now)
         if state.ack_delay_ms:
             await asyncio.sleep(state.ack_delay_ms / 1000)
@@ -386,40 +438,49 @@ def futures_routes(api: Api) -> list[BaseRoute]:
 
     @signed
     async def cancel_order(params: dict[str, str], now: int) -> Any:
-        order_id, client_id = order_ref(ex, params)
+        ex, order_id, client_id = owner(params)
         return wire.order(ex, ex.cancel(order_id, client_id, now))
 
     @signed
     async def cancel_all(params: dict[str, str], now: int) -> Any:
-        if params.get("symbol") != ex.symbol:
-            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
-        ex.cancel_all(now)
+        market(params.get("symbol")).cancel_all(now)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     @signed
     async def post_algo_order(params: dict[str, str], now: int) -> Any:
+        ex = market(params.get("symbol"))
         algo = ex.place_algo(params, now)
         if state.ack_delay_ms:
             await asyncio.sleep(state.ack_delay_ms / 1000)
         return wire.algo_order(ex, algo)
 
-    def algo_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
-        symbol_of(ex, params)
+    def algo_of(params: dict[str, str]) -> tuple[FuturesExchange, AlgoOrder] | None:
+        """The conditional order a request names and its market (None: unknown, or of
+        another symbol than the one sent)."""
+        symbol_of(venue, params)
         if "algoId" in params:
             try:
-                return int(params["algoId"]), None
+                found = venue.find_algo(int(params["algoId"]), None)
             except ValueError:
                 raise errors.missing("algoId") from None
-        if "clientAlgoId" in params:
-            return None, params["clientAlgoId"]
-        raise errors.bad(
-            errors.BAD_PARAMETER,
-            "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!",
-        )
+        elif "clientAlgoId" in params:
+            found = venue.find_algo(None, params["clientAlgoId"])
+        else:
+            raise errors.bad(
+                errors.BAD_PARAMETER,
+                "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!",
+            )
+        if found is None or params.get("symbol") not in (None, found[0].symbol):
+            return None
+        return found
 
     @signed
     async def cancel_algo_order(params: dict[str, str], now: int) -> Any:
-        algo = ex.cancel_algo(*algo_ref(params), now)
+        found = algo_of(params)
+        if found is None:
+            raise errors.bad(errors.UNKNOWN_ALGO, "Invalid algo id or it has been completed.")
+        ex, algo = found
+        ex.cancel_algo(algo.algo_id, None, now)
         return {
             "algoId": algo.algo_id,
             "clientAlgoId": algo.client_algo_id,
@@ -429,63 +490,67 @@ def futures_routes(api: Api) -> list[BaseRoute]:
 
     @signed
     async def query_algo_order(params: dict[str, str], now: int) -> Any:
-        algo = ex.find_algo(*algo_ref(params))
-        if algo is None:
+        found = algo_of(params)
+        if found is None:
             raise errors.bad(errors.NO_SUCH_ORDER, "Order does not exist.")
-        return wire.algo_order(ex, algo)
+        return wire.algo_order(*found)
 
     @signed
     async def open_algo_orders(params: dict[str, str], now: int) -> Any:
-        symbol_of(ex, params)
-        return [wire.algo_order(ex, a) for a in ex.open_algo_orders()]
+        rows = [
+            (a.algo_id, ex, a) for ex in chosen(params.get("symbol")) for a in ex.open_algo_orders()
+        ]
+        return [wire.algo_order(ex, a) for _, ex, a in sorted(rows, key=lambda row: row[0])]
 
     @signed
     async def cancel_all_algo(params: dict[str, str], now: int) -> Any:
-        if params.get("symbol") != ex.symbol:
-            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
-        ex.cancel_all_algo(now)
+        market(params.get("symbol")).cancel_all_algo(now)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     @signed
     async def open_orders(params: dict[str, str], now: int) -> Any:
-        symbol_of(ex, params)
-        return [wire.order(ex, o) for o in ex.open_orders()]
+        rows = [
+            (o.order_id, ex, o) for ex in chosen(params.get("symbol")) for o in ex.open_orders()
+        ]
+        return [wire.order(ex, o) for _, ex, o in sorted(rows, key=lambda row: row[0])]
 
     @signed
     async def user_trades(params: dict[str, str], now: int) -> Any:
+        if "symbol" not in params:
+            raise errors.missing("symbol")
+        ex = market(params["symbol"])
         return [wire.user_trade(ex, t) for t in trades_in_window(ex, ex.trades, params)]
 
     @signed
     async def account(params: dict[str, str], now: int) -> Any:
-        return wire.account(ex, now)
+        return wire.account(venue.primary, now)
 
     @signed
     async def position_risk(params: dict[str, str], now: int) -> Any:
-        symbol_of(ex, params)
-        return wire.position_risk(ex, now)
+        return [row for ex in chosen(params.get("symbol")) for row in wire.position_risk(ex, now)]
 
     @signed
     async def leverage_bracket(params: dict[str, str], now: int) -> Any:
-        symbol_of(ex, params)
-        return wire.leverage_brackets(ex)
+        return [row for ex in chosen(params.get("symbol")) for row in wire.leverage_brackets(ex)]
 
     @signed
     async def income(params: dict[str, str], now: int) -> Any:
-        symbol_of(ex, params)
-        rows = ex.incomes
+        rows = [
+            (r.time_ms, r.tran_id, ex, r) for ex in chosen(params.get("symbol")) for r in ex.incomes
+        ]
+        rows.sort(key=lambda row: (row[0], row[1]))
         if "incomeType" in params:
-            rows = [r for r in rows if r.income_type == params["incomeType"]]
+            rows = [row for row in rows if row[3].income_type == params["incomeType"]]
         if "startTime" in params:
-            rows = [r for r in rows if r.time_ms >= int(params["startTime"])]
+            rows = [row for row in rows if row[0] >= int(params["startTime"])]
         if "endTime" in params:
-            rows = [r for r in rows if r.time_ms <= int(params["endTime"])]
+            rows = [row for row in rows if row[0] <= int(params["endTime"])]
         limit = min(int(params.get("limit", "100")), 1000)
-        return [wire.income(ex, r) for r in rows[:limit]]
+        return [wire.income(ex, r) for _, _, ex, r in rows[:limit]]
 
     @signed
     async def set_leverage(params: dict[str, str], now: int) -> Any:
-        if params.get("symbol") != ex.symbol:
-            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        ex = market(params.get("symbol"))
         try:
             leverage = int(params["leverage"])
         except (KeyError, ValueError):
@@ -497,49 +562,75 @@ def futures_routes(api: Api) -> list[BaseRoute]:
     async def sim_session(request: Request) -> Response:
         body = json.loads(await request.body())
         until_ns = api.session_until_ns(body)
+        positions: dict[str, tuple[int, int]] = {}
+        if int(body.get("position_size", 0)):
+            positions[venue.symbol] = (
+                int(body["position_size"]),
+                int(body["position_cost_micros"]),
+            )
+        for symbol, held in dict(body.get("positions", {})).items():
+            if symbol not in venue.markets:
+                raise ValueError(f"no market {symbol!r}")
+            positions[symbol] = (int(held["size"]), int(held["cost_micros"]))
+        rates = {str(k): int(v) for k, v in dict(body.get("funding_rates_ppm", {})).items()}
+        for symbol in rates:
+            if symbol not in venue.markets:
+                raise ValueError(f"no market {symbol!r}")
         api.start_session(
             dataclasses.replace(
-                ex.settings,
+                venue.settings,
                 wallet_micros=int(body["wallet_micros"]),
-                funding_rate_ppm=int(body.get("funding_rate_ppm", ex.settings.funding_rate_ppm)),
+                funding_rate_ppm=int(body.get("funding_rate_ppm", venue.settings.funding_rate_ppm)),
             )
         )
-        size = int(body.get("position_size", 0))
-        if size:
-            ex.seed_position(size, int(body["position_cost_micros"]))
-        ex.replay_until(until_ns)
-        ex.outbox.clear()
+        for symbol, rate_ppm in rates.items():
+            venue.markets[symbol].funding_rate_ppm = rate_ppm
+        for symbol, (size, cost) in positions.items():
+            if size:
+                venue.markets[symbol].seed_position(size, cost)
+        venue.replay_until(until_ns)
+        venue.clear_outbox()
         state.drop_websockets()
         return JSONResponse(
-            {"cursor": ex.cursor, "last_update_id": ex.last_update_id, "wallet_micros": ex.wallet}
+            {
+                "cursor": venue.cursor,
+                "last_update_id": venue.last_update_id,
+                "wallet_micros": venue.wallet,
+            }
         )
+
+    def market_state(ex: FuturesExchange) -> dict[str, Any]:
+        return {
+            "cursor": ex.cursor,
+            "steps": len(ex.recording.steps),
+            "last_update_id": ex.last_update_id,
+            "position_amount": ex.position.size,
+            "funding_micros": ex.account.funding_micros,
+            "realized_pnl_micros": ex.realized_pnl,
+            "fees_micros": ex.fees_paid,
+            "open_orders": len(ex.open_orders()),
+            "open_algo_orders": len(ex.open_algo_orders()),
+            "depth_events_dropped": ex.depth_events_dropped,
+        }
 
     @control
     async def sim_state(request: Request) -> Response:
         return JSONResponse(
             {
-                "symbol": ex.symbol,
-                "cursor": ex.cursor,
-                "steps": len(ex.recording.steps),
-                "last_update_id": ex.last_update_id,
-                "position_amount": ex.position.size,
-                "wallet_micros": ex.wallet,
-                "funding_micros": ex.account.funding_micros,
-                "realized_pnl_micros": ex.realized_pnl,
-                "fees_micros": ex.fees_paid,
-                "open_orders": len(ex.open_orders()),
-                "open_algo_orders": len(ex.open_algo_orders()),
-                "depth_events_dropped": ex.depth_events_dropped,
+                "symbol": venue.symbol,
+                **market_state(venue.primary),
+                "wallet_micros": venue.wallet,
                 "requests_total": state.requests_total,
                 "refused_total": state.refused_total,
                 "ws_connections": len(state.queues),
                 "ws_connections_total": state.ws_connections_total,
-                "time_offset_ms": ex.offset_ms,
+                "time_offset_ms": venue.offset_ms,
+                "markets": {ex.symbol: market_state(ex) for ex in venue.markets.values()},
             }
         )
 
     return [
-        *api.common_routes("/fapi/v1", lambda order: wire.order(ex, order)),
+        *api.common_routes("/fapi/v1", render),
         Route("/fapi/v1/exchangeInfo", exchange_info),
         Route("/fapi/v1/depth", depth),
         Route("/fapi/v1/premiumIndex", premium_index),
@@ -624,12 +715,18 @@ def build_app(
 
     async def ws_depth(ws: WebSocket) -> None:
         stream = ws.path_params["stream"]
-        if stream not in {f"{ex.symbol.lower()}@depth{s}" for s in ("", "@100ms", "@0ms")}:
+        streams = {
+            f"{symbol.lower()}@depth{s}": symbol
+            for symbol in ex.symbols
+            for s in ("", "@100ms", "@0ms")
+        }
+        if stream not in streams:
             await ws.close(code=1008)
             return
         await ws.accept()
         state.ws_connections_total += 1
         queue: asyncio.Queue[str | None] = asyncio.Queue()
+        state.ws_symbols[ws] = streams[stream]
         state.queues[ws] = queue
         sender = asyncio.create_task(pump(ws, queue))
         try:
@@ -644,6 +741,7 @@ def build_app(
                     return
         finally:
             state.queues.pop(ws, None)
+            state.ws_symbols.pop(ws, None)
             sender.cancel()
 
     async def replayer() -> None:

@@ -5,27 +5,43 @@ sizes micro-units of the base asset, money micro-USDT.
 
 Account rules (documented simplifications of Binance's):
 
-* One-way position mode, cross margin, one symbol: a :class:`~polytraders.model.perp.PerpAccount`
-  (the desk's own rules: exact cost basis and realized PnL of
-  :class:`~polytraders.model.position.Position`, wallet = initial + realized − fees + funding).
+* One-way position mode, cross margin: each symbol's market (:class:`FuturesExchange`) holds a
+  :class:`~polytraders.model.perp.PerpAccount` (the desk's own rules: exact cost basis and
+  realized PnL of :class:`~polytraders.model.position.Position`; its wallet moves by realized
+  − fees + funding). Markets of one :class:`FuturesVenue` share one cross-margin account: the
+  wallet is the sum of their accounts' wallets (the initial wallet is held by the first
+  market's, the others start at 0), so wallet = initial + every symbol's realized − fees +
+  funding.
 * Commission ``price × size × rate_bps / 10⁴``, floored to micro-USDT (Binance keeps 8
   decimals), charged in USDT (:func:`~polytraders.model.fees.bps_fee_micros`); defaults are
   Binance's public VIP 0 USDⓈ-M rates, maker 0.0200 %, taker 0.0500 %
   (binance.com/en/fee/futureFee, 2024; :mod:`polytraders.model.fees`).
 * Mark price is the book's mid (floored to the tick); unrealized PnL is marked there.
-* Initial margin = notional / leverage (rounded up). A new order (not reduce-only) is refused
-  with -2019 when the initial margin of the position (at mark), the open orders and the order
-  exceeds the margin balance (wallet balance plus unrealized PnL). An order that only closes
+* Initial margin = notional / leverage (rounded up, each symbol at its own leverage). A new
+  order (not reduce-only) is refused with -2019 when the initial margin of the position (at
+  mark), the open orders and the order, plus every other symbol's initial margin (position and
+  open orders), exceeds the margin balance (wallet balance plus every symbol's unrealized
+  PnL). An order that only closes
   (against the position and no larger than it) needs no margin: Binance charges the "cost
   required to open a position" to opening orders (Binance FAQ "How to Calculate Cost Required
   to Open a Position in Binance Futures").
-* Maintenance margin from the bracket table (:data:`~polytraders.model.perp.BTCUSDT_BRACKETS`),
-  liquidation price by Binance's formula (served, never acted on: no liquidation engine).
+* Maintenance margin from the bracket table (:data:`~polytraders.model.perp.BTCUSDT_BRACKETS`,
+  for every symbol: no other table is modelled), liquidation price by Binance's one-way cross
+  formula (served, never acted on: no liquidation engine): the symbol's
+  :func:`~polytraders.model.perp.liquidation_price` with the wallet less the other symbols'
+  maintenance margin plus their unrealized PnL (Binance's ``WB − TMM1 + UPNL1``).
 * Funding at every funding time (00:00, 08:00, 16:00 UTC) of the recording, shifted by the
   time offset (below): when a depth event's time passes one, the position is charged
   ``−size × mark × rate`` at the mark just before that event
   (:func:`~polytraders.model.perp.funding_payment`), booked as a ``FUNDING_FEE`` income at the
   funding time.
+
+Several symbols (:class:`FuturesVenue`): one market per recording, replayed on one clock (the
+steps of every market applied in time order, ties in the markets' order), one time offset for
+all (the first market's: its first snapshot sits at ``start_ms``); each market applies its own
+first snapshot at the session's start (a recording that starts later shows its first book
+early, by the difference). Order, trade, conditional-order and income ids come from counters
+the markets share (unique across symbols), as do the armed faults.
 
 Time. Every market time is the recording's shifted by the session's time offset
 (:attr:`~.matching.MatchingExchange.offset_ms`, fixed by :meth:`FuturesExchange.restart`
@@ -63,7 +79,9 @@ developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +98,7 @@ from polytraders.model.perp import (
     FUNDING_PERIOD_MS,
     PerpAccount,
     initial_margin,
+    liquidation_price,
     next_funding_ms,
     notional,
 )
@@ -87,6 +106,7 @@ from polytraders.model.position import Position
 from polytraders.simexchange import errors
 from polytraders.simexchange.matching import (
     NS_PER_MS,
+    Faults,
     MatchingExchange,
     SimOrder,
     client_id,
@@ -197,6 +217,9 @@ class FuturesExchange(MatchingExchange[ExchangeSettings]):
         if recording.instrument.venue != BINANCE_USDM:
             raise ValueError(f"a {recording.instrument.venue} recording is not USDⓈ-M futures")
         super().__init__(recording)
+        self.peers: tuple[FuturesExchange, ...] = (self,)
+        """The markets of the cross-margin account, this one included (a
+        :class:`FuturesVenue` sets them; alone: this one)."""
         self.restart(settings)
 
     def restart(self, settings: ExchangeSettings, start_ms: int | None = None) -> None:
@@ -217,6 +240,14 @@ class FuturesExchange(MatchingExchange[ExchangeSettings]):
         self._tran_ids = itertools.count(7_000_000_001)
         self._algo_ids = itertools.count(3_000_000_001)
         self.step(1)
+
+    def share_session(self, first: MatchingExchange[Any]) -> None:
+        """Also the conditional-order and income id counters (:meth:`MatchingExchange.
+        share_session`)."""
+        super().share_session(first)
+        if isinstance(first, FuturesExchange):
+            self._tran_ids = first._tran_ids
+            self._algo_ids = first._algo_ids
 
     def seed_position(self, size: int, cost_basis: int) -> None:
         """Hold a position as if it had been traded before the session (a test fixture's
@@ -381,8 +412,8 @@ class FuturesExchange(MatchingExchange[ExchangeSettings]):
             raise errors.bad(errors.REDUCE_ONLY_REJECTED, "ReduceOnly Order is rejected.")
 
     def _check_margin(self, order: SimOrder, order_notional: int) -> None:
-        """-2019 when the initial margin of position, open orders and ``order`` exceeds the
-        wallet balance plus unrealized PnL (module docstring). An order that only closes
+        """-2019 when the initial margin of position, open orders and ``order`` plus the other
+        symbols' exceeds the margin balance (module docstring). An order that only closes
         (against the position, no larger than it) is not checked."""
         size = self.position.size
         closes = (size > 0 and order.side is Side.SELL) or (size < 0 and order.side is Side.BUY)
@@ -392,7 +423,9 @@ class FuturesExchange(MatchingExchange[ExchangeSettings]):
         exposure += sum(
             o.remaining * o.price // MICROS for o in self.open_orders() if not o.reduce_only
         )
-        if initial_margin(exposure, self.leverage) > self.account.margin_balance(self.mark_price()):
+        required = initial_margin(exposure, self.leverage)
+        required += sum(m.initial_margin_held() for m in self.peers if m is not self)
+        if required > self.margin_balance():
             raise errors.bad(errors.MARGIN_INSUFFICIENT, "Margin is insufficient.")
 
     def _book_fill(
@@ -589,8 +622,31 @@ class FuturesExchange(MatchingExchange[ExchangeSettings]):
 
     @property
     def wallet(self) -> int:
-        """Wallet balance (micro-USDT): initial + realized PnL − fees + funding."""
-        return self.account.wallet_micros
+        """The cross account's wallet balance (micro-USDT): initial + every symbol's realized
+        PnL − fees + funding."""
+        return sum(m.account.wallet_micros for m in self.peers)
+
+    def margin_balance(self) -> int:
+        """The cross account's wallet plus every symbol's unrealized PnL (micro-USDT)."""
+        return self.wallet + sum(m.unrealized_pnl() for m in self.peers)
+
+    def initial_margin_held(self) -> int:
+        """Initial margin of this symbol's position (at mark) and open orders that are not
+        reduce-only, at its leverage (micro-USDT, rounded up)."""
+        exposure = notional(self.position, self.mark_price())
+        exposure += sum(
+            o.remaining * o.price // MICROS for o in self.open_orders() if not o.reduce_only
+        )
+        return initial_margin(exposure, self.leverage)
+
+    def liquidation_price(self) -> int | None:
+        """This symbol's liquidation price in the cross account (micro-USDT; None when flat or
+        none): :func:`~polytraders.model.perp.liquidation_price` with the wallet less the
+        other symbols' maintenance margin plus their unrealized PnL."""
+        others = [m for m in self.peers if m is not self]
+        wallet = self.wallet - sum(m.maintenance_margin() for m in others)
+        wallet += sum(m.unrealized_pnl() for m in others)
+        return liquidation_price(self.position, wallet, self.account.brackets)
 
     @property
     def realized_pnl(self) -> int:
@@ -614,3 +670,174 @@ class FuturesExchange(MatchingExchange[ExchangeSettings]):
     def maintenance_margin(self) -> int:
         """Maintenance margin at the mark price (micro-USDT, rounded up)."""
         return self.account.maintenance_margin(self.mark_price())
+
+
+class FuturesVenue:
+    """Several USDⓈ-M markets (one :class:`FuturesExchange` per recording) on one clock and one
+    cross-margin account (module docstring "Several symbols"): what the server serves. The
+    first recording's symbol is the venue's :attr:`symbol` (its offset, its
+    ``last_update_id``).
+
+    Args:
+        recordings: one USDⓈ-M recording per symbol, the first the venue's default.
+        settings: account and market settings, shared by every symbol (the initial wallet is
+            the account's, once).
+
+    Raises:
+        ValueError: no recording, two of one symbol, or a recording of another market.
+    """
+
+    def __init__(self, recordings: Sequence[Recording], settings: ExchangeSettings) -> None:
+        if not recordings:
+            raise ValueError("a venue needs at least one recording")
+        self.markets: dict[str, FuturesExchange] = {}
+        """The markets by symbol, the first recording's first."""
+        for recording in recordings:
+            symbol = recording.instrument.symbol
+            if symbol in self.markets:
+                raise ValueError(f"two recordings of {symbol}")
+            self.markets[symbol] = FuturesExchange(recording, settings)
+        peers = tuple(self.markets.values())
+        for market in peers:
+            market.peers = peers
+        self.primary = peers[0]
+        """The first recording's market."""
+        self.symbol = self.primary.symbol
+        self.symbols = tuple(self.markets)
+        self.restart(settings)
+
+    def restart(self, settings: ExchangeSettings, start_ms: int | None = None) -> None:
+        """Start a fresh session of every market (:meth:`FuturesExchange.restart`): the first
+        market's first snapshot at ``start_ms`` (None: the recordings' own times) and the same
+        time offset for every market; the wallet ``settings.wallet_micros``; shared faults
+        and id counters."""
+        self.settings = settings
+        first = self.primary
+        offset_ms = 0
+        if start_ms is not None:
+            offset_ms = start_ms - first.recording.steps[0].depth.ts_event_ns // NS_PER_MS
+        for market in self.markets.values():
+            own = settings if market is first else dataclasses.replace(settings, wallet_micros=0)
+            market_start = market.recording.steps[0].depth.ts_event_ns // NS_PER_MS + offset_ms
+            market.restart(own, None if start_ms is None else market_start)
+            if market is not first:
+                market.share_session(first)
+
+    def market(self, symbol: str | None) -> FuturesExchange:
+        """The market of ``symbol``.
+
+        Raises:
+            BinanceError: -1121 no such symbol (or none given).
+        """
+        market = self.markets.get(symbol or "")
+        if market is None:
+            raise errors.bad(errors.INVALID_SYMBOL, "Invalid symbol.")
+        return market
+
+    def chosen(self, symbol: str | None) -> list[FuturesExchange]:
+        """The market of ``symbol``, or every market when None.
+
+        Raises:
+            BinanceError: -1121 an unknown symbol.
+        """
+        return list(self.markets.values()) if symbol is None else [self.market(symbol)]
+
+    def market_of(self, order: SimOrder) -> FuturesExchange:
+        """The market an order of the venue belongs to."""
+        return self.markets[order.working.order.token_id]
+
+    # ------------------------------------------------------------------ replay
+    @property
+    def faults(self) -> Faults:
+        """The armed faults (shared by every market)."""
+        return self.primary.faults
+
+    @property
+    def offset_ms(self) -> int:
+        """The session's time offset (ms, every market's)."""
+        return self.primary.offset_ms
+
+    @property
+    def cursor(self) -> int:
+        """Replay steps applied, every market's."""
+        return sum(m.cursor for m in self.markets.values())
+
+    @property
+    def last_update_id(self) -> int:
+        """The first market's ``lastUpdateId``."""
+        return self.primary.last_update_id
+
+    @property
+    def last_event_ms(self) -> int:
+        """The latest applied depth event's time over the markets (ms)."""
+        return max(m.last_event_ms for m in self.markets.values())
+
+    def clear_outbox(self) -> None:
+        """Drop every market's unsent depth events."""
+        for market in self.markets.values():
+            market.outbox.clear()
+
+    def _next_market(self) -> FuturesExchange | None:
+        due = [
+            (ns, i, m)
+            for i, m in enumerate(self.markets.values())
+            if (ns := m.next_step_ns()) is not None
+        ]
+        return min(due, key=lambda item: (item[0], item[1]))[2] if due else None
+
+    def next_step_ns(self) -> int | None:
+        """The exchange's time of the next step of any market (ns; None when all ended)."""
+        market = self._next_market()
+        return None if market is None else market.next_step_ns()
+
+    def step(self, count: int = 1) -> int:
+        """Apply the next ``count`` steps across the markets in time order (ties: the
+        markets' order); returns how many were applied."""
+        applied = 0
+        while applied < count and (market := self._next_market()) is not None:
+            applied += market.step(1)
+        return applied
+
+    def replay_until(self, ts_ns: int) -> int:
+        """Apply every further step of any market at or before ``ts_ns`` (exchange time), in
+        time order; returns how many."""
+        applied = 0
+        while (due_ns := self.next_step_ns()) is not None and due_ns <= ts_ns:
+            applied += self.step(1)
+        return applied
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every market's depth events published since the last call, by event time (each
+        market's in its own order)."""
+        events = [e for m in self.markets.values() for e in m.drain()]
+        return sorted(events, key=lambda event: int(event["E"]))
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def orders(self) -> dict[int, SimOrder]:
+        """Every market's orders by order id, oldest first."""
+        merged = {i: o for m in self.markets.values() for i, o in m.orders.items()}
+        return dict(sorted(merged.items()))
+
+    def find(self, order_id: int | None, client_order_id: str | None) -> SimOrder | None:
+        """An order of any market by id or client id (None when unknown)."""
+        for market in self.markets.values():
+            order = market.find(order_id, client_order_id)
+            if order is not None:
+                return order
+        return None
+
+    def find_algo(
+        self, algo_id: int | None, client_algo_id: str | None
+    ) -> tuple[FuturesExchange, AlgoOrder] | None:
+        """A conditional order of any market and its market (None when unknown)."""
+        for market in self.markets.values():
+            algo = market.find_algo(algo_id, client_algo_id)
+            if algo is not None:
+                return market, algo
+        return None
+
+    @property
+    def wallet(self) -> int:
+        """The cross account's wallet balance (micro-USDT)."""
+        return self.primary.wallet

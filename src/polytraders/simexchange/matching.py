@@ -160,6 +160,19 @@ class MatchingExchange(ABC, Generic[SettingsT]):
         self._order_ids = itertools.count(4_000_000_001)
         self._trade_ids = itertools.count(900_000_001)
 
+    def share_session(self, first: MatchingExchange[Any]) -> None:
+        """Use ``first``'s faults and order and trade id counters (markets of one venue, after
+        each :meth:`restart`: a fault armed once applies to whichever market meets it, and
+        ids are unique across the venue)."""
+        self.faults = first.faults
+        self._order_ids = first._order_ids
+        self._trade_ids = first._trade_ids
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols served: this market's one."""
+        return (self.symbol,)
+
     # ------------------------------------------------------------------ time
     def _venue_step(self, step: ReplayStep) -> ReplayStep:
         """``step`` in the exchange's time: every recorded time plus :attr:`offset_ms` (the one

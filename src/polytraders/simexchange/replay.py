@@ -51,7 +51,7 @@ def default_recording_path(market: Market = "usdm") -> Path:
     )
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def load_recording(path: Path) -> Recording:
     """Read a recording into replay steps (cached: the result is never mutated).
 

@@ -19,7 +19,7 @@ import uvicorn
 from polytraders.ops.http_client import HttpClient
 from polytraders.simexchange.app import ExchangeState, build_app, futures_routes
 from polytraders.simexchange.auth import ApiKey
-from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
+from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange, FuturesVenue
 from polytraders.simexchange.replay import Market, default_recording_path, load_recording
 from polytraders.simexchange.spot import SpotExchange, SpotSettings
 from polytraders.simexchange.spot_app import spot_routes
@@ -29,13 +29,18 @@ LOOPBACK = "127.0.0.1"
 
 @dataclass(frozen=True)
 class SimExchangeSettings:
-    """What the simulator serves: the market, the recording, the account and the replay pace
+    """What the simulator serves: the market, the recordings, the account and the replay pace
     (ms). One server serves one market: ``usdm`` (Binance USDⓈ-M futures, ``/fapi``, with
-    ``exchange``'s settings) or ``spot`` (Binance spot, ``/api/v3``, with ``spot``'s)."""
+    ``exchange``'s settings, one symbol per recording on one clock and one cross-margin
+    account: :class:`~polytraders.simexchange.engine.FuturesVenue`) or ``spot`` (Binance spot,
+    ``/api/v3``, with ``spot``'s; one symbol)."""
 
     market: Market = "usdm"
     data_path: Path | None = None
-    """The recording replayed (None: the repository's BTCUSDT sample of ``market``)."""
+    """The recording replayed (None: the repository's BTCUSDT sample of ``market``); on
+    ``usdm``, the venue's first symbol."""
+    more_data_paths: tuple[Path, ...] = ()
+    """Further USDⓈ-M recordings, one per further symbol (``usdm`` only)."""
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     spot: SpotSettings = field(default_factory=SpotSettings)
     replay_interval_ms: int = 0
@@ -66,8 +71,12 @@ class SimExchangeServer:
     ``clock_ns`` is the server's clock (ns since the epoch; a test may inject its own:
     :attr:`~polytraders.simexchange.app.ExchangeState.clock_ns`).
 
+    ``exchange`` is the (first) market: on ``usdm`` the venue's first symbol
+    (:attr:`venue` holds every symbol's market), on ``spot`` the one market.
+
     Raises:
-        ValueError: ``present_time`` with ``replay_interval_ms`` or ``replay_clock``.
+        ValueError: ``present_time`` with ``replay_interval_ms`` or ``replay_clock``; further
+            recordings on ``spot``, two of one symbol or a recording of another market.
     """
 
     def __init__(
@@ -79,15 +88,21 @@ class SimExchangeServer:
     ) -> None:
         recording = load_recording(settings.data_path or default_recording_path(settings.market))
         self.exchange: FuturesExchange | SpotExchange
+        served: SpotExchange | FuturesVenue
         if settings.market == "spot":
-            self.exchange = SpotExchange(recording, settings.spot)
+            if settings.more_data_paths:
+                raise ValueError("the spot simulator replays one recording")
+            served = self.exchange = SpotExchange(recording, settings.spot)
             routes = spot_routes
         else:
-            self.exchange = FuturesExchange(recording, settings.exchange)
+            more = [load_recording(path) for path in settings.more_data_paths]
+            self.venue = FuturesVenue([recording, *more], settings.exchange)
+            """Every symbol's market (``usdm``)."""
+            served, self.exchange = self.venue, self.venue.primary
             routes = futures_routes
         self.api_key = api_key
         self.state = ExchangeState(
-            self.exchange,
+            served,
             api_key,
             replay_interval_ms=settings.replay_interval_ms,
             replay_clock=settings.replay_clock,
@@ -145,13 +160,18 @@ class SimExchangeServer:
         position_cost_micros: int = 0,
         funding_rate_ppm: int | None = None,
         until_ns: int = 0,
+        positions: dict[str, tuple[int, int]] | None = None,
+        funding_rates_ppm: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         """Start a fresh session (``POST /sim/session``, :mod:`polytraders.simexchange.app`):
-        answers ``cursor``, ``last_update_id``, ``wallet_micros``.
+        answers ``cursor``, ``last_update_id``, ``wallet_micros``. ``position_size`` and
+        ``position_cost_micros`` are the first symbol's position; ``positions`` maps a symbol
+        to its (signed size, signed cost basis), micro-units; ``funding_rates_ppm`` a symbol
+        to its rate (the others: ``funding_rate_ppm``).
 
         Raises:
             httpx.HTTPStatusError: the simulator refused it (a cost basis that does not match
-                the size).
+                the size, a symbol it does not serve).
         """
         body: dict[str, Any] = {
             "wallet_micros": wallet_micros,
@@ -161,6 +181,13 @@ class SimExchangeServer:
         }
         if funding_rate_ppm is not None:
             body["funding_rate_ppm"] = funding_rate_ppm
+        if positions:
+            body["positions"] = {
+                symbol: {"size": size, "cost_micros": cost}
+                for symbol, (size, cost) in positions.items()
+            }
+        if funding_rates_ppm:
+            body["funding_rates_ppm"] = dict(funding_rates_ppm)
         response = self._http.post("/sim/session", json=body)
         response.raise_for_status()
         return dict(response.json())
@@ -211,7 +238,7 @@ def serve_forever(
     announce: Callable[[str, str, str], None],
 ) -> None:
     """Serve in the foreground until interrupted; ``announce`` receives the REST base URL, the
-    symbol and the control token once the port is bound."""
+    symbols (comma-separated) and the control token once the port is bound."""
     server = SimExchangeServer(settings, api_key, port)
-    announce(server.url, server.exchange.symbol, server.state.control_token)
+    announce(server.url, ",".join(server.state.exchange.symbols), server.state.control_token)
     asyncio.run(server._server.serve(sockets=[server._sock]))

@@ -32,9 +32,8 @@ def _side(side: Side) -> str:
 
 
 def exchange_info(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
-    """``GET /fapi/v1/exchangeInfo``: the one replayed symbol with its filters."""
-    inst = ex.instrument
-    settings = ex.settings
+    """``GET /fapi/v1/exchangeInfo``: every replayed symbol of ``ex``'s account
+    (:attr:`~polytraders.simexchange.engine.FuturesExchange.peers`) with its filters."""
     return {
         "timezone": "UTC",
         "serverTime": now_ms,
@@ -50,66 +49,71 @@ def exchange_info(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
         ],
         "exchangeFilters": [],
         "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-        "symbols": [
+        "symbols": [_symbol_info(market) for market in ex.peers],
+    }
+
+
+def _symbol_info(ex: FuturesExchange) -> dict[str, Any]:
+    """One ``exchangeInfo`` symbol: the recording's grid, the settings' filters."""
+    inst = ex.instrument
+    settings = ex.settings
+    return {
+        "symbol": ex.symbol,
+        "pair": ex.symbol,
+        "contractType": "PERPETUAL",
+        "deliveryDate": 4133404800000,
+        "onboardDate": 1569398400000,
+        "status": "TRADING",
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": ex.symbol.removesuffix("USDT"),
+        "quoteAsset": "USDT",
+        "marginAsset": "USDT",
+        "pricePrecision": settings.price_decimals,
+        "quantityPrecision": settings.qty_decimals,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "settlePlan": 0,
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
+        "filters": [
             {
-                "symbol": ex.symbol,
-                "pair": ex.symbol,
-                "contractType": "PERPETUAL",
-                "deliveryDate": 4133404800000,
-                "onboardDate": 1569398400000,
-                "status": "TRADING",
-                "maintMarginPercent": "2.5000",
-                "requiredMarginPercent": "5.0000",
-                "baseAsset": ex.symbol.removesuffix("USDT"),
-                "quoteAsset": "USDT",
-                "marginAsset": "USDT",
-                "pricePrecision": settings.price_decimals,
-                "quantityPrecision": settings.qty_decimals,
-                "baseAssetPrecision": 8,
-                "quotePrecision": 8,
-                "underlyingType": "COIN",
-                "underlyingSubType": [],
-                "settlePlan": 0,
-                "triggerProtect": "0.0500",
-                "liquidationFee": "0.012500",
-                "marketTakeBound": "0.05",
-                "maxMoveOrderLimit": 10000,
-                "filters": [
-                    {
-                        "filterType": "PRICE_FILTER",
-                        "minPrice": ex.price_text(inst.price_increment),
-                        "maxPrice": "4529764",
-                        "tickSize": fixed_micros(inst.price_increment, 2),
-                    },
-                    {
-                        "filterType": "LOT_SIZE",
-                        "minQty": ex.qty_text(inst.min_size),
-                        "maxQty": ex.qty_text(settings.max_qty_micros),
-                        "stepSize": ex.qty_text(inst.size_increment),
-                    },
-                    {
-                        "filterType": "MARKET_LOT_SIZE",
-                        "minQty": ex.qty_text(inst.min_size),
-                        "maxQty": ex.qty_text(settings.max_qty_micros),
-                        "stepSize": ex.qty_text(inst.size_increment),
-                    },
-                    {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                    {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-                    {
-                        "filterType": "MIN_NOTIONAL",
-                        "notional": fixed_micros(settings.min_notional_micros, 0),
-                    },
-                    {
-                        "filterType": "PERCENT_PRICE",
-                        "multiplierUp": "1.0500",
-                        "multiplierDown": "0.9500",
-                        "multiplierDecimal": "4",
-                    },
-                ],
-                "orderTypes": ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"],
-                "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-            }
+                "filterType": "PRICE_FILTER",
+                "minPrice": ex.price_text(inst.price_increment),
+                "maxPrice": "4529764",
+                "tickSize": fixed_micros(inst.price_increment, 2),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": ex.qty_text(inst.min_size),
+                "maxQty": ex.qty_text(settings.max_qty_micros),
+                "stepSize": ex.qty_text(inst.size_increment),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": ex.qty_text(inst.min_size),
+                "maxQty": ex.qty_text(settings.max_qty_micros),
+                "stepSize": ex.qty_text(inst.size_increment),
+            },
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {
+                "filterType": "MIN_NOTIONAL",
+                "notional": fixed_micros(settings.min_notional_micros, 0),
+            },
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": "1.0500",
+                "multiplierDown": "0.9500",
+                "multiplierDecimal": "4",
+            },
         ],
+        "orderTypes": ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
     }
 
 
@@ -235,7 +239,7 @@ def position_risk(ex: FuturesExchange, now_ms: int) -> list[dict[str, Any]]:
     if not amount:
         return []
     position_im, order_im, position_notional = _margins(ex)
-    liquidation = ex.account.liquidation_price()
+    liquidation = ex.liquidation_price()
     return [
         {
             "symbol": ex.symbol,
@@ -299,10 +303,16 @@ def income(ex: FuturesExchange, row: Income) -> dict[str, Any]:
 
 
 def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
-    """``GET /fapi/v3/account`` (``/fapi/v2/account`` has the same balance fields)."""
-    position_im, order_im, _ = _margins(ex)
-    upnl = ex.unrealized_pnl()
-    maintenance = usdt(ex.maintenance_margin())
+    """``GET /fapi/v3/account`` (``/fapi/v2/account`` has the same balance fields): the cross
+    account ``ex`` belongs to (one USDT asset; margins, unrealized PnL and maintenance summed
+    over its markets, :attr:`~polytraders.simexchange.engine.FuturesExchange.peers`; every
+    open position listed)."""
+    markets = ex.peers
+    margins = [_margins(m) for m in markets]
+    position_im = sum(m[0] for m in margins)
+    order_im = sum(m[1] for m in margins)
+    upnl = sum(m.unrealized_pnl() for m in markets)
+    maintenance = usdt(sum(m.maintenance_margin() for m in markets))
     margin_balance = ex.wallet + upnl
     available = margin_balance - position_im - order_im
     asset = {
@@ -346,7 +356,8 @@ def account(ex: FuturesExchange, now_ms: int) -> dict[str, Any]:
                 "maintMargin": p["maintMargin"],
                 "updateTime": now_ms,
             }
-            for p in position_risk(ex, now_ms)
+            for m in markets
+            for p in position_risk(m, now_ms)
         ],
     }
 

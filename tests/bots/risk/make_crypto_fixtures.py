@@ -61,9 +61,12 @@ def token(coin: str) -> str:
 
 
 def base_state(equity: int, positions: dict[str, int], coins: tuple[str, ...] = ("BTC",),
+               entries: dict[str, int] | None = None,
                **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     """A desk at the BTC snapshot's time holding ``positions`` (token → micro-base size, cost
-    basis at the mid), its cash set so equity (cash + positions at mid) is ``equity``."""
+    basis at the mid, or at ``entries``' price for a token it names: micro-USDT per unit), its
+    cash set so equity (cash + positions at mid) is ``equity`` (the cost basis does not move
+    the desk's equity, only the split between the exchange's wallet and unrealized PnL)."""
     _, snap = snapshot("BTC")
     now_ns = snap.ts_event_ns
     value = 0
@@ -72,7 +75,8 @@ def base_state(equity: int, positions: dict[str, int], coins: tuple[str, ...] = 
         size = positions.get(token(coin), 0)
         if size:
             notional = mid(coin) * size // 1_000_000
-            held[token(coin)] = [size, notional]
+            entry = (entries or {}).get(token(coin))
+            held[token(coin)] = [size, notional if entry is None else entry * size // 1_000_000]
             value += notional
     state: dict[str, Any] = {
         "now_ns": now_ns,
@@ -136,10 +140,18 @@ def leverageguard() -> None:
           "the largest lot that fits.", state, source, order(f"{bot}/h", "SELL", 100 * BTC_LOT),
           expected("APPROVE", ["RISK_LEVERAGE_RESHAPED"], "", "RESHAPE",
                    reshaped={"size": 35 * BTC_LOT}))  # fmt: skip
-    state, source = base_state(-100 * USDT, {btc: -100 * BTC_LOT})
-    source["edits"] = ["short 0.1 BTC; cash set so equity is −100 USDT (insolvent)"]
-    write(bot, "failure", "Equity is negative: leverage cannot be measured, a sale adding to "
-          "the short is refused.", state, source, order(f"{bot}/f", "SELL", 10 * BTC_LOT),
+    # Insolvent as an exchange holds it: short 0.1 BTC entered at 50,000 (cost basis −5,000
+    # USDT) with the book at 61,800.25: unrealized −1,180.025 USDT; cash 6,080.025 USDT
+    # (equity −100 = 6,080.025 − 6,180.025), so the exchange's wallet is 6,080.025 − 5,000 =
+    # +1,080.025 USDT and its margin balance 1,080.025 − 1,180.025 = −100 USDT.
+    state, source = base_state(-100 * USDT, {btc: -100 * BTC_LOT},
+                               entries={btc: 50_000 * USDT})  # fmt: skip
+    source["edits"] = ["short 0.1 BTC entered at 50,000 USDT; cash set so equity is −100 USDT "
+                       "(insolvent: the unrealized loss of 1,180.025 USDT exceeds the wallet "
+                       "of 1,080.025 USDT, before liquidation)"]  # fmt: skip
+    write(bot, "failure", "Equity is negative (a short's unrealized loss exceeds the wallet): "
+          "leverage cannot be measured, a sale adding to the short is refused.", state, source,
+          order(f"{bot}/f", "SELL", 10 * BTC_LOT),
           expected("REJECT", ["RISK_LEVERAGE_INPUT_INVALID"], bot, "REJECT"))  # fmt: skip
 
 
