@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polytraders.accounting.ledger import Ledger
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.backtest.engine import run_desk
 from polytraders.contracts.bot import BotBase
@@ -31,7 +32,7 @@ from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, OrderRejected
-from polytraders.model.fees import bps_fee_micros
+from polytraders.model.fees import bps_fee_micros, spot_buy_commission
 from polytraders.model.fills import Fill
 from polytraders.model.market import BINANCE_USDM, Instrument
 from polytraders.model.money import from_micros
@@ -281,6 +282,42 @@ def test_spot_refuses_a_sell_beyond_holdings_and_perp_opens_a_short() -> None:
     venue.advance(snapshot.ts_event_ns + 2 * 10**10)
     codes = [e.reason_code for e in venue.poll() if isinstance(e, OrderRejected)]
     assert codes == ["SYS_VENUE_INVALID_TICK", "SYS_VENUE_INVALID_ORDER"]
+
+
+def test_a_spot_buy_pays_its_commission_in_btc_and_the_whole_holding_sells() -> None:
+    """The paper venue charges a spot BUY's commission in the base, as Binance spot (and its
+    simulator) does and as the ccxt venue books it: 0.1 % of 0.01 BTC kept (``fee_size`` 10
+    micro-BTC), holdings 0.00999 BTC, cash the whole notional; the desk's ledger equals the
+    paper account, and a SELL of the whole holding fills and leaves both flat."""
+    spot = Instrument(
+        venue="binance-spot", symbol="BTCUSDT", price_increment=10_000, size_increment=10,
+        min_size=10,
+    )  # fmt: skip
+    venue, snapshot = _venue(spot, 1_000_000_000)
+    ask = min(price for price, _ in snapshot.asks)
+    venue.submit(_order(1, spot, Side.BUY, ask, 10_000), snapshot.ts_event_ns)
+    venue.advance(snapshot.ts_event_ns + 10**10)
+    buys = [e for e in venue.poll() if isinstance(e, Fill)]
+    assert sum(f.size for f in buys) == 10_000
+    assert [f.fee_size for f in buys] == [spot_buy_commission(f.price, f.size, 10)[1] for f in buys]
+    assert [f.fee for f in buys] == [spot_buy_commission(f.price, f.size, 10)[0] for f in buys]
+    book = Ledger(1_000_000_000)
+    for fill in buys:
+        assert fill.cash_fee == 0
+        book.apply_fill(fill)
+    held = venue.ledger.holdings(spot.token_id)
+    assert held == book.size(spot.token_id) == 10_000 - sum(f.fee_size for f in buys)
+    assert venue.ledger.cash == book.cash == 1_000_000_000 - sum(f.notional for f in buys)
+    assert venue.ledger.conservation_problems() == [] and book.reconciliation_error() == 0
+    bid = max(price for price, _ in snapshot.bids)
+    venue.submit(_order(2, spot, Side.SELL, bid, held), snapshot.ts_event_ns + 10**10)
+    venue.advance(snapshot.ts_event_ns + 2 * 10**10)
+    sells = [e for e in venue.poll() if isinstance(e, Fill)]
+    assert sum(f.size for f in sells) == held and all(f.fee_size == 0 for f in sells)
+    for fill in sells:
+        book.apply_fill(fill)
+    assert venue.ledger.holdings(spot.token_id) == book.size(spot.token_id) == 0
+    assert venue.ledger.cash == book.cash and book.reconciliation_error() == 0
 
 
 @settings(max_examples=200, deadline=None)

@@ -7,12 +7,14 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.engine import run_desk
 from polytraders.backtest.fills_csv import COLUMNS, write_fills_csv
 from polytraders.model.fills import Fill, LiquiditySide
+from polytraders.model.market import Instrument
 from polytraders.model.money import MICROS
 from polytraders.model.orders import Side, VenueOrder
 from polytraders.store import EventStore
@@ -80,8 +82,32 @@ def test_a_fill_row_has_its_intent_order_and_units(tmp_path: Path) -> None:
             "size_shares": "10",
             "notional_pusd": "4.5",
             "fee_pusd": "0.17325",
+            "fee_size_shares": "0",
         }
     ]
+
+
+def test_a_spot_buy_row_names_the_commission_kept_in_the_base_asset(tmp_path: Path) -> None:
+    spot = Instrument(
+        venue="binance-spot", symbol="BTCUSDT", price_increment=10_000, size_increment=10,
+        min_size=10,
+    )  # fmt: skip
+    order = msgspec.structs.replace(ORDER, token_id=spot.token_id, market_id="")
+    fill = msgspec.structs.replace(
+        FILL,
+        token_id=spot.token_id,
+        market_id=spot.token_id,
+        price=61_800_300_000,
+        size=12_340,  # 0.01234 BTC, of which 0.00001234 kept by the exchange: 13 micro-BTC
+        fee=762_616,  # 0.00001234 × 61800.30 = 0.762615702 USDT, rounded up
+        fee_size=13,
+    )
+    path = tmp_path / "fills.csv"
+    write_fills_csv(path, [fill], {order.client_order_id: order}, [], [spot])
+    (row,) = _rows(path)
+    assert (row["market_id"], row["market_slug"], row["outcome"]) == (spot.token_id, "BTCUSDT", "")
+    assert (row["size_shares"], row["fee_size_shares"]) == ("0.01234", "0.000013")
+    assert (row["notional_pusd"], row["fee_pusd"]) == ("762.615702", "0.762616")
 
 
 def test_a_fill_of_no_known_order_or_token_is_refused(tmp_path: Path) -> None:

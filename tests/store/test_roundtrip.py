@@ -200,3 +200,18 @@ def test_reopening_keeps_everything_and_schema_creation_is_idempotent(store_url:
         assert second.check_integrity(run) == []
         owners = {r.lease.owner.pid for r in second.runs() if r.lease is not None}
         assert owners == {os.getpid()}
+
+
+def test_a_fill_with_a_commission_in_the_traded_asset_round_trips(store: EventStore) -> None:
+    """``fee_size`` (schema 8) comes back exactly, beside a fill without one."""
+    run = ids.run_id("fee-size", 1)
+    f.start(store, run)
+    store.append_order(run, f.order(run, 0))
+    store.append_order(run, f.order(run, 1))
+    plain = f.fill(run, 0)
+    base_fee = msgspec.structs.replace(f.fill(run, 1), fee_size=4_000, fee=1_800)
+    store.append_fill(run, plain)
+    store.append_fill(run, base_fee)
+    store.flush()
+    assert store.fills(run) == [plain, base_fee]
+    assert [x.fee_size for x in store.fills(run)] == [0, 4_000]

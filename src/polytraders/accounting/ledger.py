@@ -8,6 +8,14 @@ Cash rules (``../shared/POLYMARKET.md`` "Orders"/"Fees"; DESIGN.md "Model"):
 
 - a BUY fill pays ``notional_micros(price, size)`` (⌊price × size / 10⁶⌋) plus its fee;
 - a SELL fill receives ``notional_micros(price, size)`` minus its fee;
+- a BUY whose commission the venue kept in the bought asset (``Fill.fee_size`` > 0: Binance
+  spot, which credits ``size − fee_size``) pays the notional of the whole ``size`` and no
+  quote fee; the position grows by ``size − fee_size`` at the fill price, and the fee booked
+  (:attr:`Fill.booked_fee <polytraders.model.fills.Fill.booked_fee>`, in :attr:`Ledger.fees`)
+  is ``notional(price, size) − notional(price, size − fee_size)``: cash, positions and
+  therefore ``cash + Σ size × mark`` are exactly the venue's balances, and the one rounding
+  (``Fill.fee``, the commission × price rounded up, against that difference) shows only in
+  the ``fees`` figure, which may differ from Σ ``Fill.fee``;
 - settlement of a resolved market pays, per token held, ``notional_micros(payout, size)``
   (payout 1_000_000 for the winning token, 0 for the loser) and closes the position; the PnL
   realized by settlement is that payout minus the position's remaining cost basis;
@@ -20,8 +28,8 @@ The books therefore balance exactly, at every moment (property-tested)::
     cash == initial_cash + deposits + Σ realized_pnl − Σ fees + funding − Σ open cost_basis
 
 where the sums run over all positions (realized PnL includes settlement). Equivalently:
-``cash == initial_cash + deposits − Σ BUY notional + Σ SELL notional − Σ fees + Σ payouts +
-funding``.
+``cash == initial_cash + deposits − Σ BUY notional + Σ SELL notional − Σ fees paid in the quote
+(``Fill.cash_fee``) + Σ payouts + funding``, each notional of the fill's whole ``size``.
 
 Fills are idempotent by ``fill_id`` and funding payments by ``funding_id``: one seen twice
 (e.g. replayed after a restart, or re-polled) is ignored the second time and reported as such.
@@ -253,13 +261,20 @@ class Ledger:
         """Book one fill: position, cash, fee, volume. Returns False (and changes nothing) if
         this ``fill_id`` was already booked.
 
+        A BUY with ``fee_size`` > 0 is booked as the module docstring says (position
+        ``+ size − fee_size``, cash ``− notional(price, size)``, no quote fee).
+
         Raises:
-            ValueError: size ≤ 0, negative price or a negative fee (nothing changes).
+            ValueError: size ≤ 0, negative price, a negative fee, or ``fee_size`` outside
+                [0, size] or on a SELL (nothing changes).
         """
         if fill.fill_id in self._seen_fills:
             return False
         if fill.size <= 0 or fill.price < 0 or fill.fee < 0:
             raise ValueError(f"invalid fill {fill.fill_id}: size, price and fee out of range")
+        problem = fill.fee_problem()
+        if problem is not None:
+            raise ValueError(f"invalid fill: {problem}")
         previous = self._latest_fill.get(fill.token_id)
         if previous is not None:  # no longer the latest: it can never be reversed
             del self._undo[previous]
@@ -287,7 +302,7 @@ class Ledger:
         else:
             self.cash += notional
             self.sell_notional += notional
-        self.cash -= fill.fee
+        self.cash -= fill.cash_fee
         self.volume += notional
         if fill.liquidity is LiquiditySide.MAKER:
             self.maker_volume += notional
@@ -346,7 +361,7 @@ class Ledger:
         else:
             self.cash -= notional
             self.sell_notional -= notional
-        self.cash += fill.fee
+        self.cash += fill.cash_fee
         self.volume -= notional
         if fill.liquidity is LiquiditySide.MAKER:
             self.maker_volume -= notional
@@ -436,7 +451,8 @@ class Ledger:
 
     @property
     def fees(self) -> int:
-        """Σ fees paid (micro)."""
+        """Σ fees booked (micro; :attr:`Fill.booked_fee <polytraders.model.fills.Fill.booked_fee>`
+        of each fill, a commission paid in the bought asset included)."""
         return sum(p.fees for p in self._positions.values())
 
     @property

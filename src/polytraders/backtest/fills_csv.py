@@ -20,7 +20,11 @@ Columns (units in the names; money and quantities as exact decimal strings, neve
 ``price_pusd``     execution price, pUSD per share
 ``size_shares``    shares executed
 ``notional_pusd``  price × size, pUSD
-``fee_pusd``       fee paid, pUSD (makers pay none on Polymarket)
+``fee_pusd``       fee, pUSD (makers pay none on Polymarket); paid in the quote unless
+                   ``fee_size_shares`` is not 0, when it is that commission's value, reported
+``fee_size_shares`` the part of ``size_shares`` the venue kept as commission in the traded
+                   asset (a Binance spot BUY; 0 on Polymarket): the position grew by
+                   ``size_shares − fee_size_shares`` and cash paid ``notional_pusd`` only
 =================  ==========================================================================
 
 A fill on a crypto instrument: ``market_id`` its token id, ``market_slug`` its symbol,
@@ -43,7 +47,7 @@ from polytraders.model.orders import VenueOrder
 COLUMNS = (
     "fill_id", "intent_id", "client_order_id", "venue_order_id", "bot_id", "ts_event_ns",
     "time_utc", "market_id", "market_slug", "token_id", "outcome", "side", "liquidity",
-    "price_pusd", "size_shares", "notional_pusd", "fee_pusd",
+    "price_pusd", "size_shares", "notional_pusd", "fee_pusd", "fee_size_shares",
 )  # fmt: skip
 """The header of ``fills.csv``, in order (see the module docstring)."""
 
@@ -91,4 +95,5 @@ def write_fills_csv(
                 fill.market_id or market_id, slug, fill.token_id, outcome,
                 fill.side.value, fill.liquidity.value, from_micros(fill.price),
                 from_micros(fill.size), from_micros(fill.notional), from_micros(fill.fee),
+                from_micros(fill.fee_size),
             ))  # fmt: skip

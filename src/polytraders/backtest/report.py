@@ -710,7 +710,7 @@ def _inventory_figure(
     for fill in fills:
         if fill.token_id not in chosen:
             continue
-        held[fill.token_id] = held.get(fill.token_id, 0) + fill.size * fill.side.sign
+        held[fill.token_id] = held.get(fill.token_id, 0) + fill.position_change
         by_token.setdefault(fill.token_id, []).append((fill.ts_event_ns, held[fill.token_id]))
     for token, series in by_token.items():
         drawn = thin_top_of_book(series, TOP_OF_BOOK_POINTS)

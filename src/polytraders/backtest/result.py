@@ -8,13 +8,16 @@ check of the desk's accounting, not a copy of it.
 Money definitions (all exact micro-pUSD internally; decimal strings in ``result.json``):
 
 - ``volume``: Σ fill notional (price × size). ``invested``: Σ notional of buys.
-- ``fees``: Σ fees paid.
+- ``fees``: Σ fees booked (``Fill.booked_fee``: the fee, or for a commission kept in the
+  bought asset the notional it took, as the ledger books it).
 - ``realized_pnl``: PnL of positions closed by trading, before fees (average-cost method).
 - ``settlement``: cash paid out at resolution, Σ final position × winning payout per token.
 - ``settled_pnl``: settlement − cost basis of the positions that settled.
 - ``unrealized_pnl``: positions in unresolved markets marked at ``final_marks`` (mid).
 - ``pnl`` = realized_pnl + settled_pnl + unrealized_pnl − fees
-  = (Σ sells − Σ buys + settlement + mark value of open positions) − fees, exactly.
+  = (Σ sells − Σ buys + settlement + mark value of open positions) − fees paid in the quote,
+  exactly (a commission kept in the bought asset is already in Σ buys: the whole size's
+  notional).
 - ``max_drawdown``: largest peak-to-trough fall of the equity curve.
 - ``sharpe``: mean / standard deviation of the equity curve's changes sampled every
   ``sharpe_interval_s`` seconds (not annualised; 0.0 when undefined). Float: analytics only.
@@ -476,7 +479,7 @@ def _money_for(
         money.volume += notional
         if fill.side is Side.BUY:
             money.invested += notional
-        money.fees += fill.fee
+        money.fees += fill.booked_fee  # what the ledger books (Fill.booked_fee)
         money.fills += 1
         if fill.liquidity is LiquiditySide.MAKER:
             money.maker_fills += 1

@@ -51,7 +51,7 @@ from polytraders.model.events import (
 )
 from polytraders.model.fills import Fill
 from polytraders.model.market import Instrument, Market, OutcomeToken
-from polytraders.model.money import to_micros
+from polytraders.model.money import notional_micros, to_micros
 from polytraders.model.orders import OrderIntent, Side, VenueOrder
 from polytraders.model.position import Position
 from polytraders.node.venue_worker import SYS_VENUE_WORKER_FAILED, VenueWorker, VenueWorkerError
@@ -1260,12 +1260,16 @@ def positions_with_cost(
     venue_positions: dict[str, int], fills: Sequence[Fill]
 ) -> dict[str, tuple[int, int]]:
     """Token → (venue size, cost basis). The size is the venue's (the truth); the cost basis
-    is the fills' average entry price × that size (0 when flat or no fills price it)."""
+    is the BUY fills' average entry price (of what each added: ``size − fee_size`` at its
+    price, as the ledger's cost basis) × that size (0 when flat or no fills price it)."""
     bought: dict[str, tuple[int, int]] = {}
     for fill in fills:
         if fill.side is Side.BUY:
             size, cash = bought.get(fill.token_id, (0, 0))
-            bought[fill.token_id] = (size + fill.size, cash + fill.notional)
+            bought[fill.token_id] = (
+                size + fill.net_size,
+                cash + notional_micros(fill.price, fill.net_size),
+            )
     out: dict[str, tuple[int, int]] = {}
     for token_id, size in venue_positions.items():
         if size == 0:
@@ -1648,7 +1652,7 @@ def _believed_holdings(attempt: _Attempt | None, *, has_records: bool) -> dict[s
     else:
         return None
     for fill in fills:
-        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.size * fill.side.sign
+        believed[fill.token_id] = believed.get(fill.token_id, 0) + fill.position_change
     return believed
 
 

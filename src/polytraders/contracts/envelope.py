@@ -22,6 +22,7 @@ from polytraders.contracts.allocation import Allocation
 from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
 from polytraders.model.events import FundingPayment
+from polytraders.model.fills import Fill
 from polytraders.model.orders import OrderIntent
 
 
@@ -170,9 +171,21 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[ReportEnvelope]:
             yield decode_envelope(line)
 
 
+_NO_FEE_SIZE = b',"fee_size":0}'
+"""How a :class:`Fill` without a commission in the traded asset ends its encoding."""
+
+
 def input_digest(value: object) -> str:
-    """16-hex-digit BLAKE2b digest of ``value``'s msgspec JSON encoding (deterministic)."""
-    return hashlib.blake2b(_ENCODER.encode(value), digest_size=8).hexdigest()
+    """16-hex-digit BLAKE2b digest of ``value``'s msgspec JSON encoding (deterministic).
+
+    A :class:`~polytraders.model.fills.Fill` whose ``fee_size`` is 0 is digested without that
+    field (its last), as it was before the field existed, so the digests — and the pinned
+    timeline hashes of runs whose fills pay no commission in the traded asset — stay the
+    same; a fill with ``fee_size`` > 0 is digested with it."""
+    data = _ENCODER.encode(value)
+    if type(value) is Fill and data.endswith(_NO_FEE_SIZE):
+        data = data[: -len(_NO_FEE_SIZE)] + b"}"
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def timeline_sha256(envelopes: Iterable[ReportEnvelope]) -> str:

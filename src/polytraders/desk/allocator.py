@@ -25,6 +25,8 @@ raise a strategy's capital in use (a fill moves at most what its order reserved 
 basis), so a check at every intent keeps ``capital ≤ budget`` after any sequence of fills.
 A short opened by a SELL that filled above its limit is counted at its limit: the measure is
 the notional the strategy committed to, not the (higher) notional it received.
+A BUY whose commission the venue kept in the bought asset (``Fill.fee_size``) moves only the
+``size − fee_size`` it added to the position into the cost basis, as the position holds.
 
 **Enforcement** (:meth:`MetaAllocator.check`, the risk chain's desk step, before any risk
 bot): a PLACE or REPLACE whose order would raise its strategy's capital beyond its budget is
@@ -275,7 +277,7 @@ class _Book:
     def book(self, fill: Fill, committed: int) -> None:
         token = fill.token_id
         self.capital.setdefault(token, Position(token)).apply_trade(
-            fill.side, committed * MICROS, fill.size
+            fill.side, committed * MICROS, fill.net_size
         )
         self.pnl.setdefault(token, Position(token)).apply(fill)
 

@@ -8,7 +8,8 @@ is the default table, in parts per million (0.07 → 70_000).
 Crypto (Binance and alike): a commission of ``price × size × rate_bps / 10⁴`` in the quote
 currency, for makers and takers at their own rates (:func:`bps_fee_micros`). Binance USDⓈ-M
 VIP 0: maker 0.0200 % (2 bps), taker 0.0500 % (5 bps), https://www.binance.com/en/fee/futureFee
-(:data:`BINANCE_USDM_MAKER_FEE_BPS`, :data:`BINANCE_USDM_TAKER_FEE_BPS`).
+(:data:`BINANCE_USDM_MAKER_FEE_BPS`, :data:`BINANCE_USDM_TAKER_FEE_BPS`). Binance spot
+charges a BUY's commission in the base asset received (:func:`spot_buy_commission`).
 """
 
 from __future__ import annotations
@@ -89,3 +90,30 @@ def bps_fee_micros(price: int, size: int, rate_bps: int) -> int:
     if price < 0 or size < 0 or rate_bps < 0:
         raise ValueError("fee inputs out of range")
     return price * size * rate_bps // (BPS * MICROS)
+
+
+E8_PER_MICRO: Final = 100
+"""Units of 10⁻⁸ (Binance spot's balance precision) in one micro-unit."""
+
+
+def spot_buy_commission(price: int, size: int, rate_bps: int) -> tuple[int, int]:
+    """A Binance spot BUY's commission, charged in the base asset received: ``(fee,
+    fee_size)`` as the ccxt venue books the exchange's trade (:class:`~polytraders.model.fills.
+    Fill` fields).
+
+    The exchange's commission is ``size × rate_bps / 10⁴`` of the base floored to 10⁻⁸ (the 8
+    decimals Binance spot keeps; the spot simulator does the same); ``fee_size`` is it rounded
+    up to a micro-unit of the base and ``fee`` its value at ``price`` rounded up to a
+    micro-unit of the quote (the roundings of
+    :func:`polytraders.venues.ccxt.convert.fee_micros` and ``base_fee_micros``). ``price`` in
+    micro-quote per unit, ``size`` in micro-units of the base. Exact integer arithmetic.
+
+    Raises:
+        ValueError: negative price, size or rate.
+    """
+    if price < 0 or size < 0 or rate_bps < 0:
+        raise ValueError("fee inputs out of range")
+    commission_e8 = size * E8_PER_MICRO * rate_bps // BPS
+    fee_size = -(-commission_e8 // E8_PER_MICRO)
+    fee = -(-commission_e8 * price // (MICROS * E8_PER_MICRO))
+    return fee, fee_size

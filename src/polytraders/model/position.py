@@ -6,6 +6,11 @@ entry price with no rounding drift. When part of a position is closed, the cost 
 ``cost_basis × closed / size`` rounded toward zero; the remainder stays in ``cost_basis``, so
 realized + remaining cost always add up to what was paid (money is conserved to the micro-unit),
 and a full round trip realizes exactly ``(exit − entry) × size``.
+
+A BUY whose commission the venue kept in the bought asset (``Fill.fee_size`` > 0, Binance
+spot) adds ``size − fee_size`` at the fill price (cost basis ``notional(price, size −
+fee_size)``) and books :attr:`Fill.booked_fee <polytraders.model.fills.Fill.booked_fee>` as
+its fee, so cost basis + fee is the notional of the whole executed ``size`` that cash paid.
 """
 
 from __future__ import annotations
@@ -42,14 +47,21 @@ class Position:
     def apply(self, fill: Fill) -> int:
         """Apply one fill; return the PnL it realized (micro-units, before fees).
 
+        The position moves by ``fill.size − fill.fee_size`` (module docstring) and the fee
+        booked is :attr:`Fill.booked_fee <polytraders.model.fills.Fill.booked_fee>`.
+
         Raises:
-            ValueError: fill for another token or with non-positive size/negative price.
+            ValueError: fill for another token, with non-positive size/negative price, or a
+                fee out of range (:meth:`Fill.fee_problem`).
         """
         if fill.token_id != self.token_id:
             raise ValueError(f"fill for {fill.token_id} applied to position in {self.token_id}")
         if fill.size <= 0 or fill.price < 0:
             raise ValueError("fill size must be positive and price non-negative")
-        return self.apply_trade(fill.side, fill.price, fill.size, fill.fee)
+        problem = fill.fee_problem()
+        if problem is not None:
+            raise ValueError(problem)
+        return self.apply_trade(fill.side, fill.price, fill.net_size, fill.booked_fee)
 
     def apply_trade(self, side: Side, price: int, size: int, fee: int = 0) -> int:
         """Apply a trade of ``size`` at ``price`` on ``side``; return realized PnL (micro)."""

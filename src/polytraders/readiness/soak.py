@@ -421,7 +421,7 @@ def inventory_excursion(ctx: _Context) -> Kpi:
             unknown += 1
             continue
         direction = 1 if fill.token_id == yes else -1
-        net[fill.market_id] += direction * _sign(fill) * fill.size
+        net[fill.market_id] += direction * fill.position_change
         size = abs(net[fill.market_id])
         peak[fill.market_id] = max(peak[fill.market_id], size)
         if size > cap and fill.market_id not in above:

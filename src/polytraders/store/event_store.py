@@ -721,7 +721,9 @@ class EventStore:
         except _MALFORMED as exc:
             raise StoreWriteError(f"fill {fill.fill_id!r} cannot be stored: {exc}") from exc
         named = dict(zip(FILL_COLUMNS, row, strict=True))
-        _require_int64(named, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns"), "fill")
+        _require_int64(
+            named, ("price", "size", "fee", "ts_event_ns", "ts_recv_ns", "fee_size"), "fill"
+        )
         _refuse_nul(named, f"fill {fill.fill_id!r}")
         self._fill_rows.append(row)
         self._pending += 1
@@ -1744,7 +1746,8 @@ def _prepare_schema(connection: sa.Connection, *, create: bool, where: str) -> N
 def _upgrade_in_place(connection: sa.Connection, old_version: str) -> None:
     """Upgrade a store of a version in :data:`schema.UPGRADABLE_FROM` inside the opening
     transaction: create the missing tables with their append-only triggers, add the audit
-    log's hash columns when missing and chain the entries already there, set
+    log's hash columns when missing and chain the entries already there, add
+    ``fills.fee_size`` (default 0) when missing, set
     ``schema_version``, and note the upgrade in the (chained) audit log. The two rows ever
     changed (``schema_version``, and the old audit entries gaining their digests) have their
     guard triggers dropped and re-created around the change in the same transaction."""
@@ -1755,6 +1758,12 @@ def _upgrade_in_place(connection: sa.Connection, old_version: str) -> None:
     for name in ("prev_sha256", "entry_sha256"):
         if name not in columns:
             connection.exec_driver_sql(f"ALTER TABLE {audit.name} ADD COLUMN {name} VARCHAR(64)")
+    fills = schema.fills.name
+    if "fee_size" not in {c["name"] for c in sa.inspect(connection).get_columns(fills)}:
+        # a constant default: no row is rewritten, so the append-only guards stay as they are
+        connection.exec_driver_sql(
+            f"ALTER TABLE {fills} ADD COLUMN fee_size BIGINT NOT NULL DEFAULT 0"
+        )
     for table_name in (schema.store_meta.name, audit.name):
         _drop_append_only(connection, table_name)
     audit_chain.chain_existing(connection)

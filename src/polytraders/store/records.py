@@ -352,6 +352,7 @@ FILL_COLUMNS = (
     "liquidity",
     "ts_event_ns",
     "ts_recv_ns",
+    "fee_size",
 )
 """Columns of a ``fills`` row, in table order (``row_id`` is assigned by the database)."""
 
@@ -374,6 +375,7 @@ def fill_row(run_id: str, attempt: int, fill: Fill) -> Row:
         fill.liquidity.value,
         fill.ts_event_ns,
         fill.ts_recv_ns,
+        fill.fee_size,
     )
 
 
@@ -392,6 +394,7 @@ def fill_from_row(row: Any) -> Fill:
         liquidity=LiquiditySide(row.liquidity),
         ts_event_ns=row.ts_event_ns,
         ts_recv_ns=row.ts_recv_ns,
+        fee_size=row.fee_size,
     )
 
 

@@ -29,7 +29,8 @@ through triggers installed with the tables):
 - ``orders``: one row per lifecycle state of a :class:`~polytraders.model.orders.VenueOrder`
   (its columns plus the exact JSON), in append order (``row_id``).
 - ``fills``: one row per :class:`~polytraders.model.fills.Fill`; (run id, attempt, fill id)
-  unique, so the same fill can never be booked twice in an attempt.
+  unique, so the same fill can never be booked twice in an attempt; ``fee_size`` (schema 8)
+  the commission kept in the traded asset.
 - ``positions``: position snapshots (signed size, cost basis, realized PnL, fees).
 - ``checkpoints``: the desk's checkpoint rows (:mod:`polytraders.store.checkpoints`): PK (run
   id, attempt, sequence), ``ts_ns`` (desk clock), ``wall_ns`` (store's wall clock), ``kind``
@@ -103,9 +104,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Version of this schema; a database holding another version is refused (no silent
-migration), except versions 5 and 6, which are upgraded in place when opened
+migration), except versions 5, 6 and 7, which are upgraded in place when opened
 (:data:`UPGRADABLE_FROM`). Version 1 keyed runs by
 run id alone (a repeated run got a ``-r<n>`` id); version 2 had neither a ``checkpoints`` table
 nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had no
@@ -113,11 +114,14 @@ nor produced counts in ``run_ends``; version 3 had one of the two; version 4 had
 ``incidents``, ``review_samples``, ``review_verdicts``, ``alert_firings``,
 ``gate_evaluations``, ``promotions``, ``shadow_comparisons``, ``security_findings``,
 ``chaos_runs``); version 6 had no hash chain in ``audit_log`` and none of the release
-tables (``releases``, ``signoffs``, ``rollback_drills``) nor ``console_users``."""
+tables (``releases``, ``signoffs``, ``rollback_drills``) nor ``console_users``; version 7
+had no ``fills.fee_size``."""
 
-UPGRADABLE_FROM = (5, 6)
+UPGRADABLE_FROM = (5, 6, 7)
 """The older versions this release upgrades in place: the upgrade adds tables, adds the
-audit log's two hash columns and chains the entries already there (in append order)."""
+audit log's two hash columns and chains the entries already there (in append order), and
+adds ``fills.fee_size`` (0 for every fill already there: before schema 8 no fill carried a
+commission in the traded asset)."""
 
 APPEND_ONLY_MESSAGE = "polytraders event store is append-only"
 
@@ -266,6 +270,8 @@ fills = sa.Table(
     sa.Column("liquidity", sa.String(8), nullable=False),
     sa.Column("ts_event_ns", sa.BigInteger, nullable=False),
     sa.Column("ts_recv_ns", sa.BigInteger, nullable=False),
+    # schema 8; last, where ALTER TABLE ADD COLUMN puts it in an upgraded store
+    sa.Column("fee_size", sa.BigInteger, nullable=False, server_default="0"),
     _run_fk("fills"),
     sa.UniqueConstraint("run_id", "attempt", "fill_id", name="uq_fills_run_fill"),
 )

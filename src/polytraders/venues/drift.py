@@ -11,7 +11,8 @@ and levels are :class:`~polytraders.venues.reconciliation.ReconciliationConfig`'
 - **order drift**: over the records' orders the venue lists open, the sum of
   ``|venue filled − (recorded filled + unbooked fills of the order)|``;
 - **position drift**: over the tokens the venue reports, the largest
-  ``|venue holding − (recorded holding + unbooked fills of the token, signed)|``; none when the
+  ``|venue holding − (recorded holding + unbooked fills of the token, signed)|`` (a fill moves
+  the holding by its ``position_change``: ``size − fee_size`` for a BUY); none when the
   records claim no holdings (``positions=None``: a new run adopts the venue's);
 - **unknown orders** (open at the venue, not ours: orphans) and **orders closed at the venue**
   (acknowledged, open in the records, not listed open by the venue and not completed by the
@@ -122,7 +123,7 @@ def compare(
     by_token: dict[str, int] = {}
     for fill in unbooked:
         by_order[fill.client_order_id] = by_order.get(fill.client_order_id, 0) + fill.size
-        by_token[fill.token_id] = by_token.get(fill.token_id, 0) + fill.size * fill.side.sign
+        by_token[fill.token_id] = by_token.get(fill.token_id, 0) + fill.position_change
     orders: list[OrderDifference] = []
     listed: set[str] = set()
     for report in snapshot.orders:

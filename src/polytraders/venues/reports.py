@@ -67,6 +67,12 @@ class FillReport(msgspec.Struct, frozen=True, kw_only=True):
     fee: int
     liquidity: LiquiditySide
     ts_event_ns: int
+    fee_size: int = 0
+
+    @property
+    def position_change(self) -> int:
+        """Signed micro-units the holding moves by (:attr:`Fill.position_change`)."""
+        return self.size - self.fee_size if self.side is Side.BUY else -self.size
 
     @classmethod
     def of(cls, fill: Fill) -> FillReport:
@@ -83,6 +89,7 @@ class FillReport(msgspec.Struct, frozen=True, kw_only=True):
             fee=fill.fee,
             liquidity=fill.liquidity,
             ts_event_ns=fill.ts_event_ns,
+            fee_size=fill.fee_size,
         )
 
     def to_fill(self, ts_recv_ns: int) -> Fill:
@@ -100,6 +107,7 @@ class FillReport(msgspec.Struct, frozen=True, kw_only=True):
             liquidity=self.liquidity,
             ts_event_ns=self.ts_event_ns,
             ts_recv_ns=ts_recv_ns,
+            fee_size=self.fee_size,
         )
 
 

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from polytraders.contracts.config import config_problems
+from polytraders.model.fees import spot_buy_commission
 from polytraders.model.market import Instrument
 from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.simexchange.matching import CLIENT_ID_RANGE
+from polytraders.simexchange.spot_wire import e8_text
 from polytraders.venues.ccxt.account import PerpPosition
 from polytraders.venues.ccxt.config import CcxtVenueConfig, ProtectiveStopPolicy
 from polytraders.venues.ccxt.convert import (
@@ -183,6 +187,60 @@ def test_fills_refuse_fees_in_another_asset() -> None:
         fill_of({**info, "commissionAsset": "BNB"}, MARKET, "cid", 5)
 
 
+SPOT = CcxtMarket(
+    instrument=Instrument(
+        venue="binance-spot",
+        symbol="BTCUSDT",
+        price_increment=10_000,
+        size_increment=10,
+        min_size=10,
+    ),
+    ccxt_symbol="BTC/USDT",
+    quote="USDT",
+    base="BTC",
+)
+SPOT_TRADE = {
+    "id": 11,
+    "orderId": 12,
+    "isBuyer": True,
+    "price": "61800.30",
+    "qty": "0.01234000",
+    "commission": "0.00001234",
+    "commissionAsset": "BTC",
+    "isMaker": False,
+    "time": 1_723_100_000_000,
+}
+"""A Binance spot BUY (``myTrades`` row): 0.1 % of 0.01234 BTC kept in BTC."""
+
+
+def test_a_spot_buy_books_its_base_commission_as_fee_size() -> None:
+    fill = fill_of(SPOT_TRADE, SPOT, "cid", 5)
+    assert (fill.side, fill.price, fill.size) == (Side.BUY, 61_800_300_000, 12_340)
+    # 12.34 micro-BTC: finer than a micro-unit, rounded up (the position never exceeds the
+    # exchange's 0.01232766 BTC); its value 0.00001234 × 61800.30 = 0.762615702 USDT, rounded up
+    assert (fill.fee_size, fill.fee) == (13, 762_616)
+    assert fill.position_change == 12_327 == 1_232_766 // 100  # the balance, rounded down
+    assert fill.cash_fee == 0
+    assert fill.booked_fee == fill.notional - 61_800_300_000 * 12_327 // 1_000_000 == 803_404
+    exact_commission = {**SPOT_TRADE, "qty": "0.01000000", "commission": "0.00001000"}
+    fill = fill_of(exact_commission, SPOT, "cid", 5)
+    assert (fill.size, fill.fee_size, fill.fee) == (10_000, 10, 618_003)
+    assert fill.booked_fee == fill.fee  # a whole micro-unit commission: no rounding at all
+
+
+def test_a_spot_sell_pays_in_the_quote_and_a_base_commission_on_it_is_refused() -> None:
+    sell = {**SPOT_TRADE, "isBuyer": False, "commission": "0.76261570", "commissionAsset": "USDT"}
+    fill = fill_of(sell, SPOT, "cid", 5)
+    assert (fill.side, fill.size, fill.fee, fill.fee_size) == (Side.SELL, 12_340, 762_616, 0)
+    assert (fill.position_change, fill.cash_fee, fill.booked_fee) == (-12_340, 762_616, 762_616)
+    with pytest.raises(ConversionError, match="'BTC' on a SELL"):
+        fill_of({**SPOT_TRADE, "isBuyer": False}, SPOT, "cid", 5)
+    with pytest.raises(ConversionError, match="commissionAsset: 'BNB'"):
+        fill_of({**SPOT_TRADE, "commissionAsset": "BNB"}, SPOT, "cid", 5)
+    with pytest.raises(ConversionError, match="outside"):
+        fill_of({**SPOT_TRADE, "commission": "0.02000000"}, SPOT, "cid", 5)
+
+
 def test_classification_and_signature_scrubbing() -> None:
     post_only = classify(ccxt.InvalidOrder('binanceusdm {"code":-5022,"msg":"Post Only"}'))
     assert (
@@ -236,3 +294,23 @@ def test_config_limits_keys_to_loopback_and_derives_the_venue() -> None:
         CcxtVenueConfig(api_url="http://example.com:80")
     with pytest.raises(ValidationError, match="call_timeout_s"):
         CcxtVenueConfig(request_timeout_s=5.0, call_timeout_s=1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10_000_000), st.integers(1, 900_000), st.integers(0, 100), st.booleans())
+def test_the_paper_venues_spot_commission_is_what_the_wire_books(
+    price_ticks: int, lots: int, rate_bps: int, maker: bool
+) -> None:
+    """:func:`spot_buy_commission` (the paper venue's spot BUY) equals what :func:`fill_of`
+    books from the spot simulator's trade of the same price, size and rate (one composition)."""
+    price, size = price_ticks * 10_000, lots * 10
+    commission_e8 = size * 100 * rate_bps // 10_000  # the simulator's, floored to 10⁻⁸
+    info = {
+        **SPOT_TRADE,
+        "price": e8_text(price * 100),
+        "qty": e8_text(size * 100),
+        "commission": e8_text(commission_e8),
+        "isMaker": maker,
+    }
+    fill = fill_of(info, SPOT, "cid", 5)
+    assert (fill.fee, fill.fee_size) == spot_buy_commission(price, size, rate_bps)

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from polytraders.accounting.ledger import Ledger
 from polytraders.model.events import OrderAccepted, OrderCanceled, OrderRejected
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.money import MICROS
+from polytraders.model.money import MICROS, notional_micros
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.simexchange.spot import E8, SpotExchange
@@ -259,3 +260,49 @@ def test_reduce_only_is_refused_on_spot_before_anything_is_sent(
     assert rejected.reason_code == "SYS_VENUE_INVALID_ORDER"
     assert "reduce-only" in rejected.message
     assert sim.sim_state()["requests_total"] == before and spot(sim).orders == {}
+
+
+def test_the_desk_sells_its_whole_position_after_a_buy_and_its_books_are_the_exchanges(
+    sim: SimExchangeServer, venue: CcxtVenue
+) -> None:
+    """A BUY of 0.01 BTC pays 0.1 % in BTC (0.00001 BTC, a whole micro-unit: ``fee_size``
+    10); the desk's ledger, booking the venue's fills as the desk does, holds 0.00999 BTC —
+    the exchange's balance — and SELLs all of it: the exchange accepts, its BTC balance ends
+    at exactly 0, and the desk's cash is its USDT balance less only the sell's sub-micro-unit
+    parts (its proceeds' 10⁻⁸ digits, which the notional floors, and its commission's, which
+    the fee rounds up), worked out below from the exchange's own trades."""
+    book = Ledger(10_000 * MICROS)
+    _, ask = best(spot(sim))
+    venue.submit(order(1, Side.BUY, ask, 10_000), now())
+    (buy,) = fills_of(venue.poll())
+    assert book.apply_fill(buy)
+    (bought,) = spot(sim).trades
+    assert (bought.commission_asset, bought.commission_e8) == ("BTC", 1_000)
+    assert (buy.size, buy.fee_size, buy.position_change) == (10_000, 10, 9_990)
+    assert buy.fee == -(-bought.commission_e8 * ask // E8) == buy.booked_fee
+    assert venue.order(f"{RUN}/i1/o0").filled_size == 10_000  # type: ignore[union-attr]
+    # the books are the exchange's balances, exactly
+    assert spot(sim).totals == {"BTC": book.size(TOKEN) * 100, "USDT": book.cash * 100}
+    assert venue.balances() == {"BTC": 9_990, "USDT": book.cash}
+    assert book.reconciliation_error() == 0
+
+    bid, _ = best(spot(sim))
+    venue.submit(order(2, Side.SELL, bid, book.size(TOKEN), tif=TimeInForce.FAK), now())
+    events = venue.poll()
+    assert not [e for e in events if isinstance(e, OrderRejected)]  # accepted: held in full
+    (sell,) = fills_of(events)
+    assert book.apply_fill(sell)
+    sold = spot(sim).trades[-1]
+    assert (sold.side, sold.qty, sold.commission_asset) == (Side.SELL, 9_990, "USDT")
+    assert venue.order(f"{RUN}/i2/o0").status is OrderStatus.FILLED  # type: ignore[union-attr]
+    assert book.size(TOKEN) == 0 and spot(sim).totals["BTC"] == 0  # flat at both, no dust
+    assert book.reconciliation_error() == 0
+    # cash: the exchange's USDT (10⁻⁸) less the sell's sub-micro-unit parts
+    sub_micro_e8 = sold.quote_qty_e8 % 100 + (-sold.commission_e8) % 100
+    assert spot(sim).totals["USDT"] == book.cash * 100 + sub_micro_e8
+    assert 0 <= sub_micro_e8 < 200
+    assert venue.balances() == {"BTC": 0, "USDT": book.cash + sub_micro_e8 // 100}
+    position = book.position(TOKEN)
+    assert position is not None and position.cost_basis == 0
+    assert position.realized_pnl == sell.notional - notional_micros(ask, 9_990)
+    assert book.fees == buy.fee + sell.fee

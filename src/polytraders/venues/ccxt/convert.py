@@ -11,8 +11,11 @@ and is parsed exactly by :func:`polytraders.model.money.to_micros`:
 * commissions (Binance writes 8 decimals) are rounded **up** to a micro-unit, free balances
   and funding payments (``income``, signed) **down**, toward −∞ (a cost is never understated,
   money never overstated); a spot buy's commission, which Binance charges in the base asset
-  received, is valued in the quote at the trade's price (``commission × price``, exact, then
-  rounded up); a commission in any other asset, or a funding payment in another asset than
+  received, is booked as that many micro-units of the base (``Fill.fee_size``, rounded up:
+  the desk's position never exceeds the exchange's balance, the part below a micro-unit
+  stays at the exchange as dust) and valued in the quote at the trade's price
+  (``commission × price``, exact, then rounded up: ``Fill.fee``, reported); a commission in
+  any other asset, a base commission on a sell, or a funding payment in another asset than
   the quote (BNB discount), is refused;
 * funding rates (8 decimals) are kept exactly in parts per billion.
 

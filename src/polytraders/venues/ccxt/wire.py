@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from polytraders.model.fills import Fill, LiquiditySide
-from polytraders.model.orders import OrderStatus, TimeInForce, VenueOrder
+from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.venues.ccxt.convert import (
     CcxtMarket,
     ConversionError,
@@ -142,20 +142,37 @@ def venue_order_id_of(info: Mapping[str, Any]) -> str:
 def fill_of(
     info: Mapping[str, Any], market: CcxtMarket, client_order_id: str, ts_recv_ns: int
 ) -> Fill:
-    """Our fill from one ``userTrades``/``myTrades`` entry: price ``price``, size ``qty``, fee
-    ``commission`` (rounded up to a micro-unit) in the quote asset — or, paid in the base asset
-    (a spot buy), valued in the quote at the trade's price (:func:`.convert.base_fee_micros`;
-    the exchange credits ``qty − commission`` of the base while the fill's size is ``qty``) —,
-    MAKER when ``maker`` (``isMaker`` on spot), time ``time``.
+    """Our fill from one ``userTrades``/``myTrades`` entry: price ``price``, size ``qty``,
+    MAKER when ``maker`` (``isMaker`` on spot), time ``time``, and the commission:
+
+    * in the quote asset: ``fee`` = ``commission`` rounded up to a micro-unit, ``fee_size`` 0;
+    * in the base asset (a Binance spot BUY: the exchange credits ``qty − commission``):
+      ``fee_size`` = ``commission`` in micro-units of the base, rounded **up** when Binance's
+      8 decimals go finer (:func:`.convert.fee_micros`, as every commission: the position
+      ``qty − fee_size`` never exceeds what the exchange credited; the part below a
+      micro-unit stays at the exchange as dust the desk does not count), and ``fee`` its
+      value in the quote at the trade's price (:func:`.convert.base_fee_micros`, reported,
+      not charged to cash).
 
     Raises:
-        ConversionError: a field missing or inexact, or the commission in another asset.
+        ConversionError: a field missing or inexact, the commission in another asset, or a
+            SELL whose commission is in the base asset (spot charges a sell in the quote it
+            receives; a base commission there would shrink a position ``Fill`` cannot
+            express).
     """
+    side = side_of(info)
     asset = info.get("commissionAsset")
+    fee_size = 0
     if asset == market.quote:
         fee = fee_micros(info)
     elif market.base and asset == market.base:
+        if side is not Side.BUY:
+            raise ConversionError(
+                f"commissionAsset: {asset!r} on a SELL (expected {market.quote}): a commission "
+                "in the base asset is only booked on a BUY"
+            )
         fee = base_fee_micros(info)
+        fee_size = fee_micros(info)
     else:
         raise ConversionError(
             f"commissionAsset: {asset!r}, expected {market.quote} or {market.base or '-'} "
@@ -164,19 +181,25 @@ def fill_of(
     maker = info.get("maker", info.get("isMaker"))
     if not isinstance(maker, bool):
         raise ConversionError(f"maker: expected true or false, got {maker!r}")
+    size = exact(info, "qty")
+    if not 0 <= fee_size <= size:
+        raise ConversionError(
+            f"commission: {fee_size} micro-units of {asset} outside [0, qty {size}]"
+        )
     return Fill(
         fill_id=fill_id(market, trade_id_of(info)),
         client_order_id=client_order_id,
         venue_order_id=venue_order_id_of(info),
         token_id=market.token_id,
         market_id=market.token_id,
-        side=side_of(info),
+        side=side,
         price=exact(info, "price"),
-        size=exact(info, "qty"),
+        size=size,
         fee=fee,
         liquidity=LiquiditySide.MAKER if maker else LiquiditySide.TAKER,
         ts_event_ns=ms_to_ns(info, "time"),
         ts_recv_ns=ts_recv_ns,
+        fee_size=fee_size,
     )
 
 

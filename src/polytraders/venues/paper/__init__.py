@@ -229,13 +229,21 @@ notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f
     12.2 Checks on arrival instead of 3.3–3.6 (:func:`.validation.instrument_problem`): sized
          in base units, ``p > 0`` and ``p mod price_increment = 0`` (no (0, 1) range),
          ``q mod size_increment = 0`` and ``q ≥ min_size``.
-    12.3 Fees, makers and takers alike, per fill: ``⌊x × s × bps / 10¹⁰⌋`` micro-units of the
-         quote currency (:func:`polytraders.model.fees.bps_fee_micros`), the venue's
+    12.3 Fees, makers and takers alike, per fill (a spot BUY's: rule 12.4):
+         ``⌊x × s × bps / 10¹⁰⌋`` micro-units of the quote currency
+         (:func:`polytraders.model.fees.bps_fee_micros`), the venue's
          ``instrument_maker_fee_bps`` / ``instrument_taker_fee_bps`` (default Binance USDⓈ-M
          VIP 0: 2 and 5 bps). Cash and fees are the quote currency (the ledger's one cash).
     12.4 Spot (venue not in :data:`polytraders.model.market.PERPETUAL_VENUES`): rules 3.9 and
          6 as for tokens (a SELL beyond free holdings is rejected
-         ``SYS_VENUE_INSUFFICIENT_BALANCE``); a resting BUY also reserves its maker fee.
+         ``SYS_VENUE_INSUFFICIENT_BALANCE``). A BUY pays its commission in the base asset it
+         receives, as Binance spot does: :func:`polytraders.model.fees.spot_buy_commission`
+         (the rate of the size floored to 10⁻⁸, then ``fee_size`` rounded up to a micro-unit
+         and ``fee`` its value at the fill price rounded up: what the ccxt venue books from
+         the exchange's trade); holdings grow by ``size − fee_size``, cash pays the notional
+         only (no quote fee; a BUY reserves and needs only its notional), and the
+         :class:`~polytraders.model.fills.Fill` carries ``fee`` and ``fee_size``. A SELL pays
+         rule 12.3's fee in the quote.
     12.5 Perpetual (linear, e.g. ``binance-usdm``): holdings are signed, a SELL beyond them
          opens a short; no reservation. Collateral check instead of rule 3.9 (fully
          collateralised, 1×): Σ over perpetuals of ``max(|h + B|, |h − S|)`` × mark (``h``

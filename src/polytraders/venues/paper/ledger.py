@@ -8,6 +8,9 @@ Rules (section 6 of :mod:`polytraders.venues.paper`):
 - A fill of ``size`` micro-shares at ``price`` with fee ``fee`` moves, exactly:
   BUY: cash −= ⌊price × size / 10⁶⌋ + fee, holdings += size;
   SELL: cash += ⌊price × size / 10⁶⌋ − fee, holdings −= size.
+  A spot BUY whose commission is kept in the bought asset (``fee_size`` > 0, rule 12.4 of
+  :mod:`polytraders.venues.paper`): cash −= ⌊price × size / 10⁶⌋, holdings += size −
+  fee_size (its ``fee`` is not charged to cash: not in ``fees_paid``).
   (``⌊price × size / 10⁶⌋`` is :func:`polytraders.model.money.notional_micros`, the same
   rounding accounting uses, so the venue and the books reconcile to the micro-unit.)
 - Redemption of a resolved market's token (rule 11 of :mod:`polytraders.venues.paper`; the
@@ -16,8 +19,8 @@ Rules (section 6 of :mod:`polytraders.venues.paper`):
   the payout per share in micro-pUSD (10⁶ for the winning token, 0 for the losing one) and
   holdings → 0.
 - Money is conserved: cash − starting cash = Σ SELL notionals − Σ BUY notionals − Σ fees +
-  Σ payouts + Σ funding, and holdings − starting holdings = Σ BUY sizes − Σ SELL sizes −
-  Σ redeemed sizes, at every moment.
+  Σ payouts + Σ funding (fees charged to cash), and holdings − starting holdings = Σ BUY sizes
+  − Σ BUY fee sizes − Σ SELL sizes − Σ redeemed sizes, at every moment.
 
 A movement that would make cash, holdings or a free balance negative is a bug in the caller
 (the venue checks balances before it accepts an order) and raises :class:`LedgerError`.
@@ -174,16 +177,27 @@ class PaperLedger:
             self._reserved_tokens[token_id] = reserved - amount
 
     # ------------------------------------------------------------------ fills
-    def settle_fill(self, side: Side, token_id: str, price: int, size: int, fee: int) -> None:
-        """Move cash and tokens for one fill (see the module rules).
+    def settle_fill(
+        self, side: Side, token_id: str, price: int, size: int, fee: int, *, fee_size: int = 0
+    ) -> None:
+        """Move cash and tokens for one fill (see the module rules). With ``fee_size`` > 0 (a
+        spot BUY's commission kept in the bought asset) holdings grow by ``size − fee_size``
+        and ``fee`` is not charged to cash (it is that commission's value, reported).
 
         Call after releasing the order's reservation for the filled part.
 
         Raises:
-            LedgerError: non-positive size, negative fee, or a balance would go negative.
+            LedgerError: non-positive size, negative fee, ``fee_size`` outside [0, size] or
+                on a SELL or a perpetual, or a balance would go negative.
         """
         if size <= 0 or fee < 0:
             raise LedgerError("fill size must be positive and fee not negative")
+        if not 0 <= fee_size <= size or (
+            fee_size and (side is not Side.BUY or token_id in self._short_tokens)
+        ):
+            raise LedgerError(f"fee_size {fee_size} out of range for a {side} of {token_id}")
+        if fee_size:
+            fee = 0  # paid in the bought asset: cash pays the notional only
         notional = notional_micros(price, size)
         if token_id in self._short_tokens:
             signed = size if side is Side.BUY else -size
@@ -200,7 +214,7 @@ class PaperLedger:
             if cash < self.reserved_cash:
                 raise LedgerError(f"BUY fill of {notional}+{fee} exceeds free cash")
             self.cash = cash
-            self._holdings[token_id] = self._holdings.get(token_id, 0) + size
+            self._holdings[token_id] = self._holdings.get(token_id, 0) + size - fee_size
             self.bought_notional += notional
         else:
             held = self._holdings.get(token_id, 0) - size

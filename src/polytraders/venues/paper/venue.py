@@ -30,7 +30,7 @@ from polytraders.model.events import (
     TickSizeChange,
     Trade,
 )
-from polytraders.model.fees import bps_fee_micros, taker_fee_micros
+from polytraders.model.fees import bps_fee_micros, spot_buy_commission, taker_fee_micros
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Instrument, Market, MarketState, OutcomeToken
 from polytraders.model.money import ONE, Rounding, notional_micros
@@ -122,18 +122,28 @@ class _Token:
             self.tick_size = token.tick_size
             self.min_order_size = token.min_order_size
 
-    def taker_fee(self, price: int, size: int) -> int:
-        """Taker fee of one matched level (rule 2.2; instruments rule 12.3)."""
-        if self.instrument is not None:
-            return bps_fee_micros(price, size, self.taker_fee_bps)
-        return taker_fee_micros(size, price, self.fee_rate_ppm)
+    def base_fee(self, side: Side) -> bool:
+        """A fill on ``side`` pays its commission in the bought asset: a BUY of a spot
+        instrument (rule 12.4)."""
+        instrument = self.instrument
+        return side is Side.BUY and instrument is not None and not instrument.perpetual
 
-    def maker_fee(self, price: int, size: int) -> int:
-        """Maker fee of one fill: 0 on Polymarket (rule 2.2), the maker bps for an instrument
-        (rule 12)."""
+    def taker_fee(self, side: Side, price: int, size: int) -> tuple[int, int]:
+        """``(fee, fee_size)`` of one matched level (rule 2.2; instruments rules 12.3, 12.4)."""
+        if self.base_fee(side):
+            return spot_buy_commission(price, size, self.taker_fee_bps)
         if self.instrument is not None:
-            return bps_fee_micros(price, size, self.maker_fee_bps)
-        return 0
+            return bps_fee_micros(price, size, self.taker_fee_bps), 0
+        return taker_fee_micros(size, price, self.fee_rate_ppm), 0
+
+    def maker_fee(self, side: Side, price: int, size: int) -> tuple[int, int]:
+        """``(fee, fee_size)`` of one maker fill: no fee on Polymarket (rule 2.2), the maker
+        bps for an instrument (rules 12.3, 12.4)."""
+        if self.base_fee(side):
+            return spot_buy_commission(price, size, self.maker_fee_bps)
+        if self.instrument is not None:
+            return bps_fee_micros(price, size, self.maker_fee_bps), 0
+        return 0, 0
 
 
 @dataclass(slots=True)
@@ -562,7 +572,8 @@ class PaperVenue:
         if order.post_only and take.size:
             self._reject(working, now, reasons.POST_ONLY_WOULD_CROSS, "post-only order would cross")
             return
-        fees = [token.taker_fee(price, qty) for price, qty in take.levels]
+        fees = [token.taker_fee(order.side, price, qty) for price, qty in take.levels]
+        cash_fees = sum(fee for fee, fee_size in fees if not fee_size)
         short_ok = instrument is not None and instrument.perpetual
         if short_ok:
             shortfall = self._collateral_problem(token, order)
@@ -571,9 +582,9 @@ class PaperVenue:
                 return
         elif order.side is Side.BUY:
             if order.notional:
-                need = order.notional + sum(fees)
+                need = order.notional + cash_fees
             else:
-                need = notional_micros(order.price, order.size, Rounding.UP) + sum(fees)
+                need = notional_micros(order.price, order.size, Rounding.UP) + cash_fees
             free = self.ledger.free_cash()
             if free < need:
                 self._reject(
@@ -617,14 +628,14 @@ class PaperVenue:
             )
         )
         book_side = order.side.opposite
-        for (price, qty), fee in zip(take.levels, fees, strict=True):
+        for (price, qty), (fee, fee_size) in zip(take.levels, fees, strict=True):
             token.consumed.consume(book_side, price, qty)
             level = token.levels.get((book_side, price))
             if level is not None:  # our own flow eats the queue ahead of our orders there
                 self.queue.on_trade(level.orders, qty, reach=False)
-            self.ledger.settle_fill(order.side, order.token_id, price, qty, fee)
+            self.ledger.settle_fill(order.side, order.token_id, price, qty, fee, fee_size=fee_size)
             order.filled_size += qty
-            self._emit_fill(working, token, price, qty, fee, LiquiditySide.TAKER, now)
+            self._emit_fill(working, token, (price, qty, fee, fee_size), LiquiditySide.TAKER, now)
         if order.notional or order.time_in_force is TimeInForce.FOK:
             self._finish(working, now, take.complete)
             return
@@ -653,16 +664,16 @@ class PaperVenue:
 
     def _reservation(self, token: _Token, order: VenueOrder, remaining: int) -> int:
         """What a resting order's open ``remaining`` holds (rule 6; rule 12 for instruments):
-        a BUY its notional rounded up (plus, on an instrument, its maker fee), a SELL the
-        shares; nothing on a perpetual (rule 12.5 checks collateral on arrival instead)."""
+        a BUY its notional rounded up (plus its maker fee when paid in the quote: none on
+        Polymarket, none on spot, whose BUY pays in the base, rule 12.4), a SELL the shares;
+        nothing on a perpetual (rule 12.5 checks collateral on arrival instead)."""
         instrument = token.instrument
         if instrument is not None and instrument.perpetual:
             return 0
         if order.side is Side.SELL:
             return remaining
-        return notional_micros(order.price, remaining, Rounding.UP) + token.maker_fee(
-            order.price, remaining
-        )
+        fee, fee_size = token.maker_fee(order.side, order.price, remaining)
+        return notional_micros(order.price, remaining, Rounding.UP) + (0 if fee_size else fee)
 
     def _collateral_problem(self, token: _Token, order: VenueOrder) -> str | None:
         """Rule 12.5: a perpetual order is accepted when the open notional of every perpetual
@@ -813,16 +824,16 @@ class PaperVenue:
         working.reserved = 0
 
     # ================================================================== fills
-    def _emit_fill(  # noqa: PLR0917 - one private call site per liquidity kind
+    def _emit_fill(
         self,
         working: WorkingOrder,
         token: _Token,
-        price: int,
-        size: int,
-        fee: int,
+        execution: tuple[int, int, int, int],
         liquidity: LiquiditySide,
         now: int,
     ) -> None:
+        """Emit the fill of ``execution`` = (price, size, fee, fee_size)."""
+        price, size, fee, fee_size = execution
         self._fill_seq += 1
         order = working.order
         self.stats.fills += 1
@@ -843,6 +854,7 @@ class PaperVenue:
             liquidity=liquidity,
             ts_event_ns=now,
             ts_recv_ns=now,
+            fee_size=fee_size,
         )
         self._answer(fill)
         if self._fill_reports:
@@ -856,11 +868,15 @@ class PaperVenue:
         reserved = self._reservation(token, order, remaining)
         self.ledger.release(order.side, order.token_id, working.reserved - reserved)
         working.reserved = reserved
-        fee = token.maker_fee(order.price, size)
-        self.ledger.settle_fill(order.side, order.token_id, order.price, size, fee)
+        fee, fee_size = token.maker_fee(order.side, order.price, size)
+        self.ledger.settle_fill(
+            order.side, order.token_id, order.price, size, fee, fee_size=fee_size
+        )
         order.filled_size += size
         order.ts_updated_ns = now
-        self._emit_fill(working, token, order.price, size, fee, LiquiditySide.MAKER, now)
+        self._emit_fill(
+            working, token, (order.price, size, fee, fee_size), LiquiditySide.MAKER, now
+        )
         if remaining == 0:
             order.status = OrderStatus.FILLED
             self._withdraw(working, now)
