@@ -10,12 +10,13 @@ level filled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import ccxt.async_support as ccxt
 import httpx
 import pytest
+from tests.usdm_client import run_usdm as run
 
 from polytraders.model.money import MICROS
 from polytraders.simexchange.auth import sign
@@ -26,7 +27,6 @@ from polytraders.simexchange.server import (
     throwaway_key,
 )
 from polytraders.simexchange.wire import usdt
-from polytraders.venues.ccxt.loopback import point_at_simulator
 
 SYMBOL = "BTC/USDT:USDT"
 
@@ -35,24 +35,6 @@ SYMBOL = "BTC/USDT:USDT"
 def sim() -> Iterator[SimExchangeServer]:
     with SimExchangeServer(SimExchangeSettings(), throwaway_key()) as server:
         yield server
-
-
-def client(sim: SimExchangeServer, secret: str | None = None) -> Any:
-    """A ccxt binanceusdm client whose every address is the simulator."""
-    exchange = ccxt.binanceusdm({"apiKey": sim.api_key.key, "secret": secret or sim.api_key.secret})
-    return point_at_simulator(exchange, sim.url)
-
-
-def run(sim: SimExchangeServer, body: Callable[[Any], Awaitable[Any]], secret: str = "") -> Any:
-    async def main() -> Any:
-        exchange = client(sim, secret or None)
-        try:
-            await exchange.load_markets()
-            return await body(exchange)
-        finally:
-            await exchange.close()
-
-    return asyncio.run(main())
 
 
 def test_load_markets_gives_the_recorded_symbols_filters(sim: SimExchangeServer) -> None:

@@ -4,7 +4,6 @@ cancelled and triggered by the replayed price, driven directly and through the r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import ccxt.async_support as ccxt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.usdm_client import run_usdm as run
 
 from polytraders.feeds.decimal_text import micros
 from polytraders.model.money import MICROS
@@ -21,7 +21,6 @@ from polytraders.simexchange.engine import ExchangeSettings, FuturesExchange
 from polytraders.simexchange.errors import BinanceError
 from polytraders.simexchange.replay import default_recording_path, load_recording
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
-from polytraders.venues.ccxt.loopback import point_at_simulator
 
 SYMBOL = "BTC/USDT:USDT"
 TICK = 100_000
@@ -179,19 +178,6 @@ def test_cancel_all_open_orders_leaves_conditional_orders(ex: FuturesExchange) -
 def sim() -> Iterator[SimExchangeServer]:
     with SimExchangeServer(SimExchangeSettings(), throwaway_key()) as server:
         yield server
-
-
-def run(sim: SimExchangeServer, body: Any) -> Any:
-    async def main() -> Any:
-        exchange = ccxt.binanceusdm({"apiKey": sim.api_key.key, "secret": sim.api_key.secret})
-        point_at_simulator(exchange, sim.url)
-        try:
-            await exchange.load_markets()
-            return await body(exchange)
-        finally:
-            await exchange.close()
-
-    return asyncio.run(main())
 
 
 def test_ccxt_stop_market_reaches_the_algo_endpoint_and_lists_apart(

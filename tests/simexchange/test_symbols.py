@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 import websockets
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.usdm_client import run_usdm as run
 from typer.testing import CliRunner
 
 from polytraders.cli import app
@@ -33,7 +34,6 @@ from polytraders.simexchange.server import (
     throwaway_key,
 )
 from polytraders.simexchange.wire import usdt
-from polytraders.venues.ccxt.loopback import point_at_simulator
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 ETH_PATH = default_recording_path().with_name("usdm_ethusdt_20240808.gz")
@@ -44,19 +44,6 @@ def sim() -> Iterator[SimExchangeServer]:
     settings = SimExchangeSettings(more_data_paths=(ETH_PATH,))
     with SimExchangeServer(settings, throwaway_key()) as server:
         yield server
-
-
-def run(sim: SimExchangeServer, body: Callable[[Any], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        exchange = ccxt.binanceusdm({"apiKey": sim.api_key.key, "secret": sim.api_key.secret})
-        exchange = point_at_simulator(exchange, sim.url)
-        try:
-            await exchange.load_markets()
-            return await body(exchange)
-        finally:
-            await exchange.close()
-
-    return asyncio.run(main())
 
 
 def _signed(sim: SimExchangeServer, method: str, path: str, params: str) -> httpx.Response:

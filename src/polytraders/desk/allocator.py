@@ -386,18 +386,7 @@ class MetaAllocator:
             self._static()
             self.equity_micros = view.equity
             reason = SYS_ALLOCATOR_CONFIG_CHANGED
-        allocation = Allocation(
-            weights_ppm=dict(self.weights_ppm),
-            reserve_ppm=self.reserve_ppm,
-            equity_micros=self.equity_micros,
-            drawdown_ppm=_drawdown_ppm(view),
-            tier=self.tier,
-            scores_ppm={},
-            frozen=self.frozen,
-            reason=reason,
-        )
-        self.allocations.append(allocation)
-        return allocation
+        return self._recorded(view, reason, {})
 
     def attributed_sizes(self) -> dict[str, int]:
         """Token → the sum of the strategies' attributed positions (micro-shares, signed),
@@ -427,6 +416,10 @@ class MetaAllocator:
     # ------------------------------------------------------------------ allocations
     def _allocation(self, view: DeskView, reason: str, scores: dict[str, int]) -> Allocation:
         self.equity_micros = view.equity
+        return self._recorded(view, reason, scores)
+
+    def _recorded(self, view: DeskView, reason: str, scores: dict[str, int]) -> Allocation:
+        """The allocation in force now (equity basis as set), appended to the history."""
         allocation = Allocation(
             weights_ppm=dict(self.weights_ppm),
             reserve_ppm=self.reserve_ppm,
