@@ -42,6 +42,7 @@ from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.ids import intent_id
 from polytraders.contracts.modes import BotClass
+from polytraders.contracts.protective_stop import ProtectiveStopAction
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.desk.desk import SessionMemory
@@ -257,9 +258,30 @@ def test_trades_keeps_the_stop_while_long_and_removes_it_when_flat(
     finally:
         session.close()
     assert not ex.open_orders()  # the clean shutdown cancelled the resting bid
-    codes = [c for e in _envelopes(store, "run-ccxt-live") for c in e.reason_codes]
+    envelopes = _envelopes(store, "run-ccxt-live")
+    codes = [c for e in envelopes for c in e.reason_codes]
     assert codes.count("SYS_CCXT_STOP_PLACED") == 1
     assert codes.count("SYS_CCXT_STOP_CANCELED") == 1
+    # the evidence shows the protection itself: the stop the exchange held, then its cancel
+    (placed,) = [e for e in envelopes if "SYS_CCXT_STOP_PLACED" in e.reason_codes]
+    (canceled,) = [e for e in envelopes if "SYS_CCXT_STOP_CANCELED" in e.reason_codes]
+    assert placed.output == ProtectiveStopAction(
+        action="place",
+        token_id=TOKEN,
+        client_id=stop.client_algo_id,
+        side="SELL",
+        position_size=SIZE,
+        stop_price=stop.trigger_price,
+        size=SIZE,
+        close_position=False,
+        working_type=stop.working_type,
+        outcome="new_stop",
+    )
+    assert placed.correlation_id == stop.client_algo_id
+    assert isinstance(canceled.output, ProtectiveStopAction)
+    assert (canceled.output.action, canceled.output.client_id) == ("cancel", stop.client_algo_id)
+    assert (canceled.output.stop_price, canceled.output.size) == (stop.trigger_price, SIZE)
+    assert (canceled.output.position_size, canceled.output.outcome) == (0, "no_stop")
 
 
 def test_kill_switch_cancels_orders_and_stops_at_the_exchange(

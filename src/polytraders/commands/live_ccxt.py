@@ -16,10 +16,11 @@ desk envelope (the desk's execution identity, ``bot_id="desk"``): ROUTE with
 ``SYS_CCXT_STOP_PLACED`` / ``_REPLACED`` / ``_CANCELED`` when the exchange confirmed it,
 REFUSE with the exchange's code otherwise, and ``SYS_CCXT_POSITION_UNPROTECTED`` when a
 position is left without its stop (the sync is tried again at the next step). The envelope's
-``correlation_id`` is the stop's client id; its output is empty (the envelope's output types
-carry no conditional order; the stop price is in the INFO log line). While the kill switch is
-tripped the keeper does nothing: the kill switch cancelled every order at the exchange,
-conditional ones included (issue 21).
+``correlation_id`` is the stop's client id; an action's output is a
+:class:`~polytraders.contracts.protective_stop.ProtectiveStopAction` (action, side, trigger
+price, size or close-position, working type, what the exchange holds afterwards; an
+UNPROTECTED envelope has none). While the kill switch is tripped the keeper does nothing: the
+kill switch cancelled every order at the exchange, conditional ones included (issue 21).
 
 **Shutdown.** A clean shutdown cancels the regular orders only
 (:meth:`CcxtVenue.cancel_orders_keeping_stops`, as the worker's
@@ -51,6 +52,7 @@ from polytraders.commands.live import (
 )
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.modes import Mode
+from polytraders.contracts.protective_stop import ProtectiveStopAction
 from polytraders.desk.desk import Desk, SessionMemory
 from polytraders.desk.sinks import EnvelopeSink, JsonlSink
 from polytraders.feeds.live.background import BackgroundFeed
@@ -70,8 +72,13 @@ if TYPE_CHECKING:
     from polytraders.feeds.live.connection import KeepaliveConfig
     from polytraders.node.config import CcxtNodeConfig
     from polytraders.venues.ccxt.credentials import ApiKeyCredentials
-    from polytraders.venues.ccxt.protective_stop import ProtectiveStopKeeper, StopSync
+    from polytraders.venues.ccxt.protective_stop import (
+        ProtectiveStopKeeper,
+        StopAction,
+        StopSync,
+    )
     from polytraders.venues.ccxt.reconcile import OrphanReport
+    from polytraders.venues.ccxt.stops import StopOutcome
     from polytraders.venues.ccxt.venue import CcxtVenue
 
 _LOG = logging.getLogger(__name__)
@@ -126,6 +133,43 @@ def start_depth_feed(
         lambda push: DepthFeeds([BinanceDepthFeed(c, push, clock_ns) for c in configs()]),
         "binance-depth",
     ).start()
+
+
+def stop_action_record(
+    action: StopAction, outcome: StopOutcome, token_id: str, client_id: str
+) -> ProtectiveStopAction:
+    """The envelope output of one protective-stop action: the requested stop for a place or
+    replace (the replaced one's client id beside it), the cancelled stop for a cancel, with
+    what the exchange holds afterwards."""
+    request, stop = action.request, action.stop
+    if request is not None and action.kind.value != "cancel":
+        return ProtectiveStopAction(
+            action=action.kind.value,
+            token_id=token_id,
+            client_id=client_id,
+            replaced_client_id=stop.client_order_id if stop is not None else "",
+            side=request.side.value,
+            position_size=request.position_size,
+            stop_price=request.stop_price,
+            size=0 if request.close_position else abs(request.position_size),
+            close_position=request.close_position,
+            working_type=request.working_type,
+            outcome=outcome.state.value,
+            message=outcome.message,
+        )
+    return ProtectiveStopAction(
+        action=action.kind.value,
+        token_id=token_id,
+        client_id=client_id,
+        side=stop.side.value if stop is not None else "",
+        position_size=0,
+        stop_price=stop.stop_price if stop is not None else 0,
+        size=stop.size if stop is not None else 0,
+        close_position=stop.close_position if stop is not None else False,
+        working_type=stop.working_type if stop is not None else "",
+        outcome=outcome.state.value,
+        message=outcome.message,
+    )
 
 
 class ProtectiveStops:
@@ -185,7 +229,12 @@ class ProtectiveStops:
         actor = desk.execution.desk
         cause = f"position:{token_id}:{size}"
 
-        def record(decision: Decision, codes: tuple[str, ...], correlation: str) -> None:
+        def record(
+            decision: Decision,
+            codes: tuple[str, ...],
+            correlation: str,
+            output: ProtectiveStopAction | None = None,
+        ) -> None:
             desk.recorder.record(
                 bot_id=actor.bot_id,
                 bot_class=actor.bot_class,
@@ -199,6 +248,7 @@ class ProtectiveStops:
                 correlation_id=correlation,
                 causation_id=cause,
                 input_digest=digest,
+                output=output,
             )
 
         for order in triggered:
@@ -219,14 +269,14 @@ class ProtectiveStops:
                 else (action.stop.client_order_id if action.stop is not None else "")
             )
             codes = (STOP_CODES[action.kind.value],) if ok else (outcome.reason_code,)
-            record(Decision.ROUTE if ok else Decision.REFUSE, codes, stop_id)
-            price = action.request.stop_price if action.request is not None else 0
+            done = stop_action_record(action, outcome, token_id, stop_id)
+            record(Decision.ROUTE if ok else Decision.REFUSE, codes, stop_id, done)
             _LOG.info(
                 "protective stop %s %s (%s) stop price %d: %s",
                 action.kind.value,
                 stop_id,
                 token_id,
-                price,
+                done.stop_price,
                 outcome.state.name,
             )
         if got.reason_code == "SYS_CCXT_POSITION_UNPROTECTED":

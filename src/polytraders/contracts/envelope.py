@@ -21,6 +21,7 @@ import msgspec
 from polytraders.contracts.allocation import Allocation
 from polytraders.contracts.decisions import MonitorDecision, Proposal, RiskDecision, RoutePlan
 from polytraders.contracts.modes import BotClass, Mode
+from polytraders.contracts.protective_stop import ProtectiveStopAction
 from polytraders.model.events import FundingPayment
 from polytraders.model.fills import Fill
 from polytraders.model.orders import OrderIntent
@@ -89,6 +90,7 @@ EnvelopeOutput = (
     | BotFailure
     | Allocation
     | FundingPayment
+    | ProtectiveStopAction
     | None
 )
 
@@ -113,7 +115,8 @@ class ReportEnvelope(msgspec.Struct, frozen=True, kw_only=True):
             route plan, for an ERROR envelope the :class:`BotFailure` that quarantined the
             bot, for an ALLOCATE envelope the desk's new
             :class:`~polytraders.contracts.allocation.Allocation`, for a BOOK envelope the
-            funding payment booked.
+            funding payment booked, for a protective stop's ROUTE or REFUSE the
+            :class:`~polytraders.contracts.protective_stop.ProtectiveStopAction`.
         latency_ns: decision latency (modelled under a simulated clock, the call's thread CPU
             time under a live clock).
     """
