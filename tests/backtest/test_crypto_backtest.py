@@ -156,11 +156,11 @@ def test_the_desk_trades_the_perpetual_long_then_short_with_exact_pnl(
         ("BUY", "0.002", "TAKER"),
     ]
     assert {f["token_id"] for f in fills} == {TOKEN}
-    prices = [_micros(f["price_pusd"]) for f in fills]
+    prices = [_micros(f["price_usdt"]) for f in fills]
     sizes = [STEP_MICROS, 2 * STEP_MICROS, STEP_MICROS]
     # taker fee: Binance USD-M VIP 0, 5 bps, floored to a micro-USDT
     fees = [bps_fee_micros(p, q, 5) for p, q in zip(prices, sizes, strict=True)]
-    assert [_micros(f["fee_pusd"]) for f in fills] == fees
+    assert [_micros(f["fee_usdt"]) for f in fills] == fees
     # long closed at the second fill's price, short opened there and closed at the third:
     # exactly (exit − entry) × size on each leg
     long_leg = (prices[1] - prices[0]) * STEP_MICROS // 1_000_000

@@ -87,7 +87,7 @@ def test_a_short_held_across_the_funding_time_receives_exactly_its_funding(
     assert result["funding_usd"] == from_micros(expected)
     assert result["funding_source"].startswith("assumed")
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert f"title='{from_micros(expected)} pUSD exactly'" in report.split("funding, ASSUMED")[1]
+    assert f"title='{from_micros(expected)} USDT exactly'" in report.split("funding, ASSUMED")[1]
     # the PnL figures are the fills' and marks' alone: funding is reported apart
     assert _micros(result["pnl_usd"]) == (
         _micros(result["realized_pnl_usd"])

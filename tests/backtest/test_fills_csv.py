@@ -12,7 +12,7 @@ import pytest
 
 from polytraders.backtest.desk_file import DeskFile
 from polytraders.backtest.engine import run_desk
-from polytraders.backtest.fills_csv import COLUMNS, write_fills_csv
+from polytraders.backtest.fills_csv import COLUMNS, columns, write_fills_csv
 from polytraders.model.fills import Fill, LiquiditySide
 from polytraders.model.market import Instrument
 from polytraders.model.money import MICROS
@@ -27,10 +27,10 @@ def _ns(time_utc: str) -> int:
     return int(whole.timestamp()) * 1_000_000_000 + int(time_utc[20:-1])
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path, header: tuple[str, ...] = COLUMNS) -> list[dict[str, str]]:
     with path.open(newline="") as stream:
         reader = csv.DictReader(stream)
-        assert tuple(reader.fieldnames or ()) == COLUMNS
+        assert tuple(reader.fieldnames or ()) == header
         return list(reader)
 
 
@@ -104,10 +104,14 @@ def test_a_spot_buy_row_names_the_commission_kept_in_the_base_asset(tmp_path: Pa
     )
     path = tmp_path / "fills.csv"
     write_fills_csv(path, [fill], {order.client_order_id: order}, [], [spot])
-    (row,) = _rows(path)
+    (row,) = _rows(path, columns("USDT"))  # money columns named by the quote currency
     assert (row["market_id"], row["market_slug"], row["outcome"]) == (spot.token_id, "BTCUSDT", "")
     assert (row["size_shares"], row["fee_size_shares"]) == ("0.01234", "0.000013")
-    assert (row["notional_pusd"], row["fee_pusd"]) == ("762.615702", "0.762616")
+    assert (row["price_usdt"], row["notional_usdt"], row["fee_usdt"]) == (
+        "61800.3",
+        "762.615702",
+        "0.762616",
+    )
 
 
 def test_a_fill_of_no_known_order_or_token_is_refused(tmp_path: Path) -> None:

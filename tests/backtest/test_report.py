@@ -23,7 +23,7 @@ from polytraders.backtest.report import (
     TOP_OF_BOOK_POINTS,
     TopOfBook,
     TopOfBookSeries,
-    pusd_text,
+    money_text,
     selector_tokens,
     thin_equity,
     thin_top_of_book,
@@ -90,6 +90,8 @@ def test_money_is_pusd_for_people_and_times_are_utc(sample_run: Path) -> None:
     # PnL with thousands separators and 2 decimals, the exact value as its tooltip
     assert f"title='{result['pnl_usd']} pUSD exactly'>" in page
     assert f"{float(result['pnl_usd']):,.2f} pUSD" in page
+    assert result["currency"] == "pUSD"
+    assert "USDT" not in page
     assert f"{result['events']:,}" in page
     start = utc_iso(result["first_event_ns"])
     assert f"{start[:10]} {start[11:23]} UTC" in page
@@ -255,10 +257,10 @@ def test_desk_events_and_quarantines_are_bannered(tmp_path: Path) -> None:
     assert {t["name"] for t in traces} == {"equity", "REDUCING", "kill switch tripped"}
 
 
-def test_pusd_and_selector_helpers() -> None:
-    assert pusd_text(1_234_567_890_125) == "1,234,567.89 pUSD"
-    assert pusd_text(-5_000) == "-0.00 pUSD"
-    assert pusd_text(2_005_000) == "2.00 pUSD"  # half-even on the exact decimal
+def test_money_text_and_selector_helpers() -> None:
+    assert money_text(1_234_567_890_125, "pUSD") == "1,234,567.89 pUSD"
+    assert money_text(-5_000, "pUSD") == "-0.00 pUSD"
+    assert money_text(2_005_000, "USDT") == "2.00 USDT"  # half-even on the exact decimal
     fills = [fill(i, t, Side.BUY, 1, 1, 0, True) for i, t in enumerate("abbcc")]
     assert selector_tokens(fills, None) == ["b", "c", "a"]
     assert selector_tokens(fills, "z") == ["z", "b", "c", "a"]

@@ -54,9 +54,9 @@ def test_ema_cross_goes_long_then_short_on_the_perpetual_with_exact_pnl(
         (TOKEN, "SELL", "0.006", "MAKER"),  # closes the long and opens a short
     ]
     assert {f["bot_id"] for f in fills} == {"strat.ema_cross"}
-    buy, sell = (_micros(f["price_pusd"]) for f in fills)
+    buy, sell = (_micros(f["price_usdt"]) for f in fills)
     fees = [bps_fee_micros(buy, 3_000, 2), bps_fee_micros(sell, 6_000, 2)]  # maker 2 bps
-    assert [_micros(f["fee_pusd"]) for f in fills] == fees
+    assert [_micros(f["fee_usdt"]) for f in fills] == fees
     realized = (sell - buy) * 3_000 // 1_000_000
     assert result["realized_pnl_usd"] == from_micros(realized)
     assert result["fees_usd"] == from_micros(sum(fees))
@@ -85,5 +85,5 @@ def test_mean_reversion_enters_and_exits_on_the_perpetual(tmp_path: Path) -> Non
     fills = _fills(tmp_path / "mr")
     assert {f["side"] for f in fills} == {"BUY", "SELL"}
     assert {f["bot_id"] for f in fills} == {"strat.mean_reversion"}
-    fees = sum(_micros(f["fee_pusd"]) for f in fills)
+    fees = sum(_micros(f["fee_usdt"]) for f in fills)
     assert result.money.fees == fees

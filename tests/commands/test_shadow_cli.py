@@ -96,6 +96,8 @@ def test_compare_prints_every_figure_per_bot(compared: tuple[Path, str, str]) ->
     assert "UNSAFE strat.maker_tight/" in stale
     assert "REJECT [RISK_STALEBOOK_TOO_OLD] → APPROVE" in stale
     assert "execution parity" in out and "orders" in out and "PnL" in out
+    parity = out.split("execution parity")[1]
+    assert parity.count(" pUSD ") == 2 and "USDT" not in parity  # PnL and exposure, labelled
     assert f"{comparison_id} recorded" in out
 
 
@@ -105,6 +107,7 @@ def test_compare_writes_the_outputs_and_records_the_comparison(
     folder, _, comparison_id = compared
     document = json.loads((folder / "out" / "comparison.json").read_text())
     assert document["comparison_id"] == comparison_id
+    assert document["currency"] == "pUSD"
     stale = next(b for b in document["bots"] if b["bot_id"] == STALE)
     lines = (folder / "out" / "divergences.jsonl").read_text().splitlines()
     divergences = [json.loads(x) for x in lines if json.loads(x)["type"] == "divergence"]

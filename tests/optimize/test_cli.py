@@ -109,6 +109,7 @@ def test_the_terminal_shows_the_best_trials_and_the_two_samples(run_jobs: Run) -
     _, result = run_jobs(1)
     for text in ("Best trials", "Best parameters", "in / out of sample", "best.toml", "reproduce"):
         assert text in result.output
+    assert "PnL (pUSD)" in result.output and "USDT" not in result.output
 
 
 def test_the_same_command_again_resumes_the_finished_study(run_jobs: Run) -> None:

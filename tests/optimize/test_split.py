@@ -31,6 +31,7 @@ def test_the_real_sample_splits_by_market_start(tmp_path: Path) -> None:
     assert list(split.in_sample.market_ids) == by_start[:9]
     assert list(split.out_of_sample.market_ids) == by_start[9:]
     assert not split.overlap
+    assert split.currency == "pUSD"
     assert split.in_sample.end_ns <= split.out_of_sample.start_ns
     rows = pq.read_table(POLYMARKET_SAMPLE / "books.parquet").num_rows
     parts = [Path(split.in_sample.path), Path(split.out_of_sample.path)]

@@ -55,6 +55,7 @@ from polytraders.model.events import (
 from polytraders.model.fills import Fill
 from polytraders.model.market import Instrument, Market
 from polytraders.model.orders import VenueOrder
+from polytraders.model.quote import QuoteCurrencyError, run_currency
 from polytraders.ops.logs import set_run_id
 from polytraders.ops.metrics import DeskMetrics
 from polytraders.store.errors import StoreError, StoreWriteError
@@ -319,9 +320,11 @@ def run_desk(
             whole desk runs in this process, and ``jobs`` above 1 is refused.
 
     Raises:
-        RunRefusedError: unusable data, ``out_dir``, store or ``jobs`` (also ``jobs`` above 1
-            for a desk whose markets are coupled, naming what couples them), or the store
-            refused the run's start (nothing was recorded).
+        RunRefusedError: unusable data (also instruments of unknown quote currency, or data
+            whose markets and instruments are in more than one currency:
+            :func:`~polytraders.model.quote.run_currency`), ``out_dir``, store or ``jobs``
+            (also ``jobs`` above 1 for a desk whose markets are coupled, naming what couples
+            them), or the store refused the run's start (nothing was recorded).
         WorkerDiedError: a process of a split run died or could not report (the run is
             recorded FAILED; no outputs are written).
         OSError: the outputs could not be written (the run is recorded in the store).
@@ -340,6 +343,12 @@ def run_desk(
     desk_config = desk_file.canonical()
     digest = data_digest(data)
     schedule = sorted((demotions or {}).items(), key=lambda item: (item[1], item[0]))
+    try:
+        run_currency(source.markets, source.instruments)
+    except QuoteCurrencyError as exc:
+        if outputs is not None:
+            outputs.discard()
+        raise RunRefusedError(str(exc)) from exc
     spot_funded = sorted(
         i.token_id
         for i in source.instruments

@@ -1,6 +1,10 @@
 """``fills.csv``: every fill of a run, one row each, in the order the desk booked them.
 
-Columns (units in the names; money and quantities as exact decimal strings, never floats):
+Columns (units in the names; money and quantities as exact decimal strings, never floats). The
+money columns are suffixed by the run's quote currency in lower case
+(:func:`~polytraders.model.quote.run_currency`): ``price_pusd``, ``notional_pusd``,
+``fee_pusd`` for Polymarket; ``price_usdt``, ``notional_usdt``, ``fee_usdt`` for a USDT
+instrument (:func:`columns`). The table shows a Polymarket run's:
 
 =================  ==========================================================================
 ``fill_id``        the fill's id (unique in the run)
@@ -28,8 +32,9 @@ Columns (units in the names; money and quantities as exact decimal strings, neve
 =================  ==========================================================================
 
 A fill on a crypto instrument: ``market_id`` its token id, ``market_slug`` its symbol,
-``outcome`` empty; price, notional and fee in the quote currency (e.g. USDT), size in units of
-the base asset (the ``_pusd``/``_shares`` names are Polymarket's).
+``outcome`` empty; price, notional and fee in the quote currency, named by the columns (e.g.
+``price_usdt``); ``size_shares`` and ``fee_size_shares`` in units of the base asset (the
+``_shares`` names are Polymarket's).
 """
 
 from __future__ import annotations
@@ -43,13 +48,22 @@ from polytraders.model.fills import Fill
 from polytraders.model.market import Instrument, Market
 from polytraders.model.money import from_micros
 from polytraders.model.orders import VenueOrder
+from polytraders.model.quote import PUSD, run_currency
 
-COLUMNS = (
-    "fill_id", "intent_id", "client_order_id", "venue_order_id", "bot_id", "ts_event_ns",
-    "time_utc", "market_id", "market_slug", "token_id", "outcome", "side", "liquidity",
-    "price_pusd", "size_shares", "notional_pusd", "fee_pusd", "fee_size_shares",
-)  # fmt: skip
-"""The header of ``fills.csv``, in order (see the module docstring)."""
+
+def columns(currency: str) -> tuple[str, ...]:
+    """The header of ``fills.csv`` of a run in ``currency`` (e.g. ``"USDT"``), in order: the
+    money columns suffixed by ``currency`` in lower case (module docstring)."""
+    unit = currency.lower()
+    return (
+        "fill_id", "intent_id", "client_order_id", "venue_order_id", "bot_id", "ts_event_ns",
+        "time_utc", "market_id", "market_slug", "token_id", "outcome", "side", "liquidity",
+        f"price_{unit}", "size_shares", f"notional_{unit}", f"fee_{unit}", "fee_size_shares",
+    )  # fmt: skip
+
+
+COLUMNS = columns(PUSD)
+"""The header of a Polymarket run's ``fills.csv`` (see :func:`columns`)."""
 
 
 def write_fills_csv(
@@ -59,7 +73,9 @@ def write_fills_csv(
     markets: Sequence[Market],
     instruments: Sequence[Instrument] = (),
 ) -> None:
-    """Write ``fills`` to ``path`` as CSV with the :data:`COLUMNS` header.
+    """Write ``fills`` to ``path`` as CSV with the header of the run's currency
+    (:func:`columns` of :func:`~polytraders.model.quote.run_currency` of ``markets`` and
+    ``instruments``).
 
     Args:
         path: the file to create (replaced if it exists).
@@ -71,8 +87,11 @@ def write_fills_csv(
 
     Raises:
         ValueError: a fill whose client order id is not in ``orders`` or whose token is in
-            none of ``markets`` or ``instruments`` (nothing is written).
+            none of ``markets`` or ``instruments``; instruments of unknown quote currency or
+            more than one currency (:class:`~polytraders.model.quote.QuoteCurrencyError`).
+            Nothing is written.
     """
+    header = columns(run_currency(markets, instruments))
     tokens = {t.token_id: (m.market_id, m.slug, t.outcome) for m in markets for t in m.tokens}
     tokens.update((i.token_id, (i.token_id, i.symbol, "")) for i in instruments)
     for fill in fills:  # every fill checked before anything is written
@@ -85,7 +104,7 @@ def write_fills_csv(
             raise ValueError(f"fills.csv: fill {fill.fill_id} is for unknown token {fill.token_id}")
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow(COLUMNS)
+        writer.writerow(header)
         for fill in fills:  # a row at a time: the rows are never all held
             order = orders[fill.client_order_id]
             market_id, slug, outcome = tokens[fill.token_id]

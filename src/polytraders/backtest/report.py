@@ -19,7 +19,9 @@ fills on the top of book with a token selector (every token with fills, up to th
 Each plot is a ``div`` with a fixed id (``figure-equity``, ``figure-reason-codes``,
 ``figure-market-pnl``, ``figure-inventory``, ``figure-fills-on-book``).
 
-Money is labelled pUSD and shown to 2 decimals with thousands separators (the exact decimal is
+Money is labelled with the run's quote currency (``BacktestResult.currency``: pUSD for
+Polymarket, e.g. USDT for a Binance instrument; sizes are shares on Polymarket, base-asset units
+on an instrument) and shown to 2 decimals with thousands separators (the exact decimal is
 the cell's tooltip and in ``result.json``); times are UTC. Prices and money become floats here
 only for plotting. To keep the page (and the memory to build it) bounded however long the run:
 each token's top-of-book and inventory series is thinned to at most
@@ -54,6 +56,7 @@ from polytraders.model.events import BotModeChanged, KillSwitchTripped, TradingS
 from polytraders.model.fills import Fill
 from polytraders.model.money import MICROS, from_micros
 from polytraders.model.orders import Side
+from polytraders.model.quote import PUSD
 
 TopOfBook = tuple[int, int | None, int | None]
 """(ts_ns, best bid, best ask) in micro-units; None for an empty side."""
@@ -246,7 +249,7 @@ def thin_equity(curve: Sequence[tuple[int, int]], max_points: int) -> list[tuple
 
 
 # ---------------------------------------------------------------------------- formatting
-def _pusd(micros: int) -> float:
+def _units(micros: int) -> float:
     return micros / MICROS
 
 
@@ -260,13 +263,21 @@ def utc_text(ns: int) -> str:
     return f"{_axis_time(ns)} UTC"
 
 
-def pusd_text(micros: int) -> str:
-    """Micro-pUSD for people: thousands separators, 2 decimals (half-even), ``pUSD``."""
-    return f"{Decimal(from_micros(micros)):,.2f} pUSD"
+def money_text(micros: int, currency: str) -> str:
+    """Micro-units of ``currency`` for people: thousands separators, 2 decimals (half-even),
+    then the currency: ``money_text(2_005_000, "USDT")`` → ``"2.00 USDT"``."""
+    return f"{Decimal(from_micros(micros)):,.2f} {currency}"
 
 
-def _pusd_cell(micros: int) -> str:
-    return f"<td class='num' title='{from_micros(micros)} pUSD exactly'>{pusd_text(micros)}</td>"
+def _money_cell(micros: int, currency: str) -> str:
+    exact = f"{from_micros(micros)} {currency} exactly"
+    return f"<td class='num' title='{_esc(exact)}'>{_esc(money_text(micros, currency))}</td>"
+
+
+def size_unit(currency: str) -> str:
+    """What a run's sizes count: ``shares`` on Polymarket (pUSD), ``base-asset units`` on a
+    crypto instrument (any other quote currency)."""
+    return "shares" if currency == PUSD else "base-asset units"
 
 
 def _pct(part: float, whole: float) -> str:
@@ -314,9 +325,10 @@ def _bounds_table(result: BacktestResult) -> str:
         (f"OPTIMISTIC ({optimistic.queue_model})", optimistic.money),
     ]
     head = "".join(f"<th>{_esc(name)}</th>" for name, _ in columns)
+    currency = result.currency
     rows = [
         "<tr><td>PnL total (after fees)</td>"
-        + "".join(_pusd_cell(money.pnl) for _, money in columns)
+        + "".join(_money_cell(money.pnl, currency) for _, money in columns)
         + "</tr>",
         "<tr><td>fills (maker / taker)</td>"
         + "".join(
@@ -324,8 +336,10 @@ def _bounds_table(result: BacktestResult) -> str:
             for _, money in columns
         )
         + "</tr>",
-        "<tr><td>volume</td>" + "".join(_pusd_cell(m.volume) for _, m in columns) + "</tr>",
-        "<tr><td>fees</td>" + "".join(_pusd_cell(m.fees) for _, m in columns) + "</tr>",
+        "<tr><td>volume</td>"
+        + "".join(_money_cell(m.volume, currency) for _, m in columns)
+        + "</tr>",
+        "<tr><td>fees</td>" + "".join(_money_cell(m.fees, currency) for _, m in columns) + "</tr>",
     ]
     return (
         f"<table class='bounds'><tr><th>figure</th>{head}</tr>{''.join(rows)}</table>"
@@ -481,6 +495,7 @@ def _summary_table(result: BacktestResult, equity_curve: Sequence[tuple[int, int
             f"<code>{_esc(result.config_version)}</code> · {result.seed}",
         ),
         ("input events (UTC)", span),
+        ("money in", f"<b>{_esc(result.currency)}</b> (the run's quote currency)"),
         (
             "markets · events · orders",
             f"{result.markets:,} · {result.events:,} · {result.orders:,}",
@@ -517,7 +532,10 @@ def _summary_table(result: BacktestResult, equity_curve: Sequence[tuple[int, int
         ("wall time", f"{result.wall_s:,.2f} s ({result.events_per_s:,.0f} events/s)"),
     ]
     rows = [f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in text_rows]
-    rows += [f"<tr><th>{name}</th>{_pusd_cell(value)}</tr>" for name, value in money_rows]
+    rows += [
+        f"<tr><th>{name}</th>{_money_cell(value, result.currency)}</tr>"
+        for name, value in money_rows
+    ]
     rows += [f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in tail_rows]
     if result.feed_problems:
         problems = ", ".join(f"{_esc(k)} {v:,}" for k, v in sorted(result.feed_problems.items()))
@@ -575,7 +593,10 @@ def _refusal_table(result: BacktestResult) -> str:
 
 # ---------------------------------------------------------------------------- figures
 def _equity_figure(
-    equity_curve: Sequence[tuple[int, int]], events: Sequence[DeskEvent], end_ns: int
+    equity_curve: Sequence[tuple[int, int]],
+    events: Sequence[DeskEvent],
+    end_ns: int,
+    currency: str,
 ) -> go.Figure:
     """The equity step line (a point is recorded when equity changes; the last value holds
     until ``end_ns``) with a marker per desk event at the equity of that moment."""
@@ -586,18 +607,18 @@ def _equity_figure(
     figure = go.Figure(
         go.Scatter(
             x=[_axis_time(t) for t, _ in line],
-            y=[_pusd(e) for _, e in line],
+            y=[_units(e) for _, e in line],
             mode="lines",
             line_shape="hv",
             name="equity" if not thinned else "equity (thinned)",
-            hovertemplate="%{x} UTC<br>%{y:,.2f} pUSD<extra></extra>",
+            hovertemplate=f"%{{x}} UTC<br>%{{y:,.2f}} {currency}<extra></extra>",
         )
     )
     times = [t for t, _ in equity_curve]
     marks: dict[str, list[tuple[DeskEvent, float]]] = {}
     for event in events:
         at = bisect.bisect_right(times, event.ts_event_ns) - 1
-        y = _pusd(equity_curve[max(at, 0)][1]) if equity_curve else 0.0
+        y = _units(equity_curve[max(at, 0)][1]) if equity_curve else 0.0
         if isinstance(event, KillSwitchTripped):
             name = "kill switch tripped"
         elif isinstance(event, BotModeChanged):
@@ -640,9 +661,9 @@ def _equity_figure(
             )
     drawn = f" (thinned: {len(line):,} of {len(equity_curve):,} points drawn)" if thinned else ""
     figure.update_layout(
-        title=f"Equity (pUSD, marked to mid) with desk events{drawn}",
+        title=f"Equity ({currency}, marked to mid) with desk events{drawn}",
         xaxis_title="time (UTC)",
-        yaxis_title="pUSD",
+        yaxis_title=currency,
         yaxis_tickformat=",.2f",
     )
     return figure
@@ -687,19 +708,21 @@ def _market_pnl_figure(result: BacktestResult) -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=labels,
-            y=[_pusd(m.money.pnl) for m in result.per_market],
+            y=[_units(m.money.pnl) for m in result.per_market],
             name="PnL",
-            hovertemplate="%{x}<br>%{y:,.2f} pUSD<extra></extra>",
+            hovertemplate=f"%{{x}}<br>%{{y:,.2f}} {result.currency}<extra></extra>",
         )
     )
     figure.update_layout(
-        title="PnL per market (pUSD, after fees)", yaxis_title="pUSD", yaxis_tickformat=",.2f"
+        title=f"PnL per market ({result.currency}, after fees)",
+        yaxis_title=result.currency,
+        yaxis_tickformat=",.2f",
     )
     return figure
 
 
 def _inventory_figure(
-    fills: Sequence[Fill], token_labels: Mapping[str, str], shown: Sequence[str]
+    fills: Sequence[Fill], token_labels: Mapping[str, str], shown: Sequence[str], unit: str
 ) -> go.Figure:
     """Each shown token's position after each of its fills (a step line, thinned to
     :data:`TOP_OF_BOOK_POINTS` points like the top of book), in order of first fill."""
@@ -717,14 +740,14 @@ def _inventory_figure(
         figure.add_trace(
             go.Scatter(
                 x=[_axis_time(t) for t, _ in drawn],
-                y=[_pusd(s) for _, s in drawn],
+                y=[_units(s) for _, s in drawn],
                 mode="lines",
                 line_shape="hv",
                 name=token_labels.get(token, token[:12]),
             )
         )
     figure.update_layout(
-        title="Inventory per token (shares)", xaxis_title="time (UTC)", yaxis_title="shares"
+        title=f"Inventory per token ({unit})", xaxis_title="time (UTC)", yaxis_title=unit
     )
     return figure
 
@@ -744,8 +767,11 @@ def _fills_on_book_figure(
     token_labels: Mapping[str, str],
     top_of_book: Mapping[str, Sequence[TopOfBook]],
     fills: Sequence[Fill],
+    currency: str,
 ) -> go.Figure:
     figure = go.Figure()
+    unit = size_unit(currency)
+    per = "share" if currency == PUSD else "base-asset unit"
     by_token: dict[str, list[Fill]] = {}
     for fill in fills:
         by_token.setdefault(fill.token_id, []).append(fill)
@@ -761,8 +787,8 @@ def _fills_on_book_figure(
         titles.append(f"Fills on the book: {label}" + (thinned if len(tops) < changes else ""))
         x = [_axis_time(t) for t, _, _ in tops]
         for name, values in (
-            ("best bid", [_pusd(b) if b is not None else None for _, b, _ in tops]),
-            ("best ask", [_pusd(a) if a is not None else None for _, _, a in tops]),
+            ("best bid", [_units(b) if b is not None else None for _, b, _ in tops]),
+            ("best ask", [_units(a) if a is not None else None for _, _, a in tops]),
         ):
             figure.add_trace(
                 go.Scatter(x=x, y=values, mode="lines", line_shape="hv", name=name, visible=visible)
@@ -772,14 +798,14 @@ def _fills_on_book_figure(
             figure.add_trace(
                 go.Scatter(
                     x=[_axis_time(f.ts_event_ns) for f in chosen],
-                    y=[_pusd(f.price) for f in chosen],
+                    y=[_units(f.price) for f in chosen],
                     mode="markers",
                     marker={"symbol": symbol, "size": 9},
                     name=f"our {side.value.lower()} fills",
                     visible=visible,
                     hovertext=[
-                        f"{f.liquidity.value} {side.value} {from_micros(f.size)} shares @ "
-                        f"{from_micros(f.price)} pUSD<br>{utc_text(f.ts_event_ns)}"
+                        f"{f.liquidity.value} {side.value} {from_micros(f.size)} {unit} @ "
+                        f"{from_micros(f.price)} {currency}<br>{utc_text(f.ts_event_ns)}"
                         for f in chosen
                     ],
                     hoverinfo="text",
@@ -799,7 +825,7 @@ def _fills_on_book_figure(
     figure.update_layout(
         title=titles[0] if titles else "Fills on the book",
         xaxis_title="time (UTC)",
-        yaxis_title="price (pUSD per share)",
+        yaxis_title=f"price ({currency} per {per})",
         updatemenus=[
             {"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.18}
         ],
@@ -837,7 +863,8 @@ def write_report(
     Args:
         path: the file to create (replaced if it exists).
         result: the run's figures (fill model, refusals, desk events, bots seen included).
-        equity_curve: (ts_ns, equity micro-pUSD) points, time-ordered.
+        equity_curve: (ts_ns, equity) points in micro-units of ``result.currency``,
+            time-ordered.
         fills: every fill of the run.
         token_labels: token id → label shown for it (e.g. ``"btc-updown-15m-… Up"``).
         top_of_book: token id → its top-of-book changes, time-ordered (any tokens; the
@@ -885,7 +912,10 @@ def write_report(
     # plotly.js), so a long run's figures are never all held at once
     parts: list[str | tuple[str, Callable[[], go.Figure]]] = [
         head,
-        ("equity", lambda: _equity_figure(equity_curve, result.desk_events, end_ns)),
+        (
+            "equity",
+            lambda: _equity_figure(equity_curve, result.desk_events, end_ns, result.currency),
+        ),
         f"""
 {_desk_events_table(result.desk_events)}
 <h2>Refusals and rejections by bot and reason code</h2>
@@ -896,9 +926,15 @@ def write_report(
         "\n<h2>Money</h2>\n",
         ("market-pnl", lambda: _market_pnl_figure(result)),
         "\n",
-        ("inventory", lambda: _inventory_figure(fills, token_labels, shown)),
+        (
+            "inventory",
+            lambda: _inventory_figure(fills, token_labels, shown, size_unit(result.currency)),
+        ),
         f"\n<h2>Fills on the book</h2>\n{shown_note}",
-        ("fills-on-book", lambda: _fills_on_book_figure(shown, token_labels, top_of_book, fills))
+        (
+            "fills-on-book",
+            lambda: _fills_on_book_figure(shown, token_labels, top_of_book, fills, result.currency),
+        )
         if shown
         else "<p>No fills.</p>",
         f"""

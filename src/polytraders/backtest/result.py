@@ -5,7 +5,10 @@ curve and the envelope timeline — and derives the money figures from the fills
 are replayed with :class:`polytraders.model.position.Position`), so the result is an independent
 check of the desk's accounting, not a copy of it.
 
-Money definitions (all exact micro-pUSD internally; decimal strings in ``result.json``):
+Money definitions (all exact micro-units of the run's quote currency internally: pUSD for
+Polymarket markets, the quote asset of crypto instruments, e.g. USDT, see
+:mod:`polytraders.model.quote`; decimal strings in ``result.json``, whose ``currency`` names it
+and whose ``*_usd`` keys keep their names whatever the currency):
 
 - ``volume``: Σ fill notional (price × size). ``invested``: Σ notional of buys.
 - ``fees``: Σ fees booked (``Fill.booked_fee``: the fee, or for a commission kept in the
@@ -53,6 +56,7 @@ from polytraders.model.market import Instrument, Market, MarketState
 from polytraders.model.money import from_micros, notional_micros
 from polytraders.model.orders import Side
 from polytraders.model.position import Position
+from polytraders.model.quote import PUSD, run_currency
 from polytraders.venues.paper.config import PaperVenueConfig
 
 _REFUSALS = frozenset({Decision.REJECT, Decision.HALT, Decision.REFUSE, Decision.QUARANTINE})
@@ -113,7 +117,8 @@ def desk_event_json(event: DeskEvent) -> dict[str, object]:
 
 
 class MoneyFigures(msgspec.Struct, kw_only=True):
-    """The money fields shared by the whole run and each market (micro-pUSD)."""
+    """The money fields shared by the whole run and each market (micro-units of the run's
+    currency, :attr:`BacktestResult.currency`)."""
 
     volume: int = 0
     invested: int = 0
@@ -340,6 +345,9 @@ class BacktestResult(msgspec.Struct, kw_only=True):
     RUNNING in a snapshot a live session wrote on request while it went on."""
     status_detail: str = ""
     """The halt's reason code, the failure's error, or the interrupting signal."""
+    currency: str = PUSD
+    """The quote currency every money figure is in (:func:`~polytraders.model.quote.run_currency`):
+    ``pUSD`` for Polymarket markets, e.g. ``USDT`` for Binance ``BTCUSDT``."""
     session: str = "backtest"
     """What produced the run: ``backtest`` (recorded or synthetic data), or a session on live
     market data: ``paper``, ``shadow`` (the current desk), ``shadow-candidate`` or ``live``."""
@@ -376,6 +384,7 @@ class BacktestResult(msgspec.Struct, kw_only=True):
             "last_event_ns": self.last_event_ns,
             "last_event_utc": utc_iso(self.last_event_ns),
             "orders": self.orders,
+            "currency": self.currency,
             **self.money.as_json(),
             **(
                 {
@@ -711,9 +720,15 @@ def compute_result(
     settled (:attr:`BacktestResult.funding_micros`) and ``desk_funding_micros`` what the
     desk's ledger booked (:attr:`BacktestResult.desk_funding_micros`).
 
+    The money's currency is :func:`~polytraders.model.quote.run_currency` of ``markets`` and
+    ``instruments``.
+
     Raises:
-        ValueError: a fill for a token of no known market, or an open position without a mark.
+        ValueError: a fill for a token of no known market, or an open position without a mark;
+            :class:`~polytraders.model.quote.QuoteCurrencyError` (a ``ValueError``): an
+            instrument of unknown quote currency, or markets and instruments of more than one.
     """
+    currency = run_currency(markets, instruments)
     total, per_market = money_of(fills, markets, final_marks, instruments)
     reason_codes = Counter(tally.reason_codes)
     reason_codes.update(venue_rejections)
@@ -746,6 +761,7 @@ def compute_result(
         status=status,
         status_detail=status_detail,
         session=session,
+        currency=currency,
         funding_micros=funding_micros,
         desk_funding_micros=desk_funding_micros,
     )

@@ -74,6 +74,7 @@ from polytraders.contracts.canonical import canonical_json, canonical_sha256
 from polytraders.feeds.digest import data_digest
 from polytraders.model.agreement import LABELS, decimal_text, percent_text
 from polytraders.model.money import from_micros
+from polytraders.model.quote import PUSD
 from polytraders.store.event_store import EventStore
 from polytraders.store.records import RunStatus
 from polytraders.store.shadow_comparisons import (
@@ -124,6 +125,8 @@ class ShadowComparison(msgspec.Struct, frozen=True, kw_only=True):
         parity: orders, fills, PnL and exposure over time (None without parity).
         notes: what the comparison changed or noticed (e.g. a desk file's own seed overridden).
         wall_s: wall time of the whole comparison.
+        currency: the quote currency of the parity's money (the baseline run's,
+            ``BacktestResult.currency``: ``pUSD`` or e.g. ``USDT``).
     """
 
     comparison_id: str
@@ -142,6 +145,7 @@ class ShadowComparison(msgspec.Struct, frozen=True, kw_only=True):
     parity: ExecutionParity | None
     notes: tuple[str, ...]
     wall_s: float
+    currency: str = PUSD
 
     def bot(self, bot_id: str) -> BotAgreement:
         """The agreement of one bot.
@@ -173,6 +177,7 @@ class ShadowComparison(msgspec.Struct, frozen=True, kw_only=True):
             "bots": [bot_json(b) for b in self.bots],
             "baseline_only_bots": list(self.baseline_only_bots),
             "candidate_only_bots": list(self.candidate_only_bots),
+            "currency": self.currency,
             "parity": parity_json(self.parity) if self.parity is not None else None,
             "notes": list(self.notes),
             "wall_s": round(self.wall_s, 3),
@@ -261,7 +266,7 @@ def bot_json(agreement: BotAgreement) -> dict[str, Any]:
 
 
 def parity_json(parity: ExecutionParity) -> dict[str, Any]:
-    """The parity as JSON: money as decimal strings (pUSD)."""
+    """The parity as JSON: money as decimal strings (in the comparison's ``currency``)."""
 
     def side(figures: Any) -> dict[str, Any]:
         return {
@@ -446,6 +451,7 @@ def compare_desks(
         parity=execution_parity(main, own, bucket_s=bucket_s) if own is not None else None,
         notes=tuple(notes),
         wall_s=time.perf_counter() - started,
+        currency=result.currency,
     )
 
 

@@ -85,7 +85,9 @@ def _figures_table(result: OptimizeResult) -> Table:
     table = Table(
         title=f"Best trial {result.best.number if result.best else '-'}: in / out of sample"
     )
-    for column in ("run", "score", "PnL (pUSD)", "max DD (pUSD)", "Sharpe", "fills", "markets"):
+    unit = result.split.currency
+    for column in ("run", "score", f"PnL ({unit})", f"max DD ({unit})", "Sharpe", "fills",
+                   "markets"):  # fmt: skip
         table.add_column(column, justify="left" if column == "run" else "right")
     rows: list[tuple[str, TrialOutcome | None]] = [
         ("best, in sample", result.best_in_sample),
@@ -116,7 +118,9 @@ def _best_trials_table(result: OptimizeResult) -> Table:
     from polytraders.optimize.outputs import TOP_TRIALS
 
     table = Table(title=f"Best trials (of {len(result.records)})")
-    for column in ("trial", "score", "PnL (pUSD)", "max DD (pUSD)", "Sharpe", "fills", "orders"):
+    unit = result.split.currency
+    for column in ("trial", "score", f"PnL ({unit})", f"max DD ({unit})", "Sharpe", "fills",
+                   "orders"):  # fmt: skip
         table.add_column(column, justify="right")
     ranked = sorted(
         (r for r in result.records if r.figures is not None),

@@ -51,6 +51,7 @@ DEFAULT_STORE = "runs/desk.sqlite"
 
 def _summary(outcome: RunOutcome) -> Table:
     doc = outcome.result.as_json()
+    unit = outcome.result.currency
     table = Table(title=f"Run {doc['run_id']}" + ("  [SYNTHETIC DATA]" if doc["synthetic"] else ""))
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -62,25 +63,25 @@ def _summary(outcome: RunOutcome) -> Table:
             "fills (maker / taker)",
             f"{doc['fills']:,} ({doc['maker_fills']:,} / {doc['taker_fills']:,})",
         ),
-        ("volume", f"{doc['volume_usd']} pUSD"),
-        ("invested (buys)", f"{doc['invested_usd']} pUSD"),
-        ("fees", f"{doc['fees_usd']} pUSD"),
-        ("PnL realized", f"{doc['realized_pnl_usd']} pUSD"),
-        ("PnL settled", f"{doc['settled_pnl_usd']} pUSD (payouts {doc['settlement_usd']})"),
-        ("PnL unrealized", f"{doc['unrealized_pnl_usd']} pUSD"),
-        ("PnL total (after fees)", f"{doc['pnl_usd']} pUSD ({outcome.result.fill_model.bound})"),
+        ("volume", f"{doc['volume_usd']} {unit}"),
+        ("invested (buys)", f"{doc['invested_usd']} {unit}"),
+        ("fees", f"{doc['fees_usd']} {unit}"),
+        ("PnL realized", f"{doc['realized_pnl_usd']} {unit}"),
+        ("PnL settled", f"{doc['settled_pnl_usd']} {unit} (payouts {doc['settlement_usd']})"),
+        ("PnL unrealized", f"{doc['unrealized_pnl_usd']} {unit}"),
+        ("PnL total (after fees)", f"{doc['pnl_usd']} {unit} ({outcome.result.fill_model.bound})"),
         *_bound_rows(outcome),
         *(
             [
                 (
                     "funding (ASSUMED rates; in the desk's equity and drawdown, not in PnL)",
-                    f"{doc['funding_usd']} pUSD",
+                    f"{doc['funding_usd']} {unit}",
                 )
             ]
             if "funding_usd" in doc
             else []
         ),
-        ("max drawdown", f"{doc['max_drawdown_usd']} pUSD"),
+        ("max drawdown", f"{doc['max_drawdown_usd']} {unit}"),
         ("Sharpe (1-min changes)", f"{doc['sharpe']}"),
         ("envelopes", f"{doc['envelopes']:,}  sha256 {str(doc['envelopes_sha256'])[:16]}…"),
         ("wall time", f"{doc['wall_s']} s ({doc['events_per_s']:,} events/s)"),
@@ -114,7 +115,7 @@ def _bound_rows(outcome: RunOutcome) -> list[tuple[str, str]]:
     return [
         (
             f"  {which} bound",
-            f"{figures['pnl_usd']} pUSD, {figures['fills']:,} fills "
+            f"{figures['pnl_usd']} {outcome.result.currency}, {figures['fills']:,} fills "
             f"(queue model {figures['queue_model']}, same orders)",
         )
         for which, figures in bounds.items()

@@ -128,9 +128,10 @@ def _parity_lines(comparison: ShadowComparison) -> list[str]:
         "baseline vs candidate desk, largest difference over time):",
         f"  orders {b.orders:,} vs {c.orders:,} (max diff {worst['orders']:,}); "
         f"fills {b.fills:,} vs {c.fills:,} (max diff {worst['fills']:,})",
-        f"  PnL {from_micros(b.pnl_micros)} vs {from_micros(c.pnl_micros)} pUSD "
+        f"  PnL {from_micros(b.pnl_micros)} vs {from_micros(c.pnl_micros)} {comparison.currency} "
         f"(max diff {from_micros(worst['pnl_micros'])}); exposure at the end "
-        f"{from_micros(b.exposure_micros)} vs {from_micros(c.exposure_micros)} pUSD "
+        f"{from_micros(b.exposure_micros)} vs {from_micros(c.exposure_micros)} "
+        f"{comparison.currency} "
         f"(max diff {from_micros(worst['exposure_micros'])})",
     ]
 

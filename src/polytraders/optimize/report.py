@@ -32,8 +32,8 @@ text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:
 .note{background:#fef5e7;padding:8px 12px}pre{background:#f6f6f6;padding:1em;overflow-x:auto}"""
 _FIGURE_COLUMNS = (
     ("score", "score"),
-    ("PnL (pUSD)", "pnl_usd"),
-    ("max drawdown (pUSD)", "max_drawdown_usd"),
+    ("PnL ({currency})", "pnl_usd"),
+    ("max drawdown ({currency})", "max_drawdown_usd"),
     ("Sharpe", "sharpe"),
     ("fills", "fills"),
     ("orders", "orders"),
@@ -62,7 +62,10 @@ def _figures_row(label: str, outcome: TrialOutcome | None) -> str:
 
 
 def _comparison(result: OptimizeResult) -> str:
-    head = "".join(f"<th>{_esc(name)}</th>" for name, _ in _FIGURE_COLUMNS)
+    currency = result.split.currency
+    head = "".join(
+        f"<th>{_esc(name.format(currency=currency))}</th>" for name, _ in _FIGURE_COLUMNS
+    )
     rows = [
         _figures_row("best, in sample", result.best_in_sample),
         _figures_row("best, out of sample", result.best_out_of_sample),
@@ -127,7 +130,8 @@ def _trials(result: OptimizeResult) -> str:
         else ""
     )
     return (
-        "<table><tr><th>trial</th><th>score</th><th>PnL (pUSD)</th><th>max drawdown</th>"
+        f"<table><tr><th>trial</th><th>score</th><th>PnL ({_esc(result.split.currency)})</th>"
+        "<th>max drawdown</th>"
         f"<th>Sharpe</th><th>fills</th><th>worker</th></tr>{rows}</table>{failed_table}"
     )
 

@@ -48,6 +48,7 @@ from polytraders.feeds.parquet_schema import BOOKS_FILE, MARKETS_FILE
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, Level
 from polytraders.model.market import Market
 from polytraders.model.money import from_micros
+from polytraders.model.quote import PUSD, QuoteCurrencyError, run_currency
 
 IN_SAMPLE = "in_sample"
 OUT_OF_SAMPLE = "out_of_sample"
@@ -77,7 +78,9 @@ class Part(msgspec.Struct, frozen=True, kw_only=True):
 
 class DataSplit(msgspec.Struct, frozen=True, kw_only=True):
     """The data split in two: the whole data's location and digest, the in-sample percent, the
-    parts, and whether an out-of-sample market starts before the last in-sample one ends."""
+    parts, whether an out-of-sample market starts before the last in-sample one ends, and the
+    quote currency the data's money is in (:func:`~polytraders.model.quote.run_currency`:
+    ``pUSD`` for Polymarket markets, e.g. ``USDT`` for a Binance ``BTCUSDT`` recording)."""
 
     data: str
     digest: str
@@ -85,6 +88,7 @@ class DataSplit(msgspec.Struct, frozen=True, kw_only=True):
     in_sample: Part
     out_of_sample: Part
     overlap: bool
+    currency: str = PUSD
 
 
 def split_counts(markets: int, in_sample_pct: int) -> int:
@@ -187,15 +191,22 @@ def split_data(data: str, *, in_sample_pct: int, folder: Path) -> DataSplit:
     (module docstring).
 
     Raises:
-        SplitError: data without markets that is not a Binance recording, fewer than two
-            markets, a percentage outside 1–99, or a recording whose book is out of sync (or
-            missing) at the cut or that leaves a part without lines.
+        SplitError: data without markets that is not a Binance recording, an instrument of
+            unknown quote currency, fewer than two markets, a percentage outside 1–99, or a
+            recording whose book is out of sync (or missing) at the cut or that leaves a part
+            without lines.
         FeedError: the data cannot be opened or read.
         OSError: the parts cannot be written.
     """
     source = open_source(data)
+    try:
+        currency = run_currency(source.markets, source.instruments)
+    except QuoteCurrencyError as exc:
+        raise SplitError(f"{data}: {exc}") from exc
     if isinstance(source, BinanceDepthSource):
-        return _split_recording(source, data=data, in_sample_pct=in_sample_pct, folder=folder)
+        return _split_recording(
+            source, data=data, in_sample_pct=in_sample_pct, folder=folder, currency=currency
+        )
     if not source.markets:
         raise SplitError(
             f"{data}: no Polymarket markets to split (the optimizer needs Polymarket-style data)"
@@ -215,6 +226,7 @@ def split_data(data: str, *, in_sample_pct: int, folder: Path) -> DataSplit:
         in_sample=in_sample,
         out_of_sample=out_of_sample,
         overlap=out_of_sample.start_ns < in_sample.end_ns,
+        currency=currency,
     )
 
 
@@ -237,7 +249,7 @@ def _recording_part(path: Path, token_id: str) -> Part:
 
 
 def _split_recording(
-    source: BinanceDepthSource, *, data: str, in_sample_pct: int, folder: Path
+    source: BinanceDepthSource, *, data: str, in_sample_pct: int, folder: Path, currency: str
 ) -> DataSplit:
     """Split a Binance recording in time (module docstring)."""
     if not 1 <= in_sample_pct <= 99:
@@ -282,4 +294,5 @@ def _split_recording(
         in_sample=in_sample,
         out_of_sample=out_of_sample,
         overlap=False,
+        currency=currency,
     )
