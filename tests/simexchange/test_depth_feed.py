@@ -164,3 +164,54 @@ def test_protocol_pings_keep_one_connection_alive(sim: SimExchangeServer) -> Non
             await task
 
     asyncio.run(scenario())
+
+
+def test_spot_feed_rebuilds_the_spot_book_and_resyncs_after_a_lost_event() -> None:
+    """``market="spot"``: the snapshot from ``/api/v3/depth`` (no ``E``: stamped with the
+    latest depth event's time), events chained by ``U`` (no ``pu``), token ``binance-spot:``."""
+    settings = SimExchangeSettings(market="spot")
+    with SimExchangeServer(settings, throwaway_key()) as sim:
+        sink = BookSink()
+        sink.book = OrderBook("binance-spot:BTCUSDT")
+        config = BinanceDepthConfig(
+            ws_url=sim.ws_url, rest_url=sim.url, snapshot_retry_ms=50, market="spot"
+        )
+        seen: list[AnyEvent] = []
+
+        def both(event: AnyEvent) -> None:
+            seen.append(event)
+            sink(event)
+
+        feed = BinanceDepthFeed(config, both)
+        assert feed.token_id == "binance-spot:BTCUSDT"
+
+        async def scenario() -> None:
+            task = asyncio.create_task(feed.run())
+            try:
+                await _until(lambda: sink.snapshots == 1, "the first snapshot")
+                await asyncio.to_thread(sim.step, 300)
+                target = sim.exchange.last_update_id
+                await _until(lambda: feed.last_sequence == target, "the 300 steps")
+                _same_top(sink, sim)
+                await asyncio.to_thread(sim.fault, "drop_depth", count=1)
+                await asyncio.to_thread(sim.step, 50)
+                target = sim.exchange.last_update_id
+                await _until(
+                    lambda: feed.last_sequence == target and sink.snapshots == 2, "the resync"
+                )
+                _same_top(sink, sim)
+                assert feed.stats.bad_input[FEED_GAP] == 1
+                assert [(s.stale, s.reason_code) for s in sink.statuses] == [
+                    (True, FEED_GAP),
+                    (False, RESYNCED),
+                ]
+            finally:
+                feed.stop()
+                await task
+
+        asyncio.run(scenario())
+    deltas = [e for e in seen if isinstance(e, BookDelta)]
+    assert deltas and all(d.token_id == "binance-spot:BTCUSDT" for d in deltas)
+    assert all(d.prev_sequence == 0 for d in deltas)
+    snapshots = [e for e in seen if isinstance(e, BookSnapshot)]
+    assert all(s.ts_event_ns > 0 for s in snapshots)  # never the epoch

@@ -2193,7 +2193,7 @@ def _run_ccxt(
     same checks, outputs, signals and exit codes as the Polymarket node."""
     import ccxt
 
-    from polytraders.commands.live_ccxt import BINANCE_USDM_WS, build_ccxt_session
+    from polytraders.commands.live_ccxt import build_ccxt_session
     from polytraders.node.config import CcxtNodeConfig, NodeConfigError
     from polytraders.store.errors import StoreError
     from polytraders.venues.ccxt.convert import ConversionError
@@ -2256,7 +2256,7 @@ def _run_ccxt(
                 run_id=rid,
                 credentials=creds,
                 node=node,
-                ws_url=ws_url or BINANCE_USDM_WS,
+                ws_url=ws_url or None,  # None: Binance's streams of the venue's market
                 timeline=outputs.timeline(""),
                 store_url=store,
                 sinks=[metrics] if metrics is not None else [],

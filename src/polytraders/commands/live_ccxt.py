@@ -84,6 +84,8 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 BINANCE_USDM_WS = "wss://fstream.binance.com"
 BINANCE_USDM_REST = "https://fapi.binance.com"
+BINANCE_SPOT_WS = "wss://stream.binance.com:9443"
+BINANCE_SPOT_REST = "https://api.binance.com"
 STOP_TRIGGERED = "SYS_CCXT_STOP_TRIGGERED"
 STOP_CODES = {
     "place": "SYS_CCXT_STOP_PLACED",
@@ -116,16 +118,22 @@ def start_depth_feed(
     rest_url: str,
     keepalive: KeepaliveConfig | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
+    market: str = "usdm",
 ) -> BackgroundFeed[AnyEvent]:
-    """The Binance USDⓈ-M diff-depth streams of ``symbols`` (snapshot from ``rest_url``) on a
-    background thread, their receive times by ``clock_ns``."""
+    """The Binance diff-depth streams of ``symbols`` (``market`` ``usdm`` or ``spot``; snapshot
+    from ``rest_url``) on a background thread, their receive times by ``clock_ns``."""
     from polytraders.feeds.live.binance_depth import BinanceDepthConfig, BinanceDepthFeed
 
     def configs() -> list[BinanceDepthConfig]:
         if keepalive is None:
-            return [BinanceDepthConfig(symbol=s, ws_url=ws_url, rest_url=rest_url) for s in symbols]
+            return [
+                BinanceDepthConfig(symbol=s, ws_url=ws_url, rest_url=rest_url, market=market)
+                for s in symbols
+            ]
         return [
-            BinanceDepthConfig(symbol=s, ws_url=ws_url, rest_url=rest_url, keepalive=keepalive)
+            BinanceDepthConfig(
+                symbol=s, ws_url=ws_url, rest_url=rest_url, keepalive=keepalive, market=market
+            )
             for s in symbols
         ]
 
@@ -450,7 +458,7 @@ def build_ccxt_session(
     run_id: str,
     credentials: ApiKeyCredentials,
     node: CcxtNodeConfig,
-    ws_url: str = BINANCE_USDM_WS,
+    ws_url: str | None = None,
     keepalive: KeepaliveConfig | None = None,
     timeline: Path | None = None,
     store_url: str | None = None,
@@ -458,8 +466,10 @@ def build_ccxt_session(
     clock: Clock | None = None,
 ) -> tuple[LiveSession, CcxtStartup]:
     """A desk trading ``node.venue.symbols`` at the exchange (or the loopback simulator at
-    ``node.venue.api_url``) through ccxt, with the depth streams at ``ws_url`` (the snapshot
-    from ``api_url`` or Binance's REST).
+    ``node.venue.api_url``) through ccxt, with the depth streams at ``ws_url`` (None:
+    Binance's USDⓈ-M or spot streams, by the venue's market) and the snapshot from
+    ``api_url`` or Binance's REST (the market's feed: futures depth chained by ``pu``, spot by
+    ``U``).
 
     Start-up, on the calling thread before any decision: load the markets (the desk's
     instruments), open the store attempt (``store_url``: a RUNNING attempt of ``run_id`` is
@@ -477,9 +487,12 @@ def build_ccxt_session(
     orphans (:func:`~polytraders.venues.drift.compare`, concluded like the Polymarket
     start-up: a CRITICAL verdict starts the desk HALTED), and build the desk state from the
     exchange's positions (signed, at its entry price) and funding rates (perpetuals: the
-    desk never starts without them, which ``risk.fundingguard`` would refuse), the quote
-    asset's available balance and every order the venue tracks (so no client order id is
-    sent twice; a cancelled orphan is recorded in the store as CANCELED). Then the venue
+    desk never starts without them, which ``risk.fundingguard`` would refuse), the cash
+    (perpetuals: the quote asset's ``walletBalance`` less the positions' signed entry
+    notionals, the desk's own accounting, where a BUY pays its notional, so equity = wallet +
+    unrealized PnL; spot: the quote's free balance) and every order the venue tracks (so no
+    client order id is sent twice; a cancelled orphan is recorded in the store as CANCELED).
+    Then the venue
     goes to a started
     :class:`VenueWorker`, the desk is composed (:func:`compose_desk`, the desk file's bots)
     with a live session's bounded past (:meth:`SessionMemory.live` with
@@ -515,6 +528,8 @@ def build_ccxt_session(
 
     clock = clock if clock is not None else LiveClock()
     perp = node.venue.market_type == "perp"
+    if ws_url is None:
+        ws_url = BINANCE_USDM_WS if perp else BINANCE_SPOT_WS
     stop_prefix = node.protective_stop.client_id_prefix if node.protective_stop else ""
     venue = CcxtVenue.from_credentials(
         credentials,
@@ -567,6 +582,7 @@ def build_ccxt_session(
             else {}
         )
         balances = venue.balances()
+        wallets = venue.wallet_balances() if perp else balances
     except BaseException:
         venue.close()
         if known is not None:
@@ -581,7 +597,8 @@ def build_ccxt_session(
         now_ns=clock.now_ns(),
         instruments=instruments,
         positions=positions,
-        cash=sum(balances.get(q, 0) for q in sorted(quotes)),
+        cash=sum(wallets.get(q, 0) for q in sorted(quotes))
+        - sum(cost for _, cost in positions.values()),
         open_orders=[o for o in venue.orders() if o.status.is_open],
         account=node.desk.account.identity(),
         funding_rates_ppb=rates,
@@ -646,13 +663,14 @@ def build_ccxt_session(
         if known is not None:
             writer = CheckpointWriter(known.store, str(known.run), restored=restored)
             desk.persist_checkpoints(writer, restored)
-        rest_url = node.venue.api_url or BINANCE_USDM_REST
+        rest_url = node.venue.api_url or (BINANCE_USDM_REST if perp else BINANCE_SPOT_REST)
         feed = start_depth_feed(
             [i.symbol for i in instruments],
             ws_url,
             rest_url,
             keepalive=keepalive,
             clock_ns=clock.now_ns,
+            market="usdm" if perp else "spot",
         )
     except BaseException:
         worker.close(cancel_open_orders=False)

@@ -1,12 +1,16 @@
-"""Binance USDⓈ-M diff-depth client: websocket ``<symbol>@depth@100ms`` + REST snapshot, synced
-by Binance's documented rules ("How to manage a local order book correctly", USDⓈ-M futures),
-applied by the same :class:`~polytraders.feeds.binance.DepthSync` as the recorded source.
+"""Binance diff-depth client (USDⓈ-M futures, or spot with ``market="spot"``): websocket
+``<symbol>@depth@100ms`` + REST snapshot, synced by Binance's documented rules ("How to manage
+a local order book correctly", USDⓈ-M futures and spot), applied by the same
+:class:`~polytraders.feeds.binance.DepthSync` as the recorded source.
 
 1. Connect to ``<ws_url>/ws/<symbol>@depth@100ms`` (a :class:`ResilientConnection`: reconnect
    with back-off) and buffer the events.
-2. Fetch ``GET <rest_url>/fapi/v1/depth?symbol=…&limit=1000`` (``lastUpdateId`` L).
-3. Drop buffered events with ``u`` < L; the first applied must have ``U`` ≤ L ≤ ``u`` (or
-   ``pu`` = L); afterwards each event's ``pu`` must equal the previous ``u``.
+2. Fetch ``GET <rest_url>/fapi/v1/depth?symbol=…&limit=1000`` (spot: ``/api/v3/depth``;
+   ``lastUpdateId`` L).
+3. Futures: drop buffered events with ``u`` < L; the first applied must have ``U`` ≤ L ≤ ``u``
+   (or ``pu`` = L); afterwards each event's ``pu`` must equal the previous ``u`` (a futures
+   event without ``pu`` is malformed). Spot (no ``pu``): drop ``u`` ≤ L; the first applied
+   must have ``U`` ≤ L+1 ≤ ``u``; afterwards each ``U`` must be the previous ``u`` + 1.
 
 A broken chain (a lost message) is a gap: ``SYS_FEED_GAP`` is counted,
 ``FeedStatus(stale=True, reason_code="SYS_FEED_GAP")`` emitted, events are buffered again and a
@@ -15,8 +19,10 @@ reason_code="SYS_FEED_RESYNCED")`` follows the new ``BookSnapshot``. A lost conn
 too (the events meanwhile are lost): the next connection starts again at step 1.
 
 Events go to ``sink``: ``BookSnapshot`` (``sequence`` L), ``BookDelta`` (``first_sequence`` U,
-``sequence`` u, ``prev_sequence`` pu), ``FeedStatus``; token id ``binance-usdm:<SYMBOL>``;
-``ts_event_ns`` the event's ``E`` (the snapshot's ``E``, else ``T``), ``ts_recv_ns`` the local
+``sequence`` u, ``prev_sequence`` pu, 0 on spot), ``FeedStatus``; token id
+``binance-usdm:<SYMBOL>`` (spot: ``binance-spot:<SYMBOL>``); ``ts_event_ns`` the event's ``E``
+(the snapshot's ``E``, else ``T``; a spot snapshot has neither: the ``E`` of the latest depth
+event received, else its receive time), ``ts_recv_ns`` the local
 receive time (by the feed's ``clock_ns``: the wall clock, or the session's clock of a test that
 replays the simulator faster than real time). Prices and sizes are parsed exactly into micro-units
 (:func:`polytraders.feeds.decimal_text.micros`). A frame that cannot be read
@@ -41,7 +47,7 @@ from dataclasses import dataclass, field
 import httpx
 import msgspec
 
-from polytraders.feeds.binance import FEED_GAP, UNKNOWN_TOKEN, USDM, DepthSync
+from polytraders.feeds.binance import FEED_GAP, SPOT, UNKNOWN_TOKEN, USDM, DepthSync
 from polytraders.feeds.decimal_text import micros
 from polytraders.feeds.live.connection import KeepaliveConfig, ResilientConnection
 from polytraders.feeds.polymarket_wire import DECODE_ERRORS, MALFORMED, UNKNOWN_EVENT
@@ -65,6 +71,9 @@ class BinanceDepthConfig:
     keepalive: KeepaliveConfig = field(default_factory=lambda: KeepaliveConfig(protocol_ping=True))
     """Must keep ``protocol_ping=True``: Binance never answers a text ``PING``."""
     seed: int = 0
+    market: str = "usdm"
+    """``usdm`` (USDⓈ-M futures: ``/fapi/v1/depth``, events chained by ``pu``) or ``spot``
+    (``/api/v3/depth``, events chained by ``U``)."""
 
 
 class _DepthUpdate(msgspec.Struct):
@@ -73,10 +82,11 @@ class _DepthUpdate(msgspec.Struct):
     s: str
     U: int
     u: int
-    pu: int
     b: list[tuple[str, str]]
     a: list[tuple[str, str]]
     T: int = 0
+    pu: int | None = None
+    """Futures only (spot events chain by ``U``)."""
 
 
 class _Snapshot(msgspec.Struct):
@@ -90,6 +100,8 @@ class _Snapshot(msgspec.Struct):
 _FRAME_ERRORS: tuple[type[Exception], ...] = (ValueError, *DECODE_ERRORS)
 """A frame or snapshot that cannot be read (JSON, shape or number)."""
 _SNAPSHOT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, *_FRAME_ERRORS)
+_SNAPSHOT_PATHS = {"usdm": "/fapi/v1/depth", "spot": "/api/v3/depth"}
+"""Market → the REST depth snapshot's path."""
 _UPDATE = msgspec.json.Decoder(_DepthUpdate)
 _SNAPSHOT = msgspec.json.Decoder(_Snapshot)
 
@@ -113,12 +125,16 @@ class BinanceDepthFeed:
         sink: Callable[[AnyEvent], None],
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
+        if config.market not in _SNAPSHOT_PATHS:
+            raise ValueError(f"market {config.market!r}: usdm or spot")
         self.config = config
         self._clock_ns = clock_ns
-        self.token_id = f"{USDM}:{config.symbol}"
+        self._futures = config.market == "usdm"
+        self.token_id = f"{USDM if self._futures else SPOT}:{config.symbol}"
         self.stats = FeedStats(f"live:{self.token_id}", "frames")
         self._sink = sink
-        self._sync = DepthSync(self.token_id, True, self.stats)
+        self._sync = DepthSync(self.token_id, self._futures, self.stats)
+        self._last_event_ns = 0
         self._pending: list[BookDelta] = []
         self._fetching: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
@@ -178,6 +194,8 @@ class BinanceDepthFeed:
         ts_recv_ns = self._clock_ns()
         try:
             update = _UPDATE.decode(frame)
+            if self._futures and update.pu is None:
+                raise ValueError("futures depth event without pu")
             delta = BookDelta(
                 ts_event_ns=update.E * _NS_PER_MS,
                 ts_recv_ns=ts_recv_ns,
@@ -186,7 +204,7 @@ class BinanceDepthFeed:
                 asks=_levels(update.a),
                 sequence=update.u,
                 first_sequence=update.U,
-                prev_sequence=update.pu,
+                prev_sequence=update.pu or 0,
             )
         except _FRAME_ERRORS as exc:
             out: list[AnyEvent] = []
@@ -211,6 +229,7 @@ class BinanceDepthFeed:
                 )
             )
             return
+        self._last_event_ns = delta.ts_event_ns
         if self._fetching is not None:
             self._pending.append(delta)
             self.stats.counters["buffered"] += 1
@@ -243,15 +262,20 @@ class BinanceDepthFeed:
 
     async def _fetch_snapshot(self) -> None:
         params = {"symbol": self.config.symbol, "limit": str(self.config.snapshot_limit)}
+        path = _SNAPSHOT_PATHS[self.config.market]
         assert self._http is not None, "the feed is not running"
         while True:
             try:
-                response = await self._http.get("/fapi/v1/depth", params=params)
+                response = await self._http.get(path, params=params)
                 response.raise_for_status()
                 snap = _SNAPSHOT.decode(response.content)
+                ts_recv_ns = self._clock_ns()
+                stamped_ms = snap.E or snap.T
                 snapshot = BookSnapshot(
-                    ts_event_ns=(snap.E or snap.T) * _NS_PER_MS,
-                    ts_recv_ns=self._clock_ns(),
+                    ts_event_ns=stamped_ms * _NS_PER_MS
+                    if stamped_ms
+                    else (self._last_event_ns or ts_recv_ns),
+                    ts_recv_ns=ts_recv_ns,
                     token_id=self.token_id,
                     bids=sorted(_levels(snap.bids), reverse=True),
                     asks=sorted(_levels(snap.asks)),

@@ -616,6 +616,20 @@ class CcxtVenue:
             return {a["asset"]: balance_micros(a, "availableBalance") for a in info["assets"]}
         return {b["asset"]: balance_micros(b, "free") for b in info["balances"]}
 
+    def wallet_balances(self) -> dict[str, int]:
+        """USDⓈ-M: asset → ``walletBalance`` (micro-units, rounded down): deposits plus
+        realized PnL, fees and funding, without unrealized PnL or the margin that positions
+        and orders hold. The desk's starting cash is this less its positions' entry notionals
+        (``commands/live_ccxt.py``).
+
+        Raises:
+            ccxt.BaseError: the exchange did not answer.
+            ConversionError: not a perpetual venue, or a balance is not decimal text.
+        """
+        self._require_perp()
+        info = self._call("fetch_balance")["info"]
+        return {a["asset"]: balance_micros(a, "walletBalance") for a in info["assets"]}
+
     def heartbeat(self, now_ns: int) -> bool:
         """No dead-man switch is used on this venue: always True."""
         del now_ns
