@@ -24,6 +24,7 @@ from polytraders.feeds import open_source
 from polytraders.model.book import OrderBook
 from polytraders.model.events import BookDelta, BookSnapshot, FundingPayment, FundingRate
 from polytraders.model.money import MICROS, from_micros
+from polytraders.store.event_store import EventStore
 from polytraders.venues.paper import PaperVenueConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,8 @@ def _mid_before(data: Path, token_id: str, ts_ns: int) -> int:
 @pytest.fixture(scope="module")
 def btc_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, RunOutcome]:
     out = tmp_path_factory.mktemp("guarded") / "out"
-    outcome = run_desk(data=BTC, desk_file=DeskFile.load(GUARDED), out_dir=out)
+    store = str(out.parent / "desk.sqlite")
+    outcome = run_desk(data=BTC, desk_file=DeskFile.load(GUARDED), out_dir=out, store_url=store)
     return out, json.loads((out / "result.json").read_text()), outcome
 
 
@@ -119,10 +121,15 @@ def test_the_desk_books_the_venues_funding_once_in_its_own_ledger(
     assert Ledger.restore(ledger).reconciliation_error() == 0
     with (out / "envelopes.jsonl").open("rb") as stream:
         booked = [e for e in read_jsonl(stream) if e.decision is Decision.BOOK]
+    # a payment concerns no intent: no correlation id; the output names it
     assert [(e.bot_id, e.reason_codes, e.correlation_id) for e in booked] == [
-        ("desk", ("SYS_FUNDING_SETTLED",), payment.funding_id)
+        ("desk", ("SYS_FUNDING_SETTLED",), "")
     ]
     assert isinstance(booked[0].output, FundingPayment) and booked[0].output == payment
+    # the store's evidence is sound: every correlation id resolves to an intent of the run
+    with EventStore.open(str(out.parent / "desk.sqlite")) as events:
+        (record,) = events.runs()
+        assert events.check_integrity(record.ref) == []
 
 
 def test_the_guarded_run_is_deterministic(

@@ -277,7 +277,9 @@ def test_trades_keeps_the_stop_while_long_and_removes_it_when_flat(
         working_type=stop.working_type,
         outcome="new_stop",
     )
-    assert placed.correlation_id == stop.client_algo_id
+    assert placed.correlation_id == ""  # a stop is no intent (the output names it)
+    with EventStore.open(store) as events:  # sound evidence: every correlation id resolves
+        assert all(events.check_integrity(r.ref) == [] for r in events.runs())
     assert isinstance(canceled.output, ProtectiveStopAction)
     assert (canceled.output.action, canceled.output.client_id) == ("cancel", stop.client_algo_id)
     assert (canceled.output.stop_price, canceled.output.size) == (stop.trigger_price, SIZE)
@@ -629,6 +631,8 @@ def test_a_stop_triggered_at_the_exchange_is_booked_once_and_survives_a_restart(
         runs = [r for r in events.runs() if r.run_id == "run-ccxt-live"]
         fills = [f for r in runs for f in events.fills(r.ref)]
         orders = {o.client_order_id for r in runs for o in events.orders(r.ref)}
+        # sound evidence: the trigger's envelope names the adopted order's intent
+        assert [p for r in runs for p in events.check_integrity(r.ref)] == []
     ids = [f.fill_id for f in fills]
     assert len(ids) == len(set(ids))  # each fill once, across the restart
     closing = [f for f in fills if f.client_order_id == triggered.client_order_id]

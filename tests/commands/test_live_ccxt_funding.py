@@ -189,7 +189,9 @@ def test_a_funding_payment_is_booked_once_and_a_restart_does_not_book_it_again(
             if e.decision is Decision.BOOK
         ]
     assert len(attempts) == 2
-    assert booked == [(1, ("SYS_FUNDING_SETTLED",), payment.funding_id, payment)]
+    assert booked == [(1, ("SYS_FUNDING_SETTLED",), "", payment)]
+    with EventStore.open(store) as events:  # sound evidence: no correlation id left unresolved
+        assert all(events.check_integrity(ref) == [] for ref in attempts)
 
     elsewhere = str(tmp_path / "other.sqlite")  # a store that never saw it
     third = _start(sim, elsewhere)

@@ -65,8 +65,8 @@ def test_each_payment_is_booked_once_with_its_envelope() -> None:
     assert desk.orders.stats.funding_payments == 3 and desk.orders.stats.funding_booked == 2
     booked = [e for e in desk.envelopes if e.decision is Decision.BOOK]
     assert [(e.bot_id, e.reason_codes, e.correlation_id, e.output) for e in booked] == [
-        ("desk", ("SYS_FUNDING_SETTLED",), "p1", first),
-        ("desk", ("SYS_FUNDING_SETTLED",), "p2", second),
+        ("desk", ("SYS_FUNDING_SETTLED",), "", first),
+        ("desk", ("SYS_FUNDING_SETTLED",), "", second),
     ]
     assert [e.ts_event_ns for e in booked] == [2 * S, 4 * S]
     result = desk.run([])

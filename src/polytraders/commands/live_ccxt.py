@@ -15,8 +15,9 @@ stop with the exchange's position, on the worker thread. Each action it took is 
 desk envelope (the desk's execution identity, ``bot_id="desk"``): ROUTE with
 ``SYS_CCXT_STOP_PLACED`` / ``_REPLACED`` / ``_CANCELED`` when the exchange confirmed it,
 REFUSE with the exchange's code otherwise, and ``SYS_CCXT_POSITION_UNPROTECTED`` when a
-position is left without its stop (the sync is tried again at the next step). The envelope's
-``correlation_id`` is the stop's client id; an action's output is a
+position is left without its stop (the sync is tried again at the next step). The envelopes
+carry no ``correlation_id`` (a stop is no intent; ``causation_id`` is
+``position:<token>:<size>``); an action's output is a
 :class:`~polytraders.contracts.protective_stop.ProtectiveStopAction` (action, side, trigger
 price, size or close-position, working type, what the exchange holds afterwards; an
 UNPROTECTED envelope has none). While the kill switch is tripped the keeper does nothing: the
@@ -238,10 +239,7 @@ class ProtectiveStops:
         cause = f"position:{token_id}:{size}"
 
         def record(
-            decision: Decision,
-            codes: tuple[str, ...],
-            correlation: str,
-            output: ProtectiveStopAction | None = None,
+            decision: Decision, codes: tuple[str, ...], output: ProtectiveStopAction | None = None
         ) -> None:
             desk.recorder.record(
                 bot_id=actor.bot_id,
@@ -253,7 +251,6 @@ class ProtectiveStops:
                 ts_event_ns=asked_ns,
                 ts_decided_ns=desk.state.now_ns,
                 reason_codes=codes,
-                correlation_id=correlation,
                 causation_id=cause,
                 input_digest=digest,
                 output=output,
@@ -265,7 +262,7 @@ class ProtectiveStops:
             _LOG.warning("protective stop of %s not synced: %s", token_id, got)
             digest = hashlib.sha256(got.encode()).hexdigest()[:16]
             if size:
-                record(Decision.REFUSE, ("SYS_CCXT_POSITION_UNPROTECTED",), "")
+                record(Decision.REFUSE, ("SYS_CCXT_POSITION_UNPROTECTED",))
             return
         digest = hashlib.sha256(msgspec.json.encode(got)).hexdigest()[:16]
         for action, outcome in got.actions:
@@ -278,7 +275,7 @@ class ProtectiveStops:
             )
             codes = (STOP_CODES[action.kind.value],) if ok else (outcome.reason_code,)
             done = stop_action_record(action, outcome, token_id, stop_id)
-            record(Decision.ROUTE if ok else Decision.REFUSE, codes, stop_id, done)
+            record(Decision.ROUTE if ok else Decision.REFUSE, codes, done)
             _LOG.info(
                 "protective stop %s %s (%s) stop price %d: %s",
                 action.kind.value,
@@ -288,8 +285,7 @@ class ProtectiveStops:
                 outcome.state.name,
             )
         if got.reason_code == "SYS_CCXT_POSITION_UNPROTECTED":
-            desired = got.desired.client_id if got.desired is not None else ""
-            record(Decision.REFUSE, (got.reason_code,), desired)
+            record(Decision.REFUSE, (got.reason_code,))
         if not got.reason_code:
             self.synced[token_id] = size
 
@@ -298,11 +294,8 @@ class ProtectiveStops:
         when the venue reported them) joins the desk's orders and the store, with a desk
         envelope ``SYS_CCXT_STOP_TRIGGERED``."""
         desk = self.desk
-        if order.client_order_id in desk.state.orders:
+        if not desk.orders.adopt(order):
             return
-        desk.state.add_order(order)
-        if desk.orders.journal is not None:
-            desk.orders.journal.order_changed(order)
         self.triggered.append(order)
         actor = desk.execution.desk
         desk.recorder.record(
@@ -315,7 +308,7 @@ class ProtectiveStops:
             ts_event_ns=order.ts_updated_ns,
             ts_decided_ns=desk.state.now_ns,
             reason_codes=(STOP_TRIGGERED,),
-            correlation_id=order.client_order_id,
+            correlation_id=order.intent_id,
             causation_id=f"venue:{order.venue_order_id}",
             input_digest=hashlib.sha256(msgspec.json.encode(order)).hexdigest()[:16],
         )

@@ -1184,7 +1184,9 @@ class Desk:
 
     def _record_funding(self, payment: FundingPayment) -> None:
         """A funding payment was booked in the ledger: a desk envelope (BOOK,
-        ``SYS_FUNDING_SETTLED``) with the payment as its output and its id as correlation."""
+        ``SYS_FUNDING_SETTLED``) with the payment (and its ``funding_id``) as its output; no
+        correlation id, since a payment concerns no intent (DESIGN.md: the correlation id is
+        the intent, and the store's integrity check holds every one to it)."""
         desk = self.execution.desk
         self.recorder.record(
             bot_id=desk.bot_id,
@@ -1196,7 +1198,6 @@ class Desk:
             ts_event_ns=payment.ts_event_ns,
             ts_decided_ns=self.state.now_ns,
             reason_codes=(SYS_FUNDING_SETTLED,),
-            correlation_id=payment.funding_id,
             causation_id=f"{self.run_id}/ev{self._causes}",
             output=payment,
         )

@@ -486,6 +486,20 @@ class OrderManager:
             self.venue.cancel(cid, now_ns)
         return True
 
+    def adopt(self, order: VenueOrder) -> bool:
+        """Hold an order the venue made on the desk's behalf (a protective stop triggered at
+        the exchange): added to the state, journaled and counted like the desk's own
+        (:attr:`OrderManagerStats.order_states`, so the run's end record agrees with the
+        store), retired like them once closed. False (nothing done) when already held."""
+        cid = order.client_order_id
+        if cid in self.state.orders:
+            return False
+        self.state.add_order(order)
+        if not order.status.is_open:
+            self._closing.append(cid)
+        self._emit(order)
+        return True
+
     def cancel_all(self, now_ns: int) -> None:
         """Cancel every open order (kill switch, shutdown), drop every held order, and tell
         the venue to cancel all (catching orders the desk may not know of)."""
