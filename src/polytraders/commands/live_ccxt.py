@@ -49,6 +49,7 @@ from polytraders.commands.live import (
     _open_attempt,
     _record_reconciliation,
     compose_desk,
+    positions_with_cost,
     trim_timeline,
 )
 from polytraders.contracts.envelope import Decision
@@ -479,13 +480,18 @@ def build_ccxt_session(
     position), compare the exchange's snapshot with the store's records and the adopted
     orphans (:func:`~polytraders.venues.drift.compare`, concluded like the Polymarket
     start-up: a CRITICAL verdict starts the desk HALTED), and build the desk state from the
-    exchange's positions (signed, at its entry price) and funding rates (perpetuals: the
-    desk never starts without them, which ``risk.fundingguard`` would refuse), the cash
-    (perpetuals: the quote asset's ``walletBalance`` less the positions' signed entry
-    notionals, the desk's own accounting, where a BUY pays its notional, so equity = wallet +
-    unrealized PnL; spot: the quote's free balance) and every order the venue tracks (so no
-    client order id is sent twice; a cancelled orphan is recorded in the store as CANCELED).
-    Then the venue
+    exchange's positions — perpetuals: signed, at its entry price; spot: the snapshot's
+    position of each instrument (its base asset's free + locked balance less the venue's
+    commission dust, :meth:`CcxtVenue.reconciliation_snapshot`) at the average price of the
+    buys the store and the missed fills hold (cost 0 when none prices it:
+    :func:`~polytraders.commands.live.positions_with_cost`), recorded as the holdings the
+    desk starts with like the perpetual ones — and funding rates (perpetuals: the desk never
+    starts without them, which ``risk.fundingguard`` would refuse), the cash (perpetuals: the
+    quote asset's ``walletBalance`` less the positions' signed entry notionals, the desk's
+    own accounting, where a BUY pays its notional, so equity = wallet + unrealized PnL; spot:
+    the quote's free + locked balance, its buys already paid) and every order the venue
+    tracks (so no client order id is sent twice; a cancelled orphan is recorded in the store
+    as CANCELED). Then the venue
     goes to a started
     :class:`VenueWorker`, the desk is composed (:func:`compose_desk`, the desk file's bots)
     with a live session's bounded past (:meth:`SessionMemory.live` with
@@ -575,23 +581,31 @@ def build_ccxt_session(
             else {}
         )
         balances = venue.balances()
-        wallets = venue.wallet_balances() if perp else balances
+        wallets = venue.wallet_balances()
     except BaseException:
         venue.close()
         if known is not None:
             known.store.close()
         raise
-    positions = {
-        token_id: (p.size, notional_micros(p.entry_price, abs(p.size)) * (1 if p.size > 0 else -1))
-        for token_id, p in held.items()
-        if p.size
-    }
+    if perp:
+        positions = {
+            token_id: (
+                p.size,
+                notional_micros(p.entry_price, abs(p.size)) * (1 if p.size > 0 else -1),
+            )
+            for token_id, p in held.items()
+            if p.size
+        }
+    else:  # spot: the base balances the snapshot reports, priced by the known buys
+        positions = positions_with_cost(
+            {p.token_id: p.size for p in snapshot.positions}, [*store_fills, *missed]
+        )
     state = DeskState.build(
         now_ns=clock.now_ns(),
         instruments=instruments,
         positions=positions,
         cash=sum(wallets.get(q, 0) for q in sorted(quotes))
-        - sum(cost for _, cost in positions.values()),
+        - (sum(cost for _, cost in positions.values()) if perp else 0),
         open_orders=[o for o in venue.orders() if o.status.is_open],
         account=node.desk.account.identity(),
         funding_rates_ppb=rates,
@@ -602,7 +616,8 @@ def build_ccxt_session(
     base = None
     allocation = None
     if known is not None:
-        holdings = [state.ledger.position(t) or Position(t) for t in sorted(held)]
+        tokens = sorted(held) if perp else sorted(i.token_id for i in instruments)
+        holdings = [state.ledger.position(t) or Position(t) for t in tokens]
         _record_reconciliation(known, venue.orders(), missed, holdings, started_ns)
         # after the reconciliation's missed fills are recorded: attribution covers them too
         allocation = allocator_restore(known.store, known.run, restored)

@@ -13,7 +13,10 @@ and levels are :class:`~polytraders.venues.reconciliation.ReconciliationConfig`'
 - **position drift**: over the tokens the venue reports, the largest
   ``|venue holding − (recorded holding + unbooked fills of the token, signed)|`` (a fill moves
   the holding by its ``position_change``: ``size − fee_size`` for a BUY); none when the
-  records claim no holdings (``positions=None``: a new run adopts the venue's);
+  records claim no holdings (``positions=None``: a new run adopts the venue's). A holding is
+  what the venue reports: a token balance (Polymarket), a signed perpetual position, or a
+  spot instrument's base balance less the venue's commission dust (the ccxt venue), so
+  spot is judged like any other;
 - **unknown orders** (open at the venue, not ours: orphans) and **orders closed at the venue**
   (acknowledged, open in the records, not listed open by the venue and not completed by the
   unbooked fills) are listed, not counted as drift: at start-up the orphan policy and the

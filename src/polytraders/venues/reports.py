@@ -114,7 +114,8 @@ class FillReport(msgspec.Struct, frozen=True, kw_only=True):
 class PositionReport(msgspec.Struct, frozen=True, kw_only=True):
     """Our holding of one token at the venue: ``size`` micro-shares (micro-units of the base
     asset on a crypto venue), signed: ≥ 0 on Polymarket, where a position is a token balance;
-    negative for a short perpetual position (the ccxt venue)."""
+    negative for a short perpetual position (the ccxt venue); on a spot venue the base asset
+    held, ``free + locked`` less the dust of our buys' commissions (the ccxt venue)."""
 
     token_id: str
     size: int

@@ -16,7 +16,9 @@ and is parsed exactly by :func:`polytraders.model.money.to_micros`:
   stays at the exchange as dust) and valued in the quote at the trade's price
   (``commission × price``, exact, then rounded up: ``Fill.fee``, reported); a commission in
   any other asset, a base commission on a sell, or a funding payment in another asset than
-  the quote (BNB discount), is refused;
+  the quote (BNB discount), is refused; a spot holding (``free + locked`` less the exact
+  dust those rounded-up base commissions left: :func:`commission_dust`,
+  :func:`holding_micros`) is rounded down;
 * funding rates (8 decimals) are kept exactly in parts per billion.
 
 Orders go out as our own exact text: a price or size off the instrument's grid is refused
@@ -118,6 +120,46 @@ def balance_micros(info: Mapping[str, Any], name: str) -> int:
     """A balance (or a signed funding payment) in micro-units, rounded toward −∞ (Binance
     keeps 8 decimals)."""
     return _parsed(info, name, Rounding.DOWN)
+
+
+def commission_dust(info: Mapping[str, Any]) -> Decimal:
+    """What rounding a commission up to a micro-unit added (:func:`fee_micros`), exactly, in
+    units of the commission's asset: ``fee_micros(info) / 10⁶ − commission``, in [0, 10⁻⁶)
+    (0 for Binance's ``"0.00001000"``, ``0.00000066`` for ``"0.00001234"``).
+
+    Raises:
+        ConversionError: ``commission`` missing or malformed.
+    """
+    booked = Decimal(fee_micros(info)).scaleb(-6)
+    with localcontext(prec=100):
+        return booked - _decimal(info, "commission")
+
+
+def holding_micros(info: Mapping[str, Any], dust: Decimal) -> int:
+    """A spot asset's holding as the desk counts it: ``free + locked − dust`` (a balance
+    row of ``/api/v3/account``, exact decimal text; ``dust`` from :func:`commission_dust`)
+    in micro-units, rounded toward −∞.
+
+    Raises:
+        ConversionError: ``free`` or ``locked`` missing or malformed.
+    """
+    with localcontext(prec=100):
+        total = _decimal(info, "free") + _decimal(info, "locked") - dust
+    return to_micros(format(total, "f"), Rounding.DOWN)
+
+
+def _decimal(info: Mapping[str, Any], name: str) -> Decimal:
+    """The decimal text ``info[name]`` as an exact, finite :class:`~decimal.Decimal`."""
+    text = info.get(name)
+    if not isinstance(text, str) or len(text) > 40:
+        raise ConversionError(f"{name}: expected decimal text, got {type(text).__name__}")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConversionError(f"{name}: malformed decimal {text!r}") from None
+    if not value.is_finite():
+        raise ConversionError(f"{name}: {text!r} is not a number")
+    return value
 
 
 def rate_ppb(info: Mapping[str, Any], name: str) -> int:

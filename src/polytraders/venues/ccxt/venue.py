@@ -67,6 +67,11 @@ Behaviour:
   payment it has not emitted before as a
   :class:`~polytraders.model.events.FundingPayment` (:func:`.account.funding_payment_of`:
   id ``<token id>/f<tranId>``, the signed ``income`` rounded toward −∞), once each.
+* The reconciliation snapshot's positions: on perpetuals the signed ``positionRisk`` size; on
+  spot, the base asset's ``free + locked`` balance less the commission dust of our buys (the
+  part below a micro-unit that rounding each base commission up to ``Fill.fee_size`` left at
+  the exchange, summed exactly over every buy of ours seen), rounded down: the desk's
+  position when its ledger booked every fill (docs/ccxt_venue.md "Spot position").
 * There is no dead-man switch here (``heartbeat`` is True); Binance's
   ``countdownCancelAll`` is not used yet.
 * :meth:`rebuild` (start-up, and a restart with no store): registers copies of the store's
@@ -79,7 +84,8 @@ Behaviour:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
@@ -104,7 +110,9 @@ from polytraders.venues.ccxt.convert import (
     OffGridError,
     balance_micros,
     checked_by_ccxt,
+    commission_dust,
     exact,
+    holding_micros,
     market_of,
     ms_to_ns,
 )
@@ -162,6 +170,7 @@ no more. A trade listed late all the same (``userTrades`` behind the order's sta
 still booked by the desk after the order retired. This venue's own copy of every order it
 learnt is kept for the whole session (not bounded)."""
 _MS = 1_000_000
+_NO_DUST = Decimal(0)
 _FAK_REMAINDER = "SYS_VENUE_FAK_REMAINDER_CANCELED"
 _FOK_NOT_FILLED = "SYS_VENUE_FOK_NOT_FILLED"
 
@@ -210,6 +219,11 @@ class CcxtVenue:
         self._snapshot_from_id: dict[str, int] = {}
         """Token → the first trade id the next reconciliation snapshot lists (absent: from
         ``history_since_ns``): one past the last trade the previous snapshot listed."""
+        self._dust: dict[str, Decimal] = {}
+        """Token → the commission dust of our spot buys counted so far (base units, exact:
+        :meth:`_count_dust`)."""
+        self._dust_ids: set[str] = set()
+        """Fill ids whose dust is in ``_dust`` (each counted once)."""
         self._unknown: list[str] = []
         self._events: list[VenueEvent] = []
         self._blocked_until_ns = 0
@@ -617,18 +631,20 @@ class CcxtVenue:
         return {b["asset"]: balance_micros(b, "free") for b in info["balances"]}
 
     def wallet_balances(self) -> dict[str, int]:
-        """USDⓈ-M: asset → ``walletBalance`` (micro-units, rounded down): deposits plus
+        """Asset → what the account holds of it (micro-units, rounded down), the desk's
+        starting cash (``commands/live_ccxt.py``). USDⓈ-M: ``walletBalance`` (deposits plus
         realized PnL, fees and funding, without unrealized PnL or the margin that positions
-        and orders hold. The desk's starting cash is this less its positions' entry notionals
-        (``commands/live_ccxt.py``).
+        and orders hold; the desk's cash is this less its positions' entry notionals). Spot:
+        ``free + locked`` (what resting orders lock is still held).
 
         Raises:
             ccxt.BaseError: the exchange did not answer.
-            ConversionError: not a perpetual venue, or a balance is not decimal text.
+            ConversionError: a balance is not decimal text.
         """
-        self._require_perp()
         info = self._call("fetch_balance")["info"]
-        return {a["asset"]: balance_micros(a, "walletBalance") for a in info["assets"]}
+        if self.config.market_type == "perp":
+            return {a["asset"]: balance_micros(a, "walletBalance") for a in info["assets"]}
+        return {b["asset"]: holding_micros(b, Decimal(0)) for b in info["balances"]}
 
     def heartbeat(self, now_ns: int) -> bool:
         """No dead-man switch is used on this venue: always True."""
@@ -688,17 +704,20 @@ class CcxtVenue:
     def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
         """What the exchange holds for us now: open orders (``client_order_id`` ``""`` for an
         order this venue does not know), the fills of our orders (trades of orders this venue
-        does not know are left out) and, on perpetuals, the signed position and the open
-        conditional (stop) orders of every traded symbol. Trades are listed before and after
+        does not know are left out) and every traded symbol's position: on perpetuals the
+        signed position, with the open conditional (stop) orders; on spot the base asset's
+        ``free + locked`` balance less the dust of our buys' commissions, rounded down
+        (module docstring). Trades are listed before and after
         the rest; when they changed, everything is asked again, at most
         :data:`SNAPSHOT_TRIES` times.
 
         The first snapshot lists the trades since ``history_since_ns``; each later one only
         those after the last trade the previous one listed (Binance trade ids grow per
         symbol), so its cost is the interval's trades, not the session's: a trade of ours
-        before that was listed, and reported if not booked, by an earlier snapshot, and on
-        perpetuals the positions, compared in full each time, still show what it moved. The
-        only state it changes is that starting id, once the answers are in.
+        before that was listed, and reported if not booked, by an earlier snapshot, and the
+        positions, compared in full each time, still show what it moved. The only state it
+        changes is that starting id and the dust of the listed buys of ours, once the answers
+        are in.
 
         Raises:
             ccxt.BaseError: the exchange did not answer.
@@ -714,8 +733,11 @@ class CcxtVenue:
                 if self.config.market_type == "perp":
                     stops.extend(self.protective_stops(market.token_id, now_ns))
             positions: tuple[PositionReport, ...] = ()
+            balances: dict[str, Any] = {}
             if self.config.market_type == "perp":
                 positions = self._position_reports()
+            else:
+                balances = self._base_balances()
             after = self._snapshot_trades()
             if [t for _, t in before] == [t for _, t in after]:
                 break
@@ -730,7 +752,11 @@ class CcxtVenue:
         for market, info in after:
             ours = self._by_venue_id.get(venue_order_id_of(info))
             if ours is not None:
-                fills.append(FillReport.of(fill_of(info, market, ours, now_ns)))
+                fill = fill_of(info, market, ours, now_ns)
+                self._count_dust(fill, info)
+                fills.append(FillReport.of(fill))
+        if self.config.market_type == "spot":
+            positions = self._spot_position_reports(balances)
         return VenueSnapshot(
             venue=self.name,
             ts_ns=now_ns,
@@ -814,6 +840,48 @@ class CcxtVenue:
             cid = self._by_wire_id.get(str(info.get("clientOrderId")), "")
             reports.append(order_report(info, market, cid, now_ns))
         return reports
+
+    def _base_balances(self) -> dict[str, Any]:
+        """Base asset → its row of the spot account's balances (``asset``, ``free``,
+        ``locked``; absent when the exchange lists none)."""
+        rows = self._call("fetch_balance")["info"]["balances"]
+        bases = {m.base for m in self.markets.values()}
+        return {row["asset"]: row for row in rows if row.get("asset") in bases}
+
+    def _spot_position_reports(self, balances: Mapping[str, Any]) -> tuple[PositionReport, ...]:
+        """Each spot instrument's position: its base asset's ``free + locked`` less the dust
+        of our buys (:func:`.convert.holding_micros`), rounded down; 0 when not listed.
+
+        Raises:
+            ConversionError: a balance is not decimal text, or two instruments share a base
+                asset (its balance cannot be split between them).
+        """
+        markets = sorted(self.markets.values(), key=lambda m: m.token_id)
+        bases = [m.base for m in markets]
+        for base in bases:
+            if bases.count(base) > 1:
+                raise ConversionError(
+                    f"{self.name}: several instruments trade {base}: its balance is no one "
+                    "instrument's position"
+                )
+        zero = {"free": "0", "locked": "0"}
+        return tuple(
+            PositionReport(
+                token_id=m.token_id,
+                size=holding_micros(
+                    balances.get(m.base, zero), self._dust.get(m.token_id, _NO_DUST)
+                ),
+            )
+            for m in markets
+        )
+
+    def _count_dust(self, fill: Fill, info: Mapping[str, Any]) -> None:
+        """Add ``fill``'s commission dust (a buy's commission in the base, rounded up to
+        ``fee_size``: :func:`.convert.commission_dust`) to its token's, once per fill id."""
+        if fill.fee_size and fill.fill_id not in self._dust_ids:
+            self._dust_ids.add(fill.fill_id)
+            token = fill.token_id
+            self._dust[token] = self._dust.get(token, _NO_DUST) + commission_dust(info)
 
     def _position_reports(self) -> tuple[PositionReport, ...]:
         return tuple(
@@ -961,13 +1029,15 @@ class CcxtVenue:
             # past this trade only once its order is learnt: a failed request retries it
             nxt = self._next_trade_id.get(market.token_id)
             self._next_trade_id[market.token_id] = max(nxt or 0, trade_id + 1)
-            if booked:
-                continue
             cid = self._by_venue_id.get(venue_id)
             if cid is None:
-                log.info("trade %d of order %s is not ours: ignored", trade_id, venue_id)
+                if not booked:
+                    log.info("trade %d of order %s is not ours: ignored", trade_id, venue_id)
                 continue
             fill = fill_of(info, market, cid, now_ns)
+            self._count_dust(fill, info)
+            if booked:
+                continue
             self._fill_ids.add(fill.fill_id)
             order = self._orders[cid]
             order.filled_size += fill.size
