@@ -160,6 +160,23 @@ def test_a_resting_sell_locks_base_that_still_counts(
     assert result.level is DriftLevel.OK and result.position_drift_micros == 0
 
 
+def test_a_resting_buy_locks_quote_that_is_still_the_desks_cash(
+    sim: SimExchangeServer, venue: CcxtVenue
+) -> None:
+    """A GTC buy below the market locks ``price × size`` USDT: the free balance drops by it,
+    ``wallet_balances()`` (free + locked: the cash a spot desk starts from) does not."""
+    before = venue.wallet_balances()["USDT"]
+    assert before == venue.balances()["USDT"]  # nothing locked yet
+    bid = spot(sim).book.best_bid()
+    assert bid is not None
+    price = bid - 1_000 * MICROS
+    venue.submit(order(1, Side.BUY, price, SIZE, TimeInForce.GTC), now())
+    venue.poll()
+    locked = -(-price * SIZE // MICROS)  # free is rounded down: the lock, rounded up
+    assert venue.balances()["USDT"] == before - locked
+    assert venue.wallet_balances()["USDT"] == before
+
+
 @pytest.mark.parametrize(
     ("change_e8", "drift_micros"),
     [(12_345_678, 123_456), (-12_345_678, -123_457)],
