@@ -5,8 +5,9 @@ is ``"twap"`` (after the cancel-all), or on the operator command ``unwind`` (any
 state, also while tripped; ``args["token_id"]`` limits it to one token). The desk's **unwind
 bot** is an ``exec.twap`` slot kept apart from the routing slots (declared in a desk file as
 an execution entry with ``role = "unwind"``; its ``unwind_duration_s`` and
-``unwind_slice_count`` are the desk's). For each non-zero position (in token-id order, a token
-already unwinding skipped) the desk:
+``unwind_slice_count`` are the desk's). The positions unwound are the desk's own (its ledger:
+``DeskState.positions()``), not the cancel report's. For each non-zero position (in token-id
+order, a token already unwinding skipped) the desk:
 
 1. builds the intent with :func:`~polytraders.model.orders.unwind_intent`: reduce-only,
    the whole position (a long sold, a short, e.g. a perpetual's, bought back), limit
@@ -23,8 +24,13 @@ refuses while the desk is HALTED, and the unwind exists to reduce risk), and its
 the only orders that go out while the kill switch is tripped. Each released child's plan must
 pass :func:`unwind_plan_problem` (reduce-only orders on the intent's token and side, together
 no larger than what is left to reduce after our other open orders on that side), else nothing
-is sent (``SYS_UNWIND_NOT_REDUCING``). The children stop (``SYS_CHILDREN_CANCELLED``) when the
-position is flat, the bot is no longer ENFORCED, or the desk shuts down.
+is sent (``SYS_UNWIND_NOT_REDUCING``). On a spot venue, which has no reduce-only flag, this
+check is what keeps a child reducing: the ccxt venue sends a reduce-only SELL as a plain SELL
+(the exchange itself refuses selling more than the account holds) and refuses a reduce-only
+BUY (no short to reduce); the paper venue does the same (rule 12.4 of
+:mod:`polytraders.venues.paper`), so a spot desk unwinds alike in a backtest and live. The
+children stop (``SYS_CHILDREN_CANCELLED``) when the position is flat, the bot is no longer
+ENFORCED, or the desk shuts down.
 
 **The end** of an unwind, once no child is left and none of its orders is open: a desk
 envelope ``SYS_UNWIND_DONE`` (the position is flat) or ``SYS_UNWIND_INCOMPLETE`` (output: the

@@ -161,8 +161,11 @@ def test_order_requests_by_kind() -> None:
     assert ioc.params["timeInForce"] == "IOC"
     with pytest.raises(UnsupportedOrderError):
         order_request(_order(time_in_force=TimeInForce.GTD, expire_at_ns=1), MARKET, perp=True)
-    with pytest.raises(UnsupportedOrderError):
-        order_request(_order(reduce_only=True), MARKET, perp=False)
+    with pytest.raises(UnsupportedOrderError, match="reduce-only BUY on spot"):
+        order_request(_order(reduce_only=True, side=Side.BUY), MARKET, perp=False)
+    spot_sell = order_request(_order(reduce_only=True, side=Side.SELL), MARKET, perp=False)
+    assert spot_sell.side == "sell" and "reduceOnly" not in spot_sell.params
+    assert spot_sell.params == order_request(_order(side=Side.SELL), MARKET, perp=False).params
 
 
 def test_fills_refuse_fees_in_another_asset() -> None:

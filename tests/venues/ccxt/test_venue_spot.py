@@ -249,17 +249,42 @@ def test_sell_beyond_holdings_is_refused_with_the_registered_reason(
     assert spot(sim).orders == {}
 
 
-def test_reduce_only_is_refused_on_spot_before_anything_is_sent(
+def test_a_reduce_only_buy_is_refused_on_spot_before_anything_is_sent(
     sim: SimExchangeServer, venue: CcxtVenue
 ) -> None:
+    """There is no short to reduce on spot: refused with the registered code, nothing sent."""
     before = sim.sim_state()["requests_total"]
     _, ask = best(spot(sim))
-    venue.submit(order(1, Side.SELL, ask, 1_000, reduce_only=True), now())
+    venue.submit(order(1, Side.BUY, ask, 1_000, reduce_only=True), now())
     (rejected,) = venue.poll()
     assert isinstance(rejected, OrderRejected)
     assert rejected.reason_code == "SYS_VENUE_INVALID_ORDER"
-    assert "reduce-only" in rejected.message
+    assert rejected.message == "reduce-only BUY on spot: there is no short to reduce"
     assert sim.sim_state()["requests_total"] == before and spot(sim).orders == {}
+
+
+def test_a_reduce_only_sell_goes_out_as_a_plain_sell_on_spot(
+    sim: SimExchangeServer, venue: CcxtVenue
+) -> None:
+    """A reduce-only SELL is sent without ``reduceOnly`` (the simulator, like Binance spot,
+    refuses that parameter with -1106): beyond the holding the exchange refuses it for the
+    balance; within it, it fills, and the account ends with no BTC."""
+    _, ask = best(spot(sim))
+    venue.submit(order(1, Side.SELL, ask, 1_000, reduce_only=True), now())
+    (refused,) = venue.poll()
+    assert isinstance(refused, OrderRejected)
+    assert refused.reason_code == "SYS_VENUE_INSUFFICIENT_BALANCE"
+    venue.submit(order(2, Side.BUY, ask, 10_000), now())
+    (buy,) = fills_of(venue.poll())
+    assert buy.position_change == 9_990
+    bid, _ = best(spot(sim))
+    venue.submit(order(3, Side.SELL, bid, 9_990, tif=TimeInForce.FAK, reduce_only=True), now())
+    events = venue.poll()
+    assert not [e for e in events if isinstance(e, OrderRejected)]
+    (sell,) = fills_of(events)
+    assert (sell.side, sell.size) == (Side.SELL, 9_990)
+    assert venue.order(f"{RUN}/i3/o0").status is OrderStatus.FILLED  # type: ignore[union-attr]
+    assert spot(sim).totals["BTC"] == 0 and venue.balances()["BTC"] == 0
 
 
 def test_the_desk_sells_its_whole_position_after_a_buy_and_its_books_are_the_exchanges(

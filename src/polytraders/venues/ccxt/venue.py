@@ -321,7 +321,9 @@ class CcxtVenue:
     # ------------------------------------------------------------------ Venue protocol
     def submit(self, order: VenueOrder, now_ns: int) -> None:
         """Check and post a copy of ``order`` (``order`` itself is never changed); idempotent
-        by ``client_order_id``. Refusals become ``OrderRejected`` events."""
+        by ``client_order_id``. Refusals become ``OrderRejected`` events. On spot a
+        reduce-only SELL goes out as a plain SELL and a reduce-only BUY is refused
+        ``SYS_VENUE_INVALID_ORDER`` before anything is sent (:mod:`.wire`)."""
         if order.client_order_id in self._orders:
             return
         order = msgspec.structs.replace(order)

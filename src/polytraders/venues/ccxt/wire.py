@@ -12,8 +12,13 @@ Order kinds: GTC → ``LIMIT`` GTC; post-only → on perpetuals ``LIMIT`` ``time
 (refused with -5022 instead of taking), on spot ccxt's ``postOnly`` (``LIMIT_MAKER``, no
 ``timeInForce``: refused with -2010 "Order would immediately match and take."); FAK →
 ``LIMIT`` IOC at the order's price (a price-protected market order), or ``MARKET`` when the
-price is 0; FOK → ``LIMIT`` FOK; reduce-only → ``reduceOnly`` (perpetuals only: refused on
-spot before anything is sent). GTD and notional-sized orders are refused.
+price is 0; FOK → ``LIMIT`` FOK; reduce-only → ``reduceOnly`` on perpetuals. Spot has no
+``reduceOnly``: a reduce-only SELL is sent as a plain SELL (a spot account cannot hold less than
+nothing, so the exchange refuses selling more than the free balance with -2010, and the desk
+caps the order at its position: ``desk.unwind.unwind_plan_problem`` and its reduce-only
+rules), which lets the kill switch's unwind sell a spot holding; a reduce-only BUY is refused
+before anything is sent (there is no short to reduce on spot). GTD and notional-sized orders
+are refused.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UnsupportedOrderError(ValueError):
-    """An order kind this venue does not send (GTD, notional-sized, reduce-only on spot)."""
+    """An order kind this venue does not send (GTD, notional-sized, a reduce-only BUY on spot)."""
 
 
 def order_request(order: VenueOrder, market: CcxtMarket, *, perp: bool) -> OrderRequest:
@@ -73,18 +78,19 @@ def order_request(order: VenueOrder, market: CcxtMarket, *, perp: bool) -> Order
 
     Raises:
         OffGridError: price or size off the instrument's grid (or not positive).
-        UnsupportedOrderError: GTD, a notional size, post-only with FOK/FAK, reduce-only on spot.
+        UnsupportedOrderError: GTD, a notional size, post-only with FOK/FAK, a reduce-only BUY
+            on spot (a reduce-only SELL on spot is sent without ``reduceOnly``).
     """
     inst = market.instrument
     if order.notional or order.time_in_force is TimeInForce.GTD:
         raise UnsupportedOrderError("GTD and notional-sized orders are not supported")
     if order.post_only and not order.time_in_force.rests:
         raise UnsupportedOrderError("post-only needs GTC")
-    if order.reduce_only and not perp:
-        raise UnsupportedOrderError("reduce-only is for perpetuals")
+    if order.reduce_only and not perp and order.side is Side.BUY:
+        raise UnsupportedOrderError("reduce-only BUY on spot: there is no short to reduce")
     amount = grid_text(order.size, inst.size_increment, "size")
     params: dict[str, Any] = {"newClientOrderId": wire_client_id(order.client_order_id)}
-    if order.reduce_only:
+    if order.reduce_only and perp:
         params["reduceOnly"] = True
     if order.time_in_force is TimeInForce.FAK and order.price == 0:
         return OrderRequest(

@@ -243,7 +243,10 @@ notional ``N`` for a BUY market order), filled ``f`` and remaining ``r = q − f
          the exchange's trade); holdings grow by ``size − fee_size``, cash pays the notional
          only (no quote fee; a BUY reserves and needs only its notional), and the
          :class:`~polytraders.model.fills.Fill` carries ``fee`` and ``fee_size``. A SELL pays
-         rule 12.3's fee in the quote.
+         rule 12.3's fee in the quote. Reduce-only as on the ccxt venue (one composition,
+         backtest and live): a reduce-only SELL is a plain SELL (rule 3.9 caps it at the
+         holding; the desk caps it at its position), a reduce-only BUY is refused
+         ``SYS_VENUE_INVALID_ORDER`` (no short to reduce on spot).
     12.5 Perpetual (linear, e.g. ``binance-usdm``): holdings are signed, a SELL beyond them
          opens a short; no reservation. Collateral check instead of rule 3.9 (fully
          collateralised, 1×): Σ over perpetuals of ``max(|h + B|, |h − S|)`` × mark (``h``

@@ -60,9 +60,13 @@ def instrument_problem(order: VenueOrder, instrument: Instrument) -> Rejection |
     """Rule 12.2: an order on a crypto instrument is sized in base units (no notional sizing:
     ``SYS_VENUE_INVALID_ORDER``), priced positive on the instrument's tick
     (``SYS_VENUE_INVALID_TICK``; no (0, 1) range), sized on its lot step
-    (``SYS_VENUE_INVALID_ORDER``) and at least its minimum size (``SYS_VENUE_BELOW_MIN_SIZE``)."""
+    (``SYS_VENUE_INVALID_ORDER``) and at least its minimum size (``SYS_VENUE_BELOW_MIN_SIZE``);
+    rule 12.4: a reduce-only BUY on a spot instrument is refused (``SYS_VENUE_INVALID_ORDER``, the
+    ccxt venue's message: there is no short to reduce on spot)."""
     if order.notional > 0:
         return reasons.INVALID_ORDER, "orders on an instrument are sized in base units"
+    if order.reduce_only and order.side is Side.BUY and not instrument.perpetual:
+        return reasons.INVALID_ORDER, "reduce-only BUY on spot: there is no short to reduce"
     price = instrument.price_problem(order.price)
     if price is not None:
         return reasons.INVALID_TICK, price
