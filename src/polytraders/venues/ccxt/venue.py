@@ -844,9 +844,9 @@ class CcxtVenue:
                 self._adopt(row["info"], market, now_ns)
                 listed_open.add(venue_order_id_of(row["info"]))
             self._sync_trades(market, now_ns, adopt=True)
-        stored = {o.client_order_id for o in orders}
+        from_store = {o.client_order_id for o in orders}
         for cid, order in self._orders.items():
-            if cid not in stored:  # adopted: every trade since history_since_ns is applied
+            if cid not in from_store:  # adopted: every trade since history_since_ns is applied
                 before = self._executed.get(cid, 0) - order.filled_size
                 self._executed_before[cid] = max(before, 0)
         for order in list(self._orders.values()):
