@@ -22,11 +22,24 @@ Behaviour:
   ``advance`` asks for it by client order id (found → its state; unknown → ``OrderRejected``
   ``SYS_CCXT_UNAVAILABLE``); meanwhile new orders are withdrawn with that code
   (:attr:`CcxtVenue.halt_reason`, also ``SYS_CCXT_AUTH_FAILED`` once the key was refused).
-* The venue keeps **its own copy** of every order (the desk's changes only through the events
-  emitted here). Fills come from the exchange's trade list (``fetch_my_trades`` from the next
-  trade id), each trade once: fill id ``<token id>/t<trade id>``. An order answered or listed
-  as filled or executed gets its trades synced at once. Terminal states never change; a trade
-  found after an order closed adds to its filled size only.
+* The venue keeps **its own copy** of every order it tracks (the desk's changes only through
+  the events emitted here). Fills come from the exchange's trade list (``fetch_my_trades``
+  from the next trade id), each trade once: fill id ``<token id>/t<trade id>``. An order
+  answered or listed as filled or executed gets its trades synced at once. Terminal states
+  never change; a trade found after an order closed adds to its filled size only.
+* Bounded memory: a closed order (filled, cancelled, expired, rejected) is forgotten
+  :data:`CLOSED_ORDER_RETENTION_S` after its last change once the trades of the quantity the
+  exchange last said it executed are all applied (of an order adopted by ``rebuild``, what
+  it executed before ``history_since_ns`` counts as applied), nothing waits for it (an
+  unanswered post, a triggered stop not yet taken), checked on ``advance`` every second;
+  until then ``advance`` syncs its symbol's trades even with no order open. So the orders and
+  their id maps stay bounded (rate × retention). Which trades were booked is kept per symbol
+  as the trade ids at or above the sync's next trade id (Binance trade ids grow per symbol,
+  and the sync never asks below it) and, once a reconciliation snapshot was taken, at or
+  above the snapshot's next id (with their orders, for its fill reports); below they are
+  forgotten, and so, once a snapshot was taken, are the ids of the spot buys whose
+  commission dust was counted below both next ids. ``submit`` is idempotent
+  by client order id only while the venue tracks the order.
 * ``advance`` (every ``poll_interval_ms``): asks for posts with no answer, syncs trades, and
   asks for the final state of every order we hold open that the exchange no longer lists open
   (``fetch_order``): FILLED, or ``OrderCanceled`` (cancelled or expired; an IOC/FAK remainder
@@ -133,7 +146,6 @@ from polytraders.venues.ccxt.wire import (
     OrderRequest,
     UnsupportedOrderError,
     adopted_order,
-    fill_id,
     fill_of,
     order_report,
     order_request,
@@ -167,8 +179,17 @@ margin). 0: an order is closed only once the trades of the quantity the exchange
 executed are applied (an answer with more ``executedQty`` than booked syncs the trades
 first; a withdrawn or rejected order executed nothing), and a closed exchange order trades
 no more. A trade listed late all the same (``userTrades`` behind the order's status) is
-still booked by the desk after the order retired. This venue's own copy of every order it
-learnt is kept for the whole session (not bounded)."""
+still booked by the desk after the order retired: this venue keeps the order until those
+trades are applied (:data:`CLOSED_ORDER_RETENTION_S`)."""
+CLOSED_ORDER_RETENTION_S = 60
+"""How long this venue keeps its copy of a closed order after the order's last change (s),
+once the trades of the quantity the exchange says it executed are all applied: as long as a
+live desk keeps it (:data:`CLOSED_ORDER_REPORT_S` plus the desk's
+:data:`~polytraders.desk.orders.LIVE_RETENTION_MARGIN_S`), so the venue knows every order
+the desk still holds. A closed exchange order trades no more, so no trade of ours can name
+an order forgotten this way."""
+RETIRE_EVERY_NS = 1_000_000_000
+"""How often :meth:`CcxtVenue.advance` looks for closed orders to forget (ns)."""
 _MS = 1_000_000
 _NO_DUST = Decimal(0)
 _FAK_REMAINDER = "SYS_VENUE_FAK_REMAINDER_CANCELED"
@@ -214,7 +235,15 @@ class CcxtVenue:
         self._orders: dict[str, VenueOrder] = {}
         self._by_wire_id: dict[str, str] = {}
         self._by_venue_id: dict[str, str] = {}
-        self._fill_ids: set[str] = set()
+        self._fill_ids: dict[str, dict[int, str]] = {}
+        """Token → trade id → client order id of each trade booked (``""`` for the fill ids
+        ``rebuild`` was given), down to :meth:`_forget_closed`'s bound."""
+        self._executed: dict[str, int] = {}
+        """Client id → the quantity the exchange last said the order executed (micro-units)."""
+        self._executed_before: dict[str, int] = {}
+        """Client id → the quantity an order adopted by :meth:`rebuild` executed in trades
+        before ``history_since_ns`` (never listed, so never applied; micro-units)."""
+        self._next_retire_ns = 0
         self._next_trade_id: dict[str, int | None] = {}
         self._snapshot_from_id: dict[str, int] = {}
         """Token → the first trade id the next reconciliation snapshot lists (absent: from
@@ -222,8 +251,9 @@ class CcxtVenue:
         self._dust: dict[str, Decimal] = {}
         """Token → the commission dust of our spot buys counted so far (base units, exact:
         :meth:`_count_dust`)."""
-        self._dust_ids: set[str] = set()
-        """Fill ids whose dust is in ``_dust`` (each counted once)."""
+        self._dust_ids: dict[str, set[int]] = {}
+        """Token → the trade ids whose dust is in ``_dust`` (each counted once), down to
+        :meth:`_forget_closed`'s bound."""
         self._unknown: list[str] = []
         self._events: list[VenueEvent] = []
         self._blocked_until_ns = 0
@@ -573,9 +603,11 @@ class CcxtVenue:
 
     def advance(self, now_ns: int) -> None:
         """Every ``poll_interval_ms``: ask for unanswered posts, sync trades (of symbols with
-        an order of ours open or a watched protective stop) and settle orders the exchange no
-        longer lists open; every ``funding_poll_ms`` (when given) sync funding payments. ccxt
-        failures are logged and retried next time.
+        an order of ours open, an order whose trades do not add up yet to what the exchange
+        said it executed, or a watched protective stop) and settle orders the exchange no
+        longer lists open; every ``funding_poll_ms`` (when given) sync funding payments; every
+        second forget what is due (:meth:`_forget_closed`). ccxt failures are logged and
+        retried next time.
 
         Raises:
             ConversionError: an answer that cannot be converted exactly.
@@ -592,7 +624,11 @@ class CcxtVenue:
                     if o.token_id == token_id and o.status.is_open and o.venue_order_id
                 ]
                 watched = any(s.token_id == token_id for s in self._watched_stops.values())
-                if mine or watched:
+                short = any(
+                    o.token_id == token_id and self._trades_missing(cid, o)
+                    for cid, o in self._orders.items()
+                )
+                if mine or watched or short:
                     self._sync_trades(market, now_ns)
                 if not mine:
                     continue
@@ -609,6 +645,8 @@ class CcxtVenue:
         except Exception as exc:
             error = self._failure(exc, now_ns)
             log.warning("%s poll failed: %s", self.name, error.message)
+        if now_ns >= self._next_retire_ns:
+            self._forget_closed(now_ns)
 
     def poll(self) -> list[VenueEvent]:
         """Venue events since the last poll, in order."""
@@ -706,12 +744,12 @@ class CcxtVenue:
     def reconciliation_snapshot(self, now_ns: int) -> VenueSnapshot:
         """What the exchange holds for us now: open orders (``client_order_id`` ``""`` for an
         order this venue does not know), the fills of our orders (trades of orders this venue
-        does not know are left out) and every traded symbol's position: on perpetuals the
-        signed position, with the open conditional (stop) orders; on spot the base asset's
-        ``free + locked`` balance less the dust of our buys' commissions, rounded down
-        (module docstring). Trades are listed before and after
-        the rest; when they changed, everything is asked again, at most
-        :data:`SNAPSHOT_TRIES` times.
+        does not know are left out; a forgotten order's booked trades since the previous
+        snapshot are still ours: :meth:`_forget_closed`) and every traded symbol's position:
+        on perpetuals the signed position, with the open conditional (stop) orders; on spot
+        the base asset's ``free + locked`` balance less the dust of our buys' commissions,
+        rounded down (module docstring). Trades are listed before and after the rest; when
+        they changed, everything is asked again, at most :data:`SNAPSHOT_TRIES` times.
 
         The first snapshot lists the trades since ``history_since_ns``; each later one only
         those after the last trade the previous one listed (Binance trade ids grow per
@@ -752,8 +790,10 @@ class CcxtVenue:
             )
         fills = []
         for market, info in after:
-            ours = self._by_venue_id.get(venue_order_id_of(info))
-            if ours is not None:
+            ours = self._by_venue_id.get(venue_order_id_of(info)) or self._fill_ids.get(
+                market.token_id, {}
+            ).get(trade_id_of(info))
+            if ours:
                 fill = fill_of(info, market, ours, now_ns)
                 self._count_dust(fill, info)
                 fills.append(FillReport.of(fill))
@@ -789,7 +829,10 @@ class CcxtVenue:
             ccxt.BaseError: the exchange did not answer.
             ConversionError: an answer that cannot be converted exactly.
         """
-        self._fill_ids.update(known_fill_ids)
+        for known in known_fill_ids:
+            token, _, trade_id = known.rpartition("/t")
+            if token and trade_id.isascii() and trade_id.isdigit():  # else no trade's id
+                self._fill_ids.setdefault(token, {}).setdefault(int(trade_id), "")
         for stored in orders:
             copy = msgspec.structs.replace(stored)
             self._orders.setdefault(copy.client_order_id, copy)
@@ -803,6 +846,11 @@ class CcxtVenue:
                 self._adopt(row["info"], market, now_ns)
                 listed_open.add(venue_order_id_of(row["info"]))
             self._sync_trades(market, now_ns, adopt=True)
+        from_store = {o.client_order_id for o in orders}
+        for cid, order in self._orders.items():
+            if cid not in from_store:  # adopted: every trade since history_since_ns is applied
+                before = self._executed.get(cid, 0) - order.filled_size
+                self._executed_before[cid] = max(before, 0)
         for order in list(self._orders.values()):
             if not order.status.is_open or order.venue_order_id in listed_open:
                 continue
@@ -879,10 +927,12 @@ class CcxtVenue:
 
     def _count_dust(self, fill: Fill, info: Mapping[str, Any]) -> None:
         """Add ``fill``'s commission dust (a buy's commission in the base, rounded up to
-        ``fee_size``: :func:`.convert.commission_dust`) to its token's, once per fill id."""
-        if fill.fee_size and fill.fill_id not in self._dust_ids:
-            self._dust_ids.add(fill.fill_id)
-            token = fill.token_id
+        ``fee_size``: :func:`.convert.commission_dust`) to its token's, once per trade."""
+        token = fill.token_id
+        counted = self._dust_ids.setdefault(token, set())
+        trade_id = trade_id_of(info)
+        if fill.fee_size and trade_id not in counted:
+            counted.add(trade_id)
             self._dust[token] = self._dust.get(token, _NO_DUST) + commission_dust(info)
 
     def _position_reports(self) -> tuple[PositionReport, ...]:
@@ -927,6 +977,7 @@ class CcxtVenue:
         venue_id = venue_order_id_of(info)
         order.venue_order_id = venue_id
         self._by_venue_id[venue_id] = order.client_order_id
+        self._note_executed(order.client_order_id, info)
         ts_event = ms_to_ns(info, "updateTime") if "updateTime" in info else now_ns
         if order.status is OrderStatus.PENDING_NEW:
             order.status = OrderStatus.ACCEPTED
@@ -1021,7 +1072,7 @@ class CcxtVenue:
         for info in sorted(infos, key=trade_id_of):
             trade_id = trade_id_of(info)
             venue_id = venue_order_id_of(info)
-            booked = fill_id(market, trade_id) in self._fill_ids
+            booked = trade_id in self._fill_ids.get(market.token_id, {})
             if not booked and venue_id not in self._by_venue_id:
                 if adopt:
                     answer = self._call("fetch_order", venue_id, market.ccxt_symbol)
@@ -1040,7 +1091,7 @@ class CcxtVenue:
             self._count_dust(fill, info)
             if booked:
                 continue
-            self._fill_ids.add(fill.fill_id)
+            self._fill_ids.setdefault(market.token_id, {})[trade_id] = cid
             order = self._orders[cid]
             order.filled_size += fill.size
             order.ts_updated_ns = now_ns
@@ -1140,6 +1191,56 @@ class CcxtVenue:
             if order.status is OrderStatus.PENDING_NEW:
                 order.status = OrderStatus.ACCEPTED
         self._by_venue_id[venue_id] = cid
+        self._note_executed(cid, info)
+
+    def _note_executed(self, cid: str, info: Mapping[str, Any]) -> None:
+        """Remember the quantity an order answer says ``cid`` executed (never less than
+        before): the order is not forgotten before its trades add up to it."""
+        executed = exact(info, "executedQty") if "executedQty" in info else 0
+        self._executed[cid] = max(self._executed.get(cid, 0), executed)
+
+    def _trades_missing(self, cid: str, order: VenueOrder) -> bool:
+        """Whether the trades applied to ``order`` (with those before ``history_since_ns`` of
+        an order adopted at start-up) add up to less than the exchange said it executed."""
+        applied = order.filled_size + self._executed_before.get(cid, 0)
+        return applied < self._executed.get(cid, 0)
+
+    def _forget_closed(self, now_ns: int) -> None:
+        """Forget the orders closed at least :data:`CLOSED_ORDER_RETENTION_S` ago whose trades
+        add up to what the exchange said they executed and which nothing waits for (module
+        docstring), with their ids; then, per symbol, the booked trade ids below the next
+        trade id of the sync and (once a snapshot was taken) of the snapshot, and the
+        dust-counted ones below both (kept all until a snapshot was taken: the first one
+        lists the trades since ``history_since_ns``)."""
+        self._next_retire_ns = now_ns + RETIRE_EVERY_NS
+        limit_ns = now_ns - CLOSED_ORDER_RETENTION_S * 1_000_000_000
+        waiting = {*self._unknown, *self._triggered}
+        gone = {
+            cid
+            for cid, order in self._orders.items()
+            if not order.status.is_open
+            and order.ts_updated_ns <= limit_ns
+            and not self._trades_missing(cid, order)
+            and cid not in waiting
+        }
+        if gone:
+            for cid in gone:
+                del self._orders[cid]
+                self._executed.pop(cid, None)
+                self._executed_before.pop(cid, None)
+            self._by_wire_id = {w: c for w, c in self._by_wire_id.items() if c not in gone}
+            self._by_venue_id = {v: c for v, c in self._by_venue_id.items() if c not in gone}
+        for token, sync_from in self._next_trade_id.items():
+            if sync_from is None:
+                continue
+            snapshot_from = self._snapshot_from_id.get(token)
+            bound = sync_from if snapshot_from is None else min(sync_from, snapshot_from)
+            booked = self._fill_ids.get(token)
+            if booked:
+                self._fill_ids[token] = {t: c for t, c in booked.items() if t >= bound}
+            counted = self._dust_ids.get(token)
+            if counted and snapshot_from is not None:
+                self._dust_ids[token] = {t for t in counted if t >= bound}
 
     def _withdraw(self, order: VenueOrder, reason_code: str, now_ns: int) -> None:
         self._mark_canceled(order, now_ns, reason_code, now_ns)
