@@ -23,12 +23,9 @@ from hypothesis import strategies as st
 from polytraders.accounting.ledger import Ledger
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.backtest.engine import run_desk
-from polytraders.contracts.bot import BotBase
-from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.ids import intent_id
-from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, OrderRejected
@@ -40,6 +37,7 @@ from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForc
 from polytraders.model.position import Position
 from polytraders.venues.paper import PaperVenue, PaperVenueConfig
 from polytraders.venues.paper.ledger import PaperLedger
+from tests.fixture_strategy import FixtureStrategy
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "samples" / "binance" / "usdm_btcusdt_20240808.gz"
@@ -53,22 +51,13 @@ class ScriptedPerpConfig(BotConfig):
     """No settings: the script is fixed."""
 
 
-class ScriptedPerp(BotBase[ScriptedPerpConfig]):
+class ScriptedPerp(FixtureStrategy[ScriptedPerpConfig]):
     """Test fixture: BUY 0.002 BTC 30 s after the first book, SELL 0.004 at 120 s (long to
     short), BUY 0.002 at 240 s (flat); marketable FAK orders 0.5 % through the touch."""
 
     bot_id = "strat.test_scripted_perp"
-    bot_class = BotClass.STRATEGY
-    version = "0.0.1"
     Config = ScriptedPerpConfig
     SEARCH_SPACE = SearchSpace(ScriptedPerpConfig)
-    RUNTIME_BUDGET = RuntimeBudget(
-        decision_p95_us=1_000,
-        decision_p99_us=2_500,
-        reject_rate_max_bps=10_000,
-        calibration="a test fixture",
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset()
     SCRIPT: ClassVar[tuple[tuple[int, Side, int], ...]] = (
         (30, Side.BUY, STEP_MICROS),
         (120, Side.SELL, 2 * STEP_MICROS),

@@ -20,7 +20,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from pydantic import Field
@@ -35,13 +34,10 @@ from polytraders.commands.live_ccxt import (
     ProtectiveStops,
     build_ccxt_session,
 )
-from polytraders.contracts.bot import BotBase
-from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import Decision, ReportEnvelope
 from polytraders.contracts.ids import intent_id
-from polytraders.contracts.modes import BotClass
 from polytraders.contracts.protective_stop import ProtectiveStopAction
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
@@ -71,6 +67,7 @@ from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.stops import StopRequest
 from polytraders.venues.ccxt.venue import CLOSED_ORDER_REPORT_S, CcxtVenue
 from polytraders.venues.reconciliation import DriftLevel
+from tests.fixture_strategy import FixtureStrategy
 from tests.governed import govern
 from tests.waiting import wait_until
 
@@ -94,21 +91,12 @@ class ScriptedTakerConfig(BotConfig):
     )
 
 
-class ScriptedTaker(BotBase[ScriptedTakerConfig]):
+class ScriptedTaker(FixtureStrategy[ScriptedTakerConfig]):
     """Test fixture (module docstring)."""
 
     bot_id = "strat.test_scripted_taker"
-    bot_class = BotClass.STRATEGY
-    version = "0.0.1"
     Config = ScriptedTakerConfig
     SEARCH_SPACE = SearchSpace(ScriptedTakerConfig)
-    RUNTIME_BUDGET = RuntimeBudget(
-        decision_p95_us=1_000,
-        decision_p99_us=2_500,
-        reject_rate_max_bps=10_000,
-        calibration="a test fixture",
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self, config: ScriptedTakerConfig | None = None, rng: random.Random | None = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
@@ -28,13 +27,10 @@ from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import CcxtStartup, ProtectiveStops, build_ccxt_session
 from polytraders.contracts.allocation import Allocation
-from polytraders.contracts.bot import BotBase
-from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import Decision
 from polytraders.contracts.ids import intent_id
-from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.desk.allocator import AllocatorConfig
@@ -47,6 +43,7 @@ from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
 from tests.commands.test_live_ccxt import FAST
+from tests.fixture_strategy import FixtureStrategy
 from tests.waiting import wait_until
 
 TOKEN = "binance-usdm:BTCUSDT"
@@ -57,21 +54,12 @@ RUN_ID = "run-ccxt-alloc"
 STRATEGY = "strat.test_resting_entry"
 
 
-class RestingEntry(BotBase[BotConfig]):
+class RestingEntry(FixtureStrategy[BotConfig]):
     """Test fixture (module docstring)."""
 
     bot_id = STRATEGY
-    bot_class = BotClass.STRATEGY
-    version = "0.0.1"
     Config = BotConfig
     SEARCH_SPACE = SearchSpace(BotConfig)
-    RUNTIME_BUDGET = RuntimeBudget(
-        decision_p95_us=1_000,
-        decision_p99_us=2_500,
-        reject_rate_max_bps=10_000,
-        calibration="a test fixture",
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: BotConfig | None = None, rng: random.Random | None = None) -> None:
         super().__init__(config, rng)

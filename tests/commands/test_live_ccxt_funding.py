@@ -15,19 +15,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import build_ccxt_session
-from polytraders.contracts.bot import BotBase
-from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.envelope import Decision
-from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.events import AnyEvent, FundingPayment
@@ -38,6 +34,7 @@ from polytraders.store.journal import FUNDING_BOOKED, FUNDING_RECOVERED, funding
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
 from tests.commands.test_live_ccxt import FAST
+from tests.fixture_strategy import FixtureStrategy
 from tests.waiting import wait_until
 
 TOKEN = "binance-usdm:BTCUSDT"
@@ -50,21 +47,12 @@ class IdleConfig(BotConfig):
     """No settings."""
 
 
-class Idle(BotBase[IdleConfig]):
+class Idle(FixtureStrategy[IdleConfig]):
     """Test fixture (module docstring)."""
 
     bot_id = "strat.test_idle"
-    bot_class = BotClass.STRATEGY
-    version = "0.0.1"
     Config = IdleConfig
     SEARCH_SPACE = SearchSpace(IdleConfig)
-    RUNTIME_BUDGET = RuntimeBudget(
-        decision_p95_us=1_000,
-        decision_p99_us=2_500,
-        reject_rate_max_bps=10_000,
-        calibration="a test fixture",
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset()
 
     def decide(self, event: AnyEvent, view: DeskView) -> Proposal:
         return Proposal()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -25,25 +24,24 @@ from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.cli import app
 from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import build_ccxt_session
-from polytraders.contracts.bot import BotBase
-from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.ids import intent_id
-from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot
+from polytraders.model.fees import E8_PER_MICRO
 from polytraders.model.fills import Fill
 from polytraders.model.money import MICROS
 from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce
 from polytraders.node.config import CcxtNodeConfig
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
-from polytraders.simexchange.spot import E8, SpotExchange
+from polytraders.simexchange.spot import SpotExchange
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
 from tests.commands.test_live_ccxt import FAST, keep_signal_handlers
+from tests.fixture_strategy import FixtureStrategy
 from tests.governed import govern
 from tests.waiting import wait_until
 
@@ -54,24 +52,14 @@ BUY_SIZE = 10_000
 """0.01 BTC (micro-BTC): its 0.1 % commission is 0.00001 BTC, one lot step."""
 TICK = 10_000
 """0.01 USDT, the spot pair's tick (micro-USDT)."""
-E8_PER_MICRO = E8 // MICROS
 
 
-class BuyThenSellAll(BotBase[BotConfig]):
+class BuyThenSellAll(FixtureStrategy[BotConfig]):
     """Test fixture (module docstring)."""
 
     bot_id = "strat.test_buy_then_sell_all"
-    bot_class = BotClass.STRATEGY
-    version = "0.0.1"
     Config = BotConfig
     SEARCH_SPACE = SearchSpace(BotConfig)
-    RUNTIME_BUDGET = RuntimeBudget(
-        decision_p95_us=1_000,
-        decision_p99_us=2_500,
-        reject_rate_max_bps=10_000,
-        calibration="a test fixture",
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: BotConfig | None = None, rng: random.Random | None = None) -> None:
         super().__init__(config, rng)

@@ -26,32 +26,30 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import build_ccxt_session
-from polytraders.contracts.bot import BotBase
-from polytraders.contracts.budget import RuntimeBudget
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
 from polytraders.contracts.ids import intent_id
-from polytraders.contracts.modes import BotClass
 from polytraders.contracts.search_space import SearchSpace
 from polytraders.contracts.view import DeskView
 from polytraders.desk.desk import DeskConfig
 from polytraders.model.events import AnyEvent, BookDelta, BookSnapshot, TradingState
+from polytraders.model.fees import E8_PER_MICRO
 from polytraders.model.money import MICROS
 from polytraders.model.orders import IntentAction, OrderIntent, Side, TimeInForce
 from polytraders.node.config import CcxtNodeConfig
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
-from polytraders.simexchange.spot import E8, SpotExchange
+from polytraders.simexchange.spot import SpotExchange
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
 from tests.commands.test_live_ccxt import FAST
+from tests.fixture_strategy import FixtureStrategy
 from tests.waiting import wait_until
 
 TOKEN = "binance-spot:BTCUSDT"
@@ -62,24 +60,14 @@ HELD = BUY_SIZE - 10
 """0.00999 BTC: what the desk and the exchange hold after the buy."""
 SLICES = 3
 TICK = 10_000
-E8_PER_MICRO = E8 // MICROS
 
 
-class BuyOnce(BotBase[BotConfig]):
+class BuyOnce(FixtureStrategy[BotConfig]):
     """Test fixture (module docstring)."""
 
     bot_id = "strat.test_buy_once"
-    bot_class = BotClass.STRATEGY
-    version = "0.0.1"
     Config = BotConfig
     SEARCH_SPACE = SearchSpace(BotConfig)
-    RUNTIME_BUDGET = RuntimeBudget(
-        decision_p95_us=1_000,
-        decision_p99_us=2_500,
-        reject_rate_max_bps=10_000,
-        calibration="a test fixture",
-    )
-    reason_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: BotConfig | None = None, rng: random.Random | None = None) -> None:
         super().__init__(config, rng)

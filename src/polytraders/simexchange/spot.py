@@ -39,7 +39,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from polytraders.model.events import BookDelta
-from polytraders.model.fees import BINANCE_SPOT_MAKER_FEE_BPS, BINANCE_SPOT_TAKER_FEE_BPS, BPS
+from polytraders.model.fees import (
+    BINANCE_SPOT_MAKER_FEE_BPS,
+    BINANCE_SPOT_TAKER_FEE_BPS,
+    BPS,
+    E8_PER_MICRO,
+)
 from polytraders.model.market import BINANCE_SPOT
 from polytraders.model.money import MICROS
 from polytraders.model.orders import Side
@@ -55,9 +60,8 @@ from polytraders.simexchange.matching import (
 from polytraders.simexchange.replay import Recording
 from polytraders.venues.paper.liquidity import Take
 
-E8 = 100_000_000
+E8 = E8_PER_MICRO * MICROS
 """Units of 10⁻⁸ in one unit of an asset."""
-E8_PER_MICRO = E8 // MICROS
 QUOTE_ASSET = "USDT"
 SPOT_TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 SPOT_ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")

@@ -24,8 +24,6 @@ from polytraders.model.money import MICROS
 from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.venues.base import VenueEvent
-from polytraders.venues.ccxt.config import CcxtVenueConfig
-from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.venue import (
     CLOSED_ORDER_REPORT_S,
     CLOSED_ORDER_RETENTION_S,
@@ -33,6 +31,7 @@ from polytraders.venues.ccxt.venue import (
 )
 from polytraders.venues.drift import compare, records_of
 from polytraders.venues.reconciliation import DriftLevel, ReconciliationConfig
+from tests.venues.ccxt.loopback import loopback_venue
 
 TOKEN = "binance-usdm:BTCUSDT"
 RUN = "run-0123456789abcdef"
@@ -46,17 +45,9 @@ def sim() -> Iterator[SimExchangeServer]:
         yield server
 
 
-def make_venue(sim: SimExchangeServer) -> CcxtVenue:
-    config = CcxtVenueConfig.model_validate({"api_url": sim.url, "poll_interval_ms": 0})
-    credentials = ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret)
-    venue = CcxtVenue.from_credentials(credentials, config)
-    venue.load_markets()
-    return venue
-
-
 @pytest.fixture
 def venue(sim: SimExchangeServer) -> Iterator[CcxtVenue]:
-    v = make_venue(sim)
+    v = loopback_venue(sim)
     yield v
     v.close()
 
@@ -156,7 +147,7 @@ def test_many_closed_orders_stay_bounded_and_every_trade_is_booked_once(
         "fill_ids": 0,
     }
 
-    restarted = make_venue(sim)  # a restart with the store's fill ids books nothing twice
+    restarted = loopback_venue(sim)  # a restart with the store's fill ids books nothing twice
     try:
         restarted.rebuild(last, (), {f.fill_id for f in booked})
         assert fills_of(restarted.poll()) == []

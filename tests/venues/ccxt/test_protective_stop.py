@@ -27,6 +27,7 @@ from polytraders.venues.ccxt.protective_stop import (
 )
 from polytraders.venues.ccxt.stops import CancelAllUnconfirmedError, StopRequest, StopState
 from polytraders.venues.ccxt.venue import CcxtVenue
+from tests.venues.ccxt.loopback import loopback_venue
 
 TOKEN = "binance-usdm:BTCUSDT"
 RUN = "run-0123456789abcdef"
@@ -42,10 +43,7 @@ def sim() -> Iterator[SimExchangeServer]:
 
 @pytest.fixture
 def venue(sim: SimExchangeServer) -> Iterator[CcxtVenue]:
-    config = CcxtVenueConfig.model_validate({"api_url": sim.url, "poll_interval_ms": 0})
-    credentials = ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret)
-    v = CcxtVenue.from_credentials(credentials, config)
-    v.load_markets()
+    v = loopback_venue(sim)
     yield v
     v.close()
 

@@ -24,13 +24,12 @@ from polytraders.model.orders import Side, TimeInForce, VenueOrder
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.simexchange.spot import E8, SpotExchange
 from polytraders.venues.base import VenueEvent
-from polytraders.venues.ccxt.config import CcxtVenueConfig
 from polytraders.venues.ccxt.convert import commission_dust, fee_micros, holding_micros
-from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.venue import CcxtVenue
 from polytraders.venues.drift import ReconciliationResult, compare, records_of
 from polytraders.venues.reconciliation import DriftLevel, ReconciliationConfig
 from polytraders.venues.reports import PositionReport
+from tests.venues.ccxt.loopback import loopback_venue
 
 TOKEN = "binance-spot:BTCUSDT"
 RUN = "run-0123456789abcdef"
@@ -45,19 +44,9 @@ def sim() -> Iterator[SimExchangeServer]:
         yield server
 
 
-def connect(sim: SimExchangeServer) -> CcxtVenue:
-    config = CcxtVenueConfig.model_validate(
-        {"exchange_id": "binance", "api_url": sim.url, "poll_interval_ms": 0}
-    )
-    credentials = ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret)
-    venue = CcxtVenue.from_credentials(credentials, config)
-    venue.load_markets()
-    return venue
-
-
 @pytest.fixture
 def venue(sim: SimExchangeServer) -> Iterator[CcxtVenue]:
-    v = connect(sim)
+    v = loopback_venue(sim, exchange_id="binance")
     yield v
     v.close()
 
@@ -211,7 +200,7 @@ def test_a_trade_the_desk_did_not_place_is_drift_of_what_it_moved(
     does not list a trade of an order it does not know, so the 9,990 micro-BTC credited are
     unexplained."""
     book = Ledger(10_000 * MICROS)
-    outsider = connect(sim)
+    outsider = loopback_venue(sim, exchange_id="binance")
     try:
         ask = spot(sim).book.best_ask()
         assert ask is not None
@@ -247,7 +236,7 @@ def test_a_seeded_balance_is_the_position_a_new_run_adopts(sim: SimExchangeServe
     (rounded down); records claiming nothing (``positions=None``: a new run) adopt it with
     no drift, and records of 0 BTC see it all as drift."""
     spot(sim).totals["BTC"] = 50_000_012
-    v = connect(sim)
+    v = loopback_venue(sim, exchange_id="binance")
     try:
         v.rebuild(now())
         snapshot = v.reconciliation_snapshot(now())

@@ -25,12 +25,11 @@ from polytraders.simexchange.server import SimExchangeServer, SimExchangeSetting
 from polytraders.simexchange.wire import account
 from polytraders.venues.base import ReportingVenue, VenueEvent
 from polytraders.venues.ccxt.client import WIRE_LOGGER
-from polytraders.venues.ccxt.config import CcxtVenueConfig
-from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.errors import REASON_CODES, ErrorKind
 from polytraders.venues.ccxt.venue import CcxtVenue
 from polytraders.venues.drift import compare, records_of
 from polytraders.venues.reconciliation import DriftLevel, ReconciliationConfig
+from tests.venues.ccxt.loopback import loopback_venue
 
 TOKEN = "binance-usdm:BTCUSDT"
 RUN = "run-0123456789abcdef"
@@ -43,19 +42,9 @@ def sim() -> Iterator[SimExchangeServer]:
         yield server
 
 
-def make_venue(sim: SimExchangeServer, secret: str = "", **settings: object) -> CcxtVenue:
-    config = CcxtVenueConfig.model_validate({"api_url": sim.url, "poll_interval_ms": 0, **settings})
-    credentials = ApiKeyCredentials(
-        api_key=sim.api_key.key, api_secret=secret or sim.api_key.secret
-    )
-    venue = CcxtVenue.from_credentials(credentials, config)
-    venue.load_markets()
-    return venue
-
-
 @pytest.fixture
 def venue(sim: SimExchangeServer) -> Iterator[CcxtVenue]:
-    v = make_venue(sim)
+    v = loopback_venue(sim)
     yield v
     v.close()
 
@@ -355,7 +344,7 @@ def test_a_new_venue_rebuilds_orders_and_fills_without_duplicates(
     first = fills_of(venue.poll())
     assert first
 
-    restarted = make_venue(sim)
+    restarted = loopback_venue(sim)
     try:
         restarted.rebuild(now())
         rebuilt = fills_of(restarted.poll())
@@ -369,7 +358,7 @@ def test_a_new_venue_rebuilds_orders_and_fills_without_duplicates(
     finally:
         restarted.close()
 
-    with_store = make_venue(sim)
+    with_store = loopback_venue(sim)
     try:
         with_store.rebuild(now(), venue.open_orders(), {f.fill_id for f in first})
         assert fills_of(with_store.poll()) == []  # the store has them all
@@ -379,7 +368,7 @@ def test_a_new_venue_rebuilds_orders_and_fills_without_duplicates(
 
 
 def test_unanswered_post_is_asked_for_and_never_resent(sim: SimExchangeServer) -> None:
-    venue = make_venue(sim, request_timeout_s=0.3, call_timeout_s=0.3)
+    venue = loopback_venue(sim, request_timeout_s=0.3, call_timeout_s=0.3)
     try:
         bid, _ = best(sim.exchange)
         sim.fault("delay_acks", ms=1_500)
@@ -407,8 +396,8 @@ def test_credentials_never_reach_logs_or_messages(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     secret = sim.api_key.secret
-    good = make_venue(sim)
-    bad = make_venue(sim, secret="f" * 64)
+    good = loopback_venue(sim)
+    bad = loopback_venue(sim, secret="f" * 64)
     try:
         bid, _ = best(sim.exchange)
         good.submit(order(1, Side.BUY, bid - MICROS, 10_000, post_only=True), now())

@@ -22,9 +22,8 @@ from polytraders.model.orders import OrderStatus, Side, TimeInForce, VenueOrder
 from polytraders.simexchange.server import SimExchangeServer, SimExchangeSettings, throwaway_key
 from polytraders.simexchange.spot import E8, SpotExchange
 from polytraders.venues.base import VenueEvent
-from polytraders.venues.ccxt.config import CcxtVenueConfig
-from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.ccxt.venue import CcxtVenue
+from tests.venues.ccxt.loopback import loopback_venue
 
 TOKEN = "binance-spot:BTCUSDT"
 RUN = "run-0123456789abcdef"
@@ -40,12 +39,7 @@ def sim() -> Iterator[SimExchangeServer]:
 
 @pytest.fixture
 def venue(sim: SimExchangeServer) -> Iterator[CcxtVenue]:
-    config = CcxtVenueConfig.model_validate(
-        {"exchange_id": "binance", "api_url": sim.url, "poll_interval_ms": 0}
-    )
-    credentials = ApiKeyCredentials(api_key=sim.api_key.key, api_secret=sim.api_key.secret)
-    v = CcxtVenue.from_credentials(credentials, config)
-    v.load_markets()
+    v = loopback_venue(sim, exchange_id="binance")
     yield v
     v.close()
 
