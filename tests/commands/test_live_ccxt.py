@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import Field
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.cli import app
@@ -398,17 +398,25 @@ def test_a_wall_clock_desk_sees_fresh_books_from_a_present_time_simulator(
     assert not codes & {"RISK_STALEBOOK_TOO_OLD", "RISK_KILLSWITCH_INPUT_INVALID"}
 
 
-def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
+def live_ccxt_cli(
+    sim: SimExchangeServer,
+    tmp_path: Path,
+    desk_toml: str,
+    node_toml: str,
+    run_id: str,
+    duration_s: int,
+    *more_args: str,
+) -> tuple[Result, list[str], dict[str, str], str]:
+    """``polytraders live --venue ccxt --live --node FILE`` against ``sim``: the desk file
+    ``desk_toml`` (governed), the node file ``desk = "desk.toml"``, ``[venue]`` with the
+    simulator's ``api_url`` and no poll interval, then ``node_toml`` (lines of the
+    ``[venue]`` table, then other tables). Returns the CLI result, its arguments, its
+    environment and the store."""
     desk_file = tmp_path / "desk.toml"
-    desk_file.write_text(
-        f'[[strategies]]\nsource = "{Path(__file__).resolve()}:ScriptedTaker"\n'
-        '[[risk]]\nid = "risk.killswitch"\n'
-        "[venue]\norder_latency_ms = 50\ncancel_latency_ms = 50\n"  # the paper venue's
-    )
+    desk_file.write_text(desk_toml)
     node_file = tmp_path / "node.toml"
     node_file.write_text(
-        f'desk = "desk.toml"\n[venue]\napi_url = "{sim.url}"\npoll_interval_ms = 0\n'
-        "[protective_stop]\nstop_distance_bps = 30\n"
+        f'desk = "desk.toml"\n[venue]\napi_url = "{sim.url}"\npoll_interval_ms = 0\n{node_toml}'
     )
     store = str(tmp_path / "runs.sqlite")
     gov_dir = tmp_path / "governance"
@@ -416,11 +424,24 @@ def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
     env = {"BINANCE_API_KEY": sim.api_key.key, "BINANCE_API_SECRET": sim.api_key.secret}
     args = [
         "live", "--venue", "ccxt", "--live", "--i-understand-this-trades-real-money",
-        "--node", str(node_file), "--ws-url", sim.ws_url, "--duration-s", "3",
-        "--out", str(tmp_path / "out"), "--run-id", "cli-ccxt", "--store", store,
-        "--gov-dir", str(gov_dir), "--log-format", "console",
+        "--node", str(node_file), "--ws-url", sim.ws_url, "--duration-s", str(duration_s),
+        "--out", str(tmp_path / "out"), "--run-id", run_id, "--store", store,
+        "--gov-dir", str(gov_dir), "--log-format", "console", *more_args,
     ]  # fmt: skip
-    result = CliRunner().invoke(app, args, env=env)
+    return CliRunner().invoke(app, args, env=env), args, env, store
+
+
+def _cli_run(sim: SimExchangeServer, tmp_path: Path) -> None:
+    result, args, env, _ = live_ccxt_cli(
+        sim,
+        tmp_path,
+        f'[[strategies]]\nsource = "{Path(__file__).resolve()}:ScriptedTaker"\n'
+        '[[risk]]\nid = "risk.killswitch"\n'
+        "[venue]\norder_latency_ms = 50\ncancel_latency_ms = 50\n",  # the paper venue's
+        "[protective_stop]\nstop_distance_bps = 30\n",
+        "cli-ccxt",
+        3,
+    )
     assert result.exit_code == 0, result.output
     assert "reconciled: 0 open" in result.output
     assert (

@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
-from polytraders.cli import app
 from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import build_ccxt_session
 from polytraders.contracts.config import BotConfig
@@ -40,9 +38,8 @@ from polytraders.simexchange.spot import SpotExchange
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
-from tests.commands.test_live_ccxt import FAST, keep_signal_handlers
+from tests.commands.test_live_ccxt import FAST, keep_signal_handlers, live_ccxt_cli
 from tests.fixture_strategy import FixtureStrategy
-from tests.governed import govern
 from tests.waiting import wait_until
 
 __all__ = ["keep_signal_handlers"]  # the fixture, used by the CLI test
@@ -202,29 +199,17 @@ def test_polytraders_live_venue_ccxt_runs_a_spot_node_file(tmp_path: Path) -> No
     """``polytraders live --venue ccxt --live --node FILE`` with ``exchange_id = "binance"``
     (the simulator replays by itself, one depth event per 100 ms): the desk buys and sells
     all, and the exchange ends holding no BTC."""
-    desk_file = tmp_path / "desk.toml"
-    desk_file.write_text(
-        f'[[strategies]]\nsource = "{Path(__file__).resolve()}:BuyThenSellAll"\n'
-        '[[risk]]\nid = "risk.killswitch"\n'
-    )
     settings = SimExchangeSettings(market="spot", replay_interval_ms=100)
     with SimExchangeServer(settings, throwaway_key()) as sim:
-        node_file = tmp_path / "node.toml"
-        node_file.write_text(
-            f'desk = "desk.toml"\n[venue]\nexchange_id = "binance"\napi_url = "{sim.url}"\n'
-            "poll_interval_ms = 0\n"
+        result, _, _, store = live_ccxt_cli(
+            sim,
+            tmp_path,
+            f'[[strategies]]\nsource = "{Path(__file__).resolve()}:BuyThenSellAll"\n'
+            '[[risk]]\nid = "risk.killswitch"\n',
+            'exchange_id = "binance"\n',
+            "cli-spot",
+            4,
         )
-        store = str(tmp_path / "runs.sqlite")
-        gov_dir = tmp_path / "governance"
-        govern(store, gov_dir, DeskFile.load(desk_file))
-        env = {"BINANCE_API_KEY": sim.api_key.key, "BINANCE_API_SECRET": sim.api_key.secret}
-        args = [
-            "live", "--venue", "ccxt", "--live", "--i-understand-this-trades-real-money",
-            "--node", str(node_file), "--ws-url", sim.ws_url, "--duration-s", "4",
-            "--out", str(tmp_path / "out"), "--run-id", "cli-spot", "--store", store,
-            "--gov-dir", str(gov_dir), "--log-format", "console",
-        ]  # fmt: skip
-        result = CliRunner().invoke(app, args, env=env)
         assert result.exit_code == 0, result.output
         ex = spot(sim)
         sides = sorted(o.side.value for o in ex.orders.values() if o.status == "FILLED")
