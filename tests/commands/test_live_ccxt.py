@@ -199,16 +199,28 @@ def _session(sim: SimExchangeServer, store: str, close_after_events: int = 0) ->
     return _start(sim, store, close_after_events)[0]
 
 
-def _pump_until(session: LiveSession, sim: SimExchangeServer, done: Callable[[], bool]) -> None:
+def pump_until(
+    session: LiveSession,
+    sim: SimExchangeServer,
+    done: Callable[[], bool],
+    what: str = "the desk",
+    *,
+    replay: bool = True,
+) -> None:
+    """Step the desk (and the simulator's replay by one depth event each time, unless
+    ``replay`` is False) until ``done()`` (30 s deadline)."""
+
     def stepped() -> bool:
-        sim.step(1)
+        if replay:
+            sim.step(1)
         session.step()
         return done()
 
-    wait_until(stepped, 30, "the desk")
+    wait_until(stepped, 30, what)
 
 
-def _stops(session: LiveSession) -> ProtectiveStops:
+def protective_stops(session: LiveSession) -> ProtectiveStops:
+    """The session's protective-stop hook."""
     (hook,) = [h for h in session.after_step if isinstance(h, ProtectiveStops)]
     return hook
 
@@ -229,17 +241,17 @@ def test_trades_keeps_the_stop_while_long_and_removes_it_when_flat(
     assert session.desk.orders.retention == live.orders
     assert session.desk.state.ledger.equity_interval_ns == live.equity_interval_ns
     try:
-        _pump_until(session, sim, lambda: session.desk.state.ledger.position(TOKEN) is not None)
+        pump_until(session, sim, lambda: session.desk.state.ledger.position(TOKEN) is not None)
         position = session.desk.state.ledger.position(TOKEN)
         assert position is not None and position.size == SIZE == ex.position.size
-        _pump_until(session, sim, lambda: len(ex.open_algo_orders()) == 1)
+        pump_until(session, sim, lambda: len(ex.open_algo_orders()) == 1)
         (stop,) = ex.open_algo_orders()
         assert (stop.side, stop.quantity, stop.reduce_only) == (Side.SELL, SIZE, True)
         assert len(ex.open_orders()) == 1  # the resting post-only bid
-        _pump_until(session, sim, lambda: _stops(session).synced.get(TOKEN) == SIZE)
+        pump_until(session, sim, lambda: protective_stops(session).synced.get(TOKEN) == SIZE)
         assert ex.position.size == SIZE  # still long: the sell comes after 150 book events
-        _pump_until(session, sim, lambda: ex.position.size == 0 and not ex.open_algo_orders())
-        _pump_until(session, sim, lambda: _stops(session).synced.get(TOKEN) == 0)
+        pump_until(session, sim, lambda: ex.position.size == 0 and not ex.open_algo_orders())
+        pump_until(session, sim, lambda: protective_stops(session).synced.get(TOKEN) == 0)
         position = session.desk.state.ledger.position(TOKEN)
         assert position is not None and position.size == 0
         assert len(session.desk.result().fills) == 2
@@ -280,9 +292,9 @@ def test_kill_switch_cancels_orders_and_stops_at_the_exchange(
     session = _session(sim, str(tmp_path / "runs.sqlite"))
     ex = sim.exchange
     try:
-        _pump_until(session, sim, lambda: bool(ex.open_algo_orders()) and bool(ex.open_orders()))
+        pump_until(session, sim, lambda: bool(ex.open_algo_orders()) and bool(ex.open_orders()))
         session.kill()
-        _pump_until(session, sim, lambda: not ex.open_orders() and not ex.open_algo_orders())
+        pump_until(session, sim, lambda: not ex.open_orders() and not ex.open_algo_orders())
         assert session.desk.state.kill_switch_tripped
         assert session.desk.state.trading_state is TradingState.HALTED
         for _ in range(5):  # the keeper leaves the position alone while tripped
@@ -299,7 +311,7 @@ def test_clean_shutdown_keeps_the_stop_and_a_restart_duplicates_nothing(
     ex = sim.exchange
     first = _session(sim, store)
     try:
-        _pump_until(first, sim, lambda: _stops(first).synced.get(TOKEN) == SIZE)
+        pump_until(first, sim, lambda: protective_stops(first).synced.get(TOKEN) == SIZE)
     finally:
         first.close()
     (stop,) = ex.open_algo_orders()  # a clean stop keeps the long's protection
@@ -309,7 +321,7 @@ def test_clean_shutdown_keeps_the_stop_and_a_restart_duplicates_nothing(
     try:
         position = second.desk.state.ledger.position(TOKEN)
         assert position is not None and position.size == SIZE  # from the exchange
-        _pump_until(second, sim, lambda: _stops(second).synced.get(TOKEN) == SIZE)
+        pump_until(second, sim, lambda: protective_stops(second).synced.get(TOKEN) == SIZE)
         assert [s.algo_id for s in ex.open_algo_orders()] == [stop.algo_id]  # kept, not doubled
         for _ in range(20):
             sim.step(1)
@@ -496,7 +508,7 @@ def _long_with_its_stop(sim: SimExchangeServer, store: str) -> str:
     returns the stop's client id."""
     first = _session(sim, store)
     try:
-        _pump_until(first, sim, lambda: _stops(first).synced.get(TOKEN) == SIZE)
+        pump_until(first, sim, lambda: protective_stops(first).synced.get(TOKEN) == SIZE)
     finally:
         first.close()
     (stop,) = sim.exchange.open_algo_orders()
@@ -574,14 +586,14 @@ def test_a_funding_rate_above_the_threshold_puts_the_desk_in_reducing(
         state = session.desk.state
         assert state.trading_state is TradingState.ACTIVE
         assert state.funding_rate_ppb(TOKEN) == 1_000_000  # read at start-up
-        _pump_until(session, sim, lambda: state.trading_state is TradingState.REDUCING)
+        pump_until(session, sim, lambda: state.trading_state is TradingState.REDUCING)
         (change,) = [e for e in session.desk.desk_events if isinstance(e, TradingStateChanged)]
         assert (change.new_state, change.reason_code, change.source) == (
             TradingState.REDUCING,
             "RISK_FUNDING_REDUCING",
             "risk.fundingguard",
         )
-        _pump_until(session, sim, lambda: funding.received >= 2)  # polled on the worker
+        pump_until(session, sim, lambda: funding.received >= 2)  # polled on the worker
         assert state.funding_rate_ppb(TOKEN) == 1_000_000
     finally:
         session.close()
@@ -598,7 +610,7 @@ def test_a_stop_triggered_at_the_exchange_is_booked_once_and_survives_a_restart(
     ex = sim.exchange
     session = _session(sim, store)
     try:
-        _pump_until(session, sim, lambda: _stops(session).synced.get(TOKEN) == SIZE)
+        pump_until(session, sim, lambda: protective_stops(session).synced.get(TOKEN) == SIZE)
         (stop,) = ex.open_algo_orders()
 
         def through_the_stop() -> bool:
@@ -609,13 +621,13 @@ def test_a_stop_triggered_at_the_exchange_is_booked_once_and_survives_a_restart(
 
         wait_until(through_the_stop, 60, "the stop to trigger and the desk to learn it")
         assert stop.status == "FINISHED" and ex.position.size == 0
-        _pump_until(session, sim, lambda: len(_stops(session).triggered) == 1)
-        (triggered,) = _stops(session).triggered
+        pump_until(session, sim, lambda: len(protective_stops(session).triggered) == 1)
+        (triggered,) = protective_stops(session).triggered
         assert triggered.venue_order_id == str(stop.actual_order_id)
         assert (triggered.side, triggered.filled_size) == (Side.SELL, SIZE)
-        _pump_until(session, sim, lambda: _stops(session).synced.get(TOKEN) == 0)
+        pump_until(session, sim, lambda: protective_stops(session).synced.get(TOKEN) == 0)
         session.reconcile(session.desk.clock.now_ns())
-        _pump_until(session, sim, lambda: len(session.reconciliations) == 2)
+        pump_until(session, sim, lambda: len(session.reconciliations) == 2)
         (_, periodic) = session.reconciliations[-1]
         assert periodic.level is DriftLevel.OK
         assert session.desk.state.trading_state is TradingState.ACTIVE

@@ -18,14 +18,14 @@ again while it holds a position or an order (so a restarted desk sends nothing).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
 from polytraders.commands.live import LiveSession
-from polytraders.commands.live_ccxt import CcxtStartup, ProtectiveStops, build_ccxt_session
+from polytraders.commands.live_ccxt import CcxtStartup, build_ccxt_session
 from polytraders.contracts.allocation import Allocation
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
@@ -42,7 +42,7 @@ from polytraders.simexchange.server import SimExchangeServer, SimExchangeSetting
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
-from tests.commands.test_live_ccxt import FAST
+from tests.commands.test_live_ccxt import FAST, protective_stops, pump_until
 from tests.fixture_strategy import FixtureStrategy
 from tests.waiting import wait_until
 
@@ -127,22 +127,6 @@ def _start(sim: SimExchangeServer, store: str) -> tuple[LiveSession, CcxtStartup
     )
 
 
-def _stops(session: LiveSession) -> ProtectiveStops:
-    (hook,) = [h for h in session.after_step if isinstance(h, ProtectiveStops)]
-    return hook
-
-
-def _pump(
-    session: LiveSession, sim: SimExchangeServer, done: Callable[[], bool], what: str
-) -> None:
-    def stepped() -> bool:
-        sim.step(1)
-        session.step()
-        return done()
-
-    wait_until(stepped, 30, what)
-
-
 def test_a_ccxt_allocator_desk_survives_a_crash_with_a_fill_while_down(
     sim: SimExchangeServer, tmp_path: Path
 ) -> None:
@@ -151,7 +135,12 @@ def test_a_ccxt_allocator_desk_survives_a_crash_with_a_fill_while_down(
     first, startup = _start(sim, store)
     assert startup.comparison.level is DriftLevel.OK
     try:
-        _pump(first, sim, lambda: _stops(first).synced.get(TOKEN) == SIZE, "a protected long")
+        pump_until(
+            first,
+            sim,
+            lambda: protective_stops(first).synced.get(TOKEN) == SIZE,
+            "a protected long",
+        )
         assert ex.position.size == SIZE and len(ex.open_orders()) == 1  # the resting bid
         (stop_before,) = ex.open_algo_orders()
         allocator = first.desk.allocator
@@ -193,7 +182,7 @@ def test_a_ccxt_allocator_desk_survives_a_crash_with_a_fill_while_down(
         # the bid's capital moved from its open leg into the position at its limit price
         assert restored.capital_in_use(STRATEGY, desk.state) == capital_before
         assert not desk.state.open_orders()
-        _pump(second, sim, lambda: _stops(second).synced.get(TOKEN) == 2 * SIZE,
+        pump_until(second, sim, lambda: protective_stops(second).synced.get(TOKEN) == 2 * SIZE,
               "the stop resized to the whole position")  # fmt: skip
         (stop_after,) = ex.open_algo_orders()
         assert (stop_after.side, stop_after.quantity) == (Side.SELL, 2 * SIZE)

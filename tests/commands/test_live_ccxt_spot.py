@@ -14,13 +14,12 @@ the whole position (the desk's size, i.e. net of the BTC commission) with a mark
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
-from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import build_ccxt_session
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
@@ -38,9 +37,8 @@ from polytraders.simexchange.spot import SpotExchange
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
-from tests.commands.test_live_ccxt import FAST, keep_signal_handlers, live_ccxt_cli
+from tests.commands.test_live_ccxt import FAST, keep_signal_handlers, live_ccxt_cli, pump_until
 from tests.fixture_strategy import FixtureStrategy
-from tests.waiting import wait_until
 
 __all__ = ["keep_signal_handlers"]  # the fixture, used by the CLI test
 
@@ -117,17 +115,6 @@ def sim() -> Iterator[SimExchangeServer]:
         yield server
 
 
-def _pump(
-    session: LiveSession, sim: SimExchangeServer, done: Callable[[], bool], what: str
-) -> None:
-    def stepped() -> bool:
-        sim.step(1)
-        session.step()
-        return done()
-
-    wait_until(stepped, 30, what)
-
-
 def _assert_desk_equals_exchange(cash_micros: int, fills: list[Fill], ex: SpotExchange) -> None:
     """The desk's cash is the exchange's USDT to the micro-unit: the exchange keeps 10⁻⁸, and
     each trade's USDT beyond the sixth decimal (the desk floors proceeds, rounds a
@@ -160,13 +147,13 @@ def test_the_spot_desk_buys_sells_its_whole_position_and_matches_the_exchange(
     state = session.desk.state
     assert state.cash == 10_000 * MICROS
     try:
-        _pump(session, sim, lambda: state.book(TOKEN) is not None, "the spot book")
+        pump_until(session, sim, lambda: state.book(TOKEN) is not None, "the spot book")
 
         def bought() -> bool:
             position = state.ledger.position(TOKEN)
             return position is not None and position.size > 0
 
-        _pump(session, sim, bought, "the buy")
+        pump_until(session, sim, bought, "the buy")
         position = state.ledger.position(TOKEN)
         assert position is not None
         assert position.size == BUY_SIZE - 10  # 0.00999 BTC: the commission was 0.00001 BTC
@@ -176,7 +163,7 @@ def test_the_spot_desk_buys_sells_its_whole_position_and_matches_the_exchange(
             held = state.ledger.position(TOKEN)
             return held is not None and held.size == 0 and len(session.desk.result().fills) == 2
 
-        _pump(session, sim, sold, "the sell of the whole position")
+        pump_until(session, sim, sold, "the sell of the whole position")
         buy, sell = session.desk.result().fills
         assert (buy.side, buy.size, buy.fee_size) == (Side.BUY, BUY_SIZE, 10)
         assert (sell.side, sell.size, sell.fee_size) == (Side.SELL, BUY_SIZE - 10, 0)
@@ -184,7 +171,7 @@ def test_the_spot_desk_buys_sells_its_whole_position_and_matches_the_exchange(
         assert not [o for o in ex.orders.values() if o.status != "FILLED"]  # both accepted
         _assert_desk_equals_exchange(state.cash, [buy, sell], ex)
         session.reconcile(state.now_ns)
-        _pump(session, sim, lambda: len(session.reconciliations) == 2, "a reconciliation")
+        pump_until(session, sim, lambda: len(session.reconciliations) == 2, "a reconciliation")
         assert session.reconciliations[-1][1].level is DriftLevel.OK
     finally:
         session.close()

@@ -24,13 +24,12 @@ with a marketable FAK order, then nothing.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from polytraders.backtest.desk_file import BotEntry, DeskFile
-from polytraders.commands.live import LiveSession
 from polytraders.commands.live_ccxt import build_ccxt_session
 from polytraders.contracts.config import BotConfig
 from polytraders.contracts.decisions import Proposal
@@ -48,9 +47,8 @@ from polytraders.simexchange.spot import SpotExchange
 from polytraders.store.event_store import EventStore
 from polytraders.venues.ccxt.credentials import ApiKeyCredentials
 from polytraders.venues.reconciliation import DriftLevel
-from tests.commands.test_live_ccxt import FAST
+from tests.commands.test_live_ccxt import FAST, pump_until
 from tests.fixture_strategy import FixtureStrategy
-from tests.waiting import wait_until
 
 TOKEN = "binance-spot:BTCUSDT"
 RUN_ID = "run-spot-unwind"
@@ -112,26 +110,6 @@ def sim() -> Iterator[SimExchangeServer]:
         yield server
 
 
-def _pump(
-    session: LiveSession,
-    sim: SimExchangeServer,
-    done: Callable[[], bool],
-    what: str,
-    *,
-    replay: bool = True,
-) -> None:
-    """Step the desk (and the replay by one depth event each time, unless ``replay`` is
-    False) until ``done()``."""
-
-    def stepped() -> bool:
-        if replay:
-            sim.step(1)
-        session.step()
-        return done()
-
-    wait_until(stepped, 30, what)
-
-
 def test_the_kill_switch_unwinds_a_spot_holding_by_twap_to_flat_at_the_exchange(
     sim: SimExchangeServer, tmp_path: Path
 ) -> None:
@@ -166,12 +144,12 @@ def test_the_kill_switch_unwinds_a_spot_holding_by_twap_to_flat_at_the_exchange(
             position = state.ledger.position(TOKEN)
             return position is not None and position.size > 0
 
-        _pump(session, sim, bought, "the buy")
+        pump_until(session, sim, bought, "the buy")
         assert ex.free("BTC") == HELD * E8_PER_MICRO  # 0.01 BTC less the 0.00001 commission
 
         session.kill()
         assert state.kill_switch_tripped and state.trading_state is TradingState.HALTED
-        _pump(
+        pump_until(
             session,
             sim,
             lambda: ex.totals["BTC"] == 0 and not session.desk.unwinds,
@@ -187,7 +165,7 @@ def test_the_kill_switch_unwinds_a_spot_holding_by_twap_to_flat_at_the_exchange(
         dust_e8 = usdt_e8 - state.cash * E8_PER_MICRO
         assert 0 <= dust_e8 < E8_PER_MICRO * len(fills), (usdt_e8, state.cash)
         session.reconcile(state.now_ns)
-        _pump(session, sim, lambda: len(session.reconciliations) == 2, "a reconciliation")
+        pump_until(session, sim, lambda: len(session.reconciliations) == 2, "a reconciliation")
         assert session.reconciliations[-1][1].level is DriftLevel.OK
     finally:
         session.close()
